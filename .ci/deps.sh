@@ -1,0 +1,24 @@
+#!/bin/sh
+# Installs the Debian packages that building, testing and the demo need, when missing.
+# Idempotent: does nothing when everything is present. Needs root (or sudo) to install.
+set -eu
+PKGS="gcc make pkg-config libcurl4-openssl-dev libssl-dev libyaml-dev libjansson-dev
+libmicrohttpd-dev libcmocka-dev zlib1g-dev libpcre2-dev python3 openssl curl
+prometheus-node-exporter prometheus"
+[ -n "${K8SMON_EXTRA_PKGS:-}" ] && PKGS="$PKGS $K8SMON_EXTRA_PKGS"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing:$missing" >&2
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq || true
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing
+# The Debian packages start their services; the tests run their own instances.
+for svc in prometheus prometheus-node-exporter; do
+	$SUDO systemctl stop "$svc" 2>/dev/null || true
+done

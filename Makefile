@@ -1,0 +1,73 @@
+# k8smon build. Sources are found by wildcard: a new module needs no Makefile edit.
+#   make          bin/k8smon
+#   make test     every test (unit, integration), after installing missing deps
+#   make asan     unit tests under ASan+UBSan
+#   make demo     simulated cluster with k8smon running against it
+#   make run      host mode on :9420
+
+CC      ?= gcc
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+PKGS    := libcurl jansson yaml-0.1 libmicrohttpd libpcre2-8 zlib openssl
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wvla -Wformat=2
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c17 -D_GNU_SOURCE -pthread $(WARN) -Isrc -DK8SMON_VERSION='"$(VERSION)"'
+LDLIBS  += -pthread -lm
+
+DEPS_OK := $(shell pkg-config --exists $(PKGS) cmocka 2>/dev/null && echo yes)
+ifeq ($(DEPS_OK),yes)
+CFLAGS  += $(shell pkg-config --cflags $(PKGS))
+LDLIBS  += $(shell pkg-config --libs $(PKGS))
+endif
+
+BUILD   ?= build
+SRCS    := $(shell find src -name '*.c' | sort)
+OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
+TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+
+.PHONY: all deps test unit asan demo run clean bench fuzz
+all: deps bin/k8smon
+
+deps:
+	@./.ci/deps.sh
+
+bin/k8smon: $(BUILD)/libk8smon.a $(BUILD)/cmd/k8smon/main.o
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -o $@ $(BUILD)/cmd/k8smon/main.o $(BUILD)/libk8smon.a $(LDLIBS)
+
+$(BUILD)/libk8smon.a: $(OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libk8smon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libk8smon.a $(LDLIBS) -lcmocka
+
+unit: $(TESTS)
+	@./tests/run_unit.sh $(TESTS)
+
+test: deps
+	@$(MAKE) --no-print-directory bin/k8smon unit
+	@./tests/run_integration.sh
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan \
+	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	  LDLIBS="-fsanitize=address,undefined" unit
+
+demo: deps bin/k8smon
+	@./tests/demo/demo.sh
+
+run: deps bin/k8smon
+	./bin/k8smon -httpListenAddr=:9420
+
+bench: deps bin/k8smon
+	@for b in bench/*.sh; do echo "== $$b"; ./$$b || exit 1; done
+
+clean:
+	rm -rf build build-asan bin
+
+-include $(OBJS:.o=.d)

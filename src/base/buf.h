@@ -1,0 +1,45 @@
+/* Growable byte buffer with a mandatory hard cap (the curl dynbuf idea).
+ *
+ * The buffer owns its memory. Contents are always NUL-terminated, so
+ * buf_cstr() can be passed to C string functions. An append that would go
+ * past the cap fails with KM_ETOOBIG and leaves the buffer unchanged; an
+ * allocation failure returns KM_ENOMEM, also leaving it unchanged. */
+#ifndef K8SMON_BASE_BUF_H
+#define K8SMON_BASE_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+struct buf {
+	char *data;   /* owned; NULL until the first append */
+	size_t len;   /* bytes used, excluding the NUL */
+	size_t alloc; /* bytes allocated */
+	size_t cap;   /* hard cap on len */
+};
+
+/* Initialise an empty buffer that may grow to cap bytes. No allocation. */
+void buf_init(struct buf *b, size_t cap);
+/* Free the memory; the buffer is left empty and reusable. */
+void buf_fini(struct buf *b);
+/* Empty the buffer, keeping its memory for reuse. */
+void buf_reset(struct buf *b);
+/* Shrink to len bytes (len <= b->len); used to roll back a partial write. */
+void buf_truncate(struct buf *b, size_t len);
+/* Make room for at least extra more bytes. */
+int buf_reserve(struct buf *b, size_t extra);
+
+int buf_add(struct buf *b, const void *p, size_t n);
+int buf_adds(struct buf *b, const char *s);
+int buf_addc(struct buf *b, char c);
+int buf_printf(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+/* The contents as a C string ("" when empty); borrowed. */
+const char *buf_cstr(const struct buf *b);
+/* Hand the memory to the caller (free() it); the buffer becomes empty.
+ * Returns NULL when empty and nothing was allocated. */
+char *buf_steal(struct buf *b);
+
+#endif

@@ -1,0 +1,22 @@
+#include "base/err.h"
+
+const char *km_strerror(int err)
+{
+	switch (err) {
+	case KM_OK: return "ok";
+	case KM_ENOMEM: return "out of memory";
+	case KM_ETOOBIG: return "size limit exceeded";
+	case KM_EINVAL: return "invalid argument";
+	case KM_EIO: return "i/o error";
+	case KM_ENOENT: return "not found";
+	case KM_ERANGE: return "out of range";
+	case KM_EPARSE: return "parse error";
+	case KM_ETIMEDOUT: return "timed out";
+	case KM_EHTTP: return "unexpected http status";
+	case KM_ECONFLICT: return "conflict";
+	case KM_EAGAIN: return "try again";
+	case KM_EACCES: return "permission denied";
+	case KM_EEXPIRED: return "expired";
+	}
+	return "unknown error";
+}

@@ -1,0 +1,80 @@
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "base/rx.h"
+
+#include <pcre2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct rx {
+	pcre2_code *code;
+	char *pattern;
+};
+
+struct rx *rx_new(const char *pattern, char *err, size_t errlen)
+{
+	struct rx *r = NULL;
+	char *wrapped = NULL;
+	size_t n = strlen(pattern);
+	int ecode = 0;
+	PCRE2_SIZE eoff = 0;
+
+	/* Anchor both ends the way Prometheus does: ^(?:pattern)$ */
+	wrapped = malloc(n + 8);
+	r = calloc(1, sizeof(*r));
+	if (!wrapped || !r) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	memcpy(wrapped, "^(?:", 4);
+	memcpy(wrapped + 4, pattern, n);
+	memcpy(wrapped + 4 + n, ")$", 3);
+	r->code = pcre2_compile((PCRE2_SPTR)wrapped, PCRE2_ZERO_TERMINATED,
+				PCRE2_DOLLAR_ENDONLY | PCRE2_UTF,
+				&ecode, &eoff, NULL);
+	if (!r->code) {
+		PCRE2_UCHAR msg[160];
+		pcre2_get_error_message(ecode, msg, sizeof(msg));
+		snprintf(err, errlen, "invalid regex %s: %s at offset %zu", pattern,
+			 (const char *)msg, eoff >= 4 ? (size_t)eoff - 4 : 0);
+		goto fail;
+	}
+	r->pattern = strdup(pattern);
+	if (!r->pattern) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	free(wrapped);
+	return r;
+fail:
+	free(wrapped);
+	rx_free(r);
+	return NULL;
+}
+
+void rx_free(struct rx *r)
+{
+	if (!r)
+		return;
+	pcre2_code_free(r->code);
+	free(r->pattern);
+	free(r);
+}
+
+const char *rx_pattern(const struct rx *r)
+{
+	return r->pattern;
+}
+
+bool rx_match(const struct rx *r, const char *s, size_t n)
+{
+	pcre2_match_data *md = pcre2_match_data_create_from_pattern(r->code, NULL);
+	int rc;
+
+	if (!md)
+		return false;
+	/* Invalid UTF-8 in the subject is a non-match, never a crash. */
+	rc = pcre2_match(r->code, (PCRE2_SPTR)s, n, 0, 0, md, NULL);
+	pcre2_match_data_free(md);
+	return rc >= 0;
+}

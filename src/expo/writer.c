@@ -1,0 +1,178 @@
+#include "expo/writer.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+
+const char *expo_type_name(enum expo_type type)
+{
+	switch (type) {
+	case EXPO_COUNTER: return "counter";
+	case EXPO_GAUGE: return "gauge";
+	case EXPO_HISTOGRAM: return "histogram";
+	case EXPO_SUMMARY: return "summary";
+	case EXPO_UNTYPED: break;
+	}
+	return "untyped";
+}
+
+/* Copies clean runs in bulk and escapes only what must be escaped. */
+static int escape(struct buf *b, const char *v, size_t n, const char *special)
+{
+	size_t i = 0;
+	int rc;
+
+	while (i < n) {
+		size_t run = 0;
+		while (i + run < n && !strchr(special, v[i + run]))
+			run++;
+		if (run) {
+			rc = buf_add(b, v + i, run);
+			if (rc)
+				return rc;
+			i += run;
+			continue;
+		}
+		rc = buf_add(b, v[i] == '\n' ? "\\n" : v[i] == '"' ? "\\\"" : "\\\\", 2);
+		if (rc)
+			return rc;
+		i++;
+	}
+	return 0;
+}
+
+int expo_escape_label(struct buf *b, const char *v, size_t n)
+{
+	/* strchr() also matches the NUL terminator: label values never hold
+	 * NUL, so "\\\"\n" plus the implicit NUL is the special set. */
+	return escape(b, v, n, "\\\"\n");
+}
+
+int expo_family(struct buf *b, const char *name, const char *help, enum expo_type type)
+{
+	size_t mark = b->len;
+	int rc;
+
+	rc = buf_adds(b, "# HELP ");
+	if (!rc)
+		rc = buf_adds(b, name);
+	if (!rc)
+		rc = buf_addc(b, ' ');
+	if (!rc)
+		rc = escape(b, help, strlen(help), "\\\n");
+	if (!rc)
+		rc = buf_printf(b, "\n# TYPE %s %s\n", name, expo_type_name(type));
+	if (rc)
+		buf_truncate(b, mark);
+	return rc;
+}
+
+size_t expo_fmt_double(char *dst, double v)
+{
+	char tmp[EXPO_DOUBLE_MAX];
+	char *e, *m_end;
+	int exp10, prec;
+	size_t n;
+
+	if (isnan(v))
+		return (size_t)snprintf(dst, EXPO_DOUBLE_MAX, "NaN");
+	if (isinf(v))
+		return (size_t)snprintf(dst, EXPO_DOUBLE_MAX, v > 0 ? "+Inf" : "-Inf");
+	if (v == 0)
+		return (size_t)snprintf(dst, EXPO_DOUBLE_MAX, "0");
+	if (fabs(v) <= 9007199254740992.0 && v == floor(v))
+		return (size_t)snprintf(dst, EXPO_DOUBLE_MAX, "%lld", (long long)v);
+
+	/* Shortest round trip: 15 significant digits are exact for any decimal
+	 * that has at most 15; strip zeros to get the shortest. Else 16, 17. */
+	for (prec = 15; prec <= 17; prec++) {
+		snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, v);
+		if (strtod(tmp, NULL) == v)
+			break;
+	}
+	e = strchr(tmp, 'e');
+	exp10 = atoi(e + 1); /* bounded: written by snprintf above */
+	m_end = e;
+	while (m_end > tmp && m_end[-1] == '0')
+		m_end--;
+	if (m_end > tmp && m_end[-1] == '.')
+		m_end--;
+	/* Significant digits left in the mantissa. */
+	prec = 0;
+	for (char *p = tmp; p < m_end; p++)
+		if (*p >= '0' && *p <= '9')
+			prec++;
+	if (exp10 < -4 || exp10 >= 6) {
+		/* Go's layout: mantissa, 'e', sign, at least two exponent digits. */
+		n = (size_t)(m_end - tmp);
+		memcpy(dst, tmp, n);
+		n += (size_t)snprintf(dst + n, EXPO_DOUBLE_MAX - n, "e%c%02d",
+				      exp10 < 0 ? '-' : '+', abs(exp10));
+		return n;
+	}
+	return (size_t)snprintf(dst, EXPO_DOUBLE_MAX, "%.*f",
+				prec - 1 - exp10 > 0 ? prec - 1 - exp10 : 0, v);
+}
+
+int expo_series(struct buf *b, const char *name, const struct expo_label *labels,
+		size_t nlabels)
+{
+	size_t mark = b->len;
+	int rc = buf_adds(b, name);
+
+	if (!rc && nlabels) {
+		rc = buf_addc(b, '{');
+		for (size_t i = 0; !rc && i < nlabels; i++) {
+			if (i)
+				rc = buf_addc(b, ',');
+			if (!rc)
+				rc = buf_adds(b, labels[i].name);
+			if (!rc)
+				rc = buf_add(b, "=\"", 2);
+			if (!rc)
+				rc = expo_escape_label(b, labels[i].value, strlen(labels[i].value));
+			if (!rc)
+				rc = buf_addc(b, '"');
+		}
+		if (!rc)
+			rc = buf_addc(b, '}');
+	}
+	if (rc)
+		buf_truncate(b, mark);
+	return rc;
+}
+
+int expo_value(struct buf *b, double value, int64_t ts_ms)
+{
+	char num[EXPO_DOUBLE_MAX + 24];
+	size_t n;
+
+	num[0] = ' ';
+	n = 1 + expo_fmt_double(num + 1, value);
+	if (ts_ms >= 0)
+		n += (size_t)snprintf(num + n, sizeof(num) - n, " %lld", (long long)ts_ms);
+	num[n++] = '\n';
+	return buf_add(b, num, n);
+}
+
+int expo_sample_ts(struct buf *b, const char *name, const struct expo_label *labels,
+		   size_t nlabels, double value, int64_t ts_ms)
+{
+	size_t mark = b->len;
+	int rc = expo_series(b, name, labels, nlabels);
+
+	if (!rc)
+		rc = expo_value(b, value, ts_ms);
+	if (rc)
+		buf_truncate(b, mark);
+	return rc;
+}
+
+int expo_sample(struct buf *b, const char *name, const struct expo_label *labels,
+		size_t nlabels, double value)
+{
+	return expo_sample_ts(b, name, labels, nlabels, value, -1);
+}
