@@ -121,12 +121,16 @@ int parse_duration_ms(const char *s, size_t n, int64_t *out)
 	while (i < n) {
 		size_t start = i, ulen = 0;
 		uint64_t v;
+		int rc;
 		int64_t mul = -1;
 
 		while (i < n && s[i] >= '0' && s[i] <= '9')
 			i++;
-		if (i == start || parse_u64(s + start, i - start, &v))
+		if (i == start)
 			return KM_EINVAL;
+		rc = parse_u64(s + start, i - start, &v);
+		if (rc)
+			return rc;
 		for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
 			size_t l = strlen(units[u].unit);
 			/* Longest match first: "ms" is listed before "m" and "s". */

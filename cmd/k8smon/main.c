@@ -1,0 +1,54 @@
+/* k8smon entry point: flags -> agent_start(); wait for SIGINT/SIGTERM; stop.
+ * Exit codes: 0 clean shutdown, 1 runtime failure, 2 bad flags or a listen
+ * address that cannot be bound (one line on stderr naming the flag). */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "base/log.h"
+#include "config/flags.h"
+
+int main(int argc, char **argv)
+{
+	struct flags f;
+	struct agent *a;
+	char err[512] = "";
+	enum flags_result fr;
+	enum log_level lv = LOG_INFO;
+	enum log_format fmt = LOG_FMT_LOGFMT;
+	sigset_t set;
+	int sig = 0;
+
+	memset(&f, 0, sizeof(f));
+	fr = flags_parse(&f, argc, argv, stdout, err, sizeof(err));
+	if (fr != FLAGS_RUN) {
+		if (fr == FLAGS_EXIT_USAGE)
+			fprintf(stderr, "k8smon: %s\n", err);
+		flags_fini(&f);
+		return fr == FLAGS_EXIT_OK ? 0 : 2;
+	}
+	log_parse_level(f.log_level, &lv);
+	log_parse_format(f.log_format, &fmt);
+	log_setup(lv, fmt);
+
+	/* Block the signals before any thread starts, so every thread inherits
+	 * the mask and only sigwait() below receives them. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	a = agent_start(&f, err, sizeof(err));
+	if (!a) {
+		fprintf(stderr, "k8smon: -httpListenAddr=%s: %s\n", f.listen_addr, err);
+		flags_fini(&f);
+		return 2;
+	}
+	sigwait(&set, &sig);
+	log_info("main", "received %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	agent_stop(a);
+	flags_fini(&f);
+	return 0;
+}

@@ -1,0 +1,213 @@
+#include "agent/agent.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/process.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "collect/node/node.h"
+#include "collect/stats.h"
+#include "config/config.h"
+#include "expo/writer.h"
+#include "http/server.h"
+
+/* Response size caps per endpoint: a runaway collector fails its endpoint
+ * with a 500 and a log line instead of exhausting memory. */
+#define CAP_NODE (32u << 20)
+#define CAP_SELF (4u << 20)
+
+struct agent {
+	const struct flags *flags;
+	pthread_mutex_t cfg_lock;        /* guards cfg pointer swaps */
+	struct config *cfg;
+	struct collect_stats *stats;
+	struct node_collector *node;
+	struct http_server *http;
+	atomic_bool ready;
+	struct http_route routes[12];
+};
+
+/* Returns a reference to the current configuration; config_unref() it. */
+static struct config *agent_config(struct agent *a)
+{
+	struct config *c;
+
+	pthread_mutex_lock(&a->cfg_lock);
+	c = config_ref(a->cfg);
+	pthread_mutex_unlock(&a->cfg_lock);
+	return c;
+}
+
+static int write_node(struct agent *a, const struct config *c, struct buf *out)
+{
+	struct node_opts o = {
+		.procfs = a->flags->procfs, .sysfs = a->flags->sysfs, .rootfs = a->flags->rootfs,
+	};
+
+	if (!(c->collectors & COLLECTOR_NODE))
+		return 0;
+	return node_collect(a->node, &o, out, a->stats);
+}
+
+static int write_self(struct agent *a, const struct config *c, struct buf *out)
+{
+	struct expo_label bl[] = { { "version", K8SMON_VERSION }, { "mode", a->flags->kubernetes ? "kubernetes" : "host" } };
+	char coll[128];
+	int rc;
+
+	flags_format_collectors(c->collectors, coll, sizeof(coll));
+	rc = expo_family(out, "k8smon_build_info", "A metric with a constant '1' value labeled by version and mode.", EXPO_GAUGE);
+	if (!rc)
+		rc = expo_sample(out, "k8smon_build_info", bl, 2, 1);
+	if (!rc)
+		rc = expo_family(out, "k8smon_config_info", "Effective configuration: enabled collectors and where they came from.", EXPO_GAUGE);
+	if (!rc) {
+		struct expo_label cl[] = { { "collectors", coll }, { "source", c->source } };
+		rc = expo_sample(out, "k8smon_config_info", cl, 2, 1);
+	}
+	if (!rc)
+		rc = expo_family(out, "k8smon_ready", "1 once the initial lists are synced and the agent serves complete data.", EXPO_GAUGE);
+	if (!rc)
+		rc = expo_sample(out, "k8smon_ready", NULL, 0, atomic_load(&a->ready) ? 1 : 0);
+	if (!rc)
+		rc = collect_stats_write(a->stats, out);
+	if (!rc)
+		rc = http_server_write_metrics(a->http, out);
+	if (!rc)
+		rc = process_metrics_write(a->flags->procfs, out);
+	return rc;
+}
+
+enum endpoint { EP_ALL, EP_NODE, EP_CADVISOR, EP_KUBE_STATE, EP_APPS, EP_SELF };
+
+/* One handler for every metrics endpoint: which sections a path serves. */
+static int serve_metrics(struct agent *a, enum endpoint ep, struct http_reply *r)
+{
+	struct config *c = agent_config(a);
+	int rc = 0;
+
+	r->content_type = EXPO_CONTENT_TYPE;
+	r->body.cap = ep == EP_SELF ? CAP_SELF : HTTP_BODY_MAX;
+	if (ep == EP_ALL || ep == EP_NODE)
+		rc = write_node(a, c, &r->body);
+	if (!rc && (ep == EP_ALL || ep == EP_SELF))
+		rc = write_self(a, c, &r->body);
+	config_unref(c);
+	return rc;
+}
+
+#define METRICS_HANDLER(fn, ep) \
+	static int fn(void *ctx, const char *path, struct http_reply *r) \
+	{ (void)path; return serve_metrics(ctx, ep, r); }
+
+METRICS_HANDLER(h_metrics, EP_ALL)
+METRICS_HANDLER(h_node, EP_NODE)
+METRICS_HANDLER(h_cadvisor, EP_CADVISOR)
+METRICS_HANDLER(h_kube_state, EP_KUBE_STATE)
+METRICS_HANDLER(h_apps, EP_APPS)
+METRICS_HANDLER(h_self, EP_SELF)
+
+static int h_healthz(void *ctx, const char *path, struct http_reply *r)
+{
+	(void)ctx;
+	(void)path;
+	return buf_adds(&r->body, "ok\n");
+}
+
+static int h_readyz(void *ctx, const char *path, struct http_reply *r)
+{
+	struct agent *a = ctx;
+
+	(void)path;
+	if (!atomic_load(&a->ready)) {
+		r->status = 503;
+		return buf_adds(&r->body, "not ready: initial sync in progress\n");
+	}
+	return buf_adds(&r->body, "ok\n");
+}
+
+static int h_config(void *ctx, const char *path, struct http_reply *r)
+{
+	struct agent *a = ctx;
+	struct config *c = agent_config(a);
+	int rc;
+
+	(void)path;
+	r->content_type = "application/json";
+	rc = config_write_json(c, a->flags, &r->body);
+	config_unref(c);
+	return rc;
+}
+
+struct agent *agent_start(const struct flags *f, char *err, size_t errlen)
+{
+	struct agent *a = calloc(1, sizeof(*a));
+	struct http_opts ho;
+	size_t n = 0;
+
+	if (!a) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	a->flags = f;
+	pthread_mutex_init(&a->cfg_lock, NULL);
+	a->cfg = config_from_flags(f, err, errlen);
+	if (!a->cfg)
+		goto fail;
+	a->stats = collect_stats_new();
+	a->node = node_collector_new();
+	if (!a->stats || !a->node) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	a->routes[n++] = (struct http_route){ "/metrics", h_metrics, a };
+	a->routes[n++] = (struct http_route){ "/metrics/node", h_node, a };
+	a->routes[n++] = (struct http_route){ "/metrics/cadvisor", h_cadvisor, a };
+	a->routes[n++] = (struct http_route){ "/metrics/kube-state", h_kube_state, a };
+	a->routes[n++] = (struct http_route){ "/metrics/apps", h_apps, a };
+	a->routes[n++] = (struct http_route){ "/metrics/self", h_self, a };
+	a->routes[n++] = (struct http_route){ "/healthz", h_healthz, a };
+	a->routes[n++] = (struct http_route){ "/readyz", h_readyz, a };
+	a->routes[n++] = (struct http_route){ "/config", h_config, a };
+	ho = (struct http_opts){
+		.listen_addr = f->listen_addr,
+		.max_connections = (unsigned)f->http_max_connections,
+		.timeout_s = (unsigned)((f->http_timeout_ms + 999) / 1000),
+		.threads = 4,
+		.routes = a->routes,
+		.nroutes = n,
+	};
+	/* Host mode has nothing to sync: ready as soon as we serve. */
+	atomic_store(&a->ready, !f->kubernetes);
+	a->http = http_server_start(&ho, err, errlen);
+	if (!a->http)
+		goto fail;
+	log_info("agent", "listening on %s (port %u), mode=%s, node=%s", f->listen_addr,
+		 http_server_port(a->http), f->kubernetes ? "kubernetes" : "host", f->node_name);
+	return a;
+fail:
+	agent_stop(a);
+	return NULL;
+}
+
+void agent_stop(struct agent *a)
+{
+	if (!a)
+		return;
+	http_server_stop(a->http);
+	node_collector_free(a->node);
+	collect_stats_free(a->stats);
+	config_unref(a->cfg);
+	pthread_mutex_destroy(&a->cfg_lock);
+	free(a);
+}
+
+unsigned agent_port(const struct agent *a)
+{
+	return http_server_port(a->http);
+}

@@ -1,0 +1,359 @@
+#include "config/flags.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "base/parse.h"
+
+enum flag_type { F_BOOL, F_STR, F_DURATION, F_LIST, F_COLLECTORS, F_INT, F_LEVEL, F_FORMAT };
+
+struct flag_def {
+	const char *name;
+	enum flag_type type;
+	size_t off;
+	const char *def;
+	const char *help;
+};
+
+#define OFF(field) offsetof(struct flags, field)
+
+static const struct flag_def defs[] = {
+	{ "promscrape.kubernetes", F_BOOL, OFF(kubernetes), "false",
+	  "Kubernetes mode (API server used); false = host mode (node + container collectors over local /proc and cgroups)" },
+	{ "promscrape.kubernetes.collectors", F_COLLECTORS, OFF(collectors), "node,container,kube-state,app",
+	  "Comma-separated collectors to enable: node, container, kube-state, app" },
+	{ "promscrape.kubernetes.interval", F_DURATION, OFF(interval_ms), "15s",
+	  "Default collection and scrape interval" },
+	{ "promscrape.kubernetes.namespaces", F_LIST, OFF(namespaces), "",
+	  "Comma-separated namespaces to include (empty: all)" },
+	{ "promscrape.kubernetes.exclude-namespaces", F_LIST, OFF(exclude_namespaces), "",
+	  "Comma-separated namespaces to exclude" },
+	{ "httpListenAddr", F_STR, OFF(listen_addr), ":9420", "HTTP listen address" },
+	{ "kubeconfig", F_STR, OFF(kubeconfig), "",
+	  "Path to a kubeconfig for out-of-cluster access (default: in-cluster, else $KUBECONFIG)" },
+	{ "nodeName", F_STR, OFF(node_name), "", "The node this agent serves (default: $NODE_NAME, else the hostname)" },
+	{ "leaderElection", F_BOOL, OFF(leader_election), "true",
+	  "Elect one leader through a Lease; false: this instance always serves kube-state" },
+	{ "leaderElection.namespace", F_STR, OFF(lease_namespace), "",
+	  "Namespace of the Lease (default: own namespace from $POD_NAMESPACE or the service account)" },
+	{ "leaderElection.leaseName", F_STR, OFF(lease_name), "k8smon", "Name of the Lease" },
+	{ "leaderElection.leaseDuration", F_DURATION, OFF(lease_duration_ms), "15s", "Lease duration" },
+	{ "leaderElection.renewDeadline", F_DURATION, OFF(renew_deadline_ms), "10s", "Leader renew deadline" },
+	{ "leaderElection.retryPeriod", F_DURATION, OFF(retry_period_ms), "2s", "Lease retry period" },
+	{ "path.procfs", F_STR, OFF(procfs), "/proc", "procfs mountpoint" },
+	{ "path.sysfs", F_STR, OFF(sysfs), "/sys", "sysfs mountpoint" },
+	{ "path.rootfs", F_STR, OFF(rootfs), "/", "rootfs mountpoint" },
+	{ "loggerLevel", F_LEVEL, OFF(log_level), "INFO", "Minimum log level: DEBUG, INFO, WARN, ERROR, FATAL" },
+	{ "loggerFormat", F_FORMAT, OFF(log_format), "logfmt", "Log format: logfmt or json" },
+	{ "tls", F_BOOL, OFF(tls), "false", "Serve HTTPS on httpListenAddr" },
+	{ "tlsCertFile", F_STR, OFF(tls_cert_file), "", "TLS certificate file (reloaded when it changes)" },
+	{ "tlsKeyFile", F_STR, OFF(tls_key_file), "", "TLS key file (reloaded when it changes)" },
+	{ "http.maxConnections", F_INT, OFF(http_max_connections), "64",
+	  "Maximum concurrent HTTP connections" },
+	{ "http.timeout", F_DURATION, OFF(http_timeout_ms), "30s", "HTTP connection idle timeout" },
+};
+
+#define NDEFS (sizeof(defs) / sizeof(defs[0]))
+
+static const char *const collector_names[] = { "node", "container", "kube-state", "app" };
+
+int flags_parse_collectors(const char *s, unsigned *out, char *err, size_t errlen)
+{
+	unsigned bits = 0;
+	const char *p = s;
+
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		bool found = false;
+		/* Tolerate spaces around names and empty entries ("node,,app"). */
+		const char *q = p;
+		size_t m = n;
+		while (m && *q == ' ') {
+			q++;
+			m--;
+		}
+		while (m && q[m - 1] == ' ')
+			m--;
+		for (size_t i = 0; m && i < 4; i++) {
+			if (strlen(collector_names[i]) == m && strncmp(q, collector_names[i], m) == 0) {
+				bits |= 1u << i;
+				found = true;
+			}
+		}
+		if (m && !found) {
+			snprintf(err, errlen, "unknown collector \"%.*s\" (known: node, container, kube-state, app)",
+				 (int)(m > 64 ? 64 : m), q);
+			return KM_EINVAL;
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	*out = bits;
+	return 0;
+}
+
+void flags_format_collectors(unsigned bits, char *dst, size_t n)
+{
+	size_t pos = 0;
+
+	dst[0] = '\0';
+	for (size_t i = 0; i < 4; i++) {
+		if (bits & (1u << i)) {
+			int w = snprintf(dst + pos, n - pos, "%s%s", pos ? "," : "", collector_names[i]);
+			if (w < 0 || (size_t)w >= n - pos)
+				return;
+			pos += (size_t)w;
+		}
+	}
+}
+
+static void list_clear(struct str_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	l->n = 0;
+}
+
+static int list_parse(struct str_list *l, const char *s, char *err, size_t errlen)
+{
+	list_clear(l);
+	while (*s) {
+		size_t n = strcspn(s, ",");
+		if (n) {
+			if (l->n == FLAGS_LIST_MAX) {
+				snprintf(err, errlen, "more than %d entries", FLAGS_LIST_MAX);
+				return KM_ETOOBIG;
+			}
+			l->v[l->n] = strndup(s, n);
+			if (!l->v[l->n]) {
+				snprintf(err, errlen, "out of memory");
+				return KM_ENOMEM;
+			}
+			l->n++;
+		}
+		s += n;
+		if (*s == ',')
+			s++;
+	}
+	return 0;
+}
+
+/* Stores value into the field of f described by d; on error explains why in err. */
+static int set_value(struct flags *f, const struct flag_def *d, const char *v, char *err, size_t errlen)
+{
+	char *field = (char *)f + d->off;
+	size_t n = strlen(v);
+
+	if (n >= FLAGS_STR_MAX) {
+		snprintf(err, errlen, "value longer than %d bytes", FLAGS_STR_MAX);
+		return KM_ETOOBIG;
+	}
+	switch (d->type) {
+	case F_BOOL:
+		if (parse_bool(v, n, (bool *)field)) {
+			snprintf(err, errlen, "not a boolean (true or false)");
+			return KM_EINVAL;
+		}
+		return 0;
+	case F_DURATION: {
+		int64_t ms;
+		if (parse_duration_ms(v, n, &ms) || ms <= 0) {
+			snprintf(err, errlen, "not a positive duration (e.g. 15s, 1m30s, 500ms)");
+			return KM_EINVAL;
+		}
+		*(int64_t *)field = ms;
+		return 0;
+	}
+	case F_INT: {
+		int64_t i;
+		if (parse_i64(v, n, &i) || i <= 0 || i > 1000000) {
+			snprintf(err, errlen, "not an integer between 1 and 1000000");
+			return KM_EINVAL;
+		}
+		*(int64_t *)field = i;
+		return 0;
+	}
+	case F_COLLECTORS:
+		return flags_parse_collectors(v, (unsigned *)field, err, errlen);
+	case F_LIST:
+		return list_parse((struct str_list *)field, v, err, errlen);
+	case F_LEVEL: {
+		enum log_level lv;
+		if (log_parse_level(v, &lv)) {
+			snprintf(err, errlen, "unknown level (DEBUG, INFO, WARN, ERROR, FATAL)");
+			return KM_EINVAL;
+		}
+		break;
+	}
+	case F_FORMAT: {
+		enum log_format fmt;
+		if (log_parse_format(v, &fmt)) {
+			snprintf(err, errlen, "unknown format (logfmt, json)");
+			return KM_EINVAL;
+		}
+		break;
+	}
+	case F_STR:
+		break;
+	}
+	/* String-valued types. */
+	{
+		char *dup = strdup(v);
+		if (!dup) {
+			snprintf(err, errlen, "out of memory");
+			return KM_ENOMEM;
+		}
+		free(*(char **)field);
+		*(char **)field = dup;
+	}
+	return 0;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "Usage: k8smon [flags]\n\n"
+		     "One agent for node, container and Kubernetes object metrics and application\n"
+		     "discovery. Flags take -name=value or --name=value.\n\n");
+	for (size_t i = 0; i < NDEFS; i++) {
+		fprintf(out, "  -%s\n    \t%s", defs[i].name, defs[i].help);
+		if (defs[i].def[0])
+			fprintf(out, " (default \"%s\")", defs[i].def);
+		fputc('\n', out);
+	}
+	fprintf(out, "  -version\n    \tPrint the version and exit\n");
+}
+
+static const struct flag_def *find_def(const char *name, size_t nlen)
+{
+	for (size_t i = 0; i < NDEFS; i++)
+		if (strlen(defs[i].name) == nlen && strncmp(defs[i].name, name, nlen) == 0)
+			return &defs[i];
+	return NULL;
+}
+
+static int set_named(struct flags *f, const char *name, const char *v, char *err, size_t errlen)
+{
+	return set_value(f, find_def(name, strlen(name)), v, err, errlen);
+}
+
+static int apply_env_defaults(struct flags *f, char *err, size_t errlen)
+{
+	char host[256];
+	const char *v;
+
+	if (!f->node_name[0]) {
+		v = getenv("NODE_NAME");
+		if (!v || !v[0]) {
+			if (gethostname(host, sizeof(host)) != 0)
+				host[0] = '\0';
+			host[sizeof(host) - 1] = '\0';
+			v = host;
+		}
+		if (set_named(f, "nodeName", v, err, errlen))
+			return KM_EINVAL;
+	}
+	if (!f->lease_namespace[0]) {
+		v = getenv("POD_NAMESPACE");
+		if (v && v[0] && set_named(f, "leaderElection.namespace", v, err, errlen))
+			return KM_EINVAL;
+	}
+	if (!f->kubeconfig[0]) {
+		v = getenv("KUBECONFIG");
+		/* In-cluster wins over $KUBECONFIG, as DESIGN.md §2 says. */
+		if (v && v[0] && !getenv("KUBERNETES_SERVICE_HOST") &&
+		    set_named(f, "kubeconfig", v, err, errlen))
+			return KM_EINVAL;
+	}
+	return 0;
+}
+
+enum flags_result flags_parse(struct flags *f, int argc, char **argv, FILE *out,
+			      char *err, size_t errlen)
+{
+	char why[256];
+
+	for (size_t i = 0; i < NDEFS; i++) {
+		if (set_value(f, &defs[i], defs[i].def, why, sizeof(why))) {
+			snprintf(err, errlen, "internal: bad default for -%s: %s", defs[i].name, why);
+			return FLAGS_EXIT_USAGE;
+		}
+	}
+	for (int a = 1; a < argc; a++) {
+		const char *arg = argv[a], *name, *eq, *val;
+		const struct flag_def *d;
+		size_t nlen;
+
+		if (arg[0] != '-' || arg[1] == '\0') {
+			snprintf(err, errlen, "unexpected argument \"%.64s\" (flags start with -)", arg);
+			return FLAGS_EXIT_USAGE;
+		}
+		name = arg + (arg[1] == '-' ? 2 : 1);
+		eq = strchr(name, '=');
+		nlen = eq ? (size_t)(eq - name) : strlen(name);
+		if ((nlen == 4 && strncmp(name, "help", 4) == 0) || (nlen == 1 && name[0] == 'h')) {
+			usage(out);
+			return FLAGS_EXIT_OK;
+		}
+		if (nlen == 7 && strncmp(name, "version", 7) == 0) {
+			fprintf(out, "k8smon %s\n", K8SMON_VERSION);
+			return FLAGS_EXIT_OK;
+		}
+		d = find_def(name, nlen);
+		if (!d) {
+			snprintf(err, errlen, "unknown flag -%.*s (see -help)", (int)(nlen > 80 ? 80 : nlen), name);
+			return FLAGS_EXIT_USAGE;
+		}
+		if (eq) {
+			val = eq + 1;
+		} else if (d->type == F_BOOL) {
+			val = "true";
+		} else if (a + 1 < argc) {
+			val = argv[++a];
+		} else {
+			snprintf(err, errlen, "flag -%s needs a value", d->name);
+			return FLAGS_EXIT_USAGE;
+		}
+		if (set_value(f, d, val, why, sizeof(why))) {
+			snprintf(err, errlen, "invalid value \"%.128s\" for flag -%s: %s", val, d->name, why);
+			return FLAGS_EXIT_USAGE;
+		}
+	}
+	if (apply_env_defaults(f, why, sizeof(why))) {
+		snprintf(err, errlen, "environment: %s", why);
+		return FLAGS_EXIT_USAGE;
+	}
+	if (f->tls && (!f->tls_cert_file[0] || !f->tls_key_file[0])) {
+		snprintf(err, errlen, "flag -tls needs -tlsCertFile and -tlsKeyFile");
+		return FLAGS_EXIT_USAGE;
+	}
+	if (f->renew_deadline_ms >= f->lease_duration_ms) {
+		snprintf(err, errlen, "flag -leaderElection.renewDeadline must be shorter than -leaderElection.leaseDuration");
+		return FLAGS_EXIT_USAGE;
+	}
+	return FLAGS_RUN;
+}
+
+void flags_fini(struct flags *f)
+{
+	for (size_t i = 0; i < NDEFS; i++) {
+		char *field = (char *)f + defs[i].off;
+		switch (defs[i].type) {
+		case F_STR:
+		case F_LEVEL:
+		case F_FORMAT:
+			free(*(char **)field);
+			*(char **)field = NULL;
+			break;
+		case F_LIST:
+			list_clear((struct str_list *)field);
+			break;
+		default:
+			break;
+		}
+	}
+}

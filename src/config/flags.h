@@ -1,0 +1,72 @@
+/* Command-line flags (DESIGN.md §2). One table drives parsing, defaults,
+ * validation and --help, so they cannot drift apart.
+ *
+ * Both "-name=value" and "--name=value" are accepted, and "-name value" for
+ * non-boolean flags. A boolean given alone ("-tls") means true. */
+#ifndef K8SMON_CONFIG_FLAGS_H
+#define K8SMON_CONFIG_FLAGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define FLAGS_LIST_MAX 64     /* entries in a comma-separated list flag */
+#define FLAGS_STR_MAX 1024    /* bytes in one string flag value */
+
+/* Collector bits for flags.collectors. */
+enum {
+	COLLECTOR_NODE = 1 << 0,
+	COLLECTOR_CONTAINER = 1 << 1,
+	COLLECTOR_KUBE_STATE = 1 << 2,
+	COLLECTOR_APP = 1 << 3,
+};
+
+struct str_list {
+	size_t n;
+	char *v[FLAGS_LIST_MAX]; /* owned */
+};
+
+struct flags {
+	bool kubernetes;
+	unsigned collectors;         /* COLLECTOR_* bits */
+	int64_t interval_ms;
+	struct str_list namespaces;
+	struct str_list exclude_namespaces;
+	char *listen_addr;
+	char *kubeconfig;
+	char *node_name;
+	bool leader_election;
+	char *lease_namespace;
+	char *lease_name;
+	int64_t lease_duration_ms;
+	int64_t renew_deadline_ms;
+	int64_t retry_period_ms;
+	char *procfs;
+	char *sysfs;
+	char *rootfs;
+	char *log_level;
+	char *log_format;
+	bool tls;
+	char *tls_cert_file;
+	char *tls_key_file;
+	int64_t http_max_connections;
+	int64_t http_timeout_ms;
+};
+
+enum flags_result { FLAGS_RUN = 0, FLAGS_EXIT_OK = 1, FLAGS_EXIT_USAGE = 2 };
+
+/* Parse argv into f (which must be zeroed). Defaults are applied first, then
+ * the environment (NODE_NAME, POD_NAMESPACE), then argv. On a bad flag or
+ * value writes one line naming the flag and the problem into err and returns
+ * FLAGS_EXIT_USAGE. --help and --version print to out and return
+ * FLAGS_EXIT_OK. f must be released with flags_fini() in every case. */
+enum flags_result flags_parse(struct flags *f, int argc, char **argv, FILE *out,
+			      char *err, size_t errlen);
+void flags_fini(struct flags *f);
+/* Parse "node,container,..." into COLLECTOR_* bits; KM_EINVAL names the bad one in err. */
+int flags_parse_collectors(const char *s, unsigned *out, char *err, size_t errlen);
+/* Render collector bits as "node,container" into dst. */
+void flags_format_collectors(unsigned bits, char *dst, size_t n);
+
+#endif

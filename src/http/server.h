@@ -1,0 +1,60 @@
+/* HTTP server on libmicrohttpd: a fixed route table, GET/HEAD only, gzip when
+ * the client accepts it, connection limits and timeouts.
+ *
+ * The server knows nothing about metrics: each route has a handler that fills
+ * a struct http_reply. Handlers run on libmicrohttpd's worker threads, so they
+ * must be thread-safe; a slow handler holds only its own connection. */
+#ifndef K8SMON_HTTP_SERVER_H
+#define K8SMON_HTTP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+
+/* Hard cap of one response body before compression. */
+#define HTTP_BODY_MAX (512u << 20)
+/* Hard cap of a request URL plus headers (libmicrohttpd memory per connection). */
+#define HTTP_CONN_MEMORY (64u << 10)
+
+struct http_reply {
+	int status;               /* 200 by default */
+	const char *content_type; /* static string; text/plain by default */
+	struct buf body;          /* filled by the handler; owned by the server */
+};
+
+/* Returns 0, or a negative KM_* code (answered as 500, body from the reply if any). */
+typedef int (*http_handler_fn)(void *ctx, const char *path, struct http_reply *reply);
+
+struct http_route {
+	const char *path;   /* exact match */
+	http_handler_fn fn;
+	void *ctx;          /* borrowed; must outlive the server */
+};
+
+struct http_opts {
+	const char *listen_addr;    /* ":9420", "127.0.0.1:9420", "[::1]:9420" */
+	unsigned max_connections;
+	unsigned timeout_s;
+	unsigned threads;           /* worker threads */
+	const struct http_route *routes; /* borrowed; must outlive the server */
+	size_t nroutes;
+};
+
+struct http_server;
+
+/* Binds and starts serving. On failure returns NULL and explains in err
+ * (e.g. "listen tcp :9420: address already in use"). */
+struct http_server *http_server_start(const struct http_opts *opts, char *err, size_t errlen);
+/* Stops accepting, finishes in-flight responses, frees everything. NULL is ok. */
+void http_server_stop(struct http_server *s);
+/* The port actually bound (useful with port 0). */
+unsigned http_server_port(const struct http_server *s);
+/* Requests answered, by status class; for self-metrics. */
+int http_server_write_metrics(struct http_server *s, struct buf *out);
+
+/* Parse a Go-style listen address into host (may be "") and port. */
+int http_parse_addr(const char *addr, char *host, size_t hostlen, unsigned *port);
+
+#endif

@@ -1,0 +1,177 @@
+/* Buffers with caps, bounded parsing, durations, regexes, backoff. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/parse.h"
+#include "base/rx.h"
+
+static void test_buf_cap(void **state)
+{
+	struct buf b;
+	char *p;
+
+	(void)state;
+	buf_init(&b, 10);
+	assert_string_equal(buf_cstr(&b), "");
+	assert_int_equal(buf_adds(&b, "hello"), 0);
+	assert_int_equal(buf_printf(&b, "%d", 1234), 0);
+	assert_string_equal(buf_cstr(&b), "hello1234");
+	/* 11 bytes > cap 10: refused, contents unchanged. */
+	assert_int_equal(buf_adds(&b, "xx"), KM_ETOOBIG);
+	assert_int_equal(buf_printf(&b, "%s", "yy"), KM_ETOOBIG);
+	assert_string_equal(buf_cstr(&b), "hello1234");
+	assert_int_equal(buf_addc(&b, '!'), 0);
+	assert_int_equal(b.len, 10);
+	buf_truncate(&b, 5);
+	assert_string_equal(buf_cstr(&b), "hello");
+	p = buf_steal(&b);
+	assert_string_equal(p, "hello");
+	free(p);
+	assert_int_equal(b.len, 0);
+	buf_fini(&b);
+}
+
+static void test_buf_growth(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 1 << 20);
+	for (int i = 0; i < 10000; i++)
+		assert_int_equal(buf_printf(&b, "line %d\n", i), 0);
+	assert_true(strstr(buf_cstr(&b), "line 9999\n") != NULL);
+	buf_reset(&b);
+	assert_int_equal(b.len, 0);
+	buf_fini(&b);
+}
+
+static void test_parse_numbers(void **state)
+{
+	uint64_t u;
+	int64_t i;
+	double d;
+	bool bo;
+
+	(void)state;
+	assert_int_equal(parse_u64("12345", 5, &u), 0);
+	assert_int_equal(u, 12345);
+	assert_int_equal(parse_u64("18446744073709551615", 20, &u), 0);
+	assert_int_equal(parse_u64("18446744073709551616", 20, &u), KM_ERANGE);
+	assert_int_equal(parse_u64("", 0, &u), KM_EINVAL);
+	assert_int_equal(parse_u64("12a", 3, &u), KM_EINVAL);
+	assert_int_equal(parse_u64("-1", 2, &u), KM_EINVAL);
+	/* Only n bytes are read. */
+	assert_int_equal(parse_u64("42xyz", 2, &u), 0);
+	assert_int_equal(u, 42);
+	assert_int_equal(parse_i64("-9223372036854775808", 20, &i), 0);
+	assert_true(i == INT64_MIN);
+	assert_int_equal(parse_i64("9223372036854775808", 19, &i), KM_ERANGE);
+	assert_int_equal(parse_double("1.5e3", 5, &d), 0);
+	assert_true(d == 1500);
+	assert_int_equal(parse_double("NaN", 3, &d), 0);
+	assert_true(isnan(d));
+	assert_int_equal(parse_double("-Inf", 4, &d), 0);
+	assert_true(isinf(d) && d < 0);
+	assert_int_equal(parse_double("0x10", 4, &d), KM_EINVAL);
+	assert_int_equal(parse_double("1.5 ", 4, &d), KM_EINVAL);
+	assert_int_equal(parse_double("", 0, &d), KM_EINVAL);
+	assert_int_equal(parse_bool("TRUE", 4, &bo), 0);
+	assert_true(bo);
+	assert_int_equal(parse_bool("0", 1, &bo), 0);
+	assert_false(bo);
+	assert_int_equal(parse_bool("maybe", 5, &bo), KM_EINVAL);
+}
+
+static void test_parse_duration(void **state)
+{
+	int64_t ms;
+
+	(void)state;
+	assert_int_equal(parse_duration_ms("15s", 3, &ms), 0);
+	assert_int_equal(ms, 15000);
+	assert_int_equal(parse_duration_ms("1m30s", 5, &ms), 0);
+	assert_int_equal(ms, 90000);
+	assert_int_equal(parse_duration_ms("500ms", 5, &ms), 0);
+	assert_int_equal(ms, 500);
+	assert_int_equal(parse_duration_ms("2h", 2, &ms), 0);
+	assert_int_equal(ms, 7200000);
+	assert_int_equal(parse_duration_ms("1m1ms", 5, &ms), 0);
+	assert_int_equal(ms, 60001);
+	assert_int_equal(parse_duration_ms("0", 1, &ms), 0);
+	assert_int_equal(ms, 0);
+	assert_int_equal(parse_duration_ms("15", 2, &ms), KM_EINVAL);
+	assert_int_equal(parse_duration_ms("abc", 3, &ms), KM_EINVAL);
+	assert_int_equal(parse_duration_ms("5x", 2, &ms), KM_EINVAL);
+	assert_int_equal(parse_duration_ms("s", 1, &ms), KM_EINVAL);
+	assert_int_equal(parse_duration_ms("99999999999999999999s", 21, &ms), KM_ERANGE);
+}
+
+static void test_rx_anchored(void **state)
+{
+	char err[256];
+	struct rx *r;
+
+	(void)state;
+	r = rx_new("foo|bar", err, sizeof(err));
+	assert_non_null(r);
+	assert_true(rx_match(r, "foo", 3));
+	assert_true(rx_match(r, "bar", 3));
+	assert_false(rx_match(r, "xfoo", 4));
+	assert_false(rx_match(r, "foox", 4));
+	assert_string_equal(rx_pattern(r), "foo|bar");
+	rx_free(r);
+	r = rx_new("^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\\d+n\\d+p)\\d+$", err, sizeof(err));
+	assert_non_null(r);
+	assert_true(rx_match(r, "sda1", 4));
+	assert_true(rx_match(r, "nvme0n1p2", 9));
+	assert_false(rx_match(r, "sda", 3));
+	assert_false(rx_match(r, "dm-0", 4));
+	rx_free(r);
+	assert_null(rx_new("(unclosed", err, sizeof(err)));
+	assert_true(strstr(err, "(unclosed") != NULL);
+	/* Invalid UTF-8 in the subject is a non-match, not a crash. */
+	r = rx_new(".*", err, sizeof(err));
+	assert_false(rx_match(r, "\xff\xfe", 2));
+	rx_free(r);
+}
+
+static void test_backoff(void **state)
+{
+	struct backoff bo;
+	int64_t prev_max = 0;
+
+	(void)state;
+	backoff_init(&bo, 800, 30000, 42);
+	for (int i = 0; i < 20; i++) {
+		int64_t d = backoff_next(&bo);
+		assert_true(d >= bo.cur_ms / 2 && d <= bo.cur_ms);
+		assert_true(bo.cur_ms <= 30000);
+		assert_true(bo.cur_ms >= prev_max);
+		prev_max = bo.cur_ms;
+	}
+	assert_int_equal(bo.cur_ms, 30000);
+	backoff_reset(&bo);
+	assert_true(backoff_next(&bo) <= 800);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_buf_cap),
+		cmocka_unit_test(test_buf_growth),
+		cmocka_unit_test(test_parse_numbers),
+		cmocka_unit_test(test_parse_duration),
+		cmocka_unit_test(test_rx_anchored),
+		cmocka_unit_test(test_backoff),
+	};
+	return cmocka_run_group_tests_name("base", tests, NULL, NULL);
+}

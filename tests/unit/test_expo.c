@@ -1,0 +1,106 @@
+/* Golden cases for the exposition writer: escaping, number formatting,
+ * family headers, rollback on cap. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "base/err.h"
+#include "expo/writer.h"
+
+static void check_num(double v, const char *want)
+{
+	char got[EXPO_DOUBLE_MAX];
+	size_t n = expo_fmt_double(got, v);
+
+	assert_int_equal(n, strlen(want));
+	assert_string_equal(got, want);
+}
+
+static void test_numbers(void **state)
+{
+	(void)state;
+	check_num(0, "0");
+	check_num(1, "1");
+	check_num(-1, "-1");
+	check_num(NAN, "NaN");
+	check_num(INFINITY, "+Inf");
+	check_num(-INFINITY, "-Inf");
+	/* Integers stay integers, even large ones (up to 2^53). */
+	check_num(25276059648.0, "25276059648");
+	check_num(9007199254740992.0, "9007199254740992");
+	check_num(-42, "-42");
+	/* Shortest round-trip, Go 'g' layout. */
+	check_num(0.71, "0.71");
+	check_num(0.1 + 0.2, "0.30000000000000004");
+	check_num(123.5, "123.5");
+	check_num(1234567.5, "1.2345675e+06");
+	check_num(0.0001, "0.0001");
+	check_num(0.00001, "1e-05");
+	check_num(1.5e-7, "1.5e-07");
+	check_num(1e300, "1e+300");
+	check_num(4.560939, "4.560939");
+	check_num(-0.25, "-0.25");
+	check_num(1.0 / 3.0, "0.3333333333333333");
+}
+
+static void test_family_and_escaping(void **state)
+{
+	struct buf b;
+	struct expo_label l[] = {
+		{ "path", "C:\\dir" }, { "q", "say \"hi\"" }, { "nl", "a\nb" },
+	};
+
+	(void)state;
+	buf_init(&b, 4096);
+	assert_int_equal(expo_family(&b, "m_total", "Help with \\ and\nnewline \"quoted\".", EXPO_COUNTER), 0);
+	assert_int_equal(expo_sample(&b, "m_total", l, 3, 2.5), 0);
+	assert_int_equal(expo_sample(&b, "m_total", NULL, 0, 7), 0);
+	assert_int_equal(expo_sample_ts(&b, "m_total", l, 1, 1, 1700000000123), 0);
+	assert_string_equal(buf_cstr(&b),
+			    "# HELP m_total Help with \\\\ and\\nnewline \"quoted\".\n"
+			    "# TYPE m_total counter\n"
+			    "m_total{path=\"C:\\\\dir\",q=\"say \\\"hi\\\"\",nl=\"a\\nb\"} 2.5\n"
+			    "m_total 7\n"
+			    "m_total{path=\"C:\\\\dir\"} 1 1700000000123\n");
+	buf_fini(&b);
+}
+
+static void test_types(void **state)
+{
+	(void)state;
+	assert_string_equal(expo_type_name(EXPO_GAUGE), "gauge");
+	assert_string_equal(expo_type_name(EXPO_UNTYPED), "untyped");
+	assert_string_equal(expo_type_name(EXPO_HISTOGRAM), "histogram");
+	assert_string_equal(expo_type_name(EXPO_SUMMARY), "summary");
+}
+
+static void test_cap_rolls_back(void **state)
+{
+	struct buf b;
+	struct expo_label l = { "device", "a-rather-long-device-name-that-does-not-fit" };
+
+	(void)state;
+	buf_init(&b, 40);
+	assert_int_equal(expo_sample(&b, "x", NULL, 0, 1), 0);
+	assert_int_equal(expo_sample(&b, "node_network_receive_bytes_total", &l, 1, 1), KM_ETOOBIG);
+	/* The partial line is gone; what was written before stays. */
+	assert_string_equal(buf_cstr(&b), "x 1\n");
+	assert_int_equal(expo_family(&b, "long_family_name", "long help text here", EXPO_GAUGE), KM_ETOOBIG);
+	assert_string_equal(buf_cstr(&b), "x 1\n");
+	buf_fini(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_numbers),
+		cmocka_unit_test(test_family_and_escaping),
+		cmocka_unit_test(test_types),
+		cmocka_unit_test(test_cap_rolls_back),
+	};
+	return cmocka_run_group_tests_name("expo", tests, NULL, NULL);
+}

@@ -1,0 +1,178 @@
+/* Flag parsing: both dash styles, defaults, bad values with one clear line. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "config/config.h"
+#include "config/flags.h"
+#include "http/gzip.h"
+#include "http/server.h"
+
+static enum flags_result parse(struct flags *f, char *err, size_t errlen, int argc, char **argv)
+{
+	FILE *devnull = fopen("/dev/null", "w");
+	enum flags_result r;
+
+	memset(f, 0, sizeof(*f));
+	r = flags_parse(f, argc, argv, devnull, err, errlen);
+	fclose(devnull);
+	return r;
+}
+
+static void test_defaults(void **state)
+{
+	struct flags f;
+	char err[256];
+	char *argv[] = { "k8smon" };
+
+	(void)state;
+	setenv("NODE_NAME", "node-a", 1);
+	assert_int_equal(parse(&f, err, sizeof(err), 1, argv), FLAGS_RUN);
+	assert_false(f.kubernetes);
+	assert_int_equal(f.collectors, COLLECTOR_NODE | COLLECTOR_CONTAINER | COLLECTOR_KUBE_STATE | COLLECTOR_APP);
+	assert_int_equal(f.interval_ms, 15000);
+	assert_string_equal(f.listen_addr, ":9420");
+	assert_string_equal(f.node_name, "node-a");
+	assert_true(f.leader_election);
+	assert_string_equal(f.lease_name, "k8smon");
+	assert_string_equal(f.procfs, "/proc");
+	assert_int_equal(f.lease_duration_ms, 15000);
+	assert_int_equal(f.renew_deadline_ms, 10000);
+	assert_int_equal(f.retry_period_ms, 2000);
+	flags_fini(&f);
+}
+
+static void test_both_styles(void **state)
+{
+	struct flags f;
+	char err[256];
+	char *argv[] = { "k8smon", "-promscrape.kubernetes", "--promscrape.kubernetes.interval=30s",
+			 "-promscrape.kubernetes.collectors", "node,kube-state",
+			 "--promscrape.kubernetes.exclude-namespaces=kube-system,,monitoring",
+			 "-nodeName=n1", "--leaderElection=false", "-httpListenAddr=127.0.0.1:0" };
+
+	(void)state;
+	assert_int_equal(parse(&f, err, sizeof(err), 9, argv), FLAGS_RUN);
+	assert_true(f.kubernetes);
+	assert_int_equal(f.interval_ms, 30000);
+	assert_int_equal(f.collectors, COLLECTOR_NODE | COLLECTOR_KUBE_STATE);
+	assert_int_equal(f.exclude_namespaces.n, 2);
+	assert_string_equal(f.exclude_namespaces.v[1], "monitoring");
+	assert_string_equal(f.node_name, "n1");
+	assert_false(f.leader_election);
+	flags_fini(&f);
+}
+
+static void expect_usage(const char *arg, const char *needle)
+{
+	struct flags f;
+	char err[512] = "";
+	char *argv[] = { "k8smon", (char *)arg };
+
+	assert_int_equal(parse(&f, err, sizeof(err), 2, argv), FLAGS_EXIT_USAGE);
+	if (!strstr(err, needle))
+		fail_msg("error \"%s\" lacks \"%s\"", err, needle);
+	assert_null(strchr(err, '\n'));
+	flags_fini(&f);
+}
+
+static void test_bad_values(void **state)
+{
+	(void)state;
+	expect_usage("-promscrape.kubernetes.interval=abc", "-promscrape.kubernetes.interval");
+	expect_usage("-promscrape.kubernetes.interval=15", "not a positive duration");
+	expect_usage("-promscrape.kubernetes.collectors=node,foo", "unknown collector \"foo\"");
+	expect_usage("-nosuchflag=1", "unknown flag -nosuchflag");
+	expect_usage("-leaderElection=maybe", "not a boolean");
+	expect_usage("-loggerLevel=LOUD", "unknown level");
+	expect_usage("-httpListenAddr", "needs a value");
+	expect_usage("-tls", "-tlsCertFile");
+	expect_usage("stray", "unexpected argument");
+	expect_usage("-http.maxConnections=0", "-http.maxConnections");
+}
+
+static void test_help_version(void **state)
+{
+	struct flags f;
+	char err[256];
+	char *argv1[] = { "k8smon", "--help" };
+	char *argv2[] = { "k8smon", "-version" };
+
+	(void)state;
+	assert_int_equal(parse(&f, err, sizeof(err), 2, argv1), FLAGS_EXIT_OK);
+	flags_fini(&f);
+	assert_int_equal(parse(&f, err, sizeof(err), 2, argv2), FLAGS_EXIT_OK);
+	flags_fini(&f);
+}
+
+static void test_config_from_flags(void **state)
+{
+	struct flags f;
+	struct config *c;
+	char err[256];
+	char *argv[] = { "k8smon", "-promscrape.kubernetes.namespaces=a,b",
+			 "-promscrape.kubernetes.exclude-namespaces=b" };
+
+	(void)state;
+	assert_int_equal(parse(&f, err, sizeof(err), 3, argv), FLAGS_RUN);
+	c = config_from_flags(&f, err, sizeof(err));
+	assert_non_null(c);
+	/* Host mode: only the collectors that need no API server. */
+	assert_int_equal(c->collectors, COLLECTOR_NODE | COLLECTOR_CONTAINER);
+	assert_true(config_namespace_allowed(c, "a"));
+	assert_false(config_namespace_allowed(c, "b"));
+	assert_false(config_namespace_allowed(c, "c"));
+	config_ref(c);
+	config_unref(c);
+	config_unref(c);
+	flags_fini(&f);
+}
+
+static void test_listen_addr(void **state)
+{
+	char host[64];
+	unsigned port;
+
+	(void)state;
+	assert_int_equal(http_parse_addr(":9420", host, sizeof(host), &port), 0);
+	assert_string_equal(host, "");
+	assert_int_equal(port, 9420);
+	assert_int_equal(http_parse_addr("127.0.0.1:80", host, sizeof(host), &port), 0);
+	assert_string_equal(host, "127.0.0.1");
+	assert_int_equal(http_parse_addr("[::1]:8080", host, sizeof(host), &port), 0);
+	assert_string_equal(host, "::1");
+	assert_int_equal(port, 8080);
+	assert_int_not_equal(http_parse_addr("9420", host, sizeof(host), &port), 0);
+	assert_int_not_equal(http_parse_addr(":99999", host, sizeof(host), &port), 0);
+	assert_int_not_equal(http_parse_addr("::1:80", host, sizeof(host), &port), 0);
+}
+
+static void test_gzip_accept(void **state)
+{
+	(void)state;
+	assert_true(gzip_accepted("gzip"));
+	assert_true(gzip_accepted("deflate, gzip;q=1.0, *;q=0.5"));
+	assert_true(gzip_accepted("br, gzip;q=0.5"));
+	assert_false(gzip_accepted("gzip;q=0"));
+	assert_false(gzip_accepted("identity"));
+	assert_false(gzip_accepted(""));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_both_styles),
+		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_help_version),
+		cmocka_unit_test(test_config_from_flags),
+		cmocka_unit_test(test_listen_addr),
+		cmocka_unit_test(test_gzip_accept),
+	};
+	return cmocka_run_group_tests_name("flags", tests, NULL, NULL);
+}
