@@ -2,10 +2,15 @@
  * -path.procfs, -path.sysfs and -path.rootfs.
  *
  * A struct node_collector owns the state that must survive between scrapes
- * (per-CPU counter cache, reusable read buffers) and serialises scrapes with a
- * mutex, so it may be called from any HTTP thread. Options are passed per call
- * so a new configuration applies on the next scrape without rebuilding the
- * collector. */
+ * (per-CPU counter cache, reusable read buffers, compiled default filters) and
+ * serialises scrapes with a mutex, so it may be called from any HTTP thread.
+ * Options are passed per call so a new configuration applies on the next
+ * scrape without rebuilding the collector.
+ *
+ * Sub-collectors carry node-exporter's collector names: cpu, meminfo, loadavg,
+ * filesystem, netdev, netclass, diskstats, stat, vmstat, pressure, filefd,
+ * uname, time, timex, os, netstat, conntrack. Where node-exporter versions
+ * differ, current upstream behaviour is followed (docs: node_cadvisor.md A). */
 #ifndef K8SMON_COLLECT_NODE_H
 #define K8SMON_COLLECT_NODE_H
 
@@ -14,26 +19,34 @@
 #include "collect/stats.h"
 
 struct node_opts {
-	const char *procfs;  /* borrowed; "/proc" by default */
-	const char *sysfs;   /* borrowed; "/sys" */
-	const char *rootfs;  /* borrowed; "/" */
+	const char *procfs;  /* borrowed; NULL or "" means "/proc" */
+	const char *sysfs;   /* borrowed; NULL or "" means "/sys" */
+	const char *rootfs;  /* borrowed; NULL or "" means "/" */
 	/* Borrowed filters; NULL selects node-exporter's upstream default. */
 	const struct rx *mount_points_exclude;
 	const struct rx *fs_types_exclude;
 	const struct rx *netdev_exclude;      /* default: none (lo is exported) */
 	const struct rx *diskstats_exclude;
+	const struct rx *netclass_exclude;    /* default: none */
+	const struct rx *vmstat_fields;       /* default ^(oom_kill|pgpg|pswp|pg.*fault).* */
+	const struct rx *netstat_fields;      /* default: node-exporter's field list */
+	/* Borrowed; sub-collector names to run (e.g. "cpu|meminfo"); NULL runs all. */
+	const struct rx *collectors;
 };
 
 struct node_collector;
 
 /* Returns a new collector or NULL on allocation failure. */
 struct node_collector *node_collector_new(void);
+/* Frees nc and everything it owns; NULL is a no-op. */
 void node_collector_free(struct node_collector *nc);
 
 /* Appends every node_* family to out, plus node_scrape_collector_{duration_seconds,success}.
- * A sub-collector whose files are missing or malformed is skipped (its partial
- * output rolled back), reported with success 0 and recorded in stats (may be NULL).
- * Returns 0, or KM_ETOOBIG/KM_ENOMEM when out cannot hold the result. */
+ * A sub-collector whose files are missing or malformed (or whose output did
+ * not fit) is skipped with its partial output rolled back, reported with
+ * success 0 and recorded in stats as "node.<name>" (stats may be NULL).
+ * Returns 0, or KM_ETOOBIG/KM_ENOMEM when out cannot hold even the
+ * node_scrape_collector_* families (out is then rolled back to its length on entry). */
 int node_collect(struct node_collector *nc, const struct node_opts *opts, struct buf *out,
 		 struct collect_stats *stats);
 

@@ -1,0 +1,102 @@
+/* meminfo: node_memory_* gauges from <procfs>/meminfo.
+ *
+ * node-exporter >= v1.9 exports a fixed list of fields (the procfs Meminfo
+ * struct) rather than every line; the list is below. "Key(x):" becomes
+ * Key_x; a value with a kB unit is multiplied by 1024 and the name gets
+ * _bytes; HugePages_* counts have no unit and no suffix. */
+#include "collect/node/node_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/parse.h"
+
+/* Exported names without the _bytes suffix (v1.9 list + Zswap from v1.10.1). */
+static const char *const mem_fields[] = {
+	"Active", "Active_anon", "Active_file", "AnonHugePages", "AnonPages", "Bounce",
+	"Buffers", "Cached", "CmaFree", "CmaTotal", "CommitLimit", "Committed_AS",
+	"DirectMap1G", "DirectMap2M", "DirectMap4k", "Dirty", "HardwareCorrupted",
+	"HugePages_Free", "HugePages_Rsvd", "HugePages_Surp", "HugePages_Total",
+	"Hugepagesize", "Inactive", "Inactive_anon", "Inactive_file", "KernelStack",
+	"Mapped", "MemAvailable", "MemFree", "MemTotal", "Mlocked", "NFS_Unstable",
+	"PageTables", "Percpu", "SReclaimable", "SUnreclaim", "Shmem", "ShmemHugePages",
+	"ShmemPmdMapped", "Slab", "SwapCached", "SwapFree", "SwapTotal", "Unevictable",
+	"VmallocChunk", "VmallocTotal", "VmallocUsed", "Writeback", "WritebackTmp",
+	"Zswap", "Zswapped",
+};
+
+static bool exported(const char *key)
+{
+	for (size_t i = 0; i < sizeof(mem_fields) / sizeof(mem_fields[0]); i++)
+		if (strcmp(mem_fields[i], key) == 0)
+			return true;
+	return false;
+}
+
+/* "Active(anon):" -> "Active_anon" into dst; false if it does not fit or
+ * does not end in ':'. */
+static bool key_name(const char *f, size_t n, char *dst, size_t dstlen)
+{
+	size_t j = 0;
+
+	if (n < 2 || f[n - 1] != ':')
+		return false;
+	n--;
+	for (size_t i = 0; i < n; i++) {
+		char c = f[i];
+
+		if (c == ')')
+			continue;
+		if (c == '(')
+			c = '_';
+		if (j + 1 >= dstlen)
+			return false;
+		dst[j++] = c;
+	}
+	dst[j] = '\0';
+	return true;
+}
+
+int node_meminfo(struct node_ctx *ctx)
+{
+	const char *data, *p, *end, *line;
+	size_t len, llen;
+	int rc;
+
+	rc = procfile_read(&ctx->nc->pf, ctx->procfs, "meminfo", &data, &len);
+	if (rc)
+		return rc;
+	p = data;
+	end = data + len;
+	while (node_next_line(&p, end, &line, &llen)) {
+		const char *lp = line, *lend = line + llen, *f, *unit;
+		char key[64], name[96], help[128];
+		size_t flen, ulen;
+		double v;
+		bool bytes = false;
+
+		if (!parse_field(&lp, lend, &f, &flen))
+			continue;
+		if (!key_name(f, flen, key, sizeof(key)))
+			return KM_EPARSE;
+		rc = node_parse_double_field(&lp, lend, &v);
+		if (rc)
+			return rc;
+		if (parse_field(&lp, lend, &unit, &ulen)) {
+			if (ulen != 2 || memcmp(unit, "kB", 2) != 0)
+				return KM_EPARSE;
+			v *= 1024;
+			bytes = true;
+		}
+		if (!exported(key))
+			continue;
+		snprintf(name, sizeof(name), "node_memory_%s%s", key, bytes ? "_bytes" : "");
+		snprintf(help, sizeof(help), "Memory information field %s%s.", key,
+			 bytes ? "_bytes" : "");
+		rc = node_write1(ctx->out, name, help, EXPO_GAUGE, v);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}

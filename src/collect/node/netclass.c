@@ -1,0 +1,243 @@
+/* netclass: per-device properties from <sysfs>/class/net/<dev>/: node_network_up
+ * (operstate == "up"), node_network_info and the numeric "Network device
+ * property" gauges/counters node-exporter exports. An attribute the kernel
+ * refuses to read (EINVAL for carrier/speed on a down link) is skipped for
+ * that device, as node-exporter does. */
+#include "collect/node/node_int.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/err.h"
+#include "base/parse.h"
+
+#define NC_NAME_MAX 64
+#define NC_STR_MAX 256
+
+struct nc_attr {
+	const char *file;
+	const char *metric;     /* suffix after node_network_ */
+	enum expo_type type;
+	double scale;
+};
+
+static const struct nc_attr nc_attrs[] = {
+	{ "addr_assign_type", "address_assign_type", EXPO_GAUGE, 1 },
+	{ "carrier", "carrier", EXPO_GAUGE, 1 },
+	{ "carrier_changes", "carrier_changes_total", EXPO_COUNTER, 1 },
+	{ "carrier_down_count", "carrier_down_changes_total", EXPO_COUNTER, 1 },
+	{ "carrier_up_count", "carrier_up_changes_total", EXPO_COUNTER, 1 },
+	{ "dev_id", "device_id", EXPO_GAUGE, 1 },
+	{ "dormant", "dormant", EXPO_GAUGE, 1 },
+	{ "flags", "flags", EXPO_GAUGE, 1 },
+	{ "ifindex", "iface_id", EXPO_GAUGE, 1 },
+	{ "iflink", "iface_link", EXPO_GAUGE, 1 },
+	{ "link_mode", "iface_link_mode", EXPO_GAUGE, 1 },
+	{ "mtu", "mtu_bytes", EXPO_GAUGE, 1 },
+	{ "name_assign_type", "name_assign_type", EXPO_GAUGE, 1 },
+	{ "netdev_group", "net_dev_group", EXPO_GAUGE, 1 },
+	/* Mbit/s to bytes/s. */
+	{ "speed", "speed_bytes", EXPO_GAUGE, 1000.0 * 1000.0 / 8.0 },
+	{ "tx_queue_len", "transmit_queue_length", EXPO_GAUGE, 1 },
+	{ "type", "protocol_type", EXPO_GAUGE, 1 },
+};
+
+#define NATTRS (sizeof(nc_attrs) / sizeof(nc_attrs[0]))
+
+enum { S_ADDRESS, S_BROADCAST, S_DUPLEX, S_IFALIAS, S_OPERSTATE, NSTRS };
+static const char *const nc_str_files[NSTRS] = { "address", "broadcast", "duplex",
+						 "ifalias", "operstate" };
+
+struct nc_row {
+	char dev[NC_NAME_MAX];
+	char s[NSTRS][NC_STR_MAX];
+	double v[NATTRS];
+	uint32_t have;          /* bit i: v[i] was readable */
+};
+
+/* Decimal, or hex with a 0x prefix (dev_id, flags). */
+static int parse_num(const char *s, size_t n, double *out)
+{
+	uint64_t v = 0;
+	int64_t iv;
+	int rc;
+
+	if (n > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		if (n > 18)
+			return KM_ERANGE;
+		for (size_t i = 2; i < n; i++) {
+			char c = s[i];
+			int d = c >= '0' && c <= '9' ? c - '0' :
+				c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+				c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+
+			if (d < 0)
+				return KM_EPARSE;
+			v = v * 16 + (uint64_t)d;
+		}
+		*out = (double)v;
+		return 0;
+	}
+	rc = parse_i64(s, n, &iv);
+	if (!rc)
+		*out = (double)iv;
+	return rc;
+}
+
+/* Reads one attribute, trailing newline removed; *ok false when unreadable. */
+static int read_attr(struct node_ctx *ctx, const char *dev, const char *file,
+		     const char **val, size_t *vlen)
+{
+	char rel[NC_NAME_MAX + 64];
+	const char *data;
+	size_t len;
+	int rc;
+
+	snprintf(rel, sizeof(rel), "class/net/%s/%s", dev, file);
+	rc = procfile_read(&ctx->nc->pf2, ctx->sysfs, rel, &data, &len);
+	if (rc)
+		return rc;
+	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == ' '))
+		len--;
+	*val = data;
+	*vlen = len;
+	return 0;
+}
+
+static int cmp_row(const void *a, const void *b)
+{
+	return strcmp(((const struct nc_row *)a)->dev, ((const struct nc_row *)b)->dev);
+}
+
+static int list_devices(struct node_ctx *ctx, size_t *count)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct dirent *de;
+	struct stat st;
+	DIR *d = NULL;
+	size_t n = 0;
+	int rc;
+
+	rc = node_path_join(dir, sizeof(dir), ctx->sysfs, "class/net");
+	if (rc)
+		goto out;
+	d = opendir(dir);
+	if (!d) {
+		rc = KM_ENOENT;
+		goto out;
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct nc_row *r;
+		size_t nl = strlen(de->d_name);
+
+		if (de->d_name[0] == '.' || nl >= NC_NAME_MAX)
+			continue;
+		/* Skip bonding_masters and other plain files. */
+		if (node_path_join(path, sizeof(path), dir, de->d_name) ||
+		    stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+			continue;
+		if (ctx->netclass_exclude && rx_match(ctx->netclass_exclude, de->d_name, nl))
+			continue;
+		rc = node_rows_reserve(ctx->nc, (n + 1) * sizeof(*r));
+		if (rc)
+			goto out;
+		r = (struct nc_row *)ctx->nc->rows + n;
+		memcpy(r->dev, de->d_name, nl + 1);
+		n++;
+	}
+	rc = 0;
+out:
+	if (d)
+		closedir(d);
+	*count = n;
+	return rc;
+}
+
+static void read_row(struct node_ctx *ctx, struct nc_row *r)
+{
+	const char *val;
+	size_t vlen;
+
+	r->have = 0;
+	for (int i = 0; i < NSTRS; i++) {
+		r->s[i][0] = '\0';
+		if (read_attr(ctx, r->dev, nc_str_files[i], &val, &vlen) == 0) {
+			if (vlen >= NC_STR_MAX)
+				vlen = NC_STR_MAX - 1;
+			memcpy(r->s[i], val, vlen);
+			r->s[i][vlen] = '\0';
+		}
+	}
+	for (size_t i = 0; i < NATTRS; i++) {
+		if (read_attr(ctx, r->dev, nc_attrs[i].file, &val, &vlen) != 0)
+			continue;
+		if (parse_num(val, vlen, &r->v[i]) != 0)
+			continue;
+		r->v[i] *= nc_attrs[i].scale;
+		r->have |= 1u << i;
+	}
+}
+
+int node_netclass(struct node_ctx *ctx)
+{
+	struct nc_row *rows;
+	size_t n = 0;
+	int rc;
+
+	rc = list_devices(ctx, &n);
+	if (rc)
+		return rc;
+	rows = ctx->nc->rows;
+	if (n == 0)
+		return 0;
+	qsort(rows, n, sizeof(*rows), cmp_row);
+	for (size_t i = 0; i < n; i++)
+		read_row(ctx, &rows[i]);
+
+	rc = expo_family(ctx->out, "node_network_up",
+			 "Value is 1 if operstate is 'up', 0 otherwise.", EXPO_GAUGE);
+	for (size_t i = 0; !rc && i < n; i++) {
+		struct expo_label l = { "device", rows[i].dev };
+
+		rc = expo_sample(ctx->out, "node_network_up", &l, 1,
+				 strcmp(rows[i].s[S_OPERSTATE], "up") == 0);
+	}
+	if (!rc)
+		rc = expo_family(ctx->out, "node_network_info",
+				 "Non-numeric data from /sys/class/net/<iface>, value is always 1.",
+				 EXPO_GAUGE);
+	for (size_t i = 0; !rc && i < n; i++) {
+		struct expo_label l[6] = {
+			{ "address", rows[i].s[S_ADDRESS] },
+			{ "broadcast", rows[i].s[S_BROADCAST] },
+			{ "device", rows[i].dev },
+			{ "duplex", rows[i].s[S_DUPLEX] },
+			{ "ifalias", rows[i].s[S_IFALIAS] },
+			{ "operstate", rows[i].s[S_OPERSTATE] },
+		};
+
+		rc = expo_sample(ctx->out, "node_network_info", l, 6, 1);
+	}
+	for (size_t a = 0; !rc && a < NATTRS; a++) {
+		char name[64], help[80];
+		bool any = false;
+
+		for (size_t i = 0; i < n; i++)
+			any |= (rows[i].have >> a) & 1u;
+		if (!any)
+			continue;
+		snprintf(name, sizeof(name), "node_network_%s", nc_attrs[a].metric);
+		snprintf(help, sizeof(help), "Network device property: %s", nc_attrs[a].metric);
+		rc = expo_family(ctx->out, name, help, nc_attrs[a].type);
+		for (size_t i = 0; !rc && i < n; i++) {
+			struct expo_label l = { "device", rows[i].dev };
+
+			if ((rows[i].have >> a) & 1u)
+				rc = expo_sample(ctx->out, name, &l, 1, rows[i].v[a]);
+		}
+	}
+	return rc;
+}

@@ -1,0 +1,94 @@
+/* netdev: node_network_<key>_total counters per device from
+ * <procfs>/net/dev. node-exporter reads the same numbers over netlink by
+ * default (the kernel folds its stats64 fields into these columns the same
+ * way); receive_nohandler exists only over netlink and is not exported.
+ * No device is excluded by default upstream (lo is exported). */
+#include "collect/node/node_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/parse.h"
+
+#define NETDEV_COLS 16
+#define IFNAME_MAX 64
+
+static const char *const netdev_keys[NETDEV_COLS] = {
+	"receive_bytes", "receive_packets", "receive_errs", "receive_drop",
+	"receive_fifo", "receive_frame", "receive_compressed", "receive_multicast",
+	"transmit_bytes", "transmit_packets", "transmit_errs", "transmit_drop",
+	"transmit_fifo", "transmit_colls", "transmit_carrier", "transmit_compressed",
+};
+
+struct netdev_row {
+	char dev[IFNAME_MAX];
+	double v[NETDEV_COLS];
+};
+
+int node_netdev(struct node_ctx *ctx)
+{
+	struct node_collector *nc = ctx->nc;
+	struct netdev_row *rows;
+	const char *data, *p, *end, *line;
+	size_t len, llen, n = 0;
+	int lineno = 0;
+	int rc;
+
+	rc = procfile_read(&nc->pf, ctx->procfs, "net/dev", &data, &len);
+	if (rc)
+		return rc;
+	p = data;
+	end = data + len;
+	while (node_next_line(&p, end, &line, &llen)) {
+		const char *colon, *lp, *lend = line + llen, *name;
+		size_t nlen;
+
+		/* Two header lines. */
+		if (++lineno <= 2)
+			continue;
+		colon = memchr(line, ':', llen);
+		if (!colon)
+			return KM_EPARSE;
+		name = line;
+		while (name < colon && (*name == ' ' || *name == '\t'))
+			name++;
+		nlen = (size_t)(colon - name);
+		if (nlen == 0 || nlen >= IFNAME_MAX)
+			return KM_EPARSE;
+		if (ctx->netdev_exclude && rx_match(ctx->netdev_exclude, name, nlen))
+			continue;
+		rc = node_rows_reserve(nc, (n + 1) * sizeof(*rows));
+		if (rc)
+			return rc;
+		rows = nc->rows;
+		memcpy(rows[n].dev, name, nlen);
+		rows[n].dev[nlen] = '\0';
+		lp = colon + 1;
+		for (int i = 0; i < NETDEV_COLS; i++) {
+			rc = node_parse_double_field(&lp, lend, &rows[n].v[i]);
+			if (rc)
+				return rc;
+		}
+		n++;
+	}
+	/* node-exporter prints no family without samples. */
+	if (n == 0)
+		return 0;
+	rows = nc->rows;
+	for (int i = 0; i < NETDEV_COLS; i++) {
+		char mname[64], help[64];
+
+		snprintf(mname, sizeof(mname), "node_network_%s_total", netdev_keys[i]);
+		snprintf(help, sizeof(help), "Network device statistic %s.", netdev_keys[i]);
+		rc = expo_family(ctx->out, mname, help, EXPO_COUNTER);
+		for (size_t r = 0; !rc && r < n; r++) {
+			struct expo_label l = { "device", rows[r].dev };
+
+			rc = expo_sample(ctx->out, mname, &l, 1, rows[r].v[i]);
+		}
+		if (rc)
+			return rc;
+	}
+	return 0;
+}

@@ -1,0 +1,119 @@
+/* netstat: node_netstat_<Proto>_<Field> (untyped) from <procfs>/net/netstat
+ * and <procfs>/net/snmp (pairs of "Proto: names..." / "Proto: values..."
+ * lines) and <procfs>/net/snmp6 ("Ip6InReceives value" lines, the protocol
+ * being the prefix up to the first '6'), filtered by netstat_fields.
+ * snmp6 is optional (IPv6 disabled); a header/value mismatch fails. */
+#include "collect/node/node_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/parse.h"
+
+#define NS_NAME_MAX 128
+
+static int emit(struct node_ctx *ctx, const char *proto, size_t plen, const char *field,
+		size_t flen, const char *val, size_t vlen)
+{
+	char key[NS_NAME_MAX], name[NS_NAME_MAX + 16], help[NS_NAME_MAX + 16];
+	double v;
+	int n, rc;
+
+	n = snprintf(key, sizeof(key), "%.*s_%.*s", (int)plen, proto, (int)flen, field);
+	if (n < 0 || (size_t)n >= sizeof(key))
+		return KM_EPARSE;
+	rc = parse_double(val, vlen, &v);
+	if (rc)
+		return rc;
+	if (!rx_match(ctx->netstat_fields, key, (size_t)n))
+		return 0;
+	snprintf(name, sizeof(name), "node_netstat_%s", key);
+	snprintf(help, sizeof(help), "Statistic %.*s%.*s.", (int)plen, proto, (int)flen, field);
+	return node_write1(ctx->out, name, help, EXPO_UNTYPED, v);
+}
+
+/* netstat/snmp layout: header line then value line, same "Proto:" prefix. */
+static int pairs(struct node_ctx *ctx, const char *rel)
+{
+	const char *data, *p, *end, *hl, *vl;
+	size_t len, hlen, vlen;
+	int rc;
+
+	rc = procfile_read(&ctx->nc->pf, ctx->procfs, rel, &data, &len);
+	if (rc)
+		return rc;
+	p = data;
+	end = data + len;
+	while (node_next_line(&p, end, &hl, &hlen)) {
+		const char *hp = hl, *hend = hl + hlen, *vp, *vend, *hf, *vf;
+		size_t hflen, vflen, plen;
+
+		if (hlen == 0)
+			continue;
+		if (!node_next_line(&p, end, &vl, &vlen))
+			return KM_EPARSE;
+		vp = vl;
+		vend = vl + vlen;
+		if (!parse_field(&hp, hend, &hf, &hflen) || !parse_field(&vp, vend, &vf, &vflen) ||
+		    hflen != vflen || hf[hflen - 1] != ':' || memcmp(hf, vf, hflen) != 0)
+			return KM_EPARSE;
+		plen = hflen - 1;
+		for (;;) {
+			bool hn = parse_field(&hp, hend, &hf, &hflen);
+			bool vn = parse_field(&vp, vend, &vf, &vflen);
+
+			if (hn != vn)
+				return KM_EPARSE;
+			if (!hn)
+				break;
+			rc = emit(ctx, vl, plen, hf, hflen, vf, vflen);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+static int snmp6(struct node_ctx *ctx)
+{
+	const char *data, *p, *end, *line;
+	size_t len, llen;
+	int rc;
+
+	rc = procfile_read(&ctx->nc->pf, ctx->procfs, "net/snmp6", &data, &len);
+	if (rc == KM_ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	p = data;
+	end = data + len;
+	while (node_next_line(&p, end, &line, &llen)) {
+		const char *lp = line, *lend = line + llen, *k, *v, *six;
+		size_t klen, vlen, plen;
+
+		if (!parse_field(&lp, lend, &k, &klen))
+			continue;
+		if (!parse_field(&lp, lend, &v, &vlen))
+			return KM_EPARSE;
+		six = memchr(k, '6', klen);
+		if (!six)
+			continue;
+		plen = (size_t)(six - k) + 1;
+		rc = emit(ctx, k, plen, k + plen, klen - plen, v, vlen);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int node_netstat(struct node_ctx *ctx)
+{
+	int rc = pairs(ctx, "net/netstat");
+
+	if (!rc)
+		rc = pairs(ctx, "net/snmp");
+	if (!rc)
+		rc = snmp6(ctx);
+	return rc;
+}

@@ -1,0 +1,222 @@
+/* The node collector: the table of sub-collectors, failure isolation and the
+ * node_scrape_collector_* meta families. */
+#include "collect/node/node.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "collect/node/node_int.h"
+
+struct node_sub {
+	const char *name;               /* node-exporter's collector name */
+	int (*fn)(struct node_ctx *ctx);
+};
+
+/* Alphabetical, as node-exporter lists its collectors. */
+static const struct node_sub node_subs[] = {
+	{ .name = "conntrack", .fn = node_conntrack },
+	{ .name = "cpu", .fn = node_cpu },
+	{ .name = "diskstats", .fn = node_diskstats },
+	{ .name = "filefd", .fn = node_filefd },
+	{ .name = "filesystem", .fn = node_filesystem },
+	{ .name = "loadavg", .fn = node_loadavg },
+	{ .name = "meminfo", .fn = node_meminfo },
+	{ .name = "netclass", .fn = node_netclass },
+	{ .name = "netdev", .fn = node_netdev },
+	{ .name = "netstat", .fn = node_netstat },
+	{ .name = "os", .fn = node_os },
+	{ .name = "pressure", .fn = node_pressure },
+	{ .name = "stat", .fn = node_stat },
+	{ .name = "time", .fn = node_time },
+	{ .name = "timex", .fn = node_timex },
+	{ .name = "uname", .fn = node_uname },
+	{ .name = "vmstat", .fn = node_vmstat },
+};
+
+#define NSUBS (sizeof(node_subs) / sizeof(node_subs[0]))
+
+static struct rx *compile_default(const char *pattern)
+{
+	char err[256];
+	struct rx *r = rx_new(pattern, err, sizeof(err));
+
+	/* The defaults are constants: failing to compile them is a bug. */
+	if (!r)
+		log_error("node", "default regex: %s", err);
+	return r;
+}
+
+struct node_collector *node_collector_new(void)
+{
+	struct node_collector *nc = calloc(1, sizeof(*nc));
+
+	if (!nc)
+		return NULL;
+	pthread_mutex_init(&nc->mu, NULL);
+	procfile_init(&nc->pf);
+	procfile_init(&nc->pf2);
+	nc->def_mount_exclude = compile_default(NODE_DEF_MOUNT_EXCLUDE);
+	nc->def_fstype_exclude = compile_default(NODE_DEF_FSTYPE_EXCLUDE);
+	nc->def_disk_exclude = compile_default(NODE_DEF_DISK_EXCLUDE);
+	nc->def_vmstat_fields = compile_default(NODE_DEF_VMSTAT_FIELDS);
+	nc->def_netstat_fields = compile_default(NODE_DEF_NETSTAT_FIELDS);
+	nc->limits = calloc(NSUBS, sizeof(*nc->limits));
+	if (!nc->def_mount_exclude || !nc->def_fstype_exclude || !nc->def_disk_exclude ||
+	    !nc->def_vmstat_fields || !nc->def_netstat_fields || !nc->limits) {
+		node_collector_free(nc);
+		return NULL;
+	}
+	return nc;
+}
+
+void node_collector_free(struct node_collector *nc)
+{
+	if (!nc)
+		return;
+	rx_free(nc->def_mount_exclude);
+	rx_free(nc->def_fstype_exclude);
+	rx_free(nc->def_disk_exclude);
+	rx_free(nc->def_vmstat_fields);
+	rx_free(nc->def_netstat_fields);
+	procfile_fini(&nc->pf);
+	procfile_fini(&nc->pf2);
+	free(nc->cpu);
+	free(nc->cpu_new);
+	free(nc->rows);
+	free(nc->limits);
+	pthread_mutex_destroy(&nc->mu);
+	free(nc);
+}
+
+int node_rows_reserve(struct node_collector *nc, size_t bytes)
+{
+	void *p;
+	size_t n;
+
+	if (bytes <= nc->rows_alloc)
+		return 0;
+	n = nc->rows_alloc ? nc->rows_alloc : 4096;
+	while (n < bytes)
+		n *= 2;
+	p = realloc(nc->rows, n);
+	if (!p)
+		return KM_ENOMEM;
+	nc->rows = p;
+	nc->rows_alloc = n;
+	return 0;
+}
+
+int node_write1(struct buf *out, const char *name, const char *help, enum expo_type type,
+		double v)
+{
+	int rc = expo_family(out, name, help, type);
+
+	if (!rc)
+		rc = expo_sample(out, name, NULL, 0, v);
+	return rc;
+}
+
+static const char *or_default(const char *s, const char *def)
+{
+	return s && *s ? s : def;
+}
+
+static const struct rx *rx_or(const struct rx *r, const struct rx *def)
+{
+	return r ? r : def;
+}
+
+struct sub_result {
+	double seconds;
+	bool ran;
+	bool ok;
+};
+
+static int write_meta(struct buf *out, const struct sub_result *res)
+{
+	struct expo_label l;
+	int rc;
+
+	l.name = "collector";
+	rc = expo_family(out, "node_scrape_collector_duration_seconds",
+			 "node_exporter: Duration of a collector scrape.", EXPO_GAUGE);
+	for (size_t i = 0; !rc && i < NSUBS; i++) {
+		if (!res[i].ran)
+			continue;
+		l.value = node_subs[i].name;
+		rc = expo_sample(out, "node_scrape_collector_duration_seconds", &l, 1,
+				 res[i].seconds);
+	}
+	if (!rc)
+		rc = expo_family(out, "node_scrape_collector_success",
+				 "node_exporter: Whether a collector succeeded.", EXPO_GAUGE);
+	for (size_t i = 0; !rc && i < NSUBS; i++) {
+		if (!res[i].ran)
+			continue;
+		l.value = node_subs[i].name;
+		rc = expo_sample(out, "node_scrape_collector_success", &l, 1, res[i].ok ? 1 : 0);
+	}
+	return rc;
+}
+
+int node_collect(struct node_collector *nc, const struct node_opts *opts, struct buf *out,
+		 struct collect_stats *stats)
+{
+	static const struct node_opts no_opts;
+	struct sub_result res[NSUBS];
+	struct node_ctx ctx;
+	size_t start = out->len;
+	char sname[STATS_NAME_MAX];
+	int rc;
+
+	if (!opts)
+		opts = &no_opts;
+	memset(res, 0, sizeof(res));
+	ctx.nc = nc;
+	ctx.out = out;
+	ctx.procfs = or_default(opts->procfs, "/proc");
+	ctx.sysfs = or_default(opts->sysfs, "/sys");
+	ctx.rootfs = or_default(opts->rootfs, "/");
+	ctx.mount_points_exclude = rx_or(opts->mount_points_exclude, nc->def_mount_exclude);
+	ctx.fs_types_exclude = rx_or(opts->fs_types_exclude, nc->def_fstype_exclude);
+	ctx.netdev_exclude = opts->netdev_exclude;
+	ctx.netclass_exclude = opts->netclass_exclude;
+	ctx.diskstats_exclude = rx_or(opts->diskstats_exclude, nc->def_disk_exclude);
+	ctx.vmstat_fields = rx_or(opts->vmstat_fields, nc->def_vmstat_fields);
+	ctx.netstat_fields = rx_or(opts->netstat_fields, nc->def_netstat_fields);
+
+	pthread_mutex_lock(&nc->mu);
+	for (size_t i = 0; i < NSUBS; i++) {
+		const struct node_sub *s = &node_subs[i];
+		size_t mark = out->len;
+		int64_t t0;
+
+		if (opts->collectors && !rx_match(opts->collectors, s->name, strlen(s->name)))
+			continue;
+		t0 = clock_mono_ns();
+		rc = s->fn(&ctx);
+		res[i].seconds = (double)(clock_mono_ns() - t0) / 1e9;
+		res[i].ran = true;
+		res[i].ok = rc == 0;
+		if (rc) {
+			/* Never a partial family: drop everything this one wrote. */
+			buf_truncate(out, mark);
+			log_limited(&nc->limits[i], 60000, LOG_WARN, "node",
+				    "collector %s failed: %s (last file %s)", s->name,
+				    km_strerror(rc), nc->pf.path);
+		}
+		if (stats) {
+			snprintf(sname, sizeof(sname), "node.%s", s->name);
+			collect_stats_record(stats, sname, res[i].seconds, res[i].ok);
+		}
+	}
+	rc = write_meta(out, res);
+	pthread_mutex_unlock(&nc->mu);
+	if (rc)
+		buf_truncate(out, start);
+	return rc;
+}

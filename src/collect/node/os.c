@@ -1,0 +1,119 @@
+/* os: node_os_info and node_os_version from <rootfs>/etc/os-release, falling
+ * back to <rootfs>/usr/lib/os-release (os-release(5)). */
+#include "collect/node/node_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/parse.h"
+
+#define OS_VAL_MAX 256
+
+/* Keys in the sorted order of node_os_info's label names. */
+static const char *const os_keys[] = {
+	"BUILD_ID", "ID", "ID_LIKE", "IMAGE_ID", "IMAGE_VERSION", "NAME", "PRETTY_NAME",
+	"VARIANT", "VARIANT_ID", "VERSION", "VERSION_CODENAME", "VERSION_ID",
+};
+static const char *const os_labels[] = {
+	"build_id", "id", "id_like", "image_id", "image_version", "name", "pretty_name",
+	"variant", "variant_id", "version", "version_codename", "version_id",
+};
+
+#define NOSKEYS (sizeof(os_keys) / sizeof(os_keys[0]))
+enum { K_ID = 1, K_ID_LIKE = 2, K_NAME = 5, K_VERSION_ID = 11 };
+
+/* Shell-style value: "..." or '...' quoted or bare; backslash escapes in
+ * double quotes and bare values. */
+static void unquote(const char *s, size_t n, char *dst)
+{
+	size_t j = 0;
+	char q = 0;
+
+	if (n >= 2 && (s[0] == '"' || s[0] == '\'') && s[n - 1] == s[0]) {
+		q = s[0];
+		s++;
+		n -= 2;
+	}
+	for (size_t i = 0; i < n && j + 1 < OS_VAL_MAX; i++) {
+		if (s[i] == '\\' && q != '\'' && i + 1 < n)
+			i++;
+		dst[j++] = s[i];
+	}
+	dst[j] = '\0';
+}
+
+/* Leading "major[.minor]" of VERSION_ID as a number; 0 when absent. */
+static double major_minor(const char *v)
+{
+	size_t n = 0;
+	double d = 0;
+
+	while (v[n] >= '0' && v[n] <= '9')
+		n++;
+	if (n == 0)
+		return 0;
+	if (v[n] == '.') {
+		n++;
+		while (v[n] >= '0' && v[n] <= '9')
+			n++;
+	}
+	/* "12." parses as 12 in Go; trim the dot for parse_double. */
+	if (v[n - 1] == '.')
+		n--;
+	if (parse_double(v, n, &d) != 0)
+		return 0;
+	return d;
+}
+
+int node_os(struct node_ctx *ctx)
+{
+	char vals[NOSKEYS][OS_VAL_MAX];
+	struct expo_label l[NOSKEYS];
+	const char *data, *p, *end, *line;
+	size_t len, llen;
+	int rc;
+
+	rc = procfile_read(&ctx->nc->pf, ctx->rootfs, "etc/os-release", &data, &len);
+	if (rc == KM_ENOENT)
+		rc = procfile_read(&ctx->nc->pf, ctx->rootfs, "usr/lib/os-release", &data, &len);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < NOSKEYS; i++)
+		vals[i][0] = '\0';
+	p = data;
+	end = data + len;
+	while (node_next_line(&p, end, &line, &llen)) {
+		const char *eq = memchr(line, '=', llen);
+
+		if (llen == 0 || line[0] == '#' || !eq)
+			continue;
+		for (size_t i = 0; i < NOSKEYS; i++) {
+			size_t kl = strlen(os_keys[i]);
+
+			if ((size_t)(eq - line) == kl && memcmp(line, os_keys[i], kl) == 0)
+				unquote(eq + 1, (size_t)(line + llen - eq - 1), vals[i]);
+		}
+	}
+	for (size_t i = 0; i < NOSKEYS; i++)
+		l[i] = (struct expo_label){ os_labels[i], vals[i] };
+	rc = expo_family(ctx->out, "node_os_info",
+			 "A metric with a constant '1' value labeled by build_id, id, id_like, "
+			 "image_id, image_version, name, pretty_name, variant, variant_id, version, "
+			 "version_codename, version_id.",
+			 EXPO_GAUGE);
+	if (!rc)
+		rc = expo_sample(ctx->out, "node_os_info", l, NOSKEYS, 1);
+	if (!rc)
+		rc = expo_family(ctx->out, "node_os_version",
+				 "Metric containing the major.minor part of the OS version.",
+				 EXPO_GAUGE);
+	if (!rc) {
+		struct expo_label vl[3] = { { "id", vals[K_ID] }, { "id_like", vals[K_ID_LIKE] },
+					    { "name", vals[K_NAME] } };
+
+		rc = expo_sample(ctx->out, "node_os_version", vl, 3,
+				 major_minor(vals[K_VERSION_ID]));
+	}
+	return rc;
+}

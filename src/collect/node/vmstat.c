@@ -1,0 +1,43 @@
+/* vmstat: node_vmstat_<field> (untyped) for the <procfs>/vmstat fields that
+ * match the vmstat_fields filter (default ^(oom_kill|pgpg|pswp|pg.*fault).*). */
+#include "collect/node/node_int.h"
+
+#include <stdio.h>
+
+#include "base/err.h"
+#include "base/parse.h"
+
+int node_vmstat(struct node_ctx *ctx)
+{
+	const char *data, *p, *end, *line;
+	size_t len, llen;
+	int rc;
+
+	rc = procfile_read(&ctx->nc->pf, ctx->procfs, "vmstat", &data, &len);
+	if (rc)
+		return rc;
+	p = data;
+	end = data + len;
+	while (node_next_line(&p, end, &line, &llen)) {
+		const char *lp = line, *lend = line + llen, *f;
+		char name[128], help[160];
+		size_t flen;
+		double v;
+
+		if (!parse_field(&lp, lend, &f, &flen))
+			continue;
+		rc = node_parse_double_field(&lp, lend, &v);
+		if (rc)
+			return rc;
+		if (flen > 64)
+			return KM_EPARSE;
+		if (!rx_match(ctx->vmstat_fields, f, flen))
+			continue;
+		snprintf(name, sizeof(name), "node_vmstat_%.*s", (int)flen, f);
+		snprintf(help, sizeof(help), "/proc/vmstat information field %.*s.", (int)flen, f);
+		rc = node_write1(ctx->out, name, help, EXPO_UNTYPED, v);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
