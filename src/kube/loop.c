@@ -1,0 +1,380 @@
+#include "kube/loop.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/log.h"
+
+struct post {
+	struct post *next;
+	kube_loop_fn fn;
+	void *arg;
+};
+
+struct timer {
+	uint64_t id;
+	int64_t due_ms;
+	kube_loop_fn fn;
+	void *arg;
+};
+
+/* Stored as CURLOPT_PRIVATE of each easy handle on the multi. */
+struct xfer {
+	struct xfer *prev, *next;
+	CURL *easy;
+	kube_easy_done_fn done;
+	void *arg;
+};
+
+struct kube_loop {
+	CURLM *multi;
+	pthread_t thread;
+	bool started, joined;
+	atomic_bool stopping;
+
+	pthread_mutex_t mu; /* guards the post queue and `closed` */
+	struct post *head, *tail;
+	bool closed;        /* no more posts accepted */
+
+	/* Loop-thread state. Timers are a small unsorted array: there are a few
+	 * per reflector/target and a linear scan per wakeup is cheaper than it
+	 * sounds at those counts. */
+	struct timer *timers;
+	size_t ntimers, timers_alloc;
+	uint64_t next_timer_id;
+	struct xfer *xfers;
+};
+
+struct kube_loop *kube_loop_new(void)
+{
+	struct kube_loop *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	l->multi = curl_multi_init();
+	if (!l->multi) {
+		free(l);
+		return NULL;
+	}
+	pthread_mutex_init(&l->mu, NULL);
+	l->next_timer_id = 1;
+	return l;
+}
+
+CURLM *kube_loop_multi(struct kube_loop *l)
+{
+	return l->multi;
+}
+
+bool kube_loop_on_thread(struct kube_loop *l)
+{
+	return l->started && !l->joined && pthread_equal(pthread_self(), l->thread);
+}
+
+int kube_loop_post(struct kube_loop *l, kube_loop_fn fn, void *arg)
+{
+	struct post *p = malloc(sizeof(*p));
+
+	if (!p)
+		return KM_ENOMEM;
+	p->next = NULL;
+	p->fn = fn;
+	p->arg = arg;
+	pthread_mutex_lock(&l->mu);
+	if (l->closed) {
+		pthread_mutex_unlock(&l->mu);
+		free(p);
+		return KM_EAGAIN;
+	}
+	if (l->tail)
+		l->tail->next = p;
+	else
+		l->head = p;
+	l->tail = p;
+	pthread_mutex_unlock(&l->mu);
+	curl_multi_wakeup(l->multi);
+	return 0;
+}
+
+struct call {
+	kube_loop_fn fn;
+	void *arg;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+};
+
+static void call_trampoline(void *arg)
+{
+	struct call *c = arg;
+
+	c->fn(c->arg);
+	pthread_mutex_lock(&c->mu);
+	c->done = true;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+int kube_loop_call(struct kube_loop *l, kube_loop_fn fn, void *arg)
+{
+	struct call c = { .fn = fn, .arg = arg };
+	int rc;
+
+	if (kube_loop_on_thread(l) || !l->started || l->joined) {
+		fn(arg);
+		return 0;
+	}
+	pthread_mutex_init(&c.mu, NULL);
+	pthread_cond_init(&c.cv, NULL);
+	rc = kube_loop_post(l, call_trampoline, &c);
+	if (rc == 0) {
+		pthread_mutex_lock(&c.mu);
+		while (!c.done)
+			pthread_cond_wait(&c.cv, &c.mu);
+		pthread_mutex_unlock(&c.mu);
+	} else if (rc == KM_EAGAIN) {
+		/* The loop is stopping; wait for the join so fn cannot race
+		 * with the loop thread, then run it here. Only kube_loop_stop's
+		 * caller joins, so this is approximate: prefer not to call into
+		 * a stopping loop. */
+		fn(arg);
+		rc = 0;
+	}
+	pthread_cond_destroy(&c.cv);
+	pthread_mutex_destroy(&c.mu);
+	return rc;
+}
+
+int kube_loop_add_easy(struct kube_loop *l, CURL *easy, kube_easy_done_fn done, void *arg)
+{
+	struct xfer *x = calloc(1, sizeof(*x));
+
+	if (!x)
+		return KM_ENOMEM;
+	x->easy = easy;
+	x->done = done;
+	x->arg = arg;
+	curl_easy_setopt(easy, CURLOPT_PRIVATE, x);
+	if (curl_multi_add_handle(l->multi, easy) != CURLM_OK) {
+		free(x);
+		return KM_EIO;
+	}
+	x->next = l->xfers;
+	if (l->xfers)
+		l->xfers->prev = x;
+	l->xfers = x;
+	return 0;
+}
+
+static void xfer_unlink(struct kube_loop *l, struct xfer *x)
+{
+	if (x->prev)
+		x->prev->next = x->next;
+	else
+		l->xfers = x->next;
+	if (x->next)
+		x->next->prev = x->prev;
+}
+
+void kube_loop_remove_easy(struct kube_loop *l, CURL *easy)
+{
+	struct xfer *x = NULL;
+
+	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
+	if (!x)
+		return;
+	curl_multi_remove_handle(l->multi, easy);
+	curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+	xfer_unlink(l, x);
+	free(x);
+}
+
+uint64_t kube_loop_timer(struct kube_loop *l, int64_t delay_ms, kube_loop_fn fn, void *arg)
+{
+	if (l->ntimers == l->timers_alloc) {
+		size_t n = l->timers_alloc ? l->timers_alloc * 2 : 16;
+		struct timer *t = realloc(l->timers, n * sizeof(*t));
+
+		if (!t)
+			return 0;
+		l->timers = t;
+		l->timers_alloc = n;
+	}
+	l->timers[l->ntimers] = (struct timer){
+		.id = l->next_timer_id++,
+		.due_ms = clock_mono_ms() + (delay_ms > 0 ? delay_ms : 0),
+		.fn = fn,
+		.arg = arg,
+	};
+	return l->timers[l->ntimers++].id;
+}
+
+void kube_loop_timer_cancel(struct kube_loop *l, uint64_t id)
+{
+	for (size_t i = 0; id && i < l->ntimers; i++) {
+		if (l->timers[i].id == id) {
+			l->timers[i] = l->timers[--l->ntimers];
+			return;
+		}
+	}
+}
+
+/* Runs due timers; returns ms until the next one (or `cap`). A timer callback
+ * may add or cancel timers, so pick one at a time. */
+static int64_t run_timers(struct kube_loop *l, int64_t cap)
+{
+	for (;;) {
+		int64_t now = clock_mono_ms(), next = cap;
+		size_t due = (size_t)-1;
+
+		for (size_t i = 0; i < l->ntimers; i++) {
+			if (l->timers[i].due_ms <= now) {
+				if (due == (size_t)-1 || l->timers[i].due_ms < l->timers[due].due_ms)
+					due = i;
+			} else if (l->timers[i].due_ms - now < next) {
+				next = l->timers[i].due_ms - now;
+			}
+		}
+		if (due == (size_t)-1)
+			return next;
+		{
+			struct timer t = l->timers[due];
+
+			l->timers[due] = l->timers[--l->ntimers];
+			t.fn(t.arg);
+		}
+	}
+}
+
+static void run_posts(struct kube_loop *l)
+{
+	struct post *p;
+
+	pthread_mutex_lock(&l->mu);
+	p = l->head;
+	l->head = l->tail = NULL;
+	pthread_mutex_unlock(&l->mu);
+	while (p) {
+		struct post *next = p->next;
+
+		p->fn(p->arg);
+		free(p);
+		p = next;
+	}
+}
+
+static void finish_transfers(struct kube_loop *l)
+{
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(l->multi, &left))) {
+		struct xfer *x = NULL;
+		CURL *easy = m->easy_handle;
+		CURLcode res = m->data.result;
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
+		curl_multi_remove_handle(l->multi, easy);
+		curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+		if (!x)
+			continue;
+		xfer_unlink(l, x);
+		x->done(easy, res, x->arg);
+		free(x);
+	}
+}
+
+static void *loop_main(void *arg)
+{
+	struct kube_loop *l = arg;
+	int running = 0;
+
+	while (!atomic_load(&l->stopping)) {
+		long curl_ms = -1;
+		int64_t wait;
+
+		run_posts(l);
+		curl_multi_perform(l->multi, &running);
+		finish_transfers(l);
+		wait = run_timers(l, 1000);
+		curl_multi_timeout(l->multi, &curl_ms);
+		if (curl_ms >= 0 && curl_ms < wait)
+			wait = curl_ms;
+		if (atomic_load(&l->stopping))
+			break;
+		/* Sleeps on the sockets, the wakeup pipe and the timeout; a
+		 * post from another thread interrupts it. */
+		curl_multi_poll(l->multi, NULL, 0, (int)wait, NULL);
+	}
+	/* Shutdown: drain posts (owners may be waiting in kube_loop_call),
+	 * then abort whatever is still in flight so owners free it. */
+	pthread_mutex_lock(&l->mu);
+	l->closed = true;
+	pthread_mutex_unlock(&l->mu);
+	run_posts(l);
+	while (l->xfers) {
+		struct xfer *x = l->xfers;
+
+		curl_multi_remove_handle(l->multi, x->easy);
+		curl_easy_setopt(x->easy, CURLOPT_PRIVATE, NULL);
+		xfer_unlink(l, x);
+		x->done(x->easy, CURLE_ABORTED_BY_CALLBACK, x->arg);
+		free(x);
+	}
+	l->ntimers = 0;
+	return NULL;
+}
+
+int kube_loop_start(struct kube_loop *l)
+{
+	if (l->started)
+		return KM_EINVAL;
+	if (pthread_create(&l->thread, NULL, loop_main, l) != 0)
+		return KM_EIO;
+	l->started = true;
+	return 0;
+}
+
+void kube_loop_stop(struct kube_loop *l)
+{
+	if (!l || !l->started || l->joined)
+		return;
+	atomic_store(&l->stopping, true);
+	curl_multi_wakeup(l->multi);
+	pthread_join(l->thread, NULL);
+	l->joined = true;
+}
+
+void kube_loop_free(struct kube_loop *l)
+{
+	struct post *p;
+
+	if (!l)
+		return;
+	kube_loop_stop(l);
+	/* Never started: posts were queued but can never run. */
+	p = l->head;
+	while (p) {
+		struct post *next = p->next;
+
+		free(p);
+		p = next;
+	}
+	while (l->xfers) {
+		struct xfer *x = l->xfers;
+
+		curl_multi_remove_handle(l->multi, x->easy);
+		xfer_unlink(l, x);
+		free(x);
+	}
+	curl_multi_cleanup(l->multi);
+	free(l->timers);
+	pthread_mutex_destroy(&l->mu);
+	free(l);
+}
