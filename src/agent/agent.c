@@ -47,6 +47,9 @@ static int write_node(struct agent *a, const struct config *c, struct buf *out)
 {
 	struct node_opts o = {
 		.procfs = a->flags->procfs, .sysfs = a->flags->sysfs, .rootfs = a->flags->rootfs,
+		.mount_points_exclude = c->mount_points_exclude,
+		.fs_types_exclude = c->fs_types_exclude,
+		.netdev_exclude = c->netdev_exclude,
 	};
 
 	if (!(c->collectors & COLLECTOR_NODE))

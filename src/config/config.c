@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/parse.h"
 
 static int list_copy(struct str_list *dst, const struct str_list *src)
 {
@@ -26,7 +27,236 @@ static void list_free(struct str_list *l)
 	l->n = 0;
 }
 
-struct config *config_from_flags(const struct flags *f, char *err, size_t errlen)
+static void rx_list_free(struct rx_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		rx_free(l->v[i]);
+	l->n = 0;
+}
+
+/* Reads an optional list of strings at obj[key] into l. */
+static int get_str_list(const json_t *obj, const char *key, const char *path, struct str_list *l,
+			bool *present, char *err, size_t errlen)
+{
+	json_t *a = json_object_get(obj, key), *v;
+	size_t i;
+
+	*present = a != NULL && !json_is_null(a);
+	if (!*present)
+		return 0;
+	if (!json_is_array(a)) {
+		snprintf(err, errlen, "%s.%s: must be a list of strings", path, key);
+		return KM_EINVAL;
+	}
+	if (json_array_size(a) > FLAGS_LIST_MAX) {
+		snprintf(err, errlen, "%s.%s: more than %d entries", path, key, FLAGS_LIST_MAX);
+		return KM_ETOOBIG;
+	}
+	list_free(l);
+	json_array_foreach(a, i, v) {
+		if (!json_is_string(v) || !json_string_length(v)) {
+			snprintf(err, errlen, "%s.%s[%zu]: must be a non-empty string", path, key, i);
+			return KM_EINVAL;
+		}
+		l->v[l->n] = strdup(json_string_value(v));
+		if (!l->v[l->n])
+			return KM_ENOMEM;
+		l->n++;
+	}
+	return 0;
+}
+
+static int get_rx(const json_t *obj, const char *key, const char *path, struct rx **out,
+		  char *err, size_t errlen)
+{
+	json_t *v = json_object_get(obj, key);
+	char why[256];
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v)) {
+		snprintf(err, errlen, "%s.%s: must be a string (a regular expression)", path, key);
+		return KM_EINVAL;
+	}
+	*out = rx_new(json_string_value(v), why, sizeof(why));
+	if (!*out) {
+		snprintf(err, errlen, "%s.%s: %s", path, key, why);
+		return KM_EINVAL;
+	}
+	return 0;
+}
+
+static int get_rx_list(const json_t *obj, const char *key, const char *path, struct rx_list *l,
+		       char *err, size_t errlen)
+{
+	json_t *a = json_object_get(obj, key), *v;
+	char why[256];
+	size_t i;
+
+	if (!a || json_is_null(a))
+		return 0;
+	if (!json_is_array(a)) {
+		snprintf(err, errlen, "%s.%s: must be a list of regular expressions", path, key);
+		return KM_EINVAL;
+	}
+	if (json_array_size(a) > CONFIG_RX_MAX) {
+		snprintf(err, errlen, "%s.%s: more than %d entries", path, key, CONFIG_RX_MAX);
+		return KM_ETOOBIG;
+	}
+	json_array_foreach(a, i, v) {
+		if (!json_is_string(v)) {
+			snprintf(err, errlen, "%s.%s[%zu]: must be a string", path, key, i);
+			return KM_EINVAL;
+		}
+		l->v[l->n] = rx_new(json_string_value(v), why, sizeof(why));
+		if (!l->v[l->n]) {
+			snprintf(err, errlen, "%s.%s[%zu]: %s", path, key, i, why);
+			return KM_EINVAL;
+		}
+		l->n++;
+	}
+	return 0;
+}
+
+/* kube-state resource names accepted in spec.kubeState.resources. */
+static const char *const ks_resource_names[] = {
+	"pods", "nodes", "deployments", "replicasets", "statefulsets", "daemonsets", "jobs",
+	"cronjobs", "horizontalpodautoscalers", "poddisruptionbudgets", "resourcequotas",
+	"persistentvolumes", "persistentvolumeclaims", "namespaces", NULL,
+};
+
+static int apply_monitor(struct config *c, const json_t *m, char *err, size_t errlen)
+{
+	const json_t *spec = json_object_get(m, "spec");
+	json_t *ks, *node, *v;
+	const char *name = json_string_value(json_object_get(json_object_get(m, "metadata"), "name"));
+	bool present;
+	int rc;
+
+	if (!name) {
+		snprintf(err, errlen, "metadata.name: required");
+		return KM_EINVAL;
+	}
+	free(c->source);
+	c->source = NULL;
+	if (asprintf(&c->source, "K8sMonitor/%s", name) < 0) {
+		c->source = NULL;
+		return KM_ENOMEM;
+	}
+	c->monitor_generation = json_integer_value(json_object_get(json_object_get(m, "metadata"), "generation"));
+	if (!spec || json_is_null(spec))
+		return 0;
+	if (!json_is_object(spec)) {
+		snprintf(err, errlen, "spec: must be an object");
+		return KM_EINVAL;
+	}
+	v = json_object_get(spec, "collectors");
+	if (v && !json_is_null(v)) {
+		size_t i;
+		json_t *e;
+		char why[160];
+		if (!json_is_array(v)) {
+			snprintf(err, errlen, "spec.collectors: must be a list");
+			return KM_EINVAL;
+		}
+		c->collectors = 0;
+		json_array_foreach(v, i, e) {
+			unsigned bit;
+			if (!json_is_string(e) || flags_parse_collectors(json_string_value(e), &bit, why, sizeof(why)) || !bit) {
+				snprintf(err, errlen, "spec.collectors[%zu]: %s", i,
+					 json_is_string(e) ? why : "must be a string");
+				return KM_EINVAL;
+			}
+			c->collectors |= bit;
+		}
+	}
+	v = json_object_get(spec, "interval");
+	if (v && !json_is_null(v)) {
+		const char *s = json_string_value(v);
+		int64_t ms;
+		if (!s || parse_duration_ms(s, strlen(s), &ms) || ms < 1000 || ms > 86400000) {
+			char shown[96];
+			char *dump = json_dumps(v, JSON_ENCODE_ANY);
+			snprintf(shown, sizeof(shown), "%.80s", dump ? dump : "?");
+			free(dump);
+			snprintf(err, errlen, "spec.interval: %s is not a duration between 1s and 24h (e.g. \"30s\")", shown);
+			return KM_EINVAL;
+		}
+		c->interval_ms = ms;
+	}
+	rc = get_str_list(spec, "namespaces", "spec", &c->namespaces, &present, err, errlen);
+	if (!rc)
+		rc = get_str_list(spec, "excludeNamespaces", "spec", &c->exclude_namespaces, &present, err, errlen);
+	if (rc)
+		return rc;
+	node = json_object_get(spec, "node");
+	if (node && !json_is_object(node)) {
+		snprintf(err, errlen, "spec.node: must be an object");
+		return KM_EINVAL;
+	}
+	if (node) {
+		rc = get_rx(node, "mountPointsExclude", "spec.node", &c->mount_points_exclude, err, errlen);
+		if (!rc)
+			rc = get_rx(node, "fsTypesExclude", "spec.node", &c->fs_types_exclude, err, errlen);
+		if (!rc)
+			rc = get_rx(node, "netdevExclude", "spec.node", &c->netdev_exclude, err, errlen);
+		if (rc)
+			return rc;
+	}
+	ks = json_object_get(spec, "kubeState");
+	if (ks && !json_is_object(ks)) {
+		snprintf(err, errlen, "spec.kubeState: must be an object");
+		return KM_EINVAL;
+	}
+	if (ks) {
+		rc = get_str_list(ks, "resources", "spec.kubeState", &c->ks_resources, &present, err, errlen);
+		for (size_t i = 0; !rc && i < c->ks_resources.n; i++) {
+			bool known = false;
+			for (size_t k = 0; ks_resource_names[k]; k++)
+				known |= strcmp(ks_resource_names[k], c->ks_resources.v[i]) == 0;
+			if (!known) {
+				snprintf(err, errlen, "spec.kubeState.resources[%zu]: unknown resource \"%.64s\"", i,
+					 c->ks_resources.v[i]);
+				rc = KM_EINVAL;
+			}
+		}
+		if (!rc)
+			rc = get_rx_list(ks, "metricAllowlist", "spec.kubeState", &c->ks_allow, err, errlen);
+		if (!rc)
+			rc = get_rx_list(ks, "metricDenylist", "spec.kubeState", &c->ks_deny, err, errlen);
+		if (rc)
+			return rc;
+		v = json_object_get(ks, "labelsAllowlist");
+		if (v && !json_is_null(v)) {
+			const char *kind;
+			json_t *names;
+			if (!json_is_object(v)) {
+				snprintf(err, errlen, "spec.kubeState.labelsAllowlist: must be a map of resource to label names");
+				return KM_EINVAL;
+			}
+			json_object_foreach(v, kind, names) {
+				size_t i;
+				json_t *n;
+				if (!json_is_array(names)) {
+					snprintf(err, errlen, "spec.kubeState.labelsAllowlist.%s: must be a list", kind);
+					return KM_EINVAL;
+				}
+				json_array_foreach(names, i, n) {
+					if (!json_is_string(n)) {
+						snprintf(err, errlen, "spec.kubeState.labelsAllowlist.%s[%zu]: must be a string", kind, i);
+						return KM_EINVAL;
+					}
+				}
+			}
+			c->ks_labels_allowlist = json_deep_copy(v);
+			if (!c->ks_labels_allowlist)
+				return KM_ENOMEM;
+		}
+	}
+	return 0;
+}
+
+struct config *config_build(const struct flags *f, const json_t *monitor, char *err, size_t errlen)
 {
 	struct config *c = calloc(1, sizeof(*c));
 
@@ -39,6 +269,15 @@ struct config *config_from_flags(const struct flags *f, char *err, size_t errlen
 	if (!c->source || list_copy(&c->namespaces, &f->namespaces) ||
 	    list_copy(&c->exclude_namespaces, &f->exclude_namespaces))
 		goto nomem;
+	if (monitor) {
+		int rc = apply_monitor(c, monitor, err, errlen);
+		if (rc == KM_ENOMEM)
+			goto nomem;
+		if (rc) {
+			config_unref(c);
+			return NULL;
+		}
+	}
 	/* Host mode has no API server: collectors that need one are off. */
 	if (!f->kubernetes)
 		c->collectors &= COLLECTOR_NODE | COLLECTOR_CONTAINER;
@@ -47,6 +286,11 @@ nomem:
 	snprintf(err, errlen, "out of memory");
 	config_unref(c);
 	return NULL;
+}
+
+struct config *config_from_flags(const struct flags *f, char *err, size_t errlen)
+{
+	return config_build(f, NULL, err, errlen);
 }
 
 struct config *config_ref(struct config *c)
@@ -61,6 +305,13 @@ void config_unref(struct config *c)
 		return;
 	list_free(&c->namespaces);
 	list_free(&c->exclude_namespaces);
+	list_free(&c->ks_resources);
+	rx_list_free(&c->ks_allow);
+	rx_list_free(&c->ks_deny);
+	rx_free(c->mount_points_exclude);
+	rx_free(c->fs_types_exclude);
+	rx_free(c->netdev_exclude);
+	json_decref(c->ks_labels_allowlist);
 	free(c->source);
 	free(c);
 }

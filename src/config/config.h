@@ -11,8 +11,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "base/buf.h"
+#include "base/rx.h"
 #include "config/flags.h"
+
+#define CONFIG_RX_MAX 32  /* regexes in one allow/deny list */
+
+struct rx_list {
+	size_t n;
+	struct rx *v[CONFIG_RX_MAX]; /* owned */
+};
 
 struct config {
 	_Atomic int refs;
@@ -22,9 +32,25 @@ struct config {
 	struct str_list exclude_namespaces;
 	char *source;                 /* owned; "flags" or "K8sMonitor/<name>" */
 	uint64_t generation;          /* increments with every swap, for /config */
+	int64_t monitor_generation;   /* metadata.generation of the K8sMonitor, 0 for flags */
+	/* node collector filters (owned; NULL = node-exporter's default) */
+	struct rx *mount_points_exclude;
+	struct rx *fs_types_exclude;
+	struct rx *netdev_exclude;
+	/* kube-state filters */
+	struct str_list ks_resources;   /* empty = all */
+	struct rx_list ks_allow;        /* empty = all */
+	struct rx_list ks_deny;
+	json_t *ks_labels_allowlist;    /* owned ref; {"pods": ["app", ...]} or NULL */
 };
 
-/* Builds a configuration from the flags alone. Returns NULL with err on failure. */
+/* Builds a configuration from the flags plus, when monitor is not NULL, the
+ * spec of the K8sMonitor that selects this node (borrowed JSON object). Every
+ * field is validated; on the first error returns NULL with a field-path
+ * message in err, e.g. 'spec.interval: "15" is not a duration'. */
+struct config *config_build(const struct flags *f, const json_t *monitor, char *err, size_t errlen);
+
+/* Builds a configuration from the flags alone: config_build(f, NULL, ...). */
 struct config *config_from_flags(const struct flags *f, char *err, size_t errlen);
 /* Takes one more reference; returns c. */
 struct config *config_ref(struct config *c);

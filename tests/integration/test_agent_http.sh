@@ -1,0 +1,80 @@
+#!/bin/sh
+# The agent's HTTP surface in host mode: routes, status codes, content types,
+# gzip, flag errors (exit 2, one line), bind errors, clean SIGTERM shutdown,
+# and promtool accepting the exposition.
+set -u
+. tests/lib/common.sh
+BIN=./bin/k8smon
+PORT=$(free_port)
+TMP=$(mktemp -d)
+trap 'kill $PID 2>/dev/null; rm -rf "$TMP"' EXIT
+
+$BIN -httpListenAddr=127.0.0.1:$PORT -loggerLevel=WARN 2>"$TMP/log" &
+PID=$!
+wait_http "http://127.0.0.1:$PORT/healthz" || { fail "agent did not start"; cat "$TMP/log"; finish; }
+U=http://127.0.0.1:$PORT
+
+code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+ctype() { curl -s -o /dev/null -w '%{content_type}' "$@"; }
+
+for p in /metrics /metrics/node /metrics/cadvisor /metrics/kube-state /metrics/apps /metrics/self; do
+	check "GET $p is 200" test "$(code $U$p)" = 200
+	check "GET $p has the 0.0.4 content type" test "$(ctype $U$p)" = "text/plain; version=0.0.4; charset=utf-8"
+done
+check "/healthz is 200" test "$(code $U/healthz)" = 200
+check "/readyz is 200 in host mode" test "$(code $U/readyz)" = 200
+check "/config is JSON" sh -c "curl -s $U/config | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"source\"]==\"flags\"'"
+check "unknown path is 404" test "$(code $U/nope)" = 404
+check "POST is 405" test "$(code -X POST $U/metrics)" = 405
+check "405 carries Allow" sh -c "curl -s -D - -o /dev/null -X DELETE $U/metrics | grep -qi '^Allow: GET, HEAD'"
+check "HEAD is 200 without body" test "$(curl -s -I -o /dev/null -w '%{http_code}' $U/metrics/self)" = 200
+check "gzip when accepted" sh -c "curl -s -D - -o /dev/null -H 'Accept-Encoding: gzip' $U/metrics | grep -qi '^Content-Encoding: gzip'"
+check "gzip body decodes to the same families" sh -c "curl -s -H 'Accept-Encoding: gzip' $U/metrics/node | gunzip | grep -q '^# TYPE node_cpu_seconds_total counter'"
+check "no gzip when not asked" sh -c "! curl -s -D - -o /dev/null $U/metrics | grep -qi 'Content-Encoding'"
+check "/metrics/node has node_* families" sh -c "curl -s $U/metrics/node | grep -q '^node_load1 '"
+check "/metrics/self has build info and process metrics" sh -c "curl -s $U/metrics/self | grep -q '^k8smon_build_info{' && curl -s $U/metrics/self | grep -q '^process_resident_memory_bytes '"
+check "/metrics includes node and self" sh -c "curl -s $U/metrics | grep -q '^node_load1 ' && curl -s $U/metrics | grep -q '^process_open_fds '"
+if command -v promtool >/dev/null; then
+	curl -s $U/metrics >"$TMP/all.prom"
+	promtool check metrics <"$TMP/all.prom" >"$TMP/promtool.out" 2>&1
+	# node-exporter's own meminfo, netstat and vmstat names (node_memory_MemTotal_bytes ...) are
+	# camelCase by design: the only lint we accept, as node-exporter gets it too.
+	grep -Ev "^node_(memory|netstat|vmstat)_[A-Za-z0-9_]* metric names should be written in 'snake_case' not 'camelCase'$" \
+		"$TMP/promtool.out" >"$TMP/promtool.problems"
+	if [ -s "$TMP/promtool.problems" ]; then
+		fail "promtool check metrics: $(head -5 "$TMP/promtool.problems")"
+	else
+		ok "promtool check metrics: no problems in /metrics (beyond node-exporter's camelCase meminfo names)"
+	fi
+fi
+
+# Concurrent scrapes are all answered.
+i=0; : >"$TMP/codes"
+while [ $i -lt 20 ]; do code $U/metrics >>"$TMP/codes" & i=$((i + 1)); done
+wait_pids=$(jobs -p | grep -v "^$PID$" || true)
+sleep 2
+check "20 concurrent scrapes all 200" test "$(grep -o 200 "$TMP/codes" | wc -l)" = 20
+
+# Bind error: same port again -> exit 2, one line naming the flag.
+$BIN -httpListenAddr=127.0.0.1:$PORT >"$TMP/out" 2>"$TMP/err"; rc=$?
+check "busy port exits 2" test $rc = 2
+check "busy port message names the flag" grep -q -- "-httpListenAddr=127.0.0.1:$PORT: listen tcp" "$TMP/err"
+check "busy port message is one line" test "$(wc -l <"$TMP/err")" = 1
+
+for bad in "-promscrape.kubernetes.interval=abc" "-promscrape.kubernetes.collectors=node,bogus" "--nope=1" "-httpListenAddr=nohost"; do
+	$BIN "$bad" >"$TMP/out" 2>"$TMP/err"; rc=$?
+	if [ "$bad" = "-httpListenAddr=nohost" ]; then want="-httpListenAddr"; else want=$(echo "$bad" | sed 's/^-*//; s/=.*//'); fi
+	check "bad flag $bad exits 2" test $rc = 2
+	check "bad flag $bad: one line naming the flag" sh -c "test \$(wc -l <'$TMP/err') = 1 && grep -q -- '$want' '$TMP/err'"
+done
+check "-help lists the flags with defaults" sh -c "$BIN -help | grep -q 'promscrape.kubernetes.interval' && $BIN --help | grep -q 'default \"15s\"'"
+check "-version prints the version" sh -c "$BIN -version | grep -q '^k8smon '"
+
+# SIGTERM: exits 0 within 2 s.
+kill -TERM $PID
+i=0; while kill -0 $PID 2>/dev/null && [ $i -lt 20 ]; do sleep 0.1; i=$((i + 1)); done
+if kill -0 $PID 2>/dev/null; then fail "SIGTERM: still running after 2 s"; else
+	wait $PID; rc=$?
+	check "SIGTERM exits 0 within 2 s" test $rc = 0
+fi
+finish

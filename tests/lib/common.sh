@@ -1,0 +1,27 @@
+# Shared helpers for integration tests (POSIX sh). Source from the repo root.
+# ok/fail print one line per check; finish exits non-zero if any check failed.
+
+FAILS=0
+ok() { echo "ok   - $*"; }
+fail() { echo "FAIL - $*"; FAILS=$((FAILS + 1)); }
+check() { # check "description" command...
+	desc=$1; shift
+	if "$@" >/dev/null 2>&1; then ok "$desc"; else fail "$desc"; fi
+}
+finish() {
+	if [ "$FAILS" -ne 0 ]; then echo "$FAILS check(s) failed"; exit 1; fi
+	echo "all checks passed"
+}
+# A free TCP port on loopback.
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+# Wait until URL answers (any status), up to $2 seconds (default 10).
+wait_http() {
+	i=0; limit=$(( ${2:-10} * 10 ))
+	while [ $i -lt $limit ]; do
+		curl -s -o /dev/null "$1" && return 0
+		sleep 0.1; i=$((i + 1))
+	done
+	return 1
+}
