@@ -11,7 +11,15 @@ struct rx {
 	char *pattern;
 };
 
-struct rx *rx_new(const char *pattern, char *err, size_t errlen)
+/* Error offset within the user's pattern, not our anchoring wrapper. */
+static size_t err_offset(bool anchored, size_t off, size_t n)
+{
+	if (anchored)
+		off = off >= 4 ? off - 4 : 0;
+	return off > n ? n : off;
+}
+
+static struct rx *rx_compile(const char *pattern, bool anchored, char *err, size_t errlen)
 {
 	struct rx *r = NULL;
 	char *wrapped = NULL;
@@ -26,9 +34,13 @@ struct rx *rx_new(const char *pattern, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	memcpy(wrapped, "^(?:", 4);
-	memcpy(wrapped + 4, pattern, n);
-	memcpy(wrapped + 4 + n, ")$", 3);
+	if (anchored) {
+		memcpy(wrapped, "^(?:", 4);
+		memcpy(wrapped + 4, pattern, n);
+		memcpy(wrapped + 4 + n, ")$", 3);
+	} else {
+		memcpy(wrapped, pattern, n + 1);
+	}
 	r->code = pcre2_compile((PCRE2_SPTR)wrapped, PCRE2_ZERO_TERMINATED,
 				PCRE2_DOLLAR_ENDONLY | PCRE2_UTF,
 				&ecode, &eoff, NULL);
@@ -36,7 +48,7 @@ struct rx *rx_new(const char *pattern, char *err, size_t errlen)
 		PCRE2_UCHAR msg[160];
 		pcre2_get_error_message(ecode, msg, sizeof(msg));
 		snprintf(err, errlen, "invalid regex %s: %s at offset %zu", pattern,
-			 (const char *)msg, eoff >= 4 ? (size_t)eoff - 4 : 0);
+			 (const char *)msg, err_offset(anchored, (size_t)eoff, n));
 		goto fail;
 	}
 	r->pattern = strdup(pattern);
@@ -50,6 +62,16 @@ fail:
 	free(wrapped);
 	rx_free(r);
 	return NULL;
+}
+
+struct rx *rx_new(const char *pattern, char *err, size_t errlen)
+{
+	return rx_compile(pattern, true, err, errlen);
+}
+
+struct rx *rx_new_search(const char *pattern, char *err, size_t errlen)
+{
+	return rx_compile(pattern, false, err, errlen);
 }
 
 void rx_free(struct rx *r)

@@ -1,5 +1,6 @@
-/* Regular expressions (PCRE2), always fully anchored as Prometheus anchors
- * relabel and filter regexes: "foo" matches "foo" only, not "xfoo".
+/* Regular expressions (PCRE2). rx_new() anchors fully, as Prometheus anchors
+ * relabel regexes: "foo" matches "foo" only, not "xfoo"; rx_new_search()
+ * keeps Go's unanchored search, for filters that node-exporter defines.
  * A compiled struct rx is immutable and may be shared between threads
  * (each match uses its own match data). */
 #ifndef K8SMON_BASE_RX_H
@@ -10,8 +11,12 @@
 
 struct rx;
 
-/* Compile pattern; returns NULL on error with a message in err (errlen bytes). */
+/* Compile pattern, fully anchored (Prometheus relabel semantics); returns
+ * NULL on error with a message in err (errlen bytes). */
 struct rx *rx_new(const char *pattern, char *err, size_t errlen);
+/* Compile pattern with search semantics: matches if it matches anywhere, as
+ * Go's regexp.MatchString does (node-exporter's include/exclude filters). */
+struct rx *rx_new_search(const char *pattern, char *err, size_t errlen);
 void rx_free(struct rx *r);
 /* The pattern as given; borrowed. */
 const char *rx_pattern(const struct rx *r);

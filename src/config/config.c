@@ -78,7 +78,7 @@ static int get_rx(const json_t *obj, const char *key, const char *path, struct r
 		snprintf(err, errlen, "%s.%s: must be a string (a regular expression)", path, key);
 		return KM_EINVAL;
 	}
-	*out = rx_new(json_string_value(v), why, sizeof(why));
+	*out = rx_new_search(json_string_value(v), why, sizeof(why));
 	if (!*out) {
 		snprintf(err, errlen, "%s.%s: %s", path, key, why);
 		return KM_EINVAL;

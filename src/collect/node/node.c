@@ -42,9 +42,10 @@ static const struct node_sub node_subs[] = {
 static struct rx *compile_default(const char *pattern)
 {
 	char err[256];
-	struct rx *r = rx_new(pattern, err, sizeof(err));
+	struct rx *r = rx_new_search(pattern, err, sizeof(err));
 
-	/* The defaults are constants: failing to compile them is a bug. */
+	/* The defaults are constants: failing to compile them is a bug. They use
+	 * node-exporter's (Go) search semantics, not Prometheus anchoring. */
 	if (!r)
 		log_error("node", "default regex: %s", err);
 	return r;

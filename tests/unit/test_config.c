@@ -1,0 +1,184 @@
+/* Configuration built from flags + a K8sMonitor: validation with field paths,
+ * overrides, ownership (ASan checks the frees), label selectors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "config/config.h"
+#include "config/selector.h"
+
+static struct flags flags;
+
+static int setup(void **state)
+{
+	char err[256];
+	char *argv[] = { "k8smon", "-promscrape.kubernetes", "-nodeName=n1" };
+	FILE *devnull = fopen("/dev/null", "w");
+
+	(void)state;
+	memset(&flags, 0, sizeof(flags));
+	flags_parse(&flags, 3, argv, devnull, err, sizeof(err));
+	fclose(devnull);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	flags_fini(&flags);
+	return 0;
+}
+
+static struct config *build(const char *json, char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *m = json_loads(json, 0, &je);
+	struct config *c;
+
+	assert_non_null(m);
+	c = config_build(&flags, m, err, errlen);
+	json_decref(m);
+	return c;
+}
+
+static void test_flags_only(void **state)
+{
+	char err[256];
+	struct config *c = config_build(&flags, NULL, err, sizeof(err));
+
+	(void)state;
+	assert_non_null(c);
+	assert_string_equal(c->source, "flags");
+	assert_int_equal(c->collectors, COLLECTOR_NODE | COLLECTOR_CONTAINER | COLLECTOR_KUBE_STATE | COLLECTOR_APP);
+	assert_int_equal(c->interval_ms, 15000);
+	config_unref(c);
+}
+
+static void test_monitor_overrides(void **state)
+{
+	char err[256] = "";
+	struct config *c = build(
+		"{\"metadata\":{\"name\":\"default\",\"generation\":3},"
+		"\"spec\":{\"collectors\":[\"node\",\"kube-state\"],\"interval\":\"30s\","
+		"\"excludeNamespaces\":[\"kube-system\"],"
+		"\"node\":{\"mountPointsExclude\":\"^/(dev|proc|sys)($|/)\"},"
+		"\"kubeState\":{\"resources\":[\"pods\",\"nodes\"],\"metricDenylist\":[\"kube_pod_annotations\"],"
+		"\"labelsAllowlist\":{\"pods\":[\"app\"]}}}}", err, sizeof(err));
+
+	(void)state;
+	if (!c)
+		fail_msg("%s", err);
+	assert_string_equal(c->source, "K8sMonitor/default");
+	assert_int_equal(c->monitor_generation, 3);
+	assert_int_equal(c->collectors, COLLECTOR_NODE | COLLECTOR_KUBE_STATE);
+	assert_int_equal(c->interval_ms, 30000);
+	assert_false(config_namespace_allowed(c, "kube-system"));
+	assert_true(config_namespace_allowed(c, "shop"));
+	assert_non_null(c->mount_points_exclude);
+	assert_true(rx_match(c->mount_points_exclude, "/proc/sys", 9));
+	assert_int_equal(c->ks_resources.n, 2);
+	assert_int_equal(c->ks_deny.n, 1);
+	assert_non_null(c->ks_labels_allowlist);
+	config_unref(c);
+}
+
+static void expect_error(const char *json, const char *want)
+{
+	char err[256] = "";
+	struct config *c = build(json, err, sizeof(err));
+
+	if (c) {
+		config_unref(c);
+		fail_msg("accepted invalid monitor %s", json);
+	}
+	if (strcmp(err, want) != 0)
+		fail_msg("error \"%s\", want \"%s\"", err, want);
+}
+
+static void test_invalid_specs(void **state)
+{
+	(void)state;
+	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"interval\":\"15\"}}",
+		     "spec.interval: \"15\" is not a duration between 1s and 24h (e.g. \"30s\")");
+	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"interval\":15}}",
+		     "spec.interval: 15 is not a duration between 1s and 24h (e.g. \"30s\")");
+	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"collectors\":[\"node\",\"gpu\"]}}",
+		     "spec.collectors[1]: unknown collector \"gpu\" (known: node, container, kube-state, app)");
+	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"namespaces\":\"a\"}}",
+		     "spec.namespaces: must be a list of strings");
+	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"node\":{\"netdevExclude\":\"(veth\"}}}",
+		     "spec.node.netdevExclude: invalid regex (veth: missing closing parenthesis at offset 5");
+	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"kubeState\":{\"resources\":[\"pods\",\"widgets\"]}}}",
+		     "spec.kubeState.resources[1]: unknown resource \"widgets\"");
+	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"kubeState\":{\"metricAllowlist\":[\"kube_pod_.*\",\"[\"]}}}",
+		     "spec.kubeState.metricAllowlist[1]: invalid regex [: missing terminating ] for character class at offset 1");
+	expect_error("{\"metadata\":{},\"spec\":{}}", "metadata.name: required");
+}
+
+static void test_reconfigure_many(void **state)
+{
+	/* 1000 builds and frees: ASan/LSan catch any leak in the swap path. */
+	char err[256];
+	(void)state;
+	for (int i = 0; i < 1000; i++) {
+		struct config *c = build(i % 2 ? "{\"metadata\":{\"name\":\"m\"},\"spec\":{\"interval\":\"20s\",\"kubeState\":{\"metricAllowlist\":[\"kube_.*\"]}}}"
+					       : "{\"metadata\":{\"name\":\"m\"},\"spec\":{\"interval\":\"x\"}}",
+					 err, sizeof(err));
+		assert_true((c != NULL) == (i % 2 == 1));
+		config_unref(c);
+	}
+}
+
+static void test_selector(void **state)
+{
+	char err[256] = "";
+	json_t *sel = json_loads("{\"matchLabels\":{\"role\":\"worker\"},\"matchExpressions\":["
+				 "{\"key\":\"zone\",\"operator\":\"In\",\"values\":[\"a\",\"b\"]},"
+				 "{\"key\":\"gpu\",\"operator\":\"DoesNotExist\"},"
+				 "{\"key\":\"tier\",\"operator\":\"NotIn\",\"values\":[\"edge\"]}]}", 0, NULL);
+	json_t *l1 = json_loads("{\"role\":\"worker\",\"zone\":\"a\"}", 0, NULL);
+	json_t *l2 = json_loads("{\"role\":\"worker\",\"zone\":\"c\"}", 0, NULL);
+	json_t *l3 = json_loads("{\"role\":\"worker\",\"zone\":\"b\",\"gpu\":\"1\"}", 0, NULL);
+	json_t *l4 = json_loads("{\"role\":\"worker\",\"zone\":\"b\",\"tier\":\"edge\"}", 0, NULL);
+	json_t *bad = json_loads("{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"Near\"}]}", 0, NULL);
+	json_t *plain = json_loads("{\"kubernetes.io/os\":\"linux\"}", 0, NULL);
+	struct selector *s = selector_compile(sel, "spec.nodeSelector", err, sizeof(err));
+
+	(void)state;
+	assert_non_null(s);
+	assert_true(selector_matches(s, l1));
+	assert_false(selector_matches(s, l2));
+	assert_false(selector_matches(s, l3));
+	assert_false(selector_matches(s, l4));
+	assert_false(selector_matches(s, NULL));
+	selector_free(s);
+	assert_null(selector_compile(bad, "spec.nodeSelector", err, sizeof(err)));
+	assert_string_equal(err, "spec.nodeSelector.matchExpressions[0].operator: \"Near\" is not one of In, NotIn, Exists, DoesNotExist");
+	s = selector_compile(plain, "spec.nodeSelector", err, sizeof(err));
+	assert_non_null(s);
+	assert_false(selector_matches(s, l1));
+	selector_free(s);
+	s = selector_compile(NULL, "spec.nodeSelector", err, sizeof(err));
+	assert_true(selector_empty(s));
+	assert_true(selector_matches(s, NULL));
+	selector_free(s);
+	json_decref(sel); json_decref(l1); json_decref(l2); json_decref(l3); json_decref(l4);
+	json_decref(bad); json_decref(plain);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_flags_only),
+		cmocka_unit_test(test_monitor_overrides),
+		cmocka_unit_test(test_invalid_specs),
+		cmocka_unit_test(test_reconfigure_many),
+		cmocka_unit_test(test_selector),
+	};
+	return cmocka_run_group_tests_name("config", tests, setup, teardown);
+}
