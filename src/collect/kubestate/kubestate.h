@@ -1,0 +1,166 @@
+/* kube-state collector: Kubernetes objects -> kube_* series, as
+ * kube-state-metrics v2.20 prints them (names, label order, HELP/TYPE,
+ * values, and the rules for when a series exists: reference/ksm.md §2-§5).
+ *
+ * Memory model (DESIGN.md §5, ksm.md §9/§11): like KSM, the store keeps per
+ * object only its rendered sample lines, split per family. Each object is one
+ * allocation: a small header, an array of (nfamilies+1) uint32 offsets, the
+ * key and the text. A scrape writes, for each enabled kind in KSM's order
+ * (alphabetical by resource plural) and each family of the kind in KSM's
+ * generator order, HELP/TYPE once and then every object's segment for that
+ * family. Headers of a kind are written whenever at least one visible object
+ * of that kind exists, even for families that have no series (KSM does so);
+ * nothing at all is written for a kind without objects.
+ *
+ * Threads: ks_store_upsert/delete/clear_kind may be called from one or more
+ * writer threads (the reflector's I/O thread); ks_store_write from any number
+ * of HTTP threads concurrently. A pthread rwlock protects the index; rendering
+ * happens outside the lock, and a write holds the read lock for its whole
+ * duration, so it always sees a consistent set of objects.
+ *
+ * JSON ownership: every json_t is borrowed for the duration of the call only;
+ * nothing keeps a reference after ks_store_upsert returns. The JSON is the
+ * object exactly as the API server returns it (camelCase field names).
+ *
+ * Fields read (all optional unless noted):
+ *   all kinds: metadata.{name (required), namespace (required for namespaced
+ *     kinds), uid, labels, annotations, ownerReferences, creationTimestamp,
+ *     deletionTimestamp, generation}
+ *   Pod: spec.{nodeName, containers[].{name,image,resources.{requests,limits}},
+ *     initContainers[] (same), priorityClassName, hostNetwork, restartPolicy,
+ *     serviceAccountName, schedulerName},
+ *     status.{phase, reason, qosClass, hostIP, podIP, startTime, conditions[],
+ *     containerStatuses[].{name,image,imageID,containerID,ready,restartCount,
+ *     state,lastState}}
+ *   Node: metadata.labels (node-role.kubernetes.io/ prefix), spec.{unschedulable,
+ *     taints, providerID, podCIDR}, status.{nodeInfo, addresses, capacity,
+ *     allocatable, conditions}
+ *   Deployment/ReplicaSet/StatefulSet/DaemonSet/Job/CronJob/HPA/PDB/
+ *   ResourceQuota/PV/PVC/Namespace: spec.* and status.* fields named after
+ *     the series (see each src/collect/kubestate/<kind>.c head comment).
+ */
+#ifndef K8SMON_COLLECT_KUBESTATE_H
+#define K8SMON_COLLECT_KUBESTATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "base/buf.h"
+#include "base/rx.h"
+
+/* Kinds, in KSM's scrape order (alphabetical by resource plural name). */
+enum ks_kind {
+	KS_CRONJOB,
+	KS_DAEMONSET,
+	KS_DEPLOYMENT,
+	KS_HPA,
+	KS_JOB,
+	KS_NAMESPACE,
+	KS_NODE,
+	KS_PVC,
+	KS_PV,
+	KS_PDB,
+	KS_POD,
+	KS_REPLICASET,
+	KS_RESOURCEQUOTA,
+	KS_STATEFULSET,
+	KS_KIND_COUNT
+};
+
+#define KS_KINDS_ALL ((1u << KS_KIND_COUNT) - 1)
+
+/* KSM resource name ("pods", "horizontalpodautoscalers", ...); static. */
+const char *ks_kind_resource(enum ks_kind kind);
+/* Kubernetes kind ("Pod", "HorizontalPodAutoscaler", ...); static. */
+const char *ks_kind_name(enum ks_kind kind);
+/* The Go type KSM's self-metrics use as resource label ("*v1.Pod"); static. */
+const char *ks_kind_go_type(enum ks_kind kind);
+/* Looks up a kind by resource plural ("pods"), singular ("pod") or Kind
+ * ("Pod"); returns 0 or KM_ENOENT. */
+int ks_kind_parse(const char *s, enum ks_kind *out);
+bool ks_kind_namespaced(enum ks_kind kind);
+
+/* A list of Kubernetes label/annotation keys, KSM --metric-labels-allowlist
+ * semantics: exact keys; "*" as the first entry allows every key; an entry
+ * with one "*" elsewhere is a glob (e.g. "app.kubernetes.io/" followed by a star). Borrowed. */
+struct ks_allowlist {
+	const char *const *keys;
+	size_t n;
+};
+
+/* Render options. Borrowed by ks_store_upsert for the call only. An empty
+ * allowlist for a kind (the default) means kube_<kind>_labels/_annotations
+ * print HELP/TYPE but no series, as KSM v2.10+ does. */
+struct ks_opts {
+	struct ks_allowlist labels[KS_KIND_COUNT];
+	struct ks_allowlist annotations[KS_KIND_COUNT];
+};
+
+/* Scrape-time filters. All members borrowed; NULL filter = everything.
+ * namespaces: include list (empty = all); exclude_namespaces: deny list.
+ * Both apply to namespaced kinds only (KSM lists cluster-scoped kinds
+ * unfiltered). kinds: bitmask of (1u << enum ks_kind); 0 means all.
+ * metric_allow/metric_deny: anchored regexes on the family name (KSM
+ * --metric-allowlist/--metric-denylist); a denied family prints nothing,
+ * not even HELP/TYPE. */
+struct ks_filter {
+	const char *const *namespaces;
+	size_t nnamespaces;
+	const char *const *exclude_namespaces;
+	size_t nexclude_namespaces;
+	uint32_t kinds;
+	const struct rx *metric_allow;
+	const struct rx *metric_deny;
+};
+
+struct ks_store;
+
+/* Returns a new empty store or NULL (out of memory). */
+struct ks_store *ks_store_new(void);
+/* Frees the store and every rendered object. NULL is fine. The caller must
+ * ensure no other thread still uses the store. */
+void ks_store_free(struct ks_store *s);
+
+/* Renders obj (borrowed; not referenced after return) and stores the result
+ * under kind + metadata.namespace/metadata.name, replacing an older
+ * rendering. opts may be NULL (no allowlists). Returns 0, KM_EINVAL (not an
+ * object, no metadata.name, or no namespace for a namespaced kind) or
+ * KM_ENOMEM; on error the previous rendering (if any) is kept. */
+int ks_store_upsert(struct ks_store *s, enum ks_kind kind, const json_t *obj,
+		    const struct ks_opts *opts);
+/* Removes the object; ns is ignored (may be NULL) for cluster-scoped kinds.
+ * Returns 0 or KM_ENOENT when it was not stored. */
+int ks_store_delete(struct ks_store *s, enum ks_kind kind, const char *ns, const char *name);
+/* Removes every object of kind (a relist starts over); returns 0. */
+int ks_store_clear_kind(struct ks_store *s, enum ks_kind kind);
+/* Number of objects of kind currently stored. */
+size_t ks_store_count(struct ks_store *s, enum ks_kind kind);
+/* Bytes held by the rendered objects of all kinds (object allocations as
+ * requested from malloc, index excluded); for benchmarks. */
+size_t ks_store_bytes(struct ks_store *s);
+
+/* Appends the exposition (text format 0.0.4) to out. f may be NULL. On
+ * KM_ETOOBIG / KM_ENOMEM out is rolled back to its length on entry. */
+int ks_store_write(struct ks_store *s, const struct ks_filter *f, struct buf *out);
+
+/* Self-metrics with KSM's names (the KubeStateMetrics* alerts read them).
+ * Counters are owned and counted by the reflector owner; this only prints.
+ * resource is the label value, normally ks_kind_go_type(kind). Both the
+ * success and error series are always printed (KSM prints only those that
+ * were incremented; a 0 series is harmless and makes rate() well defined). */
+struct ks_self_counts {
+	const char *resource;
+	uint64_t list_success, list_error;
+	uint64_t watch_success, watch_error;
+};
+
+/* Writes kube_state_metrics_list_total, _watch_total (labels resource,result
+ * in client_golang's sorted order), _shard_ordinal{shard_ordinal} and
+ * _total_shards. counts is borrowed. */
+int ks_write_self(struct buf *out, const struct ks_self_counts *counts, size_t n,
+		  unsigned shard_ordinal, unsigned total_shards);
+
+#endif

@@ -1,0 +1,436 @@
+/* kube_pod_* families (KSM internal/store/pod.go), in KSM generator order.
+ * Reads spec.{containers,initContainers,nodeName,priorityClassName,
+ * hostNetwork,restartPolicy,serviceAccountName,schedulerName} and
+ * status.{phase,reason,qosClass,hostIP,podIP,startTime,conditions,
+ * containerStatuses}. */
+#include "collect/kubestate/ks_common.h"
+
+#include <string.h>
+
+#include "base/err.h"
+
+/* Go's time.Time{}.Unix(): what KSM prints for an unset finishedAt. */
+#define GO_ZERO_TIME (-62135596800.0)
+
+#define FOREACH_STATUS(obj, i, cs) \
+	json_array_foreach(ks_json_path((obj), "status.containerStatuses"), (i), (cs))
+
+static double time_or_zero(const json_t *o, const char *path)
+{
+	double t;
+
+	return ks_parse_time(ks_str(o, path), &t) ? t : GO_ZERO_TIME;
+}
+
+static void completion_time(struct ks_render *r, const json_t *p)
+{
+	double last = 0;
+	size_t i;
+	json_t *cs;
+
+	FOREACH_STATUS(p, i, cs) {
+		if (json_is_object(ks_json_path(cs, "state.terminated"))) {
+			double t = time_or_zero(cs, "state.terminated.finishedAt");
+			if (last == 0 || last < t)
+				last = t;
+		}
+	}
+	if (last > 0)
+		ks_emit(r, last, NULL);
+}
+
+static void container_info(struct ks_render *r, const json_t *p)
+{
+	size_t i, j;
+	json_t *c, *cs;
+
+	json_array_foreach(ks_json_path(p, "spec.containers"), i, c) {
+		FOREACH_STATUS(p, j, cs) {
+			if (strcmp(ks_str(cs, "name"), ks_str(c, "name")) != 0)
+				continue;
+			ks_emit(r, 1, "container", ks_str(cs, "name"), "image_spec",
+				ks_str(c, "image"), "image", ks_str(cs, "image"), "image_id",
+				ks_str(cs, "imageID"), "container_id", ks_str(cs, "containerID"),
+				NULL);
+		}
+	}
+}
+
+/* requests/limits of spec.<list>[*].resources.<which>: cpu in cores,
+ * memory/storage/ephemeral-storage/hugepages-X/attachable-volumes-X in bytes
+ * (Value(), rounded up), extended resources as integers; others dropped. */
+static void resources(struct ks_render *r, const json_t *p, const char *list, const char *which)
+{
+	const char *node = ks_str(p, "spec.nodeName");
+	size_t i;
+	json_t *c;
+
+	json_array_foreach(ks_json_path(p, list), i, c) {
+		const json_t *res = ks_json_path(json_object_get(c, "resources"), which);
+		const char *name;
+		json_t *q;
+
+		json_object_foreach((json_t *)res, name, q) {
+			const char *unit = NULL;
+			double v;
+			bool ok;
+			struct buf san;
+
+			if (strcmp(name, "cpu") == 0) {
+				unit = "core";
+				ok = ks_quantity_milli(q, &v);
+			} else {
+				ok = ks_quantity_value(q, &v);
+				if (strcmp(name, "memory") == 0 || strcmp(name, "storage") == 0 ||
+				    strcmp(name, "ephemeral-storage") == 0 ||
+				    strncmp(name, "hugepages-", 10) == 0 ||
+				    strncmp(name, "attachable-volumes-", 19) == 0)
+					unit = "byte";
+				else if (ks_res_is_extended(name))
+					unit = "integer";
+			}
+			if (!unit || !ok)
+				continue;
+			buf_init(&san, 4096);
+			if (ks_sanitize(&san, name) && !r->err)
+				r->err = KM_ENOMEM;
+			ks_emit(r, v, "container", ks_str(c, "name"), "node", node, "resource",
+				buf_cstr(&san), "unit", unit, NULL);
+			buf_fini(&san);
+		}
+	}
+}
+
+static void limits(struct ks_render *r, const json_t *p)
+{
+	resources(r, p, "spec.containers", "limits");
+}
+
+static void requests(struct ks_render *r, const json_t *p)
+{
+	resources(r, p, "spec.containers", "requests");
+}
+
+static void init_limits(struct ks_render *r, const json_t *p)
+{
+	resources(r, p, "spec.initContainers", "limits");
+}
+
+static void init_requests(struct ks_render *r, const json_t *p)
+{
+	resources(r, p, "spec.initContainers", "requests");
+}
+
+static void last_terminated_reason(struct ks_render *r, const json_t *p)
+{
+	size_t i;
+	json_t *cs;
+
+	FOREACH_STATUS(p, i, cs) {
+		if (json_is_object(ks_json_path(cs, "lastState.terminated")))
+			ks_emit(r, 1, "container", ks_str(cs, "name"), "reason",
+				ks_str(cs, "lastState.terminated.reason"), NULL);
+	}
+}
+
+static void last_terminated_exitcode(struct ks_render *r, const json_t *p)
+{
+	size_t i;
+	json_t *cs;
+
+	FOREACH_STATUS(p, i, cs) {
+		double code = 0;
+		if (!json_is_object(ks_json_path(cs, "lastState.terminated")))
+			continue;
+		ks_int(cs, "lastState.terminated.exitCode", &code);
+		ks_emit(r, code, "container", ks_str(cs, "name"), NULL);
+	}
+}
+
+static void last_terminated_timestamp(struct ks_render *r, const json_t *p)
+{
+	size_t i;
+	json_t *cs;
+
+	FOREACH_STATUS(p, i, cs) {
+		if (json_is_object(ks_json_path(cs, "lastState.terminated")))
+			ks_emit(r, time_or_zero(cs, "lastState.terminated.finishedAt"),
+				"container", ks_str(cs, "name"), NULL);
+	}
+}
+
+static void status_ready(struct ks_render *r, const json_t *p)
+{
+	size_t i;
+	json_t *cs;
+
+	FOREACH_STATUS(p, i, cs)
+		ks_emit(r, ks_bool(cs, "ready"), "container", ks_str(cs, "name"), NULL);
+}
+
+static void restarts(struct ks_render *r, const json_t *p)
+{
+	size_t i;
+	json_t *cs;
+
+	FOREACH_STATUS(p, i, cs) {
+		double n = 0;
+		ks_int(cs, "restartCount", &n);
+		ks_emit(r, n, "container", ks_str(cs, "name"), NULL);
+	}
+}
+
+static void state_is(struct ks_render *r, const json_t *p, const char *state)
+{
+	size_t i;
+	json_t *cs;
+
+	FOREACH_STATUS(p, i, cs) {
+		bool set = json_is_object(ks_json_path(json_object_get(cs, "state"), state));
+		ks_emit(r, set, "container", ks_str(cs, "name"), NULL);
+	}
+}
+
+static void running(struct ks_render *r, const json_t *p)
+{
+	state_is(r, p, "running");
+}
+
+static void terminated(struct ks_render *r, const json_t *p)
+{
+	state_is(r, p, "terminated");
+}
+
+static void waiting(struct ks_render *r, const json_t *p)
+{
+	state_is(r, p, "waiting");
+}
+
+static void terminated_reason(struct ks_render *r, const json_t *p)
+{
+	size_t i;
+	json_t *cs;
+
+	FOREACH_STATUS(p, i, cs) {
+		if (json_is_object(ks_json_path(cs, "state.terminated")))
+			ks_emit(r, 1, "container", ks_str(cs, "name"), "reason",
+				ks_str(cs, "state.terminated.reason"), NULL);
+	}
+}
+
+static void waiting_reason(struct ks_render *r, const json_t *p)
+{
+	size_t i;
+	json_t *cs;
+
+	FOREACH_STATUS(p, i, cs) {
+		if (json_is_object(ks_json_path(cs, "state.waiting")))
+			ks_emit(r, 1, "container", ks_str(cs, "name"), "reason",
+				ks_str(cs, "state.waiting.reason"), NULL);
+	}
+}
+
+static void info(struct ks_render *r, const json_t *p)
+{
+	const json_t *refs = ks_json_path(p, "metadata.ownerReferences");
+	const char *kind = "", *name = "";
+	size_t i;
+	json_t *ref;
+
+	/* metav1.GetControllerOf: the first reference with controller=true. */
+	json_array_foreach(refs, i, ref) {
+		if (json_is_true(json_object_get(ref, "controller"))) {
+			kind = ks_str(ref, "kind");
+			name = ks_str(ref, "name");
+			break;
+		}
+	}
+	ks_emit(r, 1, "host_ip", ks_str(p, "status.hostIP"), "pod_ip", ks_str(p, "status.podIP"),
+		"node", ks_str(p, "spec.nodeName"), "created_by_kind", kind, "created_by_name",
+		name, "priority_class", ks_str(p, "spec.priorityClassName"), "host_network",
+		ks_bool(p, "spec.hostNetwork") ? "true" : "false", NULL);
+}
+
+static void owner(struct ks_render *r, const json_t *p)
+{
+	ks_emit_owners(r, p, true);
+}
+
+static void restart_policy(struct ks_render *r, const json_t *p)
+{
+	ks_emit(r, 1, "type", ks_str(p, "spec.restartPolicy"), NULL);
+}
+
+static void start_time(struct ks_render *r, const json_t *p)
+{
+	double t;
+
+	if (ks_parse_time(ks_str(p, "status.startTime"), &t))
+		ks_emit(r, t, NULL);
+}
+
+static void phase(struct ks_render *r, const json_t *p)
+{
+	static const char *const phases[] = { "Pending", "Succeeded", "Failed", "Unknown",
+					      "Running" };
+	const char *ph = ks_str(p, "status.phase");
+
+	if (!*ph)
+		return;
+	for (size_t i = 0; i < 5; i++)
+		ks_emit(r, strcmp(ph, phases[i]) == 0, "phase", phases[i], NULL);
+}
+
+static void qos(struct ks_render *r, const json_t *p)
+{
+	static const char *const classes[] = { "BestEffort", "Burstable", "Guaranteed" };
+	const char *q = ks_str(p, "status.qosClass");
+
+	if (!*q)
+		return;
+	for (size_t i = 0; i < 3; i++)
+		ks_emit(r, strcmp(q, classes[i]) == 0, "qos_class", classes[i], NULL);
+}
+
+static void condition(struct ks_render *r, const json_t *p, const char *type)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach(ks_json_path(p, "status.conditions"), i, c) {
+		if (strcmp(ks_str(c, "type"), type) == 0)
+			ks_emit_condition(r, ks_str(c, "status"), NULL, NULL, NULL, NULL,
+					  "condition");
+	}
+}
+
+static void ready(struct ks_render *r, const json_t *p)
+{
+	condition(r, p, "Ready");
+}
+
+static void scheduled(struct ks_render *r, const json_t *p)
+{
+	condition(r, p, "PodScheduled");
+}
+
+static const char *const status_reasons[] = {
+	"Evicted",	 "NodeAffinity", "NodeLost",	 "PreemptionByScheduler",
+	"SchedulingGated", "Shutdown",	 "TerminationByKubelet", "UnexpectedAdmissionError",
+};
+
+static bool has_reason(const json_t *p, const char *reason)
+{
+	size_t i;
+	json_t *x;
+
+	if (strcmp(ks_str(p, "status.reason"), reason) == 0)
+		return true;
+	json_array_foreach(ks_json_path(p, "status.conditions"), i, x) {
+		if (strcmp(ks_str(x, "reason"), reason) == 0)
+			return true;
+	}
+	FOREACH_STATUS(p, i, x) {
+		if (json_is_object(ks_json_path(x, "state.terminated")) &&
+		    strcmp(ks_str(x, "state.terminated.reason"), reason) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* v2.20: one series per matching listed reason; a status.reason outside
+ * the list adds reason="Other". */
+static void status_reason(struct ks_render *r, const json_t *p)
+{
+	const char *sr = ks_str(p, "status.reason");
+	bool listed = false;
+	size_t n = sizeof(status_reasons) / sizeof(status_reasons[0]);
+
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(sr, status_reasons[i]) == 0)
+			listed = true;
+		if (has_reason(p, status_reasons[i]))
+			ks_emit(r, 1, "reason", status_reasons[i], NULL);
+	}
+	if (*sr && !listed)
+		ks_emit(r, 1, "reason", "Other", NULL);
+}
+
+static void service_account(struct ks_render *r, const json_t *p)
+{
+	ks_emit(r, 1, "service_account", ks_str(p, "spec.serviceAccountName"), NULL);
+}
+
+static void scheduler(struct ks_render *r, const json_t *p)
+{
+	ks_emit(r, 1, "name", ks_str(p, "spec.schedulerName"), NULL);
+}
+
+
+const struct ks_family ks_pod_families[] = {
+	{ "kube_pod_completion_time", "[STABLE] Completion time in unix timestamp for a pod.", G,
+	  completion_time },
+	{ "kube_pod_container_info", "[STABLE] Information about a container in a pod.", G,
+	  container_info },
+	{ "kube_pod_container_resource_limits",
+	  "[STABLE] The number of requested limit resource by a container. It is recommended to "
+	  "use the kube_pod_resource_limits metric exposed by kube-scheduler instead, as it is "
+	  "more precise.",
+	  G, limits },
+	{ "kube_pod_container_resource_requests",
+	  "[STABLE] The number of requested request resource by a container. It is recommended "
+	  "to use the kube_pod_resource_requests metric exposed by kube-scheduler instead, as it "
+	  "is more precise.",
+	  G, requests },
+	{ "kube_pod_container_status_last_terminated_reason",
+	  "Describes the last reason the container was in terminated state.", G,
+	  last_terminated_reason },
+	{ "kube_pod_container_status_last_terminated_exitcode",
+	  "Describes the exit code for the last container in terminated state.", G,
+	  last_terminated_exitcode },
+	{ "kube_pod_container_status_last_terminated_timestamp",
+	  "Last terminated time for a pod container in unix timestamp.", G,
+	  last_terminated_timestamp },
+	{ "kube_pod_container_status_ready",
+	  "[STABLE] Describes whether the containers readiness check succeeded.", G,
+	  status_ready },
+	{ "kube_pod_container_status_restarts_total",
+	  "[STABLE] The number of container restarts per container.", EXPO_COUNTER, restarts },
+	{ "kube_pod_container_status_running",
+	  "[STABLE] Describes whether the container is currently in running state.", G, running },
+	{ "kube_pod_container_status_terminated",
+	  "[STABLE] Describes whether the container is currently in terminated state.", G,
+	  terminated },
+	{ "kube_pod_container_status_terminated_reason",
+	  "Describes the reason the container is currently in terminated state.", G,
+	  terminated_reason },
+	{ "kube_pod_container_status_waiting",
+	  "[STABLE] Describes whether the container is currently in waiting state.", G, waiting },
+	{ "kube_pod_container_status_waiting_reason",
+	  "[STABLE] Describes the reason the container is currently in waiting state.", G,
+	  waiting_reason },
+	{ "kube_pod_created", KS_HELP_CREATED, G, ks_emit_created },
+	{ "kube_pod_deletion_timestamp", KS_HELP_DELETION, G, ks_emit_deletion },
+	{ "kube_pod_info", "[STABLE] Information about pod.", G, info },
+	{ "kube_pod_init_container_resource_limits",
+	  "The number of requested limit resource by an init container.", G, init_limits },
+	{ "kube_pod_init_container_resource_requests",
+	  "The number of requested request resource by an init container.", G, init_requests },
+	{ "kube_pod_annotations", KS_HELP_ANNOTATIONS, G, ks_emit_annotations },
+	{ "kube_pod_labels", KS_HELP_LABELS, G, ks_emit_labels },
+	{ "kube_pod_owner", "[STABLE] Information about the Pod's owner.", G, owner },
+	{ "kube_pod_restart_policy", "[STABLE] Describes the restart policy in use by this pod.",
+	  G, restart_policy },
+	{ "kube_pod_start_time", "[STABLE] Start time in unix timestamp for a pod.", G,
+	  start_time },
+	{ "kube_pod_status_phase", "[STABLE] The pods current phase.", G, phase },
+	{ "kube_pod_status_qos_class", "The pods current qosClass.", G, qos },
+	{ "kube_pod_status_ready", "[STABLE] Describes whether the pod is ready to serve requests.",
+	  G, ready },
+	{ "kube_pod_status_reason", "The pod status reasons", G, status_reason },
+	{ "kube_pod_status_scheduled",
+	  "[STABLE] Describes the status of the scheduling process for the pod.", G, scheduled },
+	{ "kube_pod_service_account", "The service account for a pod.", G, service_account },
+	{ "kube_pod_scheduler", "The scheduler for a pod.", G, scheduler },
+};
+const size_t ks_pod_nfamilies = sizeof(ks_pod_families) / sizeof(ks_pod_families[0]);

@@ -1,0 +1,54 @@
+/* kube_state_metrics_* self-metrics, printed from the caller's counters. */
+#include "collect/kubestate/kubestate.h"
+
+#include <stdio.h>
+
+#include "expo/writer.h"
+
+static int counter_family(struct buf *out, const char *name, const char *help,
+			  const struct ks_self_counts *c, size_t n, bool watch)
+{
+	int rc = expo_family(out, name, help, EXPO_COUNTER);
+
+	for (size_t i = 0; i < n && !rc; i++) {
+		struct expo_label ok[2] = { { "resource", c[i].resource }, { "result", "success" } };
+		struct expo_label err[2] = { { "resource", c[i].resource }, { "result", "error" } };
+		rc = expo_sample(out, name, ok, 2,
+				 (double)(watch ? c[i].watch_success : c[i].list_success));
+		if (!rc)
+			rc = expo_sample(out, name, err, 2,
+					 (double)(watch ? c[i].watch_error : c[i].list_error));
+	}
+	return rc;
+}
+
+int ks_write_self(struct buf *out, const struct ks_self_counts *counts, size_t n,
+		  unsigned shard_ordinal, unsigned total_shards)
+{
+	size_t mark = out->len;
+	char ord[16];
+	struct expo_label l = { "shard_ordinal", ord };
+	int rc;
+
+	snprintf(ord, sizeof(ord), "%u", shard_ordinal);
+	rc = counter_family(out, "kube_state_metrics_list_total",
+			    "Number of total resource list calls in kube-state-metrics", counts, n,
+			    false);
+	if (!rc)
+		rc = counter_family(out, "kube_state_metrics_watch_total",
+				    "Number of total resource watch calls in kube-state-metrics",
+				    counts, n, true);
+	if (!rc)
+		rc = expo_family(out, "kube_state_metrics_shard_ordinal",
+				 "Current sharding ordinal/index of this instance", EXPO_GAUGE);
+	if (!rc)
+		rc = expo_sample(out, "kube_state_metrics_shard_ordinal", &l, 1, shard_ordinal);
+	if (!rc)
+		rc = expo_family(out, "kube_state_metrics_total_shards",
+				 "Number of total shards this instance is aware of", EXPO_GAUGE);
+	if (!rc)
+		rc = expo_sample(out, "kube_state_metrics_total_shards", NULL, 0, total_shards);
+	if (rc)
+		buf_truncate(out, mark);
+	return rc;
+}

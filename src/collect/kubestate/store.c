@@ -1,0 +1,433 @@
+/* The metrics store: per kind a chained hash of rendered objects keyed by
+ * "namespace/name" (or "name" for cluster-scoped kinds).
+ *
+ * An object is one allocation:
+ *   struct ks_obj | uint32_t off[nfamilies + 1] | key | text
+ * off[i]..off[i+1] is family i's segment of text, so a scrape can write all
+ * objects' lines of one family contiguously without re-rendering anything. */
+#include "collect/kubestate/ks_internal.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+
+struct ks_obj {
+	struct ks_obj *next;
+	uint32_t hash;
+	uint32_t keylen;  /* bytes of key, without NUL */
+	uint32_t nslen;   /* bytes of the namespace prefix of key (0: none) */
+	uint32_t textlen;
+	/* followed by off[], key (NUL-terminated), text */
+};
+
+struct ks_table {
+	struct ks_obj **buckets;
+	size_t nbuckets; /* power of two, or 0 before the first insert */
+	size_t count;
+	size_t bytes;
+};
+
+struct ks_store {
+	pthread_rwlock_t lock;
+	struct ks_table t[KS_KIND_COUNT];
+};
+
+/* Output cap for one rendered object, as in ks_render_object(). */
+#define KS_RENDER_CAP (16u << 20)
+
+static uint32_t *obj_off(struct ks_obj *o)
+{
+	return (uint32_t *)(o + 1);
+}
+
+static size_t obj_nfam(enum ks_kind kind)
+{
+	return *ks_kinds[kind].nfamilies;
+}
+
+static char *obj_key(struct ks_obj *o, enum ks_kind kind)
+{
+	return (char *)(obj_off(o) + obj_nfam(kind) + 1);
+}
+
+static char *obj_text(struct ks_obj *o, enum ks_kind kind)
+{
+	return obj_key(o, kind) + o->keylen + 1;
+}
+
+static size_t obj_size(const struct ks_obj *o, enum ks_kind kind)
+{
+	return sizeof(*o) + sizeof(uint32_t) * (obj_nfam(kind) + 1) + o->keylen + 1 + o->textlen;
+}
+
+/* FNV-1a, 32 bit. */
+static uint32_t hash(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+const char *ks_kind_resource(enum ks_kind kind)
+{
+	return kind < KS_KIND_COUNT ? ks_kinds[kind].resource : "";
+}
+
+const char *ks_kind_name(enum ks_kind kind)
+{
+	return kind < KS_KIND_COUNT ? ks_kinds[kind].kind : "";
+}
+
+const char *ks_kind_go_type(enum ks_kind kind)
+{
+	return kind < KS_KIND_COUNT ? ks_kinds[kind].go_type : "";
+}
+
+bool ks_kind_namespaced(enum ks_kind kind)
+{
+	return kind < KS_KIND_COUNT && ks_kinds[kind].namespaced;
+}
+
+int ks_kind_parse(const char *s, enum ks_kind *out)
+{
+	for (int k = 0; k < KS_KIND_COUNT; k++) {
+		const struct ks_kind_def *d = &ks_kinds[k];
+		size_t n = strlen(d->resource);
+		/* singular = plural minus the trailing "s" */
+		if (strcmp(s, d->resource) == 0 || strcmp(s, d->kind) == 0 ||
+		    (strlen(s) == n - 1 && strncmp(s, d->resource, n - 1) == 0)) {
+			*out = (enum ks_kind)k;
+			return 0;
+		}
+	}
+	if (strcmp(s, "hpa") == 0 || strcmp(s, "pdb") == 0 || strcmp(s, "pv") == 0 ||
+	    strcmp(s, "pvc") == 0) {
+		*out = s[0] == 'h' ? KS_HPA : s[1] == 'd' ? KS_PDB : s[2] ? KS_PVC : KS_PV;
+		return 0;
+	}
+	return KM_ENOENT;
+}
+
+struct ks_store *ks_store_new(void)
+{
+	struct ks_store *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	if (pthread_rwlock_init(&s->lock, NULL)) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void table_clear(struct ks_table *t)
+{
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		struct ks_obj *o = t->buckets[i];
+		while (o) {
+			struct ks_obj *next = o->next;
+			free(o);
+			o = next;
+		}
+		t->buckets[i] = NULL;
+	}
+	t->count = 0;
+	t->bytes = 0;
+}
+
+void ks_store_free(struct ks_store *s)
+{
+	if (!s)
+		return;
+	for (int k = 0; k < KS_KIND_COUNT; k++) {
+		table_clear(&s->t[k]);
+		free(s->t[k].buckets);
+	}
+	pthread_rwlock_destroy(&s->lock);
+	free(s);
+}
+
+/* Builds "ns/name" (or "name") into b; returns 0 or an error. */
+static int make_key(struct buf *b, enum ks_kind kind, const char *ns, const char *name,
+		    size_t *nslen)
+{
+	int rc = 0;
+
+	*nslen = 0;
+	if (ks_kinds[kind].namespaced) {
+		if (!ns || !*ns)
+			return KM_EINVAL;
+		rc = buf_adds(b, ns);
+		if (!rc)
+			rc = buf_addc(b, '/');
+		*nslen = strlen(ns);
+	}
+	if (!rc)
+		rc = buf_adds(b, name);
+	return rc;
+}
+
+static struct ks_obj **find_slot(struct ks_table *t, enum ks_kind kind, const char *key,
+				 size_t keylen, uint32_t h)
+{
+	struct ks_obj **pp;
+
+	if (!t->nbuckets)
+		return NULL;
+	for (pp = &t->buckets[h & (t->nbuckets - 1)]; *pp; pp = &(*pp)->next) {
+		if ((*pp)->hash == h && (*pp)->keylen == keylen &&
+		    memcmp(obj_key(*pp, kind), key, keylen) == 0)
+			return pp;
+	}
+	return pp;
+}
+
+static int grow(struct ks_table *t)
+{
+	size_t nb = t->nbuckets ? t->nbuckets * 2 : 64;
+	struct ks_obj **b = calloc(nb, sizeof(*b));
+
+	if (!b)
+		return KM_ENOMEM;
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		struct ks_obj *o = t->buckets[i];
+		while (o) {
+			struct ks_obj *next = o->next;
+			o->next = b[o->hash & (nb - 1)];
+			b[o->hash & (nb - 1)] = o;
+			o = next;
+		}
+	}
+	free(t->buckets);
+	t->buckets = b;
+	t->nbuckets = nb;
+	return 0;
+}
+
+int ks_store_upsert(struct ks_store *s, enum ks_kind kind, const json_t *obj,
+		    const struct ks_opts *opts)
+{
+	size_t nfam, nslen, size;
+	struct buf key, text;
+	uint32_t *off = NULL;
+	struct ks_obj *o = NULL, **pp;
+	struct ks_table *t;
+	int rc;
+
+	if (!s || kind >= KS_KIND_COUNT || !json_is_object(obj))
+		return KM_EINVAL;
+	nfam = obj_nfam(kind);
+	buf_init(&key, 4096);
+	buf_init(&text, KS_RENDER_CAP);
+	rc = make_key(&key, kind, ks_str(obj, "metadata.namespace"), ks_str(obj, "metadata.name"),
+		      &nslen);
+	if (rc)
+		goto out;
+	off = calloc(nfam + 1, sizeof(*off));
+	if (!off) {
+		rc = KM_ENOMEM;
+		goto out;
+	}
+	/* Rendering is done before taking the lock: scrapes are not blocked
+	 * by JSON walking, only by the pointer swap below. */
+	rc = ks_render_object(kind, obj, opts, &text, off);
+	if (rc)
+		goto out;
+	size = sizeof(*o) + sizeof(uint32_t) * (nfam + 1) + key.len + 1 + text.len;
+	o = malloc(size);
+	if (!o) {
+		rc = KM_ENOMEM;
+		goto out;
+	}
+	o->next = NULL;
+	o->hash = hash(buf_cstr(&key), key.len);
+	o->keylen = (uint32_t)key.len;
+	o->nslen = (uint32_t)nslen;
+	o->textlen = (uint32_t)text.len;
+	memcpy(obj_off(o), off, sizeof(uint32_t) * (nfam + 1));
+	memcpy(obj_key(o, kind), buf_cstr(&key), key.len + 1);
+	if (text.len)
+		memcpy(obj_text(o, kind), text.data, text.len);
+
+	t = &s->t[kind];
+	pthread_rwlock_wrlock(&s->lock);
+	if (t->count + 1 > t->nbuckets) {
+		rc = grow(t);
+		if (rc) {
+			pthread_rwlock_unlock(&s->lock);
+			goto out;
+		}
+	}
+	pp = find_slot(t, kind, obj_key(o, kind), o->keylen, o->hash);
+	if (*pp) {
+		struct ks_obj *old = *pp;
+		o->next = old->next;
+		t->bytes -= obj_size(old, kind);
+		t->count--;
+		*pp = o;
+		free(old);
+	} else {
+		*pp = o;
+	}
+	t->count++;
+	t->bytes += size;
+	o = NULL;
+	pthread_rwlock_unlock(&s->lock);
+out:
+	free(o);
+	free(off);
+	buf_fini(&key);
+	buf_fini(&text);
+	return rc;
+}
+
+int ks_store_delete(struct ks_store *s, enum ks_kind kind, const char *ns, const char *name)
+{
+	struct ks_obj **pp, *o = NULL;
+	struct ks_table *t;
+	struct buf key;
+	size_t nslen;
+	int rc;
+
+	if (!s || kind >= KS_KIND_COUNT || !name)
+		return KM_EINVAL;
+	buf_init(&key, 4096);
+	rc = make_key(&key, kind, ns, name, &nslen);
+	if (rc)
+		goto out;
+	t = &s->t[kind];
+	pthread_rwlock_wrlock(&s->lock);
+	pp = find_slot(t, kind, buf_cstr(&key), key.len, hash(buf_cstr(&key), key.len));
+	if (pp && *pp) {
+		o = *pp;
+		*pp = o->next;
+		t->count--;
+		t->bytes -= obj_size(o, kind);
+	}
+	pthread_rwlock_unlock(&s->lock);
+	rc = o ? 0 : KM_ENOENT;
+	free(o);
+out:
+	buf_fini(&key);
+	return rc;
+}
+
+int ks_store_clear_kind(struct ks_store *s, enum ks_kind kind)
+{
+	if (!s || kind >= KS_KIND_COUNT)
+		return KM_EINVAL;
+	pthread_rwlock_wrlock(&s->lock);
+	table_clear(&s->t[kind]);
+	pthread_rwlock_unlock(&s->lock);
+	return 0;
+}
+
+size_t ks_store_count(struct ks_store *s, enum ks_kind kind)
+{
+	size_t n;
+
+	if (!s || kind >= KS_KIND_COUNT)
+		return 0;
+	pthread_rwlock_rdlock(&s->lock);
+	n = s->t[kind].count;
+	pthread_rwlock_unlock(&s->lock);
+	return n;
+}
+
+size_t ks_store_bytes(struct ks_store *s)
+{
+	size_t n = 0;
+
+	pthread_rwlock_rdlock(&s->lock);
+	for (int k = 0; k < KS_KIND_COUNT; k++)
+		n += s->t[k].bytes;
+	pthread_rwlock_unlock(&s->lock);
+	return n;
+}
+
+static bool in_list(const char *const *list, size_t n, const char *s, size_t len)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strlen(list[i]) == len && memcmp(list[i], s, len) == 0)
+			return true;
+	return false;
+}
+
+static bool visible(const struct ks_filter *f, enum ks_kind kind, struct ks_obj *o)
+{
+	const char *ns;
+
+	if (!f || !ks_kinds[kind].namespaced)
+		return true;
+	ns = obj_key(o, kind);
+	if (f->nnamespaces && !in_list(f->namespaces, f->nnamespaces, ns, o->nslen))
+		return false;
+	return !in_list(f->exclude_namespaces, f->nexclude_namespaces, ns, o->nslen);
+}
+
+static bool family_enabled(const struct ks_filter *f, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (!f)
+		return true;
+	if (f->metric_allow && !rx_match(f->metric_allow, name, n))
+		return false;
+	return !(f->metric_deny && rx_match(f->metric_deny, name, n));
+}
+
+static int write_kind(struct ks_store *s, enum ks_kind kind, const struct ks_filter *f,
+		      struct buf *out)
+{
+	const struct ks_kind_def *d = &ks_kinds[kind];
+	struct ks_table *t = &s->t[kind];
+	bool any = false;
+	int rc = 0;
+
+	for (size_t b = 0; b < t->nbuckets && !any; b++)
+		for (struct ks_obj *o = t->buckets[b]; o && !any; o = o->next)
+			any = visible(f, kind, o);
+	if (!any)
+		return 0;
+	for (size_t i = 0; i < *d->nfamilies && !rc; i++) {
+		const struct ks_family *fam = &d->families[i];
+		if (!family_enabled(f, fam->name))
+			continue;
+		rc = expo_family(out, fam->name, fam->help, fam->type);
+		for (size_t b = 0; b < t->nbuckets && !rc; b++) {
+			for (struct ks_obj *o = t->buckets[b]; o && !rc; o = o->next) {
+				uint32_t *off = obj_off(o);
+				if (off[i + 1] > off[i] && visible(f, kind, o))
+					rc = buf_add(out, obj_text(o, kind) + off[i],
+						     off[i + 1] - off[i]);
+			}
+		}
+	}
+	return rc;
+}
+
+int ks_store_write(struct ks_store *s, const struct ks_filter *f, struct buf *out)
+{
+	size_t mark = out->len;
+	int rc = 0;
+
+	if (!s)
+		return KM_EINVAL;
+	pthread_rwlock_rdlock(&s->lock);
+	for (int k = 0; k < KS_KIND_COUNT && !rc; k++) {
+		if (f && f->kinds && !(f->kinds & (1u << k)))
+			continue;
+		rc = write_kind(s, (enum ks_kind)k, f, out);
+	}
+	pthread_rwlock_unlock(&s->lock);
+	if (rc)
+		buf_truncate(out, mark);
+	return rc;
+}
