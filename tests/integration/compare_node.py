@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""Compare k8smon /metrics/node with node-exporter's /metrics (stdlib only).
+
+usage: compare_node.py OURS.txt THEIRS.txt
+
+For every family both expose: identical HELP and TYPE, identical label-name
+sets, the same series, and values that agree (memory within 1 %, counters
+within 2 %, both fetched back to back). Known version differences between
+upstream HEAD (which k8smon follows) and Debian's node-exporter 1.5.0 are in
+the allow-lists below, each with its reason. Exit status 1 on any mismatch.
+"""
+import re
+import sys
+
+# Families whose value is a moment in time or moves too fast to compare.
+VOLATILE = {
+    "node_time_seconds",               # wall clock at fetch time
+    "node_scrape_collector_duration_seconds",
+    "node_procs_running",              # instantaneous, includes the scrapers
+    "node_procs_blocked",
+    "node_load1", "node_load5", "node_load15",  # rounded kernel averages move
+    "node_filefd_allocated",           # the two processes open sockets/files
+    "node_nf_conntrack_entries",
+    "node_netstat_Tcp_CurrEstab",      # our own HTTP connections
+    "node_disk_io_now",
+    "node_memory_MemFree_bytes", "node_memory_MemAvailable_bytes",  # checked at 1 % below
+    "node_timex_offset_seconds", "node_timex_frequency_adjustment_ratio",
+    "node_timex_maxerror_seconds", "node_timex_estimated_error_seconds",
+}
+# Families whose series sets differ between 1.5.0 and HEAD on purpose.
+SERIES_DIFF = {
+    # Debian 1.5.0 patches netdev's default exclude to ^lo$; upstream exports lo.
+    "node_network_",
+    # Collector lists differ: we run only our collectors.
+    "node_scrape_collector_",
+}
+# Series one side has on purpose, as (family prefix, label, regex on value).
+IGNORE_SERIES = [
+    # diskstats default exclude gained z?ram in v1.8 (1.5.0 exports zram0).
+    ("node_disk_", "device", re.compile(r"^zram\d+$")),
+    # Debian's patched 1.5.0 mount-points-exclude adds run|mnt|media; upstream
+    # (and k8smon) exclude only run/credentials/.+ of those.
+    ("node_filesystem_", "mountpoint", re.compile(r"^/(run|mnt|media)($|/)")),
+]
+# Gauges that follow the two processes' own thread counts (5 % instead of 1 %).
+LOOSE = {"node_memory_KernelStack_bytes", "node_memory_PageTables_bytes",
+         "node_memory_Committed_AS_bytes", "node_memory_Active_anon_bytes",
+         "node_memory_AnonPages_bytes", "node_memory_Percpu_bytes"}
+# Label sets that changed upstream after 1.5.0.
+LABELS_ALLOW = {
+    # device_error label added in v1.8.
+    "node_filesystem_": {"device_error"},
+    # rotational label added to node_disk_info in v1.9.
+    "node_disk_info": {"rotational"},
+}
+# Whole families 1.5.0 exports that HEAD's fixed meminfo list dropped, and
+# families HEAD added; they are simply absent on one side (not an error).
+
+LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)$')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def parse(path):
+    help_, type_, series = {}, {}, {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line.startswith("# HELP "):
+                name, _, text = line[7:].partition(" ")
+                help_[name] = text
+            elif line.startswith("# TYPE "):
+                name, _, t = line[7:].partition(" ")
+                type_[name] = t
+            elif line and not line.startswith("#"):
+                m = LINE.match(line)
+                if not m:
+                    raise SystemExit(f"{path}: bad line {line!r}")
+                labels = tuple(sorted(LABEL.findall(m.group(3) or "")))
+                series.setdefault(m.group(1), {})[labels] = float(m.group(4))
+    return help_, type_, series
+
+
+def allowed_labels(fam):
+    for prefix, names in LABELS_ALLOW.items():
+        if fam.startswith(prefix):
+            return names
+    return set()
+
+
+def strip(labels, drop):
+    return tuple(l for l in labels if l[0] not in drop)
+
+
+def ignored(fam, labels):
+    d = dict(labels)
+    for prefix, label, rx in IGNORE_SERIES:
+        if fam.startswith(prefix) and label in d and rx.search(d[label]):
+            return True
+    return False
+
+
+def main():
+    ours_h, ours_t, ours_s = parse(sys.argv[1])
+    ne_h, ne_t, ne_s = parse(sys.argv[2])
+    errors = []
+    common = sorted(set(ours_h) & set(ne_h))
+    for fam in common:
+        if ours_h[fam] != ne_h[fam]:
+            errors.append(f"{fam}: HELP {ours_h[fam]!r} != {ne_h[fam]!r}")
+        if ours_t.get(fam) != ne_t.get(fam):
+            errors.append(f"{fam}: TYPE {ours_t.get(fam)} != {ne_t.get(fam)}")
+        drop = allowed_labels(fam)
+        os_ = {strip(k, drop): v for k, v in ours_s.get(fam, {}).items() if not ignored(fam, k)}
+        ns_ = {strip(k, drop): v for k, v in ne_s.get(fam, {}).items() if not ignored(fam, k)}
+        onames = {tuple(n for n, _ in k) for k in os_}
+        nnames = {tuple(n for n, _ in k) for k in ns_}
+        if onames and nnames and onames != nnames:
+            errors.append(f"{fam}: label names {sorted(onames)} != {sorted(nnames)}")
+            continue
+        if not any(fam.startswith(p) for p in SERIES_DIFF):
+            if set(os_) != set(ns_):
+                errors.append(f"{fam}: series only ours {sorted(set(os_) - set(ns_))[:3]}, "
+                              f"only node-exporter {sorted(set(ns_) - set(os_))[:3]}")
+        if fam in VOLATILE:
+            continue
+        tol = 0.01 if fam.startswith("node_memory_") else 0.02
+        if fam in LOOSE:
+            tol = 0.05
+        for k in set(os_) & set(ns_):
+            a, b = os_[k], ns_[k]
+            if a == b:
+                continue
+            if abs(a - b) > tol * max(abs(a), abs(b)) + 1e-9:
+                # Counters that move by a few units between the fetches.
+                if ne_t.get(fam) in ("counter", "untyped") and abs(a - b) <= 50:
+                    continue
+                errors.append(f"{fam}{dict(k)}: {a} vs {b}")
+    # Memory gauges that move: 1 %.
+    for fam in ("node_memory_MemFree_bytes", "node_memory_MemAvailable_bytes"):
+        a = ours_s.get(fam, {}).get((), None)
+        b = ne_s.get(fam, {}).get((), None)
+        if a is None or b is None:
+            errors.append(f"{fam}: missing")
+        elif abs(a - b) > 0.01 * max(a, b):
+            errors.append(f"{fam}: {a} vs {b} (> 1 %)")
+    print(f"compared {len(common)} common families; "
+          f"only ours: {len(set(ours_h) - set(ne_h))}, only node-exporter: {len(set(ne_h) - set(ours_h))}")
+    for e in errors:
+        print("MISMATCH", e)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
