@@ -1,0 +1,89 @@
+/* Reflector: keeps a local store of one resource in sync with the API server
+ * by paginated LIST, then WATCH from the list's resourceVersion (bookmarks on,
+ * bounded timeoutSeconds), relisting on 410 / undecodable or oversized events
+ * and retrying everything else with jittered exponential backoff. One
+ * implementation for built-in and custom resources.
+ *
+ * Threads: the reflector lives on the client's I/O loop. new/start/stop/free
+ * may be called from any thread (start/stop hop onto the loop). The
+ * add/update/delete/synced callbacks run on the loop thread and must not
+ * block (no network I/O, no waiting on other threads); objects passed to them
+ * are borrowed (json_incref() to keep one) and immutable. Other threads read
+ * through kube_reflector_store() (see store.h) and kube_reflector_synced().
+ *
+ * Failure policy: on any error the store keeps what it had (stale beats
+ * empty), a rate-limited log line names the resource and the cause (wrong CA,
+ * unreachable, 401, 403 RBAC, ...), k8smon_kube_errors_total counts it, and
+ * the reflector keeps retrying with backoff 0.8 s -> 30 s (Retry-After of a
+ * 429 honoured). */
+#ifndef K8SMON_KUBE_REFLECTOR_H
+#define K8SMON_KUBE_REFLECTOR_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kube/client.h"
+#include "kube/store.h"
+
+struct kube_resource {
+	const char *group;    /* "" or NULL for the core group */
+	const char *version;  /* "v1", "v1alpha1" */
+	const char *resource; /* plural: "pods", "k8smonitors" */
+	bool namespaced;
+};
+
+struct kube_reflector_cbs {
+	/* Each may be NULL. old/new/obj are borrowed. */
+	void (*on_add)(json_t *obj, void *arg);
+	void (*on_update)(json_t *old_obj, json_t *new_obj, void *arg);
+	void (*on_delete)(json_t *obj, void *arg);
+	/* After every complete (re)list has been applied to the store. */
+	void (*on_synced)(void *arg);
+	void *arg;
+};
+
+struct kube_reflector_opts {
+	struct kube_resource res;   /* strings copied */
+	const char *namespace;      /* NULL or "": all namespaces */
+	const char *label_selector; /* NULL: none; e.g. "app=x,tier!=db" */
+	const char *field_selector; /* NULL: none; e.g. "spec.nodeName=node1" */
+	unsigned page_size;         /* LIST limit; 0 = 500 */
+	int watch_timeout_s;        /* timeoutSeconds; 0 = random in [300, 600) */
+	/* A watch that delivers no byte (no event, no bookmark) for this long is
+	 * considered dead and replaced. The API server sends bookmarks about
+	 * every minute; 0 = 150 s. */
+	int idle_timeout_s;
+	size_t max_event_bytes;     /* one watch line; 0 = 16 MiB */
+	size_t max_page_bytes;      /* one LIST page; 0 = KUBE_BODY_MAX */
+	int64_t backoff_min_ms;     /* 0 = 800 */
+	int64_t backoff_max_ms;     /* 0 = 30000 */
+	struct kube_reflector_cbs cbs;
+};
+
+struct kube_reflector;
+
+/* Constructor; NULL on failure. The client is borrowed and must outlive it. */
+struct kube_reflector *kube_reflector_new(struct kube_client *c, const struct kube_reflector_opts *o);
+/* Starts listing (asynchronously, on the loop). */
+int kube_reflector_start(struct kube_reflector *r);
+/* Stops: cancels the in-flight request and timers; no callback runs after it
+ * returns. Waits for the loop thread. Idempotent. */
+void kube_reflector_stop(struct kube_reflector *r);
+/* Stops if needed, then frees (store included). */
+void kube_reflector_free(struct kube_reflector *r);
+
+/* True once the initial list has been applied (stays true afterwards, even
+ * while relisting: the store is still a valid, if older, view). Any thread. */
+bool kube_reflector_synced(struct kube_reflector *r);
+/* The store; borrowed, valid until kube_reflector_free(). */
+struct kube_store *kube_reflector_store(struct kube_reflector *r);
+/* Metric/log label: "pods", "k8smonitors.k8smon.io"; borrowed. */
+const char *kube_reflector_name(struct kube_reflector *r);
+
+/* Builds the collection path of res: /api/v1[/namespaces/ns]/pods or
+ * /apis/g/v[/namespaces/ns]/plural. */
+int kube_resource_path(struct buf *out, const struct kube_resource *res, const char *ns);
+
+#endif
