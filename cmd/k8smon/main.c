@@ -42,7 +42,7 @@ int main(int argc, char **argv)
 
 	a = agent_start(&f, err, sizeof(err));
 	if (!a) {
-		fprintf(stderr, "k8smon: -httpListenAddr=%s: %s\n", f.listen_addr, err);
+		fprintf(stderr, "k8smon: %s\n", err);
 		flags_fini(&f);
 		return 2;
 	}

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/kube.h"
 #include "agent/process.h"
 #include "base/clock.h"
 #include "base/err.h"
@@ -28,6 +29,9 @@ struct agent {
 	struct collect_stats *stats;
 	struct node_collector *node;
 	struct http_server *http;
+	struct agent_kube *kube;         /* NULL in host mode */
+	struct agent_kube_hooks hooks;
+	struct log_limit cfg_log;        /* invalid K8sMonitor lines; loop thread */
 	atomic_bool ready;
 	struct http_route routes[12];
 };
@@ -41,6 +45,53 @@ static struct config *agent_config(struct agent *a)
 	c = config_ref(a->cfg);
 	pthread_mutex_unlock(&a->cfg_lock);
 	return c;
+}
+
+/* Ready once every initial list is applied; stays ready afterwards (a
+ * relist serves the previous, still valid, view). */
+static bool agent_ready(struct agent *a)
+{
+	if (!atomic_load(&a->ready) && a->kube && agent_kube_ready(a->kube))
+		atomic_store(&a->ready, true);
+	return atomic_load(&a->ready);
+}
+
+static struct config *hook_config(void *arg)
+{
+	return agent_config(arg);
+}
+
+/* Swaps in c (taking the reference) and tells the parts that depend on it. */
+static void agent_swap_config(struct agent *a, struct config *c)
+{
+	struct config *old;
+
+	pthread_mutex_lock(&a->cfg_lock);
+	old = a->cfg;
+	c->generation = old->generation + 1;
+	a->cfg = c;
+	pthread_mutex_unlock(&a->cfg_lock);
+	config_unref(old);
+	agent_kube_config_changed(a->kube);
+}
+
+/* The K8sMonitor selecting this node changed (NULL: none, back to flags).
+ * Built whole and validated; an invalid one leaves the running config. */
+static void hook_monitor(const json_t *monitor, void *arg)
+{
+	struct agent *a = arg;
+	char err[512];
+	struct config *c = config_build(a->flags, monitor, err, sizeof(err));
+	const char *name = monitor ? json_string_value(json_object_get(json_object_get(monitor, "metadata"), "name")) : NULL;
+
+	if (!c) {
+		log_limited(&a->cfg_log, 10000, LOG_ERROR, "config",
+			    "K8sMonitor %s rejected, keeping the running configuration: %s",
+			    name ? name : "?", err);
+		return;
+	}
+	agent_swap_config(a, c);
+	log_info("config", "configuration now from %s", c->source);
 }
 
 static int write_node(struct agent *a, const struct config *c, struct buf *out)
@@ -76,11 +127,13 @@ static int write_self(struct agent *a, const struct config *c, struct buf *out)
 	if (!rc)
 		rc = expo_family(out, "k8smon_ready", "1 once the initial lists are synced and the agent serves complete data.", EXPO_GAUGE);
 	if (!rc)
-		rc = expo_sample(out, "k8smon_ready", NULL, 0, atomic_load(&a->ready) ? 1 : 0);
+		rc = expo_sample(out, "k8smon_ready", NULL, 0, agent_ready(a) ? 1 : 0);
 	if (!rc)
 		rc = collect_stats_write(a->stats, out);
 	if (!rc)
 		rc = http_server_write_metrics(a->http, out);
+	if (!rc && a->kube)
+		rc = agent_kube_write_self(a->kube, out);
 	if (!rc)
 		rc = process_metrics_write(a->flags->procfs, out);
 	return rc;
@@ -98,6 +151,8 @@ static int serve_metrics(struct agent *a, enum endpoint ep, struct http_reply *r
 	r->body.cap = ep == EP_SELF ? CAP_SELF : HTTP_BODY_MAX;
 	if (ep == EP_ALL || ep == EP_NODE)
 		rc = write_node(a, c, &r->body);
+	if (!rc && a->kube && (ep == EP_ALL || ep == EP_KUBE_STATE))
+		rc = agent_kube_write_kube_state(a->kube, c, &r->body);
 	if (!rc && (ep == EP_ALL || ep == EP_SELF))
 		rc = write_self(a, c, &r->body);
 	config_unref(c);
@@ -127,7 +182,7 @@ static int h_readyz(void *ctx, const char *path, struct http_reply *r)
 	struct agent *a = ctx;
 
 	(void)path;
-	if (!atomic_load(&a->ready)) {
+	if (!agent_ready(a)) {
 		r->status = 503;
 		return buf_adds(&r->body, "not ready: initial sync in progress\n");
 	}
@@ -151,6 +206,7 @@ struct agent *agent_start(const struct flags *f, char *err, size_t errlen)
 {
 	struct agent *a = calloc(1, sizeof(*a));
 	struct http_opts ho;
+	char why[400];
 	size_t n = 0;
 
 	if (!a) {
@@ -187,9 +243,19 @@ struct agent *agent_start(const struct flags *f, char *err, size_t errlen)
 	};
 	/* Host mode has nothing to sync: ready as soon as we serve. */
 	atomic_store(&a->ready, !f->kubernetes);
-	a->http = http_server_start(&ho, err, errlen);
-	if (!a->http)
+	a->http = http_server_start(&ho, why, sizeof(why));
+	if (!a->http) {
+		snprintf(err, errlen, "-httpListenAddr=%s: %s", f->listen_addr, why);
 		goto fail;
+	}
+	if (f->kubernetes) {
+		a->hooks = (struct agent_kube_hooks){ hook_monitor, hook_config, a };
+		a->kube = agent_kube_start(f, &a->hooks, why, sizeof(why));
+		if (!a->kube) {
+			snprintf(err, errlen, "-kubeconfig: %s", why);
+			goto fail;
+		}
+	}
 	log_info("agent", "listening on %s (port %u), mode=%s, node=%s", f->listen_addr,
 		 http_server_port(a->http), f->kubernetes ? "kubernetes" : "host", f->node_name);
 	return a;
@@ -202,7 +268,9 @@ void agent_stop(struct agent *a)
 {
 	if (!a)
 		return;
+	/* HTTP first: no handler may run while the collectors go away. */
 	http_server_stop(a->http);
+	agent_kube_stop(a->kube);
 	node_collector_free(a->node);
 	collect_stats_free(a->stats);
 	config_unref(a->cfg);

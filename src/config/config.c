@@ -27,13 +27,6 @@ static void list_free(struct str_list *l)
 	l->n = 0;
 }
 
-static void rx_list_free(struct rx_list *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		rx_free(l->v[i]);
-	l->n = 0;
-}
-
 /* Reads an optional list of strings at obj[key] into l. */
 static int get_str_list(const json_t *obj, const char *key, const char *path, struct str_list *l,
 			bool *present, char *err, size_t errlen)
@@ -86,12 +79,17 @@ static int get_rx(const json_t *obj, const char *key, const char *path, struct r
 	return 0;
 }
 
-static int get_rx_list(const json_t *obj, const char *key, const char *path, struct rx_list *l,
+/* Validates each regex of the list obj[key] (for a field-path message), then
+ * compiles their alternation into one anchored regex, as kube-state-metrics
+ * joins --metric-allowlist entries. */
+static int get_rx_list(const json_t *obj, const char *key, const char *path, struct rx **out,
 		       char *err, size_t errlen)
 {
 	json_t *a = json_object_get(obj, key), *v;
 	char why[256];
 	size_t i;
+	struct buf joined;
+	int rc = 0;
 
 	if (!a || json_is_null(a))
 		return 0;
@@ -103,19 +101,37 @@ static int get_rx_list(const json_t *obj, const char *key, const char *path, str
 		snprintf(err, errlen, "%s.%s: more than %d entries", path, key, CONFIG_RX_MAX);
 		return KM_ETOOBIG;
 	}
+	if (json_array_size(a) == 0)
+		return 0;
+	buf_init(&joined, 64 << 10);
 	json_array_foreach(a, i, v) {
+		struct rx *one;
 		if (!json_is_string(v)) {
 			snprintf(err, errlen, "%s.%s[%zu]: must be a string", path, key, i);
-			return KM_EINVAL;
+			rc = KM_EINVAL;
+			goto out;
 		}
-		l->v[l->n] = rx_new(json_string_value(v), why, sizeof(why));
-		if (!l->v[l->n]) {
+		one = rx_new(json_string_value(v), why, sizeof(why));
+		if (!one) {
 			snprintf(err, errlen, "%s.%s[%zu]: %s", path, key, i, why);
-			return KM_EINVAL;
+			rc = KM_EINVAL;
+			goto out;
 		}
-		l->n++;
+		rx_free(one);
+		rc = buf_printf(&joined, "%s(?:%s)", i ? "|" : "", json_string_value(v));
+		if (rc) {
+			snprintf(err, errlen, "%s.%s: too long", path, key);
+			goto out;
+		}
 	}
-	return 0;
+	*out = rx_new(buf_cstr(&joined), why, sizeof(why));
+	if (!*out) {
+		snprintf(err, errlen, "%s.%s: %s", path, key, why);
+		rc = KM_EINVAL;
+	}
+out:
+	buf_fini(&joined);
+	return rc;
 }
 
 /* kube-state resource names accepted in spec.kubeState.resources. */
@@ -306,8 +322,8 @@ void config_unref(struct config *c)
 	list_free(&c->namespaces);
 	list_free(&c->exclude_namespaces);
 	list_free(&c->ks_resources);
-	rx_list_free(&c->ks_allow);
-	rx_list_free(&c->ks_deny);
+	rx_free(c->ks_allow);
+	rx_free(c->ks_deny);
 	rx_free(c->mount_points_exclude);
 	rx_free(c->fs_types_exclude);
 	rx_free(c->netdev_exclude);

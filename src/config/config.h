@@ -19,11 +19,6 @@
 
 #define CONFIG_RX_MAX 32  /* regexes in one allow/deny list */
 
-struct rx_list {
-	size_t n;
-	struct rx *v[CONFIG_RX_MAX]; /* owned */
-};
-
 struct config {
 	_Atomic int refs;
 	unsigned collectors;          /* COLLECTOR_* bits */
@@ -39,8 +34,8 @@ struct config {
 	struct rx *netdev_exclude;
 	/* kube-state filters */
 	struct str_list ks_resources;   /* empty = all */
-	struct rx_list ks_allow;        /* empty = all */
-	struct rx_list ks_deny;
+	struct rx *ks_allow;            /* owned; the allowlist joined into one regex; NULL = all */
+	struct rx *ks_deny;             /* owned; NULL = none */
 	json_t *ks_labels_allowlist;    /* owned ref; {"pods": ["app", ...]} or NULL */
 };
 

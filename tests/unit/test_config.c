@@ -82,7 +82,10 @@ static void test_monitor_overrides(void **state)
 	assert_non_null(c->mount_points_exclude);
 	assert_true(rx_match(c->mount_points_exclude, "/proc/sys", 9));
 	assert_int_equal(c->ks_resources.n, 2);
-	assert_int_equal(c->ks_deny.n, 1);
+	assert_non_null(c->ks_deny);
+	assert_true(rx_match(c->ks_deny, "kube_pod_annotations", 20));
+	assert_false(rx_match(c->ks_deny, "kube_pod_info", 13));
+	assert_null(c->ks_allow);
 	assert_non_null(c->ks_labels_allowlist);
 	config_unref(c);
 }

@@ -1,0 +1,426 @@
+#include "agent/kube.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "collect/kubestate/kubestate.h"
+#include "config/selector.h"
+#include "expo/writer.h"
+#include "kube/client.h"
+#include "kube/conn.h"
+#include "kube/loop.h"
+#include "kube/reflector.h"
+
+/* API location of each kube-state kind (enum ks_kind order). */
+static const struct kube_resource ks_resources[KS_KIND_COUNT] = {
+	[KS_CRONJOB] = { "batch", "v1", "cronjobs", true },
+	[KS_DAEMONSET] = { "apps", "v1", "daemonsets", true },
+	[KS_DEPLOYMENT] = { "apps", "v1", "deployments", true },
+	[KS_HPA] = { "autoscaling", "v2", "horizontalpodautoscalers", true },
+	[KS_JOB] = { "batch", "v1", "jobs", true },
+	[KS_NAMESPACE] = { "", "v1", "namespaces", false },
+	[KS_NODE] = { "", "v1", "nodes", false },
+	[KS_PVC] = { "", "v1", "persistentvolumeclaims", true },
+	[KS_PV] = { "", "v1", "persistentvolumes", false },
+	[KS_PDB] = { "policy", "v1", "poddisruptionbudgets", true },
+	[KS_POD] = { "", "v1", "pods", true },
+	[KS_REPLICASET] = { "apps", "v1", "replicasets", true },
+	[KS_RESOURCEQUOTA] = { "", "v1", "resourcequotas", true },
+	[KS_STATEFULSET] = { "apps", "v1", "statefulsets", true },
+};
+
+struct ks_watch {
+	struct agent_kube *k;
+	enum ks_kind kind;
+	struct kube_reflector *r;
+	/* Counted for kube_state_metrics_{list,watch}_total. */
+	_Atomic uint64_t list_ok;
+};
+
+/* Label allowlists derived from one configuration; used on the loop thread. */
+struct ks_render_opts {
+	struct config *cfg;                 /* reference held */
+	struct ks_opts opts;                /* points into cfg and keys */
+	const char **keys[KS_KIND_COUNT];   /* owned arrays */
+};
+
+struct agent_kube {
+	const struct flags *flags;
+	const struct agent_kube_hooks *hooks;
+	struct kube_conn conn;
+	struct kube_loop *loop;
+	struct kube_client *client;
+	struct kube_reflector *monitors;
+	struct kube_reflector *self_node;
+	struct ks_store *ks;
+	struct ks_watch ksw[KS_KIND_COUNT];
+	struct ks_render_opts ro;           /* loop thread only */
+	char last_monitor[512];             /* "name@resourceVersion" last applied; loop thread */
+	atomic_bool leader;
+};
+
+static void ro_fini(struct ks_render_opts *ro)
+{
+	for (int i = 0; i < KS_KIND_COUNT; i++)
+		free(ro->keys[i]);
+	config_unref(ro->cfg);
+	memset(ro, 0, sizeof(*ro));
+}
+
+/* Builds render options from c's kubeState.labelsAllowlist. */
+static int ro_build(struct ks_render_opts *ro, struct config *c)
+{
+	const char *kind_name;
+	json_t *names;
+
+	memset(ro, 0, sizeof(*ro));
+	ro->cfg = config_ref(c);
+	json_object_foreach(c->ks_labels_allowlist, kind_name, names) {
+		enum ks_kind kind;
+		size_t i, n = json_array_size(names);
+		json_t *v;
+
+		if (ks_kind_parse(kind_name, &kind))
+			continue; /* validated as a map; unknown kinds have nothing to label */
+		ro->keys[kind] = calloc(n + 1, sizeof(char *));
+		if (!ro->keys[kind]) {
+			ro_fini(ro);
+			return KM_ENOMEM;
+		}
+		json_array_foreach(names, i, v)
+			ro->keys[kind][i] = json_string_value(v);
+		ro->opts.labels[kind] = (struct ks_allowlist){ ro->keys[kind], n };
+	}
+	return 0;
+}
+
+static void ks_on_upsert(struct ks_watch *w, json_t *obj)
+{
+	int rc = ks_store_upsert(w->k->ks, w->kind, obj, &w->k->ro.opts);
+
+	if (rc)
+		log_warn("kube-state", "cannot render %s: %s", ks_kind_resource(w->kind), km_strerror(rc));
+}
+
+static void ks_add(json_t *obj, void *arg)
+{
+	ks_on_upsert(arg, obj);
+}
+
+static void ks_update(json_t *old_obj, json_t *new_obj, void *arg)
+{
+	(void)old_obj;
+	ks_on_upsert(arg, new_obj);
+}
+
+static void ks_delete(json_t *obj, void *arg)
+{
+	struct ks_watch *w = arg;
+	json_t *md = json_object_get(obj, "metadata");
+
+	ks_store_delete(w->k->ks, w->kind, json_string_value(json_object_get(md, "namespace")),
+			json_string_value(json_object_get(md, "name")));
+}
+
+static void ks_synced(void *arg)
+{
+	struct ks_watch *w = arg;
+
+	atomic_fetch_add(&w->list_ok, 1);
+}
+
+/* Re-renders every stored object of every kind (the label allowlist changed). */
+static void ks_rerender_all(struct agent_kube *k)
+{
+	for (int i = 0; i < KS_KIND_COUNT; i++) {
+		json_t *snap, *obj;
+		const char *key;
+
+		if (!k->ksw[i].r)
+			continue;
+		snap = kube_store_snapshot(kube_reflector_store(k->ksw[i].r));
+		json_object_foreach(snap, key, obj)
+			ks_on_upsert(&k->ksw[i], obj);
+		json_decref(snap);
+	}
+}
+
+static void config_changed_on_loop(void *arg)
+{
+	struct agent_kube *k = arg;
+	struct config *c = k->hooks->get_config(k->hooks->arg);
+	const json_t *was = k->ro.cfg ? k->ro.cfg->ks_labels_allowlist : NULL;
+	const json_t *now = c->ks_labels_allowlist;
+
+	/* Re-rendering every object is costly: only when the allowlist changed. */
+	if (k->ro.cfg && ((!was && !now) || (was && now && json_equal(was, now)))) {
+		config_unref(c);
+		return;
+	}
+	ro_fini(&k->ro);
+	if (ro_build(&k->ro, c))
+		log_error("kube-state", "out of memory building label allowlists");
+	config_unref(c);
+	ks_rerender_all(k);
+}
+
+void agent_kube_config_changed(struct agent_kube *k)
+{
+	if (!k)
+		return;
+	if (kube_loop_on_thread(k->loop))
+		config_changed_on_loop(k);
+	else
+		kube_loop_call(k->loop, config_changed_on_loop, k);
+}
+
+/* --- K8sMonitor selection ------------------------------------------------ */
+
+/* Older first: creationTimestamp (RFC 3339 UTC sorts as text), then name. */
+static int monitor_cmp(const json_t *a, const json_t *b)
+{
+	const json_t *ma = json_object_get(a, "metadata"), *mb = json_object_get(b, "metadata");
+	const char *ta = json_string_value(json_object_get(ma, "creationTimestamp"));
+	const char *tb = json_string_value(json_object_get(mb, "creationTimestamp"));
+	int c = strcmp(ta ? ta : "", tb ? tb : "");
+
+	if (c)
+		return c;
+	return strcmp(json_string_value(json_object_get(ma, "name")) ?: "",
+		      json_string_value(json_object_get(mb, "name")) ?: "");
+}
+
+static void reselect_monitor(struct agent_kube *k)
+{
+	json_t *snap = kube_store_snapshot(kube_reflector_store(k->monitors));
+	json_t *node = NULL, *labels = NULL, *best = NULL, *m;
+	const char *key;
+	char id[512] = "";
+
+	if (k->self_node) {
+		node = kube_store_get(kube_reflector_store(k->self_node), k->flags->node_name);
+		labels = json_object_get(json_object_get(node, "metadata"), "labels");
+	}
+	json_object_foreach(snap, key, m) {
+		char err[256];
+		struct selector *s = selector_compile(json_object_get(json_object_get(m, "spec"), "nodeSelector"),
+						      "spec.nodeSelector", err, sizeof(err));
+		bool match = s && selector_matches(s, labels);
+		selector_free(s);
+		/* A selector that does not compile selects nothing; the invalid
+		 * spec itself is reported by the configuration build. */
+		if (match && (!best || monitor_cmp(m, best) < 0))
+			best = m;
+	}
+	if (best) {
+		json_t *md = json_object_get(best, "metadata");
+		snprintf(id, sizeof(id), "%s@%s", json_string_value(json_object_get(md, "name")) ?: "",
+			 json_string_value(json_object_get(md, "resourceVersion")) ?: "");
+	}
+	if (strcmp(id, k->last_monitor) != 0) {
+		snprintf(k->last_monitor, sizeof(k->last_monitor), "%s", id);
+		k->hooks->on_monitor(best, k->hooks->arg);
+	}
+	json_decref(node);
+	json_decref(snap);
+}
+
+static void mon_add(json_t *obj, void *arg)
+{
+	(void)obj;
+	reselect_monitor(arg);
+}
+
+static void mon_update(json_t *old_obj, json_t *new_obj, void *arg)
+{
+	(void)old_obj;
+	(void)new_obj;
+	reselect_monitor(arg);
+}
+
+static void mon_synced(void *arg)
+{
+	reselect_monitor(arg);
+}
+
+/* --- lifecycle ------------------------------------------------------------ */
+
+static struct kube_reflector *start_reflector(struct agent_kube *k, const struct kube_reflector_opts *o)
+{
+	struct kube_reflector *r = kube_reflector_new(k->client, o);
+
+	if (!r)
+		return NULL;
+	if (kube_reflector_start(r)) {
+		kube_reflector_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+static int start_kube_state(struct agent_kube *k)
+{
+	for (int i = 0; i < KS_KIND_COUNT; i++) {
+		struct kube_reflector_opts o = {
+			.res = ks_resources[i],
+			.cbs = { ks_add, ks_update, ks_delete, ks_synced, &k->ksw[i] },
+		};
+		k->ksw[i].k = k;
+		k->ksw[i].kind = (enum ks_kind)i;
+		k->ksw[i].r = start_reflector(k, &o);
+		if (!k->ksw[i].r)
+			return KM_ENOMEM;
+	}
+	return 0;
+}
+
+struct agent_kube *agent_kube_start(const struct flags *f, const struct agent_kube_hooks *hooks,
+				    char *err, size_t errlen)
+{
+	struct agent_kube *k = calloc(1, sizeof(*k));
+	struct config *c = NULL;
+	char sel[320];
+
+	if (!k) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	k->flags = f;
+	k->hooks = hooks;
+	if (kube_conn_load(&k->conn, f->kubeconfig[0] ? f->kubeconfig : NULL, err, errlen))
+		goto fail;
+	k->loop = kube_loop_new();
+	if (!k->loop) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	k->client = kube_client_new(&k->conn, k->loop, err, errlen);
+	if (!k->client)
+		goto fail;
+	k->ks = ks_store_new();
+	c = hooks->get_config(hooks->arg);
+	if (!k->ks || ro_build(&k->ro, c)) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	config_unref(c);
+	c = NULL;
+	if (kube_loop_start(k->loop)) {
+		snprintf(err, errlen, "cannot start the API I/O thread");
+		goto fail;
+	}
+	snprintf(sel, sizeof(sel), "metadata.name=%s", f->node_name);
+	{
+		struct kube_reflector_opts on = {
+			.res = { "", "v1", "nodes", false },
+			.field_selector = sel,
+			.cbs = { mon_add, mon_update, mon_add, NULL, k },
+		};
+		struct kube_reflector_opts om = {
+			.res = { "k8smon.io", "v1alpha1", "k8smonitors", false },
+			.cbs = { mon_add, mon_update, mon_add, mon_synced, k },
+		};
+		k->self_node = start_reflector(k, &on);
+		k->monitors = start_reflector(k, &om);
+		if (!k->self_node || !k->monitors) {
+			snprintf(err, errlen, "cannot start watches");
+			goto fail;
+		}
+	}
+	/* Without a Lease this instance is the only kube-state emitter. */
+	atomic_store(&k->leader, true);
+	if (f->collectors & COLLECTOR_KUBE_STATE) {
+		if (start_kube_state(k)) {
+			snprintf(err, errlen, "cannot start kube-state watches");
+			goto fail;
+		}
+	}
+	log_info("kube", "connected to %s (%s)", kube_client_server(k->client), k->conn.source);
+	return k;
+fail:
+	config_unref(c);
+	agent_kube_stop(k);
+	return NULL;
+}
+
+void agent_kube_stop(struct agent_kube *k)
+{
+	if (!k)
+		return;
+	for (int i = 0; i < KS_KIND_COUNT; i++)
+		kube_reflector_free(k->ksw[i].r);
+	kube_reflector_free(k->monitors);
+	kube_reflector_free(k->self_node);
+	if (k->loop)
+		kube_loop_stop(k->loop);
+	kube_client_free(k->client);
+	kube_loop_free(k->loop);
+	ks_store_free(k->ks);
+	ro_fini(&k->ro);
+	kube_conn_fini(&k->conn);
+	free(k);
+}
+
+static bool ks_synced_all(struct agent_kube *k)
+{
+	for (int i = 0; i < KS_KIND_COUNT; i++)
+		if (k->ksw[i].r && !kube_reflector_synced(k->ksw[i].r))
+			return false;
+	return true;
+}
+
+bool agent_kube_ready(struct agent_kube *k)
+{
+	return kube_reflector_synced(k->monitors) && kube_reflector_synced(k->self_node) &&
+	       ks_synced_all(k);
+}
+
+int agent_kube_write_kube_state(struct agent_kube *k, const struct config *c, struct buf *out)
+{
+	struct ks_filter f = {
+		.namespaces = (const char *const *)c->namespaces.v,
+		.nnamespaces = c->namespaces.n,
+		.exclude_namespaces = (const char *const *)c->exclude_namespaces.v,
+		.nexclude_namespaces = c->exclude_namespaces.n,
+		.metric_allow = c->ks_allow,
+		.metric_deny = c->ks_deny,
+	};
+	struct ks_self_counts counts[KS_KIND_COUNT];
+	size_t n = 0;
+	int rc;
+
+	if (!(c->collectors & COLLECTOR_KUBE_STATE) || !atomic_load(&k->leader) || !ks_synced_all(k))
+		return 0;
+	for (size_t i = 0; i < c->ks_resources.n; i++) {
+		enum ks_kind kind;
+		if (ks_kind_parse(c->ks_resources.v[i], &kind) == 0)
+			f.kinds |= 1u << kind;
+	}
+	rc = ks_store_write(k->ks, &f, out);
+	for (int i = 0; !rc && i < KS_KIND_COUNT; i++) {
+		if (!k->ksw[i].r)
+			continue;
+		counts[n++] = (struct ks_self_counts){
+			.resource = ks_kind_go_type((enum ks_kind)i),
+			.list_success = atomic_load(&k->ksw[i].list_ok),
+		};
+	}
+	if (!rc)
+		rc = ks_write_self(out, counts, n, 0, 1);
+	return rc;
+}
+
+int agent_kube_write_self(struct agent_kube *k, struct buf *out)
+{
+	int rc = expo_family(out, "k8smon_leader", "1 if this instance holds the Lease and serves kube-state metrics.", EXPO_GAUGE);
+
+	if (!rc)
+		rc = expo_sample(out, "k8smon_leader", NULL, 0, atomic_load(&k->leader) ? 1 : 0);
+	if (!rc)
+		rc = kube_metrics_write(k->client, out);
+	return rc;
+}

@@ -1,0 +1,50 @@
+/* The agent's Kubernetes side: API connection, the reflectors each collector
+ * needs, the kube-state store, and the choice of the K8sMonitor that selects
+ * this node. Everything here runs on the kube I/O loop thread except the
+ * write functions, which HTTP threads call.
+ *
+ * Watched, and why:
+ *   k8smonitors (cluster)         live configuration
+ *   nodes, metadata.name=<node>   this node's labels, for spec.nodeSelector
+ *   kube-state kinds (cluster)    only while this instance is the leader
+ */
+#ifndef K8SMON_AGENT_KUBE_H
+#define K8SMON_AGENT_KUBE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "base/buf.h"
+#include "config/config.h"
+#include "config/flags.h"
+
+struct agent_kube;
+
+/* Called on the loop thread whenever the K8sMonitor selecting this node
+ * changes: monitor is the chosen object (borrowed) or NULL (none: flags). */
+typedef void (*agent_monitor_fn)(const json_t *monitor, void *arg);
+/* Returns a reference to the current configuration (any thread). */
+typedef struct config *(*agent_config_fn)(void *arg);
+
+struct agent_kube_hooks {
+	agent_monitor_fn on_monitor;
+	agent_config_fn get_config;
+	void *arg;
+};
+
+/* Connects (kubeconfig or in-cluster) and starts the loop and reflectors.
+ * flags and hooks are borrowed and must outlive the result. NULL with one
+ * line in err when the connection settings cannot be loaded. */
+struct agent_kube *agent_kube_start(const struct flags *f, const struct agent_kube_hooks *hooks,
+				    char *err, size_t errlen);
+void agent_kube_stop(struct agent_kube *k);
+/* Initial lists applied for every reflector this instance needs. */
+bool agent_kube_ready(struct agent_kube *k);
+/* The configuration changed (on any thread): re-render what depends on it. */
+void agent_kube_config_changed(struct agent_kube *k);
+/* kube_* for /metrics/kube-state: empty unless leader and synced. */
+int agent_kube_write_kube_state(struct agent_kube *k, const struct config *c, struct buf *out);
+/* k8smon_kube_* and k8smon_leader self-metrics. */
+int agent_kube_write_self(struct agent_kube *k, struct buf *out);
+
+#endif
