@@ -87,7 +87,8 @@ static int parse_num(const char *s, size_t n, double *out)
 	return rc;
 }
 
-/* Reads one attribute, trailing newline removed; *ok false when unreadable. */
+/* Reads one attribute into pf2, trailing newline removed; a KM_* error when
+ * the kernel refuses it (the caller then skips the attribute). */
 static int read_attr(struct node_ctx *ctx, const char *dev, const char *file,
 		     const char **val, size_t *vlen)
 {
