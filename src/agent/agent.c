@@ -11,6 +11,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "collect/container/container.h"
 #include "collect/node/node.h"
 #include "collect/stats.h"
 #include "config/config.h"
@@ -28,6 +29,7 @@ struct agent {
 	struct config *cfg;
 	struct collect_stats *stats;
 	struct node_collector *node;
+	struct container_collector *container;
 	struct http_server *http;
 	struct agent_kube *kube;         /* NULL in host mode */
 	struct agent_kube_hooks hooks;
@@ -108,6 +110,18 @@ static int write_node(struct agent *a, const struct config *c, struct buf *out)
 	return node_collect(a->node, &o, out, a->stats);
 }
 
+static int write_container(struct agent *a, const struct config *c, struct buf *out)
+{
+	struct container_opts o = {
+		.procfs = a->flags->procfs, .sysfs = a->flags->sysfs,
+		.podmap = agent_kube_podmap(a->kube),
+	};
+
+	if (!(c->collectors & COLLECTOR_CONTAINER))
+		return 0;
+	return container_collect(a->container, &o, out, a->stats);
+}
+
 static int write_self(struct agent *a, const struct config *c, struct buf *out)
 {
 	struct expo_label bl[] = { { "version", K8SMON_VERSION }, { "mode", a->flags->kubernetes ? "kubernetes" : "host" } };
@@ -151,6 +165,8 @@ static int serve_metrics(struct agent *a, enum endpoint ep, struct http_reply *r
 	r->body.cap = ep == EP_SELF ? CAP_SELF : HTTP_BODY_MAX;
 	if (ep == EP_ALL || ep == EP_NODE)
 		rc = write_node(a, c, &r->body);
+	if (!rc && (ep == EP_ALL || ep == EP_CADVISOR))
+		rc = write_container(a, c, &r->body);
 	if (!rc && a->kube && (ep == EP_ALL || ep == EP_KUBE_STATE))
 		rc = agent_kube_write_kube_state(a->kube, c, &r->body);
 	if (!rc && (ep == EP_ALL || ep == EP_SELF))
@@ -220,7 +236,8 @@ struct agent *agent_start(const struct flags *f, char *err, size_t errlen)
 		goto fail;
 	a->stats = collect_stats_new();
 	a->node = node_collector_new();
-	if (!a->stats || !a->node) {
+	a->container = container_collector_new();
+	if (!a->stats || !a->node || !a->container) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -272,6 +289,7 @@ void agent_stop(struct agent *a)
 	http_server_stop(a->http);
 	agent_kube_stop(a->kube);
 	node_collector_free(a->node);
+	container_collector_free(a->container);
 	collect_stats_free(a->stats);
 	config_unref(a->cfg);
 	pthread_mutex_destroy(&a->cfg_lock);

@@ -7,11 +7,14 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "collect/container/podmap.h"
 #include "collect/kubestate/kubestate.h"
 #include "config/selector.h"
 #include "expo/writer.h"
 #include "kube/client.h"
 #include "kube/conn.h"
+#include "kube/event.h"
+#include "kube/leader.h"
 #include "kube/loop.h"
 #include "kube/reflector.h"
 
@@ -56,7 +59,11 @@ struct agent_kube {
 	struct kube_client *client;
 	struct kube_reflector *monitors;
 	struct kube_reflector *self_node;
+	struct kube_reflector *node_pods;   /* pods with spec.nodeName=<node> */
+	struct podmap *podmap;
+	struct kube_leader *leader_el;
 	struct ks_store *ks;
+	bool ks_running;                    /* loop thread */
 	struct ks_watch ksw[KS_KIND_COUNT];
 	struct ks_render_opts ro;           /* loop thread only */
 	char last_monitor[512];             /* "name@resourceVersion" last applied; loop thread */
@@ -149,6 +156,29 @@ static void ks_rerender_all(struct agent_kube *k)
 	}
 }
 
+static int start_kube_state(struct agent_kube *k);
+static void stop_kube_state(struct agent_kube *k);
+
+/* kube-state watches run only where they are needed: on the leader, with the
+ * collector enabled. Called on the loop thread after any change of either. */
+static void ks_reconcile(struct agent_kube *k)
+{
+	struct config *c = k->hooks->get_config(k->hooks->arg);
+	bool want = atomic_load(&k->leader) && (c->collectors & COLLECTOR_KUBE_STATE);
+
+	config_unref(c);
+	if (want && !k->ks_running) {
+		if (start_kube_state(k))
+			log_error("kube-state", "cannot start watches: out of memory");
+		else
+			log_info("kube-state", "watching %d resources", KS_KIND_COUNT);
+	} else if (!want && k->ks_running) {
+		stop_kube_state(k);
+		log_info("kube-state", "watches stopped (%s)",
+			 atomic_load(&k->leader) ? "collector disabled" : "not the leader");
+	}
+}
+
 static void config_changed_on_loop(void *arg)
 {
 	struct agent_kube *k = arg;
@@ -159,6 +189,7 @@ static void config_changed_on_loop(void *arg)
 	/* Re-rendering every object is costly: only when the allowlist changed. */
 	if (k->ro.cfg && ((!was && !now) || (was && now && json_equal(was, now)))) {
 		config_unref(c);
+		ks_reconcile(k);
 		return;
 	}
 	ro_fini(&k->ro);
@@ -166,6 +197,7 @@ static void config_changed_on_loop(void *arg)
 		log_error("kube-state", "out of memory building label allowlists");
 	config_unref(c);
 	ks_rerender_all(k);
+	ks_reconcile(k);
 }
 
 void agent_kube_config_changed(struct agent_kube *k)
@@ -247,6 +279,50 @@ static void mon_synced(void *arg)
 	reselect_monitor(arg);
 }
 
+/* --- pods of this node, for the container collector ------------------------ */
+
+static void pod_add(json_t *obj, void *arg)
+{
+	struct agent_kube *k = arg;
+	int rc = podmap_upsert(k->podmap, obj);
+
+	if (rc)
+		log_warn("container", "cannot map pod %s: %s", kube_obj_name(obj) ?: "?", km_strerror(rc));
+}
+
+static void pod_update(json_t *old_obj, json_t *new_obj, void *arg)
+{
+	(void)old_obj;
+	pod_add(new_obj, arg);
+}
+
+static void pod_delete(json_t *obj, void *arg)
+{
+	struct agent_kube *k = arg;
+
+	podmap_delete(k->podmap, kube_obj_namespace(obj), kube_obj_name(obj));
+}
+
+/* --- leadership ----------------------------------------------------------- */
+
+static void on_leader_started(void *arg)
+{
+	struct agent_kube *k = arg;
+
+	atomic_store(&k->leader, true);
+	log_info("leader", "became the leader: serving kube-state metrics after the initial sync");
+	ks_reconcile(k);
+}
+
+static void on_leader_stopped(void *arg)
+{
+	struct agent_kube *k = arg;
+
+	atomic_store(&k->leader, false);
+	log_info("leader", "no longer the leader: kube-state metrics stop");
+	ks_reconcile(k);
+}
+
 /* --- lifecycle ------------------------------------------------------------ */
 
 static struct kube_reflector *start_reflector(struct agent_kube *k, const struct kube_reflector_opts *o)
@@ -262,8 +338,20 @@ static struct kube_reflector *start_reflector(struct agent_kube *k, const struct
 	return r;
 }
 
+static void stop_kube_state(struct agent_kube *k)
+{
+	for (int i = 0; i < KS_KIND_COUNT; i++) {
+		kube_reflector_free(k->ksw[i].r);
+		k->ksw[i].r = NULL;
+		/* No stale series: the next leader term starts from a fresh list. */
+		ks_store_clear_kind(k->ks, (enum ks_kind)i);
+	}
+	k->ks_running = false;
+}
+
 static int start_kube_state(struct agent_kube *k)
 {
+	k->ks_running = true;
 	for (int i = 0; i < KS_KIND_COUNT; i++) {
 		struct kube_reflector_opts o = {
 			.res = ks_resources[i],
@@ -302,8 +390,9 @@ struct agent_kube *agent_kube_start(const struct flags *f, const struct agent_ku
 	if (!k->client)
 		goto fail;
 	k->ks = ks_store_new();
+	k->podmap = podmap_new();
 	c = hooks->get_config(hooks->arg);
-	if (!k->ks || ro_build(&k->ro, c)) {
+	if (!k->ks || !k->podmap || ro_build(&k->ro, c)) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -324,18 +413,38 @@ struct agent_kube *agent_kube_start(const struct flags *f, const struct agent_ku
 			.res = { "k8smon.io", "v1alpha1", "k8smonitors", false },
 			.cbs = { mon_add, mon_update, mon_add, mon_synced, k },
 		};
+		char psel[320];
+		struct kube_reflector_opts op = {
+			.res = { "", "v1", "pods", true },
+			.field_selector = psel,
+			.cbs = { pod_add, pod_update, pod_delete, NULL, k },
+		};
+		snprintf(psel, sizeof(psel), "spec.nodeName=%s", f->node_name);
 		k->self_node = start_reflector(k, &on);
 		k->monitors = start_reflector(k, &om);
-		if (!k->self_node || !k->monitors) {
+		k->node_pods = start_reflector(k, &op);
+		if (!k->self_node || !k->monitors || !k->node_pods) {
 			snprintf(err, errlen, "cannot start watches");
 			goto fail;
 		}
 	}
-	/* Without a Lease this instance is the only kube-state emitter. */
-	atomic_store(&k->leader, true);
-	if (f->collectors & COLLECTOR_KUBE_STATE) {
-		if (start_kube_state(k)) {
-			snprintf(err, errlen, "cannot start kube-state watches");
+	{
+		const char *pod = getenv("POD_NAME");
+		struct kube_leader_opts lo = {
+			.namespace = f->lease_namespace[0] ? f->lease_namespace : kube_client_namespace(k->client),
+			.name = f->lease_name,
+			.identity = pod && pod[0] ? pod : f->node_name,
+			.lease_ms = f->lease_duration_ms,
+			.renew_deadline_ms = f->renew_deadline_ms,
+			.retry_ms = f->retry_period_ms,
+			.always = !f->leader_election,
+			.on_started = on_leader_started,
+			.on_stopped = on_leader_stopped,
+			.arg = k,
+		};
+		k->leader_el = kube_leader_new(k->client, &lo);
+		if (!k->leader_el || kube_leader_start(k->leader_el)) {
+			snprintf(err, errlen, "cannot start leader election");
 			goto fail;
 		}
 	}
@@ -351,15 +460,21 @@ void agent_kube_stop(struct agent_kube *k)
 {
 	if (!k)
 		return;
+	/* Leadership first: the Lease is released while the API is still up. */
+	if (k->leader_el)
+		kube_leader_stop(k->leader_el);
 	for (int i = 0; i < KS_KIND_COUNT; i++)
 		kube_reflector_free(k->ksw[i].r);
 	kube_reflector_free(k->monitors);
 	kube_reflector_free(k->self_node);
+	kube_reflector_free(k->node_pods);
 	if (k->loop)
 		kube_loop_stop(k->loop);
+	kube_leader_free(k->leader_el);
 	kube_client_free(k->client);
 	kube_loop_free(k->loop);
 	ks_store_free(k->ks);
+	podmap_free(k->podmap);
 	ro_fini(&k->ro);
 	kube_conn_fini(&k->conn);
 	free(k);
@@ -376,7 +491,12 @@ static bool ks_synced_all(struct agent_kube *k)
 bool agent_kube_ready(struct agent_kube *k)
 {
 	return kube_reflector_synced(k->monitors) && kube_reflector_synced(k->self_node) &&
-	       ks_synced_all(k);
+	       kube_reflector_synced(k->node_pods) && ks_synced_all(k);
+}
+
+struct podmap *agent_kube_podmap(struct agent_kube *k)
+{
+	return k ? k->podmap : NULL;
 }
 
 int agent_kube_write_kube_state(struct agent_kube *k, const struct config *c, struct buf *out)
@@ -393,7 +513,10 @@ int agent_kube_write_kube_state(struct agent_kube *k, const struct config *c, st
 	size_t n = 0;
 	int rc;
 
-	if (!(c->collectors & COLLECTOR_KUBE_STATE) || !atomic_load(&k->leader) || !ks_synced_all(k))
+	/* Exactly one emitter, and only a complete set: nothing until the
+	 * leader's initial lists are all applied. */
+	if (!(c->collectors & COLLECTOR_KUBE_STATE) || !atomic_load(&k->leader) || !k->ks_running ||
+	    !ks_synced_all(k))
 		return 0;
 	for (size_t i = 0; i < c->ks_resources.n; i++) {
 		enum ks_kind kind;
@@ -416,11 +539,6 @@ int agent_kube_write_kube_state(struct agent_kube *k, const struct config *c, st
 
 int agent_kube_write_self(struct agent_kube *k, struct buf *out)
 {
-	int rc = expo_family(out, "k8smon_leader", "1 if this instance holds the Lease and serves kube-state metrics.", EXPO_GAUGE);
-
-	if (!rc)
-		rc = expo_sample(out, "k8smon_leader", NULL, 0, atomic_load(&k->leader) ? 1 : 0);
-	if (!rc)
-		rc = kube_metrics_write(k->client, out);
-	return rc;
+	/* k8smon_leader comes with the client's metrics (the elector registers it). */
+	return kube_metrics_write(k->client, out);
 }

@@ -6,7 +6,9 @@
  * Watched, and why:
  *   k8smonitors (cluster)         live configuration
  *   nodes, metadata.name=<node>   this node's labels, for spec.nodeSelector
+ *   pods, spec.nodeName=<node>    container collector pod mapping
  *   kube-state kinds (cluster)    only while this instance is the leader
+ *                                 and the collector is enabled
  */
 #ifndef K8SMON_AGENT_KUBE_H
 #define K8SMON_AGENT_KUBE_H
@@ -42,6 +44,8 @@ void agent_kube_stop(struct agent_kube *k);
 bool agent_kube_ready(struct agent_kube *k);
 /* The configuration changed (on any thread): re-render what depends on it. */
 void agent_kube_config_changed(struct agent_kube *k);
+/* The pod map of this node's pods for the container collector; borrowed. */
+struct podmap *agent_kube_podmap(struct agent_kube *k);
 /* kube_* for /metrics/kube-state: empty unless leader and synced. */
 int agent_kube_write_kube_state(struct agent_kube *k, const struct config *c, struct buf *out);
 /* k8smon_kube_* and k8smon_leader self-metrics. */
