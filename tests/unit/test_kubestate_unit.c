@@ -1,0 +1,310 @@
+/* kube-state collector units: quantities, Go float formatting, label
+ * names, HELP/TYPE against reference/ksm.md §4, store operations
+ * (replace, delete, clear, rollback on cap, concurrent writers/readers),
+ * self-metrics, and the bytes-per-object figure. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <pthread.h>
+
+#include "base/err.h"
+#include "collect/kubestate/ks_internal.h"
+
+static int64_t qv(const char *s, int scale)
+{
+	struct ks_quantity q;
+
+	assert_int_equal(ks_quantity_parse(s, &q), 0);
+	return ks_quantity_scaled(&q, scale);
+}
+
+static void test_quantity(void **state)
+{
+	struct ks_quantity q;
+
+	(void)state;
+	assert_int_equal(qv("100m", -3), 100);
+	assert_int_equal(qv("100m", 0), 1); /* Value() rounds up */
+	assert_int_equal(qv("1.5Gi", 0), 1610612736);
+	assert_int_equal(qv("1e3", 0), 1000);
+	assert_int_equal(qv("1E3", 0), 1000);
+	assert_int_equal(qv("0.1", -3), 100);
+	assert_int_equal(qv("0.1", 0), 1);
+	assert_int_equal(qv("129e6", 0), 129000000);
+	assert_int_equal(qv("123Mi", 0), 128974848);
+	assert_int_equal(qv("4.3", -3), 4300);
+	assert_int_equal(qv("2G", 0), 2000000000);
+	assert_int_equal(qv("1k", 0), 1000);
+	assert_int_equal(qv("32882864Ki", 0), 33672052736LL);
+	assert_int_equal(qv("1.5m", -3), 2); /* MilliValue rounds up */
+	assert_int_equal(qv("500n", -3), 1);
+	assert_int_equal(qv("0", 0), 0);
+	assert_int_equal(qv("1Ei", 0), 1152921504606846976LL);
+	assert_int_equal(qv("8Ei", 0), INT64_MAX); /* saturates */
+	assert_int_equal(qv("12e-3", -3), 12);
+	assert_int_equal(qv(".5", -3), 500);
+	assert_int_equal(qv("-1", 0), -1);
+	assert_int_equal(qv("+2Ki", 0), 2048);
+	assert_int_equal(ks_quantity_parse("", &q), KM_EPARSE);
+	assert_int_equal(ks_quantity_parse("abc", &q), KM_EPARSE);
+	assert_int_equal(ks_quantity_parse("1Kb", &q), KM_EPARSE);
+	assert_int_equal(ks_quantity_parse("1.2.3", &q), KM_EPARSE);
+	assert_int_equal(ks_quantity_parse("1e", &q), KM_EPARSE);
+}
+
+static void fmt(double v, const char *want)
+{
+	char b[EXPO_DOUBLE_MAX];
+
+	ks_fmt_value(b, v);
+	assert_string_equal(b, want);
+}
+
+static void test_go_format(void **state)
+{
+	(void)state;
+	fmt(0, "0");
+	fmt(1, "1");
+	fmt(-1, "-1");
+	fmt(555, "555");
+	fmt(123456, "123456");
+	fmt(1e6, "1e+06");
+	fmt(1234567, "1.234567e+06");
+	fmt(1e8, "1e+08");
+	fmt(1.5e9, "1.5e+09");
+	fmt(1501888018, "1.501888018e+09");
+	fmt(0.2, "0.2");
+	fmt(4.3, "4.3");
+	fmt(1e-5, "1e-05");
+	fmt(0.0001, "0.0001");
+	fmt(7.91, "7.91");
+	fmt(-62135596800.0, "-6.21355968e+10");
+}
+
+static void label_name(const char *key, const char *want)
+{
+	struct buf b;
+
+	buf_init(&b, 1024);
+	assert_int_equal(ks_label_name(&b, "label", key), 0);
+	assert_string_equal(buf_cstr(&b), want);
+	buf_fini(&b);
+}
+
+static void test_label_names(void **state)
+{
+	(void)state;
+	label_name("app", "label_app");
+	label_name("app.kubernetes.io/name", "label_app_kubernetes_io_name");
+	label_name("camelCase", "label_camel_case");
+	label_name("aBC", "label_a_bc");
+	label_name("a1B2C", "label_a1_b2_c");
+	label_name("ABC", "label_abc");
+	label_name("h\xc3\xa9llo", "label_h_llo");
+	label_name("excluded_from_alerts", "label_excluded_from_alerts");
+	assert_true(ks_res_is_extended("nvidia.com/gpu"));
+	assert_true(ks_res_is_extended("example.com/foo"));
+	assert_false(ks_res_is_extended("kubernetes.io/batch-cpu"));
+	assert_false(ks_res_is_extended("pods"));
+	assert_false(ks_res_is_extended("requests.nvidia.com/gpu"));
+	assert_false(ks_res_is_extended("Bad_Domain/x"));
+}
+
+/* Every family we print that ksm.md §4 lists has exactly that HELP/TYPE. */
+static void test_help_matches_reference(void **state)
+{
+	FILE *f = fopen("tests/fixtures/kubestate/help_ksm.tsv", "r");
+	char line[1024];
+	int checked = 0, total = 0;
+
+	(void)state;
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		char *name = line, *help = strchr(line, '\t'), *type;
+		if (!help)
+			continue;
+		*help++ = '\0';
+		type = strchr(help, '\t');
+		assert_non_null(type);
+		*type++ = '\0';
+		type[strcspn(type, "\n")] = '\0';
+		total++;
+		for (int k = 0; k < KS_KIND_COUNT; k++) {
+			for (size_t i = 0; i < *ks_kinds[k].nfamilies; i++) {
+				const struct ks_family *fam = &ks_kinds[k].families[i];
+				if (strcmp(fam->name, name) != 0)
+					continue;
+				if (strcmp(fam->help, help) != 0)
+					fail_msg("%s: HELP '%s' want '%s'", name, fam->help, help);
+				assert_string_equal(expo_type_name(fam->type), type);
+				checked++;
+			}
+		}
+	}
+	fclose(f);
+	print_message("[ help     ] %d of %d reference families checked\n", checked, total);
+	assert_true(checked >= 60);
+}
+
+static json_t *pod(const char *ns, const char *name, const char *node)
+{
+	return json_pack("{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:[{s:s, s:{s:{s:s, s:s}}}]}, "
+			 "s:{s:s, s:s, s:s, s:[{s:s, s:b, s:i, s:{s:{}}}]}}",
+			 "kind", "Pod", "metadata", "name", name, "namespace", ns, "uid",
+			 "0b9f5c2e-6f0e-4c89-9a53-8c1f1f5b0e11", "spec", "nodeName", node,
+			 "containers", "name", "app", "resources", "requests", "cpu", "100m",
+			 "memory", "128Mi", "status", "phase", "Running", "hostIP", "10.0.0.1",
+			 "podIP", "10.1.2.3", "containerStatuses", "name", "app", "ready", 1,
+			 "restartCount", 0, "state", "running");
+}
+
+static void test_store_ops(void **state)
+{
+	struct ks_store *s = ks_store_new();
+	struct buf out;
+	json_t *p = pod("ns", "a", "n1"), *p2 = pod("ns", "a", "n2");
+	json_t *bad = json_pack("{s:{s:s}}", "metadata", "name", "x");
+
+	(void)state;
+	assert_int_equal(ks_store_upsert(s, KS_POD, p, NULL), 0);
+	assert_int_equal(ks_store_upsert(s, KS_POD, p2, NULL), 0); /* replaces */
+	assert_int_equal(ks_store_count(s, KS_POD), 1);
+	assert_int_equal(ks_store_upsert(s, KS_POD, bad, NULL), KM_EINVAL); /* no namespace */
+	assert_int_equal(ks_store_upsert(s, KS_NODE, bad, NULL), 0);
+	buf_init(&out, 1 << 20);
+	assert_int_equal(ks_store_write(s, NULL, &out), 0);
+	assert_non_null(strstr(buf_cstr(&out), "node=\"n2\""));
+	assert_null(strstr(buf_cstr(&out), "node=\"n1\""));
+	/* A cap too small rolls the output back to its length on entry. */
+	{
+		struct buf small;
+		buf_init(&small, 100);
+		buf_adds(&small, "keep");
+		assert_int_equal(ks_store_write(s, NULL, &small), KM_ETOOBIG);
+		assert_string_equal(buf_cstr(&small), "keep");
+		buf_fini(&small);
+	}
+	assert_int_equal(ks_store_delete(s, KS_POD, "ns", "a"), 0);
+	assert_int_equal(ks_store_delete(s, KS_POD, "ns", "a"), KM_ENOENT);
+	assert_int_equal(ks_store_clear_kind(s, KS_NODE), 0);
+	buf_reset(&out);
+	assert_int_equal(ks_store_write(s, NULL, &out), 0);
+	assert_int_equal(out.len, 0); /* no objects: not even headers */
+	buf_fini(&out);
+	json_decref(p);
+	json_decref(p2);
+	json_decref(bad);
+	ks_store_free(s);
+}
+
+struct race {
+	struct ks_store *s;
+	int stop;
+};
+
+static void *reader(void *arg)
+{
+	struct race *r = arg;
+	struct buf out;
+
+	buf_init(&out, 64u << 20);
+	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+		buf_reset(&out);
+		ks_store_write(r->s, NULL, &out);
+		/* consistent: one HELP line per family, never two */
+		const char *h = strstr(buf_cstr(&out), "# HELP kube_pod_info ");
+		if (h)
+			assert_null(strstr(h + 1, "# HELP kube_pod_info "));
+	}
+	buf_fini(&out);
+	return NULL;
+}
+
+static void test_store_concurrent(void **state)
+{
+	struct race r = { ks_store_new(), 0 };
+	pthread_t t[3];
+	char name[32];
+
+	(void)state;
+	for (int i = 0; i < 3; i++)
+		pthread_create(&t[i], NULL, reader, &r);
+	for (int i = 0; i < 2000; i++) {
+		snprintf(name, sizeof(name), "p%d", i % 300);
+		json_t *p = pod("ns", name, "n1");
+		assert_int_equal(ks_store_upsert(r.s, KS_POD, p, NULL), 0);
+		json_decref(p);
+		if (i % 7 == 0)
+			ks_store_delete(r.s, KS_POD, "ns", name);
+	}
+	__atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	ks_store_free(r.s);
+}
+
+static void test_self_metrics(void **state)
+{
+	struct ks_self_counts c[2] = { { ks_kind_go_type(KS_POD), 3, 1, 5, 0 },
+				       { ks_kind_go_type(KS_HPA), 1, 0, 1, 0 } };
+	struct buf out;
+
+	(void)state;
+	buf_init(&out, 1 << 16);
+	assert_int_equal(ks_write_self(&out, c, 2, 0, 1), 0);
+	assert_non_null(strstr(buf_cstr(&out),
+			       "# HELP kube_state_metrics_list_total Number of total resource list "
+			       "calls in kube-state-metrics\n# TYPE kube_state_metrics_list_total "
+			       "counter\n"));
+	assert_non_null(strstr(buf_cstr(&out),
+			       "kube_state_metrics_list_total{resource=\"*v1.Pod\",result=\"error\"} 1\n"));
+	assert_non_null(strstr(buf_cstr(&out),
+			       "kube_state_metrics_watch_total{resource=\"*v2.HorizontalPodAutoscaler\","
+			       "result=\"success\"} 1\n"));
+	assert_non_null(strstr(buf_cstr(&out),
+			       "kube_state_metrics_shard_ordinal{shard_ordinal=\"0\"} 0\n"));
+	assert_non_null(strstr(buf_cstr(&out), "\nkube_state_metrics_total_shards 1\n"));
+	buf_fini(&out);
+}
+
+/* The memory figure DESIGN.md §5 asks for: bytes held per typical pod
+ * (one container, requests, running) and per node. */
+static void test_bytes_per_object(void **state)
+{
+	struct ks_store *s = ks_store_new();
+	char name[32];
+	size_t before, n = 1000;
+
+	(void)state;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "web-7d4b9c8f6d-%05zu", i);
+		json_t *p = pod("production", name, "ip-10-0-1-23.ec2.internal");
+		assert_int_equal(ks_store_upsert(s, KS_POD, p, NULL), 0);
+		json_decref(p);
+	}
+	before = ks_store_bytes(s);
+	print_message("[ memory   ] pod: %zu bytes/object rendered (1 container, %zu pods)\n",
+		      before / n, n);
+	assert_true(before / n < 8192);
+	ks_store_free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_quantity),
+		cmocka_unit_test(test_go_format),
+		cmocka_unit_test(test_label_names),
+		cmocka_unit_test(test_help_matches_reference),
+		cmocka_unit_test(test_store_ops),
+		cmocka_unit_test(test_store_concurrent),
+		cmocka_unit_test(test_self_metrics),
+		cmocka_unit_test(test_bytes_per_object),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
