@@ -9,9 +9,11 @@ CC      ?= gcc
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 PKGS    := libcurl jansson yaml-0.1 libmicrohttpd libpcre2-8 zlib openssl
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wvla -Wformat=2
-CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c17 -D_GNU_SOURCE -pthread $(WARN) -Isrc -DK8SMON_VERSION='"$(VERSION)"'
-LDLIBS  += -pthread -lm
+OPT     ?= -O2 -g
+# SAN: sanitizer flags (make asan sets them); added to compile and link.
+SAN     ?=
+CFLAGS  := $(OPT) $(SAN) -std=c17 -D_GNU_SOURCE -pthread $(WARN) -Isrc -DK8SMON_VERSION='"$(VERSION)"'
+LDLIBS  := $(SAN) -pthread -lm
 
 DEPS_OK := $(shell pkg-config --exists $(PKGS) cmocka 2>/dev/null && echo yes)
 ifeq ($(DEPS_OK),yes)
@@ -54,9 +56,8 @@ test: deps
 	@./tests/run_integration.sh
 
 asan: deps
-	@$(MAKE) --no-print-directory BUILD=build-asan \
-	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	  LDLIBS="-fsanitize=address,undefined" unit
+	@ASAN_OPTIONS=detect_leaks=1 $(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g" \
+	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" unit
 
 demo: deps bin/k8smon
 	@./tests/demo/demo.sh

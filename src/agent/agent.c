@@ -103,6 +103,8 @@ static int write_node(struct agent *a, const struct config *c, struct buf *out)
 		.mount_points_exclude = c->mount_points_exclude,
 		.fs_types_exclude = c->fs_types_exclude,
 		.netdev_exclude = c->netdev_exclude,
+		/* kube-prometheus excludes the same devices from netclass as from netdev. */
+		.netclass_exclude = c->netdev_exclude,
 	};
 
 	if (!(c->collectors & COLLECTOR_NODE))
