@@ -1,0 +1,58 @@
+/* Container collector: kubelet /metrics/cadvisor compatible container_*
+ * families read straight from the cgroup filesystem (v1, v2 or hybrid) and
+ * /proc, named with the pod map. See docs/container.md for the rows, the
+ * labels and every deviation from cAdvisor.
+ *
+ * Rows (one label set each): "/" (with the host network from pid 1), the
+ * kubepods root, the QoS classes, each pod cgroup (container="", pod and
+ * namespace set when the pod is known) and each container cgroup under it.
+ * A container whose ID the pod map does not list is the pod's sandbox: its
+ * row has container="" (containerd) or "POD" (CRI-O, docker), image "" and
+ * the pod's network counters, which appear on no other container row.
+ *
+ * Unknown pods: a pod cgroup whose UID is not (yet) in the pod map is still
+ * exported, with `id` only (containers under it: `id` and `name` = the
+ * container ID), as cAdvisor does for cgroups it cannot name. The
+ * kubernetes-mixin rules select image!="" so such rows never reach them, and
+ * the next scrape after the reflector delivers the pod names them fully.
+ *
+ * Host mode (opts->podmap == NULL): the same walk plus the runtime
+ * hierarchies of a plain host (/docker/<id>, /system.slice/docker-<id>.scope,
+ * cri-containerd-/crio- scopes, /machine.slice/libpod-<id>.scope, containerd's
+ * /default and /k8s.io); containers get `id` and `name` (= container ID) only,
+ * and no network rows except "/".
+ *
+ * Thread-safe: scrapes are serialised by a mutex inside the collector; the
+ * pod map has its own lock and may be updated concurrently. */
+#ifndef K8SMON_COLLECT_CONTAINER_H
+#define K8SMON_COLLECT_CONTAINER_H
+
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "collect/container/podmap.h"
+#include "collect/stats.h"
+
+struct container_opts {
+	const char *procfs;     /* borrowed; "/proc" */
+	const char *sysfs;      /* borrowed; "/sys" (cgroups at <sysfs>/fs/cgroup) */
+	struct podmap *podmap;  /* borrowed; NULL selects host mode */
+	int64_t now_ms;         /* sample timestamp; 0 = wall clock (tests pin it) */
+};
+
+struct container_collector;
+
+/* Returns a new collector or NULL on allocation failure. */
+struct container_collector *container_collector_new(void);
+void container_collector_free(struct container_collector *cc);
+
+/* Appends the container_* families to out and records the run as
+ * "container" in stats (may be NULL). No cgroup hierarchy, a truncated walk
+ * or malformed files give container_scrape_error 1 and a failed run in stats,
+ * but still return 0 with whatever could be read. Cgroups that vanish
+ * mid-scrape are skipped silently. Returns 0, or KM_ETOOBIG/KM_ENOMEM (out is
+ * then rolled back to its length on entry). */
+int container_collect(struct container_collector *cc, const struct container_opts *opts,
+		      struct buf *out, struct collect_stats *stats);
+
+#endif

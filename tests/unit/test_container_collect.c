@@ -1,0 +1,527 @@
+/* Container collector over fixture cgroup trees: v2+systemd+containerd,
+ * v1+cgroupfs+docker, v1+systemd+CRI-O, hybrid, host mode, malformed and
+ * missing files. Values are asserted exactly. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+
+#include "base/err.h"
+#include "collect/container/container.h"
+#include "collect/container/podmap.h"
+#include "container/fixture.h"
+
+#define NOW_MS 1700000000000LL
+#define TS " 1700000000000"
+
+#define UID1 "11111111-2222-3333-4444-555555555555"
+#define UID1S "11111111_2222_3333_4444_555555555555"
+#define UID2 "22222222-2222-3333-4444-555555555555"
+#define UID2S "22222222_2222_3333_4444_555555555555"
+#define UID3S "33333333_2222_3333_4444_555555555555"
+#define ID(c) c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c \
+	      c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c
+#define SB1 ID("a")
+#define APP ID("b")
+#define SIDE ID("c")
+#define INIT ID("d")
+#define OLD ID("e")
+#define NEW ID("f")
+#define SB2 ID("9")
+#define SB3 ID("8")
+
+struct fx {
+	char root[512];
+	char proc[600];
+	char sys[600];
+	struct buf out;
+	struct container_collector *cc;
+	struct podmap *pm;
+};
+
+static int fx_setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	assert_int_equal(fx_tmpdir(f->root, sizeof(f->root)), 0);
+	snprintf(f->proc, sizeof(f->proc), "%s/proc", f->root);
+	snprintf(f->sys, sizeof(f->sys), "%s/sys", f->root);
+	buf_init(&f->out, 16 << 20);
+	f->cc = container_collector_new();
+	f->pm = podmap_new();
+	assert_non_null(f->cc);
+	assert_non_null(f->pm);
+	assert_int_equal(fx_write(f->root, "proc/stat", "cpu  1 2 3 4\nbtime 1000\n"), 0);
+	assert_int_equal(fx_write(f->root, "proc/meminfo",
+				  "MemTotal: 100 kB\nSwapTotal: 2048 kB\nSwapFree: 1024 kB\n"), 0);
+	assert_int_equal(fx_write(f->root, "proc/1/net/dev",
+		"Inter-|   Receive                                                |  Transmit\n"
+		" face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n"
+		"    lo: 100 1 0 0 0 0 0 0 100 1 0 0 0 0 0 0\n"
+		"  eth0: 1000 10 1 2 0 0 0 0 2000 20 3 4 0 0 0 0\n"), 0);
+	assert_int_equal(fx_write(f->root, "proc/4242/net/dev",
+		"Inter-|   Receive                                                |  Transmit\n"
+		" face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n"
+		"    lo: 5 1 0 0 0 0 0 0 5 1 0 0 0 0 0 0\n"
+		"  eth0: 7000 70 0 1 0 0 0 0 8000 80 0 2 0 0 0 0\n"), 0);
+	assert_int_equal(fx_write(f->root, "sys/dev/block/8:0/uevent", "MAJOR=8\nMINOR=0\nDEVNAME=sda\nDEVTYPE=disk\n"), 0);
+	assert_int_equal(fx_write(f->root, "sys/dev/block/7:0/uevent", "MAJOR=7\nMINOR=0\nDEVNAME=loop0\n"), 0);
+	*state = f;
+	return 0;
+}
+
+static int fx_teardown(void **state)
+{
+	struct fx *f = *state;
+
+	fx_rmtree(f->root);
+	buf_fini(&f->out);
+	container_collector_free(f->cc);
+	podmap_free(f->pm);
+	free(f);
+	return 0;
+}
+
+static void add_pod(struct fx *f, const char *js)
+{
+	json_error_t e;
+	json_t *pod = json_loads(js, 0, &e);
+
+	assert_non_null(pod);
+	assert_int_equal(podmap_upsert(f->pm, pod), 0);
+	json_decref(pod);
+}
+
+static void run(struct fx *f, bool host)
+{
+	struct container_opts o = {
+		.procfs = f->proc, .sysfs = f->sys, .podmap = host ? NULL : f->pm, .now_ms = NOW_MS,
+	};
+
+	buf_reset(&f->out);
+	assert_int_equal(container_collect(f->cc, &o, &f->out, NULL), 0);
+	if (getenv("K8SMON_TEST_DUMP")) {  /* debugging aid: the last exposition */
+		FILE *d = fopen(getenv("K8SMON_TEST_DUMP"), "w");
+
+		if (d) {
+			fputs(buf_cstr(&f->out), d);
+			fclose(d);
+		}
+	}
+}
+
+/* Asserts that the exposition has exactly this line. */
+#define HAS(f, line) has_line(f, line, __LINE__)
+static void has_line(struct fx *f, const char *line, int at)
+{
+	const char *s = buf_cstr(&f->out);
+	size_t n = strlen(line);
+
+	for (const char *p = strstr(s, line); p; p = strstr(p + 1, line))
+		if ((p == s || p[-1] == '\n') && p[n] == '\n')
+			return;
+	fail_msg("line %d: missing \"%s\" (%zu bytes of output)", at, line, strlen(s));
+}
+
+#define LACKS(f, sub) lacks(f, sub, __LINE__)
+static void lacks(struct fx *f, const char *sub, int at)
+{
+	if (strstr(buf_cstr(&f->out), sub))
+		fail_msg("line %d: unexpected \"%s\"", at, sub);
+}
+
+/* ---- v2 helpers ---- */
+
+static void v2_cg(struct fx *f, const char *rel, const char *cpustat, const char *cpumax,
+		  const char *mem_current, const char *memstat, const char *memmax,
+		  const char *procs)
+{
+	char p[1024];
+	struct { const char *file; const char *val; } files[] = {
+		{ "cgroup.procs", procs }, { "cpu.stat", cpustat }, { "cpu.max", cpumax },
+		{ "cpu.weight", "100\n" }, { "memory.current", mem_current },
+		{ "memory.stat", memstat }, { "memory.max", memmax },
+		{ "memory.peak", "209715200\n" }, { "memory.swap.current", "0\n" },
+		{ "memory.events", "low 0\nhigh 0\nmax 3\noom 2\noom_kill 2\n" },
+		{ "pids.current", "5\n" }, { "pids.max", "max\n" }, { "cgroup.events", "populated 1\n" },
+	};
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		if (!files[i].val)
+			continue;
+		snprintf(p, sizeof(p), "sys/fs/cgroup%s/%s", rel, files[i].file);
+		assert_int_equal(fx_write(f->root, p, files[i].val), 0);
+	}
+	snprintf(p, sizeof(p), "sys/fs/cgroup%s", rel);
+	assert_int_equal(fx_mtime(f->root, p, 1600000000), 0);
+}
+
+#define V2STAT "usage_usec 2500000\nuser_usec 1500000\nsystem_usec 1000000\nnr_periods 100\nnr_throttled 7\nthrottled_usec 350000\n"
+#define V2MEM "anon 52428800\nfile 41943040\nkernel 0\nfile_mapped 1048576\ninactive_file 20971520\n"
+#define POD1 "/kubepods.slice/kubepods-pod" UID1S ".slice"
+#define POD2 "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID2S ".slice"
+#define POD3 "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" UID3S ".slice"
+
+static void build_v2(struct fx *f)
+{
+	assert_int_equal(fx_write(f->root, "sys/fs/cgroup/cgroup.controllers", "cpu io memory pids\n"), 0);
+	assert_int_equal(fx_write(f->root, "sys/fs/cgroup/cgroup.procs", "1\n"), 0);
+	assert_int_equal(fx_write(f->root, "sys/fs/cgroup/cpu.stat", "usage_usec 9000000\nuser_usec 6000000\nsystem_usec 3000000\n"), 0);
+	assert_int_equal(fx_write(f->root, "sys/fs/cgroup/memory.stat", "anon 1000\nfile 2000\ninactive_file 500\n"), 0);
+	v2_cg(f, "/kubepods.slice", "usage_usec 1\n", NULL, "1\n", "anon 1\nfile 0\n", "max\n", "");
+	v2_cg(f, "/kubepods.slice/kubepods-burstable.slice", "usage_usec 1\n", NULL, "1\n", "anon 1\nfile 0\n", "max\n", "");
+	v2_cg(f, "/kubepods.slice/kubepods-besteffort.slice", "usage_usec 1\n", NULL, "1\n", "anon 1\nfile 0\n", "max\n", "");
+	/* guaranteed pod: sandbox, two containers, an init container */
+	v2_cg(f, POD1, V2STAT, "100000 100000\n", "104857600\n", V2MEM, "536870912\n", "");
+	v2_cg(f, POD1 "/cri-containerd-" SB1 ".scope", "usage_usec 1000\nuser_usec 0\nsystem_usec 1000\n", "max 100000\n", "4096\n", "anon 4096\nfile 0\ninactive_file 0\n", "max\n", "4242\n");
+	v2_cg(f, POD1 "/cri-containerd-" APP ".scope", V2STAT, "50000 100000\n", "104857600\n", V2MEM, "268435456\n", "4300\n4301\n");
+	assert_int_equal(fx_write(f->root, "sys/fs/cgroup" POD1 "/cri-containerd-" APP ".scope/io.stat",
+				  "8:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n7:0 rbytes=1 wbytes=1 rios=1 wios=1 dbytes=0 dios=0\n"), 0);
+	assert_int_equal(fx_mtime(f->root, "sys/fs/cgroup" POD1 "/cri-containerd-" APP ".scope/cgroup.events", 1600000500), 0);
+	assert_int_equal(fx_mtime(f->root, "sys/fs/cgroup" POD1 "/cri-containerd-" APP ".scope", 1600000000), 0);
+	v2_cg(f, POD1 "/cri-containerd-" SIDE ".scope", "usage_usec 0\nuser_usec 0\nsystem_usec 0\nnr_periods 0\nnr_throttled 0\nthrottled_usec 0\n", "max 100000\n", "1000\n", "anon 1000\nfile 0\ninactive_file 4000\n", "max\n", "4400\n");
+	v2_cg(f, POD1 "/cri-containerd-" INIT ".scope", "usage_usec 3000000\nuser_usec 2000000\nsystem_usec 1000000\n", "max 100000\n", "0\n", "anon 0\nfile 0\n", "max\n", "");
+	/* burstable pod with a restarted container: old and new cgroups */
+	v2_cg(f, POD2, "usage_usec 1\n", "max 100000\n", "1\n", "anon 1\nfile 0\n", "max\n", "");
+	v2_cg(f, POD2 "/cri-containerd-" SB2 ".scope", "usage_usec 10\n", "max 100000\n", "1\n", "anon 1\nfile 0\n", "max\n", "4500\n");
+	v2_cg(f, POD2 "/cri-containerd-" OLD ".scope", "usage_usec 7000000\n", "max 100000\n", "1\n", "anon 1\nfile 0\n", "max\n", "");
+	v2_cg(f, POD2 "/cri-containerd-" NEW ".scope", "usage_usec 500000\n", "max 100000\n", "1\n", "anon 1\nfile 0\n", "max\n", "4600\n");
+	/* best-effort pod the pod map does not know */
+	v2_cg(f, POD3, "usage_usec 1\n", "max 100000\n", "1\n", "anon 1\nfile 0\n", "max\n", "");
+	v2_cg(f, POD3 "/cri-containerd-" SB3 ".scope", "usage_usec 20\n", "max 100000\n", "1\n", "anon 1\nfile 0\n", "max\n", "4700\n");
+	/* a container cgroup that vanished (no files left) */
+	assert_int_equal(fx_mkdir(f->root, "sys/fs/cgroup" POD1 "/cri-containerd-" ID("7") ".scope"), 0);
+
+	add_pod(f, "{\"metadata\":{\"uid\":\"" UID1 "\",\"namespace\":\"default\",\"name\":\"web\"},"
+		"\"spec\":{\"containers\":[{\"name\":\"app\",\"image\":\"nginx:1.25\"},{\"name\":\"side\",\"image\":\"busybox\"}]},"
+		"\"status\":{\"initContainerStatuses\":[{\"name\":\"init\",\"containerID\":\"containerd://" INIT "\",\"image\":\"docker.io/library/busybox:1.36\"}],"
+		"\"containerStatuses\":[{\"name\":\"app\",\"containerID\":\"containerd://" APP "\",\"image\":\"docker.io/library/nginx:1.25\",\"restartCount\":0},"
+		"{\"name\":\"side\",\"containerID\":\"containerd://" SIDE "\",\"image\":\"\"}]}}");
+	add_pod(f, "{\"metadata\":{\"uid\":\"" UID2 "\",\"namespace\":\"prod\",\"name\":\"api-0\"},"
+		"\"status\":{\"containerStatuses\":[{\"name\":\"api\",\"containerID\":\"containerd://" NEW "\",\"image\":\"ghcr.io/x/api:2\",\"restartCount\":3,"
+		"\"lastState\":{\"terminated\":{\"containerID\":\"containerd://" OLD "\",\"exitCode\":1}}}]}}");
+}
+
+#define APPL "container=\"app\",id=\"" POD1 "/cri-containerd-" APP ".scope\",image=\"docker.io/library/nginx:1.25\",name=\"" APP "\",namespace=\"default\",pod=\"web\""
+#define APPL_CPU "container=\"app\",cpu=\"total\",id=\"" POD1 "/cri-containerd-" APP ".scope\",image=\"docker.io/library/nginx:1.25\",name=\"" APP "\",namespace=\"default\",pod=\"web\""
+
+static void test_v2_systemd_containerd(void **state)
+{
+	struct fx *f = *state;
+
+	build_v2(f);
+	run(f, false);
+	/* app container: every family */
+	HAS(f, "container_cpu_usage_seconds_total{" APPL_CPU "} 2.5" TS);
+	HAS(f, "container_cpu_user_seconds_total{" APPL "} 1.5" TS);
+	HAS(f, "container_cpu_system_seconds_total{" APPL "} 1" TS);
+	HAS(f, "container_cpu_cfs_periods_total{" APPL "} 100" TS);
+	HAS(f, "container_cpu_cfs_throttled_periods_total{" APPL "} 7" TS);
+	HAS(f, "container_cpu_cfs_throttled_seconds_total{" APPL "} 0.35" TS);
+	HAS(f, "container_memory_usage_bytes{" APPL "} 104857600" TS);
+	HAS(f, "container_memory_working_set_bytes{" APPL "} 83886080" TS);
+	HAS(f, "container_memory_rss{" APPL "} 52428800" TS);
+	HAS(f, "container_memory_cache{" APPL "} 41943040" TS);
+	HAS(f, "container_memory_mapped_file{" APPL "} 1048576" TS);
+	HAS(f, "container_memory_swap{" APPL "} 0" TS);
+	HAS(f, "container_memory_max_usage_bytes{" APPL "} 209715200" TS);
+	HAS(f, "container_memory_failcnt{" APPL "} 0" TS);
+	HAS(f, "container_oom_events_total{" APPL "} 2" TS);
+	HAS(f, "container_threads{" APPL "} 5" TS);
+	HAS(f, "container_threads_max{" APPL "} 0" TS);
+	HAS(f, "container_spec_memory_limit_bytes{" APPL "} 268435456");
+	HAS(f, "container_spec_cpu_quota{" APPL "} 50000");
+	HAS(f, "container_spec_cpu_period{" APPL "} 100000");
+	HAS(f, "container_spec_cpu_shares{" APPL "} 2597");
+	HAS(f, "container_start_time_seconds{" APPL "} 1600000000");
+	HAS(f, "container_last_seen{" APPL "} 1700000000" TS);
+	HAS(f, "container_fs_reads_bytes_total{container=\"app\",device=\"/dev/sda\",id=\"" POD1 "/cri-containerd-" APP ".scope\",image=\"docker.io/library/nginx:1.25\",name=\"" APP "\",namespace=\"default\",pod=\"web\"} 4096" TS);
+	HAS(f, "container_fs_writes_bytes_total{container=\"app\",device=\"/dev/sda\",id=\"" POD1 "/cri-containerd-" APP ".scope\",image=\"docker.io/library/nginx:1.25\",name=\"" APP "\",namespace=\"default\",pod=\"web\"} 8192" TS);
+	HAS(f, "container_fs_reads_total{container=\"app\",device=\"/dev/sda\",id=\"" POD1 "/cri-containerd-" APP ".scope\",image=\"docker.io/library/nginx:1.25\",name=\"" APP "\",namespace=\"default\",pod=\"web\"} 1" TS);
+	HAS(f, "container_fs_writes_total{container=\"app\",device=\"/dev/sda\",id=\"" POD1 "/cri-containerd-" APP ".scope\",image=\"docker.io/library/nginx:1.25\",name=\"" APP "\",namespace=\"default\",pod=\"web\"} 2" TS);
+	LACKS(f, "loop0");
+	/* side: unlimited memory -> 0, no quota -> no cfs / quota series, cpu 0 -> no usage */
+	HAS(f, "container_spec_memory_limit_bytes{container=\"side\",id=\"" POD1 "/cri-containerd-" SIDE ".scope\",image=\"busybox\",name=\"" SIDE "\",namespace=\"default\",pod=\"web\"} 0");
+	HAS(f, "container_memory_working_set_bytes{container=\"side\",id=\"" POD1 "/cri-containerd-" SIDE ".scope\",image=\"busybox\",name=\"" SIDE "\",namespace=\"default\",pod=\"web\"} 0" TS);
+	LACKS(f, "container_cpu_cfs_periods_total{container=\"side\"");
+	LACKS(f, "container_spec_cpu_quota{container=\"side\"");
+	LACKS(f, "container_cpu_usage_seconds_total{container=\"side\"");
+	/* init container named */
+	HAS(f, "container_cpu_usage_seconds_total{container=\"init\",cpu=\"total\",id=\"" POD1 "/cri-containerd-" INIT ".scope\",image=\"docker.io/library/busybox:1.36\",name=\"" INIT "\",namespace=\"default\",pod=\"web\"} 3" TS);
+	/* sandbox: container="", network only here */
+	HAS(f, "container_cpu_usage_seconds_total{container=\"\",cpu=\"total\",id=\"" POD1 "/cri-containerd-" SB1 ".scope\",image=\"\",name=\"" SB1 "\",namespace=\"default\",pod=\"web\"} 0.001" TS);
+	HAS(f, "container_network_receive_bytes_total{container=\"\",id=\"" POD1 "/cri-containerd-" SB1 ".scope\",image=\"\",interface=\"eth0\",name=\"" SB1 "\",namespace=\"default\",pod=\"web\"} 7000" TS);
+	HAS(f, "container_network_transmit_packets_dropped_total{container=\"\",id=\"" POD1 "/cri-containerd-" SB1 ".scope\",image=\"\",interface=\"eth0\",name=\"" SB1 "\",namespace=\"default\",pod=\"web\"} 2" TS);
+	LACKS(f, "interface=\"lo\"");
+	LACKS(f, "container_network_receive_bytes_total{container=\"app\"");
+	/* pod row */
+	HAS(f, "container_cpu_usage_seconds_total{container=\"\",cpu=\"total\",id=\"" POD1 "\",image=\"\",name=\"\",namespace=\"default\",pod=\"web\"} 2.5" TS);
+	HAS(f, "container_spec_cpu_quota{container=\"\",id=\"" POD1 "\",image=\"\",name=\"\",namespace=\"default\",pod=\"web\"} 100000");
+	/* restarted container: both cgroups named "api" */
+	HAS(f, "container_cpu_usage_seconds_total{container=\"api\",cpu=\"total\",id=\"" POD2 "/cri-containerd-" OLD ".scope\",image=\"ghcr.io/x/api:2\",name=\"" OLD "\",namespace=\"prod\",pod=\"api-0\"} 7" TS);
+	HAS(f, "container_cpu_usage_seconds_total{container=\"api\",cpu=\"total\",id=\"" POD2 "/cri-containerd-" NEW ".scope\",image=\"ghcr.io/x/api:2\",name=\"" NEW "\",namespace=\"prod\",pod=\"api-0\"} 0.5" TS);
+	/* unknown pod: id only; its containers id + name */
+	HAS(f, "container_cpu_usage_seconds_total{container=\"\",cpu=\"total\",id=\"" POD3 "\",image=\"\",name=\"\",namespace=\"\",pod=\"\"} 1e-06" TS);
+	HAS(f, "container_cpu_usage_seconds_total{container=\"\",cpu=\"total\",id=\"" POD3 "/cri-containerd-" SB3 ".scope\",image=\"\",name=\"" SB3 "\",namespace=\"\",pod=\"\"} 2e-05" TS);
+	LACKS(f, "container_network_receive_bytes_total{container=\"\",id=\"" POD3);
+	/* root: anon+file usage, swap from meminfo, host network */
+	HAS(f, "container_cpu_usage_seconds_total{container=\"\",cpu=\"total\",id=\"/\",image=\"\",name=\"\",namespace=\"\",pod=\"\"} 9" TS);
+	HAS(f, "container_memory_usage_bytes{container=\"\",id=\"/\",image=\"\",name=\"\",namespace=\"\",pod=\"\"} 3000" TS);
+	HAS(f, "container_memory_working_set_bytes{container=\"\",id=\"/\",image=\"\",name=\"\",namespace=\"\",pod=\"\"} 2500" TS);
+	HAS(f, "container_memory_swap{container=\"\",id=\"/\",image=\"\",name=\"\",namespace=\"\",pod=\"\"} 1048576" TS);
+	HAS(f, "container_network_receive_errors_total{container=\"\",id=\"/\",image=\"\",interface=\"eth0\",name=\"\",namespace=\"\",pod=\"\"} 1" TS);
+	LACKS(f, "container_spec_memory_limit_bytes{container=\"\",id=\"/\"");
+	/* QoS and kubepods rows */
+	HAS(f, "container_memory_usage_bytes{container=\"\",id=\"/kubepods.slice\",image=\"\",name=\"\",namespace=\"\",pod=\"\"} 1" TS);
+	HAS(f, "container_memory_usage_bytes{container=\"\",id=\"/kubepods.slice/kubepods-burstable.slice\",image=\"\",name=\"\",namespace=\"\",pod=\"\"} 1" TS);
+	/* vanished cgroup skipped, no error */
+	LACKS(f, ID("7"));
+	HAS(f, "container_scrape_error 0");
+	HAS(f, "# TYPE container_cpu_usage_seconds_total counter");
+	HAS(f, "# HELP container_memory_working_set_bytes Current working set in bytes.");
+}
+
+/* Pod deleted from the map: its rows lose their names; re-added: back. */
+static void test_v2_podmap_changes(void **state)
+{
+	struct fx *f = *state;
+
+	build_v2(f);
+	assert_int_equal(podmap_delete(f->pm, "default", "web"), 0);
+	run(f, false);
+	HAS(f, "container_cpu_usage_seconds_total{container=\"\",cpu=\"total\",id=\"" POD1 "/cri-containerd-" APP ".scope\",image=\"\",name=\"" APP "\",namespace=\"\",pod=\"\"} 2.5" TS);
+	assert_int_equal(podmap_delete_uid(f->pm, UID2), 0);
+	assert_int_equal(podmap_count(f->pm), 0);
+}
+
+static void test_host_mode(void **state)
+{
+	struct fx *f = *state;
+
+	build_v2(f);
+	v2_cg(f, "/system.slice/docker-" APP ".scope", "usage_usec 4000000\n", "max 100000\n", "10\n", "anon 10\nfile 0\n", "max\n", "99\n");
+	assert_int_equal(fx_mkdir(f->root, "sys/fs/cgroup/system.slice/cron.service"), 0);
+	run(f, true);
+	HAS(f, "container_cpu_usage_seconds_total{container=\"\",cpu=\"total\",id=\"/system.slice/docker-" APP ".scope\",image=\"\",name=\"" APP "\",namespace=\"\",pod=\"\"} 4" TS);
+	HAS(f, "container_cpu_usage_seconds_total{container=\"\",cpu=\"total\",id=\"" POD1 "/cri-containerd-" APP ".scope\",image=\"\",name=\"" APP "\",namespace=\"\",pod=\"\"} 2.5" TS);
+	LACKS(f, "cron.service");
+	LACKS(f, "namespace=\"default\"");
+	/* no pod network in host mode, host network on "/" */
+	LACKS(f, "interface=\"eth0\",name=\"" SB1);
+	HAS(f, "container_network_receive_bytes_total{container=\"\",id=\"/\",image=\"\",interface=\"eth0\",name=\"\",namespace=\"\",pod=\"\"} 1000" TS);
+}
+
+/* ---- v1 ---- */
+
+static void v1_file(struct fx *f, const char *ctrl, const char *rel, const char *file, const char *val)
+{
+	char p[1024];
+
+	snprintf(p, sizeof(p), "sys/fs/cgroup/%s%s/%s", ctrl, rel, file);
+	assert_int_equal(fx_write(f->root, p, val), 0);
+}
+
+/* A v1 cgroup in every controller; cpu and cpuacct named as given. */
+static void v1_cg(struct fx *f, const char *cpu, const char *cpuacct, const char *rel,
+		  const char *usage_ns, const char *quota, const char *limit, const char *procs)
+{
+	v1_file(f, cpu, rel, "cgroup.procs", procs);
+	v1_file(f, cpu, rel, "cpu.shares", "512\n");
+	v1_file(f, cpu, rel, "cpu.cfs_period_us", "100000\n");
+	v1_file(f, cpu, rel, "cpu.cfs_quota_us", quota);
+	v1_file(f, cpu, rel, "cpu.stat", "nr_periods 40\nnr_throttled 4\nthrottled_time 2000000000\n");
+	v1_file(f, cpuacct, rel, "cgroup.procs", procs);
+	v1_file(f, cpuacct, rel, "cpuacct.usage", usage_ns);
+	v1_file(f, cpuacct, rel, "cpuacct.stat", "user 150\nsystem 50\n");
+	v1_file(f, "memory", rel, "cgroup.procs", procs);
+	v1_file(f, "memory", rel, "memory.usage_in_bytes", "10485760\n");
+	v1_file(f, "memory", rel, "memory.max_usage_in_bytes", "20971520\n");
+	v1_file(f, "memory", rel, "memory.limit_in_bytes", limit);
+	v1_file(f, "memory", rel, "memory.failcnt", "3\n");
+	v1_file(f, "memory", rel, "memory.use_hierarchy", "1\n");
+	v1_file(f, "memory", rel, "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n");
+	v1_file(f, "memory", rel, "memory.stat",
+		"cache 1\nrss 2\nmapped_file 3\nswap 4\ninactive_file 5\n"
+		"total_cache 4194304\ntotal_rss 5242880\ntotal_mapped_file 65536\ntotal_swap 4096\ntotal_inactive_file 2097152\n");
+	v1_file(f, "blkio", rel, "cgroup.procs", procs);
+	v1_file(f, "blkio", rel, "blkio.throttle.io_service_bytes_recursive",
+		"8:0 Read 1024\n8:0 Write 2048\n8:0 Sync 0\n8:0 Async 0\n8:0 Total 3072\nTotal 3072\n");
+	v1_file(f, "blkio", rel, "blkio.throttle.io_serviced_recursive",
+		"8:0 Read 3\n8:0 Write 4\n8:0 Total 7\nTotal 7\n");
+	v1_file(f, "blkio", rel, "blkio.bfq.io_service_bytes_recursive", "Total 0\n");
+	v1_file(f, "pids", rel, "cgroup.procs", procs);
+	v1_file(f, "pids", rel, "pids.current", "2\n");
+	v1_file(f, "pids", rel, "pids.max", "max\n");
+}
+
+#define DPOD "/kubepods/burstable/pod" UID1
+
+static void build_v1_docker(struct fx *f, const char *cpu, const char *cpuacct)
+{
+	v1_cg(f, cpu, cpuacct, "", "50000000000\n", "-1\n", "9223372036854771712\n", "1\n");
+	v1_cg(f, cpu, cpuacct, "/kubepods", "1\n", "-1\n", "9223372036854771712\n", "");
+	v1_cg(f, cpu, cpuacct, "/kubepods/burstable", "1\n", "-1\n", "9223372036854771712\n", "");
+	v1_cg(f, cpu, cpuacct, DPOD, "3000000000\n", "-1\n", "1073741824\n", "");
+	v1_cg(f, cpu, cpuacct, DPOD "/" SB1, "1000000\n", "-1\n", "9223372036854771712\n", "4242\n");
+	v1_cg(f, cpu, cpuacct, DPOD "/" APP, "2000000000\n", "25000\n", "536870912\n", "4300\n");
+	add_pod(f, "{\"metadata\":{\"uid\":\"" UID1 "\",\"namespace\":\"kube-system\",\"name\":\"dns\"},"
+		"\"status\":{\"containerStatuses\":[{\"name\":\"coredns\",\"containerID\":\"docker://" APP "\",\"image\":\"coredns:1.11\",\"restartCount\":2}]}}");
+}
+
+#define DAPPL "container=\"coredns\",id=\"" DPOD "/" APP "\",image=\"coredns:1.11\",name=\"k8s_coredns_dns_kube-system_" UID1 "_2\",namespace=\"kube-system\",pod=\"dns\""
+#define DSBL "container=\"POD\",id=\"" DPOD "/" SB1 "\",image=\"\",name=\"k8s_POD_dns_kube-system_" UID1 "_0\",namespace=\"kube-system\",pod=\"dns\""
+
+static void check_v1_docker(struct fx *f)
+{
+	HAS(f, "container_cpu_usage_seconds_total{container=\"coredns\",cpu=\"total\",id=\"" DPOD "/" APP "\",image=\"coredns:1.11\",name=\"k8s_coredns_dns_kube-system_" UID1 "_2\",namespace=\"kube-system\",pod=\"dns\"} 2" TS);
+	HAS(f, "container_cpu_user_seconds_total{" DAPPL "} 1.5" TS);
+	HAS(f, "container_cpu_system_seconds_total{" DAPPL "} 0.5" TS);
+	HAS(f, "container_cpu_cfs_periods_total{" DAPPL "} 40" TS);
+	HAS(f, "container_cpu_cfs_throttled_periods_total{" DAPPL "} 4" TS);
+	HAS(f, "container_cpu_cfs_throttled_seconds_total{" DAPPL "} 2" TS);
+	HAS(f, "container_spec_cpu_quota{" DAPPL "} 25000");
+	HAS(f, "container_spec_cpu_period{" DAPPL "} 100000");
+	HAS(f, "container_spec_cpu_shares{" DAPPL "} 512");
+	HAS(f, "container_spec_memory_limit_bytes{" DAPPL "} 536870912");
+	HAS(f, "container_memory_usage_bytes{" DAPPL "} 10485760" TS);
+	HAS(f, "container_memory_working_set_bytes{" DAPPL "} 8388608" TS);
+	HAS(f, "container_memory_rss{" DAPPL "} 5242880" TS);
+	HAS(f, "container_memory_cache{" DAPPL "} 4194304" TS);
+	HAS(f, "container_memory_swap{" DAPPL "} 4096" TS);
+	HAS(f, "container_memory_mapped_file{" DAPPL "} 65536" TS);
+	HAS(f, "container_memory_max_usage_bytes{" DAPPL "} 20971520" TS);
+	HAS(f, "container_memory_failcnt{" DAPPL "} 3" TS);
+	HAS(f, "container_oom_events_total{" DAPPL "} 1" TS);
+	HAS(f, "container_fs_reads_bytes_total{container=\"coredns\",device=\"/dev/sda\",id=\"" DPOD "/" APP "\",image=\"coredns:1.11\",name=\"k8s_coredns_dns_kube-system_" UID1 "_2\",namespace=\"kube-system\",pod=\"dns\"} 1024" TS);
+	HAS(f, "container_fs_writes_total{container=\"coredns\",device=\"/dev/sda\",id=\"" DPOD "/" APP "\",image=\"coredns:1.11\",name=\"k8s_coredns_dns_kube-system_" UID1 "_2\",namespace=\"kube-system\",pod=\"dns\"} 4" TS);
+	/* huge v1 limit -> 0; quota -1 -> no quota or cfs series */
+	HAS(f, "container_spec_memory_limit_bytes{" DSBL "} 0");
+	LACKS(f, "container_spec_cpu_quota{" DSBL);
+	LACKS(f, "container_cpu_cfs_periods_total{" DSBL);
+	HAS(f, "container_network_receive_bytes_total{container=\"POD\",id=\"" DPOD "/" SB1 "\",image=\"\",interface=\"eth0\",name=\"k8s_POD_dns_kube-system_" UID1 "_0\",namespace=\"kube-system\",pod=\"dns\"} 7000" TS);
+	HAS(f, "container_spec_memory_limit_bytes{container=\"\",id=\"" DPOD "\",image=\"\",name=\"\",namespace=\"kube-system\",pod=\"dns\"} 1073741824");
+	HAS(f, "container_cpu_usage_seconds_total{container=\"\",cpu=\"total\",id=\"/\",image=\"\",name=\"\",namespace=\"\",pod=\"\"} 50" TS);
+	HAS(f, "container_scrape_error 0");
+}
+
+static void test_v1_cgroupfs_docker(void **state)
+{
+	struct fx *f = *state;
+
+	build_v1_docker(f, "cpu,cpuacct", "cpu,cpuacct");
+	run(f, false);
+	check_v1_docker(f);
+}
+
+/* Separate cpu and cpuacct mounts plus a unified mount: hybrid, read as v1. */
+static void test_hybrid(void **state)
+{
+	struct fx *f = *state;
+
+	build_v1_docker(f, "cpu", "cpuacct");
+	assert_int_equal(fx_write(f->root, "sys/fs/cgroup/unified/cgroup.controllers", ""), 0);
+	assert_int_equal(fx_write(f->root, "sys/fs/cgroup/unified/kubepods/cgroup.procs", ""), 0);
+	run(f, false);
+	check_v1_docker(f);
+}
+
+#define CPOD "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" UID2S ".slice"
+
+static void test_v1_systemd_crio(void **state)
+{
+	struct fx *f = *state;
+
+	v1_cg(f, "cpu,cpuacct", "cpu,cpuacct", "", "1\n", "-1\n", "9223372036854771712\n", "1\n");
+	v1_cg(f, "cpu,cpuacct", "cpu,cpuacct", "/kubepods.slice", "1\n", "-1\n", "9223372036854771712\n", "");
+	v1_cg(f, "cpu,cpuacct", "cpu,cpuacct", "/kubepods.slice/kubepods-besteffort.slice", "1\n", "-1\n", "9223372036854771712\n", "");
+	v1_cg(f, "cpu,cpuacct", "cpu,cpuacct", CPOD, "1\n", "-1\n", "9223372036854771712\n", "");
+	v1_cg(f, "cpu,cpuacct", "cpu,cpuacct", CPOD "/crio-" SB1 ".scope", "1000\n", "-1\n", "9223372036854771712\n", "4242\n");
+	v1_cg(f, "cpu,cpuacct", "cpu,cpuacct", CPOD "/crio-conmon-" SB1 ".scope", "1000\n", "-1\n", "9223372036854771712\n", "4243\n");
+	v1_cg(f, "cpu,cpuacct", "cpu,cpuacct", CPOD "/crio-" APP ".scope", "1500000000\n", "-1\n", "9223372036854771712\n", "4300\n");
+	add_pod(f, "{\"metadata\":{\"uid\":\"" UID2 "\",\"namespace\":\"ns1\",\"name\":\"job-x\"},"
+		"\"status\":{\"containerStatuses\":[{\"name\":\"work\",\"containerID\":\"cri-o://" APP "\",\"image\":\"quay.io/w:1\",\"restartCount\":0}]}}");
+	run(f, false);
+	HAS(f, "container_cpu_usage_seconds_total{container=\"work\",cpu=\"total\",id=\"" CPOD "/crio-" APP ".scope\",image=\"quay.io/w:1\",name=\"k8s_work_job-x_ns1_" UID2 "_0\",namespace=\"ns1\",pod=\"job-x\"} 1.5" TS);
+	HAS(f, "container_network_transmit_bytes_total{container=\"POD\",id=\"" CPOD "/crio-" SB1 ".scope\",image=\"\",interface=\"eth0\",name=\"k8s_POD_job-x_ns1_" UID2 "_0\",namespace=\"ns1\",pod=\"job-x\"} 8000" TS);
+	HAS(f, "container_spec_memory_limit_bytes{container=\"work\",id=\"" CPOD "/crio-" APP ".scope\",image=\"quay.io/w:1\",name=\"k8s_work_job-x_ns1_" UID2 "_0\",namespace=\"ns1\",pod=\"job-x\"} 0");
+	LACKS(f, "crio-conmon");
+	HAS(f, "container_scrape_error 0");
+}
+
+/* Malformed files drop their families for that cgroup and raise
+ * container_scrape_error; missing files drop them silently. */
+static void test_malformed_and_missing(void **state)
+{
+	struct fx *f = *state;
+	char p[1024];
+
+	build_v2(f);
+	snprintf(p, sizeof(p), "sys/fs/cgroup%s/cri-containerd-%s.scope/memory.stat", POD1, APP);
+	assert_int_equal(fx_write(f->root, p, "anon lots\nfile 1\n"), 0);
+	snprintf(p, sizeof(p), "sys/fs/cgroup%s/cri-containerd-%s.scope/cpu.max", POD1, APP);
+	assert_int_equal(fx_write(f->root, p, "50000\n"), 0);
+	snprintf(p, sizeof(p), "%s/sys/fs/cgroup%s/cri-containerd-%s.scope/cpu.stat", f->root, POD1, SIDE);
+	assert_int_equal(unlink(p), 0);
+	run(f, false);
+	LACKS(f, "container_memory_usage_bytes{" APPL);
+	LACKS(f, "container_spec_cpu_quota{" APPL);
+	HAS(f, "container_cpu_usage_seconds_total{" APPL_CPU "} 2.5" TS);
+	HAS(f, "container_spec_memory_limit_bytes{" APPL "} 268435456");
+	LACKS(f, "container_cpu_user_seconds_total{container=\"side\"");
+	HAS(f, "container_memory_usage_bytes{container=\"side\",id=\"" POD1 "/cri-containerd-" SIDE ".scope\",image=\"busybox\",name=\"" SIDE "\",namespace=\"default\",pod=\"web\"} 1000" TS);
+	HAS(f, "container_scrape_error 1");
+}
+
+static void test_no_cgroups(void **state)
+{
+	struct fx *f = *state;
+	struct collect_stats *st = collect_stats_new();
+	struct container_opts o = { .procfs = f->proc, .sysfs = f->sys, .podmap = NULL, .now_ms = NOW_MS };
+	struct buf b;
+
+	assert_non_null(st);
+	buf_init(&b, 1 << 20);
+	assert_int_equal(container_collect(f->cc, &o, &b, st), 0);
+	assert_string_equal(buf_cstr(&b), "# HELP container_scrape_error 1 if there was an error while getting container metrics, 0 otherwise\n"
+			    "# TYPE container_scrape_error gauge\ncontainer_scrape_error 1\n");
+	buf_fini(&b);
+	collect_stats_free(st);
+}
+
+/* A too-small output buffer fails cleanly and rolls back. */
+static void test_out_too_small(void **state)
+{
+	struct fx *f = *state;
+	struct container_opts o = { .procfs = f->proc, .sysfs = f->sys, .podmap = f->pm, .now_ms = NOW_MS };
+	struct buf b;
+
+	build_v2(f);
+	buf_init(&b, 4096);
+	assert_int_equal(buf_adds(&b, "keep\n"), 0);
+	assert_int_equal(container_collect(f->cc, &o, &b, NULL), KM_ETOOBIG);
+	assert_string_equal(buf_cstr(&b), "keep\n");
+	buf_fini(&b);
+	/* and the next scrape works (state reused) */
+	run(f, false);
+	HAS(f, "container_cpu_usage_seconds_total{" APPL_CPU "} 2.5" TS);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_v2_systemd_containerd, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_v2_podmap_changes, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_host_mode, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_v1_cgroupfs_docker, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_hybrid, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_v1_systemd_crio, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_and_missing, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_no_cgroups, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_out_too_small, fx_setup, fx_teardown),
+	};
+	return cmocka_run_group_tests_name("container_collect", tests, NULL, NULL);
+}
