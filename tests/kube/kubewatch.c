@@ -4,6 +4,8 @@
  *   dump PATH   write {"synced":b,"violations":n,"objects":{res:{key:rv}}} to PATH, print "DUMPED"
  *   metrics     print the self-metrics followed by "END"
  *   leader      print "LEADER yes|no"
+ *   update NS NAME  kube_update() of pod NS/NAME setting label touched=yes,
+ *               prints "UPDATED <rc> <status>"
  *   quit        clean shutdown (releases the Lease)
  * and prints "SYNCED <resource>" and "LEADER start|stop" as they happen.
  *
@@ -28,6 +30,7 @@
 #include "kube/leader.h"
 #include "kube/loop.h"
 #include "kube/reflector.h"
+#include "kube/write.h"
 
 #define MAX_RES 8
 
@@ -146,6 +149,21 @@ static void dump_on_loop(void *arg)
 	}
 	d->out = json_pack("{s:b, s:i, s:o}", "synced", synced, "violations", (json_int_t)viol,
 			   "objects", objs);
+}
+
+static json_t *touch(json_t *cur, void *arg)
+{
+	(void)cur;
+	(void)arg;
+	return json_pack("{s:{s:{s:s}}}", "metadata", "labels", "touched", "yes");
+}
+
+static void updated(int rc, long status, json_t *obj, void *arg)
+{
+	(void)obj;
+	(void)arg;
+	printf("UPDATED %d %ld\n", rc, status);
+	fflush(stdout);
 }
 
 static int get_int(const char *s, int *out)
@@ -285,6 +303,15 @@ int main(int argc, char **argv)
 			buf_fini(&b);
 		} else if (strcmp(line, "leader") == 0) {
 			printf("LEADER %s\n", leader && kube_leader_is_leader(leader) ? "yes" : "no");
+		} else if (strncmp(line, "update ", 7) == 0) {
+			static const struct kube_resource pods = { "", "v1", "pods", true };
+			char *sp = strchr(line + 7, ' ');
+
+			if (sp) {
+				*sp = '\0';
+				if (kube_update(client, &pods, line + 7, sp + 1, NULL, touch, NULL, updated, NULL))
+					printf("UPDATED start-failed\n");
+			}
 		} else if (strcmp(line, "quit") == 0) {
 			break;
 		}

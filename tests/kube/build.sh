@@ -1,0 +1,26 @@
+#!/bin/sh
+# Builds tests/kube/kubewatch from src/base, src/expo and src/kube with the
+# project's flags (the same as the Makefile's), into $1 (default build/kube).
+# Self-contained so the kube tests do not depend on unrelated modules.
+# K8SMON_ASAN=1 builds with ASan+UBSan.
+set -eu
+cd "$(dirname "$0")/../.."
+OUT=${1:-build/kube}
+PKGS="libcurl jansson yaml-0.1 openssl"
+CF="-O2 -g"
+LF=""
+if [ "${K8SMON_ASAN:-0}" = 1 ]; then
+	CF="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
+	LF="-fsanitize=address,undefined"
+fi
+CF="$CF -std=c17 -D_GNU_SOURCE -pthread -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wvla -Wformat=2 -Isrc $(pkg-config --cflags $PKGS)"
+mkdir -p "$OUT/o"
+objs=""
+for f in src/base/*.c src/expo/*.c src/kube/*.c; do
+	o="$OUT/o/$(echo "$f" | tr / _).o"
+	cc $CF -c -o "$o" "$f"
+	objs="$objs $o"
+done
+# shellcheck disable=SC2086
+cc $CF -o "$OUT/kubewatch" tests/kube/kubewatch.c $objs $LF $(pkg-config --libs $PKGS) -lpcre2-8 -lm
+echo "$OUT/kubewatch"

@@ -1,0 +1,209 @@
+#!/usr/bin/env python3
+"""src/kube checks against the fake API server, besides convergence:
+token rotation while watching, two-process Lease leader election (exactly
+one leader; kill -9 hands over within the lease; clean exit releases),
+wrong CA / unreachable / 403 (one clear rate-limited log line, a metric,
+retries), and kube_update() of an object.
+
+usage: kube_misc_check.py KUBEWATCH"""
+import json
+import os
+import signal
+import sys
+import time
+
+from kubetest import Fake, Watcher, log, metric_value
+
+FIX = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "kube")
+
+
+def kubeconfig(path, server, ca=None, token=None, token_file=None):
+    user = {}
+    if token:
+        user["token"] = token
+    if token_file:
+        user["tokenFile"] = token_file
+    cluster = {"server": server}
+    if ca:
+        cluster["certificate-authority"] = ca
+    doc = {"apiVersion": "v1", "kind": "Config", "current-context": "c",
+           "clusters": [{"name": "c", "cluster": cluster}],
+           "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u", "namespace": "default"}}],
+           "users": [{"name": "u", "user": user}]}
+    with open(path, "w") as fh:
+        json.dump(doc, fh)  # JSON is YAML
+    return path
+
+
+def mkpod(fake, name):
+    st, _ = fake.req("POST", "/api/v1/namespaces/default/pods",
+                     {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {}})
+    assert st == 201, st
+
+
+def wait_keys(w, keys, timeout=20):
+    end = time.time() + timeout
+    while time.time() < end:
+        got = w.dump()["objects"].get("pods", {})
+        if all(k in got for k in keys):
+            return True
+        time.sleep(0.3)
+    return False
+
+
+def check_token_rotation(kw, fake):
+    ca = os.path.join(fake.dir, "ca.crt")
+    tokfile = os.path.join(fake.dir, "tok")
+    with open(tokfile, "w") as fh:
+        fh.write("tok-one\n")
+    fake.req("POST", "/_fake/tokens", {"add": ["tok-one"]}, auth=False)
+    kc = kubeconfig(os.path.join(fake.dir, "kc-rot"), fake.url, ca=ca, token_file=tokfile)
+    w = Watcher(kw, ["--kubeconfig", kc, "--resource", "v1/pods", "--idle-timeout", "5"], "rot")
+    ok = True
+    try:
+        w.expect("SYNCED", 20)
+        mkpod(fake, "rot-1")
+        ok &= wait_keys(w, ["default/rot-1"])
+        # Rotate: new token in the file, old one revoked, watches cut.
+        with open(tokfile + ".new", "w") as fh:
+            fh.write("tok-two\n")
+        os.rename(tokfile + ".new", tokfile)
+        fake.req("POST", "/_fake/tokens", {"add": ["tok-two"]}, auth=False)
+        fake.req("POST", "/_fake/tokens", {"remove": ["tok-one"]}, auth=False)
+        fake.fault(action="drop_watches")
+        mkpod(fake, "rot-2")
+        if not wait_keys(w, ["default/rot-2"], 30):
+            log("token rotation: object created after rotation never arrived")
+            ok = False
+        m = w.metrics()
+        if metric_value(m, "k8smon_kube_token_reloads_total") < 2:
+            log("token rotation: token file was not re-read")
+            ok = False
+        if "tok-one" in w.stderr() or "tok-two" in w.stderr():
+            log("token rotation: token appeared in the log")
+            ok = False
+    finally:
+        w.quit()
+    log("token rotation: %s" % ("ok" if ok else "FAILED"))
+    return ok
+
+
+def check_leader(kw, fake):
+    args = ["--kubeconfig", fake.kubeconfig, "--lease", "default/k8smon", "--lease-ms", "3000",
+            "--renew-ms", "2000", "--retry-ms", "500"]
+    a = Watcher(kw, args + ["--identity", "pod-a"], "lead-a")
+    b = Watcher(kw, args + ["--identity", "pod-b"], "lead-b")
+    ok = True
+    try:
+        time.sleep(3)
+        yes = []
+        for w in (a, b):
+            w.send("leader")
+            ln = w.expect("LEADER yes", 2) if any(l == "LEADER start" for l in w.lines) else w.expect("LEADER no", 2)
+            yes.append(ln == "LEADER yes")
+        if sum(yes) != 1:
+            log("leader: expected exactly one leader, got %s" % yes)
+            return False
+        leader, other = (a, b) if yes[0] else (b, a)
+        st, lease = fake.req("GET", "/apis/coordination.k8s.io/v1/namespaces/default/leases/k8smon")
+        holder = lease["spec"]["holderIdentity"]
+        if holder != ("pod-a" if leader is a else "pod-b"):
+            log("leader: Lease holder %r does not match" % holder)
+            ok = False
+        t0 = time.time()
+        leader.p.send_signal(signal.SIGKILL)
+        other.expect("LEADER start", 10)
+        dt = time.time() - t0
+        log("leader: handover after kill -9 took %.1fs (lease 3s, retry 0.5s)" % dt)
+        if dt > 3.0 + 2 * 0.6 + 0.5:
+            log("leader: handover slower than the lease duration allows")
+            ok = False
+        other.quit()
+        st, lease = fake.req("GET", "/apis/coordination.k8s.io/v1/namespaces/default/leases/k8smon")
+        if lease["spec"].get("holderIdentity", "") != "":
+            log("leader: clean exit did not release the Lease: %r" % lease["spec"])
+            ok = False
+        if "LEADER stop" not in other.lines:
+            log("leader: on_stopped not called at clean exit")
+            ok = False
+    finally:
+        for w in (a, b):
+            if w.p.poll() is None:
+                w.p.kill()
+    log("leader election: %s" % ("ok" if ok else "FAILED"))
+    return ok
+
+
+def check_failure(kw, name, kc, needle, cause):
+    w = Watcher(kw, ["--kubeconfig", kc, "--resource", "v1/pods"], name)
+    ok = True
+    try:
+        w.expect("STARTED", 10)
+        time.sleep(5)  # several retries (backoff 0.8s doubling) happen in this time
+        m = w.metrics()
+        n = metric_value(m, 'k8smon_kube_errors_total{resource="pods",cause="%s"}' % cause)
+        reqs = metric_value(m, 'k8smon_kube_requests_total{verb="LIST"')
+        lines = [l for l in w.stderr().splitlines() if needle in l]
+        if len(lines) != 1:
+            log("%s: expected exactly 1 log line with %r, got %d:\n%s" % (name, needle, len(lines), w.stderr()[-2000:]))
+            ok = False
+        elif "resource=pods" not in lines[0]:
+            log("%s: log line does not name the resource: %s" % (name, lines[0]))
+            ok = False
+        if n < 2 or reqs < 2:
+            log("%s: expected retries counted in k8smon_kube_errors_total{cause=%s}: %s, LIST requests %s" % (name, cause, n, reqs))
+            ok = False
+        if lines:
+            log("%s: %s" % (name, lines[0]))
+    finally:
+        w.quit()
+    return ok
+
+
+def check_update(kw, fake):
+    w = Watcher(kw, ["--kubeconfig", fake.kubeconfig, "--resource", "v1/pods"], "upd")
+    ok = True
+    try:
+        w.expect("SYNCED", 20)
+        mkpod(fake, "upd-1")
+        w.send("update default upd-1")
+        ln = w.expect("UPDATED", 10)
+        st, obj = fake.req("GET", "/api/v1/namespaces/default/pods/upd-1")
+        if ln != "UPDATED 0 200" or obj["metadata"].get("labels", {}).get("touched") != "yes":
+            log("update: %s, labels %s" % (ln, obj["metadata"].get("labels")))
+            ok = False
+        w.send("update default nope")
+        ln = w.expect("UPDATED", 10)
+        if ln != "UPDATED -5 404":
+            log("update of a missing object: %s" % ln)
+            ok = False
+    finally:
+        w.quit()
+    log("update: %s" % ("ok" if ok else "FAILED"))
+    return ok
+
+
+def main():
+    kw = sys.argv[1]
+    fake = Fake("--bookmark-interval", "1", "--user", "bob-token=bob", "--enforce-authz")
+    ok = True
+    try:
+        ok &= check_update(kw, fake)
+        ok &= check_token_rotation(kw, fake)
+        ok &= check_leader(kw, fake)
+        ca = os.path.join(fake.dir, "ca.crt")
+        ok &= check_failure(kw, "wrong-ca", kubeconfig(os.path.join(fake.dir, "kc-ca"), fake.url,
+                            ca=os.path.join(FIX, "ca.crt"), token=fake.token),
+                            "TLS verification failed", "tls")
+        ok &= check_failure(kw, "unreachable", kubeconfig(os.path.join(fake.dir, "kc-un"), "https://127.0.0.1:1",
+                            ca=ca, token=fake.token), "unreachable", "unreachable")
+        ok &= check_failure(kw, "forbidden", kubeconfig(os.path.join(fake.dir, "kc-403"), fake.url,
+                            ca=ca, token="bob-token"), "403 Forbidden (check RBAC)", "forbidden")
+    finally:
+        fake.stop()
+    print("kube misc checks: %s" % ("PASS" if ok else "FAIL"))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

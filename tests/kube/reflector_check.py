@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Convergence test for the reflector: a seeded random stream of >= 1000 pod
+changes interleaved with injected faults (dropped/aborted watches, 410s,
+500s, 429s, garbage lines, stalls, a new RV epoch). At the end kubewatch's
+store must equal the fake server's objects exactly (key -> resourceVersion)
+and no object's resourceVersion may have gone backwards.
+
+usage: reflector_check.py KUBEWATCH [--seed N] [--changes N]"""
+import argparse
+import random
+import sys
+import time
+
+from kubetest import Fake, Watcher, log, metric_value
+
+
+def pod(ns, name, node, gen):
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": ns, "labels": {"gen": str(gen)}},
+            "spec": {"nodeName": node, "containers": [{"name": "c", "image": "x"}]}}
+
+
+def expected(fake, node=None):
+    items = fake.objects("pods")["items"]
+    out = {}
+    for o in items:
+        if node is not None and o.get("spec", {}).get("nodeName") != node:
+            continue
+        m = o["metadata"]
+        out["%s/%s" % (m["namespace"], m["name"])] = m["resourceVersion"]
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("kubewatch")
+    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--changes", type=int, default=1200)
+    a = ap.parse_args()
+    rnd = random.Random(a.seed)
+    fake = Fake("--bookmark-interval", "1", "--history", "300")
+    ok = True
+    watchers = []
+    try:
+        for ns in ("ns-a", "ns-b", "ns-c"):
+            fake.req("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        # Some objects before the start so the first list is paginated.
+        live = {}
+        for i in range(30):
+            ns, name = rnd.choice(("ns-a", "ns-b", "ns-c")), "pre-%d" % i
+            st, _ = fake.req("POST", "/api/v1/namespaces/%s/pods" % ns, pod(ns, name, "n1", 0))
+            assert st == 201, st
+            live[(ns, name)] = 0
+        common = ["--kubeconfig", fake.kubeconfig, "--resource", "v1/pods", "--idle-timeout", "3",
+                  "--watch-timeout", "20"]
+        allw = Watcher(a.kubewatch, common, "all")
+        nodew = Watcher(a.kubewatch, common + ["--field-selector", "spec.nodeName=n1"], "node")
+        watchers = [allw, nodew]
+        for w in watchers:
+            w.expect("SYNCED", 30)
+        faults = [
+            lambda: fake.fault(action="drop_watches"),
+            lambda: fake.fault(action="drop_watches", abort=True),
+            lambda: fake.fault(action="expire"),
+            lambda: fake.fault(action="fail", count=2, code=500, watch=True),
+            lambda: fake.fault(action="fail", count=2, code=429, retry_after=1, watch=True),
+            lambda: fake.fault(action="fail", count=1, code=500, path="/api/v1/pods", method="GET", watch=False),
+            lambda: fake.fault(action="garbage", line="this is not json"),
+            lambda: fake.fault(action="stall", seconds=5, count=1, watch=True),
+            lambda: fake.fault(action="drop_watches", resource="pods"),
+        ]
+        nfaults = 0
+        for i in range(a.changes):
+            r = rnd.random()
+            if r < 0.3 or not live:
+                ns, name = rnd.choice(("ns-a", "ns-b", "ns-c")), "p-%d" % i
+                st, _ = fake.req("POST", "/api/v1/namespaces/%s/pods" % ns, pod(ns, name, rnd.choice(("n1", "n2")), 0))
+                assert st == 201, st
+                live[(ns, name)] = 0
+            elif r < 0.75:
+                ns, name = rnd.choice(sorted(live))
+                live[(ns, name)] += 1
+                patch = {"metadata": {"labels": {"gen": str(live[(ns, name)])}}}
+                if rnd.random() < 0.2:  # moves between nodes: selector enter/leave
+                    patch = {"metadata": {"labels": {"gen": str(live[(ns, name)])}},
+                             "spec": {"nodeName": rnd.choice(("n1", "n2"))}}
+                st, _ = fake.req("PATCH", "/api/v1/namespaces/%s/pods/%s" % (ns, name), patch,
+                                 ctype="application/merge-patch+json")
+                assert st == 200, st
+            else:
+                ns, name = rnd.choice(sorted(live))
+                st, _ = fake.req("DELETE", "/api/v1/namespaces/%s/pods/%s" % (ns, name))
+                assert st == 200, st
+                del live[(ns, name)]
+            if rnd.random() < 0.03:
+                rnd.choice(faults)()
+                nfaults += 1
+            if i == a.changes // 2:
+                fake.fault(action="new_epoch")
+                nfaults += 1
+            if rnd.random() < 0.01:
+                time.sleep(rnd.random() * 0.5)
+        fake.fault(action="clear")
+        log("%d changes, %d faults injected" % (a.changes, nfaults))
+        for w, node in ((allw, None), (nodew, "n1")):
+            want = expected(fake, node)
+            deadline = time.time() + 60
+            while True:
+                d = w.dump()
+                got = d["objects"].get("pods", {})
+                if got == want and d["synced"]:
+                    break
+                if time.time() > deadline:
+                    missing = set(want) - set(got)
+                    extra = set(got) - set(want)
+                    stale = [k for k in want if k in got and got[k] != want[k]]
+                    log("%s: NOT CONVERGED: %d missing, %d extra, %d stale" % (w.name, len(missing), len(extra), len(stale)))
+                    ok = False
+                    break
+                time.sleep(0.5)
+            if d["violations"]:
+                log("%s: %d resourceVersion order violations" % (w.name, d["violations"]))
+                ok = False
+            m = w.metrics()
+            log("%s: %d objects; relists=%d watch_restarts=%d decode_errors=%d events=%d" % (
+                w.name, len(got), metric_value(m, "k8smon_kube_relists_total"),
+                metric_value(m, "k8smon_kube_watch_restarts_total"),
+                metric_value(m, "k8smon_kube_decode_errors_total"),
+                metric_value(m, "k8smon_kube_watch_events_total")))
+            if metric_value(m, "k8smon_kube_relists_total") < 1 or metric_value(m, "k8smon_kube_watch_restarts_total") < 1:
+                log("%s: expected relists and watch restarts to be counted" % w.name)
+                ok = False
+        for w in watchers:
+            rc = w.quit()
+            if rc != 0:
+                log("%s exited with %s" % (w.name, rc))
+                ok = False
+            err = w.stderr()
+            if "ERROR: AddressSanitizer" in err or "runtime error" in err or "LeakSanitizer" in err:
+                log("%s: sanitizer report:\n%s" % (w.name, err[-4000:]))
+                ok = False
+            if "fakeapi-token" in err:
+                log("%s: token leaked into the log" % w.name)
+                ok = False
+    finally:
+        for w in watchers:
+            if w.p.poll() is None:
+                w.p.kill()
+        fake.stop()
+    print("reflector convergence: %s" % ("PASS" if ok else "FAIL"))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
