@@ -64,6 +64,7 @@ struct agent_kube {
 	struct kube_leader *leader_el;
 	struct ks_store *ks;
 	bool ks_running;                    /* loop thread */
+	atomic_bool stopping;               /* set first thing in agent_kube_stop */
 	struct ks_watch ksw[KS_KIND_COUNT];
 	struct ks_render_opts ro;           /* loop thread only */
 	char last_monitor[512];             /* "name@resourceVersion" last applied; loop thread */
@@ -182,9 +183,15 @@ static void ks_reconcile(struct agent_kube *k)
 static void config_changed_on_loop(void *arg)
 {
 	struct agent_kube *k = arg;
-	struct config *c = k->hooks->get_config(k->hooks->arg);
-	const json_t *was = k->ro.cfg ? k->ro.cfg->ks_labels_allowlist : NULL;
-	const json_t *now = c->ks_labels_allowlist;
+
+	struct config *c;
+	const json_t *was, *now;
+
+	if (atomic_load(&k->stopping))
+		return;
+	c = k->hooks->get_config(k->hooks->arg);
+	was = k->ro.cfg ? k->ro.cfg->ks_labels_allowlist : NULL;
+	now = c->ks_labels_allowlist;
 
 	/* Re-rendering every object is costly: only when the allowlist changed. */
 	if (k->ro.cfg && ((!was && !now) || (was && now && json_equal(was, now)))) {
@@ -204,10 +211,11 @@ void agent_kube_config_changed(struct agent_kube *k)
 {
 	if (!k)
 		return;
-	if (kube_loop_on_thread(k->loop))
-		config_changed_on_loop(k);
-	else
-		kube_loop_call(k->loop, config_changed_on_loop, k);
+	/* Always deferred to the top of the loop: this may be reached from a
+	 * reflector callback, i.e. inside curl_multi_perform(), where removing
+	 * other easy handles (stopping watches) is not allowed. */
+	if (kube_loop_post(k->loop, config_changed_on_loop, k))
+		log_warn("kube", "configuration change not applied: API loop stopping");
 }
 
 /* --- K8sMonitor selection ------------------------------------------------ */
@@ -305,13 +313,22 @@ static void pod_delete(json_t *obj, void *arg)
 
 /* --- leadership ----------------------------------------------------------- */
 
+static void ks_reconcile_posted(void *arg)
+{
+	struct agent_kube *k = arg;
+
+	if (!atomic_load(&k->stopping))
+		ks_reconcile(k);
+}
+
+/* Leadership callbacks may come from inside curl callbacks: defer. */
 static void on_leader_started(void *arg)
 {
 	struct agent_kube *k = arg;
 
 	atomic_store(&k->leader, true);
 	log_info("leader", "became the leader: serving kube-state metrics after the initial sync");
-	ks_reconcile(k);
+	kube_loop_post(k->loop, ks_reconcile_posted, k);
 }
 
 static void on_leader_stopped(void *arg)
@@ -320,7 +337,7 @@ static void on_leader_stopped(void *arg)
 
 	atomic_store(&k->leader, false);
 	log_info("leader", "no longer the leader: kube-state metrics stop");
-	ks_reconcile(k);
+	kube_loop_post(k->loop, ks_reconcile_posted, k);
 }
 
 /* --- lifecycle ------------------------------------------------------------ */
@@ -460,6 +477,7 @@ void agent_kube_stop(struct agent_kube *k)
 {
 	if (!k)
 		return;
+	atomic_store(&k->stopping, true);
 	/* Leadership first: the Lease is released while the API is still up. */
 	if (k->leader_el)
 		kube_leader_stop(k->leader_el);

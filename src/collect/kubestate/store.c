@@ -363,13 +363,18 @@ static bool in_list(const char *const *list, size_t n, const char *s, size_t len
 static bool visible(const struct ks_filter *f, enum ks_kind kind, struct ks_obj *o)
 {
 	const char *ns;
+	size_t len;
 
-	if (!f || !ks_kinds[kind].namespaced)
+	/* A Namespace object is filtered by its own name: excluding namespace
+	 * "shop" removes kube_namespace_*{namespace="shop"} too, as a user
+	 * excluding it expects. Other cluster-scoped kinds are not filtered. */
+	if (!f || (!ks_kinds[kind].namespaced && kind != KS_NAMESPACE))
 		return true;
 	ns = obj_key(o, kind);
-	if (f->nnamespaces && !in_list(f->namespaces, f->nnamespaces, ns, o->nslen))
+	len = kind == KS_NAMESPACE ? o->keylen : o->nslen;
+	if (f->nnamespaces && !in_list(f->namespaces, f->nnamespaces, ns, len))
 		return false;
-	return !in_list(f->exclude_namespaces, f->nexclude_namespaces, ns, o->nslen);
+	return !in_list(f->exclude_namespaces, f->nexclude_namespaces, ns, len);
 }
 
 static bool family_enabled(const struct ks_filter *f, const char *name)

@@ -1,0 +1,113 @@
+#!/bin/sh
+# End to end in Kubernetes mode against the fake API server loaded with
+# examples/cluster: readiness after sync, kube-state series following object
+# changes, live reconfiguration through K8sMonitor with kubectl (collector
+# off, namespace excluded, invalid spec keeps the last good configuration,
+# delete returns to the flags), Lease held and released on SIGTERM.
+set -u
+. tests/lib/common.sh
+. tests/lib/fakeapi.sh
+TMP=$(mktemp -d)
+PID=""
+trap 'kill $PID 2>/dev/null; kill $FAKEAPI_PID 2>/dev/null; rm -rf "$TMP"' EXIT
+fakeapi_start "$TMP" --load crds --load examples/cluster || { fail "fake API server"; finish; }
+PORT=$(free_port)
+U=http://127.0.0.1:$PORT
+./bin/k8smon -promscrape.kubernetes -kubeconfig="$KUBECONFIG" -nodeName=demo-node-1 \
+	-httpListenAddr=127.0.0.1:$PORT -leaderElection.namespace=default -loggerLevel=DEBUG \
+	>"$TMP/k8smon.log" 2>&1 &
+PID=$!
+wait_http "$U/healthz" || { fail "agent did not start"; cat "$TMP/k8smon.log"; finish; }
+
+# Poll until a condition holds (up to $1 seconds); prints elapsed ms on success.
+until_true() {
+	limit=$1; shift
+	start=$(date +%s%N)
+	while :; do
+		if sh -c "$*" >/dev/null 2>&1; then
+			echo $(( ($(date +%s%N) - start) / 1000000 ))
+			return 0
+		fi
+		[ $(( ($(date +%s%N) - start) / 1000000000 )) -ge "$limit" ] && return 1
+		sleep 0.05
+	done
+}
+ks() { curl -s "$U/metrics/kube-state"; }
+
+check "ready after the initial sync" until_true 10 "test \"\$(curl -s -o /dev/null -w '%{http_code}' $U/readyz)\" = 200"
+check "k8smon_leader 1 (Lease acquired)" until_true 10 "curl -s $U/metrics/self | grep -q '^k8smon_leader{lease=\"default/k8smon\"} 1'"
+check "Lease holder is this agent" until_true 5 "kubectl get lease k8smon -n default -o jsonpath='{.spec.holderIdentity}' | grep -qx demo-node-1"
+check "kube-state serves kube_pod_info for every pod" until_true 10 \
+	"test \$(curl -s $U/metrics/kube-state | grep -c '^kube_pod_info{') -eq \$(kubectl get pods -A --no-headers | wc -l)"
+check "kube_node_status_condition present" sh -c "curl -s $U/metrics/kube-state | grep -q '^kube_node_status_condition{'"
+check "kube-state self-metrics for the KSM alerts" sh -c "curl -s $U/metrics/kube-state | grep -q '^kube_state_metrics_list_total{'"
+ks >"$TMP/ks.prom"
+promtool check metrics <"$TMP/ks.prom" >"$TMP/promtool.out" 2>&1
+check "promtool accepts /metrics/kube-state" test ! -s "$TMP/promtool.out"
+
+# Objects created, changed and deleted while running.
+printf "apiVersion: v1\nkind: Namespace\nmetadata: {name: e2e}\n" | kubectl apply -f - >/dev/null
+kubectl -n e2e create -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: probe, namespace: e2e}
+spec:
+  nodeName: demo-node-2
+  containers: [{name: main, image: busybox:1.36}]
+YAML
+check "a new pod appears in kube-state" until_true 5 "curl -s $U/metrics/kube-state | grep -q 'kube_pod_info{namespace=\"e2e\",pod=\"probe\"'"
+kubectl -n e2e label pod probe tier=canary >/dev/null
+kubectl -n e2e delete pod probe >/dev/null
+check "a deleted pod disappears from kube-state" until_true 5 "! curl -s $U/metrics/kube-state | grep -q 'pod=\"probe\"'"
+
+# K8sMonitor: container collector off, namespace shop excluded.
+cat >"$TMP/kmon.yaml" <<YAML
+apiVersion: k8smon.io/v1alpha1
+kind: K8sMonitor
+metadata:
+  name: e2e
+spec:
+  collectors: [node, kube-state]
+  excludeNamespaces: [shop]
+YAML
+check "shop has kube_* before" sh -c "curl -s $U/metrics | grep -q '^kube_pod_info{namespace=\"shop\"'"
+check "container_* present before" sh -c "curl -s $U/metrics | grep -q '^container_cpu_usage_seconds_total{'"
+kubectl apply -f "$TMP/kmon.yaml" >/dev/null
+if ms=$(until_true 5 "! curl -s $U/metrics | grep -q -e '^container_' -e '^kube_[a-z_]*{namespace=\"shop\"'"); then
+	ok "K8sMonitor applied: no container_*, no kube_* of shop after ${ms} ms"
+	[ "$ms" -le 1000 ] && ok "reconfiguration visible within 1 s" || fail "reconfiguration took ${ms} ms (> 1 s)"
+else
+	fail "K8sMonitor not applied within 5 s"
+fi
+check "/config names the K8sMonitor" sh -c "curl -s $U/config | grep -q '\"source\": \"K8sMonitor/e2e\"'"
+check "node metrics unaffected" sh -c "curl -s $U/metrics | grep -q '^node_load1 '"
+
+# Invalid change: the running configuration stays.
+kubectl patch kmon e2e --type=merge -p '{"spec":{"interval":"15","collectors":["node"]}}' >/dev/null
+sleep 1
+check "invalid spec keeps the last good configuration" sh -c "curl -s $U/metrics | grep -q '^kube_pod_info{' && ! curl -s $U/metrics | grep -q '^container_'"
+check "invalid spec logged with the field path" grep -q 'spec.interval: \\"15\\" is not a duration' "$TMP/k8smon.log"
+kubectl patch kmon e2e --type=merge -p '{"spec":{"interval":"20s"}}' >/dev/null
+check "fixed spec applies (collectors [node]: no kube_*)" until_true 5 "! curl -s $U/metrics | grep -q '^kube_pod_info{'"
+
+kubectl delete kmon e2e >/dev/null
+check "delete returns to the flags" until_true 5 "curl -s $U/metrics | grep -q '^container_cpu_usage_seconds_total{' && curl -s $U/metrics | grep -q '^kube_pod_info{namespace=\"shop\"' && curl -s $U/config | grep -q '\"source\": \"flags\"'"
+
+# API server faults: the agent stays up and serves what it has.
+fake_ctl POST /fault '{"action":"drop_watches"}' >/dev/null
+fake_ctl POST /fault '{"action":"fail","count":5,"code":500}' >/dev/null
+i=0; until printf "apiVersion: v1\nkind: Namespace\nmetadata: {name: after-faults}\n" | kubectl apply -f - >/dev/null 2>&1 || [ $i -ge 10 ]; do i=$((i + 1)); sleep 0.2; done
+check "namespace created on the server despite injected 500s" kubectl get namespace after-faults
+check "still serving during faults" sh -c "curl -s $U/metrics/kube-state | grep -q '^kube_pod_info{'"
+check "converges after faults" until_true 15 "curl -s $U/metrics/kube-state | grep -q 'kube_namespace_created{namespace=\"after-faults\"'"
+
+# SIGTERM: exits 0 and releases the Lease.
+kill -TERM $PID
+i=0; while kill -0 $PID 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
+if kill -0 $PID 2>/dev/null; then fail "SIGTERM: still running after 3 s"; else
+	wait $PID; rc=$?
+	check "SIGTERM exits 0" test $rc = 0
+fi
+check "Lease released on shutdown" sh -c "test -z \"\$(kubectl get lease k8smon -n default -o jsonpath='{.spec.holderIdentity}')\""
+[ "$FAILS" -ne 0 ] && tail -20 "$TMP/k8smon.log"
+finish
