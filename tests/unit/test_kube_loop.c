@@ -1,0 +1,137 @@
+/* The I/O loop without a server: posts run in order on the loop thread,
+ * timers fire and can be cancelled, kube_loop_call waits, a failed transfer
+ * reports its cause, and stop aborts what is in flight. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "base/clock.h"
+#include "kube/client.h"
+#include "kube/loop.h"
+
+struct ctx {
+	struct kube_loop *l;
+	int order[8];
+	int n;
+	bool on_thread;
+	int fired, cancelled_fired;
+	uint64_t tid;
+	long status;
+	enum kube_fail fail;
+	bool done;
+};
+
+static void post_a(void *arg) { struct ctx *c = arg; c->order[c->n++] = 1; c->on_thread = kube_loop_on_thread(c->l); }
+static void post_b(void *arg) { struct ctx *c = arg; c->order[c->n++] = 2; }
+static void timer_fn(void *arg) { ((struct ctx *)arg)->fired++; }
+static void timer_bad(void *arg) { ((struct ctx *)arg)->cancelled_fired++; }
+
+static void arm(void *arg)
+{
+	struct ctx *c = arg;
+
+	kube_loop_timer(c->l, 50, timer_fn, c);
+	c->tid = kube_loop_timer(c->l, 60, timer_bad, c);
+	kube_loop_timer_cancel(c->l, c->tid);
+}
+
+static void read_fired(void *arg) { (void)arg; }
+
+static void test_posts_timers(void **state)
+{
+	struct ctx c = { 0 };
+
+	(void)state;
+	c.l = kube_loop_new();
+	assert_non_null(c.l);
+	assert_int_equal(kube_loop_start(c.l), 0);
+	assert_int_equal(kube_loop_post(c.l, post_a, &c), 0);
+	assert_int_equal(kube_loop_post(c.l, post_b, &c), 0);
+	assert_int_equal(kube_loop_call(c.l, arm, &c), 0);
+	assert_int_equal(c.n, 2);
+	assert_int_equal(c.order[0], 1);
+	assert_int_equal(c.order[1], 2);
+	assert_true(c.on_thread);
+	assert_false(kube_loop_on_thread(c.l));
+	usleep(200000);
+	kube_loop_call(c.l, read_fired, &c);
+	assert_int_equal(c.fired, 1);
+	assert_int_equal(c.cancelled_fired, 0);
+	kube_loop_stop(c.l);
+	assert_int_equal(kube_loop_post(c.l, post_a, &c), -11 /* KM_EAGAIN */);
+	kube_loop_free(c.l);
+}
+
+static void on_resp(const struct kube_resp *r, void *arg)
+{
+	struct ctx *c = arg;
+
+	c->status = r->status;
+	c->fail = kube_resp_fail(r);
+	c->done = true;
+}
+
+struct start_arg {
+	struct kube_client *cl;
+	struct ctx *c;
+};
+
+static void start_req(void *arg)
+{
+	struct start_arg *s = arg;
+	struct kube_req_opts o = { .path = "/api/v1/pods", .resource = "pods", .verb = "LIST" };
+
+	assert_non_null(kube_req_start(s->cl, &o, on_resp, s->c));
+}
+
+static void test_unreachable_request(void **state)
+{
+	struct kube_conn conn = { 0 };
+	struct ctx c = { 0 };
+	struct kube_client *cl;
+	struct start_arg s;
+	char err[256];
+	struct buf out;
+
+	(void)state;
+	conn.server = (char *)"https://127.0.0.1:1";
+	conn.token = (char *)"t";
+	c.l = kube_loop_new();
+	cl = kube_client_new(&conn, c.l, err, sizeof(err));
+	assert_non_null(cl);
+	assert_int_equal(kube_loop_start(c.l), 0);
+	s.cl = cl;
+	s.c = &c;
+	kube_loop_call(c.l, start_req, &s);
+	for (int i = 0; i < 100 && !c.done; i++) {
+		usleep(20000);
+		kube_loop_call(c.l, read_fired, &c);
+	}
+	assert_true(c.done);
+	assert_int_equal(c.status, 0);
+	assert_int_equal(c.fail, KUBE_FAIL_UNREACHABLE);
+	buf_init(&out, 1 << 16);
+	assert_int_equal(kube_metrics_write(cl, &out), 0);
+	assert_non_null(strstr(buf_cstr(&out), "k8smon_kube_errors_total{resource=\"pods\",cause=\"unreachable\"} 1\n"));
+	assert_non_null(strstr(buf_cstr(&out), "k8smon_kube_requests_total{verb=\"LIST\",resource=\"pods\",code=\"0\"} 1\n"));
+	buf_fini(&out);
+	kube_loop_stop(c.l);
+	kube_client_free(cl);
+	kube_loop_free(c.l);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_posts_timers),
+		cmocka_unit_test(test_unreachable_request),
+	};
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
