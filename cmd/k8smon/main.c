@@ -1,6 +1,7 @@
 /* k8smon entry point: flags -> agent_start(); wait for SIGINT/SIGTERM; stop.
  * Exit codes: 0 clean shutdown, 1 runtime failure, 2 bad flags or a listen
  * address that cannot be bound (one line on stderr naming the flag). */
+#include <curl/curl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,15 +41,23 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Before any thread starts: libcurl's global init is not thread-safe. */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "k8smon: cannot initialise libcurl\n");
+		flags_fini(&f);
+		return 1;
+	}
 	a = agent_start(&f, err, sizeof(err));
 	if (!a) {
 		fprintf(stderr, "k8smon: %s\n", err);
 		flags_fini(&f);
+		curl_global_cleanup();
 		return 2;
 	}
 	sigwait(&set, &sig);
 	log_info("main", "received %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	agent_stop(a);
 	flags_fini(&f);
+	curl_global_cleanup();
 	return 0;
 }
