@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""Structural checks of the helm/k8smon chart rendered by render.py, and of
+examples/deploy against it. One line per check; exit 1 on failure. Stdlib only."""
+import filecmp
+import os
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+import k8syaml  # noqa: E402
+import render  # noqa: E402
+
+CHART = os.path.join(ROOT, "helm/k8smon")
+FAILS = 0
+NAMESPACED = {"ServiceAccount", "Role", "RoleBinding", "DaemonSet", "Service", "PodMonitor", "VMPodScrape"}
+
+
+def check(ok, desc, detail=""):
+    global FAILS
+    print(("ok   - " if ok else "FAIL - ") + desc + ("" if ok or not detail else ": " + str(detail)))
+    FAILS += 0 if ok else 1
+    return ok
+
+
+def objects(docs, tmp):
+    out = []
+    for i, (path, text) in enumerate(docs):
+        f = os.path.join(tmp, "%02d.yaml" % i)
+        with open(f, "w") as fh:
+            fh.write(text)
+        try:
+            out += [(path, o) for o in k8syaml.load_objects(f)]
+        except ValueError as e:
+            check(False, "%s renders to valid YAML" % path, e)
+    return out
+
+
+def find(objs, kind, name=None):
+    r = [o for _p, o in objs if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
+    return r[0] if r else None
+
+
+EXPECTED_RULES = {  # (apiGroup, resource) -> verbs of the agent's ClusterRole
+    **{("", r): ["list", "watch"] for r in ["pods", "nodes", "namespaces", "services", "endpoints",
+                                             "persistentvolumes", "persistentvolumeclaims", "resourcequotas"]},
+    **{("apps", r): ["list", "watch"] for r in ["deployments", "replicasets", "statefulsets", "daemonsets"]},
+    ("batch", "jobs"): ["list", "watch"], ("batch", "cronjobs"): ["list", "watch"],
+    ("autoscaling", "horizontalpodautoscalers"): ["list", "watch"],
+    ("policy", "poddisruptionbudgets"): ["list", "watch"],
+    ("networking.k8s.io", "ingresses"): ["list", "watch"],
+    ("discovery.k8s.io", "endpointslices"): ["list", "watch"],
+    ("k8smon.io", "k8smonitors"): ["list", "watch"], ("k8smon.io", "scraperules"): ["list", "watch"],
+    ("k8smon.io", "k8smonitors/status"): ["patch", "update"], ("k8smon.io", "scraperules/status"): ["patch", "update"],
+    ("apiextensions.k8s.io", "customresourcedefinitions"): ["get", "list", "watch"],
+    ("authentication.k8s.io", "tokenreviews"): ["create"],
+    ("authorization.k8s.io", "subjectaccessreviews"): ["create"],
+}
+
+
+def flat_rules(role):
+    out = {}
+    for r in role["rules"]:
+        for g in r.get("apiGroups", []):
+            for res in r.get("resources", []):
+                key = (g, res) if not r.get("resourceNames") else (g, res, tuple(r["resourceNames"]))
+                out.setdefault(key, set()).update(r["verbs"])
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def check_default(objs, ns):
+    for path, o in objs:
+        md = o.get("metadata", {})
+        good = o.get("apiVersion") and o.get("kind") and md.get("name")
+        if o["kind"] in NAMESPACED:
+            good = good and md.get("namespace") == ns
+        elif o["kind"] != "Namespace":
+            good = good and "namespace" not in md
+        check(bool(good), "%s: %s %s is a valid object (apiVersion, kind, name, namespace for its scope)"
+              % (path, o.get("kind"), md.get("name")))
+    ds = find(objs, "DaemonSet")
+    if not check(ds is not None, "a DaemonSet is rendered"):
+        return
+    pod = ds["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    check(ds["spec"]["selector"]["matchLabels"].items() <= ds["spec"]["template"]["metadata"]["labels"].items(),
+          "DaemonSet selector matches its pod labels")
+    check(pod["hostNetwork"] is True and pod["hostPID"] is True and pod.get("dnsPolicy") == "ClusterFirstWithHostNet",
+          "DaemonSet: hostNetwork + hostPID (+ ClusterFirstWithHostNet)")
+    check(c["ports"] == [{"name": "http-metrics", "containerPort": 9420, "protocol": "TCP"}], "port 9420 named http-metrics")
+    check(c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http-metrics"}, "liveness probe GET /healthz")
+    check(c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http-metrics"}, "readiness probe GET /readyz")
+    mounts = {m["name"]: m for m in c["volumeMounts"]}
+    vols = {v["name"]: v.get("hostPath", {}).get("path") for v in pod["volumes"]}
+    for name, host, mnt in (("proc", "/proc", "/host/proc"), ("sys", "/sys", "/host/sys"), ("root", "/", "/host/root")):
+        check(vols.get(name) == host and mounts.get(name, {}).get("mountPath") == mnt and mounts[name].get("readOnly") is True,
+              "hostPath %s mounted read-only at %s" % (host, mnt))
+    for a in ("-path.procfs=/host/proc", "-path.sysfs=/host/sys", "-path.rootfs=/host/root", "-promscrape.kubernetes=true",
+              "-httpListenAddr=:9420"):
+        check(a in c["args"], "arg %s" % a)
+    env = {e["name"]: e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") for e in c["env"]}
+    check(env.get("NODE_NAME") == "spec.nodeName" and env.get("POD_NAME") == "metadata.name"
+          and env.get("POD_NAMESPACE") == "metadata.namespace", "NODE_NAME/POD_NAME/POD_NAMESPACE from the downward API")
+    sc = c["securityContext"]
+    check(sc.get("readOnlyRootFilesystem") is True and sc.get("allowPrivilegeEscalation") is False
+          and sc.get("privileged") is False and sc["capabilities"]["drop"] == ["ALL"],
+          "container securityContext: read-only root, no privilege escalation, drop ALL")
+    check(sc["capabilities"].get("add") == ["SYS_PTRACE"] and pod["securityContext"].get("runAsUser") == 0,
+          "containerNetwork=true (default): root with only CAP_SYS_PTRACE added")
+    check(pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, "seccomp RuntimeDefault")
+    check(c["resources"].get("requests", {}).get("memory") and c["resources"].get("limits", {}).get("memory"),
+          "resources: memory request and limit")
+    check(pod["serviceAccountName"] == find(objs, "ServiceAccount")["metadata"]["name"], "DaemonSet uses the chart's ServiceAccount")
+
+    cr = find(objs, "ClusterRole", "k8smon")
+    got = flat_rules(cr)
+    check(got == {k: sorted(v) for k, v in EXPECTED_RULES.items()}, "ClusterRole: exactly the least-privilege rules",
+          {k: v for k, v in got.items() if EXPECTED_RULES.get(k) != v} or sorted(set(EXPECTED_RULES) - set(got)))
+    check(all("*" not in r.get("verbs", []) + r.get("resources", []) + r.get("apiGroups", []) for r in cr["rules"]),
+          "ClusterRole: no wildcards")
+    mr = find(objs, "ClusterRole", "k8smon-metrics-reader")
+    check(mr and mr["rules"] == [{"nonResourceURLs": ["/metrics", "/metrics/*"], "verbs": ["get"]}],
+          "metrics-reader ClusterRole: get /metrics, /metrics/*")
+    crb = find(objs, "ClusterRoleBinding")
+    check(crb["roleRef"]["name"] == "k8smon" and crb["subjects"] == [{"kind": "ServiceAccount", "name": "k8smon", "namespace": ns}],
+          "ClusterRoleBinding binds the ServiceAccount")
+    role = find(objs, "Role")
+    check(role and flat_rules(role) == {("coordination.k8s.io", "leases"): ["create"],
+                                        ("coordination.k8s.io", "leases", ("k8smon",)): ["get", "update"]},
+          "Role: leases create + get/update of the k8smon Lease, in the release namespace")
+    rb = find(objs, "RoleBinding")
+    check(rb and rb["roleRef"]["name"] == role["metadata"]["name"] and rb["subjects"][0]["namespace"] == ns, "RoleBinding")
+    svc = find(objs, "Service")
+    check(svc and svc["spec"]["ports"][0]["targetPort"] == "http-metrics"
+          and svc["spec"]["selector"] == ds["spec"]["selector"]["matchLabels"], "Service selects the agents on http-metrics")
+    km = find(objs, "K8sMonitor")
+    check(km is not None and "namespace" not in km["metadata"], "default K8sMonitor rendered (cluster-scoped)")
+    check(find(objs, "PodMonitor") is None and find(objs, "VMPodScrape") is None, "PodMonitor / VMPodScrape off by default")
+
+
+def check_options(objs):
+    ds = find(objs, "DaemonSet")
+    pod = ds["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    check(pod["securityContext"].get("runAsNonRoot") is True and pod["securityContext"].get("runAsUser") == 65534
+          and "add" not in c["securityContext"]["capabilities"], "containerNetwork=false: non-root 65534, no capabilities")
+    check("-tls" in c["args"] and c["livenessProbe"]["httpGet"].get("scheme") == "HTTPS"
+          and any(v["name"] == "tls" and v["secret"]["secretName"] == "k8smon-tls" for v in pod["volumes"]),
+          "tls.enabled: -tls flags, HTTPS probes, Secret mounted")
+    check("dnsPolicy" not in pod and pod["hostNetwork"] is False, "hostNetwork=false drops ClusterFirstWithHostNet")
+    want = {"/metrics/node": "node-exporter", "/metrics/cadvisor": "kubelet", "/metrics/kube-state": "kube-state-metrics",
+            "/metrics/apps": None, "/metrics/self": "k8smon"}
+    for kind, relkey in (("PodMonitor", "relabelings"), ("VMPodScrape", "relabelConfigs")):
+        m = find(objs, kind)
+        if not check(m is not None, "%s rendered when enabled" % kind):
+            continue
+        eps = {e["path"]: e for e in m["spec"]["podMetricsEndpoints"]}
+        check(sorted(eps) == sorted(want), "%s: one endpoint per path" % kind, sorted(eps))
+        for path, job in want.items():
+            e = eps.get(path, {})
+            jobs = [r.get("replacement") for r in e.get(relkey, []) if r.get("targetLabel") == "job"]
+            check(jobs == ([job] if job else []) and e.get("port") == "http-metrics" and e.get("scheme") == "https",
+                  "%s %s: job %s, port http-metrics" % (kind, path, job or "(from targets)"))
+        check(eps["/metrics/cadvisor"].get("honorTimestamps") is False and eps["/metrics/cadvisor"].get("honorLabels") is True,
+              "%s: cadvisor endpoint honorTimestamps false, honorLabels true" % kind)
+        check(m["spec"]["selector"]["matchLabels"] == find(objs, "DaemonSet")["spec"]["selector"]["matchLabels"],
+              "%s selects the agent pods" % kind)
+    check(find(objs, "K8sMonitor") is None and find(objs, "Role") is None,
+          "k8smonitor.create=false and leaderElection.enabled=false drop the K8sMonitor and the Role")
+
+
+def main():
+    ns = "k8smon"
+    with tempfile.TemporaryDirectory() as tmp:
+        docs = render.render_chart(CHART, "k8smon", ns)
+        check(True, "chart renders with default values (%d documents)" % len(docs))
+        objs = objects(docs, tmp)
+        check_default(objs, ns)
+        # CRDs in the chart == crds/
+        same = sorted(os.listdir(os.path.join(CHART, "crds"))) == sorted(os.listdir(os.path.join(ROOT, "crds"))) and all(
+            filecmp.cmp(os.path.join(CHART, "crds", f), os.path.join(ROOT, "crds", f), shallow=False)
+            for f in os.listdir(os.path.join(ROOT, "crds")))
+        check(same, "helm/k8smon/crds/ is identical to crds/ (cp crds/*.yaml helm/k8smon/crds/)")
+        # examples/deploy == the chart rendered with default values
+        out = os.path.join(tmp, "deploy")
+        render.write_deploy(docs, out)
+        dep = os.path.join(ROOT, "examples/deploy")
+        names = sorted(os.listdir(out))
+        same = names == sorted(os.listdir(dep)) and all(filecmp.cmp(os.path.join(out, f), os.path.join(dep, f), shallow=False)
+                                                        for f in names)
+        check(same, "examples/deploy is the chart rendered with defaults (python3 tests/helm/render.py --write-deploy examples/deploy)")
+        dobjs = k8syaml.load_objects(dep)
+        key = lambda o: (o["kind"], o["metadata"]["name"])  # noqa: E731
+        chart_objs = {key(o): o for _p, o in objs if o["kind"] != "K8sMonitor"}
+        dep_objs = {key(o): o for o in dobjs if o["kind"] != "Namespace"}
+        check(sorted(chart_objs) == sorted(dep_objs), "examples/deploy has the chart's kinds and names", sorted(set(chart_objs) ^ set(dep_objs)))
+        check(all(flat_rules(chart_objs[k]) == flat_rules(dep_objs[k]) for k in chart_objs if k[0] in ("ClusterRole", "Role")),
+              "examples/deploy RBAC rules equal the chart's")
+        ns_obj = [o for o in dobjs if o["kind"] == "Namespace"]
+        check(len(ns_obj) == 1 and ns_obj[0]["metadata"]["name"] == ns and
+              ns_obj[0]["metadata"]["labels"].get("pod-security.kubernetes.io/enforce") == "privileged",
+              "examples/deploy creates namespace k8smon (Pod Security level privileged: hostPath/hostPID)")
+        # non-default values
+        docs2 = render.render_chart(CHART, "k8smon", ns, ["podMonitor.enabled=true", "vmPodScrape.enabled=true",
+                                                          "tls.enabled=true", "containerNetwork=false", "hostNetwork=false",
+                                                          "k8smonitor.create=false", "leaderElection.enabled=false"])
+        check_options(objects(docs2, tmp))
+    return 1 if FAILS else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
