@@ -4,7 +4,7 @@
 set -eu
 PKGS="gcc make pkg-config libcurl4-openssl-dev libssl-dev libyaml-dev libjansson-dev
 libmicrohttpd-dev libcmocka-dev zlib1g-dev libpcre2-dev python3 openssl curl
-prometheus-node-exporter prometheus"
+prometheus-node-exporter prometheus lua5.1"
 [ -n "${K8SMON_EXTRA_PKGS:-}" ] && PKGS="$PKGS $K8SMON_EXTRA_PKGS"
 missing=""
 for p in $PKGS; do

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "collect/container/podmap.h"
@@ -17,6 +18,8 @@
 #include "kube/leader.h"
 #include "kube/loop.h"
 #include "kube/reflector.h"
+#include "kube/status.h"
+#include "kube/write.h"
 
 /* API location of each kube-state kind (enum ks_kind order). */
 static const struct kube_resource ks_resources[KS_KIND_COUNT] = {
@@ -65,11 +68,15 @@ struct agent_kube {
 	struct ks_store *ks;
 	bool ks_running;                    /* loop thread */
 	atomic_bool stopping;               /* set first thing in agent_kube_stop */
+	bool status_pending;                /* a status sync is queued; loop thread */
+	struct log_limit status_log;
 	struct ks_watch ksw[KS_KIND_COUNT];
 	struct ks_render_opts ro;           /* loop thread only */
 	char last_monitor[512];             /* "name@resourceVersion" last applied; loop thread */
 	atomic_bool leader;
 };
+
+static void status_kick(struct agent_kube *k);
 
 static void ro_fini(struct ks_render_opts *ro)
 {
@@ -116,7 +123,12 @@ static void ks_on_upsert(struct ks_watch *w, json_t *obj)
 
 static void ks_add(json_t *obj, void *arg)
 {
-	ks_on_upsert(arg, obj);
+	struct ks_watch *w = arg;
+
+	ks_on_upsert(w, obj);
+	/* Node set changes move K8sMonitor node counts and conflicts. */
+	if (w->kind == KS_NODE)
+		status_kick(w->k);
 }
 
 static void ks_update(json_t *old_obj, json_t *new_obj, void *arg)
@@ -132,6 +144,8 @@ static void ks_delete(json_t *obj, void *arg)
 
 	ks_store_delete(w->k->ks, w->kind, json_string_value(json_object_get(md, "namespace")),
 			json_string_value(json_object_get(md, "name")));
+	if (w->kind == KS_NODE)
+		status_kick(w->k);
 }
 
 static void ks_synced(void *arg)
@@ -139,6 +153,8 @@ static void ks_synced(void *arg)
 	struct ks_watch *w = arg;
 
 	atomic_fetch_add(&w->list_ok, 1);
+	if (w->kind == KS_NODE)
+		status_kick(w->k);
 }
 
 /* Re-renders every stored object of every kind (the label allowlist changed). */
@@ -273,6 +289,7 @@ static void mon_add(json_t *obj, void *arg)
 {
 	(void)obj;
 	reselect_monitor(arg);
+	status_kick(arg);
 }
 
 static void mon_update(json_t *old_obj, json_t *new_obj, void *arg)
@@ -280,11 +297,149 @@ static void mon_update(json_t *old_obj, json_t *new_obj, void *arg)
 	(void)old_obj;
 	(void)new_obj;
 	reselect_monitor(arg);
+	status_kick(arg);
 }
 
 static void mon_synced(void *arg)
 {
 	reselect_monitor(arg);
+	status_kick(arg);
+}
+
+/* --- K8sMonitor status (leader only) -------------------------------------- */
+
+static const struct kube_resource monitor_res = { "k8smon.io", "v1alpha1", "k8smonitors", false };
+
+static void status_done(int rc, long http_status, json_t *obj, void *arg)
+{
+	struct agent_kube *k = arg;
+
+	(void)obj;
+	if (rc)
+		log_limited(&k->status_log, 10000, LOG_WARN, "status",
+			    "writing K8sMonitor status failed: %s (HTTP %ld); retried on the next change",
+			    km_strerror(rc), http_status);
+}
+
+static int cmp_monitor_ptr(const void *a, const void *b)
+{
+	return monitor_cmp(*(json_t *const *)a, *(json_t *const *)b);
+}
+
+/* All nodes the leader knows: every node when kube-state watches them, else
+ * only its own (status then counts this node only). New reference. */
+static json_t *known_nodes(struct agent_kube *k)
+{
+	struct kube_reflector *r = k->ksw[KS_NODE].r;
+
+	if (r && kube_reflector_synced(r))
+		return kube_store_snapshot(kube_reflector_store(r));
+	return kube_store_snapshot(kube_reflector_store(k->self_node));
+}
+
+/* Decides every K8sMonitor's verdict (oldest first: an older valid monitor
+ * claims its nodes, a younger one selecting any of them is in conflict) and
+ * patches the status of those whose status changed. */
+static void monitors_status_sync(struct agent_kube *k)
+{
+	json_t *snap = kube_store_snapshot(kube_reflector_store(k->monitors));
+	json_t *nodes = known_nodes(k);
+	json_t *claimed = json_object();
+	json_t **order = NULL, *m;
+	const char *key;
+	size_t n = 0, i = 0;
+	char now[32];
+
+	status_time(clock_wall(), now, sizeof(now));
+	order = calloc(json_object_size(snap) + 1, sizeof(*order));
+	if (!snap || !nodes || !claimed || !order)
+		goto out;
+	json_object_foreach(snap, key, m)
+		order[n++] = m;
+	qsort(order, n, sizeof(*order), cmp_monitor_ptr);
+	for (i = 0; i < n; i++) {
+		const json_t *md = json_object_get(order[i], "metadata");
+		const char *name = json_string_value(json_object_get(md, "name"));
+		const json_t *cur = json_object_get(order[i], "status");
+		char err[512] = "", msg[600];
+		struct config *c = config_build(k->flags, order[i], err, sizeof(err));
+		struct status_input in = {
+			.generation = json_integer_value(json_object_get(md, "generation")),
+			.message = msg,
+		};
+		json_t *st, *patch;
+
+		if (!name)
+			continue;
+		if (!c) {
+			in.verdict = STATUS_INVALID;
+			snprintf(msg, sizeof(msg), "%s", err);
+		} else {
+			struct selector *sel = selector_compile(json_object_get(json_object_get(order[i], "spec"), "nodeSelector"),
+								"spec.nodeSelector", err, sizeof(err));
+			const char *nkey, *winner = NULL, *lost = NULL;
+			json_t *node;
+			int64_t selected = 0;
+
+			json_object_foreach(nodes, nkey, node) {
+				if (!sel || !selector_matches(sel, json_object_get(json_object_get(node, "metadata"), "labels")))
+					continue;
+				selected++;
+				if (!winner && json_object_get(claimed, nkey)) {
+					winner = json_string_value(json_object_get(claimed, nkey));
+					lost = nkey;
+				}
+			}
+			if (winner) {
+				in.verdict = STATUS_CONFLICT;
+				snprintf(msg, sizeof(msg), "node %s is also selected by the older K8sMonitor %s, which wins", lost, winner);
+			} else {
+				json_object_foreach(nodes, nkey, node)
+					if (sel && selector_matches(sel, json_object_get(json_object_get(node, "metadata"), "labels")))
+						json_object_set_new(claimed, nkey, json_string(name));
+				in.verdict = STATUS_ACCEPTED;
+				in.count_field = "collectors";
+				in.count = __builtin_popcount(c->collectors);
+				in.extra_field = "nodes";
+				in.extra = selected;
+				snprintf(msg, sizeof(msg), "applied on %lld node(s)", (long long)selected);
+			}
+			selector_free(sel);
+			config_unref(c);
+		}
+		st = status_build(cur, &in, now);
+		if (!st || status_same(cur, st)) {
+			json_decref(st);
+			continue;
+		}
+		patch = json_pack("{s:o}", "status", st);
+		if (patch && kube_patch(k->client, &monitor_res, NULL, name, "status", patch, status_done, k))
+			log_warn("status", "cannot queue the status write of K8sMonitor %s", name);
+		json_decref(patch);
+	}
+out:
+	free(order);
+	json_decref(claimed);
+	json_decref(nodes);
+	json_decref(snap);
+}
+
+static void status_posted(void *arg)
+{
+	struct agent_kube *k = arg;
+
+	k->status_pending = false;
+	if (!atomic_load(&k->stopping) && atomic_load(&k->leader) &&
+	    kube_reflector_synced(k->monitors))
+		monitors_status_sync(k);
+}
+
+/* Queues one status sync at the top of the loop (coalesces bursts). */
+static void status_kick(struct agent_kube *k)
+{
+	if (k->status_pending)
+		return;
+	k->status_pending = kube_loop_post(k->loop, status_posted, k) == 0;
 }
 
 /* --- pods of this node, for the container collector ------------------------ */
@@ -317,8 +472,10 @@ static void ks_reconcile_posted(void *arg)
 {
 	struct agent_kube *k = arg;
 
-	if (!atomic_load(&k->stopping))
+	if (!atomic_load(&k->stopping)) {
 		ks_reconcile(k);
+		status_kick(k);
+	}
 }
 
 /* Leadership callbacks may come from inside curl callbacks: defer. */

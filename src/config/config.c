@@ -7,6 +7,7 @@
 
 #include "base/err.h"
 #include "base/parse.h"
+#include "config/selector.h"
 
 static int list_copy(struct str_list *dst, const struct str_list *src)
 {
@@ -199,6 +200,13 @@ static int apply_monitor(struct config *c, const json_t *m, char *err, size_t er
 			return KM_EINVAL;
 		}
 		c->interval_ms = ms;
+	}
+	v = json_object_get(spec, "nodeSelector");
+	if (v && !json_is_null(v)) {
+		struct selector *sel = selector_compile(v, "spec.nodeSelector", err, errlen);
+		if (!sel)
+			return KM_EINVAL;
+		selector_free(sel);
 	}
 	rc = get_str_list(spec, "namespaces", "spec", &c->namespaces, &present, err, errlen);
 	if (!rc)

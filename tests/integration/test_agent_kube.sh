@@ -79,6 +79,10 @@ if ms=$(until_true 5 "! curl -s $U/metrics | grep -q -e '^container_' -e '^kube_
 else
 	fail "K8sMonitor not applied within 5 s"
 fi
+gen=$(kubectl get kmon e2e -o jsonpath='{.metadata.generation}')
+check "kubectl get kmon: Ready=True Accepted" until_true 5 "kubectl get kmon e2e --no-headers | grep -Eq '^e2e +True +Accepted +2 '"
+check "status.observedGeneration = metadata.generation" until_true 5 "test \"\$(kubectl get kmon e2e -o jsonpath='{.status.observedGeneration}')\" = $gen"
+check "kstatus Stalled=False when accepted" sh -c "kubectl get kmon e2e -o jsonpath='{.status.conditions[?(@.type==\"Stalled\")].status}' | grep -qx False"
 check "/config names the K8sMonitor" sh -c "curl -s $U/config | grep -q '\"source\": \"K8sMonitor/e2e\"'"
 check "node metrics unaffected" sh -c "curl -s $U/metrics | grep -q '^node_load1 '"
 
@@ -87,8 +91,16 @@ kubectl patch kmon e2e --type=merge -p '{"spec":{"interval":"15","collectors":["
 sleep 1
 check "invalid spec keeps the last good configuration" sh -c "curl -s $U/metrics | grep -q '^kube_pod_info{' && ! curl -s $U/metrics | grep -q '^container_'"
 check "invalid spec logged with the field path" grep -q 'spec.interval: \\"15\\" is not a duration' "$TMP/k8smon.log"
+check "kubectl get kmon: Ready=False InvalidSpec with the field message" until_true 5 "kubectl get kmon e2e -o wide --no-headers | grep -q 'False *InvalidSpec.*spec.interval: \"15\" is not a duration'"
+check "kstatus Stalled=True when invalid" sh -c "kubectl get kmon e2e -o jsonpath='{.status.conditions[?(@.type==\"Stalled\")].status}' | grep -qx True"
 kubectl patch kmon e2e --type=merge -p '{"spec":{"interval":"20s"}}' >/dev/null
 check "fixed spec applies (collectors [node]: no kube_*)" until_true 5 "! curl -s $U/metrics | grep -q '^kube_pod_info{'"
+check "fixed spec: Ready=True again" until_true 5 "kubectl get kmon e2e --no-headers | grep -Eq '^e2e +True +Accepted'"
+# A younger monitor selecting the same node loses and says so.
+printf 'apiVersion: k8smon.io/v1alpha1\nkind: K8sMonitor\nmetadata:\n  name: zz-younger\nspec:\n  interval: 30s\n' | kubectl apply -f - >/dev/null
+check "conflict: the younger K8sMonitor reports Conflict naming the winner" until_true 5 "kubectl get kmon zz-younger -o wide --no-headers | grep -q 'False *Conflict.*older K8sMonitor e2e'"
+check "conflict: the older one stays in effect" sh -c "curl -s $U/config | grep -q '\"source\": \"K8sMonitor/e2e\"'"
+kubectl delete kmon zz-younger >/dev/null
 
 kubectl delete kmon e2e >/dev/null
 check "delete returns to the flags" until_true 5 "curl -s $U/metrics | grep -q '^container_cpu_usage_seconds_total{' && curl -s $U/metrics | grep -q '^kube_pod_info{namespace=\"shop\"' && curl -s $U/config | grep -q '\"source\": \"flags\"'"
