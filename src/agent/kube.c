@@ -23,12 +23,16 @@
 
 /* API location of each kube-state kind (enum ks_kind order). */
 static const struct kube_resource ks_resources[KS_KIND_COUNT] = {
+	[KS_CONFIGMAP] = { "", "v1", "configmaps", true },
 	[KS_CRONJOB] = { "batch", "v1", "cronjobs", true },
 	[KS_DAEMONSET] = { "apps", "v1", "daemonsets", true },
 	[KS_DEPLOYMENT] = { "apps", "v1", "deployments", true },
+	[KS_ENDPOINT] = { "", "v1", "endpoints", true },
 	[KS_HPA] = { "autoscaling", "v2", "horizontalpodautoscalers", true },
+	[KS_INGRESS] = { "networking.k8s.io", "v1", "ingresses", true },
 	[KS_JOB] = { "batch", "v1", "jobs", true },
 	[KS_NAMESPACE] = { "", "v1", "namespaces", false },
+	[KS_NETWORKPOLICY] = { "networking.k8s.io", "v1", "networkpolicies", true },
 	[KS_NODE] = { "", "v1", "nodes", false },
 	[KS_PVC] = { "", "v1", "persistentvolumeclaims", true },
 	[KS_PV] = { "", "v1", "persistentvolumes", false },
@@ -36,6 +40,8 @@ static const struct kube_resource ks_resources[KS_KIND_COUNT] = {
 	[KS_POD] = { "", "v1", "pods", true },
 	[KS_REPLICASET] = { "apps", "v1", "replicasets", true },
 	[KS_RESOURCEQUOTA] = { "", "v1", "resourcequotas", true },
+	[KS_SECRET] = { "", "v1", "secrets", true },
+	[KS_SERVICE] = { "", "v1", "services", true },
 	[KS_STATEFULSET] = { "apps", "v1", "statefulsets", true },
 };
 
@@ -665,7 +671,10 @@ static bool ks_synced_all(struct agent_kube *k)
 
 bool agent_kube_ready(struct agent_kube *k)
 {
-	return kube_reflector_synced(k->monitors) && kube_reflector_synced(k->self_node) &&
+	/* Without the K8sMonitor CRD the flags rule: do not wait for it. */
+	bool monitors = kube_reflector_synced(k->monitors) || kube_reflector_absent(k->monitors);
+
+	return monitors && kube_reflector_synced(k->self_node) &&
 	       kube_reflector_synced(k->node_pods) && ks_synced_all(k);
 }
 

@@ -1,5 +1,8 @@
 #include "kube/reflector.h"
 
+/* How often a resource the server does not serve (404) is looked for again. */
+#define ABSENT_RETRY_MS 5000
+
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +48,7 @@ struct kube_reflector {
 	struct log_limit lim_fail, lim_event;
 
 	atomic_bool synced;
+	atomic_bool absent;     /* the last LIST got 404: resource not served */
 };
 
 static void do_list(struct kube_reflector *r);
@@ -111,6 +115,11 @@ struct kube_reflector *kube_reflector_new(struct kube_client *c, const struct ku
 		return NULL;
 	}
 	return r;
+}
+
+bool kube_reflector_absent(struct kube_reflector *r)
+{
+	return atomic_load(&r->absent);
 }
 
 bool kube_reflector_synced(struct kube_reflector *r)
@@ -316,6 +325,19 @@ static void list_done(const struct kube_resp *resp, void *arg)
 		schedule(r, d);
 		return;
 	}
+	if (resp->status == 404) {
+		/* The resource is not served (a CRD not installed yet, or
+		 * removed). Not an error to back off from for long: look
+		 * again every few seconds so it is picked up soon after it
+		 * appears. */
+		atomic_store(&r->absent, true);
+		log_limited(&r->lim_fail, LOG_EVERY_MS, LOG_WARN, "kube",
+			    "resource=%s is not served by the API server (CRD not installed?); store keeps %zu objects; looking again every %.0fs",
+			    r->name, kube_store_len(r->store), (double)ABSENT_RETRY_MS / 1000.0);
+		list_reset(r);
+		schedule(r, ABSENT_RETRY_MS);
+		return;
+	}
 	if (kube_resp_fail(resp) != KUBE_OK) {
 		d = failure_delay(r, resp);
 		log_failure(r, "list", resp, d);
@@ -358,6 +380,7 @@ static void list_done(const struct kube_resp *resp, void *arg)
 	r->listed_once = true;
 	backoff_reset(&r->bo);
 	atomic_store(&r->synced, true);
+	atomic_store(&r->absent, false);
 	kube_metrics_set(M(r), KUBE_M_SYNCED, 1, r->name, NULL, NULL);
 	note_progress(r);
 	log_debug("kube", "resource=%s listed %zu objects at resourceVersion %s", r->name,

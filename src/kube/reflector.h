@@ -77,6 +77,10 @@ void kube_reflector_free(struct kube_reflector *r);
 /* True once the initial list has been applied (stays true afterwards, even
  * while relisting: the store is still a valid, if older, view). Any thread. */
 bool kube_reflector_synced(struct kube_reflector *r);
+/* True while the resource is not served by the API server (the last LIST
+ * answered 404: a CRD not installed, or removed). The reflector keeps
+ * looking every few seconds. Any thread. */
+bool kube_reflector_absent(struct kube_reflector *r);
 /* The store; borrowed, valid until kube_reflector_free(). */
 struct kube_store *kube_reflector_store(struct kube_reflector *r);
 /* Metric/log label: "pods", "k8smonitors.k8smon.io"; borrowed. */
