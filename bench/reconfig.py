@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Reconfiguration latency: time from a K8sMonitor write (PATCH answered by the
+API server) to the change being visible on the agent's /metrics/kube-state,
+over N changes, while a second thread scrapes /metrics continuously and counts
+failed requests. Usage: reconfig.py STATE_DIR AGENT_URL N"""
+import json
+import ssl
+import statistics
+import sys
+import threading
+import time
+import urllib.request
+
+state, agent, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+srv = json.load(open(f"{state}/api/server.json"))
+ctx = ssl.create_default_context(cafile=srv["ca"])
+MON = f'{srv["url"]}/apis/k8smon.io/v1alpha1/k8smonitors'
+
+
+def api(method, url, body=None, ctype="application/json"):
+    req = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body else None)
+    req.add_header("Authorization", "Bearer " + srv["token"])
+    req.add_header("Content-Type", ctype)
+    with urllib.request.urlopen(req, context=ctx) as r:
+        return json.load(r)
+
+
+def scrape(path):
+    with urllib.request.urlopen(agent + path, timeout=10) as r:
+        return r.status, r.read().decode()
+
+
+stop = False
+poll = {"ok": 0, "failed": 0}
+
+
+def poller():
+    while not stop:
+        try:
+            status, _ = scrape("/metrics")
+            poll["ok" if status == 200 else "failed"] += 1
+        except Exception:  # noqa: BLE001 - any failure counts
+            poll["failed"] += 1
+
+
+api("POST", MON, {"apiVersion": "k8smon.io/v1alpha1", "kind": "K8sMonitor",
+                  "metadata": {"name": "bench"}, "spec": {"excludeNamespaces": []}})
+time.sleep(1)
+t = threading.Thread(target=poller, daemon=True)
+t.start()
+lat = []
+for i in range(n):
+    excluded = i % 2 == 0
+    spec = {"spec": {"excludeNamespaces": ["shop"] if excluded else []}}
+    api("PATCH", MON + "/bench", spec, "application/merge-patch+json")
+    t0 = time.monotonic()
+    while True:
+        _, body = scrape("/metrics/kube-state")
+        has_shop = 'kube_pod_info{namespace="shop"' in body
+        if has_shop != excluded:
+            break
+        if time.monotonic() - t0 > 10:
+            print(f"change {i} not visible after 10 s", file=sys.stderr)
+            sys.exit(1)
+        time.sleep(0.002)
+    lat.append((time.monotonic() - t0) * 1000)
+stop = True
+t.join()
+lat.sort()
+p99 = lat[min(len(lat) - 1, int(round(0.99 * len(lat))) - 1)]
+print(json.dumps({"changes": n, "p50_ms": round(statistics.median(lat), 1), "p99_ms": round(p99, 1),
+                  "max_ms": round(lat[-1], 1), "concurrent_scrapes_ok": poll["ok"],
+                  "concurrent_scrapes_failed": poll["failed"]}))
