@@ -100,3 +100,56 @@ bool rx_match(const struct rx *r, const char *s, size_t n)
 	pcre2_match_data_free(md);
 	return rc >= 0;
 }
+
+unsigned rx_groups(const struct rx *r)
+{
+	uint32_t n = 0;
+
+	if (pcre2_pattern_info(r->code, PCRE2_INFO_CAPTURECOUNT, &n) != 0)
+		return 0;
+	return n;
+}
+
+int rx_group_number(const struct rx *r, const char *name, size_t n)
+{
+	char tmp[256];
+	int rc;
+
+	/* PCRE2 wants a C string; group names are short, longer ones cannot
+	 * exist (PCRE2 caps names at 32 code units). */
+	if (n == 0 || n >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, name, n);
+	tmp[n] = '\0';
+	rc = pcre2_substring_number_from_name(r->code, (PCRE2_SPTR)tmp);
+	return rc > 0 ? rc : -1;
+}
+
+bool rx_match_groups(const struct rx *r, const char *s, size_t n, long *ovec, size_t nov)
+{
+	pcre2_match_data *md = pcre2_match_data_create_from_pattern(r->code, NULL);
+	PCRE2_SIZE *ov;
+	uint32_t have;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < nov; i++)
+		ovec[i] = -1;
+	if (!md)
+		return false;
+	rc = pcre2_match(r->code, (PCRE2_SPTR)s, n, 0, 0, md, NULL);
+	if (rc < 0) {
+		pcre2_match_data_free(md);
+		return false;
+	}
+	ov = pcre2_get_ovector_pointer(md);
+	have = pcre2_get_ovector_count(md);
+	for (i = 0; i < nov / 2 && i < have; i++) {
+		if (ov[2 * i] == PCRE2_UNSET || (rc > 0 && (int)i >= rc))
+			continue;
+		ovec[2 * i] = (long)ov[2 * i];
+		ovec[2 * i + 1] = (long)ov[2 * i + 1];
+	}
+	pcre2_match_data_free(md);
+	return true;
+}

@@ -23,4 +23,13 @@ const char *rx_pattern(const struct rx *r);
 /* Whole-string match of s[0..n). */
 bool rx_match(const struct rx *r, const char *s, size_t n);
 
+/* Capture groups in the pattern (group 0, the whole match, not counted). */
+unsigned rx_groups(const struct rx *r);
+/* Number of the group named name[0..n), or -1 when there is none. */
+int rx_group_number(const struct rx *r, const char *name, size_t n);
+/* Whole-string match of s[0..n) that also reports where groups matched:
+ * ovec[2*i] and ovec[2*i+1] are the start and end of group i for i < nov/2
+ * (both -1 when the group did not take part). Returns true on a match. */
+bool rx_match_groups(const struct rx *r, const char *s, size_t n, long *ovec, size_t nov);
+
 #endif

@@ -1,0 +1,473 @@
+#include "scrape/labels.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+
+void labels_init(struct labels *l, size_t max_labels)
+{
+	memset(l, 0, sizeof(*l));
+	l->max = max_labels ? max_labels : LABELS_MAX_DEFAULT;
+	/* Every pair fits at full size, so the arena cap only bites when
+	 * garbage from replaced values has not been compacted yet. */
+	buf_init(&l->arena, l->max * (LABELS_NAME_MAX + LABELS_VALUE_MAX + 2));
+}
+
+void labels_fini(struct labels *l)
+{
+	size_t max = l->max;
+
+	free(l->ents);
+	buf_fini(&l->arena);
+	labels_init(l, max);
+}
+
+void labels_reset(struct labels *l)
+{
+	l->n = 0;
+	l->garbage = 0;
+	buf_reset(&l->arena);
+}
+
+static const char *ent_name(const struct labels *l, const struct label_ent *e)
+{
+	return l->arena.data + e->name_off;
+}
+
+static const char *ent_value(const struct labels *l, const struct label_ent *e)
+{
+	return l->arena.data + e->value_off;
+}
+
+/* Bytewise compare of two counted strings, shorter prefix first. */
+static int cmp_bytes(const char *a, size_t an, const char *b, size_t bn)
+{
+	int c = memcmp(a, b, an < bn ? an : bn);
+
+	if (c)
+		return c;
+	return an < bn ? -1 : an > bn ? 1 : 0;
+}
+
+/* Binary search; returns true and *pos when found, else the insert point. */
+static bool find(const struct labels *l, const char *name, size_t n, size_t *pos)
+{
+	size_t lo = 0, hi = l->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct label_ent *e = &l->ents[mid];
+		int c = cmp_bytes(ent_name(l, e), e->name_len, name, n);
+
+		if (c == 0) {
+			*pos = mid;
+			return true;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*pos = lo;
+	return false;
+}
+
+/* Rewrite the arena with only live strings, so replaced values do not make
+ * a long-lived set grow until it hits its cap. */
+static int compact(struct labels *l)
+{
+	struct buf nb;
+	size_t i, off = 0;
+	int rc = 0;
+
+	/* First copy, then rewrite offsets, so a failure leaves l intact. */
+	buf_init(&nb, l->arena.cap);
+	for (i = 0; i < l->n && !rc; i++) {
+		const struct label_ent *e = &l->ents[i];
+
+		rc = buf_add(&nb, ent_name(l, e), (size_t)e->name_len + 1);
+		if (!rc)
+			rc = buf_add(&nb, ent_value(l, e), (size_t)e->value_len + 1);
+	}
+	if (rc) {
+		buf_fini(&nb);
+		return rc;
+	}
+	for (i = 0; i < l->n; i++) {
+		struct label_ent *e = &l->ents[i];
+
+		e->name_off = (uint32_t)off;
+		off += (size_t)e->name_len + 1;
+		e->value_off = (uint32_t)off;
+		off += (size_t)e->value_len + 1;
+	}
+	buf_fini(&l->arena);
+	l->arena = nb;
+	l->garbage = 0;
+	return 0;
+}
+
+/* Appends s[0..n) plus NUL; returns the offset through *off. */
+static int arena_add(struct labels *l, const char *s, size_t n, uint32_t *off)
+{
+	size_t o = l->arena.len;
+	int rc;
+
+	rc = buf_add(&l->arena, s, n);
+	if (!rc)
+		rc = buf_addc(&l->arena, '\0');
+	if (rc) {
+		buf_truncate(&l->arena, o);
+		return rc;
+	}
+	*off = (uint32_t)o;
+	return 0;
+}
+
+int labels_setn(struct labels *l, const char *name, size_t name_len,
+		const char *value, size_t value_len)
+{
+	struct label_ent e;
+	size_t pos, mark;
+	bool found;
+	int rc;
+
+	if (name_len == 0)
+		return KM_EINVAL;
+	if (value_len == 0) {
+		rc = labels_deln(l, name, name_len);
+		return rc == KM_ENOENT ? 0 : rc;
+	}
+	if (name_len > LABELS_NAME_MAX || value_len > LABELS_VALUE_MAX)
+		return KM_ETOOBIG;
+	found = find(l, name, name_len, &pos);
+	if (found) {
+		struct label_ent *cur = &l->ents[pos];
+
+		if (cur->value_len == value_len &&
+		    memcmp(ent_value(l, cur), value, value_len) == 0)
+			return 0;
+	} else if (l->n >= l->max) {
+		return KM_ETOOBIG;
+	}
+	if (!found && l->n == l->alloc) {
+		size_t na = l->alloc ? l->alloc * 2 : 8;
+		struct label_ent *ne;
+
+		if (na > l->max)
+			na = l->max;
+		ne = realloc(l->ents, na * sizeof(*ne));
+		if (!ne)
+			return KM_ENOMEM;
+		l->ents = ne;
+		l->alloc = na;
+	}
+	/* Compact before growing past the cap when garbage would make room. */
+	if (l->garbage && l->arena.len + name_len + value_len + 2 > l->arena.cap) {
+		rc = compact(l);
+		if (rc)
+			return rc;
+	}
+	mark = l->arena.len;
+	if (found) {
+		e = l->ents[pos];
+		l->garbage += (size_t)e.value_len + 1;
+	} else {
+		e.name_len = (uint32_t)name_len;
+		rc = arena_add(l, name, name_len, &e.name_off);
+		if (rc)
+			return rc;
+	}
+	e.value_len = (uint32_t)value_len;
+	rc = arena_add(l, value, value_len, &e.value_off);
+	if (rc) {
+		buf_truncate(&l->arena, mark);
+		if (found)
+			l->garbage -= (size_t)l->ents[pos].value_len + 1;
+		return rc;
+	}
+	if (!found) {
+		memmove(&l->ents[pos + 1], &l->ents[pos], (l->n - pos) * sizeof(e));
+		l->n++;
+	}
+	l->ents[pos] = e;
+	return 0;
+}
+
+int labels_set(struct labels *l, const char *name, const char *value)
+{
+	return labels_setn(l, name, strlen(name), value, strlen(value));
+}
+
+int labels_deln(struct labels *l, const char *name, size_t name_len)
+{
+	size_t pos;
+
+	if (!find(l, name, name_len, &pos))
+		return KM_ENOENT;
+	l->garbage += (size_t)l->ents[pos].name_len + l->ents[pos].value_len + 2;
+	memmove(&l->ents[pos], &l->ents[pos + 1], (l->n - pos - 1) * sizeof(l->ents[0]));
+	l->n--;
+	if (l->n == 0) {
+		buf_reset(&l->arena);
+		l->garbage = 0;
+	}
+	return 0;
+}
+
+int labels_del(struct labels *l, const char *name)
+{
+	return labels_deln(l, name, strlen(name));
+}
+
+const char *labels_getn(const struct labels *l, const char *name, size_t name_len,
+			size_t *value_len)
+{
+	size_t pos;
+
+	if (!find(l, name, name_len, &pos))
+		return NULL;
+	if (value_len)
+		*value_len = l->ents[pos].value_len;
+	return ent_value(l, &l->ents[pos]);
+}
+
+const char *labels_get(const struct labels *l, const char *name)
+{
+	return labels_getn(l, name, strlen(name), NULL);
+}
+
+size_t labels_count(const struct labels *l)
+{
+	return l->n;
+}
+
+struct label_ref labels_at(const struct labels *l, size_t i)
+{
+	const struct label_ent *e = &l->ents[i];
+	struct label_ref r = {
+		.name = ent_name(l, e), .name_len = e->name_len,
+		.value = ent_value(l, e), .value_len = e->value_len,
+	};
+
+	return r;
+}
+
+bool labels_next(const struct labels *l, size_t *it, struct label_ref *out)
+{
+	if (*it >= l->n)
+		return false;
+	*out = labels_at(l, *it);
+	(*it)++;
+	return true;
+}
+
+int labels_copy(struct labels *dst, const struct labels *src)
+{
+	struct labels tmp;
+	size_t i;
+	int rc = 0;
+
+	if (dst == src)
+		return 0;
+	if (src->n > dst->max)
+		return KM_ETOOBIG;
+	/* Build aside so dst is untouched on failure. */
+	labels_init(&tmp, dst->max);
+	for (i = 0; i < src->n; i++) {
+		struct label_ref r = labels_at(src, i);
+
+		rc = labels_setn(&tmp, r.name, r.name_len, r.value, r.value_len);
+		if (rc)
+			goto out;
+	}
+	labels_fini(dst);
+	*dst = tmp;
+	return 0;
+out:
+	labels_fini(&tmp);
+	return rc;
+}
+
+#define FNV_OFFSET 14695981039346656037ULL
+#define FNV_PRIME 1099511628211ULL
+
+static uint64_t fnv(uint64_t h, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= FNV_PRIME;
+	}
+	return h;
+}
+
+uint64_t labels_hash(const struct labels *l)
+{
+	/* 0xff cannot occur in valid UTF-8, so it separates unambiguously
+	 * (Prometheus uses the same separator byte). */
+	static const char sep = (char)0xff;
+	uint64_t h = FNV_OFFSET;
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		struct label_ref r = labels_at(l, i);
+
+		h = fnv(h, r.name, r.name_len);
+		h = fnv(h, &sep, 1);
+		h = fnv(h, r.value, r.value_len);
+		h = fnv(h, &sep, 1);
+	}
+	return h;
+}
+
+int labels_cmp(const struct labels *a, const struct labels *b)
+{
+	size_t i;
+
+	for (i = 0; i < a->n && i < b->n; i++) {
+		struct label_ref x = labels_at(a, i), y = labels_at(b, i);
+		int c = cmp_bytes(x.name, x.name_len, y.name, y.name_len);
+
+		if (c)
+			return c;
+		c = cmp_bytes(x.value, x.value_len, y.value, y.value_len);
+		if (c)
+			return c;
+	}
+	return a->n < b->n ? -1 : a->n > b->n ? 1 : 0;
+}
+
+bool labels_equal(const struct labels *a, const struct labels *b)
+{
+	return a->n == b->n && labels_cmp(a, b) == 0;
+}
+
+int labels_render(const struct labels *l, struct buf *b)
+{
+	size_t mark = b->len, i;
+	int rc = 0;
+
+	if (l->n == 0)
+		return 0;
+	rc = buf_addc(b, '{');
+	for (i = 0; !rc && i < l->n; i++) {
+		struct label_ref r = labels_at(l, i);
+
+		if (i)
+			rc = buf_addc(b, ',');
+		if (!rc)
+			rc = buf_add(b, r.name, r.name_len);
+		if (!rc)
+			rc = buf_add(b, "=\"", 2);
+		if (!rc)
+			rc = expo_escape_label(b, r.value, r.value_len);
+		if (!rc)
+			rc = buf_addc(b, '"');
+	}
+	if (!rc)
+		rc = buf_addc(b, '}');
+	if (rc)
+		buf_truncate(b, mark);
+	return rc;
+}
+
+int labels_render_series(const struct labels *l, const char *name, struct buf *b)
+{
+	size_t mark = b->len;
+	int rc;
+
+	rc = buf_adds(b, name);
+	if (!rc)
+		rc = labels_render(l, b);
+	if (rc)
+		buf_truncate(b, mark);
+	return rc;
+}
+
+size_t labels_to_expo(const struct labels *l, struct expo_label *out, size_t cap)
+{
+	size_t i;
+
+	for (i = 0; i < l->n && i < cap; i++) {
+		out[i].name = ent_name(l, &l->ents[i]);
+		out[i].value = ent_value(l, &l->ents[i]);
+	}
+	return i;
+}
+
+static bool name_char(char c, bool first, bool colon)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_')
+		return true;
+	if (colon && c == ':')
+		return true;
+	return !first && c >= '0' && c <= '9';
+}
+
+bool label_name_valid(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!name_char(s[i], i == 0, false))
+			return false;
+	return true;
+}
+
+bool metric_name_valid(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!name_char(s[i], i == 0, true))
+			return false;
+	return true;
+}
+
+bool utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned c = p[i];
+		size_t len, k;
+		uint32_t cp;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			len = 2;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			len = 3;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			len = 4;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if (n - i < len)
+			return false;
+		for (k = 1; k < len; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (p[i + k] & 0x3f);
+		}
+		if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += len;
+	}
+	return true;
+}
