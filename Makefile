@@ -32,8 +32,11 @@ all: deps bin/k8smon
 deps:
 	@./.ci/deps.sh
 
-bin/k8smon: $(BUILD)/libk8smon.a $(BUILD)/cmd/k8smon/main.o
+bin/k8smon: $(BUILD)/k8smon
 	@mkdir -p bin
+	cp $< $@
+
+$(BUILD)/k8smon: $(BUILD)/libk8smon.a $(BUILD)/cmd/k8smon/main.o
 	$(CC) $(CFLAGS) -o $@ $(BUILD)/cmd/k8smon/main.o $(BUILD)/libk8smon.a $(LDLIBS)
 
 $(BUILD)/libk8smon.a: $(OBJS)
@@ -57,7 +60,8 @@ test: deps
 
 asan: deps
 	@ASAN_OPTIONS=detect_leaks=1 $(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g" \
-	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" unit
+	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" unit build-asan/k8smon
+	@K8SMON_BIN=build-asan/k8smon N=$${N:-1000} sh tests/integration/asan_reconfig.sh
 
 demo: deps bin/k8smon
 	@./tests/demo/demo.sh
