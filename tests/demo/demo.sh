@@ -10,10 +10,13 @@ STATE=.demo
 PORT=${K8SMON_DEMO_PORT:-9420}
 rm -rf "$STATE"; mkdir -p "$STATE"
 PIDS=""
+K8SMON=""
 cleanup() {
 	trap - INT TERM EXIT
 	echo
 	echo "demo: stopping"
+	# The agent first, while the API server is up: it releases its Lease.
+	if [ -n "$K8SMON" ]; then kill "$K8SMON" 2>/dev/null; wait "$K8SMON" 2>/dev/null; fi
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	exit 0
@@ -48,7 +51,6 @@ done
 	-httpListenAddr=127.0.0.1:$PORT -leaderElection.namespace=default \
 	>"$STATE/k8smon.log" 2>&1 &
 K8SMON=$!
-PIDS="$PIDS $K8SMON"
 sleep 2
 if ! kill -0 $K8SMON 2>/dev/null; then
 	echo "demo: k8smon exited:"; cat "$STATE/k8smon.log"; exit 1
