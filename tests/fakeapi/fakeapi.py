@@ -228,8 +228,15 @@ def version_priority(v):
 # --------------------------------------------------------------------------------------
 # small helpers
 
+_ts_cache = [0, ""]
+
+
 def now_ts():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    t = int(time.time())
+    if t != _ts_cache[0]:
+        _ts_cache[1] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+        _ts_cache[0] = t
+    return _ts_cache[1]
 
 
 def parse_ts(s):
@@ -307,6 +314,25 @@ class ApiError(Exception):
         self.code = code
         self.status = status_obj(code, message, reason, details)
         self.headers = headers or {}
+
+
+def check_shape(obj):
+    """Reject objects whose metadata would break the server (422 like the real one)."""
+    if not isinstance(obj, dict):
+        raise ApiError(400, "object must be a JSON object")
+    md = obj.get("metadata")
+    if md is None:
+        return
+    if not isinstance(md, dict):
+        raise ApiError(400, "metadata must be an object")
+    for k in ("labels", "annotations"):
+        v = md.get(k)
+        if v is not None and (not isinstance(v, dict) or not all(isinstance(x, str) for x in v.values())):
+            raise ApiError(422, "metadata.%s: Invalid value: must be a map of strings" % k, "Invalid")
+    for k in ("name", "namespace", "generateName", "resourceVersion"):
+        v = md.get(k)
+        if v is not None and not isinstance(v, str):
+            raise ApiError(400, "metadata.%s must be a string" % k)
 
 
 def not_found(rt, name):
@@ -1184,7 +1210,7 @@ class Server(object):
 
     # ---- auth
     def authenticate(self, token):
-        if token is None:
+        if not isinstance(token, str):
             return None
         if token in self.admin_tokens:
             return {"username": "admin", "uid": "admin-uid", "groups": ["system:masters", "system:authenticated"]}
@@ -1237,8 +1263,7 @@ class Server(object):
     # ---- object loading (bypasses the API; keeps status/uid)
     def upsert(self, obj, emit=True):
         st = self.store
-        if not isinstance(obj, dict):
-            raise ApiError(400, "object must be a JSON object")
+        check_shape(obj)
         av = obj.get("apiVersion", "")
         group, _, version = av.rpartition("/")
         with st.lock:
@@ -1260,13 +1285,19 @@ class Server(object):
                 obj = self._crd_status(obj)
             rv = st._next_rv()
             md["resourceVersion"] = str(rv)
-            md.setdefault("uid", old.obj["metadata"]["uid"] if old else str(uuid.uuid4()))
-            md.setdefault("creationTimestamp", old.obj["metadata"].get("creationTimestamp") if old else now_ts())
-            md.setdefault("generation", 1)
+            if "uid" not in md:
+                md["uid"] = old.obj["metadata"]["uid"] if old else str(uuid.uuid4())
+            if "creationTimestamp" not in md:
+                md["creationTimestamp"] = old.obj["metadata"].get("creationTimestamp") if old else now_ts()
+            if "generation" not in md:
+                md["generation"] = 1
             obj = dict(obj, metadata=md)
             if rt.gk == ("apiextensions.k8s.io", "customresourcedefinitions"):
                 st._register(nrt)
-            st.put_entry(rt, ns, name, obj, "MODIFIED" if old else "ADDED", old)
+            if emit:
+                st.put_entry(rt, ns, name, obj, "MODIFIED" if old else "ADDED", old)
+            else:
+                st.data[rt.gk].setdefault(ns, {})[name] = Entry(obj)
         return obj
 
     def _crd_status(self, crd):
@@ -1469,15 +1500,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         app = self.server.app
         public = path in ("/healthz", "/livez", "/readyz", "/version", "/version/") or \
             path.startswith(("/healthz/", "/livez/", "/readyz/"))
-        user = None
-        if not app.args.no_auth:
-            auth = self.headers.get("Authorization") or ""
-            token = auth[7:].strip() if auth[:7].lower() == "bearer " else None
-            user = app.authenticate(token)
-            if user is None and not public:
-                raise ApiError(401, "Unauthorized", "Unauthorized")
-            if user:
-                self._user = user["username"]
+        auth = self.headers.get("Authorization") or ""
+        token = auth[7:].strip() if auth[:7].lower() == "bearer " else None
+        user = app.authenticate(token)
+        if user is None and not public and not app.args.no_auth:
+            raise ApiError(401, "Unauthorized", "Unauthorized")
+        if user:
+            self._user = user["username"]
         f = app.take_fault(method, path, is_watch)
         if f is not None:
             if f["action"] == "stall":
@@ -1870,7 +1899,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def review(self, rt, version, ns, body, user):
         app = self.server.app
         obj = self.parse_body(body)
+        check_shape(obj)
         spec = obj.get("spec") or {}
+        if not isinstance(spec, dict) or not all(isinstance(spec.get(k) or {}, dict) for k in
+                                                 ("resourceAttributes", "nonResourceAttributes")):
+            raise ApiError(400, "%s: spec is invalid" % rt.kind)
         out = {"kind": rt.kind, "apiVersion": rt.gv(version), "metadata": obj.get("metadata") or {},
                "spec": spec}
         out["metadata"].setdefault("creationTimestamp", None)
@@ -2177,6 +2210,7 @@ class Ops(object):
     # -- writes
     def _prepare_create(self, obj):
         rt = self.rt
+        check_shape(obj)
         if obj.get("kind") not in (None, "", rt.kind):
             raise ApiError(400, "the API version in the data (%s) does not match the expected API version (%s) "
                            "or kind %s does not match %s" % (obj.get("apiVersion"), self.gv, obj.get("kind"), rt.kind))
@@ -2237,6 +2271,7 @@ class Ops(object):
     def _commit_update(self, name, old, new, sub):
         """new: full candidate object. Applies status/generation rules, no-op detection."""
         rt, st = self.rt, self.st
+        check_shape(new)
         omd = old.obj.get("metadata") or {}
         nmd = dict(new.get("metadata") or {})
         if nmd.get("name", name) != name:
@@ -2336,6 +2371,7 @@ class Ops(object):
             old = self.st.get_entry(rt, self.ns, name)
             if old is None:
                 if ctype == "application/apply-patch+yaml" and sub is None and isinstance(p, dict):
+                    check_shape(p)
                     p = dict(p)
                     md = dict(p.get("metadata") or {})
                     md.setdefault("name", name)
@@ -2485,7 +2521,10 @@ def main(argv=None):
     ap.add_argument("--authz-default", choices=("allow", "deny"), default="deny")
     ap.add_argument("--enforce-authz", action="store_true", help="apply SAR rules to non-admin API requests")
     ap.add_argument("--no-auth", action="store_true", help="accept requests without a token")
-    ap.add_argument("--plain-http", action="store_true")
+    ap.add_argument("--plain-http", action="store_true",
+                    help="HTTP instead of HTTPS; implies --no-auth (kubectl never sends tokens over plain "
+                         "HTTP) unless --auth-on-http")
+    ap.add_argument("--auth-on-http", action="store_true", help="require the token even with --plain-http")
     ap.add_argument("--san", action="append", default=[], help="extra server cert SAN")
     ap.add_argument("--load", action="append", default=[], help="JSON/YAML file or directory to load")
     ap.add_argument("--history", type=int, default=10000, help="events kept for watch resume")
@@ -2498,6 +2537,8 @@ def main(argv=None):
     ap.add_argument("--strict-namespaces", action="store_true", help="creating in a missing namespace -> 404")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
+    if args.plain_http and not args.auth_on_http:
+        args.no_auth = True
 
     app = Server(args)
     app.admin_tokens = [args.token] + list(args.extra_token)
@@ -2511,10 +2552,13 @@ def main(argv=None):
     objs.sort(key=load_order)
     for o in objs:
         try:
-            app.upsert(o)
+            app.upsert(o, emit=False)
         except ApiError as e:
             raise SystemExit("fakeapi: cannot load %s/%s: %s" % (o.get("kind"), (o.get("metadata") or {}).get("name"),
                                                                  e.status["message"]))
+    with app.store.lock:
+        # startup objects are not in the event history: watches must start from here
+        app.store.compacted_rv = app.store.rv
 
     state_dir = args.state_dir or tempfile.mkdtemp(prefix="fakeapi-")
     os.makedirs(state_dir, exist_ok=True)
