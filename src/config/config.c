@@ -137,9 +137,10 @@ out:
 
 /* kube-state resource names accepted in spec.kubeState.resources. */
 static const char *const ks_resource_names[] = {
-	"pods", "nodes", "deployments", "replicasets", "statefulsets", "daemonsets", "jobs",
-	"cronjobs", "horizontalpodautoscalers", "poddisruptionbudgets", "resourcequotas",
-	"persistentvolumes", "persistentvolumeclaims", "namespaces", NULL,
+	"configmaps", "cronjobs", "daemonsets", "deployments", "endpoints", "endpointslices",
+	"horizontalpodautoscalers", "ingresses", "jobs", "namespaces", "networkpolicies", "nodes",
+	"persistentvolumeclaims", "persistentvolumes", "poddisruptionbudgets", "pods",
+	"replicasets", "resourcequotas", "secrets", "services", "statefulsets", NULL,
 };
 
 static int apply_monitor(struct config *c, const json_t *m, char *err, size_t errlen)
