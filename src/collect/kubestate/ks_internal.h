@@ -52,12 +52,16 @@ extern const struct ks_kind_def ks_kinds[KS_KIND_COUNT];
 #define KS_DECLARE_KIND(k) \
 	extern const struct ks_family ks_##k##_families[]; \
 	extern const size_t ks_##k##_nfamilies
+KS_DECLARE_KIND(configmap);
 KS_DECLARE_KIND(cronjob);
 KS_DECLARE_KIND(daemonset);
 KS_DECLARE_KIND(deployment);
+KS_DECLARE_KIND(endpoint);
 KS_DECLARE_KIND(hpa);
+KS_DECLARE_KIND(ingress);
 KS_DECLARE_KIND(job);
 KS_DECLARE_KIND(namespace);
+KS_DECLARE_KIND(networkpolicy);
 KS_DECLARE_KIND(node);
 KS_DECLARE_KIND(pvc);
 KS_DECLARE_KIND(pv);
@@ -65,6 +69,8 @@ KS_DECLARE_KIND(pdb);
 KS_DECLARE_KIND(pod);
 KS_DECLARE_KIND(replicaset);
 KS_DECLARE_KIND(resourcequota);
+KS_DECLARE_KIND(secret);
+KS_DECLARE_KIND(service);
 KS_DECLARE_KIND(statefulset);
 
 #define KS_HELP_LABELS "[STABLE] Kubernetes labels converted to Prometheus labels."
@@ -73,6 +79,10 @@ KS_DECLARE_KIND(statefulset);
 #define KS_HELP_CREATED "[STABLE] Unix creation timestamp"
 #define KS_HELP_CREATED_ALPHA "Unix creation timestamp"
 #define KS_HELP_DELETION "Unix deletion timestamp"
+
+/* Go's time.Time{}.Unix(): what KSM prints for an unset time it reads
+ * unconditionally. */
+#define KS_GO_ZERO_TIME (-62135596800.0)
 
 /* Renders every family of kind for obj into out, recording in off[i] the
  * start of family i's segment and in off[nfamilies] the end. Returns 0,
@@ -101,6 +111,9 @@ void ks_emit_annotations(struct ks_render *r, const json_t *obj);
 /* Timestamp series: metadata.<field> as unix seconds, when set and non-zero. */
 void ks_emit_created(struct ks_render *r, const json_t *obj);
 void ks_emit_deletion(struct ks_render *r, const json_t *obj);
+/* metadata.resourceVersion when it parses as a number (KSM
+ * resourceVersionMetric: strconv.ParseFloat), else nothing. */
+void ks_emit_resource_version(struct ks_render *r, const json_t *obj);
 /* Emits the integer at path (dotted, e.g. "status.replicas") if present;
  * with def_if_absent, emits def when absent. */
 void ks_emit_int_at(struct ks_render *r, const json_t *obj, const char *path);
@@ -144,6 +157,8 @@ int64_t ks_quantity_scaled(const struct ks_quantity *q, int scale);
  * Value() / MilliValue()/1000 as double; false if unparsable. */
 bool ks_quantity_value(const json_t *v, double *out);
 bool ks_quantity_milli(const json_t *v, double *out);
+/* Quantity.AsApproximateFloat64(): the nearest double, no rounding up. */
+bool ks_quantity_approx(const json_t *v, double *out);
 
 /* --- label names (labels.c) --- */
 

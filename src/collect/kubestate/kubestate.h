@@ -53,12 +53,16 @@
 
 /* Kinds, in KSM's scrape order (alphabetical by resource plural name). */
 enum ks_kind {
+	KS_CONFIGMAP,
 	KS_CRONJOB,
 	KS_DAEMONSET,
 	KS_DEPLOYMENT,
+	KS_ENDPOINT,
 	KS_HPA,
+	KS_INGRESS,
 	KS_JOB,
 	KS_NAMESPACE,
+	KS_NETWORKPOLICY,
 	KS_NODE,
 	KS_PVC,
 	KS_PV,
@@ -66,6 +70,8 @@ enum ks_kind {
 	KS_POD,
 	KS_REPLICASET,
 	KS_RESOURCEQUOTA,
+	KS_SECRET,
+	KS_SERVICE,
 	KS_STATEFULSET,
 	KS_KIND_COUNT
 };

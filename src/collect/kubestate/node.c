@@ -103,14 +103,34 @@ static void condition(struct ks_render *r, const json_t *n)
 				  NULL, "status");
 }
 
+static void pod_cidrs(struct ks_render *r, const json_t *n)
+{
+	size_t i;
+	json_t *c;
 
+	json_array_foreach(ks_json_path(n, "spec.podCIDRs"), i, c)
+		ks_emit(r, 1, "pod_cidr", json_string_value(c), NULL);
+}
+
+/* Every status.addresses entry in API order (InternalIP, Hostname, ...). */
+static void addresses(struct ks_render *r, const json_t *n)
+{
+	size_t i;
+	json_t *a;
+
+	json_array_foreach(ks_json_path(n, "status.addresses"), i, a)
+		ks_emit(r, 1, "type", ks_str(a, "type"), "address", ks_str(a, "address"), NULL);
+}
+
+/* KSM generator order (node.go nodeMetricFamilies). */
 const struct ks_family ks_node_families[] = {
-	{ "kube_node_deletion_timestamp", KS_HELP_DELETION, G, ks_emit_deletion },
-	{ "kube_node_created", KS_HELP_CREATED, G, ks_emit_created },
-	{ "kube_node_info", "[STABLE] Information about a cluster node.", G, info },
 	{ "kube_node_annotations", KS_HELP_ANNOTATIONS, G, ks_emit_annotations },
+	{ "kube_node_created", KS_HELP_CREATED, G, ks_emit_created },
+	{ "kube_node_deletion_timestamp", KS_HELP_DELETION, G, ks_emit_deletion },
+	{ "kube_node_info", "[STABLE] Information about a cluster node.", G, info },
 	{ "kube_node_labels", KS_HELP_LABELS, G, ks_emit_labels },
 	{ "kube_node_role", "The role of a cluster node.", G, role },
+	{ "kube_node_spec_pod_cidrs", "The pod CIDRs of a cluster node.", G, pod_cidrs },
 	{ "kube_node_spec_taint", "[STABLE] The taint of a cluster node.", G, taint },
 	{ "kube_node_spec_unschedulable", "[STABLE] Whether a node can schedule new pods.", G,
 	  unschedulable },
@@ -121,5 +141,6 @@ const struct ks_family ks_node_families[] = {
 	{ "kube_node_status_capacity", "[STABLE] The capacity for different resources of a node.",
 	  G, capacity },
 	{ "kube_node_status_condition", "[STABLE] The condition of a cluster node.", G, condition },
+	{ "kube_node_status_addresses", "Node address information.", G, addresses },
 };
 const size_t ks_node_nfamilies = sizeof(ks_node_families) / sizeof(ks_node_families[0]);

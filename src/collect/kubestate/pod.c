@@ -1,25 +1,31 @@
 /* kube_pod_* families (KSM internal/store/pod.go), in KSM generator order.
  * Reads spec.{containers,initContainers,nodeName,priorityClassName,
  * hostNetwork,restartPolicy,serviceAccountName,schedulerName} and
- * status.{phase,reason,qosClass,hostIP,podIP,startTime,conditions,
- * containerStatuses}. */
+ * status.{phase,reason,qosClass,hostIP,podIP,podIPs,startTime,conditions,
+ * containerStatuses,initContainerStatuses}. Families KSM has that are not
+ * here: overhead_*, resourceclaim_info, runtimeclass_name_info,
+ * spec_volumes_persistentvolumeclaims_*, status_{ready,initialized,
+ * container_ready,scheduled,unscheduled}_time, status_unschedulable,
+ * status_disruption_reason, nodeselectors (and opt-in tolerations). */
 #include "collect/kubestate/ks_common.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
 
 #include "base/err.h"
 
-/* Go's time.Time{}.Unix(): what KSM prints for an unset finishedAt. */
-#define GO_ZERO_TIME (-62135596800.0)
+#define CS "status.containerStatuses"
+#define ICS "status.initContainerStatuses"
 
-#define FOREACH_STATUS(obj, i, cs) \
-	json_array_foreach(ks_json_path((obj), "status.containerStatuses"), (i), (cs))
+#define FOREACH_STATUS(obj, i, cs) FOREACH_IN(obj, CS, i, cs)
+#define FOREACH_IN(obj, list, i, cs) json_array_foreach(ks_json_path((obj), (list)), (i), (cs))
 
 static double time_or_zero(const json_t *o, const char *path)
 {
 	double t;
 
-	return ks_parse_time(ks_str(o, path), &t) ? t : GO_ZERO_TIME;
+	return ks_parse_time(ks_str(o, path), &t) ? t : KS_GO_ZERO_TIME;
 }
 
 static void completion_time(struct ks_render *r, const json_t *p)
@@ -121,24 +127,24 @@ static void init_requests(struct ks_render *r, const json_t *p)
 	resources(r, p, "spec.initContainers", "requests");
 }
 
-static void last_terminated_reason(struct ks_render *r, const json_t *p)
+static void last_terminated_reason_in(struct ks_render *r, const json_t *p, const char *list)
 {
 	size_t i;
 	json_t *cs;
 
-	FOREACH_STATUS(p, i, cs) {
+	FOREACH_IN(p, list, i, cs) {
 		if (json_is_object(ks_json_path(cs, "lastState.terminated")))
 			ks_emit(r, 1, "container", ks_str(cs, "name"), "reason",
 				ks_str(cs, "lastState.terminated.reason"), NULL);
 	}
 }
 
-static void last_terminated_exitcode(struct ks_render *r, const json_t *p)
+static void last_terminated_exitcode_in(struct ks_render *r, const json_t *p, const char *list)
 {
 	size_t i;
 	json_t *cs;
 
-	FOREACH_STATUS(p, i, cs) {
+	FOREACH_IN(p, list, i, cs) {
 		double code = 0;
 		if (!json_is_object(ks_json_path(cs, "lastState.terminated")))
 			continue;
@@ -147,86 +153,161 @@ static void last_terminated_exitcode(struct ks_render *r, const json_t *p)
 	}
 }
 
-static void last_terminated_timestamp(struct ks_render *r, const json_t *p)
+static void last_terminated_timestamp_in(struct ks_render *r, const json_t *p, const char *list)
 {
 	size_t i;
 	json_t *cs;
 
-	FOREACH_STATUS(p, i, cs) {
+	FOREACH_IN(p, list, i, cs) {
 		if (json_is_object(ks_json_path(cs, "lastState.terminated")))
 			ks_emit(r, time_or_zero(cs, "lastState.terminated.finishedAt"),
 				"container", ks_str(cs, "name"), NULL);
 	}
 }
 
-static void status_ready(struct ks_render *r, const json_t *p)
+static void status_ready_in(struct ks_render *r, const json_t *p, const char *list)
 {
 	size_t i;
 	json_t *cs;
 
-	FOREACH_STATUS(p, i, cs)
+	FOREACH_IN(p, list, i, cs)
 		ks_emit(r, ks_bool(cs, "ready"), "container", ks_str(cs, "name"), NULL);
 }
 
-static void restarts(struct ks_render *r, const json_t *p)
+static void restarts_in(struct ks_render *r, const json_t *p, const char *list)
 {
 	size_t i;
 	json_t *cs;
 
-	FOREACH_STATUS(p, i, cs) {
+	FOREACH_IN(p, list, i, cs) {
 		double n = 0;
 		ks_int(cs, "restartCount", &n);
 		ks_emit(r, n, "container", ks_str(cs, "name"), NULL);
 	}
 }
 
-static void state_is(struct ks_render *r, const json_t *p, const char *state)
+static void state_is(struct ks_render *r, const json_t *p, const char *list, const char *state)
 {
 	size_t i;
 	json_t *cs;
 
-	FOREACH_STATUS(p, i, cs) {
+	FOREACH_IN(p, list, i, cs) {
 		bool set = json_is_object(ks_json_path(json_object_get(cs, "state"), state));
 		ks_emit(r, set, "container", ks_str(cs, "name"), NULL);
 	}
 }
 
-static void running(struct ks_render *r, const json_t *p)
-{
-	state_is(r, p, "running");
-}
+/* Container and init-container variants of the per-status families. */
+#define BOTH(fn)                                                       \
+	static void fn(struct ks_render *r, const json_t *p)           \
+	{                                                              \
+		fn##_in(r, p, CS);                                     \
+	}                                                              \
+	static void init_##fn(struct ks_render *r, const json_t *p)    \
+	{                                                              \
+		fn##_in(r, p, ICS);                                    \
+	}
+#define STATE(fn, state)                                               \
+	static void fn(struct ks_render *r, const json_t *p)           \
+	{                                                              \
+		state_is(r, p, CS, state);                             \
+	}                                                              \
+	static void init_##fn(struct ks_render *r, const json_t *p)    \
+	{                                                              \
+		state_is(r, p, ICS, state);                            \
+	}
+STATE(running, "running")
+STATE(terminated, "terminated")
+STATE(waiting, "waiting")
 
-static void terminated(struct ks_render *r, const json_t *p)
-{
-	state_is(r, p, "terminated");
-}
-
-static void waiting(struct ks_render *r, const json_t *p)
-{
-	state_is(r, p, "waiting");
-}
-
-static void terminated_reason(struct ks_render *r, const json_t *p)
+static void terminated_reason_in(struct ks_render *r, const json_t *p, const char *list)
 {
 	size_t i;
 	json_t *cs;
 
-	FOREACH_STATUS(p, i, cs) {
+	FOREACH_IN(p, list, i, cs) {
 		if (json_is_object(ks_json_path(cs, "state.terminated")))
 			ks_emit(r, 1, "container", ks_str(cs, "name"), "reason",
 				ks_str(cs, "state.terminated.reason"), NULL);
 	}
 }
 
-static void waiting_reason(struct ks_render *r, const json_t *p)
+static void waiting_reason_in(struct ks_render *r, const json_t *p, const char *list)
 {
 	size_t i;
 	json_t *cs;
 
-	FOREACH_STATUS(p, i, cs) {
+	FOREACH_IN(p, list, i, cs) {
 		if (json_is_object(ks_json_path(cs, "state.waiting")))
 			ks_emit(r, 1, "container", ks_str(cs, "name"), "reason",
 				ks_str(cs, "state.waiting.reason"), NULL);
+	}
+}
+
+/* Running: state.running.startedAt; else terminated: its startedAt; a
+ * waiting container has no series. */
+static void state_started_in(struct ks_render *r, const json_t *p, const char *list)
+{
+	size_t i;
+	json_t *cs;
+
+	FOREACH_IN(p, list, i, cs) {
+		const char *path = json_is_object(ks_json_path(cs, "state.running"))
+					   ? "state.running.startedAt"
+				   : json_is_object(ks_json_path(cs, "state.terminated"))
+					   ? "state.terminated.startedAt"
+					   : NULL;
+		if (path)
+			ks_emit(r, time_or_zero(cs, path), "container", ks_str(cs, "name"), NULL);
+	}
+}
+
+BOTH(last_terminated_reason)
+BOTH(last_terminated_exitcode)
+BOTH(last_terminated_timestamp)
+BOTH(status_ready)
+BOTH(restarts)
+BOTH(terminated_reason)
+BOTH(waiting_reason)
+BOTH(state_started)
+
+/* Like container_info plus the init container's own restartPolicy
+ * (sidecars: "Always"), "" when unset. */
+static void init_container_info(struct ks_render *r, const json_t *p)
+{
+	size_t i, j;
+	json_t *c, *cs;
+
+	json_array_foreach(ks_json_path(p, "spec.initContainers"), i, c) {
+		FOREACH_IN(p, ICS, j, cs) {
+			if (strcmp(ks_str(cs, "name"), ks_str(c, "name")) != 0)
+				continue;
+			ks_emit(r, 1, "container", ks_str(cs, "name"), "image_spec",
+				ks_str(c, "image"), "image", ks_str(cs, "image"), "image_id",
+				ks_str(cs, "imageID"), "container_id", ks_str(cs, "containerID"),
+				"restart_policy", ks_str(c, "restartPolicy"), NULL);
+		}
+	}
+}
+
+/* status.podIPs[].ip with its family; unparsable addresses are skipped and
+ * IPv4-mapped IPv6 counts as 4 (Go netip Unmap). */
+static void ips(struct ks_render *r, const json_t *p)
+{
+	size_t i;
+	json_t *x;
+
+	json_array_foreach(ks_json_path(p, "status.podIPs"), i, x) {
+		const char *ip = ks_str(x, "ip");
+		unsigned char a[16];
+		const char *fam = NULL;
+
+		if (inet_pton(AF_INET, ip, a) == 1)
+			fam = "4";
+		else if (inet_pton(AF_INET6, ip, a) == 1)
+			fam = IN6_IS_ADDR_V4MAPPED((struct in6_addr *)a) ? "4" : "6";
+		if (fam)
+			ks_emit(r, 1, "ip", ip, "ip_family", fam, NULL);
 	}
 }
 
@@ -382,6 +463,8 @@ const struct ks_family ks_pod_families[] = {
 	  "to use the kube_pod_resource_requests metric exposed by kube-scheduler instead, as it "
 	  "is more precise.",
 	  G, requests },
+	{ "kube_pod_container_state_started",
+	  "[STABLE] Start time in unix timestamp for a pod container.", G, state_started },
 	{ "kube_pod_container_status_last_terminated_reason",
 	  "Describes the last reason the container was in terminated state.", G,
 	  last_terminated_reason },
@@ -412,10 +495,44 @@ const struct ks_family ks_pod_families[] = {
 	{ "kube_pod_created", KS_HELP_CREATED, G, ks_emit_created },
 	{ "kube_pod_deletion_timestamp", KS_HELP_DELETION, G, ks_emit_deletion },
 	{ "kube_pod_info", "[STABLE] Information about pod.", G, info },
+	{ "kube_pod_ips", "Pod IP addresses", G, ips },
+	{ "kube_pod_init_container_info", "[STABLE] Information about an init container in a pod.",
+	  G, init_container_info },
 	{ "kube_pod_init_container_resource_limits",
 	  "The number of requested limit resource by an init container.", G, init_limits },
 	{ "kube_pod_init_container_resource_requests",
 	  "The number of requested request resource by an init container.", G, init_requests },
+	{ "kube_pod_init_container_state_started",
+	  "Start time in unix timestamp for a pod init container.", G, init_state_started },
+	{ "kube_pod_init_container_status_last_terminated_reason",
+	  "Describes the last reason the init container was in terminated state.", G,
+	  init_last_terminated_reason },
+	{ "kube_pod_init_container_status_last_terminated_exitcode",
+	  "Describes the exit code for the last init container in terminated state.", G,
+	  init_last_terminated_exitcode },
+	{ "kube_pod_init_container_status_last_terminated_timestamp",
+	  "Last terminated time for a pod init container in unix timestamp.", G,
+	  init_last_terminated_timestamp },
+	{ "kube_pod_init_container_status_ready",
+	  "[STABLE] Describes whether the init containers readiness check succeeded.", G,
+	  init_status_ready },
+	{ "kube_pod_init_container_status_restarts_total",
+	  "[STABLE] The number of restarts for the init container.", EXPO_COUNTER, init_restarts },
+	{ "kube_pod_init_container_status_running",
+	  "[STABLE] Describes whether the init container is currently in running state.", G,
+	  init_running },
+	{ "kube_pod_init_container_status_terminated",
+	  "[STABLE] Describes whether the init container is currently in terminated state.", G,
+	  init_terminated },
+	{ "kube_pod_init_container_status_terminated_reason",
+	  "Describes the reason the init container is currently in terminated state.", G,
+	  init_terminated_reason },
+	{ "kube_pod_init_container_status_waiting",
+	  "[STABLE] Describes whether the init container is currently in waiting state.", G,
+	  init_waiting },
+	{ "kube_pod_init_container_status_waiting_reason",
+	  "Describes the reason the init container is currently in waiting state.", G,
+	  init_waiting_reason },
 	{ "kube_pod_annotations", KS_HELP_ANNOTATIONS, G, ks_emit_annotations },
 	{ "kube_pod_labels", KS_HELP_LABELS, G, ks_emit_labels },
 	{ "kube_pod_owner", "[STABLE] Information about the Pod's owner.", G, owner },

@@ -2,6 +2,7 @@
  * Value() (bytes, integers; rounded up) and MilliValue()/1000 (cores and
  * every node/quota figure). Exact integer arithmetic (128-bit) is used so
  * "1.5Gi", "129e6" or "0.1" convert exactly as apimachinery does. */
+#include <math.h>
 #include "collect/kubestate/ks_internal.h"
 
 #include <stdio.h>
@@ -154,5 +155,17 @@ bool ks_quantity_milli(const json_t *v, double *out)
 	if (!qty_of(v, &q))
 		return false;
 	*out = (double)ks_quantity_scaled(&q, -3) / 1000;
+	return true;
+}
+
+bool ks_quantity_approx(const json_t *v, double *out)
+{
+	struct ks_quantity q;
+	double d;
+
+	if (!qty_of(v, &q))
+		return false;
+	d = (double)q.mant * pow(10, q.exp10) * ldexp(1, q.exp2);
+	*out = q.neg ? -d : d;
 	return true;
 }

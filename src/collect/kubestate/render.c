@@ -189,6 +189,19 @@ void ks_emit_deletion(struct ks_render *r, const json_t *obj)
 	emit_time(r, obj, "metadata.deletionTimestamp");
 }
 
+void ks_emit_resource_version(struct ks_render *r, const json_t *obj)
+{
+	const char *rv = ks_str(obj, "metadata.resourceVersion");
+	char *end;
+	double v;
+
+	if (!*rv)
+		return;
+	v = strtod(rv, &end);
+	if (*end == '\0')
+		ks_emit(r, v, NULL);
+}
+
 void ks_emit_int_at(struct ks_render *r, const json_t *obj, const char *path)
 {
 	double v;

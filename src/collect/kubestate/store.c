@@ -106,6 +106,15 @@ int ks_kind_parse(const char *s, enum ks_kind *out)
 			return 0;
 		}
 	}
+	/* Singulars the "minus s" rule above does not produce. */
+	if (strcmp(s, "ingress") == 0) {
+		*out = KS_INGRESS;
+		return 0;
+	}
+	if (strcmp(s, "networkpolicy") == 0) {
+		*out = KS_NETWORKPOLICY;
+		return 0;
+	}
 	if (strcmp(s, "hpa") == 0 || strcmp(s, "pdb") == 0 || strcmp(s, "pv") == 0 ||
 	    strcmp(s, "pvc") == 0) {
 		*out = s[0] == 'h' ? KS_HPA : s[1] == 'd' ? KS_PDB : s[2] ? KS_PVC : KS_PV;
