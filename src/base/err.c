@@ -1,5 +1,23 @@
 #include "base/err.h"
 
+#include <errno.h>
+
+int km_from_errno(int e)
+{
+	switch (e) {
+	case ENOENT:
+	case ENOTDIR:
+		return KM_ENOENT;
+	case EACCES:
+	case EPERM:
+		return KM_EACCES;
+	case ENOMEM:
+		return KM_ENOMEM;
+	default:
+		return KM_EIO;
+	}
+}
+
 const char *km_strerror(int err)
 {
 	switch (err) {

@@ -21,6 +21,10 @@ enum {
 	KM_EEXPIRED = -13, /* resourceVersion too old (410) */
 };
 
+/* The KM_* code for a failed system call's errno (ENOENT/ENOTDIR ->
+ * KM_ENOENT, EACCES/EPERM -> KM_EACCES, ENOMEM -> KM_ENOMEM, else KM_EIO). */
+int km_from_errno(int e);
+
 /* Static string for a KM_* code; never NULL. */
 const char *km_strerror(int err);
 

@@ -17,22 +17,6 @@
 
 #define CG_PATH_MAX 1024
 
-static int errno_to_km(int e)
-{
-	switch (e) {
-	case ENOENT:
-	case ENOTDIR:
-		return KM_ENOENT;
-	case EACCES:
-	case EPERM:
-		return KM_EACCES;
-	case ENOMEM:
-		return KM_ENOMEM;
-	default:
-		return KM_EIO;
-	}
-}
-
 /* Component-by-component fallback for kernels without openat2: every step is
  * O_NOFOLLOW|O_DIRECTORY, so a symlink anywhere fails the open. */
 static int open_dir_steps(int dirfd, const char *rel)
@@ -62,7 +46,7 @@ static int open_dir_steps(int dirfd, const char *rel)
 		comp[n] = '\0';
 		next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (next < 0) {
-			int err = errno_to_km(errno == ELOOP ? ENOENT : errno);
+			int err = km_from_errno(errno == ELOOP ? ENOENT : errno);
 
 			close(fd);
 			return err;
@@ -94,7 +78,7 @@ int cg_open_dir(int dirfd, const char *rel)
 		return open_dir_steps(dirfd, rel);
 	if (errno == ELOOP || errno == EXDEV)
 		return KM_ENOENT;               /* a symlink: treat as absent */
-	return errno_to_km(errno);
+	return km_from_errno(errno);
 }
 
 const char *cg_mode_name(enum cg_mode mode)
@@ -162,7 +146,7 @@ int cg_layout_open(struct cg_layout *l, const char *sysfs)
 		return KM_EINVAL;
 	top = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (top < 0)
-		return errno_to_km(errno);
+		return km_from_errno(errno);
 	if (file_exists_at(top, "cgroup.controllers")) {
 		l->mode = CG_V2;
 		l->root[CG_C_UNIFIED] = top;

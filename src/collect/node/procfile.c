@@ -39,22 +39,6 @@ int node_path_join(char *dst, size_t dstlen, const char *base, const char *rel)
 	return 0;
 }
 
-static int errno_to_km(int e)
-{
-	switch (e) {
-	case ENOENT:
-	case ENOTDIR:
-		return KM_ENOENT;
-	case EACCES:
-	case EPERM:
-		return KM_EACCES;
-	case ENOMEM:
-		return KM_ENOMEM;
-	default:
-		return KM_EIO;
-	}
-}
-
 int procfile_read(struct procfile *pf, const char *base, const char *rel,
 		  const char **data, size_t *len)
 {
@@ -67,7 +51,7 @@ int procfile_read(struct procfile *pf, const char *base, const char *rel,
 		goto out;
 	fd = open(pf->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		rc = errno_to_km(errno);
+		rc = km_from_errno(errno);
 		goto out;
 	}
 	for (;;) {
@@ -82,7 +66,7 @@ int procfile_read(struct procfile *pf, const char *base, const char *rel,
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			rc = errno_to_km(errno);
+			rc = km_from_errno(errno);
 			goto out;
 		}
 		if (n == 0)
