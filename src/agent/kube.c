@@ -724,5 +724,10 @@ int agent_kube_write_kube_state(struct agent_kube *k, const struct config *c, st
 int agent_kube_write_self(struct agent_kube *k, struct buf *out)
 {
 	/* k8smon_leader comes with the client's metrics (the elector registers it). */
-	return kube_metrics_write(k->client, out);
+	int rc = kube_metrics_write(k->client, out);
+
+	/* Store size: the memory figure of the kube-state benchmark. */
+	if (!rc)
+		rc = ks_write_store_metrics(out, k->ks);
+	return rc;
 }

@@ -169,4 +169,10 @@ struct ks_self_counts {
 int ks_write_self(struct buf *out, const struct ks_self_counts *counts, size_t n,
 		  unsigned shard_ordinal, unsigned total_shards);
 
+/* Writes k8smon_kube_state_store_bytes (ks_store_bytes) and
+ * k8smon_kube_state_store_objects{resource} (ks_store_count per kind). s is
+ * borrowed; NULL writes nothing. Returns 0 or KM_ETOOBIG/KM_ENOMEM (out
+ * rolled back). */
+int ks_write_store_metrics(struct buf *out, struct ks_store *s);
+
 #endif

@@ -52,3 +52,30 @@ int ks_write_self(struct buf *out, const struct ks_self_counts *counts, size_t n
 		buf_truncate(out, mark);
 	return rc;
 }
+
+int ks_write_store_metrics(struct buf *out, struct ks_store *s)
+{
+	size_t mark = out->len;
+	int rc;
+
+	if (!s)
+		return 0;
+	rc = expo_family(out, "k8smon_kube_state_store_bytes",
+			 "Bytes held by the kube-state store's rendered objects (malloc'd size "
+			 "requested, index excluded).",
+			 EXPO_GAUGE);
+	if (!rc)
+		rc = expo_sample(out, "k8smon_kube_state_store_bytes", NULL, 0,
+				 (double)ks_store_bytes(s));
+	if (!rc)
+		rc = expo_family(out, "k8smon_kube_state_store_objects",
+				 "Objects in the kube-state store, per resource.", EXPO_GAUGE);
+	for (int k = 0; k < KS_KIND_COUNT && !rc; k++) {
+		struct expo_label l = { "resource", ks_kind_resource((enum ks_kind)k) };
+		rc = expo_sample(out, "k8smon_kube_state_store_objects", &l, 1,
+				 (double)ks_store_count(s, (enum ks_kind)k));
+	}
+	if (rc)
+		buf_truncate(out, mark);
+	return rc;
+}
