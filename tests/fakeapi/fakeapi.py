@@ -615,6 +615,107 @@ def _jp_str(v):
 
 
 # --------------------------------------------------------------------------------------
+# minimal protobuf request decoding (kubectl's typed clients send protobuf bodies for
+# e.g. `create namespace`, `create configmap/secret`, `auth can-i`, `auth whoami`)
+
+def _pb_fields(buf):
+    i, n = 0, len(buf)
+
+    def varint():
+        nonlocal i
+        shift = val = 0
+        while True:
+            b = buf[i]
+            i += 1
+            val |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return val
+            shift += 7
+
+    while i < n:
+        key = varint()
+        fno, wt = key >> 3, key & 7
+        if wt == 0:
+            yield fno, varint()
+        elif wt == 2:
+            ln = varint()
+            yield fno, buf[i:i + ln]
+            i += ln
+        elif wt == 1:
+            yield fno, buf[i:i + 8]
+            i += 8
+        elif wt == 5:
+            yield fno, buf[i:i + 4]
+            i += 4
+        else:
+            raise ValueError("unsupported protobuf wire type %d" % wt)
+
+
+_PB_META = {1: ("name", "s"), 2: ("generateName", "s"), 3: ("namespace", "s"), 5: ("uid", "s"),
+            6: ("resourceVersion", "s"), 7: ("generation", "i"), 11: ("labels", "map"),
+            12: ("annotations", "map"), 14: ("finalizers", "rs")}
+_PB_RA = {1: ("namespace", "s"), 2: ("verb", "s"), 3: ("group", "s"), 4: ("version", "s"),
+          5: ("resource", "s"), 6: ("subresource", "s"), 7: ("name", "s")}
+_PB_SCHEMAS = {
+    "Namespace": {1: ("metadata", _PB_META), 2: ("spec", {1: ("finalizers", "rs")})},
+    "ConfigMap": {1: ("metadata", _PB_META), 2: ("data", "map"), 3: ("binaryData", "bmap"),
+                  4: ("immutable", "b")},
+    "Secret": {1: ("metadata", _PB_META), 2: ("data", "bmap"), 3: ("type", "s"), 4: ("stringData", "map"),
+               5: ("immutable", "b")},
+    "ServiceAccount": {1: ("metadata", _PB_META)},
+    "SelfSubjectReview": {1: ("metadata", _PB_META)},
+    "SelfSubjectAccessReview": {1: ("metadata", _PB_META), 2: ("spec", {
+        1: ("resourceAttributes", _PB_RA), 2: ("nonResourceAttributes", {1: ("path", "s"), 2: ("verb", "s")})})},
+}
+
+
+def _pb_decode(buf, schema):
+    out = {}
+    for fno, val in _pb_fields(buf):
+        if fno not in schema:
+            continue
+        name, typ = schema[fno]
+        if isinstance(typ, dict):
+            out[name] = _pb_decode(val, typ)
+        elif typ == "s":
+            out[name] = val.decode("utf-8")
+        elif typ == "rs":
+            out.setdefault(name, []).append(val.decode("utf-8"))
+        elif typ == "i":
+            out[name] = val
+        elif typ == "b":
+            out[name] = bool(val)
+        elif typ in ("map", "bmap"):
+            k = v = b""
+            for f2, v2 in _pb_fields(val):
+                if f2 == 1:
+                    k = v2
+                elif f2 == 2:
+                    v = v2
+            out.setdefault(name, {})[k.decode("utf-8")] = (
+                v.decode("utf-8") if typ == "map" else base64.b64encode(v).decode())
+    return out
+
+
+def decode_k8s_protobuf(body):
+    """k8s protobuf envelope ("k8s\\0" + runtime.Unknown) -> dict, for the kinds in _PB_SCHEMAS."""
+    if not body.startswith(b"k8s\x00"):
+        raise ValueError("missing k8s protobuf magic")
+    tm, raw = {}, b""
+    for fno, val in _pb_fields(body[4:]):
+        if fno == 1:
+            tm = _pb_decode(val, {1: ("apiVersion", "s"), 2: ("kind", "s")})
+        elif fno == 2:
+            raw = val
+    schema = _PB_SCHEMAS.get(tm.get("kind"))
+    if schema is None:
+        raise KeyError(tm.get("kind"))
+    obj = {"apiVersion": tm.get("apiVersion", ""), "kind": tm["kind"]}
+    obj.update(_pb_decode(raw, schema))
+    return obj
+
+
+# --------------------------------------------------------------------------------------
 # patches
 
 def merge_patch(target, patch):
@@ -1327,19 +1428,32 @@ def load_path(path):
         files.sort()
     else:
         files = [path]
+    lenient = os.path.isdir(path)     # in directories, skip files that are not k8s objects
     objs = []
     for f in files:
-        if f.endswith(".json"):
-            with open(f) as fh:
-                text = fh.read()
-        else:
-            p = subprocess.run(["kubectl", "label", "--local", "-o", "json", "-f", f,
-                                "fakeapi-dummy-label-", "--kubeconfig=/dev/null"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
-            if p.returncode != 0:
-                raise SystemExit("fakeapi: cannot convert %s: %s" % (f, p.stderr.strip()))
-            text = p.stdout
-        objs.extend(flatten_docs(parse_json_stream(text), strip_empty_labels=not f.endswith(".json")))
+        try:
+            if f.endswith(".json"):
+                with open(f) as fh:
+                    text = fh.read()
+            else:
+                p = subprocess.run(["kubectl", "label", "--local", "-o", "json", "-f", f,
+                                    "fakeapi-dummy-label-", "--kubeconfig=/dev/null"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+                if p.returncode != 0:
+                    raise ValueError(p.stderr.strip()[:300])
+                text = p.stdout
+            docs = flatten_docs(parse_json_stream(text), strip_empty_labels=not f.endswith(".json"))
+            for d in docs:
+                if not d.get("apiVersion") or not d.get("kind"):
+                    raise ValueError("document without apiVersion/kind")
+        except (ValueError, OSError) as e:
+            if not lenient:
+                raise SystemExit("fakeapi: cannot load %s: %s" % (f, e))
+            sys.stderr.write("fakeapi: skipping %s: %s\n" % (f, str(e)[:200]))
+            continue
+        for d in docs:
+            d["_fakeapi_src"] = (f, lenient)
+        objs.extend(docs)
     return objs
 
 
@@ -1631,6 +1745,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         raise ApiError(405, "method not allowed")
 
     def parse_body(self, body):
+        ct = self.headers.get("Content-Type") or ""
+        if "protobuf" in ct:
+            try:
+                return decode_k8s_protobuf(body)
+            except (KeyError, ValueError, IndexError, UnicodeDecodeError):
+                pass
+        if "protobuf" in ct or "cbor" in ct:
+            raise ApiError(415, "the body of the request was in an unknown format - accepted media types "
+                           "include: application/json, application/yaml", "UnsupportedMediaType")
         try:
             obj = json.loads(body or b"null")
         except ValueError as e:
@@ -2241,6 +2364,7 @@ class Ops(object):
         if rt.gk == ("", "namespaces"):
             obj.setdefault("spec", {"finalizers": ["kubernetes"]})
             obj["status"] = {"phase": "Active"}
+            md["labels"] = dict(md.get("labels") or {}, **{"kubernetes.io/metadata.name": name})
         elif rt.gk == ("", "pods") and not (obj.get("status") or {}).get("phase"):
             obj["status"] = dict(obj.get("status") or {}, phase="Pending")
         return name, obj
@@ -2551,9 +2675,13 @@ def main(argv=None):
         objs.extend(load_path(p))
     objs.sort(key=load_order)
     for o in objs:
+        src, lenient = o.pop("_fakeapi_src", ("?", False))
         try:
             app.upsert(o, emit=False)
         except ApiError as e:
+            if lenient:
+                sys.stderr.write("fakeapi: skipping %s from %s: %s\n" % (o.get("kind"), src, e.status["message"]))
+                continue
             raise SystemExit("fakeapi: cannot load %s/%s: %s" % (o.get("kind"), (o.get("metadata") or {}).get("name"),
                                                                  e.status["message"]))
     with app.store.lock:

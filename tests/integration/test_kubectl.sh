@@ -103,6 +103,11 @@ grep -q configured "$TMP/out" && ok "apply reports configured" || bad "apply rep
 check "kubectl get configmap value" k get cm cfg -n apps -o 'jsonpath={.data.a}'
 [ "$(cat "$TMP/out")" = 2 ] && ok "updated value stored" || bad "updated value stored" "$TMP/out"
 
+check "kubectl create namespace (protobuf request body)" k create namespace extra
+check "kubectl create configmap (protobuf request body)" k create configmap cm2 -n extra --from-literal=k=v
+check "kubectl auth can-i (SelfSubjectAccessReview)" k auth can-i list pods
+check "kubectl auth whoami (SelfSubjectReview)" k auth whoami
+
 # --- CRD + custom resource ------------------------------------------------------
 check "kubectl apply CRD (plain apply, validation on)" k apply -f tests/fakeapi/testdata/k8smonitor-crd.yaml
 check "kubectl wait crd established" k wait --for condition=established --timeout=10s crd/k8smonitors.k8smon.io
