@@ -1,0 +1,175 @@
+#!/bin/sh
+# End to end with the real peers: the fake API server loaded with examples/cluster
+# (+ tests/e2e/cluster-extra), bin/k8smon in Kubernetes mode for demo-node-1, a
+# kubelet-shaped cgroup tree for the node's pods (root only, else skipped), then
+#   - Debian `prometheus` scraping the agent with the kube-prometheus job names,
+#     paths and relabelings (tests/e2e/prometheus.yml.tmpl) and evaluating the
+#     kube-prometheus rules (examples/prometheus/rules, `for:` shortened at test
+#     time by tests/e2e/shorten_rules.py) plus examples/alerts/k8smon-alerts.yaml:
+#     recording rules with data, scenario alerts firing, no k8smon self-alert,
+#     every dashboard expression of examples/dashboards evaluating;
+#   - `vmagent` scraping the same jobs into `victoria-metrics` (Debian package,
+#     installed with apt-get if missing), queried through /api/v1/query.
+# One line per check; exit status 1 if any failed. Takes about a minute.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib/common.sh
+. tests/lib/fakeapi.sh
+. tests/e2e/cgroups.sh
+NODE=demo-node-1
+APOD=k8smon-e2e01
+ANS=monitoring
+TMP=$(mktemp -d /tmp/k8smon-e2e.XXXXXX)
+PIDS=""
+FAKEAPI_PID=""
+cleanup() {
+	for p in $PIDS $FAKEAPI_PID; do kill "$p" 2>/dev/null; done
+	for p in $PIDS $FAKEAPI_PID; do
+		i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+		kill -9 "$p" 2>/dev/null
+	done
+	e2e_cgroups_cleanup
+	[ -n "${KEEP:-}" ] && echo "kept $TMP" || rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+# bail: a prerequisite failed; print it and stop
+bail() { fail "$*"; finish; }
+
+[ -x bin/k8smon ] || make -s >/dev/null || bail "make"
+command -v prometheus >/dev/null && command -v promtool >/dev/null || bail "prometheus/promtool not installed"
+
+# --- rules: pristine copies in the repo, shortened copies for this run
+python3 tests/e2e/shorten_rules.py examples/prometheus/rules "$TMP/rules" >/dev/null || bail "shorten_rules.py"
+check "promtool check rules: kube-prometheus rules (shortened copies)" promtool check rules "$TMP"/rules/*.yaml
+check "promtool check rules: examples/alerts/k8smon-alerts.yaml" promtool check rules examples/alerts/k8smon-alerts.yaml
+cp examples/alerts/k8smon-alerts.yaml "$TMP/rules/"
+python3 tests/e2e/shorten_rules.py "$TMP/rules/k8smon-alerts.yaml" "$TMP/rules" >/dev/null
+
+# --- simulated cluster + agent
+fakeapi_start "$TMP/api" --load crds --load examples/cluster --load tests/e2e/cluster-extra ||
+	bail "fake API server"
+SYSFS_FLAG=""
+CGROUPS=0
+kubectl get pods -A --field-selector spec.nodeName=$NODE -o json >"$TMP/pods.json" 2>/dev/null ||
+	bail "kubectl get pods from the fake API server"
+if e2e_cgroups_setup "$TMP" "$TMP/pods.json"; then
+	CGROUPS=1
+	SYSFS_FLAG="-path.sysfs=$E2E_SYSFS"
+	ok "kubelet-shaped cgroups for $(grep -c . "$TMP/cg.list") containers/sandboxes of $NODE's pods"
+else
+	echo "SKIP - pod cgroups: $E2E_CG_WHY (container_* of pods and the node_namespace_pod_container:* rules are not checked)"
+fi
+APORT=$(free_port)
+AGENT=127.0.0.1:$APORT
+# shellcheck disable=SC2086
+./bin/k8smon -promscrape.kubernetes -kubeconfig="$KUBECONFIG" -nodeName=$NODE -leaderElection=false \
+	-httpListenAddr=$AGENT $SYSFS_FLAG >"$TMP/k8smon.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_http "http://$AGENT/healthz" 10 || { cat "$TMP/k8smon.log"; bail "agent did not start"; }
+i=0; until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$AGENT/readyz")" = 200 ] || [ $i -gt 100 ]; do
+	sleep 0.1; i=$((i + 1)); done
+check "agent ready (initial lists synced)" test "$(curl -s -o /dev/null -w '%{http_code}' "http://$AGENT/readyz")" = 200
+if [ $CGROUPS = 1 ]; then
+	check "agent serves container_* for the fake pods" sh -c \
+		"curl -s http://$AGENT/metrics/cadvisor | grep -q '^container_cpu_usage_seconds_total{container=\"frontend\",.*namespace=\"shop\"'"
+fi
+
+# --- configs: test config from the template; the cluster example checked with its
+# kubernetes_sd_configs replaced by static targets (Debian's prometheus is built
+# without Kubernetes service discovery)
+sed -e "s|@TARGET@|$AGENT|g" -e "s|@NODE@|$NODE|g" -e "s|@POD@|$APOD|g" -e "s|@NAMESPACE@|$ANS|g" \
+	-e "s|@RULES@|$TMP/rules/*.yaml|" tests/e2e/prometheus.yml.tmpl >"$TMP/prometheus.yml"
+check "promtool check config (e2e config)" promtool check config "$TMP/prometheus.yml"
+python3 - examples/prometheus/prometheus.yml "$TMP/example.yml" <<'PY'
+import sys, yaml
+d = yaml.safe_load(open(sys.argv[1]))
+d["rule_files"] = []
+for j in d["scrape_configs"]:
+    j.pop("kubernetes_sd_configs")
+    j["static_configs"] = [{"targets": ["127.0.0.1:9420"]}]
+yaml.safe_dump(d, open(sys.argv[2], "w"))
+PY
+check "promtool check config examples/prometheus/prometheus.yml (sd -> static)" promtool check config "$TMP/example.yml"
+python3 -c 'import sys,yaml; yaml.safe_load(open(sys.argv[1]))' examples/vmagent/scrape.yml 2>/dev/null
+check "examples/vmagent/scrape.yml is YAML with the same jobs" python3 - <<'PY'
+import yaml
+a = yaml.safe_load(open("examples/prometheus/prometheus.yml"))["scrape_configs"]
+b = yaml.safe_load(open("examples/vmagent/scrape.yml"))["scrape_configs"]
+assert [j["job_name"] for j in a] == [j["job_name"] for j in b]
+PY
+
+# --- prometheus
+PPORT=$(free_port)
+PROM=http://127.0.0.1:$PPORT
+prometheus --config.file="$TMP/prometheus.yml" --storage.tsdb.path="$TMP/prom" \
+	--web.listen-address=127.0.0.1:$PPORT --log.level=warn >"$TMP/prometheus.log" 2>&1 &
+PIDS="$PIDS $!"
+
+# --- victoria-metrics + vmagent, started now so they collect while Prometheus is checked
+VM_OK=0
+if ! command -v victoria-metrics >/dev/null || ! command -v vmagent >/dev/null; then
+	if [ "$(id -u)" = 0 ]; then
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q victoria-metrics >"$TMP/apt.log" 2>&1
+	fi
+fi
+if command -v victoria-metrics >/dev/null && command -v vmagent >/dev/null; then
+	VM_OK=1
+	VPORT=$(free_port)
+	VM=http://127.0.0.1:$VPORT
+	victoria-metrics -storageDataPath="$TMP/vm" -httpListenAddr=127.0.0.1:$VPORT -retentionPeriod=1d \
+		-search.latencyOffset=1s -loggerLevel=WARN >"$TMP/vm.log" 2>&1 &
+	PIDS="$PIDS $!"
+	GPORT=$(free_port)
+	python3 - "$TMP/prometheus.yml" "$TMP/vmagent.yml" <<'PY'
+import sys, yaml
+d = yaml.safe_load(open(sys.argv[1]))
+d.pop("rule_files")
+d["global"].pop("evaluation_interval")
+yaml.safe_dump(d, open(sys.argv[2], "w"))
+PY
+	wait_http "$VM/health" 10 || fail "victoria-metrics did not start"
+	vmagent -promscrape.config="$TMP/vmagent.yml" -remoteWrite.url="$VM/api/v1/write" \
+		-remoteWrite.tmpDataPath="$TMP/vmagent-data" -httpListenAddr=127.0.0.1:$GPORT \
+		-remoteWrite.flushInterval=1s -loggerLevel=WARN >"$TMP/vmagent.log" 2>&1 &
+	PIDS="$PIDS $!"
+else
+	fail "victoria-metrics/vmagent not installed and apt-get install failed (see apt log)"
+fi
+
+wait_http "$PROM/-/ready" 15 || { cat "$TMP/prometheus.log"; bail "prometheus did not start"; }
+for job in node-exporter kubelet kube-state-metrics k8smon k8smon-apps; do
+	python3 tests/e2e/check_prom.py query --url "$PROM" --timeout 15 --name "prometheus target job=$job up" "up{job=\"$job\"} == 1"
+	[ $? = 0 ] || FAILS=$((FAILS + 1))
+done
+python3 tests/e2e/check_prom.py query --url "$PROM" --timeout 5 --name "kube_pod_info keeps object namespace/pod (honor_labels)" \
+	'kube_pod_info{job="kube-state-metrics",namespace="shop",pod=~"checkout-.*"}' || FAILS=$((FAILS + 1))
+python3 tests/e2e/check_prom.py query --url "$PROM" --timeout 5 --name "node_* carry instance=$NODE and the agent pod's namespace/pod" \
+	"node_load1{job=\"node-exporter\",instance=\"$NODE\",namespace=\"$ANS\",pod=\"$APOD\"}" || FAILS=$((FAILS + 1))
+python3 tests/e2e/check_prom.py query --url "$PROM" --timeout 5 --name "container_* carry metrics_path=/metrics/cadvisor and node" \
+	"container_cpu_usage_seconds_total{job=\"kubelet\",metrics_path=\"/metrics/cadvisor\",node=\"$NODE\"}" || FAILS=$((FAILS + 1))
+
+python3 tests/e2e/check_prom.py rules --url "$PROM" --rules "$TMP/rules" --cgroups $CGROUPS --timeout 60 \
+	--json "$TMP/rules.json" || FAILS=$((FAILS + 1))
+python3 tests/e2e/check_prom.py alerts --url "$PROM" --timeout 30 --json "$TMP/alerts.json" || FAILS=$((FAILS + 1))
+python3 tests/e2e/check_prom.py query --url "$PROM" --timeout 0 --min 0 --name "k8smon self-alerts evaluated" \
+	'ALERTS{alertname=~"K8smon.*"}' >/dev/null
+check "no k8smon self-health alert firing on a healthy agent" sh -c \
+	"curl -s '$PROM/api/v1/query' --data-urlencode 'query=ALERTS{alertname=~\"K8smon.*\",alertstate=\"firing\"}' | grep -q '\"result\":\[\]'"
+python3 tests/e2e/check_prom.py dashboards --url "$PROM" examples/dashboards || FAILS=$((FAILS + 1))
+
+# --- VictoriaMetrics
+if [ $VM_OK = 1 ]; then
+	for q in 'up{job="node-exporter"} == 1' 'up{job="kube-state-metrics"} == 1' 'node_cpu_seconds_total{job="node-exporter",mode="idle"}' \
+		'kube_pod_info{job="kube-state-metrics"}' 'container_memory_working_set_bytes{job="kubelet",metrics_path="/metrics/cadvisor"}' \
+		'k8smon_ready{job="k8smon"} == 1'; do
+		python3 tests/e2e/check_prom.py query --url "$VM" --timeout 30 --name "victoria-metrics via vmagent: $q" "$q" ||
+			FAILS=$((FAILS + 1))
+	done
+	check "victoria-metrics and Prometheus agree on the kube_pod_info series count" sh -c "
+		a=\$(curl -s '$PROM/api/v1/query' --data-urlencode 'query=count(kube_pod_info)' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"data\"][\"result\"][0][\"value\"][1])')
+		b=\$(curl -s '$VM/api/v1/query' --data-urlencode 'query=count(kube_pod_info)' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"data\"][\"result\"][0][\"value\"][1])')
+		echo \$a \$b; [ -n \"\$a\" ] && [ \"\$a\" = \"\$b\" ]"
+fi
+[ "$FAILS" -ne 0 ] && { echo "--- k8smon log (tail)"; tail -5 "$TMP/k8smon.log"; echo "--- prometheus log (tail)"; tail -5 "$TMP/prometheus.log"; }
+finish
