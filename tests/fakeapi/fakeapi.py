@@ -1862,9 +1862,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         st = app.store
         q = ops.q
         try:
-            timeout = float(q.get("timeoutSeconds") or app.args.watch_timeout)
+            timeout = float(q.get("timeoutSeconds") or 0)
         except ValueError:
             raise ApiError(400, "invalid timeoutSeconds")
+        if timeout <= 0:
+            timeout = app.args.watch_timeout
         bookmarks = q.get("allowWatchBookmarks") in ("true", "1", "True")
         send_initial = q.get("sendInitialEvents") in ("true", "1")
         rvp = q.get("resourceVersion", "")
