@@ -2714,6 +2714,15 @@ def main(argv=None):
         threading.Thread(target=csrv.serve_forever, daemon=True).start()
     if args.kubeconfig_out:
         write_kubeconfig(args.kubeconfig_out, url, args.token, ca_crt)
+    # in-cluster emulation: KUBERNETES_SERVICE_HOST/PORT + this directory
+    sa_dir = os.path.join(state_dir, "serviceaccount")
+    os.makedirs(sa_dir, exist_ok=True)
+    for fname, content in (("token", args.token), ("namespace", "default")):
+        with open(os.path.join(sa_dir, fname), "w") as fh:
+            fh.write(content)
+    if ca_crt:
+        with open(ca_crt) as src, open(os.path.join(sa_dir, "ca.crt"), "w") as dst:
+            dst.write(src.read())
     with open(os.path.join(state_dir, "server.json"), "w") as fh:
         json.dump({"url": url, "control_url": control_url, "token": args.token, "ca": ca_crt,
                    "kubeconfig": args.kubeconfig_out, "pid": os.getpid(), "port": port}, fh)
