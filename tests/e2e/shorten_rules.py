@@ -7,7 +7,8 @@ OUT: directory; one plain rule file per input (same name), loadable by
 `prometheus --config.file` rule_files, `promtool check rules` and vmalert.
 Every alert's `for:` longer than --for becomes --for, group `interval:` is
 dropped (the global evaluation interval applies), so a test can see alerts
-fire within seconds. The originals stay untouched.
+fire within seconds. --for 0 only converts (for: and interval: kept), e.g. to
+load the kube-prometheus rules into a plain Prometheus. The originals stay untouched.
 """
 import argparse
 import os
@@ -28,10 +29,12 @@ def seconds(d):
 
 def transform(doc, short):
     groups = doc["spec"]["groups"] if doc.get("kind") == "PrometheusRule" else doc["groups"]
+    shorten = short not in ("", "0")
     for g in groups:
-        g.pop("interval", None)
+        if shorten:
+            g.pop("interval", None)
         for r in g["rules"]:
-            if "alert" in r and "for" in r and seconds(r["for"]) > seconds(short):
+            if shorten and "alert" in r and "for" in r and seconds(r["for"]) > seconds(short):
                 r["for"] = short
     return {"groups": groups}
 
