@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""shutdown.py BINARY KUBECONFIG OUT.json -- graceful shutdown check (issue 9 item 6).
+
+Starts the agent (Kubernetes mode, Lease election in namespace default) against an
+already running fake API server, waits until it leads, then runs a scrape loop: 6 clients
+requesting /metrics, /metrics/kube-state, /metrics/node back to back, plus 2 slow readers
+(small receive buffer, reading /metrics at ~200 KB/s so that their responses are in flight
+for a while).  SIGTERM is sent while all of them are mid-request.  Measured:
+
+  * exit status and time from SIGTERM to exit (must be 0 within 2 s);
+  * every request whose response had started (status line received) completed with the
+    full body (Content-Length bytes or the final chunk) -- "in-flight responses finish";
+    requests sent after the listener closed may be refused, which is counted apart.
+
+The Lease check (holderIdentity cleared) is done by the calling shell script with kubectl.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def read_response(sock, slow=False):
+    """Reads one HTTP/1.1 response; returns (status, complete, started)."""
+    buf = b""
+    started = False
+    while b"\r\n\r\n" not in buf:
+        d = sock.recv(4096)
+        if not d:
+            return 0, False, started
+        buf += d
+        started = True
+    head, _, body = buf.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status = int(lines[0].split()[1])
+    hdr = {}
+    for ln in lines[1:]:
+        k, _, v = ln.partition(b":")
+        hdr[k.strip().lower()] = v.strip()
+    if b"content-length" in hdr:
+        need = int(hdr[b"content-length"])
+        while len(body) < need:
+            d = sock.recv(4096 if slow else 65536)
+            if not d:
+                return status, False, True
+            body += d
+            if slow:
+                time.sleep(0.02)
+        return status, True, True
+    if b"chunked" in hdr.get(b"transfer-encoding", b""):
+        while not body.endswith(b"0\r\n\r\n"):
+            d = sock.recv(4096 if slow else 65536)
+            if not d:
+                return status, False, True
+            body += d
+            if slow:
+                time.sleep(0.02)
+        return status, True, True
+    return status, False, True
+
+
+def client(port, paths, slow, stop, res, lock):
+    i = 0
+    while not stop.is_set():
+        path = paths[i % len(paths)]
+        i += 1
+        s = socket.socket()
+        if slow:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(10)
+        try:
+            s.connect(("127.0.0.1", port))
+        except OSError:
+            with lock:
+                res["refused"] += 1
+            s.close()
+            time.sleep(0.05)
+            continue
+        try:
+            s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % path).encode())
+            st, complete, started = read_response(s, slow)
+        except OSError:
+            st, complete, started = 0, False, False
+        s.close()
+        with lock:
+            if complete and st == 200:
+                res["complete"] += 1
+                if slow:
+                    res["slow_complete"] += 1
+            elif started:
+                res["cut"] += 1
+                res["cut_detail"].append({"path": path, "status": st, "slow": slow,
+                                          "t": round(time.time(), 3)})
+            else:
+                res["refused"] += 1
+
+
+def main():
+    binary, kubeconfig, out = sys.argv[1:4]
+    port = free_port()
+    logf = open(out + ".log", "w")
+    p = subprocess.Popen([binary, "-promscrape.kubernetes", "-kubeconfig=" + kubeconfig,
+                          "-nodeName=demo-node-1", "-httpListenAddr=127.0.0.1:%d" % port,
+                          "-leaderElection.namespace=default"], stdout=logf, stderr=subprocess.STDOUT)
+    import urllib.request
+    deadline = time.time() + 20
+    leader = False
+    while time.time() < deadline and not leader:
+        try:
+            body = urllib.request.urlopen("http://127.0.0.1:%d/metrics/self" % port, timeout=2).read()
+            leader = b'k8smon_leader{lease="default/k8smon"} 1' in body
+        except OSError:
+            pass
+        time.sleep(0.2)
+    res = {"complete": 0, "slow_complete": 0, "cut": 0, "refused": 0, "cut_detail": []}
+    lock = threading.Lock()
+    stop = threading.Event()
+    ths = [threading.Thread(target=client, args=(port, ["/metrics", "/metrics/kube-state", "/metrics/node"],
+                                                 False, stop, res, lock)) for _ in range(6)]
+    ths += [threading.Thread(target=client, args=(port, ["/metrics"], True, stop, res, lock)) for _ in range(2)]
+    for t in ths:
+        t.daemon = True
+        t.start()
+    time.sleep(2.0)
+    before = dict(res, cut_detail=None)
+    t_term = time.time()
+    p.send_signal(signal.SIGTERM)
+    rc = None
+    while time.time() - t_term < 10:
+        rc = p.poll()
+        if rc is not None:
+            break
+        time.sleep(0.01)
+    exit_s = time.time() - t_term
+    if rc is None:
+        p.kill()
+        rc = "still running after 10 s"
+    time.sleep(1.0)       # let the slow readers finish what they got
+    stop.set()
+    for t in ths:
+        t.join(timeout=15)
+    r = {"leader_before": leader, "exit_status": rc, "exit_seconds": round(exit_s, 3),
+         "before_sigterm": before, "total": dict(res, cut_detail=res["cut_detail"][:10])}
+    json.dump(r, open(out, "w"), indent=1)
+    print(json.dumps(r))
+    ok = leader and rc == 0 and exit_s <= 2.0 and res["cut"] == 0 and before["complete"] > 0
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+#!/bin/sh
+# Shortened chaos run (issue 9 items 4 and 6), part of `make test`:
+#  1. tests/chaos/chaos.py for CHAOS_SECONDS (default 75) with a CHAOS_OUTAGE-second
+#     (default 10) API server outage (killed, restarted with a new resourceVersion
+#     history): every endpoint answers 200 throughout, the agent's kube-state view and
+#     /config equal the server's objects and the final K8sMonitor, same PID.
+#  2. Graceful shutdown: SIGTERM during a scrape loop (tests/chaos/shutdown.py) exits 0
+#     within 2 s, every response in flight completes, and the Lease is released.
+# The full run is tests/chaos/run.sh (10 min, 60 s outage; writes BENCHMARKS.md).
+set -u
+. tests/lib/common.sh
+. tests/lib/fakeapi.sh
+BIN=${K8SMON_BIN:-./bin/k8smon}
+TMP=$(mktemp -d)
+FAKEAPI_PID=""
+trap 'kill $FAKEAPI_PID 2>/dev/null; rm -rf "$TMP"' EXIT
+
+if python3 tests/chaos/chaos.py --binary "$BIN" --seconds "${CHAOS_SECONDS:-75}" \
+	--outage "${CHAOS_OUTAGE:-10}" --converge 60 --tmp "$TMP/chaos" --out "$TMP/chaos.json" \
+	>"$TMP/chaos.out" 2>"$TMP/chaos.err"; then
+	sed 's/^/     /' "$TMP/chaos.out" | grep -v '^     ok' | head -5
+	ok "chaos run: endpoints always 200, final diff empty, same PID (seed $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["seed"])' "$TMP/chaos.json"))"
+else
+	cat "$TMP/chaos.out" "$TMP/chaos.err"
+	[ -f "$TMP/chaos.json" ] && python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(json.dumps(r["failed_requests"][:10], indent=1))' "$TMP/chaos.json"
+	tail -30 "$TMP/chaos/k8smon.log" 2>/dev/null
+	fail "chaos run"
+fi
+
+fakeapi_start "$TMP/sd" --load crds --load examples/cluster || { fail "fake API server"; finish; }
+if python3 tests/chaos/shutdown.py "$BIN" "$KUBECONFIG" "$TMP/sd.json" >"$TMP/sd.out" 2>&1; then
+	ok "SIGTERM in a scrape loop: exit 0 in $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["exit_seconds"])' "$TMP/sd.json") s, no in-flight response cut"
+else
+	cat "$TMP/sd.out"; tail -20 "$TMP/sd.json.log"
+	fail "SIGTERM in a scrape loop: exit 0 within 2 s with every in-flight response complete"
+fi
+check "Lease released on SIGTERM" sh -c "test -z \"\$(kubectl get lease k8smon -n default -o jsonpath='{.spec.holderIdentity}')\""
+check "Lease existed (was held)" kubectl get lease k8smon -n default
+finish
