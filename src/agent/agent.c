@@ -16,7 +16,9 @@
 #include "collect/stats.h"
 #include "config/config.h"
 #include "expo/writer.h"
+#include "http/auth.h"
 #include "http/server.h"
+#include "http/tls.h"
 
 /* Response size caps per endpoint: a runaway collector fails its endpoint
  * with a 500 and a log line instead of exhausting memory. */
@@ -31,6 +33,7 @@ struct agent {
 	struct node_collector *node;
 	struct container_collector *container;
 	struct http_server *http;
+	struct http_auth *auth;          /* NULL unless -http.auth=kubernetes */
 	struct agent_kube *kube;         /* NULL in host mode */
 	struct agent_kube_hooks hooks;
 	struct log_limit cfg_log;        /* invalid K8sMonitor lines; loop thread */
@@ -155,6 +158,9 @@ static int write_self(struct agent *a, const struct config *c, struct buf *out)
 	return rc;
 }
 
+/* Served without authentication: kubelet probes carry no token. */
+static const char *const open_paths[] = { "/healthz", "/readyz" };
+
 enum endpoint { EP_ALL, EP_NODE, EP_CADVISOR, EP_KUBE_STATE, EP_APPS, EP_SELF };
 
 /* One handler for every metrics endpoint: which sections a path serves. */
@@ -260,6 +266,25 @@ struct agent *agent_start(const struct flags *f, char *err, size_t errlen)
 		.routes = a->routes,
 		.nroutes = n,
 	};
+	/* Protected endpoints (issue 9): HTTPS and bearer-token auth. */
+	if (f->tls) {
+		if (tls_check_files(f->tls_cert_file, f->tls_key_file, err, errlen))
+			goto fail;
+		ho.tls_cert_file = f->tls_cert_file;
+		ho.tls_key_file = f->tls_key_file;
+	}
+	if (strcmp(f->http_auth, "kubernetes") == 0) {
+		a->auth = http_auth_new(&(struct http_auth_opts){ 0 });
+		if (!a->auth) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		ho.auth = a->auth;
+		ho.open_paths = open_paths;
+		ho.nopen_paths = sizeof(open_paths) / sizeof(open_paths[0]);
+		if (!f->tls)
+			log_warn("http", "-http.auth=kubernetes without -tls: scrapers' bearer tokens cross the network in clear text");
+	}
 	/* Host mode has nothing to sync: ready as soon as we serve. */
 	atomic_store(&a->ready, !f->kubernetes);
 	a->http = http_server_start(&ho, why, sizeof(why));
@@ -274,6 +299,8 @@ struct agent *agent_start(const struct flags *f, char *err, size_t errlen)
 			snprintf(err, errlen, "-kubeconfig: %s", why);
 			goto fail;
 		}
+		if (a->auth)
+			http_auth_set_client(a->auth, agent_kube_client(a->kube));
 	}
 	log_info("agent", "listening on %s (port %u), mode=%s, node=%s", f->listen_addr,
 		 http_server_port(a->http), f->kubernetes ? "kubernetes" : "host", f->node_name);
@@ -290,6 +317,8 @@ void agent_stop(struct agent *a)
 	/* HTTP first: no handler may run while the collectors go away. */
 	http_server_stop(a->http);
 	agent_kube_stop(a->kube);
+	/* After the loop stopped: reviews in flight completed there. */
+	http_auth_free(a->auth);
 	node_collector_free(a->node);
 	container_collector_free(a->container);
 	collect_stats_free(a->stats);

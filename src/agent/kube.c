@@ -678,6 +678,11 @@ bool agent_kube_ready(struct agent_kube *k)
 	       kube_reflector_synced(k->node_pods) && ks_synced_all(k);
 }
 
+struct kube_client *agent_kube_client(struct agent_kube *k)
+{
+	return k ? k->client : NULL;
+}
+
 struct podmap *agent_kube_podmap(struct agent_kube *k)
 {
 	return k ? k->podmap : NULL;

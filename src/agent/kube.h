@@ -46,6 +46,9 @@ bool agent_kube_ready(struct agent_kube *k);
 void agent_kube_config_changed(struct agent_kube *k);
 /* The pod map of this node's pods for the container collector; borrowed. */
 struct podmap *agent_kube_podmap(struct agent_kube *k);
+/* The API client (borrowed; valid until agent_kube_stop), e.g. for the
+ * HTTP authenticator's TokenReviews. */
+struct kube_client *agent_kube_client(struct agent_kube *k);
 /* kube_* for /metrics/kube-state: empty unless leader and synced. */
 int agent_kube_write_kube_state(struct agent_kube *k, const struct config *c, struct buf *out);
 /* k8smon_kube_* and k8smon_leader self-metrics. */

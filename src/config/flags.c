@@ -55,6 +55,9 @@ static const struct flag_def defs[] = {
 	{ "http.maxConnections", F_INT, OFF(http_max_connections), "64",
 	  "Maximum concurrent HTTP connections" },
 	{ "http.timeout", F_DURATION, OFF(http_timeout_ms), "30s", "HTTP connection idle timeout" },
+	{ "http.auth", F_STR, OFF(http_auth), "none",
+	  "Scraper authentication: none, or kubernetes (bearer token checked by TokenReview, "
+	  "authorized by SubjectAccessReview get on the path; 401/403 otherwise; /healthz and /readyz stay open)" },
 };
 
 #define NDEFS (sizeof(defs) / sizeof(defs[0]))
@@ -329,6 +332,15 @@ enum flags_result flags_parse(struct flags *f, int argc, char **argv, FILE *out,
 	}
 	if (f->tls && (!f->tls_cert_file[0] || !f->tls_key_file[0])) {
 		snprintf(err, errlen, "flag -tls needs -tlsCertFile and -tlsKeyFile");
+		return FLAGS_EXIT_USAGE;
+	}
+	if (strcmp(f->http_auth, "none") != 0 && strcmp(f->http_auth, "kubernetes") != 0) {
+		snprintf(err, errlen, "invalid value \"%.64s\" for flag -http.auth: want none or kubernetes", f->http_auth);
+		return FLAGS_EXIT_USAGE;
+	}
+	/* Host mode has no API server to ask. */
+	if (strcmp(f->http_auth, "kubernetes") == 0 && !f->kubernetes) {
+		snprintf(err, errlen, "flag -http.auth=kubernetes needs -promscrape.kubernetes (host mode has no API server)");
 		return FLAGS_EXIT_USAGE;
 	}
 	if (f->renew_deadline_ms >= f->lease_duration_ms) {

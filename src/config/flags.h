@@ -52,6 +52,7 @@ struct flags {
 	char *tls_key_file;
 	int64_t http_max_connections;
 	int64_t http_timeout_ms;
+	char *http_auth;             /* "none" or "kubernetes" */
 };
 
 enum flags_result { FLAGS_RUN = 0, FLAGS_EXIT_OK = 1, FLAGS_EXIT_USAGE = 2 };

@@ -5,29 +5,56 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "base/parse.h"
 #include "expo/writer.h"
+#include "http/auth.h"
 #include "http/gzip.h"
+#include "http/tls.h"
 
 /* Bodies smaller than this are not worth compressing. */
 #define GZIP_MIN_BYTES 1024
 
 enum { CLS_2XX, CLS_4XX, CLS_5XX, CLS_N };
 
-struct http_server {
+/* Longest wait for a draining daemon's connections after a certificate
+ * switch; idle keep-alive connections are closed by then. */
+#define DRAIN_MAX_MS 60000
+
+/* One libmicrohttpd daemon on the shared listening socket. There is one,
+ * except during a certificate switch: the new one accepts while the old one
+ * (quiesced) finishes its in-flight responses. */
+struct http_gen {
+	struct http_server *s;
 	struct MHD_Daemon *mhd;
+	struct tls_pair tls;      /* PEM served; owned (MHD may keep pointers) */
+	atomic_bool draining;     /* responses carry Connection: close */
+	atomic_int conns;         /* open connections */
+};
+
+struct http_server {
+	struct http_gen *gen;     /* serving; swapped by the TLS reloader thread */
 	int fd;
 	unsigned port;
 	const struct http_route *routes;
 	size_t nroutes;
+	unsigned max_connections, timeout_s, threads;
+	struct http_auth *auth;   /* borrowed; NULL: no authentication */
+	const char *const *open_paths;
+	size_t nopen_paths;
+	struct tls_reloader *reloader;
+	atomic_bool stopping;
+	_Atomic int64_t tls_not_after;
 	_Atomic uint64_t answered[CLS_N];
 	_Atomic uint64_t not_found;
 	_Atomic uint64_t bad_method;
@@ -160,11 +187,52 @@ static void count_status(struct http_server *s, int status)
 	atomic_fetch_add(&s->answered[cls], 1);
 }
 
+/* Paths served without authentication (liveness/readiness probes). */
+static bool path_open(const struct http_server *s, const char *url)
+{
+	for (size_t i = 0; i < s->nopen_paths; i++)
+		if (strcmp(s->open_paths[i], url) == 0)
+			return true;
+	return false;
+}
+
+/* 401 (with the Bearer challenge), 403 or 503 for a request that did not
+ * pass authentication; never any data. */
+static enum MHD_Result queue_denied(struct http_gen *g, struct MHD_Connection *c,
+				    enum http_auth_result ar)
+{
+	static const char *const text[HTTP_AUTH_RESULT_N] = {
+		[HTTP_AUTH_UNAUTHENTICATED] = "401 unauthorized: a valid bearer token is required\n",
+		[HTTP_AUTH_FORBIDDEN] = "403 forbidden\n",
+		[HTTP_AUTH_ERROR] = "503 authentication unavailable: the API server did not answer, retry\n",
+	};
+	unsigned status = ar == HTTP_AUTH_UNAUTHENTICATED ? MHD_HTTP_UNAUTHORIZED
+			  : ar == HTTP_AUTH_FORBIDDEN ? MHD_HTTP_FORBIDDEN : MHD_HTTP_SERVICE_UNAVAILABLE;
+	const char *t = text[ar] ? text[ar] : text[HTTP_AUTH_ERROR];
+	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(t), (void *)t, MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+	if (status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"k8smon\"");
+	if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+	if (atomic_load(&g->draining))
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	count_status(g->s, (int)status);
+	return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_size, void **req_cls)
 {
-	struct http_server *s = cls;
+	struct http_gen *g = cls;
+	struct http_server *s = g->s;
 	const struct http_route *route = NULL;
 	struct http_reply reply;
 	struct MHD_Response *r;
@@ -201,6 +269,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		atomic_fetch_add(&s->bad_method, 1);
 		count_status(s, 405);
 		return queue_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "405 method not allowed\n", "GET, HEAD");
+	}
+	if (s->auth && !path_open(s, url)) {
+		enum http_auth_result ar = http_auth_check(
+			s->auth, MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION), url);
+		if (ar != HTTP_AUTH_ALLOWED)
+			return queue_denied(g, c, ar);
 	}
 	reply.status = 200;
 	reply.content_type = "text/plain; charset=utf-8";
@@ -242,15 +316,102 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (ae)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+	if (atomic_load(&g->draining))
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	ret = MHD_queue_response(c, (unsigned)reply.status, r);
 	MHD_destroy_response(r);
 	count_status(s, reply.status);
 	return ret;
 }
 
+static void on_conn(void *cls, struct MHD_Connection *c, void **socket_ctx,
+		    enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_gen *g = cls;
+
+	(void)c;
+	(void)socket_ctx;
+	atomic_fetch_add(&g->conns, toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+}
+
+/* Starts a daemon serving p (taken on success; left to the caller on
+ * failure; NULL or empty: plain HTTP) on the listening socket. */
+static struct http_gen *gen_start(struct http_server *s, struct tls_pair *p)
+{
+	struct http_gen *g = calloc(1, sizeof(*g));
+	struct MHD_OptionItem tls_opts[3] = { { MHD_OPTION_END, 0, NULL } };
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_ITC;
+
+	if (!g)
+		return NULL;
+	g->s = s;
+	if (p && p->cert_pem) {
+		flags |= MHD_USE_TLS;
+		tls_opts[0] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, p->cert_pem };
+		tls_opts[1] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, p->key_pem };
+		tls_opts[2] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	}
+	g->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, g,
+				  MHD_OPTION_LISTEN_SOCKET, s->fd,
+				  MHD_OPTION_THREAD_POOL_SIZE, s->threads,
+				  MHD_OPTION_CONNECTION_LIMIT, s->max_connections,
+				  MHD_OPTION_CONNECTION_TIMEOUT, s->timeout_s,
+				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
+				  MHD_OPTION_NOTIFY_CONNECTION, on_conn, g,
+				  MHD_OPTION_ARRAY, tls_opts,
+				  MHD_OPTION_END);
+	if (!g->mhd) {
+		free(g);
+		return NULL;
+	}
+	if (p && p->cert_pem) {
+		g->tls = *p;
+		memset(p, 0, sizeof(*p));
+		atomic_store(&s->tls_not_after, g->tls.not_after);
+	}
+	return g;
+}
+
+/* Stops a quiesced (or the last) daemon and frees it. */
+static void gen_stop(struct http_gen *g)
+{
+	if (!g)
+		return;
+	MHD_stop_daemon(g->mhd);
+	tls_pair_fini(&g->tls);
+	free(g);
+}
+
+/* Reloader thread: a new valid pair. The new daemon starts accepting on the
+ * same socket before the old one stops accepting, so no connection is
+ * refused; the old one finishes what it serves, then goes. */
+static int tls_apply(void *arg, struct tls_pair *p)
+{
+	struct http_server *s = arg;
+	struct http_gen *ng = gen_start(s, p), *old;
+	int64_t deadline;
+
+	if (!ng)
+		return KM_EINVAL;
+	old = s->gen;
+	s->gen = ng;
+	atomic_store(&old->draining, true);
+	MHD_quiesce_daemon(old->mhd);
+	deadline = clock_mono_ms() + ((int64_t)s->timeout_s * 1000 + 1000 < DRAIN_MAX_MS
+					      ? (int64_t)s->timeout_s * 1000 + 1000 : DRAIN_MAX_MS);
+	while (atomic_load(&old->conns) > 0 && clock_mono_ms() < deadline && !atomic_load(&s->stopping)) {
+		struct timespec ts = { 0, 50 * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	gen_stop(old);
+	return 0;
+}
+
 struct http_server *http_server_start(const struct http_opts *o, char *err, size_t errlen)
 {
 	struct http_server *s = calloc(1, sizeof(*s));
+	struct tls_pair tls = { 0 };
+	bool want_tls = o->tls_cert_file && o->tls_key_file;
 
 	if (!s) {
 		snprintf(err, errlen, "out of memory");
@@ -258,25 +419,45 @@ struct http_server *http_server_start(const struct http_opts *o, char *err, size
 	}
 	s->routes = o->routes;
 	s->nroutes = o->nroutes;
+	s->auth = o->auth;
+	s->open_paths = o->open_paths;
+	s->nopen_paths = o->nopen_paths;
+	s->max_connections = o->max_connections;
+	s->timeout_s = o->timeout_s;
+	s->threads = o->threads ? o->threads : 4;
+	if (want_tls) {
+		if (!tls_supported()) {
+			snprintf(err, errlen, "-tls: this libmicrohttpd was built without TLS support");
+			goto fail_nofd;
+		}
+		if (tls_pair_load(&tls, o->tls_cert_file, o->tls_key_file, err, errlen))
+			goto fail_nofd;
+	}
 	s->fd = listen_socket(o->listen_addr, &s->port, err, errlen);
 	if (s->fd < 0)
+		goto fail_nofd;
+	s->gen = gen_start(s, want_tls ? &tls : NULL);
+	if (!s->gen) {
+		snprintf(err, errlen, "cannot start HTTP%s server on %.128s", want_tls ? "S" : "", o->listen_addr);
 		goto fail;
-	s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_ITC,
-				  0, NULL, NULL, on_request, s,
-				  MHD_OPTION_LISTEN_SOCKET, s->fd,
-				  MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads ? o->threads : 4),
-				  MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
-				  MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s,
-				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
-				  MHD_OPTION_END);
-	if (!s->mhd) {
-		snprintf(err, errlen, "cannot start HTTP server on %.128s", o->listen_addr);
-		goto fail;
+	}
+	if (want_tls) {
+		s->reloader = tls_reloader_start(o->tls_cert_file, o->tls_key_file, &s->gen->tls,
+						 TLS_RELOAD_CHECK_MS, tls_apply, s);
+		if (!s->reloader) {
+			snprintf(err, errlen, "cannot start the TLS certificate reloader");
+			goto fail;
+		}
 	}
 	return s;
 fail:
-	if (s->fd >= 0)
-		close(s->fd);
+	if (s->gen) {
+		MHD_quiesce_daemon(s->gen->mhd);
+		gen_stop(s->gen);
+	}
+	close(s->fd);
+fail_nofd:
+	tls_pair_fini(&tls);
 	free(s);
 	return NULL;
 }
@@ -285,10 +466,14 @@ void http_server_stop(struct http_server *s)
 {
 	if (!s)
 		return;
+	/* The reloader first: it may be swapping daemons (and gives up
+	 * draining when stopping is set). */
+	atomic_store(&s->stopping, true);
+	tls_reloader_stop(s->reloader);
 	/* Closing the listen socket first makes new connections fail fast,
 	 * while MHD_stop_daemon lets in-flight responses complete. */
-	MHD_quiesce_daemon(s->mhd);
-	MHD_stop_daemon(s->mhd);
+	MHD_quiesce_daemon(s->gen->mhd);
+	gen_stop(s->gen);
 	close(s->fd);
 	free(s);
 }
@@ -309,5 +494,28 @@ int http_server_write_metrics(struct http_server *s, struct buf *out)
 		rc = expo_sample(out, "k8smon_http_requests_total", &l, 1,
 				 (double)atomic_load(&s->answered[i]));
 	}
+	if (!rc && s->reloader) {
+		uint64_t ok, failed;
+		tls_reloader_counts(s->reloader, &ok, &failed);
+		rc = expo_family(out, "k8smon_http_tls_reloads_total",
+				 "TLS certificate reloads after the files changed; failure: invalid pair, previous kept.",
+				 EXPO_COUNTER);
+		if (!rc) {
+			struct expo_label l = { "result", "success" };
+			rc = expo_sample(out, "k8smon_http_tls_reloads_total", &l, 1, (double)ok);
+		}
+		if (!rc) {
+			struct expo_label l = { "result", "failure" };
+			rc = expo_sample(out, "k8smon_http_tls_reloads_total", &l, 1, (double)failed);
+		}
+		if (!rc)
+			rc = expo_family(out, "k8smon_http_tls_certificate_expiry_timestamp_seconds",
+					 "notAfter of the certificate being served, Unix seconds.", EXPO_GAUGE);
+		if (!rc)
+			rc = expo_sample(out, "k8smon_http_tls_certificate_expiry_timestamp_seconds", NULL, 0,
+					 (double)atomic_load(&s->tls_not_after));
+	}
+	if (!rc && s->auth)
+		rc = http_auth_write_metrics(s->auth, out);
 	return rc;
 }

@@ -33,6 +33,8 @@ struct http_route {
 	void *ctx;          /* borrowed; must outlive the server */
 };
 
+struct http_auth;
+
 struct http_opts {
 	const char *listen_addr;    /* ":9420", "127.0.0.1:9420", "[::1]:9420" */
 	unsigned max_connections;
@@ -40,18 +42,29 @@ struct http_opts {
 	unsigned threads;           /* worker threads */
 	const struct http_route *routes; /* borrowed; must outlive the server */
 	size_t nroutes;
+	/* HTTPS when both are set (files re-read when they change, see
+	 * http/tls.h); NULL: plain HTTP. Copied. */
+	const char *tls_cert_file;
+	const char *tls_key_file;
+	/* Bearer-token authentication of every route except open_paths (the
+	 * probes); NULL: none. Borrowed; must outlive the server. */
+	struct http_auth *auth;
+	const char *const *open_paths; /* borrowed; must outlive the server */
+	size_t nopen_paths;
 };
 
 struct http_server;
 
 /* Binds and starts serving. On failure returns NULL and explains in err
- * (e.g. "listen tcp :9420: address already in use"). */
+ * (e.g. "listen tcp :9420: address already in use", or for TLS a line
+ * naming -tlsCertFile/-tlsKeyFile). */
 struct http_server *http_server_start(const struct http_opts *opts, char *err, size_t errlen);
 /* Stops accepting, finishes in-flight responses, frees everything. NULL is ok. */
 void http_server_stop(struct http_server *s);
 /* The port actually bound (useful with port 0). */
 unsigned http_server_port(const struct http_server *s);
-/* Requests answered, by status class; for self-metrics. */
+/* Requests answered, by status class; TLS reloads and authentication
+ * outcomes when enabled; for self-metrics. */
 int http_server_write_metrics(struct http_server *s, struct buf *out);
 
 /* Parse a Go-style listen address into host (may be "") and port. */

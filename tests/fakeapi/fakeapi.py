@@ -13,13 +13,17 @@ Usage
              [--history N] [--bookmark-interval S] [--watch-timeout S]
              [--continue-ttl S] [--rv-start N] [--control-port N]
              [--user TOKEN=NAME[:GROUP,GROUP]] [--authz-default allow|deny]
-             [--enforce-authz] [--strict-namespaces] [--verbose]
+             [--enforce-authz] [--no-auth] [--auth-on-http] [--san NAME]
+             [--strict-namespaces] [--request-log N] [--verbose]
 
 Prints "READY <url>" on stdout once listening (url = https://127.0.0.1:PORT, or http://
 with --plain-http).  With --control-port, a second line "CONTROL <url>" follows.
 The state dir (default: a fresh temp dir) gets ca.crt/ca.key/server.crt/server.key
-(made with the openssl CLI, reused if present) and server.json
-{"url", "control_url", "token", "ca", "kubeconfig", "pid"}.
+(made with the openssl CLI, reused if present), server.json
+{"url", "control_url", "token", "ca", "kubeconfig", "pid", "port"} and serviceaccount/
+{token, ca.crt, namespace} for in-cluster emulation.  --plain-http implies --no-auth
+(kubectl never sends bearer tokens over plain HTTP) unless --auth-on-http.
+Full documentation: tests/fakeapi/README.md.
 
 Loading (--load FILE|DIR, repeatable; directories: *.json *.yaml *.yml, sorted, recursive):
 JSON is parsed natively (objects, arrays, kind: *List, several concatenated documents).
@@ -1701,8 +1705,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                     {"verb": verb, "resource": rt.plural, "subresource": sub or "",
                                      "namespace": ns or "", "name": name or "", "apiGroup": group})
             if not ok:
-                raise ApiError(403, '%s "%s" is forbidden: User "%s" cannot %s resource "%s" in API group "%s"%s'
-                               % (rt.qual(), name or "", user["username"], verb, rt.plural, group,
+                raise ApiError(403, '%s%s is forbidden: User "%s" cannot %s resource "%s" in API group "%s"%s'
+                               % (rt.qual(), ' "%s"' % name if name else "", user["username"], verb, rt.plural, group,
                                   ' in the namespace "%s"' % ns if ns else " at the cluster scope"),
                                "Forbidden", {"name": name or "", "group": group, "kind": rt.plural})
         if rt.virtual:
