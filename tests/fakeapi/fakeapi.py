@@ -109,6 +109,7 @@ import os
 import queue
 import random
 import re
+import select
 import socket
 import socketserver
 import ssl
@@ -1949,9 +1950,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if bookmarks:
                     wait = min(wait, max(0.0, next_bm - now))
                 try:
-                    item = w.q.get(timeout=max(0.001, wait))
+                    item = w.q.get(timeout=max(0.001, min(wait, 1.0)))
                 except queue.Empty:
                     item = None
+                    if self.client_gone():
+                        return
                 if item is not None:
                     if isinstance(item, tuple):
                         kind, arg = item
@@ -1985,6 +1988,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     self.wfile.write(b"0\r\n\r\n")
                 except Exception:
                     pass
+
+    def client_gone(self):
+        """True when the watch client closed its side (so idle watch threads do not linger)."""
+        try:
+            r, _, _ = select.select([self.connection], [], [], 0)
+            if not r:
+                return False
+            self.connection.settimeout(0)
+            try:
+                data = self.connection.recv(1)
+            finally:
+                self.connection.settimeout(None)
+            return data == b""
+        except (ssl.SSLWantReadError, BlockingIOError, InterruptedError):
+            return False
+        except Exception:
+            return True
 
     def flush_and_bookmark(self, w, ops, ev_line, bookmark):
         st = self.server.app.store
