@@ -61,6 +61,8 @@ when TLS is on -- and, with --control-port, as plain HTTP on 127.0.0.1:<control-
      {"action":"drop_watches", "abort":false, "resource":"pods"}  end open watches now
                                                  (abort=true: RST/close without final chunk)
      {"action":"garbage", "line":"not json", "resource":..}  write a garbage line into watches
+     {"action":"pause_watches", "seconds":S, "resource":..}  open watches go silent (no events,
+                                                 no bookmarks) for S seconds, then resume
      {"action":"expire", ["rv": R]}              compact history: watches from RV < R (default:
                                                  current RV) get ERROR 410 Expired; continue
                                                  tokens expire (410); open watches are dropped
@@ -1963,6 +1965,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                             return
                         if kind == "garbage":
                             self.write_chunk(arg)
+                        elif kind == "pause":
+                            time.sleep(arg)          # silent: no events, no bookmarks
+                            next_bm = time.time() + st.bookmark_interval
                         continue
                     ln = self.translate(ops, item, ev_line)
                     if ln:
@@ -2022,7 +2027,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if item[0] == "drop":
                     w.alive = False
                     return
-                self.write_chunk(item[1])
+                if item[0] == "pause":
+                    time.sleep(item[1])
+                else:
+                    self.write_chunk(item[1])
                 continue
             ln = self.translate(ops, item, ev_line)
             if ln:
@@ -2228,6 +2236,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 ws = st.all_watchers(f.get("resource"))
                 for w in ws:
                     w.q.put(("garbage", ln))
+            return {"ok": True, "watches": len(ws)}
+        if act == "pause_watches":
+            with st.lock:
+                ws = st.all_watchers(f.get("resource"))
+                for w in ws:
+                    w.q.put(("pause", float(f.get("seconds", 5))))
             return {"ok": True, "watches": len(ws)}
         if act == "expire":
             with st.lock:
