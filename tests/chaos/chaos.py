@@ -452,6 +452,8 @@ class Chaos(object):
                 p["max_ms"] = max(p["max_ms"], round(ms, 1))
                 if st == 200:
                     p["ok"] += 1
+                    if e == "/metrics/kube-state" and b"kube_pod_info{" not in body:
+                        p["empty"] = p.get("empty", 0) + 1     # not the leader at that moment
                 else:
                     p["failed"] += 1
                     if len(self.failures) < 50:

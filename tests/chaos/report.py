@@ -28,6 +28,11 @@ def chaos(rep, binary):
     o = rep.get("outage") or {}
     diff = "**empty**" if not rep["final_diff"] else "; ".join(rep["final_diff"])
     fc = rep["final_counts"]
+    ks = rep["endpoints"].get("/metrics/kube-state", {})
+    empty_note = ""
+    if "empty" in ks:
+        empty_note = ("`/metrics/kube-state` answered 200 without any `kube_pod_info` (agent not the "
+                      "leader at that moment) %d times out of %d.\n\n" % (ks["empty"], ks["ok"]))
     st = rep["process_start_time"]
     rss = [s[1] for s in rep["samples"] if s[1]]
     fds = [s[2] for s in rep["samples"] if s[2]]
@@ -69,7 +74,9 @@ Endpoint availability (poller, whole run including the outage and the convergenc
 
 Churn operations: {churn}.
 
-Agent self-metrics at the end: {selfc}.
+{empty_note}Agent self-metrics at the end (the per-resource kube-state counters start again each time
+the Lease is re-acquired, because the kube-state reflectors are recreated; the Lease
+renewals themselves hit injected stalls and errors, hence the leader transitions): {selfc}.
 
 The shortened run (`tests/integration/test_chaos.sh`, part of `make test`) does the same for
 75 s with a 10 s outage.
