@@ -2354,7 +2354,20 @@ class Ops(object):
                                "result. You can start a new list without the continue parameter.", "Expired")
             rv, ents = snap[1], snap[2]
         else:
+            rvq = q.get("resourceVersion", "")
             with st.lock:
+                if rvq not in ("", "0"):
+                    try:
+                        r = int(rvq)
+                    except ValueError:
+                        raise ApiError(400, "invalid resourceVersion %r" % rvq)
+                    if r > st.rv:
+                        raise ApiError(504, "Too large resource version: %d, current: %d" % (r, st.rv), "Timeout",
+                                       {"causes": [{"reason": "ResourceVersionTooLarge",
+                                                    "message": "Too large resource version"}],
+                                        "retryAfterSeconds": 1})
+                    if r < st.compacted_rv and (limit > 0 or q.get("resourceVersionMatch") == "Exact"):
+                        raise ApiError(410, "The resourceVersion for the provided list is too old.", "Expired")
                 rv = st.rv
                 ents = st.entries(self.rt, self.ns)
             if self.lsel or self.fsel:

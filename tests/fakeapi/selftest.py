@@ -149,6 +149,13 @@ def run(c):
     s, d, _ = c.req("GET", "/api/v1/namespaces/t/pods?limit=5&continue=" + tok)
     check("expired continue -> 410 Expired", s == 410 and d["reason"] == "Expired", d)
 
+    s, d, _ = c.req("GET", "/api/v1/namespaces/t/pods?limit=5&resourceVersion=1")
+    check("list with limit and compacted RV -> 410", s == 410 and d["reason"] == "Expired", d)
+    s, d, _ = c.req("GET", "/api/v1/namespaces/t/pods?resourceVersion=1")
+    check("list with compacted RV, no limit -> served (not-older-than)", s == 200 and len(d["items"]) == 12, s)
+    s, d, _ = c.req("GET", "/api/v1/namespaces/t/pods?resourceVersion=999999999")
+    check("list with future RV -> 504 Too large", s == 504, d)
+
     # selectors
     s, d, _ = c.req("GET", "/api/v1/pods?labelSelector=app%3Da1&fieldSelector=spec.nodeName%3Dn1")
     check("label+field selector", names(d["items"]) == ["p01", "p07"], names(d["items"]))
@@ -264,7 +271,7 @@ def run(c):
     t.join()
     evs = [e for e in res["p"][1] if e["type"] != "BOOKMARK"]
     check("pause_watches: silent, then delivers what queued", [e["type"] for e in evs] == ["DELETED"] and
-          len(res["p"][1]) <= 5, res["p"][1])
+          len(res["p"][1]) <= 8, res["p"][1])
     c.ctl({"action": "fail", "count": 2, "code": 503, "path": "/api/v1/nodes"})
     codes = [c.req("GET", "/api/v1/nodes")[0] for _ in range(3)]
     check("fail next 2 with 503", codes == [503, 503, 200], codes)
