@@ -60,6 +60,16 @@ if e2e_cgroups_setup "$TMP" "$TMP/pods.json"; then
 else
 	echo "SKIP - pod cgroups: $E2E_CG_WHY (container_* of pods and the node_namespace_pod_container:* rules are not checked)"
 fi
+# the annotated frontend pod on demo-node-1 (podIP 127.0.0.1) gets a real /metrics on
+# 18081; checkout (18082) and grafana (18083) stay unanswered targets (AppTargetDown)
+APP=0
+if python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 18081))' 2>/dev/null; then
+	python3 tests/e2e/app.py 18081 &
+	PIDS="$PIDS $!"
+	APP=1
+else
+	echo "SKIP - port 18081 busy: no application target up"
+fi
 APORT=$(free_port)
 AGENT=127.0.0.1:$APORT
 # shellcheck disable=SC2086
@@ -149,6 +159,12 @@ python3 tests/e2e/check_prom.py query --url "$PROM" --timeout 5 --name "node_* c
 python3 tests/e2e/check_prom.py query --url "$PROM" --timeout 5 --name "container_* carry metrics_path=/metrics/cadvisor and node" \
 	"container_cpu_usage_seconds_total{job=\"kubelet\",metrics_path=\"/metrics/cadvisor\",node=\"$NODE\"}" || FAILS=$((FAILS + 1))
 
+if [ $APP = 1 ]; then
+	python3 tests/e2e/check_prom.py query --url "$PROM" --timeout 20 --name "application target (frontend pod, annotation discovery) up through /metrics/apps" \
+		'up{namespace="shop",pod=~"frontend-.*"} == 1' || FAILS=$((FAILS + 1))
+	python3 tests/e2e/check_prom.py query --url "$PROM" --timeout 5 --name "application samples carry the target's namespace/pod" \
+		'e2e_app_requests_total{namespace="shop",pod=~"frontend-.*"}' || FAILS=$((FAILS + 1))
+fi
 python3 tests/e2e/check_prom.py rules --url "$PROM" --rules "$TMP/rules" --cgroups $CGROUPS --timeout 60 \
 	--json "$TMP/rules.json" || FAILS=$((FAILS + 1))
 python3 tests/e2e/check_prom.py alerts --url "$PROM" --timeout 30 --json "$TMP/alerts.json" || FAILS=$((FAILS + 1))
@@ -157,6 +173,27 @@ python3 tests/e2e/check_prom.py query --url "$PROM" --timeout 0 --min 0 --name "
 check "no k8smon self-health alert firing on a healthy agent" sh -c \
 	"curl -s '$PROM/api/v1/query' --data-urlencode 'query=ALERTS{alertname=~\"K8smon.*\",alertstate=\"firing\"}' | grep -q '\"result\":\[\]'"
 python3 tests/e2e/check_prom.py dashboards --url "$PROM" examples/dashboards || FAILS=$((FAILS + 1))
+
+# --- docs/metrics.md: generated from this run with E2E_WRITE_DOC=1; otherwise checked
+mkdir -p "$TMP/doc"
+for e in node cadvisor kube-state apps self; do curl -s "http://$AGENT/metrics/$e" >"$TMP/doc/$e.prom"; done
+cp "$TMP/rules.json" "$TMP/alerts.json" "$TMP/doc/" 2>/dev/null
+if [ -n "${E2E_WRITE_DOC:-}" ]; then
+	check "docs/metrics.md generated" python3 tests/e2e/gen_metrics_doc.py "$TMP/doc" --rules "$TMP/rules" --out docs/metrics.md
+fi
+check "docs/metrics.md lists every /metrics/kube-state and /metrics/self family served" python3 - "$TMP/doc" <<'PY'
+import re, sys
+doc = open("docs/metrics.md").read()
+listed = set(re.findall(r"^\| `([a-zA-Z_:][a-zA-Z0-9_:]*)` \|", doc, re.M))
+missing = set()
+for e in ("kube-state", "self"):
+    for line in open("%s/%s.prom" % (sys.argv[1], e)):
+        if line.startswith("# TYPE "):
+            if line.split()[2] not in listed:
+                missing.add(line.split()[2])
+print(" ".join(sorted(missing)))
+sys.exit(1 if missing else 0)
+PY
 
 # --- VictoriaMetrics
 if [ $VM_OK = 1 ]; then

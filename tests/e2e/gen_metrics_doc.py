@@ -1,0 +1,261 @@
+#!/usr/bin/env python3
+"""gen_metrics_doc.py DIR --rules RULES_DIR [--out docs/metrics.md]
+
+Writes docs/metrics.md from what a running agent actually served and what the
+e2e Prometheus computed (tests/integration/test_e2e_prometheus.sh with
+E2E_WRITE_DOC=1 calls it). DIR holds node.prom, cadvisor.prom, kube-state.prom,
+apps.prom, self.prom (scrapes of the agent), rules.json and alerts.json (from
+check_prom.py); RULES_DIR the plain kube-prometheus rule files.
+"""
+import argparse
+import json
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import expectations  # noqa: E402
+
+ENDPOINTS = [
+    ("node", "/metrics/node", "node-exporter", "node_exporter"),
+    ("cadvisor", "/metrics/cadvisor", "kubelet (metrics_path /metrics/cadvisor)", "cAdvisor"),
+    ("kube-state", "/metrics/kube-state", "kube-state-metrics", "kube-state-metrics"),
+    ("apps", "/metrics/apps", "k8smon-apps (honor_labels)", "Prometheus"),
+    ("self", "/metrics/self", "k8smon", "k8smon"),
+]
+
+NODE_COLLECTOR = [
+    (r"^node_cpu_", "cpu"), (r"^node_memory_", "meminfo"), (r"^node_network_(receive|transmit)_", "netdev"),
+    (r"^node_network_", "netclass"), (r"^node_disk_", "diskstats"), (r"^node_filesystem_", "filesystem"),
+    (r"^node_netstat_", "netstat"), (r"^node_timex_", "timex"), (r"^node_time_", "time"),
+    (r"^node_uname_", "uname"), (r"^node_os_", "os"), (r"^node_pressure_", "pressure"), (r"^node_vmstat_", "vmstat"),
+    (r"^node_nf_conntrack_", "conntrack"), (r"^node_filefd_", "filefd"), (r"^node_load", "loadavg"),
+    (r"^node_(boot_time|context_switches|forks|intr|procs)_", "stat"), (r"^node_scrape_collector_", "(meta)"),
+]
+# node-exporter version behaviour worth knowing (reference: node_cadvisor.md A.3)
+NODE_NOTES = {
+    "node_filesystem_mount_info": "node-exporter >= 1.9",
+    "node_netstat_TcpExt_TCPOFOQueue": "node-exporter >= 1.8",
+    "node_netstat_TcpExt_TCPRcvQDrop": "node-exporter >= 1.9",
+    "node_memory_Zswap_bytes": "node-exporter >= 1.10.1",
+    "node_memory_Zswapped_bytes": "node-exporter >= 1.10.1",
+    "node_disk_info": "label rotational as node-exporter >= 1.9",
+    "node_filesystem_readonly": "ro in mount or super options (>= 1.10)",
+    "node_network_receive_bytes_total": "lo exported (upstream default; Debian 1.5.0 excludes ^lo$)",
+}
+CADVISOR_NOTES = {
+    "container_cpu_usage_seconds_total": "cpu=\"total\" only (kubelet: no per-CPU); omitted while 0",
+    "container_memory_failcnt": "0 on cgroup v2 (as cAdvisor)",
+    "container_oom_events_total": "from memory.events / memory.oom_control (cAdvisor: /dev/kmsg, resets)",
+    "container_spec_cpu_shares": "v2: cAdvisor's linear weight->shares conversion",
+    "container_scrape_error": "",
+}
+
+
+def parse(path):
+    fams = {}
+    order = []
+    if not os.path.exists(path):
+        return fams, order
+    for line in open(path):
+        line = line.rstrip("\n")
+        if line.startswith("# HELP "):
+            name, _, help_ = line[7:].partition(" ")
+            fams.setdefault(name, {"help": "", "type": "untyped", "labels": set(), "n": 0})["help"] = help_
+            if name not in order:
+                order.append(name)
+        elif line.startswith("# TYPE "):
+            name, _, typ = line[7:].partition(" ")
+            fams.setdefault(name, {"help": "", "type": "untyped", "labels": set(), "n": 0})["type"] = typ
+            if name not in order:
+                order.append(name)
+        elif line and not line.startswith("#"):
+            m = re.match(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*?)\})?\s", line)
+            if not m:
+                continue
+            name = m.group(1)
+            fam = name
+            for suf in ("_bucket", "_sum", "_count"):
+                if name.endswith(suf) and name[:-len(suf)] in fams:
+                    fam = name[:-len(suf)]
+            f = fams.setdefault(fam, {"help": "", "type": "untyped", "labels": set(), "n": 0})
+            if fam not in order:
+                order.append(fam)
+            f["n"] += 1
+            if m.group(3):
+                f["labels"].update(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="', m.group(3)))
+    return fams, order
+
+
+def tokens(expr):
+    return set(re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", expr))
+
+
+def compat(ep, name, f):
+    if ep == "node":
+        col = next((c for rx, c in NODE_COLLECTOR if re.search(rx, name)), "?")
+        note = NODE_NOTES.get(name, "")
+        return "node-exporter `%s`" % col + ("; " + note if note else "")
+    if ep == "cadvisor":
+        note = CADVISOR_NOTES.get(name, "")
+        return "cAdvisor v0.52 (kubelet)" + ("; " + note if note else "")
+    if ep == "kube-state":
+        if name.startswith("kube_state_metrics_"):
+            return "KSM v2.20 telemetry (own port in KSM)"
+        stab = "STABLE" if f["help"].startswith("[STABLE]") else "ALPHA/experimental"
+        return "KSM v2.20 (%s)" % stab
+    if ep == "apps":
+        return "Prometheus scrape semantics"
+    return "k8smon only" if name.startswith("k8smon_") else "client_golang process collector"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("dir")
+    ap.add_argument("--rules", required=True)
+    ap.add_argument("--alerts-file", default="examples/alerts/k8smon-alerts.yaml")
+    ap.add_argument("--dashboards", default="examples/dashboards")
+    ap.add_argument("--out", default="docs/metrics.md")
+    a = ap.parse_args()
+
+    rules = expectations.rules_from_dir(a.rules)
+    import yaml
+    own = [(g["name"], r) for g in yaml.safe_load(open(a.alerts_file))["groups"] for r in g["rules"]]
+    dash_exprs = {}
+    for fn in sorted(os.listdir(a.dashboards)):
+        if fn.endswith(".json"):
+            d = json.load(open(os.path.join(a.dashboards, fn)))
+            txt = json.dumps(d)
+            dash_exprs[fn[:-5]] = tokens(txt)
+    own_names = {r.get("alert") for _, r in own}
+    rules = [(g, r) for g, r in rules if r.get("alert") not in own_names]
+    users = {}
+    for _, r in rules:
+        for t in tokens(r["expr"]):
+            users.setdefault(t, []).append(r.get("alert") or r.get("record"))
+    for _, r in own:
+        for t in tokens(r["expr"]):
+            users.setdefault(t, []).append("*" + r["alert"])
+    for dn, toks in dash_exprs.items():
+        for t in toks:
+            users.setdefault(t, []).append("dashboard " + dn)
+
+    served = set()
+    out = []
+    w = out.append
+    w("# k8smon metrics")
+    w("")
+    w("Generated by `tests/e2e/gen_metrics_doc.py` from what `bin/k8smon` served in")
+    w("`tests/integration/test_e2e_prometheus.sh` (Kubernetes mode, fake API server with")
+    w("`examples/cluster` + `tests/e2e/cluster-extra`, node demo-node-1, kubelet-shaped cgroups) and")
+    w("what the real Prometheus computed from it. Regenerate: `E2E_WRITE_DOC=1 sh tests/integration/test_e2e_prometheus.sh`.")
+    w("Host-dependent families (per-device, PSI, conntrack, ...) appear only where the host has them.")
+    w("")
+    w("Scrape jobs (see `examples/prometheus/README.md`): one job per endpoint, named like the")
+    w("exporter it replaces, so kubernetes-mixin / node-mixin selectors match unchanged.")
+    w("")
+    w("| endpoint | scrape job | replaces | families |")
+    w("|---|---|---|---|")
+    parsed = {}
+    for key, path, job, tool in ENDPOINTS:
+        fams, order = parse(os.path.join(a.dir, key + ".prom"))
+        parsed[key] = (fams, order)
+        w("| `%s` | `%s` | %s | %d |" % (path, job, tool, len(order)))
+    w("")
+    w("\"Used by\": kube-prometheus alerts/recording rules (`examples/prometheus/rules`), `*` = alerts of")
+    w("`examples/alerts/k8smon-alerts.yaml`, dashboards of `examples/dashboards`.")
+    for key, path, job, tool in ENDPOINTS:
+        fams, order = parsed[key]
+        w("")
+        w("## `%s` (job `%s`)" % (path, job))
+        w("")
+        if not order:
+            w("No samples in this run. `/metrics/apps` carries the samples of the application targets the agent")
+            w("discovers (annotations / ScrapeRule), each with the target's labels, plus `up`, `scrape_duration_seconds`,")
+            w("`scrape_samples_scraped`, `scrape_samples_post_metric_relabeling`, `scrape_series_added` per target,")
+            w("with Prometheus semantics; scrape it with `honor_labels: true`.")
+            continue
+        w("| metric | type | labels | compatible with | used by |")
+        w("|---|---|---|---|---|")
+        for name in sorted(order):
+            f = fams[name]
+            served.add(name)
+            u = users.get(name, [])
+            if f["type"] == "histogram":
+                for suf in ("_bucket", "_sum", "_count"):
+                    u = u + users.get(name + suf, [])
+            u = sorted(set(u))
+            us = ", ".join(u[:4]) + (" (+%d)" % (len(u) - 4) if len(u) > 4 else "")
+            labels = ",".join(sorted(f["labels"]))
+            w("| `%s` | %s | %s | %s | %s |" % (name, f["type"], labels, compat(key, name, f), us))
+
+    # recording rules
+    rr = json.load(open(os.path.join(a.dir, "rules.json")))
+    w("")
+    w("## kube-prometheus recording rules")
+    w("")
+    yes = [r for r in rr if r["expected"]]
+    no = [r for r in rr if not r["expected"]]
+    w("%d recording rules (name + static labels); %d have inputs from k8smon and were checked to return data," % (len(rr), len(yes)))
+    w("%d do not (their inputs come from components k8smon does not replace)." % len(no))
+    w("")
+    w("| recording rule | series in the e2e run | from k8smon |")
+    w("|---|---|---|")
+    for r in rr:
+        w("| `%s` | %d | %s |" % (r["rule"], r["series"], "yes" if r["expected"] else "no: " + r["reason"]))
+
+    # alerts
+    fired = json.load(open(os.path.join(a.dir, "alerts.json")))
+    rec_ok = {re.sub(r"\{.*", "", r["rule"]) for r in yes}
+    w("")
+    w("## kube-prometheus alerts")
+    w("")
+    w("\"Inputs\": whether every metric the expression reads is served by k8smon (or a recording rule fed by it).")
+    w("\"Fired in e2e\": firing in the scenario of `tests/e2e/expectations.py` (`for:` shortened to 2 s).")
+    w("")
+    w("| alert | inputs | fired in e2e |")
+    w("|---|---|---|")
+    foreign = re.compile(r"^(apiserver_|kubelet_|scheduler_|etcd_|rest_client_|workqueue_|storage_operation_|"
+                         r"aggregator_|prometheus_|volume_manager_|kubeproxy_|kubernetes_build_info|"
+                         r"node_md_|node_systemd_|node_bonding_|node_textfile_|node_)")
+    seen = set()
+    for _, r in rules:
+        if "alert" not in r or r["alert"] in seen:
+            continue
+        seen.add(r["alert"])
+        missing = []
+        for t in sorted(tokens(r["expr"])):
+            if ":" in t:
+                if t not in rec_ok and t not in served:
+                    missing.append(t)
+            elif foreign.match(t) or t.startswith(("kube_", "container_")):
+                if t not in served:
+                    missing.append(t)
+        label = "yes" if not missing else "no: " + ", ".join("`%s`" % m for m in missing[:3])
+        why = expectations.SCENARIO_ALERTS.get(r["alert"]) or expectations.SIDE_EFFECT_ALERTS.get(r["alert"], "")
+        fire = ("yes" + (" (%s)" % why if why else "")) if r["alert"] in fired else ""
+        w("| %s | %s | %s |" % (r["alert"], label, fire))
+    w("")
+    w("## k8smon alerts (`examples/alerts/k8smon-alerts.yaml`)")
+    w("")
+    w("Unit-tested with `promtool test rules` (`examples/alerts/tests/`, run by `tests/integration/test_rules.sh`).")
+    w("")
+    w("| group | alert | for | severity | fired in e2e |")
+    w("|---|---|---|---|---|")
+    for g, r in own:
+        if "alert" not in r:
+            continue
+        why = expectations.SCENARIO_ALERTS.get(r["alert"]) or expectations.SIDE_EFFECT_ALERTS.get(r["alert"], "")
+        fire = ("yes" + (" (%s)" % why if why else "")) if r["alert"] in fired else ""
+        w("| %s | %s | %s | %s | %s |" % (g, r["alert"], r.get("for", "0s"), r.get("labels", {}).get("severity", ""), fire))
+    w("")
+    w("Scenario alerts that must fire (checked): %s." % ", ".join(sorted(expectations.SCENARIO_ALERTS)))
+    w("Alerts with missing inputs need the component's own `/metrics` (kube-apiserver, kubelet, scheduler,")
+    w("controller-manager) or node-exporter collectors k8smon does not implement (textfile, mdadm, systemd, bonding).")
+    with open(a.out, "w") as f:
+        f.write("\n".join(out) + "\n")
+    print("wrote %s (%d families)" % (a.out, len(served)))
+
+
+if __name__ == "__main__":
+    main()
