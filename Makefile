@@ -72,6 +72,15 @@ run: deps bin/k8smon
 bench: deps bin/k8smon
 	@for b in bench/*.sh; do echo "== $$b"; ./$$b || exit 1; done
 
+# libFuzzer harnesses in tests/fuzz/ (needs clang and libclang-rt-14-dev);
+# new inputs go to build-fuzz/corpus/<target>, seeds come from tests/fuzz/corpus.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@./tests/fuzz/build.sh
+	@for f in build-fuzz/fuzz_*; do t=$${f#build-fuzz/fuzz_}; mkdir -p build-fuzz/corpus/$$t; \
+	  echo "== $$t"; $$f -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -rss_limit_mb=2048 \
+	  -artifact_prefix=build-fuzz/$$t- build-fuzz/corpus/$$t tests/fuzz/corpus/$$t || exit 1; done
+
 clean:
 	rm -rf build build-asan bin
 
