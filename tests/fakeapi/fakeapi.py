@@ -204,6 +204,7 @@ class RType(object):
         self.crd = crd
         self.virtual = virtual
         self.columns = columns or {}            # version -> additionalPrinterColumns (CRDs)
+        self.scale = {}                         # version -> {specReplicasPath, statusReplicasPath, labelSelectorPath}
 
     @property
     def gk(self):
@@ -959,7 +960,11 @@ class Store(object):
         self.snapshots = collections.OrderedDict()   # sid -> (time, rv, [entries])
         self.bookmark_interval = args.bookmark_interval
         for g, v, plural, kind, nsd, short, cats, st in BUILTINS:
-            self._register(RType(g, [v], plural, kind, nsd, short, cats, [v] if st else []))
+            rt = RType(g, [v], plural, kind, nsd, short, cats, [v] if st else [])
+            if plural in ("deployments", "replicasets", "statefulsets", "replicationcontrollers"):
+                rt.scale[v] = {"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas",
+                               "labelSelectorPath": ".spec.selector"}
+            self._register(rt)
         for g, v, plural, kind, nsd in VIRTUAL:
             self._register(RType(g, [v], plural, kind, nsd, virtual=True))
 
@@ -1028,10 +1033,15 @@ class Store(object):
             if c is None:
                 c = spec.get("additionalPrinterColumns")
             cols[v["name"]] = c or []
-        return RType(group, vnames, plural, kind, spec.get("scope", "Namespaced") == "Namespaced",
-                     names.get("shortNames") or [], names.get("categories") or [], st, crd=True,
-                     columns=cols, singular=names.get("singular") or kind.lower(),
-                     list_kind=names.get("listKind"))
+        rt = RType(group, vnames, plural, kind, spec.get("scope", "Namespaced") == "Namespaced",
+                   names.get("shortNames") or [], names.get("categories") or [], st, crd=True,
+                   columns=cols, singular=names.get("singular") or kind.lower(),
+                   list_kind=names.get("listKind"))
+        for v in vers:
+            sc = (v.get("subresources") or spec.get("subresources") or {}).get("scale")
+            if isinstance(sc, dict) and sc.get("specReplicasPath"):
+                rt.scale[v["name"]] = sc
+        return rt
 
     # ---- core mutation (caller holds the lock)
     def _next_rv(self):
@@ -1695,7 +1705,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             sub = "status"
         if rt.namespaced is False and ns is not None:
             raise ApiError(404, "the server could not find the requested resource")
-        if sub is not None and (sub != "status" or not rt.has_status(version)):
+        if sub is not None and not ((sub == "status" and rt.has_status(version)) or
+                                    (sub == "scale" and version in rt.scale)):
             raise ApiError(404, "the server could not find the requested resource")
         if rt.namespaced and ns is None and (name is not None or method == "POST") and not rt.virtual:
             raise ApiError(404, "the server could not find the requested resource")
@@ -1717,6 +1728,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise ApiError(405, "the server does not allow this method on the requested resource")
             return self.review(rt, version, ns, body, user)
         ops = Ops(app, rt, version, ns, q)
+        if sub == "scale":
+            return self.scale(ops, method, name, body)
         if method in ("GET", "HEAD"):
             if name is None:
                 if is_watch:
@@ -1806,6 +1819,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if rt.has_status(version):
                 res.append({"name": rt.plural + "/status", "singularName": "", "namespaced": rt.namespaced,
                             "kind": rt.kind, "verbs": ["get", "patch", "update"]})
+            if version in rt.scale:
+                res.append({"name": rt.plural + "/scale", "singularName": "", "namespaced": rt.namespaced,
+                            "group": "autoscaling", "version": "v1", "kind": "Scale",
+                            "verbs": ["get", "patch", "update"]})
         return {"kind": "APIResourceList", "apiVersion": "v1",
                 "groupVersion": version if not group else group + "/" + version, "resources": res}
 
@@ -2051,6 +2068,59 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if old_m:
             return ev_line("DELETED", ev.entry)
         return None
+
+    # ---- /scale
+    def scale(self, ops, method, name, body):
+        sc = ops.rt.scale[ops.version]
+        st = self.server.app.store
+
+        def to_scale(obj):
+            md = obj.get("metadata") or {}
+            spec_r = jsonpath(obj, sc["specReplicasPath"])
+            stat_r = jsonpath(obj, sc.get("statusReplicasPath") or ".status.replicas")
+            sel = jsonpath(obj, sc["labelSelectorPath"]) if sc.get("labelSelectorPath") else []
+            sel = sel[0] if sel else ""
+            if isinstance(sel, dict):
+                sel = ",".join("%s=%s" % kv for kv in sorted((sel.get("matchLabels") or {}).items()))
+            return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+                    "metadata": {k: md[k] for k in ("name", "namespace", "uid", "resourceVersion",
+                                                     "creationTimestamp") if k in md},
+                    "spec": {"replicas": spec_r[0] if spec_r else 0},
+                    "status": {"replicas": stat_r[0] if stat_r else 0, "selector": sel}}
+
+        if method in ("GET", "HEAD"):
+            return self.send_json(200, to_scale(ops.get(name)))
+        if method not in ("PUT", "PATCH"):
+            raise ApiError(405, "the server does not allow this method on the requested resource")
+        with st.lock:
+            old = st.get_entry(ops.rt, ops.ns, name)
+            if old is None:
+                raise not_found(ops.rt, name)
+            cur = to_scale(old.obj)
+            if method == "PUT":
+                new = self.parse_body(body)
+            else:
+                ct = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+                try:
+                    p = json.loads(body or b"null")
+                except ValueError:
+                    raise ApiError(400, "invalid JSON patch body")
+                new = json_patch(cur, p) if ct == "application/json-patch+json" else merge_patch(cur, p)
+            check_shape(new)
+            want_rv = (new.get("metadata") or {}).get("resourceVersion")
+            replicas = (new.get("spec") or {}).get("replicas")
+            if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+                raise ApiError(422, "Scale.autoscaling \"%s\" is invalid: spec.replicas: Invalid value" % name, "Invalid")
+            keys = [k for k in sc["specReplicasPath"].split(".") if k]
+            obj = jcopy(old.obj)
+            cur_o = obj
+            for k in keys[:-1]:
+                cur_o = cur_o.setdefault(k, {})
+            cur_o[keys[-1]] = replicas
+            if want_rv:
+                obj["metadata"]["resourceVersion"] = want_rv
+            res = ops._commit_update(name, old, obj, None)
+        return self.send_json(200, to_scale(res))
 
     # ---- reviews
     def review(self, rt, version, ns, body, user):
