@@ -177,6 +177,9 @@ static int serve_metrics(struct agent *a, enum endpoint ep, struct http_reply *r
 		rc = write_container(a, c, &r->body);
 	if (!rc && a->kube && (ep == EP_ALL || ep == EP_KUBE_STATE))
 		rc = agent_kube_write_kube_state(a->kube, c, &r->body);
+	/* scrape: application targets (the manager checks COLLECTOR_APP) */
+	if (!rc && a->kube && (ep == EP_ALL || ep == EP_APPS))
+		rc = agent_kube_write_apps(a->kube, &r->body);
 	if (!rc && (ep == EP_ALL || ep == EP_SELF))
 		rc = write_self(a, c, &r->body);
 	config_unref(c);
@@ -211,6 +214,18 @@ static int h_readyz(void *ctx, const char *path, struct http_reply *r)
 		return buf_adds(&r->body, "not ready: initial sync in progress\n");
 	}
 	return buf_adds(&r->body, "ok\n");
+}
+
+/* scrape: Prometheus-style target list */
+static int h_targets(void *ctx, const char *path, struct http_reply *r)
+{
+	struct agent *a = ctx;
+
+	(void)path;
+	r->content_type = "application/json";
+	if (!a->kube)
+		return buf_adds(&r->body, "{\"status\":\"success\",\"data\":{\"activeTargets\":[],\"droppedTargets\":[]}}");
+	return agent_kube_write_targets(a->kube, &r->body);
 }
 
 static int h_config(void *ctx, const char *path, struct http_reply *r)
@@ -258,6 +273,7 @@ struct agent *agent_start(const struct flags *f, char *err, size_t errlen)
 	a->routes[n++] = (struct http_route){ "/healthz", h_healthz, a };
 	a->routes[n++] = (struct http_route){ "/readyz", h_readyz, a };
 	a->routes[n++] = (struct http_route){ "/config", h_config, a };
+	a->routes[n++] = (struct http_route){ "/api/v1/targets", h_targets, a }; /* scrape */
 	ho = (struct http_opts){
 		.listen_addr = f->listen_addr,
 		.max_connections = (unsigned)f->http_max_connections,

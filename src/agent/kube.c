@@ -18,6 +18,7 @@
 #include "kube/leader.h"
 #include "kube/loop.h"
 #include "kube/reflector.h"
+#include "scrape/scrape.h" /* scrape: application scraping */
 #include "kube/status.h"
 #include "kube/write.h"
 
@@ -69,6 +70,8 @@ struct agent_kube {
 	struct kube_reflector *monitors;
 	struct kube_reflector *self_node;
 	struct kube_reflector *node_pods;   /* pods with spec.nodeName=<node> */
+	struct scrape_mgr *scrape;          /* scrape: app targets (src/scrape) */
+	struct kube_reflector *scrape_rules; /* scrape: ScrapeRules (all namespaces) */
 	struct podmap *podmap;
 	struct kube_leader *leader_el;
 	struct ks_store *ks;
@@ -212,6 +215,9 @@ static void config_changed_on_loop(void *arg)
 	if (atomic_load(&k->stopping))
 		return;
 	c = k->hooks->get_config(k->hooks->arg);
+	/* scrape: the app collector switch and the default interval */
+	scrape_mgr_set_enabled(k->scrape, c->collectors & COLLECTOR_APP);
+	scrape_mgr_set_interval(k->scrape, c->interval_ms);
 	was = k->ro.cfg ? k->ro.cfg->ks_labels_allowlist : NULL;
 	now = c->ks_labels_allowlist;
 
@@ -457,6 +463,7 @@ static void pod_add(json_t *obj, void *arg)
 
 	if (rc)
 		log_warn("container", "cannot map pod %s: %s", kube_obj_name(obj) ?: "?", km_strerror(rc));
+	scrape_mgr_upsert(k->scrape, ROLE_POD, obj); /* scrape */
 }
 
 static void pod_update(json_t *old_obj, json_t *new_obj, void *arg)
@@ -470,6 +477,55 @@ static void pod_delete(json_t *obj, void *arg)
 	struct agent_kube *k = arg;
 
 	podmap_delete(k->podmap, kube_obj_namespace(obj), kube_obj_name(obj));
+	scrape_mgr_delete(k->scrape, ROLE_POD, obj); /* scrape */
+}
+
+/* --- scrape: ScrapeRules -> compiled rules for the scrape manager ---------- */
+
+/* Every valid ScrapeRule applies; an invalid one is skipped (its status,
+ * written by the leader, names the field) and never stops the others. */
+static void scrape_rules_changed(struct agent_kube *k)
+{
+	json_t *snap = kube_store_snapshot(kube_reflector_store(k->scrape_rules));
+	size_t n = 0, cap = json_object_size(snap);
+	struct scrape_rule **v = calloc(cap ? cap : 1, sizeof(*v));
+	const char *key;
+	json_t *obj;
+
+	json_object_foreach(snap, key, obj) {
+		char err[512];
+		if (!v)
+			break;
+		v[n] = scrape_rule_compile(obj, err, sizeof(err));
+		if (v[n])
+			n++;
+		else
+			log_warn("scrape", "ScrapeRule %s ignored: %s", key, err);
+	}
+	if (v && scrape_mgr_set_rules(k->scrape, v, n))
+		log_error("scrape", "cannot apply ScrapeRules: out of memory");
+	for (size_t i = 0; i < n; i++)
+		scrape_rule_unref(v[i]);
+	free(v);
+	json_decref(snap);
+}
+
+static void sr_add(json_t *obj, void *arg)
+{
+	(void)obj;
+	scrape_rules_changed(arg);
+}
+
+static void sr_update(json_t *old_obj, json_t *new_obj, void *arg)
+{
+	(void)old_obj;
+	(void)new_obj;
+	scrape_rules_changed(arg);
+}
+
+static void sr_synced(void *arg)
+{
+	scrape_rules_changed(arg);
 }
 
 /* --- leadership ----------------------------------------------------------- */
@@ -490,6 +546,7 @@ static void on_leader_started(void *arg)
 	struct agent_kube *k = arg;
 
 	atomic_store(&k->leader, true);
+	scrape_mgr_set_leader(k->scrape, true); /* scrape */
 	log_info("leader", "became the leader: serving kube-state metrics after the initial sync");
 	kube_loop_post(k->loop, ks_reconcile_posted, k);
 }
@@ -499,6 +556,7 @@ static void on_leader_stopped(void *arg)
 	struct agent_kube *k = arg;
 
 	atomic_store(&k->leader, false);
+	scrape_mgr_set_leader(k->scrape, false); /* scrape */
 	log_info("leader", "no longer the leader: kube-state metrics stop");
 	kube_loop_post(k->loop, ks_reconcile_posted, k);
 }
@@ -602,6 +660,25 @@ struct agent_kube *agent_kube_start(const struct flags *f, const struct agent_ku
 		snprintf(psel, sizeof(psel), "spec.nodeName=%s", f->node_name);
 		k->self_node = start_reflector(k, &on);
 		k->monitors = start_reflector(k, &om);
+		/* scrape: the manager exists before the pod watch feeds it */
+		{
+			struct config *sc = hooks->get_config(hooks->arg);
+			struct scrape_opts so = {
+				.node_name = f->node_name, .interval_ms = sc->interval_ms,
+				.enabled = sc->collectors & COLLECTOR_APP, .client = k->client,
+			};
+			struct kube_reflector_opts osr = {
+				.res = { "k8smon.io", "v1alpha1", "scraperules", true },
+				.cbs = { sr_add, sr_update, sr_add, sr_synced, k },
+			};
+			config_unref(sc);
+			k->scrape = scrape_mgr_new(k->loop, &so);
+			k->scrape_rules = k->scrape ? start_reflector(k, &osr) : NULL;
+			if (!k->scrape_rules) {
+				snprintf(err, errlen, "cannot start application scraping");
+				goto fail;
+			}
+		}
 		k->node_pods = start_reflector(k, &op);
 		if (!k->self_node || !k->monitors || !k->node_pods) {
 			snprintf(err, errlen, "cannot start watches");
@@ -649,6 +726,9 @@ void agent_kube_stop(struct agent_kube *k)
 	kube_reflector_free(k->monitors);
 	kube_reflector_free(k->self_node);
 	kube_reflector_free(k->node_pods);
+	kube_reflector_free(k->scrape_rules); /* scrape */
+	if (k->loop)
+		scrape_mgr_free(k->scrape); /* scrape: needs the running loop */
 	if (k->loop)
 		kube_loop_stop(k->loop);
 	kube_leader_free(k->leader_el);
@@ -681,6 +761,22 @@ bool agent_kube_ready(struct agent_kube *k)
 struct kube_client *agent_kube_client(struct agent_kube *k)
 {
 	return k ? k->client : NULL;
+}
+
+/* scrape: /metrics/apps, /api/v1/targets and the manager itself */
+int agent_kube_write_apps(struct agent_kube *k, struct buf *out)
+{
+	return scrape_mgr_write_apps(k->scrape, out);
+}
+
+int agent_kube_write_targets(struct agent_kube *k, struct buf *out)
+{
+	return scrape_mgr_write_targets(k->scrape, out);
+}
+
+struct scrape_mgr *agent_kube_scrape(struct agent_kube *k)
+{
+	return k ? k->scrape : NULL;
 }
 
 struct podmap *agent_kube_podmap(struct agent_kube *k)
@@ -730,6 +826,9 @@ int agent_kube_write_self(struct agent_kube *k, struct buf *out)
 {
 	/* k8smon_leader comes with the client's metrics (the elector registers it). */
 	int rc = kube_metrics_write(k->client, out);
+
+	if (!rc)
+		rc = scrape_mgr_write_self(k->scrape, out); /* scrape */
 
 	/* Store size: the memory figure of the kube-state benchmark. */
 	if (!rc)

@@ -51,6 +51,12 @@ struct podmap *agent_kube_podmap(struct agent_kube *k);
 struct kube_client *agent_kube_client(struct agent_kube *k);
 /* kube_* for /metrics/kube-state: empty unless leader and synced. */
 int agent_kube_write_kube_state(struct agent_kube *k, const struct config *c, struct buf *out);
+/* scrape: samples of this agent's application targets (/metrics/apps),
+ * Prometheus-style /api/v1/targets JSON, and the manager (borrowed; NULL
+ * when not connected) for ScrapeRule status counts. */
+int agent_kube_write_apps(struct agent_kube *k, struct buf *out);
+int agent_kube_write_targets(struct agent_kube *k, struct buf *out);
+struct scrape_mgr *agent_kube_scrape(struct agent_kube *k);
 /* k8smon_kube_* and k8smon_leader self-metrics. */
 int agent_kube_write_self(struct agent_kube *k, struct buf *out);
 

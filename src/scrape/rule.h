@@ -1,0 +1,87 @@
+/* ScrapeRule: the JSON of a k8smon.io/v1alpha1 ScrapeRule compiled into an
+ * immutable, validated rule (crds/scraperules.k8smon.io.yaml is the schema),
+ * plus the built-in rule used when no ScrapeRule exists at all.
+ *
+ * Validation repeats what the CRD's OpenAPI/CEL rules check (a rule may come
+ * from an API server that does not enforce them, or from a test) and adds
+ * what CEL cannot: regexes compile, durations parse. The first problem is
+ * reported with its field path, e.g.
+ *   spec.scrapeTimeout: 30s is longer than spec.interval 10s
+ *
+ * Ownership: a compiled rule owns all its strings, selectors and relabel
+ * programs; it is reference counted because targets keep the rule they came
+ * from while the manager swaps the rule list. */
+#ifndef K8SMON_SCRAPE_RULE_H
+#define K8SMON_SCRAPE_RULE_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct selector;
+struct relabel_cfg;
+
+enum scrape_role {
+	ROLE_POD = 0,
+	ROLE_SERVICE,
+	ROLE_ENDPOINTS,
+	ROLE_ENDPOINTSLICE,
+	ROLE_NODE,
+	ROLE_INGRESS,
+	ROLE_COUNT
+};
+
+#define RULE_PREFIX_MAX 2       /* the built-in rule listens to two prefixes */
+#define RULE_DEFAULT_PREFIX "victoriametrics.com"
+#define RULE_BUILTIN_JOB "kubernetes-pods"
+/* Prometheus' default scrape timeout, capped by the interval. */
+#define RULE_DEFAULT_TIMEOUT_MS 10000
+
+struct scrape_rule {
+	_Atomic int refs;
+	char *namespace;            /* "" for the built-in rule */
+	char *name;                 /* "builtin" for the built-in rule */
+	char *job;                  /* value of the job label: "<ns>/<name>" or RULE_BUILTIN_JOB */
+	int64_t generation;         /* metadata.generation (0 for the built-in) */
+	bool builtin;
+	enum scrape_role role;
+	char *prefix[RULE_PREFIX_MAX];
+	size_t nprefix;
+	bool require_annotation;
+	struct selector *selector;  /* never NULL; empty = everything */
+	/* namespaceSelector: absent = own namespace only; present = matched
+	 * against the namespace's labels (see discovery.h for which labels). */
+	struct selector *ns_selector; /* NULL = own namespace only */
+	char *port;                 /* "8080" or "metrics"; NULL = every declared port */
+	char *path;                 /* default "/metrics" */
+	char *scheme;               /* "http" or "https" */
+	int64_t interval_ms;        /* 0 = the agent's interval */
+	int64_t timeout_ms;         /* 0 = min(10s, interval) */
+	uint64_t sample_limit;      /* 0 = none */
+	bool honor_labels;
+	struct relabel_cfg *relabel;        /* NULL = none */
+	struct relabel_cfg *metric_relabel; /* NULL = none */
+};
+
+/* Compiles a ScrapeRule object (borrowed). NULL with a field-path message in
+ * err when invalid (or "out of memory"). */
+struct scrape_rule *scrape_rule_compile(const json_t *obj, char *err, size_t errlen);
+/* The built-in rule: role pod, prefixes victoriametrics.com and
+ * prometheus.io, annotation required, every namespace. NULL on ENOMEM. */
+struct scrape_rule *scrape_rule_builtin(void);
+struct scrape_rule *scrape_rule_ref(struct scrape_rule *r);
+/* Drops a reference; frees at zero. NULL is ok. */
+void scrape_rule_unref(struct scrape_rule *r);
+
+/* "pod", "service", ...; and back. KM_EINVAL for unknown names. */
+const char *scrape_role_name(enum scrape_role role);
+int scrape_role_parse(const char *s, enum scrape_role *out);
+
+/* Effective interval/timeout of a rule given the agent's default interval
+ * (annotations may still override per object). */
+int64_t scrape_rule_interval(const struct scrape_rule *r, int64_t dflt_interval_ms);
+int64_t scrape_rule_timeout(const struct scrape_rule *r, int64_t interval_ms);
+
+#endif

@@ -1,0 +1,395 @@
+/* The manager: objects per role, the rule list, the reflectors the rules
+ * need, and the debounced recompute that turns them into the target set. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "kube/event.h"
+#include "kube/loop.h"
+#include "kube/reflector.h"
+#include "scrape/scrape_int.h"
+
+static const struct kube_resource role_res[ROLE_COUNT] = {
+	[ROLE_POD] = { "", "v1", "pods", true },
+	[ROLE_SERVICE] = { "", "v1", "services", true },
+	[ROLE_ENDPOINTS] = { "", "v1", "endpoints", true },
+	[ROLE_ENDPOINTSLICE] = { "discovery.k8s.io", "v1", "endpointslices", true },
+	[ROLE_NODE] = { "", "v1", "nodes", false },
+	[ROLE_INGRESS] = { "networking.k8s.io", "v1", "ingresses", true },
+};
+
+static const json_t *lookup(struct scrape_mgr *m, enum scrape_role role, const char *ns, const char *name)
+{
+	char key[600];
+
+	snprintf(key, sizeof(key), "%s/%s", ns ? ns : "", name ? name : "");
+	return json_object_get(m->objs[role], key);
+}
+
+static const json_t *get_pod(void *arg, const char *ns, const char *name)
+{
+	return lookup(arg, ROLE_POD, ns, name);
+}
+
+static const json_t *get_service(void *arg, const char *ns, const char *name)
+{
+	return lookup(arg, ROLE_SERVICE, ns, name);
+}
+
+/* ---- recompute ----------------------------------------------------------- */
+
+struct collect {
+	struct scrape_rule *rule;
+	struct target **v;
+	size_t n, cap;
+	int rc;
+};
+
+static int emit(struct disc_target *d, void *arg)
+{
+	struct collect *c = arg;
+	struct target *t;
+
+	if (c->n == c->cap) {
+		size_t nc = c->cap ? c->cap * 2 : 64;
+		struct target **nv = realloc(c->v, nc * sizeof(*nv));
+		if (!nv)
+			return KM_ENOMEM;
+		c->v = nv;
+		c->cap = nc;
+	}
+	t = target_new(c->rule, d);
+	if (!t)
+		return KM_ENOMEM;
+	c->v[c->n++] = t;
+	return 0;
+}
+
+static void recompute(void *arg)
+{
+	struct scrape_mgr *m = arg;
+	struct collect c = { 0 };
+	struct disc_ctx ctx = {
+		.node_name = m->node_name,
+		.leader = atomic_load(&m->leader),
+		.interval_ms = atomic_load(&m->interval_ms),
+		.get_pod = get_pod,
+		.get_service = get_service,
+		.arg = m,
+	};
+	struct scrape_rule *const *rules = m->nrules ? m->rules : &m->builtin;
+	size_t nrules = m->nrules ? m->nrules : 1, added = 0, removed = 0;
+
+	m->recompute_timer = 0;
+	if (m->stopping)
+		return;
+	if (atomic_load(&m->enabled)) {
+		for (size_t i = 0; i < nrules; i++) {
+			const char *key;
+			json_t *obj;
+			c.rule = rules[i];
+			json_object_foreach(m->objs[rules[i]->role], key, obj) {
+				int rc = discover(rules[i], rules[i]->role, obj, &ctx, emit, &c);
+				if (rc == KM_EINVAL)
+					atomic_fetch_add(&m->discovery_errors, 1);
+				else if (rc)
+					c.rc = rc;
+			}
+		}
+	}
+	pthread_mutex_lock(&m->lock);
+	if (tset_update(&m->set, c.v, c.n, tstate_stop, m, &added, &removed))
+		c.rc = KM_ENOMEM;
+	pthread_mutex_unlock(&m->lock);
+	free(c.v);
+	for (size_t i = 0; i < m->set.n; i++) {
+		if (!m->set.v[i]->state && tstate_start(m, m->set.v[i]))
+			c.rc = KM_ENOMEM;
+	}
+	if (c.rc)
+		log_warn("scrape", "discovery incomplete: %s", km_strerror(c.rc));
+	if (added || removed)
+		log_debug("scrape", "targets: %zu (+%zu -%zu)", m->set.n, added, removed);
+}
+
+/* Coalesces bursts of changes (a relist, a rollout) into one recompute. */
+static void kick(struct scrape_mgr *m)
+{
+	if (!m->recompute_timer && !m->stopping)
+		m->recompute_timer = kube_loop_timer(m->loop, DISCOVERY_DEBOUNCE_MS, recompute, m);
+}
+
+static void kick_posted(void *arg)
+{
+	kick(arg);
+}
+
+/* ---- objects ---------------------------------------------------------------- */
+
+void scrape_mgr_upsert(struct scrape_mgr *m, enum scrape_role role, json_t *obj)
+{
+	char key[600];
+
+	if (!m || role >= ROLE_COUNT)
+		return;
+	snprintf(key, sizeof(key), "%s/%s", kube_obj_namespace(obj) ?: "", kube_obj_name(obj) ?: "");
+	json_object_set(m->objs[role], key, obj);
+	kick(m);
+}
+
+void scrape_mgr_delete(struct scrape_mgr *m, enum scrape_role role, json_t *obj)
+{
+	char key[600];
+
+	if (!m || role >= ROLE_COUNT)
+		return;
+	snprintf(key, sizeof(key), "%s/%s", kube_obj_namespace(obj) ?: "", kube_obj_name(obj) ?: "");
+	json_object_del(m->objs[role], key);
+	kick(m);
+}
+
+
+static void r_add(json_t *obj, void *arg)
+{
+	struct scrape_role_arg *ra = arg;
+	scrape_mgr_upsert(ra->m, ra->role, obj);
+}
+
+static void r_update(json_t *old_obj, json_t *new_obj, void *arg)
+{
+	(void)old_obj;
+	r_add(new_obj, arg);
+}
+
+static void r_delete(json_t *obj, void *arg)
+{
+	struct scrape_role_arg *ra = arg;
+	scrape_mgr_delete(ra->m, ra->role, obj);
+}
+
+/* Which kinds this agent must watch for the current rules: endpoint roles
+ * need their Services on every agent (addresses are sharded by node);
+ * service and ingress targets have no node, so only the leader watches. */
+static unsigned needed_roles(struct scrape_mgr *m)
+{
+	struct scrape_rule *const *rules = m->nrules ? m->rules : &m->builtin;
+	size_t n = m->nrules ? m->nrules : 1;
+	bool leader = atomic_load(&m->leader);
+	unsigned need = 0;
+
+	if (!atomic_load(&m->enabled))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		switch (rules[i]->role) {
+		case ROLE_ENDPOINTS:
+		case ROLE_ENDPOINTSLICE:
+			need |= 1u << rules[i]->role | 1u << ROLE_SERVICE;
+			break;
+		case ROLE_SERVICE:
+		case ROLE_INGRESS:
+			if (leader)
+				need |= 1u << rules[i]->role;
+			break;
+		case ROLE_NODE:
+			need |= 1u << ROLE_NODE;
+			break;
+		default:
+			break;
+		}
+	}
+	return need;
+}
+
+/* Posted (never inside a curl callback): starts/stops reflectors. */
+static void reconcile_watches(void *arg)
+{
+	struct scrape_mgr *m = arg;
+	unsigned need;
+
+	if (m->stopping || !m->client)
+		goto out;
+	need = needed_roles(m);
+	for (int r = ROLE_SERVICE; r < ROLE_COUNT; r++) {
+		bool want = need & (1u << r);
+		if (want && !m->refl[r]) {
+			char sel[320];
+			struct kube_reflector_opts o = {
+				.res = role_res[r],
+				.cbs = { r_add, r_update, r_delete, NULL, &m->role_args[r] },
+			};
+			if (r == ROLE_NODE && m->node_name[0]) {
+				snprintf(sel, sizeof(sel), "metadata.name=%s", m->node_name);
+				o.field_selector = sel;
+			}
+			m->role_args[r] = (struct scrape_role_arg){ m, (enum scrape_role)r };
+			m->refl[r] = kube_reflector_new(m->client, &o);
+			if (m->refl[r] && kube_reflector_start(m->refl[r])) {
+				kube_reflector_free(m->refl[r]);
+				m->refl[r] = NULL;
+			}
+			if (m->refl[r])
+				log_info("scrape", "watching %s for scrape rules", role_res[r].resource);
+		} else if (!want && m->refl[r]) {
+			kube_reflector_free(m->refl[r]);
+			m->refl[r] = NULL;
+			json_object_clear(m->objs[r]);
+			log_info("scrape", "stopped watching %s", role_res[r].resource);
+		}
+	}
+out:
+	kick(m);
+}
+
+/* ---- configuration ------------------------------------------------------- */
+
+struct rules_msg {
+	struct scrape_mgr *m;
+	struct scrape_rule **rules;
+	size_t n;
+};
+
+static void set_rules_on_loop(void *arg)
+{
+	struct rules_msg *msg = arg;
+	struct scrape_mgr *m = msg->m;
+
+	for (size_t i = 0; i < m->nrules; i++)
+		scrape_rule_unref(m->rules[i]);
+	free(m->rules);
+	m->rules = msg->rules;
+	m->nrules = msg->n;
+	free(msg);
+	reconcile_watches(m);
+}
+
+int scrape_mgr_set_rules(struct scrape_mgr *m, struct scrape_rule *const *rules, size_t n)
+{
+	struct rules_msg *msg = calloc(1, sizeof(*msg));
+	int rc;
+
+	if (!msg)
+		return KM_ENOMEM;
+	msg->m = m;
+	msg->n = n;
+	if (n) {
+		msg->rules = calloc(n, sizeof(*msg->rules));
+		if (!msg->rules) {
+			free(msg);
+			return KM_ENOMEM;
+		}
+		for (size_t i = 0; i < n; i++)
+			msg->rules[i] = scrape_rule_ref(rules[i]);
+	}
+	rc = kube_loop_call(m->loop, set_rules_on_loop, msg);
+	return rc;
+}
+
+static void post_reconcile(struct scrape_mgr *m)
+{
+	if (kube_loop_post(m->loop, reconcile_watches, m))
+		log_warn("scrape", "change not applied: loop stopping");
+}
+
+void scrape_mgr_set_leader(struct scrape_mgr *m, bool leader)
+{
+	if (m && atomic_exchange(&m->leader, leader) != leader)
+		post_reconcile(m);
+}
+
+void scrape_mgr_set_enabled(struct scrape_mgr *m, bool enabled)
+{
+	if (m && atomic_exchange(&m->enabled, enabled) != enabled)
+		post_reconcile(m);
+}
+
+void scrape_mgr_set_interval(struct scrape_mgr *m, int64_t interval_ms)
+{
+	if (m && interval_ms > 0 && atomic_exchange(&m->interval_ms, interval_ms) != interval_ms)
+		kube_loop_post(m->loop, kick_posted, m);
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+struct scrape_mgr *scrape_mgr_new(struct kube_loop *loop, const struct scrape_opts *o)
+{
+	struct scrape_mgr *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	m->loop = loop;
+	m->client = o->client;
+	m->node_name = strdup(o->node_name ? o->node_name : "");
+	m->body_max = o->body_max ? o->body_max : SCRAPE_BODY_MAX_DEFAULT;
+	atomic_store(&m->interval_ms, o->interval_ms > 0 ? o->interval_ms : 15000);
+	atomic_store(&m->leader, o->leader);
+	atomic_store(&m->enabled, o->enabled);
+	pthread_mutex_init(&m->lock, NULL);
+	tset_init(&m->set);
+	m->builtin = scrape_rule_builtin();
+	m->headers = curl_slist_append(NULL, SCRAPE_ACCEPT_HEADER);
+	for (int r = 0; r < ROLE_COUNT; r++)
+		m->objs[r] = json_object();
+	for (int r = 0; r < ROLE_COUNT; r++) {
+		if (!m->objs[r]) {
+			scrape_mgr_free(m);
+			return NULL;
+		}
+	}
+	if (!m->node_name || !m->builtin || !m->headers) {
+		scrape_mgr_free(m);
+		return NULL;
+	}
+	post_reconcile(m);
+	return m;
+}
+
+static void stop_on_loop(void *arg)
+{
+	struct scrape_mgr *m = arg;
+
+	m->stopping = true;
+	if (m->recompute_timer)
+		kube_loop_timer_cancel(m->loop, m->recompute_timer);
+	m->recompute_timer = 0;
+	for (int r = 0; r < ROLE_COUNT; r++) {
+		kube_reflector_free(m->refl[r]);
+		m->refl[r] = NULL;
+	}
+	pthread_mutex_lock(&m->lock);
+	tset_fini(&m->set, tstate_stop, m);
+	pthread_mutex_unlock(&m->lock);
+}
+
+void scrape_mgr_free(struct scrape_mgr *m)
+{
+	if (!m)
+		return;
+	kube_loop_call(m->loop, stop_on_loop, m);
+	for (size_t i = 0; i < m->nrules; i++)
+		scrape_rule_unref(m->rules[i]);
+	free(m->rules);
+	scrape_rule_unref(m->builtin);
+	for (int r = 0; r < ROLE_COUNT; r++)
+		json_decref(m->objs[r]);
+	curl_slist_free_all(m->headers);
+	pthread_mutex_destroy(&m->lock);
+	free(m->node_name);
+	free(m);
+}
+
+size_t scrape_mgr_rule_targets(struct scrape_mgr *m, const char *ns, const char *name)
+{
+	size_t n = 0;
+
+	if (!m)
+		return 0;
+	pthread_mutex_lock(&m->lock);
+	for (size_t i = 0; i < m->set.n; i++) {
+		const struct scrape_rule *r = m->set.v[i]->rule;
+		if (strcmp(r->namespace, ns) == 0 && strcmp(r->name, name) == 0)
+			n++;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return n;
+}

@@ -1,0 +1,78 @@
+/* Application scraping manager: ScrapeRules + watched objects -> targets ->
+ * scrapes on the shared kube I/O loop -> /metrics/apps, /api/v1/targets and
+ * self-metrics. The one entry point the agent uses.
+ *
+ * Threads:
+ *  - scrape_mgr_upsert/delete run on the loop thread (reflector callbacks);
+ *  - set_rules/set_leader/set_enabled/set_interval may be called from any
+ *    thread (they post to the loop);
+ *  - the write functions and scrape_mgr_rule_targets are for HTTP threads
+ *    (any thread) and never wait for a scrape;
+ *  - new/free from any thread except the loop's; free waits for the loop.
+ * Discovery is recomputed on the loop at most every DISCOVERY_DEBOUNCE_MS
+ * after a change, so targets follow objects well within a second.
+ *
+ * Ownership: the manager holds references to the objects given to upsert
+ * (the caller keeps its own) and to the rules given to set_rules. */
+#ifndef K8SMON_SCRAPE_SCRAPE_H
+#define K8SMON_SCRAPE_SCRAPE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "scrape/rule.h"
+
+struct kube_loop;
+struct kube_client;
+
+#define DISCOVERY_DEBOUNCE_MS 50
+/* Default cap of one scrape's uncompressed body (vmagent's
+ * -promscrape.maxScrapeSize default). */
+#define SCRAPE_BODY_MAX_DEFAULT (16u << 20)
+
+struct scrape_opts {
+	const char *node_name;       /* copied; "" = scrape every node's targets */
+	int64_t interval_ms;         /* default interval; 0 = 15 s */
+	size_t body_max;             /* 0 = SCRAPE_BODY_MAX_DEFAULT */
+	bool leader;                 /* initial leadership */
+	bool enabled;                /* COLLECTOR_APP */
+	/* Optional: with a client the manager runs its own reflectors for the
+	 * cluster-wide kinds its rules need (services, endpoints,
+	 * endpointslices, ingresses) and for this node (role node). Borrowed,
+	 * must outlive the manager. Pods always come through upsert. */
+	struct kube_client *client;
+};
+
+struct scrape_mgr;
+
+struct scrape_mgr *scrape_mgr_new(struct kube_loop *loop, const struct scrape_opts *o);
+/* Stops every scrape and reflector and frees. NULL is ok. */
+void scrape_mgr_free(struct scrape_mgr *m);
+
+/* Replaces the rule list (references taken on success; the caller keeps
+ * its own). n == 0 means "no ScrapeRule": the built-in rule applies. */
+int scrape_mgr_set_rules(struct scrape_mgr *m, struct scrape_rule *const *rules, size_t n);
+void scrape_mgr_set_leader(struct scrape_mgr *m, bool leader);
+/* COLLECTOR_APP: when disabled no target is scraped and outputs are empty. */
+void scrape_mgr_set_enabled(struct scrape_mgr *m, bool enabled);
+void scrape_mgr_set_interval(struct scrape_mgr *m, int64_t interval_ms);
+
+/* Loop thread: an object of a role was added/changed or deleted (borrowed). */
+void scrape_mgr_upsert(struct scrape_mgr *m, enum scrape_role role, json_t *obj);
+void scrape_mgr_delete(struct scrape_mgr *m, enum scrape_role role, json_t *obj);
+
+/* The latest samples of every target with target labels, plus up,
+ * scrape_duration_seconds, scrape_samples_scraped,
+ * scrape_samples_post_metric_relabeling and scrape_series_added. */
+int scrape_mgr_write_apps(struct scrape_mgr *m, struct buf *out);
+/* Prometheus /api/v1/targets JSON. */
+int scrape_mgr_write_targets(struct scrape_mgr *m, struct buf *out);
+/* k8smon_scrape_* self-metrics. */
+int scrape_mgr_write_self(struct scrape_mgr *m, struct buf *out);
+/* Number of targets the rule ns/name currently has on this agent. */
+size_t scrape_mgr_rule_targets(struct scrape_mgr *m, const char *ns, const char *name);
+
+#endif

@@ -1,0 +1,122 @@
+/* Internals shared by scrape.c (manager), scraper.c (HTTP + parse), apps.c
+ * (/metrics/apps, self-metrics) and targets_json.c. Not a public API.
+ *
+ * Locking: m->lock guards the target array as HTTP threads see it (m->view)
+ * and every "result" field of struct tstate. The loop thread is the only
+ * writer of both. Rendered samples are immutable refcounted blobs so that a
+ * reader copies them without holding the lock. */
+#ifndef K8SMON_SCRAPE_SCRAPE_INT_H
+#define K8SMON_SCRAPE_SCRAPE_INT_H
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "base/buf.h"
+#include "base/log.h"
+#include "expo/parser.h"
+#include "kube/store.h"
+#include "scrape/scrape.h"
+#include "scrape/target.h"
+
+enum scrape_health { HEALTH_UNKNOWN = 0, HEALTH_UP, HEALTH_DOWN, HEALTH__COUNT };
+
+enum scrape_err {
+	SERR_TIMEOUT = 0,
+	SERR_CONNECT,
+	SERR_HTTP_STATUS,
+	SERR_TLS,
+	SERR_REDIRECTS,
+	SERR_BODY_TOO_LARGE,
+	SERR_SAMPLE_LIMIT,
+	SERR_PARSE,
+	SERR_OUTPUT_TOO_LARGE,
+	SERR_OTHER,
+	SERR__COUNT
+};
+
+/* Rendered samples of one successful scrape. */
+struct blob {
+	_Atomic int refs;
+	size_t len;
+	char data[];
+};
+
+void blob_unref(struct blob *b);
+
+/* Per-target scrape state (scraper.c). */
+struct tstate {
+	struct scrape_mgr *m;
+	struct target *t;
+	CURL *easy;
+	uint64_t timer;
+	bool busy;
+	int64_t next_ms;            /* monotonic time of the next scrape */
+	int64_t start_ns;
+	/* during a scrape (loop thread) */
+	struct expo_parser *parser;
+	struct buf out;             /* samples being rendered */
+	struct buf scratch;
+	char *tlabels_text;         /* target labels rendered 'a="b",c="d"' */
+	size_t body_bytes;
+	uint64_t n_scraped, n_post;
+	enum scrape_err fail;       /* set by callbacks to abort */
+	bool failed;
+	char fail_msg[256];
+	uint64_t *hashes;           /* series of this scrape */
+	size_t nh, caph;
+	uint64_t *prev;             /* sorted series of the last scrape */
+	size_t nprev;
+	/* results (guarded by m->lock) */
+	enum scrape_health health;
+	char last_error[256];
+	double last_scrape;         /* wall seconds; 0 = never */
+	double last_duration;
+	uint64_t r_scraped, r_post, r_added;
+	struct blob *samples;       /* NULL when down */
+};
+
+/* Prometheus 2.x's Accept header for scrapes (scrape/scrape.go). */
+#define SCRAPE_ACCEPT_HEADER                                                                   \
+	"Accept: application/openmetrics-text;version=1.0.0,application/openmetrics-text;"    \
+	"version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+
+/* Reflector callback argument: which role an object belongs to. */
+struct scrape_role_arg {
+	struct scrape_mgr *m;
+	enum scrape_role role;
+};
+
+struct scrape_mgr {
+	struct kube_loop *loop;
+	struct kube_client *client;
+	char *node_name;
+	size_t body_max;
+	pthread_mutex_t lock;
+	/* loop thread */
+	_Atomic int64_t interval_ms;
+	atomic_bool leader;
+	atomic_bool enabled;
+	struct scrape_rule **rules; /* owned refs; loop thread */
+	size_t nrules;
+	struct scrape_rule *builtin;
+	json_t *objs[ROLE_COUNT];   /* key -> object, loop thread */
+	struct kube_reflector *refl[ROLE_COUNT];
+	struct scrape_role_arg role_args[ROLE_COUNT];
+	uint64_t recompute_timer;
+	bool stopping;
+	struct tset set;            /* loop thread writes; readers lock */
+	struct curl_slist *headers;
+	/* counters (atomic, any thread reads) */
+	_Atomic uint64_t errors[SERR__COUNT];
+	_Atomic uint64_t scrapes, samples, discovery_errors, parse_errors;
+	struct log_limit scrape_log;
+};
+
+/* scraper.c */
+int tstate_start(struct scrape_mgr *m, struct target *t);
+void tstate_stop(struct target *t, void *arg);
+const char *scrape_err_name(enum scrape_err e);
+const char *scrape_health_name(enum scrape_health h);
+
+#endif

@@ -1,0 +1,516 @@
+/* One scrape loop per target on the shared kube I/O loop: a libcurl easy
+ * handle (kept between scrapes so the connection is reused), a timer per
+ * target, and the body parsed as it streams in, so a hostile target costs at
+ * most body_max bytes of reading and nothing of buffering: the transfer is
+ * aborted the moment the body cap, the sample limit, or the first malformed
+ * line is hit. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/err.h"
+#include "expo/writer.h"
+#include "kube/loop.h"
+#include "scrape/relabel.h"
+#include "scrape/scrape_int.h"
+
+/* Rendered output may exceed the body by the target labels on each line. */
+#define OUT_FACTOR 4
+
+static const char *const err_names[SERR__COUNT] = {
+	[SERR_TIMEOUT] = "timeout",
+	[SERR_CONNECT] = "connect",
+	[SERR_HTTP_STATUS] = "http_status",
+	[SERR_TLS] = "tls",
+	[SERR_REDIRECTS] = "redirects",
+	[SERR_BODY_TOO_LARGE] = "body_too_large",
+	[SERR_SAMPLE_LIMIT] = "sample_limit",
+	[SERR_PARSE] = "parse",
+	[SERR_OUTPUT_TOO_LARGE] = "output_too_large",
+	[SERR_OTHER] = "other",
+};
+
+const char *scrape_err_name(enum scrape_err e)
+{
+	return e < SERR__COUNT ? err_names[e] : "other";
+}
+
+const char *scrape_health_name(enum scrape_health h)
+{
+	return h == HEALTH_UP ? "up" : h == HEALTH_DOWN ? "down" : "unknown";
+}
+
+void blob_unref(struct blob *b)
+{
+	if (b && atomic_fetch_sub(&b->refs, 1) == 1)
+		free(b);
+}
+
+static void set_fail(struct tstate *s, enum scrape_err e, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_fail(struct tstate *s, enum scrape_err e, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (s->failed)
+		return; /* the first cause is the one worth reporting */
+	s->failed = true;
+	s->fail = e;
+	va_start(ap, fmt);
+	vsnprintf(s->fail_msg, sizeof(s->fail_msg), fmt, ap);
+	va_end(ap);
+}
+
+/* ---- per-sample path --------------------------------------------------- */
+
+static const char *target_has(const struct tlabels *tl, const char *name)
+{
+	return tl_get(tl, name);
+}
+
+static int add_hash(struct tstate *s, uint64_t h)
+{
+	if (s->nh == s->caph) {
+		size_t nc = s->caph ? s->caph * 2 : 256;
+		uint64_t *nv = realloc(s->hashes, nc * sizeof(*nv));
+		if (!nv)
+			return KM_ENOMEM;
+		s->hashes = nv;
+		s->caph = nc;
+	}
+	s->hashes[s->nh++] = h;
+	return 0;
+}
+
+static uint64_t fnv_bytes(const char *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* name{sample labels (clashes renamed exported_<name> unless honorLabels),
+ * target labels} value [ts] */
+static int render(struct tstate *s, const char *name, const struct labels *ls, double v, bool has_ts,
+		  int64_t ts)
+{
+	const struct scrape_rule *r = s->t->rule;
+	const struct tlabels *tl = &s->t->d->labels;
+	struct buf *b = &s->out;
+	size_t start = b->len, it = 0;
+	struct label_ref ref;
+	bool first = true;
+	int rc;
+
+	if ((rc = buf_adds(b, name)) || (rc = buf_addc(b, '{')))
+		goto fail;
+	while (labels_next(ls, &it, &ref)) {
+		bool clash = target_has(tl, ref.name) != NULL;
+		if (!first && (rc = buf_addc(b, ',')))
+			goto fail;
+		first = false;
+		if (clash && !r->honor_labels && (rc = buf_adds(b, "exported_")))
+			goto fail;
+		if ((rc = buf_add(b, ref.name, ref.name_len)) || (rc = buf_add(b, "=\"", 2)) ||
+		    (rc = expo_escape_label(b, ref.value, ref.value_len)) || (rc = buf_addc(b, '"')))
+			goto fail;
+	}
+	if (!r->honor_labels) {
+		if (s->tlabels_text[0] && ((!first && (rc = buf_addc(b, ','))) ||
+					   (rc = buf_adds(b, s->tlabels_text))))
+			goto fail;
+		first = first && !s->tlabels_text[0];
+	} else {
+		for (size_t i = 0; i < tl->n; i++) {
+			if (labels_get(ls, tl->v[i].name))
+				continue; /* honorLabels: the scraped value wins */
+			if ((!first && (rc = buf_addc(b, ','))) || (rc = buf_adds(b, tl->v[i].name)) ||
+			    (rc = buf_add(b, "=\"", 2)) ||
+			    (rc = expo_escape_label(b, tl->v[i].value, strlen(tl->v[i].value))) ||
+			    (rc = buf_addc(b, '"')))
+				goto fail;
+			first = false;
+		}
+	}
+	if (first)
+		buf_truncate(b, b->len - 1); /* no labels at all: drop the '{' */
+	else if ((rc = buf_addc(b, '}')))
+		goto fail;
+	if ((rc = add_hash(s, fnv_bytes(b->data + start, b->len - start))))
+		goto fail;
+	/* Scraped timestamps are kept (honor_timestamps, Prometheus' default);
+	 * samples without one get none, i.e. the time /metrics/apps is read. */
+	if ((rc = expo_value(b, v, has_ts ? ts : -1)))
+		goto fail;
+	return 0;
+fail:
+	buf_truncate(b, start);
+	return rc;
+}
+
+static int on_sample(void *ctx, const struct expo_sample_ev *ev)
+{
+	struct tstate *s = ctx;
+	const struct scrape_rule *r = s->t->rule;
+	const struct labels *ls = ev->labels;
+	const char *name = ev->name;
+	struct labels ml;
+	int rc;
+
+	s->n_scraped++;
+	labels_init(&ml, LABELS_MAX_DEFAULT + 1);
+	if (r->metric_relabel) {
+		const char *nn;
+		if ((rc = labels_copy(&ml, ls)) || (rc = labels_set(&ml, "__name__", name))) {
+			rc = 0; /* over the label caps: treated as dropped */
+			goto out;
+		}
+		rc = relabel_apply((const struct relabel_set *)r->metric_relabel, &ml);
+		nn = labels_get(&ml, "__name__");
+		if (rc != RELABEL_KEEP || !nn) {
+			rc = 0;
+			goto out;
+		}
+		if ((rc = buf_reserve(&s->scratch, strlen(nn) + 1)))
+			goto out;
+		buf_reset(&s->scratch);
+		buf_adds(&s->scratch, nn);
+		name = buf_cstr(&s->scratch);
+		labels_del(&ml, "__name__");
+		ls = &ml;
+	}
+	s->n_post++;
+	if (r->sample_limit && s->n_post > r->sample_limit) {
+		set_fail(s, SERR_SAMPLE_LIMIT, "sample limit exceeded (%llu)", (unsigned long long)r->sample_limit);
+		rc = KM_ETOOBIG;
+		goto out;
+	}
+	rc = render(s, name, ls, ev->value, ev->has_ts, ev->ts_ms);
+	if (rc == KM_ETOOBIG)
+		set_fail(s, SERR_OUTPUT_TOO_LARGE, "rendered samples exceed %zu bytes", s->out.cap);
+out:
+	labels_fini(&ml);
+	return rc;
+}
+
+static void on_parse_error(void *ctx, uint64_t line_no, enum expo_perr reason, const char *line, size_t len)
+{
+	struct tstate *s = ctx;
+	char shown[64];
+	size_t n = len < 40 ? len : 40;
+
+	/* Show a printable prefix of the line: it may be binary garbage. */
+	for (size_t i = 0; i < n; i++)
+		shown[i] = (line[i] >= 0x20 && line[i] < 0x7f) ? line[i] : '?';
+	shown[n] = 0;
+	set_fail(s, SERR_PARSE, "parse error at line %llu (%s): \"%s%s\"", (unsigned long long)line_no,
+		 expo_perr_name(reason), shown, len > n ? "..." : "");
+}
+
+static size_t on_write(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct tstate *s = arg;
+	size_t n = size * nmemb;
+
+	s->body_bytes += n;
+	if (s->body_bytes > s->m->body_max) {
+		set_fail(s, SERR_BODY_TOO_LARGE, "body size limit exceeded (%zu bytes)", s->m->body_max);
+		return 0;
+	}
+	if (!s->parser) {
+		const char *ct = NULL;
+		struct expo_parser_opts po = { 0 };
+		struct expo_parser_cb cb = { on_sample, on_parse_error, s };
+		curl_easy_getinfo(s->easy, CURLINFO_CONTENT_TYPE, &ct);
+		if (ct && strncmp(ct, "application/openmetrics-text", 28) == 0)
+			po.format = EXPO_FMT_OPENMETRICS;
+		s->parser = expo_parser_new(&po, &cb);
+		if (!s->parser) {
+			set_fail(s, SERR_OTHER, "out of memory");
+			return 0;
+		}
+	}
+	if (expo_parser_feed(s->parser, p, n) || s->failed) {
+		if (!s->failed)
+			set_fail(s, SERR_OTHER, "out of memory");
+		return 0;
+	}
+	return n;
+}
+
+/* ---- scheduling ---------------------------------------------------------- */
+
+static void on_timer(void *arg);
+
+static void schedule(struct tstate *s)
+{
+	int64_t now = clock_mono_ms(), iv = s->t->d->interval_ms;
+
+	if (s->next_ms <= now)
+		s->next_ms += ((now - s->next_ms) / iv + 1) * iv;
+	s->timer = kube_loop_timer(s->m->loop, s->next_ms - now, on_timer, s);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Series of this scrape not present in the previous one (both sorted). */
+static uint64_t count_added(const uint64_t *cur, size_t n, const uint64_t *prev, size_t np)
+{
+	uint64_t added = 0;
+	size_t j = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (i && cur[i] == cur[i - 1])
+			continue;
+		while (j < np && prev[j] < cur[i])
+			j++;
+		if (j >= np || prev[j] != cur[i])
+			added++;
+	}
+	return added;
+}
+
+static void classify(struct tstate *s, CURLcode res)
+{
+	long code = 0;
+
+	switch (res) {
+	case CURLE_OPERATION_TIMEDOUT:
+		set_fail(s, SERR_TIMEOUT, "scrape timed out after %lldms (context deadline exceeded)",
+			 (long long)s->t->d->timeout_ms);
+		break;
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		set_fail(s, SERR_CONNECT, "%s", curl_easy_strerror(res));
+		break;
+	case CURLE_HTTP_RETURNED_ERROR:
+		curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &code);
+		set_fail(s, SERR_HTTP_STATUS, "server returned HTTP status %ld", code);
+		break;
+	case CURLE_TOO_MANY_REDIRECTS:
+		set_fail(s, SERR_REDIRECTS, "stopped after 10 redirects");
+		break;
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+		set_fail(s, SERR_TLS, "TLS: %s", curl_easy_strerror(res));
+		break;
+	case CURLE_BAD_CONTENT_ENCODING:
+		set_fail(s, SERR_OTHER, "bad gzip body: %s", curl_easy_strerror(res));
+		break;
+	default:
+		set_fail(s, SERR_OTHER, "%s", curl_easy_strerror(res));
+		break;
+	}
+}
+
+static void on_done(CURL *easy, CURLcode res, void *arg)
+{
+	struct tstate *s = arg;
+	struct scrape_mgr *m = s->m;
+	struct blob *nb = NULL, *old;
+	uint64_t added = 0;
+	long code = 0;
+
+	(void)easy;
+	s->busy = false;
+	if (res == CURLE_ABORTED_BY_CALLBACK && m->stopping)
+		return;
+	if (res == CURLE_OK && !s->failed) {
+		curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &code);
+		if (code != 200)
+			set_fail(s, SERR_HTTP_STATUS, "server returned HTTP status %ld", code);
+		else if (s->parser && expo_parser_finish(s->parser) && !s->failed)
+			set_fail(s, SERR_OTHER, "out of memory");
+	} else if (!s->failed) {
+		classify(s, res);
+	}
+	atomic_fetch_add(&m->scrapes, 1);
+	if (!s->failed) {
+		nb = malloc(sizeof(*nb) + s->out.len);
+		if (!nb) {
+			set_fail(s, SERR_OTHER, "out of memory");
+		} else {
+			atomic_store(&nb->refs, 1);
+			nb->len = s->out.len;
+			memcpy(nb->data, s->out.data ? s->out.data : "", s->out.len);
+			qsort(s->hashes, s->nh, sizeof(*s->hashes), cmp_u64);
+			added = count_added(s->hashes, s->nh, s->prev, s->nprev);
+			/* This scrape's series become the reference for the next. */
+			{
+				uint64_t *tmp = s->prev;
+				size_t tc = s->nprev;
+				s->prev = s->hashes;
+				s->nprev = s->nh;
+				s->hashes = tmp;
+				s->caph = tc;
+			}
+			atomic_fetch_add(&m->samples, s->n_post);
+		}
+	}
+	if (s->failed) {
+		atomic_fetch_add(&m->errors[s->fail], 1);
+		if (s->fail == SERR_PARSE)
+			atomic_fetch_add(&m->parse_errors, expo_parser_stats(s->parser)->errors);
+		log_limited(&m->scrape_log, 10000, LOG_WARN, "scrape", "%s: %s", s->t->d->url, s->fail_msg);
+		/* A failed target's series go stale (disappear), as in Prometheus. */
+		s->nprev = 0;
+	}
+	pthread_mutex_lock(&m->lock);
+	old = s->samples;
+	s->samples = nb;
+	s->health = s->failed ? HEALTH_DOWN : HEALTH_UP;
+	snprintf(s->last_error, sizeof(s->last_error), "%s", s->failed ? s->fail_msg : "");
+	s->last_duration = (double)(clock_mono_ns() - s->start_ns) / 1e9;
+	s->r_scraped = s->failed ? 0 : s->n_scraped;
+	s->r_post = s->failed ? 0 : s->n_post;
+	s->r_added = added;
+	pthread_mutex_unlock(&m->lock);
+	blob_unref(old);
+	/* Keep the memory of big targets for their next scrape, not more. */
+	buf_reset(&s->out);
+	schedule(s);
+}
+
+static void on_timer(void *arg)
+{
+	struct tstate *s = arg;
+	int rc;
+
+	s->timer = 0;
+	if (s->busy || !atomic_load(&s->m->enabled)) {
+		schedule(s);
+		return;
+	}
+	s->failed = false;
+	s->fail_msg[0] = 0;
+	s->body_bytes = 0;
+	s->n_scraped = s->n_post = 0;
+	s->nh = 0;
+	buf_reset(&s->out);
+	if (s->parser)
+		expo_parser_reset(s->parser);
+	/* The parser is recreated per scrape only when the format may change:
+	 * reset keeps its memory; on_write creates it lazily the first time. */
+	expo_parser_free(s->parser);
+	s->parser = NULL;
+	s->start_ns = clock_mono_ns();
+	pthread_mutex_lock(&s->m->lock);
+	s->last_scrape = clock_wall();
+	pthread_mutex_unlock(&s->m->lock);
+	rc = kube_loop_add_easy(s->m->loop, s->easy, on_done, s);
+	if (rc) {
+		schedule(s);
+		return;
+	}
+	s->busy = true;
+}
+
+/* ---- lifecycle ------------------------------------------------------------- */
+
+static char *render_target_labels(const struct tlabels *tl)
+{
+	struct buf b;
+	int rc = 0;
+
+	buf_init(&b, 1 << 20);
+	for (size_t i = 0; !rc && i < tl->n; i++) {
+		if (!tl->v[i].value[0])
+			continue; /* an empty label does not exist */
+		rc = buf_printf(&b, "%s%s=\"", b.len ? "," : "", tl->v[i].name);
+		if (!rc)
+			rc = expo_escape_label(&b, tl->v[i].value, strlen(tl->v[i].value));
+		if (!rc)
+			rc = buf_addc(&b, '"');
+	}
+	if (rc || !b.len) {
+		buf_fini(&b);
+		return rc ? NULL : strdup("");
+	}
+	return buf_steal(&b);
+}
+
+int tstate_start(struct scrape_mgr *m, struct target *t)
+{
+	struct tstate *s = calloc(1, sizeof(*s));
+	int64_t iv = t->d->interval_ms;
+	CURL *e;
+
+	if (!s)
+		return KM_ENOMEM;
+	s->m = m;
+	s->t = t;
+	buf_init(&s->out, m->body_max * OUT_FACTOR);
+	buf_init(&s->scratch, LABELS_NAME_MAX + 1);
+	s->tlabels_text = render_target_labels(&t->d->labels);
+	s->easy = e = curl_easy_init();
+	if (!s->tlabels_text || !e) {
+		buf_fini(&s->out);
+		free(s->tlabels_text);
+		if (e)
+			curl_easy_cleanup(e);
+		free(s);
+		return KM_ENOMEM;
+	}
+	curl_easy_setopt(e, CURLOPT_URL, t->d->url);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, m->headers);
+	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "gzip");
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)t->d->timeout_ms);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)t->d->timeout_ms);
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
+	curl_easy_setopt(e, CURLOPT_FAILONERROR, 1L);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "k8smon/" K8SMON_VERSION);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#endif
+	t->state = s;
+	/* Spread targets over the interval by a stable offset from their
+	 * identity (as Prometheus does), so restarts and peers do not align. */
+	s->next_ms = clock_mono_ms() + (int64_t)(t->id % (uint64_t)(iv > 0 ? iv : 1));
+	schedule(s);
+	return 0;
+}
+
+void tstate_stop(struct target *t, void *arg)
+{
+	struct tstate *s = t->state;
+
+	(void)arg;
+	if (!s)
+		return;
+	if (s->timer)
+		kube_loop_timer_cancel(s->m->loop, s->timer);
+	if (s->busy)
+		kube_loop_remove_easy(s->m->loop, s->easy);
+	curl_easy_cleanup(s->easy);
+	expo_parser_free(s->parser);
+	buf_fini(&s->out);
+	buf_fini(&s->scratch);
+	free(s->tlabels_text);
+	free(s->hashes);
+	free(s->prev);
+	/* The view for readers is rebuilt under the lock by the caller, so no
+	 * reader can still see s once the set is updated. */
+	blob_unref(s->samples);
+	free(s);
+	t->state = NULL;
+}
