@@ -33,6 +33,13 @@ def make_handler(kind, n, port):
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+        def do_POST(self):
+            # "sink": a remote-write receiver that accepts and drops.
+            n = int(self.headers.get("Content-Length") or 0)
+            self.rfile.read(n)
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         def do_GET(self):
             try:
                 self.serve()
@@ -98,6 +105,11 @@ def main():
         else:
             specs.append(a)
     for s in specs:
+        if "-" in s.split(":")[0]:
+            lo, hi = s.split(":")[0].split("-")
+            rest = s.split(":", 1)[1]
+            specs.extend("%d:%s" % (p, rest) for p in range(int(lo), int(hi) + 1))
+            continue
         parts = s.split(":")
         port, kind = int(parts[0]), parts[1]
         n = int(parts[2]) if len(parts) > 2 else 3
