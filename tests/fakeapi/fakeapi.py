@@ -1590,7 +1590,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         try:
             if path.startswith("/_fake/") or path == "/_fake" or self.control_only:
-                self.control(method, path, q, body)
+                try:
+                    self.control(method, path, q, body)
+                except (TypeError, AttributeError, ValueError, KeyError) as e:
+                    raise ApiError(400, "bad control API request: %s: %s" % (type(e).__name__, e))
             else:
                 self.api(method, path, q, body, is_watch)
         except ApiError as e:
@@ -2214,6 +2217,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                        "path": w.path, "age": round(time.time() - w.started, 3)} for w in st.all_watchers()]
             return self.send_json(200, {"watches": ws})
         if p == "/tokens" and method == "POST":
+            for k in ("set", "add", "remove"):
+                if isinstance(data.get(k), str):
+                    data[k] = [data[k]]
+                if k in data and not (isinstance(data[k], list) and all(isinstance(t, str) for t in data[k])):
+                    raise ApiError(400, "%s must be a list of strings" % k)
             with app.flock:
                 if "set" in data:
                     app.admin_tokens = list(data["set"])
