@@ -13,6 +13,7 @@
 #include <pthread.h>
 
 #include "base/err.h"
+#include "collect/kubestate/ks_cron.h"
 #include "collect/kubestate/ks_internal.h"
 
 static int64_t qv(const char *s, int scale)
@@ -294,6 +295,55 @@ static void test_bytes_per_object(void **state)
 	ks_store_free(s);
 }
 
+static int64_t cron_next(const char *spec, const char *tz, int64_t after)
+{
+	struct ks_cron c;
+	int64_t next = -1;
+
+	assert_int_equal(ks_cron_parse(spec, tz, &c), 0);
+	assert_int_equal(ks_cron_next(&c, after, &next), 0);
+	return next;
+}
+
+/* robfig/cron ParseStandard: what parses, what does not, and Next(). */
+static void test_cron(void **state)
+{
+	static const char *const bad[] = {
+		"", "* * * *", "* * * * * *", "60 * * * *", "* 24 * * *", "* * 0 * *",
+		"* * * 13 *", "* * * * 7", "5-1 * * * *", "*/0 * * * *", "1/2/3 * * * *",
+		"a * * * *", "1,,2 * * * *", "1, * * * *", "@reboot", "@every", "@every 5x",
+		"-1 * * * *", "1-2-3 * * * *",
+	};
+	const int64_t t0 = 1704067200; /* 2024-01-01T00:00:00Z, a Monday */
+	struct ks_cron c;
+	int64_t next;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (ks_cron_parse(bad[i], NULL, &c) == 0)
+			fail_msg("'%s' parsed", bad[i]);
+	assert_int_equal(ks_cron_parse("* * * * *", "No/Such_Zone", &c), KM_EPARSE);
+	assert_int_equal(ks_cron_parse("TZ=UTC 0 * * * *", NULL, &c), 0);
+	/* strictly after: a time on the schedule gives the next one */
+	assert_int_equal(cron_next("0 * * * *", NULL, t0), t0 + 3600);
+	assert_int_equal(cron_next("* * * * *", NULL, t0 + 30), t0 + 60);
+	assert_int_equal(cron_next("?/15 * * * *", NULL, t0 + 1), t0 + 900);
+	assert_int_equal(cron_next("7/20 * * * *", NULL, t0), t0 + 7 * 60);
+	assert_int_equal(cron_next("0 0 * * sun", NULL, t0), t0 + 6 * 86400);
+	assert_int_equal(cron_next("0 0 1 * *", NULL, t0), 1706745600);    /* Feb 1 */
+	assert_int_equal(cron_next("0 0 29 2 *", NULL, t0), 1709164800);   /* 2024-02-29 */
+	assert_int_equal(cron_next("@yearly", NULL, t0), 1735689600);      /* 2025-01-01 */
+	assert_int_equal(cron_next("@weekly", NULL, t0), t0 + 6 * 86400);
+	assert_int_equal(cron_next("@hourly", "UTC", t0 + 59), t0 + 3600);
+	assert_int_equal(cron_next("@every 90s", NULL, t0), t0 + 90);
+	assert_int_equal(cron_next("@every 100ms", NULL, t0), t0 + 1);
+	/* a real zone other than UTC parses but is not evaluated */
+	if (ks_cron_parse("0 * * * *", "Europe/Berlin", &c) == 0)
+		assert_int_equal(ks_cron_next(&c, t0, &next), KM_EINVAL);
+	assert_int_equal(ks_cron_parse("0 0 31 4 *", NULL, &c), 0); /* April 31 */
+	assert_int_equal(ks_cron_next(&c, t0, &next), KM_ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -305,6 +355,7 @@ int main(void)
 		cmocka_unit_test(test_store_concurrent),
 		cmocka_unit_test(test_self_metrics),
 		cmocka_unit_test(test_bytes_per_object),
+		cmocka_unit_test(test_cron),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

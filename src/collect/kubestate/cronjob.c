@@ -1,11 +1,14 @@
-/* kube_cronjob_* (KSM internal/store/cronjob.go), without the schedule
- * evaluation families (next_schedule_time, schedule_invalid). Reads
+/* kube_cronjob_* (KSM internal/store/cronjob.go). The schedule is
+ * evaluated by cron.c (UTC only: a CronJob with another spec.timeZone gets
+ * no next_schedule_time). Reads
  * spec.{schedule,concurrencyPolicy,timeZone,suspend,startingDeadlineSeconds,
  * successfulJobsHistoryLimit,failedJobsHistoryLimit}, status.{active,
  * lastScheduleTime,lastSuccessfulTime}, metadata.resourceVersion. */
 #include "collect/kubestate/ks_common.h"
 
+#include "base/err.h"
 #include "base/parse.h"
+#include "collect/kubestate/ks_cron.h"
 
 #include <string.h>
 
@@ -47,6 +50,43 @@ static void suspend(struct ks_render *r, const json_t *o)
 
 KS_OPT_INT_FAMILY(starting_deadline, "spec.startingDeadlineSeconds")
 
+static int parse_schedule(const json_t *o, struct ks_cron *c)
+{
+	return ks_cron_parse(ks_str(o, "spec.schedule"),
+			     json_string_value(ks_json_path(o, "spec.timeZone")), c);
+}
+
+/* The first run after status.lastScheduleTime, else after the creation
+ * time; nothing when suspended, unparsable or neither time is set. This
+ * depends only on the object, so it is rendered once like everything else
+ * (it changes when the controller updates lastScheduleTime). */
+static void next_schedule(struct ks_render *r, const json_t *o)
+{
+	struct ks_cron c;
+	double from;
+	int64_t next;
+	int rc;
+
+	if (ks_bool(o, "spec.suspend") || parse_schedule(o, &c))
+		return;
+	if ((!ks_parse_time(ks_str(o, "status.lastScheduleTime"), &from) || from == 0) &&
+	    (!ks_parse_time(ks_str(o, "metadata.creationTimestamp"), &from) || from == 0))
+		return;
+	rc = ks_cron_next(&c, (int64_t)from, &next);
+	if (rc == 0)
+		ks_emit(r, (double)next, NULL);
+	else if (rc == KM_ENOENT)
+		ks_emit(r, KS_GO_ZERO_TIME, NULL); /* robfig: no match in 5 years */
+}
+
+static void schedule_invalid(struct ks_render *r, const json_t *o)
+{
+	struct ks_cron c;
+
+	if (parse_schedule(o, &c))
+		ks_emit(r, 1, NULL);
+}
+
 /* The resourceVersion only when it is a plain integer (KSM parses it). */
 static void resource_version(struct ks_render *r, const json_t *o)
 {
@@ -82,6 +122,15 @@ const struct ks_family ks_cronjob_families[] = {
 	  "[STABLE] Deadline in seconds for starting the job if it misses scheduled time for any "
 	  "reason.",
 	  G, starting_deadline },
+	{ "kube_cronjob_next_schedule_time",
+	  "[STABLE] Next time the cronjob should be scheduled. The time after lastScheduleTime, or "
+	  "after the cron job's creation time if it's never been scheduled. Use this to determine "
+	  "if the job is delayed.",
+	  G, next_schedule },
+	{ "kube_cronjob_schedule_invalid",
+	  "Emitted with value 1 for cronjobs whose schedule, in its configured timezone, cannot be "
+	  "parsed.",
+	  G, schedule_invalid },
 	{ "kube_cronjob_metadata_resource_version",
 	  "[STABLE] Resource version representing a specific version of the cronjob.", G,
 	  resource_version },

@@ -18,9 +18,7 @@
  * straight-line code; ks_render_object() checks err once at the end. */
 struct ks_render {
 	struct buf *out;                  /* borrowed: the object's text */
-	const char *fam;                  /* current family name */
-	const char *base;                 /* escaped default labels, borrowed */
-	size_t baselen;
+	const char *fam;                  /* current family name (diagnostics) */
 	const struct ks_allowlist *labels_allow;      /* borrowed, never NULL */
 	const struct ks_allowlist *annotations_allow; /* borrowed, never NULL */
 	int err;
@@ -84,15 +82,20 @@ KS_DECLARE_KIND(statefulset);
  * unconditionally. */
 #define KS_GO_ZERO_TIME (-62135596800.0)
 
-/* Renders every family of kind for obj into out, recording in off[i] the
- * start of family i's segment and in off[nfamilies] the end. Returns 0,
- * KM_EINVAL (no metadata.name) or KM_ENOMEM/KM_ETOOBIG. */
+/* Renders obj into out as its escaped default labels (e.g.
+ * namespace="a",pod="b",uid="c") followed by one segment per family of
+ * kind; off[i] is where family i's segment starts (off[0] = length of the
+ * default labels) and off[nfamilies] the end. A segment's lines hold only
+ * what follows the default labels: ',k="v",...} value\n' -- the writer
+ * prints "name{" + default labels in front of each (so an object stores
+ * them once, not once per line). Returns 0, KM_EINVAL (no metadata.name)
+ * or KM_ENOMEM/KM_ETOOBIG. */
 int ks_render_object(enum ks_kind kind, const json_t *obj, const struct ks_opts *opts,
 		     struct buf *out, uint32_t *off);
 
 /* --- series emitters (render.c) --- */
 
-/* Emits "fam{base,k1="v1",...} value\n". Variadic (const char *key,
+/* Emits one series: stored as ',k1="v1",...} value\n' (see above). Variadic (const char *key,
  * const char *value) pairs end with a NULL key; a NULL value prints "". */
 void ks_emit(struct ks_render *r, double v, ...);
 /* Same with arrays of n extra labels. */

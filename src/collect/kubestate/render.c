@@ -68,14 +68,16 @@ static void add_label(struct ks_render *r, bool comma, const char *k, const char
 	add(r, "\"", 1);
 }
 
-static void finish(struct ks_render *r, bool braces, double v)
+/* A stored line is only the part after the object's default labels:
+ * ',k="v",...} value' (see ks_internal.h); the writer puts "fam{" and the
+ * default labels in front. Every kind has at least one default label (the
+ * object's name), so the braces are always there. */
+static void finish(struct ks_render *r, double v)
 {
 	char num[EXPO_DOUBLE_MAX];
 	size_t n = ks_fmt_value(num, v);
 
-	if (braces)
-		add(r, "}", 1);
-	add(r, " ", 1);
+	add(r, "} ", 2);
 	add(r, num, n);
 	add(r, "\n", 1);
 }
@@ -83,15 +85,9 @@ static void finish(struct ks_render *r, bool braces, double v)
 void ks_emitv(struct ks_render *r, double v, const char *const *keys,
 	      const char *const *vals, size_t n)
 {
-	bool braces = r->baselen || n;
-
-	adds(r, r->fam);
-	if (braces)
-		add(r, "{", 1);
-	add(r, r->base, r->baselen);
 	for (size_t i = 0; i < n; i++)
-		add_label(r, r->baselen || i, keys[i], vals[i]);
-	finish(r, braces, v);
+		add_label(r, true, keys[i], vals[i]);
+	finish(r, v);
 }
 
 /* Most labels a ks_emit() call passes (kube_node_info has 9). */
@@ -367,21 +363,21 @@ int ks_render_object(enum ks_kind kind, const json_t *obj, const struct ks_opts 
 {
 	static const struct ks_allowlist none = { NULL, 0 };
 	const struct ks_kind_def *k = &ks_kinds[kind];
-	struct buf base;
 	struct ks_render r = { 0 };
 	int rc;
 
 	if (!json_is_object(obj) || !*ks_str(obj, "metadata.name"))
 		return KM_EINVAL;
-	buf_init(&base, KS_BASE_MAX);
-	rc = render_base(k, obj, &base);
-	if (rc)
-		goto out;
 	if (out->cap == 0 || out->cap > KS_OBJECT_TEXT_MAX)
 		out->cap = KS_OBJECT_TEXT_MAX;
+	/* The default labels once, in front of the segments (off[0] = their
+	 * length), instead of in every line: they are most of a line. */
+	rc = render_base(k, obj, out);
+	if (rc)
+		return rc;
+	if (out->len > KS_BASE_MAX)
+		return KM_ETOOBIG;
 	r.out = out;
-	r.base = buf_cstr(&base);
-	r.baselen = base.len;
 	r.labels_allow = opts ? &opts->labels[kind] : &none;
 	r.annotations_allow = opts ? &opts->annotations[kind] : &none;
 	for (size_t i = 0; i < *k->nfamilies; i++) {
@@ -390,8 +386,5 @@ int ks_render_object(enum ks_kind kind, const json_t *obj, const struct ks_opts 
 		k->families[i].fn(&r, obj);
 	}
 	off[*k->nfamilies] = (uint32_t)out->len;
-	rc = r.err;
-out:
-	buf_fini(&base);
-	return rc;
+	return r.err;
 }

@@ -3,8 +3,11 @@
  *
  * An object is one allocation:
  *   struct ks_obj | uint32_t off[nfamilies + 1] | key | text
- * off[i]..off[i+1] is family i's segment of text, so a scrape can write all
- * objects' lines of one family contiguously without re-rendering anything. */
+ * text = the object's escaped default labels (0..off[0]) followed by one
+ * segment per family: off[i]..off[i+1] is family i's lines, each stored
+ * without its "name{default-labels" prefix (ks_render_object). A scrape
+ * writes all objects' lines of one family contiguously, putting the prefix
+ * back, without re-rendering anything. */
 #include "collect/kubestate/ks_internal.h"
 
 #include <pthread.h>
@@ -397,6 +400,40 @@ static bool family_enabled(const struct ks_filter *f, const char *name)
 	return !(f->metric_deny && rx_match(f->metric_deny, name, n));
 }
 
+/* Appends text[from..to) (whole lines) with "name{" and the default labels
+ * text[0..baselen) in front of each line. One reservation per segment, then
+ * plain copies: this loop is the whole cost of a scrape. */
+static int write_segment(struct buf *out, const char *name, const char *text, uint32_t baselen,
+			 uint32_t from, uint32_t to)
+{
+	size_t namelen = strlen(name), lines = 0;
+	const char *p = text + from, *end = text + to;
+	char *w;
+	int rc;
+
+	for (const char *q = p; q < end && (q = memchr(q, '\n', (size_t)(end - q))); q++)
+		lines++;
+	rc = buf_reserve(out, (size_t)(to - from) + lines * (namelen + 1 + baselen));
+	if (rc)
+		return rc;
+	w = out->data + out->len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+		memcpy(w, name, namelen);
+		w += namelen;
+		*w++ = '{';
+		memcpy(w, text, baselen);
+		w += baselen;
+		memcpy(w, p, n);
+		w += n;
+		p += n;
+	}
+	out->len = (size_t)(w - out->data);
+	out->data[out->len] = '\0';
+	return 0;
+}
+
 static int write_kind(struct ks_store *s, enum ks_kind kind, const struct ks_filter *f,
 		      struct buf *out)
 {
@@ -419,8 +456,8 @@ static int write_kind(struct ks_store *s, enum ks_kind kind, const struct ks_fil
 			for (struct ks_obj *o = t->buckets[b]; o && !rc; o = o->next) {
 				uint32_t *off = obj_off(o);
 				if (off[i + 1] > off[i] && visible(f, kind, o))
-					rc = buf_add(out, obj_text(o, kind) + off[i],
-						     off[i + 1] - off[i]);
+					rc = write_segment(out, fam->name, obj_text(o, kind), off[0],
+							   off[i], off[i + 1]);
 			}
 		}
 	}
