@@ -39,6 +39,10 @@ struct expo_parser {
 	bool eof;            /* OpenMetrics "# EOF" seen */
 	int abort_rc;        /* callback's non-zero return, sticky until reset */
 	struct labels lbls;
+	size_t *seen;        /* owned, max_labels * 2: offsets/lengths of the
+			      * current line's label names (an empty value
+			      * leaves no trace in lbls, duplicates must still
+			      * be caught) */
 	struct buf scratch;  /* unescaped label value / HELP text */
 	struct buf name;     /* NUL-terminated metric name of the current sample */
 	struct family *fams; /* owned */
@@ -113,7 +117,10 @@ struct expo_parser *expo_parser_new(const struct expo_parser_opts *opts,
 		p->opts.max_families = EXPO_MAX_FAMILIES_DEFAULT;
 	p->cb = *cb;
 	p->line = malloc(p->opts.max_line + 1);
-	if (!p->line) {
+	p->seen = calloc(p->opts.max_labels * 2, sizeof(*p->seen));
+	if (!p->line || !p->seen) {
+		free(p->line);
+		free(p->seen);
 		free(p);
 		return NULL;
 	}
@@ -129,6 +136,7 @@ void expo_parser_free(struct expo_parser *p)
 	if (!p)
 		return;
 	free(p->line);
+	free(p->seen);
 	labels_fini(&p->lbls);
 	buf_fini(&p->scratch);
 	buf_fini(&p->name);
@@ -597,14 +605,20 @@ static int parse_labels(struct expo_parser *p, const char *s, size_t n, size_t *
 		rc = label_value(p, s, n, &i, why);
 		if (rc)
 			return rc;
-		if (labels_getn(&p->lbls, s + ns, ne - ns, NULL)) {
-			*why = EXPO_E_DUP_LABEL;
-			return KM_EPARSE;
+		for (size_t k = 0; k < count; k++) {
+			if (p->seen[2 * k + 1] == ne - ns &&
+			    memcmp(s + p->seen[2 * k], s + ns, ne - ns) == 0) {
+				*why = EXPO_E_DUP_LABEL;
+				return KM_EPARSE;
+			}
 		}
-		if (++count > p->opts.max_labels) {
+		if (count >= p->opts.max_labels) {
 			*why = EXPO_E_TOO_MANY_LABELS;
 			return KM_EPARSE;
 		}
+		p->seen[2 * count] = ns;
+		p->seen[2 * count + 1] = ne - ns;
+		count++;
 		rc = labels_setn(&p->lbls, s + ns, ne - ns, buf_cstr(&p->scratch), p->scratch.len);
 		if (rc) {
 			*why = rc == KM_ETOOBIG ? EXPO_E_TOO_MANY_LABELS : EXPO_E_SYNTAX;

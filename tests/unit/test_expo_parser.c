@@ -241,6 +241,7 @@ static void test_garbage(void **state)
 		{ "m{a=\"\xc3\"} 1", EXPO_E_UTF8 },
 		{ "m{a=\"\xed\xa0\x80\"} 1", EXPO_E_UTF8 },
 		{ "m{a=\"1\",a=\"2\"} 1", EXPO_E_DUP_LABEL },
+		{ "m{a=\"\",b=\"1\",a=\"2\"} 1", EXPO_E_DUP_LABEL },
 		{ "m", EXPO_E_SYNTAX },
 		{ "m{}", EXPO_E_SYNTAX },
 		{ "m 1 2 3", EXPO_E_SYNTAX },
