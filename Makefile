@@ -32,9 +32,10 @@ all: deps bin/k8smon
 deps:
 	@./.ci/deps.sh
 
+# Replaced by rename, so a running agent (soak, demo) does not block the build.
 bin/k8smon: $(BUILD)/k8smon
 	@mkdir -p bin
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/k8smon: $(BUILD)/libk8smon.a $(BUILD)/cmd/k8smon/main.o
 	$(CC) $(CFLAGS) -o $@ $(BUILD)/cmd/k8smon/main.o $(BUILD)/libk8smon.a $(LDLIBS)
