@@ -30,6 +30,9 @@ enum { CLS_2XX, CLS_4XX, CLS_5XX, CLS_N };
 /* Longest wait for a draining daemon's connections after a certificate
  * switch; idle keep-alive connections are closed by then. */
 #define DRAIN_MAX_MS 60000
+/* Longest wait for responses in flight at shutdown: SIGTERM must end the
+ * process within 2 s, Lease release included. */
+#define STOP_DRAIN_MS 1200
 
 /* One libmicrohttpd daemon on the shared listening socket. There is one,
  * except during a certificate switch: the new one accepts while the old one
@@ -389,7 +392,7 @@ static int tls_apply(void *arg, struct tls_pair *p)
 {
 	struct http_server *s = arg;
 	struct http_gen *ng = gen_start(s, p), *old;
-	int64_t deadline;
+	int64_t deadline, drain_ms;
 
 	if (!ng)
 		return KM_EINVAL;
@@ -397,12 +400,15 @@ static int tls_apply(void *arg, struct tls_pair *p)
 	s->gen = ng;
 	atomic_store(&old->draining, true);
 	MHD_quiesce_daemon(old->mhd);
-	deadline = clock_mono_ms() + ((int64_t)s->timeout_s * 1000 + 1000 < DRAIN_MAX_MS
-					      ? (int64_t)s->timeout_s * 1000 + 1000 : DRAIN_MAX_MS);
+	drain_ms = (int64_t)s->timeout_s * 1000 + 1000 < DRAIN_MAX_MS ? (int64_t)s->timeout_s * 1000 + 1000
+								     : DRAIN_MAX_MS;
+	deadline = clock_mono_ms() + drain_ms;
 	while (atomic_load(&old->conns) > 0 && clock_mono_ms() < deadline && !atomic_load(&s->stopping)) {
 		struct timespec ts = { 0, 50 * 1000000 };
 		nanosleep(&ts, NULL);
 	}
+	log_info("http", "previous TLS daemon stopped after draining %lld ms (%d idle connections closed)",
+		 (long long)(clock_mono_ms() - (deadline - drain_ms)), atomic_load(&old->conns));
 	gen_stop(old);
 	return 0;
 }
@@ -464,17 +470,26 @@ fail_nofd:
 
 void http_server_stop(struct http_server *s)
 {
+	int64_t deadline;
+
 	if (!s)
 		return;
 	/* The reloader first: it may be swapping daemons (and gives up
 	 * draining when stopping is set). */
 	atomic_store(&s->stopping, true);
 	tls_reloader_stop(s->reloader);
-	/* Closing the listen socket first makes new connections fail fast,
-	 * while MHD_stop_daemon lets in-flight responses complete. */
+	/* Stop accepting and close the listen socket, so new connections fail
+	 * fast; then let responses in flight finish (MHD_stop_daemon cuts every
+	 * open connection) for at most STOP_DRAIN_MS. Idle keep-alive
+	 * connections also count, so with those the full wait is spent. */
 	MHD_quiesce_daemon(s->gen->mhd);
-	gen_stop(s->gen);
 	close(s->fd);
+	deadline = clock_mono_ms() + STOP_DRAIN_MS;
+	while (atomic_load(&s->gen->conns) > 0 && clock_mono_ms() < deadline) {
+		struct timespec ts = { 0, 10 * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	gen_stop(s->gen);
 	free(s);
 }
 

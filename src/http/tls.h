@@ -15,8 +15,8 @@
 
 /* Hard cap of one PEM file (a chain of a few certificates is ~10 KiB). */
 #define TLS_PEM_MAX (1u << 20)
-/* How often the files are looked at for a change. */
-#define TLS_RELOAD_CHECK_MS 2000
+/* How often the files are looked at for a change (two stat() calls). */
+#define TLS_RELOAD_CHECK_MS 1000
 
 /* What identifies one version of a file: any change of these means "reload". */
 struct tls_file_id {

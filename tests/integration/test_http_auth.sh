@@ -1,0 +1,99 @@
+#!/bin/sh
+# -http.auth=kubernetes against the fake API server's TokenReview and
+# SubjectAccessReview: 401 (with the Bearer challenge) without a token or
+# with an unknown one, 403 for a user the SAR denies, 200 for an allowed one,
+# authorization per path, the decision cached (a second request sends no
+# review), 503 when the API fails, probes open, outcomes counted, and
+# -http.auth=kubernetes refused in host mode.
+set -u
+. tests/lib/common.sh
+. tests/lib/fakeapi.sh
+BIN=${K8SMON_BIN:-./bin/k8smon}
+TMP=$(mktemp -d)
+PID=""
+trap 'kill $PID 2>/dev/null; kill $FAKEAPI_PID 2>/dev/null; rm -rf "$TMP"' EXIT
+fakeapi_start "$TMP" --load crds || { fail "fake API server"; finish; }
+
+# prom may read /metrics and /metrics/node; eve is a valid user with no grant.
+fake_ctl POST /auth '{"users": {"tok-prom": {"username": "system:serviceaccount:monitoring:prometheus", "uid": "u1", "groups": ["system:serviceaccounts"]},
+                                "tok-eve": {"username": "eve", "uid": "u2"}},
+                      "rules": [{"user": "system:serviceaccount:monitoring:prometheus", "verb": "get",
+                                 "path": ["/metrics", "/metrics/node", "/metrics/self"], "allowed": true}],
+                      "default_allowed": false}' >/dev/null
+
+PORT=$(free_port)
+U=http://127.0.0.1:$PORT
+$BIN -promscrape.kubernetes -kubeconfig="$KUBECONFIG" -nodeName=n1 -http.auth=kubernetes \
+	-httpListenAddr=127.0.0.1:$PORT -leaderElection=false -loggerLevel=INFO >"$TMP/k8smon.log" 2>&1 &
+PID=$!
+wait_http "$U/healthz" || { fail "agent did not start"; cat "$TMP/k8smon.log"; finish; }
+
+code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+reviews() { fake_ctl GET /requests | python3 -c 'import json,sys; c=json.load(sys.stdin)["counts"]; print(sum(v for k,v in c.items() if "tokenreviews" in k or "subjectaccessreviews" in k))'; }
+self_metric() { # self_metric RESULT: value of k8smon_http_auth_total{result=RESULT}
+	curl -s -H 'Authorization: Bearer tok-prom' "$U/metrics/self" | sed -n "s/^k8smon_http_auth_total{result=\"$1\"} //p"
+}
+
+check "/healthz open without a token" test "$(code $U/healthz)" = 200
+check "/readyz open without a token" sh -c "c=\$(curl -s -o /dev/null -w '%{http_code}' $U/readyz); test \$c = 200 -o \$c = 503"
+check "no token: 401" test "$(code $U/metrics)" = 401
+check "401 carries WWW-Authenticate: Bearer" sh -c "curl -s -D - -o /dev/null $U/metrics | grep -qi '^WWW-Authenticate: Bearer'"
+check "401 body has no metrics" sh -c "! curl -s $U/metrics | grep -q '^node_\|^k8smon_\|^#'"
+check "Basic auth: 401" test "$(code -u user:pass $U/metrics)" = 401
+check "unknown token: 401" test "$(code -H 'Authorization: Bearer nope' $U/metrics)" = 401
+check "denied user: 403" test "$(code -H 'Authorization: Bearer tok-eve' $U/metrics)" = 403
+check "403 body has no metrics" sh -c "! curl -s -H 'Authorization: Bearer tok-eve' $U/metrics | grep -q '^node_\|^#'"
+check "allowed user: 200 with data" sh -c "curl -s -f -H 'Authorization: Bearer tok-prom' $U/metrics/node | grep -q '^node_load1 '"
+check "allowed user, path not granted (/metrics/kube-state): 403" \
+	test "$(code -H 'Authorization: Bearer tok-prom' $U/metrics/kube-state)" = 403
+check "/config is protected too" test "$(code $U/config)" = 401
+check "404 for an unknown path stays 404" test "$(code $U/nope)" = 404
+
+# Cache: once decided, the same token and path send no review for a while.
+code -H 'Authorization: Bearer tok-prom' $U/metrics >/dev/null
+code -H 'Authorization: Bearer nope' $U/metrics >/dev/null
+fake_ctl POST /requests/reset >/dev/null
+for i in 1 2 3; do
+	code -H 'Authorization: Bearer tok-prom' $U/metrics >/dev/null
+	code -H 'Authorization: Bearer nope' $U/metrics >/dev/null
+	code -H 'Authorization: Bearer tok-eve' $U/metrics >/dev/null
+done
+check "cached: repeated requests send no TokenReview/SubjectAccessReview" test "$(reviews)" = 0
+check "cached answers unchanged (200/401/403)" sh -c "
+	test \$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer tok-prom' $U/metrics) = 200 &&
+	test \$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer nope' $U/metrics) = 401 &&
+	test \$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer tok-eve' $U/metrics) = 403"
+fake_ctl POST /requests/reset >/dev/null
+code -H 'Authorization: Bearer tok-prom' $U/metrics/self >/dev/null
+check "a new path is reviewed (TokenReview + SubjectAccessReview)" test "$(reviews)" = 2
+
+# The API failing: 503 (the token may be fine), counted as error, not cached.
+fake_ctl POST /auth '{"users": {"tok-prom": {"username": "system:serviceaccount:monitoring:prometheus", "uid": "u1"},
+                                "tok-eve": {"username": "eve", "uid": "u2"},
+                                "tok-new": {"username": "system:serviceaccount:monitoring:prometheus", "uid": "u3"}}}' >/dev/null
+fake_ctl POST /fault '{"action": "fail", "count": 1, "code": 500, "path": "tokenreviews"}' >/dev/null
+check "API error: 503" test "$(code -H 'Authorization: Bearer tok-new' $U/metrics)" = 503
+check "not cached: next request (API back) is 200" test "$(code -H 'Authorization: Bearer tok-new' $U/metrics)" = 200
+check "503 carries Retry-After" sh -c "
+	curl -s -o /dev/null -X POST --cacert '$TMP/api/ca.crt' -H 'Content-Type: application/json' \
+		-d '{\"action\": \"fail\", \"count\": 1, \"code\": 500, \"path\": \"tokenreviews\"}' '$CONTROL/fault' &&
+	curl -s -D - -o /dev/null -H 'Authorization: Bearer tok-other' $U/metrics | grep -qi '^Retry-After:'"
+
+check "k8smon_http_auth_total counts allowed" test "$(self_metric allowed)" -ge 5
+check "k8smon_http_auth_total counts unauthenticated" test "$(self_metric unauthenticated)" -ge 7
+check "k8smon_http_auth_total counts forbidden" test "$(self_metric forbidden)" -ge 4
+check "k8smon_http_auth_total counts error" test "$(self_metric error)" -ge 2
+check "tokens never appear in the log" sh -c "! grep -q 'tok-prom\|tok-eve\|tok-new' '$TMP/k8smon.log'"
+
+kill -TERM $PID
+i=0; while kill -0 $PID 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
+wait $PID; rc=$?
+check "SIGTERM exits 0" test $rc = 0
+PID=""
+
+$BIN -http.auth=kubernetes -httpListenAddr=127.0.0.1:0 >"$TMP/out" 2>"$TMP/err"; rc=$?
+check "host mode with -http.auth=kubernetes exits 2" test $rc = 2
+check "one line naming the flag" sh -c "test \$(wc -l <'$TMP/err') = 1 && grep -q -- '-http.auth' '$TMP/err'"
+$BIN -promscrape.kubernetes -http.auth=basic >"$TMP/out" 2>"$TMP/err"; rc=$?
+check "-http.auth=basic exits 2" test $rc = 2
+finish
