@@ -17,16 +17,15 @@
 /* "a=foo\nb=bar" -> set. */
 static void load(struct labels *l, const char *spec)
 {
-	char tmp[4096];
-	char *line, *save = NULL;
-
-	snprintf(tmp, sizeof(tmp), "%s", spec);
-	for (line = strtok_r(tmp, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *eq = strchr(line, '=');
+	while (*spec) {
+		const char *nl = strchr(spec, '\n');
+		size_t len = nl ? (size_t)(nl - spec) : strlen(spec);
+		const char *eq = memchr(spec, '=', len);
 
 		assert_non_null(eq);
-		*eq = '\0';
-		assert_int_equal(labels_set(l, line, eq + 1), 0);
+		assert_int_equal(labels_setn(l, spec, (size_t)(eq - spec), eq + 1,
+					     len - (size_t)(eq - spec) - 1), 0);
+		spec += len + (nl ? 1 : 0);
 	}
 }
 
