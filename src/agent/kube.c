@@ -18,6 +18,7 @@
 #include "kube/leader.h"
 #include "kube/loop.h"
 #include "kube/reflector.h"
+#include "scrape/discovery.h"
 #include "scrape/scrape.h" /* scrape: application scraping */
 #include "kube/status.h"
 #include "kube/write.h"
@@ -46,6 +47,10 @@ static const struct kube_resource ks_resources[KS_KIND_COUNT] = {
 	[KS_STATEFULSET] = { "apps", "v1", "statefulsets", true },
 };
 
+/* Delay that coalesces the changes behind one status sync. */
+#define STATUS_DELAY_MS 300
+#define STATUS_SLOW_DELAY_MS 5000
+
 struct ks_watch {
 	struct agent_kube *k;
 	enum ks_kind kind;
@@ -72,12 +77,13 @@ struct agent_kube {
 	struct kube_reflector *node_pods;   /* pods with spec.nodeName=<node> */
 	struct scrape_mgr *scrape;          /* scrape: app targets (src/scrape) */
 	struct kube_reflector *scrape_rules; /* scrape: ScrapeRules (all namespaces) */
+	json_t *sr_good;                    /* "ns/name" -> last accepted spec object; loop thread */
 	struct podmap *podmap;
 	struct kube_leader *leader_el;
 	struct ks_store *ks;
 	bool ks_running;                    /* loop thread */
 	atomic_bool stopping;               /* set first thing in agent_kube_stop */
-	bool status_pending;                /* a status sync is queued; loop thread */
+	uint64_t status_timer;              /* a status sync is scheduled; loop thread */
 	struct log_limit status_log;
 	struct ks_watch ksw[KS_KIND_COUNT];
 	struct ks_render_opts ro;           /* loop thread only */
@@ -86,6 +92,7 @@ struct agent_kube {
 };
 
 static void status_kick(struct agent_kube *k);
+static void status_kick_slow(struct agent_kube *k);
 
 static void ro_fini(struct ks_render_opts *ro)
 {
@@ -135,9 +142,12 @@ static void ks_add(json_t *obj, void *arg)
 	struct ks_watch *w = arg;
 
 	ks_on_upsert(w, obj);
-	/* Node set changes move K8sMonitor node counts and conflicts. */
+	/* Node set changes move K8sMonitor node counts and conflicts; pods
+	 * move ScrapeRule target counts. */
 	if (w->kind == KS_NODE)
 		status_kick(w->k);
+	else if (w->kind == KS_POD)
+		status_kick_slow(w->k);
 }
 
 static void ks_update(json_t *old_obj, json_t *new_obj, void *arg)
@@ -155,6 +165,8 @@ static void ks_delete(json_t *obj, void *arg)
 			json_string_value(json_object_get(md, "name")));
 	if (w->kind == KS_NODE)
 		status_kick(w->k);
+	else if (w->kind == KS_POD)
+		status_kick_slow(w->k);
 }
 
 static void ks_synced(void *arg)
@@ -436,22 +448,124 @@ out:
 	json_decref(snap);
 }
 
+/* --- ScrapeRule status (leader only) ------------------------------------- */
+
+static const struct kube_resource rule_res = { "k8smon.io", "v1alpha1", "scraperules", true };
+
+static int count_target(struct disc_target *t, void *arg)
+{
+	(*(int64_t *)arg)++;
+	disc_target_free(t);
+	return 0;
+}
+
+/* Targets a rule selects in the whole cluster. Pod rules are counted over
+ * every pod the leader knows (all pods while it runs kube-state, else those
+ * of its own node); the other roles are what this agent scrapes (services and
+ * ingresses belong to the leader; endpoints addresses are counted on the
+ * leader's node only — documented in docs/crds.md). */
+static int64_t rule_targets(struct agent_kube *k, const struct scrape_rule *r)
+{
+	struct kube_reflector *pods = k->ksw[KS_POD].r && kube_reflector_synced(k->ksw[KS_POD].r)
+					      ? k->ksw[KS_POD].r : k->node_pods;
+	struct disc_ctx ctx = { .node_name = "", .leader = true, .interval_ms = 15000 };
+	json_t *snap, *pod;
+	const char *key;
+	int64_t n = 0;
+
+	if (r->role != ROLE_POD)
+		return (int64_t)scrape_mgr_rule_targets(k->scrape, r->namespace, r->name);
+	snap = kube_store_snapshot(kube_reflector_store(pods));
+	json_object_foreach(snap, key, pod)
+		discover(r, ROLE_POD, pod, &ctx, count_target, &n);
+	json_decref(snap);
+	return n;
+}
+
+static void rules_status_sync(struct agent_kube *k)
+{
+	json_t *snap = kube_store_snapshot(kube_reflector_store(k->scrape_rules));
+	const char *key;
+	json_t *obj;
+	char now[32];
+
+	status_time(clock_wall(), now, sizeof(now));
+	json_object_foreach(snap, key, obj) {
+		const json_t *md = json_object_get(obj, "metadata");
+		const char *name = json_string_value(json_object_get(md, "name"));
+		const char *ns = json_string_value(json_object_get(md, "namespace"));
+		const json_t *cur = json_object_get(obj, "status");
+		char err[512] = "", msg[640];
+		struct scrape_rule *r = scrape_rule_compile(obj, err, sizeof(err));
+		struct status_input in = {
+			.generation = json_integer_value(json_object_get(md, "generation")),
+			.message = msg,
+		};
+		json_t *st, *patch;
+
+		if (!name || !ns) {
+			scrape_rule_unref(r);
+			continue;
+		}
+		if (!r) {
+			in.verdict = STATUS_INVALID;
+			snprintf(msg, sizeof(msg), "%s%s", err, json_object_get(k->sr_good, key)
+				 ? "; the last accepted version stays in effect" : "");
+		} else {
+			in.count_field = "targets";
+			in.count = rule_targets(k, r);
+			in.verdict = in.count ? STATUS_ACCEPTED : STATUS_NO_TARGETS;
+			if (in.count)
+				snprintf(msg, sizeof(msg), "%lld target(s) selected", (long long)in.count);
+			else
+				snprintf(msg, sizeof(msg), "no %s annotated %s/scrape matches the selectors",
+					 scrape_role_name(r->role), r->prefix[0]);
+			scrape_rule_unref(r);
+		}
+		st = status_build(cur, &in, now);
+		if (!st || status_same(cur, st)) {
+			json_decref(st);
+			continue;
+		}
+		patch = json_pack("{s:o}", "status", st);
+		if (patch && kube_patch(k->client, &rule_res, ns, name, "status", patch, status_done, k))
+			log_warn("status", "cannot queue the status write of ScrapeRule %s/%s", ns, name);
+		json_decref(patch);
+	}
+	json_decref(snap);
+}
+
 static void status_posted(void *arg)
 {
 	struct agent_kube *k = arg;
 
-	k->status_pending = false;
-	if (!atomic_load(&k->stopping) && atomic_load(&k->leader) &&
-	    kube_reflector_synced(k->monitors))
+	k->status_timer = 0;
+	if (atomic_load(&k->stopping) || !atomic_load(&k->leader))
+		return;
+	if (kube_reflector_synced(k->monitors))
 		monitors_status_sync(k);
+	if (k->scrape_rules && kube_reflector_synced(k->scrape_rules))
+		rules_status_sync(k);
 }
 
-/* Queues one status sync at the top of the loop (coalesces bursts). */
+static void status_schedule(struct agent_kube *k, int64_t delay_ms)
+{
+	if (k->status_timer || atomic_load(&k->stopping))
+		return;
+	k->status_timer = kube_loop_timer(k->loop, delay_ms, status_posted, k);
+}
+
+/* Schedules one status sync shortly (coalescing bursts of changes). Loop thread. */
 static void status_kick(struct agent_kube *k)
 {
-	if (k->status_pending)
-		return;
-	k->status_pending = kube_loop_post(k->loop, status_posted, k) == 0;
+	status_schedule(k, STATUS_DELAY_MS);
+}
+
+/* Pod churn changes target counts: recount, but at most every few seconds,
+ * so a busy cluster does not recount every pod on every event. */
+static void status_kick_slow(struct agent_kube *k)
+{
+	status_schedule(k, STATUS_SLOW_DELAY_MS);
 }
 
 /* --- pods of this node, for the container collector ------------------------ */
@@ -464,6 +578,7 @@ static void pod_add(json_t *obj, void *arg)
 	if (rc)
 		log_warn("container", "cannot map pod %s: %s", kube_obj_name(obj) ?: "?", km_strerror(rc));
 	scrape_mgr_upsert(k->scrape, ROLE_POD, obj); /* scrape */
+	status_kick_slow(k);
 }
 
 static void pod_update(json_t *old_obj, json_t *new_obj, void *arg)
@@ -478,36 +593,57 @@ static void pod_delete(json_t *obj, void *arg)
 
 	podmap_delete(k->podmap, kube_obj_namespace(obj), kube_obj_name(obj));
 	scrape_mgr_delete(k->scrape, ROLE_POD, obj); /* scrape */
+	status_kick_slow(k);
 }
 
 /* --- scrape: ScrapeRules -> compiled rules for the scrape manager ---------- */
 
-/* Every valid ScrapeRule applies; an invalid one is skipped (its status,
- * written by the leader, names the field) and never stops the others. */
+/* Every valid ScrapeRule applies. An invalid edit of a rule that was valid
+ * before keeps its last accepted version running (the nginx model); its
+ * status, written by the leader, names the field. A rule that was never
+ * valid does nothing. */
 static void scrape_rules_changed(struct agent_kube *k)
 {
 	json_t *snap = kube_store_snapshot(kube_reflector_store(k->scrape_rules));
+	json_t *good = json_object();
 	size_t n = 0, cap = json_object_size(snap);
 	struct scrape_rule **v = calloc(cap ? cap : 1, sizeof(*v));
 	const char *key;
 	json_t *obj;
 
+	if (!snap || !good || !v)
+		goto out;
 	json_object_foreach(snap, key, obj) {
 		char err[512];
-		if (!v)
-			break;
+		json_t *last = json_object_get(k->sr_good, key);
+
 		v[n] = scrape_rule_compile(obj, err, sizeof(err));
-		if (v[n])
+		if (v[n]) {
+			json_object_set(good, key, obj);
 			n++;
-		else
+			continue;
+		}
+		if (last && (v[n] = scrape_rule_compile(last, err, sizeof(err)))) {
+			json_object_set(good, key, last);
+			n++;
+			log_warn("scrape", "ScrapeRule %s rejected, its last accepted version stays: %s", key, err);
+		} else {
 			log_warn("scrape", "ScrapeRule %s ignored: %s", key, err);
+		}
 	}
-	if (v && scrape_mgr_set_rules(k->scrape, v, n))
+	if (scrape_mgr_set_rules(k->scrape, v, n))
 		log_error("scrape", "cannot apply ScrapeRules: out of memory");
+	/* Deleted rules drop out of the last-good map with this swap. */
+	json_decref(k->sr_good);
+	k->sr_good = good;
+	good = NULL;
+out:
 	for (size_t i = 0; i < n; i++)
 		scrape_rule_unref(v[i]);
 	free(v);
+	json_decref(good);
 	json_decref(snap);
+	status_kick(k);
 }
 
 static void sr_add(json_t *obj, void *arg)
@@ -727,6 +863,7 @@ void agent_kube_stop(struct agent_kube *k)
 	kube_reflector_free(k->self_node);
 	kube_reflector_free(k->node_pods);
 	kube_reflector_free(k->scrape_rules); /* scrape */
+	json_decref(k->sr_good);
 	if (k->loop)
 		scrape_mgr_free(k->scrape); /* scrape: needs the running loop */
 	if (k->loop)
@@ -758,11 +895,6 @@ bool agent_kube_ready(struct agent_kube *k)
 	       kube_reflector_synced(k->node_pods) && ks_synced_all(k);
 }
 
-struct kube_client *agent_kube_client(struct agent_kube *k)
-{
-	return k ? k->client : NULL;
-}
-
 /* scrape: /metrics/apps, /api/v1/targets and the manager itself */
 int agent_kube_write_apps(struct agent_kube *k, struct buf *out)
 {
@@ -777,6 +909,11 @@ int agent_kube_write_targets(struct agent_kube *k, struct buf *out)
 struct scrape_mgr *agent_kube_scrape(struct agent_kube *k)
 {
 	return k ? k->scrape : NULL;
+}
+
+struct kube_client *agent_kube_client(struct agent_kube *k)
+{
+	return k ? k->client : NULL;
 }
 
 struct podmap *agent_kube_podmap(struct agent_kube *k)
