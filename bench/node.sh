@@ -1,66 +1,111 @@
 #!/bin/sh
 # Node collector benchmark: CPU seconds per 1000 scrapes and peak RSS (VmHWM)
 # of k8smon /metrics/node vs Debian's node-exporter limited to the same
-# collectors, in the same run. Writes the "## Node collector" section of
-# BENCHMARKS.md (other sections are left alone).
+# collectors, in the same run, as ratios. Writes the "## Node collector"
+# section of BENCHMARKS.md (other sections are left alone).
+#
+# Fairness: both servers run at the same time on the same host, are warmed up
+# with the same number of scrapes, and are scraped by the same client (one
+# keep-alive HTTP/1.1 connection each, identical request headers). Rounds
+# alternate between the two servers so background load hits both alike; the
+# reported CPU figure is the median over the rounds, and the CPU ratio is the
+# median of the per-round ratios.
+#
+# Environment: N scrapes per round (default 1000), ROUNDS (default 5), WARMUP
+# (default 50), GZIP=1 to send "Accept-Encoding: gzip" as Prometheus does
+# (default: identity), K8SMON binary (default bin/k8smon), NO_WRITE=1 to print
+# without touching BENCHMARKS.md.
 set -eu
 cd "$(dirname "$0")/.."
 N=${N:-1000}
+ROUNDS=${ROUNDS:-5}
+WARMUP=${WARMUP:-50}
+GZIP=${GZIP:-0}
+K8SMON=${K8SMON:-bin/k8smon}
 NE=/usr/bin/prometheus-node-exporter
-[ -x "$NE" ] && [ -x bin/k8smon ] || { echo "need $NE and bin/k8smon"; exit 1; }
+[ -x "$NE" ] && [ -x "$K8SMON" ] || { echo "need $NE and $K8SMON"; exit 1; }
 COLLECTORS="cpu meminfo loadavg filesystem netdev netclass diskstats stat vmstat pressure filefd uname time timex os netstat conntrack"
 NEARGS="--collector.disable-defaults"
 for c in $COLLECTORS; do NEARGS="$NEARGS --collector.$c"; done
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 KP=$(port); NP=$(port)
-./bin/k8smon -httpListenAddr=127.0.0.1:$KP >/dev/null 2>&1 &
+"$K8SMON" -httpListenAddr=127.0.0.1:$KP >/dev/null 2>&1 &
 KPID=$!
 # shellcheck disable=SC2086
 "$NE" --web.listen-address=127.0.0.1:$NP $NEARGS >/dev/null 2>&1 &
 NPID=$!
 trap 'kill $KPID $NPID 2>/dev/null' EXIT
-sleep 1
-python3 - "$N" "$KPID" "$KP" /metrics/node "$NPID" "$NP" /metrics <<'PY' >/tmp/k8smon-bench-node.$$
-import http.client, sys, os
-n = int(sys.argv[1])
+OUT=$(mktemp)
+python3 - "$N" "$ROUNDS" "$WARMUP" "$GZIP" "$KPID" "$KP" /metrics/node "$NPID" "$NP" /metrics <<'PY' >"$OUT"
+import http.client, os, statistics, sys, time
+n, rounds, warmup, gz = (int(x) for x in sys.argv[1:5])
 hz = os.sysconf("SC_CLK_TCK")
 def cpu(pid):
     f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return (int(f[11]) + int(f[12])) / hz
-def hwm(pid):
+def status(pid, key):
     for l in open(f"/proc/{pid}/status"):
-        if l.startswith("VmHWM:"):
+        if l.startswith(key + ":"):
             return int(l.split()[1])
-res = {}
-for name, pid, port, path in (("k8smon", sys.argv[2], sys.argv[3], sys.argv[4]),
-                              ("node-exporter", sys.argv[5], sys.argv[6], sys.argv[7])):
-    c = http.client.HTTPConnection("127.0.0.1", int(port))
-    for _ in range(5):  # warm-up
-        c.request("GET", path); c.getresponse().read()
-    t0 = cpu(pid)
-    size = 0
-    for _ in range(n):
-        c.request("GET", path)
-        size = len(c.getresponse().read())
-    res[name] = ((cpu(pid) - t0) * 1000 / n, hwm(pid), size)
-k, e = res["k8smon"], res["node-exporter"]
-print(f"| k8smon /metrics/node | {k[0]:.2f} | {k[1]/1024:.1f} | {k[2]} |")
-print(f"| node-exporter 1.5.0 (same collectors) | {e[0]:.2f} | {e[1]/1024:.1f} | {e[2]} |")
-print(f"| ratio k8smon / node-exporter | {k[0]/e[0]:.3f} | {k[1]/e[1]:.3f} | |")
+hdrs = {"Accept-Encoding": "gzip" if gz else "identity"}
+srv = {}
+for name, pid, port, path in (("k8smon", sys.argv[5], sys.argv[6], sys.argv[7]),
+                              ("ne", sys.argv[8], sys.argv[9], sys.argv[10])):
+    for _ in range(100):  # wait until listening
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", int(port), timeout=30)
+            c.request("GET", path, headers=hdrs); c.getresponse().read()
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        sys.exit(f"{name} does not answer on port {port}")
+    srv[name] = {"pid": pid, "conn": c, "path": path, "cpu": [], "idle": 0}
+time.sleep(0.5)
+for s in srv.values():  # RSS after one scrape, before the run
+    s["idle"] = status(s["pid"], "VmRSS")
+for s in srv.values():
+    for _ in range(warmup):
+        s["conn"].request("GET", s["path"], headers=hdrs); s["conn"].getresponse().read()
+ratios = []
+for _ in range(rounds):
+    for s in srv.values():
+        c, path = s["conn"], s["path"]
+        t0 = cpu(s["pid"])
+        for _ in range(n):
+            c.request("GET", path, headers=hdrs)
+            s["size"] = len(c.getresponse().read())
+        s["cpu"].append((cpu(s["pid"]) - t0) * 1000 / n)
+    ratios.append(srv["k8smon"]["cpu"][-1] / srv["ne"]["cpu"][-1])
+for s in srv.values():
+    s["med"] = statistics.median(s["cpu"])
+    s["hwm"] = status(s["pid"], "VmHWM")
+k, e = srv["k8smon"], srv["ne"]
+rng = lambda s: f"{min(s['cpu']):.2f}–{max(s['cpu']):.2f}"
+print(f"| k8smon /metrics/node | {k['med']:.3f} ({rng(k)}) | {k['hwm']/1024:.1f} | {k['idle']/1024:.1f} | {k['size']} |")
+print(f"| node-exporter 1.5.0 (same collectors) | {e['med']:.3f} ({rng(e)}) | {e['hwm']/1024:.1f} | {e['idle']/1024:.1f} | {e['size']} |")
+print(f"| ratio k8smon / node-exporter | {statistics.median(ratios):.3f} | {k['hwm']/e['hwm']:.3f} | {k['idle']/e['idle']:.3f} | |")
 PY
-ROWS=$(cat /tmp/k8smon-bench-node.$$); rm -f /tmp/k8smon-bench-node.$$
+ROWS=$(cat "$OUT"); rm -f "$OUT"
+ENC=identity; [ "$GZIP" = 1 ] && ENC=gzip
 SECTION=$(cat <<EOT
 ## Node collector
 
-\`bench/node.sh\` ($(date -u +%Y-%m-%d), $(nproc) CPUs, N=$N scrapes each over one keep-alive
-connection, same run). CPU = utime+stime of the server process; peak RSS = VmHWM.
+\`bench/node.sh\` ($(date -u +%Y-%m-%d), $(nproc) CPUs, same run): both servers up
+together, $WARMUP warm-up scrapes each, then $ROUNDS alternating rounds of N=$N scrapes
+per server over one keep-alive connection each (same Python client, Accept-Encoding:
+$ENC). CPU = utime+stime of the server process per 1000 scrapes, median of the rounds
+(min–max in brackets); the CPU ratio is the median of the per-round ratios. Peak RSS =
+VmHWM at the end; RSS after 1 scrape = VmRSS before the warm-up.
 node-exporter runs with \`--collector.disable-defaults\` plus: $COLLECTORS.
+Targets (issue): CPU ratio ≤ 0.100, peak RSS ratio ≤ 0.250.
 
-| server | CPU s / 1000 scrapes | peak RSS MiB | body bytes |
-|---|---|---|---|
+| server | CPU s / 1000 scrapes | peak RSS MiB | RSS after 1 scrape MiB | body bytes |
+|---|---|---|---|---|
 $ROWS
 EOT
 )
+if [ "${NO_WRITE:-0}" != 1 ]; then
 python3 - "$SECTION" <<'PY'
 import re, sys, os
 sec = sys.argv[1].rstrip() + "\n"
@@ -73,4 +118,5 @@ else:
     text = text.rstrip() + "\n\n" + sec
 open(path, "w").write(text.rstrip() + "\n")
 PY
+fi
 echo "$SECTION"

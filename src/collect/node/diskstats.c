@@ -175,7 +175,7 @@ int node_diskstats(struct node_ctx *ctx)
 			return rc;
 		if (!parse_field(&lp, lend, &f, &flen) || flen >= DISK_NAME_MAX)
 			return KM_EPARSE;
-		if (rx_match(ctx->diskstats_exclude, f, flen))
+		if (node_rx_match(&ctx->nc->rxc[RXC_DISK], ctx->diskstats_exclude, f, flen))
 			continue;
 		rc = node_rows_reserve(nc, (n + 1) * sizeof(*r));
 		if (rc)

@@ -198,8 +198,10 @@ int node_filesystem(struct node_ctx *ctx)
 		if (rc)
 			return rc;
 		r.mp = node_strip_rootfs(ctx->rootfs, r.mp);
-		if (rx_match(ctx->mount_points_exclude, r.mp, strlen(r.mp)) ||
-		    rx_match(ctx->fs_types_exclude, r.fstype, strlen(r.fstype)))
+		if (node_rx_match(&ctx->nc->rxc[RXC_MOUNT], ctx->mount_points_exclude, r.mp,
+				  strlen(r.mp)) ||
+		    node_rx_match(&ctx->nc->rxc[RXC_FSTYPE], ctx->fs_types_exclude, r.fstype,
+				  strlen(r.fstype)))
 			continue;
 		rows = nc->rows;
 		if (duplicate(rows, n, &r))

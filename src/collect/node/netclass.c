@@ -53,6 +53,7 @@ static const char *const nc_str_files[NSTRS] = { "address", "broadcast", "duplex
 
 struct nc_row {
 	char dev[NC_NAME_MAX];
+	uint64_t ino;           /* inode of the device directory (fd cache tag) */
 	char s[NSTRS][NC_STR_MAX];
 	double v[NATTRS];
 	uint32_t have;          /* bit i: v[i] was readable */
@@ -89,7 +90,7 @@ static int parse_num(const char *s, size_t n, double *out)
 
 /* Reads one attribute into pf2, trailing newline removed; a KM_* error when
  * the kernel refuses it (the caller then skips the attribute). */
-static int read_attr(struct node_ctx *ctx, const char *dev, const char *file,
+static int read_attr(struct node_ctx *ctx, const struct nc_row *r, const char *file,
 		     const char **val, size_t *vlen)
 {
 	char rel[NC_NAME_MAX + 64];
@@ -97,8 +98,10 @@ static int read_attr(struct node_ctx *ctx, const char *dev, const char *file,
 	size_t len;
 	int rc;
 
-	snprintf(rel, sizeof(rel), "class/net/%s/%s", dev, file);
-	rc = procfile_read(&ctx->nc->pf2, ctx->sysfs, rel, &data, &len);
+	snprintf(rel, sizeof(rel), "class/net/%s/%s", r->dev, file);
+	/* Tagged with the device directory's inode: a cached descriptor of a
+	 * renamed interface is never read under its old name. */
+	rc = procfile_read_tag(&ctx->nc->pf2, ctx->sysfs, rel, r->ino, &data, &len);
 	if (rc)
 		return rc;
 	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == ' '))
@@ -140,13 +143,15 @@ static int list_devices(struct node_ctx *ctx, size_t *count)
 		if (node_path_join(path, sizeof(path), dir, de->d_name) ||
 		    stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
 			continue;
-		if (ctx->netclass_exclude && rx_match(ctx->netclass_exclude, de->d_name, nl))
+		if (ctx->netclass_exclude && node_rx_match(&ctx->nc->rxc[RXC_NETCLASS], ctx->netclass_exclude,
+							 de->d_name, nl))
 			continue;
 		rc = node_rows_reserve(ctx->nc, (n + 1) * sizeof(*r));
 		if (rc)
 			goto out;
 		r = (struct nc_row *)ctx->nc->rows + n;
 		memcpy(r->dev, de->d_name, nl + 1);
+		r->ino = (uint64_t)st.st_ino;
 		n++;
 	}
 	rc = 0;
@@ -165,7 +170,7 @@ static void read_row(struct node_ctx *ctx, struct nc_row *r)
 	r->have = 0;
 	for (int i = 0; i < NSTRS; i++) {
 		r->s[i][0] = '\0';
-		if (read_attr(ctx, r->dev, nc_str_files[i], &val, &vlen) == 0) {
+		if (read_attr(ctx, r, nc_str_files[i], &val, &vlen) == 0) {
 			if (vlen >= NC_STR_MAX)
 				vlen = NC_STR_MAX - 1;
 			memcpy(r->s[i], val, vlen);
@@ -173,7 +178,7 @@ static void read_row(struct node_ctx *ctx, struct nc_row *r)
 		}
 	}
 	for (size_t i = 0; i < NATTRS; i++) {
-		if (read_attr(ctx, r->dev, nc_attrs[i].file, &val, &vlen) != 0)
+		if (read_attr(ctx, r, nc_attrs[i].file, &val, &vlen) != 0)
 			continue;
 		if (parse_num(val, vlen, &r->v[i]) != 0)
 			continue;

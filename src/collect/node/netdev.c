@@ -56,7 +56,7 @@ int node_netdev(struct node_ctx *ctx)
 		nlen = (size_t)(colon - name);
 		if (nlen == 0 || nlen >= IFNAME_MAX)
 			return KM_EPARSE;
-		if (ctx->netdev_exclude && rx_match(ctx->netdev_exclude, name, nlen))
+		if (ctx->netdev_exclude && node_rx_match(&ctx->nc->rxc[RXC_NETDEV], ctx->netdev_exclude, name, nlen))
 			continue;
 		rc = node_rows_reserve(nc, (n + 1) * sizeof(*rows));
 		if (rc)

@@ -17,16 +17,22 @@ static int emit(struct node_ctx *ctx, const char *proto, size_t plen, const char
 		size_t flen, const char *val, size_t vlen)
 {
 	char key[NS_NAME_MAX], name[NS_NAME_MAX + 16], help[NS_NAME_MAX + 16];
+	size_t n = plen + 1 + flen;
 	double v;
-	int n, rc;
+	int rc;
 
-	n = snprintf(key, sizeof(key), "%.*s_%.*s", (int)plen, proto, (int)flen, field);
-	if (n < 0 || (size_t)n >= sizeof(key))
+	/* Every field is checked against the filter on every scrape: the key is
+	 * built without printf and the decision comes from the cache. */
+	if (n >= sizeof(key))
 		return KM_EPARSE;
+	memcpy(key, proto, plen);
+	key[plen] = '_';
+	memcpy(key + plen + 1, field, flen);
+	key[n] = '\0';
 	rc = parse_double(val, vlen, &v);
 	if (rc)
 		return rc;
-	if (!rx_match(ctx->netstat_fields, key, (size_t)n))
+	if (!node_rx_match(&ctx->nc->rxc[RXC_NETSTAT], ctx->netstat_fields, key, n))
 		return 0;
 	snprintf(name, sizeof(name), "node_netstat_%s", key);
 	snprintf(help, sizeof(help), "Statistic %.*s%.*s.", (int)plen, proto, (int)flen, field);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "base/clock.h"
 #include "base/err.h"
@@ -51,6 +52,20 @@ static struct rx *compile_default(const char *pattern)
 	return r;
 }
 
+/* Descriptors the fd cache may hold: NODE_FDCACHE_MAX, but at most a
+ * quarter of RLIMIT_NOFILE so HTTP connections and the Kubernetes client
+ * always have room. */
+static size_t fdcache_limit(void)
+{
+	struct rlimit rl;
+	size_t max = NODE_FDCACHE_MAX;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur / 4 < max)
+		max = (size_t)(rl.rlim_cur / 4);
+	return max;
+}
+
 struct node_collector *node_collector_new(void)
 {
 	struct node_collector *nc = calloc(1, sizeof(*nc));
@@ -58,8 +73,9 @@ struct node_collector *node_collector_new(void)
 	if (!nc)
 		return NULL;
 	pthread_mutex_init(&nc->mu, NULL);
-	procfile_init(&nc->pf);
-	procfile_init(&nc->pf2);
+	fdcache_init(&nc->fds, fdcache_limit());
+	procfile_init(&nc->pf, &nc->fds);
+	procfile_init(&nc->pf2, &nc->fds);
 	nc->def_mount_exclude = compile_default(NODE_DEF_MOUNT_EXCLUDE);
 	nc->def_fstype_exclude = compile_default(NODE_DEF_FSTYPE_EXCLUDE);
 	nc->def_disk_exclude = compile_default(NODE_DEF_DISK_EXCLUDE);
@@ -85,6 +101,9 @@ void node_collector_free(struct node_collector *nc)
 	rx_free(nc->def_netstat_fields);
 	procfile_fini(&nc->pf);
 	procfile_fini(&nc->pf2);
+	fdcache_fini(&nc->fds);
+	for (size_t i = 0; i < NODE_RXC_N; i++)
+		rxcache_fini(&nc->rxc[i]);
 	free(nc->cpu);
 	free(nc->cpu_new);
 	free(nc->rows);
@@ -216,6 +235,9 @@ int node_collect(struct node_collector *nc, const struct node_opts *opts, struct
 		}
 	}
 	rc = write_meta(out, res);
+	fdcache_sweep(&nc->fds);
+	for (size_t i = 0; i < NODE_RXC_N; i++)
+		rxcache_sweep(&nc->rxc[i]);
 	pthread_mutex_unlock(&nc->mu);
 	if (rc)
 		buf_truncate(out, start);

@@ -5,17 +5,21 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "base/err.h"
 #include "base/parse.h"
 
-void procfile_init(struct procfile *pf)
+void procfile_init(struct procfile *pf, struct fdcache *fc)
 {
 	buf_init(&pf->b, PROCFILE_CAP);
 	pf->path[0] = '\0';
+	pf->fc = fc;
 }
 
 void procfile_fini(struct procfile *pf)
@@ -26,67 +30,271 @@ void procfile_fini(struct procfile *pf)
 int node_path_join(char *dst, size_t dstlen, const char *base, const char *rel)
 {
 	size_t bl = strlen(base);
-	int n;
+	size_t rl;
 
 	/* "/" + "proc" must give "/proc", not "//proc"; "/host/" likewise. */
 	while (bl > 0 && base[bl - 1] == '/')
 		bl--;
 	while (*rel == '/')
 		rel++;
-	n = snprintf(dst, dstlen, "%.*s/%s", (int)bl, base, rel);
-	if (n < 0 || (size_t)n >= dstlen)
+	rl = strlen(rel);
+	if (bl + 1 + rl >= dstlen)
 		return KM_EINVAL;
+	memcpy(dst, base, bl);
+	dst[bl] = '/';
+	memcpy(dst + bl + 1, rel, rl + 1);
 	return 0;
 }
 
-int procfile_read(struct procfile *pf, const char *base, const char *rel,
-		  const char **data, size_t *len)
+/* FNV-1a; paths are short and the table small. */
+static uint32_t path_hash(const char *s)
 {
-	int fd = -1;
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+void fdcache_init(struct fdcache *fc, size_t max_open)
+{
+	memset(fc, 0, sizeof(*fc));
+	fc->max_open = max_open;
+}
+
+static void ent_release(struct fdcache *fc, struct fdcache_ent *e)
+{
+	if (e->fd >= 0) {
+		close(e->fd);
+		fc->nopen--;
+	}
+	free(e->path);
+	e->path = NULL;
+}
+
+void fdcache_fini(struct fdcache *fc)
+{
+	for (size_t i = 0; i < fc->nslots; i++)
+		if (fc->ent[i].path)
+			ent_release(fc, &fc->ent[i]);
+	free(fc->ent);
+	fc->ent = NULL;
+	fc->nslots = fc->nused = fc->nopen = 0;
+}
+
+/* Slot of path, or the free slot where it would go (NULL: no table). */
+static struct fdcache_ent *slot_find(struct fdcache *fc, const char *path, uint32_t h)
+{
+	size_t mask = fc->nslots - 1;
+
+	if (!fc->nslots)
+		return NULL;
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
+		struct fdcache_ent *e = &fc->ent[i];
+
+		if (!e->path || (e->hash == h && strcmp(e->path, path) == 0))
+			return e;
+	}
+}
+
+/* Rebuilds the table with nslots slots, keeping only entries used in the
+ * current generation when drop_stale is set. */
+static int table_rebuild(struct fdcache *fc, size_t nslots, bool drop_stale)
+{
+	struct fdcache_ent *old = fc->ent, *ne;
+	size_t oldn = fc->nslots;
+
+	ne = calloc(nslots, sizeof(*ne));
+	if (!ne)
+		return KM_ENOMEM;
+	fc->ent = ne;
+	fc->nslots = nslots;
+	fc->nused = 0;
+	for (size_t i = 0; i < oldn; i++) {
+		struct fdcache_ent *e = &old[i], *d;
+
+		if (!e->path)
+			continue;
+		if (drop_stale && e->gen != fc->gen) {
+			ent_release(fc, e);
+			continue;
+		}
+		d = slot_find(fc, e->path, e->hash);
+		*d = *e;
+		fc->nused++;
+	}
+	free(old);
+	return 0;
+}
+
+void fdcache_sweep(struct fdcache *fc)
+{
+	bool stale = false;
+
+	for (size_t i = 0; i < fc->nslots && !stale; i++)
+		stale = fc->ent[i].path && fc->ent[i].gen != fc->gen;
+	/* On allocation failure the stale entries simply stay one more round. */
+	if (stale)
+		table_rebuild(fc, fc->nslots, true);
+	fc->gen++;
+}
+
+/* Entry for path, created if absent (fd FDC_CLOSED); NULL when the cache is
+ * disabled, full or out of memory (the caller then opens and closes). */
+static struct fdcache_ent *fdcache_get(struct fdcache *fc, const char *path)
+{
+	uint32_t h = path_hash(path);
+	struct fdcache_ent *e;
+
+	if (!fc->max_open)
+		return NULL;
+	e = slot_find(fc, path, h);
+	if (e && e->path)
+		goto out;
+	/* Keep the load factor at most 1/2; entries include NOCACHE notes. */
+	if (fc->nused >= 2 * fc->max_open)
+		return NULL;
+	if ((fc->nused + 1) * 2 > fc->nslots) {
+		if (table_rebuild(fc, fc->nslots ? fc->nslots * 2 : 64, false))
+			return NULL;
+		e = slot_find(fc, path, h);
+	}
+	e->path = strdup(path);
+	if (!e->path)
+		return NULL;
+	e->hash = h;
+	e->tag = 0;
+	e->fd = FDC_CLOSED;
+	e->sysfs = false;
+	fc->nused++;
+out:
+	e->gen = fc->gen;
+	return e;
+}
+
+/* True when fd is on a filesystem whose files are regenerated per read;
+ * *sysfs tells whether it is sysfs. */
+static bool fd_is_virtual(int fd, bool *sysfs)
+{
+	struct statfs sf;
+
+	if (fstatfs(fd, &sf) != 0)
+		return false;
+	*sysfs = sf.f_type == SYSFS_MAGIC;
+	return sf.f_type == PROC_SUPER_MAGIC || sf.f_type == SYSFS_MAGIC;
+}
+
+/* Reads fd from offset 0 to EOF into pf->b; on failure *err is the errno.
+ * one_shot: a short read is the whole file (a sysfs attribute is rendered
+ * by one show() into at most a page and returned by the first read of 4 KiB
+ * or more), which saves the read() that would only return 0. */
+static int read_all(struct procfile *pf, int fd, bool one_shot, int *err)
+{
+	off_t off = 0;
 	int rc;
 
 	buf_reset(&pf->b);
-	rc = node_path_join(pf->path, sizeof(pf->path), base, rel);
-	if (rc)
-		goto out;
-	fd = open(pf->path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		rc = km_from_errno(errno);
-		goto out;
-	}
 	for (;;) {
+		size_t want;
 		ssize_t n;
 
 		/* Ask for at least 4 KiB each time; procfs fills at most a page
 		 * per read for many files, so the loop usually runs twice. */
 		rc = buf_reserve(&pf->b, 4096);
 		if (rc)
-			goto out;
-		n = read(fd, pf->b.data + pf->b.len, pf->b.alloc - pf->b.len - 1);
+			return rc;
+		want = pf->b.alloc - pf->b.len - 1;
+		n = pread(fd, pf->b.data + pf->b.len, want, off);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			rc = km_from_errno(errno);
-			goto out;
+			*err = errno;
+			return km_from_errno(errno);
 		}
 		if (n == 0)
 			break;
+		off += n;
 		pf->b.len += (size_t)n;
 		pf->b.data[pf->b.len] = '\0';
+		if (one_shot && off == n && (size_t)n < want)
+			break;
 	}
 	if (!pf->b.data) {
 		rc = buf_reserve(&pf->b, 1);
 		if (rc)
-			goto out;
+			return rc;
 		pf->b.data[0] = '\0';
 	}
-	*data = pf->b.data;
-	*len = pf->b.len;
-	rc = 0;
+	return 0;
+}
+
+/* Errors meaning the descriptor no longer denotes a live file. */
+static bool stale_errno(int e)
+{
+	return e == ENODEV || e == ESTALE || e == EBADF || e == ENOENT || e == ENXIO;
+}
+
+int procfile_read_tag(struct procfile *pf, const char *base, const char *rel, uint64_t tag,
+		      const char **data, size_t *len)
+{
+	struct fdcache_ent *e = NULL;
+	int fd = -1;
+	int err = 0;
+	int rc;
+
+	buf_reset(&pf->b);
+	rc = node_path_join(pf->path, sizeof(pf->path), base, rel);
+	if (rc)
+		goto out;
+	if (pf->fc)
+		e = fdcache_get(pf->fc, pf->path);
+	if (e && e->fd >= 0 && e->tag != tag) {
+		/* The name now denotes another object: never read the old one. */
+		close(e->fd);
+		pf->fc->nopen--;
+		e->fd = FDC_CLOSED;
+	}
+	if (e && e->fd >= 0) {
+		rc = read_all(pf, e->fd, e->sysfs, &err);
+		if (!rc || !stale_errno(err))
+			goto done;
+		close(e->fd);
+		pf->fc->nopen--;
+		e->fd = FDC_CLOSED;
+	}
+	fd = open(pf->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = km_from_errno(errno);
+		goto out;
+	}
+	/* Decide once per path whether its descriptor is worth keeping; when
+	 * the cache is full the path stays FDC_CLOSED and is tried again. */
+	if (e && e->fd == FDC_CLOSED && pf->fc->nopen < pf->fc->max_open) {
+		if (fd_is_virtual(fd, &e->sysfs)) {
+			e->fd = fd;
+			e->tag = tag;
+			pf->fc->nopen++;
+			fd = -1; /* now owned by the cache */
+		} else {
+			e->fd = FDC_NOCACHE;
+		}
+	}
+	rc = read_all(pf, e && e->fd >= 0 ? e->fd : fd, e && e->fd >= 0 && e->sysfs, &err);
+done:
+	if (!rc) {
+		*data = pf->b.data;
+		*len = pf->b.len;
+	}
 out:
 	if (fd >= 0)
 		close(fd);
 	return rc;
+}
+
+int procfile_read(struct procfile *pf, const char *base, const char *rel,
+		  const char **data, size_t *len)
+{
+	return procfile_read_tag(pf, base, rel, 0, data, len);
 }
 
 bool node_next_line(const char **p, const char *end, const char **line, size_t *len)

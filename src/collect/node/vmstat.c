@@ -31,7 +31,7 @@ int node_vmstat(struct node_ctx *ctx)
 			return rc;
 		if (flen > 64)
 			return KM_EPARSE;
-		if (!rx_match(ctx->vmstat_fields, f, flen))
+		if (!node_rx_match(&ctx->nc->rxc[RXC_VMSTAT], ctx->vmstat_fields, f, flen))
 			continue;
 		snprintf(name, sizeof(name), "node_vmstat_%.*s", (int)flen, f);
 		snprintf(help, sizeof(help), "/proc/vmstat information field %.*s.", (int)flen, f);

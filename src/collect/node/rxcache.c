@@ -1,0 +1,136 @@
+/* Per-filter cache of regex decisions for the node collector (see struct
+ * rxcache in node_int.h). The table is rebuilt, never deleted from, so
+ * linear probing needs no tombstones. */
+#include "collect/node/node_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* FNV-1a over s[0..n). */
+static uint32_t name_hash(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return h;
+}
+
+static void clear_entries(struct rxcache *c)
+{
+	for (size_t i = 0; i < c->nslots; i++)
+		free(c->ent[i].s);
+	free(c->ent);
+	c->ent = NULL;
+	c->nslots = c->nused = 0;
+}
+
+void rxcache_fini(struct rxcache *c)
+{
+	clear_entries(c);
+	free(c->pattern);
+	c->pattern = NULL;
+	c->rx = NULL;
+}
+
+/* Slot holding s, or the free slot where it would go (table not empty). */
+static struct rxcache_ent *slot_find(struct rxcache *c, const char *s, size_t n, uint32_t h)
+{
+	size_t mask = c->nslots - 1;
+
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
+		struct rxcache_ent *e = &c->ent[i];
+
+		if (!e->s || (e->hash == h && e->n == n && memcmp(e->s, s, n) == 0))
+			return e;
+	}
+}
+
+/* Rebuilds into nslots slots; drops entries of older generations when
+ * drop_stale. On allocation failure the table is left as it was. */
+static int rebuild(struct rxcache *c, size_t nslots, bool drop_stale)
+{
+	struct rxcache_ent *old = c->ent;
+	size_t oldn = c->nslots;
+
+	c->ent = calloc(nslots, sizeof(*c->ent));
+	if (!c->ent) {
+		c->ent = old;
+		return -1;
+	}
+	c->nslots = nslots;
+	c->nused = 0;
+	for (size_t i = 0; i < oldn; i++) {
+		struct rxcache_ent *e = &old[i];
+
+		if (!e->s)
+			continue;
+		if (drop_stale && e->gen != c->gen) {
+			free(e->s);
+			continue;
+		}
+		*slot_find(c, e->s, e->n, e->hash) = *e;
+		c->nused++;
+	}
+	free(old);
+	return 0;
+}
+
+/* Points c at rx, emptying it when rx is not the filter it was built for. */
+static bool bind_filter(struct rxcache *c, const struct rx *rx)
+{
+	const char *pat = rx_pattern(rx);
+
+	if (c->rx == rx && c->pattern && strcmp(c->pattern, pat) == 0)
+		return true;
+	rxcache_fini(c);
+	c->pattern = strdup(pat);
+	if (!c->pattern)
+		return false;
+	c->rx = rx;
+	return true;
+}
+
+bool node_rx_match(struct rxcache *c, const struct rx *rx, const char *s, size_t n)
+{
+	uint32_t h = name_hash(s, n);
+	struct rxcache_ent *e;
+	char *copy;
+	bool m;
+
+	if (!bind_filter(c, rx))
+		return rx_match(rx, s, n);
+	if (c->nslots) {
+		e = slot_find(c, s, n, h);
+		if (e->s) {
+			e->gen = c->gen;
+			return e->match;
+		}
+	}
+	m = rx_match(rx, s, n);
+	/* Load factor at most 1/2; a full cache just stops remembering. */
+	if (c->nused >= NODE_RXCACHE_MAX)
+		return m;
+	if ((c->nused + 1) * 2 > c->nslots && rebuild(c, c->nslots ? c->nslots * 2 : 64, false))
+		return m;
+	copy = malloc(n + 1);
+	if (!copy)
+		return m;
+	memcpy(copy, s, n);
+	copy[n] = '\0';
+	e = slot_find(c, s, n, h);
+	*e = (struct rxcache_ent){ .s = copy, .n = n, .hash = h, .gen = c->gen, .match = m };
+	c->nused++;
+	return m;
+}
+
+void rxcache_sweep(struct rxcache *c)
+{
+	bool stale = false;
+
+	for (size_t i = 0; i < c->nslots && !stale; i++)
+		stale = c->ent[i].s && c->ent[i].gen != c->gen;
+	if (stale)
+		rebuild(c, c->nslots, true);
+	c->gen++;
+}

@@ -1,0 +1,188 @@
+/* Node collector caches: the procfs/sysfs descriptor cache behind
+ * procfile_read() (fresh content through kept descriptors, regular files
+ * never kept, tags, caps, sweeps) and the per-filter regex decision cache. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "base/err.h"
+#include "base/rx.h"
+#include "collect/node/node_int.h"
+
+static void test_fd_kept_and_fresh(void **state)
+{
+	struct fdcache fc;
+	struct procfile pf;
+	const char *data;
+	size_t len;
+	char *first;
+
+	(void)state;
+	fdcache_init(&fc, 8);
+	procfile_init(&pf, &fc);
+	assert_int_equal(procfile_read(&pf, "/proc", "self/stat", &data, &len), 0);
+	assert_int_equal(fc.nopen, 1);
+	first = strndup(data, len);
+	assert_non_null(first);
+	/* Burn CPU so utime/stime or the start of the line differ; either
+	 * way a second read through the kept descriptor must parse. */
+	assert_int_equal(procfile_read(&pf, "/proc", "self/stat", &data, &len), 0);
+	assert_int_equal(fc.nopen, 1);
+	assert_true(len > 0 && strncmp(data, first, (size_t)(strchr(first, ')') - first)) == 0);
+	free(first);
+	/* /proc/self/status content is regenerated: VmRSS present each time. */
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(procfile_read(&pf, "/proc/", "/self/status", &data, &len), 0);
+		assert_non_null(strstr(data, "VmRSS:"));
+	}
+	assert_int_equal(fc.nopen, 2);
+	procfile_fini(&pf);
+	fdcache_fini(&fc);
+	assert_int_equal(fc.nopen, 0);
+}
+
+static void test_regular_file_not_kept(void **state)
+{
+	char dir[] = "/tmp/k8smon-fdc-XXXXXX";
+	char path[64];
+	struct fdcache fc;
+	struct procfile pf;
+	const char *data;
+	size_t len;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/x", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("one\n", f);
+	fclose(f);
+	fdcache_init(&fc, 8);
+	procfile_init(&pf, &fc);
+	assert_int_equal(procfile_read(&pf, dir, "x", &data, &len), 0);
+	assert_string_equal(data, "one\n");
+	assert_int_equal(fc.nopen, 0);
+	/* Replaced by rename, as package managers replace os-release. */
+	snprintf(path, sizeof(path), "%s/y", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("two\n", f);
+	fclose(f);
+	{
+		char to[64];
+
+		snprintf(to, sizeof(to), "%s/x", dir);
+		assert_int_equal(rename(path, to), 0);
+		assert_int_equal(procfile_read(&pf, dir, "x", &data, &len), 0);
+		assert_string_equal(data, "two\n");
+		unlink(to);
+	}
+	assert_int_equal(procfile_read(&pf, dir, "x", &data, &len), KM_ENOENT);
+	rmdir(dir);
+	procfile_fini(&pf);
+	fdcache_fini(&fc);
+}
+
+static void test_cap_tag_sweep(void **state)
+{
+	struct fdcache fc;
+	struct procfile pf;
+	const char *data;
+	size_t len;
+
+	(void)state;
+	fdcache_init(&fc, 1);
+	procfile_init(&pf, &fc);
+	assert_int_equal(procfile_read(&pf, "/proc", "version", &data, &len), 0);
+	assert_int_equal(procfile_read(&pf, "/proc", "loadavg", &data, &len), 0);
+	assert_int_equal(fc.nopen, 1); /* capped: loadavg opened and closed */
+	assert_true(len > 0);
+	/* Another tag: the kept descriptor is replaced, content still read. */
+	assert_int_equal(procfile_read_tag(&pf, "/proc", "version", 42, &data, &len), 0);
+	assert_non_null(strstr(data, "Linux"));
+	assert_int_equal(fc.nopen, 1);
+	fdcache_sweep(&fc);
+	assert_int_equal(fc.nopen, 1); /* used in the generation just ended */
+	fdcache_sweep(&fc);
+	assert_int_equal(fc.nopen, 0); /* not used since: closed */
+	assert_int_equal(fc.nused, 0);
+	procfile_fini(&pf);
+	fdcache_fini(&fc);
+}
+
+static void test_disabled_cache(void **state)
+{
+	struct fdcache fc;
+	struct procfile pf;
+	const char *data;
+	size_t len;
+
+	(void)state;
+	fdcache_init(&fc, 0);
+	procfile_init(&pf, &fc);
+	assert_int_equal(procfile_read(&pf, "/proc", "version", &data, &len), 0);
+	assert_int_equal(fc.nopen, 0);
+	procfile_fini(&pf);
+	procfile_init(&pf, NULL);
+	assert_int_equal(procfile_read(&pf, "/proc", "version", &data, &len), 0);
+	procfile_fini(&pf);
+	fdcache_fini(&fc);
+}
+
+static void test_rx_cache_follows_filter(void **state)
+{
+	char err[128];
+	struct rx *a = rx_new_search("^eth", err, sizeof(err));
+	struct rx *b = rx_new_search("^lo$", err, sizeof(err));
+	struct rxcache c;
+	char name[16];
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(b);
+	memset(&c, 0, sizeof(c));
+	for (int round = 0; round < 2; round++) {
+		assert_true(node_rx_match(&c, a, "eth0", 4));
+		assert_false(node_rx_match(&c, a, "lo", 2));
+		assert_true(node_rx_match(&c, a, "eth0x", 4)); /* length-bounded */
+	}
+	assert_int_equal(c.nused, 2);
+	/* A new filter empties the cache. */
+	assert_false(node_rx_match(&c, b, "eth0", 4));
+	assert_true(node_rx_match(&c, b, "lo", 2));
+	assert_int_equal(c.nused, 2);
+	rxcache_sweep(&c);
+	assert_true(node_rx_match(&c, b, "lo", 2));
+	rxcache_sweep(&c);
+	assert_int_equal(c.nused, 1); /* eth0 not asked last generation */
+	/* Many names: the table grows and keeps answering correctly. */
+	for (int i = 0; i < 500; i++) {
+		int n = snprintf(name, sizeof(name), "%s%d", i % 2 ? "lo" : "eth", i);
+
+		assert_false(node_rx_match(&c, b, name, (size_t)n));
+	}
+	assert_true(node_rx_match(&c, b, "lo", 2));
+	rxcache_fini(&c);
+	rx_free(a);
+	rx_free(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fd_kept_and_fresh),
+		cmocka_unit_test(test_regular_file_not_kept),
+		cmocka_unit_test(test_cap_tag_sweep),
+		cmocka_unit_test(test_disabled_cache),
+		cmocka_unit_test(test_rx_cache_follows_filter),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
