@@ -29,6 +29,11 @@ PID=$!
 wait_http "$U/healthz" || { fail "agent did not start"; cat "$TMP/k8smon.log"; finish; }
 
 code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+until_ok() { # until_ok SECONDS COMMAND: poll every 0.2 s
+	n=$(( $1 * 5 )); shift
+	while [ $n -gt 0 ]; do sh -c "$*" && return 0; sleep 0.2; n=$((n - 1)); done
+	return 1
+}
 reviews() { fake_ctl GET /requests | python3 -c 'import json,sys; c=json.load(sys.stdin)["counts"]; print(sum(v for k,v in c.items() if "tokenreviews" in k or "subjectaccessreviews" in k))'; }
 self_metric() { # self_metric RESULT: value of k8smon_http_auth_total{result=RESULT}
 	curl -s -H 'Authorization: Bearer tok-prom' "$U/metrics/self" | sed -n "s/^k8smon_http_auth_total{result=\"$1\"} //p"
@@ -79,10 +84,19 @@ check "503 carries Retry-After" sh -c "
 		-d '{\"action\": \"fail\", \"count\": 1, \"code\": 500, \"path\": \"tokenreviews\"}' '$CONTROL/fault' &&
 	curl -s -D - -o /dev/null -H 'Authorization: Bearer tok-other' $U/metrics | grep -qi '^Retry-After:'"
 
+# The API answering too slowly: 503 after the 5 s review timeout (the review
+# is abandoned, nothing cached); the next scrape asks again and gets in.
+fake_ctl POST /fault '{"action": "stall", "seconds": 7, "count": 1, "path": "tokenreviews"}' >/dev/null
+t0=$(date +%s%N)
+c=$(code -m 20 -H 'Authorization: Bearer tok-new' $U/metrics/self)
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "stalled API: 503 after the review timeout (${ms} ms)" sh -c "test $c = 503 && test $ms -ge 4500 && test $ms -lt 6900"
+check "after the timeout the next scrape is reviewed again and allowed" until_ok 10 "test \$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer tok-new' '$U/metrics/self') = 200"
+
 check "k8smon_http_auth_total counts allowed" test "$(self_metric allowed)" -ge 5
 check "k8smon_http_auth_total counts unauthenticated" test "$(self_metric unauthenticated)" -ge 7
 check "k8smon_http_auth_total counts forbidden" test "$(self_metric forbidden)" -ge 4
-check "k8smon_http_auth_total counts error" test "$(self_metric error)" -ge 2
+check "k8smon_http_auth_total counts error" test "$(self_metric error)" -ge 3
 check "tokens never appear in the log" sh -c "! grep -q 'tok-prom\|tok-eve\|tok-new' '$TMP/k8smon.log'"
 
 kill -TERM $PID
