@@ -5,7 +5,9 @@
  * Memory model (DESIGN.md §5, ksm.md §9/§11): like KSM, the store keeps per
  * object only its rendered sample lines, split per family. Each object is one
  * allocation: a small header, an array of (nfamilies+1) uint32 offsets, the
- * key and the text. A scrape writes, for each enabled kind in KSM's order
+ * key and the text. Unlike KSM, a line is stored without its "name{default
+ * labels" prefix (the default labels are kept once per object and put back
+ * by the writer): that prefix is ~70% of a pod's text (BENCHMARKS.md). A scrape writes, for each enabled kind in KSM's order
  * (alphabetical by resource plural) and each family of the kind in KSM's
  * generator order, HELP/TYPE once and then every object's segment for that
  * family. Headers of a kind are written whenever at least one visible object
