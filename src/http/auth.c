@@ -213,7 +213,11 @@ struct http_auth {
 	struct log_limit review_log;          /* loop thread */
 	_Atomic uint64_t results[HTTP_AUTH_RESULT_N];
 	_Atomic uint64_t hits, misses;
+	atomic_bool closing;                  /* http_auth_close() called */
 };
+
+/* Waiters re-check closing this often. */
+#define WAIT_SLICE_MS 50
 
 /* One review in flight, shared by the waiting HTTP thread and the loop:
  * whichever lets go last frees it (the HTTP side may give up on timeout). */
@@ -432,6 +436,12 @@ void http_auth_set_client(struct http_auth *a, struct kube_client *c)
 	atomic_store(&a->client, c);
 }
 
+void http_auth_close(struct http_auth *a)
+{
+	if (a)
+		atomic_store(&a->closing, true);
+}
+
 void http_auth_free(struct http_auth *a)
 {
 	if (!a)
@@ -449,10 +459,13 @@ static enum http_auth_result ask_api(struct http_auth *a, struct kube_client *cl
 	struct review *rv = calloc(1, sizeof(*rv));
 	pthread_condattr_t ca;
 	struct timespec ts;
+	int64_t deadline;
 	enum http_auth_result r = HTTP_AUTH_ERROR;
 
-	if (!rv)
+	if (!rv || atomic_load(&a->closing)) {
+		free(rv);
 		return HTTP_AUTH_ERROR;
+	}
 	atomic_init(&rv->refs, 1);
 	rv->a = a;
 	rv->client = client;
@@ -472,17 +485,21 @@ static enum http_auth_result ask_api(struct http_auth *a, struct kube_client *cl
 		atomic_fetch_sub(&rv->refs, 1);
 		goto out;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += a->o.timeout_ms / 1000;
-	ts.tv_nsec += (a->o.timeout_ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	deadline = clock_mono_ms() + a->o.timeout_ms;
 	pthread_mutex_lock(&rv->mu);
-	while (!rv->done) {
-		if (pthread_cond_timedwait(&rv->cv, &rv->mu, &ts) != 0)
+	/* In slices, so that http_auth_close() is noticed promptly. */
+	while (!rv->done && !atomic_load(&a->closing)) {
+		int64_t now = clock_mono_ms(), slice;
+		if (now >= deadline)
 			break;
+		slice = deadline - now < WAIT_SLICE_MS ? deadline - now : WAIT_SLICE_MS;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += slice * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&rv->cv, &rv->mu, &ts);
 	}
 	if (rv->done)
 		r = rv->result;

@@ -107,6 +107,10 @@ struct http_auth;
 struct http_auth *http_auth_new(const struct http_auth_opts *o);
 /* Attaches the API client (borrowed; its loop runs the reviews). Any thread. */
 void http_auth_set_client(struct http_auth *a, struct kube_client *c);
+/* Shutdown: checks waiting for the API return "error" now, and later misses
+ * do not wait (so stopping the HTTP server is not held up by a slow API).
+ * Any thread; idempotent. */
+void http_auth_close(struct http_auth *a);
 /* Frees a. Only after the attached client's loop has stopped (a review still
  * in flight completes on the loop and refers to a). NULL is ok. */
 void http_auth_free(struct http_auth *a);

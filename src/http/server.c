@@ -477,6 +477,8 @@ void http_server_stop(struct http_server *s)
 	/* The reloader first: it may be swapping daemons (and gives up
 	 * draining when stopping is set). */
 	atomic_store(&s->stopping, true);
+	/* Handlers waiting for a TokenReview would hold MHD_stop_daemon. */
+	http_auth_close(s->auth);
 	tls_reloader_stop(s->reloader);
 	/* Stop accepting and close the listen socket, so new connections fail
 	 * fast; then let responses in flight finish (MHD_stop_daemon cuts every

@@ -99,10 +99,17 @@ check "k8smon_http_auth_total counts forbidden" test "$(self_metric forbidden)" 
 check "k8smon_http_auth_total counts error" test "$(self_metric error)" -ge 3
 check "tokens never appear in the log" sh -c "! grep -q 'tok-prom\|tok-eve\|tok-new' '$TMP/k8smon.log'"
 
+# SIGTERM while a scrape waits for a stalled review: still exits 0 within 2 s.
+fake_ctl POST /auth '{"users": {"tok-late": {"username": "late", "uid": "u9"}}}' >/dev/null
+fake_ctl POST /fault '{"action": "stall", "seconds": 10, "count": 1, "path": "tokenreviews"}' >/dev/null
+curl -s -o /dev/null -m 10 -H 'Authorization: Bearer tok-late' $U/metrics &
+sleep 0.5
+t0=$(date +%s%N)
 kill -TERM $PID
-i=0; while kill -0 $PID 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
+i=0; while kill -0 $PID 2>/dev/null && [ $i -lt 50 ]; do sleep 0.05; i=$((i + 1)); done
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 wait $PID; rc=$?
-check "SIGTERM exits 0" test $rc = 0
+check "SIGTERM during a stalled review exits 0 within 2 s (${ms} ms)" test $rc = 0 -a $ms -le 2000
 PID=""
 
 $BIN -http.auth=kubernetes -httpListenAddr=127.0.0.1:0 >"$TMP/out" 2>"$TMP/err"; rc=$?
