@@ -28,6 +28,14 @@ else
 fi
 
 fakeapi_start "$TMP/sd" --load crds --load examples/cluster || { fail "fake API server"; finish; }
+# 3000 more pods: /metrics/kube-state is then ~4 MB, larger than the socket buffers, so a
+# response is really in flight when SIGTERM comes.
+python3 -c 'import json
+print(json.dumps([{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "big-%d" % i, "namespace": "default"},
+  "spec": {"nodeName": "demo-node-2", "containers": [{"name": "c%d" % j, "image": "busybox"} for j in range(3)]},
+  "status": {"phase": "Running"}} for i in range(3000)]))' >"$TMP/pods.json"
+curl -s --cacert "$TMP/sd/api/ca.crt" -H 'Content-Type: application/json' --data-binary @"$TMP/pods.json" \
+	"$CONTROL/objects" | grep -q '"loaded": *3000' || fail "bulk load of 3000 pods"
 if python3 tests/chaos/shutdown.py "$BIN" "$KUBECONFIG" "$TMP/sd.json" >"$TMP/sd.out" 2>&1; then
 	ok "SIGTERM in a scrape loop: exit 0 in $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["exit_seconds"])' "$TMP/sd.json") s, no in-flight response cut"
 else
