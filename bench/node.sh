@@ -48,6 +48,20 @@ def status(pid, key):
         if l.startswith(key + ":"):
             return int(l.split()[1])
 hdrs = {"Accept-Encoding": "gzip" if gz else "identity"}
+def get(s):
+    # A server may close a keep-alive connection left idle while the other
+    # server's round ran (k8smon's -http.timeout); reconnect once, as
+    # Prometheus would, and count it.
+    for attempt in (0, 1):
+        try:
+            s["conn"].request("GET", s["path"], headers=hdrs)
+            return s["conn"].getresponse().read()
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            if attempt:
+                raise
+            s["conn"].close()
+            s["conn"] = http.client.HTTPConnection("127.0.0.1", s["port"], timeout=30)
+            s["reconnects"] += 1
 srv = {}
 for name, pid, port, path in (("k8smon", sys.argv[5], sys.argv[6], sys.argv[7]),
                               ("ne", sys.argv[8], sys.argv[9], sys.argv[10])):
@@ -60,21 +74,20 @@ for name, pid, port, path in (("k8smon", sys.argv[5], sys.argv[6], sys.argv[7]),
             time.sleep(0.1)
     else:
         sys.exit(f"{name} does not answer on port {port}")
-    srv[name] = {"pid": pid, "conn": c, "path": path, "cpu": [], "idle": 0}
+    srv[name] = {"pid": pid, "conn": c, "port": int(port), "path": path, "cpu": [],
+                 "idle": 0, "reconnects": 0}
 time.sleep(0.5)
 for s in srv.values():  # RSS after one scrape, before the run
     s["idle"] = status(s["pid"], "VmRSS")
 for s in srv.values():
     for _ in range(warmup):
-        s["conn"].request("GET", s["path"], headers=hdrs); s["conn"].getresponse().read()
+        get(s)
 ratios = []
 for _ in range(rounds):
     for s in srv.values():
-        c, path = s["conn"], s["path"]
         t0 = cpu(s["pid"])
         for _ in range(n):
-            c.request("GET", path, headers=hdrs)
-            s["size"] = len(c.getresponse().read())
+            s["size"] = len(get(s))
         s["cpu"].append((cpu(s["pid"]) - t0) * 1000 / n)
     ratios.append(srv["k8smon"]["cpu"][-1] / srv["ne"]["cpu"][-1])
 for s in srv.values():
@@ -84,6 +97,7 @@ k, e = srv["k8smon"], srv["ne"]
 rng = lambda s: f"{min(s['cpu']):.2f}–{max(s['cpu']):.2f}"
 print(f"| k8smon /metrics/node | {k['med']:.3f} ({rng(k)}) | {k['hwm']/1024:.1f} | {k['idle']/1024:.1f} | {k['size']} |")
 print(f"| node-exporter 1.5.0 (same collectors) | {e['med']:.3f} ({rng(e)}) | {e['hwm']/1024:.1f} | {e['idle']/1024:.1f} | {e['size']} |")
+print(f"reconnects: k8smon {k['reconnects']}, node-exporter {e['reconnects']}", file=sys.stderr)
 print(f"| ratio k8smon / node-exporter | {statistics.median(ratios):.3f} | {k['hwm']/e['hwm']:.3f} | {k['idle']/e['idle']:.3f} | |")
 PY
 ROWS=$(cat "$OUT"); rm -f "$OUT"

@@ -2,6 +2,7 @@
  * Exit codes: 0 clean shutdown, 1 runtime failure, 2 bad flags or a listen
  * address that cannot be bound (one line on stderr naming the flag). */
 #include <curl/curl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,6 +41,12 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+
+	/* Host mode: scrapes are serialised on the collector mutexes, so
+	 * per-thread malloc arenas for the HTTP threads only cost memory
+	 * (about 0.3 MiB of peak RSS, bench/node.sh). Before threads start. */
+	if (!f.kubernetes)
+		mallopt(M_ARENA_MAX, 1);
 
 	/* Before any thread starts: libcurl's global init is not thread-safe.
 	 * Only Kubernetes mode uses libcurl (API client, app scraper, both on

@@ -64,10 +64,38 @@ int expo_family(struct buf *b, const char *name, const char *help, enum expo_typ
 	if (!rc)
 		rc = escape(b, help, strlen(help), "\\\n");
 	if (!rc)
-		rc = buf_printf(b, "\n# TYPE %s %s\n", name, expo_type_name(type));
+		rc = buf_add(b, "\n# TYPE ", 8);
+	if (!rc)
+		rc = buf_adds(b, name);
+	if (!rc)
+		rc = buf_addc(b, ' ');
+	if (!rc)
+		rc = buf_adds(b, expo_type_name(type));
+	if (!rc)
+		rc = buf_addc(b, '\n');
 	if (rc)
 		buf_truncate(b, mark);
 	return rc;
+}
+
+/* |v| <= 2^53 as decimal digits; no printf on the hot path, where most
+ * samples are integral counters. */
+static size_t fmt_int(char *dst, int64_t v)
+{
+	char tmp[24];
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	size_t n = 0, len = 0;
+
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		dst[len++] = '-';
+	while (n)
+		dst[len++] = tmp[--n];
+	dst[len] = '\0';
+	return len;
 }
 
 size_t expo_fmt_double(char *dst, double v)
@@ -84,7 +112,7 @@ size_t expo_fmt_double(char *dst, double v)
 	if (v == 0)
 		return (size_t)snprintf(dst, EXPO_DOUBLE_MAX, "0");
 	if (fabs(v) <= 9007199254740992.0 && v == floor(v))
-		return (size_t)snprintf(dst, EXPO_DOUBLE_MAX, "%lld", (long long)v);
+		return fmt_int(dst, (int64_t)v);
 
 	/* Shortest round trip: 15 significant digits are exact for any decimal
 	 * that has at most 15; strip zeros to get the shortest. Else 16, 17. */
