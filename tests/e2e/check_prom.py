@@ -12,6 +12,8 @@
       regex matchers `.*` and Grafana's interval macros by durations.
   check_prom.py query --url URL EXPR [--min N]
       EXPR returns at least N series (default 1).
+  check_prom.py queries --url URL < checks
+      the same for many expressions at once (lines: name TAB min TAB expr).
 
 One line per check ("ok   - ..." / "FAIL - ..."); exit status 1 if any check failed.
 """
@@ -197,6 +199,11 @@ def cmd_dashboards(a):
             with open(f) as fh:
                 d = json.load(fh)
             n = bad = with_data = 0
+            empty = []
+            names = [v.get("name") for v in (d.get("templating") or {}).get("list", [])]
+            dss = {json.dumps(p.get("datasource")) for p in d.get("panels", []) if p.get("type") != "row"}
+            if "datasource" not in names or dss != {json.dumps({"type": "prometheus", "uid": "${datasource}"})}:
+                fail("dashboard %s: panels must use the ${datasource} variable (%s)" % (os.path.basename(f), dss))
             for where, expr in dashboard_exprs(d):
                 n += 1
                 res, err = query(a.url, substitute(expr))
@@ -205,8 +212,12 @@ def cmd_dashboards(a):
                     fail("%s %s: %s (%s)" % (os.path.basename(f), where, err, substitute(expr)))
                 elif res:
                     with_data += 1
+                else:
+                    empty.append(where)
             if n and not bad:
                 ok("dashboard %s: %d expressions evaluate (%d with data)" % (os.path.basename(f), n, with_data))
+                for e in empty:
+                    info("%s %s: no data in this scenario" % (os.path.basename(f), e))
             elif not n:
                 fail("dashboard %s has no expressions" % os.path.basename(f))
 
@@ -226,6 +237,33 @@ def cmd_query(a):
         fail("%s: %d series (want >= %d)" % (a.name or a.expr, len(res), a.min))
 
 
+def cmd_queries(a):
+    """stdin: one check per line, `name<TAB>min<TAB>expr`; all polled until one shared deadline."""
+    todo = []
+    for line in sys.stdin:
+        if line.strip() and not line.startswith("#"):
+            name, mn, expr = line.rstrip("\n").split("\t", 2)
+            todo.append((name, int(mn), expr))
+    deadline = time.time() + a.timeout
+    done = {}
+    while True:
+        for name, mn, expr in todo:
+            if name in done and done[name][0]:
+                continue
+            res, err = query(a.url, expr)
+            n = len(res or [])
+            done[name] = (not err and n >= mn, n, err, mn)
+        if all(v[0] for v in done.values()) or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    for name, _, _ in todo:
+        good, n, err, mn = done[name]
+        if good:
+            ok("%s: %d series" % (name, n))
+        else:
+            fail("%s: %s" % (name, err or "%d series (want >= %d)" % (n, mn)))
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -237,6 +275,7 @@ def main():
     p.add_argument("--json")
     p = sub.add_parser("dashboards")
     p.add_argument("paths", nargs="+")
+    sub.add_parser("queries")
     p = sub.add_parser("query")
     p.add_argument("expr")
     p.add_argument("--min", type=int, default=1)
@@ -245,7 +284,8 @@ def main():
         p.add_argument("--url", required=True)
         p.add_argument("--timeout", type=float, default=30)
     a = ap.parse_args()
-    {"rules": cmd_rules, "alerts": cmd_alerts, "dashboards": cmd_dashboards, "query": cmd_query}[a.cmd](a)
+    {"rules": cmd_rules, "alerts": cmd_alerts, "dashboards": cmd_dashboards, "query": cmd_query,
+     "queries": cmd_queries}[a.cmd](a)
     return 1 if FAILS else 0
 
 

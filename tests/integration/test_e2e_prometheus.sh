@@ -17,6 +17,9 @@ cd "$(dirname "$0")/../.."
 . tests/lib/fakeapi.sh
 . tests/e2e/cgroups.sh
 NODE=demo-node-1
+T0=$(date +%s)
+# elapsed-time marker between sections (the run is slower on a busy machine)
+section() { echo "     # t=$(( $(date +%s) - T0 ))s: $*"; }
 APOD=k8smon-e2e01
 ANS=monitoring
 TMP=$(mktemp -d /tmp/k8smon-e2e.XXXXXX)
@@ -47,6 +50,7 @@ cp examples/alerts/k8smon-alerts.yaml "$TMP/rules/"
 python3 tests/e2e/shorten_rules.py "$TMP/rules/k8smon-alerts.yaml" "$TMP/rules" >/dev/null
 
 # --- simulated cluster + agent
+section "cluster and agent"
 fakeapi_start "$TMP/api" --load crds --load examples/cluster --load tests/e2e/cluster-extra ||
 	bail "fake API server"
 SYSFS_FLAG=""
@@ -110,6 +114,7 @@ assert [j["job_name"] for j in a] == [j["job_name"] for j in b]
 PY
 
 # --- prometheus
+section "prometheus, victoria-metrics, vmagent"
 PPORT=$(free_port)
 PROM=http://127.0.0.1:$PPORT
 prometheus --config.file="$TMP/prometheus.yml" --storage.tsdb.path="$TMP/prom" \
@@ -118,6 +123,7 @@ PIDS="$PIDS $!"
 
 # --- victoria-metrics + vmagent, started now so they collect while Prometheus is checked
 VM_OK=0
+LPORT=""
 if ! command -v victoria-metrics >/dev/null || ! command -v vmagent >/dev/null; then
 	if [ "$(id -u)" = 0 ]; then
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q victoria-metrics >"$TMP/apt.log" 2>&1
@@ -143,37 +149,47 @@ PY
 		-remoteWrite.tmpDataPath="$TMP/vmagent-data" -httpListenAddr=127.0.0.1:$GPORT \
 		-remoteWrite.flushInterval=1s -loggerLevel=WARN >"$TMP/vmagent.log" 2>&1 &
 	PIDS="$PIDS $!"
+	# vmalert evaluates the same shortened rules against VictoriaMetrics, recording rules
+	# written back to it (notifications go to a port nobody answers; vmalert logs that
+	# and keeps evaluating)
+	if command -v vmalert >/dev/null; then
+		LPORT=$(free_port)
+		vmalert "-rule=$TMP/rules/*.yaml" -datasource.url="$VM" -remoteWrite.url="$VM" -notifier.url=http://127.0.0.1:9/ \
+			-evaluationInterval=1s -httpListenAddr=127.0.0.1:$LPORT -loggerLevel=ERROR >"$TMP/vmalert.log" 2>&1 &
+		PIDS="$PIDS $!"
+	fi
 else
 	fail "victoria-metrics/vmagent not installed and apt-get install failed (see apt log)"
 fi
 
+section "checks against prometheus"
 wait_http "$PROM/-/ready" 15 || { cat "$TMP/prometheus.log"; bail "prometheus did not start"; }
-for job in node-exporter kubelet kube-state-metrics k8smon k8smon-apps; do
-	python3 tests/e2e/check_prom.py query --url "$PROM" --timeout 15 --name "prometheus target job=$job up" "up{job=\"$job\"} == 1"
-	[ $? = 0 ] || FAILS=$((FAILS + 1))
-done
-python3 tests/e2e/check_prom.py query --url "$PROM" --timeout 5 --name "kube_pod_info keeps object namespace/pod (honor_labels)" \
-	'kube_pod_info{job="kube-state-metrics",namespace="shop",pod=~"checkout-.*"}' || FAILS=$((FAILS + 1))
-python3 tests/e2e/check_prom.py query --url "$PROM" --timeout 5 --name "node_* carry instance=$NODE and the agent pod's namespace/pod" \
-	"node_load1{job=\"node-exporter\",instance=\"$NODE\",namespace=\"$ANS\",pod=\"$APOD\"}" || FAILS=$((FAILS + 1))
-python3 tests/e2e/check_prom.py query --url "$PROM" --timeout 5 --name "container_* carry metrics_path=/metrics/cadvisor and node" \
-	"container_cpu_usage_seconds_total{job=\"kubelet\",metrics_path=\"/metrics/cadvisor\",node=\"$NODE\"}" || FAILS=$((FAILS + 1))
-
-if [ $APP = 1 ]; then
-	python3 tests/e2e/check_prom.py query --url "$PROM" --timeout 20 --name "application target (frontend pod, annotation discovery) up through /metrics/apps" \
-		'up{namespace="shop",pod=~"frontend-.*"} == 1' || FAILS=$((FAILS + 1))
-	python3 tests/e2e/check_prom.py query --url "$PROM" --timeout 5 --name "application samples carry the target's namespace/pod" \
-		'e2e_app_requests_total{namespace="shop",pod=~"frontend-.*"}' || FAILS=$((FAILS + 1))
-fi
+T=$(printf '\t')
+{
+	for job in node-exporter kubelet kube-state-metrics k8smon k8smon-apps; do
+		echo "prometheus target job=$job up${T}1${T}up{job=\"$job\"} == 1"
+	done
+	echo "kube_pod_info keeps object namespace/pod (honor_labels)${T}1${T}kube_pod_info{job=\"kube-state-metrics\",namespace=\"shop\",pod=~\"checkout-.*\"}"
+	echo "node_* carry instance=$NODE and the agent pod's namespace/pod${T}1${T}node_load1{job=\"node-exporter\",instance=\"$NODE\",namespace=\"$ANS\",pod=\"$APOD\"}"
+	echo "container_* carry metrics_path=/metrics/cadvisor and node${T}1${T}container_cpu_usage_seconds_total{job=\"kubelet\",metrics_path=\"/metrics/cadvisor\",node=\"$NODE\"}"
+	if [ $APP = 1 ]; then
+		echo "application target (frontend pod, annotation discovery) up through /metrics/apps${T}1${T}up{namespace=\"shop\",pod=~\"frontend-.*\"} == 1"
+		echo "application samples carry the target's namespace/pod${T}1${T}e2e_app_requests_total{namespace=\"shop\",pod=~\"frontend-.*\"}"
+	fi
+} | python3 tests/e2e/check_prom.py queries --url "$PROM" --timeout 30 || FAILS=$((FAILS + 1))
+section "recording rules"
 python3 tests/e2e/check_prom.py rules --url "$PROM" --rules "$TMP/rules" --cgroups $CGROUPS --timeout 60 \
 	--json "$TMP/rules.json" || FAILS=$((FAILS + 1))
+section "alerts"
 python3 tests/e2e/check_prom.py alerts --url "$PROM" --timeout 30 --json "$TMP/alerts.json" || FAILS=$((FAILS + 1))
 python3 tests/e2e/check_prom.py query --url "$PROM" --timeout 0 --min 0 --name "k8smon self-alerts evaluated" \
 	'ALERTS{alertname=~"K8smon.*"}' >/dev/null
 check "no k8smon self-health alert firing on a healthy agent" sh -c \
 	"curl -s '$PROM/api/v1/query' --data-urlencode 'query=ALERTS{alertname=~\"K8smon.*\",alertstate=\"firing\"}' | grep -q '\"result\":\[\]'"
+section "dashboards"
 python3 tests/e2e/check_prom.py dashboards --url "$PROM" examples/dashboards || FAILS=$((FAILS + 1))
 
+section "docs"
 # --- docs/metrics.md: generated from this run with E2E_WRITE_DOC=1; otherwise checked
 mkdir -p "$TMP/doc"
 for e in node cadvisor kube-state apps self; do curl -s "http://$AGENT/metrics/$e" >"$TMP/doc/$e.prom"; done
@@ -196,17 +212,37 @@ sys.exit(1 if missing else 0)
 PY
 
 # --- VictoriaMetrics
+section "victoria-metrics"
 if [ $VM_OK = 1 ]; then
 	for q in 'up{job="node-exporter"} == 1' 'up{job="kube-state-metrics"} == 1' 'node_cpu_seconds_total{job="node-exporter",mode="idle"}' \
 		'kube_pod_info{job="kube-state-metrics"}' 'container_memory_working_set_bytes{job="kubelet",metrics_path="/metrics/cadvisor"}' \
 		'k8smon_ready{job="k8smon"} == 1'; do
-		python3 tests/e2e/check_prom.py query --url "$VM" --timeout 30 --name "victoria-metrics via vmagent: $q" "$q" ||
-			FAILS=$((FAILS + 1))
+		echo "victoria-metrics via vmagent: $q${T}1${T}$q"
+	done | python3 tests/e2e/check_prom.py queries --url "$VM" --timeout 30 || FAILS=$((FAILS + 1))
+	if [ -n "$LPORT" ]; then
+		if wait_http "http://127.0.0.1:$LPORT/health" 10; then
+			# (not KubeDeploymentReplicasMismatch: VictoriaMetrics' changes() counts the first
+			# sample of a new series as a change, so `changes(...[10m]) == 0` holds only after 10m)
+			for al in KubePodCrashLooping KubeNodeNotReady KubeJobFailed KubeQuotaExceeded; do
+				check "vmalert on VictoriaMetrics: $al firing" sh -c "i=0; while [ \$i -lt 60 ]; do
+					curl -s http://127.0.0.1:$LPORT/api/v1/alerts | python3 -c 'import json,sys; sys.exit(0 if any(a[\"name\"]==\"$al\" and a[\"state\"]==\"firing\" for a in json.load(sys.stdin)[\"data\"][\"alerts\"]) else 1)' && exit 0
+					sleep 0.5; i=\$((i + 1)); done; exit 1"
+			done
+			python3 tests/e2e/check_prom.py query --url "$VM" --timeout 20 --name "vmalert recording rule written to victoria-metrics: namespace_workload_pod:kube_pod_owner:relabel" \
+				'namespace_workload_pod:kube_pod_owner:relabel{workload_type="deployment"}' || FAILS=$((FAILS + 1))
+		else
+			fail "vmalert did not start"; tail -3 "$TMP/vmalert.log"
+		fi
+	fi
+	for u in "$PROM" "$VM"; do
+		echo "     # changes(kube_deployment_status_replicas_updated{deployment=\"checkout\"}[10m]) at $u: $(curl -s "$u/api/v1/query" \
+			--data-urlencode 'query=changes(kube_deployment_status_replicas_updated{deployment="checkout"}[10m])' | python3 -c 'import json,sys; print([r["value"][1] for r in json.load(sys.stdin)["data"]["result"]])')"
 	done
 	check "victoria-metrics and Prometheus agree on the kube_pod_info series count" sh -c "
 		a=\$(curl -s '$PROM/api/v1/query' --data-urlencode 'query=count(kube_pod_info)' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"data\"][\"result\"][0][\"value\"][1])')
 		b=\$(curl -s '$VM/api/v1/query' --data-urlencode 'query=count(kube_pod_info)' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"data\"][\"result\"][0][\"value\"][1])')
 		echo \$a \$b; [ -n \"\$a\" ] && [ \"\$a\" = \"\$b\" ]"
 fi
+section "done"
 [ "$FAILS" -ne 0 ] && { echo "--- k8smon log (tail)"; tail -5 "$TMP/k8smon.log"; echo "--- prometheus log (tail)"; tail -5 "$TMP/prometheus.log"; }
 finish
