@@ -47,6 +47,9 @@ static const struct family families[KUBE_M__COUNT] = {
 		"1 when this instance holds the Lease (or leader election is off).", EXPO_GAUGE, { "lease" } },
 	[KUBE_M_LEADER_TRANSITIONS] = { "k8smon_kube_leader_transitions_total",
 		"Times this instance became or stopped being the leader.", EXPO_COUNTER, { "lease" } },
+	[KUBE_M_OBJECTS_OVER] = { "k8smon_kube_store_objects_over_threshold",
+		"1 while the local store of a resource holds more objects than its warning threshold.",
+		EXPO_GAUGE, { "resource" } },
 };
 
 static const double lat_bounds[KUBE_LATENCY_BUCKETS] = {

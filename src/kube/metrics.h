@@ -24,6 +24,7 @@ enum kube_metric {
 	KUBE_M_TOKEN_RELOADS,  /* counter {} */
 	KUBE_M_LEADER,         /* gauge {lease}: k8smon_leader */
 	KUBE_M_LEADER_TRANSITIONS, /* counter {lease} */
+	KUBE_M_OBJECTS_OVER,   /* gauge {resource}: 1 while over the warning threshold */
 	KUBE_M__COUNT
 };
 

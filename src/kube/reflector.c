@@ -49,6 +49,8 @@ struct kube_reflector {
 
 	atomic_bool synced;
 	atomic_bool absent;     /* the last LIST got 404: resource not served */
+	size_t warn_objects;
+	bool over_warned;       /* loop thread */
 };
 
 static void do_list(struct kube_reflector *r);
@@ -96,6 +98,7 @@ struct kube_reflector *kube_reflector_new(struct kube_client *c, const struct ku
 	r->page_size = o->page_size ? o->page_size : 500;
 	r->watch_timeout_s = o->watch_timeout_s;
 	r->idle_timeout_s = o->idle_timeout_s ? o->idle_timeout_s : 150;
+	r->warn_objects = o->warn_objects ? o->warn_objects : KUBE_OBJECTS_WARN;
 	r->max_page_bytes = o->max_page_bytes ? o->max_page_bytes : KUBE_BODY_MAX;
 	kube_framer_init(&r->framer, o->max_event_bytes ? o->max_event_bytes : (16u << 20));
 	backoff_init(&r->bo, o->backoff_min_ms ? o->backoff_min_ms : 800,
@@ -156,7 +159,17 @@ static void set_str(char **dst, const char *s)
 
 static void note_progress(struct kube_reflector *r)
 {
-	kube_metrics_set(M(r), KUBE_M_OBJECTS, (double)kube_store_len(r->store), r->name, NULL, NULL);
+	size_t n = kube_store_len(r->store);
+	bool over = n > r->warn_objects;
+
+	kube_metrics_set(M(r), KUBE_M_OBJECTS, (double)n, r->name, NULL, NULL);
+	if (over != r->over_warned) {
+		r->over_warned = over;
+		kube_metrics_set(M(r), KUBE_M_OBJECTS_OVER, over ? 1 : 0, r->name, NULL, NULL);
+		if (over)
+			log_warn("kube", "resource=%s: %zu objects in the store, over the warning threshold of %zu",
+				 r->name, n, r->warn_objects);
+	}
 	kube_metrics_set(M(r), KUBE_M_LAST_SYNC, clock_wall(), r->name, NULL, NULL);
 }
 
@@ -476,6 +489,9 @@ static int apply_event(struct kube_reflector *r, struct kube_event *ev)
 	/* Advance only after the event is applied: a restart resumes after the
 	 * last event the store reflects. */
 	set_str(&r->rv, ev->rv);
+	/* Object count and its threshold follow every add and delete. */
+	if (ev->type != KUBE_EV_MODIFIED)
+		note_progress(r);
 	return 0;
 }
 

@@ -57,10 +57,19 @@ struct kube_reflector_opts {
 	int idle_timeout_s;
 	size_t max_event_bytes;     /* one watch line; 0 = 16 MiB */
 	size_t max_page_bytes;      /* one LIST page; 0 = KUBE_BODY_MAX */
+	/* Objects in the store past which a warning is logged once and
+	 * k8smon_kube_store_objects_over_threshold is 1. The store is not
+	 * truncated (a partial view would be wrong, not safer). 0 =
+	 * KUBE_OBJECTS_WARN. */
+	size_t warn_objects;
 	int64_t backoff_min_ms;     /* 0 = 800 */
 	int64_t backoff_max_ms;     /* 0 = 30000 */
 	struct kube_reflector_cbs cbs;
 };
+
+/* Kubernetes' tested scale limit for pods in a cluster: a store past it is
+ * worth a warning. */
+#define KUBE_OBJECTS_WARN 150000
 
 struct kube_reflector;
 

@@ -16,7 +16,8 @@ fi
 CF="$CF -std=c17 -D_GNU_SOURCE -pthread -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wvla -Wformat=2 -Isrc $(pkg-config --cflags $PKGS)"
 mkdir -p "$OUT/o"
 objs=""
-for f in src/base/*.c src/expo/*.c src/kube/*.c; do
+# The expo parser uses the label sets of src/scrape/labels.c.
+for f in src/base/*.c src/expo/*.c src/kube/*.c src/scrape/labels.c; do
 	o="$OUT/o/$(echo "$f" | tr / _).o"
 	cc $CF -c -o "$o" "$f"
 	objs="$objs $o"

@@ -182,6 +182,7 @@ int main(int argc, char **argv)
 	const char *identity = NULL;
 	char *specs[MAX_RES];
 	int nspec = 0, watch_timeout = 0, idle = 0, lease_ms = 0, renew_ms = 0, retry_ms = 0;
+	int warn_objects = 0;
 	struct kube_conn conn;
 	struct kube_loop *loop = NULL;
 	struct kube_client *client = NULL;
@@ -211,6 +212,7 @@ int main(int argc, char **argv)
 		else if (strcmp(a, "--identity") == 0) identity = v;
 		else if (strcmp(a, "--watch-timeout") == 0 && !get_int(v, &watch_timeout)) ;
 		else if (strcmp(a, "--idle-timeout") == 0 && !get_int(v, &idle)) ;
+		else if (strcmp(a, "--warn-objects") == 0 && !get_int(v, &warn_objects)) ;
 		else if (strcmp(a, "--lease-ms") == 0 && !get_int(v, &lease_ms)) ;
 		else if (strcmp(a, "--renew-ms") == 0 && !get_int(v, &renew_ms)) ;
 		else if (strcmp(a, "--retry-ms") == 0 && !get_int(v, &retry_ms)) ;
@@ -245,6 +247,7 @@ int main(int argc, char **argv)
 		o.label_selector = lsel;
 		o.watch_timeout_s = watch_timeout;
 		o.idle_timeout_s = idle;
+		o.warn_objects = (size_t)warn_objects;
 		o.cbs = (struct kube_reflector_cbs){ on_add, on_update, on_delete, on_synced, w };
 		w->last_rv = json_object();
 		w->r = kube_reflector_new(client, &o);
