@@ -32,7 +32,7 @@ enum { CLS_2XX, CLS_4XX, CLS_5XX, CLS_N };
 #define DRAIN_MAX_MS 60000
 /* Longest wait for responses in flight at shutdown: SIGTERM must end the
  * process within 2 s, Lease release included. */
-#define STOP_DRAIN_MS 1000
+#define STOP_DRAIN_MS 800
 
 /* One libmicrohttpd daemon on the shared listening socket. There is one,
  * except during a certificate switch: the new one accepts while the old one

@@ -357,9 +357,12 @@ static void stop_on_loop(void *arg)
 	text = json_dumps(obj, JSON_COMPACT);
 	json_decref(obj);
 	if (text) {
+		/* At most 1 s: SIGTERM must end the process within 2 s even with
+		 * a slow API server (the Lease then expires by itself). */
 		struct kube_req_opts o = { .method = "PUT", .resource = "leases", .path = l->path,
 					   .body = text, .body_len = strlen(text),
-					   .timeout_ms = l->renew_ms, .max_bytes = 1u << 20 };
+					   .timeout_ms = l->renew_ms < 1000 ? l->renew_ms : 1000,
+					   .max_bytes = 1u << 20 };
 
 		l->req = kube_req_start(l->c, &o, release_done, l);
 		free(text);

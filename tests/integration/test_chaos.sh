@@ -44,4 +44,18 @@ else
 fi
 check "Lease released on SIGTERM" sh -c "test -z \"\$(kubectl get lease k8smon -n default -o jsonpath='{.spec.holderIdentity}')\""
 check "Lease existed (was held)" kubectl get lease k8smon -n default
+
+# SIGTERM while the API server stalls Lease writes: the release is given up after 1 s
+# (the Lease expires by itself) and the process still exits 0 within 2 s.
+PORT=$(free_port)
+"$BIN" -promscrape.kubernetes -kubeconfig="$KUBECONFIG" -nodeName=demo-node-1 -httpListenAddr=127.0.0.1:$PORT \
+	-leaderElection.namespace=default >"$TMP/stall.log" 2>&1 &
+PID=$!
+i=0; until curl -s "127.0.0.1:$PORT/metrics/self" | grep -q '^k8smon_leader{lease="default/k8smon"} 1' || [ $i -gt 150 ]; do sleep 0.2; i=$((i + 1)); done
+fake_ctl POST /fault '{"action":"stall","seconds":8,"count":10,"path":"leases","method":"PUT"}' >/dev/null
+sleep 0.2
+t0=$(date +%s%N); kill -TERM $PID; wait $PID; rc=$?; ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+fake_ctl POST /fault '{"action":"clear"}' >/dev/null
+if [ $rc -eq 0 ] && [ $ms -le 2000 ]; then ok "SIGTERM with stalled Lease writes: exit 0 in $ms ms"
+else fail "SIGTERM with stalled Lease writes: exit $rc after $ms ms (want 0 within 2000)"; tail -5 "$TMP/stall.log"; fi
 finish
