@@ -1,0 +1,487 @@
+/* The scraper through the manager's public API against in-process loopback
+ * HTTP targets: exported_ renaming with honorLabels false and true,
+ * sampleLimit (counted after metricRelabelings, exceeding it fails the
+ * scrape), the body cap, scraped timestamps (0.0.4 milliseconds and
+ * OpenMetrics seconds), the up/scrape_* series, and a target that disappears
+ * taking its samples and synthetic series out of /metrics/apps. */
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "kube/loop.h"
+#include "scrape/rule.h"
+#include "scrape/scrape.h"
+
+#define NT 8                    /* targets served by the test server */
+#define BODY_MAX (64 << 10)     /* the manager's body cap in this test */
+
+/* Loopback HTTP targets: target i answers every request on port[i] with
+ * ctype[i] and body[i] (both replaceable under mu), then closes. */
+struct srv {
+	int lfd[NT];
+	int port[NT];
+	char *body[NT];             /* owned */
+	const char *ctype[NT];      /* static strings */
+	pthread_mutex_t mu;
+	int stop[2];                /* pipe: a byte stops the thread */
+	pthread_t th;
+};
+
+static void serve_one(struct srv *s, int i, int fd)
+{
+	char req[4096], head[256];
+	size_t got = 0;
+	char *body;
+	int hl;
+
+	while (got < sizeof(req) - 1) {
+		ssize_t r = read(fd, req + got, sizeof(req) - 1 - got);
+		if (r <= 0)
+			return;
+		got += (size_t)r;
+		req[got] = 0;
+		if (strstr(req, "\r\n\r\n"))
+			break;
+	}
+	pthread_mutex_lock(&s->mu);
+	body = strdup(s->body[i]);
+	hl = snprintf(head, sizeof(head),
+		      "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+		      s->ctype[i], strlen(body));
+	pthread_mutex_unlock(&s->mu);
+	/* The client may abort mid-body (the cap): MSG_NOSIGNAL, errors ignored. */
+	if (send(fd, head, (size_t)hl, MSG_NOSIGNAL) == hl)
+		for (size_t off = 0, n = strlen(body); off < n;) {
+			ssize_t w = send(fd, body + off, n - off, MSG_NOSIGNAL);
+			if (w <= 0)
+				break;
+			off += (size_t)w;
+		}
+	free(body);
+}
+
+static void *srv_main(void *arg)
+{
+	struct srv *s = arg;
+	struct pollfd p[NT + 1];
+
+	for (int i = 0; i < NT; i++)
+		p[i] = (struct pollfd){ .fd = s->lfd[i], .events = POLLIN };
+	p[NT] = (struct pollfd){ .fd = s->stop[0], .events = POLLIN };
+	for (;;) {
+		if (poll(p, NT + 1, -1) < 0)
+			continue;
+		if (p[NT].revents)
+			return NULL;
+		for (int i = 0; i < NT; i++) {
+			int fd;
+			if (!(p[i].revents & POLLIN) || (fd = accept(s->lfd[i], NULL, NULL)) < 0)
+				continue;
+			serve_one(s, i, fd);
+			close(fd);
+		}
+	}
+}
+
+static void srv_start(struct srv *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_init(&s->mu, NULL);
+	assert_int_equal(pipe(s->stop), 0);
+	for (int i = 0; i < NT; i++) {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t al = sizeof(a);
+		s->lfd[i] = socket(AF_INET, SOCK_STREAM, 0);
+		assert_true(s->lfd[i] >= 0);
+		assert_int_equal(bind(s->lfd[i], (struct sockaddr *)&a, sizeof(a)), 0);
+		assert_int_equal(listen(s->lfd[i], 16), 0);
+		assert_int_equal(getsockname(s->lfd[i], (struct sockaddr *)&a, &al), 0);
+		s->port[i] = ntohs(a.sin_port);
+		s->body[i] = strdup("");
+		s->ctype[i] = "text/plain; version=0.0.4";
+	}
+	assert_int_equal(pthread_create(&s->th, NULL, srv_main, s), 0);
+}
+
+static void srv_set(struct srv *s, int i, const char *ctype, const char *body)
+{
+	pthread_mutex_lock(&s->mu);
+	free(s->body[i]);
+	s->body[i] = strdup(body);
+	if (ctype)
+		s->ctype[i] = ctype;
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void srv_stop(struct srv *s)
+{
+	assert_int_equal(write(s->stop[1], "x", 1), 1);
+	pthread_join(s->th, NULL);
+	for (int i = 0; i < NT; i++) {
+		close(s->lfd[i]);
+		free(s->body[i]);
+	}
+	close(s->stop[0]);
+	close(s->stop[1]);
+	pthread_mutex_destroy(&s->mu);
+}
+
+/* ---- manager helpers ------------------------------------------------------ */
+
+struct fix {
+	struct srv srv;
+	struct kube_loop *loop;
+	struct scrape_mgr *m;
+	struct buf out;             /* last /metrics/apps or /api/v1/targets */
+};
+
+struct obj_msg {
+	struct scrape_mgr *m;
+	json_t *obj;
+	bool del;
+};
+
+static void obj_on_loop(void *arg)
+{
+	struct obj_msg *msg = arg;
+
+	if (msg->del)
+		scrape_mgr_delete(msg->m, ROLE_POD, msg->obj);
+	else
+		scrape_mgr_upsert(msg->m, ROLE_POD, msg->obj);
+}
+
+/* A Running pod on node n1 in namespace t, label app=name, annotated for
+ * the victoriametrics.com prefix with port and a 1 s interval. */
+static json_t *pod(const char *name, int port)
+{
+	json_error_t je;
+	json_t *j = json_pack_ex(&je, 0,
+		"{s:s, s:s, s:{s:s, s:s, s:s, s:{s:s}, s:{s:s, s:s, s:s}},"
+		" s:{s:s, s:[{s:s, s:[{s:i}]}]}, s:{s:s, s:s}}",
+		"apiVersion", "v1", "kind", "Pod",
+		"metadata", "name", name, "namespace", "t", "uid", name, "labels", "app", name,
+		"annotations", "victoriametrics.com/scrape", "true", "victoriametrics.com/port", "0",
+		"victoriametrics.com/interval", "1s",
+		"spec", "nodeName", "n1", "containers", "name", "c", "ports", "containerPort", port,
+		"status", "phase", "Running", "podIP", "127.0.0.1");
+	char p[16];
+
+	if (!j)
+		fail_msg("pod JSON: %s", je.text);
+	snprintf(p, sizeof(p), "%d", port);
+	json_object_set_new(json_object_get(json_object_get(j, "metadata"), "annotations"),
+			    "victoriametrics.com/port", json_string(p));
+	return j;
+}
+
+static void put_pod(struct fix *f, const char *name, int port, bool del)
+{
+	struct obj_msg msg = { f->m, pod(name, port), del };
+
+	assert_int_equal(kube_loop_call(f->loop, obj_on_loop, &msg), 0);
+	json_decref(msg.obj);
+}
+
+/* A ScrapeRule t/<name> selecting pods with app=<name>, interval 1 s, with
+ * extra spec fields (JSON members, may be ""). */
+static struct scrape_rule *rule(const char *name, const char *extra)
+{
+	char text[1024], err[256];
+	json_error_t je;
+	json_t *o;
+	struct scrape_rule *r;
+
+	snprintf(text, sizeof(text),
+		 "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"t\",\"generation\":1},"
+		 "\"spec\":{\"selector\":{\"matchLabels\":{\"app\":\"%s\"}},\"interval\":\"1s\"%s%s}}",
+		 name, name, extra[0] ? "," : "", extra);
+	o = json_loads(text, 0, &je);
+	if (!o)
+		fail_msg("rule JSON: %s", je.text);
+	r = scrape_rule_compile(o, err, sizeof(err));
+	if (!r)
+		fail_msg("rule %s: %s", name, err);
+	json_decref(o);
+	return r;
+}
+
+static const char *apps(struct fix *f)
+{
+	buf_reset(&f->out);
+	assert_int_equal(scrape_mgr_write_apps(f->m, &f->out), 0);
+	return buf_cstr(&f->out);
+}
+
+static const char *targets(struct fix *f)
+{
+	buf_reset(&f->out);
+	assert_int_equal(scrape_mgr_write_targets(f->m, &f->out), 0);
+	return buf_cstr(&f->out);
+}
+
+/* Polls fn's output until it contains want (or, with absent, does not),
+ * for up to 6 s; the last output is printed when it never does. */
+static bool wait_for(struct fix *f, const char *(*fn)(struct fix *), const char *want, bool absent)
+{
+	int64_t end = clock_mono_ms() + 6000;
+
+	while (clock_mono_ms() < end) {
+		bool has = strstr(fn(f), want) != NULL;
+		if (has != absent)
+			return true;
+		usleep(50 * 1000);
+	}
+	print_error("waited for %s\"%s\" in:\n%s\n", absent ? "no " : "", want, fn(f));
+	return false;
+}
+
+static int setup(void **state)
+{
+	struct fix *f = calloc(1, sizeof(*f));
+	struct scrape_opts o = { .node_name = "n1", .interval_ms = 1000, .body_max = BODY_MAX,
+				 .leader = true, .enabled = true };
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	srv_start(&f->srv);
+	buf_init(&f->out, 64 << 20);
+	f->loop = kube_loop_new();
+	assert_non_null(f->loop);
+	assert_int_equal(kube_loop_start(f->loop), 0);
+	f->m = scrape_mgr_new(f->loop, &o);
+	assert_non_null(f->m);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fix *f = *state;
+
+	scrape_mgr_free(f->m);
+	kube_loop_stop(f->loop);
+	kube_loop_free(f->loop);
+	srv_stop(&f->srv);
+	buf_fini(&f->out);
+	free(f);
+	curl_global_cleanup();
+	return 0;
+}
+
+static void set_rules(struct fix *f, struct scrape_rule **r, size_t n)
+{
+	assert_int_equal(scrape_mgr_set_rules(f->m, r, n), 0);
+	for (size_t i = 0; i < n; i++)
+		scrape_rule_unref(r[i]);
+}
+
+/* Target labels of pod <name> on port <port> under rule t/<name>, as
+ * rendered after the sample labels. */
+static char *tl(const char *name, int port, bool with_ns_pod)
+{
+	char *s = NULL;
+
+	if (with_ns_pod)
+		assert_true(asprintf(&s, "container=\"c\",instance=\"127.0.0.1:%d\",job=\"t/%s\",namespace=\"t\","
+				     "node=\"n1\",pod=\"%s\"}", port, name, name) > 0);
+	else
+		assert_true(asprintf(&s, "container=\"c\",instance=\"127.0.0.1:%d\",job=\"t/%s\",node=\"n1\"}",
+				     port, name) > 0);
+	return s;
+}
+
+static bool wait_line(struct fix *f, const char *prefix, const char *name, int port, const char *suffix)
+{
+	char *t = tl(name, port, true), *want = NULL;
+	bool ok;
+
+	assert_true(asprintf(&want, "%s%s%s", prefix, t, suffix) > 0);
+	ok = wait_for(f, apps, want, false);
+	free(want);
+	free(t);
+	return ok;
+}
+
+/* ---- tests ------------------------------------------------------------------ */
+
+static const char clash_body[] =
+	"# TYPE m counter\n"
+	"m{namespace=\"evil\",pod=\"evil\",x=\"1\"} 1\n"
+	"m{x=\"2\"} 2\n";
+
+/* honorLabels false: a scraped label that is also a target label becomes
+ * exported_<name> and the target's value is kept; true: the scraped value
+ * wins and the target label is not added. */
+static void test_exported_and_honor_labels(void **state)
+{
+	struct fix *f = *state;
+	struct scrape_rule *r[2] = { rule("plain", ""), rule("honor", "\"honorLabels\":true") };
+	int p0 = f->srv.port[0], p1 = f->srv.port[1];
+	char *want = NULL, *t = NULL;
+
+	srv_set(&f->srv, 0, NULL, clash_body);
+	srv_set(&f->srv, 1, NULL, clash_body);
+	set_rules(f, r, 2);
+	put_pod(f, "plain", p0, false);
+	put_pod(f, "honor", p1, false);
+	assert_true(wait_line(f, "m{exported_namespace=\"evil\",exported_pod=\"evil\",x=\"1\",", "plain", p0, " 1\n"));
+	assert_true(wait_line(f, "m{x=\"2\",", "plain", p0, " 2\n"));
+	t = tl("honor", p1, false);
+	assert_true(asprintf(&want, "m{namespace=\"evil\",pod=\"evil\",x=\"1\",%s 1\n", t) > 0);
+	assert_true(wait_for(f, apps, want, false));
+	free(want);
+	free(t);
+	/* Without a clash honorLabels changes nothing. */
+	assert_true(wait_line(f, "m{x=\"2\",", "honor", p1, " 2\n"));
+}
+
+/* up, scrape_duration_seconds, scrape_samples_scraped,
+ * scrape_samples_post_metric_relabeling, scrape_series_added: all series are
+ * new on the first scrape, none on the next, one after the target adds one. */
+static void test_synthetic_series(void **state)
+{
+	struct fix *f = *state;
+	struct scrape_rule *r[1] = { rule("syn", "\"metricRelabelings\":[{\"sourceLabels\":[\"__name__\"],"
+					      "\"regex\":\"drop_.*\",\"action\":\"drop\"}]") };
+	int p = f->srv.port[2];
+
+	srv_set(&f->srv, 2, NULL, "a 1\nb 2\ndrop_me 3\ndrop_too 4\n");
+	set_rules(f, r, 1);
+	put_pod(f, "syn", p, false);
+	assert_true(wait_line(f, "up{", "syn", p, " 1\n"));
+	assert_true(wait_line(f, "scrape_samples_scraped{", "syn", p, " 4\n"));
+	assert_true(wait_line(f, "scrape_samples_post_metric_relabeling{", "syn", p, " 2\n"));
+	assert_true(wait_line(f, "scrape_duration_seconds{", "syn", p, ""));
+	assert_null(strstr(apps(f), "drop_me"));
+	/* First scrape: both kept series were added; the next one: none. */
+	assert_true(wait_line(f, "scrape_series_added{", "syn", p, " 0\n"));
+	srv_set(&f->srv, 2, NULL, "a 1\nb 2\nc 3\ndrop_me 3\n");
+	assert_true(wait_line(f, "scrape_series_added{", "syn", p, " 1\n"));
+	assert_true(wait_line(f, "c{", "syn", p, " 3\n"));
+}
+
+/* sampleLimit counts samples after metricRelabelings; one sample over it
+ * fails the whole scrape: up 0, no samples, the reason in lastError. */
+static void test_sample_limit(void **state)
+{
+	struct fix *f = *state;
+	struct scrape_rule *r[2] = {
+		rule("lim", "\"sampleLimit\":2"),
+		rule("limrel", "\"sampleLimit\":2,\"metricRelabelings\":[{\"sourceLabels\":[\"__name__\"],"
+			       "\"regex\":\"drop_.*\",\"action\":\"drop\"}]"),
+	};
+	int p0 = f->srv.port[3], p1 = f->srv.port[4];
+
+	srv_set(&f->srv, 3, NULL, "a 1\nb 2\nc 3\n");
+	srv_set(&f->srv, 4, NULL, "a 1\nb 2\ndrop_x 3\ndrop_y 4\n");
+	set_rules(f, r, 2);
+	put_pod(f, "lim", p0, false);
+	put_pod(f, "limrel", p1, false);
+	assert_true(wait_line(f, "up{", "lim", p0, " 0\n"));
+	assert_true(wait_for(f, targets, "sample limit exceeded (2)", false));
+	{
+		char *want = NULL;
+		assert_true(asprintf(&want, "a{container=\"c\",instance=\"127.0.0.1:%d\"", p0) > 0);
+		assert_null(strstr(apps(f), want)); /* no sample of the failed scrape */
+		free(want);
+	}
+	assert_true(wait_line(f, "up{", "limrel", p1, " 1\n"));
+	assert_true(wait_line(f, "b{", "limrel", p1, " 2\n"));
+	/* Exactly at the limit is fine; one more fails. */
+	srv_set(&f->srv, 3, NULL, "a 1\nb 2\n");
+	assert_true(wait_line(f, "up{", "lim", p0, " 1\n"));
+	assert_true(wait_line(f, "b{", "lim", p0, " 2\n"));
+}
+
+/* A body over the manager's cap fails the scrape with body_too_large. */
+static void test_body_cap(void **state)
+{
+	struct fix *f = *state;
+	struct scrape_rule *r[2] = { rule("big", ""), rule("small", "") };
+	struct buf big;
+	int p0 = f->srv.port[5], p1 = f->srv.port[6];
+
+	buf_init(&big, 1 << 20);
+	for (int i = 0; big.len < BODY_MAX + 100; i++)
+		assert_int_equal(buf_printf(&big, "series_%d{label=\"value\"} %d\n", i, i), 0);
+	srv_set(&f->srv, 5, NULL, buf_cstr(&big));
+	buf_fini(&big);
+	srv_set(&f->srv, 6, NULL, "ok 1\n");
+	set_rules(f, r, 2);
+	put_pod(f, "big", p0, false);
+	put_pod(f, "small", p1, false);
+	assert_true(wait_line(f, "up{", "big", p0, " 0\n"));
+	assert_true(wait_for(f, targets, "body size limit exceeded (65536 bytes)", false));
+	assert_null(strstr(apps(f), "series_0{"));
+	assert_true(wait_line(f, "up{", "small", p1, " 1\n"));
+}
+
+/* Scraped timestamps are kept as Prometheus' honor_timestamps does: 0.0.4
+ * milliseconds as they are, OpenMetrics seconds converted to milliseconds;
+ * samples without one get none. */
+static void test_timestamps(void **state)
+{
+	struct fix *f = *state;
+	struct scrape_rule *r[2] = { rule("ts", ""), rule("om", "") };
+	int p0 = f->srv.port[5], p1 = f->srv.port[6];
+
+	srv_set(&f->srv, 5, "text/plain; version=0.0.4", "with_ts 1 1700000000123\nwithout_ts 2\n");
+	srv_set(&f->srv, 6, "application/openmetrics-text; version=1.0.0; charset=utf-8",
+		"# TYPE g gauge\ng 3 1700000000.5\n# TYPE h gauge\nh 4\n# EOF\n");
+	set_rules(f, r, 2);
+	put_pod(f, "ts", p0, false);
+	put_pod(f, "om", p1, false);
+	assert_true(wait_line(f, "with_ts{", "ts", p0, " 1 1700000000123\n"));
+	assert_true(wait_line(f, "without_ts{", "ts", p0, " 2\n"));
+	assert_true(wait_line(f, "g{", "om", p1, " 3 1700000000500\n"));
+	assert_true(wait_line(f, "h{", "om", p1, " 4\n"));
+}
+
+/* A deleted pod's target leaves /metrics/apps with all its series, while
+ * its neighbour stays. */
+static void test_target_disappears(void **state)
+{
+	struct fix *f = *state;
+	struct scrape_rule *r[2] = { rule("gone", ""), rule("stay", "") };
+	int p0 = f->srv.port[7], p1 = f->srv.port[6];
+
+	srv_set(&f->srv, 7, NULL, "gone_metric 1\n");
+	srv_set(&f->srv, 6, NULL, "stay_metric 1\n");
+	set_rules(f, r, 2);
+	put_pod(f, "gone", p0, false);
+	put_pod(f, "stay", p1, false);
+	assert_true(wait_line(f, "gone_metric{", "gone", p0, " 1\n"));
+	assert_true(wait_line(f, "stay_metric{", "stay", p1, " 1\n"));
+	put_pod(f, "gone", p0, true);
+	assert_true(wait_for(f, apps, "pod=\"gone\"", true));
+	assert_null(strstr(apps(f), "gone_metric"));
+	assert_null(strstr(targets(f), "\"gone\""));
+	assert_non_null(strstr(apps(f), "stay_metric{"));
+	assert_non_null(strstr(apps(f), "pod=\"stay\"} 1\n"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_exported_and_honor_labels, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_synthetic_series, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sample_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_body_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timestamps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_target_disappears, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
