@@ -453,7 +453,7 @@ class Chaos(object):
                 if st == 200:
                     p["ok"] += 1
                     if e == "/metrics/kube-state" and b"kube_pod_info{" not in body:
-                        p["empty"] = p.get("empty", 0) + 1     # not the leader at that moment
+                        p["empty"] = p.get("empty", 0) + 1     # kube-state disabled by the K8sMonitor in effect, or not the leader
                 else:
                     p["failed"] += 1
                     if len(self.failures) < 50:

@@ -34,7 +34,7 @@ def chaos(rep, binary):
     empty_note = ""
     if "empty" in ks:
         empty_note = ("`/metrics/kube-state` answered 200 without any `kube_pod_info` (agent not the "
-                      "leader at that moment) %d times out of %d.\n\n" % (ks["empty"], ks["ok"]))
+                      "leader, or the kube-state collector switched off by the churned K8sMonitor at that moment) %d times out of %d.\n\n" % (ks["empty"], ks["ok"]))
     st = rep["process_start_time"]
     rss = [s[1] for s in rep["samples"] if s[1]]
     fds = [s[2] for s in rep["samples"] if s[2]]
