@@ -1,72 +1,155 @@
 #!/bin/sh
-# Application scraping benchmark: N loopback targets x S series each (one
-# Python process, one port per target), scraped at the same time by k8smon
-# (pods in the fake API server, built-in annotation rule) and by Debian's
-# vmagent (static config of the same URLs, remote write to a dropping sink).
-# Reports samples per CPU-second and RSS of both.
-#   N=1000 S=1000 INTERVAL=10s DURATION=60 bench/scrape.sh
+# Application scraping benchmark: N loopback targets x S series each, served
+# by tests/scrape/bench_targets.c (one epoll thread, ports BASE..BASE+N-1, one
+# precomputed body), scraped at the same time, at the same interval, by
+#  - k8smon: N annotated pods on its node in the fake API server (built-in
+#    annotation rule, podIP 127.0.0.1, one port annotation each);
+#  - Debian's vmagent: a static config of the same N URLs, remote write to a
+#    sink on the target server that reads and drops.
+# Both must have every target up before the window starts. Over the window:
+# scrapes, samples (k8smon_scrape_samples_total vs
+# vm_promscrape_scraped_samples_sum), CPU (utime+stime of /proc/PID/stat),
+# samples per CPU-second; RSS at the end and peak (VmHWM).
+# READ_APPS=1 also reads k8smon's /metrics/apps once per interval (gzip, as a
+# Prometheus would), counted in k8smon's CPU: its delivery path, the
+# counterpart of vmagent's remote write.
+#   N=1000 S=1000 INTERVAL=30 DURATION=120 READ_APPS=0 PERF= bench/scrape.sh
+# (the interval and scrape timeout are the same for both agents)
 set -eu
 cd "$(dirname "$0")/.."
 . tests/lib/common.sh
 . tests/lib/fakeapi.sh
-N=${N:-1000}; S=${S:-1000}; IV=${INTERVAL:-10}; DUR=${DURATION:-60}
-command -v vmagent >/dev/null || { apt-get install -y victoria-metrics >/dev/null 2>&1 || true; }
+N=${N:-1000}; S=${S:-1000}; IV=${INTERVAL:-30}; DUR=${DURATION:-120}
+BASE=${BASE_PORT:-20000}; READ_APPS=${READ_APPS:-0}
+K8SMON=${K8SMON:-./bin/k8smon}; LOGS=${LOGS:-/tmp/k8smon-bench-scrape}
+command -v vmagent >/dev/null || apt-get install -y victoria-metrics >/dev/null 2>&1 || true
 command -v vmagent >/dev/null || { echo "vmagent not available (apt-get install victoria-metrics)"; exit 1; }
 TMP=$(mktemp -d)
 PIDS=""
-trap 'for p in $PIDS; do kill $p 2>/dev/null; done; kill $FAKEAPI_PID 2>/dev/null; rm -rf "$TMP"' EXIT
-ulimit -n 65536 2>/dev/null || true
-BASE=${BASE_PORT:-30000}
-SINK=$(free_port)
-python3 tests/scrape/targets.py $BASE-$((BASE + N - 1)):ok:$S $SINK:sink >"$TMP/t.out" 2>&1 &
-PIDS="$PIDS $!"
-i=0; until grep -q READY "$TMP/t.out" || [ $i -gt 600 ]; do sleep 0.1; i=$((i+1)); done
+FAKEAPI_PID=""
+cleanup() {
+	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
+	[ -n "$FAKEAPI_PID" ] && kill "$FAKEAPI_PID" 2>/dev/null || true
+	# Logs of the last run stay for a post-mortem.
+	mkdir -p "$LOGS" && cp "$TMP"/*.log "$TMP"/*.out "$LOGS"/ 2>/dev/null || true
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+ulimit -n 65536 2>/dev/null || ulimit -n 16384 2>/dev/null || true
+[ "$(ulimit -n)" -ge $((N * 3 + 200)) ] 2>/dev/null || { echo "ulimit -n $(ulimit -n) too low for $N targets"; exit 1; }
+
+# ---- targets ---------------------------------------------------------------
+cc -O2 -o "$TMP/bench_targets" tests/scrape/bench_targets.c
+SINK=$((BASE + N))
+"$TMP/bench_targets" "$BASE" "$N" "$S" "$SINK" >"$TMP/t.out" 2>"$TMP/t.err" &
+TPID=$!; PIDS="$PIDS $TPID"
+i=0; until grep -q READY "$TMP/t.out" 2>/dev/null; do
+	kill -0 $TPID 2>/dev/null && [ $i -lt 100 ] || { echo "target server did not start:"; cat "$TMP/t.err"; exit 1; }
+	sleep 0.1; i=$((i + 1))
+done
+# Every port answers with S samples (a sample of ports: first, last, 50 spread).
+for p in $(python3 -c "n,b=$N,$BASE; print(' '.join(str(b+i*n//50) for i in range(50)), b+n-1)"); do
+	got=$(curl -s --max-time 5 "http://127.0.0.1:$p/metrics" | grep -vc '^#' || true)
+	[ "$got" -eq "$S" ] || { echo "target 127.0.0.1:$p answered $got samples, want $S"; exit 1; }
+done
+echo "targets: $N ports $BASE-$((BASE + N - 1)), $S series each, $(sed -n 's/^READY //p' "$TMP/t.out")"
+
+# ---- k8smon: pods in the fake API server ---------------------------------------
 fakeapi_start "$TMP" --load crds >/dev/null
 python3 - "$N" "$BASE" "$IV" >"$TMP/pods.json" <<'PY'
 import json, sys
 n, base, iv = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 print(json.dumps([{"apiVersion": "v1", "kind": "Pod",
-  "metadata": {"name": "t%d" % i, "namespace": "bench", "uid": "u%d" % i,
+  "metadata": {"name": "t%d" % i, "namespace": "bench", "uid": "u%d" % i, "labels": {"app": "bench"},
                "annotations": {"victoriametrics.com/scrape": "true", "victoriametrics.com/port": str(base + i),
-                               "victoriametrics.com/interval": iv + "s"}},
+                               "victoriametrics.com/interval": iv + "s",
+                               "victoriametrics.com/timeout": iv + "s"}},
   "spec": {"nodeName": "bench", "containers": [{"name": "c", "ports": [{"containerPort": base + i}]}]},
   "status": {"phase": "Running", "podIP": "127.0.0.1"}} for i in range(n)]))
 PY
-fake_ctl POST /objects "@$TMP/pods.json" >/dev/null 2>&1 || curl -s --cacert "$TMP/api/ca.crt" -X POST -H 'Content-Type: application/json' --data-binary "@$TMP/pods.json" "$CONTROL/objects" >/dev/null
+curl -sf --cacert "$TMP/api/ca.crt" -X POST -H 'Content-Type: application/json' \
+	--data-binary "@$TMP/pods.json" "$CONTROL/objects" >/dev/null || { echo "bulk pod load failed"; exit 1; }
+npods=$(curl -s --cacert "$TMP/api/ca.crt" "$CONTROL/objects?resource=pods&namespace=bench" |
+	python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')
+[ "$npods" -eq "$N" ] || { echo "fake API server holds $npods pods, want $N"; exit 1; }
+
+# ---- vmagent: the same URLs -------------------------------------------------------
 {
 	echo "global: {scrape_interval: ${IV}s, scrape_timeout: ${IV}s}"
 	echo "scrape_configs:"
 	echo "- job_name: bench"
 	echo "  static_configs:"
 	echo "  - targets:"
-	for i in $(seq 0 $((N - 1))); do echo "    - 127.0.0.1:$((BASE + i))"; done
+	i=0; while [ $i -lt "$N" ]; do echo "    - 127.0.0.1:$((BASE + i))"; i=$((i + 1)); done
 } >"$TMP/vmagent.yml"
+
 KP=$(free_port); VP=$(free_port)
-"${K8SMON:-./bin/k8smon}" -promscrape.kubernetes -kubeconfig="$KUBECONFIG" -nodeName=bench -leaderElection=false \
-	-promscrape.kubernetes.collectors=app -httpListenAddr=127.0.0.1:$KP >"$TMP/k8smon.log" 2>&1 &
+"$K8SMON" -promscrape.kubernetes -kubeconfig="$KUBECONFIG" -nodeName=bench -leaderElection=false \
+	-promscrape.kubernetes.collectors=app -httpListenAddr=127.0.0.1:$KP -loggerLevel=WARN >"$TMP/k8smon.log" 2>&1 &
 KPID=$!; PIDS="$PIDS $KPID"
 vmagent -promscrape.config="$TMP/vmagent.yml" -remoteWrite.url=http://127.0.0.1:$SINK/api/v1/write \
 	-remoteWrite.tmpDataPath="$TMP/vmdata" -httpListenAddr=127.0.0.1:$VP -loggerLevel=ERROR >"$TMP/vmagent.log" 2>&1 &
 VPID=$!; PIDS="$PIDS $VPID"
-# Warm-up: every target discovered and scraped once.
-sleep $((IV * 2 + 5))
-cpu() { awk '{print $14 + $15}' /proc/$1/stat; }
-ksamp() { curl -s http://127.0.0.1:$KP/metrics/self | awk '/^k8smon_scrape_samples_total /{print $2}'; }
-vsamp() { curl -s http://127.0.0.1:$VP/metrics | awk '/^vm_promscrape_scraped_samples_sum /{print $2}'; }
-k0=$(cpu $KPID); v0=$(cpu $VPID); ks0=$(ksamp); vs0=$(vsamp)
-sleep "$DUR"
-k1=$(cpu $KPID); v1=$(cpu $VPID); ks1=$(ksamp); vs1=$(vsamp)
+wait_http "http://127.0.0.1:$KP/healthz" 20 || { echo "k8smon did not start:"; tail "$TMP/k8smon.log"; exit 1; }
+wait_http "http://127.0.0.1:$VP/metrics" 20 || { echo "vmagent did not start:"; tail "$TMP/vmagent.log"; exit 1; }
+
+# Sum of the values of every series whose line starts with the given text.
+kmet() { curl -s "http://127.0.0.1:$KP/metrics/self" | awk -v m="$1" 'index($0, m) == 1 {s += $NF} END {print s + 0}'; }
+vmet() { curl -s "http://127.0.0.1:$VP/metrics" | awk -v m="$1" 'index($0, m) == 1 {s += $NF} END {print s + 0}'; }
+# Warm-up: every target up on both agents (and scraped at least twice).
+deadline=$(( $(date +%s) + IV * 4 + 60 ))
+while :; do
+	kup=$(kmet 'k8smon_scrape_targets{health="up"}'); vup=$(vmet 'vm_promscrape_targets{type="static_configs", status="up"}')
+	[ "${kup:-0}" -ge "$N" ] && [ "${vup:-0}" -ge "$N" ] && break
+	[ "$(date +%s)" -lt $deadline ] || {
+		echo "warm-up: not every target up (k8smon ${kup:-0}, vmagent ${vup:-0} of $N)"
+		grep -v '^$' "$TMP/k8smon.log" | tail -5
+		curl -s "http://127.0.0.1:$VP/api/v1/targets" | python3 -c '
+import collections, json, sys
+c = collections.Counter(t.get("lastError", "")[:120] for t in json.load(sys.stdin)["data"]["activeTargets"] if t["health"] != "up")
+for e, n in c.most_common(5): print("vmagent: %d targets down: %s" % (n, e))'
+		exit 1; }
+	sleep 1
+done
+sleep "$IV"
+
+# ---- measured window ---------------------------------------------------------------
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+if [ "$READ_APPS" = 1 ]; then
+	( while :; do curl -s --compressed -o /dev/null "http://127.0.0.1:$KP/metrics/apps"; sleep "$IV"; done ) &
+	RPID=$!; PIDS="$PIDS $RPID"
+fi
+k0=$(cpu $KPID); v0=$(cpu $VPID); t0=$(cpu $TPID)
+ks0=$(kmet 'k8smon_scrape_samples_total '); vs0=$(vmet 'vm_promscrape_scraped_samples_sum ')
+kn0=$(kmet 'k8smon_scrapes_total '); vn0=$(vmet 'vm_promscrape_scrapes_total{')
+if [ -n "${PERF:-}" ]; then
+	# PERF=1: a CPU profile of k8smon over the window (report in $LOGS).
+	perf record -F 499 -g -p $KPID -o "$TMP/perf.data" -- sleep "$DUR" >/dev/null 2>&1 || sleep "$DUR"
+	perf report -i "$TMP/perf.data" --no-children --percent-limit 0.5 --stdio >"$TMP/perf.log" 2>/dev/null || true
+else
+	sleep "$DUR"
+fi
+k1=$(cpu $KPID); v1=$(cpu $VPID); t1=$(cpu $TPID)
+ks1=$(kmet 'k8smon_scrape_samples_total '); vs1=$(vmet 'vm_promscrape_scraped_samples_sum ')
+kn1=$(kmet 'k8smon_scrapes_total '); vn1=$(vmet 'vm_promscrape_scrapes_total{')
+kup=$(kmet 'k8smon_scrape_targets{health="up"}'); vup=$(vmet 'vm_promscrape_targets{type="static_configs", status="up"}')
+kerr=$(curl -s "http://127.0.0.1:$KP/metrics/self" | awk '/^k8smon_scrape_errors_total/ {s += $2} END {print s + 0}')
+verr=$(vmet 'vm_promscrape_scrapes_failed_total')
+krss=$(awk '/^VmRSS/{print $2}' /proc/$KPID/status); khwm=$(awk '/^VmHWM/{print $2}' /proc/$KPID/status)
+vrss=$(awk '/^VmRSS/{print $2}' /proc/$VPID/status); vhwm=$(awk '/^VmHWM/{print $2}' /proc/$VPID/status)
 HZ=$(getconf CLK_TCK)
-up=$(curl -s http://127.0.0.1:$KP/metrics/apps | grep -c '^up{.* 1$' || true)
-krss=$(awk '/VmRSS/{print $2}' /proc/$KPID/status); vrss=$(awk '/VmRSS/{print $2}' /proc/$VPID/status)
-python3 - "$k0" "$k1" "$v0" "$v1" "${ks0:-0}" "${ks1:-0}" "${vs0:-0}" "${vs1:-0}" "$HZ" "$krss" "$vrss" "$up" "$N" "$S" "$IV" "$DUR" <<'PY'
-import sys
-k0,k1,v0,v1,ks0,ks1,vs0,vs1,hz,krss,vrss = map(float, sys.argv[1:12])
-up,n,s,iv,dur = map(int, sys.argv[12:17])
-kc, vc = (k1-k0)/hz, (v1-v0)/hz
-ks, vs = ks1-ks0, vs1-vs0
-print("targets %d x %d series, interval %ds, measured %ds; k8smon targets up: %d" % (n, s, iv, dur, up))
-print("%-8s %12s %10s %16s %10s" % ("agent", "samples", "cpu_s", "samples/cpu_s", "rss_MiB"))
-print("%-8s %12d %10.2f %16.0f %10.1f" % ("k8smon", ks, kc, ks/kc if kc else 0, krss/1024))
-print("%-8s %12d %10.2f %16.0f %10.1f" % ("vmagent", vs, vc, vs/vc if vc else 0, vrss/1024))
+python3 - <<PY
+hz = $HZ
+kc, vc, tc = ($k1 - $k0) / hz, ($v1 - $v0) / hz, ($t1 - $t0) / hz
+ks, vs = float("${ks1:-0}") - float("${ks0:-0}"), float("${vs1:-0}") - float("${vs0:-0}")
+kn, vn = float("${kn1:-0}") - float("${kn0:-0}"), float("${vn1:-0}") - float("${vn0:-0}")
+print("%d targets x %d series, interval %ds, window %ds; up at the end: k8smon %s, vmagent %s; "
+      "errors (total): k8smon %s, vmagent %s; target server %.2f CPU-s; READ_APPS=%s"
+      % ($N, $S, $IV, $DUR, "${kup:-0}", "${vup:-0}", "$kerr", "${verr:-0}", tc, "$READ_APPS"))
+print("%-8s %8s %12s %8s %14s %8s %9s" % ("agent", "scrapes", "samples", "cpu_s", "samples/cpu_s", "rss_MiB", "hwm_MiB"))
+for name, n, s, c, r, h in (("k8smon", kn, ks, kc, $krss, $khwm), ("vmagent", vn, vs, vc, $vrss, $vhwm)):
+    print("%-8s %8d %12d %8.2f %14.0f %8.1f %9.1f" % (name, n, s, c, s / c if c else 0, r / 1024, h / 1024))
+kr, vr = (ks / kc if kc else 0), (vs / vc if vc else 0)
+print("ratio k8smon/vmagent: samples per CPU-second %.2fx, RSS %.2fx" % (kr / vr if vr else 0, $krss / $vrss))
 PY
