@@ -178,24 +178,23 @@ static void ks_synced(void *arg)
 		status_kick(w->k);
 }
 
-/* Re-renders every stored object of every kind (the label allowlist changed). */
-static void ks_rerender_all(struct agent_kube *k)
-{
-	for (int i = 0; i < KS_KIND_COUNT; i++) {
-		json_t *snap, *obj;
-		const char *key;
-
-		if (!k->ksw[i].r)
-			continue;
-		snap = kube_store_snapshot(kube_reflector_store(k->ksw[i].r));
-		json_object_foreach(snap, key, obj)
-			ks_on_upsert(&k->ksw[i], obj);
-		json_decref(snap);
-	}
-}
-
 static int start_kube_state(struct agent_kube *k);
 static void stop_kube_state(struct agent_kube *k);
+
+/* The rendered lines are all kube-state keeps of an object; its reflector
+ * stores a trimmed copy. A new label allowlist therefore needs the objects
+ * again: restart the watches (a fresh list re-renders everything; the
+ * endpoint serves nothing until that list is complete). */
+static void ks_rerender_all(struct agent_kube *k)
+{
+	if (!k->ks_running)
+		return;
+	stop_kube_state(k);
+	if (start_kube_state(k))
+		log_error("kube-state", "cannot restart watches: out of memory");
+	else
+		log_info("kube-state", "label allowlist changed: relisting to re-render");
+}
 
 /* kube-state watches run only where they are needed: on the leader, with the
  * collector enabled. Called on the loop thread after any change of either. */
@@ -712,6 +711,95 @@ static struct kube_reflector *start_reflector(struct agent_kube *k, const struct
 	return r;
 }
 
+/* Copies obj[name] into dst when present. */
+static void keep_field(json_t *dst, const json_t *obj, const char *name)
+{
+	json_t *v = json_object_get(obj, name);
+
+	if (v)
+		json_object_set(dst, name, v);
+}
+
+/* What the kube-state stores keep of an object: identity and
+ * resourceVersion (for relist diffs and deletes), plus, for nodes, the labels
+ * (K8sMonitor nodeSelector status) and, for pods, what discovery reads
+ * (ScrapeRule target counts). A full pod is ~20 KB as a JSON tree, the
+ * trimmed one a few hundred bytes; kube-state itself keeps rendered lines. */
+static json_t *ks_trim(const json_t *obj, enum ks_kind kind)
+{
+	const json_t *md = json_object_get(obj, "metadata");
+	json_t *out = json_object(), *m = json_object();
+
+	if (!out || !m)
+		goto fail;
+	keep_field(m, md, "name");
+	keep_field(m, md, "namespace");
+	keep_field(m, md, "uid");
+	keep_field(m, md, "resourceVersion");
+	if (kind == KS_NODE || kind == KS_POD)
+		keep_field(m, md, "labels");
+	if (kind == KS_POD) {
+		const json_t *spec = json_object_get(obj, "spec"), *st = json_object_get(obj, "status");
+		json_t *ann = json_object_get(md, "annotations");
+		json_t *ns = json_object(), *nst = json_object(), *ctrs = json_array(), *c;
+		size_t i;
+
+		if (!ns || !nst || !ctrs) {
+			json_decref(ns);
+			json_decref(nst);
+			json_decref(ctrs);
+			goto fail;
+		}
+		if (ann) {
+			/* The last-applied copy of the whole object is the biggest
+			 * annotation and nobody here reads it. */
+			json_t *a = json_copy(ann);
+			if (a)
+				json_object_del(a, "kubectl.kubernetes.io/last-applied-configuration");
+			json_object_set_new(m, "annotations", a ? a : json_object());
+		}
+		keep_field(m, md, "ownerReferences");
+		keep_field(ns, spec, "nodeName");
+		json_array_foreach(json_object_get(spec, "containers"), i, c) {
+			json_t *one = json_object();
+			if (!one)
+				continue;
+			keep_field(one, c, "name");
+			keep_field(one, c, "image");
+			keep_field(one, c, "ports");
+			json_array_append_new(ctrs, one);
+		}
+		json_object_set_new(ns, "containers", ctrs);
+		keep_field(nst, st, "phase");
+		keep_field(nst, st, "podIP");
+		keep_field(nst, st, "hostIP");
+		keep_field(nst, st, "conditions");
+		json_object_set_new(out, "spec", ns);
+		json_object_set_new(out, "status", nst);
+	}
+	json_object_set_new(out, "metadata", m);
+	return out;
+fail:
+	json_decref(m);
+	json_decref(out);
+	return NULL;
+}
+
+static json_t *ks_trim_node(const json_t *obj)
+{
+	return ks_trim(obj, KS_NODE);
+}
+
+static json_t *ks_trim_pod(const json_t *obj)
+{
+	return ks_trim(obj, KS_POD);
+}
+
+static json_t *ks_trim_other(const json_t *obj)
+{
+	return ks_trim(obj, KS_KIND_COUNT);
+}
+
 static void stop_kube_state(struct agent_kube *k)
 {
 	for (int i = 0; i < KS_KIND_COUNT; i++) {
@@ -730,6 +818,7 @@ static int start_kube_state(struct agent_kube *k)
 		struct kube_reflector_opts o = {
 			.res = ks_resources[i],
 			.cbs = { ks_add, ks_update, ks_delete, ks_synced, &k->ksw[i] },
+			.trim = i == KS_NODE ? ks_trim_node : i == KS_POD ? ks_trim_pod : ks_trim_other,
 		};
 		k->ksw[i].k = k;
 		k->ksw[i].kind = (enum ks_kind)i;
@@ -971,4 +1060,89 @@ int agent_kube_write_self(struct agent_kube *k, struct buf *out)
 	if (!rc)
 		rc = ks_write_store_metrics(out, k->ks);
 	return rc;
+}
+
+/* Streaming /metrics/kube-state: the same bytes as
+ * agent_kube_write_kube_state, the store through a ks_cursor. */
+struct agent_ks_stream {
+	struct ks_store *ks;   /* borrowed: lives until agent_kube_stop, after HTTP stopped */
+	struct ks_filter f;    /* borrows the config passed to _open */
+	struct ks_cursor cur;
+	struct buf tail;       /* kube_state_metrics_* self series, rendered at open */
+	bool store_done;
+};
+
+int agent_kube_kube_state_open(struct agent_kube *k, const struct config *c,
+			       struct agent_ks_stream **out)
+{
+	struct ks_self_counts counts[KS_KIND_COUNT];
+	struct agent_ks_stream *st;
+	size_t n = 0;
+	int rc;
+
+	*out = NULL;
+	/* As agent_kube_write_kube_state: nothing unless leader and synced. */
+	if (!(c->collectors & COLLECTOR_KUBE_STATE) || !atomic_load(&k->leader) || !k->ks_running ||
+	    !ks_synced_all(k))
+		return 0;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return KM_ENOMEM;
+	st->ks = k->ks;
+	st->f = (struct ks_filter){
+		.namespaces = (const char *const *)c->namespaces.v,
+		.nnamespaces = c->namespaces.n,
+		.exclude_namespaces = (const char *const *)c->exclude_namespaces.v,
+		.nexclude_namespaces = c->exclude_namespaces.n,
+		.metric_allow = c->ks_allow,
+		.metric_deny = c->ks_deny,
+	};
+	for (size_t i = 0; i < c->ks_resources.n; i++) {
+		enum ks_kind kind;
+		if (ks_kind_parse(c->ks_resources.v[i], &kind) == 0)
+			st->f.kinds |= 1u << kind;
+	}
+	ks_cursor_init(&st->cur);
+	buf_init(&st->tail, 1u << 20);
+	for (int i = 0; i < KS_KIND_COUNT; i++) {
+		if (!k->ksw[i].r)
+			continue;
+		counts[n++] = (struct ks_self_counts){
+			.resource = ks_kind_go_type((enum ks_kind)i),
+			.list_success = atomic_load(&k->ksw[i].list_ok),
+		};
+	}
+	rc = ks_write_self(&st->tail, counts, n, 0, 1);
+	if (rc) {
+		agent_kube_kube_state_close(st);
+		return rc;
+	}
+	*out = st;
+	return 0;
+}
+
+int agent_kube_kube_state_next(struct agent_ks_stream *st, struct buf *out, size_t budget)
+{
+	if (!st->store_done) {
+		int rc = ks_store_write_next(st->ks, &st->cur, &st->f, out, budget);
+		if (rc != KS_WRITE_DONE)
+			return rc; /* KS_WRITE_MORE or an error */
+		st->store_done = true;
+	}
+	if (st->tail.len) {
+		int rc = buf_add(out, st->tail.data, st->tail.len);
+		if (rc)
+			return rc;
+		buf_reset(&st->tail);
+	}
+	return KS_WRITE_DONE;
+}
+
+void agent_kube_kube_state_close(struct agent_ks_stream *st)
+{
+	if (!st)
+		return;
+	ks_cursor_fini(&st->cur);
+	buf_fini(&st->tail);
+	free(st);
 }

@@ -51,6 +51,7 @@ struct kube_reflector {
 	atomic_bool absent;     /* the last LIST got 404: resource not served */
 	size_t warn_objects;
 	bool over_warned;       /* loop thread */
+	json_t *(*trim)(const json_t *obj);
 };
 
 static void do_list(struct kube_reflector *r);
@@ -99,6 +100,7 @@ struct kube_reflector *kube_reflector_new(struct kube_client *c, const struct ku
 	r->watch_timeout_s = o->watch_timeout_s;
 	r->idle_timeout_s = o->idle_timeout_s ? o->idle_timeout_s : 150;
 	r->warn_objects = o->warn_objects ? o->warn_objects : KUBE_OBJECTS_WARN;
+	r->trim = o->trim;
 	r->max_page_bytes = o->max_page_bytes ? o->max_page_bytes : KUBE_BODY_MAX;
 	kube_framer_init(&r->framer, o->max_event_bytes ? o->max_event_bytes : (16u << 20));
 	backoff_init(&r->bo, o->backoff_min_ms ? o->backoff_min_ms : 800,
@@ -274,6 +276,9 @@ static void on_change(enum kube_change ch, const char *key, json_t *old_obj, jso
 	struct kube_reflector *r = arg;
 
 	(void)key;
+	/* Trim mode delivered adds and updates when the items arrived. */
+	if (r->trim && ch != KUBE_CHANGE_DELETE)
+		return;
 	if (ch == KUBE_CHANGE_ADD && r->cbs.on_add)
 		r->cbs.on_add(new_obj, r->cbs.arg);
 	else if (ch == KUBE_CHANGE_UPDATE && r->cbs.on_update)
@@ -283,6 +288,27 @@ static void on_change(enum kube_change ch, const char *key, json_t *old_obj, jso
 }
 
 /* Adds one page's items to accum. KM_EPARSE on a malformed page. */
+/* Trim mode: deliver a changed list item now (full object), keep only the
+ * trimmed copy for the end-of-list diff, which then reports deletes only. */
+static int absorb_trimmed(struct kube_reflector *r, const char *key, json_t *it)
+{
+	json_t *old = kube_store_get(r->store, key);
+	const char *ov = kube_obj_rv(old), *nv = kube_obj_rv(it);
+	json_t *small;
+
+	if (!old || !ov || !nv || strcmp(ov, nv) != 0) {
+		if (old && r->cbs.on_update)
+			r->cbs.on_update(old, it, r->cbs.arg);
+		else if (!old && r->cbs.on_add)
+			r->cbs.on_add(it, r->cbs.arg);
+	}
+	json_decref(old);
+	small = r->trim(it);
+	if (!small || json_object_set_new(r->accum, key, small))
+		return KM_ENOMEM;
+	return 0;
+}
+
 static int list_absorb(struct kube_reflector *r, json_t *page)
 {
 	json_t *items = json_object_get(page, "items"), *it;
@@ -298,6 +324,12 @@ static int list_absorb(struct kube_reflector *r, json_t *page)
 		if (!json_is_object(it) || kube_store_key(it, &key)) {
 			rc = KM_EPARSE;
 			break;
+		}
+		if (r->trim) {
+			rc = absorb_trimmed(r, buf_cstr(&key), it);
+			if (rc)
+				break;
+			continue;
 		}
 		if (json_object_set(r->accum, buf_cstr(&key), it)) {
 			rc = KM_ENOMEM;
@@ -474,7 +506,10 @@ static int apply_event(struct kube_reflector *r, struct kube_event *ev)
 		if (kube_store_del(r->store, buf_cstr(&key), &old) == 0 && r->cbs.on_delete)
 			r->cbs.on_delete(ev->object, r->cbs.arg);
 	} else {
-		rc = kube_store_put(r->store, buf_cstr(&key), ev->object, &old);
+		json_t *keep = r->trim ? r->trim(ev->object) : json_incref(ev->object);
+
+		rc = keep ? kube_store_put(r->store, buf_cstr(&key), keep, &old) : KM_ENOMEM;
+		json_decref(keep);
 		if (rc == 0 && old && r->cbs.on_update)
 			r->cbs.on_update(old, ev->object, r->cbs.arg);
 		else if (rc == 0 && !old && r->cbs.on_add)

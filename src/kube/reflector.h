@@ -65,6 +65,16 @@ struct kube_reflector_opts {
 	int64_t backoff_min_ms;     /* 0 = 800 */
 	int64_t backoff_max_ms;     /* 0 = 30000 */
 	struct kube_reflector_cbs cbs;
+	/* Optional memory saver for large resources. trim(obj) returns a new
+	 * reference to the (smaller) object to keep in the store; it must keep
+	 * metadata.name, .namespace and .resourceVersion. With trim, on_add and
+	 * on_update fire as soon as a full object arrives (a list item or a
+	 * watch event) — during a list, before its end is known — and are not
+	 * repeated when the list completes; an item whose resourceVersion equals
+	 * the stored one fires nothing. old_obj of on_update and the obj of an
+	 * on_delete after a relist are the trimmed stored objects. Without trim,
+	 * a LIST holds every full object until the list completes. */
+	json_t *(*trim)(const json_t *obj);
 };
 
 /* Kubernetes' tested scale limit for pods in a cluster: a store past it is

@@ -105,6 +105,15 @@ kubectl delete kmon zz-younger >/dev/null
 kubectl delete kmon e2e >/dev/null
 check "delete returns to the flags" until_true 5 "curl -s $U/metrics | grep -q '^container_cpu_usage_seconds_total{' && curl -s $U/metrics | grep -q '^kube_pod_info{namespace=\"shop\"' && curl -s $U/config | grep -q '\"source\": \"flags\"'"
 
+# Label allowlist: kube_pod_labels gains label_* without a restart.
+check "no label_* on kube_pod_labels by default" sh -c "! curl -s $U/metrics/kube-state | grep -q '^kube_pod_labels{.*label_'"
+printf 'apiVersion: k8smon.io/v1alpha1\nkind: K8sMonitor\nmetadata:\n  name: labels\nspec:\n  kubeState:\n    labelsAllowlist:\n      pods: [app.kubernetes.io/name]\n' | kubectl apply -f - >/dev/null
+check "labelsAllowlist applied live: kube_pod_labels has label_app_kubernetes_io_name" until_true 10 \
+	"curl -s $U/metrics/kube-state | grep -q '^kube_pod_labels{.*label_app_kubernetes_io_name=\"'"
+check "every pod still has kube_pod_info after the re-render" until_true 10 \
+	"test \$(curl -s $U/metrics/kube-state | grep -c '^kube_pod_info{') -eq \$(kubectl get pods -A --no-headers | wc -l)"
+kubectl delete kmon labels >/dev/null
+
 # API server faults: the agent stays up and serves what it has.
 fake_ctl POST /fault '{"action":"drop_watches"}' >/dev/null
 fake_ctl POST /fault '{"action":"fail","count":5,"code":500}' >/dev/null
