@@ -98,6 +98,50 @@ static size_t fmt_int(char *dst, int64_t v)
 	return len;
 }
 
+/* Shortest round trip without printf for the common fixed-notation case
+ * 1e-4 <= |v| < 1e5: the fewest fraction digits k (1..14) such that the
+ * decimal m / 10^k converts back to v. The division of two exact doubles is
+ * correctly rounded, so the test is exactly "strtod of the string gives v".
+ * With at most 15 significant digits this is the same string the %.15e
+ * path below prints (DBL_DIG: such decimals survive double and back).
+ * Returns 0 when the fast path does not apply. */
+static size_t fmt_fixed_short(char *dst, double v)
+{
+	static const double p10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7,
+				      1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14 };
+	double a = fabs(v);
+	size_t n = 0;
+
+	if (!(a >= 1e-4 && a < 1e5))
+		return 0;
+	for (int k = 1; k < 15; k++) {
+		double scaled = a * p10[k];
+		uint64_t m, ip, fp;
+		char frac[16];
+
+		if (scaled >= 1e15)
+			return 0;
+		m = (uint64_t)(scaled + 0.5);
+		if ((double)m / p10[k] != a)
+			continue;
+		ip = m / (uint64_t)p10[k];
+		fp = m % (uint64_t)p10[k];
+		if (v < 0)
+			dst[n++] = '-';
+		n += fmt_int(dst + n, (int64_t)ip);
+		dst[n++] = '.';
+		for (int i = k - 1; i >= 0; i--) {
+			frac[i] = (char)('0' + fp % 10);
+			fp /= 10;
+		}
+		memcpy(dst + n, frac, (size_t)k);
+		n += (size_t)k;
+		dst[n] = '\0';
+		return n;
+	}
+	return 0;
+}
+
 size_t expo_fmt_double(char *dst, double v)
 {
 	char tmp[EXPO_DOUBLE_MAX];
@@ -114,6 +158,9 @@ size_t expo_fmt_double(char *dst, double v)
 	if (fabs(v) <= 9007199254740992.0 && v == floor(v))
 		return fmt_int(dst, (int64_t)v);
 
+	n = fmt_fixed_short(dst, v);
+	if (n)
+		return n;
 	/* Shortest round trip: 15 significant digits are exact for any decimal
 	 * that has at most 15; strip zeros to get the shortest. Else 16, 17. */
 	for (prec = 15; prec <= 17; prec++) {

@@ -22,18 +22,20 @@ static int emit(struct node_ctx *ctx, const char *proto, size_t plen, const char
 	int rc;
 
 	/* Every field is checked against the filter on every scrape: the key is
-	 * built without printf and the decision comes from the cache. */
+	 * built without printf and the decision comes from the cache. Only
+	 * selected values are parsed, as node-exporter does (a malformed value
+	 * of a field it does not export does not fail the collector). */
 	if (n >= sizeof(key))
 		return KM_EPARSE;
 	memcpy(key, proto, plen);
 	key[plen] = '_';
 	memcpy(key + plen + 1, field, flen);
 	key[n] = '\0';
+	if (!node_rx_match(&ctx->nc->rxc[RXC_NETSTAT], ctx->netstat_fields, key, n))
+		return 0;
 	rc = parse_double(val, vlen, &v);
 	if (rc)
 		return rc;
-	if (!node_rx_match(&ctx->nc->rxc[RXC_NETSTAT], ctx->netstat_fields, key, n))
-		return 0;
 	snprintf(name, sizeof(name), "node_netstat_%s", key);
 	snprintf(help, sizeof(help), "Statistic %.*s%.*s.", (int)plen, proto, (int)flen, field);
 	return node_write1(ctx->out, name, help, EXPO_UNTYPED, v);
