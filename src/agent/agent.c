@@ -163,10 +163,51 @@ static const char *const open_paths[] = { "/healthz", "/readyz" };
 
 enum endpoint { EP_ALL, EP_NODE, EP_CADVISOR, EP_KUBE_STATE, EP_APPS, EP_SELF };
 
-/* One handler for every metrics endpoint: which sections a path serves. */
+/* The streamed part of /metrics and /metrics/kube-state: the kube-state
+ * store block by block (it can be ~1 GB at 100k pods), then the sections
+ * after it (apps, self), rendered when the request came, as today. Owns the
+ * config reference the kube-state filter borrows, until the server is done
+ * with the response (metrics_stream_free). */
+struct metrics_stream {
+	struct config *c;
+	struct agent_ks_stream *ks;
+	struct buf tail;
+	bool ks_done;
+};
+
+static int metrics_produce(void *ctx, struct buf *out, size_t budget)
+{
+	struct metrics_stream *m = ctx;
+	int rc;
+
+	if (!m->ks_done) {
+		rc = agent_kube_kube_state_next(m->ks, out, budget);
+		if (rc) /* negative: error; positive: more (KS_WRITE_MORE) */
+			return rc < 0 ? rc : HTTP_PRODUCE_MORE;
+		m->ks_done = true;
+	}
+	rc = buf_add(out, buf_cstr(&m->tail), m->tail.len);
+	return rc ? rc : HTTP_PRODUCE_DONE;
+}
+
+static void metrics_stream_free(void *ctx)
+{
+	struct metrics_stream *m = ctx;
+
+	agent_kube_kube_state_close(m->ks);
+	buf_fini(&m->tail);
+	config_unref(m->c);
+	free(m);
+}
+
+/* One handler for every metrics endpoint: which sections a path serves.
+ * Sections before kube-state go into the body; when kube-state has
+ * something to write, it and the sections after it are streamed. */
 static int serve_metrics(struct agent *a, enum endpoint ep, struct http_reply *r)
 {
 	struct config *c = agent_config(a);
+	struct metrics_stream *m = NULL;
+	struct buf *out = &r->body;
 	int rc = 0;
 
 	r->content_type = EXPO_CONTENT_TYPE;
@@ -175,14 +216,36 @@ static int serve_metrics(struct agent *a, enum endpoint ep, struct http_reply *r
 		rc = write_node(a, c, &r->body);
 	if (!rc && (ep == EP_ALL || ep == EP_CADVISOR))
 		rc = write_container(a, c, &r->body);
-	if (!rc && a->kube && (ep == EP_ALL || ep == EP_KUBE_STATE))
-		rc = agent_kube_write_kube_state(a->kube, c, &r->body);
+	if (!rc && a->kube && (ep == EP_ALL || ep == EP_KUBE_STATE)) {
+		struct agent_ks_stream *ks = NULL;
+		rc = agent_kube_kube_state_open(a->kube, c, &ks);
+		if (!rc && ks) {
+			m = calloc(1, sizeof(*m));
+			if (!m) {
+				agent_kube_kube_state_close(ks);
+				rc = KM_ENOMEM;
+			} else {
+				m->c = c;
+				m->ks = ks;
+				buf_init(&m->tail, HTTP_BODY_MAX);
+				out = &m->tail;
+			}
+		}
+	}
 	/* scrape: application targets (the manager checks COLLECTOR_APP) */
 	if (!rc && a->kube && (ep == EP_ALL || ep == EP_APPS))
-		rc = agent_kube_write_apps(a->kube, &r->body);
+		rc = agent_kube_write_apps(a->kube, out);
 	if (!rc && (ep == EP_ALL || ep == EP_SELF))
-		rc = write_self(a, c, &r->body);
-	config_unref(c);
+		rc = write_self(a, c, out);
+	if (m && !rc) {
+		/* The server calls metrics_stream_free, which drops c. */
+		r->stream = (struct http_producer){ metrics_produce, m, metrics_stream_free };
+		return 0;
+	}
+	if (m)
+		metrics_stream_free(m);
+	else
+		config_unref(c);
 	return rc;
 }
 

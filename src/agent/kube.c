@@ -1061,3 +1061,88 @@ int agent_kube_write_self(struct agent_kube *k, struct buf *out)
 		rc = ks_write_store_metrics(out, k->ks);
 	return rc;
 }
+
+/* Streaming /metrics/kube-state: the same bytes as
+ * agent_kube_write_kube_state, the store through a ks_cursor. */
+struct agent_ks_stream {
+	struct ks_store *ks;   /* borrowed: lives until agent_kube_stop, after HTTP stopped */
+	struct ks_filter f;    /* borrows the config passed to _open */
+	struct ks_cursor cur;
+	struct buf tail;       /* kube_state_metrics_* self series, rendered at open */
+	bool store_done;
+};
+
+int agent_kube_kube_state_open(struct agent_kube *k, const struct config *c,
+			       struct agent_ks_stream **out)
+{
+	struct ks_self_counts counts[KS_KIND_COUNT];
+	struct agent_ks_stream *st;
+	size_t n = 0;
+	int rc;
+
+	*out = NULL;
+	/* As agent_kube_write_kube_state: nothing unless leader and synced. */
+	if (!(c->collectors & COLLECTOR_KUBE_STATE) || !atomic_load(&k->leader) || !k->ks_running ||
+	    !ks_synced_all(k))
+		return 0;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return KM_ENOMEM;
+	st->ks = k->ks;
+	st->f = (struct ks_filter){
+		.namespaces = (const char *const *)c->namespaces.v,
+		.nnamespaces = c->namespaces.n,
+		.exclude_namespaces = (const char *const *)c->exclude_namespaces.v,
+		.nexclude_namespaces = c->exclude_namespaces.n,
+		.metric_allow = c->ks_allow,
+		.metric_deny = c->ks_deny,
+	};
+	for (size_t i = 0; i < c->ks_resources.n; i++) {
+		enum ks_kind kind;
+		if (ks_kind_parse(c->ks_resources.v[i], &kind) == 0)
+			st->f.kinds |= 1u << kind;
+	}
+	ks_cursor_init(&st->cur);
+	buf_init(&st->tail, 1u << 20);
+	for (int i = 0; i < KS_KIND_COUNT; i++) {
+		if (!k->ksw[i].r)
+			continue;
+		counts[n++] = (struct ks_self_counts){
+			.resource = ks_kind_go_type((enum ks_kind)i),
+			.list_success = atomic_load(&k->ksw[i].list_ok),
+		};
+	}
+	rc = ks_write_self(&st->tail, counts, n, 0, 1);
+	if (rc) {
+		agent_kube_kube_state_close(st);
+		return rc;
+	}
+	*out = st;
+	return 0;
+}
+
+int agent_kube_kube_state_next(struct agent_ks_stream *st, struct buf *out, size_t budget)
+{
+	if (!st->store_done) {
+		int rc = ks_store_write_next(st->ks, &st->cur, &st->f, out, budget);
+		if (rc != KS_WRITE_DONE)
+			return rc; /* KS_WRITE_MORE or an error */
+		st->store_done = true;
+	}
+	if (st->tail.len) {
+		int rc = buf_add(out, st->tail.data, st->tail.len);
+		if (rc)
+			return rc;
+		buf_reset(&st->tail);
+	}
+	return KS_WRITE_DONE;
+}
+
+void agent_kube_kube_state_close(struct agent_ks_stream *st)
+{
+	if (!st)
+		return;
+	ks_cursor_fini(&st->cur);
+	buf_fini(&st->tail);
+	free(st);
+}

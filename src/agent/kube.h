@@ -51,6 +51,18 @@ struct podmap *agent_kube_podmap(struct agent_kube *k);
 struct kube_client *agent_kube_client(struct agent_kube *k);
 /* kube_* for /metrics/kube-state: empty unless leader and synced. */
 int agent_kube_write_kube_state(struct agent_kube *k, const struct config *c, struct buf *out);
+/* The same, streamed (large clusters): _open returns 0 with *st NULL when
+ * there is nothing to write (not leader, not synced, collector off), else a
+ * stream; _next appends about budget bytes to out and returns
+ * KS_WRITE_MORE, KS_WRITE_DONE (last bytes) or a negative KM_* code. The
+ * store is pinned at the first _next (ks_store_write_next). c is borrowed
+ * and must stay referenced until _close; the stream must be closed before
+ * agent_kube_stop. */
+struct agent_ks_stream;
+int agent_kube_kube_state_open(struct agent_kube *k, const struct config *c,
+			       struct agent_ks_stream **st);
+int agent_kube_kube_state_next(struct agent_ks_stream *st, struct buf *out, size_t budget);
+void agent_kube_kube_state_close(struct agent_ks_stream *st);
 /* scrape: samples of this agent's application targets (/metrics/apps),
  * Prometheus-style /api/v1/targets JSON, and the manager (borrowed; NULL
  * when not connected) for ScrapeRule status counts. */

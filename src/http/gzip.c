@@ -37,6 +37,53 @@ out:
 	return rc;
 }
 
+int gzip_stream_init(struct gzip_stream *g)
+{
+	memset(g, 0, sizeof(*g));
+	if (deflateInit2(&g->zs, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return KM_ENOMEM;
+	g->init = true;
+	return 0;
+}
+
+int gzip_stream_write(struct gzip_stream *g, const char *in, size_t n, bool finish, struct buf *out)
+{
+	int flush = finish ? Z_FINISH : Z_NO_FLUSH;
+
+	if (!g->init)
+		return KM_EINVAL;
+	g->zs.next_in = (Bytef *)(uintptr_t)in;
+	g->zs.avail_in = (uInt)n;
+	for (;;) {
+		/* Level 1 on exposition text compresses ~10x; start with a
+		 * fraction of the input and grow while deflate fills it. */
+		size_t room = n / 4 + 4096;
+		int rc = buf_reserve(out, room), zr;
+
+		if (rc)
+			return rc;
+		g->zs.next_out = (Bytef *)out->data + out->len;
+		g->zs.avail_out = (uInt)room;
+		zr = deflate(&g->zs, flush);
+		out->len += room - g->zs.avail_out;
+		out->data[out->len] = '\0';
+		if (zr == Z_STREAM_END)
+			return 0;
+		if (zr != Z_OK && zr != Z_BUF_ERROR)
+			return KM_EIO;
+		/* Done with this input when deflate left output space unused. */
+		if (!finish && g->zs.avail_in == 0 && g->zs.avail_out > 0)
+			return 0;
+	}
+}
+
+void gzip_stream_fini(struct gzip_stream *g)
+{
+	if (g->init)
+		deflateEnd(&g->zs);
+	g->init = false;
+}
+
 bool gzip_accepted(const char *ae)
 {
 	const char *p = ae;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -61,6 +62,27 @@ struct http_server {
 	_Atomic uint64_t answered[CLS_N];
 	_Atomic uint64_t not_found;
 	_Atomic uint64_t bad_method;
+	_Atomic uint64_t stream_errors[2]; /* STREAM_ERR_* */
+	pthread_mutex_t stream_log_lock;
+	struct log_limit stream_log;
+};
+
+enum { STREAM_ERR_SIZE, STREAM_ERR_PRODUCER };
+
+/* A streamed response: the handler's body first, then the producer's
+ * blocks, each compressed as it comes when gzip is on. Owned by the
+ * libmicrohttpd response (stream_free). */
+struct stream {
+	struct http_server *s;
+	struct http_producer p;
+	char url[128];       /* for the log line */
+	struct buf head;     /* the handler's body, sent first */
+	struct buf raw;      /* the producer's current block */
+	struct buf out;      /* bytes ready to send (raw or compressed) */
+	size_t out_pos;
+	uint64_t total;      /* uncompressed bytes produced */
+	bool head_sent, finished, gz;
+	struct gzip_stream gzs;
 };
 
 int http_parse_addr(const char *addr, char *host, size_t hostlen, unsigned *port)
@@ -183,6 +205,135 @@ static enum MHD_Result queue_text(struct MHD_Connection *c, unsigned status, con
 	return ret;
 }
 
+static void producer_drop(struct http_producer *p)
+{
+	if (p->fn && p->free)
+		p->free(p->ctx);
+	memset(p, 0, sizeof(*p));
+}
+
+static void stream_free(void *cls)
+{
+	struct stream *st = cls;
+
+	producer_drop(&st->p);
+	gzip_stream_fini(&st->gzs);
+	buf_fini(&st->head);
+	buf_fini(&st->raw);
+	buf_fini(&st->out);
+	free(st);
+}
+
+static void stream_failed(struct stream *st, int kind, int rc)
+{
+	struct http_server *s = st->s;
+
+	atomic_fetch_add(&s->stream_errors[kind], 1);
+	pthread_mutex_lock(&s->stream_log_lock);
+	if (kind == STREAM_ERR_SIZE)
+		log_limited(&s->stream_log, 60000, LOG_ERROR, "http",
+			    "%s: streamed response over the %llu-byte cap, ended with an error",
+			    st->url, (unsigned long long)HTTP_STREAM_MAX);
+	else
+		log_limited(&s->stream_log, 60000, LOG_ERROR, "http",
+			    "%s: streamed response failed after %llu bytes, ended with an error: %s",
+			    st->url, (unsigned long long)st->total, km_strerror(rc));
+	pthread_mutex_unlock(&s->stream_log_lock);
+}
+
+/* Puts the next bytes into st->out (empty on entry). */
+static int stream_fill(struct stream *st)
+{
+	struct buf *src;
+	bool last = false;
+	int rc;
+
+	if (!st->head_sent) {
+		st->head_sent = true;
+		src = &st->head;
+	} else {
+		buf_reset(&st->raw);
+		rc = st->p.fn(st->p.ctx, &st->raw, HTTP_STREAM_BLOCK);
+		if (rc < 0) {
+			stream_failed(st, STREAM_ERR_PRODUCER, rc);
+			return rc;
+		}
+		last = rc == HTTP_PRODUCE_DONE;
+		src = &st->raw;
+	}
+	st->total += src->len;
+	if (st->total > HTTP_STREAM_MAX) {
+		stream_failed(st, STREAM_ERR_SIZE, KM_ETOOBIG);
+		return KM_ETOOBIG;
+	}
+	if (st->gz) {
+		rc = gzip_stream_write(&st->gzs, buf_cstr(src), src->len, last, &st->out);
+		if (rc) {
+			stream_failed(st, STREAM_ERR_PRODUCER, rc);
+			return rc;
+		}
+	} else {
+		/* No copy: the block becomes the output. */
+		struct buf t = st->out;
+		st->out = *src;
+		*src = t;
+	}
+	st->finished = last;
+	return 0;
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *dst, size_t max)
+{
+	struct stream *st = cls;
+	size_t n;
+
+	(void)pos;
+	while (st->out_pos >= st->out.len) {
+		if (st->finished)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		buf_reset(&st->out);
+		st->out_pos = 0;
+		if (stream_fill(st))
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+	}
+	n = st->out.len - st->out_pos;
+	if (n > max)
+		n = max;
+	memcpy(dst, st->out.data + st->out_pos, n);
+	st->out_pos += n;
+	return (ssize_t)n;
+}
+
+/* Answers with reply->body followed by the producer's output, chunked.
+ * Takes the body and the producer in every case. */
+static struct MHD_Response *stream_response(struct http_server *s, const char *url,
+					    struct http_reply *reply, bool gz)
+{
+	struct stream *st = calloc(1, sizeof(*st));
+	struct MHD_Response *r;
+
+	if (!st) {
+		producer_drop(&reply->stream);
+		buf_fini(&reply->body);
+		return NULL;
+	}
+	st->s = s;
+	st->p = reply->stream;
+	memset(&reply->stream, 0, sizeof(reply->stream));
+	snprintf(st->url, sizeof(st->url), "%s", url);
+	st->head = reply->body;
+	buf_init(&reply->body, HTTP_BODY_MAX);
+	buf_init(&st->raw, HTTP_BODY_MAX);
+	buf_init(&st->out, HTTP_BODY_MAX);
+	st->gz = gz && gzip_stream_init(&st->gzs) == 0;
+	/* block_size is advisory for chunked bodies: libmicrohttpd reads
+	 * into the connection's write buffer (HTTP_CONN_MEMORY). */
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 << 10, stream_read, st, stream_free);
+	if (!r)
+		stream_free(st);
+	return r;
+}
+
 static void count_status(struct http_server *s, int status)
 {
 	int cls = status >= 500 ? CLS_5XX : status >= 400 ? CLS_4XX : CLS_2XX;
@@ -238,7 +389,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	struct http_server *s = g->s;
 	const struct http_route *route = NULL;
 	struct http_reply reply;
-	struct MHD_Response *r;
+	struct MHD_Response *r = NULL;
 	const char *ae;
 	bool head;
 	int rc;
@@ -282,15 +433,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	reply.status = 200;
 	reply.content_type = "text/plain; charset=utf-8";
 	buf_init(&reply.body, HTTP_BODY_MAX);
+	memset(&reply.stream, 0, sizeof(reply.stream));
 	rc = route->fn(route->ctx, url, &reply);
 	if (rc) {
 		log_warn("http", "handler for %s failed: %s", url, km_strerror(rc));
+		producer_drop(&reply.stream);
 		reply.status = 500;
 		buf_reset(&reply.body);
 		buf_printf(&reply.body, "500 internal error: %s\n", km_strerror(rc));
 	}
 	ae = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
-	if (ae && gzip_accepted(ae) && reply.body.len >= GZIP_MIN_BYTES) {
+	if (reply.stream.fn) {
+		/* Streamed: compressed whenever accepted (the size is not known
+		 * up front). HEAD: libmicrohttpd never calls the reader, and
+		 * stream_free releases the producer. */
+		ae = ae && gzip_accepted(ae) ? "gzip" : NULL;
+		r = stream_response(s, url, &reply, ae != NULL);
+		if (!r)
+			return MHD_NO;
+	} else if (ae && gzip_accepted(ae) && reply.body.len >= GZIP_MIN_BYTES) {
 		struct buf z;
 		buf_init(&z, HTTP_BODY_MAX);
 		if (gzip_compress(buf_cstr(&reply.body), reply.body.len, &z) == 0) {
@@ -305,7 +466,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	} else {
 		ae = NULL;
 	}
-	{
+	if (!r) {
 		size_t len = reply.body.len;
 		char *data = buf_steal(&reply.body);
 		/* HEAD: same headers, and libmicrohttpd sends no body. */
@@ -431,6 +592,7 @@ struct http_server *http_server_start(const struct http_opts *o, char *err, size
 	s->max_connections = o->max_connections;
 	s->timeout_s = o->timeout_s;
 	s->threads = o->threads ? o->threads : 4;
+	pthread_mutex_init(&s->stream_log_lock, NULL);
 	if (want_tls) {
 		if (!tls_supported()) {
 			snprintf(err, errlen, "-tls: this libmicrohttpd was built without TLS support");
@@ -464,6 +626,7 @@ fail:
 	close(s->fd);
 fail_nofd:
 	tls_pair_fini(&tls);
+	pthread_mutex_destroy(&s->stream_log_lock);
 	free(s);
 	return NULL;
 }
@@ -492,6 +655,7 @@ void http_server_stop(struct http_server *s)
 		nanosleep(&ts, NULL);
 	}
 	gen_stop(s->gen);
+	pthread_mutex_destroy(&s->stream_log_lock);
 	free(s);
 }
 
@@ -510,6 +674,15 @@ int http_server_write_metrics(struct http_server *s, struct buf *out)
 		struct expo_label l = { "code", cls_names[i] };
 		rc = expo_sample(out, "k8smon_http_requests_total", &l, 1,
 				 (double)atomic_load(&s->answered[i]));
+	}
+	if (!rc)
+		rc = expo_family(out, "k8smon_http_stream_errors_total",
+				 "Streamed responses ended with an error (the client sees a failed chunked transfer): size_limit = over the streamed-body cap, producer = the body could not be produced.",
+				 EXPO_COUNTER);
+	for (int i = 0; !rc && i < 2; i++) {
+		struct expo_label l = { "reason", i == STREAM_ERR_SIZE ? "size_limit" : "producer" };
+		rc = expo_sample(out, "k8smon_http_stream_errors_total", &l, 1,
+				 (double)atomic_load(&s->stream_errors[i]));
 	}
 	if (!rc && s->reloader) {
 		uint64_t ok, failed;

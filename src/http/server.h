@@ -2,7 +2,8 @@
  * the client accepts it, connection limits and timeouts.
  *
  * The server knows nothing about metrics: each route has a handler that fills
- * a struct http_reply. Handlers run on libmicrohttpd's worker threads, so they
+ * a struct http_reply: a body, and for large responses also a producer that
+ * the server calls for the rest of the body block by block while it sends. Handlers run on libmicrohttpd's worker threads, so they
  * must be thread-safe; a slow handler holds only its own connection. */
 #ifndef K8SMON_HTTP_SERVER_H
 #define K8SMON_HTTP_SERVER_H
@@ -18,10 +19,44 @@
 /* Hard cap of a request URL plus headers (libmicrohttpd memory per connection). */
 #define HTTP_CONN_MEMORY (64u << 10)
 
+/* Hard cap of a streamed body before compression: past it the stream ends
+ * with an error (the client sees a failed chunked transfer), counted in
+ * k8smon_http_stream_errors_total{reason="size_limit"} and logged
+ * (rate-limited). */
+#define HTTP_STREAM_MAX (4ull << 30)
+/* Bytes asked from a producer per call (before compression). */
+#define HTTP_STREAM_BLOCK (128u << 10)
+
+/* A streamed body (chunked transfer encoding, gzip per block when the
+ * client accepts it): fn appends about budget bytes to out (a fresh, empty
+ * buffer each call) and returns HTTP_PRODUCE_MORE, HTTP_PRODUCE_DONE (these
+ * are the last bytes, possibly none), or a negative KM_* code (the stream
+ * ends with an error, counted and logged). fn runs on the connection's
+ * worker thread, one call at a time, possibly long after the handler
+ * returned: ctx must own (or hold references to) whatever it reads. free
+ * (may be NULL) is called exactly once with ctx when the response is done
+ * with it: finished, failed, client gone, HEAD, server stopping, or the
+ * handler returned an error. fn must make progress: a MORE with no bytes is
+ * allowed but fn is called again at once. */
+#define HTTP_PRODUCE_DONE 0
+#define HTTP_PRODUCE_MORE 1
+typedef int (*http_produce_fn)(void *ctx, struct buf *out, size_t budget);
+
+struct http_producer {
+	http_produce_fn fn; /* NULL: no stream, body is the whole response */
+	void *ctx;
+	void (*free)(void *ctx);
+};
+
 struct http_reply {
 	int status;               /* 200 by default */
 	const char *content_type; /* static string; text/plain by default */
-	struct buf body;          /* filled by the handler; owned by the server */
+	struct buf body;          /* filled by the handler; owned by the server;
+				   * capped at HTTP_BODY_MAX */
+	/* Optional: when fn is set, the response is body (sent first) followed
+	 * by the producer's output, streamed, without Content-Length, capped at
+	 * HTTP_STREAM_MAX; for large responses (/metrics/kube-state). */
+	struct http_producer stream;
 };
 
 /* Returns 0, or a negative KM_* code (answered as 500, body from the reply if any). */

@@ -1,6 +1,7 @@
 /* kube-state collector units: quantities, Go float formatting, label
  * names, HELP/TYPE against reference/ksm.md §4, store operations
  * (replace, delete, clear, rollback on cap, concurrent writers/readers),
+ * the streaming cursor (blocks == one write, snapshot across changes),
  * self-metrics, and the bytes-per-object figure. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -249,6 +250,185 @@ static void test_store_concurrent(void **state)
 	ks_store_free(r.s);
 }
 
+/* Streaming cursor: blocks of any budget concatenate to exactly one
+ * ks_store_write, with and without filters, and with deletes, replaces and
+ * a cleared kind between blocks (the cursor's snapshot is the store at its
+ * first call). */
+static void fill_store(struct ks_store *s)
+{
+	static const char *const nss[] = { "shop", "kube-system", "default" };
+	char name[32];
+
+	for (int i = 0; i < 60; i++) {
+		snprintf(name, sizeof(name), "p%02d", i);
+		json_t *p = pod(nss[i % 3], name, i % 2 ? "n1" : "n2");
+		assert_int_equal(ks_store_upsert(s, KS_POD, p, NULL), 0);
+		json_decref(p);
+	}
+	for (int i = 0; i < 3; i++) {
+		json_t *n = json_pack("{s:{s:s}}", "metadata", "name", nss[i]);
+		assert_int_equal(ks_store_upsert(s, KS_NAMESPACE, n, NULL), 0);
+		assert_int_equal(ks_store_upsert(s, KS_NODE, n, NULL), 0);
+		json_decref(n);
+	}
+}
+
+static void stream_all(struct ks_store *s, const struct ks_filter *f, size_t budget,
+		       struct buf *got, int mutate_after)
+{
+	struct ks_cursor c;
+	struct buf block;
+	int rc, blocks = 0;
+
+	ks_cursor_init(&c);
+	buf_init(&block, 64u << 20);
+	do {
+		buf_reset(&block);
+		rc = ks_store_write_next(s, &c, f, &block, budget);
+		assert_true(rc == KS_WRITE_MORE || rc == KS_WRITE_DONE);
+		/* a block ends at a line boundary */
+		if (block.len)
+			assert_int_equal(block.data[block.len - 1], '\n');
+		assert_int_equal(buf_add(got, block.data ? block.data : "", block.len), 0);
+		if (++blocks == mutate_after) {
+			char name[32];
+			for (int i = 0; i < 60; i += 4) {
+				snprintf(name, sizeof(name), "p%02d", i);
+				ks_store_delete(s, KS_POD, (const char *[]){ "shop", "kube-system", "default" }[i % 3], name);
+			}
+			json_t *p = pod("shop", "p03", "n-replaced");
+			assert_int_equal(ks_store_upsert(s, KS_POD, p, NULL), 0);
+			json_decref(p);
+			p = pod("shop", "new-pod", "n9");
+			assert_int_equal(ks_store_upsert(s, KS_POD, p, NULL), 0);
+			json_decref(p);
+			assert_int_equal(ks_store_clear_kind(s, KS_NODE), 0);
+		}
+	} while (rc == KS_WRITE_MORE);
+	assert_int_equal(ks_store_write_next(s, &c, f, &block, budget), KS_WRITE_DONE);
+	ks_cursor_fini(&c);
+	ks_cursor_fini(&c); /* twice is fine */
+	buf_fini(&block);
+}
+
+static void test_store_cursor(void **state)
+{
+	static const size_t budgets[] = { 0, 1, 7, 100, 333, 4096, 1u << 20 };
+	const char *excl[] = { "kube-system" };
+	char err[128];
+	struct rx *deny = rx_new("kube_pod_(status_.*|labels)", err, sizeof(err));
+	struct ks_filter filters[3] = {
+		{ 0 },
+		{ .exclude_namespaces = excl, .nexclude_namespaces = 1, .metric_deny = deny },
+		{ .kinds = 1u << KS_POD | 1u << KS_NODE },
+	};
+	struct buf want, got;
+
+	(void)state;
+	assert_non_null(deny);
+	buf_init(&want, 64u << 20);
+	buf_init(&got, 64u << 20);
+	for (int fi = -1; fi < 3; fi++) {
+		const struct ks_filter *f = fi < 0 ? NULL : &filters[fi];
+		for (size_t bi = 0; bi < sizeof(budgets) / sizeof(budgets[0]); bi++) {
+			for (int mutate = 0; mutate <= 2; mutate++) {
+				struct ks_store *s = ks_store_new();
+				fill_store(s);
+				buf_reset(&want);
+				buf_reset(&got);
+				assert_int_equal(ks_store_write(s, f, &want), 0);
+				assert_true(want.len > 0);
+				stream_all(s, f, budgets[bi], &got, mutate);
+				assert_int_equal(got.len, want.len);
+				assert_memory_equal(got.data, want.data, want.len);
+				ks_store_free(s);
+			}
+		}
+	}
+	/* A cursor outlives the store (it holds references, not the table). */
+	{
+		struct ks_store *s = ks_store_new();
+		struct ks_cursor c;
+		fill_store(s);
+		buf_reset(&want);
+		buf_reset(&got);
+		assert_int_equal(ks_store_write(s, NULL, &want), 0);
+		ks_cursor_init(&c);
+		assert_int_equal(ks_store_write_next(s, &c, NULL, &got, 10), KS_WRITE_MORE);
+		ks_cursor_fini(&c);
+		ks_store_free(s);
+	}
+	/* Empty store: done at once, nothing written. */
+	{
+		struct ks_store *s = ks_store_new();
+		struct ks_cursor c;
+		buf_reset(&got);
+		ks_cursor_init(&c);
+		assert_int_equal(ks_store_write_next(s, &c, NULL, &got, 10), KS_WRITE_DONE);
+		assert_int_equal(got.len, 0);
+		ks_cursor_fini(&c);
+		ks_store_free(s);
+	}
+	buf_fini(&want);
+	buf_fini(&got);
+	rx_free(deny);
+}
+
+/* Cursors on reader threads while the store changes: every block is whole
+ * lines and each family is written once per scrape. */
+static void *cursor_reader(void *arg)
+{
+	struct race *r = arg;
+	struct buf out, block;
+
+	buf_init(&out, 64u << 20);
+	buf_init(&block, 1u << 20);
+	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+		struct ks_cursor c;
+		int rc;
+		buf_reset(&out);
+		ks_cursor_init(&c);
+		do {
+			buf_reset(&block);
+			rc = ks_store_write_next(r->s, &c, NULL, &block, 512);
+			assert_true(rc >= 0);
+			buf_add(&out, block.data ? block.data : "", block.len);
+		} while (rc == KS_WRITE_MORE);
+		ks_cursor_fini(&c);
+		const char *h = strstr(buf_cstr(&out), "# HELP kube_pod_info ");
+		if (h)
+			assert_null(strstr(h + 1, "# HELP kube_pod_info "));
+	}
+	buf_fini(&out);
+	buf_fini(&block);
+	return NULL;
+}
+
+static void test_store_cursor_concurrent(void **state)
+{
+	struct race r = { ks_store_new(), 0 };
+	pthread_t t[2];
+	char name[32];
+
+	(void)state;
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, cursor_reader, &r);
+	for (int i = 0; i < 2000; i++) {
+		snprintf(name, sizeof(name), "p%d", i % 300);
+		json_t *p = pod("ns", name, "n1");
+		assert_int_equal(ks_store_upsert(r.s, KS_POD, p, NULL), 0);
+		json_decref(p);
+		if (i % 7 == 0)
+			ks_store_delete(r.s, KS_POD, "ns", name);
+		if (i % 500 == 0)
+			ks_store_clear_kind(r.s, KS_POD);
+	}
+	__atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	ks_store_free(r.s);
+}
+
 static void test_self_metrics(void **state)
 {
 	struct ks_self_counts c[2] = { { ks_kind_go_type(KS_POD), 3, 1, 5, 0 },
@@ -353,6 +533,8 @@ int main(void)
 		cmocka_unit_test(test_help_matches_reference),
 		cmocka_unit_test(test_store_ops),
 		cmocka_unit_test(test_store_concurrent),
+		cmocka_unit_test(test_store_cursor),
+		cmocka_unit_test(test_store_cursor_concurrent),
 		cmocka_unit_test(test_self_metrics),
 		cmocka_unit_test(test_bytes_per_object),
 		cmocka_unit_test(test_cron),

@@ -18,7 +18,9 @@
  * writer threads (the reflector's I/O thread); ks_store_write from any number
  * of HTTP threads concurrently. A pthread rwlock protects the index; rendering
  * happens outside the lock, and a write holds the read lock for its whole
- * duration, so it always sees a consistent set of objects.
+ * duration, so it always sees a consistent set of objects. A streamed write
+ * (ks_store_write_next) holds it only to pin a snapshot of refcounted
+ * objects; see there.
  *
  * JSON ownership: every json_t is borrowed for the duration of the call only;
  * nothing keeps a reference after ks_store_upsert returns. The JSON is the
@@ -153,6 +155,57 @@ size_t ks_store_bytes(struct ks_store *s);
 /* Appends the exposition (text format 0.0.4) to out. f may be NULL. On
  * KM_ETOOBIG / KM_ENOMEM out is rolled back to its length on entry. */
 int ks_store_write(struct ks_store *s, const struct ks_filter *f, struct buf *out);
+
+/* Streaming: the same exposition as ks_store_write, in blocks.
+ *
+ *   struct ks_cursor c;
+ *   ks_cursor_init(&c);
+ *   while ((rc = ks_store_write_next(s, &c, f, &block, 128 << 10)) == KS_WRITE_MORE)
+ *           send block, buf_reset(&block);
+ *   send block (rc == KS_WRITE_DONE) or fail (rc < 0); ks_cursor_fini(&c);
+ *
+ * Each call appends about budget bytes to out (it stops before the next
+ * object's segment or family header once out grew by >= budget since the
+ * call began; one segment may overshoot it) and returns KS_WRITE_MORE, or
+ * KS_WRITE_DONE with the last bytes (possibly none), or a negative KM_*
+ * code (out rolled back to its length on entry of that call; the cursor is
+ * finished). The concatenation of all blocks is byte-identical to one
+ * ks_store_write() at the moment of the first call.
+ *
+ * Consistency: the first call pins a snapshot. It takes the store's read
+ * lock once, just long enough to collect a pointer to every visible object
+ * of the selected kinds and take a reference on each (a few ms at 135k
+ * objects); no lock is held while blocks are written, so writers are not
+ * blocked by a slow client. Replacing or deleting an object while a cursor
+ * holds it only drops the store's reference: the old rendering stays
+ * allocated until the cursor is finished (at most one extra copy of the
+ * objects changed during a scrape). Every block sees the snapshot, so the
+ * whole kube-state exposition is consistent as of the first call, as a
+ * ks_store_write under one read lock is.
+ *
+ * f (may be NULL) is borrowed per call and must be the same for every call
+ * of one cursor (namespace and kind filters are applied at the snapshot,
+ * family filters per block). A cursor does not reference the store after
+ * the snapshot: it may outlive ks_store_free(). */
+#define KS_WRITE_DONE 0
+#define KS_WRITE_MORE 1
+
+struct ks_snap;
+struct ks_cursor {
+	/* private */
+	struct ks_snap *snap; /* NULL before the first call and when finished */
+	unsigned kind;        /* position: kind, family of it, object in it */
+	size_t family;
+	size_t index;
+	bool header;          /* HELP/TYPE of the current family written */
+	bool done;
+};
+
+void ks_cursor_init(struct ks_cursor *c);
+/* Releases the snapshot (if any); safe to call at any point, and twice. */
+void ks_cursor_fini(struct ks_cursor *c);
+int ks_store_write_next(struct ks_store *s, struct ks_cursor *c, const struct ks_filter *f,
+			struct buf *out, size_t budget);
 
 /* Self-metrics with KSM's names (the KubeStateMetrics* alerts read them).
  * Counters are owned and counted by the reflector owner; this only prints.

@@ -11,6 +11,7 @@
 #include "collect/kubestate/ks_internal.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,10 @@ struct ks_obj {
 	uint32_t keylen;  /* bytes of key, without NUL */
 	uint32_t nslen;   /* bytes of the namespace prefix of key (0: none) */
 	uint32_t textlen;
+	/* References: 1 for the table while the object is stored, +1 per
+	 * streaming cursor whose snapshot holds it (ks_cursor). An object is
+	 * immutable once stored, so a snapshot needs no lock to read it. */
+	atomic_uint refs;
 	/* followed by off[], key (NUL-terminated), text */
 };
 
@@ -63,6 +68,13 @@ static char *obj_text(struct ks_obj *o, enum ks_kind kind)
 static size_t obj_size(const struct ks_obj *o, enum ks_kind kind)
 {
 	return sizeof(*o) + sizeof(uint32_t) * (obj_nfam(kind) + 1) + o->keylen + 1 + o->textlen;
+}
+
+/* Drops one reference; the last one frees the object. */
+static void obj_unref(struct ks_obj *o)
+{
+	if (o && atomic_fetch_sub_explicit(&o->refs, 1, memory_order_acq_rel) == 1)
+		free(o);
 }
 
 /* FNV-1a, 32 bit. */
@@ -145,7 +157,7 @@ static void table_clear(struct ks_table *t)
 		struct ks_obj *o = t->buckets[i];
 		while (o) {
 			struct ks_obj *next = o->next;
-			free(o);
+			obj_unref(o);
 			o = next;
 		}
 		t->buckets[i] = NULL;
@@ -263,6 +275,7 @@ int ks_store_upsert(struct ks_store *s, enum ks_kind kind, const json_t *obj,
 	o->keylen = (uint32_t)key.len;
 	o->nslen = (uint32_t)nslen;
 	o->textlen = (uint32_t)text.len;
+	atomic_init(&o->refs, 1);
 	memcpy(obj_off(o), off, sizeof(uint32_t) * (nfam + 1));
 	memcpy(obj_key(o, kind), buf_cstr(&key), key.len + 1);
 	if (text.len)
@@ -284,7 +297,7 @@ int ks_store_upsert(struct ks_store *s, enum ks_kind kind, const json_t *obj,
 		t->bytes -= obj_size(old, kind);
 		t->count--;
 		*pp = o;
-		free(old);
+		obj_unref(old);
 	} else {
 		*pp = o;
 	}
@@ -325,7 +338,7 @@ int ks_store_delete(struct ks_store *s, enum ks_kind kind, const char *ns, const
 	}
 	pthread_rwlock_unlock(&s->lock);
 	rc = o ? 0 : KM_ENOENT;
-	free(o);
+	obj_unref(o);
 out:
 	buf_fini(&key);
 	return rc;
@@ -480,5 +493,145 @@ int ks_store_write(struct ks_store *s, const struct ks_filter *f, struct buf *ou
 	pthread_rwlock_unlock(&s->lock);
 	if (rc)
 		buf_truncate(out, mark);
+	return rc;
+}
+
+/* --- streaming: a snapshot cursor ------------------------------------------
+ * The first ks_store_write_next() call takes the read lock once, collects a
+ * pointer to every visible object of the selected kinds (in the same
+ * bucket order ks_store_write walks) and takes a reference on each; the lock
+ * is released before anything is written. Later blocks read only the
+ * snapshot, so they need no lock: objects are immutable once stored, and a
+ * concurrent replace or delete only drops the table's reference. */
+
+struct ks_snap {
+	struct ks_obj **objs;
+	size_t start[KS_KIND_COUNT + 1]; /* kind k: objs[start[k]..start[k+1]) */
+};
+
+void ks_cursor_init(struct ks_cursor *c)
+{
+	memset(c, 0, sizeof(*c));
+}
+
+void ks_cursor_fini(struct ks_cursor *c)
+{
+	struct ks_snap *sn = c->snap;
+
+	if (sn) {
+		for (size_t i = 0; i < sn->start[KS_KIND_COUNT]; i++)
+			obj_unref(sn->objs[i]);
+		free(sn->objs);
+		free(sn);
+	}
+	c->snap = NULL;
+	c->done = true;
+}
+
+static int snapshot(struct ks_store *s, const struct ks_filter *f, struct ks_cursor *c)
+{
+	struct ks_snap *sn = calloc(1, sizeof(*sn));
+	size_t total = 0, n = 0;
+
+	if (!sn)
+		return KM_ENOMEM;
+	pthread_rwlock_rdlock(&s->lock);
+	for (int k = 0; k < KS_KIND_COUNT; k++)
+		if (!f || !f->kinds || (f->kinds & (1u << k)))
+			total += s->t[k].count;
+	sn->objs = total ? malloc(total * sizeof(*sn->objs)) : NULL;
+	if (total && !sn->objs) {
+		pthread_rwlock_unlock(&s->lock);
+		free(sn);
+		return KM_ENOMEM;
+	}
+	for (int k = 0; k < KS_KIND_COUNT; k++) {
+		struct ks_table *t = &s->t[k];
+		sn->start[k] = n;
+		if (f && f->kinds && !(f->kinds & (1u << k)))
+			continue;
+		for (size_t b = 0; b < t->nbuckets; b++) {
+			for (struct ks_obj *o = t->buckets[b]; o; o = o->next) {
+				if (!visible(f, (enum ks_kind)k, o))
+					continue;
+				atomic_fetch_add_explicit(&o->refs, 1, memory_order_relaxed);
+				sn->objs[n++] = o;
+			}
+		}
+	}
+	sn->start[KS_KIND_COUNT] = n;
+	pthread_rwlock_unlock(&s->lock);
+	c->snap = sn;
+	return 0;
+}
+
+int ks_store_write_next(struct ks_store *s, struct ks_cursor *c, const struct ks_filter *f,
+			struct buf *out, size_t budget)
+{
+	size_t mark = out->len;
+	struct ks_snap *sn;
+	int rc = 0;
+
+	if (!s || !c)
+		return KM_EINVAL;
+	if (c->done)
+		return KS_WRITE_DONE;
+	if (!c->snap) {
+		rc = snapshot(s, f, c);
+		if (rc) {
+			c->done = true;
+			return rc;
+		}
+	}
+	sn = c->snap;
+	if (budget == 0)
+		budget = 1; /* progress: at least one non-empty item per call */
+	while (c->kind < KS_KIND_COUNT) {
+		const struct ks_kind_def *d = &ks_kinds[c->kind];
+		enum ks_kind kind = (enum ks_kind)c->kind;
+		size_t from = sn->start[c->kind], n = sn->start[c->kind + 1] - from;
+		const struct ks_family *fam;
+
+		if (n == 0 || c->family >= *d->nfamilies) {
+			c->kind++;
+			c->family = 0;
+			c->index = 0;
+			c->header = false;
+			continue;
+		}
+		fam = &d->families[c->family];
+		if (!c->header && !family_enabled(f, fam->name)) {
+			c->family++;
+			continue;
+		}
+		if (!c->header) {
+			if (out->len - mark >= budget)
+				return KS_WRITE_MORE;
+			rc = expo_family(out, fam->name, fam->help, fam->type);
+			if (rc)
+				goto fail;
+			c->header = true;
+		}
+		for (; c->index < n; c->index++) {
+			struct ks_obj *o = sn->objs[from + c->index];
+			uint32_t *off = obj_off(o);
+			if (off[c->family + 1] <= off[c->family])
+				continue;
+			if (out->len - mark >= budget)
+				return KS_WRITE_MORE;
+			rc = write_segment(out, fam->name, obj_text(o, kind), off[0], off[c->family],
+					   off[c->family + 1]);
+			if (rc)
+				goto fail;
+		}
+		c->family++;
+		c->index = 0;
+		c->header = false;
+	}
+	ks_cursor_fini(c);
+	return KS_WRITE_DONE;
+fail:
+	buf_truncate(out, mark);
+	ks_cursor_fini(c);
 	return rc;
 }
