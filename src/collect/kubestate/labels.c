@@ -165,7 +165,8 @@ static void emit_map(struct ks_render *r, const json_t *map, const struct ks_all
 		if (json_is_string(v) && allowed(al, k))
 			keys[n++] = k;
 	}
-	qsort(keys, n, sizeof(*keys), cmp_str);
+	if (n) /* keys may be NULL when nothing matched: qsort(NULL, 0) is UB */
+		qsort(keys, n, sizeof(*keys), cmp_str);
 	for (size_t i = 0; i < n; i++) {
 		int idx, j;
 
