@@ -42,18 +42,20 @@ def find(objs, kind, name=None):
     return r[0] if r else None
 
 
+# The code-derived check is tests/helm/rbaccheck.py; this pins the chart too.
 EXPECTED_RULES = {  # (apiGroup, resource) -> verbs of the agent's ClusterRole
     **{("", r): ["list", "watch"] for r in ["pods", "nodes", "namespaces", "services", "endpoints",
-                                             "persistentvolumes", "persistentvolumeclaims", "resourcequotas"]},
+                                             "persistentvolumes", "persistentvolumeclaims", "resourcequotas",
+                                             "configmaps", "secrets"]},
     **{("apps", r): ["list", "watch"] for r in ["deployments", "replicasets", "statefulsets", "daemonsets"]},
     ("batch", "jobs"): ["list", "watch"], ("batch", "cronjobs"): ["list", "watch"],
     ("autoscaling", "horizontalpodautoscalers"): ["list", "watch"],
     ("policy", "poddisruptionbudgets"): ["list", "watch"],
     ("networking.k8s.io", "ingresses"): ["list", "watch"],
+    ("networking.k8s.io", "networkpolicies"): ["list", "watch"],
     ("discovery.k8s.io", "endpointslices"): ["list", "watch"],
     ("k8smon.io", "k8smonitors"): ["list", "watch"], ("k8smon.io", "scraperules"): ["list", "watch"],
-    ("k8smon.io", "k8smonitors/status"): ["patch", "update"], ("k8smon.io", "scraperules/status"): ["patch", "update"],
-    ("apiextensions.k8s.io", "customresourcedefinitions"): ["get", "list", "watch"],
+    ("k8smon.io", "k8smonitors/status"): ["patch"], ("k8smon.io", "scraperules/status"): ["patch"],
     ("authentication.k8s.io", "tokenreviews"): ["create"],
     ("authorization.k8s.io", "subjectaccessreviews"): ["create"],
 }

@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""RBAC in the manifests equals what the code uses.
+
+Reads the API resources the C code touches (every `struct kube_resource`
+initializer under src/, the status patches, the Lease calls in
+src/kube/leader.c, the review creations in src/http/auth.c), derives the
+verbs each needs, and compares with the ClusterRole and Role of
+examples/deploy (kept identical to the Helm chart by test_helm_chart.sh):
+every needed verb must be granted, and nothing may be granted that the code
+does not use. Prints one line per problem; exit 1 if any."""
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import k8syaml  # noqa: E402
+
+RES = re.compile(r'(?:static const struct kube_resource (\w+) = |\.res = )?'
+                 r'\{ *"([a-z0-9.]*)" *, *"v[0-9a-z]+" *, *"([a-z0-9]+)" *, *(?:true|false) *\}')
+
+
+def code_needs(root):
+    need = {}  # (group, resource) -> set(verbs)
+    named = {}
+    for dirpath, _, files in os.walk(os.path.join(root, "src")):
+        for f in files:
+            if not f.endswith(".c"):
+                continue
+            text = open(os.path.join(dirpath, f)).read()
+            for m in RES.finditer(text):
+                var, group, plural = m.group(1), m.group(2), m.group(3)
+                if var:
+                    named[var] = (group, plural)
+                # Every resource the code names is read by a reflector.
+                need.setdefault((group, plural), set()).update({"list", "watch"})
+            for m in re.finditer(r'kube_patch\([^,]+, &(\w+),[^;]*"status"', text):
+                g, p = named[m.group(1)]
+                need.setdefault((g, p + "/status"), set()).add("patch")
+            for m in re.finditer(r'kube_update\([^,]+, &(\w+),[^;]*"status"', text):
+                g, p = named[m.group(1)]
+                need.setdefault((g, p + "/status"), set()).update({"get", "patch"})
+    leader = open(os.path.join(root, "src/kube/leader.c")).read()
+    verbs = set()
+    if '"POST"' in leader:
+        verbs.add("create")
+    if '"PUT"' in leader:
+        verbs.add("update")
+    if re.search(r'kube_req_opts o = \{ \.resource = "leases"', leader):
+        verbs.add("get")  # method defaults to GET
+    need[("coordination.k8s.io", "leases")] = verbs
+    auth = open(os.path.join(root, "src/http/auth.c")).read()
+    for plural, group in (("tokenreviews", "authentication.k8s.io"),
+                          ("subjectaccessreviews", "authorization.k8s.io")):
+        if f'.resource = "{plural}"' in auth:
+            need[(group, plural)] = {"create"}
+    return need
+
+
+def granted(root):
+    got = {}
+    for obj in k8syaml.load_objects(os.path.join(root, "examples/deploy")):
+        if obj.get("kind") not in ("ClusterRole", "Role"):
+            continue
+        if obj["metadata"]["name"].endswith("metrics-reader"):
+            continue  # for the scrapers, not the agent
+        for rule in obj.get("rules", []):
+            for g in rule.get("apiGroups", []):
+                for r in rule.get("resources", []):
+                    got.setdefault((g, r), set()).update(rule.get("verbs", []))
+    return got
+
+
+def main():
+    root = sys.argv[1] if len(sys.argv) > 1 else "."
+    need, got = code_needs(root), granted(root)
+    problems = []
+    for key, verbs in sorted(need.items()):
+        missing = verbs - got.get(key, set())
+        if missing:
+            problems.append(f"missing grant: {key[0] or 'core'}/{key[1]} {sorted(missing)}")
+    for key, verbs in sorted(got.items()):
+        extra = verbs - need.get(key, set())
+        if extra:
+            problems.append(f"granted but unused by the code: {key[0] or 'core'}/{key[1]} {sorted(extra)}")
+    for p in problems:
+        print(p)
+    print(f"{len(need)} resources used by the code, {len(got)} granted, {len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
