@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "base/err.h"
 #include "kube/event.h"
@@ -66,6 +67,24 @@ static int emit(struct disc_target *d, void *arg)
 	return 0;
 }
 
+/* Lets the multi handle keep one idle connection per target (plus the API
+ * server's), within half the file descriptor limit: libcurl's default
+ * cache (4 x the handles in flight) is far smaller than a target set whose
+ * scrapes are spread over the interval, so every scrape would reconnect. */
+static void size_conn_cache(struct scrape_mgr *m)
+{
+	struct rlimit rl;
+	long want = (long)m->set.n + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (rlim_t)want > rl.rlim_cur / 2)
+		want = (long)(rl.rlim_cur / 2);
+	if (want == m->conn_cache)
+		return;
+	m->conn_cache = want;
+	curl_multi_setopt(kube_loop_multi(m->loop), CURLMOPT_MAXCONNECTS, want);
+}
+
 static void recompute(void *arg)
 {
 	struct scrape_mgr *m = arg;
@@ -107,6 +126,7 @@ static void recompute(void *arg)
 		if (!m->set.v[i]->state && tstate_start(m, m->set.v[i]))
 			c.rc = KM_ENOMEM;
 	}
+	size_conn_cache(m);
 	if (c.rc)
 		log_warn("scrape", "discovery incomplete: %s", km_strerror(c.rc));
 	if (added || removed)
@@ -311,12 +331,26 @@ void scrape_mgr_set_interval(struct scrape_mgr *m, int64_t interval_ms)
 
 /* ---- lifecycle ------------------------------------------------------------ */
 
+/* Thousands of targets need thousands of sockets: the soft limit on open
+ * files is raised to the hard one (as the Go runtime does for vmagent). */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			log_debug("scrape", "cannot raise the open files limit");
+	}
+}
+
 struct scrape_mgr *scrape_mgr_new(struct kube_loop *loop, const struct scrape_opts *o)
 {
 	struct scrape_mgr *m = calloc(1, sizeof(*m));
 
 	if (!m)
 		return NULL;
+	raise_nofile();
 	m->loop = loop;
 	m->client = o->client;
 	m->node_name = strdup(o->node_name ? o->node_name : "");
@@ -359,6 +393,7 @@ static void stop_on_loop(void *arg)
 	pthread_mutex_lock(&m->lock);
 	tset_fini(&m->set, tstate_stop, m);
 	pthread_mutex_unlock(&m->lock);
+	pslot_pool_free(m);
 }
 
 void scrape_mgr_free(struct scrape_mgr *m)

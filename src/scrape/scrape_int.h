@@ -44,6 +44,20 @@ struct blob {
 
 void blob_unref(struct blob *b);
 
+/* A streaming parser lent to one scrape at a time (scraper.c): the
+ * manager pools them, so a target holds a parser (64 KiB line buffer and
+ * family table) only while its scrape is in flight. The parser's callback
+ * context is the slot, which names the target being parsed. */
+struct pslot {
+	struct expo_parser *p;      /* owned */
+	struct tstate *s;           /* scrape using it; NULL when pooled */
+	bool om;                    /* created for OpenMetrics text */
+	struct pslot *next;         /* free list */
+};
+
+/* Pooled parsers kept at most (more are freed when returned). */
+#define PSLOT_POOL_MAX 64
+
 /* Per-target scrape state (scraper.c). */
 struct tstate {
 	struct scrape_mgr *m;
@@ -54,8 +68,9 @@ struct tstate {
 	int64_t next_ms;            /* monotonic time of the next scrape */
 	int64_t start_ns;
 	/* during a scrape (loop thread) */
-	struct expo_parser *parser;
-	struct buf out;             /* samples being rendered */
+	struct pslot *ps;           /* parser of the scrape in flight, or NULL */
+	struct buf out;             /* samples being rendered, after a blob header */
+	size_t out_hint;            /* rendered bytes of the last good scrape */
 	struct buf scratch;
 	char *tlabels_text;         /* target labels rendered 'a="b",c="d"' */
 	size_t body_bytes;
@@ -107,6 +122,9 @@ struct scrape_mgr {
 	bool stopping;
 	struct tset set;            /* loop thread writes; readers lock */
 	struct curl_slist *headers;
+	long conn_cache;            /* CURLMOPT_MAXCONNECTS set (loop thread) */
+	struct pslot *pool;         /* idle parsers (loop thread) */
+	size_t npool;
 	/* counters (atomic, any thread reads) */
 	_Atomic uint64_t errors[SERR__COUNT];
 	_Atomic uint64_t scrapes, samples, discovery_errors, parse_errors;
@@ -116,6 +134,8 @@ struct scrape_mgr {
 /* scraper.c */
 int tstate_start(struct scrape_mgr *m, struct target *t);
 void tstate_stop(struct target *t, void *arg);
+/* Frees the idle parsers (loop thread, at stop). */
+void pslot_pool_free(struct scrape_mgr *m);
 const char *scrape_err_name(enum scrape_err e);
 const char *scrape_health_name(enum scrape_health h);
 

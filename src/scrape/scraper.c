@@ -4,6 +4,7 @@
  * most body_max bytes of reading and nothing of buffering: the transfer is
  * aborted the moment the body cap, the sample limit, or the first malformed
  * line is hit. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,11 @@
 
 /* Rendered output may exceed the body by the target labels on each line. */
 #define OUT_FACTOR 4
+/* s->out starts with room for the blob header, so that a good scrape's
+ * rendering becomes its blob without a copy. */
+#define BLOB_HDR offsetof(struct blob, data)
+
+static const struct blob blob_hdr_zero;
 
 static const char *const err_names[SERR__COUNT] = {
 	[SERR_TIMEOUT] = "timeout",
@@ -73,7 +79,8 @@ static const char *target_has(const struct tlabels *tl, const char *name)
 static int add_hash(struct tstate *s, uint64_t h)
 {
 	if (s->nh == s->caph) {
-		size_t nc = s->caph ? s->caph * 2 : 256;
+		/* First growth: room for as many series as the last scrape. */
+		size_t nc = s->caph ? s->caph * 2 : s->nprev + s->nprev / 8 + 64;
 		uint64_t *nv = realloc(s->hashes, nc * sizeof(*nv));
 		if (!nv)
 			return KM_ENOMEM;
@@ -106,6 +113,7 @@ static int render(struct tstate *s, const char *name, const struct labels *ls, d
 	size_t start = b->len, it = 0;
 	struct label_ref ref;
 	bool first = true;
+	size_t hend;
 	int rc;
 
 	if ((rc = buf_adds(b, name)) || (rc = buf_addc(b, '{')))
@@ -121,6 +129,9 @@ static int render(struct tstate *s, const char *name, const struct labels *ls, d
 		    (rc = expo_escape_label(b, ref.value, ref.value_len)) || (rc = buf_addc(b, '"')))
 			goto fail;
 	}
+	/* The series identity within the target: the target labels added
+	 * below are a function of the target and of these sample labels. */
+	hend = b->len;
 	if (!r->honor_labels) {
 		if (s->tlabels_text[0] && ((!first && (rc = buf_addc(b, ','))) ||
 					   (rc = buf_adds(b, s->tlabels_text))))
@@ -142,7 +153,7 @@ static int render(struct tstate *s, const char *name, const struct labels *ls, d
 		buf_truncate(b, b->len - 1); /* no labels at all: drop the '{' */
 	else if ((rc = buf_addc(b, '}')))
 		goto fail;
-	if ((rc = add_hash(s, fnv_bytes(b->data + start, b->len - start))))
+	if ((rc = add_hash(s, fnv_bytes(b->data + start, hend - start))))
 		goto fail;
 	/* Scraped timestamps are kept (honor_timestamps, Prometheus' default);
 	 * samples without one get none, i.e. the time /metrics/apps is read. */
@@ -156,7 +167,7 @@ fail:
 
 static int on_sample(void *ctx, const struct expo_sample_ev *ev)
 {
-	struct tstate *s = ctx;
+	struct tstate *s = ((struct pslot *)ctx)->s;
 	const struct scrape_rule *r = s->t->rule;
 	const struct labels *ls = ev->labels;
 	const char *name = ev->name;
@@ -164,6 +175,7 @@ static int on_sample(void *ctx, const struct expo_sample_ev *ev)
 	int rc;
 
 	s->n_scraped++;
+	/* No allocation: only metricRelabelings use the copy. */
 	labels_init(&ml, LABELS_MAX_DEFAULT + 1);
 	if (r->metric_relabel) {
 		const char *nn;
@@ -201,7 +213,7 @@ out:
 
 static void on_parse_error(void *ctx, uint64_t line_no, enum expo_perr reason, const char *line, size_t len)
 {
-	struct tstate *s = ctx;
+	struct tstate *s = ((struct pslot *)ctx)->s;
 	char shown[64];
 	size_t n = len < 40 ? len : 40;
 
@@ -211,6 +223,67 @@ static void on_parse_error(void *ctx, uint64_t line_no, enum expo_perr reason, c
 	shown[n] = 0;
 	set_fail(s, SERR_PARSE, "parse error at line %llu (%s): \"%s%s\"", (unsigned long long)line_no,
 		 expo_perr_name(reason), shown, len > n ? "..." : "");
+}
+
+/* A parser for scrape s from the pool (reset) or new; NULL on ENOMEM. */
+static struct pslot *pslot_get(struct scrape_mgr *m, struct tstate *s, bool om)
+{
+	struct pslot **pp = &m->pool, *ps;
+
+	while (*pp && (*pp)->om != om)
+		pp = &(*pp)->next;
+	ps = *pp;
+	if (ps) {
+		*pp = ps->next;
+		m->npool--;
+		expo_parser_reset(ps->p);
+	} else {
+		struct expo_parser_opts po = { .format = om ? EXPO_FMT_OPENMETRICS : EXPO_FMT_TEXT };
+		struct expo_parser_cb cb = { on_sample, on_parse_error, NULL };
+		ps = calloc(1, sizeof(*ps));
+		if (!ps)
+			return NULL;
+		cb.ctx = ps;
+		ps->om = om;
+		ps->p = expo_parser_new(&po, &cb);
+		if (!ps->p) {
+			free(ps);
+			return NULL;
+		}
+	}
+	ps->s = s;
+	ps->next = NULL;
+	return ps;
+}
+
+/* Returns s's parser to the pool (freed when the pool is full). */
+static void pslot_put(struct scrape_mgr *m, struct tstate *s)
+{
+	struct pslot *ps = s->ps;
+
+	s->ps = NULL;
+	if (!ps)
+		return;
+	ps->s = NULL;
+	if (m->npool >= PSLOT_POOL_MAX || m->stopping) {
+		expo_parser_free(ps->p);
+		free(ps);
+		return;
+	}
+	ps->next = m->pool;
+	m->pool = ps;
+	m->npool++;
+}
+
+void pslot_pool_free(struct scrape_mgr *m)
+{
+	while (m->pool) {
+		struct pslot *ps = m->pool;
+		m->pool = ps->next;
+		expo_parser_free(ps->p);
+		free(ps);
+	}
+	m->npool = 0;
 }
 
 static size_t on_write(char *p, size_t size, size_t nmemb, void *arg)
@@ -223,20 +296,16 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *arg)
 		set_fail(s, SERR_BODY_TOO_LARGE, "body size limit exceeded (%zu bytes)", s->m->body_max);
 		return 0;
 	}
-	if (!s->parser) {
+	if (!s->ps) {
 		const char *ct = NULL;
-		struct expo_parser_opts po = { 0 };
-		struct expo_parser_cb cb = { on_sample, on_parse_error, s };
 		curl_easy_getinfo(s->easy, CURLINFO_CONTENT_TYPE, &ct);
-		if (ct && strncmp(ct, "application/openmetrics-text", 28) == 0)
-			po.format = EXPO_FMT_OPENMETRICS;
-		s->parser = expo_parser_new(&po, &cb);
-		if (!s->parser) {
+		s->ps = pslot_get(s->m, s, ct && strncmp(ct, "application/openmetrics-text", 28) == 0);
+		if (!s->ps) {
 			set_fail(s, SERR_OTHER, "out of memory");
 			return 0;
 		}
 	}
-	if (expo_parser_feed(s->parser, p, n) || s->failed) {
+	if (expo_parser_feed(s->ps->p, p, n) || s->failed) {
 		if (!s->failed)
 			set_fail(s, SERR_OTHER, "out of memory");
 		return 0;
@@ -334,38 +403,40 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 		curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &code);
 		if (code != 200)
 			set_fail(s, SERR_HTTP_STATUS, "server returned HTTP status %ld", code);
-		else if (s->parser && expo_parser_finish(s->parser) && !s->failed)
+		else if (s->ps && expo_parser_finish(s->ps->p) && !s->failed)
 			set_fail(s, SERR_OTHER, "out of memory");
 	} else if (!s->failed) {
 		classify(s, res);
 	}
 	atomic_fetch_add(&m->scrapes, 1);
 	if (!s->failed) {
-		nb = malloc(sizeof(*nb) + s->out.len);
+		/* The rendering becomes the blob: shrunk to size, not copied. */
+		size_t len = s->out.len - BLOB_HDR;
+		char *raw = buf_steal(&s->out);
+		nb = raw ? realloc(raw, BLOB_HDR + len) : NULL;
 		if (!nb) {
+			free(raw);
 			set_fail(s, SERR_OTHER, "out of memory");
 		} else {
 			atomic_store(&nb->refs, 1);
-			nb->len = s->out.len;
-			memcpy(nb->data, s->out.data ? s->out.data : "", s->out.len);
+			nb->len = len;
+			s->out_hint = len;
 			qsort(s->hashes, s->nh, sizeof(*s->hashes), cmp_u64);
 			added = count_added(s->hashes, s->nh, s->prev, s->nprev);
-			/* This scrape's series become the reference for the next. */
-			{
-				uint64_t *tmp = s->prev;
-				size_t tc = s->nprev;
-				s->prev = s->hashes;
-				s->nprev = s->nh;
-				s->hashes = tmp;
-				s->caph = tc;
-			}
+			/* This scrape's series become the reference for the next;
+			 * the next scrape's array is allocated when it starts. */
+			free(s->prev);
+			s->prev = s->hashes;
+			s->nprev = s->nh;
+			s->hashes = NULL;
+			s->caph = 0;
 			atomic_fetch_add(&m->samples, s->n_post);
 		}
 	}
 	if (s->failed) {
 		atomic_fetch_add(&m->errors[s->fail], 1);
-		if (s->fail == SERR_PARSE)
-			atomic_fetch_add(&m->parse_errors, expo_parser_stats(s->parser)->errors);
+		if (s->fail == SERR_PARSE && s->ps)
+			atomic_fetch_add(&m->parse_errors, expo_parser_stats(s->ps->p)->errors);
 		log_limited(&m->scrape_log, 10000, LOG_WARN, "scrape", "%s: %s", s->t->d->url, s->fail_msg);
 		/* A failed target's series go stale (disappear), as in Prometheus. */
 		s->nprev = 0;
@@ -381,8 +452,10 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 	s->r_added = added;
 	pthread_mutex_unlock(&m->lock);
 	blob_unref(old);
-	/* Keep the memory of big targets for their next scrape, not more. */
-	buf_reset(&s->out);
+	pslot_put(m, s);
+	/* Between scrapes a target holds its blob only (a failed scrape's
+	 * partial rendering is freed). */
+	buf_fini(&s->out);
 	schedule(s);
 }
 
@@ -401,13 +474,15 @@ static void on_timer(void *arg)
 	s->body_bytes = 0;
 	s->n_scraped = s->n_post = 0;
 	s->nh = 0;
-	buf_reset(&s->out);
-	if (s->parser)
-		expo_parser_reset(s->parser);
-	/* The parser is recreated per scrape only when the format may change:
-	 * reset keeps its memory; on_write creates it lazily the first time. */
-	expo_parser_free(s->parser);
-	s->parser = NULL;
+	/* Sized from the last scrape: one allocation, no regrowth copies. The
+	 * parser comes from the pool at the first body bytes (on_write), once
+	 * the Content-Type is known. */
+	buf_fini(&s->out);
+	if (buf_reserve(&s->out, BLOB_HDR + s->out_hint + s->out_hint / 8) ||
+	    buf_add(&s->out, &blob_hdr_zero, BLOB_HDR)) {
+		schedule(s);
+		return;
+	}
 	s->start_ns = clock_mono_ns();
 	pthread_mutex_lock(&s->m->lock);
 	s->last_scrape = clock_wall();
@@ -502,7 +577,7 @@ void tstate_stop(struct target *t, void *arg)
 	if (s->busy)
 		kube_loop_remove_easy(s->m->loop, s->easy);
 	curl_easy_cleanup(s->easy);
-	expo_parser_free(s->parser);
+	pslot_put(s->m, s);
 	buf_fini(&s->out);
 	buf_fini(&s->scratch);
 	free(s->tlabels_text);
