@@ -28,6 +28,38 @@ static int write_series(struct buf *out, const char *name, const char *labels, d
 	return rc;
 }
 
+/* Writes a spliced blob (see struct blob): each line's target labels tl go
+ * before the last '}' of the line, after a ',' unless the line has no
+ * sample labels. Values and timestamps never contain a '}'. */
+static int write_spliced(struct buf *out, const struct blob *b, const char *tl)
+{
+	const char *p = b->data, *end = b->data + b->len;
+	size_t tlen = strlen(tl);
+	int rc = 0;
+
+	while (!rc && p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p)), *q;
+		if (!nl)
+			nl = end - 1;
+		for (q = nl; q > p && *q != '}'; q--)
+			;
+		if (q == p) { /* not a rendered series line: never happens */
+			rc = buf_add(out, p, (size_t)(nl + 1 - p));
+			p = nl + 1;
+			continue;
+		}
+		rc = buf_add(out, p, (size_t)(q - p));
+		if (!rc && q[-1] != '{')
+			rc = buf_addc(out, ',');
+		if (!rc)
+			rc = buf_add(out, tl, tlen);
+		if (!rc)
+			rc = buf_add(out, q, (size_t)(nl + 1 - q));
+		p = nl + 1;
+	}
+	return rc;
+}
+
 int scrape_mgr_write_apps(struct scrape_mgr *m, struct buf *out)
 {
 	struct snap *v = NULL;
@@ -64,7 +96,8 @@ int scrape_mgr_write_apps(struct scrape_mgr *m, struct buf *out)
 	pthread_mutex_unlock(&m->lock);
 	for (size_t i = 0; !rc && i < n; i++) {
 		if (v[i].samples)
-			rc = buf_add(out, v[i].samples->data, v[i].samples->len);
+			rc = v[i].samples->splice ? write_spliced(out, v[i].samples, v[i].labels)
+						  : buf_add(out, v[i].samples->data, v[i].samples->len);
 		if (rc || !v[i].scraped_once)
 			continue;
 		/* The synthetic series Prometheus adds per scrape (untyped, no

@@ -35,9 +35,12 @@ enum scrape_err {
 	SERR__COUNT
 };
 
-/* Rendered samples of one successful scrape. */
+/* Rendered samples of one successful scrape. With splice, every line is
+ * "name{sample labels} value [ts]" and the target's labels are inserted
+ * before that last '}' when the blob is written (apps.c). */
 struct blob {
 	_Atomic int refs;
+	bool splice;
 	size_t len;
 	char data[];
 };
@@ -73,6 +76,7 @@ struct tstate {
 	size_t out_hint;            /* rendered bytes of the last good scrape */
 	struct buf scratch;
 	char *tlabels_text;         /* target labels rendered 'a="b",c="d"' */
+	bool splice;                /* blobs leave the target labels out */
 	size_t body_bytes;
 	uint64_t n_scraped, n_post;
 	enum scrape_err fail;       /* set by callbacks to abort */

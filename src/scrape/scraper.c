@@ -132,13 +132,16 @@ static int render(struct tstate *s, const char *name, const struct labels *ls, d
 	/* The series identity within the target: the target labels added
 	 * below are a function of the target and of these sample labels. */
 	hend = b->len;
-	if (!r->honor_labels) {
-		if (s->tlabels_text[0] && ((!first && (rc = buf_addc(b, ','))) ||
-					   (rc = buf_adds(b, s->tlabels_text))))
+	if (s->splice) {
+		/* "name{sample labels}": apps.c splices the target labels in
+		 * before the '}' when it writes the blob, so they are stored
+		 * once per target instead of once per series. */
+		if ((rc = buf_addc(b, '}')))
 			goto fail;
-		first = first && !s->tlabels_text[0];
 	} else {
-		for (size_t i = 0; i < tl->n; i++) {
+		/* honorLabels, or a target without labels (then nothing is
+		 * added here). */
+		for (size_t i = 0; r->honor_labels && i < tl->n; i++) {
 			if (labels_get(ls, tl->v[i].name))
 				continue; /* honorLabels: the scraped value wins */
 			if ((!first && (rc = buf_addc(b, ','))) || (rc = buf_adds(b, tl->v[i].name)) ||
@@ -148,11 +151,11 @@ static int render(struct tstate *s, const char *name, const struct labels *ls, d
 				goto fail;
 			first = false;
 		}
+		if (first)
+			buf_truncate(b, b->len - 1); /* no labels at all: drop the '{' */
+		else if ((rc = buf_addc(b, '}')))
+			goto fail;
 	}
-	if (first)
-		buf_truncate(b, b->len - 1); /* no labels at all: drop the '{' */
-	else if ((rc = buf_addc(b, '}')))
-		goto fail;
 	if ((rc = add_hash(s, fnv_bytes(b->data + start, hend - start))))
 		goto fail;
 	/* Scraped timestamps are kept (honor_timestamps, Prometheus' default);
@@ -420,6 +423,7 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 		} else {
 			atomic_store(&nb->refs, 1);
 			nb->len = len;
+			nb->splice = s->splice;
 			s->out_hint = len;
 			qsort(s->hashes, s->nh, sizeof(*s->hashes), cmp_u64);
 			added = count_added(s->hashes, s->nh, s->prev, s->nprev);
@@ -532,6 +536,7 @@ int tstate_start(struct scrape_mgr *m, struct target *t)
 	buf_init(&s->out, m->body_max * OUT_FACTOR);
 	buf_init(&s->scratch, LABELS_NAME_MAX + 1);
 	s->tlabels_text = render_target_labels(&t->d->labels);
+	s->splice = !t->rule->honor_labels && s->tlabels_text && s->tlabels_text[0];
 	s->easy = e = curl_easy_init();
 	if (!s->tlabels_text || !e) {
 		buf_fini(&s->out);
@@ -552,6 +557,10 @@ int tstate_start(struct scrape_mgr *m, struct target *t)
 	curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
 	curl_easy_setopt(e, CURLOPT_FAILONERROR, 1L);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	/* No DNS cache: libcurl prunes its whole cache after every transfer,
+	 * i.e. O(targets) per scrape with one entry per host:port. A reused
+	 * connection needs no lookup; pod addresses are IP literals anyway. */
+	curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "k8smon/" K8SMON_VERSION);
 #if LIBCURL_VERSION_NUM >= 0x075500
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
