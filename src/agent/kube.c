@@ -78,6 +78,7 @@ struct agent_kube {
 	struct scrape_mgr *scrape;          /* scrape: app targets (src/scrape) */
 	struct kube_reflector *scrape_rules; /* scrape: ScrapeRules (all namespaces) */
 	json_t *sr_good;                    /* "ns/name" -> last accepted spec object; loop thread */
+	bool sr_pending;                    /* a ScrapeRule rebuild is queued; loop thread */
 	struct podmap *podmap;
 	struct kube_leader *leader_el;
 	struct ks_store *ks;
@@ -645,22 +646,41 @@ out:
 	status_kick(k);
 }
 
+static void sr_changed_posted(void *arg)
+{
+	struct agent_kube *k = arg;
+
+	k->sr_pending = false;
+	if (!atomic_load(&k->stopping))
+		scrape_rules_changed(k);
+}
+
+/* Reflector callbacks run inside libcurl callbacks, where the scrape
+ * manager may not start or stop its watches (removing other transfers from
+ * the multi handle there is not allowed): apply at the top of the loop. */
+static void sr_kick(struct agent_kube *k)
+{
+	if (k->sr_pending)
+		return;
+	k->sr_pending = kube_loop_post(k->loop, sr_changed_posted, k) == 0;
+}
+
 static void sr_add(json_t *obj, void *arg)
 {
 	(void)obj;
-	scrape_rules_changed(arg);
+	sr_kick(arg);
 }
 
 static void sr_update(json_t *old_obj, json_t *new_obj, void *arg)
 {
 	(void)old_obj;
 	(void)new_obj;
-	scrape_rules_changed(arg);
+	sr_kick(arg);
 }
 
 static void sr_synced(void *arg)
 {
-	scrape_rules_changed(arg);
+	sr_kick(arg);
 }
 
 /* --- leadership ----------------------------------------------------------- */
