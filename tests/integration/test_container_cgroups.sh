@@ -110,16 +110,21 @@ PIDS="$PIDS $!"
 PF=$(procs_files $BURN | tr '\n' ' ') sh -c 'for f in $PF; do echo $$ > $f; done; exec sh -c "while :; do :; done"' &
 BURN_PID=$!
 PIDS="$PIDS $BURN_PID"
-PF=$(procs_files $HOG | tr '\n' ' ') python3 -c '
+PF=$(procs_files $HOG | tr '\n' ' ') READY="$TMP/hog.ready" python3 -c '
 import os, time
 for f in os.environ["PF"].split():
     open(f, "w").write(str(os.getpid()))
 b = b"x" * (128 << 20)
+open(os.environ["READY"], "w").write("1")
 time.sleep(300)
 ' &
 HOG_PID=$!
 PIDS="$PIDS $HOG_PID"
 sleep 1.5
+# On a loaded machine the allocation can take seconds: wait for the hog to
+# say it holds its 128 MiB before any memory is compared.
+i=0; while [ ! -e "$TMP/hog.ready" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+[ -e "$TMP/hog.ready" ] || fail "memory hog did not allocate within 30 s"
 grep -q "^$BURN_PID\$" "$(procs_files $BURN | head -1)" || fail "burner not in its cgroup"
 
 cat > "$TMP/pod.json" <<JSON
