@@ -72,13 +72,17 @@ def read_response(sock, slow=False, big=False):
                     MID_BODY.set()
         return status, True, True
     if b"chunked" in hdr.get(b"transfer-encoding", b""):
-        while not body.endswith(b"0\r\n\r\n"):
+        # Large bodies (kube-state) are streamed: the end is the zero chunk.
+        while not body.endswith(b"\r\n0\r\n\r\n"):
             d = sock.recv(4096 if slow else 65536)
             if not d:
+                LAST_CUT[:] = [len(body), -1]
                 return status, False, True
             body += d
             if slow:
                 time.sleep(0.02)
+            if big and len(body) > 65536:
+                MID_BODY.set()
         return status, True, True
     return status, False, True
 
@@ -149,19 +153,25 @@ def big_reader(port):
                 need = int(v)
         got = len(body)
         mid = False
+        chunked = need < 0
+        tail = body[-16:]
+        done = got == need
         try:
-            while got < need:
+            while not done:
                 d = s.recv(8192)
                 if not d:
                     break
                 got += len(d)
-                if not mid and 65536 < got < need // 3:
+                tail = (tail + d)[-16:]
+                # A streamed (chunked) body ends with the zero chunk.
+                done = tail.endswith(b"\r\n0\r\n\r\n") if chunked else got >= need
+                if not mid and got > 65536 and (chunked or got < need // 3):
                     print("MID", flush=True)
                     mid = True
         except OSError:
             pass
         s.close()
-        print("%s %d %d" % ("OK" if got == need else "CUT", got, need), flush=True)
+        print("%s %d %d" % ("OK" if done else "CUT", got, need), flush=True)
 
 
 def main():
