@@ -30,9 +30,11 @@ FAKEAPI_PID=""
 cleanup() {
 	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
 	[ -n "$FAKEAPI_PID" ] && kill "$FAKEAPI_PID" 2>/dev/null || true
+	# Our children: wait, so vmagent stops writing its queue before rm.
+	for p in $PIDS; do wait "$p" 2>/dev/null || true; done
 	# Logs of the last run stay for a post-mortem.
 	mkdir -p "$LOGS" && cp "$TMP"/*.log "$TMP"/*.out "$LOGS"/ 2>/dev/null || true
-	rm -rf "$TMP"
+	rm -rf "$TMP" 2>/dev/null || true
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
