@@ -3,7 +3,8 @@
 # through the fake API's bulk POST /_fake/objects; the answer is chunked
 # (no Content-Length), identity and gzip decode to the same bytes, promtool
 # accepts it, HEAD and /metrics (kube-state in the middle of other sections)
-# still work, and a slow scrape running while pods are deleted still sees a
+# still work, the same through HTTPS with bearer-token authentication, and a
+# slow scrape running while pods are deleted still sees a
 # complete, consistent snapshot (every pod of the moment it started).
 set -u
 . tests/lib/common.sh
@@ -11,8 +12,9 @@ set -u
 PODS=${PODS:-20000}
 TMP=$(mktemp -d)
 PID=""
+TPID=""
 SLOW=""
-trap 'kill $PID $SLOW 2>/dev/null; kill $FAKEAPI_PID 2>/dev/null; rm -rf "$TMP"' EXIT
+trap 'kill $PID $TPID $SLOW 2>/dev/null; kill $FAKEAPI_PID 2>/dev/null; rm -rf "$TMP"' EXIT
 fakeapi_start "$TMP" --load crds || { fail "fake API server"; finish; }
 
 python3 - "$PODS" >"$TMP/pods.json" <<'PY'
@@ -95,6 +97,38 @@ promtool check metrics <"$TMP/all" >"$TMP/promtool.all" 2>&1
 check "promtool accepts /metrics" test ! -s "$TMP/promtool.all"
 check "unknown path still 404" test "$(curl -s -o /dev/null -w '%{http_code}' "$U/nope")" = 404
 check "POST still 405" test "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$U/metrics/kube-state")" = 405
+
+# The same through HTTPS with bearer-token authentication: the auth check
+# runs before the handler, the stream goes through TLS.
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=k8smon-stream" \
+	-addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+	-keyout "$TMP/tls.key" -out "$TMP/tls.crt" >/dev/null 2>&1
+TPORT=$(free_port)
+T=https://127.0.0.1:$TPORT
+./bin/k8smon -promscrape.kubernetes -kubeconfig="$KUBECONFIG" -nodeName=node-1 \
+	-leaderElection=false -promscrape.kubernetes.collectors=kube-state -http.auth=kubernetes \
+	-tls -tlsCertFile="$TMP/tls.crt" -tlsKeyFile="$TMP/tls.key" \
+	-httpListenAddr=127.0.0.1:$TPORT -loggerLevel=WARN >"$TMP/k8smon-tls.log" 2>&1 &
+TPID=$!
+tcurl() { curl -s --cacert "$TMP/tls.crt" "$@"; }
+AUTH="Authorization: Bearer fakeapi-token"
+i=0
+until [ "$(tcurl -H "$AUTH" "$T/metrics/kube-state" | grep -c '^kube_pod_info{')" -eq "$PODS" ]; do
+	i=$((i + 1))
+	[ $i -lt 240 ] || { fail "HTTPS: kube_pod_info for all $PODS pods within 120 s"; cat "$TMP/k8smon-tls.log"; break; }
+	sleep 0.5
+done
+check "HTTPS: no token is 401" test "$(tcurl -o /dev/null -w '%{http_code}' "$T/metrics/kube-state")" = 401
+tcurl -H "$AUTH" -D "$TMP/h.tls" -o "$TMP/ks.tls" "$T/metrics/kube-state"
+tcurl -H "$AUTH" -H 'Accept-Encoding: gzip' -D "$TMP/h.tlsgz" -o "$TMP/ks.tlsgz" "$T/metrics/kube-state"
+stream_check "HTTPS identity" "$TMP/h.tls"
+stream_check "HTTPS gzip" "$TMP/h.tlsgz"
+check "HTTPS gzip: Content-Encoding gzip" grep -qi '^Content-Encoding: gzip' "$TMP/h.tlsgz"
+check "HTTPS: gzip and identity decode to the same bytes" sh -c "gzip -dc <'$TMP/ks.tlsgz' | cmp -s - '$TMP/ks.tls'"
+check "HTTPS: same series as over plain HTTP" sh -c "grep -v '^#' '$TMP/ks.tls' | sort >'$TMP/a' && grep -v '^#' '$TMP/ks.id' | sort >'$TMP/b' && cmp -s '$TMP/a' '$TMP/b'"
+kill $TPID 2>/dev/null
+wait $TPID 2>/dev/null
+TPID=""
 
 # A slow scraper (about 10 s for the body) while a quarter of the pods are
 # deleted: the scrape sees the snapshot of its start.
