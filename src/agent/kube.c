@@ -740,10 +740,47 @@ static void keep_field(json_t *dst, const json_t *obj, const char *name)
 		json_object_set(dst, name, v);
 }
 
+/* True when some annotation key ends in "/scrape" (any prefix). */
+static bool wants_scrape(const json_t *ann)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)ann, key, v) {
+		size_t n = strlen(key);
+		if (n >= 7 && strcmp(key + n - 7, "/scrape") == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Keeps only the Ready condition (discovery's only use of them). */
+static void keep_ready_condition(json_t *dst, const json_t *st)
+{
+	json_t *conds = json_array(), *c;
+	size_t i;
+
+	if (!conds)
+		return;
+	json_array_foreach(json_object_get(st, "conditions"), i, c) {
+		const char *t = json_string_value(json_object_get(c, "type"));
+		if (t && strcmp(t, "Ready") == 0) {
+			json_t *one = json_object();
+			if (one) {
+				keep_field(one, c, "type");
+				keep_field(one, c, "status");
+				json_array_append_new(conds, one);
+			}
+		}
+	}
+	json_object_set_new(dst, "conditions", conds);
+}
+
 /* What the kube-state stores keep of an object: identity and
  * resourceVersion (for relist diffs and deletes), plus, for nodes, the labels
- * (K8sMonitor nodeSelector status) and, for pods, what discovery reads
- * (ScrapeRule target counts). A full pod is ~20 KB as a JSON tree, the
+ * (K8sMonitor nodeSelector status) and, for pods annotated <prefix>/scrape,
+ * what discovery reads (ScrapeRule target counts; a rule with
+ * requireAnnotation false therefore counts only annotated pods cluster-wide). A full pod is ~20 KB as a JSON tree, the
  * trimmed one a few hundred bytes; kube-state itself keeps rendered lines. */
 static json_t *ks_trim(const json_t *obj, enum ks_kind kind)
 {
@@ -756,9 +793,11 @@ static json_t *ks_trim(const json_t *obj, enum ks_kind kind)
 	keep_field(m, md, "namespace");
 	keep_field(m, md, "uid");
 	keep_field(m, md, "resourceVersion");
-	if (kind == KS_NODE || kind == KS_POD)
+	if (kind == KS_NODE)
 		keep_field(m, md, "labels");
-	if (kind == KS_POD) {
+	/* Discovery fields only for pods that ask to be scraped: at 100k pods
+	 * the full set of every pod would be most of the agent's memory. */
+	if (kind == KS_POD && wants_scrape(json_object_get(md, "annotations"))) {
 		const json_t *spec = json_object_get(obj, "spec"), *st = json_object_get(obj, "status");
 		json_t *ann = json_object_get(md, "annotations");
 		json_t *ns = json_object(), *nst = json_object(), *ctrs = json_array(), *c;
@@ -778,6 +817,7 @@ static json_t *ks_trim(const json_t *obj, enum ks_kind kind)
 				json_object_del(a, "kubectl.kubernetes.io/last-applied-configuration");
 			json_object_set_new(m, "annotations", a ? a : json_object());
 		}
+		keep_field(m, md, "labels");
 		keep_field(m, md, "ownerReferences");
 		keep_field(ns, spec, "nodeName");
 		json_array_foreach(json_object_get(spec, "containers"), i, c) {
@@ -793,7 +833,7 @@ static json_t *ks_trim(const json_t *obj, enum ks_kind kind)
 		keep_field(nst, st, "phase");
 		keep_field(nst, st, "podIP");
 		keep_field(nst, st, "hostIP");
-		keep_field(nst, st, "conditions");
+		keep_ready_condition(nst, st);
 		json_object_set_new(out, "spec", ns);
 		json_object_set_new(out, "status", nst);
 	}
