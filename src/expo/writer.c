@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/parse.h"
 
 const char *expo_type_name(enum expo_type type)
 {
@@ -169,7 +170,12 @@ size_t expo_fmt_double(char *dst, double v)
 			break;
 	}
 	e = strchr(tmp, 'e');
-	exp10 = atoi(e + 1); /* bounded: written by snprintf above */
+	{
+		/* "e+05" / "e-308", written by snprintf above: always parses. */
+		int64_t x = 0;
+		parse_i64(e + 1, strlen(e + 1), &x);
+		exp10 = (int)x;
+	}
 	m_end = e;
 	while (m_end > tmp && m_end[-1] == '0')
 		m_end--;
