@@ -4,7 +4,7 @@
 set -eu
 PKGS="gcc make pkg-config libcurl4-openssl-dev libssl-dev libyaml-dev libjansson-dev
 libmicrohttpd-dev libcmocka-dev zlib1g-dev libpcre2-dev python3 openssl curl
-prometheus-node-exporter prometheus lua5.1"
+prometheus-node-exporter prometheus lua5.1 victoria-metrics"
 [ -n "${K8SMON_EXTRA_PKGS:-}" ] && PKGS="$PKGS $K8SMON_EXTRA_PKGS"
 missing=""
 for p in $PKGS; do
@@ -19,6 +19,6 @@ $SUDO apt-get update -qq || true
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing
 # The Debian packages start their services; the tests run their own instances.
-for svc in prometheus prometheus-node-exporter; do
+for svc in prometheus prometheus-node-exporter victoria-metrics; do
 	$SUDO systemctl stop "$svc" 2>/dev/null || true
 done
