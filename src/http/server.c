@@ -63,6 +63,7 @@ struct http_server {
 	_Atomic uint64_t not_found;
 	_Atomic uint64_t bad_method;
 	_Atomic uint64_t stream_errors[2]; /* STREAM_ERR_* */
+	_Atomic uint64_t refused_conns;    /* over -http.maxConnections */
 	pthread_mutex_t stream_log_lock;
 	struct log_limit stream_log;
 };
@@ -498,6 +499,21 @@ static void on_conn(void *cls, struct MHD_Connection *c, void **socket_ctx,
 	atomic_fetch_add(&g->conns, toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
 }
 
+/* Enforces -http.maxConnections ourselves (libmicrohttpd's own limit is
+ * set above ours) so that a refused connection is counted, not silent. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct http_gen *g = cls;
+
+	(void)addr;
+	(void)addrlen;
+	if ((unsigned)atomic_load(&g->conns) >= g->s->max_connections) {
+		atomic_fetch_add(&g->s->refused_conns, 1);
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
 /* Starts a daemon serving p (taken on success; left to the caller on
  * failure; NULL or empty: plain HTTP) on the listening socket. */
 static struct http_gen *gen_start(struct http_server *s, struct tls_pair *p)
@@ -515,10 +531,12 @@ static struct http_gen *gen_start(struct http_server *s, struct tls_pair *p)
 		tls_opts[1] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, p->key_pem };
 		tls_opts[2] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 	}
-	g->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, g,
+	g->mhd = MHD_start_daemon(flags, 0, on_accept, g, on_request, g,
 				  MHD_OPTION_LISTEN_SOCKET, s->fd,
 				  MHD_OPTION_THREAD_POOL_SIZE, s->threads,
-				  MHD_OPTION_CONNECTION_LIMIT, s->max_connections,
+				  /* Per pool thread a share of it: keep MHD's own limit
+				   * out of the way of on_accept's exact one. */
+				  MHD_OPTION_CONNECTION_LIMIT, s->max_connections * 2 + s->threads,
 				  MHD_OPTION_CONNECTION_TIMEOUT, s->timeout_s,
 				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
 				  MHD_OPTION_NOTIFY_CONNECTION, on_conn, g,
@@ -684,6 +702,12 @@ int http_server_write_metrics(struct http_server *s, struct buf *out)
 		rc = expo_sample(out, "k8smon_http_stream_errors_total", &l, 1,
 				 (double)atomic_load(&s->stream_errors[i]));
 	}
+	if (!rc)
+		rc = expo_family(out, "k8smon_http_rejected_connections_total",
+				 "Connections refused because -http.maxConnections were open.", EXPO_COUNTER);
+	if (!rc)
+		rc = expo_sample(out, "k8smon_http_rejected_connections_total", NULL, 0,
+				 (double)atomic_load(&s->refused_conns));
 	if (!rc && s->reloader) {
 		uint64_t ok, failed;
 		tls_reloader_counts(s->reloader, &ok, &failed);

@@ -56,6 +56,36 @@ wait_pids=$(jobs -p | grep -v "^$PID$" || true)
 sleep 2
 check "20 concurrent scrapes all 200" test "$(grep -o 200 "$TMP/codes" | wc -l)" = 20
 
+# Connection limit: past -http.maxConnections a connection is refused and counted.
+P2=$(free_port)
+$BIN -httpListenAddr=127.0.0.1:$P2 -http.maxConnections=3 -loggerLevel=WARN 2>>"$TMP/log" &
+PID2=$!
+wait_http "http://127.0.0.1:$P2/healthz"
+refused=$(python3 - "$P2" <<'PY'
+import socket, sys, time
+port = int(sys.argv[1])
+held = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+time.sleep(0.3)
+refused = 0
+for _ in range(2):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.settimeout(2)
+    try:
+        d = s.recv(100)
+    except OSError:
+        d = b""
+    refused += d == b""
+print(refused)
+for h in held:
+    h.close()
+PY
+)
+sleep 0.3
+check "connections past -http.maxConnections are refused" test "$refused" = 2
+check "refused connections are counted" sh -c "curl -s http://127.0.0.1:$P2/metrics/self | grep -q '^k8smon_http_rejected_connections_total 2$'"
+kill $PID2 2>/dev/null
+
 # Bind error: same port again -> exit 2, one line naming the flag.
 $BIN -httpListenAddr=127.0.0.1:$PORT >"$TMP/out" 2>"$TMP/err"; rc=$?
 check "busy port exits 2" test $rc = 2
