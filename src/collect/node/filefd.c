@@ -6,21 +6,11 @@
 
 int node_filefd(struct node_ctx *ctx)
 {
-	const char *data, *p, *end;
 	double v[3];
-	size_t len;
-	int rc;
+	int rc = node_read_numbers(ctx, "sys/fs/file-nr", v, 3);
 
-	rc = procfile_read(&ctx->nc->pf, ctx->procfs, "sys/fs/file-nr", &data, &len);
 	if (rc)
 		return rc;
-	p = data;
-	end = data + len;
-	for (int i = 0; i < 3; i++) {
-		rc = node_parse_double_field(&p, end, &v[i]);
-		if (rc)
-			return rc;
-	}
 	rc = node_write1(ctx->out, "node_filefd_allocated",
 			 "File descriptor statistics: allocated.", EXPO_GAUGE, v[0]);
 	if (!rc)

@@ -193,6 +193,9 @@ bool node_next_line(const char **p, const char *end, const char **line, size_t *
 
 /* Field helpers bound to one line. */
 int node_parse_double_field(const char **p, const char *end, double *out);
+/* Reads <procfs>/rel and parses its first n whitespace-separated numbers
+ * into v; all of them or an error (nothing partial). */
+int node_read_numbers(struct node_ctx *ctx, const char *rel, double *v, size_t n);
 
 /* Writes a family with one unlabelled sample. */
 int node_write1(struct buf *out, const char *name, const char *help, enum expo_type type,

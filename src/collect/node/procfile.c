@@ -322,6 +322,18 @@ int node_parse_double_field(const char **p, const char *end, double *out)
 	return parse_double(f, n, out);
 }
 
+int node_read_numbers(struct node_ctx *ctx, const char *rel, double *v, size_t n)
+{
+	const char *data = NULL, *p;
+	size_t len;
+	int rc = procfile_read(&ctx->nc->pf, ctx->procfs, rel, &data, &len);
+
+	p = data;
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = node_parse_double_field(&p, data + len, &v[i]);
+	return rc;
+}
+
 const char *node_strip_rootfs(const char *rootfs, const char *mp)
 {
 	size_t n = strlen(rootfs);
