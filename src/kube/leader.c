@@ -350,6 +350,10 @@ static void stop_on_loop(void *arg)
 	/* Release: keep transitions, holder "", duration 1 s. */
 	kube_micro_time(clock_wall(), now, sizeof(now));
 	obj = json_deep_copy(l->last);
+	/* A renew cancelled just above may still have landed, leaving our
+	 * resourceVersion stale: release unconditionally (we held the Lease
+	 * until now, so nobody else can have taken it meanwhile). */
+	json_object_del(json_object_get(obj, "metadata"), "resourceVersion");
 	json_object_set_new(obj, "spec",
 			    lease_spec("", 1, now, now,
 				       json_integer_value(json_object_get(json_object_get(l->last, "spec"),
