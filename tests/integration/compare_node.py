@@ -4,7 +4,7 @@
 usage: compare_node.py OURS.txt THEIRS.txt
 
 For every family both expose: identical HELP and TYPE, identical label-name
-sets, the same series, and values that agree (memory within 1 %, counters
+sets, the same series, and values that agree (memory within 1 % or 4 MiB, counters
 within 2 %, both fetched back to back). Known version differences between
 upstream HEAD (which k8smon follows) and Debian's node-exporter 1.5.0 are in
 the allow-lists below, each with its reason. Exit status 1 on any mismatch.
@@ -46,6 +46,8 @@ IGNORE_SERIES = [
 LOOSE = {"node_memory_KernelStack_bytes", "node_memory_PageTables_bytes",
          "node_memory_Committed_AS_bytes", "node_memory_Active_anon_bytes",
          "node_memory_AnonPages_bytes", "node_memory_Percpu_bytes"}
+# Absolute slack for node_memory_* gauges, on top of the relative tolerance.
+MEM_FLOOR = 4 * 1024 * 1024
 # Label sets that changed upstream after 1.5.0.
 LABELS_ALLOW = {
     # device_error label added in v1.8.
@@ -130,7 +132,12 @@ def main():
             a, b = os_[k], ns_[k]
             if a == b:
                 continue
-            if abs(a - b) > tol * max(abs(a), abs(b)) + 1e-9:
+            # Machine-wide memory gauges move by absolute amounts (other
+            # processes allocate between the fetches): a small field such as
+            # Inactive_anon (~11 MB) moved 2 % on a busy CI machine. A unit
+            # error (kB vs bytes) is still far outside 4 MiB.
+            floor = MEM_FLOOR if fam.startswith("node_memory_") else 0
+            if abs(a - b) > max(tol * max(abs(a), abs(b)), floor) + 1e-9:
                 # Counters that move by a few units between the fetches.
                 if ne_t.get(fam) in ("counter", "untyped") and abs(a - b) <= 50:
                     continue
