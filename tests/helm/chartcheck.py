@@ -14,7 +14,7 @@ import render  # noqa: E402
 
 CHART = os.path.join(ROOT, "helm/k8smon")
 FAILS = 0
-NAMESPACED = {"ServiceAccount", "Role", "RoleBinding", "DaemonSet", "Service", "PodMonitor", "VMPodScrape"}
+NAMESPACED = {"ServiceAccount", "Secret", "Role", "RoleBinding", "DaemonSet", "Service", "PodMonitor", "VMPodScrape"}
 
 
 def check(ok, desc, detail=""):
@@ -113,7 +113,8 @@ def check_default(objs, ns):
     check(pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, "seccomp RuntimeDefault")
     check(c["resources"].get("requests", {}).get("memory") and c["resources"].get("limits", {}).get("memory"),
           "resources: memory request and limit")
-    check(pod["serviceAccountName"] == find(objs, "ServiceAccount")["metadata"]["name"], "DaemonSet uses the chart's ServiceAccount")
+    check(pod["serviceAccountName"] == find(objs, "ServiceAccount", "k8smon")["metadata"]["name"], "DaemonSet uses the chart's ServiceAccount")
+    check_auth(objs, ns, c)
 
     cr = find(objs, "ClusterRole", "k8smon")
     got = flat_rules(cr)
@@ -124,7 +125,7 @@ def check_default(objs, ns):
     mr = find(objs, "ClusterRole", "k8smon-metrics-reader")
     check(mr and mr["rules"] == [{"nonResourceURLs": ["/metrics", "/metrics/*"], "verbs": ["get"]}],
           "metrics-reader ClusterRole: get /metrics, /metrics/*")
-    crb = find(objs, "ClusterRoleBinding")
+    crb = find(objs, "ClusterRoleBinding", "k8smon")
     check(crb["roleRef"]["name"] == "k8smon" and crb["subjects"] == [{"kind": "ServiceAccount", "name": "k8smon", "namespace": ns}],
           "ClusterRoleBinding binds the ServiceAccount")
     role = find(objs, "Role")
@@ -139,6 +140,38 @@ def check_default(objs, ns):
     km = find(objs, "K8sMonitor")
     check(km is not None and "namespace" not in km["metadata"], "default K8sMonitor rendered (cluster-scoped)")
     check(find(objs, "PodMonitor") is None and find(objs, "VMPodScrape") is None, "PodMonitor / VMPodScrape off by default")
+
+
+def check_auth(objs, ns, c):
+    """Default: endpoints authenticated, and the chart supplies a scraper that may read them."""
+    check("-http.auth=kubernetes" in c["args"], "auth on by default (-http.auth=kubernetes)")
+    sa = find(objs, "ServiceAccount", "k8smon-scraper")
+    sec = find(objs, "Secret", "k8smon-scraper-token")
+    check(sa is not None and sa.get("automountServiceAccountToken") is False, "scraper ServiceAccount, no token mounted anywhere")
+    check(sec is not None and sec.get("type") == "kubernetes.io/service-account-token"
+          and sec["metadata"]["annotations"].get("kubernetes.io/service-account.name") == "k8smon-scraper",
+          "scraper token Secret of type service-account-token for k8smon-scraper")
+    b = find(objs, "ClusterRoleBinding", "k8smon-metrics-reader")
+    check(b is not None and b["roleRef"]["name"] == "k8smon-metrics-reader"
+          and b["subjects"] == [{"kind": "ServiceAccount", "name": "k8smon-scraper", "namespace": ns}],
+          "metrics-reader bound to the scraper account only")
+
+
+def check_monitor_auth(objs, ns, on):
+    """Every PodMonitor / VMPodScrape endpoint presents the scraper token iff auth is on."""
+    sec = find(objs, "Secret", "k8smon-scraper-token")
+    for kind, get in (("PodMonitor", lambda e: (e.get("authorization") or {}).get("credentials")),
+                      ("VMPodScrape", lambda e: e.get("bearerTokenSecret"))):
+        m = find(objs, kind)
+        creds = [get(e) for e in m["spec"]["podMetricsEndpoints"]] if m else []
+        if on:
+            ok = creds and all(x == {"name": "k8smon-scraper-token", "key": "token"} for x in creds) and sec is not None
+            if kind == "PodMonitor":
+                ok = ok and all(e["authorization"].get("type") == "Bearer" for e in m["spec"]["podMetricsEndpoints"])
+        else:
+            ok = m is not None and not any(creds) and sec is None and find(objs, "ClusterRoleBinding", "k8smon-metrics-reader") is None
+        check(bool(ok), "%s: %s" % (kind, "every endpoint presents the chart's scraper token" if on
+                                     else "auth.enabled=false: no credentials, no scraper objects"))
 
 
 def check_options(objs):
@@ -207,7 +240,19 @@ def main():
         docs2 = render.render_chart(CHART, "k8smon", ns, ["podMonitor.enabled=true", "vmPodScrape.enabled=true",
                                                           "tls.enabled=true", "containerNetwork=false", "hostNetwork=false",
                                                           "k8smonitor.create=false", "leaderElection.enabled=false"])
-        check_options(objects(docs2, tmp))
+        objs2 = objects(docs2, tmp)
+        check_options(objs2)
+        check_monitor_auth(objs2, ns, True)
+        docs3 = render.render_chart(CHART, "k8smon", ns, ["podMonitor.enabled=true", "vmPodScrape.enabled=true",
+                                                          "auth.enabled=false", "auth.readerServiceAccount.name=prometheus-k8s"])
+        objs3 = objects(docs3, tmp)
+        check_monitor_auth(objs3, ns, False)
+        check("-http.auth=kubernetes" not in find(objs3, "DaemonSet")["spec"]["template"]["spec"]["containers"][0]["args"],
+              "auth.enabled=false: no -http.auth flag")
+        docs4 = render.render_chart(CHART, "k8smon", ns, ["auth.readerServiceAccount.name=prometheus-k8s"])
+        b = find(objects(docs4, tmp), "ClusterRoleBinding", "k8smon-metrics-reader")
+        check(b is not None and {"kind": "ServiceAccount", "name": "prometheus-k8s", "namespace": "monitoring"} in b["subjects"],
+              "auth.readerServiceAccount binds an existing scraper account too")
     return 1 if FAILS else 0
 
 

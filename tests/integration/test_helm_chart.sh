@@ -20,8 +20,8 @@ check "kubectl kustomize examples/deploy builds" sh -c "kubectl kustomize exampl
 check "kustomize output puts every namespaced object in k8smon" python3 -c "
 import sys; sys.path.insert(0, 'tests/helm'); import k8syaml
 objs = k8syaml.load_objects('$TMP/kust.yaml')
-ns = [o for o in objs if o['kind'] in ('ServiceAccount', 'Role', 'RoleBinding', 'DaemonSet', 'Service')]
-assert len(ns) == 5 and all(o['metadata']['namespace'] == 'k8smon' for o in ns)
+ns = [o for o in objs if o['kind'] in ('ServiceAccount', 'Secret', 'Role', 'RoleBinding', 'DaemonSet', 'Service')]
+assert len(ns) == 7 and all(o['metadata']['namespace'] == 'k8smon' for o in ns)
 "
 check "values.yaml keys are all documented in helm/k8smon/README.md" python3 -c '
 import sys; sys.path.insert(0, "tests/helm"); import k8syaml
@@ -43,7 +43,7 @@ K="kubectl --kubeconfig=$TMP/kc --cache-dir=$TMP/cache"
 $K apply --dry-run=client -f examples/deploy/ >"$TMP/dry" 2>&1; rc=$?
 check "kubectl apply --dry-run=client -f examples/deploy/" test $rc -eq 0
 $K apply -f examples/deploy/ >"$TMP/a1" 2>&1; rc=$?
-check "kubectl apply -f examples/deploy/ creates everything in one run" sh -c "[ $rc -eq 0 ] && [ \$(grep -c created $TMP/a1) -eq 11 ]"
+check "kubectl apply -f examples/deploy/ creates everything in one run" sh -c "[ $rc -eq 0 ] && [ \$(grep -c created $TMP/a1) -eq 14 ]"
 [ $rc -eq 0 ] || cat "$TMP/a1"
 $K apply -k examples/deploy/ >"$TMP/a2" 2>&1; rc=$?
 check "kubectl apply -k examples/deploy/ is unchanged afterwards" sh -c "[ $rc -eq 0 ] && ! grep -v unchanged $TMP/a2"

@@ -9,3 +9,23 @@ app.kubernetes.io/part-of: k8smon
 app.kubernetes.io/name: k8smon
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
+
+{{- /* Credentials of one scrape endpoint when authentication is on (PodMonitor). */ -}}
+{{- define "k8smon.podMonitorAuth" -}}
+{{- if .Values.auth.enabled -}}
+authorization:
+  type: Bearer
+  credentials:
+    name: {{ .Release.Name }}-scraper-token
+    key: token
+{{- end }}
+{{- end }}
+
+{{- /* The same for VMPodScrape, whose endpoints take the Secret as bearerTokenSecret. */ -}}
+{{- define "k8smon.vmPodScrapeAuth" -}}
+{{- if .Values.auth.enabled -}}
+bearerTokenSecret:
+  name: {{ .Release.Name }}-scraper-token
+  key: token
+{{- end }}
+{{- end }}
