@@ -91,9 +91,11 @@ static int read_annotations(const struct scrape_rule *r, const json_t *aobj, con
 }
 
 /* namespaceSelector: absent = the rule's own namespace (the built-in rule
- * has an empty selector, so every namespace). Without a Namespace object,
- * the namespace is matched on kubernetes.io/metadata.name alone, the label
- * the API server sets on every namespace. */
+ * has an empty selector, so every namespace). The manager watches
+ * Namespaces while a non-empty selector exists; until a Namespace object
+ * is known (first sync, or the namespace is gone) it is matched on
+ * kubernetes.io/metadata.name alone, the label the API server sets on
+ * every namespace. */
 static bool namespace_ok(const struct scrape_rule *r, const char *ns, const struct disc_ctx *ctx)
 {
 	const json_t *nsobj;

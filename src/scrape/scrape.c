@@ -6,26 +6,28 @@
 #include <sys/resource.h>
 
 #include "base/err.h"
+#include "config/selector.h"
 #include "kube/event.h"
 #include "kube/loop.h"
 #include "kube/reflector.h"
 #include "scrape/scrape_int.h"
 
-static const struct kube_resource role_res[ROLE_COUNT] = {
+static const struct kube_resource role_res[WATCH_COUNT] = {
 	[ROLE_POD] = { "", "v1", "pods", true },
 	[ROLE_SERVICE] = { "", "v1", "services", true },
 	[ROLE_ENDPOINTS] = { "", "v1", "endpoints", true },
 	[ROLE_ENDPOINTSLICE] = { "discovery.k8s.io", "v1", "endpointslices", true },
 	[ROLE_NODE] = { "", "v1", "nodes", false },
 	[ROLE_INGRESS] = { "networking.k8s.io", "v1", "ingresses", true },
+	[WATCH_NAMESPACES] = { "", "v1", "namespaces", false },
 };
 
-static const json_t *lookup(struct scrape_mgr *m, enum scrape_role role, const char *ns, const char *name)
+static const json_t *lookup(struct scrape_mgr *m, int kind, const char *ns, const char *name)
 {
 	char key[600];
 
 	snprintf(key, sizeof(key), "%s/%s", ns ? ns : "", name ? name : "");
-	return json_object_get(m->objs[role], key);
+	return json_object_get(m->objs[kind], key);
 }
 
 static const json_t *get_pod(void *arg, const char *ns, const char *name)
@@ -36,6 +38,11 @@ static const json_t *get_pod(void *arg, const char *ns, const char *name)
 static const json_t *get_service(void *arg, const char *ns, const char *name)
 {
 	return lookup(arg, ROLE_SERVICE, ns, name);
+}
+
+static const json_t *get_namespace(void *arg, const char *name)
+{
+	return lookup(arg, WATCH_NAMESPACES, NULL, name);
 }
 
 /* ---- recompute ----------------------------------------------------------- */
@@ -95,6 +102,7 @@ static void recompute(void *arg)
 		.interval_ms = atomic_load(&m->interval_ms),
 		.get_pod = get_pod,
 		.get_service = get_service,
+		.get_namespace = get_namespace,
 		.arg = m,
 	};
 	struct scrape_rule *const *rules = m->nrules ? m->rules : &m->builtin;
@@ -147,33 +155,41 @@ static void kick_posted(void *arg)
 
 /* ---- objects ---------------------------------------------------------------- */
 
-void scrape_mgr_upsert(struct scrape_mgr *m, enum scrape_role role, json_t *obj)
+static void upsert_kind(struct scrape_mgr *m, int kind, json_t *obj)
 {
 	char key[600];
 
-	if (!m || role >= ROLE_COUNT)
-		return;
 	snprintf(key, sizeof(key), "%s/%s", kube_obj_namespace(obj) ?: "", kube_obj_name(obj) ?: "");
-	json_object_set(m->objs[role], key, obj);
+	json_object_set(m->objs[kind], key, obj);
 	kick(m);
+}
+
+static void delete_kind(struct scrape_mgr *m, int kind, json_t *obj)
+{
+	char key[600];
+
+	snprintf(key, sizeof(key), "%s/%s", kube_obj_namespace(obj) ?: "", kube_obj_name(obj) ?: "");
+	json_object_del(m->objs[kind], key);
+	kick(m);
+}
+
+void scrape_mgr_upsert(struct scrape_mgr *m, enum scrape_role role, json_t *obj)
+{
+	if (m && role < ROLE_COUNT)
+		upsert_kind(m, (int)role, obj);
 }
 
 void scrape_mgr_delete(struct scrape_mgr *m, enum scrape_role role, json_t *obj)
 {
-	char key[600];
-
-	if (!m || role >= ROLE_COUNT)
-		return;
-	snprintf(key, sizeof(key), "%s/%s", kube_obj_namespace(obj) ?: "", kube_obj_name(obj) ?: "");
-	json_object_del(m->objs[role], key);
-	kick(m);
+	if (m && role < ROLE_COUNT)
+		delete_kind(m, (int)role, obj);
 }
 
 
 static void r_add(json_t *obj, void *arg)
 {
 	struct scrape_role_arg *ra = arg;
-	scrape_mgr_upsert(ra->m, ra->role, obj);
+	upsert_kind(ra->m, ra->kind, obj);
 }
 
 static void r_update(json_t *old_obj, json_t *new_obj, void *arg)
@@ -185,7 +201,7 @@ static void r_update(json_t *old_obj, json_t *new_obj, void *arg)
 static void r_delete(json_t *obj, void *arg)
 {
 	struct scrape_role_arg *ra = arg;
-	scrape_mgr_delete(ra->m, ra->role, obj);
+	delete_kind(ra->m, ra->kind, obj);
 }
 
 /* Which kinds this agent must watch for the current rules: endpoint roles
@@ -217,6 +233,11 @@ static unsigned needed_roles(struct scrape_mgr *m)
 		default:
 			break;
 		}
+		/* Namespace labels other than the name are only known from the
+		 * Namespace objects (node targets have no namespace). */
+		if (rules[i]->role != ROLE_NODE && rules[i]->ns_selector &&
+		    !selector_empty(rules[i]->ns_selector))
+			need |= 1u << WATCH_NAMESPACES;
 	}
 	return need;
 }
@@ -230,7 +251,7 @@ static void reconcile_watches(void *arg)
 	if (m->stopping || !m->client)
 		goto out;
 	need = needed_roles(m);
-	for (int r = ROLE_SERVICE; r < ROLE_COUNT; r++) {
+	for (int r = ROLE_SERVICE; r < WATCH_COUNT; r++) {
 		bool want = need & (1u << r);
 		if (want && !m->refl[r]) {
 			char sel[320];
@@ -242,7 +263,7 @@ static void reconcile_watches(void *arg)
 				snprintf(sel, sizeof(sel), "metadata.name=%s", m->node_name);
 				o.field_selector = sel;
 			}
-			m->role_args[r] = (struct scrape_role_arg){ m, (enum scrape_role)r };
+			m->role_args[r] = (struct scrape_role_arg){ m, r };
 			m->refl[r] = kube_reflector_new(m->client, &o);
 			if (m->refl[r] && kube_reflector_start(m->refl[r])) {
 				kube_reflector_free(m->refl[r]);
@@ -362,9 +383,9 @@ struct scrape_mgr *scrape_mgr_new(struct kube_loop *loop, const struct scrape_op
 	tset_init(&m->set);
 	m->builtin = scrape_rule_builtin();
 	m->headers = curl_slist_append(NULL, SCRAPE_ACCEPT_HEADER);
-	for (int r = 0; r < ROLE_COUNT; r++)
+	for (int r = 0; r < WATCH_COUNT; r++)
 		m->objs[r] = json_object();
-	for (int r = 0; r < ROLE_COUNT; r++) {
+	for (int r = 0; r < WATCH_COUNT; r++) {
 		if (!m->objs[r]) {
 			scrape_mgr_free(m);
 			return NULL;
@@ -386,7 +407,7 @@ static void stop_on_loop(void *arg)
 	if (m->recompute_timer)
 		kube_loop_timer_cancel(m->loop, m->recompute_timer);
 	m->recompute_timer = 0;
-	for (int r = 0; r < ROLE_COUNT; r++) {
+	for (int r = 0; r < WATCH_COUNT; r++) {
 		kube_reflector_free(m->refl[r]);
 		m->refl[r] = NULL;
 	}
@@ -405,7 +426,7 @@ void scrape_mgr_free(struct scrape_mgr *m)
 		scrape_rule_unref(m->rules[i]);
 	free(m->rules);
 	scrape_rule_unref(m->builtin);
-	for (int r = 0; r < ROLE_COUNT; r++)
+	for (int r = 0; r < WATCH_COUNT; r++)
 		json_decref(m->objs[r]);
 	curl_slist_free_all(m->headers);
 	pthread_mutex_destroy(&m->lock);

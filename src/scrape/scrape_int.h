@@ -100,10 +100,16 @@ struct tstate {
 	"Accept: application/openmetrics-text;version=1.0.0,application/openmetrics-text;"    \
 	"version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
 
-/* Reflector callback argument: which role an object belongs to. */
+/* Kinds the manager may watch: the roles, then Namespaces, watched only
+ * while a rule's namespaceSelector needs namespace labels. */
+#define WATCH_NAMESPACES ((int)ROLE_COUNT)
+#define WATCH_COUNT (WATCH_NAMESPACES + 1)
+
+/* Reflector callback argument: which watched kind (a role or
+ * WATCH_NAMESPACES) an object belongs to. */
 struct scrape_role_arg {
 	struct scrape_mgr *m;
-	enum scrape_role role;
+	int kind;
 };
 
 struct scrape_mgr {
@@ -119,9 +125,9 @@ struct scrape_mgr {
 	struct scrape_rule **rules; /* owned refs; loop thread */
 	size_t nrules;
 	struct scrape_rule *builtin;
-	json_t *objs[ROLE_COUNT];   /* key -> object, loop thread */
-	struct kube_reflector *refl[ROLE_COUNT];
-	struct scrape_role_arg role_args[ROLE_COUNT];
+	json_t *objs[WATCH_COUNT];  /* key -> object, loop thread */
+	struct kube_reflector *refl[WATCH_COUNT];
+	struct scrape_role_arg role_args[WATCH_COUNT];
 	uint64_t recompute_timer;
 	bool stopping;
 	struct tset set;            /* loop thread writes; readers lock */

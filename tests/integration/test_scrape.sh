@@ -104,6 +104,25 @@ check "switched to prometheus.io: only pod p" until_true 2000 \
 fake_ctl DELETE "/objects?resource=scraperules&group=k8smon.io&namespace=prom&name=r" >/dev/null
 fake_ctl DELETE "/objects?resource=pods&namespace=prom" >/dev/null
 
+# namespaceSelector on a namespace label other than its name: the Namespace
+# objects are watched, and a label change moves the namespace in or out.
+nsobj() { printf '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"%s","labels":{"kubernetes.io/metadata.name":"%s","team":"%s"}}}' "$1" "$1" "$2"; }
+put "$(nsobj shop-a shop)"
+put "$(nsobj shop-b web)"
+put "$(pod shop-a sa n1 $P_OK)"
+put "$(pod shop-b sb n1 $P_OK2)"
+put '{"apiVersion":"k8smon.io/v1alpha1","kind":"ScrapeRule","metadata":{"name":"team","namespace":"default","generation":1},
+ "spec":{"role":"pod","annotationPrefix":"victoriametrics.com","interval":"1s","namespaceSelector":{"matchLabels":{"team":"shop"}}}}'
+check "namespaceSelector team=shop: pod of the labelled namespace only" until_true 3000 \
+	"curl -s $U1/api/v1/targets | grep -q '\"pod\":\"sa\"' && ! curl -s $U1/api/v1/targets | grep -q '\"pod\":\"sb\"'"
+put "$(nsobj shop-b shop)"
+check "namespace relabelled team=shop: its pod joins" until_true 3000 "curl -s $U1/api/v1/targets | grep -q '\"pod\":\"sb\"'"
+put "$(nsobj shop-a web)"
+check "namespace relabelled away: its pod leaves" until_true 3000 "! curl -s $U1/api/v1/targets | grep -q '\"pod\":\"sa\"'"
+fake_ctl DELETE "/objects?resource=scraperules&group=k8smon.io&namespace=default&name=team" >/dev/null
+fake_ctl DELETE "/objects?resource=pods&namespace=shop-a" >/dev/null
+fake_ctl DELETE "/objects?resource=pods&namespace=shop-b" >/dev/null
+
 # Hostile targets under a rule with sampleLimit; one healthy neighbour.
 cat >"$TMP/hostile.json" <<JSON
 {"apiVersion":"k8smon.io/v1alpha1","kind":"ScrapeRule","metadata":{"name":"h","namespace":"hostile","generation":1},
