@@ -55,17 +55,21 @@ int expo_escape_label(struct buf *b, const char *v, size_t n)
 int expo_family(struct buf *b, const char *name, const char *help, enum expo_type type)
 {
 	size_t mark = b->len;
-	int rc;
+	int rc = 0;
 
-	rc = buf_adds(b, "# HELP ");
+	if (help) {
+		rc = buf_adds(b, "# HELP ");
+		if (!rc)
+			rc = buf_adds(b, name);
+		if (!rc)
+			rc = buf_addc(b, ' ');
+		if (!rc)
+			rc = escape(b, help, strlen(help), "\\\n");
+		if (!rc)
+			rc = buf_addc(b, '\n');
+	}
 	if (!rc)
-		rc = buf_adds(b, name);
-	if (!rc)
-		rc = buf_addc(b, ' ');
-	if (!rc)
-		rc = escape(b, help, strlen(help), "\\\n");
-	if (!rc)
-		rc = buf_add(b, "\n# TYPE ", 8);
+		rc = buf_add(b, "# TYPE ", 7);
 	if (!rc)
 		rc = buf_adds(b, name);
 	if (!rc)

@@ -26,7 +26,8 @@ struct expo_label {
 	const char *value;
 };
 
-/* Writes "# HELP name help\n# TYPE name type\n". */
+/* Writes "# HELP name help\n# TYPE name type\n"; help NULL: the TYPE line
+ * only (a scraped family that declared no HELP). */
 int expo_family(struct buf *b, const char *name, const char *help, enum expo_type type);
 /* Writes "name{l1="v1",...} value\n" (no braces when nlabels is 0). */
 int expo_sample(struct buf *b, const char *name, const struct expo_label *labels,

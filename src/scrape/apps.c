@@ -28,34 +28,65 @@ static int write_series(struct buf *out, const char *name, const char *labels, d
 	return rc;
 }
 
-/* Writes a spliced blob (see struct blob): each line's target labels tl go
- * before the last '}' of the line, after a ',' unless the line has no
- * sample labels. Values and timestamps never contain a '}'. */
-static int write_spliced(struct buf *out, const struct blob *b, const char *tl)
+/* A "# HELP name ..." or "# TYPE name ..." line, written only the first time
+ * this response meets it: several targets (replicas of one app) expose the
+ * same families, and 0.0.4 allows one HELP and one TYPE per family. The key
+ * is the line up to the end of the name. */
+static int write_meta(struct buf *out, const char *line, size_t len, json_t *seen)
+{
+	const char *sp = len > 7 ? memchr(line + 7, ' ', len - 7) : NULL;
+	size_t klen = sp ? (size_t)(sp - line) : len - 1;
+
+	if (json_object_getn(seen, line, klen))
+		return 0;
+	if (json_object_setn_new(seen, line, klen, json_true()))
+		return KM_ENOMEM;
+	return buf_add(out, line, len);
+}
+
+/* One sample line of a spliced blob: the target labels tl go before the
+ * last '}' of the line, after a ',' unless the line has no sample labels.
+ * Values and timestamps never contain a '}'. */
+static int write_spliced(struct buf *out, const char *p, const char *next, const char *tl, size_t tlen)
+{
+	const char *q;
+	int rc;
+
+	for (q = next - 1; q > p && *q != '}'; q--)
+		;
+	if (q == p) /* not a rendered series line: never happens */
+		return buf_add(out, p, (size_t)(next - p));
+	rc = buf_add(out, p, (size_t)(q - p));
+	if (!rc && q[-1] != '{')
+		rc = buf_addc(out, ',');
+	if (!rc)
+		rc = buf_add(out, tl, tlen);
+	if (!rc)
+		rc = buf_add(out, q, (size_t)(next - q));
+	return rc;
+}
+
+/* Writes one target's blob (see struct blob). */
+static int write_blob(struct buf *out, const struct blob *b, const char *tl, json_t *seen)
 {
 	const char *p = b->data, *end = b->data + b->len;
 	size_t tlen = strlen(tl);
 	int rc = 0;
 
 	while (!rc && p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p)), *q;
-		if (!nl)
-			nl = end - 1;
-		for (q = nl; q > p && *q != '}'; q--)
-			;
-		if (q == p) { /* not a rendered series line: never happens */
-			rc = buf_add(out, p, (size_t)(nl + 1 - p));
-			p = nl + 1;
-			continue;
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *next = nl ? nl + 1 : end;
+		if (*p == '#') {
+			rc = write_meta(out, p, (size_t)(next - p), seen);
+		} else if (b->splice) {
+			rc = write_spliced(out, p, next, tl, tlen);
+		} else {
+			/* The whole run of sample lines up to the next metadata. */
+			const char *m = memmem(p, (size_t)(end - p), "\n#", 2);
+			next = m ? m + 1 : end;
+			rc = buf_add(out, p, (size_t)(next - p));
 		}
-		rc = buf_add(out, p, (size_t)(q - p));
-		if (!rc && q[-1] != '{')
-			rc = buf_addc(out, ',');
-		if (!rc)
-			rc = buf_add(out, tl, tlen);
-		if (!rc)
-			rc = buf_add(out, q, (size_t)(nl + 1 - q));
-		p = nl + 1;
+		p = next;
 	}
 	return rc;
 }
@@ -63,11 +94,14 @@ static int write_spliced(struct buf *out, const struct blob *b, const char *tl)
 int scrape_mgr_write_apps(struct scrape_mgr *m, struct buf *out)
 {
 	struct snap *v = NULL;
+	json_t *seen = NULL;
 	size_t n = 0;
 	int rc = 0;
 
 	if (!m || !atomic_load(&m->enabled))
 		return 0;
+	if (!(seen = json_object()))
+		return KM_ENOMEM;
 	pthread_mutex_lock(&m->lock);
 	if (m->set.n && !(v = calloc(m->set.n, sizeof(*v))))
 		rc = KM_ENOMEM;
@@ -96,8 +130,7 @@ int scrape_mgr_write_apps(struct scrape_mgr *m, struct buf *out)
 	pthread_mutex_unlock(&m->lock);
 	for (size_t i = 0; !rc && i < n; i++) {
 		if (v[i].samples)
-			rc = v[i].samples->splice ? write_spliced(out, v[i].samples, v[i].labels)
-						  : buf_add(out, v[i].samples->data, v[i].samples->len);
+			rc = write_blob(out, v[i].samples, v[i].labels, seen);
 		if (rc || !v[i].scraped_once)
 			continue;
 		/* The synthetic series Prometheus adds per scrape (untyped, no
@@ -114,6 +147,7 @@ int scrape_mgr_write_apps(struct scrape_mgr *m, struct buf *out)
 		free(v[i].labels);
 	}
 	free(v);
+	json_decref(seen);
 	return rc;
 }
 

@@ -35,9 +35,11 @@ enum scrape_err {
 	SERR__COUNT
 };
 
-/* Rendered samples of one successful scrape. With splice, every line is
- * "name{sample labels} value [ts]" and the target's labels are inserted
- * before that last '}' when the blob is written (apps.c). */
+/* Rendered samples of one successful scrape. With splice, every sample line
+ * is "name{sample labels} value [ts]" and the target's labels are inserted
+ * before that last '}' when the blob is written (apps.c). Lines starting
+ * with '#' are the families' HELP/TYPE, rendered before a family's first
+ * sample; apps.c writes each only once per response. */
 struct blob {
 	_Atomic int refs;
 	bool splice;
@@ -79,6 +81,8 @@ struct tstate {
 	bool splice;                /* blobs leave the target labels out */
 	size_t body_bytes;
 	uint64_t n_scraped, n_post;
+	uint64_t meta_last;         /* hash of the family whose HELP/TYPE was last rendered */
+	bool meta_set;
 	enum scrape_err fail;       /* set by callbacks to abort */
 	bool failed;
 	char fail_msg[256];

@@ -168,6 +168,60 @@ fail:
 	return rc;
 }
 
+/* The 0.0.4 family and type a sample's metadata is declared under, or false
+ * when there is none to carry: undeclared families without HELP, _created
+ * samples, gaugehistograms (no 0.0.4 type). Counters are declared under the
+ * sample's own name (foo_total), as 0.0.4 names them even when OpenMetrics
+ * declared the family "foo"; info and stateset become gauges, as Prometheus
+ * stores them. */
+static bool meta_of(const struct expo_sample_ev *ev, const char **fam, enum expo_type *type)
+{
+	*fam = ev->family;
+	switch (ev->type) {
+	case EXPO_FT_UNTYPED:
+		*type = EXPO_UNTYPED;
+		return ev->help != NULL;
+	case EXPO_FT_COUNTER:
+		*fam = ev->name;
+		*type = EXPO_COUNTER;
+		break;
+	case EXPO_FT_GAUGE:
+	case EXPO_FT_STATESET:
+		*type = EXPO_GAUGE;
+		break;
+	case EXPO_FT_INFO:
+		*fam = ev->name;
+		*type = EXPO_GAUGE;
+		break;
+	case EXPO_FT_HISTOGRAM:
+		*type = EXPO_HISTOGRAM;
+		break;
+	case EXPO_FT_SUMMARY:
+		*type = EXPO_SUMMARY;
+		break;
+	default:
+		return false;
+	}
+	return !ev->is_created;
+}
+
+/* HELP/TYPE before the first sample of each family run of this scrape. */
+static int render_meta(struct tstate *s, const struct expo_sample_ev *ev)
+{
+	enum expo_type type;
+	const char *fam;
+	uint64_t h;
+
+	if (!meta_of(ev, &fam, &type))
+		return 0;
+	h = fnv_bytes(fam, strlen(fam));
+	if (s->meta_set && h == s->meta_last)
+		return 0;
+	s->meta_set = true;
+	s->meta_last = h;
+	return expo_family(&s->out, fam, ev->help, type);
+}
+
 static int on_sample(void *ctx, const struct expo_sample_ev *ev)
 {
 	struct tstate *s = ((struct pslot *)ctx)->s;
@@ -206,7 +260,11 @@ static int on_sample(void *ctx, const struct expo_sample_ev *ev)
 		rc = KM_ETOOBIG;
 		goto out;
 	}
-	rc = render(s, name, ls, ev->value, ev->has_ts, ev->ts_ms);
+	/* A family renamed by metricRelabelings keeps no metadata: the
+	 * declared one belongs to the old name. */
+	rc = strcmp(name, ev->name) == 0 ? render_meta(s, ev) : 0;
+	if (!rc)
+		rc = render(s, name, ls, ev->value, ev->has_ts, ev->ts_ms);
 	if (rc == KM_ETOOBIG)
 		set_fail(s, SERR_OUTPUT_TOO_LARGE, "rendered samples exceed %zu bytes", s->out.cap);
 out:
@@ -477,6 +535,7 @@ static void on_timer(void *arg)
 	s->fail_msg[0] = 0;
 	s->body_bytes = 0;
 	s->n_scraped = s->n_post = 0;
+	s->meta_set = false;
 	s->nh = 0;
 	/* Sized from the last scrape: one allocation, no regrowth copies. The
 	 * parser comes from the pool at the first body bytes (on_write), once

@@ -84,6 +84,16 @@ check "n1 has exactly its 3 pods" until_true 3000 "test \$(curl -s $U1/api/v1/ta
 check "n2 has exactly its 3 pods" until_true 3000 "test \$(curl -s $U2/api/v1/targets | grep -o '\"pod\":\"s[12]-[0-9]\"' | sort -u | grep -c s2-) -eq 3"
 check "no overlap: n1 has no n2 pod" sh -c "! curl -s $U1/api/v1/targets | grep -q '\"pod\":\"s2-'"
 check "no overlap: n2 has no n1 pod" sh -c "! curl -s $U2/api/v1/targets | grep -q '\"pod\":\"s1-'"
+# Three replicas expose the same families: HELP/TYPE once per response, before
+# the family's first sample.
+check "3 replicas' samples in /metrics/apps" until_true 3000 "test \$(curl -s $U1/metrics/apps | grep -c '^app_requests_total{.*pod=\"s1-') -eq 9"
+curl -s $U1/metrics/apps >"$TMP/apps.txt"
+check "# TYPE app_requests_total counter once" test "$(grep -c '^# TYPE app_requests_total counter$' "$TMP/apps.txt")" -eq 1
+check "# HELP app_requests_total Requests. once" test "$(grep -c '^# HELP app_requests_total Requests\.$' "$TMP/apps.txt")" -eq 1
+check "TYPE before the family's first sample" sh -c "awk '/^# TYPE app_requests_total /{t=NR} /^app_requests_total[{ ]/{if(!f)f=NR} END{exit !(t && t<f)}' $TMP/apps.txt"
+# promtool parses with expfmt, which rejects a second HELP/TYPE or a TYPE after
+# samples ("error while linting"); its only lint is the synthetic series' missing HELP.
+check "promtool check metrics parses /metrics/apps" sh -c "! promtool check metrics <$TMP/apps.txt 2>&1 | grep -v ' no help text\$' | grep -q ."
 fake_ctl DELETE "/objects?resource=pods&namespace=shard" >/dev/null
 
 # Built-in rule covers prometheus.io too; a ScrapeRule replaces it.
