@@ -1,7 +1,7 @@
 /* k8smon entry point: flags -> agent_start(); wait for SIGINT/SIGTERM; stop.
- * Exit codes: 0 clean shutdown, 1 runtime failure, 2 bad flags or a listen
- * address that cannot be bound (one line on stderr naming the flag). */
-#include <curl/curl.h>
+ * Exit codes: 0 clean shutdown, 1 runtime failure, 2 bad flags, a listen
+ * address that cannot be bound (one line on stderr naming the flag) or, in
+ * Kubernetes mode, no loadable libcurl (one line naming the library). */
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,6 +10,7 @@
 #include "agent/agent.h"
 #include "base/log.h"
 #include "config/flags.h"
+#include "dl/curl.h"
 
 int main(int argc, char **argv)
 {
@@ -48,10 +49,18 @@ int main(int argc, char **argv)
 	if (!f.kubernetes)
 		mallopt(M_ARENA_MAX, 1);
 
-	/* Before any thread starts: libcurl's global init is not thread-safe.
-	 * Only Kubernetes mode uses libcurl (API client, app scraper, both on
-	 * the kube loop); host mode skips it, which keeps OpenSSL's tables out
-	 * of memory (about 2 MiB of RSS, bench/node.sh). */
+	/* Only Kubernetes mode uses libcurl (API client, TokenReview, app
+	 * scraper, all on the kube loop), so only it loads the library (and
+	 * OpenSSL with it): host mode keeps ~30 libraries out of memory (about
+	 * 5 MiB of RSS, bench/node.sh). Loaded here, not on first use, so a
+	 * missing libcurl is a startup error, like a bad flag. Before any
+	 * thread starts: the table is written once and libcurl's global init
+	 * is not thread-safe. */
+	if (f.kubernetes && dl_curl_load(err, sizeof(err)) != 0) {
+		fprintf(stderr, "k8smon: %s\n", err);
+		flags_fini(&f);
+		return 2;
+	}
 	if (f.kubernetes && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "k8smon: cannot initialise libcurl\n");
 		flags_fini(&f);

@@ -1,8 +1,8 @@
 #include "http/auth.h"
 
 #include <jansson.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -114,19 +114,26 @@ void auth_cache_free(struct auth_cache *c)
 void auth_cache_key(const uint8_t salt[16], const char *token, size_t toklen, const char *path,
 		    uint8_t key[HTTP_AUTH_KEY_LEN])
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned int n = 0;
+	gnutls_hash_hd_t h = NULL;
 	static const uint8_t zero = 0;
 
-	/* Only allocation failure makes SHA-256 fail. The all-zero key is then
+	/* GnuTLS, not OpenSSL: libmicrohttpd has it loaded and initialised
+	 * anyway, while libcrypto would be mapped only for this (dl/curl.h).
+	 * Only allocation failure makes SHA-256 fail. The all-zero key is then
 	 * returned, and the cache refuses to store or find it (key_usable):
 	 * such requests are reviewed every time instead of sharing a slot. */
-	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(ctx, salt, 16) != 1 || EVP_DigestUpdate(ctx, token, toklen) != 1 ||
-	    EVP_DigestUpdate(ctx, &zero, 1) != 1 || EVP_DigestUpdate(ctx, path, strlen(path)) != 1 ||
-	    EVP_DigestFinal_ex(ctx, key, &n) != 1 || n != HTTP_AUTH_KEY_LEN)
+	if (gnutls_hash_get_len(GNUTLS_DIG_SHA256) != HTTP_AUTH_KEY_LEN ||
+	    gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0) {
 		memset(key, 0, HTTP_AUTH_KEY_LEN);
-	EVP_MD_CTX_free(ctx);
+		return;
+	}
+	if (gnutls_hash(h, salt, 16) < 0 || gnutls_hash(h, token, toklen) < 0 ||
+	    gnutls_hash(h, &zero, 1) < 0 || gnutls_hash(h, path, strlen(path)) < 0) {
+		gnutls_hash_deinit(h, NULL);
+		memset(key, 0, HTTP_AUTH_KEY_LEN);
+		return;
+	}
+	gnutls_hash_deinit(h, key);
 }
 
 static bool key_usable(const uint8_t key[HTTP_AUTH_KEY_LEN])
@@ -240,7 +247,7 @@ static void review_unref(struct review *rv)
 	if (atomic_fetch_sub(&rv->refs, 1) != 1)
 		return;
 	if (rv->token) {
-		OPENSSL_cleanse(rv->token, rv->toklen);
+		explicit_bzero(rv->token, rv->toklen);
 		free(rv->token);
 	}
 	free(rv->path);
@@ -253,7 +260,7 @@ static void wipe_token(struct review *rv)
 {
 	if (!rv->token)
 		return;
-	OPENSSL_cleanse(rv->token, rv->toklen);
+	explicit_bzero(rv->token, rv->toklen);
 	free(rv->token);
 	rv->token = NULL;
 }
@@ -388,14 +395,14 @@ static void review_start(void *arg)
 	}
 	/* The request holds its own copy; ours go now. */
 	if (text) {
-		OPENSSL_cleanse(text, strlen(text));
+		explicit_bzero(text, strlen(text));
 		free(text);
 	}
 	if (body) {
 		json_t *spec = json_object_get(body, "spec");
 		json_t *t = json_object_get(spec, "token");
 		if (json_is_string(t))
-			OPENSSL_cleanse((char *)json_string_value(t), json_string_length(t));
+			explicit_bzero((char *)json_string_value(t), json_string_length(t));
 		json_decref(body);
 	}
 	wipe_token(rv);
@@ -447,7 +454,7 @@ void http_auth_free(struct http_auth *a)
 	if (!a)
 		return;
 	auth_cache_free(a->cache);
-	OPENSSL_cleanse(a->salt, sizeof(a->salt));
+	explicit_bzero(a->salt, sizeof(a->salt));
 	free(a);
 }
 

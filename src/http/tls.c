@@ -2,13 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <microhttpd.h>
-#include <openssl/bio.h>
-#include <openssl/crypto.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -99,65 +95,59 @@ static int read_pem(const char *flag, const char *path, char **out, struct tls_f
 	data = NULL;
 out:
 	if (data) {
-		OPENSSL_cleanse(data, (size_t)st.st_size);
+		explicit_bzero(data, (size_t)st.st_size);
 		free(data);
 	}
 	close(fd);
 	return rc;
 }
 
-/* Never prompt for a passphrase: an encrypted key is simply invalid here. */
-static int no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-	(void)buf;
-	(void)size;
-	(void)rwflag;
-	(void)u;
-	return -1;
-}
-
-/* Checks the PEM pair with OpenSSL; fills not_after. */
+/* Checks the PEM pair with GnuTLS, the library libmicrohttpd serves it
+ * with (so what passes here also loads there); fills not_after. The key is
+ * matched to the certificate by comparing their public-key identifiers. */
 static int validate(struct tls_pair *p, const char *cert_file, const char *key_file,
 		    char *err, size_t errlen)
 {
-	BIO *cb = BIO_new_mem_buf(p->cert_pem, -1);
-	BIO *kb = BIO_new_mem_buf(p->key_pem, -1);
-	X509 *x = NULL;
-	EVP_PKEY *k = NULL;
+	gnutls_x509_crt_t x = NULL;
+	gnutls_x509_privkey_t k = NULL;
+	gnutls_datum_t cd = { (unsigned char *)p->cert_pem, (unsigned int)strlen(p->cert_pem) };
+	gnutls_datum_t kd = { (unsigned char *)p->key_pem, (unsigned int)strlen(p->key_pem) };
+	unsigned char cid[64], kid[64];
+	size_t cidlen = sizeof(cid), kidlen = sizeof(kid);
+	time_t na;
 	int rc = KM_EINVAL;
 
-	if (!cb || !kb) {
+	if (gnutls_x509_crt_init(&x) < 0 || gnutls_x509_privkey_init(&k) < 0) {
 		snprintf(err, errlen, "-tlsCertFile=%s: out of memory", cert_file);
 		rc = KM_ENOMEM;
 		goto out;
 	}
-	x = PEM_read_bio_X509(cb, NULL, no_passphrase, NULL);
-	if (!x) {
+	/* The first certificate of the file is the leaf, as it is served. */
+	if (gnutls_x509_crt_import(x, &cd, GNUTLS_X509_FMT_PEM) < 0) {
 		snprintf(err, errlen, "-tlsCertFile=%s: no PEM certificate found", cert_file);
 		goto out;
 	}
-	k = PEM_read_bio_PrivateKey(kb, NULL, no_passphrase, NULL);
-	if (!k) {
+	/* No password and no PIN callback: an encrypted key fails here
+	 * instead of prompting. */
+	if (gnutls_x509_privkey_import2(k, &kd, GNUTLS_X509_FMT_PEM, NULL, 0) < 0) {
 		snprintf(err, errlen, "-tlsKeyFile=%s: no unencrypted PEM private key found", key_file);
 		goto out;
 	}
-	if (X509_check_private_key(x, k) != 1) {
+	if (gnutls_x509_crt_get_key_id(x, GNUTLS_KEYID_USE_SHA256, cid, &cidlen) < 0 ||
+	    gnutls_x509_privkey_get_key_id(k, GNUTLS_KEYID_USE_SHA256, kid, &kidlen) < 0 ||
+	    cidlen != kidlen || memcmp(cid, kid, cidlen) != 0) {
 		snprintf(err, errlen, "-tlsKeyFile=%s: private key does not match the certificate in -tlsCertFile=%s",
 			 key_file, cert_file);
 		goto out;
 	}
-	{
-		struct tm tm;
-		const ASN1_TIME *na = X509_get0_notAfter(x);
-		p->not_after = na && ASN1_TIME_to_tm(na, &tm) == 1 ? (int64_t)timegm(&tm) : 0;
-	}
+	na = gnutls_x509_crt_get_expiration_time(x);
+	p->not_after = na == (time_t)-1 ? 0 : (int64_t)na;
 	rc = 0;
 out:
-	ERR_clear_error(); /* OpenSSL's per-thread error queue must not grow */
-	X509_free(x);
-	EVP_PKEY_free(k);
-	BIO_free(cb);
-	BIO_free(kb);
+	if (k)
+		gnutls_x509_privkey_deinit(k); /* wipes the key material */
+	if (x)
+		gnutls_x509_crt_deinit(x);
 	return rc;
 }
 
@@ -194,7 +184,7 @@ int tls_check_files(const char *cert_file, const char *key_file, char *err, size
 void tls_pair_fini(struct tls_pair *p)
 {
 	if (p->key_pem) {
-		OPENSSL_cleanse(p->key_pem, strlen(p->key_pem));
+		explicit_bzero(p->key_pem, strlen(p->key_pem));
 		free(p->key_pem);
 	}
 	free(p->cert_pem);

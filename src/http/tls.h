@@ -3,8 +3,9 @@
  * the server can switch to the new pair without a restart (cert-manager and
  * kubelet replace Secret volumes in place: a new inode behind ..data).
  *
- * Validation uses OpenSSL (already linked for hashing); serving uses
- * libmicrohttpd's TLS (GnuTLS on Debian), which gets the same PEM bytes. */
+ * Validation and serving both use GnuTLS (libmicrohttpd's TLS on Debian,
+ * loaded with it in every mode), which gets the same PEM bytes; OpenSSL is
+ * not used here, so host mode with -tls does not map libcrypto. */
 #ifndef K8SMON_HTTP_TLS_H
 #define K8SMON_HTTP_TLS_H
 

@@ -11,12 +11,12 @@
 #ifndef K8SMON_KUBE_CLIENT_H
 #define K8SMON_KUBE_CLIENT_H
 
-#include <curl/curl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "dl/curl.h"
 #include "kube/conn.h"
 #include "kube/loop.h"
 #include "kube/metrics.h"

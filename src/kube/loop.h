@@ -16,9 +16,10 @@
 #ifndef K8SMON_KUBE_LOOP_H
 #define K8SMON_KUBE_LOOP_H
 
-#include <curl/curl.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "dl/curl.h"
 
 struct kube_loop;
 

@@ -3,8 +3,9 @@
  * done in relabel_compile(), so relabel_apply() only matches and copies. */
 #include "scrape/relabel.h"
 
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
 #include <locale.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -668,12 +669,13 @@ static int case_map(const struct relabel_set *rs, const char *s, size_t n, bool 
 
 static uint64_t hashmod(const char *s, size_t n, uint64_t modulus)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	unsigned char md[16];
 	uint64_t v = 0;
 	int i;
 
-	if (!EVP_Digest(s, n, md, &mdlen, EVP_md5(), NULL) || mdlen != 16)
+	/* GnuTLS is mapped by libmicrohttpd anyway; OpenSSL would be mapped
+	 * only for this digest (dl/curl.h). */
+	if (gnutls_hash_get_len(GNUTLS_DIG_MD5) != sizeof(md) || gnutls_hash_fast(GNUTLS_DIG_MD5, s, n, md) < 0)
 		return 0;
 	/* The last 8 bytes, big-endian, as Prometheus (for stable sharding). */
 	for (i = 8; i < 16; i++)

@@ -8,12 +8,12 @@
 #ifndef K8SMON_SCRAPE_SCRAPE_INT_H
 #define K8SMON_SCRAPE_SCRAPE_INT_H
 
-#include <curl/curl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
 #include "base/buf.h"
 #include "base/log.h"
+#include "dl/curl.h"
 #include "expo/parser.h"
 #include "kube/store.h"
 #include "scrape/scrape.h"

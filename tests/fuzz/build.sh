@@ -8,10 +8,12 @@ set -eu
 cd "$(dirname "$0")/../.."
 CC=${FUZZ_CC:-clang}
 OUT=${FUZZ_BUILD:-build-fuzz}
-PKGS="libcurl jansson yaml-0.1 libmicrohttpd libpcre2-8 zlib openssl"
+PKGS="jansson yaml-0.1 libmicrohttpd libpcre2-8 zlib gnutls"
+# libcurl: headers only, it is loaded with dlopen() (src/dl/curl.h).
+CFONLY="libcurl"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
-CFLAGS="-O1 -g -std=c17 -D_GNU_SOURCE -pthread -Isrc -Itests -DK8SMON_VERSION=\"fuzz\" $(pkg-config --cflags $PKGS)"
-LIBS="$(pkg-config --libs $PKGS) -pthread -lm"
+CFLAGS="-O1 -g -std=c17 -D_GNU_SOURCE -pthread -Isrc -Itests -DK8SMON_VERSION=\"fuzz\" $(pkg-config --cflags $PKGS $CFONLY)"
+LIBS="$(pkg-config --libs $PKGS) -pthread -lm -ldl"
 
 if ! command -v "$CC" >/dev/null 2>&1; then
 	echo "build.sh: $CC not found (apt-get install clang libclang-rt-14-dev)" >&2

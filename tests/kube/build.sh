@@ -6,22 +6,24 @@
 set -eu
 cd "$(dirname "$0")/../.."
 OUT=${1:-build/kube}
-PKGS="libcurl jansson yaml-0.1 openssl"
+PKGS="jansson yaml-0.1"
+# libcurl: headers only, it is loaded with dlopen() (src/dl/curl.h).
+CFONLY="libcurl"
 CF="-O2 -g"
 LF=""
 if [ "${K8SMON_ASAN:-0}" = 1 ]; then
 	CF="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
 	LF="-fsanitize=address,undefined"
 fi
-CF="$CF -std=c17 -D_GNU_SOURCE -pthread -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wvla -Wformat=2 -Isrc $(pkg-config --cflags $PKGS)"
+CF="$CF -std=c17 -D_GNU_SOURCE -pthread -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wvla -Wformat=2 -Isrc $(pkg-config --cflags $PKGS $CFONLY)"
 mkdir -p "$OUT/o"
 objs=""
 # The expo parser uses the label sets of src/scrape/labels.c.
-for f in src/base/*.c src/expo/*.c src/kube/*.c src/scrape/labels.c; do
+for f in src/base/*.c src/dl/*.c src/expo/*.c src/kube/*.c src/scrape/labels.c; do
 	o="$OUT/o/$(echo "$f" | tr / _).o"
 	cc $CF -c -o "$o" "$f"
 	objs="$objs $o"
 done
 # shellcheck disable=SC2086
-cc $CF -o "$OUT/kubewatch" tests/kube/kubewatch.c $objs $LF $(pkg-config --libs $PKGS) -lpcre2-8 -lm
+cc $CF -o "$OUT/kubewatch" tests/kube/kubewatch.c $objs $LF $(pkg-config --libs $PKGS) -lpcre2-8 -lm -ldl
 echo "$OUT/kubewatch"

@@ -24,6 +24,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/parse.h"
+#include "dl/curl.h"
 #include "kube/client.h"
 #include "kube/conn.h"
 #include "kube/event.h"
@@ -220,6 +221,10 @@ int main(int argc, char **argv)
 			fprintf(stderr, "bad argument %s\n", a);
 			return 2;
 		}
+	}
+	if (dl_curl_load(err, sizeof(err))) {
+		fprintf(stderr, "kubewatch: %s\n", err);
+		return 2;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (kube_conn_load(&conn, kubeconfig, err, sizeof(err))) {

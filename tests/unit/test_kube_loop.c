@@ -5,12 +5,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "base/clock.h"
+#include "dl/curl.h"
 #include "kube/client.h"
 #include "kube/loop.h"
 
@@ -132,6 +134,12 @@ int main(void)
 		cmocka_unit_test(test_unreachable_request),
 	};
 
+	char err[256];
+
+	if (dl_curl_load(err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

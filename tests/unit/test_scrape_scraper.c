@@ -20,6 +20,7 @@
 
 #include "base/buf.h"
 #include "base/clock.h"
+#include "dl/curl.h"
 #include "kube/loop.h"
 #include "scrape/rule.h"
 #include "scrape/scrape.h"
@@ -254,6 +255,9 @@ static int setup(void **state)
 	struct scrape_opts o = { .node_name = "n1", .interval_ms = 1000, .body_max = BODY_MAX,
 				 .leader = true, .enabled = true };
 
+	char err[256];
+
+	assert_int_equal(dl_curl_load(err, sizeof(err)), 0);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	srv_start(&f->srv);
 	buf_init(&f->out, 64 << 20);
