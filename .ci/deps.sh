@@ -2,7 +2,7 @@
 # Installs the Debian packages that building, testing and the demo need, when missing.
 # Idempotent: does nothing when everything is present. Needs root (or sudo) to install.
 set -eu
-PKGS="gcc make pkg-config libcurl4-openssl-dev libssl-dev libyaml-dev libjansson-dev
+PKGS="gcc make pkg-config libcurl4-openssl-dev libgnutls28-dev libyaml-dev libjansson-dev
 libmicrohttpd-dev libcmocka-dev zlib1g-dev libpcre2-dev python3 openssl curl
 prometheus-node-exporter prometheus lua5.1 victoria-metrics"
 [ -n "${K8SMON_EXTRA_PKGS:-}" ] && PKGS="$PKGS $K8SMON_EXTRA_PKGS"
