@@ -15,6 +15,7 @@
 #include "collect/node/node.h"
 #include "collect/stats.h"
 #include "config/config.h"
+#include "dl/curl.h"
 #include "expo/writer.h"
 #include "http/auth.h"
 #include "http/server.h"
@@ -306,11 +307,18 @@ static int h_config(void *ctx, const char *path, struct http_reply *r)
 
 struct agent *agent_start(const struct flags *f, char *err, size_t errlen)
 {
-	struct agent *a = calloc(1, sizeof(*a));
+	struct agent *a = NULL;
 	struct http_opts ho;
 	char why[400];
 	size_t n = 0;
 
+	/* A programming error, not a user's: main loads libcurl before any
+	 * thread starts; caught here rather than as a NULL call on the loop. */
+	if (f->kubernetes && !dl_curl_loaded()) {
+		snprintf(err, errlen, "internal error: libcurl not loaded before agent_start() in Kubernetes mode");
+		return NULL;
+	}
+	a = calloc(1, sizeof(*a));
 	if (!a) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;

@@ -12,7 +12,8 @@ struct agent;
 
 /* Starts everything from flags (borrowed; must outlive the agent). On a
  * startup error that is the user's (a bad address, an unreadable kubeconfig)
- * returns NULL with one line in err. */
+ * returns NULL with one line in err. In Kubernetes mode libcurl must have
+ * been loaded (dl_curl_load(), dl/curl.h) first; NULL otherwise. */
 struct agent *agent_start(const struct flags *f, char *err, size_t errlen);
 /* Stops serving (in-flight responses complete), releases everything. */
 void agent_stop(struct agent *a);
