@@ -51,8 +51,8 @@ int main(int argc, char **argv)
 
 	/* Only Kubernetes mode uses libcurl (API client, TokenReview, app
 	 * scraper, all on the kube loop), so only it loads the library (and
-	 * OpenSSL with it): host mode keeps ~30 libraries out of memory (about
-	 * 5 MiB of RSS, bench/node.sh). Loaded here, not on first use, so a
+	 * OpenSSL with it): host mode keeps 20 libraries out of memory (about
+	 * 3 MiB of RSS, bench/node.sh). Loaded here, not on first use, so a
 	 * missing libcurl is a startup error, like a bad flag. Before any
 	 * thread starts: the table is written once and libcurl's global init
 	 * is not thread-safe. */

@@ -11,10 +11,9 @@ _Static_assert(sizeof(void *) == sizeof(void (*)(void)), "dlsym results are stor
 struct dl_curl dl_curl;
 
 /* Symbol name -> slot in the table. The slots are function pointers of
- * different types; dlsym() returns void *, which POSIX guarantees can be
- * converted to a function pointer, so each is stored through a void **
- * view of its slot (same size and representation on every target we
- * build for). */
+ * different types; dlsym() returns void *, whose bytes are copied into the
+ * slot (POSIX requires void * and function pointers to convert losslessly;
+ * the assertion above checks the sizes match). */
 #define SYM(name, field) { name, offsetof(struct dl_curl, field) }
 static const struct {
 	const char *name;

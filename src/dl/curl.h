@@ -1,9 +1,9 @@
 /* libcurl, loaded with dlopen() when the configuration needs it instead of
  * linked. Only Kubernetes mode talks HTTP as a client (API server, scrape
  * targets, TokenReview); host mode never does, and merely linking libcurl
- * maps and relocates ~30 libraries (OpenSSL, krb5, LDAP, libssh2, nghttp2,
- * ...), about 5 MiB of resident memory for nothing (BENCHMARKS.md "## Node
- * collector").
+ * maps and relocates it and 19 more libraries (OpenSSL, krb5, LDAP, libssh2,
+ * nghttp2, ...) at every start: about 3 MiB of resident memory for nothing
+ * (BENCHMARKS.md "## Node collector").
  *
  * Include this header instead of <curl/curl.h>: the curl_* names the project
  * calls are macros for the function pointers of the table below, so call
@@ -67,7 +67,8 @@ extern struct dl_curl dl_curl;
  * table left empty. Main thread, before other threads start. */
 int dl_curl_load(char *err, size_t errlen);
 
-/* True once dl_curl_load() succeeded (tests assert host mode never loads). */
+/* True once dl_curl_load() succeeded; agent_start() checks it in Kubernetes
+ * mode. */
 bool dl_curl_loaded(void);
 
 #ifndef DL_CURL_TYPECHECK
