@@ -776,17 +776,29 @@ static void keep_ready_condition(json_t *dst, const json_t *st)
 	json_object_set_new(dst, "conditions", conds);
 }
 
-/* What the kube-state stores keep of an object: identity and
- * resourceVersion (for relist diffs and deletes), plus, for nodes, the labels
- * (K8sMonitor nodeSelector status) and, for pods annotated <prefix>/scrape,
- * what discovery reads (ScrapeRule target counts; a rule with
- * requireAnnotation false therefore counts only annotated pods cluster-wide). A full pod is ~20 KB as a JSON tree, the
- * trimmed one a few hundred bytes; kube-state itself keeps rendered lines. */
+/* What the kube-state stores keep of an object: its resourceVersion (relist
+ * diffs; the store key gives the identity for deletes), plus, for nodes, the
+ * identity and labels (K8sMonitor nodeSelector status) and, for pods
+ * annotated <prefix>/scrape, what discovery reads (ScrapeRule target counts;
+ * a rule with requireAnnotation false therefore counts only annotated pods
+ * cluster-wide). A full pod is ~20 KB as a JSON tree, the trimmed one a few
+ * hundred bytes; kube-state itself keeps rendered lines. */
 static json_t *ks_trim(const json_t *obj, enum ks_kind kind)
 {
 	const json_t *md = json_object_get(obj, "metadata");
-	json_t *out = json_object(), *m = json_object();
+	const char *rv = json_string_value(json_object_get(md, "resourceVersion"));
+	bool discovery = kind == KS_POD && wants_scrape(json_object_get(md, "annotations"));
+	json_t *out, *m;
 
+	/* Nobody reads more than the identity of the other objects: keep the
+	 * reflector's compact form (the resourceVersion alone, the key holds
+	 * namespace/name), ~210 instead of ~1,330 bytes per object, 150 MB at
+	 * 135k objects. Without a resourceVersion the relist diff needs the
+	 * object form. */
+	if (kind != KS_NODE && !discovery && rv && *rv)
+		return json_string(rv);
+	out = json_object();
+	m = json_object();
 	if (!out || !m)
 		goto fail;
 	keep_field(m, md, "name");
@@ -797,7 +809,7 @@ static json_t *ks_trim(const json_t *obj, enum ks_kind kind)
 		keep_field(m, md, "labels");
 	/* Discovery fields only for pods that ask to be scraped: at 100k pods
 	 * the full set of every pod would be most of the agent's memory. */
-	if (kind == KS_POD && wants_scrape(json_object_get(md, "annotations"))) {
+	if (discovery) {
 		const json_t *spec = json_object_get(obj, "spec"), *st = json_object_get(obj, "status");
 		json_t *ann = json_object_get(md, "annotations");
 		json_t *ns = json_object(), *nst = json_object(), *ctrs = json_array(), *c;

@@ -22,6 +22,8 @@ static const char *meta_str(const json_t *obj, const char *key)
 
 const char *kube_obj_rv(const json_t *obj)
 {
+	if (json_is_string(obj))
+		return json_string_value(obj);
 	return meta_str(obj, "resourceVersion");
 }
 

@@ -35,7 +35,9 @@ bool kube_event_expired(const struct kube_event *ev);
 const char *kube_event_type_name(enum kube_event_type t);
 
 /* metadata.resourceVersion / namespace / name of an object; borrowed, NULL if
- * absent or not a string. */
+ * absent or not a string. kube_obj_rv also accepts the compact form a
+ * reflector trim may store (a JSON string that is the resourceVersion, see
+ * reflector.h) and returns that string. */
 const char *kube_obj_rv(const json_t *obj);
 const char *kube_obj_namespace(const json_t *obj);
 const char *kube_obj_name(const json_t *obj);

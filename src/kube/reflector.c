@@ -270,21 +270,58 @@ static void list_reset(struct kube_reflector *r)
 	set_str(&r->list_rv, NULL);
 }
 
+/* {"metadata":{"namespace","name","resourceVersion"}} from a store key
+ * ("ns/name" or "name": names never contain '/') and the compact form's
+ * resourceVersion; a new reference or NULL (out of memory). */
+static json_t *ident_from_key(const char *key, const json_t *compact)
+{
+	const char *slash = strchr(key, '/');
+	json_t *obj = json_object(), *md = json_object();
+	int bad;
+
+	if (!obj || !md) {
+		json_decref(obj);
+		json_decref(md);
+		return NULL;
+	}
+	bad = json_object_set_new(obj, "metadata", md);
+	if (slash)
+		bad |= json_object_set_new(md, "namespace",
+					   json_stringn(key, (size_t)(slash - key)));
+	bad |= json_object_set_new(md, "name", json_string(slash ? slash + 1 : key));
+	bad |= json_object_set_new(md, "resourceVersion", json_copy((json_t *)compact));
+	if (bad) {
+		json_decref(obj);
+		return NULL;
+	}
+	return obj;
+}
+
 static void on_change(enum kube_change ch, const char *key, json_t *old_obj, json_t *new_obj,
 		      void *arg)
 {
 	struct kube_reflector *r = arg;
 
-	(void)key;
 	/* Trim mode delivered adds and updates when the items arrived. */
 	if (r->trim && ch != KUBE_CHANGE_DELETE)
 		return;
-	if (ch == KUBE_CHANGE_ADD && r->cbs.on_add)
+	if (ch == KUBE_CHANGE_ADD && r->cbs.on_add) {
 		r->cbs.on_add(new_obj, r->cbs.arg);
-	else if (ch == KUBE_CHANGE_UPDATE && r->cbs.on_update)
+	} else if (ch == KUBE_CHANGE_UPDATE && r->cbs.on_update) {
 		r->cbs.on_update(old_obj, new_obj, r->cbs.arg);
-	else if (ch == KUBE_CHANGE_DELETE && r->cbs.on_delete)
-		r->cbs.on_delete(old_obj, r->cbs.arg);
+	} else if (ch == KUBE_CHANGE_DELETE && r->cbs.on_delete) {
+		/* A compact stored object (a resourceVersion string) carries
+		 * no identity: a delete handler gets it back from the key. */
+		json_t *ident = json_is_object(old_obj) ? NULL : ident_from_key(key, old_obj);
+
+		if (!json_is_object(old_obj) && !ident)
+			log_limited(&r->lim_event, LOG_EVERY_MS, LOG_ERROR, "kube",
+				    "resource=%s cannot report the deletion of %s: out of memory",
+				    r->name, key);
+		else
+			r->cbs.on_delete(ident ? ident : old_obj, r->cbs.arg);
+		json_decref(ident);
+	}
 }
 
 /* Adds one page's items to accum. KM_EPARSE on a malformed page. */

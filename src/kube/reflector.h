@@ -73,7 +73,16 @@ struct kube_reflector_opts {
 	 * repeated when the list completes; an item whose resourceVersion equals
 	 * the stored one fires nothing. old_obj of on_update and the obj of an
 	 * on_delete after a relist are the trimmed stored objects. Without trim,
-	 * a LIST holds every full object until the list completes. */
+	 * a LIST holds every full object until the list completes.
+	 *
+	 * Compact form: trim may instead return a JSON string holding only the
+	 * object's resourceVersion (non-empty); the store then keeps the key
+	 * and that string, ~210 bytes per object instead of ~1.3 KB for a
+	 * {"metadata":{...}} tree (BENCHMARKS.md, kube-state at 100k pods).
+	 * Readers of the store (snapshot, get, old_obj of on_update) see the
+	 * string; an on_delete after a relist gets a new object
+	 * {"metadata":{"namespace","name","resourceVersion"}} rebuilt from the
+	 * key, so delete handlers can always read the identity. */
 	json_t *(*trim)(const json_t *obj);
 };
 
