@@ -60,6 +60,25 @@ kubectl -n e2e label pod probe tier=canary >/dev/null
 kubectl -n e2e delete pod probe >/dev/null
 check "a deleted pod disappears from kube-state" until_true 5 "! curl -s $U/metrics/kube-state | grep -q 'pod=\"probe\"'"
 
+# A pod deleted while no watch is open is found missing by the relist diff,
+# where the kube-state store holds only its resourceVersion (compact trim):
+# the delete must still name the pod. Watches fail for a while, the pod goes
+# and the history is compacted, so the next watch gets 410 and relists.
+kubectl -n e2e create -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: probe2, namespace: e2e}
+spec:
+  nodeName: demo-node-2
+  containers: [{name: main, image: busybox:1.36}]
+YAML
+check "a second pod appears in kube-state" until_true 5 "curl -s $U/metrics/kube-state | grep -q 'kube_pod_info{namespace=\"e2e\",pod=\"probe2\"'"
+fake_ctl POST /fault '{"action":"fail","count":3,"code":500,"path":"/pods","watch":true}' >/dev/null
+fake_ctl POST /fault '{"action":"drop_watches","resource":"pods"}' >/dev/null
+fake_ctl DELETE "/objects?resource=pods&namespace=e2e&name=probe2" >/dev/null
+fake_ctl POST /fault '{"action":"expire"}' >/dev/null
+check "a pod deleted between watches disappears after the relist" until_true 20 "! curl -s $U/metrics/kube-state | grep -q 'pod=\"probe2\"'"
+
 # K8sMonitor: container collector off, namespace shop excluded.
 cat >"$TMP/kmon.yaml" <<YAML
 apiVersion: k8smon.io/v1alpha1
