@@ -525,8 +525,16 @@ int ks_store_write(struct ks_store *s, const struct ks_filter *f, struct buf *ou
  * snapshot, so they need no lock: objects are immutable once stored, and a
  * concurrent replace or delete only drops the table's reference. */
 
+/* A pinned object with what every family pass needs from its first cache
+ * line, so that a pass touches only the object's off[family] and its text. */
+struct ks_snap_obj {
+	struct ks_obj *o;
+	const char *text;
+	uint32_t baselen; /* off[0]: length of the default labels */
+};
+
 struct ks_snap {
-	struct ks_obj **objs;
+	struct ks_snap_obj *objs;
 	size_t start[KS_KIND_COUNT + 1]; /* kind k: objs[start[k]..start[k+1]) */
 	/* Bit i: some object of the kind has lines in family i (families past
 	 * 63 are always walked). Many families are empty for every object of a
@@ -568,8 +576,8 @@ void ks_cursor_fini(struct ks_cursor *c)
 		for (size_t i = 0; i < n; i++) {
 			/* Each unref is a cache miss on a cold object: overlap them. */
 			if (i + KS_PREFETCH < n)
-				__builtin_prefetch(sn->objs[i + KS_PREFETCH], 1);
-			obj_unref(sn->objs[i]);
+				__builtin_prefetch(sn->objs[i + KS_PREFETCH].o, 1);
+			obj_unref(sn->objs[i].o);
 		}
 		free(sn->objs);
 		free(sn);
@@ -610,7 +618,8 @@ static int snapshot(struct ks_store *s, const struct ks_filter *f, struct ks_cur
 					continue;
 				atomic_fetch_add_explicit(&o->refs, 1, memory_order_relaxed);
 				sn->used[k] |= families_used(o, (enum ks_kind)k);
-				sn->objs[n++] = o;
+				sn->objs[n++] = (struct ks_snap_obj){ o, obj_text(o, (enum ks_kind)k),
+								      obj_off(o)[0] };
 			}
 		}
 	}
@@ -623,20 +632,16 @@ static int snapshot(struct ks_store *s, const struct ks_filter *f, struct ks_cur
 /* always_inline: GCC finds a function made only of prefetches "pure" and
  * drops the call when it is not inlined early (it was not, at -O2). */
 static inline __attribute__((always_inline)) void
-prefetch_ahead(struct ks_obj *const *objs, size_t n, size_t i, enum ks_kind kind, size_t family)
+prefetch_ahead(const struct ks_snap_obj *objs, size_t n, size_t i, size_t family)
 {
-	if (i + 2 * KS_PREFETCH < n) {
-		struct ks_obj *o = objs[i + 2 * KS_PREFETCH];
-		__builtin_prefetch(o); /* keylen, to find the text */
-		__builtin_prefetch(obj_off(o) + family);
-	}
+	if (i + 2 * KS_PREFETCH < n)
+		__builtin_prefetch(obj_off(objs[i + 2 * KS_PREFETCH].o) + family);
 	if (i + KS_PREFETCH < n) {
-		struct ks_obj *o = objs[i + KS_PREFETCH];
-		const uint32_t *off = obj_off(o);
-		const char *text = obj_text(o, kind);
+		const struct ks_snap_obj *e = &objs[i + KS_PREFETCH];
+		const uint32_t *off = obj_off(e->o);
 		if (off[family + 1] > off[family]) {
-			__builtin_prefetch(text);
-			__builtin_prefetch(text + off[family]);
+			__builtin_prefetch(e->text);
+			__builtin_prefetch(e->text + off[family]);
 		}
 	}
 }
@@ -691,14 +696,14 @@ int ks_store_write_next(struct ks_store *s, struct ks_cursor *c, const struct ks
 		if (!family_used(sn, kind, c->family))
 			c->index = n; /* HELP/TYPE only, as for a family without series */
 		for (; c->index < n; c->index++) {
-			struct ks_obj *o = sn->objs[from + c->index];
-			uint32_t *off = obj_off(o);
-			prefetch_ahead(sn->objs + from, n, c->index, kind, c->family);
+			const struct ks_snap_obj *e = &sn->objs[from + c->index];
+			uint32_t *off = obj_off(e->o);
+			prefetch_ahead(sn->objs + from, n, c->index, c->family);
 			if (off[c->family + 1] <= off[c->family])
 				continue;
 			if (out->len - mark >= budget)
 				return KS_WRITE_MORE;
-			rc = write_segment(out, fam->name, obj_text(o, kind), off[0], off[c->family],
+			rc = write_segment(out, fam->name, e->text, e->baselen, off[c->family],
 					   off[c->family + 1]);
 			if (rc)
 				goto fail;
