@@ -429,6 +429,57 @@ static void test_store_cursor_concurrent(void **state)
 	ks_store_free(r.s);
 }
 
+/* A segment whose worst-case reservation passes KS_SEGMENT_RESERVE_MAX
+ * (600 containers: one kube_pod_container_info line each) is written line
+ * by line; whole and streamed writes give every line with its prefix. */
+static void test_store_big_segment(void **state)
+{
+	struct ks_store *s = ks_store_new();
+	json_t *pod = json_pack("{s:{s:s,s:s,s:s},s:{s:[]},s:{s:[]}}", "metadata", "name", "big",
+				"namespace", "ns", "uid", "u-1", "spec", "containers", "status",
+				"containerStatuses");
+	json_t *ctrs = json_object_get(json_object_get(pod, "spec"), "containers");
+	json_t *sts = json_object_get(json_object_get(pod, "status"), "containerStatuses");
+	struct buf whole, block, streamed;
+	struct ks_cursor c;
+	char line[128];
+	int rc, n = 0;
+
+	(void)state;
+	for (int i = 0; i < 600; i++) {
+		snprintf(line, sizeof(line), "c%03d", i);
+		json_array_append_new(ctrs, json_pack("{s:s,s:s}", "name", line, "image", "img"));
+		json_array_append_new(sts, json_pack("{s:s,s:s}", "name", line, "image", "img"));
+	}
+	assert_int_equal(ks_store_upsert(s, KS_POD, pod, NULL), 0);
+	buf_init(&whole, 64u << 20);
+	buf_init(&streamed, 64u << 20);
+	buf_init(&block, 64u << 20);
+	assert_int_equal(ks_store_write(s, NULL, &whole), 0);
+	for (const char *p = buf_cstr(&whole); (p = strstr(p, "\nkube_pod_container_info{")); p++) {
+		snprintf(line, sizeof(line),
+			 "\nkube_pod_container_info{namespace=\"ns\",pod=\"big\",uid=\"u-1\",container=\"c%03d\",", n);
+		assert_memory_equal(p, line, strlen(line));
+		n++;
+	}
+	assert_int_equal(n, 600);
+	ks_cursor_init(&c);
+	do {
+		buf_reset(&block);
+		rc = ks_store_write_next(s, &c, NULL, &block, 4096);
+		assert_true(rc == KS_WRITE_MORE || rc == KS_WRITE_DONE);
+		assert_int_equal(buf_add(&streamed, buf_cstr(&block), block.len), 0);
+	} while (rc == KS_WRITE_MORE);
+	ks_cursor_fini(&c);
+	assert_int_equal(streamed.len, whole.len);
+	assert_memory_equal(streamed.data, whole.data, whole.len);
+	buf_fini(&whole);
+	buf_fini(&streamed);
+	buf_fini(&block);
+	json_decref(pod);
+	ks_store_free(s);
+}
+
 static void test_self_metrics(void **state)
 {
 	struct ks_self_counts c[2] = { { ks_kind_go_type(KS_POD), 3, 1, 5, 0 },
@@ -535,6 +586,7 @@ int main(void)
 		cmocka_unit_test(test_store_concurrent),
 		cmocka_unit_test(test_store_cursor),
 		cmocka_unit_test(test_store_cursor_concurrent),
+		cmocka_unit_test(test_store_big_segment),
 		cmocka_unit_test(test_self_metrics),
 		cmocka_unit_test(test_bytes_per_object),
 		cmocka_unit_test(test_cron),

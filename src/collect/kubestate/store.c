@@ -422,7 +422,7 @@ static bool family_enabled(const struct ks_filter *f, const char *name)
 }
 
 /* Segments whose worst-case expansion stays below this are reserved for in
- * one step without counting their lines first. */
+ * one step up front. */
 #define KS_SEGMENT_RESERVE_MAX (256u << 10)
 
 /* Appends text[from..to) (whole lines) with "name{" and the default labels
@@ -431,40 +431,46 @@ static bool family_enabled(const struct ks_filter *f, const char *name)
 static int write_segment(struct buf *out, const char *name, const char *text, uint32_t baselen,
 			 uint32_t from, uint32_t to)
 {
-	size_t namelen = strlen(name), len = (size_t)(to - from), lines, need;
+	size_t namelen = strlen(name), len = (size_t)(to - from), per = namelen + 1 + baselen;
+	size_t need = len + len / 4 * per, pos;
 	const char *p = text + from, *end = text + to;
-	char *w;
 	int rc;
 
-	/* A stored line is at least "} 1\n": len / 4 lines at most. Reserving
-	 * for that bound spares a memchr pass over the (cache-cold) segment;
-	 * only a huge segment is counted, so the block does not balloon. */
-	lines = len / 4;
-	need = len + lines * (namelen + 1 + baselen);
-	rc = need <= KS_SEGMENT_RESERVE_MAX ? buf_reserve(out, need) : KM_ETOOBIG;
-	if (rc == KM_ETOOBIG) {
-		lines = 0;
-		for (const char *q = p; q < end && (q = memchr(q, '\n', (size_t)(end - q))); q++)
-			lines++;
-		rc = buf_reserve(out, len + lines * (namelen + 1 + baselen));
+	if (len == 0)
+		return 0;
+	/* A rendered line is at least "} 1\n", so len / 4 lines at most:
+	 * reserving for that bound spares counting the lines with a memchr
+	 * pass over the (cache-cold) segment. The loop still checks the room
+	 * per line, so memory safety does not rest on that bound; a huge
+	 * segment, or one whose bound passes the cap, grows line by line. */
+	if (need <= KS_SEGMENT_RESERVE_MAX) {
+		rc = buf_reserve(out, need);
+		if (rc && rc != KM_ETOOBIG)
+			return rc;
 	}
-	if (rc)
-		return rc;
-	w = out->data + out->len;
+	pos = out->len;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+		char *w;
+		if (out->alloc - pos <= per + n) {
+			out->len = pos;
+			rc = buf_reserve(out, per + n);
+			if (rc)
+				return rc;
+		}
+		w = out->data + pos;
 		memcpy(w, name, namelen);
 		w += namelen;
 		*w++ = '{';
 		memcpy(w, text, baselen);
 		w += baselen;
 		memcpy(w, p, n);
-		w += n;
+		pos += per + n;
 		p += n;
 	}
-	out->len = (size_t)(w - out->data);
-	out->data[out->len] = '\0';
+	out->len = pos;
+	out->data[pos] = '\0';
 	return 0;
 }
 
