@@ -257,6 +257,16 @@ static int kubeconfig_fill(struct kube_conn *c, yaml_document_t *d, const char *
 		seterr(err, errlen, "kubeconfig %s: cluster \"%s\" server must start with https:// or http://", path, cname);
 		return KM_EINVAL;
 	}
+	/* "https://" alone would lose its slashes to the trim below and reach
+	 * libcurl as "https:". */
+	{
+		const char *host = strstr(server, "://") + 3;
+
+		if (*host == '\0' || *host == '/') {
+			seterr(err, errlen, "kubeconfig %s: cluster \"%s\" server has no host", path, cname);
+			return KM_EINVAL;
+		}
+	}
 	if ((rc = dup_field(&c->server, server)))
 		goto nomem;
 	{
@@ -316,22 +326,17 @@ nomem:
 	return rc;
 }
 
-int kube_conn_from_kubeconfig(struct kube_conn *c, const char *path, char *err, size_t errlen)
+int kube_conn_parse_kubeconfig(struct kube_conn *c, const char *text, size_t len,
+			       const char *path, char *err, size_t errlen)
 {
 	yaml_parser_t parser;
 	yaml_document_t doc;
-	char *text = NULL, *dir = NULL, *slash;
-	size_t len = 0;
+	char *dir = NULL, *slash;
 	bool have_parser = false, have_doc = false;
 	struct buf src;
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	rc = kube_read_file(path, KUBE_FILE_MAX, &text, &len);
-	if (rc) {
-		seterr(err, errlen, "kubeconfig %s: cannot read: %s", path, km_strerror(rc));
-		goto out;
-	}
 	dir = strdup(path);
 	if (!dir) {
 		rc = KM_ENOMEM;
@@ -371,13 +376,28 @@ out:
 		yaml_document_delete(&doc);
 	if (have_parser)
 		yaml_parser_delete(&parser);
-	if (text) {
-		explicit_bzero(text, len);
-		free(text);
-	}
 	free(dir);
 	if (rc)
 		kube_conn_fini(c);
+	return rc;
+}
+
+int kube_conn_from_kubeconfig(struct kube_conn *c, const char *path, char *err, size_t errlen)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	rc = kube_read_file(path, KUBE_FILE_MAX, &text, &len);
+	if (rc) {
+		seterr(err, errlen, "kubeconfig %s: cannot read: %s", path, km_strerror(rc));
+		return rc;
+	}
+	rc = kube_conn_parse_kubeconfig(c, text, len, path, err, errlen);
+	/* The file may hold a token or a key. */
+	explicit_bzero(text, len);
+	free(text);
 	return rc;
 }
 

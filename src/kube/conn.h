@@ -47,6 +47,12 @@ struct kube_conn {
  * kubeconfig's directory (as client-go does). exec / auth-provider users
  * are rejected with a clear message (not supported). */
 int kube_conn_from_kubeconfig(struct kube_conn *c, const char *path, char *err, size_t errlen);
+/* The same on the file's bytes: text (borrowed, len bytes, need not be
+ * NUL-terminated) is what path holds; path names the file in messages and
+ * relative paths are resolved against its directory. Nothing is read from
+ * disk (referenced files are only recorded). */
+int kube_conn_parse_kubeconfig(struct kube_conn *c, const char *text, size_t len,
+			       const char *path, char *err, size_t errlen);
 
 /* In-cluster: https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT
  * (IPv6 literals bracketed), CA sa_dir/ca.crt, token file sa_dir/token,

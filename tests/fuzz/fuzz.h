@@ -18,6 +18,14 @@ int fuzz_config_build(const uint8_t *data, size_t size);
 int fuzz_selector(const uint8_t *data, size_t size);
 int fuzz_quantity(const uint8_t *data, size_t size);
 int fuzz_base_parse(const uint8_t *data, size_t size);
+int fuzz_kubeconfig(const uint8_t *data, size_t size);
+int fuzz_node_stat(const uint8_t *data, size_t size);
+int fuzz_node_kv(const uint8_t *data, size_t size);
+int fuzz_node_tables(const uint8_t *data, size_t size);
+int fuzz_node_mountinfo(const uint8_t *data, size_t size);
+int fuzz_cgroup_v2(const uint8_t *data, size_t size);
+int fuzz_cgroup_v1(const uint8_t *data, size_t size);
+int fuzz_cgroup_proc(const uint8_t *data, size_t size);
 
 /* abort() with a message when cond is false (harness invariants). */
 #define FUZZ_CHECK(cond)                                                           \

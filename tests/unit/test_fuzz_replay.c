@@ -13,10 +13,18 @@
 #include <cmocka.h>
 
 #include "fuzz/fuzz_base_parse.c"
+#include "fuzz/fuzz_cgroup_proc.c"
+#include "fuzz/fuzz_cgroup_v1.c"
+#include "fuzz/fuzz_cgroup_v2.c"
 #include "fuzz/fuzz_config_build.c"
 #include "fuzz/fuzz_expo_parser.c"
 #include "fuzz/fuzz_kube_watch.c"
+#include "fuzz/fuzz_kubeconfig.c"
 #include "fuzz/fuzz_labels.c"
+#include "fuzz/fuzz_node_kv.c"
+#include "fuzz/fuzz_node_mountinfo.c"
+#include "fuzz/fuzz_node_stat.c"
+#include "fuzz/fuzz_node_tables.c"
 #include "fuzz/fuzz_quantity.c"
 #include "fuzz/fuzz_relabel.c"
 #include "fuzz/fuzz_selector.c"
@@ -38,6 +46,14 @@ static const struct target targets[] = {
 	{ "selector", fuzz_selector },
 	{ "quantity", fuzz_quantity },
 	{ "base_parse", fuzz_base_parse },
+	{ "kubeconfig", fuzz_kubeconfig },
+	{ "node_stat", fuzz_node_stat },
+	{ "node_kv", fuzz_node_kv },
+	{ "node_tables", fuzz_node_tables },
+	{ "node_mountinfo", fuzz_node_mountinfo },
+	{ "cgroup_v2", fuzz_cgroup_v2 },
+	{ "cgroup_v1", fuzz_cgroup_v1 },
+	{ "cgroup_proc", fuzz_cgroup_proc },
 };
 
 static size_t replay_dir(const struct target *t)

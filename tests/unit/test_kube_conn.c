@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -141,6 +142,29 @@ static void test_in_cluster(void **state)
 	unsetenv("POD_NAMESPACE");
 }
 
+/* Found by fuzz_kubeconfig: a server of only a scheme was accepted and its
+ * slashes trimmed away ("https:"). */
+static void test_server_without_host(void **state)
+{
+	static const char *const servers[] = { "https://", "http://", "https:///", "https:///api" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(servers) / sizeof(servers[0]); i++) {
+		char text[512], err[512] = "";
+		struct kube_conn c;
+		int n = snprintf(text, sizeof(text),
+				 "current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\n"
+				 "clusters: [{name: c, cluster: {server: \"%s\"}}]\n",
+				 servers[i]);
+
+		assert_int_equal(kube_conn_parse_kubeconfig(&c, text, (size_t)n, "/k/config", err,
+							    sizeof(err)),
+				 KM_EINVAL);
+		assert_non_null(strstr(err, "server has no host"));
+		assert_null(c.server);
+	}
+}
+
 static void test_b64(void **state)
 {
 	char *out = NULL;
@@ -172,6 +196,7 @@ int main(void)
 		cmocka_unit_test(test_token_file),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_in_cluster),
+		cmocka_unit_test(test_server_without_host),
 		cmocka_unit_test(test_b64),
 	};
 

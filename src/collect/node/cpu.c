@@ -106,18 +106,13 @@ static void apply_hygiene(struct node_collector *nc)
 	}
 }
 
-int node_cpu(struct node_ctx *ctx)
+int node_cpu_parse(struct node_ctx *ctx, const char *data, size_t len)
 {
 	struct node_collector *nc = ctx->nc;
 	struct expo_label l[2] = { { "cpu", NULL }, { "mode", NULL } };
 	char id[24];
-	const char *data;
-	size_t len;
 	int rc;
 
-	rc = procfile_read(&nc->pf, ctx->procfs, "stat", &data, &len);
-	if (rc)
-		return rc;
 	rc = parse_stat(nc, data, len);
 	if (rc)
 		return rc;
@@ -155,5 +150,16 @@ int node_cpu(struct node_ctx *ctx)
 					 nc->cpu[i].v[CPU_GUEST_NICE]);
 		}
 	}
+	return rc;
+}
+
+int node_cpu(struct node_ctx *ctx)
+{
+	const char *data;
+	size_t len;
+	int rc = procfile_read(&ctx->nc->pf, ctx->procfs, "stat", &data, &len);
+
+	if (!rc)
+		rc = node_cpu_parse(ctx, data, len);
 	return rc;
 }

@@ -70,22 +70,33 @@ static const char *const udev_keys[NUDEV] = { "ID_PATH", "ID_WWN", "ID_MODEL",
 					      "ID_SERIAL_SHORT", "ID_REVISION",
 					      "SCSI_IDENT_SERIAL" };
 
-#define UDEV_VAL_MAX 128
+#define UDEV_VAL_MAX NODE_UDEV_VAL_MAX
+_Static_assert(NUDEV == NODE_UDEV_N, "udev key count");
 
 static void read_udev(struct node_ctx *ctx, const struct disk_row *r,
 		      char val[NUDEV][UDEV_VAL_MAX])
 {
 	char rel[96];
-	const char *data, *p, *end, *line;
-	size_t len, llen;
+	const char *data;
+	size_t len;
 
-	for (int i = 0; i < NUDEV; i++)
-		val[i][0] = '\0';
 	snprintf(rel, sizeof(rel), "run/udev/data/b%llu:%llu", (unsigned long long)r->major,
 		 (unsigned long long)r->minor);
 	/* Without udev the labels stay empty, as in node-exporter. */
-	if (procfile_read(&ctx->nc->pf2, ctx->rootfs, rel, &data, &len) != 0)
-		return;
+	if (procfile_read(&ctx->nc->pf2, ctx->rootfs, rel, &data, &len) != 0) {
+		data = "";
+		len = 0;
+	}
+	node_udev_parse(data, len, val);
+}
+
+void node_udev_parse(const char *data, size_t len, char val[NODE_UDEV_N][NODE_UDEV_VAL_MAX])
+{
+	const char *p, *end, *line;
+	size_t llen;
+
+	for (int i = 0; i < NUDEV; i++)
+		val[i][0] = '\0';
 	p = data;
 	end = data + len;
 	while (node_next_line(&p, end, &line, &llen)) {
@@ -146,17 +157,14 @@ static int write_info(struct node_ctx *ctx, const struct disk_row *rows, size_t 
 	return rc;
 }
 
-int node_diskstats(struct node_ctx *ctx)
+int node_diskstats_parse(struct node_ctx *ctx, const char *data, size_t len)
 {
 	struct node_collector *nc = ctx->nc;
 	struct disk_row *rows;
-	const char *data, *p, *end, *line;
-	size_t len, llen, n = 0;
+	const char *p, *end, *line;
+	size_t llen, n = 0;
 	int rc;
 
-	rc = procfile_read(&nc->pf, ctx->procfs, "diskstats", &data, &len);
-	if (rc)
-		return rc;
 	p = data;
 	end = data + len;
 	while (node_next_line(&p, end, &line, &llen)) {
@@ -220,4 +228,15 @@ int node_diskstats(struct node_ctx *ctx)
 			return rc;
 	}
 	return write_info(ctx, rows, n);
+}
+
+int node_diskstats(struct node_ctx *ctx)
+{
+	const char *data;
+	size_t len;
+	int rc = procfile_read(&ctx->nc->pf, ctx->procfs, "diskstats", &data, &len);
+
+	if (!rc)
+		rc = node_diskstats_parse(ctx, data, len);
+	return rc;
 }

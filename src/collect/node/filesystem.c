@@ -166,18 +166,15 @@ static int write_family(struct node_ctx *ctx, const struct fs_row *rows, size_t 
 	return rc;
 }
 
-int node_filesystem(struct node_ctx *ctx)
+int node_filesystem_parse(struct node_ctx *ctx, char *data, size_t len)
 {
 	struct node_collector *nc = ctx->nc;
 	struct fs_row *rows;
 	char *p, *end, path[PATH_MAX];
-	size_t len, n = 0;
+	size_t n = 0;
 	int rc;
 
-	rc = read_mountinfo(ctx, &len);
-	if (rc)
-		return rc;
-	p = nc->pf.b.data;
+	p = data;
 	end = p + len;
 	while (p < end) {
 		char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -271,5 +268,15 @@ int node_filesystem(struct node_ctx *ctx)
 
 		rc = expo_sample(ctx->out, "node_filesystem_mount_info", l, 4, 1);
 	}
+	return rc;
+}
+
+int node_filesystem(struct node_ctx *ctx)
+{
+	size_t len;
+	int rc = read_mountinfo(ctx, &len);
+
+	if (!rc)
+		rc = node_filesystem_parse(ctx, ctx->nc->pf.b.data, len);
 	return rc;
 }

@@ -58,15 +58,12 @@ static bool key_name(const char *f, size_t n, char *dst, size_t dstlen)
 	return true;
 }
 
-int node_meminfo(struct node_ctx *ctx)
+int node_meminfo_parse(struct node_ctx *ctx, const char *data, size_t len)
 {
-	const char *data, *p, *end, *line;
-	size_t len, llen;
+	const char *p, *end, *line;
+	size_t llen;
 	int rc;
 
-	rc = procfile_read(&ctx->nc->pf, ctx->procfs, "meminfo", &data, &len);
-	if (rc)
-		return rc;
 	p = data;
 	end = data + len;
 	while (node_next_line(&p, end, &line, &llen)) {
@@ -99,4 +96,15 @@ int node_meminfo(struct node_ctx *ctx)
 			return rc;
 	}
 	return 0;
+}
+
+int node_meminfo(struct node_ctx *ctx)
+{
+	const char *data;
+	size_t len;
+	int rc = procfile_read(&ctx->nc->pf, ctx->procfs, "meminfo", &data, &len);
+
+	if (!rc)
+		rc = node_meminfo_parse(ctx, data, len);
+	return rc;
 }

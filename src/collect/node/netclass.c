@@ -59,8 +59,7 @@ struct nc_row {
 	uint32_t have;          /* bit i: v[i] was readable */
 };
 
-/* Decimal, or hex with a 0x prefix (dev_id, flags). */
-static int parse_num(const char *s, size_t n, double *out)
+int node_netclass_parse_num(const char *s, size_t n, double *out)
 {
 	uint64_t v = 0;
 	int64_t iv;
@@ -180,7 +179,7 @@ static void read_row(struct node_ctx *ctx, struct nc_row *r)
 	for (size_t i = 0; i < NATTRS; i++) {
 		if (read_attr(ctx, r, nc_attrs[i].file, &val, &vlen) != 0)
 			continue;
-		if (parse_num(val, vlen, &r->v[i]) != 0)
+		if (node_netclass_parse_num(val, vlen, &r->v[i]) != 0)
 			continue;
 		r->v[i] *= nc_attrs[i].scale;
 		r->have |= 1u << i;

@@ -26,18 +26,15 @@ struct netdev_row {
 	double v[NETDEV_COLS];
 };
 
-int node_netdev(struct node_ctx *ctx)
+int node_netdev_parse(struct node_ctx *ctx, const char *data, size_t len)
 {
 	struct node_collector *nc = ctx->nc;
 	struct netdev_row *rows;
-	const char *data, *p, *end, *line;
-	size_t len, llen, n = 0;
+	const char *p, *end, *line;
+	size_t llen, n = 0;
 	int lineno = 0;
 	int rc;
 
-	rc = procfile_read(&nc->pf, ctx->procfs, "net/dev", &data, &len);
-	if (rc)
-		return rc;
 	p = data;
 	end = data + len;
 	while (node_next_line(&p, end, &line, &llen)) {
@@ -91,4 +88,15 @@ int node_netdev(struct node_ctx *ctx)
 			return rc;
 	}
 	return 0;
+}
+
+int node_netdev(struct node_ctx *ctx)
+{
+	const char *data;
+	size_t len;
+	int rc = procfile_read(&ctx->nc->pf, ctx->procfs, "net/dev", &data, &len);
+
+	if (!rc)
+		rc = node_netdev_parse(ctx, data, len);
+	return rc;
 }

@@ -41,16 +41,12 @@ static int emit(struct node_ctx *ctx, const char *proto, size_t plen, const char
 	return node_write1(ctx->out, name, help, EXPO_UNTYPED, v);
 }
 
-/* netstat/snmp layout: header line then value line, same "Proto:" prefix. */
-static int pairs(struct node_ctx *ctx, const char *rel)
+int node_netstat_pairs_parse(struct node_ctx *ctx, const char *data, size_t len)
 {
-	const char *data, *p, *end, *hl, *vl;
-	size_t len, hlen, vlen;
+	const char *p, *end, *hl, *vl;
+	size_t hlen, vlen;
 	int rc;
 
-	rc = procfile_read(&ctx->nc->pf, ctx->procfs, rel, &data, &len);
-	if (rc)
-		return rc;
 	p = data;
 	end = data + len;
 	while (node_next_line(&p, end, &hl, &hlen)) {
@@ -83,17 +79,12 @@ static int pairs(struct node_ctx *ctx, const char *rel)
 	return 0;
 }
 
-static int snmp6(struct node_ctx *ctx)
+int node_netstat_snmp6_parse(struct node_ctx *ctx, const char *data, size_t len)
 {
-	const char *data, *p, *end, *line;
-	size_t len, llen;
+	const char *p, *end, *line;
+	size_t llen;
 	int rc;
 
-	rc = procfile_read(&ctx->nc->pf, ctx->procfs, "net/snmp6", &data, &len);
-	if (rc == KM_ENOENT)
-		return 0;
-	if (rc)
-		return rc;
 	p = data;
 	end = data + len;
 	while (node_next_line(&p, end, &line, &llen)) {
@@ -113,6 +104,30 @@ static int snmp6(struct node_ctx *ctx)
 			return rc;
 	}
 	return 0;
+}
+
+static int pairs(struct node_ctx *ctx, const char *rel)
+{
+	const char *data;
+	size_t len;
+	int rc = procfile_read(&ctx->nc->pf, ctx->procfs, rel, &data, &len);
+
+	if (!rc)
+		rc = node_netstat_pairs_parse(ctx, data, len);
+	return rc;
+}
+
+static int snmp6(struct node_ctx *ctx)
+{
+	const char *data;
+	size_t len;
+	int rc = procfile_read(&ctx->nc->pf, ctx->procfs, "net/snmp6", &data, &len);
+
+	if (rc == KM_ENOENT)
+		return 0;
+	if (!rc)
+		rc = node_netstat_snmp6_parse(ctx, data, len);
+	return rc;
 }
 
 int node_netstat(struct node_ctx *ctx)

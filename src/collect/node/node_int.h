@@ -197,6 +197,45 @@ int node_parse_double_field(const char **p, const char *end, double *out);
  * into v; all of them or an error (nothing partial). */
 int node_read_numbers(struct node_ctx *ctx, const char *rel, double *v, size_t n);
 
+/* The first n whitespace-separated numbers of data (loadavg, file-nr,
+ * nf_conntrack_*); all of them or an error. */
+int node_parse_numbers(const char *data, size_t len, double *v, size_t n);
+
+/* Parsers behind the sub-collectors, on bytes already read: data (borrowed)
+ * holds len bytes of the file, as procfile_read() returns them; they may
+ * write families to ctx->out exactly as the sub-collector does. Separate
+ * from the reads so the fuzz harnesses (tests/fuzz/fuzz_node_*.c) and unit
+ * tests can drive them without a /proc tree. 0 or a negative KM_* code. */
+int node_stat_parse(struct node_ctx *ctx, const char *data, size_t len);     /* stat */
+int node_cpu_parse(struct node_ctx *ctx, const char *data, size_t len);      /* stat */
+int node_meminfo_parse(struct node_ctx *ctx, const char *data, size_t len);  /* meminfo */
+int node_vmstat_parse(struct node_ctx *ctx, const char *data, size_t len);   /* vmstat */
+int node_netdev_parse(struct node_ctx *ctx, const char *data, size_t len);   /* net/dev */
+/* net/netstat and net/snmp ("Proto: names" / "Proto: values" pairs). */
+int node_netstat_pairs_parse(struct node_ctx *ctx, const char *data, size_t len);
+int node_netstat_snmp6_parse(struct node_ctx *ctx, const char *data, size_t len);
+/* diskstats; node_disk_info then reads udev data and queue/rotational under
+ * ctx->rootfs and ctx->sysfs. */
+int node_diskstats_parse(struct node_ctx *ctx, const char *data, size_t len);
+int node_os_parse(struct node_ctx *ctx, const char *data, size_t len);       /* os-release */
+/* mountinfo, split in place: data[0..len] must be writable (procfile's
+ * buffer has the NUL at data[len]); statfs() runs on ctx->rootfs + each
+ * mount point. */
+int node_filesystem_parse(struct node_ctx *ctx, char *data, size_t len);
+/* "kind ... total=N" of a pressure/ file ("some"/"full"), in seconds;
+ * KM_ENOENT if the line is absent. */
+int node_psi_total(const char *data, size_t len, const char *kind, double *out);
+/* A netclass attribute: decimal, or hex with a 0x prefix (dev_id, flags). */
+int node_netclass_parse_num(const char *s, size_t n, double *out);
+
+/* udev properties for node_disk_info (ID_PATH, ID_WWN, ID_MODEL,
+ * ID_SERIAL_SHORT, ID_REVISION, SCSI_IDENT_SERIAL), longer values cut. */
+#define NODE_UDEV_N 6
+#define NODE_UDEV_VAL_MAX 128
+/* Fills val from the "E:KEY=value" lines of a run/udev/data/b<maj>:<min>
+ * file ("" for absent keys). */
+void node_udev_parse(const char *data, size_t len, char val[NODE_UDEV_N][NODE_UDEV_VAL_MAX]);
+
 /* Writes a family with one unlabelled sample. */
 int node_write1(struct buf *out, const char *name, const char *help, enum expo_type type,
 		double v);

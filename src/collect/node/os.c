@@ -66,19 +66,14 @@ static double major_minor(const char *v)
 	return d;
 }
 
-int node_os(struct node_ctx *ctx)
+int node_os_parse(struct node_ctx *ctx, const char *data, size_t len)
 {
 	char vals[NOSKEYS][OS_VAL_MAX];
 	struct expo_label l[NOSKEYS];
-	const char *data, *p, *end, *line;
-	size_t len, llen;
+	const char *p, *end, *line;
+	size_t llen;
 	int rc;
 
-	rc = procfile_read(&ctx->nc->pf, ctx->rootfs, "etc/os-release", &data, &len);
-	if (rc == KM_ENOENT)
-		rc = procfile_read(&ctx->nc->pf, ctx->rootfs, "usr/lib/os-release", &data, &len);
-	if (rc)
-		return rc;
 	for (size_t i = 0; i < NOSKEYS; i++)
 		vals[i][0] = '\0';
 	p = data;
@@ -115,5 +110,18 @@ int node_os(struct node_ctx *ctx)
 		rc = expo_sample(ctx->out, "node_os_version", vl, 3,
 				 major_minor(vals[K_VERSION_ID]));
 	}
+	return rc;
+}
+
+int node_os(struct node_ctx *ctx)
+{
+	const char *data;
+	size_t len;
+	int rc = procfile_read(&ctx->nc->pf, ctx->rootfs, "etc/os-release", &data, &len);
+
+	if (rc == KM_ENOENT)
+		rc = procfile_read(&ctx->nc->pf, ctx->rootfs, "usr/lib/os-release", &data, &len);
+	if (!rc)
+		rc = node_os_parse(ctx, data, len);
 	return rc;
 }

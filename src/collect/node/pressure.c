@@ -34,8 +34,7 @@ static const struct psi_metric psi_metrics[] = {
 	  "Total time in seconds no process could make progress due to IRQ congestion", true },
 };
 
-/* Finds "kind ... total=N" in data; KM_ENOENT if the line is absent. */
-static int psi_total(const char *data, size_t len, const char *kind, double *out)
+int node_psi_total(const char *data, size_t len, const char *kind, double *out)
 {
 	const char *p = data, *end = data + len, *line, *f;
 	size_t llen, flen;
@@ -81,7 +80,7 @@ int node_pressure(struct node_ctx *ctx)
 				return rc;
 			loaded = m->file;
 		}
-		rc = psi_total(data, len, m->kind, &v);
+		rc = node_psi_total(data, len, m->kind, &v);
 		if (rc)
 			return rc;
 		rc = node_write1(ctx->out, m->name, m->help, EXPO_COUNTER, v);

@@ -322,15 +322,24 @@ int node_parse_double_field(const char **p, const char *end, double *out)
 	return parse_double(f, n, out);
 }
 
+int node_parse_numbers(const char *data, size_t len, double *v, size_t n)
+{
+	const char *p = data;
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = node_parse_double_field(&p, data + len, &v[i]);
+	return rc;
+}
+
 int node_read_numbers(struct node_ctx *ctx, const char *rel, double *v, size_t n)
 {
-	const char *data = NULL, *p;
+	const char *data = NULL;
 	size_t len;
 	int rc = procfile_read(&ctx->nc->pf, ctx->procfs, rel, &data, &len);
 
-	p = data;
-	for (size_t i = 0; !rc && i < n; i++)
-		rc = node_parse_double_field(&p, data + len, &v[i]);
+	if (!rc)
+		rc = node_parse_numbers(data, len, v, n);
 	return rc;
 }
 

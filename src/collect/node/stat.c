@@ -28,16 +28,13 @@ static const struct stat_key stat_keys[] = {
 
 #define NKEYS (sizeof(stat_keys) / sizeof(stat_keys[0]))
 
-int node_stat(struct node_ctx *ctx)
+int node_stat_parse(struct node_ctx *ctx, const char *data, size_t len)
 {
 	double v[NKEYS] = { 0 };
-	const char *data, *p, *end, *line, *f;
-	size_t len, llen, flen;
-	int rc;
+	const char *p, *end, *line, *f;
+	size_t llen, flen;
+	int rc = 0;
 
-	rc = procfile_read(&ctx->nc->pf, ctx->procfs, "stat", &data, &len);
-	if (rc)
-		return rc;
 	p = data;
 	end = data + len;
 	while (node_next_line(&p, end, &line, &llen)) {
@@ -58,5 +55,16 @@ int node_stat(struct node_ctx *ctx)
 	for (size_t i = 0; i < NKEYS && !rc; i++)
 		rc = node_write1(ctx->out, stat_keys[i].name, stat_keys[i].help, stat_keys[i].type,
 				 v[i]);
+	return rc;
+}
+
+int node_stat(struct node_ctx *ctx)
+{
+	const char *data;
+	size_t len;
+	int rc = procfile_read(&ctx->nc->pf, ctx->procfs, "stat", &data, &len);
+
+	if (!rc)
+		rc = node_stat_parse(ctx, data, len);
 	return rc;
 }

@@ -7,15 +7,12 @@
 #include "base/err.h"
 #include "base/parse.h"
 
-int node_vmstat(struct node_ctx *ctx)
+int node_vmstat_parse(struct node_ctx *ctx, const char *data, size_t len)
 {
-	const char *data, *p, *end, *line;
-	size_t len, llen;
+	const char *p, *end, *line;
+	size_t llen;
 	int rc;
 
-	rc = procfile_read(&ctx->nc->pf, ctx->procfs, "vmstat", &data, &len);
-	if (rc)
-		return rc;
 	p = data;
 	end = data + len;
 	while (node_next_line(&p, end, &line, &llen)) {
@@ -40,4 +37,15 @@ int node_vmstat(struct node_ctx *ctx)
 			return rc;
 	}
 	return 0;
+}
+
+int node_vmstat(struct node_ctx *ctx)
+{
+	const char *data;
+	size_t len;
+	int rc = procfile_read(&ctx->nc->pf, ctx->procfs, "vmstat", &data, &len);
+
+	if (!rc)
+		rc = node_vmstat_parse(ctx, data, len);
+	return rc;
 }
