@@ -28,6 +28,12 @@
 
 enum { CLS_2XX, CLS_4XX, CLS_5XX, CLS_N };
 
+/* Why a request was refused before a handler saw it. REJ_MHD: libmicrohttpd
+ * answered it itself (over HTTP_CONN_MEMORY: 414/431; or malformed: 400). */
+enum { REJ_URI, REJ_HEADERS, REJ_MHD, REJ_N };
+static const char *const rej_names[REJ_N] = { "uri_too_long", "headers_too_large",
+					      "libmicrohttpd" };
+
 /* Longest wait for a draining daemon's connections after a certificate
  * switch; idle keep-alive connections are closed by then. */
 #define DRAIN_MAX_MS 60000
@@ -64,8 +70,11 @@ struct http_server {
 	_Atomic uint64_t bad_method;
 	_Atomic uint64_t stream_errors[2]; /* STREAM_ERR_* */
 	_Atomic uint64_t refused_conns;    /* over -http.maxConnections */
-	pthread_mutex_t stream_log_lock;
+	_Atomic uint64_t rejected[REJ_N];  /* requests refused before routing */
+	pthread_mutex_t stream_log_lock;   /* guards the log_limits below */
 	struct log_limit stream_log;
+	struct log_limit reject_log;
+	struct log_limit handler_log;
 };
 
 enum { STREAM_ERR_SIZE, STREAM_ERR_PRODUCER };
@@ -382,6 +391,80 @@ static enum MHD_Result queue_denied(struct http_gen *g, struct MHD_Connection *c
 	return ret;
 }
 
+static enum MHD_Result sum_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				  const char *value)
+{
+	size_t *n = cls;
+
+	(void)kind;
+	/* "key: value\r\n" on the wire. */
+	*n += strlen(key) + (value ? strlen(value) : 0) + 4;
+	return MHD_YES;
+}
+
+/* REJ_URI or REJ_HEADERS when the request is over our caps, else -1. */
+static int check_size(struct MHD_Connection *c, const char *url)
+{
+	size_t hdr = 0;
+
+	if (strlen(url) > HTTP_URI_MAX)
+		return REJ_URI;
+	MHD_get_connection_values(c, MHD_HEADER_KIND, sum_header, &hdr);
+	return hdr > HTTP_HEADERS_MAX ? REJ_HEADERS : -1;
+}
+
+static void count_rejected(struct http_server *s, int why, const char *url)
+{
+	atomic_fetch_add(&s->rejected[why], 1);
+	pthread_mutex_lock(&s->stream_log_lock);
+	if (why == REJ_MHD)
+		log_limited(&s->reject_log, 60000, LOG_WARN, "http",
+			    "request refused by libmicrohttpd (over the %u-byte request cap, or malformed)",
+			    HTTP_CONN_MEMORY);
+	else
+		log_limited(&s->reject_log, 60000, LOG_WARN, "http",
+			    "request refused: %s (URI %zu bytes, cap %u; headers cap %u): %.64s...",
+			    rej_names[why], strlen(url), HTTP_URI_MAX, HTTP_HEADERS_MAX, url);
+	pthread_mutex_unlock(&s->stream_log_lock);
+}
+
+static enum MHD_Result queue_rejected(struct http_server *s, struct MHD_Connection *c, int why,
+				      const char *url)
+{
+	count_rejected(s, why, url);
+	count_status(s, why == REJ_URI ? 414 : 431);
+	return queue_text(c, why == REJ_URI ? MHD_HTTP_URI_TOO_LONG
+					    : MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
+			  why == REJ_URI ? "414 URI too long\n" : "431 request header fields too large\n",
+			  NULL);
+}
+
+/* Called once the request line is read: the value becomes *req_cls, which
+ * on_request replaces with the server on its first call. */
+static void *on_uri_log(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	(void)uri;
+	(void)c;
+	return cls;
+}
+
+/* A request whose *req_cls is still on_uri_log's value never reached
+ * on_request: libmicrohttpd answered it itself (414/431 over
+ * HTTP_CONN_MEMORY, 400 malformed). Requests cut by the client, a timeout
+ * or shutdown are not rejections. A request line too long to be read at
+ * all (414 before on_uri_log) is not seen here: libmicrohttpd calls no
+ * callback for it (only the connection close). */
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct http_gen *g = cls;
+
+	(void)c;
+	if (*req_cls == g && (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ||
+			      toe == MHD_REQUEST_TERMINATED_WITH_ERROR))
+		count_rejected(g->s, REJ_MHD, "");
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_size, void **req_cls)
@@ -399,8 +482,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	(void)version;
 	(void)upload;
 	/* First call is for headers only; answer on the second, so that a
-	 * request body (which we never want) is not waited for. */
-	if (*req_cls == NULL) {
+	 * request body (which we never want) is not waited for. Until then
+	 * *req_cls is what on_uri_log returned (g), so on_completed can tell a
+	 * request libmicrohttpd refused on its own from one we answered. */
+	if (*req_cls != s) {
 		*req_cls = s;
 		return MHD_YES;
 	}
@@ -408,6 +493,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*upload_size = 0; /* discard any body */
 		return MHD_YES;
 	}
+	rc = check_size(c, url);
+	if (rc >= 0)
+		return queue_rejected(s, c, rc, url);
 	for (size_t i = 0; i < s->nroutes; i++) {
 		if (strcmp(s->routes[i].path, url) == 0) {
 			route = &s->routes[i];
@@ -437,7 +525,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	memset(&reply.stream, 0, sizeof(reply.stream));
 	rc = route->fn(route->ctx, url, &reply);
 	if (rc) {
-		log_warn("http", "handler for %s failed: %s", url, km_strerror(rc));
+		/* Every scrape of a too-large section fails the same way. */
+		pthread_mutex_lock(&s->stream_log_lock);
+		log_limited(&s->handler_log, 60000, LOG_WARN, "http", "handler for %s failed: %s", url,
+			    km_strerror(rc));
+		pthread_mutex_unlock(&s->stream_log_lock);
 		producer_drop(&reply.stream);
 		reply.status = 500;
 		buf_reset(&reply.body);
@@ -540,6 +632,8 @@ static struct http_gen *gen_start(struct http_server *s, struct tls_pair *p)
 				  MHD_OPTION_CONNECTION_TIMEOUT, s->timeout_s,
 				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
 				  MHD_OPTION_NOTIFY_CONNECTION, on_conn, g,
+				  MHD_OPTION_URI_LOG_CALLBACK, on_uri_log, g,
+				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, g,
 				  MHD_OPTION_ARRAY, tls_opts,
 				  MHD_OPTION_END);
 	if (!g->mhd) {
@@ -708,6 +802,15 @@ int http_server_write_metrics(struct http_server *s, struct buf *out)
 	if (!rc)
 		rc = expo_sample(out, "k8smon_http_rejected_connections_total", NULL, 0,
 				 (double)atomic_load(&s->refused_conns));
+	if (!rc)
+		rc = expo_family(out, "k8smon_http_rejected_requests_total",
+				 "Requests refused before routing: uri_too_long (414) and headers_too_large (431) are over k8smon's caps; libmicrohttpd = answered by libmicrohttpd itself (request over its per-connection memory, or malformed).",
+				 EXPO_COUNTER);
+	for (int i = 0; !rc && i < REJ_N; i++) {
+		struct expo_label l = { "reason", rej_names[i] };
+		rc = expo_sample(out, "k8smon_http_rejected_requests_total", &l, 1,
+				 (double)atomic_load(&s->rejected[i]));
+	}
 	if (!rc && s->reloader) {
 		uint64_t ok, failed;
 		tls_reloader_counts(s->reloader, &ok, &failed);

@@ -16,8 +16,18 @@
 
 /* Hard cap of one response body before compression. */
 #define HTTP_BODY_MAX (512u << 20)
-/* Hard cap of a request URL plus headers (libmicrohttpd memory per connection). */
+/* Hard cap of a request URL plus headers (libmicrohttpd memory per
+ * connection, MHD_OPTION_CONNECTION_MEMORY_LIMIT). A request that does not
+ * fit is answered 414/431 by libmicrohttpd itself; it is counted in
+ * k8smon_http_rejected_requests_total{reason="libmicrohttpd"} when the
+ * request line was read (see on_completed in server.c). */
 #define HTTP_CONN_MEMORY (64u << 10)
+/* Our own, lower caps, checked before routing so that an oversized request
+ * is answered (414 / 431), counted in k8smon_http_rejected_requests_total
+ * {reason="uri_too_long"|"headers_too_large"} and logged (rate-limited)
+ * by us rather than left to libmicrohttpd. Scrapers send well under 1 KiB. */
+#define HTTP_URI_MAX (8u << 10)
+#define HTTP_HEADERS_MAX (32u << 10)
 
 /* Hard cap of a streamed body before compression: past it the stream ends
  * with an error (the client sees a failed chunked transfer), counted in
@@ -98,8 +108,8 @@ struct http_server *http_server_start(const struct http_opts *opts, char *err, s
 void http_server_stop(struct http_server *s);
 /* The port actually bound (useful with port 0). */
 unsigned http_server_port(const struct http_server *s);
-/* Requests answered, by status class; TLS reloads and authentication
- * outcomes when enabled; for self-metrics. */
+/* Requests answered, by status class; rejected requests and connections;
+ * TLS reloads and authentication outcomes when enabled; for self-metrics. */
 int http_server_write_metrics(struct http_server *s, struct buf *out);
 
 /* Parse a Go-style listen address into host (may be "") and port. */

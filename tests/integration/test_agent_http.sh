@@ -56,6 +56,38 @@ wait_pids=$(jobs -p | grep -v "^$PID$" || true)
 sleep 2
 check "20 concurrent scrapes all 200" test "$(grep -o 200 "$TMP/codes" | wc -l)" = 20
 
+# Request size: over HTTP_URI_MAX (8 KiB) / HTTP_HEADERS_MAX (32 KiB) we answer 414 / 431 and
+# count; over HTTP_CONN_MEMORY (64 KiB) libmicrohttpd answers itself: counted when the request
+# line was read (431, 400), not when the request line alone is over it (414, no callback).
+sizes=$(python3 - "$PORT" <<'PY'
+import socket, sys
+port = int(sys.argv[1])
+def status(data):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(data)
+    s.settimeout(5)
+    out = b""
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            out += d
+    except OSError:
+        pass
+    s.close()
+    return out.split(b" ", 2)[1].decode() if out.startswith(b"HTTP/") else "none"
+print(status(b"GET /" + b"a" * 10000 + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+      status(b"GET /metrics/self HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-A: " + b"a" * 40000 + b"\r\n\r\n"),
+      status(b"GET /metrics/self HTTP/1.1\r\nHost: x\r\nX-A: " + b"a" * 70000 + b"\r\n\r\n"),
+      status(b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"))
+PY
+)
+check "URI over HTTP_URI_MAX is 414, headers over HTTP_HEADERS_MAX 431, over HTTP_CONN_MEMORY 431/414 from libmicrohttpd" test "$sizes" = "414 431 431 414"
+curl -s $U/metrics/self >"$TMP/self.prom"
+check "rejected requests are counted by reason" sh -c "grep -q '^k8smon_http_rejected_requests_total{reason=\"uri_too_long\"} 1\$' $TMP/self.prom && grep -q '^k8smon_http_rejected_requests_total{reason=\"headers_too_large\"} 1\$' $TMP/self.prom && grep -q '^k8smon_http_rejected_requests_total{reason=\"libmicrohttpd\"} 1\$' $TMP/self.prom"
+check "a rejected request is logged" grep -q 'request refused' "$TMP/log"
+
 # Connection limit: past -http.maxConnections a connection is refused and counted.
 P2=$(free_port)
 $BIN -httpListenAddr=127.0.0.1:$P2 -http.maxConnections=3 -loggerLevel=WARN 2>>"$TMP/log" &
