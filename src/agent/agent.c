@@ -26,6 +26,10 @@
 #define CAP_NODE (32u << 20)
 #define CAP_SELF (4u << 20)
 
+enum endpoint { EP_ALL, EP_NODE, EP_CADVISOR, EP_KUBE_STATE, EP_APPS, EP_SELF, EP_N };
+static const char *const ep_paths[EP_N] = { "/metrics", "/metrics/node", "/metrics/cadvisor",
+					    "/metrics/kube-state", "/metrics/apps", "/metrics/self" };
+
 struct agent {
 	const struct flags *flags;
 	pthread_mutex_t cfg_lock;        /* guards cfg pointer swaps */
@@ -39,8 +43,57 @@ struct agent {
 	struct agent_kube_hooks hooks;
 	struct log_limit cfg_log;        /* invalid K8sMonitor lines; loop thread */
 	atomic_bool ready;
+	/* Responses failed over -http.maxSeries, by endpoint; the log limit is
+	 * shared by the HTTP worker threads, hence the lock. */
+	_Atomic uint64_t series_over[EP_N];
+	pthread_mutex_t series_log_lock;
+	struct log_limit series_log;
 	struct http_route routes[12];
 };
+
+/* Series (sample lines) in exposition text fed in pieces that may split
+ * lines: a line counts when its '\n' is seen, unless it began with '#'. */
+struct series_count {
+	uint64_t n;
+	bool mid;      /* inside a line */
+	bool comment;  /* that line began with '#' */
+};
+
+static void series_count_add(struct series_count *sc, const char *p, size_t len)
+{
+	const char *end = p + len;
+
+	while (p < end) {
+		const char *nl;
+
+		if (!sc->mid) {
+			sc->comment = *p == '#';
+			sc->mid = true;
+		}
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			return;
+		sc->n += !sc->comment;
+		sc->mid = false;
+		p = nl + 1;
+	}
+}
+
+/* True (counted and logged) when n series are over -http.maxSeries. */
+static bool series_over(struct agent *a, enum endpoint ep, uint64_t n)
+{
+	uint64_t max = (uint64_t)a->flags->http_max_series;
+
+	if (!max || n <= max)
+		return false;
+	atomic_fetch_add(&a->series_over[ep], 1);
+	pthread_mutex_lock(&a->series_log_lock);
+	log_limited(&a->series_log, 60000, LOG_ERROR, "http",
+		    "%s: response over -http.maxSeries=%llu series, failed (not sent partially)",
+		    ep_paths[ep], (unsigned long long)max);
+	pthread_mutex_unlock(&a->series_log_lock);
+	return true;
+}
 
 /* Returns a reference to the current configuration; config_unref() it. */
 static struct config *agent_config(struct agent *a)
@@ -149,6 +202,17 @@ static int write_self(struct agent *a, const struct config *c, struct buf *out)
 	if (!rc)
 		rc = expo_sample(out, "k8smon_ready", NULL, 0, agent_ready(a) ? 1 : 0);
 	if (!rc)
+		rc = expo_family(out, "k8smon_http_series_limit_exceeded_total",
+				 "Metrics responses failed because they had more series than -http.maxSeries (500, or a streamed response ended with an error).",
+				 EXPO_COUNTER);
+	for (int i = 0; !rc && i < EP_N; i++) {
+		struct expo_label l = { "path", ep_paths[i] };
+
+		if (i != EP_SELF)
+			rc = expo_sample(out, "k8smon_http_series_limit_exceeded_total", &l, 1,
+					 (double)atomic_load(&a->series_over[i]));
+	}
+	if (!rc)
 		rc = collect_stats_write(a->stats, out);
 	if (!rc)
 		rc = http_server_write_metrics(a->http, out);
@@ -162,17 +226,18 @@ static int write_self(struct agent *a, const struct config *c, struct buf *out)
 /* Served without authentication: kubelet probes carry no token. */
 static const char *const open_paths[] = { "/healthz", "/readyz" };
 
-enum endpoint { EP_ALL, EP_NODE, EP_CADVISOR, EP_KUBE_STATE, EP_APPS, EP_SELF };
-
 /* The streamed part of /metrics and /metrics/kube-state: the kube-state
  * store block by block (it can be ~1 GB at 100k pods), then the sections
  * after it (apps, self), rendered when the request came, as today. Owns the
  * config reference the kube-state filter borrows, until the server is done
  * with the response (metrics_stream_free). */
 struct metrics_stream {
+	struct agent *a;
+	enum endpoint ep;
 	struct config *c;
 	struct agent_ks_stream *ks;
 	struct buf tail;
+	struct series_count sc;  /* series sent so far, body included */
 	bool ks_done;
 };
 
@@ -183,12 +248,24 @@ static int metrics_produce(void *ctx, struct buf *out, size_t budget)
 
 	if (!m->ks_done) {
 		rc = agent_kube_kube_state_next(m->ks, out, budget);
-		if (rc) /* negative: error; positive: more (KS_WRITE_MORE) */
-			return rc < 0 ? rc : HTTP_PRODUCE_MORE;
-		m->ks_done = true;
+		if (rc < 0)
+			return rc;
+		/* positive: more (KS_WRITE_MORE) */
+		rc = rc ? HTTP_PRODUCE_MORE : HTTP_PRODUCE_DONE;
+		m->ks_done = rc == HTTP_PRODUCE_DONE;
 	}
-	rc = buf_add(out, buf_cstr(&m->tail), m->tail.len);
-	return rc ? rc : HTTP_PRODUCE_DONE;
+	if (m->ks_done) {
+		rc = buf_add(out, buf_cstr(&m->tail), m->tail.len);
+		if (rc)
+			return rc;
+		rc = HTTP_PRODUCE_DONE;
+	}
+	/* Over the cap the stream ends with an error: the scraper sees a
+	 * failed transfer, never a silently shortened exposition. */
+	series_count_add(&m->sc, out->data, out->len);
+	if (m->ep != EP_SELF && series_over(m->a, m->ep, m->sc.n))
+		return KM_ETOOBIG;
+	return rc;
 }
 
 static void metrics_stream_free(void *ctx)
@@ -226,6 +303,8 @@ static int serve_metrics(struct agent *a, enum endpoint ep, struct http_reply *r
 				agent_kube_kube_state_close(ks);
 				rc = KM_ENOMEM;
 			} else {
+				m->a = a;
+				m->ep = ep;
 				m->c = c;
 				m->ks = ks;
 				buf_init(&m->tail, HTTP_BODY_MAX);
@@ -240,8 +319,22 @@ static int serve_metrics(struct agent *a, enum endpoint ep, struct http_reply *r
 		rc = write_self(a, c, out);
 	if (m && !rc) {
 		/* The server calls metrics_stream_free, which drops c. */
+		series_count_add(&m->sc, r->body.data, r->body.len);
 		r->stream = (struct http_producer){ metrics_produce, m, metrics_stream_free };
 		return 0;
+	}
+	if (!m && !rc && ep != EP_SELF) {
+		struct series_count sc = { 0 };
+
+		series_count_add(&sc, r->body.data, r->body.len);
+		if (series_over(a, ep, sc.n)) {
+			buf_reset(&r->body);
+			r->status = 500;
+			r->content_type = "text/plain; charset=utf-8";
+			rc = buf_printf(&r->body,
+					"500 internal error: %llu series, over -http.maxSeries=%lld\n",
+					(unsigned long long)sc.n, (long long)a->flags->http_max_series);
+		}
 	}
 	if (m)
 		metrics_stream_free(m);
@@ -325,6 +418,7 @@ struct agent *agent_start(const struct flags *f, char *err, size_t errlen)
 	}
 	a->flags = f;
 	pthread_mutex_init(&a->cfg_lock, NULL);
+	pthread_mutex_init(&a->series_log_lock, NULL);
 	a->cfg = config_from_flags(f, err, errlen);
 	if (!a->cfg)
 		goto fail;
@@ -411,6 +505,7 @@ void agent_stop(struct agent *a)
 	collect_stats_free(a->stats);
 	config_unref(a->cfg);
 	pthread_mutex_destroy(&a->cfg_lock);
+	pthread_mutex_destroy(&a->series_log_lock);
 	free(a);
 }
 

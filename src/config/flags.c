@@ -9,7 +9,7 @@
 #include "base/log.h"
 #include "base/parse.h"
 
-enum flag_type { F_BOOL, F_STR, F_DURATION, F_LIST, F_COLLECTORS, F_INT, F_LEVEL, F_FORMAT };
+enum flag_type { F_BOOL, F_STR, F_DURATION, F_LIST, F_COLLECTORS, F_INT, F_COUNT, F_LEVEL, F_FORMAT };
 
 struct flag_def {
 	const char *name;
@@ -54,6 +54,10 @@ static const struct flag_def defs[] = {
 	{ "tlsKeyFile", F_STR, OFF(tls_key_file), "", "TLS key file (reloaded when it changes)" },
 	{ "http.maxConnections", F_INT, OFF(http_max_connections), "64",
 	  "Maximum concurrent HTTP connections" },
+	{ "http.maxSeries", F_COUNT, OFF(http_max_series), "20000000",
+	  "Most series in one metrics response (/metrics/self excepted); a larger one fails "
+	  "(500, or a streamed response ends with an error) and is counted in "
+	  "k8smon_http_series_limit_exceeded_total; 0: no limit" },
 	{ "http.timeout", F_DURATION, OFF(http_timeout_ms), "30s", "HTTP connection idle timeout" },
 	{ "http.auth", F_STR, OFF(http_auth), "none",
 	  "Scraper authentication: none, or kubernetes (bearer token checked by TokenReview, "
@@ -176,6 +180,15 @@ static int set_value(struct flags *f, const struct flag_def *d, const char *v, c
 		int64_t i;
 		if (parse_i64(v, n, &i) || i <= 0 || i > 1000000) {
 			snprintf(err, errlen, "not an integer between 1 and 1000000");
+			return KM_EINVAL;
+		}
+		*(int64_t *)field = i;
+		return 0;
+	}
+	case F_COUNT: {
+		int64_t i;
+		if (parse_i64(v, n, &i) || i < 0 || i > FLAGS_COUNT_MAX) {
+			snprintf(err, errlen, "not an integer between 0 and %lld", (long long)FLAGS_COUNT_MAX);
 			return KM_EINVAL;
 		}
 		*(int64_t *)field = i;

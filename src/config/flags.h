@@ -51,9 +51,13 @@ struct flags {
 	char *tls_cert_file;
 	char *tls_key_file;
 	int64_t http_max_connections;
+	int64_t http_max_series;     /* 0: no limit */
 	int64_t http_timeout_ms;
 	char *http_auth;             /* "none" or "kubernetes" */
 };
+
+/* Largest value of a count flag (-http.maxSeries). */
+#define FLAGS_COUNT_MAX 1000000000000LL
 
 enum flags_result { FLAGS_RUN = 0, FLAGS_EXIT_OK = 1, FLAGS_EXIT_USAGE = 2 };
 

@@ -1,6 +1,7 @@
 #include "expo/writer.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,16 +21,68 @@ const char *expo_type_name(enum expo_type type)
 	return "untyped";
 }
 
-/* Copies clean runs in bulk and escapes only what must be escaped. */
+/* Length of the valid UTF-8 sequence at v (n bytes left, v[0] >= 0x80),
+ * 0 if it is not one: overlong forms, surrogates and code points past
+ * U+10FFFF are invalid, as in the exposition parser's utf8_valid(). */
+static size_t utf8_seq(const unsigned char *v, size_t n)
+{
+	unsigned c = v[0];
+	size_t len;
+	uint32_t cp;
+
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t k = 1; k < len; k++) {
+		if ((v[k] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (v[k] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* Copies clean runs in bulk and escapes only what must be escaped. A byte
+ * that does not start a valid UTF-8 sequence becomes U+FFFD: values taken
+ * from files (mount points, interface names, os-release, udev) may hold
+ * any bytes, and one invalid label value makes Prometheus reject the whole
+ * scrape. */
 static int escape(struct buf *b, const char *v, size_t n, const char *special)
 {
+	const unsigned char *u = (const unsigned char *)v;
 	size_t i = 0;
 	int rc;
 
 	while (i < n) {
 		size_t run = 0;
-		while (i + run < n && !strchr(special, v[i + run]))
-			run++;
+
+		while (i + run < n) {
+			size_t k;
+
+			if (u[i + run] < 0x80) {
+				if (strchr(special, v[i + run]))
+					break;
+				run++;
+				continue;
+			}
+			k = utf8_seq(u + i + run, n - i - run);
+			if (!k)
+				break;
+			run += k;
+		}
 		if (run) {
 			rc = buf_add(b, v + i, run);
 			if (rc)
@@ -37,7 +90,10 @@ static int escape(struct buf *b, const char *v, size_t n, const char *special)
 			i += run;
 			continue;
 		}
-		rc = buf_add(b, v[i] == '\n' ? "\\n" : v[i] == '"' ? "\\\"" : "\\\\", 2);
+		if (u[i] >= 0x80)
+			rc = buf_add(b, "\xef\xbf\xbd", 3);
+		else
+			rc = buf_add(b, v[i] == '\n' ? "\\n" : v[i] == '"' ? "\\\"" : "\\\\", 2);
 		if (rc)
 			return rc;
 		i++;

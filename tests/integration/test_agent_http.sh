@@ -118,6 +118,21 @@ check "connections past -http.maxConnections are refused" test "$refused" = 2
 check "refused connections are counted" sh -c "curl -s http://127.0.0.1:$P2/metrics/self | grep -q '^k8smon_http_rejected_connections_total 2$'"
 kill $PID2 2>/dev/null
 
+# Series cap: a response over -http.maxSeries fails whole (500 naming the cap, never a shortened
+# exposition), is counted by path and logged; /metrics/self stays served.
+P3=$(free_port)
+$BIN -httpListenAddr=127.0.0.1:$P3 -http.maxSeries=50 -loggerLevel=WARN 2>"$TMP/log3" &
+PID3=$!
+wait_http "http://127.0.0.1:$P3/healthz"
+check "response over -http.maxSeries is 500" test "$(code http://127.0.0.1:$P3/metrics/node)" = 500
+check "the 500 names the cap" sh -c "curl -s http://127.0.0.1:$P3/metrics | grep -q 'over -http.maxSeries=50'"
+check "/metrics/self is not capped" test "$(code http://127.0.0.1:$P3/metrics/self)" = 200
+curl -s http://127.0.0.1:$P3/metrics/self >"$TMP/self3.prom"
+check "series-cap failures are counted by path" sh -c "grep -q '^k8smon_http_series_limit_exceeded_total{path=\"/metrics/node\"} 1\$' $TMP/self3.prom && grep -q '^k8smon_http_series_limit_exceeded_total{path=\"/metrics\"} 1\$' $TMP/self3.prom"
+check "a series-cap failure is logged" grep -q 'over -http.maxSeries=50 series' "$TMP/log3"
+check "under the default cap /metrics/node is 200" test "$(code $U/metrics/node)" = 200
+kill $PID3 2>/dev/null
+
 # Bind error: same port again -> exit 2, one line naming the flag.
 $BIN -httpListenAddr=127.0.0.1:$PORT >"$TMP/out" 2>"$TMP/err"; rc=$?
 check "busy port exits 2" test $rc = 2

@@ -69,6 +69,24 @@ static void test_family_and_escaping(void **state)
 	buf_fini(&b);
 }
 
+/* Label values and HELP taken from files may hold any bytes: what is not
+ * UTF-8 becomes U+FFFD (one per byte), valid sequences pass unchanged. */
+static void test_invalid_utf8_replaced(void **state)
+{
+	struct buf b;
+	struct expo_label l = { "v", "ok\xc3\xa9 \xe9t\xc3 \xed\xa0\x80 \xf0\x9f\x98\x80" };
+
+	(void)state;
+	buf_init(&b, 4096);
+	assert_int_equal(expo_family(&b, "m", "h\xff", EXPO_GAUGE), 0);
+	assert_int_equal(expo_sample(&b, "m", &l, 1, 1), 0);
+	assert_string_equal(buf_cstr(&b),
+			    "# HELP m h\xef\xbf\xbd\n"
+			    "# TYPE m gauge\n"
+			    "m{v=\"ok\xc3\xa9 \xef\xbf\xbdt\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd \xf0\x9f\x98\x80\"} 1\n");
+	buf_fini(&b);
+}
+
 static void test_types(void **state)
 {
 	(void)state;
@@ -99,6 +117,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_family_and_escaping),
+		cmocka_unit_test(test_invalid_utf8_replaced),
 		cmocka_unit_test(test_types),
 		cmocka_unit_test(test_cap_rolls_back),
 	};

@@ -10,6 +10,7 @@
 
 #include "base/err.h"
 #include "base/parse.h"
+#include "scrape/labels.h"
 
 #define NS_NAME_MAX 128
 
@@ -37,6 +38,10 @@ static int emit(struct node_ctx *ctx, const char *proto, size_t plen, const char
 	if (rc)
 		return rc;
 	snprintf(name, sizeof(name), "node_netstat_%s", key);
+	/* The filter may pass any field text (".*_InErrors"); a name that is
+	 * not a metric name would break the whole exposition. */
+	if (!metric_name_valid(name, strlen(name)))
+		return 0;
 	snprintf(help, sizeof(help), "Statistic %.*s%.*s.", (int)plen, proto, (int)flen, field);
 	return node_write1(ctx->out, name, help, EXPO_UNTYPED, v);
 }

@@ -3,9 +3,11 @@
 #include "collect/node/node_int.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "base/err.h"
 #include "base/parse.h"
+#include "scrape/labels.h"
 
 int node_vmstat_parse(struct node_ctx *ctx, const char *data, size_t len)
 {
@@ -31,6 +33,10 @@ int node_vmstat_parse(struct node_ctx *ctx, const char *data, size_t len)
 		if (!node_rx_match(&ctx->nc->rxc[RXC_VMSTAT], ctx->vmstat_fields, f, flen))
 			continue;
 		snprintf(name, sizeof(name), "node_vmstat_%.*s", (int)flen, f);
+		/* The filter may pass any field text ("pg.*fault"); a name that
+		 * is not a metric name would break the whole exposition. */
+		if (!metric_name_valid(name, strlen(name)))
+			continue;
 		snprintf(help, sizeof(help), "/proc/vmstat information field %.*s.", (int)flen, f);
 		rc = node_write1(ctx->out, name, help, EXPO_UNTYPED, v);
 		if (rc)
