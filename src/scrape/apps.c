@@ -185,6 +185,15 @@ int scrape_mgr_write_self(struct scrape_mgr *m, struct buf *out)
 	if (!rc)
 		rc = expo_sample(out, "k8smon_scrape_samples_total", NULL, 0, (double)atomic_load(&m->samples));
 	if (!rc)
+		rc = expo_family(out, "k8smon_scrape_samples_dropped_total",
+				 "Scraped samples dropped, by reason: label_limit = over the label caps (count, name or value length) after metricRelabelings.",
+				 EXPO_COUNTER);
+	if (!rc) {
+		l[0] = (struct expo_label){ "reason", "label_limit" };
+		rc = expo_sample(out, "k8smon_scrape_samples_dropped_total", l, 1,
+				 (double)atomic_load(&m->label_drops));
+	}
+	if (!rc)
 		rc = expo_family(out, "k8smon_scrape_parse_errors_total", "Rejected exposition lines in failed scrapes.", EXPO_COUNTER);
 	if (!rc)
 		rc = expo_sample(out, "k8smon_scrape_parse_errors_total", NULL, 0, (double)atomic_load(&m->parse_errors));

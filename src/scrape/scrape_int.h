@@ -83,6 +83,7 @@ struct tstate {
 	uint64_t n_scraped, n_post;
 	uint64_t meta_last;         /* hash of the family whose HELP/TYPE was last rendered */
 	bool meta_set;
+	uint64_t n_label_drops;     /* samples over the label caps after metricRelabelings */
 	enum scrape_err fail;       /* set by callbacks to abort */
 	bool failed;
 	char fail_msg[256];
@@ -142,7 +143,9 @@ struct scrape_mgr {
 	/* counters (atomic, any thread reads) */
 	_Atomic uint64_t errors[SERR__COUNT];
 	_Atomic uint64_t scrapes, samples, discovery_errors, parse_errors;
-	struct log_limit scrape_log;
+	_Atomic uint64_t label_drops;  /* k8smon_scrape_samples_dropped_total{reason="label_limit"} */
+	struct log_limit scrape_log;   /* loop thread */
+	struct log_limit drop_log;     /* loop thread */
 };
 
 /* scraper.c */

@@ -237,11 +237,16 @@ static int on_sample(void *ctx, const struct expo_sample_ev *ev)
 	if (r->metric_relabel) {
 		const char *nn;
 		if ((rc = labels_copy(&ml, ls)) || (rc = labels_set(&ml, "__name__", name))) {
-			rc = 0; /* over the label caps: treated as dropped */
+			/* Over the label caps: dropped, counted at the end of the
+			 * scrape (k8smon_scrape_samples_dropped_total). */
+			s->n_label_drops++;
+			rc = 0;
 			goto out;
 		}
 		rc = relabel_apply((const struct relabel_set *)r->metric_relabel, &ml);
 		nn = labels_get(&ml, "__name__");
+		if (rc < 0)
+			s->n_label_drops++; /* a rule took a label over the caps */
 		if (rc != RELABEL_KEEP || !nn) {
 			rc = 0;
 			goto out;
@@ -495,6 +500,14 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 			atomic_fetch_add(&m->samples, s->n_post);
 		}
 	}
+	if (s->n_label_drops) {
+		atomic_fetch_add(&m->label_drops, s->n_label_drops);
+		log_limited(&m->drop_log, 10000, LOG_WARN, "scrape",
+			    "%s: %llu samples dropped: over the label caps after metricRelabelings "
+			    "(%d labels, names %d bytes, values %d bytes)",
+			    s->t->d->url, (unsigned long long)s->n_label_drops, LABELS_MAX_DEFAULT,
+			    LABELS_NAME_MAX, LABELS_VALUE_MAX);
+	}
 	if (s->failed) {
 		atomic_fetch_add(&m->errors[s->fail], 1);
 		if (s->fail == SERR_PARSE && s->ps)
@@ -534,7 +547,7 @@ static void on_timer(void *arg)
 	s->failed = false;
 	s->fail_msg[0] = 0;
 	s->body_bytes = 0;
-	s->n_scraped = s->n_post = 0;
+	s->n_scraped = s->n_post = s->n_label_drops = 0;
 	s->meta_set = false;
 	s->nh = 0;
 	/* Sized from the last scrape: one allocation, no regrowth copies. The

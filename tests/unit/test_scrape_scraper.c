@@ -409,6 +409,44 @@ static void test_sample_limit(void **state)
 	assert_true(wait_line(f, "b{", "lim", p0, " 2\n"));
 }
 
+static const char *self(struct fix *f)
+{
+	buf_reset(&f->out);
+	assert_int_equal(scrape_mgr_write_self(f->m, &f->out), 0);
+	return buf_cstr(&f->out);
+}
+
+/* A metricRelabelings rule that takes a label over LABELS_VALUE_MAX drops
+ * that sample only; the drop is counted (never silent) and the rest of the
+ * scrape is kept. */
+static void test_label_limit_drops_counted(void **state)
+{
+	struct fix *f = *state;
+	struct scrape_rule *r[1] = { rule("lbl", "\"metricRelabelings\":[{\"sourceLabels\":[\"a\",\"b\"],"
+					      "\"targetLabel\":\"c\"}]") };
+	int p = f->srv.port[0];
+	struct buf body;
+
+	buf_init(&body, 1 << 16);
+	assert_int_equal(buf_adds(&body, "big{a=\""), 0);
+	for (int i = 0; i < 3000; i++)
+		assert_int_equal(buf_addc(&body, 'x'), 0);
+	assert_int_equal(buf_adds(&body, "\",b=\""), 0);
+	for (int i = 0; i < 3000; i++)
+		assert_int_equal(buf_addc(&body, 'y'), 0);
+	assert_int_equal(buf_adds(&body, "\"} 1\nsmall{a=\"1\",b=\"2\"} 2\n"), 0);
+	srv_set(&f->srv, 0, NULL, buf_cstr(&body));
+	buf_fini(&body);
+	set_rules(f, r, 1);
+	put_pod(f, "lbl", p, false);
+	assert_true(wait_line(f, "up{", "lbl", p, " 1\n"));
+	assert_true(wait_line(f, "scrape_samples_post_metric_relabeling{", "lbl", p, " 1\n"));
+	assert_null(strstr(apps(f), "big{"));
+	assert_non_null(strstr(apps(f), "small{a=\"1\",b=\"2\",c=\"1;2\""));
+	assert_true(wait_for(f, self, "k8smon_scrape_samples_dropped_total{reason=\"label_limit\"} ", false));
+	assert_null(strstr(self(f), "k8smon_scrape_samples_dropped_total{reason=\"label_limit\"} 0\n"));
+}
+
 /* A body over the manager's cap fails the scrape with body_too_large. */
 static void test_body_cap(void **state)
 {
@@ -483,6 +521,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_synthetic_series, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sample_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_body_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_label_limit_drops_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timestamps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_target_disappears, setup, teardown),
 	};
