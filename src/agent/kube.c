@@ -86,6 +86,8 @@ struct agent_kube {
 	atomic_bool stopping;               /* set first thing in agent_kube_stop */
 	uint64_t status_timer;              /* a status sync is scheduled; loop thread */
 	struct log_limit status_log;
+	struct log_limit ks_render_log;     /* loop thread */
+	struct log_limit ks_labels_log;     /* loop thread */
 	struct ks_watch ksw[KS_KIND_COUNT];
 	struct ks_render_opts ro;           /* loop thread only */
 	char last_monitor[512];             /* "name@resourceVersion" last applied; loop thread */
@@ -130,12 +132,29 @@ static int ro_build(struct ks_render_opts *ro, struct config *c)
 	return 0;
 }
 
+/* Reflector callbacks run on the loop thread: the log limits need no lock. */
 static void ks_on_upsert(struct ks_watch *w, json_t *obj)
 {
-	int rc = ks_store_upsert(w->k->ks, w->kind, obj, &w->k->ro.opts);
+	struct agent_kube *k = w->k;
+	struct ks_label_drops before, after;
+	const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+	int rc;
 
+	ks_store_label_drops(k->ks, &before);
+	rc = ks_store_upsert(k->ks, w->kind, obj, &k->ro.opts);
+	ks_store_label_drops(k->ks, &after);
 	if (rc)
-		log_warn("kube-state", "cannot render %s: %s", ks_kind_resource(w->kind), km_strerror(rc));
+		log_limited(&k->ks_render_log, 30000, LOG_WARN, "kube-state",
+			    "cannot render %s %s (previous rendering kept): %s",
+			    ks_kind_resource(w->kind), name ? name : "?", km_strerror(rc));
+	if (after.value_length != before.value_length || after.label_count != before.label_count)
+		log_limited(&k->ks_labels_log, 30000, LOG_WARN, "kube-state",
+			    "%s %s: %llu allow-listed labels/annotations over %d bytes and %llu past %d "
+			    "per series left out of kube_*_labels/_annotations",
+			    ks_kind_resource(w->kind), name ? name : "?",
+			    (unsigned long long)(after.value_length - before.value_length),
+			    KS_LABEL_VALUE_MAX,
+			    (unsigned long long)(after.label_count - before.label_count), KS_LABELS_MAX);
 }
 
 static void ks_add(json_t *obj, void *arg)

@@ -165,6 +165,60 @@ static json_t *pod(const char *ns, const char *name, const char *node)
 			 "restartCount", 0, "state", "running");
 }
 
+/* kube_pod_labels with allowlist "*": a value over KS_LABEL_VALUE_MAX is
+ * left out, and past KS_LABELS_MAX pairs the rest (in key order) too; both
+ * are counted in k8smon_kube_state_labels_dropped_total. */
+static void test_label_caps(void **state)
+{
+	static const char *const all[] = { "*" };
+	struct ks_store *s = ks_store_new();
+	struct ks_opts opts = { 0 };
+	struct ks_label_drops d;
+	struct buf out, big;
+	json_t *p = pod("ns", "a", "n1"), *labels = json_object();
+	const char *line, *eol;
+	size_t pairs = 0;
+
+	(void)state;
+	opts.labels[KS_POD] = (struct ks_allowlist){ all, 1 };
+	for (int i = 0; i < 70; i++) {
+		char k[16];
+		snprintf(k, sizeof(k), "k%02d", i);
+		json_object_set_new(labels, k, json_string("v"));
+	}
+	buf_init(&big, 1 << 20);
+	for (int i = 0; i <= KS_LABEL_VALUE_MAX; i++)
+		assert_int_equal(buf_addc(&big, 'x'), 0);
+	json_object_set_new(labels, "huge", json_string(buf_cstr(&big)));
+	buf_fini(&big);
+	json_object_set_new(json_object_get(p, "metadata"), "labels", labels);
+	assert_int_equal(ks_store_upsert(s, KS_POD, p, &opts), 0);
+	ks_store_label_drops(s, &d);
+	assert_int_equal(d.value_length, 1);
+	assert_int_equal(d.label_count, 70 - KS_LABELS_MAX);
+	buf_init(&out, 1 << 20);
+	assert_int_equal(ks_store_write(s, NULL, &out), 0);
+	line = strstr(buf_cstr(&out), "\nkube_pod_labels{");
+	assert_non_null(line);
+	eol = strchr(line + 1, '\n');
+	for (const char *c = line; c < eol; c++)
+		pairs += strncmp(c, ",label_", 7) == 0;
+	assert_int_equal(pairs, KS_LABELS_MAX);
+	assert_non_null(strstr(line, "label_k63=\"v\""));
+	assert_null(strstr(buf_cstr(&out), "label_k64="));
+	assert_null(strstr(buf_cstr(&out), "label_huge="));
+	buf_reset(&out);
+	assert_int_equal(ks_write_store_metrics(&out, s), 0);
+	assert_non_null(strstr(buf_cstr(&out),
+			       "k8smon_kube_state_labels_dropped_total{reason=\"value_length\"} 1\n"));
+	assert_non_null(strstr(buf_cstr(&out),
+			       "k8smon_kube_state_labels_dropped_total{reason=\"label_count\"} 6\n"));
+	assert_non_null(strstr(buf_cstr(&out), "k8smon_kube_state_render_errors_total 0\n"));
+	buf_fini(&out);
+	json_decref(p);
+	ks_store_free(s);
+}
+
 static void test_store_ops(void **state)
 {
 	struct ks_store *s = ks_store_new();
@@ -590,6 +644,7 @@ int main(void)
 		cmocka_unit_test(test_self_metrics),
 		cmocka_unit_test(test_bytes_per_object),
 		cmocka_unit_test(test_cron),
+		cmocka_unit_test(test_label_caps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,6 +21,7 @@ struct ks_render {
 	const char *fam;                  /* current family name (diagnostics) */
 	const struct ks_allowlist *labels_allow;      /* borrowed, never NULL */
 	const struct ks_allowlist *annotations_allow; /* borrowed, never NULL */
+	struct ks_label_drops *drops;     /* borrowed, never NULL: counted here */
 	int err;
 };
 
@@ -90,8 +91,10 @@ KS_DECLARE_KIND(statefulset);
  * prints "name{" + default labels in front of each (so an object stores
  * them once, not once per line). Returns 0, KM_EINVAL (no metadata.name)
  * or KM_ENOMEM/KM_ETOOBIG. */
+/* drops (may be NULL) gets the label pairs left out (KS_LABEL_VALUE_MAX,
+ * KS_LABELS_MAX) added to it. */
 int ks_render_object(enum ks_kind kind, const json_t *obj, const struct ks_opts *opts,
-		     struct buf *out, uint32_t *off);
+		     struct buf *out, uint32_t *off, struct ks_label_drops *drops);
 
 /* --- series emitters (render.c) --- */
 

@@ -101,6 +101,22 @@ struct ks_allowlist {
 	size_t n;
 };
 
+/* Caps on the allow-listed labels of kube_<kind>_labels/_annotations (a
+ * Kubernetes label value has at most 63 bytes, but an annotation may hold
+ * up to 256 KiB, e.g. last-applied-configuration under an allowlist "*").
+ * A pair whose value is longer than KS_LABEL_VALUE_MAX is left out of the
+ * series; past KS_LABELS_MAX pairs (in sorted key order) the rest are left
+ * out. Both are counted (k8smon_kube_state_labels_dropped_total{reason})
+ * and logged, rate-limited, by the caller. */
+#define KS_LABEL_VALUE_MAX 4096
+#define KS_LABELS_MAX 64
+
+/* Label pairs left out by one rendering, or since the store was created. */
+struct ks_label_drops {
+	uint64_t value_length;  /* value over KS_LABEL_VALUE_MAX */
+	uint64_t label_count;   /* pair past KS_LABELS_MAX */
+};
+
 /* Render options. Borrowed by ks_store_upsert for the call only. An empty
  * allowlist for a kind (the default) means kube_<kind>_labels/_annotations
  * print HELP/TYPE but no series, as KSM v2.10+ does. */
@@ -151,6 +167,10 @@ size_t ks_store_count(struct ks_store *s, enum ks_kind kind);
 /* Bytes held by the rendered objects of all kinds (object allocations as
  * requested from malloc, index excluded); for benchmarks. */
 size_t ks_store_bytes(struct ks_store *s);
+/* Label pairs left out by every ks_store_upsert so far (see
+ * KS_LABEL_VALUE_MAX), and renderings that failed (the previous one kept). */
+void ks_store_label_drops(struct ks_store *s, struct ks_label_drops *out);
+uint64_t ks_store_render_errors(struct ks_store *s);
 
 /* Appends the exposition (text format 0.0.4) to out. f may be NULL. On
  * KM_ETOOBIG / KM_ENOMEM out is rolled back to its length on entry. */

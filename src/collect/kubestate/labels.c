@@ -162,11 +162,21 @@ static void emit_map(struct ks_render *r, const json_t *map, const struct ks_all
 		}
 	}
 	json_object_foreach((json_t *)map, k, v) {
-		if (json_is_string(v) && allowed(al, k))
-			keys[n++] = k;
+		if (!json_is_string(v) || !allowed(al, k))
+			continue;
+		if (json_string_length(v) > KS_LABEL_VALUE_MAX) {
+			r->drops->value_length++;
+			continue;
+		}
+		keys[n++] = k;
 	}
 	if (n) /* keys may be NULL when nothing matched: qsort(NULL, 0) is UB */
 		qsort(keys, n, sizeof(*keys), cmp_str);
+	if (n > KS_LABELS_MAX) {
+		/* The first KS_LABELS_MAX in key order: the same ones every time. */
+		r->drops->label_count += n - KS_LABELS_MAX;
+		n = KS_LABELS_MAX;
+	}
 	for (size_t i = 0; i < n; i++) {
 		int idx, j;
 

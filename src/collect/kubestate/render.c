@@ -359,11 +359,12 @@ static int render_base(const struct ks_kind_def *k, const json_t *obj, struct bu
 #define KS_BASE_MAX (64u << 10)
 
 int ks_render_object(enum ks_kind kind, const json_t *obj, const struct ks_opts *opts,
-		     struct buf *out, uint32_t *off)
+		     struct buf *out, uint32_t *off, struct ks_label_drops *drops)
 {
 	static const struct ks_allowlist none = { NULL, 0 };
 	const struct ks_kind_def *k = &ks_kinds[kind];
 	struct ks_render r = { 0 };
+	struct ks_label_drops scratch = { 0 };
 	int rc;
 
 	if (!json_is_object(obj) || !*ks_str(obj, "metadata.name"))
@@ -380,6 +381,7 @@ int ks_render_object(enum ks_kind kind, const json_t *obj, const struct ks_opts 
 	r.out = out;
 	r.labels_allow = opts ? &opts->labels[kind] : &none;
 	r.annotations_allow = opts ? &opts->annotations[kind] : &none;
+	r.drops = drops ? drops : &scratch;
 	for (size_t i = 0; i < *k->nfamilies; i++) {
 		off[i] = (uint32_t)out->len;
 		r.fam = k->families[i].name;

@@ -75,6 +75,28 @@ int ks_write_store_metrics(struct buf *out, struct ks_store *s)
 		rc = expo_sample(out, "k8smon_kube_state_store_objects", &l, 1,
 				 (double)ks_store_count(s, (enum ks_kind)k));
 	}
+	if (!rc) {
+		struct ks_label_drops d;
+		struct expo_label lv = { "reason", "value_length" }, lc = { "reason", "label_count" };
+
+		ks_store_label_drops(s, &d);
+		rc = expo_family(out, "k8smon_kube_state_labels_dropped_total",
+				 "Allow-listed labels/annotations left out of kube_*_labels and kube_*_annotations series: value_length = value over 4096 bytes, label_count = past 64 pairs in one series.",
+				 EXPO_COUNTER);
+		if (!rc)
+			rc = expo_sample(out, "k8smon_kube_state_labels_dropped_total", &lv, 1,
+					 (double)d.value_length);
+		if (!rc)
+			rc = expo_sample(out, "k8smon_kube_state_labels_dropped_total", &lc, 1,
+					 (double)d.label_count);
+	}
+	if (!rc)
+		rc = expo_family(out, "k8smon_kube_state_render_errors_total",
+				 "Objects that could not be rendered (over a size cap, out of memory); their previous rendering is served.",
+				 EXPO_COUNTER);
+	if (!rc)
+		rc = expo_sample(out, "k8smon_kube_state_render_errors_total", NULL, 0,
+				 (double)ks_store_render_errors(s));
 	if (rc)
 		buf_truncate(out, mark);
 	return rc;

@@ -40,6 +40,8 @@ struct ks_table {
 struct ks_store {
 	pthread_rwlock_t lock;
 	struct ks_table t[KS_KIND_COUNT];
+	/* Totals over every upsert (any thread). */
+	_Atomic uint64_t drops_value_length, drops_label_count, render_errors;
 };
 
 /* Output cap for one rendered object, as in ks_render_object(). */
@@ -250,6 +252,7 @@ int ks_store_upsert(struct ks_store *s, enum ks_kind kind, const json_t *obj,
 	struct buf key, text;
 	uint32_t *off = NULL;
 	struct ks_obj *o = NULL, **pp;
+	struct ks_label_drops drops = { 0 };
 	struct ks_table *t;
 	int rc;
 
@@ -269,9 +272,13 @@ int ks_store_upsert(struct ks_store *s, enum ks_kind kind, const json_t *obj,
 	}
 	/* Rendering is done before taking the lock: scrapes are not blocked
 	 * by JSON walking, only by the pointer swap below. */
-	rc = ks_render_object(kind, obj, opts, &text, off);
-	if (rc)
+	rc = ks_render_object(kind, obj, opts, &text, off, &drops);
+	atomic_fetch_add(&s->drops_value_length, drops.value_length);
+	atomic_fetch_add(&s->drops_label_count, drops.label_count);
+	if (rc) {
+		atomic_fetch_add(&s->render_errors, 1);
 		goto out;
+	}
 	size = sizeof(*o) + sizeof(uint32_t) * (nfam + 1) + key.len + 1 + text.len;
 	o = malloc(size);
 	if (!o) {
@@ -372,6 +379,17 @@ size_t ks_store_count(struct ks_store *s, enum ks_kind kind)
 	n = s->t[kind].count;
 	pthread_rwlock_unlock(&s->lock);
 	return n;
+}
+
+void ks_store_label_drops(struct ks_store *s, struct ks_label_drops *out)
+{
+	out->value_length = atomic_load(&s->drops_value_length);
+	out->label_count = atomic_load(&s->drops_label_count);
+}
+
+uint64_t ks_store_render_errors(struct ks_store *s)
+{
+	return atomic_load(&s->render_errors);
 }
 
 size_t ks_store_bytes(struct ks_store *s)
