@@ -262,8 +262,10 @@ static int metrics_produce(void *ctx, struct buf *out, size_t budget)
 	}
 	/* Over the cap the stream ends with an error: the scraper sees a
 	 * failed transfer, never a silently shortened exposition. */
+	if (!m->a->flags->http_max_series)
+		return rc; /* no cap: no counting (a memchr per line) either */
 	series_count_add(&m->sc, out->data, out->len);
-	if (m->ep != EP_SELF && series_over(m->a, m->ep, m->sc.n))
+	if (series_over(m->a, m->ep, m->sc.n))
 		return KM_ETOOBIG;
 	return rc;
 }
@@ -323,7 +325,7 @@ static int serve_metrics(struct agent *a, enum endpoint ep, struct http_reply *r
 		r->stream = (struct http_producer){ metrics_produce, m, metrics_stream_free };
 		return 0;
 	}
-	if (!m && !rc && ep != EP_SELF) {
+	if (!m && !rc && ep != EP_SELF && a->flags->http_max_series) {
 		struct series_count sc = { 0 };
 
 		series_count_add(&sc, r->body.data, r->body.len);

@@ -150,4 +150,31 @@ promtool check metrics <"$TMP/slow" >"$TMP/promtool.slow" 2>&1
 check "slow scrape: promtool accepts it" test ! -s "$TMP/promtool.slow"
 check "no stream errors counted" sh -c "curl -s '$U/metrics/self' | grep -q '^k8smon_http_stream_errors_total{reason=\"size_limit\"} 0'"
 check "no errors logged" sh -c "! grep -q 'ERROR' '$TMP/k8smon.log'"
+kill $PID 2>/dev/null
+wait $PID 2>/dev/null
+
+# -http.maxSeries below the streamed kube-state: the stream ends with an
+# error (curl sees a failed transfer, never a short but complete-looking
+# exposition), counted by path and as a stream error, logged.
+PORT=$(free_port)
+U=http://127.0.0.1:$PORT
+./bin/k8smon -promscrape.kubernetes -kubeconfig="$KUBECONFIG" -nodeName=node-1 \
+	-leaderElection=false -promscrape.kubernetes.collectors=kube-state -http.maxSeries=10000 \
+	-httpListenAddr=127.0.0.1:$PORT -loggerLevel=WARN >"$TMP/k8smon-cap.log" 2>&1 &
+PID=$!
+wait_http "$U/healthz" || { fail "capped agent did not start"; finish; }
+i=0
+until curl -s "$U/metrics/self" | grep -q '^k8smon_ready 1'; do
+	i=$((i + 1))
+	[ $i -lt 240 ] || { fail "capped agent ready within 120 s"; break; }
+	sleep 0.5
+done
+curl -s -o "$TMP/capped" "$U/metrics/kube-state"
+rc=$?
+check "stream over -http.maxSeries: failed transfer (curl $rc)" test $rc -ne 0
+check "stream over -http.maxSeries: not every pod sent" test "$(grep -c '^kube_pod_info{' "$TMP/capped")" -lt "$PODS"
+curl -s "$U/metrics/self" >"$TMP/self-cap"
+check "series-cap failure counted by path" grep -q '^k8smon_http_series_limit_exceeded_total{path="/metrics/kube-state"} 1$' "$TMP/self-cap"
+check "and as a stream error" grep -q '^k8smon_http_stream_errors_total{reason="producer"} 1$' "$TMP/self-cap"
+check "series-cap failure logged" grep -q 'over -http.maxSeries=10000 series' "$TMP/k8smon-cap.log"
 finish
