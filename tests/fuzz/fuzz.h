@@ -26,6 +26,7 @@ int fuzz_node_mountinfo(const uint8_t *data, size_t size);
 int fuzz_cgroup_v2(const uint8_t *data, size_t size);
 int fuzz_cgroup_v1(const uint8_t *data, size_t size);
 int fuzz_cgroup_proc(const uint8_t *data, size_t size);
+int fuzz_cgroup_names(const uint8_t *data, size_t size);
 
 /* abort() with a message when cond is false (harness invariants). */
 #define FUZZ_CHECK(cond)                                                           \

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "fuzz/fuzz_base_parse.c"
+#include "fuzz/fuzz_cgroup_names.c"
 #include "fuzz/fuzz_cgroup_proc.c"
 #include "fuzz/fuzz_cgroup_v1.c"
 #include "fuzz/fuzz_cgroup_v2.c"
@@ -54,6 +55,7 @@ static const struct target targets[] = {
 	{ "cgroup_v2", fuzz_cgroup_v2 },
 	{ "cgroup_v1", fuzz_cgroup_v1 },
 	{ "cgroup_proc", fuzz_cgroup_proc },
+	{ "cgroup_names", fuzz_cgroup_names },
 };
 
 static size_t replay_dir(const struct target *t)

@@ -37,6 +37,8 @@ static int netdev(struct node_ctx *c, char *s, size_t n) { return node_netdev_pa
 static int vmstat(struct node_ctx *c, char *s, size_t n) { return node_vmstat_parse(c, s, n); }
 static int os(struct node_ctx *c, char *s, size_t n) { return node_os_parse(c, s, n); }
 static int pairs(struct node_ctx *c, char *s, size_t n) { return node_netstat_pairs_parse(c, s, n); }
+static int snmp6(struct node_ctx *c, char *s, size_t n) { return node_netstat_snmp6_parse(c, s, n); }
+static int meminfo(struct node_ctx *c, char *s, size_t n) { return node_meminfo_parse(c, s, n); }
 
 /* fuzz_node_tables: an interface name with bytes that are not UTF-8. */
 static void test_netdev_name_not_utf8(void **state)
@@ -85,6 +87,26 @@ static void test_invalid_field_names_skipped(void **state)
 	free(out);
 }
 
+/* fuzz_node_kv / fuzz_node_tables: a field repeated in one file (or across
+ * netstat, snmp and snmp6) would repeat its family: written once. */
+static void test_repeated_fields_once(void **state)
+{
+	char *out = run(vmstat, "pgfault 1\npgmajfault 7\npgfault 2\n");
+
+	(void)state;
+	assert_non_null(strstr(out, "node_vmstat_pgfault 1\n"));
+	assert_null(strstr(out, "node_vmstat_pgfault 2\n"));
+	free(out);
+	out = run(meminfo, "MemTotal: 1 kB\nMemTotal: 2 kB\n");
+	assert_non_null(strstr(out, "node_memory_MemTotal_bytes 1024\n"));
+	assert_null(strstr(out, "node_memory_MemTotal_bytes 2048\n"));
+	free(out);
+	out = run(snmp6, "Ip6InOctets 1516\nIcmp6InErrors 1\nIp6InOctets 9\n");
+	assert_non_null(strstr(out, "node_netstat_Ip6_InOctets 1516\n"));
+	assert_null(strstr(out, "node_netstat_Ip6_InOctets 9\n"));
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -92,6 +114,7 @@ int main(void)
 		cmocka_unit_test(test_mountpoint_not_utf8),
 		cmocka_unit_test(test_os_release_not_utf8),
 		cmocka_unit_test(test_invalid_field_names_skipped),
+		cmocka_unit_test(test_repeated_fields_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -64,6 +64,7 @@ int node_meminfo_parse(struct node_ctx *ctx, const char *data, size_t len)
 	size_t llen;
 	int rc;
 
+	node_seen_reset(&ctx->nc->seen);
 	p = data;
 	end = data + len;
 	while (node_next_line(&p, end, &line, &llen)) {
@@ -91,6 +92,11 @@ int node_meminfo_parse(struct node_ctx *ctx, const char *data, size_t len)
 		snprintf(name, sizeof(name), "node_memory_%s%s", key, bytes ? "_bytes" : "");
 		snprintf(help, sizeof(help), "Memory information field %s%s.", key,
 			 bytes ? "_bytes" : "");
+		rc = node_seen_add(&ctx->nc->seen, name);
+		if (rc < 0)
+			return rc;
+		if (rc)
+			continue;
 		rc = node_write1(ctx->out, name, help, EXPO_GAUGE, v);
 		if (rc)
 			return rc;

@@ -42,6 +42,9 @@ static int emit(struct node_ctx *ctx, const char *proto, size_t plen, const char
 	 * not a metric name would break the whole exposition. */
 	if (!metric_name_valid(name, strlen(name)))
 		return 0;
+	rc = node_seen_add(&ctx->nc->seen, name);
+	if (rc)
+		return rc < 0 ? rc : 0;
 	snprintf(help, sizeof(help), "Statistic %.*s%.*s.", (int)plen, proto, (int)flen, field);
 	return node_write1(ctx->out, name, help, EXPO_UNTYPED, v);
 }
@@ -137,8 +140,10 @@ static int snmp6(struct node_ctx *ctx)
 
 int node_netstat(struct node_ctx *ctx)
 {
-	int rc = pairs(ctx, "net/netstat");
+	int rc;
 
+	node_seen_reset(&ctx->nc->seen);
+	rc = pairs(ctx, "net/netstat");
 	if (!rc)
 		rc = pairs(ctx, "net/snmp");
 	if (!rc)

@@ -130,6 +130,27 @@ int node_rows_reserve(struct node_collector *nc, size_t bytes)
 	return 0;
 }
 
+void node_seen_reset(struct node_seen *s)
+{
+	s->n = 0;
+}
+
+int node_seen_add(struct node_seen *s, const char *name)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	/* A linear scan: a few hundred names at most, once per scrape. */
+	for (size_t i = 0; i < s->n; i++)
+		if (s->h[i] == h)
+			return 1;
+	if (s->n == NODE_SEEN_MAX)
+		return KM_ETOOBIG;
+	s->h[s->n++] = h;
+	return 0;
+}
+
 int node_write1(struct buf *out, const char *name, const char *help, enum expo_type type,
 		double v)
 {

@@ -142,6 +142,21 @@ struct cpu_times {
 /* Highest CPU number accepted from /proc/stat (bounds the cache). */
 #define NODE_CPU_MAX 8192
 
+/* Metric names one sub-collector run has written (meminfo, vmstat,
+ * netstat): a file is not supposed to repeat a field, but a repeated one
+ * must not repeat a family, which would fail the whole scrape. */
+#define NODE_SEEN_MAX 1024
+
+struct node_seen {
+	uint64_t h[NODE_SEEN_MAX]; /* FNV-1a 64 of each name */
+	size_t n;
+};
+
+void node_seen_reset(struct node_seen *s);
+/* 0 when name is new (now recorded), 1 when it was written already,
+ * KM_ETOOBIG past NODE_SEEN_MAX names (the sub-collector fails). */
+int node_seen_add(struct node_seen *s, const char *name);
+
 /* State owned by one collector; everything is guarded by mu. */
 struct node_collector {
 	pthread_mutex_t mu;
@@ -164,6 +179,7 @@ struct node_collector {
 	void *rows;              /* owned */
 	size_t rows_alloc;       /* bytes allocated */
 	struct log_limit *limits; /* owned; one per sub-collector */
+	struct node_seen seen;   /* names written by the running sub-collector */
 };
 
 /* Options with every default filled in, plus the output. */
@@ -208,10 +224,13 @@ int node_parse_numbers(const char *data, size_t len, double *v, size_t n);
  * tests can drive them without a /proc tree. 0 or a negative KM_* code. */
 int node_stat_parse(struct node_ctx *ctx, const char *data, size_t len);     /* stat */
 int node_cpu_parse(struct node_ctx *ctx, const char *data, size_t len);      /* stat */
+/* meminfo, vmstat: a repeated field is written once (the first). */
 int node_meminfo_parse(struct node_ctx *ctx, const char *data, size_t len);  /* meminfo */
 int node_vmstat_parse(struct node_ctx *ctx, const char *data, size_t len);   /* vmstat */
 int node_netdev_parse(struct node_ctx *ctx, const char *data, size_t len);   /* net/dev */
-/* net/netstat and net/snmp ("Proto: names" / "Proto: values" pairs). */
+/* net/netstat and net/snmp ("Proto: names" / "Proto: values" pairs), and
+ * net/snmp6: names already in ctx->nc->seen are skipped (node_netstat
+ * resets it once for the three files). */
 int node_netstat_pairs_parse(struct node_ctx *ctx, const char *data, size_t len);
 int node_netstat_snmp6_parse(struct node_ctx *ctx, const char *data, size_t len);
 /* diskstats; node_disk_info then reads udev data and queue/rotational under

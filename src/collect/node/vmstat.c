@@ -15,6 +15,7 @@ int node_vmstat_parse(struct node_ctx *ctx, const char *data, size_t len)
 	size_t llen;
 	int rc;
 
+	node_seen_reset(&ctx->nc->seen);
 	p = data;
 	end = data + len;
 	while (node_next_line(&p, end, &line, &llen)) {
@@ -36,6 +37,11 @@ int node_vmstat_parse(struct node_ctx *ctx, const char *data, size_t len)
 		/* The filter may pass any field text ("pg.*fault"); a name that
 		 * is not a metric name would break the whole exposition. */
 		if (!metric_name_valid(name, strlen(name)))
+			continue;
+		rc = node_seen_add(&ctx->nc->seen, name);
+		if (rc < 0)
+			return rc;
+		if (rc)
 			continue;
 		snprintf(help, sizeof(help), "/proc/vmstat information field %.*s.", (int)flen, f);
 		rc = node_write1(ctx->out, name, help, EXPO_UNTYPED, v);
