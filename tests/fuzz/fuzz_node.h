@@ -52,18 +52,23 @@ static inline int fnode_sample(void *arg, const struct expo_sample_ev *s)
 	return 0;
 }
 
+/* Label values over LABELS_VALUE_MAX (4 KiB) are a cap of k8smon's own
+ * scraper, not a format error (Prometheus has no such cap; a mount point
+ * may be 4 KiB and grows when invalid bytes become U+FFFD), so they are
+ * not held against the output; neither is the line length. */
 static inline void fnode_check(struct fnode *f, int rc)
 {
+	struct expo_parser_opts o = { .format = EXPO_FMT_TEXT, .max_line = 1u << 24 };
 	struct expo_parser_cb cb = { .sample = fnode_sample };
 	struct expo_parse_stats st;
 
 	if (rc == 0) {
 		memset(&st, 0, sizeof(st));
-		FUZZ_CHECK(expo_parse_buffer(NULL, &cb, f->out.data ? f->out.data : "", f->out.len,
+		FUZZ_CHECK(expo_parse_buffer(&o, &cb, f->out.data ? f->out.data : "", f->out.len,
 					     &st) == 0);
-		if (st.errors)
+		if (st.errors != st.err[EXPO_E_LABEL_TOO_LONG])
 			fprintf(stderr, "invalid exposition:\n%.*s\n", (int)f->out.len, f->out.data);
-		FUZZ_CHECK(st.errors == 0);
+		FUZZ_CHECK(st.errors == st.err[EXPO_E_LABEL_TOO_LONG]);
 	}
 	buf_reset(&f->out);
 }
