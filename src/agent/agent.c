@@ -244,20 +244,21 @@ struct metrics_stream {
 static int metrics_produce(void *ctx, struct buf *out, size_t budget)
 {
 	struct metrics_stream *m = ctx;
-	int rc;
+	int rc = HTTP_PRODUCE_MORE;
 
 	if (!m->ks_done) {
-		rc = agent_kube_kube_state_next(m->ks, out, budget);
-		if (rc < 0)
-			return rc;
-		/* positive: more (KS_WRITE_MORE) */
-		rc = rc ? HTTP_PRODUCE_MORE : HTTP_PRODUCE_DONE;
-		m->ks_done = rc == HTTP_PRODUCE_DONE;
+		/* negative: error; positive: more (KS_WRITE_MORE); 0: done */
+		int k = agent_kube_kube_state_next(m->ks, out, budget);
+
+		if (k < 0)
+			return k;
+		m->ks_done = k == 0;
 	}
 	if (m->ks_done) {
-		rc = buf_add(out, buf_cstr(&m->tail), m->tail.len);
-		if (rc)
-			return rc;
+		int e = buf_add(out, buf_cstr(&m->tail), m->tail.len);
+
+		if (e)
+			return e;
 		rc = HTTP_PRODUCE_DONE;
 	}
 	/* Over the cap the stream ends with an error: the scraper sees a

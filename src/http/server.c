@@ -29,7 +29,7 @@
 enum { CLS_2XX, CLS_4XX, CLS_5XX, CLS_N };
 
 /* Why a request was refused before a handler saw it. REJ_MHD: libmicrohttpd
- * answered it itself (over HTTP_CONN_MEMORY: 414/431; or malformed: 400). */
+ * answered it itself (431: headers over HTTP_CONN_MEMORY; 400: malformed). */
 enum { REJ_URI, REJ_HEADERS, REJ_MHD, REJ_N };
 static const char *const rej_names[REJ_N] = { "uri_too_long", "headers_too_large",
 					      "libmicrohttpd" };
@@ -449,11 +449,12 @@ static void *on_uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 }
 
 /* A request whose *req_cls is still on_uri_log's value never reached
- * on_request: libmicrohttpd answered it itself (414/431 over
- * HTTP_CONN_MEMORY, 400 malformed). Requests cut by the client, a timeout
+ * on_request: libmicrohttpd answered it itself (431: headers over
+ * HTTP_CONN_MEMORY; 400: malformed). Requests cut by the client, a timeout
  * or shutdown are not rejections. A request line too long to be read at
- * all (414 before on_uri_log) is not seen here: libmicrohttpd calls no
- * callback for it (only the connection close). */
+ * all (414 before on_uri_log) is not seen here: libmicrohttpd 0.9.75 calls
+ * no request callback for it, only the connection close, which carries no
+ * status. */
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
