@@ -65,6 +65,9 @@ curl-typecheck:
 	@for f in $(SRCS) cmd/k8smon/main.c; do \
 	  $(CC) $(filter-out $(SAN),$(CFLAGS)) -DDL_CURL_TYPECHECK -fsyntax-only $$f || exit 1; done
 
+# The replay and node-parser tests #include the harnesses.
+$(BUILD)/tests/test_fuzz_replay $(BUILD)/tests/test_node_parse: $(wildcard tests/fuzz/*.c tests/fuzz/*.h)
+
 unit: $(TESTS) curl-typecheck
 	@./tests/run_unit.sh $(TESTS)
 
