@@ -124,6 +124,23 @@ static int get_duration(const json_t *spec, const char *field, int64_t min_ms, i
 	return 0;
 }
 
+/* Reads an optional integer limit in [0, max] into *out; 0 when absent. */
+static int get_limit(const json_t *spec, const char *field, json_int_t max, json_int_t *out, char *err,
+		     size_t errlen)
+{
+	const json_t *v = json_object_get(spec, field);
+
+	*out = 0;
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > max) {
+		snprintf(err, errlen, "spec.%s: must be an integer in [0, %lld]", field, (long long)max);
+		return KM_ERANGE;
+	}
+	*out = json_integer_value(v);
+	return 0;
+}
+
 /* Optional string field; *out stays NULL when absent. */
 static int get_string(const json_t *spec, const char *field, char **out, char *err, size_t errlen)
 {
@@ -196,6 +213,7 @@ struct scrape_rule *scrape_rule_compile(const json_t *obj, char *err, size_t err
 	const json_t *v;
 	struct scrape_rule *r = rule_alloc();
 	char *prefix = NULL;
+	json_int_t lim;
 	int rc = 0;
 
 	if (!r) {
@@ -281,14 +299,18 @@ struct scrape_rule *scrape_rule_compile(const json_t *obj, char *err, size_t err
 			 json_string_value(json_object_get(spec, "interval")));
 		goto fail;
 	}
-	v = json_object_get(spec, "sampleLimit");
-	if (v) {
-		if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 100000000) {
-			snprintf(err, errlen, "spec.sampleLimit: must be an integer in [0, 100000000]");
-			goto fail;
-		}
-		r->sample_limit = (uint64_t)json_integer_value(v);
-	}
+	if ((rc = get_limit(spec, "sampleLimit", 100000000, &lim, err, errlen)))
+		goto check_rc;
+	r->sample_limit = (uint64_t)lim;
+	if ((rc = get_limit(spec, "labelLimit", 1000, &lim, err, errlen)))
+		goto check_rc;
+	r->label_limit = (uint32_t)lim;
+	if ((rc = get_limit(spec, "labelNameLengthLimit", 1 << 20, &lim, err, errlen)))
+		goto check_rc;
+	r->label_name_length_limit = (uint32_t)lim;
+	if ((rc = get_limit(spec, "labelValueLengthLimit", 1 << 20, &lim, err, errlen)))
+		goto check_rc;
+	r->label_value_length_limit = (uint32_t)lim;
 	if ((rc = rule_relabel_compile(json_object_get(spec, "relabelings"), "spec.relabelings",
 				       &r->relabel, err, errlen)) ||
 	    (rc = rule_relabel_compile(json_object_get(spec, "metricRelabelings"), "spec.metricRelabelings",

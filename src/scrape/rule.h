@@ -60,6 +60,13 @@ struct scrape_rule {
 	int64_t interval_ms;        /* 0 = the agent's interval */
 	int64_t timeout_ms;         /* 0 = min(10s, interval) */
 	uint64_t sample_limit;      /* 0 = none */
+	/* Prometheus' label_limit, label_name_length_limit and
+	 * label_value_length_limit: checked on every sample's final label set
+	 * (__name__ and target labels included); one sample over any of them
+	 * fails the scrape. 0 = none. */
+	uint32_t label_limit;
+	uint32_t label_name_length_limit;
+	uint32_t label_value_length_limit;
 	bool honor_labels;
 	struct relabel_cfg *relabel;        /* NULL = none */
 	struct relabel_cfg *metric_relabel; /* NULL = none */

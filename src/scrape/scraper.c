@@ -32,6 +32,7 @@ static const char *const err_names[SERR__COUNT] = {
 	[SERR_REDIRECTS] = "redirects",
 	[SERR_BODY_TOO_LARGE] = "body_too_large",
 	[SERR_SAMPLE_LIMIT] = "sample_limit",
+	[SERR_LABEL_LIMIT] = "label_limit",
 	[SERR_PARSE] = "parse",
 	[SERR_OUTPUT_TOO_LARGE] = "output_too_large",
 	[SERR_OTHER] = "other",
@@ -222,6 +223,70 @@ static int render_meta(struct tstate *s, const struct expo_sample_ev *ev)
 	return expo_family(&s->out, fam, ev->help, type);
 }
 
+/* One label of a sample's final set against the rule's length limits;
+ * false (with the scrape failed, in Prometheus' words) when over one. The
+ * name is not NUL-terminated: shown, len is its length; counted, nlen its
+ * length as stored (with exported_ when renamed). */
+static bool label_ok(struct tstate *s, const char *metric, const char *name, size_t len, size_t nlen,
+		     size_t vlen)
+{
+	const struct scrape_rule *r = s->t->rule;
+	int shown = (int)(len < 50 ? len : 50);
+
+	if (r->label_name_length_limit && nlen > r->label_name_length_limit) {
+		set_fail(s, SERR_LABEL_LIMIT,
+			 "label_name_length_limit exceeded (metric: %.50s, label name: %.*s, length: %zu, limit: %u)",
+			 metric, shown, name, nlen, r->label_name_length_limit);
+		return false;
+	}
+	if (r->label_value_length_limit && vlen > r->label_value_length_limit) {
+		set_fail(s, SERR_LABEL_LIMIT,
+			 "label_value_length_limit exceeded (metric: %.50s, label name: %.*s, length: %zu, limit: %u)",
+			 metric, shown, name, vlen, r->label_value_length_limit);
+		return false;
+	}
+	return true;
+}
+
+/* Prometheus' verifyLabelLimits on the set the sample is stored with:
+ * __name__, the sample labels (renamed exported_* on a clash unless
+ * honorLabels) and the target labels they do not override. */
+static bool labels_within_limits(struct tstate *s, const char *name, const struct labels *ls)
+{
+	const struct scrape_rule *r = s->t->rule;
+	const struct tlabels *tl = &s->t->d->labels;
+	size_t n = 1 + labels_count(ls), it = 0;
+	struct label_ref ref;
+
+	for (size_t i = 0; i < tl->n; i++) {
+		if (tl->v[i].value[0] && !(r->honor_labels && labels_get(ls, tl->v[i].name)))
+			n++;
+	}
+	if (r->label_limit && n > r->label_limit) {
+		set_fail(s, SERR_LABEL_LIMIT, "label_limit exceeded (metric: %.50s, number of labels: %zu, limit: %u)",
+			 name, n, r->label_limit);
+		return false;
+	}
+	if (!r->label_name_length_limit && !r->label_value_length_limit)
+		return true;
+	if (!label_ok(s, name, "__name__", 8, 8, strlen(name)))
+		return false;
+	while (labels_next(ls, &it, &ref)) {
+		size_t nlen = ref.name_len;
+		if (!r->honor_labels && target_has(tl, ref.name))
+			nlen += strlen("exported_");
+		if (!label_ok(s, name, ref.name, ref.name_len, nlen, ref.value_len))
+			return false;
+	}
+	for (size_t i = 0; i < tl->n; i++) {
+		const char *tn = tl->v[i].name, *tv = tl->v[i].value;
+		if (tv[0] && !(r->honor_labels && labels_get(ls, tn)) &&
+		    !label_ok(s, name, tn, strlen(tn), strlen(tn), strlen(tv)))
+			return false;
+	}
+	return true;
+}
+
 static int on_sample(void *ctx, const struct expo_sample_ev *ev)
 {
 	struct tstate *s = ((struct pslot *)ctx)->s;
@@ -262,6 +327,11 @@ static int on_sample(void *ctx, const struct expo_sample_ev *ev)
 	s->n_post++;
 	if (r->sample_limit && s->n_post > r->sample_limit) {
 		set_fail(s, SERR_SAMPLE_LIMIT, "sample limit exceeded (%llu)", (unsigned long long)r->sample_limit);
+		rc = KM_ETOOBIG;
+		goto out;
+	}
+	if ((r->label_limit || r->label_name_length_limit || r->label_value_length_limit) &&
+	    !labels_within_limits(s, name, ls)) {
 		rc = KM_ETOOBIG;
 		goto out;
 	}

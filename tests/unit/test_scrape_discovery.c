@@ -68,6 +68,12 @@ static void test_rule_validation(void **state)
 	assert_non_null(strstr(err, "spec.scheme"));
 	assert_null(rule("{\"sampleLimit\":-1}", err, sizeof(err)));
 	assert_non_null(strstr(err, "spec.sampleLimit"));
+	assert_null(rule("{\"labelLimit\":1001}", err, sizeof(err)));
+	assert_non_null(strstr(err, "spec.labelLimit: must be an integer in [0, 1000]"));
+	assert_null(rule("{\"labelValueLengthLimit\":\"10\"}", err, sizeof(err)));
+	assert_non_null(strstr(err, "spec.labelValueLengthLimit"));
+	assert_null(rule("{\"labelNameLengthLimit\":-1}", err, sizeof(err)));
+	assert_non_null(strstr(err, "spec.labelNameLengthLimit"));
 	assert_null(rule("{\"relabelings\":[{\"sourceLabels\":[\"a\"],\"regex\":\"(\",\"targetLabel\":\"b\"}]}",
 			 err, sizeof(err)));
 	assert_non_null(strstr(err, "spec.relabelings[0]"));

@@ -409,6 +409,52 @@ static void test_sample_limit(void **state)
 	assert_true(wait_line(f, "b{", "lim", p0, " 2\n"));
 }
 
+/* labelLimit, labelNameLengthLimit and labelValueLengthLimit (Prometheus'
+ * label_limit and friends) apply to the set a sample is stored with:
+ * __name__, its labels (exported_* when renamed) and the 6 target labels
+ * (container, instance, job, namespace, node, pod). Exactly at a limit is
+ * fine; one sample over fails the scrape with Prometheus' message. */
+static void test_label_limits(void **state)
+{
+	struct fix *f = *state;
+	struct scrape_rule *r[3] = {
+		rule("ln", "\"labelLimit\":8"),
+		rule("lnl", "\"labelNameLengthLimit\":12"),
+		rule("lvl", "\"labelValueLengthLimit\":20"),
+	};
+	int p0 = f->srv.port[3], p1 = f->srv.port[4], p2 = f->srv.port[5];
+
+	srv_set(&f->srv, 3, NULL, "a{x=\"1\"} 1\n");
+	srv_set(&f->srv, 4, NULL, "a{abcdefghijkl=\"1\"} 1\n");
+	srv_set(&f->srv, 5, NULL, "a{x=\"12345678901234567890\"} 1\n");
+	set_rules(f, r, 3);
+	put_pod(f, "ln", p0, false);
+	put_pod(f, "lnl", p1, false);
+	put_pod(f, "lvl", p2, false);
+	assert_true(wait_line(f, "a{x=\"1\",", "ln", p0, " 1\n"));
+	assert_true(wait_line(f, "a{abcdefghijkl=\"1\",", "lnl", p1, " 1\n"));
+	assert_true(wait_line(f, "a{x=\"12345678901234567890\",", "lvl", p2, " 1\n"));
+	assert_true(wait_line(f, "up{", "ln", p0, " 1\n"));
+
+	srv_set(&f->srv, 3, NULL, "a{x=\"1\",y=\"2\"} 1\n");
+	srv_set(&f->srv, 4, NULL, "a{abcdefghijklm=\"1\"} 1\n");
+	srv_set(&f->srv, 5, NULL, "a{x=\"123456789012345678901\"} 1\n");
+	assert_true(wait_line(f, "up{", "ln", p0, " 0\n"));
+	assert_true(wait_for(f, targets, "label_limit exceeded (metric: a, number of labels: 9, limit: 8)", false));
+	assert_true(wait_for(f, targets,
+			     "label_name_length_limit exceeded (metric: a, label name: abcdefghijklm, length: 13, limit: 12)",
+			     false));
+	assert_true(wait_for(f, targets,
+			     "label_value_length_limit exceeded (metric: a, label name: x, length: 21, limit: 20)", false));
+	assert_true(wait_line(f, "up{", "lnl", p1, " 0\n"));
+	assert_true(wait_line(f, "up{", "lvl", p2, " 0\n"));
+	assert_null(strstr(apps(f), "a{x=\"1\",y=\"2\""));
+
+	/* A clash renamed exported_namespace (18 characters) is over 12. */
+	srv_set(&f->srv, 4, NULL, "a{namespace=\"x\"} 1\n");
+	assert_true(wait_for(f, targets, "label name: namespace, length: 18, limit: 12)", false));
+}
+
 static const char *self(struct fix *f)
 {
 	buf_reset(&f->out);
@@ -520,6 +566,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_exported_and_honor_labels, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_synthetic_series, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sample_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_label_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_body_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_label_limit_drops_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timestamps, setup, teardown),
