@@ -10,26 +10,56 @@ CC      ?= gcc
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # PKGS are linked; libcurl only gives its headers: it is loaded with dlopen()
 # in Kubernetes mode (src/dl/curl.h), so host mode never maps it.
-PKGS    := jansson yaml-0.1 libmicrohttpd libpcre2-8 zlib gnutls
+# PKGS_STATIC (permissive licences: zlib, MIT) are linked from their Debian
+# .a archives: a shared library costs ~50-80 KiB of RSS just by being mapped
+# (headers, relocated data, the text around its constructor), and libyaml and
+# jansson are never called in host mode. LGPL libraries (GnuTLS,
+# libmicrohttpd, glibc) and PCRE2 stay shared: PCRE2's archive brings its
+# JIT compiler and Unicode tables into our text and measured worse
+# (BENCHMARKS.md "## Node collector").
+PKGS    := libmicrohttpd libpcre2-8 gnutls
+PKGS_STATIC_HOT  := zlib
+PKGS_STATIC_COLD := jansson yaml-0.1
 PKGS_CFLAGS_ONLY := libcurl
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wvla -Wformat=2
 OPT     ?= -O2 -g
 # SAN: sanitizer flags (make asan sets them); added to compile and link.
 SAN     ?=
-CFLAGS  := $(OPT) $(SAN) -std=c17 -D_GNU_SOURCE -pthread $(WARN) -Isrc -DK8SMON_VERSION='"$(VERSION)"'
+# Sections per function and object, so --gc-sections drops what nothing
+# references (also from the static archives).
+CFLAGS  := $(OPT) $(SAN) -std=c17 -D_GNU_SOURCE -pthread $(WARN) -Isrc -DK8SMON_VERSION='"$(VERSION)"' \
+	   -ffunction-sections -fdata-sections
 # --as-needed: a library none of our objects calls is not mapped (libm, when
 # nothing uses it, saves ~0.3 MiB of RSS; BENCHMARKS.md "## Node collector").
+# pack-relative-relocs (DT_RELR, glibc >= 2.36): the ~1700 relative
+# relocations of the PIE take 0.3 KiB instead of 41 KiB that the loader
+# reads at every start (keeps PIE, unlike -no-pie, which saved the same).
+LDFLAGS_RSS := -Wl,--gc-sections -Wl,-z,pack-relative-relocs
+LDLIBS_HOT  :=
+LDLIBS_COLD :=
 LDLIBS  := $(SAN) -pthread -Wl,--as-needed -lm -ldl
 
-DEPS_OK := $(shell pkg-config --exists $(PKGS) $(PKGS_CFLAGS_ONLY) cmocka 2>/dev/null && echo yes)
+DEPS_OK := $(shell pkg-config --exists $(PKGS) $(PKGS_STATIC_HOT) $(PKGS_STATIC_COLD) $(PKGS_CFLAGS_ONLY) cmocka 2>/dev/null && echo yes)
 ifeq ($(DEPS_OK),yes)
-CFLAGS  += $(shell pkg-config --cflags $(PKGS) $(PKGS_CFLAGS_ONLY))
+CFLAGS  += $(shell pkg-config --cflags $(PKGS) $(PKGS_STATIC_HOT) $(PKGS_STATIC_COLD) $(PKGS_CFLAGS_ONLY))
+LDLIBS_HOT  := -Wl,-Bstatic $(shell pkg-config --libs $(PKGS_STATIC_HOT)) -Wl,-Bdynamic
+LDLIBS_COLD := -Wl,-Bstatic $(shell pkg-config --libs $(PKGS_STATIC_COLD)) -Wl,-Bdynamic
 LDLIBS  += $(shell pkg-config --libs $(PKGS))
 endif
 
 BUILD   ?= build
 SRCS    := $(shell find src -name '*.c' | sort)
 OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
+# Code that only Kubernetes mode runs. bin/k8smon is linked with host-mode
+# code first and this (then the libraries only it calls) last, so in host
+# mode its pages stay cold: the kernel maps file pages in 64 KiB windows
+# around each one touched (fault-around), so code interleaved with the hot
+# code is resident even when never run (~0.25 MiB; BENCHMARKS.md "## Node
+# collector"). A file in the wrong list costs memory, never correctness.
+COLD_SRCS := $(filter src/kube/% src/scrape/% src/collect/kubestate/% src/dl/%,$(SRCS)) \
+	     src/agent/kube.c src/collect/container/podmap.c
+HOT_OBJS  := $(filter-out $(COLD_SRCS:%.c=$(BUILD)/%.o),$(OBJS))
+COLD_OBJS := $(filter $(COLD_SRCS:%.c=$(BUILD)/%.o),$(OBJS))
 TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all deps test unit asan demo run clean bench fuzz curl-typecheck
@@ -43,8 +73,9 @@ bin/k8smon: $(BUILD)/k8smon
 	@mkdir -p bin
 	cp $< $@.tmp && mv -f $@.tmp $@
 
-$(BUILD)/k8smon: $(BUILD)/libk8smon.a $(BUILD)/cmd/k8smon/main.o
-	$(CC) $(CFLAGS) -o $@ $(BUILD)/cmd/k8smon/main.o $(BUILD)/libk8smon.a $(LDLIBS)
+$(BUILD)/k8smon: $(BUILD)/cmd/k8smon/main.o $(OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS_RSS) -o $@ $(BUILD)/cmd/k8smon/main.o $(HOT_OBJS) $(LDLIBS_HOT) \
+	  $(COLD_OBJS) $(LDLIBS_COLD) $(LDLIBS)
 
 $(BUILD)/libk8smon.a: $(OBJS)
 	@rm -f $@
@@ -56,7 +87,7 @@ $(BUILD)/%.o: %.c
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libk8smon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libk8smon.a $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libk8smon.a $(LDLIBS_HOT) $(LDLIBS_COLD) $(LDLIBS) -lcmocka
 
 # libcurl's compile-time type checks of curl_easy_setopt() and friends are
 # off in the real build (src/dl/curl.h maps the names to a dlsym table);
