@@ -31,6 +31,10 @@ check "host mode serves /metrics/node" sh -c "curl -sf $U/metrics/node | grep -q
 check "host mode serves gzip" sh -c "curl -sf --compressed $U/metrics/node | grep -q '^node_load1 '"
 if maps_has "$PID" 'libcurl[.-]'; then fail "host mode maps libcurl"; else ok "host mode: no libcurl mapping"; fi
 if maps_has "$PID" 'lib\(crypto\|ssl\)\.so'; then fail "host mode maps OpenSSL"; else ok "host mode: no libcrypto/libssl mapping"; fi
+# zlib, jansson and libyaml are linked from their static archives (Makefile
+# PKGS_STATIC_*): a shared copy would cost ~0.2 MiB of RSS just by being mapped.
+if maps_has "$PID" 'lib\(z\|jansson\|yaml-0\)\.so'; then fail "host mode maps a shared zlib, jansson or libyaml"
+else ok "host mode: zlib, jansson, libyaml linked in (no shared mapping)"; fi
 maps_has "$PID" 'libmicrohttpd\.so' && ok "host mode: libmicrohttpd mapped (sanity of the check)" ||
 	fail "libmicrohttpd not seen in /proc/$PID/maps: the check looks at the wrong process"
 stop
