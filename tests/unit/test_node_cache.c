@@ -174,6 +174,40 @@ static void test_rx_cache_follows_filter(void **state)
 	rx_free(b);
 }
 
+/* Generations are kept in 8 bits: across 300 sweeps (past the wrap) a name
+ * asked every scrape stays cached and one asked once is dropped; a name too
+ * long to remember is still matched correctly. */
+static void test_rx_cache_generation_wrap_long_name(void **state)
+{
+	char err[128];
+	struct rx *a = rx_new_search("^eth", err, sizeof(err));
+	struct rxcache c;
+	size_t long_n = (size_t)NODE_RXCACHE_NAME_MAX + 10;
+	char *long_name = malloc(long_n);
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(long_name);
+	memset(&c, 0, sizeof(c));
+	memset(long_name, 'x', long_n);
+	memcpy(long_name, "eth", 3);
+	for (int i = 0; i < 300; i++) {
+		assert_true(node_rx_match(&c, a, "eth0", 4));
+		if (i == 100)
+			assert_false(node_rx_match(&c, a, "lo", 2));
+		/* lo is dropped by the first sweep after a scrape without it */
+		assert_int_equal(c.nused, i == 100 || i == 101 ? 2 : 1);
+		rxcache_sweep(&c);
+	}
+	assert_true(node_rx_match(&c, a, long_name, long_n));
+	long_name[0] = 'x';
+	assert_false(node_rx_match(&c, a, long_name, long_n));
+	assert_int_equal(c.nused, 1);
+	rxcache_fini(&c);
+	rx_free(a);
+	free(long_name);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -182,6 +216,7 @@ int main(void)
 		cmocka_unit_test(test_cap_tag_sweep),
 		cmocka_unit_test(test_disabled_cache),
 		cmocka_unit_test(test_rx_cache_follows_filter),
+		cmocka_unit_test(test_rx_cache_generation_wrap_long_name),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -71,11 +71,20 @@ void fdcache_sweep(struct fdcache *fc);
  * matched with the regex each time. */
 #define NODE_RXCACHE_MAX 4096
 
+/* Longest name a decision cache remembers (longer ones, such as deep mount
+ * points, are matched with the regex each time). */
+#define NODE_RXCACHE_NAME_MAX UINT16_MAX
+
+/* 16 bytes, not 32: the netstat and vmstat tables hold ~600 slots between
+ * them (~30 KiB of heap less). */
 struct rxcache_ent {
 	char *s;               /* owned copy of the name; NULL marks a free slot */
-	size_t n;              /* length of s */
 	uint32_t hash;
-	uint32_t gen;          /* scrape generation of the last use */
+	uint16_t n;            /* length of s */
+	uint8_t gen;           /* low bits of the scrape generation of the last
+				* use: entries are dropped at the first sweep they
+				* miss, so only the current and the previous
+				* generation ever meet */
 	bool match;            /* rx_match() result for s */
 };
 

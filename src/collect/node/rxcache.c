@@ -65,7 +65,7 @@ static int rebuild(struct rxcache *c, size_t nslots, bool drop_stale)
 
 		if (!e->s)
 			continue;
-		if (drop_stale && e->gen != c->gen) {
+		if (drop_stale && e->gen != (uint8_t)c->gen) {
 			free(e->s);
 			continue;
 		}
@@ -98,12 +98,12 @@ bool node_rx_match(struct rxcache *c, const struct rx *rx, const char *s, size_t
 	char *copy;
 	bool m;
 
-	if (!bind_filter(c, rx))
+	if (n > NODE_RXCACHE_NAME_MAX || !bind_filter(c, rx))
 		return rx_match(rx, s, n);
 	if (c->nslots) {
 		e = slot_find(c, s, n, h);
 		if (e->s) {
-			e->gen = c->gen;
+			e->gen = (uint8_t)c->gen;
 			return e->match;
 		}
 	}
@@ -119,7 +119,7 @@ bool node_rx_match(struct rxcache *c, const struct rx *rx, const char *s, size_t
 	memcpy(copy, s, n);
 	copy[n] = '\0';
 	e = slot_find(c, s, n, h);
-	*e = (struct rxcache_ent){ .s = copy, .n = n, .hash = h, .gen = c->gen, .match = m };
+	*e = (struct rxcache_ent){ .s = copy, .n = (uint16_t)n, .hash = h, .gen = (uint8_t)c->gen, .match = m };
 	c->nused++;
 	return m;
 }
@@ -129,7 +129,7 @@ void rxcache_sweep(struct rxcache *c)
 	bool stale = false;
 
 	for (size_t i = 0; i < c->nslots && !stale; i++)
-		stale = c->ent[i].s && c->ent[i].gen != c->gen;
+		stale = c->ent[i].s && c->ent[i].gen != (uint8_t)c->gen;
 	if (stale)
 		rebuild(c, c->nslots, true);
 	c->gen++;
