@@ -30,7 +30,7 @@ SAN     ?=
 # No .eh_frame for our C code outside sanitizer builds: nothing unwinds
 # through it (no exceptions, no pthread_cancel/pthread_exit); gdb and perf use
 # .debug_frame, which -g emits instead. Its pages lay next to the hot
-# read-only data and were mapped with it (~48 KiB of RSS).
+# read-only data and were mapped with it (5 pages).
 UNWIND  := $(if $(SAN),,-fno-asynchronous-unwind-tables)
 CFLAGS  := $(OPT) $(SAN) -std=c17 -D_GNU_SOURCE -pthread $(WARN) -Isrc -DK8SMON_VERSION='"$(VERSION)"' \
 	   -ffunction-sections -fdata-sections $(UNWIND)
@@ -59,7 +59,7 @@ OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
 # code first and this (then the libraries only it calls) last, so in host
 # mode its pages stay cold: the kernel maps file pages in 64 KiB windows
 # around each one touched (fault-around), so code interleaved with the hot
-# code is resident even when never run (~0.25 MiB; BENCHMARKS.md "## Node
+# code is resident even when never run (~0.1 MiB; BENCHMARKS.md "## Node
 # collector"). A file in the wrong list costs memory, never correctness.
 # (scrape/labels.c is not: the node collector checks names with it.)
 COLD_SRCS := $(filter-out src/scrape/labels.c,\

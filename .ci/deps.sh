@@ -2,6 +2,9 @@
 # Installs the Debian packages that building, testing and the demo need, when missing.
 # Idempotent: does nothing when everything is present. Needs root (or sudo) to install.
 set -eu
+# libyaml-dev, libjansson-dev and zlib1g-dev also ship the static archives (.a)
+# that the Makefile links (PKGS_STATIC_*); -z pack-relative-relocs needs
+# binutils >= 2.38 and glibc >= 2.36 (Debian 12).
 PKGS="gcc make pkg-config libcurl4-openssl-dev libgnutls28-dev libyaml-dev libjansson-dev
 libmicrohttpd-dev libcmocka-dev zlib1g-dev libpcre2-dev python3 openssl curl
 prometheus-node-exporter prometheus lua5.1 victoria-metrics"
