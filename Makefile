@@ -52,6 +52,10 @@ LDLIBS_COLD := -Wl,-Bstatic $(shell pkg-config --libs $(PKGS_STATIC_COLD)) -Wl,-
 LDLIBS  += $(shell pkg-config --libs $(PKGS))
 endif
 
+# Everything a program linked against libk8smon.a needs (unit tests, test
+# drivers: tests/integration/test_container_cgroups.sh prints it).
+LIBK8SMON_LIBS = $(LDLIBS_HOT) $(LDLIBS_COLD) $(LDLIBS)
+
 BUILD   ?= build
 SRCS    := $(shell find src -name '*.c' | sort)
 OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
@@ -94,7 +98,7 @@ $(BUILD)/%.o: %.c
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libk8smon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libk8smon.a $(LDLIBS_HOT) $(LDLIBS_COLD) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libk8smon.a $(LIBK8SMON_LIBS) -lcmocka
 
 # libcurl's compile-time type checks of curl_easy_setopt() and friends are
 # off in the real build (src/dl/curl.h maps the names to a dlsym table);
@@ -140,4 +144,5 @@ fuzz:
 clean:
 	rm -rf build build-asan bin
 
--include $(OBJS:.o=.d)
+# main.o too: it embeds struct flags, so a changed header must rebuild it.
+-include $(OBJS:.o=.d) $(BUILD)/cmd/k8smon/main.d

@@ -44,7 +44,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 # Flags exactly as the Makefile has them (printed by make itself).
-FLAGS=$(printf 'k8smon-print-flags:\n\t@echo "$(CFLAGS)"; echo "$(LDLIBS)"\n' |
+FLAGS=$(printf 'k8smon-print-flags:\n\t@echo "$(CFLAGS)"; echo "$(LIBK8SMON_LIBS)"\n' |
 	make -s -f Makefile -f - k8smon-print-flags) || fail "cannot read Makefile flags"
 CF=$(echo "$FLAGS" | sed -n 1p | sed "s/-DK8SMON_VERSION=[^ ]*//")
 LD=$(echo "$FLAGS" | sed -n 2p)
