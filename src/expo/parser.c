@@ -11,6 +11,7 @@
 
 #include "base/err.h"
 #include "base/parse.h"
+#include "base/utf8.h"
 
 /* Bytes of the offending line handed to the error callback. */
 #define ERR_EXCERPT 256

@@ -8,6 +8,7 @@
 
 #include "base/err.h"
 #include "base/parse.h"
+#include "base/utf8.h"
 
 const char *expo_type_name(enum expo_type type)
 {
@@ -19,40 +20,6 @@ const char *expo_type_name(enum expo_type type)
 	case EXPO_UNTYPED: break;
 	}
 	return "untyped";
-}
-
-/* Length of the valid UTF-8 sequence at v (n bytes left, v[0] >= 0x80),
- * 0 if it is not one: overlong forms, surrogates and code points past
- * U+10FFFF are invalid, as in the exposition parser's utf8_valid(). */
-static size_t utf8_seq(const unsigned char *v, size_t n)
-{
-	unsigned c = v[0];
-	size_t len;
-	uint32_t cp;
-
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t k = 1; k < len; k++) {
-		if ((v[k] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (v[k] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
 }
 
 /* Copies clean runs in bulk and escapes only what must be escaped. A byte

@@ -114,7 +114,5 @@ size_t labels_to_expo(const struct labels *l, struct expo_label *out, size_t cap
  * label names [a-zA-Z_][a-zA-Z0-9_]*, metric names [a-zA-Z_:][a-zA-Z0-9_:]*. */
 bool label_name_valid(const char *s, size_t n);
 bool metric_name_valid(const char *s, size_t n);
-/* Whole-buffer UTF-8 validity (no overlongs, no surrogates, <= U+10FFFF). */
-bool utf8_valid(const char *s, size_t n);
 
 #endif

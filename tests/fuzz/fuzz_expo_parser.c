@@ -9,6 +9,7 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/utf8.h"
 #include "expo/parser.h"
 #include "expo/writer.h"
 #include "fuzz/fuzz.h"

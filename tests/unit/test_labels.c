@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "base/err.h"
+#include "base/utf8.h"
 #include "scrape/labels.h"
 
 static void render(const struct labels *l, char *out, size_t n)
