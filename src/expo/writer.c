@@ -1,6 +1,7 @@
 #include "expo/writer.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,7 @@ const char *expo_type_name(enum expo_type type)
  * from files (mount points, interface names, os-release, udev) may hold
  * any bytes, and one invalid label value makes Prometheus reject the whole
  * scrape. */
-static int escape(struct buf *b, const char *v, size_t n, const char *special)
+static int escape(struct buf *b, const char *v, size_t n, bool quote)
 {
 	const unsigned char *u = (const unsigned char *)v;
 	size_t i = 0;
@@ -40,7 +41,11 @@ static int escape(struct buf *b, const char *v, size_t n, const char *special)
 			size_t k;
 
 			if (u[i + run] < 0x80) {
-				if (strchr(special, v[i + run]))
+				/* Compared inline, not with strchr(): this runs for
+				 * every byte of every label value. NUL stops the run
+				 * too: it becomes U+FFFD (readers reject it). */
+				unsigned char c = u[i + run];
+				if (c == '\\' || c == '\n' || (quote && c == '"') || c == 0)
 					break;
 				run++;
 				continue;
@@ -57,7 +62,7 @@ static int escape(struct buf *b, const char *v, size_t n, const char *special)
 			i += run;
 			continue;
 		}
-		if (u[i] >= 0x80)
+		if (u[i] >= 0x80 || u[i] == 0)
 			rc = buf_add(b, "\xef\xbf\xbd", 3);
 		else
 			rc = buf_add(b, v[i] == '\n' ? "\\n" : v[i] == '"' ? "\\\"" : "\\\\", 2);
@@ -72,7 +77,7 @@ int expo_escape_label(struct buf *b, const char *v, size_t n)
 {
 	/* strchr() also matches the NUL terminator: label values never hold
 	 * NUL, so "\\\"\n" plus the implicit NUL is the special set. */
-	return escape(b, v, n, "\\\"\n");
+	return escape(b, v, n, true);
 }
 
 int expo_family(struct buf *b, const char *name, const char *help, enum expo_type type)
@@ -87,7 +92,7 @@ int expo_family(struct buf *b, const char *name, const char *help, enum expo_typ
 		if (!rc)
 			rc = buf_addc(b, ' ');
 		if (!rc)
-			rc = escape(b, help, strlen(help), "\\\n");
+			rc = escape(b, help, strlen(help), false);
 		if (!rc)
 			rc = buf_addc(b, '\n');
 	}

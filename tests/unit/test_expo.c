@@ -84,6 +84,12 @@ static void test_invalid_utf8_replaced(void **state)
 			    "# HELP m h\xef\xbf\xbd\n"
 			    "# TYPE m gauge\n"
 			    "m{v=\"ok\xc3\xa9 \xef\xbf\xbdt\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd \xf0\x9f\x98\x80\"} 1\n");
+	/* A NUL (a value with an explicit length) is not representable
+	 * either; the three escapes still apply around it. */
+	buf_reset(&b);
+	assert_int_equal(expo_escape_label(&b, "a\0b\"\\\n", 6), 0);
+	assert_int_equal(b.len, 11);
+	assert_memory_equal(b.data, "a\xef\xbf\xbd" "b\\\"\\\\\\n", 11);
 	buf_fini(&b);
 }
 
