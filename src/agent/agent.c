@@ -20,6 +20,7 @@
 #include "http/auth.h"
 #include "http/server.h"
 #include "http/tls.h"
+#include "scrape/scrape.h"
 
 /* Response size caps per endpoint: a runaway collector fails its endpoint
  * with a 500 and a log line instead of exhausting memory. */
@@ -226,19 +227,20 @@ static int write_self(struct agent *a, const struct config *c, struct buf *out)
 /* Served without authentication: kubelet probes carry no token. */
 static const char *const open_paths[] = { "/healthz", "/readyz" };
 
-/* The streamed part of /metrics and /metrics/kube-state: the kube-state
- * store block by block (it can be ~1 GB at 100k pods), then the sections
- * after it (apps, self), rendered when the request came, as today. Owns the
- * config reference the kube-state filter borrows, until the server is done
- * with the response (metrics_stream_free). */
+/* The streamed part of /metrics, /metrics/kube-state and /metrics/apps:
+ * the kube-state store block by block (it can be ~1 GB at 100k pods), the
+ * application samples block by block (~170 MB at 1M series), then the self
+ * section, rendered when the request came. Owns the config reference the
+ * kube-state filter borrows, until the server is done with the response
+ * (metrics_stream_free). */
 struct metrics_stream {
 	struct agent *a;
 	enum endpoint ep;
 	struct config *c;
-	struct agent_ks_stream *ks;
+	struct agent_ks_stream *ks;     /* NULL: none, or written */
+	struct scrape_apps_cursor *apps; /* NULL: none, or written */
 	struct buf tail;
 	struct series_count sc;  /* series sent so far, body included */
-	bool ks_done;
 };
 
 static int metrics_produce(void *ctx, struct buf *out, size_t budget)
@@ -246,15 +248,28 @@ static int metrics_produce(void *ctx, struct buf *out, size_t budget)
 	struct metrics_stream *m = ctx;
 	int rc = HTTP_PRODUCE_MORE;
 
-	if (!m->ks_done) {
+	if (m->ks) {
 		/* negative: error; positive: more (KS_WRITE_MORE); 0: done */
 		int k = agent_kube_kube_state_next(m->ks, out, budget);
 
 		if (k < 0)
 			return k;
-		m->ks_done = k == 0;
+		if (k == 0) {
+			agent_kube_kube_state_close(m->ks);
+			m->ks = NULL;
+		}
 	}
-	if (m->ks_done) {
+	if (!m->ks && m->apps && out->len < budget) {
+		int k = scrape_apps_next(m->apps, out, budget - out->len);
+
+		if (k < 0)
+			return k;
+		if (k == SCRAPE_APPS_DONE) {
+			scrape_apps_close(m->apps);
+			m->apps = NULL;
+		}
+	}
+	if (!m->ks && !m->apps) {
 		int e = buf_add(out, buf_cstr(&m->tail), m->tail.len);
 
 		if (e)
@@ -276,18 +291,38 @@ static void metrics_stream_free(void *ctx)
 	struct metrics_stream *m = ctx;
 
 	agent_kube_kube_state_close(m->ks);
+	scrape_apps_close(m->apps);
 	buf_fini(&m->tail);
 	config_unref(m->c);
 	free(m);
 }
 
+/* The stream takes over the config reference c on success. */
+static int metrics_stream_new(struct agent *a, enum endpoint ep, struct config *c,
+			      struct metrics_stream **mp)
+{
+	struct metrics_stream *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return KM_ENOMEM;
+	m->a = a;
+	m->ep = ep;
+	m->c = c;
+	buf_init(&m->tail, HTTP_BODY_MAX);
+	*mp = m;
+	return 0;
+}
+
 /* One handler for every metrics endpoint: which sections a path serves.
- * Sections before kube-state go into the body; when kube-state has
- * something to write, it and the sections after it are streamed. */
+ * Node and container sections go into the body; when kube-state or the
+ * application targets have something to write, they and the self section
+ * after them are streamed. */
 static int serve_metrics(struct agent *a, enum endpoint ep, struct http_reply *r)
 {
 	struct config *c = agent_config(a);
 	struct metrics_stream *m = NULL;
+	struct agent_ks_stream *ks = NULL;
+	struct scrape_apps_cursor *apps = NULL;
 	struct buf *out = &r->body;
 	int rc = 0;
 
@@ -297,27 +332,22 @@ static int serve_metrics(struct agent *a, enum endpoint ep, struct http_reply *r
 		rc = write_node(a, c, &r->body);
 	if (!rc && (ep == EP_ALL || ep == EP_CADVISOR))
 		rc = write_container(a, c, &r->body);
-	if (!rc && a->kube && (ep == EP_ALL || ep == EP_KUBE_STATE)) {
-		struct agent_ks_stream *ks = NULL;
-		rc = agent_kube_kube_state_open(a->kube, c, &ks);
-		if (!rc && ks) {
-			m = calloc(1, sizeof(*m));
-			if (!m) {
-				agent_kube_kube_state_close(ks);
-				rc = KM_ENOMEM;
-			} else {
-				m->a = a;
-				m->ep = ep;
-				m->c = c;
-				m->ks = ks;
-				buf_init(&m->tail, HTTP_BODY_MAX);
-				out = &m->tail;
-			}
-		}
+	if (!rc && a->kube && (ep == EP_ALL || ep == EP_KUBE_STATE) &&
+	    !(rc = agent_kube_kube_state_open(a->kube, c, &ks)) && ks)
+		rc = metrics_stream_new(a, ep, c, &m);
+	if (m) {
+		m->ks = ks;
+		ks = NULL;
 	}
 	/* scrape: application targets (the manager checks COLLECTOR_APP) */
-	if (!rc && a->kube && (ep == EP_ALL || ep == EP_APPS))
-		rc = agent_kube_write_apps(a->kube, out);
+	if (!rc && a->kube && (ep == EP_ALL || ep == EP_APPS) &&
+	    !(rc = agent_kube_apps_open(a->kube, &apps)) && apps && !m)
+		rc = metrics_stream_new(a, ep, c, &m);
+	if (m) {
+		m->apps = apps;
+		apps = NULL;
+		out = &m->tail;
+	}
 	if (!rc && (ep == EP_ALL || ep == EP_SELF))
 		rc = write_self(a, c, out);
 	if (m && !rc) {
@@ -339,6 +369,8 @@ static int serve_metrics(struct agent *a, enum endpoint ep, struct http_reply *r
 					(unsigned long long)sc.n, (long long)a->flags->http_max_series);
 		}
 	}
+	agent_kube_kube_state_close(ks);
+	scrape_apps_close(apps);
 	if (m)
 		metrics_stream_free(m);
 	else

@@ -1076,9 +1076,9 @@ bool agent_kube_ready(struct agent_kube *k)
 }
 
 /* scrape: /metrics/apps, /api/v1/targets and the manager itself */
-int agent_kube_write_apps(struct agent_kube *k, struct buf *out)
+int agent_kube_apps_open(struct agent_kube *k, struct scrape_apps_cursor **c)
 {
-	return scrape_mgr_write_apps(k->scrape, out);
+	return scrape_apps_open(k->scrape, c);
 }
 
 int agent_kube_write_targets(struct agent_kube *k, struct buf *out)

@@ -63,10 +63,12 @@ int agent_kube_kube_state_open(struct agent_kube *k, const struct config *c,
 			       struct agent_ks_stream **st);
 int agent_kube_kube_state_next(struct agent_ks_stream *st, struct buf *out, size_t budget);
 void agent_kube_kube_state_close(struct agent_ks_stream *st);
-/* scrape: samples of this agent's application targets (/metrics/apps),
+/* scrape: a cursor over the samples of this agent's application targets
+ * (/metrics/apps; see scrape_apps_open: *c NULL when the collector is off),
  * Prometheus-style /api/v1/targets JSON, and the manager (borrowed; NULL
  * when not connected) for ScrapeRule status counts. */
-int agent_kube_write_apps(struct agent_kube *k, struct buf *out);
+struct scrape_apps_cursor;
+int agent_kube_apps_open(struct agent_kube *k, struct scrape_apps_cursor **c);
 int agent_kube_write_targets(struct agent_kube *k, struct buf *out);
 struct scrape_mgr *agent_kube_scrape(struct agent_kube *k);
 /* k8smon_kube_* and k8smon_leader self-metrics. */

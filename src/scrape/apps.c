@@ -1,7 +1,9 @@
 /* /metrics/apps and the scrape self-metrics. Samples are copied from
  * immutable blobs after the lock is released, so a large output never holds
  * up the I/O loop; a target removed from the set is gone from the next
- * response (its blob lives only as long as a reader still copies it). */
+ * response (its blob lives only as long as a reader still copies it). The
+ * response is written block by block from a snapshot (scrape_apps_next),
+ * so its size in memory is one block, not the whole exposition. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,10 +13,21 @@
 
 struct snap {
 	struct blob *samples;       /* reference */
-	char *labels;               /* borrowed copy pointer; see below */
+	char *labels;               /* owned copy (the target may go away) */
 	double up, duration;
 	uint64_t scraped, post, added;
 	bool scraped_once;
+};
+
+/* A snapshot of every target's latest blob and scrape figures, written out
+ * block by block: the response never exists whole in memory (1M series are
+ * ~170 MB of text). Nothing in it points into the manager. */
+struct scrape_apps_cursor {
+	struct snap *v;             /* owned, n entries */
+	size_t n;
+	size_t i;                   /* target being written */
+	size_t off;                 /* bytes of v[i].samples already written */
+	json_t *seen;               /* HELP/TYPE keys written (owned) */
 };
 
 static int write_series(struct buf *out, const char *name, const char *labels, double v)
@@ -66,88 +79,153 @@ static int write_spliced(struct buf *out, const char *p, const char *next, const
 	return rc;
 }
 
-/* Writes one target's blob (see struct blob). */
-static int write_blob(struct buf *out, const struct blob *b, const char *tl, json_t *seen)
+/* Writes the blob of one target (see struct blob) from *off on, whole lines,
+ * until the blob ends or out reaches limit bytes; *off is advanced. */
+static int write_blob(struct buf *out, const struct snap *s, size_t *off, json_t *seen, size_t limit)
 {
-	const char *p = b->data, *end = b->data + b->len;
-	size_t tlen = strlen(tl);
+	const struct blob *b = s->samples;
+	const char *p = b->data + *off, *end = b->data + b->len;
+	size_t tlen = strlen(s->labels);
 	int rc = 0;
 
-	while (!rc && p < end) {
+	while (!rc && p < end && out->len < limit) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *next = nl ? nl + 1 : end;
 		if (*p == '#') {
 			rc = write_meta(out, p, (size_t)(next - p), seen);
 		} else if (b->splice) {
-			rc = write_spliced(out, p, next, tl, tlen);
+			rc = write_spliced(out, p, next, s->labels, tlen);
 		} else {
-			/* The whole run of sample lines up to the next metadata. */
+			/* The run of sample lines up to the next metadata, or
+			 * to the first line end past the room left. */
+			size_t room = limit - out->len;
 			const char *m = memmem(p, (size_t)(end - p), "\n#", 2);
 			next = m ? m + 1 : end;
+			if ((size_t)(next - p) > room) {
+				const char *e = memchr(p + room - 1, '\n', (size_t)(end - (p + room - 1)));
+				next = e ? e + 1 : end;
+			}
 			rc = buf_add(out, p, (size_t)(next - p));
 		}
 		p = next;
 	}
+	*off = (size_t)(p - b->data);
 	return rc;
 }
 
-int scrape_mgr_write_apps(struct scrape_mgr *m, struct buf *out)
+/* The synthetic series Prometheus adds per scrape (untyped, no HELP, as
+ * Prometheus stores them). */
+static int write_synthetic(struct buf *out, const struct snap *s)
 {
-	struct snap *v = NULL;
-	json_t *seen = NULL;
-	size_t n = 0;
+	int rc;
+
+	if (!s->scraped_once)
+		return 0;
+	if ((rc = write_series(out, "up", s->labels, s->up)) ||
+	    (rc = write_series(out, "scrape_duration_seconds", s->labels, s->duration)) ||
+	    (rc = write_series(out, "scrape_samples_scraped", s->labels, (double)s->scraped)) ||
+	    (rc = write_series(out, "scrape_samples_post_metric_relabeling", s->labels, (double)s->post)))
+		return rc;
+	return write_series(out, "scrape_series_added", s->labels, (double)s->added);
+}
+
+void scrape_apps_close(struct scrape_apps_cursor *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n; i++) {
+		blob_unref(c->v[i].samples);
+		free(c->v[i].labels);
+	}
+	free(c->v);
+	json_decref(c->seen);
+	free(c);
+}
+
+int scrape_apps_open(struct scrape_mgr *m, struct scrape_apps_cursor **cp)
+{
+	struct scrape_apps_cursor *c;
 	int rc = 0;
 
+	*cp = NULL;
 	if (!m || !atomic_load(&m->enabled))
 		return 0;
-	if (!(seen = json_object()))
+	if (!(c = calloc(1, sizeof(*c))) || !(c->seen = json_object())) {
+		free(c);
 		return KM_ENOMEM;
+	}
 	pthread_mutex_lock(&m->lock);
-	if (m->set.n && !(v = calloc(m->set.n, sizeof(*v))))
+	if (m->set.n && !(c->v = calloc(m->set.n, sizeof(*c->v))))
 		rc = KM_ENOMEM;
 	for (size_t i = 0; !rc && i < m->set.n; i++) {
 		struct tstate *s = m->set.v[i]->state;
+		struct snap *v = &c->v[c->n];
 		if (!s)
 			continue;
 		/* Labels text is immutable for the target's life; copied because
 		 * the target may go away once the lock is released. */
-		v[n].labels = strdup(s->tlabels_text);
-		if (!v[n].labels) {
+		if (!(v->labels = strdup(s->tlabels_text))) {
 			rc = KM_ENOMEM;
 			break;
 		}
 		if (s->samples)
 			atomic_fetch_add(&s->samples->refs, 1);
-		v[n].samples = s->samples;
-		v[n].up = s->health == HEALTH_UP;
-		v[n].duration = s->last_duration;
-		v[n].scraped = s->r_scraped;
-		v[n].post = s->r_post;
-		v[n].added = s->r_added;
-		v[n].scraped_once = s->health != HEALTH_UNKNOWN;
-		n++;
+		v->samples = s->samples;
+		v->up = s->health == HEALTH_UP;
+		v->duration = s->last_duration;
+		v->scraped = s->r_scraped;
+		v->post = s->r_post;
+		v->added = s->r_added;
+		v->scraped_once = s->health != HEALTH_UNKNOWN;
+		c->n++;
 	}
 	pthread_mutex_unlock(&m->lock);
-	for (size_t i = 0; !rc && i < n; i++) {
-		if (v[i].samples)
-			rc = write_blob(out, v[i].samples, v[i].labels, seen);
-		if (rc || !v[i].scraped_once)
-			continue;
-		/* The synthetic series Prometheus adds per scrape (untyped, no
-		 * HELP, as Prometheus stores them). */
-		if ((rc = write_series(out, "up", v[i].labels, v[i].up)) ||
-		    (rc = write_series(out, "scrape_duration_seconds", v[i].labels, v[i].duration)) ||
-		    (rc = write_series(out, "scrape_samples_scraped", v[i].labels, (double)v[i].scraped)) ||
-		    (rc = write_series(out, "scrape_samples_post_metric_relabeling", v[i].labels, (double)v[i].post)) ||
-		    (rc = write_series(out, "scrape_series_added", v[i].labels, (double)v[i].added)))
+	if (rc) {
+		scrape_apps_close(c);
+		return rc;
+	}
+	*cp = c;
+	return 0;
+}
+
+int scrape_apps_next(struct scrape_apps_cursor *c, struct buf *out, size_t budget)
+{
+	size_t start = out->len, limit = start + (budget ? budget : 1);
+	int rc = 0;
+
+	while (c->i < c->n && out->len < limit) {
+		struct snap *s = &c->v[c->i];
+
+		if (s->samples && c->off < s->samples->len) {
+			if ((rc = write_blob(out, s, &c->off, c->seen, limit)))
+				break;
+			if (c->off < s->samples->len)
+				continue; /* out is full */
+		}
+		if ((rc = write_synthetic(out, s)))
 			break;
+		/* Done with this target: its blob can go before the response ends. */
+		blob_unref(s->samples);
+		s->samples = NULL;
+		c->i++;
+		c->off = 0;
 	}
-	for (size_t i = 0; i < n; i++) {
-		blob_unref(v[i].samples);
-		free(v[i].labels);
+	if (rc) {
+		buf_truncate(out, start);
+		c->i = c->n; /* finished */
+		return rc;
 	}
-	free(v);
-	json_decref(seen);
+	return c->i < c->n ? SCRAPE_APPS_MORE : SCRAPE_APPS_DONE;
+}
+
+int scrape_mgr_write_apps(struct scrape_mgr *m, struct buf *out)
+{
+	struct scrape_apps_cursor *c = NULL;
+	int rc = scrape_apps_open(m, &c);
+
+	while (!rc && c && (rc = scrape_apps_next(c, out, 1u << 20)) == SCRAPE_APPS_MORE)
+		;
+	scrape_apps_close(c);
 	return rc;
 }
 

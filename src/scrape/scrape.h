@@ -66,8 +66,34 @@ void scrape_mgr_delete(struct scrape_mgr *m, enum scrape_role role, json_t *obj)
 
 /* The latest samples of every target with target labels, plus up,
  * scrape_duration_seconds, scrape_samples_scraped,
- * scrape_samples_post_metric_relabeling and scrape_series_added. */
+ * scrape_samples_post_metric_relabeling and scrape_series_added, written
+ * whole into out. */
 int scrape_mgr_write_apps(struct scrape_mgr *m, struct buf *out);
+
+/* The same output in blocks (/metrics/apps is streamed):
+ *
+ *   struct scrape_apps_cursor *c;
+ *   if (scrape_apps_open(m, &c) == 0 && c)
+ *           while ((rc = scrape_apps_next(c, &block, 128 << 10)) == SCRAPE_APPS_MORE)
+ *                   send block, buf_reset(&block);
+ *   scrape_apps_close(c);
+ *
+ * open takes a snapshot (references to the targets' sample blobs, copies
+ * of their labels) under the manager's lock; *c is NULL (and 0 returned)
+ * when the app collector is disabled or m is NULL. The cursor never
+ * touches the manager again: it may outlive scrape_mgr_free(). next
+ * appends whole lines until out grew by about budget bytes (one line may
+ * overshoot it) and returns SCRAPE_APPS_MORE, SCRAPE_APPS_DONE with the
+ * last bytes (possibly none), or a negative KM_* code (out rolled back to
+ * its length on entry; the cursor is finished). Blocks concatenated are
+ * byte-identical to scrape_mgr_write_apps(). close frees the cursor (NULL
+ * is ok) and drops the references. One thread at a time per cursor. */
+#define SCRAPE_APPS_DONE 0
+#define SCRAPE_APPS_MORE 1
+struct scrape_apps_cursor;
+int scrape_apps_open(struct scrape_mgr *m, struct scrape_apps_cursor **c);
+int scrape_apps_next(struct scrape_apps_cursor *c, struct buf *out, size_t budget);
+void scrape_apps_close(struct scrape_apps_cursor *c);
 /* Prometheus /api/v1/targets JSON. */
 int scrape_mgr_write_targets(struct scrape_mgr *m, struct buf *out);
 /* k8smon_scrape_* self-metrics. */
