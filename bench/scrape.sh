@@ -119,7 +119,10 @@ sleep "$IV"
 # ---- measured window ---------------------------------------------------------------
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 if [ "$READ_APPS" = 1 ]; then
-	( while :; do curl -s --compressed -o /dev/null "http://127.0.0.1:$KP/metrics/apps"; sleep "$IV"; done ) &
+	# One line per read: HTTP code, bytes received (gzip), seconds.
+	( while :; do curl -s --compressed -o "$TMP/apps.out" -w '%{http_code} %{size_download} %{time_total}\n' \
+		"http://127.0.0.1:$KP/metrics/apps" >>"$TMP/reads.log"; lines=$(wc -l <"$TMP/apps.out")
+		echo "lines $lines" >>"$TMP/reads.log"; sleep "$IV"; done ) &
 	RPID=$!; PIDS="$PIDS $RPID"
 fi
 k0=$(cpu $KPID); v0=$(cpu $VPID); t0=$(cpu $TPID)
@@ -152,6 +155,13 @@ print("%d targets x %d series, interval %ds, window %ds; up at the end: k8smon %
 print("%-8s %8s %12s %8s %14s %8s %9s" % ("agent", "scrapes", "samples", "cpu_s", "samples/cpu_s", "rss_MiB", "hwm_MiB"))
 for name, n, s, c, r, h in (("k8smon", kn, ks, kc, $krss, $khwm), ("vmagent", vn, vs, vc, $vrss, $vhwm)):
     print("%-8s %8d %12d %8.2f %14.0f %8.1f %9.1f" % (name, n, s, c, s / c if c else 0, r / 1024, h / 1024))
+if "$READ_APPS" == "1":
+    reads = open("$TMP/reads.log").read().split("\n")
+    codes = [l.split() for l in reads if l and not l.startswith("lines")]
+    lines = [int(l.split()[1]) for l in reads if l.startswith("lines")]
+    print("reads of /metrics/apps: %d, HTTP 200: %d, gzip MB each: %s, seconds each: %s, lines each: %s"
+          % (len(codes), sum(c[0] == "200" for c in codes), " ".join("%.1f" % (int(c[1]) / 1e6) for c in codes),
+             " ".join(c[2][:5] for c in codes), " ".join(str(n) for n in lines)))
 kr, vr = (ks / kc if kc else 0), (vs / vc if vc else 0)
 print("ratio k8smon/vmagent: samples per CPU-second %.2fx, RSS %.2fx" % (kr / vr if vr else 0, $krss / $vrss))
 PY
