@@ -42,9 +42,10 @@ def dur(s):
     return total
 
 
-KSM_RES = ['cronjobs', 'daemonsets', 'deployments', 'endpoints', 'endpointslices', 'horizontalpodautoscalers',
-           'ingresses', 'jobs', 'namespaces', 'nodes', 'persistentvolumeclaims', 'persistentvolumes',
-           'poddisruptionbudgets', 'pods', 'replicasets', 'resourcequotas', 'services', 'statefulsets']
+KSM_RES = ['configmaps', 'cronjobs', 'daemonsets', 'deployments', 'endpoints', 'endpointslices',
+           'horizontalpodautoscalers', 'ingresses', 'jobs', 'namespaces', 'networkpolicies', 'nodes',
+           'persistentvolumeclaims', 'persistentvolumes', 'poddisruptionbudgets', 'pods', 'replicasets',
+           'resourcequotas', 'secrets', 'services', 'statefulsets']
 
 # Python equivalents of every CEL rule in crds/ (keyed by the rule text). A CRD rule
 # without an entry here fails the "crds" check, so the two cannot drift apart.
@@ -301,7 +302,28 @@ def check_crds(crd_dir):
                       "%s: %s column reads the Ready condition" % (n, c["name"]))
     stale = set(CEL) - seen_rules
     check(not stale, "crdcheck.py has no CEL equivalents for rules that no CRD uses", "; ".join(stale))
+    check_ks_resources(crds)
     return crds
+
+
+def check_ks_resources(crds):
+    """spec.kubeState.resources: the CRD accepts exactly the names the agent accepts
+    (ks_resource_names in src/config/config.c), so no resource the agent serves is
+    refused by the API server and none the agent refuses gets past it."""
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../src/config/config.c")
+    m = re.search(r"ks_resource_names\[\] = \{(.*?)NULL", open(src).read(), re.S)
+    code = sorted(re.findall(r'"(\w+)"', m.group(1))) if m else []
+    km = [c for c in crds if c["spec"]["names"]["kind"] == "K8sMonitor"]
+    if not km:
+        return
+    ks = km[0]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["kubeState"]
+    res = ks["properties"]["resources"]
+    enum = sorted(res["items"]["enum"])
+    check(code and enum == code, "K8sMonitor spec.kubeState.resources enum == the agent's ks_resource_names (src/config/config.c)",
+          "CRD only: %s; code only: %s" % (sorted(set(enum) - set(code)), sorted(set(code) - set(enum))))
+    check(sorted(KSM_RES) == code and res.get("maxItems") == len(code)
+          and ks["properties"]["labelsAllowlist"].get("maxProperties") == len(code),
+          "K8sMonitor kubeState: maxItems/maxProperties and the labelsAllowlist CEL list cover the same %d resources" % len(code))
 
 
 def check_objects(crd_dir, paths):
