@@ -95,13 +95,16 @@ fi
 sed -e "s|@TARGET@|$AGENT|g" -e "s|@NODE@|$NODE|g" -e "s|@POD@|$APOD|g" -e "s|@NAMESPACE@|$ANS|g" \
 	-e "s|@RULES@|$TMP/rules/*.yaml|" tests/e2e/prometheus.yml.tmpl >"$TMP/prometheus.yml"
 check "promtool check config (e2e config)" promtool check config "$TMP/prometheus.yml"
-python3 - examples/prometheus/prometheus.yml "$TMP/example.yml" <<'PY'
+echo token >"$TMP/sa-token"
+python3 - examples/prometheus/prometheus.yml "$TMP/example.yml" "$TMP/sa-token" <<'PY'
 import sys, yaml
 d = yaml.safe_load(open(sys.argv[1]))
 d["rule_files"] = []
 for j in d["scrape_configs"]:
     j.pop("kubernetes_sd_configs")
     j["static_configs"] = [{"targets": ["127.0.0.1:9420"]}]
+    # promtool stats the in-cluster token file
+    j["authorization"]["credentials_file"] = sys.argv[3]
 yaml.safe_dump(d, open(sys.argv[2], "w"))
 PY
 check "promtool check config examples/prometheus/prometheus.yml (sd -> static)" promtool check config "$TMP/example.yml"

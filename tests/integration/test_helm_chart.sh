@@ -35,6 +35,33 @@ missing = [k for k in keys(v) if "`%s`" % k not in doc]
 assert not missing, missing
 '
 
+# The chart turns scraper authentication on: the hand-written scrape configs must present a token.
+echo token >"$TMP/sa-token"
+check "examples/prometheus/prometheus.yml and examples/vmagent/scrape.yml: every job presents the service-account token" python3 - <<'PY'
+import yaml
+for f in ("examples/prometheus/prometheus.yml", "examples/vmagent/scrape.yml"):
+    jobs = yaml.safe_load(open(f))["scrape_configs"]
+    assert len(jobs) == 5, f
+    for j in jobs:
+        assert j["authorization"] == {"credentials_file": "/var/run/secrets/kubernetes.io/serviceaccount/token"}, (f, j["job_name"])
+PY
+python3 - examples/prometheus/prometheus.yml "$TMP/prom.yml" "$TMP/sa-token" <<'PY'
+import sys, yaml
+d = yaml.safe_load(open(sys.argv[1]))
+d["rule_files"] = []
+for j in d["scrape_configs"]:
+    j["authorization"]["credentials_file"] = sys.argv[3]
+    # Debian's prometheus is built without Kubernetes service discovery
+    j.pop("kubernetes_sd_configs")
+    j["static_configs"] = [{"targets": ["127.0.0.1:9420"]}]
+yaml.safe_dump(d, open(sys.argv[2], "w"))
+PY
+check "promtool check config examples/prometheus/prometheus.yml (sd -> static, token file replaced)" promtool check config "$TMP/prom.yml"
+if command -v vmagent >/dev/null; then
+	sed "s|/var/run/secrets/kubernetes.io/serviceaccount/token|$TMP/sa-token|" examples/vmagent/scrape.yml >"$TMP/vmagent.yml"
+	check "vmagent -dryRun accepts examples/vmagent/scrape.yml" vmagent -dryRun -promscrape.config="$TMP/vmagent.yml"
+fi
+
 python3 tests/fakeapi/fakeapi.py --state-dir "$TMP/api" --kubeconfig-out "$TMP/kc" >"$TMP/fake.out" 2>"$TMP/fake.err" &
 FPID=$!
 i=0; while [ $i -lt 100 ] && ! grep -q '^READY' "$TMP/fake.out"; do sleep 0.1; i=$((i + 1)); done
