@@ -6,7 +6,9 @@
 # Ctrl-C stops everything.
 set -u
 cd "$(dirname "$0")/../.."
-STATE=.demo
+# K8SMON_DEMO_PORT / K8SMON_DEMO_STATE: another port / state directory (tests, a second demo)
+STATE=${K8SMON_DEMO_STATE:-.demo}
+case $STATE in /*) ;; *) STATE=$PWD/$STATE ;; esac
 PORT=${K8SMON_DEMO_PORT:-9420}
 rm -rf "$STATE"; mkdir -p "$STATE"
 PIDS=""
@@ -36,7 +38,7 @@ until grep -q '^READY' "$STATE/fakeapi.out" 2>/dev/null; do
 	sleep 0.1
 done
 API=$(sed -n 's/^READY //p' "$STATE/fakeapi.out")
-export KUBECONFIG="$PWD/$STATE/kubeconfig"
+export KUBECONFIG="$STATE/kubeconfig"
 
 for spec in 18081:shop-frontend 18082:shop-backend 18083:batch-exporter; do
 	python3 tests/demo/demo_app.py "${spec%%:*}" "${spec#*:}" &
@@ -60,7 +62,7 @@ cat <<MSG
 
 k8smon demo is running (Ctrl-C stops it).
 
-  fake API server   $API   (export KUBECONFIG=$PWD/$STATE/kubeconfig)
+  fake API server   $API   (export KUBECONFIG=$STATE/kubeconfig)
   k8smon            http://127.0.0.1:$PORT/metrics
                     http://127.0.0.1:$PORT/metrics/node
                     http://127.0.0.1:$PORT/metrics/cadvisor
