@@ -55,7 +55,7 @@ CADVISOR_NOTES = {
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "../.."))
 UNSEEN_NOTE = {
     "FK_IO": "per block device; only once the container did disk I/O (none in this run; unit-tested)",
-    "FK_NET": "per interface; needs the container's network namespace (hostPID, CAP_SYS_PTRACE); not in this run",
+    "FK_NET": "per interface; needs a process of the pod (hostPID in a cluster); not in this run",
     "FK_ROW": "not in this run",
 }
 

@@ -108,8 +108,10 @@ def check_default(objs, ns):
     check(sc.get("readOnlyRootFilesystem") is True and sc.get("allowPrivilegeEscalation") is False
           and sc.get("privileged") is False and sc["capabilities"]["drop"] == ["ALL"],
           "container securityContext: read-only root, no privilege escalation, drop ALL")
-    check(sc["capabilities"].get("add") == ["SYS_PTRACE"] and pod["securityContext"].get("runAsUser") == 0,
-          "containerNetwork=true (default): root with only CAP_SYS_PTRACE added")
+    psc = pod["securityContext"]
+    check("add" not in sc["capabilities"] and psc.get("runAsUser") == 65534 and psc.get("runAsGroup") == 65534
+          and psc.get("runAsNonRoot") is True and "runAsUser" not in sc,
+          "default: user 65534, runAsNonRoot, no capability added")
     check(pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, "seccomp RuntimeDefault")
     check(c["resources"].get("requests", {}).get("memory") and c["resources"].get("limits", {}).get("memory"),
           "resources: memory request and limit")
@@ -178,8 +180,9 @@ def check_options(objs):
     ds = find(objs, "DaemonSet")
     pod = ds["spec"]["template"]["spec"]
     c = pod["containers"][0]
-    check(pod["securityContext"].get("runAsNonRoot") is True and pod["securityContext"].get("runAsUser") == 65534
-          and "add" not in c["securityContext"]["capabilities"], "containerNetwork=false: non-root 65534, no capabilities")
+    check(pod["securityContext"].get("runAsNonRoot") is False and pod["securityContext"].get("runAsUser") == 0
+          and "add" not in c["securityContext"]["capabilities"] and c["securityContext"]["capabilities"]["drop"] == ["ALL"],
+          "runAsRoot=true: root, still every capability dropped")
     check("-tls" in c["args"] and c["livenessProbe"]["httpGet"].get("scheme") == "HTTPS"
           and any(v["name"] == "tls" and v["secret"]["secretName"] == "k8smon-tls" for v in pod["volumes"]),
           "tls.enabled: -tls flags, HTTPS probes, Secret mounted")
@@ -238,7 +241,7 @@ def main():
               "examples/deploy creates namespace k8smon (Pod Security level privileged: hostPath/hostPID)")
         # non-default values
         docs2 = render.render_chart(CHART, "k8smon", ns, ["podMonitor.enabled=true", "vmPodScrape.enabled=true",
-                                                          "tls.enabled=true", "containerNetwork=false", "hostNetwork=false",
+                                                          "tls.enabled=true", "runAsRoot=true", "hostNetwork=false",
                                                           "k8smonitor.create=false", "leaderElection.enabled=false"])
         objs2 = objects(docs2, tmp)
         check_options(objs2)

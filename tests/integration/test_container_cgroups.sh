@@ -7,7 +7,9 @@
 #   - container_cpu_usage_seconds_total grows by the CPU the burner used
 #     (utime+stime from /proc/<pid>/stat), within 10 %;
 #   - memory usage / working set / rss of the hog reflect what it allocated;
-#   - labels come from the pod map and the sandbox row carries the network.
+#   - labels come from the pod map and the sandbox row carries the network of its own
+#     network namespace (another user's process), read as root and again as user 65534
+#     with every capability dropped (what the Helm chart runs).
 # Needs root and a writable cgroup hierarchy; otherwise prints SKIP, exits 0.
 set -u
 cd "$(dirname "$0")/../.."
@@ -104,8 +106,20 @@ procs_files() {
 	done
 }
 
-# Each process enters its cgroups itself before doing its work.
-PF=$(procs_files $SB | tr '\n' ' ') sh -c 'for f in $PF; do echo $$ > $f; done; exec sleep 300' &
+# Each process enters its cgroups itself before doing its work. The sandbox, like a
+# pod's pause process, gets its own network namespace (with an eth0) and another user
+# when the kernel allows it here (unshare, veth): then the collector must read its
+# network counters, also without root and without any capability.
+NETNS=0
+if command -v unshare >/dev/null && command -v setpriv >/dev/null && command -v ip >/dev/null &&
+	unshare -n ip link add eth0 type veth peer name eth1 2>/dev/null; then
+	NETNS=1
+	PF=$(procs_files $SB | tr '\n' ' ') sh -c 'for f in $PF; do echo $$ > $f; done
+		exec unshare -n sh -c "ip link add eth0 type veth peer name eth1 && ip link set eth0 up &&
+			exec setpriv --reuid=4321 --regid=4321 --clear-groups sleep 300"' &
+else
+	PF=$(procs_files $SB | tr '\n' ' ') sh -c 'for f in $PF; do echo $$ > $f; done; exec sleep 300' &
+fi
 PIDS="$PIDS $!"
 PF=$(procs_files $BURN | tr '\n' ' ') sh -c 'for f in $PF; do echo $$ > $f; done; exec sh -c "while :; do :; done"' &
 BURN_PID=$!
@@ -185,4 +199,22 @@ if grep "container_network_" "$TMP/out2" | grep -q "container=\"burner\""; then
 	fail "network on an app container"
 fi
 grep -q "^container_scrape_error 0" "$TMP/out2" || fail "scrape error"
+if [ $NETNS = 1 ]; then
+	# sandbox: own network namespace, uid 4321 (like a pod's pause process)
+	SBNET="container_network_receive_bytes_total{container=\"\",id=\"/$POD/$SB\",image=\"\",interface=\"eth0\",name=\"$SB\",namespace=\"it\",pod=\"cg-test\"}"
+	grep -qF "$SBNET" "$TMP/out2" || fail "no eth0 counters of the sandbox's network namespace (root)"
+	# The chart runs the agent as user 65534 with every capability dropped: the same
+	# scrape, by an unprivileged user, must still read the sandbox's /proc/<pid>/net/dev
+	# and the cgroup files (nothing the collector reads needs root or CAP_SYS_PTRACE).
+	chmod 755 "$TMP"
+	setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs \
+		"$TMP/driver" /proc "$TMP/sys" "$TMP/pod.json" > "$TMP/out3" || fail "driver failed as user 65534"
+	grep -qF "$SBNET" "$TMP/out3" || fail "user 65534 without capabilities: no eth0 counters of the sandbox"
+	for m in container_cpu_usage_seconds_total container_memory_working_set_bytes container_spec_memory_limit_bytes; do
+		[ "$(grep -c "^$m{" "$TMP/out2")" = "$(grep -c "^$m{" "$TMP/out3")" ] ||
+			fail "user 65534 without capabilities: $m series differ from root's"
+	done
+	grep -q "^container_scrape_error 0" "$TMP/out3" || fail "scrape error as user 65534"
+	echo "ok: sandbox network namespace read as root and as user 65534 with no capabilities"
+fi
 echo "ok: test_container_cgroups ($MODE)"
