@@ -216,5 +216,7 @@ if [ $NETNS = 1 ]; then
 	done
 	grep -q "^container_scrape_error 0" "$TMP/out3" || fail "scrape error as user 65534"
 	echo "ok: sandbox network namespace read as root and as user 65534 with no capabilities"
+else
+	echo "SKIP: sandbox in its own network namespace (needs unshare, setpriv, ip and veth): the unprivileged scrape is not checked"
 fi
 echo "ok: test_container_cgroups ($MODE)"
