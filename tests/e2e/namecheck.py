@@ -20,6 +20,7 @@ One line per check; exit status 1 if any failed.
 """
 import argparse
 import glob
+import json
 import os
 import re
 import sys
@@ -129,7 +130,6 @@ def main():
 
     sources = []
     for f in sorted(glob.glob(os.path.join(a.dashboards, "*.json"))):
-        import json
         d = json.load(open(f))
         sources.append((os.path.basename(f), list(check_prom.dashboard_exprs(d))))
     for f in alerts:
