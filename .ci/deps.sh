@@ -13,6 +13,10 @@ missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
+# kubectl (the demo and the kubectl tests): the upstream binary when present,
+# else Debian's kubernetes-client (1.20: no `patch --subresource`, which
+# test_kubectl.sh skips on clients that lack it).
+command -v kubectl >/dev/null 2>&1 || missing="$missing kubernetes-client"
 [ -z "$missing" ] && exit 0
 echo "deps: installing:$missing" >&2
 SUDO=""
