@@ -13,7 +13,7 @@ N=${N:-200}
 make -s build/libk8smon.a >/dev/null
 TMP=$(mktemp -d /dev/shm/k8smon-ctr-bench.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT INT TERM
-FLAGS=$(printf 'k8smon-print-flags:\n\t@echo "$(CFLAGS)"; echo "$(LDLIBS)"\n' |
+FLAGS=$(printf 'k8smon-print-flags:\n\t@echo "$(CFLAGS)"; echo "$(LIBK8SMON_LIBS)"\n' |
 	make -s -f Makefile -f - k8smon-print-flags)
 CF=$(echo "$FLAGS" | sed -n 1p | sed "s/-DK8SMON_VERSION=[^ ]*//")
 LD=$(echo "$FLAGS" | sed -n 2p)
