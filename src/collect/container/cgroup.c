@@ -305,6 +305,8 @@ void cg_walk_init(struct cg_walk *w)
 
 void cg_walk_fini(struct cg_walk *w)
 {
+	for (int i = 0; i < CG_MAX_DEPTH; i++)
+		free(w->dents[i]);
 	free(w->nodes);
 	buf_fini(&w->paths);
 	memset(w, 0, sizeof(*w));
@@ -313,6 +315,49 @@ void cg_walk_fini(struct cg_walk *w)
 const char *cg_node_path(const struct cg_walk *w, const struct cg_node *n)
 {
 	return w->paths.data + n->path;
+}
+
+static bool node_less(const struct cg_walk *w, const struct cg_node *a, const struct cg_node *b)
+{
+	return strcmp(cg_node_path(w, a), cg_node_path(w, b)) < 0;
+}
+
+static void sift_down(struct cg_walk *w, struct cg_node *v, size_t i, size_t n)
+{
+	for (;;) {
+		size_t big = i;
+		size_t l = 2 * i + 1;
+		struct cg_node t;
+
+		if (l < n && node_less(w, &v[big], &v[l]))
+			big = l;
+		if (l + 1 < n && node_less(w, &v[big], &v[l + 1]))
+			big = l + 1;
+		if (big == i)
+			return;
+		t = v[i];
+		v[i] = v[big];
+		v[big] = t;
+		i = big;
+	}
+}
+
+/* Heapsort: in place, O(n log n), no allocation. Paths are unique, so
+ * stability does not matter. */
+void cg_walk_sort(struct cg_walk *w)
+{
+	struct cg_node *v = w->nodes + 1;
+	size_t n = w->n > 1 ? w->n - 1 : 0;
+
+	for (size_t i = n / 2; i-- > 0;)
+		sift_down(w, v, i, n);
+	for (size_t end = n; end > 1; end--) {
+		struct cg_node t = v[0];
+
+		v[0] = v[end - 1];
+		v[end - 1] = t;
+		sift_down(w, v, 0, end - 1);
+	}
 }
 
 /* Appends a node; returns it, or NULL on allocation failure / cap. */
@@ -376,64 +421,90 @@ static bool classify_child(enum cg_kind parent, const char *name, struct cg_node
 	}
 }
 
-/* Lists dirfd (the cgroup at path, of kind parent) and adds the children it
- * recognises, recursing into pod and QoS levels. Consumes dirfd. */
+static void walk_dir(struct walk_ctx *c, int dirfd, const char *path, enum cg_kind parent,
+		     const char *uid, int depth, enum cg_runtime host_rt);
+
+/* Adds the child name of dirfd (the cgroup at path, of kind parent) if it
+ * is a cgroup the walk keeps, recursing into pod and QoS levels. */
+static void walk_child(struct walk_ctx *c, int dirfd, const char *path, enum cg_kind parent,
+		       const char *uid, int depth, enum cg_runtime host_rt, const char *name,
+		       unsigned char type)
+{
+	struct cg_node tmp = { 0 };
+	struct cg_node *n;
+	char child[CG_PATH_MAX];
+	int fd = -1;
+
+	if (type != DT_DIR && type != DT_UNKNOWN)
+		return;  /* files and symlinks */
+	if (name[0] == '.')
+		return;
+	if (!classify_child(parent, name, &tmp))
+		return;
+	if (snprintf(child, sizeof(child), "%s/%s", strcmp(path, "/") == 0 ? "" : path, name) >=
+	    (int)sizeof(child))
+		return;
+	if (tmp.kind == CG_K_POD || tmp.kind == CG_K_QOS) {
+		if (depth + 1 >= CG_MAX_DEPTH) {
+			c->w->truncated = true;
+			return;
+		}
+		fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return;  /* vanished, or a symlink */
+	} else if (type == DT_UNKNOWN) {
+		struct stat st;
+
+		if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))
+			return;
+	}
+	n = add_node(c->w, child, tmp.kind);
+	if (!n) {
+		if (!c->w->truncated)
+			c->err = KM_ENOMEM;
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	snprintf(n->uid, sizeof(n->uid), "%s", tmp.kind == CG_K_POD ? tmp.uid : uid);
+	memcpy(n->cid, tmp.cid, CG_CID_MAX);
+	n->rt = tmp.rt != CG_RT_UNKNOWN ? tmp.rt : host_rt;
+	if (fd >= 0)
+		walk_dir(c, fd, child, tmp.kind, tmp.kind == CG_K_POD ? tmp.uid : "", depth + 1,
+			 CG_RT_UNKNOWN);
+}
+
+/* Lists dirfd (the cgroup at path, of kind parent) with getdents64() into
+ * the walk's buffer of this depth and adds the children it recognises.
+ * Consumes dirfd. */
 static void walk_dir(struct walk_ctx *c, int dirfd, const char *path, enum cg_kind parent,
 		     const char *uid, int depth, enum cg_runtime host_rt)
 {
-	DIR *d = fdopendir(dirfd);
-	struct dirent *de;
-	char child[CG_PATH_MAX];
+	char *b = c->w->dents[depth];
 
-	if (!d) {
-		close(dirfd);
-		return;
-	}
-	while (!c->err && (de = readdir(d)) != NULL) {
-		struct cg_node tmp = { 0 };
-		struct cg_node *n;
-		int fd = -1;
-
-		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
-			continue;  /* files and symlinks */
-		if (de->d_name[0] == '.')
-			continue;
-		if (!classify_child(parent, de->d_name, &tmp))
-			continue;
-		if (snprintf(child, sizeof(child), "%s/%s", strcmp(path, "/") == 0 ? "" : path,
-			     de->d_name) >= (int)sizeof(child))
-			continue;
-		if (tmp.kind == CG_K_POD || tmp.kind == CG_K_QOS) {
-			if (depth + 1 >= CG_MAX_DEPTH) {
-				c->w->truncated = true;
-				continue;
-			}
-			fd = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (fd < 0)
-				continue;  /* vanished, or a symlink */
-		} else if (de->d_type == DT_UNKNOWN) {
-			struct stat st;
-
-			if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-			    !S_ISDIR(st.st_mode))
-				continue;
+	if (!b) {
+		b = malloc(CG_DENTS_BUF);
+		if (!b) {
+			c->err = KM_ENOMEM;
+			goto out_close;
 		}
-		n = add_node(c->w, child, tmp.kind);
-		if (!n) {
-			if (!c->w->truncated)
-				c->err = KM_ENOMEM;
-			if (fd >= 0)
-				close(fd);
-			break;
-		}
-		snprintf(n->uid, sizeof(n->uid), "%s", tmp.kind == CG_K_POD ? tmp.uid : uid);
-		memcpy(n->cid, tmp.cid, CG_CID_MAX);
-		n->rt = tmp.rt != CG_RT_UNKNOWN ? tmp.rt : host_rt;
-		if (fd >= 0)
-			walk_dir(c, fd, child, tmp.kind, tmp.kind == CG_K_POD ? tmp.uid : "",
-				 depth + 1, CG_RT_UNKNOWN);
+		c->w->dents[depth] = b;
 	}
-	closedir(d);
+	while (!c->err) {
+		ssize_t got = getdents64(dirfd, b, CG_DENTS_BUF);
+
+		if (got <= 0)
+			break;  /* end, or the directory vanished */
+		for (ssize_t off = 0; off < got && !c->err;) {
+			const struct dirent64 *de = (const struct dirent64 *)(b + off);
+
+			off += de->d_reclen;
+			walk_child(c, dirfd, path, parent, uid, depth, host_rt, de->d_name,
+				   de->d_type);
+		}
+	}
+out_close:
+	close(dirfd);
 }
 
 /* Walks one top-level directory of the walk root if it exists. */

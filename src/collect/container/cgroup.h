@@ -27,6 +27,7 @@
 #define CG_MAX_NODES 20000      /* cgroups kept per walk */
 #define CG_UID_MAX 64           /* pod UID (36 for API pods, 32 for static pods) */
 #define CG_CID_MAX 128          /* container ID (64 hex in practice) */
+#define CG_DENTS_BUF 8192       /* bytes per getdents64() call */
 
 enum cg_mode { CG_NONE = 0, CG_V1, CG_V2, CG_HYBRID };
 
@@ -70,6 +71,10 @@ struct cg_walk {
 	size_t cap;
 	struct buf paths;      /* NUL-separated paths, offsets in cg_node.path */
 	bool truncated;        /* CG_MAX_NODES or CG_MAX_DEPTH was hit */
+	/* getdents64() buffers, one per depth (a listing is open at each level
+	 * while the walk recurses); owned, CG_DENTS_BUF bytes, allocated on
+	 * first use and reused: opendir() would malloc 32 KiB per directory. */
+	char *dents[CG_MAX_DEPTH];
 };
 
 /* Fills l for <sysfs>/fs/cgroup. KM_ENOENT when no cgroup hierarchy is found;
@@ -91,6 +96,9 @@ void cg_walk_fini(struct cg_walk *w);
  * walk root cannot be read. A directory vanishing mid-walk is skipped. */
 int cg_walk_run(struct cg_walk *w, const struct cg_layout *l, bool host);
 const char *cg_node_path(const struct cg_walk *w, const struct cg_node *n);
+/* Sorts nodes[1..n) by path in place (the root stays first); no allocation,
+ * unlike glibc's qsort_r (a merge sort with a malloc'ed copy). */
+void cg_walk_sort(struct cg_walk *w);
 
 /* Name classification, exposed for tests. Each writes its result only when it
  * returns true. */

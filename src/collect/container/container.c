@@ -65,13 +65,6 @@ void container_collector_free(struct container_collector *cc)
 	free(cc);
 }
 
-static int cmp_node(const void *a, const void *b, void *ctx)
-{
-	const struct cg_walk *w = ctx;
-
-	return strcmp(cg_node_path(w, a), cg_node_path(w, b));
-}
-
 /* docker and CRI-O name containers k8s_<ctr>_<pod>_<ns>_<uid>_<attempt>. */
 static int set_k8s_name(struct ctr_rows *rows, struct ctr_row *row, const char *ctr,
 			const struct podmap_pod *p, uint32_t attempt)
@@ -350,7 +343,7 @@ static int collect_locked(struct container_collector *cc, const struct container
 	err = cg_walk_run(&cc->walk, &l, o->podmap == NULL);
 	if (err)
 		goto out_close;
-	qsort_r(cc->walk.nodes + 1, cc->walk.n - 1, sizeof(*cc->walk.nodes), cmp_node, &cc->walk);
+	cg_walk_sort(&cc->walk);
 	err = label_all(cc, o->podmap);
 	if (err)
 		goto out_close;
