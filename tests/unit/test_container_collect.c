@@ -514,6 +514,42 @@ static void test_malformed_and_missing(void **state)
 	HAS(f, "container_scrape_error 1");
 }
 
+/* A malformed io.stat (v2) or blkio file (v1) drops the fs families of that
+ * cgroup only: the other families and cgroups are still exported. */
+static void test_malformed_io(void **state)
+{
+	struct fx *f = *state;
+	char p[1024];
+
+	build_v2(f);
+	snprintf(p, sizeof(p), "sys/fs/cgroup%s/cri-containerd-%s.scope/io.stat", POD1, APP);
+	assert_int_equal(fx_write(f->root, p, "8:0 rbytes=1 wbytes=2 rios=3 wios=4\nsda rbytes=1\n"), 0);
+	snprintf(p, sizeof(p), "sys/fs/cgroup%s/cri-containerd-%s.scope/io.stat", POD1, SIDE);
+	assert_int_equal(fx_write(f->root, p, "8:0 rbytes=512 wbytes=0 rios=5 wios=0\n"), 0);
+	run(f, false);
+	LACKS(f, "container_fs_reads_bytes_total{container=\"app\"");
+	HAS(f, "container_fs_reads_bytes_total{container=\"side\",device=\"/dev/sda\",id=\"" POD1 "/cri-containerd-" SIDE ".scope\",image=\"busybox\",name=\"" SIDE "\",namespace=\"default\",pod=\"web\"} 512" TS);
+	HAS(f, "container_cpu_usage_seconds_total{" APPL_CPU "} 2.5" TS);
+	HAS(f, "container_memory_usage_bytes{" APPL "} 104857600" TS);
+	HAS(f, "container_scrape_error 1");
+
+	/* v1: throttle bytes file with a bad line */
+	fx_rmtree(f->root);
+	assert_int_equal(fx_tmpdir(f->root, sizeof(f->root)), 0);
+	snprintf(f->proc, sizeof(f->proc), "%s/proc", f->root);
+	snprintf(f->sys, sizeof(f->sys), "%s/sys", f->root);
+	assert_int_equal(fx_write(f->root, "proc/stat", "btime 1000\n"), 0);
+	assert_int_equal(fx_write(f->root, "sys/dev/block/8:0/uevent", "DEVNAME=sda\n"), 0);
+	build_v1_docker(f, "cpu,cpuacct", "cpu,cpuacct");
+	v1_file(f, "blkio", DPOD "/" APP, "blkio.throttle.io_service_bytes_recursive", "8:0 Read many\n");
+	run(f, false);
+	LACKS(f, "container_fs_reads_bytes_total{container=\"coredns\"");
+	LACKS(f, "container_fs_writes_total{container=\"coredns\"");
+	HAS(f, "container_fs_reads_bytes_total{container=\"POD\",device=\"/dev/sda\",id=\"" DPOD "/" SB1 "\",image=\"\",name=\"k8s_POD_dns_kube-system_" UID1 "_0\",namespace=\"kube-system\",pod=\"dns\"} 1024" TS);
+	HAS(f, "container_cpu_usage_seconds_total{container=\"coredns\",cpu=\"total\",id=\"" DPOD "/" APP "\",image=\"coredns:1.11\",name=\"k8s_coredns_dns_kube-system_" UID1 "_2\",namespace=\"kube-system\",pod=\"dns\"} 2" TS);
+	HAS(f, "container_scrape_error 1");
+}
+
 /* Issue #5: a steady-state scrape allocates nothing. After two warm-up
  * scrapes (arrays, arenas and the output buffer at their size) ten more
  * scrapes of the same tree must not call malloc/calloc/realloc at all. The
@@ -594,6 +630,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hybrid, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_v1_systemd_crio, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_and_missing, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_io, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_steady_state_no_alloc, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_no_cgroups, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_out_too_small, fx_setup, fx_teardown),

@@ -163,6 +163,19 @@ static int label_all(struct container_collector *cc, struct podmap *pm)
 	return err;
 }
 
+/* Result of reading a row's io file(s): only running out of memory fails the
+ * scrape. A malformed (counted by the reader), oversized or unreadable file
+ * drops this row's fs series, as a malformed stats file drops its families. */
+static int read_io(struct container_collector *cc, int err, size_t ios0)
+{
+	if (!err || err == KM_ENOMEM)
+		return err;
+	if (err != KM_EPARSE)
+		cc->rd.malformed++;
+	cc->rd.nios = ios0;
+	return KM_OK;
+}
+
 /* Reads row i's stats, network and io. KM_ENOENT when the cgroup is gone. */
 static int read_row(struct container_collector *cc, const struct cg_layout *l,
 		    const struct container_opts *o, size_t i, int64_t btime)
@@ -175,6 +188,7 @@ static int read_row(struct container_collector *cc, const struct cg_layout *l,
 	int err = KM_OK;
 	int procs_fd;
 	uint64_t pid = 1;
+	size_t ios0 = cc->rd.nios;
 
 	for (int c = 0; c < CG_C_COUNT; c++) {
 		fds[c] = l->root[c] < 0 ? -1 : cg_open_dir(l->root[c], path);
@@ -190,13 +204,13 @@ static int read_row(struct container_collector *cc, const struct cg_layout *l,
 	if (l->mode == CG_V2) {
 		err = cgv2_read(&cc->rd, procs_fd, is_root, &row->st);
 		if (!err)
-			err = cgv2_read_io(&cc->rd, procs_fd, (uint32_t)i);
+			err = read_io(cc, cgv2_read_io(&cc->rd, procs_fd, (uint32_t)i), ios0);
 		if (!err && is_root && cg_read_meminfo_swap(&cc->rd, o->procfs, &row->st.swap) == 0)
 			row->st.have |= CGS_MEM_SWAP;
 	} else {
 		err = cgv1_read(&cc->rd, fds, &row->st);
 		if (!err)
-			err = cgv1_read_io(&cc->rd, fds[CG_C_BLKIO], (uint32_t)i);
+			err = read_io(cc, cgv1_read_io(&cc->rd, fds[CG_C_BLKIO], (uint32_t)i), ios0);
 	}
 	if (err)
 		goto out_close;
