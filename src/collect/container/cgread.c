@@ -58,8 +58,12 @@ int cg_read_file(struct cg_reader *r, int dirfd, const char *name, size_t *len)
 	if (!r->buf && (err = grow(r, CG_READ_INIT)) != 0)
 		return err;
 	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ? KM_ENOENT : KM_EIO;
+	if (fd < 0) {
+		if (errno != ENOENT && errno != ENOTDIR && errno != ELOOP)
+			return KM_EIO;
+		r->missing++;
+		return KM_ENOENT;
+	}
 	for (;;) {
 		ssize_t n = read(fd, r->buf + used, r->alloc - 1 - used);
 
@@ -68,6 +72,8 @@ int cg_read_file(struct cg_reader *r, int dirfd, const char *name, size_t *len)
 				continue;
 			/* a cgroup removed under an open file reads as ENODEV */
 			err = errno == ENODEV || errno == ENOENT ? KM_ENOENT : KM_EIO;
+			if (err == KM_ENOENT)
+				r->missing++;
 			goto out_close;
 		}
 		used += (size_t)n;

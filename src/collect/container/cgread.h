@@ -79,6 +79,9 @@ struct cg_reader {
 	char *buf;              /* owned, reused for every file */
 	size_t alloc;
 	unsigned malformed;     /* malformed files seen since the last reset */
+	unsigned missing;       /* files found absent (KM_ENOENT), ever; a reader
+				 * compares it before and after a cgroup to know
+				 * whether to check that the cgroup still exists */
 	/* Per-row outputs appended by the readers; owned, reused. */
 	struct cg_netif *nets;
 	size_t nnets;
@@ -96,7 +99,8 @@ void cg_reader_fini(struct cg_reader *r);
 void cg_reader_reset(struct cg_reader *r);
 
 /* Reads name relative to dirfd (never following a symlink) into r->buf,
- * NUL-terminated; *len gets its length. KM_ENOENT when absent, KM_ETOOBIG
+ * NUL-terminated; *len gets its length. KM_ENOENT when absent (counted in
+ * r->missing; also when its cgroup was removed under it), KM_ETOOBIG
  * past CG_READ_MAX, KM_EIO otherwise. */
 int cg_read_file(struct cg_reader *r, int dirfd, const char *name, size_t *len);
 /* Reads a file holding one unsigned number (or "max" when max_ok, giving
@@ -120,13 +124,14 @@ int cg_parse_majmin(const char *s, size_t n, uint32_t *maj, uint32_t *min);
 
 /* Fills st from the v2 cgroup open at dirfd. is_root selects the root
  * formulas (usage from memory.stat anon+file). Returns KM_ENOENT only when
- * the cgroup itself is gone (cpu.stat missing and the directory removed). */
+ * the cgroup itself is gone: checked (cgroup.procs) only when a file was
+ * missing, so a steady-state read costs no extra syscall. */
 int cgv2_read(struct cg_reader *r, int dirfd, bool is_root, struct cg_stats *st);
 /* v2 io.stat of dirfd, appended to r->ios for row. */
 int cgv2_read_io(struct cg_reader *r, int dirfd, uint32_t row);
 
 /* Fills st from the v1 controller directories fds[CG_C_*] (-1 when that
- * controller is absent). */
+ * controller is absent). KM_ENOENT as for cgv2_read. */
 int cgv1_read(struct cg_reader *r, const int fds[CG_C_COUNT], struct cg_stats *st);
 /* v1 blkio of dirfd, appended to r->ios for row. */
 int cgv1_read_io(struct cg_reader *r, int dirfd, uint32_t row);

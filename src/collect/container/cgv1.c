@@ -168,15 +168,16 @@ static void read_pids(struct cg_reader *r, int fd, struct cg_stats *st)
 
 int cgv1_read(struct cg_reader *r, const int fds[CG_C_COUNT], struct cg_stats *st)
 {
+	unsigned missing0 = r->missing;
+
 	memset(st, 0, sizeof(*st));
-	if (cgroup_gone(fds))
-		return KM_ENOENT;
 	read_cpuacct(r, fds[CG_C_CPUACCT], st);
 	read_cpu(r, fds[CG_C_CPU], st);
 	read_memory(r, fds[CG_C_MEMORY], st);
 	read_oom(r, fds[CG_C_MEMORY], st);
 	read_pids(r, fds[CG_C_PIDS], st);
-	if (cgroup_gone(fds))
+	/* as in cgv2_read: checked only when a file read as absent */
+	if (r->missing != missing0 && cgroup_gone(fds))
 		return KM_ENOENT;
 	return KM_OK;
 }

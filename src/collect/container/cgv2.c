@@ -159,15 +159,17 @@ static void read_pids(struct cg_reader *r, int dirfd, struct cg_stats *st)
 
 int cgv2_read(struct cg_reader *r, int dirfd, bool is_root, struct cg_stats *st)
 {
+	unsigned missing0 = r->missing;
+
 	memset(st, 0, sizeof(*st));
-	if (!is_root && cgroup_gone(dirfd))
-		return KM_ENOENT;
 	read_cpu(r, dirfd, st);
 	read_cpu_spec(r, dirfd, st);
 	read_memory(r, dirfd, is_root, st);
 	read_events(r, dirfd, st);
 	read_pids(r, dirfd, st);
-	if (!is_root && cgroup_gone(dirfd))
+	/* Files of a removed cgroup read as absent; when none was, every value
+	 * above was read from the live cgroup. */
+	if (!is_root && r->missing != missing0 && cgroup_gone(dirfd))
 		return KM_ENOENT;
 	return KM_OK;
 }
