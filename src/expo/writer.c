@@ -230,6 +230,28 @@ size_t expo_fmt_double(char *dst, double v)
 				prec - 1 - exp10 > 0 ? prec - 1 - exp10 : 0, v);
 }
 
+int expo_label_pairs(struct buf *b, const struct expo_label *labels, size_t nlabels)
+{
+	size_t mark = b->len;
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < nlabels; i++) {
+		if (i)
+			rc = buf_addc(b, ',');
+		if (!rc)
+			rc = buf_adds(b, labels[i].name);
+		if (!rc)
+			rc = buf_add(b, "=\"", 2);
+		if (!rc)
+			rc = expo_escape_label(b, labels[i].value, strlen(labels[i].value));
+		if (!rc)
+			rc = buf_addc(b, '"');
+	}
+	if (rc)
+		buf_truncate(b, mark);
+	return rc;
+}
+
 int expo_series(struct buf *b, const char *name, const struct expo_label *labels,
 		size_t nlabels)
 {
@@ -238,21 +260,35 @@ int expo_series(struct buf *b, const char *name, const struct expo_label *labels
 
 	if (!rc && nlabels) {
 		rc = buf_addc(b, '{');
-		for (size_t i = 0; !rc && i < nlabels; i++) {
-			if (i)
-				rc = buf_addc(b, ',');
-			if (!rc)
-				rc = buf_adds(b, labels[i].name);
-			if (!rc)
-				rc = buf_add(b, "=\"", 2);
-			if (!rc)
-				rc = expo_escape_label(b, labels[i].value, strlen(labels[i].value));
-			if (!rc)
-				rc = buf_addc(b, '"');
-		}
+		if (!rc)
+			rc = expo_label_pairs(b, labels, nlabels);
 		if (!rc)
 			rc = buf_addc(b, '}');
 	}
+	if (rc)
+		buf_truncate(b, mark);
+	return rc;
+}
+
+int expo_sample_spans(struct buf *b, const char *name, const struct expo_span *spans,
+		      size_t nspans, double value, int64_t ts_ms)
+{
+	size_t mark = b->len;
+	bool first = true;
+	int rc = buf_adds(b, name);
+
+	for (size_t i = 0; !rc && i < nspans; i++) {
+		if (!spans[i].n)
+			continue;
+		rc = buf_addc(b, first ? '{' : ',');
+		if (!rc)
+			rc = buf_add(b, spans[i].p, spans[i].n);
+		first = false;
+	}
+	if (!rc && !first)
+		rc = buf_addc(b, '}');
+	if (!rc)
+		rc = expo_value(b, value, ts_ms);
 	if (rc)
 		buf_truncate(b, mark);
 	return rc;
@@ -265,8 +301,10 @@ int expo_value(struct buf *b, double value, int64_t ts_ms)
 
 	num[0] = ' ';
 	n = 1 + expo_fmt_double(num + 1, value);
-	if (ts_ms >= 0)
-		n += (size_t)snprintf(num + n, sizeof(num) - n, " %lld", (long long)ts_ms);
+	if (ts_ms >= 0) {
+		num[n++] = ' ';
+		n += fmt_int(num + n, ts_ms);
+	}
 	num[n++] = '\n';
 	return buf_add(b, num, n);
 }

@@ -38,6 +38,19 @@ int expo_sample_ts(struct buf *b, const char *name, const struct expo_label *lab
 /* Writes just "name{labels}" (a series prefix that can be rendered once). */
 int expo_series(struct buf *b, const char *name, const struct expo_label *labels,
 		size_t nlabels);
+/* A label set, or a part of one, rendered once by expo_label_pairs() and
+ * reused for many samples with expo_sample_spans(). */
+struct expo_span {
+	const char *p;   /* borrowed */
+	size_t n;        /* 0: the span is skipped */
+};
+/* Appends `l1="v1",l2="v2"` (values escaped; no braces, no outer commas). */
+int expo_label_pairs(struct buf *b, const struct expo_label *labels, size_t nlabels);
+/* Writes "name{s1,s2,...} value\n" (" value ts\n" when ts_ms >= 0) from spans
+ * of expo_label_pairs() text, joined with commas; empty spans are skipped.
+ * Same bytes as expo_sample_ts() with the labels of the spans. */
+int expo_sample_spans(struct buf *b, const char *name, const struct expo_span *spans,
+		      size_t nspans, double value, int64_t ts_ms);
 /* Writes " value\n" (or " value ts\n" when ts_ms >= 0) after a series prefix. */
 int expo_value(struct buf *b, double value, int64_t ts_ms);
 /* Appends v escaped as a label value (without the quotes). */

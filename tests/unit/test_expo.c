@@ -118,6 +118,48 @@ static void test_cap_rolls_back(void **state)
 	buf_fini(&b);
 }
 
+/* Pre-rendered spans give the same bytes as expo_sample_ts() with the same
+ * labels: escaping, commas between spans, empty spans skipped, no braces
+ * without labels; a write over the cap rolls back. */
+static void test_sample_spans(void **state)
+{
+	struct expo_label l[] = {
+		{ "a", "x\"y" }, { "cpu", "total" }, { "id", "/p\\q" }, { "z", "a\nb" },
+	};
+	struct buf want;
+	struct buf pre;
+	struct buf got;
+	struct expo_span sp[4];
+	size_t mid;
+
+	(void)state;
+	buf_init(&want, 4096);
+	buf_init(&pre, 4096);
+	buf_init(&got, 4096);
+	assert_int_equal(expo_sample_ts(&want, "m", l, 4, 0.25, 1700000000123), 0);
+	assert_int_equal(expo_sample_ts(&want, "m", NULL, 0, 3, -1), 0);
+	/* spans: [a], [cpu, id], (empty), [z] */
+	assert_int_equal(expo_label_pairs(&pre, l, 1), 0);
+	mid = pre.len;
+	assert_int_equal(expo_label_pairs(&pre, l + 1, 2), 0);
+	assert_int_equal(expo_label_pairs(&pre, l + 3, 1), 0);
+	assert_string_equal(buf_cstr(&pre), "a=\"x\\\"y\"cpu=\"total\",id=\"/p\\\\q\"z=\"a\\nb\"");
+	sp[0] = (struct expo_span){ pre.data, mid };
+	sp[1] = (struct expo_span){ pre.data + mid, strlen("cpu=\"total\",id=\"/p\\\\q\"") };
+	sp[2] = (struct expo_span){ NULL, 0 };
+	sp[3] = (struct expo_span){ sp[1].p + sp[1].n, pre.len - mid - sp[1].n };
+	assert_int_equal(expo_sample_spans(&got, "m", sp, 4, 0.25, 1700000000123), 0);
+	assert_int_equal(expo_sample_spans(&got, "m", sp + 2, 1, 3, -1), 0);
+	assert_string_equal(buf_cstr(&got), buf_cstr(&want));
+	buf_fini(&got);
+	buf_init(&got, 20);
+	assert_int_equal(expo_sample_spans(&got, "m", sp, 2, 1, -1), KM_ETOOBIG);
+	assert_int_equal(got.len, 0);
+	buf_fini(&got);
+	buf_fini(&pre);
+	buf_fini(&want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -126,6 +168,7 @@ int main(void)
 		cmocka_unit_test(test_invalid_utf8_replaced),
 		cmocka_unit_test(test_types),
 		cmocka_unit_test(test_cap_rolls_back),
+		cmocka_unit_test(test_sample_spans),
 	};
 	return cmocka_run_group_tests_name("expo", tests, NULL, NULL);
 }

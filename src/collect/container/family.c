@@ -9,16 +9,24 @@
 
 #define CTR_STRS_CAP (64u << 20)
 
+/* Escaping grows a value at most 3x (a stray byte becomes U+FFFD). */
+#define CTR_PRE_CAP (4 * CTR_STRS_CAP)
+#define CTR_EXTRA_CAP 4096
+
 void ctr_rows_init(struct ctr_rows *rows)
 {
 	memset(rows, 0, sizeof(*rows));
 	buf_init(&rows->strs, CTR_STRS_CAP);
+	buf_init(&rows->pre, CTR_PRE_CAP);
+	buf_init(&rows->extra, CTR_EXTRA_CAP);
 }
 
 void ctr_rows_fini(struct ctr_rows *rows)
 {
 	free(rows->v);
 	buf_fini(&rows->strs);
+	buf_fini(&rows->pre);
+	buf_fini(&rows->extra);
 	memset(rows, 0, sizeof(*rows));
 }
 
@@ -176,33 +184,52 @@ static double io_value(const struct cg_io *io, int val)
 	}
 }
 
-/* Fills the label array of row: base labels in alphabetical order with the
- * extra label (name xname, value xval; NULL for none) slotted in place.
- * Returns the count. */
-static size_t row_labels(const struct ctr_rows *rows, const struct ctr_row *row,
-			 const char *xname, const char *xval, struct expo_label *l)
-{
-	static const char *const names[CL_COUNT] = { "container", "id", "image", "name",
-						      "namespace", "pod" };
-	size_t n = 0;
-	bool placed = xname == NULL;
+static const char *const base_names[CL_COUNT] = { "container", "id", "image", "name",
+						  "namespace", "pod" };
 
-	for (int i = 0; i < CL_COUNT; i++) {
-		if (!placed && strcmp(xname, names[i]) < 0) {
-			l[n++] = (struct expo_label){ xname, xval };
-			placed = true;
+/* Renders every row's base labels into rows->pre (offsets in row->pre). */
+static int render_rows(struct ctr_rows *rows)
+{
+	int err = KM_OK;
+
+	buf_reset(&rows->pre);
+	for (size_t i = 0; i < rows->n && !err; i++) {
+		struct ctr_row *row = &rows->v[i];
+
+		for (int l = 0; l < CL_COUNT && !err; l++) {
+			struct expo_label lb = { base_names[l],
+						 ctr_row_get(rows, row, (enum ctr_label)l) };
+
+			if (l)
+				err = buf_addc(&rows->pre, ',');
+			row->pre[l] = (uint32_t)rows->pre.len;
+			if (!err)
+				err = expo_label_pairs(&rows->pre, &lb, 1);
 		}
-		l[n++] = (struct expo_label){ names[i], ctr_row_get(rows, row, (enum ctr_label)i) };
+		row->pre[CL_COUNT] = (uint32_t)rows->pre.len + 1;
 	}
-	if (!placed)
-		l[n++] = (struct expo_label){ xname, xval };
-	return n;
+	return err;
 }
 
-/* Writes the family header before its first sample. */
-static int sample(struct buf *out, const struct fam *f, bool *started,
-		  const struct expo_label *l, size_t nl, double v, int64_t ts_ms)
+/* Base labels [from, to) of row as one span (without the trailing comma). */
+static struct expo_span row_span(const struct ctr_rows *rows, const struct ctr_row *row,
+				 int from, int to)
 {
+	if (from >= to)
+		return (struct expo_span){ NULL, 0 };
+	return (struct expo_span){ rows->pre.data + row->pre[from],
+				   row->pre[to] - 1 - row->pre[from] };
+}
+
+/* Writes one sample of row with the base labels and, when xname is set, the
+ * extra label xname=xval slotted at its alphabetical place (before base
+ * label xat). Writes the family header before its first sample. */
+static int sample(struct buf *out, const struct fam *f, bool *started, struct ctr_rows *rows,
+		  const struct ctr_row *row, const char *xname, const char *xval, int xat,
+		  double v, int64_t ts_ms)
+{
+	struct expo_span sp[3];
+	size_t n = 0;
 	int err;
 
 	if (!*started) {
@@ -211,55 +238,78 @@ static int sample(struct buf *out, const struct fam *f, bool *started,
 			return err;
 		*started = true;
 	}
-	if (f->ts)
-		return expo_sample_ts(out, f->name, l, nl, v, ts_ms);
-	return expo_sample(out, f->name, l, nl, v);
+	if (!xname) {
+		sp[n++] = row_span(rows, row, 0, CL_COUNT);
+	} else {
+		struct expo_label x = { xname, xval };
+
+		buf_reset(&rows->extra);
+		err = expo_label_pairs(&rows->extra, &x, 1);
+		if (err)
+			return err;
+		sp[n++] = row_span(rows, row, 0, xat);
+		sp[n++] = (struct expo_span){ rows->extra.data, rows->extra.len };
+		sp[n++] = row_span(rows, row, xat, CL_COUNT);
+	}
+	return expo_sample_spans(out, f->name, sp, n, v, f->ts ? ts_ms : -1);
 }
 
-static int write_family(struct buf *out, const struct fam *f, const struct ctr_rows *rows,
+/* Index of the first base label that sorts after name. */
+static int extra_at(const char *name)
+{
+	int i = 0;
+
+	while (i < CL_COUNT && strcmp(base_names[i], name) < 0)
+		i++;
+	return i;
+}
+
+static int write_family(struct buf *out, const struct fam *f, struct ctr_rows *rows,
 			const struct cg_reader *r, int64_t ts_ms)
 {
-	struct expo_label l[CL_COUNT + 1];
 	bool started = false;
 	int err = KM_OK;
 
 	if (f->kind == FK_ROW) {
+		bool cpu = f->val == FV_CPU_USAGE;
+		int at = extra_at("cpu");
+
 		for (size_t i = 0; i < rows->n && !err; i++) {
 			double v;
-			bool cpu = f->val == FV_CPU_USAGE;
 
 			if (!row_value(&rows->v[i].st, f->val, ts_ms, &v))
 				continue;
-			err = sample(out, f, &started, l,
-				     row_labels(rows, &rows->v[i], cpu ? "cpu" : NULL, "total", l),
-				     v, ts_ms);
+			err = sample(out, f, &started, rows, &rows->v[i], cpu ? "cpu" : NULL, "total",
+				     at, v, ts_ms);
 		}
 	} else if (f->kind == FK_IO) {
+		int at = extra_at("device");
+
 		for (size_t i = 0; i < r->nios && !err; i++) {
 			const struct cg_io *io = &r->ios[i];
 
 			if (!io->dev[0])
 				continue;
-			err = sample(out, f, &started, l,
-				     row_labels(rows, &rows->v[io->row], "device", io->dev, l),
+			err = sample(out, f, &started, rows, &rows->v[io->row], "device", io->dev, at,
 				     io_value(io, f->val), ts_ms);
 		}
 	} else {
+		int at = extra_at("interface");
+
 		for (size_t i = 0; i < r->nnets && !err; i++) {
 			const struct cg_netif *ni = &r->nets[i];
 
-			err = sample(out, f, &started, l,
-				     row_labels(rows, &rows->v[ni->row], "interface", ni->name, l),
-				     (double)ni->v[f->val - FV_NET_0], ts_ms);
+			err = sample(out, f, &started, rows, &rows->v[ni->row], "interface", ni->name,
+				     at, (double)ni->v[f->val - FV_NET_0], ts_ms);
 		}
 	}
 	return err;
 }
 
-int ctr_write_families(struct buf *out, const struct ctr_rows *rows, const struct cg_reader *r,
+int ctr_write_families(struct buf *out, struct ctr_rows *rows, const struct cg_reader *r,
 		       int64_t ts_ms, bool scrape_error)
 {
-	int err = KM_OK;
+	int err = render_rows(rows);
 
 	for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]) && !err; i++) {
 		err = write_family(out, &fams[i], rows, r, ts_ms);

@@ -20,6 +20,10 @@ enum ctr_label { CL_CONTAINER = 0, CL_ID, CL_IMAGE, CL_NAME, CL_NAMESPACE, CL_PO
 
 struct ctr_row {
 	uint32_t lbl[CL_COUNT];  /* offsets of the label values in ctr_rows.strs */
+	/* Set by ctr_write_families(): offsets in ctr_rows.pre where the
+	 * rendered `name="value"` of each label starts; [CL_COUNT] is one past
+	 * the end (as if a comma followed the last label). */
+	uint32_t pre[CL_COUNT + 1];
 	struct cg_stats st;
 };
 
@@ -29,6 +33,10 @@ struct ctr_rows {
 	size_t n;
 	size_t cap;
 	struct buf strs;         /* label values, NUL-separated; offset 0 is "" */
+	struct buf pre;          /* each row's label set rendered once, escaped,
+				  * so the ~30 samples of a row copy it */
+	struct buf extra;        /* the extra label (cpu, device, interface) of
+				  * the sample being written */
 };
 
 void ctr_rows_init(struct ctr_rows *rows);
@@ -44,8 +52,9 @@ const char *ctr_row_get(const struct ctr_rows *rows, const struct ctr_row *row, 
 
 /* Writes every family. r->nets / r->ios index rows; ios with dev[0] == '\0'
  * are skipped. ts_ms is the sample timestamp; last_seen is ts_ms / 1000.
- * scrape_error feeds container_scrape_error. */
-int ctr_write_families(struct buf *out, const struct ctr_rows *rows, const struct cg_reader *r,
+ * scrape_error feeds container_scrape_error. Renders each row's labels into
+ * rows->pre (and uses rows->extra) first. */
+int ctr_write_families(struct buf *out, struct ctr_rows *rows, const struct cg_reader *r,
 		       int64_t ts_ms, bool scrape_error);
 
 #endif
