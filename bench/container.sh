@@ -146,7 +146,8 @@ No peer in this run: cAdvisor is not packaged here (reference §0).
 | peak RSS after 1 scrape | $((r1 / 1024)) MiB |
 
 Steady state allocates nothing per scrape (reused walk, row, string and read
-buffers); the RSS after $((N + 1)) scrapes equals the one-scrape figure up to page rounding.
+buffers; \`test_steady_state_no_alloc\` counts the calls); the RSS after $((N + 1)) scrapes
+equals the one-scrape figure up to page rounding.
 MD
 )
 python3 - "$SECTION" <<'PY'
