@@ -342,9 +342,32 @@ static void test_host_mode(void **state)
 
 	build_v2(f);
 	v2_cg(f, "/system.slice/docker-" APP ".scope", "usage_usec 4000000\n", "max 100000\n", "10\n", "anon 10\nfile 0\n", "max\n", "99\n");
+	/* the other runtime hierarchies: docker and containerd (cgroupfs
+	 * driver), podman, CRI-O and containerd under system.slice */
+	v2_cg(f, "/docker/" SIDE, "usage_usec 1000000\n", "max 100000\n", "10\n", "anon 10\nfile 0\n", "max\n", "98\n");
+	v2_cg(f, "/k8s.io/" INIT, "usage_usec 2000000\n", "max 100000\n", "10\n", "anon 10\nfile 0\n", "max\n", "97\n");
+	v2_cg(f, "/default/" OLD, "usage_usec 3000000\n", "max 100000\n", "10\n", "anon 10\nfile 0\n", "max\n", "96\n");
+	v2_cg(f, "/moby/" NEW, "usage_usec 5000000\n", "max 100000\n", "10\n", "anon 10\nfile 0\n", "max\n", "95\n");
+	v2_cg(f, "/machine.slice/libpod-" SB2 ".scope", "usage_usec 6000000\n", "max 100000\n", "10\n", "anon 10\nfile 0\n", "max\n", "94\n");
+	v2_cg(f, "/system.slice/crio-" SB3 ".scope", "usage_usec 7000000\n", "max 100000\n", "10\n", "anon 10\nfile 0\n", "max\n", "93\n");
+	v2_cg(f, "/system.slice/cri-containerd-" ID("6") ".scope", "usage_usec 8000000\n", "max 100000\n", "10\n", "anon 10\nfile 0\n", "max\n", "92\n");
+	/* not containers: a plain service, a name that is not an ID, conmon */
+	v2_cg(f, "/docker/not-a-container", "usage_usec 1\n", "max 100000\n", "10\n", "anon 10\nfile 0\n", "max\n", "91\n");
+	v2_cg(f, "/system.slice/crio-conmon-" SB3 ".scope", "usage_usec 1\n", "max 100000\n", "10\n", "anon 10\nfile 0\n", "max\n", "90\n");
 	assert_int_equal(fx_mkdir(f->root, "sys/fs/cgroup/system.slice/cron.service"), 0);
 	run(f, true);
 	HAS(f, "container_cpu_usage_seconds_total{container=\"\",cpu=\"total\",id=\"/system.slice/docker-" APP ".scope\",image=\"\",name=\"" APP "\",namespace=\"\",pod=\"\"} 4" TS);
+	HAS(f, "container_cpu_usage_seconds_total{container=\"\",cpu=\"total\",id=\"/docker/" SIDE "\",image=\"\",name=\"" SIDE "\",namespace=\"\",pod=\"\"} 1" TS);
+	HAS(f, "container_cpu_usage_seconds_total{container=\"\",cpu=\"total\",id=\"/k8s.io/" INIT "\",image=\"\",name=\"" INIT "\",namespace=\"\",pod=\"\"} 2" TS);
+	HAS(f, "container_cpu_usage_seconds_total{container=\"\",cpu=\"total\",id=\"/default/" OLD "\",image=\"\",name=\"" OLD "\",namespace=\"\",pod=\"\"} 3" TS);
+	HAS(f, "container_cpu_usage_seconds_total{container=\"\",cpu=\"total\",id=\"/moby/" NEW "\",image=\"\",name=\"" NEW "\",namespace=\"\",pod=\"\"} 5" TS);
+	HAS(f, "container_cpu_usage_seconds_total{container=\"\",cpu=\"total\",id=\"/machine.slice/libpod-" SB2 ".scope\",image=\"\",name=\"" SB2 "\",namespace=\"\",pod=\"\"} 6" TS);
+	HAS(f, "container_cpu_usage_seconds_total{container=\"\",cpu=\"total\",id=\"/system.slice/crio-" SB3 ".scope\",image=\"\",name=\"" SB3 "\",namespace=\"\",pod=\"\"} 7" TS);
+	HAS(f, "container_cpu_usage_seconds_total{container=\"\",cpu=\"total\",id=\"/system.slice/cri-containerd-" ID("6") ".scope\",image=\"\",name=\"" ID("6") "\",namespace=\"\",pod=\"\"} 8" TS);
+	LACKS(f, "not-a-container");
+	LACKS(f, "crio-conmon");
+	/* host-runtime containers get no network (only "/" has it) */
+	LACKS(f, "container_network_receive_bytes_total{container=\"\",id=\"/docker/");
 	HAS(f, "container_cpu_usage_seconds_total{container=\"\",cpu=\"total\",id=\"" POD1 "/cri-containerd-" APP ".scope\",image=\"\",name=\"" APP "\",namespace=\"\",pod=\"\"} 2.5" TS);
 	LACKS(f, "cron.service");
 	LACKS(f, "namespace=\"default\"");
