@@ -45,7 +45,13 @@ struct kube_reflector {
 	unsigned watch_events;    /* events in the current watch */
 	int64_t watch_start_ms;
 	struct backoff bo;
-	struct log_limit lim_fail, lim_event;
+	/* One limiter per kind of message, so a routine one (a 410 relist)
+	 * never hides a rarer one (an oversized event, a silent watch). */
+	struct log_limit lim_fail;      /* LIST/WATCH request failures */
+	struct log_limit lim_relist;    /* routine relists and list restarts */
+	struct log_limit lim_bad;       /* undecodable lines, ERROR events, OOM */
+	struct log_limit lim_oversized; /* watch events over the cap */
+	struct log_limit lim_silent;    /* watches that went silent */
 
 	atomic_bool synced;
 	atomic_bool absent;     /* the last LIST got 404: resource not served */
@@ -315,7 +321,7 @@ static void on_change(enum kube_change ch, const char *key, json_t *old_obj, jso
 		json_t *ident = json_is_object(old_obj) ? NULL : ident_from_key(key, old_obj);
 
 		if (!json_is_object(old_obj) && !ident)
-			log_limited(&r->lim_event, LOG_EVERY_MS, LOG_ERROR, "kube",
+			log_limited(&r->lim_bad, LOG_EVERY_MS, LOG_ERROR, "kube",
 				    "resource=%s cannot report the deletion of %s: out of memory",
 				    r->name, key);
 		else
@@ -389,7 +395,7 @@ static void list_done(const struct kube_resp *resp, void *arg)
 		return;
 	if (resp->status == 410 && r->cont) {
 		/* The continue token expired mid-list: start over, now. */
-		log_limited(&r->lim_event, LOG_EVERY_MS, LOG_INFO, "kube",
+		log_limited(&r->lim_relist, LOG_EVERY_MS, LOG_INFO, "kube",
 			    "resource=%s list continue token expired; restarting the list", r->name);
 		list_reset(r);
 		schedule(r, 0);
@@ -521,7 +527,7 @@ static int apply_event(struct kube_reflector *r, struct kube_event *ev)
 		if (kube_event_expired(ev)) {
 			want_relist(r, "resourceVersion expired (410)");
 		} else {
-			log_limited(&r->lim_event, LOG_EVERY_MS, LOG_WARN, "kube",
+			log_limited(&r->lim_bad, LOG_EVERY_MS, LOG_WARN, "kube",
 				    "resource=%s watch ERROR event code=%d reason=%s: %s; relisting",
 				    r->name, ev->code, ev->reason, ev->message);
 			want_relist(r, "watch ERROR event");
@@ -577,7 +583,7 @@ static int on_line(const char *line, size_t n, void *arg)
 		/* We cannot tell whether this was an event we needed: relist
 		 * rather than risk a store that silently diverges. */
 		kube_metrics_add(M(r), KUBE_M_DECODE_ERRORS, 1, r->name, NULL, NULL);
-		log_limited(&r->lim_event, LOG_EVERY_MS, LOG_WARN, "kube",
+		log_limited(&r->lim_bad, LOG_EVERY_MS, LOG_WARN, "kube",
 			    "resource=%s undecodable watch line (%zu bytes); relisting", r->name, n);
 		want_relist(r, "undecodable watch line");
 		return RELIST_RC;
@@ -598,7 +604,7 @@ static int on_watch_data(const char *p, size_t n, void *arg)
 	rc = kube_framer_feed(&r->framer, p, n, on_line, r);
 	if (rc == KM_ETOOBIG) {
 		kube_metrics_add(M(r), KUBE_M_OVERSIZED, 1, r->name, NULL, NULL);
-		log_limited(&r->lim_event, LOG_EVERY_MS, LOG_ERROR, "kube",
+		log_limited(&r->lim_oversized, LOG_EVERY_MS, LOG_ERROR, "kube",
 			    "resource=%s watch event over the %zu-byte cap; relisting", r->name,
 			    r->framer.partial.cap);
 		want_relist(r, "oversized watch event");
@@ -621,7 +627,7 @@ static void watch_done(const struct kube_resp *resp, void *arg)
 		backoff_reset(&r->bo);
 	note_progress(r);
 	if (r->relist_wanted) {
-		log_limited(&r->lim_event, LOG_EVERY_MS, LOG_INFO, "kube", "resource=%s relisting: %s",
+		log_limited(&r->lim_relist, LOG_EVERY_MS, LOG_INFO, "kube", "resource=%s relisting: %s",
 			    r->name, r->relist_why ? r->relist_why : "requested");
 		/* Expiry is routine: relist at once. Anything else may repeat,
 		 * so pace it. */
@@ -641,7 +647,7 @@ static void watch_done(const struct kube_resp *resp, void *arg)
 		return;
 	}
 	if (f == KUBE_FAIL_TIMEOUT && resp->status >= 200 && resp->status < 300) {
-		log_limited(&r->lim_event, LOG_EVERY_MS, LOG_WARN, "kube",
+		log_limited(&r->lim_silent, LOG_EVERY_MS, LOG_WARN, "kube",
 			    "resource=%s watch silent for %ds (no events, no bookmarks); reconnecting",
 			    r->name, r->idle_timeout_s);
 		schedule(r, 0);

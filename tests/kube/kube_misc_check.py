@@ -3,7 +3,10 @@
 token rotation while watching, two-process Lease leader election (exactly
 one leader; kill -9 hands over within the lease; clean exit releases),
 wrong CA / unreachable / 403 (one clear rate-limited log line, a metric,
-retries), and kube_update() of an object.
+retries), RBAC revoked after the sync (the store keeps what it had, then
+recovers), an oversized watch event (counted, logged, relist — not dropped),
+and kube_update() of an object. Every kubewatch must exit 0 without a
+sanitizer report (K8SMON_ASAN=1).
 
 usage: kube_misc_check.py KUBEWATCH"""
 import json
@@ -39,6 +42,23 @@ def mkpod(fake, name):
     st, _ = fake.req("POST", "/api/v1/namespaces/default/pods",
                      {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {}})
     assert st == 201, st
+
+
+def sanitizer_clean(w):
+    err = w.stderr()
+    if "ERROR: AddressSanitizer" in err or "runtime error" in err or "LeakSanitizer" in err:
+        log("%s: sanitizer report:\n%s" % (w.name, err[-4000:]))
+        return False
+    return True
+
+
+def finish(w):
+    """Clean shutdown; True when it exited 0 with no sanitizer report."""
+    rc = w.quit()
+    if rc != 0:
+        log("%s exited with %s" % (w.name, rc))
+        return False
+    return sanitizer_clean(w)
 
 
 def wait_keys(w, keys, timeout=20):
@@ -83,7 +103,7 @@ def check_token_rotation(kw, fake):
             log("token rotation: token appeared in the log")
             ok = False
     finally:
-        w.quit()
+        ok &= finish(w)
     log("token rotation: %s" % ("ok" if ok else "FAILED"))
     return ok
 
@@ -156,7 +176,7 @@ def check_failure(kw, name, kc, needle, cause):
         if lines:
             log("%s: %s" % (name, lines[0]))
     finally:
-        w.quit()
+        ok &= finish(w)
     return ok
 
 
@@ -178,8 +198,87 @@ def check_update(kw, fake):
             log("update of a missing object: %s" % ln)
             ok = False
     finally:
-        w.quit()
+        ok &= finish(w)
     log("update: %s" % ("ok" if ok else "FAILED"))
+    return ok
+
+
+def check_forbidden_after_sync(kw, fake):
+    """RBAC revoked while watching: one clear line, a metric, retries, and the
+    store keeps serving what it had; access restored -> it catches up."""
+    ca = os.path.join(fake.dir, "ca.crt")
+    kc = kubeconfig(os.path.join(fake.dir, "kc-carol"), fake.url, ca=ca, token="carol-token")
+    _, cur = fake.req("POST", "/_fake/auth", {}, auth=False)
+    users = dict(cur["users"])  # keep bob (the 403 check)
+    users["carol-token"] = {"username": "carol", "groups": []}
+    fake.req("POST", "/_fake/auth", {"users": users, "rules": [{"user": "carol", "allowed": True}]}, auth=False)
+    for i in range(3):
+        mkpod(fake, "rbac-%d" % i)
+    keys = ["default/rbac-%d" % i for i in range(3)]
+    w = Watcher(kw, ["--kubeconfig", kc, "--resource", "v1/pods"], "rbac")
+    ok = True
+    try:
+        w.expect("SYNCED", 20)
+        ok &= wait_keys(w, keys)
+        before = dict(w.dump()["objects"]["pods"])
+        fake.req("POST", "/_fake/auth", {"rules": []}, auth=False)  # default deny
+        fake.fault(action="drop_watches")
+        mkpod(fake, "rbac-late")
+        time.sleep(5)  # several retries with backoff 0.8 s doubling
+        m = w.metrics()
+        n = metric_value(m, 'k8smon_kube_errors_total{resource="pods",cause="forbidden"}')
+        lines = [l for l in w.stderr().splitlines() if "403 Forbidden (check RBAC)" in l]
+        got = w.dump()["objects"]["pods"]
+        if got != before:
+            log("rbac revoked: the store did not keep what it had: %d objects, %d before" % (len(got), len(before)))
+            ok = False
+        if len(lines) != 1 or "resource=pods" not in lines[0]:
+            log("rbac revoked: expected 1 log line naming resource=pods, got %d:\n%s" % (len(lines), w.stderr()[-2000:]))
+            ok = False
+        if n < 2:
+            log("rbac revoked: expected retries counted in k8smon_kube_errors_total{cause=forbidden}: %s" % n)
+            ok = False
+        fake.req("POST", "/_fake/auth", {"rules": [{"user": "carol", "allowed": True}]}, auth=False)
+        if not wait_keys(w, ["default/rbac-late"], 40):
+            log("rbac restored: the object created meanwhile never arrived")
+            ok = False
+    finally:
+        fake.req("POST", "/_fake/auth", {"rules": []}, auth=False)
+        ok &= finish(w)
+    log("rbac revoked after sync: %s" % ("ok" if ok else "FAILED"))
+    return ok
+
+
+def check_oversized(kw, fake):
+    """A watch event over --max-event-bytes is counted and logged, then the
+    reflector relists: the object is in the store, not silently dropped."""
+    w = Watcher(kw, ["--kubeconfig", fake.kubeconfig, "--resource", "v1/pods", "--max-event-bytes", "8192"],
+                "oversized")
+    ok = True
+    try:
+        w.expect("SYNCED", 20)
+        st, _ = fake.req("POST", "/api/v1/namespaces/default/pods",
+                         {"apiVersion": "v1", "kind": "Pod",
+                          "metadata": {"name": "big", "annotations": {"blob": "x" * 20000}}, "spec": {}})
+        assert st == 201, st
+        if not wait_keys(w, ["default/big"], 20):
+            log("oversized: the big object never reached the store")
+            ok = False
+        m = w.metrics()
+        lines = [l for l in w.stderr().splitlines() if "over the 8192-byte cap" in l]
+        if metric_value(m, 'k8smon_kube_oversized_total{resource="pods"}') < 1:
+            log("oversized: k8smon_kube_oversized_total not incremented")
+            ok = False
+        if metric_value(m, 'k8smon_kube_relists_total{resource="pods"}') < 1:
+            log("oversized: no relist counted")
+            ok = False
+        if len(lines) != 1 or "resource=pods" not in lines[0]:
+            log("oversized: expected 1 log line naming the resource, got %d:\n%s" % (len(lines), w.stderr()[-2000:]))
+            ok = False
+        fake.req("DELETE", "/api/v1/namespaces/default/pods/big")
+    finally:
+        ok &= finish(w)
+    log("oversized event: %s" % ("ok" if ok else "FAILED"))
     return ok
 
 
@@ -190,6 +289,8 @@ def main():
     try:
         ok &= check_update(kw, fake)
         ok &= check_token_rotation(kw, fake)
+        ok &= check_oversized(kw, fake)
+        ok &= check_forbidden_after_sync(kw, fake)
         ok &= check_leader(kw, fake)
         ca = os.path.join(fake.dir, "ca.crt")
         ok &= check_failure(kw, "wrong-ca", kubeconfig(os.path.join(fake.dir, "kc-ca"), fake.url,

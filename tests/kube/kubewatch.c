@@ -9,9 +9,12 @@
  *   quit        clean shutdown (releases the Lease)
  * and prints "SYNCED <resource>" and "LEADER start|stop" as they happen.
  *
- * It also checks ordering: per object, the resourceVersions it is told about
- * never go backwards (the fake API uses integer RVs; real clients must treat
- * RVs as opaque, this check is test-only). */
+ * It also checks that every notification is applied once and in order, per
+ * object: an add only for an absent object, an update or delete only for a
+ * present one, and the resourceVersion of an add or update strictly greater
+ * than any seen before (an event applied twice repeats its RV), of a delete
+ * not smaller. Any breach is a "violation" (the fake API uses integer RVs;
+ * real clients must treat RVs as opaque, this check is test-only). */
 #include <jansson.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -37,7 +40,7 @@
 
 struct watched {
 	struct kube_reflector *r;
-	json_t *last_rv;  /* key -> integer RV last reported (loop thread) */
+	json_t *seen;     /* key -> [integer RV last reported, present] (loop thread) */
 	long violations;
 	char *spec;
 };
@@ -46,31 +49,48 @@ static struct watched g_w[MAX_RES];
 static int g_nw;
 static atomic_bool g_leader;
 
-static void check_rv(struct watched *w, json_t *obj, const char *what)
+enum change { CH_ADD, CH_UPDATE, CH_DELETE };
+
+static void check_change(struct watched *w, json_t *obj, enum change ch)
 {
+	static const char *const what[] = { "add", "update", "delete" };
 	struct buf key;
-	const char *rv = kube_obj_rv(obj);
-	int64_t v = 0;
+	const char *rv = kube_obj_rv(obj), *bad = NULL;
+	int64_t v = 0, prev_v;
 	json_t *prev;
+	bool present;
 
 	buf_init(&key, 1024);
 	if (!rv || parse_i64(rv, strlen(rv), &v) || kube_store_key(obj, &key)) {
+		w->violations++;
+		fprintf(stderr, "VIOLATION %s without a key or an integer resourceVersion\n", what[ch]);
 		buf_fini(&key);
 		return;
 	}
-	prev = json_object_get(w->last_rv, buf_cstr(&key));
-	if (prev && json_integer_value(prev) > v) {
+	prev = json_object_get(w->seen, buf_cstr(&key));
+	prev_v = prev ? json_integer_value(json_array_get(prev, 0)) : 0;
+	present = prev && json_is_true(json_array_get(prev, 1));
+	if (ch == CH_ADD && present)
+		bad = "add of an object already present";
+	else if (ch != CH_ADD && !present)
+		bad = ch == CH_UPDATE ? "update of an absent object" : "delete of an absent object";
+	else if (prev && ch != CH_DELETE && v <= prev_v)
+		bad = "resourceVersion not newer (applied twice or out of order)";
+	else if (prev && ch == CH_DELETE && v < prev_v)
+		bad = "resourceVersion went backwards";
+	if (bad) {
 		w->violations++;
-		fprintf(stderr, "ORDER VIOLATION %s %s: rv %lld after %lld\n", what, buf_cstr(&key),
-			(long long)v, (long long)json_integer_value(prev));
+		fprintf(stderr, "VIOLATION %s %s: %s (rv %lld, previous %lld)\n", what[ch], buf_cstr(&key),
+			bad, (long long)v, (long long)prev_v);
 	}
-	json_object_set_new(w->last_rv, buf_cstr(&key), json_integer(v));
+	json_object_set_new(w->seen, buf_cstr(&key),
+			    json_pack("[I,b]", (json_int_t)v, ch != CH_DELETE));
 	buf_fini(&key);
 }
 
-static void on_add(json_t *obj, void *arg) { check_rv(arg, obj, "add"); }
-static void on_update(json_t *o, json_t *n, void *arg) { (void)o; check_rv(arg, n, "update"); }
-static void on_delete(json_t *obj, void *arg) { check_rv(arg, obj, "delete"); }
+static void on_add(json_t *obj, void *arg) { check_change(arg, obj, CH_ADD); }
+static void on_update(json_t *o, json_t *n, void *arg) { (void)o; check_change(arg, n, CH_UPDATE); }
+static void on_delete(json_t *obj, void *arg) { check_change(arg, obj, CH_DELETE); }
 
 static void on_synced(void *arg)
 {
@@ -183,7 +203,7 @@ int main(int argc, char **argv)
 	const char *identity = NULL;
 	char *specs[MAX_RES];
 	int nspec = 0, watch_timeout = 0, idle = 0, lease_ms = 0, renew_ms = 0, retry_ms = 0;
-	int warn_objects = 0;
+	int warn_objects = 0, max_event = 0;
 	struct kube_conn conn;
 	struct kube_loop *loop = NULL;
 	struct kube_client *client = NULL;
@@ -214,6 +234,7 @@ int main(int argc, char **argv)
 		else if (strcmp(a, "--watch-timeout") == 0 && !get_int(v, &watch_timeout)) ;
 		else if (strcmp(a, "--idle-timeout") == 0 && !get_int(v, &idle)) ;
 		else if (strcmp(a, "--warn-objects") == 0 && !get_int(v, &warn_objects)) ;
+		else if (strcmp(a, "--max-event-bytes") == 0 && !get_int(v, &max_event)) ;
 		else if (strcmp(a, "--lease-ms") == 0 && !get_int(v, &lease_ms)) ;
 		else if (strcmp(a, "--renew-ms") == 0 && !get_int(v, &renew_ms)) ;
 		else if (strcmp(a, "--retry-ms") == 0 && !get_int(v, &retry_ms)) ;
@@ -253,8 +274,9 @@ int main(int argc, char **argv)
 		o.watch_timeout_s = watch_timeout;
 		o.idle_timeout_s = idle;
 		o.warn_objects = (size_t)warn_objects;
+		o.max_event_bytes = (size_t)max_event;
 		o.cbs = (struct kube_reflector_cbs){ on_add, on_update, on_delete, on_synced, w };
-		w->last_rv = json_object();
+		w->seen = json_object();
 		w->r = kube_reflector_new(client, &o);
 		if (!w->r)
 			goto out;
@@ -338,7 +360,7 @@ out:
 	kube_leader_free(leader);
 	for (int i = 0; i < g_nw; i++) {
 		kube_reflector_free(g_w[i].r);
-		json_decref(g_w[i].last_rv);
+		json_decref(g_w[i].seen);
 		free(g_w[i].spec);
 	}
 	kube_client_free(client);

@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Convergence test for the reflector: a seeded random stream of >= 1000 pod
 changes interleaved with injected faults (dropped/aborted watches, 410s,
-500s, 429s, garbage lines, stalls, a new RV epoch). At the end kubewatch's
-store must equal the fake server's objects exactly (key -> resourceVersion)
-and no object's resourceVersion may have gone backwards.
+500s, 429s, garbage lines, stalled responses, watches gone silent, a new RV
+epoch). At the end kubewatch's store must equal the fake server's objects
+exactly (key -> resourceVersion) and no event may have been applied twice or
+out of order (kubewatch counts violations: an add of a present object, an
+update/delete of an absent one, an add/update whose resourceVersion is not
+newer than the last one seen for that object).
 
 usage: reflector_check.py KUBEWATCH [--seed N] [--changes N]"""
 import argparse
@@ -68,8 +71,10 @@ def main():
             lambda: fake.fault(action="garbage", line="this is not json"),
             lambda: fake.fault(action="stall", seconds=5, count=1, watch=True),
             lambda: fake.fault(action="drop_watches", resource="pods"),
+            lambda: fake.fault(action="pause_watches", seconds=5),
         ]
         nfaults = 0
+        paused_until = 0.0
         for i in range(a.changes):
             r = rnd.random()
             if r < 0.3 or not live:
@@ -92,13 +97,28 @@ def main():
                 st, _ = fake.req("DELETE", "/api/v1/namespaces/%s/pods/%s" % (ns, name))
                 assert st == 200, st
                 del live[(ns, name)]
-            if rnd.random() < 0.03:
+            if rnd.random() < 0.03 and time.time() > paused_until:
                 rnd.choice(faults)()
                 nfaults += 1
             if i == a.changes // 2:
                 fake.fault(action="new_epoch")
                 nfaults += 1
-            if rnd.random() < 0.01:
+            if i == a.changes // 4:
+                # Both watches go silent (no events, no bookmarks) for longer
+                # than --idle-timeout (3 s) plus libcurl's speed window (up
+                # to 5 s) while changes keep coming. Wait for both to be open
+                # first: a watcher in backoff has nothing to pause.
+                fake.fault(action="clear")
+                deadline = time.time() + 30
+                while time.time() < deadline:
+                    st, ws = fake.req("GET", "/_fake/watches", auth=False)
+                    if sum(1 for x in ws["watches"] if x["resource"] == "pods") >= 2:
+                        break
+                    time.sleep(0.2)
+                fake.fault(action="pause_watches", seconds=12)
+                nfaults += 1
+                paused_until = time.time() + 10
+            if rnd.random() < 0.01 or time.time() < paused_until:
                 time.sleep(rnd.random() * 0.5)
         fake.fault(action="clear")
         log("%d changes, %d faults injected" % (a.changes, nfaults))
@@ -138,6 +158,9 @@ def main():
             err = w.stderr()
             if "ERROR: AddressSanitizer" in err or "runtime error" in err or "LeakSanitizer" in err:
                 log("%s: sanitizer report:\n%s" % (w.name, err[-4000:]))
+                ok = False
+            if "watch silent for" not in err:
+                log("%s: a watch gone silent was not detected (no log line)" % w.name)
                 ok = False
             if "fakeapi-token" in err:
                 log("%s: token leaked into the log" % w.name)
