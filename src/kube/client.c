@@ -71,6 +71,7 @@ static int conn_copy(struct kube_conn *d, const struct kube_conn *s)
 #undef CP
 #undef CPB
 	d->insecure = s->insecure;
+	d->token_ttl_ms = s->token_ttl_ms > 0 ? s->token_ttl_ms : KUBE_TOKEN_TTL_MS;
 	if (!d->namespace && !(d->namespace = dup_or_null("default", 0, false)))
 		goto nomem;
 	return 0;
@@ -91,7 +92,7 @@ static const char *token_get(struct kube_client *c)
 
 	if (!c->conn.token_file)
 		return c->conn.token;
-	if (c->token && c->token_read_ms && now - c->token_read_ms < KUBE_TOKEN_TTL_MS)
+	if (c->token && c->token_read_ms && now - c->token_read_ms < c->conn.token_ttl_ms)
 		return c->token;
 	rc = kube_read_file(c->conn.token_file, KUBE_FILE_MAX, &t, &len);
 	if (rc) {

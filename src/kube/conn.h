@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Default service-account directory; tests point kube_conn_in_cluster()
  * elsewhere. */
@@ -34,6 +35,10 @@ struct kube_conn {
 	char *namespace;       /* default namespace; never NULL after a load */
 	bool insecure;         /* insecure-skip-tls-verify: true (kubeconfig only) */
 	char *source;          /* "kubeconfig <path>" or "in-cluster", for logs */
+	/* How long a token read from token_file is used before the file is
+	 * read again; 0 = KUBE_TOKEN_TTL_MS (one minute). Not from any file:
+	 * tests shorten it. */
+	int64_t token_ttl_ms;
 };
 
 /* All loaders: on success c is filled (owned by c, free with kube_conn_fini);

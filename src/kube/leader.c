@@ -27,10 +27,12 @@ struct kube_leader {
 	bool running;
 	struct kube_req *req;
 	uint64_t timer;
+	uint64_t deadline_timer; /* leader: renew deadline watchdog */
+	int64_t put_sent_ms;     /* when the in-flight acquire/renew was sent */
 	json_t *last;            /* last Lease object seen (for PUT) */
 	char *obs_key;           /* holder|renewTime|RV of the observed record */
 	int64_t obs_ms;          /* local time that record was first seen */
-	int64_t renewed_ms;      /* last successful acquire/renew */
+	int64_t renewed_ms;      /* send time of the last successful acquire/renew */
 	uint64_t rng;
 	struct log_limit lim;
 
@@ -169,6 +171,36 @@ static json_t *lease_spec(const char *holder, int dur_s, const char *acquire,
 			 "leaseTransitions", transitions);
 }
 
+/* The renew deadline runs from the last successful renewal, whether or not
+ * an attempt is still in flight: a GET and a PUT that are each slow but under
+ * their timeouts must not keep a leader acting after others may have taken
+ * the Lease (client-go bounds the whole renew loop the same way). */
+static void deadline_fired(void *arg)
+{
+	struct kube_leader *l = arg;
+
+	l->deadline_timer = 0;
+	if (!l->running || !atomic_load(&l->leader))
+		return;
+	if (clock_mono_ms() - l->renewed_ms >= l->renew_ms) {
+		log_warn("kube", "lease=%s could not renew within %lldms (%s)", l->label,
+			 (long long)l->renew_ms, l->req ? "request still in flight" : "no renewal");
+		set_leader(l, false);
+	}
+}
+
+static void arm_deadline(struct kube_leader *l)
+{
+	int64_t left = l->renewed_ms + l->renew_ms - clock_mono_ms();
+
+	kube_loop_timer_cancel(kube_client_loop(l->c), l->deadline_timer);
+	l->deadline_timer = kube_loop_timer(kube_client_loop(l->c), left > 0 ? left : 0,
+					    deadline_fired, l);
+	/* A timer that could not be allocated (id 0) leaves the check in
+	 * attempt_failed(), which runs at the latest when the in-flight
+	 * request times out. */
+}
+
 static void write_done(const struct kube_resp *r, void *arg)
 {
 	struct kube_leader *l = arg;
@@ -183,6 +215,12 @@ static void write_done(const struct kube_resp *r, void *arg)
 		attempt_failed(l, "write refused");
 		return;
 	}
+	if (clock_mono_ms() - l->put_sent_ms >= l->renew_ms) {
+		/* Landed, but too late to count as a renewal within the
+		 * deadline; the next attempt renews from the new record. */
+		attempt_failed(l, "renewal slower than the renew deadline");
+		return;
+	}
 	obj = json_loadb(r->body, r->body_len, 0, NULL);
 	if (json_is_object(obj)) {
 		json_decref(l->last);
@@ -190,8 +228,11 @@ static void write_done(const struct kube_resp *r, void *arg)
 	} else {
 		json_decref(obj);
 	}
-	l->renewed_ms = clock_mono_ms();
+	/* Count from when the write was sent: the others see the new record
+	 * no earlier than that, so the deadline errs on the safe side. */
+	l->renewed_ms = l->put_sent_ms;
 	set_leader(l, true);
+	arm_deadline(l);
 	schedule(l);
 }
 
@@ -202,6 +243,7 @@ static void send_lease(struct kube_leader *l, const char *method, const char *pa
 				   .body = text, .body_len = text ? strlen(text) : 0,
 				   .timeout_ms = l->renew_ms, .max_bytes = 1u << 20 };
 
+	l->put_sent_ms = clock_mono_ms();
 	if (text)
 		l->req = kube_req_start(l->c, &o, write_done, l);
 	free(text);
@@ -337,6 +379,8 @@ static void stop_on_loop(void *arg)
 	l->running = false;
 	kube_loop_timer_cancel(kube_client_loop(l->c), l->timer);
 	l->timer = 0;
+	kube_loop_timer_cancel(kube_client_loop(l->c), l->deadline_timer);
+	l->deadline_timer = 0;
 	if (l->req) {
 		kube_req_cancel(l->req);
 		l->req = NULL;

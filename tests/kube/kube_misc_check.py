@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """src/kube checks against the fake API server, besides convergence:
-token rotation while watching, two-process Lease leader election (exactly
+token rotation while watching (right after a 401, and after the token
+TTL without any 401), two-process Lease leader election (exactly
 one leader; kill -9 hands over within the lease; clean exit releases),
 wrong CA / unreachable / 403 (one clear rate-limited log line, a metric,
 retries), RBAC revoked after the sync (the store keeps what it had, then
@@ -108,6 +109,65 @@ def check_token_rotation(kw, fake):
     return ok
 
 
+def is_leader(w):
+    w.send("leader")
+    while True:
+        ln = w.expect("LEADER ", 2)  # skips the "LEADER start|stop" events
+        if ln in ("LEADER yes", "LEADER no"):
+            return ln == "LEADER yes"
+
+
+def check_token_ttl(kw, fake):
+    """The token file is re-read once its TTL (one minute in production,
+    shortened here) has passed, before any 401: with both tokens valid the
+    new one is used and no request is refused."""
+    ca = os.path.join(fake.dir, "ca.crt")
+    tokfile = os.path.join(fake.dir, "tok-ttl")
+    with open(tokfile, "w") as fh:
+        fh.write("dave-1\n")
+    _, cur = fake.req("POST", "/_fake/auth", {}, auth=False)
+    users = dict(cur["users"])
+    users["dave-1"] = {"username": "dave-one", "groups": []}
+    users["dave-2"] = {"username": "dave-two", "groups": []}
+    fake.req("POST", "/_fake/auth", {"users": users, "rules": [{"user": ["dave-one", "dave-two"], "allowed": True}]},
+             auth=False)
+    kc = kubeconfig(os.path.join(fake.dir, "kc-ttl"), fake.url, ca=ca, token_file=tokfile)
+    w = Watcher(kw, ["--kubeconfig", kc, "--resource", "v1/pods", "--token-ttl-ms", "1000"], "ttl")
+    ok = True
+    try:
+        w.expect("SYNCED", 20)
+        _, rq = fake.req("GET", "/_fake/requests", auth=False)
+        seq = rq["seq"]
+        with open(tokfile + ".new", "w") as fh:
+            fh.write("dave-2\n")
+        os.rename(tokfile + ".new", tokfile)
+        time.sleep(1.5)
+        for _ in range(2):  # new watch requests (the open one ends in the log)
+            fake.fault(action="drop_watches")
+            time.sleep(1.0)
+        mkpod(fake, "ttl-1")
+        ok &= wait_keys(w, ["default/ttl-1"])
+        _, rq = fake.req("GET", "/_fake/requests?since=%d" % seq, auth=False)
+        mine = [r for r in rq["log"] if r["user"] in ("dave-one", "dave-two") or r["code"] == 401]
+        if not any(r["user"] == "dave-two" for r in mine):
+            log("token ttl: no request with the new token after the TTL: %s" % mine[-5:])
+            ok = False
+        if any(r["code"] == 401 for r in mine):
+            log("token ttl: a request was refused (401) although the file was re-read in time")
+            ok = False
+        if metric_value(w.metrics(), "k8smon_kube_token_reloads_total") < 2:
+            log("token ttl: the token file was not re-read")
+            ok = False
+        if "dave-1" in w.stderr() or "dave-2" in w.stderr():
+            log("token ttl: token appeared in the log")
+            ok = False
+    finally:
+        fake.req("POST", "/_fake/auth", {"rules": []}, auth=False)
+        ok &= finish(w)
+    log("token re-read after its TTL: %s" % ("ok" if ok else "FAILED"))
+    return ok
+
+
 def check_leader(kw, fake):
     args = ["--kubeconfig", fake.kubeconfig, "--lease", "default/k8smon", "--lease-ms", "3000",
             "--renew-ms", "2000", "--retry-ms", "500"]
@@ -116,15 +176,21 @@ def check_leader(kw, fake):
     ok = True
     try:
         time.sleep(3)
-        yes = []
-        for w in (a, b):
-            w.send("leader")
-            ln = w.expect("LEADER yes", 2) if any(l == "LEADER start" for l in w.lines) else w.expect("LEADER no", 2)
-            yes.append(ln == "LEADER yes")
-        if sum(yes) != 1:
-            log("leader: expected exactly one leader, got %s" % yes)
-            return False
-        leader, other = (a, b) if yes[0] else (b, a)
+        # Exactly one leader, sampled over several renew periods, and the
+        # k8smon_leader gauge of each instance agrees.
+        first = None
+        for _ in range(12):
+            yes = [is_leader(w) for w in (a, b)]
+            if sum(yes) != 1 or (first is not None and yes != first):
+                log("leader: expected one stable leader, got %s (first %s)" % (yes, first))
+                return False
+            first = yes
+            time.sleep(0.25)
+        leader, other = (a, b) if first[0] else (b, a)
+        gauge = 'k8smon_leader{lease="default/k8smon"}'
+        if metric_value(leader.metrics(), gauge) != 1 or metric_value(other.metrics(), gauge) != 0:
+            log("leader: k8smon_leader gauge does not match (leader/other)")
+            ok = False
         st, lease = fake.req("GET", "/apis/coordination.k8s.io/v1/namespaces/default/leases/k8smon")
         holder = lease["spec"]["holderIdentity"]
         if holder != ("pod-a" if leader is a else "pod-b"):
@@ -134,6 +200,9 @@ def check_leader(kw, fake):
         leader.p.send_signal(signal.SIGKILL)
         other.expect("LEADER start", 10)
         dt = time.time() - t0
+        if metric_value(other.metrics(), gauge) != 1:
+            log("leader: k8smon_leader of the new leader is not 1")
+            ok = False
         log("leader: handover after kill -9 took %.1fs (lease 3s, retry 0.5s)" % dt)
         if dt > 3.0 + 2 * 0.6 + 0.5:
             log("leader: handover slower than the lease duration allows")
@@ -289,6 +358,7 @@ def main():
     try:
         ok &= check_update(kw, fake)
         ok &= check_token_rotation(kw, fake)
+        ok &= check_token_ttl(kw, fake)
         ok &= check_oversized(kw, fake)
         ok &= check_forbidden_after_sync(kw, fake)
         ok &= check_leader(kw, fake)

@@ -203,7 +203,7 @@ int main(int argc, char **argv)
 	const char *identity = NULL;
 	char *specs[MAX_RES];
 	int nspec = 0, watch_timeout = 0, idle = 0, lease_ms = 0, renew_ms = 0, retry_ms = 0;
-	int warn_objects = 0, max_event = 0;
+	int warn_objects = 0, max_event = 0, token_ttl = 0;
 	struct kube_conn conn;
 	struct kube_loop *loop = NULL;
 	struct kube_client *client = NULL;
@@ -235,6 +235,7 @@ int main(int argc, char **argv)
 		else if (strcmp(a, "--idle-timeout") == 0 && !get_int(v, &idle)) ;
 		else if (strcmp(a, "--warn-objects") == 0 && !get_int(v, &warn_objects)) ;
 		else if (strcmp(a, "--max-event-bytes") == 0 && !get_int(v, &max_event)) ;
+		else if (strcmp(a, "--token-ttl-ms") == 0 && !get_int(v, &token_ttl)) ;
 		else if (strcmp(a, "--lease-ms") == 0 && !get_int(v, &lease_ms)) ;
 		else if (strcmp(a, "--renew-ms") == 0 && !get_int(v, &renew_ms)) ;
 		else if (strcmp(a, "--retry-ms") == 0 && !get_int(v, &retry_ms)) ;
@@ -252,6 +253,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kubewatch: %s\n", err);
 		return 2;
 	}
+	conn.token_ttl_ms = token_ttl;
 	loop = kube_loop_new();
 	client = loop ? kube_client_new(&conn, loop, err, sizeof(err)) : NULL;
 	kube_conn_fini(&conn);
