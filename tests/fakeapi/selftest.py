@@ -283,6 +283,45 @@ def run(c):
     c.req("GET", "/api/v1/nodes")
     check("stall delays the response", time.time() - t0 >= 0.9, time.time() - t0)
     s, d, _ = c.req("GET", "/api/v1/namespaces/t/pods")
+    rv_e = d["metadata"]["resourceVersion"]
+    c.req("PATCH", "/api/v1/namespaces/t/pods/p04", {"metadata": {"annotations": {"e": "1"}}},
+          "application/merge-patch+json")
+    c.ctl({"action": "expire"})
+    st, ev = c.watch("/api/v1/namespaces/t/pods?watch=1&resourceVersion=%s" % rv_e, 3)
+    check("expire: watch from an older RV -> ERROR 410 Expired",
+          ev and ev[0]["type"] == "ERROR" and ev[0]["object"]["code"] == 410, ev)
+
+    # CRDs: discovery follows create/delete; Table uses additionalPrinterColumns
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": "widgets.example.com"},
+           "spec": {"group": "example.com", "scope": "Namespaced",
+                    "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+                    "versions": [{"name": "v1", "served": True, "storage": True,
+                                  "schema": {"openAPIV3Schema": {"type": "object",
+                                                                 "x-kubernetes-preserve-unknown-fields": True}},
+                                  "additionalPrinterColumns": [
+                                      {"name": "Size", "type": "integer", "jsonPath": ".spec.size"}]}]}}
+    s, d, _ = c.req("GET", "/apis/example.com/v1")
+    check("discovery: group absent before its CRD", s == 404, s)
+    s, d, _ = c.req("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+    s, d, _ = c.req("GET", "/apis/example.com/v1")
+    check("discovery: CRD resource appears", s == 200 and
+          [r["name"] for r in d.get("resources", []) if r["name"] == "widgets"] == ["widgets"], d)
+    s, d, _ = c.req("GET", "/apis")
+    check("discovery: /apis lists the CRD group", s == 200 and
+          "example.com" in [g["name"] for g in d.get("groups", [])], d)
+    c.req("POST", "/apis/example.com/v1/namespaces/t/widgets",
+          {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w1"}, "spec": {"size": 7}})
+    s, d, _ = c.req("GET", "/apis/example.com/v1/namespaces/t/widgets",
+                    headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"})
+    cols = [x["name"] for x in d.get("columnDefinitions", [])] if s == 200 else []
+    cells = d["rows"][0]["cells"] if s == 200 and d.get("rows") else []
+    check("Table: CRD printer columns", d.get("kind") == "Table" and "Size" in cols and
+          cells and cells[cols.index("Size")] == 7, d)
+    c.req("DELETE", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com")
+    s, d, _ = c.req("GET", "/apis/example.com/v1")
+    check("discovery: CRD resource gone after delete", s == 404, (s, d))
+    s, d, _ = c.req("GET", "/api/v1/namespaces/t/pods")
     rv1 = d["metadata"]["resourceVersion"]
     r = c.ctl({"action": "new_epoch", "base": 5000000})
     st, ev = c.watch("/api/v1/namespaces/t/pods?watch=1&resourceVersion=%s" % rv1, 3)
