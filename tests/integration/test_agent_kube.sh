@@ -79,6 +79,21 @@ fake_ctl DELETE "/objects?resource=pods&namespace=e2e&name=probe2" >/dev/null
 fake_ctl POST /fault '{"action":"expire"}' >/dev/null
 check "a pod deleted between watches disappears after the relist" until_true 20 "! curl -s $U/metrics/kube-state | grep -q 'pod=\"probe2\"'"
 
+# API self-metrics in /metrics/self (issue #3): by verb/resource/code, latency,
+# watch restarts and relists by resource, events by type, store size, last sync.
+curl -s "$U/metrics/self" >"$TMP/self.txt"
+has() { grep -Eq "^$1" "$TMP/self.txt"; }
+check "self: requests by verb, resource, code" has 'k8smon_kube_requests_total\{verb="LIST",resource="pods",code="200"\} [1-9]'
+check "self: failed watches counted with their code" has 'k8smon_kube_requests_total\{verb="WATCH",resource="pods",code="500"\} [1-9]'
+check "self: request latency histogram by verb" has 'k8smon_kube_request_duration_seconds_bucket\{[^}]*verb="LIST"'
+check "self: watch restarts by resource" has 'k8smon_kube_watch_restarts_total\{resource="pods"\} [1-9]'
+check "self: relists by resource" has 'k8smon_kube_relists_total\{resource="pods"\} [1-9]'
+check "self: watch events by type" has 'k8smon_kube_watch_events_total\{resource="pods",type="DELETED"\} [1-9]'
+check "self: objects in store by resource" has 'k8smon_kube_store_objects\{resource="pods"\} [1-9]'
+check "self: errors by resource and cause" has 'k8smon_kube_errors_total\{resource="pods",cause="server"\} [1-9]'
+check "self: last successful sync is recent" awk -v now="$(date +%s)" \
+	'/^k8smon_kube_last_sync_timestamp_seconds\{resource="pods"\} / { if ($2 > now - 120 && $2 <= now + 5) ok = 1 } END { exit !ok }' "$TMP/self.txt"
+
 # K8sMonitor: container collector off, namespace shop excluded.
 cat >"$TMP/kmon.yaml" <<YAML
 apiVersion: k8smon.io/v1alpha1
