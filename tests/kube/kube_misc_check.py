@@ -6,7 +6,7 @@ one leader; kill -9 hands over within the lease; clean exit releases),
 wrong CA / unreachable / 403 (one clear rate-limited log line, a metric,
 retries), RBAC revoked after the sync (the store keeps what it had, then
 recovers), an oversized watch event (counted, logged, relist — not dropped),
-and kube_update() of an object. Every kubewatch must exit 0 without a
+and kube_update() of an object and of its /status (409 retried, bounded). Every kubewatch must exit 0 without a
 sanitizer report (K8SMON_ASAN=1).
 
 usage: kube_misc_check.py KUBEWATCH"""
@@ -265,6 +265,39 @@ def check_update(kw, fake):
         ln = w.expect("UPDATED", 10)
         if ln != "UPDATED -5 404":
             log("update of a missing object: %s" % ln)
+            ok = False
+        path = "/api/v1/namespaces/default/pods/upd-1"
+
+        def count_since(seq, method, p):
+            _, rq = fake.req("GET", "/_fake/requests?since=%d" % seq, auth=False)
+            return sum(1 for r in rq["log"] if r["method"] == method and r["path"] == p), rq["seq"]
+        # One 409 Conflict: re-GET and retry, then success.
+        _, seq = count_since(0, "GET", path)
+        fake.fault(action="fail", count=1, code=409, method="PATCH", path=path)
+        w.send("update default upd-1")
+        ln = w.expect("UPDATED", 10)
+        gets, _ = count_since(seq, "GET", path)
+        patches, seq = count_since(seq, "PATCH", path)
+        if ln != "UPDATED 0 200" or gets != 2 or patches != 2:
+            log("update after one 409: %s, %d GETs, %d PATCHes (want 2, 2)" % (ln, gets, patches))
+            ok = False
+        # Conflicts that never end: bounded retries, then KM_ECONFLICT (-10).
+        fake.fault(action="fail", count=50, code=409, method="PATCH", path=path)
+        w.send("update default upd-1")
+        ln = w.expect("UPDATED", 10)
+        fake.fault(action="clear")
+        patches, seq = count_since(seq, "PATCH", path)
+        if ln != "UPDATED -10 409" or patches != 5:
+            log("update under endless 409: %s after %d PATCHes (want -10 409 after 5)" % (ln, patches))
+            ok = False
+        # /status subresource: merge-patch of status, object fields kept.
+        w.send("update-status default upd-1")
+        ln = w.expect("UPDATED", 10)
+        st, obj = fake.req("GET", path)
+        patches, seq = count_since(seq, "PATCH", path + "/status")
+        if ln != "UPDATED 0 200" or obj.get("status", {}).get("message") != "touched" or patches != 1 or \
+                obj["metadata"].get("labels", {}).get("touched") != "yes":
+            log("update of /status: %s, status %s, %d PATCHes of /status" % (ln, obj.get("status"), patches))
             ok = False
     finally:
         ok &= finish(w)

@@ -6,6 +6,8 @@
  *   leader      print "LEADER yes|no"
  *   update NS NAME  kube_update() of pod NS/NAME setting label touched=yes,
  *               prints "UPDATED <rc> <status>"
+ *   update-status NS NAME  the same on the /status subresource, setting
+ *               status.message "touched"
  *   quit        clean shutdown (releases the Lease)
  * and prints "SYNCED <resource>" and "LEADER start|stop" as they happen.
  *
@@ -179,6 +181,13 @@ static json_t *touch(json_t *cur, void *arg)
 	return json_pack("{s:{s:{s:s}}}", "metadata", "labels", "touched", "yes");
 }
 
+static json_t *touch_status(json_t *cur, void *arg)
+{
+	(void)cur;
+	(void)arg;
+	return json_pack("{s:{s:s}}", "status", "message", "touched");
+}
+
 static void updated(int rc, long status, json_t *obj, void *arg)
 {
 	(void)obj;
@@ -335,13 +344,15 @@ int main(int argc, char **argv)
 			buf_fini(&b);
 		} else if (strcmp(line, "leader") == 0) {
 			printf("LEADER %s\n", leader && kube_leader_is_leader(leader) ? "yes" : "no");
-		} else if (strncmp(line, "update ", 7) == 0) {
+		} else if (strncmp(line, "update ", 7) == 0 || strncmp(line, "update-status ", 14) == 0) {
 			static const struct kube_resource pods = { "", "v1", "pods", true };
-			char *sp = strchr(line + 7, ' ');
+			bool st = line[6] == '-';
+			char *nsp = line + (st ? 14 : 7), *sp = strchr(nsp, ' ');
 
 			if (sp) {
 				*sp = '\0';
-				if (kube_update(client, &pods, line + 7, sp + 1, NULL, touch, NULL, updated, NULL))
+				if (kube_update(client, &pods, nsp, sp + 1, st ? "status" : NULL,
+						st ? touch_status : touch, NULL, updated, NULL))
 					printf("UPDATED start-failed\n");
 			}
 		} else if (strcmp(line, "quit") == 0) {
