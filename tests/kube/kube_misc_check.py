@@ -168,6 +168,33 @@ def check_token_ttl(kw, fake):
     return ok
 
 
+def check_retry_after(kw, fake):
+    """A 429 on the LIST is retried after its Retry-After (3 s), not after
+    the much shorter backoff (<= 0.8 s)."""
+    _, rq = fake.req("GET", "/_fake/requests", auth=False)
+    seq = rq["seq"]
+    fake.fault(action="fail", count=1, code=429, retry_after=3, path="/api/v1/namespaces/ra/pods",
+               method="GET", watch=False)
+    w = Watcher(kw, ["--kubeconfig", fake.kubeconfig, "--resource", "v1/pods", "--namespace", "ra"], "retry-after")
+    ok = True
+    try:
+        w.expect("SYNCED", 20)
+        _, rq = fake.req("GET", "/_fake/requests?since=%d" % seq, auth=False)
+        lists = [r for r in rq["log"] if r["path"] == "/api/v1/namespaces/ra/pods" and not r["watch"]]
+        if len(lists) < 2 or lists[0]["code"] != 429 or lists[1]["code"] != 200:
+            log("retry-after: unexpected LIST sequence %s" % [(r["code"], r["time"]) for r in lists])
+            ok = False
+        else:
+            gap = lists[1]["time"] - lists[0]["time"]
+            log("retry-after: LIST retried %.2fs after the 429 (Retry-After: 3)" % gap)
+            if gap < 2.9:
+                log("retry-after: Retry-After not honoured")
+                ok = False
+    finally:
+        ok &= finish(w)
+    return ok
+
+
 def check_leader(kw, fake):
     args = ["--kubeconfig", fake.kubeconfig, "--lease", "default/k8smon", "--lease-ms", "3000",
             "--renew-ms", "2000", "--retry-ms", "500"]
@@ -393,6 +420,7 @@ def main():
         ok &= check_token_rotation(kw, fake)
         ok &= check_token_ttl(kw, fake)
         ok &= check_oversized(kw, fake)
+        ok &= check_retry_after(kw, fake)
         ok &= check_forbidden_after_sync(kw, fake)
         ok &= check_leader(kw, fake)
         ca = os.path.join(fake.dir, "ca.crt")

@@ -212,7 +212,7 @@ int main(int argc, char **argv)
 	const char *identity = NULL;
 	char *specs[MAX_RES];
 	int nspec = 0, watch_timeout = 0, idle = 0, lease_ms = 0, renew_ms = 0, retry_ms = 0;
-	int warn_objects = 0, max_event = 0, token_ttl = 0;
+	int warn_objects = 0, max_event = 0, token_ttl = 0, page_size = 0;
 	struct kube_conn conn;
 	struct kube_loop *loop = NULL;
 	struct kube_client *client = NULL;
@@ -245,6 +245,7 @@ int main(int argc, char **argv)
 		else if (strcmp(a, "--warn-objects") == 0 && !get_int(v, &warn_objects)) ;
 		else if (strcmp(a, "--max-event-bytes") == 0 && !get_int(v, &max_event)) ;
 		else if (strcmp(a, "--token-ttl-ms") == 0 && !get_int(v, &token_ttl)) ;
+		else if (strcmp(a, "--page-size") == 0 && !get_int(v, &page_size)) ;
 		else if (strcmp(a, "--lease-ms") == 0 && !get_int(v, &lease_ms)) ;
 		else if (strcmp(a, "--renew-ms") == 0 && !get_int(v, &renew_ms)) ;
 		else if (strcmp(a, "--retry-ms") == 0 && !get_int(v, &retry_ms)) ;
@@ -286,6 +287,7 @@ int main(int argc, char **argv)
 		o.idle_timeout_s = idle;
 		o.warn_objects = (size_t)warn_objects;
 		o.max_event_bytes = (size_t)max_event;
+		o.page_size = (unsigned)page_size;
 		o.cbs = (struct kube_reflector_cbs){ on_add, on_update, on_delete, on_synced, w };
 		w->seen = json_object();
 		w->r = kube_reflector_new(client, &o);

@@ -47,7 +47,8 @@ def main():
     try:
         for ns in ("ns-a", "ns-b", "ns-c"):
             fake.req("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-        # Some objects before the start so the first list is paginated.
+        # Some objects before the start so the first list is paginated
+        # (--page-size 7).
         live = {}
         for i in range(30):
             ns, name = rnd.choice(("ns-a", "ns-b", "ns-c")), "pre-%d" % i
@@ -55,7 +56,7 @@ def main():
             assert st == 201, st
             live[(ns, name)] = 0
         common = ["--kubeconfig", fake.kubeconfig, "--resource", "v1/pods", "--idle-timeout", "3",
-                  "--watch-timeout", "20"]
+                  "--watch-timeout", "20", "--page-size", "7"]
         allw = Watcher(a.kubewatch, common, "all")
         nodew = Watcher(a.kubewatch, common + ["--field-selector", "spec.nodeName=n1"], "node")
         watchers = [allw, nodew]
@@ -150,6 +151,12 @@ def main():
             if metric_value(m, "k8smon_kube_relists_total") < 1 or metric_value(m, "k8smon_kube_watch_restarts_total") < 1:
                 log("%s: expected relists and watch restarts to be counted" % w.name)
                 ok = False
+        # Every (re)list went through limit/continue pages.
+        _, rq = fake.req("GET", "/_fake/requests", auth=False)
+        lists = [r for r in rq["log"] if r["method"] == "GET" and r["path"] == "/api/v1/pods" and not r["watch"]]
+        if not any("limit=7" in r["query"] and "continue=" in r["query"] for r in lists):
+            log("no paginated LIST (limit=7 with continue) seen by the server")
+            ok = False
         for w in watchers:
             rc = w.quit()
             if rc != 0:
