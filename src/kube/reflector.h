@@ -53,7 +53,8 @@ struct kube_reflector_opts {
 	int watch_timeout_s;        /* timeoutSeconds; 0 = random in [300, 600) */
 	/* A watch that delivers no byte (no event, no bookmark) for this long is
 	 * considered dead and replaced. The API server sends bookmarks about
-	 * every minute; 0 = 150 s. */
+	 * every minute; 0 = 150 s. libcurl judges by its speed averaged over
+	 * up to 5 s, so detection takes up to 5 s longer. */
 	int idle_timeout_s;
 	size_t max_event_bytes;     /* one watch line; 0 = 16 MiB */
 	size_t max_page_bytes;      /* one LIST page; 0 = KUBE_BODY_MAX */
