@@ -2,7 +2,8 @@
 """src/kube checks against the fake API server, besides convergence:
 token rotation while watching (right after a 401, and after the token
 TTL without any 401), two-process Lease leader election (exactly
-one leader; kill -9 hands over within the lease; clean exit releases),
+one leader; kill -9 hands over within the lease; clean exit releases; a
+slow renewal steps down at the renew deadline),
 wrong CA / unreachable / 403 (one clear rate-limited log line, a metric,
 retries), RBAC revoked after the sync (the store keeps what it had, then
 recovers), an oversized watch event (counted, logged, relist — not dropped),
@@ -250,6 +251,34 @@ def check_leader(kw, fake):
     return ok
 
 
+def check_leader_deadline(kw, fake):
+    """A leader whose renewal is slow (GET and PUT each stalled 1.9 s, under
+    their 2 s timeout) steps down when the renew deadline (2 s) has passed
+    since its last renewal, not when the slow calls finally return (~4.4 s):
+    otherwise another instance could take over at 3 s while it still acts."""
+    a = Watcher(kw, ["--kubeconfig", fake.kubeconfig, "--lease", "default/k8smon-dl", "--lease-ms", "3000",
+                     "--renew-ms", "2000", "--retry-ms", "500", "--identity", "pod-dl"], "lead-dl")
+    ok = True
+    try:
+        a.expect("LEADER start", 10)
+        time.sleep(1.0)
+        fake.fault(action="stall", seconds=1.9, count=2, path="/leases/k8smon-dl")
+        t0 = time.time()
+        try:
+            a.expect("LEADER stop", 3.0)
+            log("leader deadline: stepped down %.1fs after the stall began" % (time.time() - t0))
+        except RuntimeError:
+            log("leader deadline: still leader 3 s into a renewal stalled past the 2 s renew deadline")
+            ok = False
+        if ok:
+            a.expect("LEADER start", 10)  # renews again once the API is fast
+    finally:
+        fake.fault(action="clear")
+        ok &= finish(a)
+    log("leader renew deadline: %s" % ("ok" if ok else "FAILED"))
+    return ok
+
+
 def check_failure(kw, name, kc, needle, cause):
     w = Watcher(kw, ["--kubeconfig", kc, "--resource", "v1/pods"], name)
     ok = True
@@ -423,6 +452,7 @@ def main():
         ok &= check_retry_after(kw, fake)
         ok &= check_forbidden_after_sync(kw, fake)
         ok &= check_leader(kw, fake)
+        ok &= check_leader_deadline(kw, fake)
         ca = os.path.join(fake.dir, "ca.crt")
         ok &= check_failure(kw, "wrong-ca", kubeconfig(os.path.join(fake.dir, "kc-ca"), fake.url,
                             ca=os.path.join(FIX, "ca.crt"), token=fake.token),
