@@ -163,6 +163,8 @@ if kill -0 $PID 2>/dev/null; then fail "SIGTERM: still running after 3 s"; else
 	wait $PID; rc=$?
 	check "SIGTERM exits 0" test $rc = 0
 fi
+TOKEN=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$TMP/api/server.json")
+check "the bearer token never appears in the (DEBUG) log" sh -c "test -n '$TOKEN' && ! grep -qF '$TOKEN' '$TMP/k8smon.log'"
 check "Lease released on shutdown" sh -c "test -z \"\$(kubectl get lease k8smon -n default -o jsonpath='{.spec.holderIdentity}')\""
 [ "$FAILS" -ne 0 ] && tail -20 "$TMP/k8smon.log"
 finish
