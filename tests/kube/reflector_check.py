@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Convergence test for the reflector: a seeded random stream of >= 1000 pod
-changes interleaved with injected faults (dropped/aborted watches, 410s,
-500s, 429s, garbage lines, stalled responses, watches gone silent, a new RV
-epoch). At the end kubewatch's store must equal the fake server's objects
-exactly (key -> resourceVersion) and no event may have been applied twice or
-out of order (kubewatch counts violations: an add of a present object, an
+changes interleaved with injected faults (dropped/aborted watches, 410s as
+ERROR events and as HTTP status, 500s, 429s, garbage lines, stalled
+responses, watches gone silent, a new RV epoch). At the end kubewatch's
+store must equal the fake server's objects exactly (key -> resourceVersion)
+and no event may have been applied twice or out of order (kubewatch counts violations: an add of a present object, an
 update/delete of an absent one, an add/update whose resourceVersion is not
 newer than the last one seen for that object).
 
@@ -66,6 +66,8 @@ def main():
             lambda: fake.fault(action="drop_watches"),
             lambda: fake.fault(action="drop_watches", abort=True),
             lambda: fake.fault(action="expire"),
+            # 410 as the HTTP status of the watch (not an ERROR event).
+            lambda: fake.fault(action="fail", count=1, code=410, watch=True),
             lambda: fake.fault(action="fail", count=2, code=500, watch=True),
             lambda: fake.fault(action="fail", count=2, code=429, retry_after=1, watch=True),
             lambda: fake.fault(action="fail", count=1, code=500, path="/api/v1/pods", method="GET", watch=False),
@@ -103,6 +105,10 @@ def main():
                 nfaults += 1
             if i == a.changes // 2:
                 fake.fault(action="new_epoch")
+                nfaults += 1
+            if i == 3 * a.changes // 4:
+                fake.fault(action="fail", count=2, code=410, watch=True)
+                fake.fault(action="drop_watches")
                 nfaults += 1
             if i == a.changes // 4:
                 # Both watches go silent (no events, no bookmarks) for longer
