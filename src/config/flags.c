@@ -360,6 +360,12 @@ enum flags_result flags_parse(struct flags *f, int argc, char **argv, FILE *out,
 		snprintf(err, errlen, "flag -leaderElection.renewDeadline must be shorter than -leaderElection.leaseDuration");
 		return FLAGS_EXIT_USAGE;
 	}
+	/* As client-go: the retries (jittered up to 1.2 x the period) must fit
+	 * in the renew deadline, else a leader cannot renew in time. */
+	if (f->renew_deadline_ms * 10 <= f->retry_period_ms * 12) {
+		snprintf(err, errlen, "flag -leaderElection.renewDeadline must be longer than 1.2 x -leaderElection.retryPeriod");
+		return FLAGS_EXIT_USAGE;
+	}
 	return FLAGS_RUN;
 }
 

@@ -94,6 +94,8 @@ static void test_bad_values(void **state)
 	expect_usage("-tls", "-tlsCertFile");
 	expect_usage("stray", "unexpected argument");
 	expect_usage("-http.maxConnections=0", "-http.maxConnections");
+	expect_usage("-leaderElection.renewDeadline=20s", "shorter than -leaderElection.leaseDuration");
+	expect_usage("-leaderElection.retryPeriod=9s", "longer than 1.2 x -leaderElection.retryPeriod");
 }
 
 static void test_help_version(void **state)
