@@ -334,6 +334,10 @@ static void req_free(struct kube_req *r)
 		return;
 	if (r->easy)
 		curl_easy_cleanup(r->easy);
+	/* The list holds a copy of the Authorization header. */
+	for (struct curl_slist *h = r->hdrs; h; h = h->next)
+		if (strncmp(h->data, "Authorization:", 14) == 0)
+			explicit_bzero(h->data, strlen(h->data));
 	curl_slist_free_all(r->hdrs);
 	buf_fini(&r->body);
 	free(r->verb);
