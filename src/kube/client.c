@@ -131,6 +131,7 @@ struct kube_client *kube_client_new(const struct kube_conn *conn, struct kube_lo
 	}
 	c->loop = loop;
 	kube_metrics_init(&c->metrics);
+	kube_metrics_add(&c->metrics, KUBE_M_TOKEN_RELOADS, 0, NULL, NULL, NULL);
 	if (c->conn.token_file && !token_get(c)) {
 		snprintf(err, errlen, "%s: cannot read token file %s", c->conn.source ? c->conn.source : "kube",
 			 c->conn.token_file);

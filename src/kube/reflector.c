@@ -60,6 +60,7 @@ struct kube_reflector {
 	json_t *(*trim)(const json_t *obj);
 };
 
+static struct kube_metrics *M(struct kube_reflector *r);
 static void do_list(struct kube_reflector *r);
 static void do_watch(struct kube_reflector *r);
 
@@ -125,6 +126,12 @@ struct kube_reflector *kube_reflector_new(struct kube_client *c, const struct ku
 		kube_reflector_free(r);
 		return NULL;
 	}
+	/* Counters exist at 0 from the start, so rate() and alerts see a
+	 * resource that has not restarted or relisted yet. */
+	kube_metrics_add(M(r), KUBE_M_WATCH_RESTARTS, 0, r->name, NULL, NULL);
+	kube_metrics_add(M(r), KUBE_M_RELISTS, 0, r->name, NULL, NULL);
+	kube_metrics_add(M(r), KUBE_M_OVERSIZED, 0, r->name, NULL, NULL);
+	kube_metrics_add(M(r), KUBE_M_DECODE_ERRORS, 0, r->name, NULL, NULL);
 	return r;
 }
 

@@ -310,6 +310,12 @@ def check_update(kw, fake):
     ok = True
     try:
         w.expect("SYNCED", 20)
+        m = w.metrics().splitlines()
+        for fam in ("k8smon_kube_relists_total", "k8smon_kube_watch_restarts_total", "k8smon_kube_oversized_total",
+                    "k8smon_kube_decode_errors_total"):
+            if '%s{resource="pods"} 0' % fam not in m:
+                log("self-metrics: %s{resource=\"pods\"} is not exported at 0 before the first event" % fam)
+                ok = False
         mkpod(fake, "upd-1")
         w.send("update default upd-1")
         ln = w.expect("UPDATED", 10)
