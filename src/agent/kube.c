@@ -85,6 +85,11 @@ struct agent_kube {
 	bool ks_running;                    /* loop thread */
 	atomic_bool stopping;               /* set first thing in agent_kube_stop */
 	uint64_t status_timer;              /* a status sync is scheduled; loop thread */
+	/* Status writes sent whose watch event may not have arrived yet:
+	 * "<resource>/<store key>" -> {"rv": resourceVersion the status was
+	 * computed from, "status": what was sent}. Loop thread. */
+	json_t *status_sent;
+	int64_t status_backoff_ms;          /* retry delay after a failed write; loop thread */
 	struct log_limit status_log;
 	struct log_limit ks_render_log;     /* loop thread */
 	struct log_limit ks_labels_log;     /* loop thread */
@@ -353,15 +358,85 @@ static void mon_synced(void *arg)
 
 static const struct kube_resource monitor_res = { "k8smon.io", "v1alpha1", "k8smonitors", false };
 
+/* Delays of the re-sync after a failed status write (409, 5xx, transport). */
+#define STATUS_RETRY_MIN_MS 250
+#define STATUS_RETRY_MAX_MS 30000
+
+static void status_schedule(struct agent_kube *k, int64_t delay_ms);
+
+/* A failed write leaves the old status in the store, so the next sync writes
+ * it again; schedule that sync (with backoff) instead of waiting for an
+ * unrelated change. Loop thread. */
 static void status_done(int rc, long http_status, json_t *obj, void *arg)
 {
 	struct agent_kube *k = arg;
 
 	(void)obj;
-	if (rc)
-		log_limited(&k->status_log, 10000, LOG_WARN, "status",
-			    "writing K8sMonitor status failed: %s (HTTP %ld); retried on the next change",
-			    km_strerror(rc), http_status);
+	if (!rc) {
+		k->status_backoff_ms = 0;
+		return;
+	}
+	if (atomic_load(&k->stopping))
+		return;
+	json_object_clear(k->status_sent);
+	if (!k->status_timer) {
+		k->status_backoff_ms = k->status_backoff_ms ? k->status_backoff_ms * 2 : STATUS_RETRY_MIN_MS;
+		if (k->status_backoff_ms > STATUS_RETRY_MAX_MS)
+			k->status_backoff_ms = STATUS_RETRY_MAX_MS;
+		status_schedule(k, k->status_backoff_ms);
+	}
+	log_limited(&k->status_log, 10000, LOG_WARN, "status",
+		    "writing a K8sMonitor/ScrapeRule status failed: %s (HTTP %ld); retrying in %lld ms",
+		    km_strerror(rc), http_status, (long long)k->status_backoff_ms);
+}
+
+/* Patches obj's status to st (taken) unless the resource already shows it,
+ * or the same status was already sent for this resourceVersion (the watch
+ * event of that write is still on its way): status is written only when it
+ * changes. key is obj's key in its store. Loop thread. */
+static void status_write(struct agent_kube *k, const struct kube_resource *res, const char *key,
+			 const char *ns, const char *name, const json_t *obj, json_t *st)
+{
+	const char *rv = json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+	const json_t *sent;
+	char skey[640];
+	json_t *patch;
+
+	snprintf(skey, sizeof(skey), "%s/%s", res->resource, key);
+	if (!st || status_same(json_object_get(obj, "status"), st)) {
+		json_object_del(k->status_sent, skey);
+		json_decref(st);
+		return;
+	}
+	sent = json_object_get(k->status_sent, skey);
+	if (sent && strcmp(json_string_value(json_object_get(sent, "rv")) ?: "", rv ?: "") == 0 &&
+	    status_same(json_object_get(sent, "status"), st)) {
+		json_decref(st);
+		return;
+	}
+	json_object_set_new(k->status_sent, skey, json_pack("{s:s,s:O}", "rv", rv ?: "", "status", st));
+	patch = json_pack("{s:o}", "status", st);
+	if (!patch || kube_patch(k->client, res, ns, name, "status", patch, status_done, k)) {
+		log_warn("status", "cannot queue the status write of %s %s%s%s", res->resource,
+			 ns ? ns : "", ns ? "/" : "", name);
+		json_object_del(k->status_sent, skey);
+	}
+	json_decref(patch);
+}
+
+/* Forgets sent writes of res whose object is gone from snap. */
+static void status_sent_prune(struct agent_kube *k, const struct kube_resource *res, const json_t *snap)
+{
+	size_t plen = strlen(res->resource);
+	const char *key;
+	json_t *v;
+	void *tmp;
+
+	json_object_foreach_safe(k->status_sent, tmp, key, v) {
+		if (strncmp(key, res->resource, plen) == 0 && key[plen] == '/' &&
+		    !json_object_get(snap, key + plen + 1))
+			json_object_del(k->status_sent, key);
+	}
 }
 
 static int cmp_monitor_ptr(const void *a, const void *b)
@@ -410,10 +485,11 @@ static void monitors_status_sync(struct agent_kube *k)
 			.generation = json_integer_value(json_object_get(md, "generation")),
 			.message = msg,
 		};
-		json_t *st, *patch;
 
-		if (!name)
+		if (!name) {
+			config_unref(c);
 			continue;
+		}
 		if (!c) {
 			in.verdict = STATUS_INVALID;
 			snprintf(msg, sizeof(msg), "%s", err);
@@ -450,16 +526,10 @@ static void monitors_status_sync(struct agent_kube *k)
 			selector_free(sel);
 			config_unref(c);
 		}
-		st = status_build(cur, &in, now);
-		if (!st || status_same(cur, st)) {
-			json_decref(st);
-			continue;
-		}
-		patch = json_pack("{s:o}", "status", st);
-		if (patch && kube_patch(k->client, &monitor_res, NULL, name, "status", patch, status_done, k))
-			log_warn("status", "cannot queue the status write of K8sMonitor %s", name);
-		json_decref(patch);
+		status_write(k, &monitor_res, name /* cluster-scoped: key = name */, NULL, name,
+			     order[i], status_build(cur, &in, now));
 	}
+	status_sent_prune(k, &monitor_res, snap);
 out:
 	free(order);
 	json_decref(claimed);
@@ -520,7 +590,6 @@ static void rules_status_sync(struct agent_kube *k)
 			.generation = json_integer_value(json_object_get(md, "generation")),
 			.message = msg,
 		};
-		json_t *st, *patch;
 
 		if (!name || !ns) {
 			scrape_rule_unref(r);
@@ -541,16 +610,9 @@ static void rules_status_sync(struct agent_kube *k)
 					 scrape_role_name(r->role), r->prefix[0]);
 			scrape_rule_unref(r);
 		}
-		st = status_build(cur, &in, now);
-		if (!st || status_same(cur, st)) {
-			json_decref(st);
-			continue;
-		}
-		patch = json_pack("{s:o}", "status", st);
-		if (patch && kube_patch(k->client, &rule_res, ns, name, "status", patch, status_done, k))
-			log_warn("status", "cannot queue the status write of ScrapeRule %s/%s", ns, name);
-		json_decref(patch);
+		status_write(k, &rule_res, key, ns, name, obj, status_build(cur, &in, now));
 	}
+	status_sent_prune(k, &rule_res, snap);
 	json_decref(snap);
 }
 
@@ -933,6 +995,11 @@ struct agent_kube *agent_kube_start(const struct flags *f, const struct agent_ku
 	}
 	k->flags = f;
 	k->hooks = hooks;
+	k->status_sent = json_object();
+	if (!k->status_sent) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	if (kube_conn_load(&k->conn, f->kubeconfig[0] ? f->kubeconfig : NULL, err, errlen))
 		goto fail;
 	k->loop = kube_loop_new();
@@ -1048,6 +1115,7 @@ void agent_kube_stop(struct agent_kube *k)
 		scrape_mgr_free(k->scrape); /* scrape: needs the running loop */
 	if (k->loop)
 		kube_loop_stop(k->loop);
+	json_decref(k->status_sent); /* after the stop: aborted writes still call status_done */
 	kube_leader_free(k->leader_el);
 	kube_client_free(k->client);
 	kube_loop_free(k->loop);

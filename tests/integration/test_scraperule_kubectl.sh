@@ -1,0 +1,147 @@
+#!/bin/sh
+# ScrapeRule end to end with kubectl (issue 6, "the same for a ScrapeRule"):
+# the agent starts with the flag defaults (built-in rule: victoriametrics.com
+# and prometheus.io annotations), then a ScrapeRule selects the
+# victoriametrics.com pod, switches to prometheus.io (visible within 1 s), an
+# invalid edit keeps the previous behaviour and shows Ready=False with the
+# field message, the fix is Ready again, and deleting the rule brings the
+# flag defaults back. Also: status is written by the leader only, once per
+# change and not again while nothing changes, and a 409 on the status write
+# is retried.
+set -u
+. tests/lib/common.sh
+. tests/lib/fakeapi.sh
+BIN=${K8SMON_BIN:-./bin/k8smon}
+TMP=$(mktemp -d)
+PIDS=""
+trap 'for p in $PIDS; do kill $p 2>/dev/null; done; kill $FAKEAPI_PID 2>/dev/null; rm -rf "$TMP"' EXIT
+fakeapi_start "$TMP" --load crds || { fail "fake API server"; finish; }
+
+P_V=$(free_port); P_P=$(free_port)
+python3 tests/scrape/targets.py $P_V:ok:3 $P_P:ok:2 >"$TMP/targets.out" 2>&1 &
+PIDS="$PIDS $!"
+i=0; until grep -q READY "$TMP/targets.out" || [ $i -gt 100 ]; do sleep 0.1; i=$((i + 1)); done
+
+# pod NAME PORT PREFIX: a running pod on node n1 at 127.0.0.1, scrape-annotated with PREFIX.
+pod() {
+	printf '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"%s","namespace":"prom","uid":"%s-uid","labels":{"app":"%s"},
+ "annotations":{"%s/scrape":"true","%s/port":"%s","%s/interval":"1s"}},
+ "spec":{"nodeName":"n1","containers":[{"name":"main","image":"x","ports":[{"name":"metrics","containerPort":%s,"protocol":"TCP"}]}]},
+ "status":{"phase":"Running","podIP":"127.0.0.1","hostIP":"127.0.0.1","conditions":[{"type":"Ready","status":"True"}]}}' \
+		"$1" "$1" "$1" "$3" "$3" "$2" "$3" "$2"
+}
+fake_ctl POST /objects "$(pod v $P_V victoriametrics.com)" >/dev/null
+fake_ctl POST /objects "$(pod p $P_P prometheus.io)" >/dev/null
+
+# Another holder owns the Lease: this agent starts as a follower.
+kubectl apply -f - >/dev/null <<YAML
+apiVersion: coordination.k8s.io/v1
+kind: Lease
+metadata: {name: k8smon, namespace: default}
+spec: {holderIdentity: someone-else, leaseDurationSeconds: 3600, renewTime: "2026-01-01T00:00:00.000000Z"}
+YAML
+PORT=$(free_port)
+U=http://127.0.0.1:$PORT
+$BIN -promscrape.kubernetes -kubeconfig="$KUBECONFIG" -nodeName=n1 -httpListenAddr=127.0.0.1:$PORT \
+	-promscrape.kubernetes.collectors=app -leaderElection.namespace=default -leaderElection.retryPeriod=500ms \
+	-loggerLevel=INFO >"$TMP/k8smon.log" 2>&1 &
+PIDS="$PIDS $!"
+APID=$!
+wait_http "$U/healthz" || { fail "agent did not start"; cat "$TMP/k8smon.log"; finish; }
+
+until_true() { # until_true MS CMD: prints elapsed ms when CMD succeeds within MS
+	limit=$1; shift
+	start=$(date +%s%N)
+	while :; do
+		if sh -c "$*" >/dev/null 2>&1; then
+			echo $(( ($(date +%s%N) - start) / 1000000 ))
+			return 0
+		fi
+		[ $(( ($(date +%s%N) - start) / 1000000 )) -ge "$limit" ] && return 1
+		sleep 0.05
+	done
+}
+# Status PATCHes of ScrapeRule prom/r since the last reset of the fake's request log.
+status_writes() {
+	fake_ctl GET /requests | python3 -c '
+import json, sys
+log = json.load(sys.stdin)["log"]
+print(sum(1 for r in log if r["method"] == "PATCH" and r["path"].endswith("/namespaces/prom/scraperules/r/status")))'
+}
+SR="kubectl -n prom get sr r"
+
+check "flag defaults: victoriametrics.com pod v is a target" until_true 5000 "curl -s $U/api/v1/targets | grep -q '\"pod\":\"v\"'"
+check "flag defaults: prometheus.io pod p is a target" until_true 5000 "curl -s $U/api/v1/targets | grep -q '\"pod\":\"p\"'"
+check "flag defaults: samples of both pods on /metrics" until_true 5000 \
+	"curl -s $U/metrics | grep -q '^app_requests_total{.*pod=\"v\"' && curl -s $U/metrics | grep -q '^app_requests_total{.*pod=\"p\"'"
+check "follower: k8smon_leader 0" sh -c "curl -s $U/metrics/self | grep -q '^k8smon_leader{lease=\"default/k8smon\"} 0'"
+
+kubectl apply -f - >/dev/null <<YAML
+apiVersion: k8smon.io/v1alpha1
+kind: ScrapeRule
+metadata: {name: r, namespace: prom}
+spec:
+  role: pod
+  annotationPrefix: victoriametrics.com
+  interval: 1s
+YAML
+check "kubectl apply ScrapeRule victoriametrics.com: only pod v within 1 s" until_true 1000 \
+	"curl -s $U/api/v1/targets | grep -q '\"pod\":\"v\"' && ! curl -s $U/api/v1/targets | grep -q '\"pod\":\"p\"'"
+sleep 1.5
+check "follower writes no status" test -z "$($SR -o jsonpath='{.status}')"
+check "follower: no status PATCH at all" test "$(status_writes)" = 0
+
+kubectl -n default delete lease k8smon >/dev/null
+check "the Lease is free: this agent becomes leader" until_true 10000 \
+	"curl -s $U/metrics/self | grep -q '^k8smon_leader{lease=\"default/k8smon\"} 1'"
+check "leader writes status: kubectl get sr shows True Accepted 1" until_true 5000 "$SR --no-headers | grep -Eq '^r +pod +True +Accepted +1 '"
+check "observedGeneration = generation (1)" sh -c "test \"\$($SR -o jsonpath='{.status.observedGeneration}')\" = 1"
+
+# Switch the prefix; exactly one status write follows.
+fake_ctl POST /requests/reset >/dev/null
+kubectl -n prom patch sr r --type=merge -p '{"spec":{"annotationPrefix":"prometheus.io"}}' >/dev/null
+if ms=$(until_true 1000 "curl -s $U/api/v1/targets | grep -q '\"pod\":\"p\"' && ! curl -s $U/api/v1/targets | grep -q '\"pod\":\"v\"' && ! curl -s $U/metrics | grep -q 'pod=\"v\"'"); then
+	ok "switched to prometheus.io: only pod p, no sample of pod v on /metrics after ${ms} ms (<= 1 s)"
+else
+	fail "prefix switch not visible within 1 s"
+fi
+check "samples of pod p on /metrics" until_true 3000 "curl -s $U/metrics | grep -q '^app_requests_total{.*job=\"prom/r\".*pod=\"p\"'"
+gen=$($SR -o jsonpath='{.metadata.generation}')
+check "generation moved to 2" test "$gen" = 2
+check "kubectl get sr: Ready True Accepted with observedGeneration 2" until_true 5000 \
+	"$SR --no-headers | grep -Eq '^r +pod +True +Accepted +1 ' && test \"\$($SR -o jsonpath='{.status.observedGeneration}')\" = 2"
+sleep 1
+check "one change, one status write" test "$(status_writes)" = 1
+
+# Nothing changes for the rule (a pod label edit recounts targets): no write.
+fake_ctl POST /requests/reset >/dev/null
+kubectl -n prom label pod p tier=x >/dev/null
+sleep 6.5
+check "unchanged status is not written again (0 PATCHes after a recount)" test "$(status_writes)" = 0
+
+# Invalid edit: the previous behaviour stays; Ready=False with the field message.
+kubectl -n prom patch sr r --type=merge -p '{"spec":{"annotationPrefix":"Bad_Prefix"}}' >/dev/null
+check "invalid edit: kubectl get sr -o wide shows False InvalidSpec with spec.annotationPrefix" until_true 5000 \
+	"$SR -o wide --no-headers | grep -q 'False *InvalidSpec.*spec.annotationPrefix'"
+check "invalid edit: Stalled=True" sh -c "$SR -o jsonpath='{.status.conditions[?(@.type==\"Stalled\")].status}' | grep -qx True"
+check "invalid edit: observedGeneration 3" sh -c "test \"\$($SR -o jsonpath='{.status.observedGeneration}')\" = 3"
+check "invalid edit: still only pod p (last accepted version)" sh -c "curl -s $U/api/v1/targets | grep -q '\"pod\":\"p\"' && ! curl -s $U/api/v1/targets | grep -q '\"pod\":\"v\"'"
+check "invalid edit: samples of pod p still on /metrics" sh -c "curl -s $U/metrics | grep -q '^app_requests_total{.*pod=\"p\"'"
+
+# The fix, with the first two status writes answered 409 Conflict: retried.
+fake_ctl POST /requests/reset >/dev/null
+fake_ctl POST /fault '{"action":"fail","count":2,"code":409,"method":"PATCH","path":"/namespaces/prom/scraperules/r/status"}' >/dev/null
+kubectl -n prom patch sr r --type=merge -p '{"spec":{"annotationPrefix":"prometheus.io"}}' >/dev/null
+check "fixed (after two 409s on the status write): Ready True Accepted again" until_true 8000 \
+	"$SR --no-headers | grep -Eq '^r +pod +True +Accepted +1 ' && test \"\$($SR -o jsonpath='{.status.observedGeneration}')\" = 4"
+check "the 409s happened and were retried (3 status PATCHes)" test "$(status_writes)" = 3
+check "the failed write is logged with its retry" grep -q 'status failed: .*(HTTP 409); retrying in' "$TMP/k8smon.log"
+check "fixed: still only pod p" sh -c "curl -s $U/api/v1/targets | grep -q '\"pod\":\"p\"' && ! curl -s $U/api/v1/targets | grep -q '\"pod\":\"v\"'"
+
+kubectl -n prom delete sr r >/dev/null
+check "delete: flag defaults return (pods v and p) within 1 s" until_true 1000 \
+	"curl -s $U/api/v1/targets | grep -q '\"pod\":\"v\"' && curl -s $U/api/v1/targets | grep -q '\"pod\":\"p\"'"
+check "delete: samples of pod v back on /metrics" until_true 3000 "curl -s $U/metrics | grep -q '^app_requests_total{.*pod=\"v\"'"
+check "agent up" kill -0 $APID
+[ "$FAILS" -ne 0 ] && tail -30 "$TMP/k8smon.log"
+finish
