@@ -424,11 +424,13 @@ static int h_config(void *ctx, const char *path, struct http_reply *r)
 {
 	struct agent *a = ctx;
 	struct config *c = agent_config(a);
+	json_t *disc = agent_kube_discovery_json(a->kube);
 	int rc;
 
 	(void)path;
 	r->content_type = "application/json";
-	rc = config_write_json(c, a->flags, &r->body);
+	rc = config_write_json(c, a->flags, disc, &r->body);
+	json_decref(disc);
 	config_unref(c);
 	return rc;
 }

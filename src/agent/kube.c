@@ -1,5 +1,6 @@
 #include "agent/kube.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,10 @@ struct agent_kube {
 	struct scrape_mgr *scrape;          /* scrape: app targets (src/scrape) */
 	struct kube_reflector *scrape_rules; /* scrape: ScrapeRules (all namespaces) */
 	json_t *sr_good;                    /* "ns/name" -> last accepted spec object; loop thread */
+	/* For /config: the discovery rules in effect and where they came from
+	 * (a JSON object replaced whole under sr_view_lock; readers copy it). */
+	pthread_mutex_t sr_view_lock;
+	json_t *sr_view;
 	bool sr_pending;                    /* a ScrapeRule rebuild is queued; loop thread */
 	struct podmap *podmap;
 	struct kube_leader *leader_el;
@@ -679,6 +684,31 @@ static void pod_delete(json_t *obj, void *arg)
 
 /* --- scrape: ScrapeRules -> compiled rules for the scrape manager ---------- */
 
+/* One entry of /config's discovery.scrapeRules: the rule key ("ns/name"),
+ * the version in effect (r, NULL = none), its state and error. */
+static void sr_view_add(json_t *rules, const char *key, const struct scrape_rule *r, const char *state,
+			const char *err)
+{
+	json_t *e = json_pack("{s:s+, s:s}", "source", "ScrapeRule/", key, "state", state);
+
+	if (!e)
+		return;
+	if (r)
+		json_object_set_new(e, "inEffect",
+				    json_pack("{s:I, s:s, s:s}", "generation", (json_int_t)r->generation,
+					      "role", scrape_role_name(r->role), "annotationPrefix", r->prefix[0]));
+	if (err)
+		json_object_set_new(e, "error", json_string(err));
+	json_array_append_new(rules, e);
+}
+
+/* /config's discovery object; takes rules. NULL on OOM. */
+static json_t *sr_view_new(size_t in_effect, json_t *rules)
+{
+	return json_pack("{s:s, s:o}", "from", in_effect ? "ScrapeRules" : "flags (built-in rule: pods annotated "
+			 RULE_DEFAULT_PREFIX "/scrape or prometheus.io/scrape)", "scrapeRules", rules);
+}
+
 /* Every valid ScrapeRule applies. An invalid edit of a rule that was valid
  * before keeps its last accepted version running (the nginx model); its
  * status, written by the leader, names the field. A rule that was never
@@ -686,13 +716,13 @@ static void pod_delete(json_t *obj, void *arg)
 static void scrape_rules_changed(struct agent_kube *k)
 {
 	json_t *snap = kube_store_snapshot(kube_reflector_store(k->scrape_rules));
-	json_t *good = json_object();
+	json_t *good = json_object(), *rules = json_array(), *view;
 	size_t n = 0, cap = json_object_size(snap);
 	struct scrape_rule **v = calloc(cap ? cap : 1, sizeof(*v));
 	const char *key;
 	json_t *obj;
 
-	if (!snap || !good || !v)
+	if (!snap || !good || !rules || !v)
 		goto out;
 	json_object_foreach(snap, key, obj) {
 		char err[512];
@@ -701,14 +731,17 @@ static void scrape_rules_changed(struct agent_kube *k)
 		v[n] = scrape_rule_compile(obj, err, sizeof(err));
 		if (v[n]) {
 			json_object_set(good, key, obj);
+			sr_view_add(rules, key, v[n], "accepted", NULL);
 			n++;
 			continue;
 		}
 		if (last && (v[n] = scrape_rule_compile(last, err, sizeof(err)))) {
 			json_object_set(good, key, last);
+			sr_view_add(rules, key, v[n], "invalid; the last accepted version stays in effect", err);
 			n++;
 			log_warn("scrape", "ScrapeRule %s rejected, its last accepted version stays: %s", key, err);
 		} else {
+			sr_view_add(rules, key, NULL, "invalid; ignored", err);
 			log_warn("scrape", "ScrapeRule %s ignored: %s", key, err);
 		}
 	}
@@ -718,7 +751,16 @@ static void scrape_rules_changed(struct agent_kube *k)
 	json_decref(k->sr_good);
 	k->sr_good = good;
 	good = NULL;
+	view = sr_view_new(n, rules);
+	rules = NULL;
+	if (view) {
+		pthread_mutex_lock(&k->sr_view_lock);
+		json_decref(k->sr_view);
+		k->sr_view = view;
+		pthread_mutex_unlock(&k->sr_view_lock);
+	}
 out:
+	json_decref(rules);
 	for (size_t i = 0; i < n; i++)
 		scrape_rule_unref(v[i]);
 	free(v);
@@ -995,8 +1037,10 @@ struct agent_kube *agent_kube_start(const struct flags *f, const struct agent_ku
 	}
 	k->flags = f;
 	k->hooks = hooks;
+	pthread_mutex_init(&k->sr_view_lock, NULL);
 	k->status_sent = json_object();
-	if (!k->status_sent) {
+	k->sr_view = sr_view_new(0, json_array());
+	if (!k->status_sent || !k->sr_view) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -1116,6 +1160,8 @@ void agent_kube_stop(struct agent_kube *k)
 	if (k->loop)
 		kube_loop_stop(k->loop);
 	json_decref(k->status_sent); /* after the stop: aborted writes still call status_done */
+	json_decref(k->sr_view);
+	pthread_mutex_destroy(&k->sr_view_lock);
 	kube_leader_free(k->leader_el);
 	kube_client_free(k->client);
 	kube_loop_free(k->loop);
@@ -1147,6 +1193,18 @@ bool agent_kube_ready(struct agent_kube *k)
 int agent_kube_apps_open(struct agent_kube *k, struct scrape_apps_cursor **c)
 {
 	return scrape_apps_open(k->scrape, c);
+}
+
+json_t *agent_kube_discovery_json(struct agent_kube *k)
+{
+	json_t *v;
+
+	if (!k)
+		return NULL;
+	pthread_mutex_lock(&k->sr_view_lock);
+	v = json_deep_copy(k->sr_view);
+	pthread_mutex_unlock(&k->sr_view_lock);
+	return v;
 }
 
 int agent_kube_write_targets(struct agent_kube *k, struct buf *out)

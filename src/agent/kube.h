@@ -70,6 +70,10 @@ void agent_kube_kube_state_close(struct agent_ks_stream *st);
 struct scrape_apps_cursor;
 int agent_kube_apps_open(struct agent_kube *k, struct scrape_apps_cursor **c);
 int agent_kube_write_targets(struct agent_kube *k, struct buf *out);
+/* For /config: {"from": ..., "scrapeRules": [{"source": "ScrapeRule/ns/name",
+ * "state", "inEffect": {...}, "error"}]}; new reference, NULL before the
+ * ScrapeRules were first listed (or without k). Any thread. */
+json_t *agent_kube_discovery_json(struct agent_kube *k);
 struct scrape_mgr *agent_kube_scrape(struct agent_kube *k);
 /* k8smon_kube_* and k8smon_leader self-metrics. */
 int agent_kube_write_self(struct agent_kube *k, struct buf *out);

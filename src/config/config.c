@@ -143,6 +143,17 @@ static const char *const ks_resource_names[] = {
 	"replicasets", "resourcequotas", "secrets", "services", "statefulsets", NULL,
 };
 
+/* Records in c->from that the part came from the monitor when its spec sets
+ * field (absent fields keep "flags"). */
+static int from_set(struct config *c, const json_t *spec, const char *field, const char *part)
+{
+	json_t *v = json_object_get(spec, field);
+
+	if (!v || json_is_null(v))
+		return 0;
+	return json_object_set_new(c->from, part, json_string(c->source)) ? KM_ENOMEM : 0;
+}
+
 static int apply_monitor(struct config *c, const json_t *m, char *err, size_t errlen)
 {
 	const json_t *spec = json_object_get(m, "spec");
@@ -192,16 +203,31 @@ static int apply_monitor(struct config *c, const json_t *m, char *err, size_t er
 	if (v && !json_is_null(v)) {
 		const char *s = json_string_value(v);
 		int64_t ms;
-		if (!s || parse_duration_ms(s, strlen(s), &ms) || ms < 1000 || ms > 86400000) {
+		if (!s || parse_duration_ms(s, strlen(s), &ms) || ms < 1000 || ms > 3600000) {
 			char shown[96];
 			char *dump = json_dumps(v, JSON_ENCODE_ANY);
 			snprintf(shown, sizeof(shown), "%.80s", dump ? dump : "?");
 			free(dump);
-			snprintf(err, errlen, "spec.interval: %s is not a duration between 1s and 24h (e.g. \"30s\")", shown);
+			snprintf(err, errlen, "spec.interval: %s is not a duration between 1s and 1h (e.g. \"30s\")", shown);
 			return KM_EINVAL;
 		}
 		c->interval_ms = ms;
 	}
+	rc = from_set(c, spec, "collectors", "collectors");
+	if (!rc)
+		rc = from_set(c, spec, "interval", "interval");
+	if (!rc)
+		rc = from_set(c, spec, "namespaces", "namespaces");
+	if (!rc)
+		rc = from_set(c, spec, "excludeNamespaces", "excludeNamespaces");
+	if (!rc)
+		rc = from_set(c, spec, "nodeSelector", "nodeSelector");
+	if (!rc)
+		rc = from_set(c, spec, "node", "node");
+	if (!rc)
+		rc = from_set(c, spec, "kubeState", "kubeState");
+	if (rc)
+		return rc;
 	v = json_object_get(spec, "nodeSelector");
 	if (v && !json_is_null(v)) {
 		struct selector *sel = selector_compile(v, "spec.nodeSelector", err, errlen);
@@ -220,6 +246,9 @@ static int apply_monitor(struct config *c, const json_t *m, char *err, size_t er
 		return KM_EINVAL;
 	}
 	if (node) {
+		c->node_spec = json_deep_copy(node);
+		if (!c->node_spec)
+			return KM_ENOMEM;
 		rc = get_rx(node, "mountPointsExclude", "spec.node", &c->mount_points_exclude, err, errlen);
 		if (!rc)
 			rc = get_rx(node, "fsTypesExclude", "spec.node", &c->fs_types_exclude, err, errlen);
@@ -234,6 +263,9 @@ static int apply_monitor(struct config *c, const json_t *m, char *err, size_t er
 		return KM_EINVAL;
 	}
 	if (ks) {
+		c->ks_spec = json_deep_copy(ks);
+		if (!c->ks_spec)
+			return KM_ENOMEM;
 		rc = get_str_list(ks, "resources", "spec.kubeState", &c->ks_resources, &present, err, errlen);
 		for (size_t i = 0; !rc && i < c->ks_resources.n; i++) {
 			bool known = false;
@@ -291,7 +323,10 @@ struct config *config_build(const struct flags *f, const json_t *monitor, char *
 	c->collectors = f->collectors;
 	c->interval_ms = f->interval_ms;
 	c->source = strdup("flags");
-	if (!c->source || list_copy(&c->namespaces, &f->namespaces) ||
+	c->from = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "collectors", "flags", "interval", "flags",
+			    "namespaces", "flags", "excludeNamespaces", "flags", "nodeSelector", "flags",
+			    "node", "flags", "kubeState", "flags");
+	if (!c->source || !c->from || list_copy(&c->namespaces, &f->namespaces) ||
 	    list_copy(&c->exclude_namespaces, &f->exclude_namespaces))
 		goto nomem;
 	if (monitor) {
@@ -337,6 +372,9 @@ void config_unref(struct config *c)
 	rx_free(c->fs_types_exclude);
 	rx_free(c->netdev_exclude);
 	json_decref(c->ks_labels_allowlist);
+	json_decref(c->node_spec);
+	json_decref(c->ks_spec);
+	json_decref(c->from);
 	free(c->source);
 	free(c);
 }
@@ -365,7 +403,8 @@ static json_t *list_json(const struct str_list *l)
 	return a;
 }
 
-int config_write_json(const struct config *c, const struct flags *f, struct buf *out)
+int config_write_json(const struct config *c, const struct flags *f, const json_t *discovery,
+		      struct buf *out)
 {
 	char coll[128];
 	json_t *root = NULL;
@@ -373,17 +412,25 @@ int config_write_json(const struct config *c, const struct flags *f, struct buf 
 	int rc = KM_ENOMEM;
 
 	flags_format_collectors(c->collectors, coll, sizeof(coll));
-	root = json_pack("{s:s, s:I, s:{s:s, s:s, s:I, s:o, s:o}, s:{s:b, s:s, s:s, s:s, s:s, s:s, s:b}}",
+	root = json_pack("{s:s, s:I, s:I, s:{s:s, s:s, s:I, s:o, s:o, s:o, s:o}, s:o, s:{s:b, s:s, s:s, s:s, s:s, s:s, s:b}}",
 			 "source", c->source, "generation", (json_int_t)c->generation,
+			 "monitorGeneration", (json_int_t)c->monitor_generation,
 			 "effective",
-			 "collectors", coll, "collectorsFrom", c->source,
+			 "collectors", coll,
+			 "collectorsFrom", json_string_value(json_object_get(c->from, "collectors")) ?: c->source,
 			 "intervalMs", (json_int_t)c->interval_ms,
 			 "namespaces", list_json(&c->namespaces),
 			 "excludeNamespaces", list_json(&c->exclude_namespaces),
+			 /* copies: the configuration is shared between threads */
+			 "node", c->node_spec ? json_deep_copy(c->node_spec) : json_null(),
+			 "kubeState", c->ks_spec ? json_deep_copy(c->ks_spec) : json_null(),
+			 "from", json_deep_copy(c->from),
 			 "flags", "kubernetes", f->kubernetes, "nodeName", f->node_name,
 			 "httpListenAddr", f->listen_addr, "procfs", f->procfs, "sysfs", f->sysfs,
 			 "rootfs", f->rootfs, "leaderElection", f->leader_election);
 	if (!root)
+		goto out;
+	if (discovery && json_object_set(root, "discovery", (json_t *)discovery))
 		goto out;
 	text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
 	if (!text)

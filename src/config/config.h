@@ -37,6 +37,12 @@ struct config {
 	struct rx *ks_allow;            /* owned; the allowlist joined into one regex; NULL = all */
 	struct rx *ks_deny;             /* owned; NULL = none */
 	json_t *ks_labels_allowlist;    /* owned ref; {"pods": ["app", ...]} or NULL */
+	/* For /config: the node and kubeState options as given (owned, NULL =
+	 * defaults), and where each part of the configuration came from:
+	 * {"collectors": "flags" | "K8sMonitor/<name>", "interval": ..., ...}. */
+	json_t *node_spec;
+	json_t *ks_spec;
+	json_t *from;
 };
 
 /* Builds a configuration from the flags plus, when monitor is not NULL, the
@@ -53,7 +59,10 @@ struct config *config_ref(struct config *c);
 void config_unref(struct config *c);
 /* Whether namespace ns passes the include/exclude filters. */
 bool config_namespace_allowed(const struct config *c, const char *ns);
-/* Appends the configuration as JSON (for /config). */
-int config_write_json(const struct config *c, const struct flags *f, struct buf *out);
+/* Appends the configuration as JSON (for /config): the effective values,
+ * which resource each part came from, and discovery (borrowed, may be NULL:
+ * the ScrapeRules in effect, as the caller describes them). */
+int config_write_json(const struct config *c, const struct flags *f, const json_t *discovery,
+		      struct buf *out);
 
 #endif

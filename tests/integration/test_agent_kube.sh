@@ -130,6 +130,14 @@ check "kstatus Stalled=True when invalid" sh -c "kubectl get kmon e2e -o jsonpat
 kubectl patch kmon e2e --type=merge -p '{"spec":{"interval":"20s"}}' >/dev/null
 check "fixed spec applies (collectors [node]: no kube_*)" until_true 5 "! curl -s $U/metrics | grep -q '^kube_pod_info{'"
 check "fixed spec: Ready=True again" until_true 5 "kubectl get kmon e2e --no-headers | grep -Eq '^e2e +True +Accepted'"
+# Status is written only when it changes: a node change makes the leader
+# re-evaluate every K8sMonitor, but the verdict is the same -> no PATCH.
+fake_ctl POST /requests/reset >/dev/null
+kubectl label node demo-node-2 k8smon-test=touch >/dev/null
+sleep 1.5
+n=$(fake_ctl GET /requests | python3 -c 'import json, sys
+print(sum(1 for r in json.load(sys.stdin)["log"] if r["method"] == "PATCH" and "/k8smonitors/" in r["path"] and r["path"].endswith("/status")))')
+check "unchanged K8sMonitor status is not written again (0 status PATCHes after a node change)" test "$n" = 0
 # A younger monitor selecting the same node loses and says so.
 printf 'apiVersion: k8smon.io/v1alpha1\nkind: K8sMonitor\nmetadata:\n  name: zz-younger\nspec:\n  interval: 30s\n' | kubectl apply -f - >/dev/null
 check "conflict: the younger K8sMonitor reports Conflict naming the winner" until_true 5 "kubectl get kmon zz-younger -o wide --no-headers | grep -q 'False *Conflict.*older K8sMonitor e2e'"
@@ -138,6 +146,56 @@ kubectl delete kmon zz-younger >/dev/null
 
 kubectl delete kmon e2e >/dev/null
 check "delete returns to the flags" until_true 5 "curl -s $U/metrics | grep -q '^container_cpu_usage_seconds_total{' && curl -s $U/metrics | grep -q '^kube_pod_info{namespace=\"shop\"' && curl -s $U/config | grep -q '\"source\": \"flags\"'"
+
+# Every other aspect changes live too: interval, namespaces (include),
+# kubeState.resources, metricDenylist / metricAllowlist, node options; /config
+# says which part came from where.
+cat >"$TMP/live.yaml" <<YAML
+apiVersion: k8smon.io/v1alpha1
+kind: K8sMonitor
+metadata:
+  name: live
+spec:
+  interval: 7s
+  namespaces: [shop]
+  kubeState:
+    resources: [pods, namespaces]
+    metricDenylist: [kube_pod_status_phase]
+  node:
+    netdevExclude: '^lo$'
+YAML
+check "before: node_network_* of lo, kube_node_*, kube_pod_status_phase, pods outside shop" sh -c \
+	"curl -s $U/metrics | grep -q '^node_network_receive_bytes_total{device=\"lo\"}' && curl -s $U/metrics | grep -q '^kube_node_info{' && curl -s $U/metrics | grep -q '^kube_pod_status_phase{' && curl -s $U/metrics | grep '^kube_pod_info{' | grep -vq 'namespace=\"shop\"'"
+kubectl apply -f "$TMP/live.yaml" >/dev/null
+check "namespaces [shop]: kube_pod_info of shop only" until_true 5 \
+	"curl -s $U/metrics | grep -q '^kube_pod_info{namespace=\"shop\"' && ! curl -s $U/metrics | grep '^kube_pod_info{' | grep -vq 'namespace=\"shop\"'"
+check "kubeState.resources [pods, namespaces]: no kube_node_*, no kube_deployment_*" sh -c \
+	"! curl -s $U/metrics | grep -q -e '^kube_node_' -e '^kube_deployment_'"
+check "metricDenylist [kube_pod_status_phase]: gone, kube_pod_info stays" sh -c \
+	"! curl -s $U/metrics | grep -q '^kube_pod_status_phase{' && curl -s $U/metrics | grep -q '^kube_pod_info{'"
+check "node.netdevExclude ^lo\$: no node_network_* of lo, node metrics stay" sh -c \
+	"! curl -s $U/metrics | grep -q '^node_network_receive_bytes_total{device=\"lo\"}' && curl -s $U/metrics | grep -q '^node_load1 '"
+check "interval 7s: default scrape interval of discovered targets" until_true 5 \
+	"curl -s $U/api/v1/targets | grep -q '\"scrapeInterval\": *\"7s\"'"
+curl -s $U/config >"$TMP/config.json"
+check "/config: interval, namespaces, node, kubeState from K8sMonitor/live; collectors from the flags" python3 -c '
+import json, sys
+c = json.load(open(sys.argv[1]))
+f, e = c["from"], c["effective"]
+assert c["source"] == "K8sMonitor/live", c["source"]
+assert f["interval"] == f["namespaces"] == f["node"] == f["kubeState"] == "K8sMonitor/live", f
+assert f["collectors"] == "flags" and f["excludeNamespaces"] == "flags", f
+assert e["intervalMs"] == 7000 and e["namespaces"] == ["shop"], e
+assert e["kubeState"] == {"resources": ["pods", "namespaces"], "metricDenylist": ["kube_pod_status_phase"]}, e["kubeState"]
+assert e["node"] == {"netdevExclude": "^lo$"}, e["node"]
+assert c["discovery"]["from"].startswith("flags (built-in rule"), c["discovery"]
+' "$TMP/config.json"
+kubectl patch kmon live --type=json -p '[{"op":"remove","path":"/spec/kubeState/metricDenylist"},{"op":"add","path":"/spec/kubeState/metricAllowlist","value":["kube_namespace_.*"]}]' >/dev/null
+check "metricAllowlist [kube_namespace_.*]: only kube_namespace_* of the kube_* families" until_true 5 \
+	"curl -s $U/metrics | grep -q '^kube_namespace_created{' && ! curl -s $U/metrics | grep '^kube_' | grep -v -e '^kube_namespace_' -e '^kube_state_metrics_' | grep -q ."
+kubectl delete kmon live >/dev/null
+check "delete: every kind, every namespace and lo are back" until_true 5 \
+	"curl -s $U/metrics | grep -q '^kube_node_info{' && curl -s $U/metrics | grep -q '^kube_pod_status_phase{' && curl -s $U/metrics | grep -q '^node_network_receive_bytes_total{device=\"lo\"}' && curl -s $U/config | grep -q '\"source\": \"flags\"'"
 
 # Label allowlist: kube_pod_labels gains label_* without a restart.
 check "no label_* on kube_pod_labels by default" sh -c "! curl -s $U/metrics/kube-state | grep -q '^kube_pod_labels{.*label_'"

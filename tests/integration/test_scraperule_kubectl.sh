@@ -128,6 +128,17 @@ check "invalid edit: observedGeneration 3" sh -c "test \"\$($SR -o jsonpath='{.s
 check "invalid edit: still only pod p (last accepted version)" sh -c "curl -s $U/api/v1/targets | grep -q '\"pod\":\"p\"' && ! curl -s $U/api/v1/targets | grep -q '\"pod\":\"v\"'"
 check "invalid edit: samples of pod p still on /metrics" sh -c "curl -s $U/metrics | grep -q '^app_requests_total{.*pod=\"p\"'"
 
+curl -s $U/config >"$TMP/config.json"
+check "/config: ScrapeRule/prom/r invalid, generation 2 (prometheus.io) in effect" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))["discovery"]
+r = d["scrapeRules"]
+assert d["from"] == "ScrapeRules" and len(r) == 1, d
+assert r[0]["source"] == "ScrapeRule/prom/r" and r[0]["state"].startswith("invalid; the last accepted version"), r
+assert r[0]["inEffect"] == {"generation": 2, "role": "pod", "annotationPrefix": "prometheus.io"}, r
+assert "spec.annotationPrefix" in r[0]["error"], r
+' "$TMP/config.json"
+
 # The fix, with the first two status writes answered 409 Conflict: retried.
 fake_ctl POST /requests/reset >/dev/null
 fake_ctl POST /fault '{"action":"fail","count":2,"code":409,"method":"PATCH","path":"/namespaces/prom/scraperules/r/status"}' >/dev/null
@@ -141,6 +152,7 @@ check "fixed: still only pod p" sh -c "curl -s $U/api/v1/targets | grep -q '\"po
 kubectl -n prom delete sr r >/dev/null
 check "delete: flag defaults return (pods v and p) within 1 s" until_true 1000 \
 	"curl -s $U/api/v1/targets | grep -q '\"pod\":\"v\"' && curl -s $U/api/v1/targets | grep -q '\"pod\":\"p\"'"
+check "delete: /config says discovery comes from the flags again" sh -c "curl -s $U/config | grep -q '\"from\": \"flags (built-in rule'"
 check "delete: samples of pod v back on /metrics" until_true 3000 "curl -s $U/metrics | grep -q '^app_requests_total{.*pod=\"v\"'"
 check "agent up" kill -0 $APID
 [ "$FAILS" -ne 0 ] && tail -30 "$TMP/k8smon.log"

@@ -107,9 +107,9 @@ static void test_invalid_specs(void **state)
 {
 	(void)state;
 	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"interval\":\"15\"}}",
-		     "spec.interval: \"15\" is not a duration between 1s and 24h (e.g. \"30s\")");
+		     "spec.interval: \"15\" is not a duration between 1s and 1h (e.g. \"30s\")");
 	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"interval\":15}}",
-		     "spec.interval: 15 is not a duration between 1s and 24h (e.g. \"30s\")");
+		     "spec.interval: 15 is not a duration between 1s and 1h (e.g. \"30s\")");
 	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"collectors\":[\"node\",\"gpu\"]}}",
 		     "spec.collectors[1]: unknown collector \"gpu\" (known: node, container, kube-state, app)");
 	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"namespaces\":\"a\"}}",
