@@ -425,10 +425,15 @@ static void list_done(const struct kube_resp *resp, void *arg)
 		 * removed). Not an error to back off from for long: look
 		 * again every few seconds so it is picked up soon after it
 		 * appears. */
-		atomic_store(&r->absent, true);
-		log_limited(&r->lim_fail, LOG_EVERY_MS, LOG_WARN, "kube",
-			    "resource=%s is not served by the API server (CRD not installed?); store keeps %zu objects; looking again every %.0fs",
-			    r->name, kube_store_len(r->store), (double)ABSENT_RETRY_MS / 1000.0);
+		/* The moment it goes away is always logged; the polls after
+		 * that are rate-limited. */
+		if (!atomic_exchange(&r->absent, true))
+			log_warn("kube", "resource=%s is not served by the API server (CRD not installed?); store keeps %zu objects; looking again every %.0fs",
+				 r->name, kube_store_len(r->store), (double)ABSENT_RETRY_MS / 1000.0);
+		else
+			log_limited(&r->lim_fail, LOG_EVERY_MS, LOG_WARN, "kube",
+				    "resource=%s is not served by the API server (CRD not installed?); store keeps %zu objects; looking again every %.0fs",
+				    r->name, kube_store_len(r->store), (double)ABSENT_RETRY_MS / 1000.0);
 		list_reset(r);
 		schedule(r, ABSENT_RETRY_MS);
 		return;
@@ -475,7 +480,9 @@ static void list_done(const struct kube_resp *resp, void *arg)
 	r->listed_once = true;
 	backoff_reset(&r->bo);
 	atomic_store(&r->synced, true);
-	atomic_store(&r->absent, false);
+	if (atomic_exchange(&r->absent, false))
+		log_info("kube", "resource=%s is served now (CRD installed): listed %zu objects", r->name,
+			 kube_store_len(r->store));
 	kube_metrics_set(M(r), KUBE_M_SYNCED, 1, r->name, NULL, NULL);
 	note_progress(r);
 	log_debug("kube", "resource=%s listed %zu objects at resourceVersion %s", r->name,
@@ -661,6 +668,13 @@ static void watch_done(const struct kube_resp *resp, void *arg)
 		return;
 	}
 	d = failure_delay(r, resp);
+	if (resp->status == 404) {
+		/* The resource went away (its CRD was deleted): a LIST says
+		 * so once, and keeps looking for it. */
+		want_relist(r, "resource not served (HTTP 404)");
+		schedule(r, d);
+		return;
+	}
 	log_failure(r, "watch", resp, d);
 	/* The RV is still good; re-watch from it after the backoff. */
 	schedule(r, d);
