@@ -2,7 +2,14 @@
 """Reconfiguration latency: time from a K8sMonitor write (PATCH answered by the
 API server) to the change being visible on the agent's /metrics/kube-state,
 over N changes, while a second thread scrapes /metrics continuously and counts
-failed requests. Usage: reconfig.py STATE_DIR AGENT_URL N"""
+failed requests. Usage: reconfig.py STATE_DIR AGENT_URL N
+
+K8SMON_RECONFIG_MIXED=1 (the ASan leak run): every change also varies the
+interval, kubeState resources / metric allow- and denylists, node options and a
+ScrapeRule's annotation prefix, and every 10th change is preceded by an invalid
+spec (rejected, InvalidSpec status) -- so every path of the configuration build
+and swap runs N times."""
+import os
 import json
 import ssl
 import statistics
@@ -15,6 +22,8 @@ state, agent, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 srv = json.load(open(f"{state}/api/server.json"))
 ctx = ssl.create_default_context(cafile=srv["ca"])
 MON = f'{srv["url"]}/apis/k8smon.io/v1alpha1/k8smonitors'
+SR = f'{srv["url"]}/apis/k8smon.io/v1alpha1/namespaces/shop/scraperules'
+MIXED = os.environ.get("K8SMON_RECONFIG_MIXED") == "1"
 
 
 def api(method, url, body=None, ctype="application/json"):
@@ -45,6 +54,9 @@ def poller():
 
 api("POST", MON, {"apiVersion": "k8smon.io/v1alpha1", "kind": "K8sMonitor",
                   "metadata": {"name": "bench"}, "spec": {"excludeNamespaces": []}})
+if MIXED:
+    api("POST", SR, {"apiVersion": "k8smon.io/v1alpha1", "kind": "ScrapeRule",
+                     "metadata": {"name": "bench", "namespace": "shop"}, "spec": {"annotationPrefix": "prometheus.io"}})
 time.sleep(1)
 t = threading.Thread(target=poller, daemon=True)
 t.start()
@@ -52,6 +64,20 @@ lat = []
 for i in range(n):
     excluded = i % 2 == 0
     spec = {"spec": {"excludeNamespaces": ["shop"] if excluded else []}}
+    if MIXED:
+        if i % 10 == 0:
+            api("PATCH", MON + "/bench", {"spec": {"interval": "15", "kubeState": {"metricAllowlist": ["["]}}},
+                "application/merge-patch+json")
+        spec["spec"]["interval"] = "%ds" % (10 + i % 7)
+        spec["spec"]["kubeState"] = ({"resources": ["pods", "namespaces", "nodes"], "metricDenylist": ["kube_pod_status_.*"],
+                                      "metricAllowlist": None, "labelsAllowlist": {"pods": ["app"]}}
+                                     if i % 3 == 0 else
+                                     {"resources": None, "metricDenylist": None, "metricAllowlist": ["kube_pod_.*", "kube_node_.*"],
+                                      "labelsAllowlist": None})
+        spec["spec"]["node"] = {"netdevExclude": "^lo$"} if i % 2 else None
+        api("PATCH", SR + "/bench", {"spec": {"annotationPrefix": "prometheus.io" if i % 2 else "victoriametrics.com",
+                                              "interval": "Bad" if i % 10 == 5 else "%ds" % (5 + i % 3)}},
+            "application/merge-patch+json")
     api("PATCH", MON + "/bench", spec, "application/merge-patch+json")
     t0 = time.monotonic()
     while True:

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Leak check of live reconfiguration (run by hand or by CI when an ASan build
 # of the agent exists): K8SMON_BIN=<asan binary> N=1000 asan_reconfig.sh.
-# 1000 K8sMonitor changes through the API, then SIGTERM; any sanitizer or
-# leak report in the agent's output fails the run.
+# 1000 K8sMonitor changes through the API (every field varied, an invalid
+# spec every 10th change, a ScrapeRule changed alongside), then SIGTERM; any
+# sanitizer or leak report in the agent's output fails the run.
 set -u
 . tests/lib/common.sh
 . tests/lib/fakeapi.sh
@@ -19,7 +20,7 @@ ASAN_OPTIONS=detect_leaks=1:exitcode=23 $BIN -promscrape.kubernetes -kubeconfig=
 PID=$!
 wait_http "http://127.0.0.1:$PORT/readyz" 30
 sleep 2
-check "$N reconfigurations applied" python3 bench/reconfig.py "$TMP" "http://127.0.0.1:$PORT" "$N"
+check "$N reconfigurations applied" env K8SMON_RECONFIG_MIXED=1 python3 bench/reconfig.py "$TMP" "http://127.0.0.1:$PORT" "$N"
 kill -TERM $PID
 wait $PID; rc=$?
 PID=""
