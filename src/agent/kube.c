@@ -88,6 +88,12 @@ struct agent_kube {
 	struct kube_leader *leader_el;
 	struct ks_store *ks;
 	bool ks_running;                    /* loop thread */
+	/* What HTTP threads may know of the kube-state watches (they must not
+	 * touch ksw[].r, which the loop thread frees on a restart): ks_ready =
+	 * running and every list applied; ks_settled = not running, or ready.
+	 * Written on the loop thread by ks_ready_update(). */
+	atomic_bool ks_ready;
+	atomic_bool ks_settled;
 	atomic_bool stopping;               /* set first thing in agent_kube_stop */
 	uint64_t status_timer;              /* a status sync is scheduled; loop thread */
 	/* Status writes sent whose watch event may not have arrived yet:
@@ -199,11 +205,23 @@ static void ks_delete(json_t *obj, void *arg)
 		status_kick_slow(w->k);
 }
 
+/* Loop thread: recomputes ks_ready / ks_settled. */
+static void ks_ready_update(struct agent_kube *k)
+{
+	bool all = k->ks_running;
+
+	for (int i = 0; all && i < KS_KIND_COUNT; i++)
+		all = k->ksw[i].r && kube_reflector_synced(k->ksw[i].r);
+	atomic_store(&k->ks_ready, all);
+	atomic_store(&k->ks_settled, all || !k->ks_running);
+}
+
 static void ks_synced(void *arg)
 {
 	struct ks_watch *w = arg;
 
 	atomic_fetch_add(&w->list_ok, 1);
+	ks_ready_update(w->k);
 	if (w->kind == KS_NODE)
 		status_kick(w->k);
 }
@@ -997,18 +1015,20 @@ static json_t *ks_trim_other(const json_t *obj)
 
 static void stop_kube_state(struct agent_kube *k)
 {
+	k->ks_running = false;
+	ks_ready_update(k); /* before the frees: HTTP threads stop looking */
 	for (int i = 0; i < KS_KIND_COUNT; i++) {
 		kube_reflector_free(k->ksw[i].r);
 		k->ksw[i].r = NULL;
 		/* No stale series: the next leader term starts from a fresh list. */
 		ks_store_clear_kind(k->ks, (enum ks_kind)i);
 	}
-	k->ks_running = false;
 }
 
 static int start_kube_state(struct agent_kube *k)
 {
 	k->ks_running = true;
+	ks_ready_update(k);
 	for (int i = 0; i < KS_KIND_COUNT; i++) {
 		struct kube_reflector_opts o = {
 			.res = ks_resources[i],
@@ -1037,6 +1057,7 @@ struct agent_kube *agent_kube_start(const struct flags *f, const struct agent_ku
 	}
 	k->flags = f;
 	k->hooks = hooks;
+	atomic_store(&k->ks_settled, true); /* no kube-state watches yet */
 	pthread_mutex_init(&k->sr_view_lock, NULL);
 	k->status_sent = json_object();
 	k->sr_view = sr_view_new(0, json_array());
@@ -1172,21 +1193,13 @@ void agent_kube_stop(struct agent_kube *k)
 	free(k);
 }
 
-static bool ks_synced_all(struct agent_kube *k)
-{
-	for (int i = 0; i < KS_KIND_COUNT; i++)
-		if (k->ksw[i].r && !kube_reflector_synced(k->ksw[i].r))
-			return false;
-	return true;
-}
-
 bool agent_kube_ready(struct agent_kube *k)
 {
 	/* Without the K8sMonitor CRD the flags rule: do not wait for it. */
 	bool monitors = kube_reflector_synced(k->monitors) || kube_reflector_absent(k->monitors);
 
 	return monitors && kube_reflector_synced(k->self_node) &&
-	       kube_reflector_synced(k->node_pods) && ks_synced_all(k);
+	       kube_reflector_synced(k->node_pods) && atomic_load(&k->ks_settled);
 }
 
 /* scrape: /metrics/apps, /api/v1/targets and the manager itself */
@@ -1243,8 +1256,7 @@ int agent_kube_write_kube_state(struct agent_kube *k, const struct config *c, st
 
 	/* Exactly one emitter, and only a complete set: nothing until the
 	 * leader's initial lists are all applied. */
-	if (!(c->collectors & COLLECTOR_KUBE_STATE) || !atomic_load(&k->leader) || !k->ks_running ||
-	    !ks_synced_all(k))
+	if (!(c->collectors & COLLECTOR_KUBE_STATE) || !atomic_load(&k->leader) || !atomic_load(&k->ks_ready))
 		return 0;
 	for (size_t i = 0; i < c->ks_resources.n; i++) {
 		enum ks_kind kind;
@@ -1252,9 +1264,8 @@ int agent_kube_write_kube_state(struct agent_kube *k, const struct config *c, st
 			f.kinds |= 1u << kind;
 	}
 	rc = ks_store_write(k->ks, &f, out);
+	/* ks_ready: every kind is watched. */
 	for (int i = 0; !rc && i < KS_KIND_COUNT; i++) {
-		if (!k->ksw[i].r)
-			continue;
 		counts[n++] = (struct ks_self_counts){
 			.resource = ks_kind_go_type((enum ks_kind)i),
 			.list_success = atomic_load(&k->ksw[i].list_ok),
@@ -1299,8 +1310,7 @@ int agent_kube_kube_state_open(struct agent_kube *k, const struct config *c,
 
 	*out = NULL;
 	/* As agent_kube_write_kube_state: nothing unless leader and synced. */
-	if (!(c->collectors & COLLECTOR_KUBE_STATE) || !atomic_load(&k->leader) || !k->ks_running ||
-	    !ks_synced_all(k))
+	if (!(c->collectors & COLLECTOR_KUBE_STATE) || !atomic_load(&k->leader) || !atomic_load(&k->ks_ready))
 		return 0;
 	st = calloc(1, sizeof(*st));
 	if (!st)
@@ -1321,9 +1331,8 @@ int agent_kube_kube_state_open(struct agent_kube *k, const struct config *c,
 	}
 	ks_cursor_init(&st->cur);
 	buf_init(&st->tail, 1u << 20);
+	/* ks_ready: every kind is watched. */
 	for (int i = 0; i < KS_KIND_COUNT; i++) {
-		if (!k->ksw[i].r)
-			continue;
 		counts[n++] = (struct ks_self_counts){
 			.resource = ks_kind_go_type((enum ks_kind)i),
 			.list_success = atomic_load(&k->ksw[i].list_ok),

@@ -33,6 +33,9 @@ until_true() {
 	done
 }
 ks() { curl -s "$U/metrics/kube-state"; }
+# health NAME: "<Argo CD health> <kstatus>" of the live K8sMonitor (examples/argocd Lua, tests/argocd/kstatus.py).
+LUA=$(command -v lua5.1 || true)
+health() { kubectl get kmon "$1" -o json >"$TMP/h.json" && python3 tests/argocd/eval_obj.py "$LUA" "$TMP/h.json"; }
 
 check "ready after the initial sync" until_true 10 "test \"\$(curl -s -o /dev/null -w '%{http_code}' $U/readyz)\" = 200"
 check "k8smon_leader 1 (Lease acquired)" until_true 10 "curl -s $U/metrics/self | grep -q '^k8smon_leader{lease=\"default/k8smon\"} 1'"
@@ -117,6 +120,7 @@ gen=$(kubectl get kmon e2e -o jsonpath='{.metadata.generation}')
 check "kubectl get kmon: Ready=True Accepted" until_true 5 "kubectl get kmon e2e --no-headers | grep -Eq '^e2e +True +Accepted +2 '"
 check "status.observedGeneration = metadata.generation" until_true 5 "test \"\$(kubectl get kmon e2e -o jsonpath='{.status.observedGeneration}')\" = $gen"
 check "kstatus Stalled=False when accepted" sh -c "kubectl get kmon e2e -o jsonpath='{.status.conditions[?(@.type==\"Stalled\")].status}' | grep -qx False"
+[ -n "$LUA" ] && check "accepted, as written by the agent: Argo CD Healthy, kstatus Current" test "$(health e2e)" = "Healthy Current"
 check "/config names the K8sMonitor" sh -c "curl -s $U/config | grep -q '\"source\": \"K8sMonitor/e2e\"'"
 check "node metrics unaffected" sh -c "curl -s $U/metrics | grep -q '^node_load1 '"
 
@@ -127,6 +131,7 @@ check "invalid spec keeps the last good configuration" sh -c "curl -s $U/metrics
 check "invalid spec logged with the field path" grep -q 'spec.interval: \\"15\\" is not a duration' "$TMP/k8smon.log"
 check "kubectl get kmon: Ready=False InvalidSpec with the field message" until_true 5 "kubectl get kmon e2e -o wide --no-headers | grep -q 'False *InvalidSpec.*spec.interval: \"15\" is not a duration'"
 check "kstatus Stalled=True when invalid" sh -c "kubectl get kmon e2e -o jsonpath='{.status.conditions[?(@.type==\"Stalled\")].status}' | grep -qx True"
+[ -n "$LUA" ] && check "invalid, as written by the agent: Argo CD Degraded, kstatus Failed" test "$(health e2e)" = "Degraded Failed"
 kubectl patch kmon e2e --type=merge -p '{"spec":{"interval":"20s"}}' >/dev/null
 check "fixed spec applies (collectors [node]: no kube_*)" until_true 5 "! curl -s $U/metrics | grep -q '^kube_pod_info{'"
 check "fixed spec: Ready=True again" until_true 5 "kubectl get kmon e2e --no-headers | grep -Eq '^e2e +True +Accepted'"
@@ -141,6 +146,7 @@ check "unchanged K8sMonitor status is not written again (0 status PATCHes after 
 # A younger monitor selecting the same node loses and says so.
 printf 'apiVersion: k8smon.io/v1alpha1\nkind: K8sMonitor\nmetadata:\n  name: zz-younger\nspec:\n  interval: 30s\n' | kubectl apply -f - >/dev/null
 check "conflict: the younger K8sMonitor reports Conflict naming the winner" until_true 5 "kubectl get kmon zz-younger -o wide --no-headers | grep -q 'False *Conflict.*older K8sMonitor e2e'"
+[ -n "$LUA" ] && check "conflict, as written by the agent: Argo CD Degraded, kstatus Failed" test "$(health zz-younger)" = "Degraded Failed"
 check "conflict: the older one stays in effect" sh -c "curl -s $U/config | grep -q '\"source\": \"K8sMonitor/e2e\"'"
 kubectl delete kmon zz-younger >/dev/null
 

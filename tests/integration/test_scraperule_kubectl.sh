@@ -69,6 +69,9 @@ log = json.load(sys.stdin)["log"]
 print(sum(1 for r in log if r["method"] == "PATCH" and r["path"].endswith("/namespaces/prom/scraperules/r/status")))'
 }
 SR="kubectl -n prom get sr r"
+LUA=$(command -v lua5.1 || true)
+# "<Argo CD health> <kstatus>" of the live rule (examples/argocd Lua, tests/argocd/kstatus.py).
+health() { $SR -o json >"$TMP/h.json" && python3 tests/argocd/eval_obj.py "$LUA" "$TMP/h.json"; }
 
 check "flag defaults: victoriametrics.com pod v is a target" until_true 5000 "curl -s $U/api/v1/targets | grep -q '\"pod\":\"v\"'"
 check "flag defaults: prometheus.io pod p is a target" until_true 5000 "curl -s $U/api/v1/targets | grep -q '\"pod\":\"p\"'"
@@ -112,6 +115,7 @@ check "kubectl get sr: Ready True Accepted with observedGeneration 2" until_true
 	"$SR --no-headers | grep -Eq '^r +pod +True +Accepted +1 ' && test \"\$($SR -o jsonpath='{.status.observedGeneration}')\" = 2"
 sleep 1
 check "one change, one status write" test "$(status_writes)" = 1
+[ -n "$LUA" ] && check "accepted, as written by the agent: Argo CD Healthy, kstatus Current" test "$(health)" = "Healthy Current"
 
 # Nothing changes for the rule (a pod label edit recounts targets): no write.
 fake_ctl POST /requests/reset >/dev/null
@@ -124,6 +128,7 @@ kubectl -n prom patch sr r --type=merge -p '{"spec":{"annotationPrefix":"Bad_Pre
 check "invalid edit: kubectl get sr -o wide shows False InvalidSpec with spec.annotationPrefix" until_true 5000 \
 	"$SR -o wide --no-headers | grep -q 'False *InvalidSpec.*spec.annotationPrefix'"
 check "invalid edit: Stalled=True" sh -c "$SR -o jsonpath='{.status.conditions[?(@.type==\"Stalled\")].status}' | grep -qx True"
+[ -n "$LUA" ] && check "invalid, as written by the agent: Argo CD Degraded, kstatus Failed" test "$(health)" = "Degraded Failed"
 check "invalid edit: observedGeneration 3" sh -c "test \"\$($SR -o jsonpath='{.status.observedGeneration}')\" = 3"
 check "invalid edit: still only pod p (last accepted version)" sh -c "curl -s $U/api/v1/targets | grep -q '\"pod\":\"p\"' && ! curl -s $U/api/v1/targets | grep -q '\"pod\":\"v\"'"
 check "invalid edit: samples of pod p still on /metrics" sh -c "curl -s $U/metrics | grep -q '^app_requests_total{.*pod=\"p\"'"
