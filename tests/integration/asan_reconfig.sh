@@ -20,7 +20,13 @@ ASAN_OPTIONS=detect_leaks=1:exitcode=23 $BIN -promscrape.kubernetes -kubeconfig=
 PID=$!
 wait_http "http://127.0.0.1:$PORT/readyz" 30
 sleep 2
-check "$N reconfigurations applied" env K8SMON_RECONFIG_MIXED=1 python3 bench/reconfig.py "$TMP" "http://127.0.0.1:$PORT" "$N"
+K8SMON_RECONFIG_MIXED=1 python3 bench/reconfig.py "$TMP" "http://127.0.0.1:$PORT" "$N" >"$TMP/reconfig.json"; rc=$?
+check "$N reconfigurations applied" test $rc = 0
+cat "$TMP/reconfig.json"
+check "no /metrics request failed while they were applied" python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["concurrent_scrapes_ok"] > 0 and r["concurrent_scrapes_failed"] == 0, r' "$TMP/reconfig.json"
 kill -TERM $PID
 wait $PID; rc=$?
 PID=""
