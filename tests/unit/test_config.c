@@ -174,6 +174,52 @@ static void test_selector(void **state)
 	json_decref(bad); json_decref(plain);
 }
 
+/* /config: which part came from where, the options as given, discovery. */
+static void test_config_json_sources(void **state)
+{
+	char err[256];
+	struct config *c = build("{\"metadata\":{\"name\":\"m\",\"generation\":3},"
+				 "\"spec\":{\"interval\":\"20s\",\"kubeState\":{\"metricDenylist\":[\"kube_pod_.*\"]}}}",
+				 err, sizeof(err));
+	json_t *disc = json_pack("{s:s, s:[]}", "from", "ScrapeRules", "scrapeRules");
+	struct buf out;
+	json_t *j, *from;
+
+	(void)state;
+	assert_non_null(c);
+	buf_init(&out, 1 << 20);
+	assert_int_equal(config_write_json(c, &flags, disc, &out), 0);
+	j = json_loads(buf_cstr(&out), 0, NULL);
+	assert_non_null(j);
+	from = json_object_get(j, "from");
+	assert_string_equal(json_string_value(json_object_get(j, "source")), "K8sMonitor/m");
+	assert_int_equal(json_integer_value(json_object_get(j, "monitorGeneration")), 3);
+	assert_string_equal(json_string_value(json_object_get(from, "interval")), "K8sMonitor/m");
+	assert_string_equal(json_string_value(json_object_get(from, "kubeState")), "K8sMonitor/m");
+	/* Fields the monitor leaves out keep the flag values. */
+	assert_string_equal(json_string_value(json_object_get(from, "collectors")), "flags");
+	assert_string_equal(json_string_value(json_object_get(from, "namespaces")), "flags");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "effective"), "collectorsFrom")), "flags");
+	assert_true(json_is_null(json_object_get(json_object_get(j, "effective"), "node")));
+	assert_string_equal(json_string_value(json_array_get(json_object_get(json_object_get(json_object_get(j, "effective"),
+		"kubeState"), "metricDenylist"), 0)), "kube_pod_.*");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "discovery"), "from")), "ScrapeRules");
+	json_decref(j);
+	buf_fini(&out);
+	config_unref(c);
+	/* Flags only: every part from the flags, no discovery when not given. */
+	c = config_build(&flags, NULL, err, sizeof(err));
+	buf_init(&out, 1 << 20);
+	assert_int_equal(config_write_json(c, &flags, NULL, &out), 0);
+	j = json_loads(buf_cstr(&out), 0, NULL);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "from"), "interval")), "flags");
+	assert_null(json_object_get(j, "discovery"));
+	json_decref(j);
+	buf_fini(&out);
+	config_unref(c);
+	json_decref(disc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -182,6 +228,7 @@ int main(void)
 		cmocka_unit_test(test_invalid_specs),
 		cmocka_unit_test(test_reconfigure_many),
 		cmocka_unit_test(test_selector),
+		cmocka_unit_test(test_config_json_sources),
 	};
 	return cmocka_run_group_tests_name("config", tests, setup, teardown);
 }
