@@ -90,14 +90,18 @@ spec:
 YAML
 check "kubectl apply ScrapeRule victoriametrics.com: only pod v within 1 s" until_true 1000 \
 	"curl -s $U/api/v1/targets | grep -q '\"pod\":\"v\"' && ! curl -s $U/api/v1/targets | grep -q '\"pod\":\"p\"'"
+printf 'apiVersion: k8smon.io/v1alpha1\nkind: K8sMonitor\nmetadata:\n  name: f\nspec:\n  interval: 10s\n' | kubectl apply -f - >/dev/null
+check "follower applies the K8sMonitor itself" until_true 3000 "curl -s $U/config | grep -q '\"source\": \"K8sMonitor/f\"'"
 sleep 1.5
-check "follower writes no status" test -z "$($SR -o jsonpath='{.status}')"
+check "follower writes no status (ScrapeRule)" test -z "$($SR -o jsonpath='{.status}')"
+check "follower writes no status (K8sMonitor)" test -z "$(kubectl get kmon f -o jsonpath='{.status}')"
 check "follower: no status PATCH at all" test "$(status_writes)" = 0
 
 kubectl -n default delete lease k8smon >/dev/null
 check "the Lease is free: this agent becomes leader" until_true 10000 \
 	"curl -s $U/metrics/self | grep -q '^k8smon_leader{lease=\"default/k8smon\"} 1'"
 check "leader writes status: kubectl get sr shows True Accepted 1" until_true 5000 "$SR --no-headers | grep -Eq '^r +pod +True +Accepted +1 '"
+check "leader writes the K8sMonitor status too" until_true 5000 "kubectl get kmon f --no-headers | grep -Eq '^f +True +Accepted'"
 check "observedGeneration = generation (1)" sh -c "test \"\$($SR -o jsonpath='{.status.observedGeneration}')\" = 1"
 
 # Switch the prefix; exactly one status write follows.
