@@ -402,12 +402,16 @@ static void status_done(int rc, long http_status, json_t *obj, void *arg)
 	if (atomic_load(&k->stopping))
 		return;
 	json_object_clear(k->status_sent);
-	if (!k->status_timer) {
-		k->status_backoff_ms = k->status_backoff_ms ? k->status_backoff_ms * 2 : STATUS_RETRY_MIN_MS;
-		if (k->status_backoff_ms > STATUS_RETRY_MAX_MS)
-			k->status_backoff_ms = STATUS_RETRY_MAX_MS;
-		status_schedule(k, k->status_backoff_ms);
+	if (k->status_timer) { /* a sync is already due: it retries */
+		log_limited(&k->status_log, 10000, LOG_WARN, "status",
+			    "writing a K8sMonitor/ScrapeRule status failed: %s (HTTP %ld); retrying with the next sync",
+			    km_strerror(rc), http_status);
+		return;
 	}
+	k->status_backoff_ms = k->status_backoff_ms ? k->status_backoff_ms * 2 : STATUS_RETRY_MIN_MS;
+	if (k->status_backoff_ms > STATUS_RETRY_MAX_MS)
+		k->status_backoff_ms = STATUS_RETRY_MAX_MS;
+	status_schedule(k, k->status_backoff_ms);
 	log_limited(&k->status_log, 10000, LOG_WARN, "status",
 		    "writing a K8sMonitor/ScrapeRule status failed: %s (HTTP %ld); retrying in %lld ms",
 		    km_strerror(rc), http_status, (long long)k->status_backoff_ms);

@@ -155,7 +155,7 @@ kubectl -n prom patch sr r --type=merge -p '{"spec":{"annotationPrefix":"prometh
 check "fixed (after two 409s on the status write): Ready True Accepted again" until_true 8000 \
 	"$SR --no-headers | grep -Eq '^r +pod +True +Accepted +1 ' && test \"\$($SR -o jsonpath='{.status.observedGeneration}')\" = 4"
 check "the 409s happened and were retried (3 status PATCHes)" test "$(status_writes)" = 3
-check "the failed write is logged with its retry" grep -q 'status failed: .*(HTTP 409); retrying in' "$TMP/k8smon.log"
+check "the failed write is logged with its retry" grep -q 'status failed: .*(HTTP 409); retrying ' "$TMP/k8smon.log"
 check "fixed: still only pod p" sh -c "curl -s $U/api/v1/targets | grep -q '\"pod\":\"p\"' && ! curl -s $U/api/v1/targets | grep -q '\"pod\":\"v\"'"
 
 kubectl -n prom delete sr r >/dev/null
