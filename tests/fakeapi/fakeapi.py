@@ -13,8 +13,9 @@ Usage
              [--history N] [--bookmark-interval S] [--watch-timeout S]
              [--continue-ttl S] [--rv-start N] [--control-port N]
              [--user TOKEN=NAME[:GROUP,GROUP]] [--authz-default allow|deny]
-             [--enforce-authz] [--no-auth] [--auth-on-http] [--san NAME]
-             [--strict-namespaces] [--request-log N] [--verbose]
+             [--enforce-authz] [--no-auth] [--auth-on-http] [--san NAME] [--no-default-sans]
+             [--client-auth none|optional|required] [--client-cert-cn CN]
+             [--client-cert-group G ...] [--strict-namespaces] [--request-log N] [--verbose]
 
 Prints "READY <url>" on stdout once listening (url = https://127.0.0.1:PORT, or http://
 with --plain-http).  With --control-port, a second line "CONTROL <url>" follows.
@@ -23,6 +24,21 @@ The state dir (default: a fresh temp dir) gets ca.crt/ca.key/server.crt/server.k
 {"url", "control_url", "token", "ca", "kubeconfig", "pid", "port"} and serviceaccount/
 {token, ca.crt, namespace} for in-cluster emulation.  --plain-http implies --no-auth
 (kubectl never sends bearer tokens over plain HTTP) unless --auth-on-http.
+The server certificate's SANs are 127.0.0.1, ::1, localhost, --host and every --san;
+--no-default-sans leaves out the first three (host-name verification tests).
+
+Client certificates (--client-auth optional|required; default none = no client certs):
+the state dir also gets client-ca.crt/client-ca.key (a CA separate from the server's)
+and client.crt/client.key (EC P-256, CN = --client-cert-cn, default "k8smon-client",
+one O per --client-cert-group, default system:masters, EKU clientAuth).  The TLS
+context verifies client certificates against client-ca.crt (required: a client
+without one fails the handshake).  A request with a verified client certificate is
+authenticated as user CN with groups O (as kube-apiserver's x509 authenticator does,
+it is tried before the bearer token); without one the bearer token path is unchanged.
+With --kubeconfig-out PATH, PATH keeps the token, and PATH-cert (client-certificate /
+client-key file paths, no token) and PATH-cert-data (client-certificate-data /
+client-key-data, base64, no token) are written too.  server.json then also holds
+client_ca, client_cert, client_key, kubeconfig_cert, kubeconfig_cert_data.
 Full documentation: tests/fakeapi/README.md.
 
 Loading (--load FILE|DIR, repeatable; directories: *.json *.yaml *.yml, sorted, recursive):
@@ -1616,6 +1632,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                        "verb": self._verb, "watch": is_watch,
                                        "ms": round((time.time() - t0) * 1000, 2)})
 
+    def cert_user(self):
+        """The identity of a verified client certificate (CN = user, O = groups), else None."""
+        if self.server.ssl_ctx is None or self.server.ssl_ctx.verify_mode == ssl.CERT_NONE:
+            return None
+        try:
+            cert = self.connection.getpeercert()
+        except (AttributeError, ValueError, ssl.SSLError):
+            return None
+        if not cert:
+            return None
+        cn, groups = None, []
+        for rdn in cert.get("subject", ()):
+            for k, v in rdn:
+                if k == "commonName":
+                    cn = v
+                elif k == "organizationName":
+                    groups.append(v)
+        if not cn:
+            return None
+        return {"username": cn, "uid": cn + "-uid", "groups": groups + ["system:authenticated"]}
+
     def _safe_error(self, e):
         if getattr(self, "_headers_sent", False):
             self.close_connection = True
@@ -1636,7 +1673,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             path.startswith(("/healthz/", "/livez/", "/readyz/"))
         auth = self.headers.get("Authorization") or ""
         token = auth[7:].strip() if auth[:7].lower() == "bearer " else None
-        user = app.authenticate(token)
+        user = self.cert_user() or app.authenticate(token)
         if user is None and not public and not app.args.no_auth:
             raise ApiError(401, "Unauthorized", "Unauthorized")
         if user:
@@ -2695,13 +2732,13 @@ class ThreadingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
         if self.ssl_ctx is not None:
             try:
                 sock.settimeout(30)
-                sock = self.ssl_ctx.wrap_socket(request, server_side=True)
+                # Handshake by hand: wrap_socket's own handshake closes the
+                # socket at once when it fails (see close_after_failed_handshake).
+                sock = self.ssl_ctx.wrap_socket(request, server_side=True, do_handshake_on_connect=False)
+                sock.do_handshake()
                 sock.settimeout(None)
             except Exception:
-                try:
-                    request.close()
-                except Exception:
-                    pass
+                self.close_after_failed_handshake(sock)
                 return
         try:
             self.RequestHandlerClass(sock, client_address, self)
@@ -2711,6 +2748,27 @@ class ThreadingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
                     sock.close()
                 except Exception:
                     pass
+
+    @staticmethod
+    def close_after_failed_handshake(sock):
+        """The alert (e.g. TLS 1.3 certificate_required, which the client gets
+        after it thinks the handshake is done) must reach the client: closing
+        with the client's HTTP request unread would make the kernel send an
+        RST, and the client would see a reset (or worse, a stale note) instead.
+        So: FIN, drain for at most a second, then close.  sock is the plain
+        socket or the SSLSocket (whose shutdown drops TLS and shuts the socket)."""
+        try:
+            sock.shutdown(socket.SHUT_WR)
+            sock.settimeout(0.5)
+            end = time.time() + 1.0
+            while time.time() < end and socket.socket.recv(sock, 65536):
+                pass
+        except Exception:
+            pass
+        try:
+            sock.close()
+        except Exception:
+            pass
 
     def handle_error(self, request, client_address):
         exc = sys.exc_info()[1]
@@ -2748,7 +2806,39 @@ def make_certs(state_dir, sans):
     return ca_crt, crt, key
 
 
-def write_kubeconfig(path, url, token, ca_crt):
+def make_client_certs(state_dir, cn, groups):
+    """A client CA (separate from the server CA) and one client cert/key signed by it."""
+    ca_crt = os.path.join(state_dir, "client-ca.crt")
+    ca_key = os.path.join(state_dir, "client-ca.key")
+    crt = os.path.join(state_dir, "client.crt")
+    key = os.path.join(state_dir, "client.key")
+    if all(os.path.exists(p) for p in (ca_crt, ca_key, crt, key)):
+        return ca_crt, crt, key
+
+    def run(*cmd):
+        p = subprocess.run(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        if p.returncode != 0:
+            raise SystemExit("fakeapi: openssl failed: %s\n%s" % (" ".join(cmd), p.stderr))
+
+    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-keyout", ca_key, "-out", ca_crt, "-days", "3650", "-subj", "/CN=fakeapi-client-ca",
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    csr = os.path.join(state_dir, "client.csr")
+    subj = "".join("/O=%s" % g for g in groups) + "/CN=%s" % cn
+    run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-keyout", key, "-out", csr, "-subj", subj)
+    ext = os.path.join(state_dir, "client.ext")
+    with open(ext, "w") as fh:
+        fh.write("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n")
+    run("openssl", "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
+        "-out", crt, "-days", "3650", "-extfile", ext)
+    os.chmod(key, 0o600)
+    return ca_crt, crt, key
+
+
+def write_kubeconfig(path, url, token, ca_crt, cert=None, key=None, inline=False):
+    """token: bearer token or None; cert/key: client certificate and key paths, written as
+    client-certificate/client-key, or with inline as client-certificate-data/client-key-data."""
     lines = ["apiVersion: v1", "kind: Config", "clusters:", "- name: fakeapi", "  cluster:",
              "    server: %s" % url]
     if ca_crt:
@@ -2756,7 +2846,19 @@ def write_kubeconfig(path, url, token, ca_crt):
             lines.append("    certificate-authority-data: %s" % base64.b64encode(fh.read()).decode())
     lines += ["contexts:", "- name: fakeapi", "  context:", "    cluster: fakeapi", "    user: fakeapi",
               "    namespace: default", "current-context: fakeapi", "preferences: {}", "users:",
-              "- name: fakeapi", "  user:", "    token: %s" % json.dumps(token)]
+              "- name: fakeapi", "  user:"]
+    if token is not None:
+        lines.append("    token: %s" % json.dumps(token))
+    for field, p in (("client-certificate", cert), ("client-key", key)):
+        if p is None:
+            continue
+        if inline:
+            with open(p, "rb") as fh:
+                lines.append("    %s-data: %s" % (field, base64.b64encode(fh.read()).decode()))
+        else:
+            lines.append("    %s: %s" % (field, json.dumps(os.path.abspath(p))))
+    if token is None and cert is None:
+        lines[-1] = "  user: {}"
     tmp = path + ".tmp"
     with open(tmp, "w") as fh:
         fh.write("\n".join(lines) + "\n")
@@ -2781,6 +2883,14 @@ def main(argv=None):
                          "HTTP) unless --auth-on-http")
     ap.add_argument("--auth-on-http", action="store_true", help="require the token even with --plain-http")
     ap.add_argument("--san", action="append", default=[], help="extra server cert SAN")
+    ap.add_argument("--no-default-sans", action="store_true",
+                    help="server cert SANs are only --host and --san (not 127.0.0.1, ::1, localhost)")
+    ap.add_argument("--client-auth", choices=("none", "optional", "required"), default="none",
+                    help="generate a client CA + client cert/key and verify client certs against it "
+                         "(required: no cert -> handshake fails); a verified cert authenticates as its CN")
+    ap.add_argument("--client-cert-cn", default="k8smon-client", help="CN (user name) of the client cert")
+    ap.add_argument("--client-cert-group", action="append", default=None,
+                    help="O (group) of the client cert; repeatable (default: system:masters)")
     ap.add_argument("--load", action="append", default=[], help="JSON/YAML file or directory to load")
     ap.add_argument("--history", type=int, default=10000, help="events kept for watch resume")
     ap.add_argument("--bookmark-interval", type=float, default=1.0)
@@ -2824,11 +2934,20 @@ def main(argv=None):
     srv = ThreadingServer((args.host, args.port), Handler)
     srv.app = app
     ca_crt = None
+    client = None  # (client CA, client cert, client key)
+    if args.client_auth != "none" and args.plain_http:
+        raise SystemExit("fakeapi: --client-auth needs TLS (not --plain-http)")
     if not args.plain_http:
-        ca_crt, crt, key = make_certs(state_dir, ["127.0.0.1", "::1", "localhost", args.host] + args.san)
+        sans = ([] if args.no_default_sans else ["127.0.0.1", "::1", "localhost"]) + [args.host] + args.san
+        ca_crt, crt, key = make_certs(state_dir, list(dict.fromkeys(sans)))
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(crt, key)
         ctx.set_alpn_protocols(["http/1.1"])
+        if args.client_auth != "none":
+            groups = args.client_cert_group if args.client_cert_group is not None else ["system:masters"]
+            client = make_client_certs(state_dir, args.client_cert_cn, groups)
+            ctx.load_verify_locations(cafile=client[0])
+            ctx.verify_mode = ssl.CERT_REQUIRED if args.client_auth == "required" else ssl.CERT_OPTIONAL
         srv.ssl_ctx = ctx
     port = srv.server_address[1]
     host = args.host if ":" not in args.host else "[%s]" % args.host
@@ -2841,8 +2960,16 @@ def main(argv=None):
         csrv.app = app
         control_url = "http://127.0.0.1:%d" % csrv.server_address[1]
         threading.Thread(target=csrv.serve_forever, daemon=True).start()
+    extra = {}
     if args.kubeconfig_out:
         write_kubeconfig(args.kubeconfig_out, url, args.token, ca_crt)
+    if client:
+        extra = {"client_ca": client[0], "client_cert": client[1], "client_key": client[2]}
+        if args.kubeconfig_out:
+            extra["kubeconfig_cert"] = args.kubeconfig_out + "-cert"
+            extra["kubeconfig_cert_data"] = args.kubeconfig_out + "-cert-data"
+            write_kubeconfig(extra["kubeconfig_cert"], url, None, ca_crt, client[1], client[2])
+            write_kubeconfig(extra["kubeconfig_cert_data"], url, None, ca_crt, client[1], client[2], inline=True)
     # in-cluster emulation: KUBERNETES_SERVICE_HOST/PORT + this directory
     sa_dir = os.path.join(state_dir, "serviceaccount")
     os.makedirs(sa_dir, exist_ok=True)
@@ -2853,8 +2980,8 @@ def main(argv=None):
         with open(ca_crt) as src, open(os.path.join(sa_dir, "ca.crt"), "w") as dst:
             dst.write(src.read())
     with open(os.path.join(state_dir, "server.json"), "w") as fh:
-        json.dump({"url": url, "control_url": control_url, "token": args.token, "ca": ca_crt,
-                   "kubeconfig": args.kubeconfig_out, "pid": os.getpid(), "port": port}, fh)
+        json.dump(dict({"url": url, "control_url": control_url, "token": args.token, "ca": ca_crt,
+                        "kubeconfig": args.kubeconfig_out, "pid": os.getpid(), "port": port}, **extra), fh)
     print("READY %s" % url, flush=True)
     if control_url:
         print("CONTROL %s" % control_url, flush=True)

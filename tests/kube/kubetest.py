@@ -33,7 +33,10 @@ class Fake:
         self.url = line.split()[1]
         info = json.load(open(os.path.join(self.dir, "server.json")))
         self.token = info["token"]
+        self.info = info
         self.ctx = ssl.create_default_context(cafile=info["ca"])
+        if info.get("client_cert"):  # --client-auth: the control API needs a client cert too
+            self.ctx.load_cert_chain(info["client_cert"], info["client_key"])
         u = urllib.parse.urlparse(self.url)
         self.host, self.port = u.hostname, u.port
         self.conn = None
