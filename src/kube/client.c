@@ -227,6 +227,23 @@ const char *kube_fail_name(enum kube_fail f)
 	return (unsigned)f < sizeof(fail_names) / sizeof(fail_names[0]) ? fail_names[f] : "other";
 }
 
+/* A TLS alert from the server. With TLS 1.3 the client considers the
+ * handshake done before the server has checked the client certificate, so a
+ * server refusing it (certificate_required, unknown_ca, ...) is only seen at
+ * the first read or write, as CURLE_RECV_ERROR / CURLE_SEND_ERROR whose text
+ * names the alert ("... SSL routines::tlsv13 alert certificate required"). */
+static bool tls_alert(const struct kube_resp *r)
+{
+	return r->error && strstr(r->error, "SSL") && strstr(r->error, " alert ");
+}
+
+/* The alert or the curl code says the server wants a client certificate. */
+static bool tls_cert_required(const struct kube_resp *r)
+{
+	return r->curl == CURLE_SSL_CLIENTCERT ||
+	       (tls_alert(r) && strstr(r->error, "alert certificate required"));
+}
+
 enum kube_fail kube_resp_fail(const struct kube_resp *r)
 {
 	if (r->curl != CURLE_OK && r->status == 0) {
@@ -236,11 +253,13 @@ enum kube_fail kube_resp_fail(const struct kube_resp *r)
 		case CURLE_SSL_CERTPROBLEM:
 		case CURLE_SSL_CONNECT_ERROR:
 		case CURLE_SSL_ISSUER_ERROR:
+		case CURLE_SSL_CLIENTCERT:
 			return KUBE_FAIL_TLS;
-		case CURLE_COULDNT_RESOLVE_HOST:
-		case CURLE_COULDNT_CONNECT:
 		case CURLE_RECV_ERROR:
 		case CURLE_SEND_ERROR:
+			return tls_alert(r) ? KUBE_FAIL_TLS : KUBE_FAIL_UNREACHABLE;
+		case CURLE_COULDNT_RESOLVE_HOST:
+		case CURLE_COULDNT_CONNECT:
 		case CURLE_GOT_NOTHING:
 			return KUBE_FAIL_UNREACHABLE;
 		case CURLE_OPERATION_TIMEDOUT:
@@ -276,7 +295,22 @@ void kube_resp_describe(const struct kube_resp *r, char *out, size_t n)
 	}
 	switch (f) {
 	case KUBE_FAIL_TLS:
-		snprintf(out, n, "TLS verification failed (wrong CA or server name?): %s", r->error);
+		if (tls_cert_required(r))
+			snprintf(out, n, "TLS handshake failed: the API server requires a client certificate "
+				 "(kubeconfig client-certificate/client-key): %s", r->error);
+		/* An alert naming a certificate or "unknown ca" is about ours: the
+		 * server's certificate is verified here, not by the server. */
+		else if (tls_alert(r) && (strstr(r->error, "certificate") || strstr(r->error, "unknown ca")))
+			snprintf(out, n, "TLS handshake failed: the API server rejected the client certificate: %s",
+				 r->error);
+		else if (tls_alert(r))
+			snprintf(out, n, "TLS handshake failed: the API server sent an alert: %s", r->error);
+		else if (r->curl == CURLE_PEER_FAILED_VERIFICATION && r->error &&
+			 (strstr(r->error, "host name") || strstr(r->error, "hostname")))
+			snprintf(out, n, "TLS verification failed: the API server certificate does not match the host "
+				 "name of the kubeconfig server URL: %s", r->error);
+		else
+			snprintf(out, n, "TLS verification failed (wrong CA or server name?): %s", r->error);
 		break;
 	case KUBE_FAIL_UNREACHABLE:
 		snprintf(out, n, "API server unreachable: %s", r->error);

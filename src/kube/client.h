@@ -44,7 +44,9 @@ struct kube_resp {
 /* Why a request failed, for metrics, logs and decisions. */
 enum kube_fail {
 	KUBE_OK = 0,
-	KUBE_FAIL_TLS,          /* certificate verification: wrong CA, bad name */
+	KUBE_FAIL_TLS,          /* certificate verification: wrong CA, bad name;
+				 * a TLS alert from the server (e.g. client
+				 * certificate required or not trusted) */
 	KUBE_FAIL_UNREACHABLE,  /* DNS, connect, reset before a response */
 	KUBE_FAIL_TIMEOUT,      /* total or low-speed timeout */
 	KUBE_FAIL_UNAUTHORIZED, /* 401 */

@@ -127,11 +127,56 @@ static void test_unreachable_request(void **state)
 	kube_loop_free(c.l);
 }
 
+/* TLS failures are classified and described by cause. Under TLS 1.3 a
+ * server refusing the client certificate is only seen after the handshake,
+ * as a receive/send error naming the alert (libcurl 7.88 + OpenSSL 3 texts):
+ * that is a TLS failure, not "API server unreachable". */
+static void test_tls_failures(void **state)
+{
+	static const struct {
+		CURLcode curl;
+		const char *error;
+		enum kube_fail fail;
+		const char *says;
+	} cases[] = {
+		{ CURLE_RECV_ERROR, "OpenSSL SSL_read: OpenSSL/3.0.19: error:0A00045C:SSL routines::tlsv13 alert "
+		  "certificate required, errno 0", KUBE_FAIL_TLS, "requires a client certificate" },
+		{ CURLE_SSL_CLIENTCERT, "SSL Client Certificate required", KUBE_FAIL_TLS,
+		  "requires a client certificate" },
+		{ CURLE_RECV_ERROR, "OpenSSL SSL_read: OpenSSL/3.0.19: error:0A000418:SSL routines::tlsv1 alert "
+		  "unknown ca, errno 0", KUBE_FAIL_TLS, "rejected the client certificate" },
+		{ CURLE_SEND_ERROR, "OpenSSL SSL_write: error:0A000412:SSL routines::sslv3 alert bad certificate",
+		  KUBE_FAIL_TLS, "rejected the client certificate" },
+		{ CURLE_SSL_CONNECT_ERROR, "error:0A000410:SSL routines::sslv3 alert handshake failure",
+		  KUBE_FAIL_TLS, "sent an alert" },
+		{ CURLE_PEER_FAILED_VERIFICATION, "SSL: no alternative certificate subject name matches target "
+		  "host name 'localhost'", KUBE_FAIL_TLS, "does not match the host name" },
+		{ CURLE_PEER_FAILED_VERIFICATION, "SSL certificate problem: unable to get local issuer certificate",
+		  KUBE_FAIL_TLS, "wrong CA" },
+		/* A plain reset stays "unreachable". */
+		{ CURLE_RECV_ERROR, "Recv failure: Connection reset by peer", KUBE_FAIL_UNREACHABLE, "unreachable" },
+		{ CURLE_RECV_ERROR, "OpenSSL SSL_read: error:0A000126:SSL routines::unexpected eof while reading",
+		  KUBE_FAIL_UNREACHABLE, "unreachable" },
+	};
+	char out[768];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct kube_resp r = { .curl = cases[i].curl, .error = cases[i].error, .body = "" };
+
+		assert_int_equal(kube_resp_fail(&r), cases[i].fail);
+		kube_resp_describe(&r, out, sizeof(out));
+		if (!strstr(out, cases[i].says) || !strstr(out, cases[i].error))
+			fail_msg("case %zu: \"%s\" lacks \"%s\" or the transport error", i, out, cases[i].says);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_posts_timers),
 		cmocka_unit_test(test_unreachable_request),
+		cmocka_unit_test(test_tls_failures),
 	};
 
 	char err[256];
