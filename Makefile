@@ -1,8 +1,8 @@
 # k8smon build. Sources are found by wildcard: a new module needs no Makefile edit.
 #   make          bin/k8smon
 #   make test     every test (unit, integration), after installing missing deps
-#   make asan     unit tests, 1000 live reconfigurations and the reflector
-#                 convergence run, all under ASan+UBSan
+#   make asan     unit tests, 1000 live reconfigurations, the reflector
+#                 convergence run and the kube TLS checks, all under ASan+UBSan
 #   make demo     simulated cluster with k8smon running against it
 #   make run      host mode on :9420
 
@@ -122,6 +122,7 @@ asan: deps
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" unit build-asan/k8smon
 	@K8SMON_BIN=build-asan/k8smon N=$${N:-1000} sh tests/integration/asan_reconfig.sh
 	@K8SMON_ASAN=1 sh tests/integration/test_kube_reflector.sh
+	@K8SMON_ASAN=1 sh tests/integration/test_kube_tls.sh
 
 demo: deps bin/k8smon
 	@./tests/demo/demo.sh
