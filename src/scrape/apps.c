@@ -97,12 +97,19 @@ static int write_blob(struct buf *out, const struct snap *s, size_t *off, json_t
 			rc = write_spliced(out, p, next, s->labels, tlen);
 		} else {
 			/* The run of sample lines up to the next metadata, or
-			 * to the first line end past the room left. */
-			size_t room = limit - out->len;
-			const char *m = memmem(p, (size_t)(end - p), "\n#", 2);
-			next = m ? m + 1 : end;
-			if ((size_t)(next - p) > room) {
-				const char *e = memchr(p + room - 1, '\n', (size_t)(end - (p + room - 1)));
+			 * to the first line end past the room left. The search
+			 * for metadata stops at the room: searching the rest of
+			 * a large blob on every block made a response cost
+			 * quadratic in the blob size. */
+			size_t room = limit - out->len, left = (size_t)(end - p);
+			const char *m = memmem(p, left < room + 1 ? left : room + 1, "\n#", 2);
+
+			if (m) {
+				next = m + 1;
+			} else if (left <= room) {
+				next = end;
+			} else {
+				const char *e = memchr(p + room - 1, '\n', left - (room - 1));
 				next = e ? e + 1 : end;
 			}
 			rc = buf_add(out, p, (size_t)(next - p));
@@ -223,8 +230,10 @@ int scrape_mgr_write_apps(struct scrape_mgr *m, struct buf *out)
 	struct scrape_apps_cursor *c = NULL;
 	int rc = scrape_apps_open(m, &c);
 
+	/* SCRAPE_APPS_MORE is not a result: keep going until DONE (0) or an
+	 * error. */
 	while (!rc && c && (rc = scrape_apps_next(c, out, 1u << 20)) == SCRAPE_APPS_MORE)
-		;
+		rc = 0;
 	scrape_apps_close(c);
 	return rc;
 }

@@ -222,8 +222,12 @@ static struct scrape_rule *rule(const char *name, const char *extra)
 
 static const char *apps(struct fix *f)
 {
+	int rc;
+
 	buf_reset(&f->out);
-	assert_int_equal(scrape_mgr_write_apps(f->m, &f->out), 0);
+	rc = scrape_mgr_write_apps(f->m, &f->out);
+	if (rc)
+		fail_msg("write_apps %d, %zu bytes", rc, f->out.len);
 	return buf_cstr(&f->out);
 }
 
@@ -250,10 +254,10 @@ static bool wait_for(struct fix *f, const char *(*fn)(struct fix *), const char 
 	return false;
 }
 
-static int setup(void **state)
+static int setup_cap(void **state, size_t body_max)
 {
 	struct fix *f = calloc(1, sizeof(*f));
-	struct scrape_opts o = { .node_name = "n1", .interval_ms = 1000, .body_max = BODY_MAX,
+	struct scrape_opts o = { .node_name = "n1", .interval_ms = 1000, .body_max = body_max,
 				 .leader = true, .enabled = true };
 
 	char err[256];
@@ -269,6 +273,17 @@ static int setup(void **state)
 	assert_non_null(f->m);
 	*state = f;
 	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_cap(state, BODY_MAX);
+}
+
+/* For targets with a large exposition. */
+static int setup_big(void **state)
+{
+	return setup_cap(state, 8 << 20);
 }
 
 static int teardown(void **state)
@@ -656,6 +671,51 @@ static void test_apps_cursor(void **state)
 	buf_fini(&parts);
 }
 
+/* One honorLabels target (its blob is not spliced) with a long run of
+ * sample lines and no metadata after the first line: drained in small
+ * blocks, each block must cost about its own size. The search for the next
+ * metadata line used to scan the rest of the blob on every block, so this
+ * took minutes (quadratic in the blob size) instead of milliseconds. */
+static void test_apps_cursor_long_run(void **state)
+{
+	struct fix *f = *state;
+	struct scrape_rule *r[1] = { rule("big", "\"honorLabels\":true") };
+	int port = f->srv.port[5];
+	struct scrape_apps_cursor *c = NULL;
+	struct buf body, whole, parts;
+	int64_t t0, took;
+
+	buf_init(&body, 8 << 20);
+	buf_init(&whole, 64 << 20);
+	buf_init(&parts, 64 << 20);
+	assert_int_equal(buf_adds(&body, "# TYPE big gauge\n"), 0);
+	for (int i = 0; body.len < (3u << 20); i++)
+		assert_int_equal(buf_printf(&body, "big{i=\"%d\"} %d\n", i, i), 0);
+	srv_set(&f->srv, 5, NULL, buf_cstr(&body));
+	set_rules(f, r, 1);
+	put_pod(f, "big", port, false);
+	assert_true(wait_for(f, apps, "big{i=\"7\",", false));
+	assert_int_equal(scrape_apps_open(f->m, &c), 0);
+	assert_non_null(c);
+	t0 = clock_mono_ms();
+	drain(c, 4096, &parts);
+	took = clock_mono_ms() - t0;
+	scrape_apps_close(c);
+	print_message("drained %zu bytes in %lld ms\n", parts.len, (long long)took);
+	/* Quadratic: ~4000 blocks each searching ~8 MB on average. */
+	if (took > 5000)
+		fail_msg("draining a 16 MB blob in 4 KiB blocks took %lld ms", (long long)took);
+	/* The same bytes as written whole (the blob is the same unless a
+	 * scrape landed in between: its values do not change). */
+	assert_int_equal(scrape_mgr_write_apps(f->m, &whole), 0);
+	assert_int_equal(whole.len, parts.len);
+	assert_memory_equal(whole.data, parts.data, whole.len);
+	assert_non_null(strstr(buf_cstr(&parts), "big{i=\"7\","));
+	buf_fini(&body);
+	buf_fini(&whole);
+	buf_fini(&parts);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -668,6 +728,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_timestamps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_target_disappears, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apps_cursor, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_apps_cursor_long_run, setup_big, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
