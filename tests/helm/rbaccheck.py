@@ -36,6 +36,17 @@ def code_needs(root):
             for m in re.finditer(r'kube_patch\([^,]+, &(\w+),[^;]*"status"', text):
                 g, p = named[m.group(1)]
                 need.setdefault((g, p + "/status"), set()).add("patch")
+            # A helper that passes its own resource parameter on to
+            # kube_patch(..., "status"): every call of the helper with
+            # &<resource> patches that resource's status.
+            for m in re.finditer(r'kube_patch\([^,]+, (\w+),[^;]*"status"', text):
+                defs = list(re.finditer(r'^(?:static )?[\w \*]+?\b(\w+)\([^;{]*\{', text[:m.start()], re.M))
+                if not defs:
+                    continue
+                helper = defs[-1].group(1)
+                for c in re.finditer(r'\b%s\([^,]+, &(\w+),' % helper, text):
+                    g, p = named[c.group(1)]
+                    need.setdefault((g, p + "/status"), set()).add("patch")
             for m in re.finditer(r'kube_update\([^,]+, &(\w+),[^;]*"status"', text):
                 g, p = named[m.group(1)]
                 need.setdefault((g, p + "/status"), set()).update({"get", "patch"})
