@@ -96,6 +96,7 @@ struct agent_kube {
 	atomic_bool ks_settled;
 	atomic_bool stopping;               /* set first thing in agent_kube_stop */
 	uint64_t status_timer;              /* a status sync is scheduled; loop thread */
+	uint64_t ks_retry_timer;            /* kube-state watches failed to start; loop thread */
 	/* Status writes sent whose watch event may not have arrived yet:
 	 * "<resource>/<store key>" -> {"rv": resourceVersion the status was
 	 * computed from, "status": what was sent}. Loop thread. */
@@ -228,6 +229,7 @@ static void ks_synced(void *arg)
 
 static int start_kube_state(struct agent_kube *k);
 static void stop_kube_state(struct agent_kube *k);
+static void ks_start_or_retry(struct agent_kube *k, const char *what);
 
 /* The rendered lines are all kube-state keeps of an object; its reflector
  * stores a trimmed copy. A new label allowlist therefore needs the objects
@@ -238,10 +240,33 @@ static void ks_rerender_all(struct agent_kube *k)
 	if (!k->ks_running)
 		return;
 	stop_kube_state(k);
-	if (start_kube_state(k))
-		log_error("kube-state", "cannot restart watches: out of memory");
-	else
-		log_info("kube-state", "label allowlist changed: relisting to re-render");
+	ks_start_or_retry(k, "label allowlist changed: relisting to re-render");
+}
+
+static void ks_reconcile(struct agent_kube *k);
+
+static void ks_retry(void *arg)
+{
+	struct agent_kube *k = arg;
+
+	k->ks_retry_timer = 0;
+	if (!atomic_load(&k->stopping))
+		ks_reconcile(k);
+}
+
+/* Starts the kube-state watches, or on failure (out of memory) leaves none
+ * running and tries again in a second: a half-started set would keep
+ * /readyz failing with nothing to retry it. */
+static void ks_start_or_retry(struct agent_kube *k, const char *what)
+{
+	if (!start_kube_state(k)) {
+		log_info("kube-state", "%s", what);
+		return;
+	}
+	stop_kube_state(k);
+	log_error("kube-state", "cannot start watches: out of memory; retrying in 1 s");
+	if (!k->ks_retry_timer && !atomic_load(&k->stopping))
+		k->ks_retry_timer = kube_loop_timer(k->loop, 1000, ks_retry, k);
 }
 
 /* kube-state watches run only where they are needed: on the leader, with the
@@ -253,10 +278,7 @@ static void ks_reconcile(struct agent_kube *k)
 
 	config_unref(c);
 	if (want && !k->ks_running) {
-		if (start_kube_state(k))
-			log_error("kube-state", "cannot start watches: out of memory");
-		else
-			log_info("kube-state", "watching %d resources", KS_KIND_COUNT);
+		ks_start_or_retry(k, "watching kube-state resources");
 	} else if (!want && k->ks_running) {
 		stop_kube_state(k);
 		log_info("kube-state", "watches stopped (%s)",
