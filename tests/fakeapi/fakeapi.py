@@ -2777,63 +2777,48 @@ class ThreadingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
         traceback.print_exc(file=sys.stderr)
 
 
-def make_certs(state_dir, sans):
-    ca_crt = os.path.join(state_dir, "ca.crt")
-    ca_key = os.path.join(state_dir, "ca.key")
-    crt = os.path.join(state_dir, "server.crt")
-    key = os.path.join(state_dir, "server.key")
+def _openssl(*cmd):
+    p = subprocess.run(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    if p.returncode != 0:
+        raise SystemExit("fakeapi: openssl failed: %s\n%s" % (" ".join(cmd), p.stderr))
+
+
+def _ca_and_leaf(state_dir, ca_name, leaf_name, ca_cn, subj, ext_text):
+    """A self-signed EC CA <ca_name>.crt/.key and a leaf <leaf_name>.crt/.key signed by it with
+    the x509v3 extensions ext_text; kept when all four files exist. Returns (ca, crt, key)."""
+    ca_crt = os.path.join(state_dir, ca_name + ".crt")
+    ca_key = os.path.join(state_dir, ca_name + ".key")
+    crt = os.path.join(state_dir, leaf_name + ".crt")
+    key = os.path.join(state_dir, leaf_name + ".key")
     if all(os.path.exists(p) for p in (ca_crt, ca_key, crt, key)):
         return ca_crt, crt, key
-
-    def run(*cmd):
-        p = subprocess.run(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
-        if p.returncode != 0:
-            raise SystemExit("fakeapi: openssl failed: %s\n%s" % (" ".join(cmd), p.stderr))
-
-    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-keyout", ca_key, "-out", ca_crt, "-days", "3650", "-subj", "/CN=fakeapi-ca",
-        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-    csr = os.path.join(state_dir, "server.csr")
-    run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-keyout", key, "-out", csr, "-subj", "/CN=fakeapi")
-    ext = os.path.join(state_dir, "server.ext")
-    alt = ",".join(("IP:" if re.match(r"^[0-9.]+$|:", s) else "DNS:") + s for s in sans)
+    _openssl("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-keyout", ca_key, "-out", ca_crt, "-days", "3650", "-subj", "/CN=" + ca_cn,
+             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    csr = os.path.join(state_dir, leaf_name + ".csr")
+    _openssl("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-keyout", key, "-out", csr, "-subj", subj)
+    ext = os.path.join(state_dir, leaf_name + ".ext")
     with open(ext, "w") as fh:
-        fh.write("subjectAltName=%s\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
-                 "extendedKeyUsage=serverAuth\n" % alt)
-    run("openssl", "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
-        "-out", crt, "-days", "3650", "-extfile", ext)
+        fh.write(ext_text)
+    _openssl("openssl", "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
+             "-out", crt, "-days", "3650", "-extfile", ext)
+    os.chmod(key, 0o600)
     return ca_crt, crt, key
+
+
+def make_certs(state_dir, sans):
+    alt = ",".join(("IP:" if re.match(r"^[0-9.]+$|:", s) else "DNS:") + s for s in sans)
+    return _ca_and_leaf(state_dir, "ca", "server", "fakeapi-ca", "/CN=fakeapi",
+                        "subjectAltName=%s\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,"
+                        "keyEncipherment\nextendedKeyUsage=serverAuth\n" % alt)
 
 
 def make_client_certs(state_dir, cn, groups):
     """A client CA (separate from the server CA) and one client cert/key signed by it."""
-    ca_crt = os.path.join(state_dir, "client-ca.crt")
-    ca_key = os.path.join(state_dir, "client-ca.key")
-    crt = os.path.join(state_dir, "client.crt")
-    key = os.path.join(state_dir, "client.key")
-    if all(os.path.exists(p) for p in (ca_crt, ca_key, crt, key)):
-        return ca_crt, crt, key
-
-    def run(*cmd):
-        p = subprocess.run(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
-        if p.returncode != 0:
-            raise SystemExit("fakeapi: openssl failed: %s\n%s" % (" ".join(cmd), p.stderr))
-
-    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-keyout", ca_key, "-out", ca_crt, "-days", "3650", "-subj", "/CN=fakeapi-client-ca",
-        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-    csr = os.path.join(state_dir, "client.csr")
     subj = "".join("/O=%s" % g for g in groups) + "/CN=%s" % cn
-    run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-keyout", key, "-out", csr, "-subj", subj)
-    ext = os.path.join(state_dir, "client.ext")
-    with open(ext, "w") as fh:
-        fh.write("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n")
-    run("openssl", "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
-        "-out", crt, "-days", "3650", "-extfile", ext)
-    os.chmod(key, 0o600)
-    return ca_crt, crt, key
+    return _ca_and_leaf(state_dir, "client-ca", "client", "fakeapi-client-ca", subj,
+                        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n")
 
 
 def write_kubeconfig(path, url, token, ca_crt, cert=None, key=None, inline=False):
