@@ -11,33 +11,14 @@ and kube_update() of an object and of its /status (409 retried, bounded). Every 
 sanitizer report (K8SMON_ASAN=1).
 
 usage: kube_misc_check.py KUBEWATCH"""
-import json
 import os
 import signal
 import sys
 import time
 
-from kubetest import Fake, Watcher, log, metric_value
+from kubetest import Fake, Watcher, kubeconfig, log, metric_value
 
 FIX = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "kube")
-
-
-def kubeconfig(path, server, ca=None, token=None, token_file=None):
-    user = {}
-    if token:
-        user["token"] = token
-    if token_file:
-        user["tokenFile"] = token_file
-    cluster = {"server": server}
-    if ca:
-        cluster["certificate-authority"] = ca
-    doc = {"apiVersion": "v1", "kind": "Config", "current-context": "c",
-           "clusters": [{"name": "c", "cluster": cluster}],
-           "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u", "namespace": "default"}}],
-           "users": [{"name": "u", "user": user}]}
-    with open(path, "w") as fh:
-        json.dump(doc, fh)  # JSON is YAML
-    return path
 
 
 def mkpod(fake, name):

@@ -16,34 +16,14 @@ certificates (fakeapi.py --client-auth required --no-default-sans):
 
 usage: kube_tls_check.py KUBEWATCH"""
 import base64
-import json
 import os
 import sys
 import time
 
-from kubetest import Fake, Watcher, log, metric_value
+from kubetest import Fake, Watcher, kubeconfig, log, metric_value
 from kube_misc_check import finish, mkpod, wait_keys
 
 CN = "k8smon-client"
-
-
-def kubeconfig(path, server, ca=None, cert=None, key=None, insecure=False):
-    cluster = {"server": server}
-    if ca:
-        cluster["certificate-authority"] = ca
-    if insecure:
-        cluster["insecure-skip-tls-verify"] = True
-    user = {}
-    if cert:
-        user["client-certificate"] = cert
-        user["client-key"] = key
-    doc = {"apiVersion": "v1", "kind": "Config", "current-context": "c",
-           "clusters": [{"name": "c", "cluster": cluster}],
-           "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u", "namespace": "default"}}],
-           "users": [{"name": "u", "user": user}]}
-    with open(path, "w") as fh:
-        json.dump(doc, fh)  # JSON is YAML
-    return path
 
 
 def secrets(fake):

@@ -155,3 +155,27 @@ def metric_value(text, prefix):
         if ln.startswith(prefix):
             tot += float(ln.rsplit(" ", 1)[1])
     return tot
+
+
+def kubeconfig(path, server, ca=None, token=None, token_file=None, cert=None, key=None, insecure=False):
+    """Writes a one-context kubeconfig (JSON, which is YAML) and returns its path."""
+    cluster = {"server": server}
+    if ca:
+        cluster["certificate-authority"] = ca
+    if insecure:
+        cluster["insecure-skip-tls-verify"] = True
+    user = {}
+    if token:
+        user["token"] = token
+    if token_file:
+        user["tokenFile"] = token_file
+    if cert:
+        user["client-certificate"] = cert
+        user["client-key"] = key
+    doc = {"apiVersion": "v1", "kind": "Config", "current-context": "c",
+           "clusters": [{"name": "c", "cluster": cluster}],
+           "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u", "namespace": "default"}}],
+           "users": [{"name": "u", "user": user}]}
+    with open(path, "w") as fh:
+        json.dump(doc, fh)
+    return path
