@@ -19,19 +19,8 @@ U=http://127.0.0.1:$PORT
 PID=$!
 wait_http "$U/healthz" || { fail "agent did not start"; cat "$TMP/k8smon.log"; finish; }
 
-# Poll until a condition holds (up to $1 seconds); prints elapsed ms on success.
-until_true() {
-	limit=$1; shift
-	start=$(date +%s%N)
-	while :; do
-		if sh -c "$*" >/dev/null 2>&1; then
-			echo $(( ($(date +%s%N) - start) / 1000000 ))
-			return 0
-		fi
-		[ $(( ($(date +%s%N) - start) / 1000000000 )) -ge "$limit" ] && return 1
-		sleep 0.05
-	done
-}
+# until_true SECONDS CMD (see until_ms in tests/lib/common.sh).
+until_true() { secs=$1; shift; until_ms $((secs * 1000)) "$@"; }
 ks() { curl -s "$U/metrics/kube-state"; }
 # health NAME: "<Argo CD health> <kstatus>" of the live K8sMonitor (examples/argocd Lua, tests/argocd/kstatus.py).
 LUA=$(command -v lua5.1 || true)

@@ -54,15 +54,7 @@ start_agent n1 $A1
 start_agent n2 $A2
 U1=http://127.0.0.1:$A1; U2=http://127.0.0.1:$A2
 
-until_true() {
-	limit=$1; shift
-	start=$(date +%s%N)
-	while :; do
-		if sh -c "$*" >/dev/null 2>&1; then return 0; fi
-		[ $(( ($(date +%s%N) - start) / 1000000 )) -ge "$limit" ] && return 1
-		sleep 0.05
-	done
-}
+until_true() { until_ms "$@"; } # MS CMD; tests/lib/common.sh
 
 put "$(pod app a n1 $P_OK)"
 check "annotated pod becomes a target within 1 s" until_true 1000 "curl -s $U1/api/v1/targets | grep -q '127.0.0.1:$P_OK'"

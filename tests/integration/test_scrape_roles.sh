@@ -95,15 +95,7 @@ U1=http://127.0.0.1:$A1; U2=http://127.0.0.1:$A2
 wait_http "$U1/healthz" || fail "agent n1 did not start"
 wait_http "$U2/healthz" || fail "agent n2 did not start"
 
-until_true() {
-	limit=$1; shift
-	start=$(date +%s%N)
-	while :; do
-		if sh -c "$*" >/dev/null 2>&1; then return 0; fi
-		[ $(( ($(date +%s%N) - start) / 1000000 )) -ge "$limit" ] && return 1
-		sleep 0.1
-	done
-}
+until_true() { until_ms "$@"; } # MS CMD; tests/lib/common.sh
 # Target summary of an agent: one line per target, "job pod health labels...".
 cat >"$TMP/T" <<'SH'
 #!/bin/sh

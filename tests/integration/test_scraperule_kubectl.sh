@@ -49,18 +49,7 @@ PIDS="$PIDS $!"
 APID=$!
 wait_http "$U/healthz" || { fail "agent did not start"; cat "$TMP/k8smon.log"; finish; }
 
-until_true() { # until_true MS CMD: prints elapsed ms when CMD succeeds within MS
-	limit=$1; shift
-	start=$(date +%s%N)
-	while :; do
-		if sh -c "$*" >/dev/null 2>&1; then
-			echo $(( ($(date +%s%N) - start) / 1000000 ))
-			return 0
-		fi
-		[ $(( ($(date +%s%N) - start) / 1000000 )) -ge "$limit" ] && return 1
-		sleep 0.05
-	done
-}
+until_true() { until_ms "$@"; } # MS CMD; tests/lib/common.sh
 # Status PATCHes of ScrapeRule prom/r since the last reset of the fake's request log.
 status_writes() {
 	fake_ctl GET /requests | python3 -c '

@@ -25,3 +25,17 @@ wait_http() {
 	done
 	return 1
 }
+# until_ms MS CMD: polls sh -c CMD every 50 ms until it succeeds (prints the
+# elapsed ms, returns 0) or MS milliseconds have passed (returns 1).
+until_ms() {
+	limit=$1; shift
+	start=$(date +%s%N)
+	while :; do
+		if sh -c "$*" >/dev/null 2>&1; then
+			echo $(( ($(date +%s%N) - start) / 1000000 ))
+			return 0
+		fi
+		[ $(( ($(date +%s%N) - start) / 1000000 )) -ge "$limit" ] && return 1
+		sleep 0.05
+	done
+}
