@@ -75,8 +75,6 @@ static int escape(struct buf *b, const char *v, size_t n, bool quote)
 
 int expo_escape_label(struct buf *b, const char *v, size_t n)
 {
-	/* strchr() also matches the NUL terminator: label values never hold
-	 * NUL, so "\\\"\n" plus the implicit NUL is the special set. */
 	return escape(b, v, n, true);
 }
 

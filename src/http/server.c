@@ -71,7 +71,7 @@ struct http_server {
 	_Atomic uint64_t stream_errors[2]; /* STREAM_ERR_* */
 	_Atomic uint64_t refused_conns;    /* over -http.maxConnections */
 	_Atomic uint64_t rejected[REJ_N];  /* requests refused before routing */
-	pthread_mutex_t stream_log_lock;   /* guards the log_limits below */
+	pthread_mutex_t log_lock;   /* guards the log_limits below */
 	struct log_limit stream_log;
 	struct log_limit reject_log;
 	struct log_limit handler_log;
@@ -239,7 +239,7 @@ static void stream_failed(struct stream *st, int kind, int rc)
 	struct http_server *s = st->s;
 
 	atomic_fetch_add(&s->stream_errors[kind], 1);
-	pthread_mutex_lock(&s->stream_log_lock);
+	pthread_mutex_lock(&s->log_lock);
 	if (kind == STREAM_ERR_SIZE)
 		log_limited(&s->stream_log, 60000, LOG_ERROR, "http",
 			    "%s: streamed response over the %llu-byte cap, ended with an error",
@@ -248,7 +248,7 @@ static void stream_failed(struct stream *st, int kind, int rc)
 		log_limited(&s->stream_log, 60000, LOG_ERROR, "http",
 			    "%s: streamed response failed after %llu bytes, ended with an error: %s",
 			    st->url, (unsigned long long)st->total, km_strerror(rc));
-	pthread_mutex_unlock(&s->stream_log_lock);
+	pthread_mutex_unlock(&s->log_lock);
 }
 
 /* Puts the next bytes into st->out (empty on entry). */
@@ -416,7 +416,7 @@ static int check_size(struct MHD_Connection *c, const char *url)
 static void count_rejected(struct http_server *s, int why, const char *url)
 {
 	atomic_fetch_add(&s->rejected[why], 1);
-	pthread_mutex_lock(&s->stream_log_lock);
+	pthread_mutex_lock(&s->log_lock);
 	if (why == REJ_MHD)
 		log_limited(&s->reject_log, 60000, LOG_WARN, "http",
 			    "request refused by libmicrohttpd (over the %u-byte request cap, or malformed)",
@@ -425,7 +425,7 @@ static void count_rejected(struct http_server *s, int why, const char *url)
 		log_limited(&s->reject_log, 60000, LOG_WARN, "http",
 			    "request refused: %s (URI %zu bytes, cap %u; headers cap %u): %.64s...",
 			    rej_names[why], strlen(url), HTTP_URI_MAX, HTTP_HEADERS_MAX, url);
-	pthread_mutex_unlock(&s->stream_log_lock);
+	pthread_mutex_unlock(&s->log_lock);
 }
 
 static enum MHD_Result queue_rejected(struct http_server *s, struct MHD_Connection *c, int why,
@@ -527,10 +527,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	rc = route->fn(route->ctx, url, &reply);
 	if (rc) {
 		/* Every scrape of a too-large section fails the same way. */
-		pthread_mutex_lock(&s->stream_log_lock);
+		pthread_mutex_lock(&s->log_lock);
 		log_limited(&s->handler_log, 60000, LOG_WARN, "http", "handler for %s failed: %s", url,
 			    km_strerror(rc));
-		pthread_mutex_unlock(&s->stream_log_lock);
+		pthread_mutex_unlock(&s->log_lock);
 		producer_drop(&reply.stream);
 		reply.status = 500;
 		buf_reset(&reply.body);
@@ -705,7 +705,7 @@ struct http_server *http_server_start(const struct http_opts *o, char *err, size
 	s->max_connections = o->max_connections;
 	s->timeout_s = o->timeout_s;
 	s->threads = o->threads ? o->threads : 4;
-	pthread_mutex_init(&s->stream_log_lock, NULL);
+	pthread_mutex_init(&s->log_lock, NULL);
 	if (want_tls) {
 		if (!tls_supported()) {
 			snprintf(err, errlen, "-tls: this libmicrohttpd was built without TLS support");
@@ -739,7 +739,7 @@ fail:
 	close(s->fd);
 fail_nofd:
 	tls_pair_fini(&tls);
-	pthread_mutex_destroy(&s->stream_log_lock);
+	pthread_mutex_destroy(&s->log_lock);
 	free(s);
 	return NULL;
 }
@@ -768,7 +768,7 @@ void http_server_stop(struct http_server *s)
 		nanosleep(&ts, NULL);
 	}
 	gen_stop(s->gen);
-	pthread_mutex_destroy(&s->stream_log_lock);
+	pthread_mutex_destroy(&s->log_lock);
 	free(s);
 }
 
