@@ -115,6 +115,11 @@ struct kube_store *kube_reflector_store(struct kube_reflector *r);
 /* Metric/log label: "pods", "k8smonitors.k8smon.io"; borrowed. */
 const char *kube_reflector_name(struct kube_reflector *r);
 
+/* {"metadata":{"namespace","name","resourceVersion"}} rebuilt from a store
+ * key ("ns/name" or "name") and a compact stored object (see trim): what a
+ * delete handler reads. New reference, NULL on allocation failure. */
+json_t *kube_ident_from_key(const char *key, const json_t *compact);
+
 /* Builds the collection path of res: /api/v1[/namespaces/ns]/pods or
  * /apis/g/v[/namespaces/ns]/plural. */
 int kube_resource_path(struct buf *out, const struct kube_resource *res, const char *ns);
