@@ -1,8 +1,10 @@
 # k8smon build. Sources are found by wildcard: a new module needs no Makefile edit.
 #   make          bin/k8smon
 #   make test     every test (unit, integration), after installing missing deps
-#   make asan     unit tests, 1000 live reconfigurations, the reflector
-#                 convergence run and the kube TLS checks, all under ASan+UBSan
+#   make asan     unit tests (with the 5000-step configuration state
+#                 machine), 1000 live reconfigurations, the reflector
+#                 convergence run, the kube TLS checks and the combined
+#                 K8sMonitor changes of test_config_cycle.sh, all under ASan+UBSan
 #   make demo     simulated cluster with k8smon running against it
 #   make run      host mode on :9420
 
@@ -123,6 +125,7 @@ asan: deps
 	@K8SMON_BIN=build-asan/k8smon N=$${N:-1000} sh tests/integration/asan_reconfig.sh
 	@K8SMON_ASAN=1 sh tests/integration/test_kube_reflector.sh
 	@K8SMON_ASAN=1 sh tests/integration/test_kube_tls.sh
+	@K8SMON_BIN=build-asan/k8smon sh tests/integration/test_config_cycle.sh
 
 demo: deps bin/k8smon
 	@./tests/demo/demo.sh
