@@ -301,6 +301,11 @@ bool kube_sub_absent(const struct kube_sub *s)
 	return s && s->inf->r && kube_reflector_absent(s->inf->r);
 }
 
+bool kube_sub_forbidden(const struct kube_sub *s)
+{
+	return s && s->inf->r && kube_reflector_forbidden(s->inf->r);
+}
+
 struct kube_store *kube_sub_store(const struct kube_sub *s)
 {
 	return s && s->inf->r ? kube_reflector_store(s->inf->r) : NULL;

@@ -70,6 +70,8 @@ void kube_sub_relist(struct kube_sub *s);
  * NULL before the reflector exists). Loop thread. */
 bool kube_sub_synced(const struct kube_sub *s);
 bool kube_sub_absent(const struct kube_sub *s);
+/* The informer's last LIST was refused with 403 (RBAC). Loop thread. */
+bool kube_sub_forbidden(const struct kube_sub *s);
 struct kube_store *kube_sub_store(const struct kube_sub *s);
 
 /* Counts for tests and self-metrics (loop thread): informers running for

@@ -55,6 +55,7 @@ struct kube_reflector {
 
 	atomic_bool synced;
 	atomic_bool absent;     /* the last LIST got 404: resource not served */
+	atomic_bool forbidden;  /* the last LIST got 403: RBAC does not allow it */
 	size_t warn_objects;
 	bool over_warned;       /* loop thread */
 	json_t *(*trim)(const json_t *obj);
@@ -138,6 +139,11 @@ struct kube_reflector *kube_reflector_new(struct kube_client *c, const struct ku
 bool kube_reflector_absent(struct kube_reflector *r)
 {
 	return atomic_load(&r->absent);
+}
+
+bool kube_reflector_forbidden(struct kube_reflector *r)
+{
+	return atomic_load(&r->forbidden);
 }
 
 bool kube_reflector_synced(struct kube_reflector *r)
@@ -439,6 +445,7 @@ static void list_done(const struct kube_resp *resp, void *arg)
 		return;
 	}
 	if (kube_resp_fail(resp) != KUBE_OK) {
+		atomic_store(&r->forbidden, kube_resp_fail(resp) == KUBE_FAIL_FORBIDDEN);
 		d = failure_delay(r, resp);
 		log_failure(r, "list", resp, d);
 		list_reset(r);
@@ -480,6 +487,7 @@ static void list_done(const struct kube_resp *resp, void *arg)
 	r->listed_once = true;
 	backoff_reset(&r->bo);
 	atomic_store(&r->synced, true);
+	atomic_store(&r->forbidden, false);
 	if (atomic_exchange(&r->absent, false))
 		log_info("kube", "resource=%s is served now (CRD installed): listed %zu objects", r->name,
 			 kube_store_len(r->store));

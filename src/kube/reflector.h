@@ -110,6 +110,8 @@ bool kube_reflector_synced(struct kube_reflector *r);
  * answered 404: a CRD not installed, or removed). The reflector keeps
  * looking every few seconds. Any thread. */
 bool kube_reflector_absent(struct kube_reflector *r);
+/* True while the last LIST was refused with 403 (RBAC). Any thread. */
+bool kube_reflector_forbidden(struct kube_reflector *r);
 /* The store; borrowed, valid until kube_reflector_free(). */
 struct kube_store *kube_reflector_store(struct kube_reflector *r);
 /* Metric/log label: "pods", "k8smonitors.k8smon.io"; borrowed. */

@@ -145,9 +145,21 @@ check "the cluster-wide node watch has 2 subscribers (kube-state, status)" \
 check "the node's own watch has 2 subscribers (cycle, role node)" \
 	grep -q '^k8smon_kube_informer_subscribers{resource="nodes",selector="metadata.name=demo-node-1"} 2' "$TMP/self.txt"
 
+# 4b. A kind the agent may not list (RBAC 403: the chart grants no Secrets
+# or ConfigMaps by default) does not hold back every other kind's series.
+fake_ctl POST /fault '{"action":"fail","count":100000,"code":403,"path":"/secrets"}' >/dev/null
+kubectl patch kmon second --type=merge -p '{"spec":{"collectors":["node","container","app"]}}' >/dev/null
+check "kube-state off" until_true 10 "! $self | grep -q '^k8smon_kube_informers{resource=\"secrets\"'"
+kubectl patch kmon second --type=merge -p '{"spec":{"collectors":["node","container","kube-state","app"]}}' >/dev/null
+check "secrets refused (403): the other kinds are served" until_true 15 \
+	"curl -s $U/metrics/kube-state | grep -q '^kube_pod_info{'"
+check "secrets refused (403): no secret series" sh -c "! curl -s $U/metrics/kube-state | grep -q '^kube_secret_info{'"
+check "the refused kind is logged once" test "$(grep -c 'secrets cannot be listed (403' "$TMP/k8smon.log")" = 1
+fake_ctl POST /fault '{"action":"clear"}' >/dev/null 2>&1 || true
+
 # 5. Status writes rebuild nothing.
 check "status written for the monitor" until_true 10 \
-	"kubectl get kmon second -o jsonpath='{.status.observedGeneration}' | grep -qx 2"
+	"test \"\$(kubectl get kmon second -o jsonpath='{.status.observedGeneration}')\" = \"\$(kubectl get kmon second -o jsonpath='{.metadata.generation}')\""
 sleep 1
 before=$($reloads)
 kubectl patch kmon second --subresource=status --type=merge -p '{"status":{"collectors":1}}' >/dev/null 2>&1 ||

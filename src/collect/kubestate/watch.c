@@ -42,6 +42,7 @@ struct ks_kind_sub {
 	struct ks_watcher *w;
 	enum ks_kind kind;
 	struct kube_sub *sub;
+	bool skipped;                       /* 403/404 logged; loop thread */
 	_Atomic uint64_t list_ok;
 };
 
@@ -54,6 +55,7 @@ struct ks_watcher {
 	unsigned kinds_on;                  /* subscribed kinds (1u << ks_kind); loop thread */
 	unsigned kinds_wanted;              /* what the cycle in effect selects; loop thread */
 	uint64_t retry_timer;               /* subscribing failed; loop thread */
+	uint64_t check_timer;               /* readiness re-check; loop thread */
 	struct ks_render_opts ro;           /* loop thread */
 	struct ks_kind_sub kinds[KS_KIND_COUNT];
 	atomic_bool ready;
@@ -149,14 +151,42 @@ static void cb_delete(json_t *obj, void *arg)
 	changed(ks);
 }
 
+/* Ready when every subscribed kind is synced, or refused by RBAC (403) or
+ * not served (404): a kind this agent may not list (the chart grants no
+ * Secrets or ConfigMaps by default) must not hold back every other kind's
+ * series. Such kinds simply have no series; each is logged once. Until
+ * ready, a timer re-checks every second (a 403 fires no callback). */
+static void ready_check(void *arg);
+
 static void ready_update(struct ks_watcher *w)
 {
 	bool all = w->kinds_on != 0;
 
-	for (int i = 0; all && i < KS_KIND_COUNT; i++)
-		all = !(w->kinds_on & (1u << i)) || kube_sub_synced(w->kinds[i].sub);
+	for (int i = 0; i < KS_KIND_COUNT; i++) {
+		struct ks_kind_sub *ks = &w->kinds[i];
+		bool skip;
+
+		if (!(w->kinds_on & (1u << i)) || kube_sub_synced(ks->sub))
+			continue;
+		skip = kube_sub_forbidden(ks->sub) || kube_sub_absent(ks->sub);
+		if (skip && !ks->skipped)
+			log_warn("kube-state", "%s cannot be listed (%s): its families are left out until it can",
+				 ks_kind_resource(ks->kind), kube_sub_forbidden(ks->sub) ? "403: RBAC" : "404: not served");
+		ks->skipped = skip;
+		all &= skip;
+	}
 	atomic_store(&w->ready, all);
 	atomic_store(&w->settled, all || !w->kinds_on);
+	if (!all && w->kinds_on && !w->check_timer)
+		w->check_timer = kube_loop_timer(w->loop, 1000, ready_check, w);
+}
+
+static void ready_check(void *arg)
+{
+	struct ks_watcher *w = arg;
+
+	w->check_timer = 0;
+	ready_update(w);
 }
 
 static void cb_synced(void *arg)
@@ -188,6 +218,7 @@ static int set_kinds(struct ks_watcher *w, unsigned mask)
 		if (drop & (1u << i)) {
 			kube_sub_cancel(ks->sub);
 			ks->sub = NULL;
+			ks->skipped = false;
 			/* No stale series: the next term starts from a fresh list. */
 			ks_store_clear_kind(w->ks, (enum ks_kind)i);
 		} else if ((mask & (1u << i)) && !(w->kinds_on & (1u << i))) {
