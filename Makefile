@@ -75,7 +75,7 @@ HOT_OBJS  := $(filter-out $(COLD_SRCS:%.c=$(BUILD)/%.o),$(OBJS))
 COLD_OBJS := $(filter $(COLD_SRCS:%.c=$(BUILD)/%.o),$(OBJS))
 TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all deps test unit asan demo run clean bench fuzz curl-typecheck
+.PHONY: all deps test unit asan demo run clean bench fuzz curl-typecheck mutate
 all: deps bin/k8smon
 
 deps:
@@ -146,7 +146,12 @@ fuzz:
 	  -artifact_prefix=build-fuzz/$$t- build-fuzz/corpus/$$t tests/fuzz/corpus/$$t || exit 1; done
 
 clean:
-	rm -rf build build-asan bin
+	rm -rf build build-asan build-mutate bin
 
 # main.o too: it embeds struct flags, so a changed header must rebuild it.
 -include $(OBJS:.o=.d) $(BUILD)/cmd/k8smon/main.d
+
+# Breaks the code each test guards (tests/mutations.txt) and checks that the
+# test fails; ONLY=substring selects mutations by file or test.
+mutate: deps
+	@python3 tests/mutate.py

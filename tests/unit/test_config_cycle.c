@@ -289,8 +289,12 @@ struct sm {
 	struct ks_store *ks;
 	struct ks_watcher *ksw;
 	struct cycle *cycle;
-	json_t *allow_last;   /* allowlist the watcher last applied */
-	int relists_expected;
+	/* Other readers of the same informers, as the agent has them: the
+	 * leader's status writer reads every node (kube-state's node trim),
+	 * the scrape manager reads services whole (a wider view than
+	 * kube-state's: the informer widens) while rule t/r0 exists. */
+	struct kube_sub *status_nodes;
+	struct kube_sub *scrape_services;
 };
 
 static unsigned rnd(struct sm *s, unsigned n)
@@ -475,6 +479,22 @@ static void apply_on_loop(void *arg)
 	struct cycle_inputs in = { .flags = &flags, .monitors = mons, .node = node, .rules = rules,
 				   .leader = s->leader };
 	x->rc = cycle_build(s->cycle, &in, &c, err, sizeof(err));
+	if (s->leader && !s->status_nodes) {
+		struct kube_informer_key key = { .res = { "", "v1", "nodes", false } };
+		struct kube_reflector_cbs cbs = { 0 };
+		s->status_nodes = kube_informer_subscribe(s->reg, &key, &cbs, ks_trim_node);
+	} else if (!s->leader && s->status_nodes) {
+		kube_sub_cancel(s->status_nodes);
+		s->status_nodes = NULL;
+	}
+	if (s->rule[0].present && !s->scrape_services) {
+		struct kube_informer_key key = { .res = { "", "v1", "services", true } };
+		struct kube_reflector_cbs cbs = { 0 };
+		s->scrape_services = kube_informer_subscribe(s->reg, &key, &cbs, NULL);
+	} else if (!s->rule[0].present && s->scrape_services) {
+		kube_sub_cancel(s->scrape_services);
+		s->scrape_services = NULL;
+	}
 	if (!x->rc) {
 		x->changes = cycle_changes(s->cycle, c);
 		if (x->changes)
@@ -494,7 +514,7 @@ static void noop(void *arg)
 
 struct count_ctx {
 	struct sm *s;
-	size_t informers, pods;
+	size_t informers, pods, nodes, services;
 };
 
 static void count_on_loop(void *arg)
@@ -503,6 +523,8 @@ static void count_on_loop(void *arg)
 
 	c->informers = kube_informers_count(c->s->reg, NULL);
 	c->pods = kube_informers_count(c->s->reg, "pods");
+	c->nodes = kube_informers_count(c->s->reg, "nodes");
+	c->services = kube_informers_count(c->s->reg, "services");
 }
 
 static void check_step(struct sm *s, int step)
@@ -529,11 +551,20 @@ static void check_step(struct sm *s, int step)
 	 * below is queued after it. */
 	kube_loop_call(s->loop, noop, NULL);
 	kube_loop_call(s->loop, count_on_loop, &cc);
-	if (s->leader && (want_coll & COLLECTOR_KUBE_STATE))
-		want_inf = !w || !w->resources ? KS_KIND_COUNT : (size_t)w->resources;
-	if (cc.informers != want_inf || (want_inf && cc.pods != 1))
-		fail_msg("step %d (seed %u): %zu informers (%zu pods), model %zu", step, s->seed, cc.informers,
-			 cc.pods, want_inf);
+	bool ks_on = s->leader && (want_coll & COLLECTOR_KUBE_STATE);
+	int ks_res = w ? w->resources : 0;
+	bool ks_nodes = ks_on && ks_res != 1, ks_services = ks_on && ks_res == 0;
+	size_t want_nodes = ks_nodes || s->leader, want_services = ks_services || s->rule[0].present;
+
+	if (ks_on)
+		want_inf = ks_res == 0 ? KS_KIND_COUNT : (size_t)ks_res;
+	/* The extra readers share kube-state's informers where it has one. */
+	want_inf += (s->leader && !ks_nodes) + (s->rule[0].present && !ks_services);
+	if (cc.informers != want_inf || cc.pods != (size_t)ks_on || cc.nodes != want_nodes ||
+	    cc.services != want_services)
+		fail_msg("step %d (seed %u): %zu informers (pods %zu, nodes %zu, services %zu), model %zu (%d %zu %zu)",
+			 step, s->seed, cc.informers, cc.pods, cc.nodes, cc.services, want_inf, ks_on, want_nodes,
+			 want_services);
 }
 
 static void sm_step(struct sm *s, int step)
@@ -616,8 +647,17 @@ static void sm_init(struct sm *s, unsigned seed)
 	assert_int_equal(kube_loop_start(s->loop), 0);
 }
 
+static void cancel_extra(void *arg)
+{
+	struct sm *s = arg;
+
+	kube_sub_cancel(s->status_nodes);
+	kube_sub_cancel(s->scrape_services);
+}
+
 static void sm_fini(struct sm *s)
 {
+	kube_loop_call(s->loop, cancel_extra, s);
 	kube_loop_stop(s->loop);
 	kube_informers_free(s->reg);
 	ks_watcher_free(s->ksw);
