@@ -9,6 +9,14 @@
 #include "base/parse.h"
 #include "config/selector.h"
 
+static bool list_has(const struct str_list *l, const char *s)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], s) == 0)
+			return true;
+	return false;
+}
+
 static int list_copy(struct str_list *dst, const struct str_list *src)
 {
 	dst->n = 0;
@@ -240,6 +248,16 @@ static int apply_monitor(struct config *c, const json_t *m, char *err, size_t er
 		rc = get_str_list(spec, "excludeNamespaces", "spec", &c->exclude_namespaces, &present, err, errlen);
 	if (rc)
 		return rc;
+	/* The CRD's CEL rule says the same; a server without it (or an
+	 * object older than the rule) must not get it applied silently. */
+	for (size_t i = 0; i < c->exclude_namespaces.n; i++) {
+		if (list_has(&c->namespaces, c->exclude_namespaces.v[i])) {
+			snprintf(err, errlen, "spec.excludeNamespaces[%zu]: \"%.64s\" is also in spec.namespaces "
+				 "(a namespace must not be both in namespaces and excludeNamespaces)", i,
+				 c->exclude_namespaces.v[i]);
+			return KM_EINVAL;
+		}
+	}
 	node = json_object_get(spec, "node");
 	if (node && !json_is_object(node)) {
 		snprintf(err, errlen, "spec.node: must be an object");
@@ -283,6 +301,10 @@ static int apply_monitor(struct config *c, const json_t *m, char *err, size_t er
 			rc = get_rx_list(ks, "metricDenylist", "spec.kubeState", &c->ks_deny, err, errlen);
 		if (rc)
 			return rc;
+		if (c->ks_allow && c->ks_deny) {
+			snprintf(err, errlen, "spec.kubeState: metricAllowlist and metricDenylist are mutually exclusive");
+			return KM_EINVAL;
+		}
 		v = json_object_get(ks, "labelsAllowlist");
 		if (v && !json_is_null(v)) {
 			const char *kind;
@@ -379,13 +401,6 @@ void config_unref(struct config *c)
 	free(c);
 }
 
-static bool list_has(const struct str_list *l, const char *s)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->v[i], s) == 0)
-			return true;
-	return false;
-}
 
 bool config_namespace_allowed(const struct config *c, const char *ns)
 {

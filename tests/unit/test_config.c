@@ -121,6 +121,11 @@ static void test_invalid_specs(void **state)
 	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"kubeState\":{\"metricAllowlist\":[\"kube_pod_.*\",\"[\"]}}}",
 		     "spec.kubeState.metricAllowlist[1]: invalid regex [: missing terminating ] for character class at offset 1");
 	expect_error("{\"metadata\":{},\"spec\":{}}", "metadata.name: required");
+	/* What the CRD's CEL rules forbid is refused here too. */
+	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"namespaces\":[\"a\",\"b\"],\"excludeNamespaces\":[\"c\",\"b\"]}}",
+		     "spec.excludeNamespaces[1]: \"b\" is also in spec.namespaces (a namespace must not be both in namespaces and excludeNamespaces)");
+	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"kubeState\":{\"metricAllowlist\":[\"a\"],\"metricDenylist\":[\"b\"]}}}",
+		     "spec.kubeState: metricAllowlist and metricDenylist are mutually exclusive");
 }
 
 static void test_reconfigure_many(void **state)
