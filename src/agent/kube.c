@@ -124,9 +124,14 @@ static void log_rejections(const struct cycle *old, const struct cycle *c)
 
 static void log_changes(const struct cycle *old, const struct cycle *c, unsigned ch)
 {
-	if (ch & CYCLE_CONFIG)
-		log_info("config", "configuration now from %s (%s)", c->cfg->source,
-			 c->monitor_id[0] ? c->monitor_id : "no K8sMonitor selects this node");
+	char what[160];
+
+	if (ch & CYCLE_CONFIG) {
+		config_diff(old ? old->cfg : NULL, c->cfg, what, sizeof(what));
+		log_info("config", "configuration now from %s (%s); changed: %s", c->cfg->source,
+			 c->monitor_id[0] ? c->monitor_id : "no K8sMonitor selects this node",
+			 what[0] ? what : "nothing effective (same settings)");
+	}
 	if ((ch & CYCLE_RULES) && old)
 		log_info("scrape", "ScrapeRules in effect: %zu", c->rules->n);
 }

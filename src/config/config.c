@@ -402,6 +402,52 @@ void config_unref(struct config *c)
 }
 
 
+static bool lists_equal(const struct str_list *a, const struct str_list *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->v[i], b->v[i]) != 0)
+			return false;
+	return true;
+}
+
+static bool json_same(const json_t *a, const json_t *b)
+{
+	return (!a && !b) || (a && b && json_equal(a, b));
+}
+
+void config_diff(const struct config *a, const struct config *b, char *out, size_t outlen)
+{
+	bool all = !a || !b;
+	const struct {
+		const char *name;
+		bool differs;
+	} f[] = {
+		{ "collectors", all || a->collectors != b->collectors },
+		{ "interval", all || a->interval_ms != b->interval_ms },
+		{ "namespaces", all || !lists_equal(&a->namespaces, &b->namespaces) },
+		{ "excludeNamespaces", all || !lists_equal(&a->exclude_namespaces, &b->exclude_namespaces) },
+		{ "node", all || !json_same(a->node_spec, b->node_spec) },
+		{ "kubeState", all || !json_same(a->ks_spec, b->ks_spec) },
+	};
+	size_t len = 0;
+
+	if (!outlen)
+		return;
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]) && len < outlen; i++) {
+		int w;
+
+		if (!f[i].differs)
+			continue;
+		w = snprintf(out + len, outlen - len, "%s%s", len ? "," : "", f[i].name);
+		if (w < 0)
+			break;
+		len += (size_t)w;
+	}
+}
+
 bool config_namespace_allowed(const struct config *c, const char *ns)
 {
 	if (c->namespaces.n && !list_has(&c->namespaces, ns))

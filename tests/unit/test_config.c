@@ -128,6 +128,27 @@ static void test_invalid_specs(void **state)
 		     "spec.kubeState: metricAllowlist and metricDenylist are mutually exclusive");
 }
 
+/* The reconfiguration log line names what changed. */
+static void test_diff(void **state)
+{
+	char err[256], what[160];
+	struct config *a = build("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"interval\":\"20s\"}}", err, sizeof(err));
+	struct config *b = build("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"interval\":\"20s\",\"collectors\":[\"node\"],"
+				 "\"kubeState\":{\"resources\":[\"pods\"]}}}", err, sizeof(err));
+
+	(void)state;
+	config_diff(a, b, what, sizeof(what));
+	assert_string_equal(what, "collectors,kubeState");
+	config_diff(a, a, what, sizeof(what));
+	assert_string_equal(what, "");
+	config_diff(NULL, a, what, sizeof(what));
+	assert_string_equal(what, "collectors,interval,namespaces,excludeNamespaces,node,kubeState");
+	config_diff(a, b, what, 12); /* truncated, terminated */
+	assert_string_equal(what, "collectors,");
+	config_unref(a);
+	config_unref(b);
+}
+
 static void test_reconfigure_many(void **state)
 {
 	/* 1000 builds and frees: ASan/LSan catch any leak in the swap path. */
@@ -231,6 +252,7 @@ int main(void)
 		cmocka_unit_test(test_flags_only),
 		cmocka_unit_test(test_monitor_overrides),
 		cmocka_unit_test(test_invalid_specs),
+		cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_reconfigure_many),
 		cmocka_unit_test(test_selector),
 		cmocka_unit_test(test_config_json_sources),
