@@ -19,8 +19,8 @@
 #include "collect/container/podmap.h"
 #include "collect/kubestate/kubestate.h"
 #include "collect/kubestate/watch.h"
+#include "config/crstatus.h"
 #include "config/cycle.h"
-#include "config/monitor.h"
 #include "expo/writer.h"
 #include "kube/client.h"
 #include "kube/conn.h"
@@ -326,42 +326,6 @@ static json_t *known_nodes(struct agent_kube *k)
 	return arr;
 }
 
-static void monitors_status_sync(struct agent_kube *k, const struct cycle *c, const char *now)
-{
-	json_t *snap = snapshot_if_synced(k->monitors), *nodes = known_nodes(k);
-	struct monitor_result r;
-
-	if (!snap || !nodes || monitor_evaluate(k->flags, snap, c->monitor_good, nodes, &r))
-		goto out;
-	for (size_t i = 0; i < r.n; i++) {
-		const struct monitor_eval *e = &r.v[i];
-		struct status_input in = { .generation = e->generation, .message = e->message };
-
-		switch (e->verdict) {
-		case MONITOR_ACCEPTED:
-			in.verdict = STATUS_ACCEPTED;
-			in.count_field = "collectors";
-			in.count = __builtin_popcount(e->collectors);
-			in.extra_field = "nodes";
-			in.extra = (int64_t)e->nodes;
-			break;
-		case MONITOR_CONFLICT:
-			in.verdict = STATUS_CONFLICT;
-			break;
-		default:
-			in.verdict = STATUS_INVALID;
-			break;
-		}
-		status_writer_put(k->status, &monitor_res, e->name /* cluster-scoped: key = name */, NULL,
-				  e->name, e->obj, status_build(json_object_get(e->obj, "status"), &in, now));
-	}
-	status_writer_prune(k->status, &monitor_res, snap);
-	monitor_result_fini(&r);
-out:
-	json_decref(nodes);
-	json_decref(snap);
-}
-
 static int count_target(struct disc_target *t, void *arg)
 {
 	(*(int64_t *)arg)++;
@@ -393,73 +357,47 @@ static int64_t rule_targets(struct agent_kube *k, const struct scrape_rule *r)
 	return n;
 }
 
-static const struct scrape_rule *rule_find(const struct ruleset *rs, const char *ns, const char *name)
+struct put_ctx {
+	struct agent_kube *k;
+	const struct kube_resource *res;
+};
+
+static void put_status(const char *key, const char *ns, const char *name, const json_t *obj, json_t *st,
+		       void *arg)
 {
-	for (size_t i = 0; i < rs->n; i++)
-		if (strcmp(rs->v[i]->namespace, ns) == 0 && strcmp(rs->v[i]->name, name) == 0)
-			return rs->v[i];
-	return NULL;
+	struct put_ctx *p = arg;
+
+	status_writer_put(p->k->status, p->res, key, ns, name, obj, st);
 }
 
-static void rules_status_sync(struct agent_kube *k, const struct cycle *c, const char *now)
+static int64_t count_rule(const struct scrape_rule *r, void *arg)
 {
-	json_t *snap = snapshot_if_synced(k->scrape_rules), *obj;
-	/* The verdicts of these very objects, judged as the cycle judges them. */
-	struct ruleset *rs = snap ? ruleset_build(snap, c->rules) : NULL;
-	const char *key;
-
-	if (!rs)
-		goto out;
-	json_object_foreach(snap, key, obj) {
-		const json_t *md = json_object_get(obj, "metadata");
-		const char *name = json_string_value(json_object_get(md, "name"));
-		const char *ns = json_string_value(json_object_get(md, "namespace"));
-		const json_t *bad = json_object_get(rs->invalid, key);
-		const struct scrape_rule *r;
-		char msg[640];
-		struct status_input in = {
-			.generation = json_integer_value(json_object_get(md, "generation")),
-			.message = msg,
-		};
-
-		if (!name || !ns)
-			continue;
-		r = rule_find(rs, ns, name);
-		if (bad) {
-			in.verdict = STATUS_INVALID;
-			snprintf(msg, sizeof(msg), "%s%s", json_string_value(json_object_get(bad, "error")) ?: "",
-				 json_is_true(json_object_get(bad, "kept")) ? "; the last accepted version stays in effect" : "");
-		} else if (r) {
-			in.count_field = "targets";
-			in.count = rule_targets(k, r);
-			in.verdict = in.count ? STATUS_ACCEPTED : STATUS_NO_TARGETS;
-			if (in.count)
-				snprintf(msg, sizeof(msg), "%lld target(s) selected", (long long)in.count);
-			else
-				snprintf(msg, sizeof(msg), "no %s annotated %s/scrape matches the selectors",
-					 scrape_role_name(r->role), r->prefix[0]);
-		} else {
-			continue;
-		}
-		status_writer_put(k->status, &rule_res, key, ns, name, obj,
-				  status_build(json_object_get(obj, "status"), &in, now));
-	}
-	status_writer_prune(k->status, &rule_res, snap);
-out:
-	ruleset_unref(rs);
-	json_decref(snap);
+	return rule_targets(arg, r);
 }
 
+/* Every monitor's and rule's status, from the verdicts the cycle applies
+ * (config/crstatus.c), written where it changed. */
 static void status_sync(void *arg)
 {
 	struct agent_kube *k = arg;
+	struct put_ctx pm = { k, &monitor_res }, pr = { k, &rule_res };
+	json_t *monitors, *rules, *nodes;
 	char now[32];
 
 	if (atomic_load(&k->stopping) || !atomic_load(&k->leader) || !k->cycle)
 		return;
 	status_time(clock_wall(), now, sizeof(now));
-	monitors_status_sync(k, k->cycle, now);
-	rules_status_sync(k, k->cycle, now);
+	monitors = snapshot_if_synced(k->monitors);
+	nodes = known_nodes(k);
+	if (monitors && nodes &&
+	    !crstatus_monitors(k->flags, monitors, k->cycle->monitor_good, nodes, now, put_status, &pm))
+		status_writer_prune(k->status, &monitor_res, monitors);
+	rules = snapshot_if_synced(k->scrape_rules);
+	if (rules && !crstatus_rules(rules, k->cycle->rules, count_rule, now, put_status, &pr))
+		status_writer_prune(k->status, &rule_res, rules);
+	json_decref(monitors);
+	json_decref(nodes);
+	json_decref(rules);
 }
 
 /* --- lifecycle ------------------------------------------------------------ */

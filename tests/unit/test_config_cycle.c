@@ -22,6 +22,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "collect/kubestate/watch.h"
+#include "config/crstatus.h"
 #include "config/cycle.h"
 #include "config/monitor.h"
 #include "config/ruleset.h"
@@ -163,11 +164,75 @@ static void test_monitor_table(void **state)
 	}
 }
 
-/* ---- ScrapeRule last good ---- */
-
 #define R(ns, name, uid, gen, spec)                                                               \
 	"\"" ns "/" name "\": {\"metadata\": {\"namespace\": \"" ns "\", \"name\": \"" name           \
 	"\", \"uid\": \"" uid "\", \"generation\": " #gen "}, \"spec\": " spec "}"
+
+/* ---- the status each object gets ---- */
+
+struct puts {
+	json_t *by_key; /* key -> status */
+};
+
+static void collect_put(const char *key, const char *ns, const char *name, const json_t *obj, json_t *st,
+			void *arg)
+{
+	struct puts *p = arg;
+
+	(void)ns;
+	(void)name;
+	(void)obj;
+	json_object_set_new(p->by_key, key, st);
+}
+
+static const char *ready_reason(const json_t *st)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach(json_object_get(st, "conditions"), i, c)
+		if (strcmp(json_string_value(json_object_get(c, "type")) ?: "", "Ready") == 0)
+			return json_string_value(json_object_get(c, "reason"));
+	return "";
+}
+
+static int64_t three_targets(const struct scrape_rule *r, void *arg)
+{
+	(void)r;
+	(void)arg;
+	return 3;
+}
+
+static void test_status_of_each(void **state)
+{
+	json_t *mons = load("{" M("old", "2026-01-01T00:00:00Z", 4, "u1", "{}") ","
+			    M("young", "2026-02-01T00:00:00Z", 1, "u2", "{}") ","
+			    M("bad", "2026-03-01T00:00:00Z", 2, "u3", "{\"interval\":\"x\"}") "}");
+	json_t *nodes = load("[{\"metadata\":{\"name\":\"n1\"}},{\"metadata\":{\"name\":\"n2\"}}]");
+	json_t *rules = load("{" R("a", "ok", "u1", 1, "{\"role\":\"pod\"}") "," R("a", "bad", "u2", 1, "{\"role\":\"x\"}") "}");
+	struct puts p = { json_object() };
+	const json_t *st;
+
+	(void)state;
+	assert_int_equal(crstatus_monitors(&flags, mons, NULL, nodes, "2026-12-05T00:00:00Z", collect_put, &p), 0);
+	st = json_object_get(p.by_key, "old");
+	assert_string_equal(ready_reason(st), "Accepted");
+	assert_int_equal(json_integer_value(json_object_get(st, "observedGeneration")), 4);
+	assert_int_equal(json_integer_value(json_object_get(st, "nodes")), 2);
+	assert_int_equal(json_integer_value(json_object_get(st, "collectors")), 4);
+	assert_string_equal(ready_reason(json_object_get(p.by_key, "young")), "Conflict");
+	assert_string_equal(ready_reason(json_object_get(p.by_key, "bad")), "InvalidSpec");
+	assert_int_equal(crstatus_rules(rules, NULL, three_targets, "2026-12-05T00:00:00Z", collect_put, &p), 0);
+	assert_string_equal(ready_reason(json_object_get(p.by_key, "a/ok")), "Accepted");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(p.by_key, "a/ok"), "targets")), 3);
+	assert_string_equal(ready_reason(json_object_get(p.by_key, "a/bad")), "InvalidSpec");
+	json_decref(p.by_key);
+	json_decref(mons);
+	json_decref(nodes);
+	json_decref(rules);
+}
+
+/* ---- ScrapeRule last good ---- */
 
 static void test_ruleset_last_good(void **state)
 {
@@ -736,6 +801,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_monitor_table),
 		cmocka_unit_test(test_ruleset_last_good),
+		cmocka_unit_test(test_status_of_each),
 		cmocka_unit_test(test_status_write_no_rebuild),
 		cmocka_unit_test(test_allowlist_and_collector_off_at_once),
 		cmocka_unit_test(test_state_machine),
