@@ -215,22 +215,23 @@ static void rebuild(void *arg)
 	pthread_mutex_lock(&k->pub_lock);
 	k->pub = cycle_ref(c);
 	pthread_mutex_unlock(&k->pub_lock);
+	for (int i = 0; i < 3; i++)
+		if (ch & (1u << i))
+			atomic_fetch_add(&k->reloads[i], 1);
+	if (ch) {
+		log_changes(old, c, ch);
+		if (ch & CYCLE_CONFIG)
+			k->hooks->on_config(c->cfg, k->hooks->arg);
+		scrape_apply(k, c);
+		ks_watcher_apply(k->ksw, c);
+		all_nodes_apply(k, c);
+		status_kick(k, STATUS_DELAY_MS);
+	}
+	/* Last: the parts above compare with old. */
 	if (old) {
 		cycle_unref(old); /* the loop's reference */
 		cycle_unref(old); /* the published one */
 	}
-	for (int i = 0; i < 3; i++)
-		if (ch & (1u << i))
-			atomic_fetch_add(&k->reloads[i], 1);
-	if (!ch)
-		return;
-	log_changes(old, c, ch);
-	if (ch & CYCLE_CONFIG)
-		k->hooks->on_config(c->cfg, k->hooks->arg);
-	scrape_apply(k, c);
-	ks_watcher_apply(k->ksw, c);
-	all_nodes_apply(k, c);
-	status_kick(k, STATUS_DELAY_MS);
 }
 
 /* --- informer callbacks (loop thread) -------------------------------------- */
