@@ -371,9 +371,10 @@ static void put_status(const char *key, const char *ns, const char *name, const 
 	status_writer_put(p->k->status, p->res, key, ns, name, obj, st);
 }
 
+/* arg: the put_ctx crstatus_rules passes to put and count alike. */
 static int64_t count_rule(const struct scrape_rule *r, void *arg)
 {
-	return rule_targets(arg, r);
+	return rule_targets(((struct put_ctx *)arg)->k, r);
 }
 
 /* Every monitor's and rule's status, from the verdicts the cycle applies
