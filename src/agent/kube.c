@@ -358,23 +358,25 @@ static int64_t rule_targets(struct agent_kube *k, const struct scrape_rule *r)
 	return n;
 }
 
-struct put_ctx {
-	struct agent_kube *k;
-	const struct kube_resource *res;
-};
-
-static void put_status(const char *key, const char *ns, const char *name, const json_t *obj, json_t *st,
-		       void *arg)
+static void put_monitor_status(const char *key, const char *ns, const char *name, const json_t *obj,
+			       json_t *st, void *arg)
 {
-	struct put_ctx *p = arg;
+	struct agent_kube *k = arg;
 
-	status_writer_put(p->k->status, p->res, key, ns, name, obj, st);
+	status_writer_put(k->status, &monitor_res, key, ns, name, obj, st);
 }
 
-/* arg: the put_ctx crstatus_rules passes to put and count alike. */
+static void put_rule_status(const char *key, const char *ns, const char *name, const json_t *obj,
+			    json_t *st, void *arg)
+{
+	struct agent_kube *k = arg;
+
+	status_writer_put(k->status, &rule_res, key, ns, name, obj, st);
+}
+
 static int64_t count_rule(const struct scrape_rule *r, void *arg)
 {
-	return rule_targets(((struct put_ctx *)arg)->k, r);
+	return rule_targets(arg, r);
 }
 
 /* Every monitor's and rule's status, from the verdicts the cycle applies
@@ -382,7 +384,6 @@ static int64_t count_rule(const struct scrape_rule *r, void *arg)
 static void status_sync(void *arg)
 {
 	struct agent_kube *k = arg;
-	struct put_ctx pm = { k, &monitor_res }, pr = { k, &rule_res };
 	json_t *monitors, *rules, *nodes;
 	char now[32];
 
@@ -392,10 +393,10 @@ static void status_sync(void *arg)
 	monitors = snapshot_if_synced(k->monitors);
 	nodes = known_nodes(k);
 	if (monitors && nodes &&
-	    !crstatus_monitors(k->flags, monitors, k->cycle->monitor_good, nodes, now, put_status, &pm))
+	    !crstatus_monitors(k->flags, monitors, k->cycle->monitor_good, nodes, now, put_monitor_status, k))
 		status_writer_prune(k->status, &monitor_res, monitors);
 	rules = snapshot_if_synced(k->scrape_rules);
-	if (rules && !crstatus_rules(rules, k->cycle->rules, count_rule, now, put_status, &pr))
+	if (rules && !crstatus_rules(rules, k->cycle->rules, count_rule, now, put_rule_status, k))
 		status_writer_prune(k->status, &rule_res, rules);
 	json_decref(monitors);
 	json_decref(nodes);
