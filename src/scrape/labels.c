@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/hash.h"
 
 void labels_init(struct labels *l, size_t max_labels)
 {
@@ -290,35 +291,21 @@ out:
 	return rc;
 }
 
-#define FNV_OFFSET 14695981039346656037ULL
-#define FNV_PRIME 1099511628211ULL
-
-static uint64_t fnv(uint64_t h, const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= FNV_PRIME;
-	}
-	return h;
-}
-
 uint64_t labels_hash(const struct labels *l)
 {
 	/* 0xff cannot occur in valid UTF-8, so it separates unambiguously
 	 * (Prometheus uses the same separator byte). */
 	static const char sep = (char)0xff;
-	uint64_t h = FNV_OFFSET;
+	uint64_t h = HASH64_INIT;
 	size_t i;
 
 	for (i = 0; i < l->n; i++) {
 		struct label_ref r = labels_at(l, i);
 
-		h = fnv(h, r.name, r.name_len);
-		h = fnv(h, &sep, 1);
-		h = fnv(h, r.value, r.value_len);
-		h = fnv(h, &sep, 1);
+		h = hash64_add(h, r.name, r.name_len);
+		h = hash64_add(h, &sep, 1);
+		h = hash64_add(h, r.value, r.value_len);
+		h = hash64_add(h, &sep, 1);
 	}
 	return h;
 }

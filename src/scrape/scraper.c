@@ -11,6 +11,7 @@
 
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/hash.h"
 #include "expo/writer.h"
 #include "kube/loop.h"
 #include "scrape/relabel.h"
@@ -92,17 +93,6 @@ static int add_hash(struct tstate *s, uint64_t h)
 	return 0;
 }
 
-static uint64_t fnv_bytes(const char *p, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 /* name{sample labels (clashes renamed exported_<name> unless honorLabels),
  * target labels} value [ts] */
 static int render(struct tstate *s, const char *name, const struct labels *ls, double v, bool has_ts,
@@ -157,7 +147,7 @@ static int render(struct tstate *s, const char *name, const struct labels *ls, d
 		else if ((rc = buf_addc(b, '}')))
 			goto fail;
 	}
-	if ((rc = add_hash(s, fnv_bytes(b->data + start, hend - start))))
+	if ((rc = add_hash(s, hash64(b->data + start, hend - start))))
 		goto fail;
 	/* Scraped timestamps are kept (honor_timestamps, Prometheus' default);
 	 * samples without one get none, i.e. the time /metrics/apps is read. */
@@ -215,7 +205,7 @@ static int render_meta(struct tstate *s, const struct expo_sample_ev *ev)
 
 	if (!meta_of(ev, &fam, &type))
 		return 0;
-	h = fnv_bytes(fam, strlen(fam));
+	h = hash64(fam, strlen(fam));
 	if (s->meta_set && h == s->meta_last)
 		return 0;
 	s->meta_set = true;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/hash.h"
 
 void tl_init(struct tlabels *l)
 {
@@ -126,22 +127,12 @@ bool tl_equal(const struct tlabels *a, const struct tlabels *b)
 	return true;
 }
 
-static uint64_t fnv(uint64_t h, const char *s)
-{
-	/* The terminating NUL is hashed too, so ("ab","c") != ("a","bc"). */
-	do {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	} while (*s++);
-	return h;
-}
-
 uint64_t tl_hash(const struct tlabels *l)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = HASH64_INIT;
 
 	for (size_t i = 0; i < l->n; i++)
-		h = fnv(fnv(h, l->v[i].name), l->v[i].value);
+		h = hash64_add_strz(hash64_add_strz(h, l->v[i].name), l->v[i].value);
 	return h;
 }
 

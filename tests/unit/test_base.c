@@ -11,6 +11,7 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/hash.h"
 #include "base/parse.h"
 #include "base/rx.h"
 
@@ -163,6 +164,27 @@ static void test_backoff(void **state)
 	assert_true(backoff_next(&bo) <= 800);
 }
 
+/* Published FNV-1a vectors: series identities and bucket choices depend on
+ * these exact values. */
+static void test_hash_fnv1a(void **state)
+{
+	(void)state;
+	assert_true(hash32("", 0) == 0x811c9dc5u);
+	assert_true(hash32("a", 1) == 0xe40c292cu);
+	assert_true(hash32("foobar", 6) == 0xbf9cf968u);
+	assert_true(hash32_str("foobar") == 0xbf9cf968u);
+	assert_true(hash32_add(hash32("foo", 3), "bar", 3) == 0xbf9cf968u);
+	assert_true(hash64("", 0) == 0xcbf29ce484222325ULL);
+	assert_true(hash64("a", 1) == 0xaf63dc4c8601ec8cULL);
+	assert_true(hash64("foobar", 6) == 0x85944171f73967e8ULL);
+	assert_true(hash64_str("foobar") == 0x85944171f73967e8ULL);
+	assert_true(hash64_add(hash64("foo", 3), "bar", 3) == 0x85944171f73967e8ULL);
+	/* With the NULs: the bytes "ab\0c\0". */
+	assert_true(hash64_add_strz(hash64_add_strz(HASH64_INIT, "ab"), "c") == 0xad22872f536e4705ULL);
+	assert_true(hash64_add_strz(hash64_add_strz(HASH64_INIT, "ab"), "c") !=
+		    hash64_add_strz(hash64_add_strz(HASH64_INIT, "a"), "bc"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -172,6 +194,7 @@ int main(void)
 		cmocka_unit_test(test_parse_duration),
 		cmocka_unit_test(test_rx_anchored),
 		cmocka_unit_test(test_backoff),
+		cmocka_unit_test(test_hash_fnv1a),
 	};
 	return cmocka_run_group_tests_name("base", tests, NULL, NULL);
 }

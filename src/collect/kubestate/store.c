@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/hash.h"
 
 struct ks_obj {
 	struct ks_obj *next;
@@ -85,18 +86,6 @@ static void obj_unref(struct ks_obj *o)
 {
 	if (o && atomic_fetch_sub_explicit(&o->refs, 1, memory_order_acq_rel) == 1)
 		free(o);
-}
-
-/* FNV-1a, 32 bit. */
-static uint32_t hash(const char *s, size_t n)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
-	}
-	return h;
 }
 
 const char *ks_kind_resource(enum ks_kind kind)
@@ -286,7 +275,7 @@ int ks_store_upsert(struct ks_store *s, enum ks_kind kind, const json_t *obj,
 		goto out;
 	}
 	o->next = NULL;
-	o->hash = hash(buf_cstr(&key), key.len);
+	o->hash = hash32(buf_cstr(&key), key.len);
 	o->keylen = (uint32_t)key.len;
 	o->nslen = (uint32_t)nslen;
 	o->textlen = (uint32_t)text.len;
@@ -344,7 +333,7 @@ int ks_store_delete(struct ks_store *s, enum ks_kind kind, const char *ns, const
 		goto out;
 	t = &s->t[kind];
 	pthread_rwlock_wrlock(&s->lock);
-	pp = find_slot(t, kind, buf_cstr(&key), key.len, hash(buf_cstr(&key), key.len));
+	pp = find_slot(t, kind, buf_cstr(&key), key.len, hash32(buf_cstr(&key), key.len));
 	if (pp && *pp) {
 		o = *pp;
 		*pp = o->next;

@@ -9,6 +9,7 @@
 
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/hash.h"
 #include "base/log.h"
 #include "collect/node/node_int.h"
 
@@ -137,10 +138,8 @@ void node_seen_reset(struct node_seen *s)
 
 int node_seen_add(struct node_seen *s, const char *name)
 {
-	uint64_t h = 14695981039346656037ull;
+	uint64_t h = hash64_str(name);
 
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		h = (h ^ *p) * 1099511628211ull;
 	/* A linear scan: a few hundred names at most, once per scrape. */
 	for (size_t i = 0; i < s->n; i++)
 		if (s->h[i] == h)
