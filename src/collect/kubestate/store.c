@@ -88,55 +88,6 @@ static void obj_unref(struct ks_obj *o)
 		free(o);
 }
 
-const char *ks_kind_resource(enum ks_kind kind)
-{
-	return kind < KS_KIND_COUNT ? ks_kinds[kind].resource : "";
-}
-
-const char *ks_kind_name(enum ks_kind kind)
-{
-	return kind < KS_KIND_COUNT ? ks_kinds[kind].kind : "";
-}
-
-const char *ks_kind_go_type(enum ks_kind kind)
-{
-	return kind < KS_KIND_COUNT ? ks_kinds[kind].go_type : "";
-}
-
-bool ks_kind_namespaced(enum ks_kind kind)
-{
-	return kind < KS_KIND_COUNT && ks_kinds[kind].namespaced;
-}
-
-int ks_kind_parse(const char *s, enum ks_kind *out)
-{
-	for (int k = 0; k < KS_KIND_COUNT; k++) {
-		const struct ks_kind_def *d = &ks_kinds[k];
-		size_t n = strlen(d->resource);
-		/* singular = plural minus the trailing "s" */
-		if (strcmp(s, d->resource) == 0 || strcmp(s, d->kind) == 0 ||
-		    (strlen(s) == n - 1 && strncmp(s, d->resource, n - 1) == 0)) {
-			*out = (enum ks_kind)k;
-			return 0;
-		}
-	}
-	/* Singulars the "minus s" rule above does not produce. */
-	if (strcmp(s, "ingress") == 0) {
-		*out = KS_INGRESS;
-		return 0;
-	}
-	if (strcmp(s, "networkpolicy") == 0) {
-		*out = KS_NETWORKPOLICY;
-		return 0;
-	}
-	if (strcmp(s, "hpa") == 0 || strcmp(s, "pdb") == 0 || strcmp(s, "pv") == 0 ||
-	    strcmp(s, "pvc") == 0) {
-		*out = s[0] == 'h' ? KS_HPA : s[1] == 'd' ? KS_PDB : s[2] ? KS_PVC : KS_PV;
-		return 0;
-	}
-	return KM_ENOENT;
-}
-
 struct ks_store *ks_store_new(void)
 {
 	struct ks_store *s = calloc(1, sizeof(*s));
@@ -184,7 +135,7 @@ static int make_key(struct buf *b, enum ks_kind kind, const char *ns, const char
 	int rc = 0;
 
 	*nslen = 0;
-	if (ks_kinds[kind].namespaced) {
+	if (ks_kind_namespaced(kind)) {
 		if (!ns || !*ns)
 			return KM_EINVAL;
 		rc = buf_adds(b, ns);
@@ -408,7 +359,7 @@ static bool visible(const struct ks_filter *f, enum ks_kind kind, struct ks_obj 
 	/* A Namespace object is filtered by its own name: excluding namespace
 	 * "shop" removes kube_namespace_*{namespace="shop"} too, as a user
 	 * excluding it expects. Other cluster-scoped kinds are not filtered. */
-	if (!f || (!ks_kinds[kind].namespaced && kind != KS_NAMESPACE))
+	if (!f || (!ks_kind_namespaced(kind) && kind != KS_NAMESPACE))
 		return true;
 	ns = obj_key(o, kind);
 	len = kind == KS_NAMESPACE ? o->keylen : o->nslen;
