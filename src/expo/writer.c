@@ -38,6 +38,7 @@ static int escape(struct buf *b, const char *v, size_t n, bool quote)
 		size_t run = 0;
 
 		while (i + run < n) {
+			uint32_t cp;
 			size_t k;
 
 			if (u[i + run] < 0x80) {
@@ -50,7 +51,7 @@ static int escape(struct buf *b, const char *v, size_t n, bool quote)
 				run++;
 				continue;
 			}
-			k = utf8_seq(u + i + run, n - i - run);
+			k = utf8_decode(u + i + run, n - i - run, &cp);
 			if (!k)
 				break;
 			run += k;
@@ -63,7 +64,7 @@ static int escape(struct buf *b, const char *v, size_t n, bool quote)
 			continue;
 		}
 		if (u[i] >= 0x80 || u[i] == 0)
-			rc = buf_add(b, "\xef\xbf\xbd", 3);
+			rc = buf_add(b, UTF8_REPLACEMENT, 3);
 		else
 			rc = buf_add(b, v[i] == '\n' ? "\\n" : v[i] == '"' ? "\\\"" : "\\\\", 2);
 		if (rc)

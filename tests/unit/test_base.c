@@ -14,6 +14,7 @@
 #include "base/hash.h"
 #include "base/parse.h"
 #include "base/rx.h"
+#include "base/utf8.h"
 
 static void test_buf_cap(void **state)
 {
@@ -185,6 +186,49 @@ static void test_hash_fnv1a(void **state)
 		    hash64_add_strz(hash64_add_strz(HASH64_INIT, "a"), "bc"));
 }
 
+static void test_utf8_decode_put(void **state)
+{
+	static const struct {
+		const char *s;
+		size_t n;
+		uint32_t cp; /* 0 with len 0: invalid */
+		size_t len;
+	} cases[] = {
+		{ "A", 1, 'A', 1 },
+		{ "\xc3\xa9", 2, 0xe9, 2 },
+		{ "\xe2\x82\xac", 3, 0x20ac, 3 },
+		{ "\xf0\x9f\x98\x80", 4, 0x1f600, 4 },
+		{ "\xf4\x8f\xbf\xbf", 4, 0x10ffff, 4 },
+		{ "\xc3", 1, 0, 0 },             /* truncated */
+		{ "\xc0\xaf", 2, 0, 0 },         /* overlong */
+		{ "\xe0\x80\xaf", 3, 0, 0 },     /* overlong */
+		{ "\xed\xa0\x80", 3, 0, 0 },     /* surrogate */
+		{ "\xf4\x90\x80\x80", 4, 0, 0 }, /* > U+10FFFF */
+		{ "\x80", 1, 0, 0 },             /* lone continuation */
+		{ "\xe2\x28\xa1", 3, 0, 0 },     /* bad continuation */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint32_t cp = 0x12345;
+		char enc[4];
+		size_t len = utf8_decode((const unsigned char *)cases[i].s, cases[i].n, &cp);
+
+		assert_int_equal(len, cases[i].len);
+		assert_int_equal(utf8_valid(cases[i].s, cases[i].n), len == cases[i].n);
+		if (!len) {
+			assert_int_equal(cp, 0x12345); /* left alone */
+			continue;
+		}
+		assert_int_equal(cp, cases[i].cp);
+		assert_int_equal(utf8_put(cp, enc), len);
+		assert_memory_equal(enc, cases[i].s, len);
+	}
+	assert_true(utf8_valid("h\xc3\xa9 \xe2\x82\xac", 7));
+	assert_false(utf8_valid("ok\xff", 3));
+	assert_memory_equal(UTF8_REPLACEMENT, "\xef\xbf\xbd", 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -195,6 +239,7 @@ int main(void)
 		cmocka_unit_test(test_rx_anchored),
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_hash_fnv1a),
+		cmocka_unit_test(test_utf8_decode_put),
 	};
 	return cmocka_run_group_tests_name("base", tests, NULL, NULL);
 }
