@@ -13,6 +13,7 @@
 #include "base/hash.h"
 #include "base/parse.h"
 #include "base/utf8.h"
+#include "base/vec.h"
 
 /* Bytes of the offending line handed to the error callback. */
 #define ERR_EXCERPT 256
@@ -211,15 +212,8 @@ static struct family *fam_add(struct expo_parser *p, const char *s, size_t n)
 
 	if (p->nfams >= p->opts.max_families)
 		return NULL;
-	if (p->nfams == p->fams_alloc) {
-		size_t na = p->fams_alloc ? p->fams_alloc * 2 : 64;
-		struct family *nf = realloc(p->fams, na * sizeof(*nf));
-
-		if (!nf)
-			return NULL;
-		p->fams = nf;
-		p->fams_alloc = na;
-	}
+	if (VEC_RESERVE(p->fams, p->fams_alloc, p->nfams + 1, 64, p->opts.max_families))
+		return NULL;
 	/* Keep the table at most half full. */
 	if ((p->nfams + 1) * 2 > p->nslots) {
 		size_t ns = p->nslots ? p->nslots * 2 : 128;

@@ -5,6 +5,7 @@
 
 #include "base/err.h"
 #include "base/hash.h"
+#include "base/vec.h"
 
 void labels_init(struct labels *l, size_t max_labels)
 {
@@ -152,18 +153,8 @@ int labels_setn(struct labels *l, const char *name, size_t name_len,
 	} else if (l->n >= l->max) {
 		return KM_ETOOBIG;
 	}
-	if (!found && l->n == l->alloc) {
-		size_t na = l->alloc ? l->alloc * 2 : 8;
-		struct label_ent *ne;
-
-		if (na > l->max)
-			na = l->max;
-		ne = realloc(l->ents, na * sizeof(*ne));
-		if (!ne)
-			return KM_ENOMEM;
-		l->ents = ne;
-		l->alloc = na;
-	}
+	if (!found && (rc = VEC_RESERVE(l->ents, l->alloc, l->n + 1, 8, l->max)))
+		return rc;
 	/* Compact before growing past the cap when garbage would make room. */
 	if (l->garbage && l->arena.len + name_len + value_len + 2 > l->arena.cap) {
 		rc = compact(l);

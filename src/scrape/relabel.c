@@ -16,6 +16,7 @@
 #include "base/err.h"
 #include "base/rx.h"
 #include "base/utf8.h"
+#include "base/vec.h"
 
 /* Longest joined source value relabel_apply() builds: every source label at
  * its full size plus separators. */
@@ -151,15 +152,11 @@ static size_t name_run(const char *s, size_t n, locale_t loc)
 
 static int tmpl_push(struct tmpl *t, size_t *alloc, struct tpart part)
 {
-	if (t->n == *alloc) {
-		size_t na = *alloc ? *alloc * 2 : 4;
-		struct tpart *np = realloc(t->parts, na * sizeof(*np));
+	/* Bounded by the template: at most one part per byte. */
+	int rc = VEC_RESERVE(t->parts, *alloc, t->n + 1, 4, VEC_UNBOUNDED);
 
-		if (!np)
-			return KM_ENOMEM;
-		t->parts = np;
-		*alloc = na;
-	}
+	if (rc)
+		return rc;
 	t->parts[t->n++] = part;
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/hash.h"
+#include "base/vec.h"
 #include "expo/writer.h"
 #include "kube/loop.h"
 #include "scrape/relabel.h"
@@ -80,15 +81,12 @@ static const char *target_has(const struct tlabels *tl, const char *name)
 
 static int add_hash(struct tstate *s, uint64_t h)
 {
-	if (s->nh == s->caph) {
-		/* First growth: room for as many series as the last scrape. */
-		size_t nc = s->caph ? s->caph * 2 : s->nprev + s->nprev / 8 + 64;
-		uint64_t *nv = realloc(s->hashes, nc * sizeof(*nv));
-		if (!nv)
-			return KM_ENOMEM;
-		s->hashes = nv;
-		s->caph = nc;
-	}
+	/* First growth: room for as many series as the last scrape. Bounded
+	 * by s->out: every series is at least one byte of it. */
+	int rc = VEC_RESERVE(s->hashes, s->caph, s->nh + 1, s->nprev + s->nprev / 8 + 64, VEC_UNBOUNDED);
+
+	if (rc)
+		return rc;
 	s->hashes[s->nh++] = h;
 	return 0;
 }

@@ -5,6 +5,7 @@
 
 #include "base/err.h"
 #include "base/hash.h"
+#include "base/vec.h"
 
 void tl_init(struct tlabels *l)
 {
@@ -37,6 +38,7 @@ int tl_copy(struct tlabels *dst, const struct tlabels *src)
 int tl_setn(struct tlabels *l, const char *name, const char *value, size_t vlen)
 {
 	char *v = strndup(value, vlen);
+	int rc;
 
 	if (!v)
 		return KM_ENOMEM;
@@ -47,15 +49,11 @@ int tl_setn(struct tlabels *l, const char *name, const char *value, size_t vlen)
 			return 0;
 		}
 	}
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 16;
-		struct tlabel *nv = realloc(l->v, nc * sizeof(*nv));
-		if (!nv) {
-			free(v);
-			return KM_ENOMEM;
-		}
-		l->v = nv;
-		l->cap = nc;
+	/* Bounded by the discovered object (KUBE_BODY_MAX) and relabeling. */
+	rc = VEC_RESERVE(l->v, l->cap, l->n + 1, 16, VEC_UNBOUNDED);
+	if (rc) {
+		free(v);
+		return rc;
 	}
 	l->v[l->n].name = strdup(name);
 	if (!l->v[l->n].name) {

@@ -15,6 +15,7 @@
 #include "base/parse.h"
 #include "base/rx.h"
 #include "base/utf8.h"
+#include "base/vec.h"
 
 static void test_buf_cap(void **state)
 {
@@ -229,6 +230,55 @@ static void test_utf8_decode_put(void **state)
 	assert_memory_equal(UTF8_REPLACEMENT, "\xef\xbf\xbd", 3);
 }
 
+static void test_vec_growth_and_cap(void **state)
+{
+	int *v = NULL;
+	size_t n = 0, alloc = 0;
+
+	(void)state;
+	assert_int_equal(VEC_RESERVE(v, alloc, 0, 4, 25), 0);
+	assert_null(v); /* nothing needed, nothing allocated */
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(VEC_RESERVE(v, alloc, n + 1, 4, 25), 0);
+		v[n++] = i;
+	}
+	assert_int_equal(alloc, 8); /* 4, then doubled */
+	assert_int_equal(VEC_RESERVE(v, alloc, 20, 4, 25), 0);
+	assert_int_equal(alloc, 20); /* need beats doubling */
+	assert_int_equal(VEC_RESERVE(v, alloc, 21, 4, 25), 0);
+	assert_int_equal(alloc, 25); /* doubling clamped to the cap */
+	/* Past the cap: refused, array unchanged. */
+	int *before = v;
+	assert_int_equal(VEC_RESERVE(v, alloc, 26, 4, 25), KM_ETOOBIG);
+	assert_ptr_equal(v, before);
+	assert_int_equal(alloc, 25);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(v[i], i);
+	free(v);
+}
+
+/* The allocation-failure path, reached without a failing malloc: a size in
+ * bytes that overflows size_t is KM_ENOMEM and leaves everything as it was. */
+static void test_vec_overflow(void **state)
+{
+	char *v = NULL;
+	size_t alloc = 0;
+
+	(void)state;
+	assert_int_equal(vec_reserve(&v, &alloc, 2, 1, 2, VEC_UNBOUNDED), 0);
+	assert_non_null(v);
+	char *before = v;
+	assert_int_equal(vec_reserve(&v, &alloc, 8, SIZE_MAX / 4, 2, VEC_UNBOUNDED), KM_ENOMEM);
+	assert_ptr_equal(v, before);
+	assert_int_equal(alloc, 2);
+	/* Doubling overflows and need * elem does too. */
+	size_t a2 = SIZE_MAX / 2;
+	assert_int_equal(vec_grow(&v, &a2, SIZE_MAX / 2 + 1, 2, 2, VEC_UNBOUNDED), KM_ENOMEM);
+	assert_int_equal(a2, SIZE_MAX / 2);
+	assert_ptr_equal(v, before);
+	free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -240,6 +290,8 @@ int main(void)
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_hash_fnv1a),
 		cmocka_unit_test(test_utf8_decode_put),
+		cmocka_unit_test(test_vec_growth_and_cap),
+		cmocka_unit_test(test_vec_overflow),
 	};
 	return cmocka_run_group_tests_name("base", tests, NULL, NULL);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/vec.h"
 #include "expo/writer.h"
 
 #define CTR_STRS_CAP (64u << 20)
@@ -41,15 +42,9 @@ struct ctr_row *ctr_rows_add(struct ctr_rows *rows)
 {
 	struct ctr_row *row;
 
-	if (rows->n == rows->cap) {
-		size_t cap = rows->cap ? rows->cap * 2 : 64;
-		struct ctr_row *v = reallocarray(rows->v, cap, sizeof(*v));
-
-		if (!v)
-			return NULL;
-		rows->v = v;
-		rows->cap = cap;
-	}
+	/* Bounded by the walk: CG_MAX_NODES cgroups, a few rows each. */
+	if (VEC_RESERVE(rows->v, rows->cap, rows->n + 1, 64, VEC_UNBOUNDED))
+		return NULL;
 	row = &rows->v[rows->n++];
 	memset(row, 0, sizeof(*row));
 	return row;

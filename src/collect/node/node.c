@@ -11,6 +11,7 @@
 #include "base/err.h"
 #include "base/hash.h"
 #include "base/log.h"
+#include "base/vec.h"
 #include "collect/node/node_int.h"
 
 struct node_sub {
@@ -115,20 +116,8 @@ void node_collector_free(struct node_collector *nc)
 
 int node_rows_reserve(struct node_collector *nc, size_t bytes)
 {
-	void *p;
-	size_t n;
-
-	if (bytes <= nc->rows_alloc)
-		return 0;
-	n = nc->rows_alloc ? nc->rows_alloc : 4096;
-	while (n < bytes)
-		n *= 2;
-	p = realloc(nc->rows, n);
-	if (!p)
-		return KM_ENOMEM;
-	nc->rows = p;
-	nc->rows_alloc = n;
-	return 0;
+	/* Bounded by the /proc file the rows are parsed from. */
+	return vec_reserve(&nc->rows, &nc->rows_alloc, bytes, 1, 4096, VEC_UNBOUNDED);
 }
 
 void node_seen_reset(struct node_seen *s)
