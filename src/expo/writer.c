@@ -229,7 +229,7 @@ size_t expo_fmt_double(char *dst, double v)
 				prec - 1 - exp10 > 0 ? prec - 1 - exp10 : 0, v);
 }
 
-int expo_label_pairs(struct buf *b, const struct expo_label *labels, size_t nlabels)
+int expo_label_pairs(struct buf *b, const struct label_pair *labels, size_t nlabels)
 {
 	size_t mark = b->len;
 	int rc = 0;
@@ -251,7 +251,7 @@ int expo_label_pairs(struct buf *b, const struct expo_label *labels, size_t nlab
 	return rc;
 }
 
-int expo_series(struct buf *b, const char *name, const struct expo_label *labels,
+int expo_series(struct buf *b, const char *name, const struct label_pair *labels,
 		size_t nlabels)
 {
 	size_t mark = b->len;
@@ -308,7 +308,7 @@ int expo_value(struct buf *b, double value, int64_t ts_ms)
 	return buf_add(b, num, n);
 }
 
-int expo_sample_ts(struct buf *b, const char *name, const struct expo_label *labels,
+int expo_sample_ts(struct buf *b, const char *name, const struct label_pair *labels,
 		   size_t nlabels, double value, int64_t ts_ms)
 {
 	size_t mark = b->len;
@@ -321,7 +321,7 @@ int expo_sample_ts(struct buf *b, const char *name, const struct expo_label *lab
 	return rc;
 }
 
-int expo_sample(struct buf *b, const char *name, const struct expo_label *labels,
+int expo_sample(struct buf *b, const char *name, const struct label_pair *labels,
 		size_t nlabels, double value)
 {
 	return expo_sample_ts(b, name, labels, nlabels, value, -1);

@@ -201,7 +201,7 @@ static int render_latency(struct kube_metrics *m, struct buf *out)
 
 		for (int b = 0; rc == 0 && b <= KUBE_LATENCY_BUCKETS; b++) {
 			char le[EXPO_DOUBLE_MAX];
-			struct expo_label lb[2] = { { "verb", l->verb }, { "le", le } };
+			struct label_pair lb[2] = { { "verb", l->verb }, { "le", le } };
 
 			if (b < KUBE_LATENCY_BUCKETS)
 				expo_fmt_double(le, lat_bounds[b]);
@@ -212,10 +212,10 @@ static int render_latency(struct kube_metrics *m, struct buf *out)
 		}
 		if (rc == 0)
 			rc = expo_sample(out, "k8smon_kube_request_duration_seconds_sum",
-					 &(struct expo_label){ "verb", l->verb }, 1, l->sum);
+					 &(struct label_pair){ "verb", l->verb }, 1, l->sum);
 		if (rc == 0)
 			rc = expo_sample(out, "k8smon_kube_request_duration_seconds_count",
-					 &(struct expo_label){ "verb", l->verb }, 1, (double)l->count);
+					 &(struct label_pair){ "verb", l->verb }, 1, (double)l->count);
 	}
 	return rc;
 }
@@ -230,7 +230,7 @@ int kube_metrics_render(struct kube_metrics *m, struct buf *out)
 
 		for (size_t i = 0; rc == 0 && i < m->n; i++) {
 			struct kube_series *s = &m->s[i];
-			struct expo_label lb[KUBE_METRIC_LABELS];
+			struct label_pair lb[KUBE_METRIC_LABELS];
 			size_t nl = 0;
 
 			if ((int)s->m != f)

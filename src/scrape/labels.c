@@ -365,7 +365,7 @@ int labels_render_series(const struct labels *l, const char *name, struct buf *b
 	return rc;
 }
 
-size_t labels_to_expo(const struct labels *l, struct expo_label *out, size_t cap)
+size_t labels_to_expo(const struct labels *l, struct label_pair *out, size_t cap)
 {
 	size_t i;
 

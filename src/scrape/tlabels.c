@@ -12,12 +12,16 @@ void tl_init(struct tlabels *l)
 	memset(l, 0, sizeof(*l));
 }
 
+static void pair_free(struct label_pair *p)
+{
+	free((char *)p->name);
+	free((char *)p->value);
+}
+
 void tl_fini(struct tlabels *l)
 {
-	for (size_t i = 0; i < l->n; i++) {
-		free(l->v[i].name);
-		free(l->v[i].value);
-	}
+	for (size_t i = 0; i < l->n; i++)
+		pair_free(&l->v[i]);
 	free(l->v);
 	tl_init(l);
 }
@@ -44,7 +48,7 @@ int tl_setn(struct tlabels *l, const char *name, const char *value, size_t vlen)
 		return KM_ENOMEM;
 	for (size_t i = 0; i < l->n; i++) {
 		if (strcmp(l->v[i].name, name) == 0) {
-			free(l->v[i].value);
+			free((char *)l->v[i].value);
 			l->v[i].value = v;
 			return 0;
 		}
@@ -73,8 +77,7 @@ void tl_del(struct tlabels *l, const char *name)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		if (strcmp(l->v[i].name, name) == 0) {
-			free(l->v[i].name);
-			free(l->v[i].value);
+			pair_free(&l->v[i]);
 			l->v[i] = l->v[--l->n];
 			return;
 		}
@@ -91,7 +94,7 @@ const char *tl_get(const struct tlabels *l, const char *name)
 
 static int cmp_label(const void *a, const void *b)
 {
-	return strcmp(((const struct tlabel *)a)->name, ((const struct tlabel *)b)->name);
+	return strcmp(((const struct label_pair *)a)->name, ((const struct label_pair *)b)->name);
 }
 
 void tl_sort(struct tlabels *l)
@@ -106,8 +109,7 @@ void tl_drop_reserved(struct tlabels *l)
 
 	for (size_t i = 0; i < l->n; i++) {
 		if (l->v[i].name[0] == '_' && l->v[i].name[1] == '_') {
-			free(l->v[i].name);
-			free(l->v[i].value);
+			pair_free(&l->v[i]);
 			continue;
 		}
 		l->v[j++] = l->v[i];

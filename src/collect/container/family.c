@@ -192,7 +192,7 @@ static int render_rows(struct ctr_rows *rows)
 		struct ctr_row *row = &rows->v[i];
 
 		for (int l = 0; l < CL_COUNT && !err; l++) {
-			struct expo_label lb = { base_names[l],
+			struct label_pair lb = { base_names[l],
 						 ctr_row_get(rows, row, (enum ctr_label)l) };
 
 			if (l)
@@ -236,7 +236,7 @@ static int sample(struct buf *out, const struct fam *f, bool *started, struct ct
 	if (!xname) {
 		sp[n++] = row_span(rows, row, 0, CL_COUNT);
 	} else {
-		struct expo_label x = { xname, xval };
+		struct label_pair x = { xname, xval };
 
 		buf_reset(&rows->extra);
 		err = expo_label_pairs(&rows->extra, &x, 1);

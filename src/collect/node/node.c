@@ -167,7 +167,7 @@ struct sub_result {
 
 static int write_meta(struct buf *out, const struct sub_result *res)
 {
-	struct expo_label l;
+	struct label_pair l;
 	int rc;
 
 	l.name = "collector";
