@@ -17,6 +17,7 @@
 
 #define CRD_MAX (1u << 20)
 #define NAMES_MAX 64
+#define SEPS ", \t\r\n"
 
 static char *slurp(const char *path)
 {
@@ -51,9 +52,14 @@ static size_t crd_resources_enum(char *crd, char *names[NAMES_MAX])
 	end = strchr(p, ']');
 	assert_non_null(end);
 	*end = '\0';
-	for (char *tok = strtok_r(p + 1, ", \t\r\n", &p); tok; tok = strtok_r(NULL, ", \t\r\n", &p)) {
+	for (p++; *(p += strspn(p, SEPS));) {
+		size_t len = strcspn(p, SEPS);
+
 		assert_true(n < NAMES_MAX);
-		names[n++] = tok;
+		names[n++] = p;
+		p += len;
+		if (*p)
+			*p++ = '\0';
 	}
 	return n;
 }
