@@ -1,5 +1,6 @@
-/* The kind table. Its API columns must stay equal to ks_resources[] in
- * src/agent/kube.c until that file reads ks_kind_api() instead. */
+/* The kind table: one row per name spec.kubeState.resources accepts (the
+ * CRD enum is tested against it: test_kubestate_kinds, crdcheck.py; the
+ * RBAC check reads the API columns: rbaccheck.py). */
 #include "collect/kubestate/kinds.h"
 
 #include <string.h>
