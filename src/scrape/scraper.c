@@ -1,4 +1,4 @@
-/* One scrape loop per target on the shared kube I/O loop: a libcurl easy
+/* One scrape loop per target on the manager's scrape loop (scrape.h): a libcurl easy
  * handle (kept between scrapes so the connection is reused), a timer per
  * target, and the body parsed as it streams in, so a hostile target costs at
  * most body_max bytes of reading and nothing of buffering: the transfer is
@@ -35,6 +35,7 @@ static const char *const err_names[SERR__COUNT] = {
 	[SERR_LABEL_LIMIT] = "label_limit",
 	[SERR_PARSE] = "parse",
 	[SERR_OUTPUT_TOO_LARGE] = "output_too_large",
+	[SERR_RELABEL_CPU] = "relabel_cpu_budget",
 	[SERR_OTHER] = "other",
 };
 
@@ -287,6 +288,19 @@ static bool labels_within_limits(struct tstate *s, const char *name, const struc
 	return true;
 }
 
+/* Checks the CPU budget of a scrape with metricRelabelings; false (the
+ * scrape failed) past it. Samples are checked every CPU_CHECK_EVERY, as
+ * reading the thread's CPU clock is a system call. */
+#define CPU_CHECK_EVERY 16
+static bool within_cpu_budget(struct tstate *s)
+{
+	if (s->cpu_ns + (clock_thread_cpu_ns() - s->cpu_t0) <= (int64_t)SCRAPE_RELABEL_CPU_MS * 1000000)
+		return true;
+	set_fail(s, SERR_RELABEL_CPU, "metric relabeling exceeded its CPU budget of %d ms",
+		 SCRAPE_RELABEL_CPU_MS);
+	return false;
+}
+
 static int on_sample(void *ctx, const struct expo_sample_ev *ev)
 {
 	struct tstate *s = ((struct pslot *)ctx)->s;
@@ -306,6 +320,10 @@ static int on_sample(void *ctx, const struct expo_sample_ev *ev)
 			 * scrape (k8smon_scrape_samples_dropped_total). */
 			s->n_label_drops++;
 			rc = 0;
+			goto out;
+		}
+		if (++s->cpu_tick % CPU_CHECK_EVERY == 0 && !within_cpu_budget(s)) {
+			rc = KM_ETOOBIG;
 			goto out;
 		}
 		rc = relabel_apply((const struct relabel_set *)r->metric_relabel, &ml);
@@ -441,10 +459,19 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *arg)
 			return 0;
 		}
 	}
+	/* Only the time inside this callback is the scrape's: between chunks
+	 * the loop serves other targets. */
+	if (s->t->rule->metric_relabel)
+		s->cpu_t0 = clock_thread_cpu_ns();
 	if (expo_parser_feed(s->ps->p, p, n) || s->failed) {
 		if (!s->failed)
 			set_fail(s, SERR_OTHER, "out of memory");
 		return 0;
+	}
+	if (s->t->rule->metric_relabel) {
+		if (!within_cpu_budget(s))
+			return 0;
+		s->cpu_ns += clock_thread_cpu_ns() - s->cpu_t0;
 	}
 	return n;
 }
@@ -539,8 +566,13 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 		curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &code);
 		if (code != 200)
 			set_fail(s, SERR_HTTP_STATUS, "server returned HTTP status %ld", code);
-		else if (s->ps && expo_parser_finish(s->ps->p) && !s->failed)
-			set_fail(s, SERR_OTHER, "out of memory");
+		else if (s->ps) {
+			/* An unterminated last line is parsed here: the CPU
+			 * budget counts from now, not from the last chunk. */
+			s->cpu_t0 = clock_thread_cpu_ns();
+			if (expo_parser_finish(s->ps->p) && !s->failed)
+				set_fail(s, SERR_OTHER, "out of memory");
+		}
 	} else if (!s->failed) {
 		classify(s, res);
 	}
@@ -618,6 +650,8 @@ static void on_timer(void *arg)
 	s->fail_msg[0] = 0;
 	s->body_bytes = 0;
 	s->n_scraped = s->n_post = s->n_label_drops = 0;
+	s->cpu_ns = 0;
+	s->cpu_tick = 0;
 	s->meta_set = false;
 	s->nh = 0;
 	/* Sized from the last scrape: one allocation, no regrowth copies. The

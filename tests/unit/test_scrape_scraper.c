@@ -509,6 +509,35 @@ static void test_label_limit_drops_counted(void **state)
 	assert_null(strstr(self(f), "k8smon_scrape_samples_dropped_total{reason=\"label_limit\"} 0\n"));
 }
 
+/* metricRelabelings whose regexes hit the match limit on every sample: the
+ * scrape stops at SCRAPE_RELABEL_CPU_MS of CPU, fails with that reason in
+ * lastError, and is counted. */
+static void test_relabel_cpu_budget(void **state)
+{
+	struct fix *f = *state;
+	struct scrape_rule *r[1] = { rule("cpu", "\"metricRelabelings\":["
+		"{\"sourceLabels\":[\"v\"],\"regex\":\"(a+)+\",\"targetLabel\":\"w\"},"
+		"{\"sourceLabels\":[\"v\"],\"regex\":\"(a|a)+\",\"targetLabel\":\"w\"},"
+		"{\"sourceLabels\":[\"v\"],\"regex\":\"(.*a){12}\",\"targetLabel\":\"w\"},"
+		"{\"sourceLabels\":[\"v\"],\"regex\":\"(a+)+\",\"targetLabel\":\"x\"}]") };
+	int p = f->srv.port[1];
+	struct buf body;
+	char want[160];
+
+	buf_init(&body, 1 << 20);
+	for (int i = 0; i < 20000; i++)
+		assert_int_equal(buf_printf(&body, "m{i=\"%d\",v=\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaab\"} 1\n", i), 0);
+	srv_set(&f->srv, 1, NULL, buf_cstr(&body));
+	buf_fini(&body);
+	set_rules(f, r, 1);
+	put_pod(f, "cpu", p, false);
+	snprintf(want, sizeof(want), "metric relabeling exceeded its CPU budget of %d ms", SCRAPE_RELABEL_CPU_MS);
+	assert_true(wait_for(f, targets, want, false));
+	assert_true(wait_line(f, "up{", "cpu", p, " 0\n"));
+	assert_null(strstr(self(f), "k8smon_scrape_errors_total{reason=\"relabel_cpu_budget\"} 0\n"));
+	assert_non_null(strstr(self(f), "k8smon_scrape_errors_total{reason=\"relabel_cpu_budget\"} "));
+}
+
 /* A body over the manager's cap fails the scrape with body_too_large. */
 static void test_body_cap(void **state)
 {
@@ -725,6 +754,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_label_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_body_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_label_limit_drops_counted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relabel_cpu_budget, setup_big, teardown),
 		cmocka_unit_test_setup_teardown(test_timestamps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_target_disappears, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apps_cursor, setup, teardown),
