@@ -90,6 +90,8 @@ struct tstate {
 	 * scrape's body in earlier chunks, and at the start of this one. */
 	int64_t cpu_ns, cpu_t0;
 	unsigned cpu_tick;
+	bool paused;                /* on m->paused, waiting for its next slice */
+	struct tstate *next_paused;
 	enum scrape_err fail;       /* set by callbacks to abort */
 	bool failed;
 	char fail_msg[256];
@@ -153,6 +155,12 @@ struct scrape_mgr {
 	_Atomic uint64_t errors[SERR__COUNT];
 	_Atomic uint64_t scrapes, samples, discovery_errors, parse_errors;
 	_Atomic uint64_t label_drops;  /* k8smon_scrape_samples_dropped_total{reason="label_limit"} */
+	/* Time slices of the scrape loop (scraper.c): CPU spent in body
+	 * callbacks of metricRelabelings targets since the loop last ran
+	 * its posts, and the transfers paused until it does again. */
+	int64_t slice_ns;
+	struct tstate *paused;
+	bool resume_posted;
 	struct log_limit scrape_log;   /* loop thread */
 	struct log_limit drop_log;     /* loop thread */
 };

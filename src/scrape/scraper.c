@@ -440,11 +440,75 @@ void pslot_pool_free(struct scrape_mgr *m)
 	m->npool = 0;
 }
 
+/* ---- time slices ------------------------------------------------------ */
+
+/* Body callbacks of targets with metricRelabelings may run this long (CPU)
+ * per turn of the scrape loop; then their transfers are paused until the
+ * loop has run its timers and posts (discovery, new targets, rule changes),
+ * so that expensive rules on many targets delay those by about a slice,
+ * not by the sum of every target's CPU budget. */
+#define SCRAPE_SLICE_NS (20 * 1000000LL)
+/* Receive buffer of those targets (libcurl's minimum). */
+#define SCRAPE_RELABEL_READ 1024
+
+static void unlink_paused(struct scrape_mgr *m, struct tstate *s)
+{
+	for (struct tstate **pp = &m->paused; *pp; pp = &(*pp)->next_paused) {
+		if (*pp == s) {
+			*pp = s->next_paused;
+			break;
+		}
+	}
+	s->next_paused = NULL;
+	s->paused = false;
+}
+
+/* Posted: a new slice; unpausing delivers the held chunk at once (from
+ * inside curl_easy_pause), which may pause the transfer again. */
+static void resume_paused(void *arg)
+{
+	struct scrape_mgr *m = arg;
+	struct tstate *list = m->paused;
+
+	m->resume_posted = false;
+	m->paused = NULL;
+	m->slice_ns = 0;
+	while (list) {
+		struct tstate *s = list;
+		list = s->next_paused;
+		s->next_paused = NULL;
+		s->paused = false;
+		if (s->busy && !m->stopping)
+			curl_easy_pause(s->easy, CURLPAUSE_CONT);
+	}
+}
+
+/* True when s must wait for the next slice (it is then queued). */
+static bool slice_used_up(struct tstate *s)
+{
+	struct scrape_mgr *m = s->m;
+
+	if (m->slice_ns < SCRAPE_SLICE_NS)
+		return false;
+	if (!m->resume_posted) {
+		if (kube_loop_post(m->loop, resume_paused, m))
+			return false; /* stopping: finish the chunk */
+		m->resume_posted = true;
+	}
+	s->paused = true;
+	s->next_paused = m->paused;
+	m->paused = s;
+	return true;
+}
+
 static size_t on_write(char *p, size_t size, size_t nmemb, void *arg)
 {
 	struct tstate *s = arg;
 	size_t n = size * nmemb;
 
+	/* libcurl keeps the chunk and delivers it again after the unpause. */
+	if (s->t->rule->metric_relabel && slice_used_up(s))
+		return CURL_WRITEFUNC_PAUSE;
 	s->body_bytes += n;
 	if (s->body_bytes > s->m->body_max) {
 		set_fail(s, SERR_BODY_TOO_LARGE, "body size limit exceeded (%zu bytes)", s->m->body_max);
@@ -469,9 +533,11 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *arg)
 		return 0;
 	}
 	if (s->t->rule->metric_relabel) {
+		int64_t used = clock_thread_cpu_ns() - s->cpu_t0;
+		s->m->slice_ns += used;
 		if (!within_cpu_budget(s))
 			return 0;
-		s->cpu_ns += clock_thread_cpu_ns() - s->cpu_t0;
+		s->cpu_ns += used;
 	}
 	return n;
 }
@@ -560,6 +626,8 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 
 	(void)easy;
 	s->busy = false;
+	if (s->paused) /* timed out while waiting for a slice */
+		unlink_paused(m, s);
 	if (res == CURLE_ABORTED_BY_CALLBACK && m->stopping)
 		return;
 	if (res == CURLE_OK && !s->failed) {
@@ -738,6 +806,11 @@ int tstate_start(struct scrape_mgr *m, struct target *t)
 	 * connection needs no lookup; pod addresses are IP literals anyway. */
 	curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "k8smon/" K8SMON_VERSION);
+	/* metricRelabelings may cost milliseconds per sample: small reads keep
+	 * a chunk's work (parsed between two slice checks) to a few dozen
+	 * samples. Gzip'd bodies still arrive in 16 KiB decoded pieces. */
+	if (t->rule->metric_relabel)
+		curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)SCRAPE_RELABEL_READ);
 #if LIBCURL_VERSION_NUM >= 0x075500
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -761,6 +834,8 @@ void tstate_stop(struct target *t, void *arg)
 		kube_loop_timer_cancel(s->m->loop, s->timer);
 	if (s->busy)
 		kube_loop_remove_easy(s->m->loop, s->easy);
+	if (s->paused)
+		unlink_paused(s->m, s);
 	curl_easy_cleanup(s->easy);
 	pslot_put(s->m, s);
 	buf_fini(&s->out);
