@@ -86,10 +86,14 @@ WPID=$!; PIDS="$PIDS $WPID"
 check "attacking targets discovered" until_ms 20000 "test \$(curl -s $U/api/v1/targets | grep -o '\"pod\":\"bt[0-9]*\"' | sort -u | wc -l) -eq $NT"
 sleep 12   # the attack runs: every target scraped every 5 s
 put "$(pod newpod $P_OK)"
-if ms=$(until_ms 10000 "curl -s $U/api/v1/targets | grep -q '127.0.0.1:$P_OK'"); then
-	ok "a new annotated pod becomes a target while under attack (in $ms ms; limit 10 s)"
+# Discovery shares the scrape thread with the attacked scrapes; time slices
+# keep it within about a slice plus a 1 KiB chunk of CPU (~0.2-0.3 s measured
+# at load average 13 on 2 CPUs; 6.5-7.8 s without the slices, 99 s before
+# any of this). 3 s is the bound.
+if ms=$(until_ms 3000 "curl -s $U/api/v1/targets | grep -q '127.0.0.1:$P_OK'"); then
+	ok "a new annotated pod becomes a target while under attack (in $ms ms; limit 3 s)"
 else
-	fail "a new annotated pod becomes a target while under attack (within 10 s)"
+	fail "a new annotated pod becomes a target while under attack (within 3 s)"
 fi
 check "the new pod's target is scraped (up 1)" until_ms 15000 \
 	"curl -s $U/metrics/apps | grep -q '^up{.*pod=\"newpod\"} 1'"
