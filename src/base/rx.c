@@ -205,7 +205,7 @@ static const char *re2_check(const char *p, char *out, size_t *off)
 
 	while (!bad && s.i < s.n) {
 		char c = p[s.i];
-		size_t len;
+		size_t len = 0;
 
 		*off = s.i;
 		if (c == '\\' && s.i + 1 < s.n) {
