@@ -505,9 +505,11 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *arg)
 {
 	struct tstate *s = arg;
 	size_t n = size * nmemb;
+	bool timed = s->t->rule->metric_relabel != NULL;
+	int fed;
 
 	/* libcurl keeps the chunk and delivers it again after the unpause. */
-	if (s->t->rule->metric_relabel && slice_used_up(s))
+	if (timed && slice_used_up(s))
 		return CURL_WRITEFUNC_PAUSE;
 	s->body_bytes += n;
 	if (s->body_bytes > s->m->body_max) {
@@ -525,20 +527,23 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *arg)
 	}
 	/* Only the time inside this callback is the scrape's: between chunks
 	 * the loop serves other targets. */
-	if (s->t->rule->metric_relabel)
+	if (timed)
 		s->cpu_t0 = clock_thread_cpu_ns();
-	if (expo_parser_feed(s->ps->p, p, n) || s->failed) {
+	fed = expo_parser_feed(s->ps->p, p, n);
+	if (timed) {
+		/* Also when the chunk failed (the budget ran out in it). */
+		int64_t now = clock_thread_cpu_ns();
+		s->m->slice_ns += now - s->cpu_t0;
+		s->cpu_ns += now - s->cpu_t0;
+		s->cpu_t0 = now;
+	}
+	if (fed || s->failed) {
 		if (!s->failed)
 			set_fail(s, SERR_OTHER, "out of memory");
 		return 0;
 	}
-	if (s->t->rule->metric_relabel) {
-		int64_t used = clock_thread_cpu_ns() - s->cpu_t0;
-		s->m->slice_ns += used;
-		if (!within_cpu_budget(s))
-			return 0;
-		s->cpu_ns += used;
-	}
+	if (timed && !within_cpu_budget(s))
+		return 0;
 	return n;
 }
 
