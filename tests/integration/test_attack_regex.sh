@@ -135,6 +135,10 @@ rc=$?
 cat "$TMP/gaps.txt"
 if [ $rc -eq 0 ]; then ok "Lease renewed throughout: no renewTime gap >= the lease duration"; else fail "Lease renewed throughout: no renewTime gap >= the lease duration"; fi
 check "agent still running" kill -0 $APID
+# Shutdown with object changes and paused transfers in flight.
+kill -TERM $APID; wait $APID; st=$?
+check "clean exit on SIGTERM (status 0)" test "$st" -eq 0
+check "no sanitizer report (K8SMON=build-asan/k8smon)" sh -c "! grep -qE 'Sanitizer|runtime error' $TMP/agent.log"
 if [ "$FAILS" -ne 0 ]; then
 	echo "--- agent log (tail)"; tail -20 "$TMP/agent.log"
 	echo "--- lease watcher errors"; tail -5 "$TMP/lease.err"
