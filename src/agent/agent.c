@@ -39,11 +39,10 @@ struct agent {
 	struct collect_stats *stats;
 	struct node_collector *node;
 	struct container_collector *container;
-	struct http_server *http;
+	struct http_server *_Atomic http; /* set once the server runs: a request may come first */
 	struct http_auth *auth;          /* NULL unless -http.auth=kubernetes */
 	struct agent_kube *kube;         /* NULL in host mode */
 	struct agent_kube_hooks hooks;
-	struct log_limit cfg_log;        /* invalid K8sMonitor lines; loop thread */
 	atomic_bool ready;
 	/* Responses failed over -http.maxSeries, by endpoint; the log limit is
 	 * shared by the HTTP worker threads, hence the lock. */
@@ -122,37 +121,19 @@ static struct config *hook_config(void *arg)
 	return agent_config(arg);
 }
 
-/* Swaps in c (taking the reference) and tells the parts that depend on it. */
-static void agent_swap_config(struct agent *a, struct config *c)
+/* A new configuration cycle changed the settings: swap them in (c is
+ * borrowed; a reference is taken). HTTP threads pick it up at their next
+ * request; the Kubernetes side already acted on the cycle. */
+static void hook_config_swap(struct config *c, void *arg)
 {
+	struct agent *a = arg;
 	struct config *old;
 
 	pthread_mutex_lock(&a->cfg_lock);
 	old = a->cfg;
-	c->generation = old->generation + 1;
-	a->cfg = c;
+	a->cfg = config_ref(c);
 	pthread_mutex_unlock(&a->cfg_lock);
 	config_unref(old);
-	agent_kube_config_changed(a->kube);
-}
-
-/* The K8sMonitor selecting this node changed (NULL: none, back to flags).
- * Built whole and validated; an invalid one leaves the running config. */
-static void hook_monitor(const json_t *monitor, void *arg)
-{
-	struct agent *a = arg;
-	char err[512];
-	struct config *c = config_build(a->flags, monitor, err, sizeof(err));
-	const char *name = monitor ? json_string_value(json_object_get(json_object_get(monitor, "metadata"), "name")) : NULL;
-
-	if (!c) {
-		log_limited(&a->cfg_log, 10000, LOG_ERROR, "config",
-			    "K8sMonitor %s rejected, keeping the running configuration: %s",
-			    name ? name : "?", err);
-		return;
-	}
-	agent_swap_config(a, c);
-	log_info("config", "configuration now from %s", c->source);
 }
 
 static int write_node(struct agent *a, const struct config *c, struct buf *out)
@@ -185,7 +166,7 @@ static int write_container(struct agent *a, const struct config *c, struct buf *
 
 static int write_self(struct agent *a, const struct config *c, struct buf *out)
 {
-	struct expo_label bl[] = { { "version", K8SMON_VERSION }, { "mode", a->flags->kubernetes ? "kubernetes" : "host" } };
+	struct label_pair bl[] = { { "version", K8SMON_VERSION }, { "mode", a->flags->kubernetes ? "kubernetes" : "host" } };
 	char coll[128];
 	int rc;
 
@@ -196,7 +177,7 @@ static int write_self(struct agent *a, const struct config *c, struct buf *out)
 	if (!rc)
 		rc = expo_family(out, "k8smon_config_info", "Effective configuration: enabled collectors and where they came from.", EXPO_GAUGE);
 	if (!rc) {
-		struct expo_label cl[] = { { "collectors", coll }, { "source", c->source } };
+		struct label_pair cl[] = { { "collectors", coll }, { "source", c->source } };
 		rc = expo_sample(out, "k8smon_config_info", cl, 2, 1);
 	}
 	if (!rc)
@@ -208,7 +189,7 @@ static int write_self(struct agent *a, const struct config *c, struct buf *out)
 				 "Metrics responses failed because they had more series than -http.maxSeries (500, or a streamed response ended with an error).",
 				 EXPO_COUNTER);
 	for (int i = 0; !rc && i < EP_N; i++) {
-		struct expo_label l = { "path", ep_paths[i] };
+		struct label_pair l = { "path", ep_paths[i] };
 
 		if (i != EP_SELF)
 			rc = expo_sample(out, "k8smon_http_series_limit_exceeded_total", &l, 1,
@@ -222,8 +203,10 @@ static int write_self(struct agent *a, const struct config *c, struct buf *out)
 		rc = expo_sample(out, "k8smon_regex_limit_hits_total", NULL, 0, (double)rx_limit_hits());
 	if (!rc)
 		rc = collect_stats_write(a->stats, out);
-	if (!rc)
-		rc = http_server_write_metrics(a->http, out);
+	/* Requests are served from inside http_server_start, before it
+	 * returned the server: such an early /metrics/self has no http part. */
+	if (!rc && atomic_load(&a->http))
+		rc = http_server_write_metrics(atomic_load(&a->http), out);
 	if (!rc && a->kube)
 		rc = agent_kube_write_self(a->kube, out);
 	if (!rc)
@@ -522,7 +505,7 @@ struct agent *agent_start(const struct flags *f, char *err, size_t errlen)
 		goto fail;
 	}
 	if (f->kubernetes) {
-		a->hooks = (struct agent_kube_hooks){ hook_monitor, hook_config, a };
+		a->hooks = (struct agent_kube_hooks){ hook_config_swap, hook_config, a };
 		a->kube = agent_kube_start(f, &a->hooks, why, sizeof(why));
 		if (!a->kube) {
 			snprintf(err, errlen, "-kubeconfig: %s", why);

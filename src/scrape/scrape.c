@@ -9,7 +9,7 @@
 #include "config/selector.h"
 #include "kube/event.h"
 #include "kube/loop.h"
-#include "kube/reflector.h"
+#include "kube/informer.h"
 #include "scrape/scrape_int.h"
 
 static const struct kube_resource role_res[WATCH_COUNT] = {
@@ -270,41 +270,69 @@ static unsigned needed_roles(struct scrape_mgr *m)
 	return need;
 }
 
-/* Posted (never inside a curl callback): starts/stops reflectors. */
+/* Subscribing and cancelling belong on the registry's loop (the API loop):
+ * the scrape loop waits for them there (the API loop never waits for the
+ * scrape loop, so this cannot deadlock). */
+struct sub_msg {
+	struct scrape_mgr *m;
+	int kind;
+	bool subscribe;
+};
+
+static void sub_on_api_loop(void *arg)
+{
+	struct sub_msg *x = arg;
+	struct scrape_mgr *m = x->m;
+	int r = x->kind;
+
+	if (!x->subscribe) {
+		kube_sub_cancel(m->sub[r]);
+		m->sub[r] = NULL;
+	} else {
+		char sel[320];
+		struct kube_informer_key key = { .res = role_res[r] };
+		struct kube_reflector_cbs cbs = { r_add, r_update, r_delete, NULL, &m->role_args[r] };
+
+		if (r == ROLE_NODE && m->node_name[0]) {
+			snprintf(sel, sizeof(sel), "metadata.name=%s", m->node_name);
+			key.field_selector = sel;
+		}
+		m->sub[r] = kube_informer_subscribe(m->informers, &key, &cbs, NULL);
+	}
+}
+
+static void sub_set(struct scrape_mgr *m, int kind, bool subscribe)
+{
+	struct sub_msg x = { m, kind, subscribe };
+
+	kube_loop_call(m->api_loop, sub_on_api_loop, &x);
+}
+
+/* Posted (never inside a curl callback): subscribes to / leaves the shared
+ * informers of the kinds the rules need. */
 static void reconcile_watches(void *arg)
 {
 	struct scrape_mgr *m = arg;
 	unsigned need;
 
-	if (m->stopping || !m->client)
+	if (m->stopping || !m->informers)
 		goto out;
 	need = needed_roles(m);
 	for (int r = ROLE_SERVICE; r < WATCH_COUNT; r++) {
 		bool want = need & (1u << r);
-		if (want && !m->refl[r]) {
-			char sel[320];
-			struct kube_reflector_opts o = {
-				.res = role_res[r],
-				.cbs = { r_add, r_update, r_delete, NULL, &m->role_args[r] },
-			};
-			if (r == ROLE_NODE && m->node_name[0]) {
-				snprintf(sel, sizeof(sel), "metadata.name=%s", m->node_name);
-				o.field_selector = sel;
-			}
-			/* No callback of an earlier reflector of this kind runs
-			 * any more: it was freed (and joined) before. */
+		if (want && !m->sub[r]) {
+			/* No callback of an earlier subscription of this kind
+			 * runs any more (cancelled before); events it queued
+			 * here carry the old number and are dropped. */
 			m->refl_seq[r] = ++m->next_seq;
 			m->role_args[r] = (struct scrape_role_arg){ m, r, m->refl_seq[r] };
-			m->refl[r] = kube_reflector_new(m->client, &o);
-			if (m->refl[r] && kube_reflector_start(m->refl[r])) {
-				kube_reflector_free(m->refl[r]);
-				m->refl[r] = NULL;
-			}
-			if (m->refl[r])
+			sub_set(m, r, true);
+			if (m->sub[r])
 				log_info("scrape", "watching %s for scrape rules", role_res[r].resource);
-		} else if (!want && m->refl[r]) {
-			kube_reflector_free(m->refl[r]);
-			m->refl[r] = NULL;
+			else
+				log_error("scrape", "cannot watch %s: out of memory", role_res[r].resource);
+		} else if (!want && m->sub[r]) {
+			sub_set(m, r, false);
 			m->refl_seq[r] = 0; /* its queued events are dropped */
 			json_object_clear(m->objs[r]);
 			log_info("scrape", "stopped watching %s", role_res[r].resource);
@@ -416,10 +444,10 @@ struct scrape_mgr *scrape_mgr_new(struct kube_loop *api_loop, const struct scrap
 
 	if (!m)
 		return NULL;
-	(void)api_loop;
 	raise_nofile();
+	m->api_loop = api_loop;
 	m->loop = kube_loop_new();
-	m->client = o->client;
+	m->informers = o->informers;
 	m->node_name = strdup(o->node_name ? o->node_name : "");
 	m->body_max = o->body_max ? o->body_max : SCRAPE_BODY_MAX_DEFAULT;
 	atomic_store(&m->interval_ms, o->interval_ms > 0 ? o->interval_ms : 15000);
@@ -454,8 +482,8 @@ static void stop_on_loop(void *arg)
 		kube_loop_timer_cancel(m->loop, m->recompute_timer);
 	m->recompute_timer = 0;
 	for (int r = 0; r < WATCH_COUNT; r++) {
-		kube_reflector_free(m->refl[r]);
-		m->refl[r] = NULL;
+		if (m->sub[r])
+			sub_set(m, r, false);
 	}
 	pthread_mutex_lock(&m->lock);
 	tset_fini(&m->set, tstate_stop, m);

@@ -15,11 +15,13 @@
  *    thread (they post to the scrape loop);
  *  - the write functions and scrape_mgr_rule_targets are for HTTP threads
  *    (any thread) and never wait for a scrape;
- *  - the manager's own reflectors (services, endpoints, ...) live on the
- *    API client's loop; their callbacks post like upsert/delete;
- *  - new/free from any thread except the scrape loop's; free joins it, and
- *    needs the API loop running when reflectors exist (their stop hops onto
- *    it).
+ *  - the manager's informer subscriptions (services, endpoints, ...) live
+ *    on the API loop: the scrape loop subscribes and cancels there with
+ *    kube_loop_call (the API loop never waits for the scrape loop), and
+ *    their callbacks post like upsert/delete;
+ *  - new/free from any thread but the two loops'; free joins the scrape
+ *    loop and, when subscriptions exist, needs the API loop running (their
+ *    cancel hops onto it).
  * Discovery is recomputed on the scrape loop at most every
  * DISCOVERY_DEBOUNCE_MS after a change, so targets follow objects well
  * within a second.
@@ -38,7 +40,7 @@
 #include "scrape/rule.h"
 
 struct kube_loop;
-struct kube_client;
+struct kube_informers;
 
 #define DISCOVERY_DEBOUNCE_MS 50
 /* Default cap of one scrape's uncompressed body (vmagent's
@@ -57,17 +59,19 @@ struct scrape_opts {
 	size_t body_max;             /* 0 = SCRAPE_BODY_MAX_DEFAULT */
 	bool leader;                 /* initial leadership */
 	bool enabled;                /* COLLECTOR_APP */
-	/* Optional: with a client the manager runs its own reflectors for the
-	 * cluster-wide kinds its rules need (services, endpoints,
-	 * endpointslices, ingresses) and for this node (role node). Borrowed,
-	 * must outlive the manager. Pods always come through upsert. */
-	struct kube_client *client;
+	/* Optional: with the informer registry the manager subscribes to the
+	 * kinds its rules need (services, endpoints, endpointslices,
+	 * ingresses, namespaces) and to this node (role node), sharing the
+	 * agent's watches. Borrowed, must outlive the manager; the manager's
+	 * api_loop must be the registry's. Pods always come through upsert. */
+	struct kube_informers *informers;
 };
 
 struct scrape_mgr;
 
-/* api_loop: the loop the caller's reflectors (and o->client) run on; the
- * manager starts its own scrape loop thread and uses nothing of api_loop. */
+/* api_loop: the loop of o->informers (the API loop), where the caller's
+ * reflector callbacks run; the manager starts a scrape loop thread of its
+ * own and uses api_loop only to subscribe and cancel. */
 struct scrape_mgr *scrape_mgr_new(struct kube_loop *api_loop, const struct scrape_opts *o);
 /* Stops every scrape and reflector and frees. NULL is ok. */
 void scrape_mgr_free(struct scrape_mgr *m);
