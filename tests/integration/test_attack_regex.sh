@@ -55,7 +55,7 @@ n=0; for p in $PORTS; do n=$((n+1)); put "$(pod bt$n $p)"; done
 
 A=$(free_port); U=http://127.0.0.1:$A
 LEASE_S=4
-"${K8SMON:-./bin/k8smon}" -promscrape.kubernetes -kubeconfig="$KUBECONFIG" -nodeName=n1 \
+"${K8SMON:-${K8SMON_BIN:-./bin/k8smon}}" -promscrape.kubernetes -kubeconfig="$KUBECONFIG" -nodeName=n1 \
 	-httpListenAddr=127.0.0.1:$A -leaderElection.namespace=default \
 	-leaderElection.leaseDuration=${LEASE_S}s -leaderElection.renewDeadline=3s -leaderElection.retryPeriod=1s \
 	-promscrape.kubernetes.collectors=app -loggerLevel=INFO >"$TMP/agent.log" 2>&1 &
