@@ -197,6 +197,18 @@ static void put_pod(struct fix *f, const char *name, int port, bool del)
 	json_decref(msg.obj);
 }
 
+/* put_pod with the interval (and timeout) annotation set to iv. */
+static void put_pod_iv(struct fix *f, const char *name, int port, const char *iv)
+{
+	struct obj_msg msg = { f->m, pod(name, port), false };
+	json_t *ann = json_object_get(json_object_get(msg.obj, "metadata"), "annotations");
+
+	json_object_set_new(ann, "victoriametrics.com/interval", json_string(iv));
+	json_object_set_new(ann, "victoriametrics.com/timeout", json_string(iv));
+	assert_int_equal(kube_loop_call(f->loop, obj_on_loop, &msg), 0);
+	json_decref(msg.obj);
+}
+
 /* A ScrapeRule t/<name> selecting pods with app=<name>, interval 1 s, with
  * extra spec fields (JSON members, may be ""). */
 static struct scrape_rule *rule(const char *name, const char *extra)
@@ -509,6 +521,91 @@ static void test_label_limit_drops_counted(void **state)
 	assert_null(strstr(self(f), "k8smon_scrape_samples_dropped_total{reason=\"label_limit\"} 0\n"));
 }
 
+/* metricRelabelings whose regexes hit the match limit on every sample: the
+ * scrape stops at SCRAPE_RELABEL_CPU_MS of CPU, fails with that reason in
+ * lastError, and is counted. */
+static void test_relabel_cpu_budget(void **state)
+{
+	struct fix *f = *state;
+	struct scrape_rule *r[1] = { rule("cpu", "\"metricRelabelings\":["
+		"{\"sourceLabels\":[\"v\"],\"regex\":\"(a+)+\",\"targetLabel\":\"w\"},"
+		"{\"sourceLabels\":[\"v\"],\"regex\":\"(a|a)+\",\"targetLabel\":\"w\"},"
+		"{\"sourceLabels\":[\"v\"],\"regex\":\"(.*a){12}\",\"targetLabel\":\"w\"},"
+		"{\"sourceLabels\":[\"v\"],\"regex\":\"(a+)+\",\"targetLabel\":\"x\"}]") };
+	int p = f->srv.port[1];
+	struct buf body;
+	char want[160];
+
+	buf_init(&body, 1 << 20);
+	for (int i = 0; i < 20000; i++)
+		assert_int_equal(buf_printf(&body, "m{i=\"%d\",v=\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaab\"} 1\n", i), 0);
+	srv_set(&f->srv, 1, NULL, buf_cstr(&body));
+	buf_fini(&body);
+	set_rules(f, r, 1);
+	/* The budget, not the timeout, must end the scrape on a loaded machine. */
+	put_pod_iv(f, "cpu", p, "5s");
+	snprintf(want, sizeof(want), "metric relabeling exceeded its CPU budget of %d ms", SCRAPE_RELABEL_CPU_MS);
+	/* First scrape within 5 s (spread), then 1 s of CPU: up to 30 s. */
+	for (int64_t end = clock_mono_ms() + 30000; clock_mono_ms() < end && !strstr(targets(f), want);)
+		usleep(100 * 1000);
+	assert_true(wait_for(f, targets, want, false));
+	assert_true(wait_line(f, "up{", "cpu", p, " 0\n"));
+	assert_null(strstr(self(f), "k8smon_scrape_errors_total{reason=\"relabel_cpu_budget\"} 0\n"));
+	assert_non_null(strstr(self(f), "k8smon_scrape_errors_total{reason=\"relabel_cpu_budget\"} "));
+}
+
+/* The manager runs on a loop thread of its own, never on the caller's (the
+ * API loop, which renews the Lease): with the caller's loop blocked, a pod
+ * handed over before still becomes a scraped target, and one handed over
+ * from another thread meanwhile too. */
+struct gate {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool open;
+};
+
+static void gate_wait(void *arg)
+{
+	struct gate *g = arg;
+
+	pthread_mutex_lock(&g->mu);
+	while (!g->open)
+		pthread_cond_wait(&g->cv, &g->mu);
+	pthread_mutex_unlock(&g->mu);
+}
+
+static void test_not_on_caller_loop(void **state)
+{
+	struct fix *f = *state;
+	struct scrape_rule *r[2] = { rule("own", ""), rule("own2", "") };
+	struct gate g = { .open = false };
+	int p = f->srv.port[2], p2 = f->srv.port[3];
+	json_t *o2 = pod("own2", p2);
+	bool up, up2;
+
+	pthread_mutex_init(&g.mu, NULL);
+	pthread_cond_init(&g.cv, NULL);
+	srv_set(&f->srv, 2, NULL, "own_metric 1\n");
+	srv_set(&f->srv, 3, NULL, "own_metric 2\n");
+	set_rules(f, r, 2);
+	put_pod(f, "own", p, false);
+	assert_int_equal(kube_loop_post(f->loop, gate_wait, &g), 0);
+	scrape_mgr_upsert(f->m, ROLE_POD, o2); /* from this thread */
+	json_decref(o2);
+	up = wait_line(f, "up{", "own", p, " 1\n");
+	up2 = wait_line(f, "up{", "own2", p2, " 1\n");
+	/* Open before asserting: teardown needs the caller's loop. */
+	pthread_mutex_lock(&g.mu);
+	g.open = true;
+	pthread_cond_signal(&g.cv);
+	pthread_mutex_unlock(&g.mu);
+	assert_int_equal(kube_loop_call(f->loop, gate_wait, &g), 0); /* gate_wait returned */
+	pthread_cond_destroy(&g.cv);
+	pthread_mutex_destroy(&g.mu);
+	assert_true(up);
+	assert_true(up2);
+}
+
 /* A body over the manager's cap fails the scrape with body_too_large. */
 static void test_body_cap(void **state)
 {
@@ -725,6 +822,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_label_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_body_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_label_limit_drops_counted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relabel_cpu_budget, setup_big, teardown),
+		cmocka_unit_test_setup_teardown(test_not_on_caller_loop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timestamps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_target_disappears, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apps_cursor, setup, teardown),
