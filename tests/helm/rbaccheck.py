@@ -19,6 +19,9 @@ import k8syaml  # noqa: E402
 
 RES = re.compile(r'(?:static const struct kube_resource (\w+) = |\.res = )?'
                  r'\{ *"([a-z0-9.]*)" *, *"v[0-9a-z]+" *, *"([a-z0-9]+)" *, *(?:true|false) *\}')
+# The kube-state kind table (src/collect/kubestate/kinds.c, once it holds the API
+# coordinates): KIND(KS_X, "plural", "Kind", "*v1.Kind", "group", "version", namespaced).
+KIND = re.compile(r'KIND\(KS_\w+, *"([a-z0-9]+)", *"\w+", *"[^"]*", *"([a-z0-9.]*)", *"v[0-9a-z]+", *(?:true|false)\)')
 
 
 def code_needs(root):
@@ -29,6 +32,8 @@ def code_needs(root):
             if not f.endswith(".c"):
                 continue
             text = open(os.path.join(dirpath, f)).read()
+            for m in KIND.finditer(text):
+                need.setdefault((m.group(2), m.group(1)), set()).update({"list", "watch"})
             for m in RES.finditer(text):
                 var, group, plural = m.group(1), m.group(2), m.group(3)
                 if var:
