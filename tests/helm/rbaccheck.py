@@ -24,6 +24,16 @@ RES = re.compile(r'(?:static const struct kube_resource (\w+) = |\.res = )?'
 KIND = re.compile(r'KIND\(KS_\w+, *"([a-z0-9]+)", *"\w+", *"[^"]*", *"([a-z0-9.]*)", *"v[0-9a-z]+", *(?:true|false)\)')
 
 
+def kind_table_needs(root):
+    """(group, plural) of every kube-state kind in a KIND(...) table: list+watch."""
+    out = set()
+    for dirpath, _, files in os.walk(os.path.join(root, "src")):
+        for f in files:
+            if f.endswith(".c"):
+                out.update((m.group(2), m.group(1)) for m in KIND.finditer(open(os.path.join(dirpath, f)).read()))
+    return out
+
+
 def code_needs(root):
     need = {}  # (group, resource) -> set(verbs)
     named = {}
@@ -32,8 +42,6 @@ def code_needs(root):
             if not f.endswith(".c"):
                 continue
             text = open(os.path.join(dirpath, f)).read()
-            for m in KIND.finditer(text):
-                need.setdefault((m.group(2), m.group(1)), set()).update({"list", "watch"})
             for m in RES.finditer(text):
                 var, group, plural = m.group(1), m.group(2), m.group(3)
                 if var:
@@ -98,6 +106,8 @@ def granted(root, paths=("examples/deploy", OPT_IN)):
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else "."
     need, got = code_needs(root), granted(root)
+    for key in kind_table_needs(root):
+        need.setdefault(key, set()).update({"list", "watch"})
     problems = []
     for key, verbs in sorted(need.items()):
         missing = verbs - got.get(key, set())
