@@ -20,8 +20,8 @@ import k8syaml  # noqa: E402
 RES = re.compile(r'(?:static const struct kube_resource (\w+) = |\.res = )?'
                  r'\{ *"([a-z0-9.]*)" *, *"v[0-9a-z]+" *, *"([a-z0-9]+)" *, *(?:true|false) *\}')
 # The kube-state kind table (src/collect/kubestate/kinds.c, once it holds the API
-# coordinates): KIND(KS_X, "plural", "Kind", "*v1.Kind", "group", "version", namespaced).
-KIND = re.compile(r'KIND\(KS_\w+, *"([a-z0-9]+)", *"\w+", *"[^"]*", *"([a-z0-9.]*)", *"v[0-9a-z]+", *(?:true|false)\)')
+# coordinates): [CLUSTER_]KIND(KS_X, "plural", "Kind", "*v1.Kind", "group", "version"...).
+KIND = re.compile(r'\b(?:CLUSTER_)?KIND\(\s*KS_\w+,\s*"([a-z0-9]+)",\s*"\w+",\s*"[^"]*",\s*"([a-z0-9.]*)",\s*"v[0-9a-z]+"')
 
 
 def kind_table_needs(root):
