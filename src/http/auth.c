@@ -627,8 +627,8 @@ int http_auth_write_metrics(struct http_auth *a, struct buf *out)
 				 (double)auth_cache_count(a->cache, clock_mono_ms()));
 	if (!rc)
 		rc = expo_family(out, "k8smon_http_auth_token_reviews_total",
-				 "TokenReviews sent to the API server (at most the review budget; "
-				 "over it requests get 429, counted as result=\"rate_limited\").",
+				 "TokenReviews sent to the API server (bounded by the review budget; "
+				 "over it, requests get 429 and count as rate_limited).",
 				 EXPO_COUNTER);
 	if (!rc)
 		rc = expo_sample(out, "k8smon_http_auth_token_reviews_total", NULL, 0,
