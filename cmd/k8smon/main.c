@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "agent/agent.h"
 #include "base/log.h"
@@ -23,6 +24,15 @@ int main(int argc, char **argv)
 	sigset_t set;
 	int sig = 0;
 
+	/* Not dumpable, first thing: /proc/<pid>/environ, /root (and with it
+	 * the mounted service-account token), /mem, /fd and ptrace become
+	 * root-only (CAP_SYS_PTRACE), so another process running as the same
+	 * UID -- another container on the node that sees host PIDs -- cannot
+	 * read our token or memory. Our own /proc/self reads are unaffected
+	 * (the kernel always lets a thread group see itself). Also no core
+	 * dumps, which would hold tokens and keys. */
+	int dump_rc = prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+
 	memset(&f, 0, sizeof(f));
 	fr = flags_parse(&f, argc, argv, stdout, err, sizeof(err));
 	if (fr != FLAGS_RUN) {
@@ -34,6 +44,8 @@ int main(int argc, char **argv)
 	log_parse_level(f.log_level, &lv);
 	log_parse_format(f.log_format, &fmt);
 	log_setup(lv, fmt);
+	if (dump_rc != 0)
+		log_warn("main", "prctl(PR_SET_DUMPABLE, 0) failed: other processes of this UID may read /proc/<pid>/environ");
 
 	/* Block the signals before any thread starts, so every thread inherits
 	 * the mask and only sigwait() below receives them. */

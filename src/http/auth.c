@@ -23,6 +23,7 @@ static const char *const result_names[HTTP_AUTH_RESULT_N] = {
 	[HTTP_AUTH_UNAUTHENTICATED] = "unauthenticated",
 	[HTTP_AUTH_FORBIDDEN] = "forbidden",
 	[HTTP_AUTH_ERROR] = "error",
+	[HTTP_AUTH_RATE_LIMITED] = "rate_limited",
 };
 
 const char *http_auth_result_name(enum http_auth_result r)
@@ -210,6 +211,30 @@ size_t auth_cache_count(struct auth_cache *c, int64_t now_ms)
 	return n;
 }
 
+/* --- review budget ----------------------------------------------------------- */
+
+void auth_bucket_init(struct auth_bucket *b, unsigned burst, double rate_per_s, int64_t now_ms)
+{
+	b->burst = burst;
+	b->tokens = burst;
+	b->rate_per_ms = rate_per_s / 1000.0;
+	b->last_ms = now_ms;
+}
+
+bool auth_bucket_take(struct auth_bucket *b, int64_t now_ms)
+{
+	if (now_ms > b->last_ms) {
+		b->tokens += (double)(now_ms - b->last_ms) * b->rate_per_ms;
+		if (b->tokens > b->burst)
+			b->tokens = b->burst;
+		b->last_ms = now_ms;
+	}
+	if (b->tokens < 1.0)
+		return false;
+	b->tokens -= 1.0;
+	return true;
+}
+
 /* --- authenticator ----------------------------------------------------------- */
 
 struct http_auth {
@@ -220,6 +245,9 @@ struct http_auth {
 	struct log_limit review_log;          /* loop thread */
 	_Atomic uint64_t results[HTTP_AUTH_RESULT_N];
 	_Atomic uint64_t hits, misses;
+	_Atomic uint64_t token_reviews;       /* TokenReviews sent */
+	pthread_mutex_t bucket_mu;
+	struct auth_bucket bucket;            /* under bucket_mu */
 	atomic_bool closing;                  /* http_auth_close() called */
 };
 
@@ -235,7 +263,8 @@ struct review {
 	char *token;                          /* wiped as soon as it is sent */
 	size_t toklen;
 	char *path;
-	uint8_t key[HTTP_AUTH_KEY_LEN];
+	uint8_t key[HTTP_AUTH_KEY_LEN];       /* (token, path) */
+	uint8_t tkey[HTTP_AUTH_KEY_LEN];      /* token alone */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool done;
@@ -367,6 +396,10 @@ static void tr_done(const struct kube_resp *resp, void *arg)
 	st = json_object_get(j, "status");
 	if (!json_is_true(json_object_get(st, "authenticated")) ||
 	    !json_is_string(json_object_get(json_object_get(st, "user"), "username"))) {
+		/* Rejected whatever the path: the same made-up token on
+		 * another path costs no second review. */
+		auth_cache_put(rv->a->cache, rv->tkey, HTTP_AUTH_UNAUTHENTICATED,
+			       clock_mono_ms() + rv->a->o.ttl_fail_ms);
 		review_finish(rv, HTTP_AUTH_UNAUTHENTICATED);
 	} else if (start_sar(rv, json_object_get(st, "user"))) {
 		review_finish(rv, HTTP_AUTH_ERROR);
@@ -392,6 +425,8 @@ static void review_start(void *arg)
 			.max_bytes = HTTP_AUTH_BODY_MAX, .timeout_ms = rv->a->o.timeout_ms,
 		};
 		req = kube_req_start(rv->client, &o, tr_done, rv);
+		if (req)
+			atomic_fetch_add(&rv->a->token_reviews, 1);
 	}
 	/* The request holds its own copy; ours go now. */
 	if (text) {
@@ -425,6 +460,11 @@ struct http_auth *http_auth_new(const struct http_auth_opts *o)
 		a->o.cache_max = HTTP_AUTH_CACHE_MAX;
 	if (a->o.timeout_ms <= 0)
 		a->o.timeout_ms = HTTP_AUTH_TIMEOUT_MS;
+	if (a->o.review_burst == 0)
+		a->o.review_burst = HTTP_AUTH_REVIEW_BURST;
+	if (!(a->o.review_rate > 0))
+		a->o.review_rate = HTTP_AUTH_REVIEW_RATE;
+	auth_bucket_init(&a->bucket, a->o.review_burst, a->o.review_rate, clock_mono_ms());
 	/* A per-process salt: the keys in memory say nothing about tokens. */
 	if (getrandom(a->salt, sizeof(a->salt), 0) != (ssize_t)sizeof(a->salt)) {
 		uint64_t t = (uint64_t)clock_mono_ns() ^ (uint64_t)(uintptr_t)a;
@@ -435,6 +475,7 @@ struct http_auth *http_auth_new(const struct http_auth_opts *o)
 		free(a);
 		return NULL;
 	}
+	pthread_mutex_init(&a->bucket_mu, NULL);
 	return a;
 }
 
@@ -454,6 +495,7 @@ void http_auth_free(struct http_auth *a)
 	if (!a)
 		return;
 	auth_cache_free(a->cache);
+	pthread_mutex_destroy(&a->bucket_mu);
 	explicit_bzero(a->salt, sizeof(a->salt));
 	free(a);
 }
@@ -461,7 +503,8 @@ void http_auth_free(struct http_auth *a)
 /* Asks the API (cache miss): posts the review to the loop and waits. */
 static enum http_auth_result ask_api(struct http_auth *a, struct kube_client *client,
 				     const char *tok, size_t toklen, const char *path,
-				     const uint8_t key[HTTP_AUTH_KEY_LEN])
+				     const uint8_t key[HTTP_AUTH_KEY_LEN],
+				     const uint8_t tkey[HTTP_AUTH_KEY_LEN])
 {
 	struct review *rv = calloc(1, sizeof(*rv));
 	pthread_condattr_t ca;
@@ -480,6 +523,7 @@ static enum http_auth_result ask_api(struct http_auth *a, struct kube_client *cl
 	rv->token = strndup(tok, toklen);
 	rv->path = strdup(path);
 	memcpy(rv->key, key, HTTP_AUTH_KEY_LEN);
+	memcpy(rv->tkey, tkey, HTTP_AUTH_KEY_LEN);
 	pthread_mutex_init(&rv->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -520,22 +564,34 @@ enum http_auth_result http_auth_check(struct http_auth *a, const char *authoriza
 				      const char *path)
 {
 	struct kube_client *client = atomic_load(&a->client);
-	uint8_t key[HTTP_AUTH_KEY_LEN];
+	uint8_t key[HTTP_AUTH_KEY_LEN], tkey[HTTP_AUTH_KEY_LEN];
 	const char *tok;
 	size_t toklen;
 	enum http_auth_result r;
+	bool budget;
 
 	if (http_auth_parse_bearer(authorization, &tok, &toklen)) {
 		r = HTTP_AUTH_UNAUTHENTICATED;
 		goto out;
 	}
 	auth_cache_key(a->salt, tok, toklen, path, key);
-	if (auth_cache_get(a->cache, key, clock_mono_ms(), &r)) {
+	auth_cache_key(a->salt, tok, toklen, "", tkey);
+	if (auth_cache_get(a->cache, key, clock_mono_ms(), &r) ||
+	    (auth_cache_get(a->cache, tkey, clock_mono_ms(), &r) && r == HTTP_AUTH_UNAUTHENTICATED)) {
 		atomic_fetch_add(&a->hits, 1);
 		goto out;
 	}
 	atomic_fetch_add(&a->misses, 1);
-	r = client ? ask_api(a, client, tok, toklen, path, key) : HTTP_AUTH_ERROR;
+	if (!client) {
+		r = HTTP_AUTH_ERROR;
+		goto out;
+	}
+	/* Only what would reach the API server spends the budget: cached
+	 * scrapes keep working through a flood of made-up tokens. */
+	pthread_mutex_lock(&a->bucket_mu);
+	budget = auth_bucket_take(&a->bucket, clock_mono_ms());
+	pthread_mutex_unlock(&a->bucket_mu);
+	r = budget ? ask_api(a, client, tok, toklen, path, key, tkey) : HTTP_AUTH_RATE_LIMITED;
 out:
 	atomic_fetch_add(&a->results[r], 1);
 	return r;
@@ -569,5 +625,13 @@ int http_auth_write_metrics(struct http_auth *a, struct buf *out)
 	if (!rc)
 		rc = expo_sample(out, "k8smon_http_auth_cache_entries", NULL, 0,
 				 (double)auth_cache_count(a->cache, clock_mono_ms()));
+	if (!rc)
+		rc = expo_family(out, "k8smon_http_auth_token_reviews_total",
+				 "TokenReviews sent to the API server (bounded by the review budget; "
+				 "over it, requests get 429 and count as rate_limited).",
+				 EXPO_COUNTER);
+	if (!rc)
+		rc = expo_sample(out, "k8smon_http_auth_token_reviews_total", NULL, 0,
+				 (double)atomic_load(&a->token_reviews));
 	return rc;
 }

@@ -23,6 +23,15 @@
  *   error            -> 503 with Retry-After (API unreachable, API error, or
  *                       no answer within HTTP_AUTH_TIMEOUT_MS): the token may
  *                       well be good, so 401/403 would be a lie; not cached.
+ *   rate_limited     -> 429 with Retry-After: a cache miss found the review
+ *                       budget (a token bucket) empty; no review is sent.
+ *
+ * Pre-authentication cost: whoever reaches the port can make up tokens, and
+ * each unknown one would cost the API server a TokenReview. So (1) a token
+ * the TokenReview rejected is remembered for ttl_fail_ms whatever path it
+ * comes back on (keyed by the salted hash of the token alone), and (2) the
+ * TokenReviews sent are limited to review_burst at once and review_rate per
+ * second on average; over that, uncached requests get 429 without a review.
  *
  * Threads: http_auth_check() is called on libmicrohttpd's threads and blocks
  * for at most the timeout while the reviews run on the kube I/O loop. */
@@ -44,6 +53,11 @@ struct kube_client;
 #define HTTP_AUTH_TTL_FAIL_MS 10000
 #define HTTP_AUTH_CACHE_MAX 4096
 #define HTTP_AUTH_TIMEOUT_MS 5000
+/* TokenReview budget: 20 at once, 2 per second on average. A node's
+ * scrapers need a few per minute (one per (token, path) every
+ * HTTP_AUTH_TTL_OK_MS); a flood of made-up tokens gets 429s instead. */
+#define HTTP_AUTH_REVIEW_BURST 20
+#define HTTP_AUTH_REVIEW_RATE 2.0
 /* Longest accepted bearer token (service-account JWTs are ~1 KiB). */
 #define HTTP_AUTH_TOKEN_MAX 8192
 /* Cap of a review response body. */
@@ -54,10 +68,12 @@ enum http_auth_result {
 	HTTP_AUTH_UNAUTHENTICATED,
 	HTTP_AUTH_FORBIDDEN,
 	HTTP_AUTH_ERROR,
+	HTTP_AUTH_RATE_LIMITED,
 	HTTP_AUTH_RESULT_N
 };
 
-/* "allowed", "unauthenticated", "forbidden", "error" (metric label). */
+/* "allowed", "unauthenticated", "forbidden", "error", "rate_limited"
+ * (metric label). */
 const char *http_auth_result_name(enum http_auth_result r);
 
 /* Finds the token in an Authorization header value: scheme "Bearer"
@@ -78,7 +94,8 @@ struct auth_cache;
  * on allocation failure. */
 struct auth_cache *auth_cache_new(size_t capacity);
 void auth_cache_free(struct auth_cache *c);
-/* key = SHA-256(salt || token || 0 || path). */
+/* key = SHA-256(salt || token || 0 || path). path "" is the token's own
+ * key (a rejected token, whatever the path; real paths start with '/'). */
 void auth_cache_key(const uint8_t salt[16], const char *token, size_t toklen, const char *path,
 		    uint8_t key[HTTP_AUTH_KEY_LEN]);
 /* A result not expired at now_ms; false when absent or expired. */
@@ -98,7 +115,24 @@ struct http_auth_opts {
 	int64_t ttl_fail_ms;    /* 0: HTTP_AUTH_TTL_FAIL_MS */
 	size_t cache_max;       /* 0: HTTP_AUTH_CACHE_MAX */
 	int64_t timeout_ms;     /* 0: HTTP_AUTH_TIMEOUT_MS */
+	unsigned review_burst;  /* 0: HTTP_AUTH_REVIEW_BURST */
+	double review_rate;     /* per second; 0: HTTP_AUTH_REVIEW_RATE */
 };
+
+/* ---- the review budget (exposed for unit tests) ---- */
+
+/* A token bucket: starts full with burst tokens, refills rate per second. */
+struct auth_bucket {
+	double tokens;
+	double burst;
+	double rate_per_ms;
+	int64_t last_ms;
+};
+
+void auth_bucket_init(struct auth_bucket *b, unsigned burst, double rate_per_s, int64_t now_ms);
+/* Takes one token at now_ms; false (nothing taken) when the bucket is empty.
+ * Not locked: the caller serialises. */
+bool auth_bucket_take(struct auth_bucket *b, int64_t now_ms);
 
 struct http_auth;
 
@@ -122,7 +156,8 @@ enum http_auth_result http_auth_check(struct http_auth *a, const char *authoriza
 				      const char *path);
 
 /* k8smon_http_auth_total{result}, k8smon_http_auth_cache_requests_total{result="hit|miss"},
- * k8smon_http_auth_cache_entries. Any thread. */
+ * k8smon_http_auth_cache_entries, k8smon_http_auth_token_reviews_total.
+ * Any thread. */
 int http_auth_write_metrics(struct http_auth *a, struct buf *out);
 
 #endif

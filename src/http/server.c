@@ -360,7 +360,7 @@ static bool path_open(const struct http_server *s, const char *url)
 	return false;
 }
 
-/* 401 (with the Bearer challenge), 403 or 503 for a request that did not
+/* 401 (with the Bearer challenge), 403, 429 or 503 for a request that did not
  * pass authentication; never any data. */
 static enum MHD_Result queue_denied(struct http_gen *g, struct MHD_Connection *c,
 				    enum http_auth_result ar)
@@ -369,9 +369,11 @@ static enum MHD_Result queue_denied(struct http_gen *g, struct MHD_Connection *c
 		[HTTP_AUTH_UNAUTHENTICATED] = "401 unauthorized: a valid bearer token is required\n",
 		[HTTP_AUTH_FORBIDDEN] = "403 forbidden\n",
 		[HTTP_AUTH_ERROR] = "503 authentication unavailable: the API server did not answer, retry\n",
+		[HTTP_AUTH_RATE_LIMITED] = "429 too many new tokens to review, retry\n",
 	};
 	unsigned status = ar == HTTP_AUTH_UNAUTHENTICATED ? MHD_HTTP_UNAUTHORIZED
-			  : ar == HTTP_AUTH_FORBIDDEN ? MHD_HTTP_FORBIDDEN : MHD_HTTP_SERVICE_UNAVAILABLE;
+			  : ar == HTTP_AUTH_FORBIDDEN ? MHD_HTTP_FORBIDDEN
+			  : ar == HTTP_AUTH_RATE_LIMITED ? MHD_HTTP_TOO_MANY_REQUESTS : MHD_HTTP_SERVICE_UNAVAILABLE;
 	const char *t = text[ar] ? text[ar] : text[HTTP_AUTH_ERROR];
 	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(t), (void *)t, MHD_RESPMEM_PERSISTENT);
 	enum MHD_Result ret;
@@ -381,7 +383,7 @@ static enum MHD_Result queue_denied(struct http_gen *g, struct MHD_Connection *c
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"k8smon\"");
-	if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
+	if (status == MHD_HTTP_SERVICE_UNAVAILABLE || status == MHD_HTTP_TOO_MANY_REQUESTS)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 	if (atomic_load(&g->draining))
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
@@ -612,7 +614,7 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen
 static struct http_gen *gen_start(struct http_server *s, struct tls_pair *p)
 {
 	struct http_gen *g = calloc(1, sizeof(*g));
-	struct MHD_OptionItem tls_opts[3] = { { MHD_OPTION_END, 0, NULL } };
+	struct MHD_OptionItem tls_opts[4] = { { MHD_OPTION_END, 0, NULL } };
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_ITC;
 
 	if (!g)
@@ -622,7 +624,8 @@ static struct http_gen *gen_start(struct http_server *s, struct tls_pair *p)
 		flags |= MHD_USE_TLS;
 		tls_opts[0] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, p->cert_pem };
 		tls_opts[1] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, p->key_pem };
-		tls_opts[2] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+		tls_opts[2] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES };
+		tls_opts[3] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 	}
 	g->mhd = MHD_start_daemon(flags, 0, on_accept, g, on_request, g,
 				  MHD_OPTION_LISTEN_SOCKET, s->fd,

@@ -18,6 +18,15 @@
 #define TLS_PEM_MAX (1u << 20)
 /* How often the files are looked at for a change (two stat() calls). */
 #define TLS_RELOAD_CHECK_MS 1000
+/* What the server negotiates (GnuTLS priority string, handed to
+ * libmicrohttpd as MHD_OPTION_HTTPS_PRIORITIES): TLS 1.2 and 1.3 only, and in
+ * TLS 1.2 only ECDHE key exchange (forward secrecy: a stolen key does not
+ * decrypt recorded scrapes and their bearer tokens) with AEAD ciphers. Every
+ * scraper in use (Go's crypto/tls in Prometheus and vmagent, curl, Python)
+ * has these; nothing older than 2013 is served. */
+#define TLS_PRIORITIES                                                                       \
+	"SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:"    \
+	"-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:%SERVER_PRECEDENCE"
 
 /* What identifies one version of a file: any change of these means "reload". */
 struct tls_file_id {

@@ -45,8 +45,7 @@ def find(objs, kind, name=None):
 # The code-derived check is tests/helm/rbaccheck.py; this pins the chart too.
 EXPECTED_RULES = {  # (apiGroup, resource) -> verbs of the agent's ClusterRole
     **{("", r): ["list", "watch"] for r in ["pods", "nodes", "namespaces", "services", "endpoints",
-                                             "persistentvolumes", "persistentvolumeclaims", "resourcequotas",
-                                             "configmaps", "secrets"]},
+                                             "persistentvolumes", "persistentvolumeclaims", "resourcequotas"]},
     **{("apps", r): ["list", "watch"] for r in ["deployments", "replicasets", "statefulsets", "daemonsets"]},
     ("batch", "jobs"): ["list", "watch"], ("batch", "cronjobs"): ["list", "watch"],
     ("autoscaling", "horizontalpodautoscalers"): ["list", "watch"],
@@ -109,9 +108,9 @@ def check_default(objs, ns):
           and sc.get("privileged") is False and sc["capabilities"]["drop"] == ["ALL"],
           "container securityContext: read-only root, no privilege escalation, drop ALL")
     psc = pod["securityContext"]
-    check("add" not in sc["capabilities"] and psc.get("runAsUser") == 65534 and psc.get("runAsGroup") == 65534
+    check("add" not in sc["capabilities"] and psc.get("runAsUser") == 10642 and psc.get("runAsGroup") == 10642
           and psc.get("runAsNonRoot") is True and "runAsUser" not in sc,
-          "default: user 65534, runAsNonRoot, no capability added")
+          "default: user/group 10642 (its own, not the shared 65534), runAsNonRoot, no capability added")
     check(pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, "seccomp RuntimeDefault")
     check(c["resources"].get("requests", {}).get("memory") and c["resources"].get("limits", {}).get("memory"),
           "resources: memory request and limit")
@@ -141,6 +140,12 @@ def check_default(objs, ns):
           and svc["spec"]["selector"] == ds["spec"]["selector"]["matchLabels"], "Service selects the agents on http-metrics")
     km = find(objs, "K8sMonitor")
     check(km is not None and "namespace" not in km["metadata"], "default K8sMonitor rendered (cluster-scoped)")
+    check(not any(r in ("secrets", "configmaps") for _p, o in objs if o["kind"] in ("ClusterRole", "Role")
+                  for rule in o["rules"] for r in rule.get("resources", [])),
+          "default: no Role or ClusterRole grants Secrets or ConfigMaps")
+    res = km["spec"]["kubeState"]["resources"]
+    check(len(res) == 19 and "secrets" not in res and "configmaps" not in res,
+          "default K8sMonitor: kubeState.resources = every kind but secrets and configmaps", res)
     check(find(objs, "PodMonitor") is None and find(objs, "VMPodScrape") is None, "PodMonitor / VMPodScrape off by default")
 
 
@@ -256,6 +261,26 @@ def main():
         b = find(objects(docs4, tmp), "ClusterRoleBinding", "k8smon-metrics-reader")
         check(b is not None and {"kind": "ServiceAccount", "name": "prometheus-k8s", "namespace": "monitoring"} in b["subjects"],
               "auth.readerServiceAccount binds an existing scraper account too")
+        docs5 = render.render_chart(CHART, "k8smon", ns, ["kubeState.secretsAndConfigMaps.enabled=true", "runAsUser=4242",
+                                                          "runAsGroup=4343"])
+        objs5 = objects(docs5, tmp)
+        cr5 = find(objs5, "ClusterRole", "k8smon-kube-state-secrets")
+        crb5 = find(objs5, "ClusterRoleBinding", "k8smon-kube-state-secrets")
+        check(cr5 is not None and flat_rules(cr5) == {("", "configmaps"): ["list", "watch"], ("", "secrets"): ["list", "watch"]}
+              and flat_rules(find(objs5, "ClusterRole", "k8smon")) == flat_rules(find(objs, "ClusterRole", "k8smon")),
+              "kubeState.secretsAndConfigMaps.enabled: a separate ClusterRole with list/watch on secrets and configmaps only")
+        check(crb5 is not None and crb5["roleRef"]["name"] == "k8smon-kube-state-secrets"
+              and crb5["subjects"] == [{"kind": "ServiceAccount", "name": "k8smon", "namespace": ns}],
+              "...bound to the agents' ServiceAccount")
+        res5 = find(objs5, "K8sMonitor")["spec"]["kubeState"]["resources"]
+        check(len(res5) == 21 and "secrets" in res5 and "configmaps" in res5, "...and the K8sMonitor asks for them")
+        psc5 = find(objs5, "DaemonSet")["spec"]["template"]["spec"]["securityContext"]
+        check(psc5.get("runAsUser") == 4242 and psc5.get("runAsGroup") == 4343, "runAsUser / runAsGroup configurable")
+        ex = {(o["kind"], o["metadata"]["name"]): o for o in k8syaml.load_objects(os.path.join(ROOT, "examples/kube-state-secrets.yaml"))}
+        check(sorted(ex) == [("ClusterRole", "k8smon-kube-state-secrets"), ("ClusterRoleBinding", "k8smon-kube-state-secrets")]
+              and flat_rules(ex[("ClusterRole", "k8smon-kube-state-secrets")]) == flat_rules(cr5)
+              and ex[("ClusterRoleBinding", "k8smon-kube-state-secrets")]["subjects"] == crb5["subjects"],
+              "examples/kube-state-secrets.yaml is the chart's opt-in ClusterRole and binding")
     return 1 if FAILS else 0
 
 

@@ -5,9 +5,11 @@ Reads the API resources the C code touches (every `struct kube_resource`
 initializer under src/, the status patches, the Lease calls in
 src/kube/leader.c, the review creations in src/http/auth.c), derives the
 verbs each needs, and compares with the ClusterRole and Role of
-examples/deploy (kept identical to the Helm chart by test_helm_chart.sh):
-every needed verb must be granted, and nothing may be granted that the code
-does not use. Prints one line per problem; exit 1 if any."""
+examples/deploy (kept identical to the Helm chart by test_helm_chart.sh) plus
+the opt-in examples/kube-state-secrets.yaml: every needed verb must be
+granted, and nothing may be granted that the code does not use. Secrets and
+ConfigMaps must be granted by the opt-in file only, never by default.
+Prints one line per problem; exit 1 if any."""
 import os
 import re
 import sys
@@ -17,6 +19,19 @@ import k8syaml  # noqa: E402
 
 RES = re.compile(r'(?:static const struct kube_resource (\w+) = |\.res = )?'
                  r'\{ *"([a-z0-9.]*)" *, *"v[0-9a-z]+" *, *"([a-z0-9]+)" *, *(?:true|false) *\}')
+# The kube-state kind table (src/collect/kubestate/kinds.c, once it holds the API
+# coordinates): [CLUSTER_]KIND(KS_X, "plural", "Kind", "*v1.Kind", "group", "version"...).
+KIND = re.compile(r'\b(?:CLUSTER_)?KIND\(\s*KS_\w+,\s*"([a-z0-9]+)",\s*"\w+",\s*"[^"]*",\s*"([a-z0-9.]*)",\s*"v[0-9a-z]+"')
+
+
+def kind_table_needs(root):
+    """(group, plural) of every kube-state kind in a KIND(...) table: list+watch."""
+    out = set()
+    for dirpath, _, files in os.walk(os.path.join(root, "src")):
+        for f in files:
+            if f.endswith(".c"):
+                out.update((m.group(2), m.group(1)) for m in KIND.finditer(open(os.path.join(dirpath, f)).read()))
+    return out
 
 
 def code_needs(root):
@@ -78,9 +93,16 @@ def code_needs(root):
     return need
 
 
-def granted(root):
+OPT_IN = "examples/kube-state-secrets.yaml"
+OPT_IN_ONLY = {("", "secrets"), ("", "configmaps")}
+
+
+def granted(root, paths=("examples/deploy", OPT_IN)):
     got = {}
-    for obj in k8syaml.load_objects(os.path.join(root, "examples/deploy")):
+    objs = []
+    for p in paths:
+        objs += k8syaml.load_objects(os.path.join(root, p))
+    for obj in objs:
         if obj.get("kind") not in ("ClusterRole", "Role"):
             continue
         if obj["metadata"]["name"].endswith("metrics-reader"):
@@ -95,6 +117,8 @@ def granted(root):
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else "."
     need, got = code_needs(root), granted(root)
+    for key in kind_table_needs(root):
+        need.setdefault(key, set()).update({"list", "watch"})
     problems = []
     for key, verbs in sorted(need.items()):
         missing = verbs - got.get(key, set())
@@ -104,6 +128,11 @@ def main():
         extra = verbs - need.get(key, set())
         if extra:
             problems.append(f"granted but unused by the code: {key[0] or 'core'}/{key[1]} {sorted(extra)}")
+    default = granted(root, ("examples/deploy",))
+    for key in sorted(OPT_IN_ONLY & set(default)):
+        problems.append(f"granted by default (must be opt-in only, {OPT_IN}): {key[0] or 'core'}/{key[1]}")
+    for key in sorted(OPT_IN_ONLY - set(granted(root, (OPT_IN,)))):
+        problems.append(f"not granted by the opt-in {OPT_IN}: {key[0] or 'core'}/{key[1]}")
     for p in problems:
         print(p)
     print(f"{len(need)} resources used by the code, {len(got)} granted, {len(problems)} problem(s)")

@@ -3,7 +3,9 @@
 # SubjectAccessReview: 401 (with the Bearer challenge) without a token or
 # with an unknown one, 403 for a user the SAR denies, 200 for an allowed one,
 # authorization per path, the decision cached (a second request sends no
-# review), 503 when the API fails, probes open, outcomes counted, and
+# review), a rejected token cached whatever the path, a flood of made-up tokens
+# bounded by the review budget (429 beyond), 503 when the API fails, probes
+# open, outcomes counted, and
 # -http.auth=kubernetes refused in host mode.
 set -u
 . tests/lib/common.sh
@@ -97,6 +99,42 @@ check "k8smon_http_auth_total counts allowed" test "$(self_metric allowed)" -ge 
 check "k8smon_http_auth_total counts unauthenticated" test "$(self_metric unauthenticated)" -ge 7
 check "k8smon_http_auth_total counts forbidden" test "$(self_metric forbidden)" -ge 4
 check "k8smon_http_auth_total counts error" test "$(self_metric error)" -ge 3
+# Pre-authentication cost: 50 made-up tokens at once cost at most the review
+# budget (HTTP_AUTH_REVIEW_BURST 20 + HTTP_AUTH_REVIEW_RATE 2/s of the time taken) in
+# TokenReviews; the rest get 429 without a review. A scrape with a cached token
+# is not affected.
+treviews() { fake_ctl GET /requests | python3 -c 'import json,sys; c=json.load(sys.stdin)["counts"]; print(sum(v for k,v in c.items() if "tokenreviews" in k))'; }
+code -H 'Authorization: Bearer tok-prom' $U/metrics/node >/dev/null
+fake_ctl POST /requests/reset >/dev/null
+t0=$(date +%s%N)
+FLOOD=""
+for i in $(seq 1 50); do
+	curl -s -o /dev/null -w '%{http_code}\n' -H "Authorization: Bearer flood-$i-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')" $U/metrics >"$TMP/flood.$i" &
+	FLOOD="$FLOOD $!"
+done
+wait $FLOOD
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+cat "$TMP"/flood.* >"$TMP/flood"
+n=$(treviews); max=$(( 20 + 2 * ms / 1000 + 1 ))
+check "50 random tokens: $n TokenReviews in $ms ms (at most $max)" test "$n" -le "$max"
+check "...the others answered 429 (401: $(grep -c 401 "$TMP/flood"), 429: $(grep -c 429 "$TMP/flood"))" \
+	sh -c "test \$(grep -c 429 '$TMP/flood') -ge $((50 - max)) && test \$(grep -c '^401\$\|^429\$' '$TMP/flood') = 50"
+for i in 1 2 3 4 5 6 7 8; do curl -s -D - -o /dev/null -H "Authorization: Bearer flood-more-$i" $U/metrics; done >"$TMP/flood.h"
+check "429 carries Retry-After: 1" sh -c "grep -A8 '^HTTP/1.1 429' '$TMP/flood.h' | grep -qi '^Retry-After: 1'"
+check "a cached token still scrapes during the flood" test "$(code -H 'Authorization: Bearer tok-prom' $U/metrics/node)" = 200
+check "k8smon_http_auth_total counts rate_limited" test "$(self_metric rate_limited)" -ge $((50 - max))
+check "k8smon_http_auth_token_reviews_total counts the TokenReviews sent" \
+	sh -c "curl -s -H 'Authorization: Bearer tok-prom' $U/metrics/self | grep -q '^k8smon_http_auth_token_reviews_total [1-9]'"
+# One made-up token on every path: one TokenReview (the rejection is cached by token).
+sleep 1.5
+fake_ctl POST /requests/reset >/dev/null
+for p in /metrics /metrics/node /metrics/self /config /metrics /metrics/node; do
+	echo "$(code -H 'Authorization: Bearer bad-again' $U$p)" >>"$TMP/again"
+done
+check "the same bad token on 6 requests and 4 paths: one TokenReview ($(treviews))" test "$(treviews)" = 1
+check "...and 401 each time" test "$(grep -c '^401$' "$TMP/again")" = 6
+sleep 1
+
 check "tokens never appear in the log" sh -c "! grep -q 'tok-prom\|tok-eve\|tok-new' '$TMP/k8smon.log'"
 
 # SIGTERM while a scrape waits for a stalled review: still exits 0 within 2 s.

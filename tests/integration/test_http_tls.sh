@@ -4,7 +4,8 @@
 # connection per scrape, and one keep-alive connection): no scrape fails and
 # the new certificate is served within a few seconds (served fingerprint);
 # an invalid replacement keeps the previous certificate with a log line and a
-# counted failure; bad files at startup exit 2 with one line naming the flag.
+# counted failure; bad files at startup exit 2 with one line naming the flag;
+# only TLS 1.2 (ECDHE, AEAD) and TLS 1.3 are negotiated.
 set -u
 . tests/lib/common.sh
 BIN=${K8SMON_BIN:-./bin/k8smon}
@@ -42,6 +43,21 @@ check "served certificate is the first one" test "$(fp_served)" = "$(fp_file "$T
 check "an untrusted certificate is rejected by curl" sh -c "! curl -sf --cacert '$TMP/two.crt' $U/healthz"
 check "plain HTTP on the TLS port gets no data" sh -c "! curl -sf http://127.0.0.1:$PORT/metrics/node | grep -q node_"
 check "certificate expiry exported" sh -c "curl -sf --cacert '$TMP/one.crt' $U/metrics/self | grep -q '^k8smon_http_tls_certificate_expiry_timestamp_seconds [1-9]'"
+
+# Protocol floor (src/http/tls.h TLS_PRIORITIES): TLS 1.2 with ECDHE + AEAD, or TLS 1.3.
+# @SECLEVEL=0 lets OpenSSL 3 offer the legacy protocols, so a refusal is the server's.
+hs() { # hs S_CLIENT_OPTIONS...: prints the negotiated "protocol cipher", or "none"
+	echo | timeout 5 openssl s_client -connect 127.0.0.1:$PORT -servername localhost "$@" 2>/dev/null |
+		sed -n 's/^New, \([^,]*\), Cipher is \(.*\)$/\1 \2/p' | grep -v NONE || echo none
+}
+check "TLS 1.0 refused" test "$(hs -tls1 -cipher 'DEFAULT:@SECLEVEL=0')" = none
+check "TLS 1.1 refused" test "$(hs -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0')" = none
+check "TLS 1.2 RSA key exchange (AES128-SHA) refused" test "$(hs -tls1_2 -cipher 'AES128-SHA:@SECLEVEL=0')" = none
+check "TLS 1.2 RSA key exchange (AES128-GCM-SHA256) refused" test "$(hs -tls1_2 -cipher AES128-GCM-SHA256)" = none
+check "TLS 1.2 ECDHE with CBC (ECDHE-RSA-AES128-SHA) refused" test "$(hs -tls1_2 -cipher 'ECDHE-RSA-AES128-SHA:@SECLEVEL=0')" = none
+check "TLS 1.2 ECDHE-RSA-AES128-GCM-SHA256 accepted" test "$(hs -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256)" = "TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256"
+check "TLS 1.2 ECDHE-RSA-CHACHA20-POLY1305 accepted" test "$(hs -tls1_2 -cipher ECDHE-RSA-CHACHA20-POLY1305)" = "TLSv1.2 ECDHE-RSA-CHACHA20-POLY1305"
+check "TLS 1.3 accepted" sh -c "echo '$(hs -tls1_3)' | grep -q '^TLSv1.3 '"
 
 # Scrapers: a new connection per scrape (curl), and a keep-alive one (Python).
 : >"$TMP/codes"
@@ -92,6 +108,8 @@ read ka_ok ka_bad <"$TMP/ka.out"
 check "no failed scrape during rotation (keep-alive: $ka_ok ok, $ka_bad failed)" test "$ka_ok" -gt 10 -a "$ka_bad" = 0
 check "the first certificate is no longer trusted alone" sh -c "! curl -sf --cacert '$TMP/one.crt' $U/healthz"
 check "reload counted" sh -c "curl -sf --cacert '$TMP/two.crt' $U/metrics/self | grep -q '^k8smon_http_tls_reloads_total{result=\"success\"} [1-9]'"
+check "after the rotation TLS 1.1 and RSA key exchange are still refused" \
+	test "$(hs -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0') $(hs -tls1_2 -cipher AES128-GCM-SHA256)" = "none none"
 
 # An invalid replacement (key of another certificate): previous one kept.
 cp "$TMP/one.key" "$TMP/tls.key.new" && mv "$TMP/tls.key.new" "$TMP/tls.key"

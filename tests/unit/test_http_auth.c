@@ -123,6 +123,30 @@ static void test_cache_ttl(void **state)
 	auth_cache_free(c);
 }
 
+static void test_bucket(void **state)
+{
+	struct auth_bucket b;
+	int n = 0;
+
+	(void)state;
+	/* Burst 5 at 2/s: 5 at once, then one per 500 ms, never above 5. */
+	auth_bucket_init(&b, 5, 2.0, 1000);
+	/* Bounded loops: a bucket that never empties fails, not hangs. */
+	while (n < 100 && auth_bucket_take(&b, 1000))
+		n++;
+	assert_int_equal(n, 5);
+	assert_false(auth_bucket_take(&b, 1499));
+	assert_true(auth_bucket_take(&b, 1500));
+	assert_false(auth_bucket_take(&b, 1500));
+	/* A long idle time refills to the burst only. */
+	n = 0;
+	while (n < 100 && auth_bucket_take(&b, 100000))
+		n++;
+	assert_int_equal(n, 5);
+	/* Time going backwards takes nothing extra. */
+	assert_false(auth_bucket_take(&b, 50000));
+}
+
 static void test_cache_bounded(void **state)
 {
 	struct auth_cache *c = auth_cache_new(32);
@@ -171,10 +195,13 @@ static void test_check_without_api(void **state)
 	assert_non_null(strstr(buf_cstr(&out), "k8smon_http_auth_total{result=\"allowed\"} 0\n"));
 	assert_non_null(strstr(buf_cstr(&out), "k8smon_http_auth_cache_requests_total{result=\"miss\"} 2\n"));
 	assert_non_null(strstr(buf_cstr(&out), "k8smon_http_auth_cache_entries 0\n"));
+	assert_non_null(strstr(buf_cstr(&out), "k8smon_http_auth_total{result=\"rate_limited\"} 0\n"));
+	assert_non_null(strstr(buf_cstr(&out), "k8smon_http_auth_token_reviews_total 0\n"));
 	/* The token never shows up in metrics. */
 	assert_null(strstr(buf_cstr(&out), "abc"));
 	buf_fini(&out);
 	assert_string_equal(http_auth_result_name(HTTP_AUTH_FORBIDDEN), "forbidden");
+	assert_string_equal(http_auth_result_name(HTTP_AUTH_RATE_LIMITED), "rate_limited");
 	http_auth_free(a);
 }
 
@@ -278,6 +305,7 @@ int main(void)
 		cmocka_unit_test(test_cache_key),
 		cmocka_unit_test(test_cache_ttl),
 		cmocka_unit_test(test_cache_bounded),
+		cmocka_unit_test(test_bucket),
 		cmocka_unit_test(test_check_without_api),
 		cmocka_unit_test(test_tls_pair),
 		cmocka_unit_test(test_auth_flag),
