@@ -84,6 +84,8 @@ struct agent_kube {
 	pthread_mutex_t sr_view_lock;
 	json_t *sr_view;
 	bool sr_pending;                    /* a ScrapeRule rebuild is queued; loop thread */
+	struct scrape_rule **sr_rules;      /* scrape: compiled rules in effect (refs); loop thread */
+	size_t sr_nrules;
 	struct podmap *podmap;
 	struct kube_leader *leader_el;
 	struct ks_store *ks;
@@ -113,6 +115,25 @@ struct agent_kube {
 
 static void status_kick(struct agent_kube *k);
 static void status_kick_slow(struct agent_kube *k);
+
+/* scrape: the manager takes the app switch, leadership, default interval
+ * and rules as one snapshot (loop thread, after any of them changed). */
+static void scrape_apply(struct agent_kube *k)
+{
+	struct config *c;
+	struct scrape_settings s;
+
+	if (!k->scrape)
+		return;
+	c = k->hooks->get_config(k->hooks->arg);
+	s = (struct scrape_settings){
+		.enabled = c->collectors & COLLECTOR_APP, .leader = atomic_load(&k->leader),
+		.interval_ms = c->interval_ms, .rules = k->sr_rules, .nrules = k->sr_nrules,
+	};
+	config_unref(c);
+	if (scrape_mgr_apply(k->scrape, &s))
+		log_error("scrape", "cannot apply the scrape settings: out of memory or stopping");
+}
 
 static void ro_fini(struct ks_render_opts *ro)
 {
@@ -296,9 +317,7 @@ static void config_changed_on_loop(void *arg)
 	if (atomic_load(&k->stopping))
 		return;
 	c = k->hooks->get_config(k->hooks->arg);
-	/* scrape: the app collector switch and the default interval */
-	scrape_mgr_set_enabled(k->scrape, c->collectors & COLLECTOR_APP);
-	scrape_mgr_set_interval(k->scrape, c->interval_ms);
+	scrape_apply(k); /* scrape: the app collector switch and the default interval */
 	was = k->ro.cfg ? k->ro.cfg->ks_labels_allowlist : NULL;
 	now = c->ks_labels_allowlist;
 
@@ -789,13 +808,20 @@ static void scrape_rules_changed(struct agent_kube *k)
 			log_warn("scrape", "ScrapeRule %s ignored: %s", key, err);
 		}
 	}
-	if (scrape_mgr_set_rules(k->scrape, v, n))
-		log_error("scrape", "cannot apply ScrapeRules: out of memory");
+	/* scrape: the compiled rules become the ones in effect */
+	for (size_t i = 0; i < k->sr_nrules; i++)
+		scrape_rule_unref(k->sr_rules[i]);
+	free(k->sr_rules);
+	k->sr_rules = v;
+	k->sr_nrules = n;
+	v = NULL;
+	n = 0;
+	scrape_apply(k);
 	/* Deleted rules drop out of the last-good map with this swap. */
 	json_decref(k->sr_good);
 	k->sr_good = good;
 	good = NULL;
-	view = sr_view_new(n, rules);
+	view = sr_view_new(k->sr_nrules, rules);
 	rules = NULL;
 	if (view) {
 		pthread_mutex_lock(&k->sr_view_lock);
@@ -868,7 +894,7 @@ static void on_leader_started(void *arg)
 	struct agent_kube *k = arg;
 
 	atomic_store(&k->leader, true);
-	scrape_mgr_set_leader(k->scrape, true); /* scrape */
+	scrape_apply(k); /* scrape */
 	log_info("leader", "became the leader: serving kube-state metrics after the initial sync");
 	kube_loop_post(k->loop, ks_reconcile_posted, k);
 }
@@ -878,7 +904,7 @@ static void on_leader_stopped(void *arg)
 	struct agent_kube *k = arg;
 
 	atomic_store(&k->leader, false);
-	scrape_mgr_set_leader(k->scrape, false); /* scrape */
+	scrape_apply(k); /* scrape */
 	log_info("leader", "no longer the leader: kube-state metrics stop");
 	kube_loop_post(k->loop, ks_reconcile_posted, k);
 }
@@ -1204,6 +1230,9 @@ void agent_kube_stop(struct agent_kube *k)
 	json_decref(k->sr_good);
 	if (k->loop)
 		scrape_mgr_free(k->scrape); /* scrape: needs the running loop */
+	for (size_t i = 0; i < k->sr_nrules; i++) /* scrape */
+		scrape_rule_unref(k->sr_rules[i]);
+	free(k->sr_rules);
 	if (k->loop)
 		kube_loop_stop(k->loop);
 	json_decref(k->status_sent); /* after the stop: aborted writes still call status_done */
