@@ -122,6 +122,7 @@ static void scrape_apply(struct agent_kube *k)
 {
 	struct config *c;
 	struct scrape_settings s;
+	int rc;
 
 	if (!k->scrape)
 		return;
@@ -131,8 +132,9 @@ static void scrape_apply(struct agent_kube *k)
 		.interval_ms = c->interval_ms, .rules = k->sr_rules, .nrules = k->sr_nrules,
 	};
 	config_unref(c);
-	if (scrape_mgr_apply(k->scrape, &s))
-		log_error("scrape", "cannot apply the scrape settings: out of memory or stopping");
+	/* KM_EAGAIN: the loop is stopping, there is nothing left to apply to. */
+	if ((rc = scrape_mgr_apply(k->scrape, &s)) && rc != KM_EAGAIN)
+		log_error("scrape", "cannot apply the scrape settings: %s", km_strerror(rc));
 }
 
 static void ro_fini(struct ks_render_opts *ro)
