@@ -57,6 +57,6 @@ try:
 except FileNotFoundError:
     text = "# Benchmarks\n"
 pat = re.compile(r"## Live reconfiguration\n.*?(?=\n## |\Z)", re.S)
-text = pat.sub(sec.rstrip("\n"), text) if pat.search(text) else text.rstrip("\n") + "\n\n" + sec
+text = pat.sub(sec.rstrip("\n") + "\n", text) if pat.search(text) else text.rstrip("\n") + "\n\n" + sec
 open(p, "w").write(text)
 PY
