@@ -121,6 +121,32 @@ static void test_invalid_specs(void **state)
 	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"kubeState\":{\"metricAllowlist\":[\"kube_pod_.*\",\"[\"]}}}",
 		     "spec.kubeState.metricAllowlist[1]: invalid regex [: missing terminating ] for character class at offset 1");
 	expect_error("{\"metadata\":{},\"spec\":{}}", "metadata.name: required");
+	/* What the CRD's CEL rules forbid is refused here too. */
+	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"namespaces\":[\"a\",\"b\"],\"excludeNamespaces\":[\"c\",\"b\"]}}",
+		     "spec.excludeNamespaces[1]: \"b\" is also in spec.namespaces (a namespace must not be both in namespaces and excludeNamespaces)");
+	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"kubeState\":{\"metricAllowlist\":[\"a\"],\"metricDenylist\":[\"b\"]}}}",
+		     "spec.kubeState: metricAllowlist and metricDenylist are mutually exclusive");
+}
+
+/* The reconfiguration log line names what changed. */
+static void test_diff(void **state)
+{
+	char err[256], what[160];
+	struct config *a = build("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"interval\":\"20s\"}}", err, sizeof(err));
+	struct config *b = build("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"interval\":\"20s\",\"collectors\":[\"node\"],"
+				 "\"kubeState\":{\"resources\":[\"pods\"]}}}", err, sizeof(err));
+
+	(void)state;
+	config_diff(a, b, what, sizeof(what));
+	assert_string_equal(what, "collectors,kubeState");
+	config_diff(a, a, what, sizeof(what));
+	assert_string_equal(what, "");
+	config_diff(NULL, a, what, sizeof(what));
+	assert_string_equal(what, "collectors,interval,namespaces,excludeNamespaces,node,kubeState");
+	config_diff(a, b, what, 12); /* truncated, terminated */
+	assert_string_equal(what, "collectors,");
+	config_unref(a);
+	config_unref(b);
 }
 
 static void test_reconfigure_many(void **state)
@@ -226,6 +252,7 @@ int main(void)
 		cmocka_unit_test(test_flags_only),
 		cmocka_unit_test(test_monitor_overrides),
 		cmocka_unit_test(test_invalid_specs),
+		cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_reconfigure_many),
 		cmocka_unit_test(test_selector),
 		cmocka_unit_test(test_config_json_sources),
