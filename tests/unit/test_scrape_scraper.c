@@ -787,7 +787,7 @@ static void test_identity_kept_across_interval(void **state)
 	assert_true(wait_for(f, apps, sample, false));
 	assert_true(wait_for(f, apps, up, false));
 	{
-		const char *want[] = { up, sample };
+		const char *want[2] = { up, sample };
 		/* Annotation interval 1s -> 3s: over two old intervals, never
 		 * missing; then the new schedule is the one shown. */
 		put_pod_iv(f, "keep", p0, "3s", false);
@@ -804,12 +804,21 @@ static void test_identity_kept_across_interval(void **state)
 		r[0] = rule("keep", "\"sampleLimit\":1");
 		set_rules(f, r, 1);
 		assert_true(wait_for(f, targets, "sample limit exceeded (1)", false));
-		/* Back to 1s (and no limit): the next scrape comes within one
-		 * new interval, not after the rest of the old 3 s one. */
+		/* No limit, and 1h: the scrape already due (within the old
+		 * 3 s) still comes, and brings the target back up. */
 		r[0] = rule("keep", "");
 		set_rules(f, r, 1);
-		put_pod_iv(f, "keep", p0, "1s", false);
+		put_pod_iv(f, "keep", p0, "1h", false);
 		assert_true(wait_for(f, apps, up, false));
+		assert_true(wait_for(f, targets, "\"scrapeInterval\":\"3600s\"", false));
+		/* Back to 1s: the next scrape comes within one new interval,
+		 * not after the rest of the old hour (the new value shows). */
+		srv_set(&f->srv, 6, NULL, "kept_total 8\nother 1\n");
+		put_pod_iv(f, "keep", p0, "1s", false);
+		assert_true(wait_line(f, "kept_total{", "keep", p0, " 8\n"));
+		free(sample);
+		assert_true(asprintf(&sample, "kept_total{%s 8\n", t0) > 0);
+		want[1] = sample;
 		always_has(f, 2500, want, 2);
 	}
 	/* The final labels change (a relabeling adds team="a"): a new target;
