@@ -222,22 +222,23 @@ static void rebuild(void *arg)
 	pthread_mutex_lock(&k->pub_lock);
 	k->pub = cycle_ref(c);
 	pthread_mutex_unlock(&k->pub_lock);
+	for (int i = 0; i < 3; i++)
+		if (ch & (1u << i))
+			atomic_fetch_add(&k->reloads[i], 1);
+	if (ch) {
+		log_changes(old, c, ch);
+		if (ch & CYCLE_CONFIG)
+			k->hooks->on_config(c->cfg, k->hooks->arg);
+		scrape_apply(k, c);
+		ks_watcher_apply(k->ksw, c);
+		all_nodes_apply(k, c);
+		status_kick(k, STATUS_DELAY_MS);
+	}
+	/* Last: the parts above compare with old. */
 	if (old) {
 		cycle_unref(old); /* the loop's reference */
 		cycle_unref(old); /* the published one */
 	}
-	for (int i = 0; i < 3; i++)
-		if (ch & (1u << i))
-			atomic_fetch_add(&k->reloads[i], 1);
-	if (!ch)
-		return;
-	log_changes(old, c, ch);
-	if (ch & CYCLE_CONFIG)
-		k->hooks->on_config(c->cfg, k->hooks->arg);
-	scrape_apply(k, c);
-	ks_watcher_apply(k->ksw, c);
-	all_nodes_apply(k, c);
-	status_kick(k, STATUS_DELAY_MS);
 }
 
 /* --- informer callbacks (loop thread) -------------------------------------- */
@@ -364,17 +365,20 @@ static int64_t rule_targets(struct agent_kube *k, const struct scrape_rule *r)
 	return n;
 }
 
-struct put_ctx {
-	struct agent_kube *k;
-	const struct kube_resource *res;
-};
-
-static void put_status(const char *key, const char *ns, const char *name, const json_t *obj, json_t *st,
-		       void *arg)
+static void put_monitor_status(const char *key, const char *ns, const char *name, const json_t *obj,
+			       json_t *st, void *arg)
 {
-	struct put_ctx *p = arg;
+	struct agent_kube *k = arg;
 
-	status_writer_put(p->k->status, p->res, key, ns, name, obj, st);
+	status_writer_put(k->status, &monitor_res, key, ns, name, obj, st);
+}
+
+static void put_rule_status(const char *key, const char *ns, const char *name, const json_t *obj,
+			    json_t *st, void *arg)
+{
+	struct agent_kube *k = arg;
+
+	status_writer_put(k->status, &rule_res, key, ns, name, obj, st);
 }
 
 static int64_t count_rule(const struct scrape_rule *r, void *arg)
@@ -387,7 +391,6 @@ static int64_t count_rule(const struct scrape_rule *r, void *arg)
 static void status_sync(void *arg)
 {
 	struct agent_kube *k = arg;
-	struct put_ctx pm = { k, &monitor_res }, pr = { k, &rule_res };
 	json_t *monitors, *rules, *nodes;
 	char now[32];
 
@@ -397,10 +400,10 @@ static void status_sync(void *arg)
 	monitors = snapshot_if_synced(k->monitors);
 	nodes = known_nodes(k);
 	if (monitors && nodes &&
-	    !crstatus_monitors(k->flags, monitors, k->cycle->monitor_good, nodes, now, put_status, &pm))
+	    !crstatus_monitors(k->flags, monitors, k->cycle->monitor_good, nodes, now, put_monitor_status, k))
 		status_writer_prune(k->status, &monitor_res, monitors);
 	rules = snapshot_if_synced(k->scrape_rules);
-	if (rules && !crstatus_rules(rules, k->cycle->rules, count_rule, now, put_status, &pr))
+	if (rules && !crstatus_rules(rules, k->cycle->rules, count_rule, now, put_rule_status, k))
 		status_writer_prune(k->status, &rule_res, rules);
 	json_decref(monitors);
 	json_decref(nodes);
