@@ -664,11 +664,7 @@ static bool ks_filter_of(struct agent_kube *k, const struct config *c, struct ks
 		.metric_allow = c->ks_allow,
 		.metric_deny = c->ks_deny,
 	};
-	for (size_t i = 0; i < c->ks_resources.n; i++) {
-		enum ks_kind kind;
-		if (ks_kind_parse(c->ks_resources.v[i], &kind) == 0)
-			f->kinds |= 1u << kind;
-	}
+	f->kinds = ks_kind_mask(c->ks_resources.v, c->ks_resources.n);
 	return true;
 }
 
@@ -715,7 +711,7 @@ static int write_cycle_metrics(struct agent_kube *k, struct buf *out)
 				 "Cycles that changed a part of the configuration (what subscribers acted on).",
 				 EXPO_COUNTER);
 	for (int i = 0; !rc && i < 3; i++) {
-		struct expo_label l = { "part", parts[i] };
+		struct label_pair l = { "part", parts[i] };
 		rc = expo_sample(out, "k8smon_config_reloads_total", &l, 1, (double)atomic_load(&k->reloads[i]));
 	}
 	if (!rc)

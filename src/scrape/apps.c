@@ -241,7 +241,7 @@ int scrape_mgr_write_apps(struct scrape_mgr *m, struct buf *out)
 int scrape_mgr_write_self(struct scrape_mgr *m, struct buf *out)
 {
 	uint64_t by_health[HEALTH__COUNT] = { 0 };
-	struct expo_label l[1];
+	struct label_pair l[1];
 	int rc;
 
 	if (!m)
@@ -254,13 +254,13 @@ int scrape_mgr_write_self(struct scrape_mgr *m, struct buf *out)
 	pthread_mutex_unlock(&m->lock);
 	rc = expo_family(out, "k8smon_scrape_targets", "Application scrape targets of this agent by health of the last scrape.", EXPO_GAUGE);
 	for (int h = 0; !rc && h < HEALTH__COUNT; h++) {
-		l[0] = (struct expo_label){ "health", scrape_health_name((enum scrape_health)h) };
+		l[0] = (struct label_pair){ "health", scrape_health_name((enum scrape_health)h) };
 		rc = expo_sample(out, "k8smon_scrape_targets", l, 1, (double)by_health[h]);
 	}
 	if (!rc)
 		rc = expo_family(out, "k8smon_scrape_errors_total", "Failed application scrapes by reason.", EXPO_COUNTER);
 	for (int e = 0; !rc && e < SERR__COUNT; e++) {
-		l[0] = (struct expo_label){ "reason", scrape_err_name((enum scrape_err)e) };
+		l[0] = (struct label_pair){ "reason", scrape_err_name((enum scrape_err)e) };
 		rc = expo_sample(out, "k8smon_scrape_errors_total", l, 1, (double)atomic_load(&m->errors[e]));
 	}
 	if (!rc)
@@ -276,7 +276,7 @@ int scrape_mgr_write_self(struct scrape_mgr *m, struct buf *out)
 				 "Scraped samples dropped, by reason: label_limit = over the label caps (count, name or value length) after metricRelabelings.",
 				 EXPO_COUNTER);
 	if (!rc) {
-		l[0] = (struct expo_label){ "reason", "label_limit" };
+		l[0] = (struct label_pair){ "reason", "label_limit" };
 		rc = expo_sample(out, "k8smon_scrape_samples_dropped_total", l, 1,
 				 (double)atomic_load(&m->label_drops));
 	}

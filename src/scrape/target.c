@@ -5,23 +5,15 @@
 #include <string.h>
 
 #include "base/err.h"
-
-static uint64_t mix(uint64_t h, const char *s)
-{
-	do {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	} while (*s++);
-	return h;
-}
+#include "base/hash.h"
 
 uint64_t target_identity(const struct scrape_rule *r, const struct disc_target *d)
 {
 	uint64_t h = tl_hash(&d->labels);
 
-	h = mix(h, r->namespace);
-	h = mix(h, r->name);
-	h = mix(h, d->url);
+	h = hash64_add_strz(h, r->namespace);
+	h = hash64_add_strz(h, r->name);
+	h = hash64_add_strz(h, d->url);
 	return h ? h : 1;
 }
 
