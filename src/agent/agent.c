@@ -11,6 +11,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "base/rx.h"
 #include "collect/container/container.h"
 #include "collect/node/node.h"
 #include "collect/stats.h"
@@ -194,6 +195,12 @@ static int write_self(struct agent *a, const struct config *c, struct buf *out)
 			rc = expo_sample(out, "k8smon_http_series_limit_exceeded_total", &l, 1,
 					 (double)atomic_load(&a->series_over[i]));
 	}
+	if (!rc)
+		rc = expo_family(out, "k8smon_regex_limit_hits_total",
+				 "Regular expression matches stopped at the match limit and counted as no match (relabeling, filters).",
+				 EXPO_COUNTER);
+	if (!rc)
+		rc = expo_sample(out, "k8smon_regex_limit_hits_total", NULL, 0, (double)rx_limit_hits());
 	if (!rc)
 		rc = collect_stats_write(a->stats, out);
 	/* Requests are served from inside http_server_start, before it

@@ -8,6 +8,9 @@
 
 int64_t clock_mono_ms(void);
 int64_t clock_mono_ns(void);
+/* CPU time used by the calling thread (a system call, ~0.1-0.5 us: not for
+ * every sample). */
+int64_t clock_thread_cpu_ns(void);
 /* Wall clock: seconds since the epoch with sub-second precision. */
 double clock_wall(void);
 int64_t clock_wall_ms(void);

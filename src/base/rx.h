@@ -1,13 +1,40 @@
-/* Regular expressions (PCRE2). rx_new() anchors fully, as Prometheus anchors
- * relabel regexes: "foo" matches "foo" only, not "xfoo"; rx_new_search()
- * keeps Go's unanchored search, for filters that node-exporter defines.
- * A compiled struct rx is immutable and may be shared between threads
- * (each match uses its own match data). */
+/* Regular expressions with RE2's syntax (what the CRDs document, and Go's
+ * regexp that Prometheus and node-exporter use), matched by PCRE2 with JIT
+ * and bounded work. rx_new() anchors fully, as Prometheus anchors relabel
+ * regexes: "foo" matches "foo" only, not "xfoo"; rx_new_search() keeps Go's
+ * unanchored search, for filters that node-exporter defines.
+ *
+ * Bounds (docs/security.md "Regular expressions"): PCRE2 backtracks, so a
+ * pattern like (a+)+ costs exponential time on a non-matching subject. We
+ *  - reject at compile time every construct RE2 lacks (backreferences,
+ *    lookaround, atomic groups, possessive quantifiers, recursion,
+ *    conditionals, \C, callouts, verbs, comments, other PCRE-only escapes and
+ *    flags), with a message naming the construct;
+ *  - JIT-compile (interpreter fallback when the JIT is unavailable);
+ *  - cap every match at RX_MATCH_LIMIT backtracking steps (and, for the
+ *    interpreter, RX_DEPTH_LIMIT nested backtracking frames). A match that
+ *    hits a cap is a non-match, counted in rx_limit_hits()
+ *    (k8smon_regex_limit_hits_total) and logged at most every
+ *    RX_LIMIT_LOG_MS.
+ *
+ * A compiled struct rx is immutable and may be shared between threads (each
+ * match uses its own match data). */
 #ifndef K8SMON_BASE_RX_H
 #define K8SMON_BASE_RX_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+/* Backtracking steps per match (pcre2_set_match_limit; applies to JIT and
+ * interpreter). A match that hits it costs ~0.15-0.25 ms with the JIT
+ * (BENCHMARKS.md "Regular expressions"; PCRE2's default of 10M cost
+ * ~130 ms); ordinary relabel patterns need a few hundred steps at most. */
+#define RX_MATCH_LIMIT 100000u
+/* Nested backtracking frames per match (interpreter only). */
+#define RX_DEPTH_LIMIT 10000u
+/* At most one log line per this interval about limit hits (process-wide). */
+#define RX_LIMIT_LOG_MS 10000
 
 struct rx;
 
@@ -31,5 +58,11 @@ int rx_group_number(const struct rx *r, const char *name, size_t n);
  * ovec[2*i] and ovec[2*i+1] are the start and end of group i for i < nov/2
  * (both -1 when the group did not take part). Returns true on a match. */
 bool rx_match_groups(const struct rx *r, const char *s, size_t n, long *ovec, size_t nov);
+
+/* Matches of every struct rx in the process that hit a limit (any thread). */
+uint64_t rx_limit_hits(void);
+/* True when patterns are JIT-compiled on this machine (the last compile
+ * succeeded in JIT-compiling its pattern); for tests and the log. */
+bool rx_jit_used(const struct rx *r);
 
 #endif

@@ -42,6 +42,7 @@ struct dl_curl {
 	void (*easy_cleanup)(CURL *curl);
 	CURLcode (*easy_setopt)(CURL *curl, CURLoption option, ...);
 	CURLcode (*easy_getinfo)(CURL *curl, CURLINFO info, ...);
+	CURLcode (*easy_pause)(CURL *curl, int bitmask);
 	const char *(*easy_strerror)(CURLcode code);
 	CURLM *(*multi_init)(void);
 	CURLMcode (*multi_cleanup)(CURLM *multi);
@@ -83,6 +84,7 @@ bool dl_curl_loaded(void);
 #define curl_easy_cleanup        dl_curl.easy_cleanup
 #define curl_easy_setopt         dl_curl.easy_setopt
 #define curl_easy_getinfo        dl_curl.easy_getinfo
+#define curl_easy_pause          dl_curl.easy_pause
 #define curl_easy_strerror       dl_curl.easy_strerror
 #define curl_multi_init          dl_curl.multi_init
 #define curl_multi_cleanup       dl_curl.multi_cleanup

@@ -151,41 +151,69 @@ static void kick(struct scrape_mgr *m)
 
 /* ---- objects ---------------------------------------------------------------- */
 
-static void upsert_kind(struct scrape_mgr *m, int kind, json_t *obj)
+/* An object change handed from the thread that watches (the API loop) to
+ * the scrape loop: the message holds a reference to the object. */
+struct obj_msg {
+	struct scrape_mgr *m;
+	json_t *obj;
+	int kind;
+	bool del;
+	uint64_t seq; /* the reflector that saw it (0: scrape_mgr_upsert/delete) */
+};
+
+static void obj_on_loop(void *arg)
 {
+	struct obj_msg *msg = arg;
+	struct scrape_mgr *m = msg->m;
 	char key[600];
 
-	snprintf(key, sizeof(key), "%s/%s", kube_obj_namespace(obj) ?: "", kube_obj_name(obj) ?: "");
-	json_object_set(m->objs[kind], key, obj);
-	kick(m);
+	/* Events of a reflector stopped since (its objects were dropped) or
+	 * queued behind the manager's stop are stale. */
+	if (!m->stopping && (!msg->seq || msg->seq == m->refl_seq[msg->kind])) {
+		snprintf(key, sizeof(key), "%s/%s", kube_obj_namespace(msg->obj) ?: "",
+			 kube_obj_name(msg->obj) ?: "");
+		if (msg->del)
+			json_object_del(m->objs[msg->kind], key);
+		else
+			json_object_set(m->objs[msg->kind], key, msg->obj);
+		kick(m);
+	}
+	json_decref(msg->obj);
+	free(msg);
 }
 
-static void delete_kind(struct scrape_mgr *m, int kind, json_t *obj)
+static void post_obj(struct scrape_mgr *m, int kind, json_t *obj, bool del, uint64_t seq)
 {
-	char key[600];
+	struct obj_msg *msg = malloc(sizeof(*msg));
 
-	snprintf(key, sizeof(key), "%s/%s", kube_obj_namespace(obj) ?: "", kube_obj_name(obj) ?: "");
-	json_object_del(m->objs[kind], key);
-	kick(m);
+	if (!msg) {
+		log_error("scrape", "object change lost: out of memory");
+		return;
+	}
+	*msg = (struct obj_msg){ m, json_incref(obj), kind, del, seq };
+	if (kube_loop_post(m->loop, obj_on_loop, msg)) {
+		json_decref(msg->obj);
+		free(msg);
+	}
 }
 
 void scrape_mgr_upsert(struct scrape_mgr *m, enum scrape_role role, json_t *obj)
 {
 	if (m && role < ROLE_COUNT)
-		upsert_kind(m, (int)role, obj);
+		post_obj(m, (int)role, obj, false, 0);
 }
 
 void scrape_mgr_delete(struct scrape_mgr *m, enum scrape_role role, json_t *obj)
 {
 	if (m && role < ROLE_COUNT)
-		delete_kind(m, (int)role, obj);
+		post_obj(m, (int)role, obj, true, 0);
 }
 
-
+/* Callbacks of the manager's own reflectors: on the API loop. */
 static void r_add(json_t *obj, void *arg)
 {
 	struct scrape_role_arg *ra = arg;
-	upsert_kind(ra->m, ra->kind, obj);
+	post_obj(ra->m, ra->kind, obj, false, ra->seq);
 }
 
 static void r_update(json_t *old_obj, json_t *new_obj, void *arg)
@@ -197,7 +225,7 @@ static void r_update(json_t *old_obj, json_t *new_obj, void *arg)
 static void r_delete(json_t *obj, void *arg)
 {
 	struct scrape_role_arg *ra = arg;
-	delete_kind(ra->m, ra->kind, obj);
+	post_obj(ra->m, ra->kind, obj, true, ra->seq);
 }
 
 /* Which kinds this agent must watch for the current rules: endpoint roles
@@ -238,6 +266,44 @@ static unsigned needed_roles(struct scrape_mgr *m)
 	return need;
 }
 
+/* Subscribing and cancelling belong on the registry's loop (the API loop):
+ * the scrape loop waits for them there (the API loop never waits for the
+ * scrape loop, so this cannot deadlock). */
+struct sub_msg {
+	struct scrape_mgr *m;
+	int kind;
+	bool subscribe;
+};
+
+static void sub_on_api_loop(void *arg)
+{
+	struct sub_msg *x = arg;
+	struct scrape_mgr *m = x->m;
+	int r = x->kind;
+
+	if (!x->subscribe) {
+		kube_sub_cancel(m->sub[r]);
+		m->sub[r] = NULL;
+	} else {
+		char sel[320];
+		struct kube_informer_key key = { .res = role_res[r] };
+		struct kube_reflector_cbs cbs = { r_add, r_update, r_delete, NULL, &m->role_args[r] };
+
+		if (r == ROLE_NODE && m->node_name[0]) {
+			snprintf(sel, sizeof(sel), "metadata.name=%s", m->node_name);
+			key.field_selector = sel;
+		}
+		m->sub[r] = kube_informer_subscribe(m->informers, &key, &cbs, NULL);
+	}
+}
+
+static void sub_set(struct scrape_mgr *m, int kind, bool subscribe)
+{
+	struct sub_msg x = { m, kind, subscribe };
+
+	kube_loop_call(m->api_loop, sub_on_api_loop, &x);
+}
+
 /* Posted (never inside a curl callback): subscribes to / leaves the shared
  * informers of the kinds the rules need. */
 static void reconcile_watches(void *arg)
@@ -251,23 +317,19 @@ static void reconcile_watches(void *arg)
 	for (int r = ROLE_SERVICE; r < WATCH_COUNT; r++) {
 		bool want = need & (1u << r);
 		if (want && !m->sub[r]) {
-			char sel[320];
-			struct kube_informer_key key = { .res = role_res[r] };
-			struct kube_reflector_cbs cbs = { r_add, r_update, r_delete, NULL, &m->role_args[r] };
-
-			if (r == ROLE_NODE && m->node_name[0]) {
-				snprintf(sel, sizeof(sel), "metadata.name=%s", m->node_name);
-				key.field_selector = sel;
-			}
-			m->role_args[r] = (struct scrape_role_arg){ m, r };
-			m->sub[r] = kube_informer_subscribe(m->informers, &key, &cbs, NULL);
+			/* No callback of an earlier subscription of this kind
+			 * runs any more (cancelled before); events it queued
+			 * here carry the old number and are dropped. */
+			m->refl_seq[r] = ++m->next_seq;
+			m->role_args[r] = (struct scrape_role_arg){ m, r, m->refl_seq[r] };
+			sub_set(m, r, true);
 			if (m->sub[r])
 				log_info("scrape", "watching %s for scrape rules", role_res[r].resource);
 			else
 				log_error("scrape", "cannot watch %s: out of memory", role_res[r].resource);
 		} else if (!want && m->sub[r]) {
-			kube_sub_cancel(m->sub[r]);
-			m->sub[r] = NULL;
+			sub_set(m, r, false);
+			m->refl_seq[r] = 0; /* its queued events are dropped */
 			json_object_clear(m->objs[r]);
 			log_info("scrape", "stopped watching %s", role_res[r].resource);
 		}
@@ -337,8 +399,10 @@ int scrape_mgr_apply(struct scrape_mgr *m, const struct scrape_settings *s)
 		msg->s.nrules = s->nrules;
 	}
 	msg->s.rules = msg->own;
-	/* Posted even on the loop thread: the caller may be inside a transfer
-	 * callback, where the watches cannot be started or stopped. */
+	/* Posted, never waited for: the caller may be the API loop, and the
+	 * scrape loop may be busy (or waiting for the API loop itself, when
+	 * it stops a reflector); on the scrape loop itself the caller may be
+	 * inside a transfer callback. */
 	rc = kube_loop_post(m->loop, apply_on_loop, msg);
 	if (rc)
 		apply_msg_free(msg);
@@ -366,14 +430,15 @@ static void raise_nofile(void)
 	}
 }
 
-struct scrape_mgr *scrape_mgr_new(struct kube_loop *loop, const struct scrape_opts *o)
+struct scrape_mgr *scrape_mgr_new(struct kube_loop *api_loop, const struct scrape_opts *o)
 {
 	struct scrape_mgr *m = calloc(1, sizeof(*m));
 
 	if (!m)
 		return NULL;
 	raise_nofile();
-	m->loop = loop;
+	m->api_loop = api_loop;
+	m->loop = kube_loop_new();
 	m->informers = o->informers;
 	m->node_name = strdup(o->node_name ? o->node_name : "");
 	m->body_max = o->body_max ? o->body_max : SCRAPE_BODY_MAX_DEFAULT;
@@ -392,7 +457,7 @@ struct scrape_mgr *scrape_mgr_new(struct kube_loop *loop, const struct scrape_op
 			return NULL;
 		}
 	}
-	if (!m->node_name || !m->builtin || !m->headers) {
+	if (!m->loop || !m->node_name || !m->builtin || !m->headers || kube_loop_start(m->loop)) {
 		scrape_mgr_free(m);
 		return NULL;
 	}
@@ -409,8 +474,8 @@ static void stop_on_loop(void *arg)
 		kube_loop_timer_cancel(m->loop, m->recompute_timer);
 	m->recompute_timer = 0;
 	for (int r = 0; r < WATCH_COUNT; r++) {
-		kube_sub_cancel(m->sub[r]);
-		m->sub[r] = NULL;
+		if (m->sub[r])
+			sub_set(m, r, false);
 	}
 	pthread_mutex_lock(&m->lock);
 	tset_fini(&m->set, tstate_stop, m);
@@ -422,7 +487,13 @@ void scrape_mgr_free(struct scrape_mgr *m)
 {
 	if (!m)
 		return;
-	kube_loop_call(m->loop, stop_on_loop, m);
+	if (m->loop) {
+		kube_loop_call(m->loop, stop_on_loop, m);
+		/* Runs what is still queued (object changes are dropped, since
+		 * m->stopping) and joins the thread. */
+		kube_loop_stop(m->loop);
+		kube_loop_free(m->loop);
+	}
 	for (size_t i = 0; i < m->nrules; i++)
 		scrape_rule_unref(m->rules[i]);
 	free(m->rules);

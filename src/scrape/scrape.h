@@ -1,15 +1,30 @@
 /* Application scraping manager: ScrapeRules + watched objects -> targets ->
- * scrapes on the shared kube I/O loop -> /metrics/apps, /api/v1/targets and
+ * scrapes on the manager's own loop thread -> /metrics/apps, /api/v1/targets and
  * self-metrics. The one entry point the agent uses.
  *
- * Threads:
- *  - scrape_mgr_upsert/delete run on the loop thread (reflector callbacks);
- *  - scrape_mgr_apply may be called from any thread (it posts to the loop);
+ * Threads: the manager owns a loop thread of its own (a struct kube_loop,
+ * "the scrape loop"): scrapes (libcurl multi), parsing, metric relabeling,
+ * discovery with target relabeling and the debounced recompute all run
+ * there, never on the API loop that renews the Lease and drives the watches
+ * (docs/security.md "Regular expressions"). Hand-offs are posts, so no
+ * thread ever waits for the scrape loop except scrape_mgr_free:
+ *  - scrape_mgr_upsert/delete may be called from any thread (reflector
+ *    callbacks on the API loop); they take a reference to the object and
+ *    post the change to the scrape loop;
+ *  - scrape_mgr_apply may be called from any thread (it posts to the
+ *    scrape loop);
  *  - the write functions and scrape_mgr_rule_targets are for HTTP threads
  *    (any thread) and never wait for a scrape;
- *  - new/free from any thread except the loop's; free waits for the loop.
- * Discovery is recomputed on the loop at most every DISCOVERY_DEBOUNCE_MS
- * after a change, so targets follow objects well within a second.
+ *  - the manager's informer subscriptions (services, endpoints, ...) live
+ *    on the API loop: the scrape loop subscribes and cancels there with
+ *    kube_loop_call (the API loop never waits for the scrape loop), and
+ *    their callbacks post like upsert/delete;
+ *  - new/free from any thread but the two loops'; free joins the scrape
+ *    loop and, when subscriptions exist, needs the API loop running (their
+ *    cancel hops onto it).
+ * Discovery is recomputed on the scrape loop at most every
+ * DISCOVERY_DEBOUNCE_MS after a change, so targets follow objects well
+ * within a second.
  *
  * Ownership: the manager holds references to the objects given to upsert
  * (the caller keeps its own) and to the rules given to apply. */
@@ -31,6 +46,12 @@ struct kube_informers;
 /* Default cap of one scrape's uncompressed body (vmagent's
  * -promscrape.maxScrapeSize default). */
 #define SCRAPE_BODY_MAX_DEFAULT (16u << 20)
+/* CPU (of the scrape loop thread) that one scrape of a target whose rule has
+ * metricRelabelings may spend on its samples: parsing, metric relabeling,
+ * rendering. Past it the scrape fails ("metric relabeling exceeded its CPU
+ * budget of 1000 ms"), counted in k8smon_scrape_errors_total{reason=
+ * "relabel_cpu_budget"}. docs/limits.md says why this figure. */
+#define SCRAPE_RELABEL_CPU_MS 1000
 
 struct scrape_opts {
 	const char *node_name;       /* copied; "" = scrape every node's targets */
@@ -42,13 +63,16 @@ struct scrape_opts {
 	 * kinds its rules need (services, endpoints, endpointslices,
 	 * ingresses, namespaces) and to this node (role node), sharing the
 	 * agent's watches. Borrowed, must outlive the manager; the manager's
-	 * loop must be the registry's. Pods always come through upsert. */
+	 * api_loop must be the registry's. Pods always come through upsert. */
 	struct kube_informers *informers;
 };
 
 struct scrape_mgr;
 
-struct scrape_mgr *scrape_mgr_new(struct kube_loop *loop, const struct scrape_opts *o);
+/* api_loop: the loop of o->informers (the API loop), where the caller's
+ * reflector callbacks run; the manager starts a scrape loop thread of its
+ * own and uses api_loop only to subscribe and cancel. */
+struct scrape_mgr *scrape_mgr_new(struct kube_loop *api_loop, const struct scrape_opts *o);
 /* Stops every scrape and reflector and frees. NULL is ok. */
 void scrape_mgr_free(struct scrape_mgr *m);
 
@@ -76,7 +100,8 @@ struct scrape_settings {
  * stopping (nothing applied). */
 int scrape_mgr_apply(struct scrape_mgr *m, const struct scrape_settings *s);
 
-/* Loop thread: an object of a role was added/changed or deleted (borrowed). */
+/* Any thread: an object of a role was added/changed or deleted (borrowed;
+ * the manager takes its own reference). Applied in call order. */
 void scrape_mgr_upsert(struct scrape_mgr *m, enum scrape_role role, json_t *obj);
 void scrape_mgr_delete(struct scrape_mgr *m, enum scrape_role role, json_t *obj);
 

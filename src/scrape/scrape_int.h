@@ -32,6 +32,7 @@ enum scrape_err {
 	SERR_LABEL_LIMIT,
 	SERR_PARSE,
 	SERR_OUTPUT_TOO_LARGE,
+	SERR_RELABEL_CPU,
 	SERR_OTHER,
 	SERR__COUNT
 };
@@ -87,6 +88,12 @@ struct tstate {
 	uint64_t meta_last;         /* hash of the family whose HELP/TYPE was last rendered */
 	bool meta_set;
 	uint64_t n_label_drops;     /* samples over the label caps after metricRelabelings */
+	/* CPU budget (metricRelabelings only): thread CPU spent on this
+	 * scrape's body in earlier chunks, and at the start of this one. */
+	int64_t cpu_ns, cpu_t0;
+	unsigned cpu_tick;
+	bool paused;                /* on m->paused, waiting for its next slice */
+	struct tstate *next_paused;
 	enum scrape_err fail;       /* set by callbacks to abort */
 	bool failed;
 	char fail_msg[256];
@@ -118,10 +125,12 @@ struct tstate {
 struct scrape_role_arg {
 	struct scrape_mgr *m;
 	int kind;
+	uint64_t seq;               /* of the reflector (m->refl_seq) */
 };
 
 struct scrape_mgr {
-	struct kube_loop *loop;
+	struct kube_loop *loop;     /* the manager's own (scrape) loop, owned */
+	struct kube_loop *api_loop; /* the informers' loop (borrowed) */
 	struct kube_informers *informers;
 	char *node_name;
 	size_t body_max;
@@ -139,6 +148,8 @@ struct scrape_mgr {
 	json_t *objs[WATCH_COUNT];  /* key -> object, loop thread */
 	struct kube_sub *sub[WATCH_COUNT];
 	struct scrape_role_arg role_args[WATCH_COUNT];
+	uint64_t refl_seq[WATCH_COUNT]; /* running reflector's number, 0 = none */
+	uint64_t next_seq;
 	uint64_t recompute_timer;
 	bool stopping;
 	struct tset set;            /* loop thread writes; readers lock */
@@ -150,6 +161,12 @@ struct scrape_mgr {
 	_Atomic uint64_t errors[SERR__COUNT];
 	_Atomic uint64_t scrapes, samples, discovery_errors, parse_errors;
 	_Atomic uint64_t label_drops;  /* k8smon_scrape_samples_dropped_total{reason="label_limit"} */
+	/* Time slices of the scrape loop (scraper.c): CPU spent in body
+	 * callbacks of metricRelabelings targets since the loop last ran
+	 * its posts, and the transfers paused until it does again. */
+	int64_t slice_ns;
+	struct tstate *paused;
+	bool resume_posted;
 	struct log_limit scrape_log;   /* loop thread */
 	struct log_limit drop_log;     /* loop thread */
 };

@@ -1,4 +1,4 @@
-/* One scrape loop per target on the shared kube I/O loop: a libcurl easy
+/* One scrape loop per target on the manager's scrape loop (scrape.h): a libcurl easy
  * handle (kept between scrapes so the connection is reused), a timer per
  * target, and the body parsed as it streams in, so a hostile target costs at
  * most body_max bytes of reading and nothing of buffering: the transfer is
@@ -37,6 +37,7 @@ static const char *const err_names[SERR__COUNT] = {
 	[SERR_LABEL_LIMIT] = "label_limit",
 	[SERR_PARSE] = "parse",
 	[SERR_OUTPUT_TOO_LARGE] = "output_too_large",
+	[SERR_RELABEL_CPU] = "relabel_cpu_budget",
 	[SERR_OTHER] = "other",
 };
 
@@ -275,6 +276,19 @@ static bool labels_within_limits(struct tstate *s, const char *name, const struc
 	return true;
 }
 
+/* Checks the CPU budget of a scrape with metricRelabelings; false (the
+ * scrape failed) past it. Samples are checked every CPU_CHECK_EVERY, as
+ * reading the thread's CPU clock is a system call. */
+#define CPU_CHECK_EVERY 16
+static bool within_cpu_budget(struct tstate *s)
+{
+	if (s->cpu_ns + (clock_thread_cpu_ns() - s->cpu_t0) <= (int64_t)SCRAPE_RELABEL_CPU_MS * 1000000)
+		return true;
+	set_fail(s, SERR_RELABEL_CPU, "metric relabeling exceeded its CPU budget of %d ms",
+		 SCRAPE_RELABEL_CPU_MS);
+	return false;
+}
+
 static int on_sample(void *ctx, const struct expo_sample_ev *ev)
 {
 	struct tstate *s = ((struct pslot *)ctx)->s;
@@ -294,6 +308,10 @@ static int on_sample(void *ctx, const struct expo_sample_ev *ev)
 			 * scrape (k8smon_scrape_samples_dropped_total). */
 			s->n_label_drops++;
 			rc = 0;
+			goto out;
+		}
+		if (++s->cpu_tick % CPU_CHECK_EVERY == 0 && !within_cpu_budget(s)) {
+			rc = KM_ETOOBIG;
 			goto out;
 		}
 		rc = relabel_apply((const struct relabel_set *)r->metric_relabel, &ml);
@@ -410,11 +428,77 @@ void pslot_pool_free(struct scrape_mgr *m)
 	m->npool = 0;
 }
 
+/* ---- time slices ------------------------------------------------------ */
+
+/* Body callbacks of targets with metricRelabelings may run this long (CPU)
+ * per turn of the scrape loop; then their transfers are paused until the
+ * loop has run its timers and posts (discovery, new targets, rule changes),
+ * so that expensive rules on many targets delay those by about a slice,
+ * not by the sum of every target's CPU budget. */
+#define SCRAPE_SLICE_NS (20 * 1000000LL)
+/* Receive buffer of those targets (libcurl's minimum). */
+#define SCRAPE_RELABEL_READ 1024
+
+static void unlink_paused(struct scrape_mgr *m, struct tstate *s)
+{
+	for (struct tstate **pp = &m->paused; *pp; pp = &(*pp)->next_paused) {
+		if (*pp == s) {
+			*pp = s->next_paused;
+			break;
+		}
+	}
+	s->next_paused = NULL;
+	s->paused = false;
+}
+
+/* Posted: a new slice; unpausing delivers the held chunk at once (from
+ * inside curl_easy_pause), which may pause the transfer again. */
+static void resume_paused(void *arg)
+{
+	struct scrape_mgr *m = arg;
+	struct tstate *list = m->paused;
+
+	m->resume_posted = false;
+	m->paused = NULL;
+	m->slice_ns = 0;
+	while (list) {
+		struct tstate *s = list;
+		list = s->next_paused;
+		s->next_paused = NULL;
+		s->paused = false;
+		if (s->busy && !m->stopping)
+			curl_easy_pause(s->easy, CURLPAUSE_CONT);
+	}
+}
+
+/* True when s must wait for the next slice (it is then queued). */
+static bool slice_used_up(struct tstate *s)
+{
+	struct scrape_mgr *m = s->m;
+
+	if (m->slice_ns < SCRAPE_SLICE_NS)
+		return false;
+	if (!m->resume_posted) {
+		if (kube_loop_post(m->loop, resume_paused, m))
+			return false; /* stopping: finish the chunk */
+		m->resume_posted = true;
+	}
+	s->paused = true;
+	s->next_paused = m->paused;
+	m->paused = s;
+	return true;
+}
+
 static size_t on_write(char *p, size_t size, size_t nmemb, void *arg)
 {
 	struct tstate *s = arg;
 	size_t n = size * nmemb;
+	bool timed = s->t->rule->metric_relabel != NULL;
+	int fed;
 
+	/* libcurl keeps the chunk and delivers it again after the unpause. */
+	if (timed && slice_used_up(s))
+		return CURL_WRITEFUNC_PAUSE;
 	s->body_bytes += n;
 	if (s->body_bytes > s->m->body_max) {
 		set_fail(s, SERR_BODY_TOO_LARGE, "body size limit exceeded (%zu bytes)", s->m->body_max);
@@ -429,11 +513,25 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *arg)
 			return 0;
 		}
 	}
-	if (expo_parser_feed(s->ps->p, p, n) || s->failed) {
+	/* Only the time inside this callback is the scrape's: between chunks
+	 * the loop serves other targets. */
+	if (timed)
+		s->cpu_t0 = clock_thread_cpu_ns();
+	fed = expo_parser_feed(s->ps->p, p, n);
+	if (timed) {
+		/* Also when the chunk failed (the budget ran out in it). */
+		int64_t now = clock_thread_cpu_ns();
+		s->m->slice_ns += now - s->cpu_t0;
+		s->cpu_ns += now - s->cpu_t0;
+		s->cpu_t0 = now;
+	}
+	if (fed || s->failed) {
 		if (!s->failed)
 			set_fail(s, SERR_OTHER, "out of memory");
 		return 0;
 	}
+	if (timed && !within_cpu_budget(s))
+		return 0;
 	return n;
 }
 
@@ -521,14 +619,21 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 
 	(void)easy;
 	s->busy = false;
+	if (s->paused) /* timed out while waiting for a slice */
+		unlink_paused(m, s);
 	if (res == CURLE_ABORTED_BY_CALLBACK && m->stopping)
 		return;
 	if (res == CURLE_OK && !s->failed) {
 		curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &code);
 		if (code != 200)
 			set_fail(s, SERR_HTTP_STATUS, "server returned HTTP status %ld", code);
-		else if (s->ps && expo_parser_finish(s->ps->p) && !s->failed)
-			set_fail(s, SERR_OTHER, "out of memory");
+		else if (s->ps) {
+			/* An unterminated last line is parsed here: the CPU
+			 * budget counts from now, not from the last chunk. */
+			s->cpu_t0 = clock_thread_cpu_ns();
+			if (expo_parser_finish(s->ps->p) && !s->failed)
+				set_fail(s, SERR_OTHER, "out of memory");
+		}
 	} else if (!s->failed) {
 		classify(s, res);
 	}
@@ -608,6 +713,8 @@ static void on_timer(void *arg)
 	s->fail_msg[0] = 0;
 	s->body_bytes = 0;
 	s->n_scraped = s->n_post = s->n_label_drops = 0;
+	s->cpu_ns = 0;
+	s->cpu_tick = 0;
 	s->meta_set = false;
 	s->nh = 0;
 	/* Sized from the last scrape: one allocation, no regrowth copies. The
@@ -701,6 +808,11 @@ int tstate_start(struct scrape_mgr *m, struct target *t)
 	 * connection needs no lookup; pod addresses are IP literals anyway. */
 	curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "k8smon/" K8SMON_VERSION);
+	/* metricRelabelings may cost milliseconds per sample: small reads keep
+	 * a chunk's work (parsed between two slice checks) to a few dozen
+	 * samples. Gzip'd bodies still arrive in 16 KiB decoded pieces. */
+	if (t->rule->metric_relabel)
+		curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)SCRAPE_RELABEL_READ);
 #if LIBCURL_VERSION_NUM >= 0x075500
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -724,6 +836,8 @@ void tstate_stop(struct target *t, void *arg)
 		kube_loop_timer_cancel(s->m->loop, s->timer);
 	if (s->busy)
 		kube_loop_remove_easy(s->m->loop, s->easy);
+	if (s->paused)
+		unlink_paused(s->m, s);
 	curl_easy_cleanup(s->easy);
 	scrape_rule_unref(s->rule);
 	pslot_put(s->m, s);

@@ -7,7 +7,9 @@ KIND: ok (N series, default 3), slow (sleeps 30 s), endless (never-ending
 body), garbage (10 MB of random bytes), million (1,000,000 series), clash
 (labels namespace/pod/job set by the target), badutf8 (invalid UTF-8 label
 value), redirect (redirects to itself forever), tls (ok over TLS with the
-given certificate), gzip (ok, gzip-encoded). Prints READY once listening."""
+given certificate), gzip (ok, gzip-encoded), backtrack (N series whose label
+values, "a" x 30 then "b", make patterns like (a+)+ backtrack). Prints READY
+once listening."""
 import gzip, http.server, os, socketserver, ssl, sys, threading, time
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -76,6 +78,12 @@ def make_handler(kind, n, port):
             if kind == "million":
                 if "b" not in cache:
                     cache["b"] = b"".join(b"m%d 1\n" % i for i in range(1000000))
+                return self.send_body(cache["b"])
+            if kind == "backtrack":
+                if "b" not in cache:
+                    v = "a" * 30 + "b"
+                    cache["b"] = "".join('bt_metric{i="%d",v="%s",w="%s"} 1\n' % (i, v, v)
+                                         for i in range(n)).encode()
                 return self.send_body(cache["b"])
             if kind == "clash":
                 return self.send_body(b'clash_metric{namespace="evil",pod="evil",job="evil"} 1\n')

@@ -147,6 +147,141 @@ static void test_rx_anchored(void **state)
 	rx_free(r);
 }
 
+/* Every construct RE2 lacks is refused at compile time, naming it. */
+static void test_rx_re2_rejects(void **state)
+{
+	static const struct {
+		const char *pattern, *named;
+	} bad[] = {
+		{ "(a)\\1", "backreference (\\1" },
+		{ "(?P<x>a)\\k<x>", "named backreference \\k<name>" },
+		{ "(a)\\g1", "\\g" },
+		{ "(?P<x>a)(?P=x)", "named backreference (?P=name)" },
+		{ "foo(?=bar)", "lookahead (?=" },
+		{ "foo(?!bar)", "negative lookahead (?!" },
+		{ "(?<=foo)bar", "lookbehind (?<=" },
+		{ "(?<!foo)bar", "negative lookbehind (?<!" },
+		{ "(?>a+)b", "atomic group (?>" },
+		{ "a*+b", "possessive quantifier" },
+		{ "a++b", "possessive quantifier" },
+		{ "a?+b", "possessive quantifier" },
+		{ "a{2,3}+b", "possessive quantifier" },
+		{ "(a|(?R))", "recursion" },
+		{ "(a|(?1))", "recursion" },
+		{ "(a)(?-1)", "recursion" },
+		{ "(?<n>a)(?&n)", "subroutine call (?&name)" },
+		{ "(a)?(?(1)b|c)", "conditional (?(" },
+		{ "a\\Cb", "\\C" },
+		{ "a(?C1)b", "callout (?C" },
+		{ "(*LIMIT_MATCH=99999999)a", "(*...)" },
+		{ "a(?#note)b", "comment (?#" },
+		{ "(?x) a b", "flag that RE2 does not have" },
+		{ "a\\Kb", "\\K" },
+		{ "a\\Rb", "escape that RE2 does not have" },
+		{ "(?|(a)|(b))", "branch reset" },
+	};
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct rx *r = rx_new(bad[i].pattern, err, sizeof(err));
+		if (r)
+			fail_msg("%s was accepted", bad[i].pattern);
+		if (!strstr(err, bad[i].named) || !strstr(err, "not supported (RE2 syntax)"))
+			fail_msg("%s: message \"%s\" does not name %s", bad[i].pattern, err, bad[i].named);
+		/* The search variant (node-exporter filters) refuses them too. */
+		assert_null(rx_new_search(bad[i].pattern, err, sizeof(err)));
+	}
+	assert_null(rx_new("a(?<=b)", err, sizeof(err)));
+	assert_string_equal(err, "invalid regex a(?<=b): a lookbehind (?<=...) is not supported (RE2 syntax) at offset 1");
+}
+
+/* RE2 syntax that looks like the refused constructs is still accepted. */
+static void test_rx_re2_accepts(void **state)
+{
+	static const struct {
+		const char *pattern, *yes, *no;
+	} ok[] = {
+		{ "(?P<name>a+)-(?<other>b)", "aa-b", "a-c" },
+		{ "(?i)foo", "FoO", "bar" },
+		{ "(?i:f)oo", "Foo", "FOO" },
+		{ "(?s).+", "a\nb", "" },
+		{ "(?U)a+", "aaa", "b" },
+		{ "(?:a|b)+?c", "abac", "abab" },
+		{ "a{2}", "aa", "aaa" },
+		{ "a{2,}?b", "aaab", "ab" },
+		{ "x{", "x{", "x" },
+		{ "\\x{41}+", "AAA", "a" },
+		{ "\\pL+\\p{Greek}", "abα", "ab1" },
+		{ "[[:alpha:]]+[^]a]", "ab-", "ab]" },
+		{ "\\Q(?=a)+\\E", "(?=a)+", "a" },
+		{ "[\\1-\\3]", "\x02", "1" },
+		{ "\\0101", "\x08" "1", "A" },
+		{ "a\\vb", "a\x0b" "b", "a\nb" },
+		{ "\\d+\\.\\d+", "1.5", "1x5" },
+		{ "(a+)+", "aaaa", "aaab" },
+	};
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		struct rx *r = rx_new(ok[i].pattern, err, sizeof(err));
+		if (!r)
+			fail_msg("%s refused: %s", ok[i].pattern, err);
+		if (!rx_match(r, ok[i].yes, strlen(ok[i].yes)))
+			fail_msg("%s does not match %s", ok[i].pattern, ok[i].yes);
+		if (rx_match(r, ok[i].no, strlen(ok[i].no)))
+			fail_msg("%s matches %s", ok[i].pattern, ok[i].no);
+		rx_free(r);
+	}
+}
+
+/* A catastrophic pattern on a long non-matching subject stops at the match
+ * limit: no match, and the hit is counted. The same pattern still matches
+ * what it should. */
+static void test_rx_limit(void **state)
+{
+	char err[256], s[64];
+	long ov[4];
+	struct rx *r = rx_new("(a+)+", err, sizeof(err));
+	uint64_t hits = rx_limit_hits();
+
+	(void)state;
+	assert_non_null(r);
+	memset(s, 'a', 40);
+	s[40] = 'b';
+	assert_false(rx_match(r, s, 41));
+	assert_int_equal(rx_limit_hits(), hits + 1);
+	assert_false(rx_match_groups(r, s, 41, ov, 4));
+	assert_int_equal(ov[0], -1);
+	assert_int_equal(rx_limit_hits(), hits + 2);
+	assert_true(rx_match(r, s, 40));
+	assert_int_equal(rx_limit_hits(), hits + 2);
+	rx_free(r);
+	/* Our limit, not PCRE2's default (10M): this needs ~1M steps before
+	 * the second branch matches, so it is cut off as no match. */
+	r = rx_new("(a+)+c|a*", err, sizeof(err));
+	assert_non_null(r);
+	assert_true(rx_match(r, s, 10));
+	assert_false(rx_match(r, s, 20));
+	assert_int_equal(rx_limit_hits(), hits + 3);
+	rx_free(r);
+	/* Search semantics are bounded the same way. */
+	r = rx_new_search("(x+x+)+y", err, sizeof(err));
+	assert_non_null(r);
+	memset(s, 'x', 40);
+	assert_false(rx_match(r, s, 40));
+	rx_free(r);
+	r = rx_new_search("(.*a){20}", err, sizeof(err));
+	assert_non_null(r);
+	memset(s, 'a', 40);
+	s[40] = 'b';
+	hits = rx_limit_hits();
+	assert_false(rx_match(r, s, 30));
+	assert_int_equal(rx_limit_hits(), hits + 1);
+	rx_free(r);
+}
+
 static void test_backoff(void **state)
 {
 	struct backoff bo;
@@ -287,6 +422,9 @@ int main(void)
 		cmocka_unit_test(test_parse_numbers),
 		cmocka_unit_test(test_parse_duration),
 		cmocka_unit_test(test_rx_anchored),
+		cmocka_unit_test(test_rx_re2_rejects),
+		cmocka_unit_test(test_rx_re2_accepts),
+		cmocka_unit_test(test_rx_limit),
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_hash_fnv1a),
 		cmocka_unit_test(test_utf8_decode_put),

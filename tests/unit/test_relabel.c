@@ -290,6 +290,11 @@ static void test_validation(void **state)
 		  "spec.relabelings[0].modulus: required for hashmod");
 	check_err("[{\"action\":\"keep\"},{\"action\":\"drop\"},{\"regex\":\"(\"}]",
 		  "spec.relabelings[2].regex: invalid regex (");
+	/* RE2 syntax, as the CRD documents: what RE2 lacks is named. */
+	check_err("[{\"sourceLabels\":[\"a\"],\"regex\":\"foo(?=bar)\",\"action\":\"keep\"}]",
+		  "spec.relabelings[0].regex: invalid regex foo(?=bar): a lookahead (?=...) is not supported (RE2 syntax) at offset 3");
+	check_err("[{\"sourceLabels\":[\"a\"],\"regex\":\"(a)\\\\1\",\"action\":\"keep\"}]",
+		  "spec.relabelings[0].regex: invalid regex (a)\\1: a backreference (\\1 .. \\9) is not supported (RE2 syntax) at offset 3");
 	check_err("[{\"action\":\"frobnicate\"}]",
 		  "spec.relabelings[0].action: unknown relabel action \"frobnicate\"");
 	check_err("[{\"sourceLabels\":[\"a\"]}]",

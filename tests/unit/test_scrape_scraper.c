@@ -193,7 +193,13 @@ static json_t *pod_iv(const char *name, int port, const char *iv)
 	return j;
 }
 
-static void put_pod_iv(struct fix *f, const char *name, int port, const char *iv, bool del)
+/* The same with a 1 s interval. */
+static json_t *pod(const char *name, int port)
+{
+	return pod_iv(name, port, "1s");
+}
+
+static void put_pod_at(struct fix *f, const char *name, int port, const char *iv, bool del)
 {
 	struct obj_msg msg = { f->m, pod_iv(name, port, iv), del };
 
@@ -203,7 +209,19 @@ static void put_pod_iv(struct fix *f, const char *name, int port, const char *iv
 
 static void put_pod(struct fix *f, const char *name, int port, bool del)
 {
-	put_pod_iv(f, name, port, "1s", del);
+	put_pod_at(f, name, port, "1s", del);
+}
+
+/* put_pod with the interval (and timeout) annotation set to iv. */
+static void put_pod_iv(struct fix *f, const char *name, int port, const char *iv)
+{
+	struct obj_msg msg = { f->m, pod_iv(name, port, iv), false };
+	json_t *ann = json_object_get(json_object_get(msg.obj, "metadata"), "annotations");
+
+	json_object_set_new(ann, "victoriametrics.com/interval", json_string(iv));
+	json_object_set_new(ann, "victoriametrics.com/timeout", json_string(iv));
+	assert_int_equal(kube_loop_call(f->loop, obj_on_loop, &msg), 0);
+	json_decref(msg.obj);
 }
 
 /* A ScrapeRule t/<name> selecting pods with app=<name>, interval 1 s, with
@@ -311,20 +329,14 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void noop(void *arg)
-{
-	(void)arg;
-}
-
-/* Applies a snapshot with the fixture's rules and waits until the loop
- * has swapped it in (posted functions run in order). */
+/* Applies a snapshot with the fixture's rules (posted to the scrape loop,
+ * before any object change put after it). */
 static void apply(struct fix *f, bool enabled)
 {
 	struct scrape_settings st = { .enabled = enabled, .leader = true, .interval_ms = 1000,
 				      .rules = f->rules, .nrules = f->nrules };
 
 	assert_int_equal(scrape_mgr_apply(f->m, &st), 0);
-	assert_int_equal(kube_loop_call(f->loop, noop, NULL), 0);
 }
 
 /* The rules r (references taken) replace the fixture's, applied. */
@@ -541,6 +553,91 @@ static void test_label_limit_drops_counted(void **state)
 	assert_null(strstr(self(f), "k8smon_scrape_samples_dropped_total{reason=\"label_limit\"} 0\n"));
 }
 
+/* metricRelabelings whose regexes hit the match limit on every sample: the
+ * scrape stops at SCRAPE_RELABEL_CPU_MS of CPU, fails with that reason in
+ * lastError, and is counted. */
+static void test_relabel_cpu_budget(void **state)
+{
+	struct fix *f = *state;
+	struct scrape_rule *r[1] = { rule("cpu", "\"metricRelabelings\":["
+		"{\"sourceLabels\":[\"v\"],\"regex\":\"(a+)+\",\"targetLabel\":\"w\"},"
+		"{\"sourceLabels\":[\"v\"],\"regex\":\"(a|a)+\",\"targetLabel\":\"w\"},"
+		"{\"sourceLabels\":[\"v\"],\"regex\":\"(.*a){12}\",\"targetLabel\":\"w\"},"
+		"{\"sourceLabels\":[\"v\"],\"regex\":\"(a+)+\",\"targetLabel\":\"x\"}]") };
+	int p = f->srv.port[1];
+	struct buf body;
+	char want[160];
+
+	buf_init(&body, 1 << 20);
+	for (int i = 0; i < 20000; i++)
+		assert_int_equal(buf_printf(&body, "m{i=\"%d\",v=\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaab\"} 1\n", i), 0);
+	srv_set(&f->srv, 1, NULL, buf_cstr(&body));
+	buf_fini(&body);
+	set_rules(f, r, 1);
+	/* The budget, not the timeout, must end the scrape on a loaded machine. */
+	put_pod_iv(f, "cpu", p, "5s");
+	snprintf(want, sizeof(want), "metric relabeling exceeded its CPU budget of %d ms", SCRAPE_RELABEL_CPU_MS);
+	/* First scrape within 5 s (spread), then 1 s of CPU: up to 30 s. */
+	for (int64_t end = clock_mono_ms() + 30000; clock_mono_ms() < end && !strstr(targets(f), want);)
+		usleep(100 * 1000);
+	assert_true(wait_for(f, targets, want, false));
+	assert_true(wait_line(f, "up{", "cpu", p, " 0\n"));
+	assert_null(strstr(self(f), "k8smon_scrape_errors_total{reason=\"relabel_cpu_budget\"} 0\n"));
+	assert_non_null(strstr(self(f), "k8smon_scrape_errors_total{reason=\"relabel_cpu_budget\"} "));
+}
+
+/* The manager runs on a loop thread of its own, never on the caller's (the
+ * API loop, which renews the Lease): with the caller's loop blocked, a pod
+ * handed over before still becomes a scraped target, and one handed over
+ * from another thread meanwhile too. */
+struct gate {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool open;
+};
+
+static void gate_wait(void *arg)
+{
+	struct gate *g = arg;
+
+	pthread_mutex_lock(&g->mu);
+	while (!g->open)
+		pthread_cond_wait(&g->cv, &g->mu);
+	pthread_mutex_unlock(&g->mu);
+}
+
+static void test_not_on_caller_loop(void **state)
+{
+	struct fix *f = *state;
+	struct scrape_rule *r[2] = { rule("own", ""), rule("own2", "") };
+	struct gate g = { .open = false };
+	int p = f->srv.port[2], p2 = f->srv.port[3];
+	json_t *o2 = pod("own2", p2);
+	bool up, up2;
+
+	pthread_mutex_init(&g.mu, NULL);
+	pthread_cond_init(&g.cv, NULL);
+	srv_set(&f->srv, 2, NULL, "own_metric 1\n");
+	srv_set(&f->srv, 3, NULL, "own_metric 2\n");
+	set_rules(f, r, 2);
+	put_pod(f, "own", p, false);
+	assert_int_equal(kube_loop_post(f->loop, gate_wait, &g), 0);
+	scrape_mgr_upsert(f->m, ROLE_POD, o2); /* from this thread */
+	json_decref(o2);
+	up = wait_line(f, "up{", "own", p, " 1\n");
+	up2 = wait_line(f, "up{", "own2", p2, " 1\n");
+	/* Open before asserting: teardown needs the caller's loop. */
+	pthread_mutex_lock(&g.mu);
+	g.open = true;
+	pthread_cond_signal(&g.cv);
+	pthread_mutex_unlock(&g.mu);
+	assert_int_equal(kube_loop_call(f->loop, gate_wait, &g), 0); /* gate_wait returned */
+	pthread_cond_destroy(&g.cv);
+	pthread_mutex_destroy(&g.mu);
+	assert_true(up);
+	assert_true(up2);
+}
+
 /* A body over the manager's cap fails the scrape with body_too_large. */
 static void test_body_cap(void **state)
 {
@@ -694,9 +791,15 @@ static void test_apps_cursor(void **state)
 	assert_non_null(strstr(buf_cstr(&parts), "pod=\"cs\""));
 
 	/* Collector off: no cursor, nothing written. */
+	/* The snapshot applies on the scrape loop: wait for it. */
 	apply(f, false);
-	c = (struct scrape_apps_cursor *)&parts;
-	assert_int_equal(scrape_apps_open(f->m, &c), 0);
+	for (int64_t end = clock_mono_ms() + 6000;; usleep(10 * 1000)) {
+		c = (struct scrape_apps_cursor *)&parts;
+		assert_int_equal(scrape_apps_open(f->m, &c), 0);
+		if (!c || clock_mono_ms() > end)
+			break;
+		scrape_apps_close(c);
+	}
 	assert_null(c);
 	apply(f, true);
 	buf_fini(&whole);
@@ -790,7 +893,7 @@ static void test_identity_kept_across_interval(void **state)
 		const char *want[2] = { up, sample };
 		/* Annotation interval 1s -> 3s: over two old intervals, never
 		 * missing; then the new schedule is the one shown. */
-		put_pod_iv(f, "keep", p0, "3s", false);
+		put_pod_at(f, "keep", p0, "3s", false);
 		always_has(f, 2500, want, 2);
 		assert_true(wait_for(f, targets, "\"scrapeInterval\":\"3s\"", false));
 		/* The rule's timeout changes (a new rule object, same
@@ -808,13 +911,13 @@ static void test_identity_kept_across_interval(void **state)
 		 * 3 s) still comes, and brings the target back up. */
 		r[0] = rule("keep", "");
 		set_rules(f, r, 1);
-		put_pod_iv(f, "keep", p0, "1h", false);
+		put_pod_at(f, "keep", p0, "1h", false);
 		assert_true(wait_for(f, apps, up, false));
 		assert_true(wait_for(f, targets, "\"scrapeInterval\":\"3600s\"", false));
 		/* Back to 1s: the next scrape comes within one new interval,
 		 * not after the rest of the old hour (the new value shows). */
 		srv_set(&f->srv, 6, NULL, "kept_total 8\nother 1\n");
-		put_pod_iv(f, "keep", p0, "1s", false);
+		put_pod_at(f, "keep", p0, "1s", false);
 		assert_true(wait_line(f, "kept_total{", "keep", p0, " 8\n"));
 		free(sample);
 		assert_true(asprintf(&sample, "kept_total{%s 8\n", t0) > 0);
@@ -855,6 +958,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_label_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_body_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_label_limit_drops_counted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relabel_cpu_budget, setup_big, teardown),
+		cmocka_unit_test_setup_teardown(test_not_on_caller_loop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timestamps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_target_disappears, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apps_cursor, setup, teardown),
