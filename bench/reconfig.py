@@ -8,7 +8,13 @@ K8SMON_RECONFIG_MIXED=1 (the ASan leak run): every change also varies the
 interval, kubeState resources / metric allow- and denylists, node options and a
 ScrapeRule's annotation prefix, and every 10th change is preceded by an invalid
 spec (rejected, InvalidSpec status) -- so every path of the configuration build
-and swap runs N times."""
+and swap runs N times.
+
+K8SMON_RECONFIG_INTERVAL=1: every change also toggles spec.interval (20s /
+30s), and its effect is the kube-state change plus every app target in
+/api/v1/targets showing the new scrapeInterval. (That targets keep their
+series across such a change is tests/integration/test_scrape_interval_keep.sh:
+the example cluster's targets are not reachable, so they have no series.)"""
 import os
 import json
 import ssl
@@ -16,6 +22,7 @@ import statistics
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 
 state, agent, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -24,6 +31,7 @@ ctx = ssl.create_default_context(cafile=srv["ca"])
 MON = f'{srv["url"]}/apis/k8smon.io/v1alpha1/k8smonitors'
 SR = f'{srv["url"]}/apis/k8smon.io/v1alpha1/namespaces/shop/scraperules'
 MIXED = os.environ.get("K8SMON_RECONFIG_MIXED") == "1"
+INTERVAL = os.environ.get("K8SMON_RECONFIG_INTERVAL") == "1"
 
 
 def api(method, url, body=None, ctype="application/json"):
@@ -52,8 +60,13 @@ def poller():
             poll["failed"] += 1
 
 
-api("POST", MON, {"apiVersion": "k8smon.io/v1alpha1", "kind": "K8sMonitor",
-                  "metadata": {"name": "bench"}, "spec": {"excludeNamespaces": []}})
+try:
+    api("POST", MON, {"apiVersion": "k8smon.io/v1alpha1", "kind": "K8sMonitor",
+                      "metadata": {"name": "bench"}, "spec": {"excludeNamespaces": []}})
+except urllib.error.HTTPError as e:  # a second run against the same agent
+    if e.code != 409:
+        raise
+    api("PATCH", MON + "/bench", {"spec": {"excludeNamespaces": []}}, "application/merge-patch+json")
 if MIXED:
     api("POST", SR, {"apiVersion": "k8smon.io/v1alpha1", "kind": "ScrapeRule",
                      "metadata": {"name": "bench", "namespace": "shop"}, "spec": {"annotationPrefix": "prometheus.io"}})
@@ -61,9 +74,21 @@ time.sleep(1)
 t = threading.Thread(target=poller, daemon=True)
 t.start()
 lat = []
+targets_seen = 0
+
+
+def all_at(iv):
+    _, body = scrape("/api/v1/targets")
+    active = json.loads(body)["data"]["activeTargets"]
+    return bool(active) and all(t["scrapeInterval"] == iv for t in active), len(active)
+
+
 for i in range(n):
     excluded = i % 2 == 0
     spec = {"spec": {"excludeNamespaces": ["shop"] if excluded else []}}
+    if INTERVAL:
+        iv = "20s" if i % 2 == 0 else "30s"
+        spec["spec"]["interval"] = iv
     if MIXED:
         if i % 10 == 0:
             api("PATCH", MON + "/bench", {"spec": {"interval": "15", "kubeState": {"metricAllowlist": ["["]}}},
@@ -83,7 +108,11 @@ for i in range(n):
     while True:
         _, body = scrape("/metrics/kube-state")
         has_shop = 'kube_pod_info{namespace="shop"' in body
-        if has_shop != excluded:
+        done = has_shop != excluded
+        if INTERVAL:
+            at, targets_seen = all_at(iv)
+            done = done and at
+        if done:
             break
         if time.monotonic() - t0 > 10:
             print(f"change {i} not visible after 10 s", file=sys.stderr)
@@ -96,4 +125,5 @@ lat.sort()
 p99 = lat[min(len(lat) - 1, int(round(0.99 * len(lat))) - 1)]
 print(json.dumps({"changes": n, "p50_ms": round(statistics.median(lat), 1), "p99_ms": round(p99, 1),
                   "max_ms": round(lat[-1], 1), "concurrent_scrapes_ok": poll["ok"],
-                  "concurrent_scrapes_failed": poll["failed"]}))
+                  "concurrent_scrapes_failed": poll["failed"],
+                  **({"interval_changes": True, "app_targets": targets_seen} if INTERVAL else {})}))

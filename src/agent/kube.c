@@ -136,14 +136,21 @@ static void log_changes(const struct cycle *old, const struct cycle *c, unsigned
 		log_info("scrape", "ScrapeRules in effect: %zu", c->rules->n);
 }
 
-/* Hands the scrape manager the settings of c. */
+/* Hands the scrape manager the settings of c, as one snapshot. */
 static void scrape_apply(struct agent_kube *k, const struct cycle *c)
 {
-	scrape_mgr_set_enabled(k->scrape, c->cfg->collectors & COLLECTOR_APP);
-	scrape_mgr_set_interval(k->scrape, c->cfg->interval_ms);
-	scrape_mgr_set_leader(k->scrape, c->leader);
-	if (scrape_mgr_set_rules(k->scrape, c->rules->v, c->rules->n))
-		log_error("scrape", "cannot apply ScrapeRules: out of memory");
+	const struct scrape_settings s = {
+		.enabled = c->cfg->collectors & COLLECTOR_APP,
+		.leader = c->leader,
+		.interval_ms = c->cfg->interval_ms,
+		.rules = c->rules->v,
+		.nrules = c->rules->n,
+	};
+	int rc = scrape_mgr_apply(k->scrape, &s);
+
+	/* KM_EAGAIN: the loop is stopping, there is nothing left to apply to. */
+	if (rc && rc != KM_EAGAIN)
+		log_error("scrape", "cannot apply the scrape settings: %s", km_strerror(rc));
 }
 
 static void nodes_changed(json_t *obj, void *arg)

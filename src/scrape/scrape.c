@@ -98,15 +98,16 @@ static void recompute(void *arg)
 	struct collect c = { 0 };
 	struct disc_ctx ctx = {
 		.node_name = m->node_name,
-		.leader = atomic_load(&m->leader),
-		.interval_ms = atomic_load(&m->interval_ms),
+		.leader = m->leader,
+		.interval_ms = m->interval_ms,
 		.get_pod = get_pod,
 		.get_service = get_service,
 		.get_namespace = get_namespace,
 		.arg = m,
 	};
 	struct scrape_rule *const *rules = m->nrules ? m->rules : &m->builtin;
-	size_t nrules = m->nrules ? m->nrules : 1, added = 0, removed = 0;
+	size_t nrules = m->nrules ? m->nrules : 1, added = 0, removed = 0, retuned = 0;
+	const struct tset_cbs cbs = { tstate_stop, tstate_retune, m };
 
 	m->recompute_timer = 0;
 	if (m->stopping)
@@ -126,7 +127,7 @@ static void recompute(void *arg)
 		}
 	}
 	pthread_mutex_lock(&m->lock);
-	if (tset_update(&m->set, c.v, c.n, tstate_stop, m, &added, &removed))
+	if (tset_update(&m->set, c.v, c.n, &cbs, &added, &removed, &retuned))
 		c.rc = KM_ENOMEM;
 	pthread_mutex_unlock(&m->lock);
 	free(c.v);
@@ -137,8 +138,8 @@ static void recompute(void *arg)
 	size_conn_cache(m);
 	if (c.rc)
 		log_warn("scrape", "discovery incomplete: %s", km_strerror(c.rc));
-	if (added || removed)
-		log_debug("scrape", "targets: %zu (+%zu -%zu)", m->set.n, added, removed);
+	if (added || removed || retuned)
+		log_debug("scrape", "targets: %zu (+%zu -%zu, %zu retuned)", m->set.n, added, removed, retuned);
 }
 
 /* Coalesces bursts of changes (a relist, a rollout) into one recompute. */
@@ -146,11 +147,6 @@ static void kick(struct scrape_mgr *m)
 {
 	if (!m->recompute_timer && !m->stopping)
 		m->recompute_timer = kube_loop_timer(m->loop, DISCOVERY_DEBOUNCE_MS, recompute, m);
-}
-
-static void kick_posted(void *arg)
-{
-	kick(arg);
 }
 
 /* ---- objects ---------------------------------------------------------------- */
@@ -239,7 +235,7 @@ static unsigned needed_roles(struct scrape_mgr *m)
 {
 	struct scrape_rule *const *rules = m->nrules ? m->rules : &m->builtin;
 	size_t n = m->nrules ? m->nrules : 1;
-	bool leader = atomic_load(&m->leader);
+	bool leader = m->leader;
 	unsigned need = 0;
 
 	if (!atomic_load(&m->enabled))
@@ -344,58 +340,72 @@ out:
 
 /* ---- configuration ------------------------------------------------------- */
 
-struct rules_msg {
+struct apply_msg {
 	struct scrape_mgr *m;
-	struct scrape_rule **rules;
-	size_t n;
+	struct scrape_settings s;   /* rules points at own */
+	struct scrape_rule **own;   /* references taken; NULL when nrules == 0 */
 };
 
-static void set_rules_on_loop(void *arg)
+static void apply_msg_free(struct apply_msg *msg)
 {
-	struct rules_msg *msg = arg;
-	struct scrape_mgr *m = msg->m;
-
-	for (size_t i = 0; i < m->nrules; i++)
-		scrape_rule_unref(m->rules[i]);
-	free(m->rules);
-	m->rules = msg->rules;
-	m->nrules = msg->n;
+	for (size_t i = 0; msg->own && i < msg->s.nrules; i++)
+		scrape_rule_unref(msg->own[i]);
+	free(msg->own);
 	free(msg);
+}
+
+/* The one swap: every setting of the snapshot at once, then the watches
+ * and targets follow (reconcile_watches kicks a recompute). */
+static void apply_on_loop(void *arg)
+{
+	struct apply_msg *msg = arg;
+	struct scrape_mgr *m = msg->m;
+	struct scrape_rule **old = m->rules;
+	size_t nold = m->nrules;
+
+	m->rules = msg->own;
+	m->nrules = msg->s.nrules;
+	m->leader = msg->s.leader;
+	m->interval_ms = msg->s.interval_ms > 0 ? msg->s.interval_ms : 15000;
+	atomic_store(&m->enabled, msg->s.enabled);
+	msg->own = old;
+	msg->s.nrules = nold;
+	apply_msg_free(msg);
 	reconcile_watches(m);
 }
 
-static void rules_msg_free(struct rules_msg *msg)
+int scrape_mgr_apply(struct scrape_mgr *m, const struct scrape_settings *s)
 {
-	for (size_t i = 0; i < msg->n; i++)
-		scrape_rule_unref(msg->rules[i]);
-	free(msg->rules);
-	free(msg);
-}
-
-int scrape_mgr_set_rules(struct scrape_mgr *m, struct scrape_rule *const *rules, size_t n)
-{
-	struct rules_msg *msg = calloc(1, sizeof(*msg));
+	struct apply_msg *msg;
 	int rc;
 
+	if (!m || !s || (s->nrules && !s->rules))
+		return KM_EINVAL;
+	msg = calloc(1, sizeof(*msg));
 	if (!msg)
 		return KM_ENOMEM;
 	msg->m = m;
-	msg->n = n;
-	if (n) {
-		msg->rules = calloc(n, sizeof(*msg->rules));
-		if (!msg->rules) {
+	msg->s = *s;
+	msg->s.rules = NULL;
+	msg->s.nrules = 0;
+	if (s->nrules) {
+		msg->own = calloc(s->nrules, sizeof(*msg->own));
+		if (!msg->own) {
 			free(msg);
 			return KM_ENOMEM;
 		}
-		for (size_t i = 0; i < n; i++)
-			msg->rules[i] = scrape_rule_ref(rules[i]);
+		for (size_t i = 0; i < s->nrules; i++)
+			msg->own[i] = scrape_rule_ref(s->rules[i]);
+		msg->s.nrules = s->nrules;
 	}
+	msg->s.rules = msg->own;
 	/* Posted, never waited for: the caller may be the API loop, and the
 	 * scrape loop may be busy (or waiting for the API loop itself, when
-	 * it stops a reflector). */
-	rc = kube_loop_post(m->loop, set_rules_on_loop, msg);
+	 * it stops a reflector); on the scrape loop itself the caller may be
+	 * inside a transfer callback. */
+	rc = kube_loop_post(m->loop, apply_on_loop, msg);
 	if (rc)
-		rules_msg_free(msg);
+		apply_msg_free(msg);
 	return rc;
 }
 
@@ -403,24 +413,6 @@ static void post_reconcile(struct scrape_mgr *m)
 {
 	if (kube_loop_post(m->loop, reconcile_watches, m))
 		log_warn("scrape", "change not applied: loop stopping");
-}
-
-void scrape_mgr_set_leader(struct scrape_mgr *m, bool leader)
-{
-	if (m && atomic_exchange(&m->leader, leader) != leader)
-		post_reconcile(m);
-}
-
-void scrape_mgr_set_enabled(struct scrape_mgr *m, bool enabled)
-{
-	if (m && atomic_exchange(&m->enabled, enabled) != enabled)
-		post_reconcile(m);
-}
-
-void scrape_mgr_set_interval(struct scrape_mgr *m, int64_t interval_ms)
-{
-	if (m && interval_ms > 0 && atomic_exchange(&m->interval_ms, interval_ms) != interval_ms)
-		kube_loop_post(m->loop, kick_posted, m);
 }
 
 /* ---- lifecycle ------------------------------------------------------------ */
@@ -450,8 +442,8 @@ struct scrape_mgr *scrape_mgr_new(struct kube_loop *api_loop, const struct scrap
 	m->informers = o->informers;
 	m->node_name = strdup(o->node_name ? o->node_name : "");
 	m->body_max = o->body_max ? o->body_max : SCRAPE_BODY_MAX_DEFAULT;
-	atomic_store(&m->interval_ms, o->interval_ms > 0 ? o->interval_ms : 15000);
-	atomic_store(&m->leader, o->leader);
+	m->interval_ms = o->interval_ms > 0 ? o->interval_ms : 15000;
+	m->leader = o->leader;
 	atomic_store(&m->enabled, o->enabled);
 	pthread_mutex_init(&m->lock, NULL);
 	tset_init(&m->set);

@@ -11,8 +11,8 @@
  *  - scrape_mgr_upsert/delete may be called from any thread (reflector
  *    callbacks on the API loop); they take a reference to the object and
  *    post the change to the scrape loop;
- *  - set_rules/set_leader/set_enabled/set_interval may be called from any
- *    thread (they post to the scrape loop);
+ *  - scrape_mgr_apply may be called from any thread (it posts to the
+ *    scrape loop);
  *  - the write functions and scrape_mgr_rule_targets are for HTTP threads
  *    (any thread) and never wait for a scrape;
  *  - the manager's informer subscriptions (services, endpoints, ...) live
@@ -27,7 +27,7 @@
  * within a second.
  *
  * Ownership: the manager holds references to the objects given to upsert
- * (the caller keeps its own) and to the rules given to set_rules. */
+ * (the caller keeps its own) and to the rules given to apply. */
 #ifndef K8SMON_SCRAPE_SCRAPE_H
 #define K8SMON_SCRAPE_SCRAPE_H
 
@@ -76,15 +76,29 @@ struct scrape_mgr *scrape_mgr_new(struct kube_loop *api_loop, const struct scrap
 /* Stops every scrape and reflector and frees. NULL is ok. */
 void scrape_mgr_free(struct scrape_mgr *m);
 
-/* Replaces the rule list (references taken on success; the caller keeps
- * its own). n == 0 means "no ScrapeRule": the built-in rule applies.
- * Applied asynchronously on the scrape loop; returns KM_ENOMEM or
- * KM_EAGAIN (manager stopping) when it will not be. */
-int scrape_mgr_set_rules(struct scrape_mgr *m, struct scrape_rule *const *rules, size_t n);
-void scrape_mgr_set_leader(struct scrape_mgr *m, bool leader);
-/* COLLECTOR_APP: when disabled no target is scraped and outputs are empty. */
-void scrape_mgr_set_enabled(struct scrape_mgr *m, bool enabled);
-void scrape_mgr_set_interval(struct scrape_mgr *m, int64_t interval_ms);
+/* Everything the manager takes from the agent's configuration, given whole
+ * so that it never runs on a mix of two configurations. */
+struct scrape_settings {
+	bool enabled;                /* COLLECTOR_APP: when off no target is scraped
+				      * and the outputs are empty */
+	bool leader;                 /* owns the targets without a node */
+	int64_t interval_ms;         /* default interval; <= 0 = 15 s */
+	/* The ScrapeRules; nrules == 0 means "no ScrapeRule": the built-in
+	 * rule applies. */
+	struct scrape_rule *const *rules;
+	size_t nrules;
+};
+
+/* Applies a settings snapshot: s is copied and references to its rules are
+ * taken on success (the caller keeps its own). The snapshot is posted and
+ * replaces the current one in one swap at the top of a loop turn (never
+ * inside a transfer callback, so any thread may call it, the loop's too);
+ * snapshots apply in call order. Targets are then rediscovered: those whose
+ * identity (target.h) is unchanged keep their samples, health and series,
+ * with a new interval or timeout taking effect on their schedule. Returns
+ * 0, KM_EINVAL (m or s NULL), KM_ENOMEM, or KM_EAGAIN once the loop is
+ * stopping (nothing applied). */
+int scrape_mgr_apply(struct scrape_mgr *m, const struct scrape_settings *s);
 
 /* Any thread: an object of a role was added/changed or deleted (borrowed;
  * the manager takes its own reference). Applied in call order. */

@@ -74,13 +74,15 @@ struct tstate {
 	bool busy;
 	int64_t next_ms;            /* monotonic time of the next scrape */
 	int64_t start_ns;
-	/* during a scrape (loop thread) */
+	/* during a scrape (loop thread): what it started with */
+	struct scrape_rule *rule;   /* reference held while busy; else NULL */
+	int64_t timeout_ms;
+	bool splice;                /* blobs leave the target labels out */
 	struct pslot *ps;           /* parser of the scrape in flight, or NULL */
 	struct buf out;             /* samples being rendered, after a blob header */
 	size_t out_hint;            /* rendered bytes of the last good scrape */
 	struct buf scratch;
 	char *tlabels_text;         /* target labels rendered 'a="b",c="d"' */
-	bool splice;                /* blobs leave the target labels out */
 	size_t body_bytes;
 	uint64_t n_scraped, n_post;
 	uint64_t meta_last;         /* hash of the family whose HELP/TYPE was last rendered */
@@ -133,12 +135,15 @@ struct scrape_mgr {
 	char *node_name;
 	size_t body_max;
 	pthread_mutex_t lock;
-	/* loop thread */
-	_Atomic int64_t interval_ms;
-	atomic_bool leader;
-	atomic_bool enabled;
-	struct scrape_rule **rules; /* owned refs; loop thread */
+	/* The settings in effect (scrape_mgr_apply): loop thread only. */
+	int64_t interval_ms;
+	bool leader;
+	struct scrape_rule **rules; /* owned refs */
 	size_t nrules;
+	/* The enabled setting, for every thread: written only on the loop, by
+	 * the constructor and by each applied snapshot. A lone flag, so a
+	 * reader cannot see half a snapshot of it. */
+	atomic_bool enabled;
 	struct scrape_rule *builtin;
 	json_t *objs[WATCH_COUNT];  /* key -> object, loop thread */
 	struct kube_sub *sub[WATCH_COUNT];
@@ -169,6 +174,9 @@ struct scrape_mgr {
 /* scraper.c */
 int tstate_start(struct scrape_mgr *m, struct target *t);
 void tstate_stop(struct target *t, void *arg);
+/* tset_update's retuned callback: reschedules a kept target whose interval
+ * changed; its samples, health and series stay. */
+void tstate_retune(struct target *t, const struct disc_target *prev, void *arg);
 /* Frees the idle parsers (loop thread, at stop). */
 void pslot_pool_free(struct scrape_mgr *m);
 const char *scrape_err_name(enum scrape_err e);

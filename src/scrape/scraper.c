@@ -97,7 +97,7 @@ static int add_hash(struct tstate *s, uint64_t h)
 static int render(struct tstate *s, const char *name, const struct labels *ls, double v, bool has_ts,
 		  int64_t ts)
 {
-	const struct scrape_rule *r = s->t->rule;
+	const struct scrape_rule *r = s->rule;
 	const struct tlabels *tl = &s->t->d->labels;
 	struct buf *b = &s->out;
 	size_t start = b->len, it = 0;
@@ -219,7 +219,7 @@ static int render_meta(struct tstate *s, const struct expo_sample_ev *ev)
 static bool label_ok(struct tstate *s, const char *metric, const char *name, size_t len, size_t nlen,
 		     size_t vlen)
 {
-	const struct scrape_rule *r = s->t->rule;
+	const struct scrape_rule *r = s->rule;
 	int shown = (int)(len < 50 ? len : 50);
 
 	if (r->label_name_length_limit && nlen > r->label_name_length_limit) {
@@ -242,7 +242,7 @@ static bool label_ok(struct tstate *s, const char *metric, const char *name, siz
  * honorLabels) and the target labels they do not override. */
 static bool labels_within_limits(struct tstate *s, const char *name, const struct labels *ls)
 {
-	const struct scrape_rule *r = s->t->rule;
+	const struct scrape_rule *r = s->rule;
 	const struct tlabels *tl = &s->t->d->labels;
 	size_t n = 1 + labels_count(ls), it = 0;
 	struct label_ref ref;
@@ -292,7 +292,7 @@ static bool within_cpu_budget(struct tstate *s)
 static int on_sample(void *ctx, const struct expo_sample_ev *ev)
 {
 	struct tstate *s = ((struct pslot *)ctx)->s;
-	const struct scrape_rule *r = s->t->rule;
+	const struct scrape_rule *r = s->rule;
 	const struct labels *ls = ev->labels;
 	const char *name = ev->name;
 	struct labels ml;
@@ -579,7 +579,7 @@ static void classify(struct tstate *s, CURLcode res)
 	switch (res) {
 	case CURLE_OPERATION_TIMEDOUT:
 		set_fail(s, SERR_TIMEOUT, "scrape timed out after %lldms (context deadline exceeded)",
-			 (long long)s->t->d->timeout_ms);
+			 (long long)s->timeout_ms);
 		break;
 	case CURLE_COULDNT_CONNECT:
 	case CURLE_COULDNT_RESOLVE_HOST:
@@ -694,6 +694,8 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 	/* Between scrapes a target holds its blob only (a failed scrape's
 	 * partial rendering is freed). */
 	buf_fini(&s->out);
+	scrape_rule_unref(s->rule);
+	s->rule = NULL;
 	schedule(s);
 }
 
@@ -724,12 +726,22 @@ static void on_timer(void *arg)
 		schedule(s);
 		return;
 	}
+	/* The scrape runs to its end under the rule, timeout and splicing it
+	 * starts with: the target may be retuned (tstate_retune) while the
+	 * body streams in, and a blob must be rendered one way throughout. */
+	s->rule = scrape_rule_ref(s->t->rule);
+	s->timeout_ms = s->t->d->timeout_ms;
+	s->splice = !s->rule->honor_labels && s->tlabels_text[0];
+	curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, (long)s->timeout_ms);
+	curl_easy_setopt(s->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)s->timeout_ms);
 	s->start_ns = clock_mono_ns();
 	pthread_mutex_lock(&s->m->lock);
 	s->last_scrape = clock_wall();
 	pthread_mutex_unlock(&s->m->lock);
 	rc = kube_loop_add_easy(s->m->loop, s->easy, on_done, s);
 	if (rc) {
+		scrape_rule_unref(s->rule);
+		s->rule = NULL;
 		schedule(s);
 		return;
 	}
@@ -773,7 +785,6 @@ int tstate_start(struct scrape_mgr *m, struct target *t)
 	buf_init(&s->out, m->body_max * OUT_FACTOR);
 	buf_init(&s->scratch, LABELS_NAME_MAX + 1);
 	s->tlabels_text = render_target_labels(&t->d->labels);
-	s->splice = !t->rule->honor_labels && s->tlabels_text && s->tlabels_text[0];
 	s->easy = e = curl_easy_init();
 	if (!s->tlabels_text || !e) {
 		buf_fini(&s->out);
@@ -788,8 +799,6 @@ int tstate_start(struct scrape_mgr *m, struct target *t)
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, m->headers);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "gzip");
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)t->d->timeout_ms);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)t->d->timeout_ms);
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
 	curl_easy_setopt(e, CURLOPT_FAILONERROR, 1L);
@@ -830,6 +839,7 @@ void tstate_stop(struct target *t, void *arg)
 	if (s->paused)
 		unlink_paused(s->m, s);
 	curl_easy_cleanup(s->easy);
+	scrape_rule_unref(s->rule);
 	pslot_put(s->m, s);
 	buf_fini(&s->out);
 	buf_fini(&s->scratch);
@@ -841,4 +851,36 @@ void tstate_stop(struct target *t, void *arg)
 	blob_unref(s->samples);
 	free(s);
 	t->state = NULL;
+}
+
+void tstate_retune(struct target *t, const struct disc_target *prev, void *arg)
+{
+	struct tstate *s = t->state;
+	int64_t iv = t->d->interval_ms, now, due;
+
+	(void)arg;
+	/* A new timeout or rule needs nothing here: each scrape reads them
+	 * when it starts (on_timer). */
+	if (!s || iv <= 0 || iv == prev->interval_ms)
+		return;
+	/* The next scrape is at min(the one already due, this target's slot
+	 * within one new interval from now): a shorter interval takes effect
+	 * within one new interval instead of waiting out the old one, and a
+	 * longer one still refreshes the samples when they were due, so no
+	 * series ages past max(old, new) interval. The slot is the same
+	 * stable offset from the identity as at start, so that a thousand
+	 * targets retuned by one K8sMonitor change stay spread over the
+	 * interval instead of scraping in one burst. */
+	now = clock_mono_ms();
+	due = now + (int64_t)(t->id % (uint64_t)iv);
+	if (s->next_ms < due)
+		due = s->next_ms;
+	s->next_ms = due;
+	/* A scrape in flight reschedules from next_ms when it completes. */
+	if (s->busy)
+		return;
+	if (s->timer)
+		kube_loop_timer_cancel(s->m->loop, s->timer);
+	s->timer = 0;
+	schedule(s);
 }

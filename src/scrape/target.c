@@ -1,5 +1,6 @@
 #include "scrape/target.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,8 +14,6 @@ uint64_t target_identity(const struct scrape_rule *r, const struct disc_target *
 	h = hash64_add_strz(h, r->namespace);
 	h = hash64_add_strz(h, r->name);
 	h = hash64_add_strz(h, d->url);
-	h ^= (uint64_t)d->interval_ms * 0x9e3779b97f4a7c15ULL;
-	h ^= (uint64_t)d->timeout_ms * 0xc2b2ae3d27d4eb4fULL;
 	return h ? h : 1;
 }
 
@@ -62,12 +61,32 @@ static int cmp_id(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-int tset_update(struct tset *s, struct target **fresh, size_t n,
-		void (*removed)(struct target *t, void *arg), void *arg,
-		size_t *added, size_t *removed_n)
+/* Kept target t takes fresh's schedule and rule (fresh keeps the old ones
+ * and is freed by the caller) when they differ. */
+static bool retune(struct target *t, struct target *fresh, const struct tset_cbs *cbs)
+{
+	struct disc_target *prev = t->d;
+	struct scrape_rule *prev_rule = t->rule;
+
+	if (prev->interval_ms == fresh->d->interval_ms && prev->timeout_ms == fresh->d->timeout_ms &&
+	    prev_rule == fresh->rule)
+		return false;
+	/* The whole disc_target moves: its discovered labels (which carry
+	 * __scrape_interval__) follow the schedule. */
+	t->d = fresh->d;
+	t->rule = fresh->rule;
+	fresh->d = prev;
+	fresh->rule = prev_rule;
+	if (cbs && cbs->retuned)
+		cbs->retuned(t, prev, cbs->arg);
+	return true;
+}
+
+int tset_update(struct tset *s, struct target **fresh, size_t n, const struct tset_cbs *cbs,
+		size_t *added, size_t *removed_n, size_t *retuned_n)
 {
 	struct target **out = malloc((n ? n : 1) * sizeof(*out));
-	size_t i = 0, j = 0, k = 0, nadd = 0, nrem = 0;
+	size_t i = 0, j = 0, k = 0, nadd = 0, nrem = 0, nret = 0;
 
 	if (!out) {
 		for (size_t x = 0; x < n; x++)
@@ -91,15 +110,17 @@ int tset_update(struct tset *s, struct target **fresh, size_t n,
 			continue;
 		}
 		if (j >= n || (i < s->n && s->v[i]->id < fresh[j]->id)) {
-			if (removed)
-				removed(s->v[i], arg);
+			if (cbs && cbs->removed)
+				cbs->removed(s->v[i], cbs->arg);
 			target_free(s->v[i++]);
 			nrem++;
 		} else if (i >= s->n || fresh[j]->id < s->v[i]->id) {
 			out[k++] = fresh[j++];
 			nadd++;
 		} else {
-			out[k++] = s->v[i++]; /* unchanged: keeps its state */
+			/* Same identity: keeps its state, whatever its schedule. */
+			nret += retune(s->v[i], fresh[j], cbs);
+			out[k++] = s->v[i++];
 			target_free(fresh[j++]);
 		}
 	}
@@ -111,5 +132,7 @@ int tset_update(struct tset *s, struct target **fresh, size_t n,
 		*added = nadd;
 	if (removed_n)
 		*removed_n = nrem;
+	if (retuned_n)
+		*retuned_n = nret;
 	return 0;
 }

@@ -2,9 +2,14 @@
  * that turns a fresh discovery pass into adds and removes while unchanged
  * targets keep their state (scrape schedule, last result, series).
  *
- * Identity = hash of (rule, final labels, URL, interval, timeout): a target
- * whose labels, address or schedule change is a new target, exactly as
- * Prometheus restarts a scrape loop when its target hash changes.
+ * Identity = hash of (rule namespace/name, final labels, URL): what names
+ * the series a target produces. A target whose labels or address change is
+ * a new target (its old series end). Interval and timeout are not part of
+ * it: a target whose schedule alone changes keeps its last samples, health
+ * and series, and only its schedule is retuned (issue 13: restarting it
+ * made its series vanish from /metrics/apps until the first new scrape,
+ * which Prometheus reads as stale). The same holds for a rule change that
+ * keeps the identity: the kept target takes the new rule.
  *
  * Ownership: the set owns its targets; a target owns its disc_target and a
  * reference to its rule. state is the scraper's and is freed through the
@@ -40,14 +45,27 @@ void tset_init(struct tset *s);
 /* Frees every target, calling removed(t) first for each. */
 void tset_fini(struct tset *s, void (*removed)(struct target *t, void *arg), void *arg);
 
+/* What tset_update tells the owner of the targets' state (arg is theirs).
+ *  removed: t leaves the set (freed right after);
+ *  retuned: t is kept (same identity) and has just taken the fresh
+ *    target's disc_target and rule because its interval, timeout or rule
+ *    differ; prev is its replaced disc_target (freed right after). May be
+ *    NULL. */
+struct tset_cbs {
+	void (*removed)(struct target *t, void *arg);
+	void (*retuned)(struct target *t, const struct disc_target *prev, void *arg);
+	void *arg;
+};
+
 /* Replaces the set by fresh (n targets, all taken, may contain duplicate
  * identities: the first wins). Targets whose identity already exists are
- * dropped from fresh and the old one is kept; old targets missing from fresh
- * are passed to removed() and freed. New targets have state NULL. Counts go
- * to added and removed_n when non-NULL. Never fails: on ENOMEM growing the
- * array the old set is kept and KM_ENOMEM returned (fresh is freed). */
-int tset_update(struct tset *s, struct target **fresh, size_t n,
-		void (*removed)(struct target *t, void *arg), void *arg,
-		size_t *added, size_t *removed_n);
+ * dropped from fresh and the old one is kept (taking the fresh one's
+ * schedule and rule, see retuned); old targets missing from fresh are
+ * passed to removed() and freed. New targets have state NULL. Counts go to
+ * added, removed_n and retuned_n when non-NULL. Never fails: on ENOMEM
+ * growing the array the old set is kept and KM_ENOMEM returned (fresh is
+ * freed). */
+int tset_update(struct tset *s, struct target **fresh, size_t n, const struct tset_cbs *cbs,
+		size_t *added, size_t *removed_n, size_t *retuned_n);
 
 #endif

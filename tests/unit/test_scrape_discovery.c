@@ -303,13 +303,14 @@ static void test_target_diff(void **state)
 	struct target *f[3];
 	size_t added, removed;
 	int marker = 42;
+	const struct tset_cbs cbs = { on_removed, NULL, NULL };
 
 	(void)state;
 	tset_init(&s);
 	f[0] = mk(b, "a");
 	f[1] = mk(b, "b");
 	f[2] = mk(b, "a"); /* duplicate identity */
-	assert_int_equal(tset_update(&s, f, 3, on_removed, NULL, &added, &removed), 0);
+	assert_int_equal(tset_update(&s, f, 3, &cbs, &added, &removed, NULL), 0);
 	assert_int_equal(s.n, 2);
 	assert_int_equal(added, 2);
 	for (size_t i = 0; i < s.n; i++)
@@ -317,7 +318,7 @@ static void test_target_diff(void **state)
 	f[0] = mk(b, "b");
 	f[1] = mk(b, "c");
 	removed_count = 0;
-	assert_int_equal(tset_update(&s, f, 2, on_removed, NULL, &added, &removed), 0);
+	assert_int_equal(tset_update(&s, f, 2, &cbs, &added, &removed, NULL), 0);
 	assert_int_equal(s.n, 2);
 	assert_int_equal(added, 1);
 	assert_int_equal(removed, 1);
@@ -335,6 +336,102 @@ static void test_target_diff(void **state)
 	scrape_rule_unref(b);
 }
 
+static int retuned_count;
+static int64_t retuned_prev_iv;
+static void on_retuned(struct target *t, const struct disc_target *prev, void *arg)
+{
+	(void)t;
+	(void)arg;
+	retuned_count++;
+	retuned_prev_iv = prev->interval_ms;
+}
+
+static struct target *mk_full(struct scrape_rule *r, const char *pod, const char *url, int64_t iv,
+			      int64_t to)
+{
+	struct target *t = mk(r, pod);
+
+	free(t->d->url);
+	t->d->url = strdup(url);
+	t->d->interval_ms = iv;
+	t->d->timeout_ms = to;
+	t->id = target_identity(r, t->d);
+	return t;
+}
+
+/* Issue 13: identity is (rule, final labels, URL). A new interval or
+ * timeout, or a new version of the rule, keeps the target and its state
+ * (the target takes the new schedule and rule, the owner is told through
+ * retuned); changed labels or URL make a new target (removed + added). */
+static void test_target_identity_keeps_state(void **state)
+{
+	struct scrape_rule *b = scrape_rule_builtin(), *b2 = scrape_rule_builtin();
+	const struct tset_cbs cbs = { on_removed, on_retuned, NULL };
+	struct tset s;
+	struct target *f[2];
+	size_t added, removed, retuned;
+	int marker = 42;
+
+	(void)state;
+	tset_init(&s);
+	f[0] = mk_full(b, "a", "http://x/metrics", 15000, 10000);
+	{
+		/* Interval and timeout are not part of the identity. */
+		struct target *x = mk_full(b, "a", "http://x/metrics", 5000, 1000);
+		assert_int_equal(x->id, f[0]->id);
+		target_free(x);
+	}
+	assert_int_equal(tset_update(&s, f, 1, &cbs, &added, &removed, &retuned), 0);
+	s.v[0]->state = &marker;
+
+	/* Same everything: kept, nothing retuned. */
+	retuned_count = removed_count = 0;
+	f[0] = mk_full(b, "a", "http://x/metrics", 15000, 10000);
+	assert_int_equal(tset_update(&s, f, 1, &cbs, &added, &removed, &retuned), 0);
+	assert_int_equal(added + removed + retuned, 0);
+	assert_int_equal(retuned_count, 0);
+
+	/* New interval and timeout: kept with its state, retuned once. */
+	f[0] = mk_full(b, "a", "http://x/metrics", 5000, 2000);
+	assert_int_equal(tset_update(&s, f, 1, &cbs, &added, &removed, &retuned), 0);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(added, 0);
+	assert_int_equal(removed, 0);
+	assert_int_equal(retuned, 1);
+	assert_int_equal(retuned_count, 1);
+	assert_int_equal(retuned_prev_iv, 15000);
+	assert_ptr_equal(s.v[0]->state, &marker);
+	assert_int_equal(s.v[0]->d->interval_ms, 5000);
+	assert_int_equal(s.v[0]->d->timeout_ms, 2000);
+
+	/* A new version of the same rule: kept, takes the new rule. */
+	f[0] = mk_full(b2, "a", "http://x/metrics", 5000, 2000);
+	assert_int_equal(tset_update(&s, f, 1, &cbs, &added, &removed, &retuned), 0);
+	assert_int_equal(retuned, 1);
+	assert_ptr_equal(s.v[0]->rule, b2);
+	assert_ptr_equal(s.v[0]->state, &marker);
+
+	/* Another URL: replaced. */
+	removed_count = 0;
+	f[0] = mk_full(b2, "a", "http://y/metrics", 5000, 2000);
+	assert_int_equal(tset_update(&s, f, 1, &cbs, &added, &removed, &retuned), 0);
+	assert_int_equal(added, 1);
+	assert_int_equal(removed, 1);
+	assert_int_equal(removed_count, 1);
+	assert_null(s.v[0]->state);
+	s.v[0]->state = &marker;
+
+	/* Other final labels: replaced. */
+	f[0] = mk_full(b2, "b", "http://y/metrics", 5000, 2000);
+	assert_int_equal(tset_update(&s, f, 1, &cbs, &added, &removed, &retuned), 0);
+	assert_int_equal(added, 1);
+	assert_int_equal(removed, 1);
+	assert_null(s.v[0]->state);
+	tset_fini(&s, NULL, NULL);
+	scrape_rule_unref(b);
+	scrape_rule_unref(b2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -344,6 +441,7 @@ int main(void)
 		cmocka_unit_test(test_endpoints_and_leader_roles),
 		cmocka_unit_test(test_node_role),
 		cmocka_unit_test(test_target_diff),
+		cmocka_unit_test(test_target_identity_keeps_state),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -147,6 +147,8 @@ struct fix {
 	struct kube_loop *loop;
 	struct scrape_mgr *m;
 	struct buf out;             /* last /metrics/apps or /api/v1/targets */
+	struct scrape_rule *rules[4]; /* in effect (references held) */
+	size_t nrules;
 };
 
 struct obj_msg {
@@ -166,8 +168,8 @@ static void obj_on_loop(void *arg)
 }
 
 /* A Running pod on node n1 in namespace t, label app=name, annotated for
- * the victoriametrics.com prefix with port and a 1 s interval. */
-static json_t *pod(const char *name, int port)
+ * the victoriametrics.com prefix with port and interval iv. */
+static json_t *pod_iv(const char *name, int port, const char *iv)
 {
 	json_error_t je;
 	json_t *j = json_pack_ex(&je, 0,
@@ -186,21 +188,34 @@ static json_t *pod(const char *name, int port)
 	snprintf(p, sizeof(p), "%d", port);
 	json_object_set_new(json_object_get(json_object_get(j, "metadata"), "annotations"),
 			    "victoriametrics.com/port", json_string(p));
+	json_object_set_new(json_object_get(json_object_get(j, "metadata"), "annotations"),
+			    "victoriametrics.com/interval", json_string(iv));
 	return j;
 }
 
-static void put_pod(struct fix *f, const char *name, int port, bool del)
+/* The same with a 1 s interval. */
+static json_t *pod(const char *name, int port)
 {
-	struct obj_msg msg = { f->m, pod(name, port), del };
+	return pod_iv(name, port, "1s");
+}
+
+static void put_pod_at(struct fix *f, const char *name, int port, const char *iv, bool del)
+{
+	struct obj_msg msg = { f->m, pod_iv(name, port, iv), del };
 
 	assert_int_equal(kube_loop_call(f->loop, obj_on_loop, &msg), 0);
 	json_decref(msg.obj);
 }
 
+static void put_pod(struct fix *f, const char *name, int port, bool del)
+{
+	put_pod_at(f, name, port, "1s", del);
+}
+
 /* put_pod with the interval (and timeout) annotation set to iv. */
 static void put_pod_iv(struct fix *f, const char *name, int port, const char *iv)
 {
-	struct obj_msg msg = { f->m, pod(name, port), false };
+	struct obj_msg msg = { f->m, pod_iv(name, port, iv), false };
 	json_t *ann = json_object_get(json_object_get(msg.obj, "metadata"), "annotations");
 
 	json_object_set_new(ann, "victoriametrics.com/interval", json_string(iv));
@@ -303,6 +318,8 @@ static int teardown(void **state)
 	struct fix *f = *state;
 
 	scrape_mgr_free(f->m);
+	for (size_t i = 0; i < f->nrules; i++)
+		scrape_rule_unref(f->rules[i]);
 	kube_loop_stop(f->loop);
 	kube_loop_free(f->loop);
 	srv_stop(&f->srv);
@@ -312,11 +329,26 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* Applies a snapshot with the fixture's rules (posted to the scrape loop,
+ * before any object change put after it). */
+static void apply(struct fix *f, bool enabled)
+{
+	struct scrape_settings st = { .enabled = enabled, .leader = true, .interval_ms = 1000,
+				      .rules = f->rules, .nrules = f->nrules };
+
+	assert_int_equal(scrape_mgr_apply(f->m, &st), 0);
+}
+
+/* The rules r (references taken) replace the fixture's, applied. */
 static void set_rules(struct fix *f, struct scrape_rule **r, size_t n)
 {
-	assert_int_equal(scrape_mgr_set_rules(f->m, r, n), 0);
+	assert_true(n <= sizeof(f->rules) / sizeof(f->rules[0]));
+	for (size_t i = 0; i < f->nrules; i++)
+		scrape_rule_unref(f->rules[i]);
 	for (size_t i = 0; i < n; i++)
-		scrape_rule_unref(r[i]);
+		f->rules[i] = r[i];
+	f->nrules = n;
+	apply(f, true);
 }
 
 /* Target labels of pod <name> on port <port> under rule t/<name>, as
@@ -759,11 +791,17 @@ static void test_apps_cursor(void **state)
 	assert_non_null(strstr(buf_cstr(&parts), "pod=\"cs\""));
 
 	/* Collector off: no cursor, nothing written. */
-	scrape_mgr_set_enabled(f->m, false);
-	c = (struct scrape_apps_cursor *)&parts;
-	assert_int_equal(scrape_apps_open(f->m, &c), 0);
+	/* The snapshot applies on the scrape loop: wait for it. */
+	apply(f, false);
+	for (int64_t end = clock_mono_ms() + 6000;; usleep(10 * 1000)) {
+		c = (struct scrape_apps_cursor *)&parts;
+		assert_int_equal(scrape_apps_open(f->m, &c), 0);
+		if (!c || clock_mono_ms() > end)
+			break;
+		scrape_apps_close(c);
+	}
 	assert_null(c);
-	scrape_mgr_set_enabled(f->m, true);
+	apply(f, true);
 	buf_fini(&whole);
 	buf_fini(&parts);
 }
@@ -813,6 +851,104 @@ static void test_apps_cursor_long_run(void **state)
 	buf_fini(&parts);
 }
 
+/* Reads /metrics/apps every 10 ms for ms milliseconds; fails at the
+ * first read that lacks one of the wanted lines (a restarted target has
+ * neither up nor samples until its first new scrape). */
+static void always_has(struct fix *f, int64_t ms, const char *const *want, size_t n)
+{
+	int64_t end = clock_mono_ms() + ms;
+	unsigned reads = 0;
+
+	while (clock_mono_ms() < end) {
+		const char *text = apps(f);
+		for (size_t i = 0; i < n; i++)
+			if (!strstr(text, want[i]))
+				fail_msg("read %u: \"%s\" missing from:\n%s", reads, want[i], text);
+		reads++;
+		usleep(10 * 1000);
+	}
+}
+
+/* Issue 13: a target whose identity (rule, final labels, URL) is unchanged
+ * keeps its samples, up and series while its interval, its timeout or its
+ * rule (here scrapeTimeout and sampleLimit, which the next scrape obeys)
+ * change; a changed label set or URL is a new target and the old one's
+ * series end. */
+static void test_identity_kept_across_interval(void **state)
+{
+	struct fix *f = *state;
+	struct scrape_rule *r[1] = { rule("keep", "") };
+	int p0 = f->srv.port[6], p1 = f->srv.port[7];
+	char *up = NULL, *sample = NULL, *up1 = NULL, *team = NULL, *t0 = tl("keep", p0, true);
+
+	assert_true(asprintf(&up, "up{%s 1\n", t0) > 0);
+	assert_true(asprintf(&sample, "kept_total{%s 7\n", t0) > 0);
+	srv_set(&f->srv, 6, NULL, "kept_total 7\nother 1\n");
+	srv_set(&f->srv, 7, NULL, "kept_total 7\n");
+	set_rules(f, r, 1);
+	put_pod(f, "keep", p0, false);
+	assert_true(wait_for(f, apps, sample, false));
+	assert_true(wait_for(f, apps, up, false));
+	{
+		const char *want[2] = { up, sample };
+		/* Annotation interval 1s -> 3s: over two old intervals, never
+		 * missing; then the new schedule is the one shown. */
+		put_pod_at(f, "keep", p0, "3s", false);
+		always_has(f, 2500, want, 2);
+		assert_true(wait_for(f, targets, "\"scrapeInterval\":\"3s\"", false));
+		/* The rule's timeout changes (a new rule object, same
+		 * identity): kept. */
+		r[0] = rule("keep", "\"scrapeTimeout\":\"900ms\"");
+		set_rules(f, r, 1);
+		always_has(f, 400, want, 2);
+		assert_true(wait_for(f, targets, "\"scrapeTimeout\":\"900ms\"", false));
+		/* Its sampleLimit changes: the kept target's next scrape obeys
+		 * the new rule (2 samples > 1: up 0, the reason shown). */
+		r[0] = rule("keep", "\"sampleLimit\":1");
+		set_rules(f, r, 1);
+		assert_true(wait_for(f, targets, "sample limit exceeded (1)", false));
+		/* No limit, and 1h: the scrape already due (within the old
+		 * 3 s) still comes, and brings the target back up. */
+		r[0] = rule("keep", "");
+		set_rules(f, r, 1);
+		put_pod_at(f, "keep", p0, "1h", false);
+		assert_true(wait_for(f, apps, up, false));
+		assert_true(wait_for(f, targets, "\"scrapeInterval\":\"3600s\"", false));
+		/* Back to 1s: the next scrape comes within one new interval,
+		 * not after the rest of the old hour (the new value shows). */
+		srv_set(&f->srv, 6, NULL, "kept_total 8\nother 1\n");
+		put_pod_at(f, "keep", p0, "1s", false);
+		assert_true(wait_line(f, "kept_total{", "keep", p0, " 8\n"));
+		free(sample);
+		assert_true(asprintf(&sample, "kept_total{%s 8\n", t0) > 0);
+		want[1] = sample;
+		always_has(f, 2500, want, 2);
+	}
+	/* The final labels change (a relabeling adds team="a"): a new target;
+	 * the old label set's series end. */
+	r[0] = rule("keep", "\"relabelings\":[{\"targetLabel\":\"team\",\"replacement\":\"a\"}]");
+	set_rules(f, r, 1);
+	assert_true(asprintf(&team, "pod=\"keep\",team=\"a\"} 1\n") > 0);
+	assert_true(wait_for(f, apps, team, false));
+	assert_true(wait_for(f, apps, up, true));
+	assert_true(wait_for(f, apps, sample, true));
+	/* The URL changes (another port): a new target, the old one ends. */
+	put_pod(f, "keep", p1, false);
+	{
+		char *t1 = NULL;
+		assert_true(asprintf(&t1, "instance=\"127.0.0.1:%d\",job=\"t/keep\",namespace=\"t\",node=\"n1\",pod=\"keep\",team=\"a\"} 1\n", p1) > 0);
+		assert_true(asprintf(&up1, "up{container=\"c\",%s", t1) > 0);
+		free(t1);
+	}
+	assert_true(wait_for(f, apps, up1, false));
+	assert_true(wait_for(f, apps, "other{", true));
+	free(t0);
+	free(up);
+	free(up1);
+	free(sample);
+	free(team);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -828,6 +964,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_target_disappears, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apps_cursor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apps_cursor_long_run, setup_big, teardown),
+		cmocka_unit_test_setup_teardown(test_identity_kept_across_interval, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
