@@ -1,7 +1,9 @@
 /* The agent's Kubernetes side: API connection, the shared informers, the
  * configuration cycle built from the K8sMonitors, ScrapeRules, this node
  * and leadership, and the parts it feeds. Everything runs on the kube I/O
- * loop thread except the write functions, which HTTP threads call.
+ * loop thread except the write functions, which HTTP threads call, and
+ * application scraping, which the scrape manager runs on a loop thread of
+ * its own (src/scrape/scrape.h).
  *
  * Watched (one informer per key, shared by every part that reads it):
  *   k8smonitors (cluster)         the cycle
