@@ -133,6 +133,9 @@ static void agent_swap_config(struct agent *a, struct config *c)
 	pthread_mutex_unlock(&a->cfg_lock);
 	config_unref(old);
 	agent_kube_config_changed(a->kube);
+	/* scrape: spec.scrape (addresses, tenants, budgets) */
+	if (a->kube && scrape_mgr_set_policy(agent_kube_scrape(a->kube), &c->scrape))
+		log_error("scrape", "cannot apply spec.scrape: out of memory");
 }
 
 /* The K8sMonitor selecting this node changed (NULL: none, back to flags).
@@ -408,16 +411,17 @@ static int h_readyz(void *ctx, const char *path, struct http_reply *r)
 	return buf_adds(&r->body, "ok\n");
 }
 
-/* scrape: Prometheus-style target list */
+/* scrape: Prometheus-style target list; /api/v1/targets is the redacted
+ * view (any authenticated user may read every /api/ path: docs/security.md), /targets
+ * the full one (operator role). */
 static int h_targets(void *ctx, const char *path, struct http_reply *r)
 {
 	struct agent *a = ctx;
 
-	(void)path;
 	r->content_type = "application/json";
 	if (!a->kube)
 		return buf_adds(&r->body, "{\"status\":\"success\",\"data\":{\"activeTargets\":[],\"droppedTargets\":[]}}");
-	return agent_kube_write_targets(a->kube, &r->body);
+	return scrape_mgr_write_targets_view(agent_kube_scrape(a->kube), strcmp(path, "/targets") == 0, &r->body);
 }
 
 static int h_config(void *ctx, const char *path, struct http_reply *r)
@@ -476,6 +480,7 @@ struct agent *agent_start(const struct flags *f, char *err, size_t errlen)
 	a->routes[n++] = (struct http_route){ "/readyz", h_readyz, a };
 	a->routes[n++] = (struct http_route){ "/config", h_config, a };
 	a->routes[n++] = (struct http_route){ "/api/v1/targets", h_targets, a }; /* scrape */
+	a->routes[n++] = (struct http_route){ "/targets", h_targets, a }; /* scrape */
 	ho = (struct http_opts){
 		.listen_addr = f->listen_addr,
 		.max_connections = (unsigned)f->http_max_connections,
@@ -523,6 +528,12 @@ struct agent *agent_start(const struct flags *f, char *err, size_t errlen)
 		}
 		if (a->auth)
 			http_auth_set_client(a->auth, agent_kube_client(a->kube));
+		{
+			struct config *c = agent_config(a);
+			if (scrape_mgr_set_policy(agent_kube_scrape(a->kube), &c->scrape))
+				log_error("scrape", "cannot apply spec.scrape: out of memory");
+			config_unref(c);
+		}
 	}
 	log_info("agent", "listening on %s (port %u), mode=%s, node=%s", f->listen_addr,
 		 http_server_port(a->http), f->kubernetes ? "kubernetes" : "host", f->node_name);

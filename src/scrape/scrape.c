@@ -7,6 +7,7 @@
 
 #include "base/err.h"
 #include "config/selector.h"
+#include "kube/client.h"
 #include "kube/event.h"
 #include "kube/loop.h"
 #include "kube/reflector.h"
@@ -52,12 +53,28 @@ struct collect {
 	struct target **v;
 	size_t n, cap;
 	int rc;
+	/* "namespace/pod" of every pod a ScrapeRule scrapes: the built-in
+	 * rule leaves them alone (docs/discovery.md, precedence). */
+	json_t *claimed;
+	uint64_t skipped;
 };
+
+static int pod_key(const struct disc_target *d, char *key, size_t n)
+{
+	const char *ns = tl_get(&d->discovered, "__meta_kubernetes_namespace");
+	const char *pod = tl_get(&d->discovered, "__meta_kubernetes_pod_name");
+
+	if (!ns || !pod)
+		return KM_ENOENT;
+	snprintf(key, n, "%s/%s", ns, pod);
+	return 0;
+}
 
 static int emit(struct disc_target *d, void *arg)
 {
 	struct collect *c = arg;
 	struct target *t;
+	char key[600];
 
 	if (c->n == c->cap) {
 		size_t nc = c->cap ? c->cap * 2 : 64;
@@ -67,11 +84,97 @@ static int emit(struct disc_target *d, void *arg)
 		c->v = nv;
 		c->cap = nc;
 	}
+	if (c->claimed && pod_key(d, key, sizeof(key)) == 0) {
+		if (c->rule->builtin && json_object_get(c->claimed, key)) {
+			disc_target_free(d);
+			c->skipped++;
+			return 0;
+		}
+		if (!c->rule->builtin && json_object_set_new(c->claimed, key, json_true()))
+			return KM_ENOMEM;
+	}
 	t = target_new(c->rule, d);
 	if (!t)
 		return KM_ENOMEM;
 	c->v[c->n++] = t;
 	return 0;
+}
+
+/* The rules in effect: every ScrapeRule, then the built-in one unless the
+ * policy turned it off. *owned is to be freed by the caller. */
+static size_t active_rules(struct scrape_mgr *m, struct scrape_rule ***owned)
+{
+	size_t n = m->nrules;
+	struct scrape_rule **v = malloc((n + 1) * sizeof(*v));
+
+	*owned = v;
+	if (!v)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		v[i] = m->rules[i];
+	if (m->policy.builtin_rule)
+		v[n++] = m->builtin;
+	return n;
+}
+
+/* Target count limits, per agent and per namespace (the target's namespace
+ * label). Targets that run already keep running; new ones over a limit are
+ * refused (down, with the reason), so a flood never displaces what was
+ * scraped before it. Refused addresses do not count. */
+static void apply_limits(struct scrape_mgr *m)
+{
+	const struct scrape_policy *p = &m->policy;
+	json_t *per_ns = json_object();
+	char **msg = calloc(m->set.n ? m->set.n : 1, sizeof(*msg));
+	size_t total = 0;
+
+	if (!per_ns || !msg)
+		goto out;
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < m->set.n; i++) {
+			struct target *t = m->set.v[i];
+			const struct tstate *s = t->state;
+			bool running = s && s->refuse == REFUSE_NONE;
+			const char *ns = tl_get(&t->d->labels, "namespace");
+			json_int_t have;
+			char why[256];
+
+			if (t->d->refused || running != (pass == 0))
+				continue;
+			ns = ns ? ns : "";
+			have = json_integer_value(json_object_get(per_ns, ns));
+			why[0] = 0;
+			if (p->max_targets && total >= p->max_targets)
+				snprintf(why, sizeof(why), "target limit exceeded: this agent has %u targets "
+					 "(K8sMonitor spec.scrape.maxTargets)", p->max_targets);
+			else if (p->max_targets_per_namespace && (uint64_t)have >= p->max_targets_per_namespace)
+				snprintf(why, sizeof(why), "target limit exceeded: namespace \"%s\" has %u targets on this "
+					 "agent (K8sMonitor spec.scrape.maxTargetsPerNamespace)", ns,
+					 p->max_targets_per_namespace);
+			if (why[0]) {
+				msg[i] = strdup(why);
+				continue;
+			}
+			total++;
+			json_object_set_new(per_ns, ns, json_integer(have + 1));
+		}
+	}
+	for (size_t i = 0; i < m->set.n; i++) {
+		struct target *t = m->set.v[i];
+		if (t->state && tstate_stale(m, t, msg[i])) {
+			pthread_mutex_lock(&m->lock);
+			tstate_stop(t, m);
+			pthread_mutex_unlock(&m->lock);
+		}
+		if (!t->state && tstate_start(m, t, msg[i]))
+			log_warn("scrape", "cannot start a target: out of memory");
+	}
+out:
+	if (msg)
+		for (size_t i = 0; i < m->set.n; i++)
+			free(msg[i]);
+	free(msg);
+	json_decref(per_ns);
 }
 
 /* Lets the multi handle keep one idle connection per target (plus the API
@@ -104,14 +207,34 @@ static void recompute(void *arg)
 		.get_service = get_service,
 		.get_namespace = get_namespace,
 		.arg = m,
+		.policy = &m->policy,
+		.node_addrs = &m->node_addrs,
+		.api_addrs = &m->api_addrs,
 	};
-	struct scrape_rule *const *rules = m->nrules ? m->rules : &m->builtin;
-	size_t nrules = m->nrules ? m->nrules : 1, added = 0, removed = 0;
+	struct scrape_rule **rules = NULL;
+	size_t nrules, added = 0, removed = 0;
+	uint64_t confined = 0, honor_denied = 0;
 
 	m->recompute_timer = 0;
 	if (m->stopping)
 		return;
-	if (atomic_load(&m->enabled)) {
+	nrules = active_rules(m, &rules);
+	c.claimed = json_object();
+	/* The node's addresses change (DHCP, a new pod bridge): read them anew. */
+	if (addr_set_local(&m->node_addrs))
+		log_limited(&m->scrape_log, 60000, LOG_WARN, "scrape", "cannot list this node's addresses");
+	for (size_t i = 0; i < nrules; i++) {
+		const struct scrape_rule *r = rules[i];
+		if (r->builtin || scrape_policy_cross_ns(&m->policy, r->namespace))
+			continue;
+		if (r->role == ROLE_NODE || r->ns_selector)
+			confined++;
+		if (r->honor_labels && !scrape_policy_honor(&m->policy, r->namespace))
+			honor_denied++;
+	}
+	atomic_store(&m->rules_confined, confined);
+	atomic_store(&m->honor_denied, honor_denied);
+	if (atomic_load(&m->enabled) && rules && c.claimed) {
 		for (size_t i = 0; i < nrules; i++) {
 			const char *key;
 			json_t *obj;
@@ -125,15 +248,15 @@ static void recompute(void *arg)
 			}
 		}
 	}
+	atomic_store(&m->builtin_skipped, c.skipped);
 	pthread_mutex_lock(&m->lock);
 	if (tset_update(&m->set, c.v, c.n, tstate_stop, m, &added, &removed))
 		c.rc = KM_ENOMEM;
 	pthread_mutex_unlock(&m->lock);
 	free(c.v);
-	for (size_t i = 0; i < m->set.n; i++) {
-		if (!m->set.v[i]->state && tstate_start(m, m->set.v[i]))
-			c.rc = KM_ENOMEM;
-	}
+	free(rules);
+	json_decref(c.claimed);
+	apply_limits(m);
 	size_conn_cache(m);
 	if (c.rc)
 		log_warn("scrape", "discovery incomplete: %s", km_strerror(c.rc));
@@ -209,13 +332,15 @@ static void r_delete(json_t *obj, void *arg)
  * service and ingress targets have no node, so only the leader watches. */
 static unsigned needed_roles(struct scrape_mgr *m)
 {
-	struct scrape_rule *const *rules = m->nrules ? m->rules : &m->builtin;
-	size_t n = m->nrules ? m->nrules : 1;
+	struct scrape_rule **rules = NULL;
+	size_t n = active_rules(m, &rules);
 	bool leader = atomic_load(&m->leader);
 	unsigned need = 0;
 
-	if (!atomic_load(&m->enabled))
+	if (!atomic_load(&m->enabled)) {
+		free(rules);
 		return 0;
+	}
 	for (size_t i = 0; i < n; i++) {
 		switch (rules[i]->role) {
 		case ROLE_ENDPOINTS:
@@ -239,6 +364,7 @@ static unsigned needed_roles(struct scrape_mgr *m)
 		    !selector_empty(rules[i]->ns_selector))
 			need |= 1u << WATCH_NAMESPACES;
 	}
+	free(rules);
 	return need;
 }
 
@@ -344,6 +470,39 @@ void scrape_mgr_set_enabled(struct scrape_mgr *m, bool enabled)
 		post_reconcile(m);
 }
 
+struct policy_msg {
+	struct scrape_mgr *m;
+	struct scrape_policy p;
+};
+
+static void set_policy_on_loop(void *arg)
+{
+	struct policy_msg *msg = arg;
+	struct scrape_mgr *m = msg->m;
+
+	m->policy = msg->p;
+	atomic_store(&m->memory_budget, m->policy.memory_budget);
+	free(msg);
+	reconcile_watches(m);
+}
+
+int scrape_mgr_set_policy(struct scrape_mgr *m, const struct scrape_policy *p)
+{
+	struct policy_msg *msg;
+	int rc;
+
+	if (!m)
+		return 0;
+	if (!(msg = malloc(sizeof(*msg))))
+		return KM_ENOMEM;
+	msg->m = m;
+	msg->p = *p;
+	rc = kube_loop_post(m->loop, set_policy_on_loop, msg);
+	if (rc)
+		free(msg);
+	return rc;
+}
+
 void scrape_mgr_set_interval(struct scrape_mgr *m, int64_t interval_ms)
 {
 	if (m && interval_ms > 0 && atomic_exchange(&m->interval_ms, interval_ms) != interval_ms)
@@ -381,6 +540,32 @@ struct scrape_mgr *scrape_mgr_new(struct kube_loop *loop, const struct scrape_op
 	atomic_store(&m->enabled, o->enabled);
 	pthread_mutex_init(&m->lock, NULL);
 	tset_init(&m->set);
+	scrape_policy_default(&m->policy);
+	if (o->policy)
+		m->policy = *o->policy;
+	atomic_store(&m->memory_budget, m->policy.memory_budget);
+	if (o->client) {
+		/* The API server's host: a target there would read with the
+		 * agent's network position what the tenant cannot. */
+		const char *srv = kube_client_server(o->client), *h = srv ? strstr(srv, "://") : NULL;
+		char host[256];
+		size_t n;
+		if (h) {
+			h += 3;
+			if (*h == '[') {
+				h++;
+				n = strcspn(h, "]");
+			} else {
+				n = strcspn(h, ":/");
+			}
+			if (n < sizeof(host)) {
+				memcpy(host, h, n);
+				host[n] = 0;
+				if (addr_set_add_host(&m->api_addrs, host))
+					log_warn("scrape", "cannot resolve the API server's host %s", host);
+			}
+		}
+	}
 	m->builtin = scrape_rule_builtin();
 	m->headers = curl_slist_append(NULL, SCRAPE_ACCEPT_HEADER);
 	for (int r = 0; r < WATCH_COUNT; r++)

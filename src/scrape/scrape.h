@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "scrape/policy.h"
 #include "scrape/rule.h"
 
 struct kube_loop;
@@ -44,6 +45,8 @@ struct scrape_opts {
 	 * endpointslices, ingresses) and for this node (role node). Borrowed,
 	 * must outlive the manager. Pods always come through upsert. */
 	struct kube_client *client;
+	/* Initial policy (copied); NULL = scrape_policy_default(). */
+	const struct scrape_policy *policy;
 };
 
 struct scrape_mgr;
@@ -53,12 +56,16 @@ struct scrape_mgr *scrape_mgr_new(struct kube_loop *loop, const struct scrape_op
 void scrape_mgr_free(struct scrape_mgr *m);
 
 /* Replaces the rule list (references taken on success; the caller keeps
- * its own). n == 0 means "no ScrapeRule": the built-in rule applies. */
+ * its own). The built-in rule runs next to them unless the policy turns it
+ * off; it leaves alone the pods a ScrapeRule scrapes. */
 int scrape_mgr_set_rules(struct scrape_mgr *m, struct scrape_rule *const *rules, size_t n);
 void scrape_mgr_set_leader(struct scrape_mgr *m, bool leader);
 /* COLLECTOR_APP: when disabled no target is scraped and outputs are empty. */
 void scrape_mgr_set_enabled(struct scrape_mgr *m, bool enabled);
 void scrape_mgr_set_interval(struct scrape_mgr *m, int64_t interval_ms);
+/* K8sMonitor spec.scrape (copied; any thread, applied on the loop):
+ * address allowances, tenant allowances, budgets. NULL m is ok. */
+int scrape_mgr_set_policy(struct scrape_mgr *m, const struct scrape_policy *p);
 
 /* Loop thread: an object of a role was added/changed or deleted (borrowed). */
 void scrape_mgr_upsert(struct scrape_mgr *m, enum scrape_role role, json_t *obj);
@@ -94,8 +101,12 @@ struct scrape_apps_cursor;
 int scrape_apps_open(struct scrape_mgr *m, struct scrape_apps_cursor **c);
 int scrape_apps_next(struct scrape_apps_cursor *c, struct buf *out, size_t budget);
 void scrape_apps_close(struct scrape_apps_cursor *c);
-/* Prometheus /api/v1/targets JSON. */
+/* Prometheus /api/v1/targets JSON, redacted: no discoveredLabels, and
+ * lastError without the parts that quote a response. */
 int scrape_mgr_write_targets(struct scrape_mgr *m, struct buf *out);
+/* The same; full = with discoveredLabels and whole errors (/targets, for
+ * the operator only: docs/security.md). */
+int scrape_mgr_write_targets_view(struct scrape_mgr *m, bool full, struct buf *out);
 /* k8smon_scrape_* self-metrics. */
 int scrape_mgr_write_self(struct scrape_mgr *m, struct buf *out);
 /* Number of targets the rule ns/name currently has on this agent. */

@@ -21,6 +21,8 @@ uint64_t target_identity(const struct scrape_rule *r, const struct disc_target *
 	h = mix(h, r->namespace);
 	h = mix(h, r->name);
 	h = mix(h, d->url);
+	if (d->refused)
+		h = mix(h, d->refused); /* a policy change restarts the target */
 	h ^= (uint64_t)d->interval_ms * 0x9e3779b97f4a7c15ULL;
 	h ^= (uint64_t)d->timeout_ms * 0xc2b2ae3d27d4eb4fULL;
 	return h ? h : 1;
