@@ -44,7 +44,7 @@ put() { fake_ctl POST /objects "$1" >/dev/null; }
 
 A1=$(free_port); A2=$(free_port)
 start_agent() { # start_agent NODE PORT
-	"${K8SMON:-./bin/k8smon}" -promscrape.kubernetes -kubeconfig="$KUBECONFIG" -nodeName="$1" \
+	"${K8SMON:-./bin/k8smon}" -promscrape.kubernetes -promscrape.allowLoopback -kubeconfig="$KUBECONFIG" -nodeName="$1" \
 		-httpListenAddr=127.0.0.1:$2 -leaderElection.namespace=default -loggerLevel=INFO \
 		-promscrape.kubernetes.collectors=app >"$TMP/agent-$1.log" 2>&1 &
 	PIDS="$PIDS $!"

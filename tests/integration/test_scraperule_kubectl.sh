@@ -42,7 +42,7 @@ spec: {holderIdentity: someone-else, leaseDurationSeconds: 3600, renewTime: "202
 YAML
 PORT=$(free_port)
 U=http://127.0.0.1:$PORT
-$BIN -promscrape.kubernetes -kubeconfig="$KUBECONFIG" -nodeName=n1 -httpListenAddr=127.0.0.1:$PORT \
+$BIN -promscrape.kubernetes -promscrape.allowLoopback -kubeconfig="$KUBECONFIG" -nodeName=n1 -httpListenAddr=127.0.0.1:$PORT \
 	-promscrape.kubernetes.collectors=app -leaderElection.namespace=default -leaderElection.retryPeriod=500ms \
 	-loggerLevel=INFO >"$TMP/k8smon.log" 2>&1 &
 PIDS="$PIDS $!"
