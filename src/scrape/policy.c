@@ -40,10 +40,25 @@ bool scrape_policy_honor(const struct scrape_policy *p, const char *ns)
 	return in_list(p->honor_ns, p->nhonor, ns);
 }
 
+/* Loopback and link-local addresses have their own allowances: the node
+ * and API server sets leave them out, so that allowLoopback alone decides
+ * for 127.0.0.1 (an API server on loopback included). */
+static bool special(int family, const unsigned char *a)
+{
+	static const unsigned char any[16], lo[16] = { [15] = 1 };
+
+	if (family == AF_INET)
+		return a[0] == 127 || a[0] == 0 || (a[0] == 169 && a[1] == 254);
+	return !memcmp(a, any, 16) || !memcmp(a, lo, 16) || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) ||
+	       (!memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) && special(AF_INET, a + 12));
+}
+
 static void set_add(struct addr_set *s, int family, const void *a)
 {
 	size_t len = family == AF_INET ? 4 : 16;
 
+	if (special(family, a))
+		return;
 	for (size_t i = 0; i < s->n; i++)
 		if (s->v[i].family == family && memcmp(s->v[i].a, a, len) == 0)
 			return;

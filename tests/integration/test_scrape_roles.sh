@@ -99,7 +99,7 @@ until_true() { until_ms "$@"; } # MS CMD; tests/lib/common.sh
 # Target summary of an agent: one line per target, "job pod health labels...".
 cat >"$TMP/T" <<'SH'
 #!/bin/sh
-curl -s "$1/api/v1/targets" | python3 -c "
+curl -s "$1/targets" | python3 -c "
 import json,sys
 for t in json.load(sys.stdin)['data']['activeTargets']:
     l = t['labels']; d = t.get('discoveredLabels', {})
