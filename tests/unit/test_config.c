@@ -121,6 +121,47 @@ static void test_invalid_specs(void **state)
 	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"kubeState\":{\"metricAllowlist\":[\"kube_pod_.*\",\"[\"]}}}",
 		     "spec.kubeState.metricAllowlist[1]: invalid regex [: missing terminating ] for character class at offset 1");
 	expect_error("{\"metadata\":{},\"spec\":{}}", "metadata.name: required");
+	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"scrape\":{\"allowLoopback\":\"yes\"}}}",
+		     "spec.scrape.allowLoopback: must be true or false");
+	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"scrape\":{\"memoryBudget\":\"64MB\"}}}",
+		     "spec.scrape.memoryBudget: must be a byte count up to 1Ti (e.g. 64Mi or 67108864)");
+	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"scrape\":{\"crossNamespaceRules\":[\"a\",\"\"]}}}",
+		     "spec.scrape.crossNamespaceRules[1]: must be a namespace name (1-63 characters) or \"*\"");
+	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"scrape\":{\"maxTargets\":-1}}}",
+		     "spec.scrape.maxTargets: must be an integer in [0, 1000000]");
+	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"scrape\":{\"defaultSampleLimit\":300000}}}",
+		     "spec.scrape.defaultSampleLimit: 300000 is above spec.scrape.maxSampleLimit 200000 "
+		     "(0 = no limit is above every maximum)");
+}
+
+/* spec.scrape: absent fields keep the defaults (and the flag for
+ * allowLoopback); present ones replace them. */
+static void test_scrape_policy(void **state)
+{
+	char err[256] = "";
+	struct config *c;
+
+	(void)state;
+	c = build("{\"metadata\":{\"name\":\"m\"},\"spec\":{}}", err, sizeof(err));
+	assert_non_null(c);
+	assert_false(c->scrape.allow_loopback);
+	assert_true(c->scrape.builtin_rule);
+	assert_int_equal(c->scrape.default_sample_limit, SCRAPE_DEFAULT_SAMPLE_LIMIT);
+	assert_int_equal(c->scrape.memory_budget, SCRAPE_MEMORY_BUDGET);
+	config_unref(c);
+	c = build("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"scrape\":{\"allowLoopback\":true,\"builtinRule\":false,"
+		  "\"crossNamespaceRules\":[\"monitoring\"],\"honorLabelsNamespaces\":[\"*\"],\"memoryBudget\":\"3Mi\","
+		  "\"maxSampleLimit\":0,\"defaultSampleLimit\":0,\"maxTargetsPerNamespace\":7}}}", err, sizeof(err));
+	assert_non_null(c);
+	assert_true(c->scrape.allow_loopback);
+	assert_false(c->scrape.builtin_rule);
+	assert_true(scrape_policy_cross_ns(&c->scrape, "monitoring"));
+	assert_false(scrape_policy_cross_ns(&c->scrape, "shop"));
+	assert_true(scrape_policy_honor(&c->scrape, "shop"));
+	assert_int_equal(c->scrape.memory_budget, 3 << 20);
+	assert_int_equal(c->scrape.max_targets_per_namespace, 7);
+	assert_int_equal(c->scrape.max_targets, SCRAPE_MAX_TARGETS);
+	config_unref(c);
 }
 
 static void test_reconfigure_many(void **state)
@@ -226,6 +267,7 @@ int main(void)
 		cmocka_unit_test(test_flags_only),
 		cmocka_unit_test(test_monitor_overrides),
 		cmocka_unit_test(test_invalid_specs),
+		cmocka_unit_test(test_scrape_policy),
 		cmocka_unit_test(test_reconfigure_many),
 		cmocka_unit_test(test_selector),
 		cmocka_unit_test(test_config_json_sources),
