@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "config/selector.h"
 #include "kube/client.h"
@@ -220,9 +221,14 @@ static void recompute(void *arg)
 		return;
 	nrules = active_rules(m, &rules);
 	c.claimed = json_object();
-	/* The node's addresses change (DHCP, a new pod bridge): read them anew. */
-	if (addr_set_local(&m->node_addrs))
-		log_limited(&m->scrape_log, 60000, LOG_WARN, "scrape", "cannot list this node's addresses");
+	/* The node's addresses change (DHCP, a new pod bridge): read them anew,
+	 * at most every NODE_ADDRS_REFRESH_MS (a node has a veth per pod, and
+	 * recomputes follow pod churn). */
+	if (!m->node_addrs_ms || clock_mono_ms() - m->node_addrs_ms >= NODE_ADDRS_REFRESH_MS) {
+		m->node_addrs_ms = clock_mono_ms();
+		if (addr_set_local(&m->node_addrs))
+			log_limited(&m->scrape_log, 60000, LOG_WARN, "scrape", "cannot list this node's addresses");
+	}
 	for (size_t i = 0; i < nrules; i++) {
 		const struct scrape_rule *r = rules[i];
 		if (r->builtin || scrape_policy_cross_ns(&m->policy, r->namespace))
@@ -353,7 +359,9 @@ static unsigned needed_roles(struct scrape_mgr *m)
 				need |= 1u << rules[i]->role;
 			break;
 		case ROLE_NODE:
-			need |= 1u << ROLE_NODE;
+			/* A tenant's node rule selects nothing: no watch for it. */
+			if (rules[i]->builtin || scrape_policy_cross_ns(&m->policy, rules[i]->namespace))
+				need |= 1u << ROLE_NODE;
 			break;
 		default:
 			break;

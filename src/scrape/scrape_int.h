@@ -118,6 +118,9 @@ struct tstate {
 	"Accept: application/openmetrics-text;version=1.0.0,application/openmetrics-text;"    \
 	"version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
 
+/* How often recompute re-reads the node's interface addresses. */
+#define NODE_ADDRS_REFRESH_MS 10000
+
 /* Kinds the manager may watch: the roles, then Namespaces, watched only
  * while a rule's namespaceSelector needs namespace labels. */
 #define WATCH_NAMESPACES ((int)ROLE_COUNT)
@@ -152,7 +155,8 @@ struct scrape_mgr {
 	struct curl_slist *headers;
 	long conn_cache;            /* CURLMOPT_MAXCONNECTS set (loop thread) */
 	struct scrape_policy policy; /* loop thread */
-	struct addr_set node_addrs;  /* loop thread; refreshed at every recompute */
+	struct addr_set node_addrs;  /* loop thread; refreshed by recompute */
+	int64_t node_addrs_ms;       /* monotonic time of the last refresh; 0 = never */
 	struct addr_set api_addrs;   /* set at creation */
 	struct pslot *pool;         /* idle parsers (loop thread) */
 	size_t npool;
