@@ -378,11 +378,14 @@ static int on_sample(void *ctx, const struct expo_sample_ev *ev)
 		set_fail(s, SERR_OUTPUT_TOO_LARGE, "rendered samples exceed %zu bytes", s->out.cap);
 	if (!rc && s->out.len > s->acct) {
 		struct scrape_mgr *m = s->m;
-		uint64_t budget = m->policy.memory_budget, used;
-		atomic_fetch_add(&m->inflight_bytes, s->out.len - s->acct);
-		s->acct = s->out.len;
-		used = atomic_load(&m->kept_bytes) + atomic_load(&m->inflight_bytes);
-		if (budget && used > budget) {
+		uint64_t budget = m->policy.memory_budget, grown = s->out.len - s->acct;
+		uint64_t used = atomic_load(&m->kept_bytes) + atomic_load(&m->inflight_bytes) + grown;
+		/* Checked before the line counts: the budget is never passed,
+		 * the aborted scrape's last line is freed with it. */
+		if (!budget || used <= budget) {
+			atomic_fetch_add(&m->inflight_bytes, grown);
+			s->acct = s->out.len;
+		} else {
 			set_fail(s, SERR_MEMORY_BUDGET,
 				 "memory budget exceeded: %llu bytes of scraped samples kept or in flight on this agent, "
 				 "budget %llu (K8sMonitor spec.scrape.memoryBudget)",
