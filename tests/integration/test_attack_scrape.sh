@@ -126,6 +126,12 @@ if [ -n "$NODEIP" ]; then
 else
 	ok "no global address on this machine: node-IP relabel case skipped"
 fi
+# Literal addresses are refused at discovery, without a connection attempt;
+# the name only when connecting.
+check "S: literal addresses refused before connecting (k8smon_scrape_targets_refused{reason=address} >= 4)" \
+	test "$(selfm $S 'k8smon_scrape_targets_refused{reason="address"}')" -ge 4
+check "S: the name refused when connecting (k8smon_scrape_errors_total{reason=address_refused} >= 1)" \
+	test "$(selfm $S 'k8smon_scrape_errors_total{reason="address_refused"}')" -ge 1
 # Redirects (agent B reaches the tenant's pod on 127.0.0.1).
 for r in r1:$P_R1 r2:$P_R2 r3:$P_R3; do put "$(pod tenant ${r%%:*} n2 127.0.0.1 ${r#*:})"; done
 for r in "r1 169.254.169.254" "r2 node IP" "r3 127.0.0.1"; do
