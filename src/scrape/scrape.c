@@ -129,9 +129,8 @@ static void apply_limits(struct scrape_mgr *m)
 	char **msg = calloc(m->set.n ? m->set.n : 1, sizeof(*msg));
 	size_t total = 0;
 
-	if (!per_ns || !msg)
-		goto out;
-	for (int pass = 0; pass < 2; pass++) {
+	/* Out of memory: no counting, but every target still starts. */
+	for (int pass = 0; per_ns && msg && pass < 2; pass++) {
 		for (size_t i = 0; i < m->set.n; i++) {
 			struct target *t = m->set.v[i];
 			const struct tstate *s = t->state;
@@ -162,15 +161,15 @@ static void apply_limits(struct scrape_mgr *m)
 	}
 	for (size_t i = 0; i < m->set.n; i++) {
 		struct target *t = m->set.v[i];
-		if (t->state && tstate_stale(m, t, msg[i])) {
+		const char *why = msg ? msg[i] : NULL;
+		if (t->state && tstate_stale(m, t, why)) {
 			pthread_mutex_lock(&m->lock);
 			tstate_stop(t, m);
 			pthread_mutex_unlock(&m->lock);
 		}
-		if (!t->state && tstate_start(m, t, msg[i]))
+		if (!t->state && tstate_start(m, t, why))
 			log_warn("scrape", "cannot start a target: out of memory");
 	}
-out:
 	if (msg)
 		for (size_t i = 0; i < m->set.n; i++)
 			free(msg[i]);
