@@ -1,8 +1,10 @@
 # k8smon build. Sources are found by wildcard: a new module needs no Makefile edit.
 #   make          bin/k8smon
 #   make test     every test (unit, integration), after installing missing deps
-#   make asan     unit tests, 1000 live reconfigurations, the reflector
-#                 convergence run and the kube TLS checks, all under ASan+UBSan
+#   make asan     unit tests (with the 5000-step configuration state
+#                 machine), 1000 live reconfigurations, the reflector
+#                 convergence run, the kube TLS checks and the combined
+#                 K8sMonitor changes of test_config_cycle.sh, all under ASan+UBSan
 #   make demo     simulated cluster with k8smon running against it
 #   make run      host mode on :9420
 
@@ -73,7 +75,7 @@ HOT_OBJS  := $(filter-out $(COLD_SRCS:%.c=$(BUILD)/%.o),$(OBJS))
 COLD_OBJS := $(filter $(COLD_SRCS:%.c=$(BUILD)/%.o),$(OBJS))
 TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all deps test unit asan demo run clean bench fuzz curl-typecheck
+.PHONY: all deps test unit asan demo run clean bench fuzz curl-typecheck mutate
 all: deps bin/k8smon
 
 deps:
@@ -123,6 +125,7 @@ asan: deps
 	@K8SMON_BIN=build-asan/k8smon N=$${N:-1000} sh tests/integration/asan_reconfig.sh
 	@K8SMON_ASAN=1 sh tests/integration/test_kube_reflector.sh
 	@K8SMON_ASAN=1 sh tests/integration/test_kube_tls.sh
+	@K8SMON_BIN=build-asan/k8smon sh tests/integration/test_config_cycle.sh
 
 demo: deps bin/k8smon
 	@./tests/demo/demo.sh
@@ -143,7 +146,12 @@ fuzz:
 	  -artifact_prefix=build-fuzz/$$t- build-fuzz/corpus/$$t tests/fuzz/corpus/$$t || exit 1; done
 
 clean:
-	rm -rf build build-asan bin
+	rm -rf build build-asan build-mutate bin
 
 # main.o too: it embeds struct flags, so a changed header must rebuild it.
 -include $(OBJS:.o=.d) $(BUILD)/cmd/k8smon/main.d
+
+# Breaks the code each test guards (tests/mutations.txt) and checks that the
+# test fails; ONLY=substring selects mutations by file or test.
+mutate: deps
+	@python3 tests/mutate.py

@@ -42,7 +42,6 @@ struct agent {
 	struct http_auth *auth;          /* NULL unless -http.auth=kubernetes */
 	struct agent_kube *kube;         /* NULL in host mode */
 	struct agent_kube_hooks hooks;
-	struct log_limit cfg_log;        /* invalid K8sMonitor lines; loop thread */
 	atomic_bool ready;
 	/* Responses failed over -http.maxSeries, by endpoint; the log limit is
 	 * shared by the HTTP worker threads, hence the lock. */
@@ -121,40 +120,19 @@ static struct config *hook_config(void *arg)
 	return agent_config(arg);
 }
 
-/* Swaps in c (taking the reference) and tells the parts that depend on it. */
-static void agent_swap_config(struct agent *a, struct config *c)
+/* A new configuration cycle changed the settings: swap them in (c is
+ * borrowed; a reference is taken). HTTP threads pick it up at their next
+ * request; the Kubernetes side already acted on the cycle. */
+static void hook_config_swap(struct config *c, void *arg)
 {
+	struct agent *a = arg;
 	struct config *old;
 
 	pthread_mutex_lock(&a->cfg_lock);
 	old = a->cfg;
-	c->generation = old->generation + 1;
-	a->cfg = c;
+	a->cfg = config_ref(c);
 	pthread_mutex_unlock(&a->cfg_lock);
 	config_unref(old);
-	agent_kube_config_changed(a->kube);
-	/* scrape: spec.scrape (addresses, tenants, budgets) */
-	if (a->kube && scrape_mgr_set_policy(agent_kube_scrape(a->kube), &c->scrape))
-		log_error("scrape", "cannot apply spec.scrape: out of memory");
-}
-
-/* The K8sMonitor selecting this node changed (NULL: none, back to flags).
- * Built whole and validated; an invalid one leaves the running config. */
-static void hook_monitor(const json_t *monitor, void *arg)
-{
-	struct agent *a = arg;
-	char err[512];
-	struct config *c = config_build(a->flags, monitor, err, sizeof(err));
-	const char *name = monitor ? json_string_value(json_object_get(json_object_get(monitor, "metadata"), "name")) : NULL;
-
-	if (!c) {
-		log_limited(&a->cfg_log, 10000, LOG_ERROR, "config",
-			    "K8sMonitor %s rejected, keeping the running configuration: %s",
-			    name ? name : "?", err);
-		return;
-	}
-	agent_swap_config(a, c);
-	log_info("config", "configuration now from %s", c->source);
 }
 
 static int write_node(struct agent *a, const struct config *c, struct buf *out)
@@ -520,7 +498,7 @@ struct agent *agent_start(const struct flags *f, char *err, size_t errlen)
 		goto fail;
 	}
 	if (f->kubernetes) {
-		a->hooks = (struct agent_kube_hooks){ hook_monitor, hook_config, a };
+		a->hooks = (struct agent_kube_hooks){ hook_config_swap, hook_config, a };
 		a->kube = agent_kube_start(f, &a->hooks, why, sizeof(why));
 		if (!a->kube) {
 			snprintf(err, errlen, "-kubeconfig: %s", why);
@@ -528,12 +506,6 @@ struct agent *agent_start(const struct flags *f, char *err, size_t errlen)
 		}
 		if (a->auth)
 			http_auth_set_client(a->auth, agent_kube_client(a->kube));
-		{
-			struct config *c = agent_config(a);
-			if (scrape_mgr_set_policy(agent_kube_scrape(a->kube), &c->scrape))
-				log_error("scrape", "cannot apply spec.scrape: out of memory");
-			config_unref(c);
-		}
 	}
 	log_info("agent", "listening on %s (port %u), mode=%s, node=%s", f->listen_addr,
 		 http_server_port(a->http), f->kubernetes ? "kubernetes" : "host", f->node_name);

@@ -1,14 +1,17 @@
-/* The agent's Kubernetes side: API connection, the reflectors each collector
- * needs, the kube-state store, and the choice of the K8sMonitor that selects
- * this node. Everything here runs on the kube I/O loop thread except the
- * write functions, which HTTP threads call.
+/* The agent's Kubernetes side: API connection, the shared informers, the
+ * configuration cycle built from the K8sMonitors, ScrapeRules, this node
+ * and leadership, and the parts it feeds. Everything runs on the kube I/O
+ * loop thread except the write functions, which HTTP threads call.
  *
- * Watched, and why:
- *   k8smonitors (cluster)         live configuration
- *   nodes, metadata.name=<node>   this node's labels, for spec.nodeSelector
- *   pods, spec.nodeName=<node>    container collector pod mapping
+ * Watched (one informer per key, shared by every part that reads it):
+ *   k8smonitors (cluster)         the cycle
+ *   scraperules (cluster)         the cycle
+ *   nodes, metadata.name=<node>   the cycle (spec.nodeSelector); scrape role node
+ *   pods, spec.nodeName=<node>    container pod mapping, pod discovery
+ *   nodes (cluster)               leader: monitor status; kube-state
  *   kube-state kinds (cluster)    only while this instance is the leader
  *                                 and the collector is enabled
+ *   services, endpoints, ...      as the ScrapeRules in effect need them
  */
 #ifndef K8SMON_AGENT_KUBE_H
 #define K8SMON_AGENT_KUBE_H
@@ -22,14 +25,14 @@
 
 struct agent_kube;
 
-/* Called on the loop thread whenever the K8sMonitor selecting this node
- * changes: monitor is the chosen object (borrowed) or NULL (none: flags). */
-typedef void (*agent_monitor_fn)(const json_t *monitor, void *arg);
+/* Called on the loop thread when a new configuration cycle changed the
+ * effective settings: c is borrowed (config_ref() to keep it). */
+typedef void (*agent_config_swap_fn)(struct config *c, void *arg);
 /* Returns a reference to the current configuration (any thread). */
 typedef struct config *(*agent_config_fn)(void *arg);
 
 struct agent_kube_hooks {
-	agent_monitor_fn on_monitor;
+	agent_config_swap_fn on_config;
 	agent_config_fn get_config;
 	void *arg;
 };
@@ -42,8 +45,6 @@ struct agent_kube *agent_kube_start(const struct flags *f, const struct agent_ku
 void agent_kube_stop(struct agent_kube *k);
 /* Initial lists applied for every reflector this instance needs. */
 bool agent_kube_ready(struct agent_kube *k);
-/* The configuration changed (on any thread): re-render what depends on it. */
-void agent_kube_config_changed(struct agent_kube *k);
 /* The pod map of this node's pods for the container collector; borrowed. */
 struct podmap *agent_kube_podmap(struct agent_kube *k);
 /* The API client (borrowed; valid until agent_kube_stop), e.g. for the

@@ -9,6 +9,14 @@
 #include "base/parse.h"
 #include "config/selector.h"
 
+static bool list_has(const struct str_list *l, const char *s)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], s) == 0)
+			return true;
+	return false;
+}
+
 static int list_copy(struct str_list *dst, const struct str_list *src)
 {
 	dst->n = 0;
@@ -394,6 +402,16 @@ static int apply_monitor(struct config *c, const json_t *m, char *err, size_t er
 		rc = get_str_list(spec, "excludeNamespaces", "spec", &c->exclude_namespaces, &present, err, errlen);
 	if (rc)
 		return rc;
+	/* The CRD's CEL rule says the same; a server without it (or an
+	 * object older than the rule) must not get it applied silently. */
+	for (size_t i = 0; i < c->exclude_namespaces.n; i++) {
+		if (list_has(&c->namespaces, c->exclude_namespaces.v[i])) {
+			snprintf(err, errlen, "spec.excludeNamespaces[%zu]: \"%.64s\" is also in spec.namespaces "
+				 "(a namespace must not be both in namespaces and excludeNamespaces)", i,
+				 c->exclude_namespaces.v[i]);
+			return KM_EINVAL;
+		}
+	}
 	node = json_object_get(spec, "node");
 	if (node && !json_is_object(node)) {
 		snprintf(err, errlen, "spec.node: must be an object");
@@ -437,6 +455,10 @@ static int apply_monitor(struct config *c, const json_t *m, char *err, size_t er
 			rc = get_rx_list(ks, "metricDenylist", "spec.kubeState", &c->ks_deny, err, errlen);
 		if (rc)
 			return rc;
+		if (c->ks_allow && c->ks_deny) {
+			snprintf(err, errlen, "spec.kubeState: metricAllowlist and metricDenylist are mutually exclusive");
+			return KM_EINVAL;
+		}
 		v = json_object_get(ks, "labelsAllowlist");
 		if (v && !json_is_null(v)) {
 			const char *kind;
@@ -535,12 +557,52 @@ void config_unref(struct config *c)
 	free(c);
 }
 
-static bool list_has(const struct str_list *l, const char *s)
+
+static bool lists_equal(const struct str_list *a, const struct str_list *b)
 {
-	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->v[i], s) == 0)
-			return true;
-	return false;
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->v[i], b->v[i]) != 0)
+			return false;
+	return true;
+}
+
+static bool json_same(const json_t *a, const json_t *b)
+{
+	return (!a && !b) || (a && b && json_equal(a, b));
+}
+
+void config_diff(const struct config *a, const struct config *b, char *out, size_t outlen)
+{
+	bool all = !a || !b;
+	const struct {
+		const char *name;
+		bool differs;
+	} f[] = {
+		{ "collectors", all || a->collectors != b->collectors },
+		{ "interval", all || a->interval_ms != b->interval_ms },
+		{ "namespaces", all || !lists_equal(&a->namespaces, &b->namespaces) },
+		{ "excludeNamespaces", all || !lists_equal(&a->exclude_namespaces, &b->exclude_namespaces) },
+		{ "node", all || !json_same(a->node_spec, b->node_spec) },
+		{ "kubeState", all || !json_same(a->ks_spec, b->ks_spec) },
+		{ "scrape", all || memcmp(&a->scrape, &b->scrape, sizeof(a->scrape)) != 0 },
+	};
+	size_t len = 0;
+
+	if (!outlen)
+		return;
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]) && len < outlen; i++) {
+		int w;
+
+		if (!f[i].differs)
+			continue;
+		w = snprintf(out + len, outlen - len, "%s%s", len ? "," : "", f[i].name);
+		if (w < 0)
+			break;
+		len += (size_t)w;
+	}
 }
 
 bool config_namespace_allowed(const struct config *c, const char *ns)

@@ -61,6 +61,10 @@ struct config *config_from_flags(const struct flags *f, char *err, size_t errlen
 struct config *config_ref(struct config *c);
 /* Drops a reference; frees at zero. NULL is ok. */
 void config_unref(struct config *c);
+/* Names the settings that differ between a and b into out, comma
+ * separated ("collectors,interval"; "" when none), for the log line of a
+ * reconfiguration. Either may be NULL (everything differs). */
+void config_diff(const struct config *a, const struct config *b, char *out, size_t outlen);
 /* Whether namespace ns passes the include/exclude filters. */
 bool config_namespace_allowed(const struct config *c, const char *ns);
 /* Parses a K8sMonitor spec.scrape object (borrowed) over p; a field-path

@@ -55,6 +55,7 @@ struct kube_reflector {
 
 	atomic_bool synced;
 	atomic_bool absent;     /* the last LIST got 404: resource not served */
+	atomic_bool forbidden;  /* the last LIST got 403: RBAC does not allow it */
 	size_t warn_objects;
 	bool over_warned;       /* loop thread */
 	json_t *(*trim)(const json_t *obj);
@@ -138,6 +139,11 @@ struct kube_reflector *kube_reflector_new(struct kube_client *c, const struct ku
 bool kube_reflector_absent(struct kube_reflector *r)
 {
 	return atomic_load(&r->absent);
+}
+
+bool kube_reflector_forbidden(struct kube_reflector *r)
+{
+	return atomic_load(&r->forbidden);
 }
 
 bool kube_reflector_synced(struct kube_reflector *r)
@@ -286,7 +292,7 @@ static void list_reset(struct kube_reflector *r)
 /* {"metadata":{"namespace","name","resourceVersion"}} from a store key
  * ("ns/name" or "name": names never contain '/') and the compact form's
  * resourceVersion; a new reference or NULL (out of memory). */
-static json_t *ident_from_key(const char *key, const json_t *compact)
+json_t *kube_ident_from_key(const char *key, const json_t *compact)
 {
 	const char *slash = strchr(key, '/');
 	json_t *obj = json_object(), *md = json_object();
@@ -325,7 +331,7 @@ static void on_change(enum kube_change ch, const char *key, json_t *old_obj, jso
 	} else if (ch == KUBE_CHANGE_DELETE && r->cbs.on_delete) {
 		/* A compact stored object (a resourceVersion string) carries
 		 * no identity: a delete handler gets it back from the key. */
-		json_t *ident = json_is_object(old_obj) ? NULL : ident_from_key(key, old_obj);
+		json_t *ident = json_is_object(old_obj) ? NULL : kube_ident_from_key(key, old_obj);
 
 		if (!json_is_object(old_obj) && !ident)
 			log_limited(&r->lim_bad, LOG_EVERY_MS, LOG_ERROR, "kube",
@@ -439,6 +445,7 @@ static void list_done(const struct kube_resp *resp, void *arg)
 		return;
 	}
 	if (kube_resp_fail(resp) != KUBE_OK) {
+		atomic_store(&r->forbidden, kube_resp_fail(resp) == KUBE_FAIL_FORBIDDEN);
 		d = failure_delay(r, resp);
 		log_failure(r, "list", resp, d);
 		list_reset(r);
@@ -480,6 +487,7 @@ static void list_done(const struct kube_resp *resp, void *arg)
 	r->listed_once = true;
 	backoff_reset(&r->bo);
 	atomic_store(&r->synced, true);
+	atomic_store(&r->forbidden, false);
 	if (atomic_exchange(&r->absent, false))
 		log_info("kube", "resource=%s is served now (CRD installed): listed %zu objects", r->name,
 			 kube_store_len(r->store));
@@ -705,6 +713,11 @@ static void do_watch(struct kube_reflector *r)
 
 /* ---- lifecycle ---- */
 
+/* The first LIST goes out from the reflector's own timer, never from a
+ * posted job: stop cancels the timer, so a reflector started and freed in
+ * the same loop turn leaves nothing queued that points at it (a posted
+ * start once ran on freed memory). The timer also keeps curl_multi calls
+ * out of start, which reflector callbacks may reach. */
 static void start_on_loop(void *arg)
 {
 	struct kube_reflector *r = arg;
@@ -712,12 +725,12 @@ static void start_on_loop(void *arg)
 	if (r->running)
 		return;
 	r->running = true;
-	do_list(r);
+	schedule(r, 0);
 }
 
 int kube_reflector_start(struct kube_reflector *r)
 {
-	return kube_loop_post(kube_client_loop(r->c), start_on_loop, r);
+	return kube_loop_call(kube_client_loop(r->c), start_on_loop, r);
 }
 
 static void stop_on_loop(void *arg)

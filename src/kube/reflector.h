@@ -110,10 +110,17 @@ bool kube_reflector_synced(struct kube_reflector *r);
  * answered 404: a CRD not installed, or removed). The reflector keeps
  * looking every few seconds. Any thread. */
 bool kube_reflector_absent(struct kube_reflector *r);
+/* True while the last LIST was refused with 403 (RBAC). Any thread. */
+bool kube_reflector_forbidden(struct kube_reflector *r);
 /* The store; borrowed, valid until kube_reflector_free(). */
 struct kube_store *kube_reflector_store(struct kube_reflector *r);
 /* Metric/log label: "pods", "k8smonitors.k8smon.io"; borrowed. */
 const char *kube_reflector_name(struct kube_reflector *r);
+
+/* {"metadata":{"namespace","name","resourceVersion"}} rebuilt from a store
+ * key ("ns/name" or "name") and a compact stored object (see trim): what a
+ * delete handler reads. New reference, NULL on allocation failure. */
+json_t *kube_ident_from_key(const char *key, const json_t *compact);
 
 /* Builds the collection path of res: /api/v1[/namespaces/ns]/pods or
  * /apis/g/v[/namespaces/ns]/plural. */

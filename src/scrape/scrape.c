@@ -8,10 +8,9 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "config/selector.h"
-#include "kube/client.h"
 #include "kube/event.h"
 #include "kube/loop.h"
-#include "kube/reflector.h"
+#include "kube/informer.h"
 #include "scrape/scrape_int.h"
 
 static const struct kube_resource role_res[WATCH_COUNT] = {
@@ -375,38 +374,36 @@ static unsigned needed_roles(struct scrape_mgr *m)
 	return need;
 }
 
-/* Posted (never inside a curl callback): starts/stops reflectors. */
+/* Posted (never inside a curl callback): subscribes to / leaves the shared
+ * informers of the kinds the rules need. */
 static void reconcile_watches(void *arg)
 {
 	struct scrape_mgr *m = arg;
 	unsigned need;
 
-	if (m->stopping || !m->client)
+	if (m->stopping || !m->informers)
 		goto out;
 	need = needed_roles(m);
 	for (int r = ROLE_SERVICE; r < WATCH_COUNT; r++) {
 		bool want = need & (1u << r);
-		if (want && !m->refl[r]) {
+		if (want && !m->sub[r]) {
 			char sel[320];
-			struct kube_reflector_opts o = {
-				.res = role_res[r],
-				.cbs = { r_add, r_update, r_delete, NULL, &m->role_args[r] },
-			};
+			struct kube_informer_key key = { .res = role_res[r] };
+			struct kube_reflector_cbs cbs = { r_add, r_update, r_delete, NULL, &m->role_args[r] };
+
 			if (r == ROLE_NODE && m->node_name[0]) {
 				snprintf(sel, sizeof(sel), "metadata.name=%s", m->node_name);
-				o.field_selector = sel;
+				key.field_selector = sel;
 			}
 			m->role_args[r] = (struct scrape_role_arg){ m, r };
-			m->refl[r] = kube_reflector_new(m->client, &o);
-			if (m->refl[r] && kube_reflector_start(m->refl[r])) {
-				kube_reflector_free(m->refl[r]);
-				m->refl[r] = NULL;
-			}
-			if (m->refl[r])
+			m->sub[r] = kube_informer_subscribe(m->informers, &key, &cbs, NULL);
+			if (m->sub[r])
 				log_info("scrape", "watching %s for scrape rules", role_res[r].resource);
-		} else if (!want && m->refl[r]) {
-			kube_reflector_free(m->refl[r]);
-			m->refl[r] = NULL;
+			else
+				log_error("scrape", "cannot watch %s: out of memory", role_res[r].resource);
+		} else if (!want && m->sub[r]) {
+			kube_sub_cancel(m->sub[r]);
+			m->sub[r] = NULL;
 			json_object_clear(m->objs[r]);
 			log_info("scrape", "stopped watching %s", role_res[r].resource);
 		}
@@ -539,7 +536,7 @@ struct scrape_mgr *scrape_mgr_new(struct kube_loop *loop, const struct scrape_op
 		return NULL;
 	raise_nofile();
 	m->loop = loop;
-	m->client = o->client;
+	m->informers = o->informers;
 	m->node_name = strdup(o->node_name ? o->node_name : "");
 	m->body_max = o->body_max ? o->body_max : SCRAPE_BODY_MAX_DEFAULT;
 	atomic_store(&m->interval_ms, o->interval_ms > 0 ? o->interval_ms : 15000);
@@ -551,10 +548,10 @@ struct scrape_mgr *scrape_mgr_new(struct kube_loop *loop, const struct scrape_op
 	if (o->policy)
 		m->policy = *o->policy;
 	atomic_store(&m->memory_budget, m->policy.memory_budget);
-	if (o->client) {
+	if (o->api_server) {
 		/* The API server's host: a target there would read with the
 		 * agent's network position what the tenant cannot. */
-		const char *srv = kube_client_server(o->client), *h = srv ? strstr(srv, "://") : NULL;
+		const char *srv = o->api_server, *h = strstr(srv, "://");
 		char host[256];
 		size_t n;
 		if (h) {
@@ -600,8 +597,8 @@ static void stop_on_loop(void *arg)
 		kube_loop_timer_cancel(m->loop, m->recompute_timer);
 	m->recompute_timer = 0;
 	for (int r = 0; r < WATCH_COUNT; r++) {
-		kube_reflector_free(m->refl[r]);
-		m->refl[r] = NULL;
+		kube_sub_cancel(m->sub[r]);
+		m->sub[r] = NULL;
 	}
 	pthread_mutex_lock(&m->lock);
 	tset_fini(&m->set, tstate_stop, m);

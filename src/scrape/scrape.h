@@ -27,7 +27,7 @@
 #include "scrape/rule.h"
 
 struct kube_loop;
-struct kube_client;
+struct kube_informers;
 
 #define DISCOVERY_DEBOUNCE_MS 50
 /* Default cap of one scrape's uncompressed body (vmagent's
@@ -40,11 +40,15 @@ struct scrape_opts {
 	size_t body_max;             /* 0 = SCRAPE_BODY_MAX_DEFAULT */
 	bool leader;                 /* initial leadership */
 	bool enabled;                /* COLLECTOR_APP */
-	/* Optional: with a client the manager runs its own reflectors for the
-	 * cluster-wide kinds its rules need (services, endpoints,
-	 * endpointslices, ingresses) and for this node (role node). Borrowed,
-	 * must outlive the manager. Pods always come through upsert. */
-	struct kube_client *client;
+	/* Optional: with the informer registry the manager subscribes to the
+	 * kinds its rules need (services, endpoints, endpointslices,
+	 * ingresses, namespaces) and to this node (role node), sharing the
+	 * agent's watches. Borrowed, must outlive the manager; the manager's
+	 * loop must be the registry's. Pods always come through upsert. */
+	struct kube_informers *informers;
+	/* Optional: the API server's URL (its host is never a target unless
+	 * the policy allows it). */
+	const char *api_server;
 	/* Initial policy (copied); NULL = scrape_policy_default(). */
 	const struct scrape_policy *policy;
 };

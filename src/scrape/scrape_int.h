@@ -135,7 +135,7 @@ struct scrape_role_arg {
 
 struct scrape_mgr {
 	struct kube_loop *loop;
-	struct kube_client *client;
+	struct kube_informers *informers;
 	char *node_name;
 	size_t body_max;
 	pthread_mutex_t lock;
@@ -147,7 +147,7 @@ struct scrape_mgr {
 	size_t nrules;
 	struct scrape_rule *builtin;
 	json_t *objs[WATCH_COUNT];  /* key -> object, loop thread */
-	struct kube_reflector *refl[WATCH_COUNT];
+	struct kube_sub *sub[WATCH_COUNT];
 	struct scrape_role_arg role_args[WATCH_COUNT];
 	uint64_t recompute_timer;
 	bool stopping;

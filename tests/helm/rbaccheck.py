@@ -22,34 +22,37 @@ RES = re.compile(r'(?:static const struct kube_resource (\w+) = |\.res = )?'
 def code_needs(root):
     need = {}  # (group, resource) -> set(verbs)
     named = {}
+    texts = []
     for dirpath, _, files in os.walk(os.path.join(root, "src")):
         for f in files:
-            if not f.endswith(".c"):
-                continue
-            text = open(os.path.join(dirpath, f)).read()
-            for m in RES.finditer(text):
-                var, group, plural = m.group(1), m.group(2), m.group(3)
-                if var:
-                    named[var] = (group, plural)
-                # Every resource the code names is read by a reflector.
-                need.setdefault((group, plural), set()).update({"list", "watch"})
-            for m in re.finditer(r'kube_patch\([^,]+, &(\w+),[^;]*"status"', text):
-                g, p = named[m.group(1)]
+            if f.endswith(".c"):
+                texts.append(open(os.path.join(dirpath, f)).read())
+    # A helper that passes its own resource parameter on to
+    # kube_patch(..., "status") (in any file: status_writer_put): every
+    # call of the helper with &<resource> patches that resource's status.
+    helpers = set()
+    for text in texts:
+        for m in RES.finditer(text):
+            var, group, plural = m.group(1), m.group(2), m.group(3)
+            if var:
+                named[var] = (group, plural)
+            # Every resource the code names is read by a reflector.
+            need.setdefault((group, plural), set()).update({"list", "watch"})
+        for m in re.finditer(r'kube_patch\([^,]+, (\w+),[^;]*"status"', text):
+            defs = list(re.finditer(r'^(?:static )?[\w \*]+?\b(\w+)\([^;{]*\{', text[:m.start()], re.M))
+            if defs:
+                helpers.add(defs[-1].group(1))
+    for text in texts:
+        for m in re.finditer(r'kube_patch\([^,]+, &(\w+),[^;]*"status"', text):
+            g, p = named[m.group(1)]
+            need.setdefault((g, p + "/status"), set()).add("patch")
+        for helper in helpers:
+            for c in re.finditer(r'\b%s\([^,]+, &(\w+),' % helper, text):
+                g, p = named[c.group(1)]
                 need.setdefault((g, p + "/status"), set()).add("patch")
-            # A helper that passes its own resource parameter on to
-            # kube_patch(..., "status"): every call of the helper with
-            # &<resource> patches that resource's status.
-            for m in re.finditer(r'kube_patch\([^,]+, (\w+),[^;]*"status"', text):
-                defs = list(re.finditer(r'^(?:static )?[\w \*]+?\b(\w+)\([^;{]*\{', text[:m.start()], re.M))
-                if not defs:
-                    continue
-                helper = defs[-1].group(1)
-                for c in re.finditer(r'\b%s\([^,]+, &(\w+),' % helper, text):
-                    g, p = named[c.group(1)]
-                    need.setdefault((g, p + "/status"), set()).add("patch")
-            for m in re.finditer(r'kube_update\([^,]+, &(\w+),[^;]*"status"', text):
-                g, p = named[m.group(1)]
-                need.setdefault((g, p + "/status"), set()).update({"get", "patch"})
+        for m in re.finditer(r'kube_update\([^,]+, &(\w+),[^;]*"status"', text):
+            g, p = named[m.group(1)]
+            need.setdefault((g, p + "/status"), set()).update({"get", "patch"})
     leader = open(os.path.join(root, "src/kube/leader.c")).read()
     verbs = set()
     if '"POST"' in leader:

@@ -161,8 +161,15 @@ def check_retry_after(kw, fake):
     ok = True
     try:
         w.expect("SYNCED", 20)
-        _, rq = fake.req("GET", "/_fake/requests?since=%d" % seq, auth=False)
-        lists = [r for r in rq["log"] if r["path"] == "/api/v1/namespaces/ra/pods" and not r["watch"]]
+        # The fake logs a request when its response is done, which may be
+        # just after the client has acted on it: read the log until the
+        # retried LIST is in (or 2 s passed).
+        for _ in range(40):
+            _, rq = fake.req("GET", "/_fake/requests?since=%d" % seq, auth=False)
+            lists = [r for r in rq["log"] if r["path"] == "/api/v1/namespaces/ra/pods" and not r["watch"]]
+            if len(lists) >= 2:
+                break
+            time.sleep(0.05)
         if len(lists) < 2 or lists[0]["code"] != 429 or lists[1]["code"] != 200:
             log("retry-after: unexpected LIST sequence %s" % [(r["code"], r["time"]) for r in lists])
             ok = False

@@ -132,6 +132,11 @@ static void test_invalid_specs(void **state)
 	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"scrape\":{\"defaultSampleLimit\":300000}}}",
 		     "spec.scrape.defaultSampleLimit: 300000 is above spec.scrape.maxSampleLimit 200000 "
 		     "(0 = no limit is above every maximum)");
+	/* What the CRD's CEL rules forbid is refused here too. */
+	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"namespaces\":[\"a\",\"b\"],\"excludeNamespaces\":[\"c\",\"b\"]}}",
+		     "spec.excludeNamespaces[1]: \"b\" is also in spec.namespaces (a namespace must not be both in namespaces and excludeNamespaces)");
+	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"kubeState\":{\"metricAllowlist\":[\"a\"],\"metricDenylist\":[\"b\"]}}}",
+		     "spec.kubeState: metricAllowlist and metricDenylist are mutually exclusive");
 }
 
 /* spec.scrape: absent fields keep the defaults (and the flag for
@@ -162,6 +167,27 @@ static void test_scrape_policy(void **state)
 	assert_int_equal(c->scrape.max_targets_per_namespace, 7);
 	assert_int_equal(c->scrape.max_targets, SCRAPE_MAX_TARGETS);
 	config_unref(c);
+}
+
+/* The reconfiguration log line names what changed. */
+static void test_diff(void **state)
+{
+	char err[256], what[160];
+	struct config *a = build("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"interval\":\"20s\"}}", err, sizeof(err));
+	struct config *b = build("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"interval\":\"20s\",\"collectors\":[\"node\"],"
+				 "\"kubeState\":{\"resources\":[\"pods\"]}}}", err, sizeof(err));
+
+	(void)state;
+	config_diff(a, b, what, sizeof(what));
+	assert_string_equal(what, "collectors,kubeState");
+	config_diff(a, a, what, sizeof(what));
+	assert_string_equal(what, "");
+	config_diff(NULL, a, what, sizeof(what));
+	assert_string_equal(what, "collectors,interval,namespaces,excludeNamespaces,node,kubeState,scrape");
+	config_diff(a, b, what, 12); /* truncated, terminated */
+	assert_string_equal(what, "collectors,");
+	config_unref(a);
+	config_unref(b);
 }
 
 static void test_reconfigure_many(void **state)
@@ -268,6 +294,7 @@ int main(void)
 		cmocka_unit_test(test_monitor_overrides),
 		cmocka_unit_test(test_invalid_specs),
 		cmocka_unit_test(test_scrape_policy),
+		cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_reconfigure_many),
 		cmocka_unit_test(test_selector),
 		cmocka_unit_test(test_config_json_sources),

@@ -1,0 +1,353 @@
+#include "collect/kubestate/watch.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/log.h"
+
+/* API location of each kube-state kind (enum ks_kind order). */
+static const struct kube_resource ks_resources[KS_KIND_COUNT] = {
+	[KS_CONFIGMAP] = { "", "v1", "configmaps", true },
+	[KS_CRONJOB] = { "batch", "v1", "cronjobs", true },
+	[KS_DAEMONSET] = { "apps", "v1", "daemonsets", true },
+	[KS_DEPLOYMENT] = { "apps", "v1", "deployments", true },
+	[KS_ENDPOINT] = { "", "v1", "endpoints", true },
+	[KS_HPA] = { "autoscaling", "v2", "horizontalpodautoscalers", true },
+	[KS_INGRESS] = { "networking.k8s.io", "v1", "ingresses", true },
+	[KS_JOB] = { "batch", "v1", "jobs", true },
+	[KS_NAMESPACE] = { "", "v1", "namespaces", false },
+	[KS_NETWORKPOLICY] = { "networking.k8s.io", "v1", "networkpolicies", true },
+	[KS_NODE] = { "", "v1", "nodes", false },
+	[KS_PVC] = { "", "v1", "persistentvolumeclaims", true },
+	[KS_PV] = { "", "v1", "persistentvolumes", false },
+	[KS_PDB] = { "policy", "v1", "poddisruptionbudgets", true },
+	[KS_POD] = { "", "v1", "pods", true },
+	[KS_REPLICASET] = { "apps", "v1", "replicasets", true },
+	[KS_RESOURCEQUOTA] = { "", "v1", "resourcequotas", true },
+	[KS_SECRET] = { "", "v1", "secrets", true },
+	[KS_SERVICE] = { "", "v1", "services", true },
+	[KS_STATEFULSET] = { "apps", "v1", "statefulsets", true },
+};
+
+/* Label allowlists derived from one configuration. */
+struct ks_render_opts {
+	struct config *cfg;                 /* reference held */
+	struct ks_opts opts;                /* points into cfg and keys */
+	const char **keys[KS_KIND_COUNT];   /* owned arrays */
+};
+
+struct ks_kind_sub {
+	struct ks_watcher *w;
+	enum ks_kind kind;
+	struct kube_sub *sub;
+	bool skipped;                       /* 403/404 logged; loop thread */
+	_Atomic uint64_t list_ok;
+};
+
+struct ks_watcher {
+	struct kube_informers *reg;
+	struct kube_loop *loop;
+	struct ks_store *ks;
+	void (*on_change)(enum ks_kind kind, void *arg);
+	void *arg;
+	unsigned kinds_on;                  /* subscribed kinds (1u << ks_kind); loop thread */
+	unsigned kinds_wanted;              /* what the cycle in effect selects; loop thread */
+	uint64_t retry_timer;               /* subscribing failed; loop thread */
+	uint64_t check_timer;               /* readiness re-check; loop thread */
+	struct ks_render_opts ro;           /* loop thread */
+	struct ks_kind_sub kinds[KS_KIND_COUNT];
+	atomic_bool ready;
+	atomic_bool settled;
+	struct log_limit render_log;        /* loop thread */
+	struct log_limit labels_log;        /* loop thread */
+};
+
+static void ro_fini(struct ks_render_opts *ro)
+{
+	for (int i = 0; i < KS_KIND_COUNT; i++)
+		free(ro->keys[i]);
+	config_unref(ro->cfg);
+	memset(ro, 0, sizeof(*ro));
+}
+
+/* Builds render options from c's kubeState.labelsAllowlist. */
+static int ro_build(struct ks_render_opts *ro, struct config *c)
+{
+	const char *kind_name;
+	json_t *names;
+
+	memset(ro, 0, sizeof(*ro));
+	ro->cfg = config_ref(c);
+	json_object_foreach(c->ks_labels_allowlist, kind_name, names) {
+		enum ks_kind kind;
+		size_t i, n = json_array_size(names);
+		json_t *v;
+
+		if (ks_kind_parse(kind_name, &kind))
+			continue; /* validated as a map; unknown kinds have nothing to label */
+		ro->keys[kind] = calloc(n + 1, sizeof(char *));
+		if (!ro->keys[kind]) {
+			ro_fini(ro);
+			return KM_ENOMEM;
+		}
+		json_array_foreach(names, i, v)
+			ro->keys[kind][i] = json_string_value(v);
+		ro->opts.labels[kind] = (struct ks_allowlist){ ro->keys[kind], n };
+	}
+	return 0;
+}
+
+static void on_upsert(struct ks_kind_sub *ks, json_t *obj)
+{
+	struct ks_watcher *w = ks->w;
+	struct ks_label_drops before, after;
+	const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+	int rc;
+
+	ks_store_label_drops(w->ks, &before);
+	rc = ks_store_upsert(w->ks, ks->kind, obj, &w->ro.opts);
+	ks_store_label_drops(w->ks, &after);
+	if (rc)
+		log_limited(&w->render_log, 30000, LOG_WARN, "kube-state",
+			    "cannot render %s %s (previous rendering kept): %s",
+			    ks_kind_resource(ks->kind), name ? name : "?", km_strerror(rc));
+	if (after.value_length != before.value_length || after.label_count != before.label_count)
+		log_limited(&w->labels_log, 30000, LOG_WARN, "kube-state",
+			    "%s %s: %llu allow-listed labels/annotations over %d bytes and %llu past %d "
+			    "per series left out of kube_*_labels/_annotations",
+			    ks_kind_resource(ks->kind), name ? name : "?",
+			    (unsigned long long)(after.value_length - before.value_length),
+			    KS_LABEL_VALUE_MAX,
+			    (unsigned long long)(after.label_count - before.label_count), KS_LABELS_MAX);
+}
+
+static void changed(struct ks_kind_sub *ks)
+{
+	if (ks->w->on_change)
+		ks->w->on_change(ks->kind, ks->w->arg);
+}
+
+static void cb_add(json_t *obj, void *arg)
+{
+	on_upsert(arg, obj);
+	changed(arg);
+}
+
+static void cb_update(json_t *old_obj, json_t *new_obj, void *arg)
+{
+	(void)old_obj;
+	on_upsert(arg, new_obj);
+}
+
+static void cb_delete(json_t *obj, void *arg)
+{
+	struct ks_kind_sub *ks = arg;
+	json_t *md = json_object_get(obj, "metadata");
+
+	ks_store_delete(ks->w->ks, ks->kind, json_string_value(json_object_get(md, "namespace")),
+			json_string_value(json_object_get(md, "name")));
+	changed(ks);
+}
+
+/* Ready when every subscribed kind is synced, or refused by RBAC (403) or
+ * not served (404): a kind this agent may not list (the chart grants no
+ * Secrets or ConfigMaps by default) must not hold back every other kind's
+ * series. Such kinds simply have no series; each is logged once. Until
+ * ready, a timer re-checks every second (a 403 fires no callback). */
+static void ready_check(void *arg);
+
+static void ready_update(struct ks_watcher *w)
+{
+	bool all = w->kinds_on != 0;
+
+	for (int i = 0; i < KS_KIND_COUNT; i++) {
+		struct ks_kind_sub *ks = &w->kinds[i];
+		bool skip;
+
+		if (!(w->kinds_on & (1u << i)) || kube_sub_synced(ks->sub))
+			continue;
+		skip = kube_sub_forbidden(ks->sub) || kube_sub_absent(ks->sub);
+		if (skip && !ks->skipped)
+			log_warn("kube-state", "%s cannot be listed (%s): its families are left out until it can",
+				 ks_kind_resource(ks->kind), kube_sub_forbidden(ks->sub) ? "403: RBAC" : "404: not served");
+		ks->skipped = skip;
+		all &= skip;
+	}
+	atomic_store(&w->ready, all);
+	atomic_store(&w->settled, all || !w->kinds_on);
+	if (!all && w->kinds_on && !w->check_timer)
+		w->check_timer = kube_loop_timer(w->loop, 1000, ready_check, w);
+}
+
+static void ready_check(void *arg)
+{
+	struct ks_watcher *w = arg;
+
+	w->check_timer = 0;
+	ready_update(w);
+}
+
+static void cb_synced(void *arg)
+{
+	struct ks_kind_sub *ks = arg;
+
+	atomic_fetch_add(&ks->list_ok, 1);
+	ready_update(ks->w);
+	changed(ks);
+}
+
+static json_t *(*trim_of(enum ks_kind kind))(const json_t *)
+{
+	return kind == KS_NODE ? ks_trim_node : kind == KS_POD ? ks_trim_pod : ks_trim_other;
+}
+
+/* Subscribes the kinds of mask that are off and cancels those on that
+ * mask lacks. KM_ENOMEM when a subscription failed (the others stand). */
+static int set_kinds(struct ks_watcher *w, unsigned mask)
+{
+	unsigned drop = w->kinds_on & ~mask;
+	int rc = 0;
+
+	w->kinds_on &= ~drop;
+	ready_update(w); /* before the cancels: readers stop looking */
+	for (int i = 0; i < KS_KIND_COUNT; i++) {
+		struct ks_kind_sub *ks = &w->kinds[i];
+
+		if (drop & (1u << i)) {
+			kube_sub_cancel(ks->sub);
+			ks->sub = NULL;
+			ks->skipped = false;
+			/* No stale series: the next term starts from a fresh list. */
+			ks_store_clear_kind(w->ks, (enum ks_kind)i);
+		} else if ((mask & (1u << i)) && !(w->kinds_on & (1u << i))) {
+			struct kube_informer_key key = { .res = ks_resources[i] };
+			struct kube_reflector_cbs cbs = { cb_add, cb_update, cb_delete, cb_synced, ks };
+
+			ks->w = w;
+			ks->kind = (enum ks_kind)i;
+			ks->sub = kube_informer_subscribe(w->reg, &key, &cbs, trim_of((enum ks_kind)i));
+			if (ks->sub)
+				w->kinds_on |= 1u << i;
+			else
+				rc = KM_ENOMEM;
+		}
+	}
+	ready_update(w);
+	return rc;
+}
+
+static bool allowlist_same(const struct config *a, const struct config *b)
+{
+	const json_t *x = a ? a->ks_labels_allowlist : NULL, *y = b ? b->ks_labels_allowlist : NULL;
+
+	return (!x && !y) || (x && y && json_equal(x, y));
+}
+
+/* Kinds the configuration selects (kubeState.resources; empty = all). */
+static unsigned wanted_kinds(const struct cycle *c)
+{
+	unsigned mask = 0;
+
+	if (!c->leader || !(c->cfg->collectors & COLLECTOR_KUBE_STATE))
+		return 0;
+	if (!c->cfg->ks_resources.n)
+		return KS_KINDS_ALL;
+	for (size_t i = 0; i < c->cfg->ks_resources.n; i++) {
+		enum ks_kind kind;
+		if (ks_kind_parse(c->cfg->ks_resources.v[i], &kind) == 0)
+			mask |= 1u << kind;
+	}
+	return mask;
+}
+
+static void retry(void *arg)
+{
+	struct ks_watcher *w = arg;
+
+	w->retry_timer = 0;
+	if (set_kinds(w, w->kinds_wanted)) {
+		log_error("kube-state", "cannot start watches: out of memory; retrying in 1 s");
+		w->retry_timer = kube_loop_timer(w->loop, 1000, retry, w);
+	}
+}
+
+void ks_watcher_apply(struct ks_watcher *w, const struct cycle *c)
+{
+	unsigned want = wanted_kinds(c), before = w->kinds_on;
+	bool relabel = w->ro.cfg && !allowlist_same(w->ro.cfg, c->cfg);
+
+	if (relabel || !w->ro.cfg) {
+		ro_fini(&w->ro);
+		if (ro_build(&w->ro, c->cfg))
+			log_error("kube-state", "out of memory building label allowlists");
+	}
+	w->kinds_wanted = want;
+	/* Kinds kept across an allowlist change are rendered again. */
+	if (relabel && (before & want)) {
+		for (int i = 0; i < KS_KIND_COUNT; i++)
+			if (before & want & (1u << i))
+				kube_sub_relist(w->kinds[i].sub);
+		log_info("kube-state", "label allowlist changed: relisting to re-render");
+	}
+	if (want == before)
+		return;
+	if (set_kinds(w, want) && !w->retry_timer) {
+		log_error("kube-state", "cannot start watches: out of memory; retrying in 1 s");
+		w->retry_timer = kube_loop_timer(w->loop, 1000, retry, w);
+	}
+	if (!want)
+		log_info("kube-state", "watches stopped (%s)", c->leader ? "collector disabled" : "not the leader");
+	else if (!before)
+		log_info("kube-state", "watching kube-state resources");
+	else
+		log_info("kube-state", "watched kinds changed (kubeState.resources)");
+}
+
+struct ks_watcher *ks_watcher_new(struct kube_informers *reg, struct kube_loop *loop, struct ks_store *ks,
+				  void (*on_change)(enum ks_kind kind, void *arg), void *arg)
+{
+	struct ks_watcher *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->reg = reg;
+	w->loop = loop;
+	w->ks = ks;
+	w->on_change = on_change;
+	w->arg = arg;
+	atomic_store(&w->settled, true); /* nothing to wait for yet */
+	return w;
+}
+
+void ks_watcher_free(struct ks_watcher *w)
+{
+	if (!w)
+		return;
+	/* The loop is stopped: the registry frees the subscriptions. */
+	ro_fini(&w->ro);
+	free(w);
+}
+
+bool ks_watcher_ready(struct ks_watcher *w)
+{
+	return w && atomic_load(&w->ready);
+}
+
+bool ks_watcher_settled(struct ks_watcher *w)
+{
+	return !w || atomic_load(&w->settled);
+}
+
+uint64_t ks_watcher_list_ok(struct ks_watcher *w, enum ks_kind kind)
+{
+	return atomic_load(&w->kinds[kind].list_ok);
+}
+
+struct kube_store *ks_watcher_store(struct ks_watcher *w, enum ks_kind kind)
+{
+	struct kube_sub *s = (w->kinds_on & (1u << kind)) ? w->kinds[kind].sub : NULL;
+
+	return s && kube_sub_synced(s) ? kube_sub_store(s) : NULL;
+}

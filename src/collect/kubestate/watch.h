@@ -1,0 +1,58 @@
+/* The kube-state watches: subscriptions to the shared informers of every
+ * kube-state kind, kept only while they are needed (this agent leads and
+ * the kube-state collector is on), feeding the kube-state store with the
+ * label allowlists of the configuration cycle in effect.
+ *
+ * Threads: everything on the kube loop thread, except the readiness and
+ * list-count getters (atomics, any thread). HTTP threads never see a
+ * subscription: they may be cancelled by any cycle.
+ *
+ * Ownership: the registry, the store and the loop are borrowed and must
+ * outlive the watcher; free it after the loop stopped. */
+#ifndef K8SMON_COLLECT_KUBESTATE_WATCH_H
+#define K8SMON_COLLECT_KUBESTATE_WATCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "collect/kubestate/kubestate.h"
+#include "config/cycle.h"
+#include "kube/informer.h"
+#include "kube/loop.h"
+
+struct ks_watcher;
+
+/* on_change(kind, arg) runs after an object of a kind was added or
+ * deleted (the status writer recounts nodes and pods); may be NULL. */
+struct ks_watcher *ks_watcher_new(struct kube_informers *reg, struct kube_loop *loop, struct ks_store *ks,
+				  void (*on_change)(enum ks_kind kind, void *arg), void *arg);
+void ks_watcher_free(struct ks_watcher *w);
+
+/* Applies the cycle c (borrowed): subscribes to the kinds c selects
+ * (kubeState.resources) when c leads with the kube-state collector on,
+ * cancels the others, and relists the kinds kept when
+ * the label allowlist changed (the store keeps rendered lines only, so new
+ * labels need the objects again). Idempotent. Loop thread. */
+void ks_watcher_apply(struct ks_watcher *w, const struct cycle *c);
+
+/* ready = some kind subscribed and every subscribed kind's initial state
+ * applied; settled = nothing subscribed, or ready. Any thread. */
+bool ks_watcher_ready(struct ks_watcher *w);
+bool ks_watcher_settled(struct ks_watcher *w);
+/* Initial lists applied per kind (kube_state_metrics_list_total). */
+uint64_t ks_watcher_list_ok(struct ks_watcher *w, enum ks_kind kind);
+/* The informer store of a kind while subscribed and synced, else NULL
+ * (loop thread; borrowed until the next apply). */
+struct kube_store *ks_watcher_store(struct ks_watcher *w, enum ks_kind kind);
+
+/* trim.c: what the kube-state informers keep of a node (identity and
+ * labels), a pod (identity, plus what discovery reads for pods annotated
+ * <prefix>/scrape) and any other object (its resourceVersion: the compact
+ * form). New reference, NULL on allocation failure. A subscriber that
+ * shares a kube-state informer passes the same trim to share its view
+ * (the status writer reads nodes through ks_trim_node). */
+json_t *ks_trim_node(const json_t *obj);
+json_t *ks_trim_pod(const json_t *obj);
+json_t *ks_trim_other(const json_t *obj);
+
+#endif
