@@ -376,7 +376,8 @@ static void put_status(const char *key, const char *ns, const char *name, const 
 
 static int64_t count_rule(const struct scrape_rule *r, void *arg)
 {
-	return rule_targets(arg, r);
+	/* arg is crstatus_rules()'s one argument: the put context. */
+	return rule_targets(((struct put_ctx *)arg)->k, r);
 }
 
 /* Every monitor's and rule's status, from the verdicts the cycle applies
