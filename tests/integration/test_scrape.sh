@@ -110,7 +110,7 @@ put "$(cat "$TMP/sr.json")"
 check "ScrapeRule victoriametrics.com: pod v only under the rule, p still under the built-in" until_true 2000 \
 	"test \"\$($TMP/POOL v | tr '\n' ' ')\" = 'prom/r ' && test \"\$($TMP/POOL p | tr '\n' ' ')\" = 'kubernetes-pods '"
 check "job label from the rule" until_true 2000 "curl -s $U1/metrics/apps | grep -q 'job=\"prom/r\"'"
-put "$(sed 's/victoriametrics.com/prometheus.io/' "$TMP/sr.json")"
+put "$(sed 's/victoriametrics.com/prometheus.io/; s/"generation":1/"generation":2/' "$TMP/sr.json")" # a spec change bumps the generation
 check "switched to prometheus.io: p under the rule, v back to the built-in" until_true 2000 \
 	"test \"\$($TMP/POOL p | tr '\n' ' ')\" = 'prom/r ' && test \"\$($TMP/POOL v | tr '\n' ' ')\" = 'kubernetes-pods '"
 fake_ctl DELETE "/objects?resource=scraperules&group=k8smon.io&namespace=prom&name=r" >/dev/null
