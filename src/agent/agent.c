@@ -38,7 +38,7 @@ struct agent {
 	struct collect_stats *stats;
 	struct node_collector *node;
 	struct container_collector *container;
-	struct http_server *http;
+	struct http_server *_Atomic http; /* set once the server runs: a request may come first */
 	struct http_auth *auth;          /* NULL unless -http.auth=kubernetes */
 	struct agent_kube *kube;         /* NULL in host mode */
 	struct agent_kube_hooks hooks;
@@ -165,7 +165,7 @@ static int write_container(struct agent *a, const struct config *c, struct buf *
 
 static int write_self(struct agent *a, const struct config *c, struct buf *out)
 {
-	struct expo_label bl[] = { { "version", K8SMON_VERSION }, { "mode", a->flags->kubernetes ? "kubernetes" : "host" } };
+	struct label_pair bl[] = { { "version", K8SMON_VERSION }, { "mode", a->flags->kubernetes ? "kubernetes" : "host" } };
 	char coll[128];
 	int rc;
 
@@ -176,7 +176,7 @@ static int write_self(struct agent *a, const struct config *c, struct buf *out)
 	if (!rc)
 		rc = expo_family(out, "k8smon_config_info", "Effective configuration: enabled collectors and where they came from.", EXPO_GAUGE);
 	if (!rc) {
-		struct expo_label cl[] = { { "collectors", coll }, { "source", c->source } };
+		struct label_pair cl[] = { { "collectors", coll }, { "source", c->source } };
 		rc = expo_sample(out, "k8smon_config_info", cl, 2, 1);
 	}
 	if (!rc)
@@ -188,7 +188,7 @@ static int write_self(struct agent *a, const struct config *c, struct buf *out)
 				 "Metrics responses failed because they had more series than -http.maxSeries (500, or a streamed response ended with an error).",
 				 EXPO_COUNTER);
 	for (int i = 0; !rc && i < EP_N; i++) {
-		struct expo_label l = { "path", ep_paths[i] };
+		struct label_pair l = { "path", ep_paths[i] };
 
 		if (i != EP_SELF)
 			rc = expo_sample(out, "k8smon_http_series_limit_exceeded_total", &l, 1,
@@ -196,8 +196,10 @@ static int write_self(struct agent *a, const struct config *c, struct buf *out)
 	}
 	if (!rc)
 		rc = collect_stats_write(a->stats, out);
-	if (!rc)
-		rc = http_server_write_metrics(a->http, out);
+	/* Requests are served from inside http_server_start, before it
+	 * returned the server: such an early /metrics/self has no http part. */
+	if (!rc && atomic_load(&a->http))
+		rc = http_server_write_metrics(atomic_load(&a->http), out);
 	if (!rc && a->kube)
 		rc = agent_kube_write_self(a->kube, out);
 	if (!rc)

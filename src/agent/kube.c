@@ -361,23 +361,25 @@ static int64_t rule_targets(struct agent_kube *k, const struct scrape_rule *r)
 	return n;
 }
 
-struct put_ctx {
-	struct agent_kube *k;
-	const struct kube_resource *res;
-};
-
-static void put_status(const char *key, const char *ns, const char *name, const json_t *obj, json_t *st,
-		       void *arg)
+static void put_monitor_status(const char *key, const char *ns, const char *name, const json_t *obj,
+			       json_t *st, void *arg)
 {
-	struct put_ctx *p = arg;
+	struct agent_kube *k = arg;
 
-	status_writer_put(p->k->status, p->res, key, ns, name, obj, st);
+	status_writer_put(k->status, &monitor_res, key, ns, name, obj, st);
+}
+
+static void put_rule_status(const char *key, const char *ns, const char *name, const json_t *obj,
+			    json_t *st, void *arg)
+{
+	struct agent_kube *k = arg;
+
+	status_writer_put(k->status, &rule_res, key, ns, name, obj, st);
 }
 
 static int64_t count_rule(const struct scrape_rule *r, void *arg)
 {
-	/* arg is crstatus_rules()'s one argument: the put context. */
-	return rule_targets(((struct put_ctx *)arg)->k, r);
+	return rule_targets(arg, r);
 }
 
 /* Every monitor's and rule's status, from the verdicts the cycle applies
@@ -385,7 +387,6 @@ static int64_t count_rule(const struct scrape_rule *r, void *arg)
 static void status_sync(void *arg)
 {
 	struct agent_kube *k = arg;
-	struct put_ctx pm = { k, &monitor_res }, pr = { k, &rule_res };
 	json_t *monitors, *rules, *nodes;
 	char now[32];
 
@@ -395,10 +396,10 @@ static void status_sync(void *arg)
 	monitors = snapshot_if_synced(k->monitors);
 	nodes = known_nodes(k);
 	if (monitors && nodes &&
-	    !crstatus_monitors(k->flags, monitors, k->cycle->monitor_good, nodes, now, put_status, &pm))
+	    !crstatus_monitors(k->flags, monitors, k->cycle->monitor_good, nodes, now, put_monitor_status, k))
 		status_writer_prune(k->status, &monitor_res, monitors);
 	rules = snapshot_if_synced(k->scrape_rules);
-	if (rules && !crstatus_rules(rules, k->cycle->rules, count_rule, now, put_status, &pr))
+	if (rules && !crstatus_rules(rules, k->cycle->rules, count_rule, now, put_rule_status, k))
 		status_writer_prune(k->status, &rule_res, rules);
 	json_decref(monitors);
 	json_decref(nodes);
@@ -660,11 +661,7 @@ static bool ks_filter_of(struct agent_kube *k, const struct config *c, struct ks
 		.metric_allow = c->ks_allow,
 		.metric_deny = c->ks_deny,
 	};
-	for (size_t i = 0; i < c->ks_resources.n; i++) {
-		enum ks_kind kind;
-		if (ks_kind_parse(c->ks_resources.v[i], &kind) == 0)
-			f->kinds |= 1u << kind;
-	}
+	f->kinds = ks_kind_mask(c->ks_resources.v, c->ks_resources.n);
 	return true;
 }
 
@@ -711,7 +708,7 @@ static int write_cycle_metrics(struct agent_kube *k, struct buf *out)
 				 "Cycles that changed a part of the configuration (what subscribers acted on).",
 				 EXPO_COUNTER);
 	for (int i = 0; !rc && i < 3; i++) {
-		struct expo_label l = { "part", parts[i] };
+		struct label_pair l = { "part", parts[i] };
 		rc = expo_sample(out, "k8smon_config_reloads_total", &l, 1, (double)atomic_load(&k->reloads[i]));
 	}
 	if (!rc)

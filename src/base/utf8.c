@@ -1,36 +1,62 @@
 #include "base/utf8.h"
 
-#include <stdint.h>
-
-size_t utf8_seq(const unsigned char *v, size_t n)
+size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 {
-	unsigned c = v[0];
+	uint32_t c = s[0];
 	size_t len;
-	uint32_t cp;
 
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
 	if (c >= 0xc2 && c <= 0xdf) {
 		len = 2;
-		cp = c & 0x1f;
+		c &= 0x1f;
 	} else if (c >= 0xe0 && c <= 0xef) {
 		len = 3;
-		cp = c & 0x0f;
+		c &= 0x0f;
 	} else if (c >= 0xf0 && c <= 0xf4) {
 		len = 4;
-		cp = c & 0x07;
+		c &= 0x07;
 	} else {
 		return 0;
 	}
 	if (n < len)
 		return 0;
 	for (size_t k = 1; k < len; k++) {
-		if ((v[k] & 0xc0) != 0x80)
+		if ((s[k] & 0xc0) != 0x80)
 			return 0;
-		cp = (cp << 6) | (v[k] & 0x3f);
+		c = (c << 6) | (s[k] & 0x3f);
 	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
+	if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+	    (c >= 0xd800 && c <= 0xdfff))
 		return 0;
+	*cp = c;
 	return len;
+}
+
+size_t utf8_put(uint32_t cp, char out[4])
+{
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xc0 | (cp >> 6));
+		out[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xe0 | (cp >> 12));
+		out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		out[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	out[0] = (char)(0xf0 | (cp >> 18));
+	out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+	out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+	out[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
 }
 
 bool utf8_valid(const char *s, size_t n)
@@ -39,7 +65,9 @@ bool utf8_valid(const char *s, size_t n)
 	size_t i = 0;
 
 	while (i < n) {
-		size_t len = p[i] < 0x80 ? 1 : utf8_seq(p + i, n - i);
+		uint32_t cp;
+		size_t len = utf8_decode(p + i, n - i, &cp);
+
 		if (!len)
 			return false;
 		i += len;

@@ -90,7 +90,7 @@ int collect_stats_write(struct collect_stats *st, struct buf *out)
 			break;
 		rc = expo_family(out, fams[f].name, fams[f].help, fams[f].type);
 		for (size_t i = 0; !rc && i < st->n; i++) {
-			struct expo_label l = { "collector", st->e[i].name };
+			struct label_pair l = { "collector", st->e[i].name };
 			double v = f == 0 ? st->e[i].seconds : f == 1 ? (st->e[i].ok ? 1 : 0)
 				 : f == 2 ? (double)st->e[i].runs : (double)st->e[i].errors;
 			rc = expo_sample(out, fams[f].name, &l, 1, v);

@@ -7,6 +7,7 @@
 
 #include "base/err.h"
 #include "base/parse.h"
+#include "collect/kubestate/kinds.h"
 #include "config/selector.h"
 
 static bool list_has(const struct str_list *l, const char *s)
@@ -142,14 +143,6 @@ out:
 	buf_fini(&joined);
 	return rc;
 }
-
-/* kube-state resource names accepted in spec.kubeState.resources. */
-static const char *const ks_resource_names[] = {
-	"configmaps", "cronjobs", "daemonsets", "deployments", "endpoints", "endpointslices",
-	"horizontalpodautoscalers", "ingresses", "jobs", "namespaces", "networkpolicies", "nodes",
-	"persistentvolumeclaims", "persistentvolumes", "poddisruptionbudgets", "pods",
-	"replicasets", "resourcequotas", "secrets", "services", "statefulsets", NULL,
-};
 
 /* Records in c->from that the part came from the monitor when its spec sets
  * field (absent fields keep "flags"). */
@@ -439,15 +432,24 @@ static int apply_monitor(struct config *c, const json_t *m, char *err, size_t er
 		if (!c->ks_spec)
 			return KM_ENOMEM;
 		rc = get_str_list(ks, "resources", "spec.kubeState", &c->ks_resources, &present, err, errlen);
+		bool any_families = false;
 		for (size_t i = 0; !rc && i < c->ks_resources.n; i++) {
-			bool known = false;
-			for (size_t k = 0; ks_resource_names[k]; k++)
-				known |= strcmp(ks_resource_names[k], c->ks_resources.v[i]) == 0;
-			if (!known) {
+			const struct ks_kind_info *ki = ks_kind_by_name(c->ks_resources.v[i]);
+			if (!ki) {
 				snprintf(err, errlen, "spec.kubeState.resources[%zu]: unknown resource \"%.64s\"", i,
 					 c->ks_resources.v[i]);
 				rc = KM_EINVAL;
 			}
+			any_families |= ki && ki->families;
+		}
+		/* A list naming only resources without families (endpointslices)
+		 * would select no kind, and an empty kind mask means all of them. */
+		if (!rc && c->ks_resources.n && !any_families) {
+			snprintf(err, errlen,
+				 "spec.kubeState.resources: k8smon has no kube_* families for \"%.64s\"; list "
+				 "at least one other resource (or disable the kube-state collector)",
+				 c->ks_resources.v[0]);
+			rc = KM_EINVAL;
 		}
 		if (!rc)
 			rc = get_rx_list(ks, "metricAllowlist", "spec.kubeState", &c->ks_allow, err, errlen);

@@ -43,8 +43,9 @@ static int build_config(const struct cycle *prev, const struct cycle_inputs *in,
 		const struct monitor_eval *w = &r.v[r.winner[0]];
 
 		eff = w->effective;
-		snprintf(c->monitor_id, sizeof(c->monitor_id), "K8sMonitor/%s@%s@%lld", w->name,
-			 md_str(eff, "uid") ?: "", (long long)w->effective_generation);
+		snprintf(c->monitor_id, sizeof(c->monitor_id), "K8sMonitor/%s@%s@%lld@%016llx", w->name,
+			 md_str(eff, "uid") ?: "", (long long)w->effective_generation,
+			 (unsigned long long)spec_hash(eff));
 	}
 	c->rejected = json_object();
 	for (size_t i = 0; i < r.n; i++) {

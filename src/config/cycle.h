@@ -6,9 +6,9 @@
  * function of (previous cycle, current inputs) and swapped once; the parts
  * that depend on it receive (old, new) and act on what changed.
  *
- * Identity: a monitor counts by uid and metadata.generation, a rule by
- * uid and generation, so the status writes of the leader (which change
- * only resourceVersion) never rebuild anything.
+ * Identity: a monitor or a rule counts by uid, metadata.generation and a
+ * hash of its spec, so the status writes of the leader (which change only
+ * resourceVersion and status) never rebuild anything.
  *
  * Ownership: a cycle owns references to its config and ruleset; inputs
  * are borrowed. */
@@ -39,8 +39,8 @@ struct cycle {
 	struct config *cfg;          /* effective settings (reference) */
 	struct ruleset *rules;       /* ScrapeRules in effect (reference) */
 	bool leader;
-	/* "K8sMonitor/<name>@<uid>@<generation>" of the object whose spec
-	 * applies, "" for the flags. */
+	/* "K8sMonitor/<name>@<uid>@<generation>@<spec hash>" of the object
+	 * whose spec applies, "" for the flags. */
 	char monitor_id[CYCLE_ID_MAX];
 	/* Every K8sMonitor whose latest generation is invalid: name ->
 	 * {"generation", "message", "kept": the last accepted version stays

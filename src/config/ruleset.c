@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/hash.h"
 #include "base/log.h"
 
 /* Fingerprints are bounded like everything else: 10k rules fit. */
@@ -36,6 +37,17 @@ static const char **sorted_keys(const json_t *rules, size_t *n)
 	return keys;
 }
 
+/* A spec changed under the same generation (a server or a tool that does
+ * not bump it) is a change too; a status write is not. */
+uint64_t spec_hash(const json_t *obj)
+{
+	char *text = json_dumps(json_object_get(obj, "spec"), JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY);
+	uint64_t h = text ? hash64_str(text) : 0;
+
+	free(text);
+	return h;
+}
+
 char *ruleset_fingerprint(const json_t *rules)
 {
 	struct buf b;
@@ -46,9 +58,10 @@ char *ruleset_fingerprint(const json_t *rules)
 	buf_init(&b, FINGERPRINT_MAX);
 	for (size_t i = 0; !rc && i < n; i++) {
 		const json_t *obj = json_object_get(rules, keys[i]);
-		rc = buf_printf(&b, "%s@%s@%lld;", keys[i], md_str(obj, "uid") ?: "",
+		rc = buf_printf(&b, "%s@%s@%lld@%016llx;", keys[i], md_str(obj, "uid") ?: "",
 				(long long)json_integer_value(json_object_get(json_object_get(obj, "metadata"),
-									      "generation")));
+									      "generation")),
+				(unsigned long long)spec_hash(obj));
 	}
 	free(keys);
 	if (!rc)

@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "scrape/rule.h"
 
@@ -24,8 +25,8 @@ struct ruleset {
 	json_t *invalid;
 	/* /config's discovery object: {"from", "scrapeRules": [...]} */
 	json_t *view;
-	/* Identity of the inputs: "ns/name@uid@generation;" of every rule
-	 * (status writes do not change it, so they cause no rebuild). */
+	/* Identity of the inputs: "ns/name@uid@generation@spec hash;" of
+	 * every rule (status writes do not change it: no rebuild). */
 	char *fingerprint;
 };
 
@@ -36,6 +37,9 @@ struct ruleset *ruleset_build(const json_t *rules, const struct ruleset *prev);
 /* The fingerprint ruleset_build would give rules; caller frees. */
 char *ruleset_fingerprint(const json_t *rules);
 struct ruleset *ruleset_ref(struct ruleset *rs);
+/* Hash of obj's spec (canonical JSON): the identity part that a spec
+ * change under an unchanged generation still moves. */
+uint64_t spec_hash(const json_t *obj);
 void ruleset_unref(struct ruleset *rs);
 
 #endif

@@ -10,8 +10,10 @@
 #include <strings.h>
 
 #include "base/err.h"
+#include "base/hash.h"
 #include "base/parse.h"
 #include "base/utf8.h"
+#include "base/vec.h"
 
 /* Bytes of the offending line handed to the error callback. */
 #define ERR_EXCERPT 256
@@ -169,18 +171,6 @@ const struct expo_parse_stats *expo_parser_stats(const struct expo_parser *p)
 
 /* ---- family table ---- */
 
-static uint64_t hash_name(const char *s, size_t n)
-{
-	uint64_t h = 14695981039346656037ULL;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 static const char *fam_name(const struct expo_parser *p, const struct family *f)
 {
 	return p->arena.data + f->name_off;
@@ -193,7 +183,7 @@ static struct family *fam_find(struct expo_parser *p, const char *s, size_t n)
 	if (!p->nslots)
 		return NULL;
 	mask = p->nslots - 1;
-	for (i = hash_name(s, n) & mask; p->slots[i]; i = (i + 1) & mask) {
+	for (i = hash64(s, n) & mask; p->slots[i]; i = (i + 1) & mask) {
 		struct family *f = &p->fams[p->slots[i] - 1];
 
 		if (f->name_len == n && memcmp(fam_name(p, f), s, n) == 0)
@@ -206,7 +196,7 @@ static void slot_insert(struct expo_parser *p, size_t idx)
 {
 	const struct family *f = &p->fams[idx];
 	size_t mask = p->nslots - 1;
-	size_t i = hash_name(fam_name(p, f), f->name_len) & mask;
+	size_t i = hash64(fam_name(p, f), f->name_len) & mask;
 
 	while (p->slots[i])
 		i = (i + 1) & mask;
@@ -222,15 +212,8 @@ static struct family *fam_add(struct expo_parser *p, const char *s, size_t n)
 
 	if (p->nfams >= p->opts.max_families)
 		return NULL;
-	if (p->nfams == p->fams_alloc) {
-		size_t na = p->fams_alloc ? p->fams_alloc * 2 : 64;
-		struct family *nf = realloc(p->fams, na * sizeof(*nf));
-
-		if (!nf)
-			return NULL;
-		p->fams = nf;
-		p->fams_alloc = na;
-	}
+	if (VEC_RESERVE(p->fams, p->fams_alloc, p->nfams + 1, 64, p->opts.max_families))
+		return NULL;
 	/* Keep the table at most half full. */
 	if ((p->nfams + 1) * 2 > p->nslots) {
 		size_t ns = p->nslots ? p->nslots * 2 : 128;

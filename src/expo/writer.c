@@ -38,6 +38,7 @@ static int escape(struct buf *b, const char *v, size_t n, bool quote)
 		size_t run = 0;
 
 		while (i + run < n) {
+			uint32_t cp;
 			size_t k;
 
 			if (u[i + run] < 0x80) {
@@ -50,7 +51,7 @@ static int escape(struct buf *b, const char *v, size_t n, bool quote)
 				run++;
 				continue;
 			}
-			k = utf8_seq(u + i + run, n - i - run);
+			k = utf8_decode(u + i + run, n - i - run, &cp);
 			if (!k)
 				break;
 			run += k;
@@ -63,7 +64,7 @@ static int escape(struct buf *b, const char *v, size_t n, bool quote)
 			continue;
 		}
 		if (u[i] >= 0x80 || u[i] == 0)
-			rc = buf_add(b, "\xef\xbf\xbd", 3);
+			rc = buf_add(b, UTF8_REPLACEMENT, 3);
 		else
 			rc = buf_add(b, v[i] == '\n' ? "\\n" : v[i] == '"' ? "\\\"" : "\\\\", 2);
 		if (rc)
@@ -228,7 +229,7 @@ size_t expo_fmt_double(char *dst, double v)
 				prec - 1 - exp10 > 0 ? prec - 1 - exp10 : 0, v);
 }
 
-int expo_label_pairs(struct buf *b, const struct expo_label *labels, size_t nlabels)
+int expo_label_pairs(struct buf *b, const struct label_pair *labels, size_t nlabels)
 {
 	size_t mark = b->len;
 	int rc = 0;
@@ -250,7 +251,7 @@ int expo_label_pairs(struct buf *b, const struct expo_label *labels, size_t nlab
 	return rc;
 }
 
-int expo_series(struct buf *b, const char *name, const struct expo_label *labels,
+int expo_series(struct buf *b, const char *name, const struct label_pair *labels,
 		size_t nlabels)
 {
 	size_t mark = b->len;
@@ -307,7 +308,7 @@ int expo_value(struct buf *b, double value, int64_t ts_ms)
 	return buf_add(b, num, n);
 }
 
-int expo_sample_ts(struct buf *b, const char *name, const struct expo_label *labels,
+int expo_sample_ts(struct buf *b, const char *name, const struct label_pair *labels,
 		   size_t nlabels, double value, int64_t ts_ms)
 {
 	size_t mark = b->len;
@@ -320,7 +321,7 @@ int expo_sample_ts(struct buf *b, const char *name, const struct expo_label *lab
 	return rc;
 }
 
-int expo_sample(struct buf *b, const char *name, const struct expo_label *labels,
+int expo_sample(struct buf *b, const char *name, const struct label_pair *labels,
 		size_t nlabels, double value)
 {
 	return expo_sample_ts(b, name, labels, nlabels, value, -1);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "base/label.h"
 
 #define EXPO_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 /* Longest text expo_fmt_double() writes, with the NUL. */
@@ -21,22 +22,17 @@
 
 enum expo_type { EXPO_COUNTER, EXPO_GAUGE, EXPO_UNTYPED, EXPO_HISTOGRAM, EXPO_SUMMARY };
 
-struct expo_label {
-	const char *name;
-	const char *value;
-};
-
 /* Writes "# HELP name help\n# TYPE name type\n"; help NULL: the TYPE line
  * only (a scraped family that declared no HELP). */
 int expo_family(struct buf *b, const char *name, const char *help, enum expo_type type);
 /* Writes "name{l1="v1",...} value\n" (no braces when nlabels is 0). */
-int expo_sample(struct buf *b, const char *name, const struct expo_label *labels,
+int expo_sample(struct buf *b, const char *name, const struct label_pair *labels,
 		size_t nlabels, double value);
 /* The same with a millisecond timestamp. */
-int expo_sample_ts(struct buf *b, const char *name, const struct expo_label *labels,
+int expo_sample_ts(struct buf *b, const char *name, const struct label_pair *labels,
 		   size_t nlabels, double value, int64_t ts_ms);
 /* Writes just "name{labels}" (a series prefix that can be rendered once). */
-int expo_series(struct buf *b, const char *name, const struct expo_label *labels,
+int expo_series(struct buf *b, const char *name, const struct label_pair *labels,
 		size_t nlabels);
 /* A label set, or a part of one, rendered once by expo_label_pairs() and
  * reused for many samples with expo_sample_spans(). */
@@ -45,7 +41,7 @@ struct expo_span {
 	size_t n;        /* 0: the span is skipped */
 };
 /* Appends `l1="v1",l2="v2"` (values escaped; no braces, no outer commas). */
-int expo_label_pairs(struct buf *b, const struct expo_label *labels, size_t nlabels);
+int expo_label_pairs(struct buf *b, const struct label_pair *labels, size_t nlabels);
 /* Writes "name{s1,s2,...} value\n" (" value ts\n" when ts_ms >= 0) from spans
  * of expo_label_pairs() text, joined with commas; empty spans are skipped.
  * Same bytes as expo_sample_ts() with the labels of the spans. */

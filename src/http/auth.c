@@ -548,7 +548,7 @@ int http_auth_write_metrics(struct http_auth *a, struct buf *out)
 			     EXPO_COUNTER);
 
 	for (int i = 0; !rc && i < HTTP_AUTH_RESULT_N; i++) {
-		struct expo_label l = { "result", result_names[i] };
+		struct label_pair l = { "result", result_names[i] };
 		rc = expo_sample(out, "k8smon_http_auth_total", &l, 1, (double)atomic_load(&a->results[i]));
 	}
 	if (!rc)
@@ -556,11 +556,11 @@ int http_auth_write_metrics(struct http_auth *a, struct buf *out)
 				 "Authentication cache lookups (miss: TokenReview and SubjectAccessReview sent).",
 				 EXPO_COUNTER);
 	if (!rc) {
-		struct expo_label l = { "result", "hit" };
+		struct label_pair l = { "result", "hit" };
 		rc = expo_sample(out, "k8smon_http_auth_cache_requests_total", &l, 1, (double)atomic_load(&a->hits));
 	}
 	if (!rc) {
-		struct expo_label l = { "result", "miss" };
+		struct label_pair l = { "result", "miss" };
 		rc = expo_sample(out, "k8smon_http_auth_cache_requests_total", &l, 1, (double)atomic_load(&a->misses));
 	}
 	if (!rc)

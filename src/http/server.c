@@ -784,7 +784,7 @@ int http_server_write_metrics(struct http_server *s, struct buf *out)
 			     "HTTP requests answered, by status class.", EXPO_COUNTER);
 
 	for (int i = 0; !rc && i < CLS_N; i++) {
-		struct expo_label l = { "code", cls_names[i] };
+		struct label_pair l = { "code", cls_names[i] };
 		rc = expo_sample(out, "k8smon_http_requests_total", &l, 1,
 				 (double)atomic_load(&s->answered[i]));
 	}
@@ -793,7 +793,7 @@ int http_server_write_metrics(struct http_server *s, struct buf *out)
 				 "Streamed responses ended with an error (the client sees a failed chunked transfer): size_limit = over the streamed-body cap, producer = the body could not be produced.",
 				 EXPO_COUNTER);
 	for (int i = 0; !rc && i < 2; i++) {
-		struct expo_label l = { "reason", i == STREAM_ERR_SIZE ? "size_limit" : "producer" };
+		struct label_pair l = { "reason", i == STREAM_ERR_SIZE ? "size_limit" : "producer" };
 		rc = expo_sample(out, "k8smon_http_stream_errors_total", &l, 1,
 				 (double)atomic_load(&s->stream_errors[i]));
 	}
@@ -808,7 +808,7 @@ int http_server_write_metrics(struct http_server *s, struct buf *out)
 				 "Requests refused before routing: uri_too_long (414) and headers_too_large (431) are over k8smon's caps; libmicrohttpd = answered by libmicrohttpd itself (request over its per-connection memory, or malformed).",
 				 EXPO_COUNTER);
 	for (int i = 0; !rc && i < REJ_N; i++) {
-		struct expo_label l = { "reason", rej_names[i] };
+		struct label_pair l = { "reason", rej_names[i] };
 		rc = expo_sample(out, "k8smon_http_rejected_requests_total", &l, 1,
 				 (double)atomic_load(&s->rejected[i]));
 	}
@@ -819,11 +819,11 @@ int http_server_write_metrics(struct http_server *s, struct buf *out)
 				 "TLS certificate reloads after the files changed; failure: invalid pair, previous kept.",
 				 EXPO_COUNTER);
 		if (!rc) {
-			struct expo_label l = { "result", "success" };
+			struct label_pair l = { "result", "success" };
 			rc = expo_sample(out, "k8smon_http_tls_reloads_total", &l, 1, (double)ok);
 		}
 		if (!rc) {
-			struct expo_label l = { "result", "failure" };
+			struct label_pair l = { "result", "failure" };
 			rc = expo_sample(out, "k8smon_http_tls_reloads_total", &l, 1, (double)failed);
 		}
 		if (!rc)

@@ -449,14 +449,14 @@ static void render_metrics(struct kube_informers *reg)
 			 "Watches this agent runs, by resource and selector (one per key: shared by every subscriber).",
 			 EXPO_GAUGE);
 	for (struct kube_informer *inf = reg->list; !rc && inf; inf = inf->next) {
-		struct expo_label l[] = { { "resource", inf->res.resource }, { "selector", inf->selector } };
+		struct label_pair l[] = { { "resource", inf->res.resource }, { "selector", inf->selector } };
 		rc = expo_sample(&b, "k8smon_kube_informers", l, 2, inf->r ? 1 : 0);
 	}
 	if (!rc)
 		rc = expo_family(&b, "k8smon_kube_informer_subscribers",
 				 "Parts of the agent reading each watch.", EXPO_GAUGE);
 	for (struct kube_informer *inf = reg->list; !rc && inf; inf = inf->next) {
-		struct expo_label l[] = { { "resource", inf->res.resource }, { "selector", inf->selector } };
+		struct label_pair l[] = { { "resource", inf->res.resource }, { "selector", inf->selector } };
 		size_t n = 0;
 
 		for (struct kube_sub *s = inf->subs; s; s = s->next)

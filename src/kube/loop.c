@@ -8,6 +8,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "base/vec.h"
 
 struct post {
 	struct post *next;
@@ -195,15 +196,9 @@ void kube_loop_remove_easy(struct kube_loop *l, CURL *easy)
 
 uint64_t kube_loop_timer(struct kube_loop *l, int64_t delay_ms, kube_loop_fn fn, void *arg)
 {
-	if (l->ntimers == l->timers_alloc) {
-		size_t n = l->timers_alloc ? l->timers_alloc * 2 : 16;
-		struct timer *t = realloc(l->timers, n * sizeof(*t));
-
-		if (!t)
-			return 0;
-		l->timers = t;
-		l->timers_alloc = n;
-	}
+	/* Bounded by the callers: a few timers per watch, lease and target. */
+	if (VEC_RESERVE(l->timers, l->timers_alloc, l->ntimers + 1, 16, VEC_UNBOUNDED))
+		return 0;
 	l->timers[l->ntimers] = (struct timer){
 		.id = l->next_timer_id++,
 		.due_ms = clock_mono_ms() + (delay_ms > 0 ? delay_ms : 0),

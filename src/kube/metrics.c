@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/vec.h"
 #include "expo/writer.h"
 
 struct family {
@@ -93,15 +94,9 @@ static struct kube_series *series(struct kube_metrics *m, enum kube_metric which
 		    lv_eq(s->lv[2], lv[2]))
 			return s;
 	}
-	if (m->n == m->alloc) {
-		size_t na = m->alloc ? m->alloc * 2 : 32;
-		struct kube_series *ns = realloc(m->s, na * sizeof(*ns));
-
-		if (!ns)
-			return NULL;
-		m->s = ns;
-		m->alloc = na;
-	}
+	/* Bounded by the label values callers pass: verbs, codes, resources. */
+	if (VEC_RESERVE(m->s, m->alloc, m->n + 1, 32, VEC_UNBOUNDED))
+		return NULL;
 	s = &m->s[m->n];
 	memset(s, 0, sizeof(*s));
 	s->m = which;
@@ -173,15 +168,9 @@ void kube_metrics_observe(struct kube_metrics *m, const char *verb, double secon
 		if (strcmp(m->lat[i].verb, verb) == 0)
 			l = &m->lat[i];
 	if (!l) {
-		if (m->nlat == m->lat_alloc) {
-			size_t na = m->lat_alloc ? m->lat_alloc * 2 : 8;
-			struct kube_latency *nl = realloc(m->lat, na * sizeof(*nl));
-
-			if (!nl)
-				goto out;
-			m->lat = nl;
-			m->lat_alloc = na;
-		}
+		/* Bounded by the verbs the client uses. */
+		if (VEC_RESERVE(m->lat, m->lat_alloc, m->nlat + 1, 8, VEC_UNBOUNDED))
+			goto out;
 		l = &m->lat[m->nlat];
 		memset(l, 0, sizeof(*l));
 		l->verb = strdup(verb);
@@ -212,7 +201,7 @@ static int render_latency(struct kube_metrics *m, struct buf *out)
 
 		for (int b = 0; rc == 0 && b <= KUBE_LATENCY_BUCKETS; b++) {
 			char le[EXPO_DOUBLE_MAX];
-			struct expo_label lb[2] = { { "verb", l->verb }, { "le", le } };
+			struct label_pair lb[2] = { { "verb", l->verb }, { "le", le } };
 
 			if (b < KUBE_LATENCY_BUCKETS)
 				expo_fmt_double(le, lat_bounds[b]);
@@ -223,10 +212,10 @@ static int render_latency(struct kube_metrics *m, struct buf *out)
 		}
 		if (rc == 0)
 			rc = expo_sample(out, "k8smon_kube_request_duration_seconds_sum",
-					 &(struct expo_label){ "verb", l->verb }, 1, l->sum);
+					 &(struct label_pair){ "verb", l->verb }, 1, l->sum);
 		if (rc == 0)
 			rc = expo_sample(out, "k8smon_kube_request_duration_seconds_count",
-					 &(struct expo_label){ "verb", l->verb }, 1, (double)l->count);
+					 &(struct label_pair){ "verb", l->verb }, 1, (double)l->count);
 	}
 	return rc;
 }
@@ -241,7 +230,7 @@ int kube_metrics_render(struct kube_metrics *m, struct buf *out)
 
 		for (size_t i = 0; rc == 0 && i < m->n; i++) {
 			struct kube_series *s = &m->s[i];
-			struct expo_label lb[KUBE_METRIC_LABELS];
+			struct label_pair lb[KUBE_METRIC_LABELS];
 			size_t nl = 0;
 
 			if ((int)s->m != f)

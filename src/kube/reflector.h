@@ -25,14 +25,8 @@
 #include <stdint.h>
 
 #include "kube/client.h"
+#include "kube/resource.h"
 #include "kube/store.h"
-
-struct kube_resource {
-	const char *group;    /* "" or NULL for the core group */
-	const char *version;  /* "v1", "v1alpha1" */
-	const char *resource; /* plural: "pods", "k8smonitors" */
-	bool namespaced;
-};
 
 struct kube_reflector_cbs {
 	/* Each may be NULL. old/new/obj are borrowed. */

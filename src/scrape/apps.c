@@ -241,7 +241,7 @@ int scrape_mgr_write_apps(struct scrape_mgr *m, struct buf *out)
 int scrape_mgr_write_self(struct scrape_mgr *m, struct buf *out)
 {
 	uint64_t by_health[HEALTH__COUNT] = { 0 }, refused[3] = { 0 };
-	struct expo_label l[1];
+	struct label_pair l[1];
 	int rc;
 
 	if (!m)
@@ -256,13 +256,13 @@ int scrape_mgr_write_self(struct scrape_mgr *m, struct buf *out)
 	pthread_mutex_unlock(&m->lock);
 	rc = expo_family(out, "k8smon_scrape_targets", "Application scrape targets of this agent by health of the last scrape.", EXPO_GAUGE);
 	for (int h = 0; !rc && h < HEALTH__COUNT; h++) {
-		l[0] = (struct expo_label){ "health", scrape_health_name((enum scrape_health)h) };
+		l[0] = (struct label_pair){ "health", scrape_health_name((enum scrape_health)h) };
 		rc = expo_sample(out, "k8smon_scrape_targets", l, 1, (double)by_health[h]);
 	}
 	if (!rc)
 		rc = expo_family(out, "k8smon_scrape_errors_total", "Failed application scrapes by reason.", EXPO_COUNTER);
 	for (int e = 0; !rc && e < SERR__COUNT; e++) {
-		l[0] = (struct expo_label){ "reason", scrape_err_name((enum scrape_err)e) };
+		l[0] = (struct label_pair){ "reason", scrape_err_name((enum scrape_err)e) };
 		rc = expo_sample(out, "k8smon_scrape_errors_total", l, 1, (double)atomic_load(&m->errors[e]));
 	}
 	if (!rc)
@@ -278,16 +278,16 @@ int scrape_mgr_write_self(struct scrape_mgr *m, struct buf *out)
 				 "Scraped samples dropped, by reason: label_limit = over the label caps (count, name or value length) after metricRelabelings.",
 				 EXPO_COUNTER);
 	if (!rc) {
-		l[0] = (struct expo_label){ "reason", "label_limit" };
+		l[0] = (struct label_pair){ "reason", "label_limit" };
 		rc = expo_sample(out, "k8smon_scrape_samples_dropped_total", l, 1,
 				 (double)atomic_load(&m->label_drops));
 	}
 	if (!rc) {
-		l[0] = (struct expo_label){ "reason", "invalid_metric_name" };
+		l[0] = (struct label_pair){ "reason", "invalid_metric_name" };
 		rc = expo_sample(out, "k8smon_scrape_samples_dropped_total", l, 1, (double)atomic_load(&m->name_drops));
 	}
 	if (!rc) {
-		l[0] = (struct expo_label){ "reason", "invalid_label_name" };
+		l[0] = (struct label_pair){ "reason", "invalid_label_name" };
 		rc = expo_sample(out, "k8smon_scrape_samples_dropped_total", l, 1, (double)atomic_load(&m->lname_drops));
 	}
 	if (!rc)
@@ -295,7 +295,7 @@ int scrape_mgr_write_self(struct scrape_mgr *m, struct buf *out)
 				 "Targets not scraped by policy: reason address (loopback, link-local, node or API server "
 				 "address) or target_limit (spec.scrape.maxTargets / maxTargetsPerNamespace).", EXPO_GAUGE);
 	for (int k = 1; !rc && k <= 2; k++) {
-		l[0] = (struct expo_label){ "reason", k == 1 ? "address" : "target_limit" };
+		l[0] = (struct label_pair){ "reason", k == 1 ? "address" : "target_limit" };
 		rc = expo_sample(out, "k8smon_scrape_targets_refused", l, 1, (double)refused[k]);
 	}
 	if (!rc)
@@ -317,11 +317,11 @@ int scrape_mgr_write_self(struct scrape_mgr *m, struct buf *out)
 				 "role node without spec.scrape.crossNamespaceRules), honor_labels (honorLabels without "
 				 "spec.scrape.honorLabelsNamespaces).", EXPO_GAUGE);
 	if (!rc) {
-		l[0] = (struct expo_label){ "reason", "namespace" };
+		l[0] = (struct label_pair){ "reason", "namespace" };
 		rc = expo_sample(out, "k8smon_scrape_rules_restricted", l, 1, (double)atomic_load(&m->rules_confined));
 	}
 	if (!rc) {
-		l[0] = (struct expo_label){ "reason", "honor_labels" };
+		l[0] = (struct label_pair){ "reason", "honor_labels" };
 		rc = expo_sample(out, "k8smon_scrape_rules_restricted", l, 1, (double)atomic_load(&m->honor_denied));
 	}
 	if (!rc)

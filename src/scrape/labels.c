@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/hash.h"
+#include "base/vec.h"
 
 void labels_init(struct labels *l, size_t max_labels)
 {
@@ -151,18 +153,8 @@ int labels_setn(struct labels *l, const char *name, size_t name_len,
 	} else if (l->n >= l->max) {
 		return KM_ETOOBIG;
 	}
-	if (!found && l->n == l->alloc) {
-		size_t na = l->alloc ? l->alloc * 2 : 8;
-		struct label_ent *ne;
-
-		if (na > l->max)
-			na = l->max;
-		ne = realloc(l->ents, na * sizeof(*ne));
-		if (!ne)
-			return KM_ENOMEM;
-		l->ents = ne;
-		l->alloc = na;
-	}
+	if (!found && (rc = VEC_RESERVE(l->ents, l->alloc, l->n + 1, 8, l->max)))
+		return rc;
 	/* Compact before growing past the cap when garbage would make room. */
 	if (l->garbage && l->arena.len + name_len + value_len + 2 > l->arena.cap) {
 		rc = compact(l);
@@ -290,35 +282,21 @@ out:
 	return rc;
 }
 
-#define FNV_OFFSET 14695981039346656037ULL
-#define FNV_PRIME 1099511628211ULL
-
-static uint64_t fnv(uint64_t h, const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= FNV_PRIME;
-	}
-	return h;
-}
-
 uint64_t labels_hash(const struct labels *l)
 {
 	/* 0xff cannot occur in valid UTF-8, so it separates unambiguously
 	 * (Prometheus uses the same separator byte). */
 	static const char sep = (char)0xff;
-	uint64_t h = FNV_OFFSET;
+	uint64_t h = HASH64_INIT;
 	size_t i;
 
 	for (i = 0; i < l->n; i++) {
 		struct label_ref r = labels_at(l, i);
 
-		h = fnv(h, r.name, r.name_len);
-		h = fnv(h, &sep, 1);
-		h = fnv(h, r.value, r.value_len);
-		h = fnv(h, &sep, 1);
+		h = hash64_add(h, r.name, r.name_len);
+		h = hash64_add(h, &sep, 1);
+		h = hash64_add(h, r.value, r.value_len);
+		h = hash64_add(h, &sep, 1);
 	}
 	return h;
 }
@@ -387,7 +365,7 @@ int labels_render_series(const struct labels *l, const char *name, struct buf *b
 	return rc;
 }
 
-size_t labels_to_expo(const struct labels *l, struct expo_label *out, size_t cap)
+size_t labels_to_expo(const struct labels *l, struct label_pair *out, size_t cap)
 {
 	size_t i;
 

@@ -108,7 +108,7 @@ int labels_render_series(const struct labels *l, const char *name, struct buf *b
 /* Borrowed array view for src/expo/writer.h: fills out[0..n) with pointers
  * into the set (valid until the next modification) and returns the count, at
  * most cap; pairs beyond cap are not written. */
-size_t labels_to_expo(const struct labels *l, struct expo_label *out, size_t cap);
+size_t labels_to_expo(const struct labels *l, struct label_pair *out, size_t cap);
 
 /* Syntax checks (0.0.4 / legacy Prometheus validation):
  * label names [a-zA-Z_][a-zA-Z0-9_]*, metric names [a-zA-Z_:][a-zA-Z0-9_:]*. */

@@ -15,6 +15,8 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/rx.h"
+#include "base/utf8.h"
+#include "base/vec.h"
 
 /* Longest joined source value relabel_apply() builds: every source label at
  * its full size plus separators. */
@@ -124,38 +126,6 @@ void relabel_free(struct relabel_set *rs)
 
 /* ---- templates (Go regexp.Expand) ---- */
 
-/* Decodes one UTF-8 rune at s[0..n); returns its length, 0 when invalid. */
-static size_t utf8_rune(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	size_t len, k;
-	uint32_t c = s[0];
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2, c &= 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3, c &= 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4, c &= 0x07;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	for (k = 1; k < len; k++) {
-		if ((s[k] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[k] & 0x3f);
-	}
-	if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10ffff)) ||
-	    (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return len;
-}
-
 /* Length of the run of letters, digits and '_' at s (Go's extract() uses
  * unicode.IsLetter/IsDigit; beyond ASCII the C.UTF-8 classes stand in). */
 static size_t name_run(const char *s, size_t n, locale_t loc)
@@ -164,7 +134,7 @@ static size_t name_run(const char *s, size_t n, locale_t loc)
 
 	while (i < n) {
 		uint32_t cp;
-		size_t len = utf8_rune((const unsigned char *)s + i, n - i, &cp);
+		size_t len = utf8_decode((const unsigned char *)s + i, n - i, &cp);
 
 		if (len == 0)
 			break;
@@ -182,15 +152,11 @@ static size_t name_run(const char *s, size_t n, locale_t loc)
 
 static int tmpl_push(struct tmpl *t, size_t *alloc, struct tpart part)
 {
-	if (t->n == *alloc) {
-		size_t na = *alloc ? *alloc * 2 : 4;
-		struct tpart *np = realloc(t->parts, na * sizeof(*np));
+	/* Bounded by the template: at most one part per byte. */
+	int rc = VEC_RESERVE(t->parts, *alloc, t->n + 1, 4, VEC_UNBOUNDED);
 
-		if (!np)
-			return KM_ENOMEM;
-		t->parts = np;
-		*alloc = na;
-	}
+	if (rc)
+		return rc;
 	t->parts[t->n++] = part;
 	return 0;
 }
@@ -617,6 +583,7 @@ static int case_map(const struct relabel_set *rs, const char *s, size_t n, bool 
 	buf_reset(out);
 	while (i < n && !rc) {
 		unsigned char c = (unsigned char)s[i];
+		char enc[4];
 		uint32_t cp;
 		size_t len;
 
@@ -629,39 +596,16 @@ static int case_map(const struct relabel_set *rs, const char *s, size_t n, bool 
 			i++;
 			continue;
 		}
-		len = utf8_rune((const unsigned char *)s + i, n - i, &cp);
+		len = utf8_decode((const unsigned char *)s + i, n - i, &cp);
 		if (len == 0) {
 			/* Go's strings.Map writes U+FFFD for an invalid byte. */
-			rc = buf_add(out, "\xef\xbf\xbd", 3);
+			rc = buf_add(out, UTF8_REPLACEMENT, 3);
 			i++;
 			continue;
 		}
 		cp = upper ? (uint32_t)towupper_l((wint_t)cp, rs->loc)
 			   : (uint32_t)towlower_l((wint_t)cp, rs->loc);
-		{
-			char enc[4];
-			size_t el;
-
-			if (cp < 0x80) {
-				enc[0] = (char)cp, el = 1;
-			} else if (cp < 0x800) {
-				enc[0] = (char)(0xc0 | (cp >> 6));
-				enc[1] = (char)(0x80 | (cp & 0x3f));
-				el = 2;
-			} else if (cp < 0x10000) {
-				enc[0] = (char)(0xe0 | (cp >> 12));
-				enc[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-				enc[2] = (char)(0x80 | (cp & 0x3f));
-				el = 3;
-			} else {
-				enc[0] = (char)(0xf0 | (cp >> 18));
-				enc[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-				enc[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-				enc[3] = (char)(0x80 | (cp & 0x3f));
-				el = 4;
-			}
-			rc = buf_add(out, enc, el);
-		}
+		rc = buf_add(out, enc, utf8_put(cp, enc));
 		i += len;
 	}
 	return rc;

@@ -13,6 +13,8 @@
 
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/hash.h"
+#include "base/vec.h"
 #include "expo/writer.h"
 #include "kube/loop.h"
 #include "scrape/relabel.h"
@@ -92,28 +94,14 @@ static const char *target_has(const struct tlabels *tl, const char *name)
 
 static int add_hash(struct tstate *s, uint64_t h)
 {
-	if (s->nh == s->caph) {
-		/* First growth: room for as many series as the last scrape. */
-		size_t nc = s->caph ? s->caph * 2 : s->nprev + s->nprev / 8 + 64;
-		uint64_t *nv = realloc(s->hashes, nc * sizeof(*nv));
-		if (!nv)
-			return KM_ENOMEM;
-		s->hashes = nv;
-		s->caph = nc;
-	}
+	/* First growth: room for as many series as the last scrape. Bounded
+	 * by s->out: every series is at least one byte of it. */
+	int rc = VEC_RESERVE(s->hashes, s->caph, s->nh + 1, s->nprev + s->nprev / 8 + 64, VEC_UNBOUNDED);
+
+	if (rc)
+		return rc;
 	s->hashes[s->nh++] = h;
 	return 0;
-}
-
-static uint64_t fnv_bytes(const char *p, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
 }
 
 /* name{sample labels (clashes renamed exported_<name> unless honorLabels),
@@ -175,7 +163,7 @@ static int render(struct tstate *s, const char *name, const struct labels *ls, d
 		else if ((rc = buf_addc(b, '}')))
 			goto fail;
 	}
-	if ((rc = add_hash(s, fnv_bytes(b->data + start, hend - start))))
+	if ((rc = add_hash(s, hash64(b->data + start, hend - start))))
 		goto fail;
 	/* Scraped timestamps are kept (honor_timestamps, Prometheus' default);
 	 * samples without one get none, i.e. the time /metrics/apps is read. */
@@ -233,7 +221,7 @@ static int render_meta(struct tstate *s, const struct expo_sample_ev *ev)
 
 	if (!meta_of(ev, &fam, &type))
 		return 0;
-	h = fnv_bytes(fam, strlen(fam));
+	h = hash64(fam, strlen(fam));
 	if (s->meta_set && h == s->meta_last)
 		return 0;
 	s->meta_set = true;

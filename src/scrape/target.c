@@ -4,25 +4,17 @@
 #include <string.h>
 
 #include "base/err.h"
-
-static uint64_t mix(uint64_t h, const char *s)
-{
-	do {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	} while (*s++);
-	return h;
-}
+#include "base/hash.h"
 
 uint64_t target_identity(const struct scrape_rule *r, const struct disc_target *d)
 {
 	uint64_t h = tl_hash(&d->labels);
 
-	h = mix(h, r->namespace);
-	h = mix(h, r->name);
-	h = mix(h, d->url);
+	h = hash64_add_strz(h, r->namespace);
+	h = hash64_add_strz(h, r->name);
+	h = hash64_add_strz(h, d->url);
 	if (d->refused)
-		h = mix(h, d->refused); /* a policy change restarts the target */
+		h = hash64_add_strz(h, d->refused); /* a policy change restarts the target */
 	h ^= (uint64_t)d->interval_ms * 0x9e3779b97f4a7c15ULL;
 	h ^= (uint64_t)d->timeout_ms * 0xc2b2ae3d27d4eb4fULL;
 	return h ? h : 1;

@@ -4,18 +4,24 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/hash.h"
+#include "base/vec.h"
 
 void tl_init(struct tlabels *l)
 {
 	memset(l, 0, sizeof(*l));
 }
 
+static void pair_free(struct label_pair *p)
+{
+	free((char *)p->name);
+	free((char *)p->value);
+}
+
 void tl_fini(struct tlabels *l)
 {
-	for (size_t i = 0; i < l->n; i++) {
-		free(l->v[i].name);
-		free(l->v[i].value);
-	}
+	for (size_t i = 0; i < l->n; i++)
+		pair_free(&l->v[i]);
 	free(l->v);
 	tl_init(l);
 }
@@ -36,25 +42,22 @@ int tl_copy(struct tlabels *dst, const struct tlabels *src)
 int tl_setn(struct tlabels *l, const char *name, const char *value, size_t vlen)
 {
 	char *v = strndup(value, vlen);
+	int rc;
 
 	if (!v)
 		return KM_ENOMEM;
 	for (size_t i = 0; i < l->n; i++) {
 		if (strcmp(l->v[i].name, name) == 0) {
-			free(l->v[i].value);
+			free((char *)l->v[i].value);
 			l->v[i].value = v;
 			return 0;
 		}
 	}
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 16;
-		struct tlabel *nv = realloc(l->v, nc * sizeof(*nv));
-		if (!nv) {
-			free(v);
-			return KM_ENOMEM;
-		}
-		l->v = nv;
-		l->cap = nc;
+	/* Bounded by the discovered object (KUBE_BODY_MAX) and relabeling. */
+	rc = VEC_RESERVE(l->v, l->cap, l->n + 1, 16, VEC_UNBOUNDED);
+	if (rc) {
+		free(v);
+		return rc;
 	}
 	l->v[l->n].name = strdup(name);
 	if (!l->v[l->n].name) {
@@ -74,8 +77,7 @@ void tl_del(struct tlabels *l, const char *name)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		if (strcmp(l->v[i].name, name) == 0) {
-			free(l->v[i].name);
-			free(l->v[i].value);
+			pair_free(&l->v[i]);
 			l->v[i] = l->v[--l->n];
 			return;
 		}
@@ -92,7 +94,7 @@ const char *tl_get(const struct tlabels *l, const char *name)
 
 static int cmp_label(const void *a, const void *b)
 {
-	return strcmp(((const struct tlabel *)a)->name, ((const struct tlabel *)b)->name);
+	return strcmp(((const struct label_pair *)a)->name, ((const struct label_pair *)b)->name);
 }
 
 void tl_sort(struct tlabels *l)
@@ -107,8 +109,7 @@ void tl_drop_reserved(struct tlabels *l)
 
 	for (size_t i = 0; i < l->n; i++) {
 		if (l->v[i].name[0] == '_' && l->v[i].name[1] == '_') {
-			free(l->v[i].name);
-			free(l->v[i].value);
+			pair_free(&l->v[i]);
 			continue;
 		}
 		l->v[j++] = l->v[i];
@@ -126,22 +127,12 @@ bool tl_equal(const struct tlabels *a, const struct tlabels *b)
 	return true;
 }
 
-static uint64_t fnv(uint64_t h, const char *s)
-{
-	/* The terminating NUL is hashed too, so ("ab","c") != ("a","bc"). */
-	do {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	} while (*s++);
-	return h;
-}
-
 uint64_t tl_hash(const struct tlabels *l)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = HASH64_INIT;
 
 	for (size_t i = 0; i < l->n; i++)
-		h = fnv(fnv(h, l->v[i].name), l->v[i].value);
+		h = hash64_add_strz(hash64_add_strz(h, l->v[i].name), l->v[i].value);
 	return h;
 }
 

@@ -2,7 +2,9 @@
  * unique by name, sorted on demand. Targets have tens of labels, so linear
  * lookups are fine; the hot scrape path does not use this type.
  *
- * Ownership: the list owns every string; tl_set() copies its arguments. */
+ * Ownership: the list owns every string of its pairs (const only because
+ * struct label_pair is shared with borrowing users); tl_set() copies its
+ * arguments. */
 #ifndef K8SMON_SCRAPE_TLABELS_H
 #define K8SMON_SCRAPE_TLABELS_H
 
@@ -11,14 +13,10 @@
 #include <stdint.h>
 
 #include "base/buf.h"
-
-struct tlabel {
-	char *name;
-	char *value;
-};
+#include "base/label.h"
 
 struct tlabels {
-	struct tlabel *v;
+	struct label_pair *v;
 	size_t n, cap;
 };
 

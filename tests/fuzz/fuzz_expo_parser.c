@@ -22,7 +22,7 @@ struct fep_ctx {
 static int fep_sample(void *arg, const struct expo_sample_ev *s)
 {
 	struct fep_ctx *c = arg;
-	struct expo_label l[64];
+	struct label_pair l[64];
 	size_t n, i;
 
 	FUZZ_CHECK(metric_name_valid(s->name, s->name_len));

@@ -311,18 +311,18 @@ def check_crds(crd_dir):
 
 def check_ks_resources(crds):
     """spec.kubeState.resources: the CRD accepts exactly the names the agent accepts
-    (ks_resource_names in src/config/config.c), so no resource the agent serves is
-    refused by the API server and none the agent refuses gets past it."""
-    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../src/config/config.c")
-    m = re.search(r"ks_resource_names\[\] = \{(.*?)NULL", open(src).read(), re.S)
-    code = sorted(re.findall(r'"(\w+)"', m.group(1))) if m else []
+    (the names of ks_kind_table in src/collect/kubestate/kinds.c), so no resource the
+    agent serves is refused by the API server and none the agent refuses gets past it."""
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../src/collect/kubestate/kinds.c")
+    m = re.search(r"ks_kind_table\[KS_KIND_NAMES\] = \{(.*?)\n\};", open(src).read(), re.S)
+    code = sorted(re.findall(r'KIND\(\s*KS_\w+,\s*"(\w+)"', m.group(1))) if m else []
     km = [c for c in crds if c["spec"]["names"]["kind"] == "K8sMonitor"]
     if not km:
         return
     ks = km[0]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["kubeState"]
     res = ks["properties"]["resources"]
     enum = sorted(res["items"]["enum"])
-    check(code and enum == code, "K8sMonitor spec.kubeState.resources enum == the agent's ks_resource_names (src/config/config.c)",
+    check(code and enum == code, "K8sMonitor spec.kubeState.resources enum == the agent's ks_kind_table (src/collect/kubestate/kinds.c)",
           "CRD only: %s; code only: %s" % (sorted(set(enum) - set(code)), sorted(set(code) - set(enum))))
     check(sorted(KSM_RES) == code and res.get("maxItems") == len(code)
           and ks["properties"]["labelsAllowlist"].get("maxProperties") == len(code),

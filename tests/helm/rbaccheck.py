@@ -42,6 +42,14 @@ def code_needs(root):
             defs = list(re.finditer(r'^(?:static )?[\w \*]+?\b(\w+)\([^;{]*\{', text[:m.start()], re.M))
             if defs:
                 helpers.add(defs[-1].group(1))
+    # The kube-state kinds come from the kind table (KIND/CLUSTER_KIND
+    # rows; a row without families is never watched).
+    kinds = open(os.path.join(root, "src/collect/kubestate/kinds.c")).read()
+    for m in re.finditer(r'(CLUSTER_)?KIND\(\s*KS_\w+,\s*"(\w+)",\s*"\w+",\s*"[^"]*",\s*"([a-z0-9.]*)",'
+                         r'\s*"v\w+"(?:,\s*(true|false))?\)', kinds):
+        if m.group(4) == "false":
+            continue
+        need.setdefault((m.group(3), m.group(2)), set()).update({"list", "watch"})
     for text in texts:
         for m in re.finditer(r'kube_patch\([^,]+, &(\w+),[^;]*"status"', text):
             g, p = named[m.group(1)]

@@ -11,8 +11,11 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/hash.h"
 #include "base/parse.h"
 #include "base/rx.h"
+#include "base/utf8.h"
+#include "base/vec.h"
 
 static void test_buf_cap(void **state)
 {
@@ -163,6 +166,119 @@ static void test_backoff(void **state)
 	assert_true(backoff_next(&bo) <= 800);
 }
 
+/* Published FNV-1a vectors: series identities and bucket choices depend on
+ * these exact values. */
+static void test_hash_fnv1a(void **state)
+{
+	(void)state;
+	assert_true(hash32("", 0) == 0x811c9dc5u);
+	assert_true(hash32("a", 1) == 0xe40c292cu);
+	assert_true(hash32("foobar", 6) == 0xbf9cf968u);
+	assert_true(hash32_str("foobar") == 0xbf9cf968u);
+	assert_true(hash32_add(hash32("foo", 3), "bar", 3) == 0xbf9cf968u);
+	assert_true(hash64("", 0) == 0xcbf29ce484222325ULL);
+	assert_true(hash64("a", 1) == 0xaf63dc4c8601ec8cULL);
+	assert_true(hash64("foobar", 6) == 0x85944171f73967e8ULL);
+	assert_true(hash64_str("foobar") == 0x85944171f73967e8ULL);
+	assert_true(hash64_add(hash64("foo", 3), "bar", 3) == 0x85944171f73967e8ULL);
+	/* With the NULs: the bytes "ab\0c\0". */
+	assert_true(hash64_add_strz(hash64_add_strz(HASH64_INIT, "ab"), "c") == 0xad22872f536e4705ULL);
+	assert_true(hash64_add_strz(hash64_add_strz(HASH64_INIT, "ab"), "c") !=
+		    hash64_add_strz(hash64_add_strz(HASH64_INIT, "a"), "bc"));
+}
+
+static void test_utf8_decode_put(void **state)
+{
+	static const struct {
+		const char *s;
+		size_t n;
+		uint32_t cp; /* 0 with len 0: invalid */
+		size_t len;
+	} cases[] = {
+		{ "A", 1, 'A', 1 },
+		{ "\xc3\xa9", 2, 0xe9, 2 },
+		{ "\xe2\x82\xac", 3, 0x20ac, 3 },
+		{ "\xf0\x9f\x98\x80", 4, 0x1f600, 4 },
+		{ "\xf4\x8f\xbf\xbf", 4, 0x10ffff, 4 },
+		{ "\xc3", 1, 0, 0 },             /* truncated */
+		{ "\xc0\xaf", 2, 0, 0 },         /* overlong */
+		{ "\xe0\x80\xaf", 3, 0, 0 },     /* overlong */
+		{ "\xed\xa0\x80", 3, 0, 0 },     /* surrogate */
+		{ "\xf4\x90\x80\x80", 4, 0, 0 }, /* > U+10FFFF */
+		{ "\x80", 1, 0, 0 },             /* lone continuation */
+		{ "\xe2\x28\xa1", 3, 0, 0 },     /* bad continuation */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint32_t cp = 0x12345;
+		char enc[4];
+		size_t len = utf8_decode((const unsigned char *)cases[i].s, cases[i].n, &cp);
+
+		assert_int_equal(len, cases[i].len);
+		assert_int_equal(utf8_valid(cases[i].s, cases[i].n), len == cases[i].n);
+		if (!len) {
+			assert_int_equal(cp, 0x12345); /* left alone */
+			continue;
+		}
+		assert_int_equal(cp, cases[i].cp);
+		assert_int_equal(utf8_put(cp, enc), len);
+		assert_memory_equal(enc, cases[i].s, len);
+	}
+	assert_true(utf8_valid("h\xc3\xa9 \xe2\x82\xac", 7));
+	assert_false(utf8_valid("ok\xff", 3));
+	assert_memory_equal(UTF8_REPLACEMENT, "\xef\xbf\xbd", 3);
+}
+
+static void test_vec_growth_and_cap(void **state)
+{
+	int *v = NULL;
+	size_t n = 0, alloc = 0;
+
+	(void)state;
+	assert_int_equal(VEC_RESERVE(v, alloc, 0, 4, 25), 0);
+	assert_null(v); /* nothing needed, nothing allocated */
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(VEC_RESERVE(v, alloc, n + 1, 4, 25), 0);
+		v[n++] = i;
+	}
+	assert_int_equal(alloc, 8); /* 4, then doubled */
+	assert_int_equal(VEC_RESERVE(v, alloc, 20, 4, 25), 0);
+	assert_int_equal(alloc, 20); /* need beats doubling */
+	assert_int_equal(VEC_RESERVE(v, alloc, 21, 4, 25), 0);
+	assert_int_equal(alloc, 25); /* doubling clamped to the cap */
+	/* Past the cap: refused, array unchanged. */
+	int *before = v;
+	assert_int_equal(VEC_RESERVE(v, alloc, 26, 4, 25), KM_ETOOBIG);
+	assert_ptr_equal(v, before);
+	assert_int_equal(alloc, 25);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(v[i], i);
+	free(v);
+}
+
+/* The allocation-failure path, reached without a failing malloc: a size in
+ * bytes that overflows size_t is KM_ENOMEM and leaves everything as it was. */
+static void test_vec_overflow(void **state)
+{
+	char *v = NULL;
+	size_t alloc = 0;
+
+	(void)state;
+	assert_int_equal(vec_reserve(&v, &alloc, 2, 1, 2, VEC_UNBOUNDED), 0);
+	assert_non_null(v);
+	char *before = v;
+	assert_int_equal(vec_reserve(&v, &alloc, 8, SIZE_MAX / 4, 2, VEC_UNBOUNDED), KM_ENOMEM);
+	assert_ptr_equal(v, before);
+	assert_int_equal(alloc, 2);
+	/* Doubling overflows and need * elem does too. */
+	size_t a2 = SIZE_MAX / 2;
+	assert_int_equal(vec_grow(&v, &a2, SIZE_MAX / 2 + 1, 2, 2, VEC_UNBOUNDED), KM_ENOMEM);
+	assert_int_equal(a2, SIZE_MAX / 2);
+	assert_ptr_equal(v, before);
+	free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -172,6 +288,10 @@ int main(void)
 		cmocka_unit_test(test_parse_duration),
 		cmocka_unit_test(test_rx_anchored),
 		cmocka_unit_test(test_backoff),
+		cmocka_unit_test(test_hash_fnv1a),
+		cmocka_unit_test(test_utf8_decode_put),
+		cmocka_unit_test(test_vec_growth_and_cap),
+		cmocka_unit_test(test_vec_overflow),
 	};
 	return cmocka_run_group_tests_name("base", tests, NULL, NULL);
 }

@@ -118,6 +118,10 @@ static void test_invalid_specs(void **state)
 		     "spec.node.netdevExclude: invalid regex (veth: missing closing parenthesis at offset 5");
 	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"kubeState\":{\"resources\":[\"pods\",\"widgets\"]}}}",
 		     "spec.kubeState.resources[1]: unknown resource \"widgets\"");
+	/* Alone it would select no kind, which the empty kind mask reads as all. */
+	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"kubeState\":{\"resources\":[\"endpointslices\"]}}}",
+		     "spec.kubeState.resources: k8smon has no kube_* families for \"endpointslices\"; list at "
+		     "least one other resource (or disable the kube-state collector)");
 	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"kubeState\":{\"metricAllowlist\":[\"kube_pod_.*\",\"[\"]}}}",
 		     "spec.kubeState.metricAllowlist[1]: invalid regex [: missing terminating ] for character class at offset 1");
 	expect_error("{\"metadata\":{},\"spec\":{}}", "metadata.name: required");
@@ -188,6 +192,20 @@ static void test_diff(void **state)
 	assert_string_equal(what, "collectors,");
 	config_unref(a);
 	config_unref(b);
+}
+
+/* Accepted next to a kind with families, and adds nothing (docs/crds.md). */
+static void test_endpointslices_with_others(void **state)
+{
+	char err[256] = "";
+	struct config *c = build("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"kubeState\":"
+				 "{\"resources\":[\"pods\",\"endpointslices\"]}}}",
+				 err, sizeof(err));
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(c->ks_resources.n, 2);
+	config_unref(c);
 }
 
 static void test_reconfigure_many(void **state)
@@ -295,6 +313,7 @@ int main(void)
 		cmocka_unit_test(test_invalid_specs),
 		cmocka_unit_test(test_scrape_policy),
 		cmocka_unit_test(test_diff),
+		cmocka_unit_test(test_endpointslices_with_others),
 		cmocka_unit_test(test_reconfigure_many),
 		cmocka_unit_test(test_selector),
 		cmocka_unit_test(test_config_json_sources),

@@ -296,9 +296,17 @@ static void test_status_write_no_rebuild(void **state)
 	assert_int_equal(cycle_changes(c2, c3), CYCLE_CONFIG);
 	assert_int_equal(c3->cfg->interval_ms, 10000);
 	assert_int_equal(c3->cfg->generation, c2->cfg->generation + 1);
+	/* A spec changed under the same generation (a tool that writes
+	 * objects whole, as the fake's object API does) is a change too. */
+	struct cycle *c4;
+	json_object_set_new(json_object_get(m, "spec"), "interval", json_string("20s"));
+	assert_int_equal(cycle_build(c3, &in, &c4, err, sizeof(err)), 0);
+	assert_int_equal(cycle_changes(c3, c4), CYCLE_CONFIG);
+	assert_int_equal(c4->cfg->interval_ms, 20000);
 	cycle_unref(c1);
 	cycle_unref(c2);
 	cycle_unref(c3);
+	cycle_unref(c4);
 	json_decref(mons);
 	json_decref(rules);
 }

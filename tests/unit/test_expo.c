@@ -50,7 +50,7 @@ static void test_numbers(void **state)
 static void test_family_and_escaping(void **state)
 {
 	struct buf b;
-	struct expo_label l[] = {
+	struct label_pair l[] = {
 		{ "path", "C:\\dir" }, { "q", "say \"hi\"" }, { "nl", "a\nb" },
 	};
 
@@ -74,7 +74,7 @@ static void test_family_and_escaping(void **state)
 static void test_invalid_utf8_replaced(void **state)
 {
 	struct buf b;
-	struct expo_label l = { "v", "ok\xc3\xa9 \xe9t\xc3 \xed\xa0\x80 \xf0\x9f\x98\x80" };
+	struct label_pair l = { "v", "ok\xc3\xa9 \xe9t\xc3 \xed\xa0\x80 \xf0\x9f\x98\x80" };
 
 	(void)state;
 	buf_init(&b, 4096);
@@ -105,7 +105,7 @@ static void test_types(void **state)
 static void test_cap_rolls_back(void **state)
 {
 	struct buf b;
-	struct expo_label l = { "device", "a-rather-long-device-name-that-does-not-fit" };
+	struct label_pair l = { "device", "a-rather-long-device-name-that-does-not-fit" };
 
 	(void)state;
 	buf_init(&b, 40);
@@ -123,7 +123,7 @@ static void test_cap_rolls_back(void **state)
  * without labels; a write over the cap rolls back. */
 static void test_sample_spans(void **state)
 {
-	struct expo_label l[] = {
+	struct label_pair l[] = {
 		{ "a", "x\"y" }, { "cpu", "total" }, { "id", "/p\\q" }, { "z", "a\nb" },
 	};
 	struct buf want;

@@ -489,7 +489,7 @@ static void test_round_trip(void **state)
 	buf_init(&b, 1 << 20);
 	assert_int_equal(expo_family(&b, "rt_metric", "Help with \\ and\nnewline.", EXPO_GAUGE), 0);
 	for (i = 0; i < n; i++) {
-		struct expo_label l[2] = {
+		struct label_pair l[2] = {
 			{ "idx", i % 2 ? "odd" : "even" },
 			{ "v", "a\\b\"c\nd\xc3\xa9" },
 		};

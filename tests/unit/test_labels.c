@@ -151,7 +151,7 @@ static void test_hash_cmp_copy(void **state)
 static void test_render_escaping(void **state)
 {
 	struct labels l;
-	struct expo_label arr[4];
+	struct label_pair arr[4];
 	struct buf b;
 	char out[256];
 

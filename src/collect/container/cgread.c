@@ -12,6 +12,7 @@
 
 #include "base/err.h"
 #include "base/parse.h"
+#include "base/vec.h"
 
 #define CG_READ_INIT 16384
 
@@ -191,15 +192,11 @@ int cg_first_pid(struct cg_reader *r, int dirfd, uint64_t *pid)
 
 static int push_net(struct cg_reader *r, struct cg_netif **out)
 {
-	if (r->nnets == r->capnets) {
-		size_t cap = r->capnets ? r->capnets * 2 : 32;
-		struct cg_netif *n = reallocarray(r->nets, cap, sizeof(*n));
+	/* Bounded by the file: one per line of at most CG_READ_MAX bytes. */
+	int rc = VEC_RESERVE(r->nets, r->capnets, r->nnets + 1, 32, VEC_UNBOUNDED);
 
-		if (!n)
-			return KM_ENOMEM;
-		r->nets = n;
-		r->capnets = cap;
-	}
+	if (rc)
+		return rc;
 	*out = &r->nets[r->nnets++];
 	return KM_OK;
 }
@@ -325,15 +322,11 @@ int cg_read_btime(struct cg_reader *r, const char *procfs, int64_t *btime)
 
 int cg_push_io(struct cg_reader *r, struct cg_io **out)
 {
-	if (r->nios == r->capios) {
-		size_t cap = r->capios ? r->capios * 2 : 32;
-		struct cg_io *n = reallocarray(r->ios, cap, sizeof(*n));
+	/* Bounded by the file: one per line of at most CG_READ_MAX bytes. */
+	int rc = VEC_RESERVE(r->ios, r->capios, r->nios + 1, 32, VEC_UNBOUNDED);
 
-		if (!n)
-			return KM_ENOMEM;
-		r->ios = n;
-		r->capios = cap;
-	}
+	if (rc)
+		return rc;
 	*out = &r->ios[r->nios++];
 	return KM_OK;
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "base/vec.h"
 
 #define CG_PATH_MAX 1024
 
@@ -370,15 +371,8 @@ static struct cg_node *add_node(struct cg_walk *w, const char *path, enum cg_kin
 		w->truncated = true;
 		return NULL;
 	}
-	if (w->n == w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 64;
-		struct cg_node *nn = reallocarray(w->nodes, cap, sizeof(*nn));
-
-		if (!nn)
-			return NULL;
-		w->nodes = nn;
-		w->cap = cap;
-	}
+	if (VEC_RESERVE(w->nodes, w->cap, w->n + 1, 64, CG_MAX_NODES))
+		return NULL;
 	if (buf_add(&w->paths, path, strlen(path) + 1) != 0)
 		return NULL;
 	n = &w->nodes[w->n++];

@@ -11,6 +11,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "base/vec.h"
 #include "collect/container/cgread.h"
 #include "collect/container/cgroup.h"
 #include "collect/container/family.h"
@@ -249,15 +250,9 @@ static const struct devname *dev_lookup(struct container_collector *cc, const ch
 	for (size_t i = 0; i < cc->ndevs; i++)
 		if (cc->devs[i].major == maj && cc->devs[i].minor == min)
 			return &cc->devs[i];
-	if (cc->ndevs == cc->capdevs) {
-		size_t cap = cc->capdevs ? cc->capdevs * 2 : 16;
-		struct devname *nd = reallocarray(cc->devs, cap, sizeof(*nd));
-
-		if (!nd)
-			return NULL;
-		cc->devs = nd;
-		cc->capdevs = cap;
-	}
+	/* Bounded by the block devices io.stat files name. */
+	if (VEC_RESERVE(cc->devs, cc->capdevs, cc->ndevs + 1, 16, VEC_UNBOUNDED))
+		return NULL;
 	d = &cc->devs[cc->ndevs++];
 	d->major = maj;
 	d->minor = min;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/vec.h"
 #include "expo/writer.h"
 
 #define CTR_STRS_CAP (64u << 20)
@@ -41,15 +42,9 @@ struct ctr_row *ctr_rows_add(struct ctr_rows *rows)
 {
 	struct ctr_row *row;
 
-	if (rows->n == rows->cap) {
-		size_t cap = rows->cap ? rows->cap * 2 : 64;
-		struct ctr_row *v = reallocarray(rows->v, cap, sizeof(*v));
-
-		if (!v)
-			return NULL;
-		rows->v = v;
-		rows->cap = cap;
-	}
+	/* Bounded by the walk: CG_MAX_NODES cgroups, a few rows each. */
+	if (VEC_RESERVE(rows->v, rows->cap, rows->n + 1, 64, VEC_UNBOUNDED))
+		return NULL;
 	row = &rows->v[rows->n++];
 	memset(row, 0, sizeof(*row));
 	return row;
@@ -197,7 +192,7 @@ static int render_rows(struct ctr_rows *rows)
 		struct ctr_row *row = &rows->v[i];
 
 		for (int l = 0; l < CL_COUNT && !err; l++) {
-			struct expo_label lb = { base_names[l],
+			struct label_pair lb = { base_names[l],
 						 ctr_row_get(rows, row, (enum ctr_label)l) };
 
 			if (l)
@@ -241,7 +236,7 @@ static int sample(struct buf *out, const struct fam *f, bool *started, struct ct
 	if (!xname) {
 		sp[n++] = row_span(rows, row, 0, CL_COUNT);
 	} else {
-		struct expo_label x = { xname, xval };
+		struct label_pair x = { xname, xval };
 
 		buf_reset(&rows->extra);
 		err = expo_label_pairs(&rows->extra, &x, 1);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/hash.h"
 
 #define PODMAP_BUCKETS 1024
 
@@ -15,13 +16,9 @@ struct podmap {
 	size_t count;
 };
 
-static unsigned hash_str(const char *s)
+static unsigned bucket_of(const char *uid)
 {
-	uint32_t h = 2166136261u;  /* FNV-1a */
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h % PODMAP_BUCKETS;
+	return hash32_str(uid) % PODMAP_BUCKETS;
 }
 
 static void pod_free(struct podmap_pod *p)
@@ -242,7 +239,7 @@ int podmap_upsert(struct podmap *pm, const json_t *pod)
 
 	if (!p)
 		return err;
-	b = hash_str(p->uid);
+	b = bucket_of(p->uid);
 	pthread_rwlock_wrlock(&pm->lock);
 	for (pp = &pm->buckets[b]; *pp; pp = &(*pp)->next) {
 		if (strcmp((*pp)->uid, p->uid) == 0) {
@@ -272,7 +269,7 @@ int podmap_delete_uid(struct podmap *pm, const char *uid)
 	int err = KM_ENOENT;
 
 	pthread_rwlock_wrlock(&pm->lock);
-	for (struct podmap_pod **pp = &pm->buckets[hash_str(uid)]; *pp; pp = &(*pp)->next) {
+	for (struct podmap_pod **pp = &pm->buckets[bucket_of(uid)]; *pp; pp = &(*pp)->next) {
 		if (strcmp((*pp)->uid, uid) == 0) {
 			struct podmap_pod *old = *pp;
 
@@ -325,7 +322,7 @@ void podmap_unlock(struct podmap *pm)
 
 const struct podmap_pod *podmap_find_locked(const struct podmap *pm, const char *uid)
 {
-	for (const struct podmap_pod *p = pm->buckets[hash_str(uid)]; p; p = p->next)
+	for (const struct podmap_pod *p = pm->buckets[bucket_of(uid)]; p; p = p->next)
 		if (strcmp(p->uid, uid) == 0)
 			return p;
 	return NULL;

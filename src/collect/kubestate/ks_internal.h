@@ -34,12 +34,9 @@ struct ks_family {
 	ks_family_fn fn;
 };
 
+/* How a kind renders; its names and API location are in kinds.c. */
 struct ks_kind_def {
-	const char *resource;  /* "pods" */
-	const char *kind;      /* "Pod" */
-	const char *go_type;   /* "*v1.Pod" */
 	const char *label;     /* default label carrying metadata.name */
-	bool namespaced;       /* default labels start with namespace */
 	bool uid;              /* default labels end with uid (pods) */
 	const struct ks_family *families;
 	const size_t *nfamilies; /* a pointer: extern consts are not constant expressions */

@@ -54,44 +54,7 @@
 
 #include "base/buf.h"
 #include "base/rx.h"
-
-/* Kinds, in KSM's scrape order (alphabetical by resource plural name). */
-enum ks_kind {
-	KS_CONFIGMAP,
-	KS_CRONJOB,
-	KS_DAEMONSET,
-	KS_DEPLOYMENT,
-	KS_ENDPOINT,
-	KS_HPA,
-	KS_INGRESS,
-	KS_JOB,
-	KS_NAMESPACE,
-	KS_NETWORKPOLICY,
-	KS_NODE,
-	KS_PVC,
-	KS_PV,
-	KS_PDB,
-	KS_POD,
-	KS_REPLICASET,
-	KS_RESOURCEQUOTA,
-	KS_SECRET,
-	KS_SERVICE,
-	KS_STATEFULSET,
-	KS_KIND_COUNT
-};
-
-#define KS_KINDS_ALL ((1u << KS_KIND_COUNT) - 1)
-
-/* KSM resource name ("pods", "horizontalpodautoscalers", ...); static. */
-const char *ks_kind_resource(enum ks_kind kind);
-/* Kubernetes kind ("Pod", "HorizontalPodAutoscaler", ...); static. */
-const char *ks_kind_name(enum ks_kind kind);
-/* The Go type KSM's self-metrics use as resource label ("*v1.Pod"); static. */
-const char *ks_kind_go_type(enum ks_kind kind);
-/* Looks up a kind by resource plural ("pods"), singular ("pod") or Kind
- * ("Pod"); returns 0 or KM_ENOENT. */
-int ks_kind_parse(const char *s, enum ks_kind *out);
-bool ks_kind_namespaced(enum ks_kind kind);
+#include "collect/kubestate/kinds.h"
 
 /* A list of Kubernetes label/annotation keys, KSM --metric-labels-allowlist
  * semantics: exact keys; "*" as the first entry allows every key; an entry

@@ -323,13 +323,14 @@ bool ks_parse_time(const char *s, double *out)
 }
 
 /* Default labels of an object, escaped, e.g. namespace="a",pod="b",uid="c". */
-static int render_base(const struct ks_kind_def *k, const json_t *obj, struct buf *b)
+static int render_base(enum ks_kind kind, const struct ks_kind_def *k, const json_t *obj,
+		       struct buf *b)
 {
 	const char *name = ks_str(obj, "metadata.name");
 	const char *ns = ks_str(obj, "metadata.namespace");
 	int rc = 0;
 
-	if (k->namespaced) {
+	if (ks_kind_namespaced(kind)) {
 		rc = buf_adds(b, "namespace=\"");
 		if (!rc)
 			rc = expo_escape_label(b, ns, strlen(ns));
@@ -373,7 +374,7 @@ int ks_render_object(enum ks_kind kind, const json_t *obj, const struct ks_opts 
 		out->cap = KS_OBJECT_TEXT_MAX;
 	/* The default labels once, in front of the segments (off[0] = their
 	 * length), instead of in every line: they are most of a line. */
-	rc = render_base(k, obj, out);
+	rc = render_base(kind, k, obj, out);
 	if (rc)
 		return rc;
 	if (out->len > KS_BASE_MAX)

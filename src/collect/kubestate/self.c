@@ -11,8 +11,8 @@ static int counter_family(struct buf *out, const char *name, const char *help,
 	int rc = expo_family(out, name, help, EXPO_COUNTER);
 
 	for (size_t i = 0; i < n && !rc; i++) {
-		struct expo_label ok[2] = { { "resource", c[i].resource }, { "result", "success" } };
-		struct expo_label err[2] = { { "resource", c[i].resource }, { "result", "error" } };
+		struct label_pair ok[2] = { { "resource", c[i].resource }, { "result", "success" } };
+		struct label_pair err[2] = { { "resource", c[i].resource }, { "result", "error" } };
 		rc = expo_sample(out, name, ok, 2,
 				 (double)(watch ? c[i].watch_success : c[i].list_success));
 		if (!rc)
@@ -27,7 +27,7 @@ int ks_write_self(struct buf *out, const struct ks_self_counts *counts, size_t n
 {
 	size_t mark = out->len;
 	char ord[16];
-	struct expo_label l = { "shard_ordinal", ord };
+	struct label_pair l = { "shard_ordinal", ord };
 	int rc;
 
 	snprintf(ord, sizeof(ord), "%u", shard_ordinal);
@@ -71,13 +71,13 @@ int ks_write_store_metrics(struct buf *out, struct ks_store *s)
 		rc = expo_family(out, "k8smon_kube_state_store_objects",
 				 "Objects in the kube-state store, per resource.", EXPO_GAUGE);
 	for (int k = 0; k < KS_KIND_COUNT && !rc; k++) {
-		struct expo_label l = { "resource", ks_kind_resource((enum ks_kind)k) };
+		struct label_pair l = { "resource", ks_kind_resource((enum ks_kind)k) };
 		rc = expo_sample(out, "k8smon_kube_state_store_objects", &l, 1,
 				 (double)ks_store_count(s, (enum ks_kind)k));
 	}
 	if (!rc) {
 		struct ks_label_drops d;
-		struct expo_label lv = { "reason", "value_length" }, lc = { "reason", "label_count" };
+		struct label_pair lv = { "reason", "value_length" }, lc = { "reason", "label_count" };
 
 		ks_store_label_drops(s, &d);
 		rc = expo_family(out, "k8smon_kube_state_labels_dropped_total",

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/hash.h"
 
 struct ks_obj {
 	struct ks_obj *next;
@@ -87,67 +88,6 @@ static void obj_unref(struct ks_obj *o)
 		free(o);
 }
 
-/* FNV-1a, 32 bit. */
-static uint32_t hash(const char *s, size_t n)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
-	}
-	return h;
-}
-
-const char *ks_kind_resource(enum ks_kind kind)
-{
-	return kind < KS_KIND_COUNT ? ks_kinds[kind].resource : "";
-}
-
-const char *ks_kind_name(enum ks_kind kind)
-{
-	return kind < KS_KIND_COUNT ? ks_kinds[kind].kind : "";
-}
-
-const char *ks_kind_go_type(enum ks_kind kind)
-{
-	return kind < KS_KIND_COUNT ? ks_kinds[kind].go_type : "";
-}
-
-bool ks_kind_namespaced(enum ks_kind kind)
-{
-	return kind < KS_KIND_COUNT && ks_kinds[kind].namespaced;
-}
-
-int ks_kind_parse(const char *s, enum ks_kind *out)
-{
-	for (int k = 0; k < KS_KIND_COUNT; k++) {
-		const struct ks_kind_def *d = &ks_kinds[k];
-		size_t n = strlen(d->resource);
-		/* singular = plural minus the trailing "s" */
-		if (strcmp(s, d->resource) == 0 || strcmp(s, d->kind) == 0 ||
-		    (strlen(s) == n - 1 && strncmp(s, d->resource, n - 1) == 0)) {
-			*out = (enum ks_kind)k;
-			return 0;
-		}
-	}
-	/* Singulars the "minus s" rule above does not produce. */
-	if (strcmp(s, "ingress") == 0) {
-		*out = KS_INGRESS;
-		return 0;
-	}
-	if (strcmp(s, "networkpolicy") == 0) {
-		*out = KS_NETWORKPOLICY;
-		return 0;
-	}
-	if (strcmp(s, "hpa") == 0 || strcmp(s, "pdb") == 0 || strcmp(s, "pv") == 0 ||
-	    strcmp(s, "pvc") == 0) {
-		*out = s[0] == 'h' ? KS_HPA : s[1] == 'd' ? KS_PDB : s[2] ? KS_PVC : KS_PV;
-		return 0;
-	}
-	return KM_ENOENT;
-}
-
 struct ks_store *ks_store_new(void)
 {
 	struct ks_store *s = calloc(1, sizeof(*s));
@@ -195,7 +135,7 @@ static int make_key(struct buf *b, enum ks_kind kind, const char *ns, const char
 	int rc = 0;
 
 	*nslen = 0;
-	if (ks_kinds[kind].namespaced) {
+	if (ks_kind_namespaced(kind)) {
 		if (!ns || !*ns)
 			return KM_EINVAL;
 		rc = buf_adds(b, ns);
@@ -286,7 +226,7 @@ int ks_store_upsert(struct ks_store *s, enum ks_kind kind, const json_t *obj,
 		goto out;
 	}
 	o->next = NULL;
-	o->hash = hash(buf_cstr(&key), key.len);
+	o->hash = hash32(buf_cstr(&key), key.len);
 	o->keylen = (uint32_t)key.len;
 	o->nslen = (uint32_t)nslen;
 	o->textlen = (uint32_t)text.len;
@@ -344,7 +284,7 @@ int ks_store_delete(struct ks_store *s, enum ks_kind kind, const char *ns, const
 		goto out;
 	t = &s->t[kind];
 	pthread_rwlock_wrlock(&s->lock);
-	pp = find_slot(t, kind, buf_cstr(&key), key.len, hash(buf_cstr(&key), key.len));
+	pp = find_slot(t, kind, buf_cstr(&key), key.len, hash32(buf_cstr(&key), key.len));
 	if (pp && *pp) {
 		o = *pp;
 		*pp = o->next;
@@ -419,7 +359,7 @@ static bool visible(const struct ks_filter *f, enum ks_kind kind, struct ks_obj 
 	/* A Namespace object is filtered by its own name: excluding namespace
 	 * "shop" removes kube_namespace_*{namespace="shop"} too, as a user
 	 * excluding it expects. Other cluster-scoped kinds are not filtered. */
-	if (!f || (!ks_kinds[kind].namespaced && kind != KS_NAMESPACE))
+	if (!f || (!ks_kind_namespaced(kind) && kind != KS_NAMESPACE))
 		return true;
 	ns = obj_key(o, kind);
 	len = kind == KS_NAMESPACE ? o->keylen : o->nslen;

@@ -7,29 +7,6 @@
 #include "base/err.h"
 #include "base/log.h"
 
-/* API location of each kube-state kind (enum ks_kind order). */
-static const struct kube_resource ks_resources[KS_KIND_COUNT] = {
-	[KS_CONFIGMAP] = { "", "v1", "configmaps", true },
-	[KS_CRONJOB] = { "batch", "v1", "cronjobs", true },
-	[KS_DAEMONSET] = { "apps", "v1", "daemonsets", true },
-	[KS_DEPLOYMENT] = { "apps", "v1", "deployments", true },
-	[KS_ENDPOINT] = { "", "v1", "endpoints", true },
-	[KS_HPA] = { "autoscaling", "v2", "horizontalpodautoscalers", true },
-	[KS_INGRESS] = { "networking.k8s.io", "v1", "ingresses", true },
-	[KS_JOB] = { "batch", "v1", "jobs", true },
-	[KS_NAMESPACE] = { "", "v1", "namespaces", false },
-	[KS_NETWORKPOLICY] = { "networking.k8s.io", "v1", "networkpolicies", true },
-	[KS_NODE] = { "", "v1", "nodes", false },
-	[KS_PVC] = { "", "v1", "persistentvolumeclaims", true },
-	[KS_PV] = { "", "v1", "persistentvolumes", false },
-	[KS_PDB] = { "policy", "v1", "poddisruptionbudgets", true },
-	[KS_POD] = { "", "v1", "pods", true },
-	[KS_REPLICASET] = { "apps", "v1", "replicasets", true },
-	[KS_RESOURCEQUOTA] = { "", "v1", "resourcequotas", true },
-	[KS_SECRET] = { "", "v1", "secrets", true },
-	[KS_SERVICE] = { "", "v1", "services", true },
-	[KS_STATEFULSET] = { "apps", "v1", "statefulsets", true },
-};
 
 /* Label allowlists derived from one configuration. */
 struct ks_render_opts {
@@ -222,7 +199,7 @@ static int set_kinds(struct ks_watcher *w, unsigned mask)
 			/* No stale series: the next term starts from a fresh list. */
 			ks_store_clear_kind(w->ks, (enum ks_kind)i);
 		} else if ((mask & (1u << i)) && !(w->kinds_on & (1u << i))) {
-			struct kube_informer_key key = { .res = ks_resources[i] };
+			struct kube_informer_key key = { .res = *ks_kind_api((enum ks_kind)i) };
 			struct kube_reflector_cbs cbs = { cb_add, cb_update, cb_delete, cb_synced, ks };
 
 			ks->w = w;
@@ -248,18 +225,9 @@ static bool allowlist_same(const struct config *a, const struct config *b)
 /* Kinds the configuration selects (kubeState.resources; empty = all). */
 static unsigned wanted_kinds(const struct cycle *c)
 {
-	unsigned mask = 0;
-
 	if (!c->leader || !(c->cfg->collectors & COLLECTOR_KUBE_STATE))
 		return 0;
-	if (!c->cfg->ks_resources.n)
-		return KS_KINDS_ALL;
-	for (size_t i = 0; i < c->cfg->ks_resources.n; i++) {
-		enum ks_kind kind;
-		if (ks_kind_parse(c->cfg->ks_resources.v[i], &kind) == 0)
-			mask |= 1u << kind;
-	}
-	return mask;
+	return ks_kind_mask(c->cfg->ks_resources.v, c->cfg->ks_resources.n);
 }
 
 static void retry(void *arg)

@@ -109,7 +109,7 @@ static void apply_hygiene(struct node_collector *nc)
 int node_cpu_parse(struct node_ctx *ctx, const char *data, size_t len)
 {
 	struct node_collector *nc = ctx->nc;
-	struct expo_label l[2] = { { "cpu", NULL }, { "mode", NULL } };
+	struct label_pair l[2] = { { "cpu", NULL }, { "mode", NULL } };
 	char id[24];
 	int rc;
 

@@ -145,7 +145,7 @@ static int write_info(struct node_ctx *ctx, const struct disk_row *rows, size_t 
 				len--;
 			snprintf(rot, sizeof(rot), "%.*s", (int)(len < 16 ? len : 16), data);
 		}
-		struct expo_label l[9] = {
+		struct label_pair l[9] = {
 			{ "device", rows[i].dev }, { "major", maj }, { "minor", min },
 			{ "model", val[U_MODEL] }, { "path", val[U_PATH] },
 			{ "revision", val[U_REVISION] }, { "rotational", rot },
@@ -219,7 +219,7 @@ int node_diskstats_parse(struct node_ctx *ctx, const char *data, size_t len)
 		rc = expo_family(ctx->out, disk_fields[fi].name, disk_fields[fi].help,
 				 disk_fields[fi].type);
 		for (size_t i = 0; !rc && i < n; i++) {
-			struct expo_label l = { "device", rows[i].dev };
+			struct label_pair l = { "device", rows[i].dev };
 
 			if (rows[i].nf > fi)
 				rc = expo_sample(ctx->out, disk_fields[fi].name, &l, 1, rows[i].v[fi]);

@@ -151,7 +151,7 @@ static int write_family(struct node_ctx *ctx, const struct fs_row *rows, size_t 
 
 	for (size_t i = 0; !rc && i < n; i++) {
 		const struct fs_row *r = &rows[i];
-		struct expo_label l[4] = { { "device", r->dev }, { "device_error", r->err },
+		struct label_pair l[4] = { { "device", r->dev }, { "device_error", r->err },
 					   { "fstype", r->fstype }, { "mountpoint", r->mp } };
 		double v;
 
@@ -251,7 +251,7 @@ int node_filesystem_parse(struct node_ctx *ctx, char *data, size_t len)
 				 "Whether an error occurred while getting statistics for the given device.",
 				 EXPO_GAUGE);
 	for (size_t i = 0; !rc && i < n; i++) {
-		struct expo_label l[4] = { { "device", rows[i].dev },
+		struct label_pair l[4] = { { "device", rows[i].dev },
 					   { "device_error", rows[i].err },
 					   { "fstype", rows[i].fstype },
 					   { "mountpoint", rows[i].mp } };
@@ -263,7 +263,7 @@ int node_filesystem_parse(struct node_ctx *ctx, char *data, size_t len)
 		rc = expo_family(ctx->out, "node_filesystem_mount_info",
 				 "Filesystem mount information.", EXPO_GAUGE);
 	for (size_t i = 0; !rc && i < n; i++) {
-		struct expo_label l[4] = { { "device", rows[i].dev }, { "major", rows[i].maj },
+		struct label_pair l[4] = { { "device", rows[i].dev }, { "major", rows[i].maj },
 					   { "minor", rows[i].min }, { "mountpoint", rows[i].mp } };
 
 		rc = expo_sample(ctx->out, "node_filesystem_mount_info", l, 4, 1);

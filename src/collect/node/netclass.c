@@ -205,7 +205,7 @@ int node_netclass(struct node_ctx *ctx)
 	rc = expo_family(ctx->out, "node_network_up",
 			 "Value is 1 if operstate is 'up', 0 otherwise.", EXPO_GAUGE);
 	for (size_t i = 0; !rc && i < n; i++) {
-		struct expo_label l = { "device", rows[i].dev };
+		struct label_pair l = { "device", rows[i].dev };
 
 		rc = expo_sample(ctx->out, "node_network_up", &l, 1,
 				 strcmp(rows[i].s[S_OPERSTATE], "up") == 0);
@@ -215,7 +215,7 @@ int node_netclass(struct node_ctx *ctx)
 				 "Non-numeric data from /sys/class/net/<iface>, value is always 1.",
 				 EXPO_GAUGE);
 	for (size_t i = 0; !rc && i < n; i++) {
-		struct expo_label l[6] = {
+		struct label_pair l[6] = {
 			{ "address", rows[i].s[S_ADDRESS] },
 			{ "broadcast", rows[i].s[S_BROADCAST] },
 			{ "device", rows[i].dev },
@@ -238,7 +238,7 @@ int node_netclass(struct node_ctx *ctx)
 		snprintf(help, sizeof(help), "Network device property: %s", nc_attrs[a].metric);
 		rc = expo_family(ctx->out, name, help, nc_attrs[a].type);
 		for (size_t i = 0; !rc && i < n; i++) {
-			struct expo_label l = { "device", rows[i].dev };
+			struct label_pair l = { "device", rows[i].dev };
 
 			if ((rows[i].have >> a) & 1u)
 				rc = expo_sample(ctx->out, name, &l, 1, rows[i].v[a]);

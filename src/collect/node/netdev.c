@@ -80,7 +80,7 @@ int node_netdev_parse(struct node_ctx *ctx, const char *data, size_t len)
 		snprintf(help, sizeof(help), "Network device statistic %s.", netdev_keys[i]);
 		rc = expo_family(ctx->out, mname, help, EXPO_COUNTER);
 		for (size_t r = 0; !rc && r < n; r++) {
-			struct expo_label l = { "device", rows[r].dev };
+			struct label_pair l = { "device", rows[r].dev };
 
 			rc = expo_sample(ctx->out, mname, &l, 1, rows[r].v[i]);
 		}

@@ -9,7 +9,9 @@
 
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/hash.h"
 #include "base/log.h"
+#include "base/vec.h"
 #include "collect/node/node_int.h"
 
 struct node_sub {
@@ -114,20 +116,8 @@ void node_collector_free(struct node_collector *nc)
 
 int node_rows_reserve(struct node_collector *nc, size_t bytes)
 {
-	void *p;
-	size_t n;
-
-	if (bytes <= nc->rows_alloc)
-		return 0;
-	n = nc->rows_alloc ? nc->rows_alloc : 4096;
-	while (n < bytes)
-		n *= 2;
-	p = realloc(nc->rows, n);
-	if (!p)
-		return KM_ENOMEM;
-	nc->rows = p;
-	nc->rows_alloc = n;
-	return 0;
+	/* Bounded by the /proc file the rows are parsed from. */
+	return vec_reserve(&nc->rows, &nc->rows_alloc, bytes, 1, 4096, VEC_UNBOUNDED);
 }
 
 void node_seen_reset(struct node_seen *s)
@@ -137,10 +127,8 @@ void node_seen_reset(struct node_seen *s)
 
 int node_seen_add(struct node_seen *s, const char *name)
 {
-	uint64_t h = 14695981039346656037ull;
+	uint64_t h = hash64_str(name);
 
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		h = (h ^ *p) * 1099511628211ull;
 	/* A linear scan: a few hundred names at most, once per scrape. */
 	for (size_t i = 0; i < s->n; i++)
 		if (s->h[i] == h)
@@ -179,7 +167,7 @@ struct sub_result {
 
 static int write_meta(struct buf *out, const struct sub_result *res)
 {
-	struct expo_label l;
+	struct label_pair l;
 	int rc;
 
 	l.name = "collector";

@@ -69,7 +69,7 @@ static double major_minor(const char *v)
 int node_os_parse(struct node_ctx *ctx, const char *data, size_t len)
 {
 	char vals[NOSKEYS][OS_VAL_MAX];
-	struct expo_label l[NOSKEYS];
+	struct label_pair l[NOSKEYS];
 	const char *p, *end, *line;
 	size_t llen;
 	int rc;
@@ -91,7 +91,7 @@ int node_os_parse(struct node_ctx *ctx, const char *data, size_t len)
 		}
 	}
 	for (size_t i = 0; i < NOSKEYS; i++)
-		l[i] = (struct expo_label){ os_labels[i], vals[i] };
+		l[i] = (struct label_pair){ os_labels[i], vals[i] };
 	rc = expo_family(ctx->out, "node_os_info",
 			 "A metric with a constant '1' value labeled by build_id, id, id_like, "
 			 "image_id, image_version, name, pretty_name, variant, variant_id, version, "
@@ -104,7 +104,7 @@ int node_os_parse(struct node_ctx *ctx, const char *data, size_t len)
 				 "Metric containing the major.minor part of the OS version.",
 				 EXPO_GAUGE);
 	if (!rc) {
-		struct expo_label vl[3] = { { "id", vals[K_ID] }, { "id_like", vals[K_ID_LIKE] },
+		struct label_pair vl[3] = { { "id", vals[K_ID] }, { "id_like", vals[K_ID_LIKE] },
 					    { "name", vals[K_NAME] } };
 
 		rc = expo_sample(ctx->out, "node_os_version", vl, 3,

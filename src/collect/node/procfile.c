@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "base/hash.h"
 #include "base/parse.h"
 
 void procfile_init(struct procfile *pf, struct fdcache *fc)
@@ -44,16 +45,6 @@ int node_path_join(char *dst, size_t dstlen, const char *base, const char *rel)
 	dst[bl] = '/';
 	memcpy(dst + bl + 1, rel, rl + 1);
 	return 0;
-}
-
-/* FNV-1a; paths are short and the table small. */
-static uint32_t path_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
 }
 
 void fdcache_init(struct fdcache *fc, size_t max_open)
@@ -143,7 +134,7 @@ void fdcache_sweep(struct fdcache *fc)
  * disabled, full or out of memory (the caller then opens and closes). */
 static struct fdcache_ent *fdcache_get(struct fdcache *fc, const char *path)
 {
-	uint32_t h = path_hash(path);
+	uint32_t h = hash32_str(path);
 	struct fdcache_ent *e;
 
 	if (!fc->max_open)

@@ -6,15 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* FNV-1a over s[0..n). */
-static uint32_t name_hash(const char *s, size_t n)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 16777619u;
-	return h;
-}
+#include "base/hash.h"
 
 static void clear_entries(struct rxcache *c)
 {
@@ -93,7 +85,7 @@ static bool bind_filter(struct rxcache *c, const struct rx *rx)
 
 bool node_rx_match(struct rxcache *c, const struct rx *rx, const char *s, size_t n)
 {
-	uint32_t h = name_hash(s, n);
+	uint32_t h = hash32(s, n);
 	struct rxcache_ent *e;
 	char *copy;
 	bool m;

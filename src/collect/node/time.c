@@ -31,7 +31,7 @@ static int clocksource(struct node_ctx *ctx, const char *file, const char *name,
 	end = data + len;
 	while (!rc && parse_field(&p, end, &f, &flen)) {
 		char cs[64];
-		struct expo_label l[2] = { { "clocksource", cs }, { "device", "0" } };
+		struct label_pair l[2] = { { "clocksource", cs }, { "device", "0" } };
 
 		snprintf(cs, sizeof(cs), "%.*s", (int)(flen < 63 ? flen : 63), f);
 		rc = expo_sample(ctx->out, name, l, 2, 1);
@@ -43,7 +43,7 @@ int node_time(struct node_ctx *ctx)
 {
 	struct timespec ts;
 	struct tm tm;
-	struct expo_label l;
+	struct label_pair l;
 	int rc;
 
 	if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || !localtime_r(&ts.tv_sec, &tm))
