@@ -398,16 +398,17 @@ static int h_readyz(void *ctx, const char *path, struct http_reply *r)
 	return buf_adds(&r->body, "ok\n");
 }
 
-/* scrape: Prometheus-style target list */
+/* scrape: Prometheus-style target list; /api/v1/targets is the redacted
+ * view (any authenticated user may read every /api/ path: docs/security.md), /targets
+ * the full one (operator role). */
 static int h_targets(void *ctx, const char *path, struct http_reply *r)
 {
 	struct agent *a = ctx;
 
-	(void)path;
 	r->content_type = "application/json";
 	if (!a->kube)
 		return buf_adds(&r->body, "{\"status\":\"success\",\"data\":{\"activeTargets\":[],\"droppedTargets\":[]}}");
-	return agent_kube_write_targets(a->kube, &r->body);
+	return scrape_mgr_write_targets_view(agent_kube_scrape(a->kube), strcmp(path, "/targets") == 0, &r->body);
 }
 
 static int h_config(void *ctx, const char *path, struct http_reply *r)
@@ -466,6 +467,7 @@ struct agent *agent_start(const struct flags *f, char *err, size_t errlen)
 	a->routes[n++] = (struct http_route){ "/readyz", h_readyz, a };
 	a->routes[n++] = (struct http_route){ "/config", h_config, a };
 	a->routes[n++] = (struct http_route){ "/api/v1/targets", h_targets, a }; /* scrape */
+	a->routes[n++] = (struct http_route){ "/targets", h_targets, a }; /* scrape */
 	ho = (struct http_opts){
 		.listen_addr = f->listen_addr,
 		.max_connections = (unsigned)f->http_max_connections,

@@ -145,6 +145,7 @@ static void scrape_apply(struct agent_kube *k, const struct cycle *c)
 		.interval_ms = c->cfg->interval_ms,
 		.rules = c->rules->v,
 		.nrules = c->rules->n,
+		.policy = &c->cfg->scrape,
 	};
 	int rc = scrape_mgr_apply(k->scrape, &s);
 
@@ -481,6 +482,7 @@ struct agent_kube *agent_kube_start(const struct flags *f, const struct agent_ku
 		struct scrape_opts so = {
 			.node_name = f->node_name, .interval_ms = c->interval_ms,
 			.enabled = c->collectors & COLLECTOR_APP, .informers = k->informers,
+			.api_server = kube_client_server(k->client), .policy = &c->scrape,
 		};
 		config_unref(c);
 		k->scrape = k->informers ? scrape_mgr_new(k->loop, &so) : NULL;

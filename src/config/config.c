@@ -155,6 +155,156 @@ static int from_set(struct config *c, const json_t *spec, const char *field, con
 	return json_object_set_new(c->from, part, json_string(c->source)) ? KM_ENOMEM : 0;
 }
 
+static int scrape_bool(const json_t *o, const char *key, bool *out, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_boolean(v)) {
+		snprintf(err, errlen, "spec.scrape.%s: must be true or false", key);
+		return KM_EINVAL;
+	}
+	*out = json_is_true(v);
+	return 0;
+}
+
+static int scrape_count(const json_t *o, const char *key, json_int_t max, uint64_t *out, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > max) {
+		snprintf(err, errlen, "spec.scrape.%s: must be an integer in [0, %lld]", key, (long long)max);
+		return KM_ERANGE;
+	}
+	*out = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
+/* A byte count: an integer, or a Kubernetes quantity with a binary or
+ * decimal suffix ("64Mi", "100M"). */
+static int scrape_bytes(const json_t *o, const char *key, uint64_t *out, char *err, size_t errlen)
+{
+	static const struct { const char *sfx; uint64_t mul; } sfx[] = {
+		{ "Ki", 1ull << 10 }, { "Mi", 1ull << 20 }, { "Gi", 1ull << 30 },
+		{ "k", 1000 }, { "M", 1000000 }, { "G", 1000000000 }, { "", 1 },
+	};
+	json_t *v = json_object_get(o, key);
+	const char *s;
+	size_t n, d = 0;
+	uint64_t num;
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (json_is_integer(v) && json_integer_value(v) >= 0) {
+		*out = (uint64_t)json_integer_value(v);
+		return 0;
+	}
+	s = json_string_value(v);
+	n = s ? strlen(s) : 0;
+	while (d < n && s[d] >= '0' && s[d] <= '9')
+		d++;
+	for (size_t i = 0; s && d && i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		if (strcmp(s + d, sfx[i].sfx) != 0 || parse_u64(s, d, &num) || num > (1ull << 40) / sfx[i].mul)
+			continue;
+		*out = num * sfx[i].mul;
+		return 0;
+	}
+	snprintf(err, errlen, "spec.scrape.%s: must be a byte count up to 1Ti (e.g. 64Mi or 67108864)", key);
+	return KM_EINVAL;
+}
+
+static int scrape_ns_list(const json_t *o, const char *key, char (*dst)[SCRAPE_POLICY_NS_LEN], size_t *n,
+			  char *err, size_t errlen)
+{
+	json_t *a = json_object_get(o, key), *v;
+	size_t i;
+
+	if (!a || json_is_null(a))
+		return 0;
+	if (!json_is_array(a) || json_array_size(a) > SCRAPE_POLICY_NS_MAX) {
+		snprintf(err, errlen, "spec.scrape.%s: must be a list of at most %d namespace names", key,
+			 SCRAPE_POLICY_NS_MAX);
+		return KM_EINVAL;
+	}
+	*n = 0;
+	json_array_foreach(a, i, v) {
+		const char *s = json_string_value(v);
+		if (!s || !s[0] || strlen(s) >= SCRAPE_POLICY_NS_LEN) {
+			snprintf(err, errlen, "spec.scrape.%s[%zu]: must be a namespace name (1-63 characters) or \"*\"",
+				 key, i);
+			return KM_EINVAL;
+		}
+		snprintf(dst[(*n)++], SCRAPE_POLICY_NS_LEN, "%s", s);
+	}
+	return 0;
+}
+
+int config_parse_scrape(const json_t *v, struct scrape_policy *p, char *err, size_t errlen)
+{
+	uint64_t x;
+	int rc;
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_object(v)) {
+		snprintf(err, errlen, "spec.scrape: must be an object");
+		return KM_EINVAL;
+	}
+	if ((rc = scrape_bool(v, "allowLoopback", &p->allow_loopback, err, errlen)) ||
+	    (rc = scrape_bool(v, "allowLinkLocal", &p->allow_link_local, err, errlen)) ||
+	    (rc = scrape_bool(v, "allowNodeAddresses", &p->allow_node_addresses, err, errlen)) ||
+	    (rc = scrape_bool(v, "allowAPIServer", &p->allow_api_server, err, errlen)) ||
+	    (rc = scrape_bool(v, "builtinRule", &p->builtin_rule, err, errlen)) ||
+	    (rc = scrape_ns_list(v, "crossNamespaceRules", p->cross_ns, &p->ncross, err, errlen)) ||
+	    (rc = scrape_ns_list(v, "honorLabelsNamespaces", p->honor_ns, &p->nhonor, err, errlen)) ||
+	    (rc = scrape_count(v, "defaultSampleLimit", 100000000, &p->default_sample_limit, err, errlen)) ||
+	    (rc = scrape_count(v, "maxSampleLimit", 100000000, &p->max_sample_limit, err, errlen)) ||
+	    (rc = scrape_bytes(v, "memoryBudget", &p->memory_budget, err, errlen)))
+		return rc;
+	x = p->max_targets;
+	if ((rc = scrape_count(v, "maxTargets", 1000000, &x, err, errlen)))
+		return rc;
+	p->max_targets = (uint32_t)x;
+	x = p->max_targets_per_namespace;
+	if ((rc = scrape_count(v, "maxTargetsPerNamespace", 1000000, &x, err, errlen)))
+		return rc;
+	p->max_targets_per_namespace = (uint32_t)x;
+	if (p->max_sample_limit && (!p->default_sample_limit || p->default_sample_limit > p->max_sample_limit)) {
+		snprintf(err, errlen, "spec.scrape.defaultSampleLimit: %llu is above spec.scrape.maxSampleLimit %llu "
+			 "(0 = no limit is above every maximum)", (unsigned long long)p->default_sample_limit,
+			 (unsigned long long)p->max_sample_limit);
+		return KM_EINVAL;
+	}
+	return 0;
+}
+
+static json_t *ns_list_json(const char (*v)[SCRAPE_POLICY_NS_LEN], size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+json_t *config_scrape_json(const struct scrape_policy *p)
+{
+	return json_pack("{s:b, s:b, s:b, s:b, s:b, s:o, s:o, s:I, s:I, s:I, s:I, s:I}",
+			 "allowLoopback", p->allow_loopback, "allowLinkLocal", p->allow_link_local,
+			 "allowNodeAddresses", p->allow_node_addresses, "allowAPIServer", p->allow_api_server,
+			 "builtinRule", p->builtin_rule,
+			 "crossNamespaceRules", ns_list_json(p->cross_ns, p->ncross),
+			 "honorLabelsNamespaces", ns_list_json(p->honor_ns, p->nhonor),
+			 "defaultSampleLimit", (json_int_t)p->default_sample_limit,
+			 "maxSampleLimit", (json_int_t)p->max_sample_limit,
+			 "maxTargets", (json_int_t)p->max_targets,
+			 "maxTargetsPerNamespace", (json_int_t)p->max_targets_per_namespace,
+			 "memoryBudget", (json_int_t)p->memory_budget);
+}
+
 static int apply_monitor(struct config *c, const json_t *m, char *err, size_t errlen)
 {
 	const json_t *spec = json_object_get(m, "spec");
@@ -227,6 +377,10 @@ static int apply_monitor(struct config *c, const json_t *m, char *err, size_t er
 		rc = from_set(c, spec, "node", "node");
 	if (!rc)
 		rc = from_set(c, spec, "kubeState", "kubeState");
+	if (!rc)
+		rc = from_set(c, spec, "scrape", "scrape");
+	if (!rc)
+		rc = config_parse_scrape(json_object_get(spec, "scrape"), &c->scrape, err, errlen);
 	if (rc)
 		return rc;
 	v = json_object_get(spec, "nodeSelector");
@@ -347,9 +501,11 @@ struct config *config_build(const struct flags *f, const json_t *monitor, char *
 	c->collectors = f->collectors;
 	c->interval_ms = f->interval_ms;
 	c->source = strdup("flags");
-	c->from = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "collectors", "flags", "interval", "flags",
+	c->from = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "collectors", "flags", "interval", "flags",
 			    "namespaces", "flags", "excludeNamespaces", "flags", "nodeSelector", "flags",
-			    "node", "flags", "kubeState", "flags");
+			    "node", "flags", "kubeState", "flags", "scrape", "flags");
+	scrape_policy_default(&c->scrape);
+	c->scrape.allow_loopback = f->scrape_allow_loopback;
 	if (!c->source || !c->from || list_copy(&c->namespaces, &f->namespaces) ||
 	    list_copy(&c->exclude_namespaces, &f->exclude_namespaces))
 		goto nomem;
@@ -432,6 +588,7 @@ void config_diff(const struct config *a, const struct config *b, char *out, size
 		{ "excludeNamespaces", all || !lists_equal(&a->exclude_namespaces, &b->exclude_namespaces) },
 		{ "node", all || !json_same(a->node_spec, b->node_spec) },
 		{ "kubeState", all || !json_same(a->ks_spec, b->ks_spec) },
+		{ "scrape", all || memcmp(&a->scrape, &b->scrape, sizeof(a->scrape)) != 0 },
 	};
 	size_t len = 0;
 
@@ -494,6 +651,8 @@ int config_write_json(const struct config *c, const struct flags *f, const json_
 	if (!root)
 		goto out;
 	if (discovery && json_object_set(root, "discovery", (json_t *)discovery))
+		goto out;
+	if (json_object_set_new(json_object_get(root, "effective"), "scrape", config_scrape_json(&c->scrape)))
 		goto out;
 	text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
 	if (!text)

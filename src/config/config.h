@@ -16,6 +16,7 @@
 #include "base/buf.h"
 #include "base/rx.h"
 #include "config/flags.h"
+#include "scrape/policy.h"
 
 #define CONFIG_RX_MAX 32  /* regexes in one allow/deny list */
 
@@ -37,6 +38,9 @@ struct config {
 	struct rx *ks_allow;            /* owned; the allowlist joined into one regex; NULL = all */
 	struct rx *ks_deny;             /* owned; NULL = none */
 	json_t *ks_labels_allowlist;    /* owned ref; {"pods": ["app", ...]} or NULL */
+	/* spec.scrape: what application scraping may reach, and its budgets
+	 * (flags and scrape_policy_default() for what the monitor leaves out). */
+	struct scrape_policy scrape;
 	/* For /config: the node and kubeState options as given (owned, NULL =
 	 * defaults), and where each part of the configuration came from:
 	 * {"collectors": "flags" | "K8sMonitor/<name>", "interval": ..., ...}. */
@@ -63,6 +67,12 @@ void config_unref(struct config *c);
 void config_diff(const struct config *a, const struct config *b, char *out, size_t outlen);
 /* Whether namespace ns passes the include/exclude filters. */
 bool config_namespace_allowed(const struct config *c, const char *ns);
+/* Parses a K8sMonitor spec.scrape object (borrowed) over p; a field-path
+ * message in err on the first invalid field (KM_EINVAL). */
+int config_parse_scrape(const json_t *v, struct scrape_policy *p, char *err, size_t errlen);
+/* The policy as /config shows it (new reference; NULL on ENOMEM). */
+json_t *config_scrape_json(const struct scrape_policy *p);
+
 /* Appends the configuration as JSON (for /config): the effective values,
  * which resource each part came from, and discovery (borrowed, may be NULL:
  * the ScrapeRules in effect, as the caller describes them). */

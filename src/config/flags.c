@@ -62,6 +62,9 @@ static const struct flag_def defs[] = {
 	{ "http.auth", F_STR, OFF(http_auth), "none",
 	  "Scraper authentication: none, or kubernetes (bearer token checked by TokenReview, "
 	  "authorized by SubjectAccessReview get on the path; 401/403 otherwise; /healthz and /readyz stay open)" },
+	{ "promscrape.allowLoopback", F_BOOL, OFF(scrape_allow_loopback), "false",
+	  "Let application targets be loopback addresses (127.0.0.0/8, ::1, localhost); the default of "
+	  "K8sMonitor spec.scrape.allowLoopback. For tests and single-host setups" },
 };
 
 #define NDEFS (sizeof(defs) / sizeof(defs[0]))

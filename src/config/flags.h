@@ -54,6 +54,7 @@ struct flags {
 	int64_t http_max_series;     /* 0: no limit */
 	int64_t http_timeout_ms;
 	char *http_auth;             /* "none" or "kubernetes" */
+	bool scrape_allow_loopback;  /* default of K8sMonitor spec.scrape.allowLoopback */
 };
 
 /* Largest value of a count flag (-http.maxSeries). */

@@ -240,7 +240,7 @@ int scrape_mgr_write_apps(struct scrape_mgr *m, struct buf *out)
 
 int scrape_mgr_write_self(struct scrape_mgr *m, struct buf *out)
 {
-	uint64_t by_health[HEALTH__COUNT] = { 0 };
+	uint64_t by_health[HEALTH__COUNT] = { 0 }, refused[3] = { 0 };
 	struct label_pair l[1];
 	int rc;
 
@@ -250,6 +250,8 @@ int scrape_mgr_write_self(struct scrape_mgr *m, struct buf *out)
 	for (size_t i = 0; i < m->set.n; i++) {
 		struct tstate *s = m->set.v[i]->state;
 		by_health[s ? s->health : HEALTH_UNKNOWN]++;
+		if (s)
+			refused[s->refuse]++;
 	}
 	pthread_mutex_unlock(&m->lock);
 	rc = expo_family(out, "k8smon_scrape_targets", "Application scrape targets of this agent by health of the last scrape.", EXPO_GAUGE);
@@ -280,6 +282,55 @@ int scrape_mgr_write_self(struct scrape_mgr *m, struct buf *out)
 		rc = expo_sample(out, "k8smon_scrape_samples_dropped_total", l, 1,
 				 (double)atomic_load(&m->label_drops));
 	}
+	if (!rc) {
+		l[0] = (struct label_pair){ "reason", "invalid_metric_name" };
+		rc = expo_sample(out, "k8smon_scrape_samples_dropped_total", l, 1, (double)atomic_load(&m->name_drops));
+	}
+	if (!rc) {
+		l[0] = (struct label_pair){ "reason", "invalid_label_name" };
+		rc = expo_sample(out, "k8smon_scrape_samples_dropped_total", l, 1, (double)atomic_load(&m->lname_drops));
+	}
+	if (!rc)
+		rc = expo_family(out, "k8smon_scrape_targets_refused",
+				 "Targets not scraped by policy: reason address (loopback, link-local, node or API server "
+				 "address) or target_limit (spec.scrape.maxTargets / maxTargetsPerNamespace).", EXPO_GAUGE);
+	for (int k = 1; !rc && k <= 2; k++) {
+		l[0] = (struct label_pair){ "reason", k == 1 ? "address" : "target_limit" };
+		rc = expo_sample(out, "k8smon_scrape_targets_refused", l, 1, (double)refused[k]);
+	}
+	if (!rc)
+		rc = expo_family(out, "k8smon_scrape_memory_bytes",
+				 "Bytes of rendered application samples kept (last good scrape per target) or being scraped.",
+				 EXPO_GAUGE);
+	if (!rc)
+		rc = expo_sample(out, "k8smon_scrape_memory_bytes", NULL, 0,
+				 (double)(atomic_load(&m->kept_bytes) + atomic_load(&m->inflight_bytes)));
+	if (!rc)
+		rc = expo_family(out, "k8smon_scrape_memory_budget_bytes",
+				 "K8sMonitor spec.scrape.memoryBudget (0 = none); a scrape that would pass it fails (memory_budget).",
+				 EXPO_GAUGE);
+	if (!rc)
+		rc = expo_sample(out, "k8smon_scrape_memory_budget_bytes", NULL, 0, (double)atomic_load(&m->memory_budget));
+	if (!rc)
+		rc = expo_family(out, "k8smon_scrape_rules_restricted",
+				 "ScrapeRules held to their own namespace by policy: reason namespace (namespaceSelector or "
+				 "role node without spec.scrape.crossNamespaceRules), honor_labels (honorLabels without "
+				 "spec.scrape.honorLabelsNamespaces).", EXPO_GAUGE);
+	if (!rc) {
+		l[0] = (struct label_pair){ "reason", "namespace" };
+		rc = expo_sample(out, "k8smon_scrape_rules_restricted", l, 1, (double)atomic_load(&m->rules_confined));
+	}
+	if (!rc) {
+		l[0] = (struct label_pair){ "reason", "honor_labels" };
+		rc = expo_sample(out, "k8smon_scrape_rules_restricted", l, 1, (double)atomic_load(&m->honor_denied));
+	}
+	if (!rc)
+		rc = expo_family(out, "k8smon_scrape_builtin_skipped_targets",
+				 "Targets of the built-in annotation rule not scraped because a ScrapeRule scrapes the same pod.",
+				 EXPO_GAUGE);
+	if (!rc)
+		rc = expo_sample(out, "k8smon_scrape_builtin_skipped_targets", NULL, 0,
+				 (double)atomic_load(&m->builtin_skipped));
 	if (!rc)
 		rc = expo_family(out, "k8smon_scrape_parse_errors_total", "Rejected exposition lines in failed scrapes.", EXPO_COUNTER);
 	if (!rc)

@@ -96,6 +96,13 @@ static int read_annotations(const struct scrape_rule *r, const json_t *aobj, con
  * is known (first sync, or the namespace is gone) it is matched on
  * kubernetes.io/metadata.name alone, the label the API server sets on
  * every namespace. */
+/* Whether r may reach beyond its own namespace (the built-in rule is the
+ * administrator's; a ScrapeRule only when the policy names its namespace). */
+static bool rule_confined(const struct scrape_rule *r, const struct disc_ctx *ctx)
+{
+	return ctx->policy && !r->builtin && !scrape_policy_cross_ns(ctx->policy, r->namespace);
+}
+
 static bool namespace_ok(const struct scrape_rule *r, const char *ns, const struct disc_ctx *ctx)
 {
 	const json_t *nsobj;
@@ -104,6 +111,8 @@ static bool namespace_ok(const struct scrape_rule *r, const char *ns, const stru
 
 	if (!r->ns_selector)
 		return ns && strcmp(ns, r->namespace) == 0;
+	if (rule_confined(r, ctx) && !(ns && strcmp(ns, r->namespace) == 0))
+		return false;
 	if (selector_empty(r->ns_selector))
 		return true;
 	nsobj = ctx->get_namespace && ns ? ctx->get_namespace(ctx->arg, ns) : NULL;
@@ -164,8 +173,8 @@ static void fmt_ms(char *dst, size_t n, int64_t ms)
 
 /* Standard labels, relabeling, URL. Takes the discovered set d (consumed in
  * every case) and emits the target unless relabeling drops it. */
-static int finish(const struct scrape_rule *r, const struct ann *a, struct tlabels *d, disc_emit_fn emit,
-		  void *arg)
+static int finish(const struct scrape_rule *r, const struct ann *a, struct tlabels *d,
+		  const struct disc_ctx *ctx, disc_emit_fn emit, void *arg)
 {
 	static const char *const std[][2] = {
 		{ "namespace", "__meta_kubernetes_namespace" },
@@ -217,6 +226,27 @@ static int finish(const struct scrape_rule *r, const struct ann *a, struct tlabe
 	}
 	if (!tl_get(&t->labels, "instance") && (rc = tl_set(&t->labels, "instance", addr)))
 		goto out;
+	if (ctx->policy) {
+		char why[256];
+		/* A tenant's series carry its own namespace, whatever its
+		 * relabelings say (Prometheus Operator's enforcedNamespaceLabel). */
+		if (rule_confined(r, ctx) && (rc = tl_set(&t->labels, "namespace", r->namespace)))
+			goto out;
+		for (size_t i = 0; i < t->labels.n; i++) {
+			const char *ln = t->labels.v[i].name;
+			if (strncmp(ln, "__", 2) != 0 && !scrape_valid_label_name(ln, strlen(ln))) {
+				log_debug("discovery", "rule %s: target label name \"%.64s\" is invalid, target dropped",
+					  r->job, ln);
+				rc = 0;
+				goto out;
+			}
+		}
+		if (scrape_hostport_refused(ctx->policy, ctx->node_addrs, ctx->api_addrs, addr, why, sizeof(why)) &&
+		    !(t->refused = strdup(why))) {
+			rc = KM_ENOMEM;
+			goto out;
+		}
+	}
 	iv = a->interval_ms;
 	to = a->timeout_ms;
 	{
@@ -271,6 +301,7 @@ void disc_target_free(struct disc_target *t)
 	tl_fini(&t->discovered);
 	tl_fini(&t->labels);
 	free(t->url);
+	free(t->refused);
 	free(t);
 }
 
@@ -363,7 +394,8 @@ static int pod_common(struct tlabels *l, const json_t *pod)
 }
 
 static int pod_target(const struct scrape_rule *r, const struct ann *a, const json_t *pod, const json_t *ctr,
-		      const json_t *port, long long portnum, disc_emit_fn emit, void *arg)
+		      const json_t *port, long long portnum, const struct disc_ctx *ctx, disc_emit_fn emit,
+		      void *arg)
 {
 	struct tlabels l;
 	char num[16];
@@ -384,7 +416,7 @@ static int pod_target(const struct scrape_rule *r, const struct ann *a, const js
 		     (rc = tl_set(&l, "__meta_kubernetes_pod_container_port_protocol",
 				  jstr(port, "protocol") ?: "TCP"))))
 		goto fail;
-	return finish(r, a, &l, emit, arg);
+	return finish(r, a, &l, ctx, emit, arg);
 fail:
 	tl_fini(&l);
 	return rc;
@@ -425,7 +457,7 @@ static int discover_pod(const struct scrape_rule *r, const json_t *pod, const st
 				const char *proto = jstr(p, "protocol");
 				if (proto && strcmp(proto, "TCP") != 0)
 					continue;
-				if ((rc = pod_target(r, &a, pod, c, p, 0, emit, arg)))
+				if ((rc = pod_target(r, &a, pod, c, p, 0, ctx, emit, arg)))
 					return rc;
 			}
 		}
@@ -439,14 +471,14 @@ static int discover_pod(const struct scrape_rule *r, const json_t *pod, const st
 			json_array_foreach(json_object_get(c, "ports"), j, p) {
 				if (numeric ? json_integer_value(json_object_get(p, "containerPort")) == num
 					    : name_eq(jstr(p, "name"), ps.v[k], ps.len[k])) {
-					if ((rc = pod_target(r, &a, pod, c, p, 0, emit, arg)))
+					if ((rc = pod_target(r, &a, pod, c, p, 0, ctx, emit, arg)))
 						return rc;
 					found = true;
 				}
 			}
 		}
 		if (!found && numeric && json_array_size(ctrs) &&
-		    (rc = pod_target(r, &a, pod, json_array_get(ctrs, 0), NULL, num, emit, arg)))
+		    (rc = pod_target(r, &a, pod, json_array_get(ctrs, 0), NULL, num, ctx, emit, arg)))
 			return rc;
 	}
 	return 0;
@@ -523,7 +555,7 @@ static int discover_service(const struct scrape_rule *r, const json_t *svc, cons
 			tl_fini(&l);
 			return rc;
 		}
-		if ((rc = finish(r, &a, &l, emit, arg)))
+		if ((rc = finish(r, &a, &l, ctx, emit, arg)))
 			return rc;
 	}
 	return 0;
@@ -600,7 +632,7 @@ static int endpoint_targets(const struct scrape_rule *r, enum scrape_role role, 
 				}
 			}
 		}
-		if ((rc = finish(r, a, &l, emit, arg)))
+		if ((rc = finish(r, a, &l, ctx, emit, arg)))
 			return rc;
 		continue;
 fail:
@@ -702,6 +734,8 @@ static int discover_node(const struct scrape_rule *r, const json_t *node, const 
 
 	if (!name || (ctx->node_name && ctx->node_name[0] && strcmp(name, ctx->node_name) != 0))
 		return 0;
+	if (rule_confined(r, ctx))
+		return 0; /* the kubelet is no tenant's target */
 	if (!selector_matches(r->selector, json_object_get(meta(node), "labels")))
 		return 0;
 	rc = read_annotations(r, node, ctx, &a);
@@ -739,7 +773,7 @@ static int discover_node(const struct scrape_rule *r, const json_t *node, const 
 		port_number(ps.v[0], ps.len[0], &port); /* names mean nothing on a node */
 	if ((rc = set_address(&l, addr, port)))
 		goto fail;
-	return finish(r, &a, &l, emit, arg);
+	return finish(r, &a, &l, ctx, emit, arg);
 fail:
 	tl_fini(&l);
 	return rc;
@@ -800,7 +834,7 @@ static int discover_ingress(const struct scrape_rule *r, const json_t *ing, cons
 				tl_fini(&l);
 				return rc;
 			}
-			if ((rc = finish(r, &ah, &l, emit, arg)))
+			if ((rc = finish(r, &ah, &l, ctx, emit, arg)))
 				return rc;
 		}
 	}

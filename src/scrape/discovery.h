@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "scrape/policy.h"
 #include "scrape/rule.h"
 #include "scrape/tlabels.h"
 
@@ -45,6 +46,14 @@ struct disc_ctx {
 	const json_t *(*get_service)(void *arg, const char *ns, const char *name);
 	const json_t *(*get_namespace)(void *arg, const char *name);
 	void *arg;
+	/* What tenants may reach (borrowed). NULL = no restriction (unit
+	 * tests of discovery alone); the manager always sets it. With it:
+	 * a ScrapeRule outside policy->cross_ns matches only its own
+	 * namespace (namespaceSelector) and no node, and its targets' namespace
+	 * label is forced to the rule's namespace; IP-literal addresses the
+	 * policy refuses give targets with refused set. */
+	const struct scrape_policy *policy;
+	const struct addr_set *node_addrs, *api_addrs;
 };
 
 struct disc_target {
@@ -53,6 +62,7 @@ struct disc_target {
 	char *url;                  /* scheme://address/path?params */
 	int64_t interval_ms;
 	int64_t timeout_ms;
+	char *refused;              /* owned; why the address may not be scraped, or NULL */
 };
 
 /* Called once per target; the callee takes ownership of *t on success

@@ -1,6 +1,7 @@
 /* ScrapeRule: the JSON of a k8smon.io/v1alpha1 ScrapeRule compiled into an
  * immutable, validated rule (crds/scraperules.k8smon.io.yaml is the schema),
- * plus the built-in rule used when no ScrapeRule exists at all.
+ * plus the built-in annotation rule that runs next to them (unless K8sMonitor
+ * spec.scrape.builtinRule is false).
  *
  * Validation repeats what the CRD's OpenAPI/CEL rules check (a rule may come
  * from an API server that does not enforce them, or from a test) and adds

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "config/selector.h"
 #include "kube/event.h"
@@ -52,12 +53,28 @@ struct collect {
 	struct target **v;
 	size_t n, cap;
 	int rc;
+	/* "namespace/pod" of every pod a ScrapeRule scrapes: the built-in
+	 * rule leaves them alone (docs/discovery.md, precedence). */
+	json_t *claimed;
+	uint64_t skipped;
 };
+
+static int pod_key(const struct disc_target *d, char *key, size_t n)
+{
+	const char *ns = tl_get(&d->discovered, "__meta_kubernetes_namespace");
+	const char *pod = tl_get(&d->discovered, "__meta_kubernetes_pod_name");
+
+	if (!ns || !pod)
+		return KM_ENOENT;
+	snprintf(key, n, "%s/%s", ns, pod);
+	return 0;
+}
 
 static int emit(struct disc_target *d, void *arg)
 {
 	struct collect *c = arg;
 	struct target *t;
+	char key[600];
 
 	if (c->n == c->cap) {
 		size_t nc = c->cap ? c->cap * 2 : 64;
@@ -67,11 +84,96 @@ static int emit(struct disc_target *d, void *arg)
 		c->v = nv;
 		c->cap = nc;
 	}
+	if (c->claimed && pod_key(d, key, sizeof(key)) == 0) {
+		if (c->rule->builtin && json_object_get(c->claimed, key)) {
+			disc_target_free(d);
+			c->skipped++;
+			return 0;
+		}
+		if (!c->rule->builtin && json_object_set_new(c->claimed, key, json_true()))
+			return KM_ENOMEM;
+	}
 	t = target_new(c->rule, d);
 	if (!t)
 		return KM_ENOMEM;
 	c->v[c->n++] = t;
 	return 0;
+}
+
+/* The rules in effect: every ScrapeRule, then the built-in one unless the
+ * policy turned it off. *owned is to be freed by the caller. */
+static size_t active_rules(struct scrape_mgr *m, struct scrape_rule ***owned)
+{
+	size_t n = m->nrules;
+	struct scrape_rule **v = malloc((n + 1) * sizeof(*v));
+
+	*owned = v;
+	if (!v)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		v[i] = m->rules[i];
+	if (m->policy.builtin_rule)
+		v[n++] = m->builtin;
+	return n;
+}
+
+/* Target count limits, per agent and per namespace (the target's namespace
+ * label). Targets that run already keep running; new ones over a limit are
+ * refused (down, with the reason), so a flood never displaces what was
+ * scraped before it. Refused addresses do not count. */
+static void apply_limits(struct scrape_mgr *m)
+{
+	const struct scrape_policy *p = &m->policy;
+	json_t *per_ns = json_object();
+	char **msg = calloc(m->set.n ? m->set.n : 1, sizeof(*msg));
+	size_t total = 0;
+
+	/* Out of memory: no counting, but every target still starts. */
+	for (int pass = 0; per_ns && msg && pass < 2; pass++) {
+		for (size_t i = 0; i < m->set.n; i++) {
+			struct target *t = m->set.v[i];
+			const struct tstate *s = t->state;
+			bool running = s && s->refuse == REFUSE_NONE;
+			const char *ns = tl_get(&t->d->labels, "namespace");
+			json_int_t have;
+			char why[256];
+
+			if (t->d->refused || running != (pass == 0))
+				continue;
+			ns = ns ? ns : "";
+			have = json_integer_value(json_object_get(per_ns, ns));
+			why[0] = 0;
+			if (p->max_targets && total >= p->max_targets)
+				snprintf(why, sizeof(why), "target limit exceeded: this agent has %u targets "
+					 "(K8sMonitor spec.scrape.maxTargets)", p->max_targets);
+			else if (p->max_targets_per_namespace && (uint64_t)have >= p->max_targets_per_namespace)
+				snprintf(why, sizeof(why), "target limit exceeded: namespace \"%s\" has %u targets on this "
+					 "agent (K8sMonitor spec.scrape.maxTargetsPerNamespace)", ns,
+					 p->max_targets_per_namespace);
+			if (why[0]) {
+				msg[i] = strdup(why);
+				continue;
+			}
+			total++;
+			json_object_set_new(per_ns, ns, json_integer(have + 1));
+		}
+	}
+	for (size_t i = 0; i < m->set.n; i++) {
+		struct target *t = m->set.v[i];
+		const char *why = msg ? msg[i] : NULL;
+		if (t->state && tstate_stale(m, t, why)) {
+			pthread_mutex_lock(&m->lock);
+			tstate_stop(t, m);
+			pthread_mutex_unlock(&m->lock);
+		}
+		if (!t->state && tstate_start(m, t, why))
+			log_warn("scrape", "cannot start a target: out of memory");
+	}
+	if (msg)
+		for (size_t i = 0; i < m->set.n; i++)
+			free(msg[i]);
+	free(msg);
+	json_decref(per_ns);
 }
 
 /* Lets the multi handle keep one idle connection per target (plus the API
@@ -104,15 +206,40 @@ static void recompute(void *arg)
 		.get_service = get_service,
 		.get_namespace = get_namespace,
 		.arg = m,
+		.policy = &m->policy,
+		.node_addrs = &m->node_addrs,
+		.api_addrs = &m->api_addrs,
 	};
-	struct scrape_rule *const *rules = m->nrules ? m->rules : &m->builtin;
-	size_t nrules = m->nrules ? m->nrules : 1, added = 0, removed = 0, retuned = 0;
+	struct scrape_rule **rules = NULL;
+	size_t nrules, added = 0, removed = 0, retuned = 0;
+	uint64_t confined = 0, honor_denied = 0;
 	const struct tset_cbs cbs = { tstate_stop, tstate_retune, m };
 
 	m->recompute_timer = 0;
 	if (m->stopping)
 		return;
-	if (atomic_load(&m->enabled)) {
+	nrules = active_rules(m, &rules);
+	c.claimed = json_object();
+	/* The node's addresses change (DHCP, a new pod bridge): read them anew,
+	 * at most every NODE_ADDRS_REFRESH_MS (a node has a veth per pod, and
+	 * recomputes follow pod churn). */
+	if (!m->node_addrs_ms || clock_mono_ms() - m->node_addrs_ms >= NODE_ADDRS_REFRESH_MS) {
+		m->node_addrs_ms = clock_mono_ms();
+		if (addr_set_local(&m->node_addrs))
+			log_limited(&m->scrape_log, 60000, LOG_WARN, "scrape", "cannot list this node's addresses");
+	}
+	for (size_t i = 0; i < nrules; i++) {
+		const struct scrape_rule *r = rules[i];
+		if (r->builtin || scrape_policy_cross_ns(&m->policy, r->namespace))
+			continue;
+		if (r->role == ROLE_NODE || r->ns_selector)
+			confined++;
+		if (r->honor_labels && !scrape_policy_honor(&m->policy, r->namespace))
+			honor_denied++;
+	}
+	atomic_store(&m->rules_confined, confined);
+	atomic_store(&m->honor_denied, honor_denied);
+	if (atomic_load(&m->enabled) && rules && c.claimed) {
 		for (size_t i = 0; i < nrules; i++) {
 			const char *key;
 			json_t *obj;
@@ -126,15 +253,15 @@ static void recompute(void *arg)
 			}
 		}
 	}
+	atomic_store(&m->builtin_skipped, c.skipped);
 	pthread_mutex_lock(&m->lock);
 	if (tset_update(&m->set, c.v, c.n, &cbs, &added, &removed, &retuned))
 		c.rc = KM_ENOMEM;
 	pthread_mutex_unlock(&m->lock);
 	free(c.v);
-	for (size_t i = 0; i < m->set.n; i++) {
-		if (!m->set.v[i]->state && tstate_start(m, m->set.v[i]))
-			c.rc = KM_ENOMEM;
-	}
+	free(rules);
+	json_decref(c.claimed);
+	apply_limits(m);
 	size_conn_cache(m);
 	if (c.rc)
 		log_warn("scrape", "discovery incomplete: %s", km_strerror(c.rc));
@@ -233,13 +360,15 @@ static void r_delete(json_t *obj, void *arg)
  * service and ingress targets have no node, so only the leader watches. */
 static unsigned needed_roles(struct scrape_mgr *m)
 {
-	struct scrape_rule *const *rules = m->nrules ? m->rules : &m->builtin;
-	size_t n = m->nrules ? m->nrules : 1;
+	struct scrape_rule **rules = NULL;
+	size_t n = active_rules(m, &rules);
 	bool leader = m->leader;
 	unsigned need = 0;
 
-	if (!atomic_load(&m->enabled))
+	if (!atomic_load(&m->enabled)) {
+		free(rules);
 		return 0;
+	}
 	for (size_t i = 0; i < n; i++) {
 		switch (rules[i]->role) {
 		case ROLE_ENDPOINTS:
@@ -252,7 +381,9 @@ static unsigned needed_roles(struct scrape_mgr *m)
 				need |= 1u << rules[i]->role;
 			break;
 		case ROLE_NODE:
-			need |= 1u << ROLE_NODE;
+			/* A tenant's node rule selects nothing: no watch for it. */
+			if (rules[i]->builtin || scrape_policy_cross_ns(&m->policy, rules[i]->namespace))
+				need |= 1u << ROLE_NODE;
 			break;
 		default:
 			break;
@@ -263,6 +394,7 @@ static unsigned needed_roles(struct scrape_mgr *m)
 		    !selector_empty(rules[i]->ns_selector))
 			need |= 1u << WATCH_NAMESPACES;
 	}
+	free(rules);
 	return need;
 }
 
@@ -342,7 +474,8 @@ out:
 
 struct apply_msg {
 	struct scrape_mgr *m;
-	struct scrape_settings s;   /* rules points at own */
+	struct scrape_settings s;   /* rules points at own, policy at the copy */
+	struct scrape_policy policy;
 	struct scrape_rule **own;   /* references taken; NULL when nrules == 0 */
 };
 
@@ -367,6 +500,10 @@ static void apply_on_loop(void *arg)
 	m->nrules = msg->s.nrules;
 	m->leader = msg->s.leader;
 	m->interval_ms = msg->s.interval_ms > 0 ? msg->s.interval_ms : 15000;
+	if (msg->s.policy) {
+		m->policy = msg->policy;
+		atomic_store(&m->memory_budget, m->policy.memory_budget);
+	}
 	atomic_store(&m->enabled, msg->s.enabled);
 	msg->own = old;
 	msg->s.nrules = nold;
@@ -388,6 +525,10 @@ int scrape_mgr_apply(struct scrape_mgr *m, const struct scrape_settings *s)
 	msg->s = *s;
 	msg->s.rules = NULL;
 	msg->s.nrules = 0;
+	if (s->policy) {
+		msg->policy = *s->policy;
+		msg->s.policy = &msg->policy;
+	}
 	if (s->nrules) {
 		msg->own = calloc(s->nrules, sizeof(*msg->own));
 		if (!msg->own) {
@@ -447,6 +588,32 @@ struct scrape_mgr *scrape_mgr_new(struct kube_loop *api_loop, const struct scrap
 	atomic_store(&m->enabled, o->enabled);
 	pthread_mutex_init(&m->lock, NULL);
 	tset_init(&m->set);
+	scrape_policy_default(&m->policy);
+	if (o->policy)
+		m->policy = *o->policy;
+	atomic_store(&m->memory_budget, m->policy.memory_budget);
+	if (o->api_server) {
+		/* The API server's host: a target there would read with the
+		 * agent's network position what the tenant cannot. */
+		const char *srv = o->api_server, *h = strstr(srv, "://");
+		char host[256];
+		size_t n;
+		if (h) {
+			h += 3;
+			if (*h == '[') {
+				h++;
+				n = strcspn(h, "]");
+			} else {
+				n = strcspn(h, ":/");
+			}
+			if (n < sizeof(host)) {
+				memcpy(host, h, n);
+				host[n] = 0;
+				if (addr_set_add_host(&m->api_addrs, host))
+					log_warn("scrape", "cannot resolve the API server's host %s", host);
+			}
+		}
+	}
 	m->builtin = scrape_rule_builtin();
 	m->headers = curl_slist_append(NULL, SCRAPE_ACCEPT_HEADER);
 	for (int r = 0; r < WATCH_COUNT; r++)

@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "scrape/policy.h"
 #include "scrape/rule.h"
 
 struct kube_loop;
@@ -65,6 +66,11 @@ struct scrape_opts {
 	 * agent's watches. Borrowed, must outlive the manager; the manager's
 	 * api_loop must be the registry's. Pods always come through upsert. */
 	struct kube_informers *informers;
+	/* Optional: the API server's URL (its host is never a target unless
+	 * the policy allows it). */
+	const char *api_server;
+	/* Initial policy (copied); NULL = scrape_policy_default(). */
+	const struct scrape_policy *policy;
 };
 
 struct scrape_mgr;
@@ -83,10 +89,13 @@ struct scrape_settings {
 				      * and the outputs are empty */
 	bool leader;                 /* owns the targets without a node */
 	int64_t interval_ms;         /* default interval; <= 0 = 15 s */
-	/* The ScrapeRules; nrules == 0 means "no ScrapeRule": the built-in
-	 * rule applies. */
+	/* The ScrapeRules (the built-in rule runs next to them unless the
+	 * policy turns it off; it leaves alone the pods a ScrapeRule scrapes). */
 	struct scrape_rule *const *rules;
 	size_t nrules;
+	/* K8sMonitor spec.scrape: address allowances, tenant allowances,
+	 * budgets (copied; NULL = keep the policy in effect). */
+	const struct scrape_policy *policy;
 };
 
 /* Applies a settings snapshot: s is copied and references to its rules are
@@ -135,8 +144,12 @@ struct scrape_apps_cursor;
 int scrape_apps_open(struct scrape_mgr *m, struct scrape_apps_cursor **c);
 int scrape_apps_next(struct scrape_apps_cursor *c, struct buf *out, size_t budget);
 void scrape_apps_close(struct scrape_apps_cursor *c);
-/* Prometheus /api/v1/targets JSON. */
+/* Prometheus /api/v1/targets JSON, redacted: no discoveredLabels, and
+ * lastError without the parts that quote a response. */
 int scrape_mgr_write_targets(struct scrape_mgr *m, struct buf *out);
+/* The same; full = with discoveredLabels and whole errors (/targets, for
+ * the operator only: docs/security.md). */
+int scrape_mgr_write_targets_view(struct scrape_mgr *m, bool full, struct buf *out);
 /* k8smon_scrape_* self-metrics. */
 int scrape_mgr_write_self(struct scrape_mgr *m, struct buf *out);
 /* Number of targets the rule ns/name currently has on this agent. */

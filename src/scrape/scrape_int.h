@@ -16,6 +16,7 @@
 #include "dl/curl.h"
 #include "expo/parser.h"
 #include "kube/store.h"
+#include "scrape/policy.h"
 #include "scrape/scrape.h"
 #include "scrape/target.h"
 
@@ -34,6 +35,8 @@ enum scrape_err {
 	SERR_OUTPUT_TOO_LARGE,
 	SERR_RELABEL_CPU,
 	SERR_OTHER,
+	SERR_ADDRESS,               /* connected address refused by the policy */
+	SERR_MEMORY_BUDGET,         /* agent-wide budget of scraped samples */
 	SERR__COUNT
 };
 
@@ -97,6 +100,14 @@ struct tstate {
 	enum scrape_err fail;       /* set by callbacks to abort */
 	bool failed;
 	char fail_msg[256];
+	size_t fail_pub;            /* fail_msg[0, fail_pub) holds no response bytes */
+	/* Fixed at start from the rule and the manager's policy. */
+	enum { REFUSE_NONE = 0, REFUSE_ADDRESS, REFUSE_TARGET_LIMIT } refuse;
+	char refused[256];          /* why the target is not scraped (refuse != NONE) */
+	bool honor;                 /* honorLabels, as the policy allows it */
+	bool force_ns;              /* namespace label is the rule's: scraped never wins */
+	uint64_t sample_limit;      /* effective, per scrape; 0 = none */
+	size_t acct;                /* bytes of out counted in m->inflight_bytes */
 	uint64_t *hashes;           /* series of this scrape */
 	size_t nh, caph;
 	uint64_t *prev;             /* sorted series of the last scrape */
@@ -104,6 +115,7 @@ struct tstate {
 	/* results (guarded by m->lock) */
 	enum scrape_health health;
 	char last_error[256];
+	size_t last_error_pub;      /* published length without response excerpts */
 	double last_scrape;         /* wall seconds; 0 = never */
 	double last_duration;
 	uint64_t r_scraped, r_post, r_added;
@@ -114,6 +126,9 @@ struct tstate {
 #define SCRAPE_ACCEPT_HEADER                                                                   \
 	"Accept: application/openmetrics-text;version=1.0.0,application/openmetrics-text;"    \
 	"version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+
+/* How often recompute re-reads the node's interface addresses. */
+#define NODE_ADDRS_REFRESH_MS 10000
 
 /* Kinds the manager may watch: the roles, then Namespaces, watched only
  * while a rule's namespaceSelector needs namespace labels. */
@@ -155,6 +170,10 @@ struct scrape_mgr {
 	struct tset set;            /* loop thread writes; readers lock */
 	struct curl_slist *headers;
 	long conn_cache;            /* CURLMOPT_MAXCONNECTS set (loop thread) */
+	struct scrape_policy policy; /* loop thread */
+	struct addr_set node_addrs;  /* loop thread; refreshed by recompute */
+	int64_t node_addrs_ms;       /* monotonic time of the last refresh; 0 = never */
+	struct addr_set api_addrs;   /* set at creation */
 	struct pslot *pool;         /* idle parsers (loop thread) */
 	size_t npool;
 	/* counters (atomic, any thread reads) */
@@ -167,12 +186,25 @@ struct scrape_mgr {
 	int64_t slice_ns;
 	struct tstate *paused;
 	bool resume_posted;
+	_Atomic uint64_t name_drops;   /* ...{reason="invalid_metric_name"} */
+	_Atomic uint64_t lname_drops;  /* ...{reason="invalid_label_name"} */
+	_Atomic uint64_t kept_bytes;   /* rendered samples held in blobs */
+	_Atomic uint64_t inflight_bytes; /* rendered samples of scrapes in flight */
+	_Atomic uint64_t memory_budget;  /* copy of policy.memory_budget for readers */
+	_Atomic uint64_t rules_confined; /* rules denied a namespaceSelector/role beyond their namespace */
+	_Atomic uint64_t honor_denied;   /* rules whose honorLabels the policy ignores */
+	_Atomic uint64_t builtin_skipped; /* built-in targets left to a ScrapeRule (last recompute) */
 	struct log_limit scrape_log;   /* loop thread */
 	struct log_limit drop_log;     /* loop thread */
 };
 
 /* scraper.c */
-int tstate_start(struct scrape_mgr *m, struct target *t);
+/* Starts scraping t; with limit_msg (not NULL) the target is refused by a
+ * target count limit: down with that message, never fetched. */
+int tstate_start(struct scrape_mgr *m, struct target *t, const char *limit_msg);
+/* Whether t's running state no longer matches what the policy and
+ * limit_msg ask (then the caller restarts it). */
+bool tstate_stale(const struct scrape_mgr *m, const struct target *t, const char *limit_msg);
 void tstate_stop(struct target *t, void *arg);
 /* tset_update's retuned callback: reschedules a kept target whose interval
  * changed; its samples, health and series stay. */

@@ -6,6 +6,8 @@
  * line is hit. */
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +41,8 @@ static const char *const err_names[SERR__COUNT] = {
 	[SERR_OUTPUT_TOO_LARGE] = "output_too_large",
 	[SERR_RELABEL_CPU] = "relabel_cpu_budget",
 	[SERR_OTHER] = "other",
+	[SERR_ADDRESS] = "address_refused",
+	[SERR_MEMORY_BUDGET] = "memory_budget",
 };
 
 const char *scrape_err_name(enum scrape_err e)
@@ -71,6 +75,15 @@ static void set_fail(struct tstate *s, enum scrape_err e, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(s->fail_msg, sizeof(s->fail_msg), fmt, ap);
 	va_end(ap);
+	/* Parts quoting the response (a line, a metric or label name) are for
+	 * the operator's /targets only: the published prefix stops before. */
+	{
+		const char *cut = strstr(s->fail_msg, ": \"");
+		const char *c2 = strstr(s->fail_msg, " (metric: ");
+		if (!cut || (c2 && c2 < cut))
+			cut = c2;
+		s->fail_pub = cut ? (size_t)(cut - s->fail_msg) : strlen(s->fail_msg);
+	}
 }
 
 /* ---- per-sample path --------------------------------------------------- */
@@ -92,12 +105,19 @@ static int add_hash(struct tstate *s, uint64_t h)
 	return 0;
 }
 
+static bool want_honor(const struct scrape_mgr *m, const struct target *t);
+static bool want_force_ns(const struct scrape_mgr *m, const struct target *t);
+
 /* name{sample labels (clashes renamed exported_<name> unless honorLabels),
  * target labels} value [ts] */
+static bool is_ns(const char *name, size_t len)
+{
+	return len == 9 && memcmp(name, "namespace", 9) == 0;
+}
+
 static int render(struct tstate *s, const char *name, const struct labels *ls, double v, bool has_ts,
 		  int64_t ts)
 {
-	const struct scrape_rule *r = s->rule;
 	const struct tlabels *tl = &s->t->d->labels;
 	struct buf *b = &s->out;
 	size_t start = b->len, it = 0;
@@ -113,7 +133,8 @@ static int render(struct tstate *s, const char *name, const struct labels *ls, d
 		if (!first && (rc = buf_addc(b, ',')))
 			goto fail;
 		first = false;
-		if (clash && !r->honor_labels && (rc = buf_adds(b, "exported_")))
+		if (clash && (!s->honor || (s->force_ns && is_ns(ref.name, ref.name_len))) &&
+		    (rc = buf_adds(b, "exported_")))
 			goto fail;
 		if ((rc = buf_add(b, ref.name, ref.name_len)) || (rc = buf_add(b, "=\"", 2)) ||
 		    (rc = expo_escape_label(b, ref.value, ref.value_len)) || (rc = buf_addc(b, '"')))
@@ -131,8 +152,8 @@ static int render(struct tstate *s, const char *name, const struct labels *ls, d
 	} else {
 		/* honorLabels, or a target without labels (then nothing is
 		 * added here). */
-		for (size_t i = 0; r->honor_labels && i < tl->n; i++) {
-			if (labels_get(ls, tl->v[i].name))
+		for (size_t i = 0; s->honor && i < tl->n; i++) {
+			if (labels_get(ls, tl->v[i].name) && !(s->force_ns && strcmp(tl->v[i].name, "namespace") == 0))
 				continue; /* honorLabels: the scraped value wins */
 			if ((!first && (rc = buf_addc(b, ','))) || (rc = buf_adds(b, tl->v[i].name)) ||
 			    (rc = buf_add(b, "=\"", 2)) ||
@@ -248,7 +269,7 @@ static bool labels_within_limits(struct tstate *s, const char *name, const struc
 	struct label_ref ref;
 
 	for (size_t i = 0; i < tl->n; i++) {
-		if (tl->v[i].value[0] && !(r->honor_labels && labels_get(ls, tl->v[i].name)))
+		if (tl->v[i].value[0] && !(s->honor && labels_get(ls, tl->v[i].name)))
 			n++;
 	}
 	if (r->label_limit && n > r->label_limit) {
@@ -262,14 +283,14 @@ static bool labels_within_limits(struct tstate *s, const char *name, const struc
 		return false;
 	while (labels_next(ls, &it, &ref)) {
 		size_t nlen = ref.name_len;
-		if (!r->honor_labels && target_has(tl, ref.name))
+		if (!s->honor && target_has(tl, ref.name))
 			nlen += strlen("exported_");
 		if (!label_ok(s, name, ref.name, ref.name_len, nlen, ref.value_len))
 			return false;
 	}
 	for (size_t i = 0; i < tl->n; i++) {
 		const char *tn = tl->v[i].name, *tv = tl->v[i].value;
-		if (tv[0] && !(r->honor_labels && labels_get(ls, tn)) &&
+		if (tv[0] && !(s->honor && labels_get(ls, tn)) &&
 		    !label_ok(s, name, tn, strlen(tn), strlen(tn), strlen(tv)))
 			return false;
 	}
@@ -329,10 +350,26 @@ static int on_sample(void *ctx, const struct expo_sample_ev *ev)
 		name = buf_cstr(&s->scratch);
 		labels_del(&ml, "__name__");
 		ls = &ml;
+		/* A relabeled name is not checked by the parser: one with a
+		 * newline or a brace would break the whole exposition. */
+		if (!scrape_valid_metric_name(name, strlen(name))) {
+			atomic_fetch_add(&s->m->name_drops, 1);
+			goto out;
+		}
+		{
+			struct label_ref ref;
+			size_t it = 0;
+			while (labels_next(&ml, &it, &ref)) {
+				if (!scrape_valid_label_name(ref.name, ref.name_len)) {
+					atomic_fetch_add(&s->m->lname_drops, 1);
+					goto out;
+				}
+			}
+		}
 	}
 	s->n_post++;
-	if (r->sample_limit && s->n_post > r->sample_limit) {
-		set_fail(s, SERR_SAMPLE_LIMIT, "sample limit exceeded (%llu)", (unsigned long long)r->sample_limit);
+	if (s->sample_limit && s->n_post > s->sample_limit) {
+		set_fail(s, SERR_SAMPLE_LIMIT, "sample limit exceeded (%llu)", (unsigned long long)s->sample_limit);
 		rc = KM_ETOOBIG;
 		goto out;
 	}
@@ -348,6 +385,23 @@ static int on_sample(void *ctx, const struct expo_sample_ev *ev)
 		rc = render(s, name, ls, ev->value, ev->has_ts, ev->ts_ms);
 	if (rc == KM_ETOOBIG)
 		set_fail(s, SERR_OUTPUT_TOO_LARGE, "rendered samples exceed %zu bytes", s->out.cap);
+	if (!rc && s->out.len > s->acct) {
+		struct scrape_mgr *m = s->m;
+		uint64_t budget = m->policy.memory_budget, grown = s->out.len - s->acct;
+		uint64_t used = atomic_load(&m->kept_bytes) + atomic_load(&m->inflight_bytes) + grown;
+		/* Checked before the line counts: the budget is never passed,
+		 * the aborted scrape's last line is freed with it. */
+		if (!budget || used <= budget) {
+			atomic_fetch_add(&m->inflight_bytes, grown);
+			s->acct = s->out.len;
+		} else {
+			set_fail(s, SERR_MEMORY_BUDGET,
+				 "memory budget exceeded: %llu bytes of scraped samples kept or in flight on this agent, "
+				 "budget %llu (K8sMonitor spec.scrape.memoryBudget)",
+				 (unsigned long long)used, (unsigned long long)budget);
+			rc = KM_ETOOBIG;
+		}
+	}
 out:
 	labels_fini(&ml);
 	return rc;
@@ -506,6 +560,15 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *arg)
 	}
 	if (!s->ps) {
 		const char *ct = NULL;
+		long code = 0;
+		/* Only a 200's body is parsed: a redirect's or an error page's
+		 * would end up quoted in lastError. */
+		curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &code);
+		if (code != 200) {
+			set_fail(s, SERR_HTTP_STATUS, "server returned HTTP status %ld%s", code,
+				 code >= 300 && code < 400 ? " (redirects are not followed)" : "");
+			return 0;
+		}
 		curl_easy_getinfo(s->easy, CURLINFO_CONTENT_TYPE, &ct);
 		s->ps = pslot_get(s->m, s, ct && strncmp(ct, "application/openmetrics-text", 28) == 0);
 		if (!s->ps) {
@@ -621,12 +684,15 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 	s->busy = false;
 	if (s->paused) /* timed out while waiting for a slice */
 		unlink_paused(m, s);
+	atomic_fetch_sub(&m->inflight_bytes, s->acct);
+	s->acct = 0;
 	if (res == CURLE_ABORTED_BY_CALLBACK && m->stopping)
 		return;
 	if (res == CURLE_OK && !s->failed) {
 		curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &code);
 		if (code != 200)
-			set_fail(s, SERR_HTTP_STATUS, "server returned HTTP status %ld", code);
+			set_fail(s, SERR_HTTP_STATUS, "server returned HTTP status %ld%s", code,
+				 code >= 300 && code < 400 ? " (redirects are not followed)" : "");
 		else if (s->ps) {
 			/* An unterminated last line is parsed here: the CPU
 			 * budget counts from now, not from the last chunk. */
@@ -649,6 +715,7 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 		} else {
 			atomic_store(&nb->refs, 1);
 			nb->len = len;
+			atomic_fetch_add(&m->kept_bytes, len);
 			nb->splice = s->splice;
 			s->out_hint = len;
 			qsort(s->hashes, s->nh, sizeof(*s->hashes), cmp_u64);
@@ -684,11 +751,14 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 	s->samples = nb;
 	s->health = s->failed ? HEALTH_DOWN : HEALTH_UP;
 	snprintf(s->last_error, sizeof(s->last_error), "%s", s->failed ? s->fail_msg : "");
+	s->last_error_pub = s->failed ? s->fail_pub : 0;
 	s->last_duration = (double)(clock_mono_ns() - s->start_ns) / 1e9;
 	s->r_scraped = s->failed ? 0 : s->n_scraped;
 	s->r_post = s->failed ? 0 : s->n_post;
 	s->r_added = added;
 	pthread_mutex_unlock(&m->lock);
+	if (old)
+		atomic_fetch_sub(&m->kept_bytes, old->len);
 	blob_unref(old);
 	pslot_put(m, s);
 	/* Between scrapes a target holds its blob only (a failed scrape's
@@ -712,6 +782,18 @@ static void on_timer(void *arg)
 	s->failed = false;
 	s->fail_msg[0] = 0;
 	s->body_bytes = 0;
+	{
+		/* The rule's sampleLimit within the administrator's maximum;
+		 * the default where the rule sets none (the built-in rule,
+		 * driven by pod annotations, always gets the default). */
+		const struct scrape_policy *p = &s->m->policy;
+		uint64_t lim = s->t->rule->builtin ? 0 : s->t->rule->sample_limit;
+		if (!lim)
+			lim = p->default_sample_limit;
+		if (p->max_sample_limit && (!lim || lim > p->max_sample_limit))
+			lim = p->max_sample_limit;
+		s->sample_limit = lim;
+	}
 	s->n_scraped = s->n_post = s->n_label_drops = 0;
 	s->cpu_ns = 0;
 	s->cpu_tick = 0;
@@ -731,7 +813,9 @@ static void on_timer(void *arg)
 	 * body streams in, and a blob must be rendered one way throughout. */
 	s->rule = scrape_rule_ref(s->t->rule);
 	s->timeout_ms = s->t->d->timeout_ms;
-	s->splice = !s->rule->honor_labels && s->tlabels_text[0];
+	s->honor = want_honor(s->m, s->t);
+	s->force_ns = want_force_ns(s->m, s->t);
+	s->splice = !s->honor && s->tlabels_text[0];
 	curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, (long)s->timeout_ms);
 	curl_easy_setopt(s->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)s->timeout_ms);
 	s->start_ns = clock_mono_ns();
@@ -772,11 +856,59 @@ static char *render_target_labels(const struct tlabels *tl)
 	return buf_steal(&b);
 }
 
-int tstate_start(struct scrape_mgr *m, struct target *t)
+/* Every connection a scrape opens goes through here: the address actually
+ * connected to (a name may resolve to anything) is checked against the
+ * policy, not only the one discovery saw. */
+static curl_socket_t open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct tstate *s = arg;
+	const struct sockaddr *sa = &a->addr;
+	const void *ip = NULL;
+	char why[256];
+
+	(void)purpose;
+	if (sa->sa_family == AF_INET)
+		ip = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	else if (sa->sa_family == AF_INET6)
+		ip = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+	if (!ip || scrape_addr_refused(&s->m->policy, &s->m->node_addrs, &s->m->api_addrs, sa->sa_family, ip,
+				       why, sizeof(why))) {
+		if (!ip)
+			snprintf(why, sizeof(why), "address family %d refused", sa->sa_family);
+		set_fail(s, SERR_ADDRESS, "%s", why);
+		return CURL_SOCKET_BAD;
+	}
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+static bool want_honor(const struct scrape_mgr *m, const struct target *t)
+{
+	return t->rule->honor_labels && !t->rule->builtin && scrape_policy_honor(&m->policy, t->rule->namespace);
+}
+
+static bool want_force_ns(const struct scrape_mgr *m, const struct target *t)
+{
+	return !t->rule->builtin && !scrape_policy_cross_ns(&m->policy, t->rule->namespace);
+}
+
+bool tstate_stale(const struct scrape_mgr *m, const struct target *t, const char *limit_msg)
+{
+	const struct tstate *s = t->state;
+
+	if (!s || t->d->refused)
+		return false; /* address refusals are part of the identity */
+	if ((s->refuse == REFUSE_TARGET_LIMIT) != (limit_msg != NULL))
+		return true;
+	if (limit_msg && strcmp(limit_msg, s->refused) != 0)
+		return true;
+	return s->honor != want_honor(m, t) || s->force_ns != want_force_ns(m, t);
+}
+
+int tstate_start(struct scrape_mgr *m, struct target *t, const char *limit_msg)
 {
 	struct tstate *s = calloc(1, sizeof(*s));
 	int64_t iv = t->d->interval_ms;
-	CURL *e;
+	CURL *e = NULL;
 
 	if (!s)
 		return KM_ENOMEM;
@@ -785,6 +917,24 @@ int tstate_start(struct scrape_mgr *m, struct target *t)
 	buf_init(&s->out, m->body_max * OUT_FACTOR);
 	buf_init(&s->scratch, LABELS_NAME_MAX + 1);
 	s->tlabels_text = render_target_labels(&t->d->labels);
+	s->honor = want_honor(m, t);
+	s->force_ns = want_force_ns(m, t);
+	s->splice = !s->honor && s->tlabels_text && s->tlabels_text[0];
+	if (t->d->refused || limit_msg) {
+		/* Never fetched: down at once, with the reason, and no handle
+		 * or buffer held. */
+		s->refuse = t->d->refused ? REFUSE_ADDRESS : REFUSE_TARGET_LIMIT;
+		snprintf(s->refused, sizeof(s->refused), "%s", t->d->refused ? t->d->refused : limit_msg);
+		if (!s->tlabels_text) {
+			free(s);
+			return KM_ENOMEM;
+		}
+		s->health = HEALTH_DOWN;
+		snprintf(s->last_error, sizeof(s->last_error), "%s", s->refused);
+		s->last_error_pub = strlen(s->last_error);
+		t->state = s;
+		return 0;
+	}
 	s->easy = e = curl_easy_init();
 	if (!s->tlabels_text || !e) {
 		buf_fini(&s->out);
@@ -799,8 +949,11 @@ int tstate_start(struct scrape_mgr *m, struct target *t)
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, m->headers);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "gzip");
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
+	/* Redirects are not followed (docs/security.md): a target's answer
+	 * must not choose another host for the agent to fetch. */
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, s);
 	curl_easy_setopt(e, CURLOPT_FAILONERROR, 1L);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	/* No DNS cache: libcurl prunes its whole cache after every transfer,
@@ -838,8 +991,12 @@ void tstate_stop(struct target *t, void *arg)
 		kube_loop_remove_easy(s->m->loop, s->easy);
 	if (s->paused)
 		unlink_paused(s->m, s);
-	curl_easy_cleanup(s->easy);
+	if (s->easy)
+		curl_easy_cleanup(s->easy);
 	scrape_rule_unref(s->rule);
+	atomic_fetch_sub(&s->m->inflight_bytes, s->acct);
+	if (s->samples)
+		atomic_fetch_sub(&s->m->kept_bytes, s->samples->len);
 	pslot_put(s->m, s);
 	buf_fini(&s->out);
 	buf_fini(&s->scratch);

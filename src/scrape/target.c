@@ -14,6 +14,8 @@ uint64_t target_identity(const struct scrape_rule *r, const struct disc_target *
 	h = hash64_add_strz(h, r->namespace);
 	h = hash64_add_strz(h, r->name);
 	h = hash64_add_strz(h, d->url);
+	if (d->refused)
+		h = hash64_add_strz(h, d->refused); /* a policy change restarts the target */
 	return h ? h : 1;
 }
 

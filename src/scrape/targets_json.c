@@ -1,4 +1,4 @@
-/* /api/v1/targets in the shape of Prometheus' API (activeTargets with
+/* /targets (operator) and /api/v1/targets (redacted) in the shape of Prometheus' API (activeTargets with
  * discoveredLabels, labels, scrapePool, scrapeUrl, globalUrl, lastError,
  * lastScrape, lastScrapeDuration, health, scrapeInterval, scrapeTimeout). */
 #include <stdio.h>
@@ -42,6 +42,11 @@ static void dur(char *dst, size_t n, int64_t ms)
 
 int scrape_mgr_write_targets(struct scrape_mgr *m, struct buf *out)
 {
+	return scrape_mgr_write_targets_view(m, false, out);
+}
+
+int scrape_mgr_write_targets_view(struct scrape_mgr *m, bool full, struct buf *out)
+{
 	json_t *root = json_pack("{s:s, s:{s:[], s:[]}}", "status", "success", "data", "activeTargets",
 				 "droppedTargets");
 	json_t *active = json_object_get(json_object_get(root, "data"), "activeTargets");
@@ -57,18 +62,23 @@ int scrape_mgr_write_targets(struct scrape_mgr *m, struct buf *out)
 			const struct tstate *s = t->state;
 			char ts[64], iv[32], to[32], pool[600];
 			json_t *o;
+			char err[256];
 
 			rfc3339(ts, sizeof(ts), s ? s->last_scrape : 0);
 			dur(iv, sizeof(iv), t->d->interval_ms);
 			dur(to, sizeof(to), t->d->timeout_ms);
 			snprintf(pool, sizeof(pool), "%s", t->rule->job);
+			/* Redacted: discovered labels carry every annotation of the
+			 * object, errors may quote the response (docs/security.md). */
+			snprintf(err, sizeof(err), "%.*s", s ? (int)(full ? sizeof(err) : s->last_error_pub) : 0,
+				 s ? s->last_error : "");
 			o = json_pack("{s:o, s:o, s:s, s:s, s:s, s:s, s:s, s:f, s:s, s:s, s:s}",
-				      "discoveredLabels", labels_json(&t->d->discovered),
+				      "discoveredLabels", full ? labels_json(&t->d->discovered) : json_object(),
 				      "labels", labels_json(&t->d->labels),
 				      "scrapePool", pool,
 				      "scrapeUrl", t->d->url,
 				      "globalUrl", t->d->url,
-				      "lastError", s ? s->last_error : "",
+				      "lastError", err,
 				      "lastScrape", ts,
 				      "lastScrapeDuration", s ? s->last_duration : 0.0,
 				      "health", scrape_health_name(s ? s->health : HEALTH_UNKNOWN),

@@ -49,7 +49,7 @@ for f in examples/k8smonitor.yaml examples/scraperule-*.yaml; do
 	[ -f "$f" ] && kubectl apply -f "$f" >>"$STATE/kubectl.log" 2>&1
 done
 
-./bin/k8smon -promscrape.kubernetes -kubeconfig="$KUBECONFIG" -nodeName=demo-node-1 \
+./bin/k8smon -promscrape.kubernetes -promscrape.allowLoopback -kubeconfig="$KUBECONFIG" -nodeName=demo-node-1 \
 	-httpListenAddr=127.0.0.1:$PORT -leaderElection.namespace=default \
 	>"$STATE/k8smon.log" 2>&1 &
 K8SMON=$!

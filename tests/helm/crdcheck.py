@@ -58,6 +58,9 @@ CEL = {
         lambda s: not (s.get("metricAllowlist") and s.get("metricDenylist")),
     "self.all(k, k in %s)" % ("[" + ", ".join("'%s'" % r for r in KSM_RES) + "]"):
         lambda s: all(k in KSM_RES for k in s),
+    "!has(self.defaultSampleLimit) || !has(self.maxSampleLimit) || self.maxSampleLimit == 0 || (self.defaultSampleLimit > 0 && self.defaultSampleLimit <= self.maxSampleLimit)":
+        lambda s: "defaultSampleLimit" not in s or "maxSampleLimit" not in s or s["maxSampleLimit"] == 0
+        or 0 < s["defaultSampleLimit"] <= s["maxSampleLimit"],
     "duration(self) >= duration('1s') && duration(self) <= duration('1h')":
         lambda s: 1 <= dur(s) <= 3600,
     "duration(self) >= duration('100ms') && duration(self) <= duration('1h')":
@@ -394,6 +397,8 @@ BAD = [  # (kind, spec, what the validator must report)
     ("K8sMonitor", {"kubeState": {"metricAllowlist": ["a"], "metricDenylist": ["b"]}}, "CEL rule failed"),
     ("K8sMonitor", {"kubeState": {"labelsAllowlist": {"pod": ["app"]}}}, "CEL rule failed"),
     ("K8sMonitor", {"nodeSelector": {"matchExpressions": [{"key": "a", "operator": "In"}]}}, "CEL rule failed"),
+    ("K8sMonitor", {"scrape": {"defaultSampleLimit": 300000, "maxSampleLimit": 200000}}, "CEL rule failed"),
+    ("K8sMonitor", {"scrape": {"allowLoopback": "yes"}}, "boolean"),
     ("ScrapeRule", {"role": "pods"}, "not in"),
     ("ScrapeRule", {"interval": "10s", "scrapeTimeout": "30s"}, "CEL rule failed"),
     ("ScrapeRule", {"sampleLimit": -1}, "out of bounds"),

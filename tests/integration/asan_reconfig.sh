@@ -14,7 +14,7 @@ PID=""
 trap 'kill $PID 2>/dev/null; kill $FAKEAPI_PID 2>/dev/null; rm -rf "$TMP"' EXIT
 fakeapi_start "$TMP" --load crds --load examples/cluster || { fail "fake API server"; finish; }
 PORT=$(free_port)
-ASAN_OPTIONS=detect_leaks=1:exitcode=23 $BIN -promscrape.kubernetes -kubeconfig="$KUBECONFIG" \
+ASAN_OPTIONS=detect_leaks=1:exitcode=23 $BIN -promscrape.kubernetes -promscrape.allowLoopback -kubeconfig="$KUBECONFIG" \
 	-nodeName=demo-node-1 -httpListenAddr=127.0.0.1:$PORT -leaderElection.namespace=default \
 	-loggerLevel=WARN >"$TMP/k8smon.log" 2>&1 &
 PID=$!

@@ -13,7 +13,7 @@ trap 'kill $PID 2>/dev/null; kill $FAKEAPI_PID 2>/dev/null; rm -rf "$TMP"' EXIT
 fakeapi_start "$TMP" --load examples/cluster || { fail "fake API server"; finish; }
 PORT=$(free_port)
 U=http://127.0.0.1:$PORT
-$BIN -promscrape.kubernetes -kubeconfig="$KUBECONFIG" -nodeName=demo-node-1 \
+$BIN -promscrape.kubernetes -promscrape.allowLoopback -kubeconfig="$KUBECONFIG" -nodeName=demo-node-1 \
 	-httpListenAddr=127.0.0.1:$PORT -leaderElection=false >"$TMP/k8smon.log" 2>&1 &
 PID=$!
 wait_http "$U/healthz" || { fail "agent did not start"; finish; }

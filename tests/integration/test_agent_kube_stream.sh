@@ -48,7 +48,7 @@ check "bulk POST of $PODS pods" test "$N0" -eq $((PODS / 20))
 
 PORT=$(free_port)
 U=http://127.0.0.1:$PORT
-./bin/k8smon -promscrape.kubernetes -kubeconfig="$KUBECONFIG" -nodeName=node-1 \
+./bin/k8smon -promscrape.kubernetes -promscrape.allowLoopback -kubeconfig="$KUBECONFIG" -nodeName=node-1 \
 	-leaderElection=false -promscrape.kubernetes.collectors=kube-state \
 	-httpListenAddr=127.0.0.1:$PORT -loggerLevel=WARN >"$TMP/k8smon.log" 2>&1 &
 PID=$!
@@ -110,7 +110,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=k8smon-stream" \
 	-keyout "$TMP/tls.key" -out "$TMP/tls.crt" >/dev/null 2>&1
 TPORT=$(free_port)
 T=https://127.0.0.1:$TPORT
-./bin/k8smon -promscrape.kubernetes -kubeconfig="$KUBECONFIG" -nodeName=node-1 \
+./bin/k8smon -promscrape.kubernetes -promscrape.allowLoopback -kubeconfig="$KUBECONFIG" -nodeName=node-1 \
 	-leaderElection=false -promscrape.kubernetes.collectors=kube-state -http.auth=kubernetes \
 	-tls -tlsCertFile="$TMP/tls.crt" -tlsKeyFile="$TMP/tls.key" \
 	-httpListenAddr=127.0.0.1:$TPORT -loggerLevel=WARN >"$TMP/k8smon-tls.log" 2>&1 &
@@ -163,7 +163,7 @@ wait $PID 2>/dev/null
 # exposition), counted by path and as a stream error, logged.
 PORT=$(free_port)
 U=http://127.0.0.1:$PORT
-./bin/k8smon -promscrape.kubernetes -kubeconfig="$KUBECONFIG" -nodeName=node-1 \
+./bin/k8smon -promscrape.kubernetes -promscrape.allowLoopback -kubeconfig="$KUBECONFIG" -nodeName=node-1 \
 	-leaderElection=false -promscrape.kubernetes.collectors=kube-state -http.maxSeries=10000 \
 	-httpListenAddr=127.0.0.1:$PORT -loggerLevel=WARN >"$TMP/k8smon-cap.log" 2>&1 &
 PID=$!

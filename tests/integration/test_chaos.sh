@@ -48,7 +48,7 @@ check "Lease existed (was held)" kubectl get lease k8smon -n default
 # SIGTERM while the API server stalls Lease writes: the release is given up after 1 s
 # (the Lease expires by itself) and the process still exits 0 within 2 s.
 PORT=$(free_port)
-"$BIN" -promscrape.kubernetes -kubeconfig="$KUBECONFIG" -nodeName=demo-node-1 -httpListenAddr=127.0.0.1:$PORT \
+"$BIN" -promscrape.kubernetes -promscrape.allowLoopback -kubeconfig="$KUBECONFIG" -nodeName=demo-node-1 -httpListenAddr=127.0.0.1:$PORT \
 	-leaderElection.namespace=default >"$TMP/stall.log" 2>&1 &
 PID=$!
 i=0; until curl -s "127.0.0.1:$PORT/metrics/self" | grep -q '^k8smon_leader{lease="default/k8smon"} 1' || [ $i -gt 150 ]; do sleep 0.2; i=$((i + 1)); done

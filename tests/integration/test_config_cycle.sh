@@ -109,13 +109,15 @@ check "the second now accepted" until_true 10 \
 	"kubectl get kmon second -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].reason}' | grep -qx Accepted"
 
 # 4. One watch per (resource, selector): kube-state on, the app collector
-# on, ScrapeRules that need services, endpoints and this node.
+# on, ScrapeRules that need services, endpoints and this node (role node is
+# for rules of namespaces in spec.scrape.crossNamespaceRules only).
 kubectl apply -f - >/dev/null <<'YAML'
 apiVersion: k8smon.io/v1alpha1
 kind: K8sMonitor
 metadata: {name: second}
 spec:
   collectors: [node, container, kube-state, app]
+  scrape: {crossNamespaceRules: [cycle]}
 YAML
 kubectl create namespace cycle >/dev/null 2>&1
 for role in service endpoints node pod; do

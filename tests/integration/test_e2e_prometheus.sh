@@ -77,7 +77,7 @@ fi
 APORT=$(free_port)
 AGENT=127.0.0.1:$APORT
 # shellcheck disable=SC2086
-./bin/k8smon -promscrape.kubernetes -kubeconfig="$KUBECONFIG" -nodeName=$NODE -leaderElection=false \
+./bin/k8smon -promscrape.kubernetes -promscrape.allowLoopback -kubeconfig="$KUBECONFIG" -nodeName=$NODE -leaderElection=false \
 	-httpListenAddr=$AGENT $SYSFS_FLAG >"$TMP/k8smon.log" 2>&1 &
 PIDS="$PIDS $!"
 wait_http "http://$AGENT/healthz" 10 || { cat "$TMP/k8smon.log"; bail "agent did not start"; }

@@ -70,7 +70,7 @@ K="kubectl --kubeconfig=$TMP/kc --cache-dir=$TMP/cache"
 $K apply --dry-run=client -f examples/deploy/ >"$TMP/dry" 2>&1; rc=$?
 check "kubectl apply --dry-run=client -f examples/deploy/" test $rc -eq 0
 $K apply -f examples/deploy/ >"$TMP/a1" 2>&1; rc=$?
-check "kubectl apply -f examples/deploy/ creates everything in one run" sh -c "[ $rc -eq 0 ] && [ \$(grep -c created $TMP/a1) -eq 14 ]"
+check "kubectl apply -f examples/deploy/ creates everything in one run (15 objects with the operator role)" sh -c "[ $rc -eq 0 ] && [ \$(grep -c created $TMP/a1) -eq 15 ]"
 [ $rc -eq 0 ] || cat "$TMP/a1"
 $K apply -k examples/deploy/ >"$TMP/a2" 2>&1; rc=$?
 check "kubectl apply -k examples/deploy/ is unchanged afterwards" sh -c "[ $rc -eq 0 ] && ! grep -v unchanged $TMP/a2"

@@ -25,7 +25,7 @@ fake_ctl POST /auth '{"users": {"tok-prom": {"username": "system:serviceaccount:
 
 PORT=$(free_port)
 U=http://127.0.0.1:$PORT
-$BIN -promscrape.kubernetes -kubeconfig="$KUBECONFIG" -nodeName=n1 -http.auth=kubernetes \
+$BIN -promscrape.kubernetes -promscrape.allowLoopback -kubeconfig="$KUBECONFIG" -nodeName=n1 -http.auth=kubernetes \
 	-httpListenAddr=127.0.0.1:$PORT -leaderElection=false -loggerLevel=INFO >"$TMP/k8smon.log" 2>&1 &
 PID=$!
 wait_http "$U/healthz" || { fail "agent did not start"; cat "$TMP/k8smon.log"; finish; }

@@ -71,7 +71,7 @@ fi
 fakeapi_start "$TMP" --load crds --load examples/cluster || { fail "fake API server"; finish; }
 PORT=$(free_port)
 U=http://127.0.0.1:$PORT
-$BIN -promscrape.kubernetes -kubeconfig="$KUBECONFIG" -nodeName=demo-node-1 \
+$BIN -promscrape.kubernetes -promscrape.allowLoopback -kubeconfig="$KUBECONFIG" -nodeName=demo-node-1 \
 	-httpListenAddr=127.0.0.1:$PORT -leaderElection=false >"$TMP/kube.log" 2>&1 &
 PID=$!
 wait_http "$U/healthz" || { fail "Kubernetes mode did not start"; cat "$TMP/kube.log"; finish; }

@@ -44,7 +44,7 @@ put() { fake_ctl POST /objects "$1" >/dev/null; }
 
 A1=$(free_port); A2=$(free_port)
 start_agent() { # start_agent NODE PORT
-	"${K8SMON:-./bin/k8smon}" -promscrape.kubernetes -kubeconfig="$KUBECONFIG" -nodeName="$1" \
+	"${K8SMON:-./bin/k8smon}" -promscrape.kubernetes -promscrape.allowLoopback -kubeconfig="$KUBECONFIG" -nodeName="$1" \
 		-httpListenAddr=127.0.0.1:$2 -leaderElection.namespace=default -loggerLevel=INFO \
 		-promscrape.kubernetes.collectors=app >"$TMP/agent-$1.log" 2>&1 &
 	PIDS="$PIDS $!"
@@ -88,7 +88,8 @@ check "TYPE before the family's first sample" sh -c "awk '/^# TYPE app_requests_
 check "promtool check metrics parses /metrics/apps" sh -c "! promtool check metrics <$TMP/apps.txt 2>&1 | grep -v ' no help text\$' | grep -q ."
 fake_ctl DELETE "/objects?resource=pods&namespace=shard" >/dev/null
 
-# Built-in rule covers prometheus.io too; a ScrapeRule replaces it.
+# Built-in rule covers prometheus.io too; a ScrapeRule takes the pods it
+# selects from it (each pod scraped once), the built-in keeps the others.
 put "$(pod prom p n1 $P_PROM prometheus.io)"
 put "$(pod prom v n1 $P_OK victoriametrics.com)"
 check "built-in rule: prometheus.io pod scraped" until_true 2000 "curl -s $U1/api/v1/targets | grep -q '\"pod\":\"p\"'"
@@ -96,18 +97,32 @@ cat >"$TMP/sr.json" <<JSON
 {"apiVersion":"k8smon.io/v1alpha1","kind":"ScrapeRule","metadata":{"name":"r","namespace":"prom","generation":1},
  "spec":{"role":"pod","annotationPrefix":"victoriametrics.com","interval":"1s"}}
 JSON
+# POOL POD: scrape pools of that pod's targets, one per line.
+cat >"$TMP/POOL" <<SH
+#!/bin/sh
+curl -s $U1/api/v1/targets | python3 -c "
+import json,sys
+for t in json.load(sys.stdin)['data']['activeTargets']:
+    if t['labels'].get('pod') == sys.argv[1]: print(t['scrapePool'])" "\$1"
+SH
+chmod +x "$TMP/POOL"
 put "$(cat "$TMP/sr.json")"
-check "ScrapeRule victoriametrics.com: only pod v" until_true 2000 \
-	"curl -s $U1/api/v1/targets | grep -q '\"pod\":\"v\"' && ! curl -s $U1/api/v1/targets | grep -q '\"pod\":\"p\"'"
+check "ScrapeRule victoriametrics.com: pod v only under the rule, p still under the built-in" until_true 2000 \
+	"test \"\$($TMP/POOL v | tr '\n' ' ')\" = 'prom/r ' && test \"\$($TMP/POOL p | tr '\n' ' ')\" = 'kubernetes-pods '"
 check "job label from the rule" until_true 2000 "curl -s $U1/metrics/apps | grep -q 'job=\"prom/r\"'"
-put "$(sed 's/victoriametrics.com/prometheus.io/' "$TMP/sr.json")"
-check "switched to prometheus.io: only pod p" until_true 2000 \
-	"curl -s $U1/api/v1/targets | grep -q '\"pod\":\"p\"' && ! curl -s $U1/api/v1/targets | grep -q '\"pod\":\"v\"'"
+put "$(sed 's/victoriametrics.com/prometheus.io/; s/"generation":1/"generation":2/' "$TMP/sr.json")" # a spec change bumps the generation
+check "switched to prometheus.io: p under the rule, v back to the built-in" until_true 2000 \
+	"test \"\$($TMP/POOL p | tr '\n' ' ')\" = 'prom/r ' && test \"\$($TMP/POOL v | tr '\n' ' ')\" = 'kubernetes-pods '"
 fake_ctl DELETE "/objects?resource=scraperules&group=k8smon.io&namespace=prom&name=r" >/dev/null
 fake_ctl DELETE "/objects?resource=pods&namespace=prom" >/dev/null
 
 # namespaceSelector on a namespace label other than its name: the Namespace
 # objects are watched, and a label change moves the namespace in or out.
+# A rule reaches beyond its namespace only where a K8sMonitor allows it; the
+# built-in rule (which would scrape both annotated pods) is off meanwhile.
+put '{"apiVersion":"k8smon.io/v1alpha1","kind":"K8sMonitor","metadata":{"name":"cross","generation":1,"creationTimestamp":"2024-01-01T00:00:00Z"},
+ "spec":{"scrape":{"allowLoopback":true,"crossNamespaceRules":["default"],"builtinRule":false}}}'
+check "K8sMonitor with crossNamespaceRules applied" until_true 5000 "curl -s $U1/config | grep -q '\"source\": \"K8sMonitor/cross\"'"
 nsobj() { printf '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"%s","labels":{"kubernetes.io/metadata.name":"%s","team":"%s"}}}' "$1" "$1" "$2"; }
 put "$(nsobj shop-a shop)"
 put "$(nsobj shop-b web)"
@@ -122,6 +137,7 @@ check "namespace relabelled team=shop: its pod joins" until_true 3000 "curl -s $
 put "$(nsobj shop-a web)"
 check "namespace relabelled away: its pod leaves" until_true 3000 "! curl -s $U1/api/v1/targets | grep -q '\"pod\":\"sa\"'"
 fake_ctl DELETE "/objects?resource=scraperules&group=k8smon.io&namespace=default&name=team" >/dev/null
+fake_ctl DELETE "/objects?resource=k8smonitors&group=k8smon.io&name=cross" >/dev/null
 fake_ctl DELETE "/objects?resource=pods&namespace=shop-a" >/dev/null
 fake_ctl DELETE "/objects?resource=pods&namespace=shop-b" >/dev/null
 

@@ -83,7 +83,7 @@ rule in ingress "\"relabelings\":[{\"targetLabel\":\"__address__\",\"replacement
 
 A1=$(free_port); A2=$(free_port)
 start_agent() { # start_agent NODE PORT
-	"${K8SMON:-./bin/k8smon}" -promscrape.kubernetes -kubeconfig="$KUBECONFIG" -nodeName="$1" \
+	"${K8SMON:-./bin/k8smon}" -promscrape.kubernetes -promscrape.allowLoopback -kubeconfig="$KUBECONFIG" -nodeName="$1" \
 		-httpListenAddr=127.0.0.1:$2 -leaderElection.namespace=default -leaderElection.leaseDuration=3s \
 		-leaderElection.renewDeadline=2s -leaderElection.retryPeriod=500ms -loggerLevel=INFO \
 		-promscrape.kubernetes.collectors=app >"$TMP/agent-$1.log" 2>&1 &
@@ -99,7 +99,7 @@ until_true() { until_ms "$@"; } # MS CMD; tests/lib/common.sh
 # Target summary of an agent: one line per target, "job pod health labels...".
 cat >"$TMP/T" <<'SH'
 #!/bin/sh
-curl -s "$1/api/v1/targets" | python3 -c "
+curl -s "$1/targets" | python3 -c "
 import json,sys
 for t in json.load(sys.stdin)['data']['activeTargets']:
     l = t['labels']; d = t.get('discoveredLabels', {})

@@ -2,7 +2,8 @@
 # ScrapeRule end to end with kubectl (issue 6, "the same for a ScrapeRule"):
 # the agent starts with the flag defaults (built-in rule: victoriametrics.com
 # and prometheus.io annotations), then a ScrapeRule selects the
-# victoriametrics.com pod, switches to prometheus.io (visible within 1 s), an
+# victoriametrics.com pod (the built-in rule, which runs next to ScrapeRules,
+# keeps the other one), switches to prometheus.io (visible within 1 s), an
 # invalid edit keeps the previous behaviour and shows Ready=False with the
 # field message, the fix is Ready again, and deleting the rule brings the
 # flag defaults back. Also: status is written by the leader only, once per
@@ -42,7 +43,7 @@ spec: {holderIdentity: someone-else, leaseDurationSeconds: 3600, renewTime: "202
 YAML
 PORT=$(free_port)
 U=http://127.0.0.1:$PORT
-$BIN -promscrape.kubernetes -kubeconfig="$KUBECONFIG" -nodeName=n1 -httpListenAddr=127.0.0.1:$PORT \
+$BIN -promscrape.kubernetes -promscrape.allowLoopback -kubeconfig="$KUBECONFIG" -nodeName=n1 -httpListenAddr=127.0.0.1:$PORT \
 	-promscrape.kubernetes.collectors=app -leaderElection.namespace=default -leaderElection.retryPeriod=500ms \
 	-loggerLevel=INFO >"$TMP/k8smon.log" 2>&1 &
 PIDS="$PIDS $!"
@@ -77,8 +78,17 @@ spec:
   annotationPrefix: victoriametrics.com
   interval: 1s
 YAML
-check "kubectl apply ScrapeRule victoriametrics.com: only pod v within 1 s" until_true 1000 \
-	"curl -s $U/api/v1/targets | grep -q '\"pod\":\"v\"' && ! curl -s $U/api/v1/targets | grep -q '\"pod\":\"p\"'"
+# pools POD: the scrape pools of that pod's targets, space-separated.
+cat >"$TMP/pools" <<SH
+#!/bin/sh
+curl -s $U/api/v1/targets | python3 -c "
+import json,sys
+print(' '.join(sorted(t['scrapePool'] for t in json.load(sys.stdin)['data']['activeTargets'] if t['labels'].get('pod') == sys.argv[1])))" "\$1"
+SH
+chmod +x "$TMP/pools"
+RULE_V="test \"\$($TMP/pools v)\" = prom/r && test \"\$($TMP/pools p)\" = kubernetes-pods"
+RULE_P="test \"\$($TMP/pools p)\" = prom/r && test \"\$($TMP/pools v)\" = kubernetes-pods"
+check "kubectl apply ScrapeRule victoriametrics.com: pod v under the rule (once), p under the built-in, within 1 s" until_true 1000 "$RULE_V"
 printf 'apiVersion: k8smon.io/v1alpha1\nkind: K8sMonitor\nmetadata:\n  name: f\nspec:\n  interval: 10s\n' | kubectl apply -f - >/dev/null
 check "follower applies the K8sMonitor itself" until_true 3000 "curl -s $U/config | grep -q '\"source\": \"K8sMonitor/f\"'"
 sleep 1.5
@@ -96,8 +106,8 @@ check "observedGeneration = generation (1)" sh -c "test \"\$($SR -o jsonpath='{.
 # Switch the prefix; exactly one status write follows.
 fake_ctl POST /requests/reset >/dev/null
 kubectl -n prom patch sr r --type=merge -p '{"spec":{"annotationPrefix":"prometheus.io"}}' >/dev/null
-if ms=$(until_true 1000 "curl -s $U/api/v1/targets | grep -q '\"pod\":\"p\"' && ! curl -s $U/api/v1/targets | grep -q '\"pod\":\"v\"' && ! curl -s $U/metrics | grep -q 'pod=\"v\"'"); then
-	ok "switched to prometheus.io: only pod p, no sample of pod v on /metrics after ${ms} ms (<= 1 s)"
+if ms=$(until_true 1000 "$RULE_P && ! curl -s $U/metrics | grep -q 'job=\"prom/r\".*pod=\"v\"'"); then
+	ok "switched to prometheus.io: pod p under the rule, v back under the built-in, no prom/r sample of pod v on /metrics after ${ms} ms (<= 1 s)"
 else
 	fail "prefix switch not visible within 1 s"
 fi
@@ -123,7 +133,7 @@ check "invalid edit: kubectl get sr -o wide shows False InvalidSpec with spec.an
 check "invalid edit: Stalled=True" sh -c "$SR -o jsonpath='{.status.conditions[?(@.type==\"Stalled\")].status}' | grep -qx True"
 [ -n "$LUA" ] && check "invalid, as written by the agent: Argo CD Degraded, kstatus Failed" test "$(health)" = "Degraded Failed"
 check "invalid edit: observedGeneration 3" sh -c "test \"\$($SR -o jsonpath='{.status.observedGeneration}')\" = 3"
-check "invalid edit: still only pod p (last accepted version)" sh -c "curl -s $U/api/v1/targets | grep -q '\"pod\":\"p\"' && ! curl -s $U/api/v1/targets | grep -q '\"pod\":\"v\"'"
+check "invalid edit: still pod p under the rule (last accepted version)" sh -c "$RULE_P"
 check "invalid edit: samples of pod p still on /metrics" sh -c "curl -s $U/metrics | grep -q '^app_requests_total{.*pod=\"p\"'"
 
 curl -s $U/config >"$TMP/config.json"
@@ -145,7 +155,7 @@ check "fixed (after two 409s on the status write): Ready True Accepted again" un
 	"$SR --no-headers | grep -Eq '^r +pod +True +Accepted +1 ' && test \"\$($SR -o jsonpath='{.status.observedGeneration}')\" = 4"
 check "the 409s happened and were retried (3 status PATCHes)" test "$(status_writes)" = 3
 check "the failed write is logged with its retry" grep -q 'status failed: .*(HTTP 409); retrying ' "$TMP/k8smon.log"
-check "fixed: still only pod p" sh -c "curl -s $U/api/v1/targets | grep -q '\"pod\":\"p\"' && ! curl -s $U/api/v1/targets | grep -q '\"pod\":\"v\"'"
+check "fixed: still pod p under the rule" sh -c "$RULE_P"
 
 kubectl -n prom delete sr r >/dev/null
 check "delete: flag defaults return (pods v and p) within 1 s" until_true 1000 \

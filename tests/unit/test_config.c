@@ -125,11 +125,52 @@ static void test_invalid_specs(void **state)
 	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"kubeState\":{\"metricAllowlist\":[\"kube_pod_.*\",\"[\"]}}}",
 		     "spec.kubeState.metricAllowlist[1]: invalid regex [: missing terminating ] for character class at offset 1");
 	expect_error("{\"metadata\":{},\"spec\":{}}", "metadata.name: required");
+	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"scrape\":{\"allowLoopback\":\"yes\"}}}",
+		     "spec.scrape.allowLoopback: must be true or false");
+	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"scrape\":{\"memoryBudget\":\"64MB\"}}}",
+		     "spec.scrape.memoryBudget: must be a byte count up to 1Ti (e.g. 64Mi or 67108864)");
+	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"scrape\":{\"crossNamespaceRules\":[\"a\",\"\"]}}}",
+		     "spec.scrape.crossNamespaceRules[1]: must be a namespace name (1-63 characters) or \"*\"");
+	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"scrape\":{\"maxTargets\":-1}}}",
+		     "spec.scrape.maxTargets: must be an integer in [0, 1000000]");
+	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"scrape\":{\"defaultSampleLimit\":300000}}}",
+		     "spec.scrape.defaultSampleLimit: 300000 is above spec.scrape.maxSampleLimit 200000 "
+		     "(0 = no limit is above every maximum)");
 	/* What the CRD's CEL rules forbid is refused here too. */
 	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"namespaces\":[\"a\",\"b\"],\"excludeNamespaces\":[\"c\",\"b\"]}}",
 		     "spec.excludeNamespaces[1]: \"b\" is also in spec.namespaces (a namespace must not be both in namespaces and excludeNamespaces)");
 	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"kubeState\":{\"metricAllowlist\":[\"a\"],\"metricDenylist\":[\"b\"]}}}",
 		     "spec.kubeState: metricAllowlist and metricDenylist are mutually exclusive");
+}
+
+/* spec.scrape: absent fields keep the defaults (and the flag for
+ * allowLoopback); present ones replace them. */
+static void test_scrape_policy(void **state)
+{
+	char err[256] = "";
+	struct config *c;
+
+	(void)state;
+	c = build("{\"metadata\":{\"name\":\"m\"},\"spec\":{}}", err, sizeof(err));
+	assert_non_null(c);
+	assert_false(c->scrape.allow_loopback);
+	assert_true(c->scrape.builtin_rule);
+	assert_int_equal(c->scrape.default_sample_limit, SCRAPE_DEFAULT_SAMPLE_LIMIT);
+	assert_int_equal(c->scrape.memory_budget, SCRAPE_MEMORY_BUDGET);
+	config_unref(c);
+	c = build("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"scrape\":{\"allowLoopback\":true,\"builtinRule\":false,"
+		  "\"crossNamespaceRules\":[\"monitoring\"],\"honorLabelsNamespaces\":[\"*\"],\"memoryBudget\":\"3Mi\","
+		  "\"maxSampleLimit\":0,\"defaultSampleLimit\":0,\"maxTargetsPerNamespace\":7}}}", err, sizeof(err));
+	assert_non_null(c);
+	assert_true(c->scrape.allow_loopback);
+	assert_false(c->scrape.builtin_rule);
+	assert_true(scrape_policy_cross_ns(&c->scrape, "monitoring"));
+	assert_false(scrape_policy_cross_ns(&c->scrape, "shop"));
+	assert_true(scrape_policy_honor(&c->scrape, "shop"));
+	assert_int_equal(c->scrape.memory_budget, 3 << 20);
+	assert_int_equal(c->scrape.max_targets_per_namespace, 7);
+	assert_int_equal(c->scrape.max_targets, SCRAPE_MAX_TARGETS);
+	config_unref(c);
 }
 
 /* The reconfiguration log line names what changed. */
@@ -146,7 +187,7 @@ static void test_diff(void **state)
 	config_diff(a, a, what, sizeof(what));
 	assert_string_equal(what, "");
 	config_diff(NULL, a, what, sizeof(what));
-	assert_string_equal(what, "collectors,interval,namespaces,excludeNamespaces,node,kubeState");
+	assert_string_equal(what, "collectors,interval,namespaces,excludeNamespaces,node,kubeState,scrape");
 	config_diff(a, b, what, 12); /* truncated, terminated */
 	assert_string_equal(what, "collectors,");
 	config_unref(a);
@@ -270,6 +311,7 @@ int main(void)
 		cmocka_unit_test(test_flags_only),
 		cmocka_unit_test(test_monitor_overrides),
 		cmocka_unit_test(test_invalid_specs),
+		cmocka_unit_test(test_scrape_policy),
 		cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_endpointslices_with_others),
 		cmocka_unit_test(test_reconfigure_many),
