@@ -66,6 +66,9 @@ metadata: {name: keep}
 spec:
   collectors: [app]
   interval: $1
+  # The targets listen on 127.0.0.1, all in one namespace: the admin
+  # allows both (the defaults refuse loopback and cap 200 per namespace).
+  scrape: {allowLoopback: true, maxTargets: 2000, maxTargetsPerNamespace: 2000}
 YAML
 }
 # Two rules: the ScrapeRule "sr" (prometheus.io pods, its own interval) and
