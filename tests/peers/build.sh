@@ -2,7 +2,7 @@
 # Builds the pinned real peers (tests/peers/versions) from the Go module proxy
 # into a cache outside the clone and prints where each one is.
 #
-#   tests/peers/build.sh                 the peers `make test` needs (kubernetes etcd helm)
+#   tests/peers/build.sh                 the peers `make test` needs (kubernetes etcd helm prometheus-operator-crds)
 #   tests/peers/build.sh all             every peer in tests/peers/versions
 #   tests/peers/build.sh NAME...         those peers
 #   tests/peers/build.sh --env NAME...   build, then print NAME_BIN=<dir> lines for eval
@@ -22,7 +22,7 @@ set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 VERSIONS="$HERE/versions"
 CACHE="${K8SMON_PEERS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/k8smon-peers}"
-DEFAULT_PEERS="kubernetes etcd helm"
+DEFAULT_PEERS="kubernetes etcd helm prometheus-operator-crds"
 
 env_out=0
 if [ "${1:-}" = "--env" ]; then env_out=1; shift; fi
@@ -79,6 +79,18 @@ build_one() { # name version module pkgs
 			k8s_replaces "$version" >> "$work/go.mod"
 		fi
 		cd "$work"
+		case "$pkgs" in
+		files:*) # published YAML from the module's zip, no build
+			mdir=$("$GO" mod download -json "$module@$version" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')
+			[ -d "$mdir" ] || { echo "peers: $module@$version did not download" >&2; exit 1; }
+			for f in $(echo "${pkgs#files:}" | tr ',' ' '); do
+				cp "$mdir/$f" "$dir/bin.tmp/" || exit 1
+			done
+			rm -rf "$dir/bin"; mv "$dir/bin.tmp" "$dir/bin"
+			end=$(date +%s); echo $((end - start)) > "$dir/build-seconds"
+			echo "$stamp" > "$dir/.built"
+			exit 0 ;;
+		esac
 		gets=""
 		for pb in $(echo "$pkgs" | tr ',' ' '); do
 			p=${pb%%=*}
