@@ -22,6 +22,8 @@ set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 VERSIONS="$HERE/versions"
 CACHE="${K8SMON_PEERS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/k8smon-peers}"
+# Bump when the way a peer is built changes, so cached builds are redone.
+BUILD_REV=2
 DEFAULT_PEERS="kubernetes etcd helm prometheus-operator-crds"
 
 env_out=0
@@ -57,7 +59,7 @@ k8s_replaces() { # version
 build_one() { # name version module pkgs
 	name=$1 version=$2 module=$3 pkgs=$4
 	dir="$CACHE/$name-$version"
-	stamp="$module $version $pkgs"
+	stamp="$module $version $pkgs $BUILD_REV"
 	if [ -f "$dir/.built" ] && [ "$(cat "$dir/.built")" = "$stamp" ]; then
 		return 0
 	fi
@@ -99,11 +101,21 @@ build_one() { # name version module pkgs
 		done
 		# shellcheck disable=SC2086
 		"$GO" get $gets >&2
+		ldflags="-s -w"
+		case "$name" in
+		helm) # as helm's Makefile: without these, helm reports v0.0.0 and
+			# `helm template` assumes Kubernetes v1.20.0 (a chart's kubeVersion >= 1.25 fails)
+			kmin=$("$GO" list -m -f '{{.Version}}' k8s.io/client-go | cut -d. -f2)
+			ldflags="$ldflags -X helm.sh/helm/v3/internal/version.version=$version"
+			for p in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+				ldflags="$ldflags -X $p.k8sVersionMajor=1 -X $p.k8sVersionMinor=$kmin"
+			done ;;
+		esac
 		for pb in $(echo "$pkgs" | tr ',' ' '); do
 			p=${pb%%=*} b=${pb#*=}
 			if [ "$p" = . ]; then full=$module; else full=$module/$p; fi
 			echo "peers:   go build $full -> $b" >&2
-			CGO_ENABLED=0 "$GO" build -ldflags="-s -w" -o "$dir/bin.tmp/$b" "$full" >&2
+			CGO_ENABLED=0 "$GO" build -ldflags="$ldflags" -o "$dir/bin.tmp/$b" "$full" >&2
 		done
 		rm -rf "$dir/bin"
 		mv "$dir/bin.tmp" "$dir/bin"
