@@ -25,7 +25,9 @@ rm -f "$DIR/ready" "$DIR/failed"
 
 die() { echo "$*" >"$DIR/failed"; echo "apiserver.sh: $*" >&2; exit 1; }
 
-eval "$("$HERE/build.sh" --env kubernetes etcd)" || die "peers kubernetes/etcd not built (tests/peers/build.sh)"
+# KUBERNETES_BIN / ETCD_BIN from the caller (build.sh --env) or built here.
+[ -n "${KUBERNETES_BIN:-}" ] && [ -n "${ETCD_BIN:-}" ] ||
+	eval "$("$HERE/build.sh" --env kubernetes etcd)" || die "peers kubernetes/etcd not built (tests/peers/build.sh)"
 [ -x "$KUBERNETES_BIN/kube-apiserver" ] && [ -x "$ETCD_BIN/etcd" ] || die "kube-apiserver or etcd missing"
 
 free_port() {

@@ -59,6 +59,8 @@ def main():
                 why = "error does not name %s: %s" % (c["field"], err)
             elif c.get("message") and c["message"] not in err:
                 why = "error lacks %r: %s" % (c["message"], err)
+            elif c.get("absent") and c["absent"] in err:
+                why = "error has %r: %s" % (c["absent"], err)
         label = "%s %s: %s" % (c["kind"], c["expect"], c["name"])
         if why:
             fails += 1
