@@ -121,6 +121,7 @@ echo "    SKIP-KIND VMPodScrape (operator.victoriametrics.com): its CRD is not i
 $K create namespace k8smon >/dev/null 2>&1
 $K create namespace other >/dev/null 2>&1
 $K create namespace monitoring >/dev/null 2>&1
+$K create namespace shop >/dev/null 2>&1  # examples/scraperule-{pods,service}.yaml live there
 $K apply --dry-run=server -f "$TMP/chart.yaml" >"$TMP/dry1" 2>&1; rc=$?
 check "rendered chart (default values): kubectl apply --dry-run=server" test $rc -eq 0
 [ $rc -eq 0 ] || cat "$TMP/dry1"

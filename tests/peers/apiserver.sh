@@ -35,12 +35,20 @@ free_port() {
 }
 
 EPID="" APID=""
+# kube-apiserver first (its graceful shutdown wants etcd), then etcd; SIGKILL
+# whatever is still there after 10 s.
+halt() { # pid
+	[ -n "$1" ] || return 0
+	kill "$1" 2>/dev/null || return 0
+	n=0
+	while kill -0 "$1" 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+	kill -9 "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
 stop() {
 	trap - EXIT INT TERM
-	[ -n "$APID" ] && kill "$APID" 2>/dev/null
-	[ -n "$EPID" ] && kill "$EPID" 2>/dev/null
-	[ -n "$APID" ] && wait "$APID" 2>/dev/null
-	[ -n "$EPID" ] && wait "$EPID" 2>/dev/null
+	halt "$APID"
+	halt "$EPID"
 	exit 0
 }
 trap stop EXIT INT TERM

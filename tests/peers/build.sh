@@ -110,6 +110,13 @@ build_one() { # name version module pkgs
 			for p in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
 				ldflags="$ldflags -X $p.k8sVersionMajor=1 -X $p.k8sVersionMinor=$kmin"
 			done ;;
+		kubernetes) # as hack/lib/version.sh: else the server says v0.0.0-master+$Format:%H$,
+			# which kubectl version cannot parse
+			minor=$(echo "$version" | cut -d. -f2)
+			for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+				ldflags="$ldflags -X $p.gitVersion=$version -X $p.gitMajor=1 -X $p.gitMinor=$minor"
+				ldflags="$ldflags -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
+			done ;;
 		esac
 		for pb in $(echo "$pkgs" | tr ',' ' '); do
 			p=${pb%%=*} b=${pb#*=}
@@ -141,7 +148,7 @@ for want in "$@"; do
 	if [ "$env_out" = 1 ]; then
 		echo "$(echo "$1" | tr 'a-z-' 'A-Z_')_BIN=$bindir"
 	else
-		echo "$1 $2 $bindir ($(ls "$bindir" | tr '\n' ' '))cold build $(cat "$CACHE/$1-$2/build-seconds")s"
+		echo "$1 $2 $bindir ($(ls "$bindir" | tr '\n' ' '))last build took $(cat "$CACHE/$1-$2/build-seconds") s"
 	fi
 done
 exit $rc

@@ -38,8 +38,9 @@ order = {"Namespace": 0, "Node": 1, "PersistentVolume": 2}
 objs.sort(key=lambda o: order.get(o["kind"], 9))
 
 fails = 0
-for ns in ("default", "kube-system"):
-    k("create", "serviceaccount", "default", "-n", ns)
+for ns in sorted({"default", "kube-system"} | {o["metadata"]["name"] for o in objs if o["kind"] == "Namespace"}):
+    if k("get", "namespace", ns).returncode == 0:
+        k("create", "serviceaccount", "default", "-n", ns)
 for o in objs:
     md = o["metadata"]
     for f in ("uid", "creationTimestamp", "resourceVersion", "generation", "managedFields"):
