@@ -185,7 +185,7 @@ check "the SA may list pods cluster-wide, may not read secrets' contents via get
 	$KUBECTL --kubeconfig=$TMP/agent.kubeconfig auth can-i create deployments -n default | grep -qx no"
 
 PORT=$(free_port)
-./bin/k8smon -promscrape.kubernetes -kubeconfig="$TMP/agent.kubeconfig" -nodeName=demo-node-1 \
+"${K8SMON_BIN:-./bin/k8smon}" -promscrape.kubernetes -kubeconfig="$TMP/agent.kubeconfig" -nodeName=demo-node-1 \
 	-httpListenAddr=127.0.0.1:$PORT -leaderElection.namespace=k8smon -http.auth=kubernetes \
 	>"$TMP/agent.log" 2>&1 &
 APID=$!
@@ -242,5 +242,11 @@ else
 	fail "403 from the real server: RBAC too small (counter $N403)"; echo "$UNEXPECTED" | sed 's/^/    /'
 fi
 check "agent still running" kill -0 "$APID"
+# SIGTERM: the leader hands the Lease back (holder "") by a conditional update;
+# a real server refuses a Lease update without resourceVersion (422).
+kill "$APID"; wait "$APID" 2>/dev/null; APID=""
+check "after SIGTERM the Lease is released (holderIdentity empty), no 'release failed'" sh -c "
+	[ -z \"\$($K get lease -n k8smon k8smon -o jsonpath='{.spec.holderIdentity}')\" ] && ! grep -q 'release failed' $TMP/agent.log"
+grep 'release failed' "$TMP/agent.log" | sed 's/^/    /'
 echo "    real-apiserver tier wall time: $(($(date +%s) - T0)) s"
 finish
