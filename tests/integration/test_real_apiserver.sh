@@ -17,8 +17,9 @@ set -u
 . tests/lib/common.sh
 T0=$(date +%s)
 TMP=$(mktemp -d /tmp/test_real_apiserver.XXXXXX)
-SPID="" APID=""
+SPID="" APID="" KPID=""
 cleanup() {
+	[ -n "$KPID" ] && kill "$KPID" 2>/dev/null
 	[ -n "$APID" ] && kill "$APID" 2>/dev/null
 	[ -n "$SPID" ] && kill "$SPID" 2>/dev/null
 	[ -n "$APID" ] && wait "$APID" 2>/dev/null
@@ -37,8 +38,8 @@ wait_for() {
 	return 1
 }
 
-if ! tests/peers/build.sh --env kubernetes etcd helm prometheus-operator-crds >"$TMP/peers.env" 2>"$TMP/peers.err"; then
-	fail "tests/peers/build.sh kubernetes etcd helm prometheus-operator-crds (the real peers) build"
+if ! tests/peers/build.sh --env kubernetes etcd helm prometheus-operator-crds kube-state-metrics >"$TMP/peers.env" 2>"$TMP/peers.err"; then
+	fail "tests/peers/build.sh kubernetes etcd helm prometheus-operator-crds kube-state-metrics (the real peers) build"
 	tail -n 30 "$TMP/peers.err"
 	finish
 fi
@@ -225,6 +226,22 @@ spec:
 EOF
 wait_for 60 sh -c "$K get sr -n shop badregex --no-headers | grep -q InvalidSpec"
 check "ScrapeRule with a bad regex: the agent writes False InvalidSpec, message names the field" sh -c "$K get sr -n shop badregex -o wide --no-headers | grep -q 'False *InvalidSpec' && $K get sr -n shop badregex -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].message}' | grep -q 'spec.relabelings\[0\].regex'"
+
+# ---------------------------------------------------------------- side by side with kube-state-metrics
+# The real kube-state-metrics over the same server and objects: every family's
+# series (labels and values) must equal ours, but for tests/peers/ksm_known_diff.txt.
+KPORT=$(free_port); KTPORT=$(free_port)
+"$KUBE_STATE_METRICS_BIN/kube-state-metrics" --kubeconfig="$TMP/api/admin.kubeconfig" \
+	--host=127.0.0.1 --port="$KPORT" --telemetry-host=127.0.0.1 --telemetry-port="$KTPORT" \
+	--namespaces-denylist=kube-node-lease >"$TMP/ksm.log" 2>&1 &  # = the chart's K8sMonitor excludeNamespaces
+KPID=$!
+wait_for 60 sh -c "curl -sf http://127.0.0.1:$KPORT/metrics | grep -c '^kube_pod_info{' | grep -qx $NPODS"
+curl -s "http://127.0.0.1:$KPORT/metrics" >"$TMP/ksm.txt"
+curl -s -H "$AUTH" "$B/metrics/kube-state" >"$TMP/ours.txt"
+python3 tests/peers/ksm_compare.py "$TMP/ksm.txt" "$TMP/ours.txt" tests/peers/ksm_known_diff.txt >"$TMP/ksmcmp" 2>&1; rc=$?
+sed 's/^/    /' "$TMP/ksmcmp"
+check "/metrics/kube-state = real kube-state-metrics, series for series (known differences listed)" test $rc -eq 0
+kill "$KPID" 2>/dev/null; wait "$KPID" 2>/dev/null; KPID=""
 
 # ---------------------------------------------------------------- RBAC: no 403
 curl -s -H "$AUTH" "$B/metrics/self" >"$TMP/self"
