@@ -230,10 +230,18 @@ check "ScrapeRule with a bad regex: the agent writes False InvalidSpec, message 
 # ---------------------------------------------------------------- side by side with kube-state-metrics
 # The real kube-state-metrics over the same server and objects: every family's
 # series (labels and values) must equal ours, but for tests/peers/ksm_known_diff.txt.
+# KSM gets the resources the chart's default K8sMonitor selects (kubeState.resources;
+# absent = the 21 of the CRD's enum).
+KRES=$(python3 -c '
+import sys, yaml
+m = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["kind"] == "K8sMonitor"][0]
+all_ = "configmaps cronjobs daemonsets deployments endpoints endpointslices horizontalpodautoscalers ingresses jobs namespaces networkpolicies nodes persistentvolumeclaims persistentvolumes poddisruptionbudgets pods replicasets resourcequotas secrets services statefulsets".split()
+print(",".join((m["spec"].get("kubeState") or {}).get("resources", all_)))' "$TMP/chart.yaml")
+check "the chart's K8sMonitor names its kube-state resources ($KRES)" test -n "$KRES"
 KPORT=$(free_port); KTPORT=$(free_port)
 "$KUBE_STATE_METRICS_BIN/kube-state-metrics" --kubeconfig="$TMP/api/admin.kubeconfig" \
 	--host=127.0.0.1 --port="$KPORT" --telemetry-host=127.0.0.1 --telemetry-port="$KTPORT" \
-	--namespaces-denylist=kube-node-lease >"$TMP/ksm.log" 2>&1 &  # = the chart's K8sMonitor excludeNamespaces
+	--namespaces-denylist=kube-node-lease --resources="$KRES" >"$TMP/ksm.log" 2>&1 &  # = the chart's K8sMonitor excludeNamespaces
 KPID=$!
 wait_for 60 sh -c "curl -sf http://127.0.0.1:$KPORT/metrics | grep -c '^kube_pod_info{' | grep -qx $NPODS"
 curl -s "http://127.0.0.1:$KPORT/metrics" >"$TMP/ksm.txt"
