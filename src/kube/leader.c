@@ -40,6 +40,8 @@ struct kube_leader {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool released;
+	int64_t release_until_ms; /* mono deadline of the release PUT (and its retry) */
+	bool release_retried;
 };
 
 void kube_micro_time(double wall, char *out, size_t n)
@@ -358,11 +360,79 @@ static void signal_released(struct kube_leader *l)
 	pthread_mutex_unlock(&l->mu);
 }
 
+static void release_done(const struct kube_resp *r, void *arg);
+
+/* PUT the Lease obj (with its resourceVersion) holder "", duration 1 s,
+ * keeping acquireTime's transitions. A real API server refuses a Lease
+ * update without metadata.resourceVersion (422 "must be specified for an
+ * update"), so the release is conditional; a 409 is retried once from a
+ * fresh GET (release_get_done). Returns false if nothing was started. */
+static bool send_release(struct kube_leader *l, json_t *lease)
+{
+	char now[40];
+	json_t *obj = json_deep_copy(lease);
+	char *text;
+	int64_t left = l->release_until_ms - clock_mono_ms();
+
+	if (!obj || left <= 0) {
+		json_decref(obj);
+		return false;
+	}
+	kube_micro_time(clock_wall(), now, sizeof(now));
+	json_object_set_new(obj, "spec",
+			    lease_spec("", 1, now, now,
+				       json_integer_value(json_object_get(json_object_get(lease, "spec"),
+									  "leaseTransitions"))));
+	text = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	if (text) {
+		struct kube_req_opts o = { .method = "PUT", .resource = "leases", .path = l->path,
+					   .body = text, .body_len = strlen(text),
+					   .timeout_ms = left, .max_bytes = 1u << 20 };
+
+		l->req = kube_req_start(l->c, &o, release_done, l);
+		free(text);
+	}
+	return l->req != NULL;
+}
+
+static void release_get_done(const struct kube_resp *r, void *arg)
+{
+	struct kube_leader *l = arg;
+	json_t *obj;
+	const char *holder;
+
+	l->req = NULL;
+	if (kube_resp_fail(r) != KUBE_OK) {
+		if (r->curl != CURLE_ABORTED_BY_CALLBACK)
+			log_fail(l, "release", r);
+		signal_released(l);
+		return;
+	}
+	obj = json_loadb(r->body, r->body_len, 0, NULL);
+	holder = json_string_value(json_object_get(json_object_get(obj, "spec"), "holderIdentity"));
+	/* Still ours (a renew cancelled at stop landed and moved the
+	 * resourceVersion): release from this record; else nothing to do. */
+	if (!holder || strcmp(holder, l->identity) != 0 || !send_release(l, obj))
+		signal_released(l);
+	json_decref(obj);
+}
+
 static void release_done(const struct kube_resp *r, void *arg)
 {
 	struct kube_leader *l = arg;
+	int64_t left = l->release_until_ms - clock_mono_ms();
 
 	l->req = NULL;
+	if (r->status == 409 && !l->release_retried && left > 0) {
+		struct kube_req_opts o = { .resource = "leases", .path = l->path,
+					   .timeout_ms = left, .max_bytes = 1u << 20 };
+
+		l->release_retried = true;
+		l->req = kube_req_start(l->c, &o, release_get_done, l);
+		if (l->req)
+			return;
+	}
 	if (kube_resp_fail(r) != KUBE_OK && r->curl != CURLE_ABORTED_BY_CALLBACK)
 		log_fail(l, "release", r);
 	signal_released(l);
@@ -372,9 +442,6 @@ static void stop_on_loop(void *arg)
 {
 	struct kube_leader *l = arg;
 	bool was = atomic_load(&l->leader);
-	char now[40];
-	json_t *obj;
-	char *text;
 
 	l->running = false;
 	kube_loop_timer_cancel(kube_client_loop(l->c), l->timer);
@@ -391,31 +458,14 @@ static void stop_on_loop(void *arg)
 		signal_released(l);
 		return;
 	}
-	/* Release: keep transitions, holder "", duration 1 s. */
-	kube_micro_time(clock_wall(), now, sizeof(now));
-	obj = json_deep_copy(l->last);
-	/* A renew cancelled just above may still have landed, leaving our
-	 * resourceVersion stale: release unconditionally (we held the Lease
-	 * until now, so nobody else can have taken it meanwhile). */
-	json_object_del(json_object_get(obj, "metadata"), "resourceVersion");
-	json_object_set_new(obj, "spec",
-			    lease_spec("", 1, now, now,
-				       json_integer_value(json_object_get(json_object_get(l->last, "spec"),
-									  "leaseTransitions"))));
-	text = json_dumps(obj, JSON_COMPACT);
-	json_decref(obj);
-	if (text) {
-		/* At most 1 s: SIGTERM must end the process within 2 s even with
-		 * a slow API server (the Lease then expires by itself). */
-		struct kube_req_opts o = { .method = "PUT", .resource = "leases", .path = l->path,
-					   .body = text, .body_len = strlen(text),
-					   .timeout_ms = l->renew_ms < 1000 ? l->renew_ms : 1000,
-					   .max_bytes = 1u << 20 };
-
-		l->req = kube_req_start(l->c, &o, release_done, l);
-		free(text);
-	}
-	if (!l->req)
+	/* Release: keep transitions, holder "", duration 1 s, conditional on
+	 * the last resourceVersion we wrote (a renew cancelled just above may
+	 * still have landed: 409, retried once from a fresh GET). At most 1 s
+	 * in all: SIGTERM must end the process within 2 s even with a slow API
+	 * server (the Lease then expires by itself). */
+	l->release_retried = false;
+	l->release_until_ms = clock_mono_ms() + (l->renew_ms < 1000 ? l->renew_ms : 1000);
+	if (!send_release(l, l->last))
 		signal_released(l);
 }
 

@@ -42,6 +42,7 @@ def dur(s):
     return total
 
 
+DUR_PAT = "^([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?$"
 KSM_RES = ['configmaps', 'cronjobs', 'daemonsets', 'deployments', 'endpoints', 'endpointslices',
            'horizontalpodautoscalers', 'ingresses', 'jobs', 'namespaces', 'networkpolicies', 'nodes',
            'persistentvolumeclaims', 'persistentvolumes', 'poddisruptionbudgets', 'pods', 'replicasets',
@@ -61,12 +62,16 @@ CEL = {
     "!has(self.defaultSampleLimit) || !has(self.maxSampleLimit) || self.maxSampleLimit == 0 || (self.defaultSampleLimit > 0 && self.defaultSampleLimit <= self.maxSampleLimit)":
         lambda s: "defaultSampleLimit" not in s or "maxSampleLimit" not in s or s["maxSampleLimit"] == 0
         or 0 < s["defaultSampleLimit"] <= s["maxSampleLimit"],
-    "duration(self) >= duration('1s') && duration(self) <= duration('1h')":
-        lambda s: 1 <= dur(s) <= 3600,
-    "duration(self) >= duration('100ms') && duration(self) <= duration('1h')":
-        lambda s: 0.1 <= dur(s) <= 3600,
-    "!has(self.interval) || !has(self.scrapeTimeout) || duration(self.scrapeTimeout) <= duration(self.interval)":
-        lambda s: "interval" not in s or "scrapeTimeout" not in s or dur(s["scrapeTimeout"]) <= dur(s["interval"]),
+    # duration() only on strings that match the duration pattern: the real API server
+    # evaluates CEL even when the pattern fails, and duration("1d") is a "type
+    # conversion error" reported next to the pattern error (tests/peers/cr_cases.yaml).
+    "!self.matches('%s') || (duration(self) >= duration('1s') && duration(self) <= duration('1h'))" % DUR_PAT:
+        lambda s: not re.search(DUR_PAT, s) or 1 <= dur(s) <= 3600,
+    "!self.matches('%s') || (duration(self) >= duration('100ms') && duration(self) <= duration('1h'))" % DUR_PAT:
+        lambda s: not re.search(DUR_PAT, s) or 0.1 <= dur(s) <= 3600,
+    "!has(self.interval) || !has(self.scrapeTimeout) || !self.interval.matches('%s') || !self.scrapeTimeout.matches('%s') || duration(self.scrapeTimeout) <= duration(self.interval)" % (DUR_PAT, DUR_PAT):
+        lambda s: ("interval" not in s or "scrapeTimeout" not in s or not re.search(DUR_PAT, s["interval"])
+                   or not re.search(DUR_PAT, s["scrapeTimeout"]) or dur(s["scrapeTimeout"]) <= dur(s["interval"])),
     "!(self.action in ['replace', 'hashmod', 'lowercase', 'uppercase', 'keepequal', 'dropequal']) || (has(self.targetLabel) && size(self.targetLabel) > 0)":
         lambda s: s.get("action", "replace") not in ('replace', 'hashmod', 'lowercase', 'uppercase', 'keepequal', 'dropequal') or bool(s.get("targetLabel")),
     "self.action != 'hashmod' || (has(self.modulus) && self.modulus > 0)":

@@ -1,0 +1,135 @@
+#!/bin/sh
+# Starts a real etcd + kube-apiserver (built by tests/peers/build.sh) on loopback
+# free ports, in the foreground, until it gets SIGTERM/SIGINT; stops both on exit.
+#
+#   tests/peers/apiserver.sh DIR &
+#   (wait for DIR/ready; then use DIR/admin.kubeconfig; kill the script's pid to stop)
+#
+# DIR receives: ca.crt/ca.key (cluster CA), apiserver.crt/.key (serving, SAN
+# 127.0.0.1/localhost), admin.crt/.key (CN=k8smon-admin, O=system:masters),
+# sa.key/sa.pub (service-account signing key), admin.kubeconfig, url, etcd/ (data),
+# etcd.log, apiserver.log, and finally `ready` (or `failed` with the reason).
+#
+# The server: --authorization-mode=Node,RBAC, client-certificate authentication
+# against ca.crt, service-account tokens (issuer https://kubernetes.default.svc.cluster.local,
+# signing key sa.key: TokenRequest / `kubectl create token` and TokenReview work),
+# default admission plugins. No controller-manager, scheduler or kubelet: nothing
+# reconciles (no pods from Deployments, no default ServiceAccounts, no token
+# Secrets filled in); tests create what they need.
+set -u
+DIR=${1:?usage: apiserver.sh DIR}
+HERE=$(cd "$(dirname "$0")" && pwd)
+mkdir -p "$DIR"
+DIR=$(cd "$DIR" && pwd)
+rm -f "$DIR/ready" "$DIR/failed"
+
+die() { echo "$*" >"$DIR/failed"; echo "apiserver.sh: $*" >&2; exit 1; }
+
+# KUBERNETES_BIN / ETCD_BIN from the caller (build.sh --env) or built here.
+[ -n "${KUBERNETES_BIN:-}" ] && [ -n "${ETCD_BIN:-}" ] ||
+	eval "$("$HERE/build.sh" --env kubernetes etcd)" || die "peers kubernetes/etcd not built (tests/peers/build.sh)"
+[ -x "$KUBERNETES_BIN/kube-apiserver" ] && [ -x "$ETCD_BIN/etcd" ] || die "kube-apiserver or etcd missing"
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+EPID="" APID=""
+# kube-apiserver first (its graceful shutdown wants etcd), then etcd; SIGKILL
+# whatever is still there after 10 s.
+halt() { # pid
+	[ -n "$1" ] || return 0
+	kill "$1" 2>/dev/null || return 0
+	n=0
+	while kill -0 "$1" 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+	kill -9 "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+stop() {
+	trap - EXIT INT TERM
+	halt "$APID"
+	halt "$EPID"
+	exit 0
+}
+trap stop EXIT INT TERM
+
+# ---- certificates
+cd "$DIR" || exit 1
+ossl() { openssl "$@" >>"$DIR/openssl.log" 2>&1 || die "openssl $1 failed (see $DIR/openssl.log)"; }
+ossl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj "/CN=k8smon-test-ca"
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n' >srv.ext
+ossl req -newkey rsa:2048 -nodes -keyout apiserver.key -out apiserver.csr -subj "/CN=kube-apiserver"
+ossl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out apiserver.crt -days 2 -extfile srv.ext
+printf 'extendedKeyUsage=clientAuth\n' >cli.ext
+ossl req -newkey rsa:2048 -nodes -keyout admin.key -out admin.csr -subj "/O=system:masters/CN=k8smon-admin"
+ossl x509 -req -in admin.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out admin.crt -days 2 -extfile cli.ext
+ossl genrsa -out sa.key 2048
+ossl rsa -in sa.key -pubout -out sa.pub
+
+# ---- etcd
+EPORT=$(free_port); PPORT=$(free_port)
+"$ETCD_BIN/etcd" --name k8smon-test --data-dir "$DIR/etcd" \
+	--listen-client-urls "http://127.0.0.1:$EPORT" --advertise-client-urls "http://127.0.0.1:$EPORT" \
+	--listen-peer-urls "http://127.0.0.1:$PPORT" --initial-advertise-peer-urls "http://127.0.0.1:$PPORT" \
+	--initial-cluster "k8smon-test=http://127.0.0.1:$PPORT" --unsafe-no-fsync \
+	--listen-metrics-urls "" >"$DIR/etcd.log" 2>&1 &
+EPID=$!
+i=0
+until curl -sf "http://127.0.0.1:$EPORT/health" >/dev/null 2>&1; do
+	kill -0 "$EPID" 2>/dev/null || die "etcd exited: $(tail -3 "$DIR/etcd.log")"
+	i=$((i + 1)); [ $i -gt 600 ] && die "etcd not healthy after 60 s"
+	sleep 0.1
+done
+
+# ---- kube-apiserver
+APORT=$(free_port)
+"$KUBERNETES_BIN/kube-apiserver" \
+	--etcd-servers="http://127.0.0.1:$EPORT" \
+	--bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$APORT" \
+	--tls-cert-file="$DIR/apiserver.crt" --tls-private-key-file="$DIR/apiserver.key" \
+	--client-ca-file="$DIR/ca.crt" \
+	--authorization-mode=Node,RBAC \
+	--service-account-issuer=https://kubernetes.default.svc.cluster.local \
+	--service-account-key-file="$DIR/sa.pub" --service-account-signing-key-file="$DIR/sa.key" \
+	--service-cluster-ip-range=10.96.0.0/16 \
+	--allow-privileged=true \
+	--cert-dir="$DIR/certs" \
+	--profiling=false \
+	--v=1 >"$DIR/apiserver.log" 2>&1 &
+APID=$!
+URL="https://127.0.0.1:$APORT"
+echo "$URL" >"$DIR/url"
+cat >"$DIR/admin.kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: real
+  cluster:
+    server: $URL
+    certificate-authority: $DIR/ca.crt
+users:
+- name: admin
+  user:
+    client-certificate: $DIR/admin.crt
+    client-key: $DIR/admin.key
+contexts:
+- name: admin
+  context: {cluster: real, user: admin}
+current-context: admin
+EOF
+# Ready = /readyz answers 200 (etcd reachable, post-start hooks done: bootstrap
+# RBAC roles, the default namespaces, the priority-and-fairness configuration).
+i=0
+until [ "$(curl -s -o /dev/null -w '%{http_code}' --cacert ca.crt --cert admin.crt --key admin.key "$URL/readyz")" = 200 ]; do
+	kill -0 "$APID" 2>/dev/null || die "kube-apiserver exited: $(tail -5 "$DIR/apiserver.log")"
+	i=$((i + 1)); [ $i -gt 1200 ] && die "kube-apiserver not ready after 120 s: $(tail -5 "$DIR/apiserver.log")"
+	sleep 0.1
+done
+echo "$URL" >"$DIR/ready"
+echo "apiserver.sh: ready at $URL (kubeconfig $DIR/admin.kubeconfig)" >&2
+while :; do
+	kill -0 "$APID" 2>/dev/null || { echo "kube-apiserver exited" >"$DIR/failed"; break; }
+	kill -0 "$EPID" 2>/dev/null || { echo "etcd exited" >"$DIR/failed"; break; }
+	sleep 1 & wait $!
+done
+stop
