@@ -72,6 +72,14 @@ print(json.dumps([{"apiVersion": "v1", "kind": "Pod",
 PY
 curl -sf --cacert "$TMP/api/ca.crt" -X POST -H 'Content-Type: application/json' \
 	--data-binary "@$TMP/pods.json" "$CONTROL/objects" >/dev/null || { echo "bulk pod load failed"; exit 1; }
+# The targets listen on 127.0.0.1 and are many, all in one namespace, with
+# 1,000 series each: the admin lifts the tenant-safety defaults (loopback
+# refused, 200 targets per namespace, 1,000 per agent, 64Mi of samples) as
+# an operator scraping this many targets would (docs/limits.md).
+curl -sf --cacert "$TMP/api/ca.crt" -X POST -H 'Content-Type: application/json' --data-binary \
+	'[{"apiVersion":"k8smon.io/v1alpha1","kind":"K8sMonitor","metadata":{"name":"bench"},"spec":{"collectors":["app"],
+	  "scrape":{"allowLoopback":true,"maxTargets":0,"maxTargetsPerNamespace":0,"memoryBudget":0}}}]' \
+	"$CONTROL/objects" >/dev/null || { echo "K8sMonitor load failed"; exit 1; }
 npods=$(curl -s --cacert "$TMP/api/ca.crt" "$CONTROL/objects?resource=pods&namespace=bench" |
 	python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')
 [ "$npods" -eq "$N" ] || { echo "fake API server holds $npods pods, want $N"; exit 1; }

@@ -58,7 +58,7 @@ LEASE_S=4
 "${K8SMON:-${K8SMON_BIN:-./bin/k8smon}}" -promscrape.kubernetes -kubeconfig="$KUBECONFIG" -nodeName=n1 \
 	-httpListenAddr=127.0.0.1:$A -leaderElection.namespace=default \
 	-leaderElection.leaseDuration=${LEASE_S}s -leaderElection.renewDeadline=3s -leaderElection.retryPeriod=1s \
-	-promscrape.kubernetes.collectors=app -loggerLevel=INFO >"$TMP/agent.log" 2>&1 &
+	-promscrape.kubernetes.collectors=app -promscrape.allowLoopback -loggerLevel=INFO >"$TMP/agent.log" 2>&1 &
 APID=$!; PIDS="$PIDS $APID"
 wait_http "$U/healthz" || fail "agent did not start"
 check "agent becomes the Lease holder" until_ms 10000 \

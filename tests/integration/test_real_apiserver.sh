@@ -181,9 +181,20 @@ contexts:
   context: {cluster: real, user: k8smon, namespace: k8smon}
 current-context: k8smon
 EOF
-check "the SA may list pods cluster-wide, may not read secrets' contents via get on kube-system" sh -c "
+check "the SA may list pods cluster-wide, may not create deployments" sh -c "
 	$KUBECTL --kubeconfig=$TMP/agent.kubeconfig auth can-i list pods -A | grep -qx yes &&
 	$KUBECTL --kubeconfig=$TMP/agent.kubeconfig auth can-i create deployments -n default | grep -qx no"
+# Least privilege (issue 14): the DaemonSet's token gets 403 on Secrets and
+# ConfigMaps (the chart grants them only with kubeState.secretsAndConfigMaps).
+check "the DaemonSet's token is refused Secrets (list/get/watch, 403 from the real server)" sh -c "
+	$KUBECTL --kubeconfig=$TMP/agent.kubeconfig auth can-i list secrets -A | grep -qx no &&
+	$KUBECTL --kubeconfig=$TMP/agent.kubeconfig auth can-i watch secrets -A | grep -qx no &&
+	$KUBECTL --kubeconfig=$TMP/agent.kubeconfig auth can-i get secrets -n kube-system | grep -qx no &&
+	$KUBECTL --kubeconfig=$TMP/agent.kubeconfig get secrets -A 2>&1 | grep -q Forbidden"
+check "the DaemonSet's token is refused ConfigMaps (list/watch)" sh -c "
+	$KUBECTL --kubeconfig=$TMP/agent.kubeconfig auth can-i list configmaps -A | grep -qx no &&
+	$KUBECTL --kubeconfig=$TMP/agent.kubeconfig auth can-i watch configmaps -A | grep -qx no &&
+	$KUBECTL --kubeconfig=$TMP/agent.kubeconfig get configmaps -A 2>&1 | grep -q Forbidden"
 
 PORT=$(free_port)
 "${K8SMON_BIN:-./bin/k8smon}" -promscrape.kubernetes -kubeconfig="$TMP/agent.kubeconfig" -nodeName=demo-node-1 \
