@@ -20,6 +20,30 @@ struct ann {
 	int64_t timeout_ms;
 };
 
+
+/* A query parameter name or value as Go's url.QueryEscape writes it (what
+ * Prometheus does with __param_*): unreserved bytes as they are, a space
+ * as '+', everything else %XX. A relabeled value can therefore add no
+ * parameter of its own ("a&b=c") and cannot end the query. */
+static int query_escape(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	int rc = 0;
+
+	for (; !rc && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+		    c == '_' || c == '.' || c == '~')
+			rc = buf_addc(b, (char)c);
+		else if (c == ' ')
+			rc = buf_addc(b, '+');
+		else
+			rc = buf_printf(b, "%%%c%c", hex[c >> 4], hex[c & 15]);
+	}
+	return rc;
+}
+
 static const char *jstr(const json_t *o, const char *k)
 {
 	return json_string_value(json_object_get(o, k));
@@ -271,7 +295,13 @@ static int finish(const struct scrape_rule *r, const struct ann *a, struct tlabe
 		for (size_t i = 0; !rc && i < t->labels.n; i++) {
 			if (strncmp(t->labels.v[i].name, "__param_", 8) != 0)
 				continue;
-			rc = buf_printf(&url, "%c%s=%s", sep, t->labels.v[i].name + 8, t->labels.v[i].value);
+			rc = buf_addc(&url, sep);
+			if (!rc)
+				rc = query_escape(&url, t->labels.v[i].name + 8);
+			if (!rc)
+				rc = buf_addc(&url, '=');
+			if (!rc)
+				rc = query_escape(&url, t->labels.v[i].value);
 			sep = '&';
 		}
 		if (rc)

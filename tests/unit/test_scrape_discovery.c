@@ -255,6 +255,28 @@ static void test_endpoints_and_leader_roles(void **state)
 	scrape_rule_unref(rs);
 }
 
+/* __param_* labels become query parameters, escaped as Prometheus
+ * (url.Values) escapes them: a value cannot add a parameter of its own. */
+static void test_params_escaped(void **state)
+{
+	char err[256];
+	struct scrape_rule *r = rule("{\"role\":\"pod\",\"relabelings\":["
+				     "{\"targetLabel\":\"__param_q\",\"replacement\":\"a b&admin=1/\\u00e9\"},"
+				     "{\"targetLabel\":\"__param_module\",\"replacement\":\"http_2xx\"}]}",
+				     err, sizeof(err));
+	struct got g = { 0 };
+
+	(void)state;
+	assert_non_null(r);
+	assert_int_equal(discover_pod(r, "\"victoriametrics.com/scrape\":\"true\",\"victoriametrics.com/port\":\"9100\"",
+				      "n1", "Running", "10.0.0.1", "n1", &g), 1);
+	assert_non_null(strstr(g.t[0]->url, "q=a+b%26admin%3D1%2F%C3%A9"));
+	assert_non_null(strstr(g.t[0]->url, "module=http_2xx"));
+	assert_null(strstr(g.t[0]->url, "&admin="));
+	got_free(&g);
+	scrape_rule_unref(r);
+}
+
 static void test_node_role(void **state)
 {
 	char err[256];
@@ -439,6 +461,7 @@ int main(void)
 		cmocka_unit_test(test_pod_discovery),
 		cmocka_unit_test(test_rule_prefix_and_selector),
 		cmocka_unit_test(test_endpoints_and_leader_roles),
+		cmocka_unit_test(test_params_escaped),
 		cmocka_unit_test(test_node_role),
 		cmocka_unit_test(test_target_diff),
 		cmocka_unit_test(test_target_identity_keeps_state),
