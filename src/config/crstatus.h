@@ -1,4 +1,4 @@
-/* The status each K8sMonitor and ScrapeRule gets (the leader writes it):
+/* The status of each K8sMonitor and ScrapeRule, which the leader writes:
  * the verdicts of config/monitor.c and config/ruleset.c — the very
  * functions the configuration cycle applies — turned into status objects
  * (kube/status.h). Pure: the caller passes the objects, the nodes and a
