@@ -13,6 +13,11 @@
  *              "allow":"regex","deny":"regex"}}
  * <case>.prom may start with "# FAMILIES <regex>": only families whose name
  * matches are written (KSM's tests restrict with MetricNames the same way).
+ * "# NOTE " lines are comments: the hand_*.prom cases were written by hand
+ * from kube-state-metrics' rules and say how each value was computed; the
+ * others were bootstrapped by KS_GOLDEN_WRITE and are snapshots (see
+ * tests/fixtures/kubestate/README.md), but ksm_f0_full_scrape_pod.prom,
+ * which is kube-state-metrics' own TestFullScrapeCycle expectation.
  * Every output is also checked for text-format validity (one HELP/TYPE per
  * family, families contiguous, samples belong to the family above them).
  * KS_GOLDEN_WRITE=1 writes missing .prom files (to bootstrap a new case;
@@ -64,7 +69,8 @@ static size_t split_lines(char *s, char ***out)
 	for (char *line = strtok_r(s, "\n", &s); line; line = strtok_r(NULL, "\n", &s)) {
 		while (*line == ' ' || *line == '\t')
 			line++;
-		if (!*line || strncmp(line, "# FAMILIES ", 11) == 0)
+		if (!*line || strncmp(line, "# FAMILIES ", 11) == 0 ||
+		    strncmp(line, "# NOTE ", 7) == 0)
 			continue;
 		if (n == cap)
 			v = realloc(v, (cap *= 2) * sizeof(*v));

@@ -59,6 +59,32 @@ static void test_quantity(void **state)
 	assert_int_equal(ks_quantity_parse("1e", &q), KM_EPARSE);
 }
 
+static double cores(const char *s)
+{
+	json_t *j = json_string(s);
+	double v = -1;
+
+	assert_true(ks_quantity_milli(j, &v));
+	json_decref(j);
+	return v;
+}
+
+/* KSM's convertValueToFloat64: MilliValue()/1000 unless Value() exceeds
+ * MaxMilliValue (MaxInt64/1000 = 9223372036854775), then Value(). */
+static void test_quantity_cores(void **state)
+{
+	(void)state;
+	assert_true(cores("250m") == 0.25);
+	assert_true(cores("1.5") == 1.5);
+	assert_true(cores("1.0005") == 1.001); /* MilliValue rounds up */
+	assert_true(cores("10000T") == 1e16);  /* a node's 10000T memory: not 9.2e15 */
+	/* At the bound Go computes float64(9223372036854775000)/1000, as we do. */
+	assert_true(cores("9223372036854775") == (double)9223372036854775000LL / 1000);
+	assert_true(cores("9223372036854776") == 9223372036854776.0);
+	assert_true(cores("8Ei") == (double)INT64_MAX); /* Value() saturates too */
+	assert_true(cores("-1") == -1);
+}
+
 static void fmt(double v, const char *want)
 {
 	char b[EXPO_DOUBLE_MAX];
@@ -633,6 +659,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_quantity),
+		cmocka_unit_test(test_quantity_cores),
 		cmocka_unit_test(test_go_format),
 		cmocka_unit_test(test_label_names),
 		cmocka_unit_test(test_help_matches_reference),

@@ -91,10 +91,18 @@ static void scale_up_tolerance(struct ks_render *r, const json_t *o)
 	tolerance(r, o, "spec.behavior.scaleUp.tolerance");
 }
 
+/* scaletargetref_api_version leads, and only when set. */
 static void info(struct ks_render *r, const json_t *o)
 {
-	ks_emit(r, 1, "scaletargetref_kind", ks_str(o, "spec.scaleTargetRef.kind"),
-		"scaletargetref_name", ks_str(o, "spec.scaleTargetRef.name"), NULL);
+	const char *api = ks_str(o, "spec.scaleTargetRef.apiVersion");
+	const char *kind = ks_str(o, "spec.scaleTargetRef.kind");
+	const char *name = ks_str(o, "spec.scaleTargetRef.name");
+
+	if (*api)
+		ks_emit(r, 1, "scaletargetref_api_version", api, "scaletargetref_kind", kind,
+			"scaletargetref_name", name, NULL);
+	else
+		ks_emit(r, 1, "scaletargetref_kind", kind, "scaletargetref_name", name, NULL);
 }
 
 KS_INT_FAMILY(generation, "metadata.generation")

@@ -157,7 +157,8 @@ int ks_quantity_parse(const char *s, struct ks_quantity *q);
  * zero), saturating at INT64 limits. Value() is scale 0, MilliValue() -3. */
 int64_t ks_quantity_scaled(const struct ks_quantity *q, int scale);
 /* Convenience on a JSON value (string, or number as some fixtures carry):
- * Value() / MilliValue()/1000 as double; false if unparsable. */
+ * Value() / MilliValue()/1000 as double (the latter Value() when the milli
+ * form overflows, as KSM's convertValueToFloat64); false if unparsable. */
 bool ks_quantity_value(const json_t *v, double *out);
 bool ks_quantity_milli(const json_t *v, double *out);
 /* Quantity.AsApproximateFloat64(): the nearest double, no rounding up. */

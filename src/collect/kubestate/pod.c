@@ -1,12 +1,10 @@
-/* kube_pod_* families (KSM internal/store/pod.go), in KSM generator order.
- * Reads spec.{containers,initContainers,nodeName,priorityClassName,
- * hostNetwork,restartPolicy,serviceAccountName,schedulerName} and
- * status.{phase,reason,qosClass,hostIP,podIP,podIPs,startTime,conditions,
- * containerStatuses,initContainerStatuses}. Families KSM has that are not
- * here: overhead_*, resourceclaim_info, runtimeclass_name_info,
- * spec_volumes_persistentvolumeclaims_*, status_{ready,initialized,
- * container_ready,scheduled,unscheduled}_time, status_unschedulable,
- * status_disruption_reason, nodeselectors (and opt-in tolerations). */
+/* kube_pod_* families (KSM internal/store/pod.go). Reads
+ * spec.{containers,initContainers,nodeName,priorityClassName,hostNetwork,
+ * restartPolicy,serviceAccountName,schedulerName,overhead,resourceClaims,
+ * runtimeClassName,volumes,tolerations} and status.{phase,reason,qosClass,
+ * hostIP,podIP,podIPs,startTime,conditions,containerStatuses,
+ * initContainerStatuses,resourceClaimStatuses}. The one KSM family not
+ * here is the opt-in kube_pod_nodeselectors. */
 #include "collect/kubestate/ks_common.h"
 
 #include <arpa/inet.h>
@@ -395,6 +393,210 @@ static void scheduled(struct ks_render *r, const json_t *p)
 	condition(r, p, "PodScheduled");
 }
 
+/* One series per condition of type with that status (KSM loops, so a
+ * duplicated condition gives duplicated series), valued by its
+ * lastTransitionTime (Go zero time when unset) or by 1 (time false). */
+static void condition_at(struct ks_render *r, const json_t *p, const char *type,
+			 const char *status, bool time)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach(ks_json_path(p, "status.conditions"), i, c) {
+		if (strcmp(ks_str(c, "type"), type) == 0 && strcmp(ks_str(c, "status"), status) == 0)
+			ks_emit(r, time ? time_or_zero(c, "lastTransitionTime") : 1, NULL);
+	}
+}
+
+static void ready_time(struct ks_render *r, const json_t *p)
+{
+	condition_at(r, p, "Ready", "True", true);
+}
+
+static void initialized_time(struct ks_render *r, const json_t *p)
+{
+	condition_at(r, p, "Initialized", "True", true);
+}
+
+static void container_ready_time(struct ks_render *r, const json_t *p)
+{
+	condition_at(r, p, "ContainersReady", "True", true);
+}
+
+static void scheduled_time(struct ks_render *r, const json_t *p)
+{
+	condition_at(r, p, "PodScheduled", "True", true);
+}
+
+static void unschedulable(struct ks_render *r, const json_t *p)
+{
+	condition_at(r, p, "PodScheduled", "False", false);
+}
+
+static void unscheduled_time(struct ks_render *r, const json_t *p)
+{
+	condition_at(r, p, "PodScheduled", "False", true);
+}
+
+static const char *const disruption_reasons[] = {
+	"PreemptionByScheduler", "DeletionByTaintManager", "EvictionByEvictionAPI",
+	"DeletionByPodGC",	 "TerminationByKubelet",
+};
+
+static void disruption_reason(struct ks_render *r, const json_t *p)
+{
+	size_t i, n = sizeof(disruption_reasons) / sizeof(disruption_reasons[0]);
+	json_t *c;
+
+	json_array_foreach(ks_json_path(p, "status.conditions"), i, c) {
+		const char *reason = "Other";
+
+		if (strcmp(ks_str(c, "type"), "DisruptionTarget") != 0)
+			continue;
+		for (size_t k = 0; k < n; k++) {
+			if (strcmp(ks_str(c, "reason"), disruption_reasons[k]) == 0)
+				reason = disruption_reasons[k];
+		}
+		ks_emit(r, 1, "reason", reason, NULL);
+	}
+}
+
+/* spec.overhead.<name>: cpu as cores, memory as Value(). */
+static void overhead(struct ks_render *r, const json_t *p, const char *name)
+{
+	const json_t *q = json_object_get(ks_json_path(p, "spec.overhead"), name);
+	double v;
+
+	if (!q)
+		return;
+	if (strcmp(name, "cpu") == 0 ? ks_quantity_milli(q, &v) : ks_quantity_value(q, &v))
+		ks_emit(r, v, NULL);
+}
+
+static void overhead_cpu(struct ks_render *r, const json_t *p)
+{
+	overhead(r, p, "cpu");
+}
+
+static void overhead_memory(struct ks_render *r, const json_t *p)
+{
+	overhead(r, p, "memory");
+}
+
+static void runtimeclass(struct ks_render *r, const json_t *p)
+{
+	const json_t *rc = ks_json_path(p, "spec.runtimeClassName");
+
+	if (json_is_string(rc))
+		ks_emit(r, 1, "runtimeclass_name", json_string_value(rc), NULL);
+}
+
+/* A template-backed claim's object name is in status.resourceClaimStatuses
+ * once the kubelet created it, "" until then; an entry naming neither a
+ * claim nor a template references nothing and is skipped. */
+static void resourceclaim(struct ks_render *r, const json_t *p)
+{
+	size_t i, j;
+	json_t *c, *st;
+
+	json_array_foreach(ks_json_path(p, "spec.resourceClaims"), i, c) {
+		const json_t *claim = json_object_get(c, "resourceClaimName");
+		const json_t *tmpl = json_object_get(c, "resourceClaimTemplateName");
+		const char *name = "";
+
+		if (!json_is_string(claim) && !json_is_string(tmpl))
+			continue;
+		if (json_is_string(claim)) {
+			name = json_string_value(claim);
+		} else {
+			json_array_foreach(ks_json_path(p, "status.resourceClaimStatuses"), j, st) {
+				if (strcmp(ks_str(st, "name"), ks_str(c, "name")) == 0 &&
+				    json_is_string(json_object_get(st, "resourceClaimName")))
+					name = ks_str(st, "resourceClaimName");
+			}
+		}
+		ks_emit(r, 1, "claim_name", ks_str(c, "name"), "resourceclaim_name", name,
+			"resourceclaim_template_name", json_string_value(tmpl), NULL);
+	}
+}
+
+/* One series per persistentVolumeClaim or ephemeral volume; an ephemeral
+ * volume's claim is named <pod>-<volume> (ephemeral.VolumeClaimName). */
+static void pvc_volumes(struct ks_render *r, const json_t *p, bool readonly)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(ks_json_path(p, "spec.volumes"), i, v) {
+		struct buf claim;
+
+		if (json_is_object(json_object_get(v, "persistentVolumeClaim"))) {
+			ks_emit(r, readonly ? ks_bool(v, "persistentVolumeClaim.readOnly") : 1,
+				"volume", ks_str(v, "name"), "persistentvolumeclaim",
+				ks_str(v, "persistentVolumeClaim.claimName"), "ephemeral", "false",
+				NULL);
+		} else if (json_is_object(json_object_get(v, "ephemeral"))) {
+			buf_init(&claim, 1024);
+			if (buf_printf(&claim, "%s-%s", ks_str(p, "metadata.name"),
+				       ks_str(v, "name")) && !r->err)
+				r->err = KM_ENOMEM;
+			ks_emit(r, readonly ? 0 : 1, "volume", ks_str(v, "name"),
+				"persistentvolumeclaim", buf_cstr(&claim), "ephemeral", "true", NULL);
+			buf_fini(&claim);
+		}
+	}
+}
+
+static void pvc_info(struct ks_render *r, const json_t *p)
+{
+	pvc_volumes(r, p, false);
+}
+
+static void pvc_readonly(struct ks_render *r, const json_t *p)
+{
+	pvc_volumes(r, p, true);
+}
+
+/* One series per distinct (key, operator, value, effect, seconds), first
+ * occurrence order; a set keyed by the joined fields keeps a pod with
+ * thousands of tolerations linear. */
+static void tolerations(struct ks_render *r, const json_t *p)
+{
+	json_t *seen = json_object(), *t;
+	struct buf key;
+	size_t i;
+
+	if (!seen) {
+		r->err = r->err ? r->err : KM_ENOMEM;
+		return;
+	}
+	buf_init(&key, 4096);
+	json_array_foreach(ks_json_path(p, "spec.tolerations"), i, t) {
+		const json_t *sec = json_object_get(t, "tolerationSeconds");
+		char secs[24] = "";
+
+		if (json_is_integer(sec))
+			snprintf(secs, sizeof(secs), "%lld", (long long)json_integer_value(sec));
+		buf_reset(&key);
+		if (buf_printf(&key, "%s\x1f%s\x1f%s\x1f%s\x1f%s", ks_str(t, "key"),
+			       ks_str(t, "operator"), ks_str(t, "value"), ks_str(t, "effect"), secs)) {
+			r->err = r->err ? r->err : KM_ENOMEM;
+			break;
+		}
+		if (json_object_get(seen, buf_cstr(&key)))
+			continue;
+		if (json_object_set_new(seen, buf_cstr(&key), json_true())) {
+			r->err = r->err ? r->err : KM_ENOMEM;
+			break;
+		}
+		ks_emit(r, 1, "key", ks_str(t, "key"), "operator", ks_str(t, "operator"), "value",
+			ks_str(t, "value"), "effect", ks_str(t, "effect"), "toleration_seconds", secs,
+			NULL);
+	}
+	buf_fini(&key);
+	json_decref(seen);
+}
+
 static const char *const status_reasons[] = {
 	"Evicted",	 "NodeAffinity", "NodeLost",	 "PreemptionByScheduler",
 	"SchedulingGated", "Shutdown",	 "TerminationByKubelet", "UnexpectedAdmissionError",
@@ -535,18 +737,55 @@ const struct ks_family ks_pod_families[] = {
 	  init_waiting_reason },
 	{ "kube_pod_annotations", KS_HELP_ANNOTATIONS, G, ks_emit_annotations },
 	{ "kube_pod_labels", KS_HELP_LABELS, G, ks_emit_labels },
+	{ "kube_pod_overhead_cpu_cores",
+	  "The pod overhead in regards to cpu cores associated with running a pod.", G,
+	  overhead_cpu },
+	{ "kube_pod_overhead_memory_bytes",
+	  "The pod overhead in regards to memory associated with running a pod.", G,
+	  overhead_memory },
 	{ "kube_pod_owner", "[STABLE] Information about the Pod's owner.", G, owner },
+	{ "kube_pod_resourceclaim_info",
+	  "Information about a DRA ResourceClaim referenced by a pod, one series per "
+	  "pod.spec.resourceClaims entry; claim_name is the pod-local reference and "
+	  "resourceclaim_name is the resolved ResourceClaim object name.",
+	  G, resourceclaim },
 	{ "kube_pod_restart_policy", "[STABLE] Describes the restart policy in use by this pod.",
 	  G, restart_policy },
+	{ "kube_pod_runtimeclass_name_info", "The runtimeclass associated with the pod.", G,
+	  runtimeclass },
+	{ "kube_pod_spec_volumes_persistentvolumeclaims_info",
+	  "[STABLE] Information about persistentvolumeclaim and ephemeral volumes in a pod.", G,
+	  pvc_info },
+	{ "kube_pod_spec_volumes_persistentvolumeclaims_readonly",
+	  "[STABLE] Describes whether a persistentvolumeclaim is mounted read only. Ephemeral "
+	  "volumes always report 0 since the ephemeral volume source does not support a "
+	  "read-only flag.",
+	  G, pvc_readonly },
 	{ "kube_pod_start_time", "[STABLE] Start time in unix timestamp for a pod.", G,
 	  start_time },
 	{ "kube_pod_status_phase", "[STABLE] The pods current phase.", G, phase },
 	{ "kube_pod_status_qos_class", "The pods current qosClass.", G, qos },
 	{ "kube_pod_status_ready", "[STABLE] Describes whether the pod is ready to serve requests.",
 	  G, ready },
+	{ "kube_pod_status_ready_time", "Readiness achieved time in unix timestamp for a pod.", G,
+	  ready_time },
+	{ "kube_pod_status_initialized_time", "Initialized time in unix timestamp for a pod.", G,
+	  initialized_time },
+	{ "kube_pod_status_container_ready_time",
+	  "Readiness achieved time in unix timestamp for a pod containers.", G,
+	  container_ready_time },
 	{ "kube_pod_status_reason", "The pod status reasons", G, status_reason },
+	{ "kube_pod_status_disruption_reason", "The pod disruption condition reason", G,
+	  disruption_reason },
 	{ "kube_pod_status_scheduled",
 	  "[STABLE] Describes the status of the scheduling process for the pod.", G, scheduled },
+	{ "kube_pod_status_scheduled_time",
+	  "[STABLE] Unix timestamp when pod moved into scheduled status", G, scheduled_time },
+	{ "kube_pod_status_unschedulable",
+	  "[STABLE] Describes the unschedulable status for the pod.", G, unschedulable },
+	{ "kube_pod_status_unscheduled_time",
+	  "Unix timestamp when pod moved into unscheduled status", G, unscheduled_time },
+	{ "kube_pod_tolerations", "Information about the pod tolerations", G, tolerations },
 	{ "kube_pod_service_account", "The service account for a pod.", G, service_account },
 	{ "kube_pod_scheduler", "The scheduler for a pod.", G, scheduler },
 };

@@ -152,9 +152,18 @@ bool ks_quantity_milli(const json_t *v, double *out)
 {
 	struct ks_quantity q;
 
+	int64_t whole;
+
 	if (!qty_of(v, &q))
 		return false;
-	*out = (double)ks_quantity_scaled(&q, -3) / 1000;
+	/* KSM's convertValueToFloat64: a value whose milli form would overflow
+	 * int64 (Value() > MaxMilliValue = MaxInt64/1000) is taken whole, so
+	 * 10000T prints 1e+16, not a saturated 9.223372036854776e+15. */
+	whole = ks_quantity_scaled(&q, 0);
+	if (whole > INT64_MAX / 1000)
+		*out = (double)whole;
+	else
+		*out = (double)ks_quantity_scaled(&q, -3) / 1000;
 	return true;
 }
 

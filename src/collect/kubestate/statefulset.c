@@ -29,6 +29,16 @@ static void update_revision(struct ks_render *r, const json_t *o)
 	ks_emit(r, 1, "revision", ks_str(o, "status.updateRevision"), NULL);
 }
 
+/* One series when either policy is set ("" for the other). */
+static void pvc_retention(struct ks_render *r, const json_t *o)
+{
+	const char *del = ks_str(o, "spec.persistentVolumeClaimRetentionPolicy.whenDeleted");
+	const char *scaled = ks_str(o, "spec.persistentVolumeClaimRetentionPolicy.whenScaled");
+
+	if (*del || *scaled)
+		ks_emit(r, 1, "when_deleted", del, "when_scaled", scaled, NULL);
+}
+
 const struct ks_family ks_statefulset_families[] = {
 	{ "kube_statefulset_created", KS_HELP_CREATED, G, ks_emit_created },
 	{ "kube_statefulset_status_replicas", "[STABLE] The number of replicas per StatefulSet.", G,
@@ -51,6 +61,8 @@ const struct ks_family ks_statefulset_families[] = {
 	  "[STABLE] Sequence number representing a specific generation of the desired state for "
 	  "the StatefulSet.",
 	  G, generation },
+	{ "kube_statefulset_persistentvolumeclaim_retention_policy",
+	  "[STABLE] Count of retention policy for StatefulSet template PVCs", G, pvc_retention },
 	{ "kube_statefulset_annotations",
 	  "[STABLE] Kubernetes annotations converted to Prometheus labels.", G,
 	  ks_emit_annotations },
