@@ -396,7 +396,51 @@ def build():
         "status": {"hard": {"requests.cpu": "24", "requests.memory": "64Gi", "pods": "50"},
                    "used": {"requests.cpu": "0", "requests.memory": "0", "pods": "0"}}})
 
+    # a ReplicationController nobody migrated yet, scaled to zero (kube_replicationcontroller_*)
+    add("workloads.yaml", {
+        "apiVersion": "v1", "kind": "ReplicationController",
+        "metadata": dict(meta("legacy-worker", "batch", {"app": "legacy-worker"}, ts=T0,
+                              kind="ReplicationController"), generation=3),
+        "spec": {"replicas": 0, "selector": {"app": "legacy-worker"},
+                 "template": {"metadata": {"labels": {"app": "legacy-worker"}},
+                              "spec": {"containers": [{"name": "worker", "image": "busybox:1.36",
+                                                       "command": ["sleep", "3600"]}]}}},
+        "status": {"replicas": 0, "observedGeneration": 3}})
+    # a LimitRange in shop: container defaults (kube_limitrange)
+    add("policy.yaml", {
+        "apiVersion": "v1", "kind": "LimitRange",
+        "metadata": meta("container-defaults", "shop", ts=T0, kind="LimitRange"),
+        "spec": {"limits": [
+            {"type": "Container", "default": {"cpu": "500m", "memory": "512Mi"},
+             "defaultRequest": {"cpu": "100m", "memory": "128Mi"}, "max": {"memory": "2Gi"},
+             "maxLimitRequestRatio": {"cpu": "10"}},
+            {"type": "PersistentVolumeClaim", "min": {"storage": "1Gi"}, "max": {"storage": "100Gi"}}]}})
+    # certificate signing requests: one issued by a custom signer, one pending
+    # (kube_certificatesigningrequest_*; the PEM texts were made once with openssl)
+    add("policy.yaml", {
+        "apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
+        "metadata": meta("demo-client", ts=T1, kind="CertificateSigningRequest"),
+        "spec": {"request": CSR_PEM_B64, "signerName": "example.com/demo-signer", "usages": ["client auth"]},
+        "status": {"conditions": [{"type": "Approved", "status": "True", "reason": "DemoApproved",
+                                   "message": "approved for the demo", "lastUpdateTime": T1,
+                                   "lastTransitionTime": T1}],
+                   "certificate": CERT_PEM_B64}})
+    add("policy.yaml", {
+        "apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
+        "metadata": meta("pending-client", ts=T2, kind="CertificateSigningRequest"),
+        "spec": {"request": CSR_PEM_B64, "signerName": "example.com/demo-signer", "usages": ["client auth"]}})
+
     # storage
+    for name, extra in (("standard", {"reclaimPolicy": "Delete", "volumeBindingMode": "WaitForFirstConsumer",
+                                      "allowVolumeExpansion": True}),
+                        ("fast", {})):   # fast: the API's defaults (Delete, Immediate)
+        sc = {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+              "metadata": meta(name, ts=T0, kind="StorageClass"), "provisioner": "ebs.csi.aws.com"}
+        sc.update(extra)
+        if name == "standard":
+            sc["metadata"]["annotations"] = {"storageclass.kubernetes.io/is-default-class": "true"}
+        add("storage.yaml", sc)
+
     def pv(name, claim_ns, claim, size, phase="Bound"):
         return {"apiVersion": "v1", "kind": "PersistentVolume",
                 "metadata": dict(meta(name, ts=T1, kind="PersistentVolume"),
@@ -454,6 +498,9 @@ def build():
     add("services.yaml", svc("grafana", "monitoring", {"app.kubernetes.io/name": "grafana"},
                              [("http", 80, "http")], {"app.kubernetes.io/name": "grafana"}))
 
+
+CSR_PEM_B64 = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURSBSRVFVRVNULS0tLS0KTUlIZ01JR0hBZ0VBTUNVeEZEQVNCZ05WQkFNTUMyUmxiVzh0WTJ4cFpXNTBNUTB3Q3dZRFZRUUtEQVJrWlcxdgpNRmt3RXdZSEtvWkl6ajBDQVFZSUtvWkl6ajBEQVFjRFFnQUU4WkEyaEFPdk5MdXBleFBVb2FBN2lWZWM1NjMrCm93TnNTTXN6YkpKdGlOQVZJa3ZJYmEyZUM0bTBBL2psQmhjT3g1VS9uR2IyQ252azg0TEpDOGRlaUtBQU1Bb0cKQ0NxR1NNNDlCQU1DQTBnQU1FVUNJQ3hTVmgrYTVmK2tRUHJRbTNGVVdhTTg4WlFXVENrVTdoMGcxNVptMVkrbwpBaUVBeTNXdnVEbTNiTEhQMG92Yi8wdDlCZTlqOEJhd0VDL0lScXNzQVBDQXlOdz0KLS0tLS1FTkQgQ0VSVElGSUNBVEUgUkVRVUVTVC0tLS0tCg=="
+CERT_PEM_B64 = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJSRENCNndJVUJkZVhMcWs1MmVKTUN2QjU3ZW5GSGM4SWhtVXdDZ1lJS29aSXpqMEVBd0l3SlRFVU1CSUcKQTFVRUF3d0xaR1Z0YnkxamJHbGxiblF4RFRBTEJnTlZCQW9NQkdSbGJXOHdIaGNOTWpZeE1qQTJNREExTmpJMQpXaGNOTXpZeE1qQXpNREExTmpJMVdqQWxNUlF3RWdZRFZRUUREQXRrWlcxdkxXTnNhV1Z1ZERFTk1Bc0dBMVVFCkNnd0VaR1Z0YnpCWk1CTUdCeXFHU000OUFnRUdDQ3FHU000OUF3RUhBMElBQlBHUU5vUURyelM3cVhzVDFLR2cKTzRsWG5PZXQvcU1EYkVqTE0yeVNiWWpRRlNKTHlHMnRuZ3VKdEFQNDVRWVhEc2VWUDV4bTlncDc1UE9DeVF2SApYb2d3Q2dZSUtvWkl6ajBFQXdJRFNBQXdSUUloQVA2TWpGNVFoZVg0K0JXYmRpakF5NElvOUpYVDlmQ25Kbk00CllEK1FtanZLQWlBUkZ5c0lKc1o2Z3JEOEN2cFh5dytZZ3FvNVUvM25aY0RYK04xbWNmakJ1UT09Ci0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K"
 
 HEADER = ("# Simulated cluster for the k8smon demo and end-to-end tests (tests/fakeapi/fakeapi.py --load\n"
           "# examples/cluster). Generated by examples/cluster/gen.py -- edit that, then re-run it.\n")

@@ -183,6 +183,8 @@ BUILTINS = [
     ("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False, [], [], False),
     ("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False, [], [], False),
     ("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, ["sc"], [], False),
+    ("certificates.k8s.io", "v1", "certificatesigningrequests", "CertificateSigningRequest", False,
+     ["csr"], [], True),
     ("storage.k8s.io", "v1", "volumeattachments", "VolumeAttachment", False, [], [], True),
     ("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, ["pc"], [], False),
     ("events.k8s.io", "v1", "events", "Event", True, ["ev"], [], False),

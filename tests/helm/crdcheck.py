@@ -43,10 +43,11 @@ def dur(s):
 
 
 DUR_PAT = "^([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?$"
-KSM_RES = ['configmaps', 'cronjobs', 'daemonsets', 'deployments', 'endpoints', 'endpointslices',
-           'horizontalpodautoscalers', 'ingresses', 'jobs', 'namespaces', 'networkpolicies', 'nodes',
-           'persistentvolumeclaims', 'persistentvolumes', 'poddisruptionbudgets', 'pods', 'replicasets',
-           'resourcequotas', 'secrets', 'services', 'statefulsets']
+KSM_RES = ['certificatesigningrequests', 'configmaps', 'cronjobs', 'daemonsets', 'deployments',
+           'endpoints', 'endpointslices', 'horizontalpodautoscalers', 'ingresses', 'jobs', 'limitranges',
+           'namespaces', 'networkpolicies', 'nodes', 'persistentvolumeclaims', 'persistentvolumes',
+           'poddisruptionbudgets', 'pods', 'replicasets', 'replicationcontrollers', 'resourcequotas',
+           'secrets', 'services', 'statefulsets', 'storageclasses']
 
 # Python equivalents of every CEL rule in crds/ (keyed by the rule text). A CRD rule
 # without an entry here fails the "crds" check, so the two cannot drift apart.

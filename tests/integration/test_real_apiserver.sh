@@ -242,11 +242,11 @@ check "ScrapeRule with a bad regex: the agent writes False InvalidSpec, message 
 # The real kube-state-metrics over the same server and objects: every family's
 # series (labels and values) must equal ours, but for tests/peers/ksm_known_diff.txt.
 # KSM gets the resources the chart's default K8sMonitor selects (kubeState.resources;
-# absent = the 21 of the CRD's enum).
+# absent = all of the CRD's enum).
 KRES=$(python3 -c '
 import sys, yaml
 m = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["kind"] == "K8sMonitor"][0]
-all_ = "configmaps cronjobs daemonsets deployments endpoints endpointslices horizontalpodautoscalers ingresses jobs namespaces networkpolicies nodes persistentvolumeclaims persistentvolumes poddisruptionbudgets pods replicasets resourcequotas secrets services statefulsets".split()
+all_ = "certificatesigningrequests configmaps cronjobs daemonsets deployments endpoints endpointslices horizontalpodautoscalers ingresses jobs limitranges namespaces networkpolicies nodes persistentvolumeclaims persistentvolumes poddisruptionbudgets pods replicasets replicationcontrollers resourcequotas secrets services statefulsets storageclasses".split()
 print(",".join((m["spec"].get("kubeState") or {}).get("resources", all_)))' "$TMP/chart.yaml")
 check "the chart's K8sMonitor names its kube-state resources ($KRES)" test -n "$KRES"
 KPORT=$(free_port); KTPORT=$(free_port)

@@ -12,7 +12,9 @@ A real server owns some fields the fake takes verbatim, so:
   - a ServiceAccount "default" is created in each namespace (no controller-manager
     runs; the ServiceAccount admission plugin refuses pods whose account is missing);
   - status is not taken on create: it is written afterwards through the /status
-    subresource (merge patch), as the kubelet and the controllers would.
+    subresource (merge patch), as the kubelet and the controllers would; a
+    CertificateSigningRequest's Approved/Denied conditions go through /approval
+    first (the /status strategy keeps them), as kubectl certificate approve does.
 Exits 1 if an object cannot be created or its status cannot be written.
 """
 import glob
@@ -59,6 +61,14 @@ for o in objs:
         print("created %s %s%s" % (kind, (ns + "/") if ns else "", name))
         if kind == "Namespace":
             k("create", "serviceaccount", "default", "-n", name)
+    if status and kind == "CertificateSigningRequest":
+        verdict = [c for c in status.get("conditions", []) if c["type"] in ("Approved", "Denied")]
+        if verdict:
+            r = k("patch", kind, name, "--subresource=approval", "--type=merge",
+                  "-p", json.dumps({"status": {"conditions": verdict}}))
+            if r.returncode != 0:
+                fails += 1
+                print("FAILED  approval %s %s: %s" % (kind, name, r.stderr.strip()))
     if status:
         r = k("patch", kind, name, *where, "--subresource=status", "--type=merge",
               "-p", json.dumps({"status": status}))

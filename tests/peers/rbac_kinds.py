@@ -11,13 +11,14 @@ import sys
 
 import yaml
 
-KINDS = {"configmaps": "", "cronjobs": "batch", "daemonsets": "apps", "deployments": "apps",
+KINDS = {"certificatesigningrequests": "certificates.k8s.io", "configmaps": "", "cronjobs": "batch", "daemonsets": "apps", "deployments": "apps",
          "endpoints": "", "endpointslices": "discovery.k8s.io",
          "horizontalpodautoscalers": "autoscaling", "ingresses": "networking.k8s.io",
-         "jobs": "batch", "namespaces": "", "networkpolicies": "networking.k8s.io", "nodes": "",
+         "jobs": "batch", "limitranges": "", "namespaces": "", "networkpolicies": "networking.k8s.io", "nodes": "",
          "persistentvolumeclaims": "", "persistentvolumes": "",
-         "poddisruptionbudgets": "policy", "pods": "", "replicasets": "apps",
-         "resourcequotas": "", "secrets": "", "services": "", "statefulsets": "apps"}
+         "poddisruptionbudgets": "policy", "pods": "", "replicasets": "apps", "replicationcontrollers": "",
+         "resourcequotas": "", "secrets": "", "services": "", "statefulsets": "apps",
+         "storageclasses": "storage.k8s.io"}
 
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
 sa = next(d for d in docs if d["kind"] == "DaemonSet")["spec"]["template"]["spec"]["serviceAccountName"]

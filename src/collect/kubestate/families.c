@@ -2,9 +2,12 @@
  * API locations: kinds.c). */
 #include "collect/kubestate/ks_internal.h"
 
-#define KIND(e, lbl, u, tab) [e] = { lbl, u, ks_##tab##_families, &ks_##tab##_nfamilies }
+#define KIND(e, lbl, u, tab) [e] = { lbl, u, NULL, NULL, ks_##tab##_families, &ks_##tab##_nfamilies }
+#define KIND2(e, lbl, xl, xp, tab) \
+	[e] = { lbl, false, xl, xp, ks_##tab##_families, &ks_##tab##_nfamilies }
 
 const struct ks_kind_def ks_kinds[KS_KIND_COUNT] = {
+	KIND2(KS_CSR, "certificatesigningrequest", "signer_name", "spec.signerName", csr),
 	KIND(KS_CONFIGMAP, "configmap", false, configmap),
 	KIND(KS_CRONJOB, "cronjob", false, cronjob),
 	KIND(KS_DAEMONSET, "daemonset", false, daemonset),
@@ -13,6 +16,7 @@ const struct ks_kind_def ks_kinds[KS_KIND_COUNT] = {
 	KIND(KS_HPA, "horizontalpodautoscaler", false, hpa),
 	KIND(KS_INGRESS, "ingress", false, ingress),
 	KIND(KS_JOB, "job_name", false, job),
+	KIND(KS_LIMITRANGE, "limitrange", false, limitrange),
 	KIND(KS_NAMESPACE, "namespace", false, namespace),
 	KIND(KS_NETWORKPOLICY, "networkpolicy", false, networkpolicy),
 	KIND(KS_NODE, "node", false, node),
@@ -21,8 +25,10 @@ const struct ks_kind_def ks_kinds[KS_KIND_COUNT] = {
 	KIND(KS_PDB, "poddisruptionbudget", false, pdb),
 	KIND(KS_POD, "pod", true, pod),
 	KIND(KS_REPLICASET, "replicaset", false, replicaset),
+	KIND(KS_REPLICATIONCONTROLLER, "replicationcontroller", false, replicationcontroller),
 	KIND(KS_RESOURCEQUOTA, "resourcequota", false, resourcequota),
 	KIND(KS_SECRET, "secret", false, secret),
 	KIND(KS_SERVICE, "service", true, service),
 	KIND(KS_STATEFULSET, "statefulset", false, statefulset),
+	KIND(KS_STORAGECLASS, "storageclass", false, storageclass),
 };

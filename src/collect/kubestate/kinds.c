@@ -13,6 +13,8 @@
 	[e] = { nm, k, go, { grp, ver, nm, false }, true }
 
 const struct ks_kind_info ks_kind_table[KS_KIND_NAMES] = {
+	CLUSTER_KIND(KS_CSR, "certificatesigningrequests", "CertificateSigningRequest",
+		     "*v1.CertificateSigningRequest", "certificates.k8s.io", "v1"),
 	KIND(KS_CONFIGMAP, "configmaps", "ConfigMap", "*v1.ConfigMap", "", "v1", true),
 	KIND(KS_CRONJOB, "cronjobs", "CronJob", "*v1.CronJob", "batch", "v1", true),
 	KIND(KS_DAEMONSET, "daemonsets", "DaemonSet", "*v1.DaemonSet", "apps", "v1", true),
@@ -22,6 +24,7 @@ const struct ks_kind_info ks_kind_table[KS_KIND_NAMES] = {
 	     "*v2.HorizontalPodAutoscaler", "autoscaling", "v2", true),
 	KIND(KS_INGRESS, "ingresses", "Ingress", "*v1.Ingress", "networking.k8s.io", "v1", true),
 	KIND(KS_JOB, "jobs", "Job", "*v1.Job", "batch", "v1", true),
+	KIND(KS_LIMITRANGE, "limitranges", "LimitRange", "*v1.LimitRange", "", "v1", true),
 	CLUSTER_KIND(KS_NAMESPACE, "namespaces", "Namespace", "*v1.Namespace", "", "v1"),
 	KIND(KS_NETWORKPOLICY, "networkpolicies", "NetworkPolicy", "*v1.NetworkPolicy",
 	     "networking.k8s.io", "v1", true),
@@ -34,12 +37,16 @@ const struct ks_kind_info ks_kind_table[KS_KIND_NAMES] = {
 	     "policy", "v1", true),
 	KIND(KS_POD, "pods", "Pod", "*v1.Pod", "", "v1", true),
 	KIND(KS_REPLICASET, "replicasets", "ReplicaSet", "*v1.ReplicaSet", "apps", "v1", true),
+	KIND(KS_REPLICATIONCONTROLLER, "replicationcontrollers", "ReplicationController",
+	     "*v1.ReplicationController", "", "v1", true),
 	KIND(KS_RESOURCEQUOTA, "resourcequotas", "ResourceQuota", "*v1.ResourceQuota", "", "v1",
 	     true),
 	KIND(KS_SECRET, "secrets", "Secret", "*v1.Secret", "", "v1", true),
 	KIND(KS_SERVICE, "services", "Service", "*v1.Service", "", "v1", true),
 	KIND(KS_STATEFULSET, "statefulsets", "StatefulSet", "*v1.StatefulSet", "apps", "v1",
 	     true),
+	CLUSTER_KIND(KS_STORAGECLASS, "storageclasses", "StorageClass", "*v1.StorageClass",
+		     "storage.k8s.io", "v1"),
 	KIND(KS_KIND_COUNT, "endpointslices", "EndpointSlice", "*v1.EndpointSlice",
 	     "discovery.k8s.io", "v1", false),
 };
@@ -96,6 +103,14 @@ int ks_kind_parse(const char *s, enum ks_kind *out)
 	}
 	if (strcmp(s, "networkpolicy") == 0) {
 		*out = KS_NETWORKPOLICY;
+		return 0;
+	}
+	if (strcmp(s, "storageclass") == 0) {
+		*out = KS_STORAGECLASS;
+		return 0;
+	}
+	if (strcmp(s, "csr") == 0) {
+		*out = KS_CSR;
 		return 0;
 	}
 	if (strcmp(s, "hpa") == 0 || strcmp(s, "pdb") == 0 || strcmp(s, "pv") == 0 ||

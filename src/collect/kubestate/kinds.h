@@ -14,6 +14,7 @@
 /* Kinds with families, in KSM's scrape order (alphabetical by resource
  * plural name); bit i of a kind mask is kind i. */
 enum ks_kind {
+	KS_CSR,
 	KS_CONFIGMAP,
 	KS_CRONJOB,
 	KS_DAEMONSET,
@@ -22,6 +23,7 @@ enum ks_kind {
 	KS_HPA,
 	KS_INGRESS,
 	KS_JOB,
+	KS_LIMITRANGE,
 	KS_NAMESPACE,
 	KS_NETWORKPOLICY,
 	KS_NODE,
@@ -30,10 +32,12 @@ enum ks_kind {
 	KS_PDB,
 	KS_POD,
 	KS_REPLICASET,
+	KS_REPLICATIONCONTROLLER,
 	KS_RESOURCEQUOTA,
 	KS_SECRET,
 	KS_SERVICE,
 	KS_STATEFULSET,
+	KS_STORAGECLASS,
 	KS_KIND_COUNT
 };
 

@@ -38,6 +38,8 @@ struct ks_family {
 struct ks_kind_def {
 	const char *label;     /* default label carrying metadata.name */
 	bool uid;              /* default labels end with uid (pods) */
+	const char *extra_label; /* a further default label after the name, or NULL */
+	const char *extra_path;  /* ... and the field it carries (CSR: spec.signerName) */
 	const struct ks_family *families;
 	const size_t *nfamilies; /* a pointer: extern consts are not constant expressions */
 };
@@ -48,7 +50,11 @@ extern const struct ks_kind_def ks_kinds[KS_KIND_COUNT];
 #define KS_DECLARE_KIND(k) \
 	extern const struct ks_family ks_##k##_families[]; \
 	extern const size_t ks_##k##_nfamilies
+KS_DECLARE_KIND(csr);
 KS_DECLARE_KIND(configmap);
+KS_DECLARE_KIND(limitrange);
+KS_DECLARE_KIND(replicationcontroller);
+KS_DECLARE_KIND(storageclass);
 KS_DECLARE_KIND(cronjob);
 KS_DECLARE_KIND(daemonset);
 KS_DECLARE_KIND(deployment);

@@ -343,6 +343,14 @@ static int render_base(enum ks_kind kind, const struct ks_kind_def *k, const jso
 		rc = expo_escape_label(b, name, strlen(name));
 	if (!rc)
 		rc = buf_addc(b, '"');
+	if (!rc && k->extra_label) {
+		const char *v = ks_str(obj, k->extra_path);
+		rc = buf_printf(b, ",%s=\"", k->extra_label);
+		if (!rc)
+			rc = expo_escape_label(b, v, strlen(v));
+		if (!rc)
+			rc = buf_addc(b, '"');
+	}
 	if (!rc && k->uid) {
 		const char *uid = ks_str(obj, "metadata.uid");
 		rc = buf_adds(b, ",uid=\"");
