@@ -1,9 +1,12 @@
 #!/bin/sh
-# make demo: a simulated cluster on this machine. Starts the fake API server
-# loaded with examples/cluster (nodes, workloads, a crash-looping pod,
-# annotated apps), the annotated example apps on loopback, applies the
-# examples with kubectl, runs k8smon against it and prints where to look.
-# Ctrl-C stops everything.
+# make demo: a simulated cluster on this machine. Starts the annotated example apps
+# on free loopback ports, the fake API server loaded with examples/cluster (nodes,
+# workloads, a crash-looping pod; the three annotated pods' ports set to the apps'),
+# applies the examples with kubectl, gives the apps real cgroups laid out as the
+# kubelet does for their pods when run as root on cgroup v2 (tests/demo/demo_cgroups.py;
+# otherwise says why /metrics/cadvisor has only the node's rows), runs k8smon against
+# it and prints where to look. Ctrl-C stops everything and removes the cgroups and the
+# kubeconfig (which would point at a dead server).
 set -u
 cd "$(dirname "$0")/../.."
 # K8SMON_DEMO_PORT / K8SMON_DEMO_STATE: another port / state directory (tests, a second demo)
@@ -13,6 +16,7 @@ PORT=${K8SMON_DEMO_PORT:-9420}
 rm -rf "$STATE"; mkdir -p "$STATE"
 PIDS=""
 K8SMON=""
+CGROOT=""
 cleanup() {
 	trap - INT TERM EXIT
 	echo
@@ -21,16 +25,39 @@ cleanup() {
 	if [ -n "$K8SMON" ]; then kill "$K8SMON" 2>/dev/null; wait "$K8SMON" 2>/dev/null; fi
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
+	# shellcheck disable=SC2086
+	[ -n "$CGROOT" ] && python3 tests/demo/demo_cgroups.py cleanup $CGROOT
+	# Nothing left pointing at the stopped server; the logs stay.
+	rm -f "$STATE/kubeconfig"
+	rm -rf "$STATE/sys" "$STATE/api"
 	exit 0
 }
 trap cleanup INT TERM EXIT
 
-LOAD=""
-[ -d examples/cluster ] && LOAD="--load examples/cluster"
-[ -d crds ] && LOAD="--load crds $LOAD"
-# shellcheck disable=SC2086
+# The example apps first, on free ports (port 0): the pods of examples/cluster that
+# they stand for get these ports in the demo's copy of the cluster.
+APPS="frontend checkout grafana"
+for app in $APPS; do
+	python3 tests/demo/demo_app.py 0 "$app" "$STATE/$app.port" 2>>"$STATE/apps.log" &
+	PIDS="$PIDS $!"
+	eval "PID_$app=$!"
+done
+i=0
+for app in $APPS; do
+	until [ -s "$STATE/$app.port" ]; do
+		i=$((i + 1)); [ $i -gt 100 ] && { echo "demo: example app $app did not start:"; cat "$STATE/apps.log"; exit 1; }
+		sleep 0.1
+	done
+done
+P1=$(cat "$STATE/frontend.port") P2=$(cat "$STATE/checkout.port") P3=$(cat "$STATE/grafana.port")
+# examples/cluster names ports 18081-18083 for the three apps (annotations, containerPort)
+mkdir -p "$STATE/cluster"
+for f in examples/cluster/*.yaml; do
+	sed -e "s/\b18081\b/$P1/g" -e "s/\b18082\b/$P2/g" -e "s/\b18083\b/$P3/g" "$f" >"$STATE/cluster/${f##*/}"
+done
+
 python3 tests/fakeapi/fakeapi.py --port 0 --state-dir "$STATE/api" \
-	--kubeconfig-out "$STATE/kubeconfig" $LOAD >"$STATE/fakeapi.out" 2>"$STATE/fakeapi.log" &
+	--kubeconfig-out "$STATE/kubeconfig" --load crds --load "$STATE/cluster" >"$STATE/fakeapi.out" 2>"$STATE/fakeapi.log" &
 PIDS="$PIDS $!"
 i=0
 until grep -q '^READY' "$STATE/fakeapi.out" 2>/dev/null; do
@@ -40,17 +67,26 @@ done
 API=$(sed -n 's/^READY //p' "$STATE/fakeapi.out")
 export KUBECONFIG="$STATE/kubeconfig"
 
-for spec in 18081:shop-frontend 18082:shop-backend 18083:batch-exporter; do
-	python3 tests/demo/demo_app.py "${spec%%:*}" "${spec#*:}" &
-	PIDS="$PIDS $!"
-done
-
 for f in examples/k8smonitor.yaml examples/scraperule-*.yaml; do
 	[ -f "$f" ] && kubectl apply -f "$f" >>"$STATE/kubectl.log" 2>&1
 done
 
+# Real cgroups for the three pods on demo-node-1 (root, cgroup v2): the agent reads them
+# through a view of /sys whose fs/cgroup is the demo's subtree.
+SYSFS=/sys
+CGNOTE=""
+kubectl get pods -A --field-selector spec.nodeName=demo-node-1 -o json >"$STATE/pods.json" 2>>"$STATE/kubectl.log"
+if CGROOT=$(python3 tests/demo/demo_cgroups.py setup "$STATE" "$STATE/pods.json" \
+	frontend="$PID_frontend" checkout="$PID_checkout" grafana="$PID_grafana" 2>"$STATE/cgroups.err"); then
+	SYSFS=$STATE/sys
+	CGNOTE="  cgroups           $CGROOT (the example apps' pods, kubelet layout)"
+else
+	CGROOT=""
+	CGNOTE="  /metrics/cadvisor shows only the node's own cgroups, no pod rows: $(cat "$STATE/cgroups.err")"
+fi
+
 ./bin/k8smon -promscrape.kubernetes -promscrape.allowLoopback -kubeconfig="$KUBECONFIG" -nodeName=demo-node-1 \
-	-httpListenAddr=127.0.0.1:$PORT -leaderElection.namespace=default \
+	-httpListenAddr=127.0.0.1:$PORT -leaderElection.namespace=default -path.sysfs="$SYSFS" \
 	>"$STATE/k8smon.log" 2>&1 &
 K8SMON=$!
 sleep 2
@@ -70,6 +106,8 @@ k8smon demo is running (Ctrl-C stops it).
                     http://127.0.0.1:$PORT/metrics/apps
                     http://127.0.0.1:$PORT/metrics/self
                     http://127.0.0.1:$PORT/config
+  example apps      frontend 127.0.0.1:$P1, checkout 127.0.0.1:$P2, grafana 127.0.0.1:$P3
+$CGNOTE
   logs              $STATE/*.log
 
 MSG

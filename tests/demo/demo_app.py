@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """A tiny annotated example application for the demo: serves Prometheus text on
 /metrics with a request counter and a latency histogram that move over time.
-Usage: demo_app.py PORT NAME"""
+Usage: demo_app.py PORT NAME [PORTFILE]
+PORT 0 takes a free port; the port bound is written to PORTFILE (when given) once the
+server listens. A port that cannot be bound is one line on stderr and exit status 1."""
 import http.server
+import os
 import random
 import sys
 import threading
 import time
 
 PORT, NAME = int(sys.argv[1]), sys.argv[2]
+PORTFILE = sys.argv[3] if len(sys.argv) > 3 else None
 lock = threading.Lock()
 state = {"requests": 0, "buckets": [0, 0, 0, 0], "sum": 0.0}
 BOUNDS = [0.05, 0.1, 0.5]
@@ -57,5 +61,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-threading.Thread(target=tick, daemon=True).start()
-http.server.ThreadingHTTPServer(("127.0.0.1", PORT), Handler).serve_forever()
+def main():
+    try:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", PORT), Handler)
+    except OSError as e:
+        sys.stderr.write("demo_app %s: cannot listen on 127.0.0.1:%d: %s\n" % (NAME, PORT, e.strerror or e))
+        sys.exit(1)
+    if PORTFILE:  # written whole, then renamed: a reader never sees half a number
+        with open(PORTFILE + ".tmp", "w") as f:
+            f.write("%d\n" % server.server_address[1])
+        os.rename(PORTFILE + ".tmp", PORTFILE)
+    threading.Thread(target=tick, daemon=True).start()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole foreground group: no traceback
+        pass
+
+
+main()

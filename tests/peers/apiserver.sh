@@ -13,7 +13,8 @@
 # The server: --authorization-mode=Node,RBAC, client-certificate authentication
 # against ca.crt, service-account tokens (issuer https://kubernetes.default.svc.cluster.local,
 # signing key sa.key: TokenRequest / `kubectl create token` and TokenReview work),
-# default admission plugins. No controller-manager, scheduler or kubelet: nothing
+# default admission plugins; K8SMON_APISERVER_ARGS adds flags (split on spaces, e.g. an
+# --admission-control-config-file). No controller-manager, scheduler or kubelet: nothing
 # reconciles (no pods from Deployments, no default ServiceAccounts, no token
 # Secrets filled in); tests create what they need.
 set -u
@@ -95,7 +96,7 @@ APORT=$(free_port)
 	--allow-privileged=true \
 	--cert-dir="$DIR/certs" \
 	--profiling=false \
-	--v=1 >"$DIR/apiserver.log" 2>&1 &
+	--v=1 ${K8SMON_APISERVER_ARGS:-} >"$DIR/apiserver.log" 2>&1 &
 APID=$!
 URL="https://127.0.0.1:$APORT"
 echo "$URL" >"$DIR/url"

@@ -29,3 +29,23 @@ bearerTokenSecret:
   key: token
 {{- end }}
 {{- end }}
+
+{{- /* Verification of the agents' certificate when TLS is on; PodMonitor (SafeTLSConfig) and
+VMPodScrape (TLSConfig) take the same shape. The CA comes from the Secret or ConfigMap
+of tls.ca, the name checked from tls.serverName (the targets are pod IPs). */ -}}
+{{- define "k8smon.scrapeTLS" -}}
+{{- if .Values.tls.enabled -}}
+tlsConfig:
+  ca:
+    {{- if .Values.tls.ca.configMapName }}
+    configMap:
+      name: {{ .Values.tls.ca.configMapName }}
+      key: {{ .Values.tls.ca.key }}
+    {{- else }}
+    secret:
+      name: {{ if .Values.tls.ca.secretName }}{{ .Values.tls.ca.secretName }}{{ else }}{{ .Values.tls.secretName }}{{ end }}
+      key: {{ .Values.tls.ca.key }}
+    {{- end }}
+  serverName: {{ if .Values.tls.serverName }}{{ .Values.tls.serverName }}{{ else }}{{ .Release.Name }}.{{ .Release.Namespace }}.svc{{ end }}
+{{- end }}
+{{- end }}
