@@ -305,6 +305,42 @@ json_t *config_scrape_json(const struct scrape_policy *p)
 			 "memoryBudget", (json_int_t)p->memory_budget);
 }
 
+
+/* spec.kubeState.<field>: a map of resource to key names (KSM's
+ * --metric-labels-allowlist / --metric-annotations-allowlist); *out gets a
+ * deep copy, or stays NULL when absent. */
+static int get_allowlist(const json_t *ks, const char *field, json_t **out, char *err,
+			 size_t errlen)
+{
+	const json_t *v = json_object_get(ks, field);
+	const char *kind;
+	json_t *names;
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_object(v)) {
+		snprintf(err, errlen, "spec.kubeState.%s: must be a map of resource to key names", field);
+		return KM_EINVAL;
+	}
+	json_object_foreach((json_t *)v, kind, names) {
+		size_t i;
+		json_t *n;
+
+		if (!json_is_array(names)) {
+			snprintf(err, errlen, "spec.kubeState.%s.%s: must be a list", field, kind);
+			return KM_EINVAL;
+		}
+		json_array_foreach(names, i, n) {
+			if (!json_is_string(n)) {
+				snprintf(err, errlen, "spec.kubeState.%s.%s[%zu]: must be a string", field,
+					 kind, i);
+				return KM_EINVAL;
+			}
+		}
+	}
+	*out = json_deep_copy(v);
+	return *out ? 0 : KM_ENOMEM;
+}
 static int apply_monitor(struct config *c, const json_t *m, char *err, size_t errlen)
 {
 	const json_t *spec = json_object_get(m, "spec");
@@ -461,32 +497,12 @@ static int apply_monitor(struct config *c, const json_t *m, char *err, size_t er
 			snprintf(err, errlen, "spec.kubeState: metricAllowlist and metricDenylist are mutually exclusive");
 			return KM_EINVAL;
 		}
-		v = json_object_get(ks, "labelsAllowlist");
-		if (v && !json_is_null(v)) {
-			const char *kind;
-			json_t *names;
-			if (!json_is_object(v)) {
-				snprintf(err, errlen, "spec.kubeState.labelsAllowlist: must be a map of resource to label names");
-				return KM_EINVAL;
-			}
-			json_object_foreach(v, kind, names) {
-				size_t i;
-				json_t *n;
-				if (!json_is_array(names)) {
-					snprintf(err, errlen, "spec.kubeState.labelsAllowlist.%s: must be a list", kind);
-					return KM_EINVAL;
-				}
-				json_array_foreach(names, i, n) {
-					if (!json_is_string(n)) {
-						snprintf(err, errlen, "spec.kubeState.labelsAllowlist.%s[%zu]: must be a string", kind, i);
-						return KM_EINVAL;
-					}
-				}
-			}
-			c->ks_labels_allowlist = json_deep_copy(v);
-			if (!c->ks_labels_allowlist)
-				return KM_ENOMEM;
-		}
+		rc = get_allowlist(ks, "labelsAllowlist", &c->ks_labels_allowlist, err, errlen);
+		if (!rc)
+			rc = get_allowlist(ks, "annotationsAllowlist", &c->ks_annotations_allowlist, err,
+					   errlen);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
@@ -552,6 +568,7 @@ void config_unref(struct config *c)
 	rx_free(c->fs_types_exclude);
 	rx_free(c->netdev_exclude);
 	json_decref(c->ks_labels_allowlist);
+	json_decref(c->ks_annotations_allowlist);
 	json_decref(c->node_spec);
 	json_decref(c->ks_spec);
 	json_decref(c->from);

@@ -38,6 +38,7 @@ struct config {
 	struct rx *ks_allow;            /* owned; the allowlist joined into one regex; NULL = all */
 	struct rx *ks_deny;             /* owned; NULL = none */
 	json_t *ks_labels_allowlist;    /* owned ref; {"pods": ["app", ...]} or NULL */
+	json_t *ks_annotations_allowlist; /* owned ref; same shape, or NULL */
 	/* spec.scrape: what application scraping may reach, and its budgets
 	 * (flags and scrape_policy_default() for what the monitor leaves out). */
 	struct scrape_policy scrape;

@@ -99,12 +99,15 @@ YAML
 check "shop has kube_* before" sh -c "curl -s $U/metrics | grep -q '^kube_pod_info{namespace=\"shop\"'"
 check "container_* present before" sh -c "curl -s $U/metrics | grep -q '^container_cpu_usage_seconds_total{'"
 kubectl apply -f "$TMP/kmon.yaml" >/dev/null
-if ms=$(until_true 5 "! curl -s $U/metrics | grep -q -e '^container_' -e '^kube_[a-z_]*{namespace=\"shop\"'"); then
+if ms=$(until_true 5 "! curl -s $U/metrics | grep -v '^kube_namespace_' | grep -q -e '^container_' -e '^kube_[a-z_]*{namespace=\"shop\"'"); then
 	ok "K8sMonitor applied: no container_*, no kube_* of shop after ${ms} ms"
 	[ "$ms" -le 1000 ] && ok "reconfiguration visible within 1 s" || fail "reconfiguration took ${ms} ms (> 1 s)"
 else
 	fail "K8sMonitor not applied within 5 s"
 fi
+# The Namespace object itself is cluster-scoped: kube-state-metrics keeps
+# kube_namespace_* of a namespace its --namespaces-denylist names, and so do we.
+check "excludeNamespaces keeps kube_namespace_status_phase{namespace=shop} (as KSM)" sh -c "curl -s $U/metrics | grep -q '^kube_namespace_status_phase{namespace=\"shop\"'"
 gen=$(kubectl get kmon e2e -o jsonpath='{.metadata.generation}')
 check "kubectl get kmon: Ready=True Accepted" until_true 5 "kubectl get kmon e2e --no-headers | grep -Eq '^e2e +True +Accepted +2 '"
 check "status.observedGeneration = metadata.generation" until_true 5 "test \"\$(kubectl get kmon e2e -o jsonpath='{.status.observedGeneration}')\" = $gen"
@@ -199,6 +202,11 @@ check "labelsAllowlist applied live: kube_pod_labels has label_app_kubernetes_io
 	"curl -s $U/metrics/kube-state | grep -q '^kube_pod_labels{.*label_app_kubernetes_io_name=\"'"
 check "every pod still has kube_pod_info after the re-render" until_true 10 \
 	"test \$(curl -s $U/metrics/kube-state | grep -c '^kube_pod_info{') -eq \$(kubectl get pods -A --no-headers | wc -l)"
+printf 'apiVersion: k8smon.io/v1alpha1\nkind: K8sMonitor\nmetadata:\n  name: labels\nspec:\n  kubeState:\n    annotationsAllowlist:\n      pods: [victoriametrics.com/scrape]\n' | kubectl apply -f - >/dev/null
+check "annotationsAllowlist applied live: kube_pod_annotations has annotation_victoriametrics_com_scrape" until_true 10 \
+	"curl -s $U/metrics/kube-state | grep -q '^kube_pod_annotations{.*annotation_victoriametrics_com_scrape=\"true\"'"
+check "...and the labels allowlist it no longer names is gone" until_true 10 \
+	"! curl -s $U/metrics/kube-state | grep -q '^kube_pod_labels{.*label_'"
 kubectl delete kmon labels >/dev/null
 
 # API server faults: the agent stays up and serves what it has.

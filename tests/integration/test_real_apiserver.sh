@@ -249,9 +249,16 @@ m = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["kind"] == "K8s
 all_ = "certificatesigningrequests configmaps cronjobs daemonsets deployments endpoints endpointslices horizontalpodautoscalers ingresses jobs limitranges namespaces networkpolicies nodes persistentvolumeclaims persistentvolumes poddisruptionbudgets pods replicasets replicationcontrollers resourcequotas secrets services statefulsets storageclasses".split()
 print(",".join((m["spec"].get("kubeState") or {}).get("resources", all_)))' "$TMP/chart.yaml")
 check "the chart's K8sMonitor names its kube-state resources ($KRES)" test -n "$KRES"
+# Label and annotation allowlists, set live on the chart's monitor and given to KSM
+# as its flags: kube_*_labels / kube_*_annotations (key sanitising, "*") compared too.
+$K patch kmon k8smon --type=merge -p '{"spec":{"kubeState":{"labelsAllowlist":{"pods":["*"],"namespaces":["*"]},"annotationsAllowlist":{"pods":["*"],"deployments":["*"],"storageclasses":["*"]}}}}' >/dev/null 2>&1
+wait_for 60 sh -c "curl -sf -H '$AUTH' $B/metrics/kube-state | grep -q '^kube_deployment_annotations{.*annotation_'"
+check "annotationsAllowlist applied live on the real server: kube_deployment_annotations has annotation_*" sh -c "curl -sf -H '$AUTH' $B/metrics/kube-state | grep -q '^kube_deployment_annotations{.*annotation_deployment_kubernetes_io_revision=\"2\"'"
 KPORT=$(free_port); KTPORT=$(free_port)
 "$KUBE_STATE_METRICS_BIN/kube-state-metrics" --kubeconfig="$TMP/api/admin.kubeconfig" \
 	--host=127.0.0.1 --port="$KPORT" --telemetry-host=127.0.0.1 --telemetry-port="$KTPORT" \
+	--metric-labels-allowlist='pods=[*],namespaces=[*]' \
+	--metric-annotations-allowlist='pods=[*],deployments=[*],storageclasses=[*]' \
 	--namespaces-denylist=kube-node-lease --resources="$KRES" >"$TMP/ksm.log" 2>&1 &  # = the chart's K8sMonitor excludeNamespaces
 KPID=$!
 wait_for 60 sh -c "curl -sf http://127.0.0.1:$KPORT/metrics | grep -c '^kube_pod_info{' | grep -qx $NPODS"

@@ -68,7 +68,8 @@ static void test_monitor_overrides(void **state)
 		"\"excludeNamespaces\":[\"kube-system\"],"
 		"\"node\":{\"mountPointsExclude\":\"^/(dev|proc|sys)($|/)\"},"
 		"\"kubeState\":{\"resources\":[\"pods\",\"nodes\"],\"metricDenylist\":[\"kube_pod_annotations\"],"
-		"\"labelsAllowlist\":{\"pods\":[\"app\"]}}}}", err, sizeof(err));
+		"\"labelsAllowlist\":{\"pods\":[\"app\"]},"
+		"\"annotationsAllowlist\":{\"deployments\":[\"*\"]}}}}", err, sizeof(err));
 
 	(void)state;
 	if (!c)
@@ -87,6 +88,9 @@ static void test_monitor_overrides(void **state)
 	assert_false(rx_match(c->ks_deny, "kube_pod_info", 13));
 	assert_null(c->ks_allow);
 	assert_non_null(c->ks_labels_allowlist);
+	assert_string_equal(json_string_value(json_array_get(
+				    json_object_get(c->ks_annotations_allowlist, "deployments"), 0)),
+			    "*");
 	config_unref(c);
 }
 
@@ -139,6 +143,8 @@ static void test_invalid_specs(void **state)
 	/* What the CRD's CEL rules forbid is refused here too. */
 	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"namespaces\":[\"a\",\"b\"],\"excludeNamespaces\":[\"c\",\"b\"]}}",
 		     "spec.excludeNamespaces[1]: \"b\" is also in spec.namespaces (a namespace must not be both in namespaces and excludeNamespaces)");
+	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"kubeState\":{\"annotationsAllowlist\":{\"pods\":\"app\"}}}}",
+		     "spec.kubeState.annotationsAllowlist.pods: must be a list");
 	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"kubeState\":{\"metricAllowlist\":[\"a\"],\"metricDenylist\":[\"b\"]}}}",
 		     "spec.kubeState: metricAllowlist and metricDenylist are mutually exclusive");
 }

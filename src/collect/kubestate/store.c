@@ -356,13 +356,13 @@ static bool visible(const struct ks_filter *f, enum ks_kind kind, struct ks_obj 
 	const char *ns;
 	size_t len;
 
-	/* A Namespace object is filtered by its own name: excluding namespace
-	 * "shop" removes kube_namespace_*{namespace="shop"} too, as a user
-	 * excluding it expects. Other cluster-scoped kinds are not filtered. */
-	if (!f || (!ks_kind_namespaced(kind) && kind != KS_NAMESPACE))
+	/* Cluster-scoped kinds, Namespace included, are not filtered: KSM's
+	 * --namespaces / --namespaces-denylist select where namespaced objects
+	 * are listed, and kube_namespace_* keeps every namespace. */
+	if (!f || !ks_kind_namespaced(kind))
 		return true;
 	ns = obj_key(o, kind);
-	len = kind == KS_NAMESPACE ? o->keylen : o->nslen;
+	len = o->nslen;
 	if (f->nnamespaces && !in_list(f->namespaces, f->nnamespaces, ns, len))
 		return false;
 	return !in_list(f->exclude_namespaces, f->nexclude_namespaces, ns, len);

@@ -8,11 +8,12 @@
 #include "base/log.h"
 
 
-/* Label allowlists derived from one configuration. */
+/* Label and annotation allowlists derived from one configuration. */
 struct ks_render_opts {
 	struct config *cfg;                 /* reference held */
-	struct ks_opts opts;                /* points into cfg and keys */
-	const char **keys[KS_KIND_COUNT];   /* owned arrays */
+	struct ks_opts opts;                /* points into cfg, keys and akeys */
+	const char **keys[KS_KIND_COUNT];   /* owned arrays (labels) */
+	const char **akeys[KS_KIND_COUNT];  /* owned arrays (annotations) */
 };
 
 struct ks_kind_sub {
@@ -43,37 +44,53 @@ struct ks_watcher {
 
 static void ro_fini(struct ks_render_opts *ro)
 {
-	for (int i = 0; i < KS_KIND_COUNT; i++)
+	for (int i = 0; i < KS_KIND_COUNT; i++) {
 		free(ro->keys[i]);
+		free(ro->akeys[i]);
+	}
 	config_unref(ro->cfg);
 	memset(ro, 0, sizeof(*ro));
 }
 
-/* Builds render options from c's kubeState.labelsAllowlist. */
-static int ro_build(struct ks_render_opts *ro, struct config *c)
+/* One allowlist map ({"pods": ["app"]}) into keys[] and lists[]; the
+ * strings stay owned by the configuration. */
+static int allowlist_build(const json_t *map, const char **keys[KS_KIND_COUNT],
+			   struct ks_allowlist lists[KS_KIND_COUNT])
 {
 	const char *kind_name;
 	json_t *names;
 
-	memset(ro, 0, sizeof(*ro));
-	ro->cfg = config_ref(c);
-	json_object_foreach(c->ks_labels_allowlist, kind_name, names) {
+	json_object_foreach((json_t *)map, kind_name, names) {
 		enum ks_kind kind;
 		size_t i, n = json_array_size(names);
 		json_t *v;
 
 		if (ks_kind_parse(kind_name, &kind))
 			continue; /* validated as a map; unknown kinds have nothing to label */
-		ro->keys[kind] = calloc(n + 1, sizeof(char *));
-		if (!ro->keys[kind]) {
-			ro_fini(ro);
+		keys[kind] = calloc(n + 1, sizeof(char *));
+		if (!keys[kind])
 			return KM_ENOMEM;
-		}
 		json_array_foreach(names, i, v)
-			ro->keys[kind][i] = json_string_value(v);
-		ro->opts.labels[kind] = (struct ks_allowlist){ ro->keys[kind], n };
+			keys[kind][i] = json_string_value(v);
+		lists[kind] = (struct ks_allowlist){ keys[kind], n };
 	}
 	return 0;
+}
+
+/* Builds render options from c's kubeState.labelsAllowlist and
+ * annotationsAllowlist. */
+static int ro_build(struct ks_render_opts *ro, struct config *c)
+{
+	int rc;
+
+	memset(ro, 0, sizeof(*ro));
+	ro->cfg = config_ref(c);
+	rc = allowlist_build(c->ks_labels_allowlist, ro->keys, ro->opts.labels);
+	if (!rc)
+		rc = allowlist_build(c->ks_annotations_allowlist, ro->akeys, ro->opts.annotations);
+	if (rc)
+		ro_fini(ro);
+	return rc;
 }
 
 static void on_upsert(struct ks_kind_sub *ks, json_t *obj)
@@ -215,11 +232,16 @@ static int set_kinds(struct ks_watcher *w, unsigned mask)
 	return rc;
 }
 
+static bool json_same(const json_t *x, const json_t *y)
+{
+	return (!x && !y) || (x && y && json_equal(x, y));
+}
+
 static bool allowlist_same(const struct config *a, const struct config *b)
 {
-	const json_t *x = a ? a->ks_labels_allowlist : NULL, *y = b ? b->ks_labels_allowlist : NULL;
-
-	return (!x && !y) || (x && y && json_equal(x, y));
+	return json_same(a ? a->ks_labels_allowlist : NULL, b ? b->ks_labels_allowlist : NULL) &&
+	       json_same(a ? a->ks_annotations_allowlist : NULL,
+			 b ? b->ks_annotations_allowlist : NULL);
 }
 
 /* Kinds the configuration selects (kubeState.resources; empty = all). */
