@@ -88,6 +88,9 @@ when TLS is on -- and, with --control-port, as plain HTTP on 127.0.0.1:<control-
                                                  rewrite=true stamps every object with RV B
      {"action":"clear"}                          remove pending fail/stall faults
      {"action":"bookmark_interval", "seconds": S}
+     {"action":"cr_validation", "enabled": false}   custom resources are pruned and defaulted
+                                                 but not validated (no 422): "an older, looser
+                                                 CRD"; true restores (also --no-cr-validation)
   Any request to a /_fake path not listed -> 404.
 
 Semantics and deviations (documented choices)
@@ -1343,6 +1346,7 @@ class Server(object):
         self.rules = [{"group": "system:masters", "allowed": True}]
         self.default_allowed = args.authz_default == "allow"
         self.enforce = args.enforce_authz
+        self.cr_validation = not args.no_cr_validation
         self.faults = []
         self.flock = threading.Lock()
         self.reqlog = collections.deque(maxlen=args.request_log)
@@ -2427,6 +2431,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if act == "bookmark_interval":
             st.bookmark_interval = float(f.get("seconds", 1.0))
             return {"ok": True}
+        if act == "cr_validation":
+            self.server.app.cr_validation = bool(f.get("enabled", True))
+            return {"ok": True, "enabled": self.server.app.cr_validation}
         raise ApiError(400, "unknown fault action %r" % act)
 
 
@@ -2594,6 +2601,8 @@ class Ops(object):
         if mode == "Warn":
             self.warnings += ['299 - "unknown field \\"%s\\""' % f for f in dropped]
         crschema.default(obj, schema)
+        if not self.app.cr_validation:
+            return
         causes = crschema.validate(obj, schema, rules)
         if self.rt.has_status(self.version):
             def is_status(f):
@@ -2960,6 +2969,8 @@ def main(argv=None):
     ap.add_argument("--request-log", type=int, default=20000)
     ap.add_argument("--control-port", type=int, default=None, help="also serve the control API on plain HTTP")
     ap.add_argument("--strict-namespaces", action="store_true", help="creating in a missing namespace -> 404")
+    ap.add_argument("--no-cr-validation", action="store_true",
+                    help="custom resources are pruned and defaulted but not validated (no 422)")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
     if args.plain_http and not args.auth_on_http:

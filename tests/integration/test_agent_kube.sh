@@ -113,8 +113,13 @@ check "kstatus Stalled=False when accepted" sh -c "kubectl get kmon e2e -o jsonp
 check "/config names the K8sMonitor" sh -c "curl -s $U/config | grep -q '\"source\": \"K8sMonitor/e2e\"'"
 check "node metrics unaffected" sh -c "curl -s $U/metrics | grep -q '^node_load1 '"
 
-# Invalid change: the running configuration stays.
+# Invalid change: the running configuration stays. The API server refuses this spec
+# (the CRD's pattern); the agent must refuse it too when a looser (older) CRD let it
+# in, which the fake plays with validation off for this write.
+check "the API server refuses interval \"15\" (422 naming spec.interval)" sh -c "kubectl patch kmon e2e --type=merge -p '{\"spec\":{\"interval\":\"15\"}}' 2>&1 | grep -q 'spec.interval: Invalid value'"
+fake_ctl POST /fault '{"action":"cr_validation","enabled":false}' >/dev/null
 kubectl patch kmon e2e --type=merge -p '{"spec":{"interval":"15","collectors":["node"]}}' >/dev/null
+fake_ctl POST /fault '{"action":"cr_validation","enabled":true}' >/dev/null
 sleep 1
 check "invalid spec keeps the last good configuration" sh -c "curl -s $U/metrics | grep -q '^kube_pod_info{' && ! curl -s $U/metrics | grep -q '^container_'"
 check "invalid spec logged with the field path" grep -q 'spec.interval: \\"15\\" is not a duration' "$TMP/k8smon.log"
