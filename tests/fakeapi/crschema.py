@@ -202,9 +202,6 @@ def _check(v, s, path, out):
                          % (t, path, _type_name(s), t), True))
         return
     if isinstance(v, dict):
-        for r in s.get("required") or []:
-            if r not in v:
-                out.append(Cause("FieldValueRequired", _child(path, r), "Required value", True))
         n = len(v)
         if "maxProperties" in s and n > s["maxProperties"]:
             out.append(Cause("FieldValueTooMany", path, "Too many: %d: must have at most %d items"
@@ -219,6 +216,9 @@ def _check(v, s, path, out):
             sub = props.get(k) if k in props else addl
             if sub is not None:
                 _check(v[k], sub, _child(path, k), out)
+        for r in s.get("required") or []:     # after the properties, as the real server reports
+            if r not in v:
+                out.append(Cause("FieldValueRequired", _child(path, r), "Required value", True))
     elif isinstance(v, list):
         n = len(v)
         if "maxItems" in s and n > s["maxItems"]:

@@ -217,7 +217,7 @@ def run(kubectl, url, kc, tmp):
           r[1])
     r = widget({"tags": []})
     check("required and minItems: spec.size Required value, spec.tags at least 1 items",
-          r[0] == 422 and causes(r[1]) == ["spec.size", "spec.tags", "<nil>"]
+          r[0] == 422 and causes(r[1]) == ["spec.tags", "spec.size", "<nil>"]
           and "spec.tags: Invalid value: 0: spec.tags in body should have at least 1 items" in r[1]["message"],
           r[1])
     r = widget({"size": 1, "tags": ["a", "b"]})

@@ -117,7 +117,13 @@ Semantics and deviations (documented choices)
     -> 415).
   * No-op updates keep the resourceVersion and emit no event (like the real server).
   * /openapi/v2 returns an empty protobuf document (kubectl then skips client-side
-    validation); /openapi/v3 returns 404.
+    validation); /openapi/v3 lists the CRD group-versions and serves their schemas
+    (openapi3.py: kubectl explain, and kubectl sends fieldValidation=Strict for them).
+  * Custom resources are pruned, defaulted and validated with the CRD's OpenAPI v3 schema
+    and CEL rules on every API write (crschema.py): 422 Invalid with the real server's
+    causes, unknown fields per fieldValidation (Strict 400, Warn header, Ignore).
+    --load and POST /_fake/objects bypass it; --no-cr-validation / the cr_validation
+    fault turn validation (not pruning/defaulting) off.
 """
 
 import argparse
