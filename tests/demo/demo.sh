@@ -73,7 +73,7 @@ k8smon demo is running (Ctrl-C stops it).
   logs              $STATE/*.log
 
   kubectl explain k8smonitor.spec           every K8sMonitor field (also scraperule.spec)
-  kubectl patch kmon k8smon --type=merge -p '{"spec":{"interval":"2h"}}'
+  kubectl patch kmon default --type=merge -p '{"spec":{"interval":"2h"}}'
                                             refused by the CRD's rules, like a real server
 MSG
 echo "\$ kubectl get kmon,sr -A"

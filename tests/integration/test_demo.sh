@@ -58,6 +58,15 @@ check(len(re.findall(r"^kube_node_info\{", body, re.M)) >= 3, "kube-state shows 
 members = subprocess.run(["ps", "-o", "pid=,args=", "-g", str(pg)], capture_output=True, text=True).stdout
 check("fakeapi.py" in members and "bin/k8smon" in members, "the fake API server and the agent run in the demo's process group",
       members)
+check("kubectl explain k8smonitor.spec" in text, "prints the kubectl explain hint")
+kenv = dict(os.environ, KUBECONFIG=os.path.join(tmp, "demo", "kubeconfig"), HOME=tmp)
+ex = subprocess.run(["kubectl", "explain", "k8smonitor.spec.kubeState"], capture_output=True, text=True, env=kenv)
+check(ex.returncode == 0 and "kube-state-metrics v2 compatible" in ex.stdout and "labelsAllowlist" in ex.stdout,
+      "kubectl explain k8smonitor.spec.kubeState against the demo: description and fields", ex.stdout + ex.stderr)
+ex = subprocess.run(["kubectl", "patch", "kmon", "default", "--type=merge", "-p", '{"spec":{"interval":"2h"}}'],
+                    capture_output=True, text=True, env=kenv)
+check(ex.returncode != 0 and "spec.interval: Invalid value" in ex.stderr,
+      "an edit the CRD forbids is refused by the demo's API server with the field path", ex.stdout + ex.stderr)
 # Ctrl-C: the terminal sends SIGINT to the foreground process group
 os.killpg(pg, signal.SIGINT)
 try:
