@@ -7,6 +7,11 @@ PATCH operation of the kind lists that query parameter). The shape follows what
 kube-apiserver v1.36 serves for a CRD group-version; descriptions of the shared
 meta types are short and our own. Built-in groups are not listed: kubectl then falls
 back to /openapi/v2 (an empty document) as it did before.
+
+`kubectl -v=8 explain k8smonitor.spec.kubeState` (v1.36) against the real server asks
+for discovery, then GET /openapi/v3 (the root: {"paths": {"apis/<g>/<v>":
+{"serverRelativeURL": "/openapi/v3/apis/<g>/<v>?hash=<SHA-512>"}}}) and the one
+group-version document by that URL; nothing of core/v1 is needed for our kinds.
 """
 import hashlib
 import json

@@ -178,13 +178,14 @@ check "node.netdevExclude ^lo\$: no node_network_* of lo, node metrics stay" sh 
 check "interval 7s: default scrape interval of discovered targets" until_true 5 \
 	"curl -s $U/api/v1/targets | grep -q '\"scrapeInterval\": *\"7s\"'"
 curl -s $U/config >"$TMP/config.json"
-check "/config: interval, namespaces, node, kubeState from K8sMonitor/live; collectors from the flags" python3 -c '
+# collectors: the API server fills in the CRD's default, so they come from the monitor too.
+check "/config: interval, namespaces, node, kubeState, collectors (CRD default) from K8sMonitor/live; excludeNamespaces from the flags" python3 -c '
 import json, sys
 c = json.load(open(sys.argv[1]))
 f, e = c["from"], c["effective"]
 assert c["source"] == "K8sMonitor/live", c["source"]
 assert f["interval"] == f["namespaces"] == f["node"] == f["kubeState"] == "K8sMonitor/live", f
-assert f["collectors"] == "flags" and f["excludeNamespaces"] == "flags", f
+assert f["collectors"] == "K8sMonitor/live" and f["excludeNamespaces"] == "flags", f
 assert e["intervalMs"] == 7000 and e["namespaces"] == ["shop"], e
 assert e["kubeState"] == {"resources": ["pods", "namespaces"], "metricDenylist": ["kube_pod_status_phase"]}, e["kubeState"]
 assert e["node"] == {"netdevExclude": "^lo$"}, e["node"]
