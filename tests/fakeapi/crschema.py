@@ -175,18 +175,16 @@ def _check_scalar(v, s, path, out):
                              "date-time: %s" % (go_value(v), path, go_value(v))))
     elif isinstance(v, (int, float)) and not isinstance(v, bool):
         n = int(v) if isinstance(v, float) and v.is_integer() and s.get("type") == "integer" else v
-        for key, excl, cmp, word in (("minimum", "exclusiveMinimum", lambda a, b: a < b, "greater"),
-                                     ("maximum", "exclusiveMaximum", lambda a, b: a > b, "less")):
-            if key not in s:
-                continue
-            bound = s[key]
-            if s.get(excl) is True:
-                bad, rel = (n <= bound if word == "greater" else n >= bound), "%s than" % word
-            else:
-                bad, rel = cmp(n, bound), "%s than or equal to" % word
-            if bad:
-                out.append(Cause("FieldValueInvalid", path, "Invalid value: %s: %s in body should be %s %s"
-                                 % (go_value(n), path, rel, go_value(bound))))
+        if "minimum" in s:
+            excl = s.get("exclusiveMinimum") is True
+            if n < s["minimum"] or (excl and n == s["minimum"]):
+                out.append(Cause("FieldValueInvalid", path, "Invalid value: %s: %s in body should be greater than %s%s"
+                                 % (go_value(n), path, "" if excl else "or equal to ", go_value(s["minimum"]))))
+        if "maximum" in s:
+            excl = s.get("exclusiveMaximum") is True
+            if n > s["maximum"] or (excl and n == s["maximum"]):
+                out.append(Cause("FieldValueInvalid", path, "Invalid value: %s: %s in body should be less than %s%s"
+                                 % (go_value(n), path, "" if excl else "or equal to ", go_value(s["maximum"]))))
 
 
 def _check(v, s, path, out):
@@ -445,20 +443,19 @@ def go_duration(s):
     """Seconds of a Go duration string (what CEL's duration() accepts), or CelError."""
     if not isinstance(s, str):
         raise CelError("no such overload: duration(%s)" % json_type(s))
-    body, sign = s, 1.0
-    if body[:1] in "+-" and body:
-        sign, body = (-1.0 if body[0] == "-" else 1.0), body[1:]
+    bad = CelError("type conversion error from 'string' to 'google.protobuf.Duration'")
+    sign, body = (-1.0, s[1:]) if s.startswith("-") else (1.0, s[1:] if s.startswith("+") else s)
     if body == "0":
         return 0.0
+    if not body:
+        raise bad
     total, pos = 0.0, 0
     while pos < len(body):
         m = _DUR_PART.match(body, pos)
         if not m:
-            raise CelError("type conversion error from 'string' to 'google.protobuf.Duration'")
+            raise bad
         total += float(m.group(1)) * _DUR_UNIT[m.group(2)]
         pos = m.end()
-    if not body:
-        raise CelError("type conversion error from 'string' to 'google.protobuf.Duration'")
     return sign * total
 
 
