@@ -181,8 +181,10 @@ def run(kubectl, url, kc, tmp):
           after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
           and after["spec"] == before["spec"], after)
     r = c.req("PATCH", KM + "/m/status", {"status": {"nodes": -1}}, ct="application/merge-patch+json")
-    check("/status write: status is validated (status.nodes minimum)",
-          r[0] == 422 and causes(r[1]) == ["status.nodes"], r[1])
+    check("/status write: status is validated (status.nodes minimum, the real message)",
+          r[0] == 422 and causes(r[1]) == ["status.nodes"] and r[1]["message"] ==
+          'K8sMonitor.k8smon.io "m" is invalid: status.nodes: Invalid value: -1: nodes in body should be '
+          'greater than or equal to 0', r[1])
     r = c.req("PATCH", KM + "/m/status", {"status": {"nodes": 2, "bogus": True}}, ct="application/merge-patch+json")
     check("/status write: unknown status field pruned with a warning, the rest stored",
           r[0] == 200 and r[1]["status"] == {"nodes": 2} and r[2].headers.get_all("Warning") ==

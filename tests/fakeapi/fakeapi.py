@@ -2614,6 +2614,9 @@ class Ops(object):
             def is_status(f):
                 return f == "status" or f.startswith(("status.", "status["))
             causes = [c for c in causes if c.field == "<nil>" or is_status(c.field) == (sub == "status")]
+            if sub == "status":                 # the real server names fields in body from status down
+                for c in causes:
+                    c.message = c.message.replace(" %s in body " % c.field, " %s in body " % c.field[7:])
         if all(c.field == "<nil>" for c in causes):
             return
         text = causes[0].text() if len(causes) == 1 else "[%s]" % ", ".join(c.text() for c in causes)
