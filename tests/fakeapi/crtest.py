@@ -11,7 +11,9 @@ kube-apiserver v1.36 does (tests/integration/test_fakeapi_schema.sh runs this).
      nothing; any CRD is handled (a test CRD with nullable, int-or-string,
      preserve-unknown-fields, minItems, required, an oldSelf rule the fake cannot check).
 
-usage: crtest.py KUBECTL      prints ok/FAIL/KNOWN lines; exit 1 on a failure
+usage: crtest.py KUBECTL [KUBECTL2 ...]   prints ok/FAIL/KNOWN lines; exit 1 on a failure
+(everything with KUBECTL; `kubectl explain` also with each further one, e.g. the
+v1.36 kubectl of tests/peers next to the machine's)
 """
 import hashlib
 import json
@@ -82,16 +84,42 @@ def causes(r):
 
 
 def main():
-    kubectl = sys.argv[1] if len(sys.argv) > 1 else "kubectl"
+    kubectls = sys.argv[1:] or ["kubectl"]
     tmp = tempfile.mkdtemp(prefix="crtest-")
     proc, url, kc = start(tmp)
     try:
-        run(kubectl, url, kc, tmp)
+        for k in kubectls[1:]:
+            explain_checks(k, kc, tmp)
+        run(kubectls[0], url, kc, tmp)
     finally:
         proc.terminate()
         proc.wait()
     print("%d failure(s)" % failures)
     return 1 if failures else 0
+
+
+def explain_checks(kubectl, kc, tmp):
+    home = tempfile.mkdtemp(dir=tmp)                     # own kubectl cache per kubectl
+    ver = subprocess.run([kubectl, "version", "--client", "-o", "json"], capture_output=True, text=True)
+    try:
+        ver = json.loads(ver.stdout)["clientVersion"]["gitVersion"]
+    except (ValueError, KeyError):
+        ver = kubectl
+
+    def explain(what):
+        return subprocess.run([kubectl, "explain", what], capture_output=True, text=True,
+                              env=dict(os.environ, KUBECONFIG=kc, HOME=home))
+    e = explain("k8smonitor.spec.kubeState")
+    check("kubectl %s explain k8smonitor.spec.kubeState: description and fields" % ver,
+          e.returncode == 0 and "kube-state-metrics v2 compatible" in e.stdout and "metricAllowlist" in e.stdout
+          and "labelsAllowlist" in e.stdout, e.stdout + e.stderr)
+    e = explain("scraperule.spec")
+    check("kubectl %s explain scraperule.spec: field descriptions" % ver,
+          e.returncode == 0 and "Prefix of the scrape annotations" in e.stdout and "relabelings" in e.stdout,
+          e.stdout + e.stderr)
+    e = explain("scraperule.spec.relabelings.action")
+    check("kubectl %s explain scraperule.spec.relabelings.action" % ver,
+          e.returncode == 0 and "Relabel action" in e.stdout, e.stdout + e.stderr)
 
 
 def run(kubectl, url, kc, tmp):
@@ -110,19 +138,7 @@ def run(kubectl, url, kc, tmp):
           "(%d cases agree)" % n_ok, p.returncode == 0 and n_ok >= 40, p.stderr)
 
     # 2. kubectl explain from /openapi/v3
-    def explain(what):
-        return subprocess.run([kubectl, "explain", what], capture_output=True, text=True, env=env)
-    e = explain("k8smonitor.spec.kubeState")
-    check("kubectl explain k8smonitor.spec.kubeState: description and fields",
-          e.returncode == 0 and "kube-state-metrics v2 compatible" in e.stdout and "metricAllowlist" in e.stdout
-          and "labelsAllowlist" in e.stdout, e.stdout + e.stderr)
-    e = explain("scraperule.spec")
-    check("kubectl explain scraperule.spec: field descriptions",
-          e.returncode == 0 and "Prefix of the scrape annotations" in e.stdout and "relabelings" in e.stdout,
-          e.stdout + e.stderr)
-    e = explain("scraperule.spec.relabelings.action")
-    check("kubectl explain scraperule.spec.relabelings.action", e.returncode == 0 and "Relabel action" in e.stdout,
-          e.stdout + e.stderr)
+    explain_checks(kubectl, kc, tmp)
     code, root = c.req("GET", "/openapi/v3")[:2]
     gv = (root.get("paths") or {}).get("apis/k8smon.io/v1alpha1", {}).get("serverRelativeURL", "")
     check("/openapi/v3 lists apis/k8smon.io/v1alpha1 with a hash", code == 200 and "?hash=" in gv, root)
