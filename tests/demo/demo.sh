@@ -110,6 +110,9 @@ k8smon demo is running (Ctrl-C stops it).
 $CGNOTE
   logs              $STATE/*.log
 
+  kubectl explain k8smonitor.spec           every K8sMonitor field (also scraperule.spec)
+  kubectl patch kmon default --type=merge -p '{"spec":{"interval":"2h"}}'
+                                            refused by the CRD's rules, like a real server
 MSG
 echo "\$ kubectl get kmon,sr -A"
 kubectl get kmon,sr -A 2>&1 || true

@@ -88,6 +88,9 @@ when TLS is on -- and, with --control-port, as plain HTTP on 127.0.0.1:<control-
                                                  rewrite=true stamps every object with RV B
      {"action":"clear"}                          remove pending fail/stall faults
      {"action":"bookmark_interval", "seconds": S}
+     {"action":"cr_validation", "enabled": false}   custom resources are pruned and defaulted
+                                                 but not validated (no 422): "an older, looser
+                                                 CRD"; true restores (also --no-cr-validation)
   Any request to a /_fake path not listed -> 404.
 
 Semantics and deviations (documented choices)
@@ -114,7 +117,13 @@ Semantics and deviations (documented choices)
     -> 415).
   * No-op updates keep the resourceVersion and emit no event (like the real server).
   * /openapi/v2 returns an empty protobuf document (kubectl then skips client-side
-    validation); /openapi/v3 returns 404.
+    validation); /openapi/v3 lists the CRD group-versions and serves their schemas
+    (openapi3.py: kubectl explain, and kubectl sends fieldValidation=Strict for them).
+  * Custom resources are pruned, defaulted and validated with the CRD's OpenAPI v3 schema
+    and CEL rules on every API write (crschema.py): 422 Invalid with the real server's
+    causes, unknown fields per fieldValidation (Strict 400, Warn header, Ignore).
+    --load and POST /_fake/objects bypass it; --no-cr-validation / the cr_validation
+    fault turn validation (not pruning/defaulting) off.
 """
 
 import argparse
@@ -139,6 +148,10 @@ import time
 import traceback
 import urllib.parse
 import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import crschema  # noqa: E402  (next to this file; schema validation of custom resources)
+import openapi3  # noqa: E402  (/openapi/v3 documents of custom resources)
 
 JSON_CT = "application/json"
 
@@ -223,6 +236,7 @@ class RType(object):
         self.virtual = virtual
         self.columns = columns or {}            # version -> additionalPrinterColumns (CRDs)
         self.scale = {}                         # version -> {specReplicasPath, statusReplicasPath, labelSelectorPath}
+        self.schemas = {}                       # version -> (openAPIV3Schema, crschema.Rules) (CRDs)
 
     @property
     def gk(self):
@@ -988,6 +1002,10 @@ class Store(object):
 
     # ---- registry
     def _register(self, rt):
+        for v, (_, rules) in sorted(rt.schemas.items()):
+            for where, rule, why in rules.unsupported:
+                sys.stderr.write("fakeapi: %s/%s %s: x-kubernetes-validations rule not checked (%s): %s\n"
+                                 % (rt.qual(), v, where, why, rule))
         old = self.types.get(rt.gk)
         if old is not None:
             self._unregister(old)
@@ -1059,6 +1077,10 @@ class Store(object):
             sc = (v.get("subresources") or spec.get("subresources") or {}).get("scale")
             if isinstance(sc, dict) and sc.get("specReplicasPath"):
                 rt.scale[v["name"]] = sc
+            schema = (v.get("schema") or spec.get("validation") or {}).get("openAPIV3Schema")
+            if isinstance(schema, dict):
+                schema = jcopy(schema)
+                rt.schemas[v["name"]] = (schema, crschema.Rules(schema))
         return rt
 
     # ---- core mutation (caller holds the lock)
@@ -1332,6 +1354,7 @@ class Server(object):
         self.rules = [{"group": "system:masters", "allowed": True}]
         self.default_allowed = args.authz_default == "allow"
         self.enforce = args.enforce_authz
+        self.cr_validation = not args.no_cr_validation
         self.faults = []
         self.flock = threading.Lock()
         self.reqlog = collections.deque(maxlen=args.request_log)
@@ -1577,7 +1600,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-cache, private")
-        for k, v in (headers or {}).items():
+        for k, v in (headers.items() if isinstance(headers, dict) else headers or []):
             self.send_header(k, str(v))
         self.end_headers()
         if self.command != "HEAD":
@@ -1701,6 +1724,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                         "goVersion": "go1.23.0", "compiler": "gc", "platform": "linux/amd64"})
         if path == "/openapi/v2":
             return self.send_raw(200, b"", "application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
+        if path == "/openapi/v3" or path.startswith("/openapi/v3/"):
+            return self.openapi_v3(path[len("/openapi/v3"):].strip("/"))
         parts = [p for p in path.split("/") if p]
         if parts[:1] == ["api"]:
             group, rest = "", parts[1:]
@@ -1806,6 +1831,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_obj(200, ops.delete(name, opts if isinstance(opts, dict) else {}), ops)
         raise ApiError(405, "method not allowed")
 
+    def openapi_v3(self, gv):
+        """/openapi/v3: the group-versions of custom resources with a schema; /openapi/v3/apis/G/V:
+        their document (openapi3.py). The ?hash= a client sends is not checked."""
+        self._verb = "openapi"
+        st = self.server.app.store
+        with st.lock:
+            docs = {}
+            for rt in st.types.values():
+                for v, (schema, _) in rt.schemas.items():
+                    docs.setdefault("apis/%s/%s" % (rt.group, v), (rt.group, v, []))[2].append(
+                        {"kind": rt.kind, "list_kind": rt.list_kind, "plural": rt.plural,
+                         "namespaced": rt.namespaced, "status": rt.has_status(v), "schema": schema})
+            docs = dict((k, openapi3.encode(openapi3.gv_document(g, v, sorted(kinds, key=lambda x: x["kind"]))))
+                        for k, (g, v, kinds) in docs.items())
+        if not gv:
+            return self.send_json(200, {"paths": dict(
+                (k, {"serverRelativeURL": "/openapi/v3/%s?hash=%s" % (k, h)}) for k, (_, h) in sorted(docs.items()))})
+        if gv not in docs:
+            raise ApiError(404, "the server could not find the requested resource")
+        return self.send_raw(200, docs[gv][0], JSON_CT)
+
     def parse_body(self, body):
         ct = self.headers.get("Content-Type") or ""
         if "protobuf" in ct:
@@ -1895,7 +1941,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.want_partial() and self.command == "GET":
             return self.send_json(code, {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
                                          "metadata": obj.get("metadata") or {}})
-        self.send_json(code, obj)
+        self.send_json(code, obj, [("Warning", w) for w in ops.warnings])
 
     def send_list(self, ops):
         rv, items, cont, remaining = ops.list()
@@ -2393,6 +2439,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if act == "bookmark_interval":
             st.bookmark_interval = float(f.get("seconds", 1.0))
             return {"ok": True}
+        if act == "cr_validation":
+            self.server.app.cr_validation = bool(f.get("enabled", True))
+            return {"ok": True, "enabled": self.server.app.cr_validation}
         raise ApiError(400, "unknown fault action %r" % act)
 
 
@@ -2418,6 +2467,7 @@ class Ops(object):
         except ValueError as e:
             raise ApiError(400, "unable to parse requirement: %s" % e)
         self.dry = q.get("dryRun") == "All"
+        self.warnings = []                      # Warning headers of the response
 
     def fix(self, entry):
         """Serve CRs under the requested version (no conversion: apiVersion is rewritten)."""
@@ -2539,9 +2589,48 @@ class Ops(object):
             obj["status"] = dict(obj.get("status") or {}, phase="Pending")
         return name, obj
 
+    def _admit(self, obj, sub=None):
+        """Custom resources: prune, default and validate obj in place against this version's
+        CRD schema, as kube-apiserver does (crschema.py). Unknown fields: 400 under
+        fieldValidation=Strict, a Warning header under Warn (the default), nothing under Ignore.
+        With a status subresource a /status write answers for status only, other writes for
+        the rest (status is the stored one there)."""
+        got = self.rt.schemas.get(self.version)
+        if got is None:
+            return
+        schema, rules = got
+        kind = self.rt.kind
+        dropped = crschema.prune(obj, schema)
+        mode = self.q.get("fieldValidation") or "Warn"
+        if dropped and mode == "Strict":
+            raise ApiError(400, '%s in version "%s" cannot be handled as a %s: strict decoding error: %s'
+                           % (kind, self.version, kind, ", ".join('unknown field "%s"' % f for f in dropped)),
+                           "BadRequest")
+        if mode == "Warn":
+            self.warnings += ['299 - "unknown field \\"%s\\""' % f for f in dropped]
+        crschema.default(obj, schema)
+        if not self.app.cr_validation:
+            return
+        causes = crschema.validate(obj, schema, rules)
+        if self.rt.has_status(self.version):
+            def is_status(f):
+                return f == "status" or f.startswith(("status.", "status["))
+            causes = [c for c in causes if c.field == "<nil>" or is_status(c.field) == (sub == "status")]
+            if sub == "status":                 # the real server names fields in body from status down
+                for c in causes:
+                    c.message = c.message.replace(" %s in body " % c.field, " %s in body " % c.field[7:])
+        if all(c.field == "<nil>" for c in causes):
+            return
+        text = causes[0].text() if len(causes) == 1 else "[%s]" % ", ".join(c.text() for c in causes)
+        name = (obj.get("metadata") or {}).get("name", "")
+        raise ApiError(422, '%s.%s "%s" is invalid: %s' % (kind, self.rt.group, name, text), "Invalid",
+                       {"name": name, "group": self.rt.group, "kind": kind,
+                        "causes": [c.as_cause() for c in causes]})
+
     def create(self, obj):
         rt, st = self.rt, self.st
         name, obj = self._prepare_create(obj)
+        self._admit(obj)
         with st.lock:
             self._ns_check(self.ns)
             if st.get_entry(rt, self.ns, name) is not None:
@@ -2607,6 +2696,10 @@ class Ops(object):
                 md.pop("namespace", None)
         md["resourceVersion"] = omd.get("resourceVersion")
         res["metadata"] = md
+        if rt.schemas:
+            res = jcopy(res)                    # pruning and defaulting work in place
+            self._admit(res, sub)
+            md = res["metadata"]
         if res == old.obj:
             return old.obj                      # no-op: no new RV, no event
         if sub != "status":
@@ -2887,6 +2980,8 @@ def main(argv=None):
     ap.add_argument("--request-log", type=int, default=20000)
     ap.add_argument("--control-port", type=int, default=None, help="also serve the control API on plain HTTP")
     ap.add_argument("--strict-namespaces", action="store_true", help="creating in a missing namespace -> 404")
+    ap.add_argument("--no-cr-validation", action="store_true",
+                    help="custom resources are pruned and defaulted but not validated (no 422)")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
     if args.plain_http and not args.auth_on_http:

@@ -116,8 +116,13 @@ check "kstatus Stalled=False when accepted" sh -c "kubectl get kmon e2e -o jsonp
 check "/config names the K8sMonitor" sh -c "curl -s $U/config | grep -q '\"source\": \"K8sMonitor/e2e\"'"
 check "node metrics unaffected" sh -c "curl -s $U/metrics | grep -q '^node_load1 '"
 
-# Invalid change: the running configuration stays.
+# Invalid change: the running configuration stays. The API server refuses this spec
+# (the CRD's pattern); the agent must refuse it too when a looser (older) CRD let it
+# in, which the fake plays with validation off for this write.
+check "the API server refuses interval \"15\" (422 naming spec.interval)" sh -c "kubectl patch kmon e2e --type=merge -p '{\"spec\":{\"interval\":\"15\"}}' 2>&1 | grep -q 'spec.interval: Invalid value'"
+fake_ctl POST /fault '{"action":"cr_validation","enabled":false}' >/dev/null
 kubectl patch kmon e2e --type=merge -p '{"spec":{"interval":"15","collectors":["node"]}}' >/dev/null
+fake_ctl POST /fault '{"action":"cr_validation","enabled":true}' >/dev/null
 sleep 1
 check "invalid spec keeps the last good configuration" sh -c "curl -s $U/metrics | grep -q '^kube_pod_info{' && ! curl -s $U/metrics | grep -q '^container_'"
 check "invalid spec logged with the field path" grep -q 'spec.interval: \\"15\\" is not a duration' "$TMP/k8smon.log"
@@ -176,13 +181,14 @@ check "node.netdevExclude ^lo\$: no node_network_* of lo, node metrics stay" sh 
 check "interval 7s: default scrape interval of discovered targets" until_true 5 \
 	"curl -s $U/api/v1/targets | grep -q '\"scrapeInterval\": *\"7s\"'"
 curl -s $U/config >"$TMP/config.json"
-check "/config: interval, namespaces, node, kubeState from K8sMonitor/live; collectors from the flags" python3 -c '
+# collectors: the API server fills in the CRD's default, so they come from the monitor too.
+check "/config: interval, namespaces, node, kubeState, collectors (CRD default) from K8sMonitor/live; excludeNamespaces from the flags" python3 -c '
 import json, sys
 c = json.load(open(sys.argv[1]))
 f, e = c["from"], c["effective"]
 assert c["source"] == "K8sMonitor/live", c["source"]
 assert f["interval"] == f["namespaces"] == f["node"] == f["kubeState"] == "K8sMonitor/live", f
-assert f["collectors"] == "flags" and f["excludeNamespaces"] == "flags", f
+assert f["collectors"] == "K8sMonitor/live" and f["excludeNamespaces"] == "flags", f
 assert e["intervalMs"] == 7000 and e["namespaces"] == ["shop"], e
 assert e["kubeState"] == {"resources": ["pods", "namespaces"], "metricDenylist": ["kube_pod_status_phase"]}, e["kubeState"]
 assert e["node"] == {"netdevExclude": "^lo$"}, e["node"]

@@ -9,7 +9,8 @@
 #   - every app README.md's demo section names is scraped (up 1, its samples in /metrics/apps);
 #   - as root the apps' pods get real cgroups (kubelet layout) and /metrics/cadvisor has a
 #     row per app container with its pod; not as root the demo says why there are none;
-#   - README's InvalidSpec example is what the binary says for interval "15";
+#   - README's InvalidSpec example is what the binary says for a metricAllowlist regex
+#     that does not compile (the CRD, which the fake enforces, cannot catch it);
 #   - after Ctrl-C no kubeconfig points at the dead server and the demo's cgroups are gone.
 set -u
 cd "$(dirname "$0")/../.."
@@ -116,11 +117,12 @@ else:
     check(re.search(r"/metrics/cadvisor shows only the node's own cgroups, no pod rows: not root", text) is not None,
           "not root: the demo says why /metrics/cadvisor has no pod rows", text[-800:])
 # README's InvalidSpec example is the binary's message
-WIDE = r"^default\s+False\s+InvalidSpec\s+(\d+)\s+(\d+)\s+(spec\.interval: .*?)\s+\S+$"
+WIDE = r"^default\s+False\s+InvalidSpec\s+(\d+)\s+(\d+)\s+(spec\.kubeState\.metricAllowlist.*?)\s+\S+$"
 inv = re.search(WIDE, readme, re.M)
 check(inv is not None, "README.md shows the InvalidSpec example")
 kenv = dict(os.environ, KUBECONFIG=os.path.join(state, "kubeconfig"))
-subprocess.run(["kubectl", "patch", "kmon", "default", "--type=merge", "-p", '{"spec":{"interval":"15"}}'],
+subprocess.run(["kubectl", "patch", "kmon", "default", "--type=merge", "-p",
+                '{"spec":{"kubeState":{"metricAllowlist":["kube_pod_("]}}}'],
                env=kenv, capture_output=True, timeout=30)
 def invalid():
     r = subprocess.run(["kubectl", "get", "kmon", "default", "-o", "wide", "--no-headers"], env=kenv,
@@ -130,10 +132,19 @@ wait_until(invalid, 30)
 got = invalid()
 gm = re.search(WIDE, got.rstrip(), re.M)
 check(inv is not None and gm is not None and gm.groups() == inv.groups(),
-      "kubectl get kmon -o wide after interval \"15\": the message README.md shows", got)
+      "kubectl get kmon -o wide after metricAllowlist [\"kube_pod_(\"]: the message README.md shows", got)
 members = subprocess.run(["ps", "-o", "pid=,args=", "-g", str(pg)], capture_output=True, text=True).stdout
 check("fakeapi.py" in members and "bin/k8smon" in members, "the fake API server and the agent run in the demo's process group",
       members)
+check("kubectl explain k8smonitor.spec" in text, "prints the kubectl explain hint")
+kenv = dict(os.environ, KUBECONFIG=os.path.join(tmp, "demo", "kubeconfig"), HOME=tmp)
+ex = subprocess.run(["kubectl", "explain", "k8smonitor.spec.kubeState"], capture_output=True, text=True, env=kenv)
+check(ex.returncode == 0 and "kube-state-metrics v2 compatible" in ex.stdout and "labelsAllowlist" in ex.stdout,
+      "kubectl explain k8smonitor.spec.kubeState against the demo: description and fields", ex.stdout + ex.stderr)
+ex = subprocess.run(["kubectl", "patch", "kmon", "default", "--type=merge", "-p", '{"spec":{"interval":"2h"}}'],
+                    capture_output=True, text=True, env=kenv)
+check(ex.returncode != 0 and "spec.interval: Invalid value" in ex.stderr,
+      "an edit the CRD forbids is refused by the demo's API server with the field path", ex.stdout + ex.stderr)
 # Ctrl-C: the terminal sends SIGINT to the foreground process group
 os.killpg(pg, signal.SIGINT)
 try:

@@ -127,7 +127,13 @@ sleep 6.5
 check "unchanged status is not written again (0 PATCHes after a recount)" test "$(status_writes)" = 0
 
 # Invalid edit: the previous behaviour stays; Ready=False with the field message.
+# The API server refuses it (the CRD's pattern); the agent must refuse it too when a
+# looser (older) CRD let it in, which the fake plays with validation off.
+check "the API server refuses annotationPrefix Bad_Prefix (422 naming spec.annotationPrefix)" sh -c \
+	"kubectl -n prom patch sr r --type=merge -p '{\"spec\":{\"annotationPrefix\":\"Bad_Prefix\"}}' 2>&1 | grep -q 'spec.annotationPrefix: Invalid value'"
+fake_ctl POST /fault '{"action":"cr_validation","enabled":false}' >/dev/null
 kubectl -n prom patch sr r --type=merge -p '{"spec":{"annotationPrefix":"Bad_Prefix"}}' >/dev/null
+fake_ctl POST /fault '{"action":"cr_validation","enabled":true}' >/dev/null
 check "invalid edit: kubectl get sr -o wide shows False InvalidSpec with spec.annotationPrefix" until_true 5000 \
 	"$SR -o wide --no-headers | grep -q 'False *InvalidSpec.*spec.annotationPrefix'"
 check "invalid edit: Stalled=True" sh -c "$SR -o jsonpath='{.status.conditions[?(@.type==\"Stalled\")].status}' | grep -qx True"

@@ -29,7 +29,13 @@ check "status.observedGeneration written" until_ok 5 \
 check "rule selecting nothing: Ready=True NoTargets, TargetsSelected=False" until_ok 5 \
 	"kubectl -n shop get sr shop-services --no-headers | grep -Eq 'True +NoTargets +0 ' && kubectl -n shop get sr shop-services -o jsonpath='{.status.conditions[?(@.type==\"TargetsSelected\")].status}' | grep -qx False"
 check "the target is scraped" until_ok 10 "curl -s $U/api/v1/targets | grep -q '\"scrapePool\"'"
+# The API server refuses this edit (CEL rule of the CRD); the agent must refuse it too
+# when a looser (older) CRD let it in, which the fake plays with validation off.
+check "the API server refuses scrapeTimeout > interval (422 naming spec.scrapeTimeout)" sh -c \
+	"kubectl -n shop patch sr pods --type=merge -p '{\"spec\":{\"interval\":\"15s\",\"scrapeTimeout\":\"30s\"}}' 2>&1 | grep -q 'spec.scrapeTimeout: Invalid value: scrapeTimeout must not be greater than interval'"
+fake_ctl POST /fault '{"action":"cr_validation","enabled":false}' >/dev/null
 kubectl -n shop patch sr pods --type=merge -p '{"spec":{"interval":"15s","scrapeTimeout":"30s"}}' >/dev/null
+fake_ctl POST /fault '{"action":"cr_validation","enabled":true}' >/dev/null
 check "invalid edit: Ready=False InvalidSpec naming the field" until_ok 5 \
 	"kubectl -n shop get sr pods -o wide --no-headers | grep -q 'False *InvalidSpec.*spec.scrapeTimeout: 30s is longer than spec.interval 15s'"
 check "invalid edit: Stalled=True" sh -c "kubectl -n shop get sr pods -o jsonpath='{.status.conditions[?(@.type==\"Stalled\")].status}' | grep -qx True"
