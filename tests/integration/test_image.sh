@@ -5,8 +5,9 @@
 #     config and layer, each blob's sha256 and size equal to what refers to
 #     it, the config's diff_id the sha256 of the uncompressed layer, media
 #     types of the image spec; the config runs /usr/bin/k8smon as 65534:65534,
-#     the USER and ENTRYPOINT of the Dockerfile; skopeo (the README's push
-#     tool) reads and copies it;
+#     the USER and ENTRYPOINT of the Dockerfile, whose build stage runs the
+#     same image/rootfs.sh and whose final stage copies only its output;
+#     skopeo (the README's push tool) reads and copies it;
 #   - the unpacked root filesystem holds the binary, the loader, the CA
 #     bundle, passwd/group entries for 65534 and a world-writable /tmp;
 #   - inside it (chroot, private mount namespace with /proc, /sys and /dev
@@ -81,6 +82,12 @@ if [ -n "$LAYER" ]; then
 else
 	fail "OCI layout check (above)"; finish
 fi
+# The Dockerfile builds the same root filesystem: its build stage runs
+# image/rootfs.sh, its final stage copies exactly that into an empty image.
+check "Dockerfile: build stage runs image/rootfs.sh into /rootfs" grep -q 'sh image/rootfs.sh bin/k8smon /rootfs$' Dockerfile
+check "Dockerfile: final stage is FROM scratch + COPY --from=build /rootfs/ /" sh -c \
+	"sed -n '/^FROM scratch\$/,\$p' Dockerfile | grep -v '^#' | grep -E '^(COPY|ADD|RUN)' | tr '\n' ';' | grep -qx 'COPY --from=build /rootfs/ /;'"
+check "Dockerfile: the build stage installs .ci/deps.sh --build" grep -q '^RUN ./.ci/deps.sh --build' Dockerfile
 check "skopeo inspect reads the archive (config User 65534:65534)" \
 	sh -c "skopeo inspect --config oci-archive:$ARCHIVE | grep -q '\"User\": \"65534:65534\"'"
 check "skopeo copy oci-archive: -> oci: (the README's push path, digests checked)" \
