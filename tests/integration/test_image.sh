@@ -15,8 +15,8 @@
 #     capabilities (bounding set included) and no_new_privs:
 #     `k8smon -version` prints the host binary's version, host mode serves
 #     node_ families on /metrics and /metrics/node, and Kubernetes mode (the
-#     dlopen()ed libcurl and OpenSSL) syncs with the fake API server over TLS
-#     and serves kube_pod_info; every shared library in the image is mapped
+#     dlopen()ed libcurl and OpenSSL) syncs with the fake API server over TLS,
+#     verified with the image's CA bundle, and serves kube_pod_info; every shared library in the image is mapped
 #     by that process (the image holds exactly what the agent loads).
 # Needs root (chroot, mount); anything missing fails, nothing is skipped.
 set -u
@@ -168,14 +168,19 @@ stop
 
 # --- Kubernetes mode inside the image (dlopen()ed libcurl) ----------------------------------
 fakeapi_start "$TMP/api" --load crds --load examples/cluster || { fail "fake API server"; finish; }
-mkdir -p "$R/k8s" && install -m 0644 "$KUBECONFIG" "$R/k8s/kubeconfig"
+# The kubeconfig names no CA: libcurl verifies the server with its default
+# bundle, which must be the image's /etc/ssl/certs/ca-certificates.crt (the
+# fake API server's CA is added to this test's copy of it).
+mkdir -p "$R/k8s" && grep -v 'certificate-authority' "$KUBECONFIG" >"$R/k8s/kubeconfig" &&
+	chmod 0644 "$R/k8s/kubeconfig" && cat "$(dirname "$KUBECONFIG")/api/ca.crt" >>"$R/etc/ssl/certs/ca-certificates.crt" ||
+	{ fail "kubeconfig for the image"; finish; }
 PORT=$(free_port)
 U=http://127.0.0.1:$PORT
 in_image -- /usr/bin/k8smon -promscrape.kubernetes -promscrape.allowLoopback -kubeconfig=/k8s/kubeconfig \
 	-nodeName=demo-node-1 -httpListenAddr=127.0.0.1:$PORT -leaderElection=false >"$TMP/kube.log" 2>&1 &
 PID=$!
 if wait_http "$U/healthz" 20 && until_ms 30000 "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $U/readyz)\" = 200 ]" >/dev/null; then
-	ok "Kubernetes mode in the image: ready (API synced over TLS through libcurl)"
+	ok "Kubernetes mode in the image: ready (API synced through libcurl over TLS verified with the image's CA bundle)"
 	check "Kubernetes mode in the image: process in the rootfs as 65534, no capabilities" status_ok $PID
 	check "Kubernetes mode in the image: /metrics/kube-state has kube_pod_info" sh -c \
 		"curl -sf $U/metrics/kube-state | grep -q '^kube_pod_info{'"
