@@ -38,7 +38,10 @@ libs() {
 	fi
 	echo "$out" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'
 }
-LIBS=$( { libs "$BIN"; echo "$CURL"; libs "$CURL"; } | sort -u)
+# (Separate assignments: a failing `libs` stops the script, in a pipeline it would not.)
+BIN_LIBS=$(libs "$BIN")
+CURL_LIBS=$(libs "$CURL")
+LIBS=$(printf '%s\n' $BIN_LIBS "$CURL" $CURL_LIBS | sort -u)
 
 rm -rf "$DEST"
 mkdir -p "$DEST/usr/bin" "$DEST/etc/ssl/certs" "$DEST/proc" "$DEST/sys" "$DEST/dev" "$DEST/tmp"

@@ -92,7 +92,10 @@ check "skopeo inspect reads the archive (config User 65534:65534)" \
 	sh -c "skopeo inspect --config oci-archive:$ARCHIVE | grep -q '\"User\": \"65534:65534\"'"
 check "skopeo copy oci-archive: -> oci: (the README's push path, digests checked)" \
 	skopeo copy -q oci-archive:"$ARCHIVE" oci:"$TMP/copy:t"
-echo "image size: $(wc -c <"$LAYER") bytes compressed layer, $(wc -c <"$ARCHIVE") bytes archive"
+SIZE=$(wc -c <"$LAYER")
+echo "image size: $SIZE bytes compressed layer, $(wc -c <"$ARCHIVE") bytes archive"
+# Issue 16's goal; debug sections or a library too many would show here.
+check "compressed image <= 15 MB ($SIZE bytes)" test "$SIZE" -le 15000000
 
 # --- the root filesystem ----------------------------------------------------------
 R=$TMP/rootfs
