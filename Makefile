@@ -7,6 +7,8 @@
 #                 K8sMonitor changes of test_config_cycle.sh, all under ASan+UBSan
 #   make demo     simulated cluster with k8smon running against it
 #   make run      host mode on :9420
+#   make image    container image as an OCI archive, build/k8smon-image.tar,
+#                 without a container engine (image/build.sh; Dockerfile: same image with Docker)
 
 CC      ?= gcc
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -75,7 +77,7 @@ HOT_OBJS  := $(filter-out $(COLD_SRCS:%.c=$(BUILD)/%.o),$(OBJS))
 COLD_OBJS := $(filter $(COLD_SRCS:%.c=$(BUILD)/%.o),$(OBJS))
 TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all deps test unit asan demo run clean bench fuzz curl-typecheck mutate
+.PHONY: all deps test unit asan demo run clean bench fuzz curl-typecheck mutate image
 all: deps bin/k8smon
 
 deps:
@@ -132,6 +134,14 @@ demo: deps bin/k8smon
 
 run: deps bin/k8smon
 	./bin/k8smon -httpListenAddr=:9420
+
+# The image: image/rootfs.sh assembles the root filesystem (the binary, the
+# loader, exactly the shared libraries it loads, dlopen()ed libcurl included,
+# CA certificates, passwd/group with 65534) and image/oci.py packs it into a
+# reproducible OCI archive (why a script and not umoci/buildah: its header).
+# Push: skopeo copy oci-archive:$(BUILD)/k8smon-image.tar docker://REGISTRY/k8smon:TAG
+image: deps $(BUILD)/k8smon
+	@sh image/build.sh $(BUILD)/k8smon $(BUILD)/k8smon-image.tar
 
 bench: deps bin/k8smon
 	@for b in bench/*.sh; do echo "== $$b"; ./$$b || exit 1; done

@@ -5,9 +5,16 @@ set -eu
 # libyaml-dev, libjansson-dev and zlib1g-dev also ship the static archives (.a)
 # that the Makefile links (PKGS_STATIC_*); -z pack-relative-relocs needs
 # binutils >= 2.38 and glibc >= 2.36 (Debian 12).
-PKGS="gcc make pkg-config libcurl4-openssl-dev libgnutls28-dev libyaml-dev libjansson-dev
-libmicrohttpd-dev libcmocka-dev zlib1g-dev libpcre2-dev python3 openssl curl
-prometheus-node-exporter prometheus lua5.1 victoria-metrics python3-yaml util-linux"
+# `deps.sh --build`: only what building bin/k8smon and the image needs (the
+# Dockerfile's build stage; ca-certificates is the bundle image/rootfs.sh copies).
+BUILD_PKGS="gcc make pkg-config libcurl4-openssl-dev libgnutls28-dev libyaml-dev libjansson-dev
+libmicrohttpd-dev libcmocka-dev zlib1g-dev libpcre2-dev python3 ca-certificates"
+# skopeo: tests/integration/test_image.sh reads the image archive with it (and
+# the README pushes the image with it).
+PKGS="$BUILD_PKGS openssl curl
+prometheus-node-exporter prometheus lua5.1 victoria-metrics python3-yaml util-linux skopeo"
+BUILD_ONLY=0
+[ "${1:-}" = "--build" ] && BUILD_ONLY=1 && PKGS=$BUILD_PKGS
 [ -n "${K8SMON_EXTRA_PKGS:-}" ] && PKGS="$PKGS $K8SMON_EXTRA_PKGS"
 missing=""
 for p in $PKGS; do
@@ -16,12 +23,12 @@ done
 # kubectl (the demo and the kubectl tests): the upstream binary when present,
 # else Debian's kubernetes-client (1.20: no `patch --subresource`, which
 # test_kubectl.sh skips on clients that lack it).
-command -v kubectl >/dev/null 2>&1 || missing="$missing kubernetes-client"
+[ $BUILD_ONLY = 1 ] || command -v kubectl >/dev/null 2>&1 || missing="$missing kubernetes-client"
 # The real-server tier (tests/peers/build.sh) builds kube-apiserver, etcd and helm
 # from the Go module proxy with Go >= 1.26 (k8s.io/kubernetes v1.36 says go 1.26.0).
 # Debian 12's golang-go is 1.19 (too old, and without GOTOOLCHAIN), so it is not
 # installed here: see README "Real peers" for getting Go. No Go = that tier fails.
-if [ ! -x /usr/local/go/bin/go ] && ! command -v go >/dev/null 2>&1; then
+if [ $BUILD_ONLY = 0 ] && [ ! -x /usr/local/go/bin/go ] && ! command -v go >/dev/null 2>&1; then
 	echo "deps: WARNING: no Go toolchain (/usr/local/go/bin/go); tests/integration/test_real_apiserver.sh will fail (README: Real peers)" >&2
 fi
 [ -z "$missing" ] && exit 0
