@@ -77,7 +77,7 @@ build_one() { # name version module pkgs
 			echo
 			echo "go $GOVER"
 		} > "$work/go.mod"
-		if [ "$name" = kubernetes ]; then
+		if [ "$module" = k8s.io/kubernetes ]; then
 			k8s_replaces "$version" >> "$work/go.mod"
 		fi
 		cd "$work"
@@ -110,7 +110,7 @@ build_one() { # name version module pkgs
 			for p in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
 				ldflags="$ldflags -X $p.k8sVersionMajor=1 -X $p.k8sVersionMinor=$kmin"
 			done ;;
-		kubernetes) # as hack/lib/version.sh: else the server says v0.0.0-master+$Format:%H$,
+		kubernetes|kubernetes-node) # as hack/lib/version.sh: else the server says v0.0.0-master+$Format:%H$,
 			# which kubectl version cannot parse
 			minor=$(echo "$version" | cut -d. -f2)
 			for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
