@@ -75,7 +75,7 @@ HOT_OBJS  := $(filter-out $(COLD_SRCS:%.c=$(BUILD)/%.o),$(OBJS))
 COLD_OBJS := $(filter $(COLD_SRCS:%.c=$(BUILD)/%.o),$(OBJS))
 TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all deps test unit asan demo run clean bench fuzz curl-typecheck mutate
+.PHONY: all deps test unit asan demo run clean bench fuzz curl-typecheck mutate test-cluster
 all: deps bin/k8smon
 
 deps:
@@ -118,6 +118,15 @@ unit: $(TESTS) curl-typecheck
 test: deps
 	@$(MAKE) --no-print-directory bin/k8smon unit
 	@./tests/run_integration.sh
+
+# Opt-in (not in `make test`): a real single-node cluster (tests/peers/cluster.sh:
+# kubelet, controller-manager, scheduler, kube-apiserver, containerd + runc) with
+# k8smon as its DaemonSet; docs/testing.md "Real kubelet cluster" has the costs.
+CLUSTER_PKGS := containerd runc containernetworking-plugins iptables
+test-cluster: deps bin/k8smon
+	@K8SMON_EXTRA_PKGS="$(CLUSTER_PKGS)" ./.ci/deps.sh
+	@tests/peers/build.sh kubernetes kubernetes-node helm >/dev/null
+	@sh tests/cluster/test_cluster.sh
 
 asan: deps
 	@ASAN_OPTIONS=detect_leaks=1 $(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g" \

@@ -28,6 +28,15 @@
 set -u
 DIR=${1:?usage: cluster.sh DIR}
 HERE=$(cd "$(dirname "$0")" && pwd)
+# A mount namespace of its own: a pod's mountPropagation: HostToContainer (the
+# chart's /host/root) needs / to be a shared mount, which it is under systemd
+# but not on every CI machine (containerd: 'path "/" is mounted on "/" but it
+# is not a shared or slave mount'). Making / rshared only in here leaves the
+# host as it is, and the pods' mounts and netns files go with the namespace.
+if [ "${K8SMON_CLUSTER_MNTNS:-}" != "$$" ]; then
+	K8SMON_CLUSTER_MNTNS=$$ exec unshare --mount --propagation private sh "$0" "$@"
+fi
+mount --make-rshared / || { echo "cluster.sh: mount --make-rshared / failed" >&2; exit 1; }
 mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
 rm -f "$DIR/ready" "$DIR/failed"
