@@ -5,6 +5,7 @@
 #                 machine), 1000 live reconfigurations, the reflector
 #                 convergence run, the kube TLS checks and the combined
 #                 K8sMonitor changes of test_config_cycle.sh, all under ASan+UBSan
+#   make test-cluster  only the real single-node cluster tier (test_real_kubelet.sh)
 #   make demo     simulated cluster with k8smon running against it
 #   make run      host mode on :9420
 
@@ -119,14 +120,12 @@ test: deps
 	@$(MAKE) --no-print-directory bin/k8smon unit
 	@./tests/run_integration.sh
 
-# Opt-in (not in `make test`): a real single-node cluster (tests/peers/cluster.sh:
-# kubelet, controller-manager, scheduler, kube-apiserver, containerd + runc) with
-# k8smon as its DaemonSet; docs/testing.md "Real kubelet cluster" has the costs.
-CLUSTER_PKGS := containerd runc containernetworking-plugins iptables
+# The real-kubelet tier alone (it is also part of `make test`): a single-node
+# cluster (tests/peers/cluster.sh) with k8smon as its DaemonSet;
+# docs/testing.md "Real kubelet cluster".
 test-cluster: deps bin/k8smon
-	@K8SMON_EXTRA_PKGS="$(CLUSTER_PKGS)" ./.ci/deps.sh
 	@tests/peers/build.sh kubernetes kubernetes-node helm >/dev/null
-	@sh tests/cluster/test_cluster.sh
+	@sh tests/integration/test_real_kubelet.sh
 
 asan: deps
 	@ASAN_OPTIONS=detect_leaks=1 $(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g" \

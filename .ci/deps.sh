@@ -4,10 +4,12 @@
 set -eu
 # libyaml-dev, libjansson-dev and zlib1g-dev also ship the static archives (.a)
 # that the Makefile links (PKGS_STATIC_*); -z pack-relative-relocs needs
-# binutils >= 2.38 and glibc >= 2.36 (Debian 12).
+# binutils >= 2.38 and glibc >= 2.36 (Debian 12). containerd, runc, the CNI
+# plugins and iptables: the real-kubelet cluster (tests/peers/cluster.sh).
 PKGS="gcc make pkg-config libcurl4-openssl-dev libgnutls28-dev libyaml-dev libjansson-dev
 libmicrohttpd-dev libcmocka-dev zlib1g-dev libpcre2-dev python3 openssl curl
-prometheus-node-exporter prometheus lua5.1 victoria-metrics python3-yaml util-linux"
+prometheus-node-exporter prometheus lua5.1 victoria-metrics python3-yaml util-linux
+containerd runc containernetworking-plugins iptables"
 [ -n "${K8SMON_EXTRA_PKGS:-}" ] && PKGS="$PKGS $K8SMON_EXTRA_PKGS"
 missing=""
 for p in $PKGS; do
@@ -36,3 +38,6 @@ $SUDO apt-get install -y -qq --no-install-recommends $missing
 for svc in prometheus prometheus-node-exporter victoria-metrics; do
 	$SUDO systemctl stop "$svc" 2>/dev/null || true
 done
+# containerd too, when it was installed just now (one already in use stays up):
+# tests/peers/cluster.sh runs its own, with its own socket and state.
+case " $missing " in *" containerd "*) $SUDO systemctl stop containerd 2>/dev/null || true ;; esac

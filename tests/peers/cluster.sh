@@ -11,7 +11,7 @@
 # tests/peers/build.sh) with Debian's containerd + runc (cgroupfs driver) and
 # CNI plugins (bridge k8smon0 + host-local 10.244.0.0/24 + loopback). Needs
 # root and `apt-get install containerd runc containernetworking-plugins
-# iptables` (make test-cluster installs them).
+# iptables` (.ci/deps.sh installs them).
 #
 # No registry: the sandbox image k8smon.local/pause:1 is tests/peers/pause.c
 # built static; DIR/images/*.tar present when the script starts are imported
@@ -48,6 +48,13 @@ CG=/sys/fs/cgroup
 die() { echo "$*" >"$DIR/failed"; echo "cluster.sh: $*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "needs root (containerd, runc, cgroups, CNI)"
+# One cluster per machine at a time: the node's cgroups (/kubepods), the bridge,
+# the subnet and the Service IP rule are host-wide. A second run waits. The
+# lock's fd is closed in every daemon started below (8>&-), so that no
+# containerd shim outliving a run holds it.
+mkdir -p /run/lock
+exec 8>/run/lock/k8smon-cluster.lock
+flock -w 900 8 || die "another tests/peers/cluster.sh held /run/lock/k8smon-cluster.lock for 900 s"
 for c in containerd ctr runc iptables ip; do
 	command -v $c >/dev/null 2>&1 || die "$c missing: apt-get install containerd runc containernetworking-plugins iptables"
 done
@@ -137,7 +144,7 @@ alive() { # pid name log
 }
 
 # ---- apiserver (etcd + kube-apiserver on loopback)
-"$HERE/apiserver.sh" "$DIR/api" 2>"$DIR/apiserver-sh.log" &
+"$HERE/apiserver.sh" "$DIR/api" 2>"$DIR/apiserver-sh.log" 8>&- &
 APIPID=$!
 i=0
 until [ -f "$DIR/api/ready" ]; do
@@ -178,10 +185,10 @@ EOF
 # ---- controller-manager and scheduler (admin identity; no serving port)
 "$KUBERNETES_NODE_BIN/kube-controller-manager" --kubeconfig="$KC" \
 	--service-account-private-key-file="$DIR/api/sa.key" --root-ca-file="$DIR/api/ca.crt" \
-	--leader-elect=false --secure-port=0 --controllers='*' --v=1 >"$DIR/kcm.log" 2>&1 &
+	--leader-elect=false --secure-port=0 --controllers='*' --v=1 >"$DIR/kcm.log" 2>&1 8>&- &
 KCMPID=$!
 "$KUBERNETES_NODE_BIN/kube-scheduler" --kubeconfig="$KC" --leader-elect=false \
-	--secure-port=0 --v=1 >"$DIR/scheduler.log" 2>&1 &
+	--secure-port=0 --v=1 >"$DIR/scheduler.log" 2>&1 8>&- &
 SCHPID=$!
 
 # ---- containerd (its own root, state and socket under DIR)
@@ -223,7 +230,7 @@ cat >"$DIR/cni/net.d/10-k8smon.conflist" <<EOF
 }
 EOF
 ls -d /run/netns/cni-* >"$DIR/netns-before" 2>/dev/null
-containerd --config "$DIR/containerd/config.toml" >"$DIR/containerd.log" 2>&1 &
+containerd --config "$DIR/containerd/config.toml" >"$DIR/containerd.log" 2>&1 8>&- &
 CTDPID=$!
 wait_for 30 "containerd socket" ctr --address "$CTD_SOCK" version
 alive "$CTDPID" containerd "$DIR/containerd.log"
@@ -269,7 +276,7 @@ resolvConf: /etc/resolv.conf
 EOF
 "$KUBERNETES_NODE_BIN/kubelet" --config="$DIR/kubelet/config.yaml" --kubeconfig="$DIR/kubelet.kubeconfig" \
 	--root-dir="$DIR/kubelet" --hostname-override="$NODE" --node-ip="$NODEIP" \
-	--v=1 >"$DIR/kubelet.log" 2>&1 &
+	--v=1 >"$DIR/kubelet.log" 2>&1 8>&- &
 KLPID=$!
 
 # Ready = the node reports Ready (runtime and CNI up) and the default

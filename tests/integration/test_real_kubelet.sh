@@ -1,6 +1,6 @@
 #!/bin/sh
-# The container collector against cgroups a real kubelet made (make test-cluster;
-# opt-in, not in make test: see docs/testing.md "Real kubelet cluster").
+# The container collector against cgroups a real kubelet made (make test; alone: make test-cluster;
+# docs/testing.md "Real kubelet cluster").
 #
 # Starts tests/peers/cluster.sh (etcd, kube-apiserver, controller-manager,
 # scheduler, kubelet on containerd + runc, cgroupfs driver), deploys k8smon as
@@ -23,7 +23,7 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/common.sh
 BIN=${K8SMON_BIN:-./bin/k8smon}
-[ "$(id -u)" = 0 ] || { echo "FAIL - test_cluster needs root"; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "FAIL - test_real_kubelet needs root"; exit 1; }
 [ -x "$BIN" ] || { echo "FAIL - $BIN missing (make bin/k8smon)"; exit 1; }
 eval "$(tests/peers/build.sh --env kubernetes kubernetes-node helm)" ||
 	{ echo "FAIL - kube peers do not build (tests/peers/build.sh)"; exit 1; }
@@ -113,7 +113,7 @@ i=0
 while :; do
 	$K get pods -A -o json >"$TMP/pods.json"
 	curl -sf "$SCRAPE" >"$TMP/cadvisor.txt"
-	if python3 tests/cluster/check_rows.py "$TMP/pods.json" "$TMP/cadvisor.txt" >"$TMP/check.out" 2>&1; then
+	if python3 tests/peers/kubelet_rows.py "$TMP/pods.json" "$TMP/cadvisor.txt" >"$TMP/check.out" 2>&1; then
 		break
 	fi
 	i=$((i + 1)); [ $i -gt 60 ] && break
@@ -146,5 +146,5 @@ leftover() {
 }
 LEFT=$(leftover)
 check "stopped cluster: no process left (${LEFT:-none})" test -z "$LEFT"
-echo "test_cluster: $(($(date +%s) - t0)) s from cluster start"
+echo "test_real_kubelet: $(($(date +%s) - t0)) s from cluster start"
 finish
