@@ -16,6 +16,10 @@
 #   - container_spec_memory_limit_bytes of the limited container is its limit;
 #   - the agent's own container (namespace monitoring, container k8smon) is
 #     listed with CPU used > 0;
+#   - the kubelet's own /metrics/cadvisor (embedded cAdvisor) over the same
+#     cgroups has the same rows with the same labels in every family both
+#     export, and ours are not behind it (tests/peers/cadvisor_compare.py;
+#     the differences that remain are in tests/peers/cadvisor_known_diff.txt);
 #   - a deleted pod's rows go away.
 # Needs root, the kube peers (tests/peers/build.sh kubernetes kubernetes-node helm)
 # and containerd, runc, containernetworking-plugins, iptables.
@@ -121,6 +125,25 @@ while :; do
 done
 cat "$TMP/check.out"
 check "cadvisor rows match the kubelet's pods and cgroups" grep -q '^all rows match' "$TMP/check.out"
+
+# The kubelet's own /metrics/cadvisor (its embedded cAdvisor, told where this
+# containerd is) over the same cgroups: ours is scraped right after it.
+KPORT=$(awk '/^port:/ {print $2}' "$TMP/c/kubelet/config.yaml")
+A="$TMP/c/api"
+i=0
+while :; do
+	curl -sfk --cert "$A/admin.crt" --key "$A/admin.key" "https://127.0.0.1:$KPORT/metrics/cadvisor" >"$TMP/kubelet-cadvisor.txt"
+	curl -sf "$SCRAPE" >"$TMP/cadvisor2.txt"
+	if python3 tests/peers/cadvisor_compare.py "$TMP/kubelet-cadvisor.txt" "$TMP/cadvisor2.txt" \
+		tests/peers/cadvisor_known_diff.txt >"$TMP/compare.out" 2>&1; then
+		break
+	fi
+	i=$((i + 1)); [ $i -gt 60 ] && break
+	sleep 1
+done
+head -40 "$TMP/compare.out"
+check "same rows and labels as the kubelet's /metrics/cadvisor (cadvisor_known_diff.txt aside)" \
+	grep -q '^cadvisor match' "$TMP/compare.out"
 
 check "deleting pod web" sh -c "$K -n cltest delete pod web --wait=true --timeout=60s"
 i=0

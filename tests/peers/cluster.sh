@@ -276,6 +276,7 @@ resolvConf: /etc/resolv.conf
 EOF
 "$KUBERNETES_NODE_BIN/kubelet" --config="$DIR/kubelet/config.yaml" --kubeconfig="$DIR/kubelet.kubeconfig" \
 	--root-dir="$DIR/kubelet" --hostname-override="$NODE" --node-ip="$NODEIP" \
+	--containerd="$CTD_SOCK" \
 	--v=1 >"$DIR/kubelet.log" 2>&1 8>&- &
 KLPID=$!
 
