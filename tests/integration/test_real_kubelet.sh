@@ -50,12 +50,20 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 # ---- the agent's image: the binary and the libraries it loads, no registry
+# K8SMON_IMAGE_TAR=archive K8SMON_IMAGE_REF=repo:tag tests that image instead (an
+# OCI archive such as `make image` writes is imported with --base-name repo, so
+# tag must be its org.opencontainers.image.ref.name).
 mkdir -p "$TMP/c/images"
-CURL=$(ldconfig -p | awk '$1 == "libcurl.so.4" && /x86-64/ {print $NF; exit}')
-[ -n "$CURL" ] || { echo "FAIL - libcurl.so.4 not found (ldconfig -p)"; exit 1; }
-python3 tests/peers/mkimage.py "$TMP/c/images/k8smon.tar" k8smon.local/k8smon:test \
-	--entrypoint /k8smon --libs "$BIN=/k8smon" "$CURL=$CURL" ||
-	{ echo "FAIL - k8smon image"; exit 1; }
+IMAGE_REF=${K8SMON_IMAGE_REF:-k8smon.local/k8smon:test}
+if [ -n "${K8SMON_IMAGE_TAR:-}" ]; then
+	[ -f "$K8SMON_IMAGE_TAR" ] || { echo "FAIL - $K8SMON_IMAGE_TAR missing"; exit 1; }
+else
+	CURL=$(ldconfig -p | awk '$1 == "libcurl.so.4" && /x86-64/ {print $NF; exit}')
+	[ -n "$CURL" ] || { echo "FAIL - libcurl.so.4 not found (ldconfig -p)"; exit 1; }
+	python3 tests/peers/mkimage.py "$TMP/c/images/k8smon.tar" "$IMAGE_REF" \
+		--entrypoint /k8smon --libs "$BIN=/k8smon" "$CURL=$CURL" ||
+		{ echo "FAIL - k8smon image"; exit 1; }
+fi
 
 # ---- the cluster
 t0=$(date +%s)
@@ -72,11 +80,16 @@ until [ -f "$TMP/c/ready" ]; do
 done
 ok "cluster ready in $(($(date +%s) - t0)) s (node k8smon-node)"
 K="$KUBERNETES_BIN/kubectl --kubeconfig $TMP/c/api/admin.kubeconfig"
+if [ -n "${K8SMON_IMAGE_TAR:-}" ]; then
+	check "image $K8SMON_IMAGE_TAR imports as $IMAGE_REF" sh -c \
+		"ctr --address $TMP/c/containerd/containerd.sock -n k8s.io images import --base-name '${IMAGE_REF%:*}' '$K8SMON_IMAGE_TAR' &&
+		 ctr --address $TMP/c/containerd/containerd.sock -n k8s.io images ls -q | grep -qxF '$IMAGE_REF'"
+fi
 
 # ---- k8smon as the chart's DaemonSet
 PORT=$(free_port)
 "$HELM_BIN/helm" template k8smon helm/k8smon -n monitoring --include-crds \
-	--set image.repository=k8smon.local/k8smon --set image.tag=test --set image.pullPolicy=Never \
+	--set image.repository="${IMAGE_REF%:*}" --set image.tag="${IMAGE_REF##*:}" --set image.pullPolicy=Never \
 	--set auth.enabled=false --set port="$PORT" >"$TMP/k8smon.yaml" ||
 	{ echo "FAIL - helm template"; FAILS=1; exit 1; }
 $K create namespace monitoring >/dev/null
@@ -156,6 +169,10 @@ check "pod idle's rows stay" sh -c "curl -sf '$SCRAPE' | grep -q 'pod=\"idle\"'"
 
 # ---- teardown leaves the host as it was
 kill "$CPID"; wait "$CPID"; CPID=""
+# Hold the cluster lock while looking, so that another run's cluster (another
+# session on a shared machine) cannot start in between and be taken for ours.
+exec 7>/run/lock/k8smon-cluster.lock
+flock -w 900 7 || fail "cluster lock not free 900 s after our cluster stopped"
 KP=$(ls -d /sys/fs/cgroup/kubepods /sys/fs/cgroup/*/kubepods 2>/dev/null | tr '\n' ' ')
 check "stopped cluster: no kubepods cgroup left (${KP:-none})" test -z "$KP"
 check "stopped cluster: no bridge k8smon0" sh -c "! ip link show k8smon0"
