@@ -7,6 +7,7 @@
 # its own DaemonSet rendered from helm/k8smon (image built here from
 # $K8SMON_BIN, imported into containerd), creates pods and checks on the
 # agent's /metrics/cadvisor, against what the kubelet reports in pod status:
+#   - the chart as it is (auth on: a scraper token via TokenReview/SubjectAccessReview, 401 without);
 #   - a Burstable pod of two containers (one with a memory limit) and a
 #     BestEffort pod: the pod row (id /kubepods/<qos>/pod<uid>, pod, namespace,
 #     container="") and one row per container (id .../pod<uid>/<containerID>,
@@ -90,7 +91,7 @@ fi
 PORT=$(free_port)
 "$HELM_BIN/helm" template k8smon helm/k8smon -n monitoring --include-crds \
 	--set image.repository="${IMAGE_REF%:*}" --set image.tag="${IMAGE_REF##*:}" --set image.pullPolicy=Never \
-	--set auth.enabled=false --set port="$PORT" >"$TMP/k8smon.yaml" ||
+	--set port="$PORT" >"$TMP/k8smon.yaml" ||
 	{ echo "FAIL - helm template"; FAILS=1; exit 1; }
 $K create namespace monitoring >/dev/null
 $K create namespace cltest >/dev/null
@@ -125,11 +126,20 @@ $K get pods -A -o wide
 
 # ---- the agent's view against the kubelet's
 SCRAPE="http://127.0.0.1:$PORT/metrics/cadvisor"
+# The chart's default -http.auth=kubernetes: a scraper's token goes through a
+# real TokenReview and SubjectAccessReview (the agent reaches the API server
+# through the kubernetes Service IP); the chart's k8smon-scraper may read.
+TOKEN=$($K -n monitoring create token k8smon-scraper 2>"$TMP/token.err")
+check "a token for the chart's k8smon-scraper ServiceAccount" test -n "$TOKEN"
+check "no token: 401" sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' '$SCRAPE')\" = 401 ]"
+HDR="$TMP/auth.hdr"
+echo "Authorization: Bearer $TOKEN" >"$HDR"
+scrape() { curl -sf -H @"$HDR" "$SCRAPE"; }
 # Rows appear at the next scrape after the pod map has the statuses: poll.
 i=0
 while :; do
 	$K get pods -A -o json >"$TMP/pods.json"
-	curl -sf "$SCRAPE" >"$TMP/cadvisor.txt"
+	scrape >"$TMP/cadvisor.txt"
 	if python3 tests/peers/kubelet_rows.py "$TMP/pods.json" "$TMP/cadvisor.txt" >"$TMP/check.out" 2>&1; then
 		break
 	fi
@@ -146,7 +156,7 @@ A="$TMP/c/api"
 i=0
 while :; do
 	curl -sfk --cert "$A/admin.crt" --key "$A/admin.key" "https://127.0.0.1:$KPORT/metrics/cadvisor" >"$TMP/kubelet-cadvisor.txt"
-	curl -sf "$SCRAPE" >"$TMP/cadvisor2.txt"
+	scrape >"$TMP/cadvisor2.txt"
 	if python3 tests/peers/cadvisor_compare.py "$TMP/kubelet-cadvisor.txt" "$TMP/cadvisor2.txt" \
 		tests/peers/cadvisor_known_diff.txt >"$TMP/compare.out" 2>&1; then
 		break
@@ -160,12 +170,13 @@ check "same rows and labels as the kubelet's /metrics/cadvisor (cadvisor_known_d
 
 check "deleting pod web" sh -c "$K -n cltest delete pod web --wait=true --timeout=60s"
 i=0
-while curl -sf "$SCRAPE" | grep -q 'pod="web"'; do
+while scrape | grep -q 'pod="web"'; do
 	i=$((i + 1)); [ $i -gt 60 ] && break
 	sleep 1
 done
-check "pod web's rows are gone after it is deleted" sh -c "! curl -sf '$SCRAPE' | grep -q 'pod=\"web\"'"
-check "pod idle's rows stay" sh -c "curl -sf '$SCRAPE' | grep -q 'pod=\"idle\"'"
+scrape >"$TMP/cadvisor3.txt"
+check "pod web's rows are gone after it is deleted" sh -c "! grep -q 'pod=\"web\"' $TMP/cadvisor3.txt"
+check "pod idle's rows stay" grep -q 'pod="idle"' "$TMP/cadvisor3.txt"
 
 # ---- teardown leaves the host as it was
 kill "$CPID"; wait "$CPID"; CPID=""
