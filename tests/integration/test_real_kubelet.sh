@@ -27,6 +27,8 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/common.sh
+# runc, iptables, ip and ldconfig live in sbin, which a CI PATH may leave out
+PATH=$PATH:/usr/sbin:/sbin
 BIN=${K8SMON_BIN:-./bin/k8smon}
 [ "$(id -u)" = 0 ] || { echo "FAIL - test_real_kubelet needs root"; exit 1; }
 [ -x "$BIN" ] || { echo "FAIL - $BIN missing (make bin/k8smon)"; exit 1; }

@@ -27,6 +27,8 @@
 # DIR/ready (or DIR/failed with the reason).
 set -u
 DIR=${1:?usage: cluster.sh DIR}
+# runc, iptables, ip and ldconfig live in sbin, which a CI PATH may leave out
+PATH=$PATH:/usr/sbin:/sbin
 HERE=$(cd "$(dirname "$0")" && pwd)
 # A mount namespace of its own: a pod's mountPropagation: HostToContainer (the
 # chart's /host/root) needs / to be a shared mount, which it is under systemd
