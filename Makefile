@@ -5,6 +5,7 @@
 #                 machine), 1000 live reconfigurations, the reflector
 #                 convergence run, the kube TLS checks and the combined
 #                 K8sMonitor changes of test_config_cycle.sh, all under ASan+UBSan
+#   make test-cluster  only the real single-node cluster tier (test_real_kubelet.sh)
 #   make demo     simulated cluster with k8smon running against it
 #   make run      host mode on :9420
 #   make image    container image as an OCI archive, build/k8smon-image.tar,
@@ -77,7 +78,7 @@ HOT_OBJS  := $(filter-out $(COLD_SRCS:%.c=$(BUILD)/%.o),$(OBJS))
 COLD_OBJS := $(filter $(COLD_SRCS:%.c=$(BUILD)/%.o),$(OBJS))
 TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all deps test unit asan demo run clean bench fuzz curl-typecheck mutate image
+.PHONY: all deps test unit asan demo run clean bench fuzz curl-typecheck mutate image test-cluster
 all: deps bin/k8smon
 
 deps:
@@ -120,6 +121,13 @@ unit: $(TESTS) curl-typecheck
 test: deps
 	@$(MAKE) --no-print-directory bin/k8smon unit
 	@./tests/run_integration.sh
+
+# The real-kubelet tier alone (it is also part of `make test`): a single-node
+# cluster (tests/peers/cluster.sh) with k8smon as its DaemonSet;
+# docs/testing.md "Real kubelet cluster".
+test-cluster: deps bin/k8smon
+	@tests/peers/build.sh kubernetes kubernetes-node helm >/dev/null
+	@sh tests/integration/test_real_kubelet.sh
 
 asan: deps
 	@ASAN_OPTIONS=detect_leaks=1 $(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g" \

@@ -10,9 +10,11 @@ set -eu
 BUILD_PKGS="gcc make pkg-config libcurl4-openssl-dev libgnutls28-dev libyaml-dev libjansson-dev
 libmicrohttpd-dev libcmocka-dev zlib1g-dev libpcre2-dev python3 ca-certificates"
 # skopeo: tests/integration/test_image.sh reads the image archive with it (and
-# the README pushes the image with it).
+# the README pushes the image with it). containerd, runc, the CNI plugins and
+# iptables: the real-kubelet cluster (tests/peers/cluster.sh).
 PKGS="$BUILD_PKGS openssl curl
-prometheus-node-exporter prometheus lua5.1 victoria-metrics python3-yaml util-linux skopeo"
+prometheus-node-exporter prometheus lua5.1 victoria-metrics python3-yaml util-linux skopeo
+containerd runc containernetworking-plugins iptables"
 BUILD_ONLY=0
 [ "${1:-}" = "--build" ] && BUILD_ONLY=1 && PKGS=$BUILD_PKGS
 [ -n "${K8SMON_EXTRA_PKGS:-}" ] && PKGS="$PKGS $K8SMON_EXTRA_PKGS"
@@ -43,3 +45,6 @@ $SUDO apt-get install -y -qq --no-install-recommends $missing
 for svc in prometheus prometheus-node-exporter victoria-metrics; do
 	$SUDO systemctl stop "$svc" 2>/dev/null || true
 done
+# containerd too, when it was installed just now (one already in use stays up):
+# tests/peers/cluster.sh runs its own, with its own socket and state.
+case " $missing " in *" containerd "*) $SUDO systemctl stop containerd 2>/dev/null || true ;; esac

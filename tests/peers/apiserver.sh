@@ -6,7 +6,8 @@
 #   (wait for DIR/ready; then use DIR/admin.kubeconfig; kill the script's pid to stop)
 #
 # DIR receives: ca.crt/ca.key (cluster CA), apiserver.crt/.key (serving, SAN
-# 127.0.0.1/localhost), admin.crt/.key (CN=k8smon-admin, O=system:masters),
+# 127.0.0.1/localhost and 10.96.0.1, the `kubernetes` Service's cluster IP that
+# pods of tests/peers/cluster.sh reach it by), admin.crt/.key (CN=k8smon-admin, O=system:masters),
 # sa.key/sa.pub (service-account signing key), admin.kubeconfig, url, etcd/ (data),
 # etcd.log, apiserver.log, and finally `ready` (or `failed` with the reason).
 #
@@ -58,7 +59,7 @@ trap stop EXIT INT TERM
 cd "$DIR" || exit 1
 ossl() { openssl "$@" >>"$DIR/openssl.log" 2>&1 || die "openssl $1 failed (see $DIR/openssl.log)"; }
 ossl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj "/CN=k8smon-test-ca"
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n' >srv.ext
+printf 'subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n' >srv.ext
 ossl req -newkey rsa:2048 -nodes -keyout apiserver.key -out apiserver.csr -subj "/CN=kube-apiserver"
 ossl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out apiserver.crt -days 2 -extfile srv.ext
 printf 'extendedKeyUsage=clientAuth\n' >cli.ext

@@ -2,7 +2,7 @@
 # Builds the pinned real peers (tests/peers/versions) from the Go module proxy
 # into a cache outside the clone and prints where each one is.
 #
-#   tests/peers/build.sh                 the peers `make test` needs (kubernetes etcd helm prometheus-operator-crds victoriametrics-operator-crds kube-state-metrics)
+#   tests/peers/build.sh                 the peers `make test` needs (kubernetes kubernetes-node etcd helm prometheus-operator-crds victoriametrics-operator-crds kube-state-metrics)
 #   tests/peers/build.sh all             every peer in tests/peers/versions
 #   tests/peers/build.sh NAME...         those peers
 #   tests/peers/build.sh --env NAME...   build, then print NAME_BIN=<dir> lines for eval
@@ -24,7 +24,7 @@ VERSIONS="$HERE/versions"
 CACHE="${K8SMON_PEERS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/k8smon-peers}"
 # Bump when the way a peer is built changes, so cached builds are redone.
 BUILD_REV=2
-DEFAULT_PEERS="kubernetes etcd helm prometheus-operator-crds victoriametrics-operator-crds kube-state-metrics"
+DEFAULT_PEERS="kubernetes kubernetes-node etcd helm prometheus-operator-crds victoriametrics-operator-crds kube-state-metrics"
 
 env_out=0
 if [ "${1:-}" = "--env" ]; then env_out=1; shift; fi
@@ -77,7 +77,7 @@ build_one() { # name version module pkgs
 			echo
 			echo "go $GOVER"
 		} > "$work/go.mod"
-		if [ "$name" = kubernetes ]; then
+		if [ "$module" = k8s.io/kubernetes ]; then
 			k8s_replaces "$version" >> "$work/go.mod"
 		fi
 		cd "$work"
@@ -110,7 +110,7 @@ build_one() { # name version module pkgs
 			for p in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
 				ldflags="$ldflags -X $p.k8sVersionMajor=1 -X $p.k8sVersionMinor=$kmin"
 			done ;;
-		kubernetes) # as hack/lib/version.sh: else the server says v0.0.0-master+$Format:%H$,
+		kubernetes|kubernetes-node) # as hack/lib/version.sh: else the server says v0.0.0-master+$Format:%H$,
 			# which kubectl version cannot parse
 			minor=$(echo "$version" | cut -d. -f2)
 			for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do

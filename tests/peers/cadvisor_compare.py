@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Compares k8smon's /metrics/cadvisor with the kubelet's (its embedded cAdvisor)
+for the pod cgroups of a real node (test_real_kubelet.sh).
+
+  cadvisor_compare.py KUBELET.txt OURS.txt KNOWN_DIFF.txt
+
+Scope: rows whose id is under /kubepods. Scrape OURS after KUBELET.
+  - families: each family the kubelet has and we do not (or the reverse) must
+    be listed in KNOWN_DIFF.txt as "kubelet-only NAME" / "ours-only NAME";
+  - rows, in every family both have: the same label sets (id, container, pod,
+    namespace, name, image, and interface/device/... where the family has
+    them); the one accepted difference is "sandbox-image" (the kubelet
+    labels a pod's sandbox row with the sandbox image, which the API does not
+    tell us);
+  - values: container_spec_* equal; container_cpu_usage_seconds_total of ours
+    >= the kubelet's (a counter, and cAdvisor's value is older).
+Prints every difference not in KNOWN_DIFF.txt and exits 1, or prints a
+summary and exits 0. Known entries that no longer occur are printed as stale
+(and fail: the list must say what is true).
+"""
+import re
+import sys
+
+ROW = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)\{(.*)\} (\S+)(?: \d+)?$')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def parse(path):
+    fams = {}
+    for line in open(path):
+        m = ROW.match(line.rstrip("\n"))
+        if not m:
+            continue
+        labels = dict(LABEL.findall(m.group(2)))
+        if not labels.get("id", "").startswith("/kubepods"):
+            continue
+        fams.setdefault(m.group(1), []).append((labels, float(m.group(3))))
+    return fams
+
+
+def is_sandbox(labels):
+    return labels.get("container") == "" and labels.get("name", "") != ""
+
+
+def key(labels):
+    # the sandbox's image label is compared separately
+    return tuple(sorted((k, v) for k, v in labels.items()
+                        if not (k == "image" and is_sandbox(labels))))
+
+
+def main():
+    kub, ours = parse(sys.argv[1]), parse(sys.argv[2])
+    known = set()
+    for line in open(sys.argv[3]):
+        line = line.split("#", 1)[0].strip()
+        if line:
+            known.add(line)
+    seen, bad = set(), []
+
+    def diff(what):
+        if what not in known and what not in seen:
+            bad.append(what)
+        seen.add(what)
+
+    for f in sorted(set(kub) - set(ours)):
+        diff(f"kubelet-only {f}")
+    for f in sorted(set(ours) - set(kub)):
+        diff(f"ours-only {f}")
+    nrows = 0
+    for f in sorted(set(kub) & set(ours)):
+        k = {key(lb): (lb, v) for lb, v in kub[f]}
+        o = {key(lb): (lb, v) for lb, v in ours[f]}
+        for r in sorted(set(k) - set(o)):
+            bad.append(f"row {f}{dict(r)} only in the kubelet's")
+        for r in sorted(set(o) - set(k)):
+            bad.append(f"row {f}{dict(r)} only in ours")
+        for r in set(k) & set(o):
+            (kl, kv), (ol, ov) = k[r], o[r]
+            nrows += 1
+            if is_sandbox(kl) and kl.get("image") != ol.get("image"):
+                if ol.get("image") == "" and kl.get("image"):
+                    diff("sandbox-image")
+                else:
+                    bad.append(f"{f} sandbox {kl['id']}: image {ol.get('image')!r}, kubelet {kl.get('image')!r}")
+            if f.startswith("container_spec_") and kv != ov:
+                bad.append(f"{f}{dict(r)}: {ov}, kubelet {kv}")
+            if f == "container_cpu_usage_seconds_total" and ov < kv - 1e-9:
+                bad.append(f"{f}{dict(r)}: {ov} < kubelet's earlier {kv}")
+    for s in sorted(known - seen):
+        bad.append(f"stale known difference (no longer seen): {s}")
+    for b in bad:
+        print("diff:", b)
+    if bad:
+        return 1
+    print(f"cadvisor match: {len(set(kub) & set(ours))} common families, {nrows} rows equal; "
+          f"{len(seen)} known differences ({len(known)} listed)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
