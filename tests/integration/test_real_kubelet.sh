@@ -52,21 +52,19 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-# ---- the agent's image: the binary and the libraries it loads, no registry
-# K8SMON_IMAGE_TAR=archive K8SMON_IMAGE_REF=repo:tag tests that image instead (an
-# OCI archive such as `make image` writes is imported with --base-name repo, so
-# tag must be its org.opencontainers.image.ref.name).
+# ---- the agent's image: the product's own (image/build.sh, what `make image`
+# writes), no registry. K8SMON_IMAGE_TAR=archive K8SMON_IMAGE_REF=repo:tag tests
+# another OCI archive (imported with --base-name repo, so tag must be its
+# org.opencontainers.image.ref.name).
 mkdir -p "$TMP/c/images"
-IMAGE_REF=${K8SMON_IMAGE_REF:-k8smon.local/k8smon:test}
-if [ -n "${K8SMON_IMAGE_TAR:-}" ]; then
-	[ -f "$K8SMON_IMAGE_TAR" ] || { echo "FAIL - $K8SMON_IMAGE_TAR missing"; exit 1; }
-else
-	CURL=$(ldconfig -p | awk '$1 == "libcurl.so.4" && /x86-64/ {print $NF; exit}')
-	[ -n "$CURL" ] || { echo "FAIL - libcurl.so.4 not found (ldconfig -p)"; exit 1; }
-	python3 tests/peers/mkimage.py "$TMP/c/images/k8smon.tar" "$IMAGE_REF" \
-		--entrypoint /k8smon --libs "$BIN=/k8smon" "$CURL=$CURL" ||
-		{ echo "FAIL - k8smon image"; exit 1; }
+if [ -z "${K8SMON_IMAGE_TAR:-}" ]; then
+	K8SMON_IMAGE_TAR=$TMP/k8smon-image.tar   # not in c/images: cluster.sh imports those unnamed
+	sh image/build.sh "$BIN" "$K8SMON_IMAGE_TAR" >"$TMP/image.log" 2>&1 ||
+		{ echo "FAIL - image/build.sh: $(tail -3 "$TMP/image.log")"; exit 1; }
+	K8SMON_IMAGE_REF=k8smon.local/k8smon:$("$BIN" -version | awk '{print $NF; exit}')
 fi
+IMAGE_REF=${K8SMON_IMAGE_REF:-k8smon.local/k8smon:test}
+[ -f "$K8SMON_IMAGE_TAR" ] || { echo "FAIL - $K8SMON_IMAGE_TAR missing"; exit 1; }
 
 # ---- the cluster
 t0=$(date +%s)
@@ -83,11 +81,10 @@ until [ -f "$TMP/c/ready" ]; do
 done
 ok "cluster ready in $(($(date +%s) - t0)) s (node k8smon-node)"
 K="$KUBERNETES_BIN/kubectl --kubeconfig $TMP/c/api/admin.kubeconfig"
-if [ -n "${K8SMON_IMAGE_TAR:-}" ]; then
-	check "image $K8SMON_IMAGE_TAR imports as $IMAGE_REF" sh -c \
-		"ctr --address $TMP/c/containerd/containerd.sock -n k8s.io images import --base-name '${IMAGE_REF%:*}' '$K8SMON_IMAGE_TAR' &&
-		 ctr --address $TMP/c/containerd/containerd.sock -n k8s.io images ls -q | grep -qxF '$IMAGE_REF'"
-fi
+CTR="ctr --address $TMP/c/containerd/containerd.sock -n k8s.io"
+check "image $K8SMON_IMAGE_TAR imports as $IMAGE_REF" sh -c \
+	"$CTR images import --base-name '${IMAGE_REF%:*}' '$K8SMON_IMAGE_TAR' >/dev/null &&
+	 $CTR images ls -q | grep -qxF '$IMAGE_REF'"
 
 # ---- k8smon as the chart's DaemonSet
 PORT=$(free_port)
