@@ -7,13 +7,20 @@
 #
 # DIR receives: ca.crt/ca.key (cluster CA), apiserver.crt/.key (serving, SAN
 # 127.0.0.1/localhost), admin.crt/.key (CN=k8smon-admin, O=system:masters),
-# sa.key/sa.pub (service-account signing key), admin.kubeconfig, url, etcd/ (data),
-# etcd.log, apiserver.log, and finally `ready` (or `failed` with the reason).
+# sa.key/sa.pub (service-account signing key), admin.kubeconfig, url, etcd_url
+# (etcd's client URL: its v3 JSON gateway answers POST /v3/kv/compaction), etcd/
+# (data), etcd.log, apiserver.log, audit-policy.yaml, audit.log, and finally `ready`
+# (or `failed` with the reason).
 #
 # The server: --authorization-mode=Node,RBAC, client-certificate authentication
 # against ca.crt, service-account tokens (issuer https://kubernetes.default.svc.cluster.local,
 # signing key sa.key: TokenRequest / `kubectl create token` and TokenReview work),
-# default admission plugins. No controller-manager, scheduler or kubelet: nothing
+# default admission plugins. Audit log (JSON lines, audit.k8s.io/v1 Event) at level
+# Metadata for every service account's request (verb, objectRef, user, userAgent,
+# response code, authorization decision), nothing for other users: the tests compare
+# what the agent's account did with what its RBAC grants.
+# APISERVER_ARGS (optional, word-split): extra kube-apiserver flags, e.g.
+# --watch-cache-sizes=pods#0. No controller-manager, scheduler or kubelet: nothing
 # reconciles (no pods from Deployments, no default ServiceAccounts, no token
 # Secrets filled in); tests create what they need.
 set -u
@@ -74,6 +81,7 @@ EPORT=$(free_port); PPORT=$(free_port)
 	--initial-cluster "k8smon-test=http://127.0.0.1:$PPORT" --unsafe-no-fsync \
 	--listen-metrics-urls "" >"$DIR/etcd.log" 2>&1 &
 EPID=$!
+echo "http://127.0.0.1:$EPORT" >"$DIR/etcd_url"
 i=0
 until curl -sf "http://127.0.0.1:$EPORT/health" >/dev/null 2>&1; do
 	kill -0 "$EPID" 2>/dev/null || die "etcd exited: $(tail -3 "$DIR/etcd.log")"
@@ -83,6 +91,15 @@ done
 
 # ---- kube-apiserver
 APORT=$(free_port)
+cat >"$DIR/audit-policy.yaml" <<'EOF'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+  userGroups: ["system:serviceaccounts"]
+- level: None
+EOF
 "$KUBERNETES_BIN/kube-apiserver" \
 	--etcd-servers="http://127.0.0.1:$EPORT" \
 	--bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$APORT" \
@@ -95,6 +112,9 @@ APORT=$(free_port)
 	--allow-privileged=true \
 	--cert-dir="$DIR/certs" \
 	--profiling=false \
+	--audit-policy-file="$DIR/audit-policy.yaml" --audit-log-path="$DIR/audit.log" \
+	--audit-log-format=json \
+	${APISERVER_ARGS:-} \
 	--v=1 >"$DIR/apiserver.log" 2>&1 &
 APID=$!
 URL="https://127.0.0.1:$APORT"
