@@ -228,7 +228,9 @@ check "$FN logged that it became the leader" grep -q "identity=$FN became leader
 if [ "$LN" = demo-node-1 ]; then start_agent "$LN" "$LP" "$TMP/n1.log"; A1=$!; NPID=$A1
 else start_agent "$LN" "$LP" "$TMP/n2.log"; A2=$!; NPID=$A2; fi
 wait_for 60 sh -c "curl -sf http://127.0.0.1:$LP/readyz"
-check "$LN restarted: a follower (k8smon_leader 0, Lease still held by $FN)" sh -c "[ '$(self 'k8smon_leader{' "$LP")' = 0 ] && [ '$(holder)' = $FN ]"
+check "$LN restarted: a follower (k8smon_leader 0, Lease still held by $FN, /metrics/kube-state empty)" sh -c "
+	[ '$(self 'k8smon_leader{' "$LP")' = 0 ] && [ '$(holder)' = $FN ] &&
+	[ \"\$(curl -s -o $TMP/fks2 -w '%{http_code}' http://127.0.0.1:$LP/metrics/kube-state)\" = 200 ] && ! grep -q '^kube_' $TMP/fks2"
 T1=$($K get lease -n k8smon k8smon -o jsonpath='{.spec.leaseTransitions}')
 if [ "$FN" = demo-node-1 ]; then KPID=$A1; A1=""; else KPID=$A2; A2=""; fi
 kill -9 "$KPID"; wait "$KPID" 2>/dev/null
