@@ -23,6 +23,11 @@
 #      SIGTERM of the leader: the Lease is released and the other takes over;
 #      SIGKILL of the (new) leader: nobody releases, the Lease expires and the
 #      restarted first agent takes over. Bounds are generous readiness bounds.
+#   3. The kube-apiserver crashes (SIGKILL) and restarts on the same port over the
+#      same etcd (apiserver.sh, SIGHUP): a starting server answers 403 until its RBAC
+#      authorizer has synced and 429 while its watch caches initialize; the agent
+#      must ride it out: lead again and show the server's pods (one created and one
+#      deleted after the restart).
 # No skip: if the peers cannot be built, this test fails.
 set -u
 . tests/lib/common.sh
@@ -242,6 +247,32 @@ check "Lease spec.leaseTransitions counted the take-over ($T1 -> $T2)" test "${T
 wait_for 30 is_leader "$LP"
 wait_for 60 pods_match "$LP"
 check "$LN leads again and serves kube_pod_info = the server's pods" pods_match "$LP"
+
+# ---------------------------------------------------------------- 3. apiserver restart
+codes() { curl -s "http://127.0.0.1:$LP/metrics/self" | awk '/^k8smon_kube_requests_total\{/ && !/code="2/ {print}' | sort; }
+codes >"$TMP/codes.before"
+kill -HUP "$SPID"
+wait_for 150 sh -c "[ \"\$(cat $TMP/api/restarts 2>/dev/null)\" = 1 ]"
+check "kube-apiserver crashed (SIGKILL) and restarted on the same port" test "$(cat "$TMP/api/restarts" 2>/dev/null)" = 1
+$K apply -f - >"$TMP/mut2" 2>&1 <<'EOF' &&
+apiVersion: v1
+kind: Pod
+metadata: {name: born-after-restart, namespace: default}
+spec:
+  nodeName: demo-node-2
+  containers: [{name: c, image: registry.example/c:1}]
+EOF
+	$K delete pod -n default born-while-cut --wait=false >>"$TMP/mut2" 2>&1; rc=$?
+check "after the restart: pod default/born-after-restart created, default/born-while-cut deleted" test $rc -eq 0
+[ $rc -eq 0 ] || sed 's/^/    /' "$TMP/mut2"
+wait_for 60 is_leader "$LP"
+wait_for 60 pods_match "$LP"
+pods_match "$LP" >"$TMP/diff2" 2>&1; rc=$?
+check "$LN leads again after the restart and kube_pod_info = the server's pods" sh -c "[ $rc -eq 0 ] && [ '$(self 'k8smon_leader{' "$LP")' = 1 ]"
+sed 's/^/    /' "$TMP/diff2"
+codes >"$TMP/codes.after"
+echo "    API answers other than 2xx around the restart (k8smon_kube_requests_total, new or grown):"
+diff "$TMP/codes.before" "$TMP/codes.after" | sed -n 's/^> /      /p'
 check "agent $LN still running" kill -0 "$NPID"
 echo "    real-apiserver HA tier wall time: $(($(date +%s) - T0)) s"
 finish

@@ -5,6 +5,9 @@
 #   tests/peers/apiserver.sh DIR &
 #   (wait for DIR/ready; then use DIR/admin.kubeconfig; kill the script's pid to stop)
 #
+# SIGHUP: the kube-apiserver crashes (SIGKILL) and starts again on the same port over
+# the same etcd; DIR/restarts counts the restarts once each new server is ready.
+#
 # DIR receives: ca.crt/ca.key (cluster CA), apiserver.crt/.key (serving, SAN
 # 127.0.0.1/localhost), admin.crt/.key (CN=k8smon-admin, O=system:masters),
 # sa.key/sa.pub (service-account signing key), admin.kubeconfig, url, etcd_url
@@ -100,23 +103,26 @@ rules:
   userGroups: ["system:serviceaccounts"]
 - level: None
 EOF
-"$KUBERNETES_BIN/kube-apiserver" \
-	--etcd-servers="http://127.0.0.1:$EPORT" \
-	--bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$APORT" \
-	--tls-cert-file="$DIR/apiserver.crt" --tls-private-key-file="$DIR/apiserver.key" \
-	--client-ca-file="$DIR/ca.crt" \
-	--authorization-mode=Node,RBAC \
-	--service-account-issuer=https://kubernetes.default.svc.cluster.local \
-	--service-account-key-file="$DIR/sa.pub" --service-account-signing-key-file="$DIR/sa.key" \
-	--service-cluster-ip-range=10.96.0.0/16 \
-	--allow-privileged=true \
-	--cert-dir="$DIR/certs" \
-	--profiling=false \
-	--audit-policy-file="$DIR/audit-policy.yaml" --audit-log-path="$DIR/audit.log" \
-	--audit-log-format=json \
-	${APISERVER_ARGS:-} \
-	--v=1 >"$DIR/apiserver.log" 2>&1 &
-APID=$!
+start_apiserver() {
+	"$KUBERNETES_BIN/kube-apiserver" \
+		--etcd-servers="http://127.0.0.1:$EPORT" \
+		--bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$APORT" \
+		--tls-cert-file="$DIR/apiserver.crt" --tls-private-key-file="$DIR/apiserver.key" \
+		--client-ca-file="$DIR/ca.crt" \
+		--authorization-mode=Node,RBAC \
+		--service-account-issuer=https://kubernetes.default.svc.cluster.local \
+		--service-account-key-file="$DIR/sa.pub" --service-account-signing-key-file="$DIR/sa.key" \
+		--service-cluster-ip-range=10.96.0.0/16 \
+		--allow-privileged=true \
+		--cert-dir="$DIR/certs" \
+		--profiling=false \
+		--audit-policy-file="$DIR/audit-policy.yaml" --audit-log-path="$DIR/audit.log" \
+		--audit-log-format=json \
+		${APISERVER_ARGS:-} \
+		--v=1 >>"$DIR/apiserver.log" 2>&1 &
+	APID=$!
+}
+start_apiserver
 URL="https://127.0.0.1:$APORT"
 echo "$URL" >"$DIR/url"
 cat >"$DIR/admin.kubeconfig" <<EOF
@@ -139,15 +145,28 @@ current-context: admin
 EOF
 # Ready = /readyz answers 200 (etcd reachable, post-start hooks done: bootstrap
 # RBAC roles, the default namespaces, the priority-and-fairness configuration).
-i=0
-until [ "$(curl -s -o /dev/null -w '%{http_code}' --cacert ca.crt --cert admin.crt --key admin.key "$URL/readyz")" = 200 ]; do
-	kill -0 "$APID" 2>/dev/null || die "kube-apiserver exited: $(tail -5 "$DIR/apiserver.log")"
-	i=$((i + 1)); [ $i -gt 1200 ] && die "kube-apiserver not ready after 120 s: $(tail -5 "$DIR/apiserver.log")"
-	sleep 0.1
-done
+wait_ready() {
+	i=0
+	until [ "$(curl -s -o /dev/null -w '%{http_code}' --cacert ca.crt --cert admin.crt --key admin.key "$URL/readyz")" = 200 ]; do
+		kill -0 "$APID" 2>/dev/null || die "kube-apiserver exited: $(tail -5 "$DIR/apiserver.log")"
+		i=$((i + 1)); [ $i -gt 1200 ] && die "kube-apiserver not ready after 120 s: $(tail -5 "$DIR/apiserver.log")"
+		sleep 0.1
+	done
+}
+wait_ready
 echo "$URL" >"$DIR/ready"
 echo "apiserver.sh: ready at $URL (kubeconfig $DIR/admin.kubeconfig)" >&2
+RESTART=0 RESTARTS=0
+trap 'RESTART=1' HUP
 while :; do
+	if [ "$RESTART" = 1 ]; then
+		RESTART=0
+		kill -9 "$APID" 2>/dev/null; wait "$APID" 2>/dev/null
+		start_apiserver
+		wait_ready
+		RESTARTS=$((RESTARTS + 1)); echo "$RESTARTS" >"$DIR/restarts"
+		echo "apiserver.sh: restarted ($RESTARTS) at $URL" >&2
+	fi
 	kill -0 "$APID" 2>/dev/null || { echo "kube-apiserver exited" >"$DIR/failed"; break; }
 	kill -0 "$EPID" 2>/dev/null || { echo "etcd exited" >"$DIR/failed"; break; }
 	sleep 1 & wait $!
