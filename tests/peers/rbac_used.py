@@ -73,10 +73,15 @@ def main():
         if line:
             f = line.split(None, 3)
             allow[tuple(f[:3])] = f[3] if len(f) > 3 else ""
-    used, foreign, n = {}, set(), 0
+    used, foreign, n, seen = {}, set(), 0, set()
     for line in open(sys.argv[2]):
         e = json.loads(line)
-        if e.get("stage") != "ResponseComplete" or e["user"].get("username") != user:
+        # A watch is logged at ResponseStarted and again at ResponseComplete, which
+        # the server may write a moment after the agent has gone: either counts, once.
+        if e.get("stage") not in ("ResponseStarted", "ResponseComplete") or e["auditID"] in seen:
+            continue
+        seen.add(e["auditID"])
+        if e["user"].get("username") != user:
             continue
         if not (e.get("userAgent") or "").startswith("k8smon/"):
             continue
