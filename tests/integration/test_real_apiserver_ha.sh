@@ -210,12 +210,18 @@ one_leader() {
 wait_for 60 sh -c "curl -sf http://127.0.0.1:$P1/readyz && curl -sf http://127.0.0.1:$P2/readyz"
 wait_for 60 one_leader
 check "two agents: exactly one holds the Lease (k8smon_leader 1 on it, 0 on the other; holderIdentity names it)" one_leader
+T0L=$($K get lease -n k8smon k8smon -o jsonpath='{.spec.leaseTransitions}')
 if is_leader "$P1"; then LP=$P1 LPID=$A1 LN=demo-node-1 FP=$P2 FN=demo-node-2 FLOG=$TMP/n2.log
 else LP=$P2 LPID=$A2 LN=demo-node-2 FP=$P1 FN=demo-node-1 FLOG=$TMP/n1.log; fi
 wait_for 60 pods_match "$LP"
 check "the leader ($LN) serves kube_pod_info = the server's pods" pods_match "$LP"
 check "the other ($FN) serves /metrics/kube-state empty (200, no kube_* series)" sh -c "
 	[ \"\$(curl -s -o $TMP/fks -w '%{http_code}' http://127.0.0.1:$FP/metrics/kube-state)\" = 200 ] && ! grep -q '^kube_' $TMP/fks"
+# Three retry periods later the Lease has not changed hands (a follower that took a
+# held Lease would make it flip back and forth).
+sleep 3
+check "while both run the Lease stays with $LN (leaseTransitions still $T0L)" sh -c "
+	[ '$(holder)' = $LN ] && [ '$($K get lease -n k8smon k8smon -o jsonpath='{.spec.leaseTransitions}')' = '$T0L' ] && [ '$(self 'k8smon_leader{' "$FP")' = 0 ]"
 
 # SIGTERM: the leader releases the Lease, the other takes it
 kill "$LPID"; wait "$LPID"; rc=$?
