@@ -3,7 +3,7 @@
 # K8SMON_SKIP_INTEGRATION=1 skips them (unit tests only).
 # First builds the real peers the real-server tier needs (tests/peers/build.sh:
 # a no-op once they are in ~/.cache/k8smon-peers; a cold build takes minutes).
-# A peer that does not build is not skipped: test_real_apiserver.sh then fails.
+# A peer that does not build is not skipped: test_real_apiserver*.sh then fail.
 # Prints each test's wall time.
 set -u
 cd "$(dirname "$0")/.."
@@ -13,7 +13,7 @@ t0=$(date +%s)
 if tests/peers/build.sh; then
 	echo "== peers ready ($(($(date +%s) - t0)) s)"
 else
-	echo "FAIL: tests/peers/build.sh (real peers); test_real_apiserver.sh will fail" >&2
+	echo "FAIL: tests/peers/build.sh (real peers); test_real_apiserver*.sh will fail" >&2
 fi
 for t in tests/integration/test_*.sh; do
 	[ -e "$t" ] || continue

@@ -447,6 +447,9 @@ struct kube_req *kube_req_start(struct kube_client *c, const struct kube_req_opt
 	curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
 	curl_easy_setopt(r->easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(r->easy, CURLOPT_ACCEPT_ENCODING, "");
+	/* Names us in the API server's audit log and request logs, as
+	 * client-go's User-Agent does (libcurl sends none by default). */
+	curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "k8smon/" K8SMON_VERSION);
 	curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "https,http");
 	if (o->timeout_ms)
 		curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, o->timeout_ms);

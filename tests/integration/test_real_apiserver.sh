@@ -11,7 +11,13 @@
 #     TokenRequest token): syncs, takes the Lease, serves kube_pod_info for the
 #     loaded pods, writes K8sMonitor/ScrapeRule status; its /metrics endpoints
 #     authenticate scrapers by TokenReview + SubjectAccessReview on the real server.
-#     A 403 anywhere fails (RBAC too small).
+#     A 403 anywhere fails (RBAC too small). The server's audit log records every
+#     request of the agent (User-Agent k8smon/...): a (verb, group, resource) the
+#     chart grants and the run never used fails (RBAC too big), but for the commented
+#     tests/peers/rbac_unused_ok.txt; every request must be allowed by the chart's
+#     own bindings (tests/peers/rbac_used.py).
+# Two agents, leader hand-over and a watch across an etcd compaction:
+# test_real_apiserver_ha.sh.
 # No skip: if the peers cannot be built, this test fails.
 set -u
 . tests/lib/common.sh
@@ -291,5 +297,13 @@ kill "$APID"; wait "$APID" 2>/dev/null; APID=""
 check "after SIGTERM the Lease is released (holderIdentity empty), no 'release failed'" sh -c "
 	[ -z \"\$($K get lease -n k8smon k8smon -o jsonpath='{.spec.holderIdentity}')\" ] && ! grep -q 'release failed' $TMP/agent.log"
 grep 'release failed' "$TMP/agent.log" | sed 's/^/    /'
+
+# ---------------------------------------------------------------- RBAC: nothing unused
+# Every request the agent made in this run (its User-Agent, the chart's ServiceAccount),
+# from the real server's audit log, against every rule the chart binds to that account.
+python3 tests/peers/rbac_used.py "$TMP/chart.yaml" "$TMP/api/audit.log" tests/peers/rbac_unused_ok.txt >"$TMP/rbacused" 2>&1; rc=$?
+sed 's/^/    /' "$TMP/rbacused"
+check "RBAC not too big: every (verb, group, resource) the chart grants the agent was used in this run (audit log), or is allowlisted with a reason" test $rc -eq 0
+check "the agent's requests carry User-Agent k8smon/<version> (audit log)" grep -q '"userAgent":"k8smon/' "$TMP/api/audit.log"
 echo "    real-apiserver tier wall time: $(($(date +%s) - T0)) s"
 finish

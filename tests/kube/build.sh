@@ -15,7 +15,9 @@ if [ "${K8SMON_ASAN:-0}" = 1 ]; then
 	CF="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
 	LF="-fsanitize=address,undefined"
 fi
-CF="$CF -std=c17 -D_GNU_SOURCE -pthread -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wvla -Wformat=2 -Isrc $(pkg-config --cflags $PKGS $CFONLY)"
+# K8SMON_VERSION as the Makefile defines it (the kube client's User-Agent).
+VERSION=$(git describe --tags --always --dirty 2>/dev/null || echo dev)
+CF="$CF -std=c17 -D_GNU_SOURCE -DK8SMON_VERSION=\"$VERSION\" -pthread -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wvla -Wformat=2 -Isrc $(pkg-config --cflags $PKGS $CFONLY)"
 mkdir -p "$OUT/o"
 objs=""
 # The expo parser uses the label sets of src/scrape/labels.c.

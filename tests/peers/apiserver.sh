@@ -5,17 +5,27 @@
 #   tests/peers/apiserver.sh DIR &
 #   (wait for DIR/ready; then use DIR/admin.kubeconfig; kill the script's pid to stop)
 #
+# SIGHUP: the kube-apiserver crashes (SIGKILL) and starts again on the same port over
+# the same etcd; DIR/restarts counts the restarts once each new server is ready.
+#
 # DIR receives: ca.crt/ca.key (cluster CA), apiserver.crt/.key (serving, SAN
 # 127.0.0.1/localhost and 10.96.0.1, the `kubernetes` Service's cluster IP that
 # pods of tests/peers/cluster.sh reach it by), admin.crt/.key (CN=k8smon-admin, O=system:masters),
-# sa.key/sa.pub (service-account signing key), admin.kubeconfig, url, etcd/ (data),
-# etcd.log, apiserver.log, and finally `ready` (or `failed` with the reason).
+# sa.key/sa.pub (service-account signing key), admin.kubeconfig, url, etcd_url
+# (etcd's client URL: its v3 JSON gateway answers POST /v3/kv/compaction), etcd/
+# (data), etcd.log, apiserver.log, audit-policy.yaml, audit.log, and finally `ready`
+# (or `failed` with the reason).
 #
 # The server: --authorization-mode=Node,RBAC, client-certificate authentication
 # against ca.crt, service-account tokens (issuer https://kubernetes.default.svc.cluster.local,
 # signing key sa.key: TokenRequest / `kubectl create token` and TokenReview work),
-# default admission plugins; K8SMON_APISERVER_ARGS adds flags (split on spaces, e.g. an
-# --admission-control-config-file). No controller-manager, scheduler or kubelet: nothing
+# default admission plugins. Audit log (JSON lines, audit.k8s.io/v1 Event) at level
+# Metadata for every service account's request (verb, objectRef, user, userAgent,
+# response code, authorization decision), nothing for other users: the tests compare
+# what the agent's account did with what its RBAC grants.
+# APISERVER_ARGS and K8SMON_APISERVER_ARGS (optional, word-split): extra kube-apiserver
+# flags, e.g. --watch-cache-sizes=pods#0 or an --admission-control-config-file. No
+# controller-manager, scheduler or kubelet: nothing
 # reconciles (no pods from Deployments, no default ServiceAccounts, no token
 # Secrets filled in); tests create what they need.
 set -u
@@ -76,6 +86,7 @@ EPORT=$(free_port); PPORT=$(free_port)
 	--initial-cluster "k8smon-test=http://127.0.0.1:$PPORT" --unsafe-no-fsync \
 	--listen-metrics-urls "" >"$DIR/etcd.log" 2>&1 &
 EPID=$!
+echo "http://127.0.0.1:$EPORT" >"$DIR/etcd_url"
 i=0
 until curl -sf "http://127.0.0.1:$EPORT/health" >/dev/null 2>&1; do
 	kill -0 "$EPID" 2>/dev/null || die "etcd exited: $(tail -3 "$DIR/etcd.log")"
@@ -85,20 +96,35 @@ done
 
 # ---- kube-apiserver
 APORT=$(free_port)
-"$KUBERNETES_BIN/kube-apiserver" \
-	--etcd-servers="http://127.0.0.1:$EPORT" \
-	--bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$APORT" \
-	--tls-cert-file="$DIR/apiserver.crt" --tls-private-key-file="$DIR/apiserver.key" \
-	--client-ca-file="$DIR/ca.crt" \
-	--authorization-mode=Node,RBAC \
-	--service-account-issuer=https://kubernetes.default.svc.cluster.local \
-	--service-account-key-file="$DIR/sa.pub" --service-account-signing-key-file="$DIR/sa.key" \
-	--service-cluster-ip-range=10.96.0.0/16 \
-	--allow-privileged=true \
-	--cert-dir="$DIR/certs" \
-	--profiling=false \
-	--v=1 ${K8SMON_APISERVER_ARGS:-} >"$DIR/apiserver.log" 2>&1 &
-APID=$!
+cat >"$DIR/audit-policy.yaml" <<'EOF'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+  userGroups: ["system:serviceaccounts"]
+- level: None
+EOF
+start_apiserver() {
+	"$KUBERNETES_BIN/kube-apiserver" \
+		--etcd-servers="http://127.0.0.1:$EPORT" \
+		--bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$APORT" \
+		--tls-cert-file="$DIR/apiserver.crt" --tls-private-key-file="$DIR/apiserver.key" \
+		--client-ca-file="$DIR/ca.crt" \
+		--authorization-mode=Node,RBAC \
+		--service-account-issuer=https://kubernetes.default.svc.cluster.local \
+		--service-account-key-file="$DIR/sa.pub" --service-account-signing-key-file="$DIR/sa.key" \
+		--service-cluster-ip-range=10.96.0.0/16 \
+		--allow-privileged=true \
+		--cert-dir="$DIR/certs" \
+		--profiling=false \
+		--audit-policy-file="$DIR/audit-policy.yaml" --audit-log-path="$DIR/audit.log" \
+		--audit-log-format=json \
+		${APISERVER_ARGS:-} ${K8SMON_APISERVER_ARGS:-} \
+		--v=1 >>"$DIR/apiserver.log" 2>&1 &
+	APID=$!
+}
+start_apiserver
 URL="https://127.0.0.1:$APORT"
 echo "$URL" >"$DIR/url"
 cat >"$DIR/admin.kubeconfig" <<EOF
@@ -121,15 +147,28 @@ current-context: admin
 EOF
 # Ready = /readyz answers 200 (etcd reachable, post-start hooks done: bootstrap
 # RBAC roles, the default namespaces, the priority-and-fairness configuration).
-i=0
-until [ "$(curl -s -o /dev/null -w '%{http_code}' --cacert ca.crt --cert admin.crt --key admin.key "$URL/readyz")" = 200 ]; do
-	kill -0 "$APID" 2>/dev/null || die "kube-apiserver exited: $(tail -5 "$DIR/apiserver.log")"
-	i=$((i + 1)); [ $i -gt 1200 ] && die "kube-apiserver not ready after 120 s: $(tail -5 "$DIR/apiserver.log")"
-	sleep 0.1
-done
+wait_ready() {
+	i=0
+	until [ "$(curl -s -o /dev/null -w '%{http_code}' --cacert ca.crt --cert admin.crt --key admin.key "$URL/readyz")" = 200 ]; do
+		kill -0 "$APID" 2>/dev/null || die "kube-apiserver exited: $(tail -5 "$DIR/apiserver.log")"
+		i=$((i + 1)); [ $i -gt 1200 ] && die "kube-apiserver not ready after 120 s: $(tail -5 "$DIR/apiserver.log")"
+		sleep 0.1
+	done
+}
+wait_ready
 echo "$URL" >"$DIR/ready"
 echo "apiserver.sh: ready at $URL (kubeconfig $DIR/admin.kubeconfig)" >&2
+RESTART=0 RESTARTS=0
+trap 'RESTART=1' HUP
 while :; do
+	if [ "$RESTART" = 1 ]; then
+		RESTART=0
+		kill -9 "$APID" 2>/dev/null; wait "$APID" 2>/dev/null
+		start_apiserver
+		wait_ready
+		RESTARTS=$((RESTARTS + 1)); echo "$RESTARTS" >"$DIR/restarts"
+		echo "apiserver.sh: restarted ($RESTARTS) at $URL" >&2
+	fi
 	kill -0 "$APID" 2>/dev/null || { echo "kube-apiserver exited" >"$DIR/failed"; break; }
 	kill -0 "$EPID" 2>/dev/null || { echo "etcd exited" >"$DIR/failed"; break; }
 	sleep 1 & wait $!
