@@ -471,6 +471,8 @@ struct agent *agent_start(const struct flags *f, char *err, size_t errlen)
 	ho = (struct http_opts){
 		.listen_addr = f->listen_addr,
 		.max_connections = (unsigned)f->http_max_connections,
+		.max_connections_per_addr = (unsigned)f->http_max_conns_per_addr,
+		.header_timeout_ms = f->http_header_timeout_ms,
 		.timeout_s = (unsigned)((f->http_timeout_ms + 999) / 1000),
 		/* Host mode: collector scrapes are serialised on their mutexes,
 		 * so two threads (one in a collector, one for /healthz and the

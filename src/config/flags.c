@@ -52,13 +52,20 @@ static const struct flag_def defs[] = {
 	{ "tls", F_BOOL, OFF(tls), "false", "Serve HTTPS on httpListenAddr" },
 	{ "tlsCertFile", F_STR, OFF(tls_cert_file), "", "TLS certificate file (reloaded when it changes)" },
 	{ "tlsKeyFile", F_STR, OFF(tls_key_file), "", "TLS key file (reloaded when it changes)" },
-	{ "http.maxConnections", F_INT, OFF(http_max_connections), "64",
-	  "Maximum concurrent HTTP connections" },
+	{ "http.maxConnections", F_INT, OFF(http_max_connections), "512",
+	  "Maximum open HTTP connections; at the cap an idle one (no request in progress, oldest "
+	  "first) is closed to admit a new one, and only when all are busy is a new one refused" },
+	{ "http.maxConnectionsPerAddress", F_INT, OFF(http_max_conns_per_addr), "256",
+	  "Maximum open HTTP connections from one client address (at most -http.maxConnections); "
+	  "past it the address's own oldest idle connection is closed" },
+	{ "http.headerTimeout", F_DURATION, OFF(http_header_timeout_ms), "10s",
+	  "Time a connection has to send a complete request head, however slowly it sends "
+	  "(after a keep-alive response: -http.timeout plus this)" },
 	{ "http.maxSeries", F_COUNT, OFF(http_max_series), "20000000",
 	  "Most series in one metrics response (/metrics/self excepted); a larger one fails "
 	  "(500, or a streamed response ends with an error) and is counted in "
 	  "k8smon_http_series_limit_exceeded_total; 0: no limit" },
-	{ "http.timeout", F_DURATION, OFF(http_timeout_ms), "30s", "HTTP connection idle timeout" },
+	{ "http.timeout", F_DURATION, OFF(http_timeout_ms), "30s", "HTTP keep-alive idle timeout, and longest stall while sending a response" },
 	{ "http.auth", F_STR, OFF(http_auth), "none",
 	  "Scraper authentication: none, or kubernetes (bearer token checked by TokenReview, "
 	  "authorized by SubjectAccessReview get on the path; 401/403 otherwise; /healthz and /readyz stay open)" },

@@ -51,6 +51,8 @@ struct flags {
 	char *tls_cert_file;
 	char *tls_key_file;
 	int64_t http_max_connections;
+	int64_t http_max_conns_per_addr;
+	int64_t http_header_timeout_ms;
 	int64_t http_max_series;     /* 0: no limit */
 	int64_t http_timeout_ms;
 	char *http_auth;             /* "none" or "kubernetes" */
