@@ -68,7 +68,7 @@ static const struct flag_def defs[] = {
 	{ "http.timeout", F_DURATION, OFF(http_timeout_ms), "30s", "HTTP keep-alive idle timeout, and longest stall while sending a response" },
 	{ "http.auth", F_STR, OFF(http_auth), "none",
 	  "Scraper authentication: none, or kubernetes (bearer token checked by TokenReview, "
-	  "authorized by SubjectAccessReview get on the path; 401/403 otherwise; /healthz and /readyz stay open)" },
+	  "authorized by SubjectAccessReview get on the path; 401/403 otherwise; /, /healthz and /readyz stay open)" },
 	{ "promscrape.allowLoopback", F_BOOL, OFF(scrape_allow_loopback), "false",
 	  "Let application targets be loopback addresses (127.0.0.0/8, ::1, localhost); the default of "
 	  "K8sMonitor spec.scrape.allowLoopback. For tests and single-host setups" },

@@ -76,6 +76,7 @@ struct http_route {
 	const char *path;   /* exact match */
 	http_handler_fn fn;
 	void *ctx;          /* borrowed; must outlive the server */
+	const char *help;   /* one line for the landing page; static */
 };
 
 struct http_auth;

@@ -25,6 +25,14 @@ check "/healthz is 200" test "$(code $U/healthz)" = 200
 check "/readyz is 200 in host mode" test "$(code $U/readyz)" = 200
 check "/config is JSON" sh -c "curl -s $U/config | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"source\"]==\"flags\"'"
 check "unknown path is 404" test "$(code $U/nope)" = 404
+# Landing page: HTML listing every path served (each answers non-404) and the version.
+curl -s -D "$TMP/index.h" $U/ >"$TMP/index.html"
+check "/ is HTML" grep -qi '^Content-Type: text/html' "$TMP/index.h"
+check "/ names the version of -version" grep -q "Version $($BIN -version | cut -d' ' -f2)," "$TMP/index.html"
+for p in /metrics /metrics/node /metrics/cadvisor /metrics/kube-state /metrics/apps /metrics/self /healthz /readyz /config /api/v1/targets /targets; do
+	check "/ lists $p with a description" grep -q "<li><a href=\"${p#/}\">$p</a>: [a-z]" "$TMP/index.html"
+done
+check "every path / links to is served" sh -c "for l in \$(grep -o 'href=\"[^\"]*\"' $TMP/index.html | cut -d'\"' -f2); do test \"\$(curl -s -o /dev/null -w '%{http_code}' $U/\$l)\" != 404 || exit 1; done"
 check "POST is 405" test "$(code -X POST $U/metrics)" = 405
 check "405 carries Allow" sh -c "curl -s -D - -o /dev/null -X DELETE $U/metrics | grep -qi '^Allow: GET, HEAD'"
 check "HEAD is 200 without body" test "$(curl -s -I -o /dev/null -w '%{http_code}' $U/metrics/self)" = 200
