@@ -458,7 +458,7 @@ struct agent *agent_start(const struct flags *f, char *err, size_t errlen)
 {
 	struct agent *a = NULL;
 	struct http_opts ho;
-	char why[400];
+	char why[1024];
 	size_t n = 0;
 
 	/* A programming error, not a user's: main loads libcurl before any
@@ -553,7 +553,8 @@ struct agent *agent_start(const struct flags *f, char *err, size_t errlen)
 		a->hooks = (struct agent_kube_hooks){ hook_config_swap, hook_config, a };
 		a->kube = agent_kube_start(f, &a->hooks, why, sizeof(why));
 		if (!a->kube) {
-			snprintf(err, errlen, "-kubeconfig: %s", why);
+			/* Name the flag only when it was given (kube/conn.h). */
+			snprintf(err, errlen, "%s%s", f->kubeconfig[0] ? "-kubeconfig: " : "Kubernetes API: ", why);
 			goto fail;
 		}
 		if (a->auth)

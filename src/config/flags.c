@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "base/err.h"
@@ -288,14 +289,29 @@ static int apply_env_defaults(struct flags *f, char *err, size_t errlen)
 		if (v && v[0] && set_named(f, "leaderElection.namespace", v, err, errlen))
 			return KM_EINVAL;
 	}
-	if (!f->kubeconfig[0]) {
-		v = getenv("KUBECONFIG");
-		/* In-cluster wins over $KUBECONFIG, as DESIGN.md §2 says. */
-		if (v && v[0] && !getenv("KUBERNETES_SERVICE_HOST") &&
-		    set_named(f, "kubeconfig", v, err, errlen))
-			return KM_EINVAL;
-	}
+	/* $KUBECONFIG is read where the API server is chosen
+	 * (kube/conn.c kube_conn_load: in-cluster first, as DESIGN.md §2
+	 * says), so that its errors name what the user set: the flag or the
+	 * variable. */
 	return 0;
+}
+
+/* "; did you mean -x?" for the flag whose name equals name ignoring case,
+ * or whose last dotted part does (-maxconnections: -http.maxConnections),
+ * else "". */
+static void suggest(const char *name, size_t nlen, char *out, size_t outlen)
+{
+	out[0] = '\0';
+	for (size_t i = 0; i < NDEFS; i++) {
+		const char *dn = defs[i].name, *dot = strrchr(dn, '.');
+		size_t dl = strlen(dn);
+
+		if ((dl == nlen && strncasecmp(dn, name, nlen) == 0) ||
+		    (dot && strlen(dot + 1) == nlen && strncasecmp(dot + 1, name, nlen) == 0)) {
+			snprintf(out, outlen, "; did you mean -%s?", dn);
+			return;
+		}
+	}
 }
 
 enum flags_result flags_parse(struct flags *f, int argc, char **argv, FILE *out,
@@ -315,7 +331,24 @@ enum flags_result flags_parse(struct flags *f, int argc, char **argv, FILE *out,
 		size_t nlen;
 
 		if (arg[0] != '-' || arg[1] == '\0') {
-			snprintf(err, errlen, "unexpected argument \"%.64s\" (flags start with -)", arg);
+			const char *prev = a > 1 ? argv[a - 1] : NULL;
+			const struct flag_def *pd = NULL;
+
+			/* "-leaderElection false": a boolean flag takes no separate
+			 * value (as in Go's flag package); say how to write it. */
+			if (prev && prev[0] == '-' && !strchr(prev, '=')) {
+				const char *pn = prev + (prev[1] == '-' ? 2 : 1);
+				pd = find_def(pn, strlen(pn));
+			}
+			if (pd && pd->type == F_BOOL)
+				snprintf(err, errlen,
+					 "unexpected argument \"%.64s\" after the boolean flag -%s, which takes no "
+					 "separate value: write -%s=%.64s",
+					 arg, pd->name, pd->name, arg);
+			else
+				snprintf(err, errlen,
+					 "unexpected argument \"%.64s\" (flags start with -; a value goes after "
+					 "its flag, as -name=value or -name value)", arg);
 			return FLAGS_EXIT_USAGE;
 		}
 		name = arg + (arg[1] == '-' ? 2 : 1);
@@ -331,7 +364,9 @@ enum flags_result flags_parse(struct flags *f, int argc, char **argv, FILE *out,
 		}
 		d = find_def(name, nlen);
 		if (!d) {
-			snprintf(err, errlen, "unknown flag -%.*s (see -help)", (int)(nlen > 80 ? 80 : nlen), name);
+			suggest(name, nlen, why, sizeof(why));
+			snprintf(err, errlen, "unknown flag -%.*s%s (see -help for the list)", (int)(nlen > 80 ? 80 : nlen),
+				 name, why);
 			return FLAGS_EXIT_USAGE;
 		}
 		if (eq) {
@@ -341,7 +376,8 @@ enum flags_result flags_parse(struct flags *f, int argc, char **argv, FILE *out,
 		} else if (a + 1 < argc) {
 			val = argv[++a];
 		} else {
-			snprintf(err, errlen, "flag -%s needs a value", d->name);
+			snprintf(err, errlen, "flag -%s needs a value: -%s=VALUE (default %s)", d->name, d->name,
+				 d->def[0] ? d->def : "empty");
 			return FLAGS_EXIT_USAGE;
 		}
 		if (set_value(f, d, val, why, sizeof(why))) {
