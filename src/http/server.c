@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -711,6 +712,23 @@ static int tls_apply(void *arg, struct tls_pair *p)
 	return 0;
 }
 
+/* -http.maxConnections sockets plus the agent's own need more than the
+ * usual soft limit of 1024 open files: raised towards the hard one (as the
+ * Go runtime does), and said when it cannot be. */
+static void ensure_nofile(unsigned max_connections)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)max_connections + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < need)
+		log_warn("http", "open files limit %llu is below -http.maxConnections + 256 (%llu): connections past it "
+				 "fail to be accepted; raise the limit or lower -http.maxConnections",
+			 (unsigned long long)rl.rlim_cur, (unsigned long long)need);
+}
+
 struct http_server *http_server_start(const struct http_opts *o, char *err, size_t errlen)
 {
 	struct http_server *s = calloc(1, sizeof(*s));
@@ -730,6 +748,7 @@ struct http_server *http_server_start(const struct http_opts *o, char *err, size
 	s->timeout_s = o->timeout_s;
 	s->threads = o->threads ? o->threads : 4;
 	pthread_mutex_init(&s->log_lock, NULL);
+	ensure_nofile(o->max_connections);
 	s->conns = http_conns_new(&(struct http_conns_opts){
 		.max_total = o->max_connections,
 		.max_per_addr = o->max_connections_per_addr && o->max_connections_per_addr < o->max_connections
