@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "base/clock.h"
+#include "base/err.h"
 
 /* How often the deadline thread looks: a deadline is enforced within it. */
 #define SWEEP_MS 250
@@ -173,12 +174,12 @@ int http_conns_admit(struct http_conns *t, const struct sockaddr *addr, socklen_
 		if (oldest_same)
 			close_entry(t, oldest_same, HTTP_CLOSED_EVICTED);
 		else
-			rc = -1, *why = HTTP_REFUSED_PER_ADDR;
+			rc = KM_ETOOBIG, *why = HTTP_REFUSED_PER_ADDR;
 	} else if (t->open >= t->o.max_total) {
 		if (oldest)
 			close_entry(t, oldest, HTTP_CLOSED_EVICTED);
 		else
-			rc = -1, *why = HTTP_REFUSED_TOTAL;
+			rc = KM_ETOOBIG, *why = HTTP_REFUSED_TOTAL;
 	}
 	pthread_mutex_unlock(&t->lock);
 	if (rc)

@@ -53,7 +53,9 @@ struct http_conns *http_conns_new(const struct http_conns_opts *o);
 void http_conns_free(struct http_conns *t);
 
 /* A connection from addr wants in: 0 (admitted, possibly after closing an
- * evictable one) or -1 with *why set (refused). */
+ * evictable one) or KM_ETOOBIG with *why set (refused, counted). Two
+ * accepts racing on different threads may both pass a cap by one: the
+ * caps are for floods, not exact. */
 int http_conns_admit(struct http_conns *t, const struct sockaddr *addr, socklen_t len,
 		     enum http_conn_refusal *why);
 /* libmicrohttpd started the connection on fd: the entry to pass to the

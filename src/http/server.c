@@ -452,13 +452,6 @@ static void *on_uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 	return cls;
 }
 
-/* A request whose *req_cls is still on_uri_log's value never reached
- * on_request: libmicrohttpd answered it itself (431: headers over
- * HTTP_CONN_MEMORY; 400: malformed). Requests cut by the client, a timeout
- * or shutdown are not rejections. A request line too long to be read at
- * all (414 before on_uri_log) is not seen here: libmicrohttpd 0.9.75 calls
- * no request callback for it, only the connection close, which carries no
- * status. */
 /* Our admission entry of c (NULL when it could not be tracked). */
 static struct http_conn *conn_entry(struct MHD_Connection *c)
 {
@@ -467,6 +460,13 @@ static struct http_conn *conn_entry(struct MHD_Connection *c)
 	return ci ? ci->socket_context : NULL;
 }
 
+/* A request whose *req_cls is still on_uri_log's value never reached
+ * on_request: libmicrohttpd answered it itself (431: headers over
+ * HTTP_CONN_MEMORY; 400: malformed). Requests cut by the client, a timeout
+ * or shutdown are not rejections. A request line too long to be read at
+ * all (414 before on_uri_log) is not seen here: libmicrohttpd 0.9.75 calls
+ * no request callback for it, only the connection close, which carries no
+ * status. */
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
@@ -626,7 +626,7 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen
 	struct http_gen *g = cls;
 	enum http_conn_refusal why;
 
-	return http_conns_admit(g->s->conns, addr, addrlen, &why) == 0 ? MHD_YES : MHD_NO;
+	return http_conns_admit(g->s->conns, addr, addrlen, &why) ? MHD_NO : MHD_YES;
 }
 
 /* Starts a daemon serving p (taken on success; left to the caller on

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "base/err.h"
 #include "http/conns.h"
 
 struct pair {
@@ -91,7 +92,7 @@ static void test_cap_evicts_oldest_idle(void **state)
 	http_conns_set_busy(t, p[2].e, true);
 	open_pair(t, &p[1], "10.0.0.3");
 	http_conns_set_busy(t, p[1].e, true);
-	assert_int_equal(admit(t, "10.0.0.4", &why), -1);
+	assert_int_equal(admit(t, "10.0.0.4", &why), KM_ETOOBIG);
 	assert_int_equal(why, HTTP_REFUSED_TOTAL);
 	assert_int_equal(http_conns_refused(t, HTTP_REFUSED_TOTAL), 1);
 	/* A finished response makes its connection evictable again. */
@@ -124,7 +125,7 @@ static void test_per_address_pays_for_itself(void **state)
 	open_pair(t, &p[0], "10.0.0.1");
 	http_conns_set_busy(t, p[0].e, true);
 	http_conns_set_busy(t, p[1].e, true);
-	assert_int_equal(admit(t, "10.0.0.1", &why), -1);
+	assert_int_equal(admit(t, "10.0.0.1", &why), KM_ETOOBIG);
 	assert_int_equal(why, HTTP_REFUSED_PER_ADDR);
 	/* Another address is not affected. */
 	assert_int_equal(admit(t, "10.0.0.2", &why), 0);
