@@ -167,7 +167,7 @@ static int write_container(struct agent *a, const struct config *c, struct buf *
 
 static int write_self(struct agent *a, const struct config *c, struct buf *out)
 {
-	struct label_pair bl[] = { { "version", K8SMON_VERSION }, { "mode", a->flags->kubernetes ? "kubernetes" : "host" } };
+	struct label_pair bl[] = { { "version", flags_version() }, { "mode", a->flags->kubernetes ? "kubernetes" : "host" } };
 	char coll[128];
 	int rc;
 
@@ -394,7 +394,7 @@ static int h_index(void *ctx, const char *path, struct http_reply *r)
 	rc = buf_printf(&r->body,
 			"<!DOCTYPE html>\n<html><head><title>k8smon</title></head><body>\n"
 			"<h1>k8smon</h1>\n<p>Version %s, %s mode.</p>\n<ul>\n",
-			K8SMON_VERSION, a->flags->kubernetes ? "Kubernetes" : "host");
+			flags_version(), a->flags->kubernetes ? "Kubernetes" : "host");
 	for (size_t i = 1; !rc && i < a->nroutes; i++)
 		rc = buf_printf(&r->body, "<li><a href=\"%s\">%s</a>: %s</li>\n", a->routes[i].path + 1,
 				a->routes[i].path, a->routes[i].help);

@@ -314,6 +314,13 @@ static void suggest(const char *name, size_t nlen, char *out, size_t outlen)
 	}
 }
 
+/* The one object that holds the version string: an incremental build
+ * recompiles only what changed, so a second copy could say another. */
+const char *flags_version(void)
+{
+	return K8SMON_VERSION;
+}
+
 enum flags_result flags_parse(struct flags *f, int argc, char **argv, FILE *out,
 			      char *err, size_t errlen)
 {
@@ -359,7 +366,7 @@ enum flags_result flags_parse(struct flags *f, int argc, char **argv, FILE *out,
 			return FLAGS_EXIT_OK;
 		}
 		if (nlen == 7 && strncmp(name, "version", 7) == 0) {
-			fprintf(out, "k8smon %s\n", K8SMON_VERSION);
+			fprintf(out, "k8smon %s\n", flags_version());
 			return FLAGS_EXIT_OK;
 		}
 		d = find_def(name, nlen);

@@ -64,6 +64,10 @@ struct flags {
 
 enum flags_result { FLAGS_RUN = 0, FLAGS_EXIT_OK = 1, FLAGS_EXIT_USAGE = 2 };
 
+/* The version -version prints (static string); every place that shows the
+ * version uses it (landing page, k8smon_build_info). */
+const char *flags_version(void);
+
 /* Parse argv into f (which must be zeroed). Defaults are applied first, then
  * the environment (NODE_NAME, POD_NAMESPACE), then argv. On a bad flag or
  * value writes one line naming the flag and the problem into err and returns
