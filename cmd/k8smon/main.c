@@ -17,7 +17,7 @@ int main(int argc, char **argv)
 {
 	struct flags f;
 	struct agent *a;
-	char err[512] = "";
+	char err[1200] = "";
 	enum flags_result fr;
 	enum log_level lv = LOG_INFO;
 	enum log_format fmt = LOG_FMT_LOGFMT;

@@ -49,7 +49,8 @@ struct agent {
 	_Atomic uint64_t series_over[EP_N];
 	pthread_mutex_t series_log_lock;
 	struct log_limit series_log;
-	struct http_route routes[12];
+	struct http_route routes[13];
+	size_t nroutes;
 };
 
 /* Series (sample lines) in exposition text fed in pieces that may split
@@ -166,7 +167,7 @@ static int write_container(struct agent *a, const struct config *c, struct buf *
 
 static int write_self(struct agent *a, const struct config *c, struct buf *out)
 {
-	struct label_pair bl[] = { { "version", K8SMON_VERSION }, { "mode", a->flags->kubernetes ? "kubernetes" : "host" } };
+	struct label_pair bl[] = { { "version", flags_version() }, { "mode", a->flags->kubernetes ? "kubernetes" : "host" } };
 	char coll[128];
 	int rc;
 
@@ -214,8 +215,10 @@ static int write_self(struct agent *a, const struct config *c, struct buf *out)
 	return rc;
 }
 
-/* Served without authentication: kubelet probes carry no token. */
-static const char *const open_paths[] = { "/healthz", "/readyz" };
+/* Served without authentication: kubelet probes carry no token; the
+ * landing page shows only the paths and the version (as
+ * kube-rbac-proxy-less node-exporter does). */
+static const char *const open_paths[] = { "/", "/healthz", "/readyz" };
 
 /* The streamed part of /metrics, /metrics/kube-state and /metrics/apps:
  * the kube-state store block by block (it can be ~1 GB at 100k pods), the
@@ -379,6 +382,31 @@ METRICS_HANDLER(h_kube_state, EP_KUBE_STATE)
 METRICS_HANDLER(h_apps, EP_APPS)
 METRICS_HANDLER(h_self, EP_SELF)
 
+/* The landing page, as node-exporter and kube-state-metrics serve one:
+ * every route with its line, from the route table itself. */
+static int h_index(void *ctx, const char *path, struct http_reply *r)
+{
+	struct agent *a = ctx;
+	int rc;
+
+	(void)path;
+	r->content_type = "text/html; charset=utf-8";
+	rc = buf_printf(&r->body,
+			"<!DOCTYPE html>\n<html><head><title>k8smon</title></head><body>\n"
+			"<h1>k8smon</h1>\n<p>Version %s, %s mode.</p>\n<ul>\n",
+			flags_version(), a->flags->kubernetes ? "Kubernetes" : "host");
+	for (size_t i = 1; !rc && i < a->nroutes; i++)
+		rc = buf_printf(&r->body, "<li><a href=\"%s\">%s</a>: %s</li>\n", a->routes[i].path + 1,
+				a->routes[i].path, a->routes[i].help);
+	if (!rc)
+		rc = buf_adds(&r->body,
+			      "</ul>\n<p>With <code>-http.auth=kubernetes</code> every path but /, /healthz and "
+			      "/readyz needs a bearer token granted <code>get</code> on it "
+			      "(docs/security.md); docs/troubleshooting.md says which to read for what.</p>\n"
+			      "</body></html>\n");
+	return rc;
+}
+
 static int h_healthz(void *ctx, const char *path, struct http_reply *r)
 {
 	(void)ctx;
@@ -430,7 +458,7 @@ struct agent *agent_start(const struct flags *f, char *err, size_t errlen)
 {
 	struct agent *a = NULL;
 	struct http_opts ho;
-	char why[400];
+	char why[1024];
 	size_t n = 0;
 
 	/* A programming error, not a user's: main loads libcurl before any
@@ -457,20 +485,35 @@ struct agent *agent_start(const struct flags *f, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	a->routes[n++] = (struct http_route){ "/metrics", h_metrics, a };
-	a->routes[n++] = (struct http_route){ "/metrics/node", h_node, a };
-	a->routes[n++] = (struct http_route){ "/metrics/cadvisor", h_cadvisor, a };
-	a->routes[n++] = (struct http_route){ "/metrics/kube-state", h_kube_state, a };
-	a->routes[n++] = (struct http_route){ "/metrics/apps", h_apps, a };
-	a->routes[n++] = (struct http_route){ "/metrics/self", h_self, a };
-	a->routes[n++] = (struct http_route){ "/healthz", h_healthz, a };
-	a->routes[n++] = (struct http_route){ "/readyz", h_readyz, a };
-	a->routes[n++] = (struct http_route){ "/config", h_config, a };
-	a->routes[n++] = (struct http_route){ "/api/v1/targets", h_targets, a }; /* scrape */
-	a->routes[n++] = (struct http_route){ "/targets", h_targets, a }; /* scrape */
+	a->routes[n++] = (struct http_route){ "/", h_index, a, "this page" };
+	a->routes[n++] = (struct http_route){ "/metrics", h_metrics, a,
+					      "all of the sections below in one exposition" };
+	a->routes[n++] = (struct http_route){ "/metrics/node", h_node, a,
+					      "node_* series (node-exporter names)" };
+	a->routes[n++] = (struct http_route){ "/metrics/cadvisor", h_cadvisor, a,
+					      "container_* series (kubelet /metrics/cadvisor names)" };
+	a->routes[n++] = (struct http_route){ "/metrics/kube-state", h_kube_state, a,
+					      "kube_* series (kube-state-metrics names); empty unless this agent leads" };
+	a->routes[n++] = (struct http_route){ "/metrics/apps", h_apps, a,
+					      "samples scraped from the targets of ScrapeRules, with up and scrape_*" };
+	a->routes[n++] = (struct http_route){ "/metrics/self", h_self, a,
+					      "k8smon_* self-metrics and process_*" };
+	a->routes[n++] = (struct http_route){ "/healthz", h_healthz, a, "liveness" };
+	a->routes[n++] = (struct http_route){ "/readyz", h_readyz, a,
+					      "readiness: 200 once the initial lists are synced" };
+	a->routes[n++] = (struct http_route){ "/config", h_config, a,
+					      "effective configuration (JSON): where it came from, and each K8sMonitor "
+					      "and ScrapeRule generation in effect or rejected and why" };
+	a->routes[n++] = (struct http_route){ "/api/v1/targets", h_targets, a,
+					      "discovered scrape targets, health and last error (JSON, redacted)" };
+	a->routes[n++] = (struct http_route){ "/targets", h_targets, a,
+					      "discovered scrape targets with every label (JSON, operators)" };
+	a->nroutes = n;
 	ho = (struct http_opts){
 		.listen_addr = f->listen_addr,
 		.max_connections = (unsigned)f->http_max_connections,
+		.max_connections_per_addr = (unsigned)f->http_max_conns_per_addr,
+		.header_timeout_ms = f->http_header_timeout_ms,
 		.timeout_s = (unsigned)((f->http_timeout_ms + 999) / 1000),
 		/* Host mode: collector scrapes are serialised on their mutexes,
 		 * so two threads (one in a collector, one for /healthz and the
@@ -510,7 +553,8 @@ struct agent *agent_start(const struct flags *f, char *err, size_t errlen)
 		a->hooks = (struct agent_kube_hooks){ hook_config_swap, hook_config, a };
 		a->kube = agent_kube_start(f, &a->hooks, why, sizeof(why));
 		if (!a->kube) {
-			snprintf(err, errlen, "-kubeconfig: %s", why);
+			/* Name the flag only when it was given (kube/conn.h). */
+			snprintf(err, errlen, "%s%s", f->kubeconfig[0] ? "-kubeconfig: " : "Kubernetes API: ", why);
 			goto fail;
 		}
 		if (a->auth)

@@ -104,6 +104,10 @@ static json_t *snapshot_if_synced(struct kube_sub *s)
 	return kube_sub_synced(s) ? kube_store_snapshot(kube_sub_store(s)) : NULL;
 }
 
+/* Each rejected generation of each object is logged once: a second bad
+ * edit of the same object, or a bad edit of another, is a new line
+ * however soon it comes (no global rate limit hides it); re-evaluating
+ * the same generation logs nothing. */
 static void log_rejections(const struct cycle *old, const struct cycle *c)
 {
 	const char *name;
@@ -115,16 +119,64 @@ static void log_rejections(const struct cycle *old, const struct cycle *c)
 
 		if (was && json_integer_value(json_object_get(was, "generation")) == gen)
 			continue;
-		log_error("config", "K8sMonitor %s generation %lld rejected%s: %s", name, (long long)gen,
-			  json_is_true(json_object_get(r, "kept")) ? " (its last accepted version stays in effect)"
-								   : " (not applied)",
-			  json_string_value(json_object_get(r, "message")));
+		log_error("config", "K8sMonitor %s generation %lld rejected: %s%s", name, (long long)gen,
+			  json_string_value(json_object_get(r, "message")),
+			  json_is_true(json_object_get(r, "kept")) ? "" : " (not applied)");
+	}
+	if (old && old->rules == c->rules)
+		return;
+	json_object_foreach(c->rules->invalid, name, r) {
+		json_int_t gen = json_integer_value(json_object_get(r, "generation"));
+		const json_t *was = old ? json_object_get(old->rules->invalid, name) : NULL;
+
+		if (was && json_integer_value(json_object_get(was, "generation")) == gen &&
+		    json_equal(json_object_get(was, "error"), json_object_get(r, "error")))
+			continue;
+		log_error("config", "ScrapeRule %s generation %lld rejected: %s (%s)", name, (long long)gen,
+			  json_string_value(json_object_get(r, "error")),
+			  json_is_true(json_object_get(r, "kept")) ? "its last accepted version stays in effect"
+								   : "not applied");
 	}
 }
 
+/* "+ns/a, -ns/b, ns/c 3->4": the rules that came, went or changed
+ * generation in effect. */
+static void rules_diff(const struct ruleset *a, const struct ruleset *b, char *out, size_t outlen)
+{
+	const char *key;
+	json_t *g;
+	size_t len = 0;
+	int w;
+
+	out[0] = '\0';
+	json_object_foreach(b->good, key, g) {
+		const json_t *was = json_object_get(a->good, key);
+		json_int_t gen = json_integer_value(json_object_get(json_object_get(g, "metadata"), "generation"));
+		json_int_t wgen = was ? json_integer_value(json_object_get(json_object_get(was, "metadata"), "generation")) : 0;
+
+		if (was && wgen == gen && json_equal(json_object_get(was, "spec"), json_object_get(g, "spec")))
+			continue;
+		w = was ? snprintf(out + len, outlen - len, "%s%s %lld\u2192%lld", len ? ", " : "", key, (long long)wgen,
+				   (long long)gen)
+			: snprintf(out + len, outlen - len, "%s+%s", len ? ", " : "", key);
+		if (w < 0 || (size_t)w >= outlen - len)
+			return;
+		len += (size_t)w;
+	}
+	json_object_foreach(a->good, key, g) {
+		if (json_object_get(b->good, key))
+			continue;
+		w = snprintf(out + len, outlen - len, "%s-%s", len ? ", " : "", key);
+		if (w < 0 || (size_t)w >= outlen - len)
+			return;
+		len += (size_t)w;
+	}
+}
+
+/* One line per effective change, saying what changed. */
 static void log_changes(const struct cycle *old, const struct cycle *c, unsigned ch)
 {
-	char what[160];
+	char what[512];
 
 	if (ch & CYCLE_CONFIG) {
 		config_diff(old ? old->cfg : NULL, c->cfg, what, sizeof(what));
@@ -132,8 +184,11 @@ static void log_changes(const struct cycle *old, const struct cycle *c, unsigned
 			 c->monitor_id[0] ? c->monitor_id : "no K8sMonitor selects this node",
 			 what[0] ? what : "nothing effective (same settings)");
 	}
-	if ((ch & CYCLE_RULES) && old)
-		log_info("scrape", "ScrapeRules in effect: %zu", c->rules->n);
+	if ((ch & CYCLE_RULES) && old) {
+		rules_diff(old->rules, c->rules, what, sizeof(what));
+		if (what[0])
+			log_info("scrape", "ScrapeRules in effect: %zu; changed: %s", c->rules->n, what);
+	}
 }
 
 /* Hands the scrape manager the settings of c, as one snapshot. */
@@ -299,13 +354,13 @@ static void ks_changed(enum ks_kind kind, void *arg)
 }
 
 /* Leadership callbacks may come from inside curl callbacks: the cycle
- * carries leadership to every part. */
+ * carries leadership to every part. The change is logged once, by
+ * kube/leader.c (Lease and identity); kube-state logs its watches. */
 static void on_leader_started(void *arg)
 {
 	struct agent_kube *k = arg;
 
-	if (!atomic_exchange(&k->leader, true))
-		log_info("leader", "became the leader: serving kube-state metrics after the initial sync");
+	atomic_store(&k->leader, true);
 	cycle_kick(k);
 }
 
@@ -313,8 +368,7 @@ static void on_leader_stopped(void *arg)
 {
 	struct agent_kube *k = arg;
 
-	if (atomic_exchange(&k->leader, false))
-		log_info("leader", "no longer the leader: kube-state metrics stop");
+	atomic_store(&k->leader, false);
 	cycle_kick(k);
 }
 
@@ -520,7 +574,7 @@ struct agent_kube *agent_kube_start(const struct flags *f, const struct agent_ku
 			goto fail;
 		}
 	}
-	log_info("kube", "API server %s (%s); watches started", kube_client_server(k->client), k->conn.source);
+	log_info("kube", "API server %s (%s); starting the watches (nothing received yet)", kube_client_server(k->client), k->conn.source);
 	return k;
 fail:
 	agent_kube_stop(k);
@@ -625,6 +679,8 @@ json_t *agent_kube_discovery_json(struct agent_kube *k)
 	v = c ? json_deep_copy(c->rules->view) : NULL;
 	if (v && json_object_size(c->rejected))
 		json_object_set(v, "rejectedK8sMonitors", c->rejected);
+	if (v)
+		json_object_set_new(v, "k8sMonitors", json_deep_copy(c->monitors_view));
 	cycle_unref(c);
 	return v;
 }

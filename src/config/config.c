@@ -1,6 +1,7 @@
 #include "config/config.h"
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -592,36 +593,91 @@ static bool json_same(const json_t *a, const json_t *b)
 	return (!a && !b) || (a && b && json_equal(a, b));
 }
 
+/* Appends to out at *len, keeping it terminated; stops quietly when full. */
+static void diff_add(char *out, size_t outlen, size_t *len, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void diff_add(char *out, size_t outlen, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	int w;
+
+	if (*len >= outlen)
+		return;
+	va_start(ap, fmt);
+	w = vsnprintf(out + *len, outlen - *len, fmt, ap);
+	va_end(ap);
+	if (w < 0)
+		return;
+	*len = *len + (size_t)w < outlen ? *len + (size_t)w : outlen;
+}
+
+static void diff_interval(char *out, size_t outlen, size_t *len, int64_t ms)
+{
+	if (ms % 1000)
+		diff_add(out, outlen, len, "%lldms", (long long)ms);
+	else if (ms >= 60000 && ms % 60000 == 0)
+		diff_add(out, outlen, len, "%lldm", (long long)(ms / 60000));
+	else
+		diff_add(out, outlen, len, "%llds", (long long)(ms / 1000));
+}
+
+static void diff_list(char *out, size_t outlen, size_t *len, const struct str_list *l)
+{
+	diff_add(out, outlen, len, "[");
+	for (size_t i = 0; i < l->n; i++)
+		diff_add(out, outlen, len, "%s%s", i ? "," : "", l->v[i]);
+	diff_add(out, outlen, len, "]");
+}
+
 void config_diff(const struct config *a, const struct config *b, char *out, size_t outlen)
 {
-	bool all = !a || !b;
-	const struct {
-		const char *name;
-		bool differs;
-	} f[] = {
-		{ "collectors", all || a->collectors != b->collectors },
-		{ "interval", all || a->interval_ms != b->interval_ms },
-		{ "namespaces", all || !lists_equal(&a->namespaces, &b->namespaces) },
-		{ "excludeNamespaces", all || !lists_equal(&a->exclude_namespaces, &b->exclude_namespaces) },
-		{ "node", all || !json_same(a->node_spec, b->node_spec) },
-		{ "kubeState", all || !json_same(a->ks_spec, b->ks_spec) },
-		{ "scrape", all || memcmp(&a->scrape, &b->scrape, sizeof(a->scrape)) != 0 },
-	};
 	size_t len = 0;
 
 	if (!outlen)
 		return;
 	out[0] = '\0';
-	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]) && len < outlen; i++) {
-		int w;
-
-		if (!f[i].differs)
-			continue;
-		w = snprintf(out + len, outlen - len, "%s%s", len ? "," : "", f[i].name);
-		if (w < 0)
-			break;
-		len += (size_t)w;
+	if (!a || !b) {
+		diff_add(out, outlen, &len, "collectors,interval,namespaces,excludeNamespaces,node,kubeState,scrape");
+		return;
 	}
+	/* What an operator compares with the edit just made: old and new
+	 * values where they are short, the field name where they are not. */
+	if (a->collectors != b->collectors) {
+		diff_add(out, outlen, &len, "collectors");
+		for (unsigned i = 0; i < 4; i++) {
+			unsigned bit = 1u << i;
+			char name[32];
+
+			if ((a->collectors & bit) == (b->collectors & bit))
+				continue;
+			flags_format_collectors(bit, name, sizeof(name));
+			diff_add(out, outlen, &len, " %c%s", b->collectors & bit ? '+' : '-', name);
+		}
+	}
+	if (a->interval_ms != b->interval_ms) {
+		diff_add(out, outlen, &len, "%sinterval ", len ? ", " : "");
+		diff_interval(out, outlen, &len, a->interval_ms);
+		diff_add(out, outlen, &len, "\u2192");
+		diff_interval(out, outlen, &len, b->interval_ms);
+	}
+	if (!lists_equal(&a->namespaces, &b->namespaces)) {
+		diff_add(out, outlen, &len, "%snamespaces ", len ? ", " : "");
+		diff_list(out, outlen, &len, &a->namespaces);
+		diff_add(out, outlen, &len, "\u2192");
+		diff_list(out, outlen, &len, &b->namespaces);
+	}
+	if (!lists_equal(&a->exclude_namespaces, &b->exclude_namespaces)) {
+		diff_add(out, outlen, &len, "%sexcludeNamespaces ", len ? ", " : "");
+		diff_list(out, outlen, &len, &a->exclude_namespaces);
+		diff_add(out, outlen, &len, "\u2192");
+		diff_list(out, outlen, &len, &b->exclude_namespaces);
+	}
+	if (!json_same(a->node_spec, b->node_spec))
+		diff_add(out, outlen, &len, "%snode", len ? ", " : "");
+	if (!json_same(a->ks_spec, b->ks_spec))
+		diff_add(out, outlen, &len, "%skubeState", len ? ", " : "");
+	if (memcmp(&a->scrape, &b->scrape, sizeof(a->scrape)) != 0)
+		diff_add(out, outlen, &len, "%sscrape", len ? ", " : "");
 }
 
 bool config_namespace_allowed(const struct config *c, const char *ns)

@@ -21,6 +21,30 @@ static json_t *self_nodes(const struct cycle_inputs *in)
 	return json_pack("[{s:{s:s}}]", "metadata", "name", in->flags->node_name);
 }
 
+/* What /config shows of each monitor: the latest generation and the one
+ * in effect side by side, so a rejected edit is visible at a glance. New
+ * reference; NULL when out of memory. */
+static json_t *monitors_view(const struct monitor_result *r)
+{
+	static const char *const verdicts[] = { "Accepted", "Rejected", "Conflict" };
+	json_t *list = json_array();
+
+	for (size_t i = 0; list && i < r->n; i++) {
+		const struct monitor_eval *e = &r->v[i];
+		bool here = r->nnodes && r->winner[0] == (long)i;
+		json_t *m = json_pack("{s:s+, s:I, s:o, s:s, s:b, s:s}", "source", "K8sMonitor/", e->name,
+				      "latestGeneration", (json_int_t)e->generation, "generationInEffect",
+				      e->effective ? json_integer(e->effective_generation) : json_null(),
+				      "verdict", verdicts[e->verdict], "appliesHere", here, "message", e->message);
+
+		if (json_array_append_new(list, m)) {
+			json_decref(list);
+			return NULL;
+		}
+	}
+	return list;
+}
+
 /* Chooses the monitor for this node and builds the config when its
  * identity changed; otherwise shares prev's. */
 static int build_config(const struct cycle *prev, const struct cycle_inputs *in, struct cycle *c,
@@ -48,6 +72,12 @@ static int build_config(const struct cycle *prev, const struct cycle_inputs *in,
 			 (unsigned long long)spec_hash(eff));
 	}
 	c->rejected = json_object();
+	c->monitors_view = monitors_view(&r);
+	if (!c->monitors_view) {
+		monitor_result_fini(&r);
+		snprintf(err, errlen, "out of memory choosing the K8sMonitor");
+		return KM_ENOMEM;
+	}
 	for (size_t i = 0; i < r.n; i++) {
 		const struct monitor_eval *e = &r.v[i];
 
@@ -148,5 +178,6 @@ void cycle_unref(struct cycle *c)
 	ruleset_unref(c->rules);
 	json_decref(c->monitor_good);
 	json_decref(c->rejected);
+	json_decref(c->monitors_view);
 	free(c);
 }

@@ -47,6 +47,10 @@ struct cycle {
 	 * in effect}. For the log (new entries) and /config. */
 	json_t *rejected;
 	json_t *monitor_good;        /* name -> last accepted monitor object */
+	/* /config: every K8sMonitor, oldest first: {"source", "latestGeneration",
+	 * "generationInEffect" (null: none), "verdict" (Accepted, Rejected,
+	 * Conflict), "appliesHere", "message"}. */
+	json_t *monitors_view;
 };
 
 struct cycle_inputs {

@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "base/err.h"
@@ -52,16 +53,23 @@ static const struct flag_def defs[] = {
 	{ "tls", F_BOOL, OFF(tls), "false", "Serve HTTPS on httpListenAddr" },
 	{ "tlsCertFile", F_STR, OFF(tls_cert_file), "", "TLS certificate file (reloaded when it changes)" },
 	{ "tlsKeyFile", F_STR, OFF(tls_key_file), "", "TLS key file (reloaded when it changes)" },
-	{ "http.maxConnections", F_INT, OFF(http_max_connections), "64",
-	  "Maximum concurrent HTTP connections" },
+	{ "http.maxConnections", F_INT, OFF(http_max_connections), "512",
+	  "Maximum open HTTP connections; at the cap an idle one (no request in progress, oldest "
+	  "first) is closed to admit a new one, and only when all are busy is a new one refused" },
+	{ "http.maxConnectionsPerAddress", F_INT, OFF(http_max_conns_per_addr), "256",
+	  "Maximum open HTTP connections from one client address (at most -http.maxConnections); "
+	  "past it the address's own oldest idle connection is closed" },
+	{ "http.headerTimeout", F_DURATION, OFF(http_header_timeout_ms), "10s",
+	  "Time a connection has to send a complete request head, however slowly it sends "
+	  "(after a keep-alive response: -http.timeout plus this)" },
 	{ "http.maxSeries", F_COUNT, OFF(http_max_series), "20000000",
 	  "Most series in one metrics response (/metrics/self excepted); a larger one fails "
 	  "(500, or a streamed response ends with an error) and is counted in "
 	  "k8smon_http_series_limit_exceeded_total; 0: no limit" },
-	{ "http.timeout", F_DURATION, OFF(http_timeout_ms), "30s", "HTTP connection idle timeout" },
+	{ "http.timeout", F_DURATION, OFF(http_timeout_ms), "30s", "HTTP keep-alive idle timeout, and longest stall while sending a response" },
 	{ "http.auth", F_STR, OFF(http_auth), "none",
 	  "Scraper authentication: none, or kubernetes (bearer token checked by TokenReview, "
-	  "authorized by SubjectAccessReview get on the path; 401/403 otherwise; /healthz and /readyz stay open)" },
+	  "authorized by SubjectAccessReview get on the path; 401/403 otherwise; /, /healthz and /readyz stay open)" },
 	{ "promscrape.allowLoopback", F_BOOL, OFF(scrape_allow_loopback), "false",
 	  "Let application targets be loopback addresses (127.0.0.0/8, ::1, localhost); the default of "
 	  "K8sMonitor spec.scrape.allowLoopback. For tests and single-host setups" },
@@ -281,14 +289,36 @@ static int apply_env_defaults(struct flags *f, char *err, size_t errlen)
 		if (v && v[0] && set_named(f, "leaderElection.namespace", v, err, errlen))
 			return KM_EINVAL;
 	}
-	if (!f->kubeconfig[0]) {
-		v = getenv("KUBECONFIG");
-		/* In-cluster wins over $KUBECONFIG, as DESIGN.md §2 says. */
-		if (v && v[0] && !getenv("KUBERNETES_SERVICE_HOST") &&
-		    set_named(f, "kubeconfig", v, err, errlen))
-			return KM_EINVAL;
-	}
+	/* $KUBECONFIG is read where the API server is chosen
+	 * (kube/conn.c kube_conn_load: in-cluster first, as DESIGN.md §2
+	 * says), so that its errors name what the user set: the flag or the
+	 * variable. */
 	return 0;
+}
+
+/* "; did you mean -x?" for the flag whose name equals name ignoring case,
+ * or whose last dotted part does (-maxconnections: -http.maxConnections),
+ * else "". */
+static void suggest(const char *name, size_t nlen, char *out, size_t outlen)
+{
+	out[0] = '\0';
+	for (size_t i = 0; i < NDEFS; i++) {
+		const char *dn = defs[i].name, *dot = strrchr(dn, '.');
+		size_t dl = strlen(dn);
+
+		if ((dl == nlen && strncasecmp(dn, name, nlen) == 0) ||
+		    (dot && strlen(dot + 1) == nlen && strncasecmp(dot + 1, name, nlen) == 0)) {
+			snprintf(out, outlen, "; did you mean -%s?", dn);
+			return;
+		}
+	}
+}
+
+/* The one object that holds the version string: an incremental build
+ * recompiles only what changed, so a second copy could say another. */
+const char *flags_version(void)
+{
+	return K8SMON_VERSION;
 }
 
 enum flags_result flags_parse(struct flags *f, int argc, char **argv, FILE *out,
@@ -308,7 +338,24 @@ enum flags_result flags_parse(struct flags *f, int argc, char **argv, FILE *out,
 		size_t nlen;
 
 		if (arg[0] != '-' || arg[1] == '\0') {
-			snprintf(err, errlen, "unexpected argument \"%.64s\" (flags start with -)", arg);
+			const char *prev = a > 1 ? argv[a - 1] : NULL;
+			const struct flag_def *pd = NULL;
+
+			/* "-leaderElection false": a boolean flag takes no separate
+			 * value (as in Go's flag package); say how to write it. */
+			if (prev && prev[0] == '-' && !strchr(prev, '=')) {
+				const char *pn = prev + (prev[1] == '-' ? 2 : 1);
+				pd = find_def(pn, strlen(pn));
+			}
+			if (pd && pd->type == F_BOOL)
+				snprintf(err, errlen,
+					 "unexpected argument \"%.64s\" after the boolean flag -%s, which takes no "
+					 "separate value: write -%s=%.64s",
+					 arg, pd->name, pd->name, arg);
+			else
+				snprintf(err, errlen,
+					 "unexpected argument \"%.64s\" (flags start with -; a value goes after "
+					 "its flag, as -name=value or -name value)", arg);
 			return FLAGS_EXIT_USAGE;
 		}
 		name = arg + (arg[1] == '-' ? 2 : 1);
@@ -319,12 +366,14 @@ enum flags_result flags_parse(struct flags *f, int argc, char **argv, FILE *out,
 			return FLAGS_EXIT_OK;
 		}
 		if (nlen == 7 && strncmp(name, "version", 7) == 0) {
-			fprintf(out, "k8smon %s\n", K8SMON_VERSION);
+			fprintf(out, "k8smon %s\n", flags_version());
 			return FLAGS_EXIT_OK;
 		}
 		d = find_def(name, nlen);
 		if (!d) {
-			snprintf(err, errlen, "unknown flag -%.*s (see -help)", (int)(nlen > 80 ? 80 : nlen), name);
+			suggest(name, nlen, why, sizeof(why));
+			snprintf(err, errlen, "unknown flag -%.*s%s (see -help for the list)", (int)(nlen > 80 ? 80 : nlen),
+				 name, why);
 			return FLAGS_EXIT_USAGE;
 		}
 		if (eq) {
@@ -334,7 +383,8 @@ enum flags_result flags_parse(struct flags *f, int argc, char **argv, FILE *out,
 		} else if (a + 1 < argc) {
 			val = argv[++a];
 		} else {
-			snprintf(err, errlen, "flag -%s needs a value", d->name);
+			snprintf(err, errlen, "flag -%s needs a value: -%s=VALUE (default %s)", d->name, d->name,
+				 d->def[0] ? d->def : "empty");
 			return FLAGS_EXIT_USAGE;
 		}
 		if (set_value(f, d, val, why, sizeof(why))) {

@@ -51,6 +51,8 @@ struct flags {
 	char *tls_cert_file;
 	char *tls_key_file;
 	int64_t http_max_connections;
+	int64_t http_max_conns_per_addr;
+	int64_t http_header_timeout_ms;
 	int64_t http_max_series;     /* 0: no limit */
 	int64_t http_timeout_ms;
 	char *http_auth;             /* "none" or "kubernetes" */
@@ -61,6 +63,10 @@ struct flags {
 #define FLAGS_COUNT_MAX 1000000000000LL
 
 enum flags_result { FLAGS_RUN = 0, FLAGS_EXIT_OK = 1, FLAGS_EXIT_USAGE = 2 };
+
+/* The version -version prints (static string); every place that shows the
+ * version uses it (landing page, k8smon_build_info). */
+const char *flags_version(void);
 
 /* Parse argv into f (which must be zeroed). Defaults are applied first, then
  * the environment (NODE_NAME, POD_NAMESPACE), then argv. On a bad flag or

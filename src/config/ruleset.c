@@ -73,10 +73,16 @@ char *ruleset_fingerprint(const json_t *rules)
 	return buf_steal(&b);
 }
 
-static void view_add(json_t *list, const char *key, const struct scrape_rule *r, const char *state,
-		     const char *err)
+/* One rule as /config shows it: the latest generation and the one in
+ * effect side by side (as for K8sMonitors, config/cycle.c). */
+static void view_add(json_t *list, const char *key, const json_t *obj, const struct scrape_rule *r,
+		     const char *state, const char *err)
 {
-	json_t *e = json_pack("{s:s+, s:s}", "source", "ScrapeRule/", key, "state", state);
+	json_t *e = json_pack("{s:s+, s:s, s:I, s:o, s:s}", "source", "ScrapeRule/", key, "state", state,
+			      "latestGeneration",
+			      json_integer_value(json_object_get(json_object_get(obj, "metadata"), "generation")),
+			      "generationInEffect", r ? json_integer(r->generation) : json_null(),
+			      "verdict", err ? "Rejected" : "Accepted");
 
 	if (!e)
 		return;
@@ -125,18 +131,21 @@ struct ruleset *ruleset_build(const json_t *rules, const struct ruleset *prev)
 		if (r) {
 			rs->v[rs->n++] = r;
 			json_object_set(rs->good, keys[i], (json_t *)obj);
-			view_add(list, keys[i], r, "accepted", NULL);
+			view_add(list, keys[i], obj, r, "accepted", NULL);
 			continue;
 		}
 		g = last_good(prev, keys[i], obj);
 		r = g ? scrape_rule_compile(g, gerr, sizeof(gerr)) : NULL;
-		json_object_set_new(rs->invalid, keys[i], json_pack("{s:s, s:b}", "error", err, "kept", r != NULL));
+		json_object_set_new(rs->invalid, keys[i],
+				    json_pack("{s:s, s:b, s:I}", "error", err, "kept", r != NULL, "generation",
+					      json_integer_value(json_object_get(json_object_get(obj, "metadata"),
+										 "generation"))));
 		if (r) {
 			rs->v[rs->n++] = r;
 			json_object_set(rs->good, keys[i], (json_t *)g);
-			view_add(list, keys[i], r, "invalid; the last accepted version stays in effect", err);
+			view_add(list, keys[i], obj, r, "invalid; the last accepted version stays in effect", err);
 		} else {
-			view_add(list, keys[i], NULL, "invalid; ignored", err);
+			view_add(list, keys[i], obj, NULL, "invalid; ignored", err);
 		}
 	}
 	rs->view = json_pack("{s:s, s:o}", "from",

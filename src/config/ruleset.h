@@ -21,7 +21,8 @@ struct ruleset {
 	struct scrape_rule **v;  /* rules in effect, by key */
 	size_t n;
 	json_t *good;            /* "ns/name" -> last accepted object */
-	/* "ns/name" -> {"error": "...", "kept": true|false} for invalid rules */
+	/* "ns/name" -> {"error": "...", "kept": true|false, "generation": N}
+	 * for invalid rules */
 	json_t *invalid;
 	/* /config's discovery object: {"from", "scrapeRules": [...]} */
 	json_t *view;

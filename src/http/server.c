@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include "base/parse.h"
 #include "expo/writer.h"
 #include "http/auth.h"
+#include "http/conns.h"
 #include "http/gzip.h"
 #include "http/tls.h"
 
@@ -59,6 +61,7 @@ struct http_server {
 	const struct http_route *routes;
 	size_t nroutes;
 	unsigned max_connections, timeout_s, threads;
+	struct http_conns *conns;  /* admission, eviction, header deadline */
 	struct http_auth *auth;   /* borrowed; NULL: no authentication */
 	const char *const *open_paths;
 	size_t nopen_paths;
@@ -69,7 +72,6 @@ struct http_server {
 	_Atomic uint64_t not_found;
 	_Atomic uint64_t bad_method;
 	_Atomic uint64_t stream_errors[2]; /* STREAM_ERR_* */
-	_Atomic uint64_t refused_conns;    /* over -http.maxConnections */
 	_Atomic uint64_t rejected[REJ_N];  /* requests refused before routing */
 	pthread_mutex_t log_lock;   /* guards the log_limits below */
 	struct log_limit stream_log;
@@ -450,6 +452,14 @@ static void *on_uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 	return cls;
 }
 
+/* Our admission entry of c (NULL when it could not be tracked). */
+static struct http_conn *conn_entry(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
 /* A request whose *req_cls is still on_uri_log's value never reached
  * on_request: libmicrohttpd answered it itself (431: headers over
  * HTTP_CONN_MEMORY; 400: malformed). Requests cut by the client, a timeout
@@ -462,7 +472,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 {
 	struct http_gen *g = cls;
 
-	(void)c;
+	http_conns_set_busy(g->s->conns, conn_entry(c), false);
 	if (*req_cls == g && (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ||
 			      toe == MHD_REQUEST_TERMINATED_WITH_ERROR))
 		count_rejected(g->s, REJ_MHD, "");
@@ -478,7 +488,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	struct http_reply reply;
 	struct MHD_Response *r = NULL;
 	const char *ae;
-	bool head;
 	int rc;
 	enum MHD_Result ret;
 
@@ -490,12 +499,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	 * request libmicrohttpd refused on its own from one we answered. */
 	if (*req_cls != s) {
 		*req_cls = s;
+		/* No body is read for a method we refuse (a slowly sent body
+		 * would hold the slot as long as it trickles). */
+		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+			atomic_fetch_add(&s->bad_method, 1);
+			count_status(s, 405);
+			return queue_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "405 method not allowed\n", "GET, HEAD");
+		}
 		return MHD_YES;
 	}
 	if (*upload_size) {
 		*upload_size = 0; /* discard any body */
 		return MHD_YES;
 	}
+	/* A request in progress from here: never evicted, no header deadline
+	 * (a body, which we discard, is still under both). */
+	http_conns_set_busy(s->conns, conn_entry(c), true);
 	rc = check_size(c, url);
 	if (rc >= 0)
 		return queue_rejected(s, c, rc, url);
@@ -509,12 +528,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		atomic_fetch_add(&s->not_found, 1);
 		count_status(s, 404);
 		return queue_text(c, MHD_HTTP_NOT_FOUND, "404 page not found\n", NULL);
-	}
-	head = strcmp(method, "HEAD") == 0;
-	if (!head && strcmp(method, "GET") != 0) {
-		atomic_fetch_add(&s->bad_method, 1);
-		count_status(s, 405);
-		return queue_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "405 method not allowed\n", "GET, HEAD");
 	}
 	if (s->auth && !path_open(s, url)) {
 		enum http_auth_result ar = http_auth_check(
@@ -589,24 +602,31 @@ static void on_conn(void *cls, struct MHD_Connection *c, void **socket_ctx,
 {
 	struct http_gen *g = cls;
 
-	(void)c;
-	(void)socket_ctx;
-	atomic_fetch_add(&g->conns, toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *fd = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		const union MHD_ConnectionInfo *ad = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+		atomic_fetch_add(&g->conns, 1);
+		/* Not tracked (out of memory): served, just never evicted. */
+		*socket_ctx = fd && ad ? http_conns_add(g->s->conns, fd->connect_fd, ad->client_addr,
+							 sizeof(struct sockaddr_storage))
+				       : NULL;
+	} else {
+		atomic_fetch_add(&g->conns, -1);
+		http_conns_remove(g->s->conns, *socket_ctx);
+		*socket_ctx = NULL;
+	}
 }
 
-/* Enforces -http.maxConnections ourselves (libmicrohttpd's own limit is
- * set above ours) so that a refused connection is counted, not silent. */
+/* Admission (http/conns.h): at a cap an idle connection makes room; only
+ * a new connection finding every slot busy is refused, and counted.
+ * libmicrohttpd's own limit is set far above ours. */
 static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
 	struct http_gen *g = cls;
+	enum http_conn_refusal why;
 
-	(void)addr;
-	(void)addrlen;
-	if ((unsigned)atomic_load(&g->conns) >= g->s->max_connections) {
-		atomic_fetch_add(&g->s->refused_conns, 1);
-		return MHD_NO;
-	}
-	return MHD_YES;
+	return http_conns_admit(g->s->conns, addr, addrlen, &why) ? MHD_NO : MHD_YES;
 }
 
 /* Starts a daemon serving p (taken on success; left to the caller on
@@ -630,9 +650,11 @@ static struct http_gen *gen_start(struct http_server *s, struct tls_pair *p)
 	g->mhd = MHD_start_daemon(flags, 0, on_accept, g, on_request, g,
 				  MHD_OPTION_LISTEN_SOCKET, s->fd,
 				  MHD_OPTION_THREAD_POOL_SIZE, s->threads,
-				  /* Per pool thread a share of it: keep MHD's own limit
-				   * out of the way of on_accept's exact one. */
-				  MHD_OPTION_CONNECTION_LIMIT, s->max_connections * 2 + s->threads,
+				  /* Split between the pool threads, which accept
+				   * unevenly, and evicted connections linger until their
+				   * thread closes them: keep MHD's own limit (silent)
+				   * out of the way of on_accept's counted one. */
+				  MHD_OPTION_CONNECTION_LIMIT, (s->max_connections + 16) * (s->threads + 1),
 				  MHD_OPTION_CONNECTION_TIMEOUT, s->timeout_s,
 				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
 				  MHD_OPTION_NOTIFY_CONNECTION, on_conn, g,
@@ -690,6 +712,23 @@ static int tls_apply(void *arg, struct tls_pair *p)
 	return 0;
 }
 
+/* -http.maxConnections sockets plus the agent's own need more than the
+ * usual soft limit of 1024 open files: raised towards the hard one (as the
+ * Go runtime does), and said when it cannot be. */
+static void ensure_nofile(unsigned max_connections)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)max_connections + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < need)
+		log_warn("http", "open files limit %llu is below -http.maxConnections + 256 (%llu): connections past it "
+				 "fail to be accepted; raise the limit or lower -http.maxConnections",
+			 (unsigned long long)rl.rlim_cur, (unsigned long long)need);
+}
+
 struct http_server *http_server_start(const struct http_opts *o, char *err, size_t errlen)
 {
 	struct http_server *s = calloc(1, sizeof(*s));
@@ -709,6 +748,19 @@ struct http_server *http_server_start(const struct http_opts *o, char *err, size
 	s->timeout_s = o->timeout_s;
 	s->threads = o->threads ? o->threads : 4;
 	pthread_mutex_init(&s->log_lock, NULL);
+	ensure_nofile(o->max_connections);
+	s->conns = http_conns_new(&(struct http_conns_opts){
+		.max_total = o->max_connections,
+		.max_per_addr = o->max_connections_per_addr && o->max_connections_per_addr < o->max_connections
+					? o->max_connections_per_addr
+					: o->max_connections,
+		.header_timeout_ms = o->header_timeout_ms ? o->header_timeout_ms : 10000,
+		.idle_timeout_ms = (int64_t)o->timeout_s * 1000,
+	});
+	if (!s->conns) {
+		snprintf(err, errlen, "out of memory");
+		goto fail_nofd;
+	}
 	if (want_tls) {
 		if (!tls_supported()) {
 			snprintf(err, errlen, "-tls: this libmicrohttpd was built without TLS support");
@@ -742,6 +794,7 @@ fail:
 	close(s->fd);
 fail_nofd:
 	tls_pair_fini(&tls);
+	http_conns_free(s->conns);
 	pthread_mutex_destroy(&s->log_lock);
 	free(s);
 	return NULL;
@@ -771,6 +824,7 @@ void http_server_stop(struct http_server *s)
 		nanosleep(&ts, NULL);
 	}
 	gen_stop(s->gen);
+	http_conns_free(s->conns);
 	pthread_mutex_destroy(&s->log_lock);
 	free(s);
 }
@@ -802,10 +856,26 @@ int http_server_write_metrics(struct http_server *s, struct buf *out)
 	}
 	if (!rc)
 		rc = expo_family(out, "k8smon_http_rejected_connections_total",
-				 "Connections refused because -http.maxConnections were open.", EXPO_COUNTER);
+				 "Connections refused at once because every slot held a request in progress: max_connections = -http.maxConnections, max_connections_per_address = -http.maxConnectionsPerAddress.",
+				 EXPO_COUNTER);
+	for (int i = 0; !rc && i < HTTP_REFUSED_N; i++) {
+		struct label_pair l = { "reason", i == HTTP_REFUSED_TOTAL ? "max_connections" : "max_connections_per_address" };
+		rc = expo_sample(out, "k8smon_http_rejected_connections_total", &l, 1,
+				 (double)http_conns_refused(s->conns, (enum http_conn_refusal)i));
+	}
 	if (!rc)
-		rc = expo_sample(out, "k8smon_http_rejected_connections_total", NULL, 0,
-				 (double)atomic_load(&s->refused_conns));
+		rc = expo_family(out, "k8smon_http_closed_connections_total",
+				 "Connections closed by k8smon with no request in progress: evicted = to admit a new connection at a cap (oldest idle first), header_timeout = no complete request head within -http.headerTimeout.",
+				 EXPO_COUNTER);
+	for (int i = 0; !rc && i < HTTP_CLOSED_N; i++) {
+		struct label_pair l = { "reason", i == HTTP_CLOSED_EVICTED ? "evicted" : "header_timeout" };
+		rc = expo_sample(out, "k8smon_http_closed_connections_total", &l, 1,
+				 (double)http_conns_closed(s->conns, (enum http_conn_closure)i));
+	}
+	if (!rc)
+		rc = expo_family(out, "k8smon_http_open_connections", "HTTP connections open now.", EXPO_GAUGE);
+	if (!rc)
+		rc = expo_sample(out, "k8smon_http_open_connections", NULL, 0, (double)http_conns_open(s->conns));
 	if (!rc)
 		rc = expo_family(out, "k8smon_http_rejected_requests_total",
 				 "Requests refused before routing: uri_too_long (414) and headers_too_large (431) are over k8smon's caps; libmicrohttpd = answered by libmicrohttpd itself (request over its per-connection memory, or malformed).",

@@ -76,14 +76,17 @@ struct http_route {
 	const char *path;   /* exact match */
 	http_handler_fn fn;
 	void *ctx;          /* borrowed; must outlive the server */
+	const char *help;   /* one line for the landing page; static */
 };
 
 struct http_auth;
 
 struct http_opts {
 	const char *listen_addr;    /* ":9420", "127.0.0.1:9420", "[::1]:9420" */
-	unsigned max_connections;
-	unsigned timeout_s;
+	unsigned max_connections;          /* see http/conns.h */
+	unsigned max_connections_per_addr; /* 0 or over max_connections: max_connections */
+	int64_t header_timeout_ms;         /* 0: 10 s */
+	unsigned timeout_s;                /* keep-alive idle */
 	unsigned threads;           /* worker threads */
 	const struct http_route *routes; /* borrowed; must outlive the server */
 	size_t nroutes;

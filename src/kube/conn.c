@@ -481,18 +481,30 @@ fail:
 	return rc;
 }
 
+/* How to give the agent an API server, appended to every error of the
+ * default lookup: the reader did not pass -kubeconfig, so naming it alone
+ * would not tell them where the agent looked. */
+#define HOW_TO_CONNECT                                                                        \
+	"; in a pod, mount the service-account token (automountServiceAccountToken) and let "   \
+	"Kubernetes set KUBERNETES_SERVICE_HOST/KUBERNETES_SERVICE_PORT; elsewhere set $KUBECONFIG " \
+	"or pass -kubeconfig=PATH; without an API server, drop -promscrape.kubernetes (host mode)"
+
 int kube_conn_load(struct kube_conn *c, const char *kubeconfig, char *err, size_t errlen)
 {
 	const char *env = getenv("KUBECONFIG");
 	const char *home = getenv("HOME");
+	char why[400];
 	struct buf b;
 	int rc;
 
 	if (kubeconfig && *kubeconfig)
 		return kube_conn_from_kubeconfig(c, kubeconfig, err, errlen);
-	rc = kube_conn_in_cluster(c, NULL, err, errlen);
-	if (rc != KM_ENOENT || getenv("KUBERNETES_SERVICE_HOST"))
+	rc = kube_conn_in_cluster(c, NULL, why, sizeof(why));
+	if (rc != KM_ENOENT || getenv("KUBERNETES_SERVICE_HOST")) {
+		if (rc)
+			seterr(err, errlen, "in-cluster config (KUBERNETES_SERVICE_HOST is set): %s" HOW_TO_CONNECT, why);
 		return rc;
+	}
 	buf_init(&b, 4096);
 	if (env && *env) {
 		/* $KUBECONFIG is a path list; merging is not supported, the first
@@ -500,14 +512,26 @@ int kube_conn_load(struct kube_conn *c, const char *kubeconfig, char *err, size_
 		const char *colon = strchr(env, ':');
 
 		rc = buf_add(&b, env, colon ? (size_t)(colon - env) : strlen(env));
+		if (!rc)
+			rc = buf_addc(&b, '\0');
+		if (!rc && kube_conn_from_kubeconfig(c, buf_cstr(&b), why, sizeof(why))) {
+			seterr(err, errlen, "not in a cluster (KUBERNETES_SERVICE_HOST/PORT unset); $KUBECONFIG: %s" HOW_TO_CONNECT,
+			       why);
+			rc = KM_EINVAL;
+		}
 	} else if (home && *home) {
 		rc = buf_printf(&b, "%s/.kube/config", home);
+		if (!rc && kube_conn_from_kubeconfig(c, buf_cstr(&b), why, sizeof(why))) {
+			seterr(err, errlen,
+			       "no API server configured: not in a cluster (KUBERNETES_SERVICE_HOST/PORT unset), "
+			       "$KUBECONFIG unset, and the default %s" HOW_TO_CONNECT, why);
+			rc = KM_ENOENT;
+		}
 	} else {
-		seterr(err, errlen, "no -kubeconfig given, not in cluster, and neither $KUBECONFIG nor $HOME is set");
+		seterr(err, errlen, "no API server configured: not in a cluster (KUBERNETES_SERVICE_HOST/PORT unset), "
+				    "and neither $KUBECONFIG nor $HOME is set" HOW_TO_CONNECT);
 		rc = KM_ENOENT;
 	}
-	if (rc == 0)
-		rc = kube_conn_from_kubeconfig(c, buf_cstr(&b), err, errlen);
 	buf_fini(&b);
 	return rc;
 }

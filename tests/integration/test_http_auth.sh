@@ -42,6 +42,8 @@ self_metric() { # self_metric RESULT: value of k8smon_http_auth_total{result=RES
 }
 
 check "/healthz open without a token" test "$(code $U/healthz)" = 200
+check "/ (landing page: paths and version only) open without a token" test "$(code $U/)" = 200
+check "/config needs a token" test "$(code $U/config)" = 401
 check "/readyz open without a token" sh -c "c=\$(curl -s -o /dev/null -w '%{http_code}' $U/readyz); test \$c = 200 -o \$c = 503"
 check "no token: 401" test "$(code $U/metrics)" = 401
 check "401 carries WWW-Authenticate: Bearer" sh -c "curl -s -D - -o /dev/null $U/metrics | grep -qi '^WWW-Authenticate: Bearer'"

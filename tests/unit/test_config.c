@@ -189,13 +189,20 @@ static void test_diff(void **state)
 
 	(void)state;
 	config_diff(a, b, what, sizeof(what));
-	assert_string_equal(what, "collectors,kubeState");
+	assert_string_equal(what, "collectors -container -kube-state -app, kubeState");
+	config_diff(b, a, what, sizeof(what));
+	assert_string_equal(what, "collectors +container +kube-state +app, kubeState");
 	config_diff(a, a, what, sizeof(what));
 	assert_string_equal(what, "");
 	config_diff(NULL, a, what, sizeof(what));
 	assert_string_equal(what, "collectors,interval,namespaces,excludeNamespaces,node,kubeState,scrape");
 	config_diff(a, b, what, 12); /* truncated, terminated */
-	assert_string_equal(what, "collectors,");
+	assert_string_equal(what, "collectors ");
+	config_unref(b);
+	b = build("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"interval\":\"1m\",\"namespaces\":[\"x\",\"y\"]}}",
+		  err, sizeof(err));
+	config_diff(a, b, what, sizeof(what));
+	assert_string_equal(what, "interval 20s\u2192" "1m, namespaces []\u2192[x,y]");
 	config_unref(a);
 	config_unref(b);
 }

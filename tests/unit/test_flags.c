@@ -94,6 +94,24 @@ static void test_bad_values(void **state)
 	expect_usage("-tls", "-tlsCertFile");
 	expect_usage("stray", "unexpected argument");
 	expect_usage("-http.maxConnections=0", "-http.maxConnections");
+	expect_usage("-maxconnections=3", "did you mean -http.maxConnections?");
+	expect_usage("-http.timeout", "-http.timeout=VALUE (default 30s)");
+	{
+		/* A boolean flag's value as a separate argument: say how. */
+		struct flags f;
+		char err[512] = "";
+		char *argv[] = { "k8smon", "-leaderElection", "false" };
+		char *argv2[] = { "k8smon", "-httpListenAddr", ":1", "false" };
+
+		assert_int_equal(parse(&f, err, sizeof(err), 3, argv), FLAGS_EXIT_USAGE);
+		assert_non_null(strstr(err, "write -leaderElection=false"));
+		flags_fini(&f);
+		/* A non-boolean flag before it: no such advice. */
+		assert_int_equal(parse(&f, err, sizeof(err), 4, argv2), FLAGS_EXIT_USAGE);
+		assert_null(strstr(err, "write -"));
+		assert_non_null(strstr(err, "unexpected argument \"false\""));
+		flags_fini(&f);
+	}
 	expect_usage("-leaderElection.renewDeadline=20s", "shorter than -leaderElection.leaseDuration");
 	expect_usage("-leaderElection.retryPeriod=9s", "longer than 1.2 x -leaderElection.retryPeriod");
 }
