@@ -68,6 +68,10 @@ except urllib.error.HTTPError as e:  # a second run against the same agent
         raise
     api("PATCH", MON + "/bench", {"spec": {"excludeNamespaces": []}}, "application/merge-patch+json")
 if MIXED:
+    # The mixed run sends specs the CRD forbids ("15", "Bad") on purpose: the fake
+    # stands in for an older, looser CRD (no schema checks) so the agent's own
+    # validation and last-good handling get them.
+    api("POST", srv["url"] + "/_fake/fault", {"action": "cr_validation", "enabled": False})
     api("POST", SR, {"apiVersion": "k8smon.io/v1alpha1", "kind": "ScrapeRule",
                      "metadata": {"name": "bench", "namespace": "shop"}, "spec": {"annotationPrefix": "prometheus.io"}})
 time.sleep(1)
