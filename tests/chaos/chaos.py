@@ -489,7 +489,9 @@ class Chaos(object):
                 if c.get("type") == "Ready":
                     ready[name] = 1.0 if c.get("status") == "True" else 0.0
             flap[name] = ((n["metadata"].get("labels") or {}).get(FLAP_LABEL, ""))
-        nss = set(n["metadata"]["name"] for n in f.objects("namespaces") if ns_ok(n["metadata"]["name"]))
+        # Namespace objects are cluster-scoped: namespaces/excludeNamespaces do not
+        # filter them (as kube-state-metrics' --namespaces-denylist does not).
+        nss = set(n["metadata"]["name"] for n in f.objects("namespaces"))
         return {"pods": pods, "nodes": nodes, "ready": ready, "flap": flap, "namespaces": nss}
 
     def actual(self):
