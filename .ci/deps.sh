@@ -7,7 +7,8 @@ set -eu
 # binutils >= 2.38 and glibc >= 2.36 (Debian 12).
 PKGS="gcc make pkg-config libcurl4-openssl-dev libgnutls28-dev libyaml-dev libjansson-dev
 libmicrohttpd-dev libcmocka-dev zlib1g-dev libpcre2-dev python3 openssl curl
-prometheus-node-exporter prometheus lua5.1 victoria-metrics python3-yaml util-linux"
+prometheus-node-exporter prometheus lua5.1 victoria-metrics python3-yaml util-linux
+iproute2"
 [ -n "${K8SMON_EXTRA_PKGS:-}" ] && PKGS="$PKGS $K8SMON_EXTRA_PKGS"
 missing=""
 for p in $PKGS; do

@@ -16,6 +16,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib/common.sh
 . tests/lib/fakeapi.sh
 . tests/e2e/cgroups.sh
+. tests/lib/skip.sh
 NODE=demo-node-1
 T0=$(date +%s)
 # elapsed-time marker between sections (the run is slower on a busy machine)
@@ -62,7 +63,7 @@ if e2e_cgroups_setup "$TMP" "$TMP/pods.json"; then
 	SYSFS_FLAG="-path.sysfs=$E2E_SYSFS"
 	ok "kubelet-shaped cgroups for $(grep -c . "$TMP/cg.list") containers/sandboxes of $NODE's pods"
 else
-	echo "SKIP - pod cgroups: $E2E_CG_WHY (container_* of pods and the node_namespace_pod_container:* rules are not checked)"
+	skip_part e2e:pod-cgroups "$E2E_CG_WHY (container_* of pods and the node_namespace_pod_container:* rules are not checked)"
 fi
 # the annotated frontend pod on demo-node-1 (podIP 127.0.0.1) gets a real /metrics on
 # 18081; checkout (18082) and grafana (18083) stay unanswered targets (AppTargetDown)
@@ -72,7 +73,7 @@ if python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 18081))' 2
 	PIDS="$PIDS $!"
 	APP=1
 else
-	echo "SKIP - port 18081 busy: no application target up"
+	skip_part e2e:app-port "port 18081 busy: no application target up"
 fi
 APORT=$(free_port)
 AGENT=127.0.0.1:$APORT
