@@ -23,7 +23,9 @@ fail() { echo "FAIL: test_container_cgroups: $*" >&2; exit 1; }
 [ -d /sys/fs/cgroup ] || skip "no /sys/fs/cgroup"
 command -v python3 >/dev/null || skip "python3 missing"
 
-make -s build/libk8smon.a >/dev/null || fail "build/libk8smon.a does not build"
+# K8SMON_LIB: the library under test (make mutate sets it).
+LIB=${K8SMON_LIB:-build/libk8smon.a}
+make -s "$LIB" >/dev/null || fail "$LIB does not build"
 
 TMP=$(mktemp -d /tmp/k8smon-ctr-it.XXXXXX)
 T=k8smon-it-$$
@@ -53,7 +55,7 @@ FLAGS=$(printf 'k8smon-print-flags:\n\t@echo "$(CFLAGS)"; echo "$(LIBK8SMON_LIBS
 CF=$(echo "$FLAGS" | sed -n 1p | sed "s/-DK8SMON_VERSION=[^ ]*//")
 LD=$(echo "$FLAGS" | sed -n 2p)
 # shellcheck disable=SC2086
-cc $CF -Itests -o "$TMP/driver" tests/container/driver.c build/libk8smon.a $LD ||
+cc $CF -Itests -o "$TMP/driver" tests/container/driver.c "$LIB" $LD ||
 	fail "driver does not build"
 
 mkdir -p "$TMP/sys/fs/cgroup"
