@@ -14,8 +14,8 @@ for t in "$@"; do
 	rc=$?
 	cat "$log"
 	[ $rc -eq 0 ] || { echo "FAIL: $t" >&2; fail=1; }
-	sed -n 's/^\[  SKIPPED \] \([A-Za-z0-9_]*\).*/\1/p' "$log" | sort -u |
-		while read -r name; do echo "unit/${t##*/}/$name"; done >>"$skips"
+	sed -n 's/^\[  SKIPPED \] \([A-Za-z_][A-Za-z0-9_]*\)$/\1/p' "$log" | sort -u |
+		while read -r name; do printf 'unit/%s/%s\tcmocka skip()\n' "${t##*/}" "$name"; done >>"$skips"
 done
 . tests/lib/skip_summary.sh
 skip_summary "$skips" unit || fail=1
