@@ -110,10 +110,11 @@ int main(int argc, char **argv)
 			return 2;
 		json_decref(p);
 	}
-	for (int i = 0; i < readers; i++)
-		pthread_create(&th[i], NULL, reader, &b);
+	/* Set before the readers start: they read it without a lock. */
 	t0 = now_ms();
 	b.end_ms = t0 + seconds * 1000.0;
+	for (int i = 0; i < readers; i++)
+		pthread_create(&th[i], NULL, reader, &b);
 	for (int i = 0; i < cap && now_ms() < b.end_ms; i++) {
 		json_t *p = pod(i % pods, i + 1);
 		struct timespec gap = { 0, 1000000 };
