@@ -1,6 +1,7 @@
 # k8smon build. Sources are found by wildcard: a new module needs no Makefile edit.
 #   make          bin/k8smon
-#   make test     every test (unit, integration), after installing missing deps
+#   make test     every test (unit, unit under ASan+UBSan with a short live
+#                 reconfiguration run, integration), after installing missing deps
 #   make asan     unit tests (with the 5000-step configuration state
 #                 machine), 1000 live reconfigurations, the reflector
 #                 convergence run, the kube TLS checks and the combined
@@ -78,7 +79,7 @@ HOT_OBJS  := $(filter-out $(COLD_SRCS:%.c=$(BUILD)/%.o),$(OBJS))
 COLD_OBJS := $(filter $(COLD_SRCS:%.c=$(BUILD)/%.o),$(OBJS))
 TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all deps test unit asan demo run clean bench fuzz curl-typecheck mutate image test-cluster
+.PHONY: all deps test unit asan asan-unit demo run clean bench fuzz curl-typecheck mutate image test-cluster
 all: deps bin/k8smon
 
 deps:
@@ -118,8 +119,15 @@ $(BUILD)/tests/test_fuzz_replay $(BUILD)/tests/test_node_parse: $(wildcard tests
 unit: $(TESTS) curl-typecheck
 	@./tests/run_unit.sh $(TESTS)
 
+# make test also runs the sanitizer pass (asan-unit): the unit tests,
+# including test_config_cycle's 5000-step reconfiguration state machine,
+# and ASAN_RECONFIG_N live reconfigurations of the agent, under ASan+UBSan
+# (cost: docs/testing.md "Sanitizers in make test").
+ASAN_RECONFIG_N ?= 200
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 test: deps
 	@$(MAKE) --no-print-directory bin/k8smon unit
+	@$(MAKE) --no-print-directory asan-unit
 	@./tests/run_integration.sh
 
 # The real-kubelet tier alone (it is also part of `make test`): a single-node
@@ -129,9 +137,15 @@ test-cluster: deps bin/k8smon
 	@tests/peers/build.sh kubernetes kubernetes-node helm >/dev/null
 	@sh tests/integration/test_real_kubelet.sh
 
+asan-unit: deps
+	@s=$$(date +%s); ASAN_OPTIONS=detect_leaks=1 $(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g" \
+	  SAN="$(SANFLAGS)" unit build-asan/k8smon && \
+	  K8SMON_BIN=build-asan/k8smon N=$(ASAN_RECONFIG_N) sh tests/integration/asan_reconfig.sh && \
+	  echo "asan-unit: unit tests and $(ASAN_RECONFIG_N) live reconfigurations under ASan+UBSan: $$(($$(date +%s) - s)) s"
+
 asan: deps
 	@ASAN_OPTIONS=detect_leaks=1 $(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g" \
-	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" unit build-asan/k8smon
+	  SAN="$(SANFLAGS)" unit build-asan/k8smon
 	@K8SMON_BIN=build-asan/k8smon N=$${N:-1000} sh tests/integration/asan_reconfig.sh
 	@K8SMON_ASAN=1 sh tests/integration/test_kube_reflector.sh
 	@K8SMON_ASAN=1 sh tests/integration/test_kube_tls.sh

@@ -11,10 +11,11 @@ BUILD_PKGS="gcc make pkg-config libcurl4-openssl-dev libgnutls28-dev libyaml-dev
 libmicrohttpd-dev libcmocka-dev zlib1g-dev libpcre2-dev python3 ca-certificates"
 # skopeo: tests/integration/test_image.sh reads the image archive with it (and
 # the README pushes the image with it). containerd, runc, the CNI plugins and
-# iptables: the real-kubelet cluster (tests/peers/cluster.sh).
+# iptables: the real-kubelet cluster (tests/peers/cluster.sh). iproute2: network
+# namespaces for test_e2e_prometheus.sh and the container network tests.
 PKGS="$BUILD_PKGS openssl curl
 prometheus-node-exporter prometheus lua5.1 victoria-metrics python3-yaml util-linux skopeo
-containerd runc containernetworking-plugins iptables"
+containerd runc containernetworking-plugins iptables iproute2"
 BUILD_ONLY=0
 [ "${1:-}" = "--build" ] && BUILD_ONLY=1 && PKGS=$BUILD_PKGS
 [ -n "${K8SMON_EXTRA_PKGS:-}" ] && PKGS="$PKGS $K8SMON_EXTRA_PKGS"

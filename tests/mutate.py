@@ -14,7 +14,7 @@ on Ctrl-C). Mutations live in tests/mutations.txt:
     ---
 
 `unit NAME` runs build-mutate/tests/NAME; any other test line runs in sh with
-K8SMON_BIN=build-mutate/k8smon. `make mutate ONLY=substring` runs the
+K8SMON_BIN=build-mutate/k8smon and K8SMON_LIB=build-mutate/libk8smon.a. `make mutate ONLY=substring` runs the
 mutations whose file or test contains the substring.
 """
 import os
@@ -73,11 +73,11 @@ def main():
                     continue
                 rc = run(f"./{BUILD}/tests/{name}")
             else:
-                if run(f"make -s BUILD={BUILD} {BUILD}/k8smon"):
+                if run(f"make -s BUILD={BUILD} {BUILD}/k8smon {BUILD}/libk8smon.a"):
                     print(f"BUILD  {i}: {m['file']}: mutation does not compile (fix the entry)")
                     survived += 1
                     continue
-                env = dict(os.environ, K8SMON_BIN=f"{BUILD}/k8smon")
+                env = dict(os.environ, K8SMON_BIN=f"{BUILD}/k8smon", K8SMON_LIB=f"{BUILD}/libk8smon.a")
                 rc = run(test, env)
         finally:
             open(path, "w").write(orig)

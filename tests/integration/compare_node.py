@@ -3,11 +3,16 @@
 
 usage: compare_node.py OURS.txt THEIRS.txt
 
-For every family both expose: identical HELP and TYPE, identical label-name
-sets, the same series, and values that agree (memory within 1 % or 4 MiB, counters
-within 2 %, both fetched back to back). Known version differences between
-upstream HEAD (which k8smon follows) and Debian's node-exporter 1.5.0 are in
-the allow-lists below, each with its reason. Exit status 1 on any mismatch.
+THEIRS is the pinned upstream node_exporter (tests/peers/versions, built by
+tests/peers/build.sh) with its default collectors, on the same machine.
+
+- Every family node-exporter exports must be in ours, unless NOT_OURS names
+  it with the reason: losing a family fails.
+- For every family both expose: identical HELP and TYPE, identical label-name
+  sets, the same SET of series (node_network_* included: losing one interface
+  fails), and values that agree (memory within 1 % or 4 MiB, counters within
+  2 %, both fetched back to back).
+Exit status 1 on any mismatch.
 """
 import re
 import sys
@@ -27,36 +32,43 @@ VOLATILE = {
     "node_timex_offset_seconds", "node_timex_frequency_adjustment_ratio",
     "node_timex_maxerror_seconds", "node_timex_estimated_error_seconds",
 }
-# Families whose series sets differ between 1.5.0 and HEAD on purpose.
+# Families whose series sets differ on purpose.
 SERIES_DIFF = {
-    # Debian 1.5.0 patches netdev's default exclude to ^lo$; upstream exports lo.
-    "node_network_",
-    # Collector lists differ: we run only our collectors.
+    # One series per collector that ran: we run only our collectors.
     "node_scrape_collector_",
 }
 # Series one side has on purpose, as (family prefix, label, regex on value).
-IGNORE_SERIES = [
-    # diskstats default exclude gained z?ram in v1.8 (1.5.0 exports zram0).
-    ("node_disk_", "device", re.compile(r"^zram\d+$")),
-    # Debian's patched 1.5.0 mount-points-exclude adds run|mnt|media; upstream
-    # (and k8smon) exclude only run/credentials/.+ of those.
-    ("node_filesystem_", "mountpoint", re.compile(r"^/(run|mnt|media)($|/)")),
-]
+IGNORE_SERIES = []
+# Families node-exporter has and we do not export, by prefix, with the reason.
+# Anything else node-exporter has and we lack is a lost family: failure.
+NOT_OURS = {
+    "go_": "node-exporter's own Go runtime",
+    "process_": "node-exporter's own process (ours are on /metrics)",
+    "promhttp_": "node-exporter's own HTTP handler",
+    "node_exporter_build_info": "node-exporter's own build",
+    "node_textfile_": "textfile collector: not implemented (no textfile directory)",
+    "node_arp_": "arp collector: not implemented",
+    "node_entropy_": "entropy collector: not implemented",
+    "node_sockstat_": "sockstat collector: not implemented",
+    "node_softnet_": "softnet collector: not implemented",
+    "node_udp_queues": "udp_queues collector: not implemented",
+    "node_selinux_": "selinux collector: not implemented",
+    "node_nf_conntrack_stat_": "conntrack per-CPU stats (netlink in node_exporter): not implemented",
+    "node_kernel_hung_tasks_total": "added in node_exporter v1.10 (stat collector): not implemented",
+    "node_network_receive_nohandler_total": "added in node_exporter v1.10 (netdev via netlink): not implemented",
+    "node_filesystem_purgeable_bytes": "added in node_exporter v1.11: not implemented",
+}
 # Gauges that follow the two processes' own thread counts (5 % instead of 1 %).
 LOOSE = {"node_memory_KernelStack_bytes", "node_memory_PageTables_bytes",
          "node_memory_Committed_AS_bytes", "node_memory_Active_anon_bytes",
          "node_memory_AnonPages_bytes", "node_memory_Percpu_bytes"}
 # Absolute slack for node_memory_* gauges, on top of the relative tolerance.
 MEM_FLOOR = 4 * 1024 * 1024
-# Label sets that changed upstream after 1.5.0.
+# Label names node-exporter has and we do not, per family prefix (a gap each).
 LABELS_ALLOW = {
-    # device_error label added in v1.8.
-    "node_filesystem_": {"device_error"},
-    # rotational label added to node_disk_info in v1.9.
-    "node_disk_info": {"rotational"},
+    # adminstate (IFF_UP from netlink) added in node_exporter v1.10: not implemented.
+    "node_network_info": {"adminstate"},
 }
-# Whole families 1.5.0 exports that HEAD's fixed meminfo list dropped, and
-# families HEAD added; they are simply absent on one side (not an error).
 
 LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)$')
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
@@ -106,6 +118,9 @@ def main():
     ne_h, ne_t, ne_s = parse(sys.argv[2])
     errors = []
     common = sorted(set(ours_h) & set(ne_h))
+    for fam in sorted(set(ne_h) - set(ours_h)):
+        if not any(fam.startswith(p) for p in NOT_OURS):
+            errors.append(f"{fam}: node-exporter has this family and we do not")
     for fam in common:
         if ours_h[fam] != ne_h[fam]:
             errors.append(f"{fam}: HELP {ours_h[fam]!r} != {ne_h[fam]!r}")

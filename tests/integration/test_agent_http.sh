@@ -4,7 +4,7 @@
 # and promtool accepting the exposition.
 set -u
 . tests/lib/common.sh
-BIN=./bin/k8smon
+BIN=${K8SMON_BIN:-./bin/k8smon}
 PORT=$(free_port)
 TMP=$(mktemp -d)
 trap 'kill $PID 2>/dev/null; rm -rf "$TMP"' EXIT

@@ -101,7 +101,6 @@ check "container_* present before" sh -c "curl -s $U/metrics | grep -q '^contain
 kubectl apply -f "$TMP/kmon.yaml" >/dev/null
 if ms=$(until_true 5 "! curl -s $U/metrics | grep -v '^kube_namespace_' | grep -q -e '^container_' -e '^kube_[a-z_]*{namespace=\"shop\"'"); then
 	ok "K8sMonitor applied: no container_*, no kube_* of shop after ${ms} ms"
-	[ "$ms" -le 1000 ] && ok "reconfiguration visible within 1 s" || fail "reconfiguration took ${ms} ms (> 1 s)"
 else
 	fail "K8sMonitor not applied within 5 s"
 fi

@@ -3,7 +3,7 @@
 # 410, pagination, selectors, conflicts, faults, reviews). Run from the repository root.
 cd "$(dirname "$0")/../.." || exit 1
 if ! command -v openssl >/dev/null 2>&1; then
-	echo "SKIP: openssl not installed"
-	exit 0
+	. tests/lib/skip.sh
+	skip_test fakeapi "openssl not installed"
 fi
 exec timeout 300 python3 tests/fakeapi/selftest.py

@@ -7,8 +7,8 @@
 set -eu
 cd "$(dirname "$0")/../.."
 if ! command -v openssl >/dev/null 2>&1; then
-	echo "SKIP: openssl not installed"
-	exit 0
+	. tests/lib/skip.sh
+	skip_test kube_tls "openssl not installed"
 fi
 out=build/kube
 [ "${K8SMON_ASAN:-0}" = 1 ] && out=build-asan/kube

@@ -8,8 +8,8 @@ cd "$(dirname "$0")/../.."
 
 KUBECTL=${KUBECTL:-kubectl}
 if ! command -v "$KUBECTL" >/dev/null 2>&1 || ! command -v openssl >/dev/null 2>&1; then
-	echo "SKIP: kubectl or openssl not installed"
-	exit 0
+	. tests/lib/skip.sh
+	skip_test kubectl "kubectl or openssl not installed"
 fi
 
 TMP=$(mktemp -d /tmp/test_kubectl.XXXXXX)
@@ -65,7 +65,8 @@ ctl() { curl -sS --cacert "$CA" -X POST -H 'Content-Type: application/json' -d "
 if k patch --help 2>/dev/null | grep -q -- '--subresource'; then
 	kstatus() { k patch kmon default --subresource=status --type=merge -p "$1"; }
 else
-	echo "SKIP - this kubectl has no patch --subresource; the status patches go through curl"
+	. tests/lib/skip.sh
+	skip_part kubectl:patch-subresource "this kubectl has no patch --subresource; the status patches go through curl"
 	kstatus() {
 		curl -sS -f --cacert "$CA" -H "Authorization: Bearer $TOKEN" -X PATCH \
 			-H 'Content-Type: application/merge-patch+json' -d "$1" \

@@ -103,6 +103,7 @@ if [ -n "$LIBCURL" ] && unshare -m sh -c "mount --bind /dev/null '$LIBCURL'" 2>/
 		sh -c "curl -sf http://127.0.0.1:$PORT/metrics/node | grep -q '^node_load1 '"
 	stop
 else
-	echo "skip - unshare -m not permitted: libcurl-missing case not checked"
+	. tests/lib/skip.sh
+	skip_part lazy_libs:no-libcurl "unshare -m not permitted: libcurl-missing case not checked"
 fi
 finish

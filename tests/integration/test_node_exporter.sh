@@ -1,21 +1,24 @@
 #!/bin/sh
-# Side-by-side check of k8smon /metrics/node against Debian's node-exporter
-# (1.5.0, Debian defaults) on this machine: HELP/TYPE/labels/series/values via
+# Side-by-side check of k8smon /metrics/node against the pinned upstream
+# node_exporter (tests/peers/versions, built by tests/peers/build.sh; default
+# collectors) on this machine: families node-exporter has that we lost,
+# HELP/TYPE/labels, series SETS (node_network_* included) and values via
 # compare_node.py, and promtool lint of our output.
 set -u
 cd "$(dirname "$0")/../.."
-NE=/usr/bin/prometheus-node-exporter
-if [ ! -x "$NE" ] || [ ! -x bin/k8smon ]; then
-	echo "skip: need $NE and bin/k8smon"
-	exit 0
-fi
+K8SMON_BIN=${K8SMON_BIN:-bin/k8smon}
+# No fallback and no skip: a peer that does not build fails the test.
+PEERS_ENV=$(tests/peers/build.sh --env node_exporter) || { echo "FAIL: tests/peers/build.sh node_exporter"; exit 1; }
+eval "$PEERS_ENV"
+NE=$NODE_EXPORTER_BIN/node_exporter
+[ -x "$K8SMON_BIN" ] || { echo "FAIL: $K8SMON_BIN not built"; exit 1; }
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 TMP=$(mktemp -d)
 KP=$(free_port)
 NP=$(free_port)
-./bin/k8smon -httpListenAddr=127.0.0.1:$KP >"$TMP/k8smon.log" 2>&1 &
+"$K8SMON_BIN" -httpListenAddr=127.0.0.1:$KP >"$TMP/k8smon.log" 2>&1 &
 KPID=$!
 "$NE" --web.listen-address=127.0.0.1:$NP >"$TMP/ne.log" 2>&1 &
 NPID=$!
@@ -25,11 +28,17 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
-for i in $(seq 50); do
-	curl -sf "http://127.0.0.1:$KP/metrics/node" >/dev/null 2>&1 &&
-		curl -sf "http://127.0.0.1:$NP/metrics" >/dev/null 2>&1 && break
+# Both up: polled, bounded at 60 s (a loaded machine starts slowly).
+up=0
+for i in $(seq 600); do
+	if curl -sf "http://127.0.0.1:$KP/metrics/node" >/dev/null 2>&1 &&
+		curl -sf "http://127.0.0.1:$NP/metrics" >/dev/null 2>&1; then
+		up=1
+		break
+	fi
 	sleep 0.1
 done
+[ $up = 1 ] || { echo "FAIL: k8smon or node_exporter did not answer within 60 s"; cat "$TMP"/*.log; exit 1; }
 # Warm both once (node-exporter's CPU cache), then fetch back to back.
 curl -sf "http://127.0.0.1:$NP/metrics" >/dev/null
 fail=1

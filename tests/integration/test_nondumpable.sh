@@ -15,9 +15,8 @@ PID=""
 CTRL=""
 trap 'kill $PID $CTRL 2>/dev/null; rm -rf "$TMP"' EXIT
 if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null; then
-	ok "skipped: needs root and setpriv"
-	finish
-	exit 0
+	. tests/lib/skip.sh
+	skip_test nondumpable "needs root and setpriv (util-linux)"
 fi
 chmod 755 "$TMP"
 cp "$BIN" "$TMP/k8smon" && chmod 755 "$TMP/k8smon"

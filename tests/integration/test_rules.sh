@@ -52,6 +52,7 @@ if command -v vmalert >/dev/null; then
 	check "vmalert -dryRun examples/alerts/k8smon-alerts.yaml" vmalert -dryRun -rule=examples/alerts/k8smon-alerts.yaml
 	check "vmalert -dryRun converted kube-prometheus rules" vmalert -dryRun "-rule=$TMP/kp/*.yaml"
 else
-	echo "SKIP - vmalert not installed (Debian package victoria-metrics)"
+	. tests/lib/skip.sh
+	skip_part rules:vmalert "vmalert not installed (Debian package victoria-metrics)"
 fi
 finish

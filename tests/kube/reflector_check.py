@@ -6,7 +6,13 @@ responses, watches gone silent, a new RV epoch). At the end kubewatch's
 store must equal the fake server's objects exactly (key -> resourceVersion)
 and no event may have been applied twice or out of order (kubewatch counts violations: an add of a present object, an
 update/delete of an absent one, an add/update whose resourceVersion is not
-newer than the last one seen for that object).
+newer than the last one seen for that object). Watch restarts are bounded
+by the faults injected (a reflector that loops re-watching fails even when
+its store converges). Then, K times: the server compacts past the
+reflector's resourceVersion so that its next watch gets an in-stream ERROR
+410 (HTTP 200); each time the reflector must relist (relists counter up,
+a LIST seen by the server) and pick up a pod created after the compaction,
+with few watch restarts.
 
 usage: reflector_check.py KUBEWATCH [--seed N] [--changes N]"""
 import argparse
@@ -32,6 +38,54 @@ def expected(fake, node=None):
         m = o["metadata"]
         out["%s/%s" % (m["namespace"], m["name"])] = m["resourceVersion"]
     return out
+
+
+def list_requests(fake):
+    _, rq = fake.req("GET", "/_fake/requests", auth=False)
+    return sum(1 for r in rq["log"] if r["method"] == "GET" and r["path"] == "/api/v1/pods" and not r["watch"])
+
+
+def check_410_relists(fake, w, rounds=5):
+    """Each in-stream ERROR 410 is followed by a relist (polled, 60 s bound)."""
+    ok = True
+    m = w.metrics()
+    restarts0 = metric_value(m, "k8smon_kube_watch_restarts_total")
+    for k in range(rounds):
+        m = w.metrics()
+        relists0 = metric_value(m, "k8smon_kube_relists_total")
+        lists0 = list_requests(fake)
+        st, body = fake.req("GET", "/api/v1/pods?limit=1")
+        assert st == 200, st
+        rv = int(body["metadata"]["resourceVersion"])
+        # Watches from an RV below rv+1 get ERROR 410 in the stream; the pod
+        # created next has rv+1, so the relist's RV is fresh enough.
+        fake.fault(action="expire", rv=rv + 1)
+        name = "after-410-%d" % k
+        st, _ = fake.req("POST", "/api/v1/namespaces/ns-a/pods", pod("ns-a", name, "n1", 0))
+        assert st == 201, st
+        deadline = time.time() + 60
+        while True:
+            relists = metric_value(w.metrics(), "k8smon_kube_relists_total")
+            d = w.dump()
+            if relists > relists0 and "ns-a/" + name in d["objects"].get("pods", {}) and d["synced"]:
+                break
+            if time.time() > deadline:
+                log("%s: in-stream ERROR 410 #%d: no relist within 60 s (relists %d -> %d, pod seen: %s)" % (
+                    w.name, k + 1, relists0, relists, "ns-a/" + name in d["objects"].get("pods", {})))
+                return False
+            time.sleep(0.2)
+        if list_requests(fake) <= lists0:
+            log("%s: in-stream ERROR 410 #%d: the server saw no LIST" % (w.name, k + 1))
+            ok = False
+    restarts = metric_value(w.metrics(), "k8smon_kube_watch_restarts_total") - restarts0
+    # One restart per 410 (the watch that got it), a few more for bookmarks
+    # and timeouts while polling; a reflector that re-watches in a loop makes
+    # thousands.
+    if restarts > 4 * rounds + 10:
+        log("%s: %d watch restarts for %d in-stream 410s (bound %d)" % (w.name, restarts, rounds, 4 * rounds + 10))
+        ok = False
+    log("%s: %d in-stream ERROR 410s, each followed by a relist; %d watch restarts" % (w.name, rounds, restarts))
+    return ok
 
 
 def main():
@@ -78,6 +132,7 @@ def main():
         ]
         nfaults = 0
         paused_until = 0.0
+        t_start = time.time()
         for i in range(a.changes):
             r = rnd.random()
             if r < 0.3 or not live:
@@ -157,6 +212,16 @@ def main():
             if metric_value(m, "k8smon_kube_relists_total") < 1 or metric_value(m, "k8smon_kube_watch_restarts_total") < 1:
                 log("%s: expected relists and watch restarts to be counted" % w.name)
                 ok = False
+            # Restarts follow the faults (a few each) and the watch timeout
+            # (--watch-timeout 20); a reflector that re-watches in a loop
+            # (an ignored ERROR 410) made tens of thousands.
+            bound = 6 * nfaults + 2 * int((time.time() - t_start) / 20) + 30
+            if metric_value(m, "k8smon_kube_watch_restarts_total") > bound:
+                log("%s: %d watch restarts, more than %d for %d faults" % (
+                    w.name, metric_value(m, "k8smon_kube_watch_restarts_total"), bound, nfaults))
+                ok = False
+        if not check_410_relists(fake, allw):
+            ok = False
         # Every (re)list went through limit/continue pages.
         _, rq = fake.req("GET", "/_fake/requests", auth=False)
         lists = [r for r in rq["log"] if r["method"] == "GET" and r["path"] == "/api/v1/pods" and not r["watch"]]

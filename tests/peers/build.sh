@@ -2,7 +2,7 @@
 # Builds the pinned real peers (tests/peers/versions) from the Go module proxy
 # into a cache outside the clone and prints where each one is.
 #
-#   tests/peers/build.sh                 the peers `make test` needs (kubernetes kubernetes-node etcd helm prometheus-operator-crds victoriametrics-operator-crds kube-state-metrics)
+#   tests/peers/build.sh                 the peers `make test` needs (kubernetes kubernetes-node etcd helm prometheus-operator-crds victoriametrics-operator-crds kube-state-metrics node_exporter)
 #   tests/peers/build.sh all             every peer in tests/peers/versions
 #   tests/peers/build.sh NAME...         those peers
 #   tests/peers/build.sh --env NAME...   build, then print NAME_BIN=<dir> lines for eval
@@ -24,7 +24,7 @@ VERSIONS="$HERE/versions"
 CACHE="${K8SMON_PEERS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/k8smon-peers}"
 # Bump when the way a peer is built changes, so cached builds are redone.
 BUILD_REV=2
-DEFAULT_PEERS="kubernetes kubernetes-node etcd helm prometheus-operator-crds victoriametrics-operator-crds kube-state-metrics"
+DEFAULT_PEERS="kubernetes kubernetes-node etcd helm prometheus-operator-crds victoriametrics-operator-crds kube-state-metrics node_exporter"
 
 env_out=0
 if [ "${1:-}" = "--env" ]; then env_out=1; shift; fi

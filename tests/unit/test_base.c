@@ -338,6 +338,13 @@ static void test_utf8_decode_put(void **state)
 		{ "\xc3", 1, 0, 0 },             /* truncated */
 		{ "\xc0\xaf", 2, 0, 0 },         /* overlong */
 		{ "\xe0\x80\xaf", 3, 0, 0 },     /* overlong */
+		/* Boundaries: U+0080 in 3 bytes is overlong, U+0800 is the first
+		 * 3-byte code point; U+10000 in 4 bytes is the first 4-byte one. */
+		{ "\xe0\x82\x80", 3, 0, 0 },     /* overlong U+0080 */
+		{ "\xe0\x9f\xbf", 3, 0, 0 },     /* overlong U+07FF */
+		{ "\xe0\xa0\x80", 3, 0x800, 3 },
+		{ "\xf0\x8f\xbf\xbf", 4, 0, 0 }, /* overlong U+FFFF */
+		{ "\xf0\x90\x80\x80", 4, 0x10000, 4 },
 		{ "\xed\xa0\x80", 3, 0, 0 },     /* surrogate */
 		{ "\xf4\x90\x80\x80", 4, 0, 0 }, /* > U+10FFFF */
 		{ "\x80", 1, 0, 0 },             /* lone continuation */

@@ -1,8 +1,15 @@
 /* Protected endpoints: Authorization header parsing, the bounded TTL cache of
  * review decisions, the authenticator without an API (401 / 503, counted),
- * TLS pair validation, and the -http.auth flag. The TokenReview /
- * SubjectAccessReview round trip is tested against the fake API server in
- * tests/integration/test_http_auth.sh. */
+ * the review outcomes against a loopback API that answers TokenReview and
+ * SubjectAccessReview (unauthenticated -> 401, denied -> 403, allowed),
+ * TLS pair validation, and the -http.auth flag. The full round trip through
+ * the HTTP server is tested against the fake API server in
+ * tests/integration/test_http_auth.sh and the real one in
+ * test_real_apiserver.sh. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,13 +18,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <cmocka.h>
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/log.h"
 #include "config/flags.h"
+#include "dl/curl.h"
 #include "http/auth.h"
 #include "http/tls.h"
+#include "kube/client.h"
+#include "kube/conn.h"
+#include "kube/loop.h"
 
 static void test_parse_bearer(void **state)
 {
@@ -298,6 +311,150 @@ static void test_auth_flag(void **state)
 	flags_fini(&f);
 }
 
+/* A loopback API server for the reviews: a TokenReview of token "good" or
+ * "denied" authenticates (as alice / as mallory), any other token does not;
+ * a SubjectAccessReview allows alice and denies everyone else. One request
+ * per connection. */
+struct api {
+	int lfd;
+	int port;
+	int stop[2];
+	pthread_t th;
+};
+
+static void api_serve(int fd)
+{
+	char req[16384], head[256];
+	const char *body;
+	size_t got = 0;
+	int hl;
+
+	/* The whole request: headers and the JSON body (small, one read or a few). */
+	while (got < sizeof(req) - 1) {
+		ssize_t r = read(fd, req + got, sizeof(req) - 1 - got);
+		char *eoh, *cl;
+		if (r <= 0)
+			return;
+		got += (size_t)r;
+		req[got] = 0;
+		if (!(eoh = strstr(req, "\r\n\r\n")))
+			continue;
+		cl = strcasestr(req, "content-length:");
+		if (!cl || strtoul(cl + 15, NULL, 10) <= got - (size_t)(eoh + 4 - req))
+			break;
+	}
+	if (strstr(req, "/tokenreviews"))
+		body = strstr(req, "\"token\":\"good\"")
+			       ? "{\"kind\":\"TokenReview\",\"status\":{\"authenticated\":true,\"user\":{\"username\":\"alice\"}}}"
+		       : strstr(req, "\"token\":\"denied\"")
+			       ? "{\"kind\":\"TokenReview\",\"status\":{\"authenticated\":true,\"user\":{\"username\":\"mallory\"}}}"
+			       : "{\"kind\":\"TokenReview\",\"status\":{\"authenticated\":false,\"error\":\"invalid bearer token\"}}";
+	else
+		body = strstr(req, "\"user\":\"alice\"")
+			       ? "{\"kind\":\"SubjectAccessReview\",\"status\":{\"allowed\":true}}"
+			       : "{\"kind\":\"SubjectAccessReview\",\"status\":{\"allowed\":false}}";
+	hl = snprintf(head, sizeof(head),
+		      "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+		      "Connection: close\r\n\r\n", strlen(body));
+	if (send(fd, head, (size_t)hl, MSG_NOSIGNAL) == hl)
+		(void)send(fd, body, strlen(body), MSG_NOSIGNAL);
+}
+
+static void *api_main(void *arg)
+{
+	struct api *s = arg;
+	struct pollfd p[2] = { { .fd = s->lfd, .events = POLLIN }, { .fd = s->stop[0], .events = POLLIN } };
+
+	for (;;) {
+		int fd;
+		if (poll(p, 2, -1) < 0)
+			continue;
+		if (p[1].revents)
+			return NULL;
+		if ((fd = accept(s->lfd, NULL, NULL)) < 0)
+			continue;
+		api_serve(fd);
+		close(fd);
+	}
+}
+
+static void api_start(struct api *s)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+
+	memset(s, 0, sizeof(*s));
+	assert_int_equal(pipe(s->stop), 0);
+	s->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(s->lfd >= 0);
+	assert_int_equal(bind(s->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(s->lfd, 16), 0);
+	assert_int_equal(getsockname(s->lfd, (struct sockaddr *)&a, &al), 0);
+	s->port = ntohs(a.sin_port);
+	assert_int_equal(pthread_create(&s->th, NULL, api_main, s), 0);
+}
+
+static void api_stop(struct api *s)
+{
+	assert_int_equal(write(s->stop[1], "x", 1), 1);
+	pthread_join(s->th, NULL);
+	close(s->lfd);
+	close(s->stop[0]);
+	close(s->stop[1]);
+}
+
+static void test_review_outcomes(void **state)
+{
+	struct http_auth *a = http_auth_new(&(struct http_auth_opts){ .timeout_ms = 60000 });
+	struct kube_conn conn = { 0 };
+	struct kube_loop *loop;
+	struct kube_client *client;
+	char server[64], err[256];
+	struct api api;
+	struct buf out;
+
+	(void)state;
+	if (dl_curl_load(err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	loop = kube_loop_new();
+	api_start(&api);
+	snprintf(server, sizeof(server), "http://127.0.0.1:%d", api.port);
+	conn.server = server;
+	conn.token = (char *)"agent-token";
+	assert_non_null(a);
+	assert_non_null(loop);
+	client = kube_client_new(&conn, loop, err, sizeof(err));
+	assert_non_null(client);
+	assert_int_equal(kube_loop_start(loop), 0);
+	http_auth_set_client(a, client);
+
+	/* TokenReview authenticated:false is "unauthenticated" (the server's 401
+	 * with the Bearer challenge), not "forbidden" (403): the client must
+	 * get a new token, not a new role. */
+	assert_int_equal(http_auth_check(a, "Bearer made-up", "/metrics"), HTTP_AUTH_UNAUTHENTICATED);
+	/* ... remembered for the token whatever the path: no second review. */
+	assert_int_equal(http_auth_check(a, "Bearer made-up", "/metrics/kube-state"), HTTP_AUTH_UNAUTHENTICATED);
+	/* Authenticated, SubjectAccessReview denied: forbidden (403). */
+	assert_int_equal(http_auth_check(a, "Bearer denied", "/metrics"), HTTP_AUTH_FORBIDDEN);
+	/* Authenticated and allowed. */
+	assert_int_equal(http_auth_check(a, "Bearer good", "/metrics"), HTTP_AUTH_ALLOWED);
+	buf_init(&out, 1 << 16);
+	assert_int_equal(http_auth_write_metrics(a, &out), 0);
+	assert_non_null(strstr(buf_cstr(&out), "k8smon_http_auth_total{result=\"unauthenticated\"} 2\n"));
+	assert_non_null(strstr(buf_cstr(&out), "k8smon_http_auth_total{result=\"forbidden\"} 1\n"));
+	assert_non_null(strstr(buf_cstr(&out), "k8smon_http_auth_total{result=\"allowed\"} 1\n"));
+	assert_non_null(strstr(buf_cstr(&out), "k8smon_http_auth_token_reviews_total 3\n"));
+	buf_fini(&out);
+
+	http_auth_close(a);
+	kube_loop_stop(loop);
+	http_auth_free(a);
+	kube_client_free(client);
+	kube_loop_free(loop);
+	api_stop(&api);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -307,6 +464,7 @@ int main(void)
 		cmocka_unit_test(test_cache_bounded),
 		cmocka_unit_test(test_bucket),
 		cmocka_unit_test(test_check_without_api),
+		cmocka_unit_test(test_review_outcomes),
 		cmocka_unit_test(test_tls_pair),
 		cmocka_unit_test(test_auth_flag),
 	};

@@ -21,7 +21,7 @@ struct ctx {
 	int order[8];
 	int n;
 	bool on_thread;
-	int fired, cancelled_fired;
+	int fired, cancelled_fired, late_fired;
 	uint64_t tid;
 	long status;
 	enum kube_fail fail;
@@ -32,6 +32,7 @@ static void post_a(void *arg) { struct ctx *c = arg; c->order[c->n++] = 1; c->on
 static void post_b(void *arg) { struct ctx *c = arg; c->order[c->n++] = 2; }
 static void timer_fn(void *arg) { ((struct ctx *)arg)->fired++; }
 static void timer_bad(void *arg) { ((struct ctx *)arg)->cancelled_fired++; }
+static void timer_late(void *arg) { ((struct ctx *)arg)->late_fired++; }
 
 static void arm(void *arg)
 {
@@ -40,6 +41,9 @@ static void arm(void *arg)
 	kube_loop_timer(c->l, 50, timer_fn, c);
 	c->tid = kube_loop_timer(c->l, 60, timer_bad, c);
 	kube_loop_timer_cancel(c->l, c->tid);
+	/* Due after the cancelled one: once it fired, the cancelled timer
+	 * would have fired too. */
+	kube_loop_timer(c->l, 70, timer_late, c);
 }
 
 static void read_fired(void *arg) { (void)arg; }
@@ -60,8 +64,15 @@ static void test_posts_timers(void **state)
 	assert_int_equal(c.order[1], 2);
 	assert_true(c.on_thread);
 	assert_false(kube_loop_on_thread(c.l));
-	usleep(200000);
-	kube_loop_call(c.l, read_fired, &c);
+	/* Polled (kube_loop_call orders the reads after the loop's writes),
+	 * bounded at 60 s for a loaded machine. */
+	for (int64_t end = clock_mono_ms() + 60000; clock_mono_ms() < end;) {
+		kube_loop_call(c.l, read_fired, &c);
+		if (c.late_fired)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(c.late_fired, 1);
 	assert_int_equal(c.fired, 1);
 	assert_int_equal(c.cancelled_fired, 0);
 	kube_loop_stop(c.l);

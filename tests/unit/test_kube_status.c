@@ -50,8 +50,17 @@ static void test_invalid_and_conflict(void **state)
 	assert_string_equal(cond_field(a, "Ready", "reason"), "InvalidSpec");
 	assert_string_equal(cond_field(a, "Ready", "message"), "spec.interval: \"15\" is not a duration");
 	assert_string_equal(cond_field(a, "Stalled", "status"), "True");
+	assert_string_equal(cond_field(a, "Reconciling", "status"), "False");
+	assert_string_equal(cond_field(a, "Stalled", "message"), "spec.interval: \"15\" is not a duration");
+	/* A Conflict is stalled too: nothing changes until a user acts
+	 * (statuses, not only reasons: kstatus and Argo CD read the status). */
+	assert_string_equal(cond_field(b, "Ready", "status"), "False");
 	assert_string_equal(cond_field(b, "Ready", "reason"), "Conflict");
+	assert_string_equal(cond_field(b, "Reconciling", "status"), "False");
+	assert_string_equal(cond_field(b, "Stalled", "status"), "True");
 	assert_string_equal(cond_field(b, "Stalled", "reason"), "Conflict");
+	assert_string_equal(cond_field(b, "Stalled", "message"), "node n1 is also selected by the older K8sMonitor a");
+	assert_null(cond_field(b, "TargetsSelected", "status"));
 	json_decref(a);
 	json_decref(b);
 }

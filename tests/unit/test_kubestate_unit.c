@@ -284,6 +284,43 @@ static void test_store_ops(void **state)
 	ks_store_free(s);
 }
 
+/* kube_ingress_tls from a hand-written Ingress, the expected series written
+ * out by hand from kube-state-metrics' definition (one series per TLS host,
+ * labelled with its entry's secretName, value 1): an oracle independent of
+ * the golden snapshots (tests/fixtures/kubestate/README.md). */
+static void test_ingress_tls_by_hand(void **state)
+{
+	struct ks_store *s = ks_store_new();
+	struct buf out;
+	json_t *ing = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:{s:[{s:[s, s], s:s}, {s:[s], s:s}]}}",
+				"apiVersion", "networking.k8s.io/v1", "kind", "Ingress",
+				"metadata", "name", "web", "namespace", "shop", "uid", "u-1",
+				"spec", "tls", "hosts", "a.shop.example", "b.shop.example", "secretName", "ab-cert",
+				"hosts", "c.shop.example", "secretName", "c-cert");
+	const char *want[] = {
+		"kube_ingress_tls{namespace=\"shop\",ingress=\"web\",tls_host=\"a.shop.example\",secret=\"ab-cert\"} 1\n",
+		"kube_ingress_tls{namespace=\"shop\",ingress=\"web\",tls_host=\"b.shop.example\",secret=\"ab-cert\"} 1\n",
+		"kube_ingress_tls{namespace=\"shop\",ingress=\"web\",tls_host=\"c.shop.example\",secret=\"c-cert\"} 1\n",
+	};
+	const char *p;
+	int n = 0;
+
+	(void)state;
+	assert_non_null(ing);
+	assert_int_equal(ks_store_upsert(s, KS_INGRESS, ing, NULL), 0);
+	buf_init(&out, 1 << 20);
+	assert_int_equal(ks_store_write(s, NULL, &out), 0);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		assert_non_null(strstr(buf_cstr(&out), want[i]));
+	/* Exactly those three series. */
+	for (p = buf_cstr(&out); (p = strstr(p, "\nkube_ingress_tls{")); p++)
+		n++;
+	assert_int_equal(n, 3);
+	buf_fini(&out);
+	json_decref(ing);
+	ks_store_free(s);
+}
+
 struct race {
 	struct ks_store *s;
 	int stop;
@@ -665,6 +702,7 @@ int main(void)
 		cmocka_unit_test(test_help_matches_reference),
 		cmocka_unit_test(test_store_ops),
 		cmocka_unit_test(test_store_concurrent),
+		cmocka_unit_test(test_ingress_tls_by_hand),
 		cmocka_unit_test(test_store_cursor),
 		cmocka_unit_test(test_store_cursor_concurrent),
 		cmocka_unit_test(test_store_big_segment),

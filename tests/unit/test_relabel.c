@@ -182,6 +182,19 @@ static void test_equal(void **state)
 	/* Both absent: "" == "". */
 	check("[{\"sourceLabels\":[\"m\"],\"targetLabel\":\"n\",\"action\":\"keepequal\"}]",
 	      "a=x", RELABEL_KEEP, "{a=\"x\"}");
+	/* Equal means the whole value: a prefix either way is not equal
+	 * (Prometheus compares the strings with ==). */
+	check("[{\"sourceLabels\":[\"a\"],\"targetLabel\":\"b\",\"action\":\"keepequal\"}]",
+	      "a=ab\nb=abc", RELABEL_DROP, NULL);
+	check("[{\"sourceLabels\":[\"a\"],\"targetLabel\":\"b\",\"action\":\"keepequal\"}]",
+	      "a=abc\nb=ab", RELABEL_DROP, NULL);
+	check("[{\"sourceLabels\":[\"a\"],\"targetLabel\":\"b\",\"action\":\"dropequal\"}]",
+	      "a=ab\nb=abc", RELABEL_KEEP, "{a=\"ab\",b=\"abc\"}");
+	check("[{\"sourceLabels\":[\"a\"],\"targetLabel\":\"b\",\"action\":\"dropequal\"}]",
+	      "a=abc\nb=ab", RELABEL_KEEP, "{a=\"abc\",b=\"ab\"}");
+	/* An empty source equals only an absent or empty target. */
+	check("[{\"sourceLabels\":[\"m\"],\"targetLabel\":\"b\",\"action\":\"keepequal\"}]",
+	      "b=x", RELABEL_DROP, NULL);
 	/* Joined sources. */
 	check("[{\"sourceLabels\":[\"a\",\"b\"],\"targetLabel\":\"c\",\"action\":\"keepequal\"}]",
 	      "a=x\nb=y\nc=x;y", RELABEL_KEEP, "{a=\"x\",b=\"y\",c=\"x;y\"}");

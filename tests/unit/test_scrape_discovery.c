@@ -56,6 +56,19 @@ static void test_rule_validation(void **state)
 
 	assert_null(rule("{\"interval\":\"10s\",\"scrapeTimeout\":\"30s\"}", err, sizeof(err)));
 	assert_string_equal(err, "spec.scrapeTimeout: 30s is longer than spec.interval 10s");
+	/* Boundaries: a timeout equal to the interval is allowed (Prometheus
+	 * refuses only scrape_timeout > scrape_interval); 1 ms more is not. */
+	r = rule("{\"interval\":\"10s\",\"scrapeTimeout\":\"10s\"}", err, sizeof(err));
+	assert_non_null(r);
+	assert_int_equal(r->timeout_ms, 10000);
+	assert_int_equal(scrape_rule_timeout(r, r->interval_ms), 10000);
+	scrape_rule_unref(r);
+	assert_null(rule("{\"interval\":\"10s\",\"scrapeTimeout\":\"10s1ms\"}", err, sizeof(err)));
+	assert_string_equal(err, "spec.scrapeTimeout: 10s1ms is longer than spec.interval 10s");
+	r = rule("{\"interval\":\"10s\",\"scrapeTimeout\":\"9s999ms\"}", err, sizeof(err));
+	assert_non_null(r);
+	assert_int_equal(scrape_rule_timeout(r, r->interval_ms), 9999);
+	scrape_rule_unref(r);
 	assert_null(rule("{\"role\":\"deployment\"}", err, sizeof(err)));
 	assert_non_null(strstr(err, "spec.role"));
 	assert_null(rule("{\"interval\":\"soon\"}", err, sizeof(err)));

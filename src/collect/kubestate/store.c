@@ -88,13 +88,34 @@ static void obj_unref(struct ks_obj *o)
 		free(o);
 }
 
+/* glibc's default rwlock prefers readers: while scrapes overlap (each
+ * render holds the read lock for its whole duration) a waiting writer never
+ * gets in, and watch events pile up behind continuous scrapes
+ * (BENCHMARKS.md "kube-state store: updates under scrapes"). Preferring
+ * writers lets an update in as soon as the renders in progress finish. The
+ * non-recursive kind deadlocks a thread that takes the read lock twice: no
+ * function here does (none calls another that locks). */
+static int lock_init(pthread_rwlock_t *l)
+{
+	pthread_rwlockattr_t a;
+	int rc;
+
+	if (pthread_rwlockattr_init(&a))
+		return -1;
+	rc = pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	if (!rc)
+		rc = pthread_rwlock_init(l, &a);
+	pthread_rwlockattr_destroy(&a);
+	return rc ? -1 : 0;
+}
+
 struct ks_store *ks_store_new(void)
 {
 	struct ks_store *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		return NULL;
-	if (pthread_rwlock_init(&s->lock, NULL)) {
+	if (lock_init(&s->lock)) {
 		free(s);
 		return NULL;
 	}
