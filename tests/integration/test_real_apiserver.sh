@@ -246,7 +246,7 @@ check "ScrapeRule with a bad regex: the agent writes False InvalidSpec, message 
 KRES=$(python3 -c '
 import sys, yaml
 m = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["kind"] == "K8sMonitor"][0]
-all_ = "certificatesigningrequests configmaps cronjobs daemonsets deployments endpoints endpointslices horizontalpodautoscalers ingresses jobs limitranges namespaces networkpolicies nodes persistentvolumeclaims persistentvolumes poddisruptionbudgets pods replicasets replicationcontrollers resourcequotas secrets services statefulsets storageclasses".split()
+all_ = "certificatesigningrequests configmaps cronjobs daemonsets deployments endpoints endpointslices horizontalpodautoscalers ingresses jobs leases limitranges mutatingadmissionpolicies mutatingadmissionpolicybindings mutatingwebhookconfigurations namespaces networkpolicies nodes persistentvolumeclaims persistentvolumes poddisruptionbudgets pods replicasets replicationcontrollers resourcequotas secrets services statefulsets storageclasses validatingadmissionpolicies validatingadmissionpolicybindings validatingwebhookconfigurations volumeattachments".split()
 print(",".join((m["spec"].get("kubeState") or {}).get("resources", all_)))' "$TMP/chart.yaml")
 check "the chart's K8sMonitor names its kube-state resources ($KRES)" test -n "$KRES"
 # Label and annotation allowlists, set live on the chart's monitor and given to KSM

@@ -400,7 +400,7 @@ static void test_store_cursor(void **state)
 	struct ks_filter filters[3] = {
 		{ 0 },
 		{ .exclude_namespaces = excl, .nexclude_namespaces = 1, .metric_deny = deny },
-		{ .kinds = 1u << KS_POD | 1u << KS_NODE },
+		{ .kinds = KS_KIND_BIT(KS_POD) | KS_KIND_BIT(KS_NODE) },
 	};
 	struct buf want, got;
 

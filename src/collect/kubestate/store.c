@@ -471,7 +471,7 @@ int ks_store_write(struct ks_store *s, const struct ks_filter *f, struct buf *ou
 		return KM_EINVAL;
 	pthread_rwlock_rdlock(&s->lock);
 	for (int k = 0; k < KS_KIND_COUNT && !rc; k++) {
-		if (f && f->kinds && !(f->kinds & (1u << k)))
+		if (f && f->kinds && !(f->kinds & KS_KIND_BIT(k)))
 			continue;
 		rc = write_kind(s, (enum ks_kind)k, f, out);
 	}
@@ -559,7 +559,7 @@ static int snapshot(struct ks_store *s, const struct ks_filter *f, struct ks_cur
 		return KM_ENOMEM;
 	pthread_rwlock_rdlock(&s->lock);
 	for (int k = 0; k < KS_KIND_COUNT; k++)
-		if (!f || !f->kinds || (f->kinds & (1u << k)))
+		if (!f || !f->kinds || (f->kinds & KS_KIND_BIT(k)))
 			total += s->t[k].count;
 	sn->objs = total ? malloc(total * sizeof(*sn->objs)) : NULL;
 	if (total && !sn->objs) {
@@ -570,7 +570,7 @@ static int snapshot(struct ks_store *s, const struct ks_filter *f, struct ks_cur
 	for (int k = 0; k < KS_KIND_COUNT; k++) {
 		struct ks_table *t = &s->t[k];
 		sn->start[k] = n;
-		if (f && f->kinds && !(f->kinds & (1u << k)))
+		if (f && f->kinds && !(f->kinds & KS_KIND_BIT(k)))
 			continue;
 		for (size_t b = 0; b < t->nbuckets; b++) {
 			/* Chains are about one object long: fetching the heads
