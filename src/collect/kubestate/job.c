@@ -70,6 +70,19 @@ static void failed(struct ks_render *r, const json_t *o)
 	condition(r, o, "Failed");
 }
 
+/* One series per Suspended condition: 1 when True, else 0 (KSM reads the
+ * condition, not spec.suspend). */
+static void suspended(struct ks_render *r, const json_t *o)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach(ks_json_path(o, "status.conditions"), i, c) {
+		if (strcmp(ks_str(c, "type"), "Suspended") == 0)
+			ks_emit(r, strcmp(ks_str(c, "status"), "True") == 0 ? 1 : 0, NULL);
+	}
+}
+
 static void time_at(struct ks_render *r, const json_t *o, const char *path)
 {
 	double t;
@@ -124,6 +137,8 @@ const struct ks_family ks_job_families[] = {
 	{ "kube_job_status_completion_time",
 	  "[STABLE] CompletionTime represents time when the job was completed.", G,
 	  completion_time },
+	{ "kube_job_status_suspended", "The number of pods which reached Phase Suspended.", G,
+	  suspended },
 	{ "kube_job_owner", "[STABLE] Information about the Job's owner.", G, owner },
 };
 const size_t ks_job_nfamilies = KS_NFAM(ks_job_families);
