@@ -68,6 +68,9 @@ API = {
 }
 
 NS = ["corpus-a", "corpus-b", "corpus-c", "corpus-d"]
+# ResourceQuotas and LimitRanges live apart: their admission plugins would refuse
+# (or default) the odd quantities of the other namespaces' pods and claims.
+NS_QUOTA = "corpus-quota"
 NODES = ["cn-%d" % i for i in range(10)]
 T = "2026-11-27T09:15:00Z"
 T_OLD = "2026-10-01T00:00:00Z"
@@ -75,8 +78,8 @@ T_OLD = "2026-10-01T00:00:00Z"
 # two keys that sanitise to the same name (label_a_b_conflict1/2).
 ODD_LABELS = {"app.kubernetes.io/name": "corpus", "Camel-Case_key": "v", "a-b": "1", "a_b": "2",
               "example.com/Tier": "front-end.v1", "x": ""}
-UNICODE_ANN = {"description": "caf\u00e9 \u2615 \u65e5\u672c\u8a9e \U0001F600", "quote\"key": "back\\slash\nnewline",
-               "empty": ""}
+UNICODE_ANN = {"description": "caf\u00e9 \u2615 \u65e5\u672c\u8a9e \U0001F600",
+               "quote-key": "say \"hi\" back\\slash\nnewline", "empty": ""}
 # Quantities across the range apimachinery accepts.
 QTY = ["10000T", "1Ei", "1.5m", "1e-3", "129e6", "0.5Gi", "123Mi", "1", "250m", "7.5", "1k", "2E", "999999999999999999",
        "1n", "100u", "3.14159", "1e3", "12Ki", "0"]
@@ -113,7 +116,7 @@ def gen():
     def add(o, status=None, **extra):
         out.append((o, status, extra))
 
-    for i, ns in enumerate(NS):
+    for i, ns in enumerate(NS + [NS_QUOTA]):
         add({"apiVersion": "v1", "kind": "Namespace",
              "metadata": md(ns, labels=ODD_LABELS if i == 0 else {"team": "t%d" % i},
                             annotations=UNICODE_ANN if i == 1 else None)})
@@ -210,7 +213,6 @@ def gen():
                 st["podIP"] = "10.244.%d.%d" % (k % 10, k % 250 + 1)
                 st["podIPs"] = [{"ip": st["podIP"]}]
                 st["startTime"] = T
-                st["qosClass"] = ["BestEffort", "Burstable", "Guaranteed"][k % 3]
             if si % 3 == 0:
                 st["conditions"] = [cond("PodScheduled", "True"), cond("Initialized", "True"),
                                     cond("Ready", "True" if phase == "Running" else "False", None if phase == "Running" else "ContainersNotReady"),
@@ -510,11 +512,11 @@ def gen():
     for i in range(6):
         hard = {"pods": "10", "requests.cpu": QTY[i], "limits.memory": QTY[(i + 6) % len(QTY)],
                 "requests.storage": QTY[(i + 12) % len(QTY)], "count/deployments.apps": "5"}
-        add({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": md("quota-%d" % i, NS[i % 4]), "spec": {"hard": hard}},
+        add({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": md("quota-%d" % i, NS_QUOTA), "spec": {"hard": hard}},
             None if i == 5 else {"hard": hard, "used": {"pods": str(i), "requests.cpu": ["1.5m", "0", "250m", "1e-3", "2", "100u"][i],
                                                         "limits.memory": "0"}})
     for i in range(4):
-        add({"apiVersion": "v1", "kind": "LimitRange", "metadata": md("lr-%d" % i, NS[i]),
+        add({"apiVersion": "v1", "kind": "LimitRange", "metadata": md("lr-%d" % i, NS_QUOTA),
              "spec": {"limits": [{"type": "Container", "max": {"cpu": QTY[i + 3] if i != 0 else "4", "memory": "10000T"},
                                   "min": {"cpu": "1.5m", "memory": "1e3"}, "default": {"cpu": "1", "memory": "1Gi"},
                                   "defaultRequest": {"cpu": "250m"}, "maxLimitRequestRatio": {"cpu": "7.5"}},
@@ -593,6 +595,8 @@ def gen():
             s["data"] = {"tls.crt": "", "tls.key": ""}
         if i == 2:
             s["data"] = {".dockerconfigjson": "e30="}
+        if i == 4:
+            s["data"] = {"username": "dQ==", "password": "cA=="}
         if i == 5:
             s["immutable"] = True
         add(s)
@@ -620,7 +624,7 @@ def gen():
             spec["leaseDurationSeconds"] = 15
             spec["renewTime"] = "2026-11-27T09:15:%02d.%06dZ" % (i, 999999 - i)
         if i % 3 == 1:
-            spec["acquireTime"] = T
+            spec["acquireTime"] = "2026-11-27T09:15:00.000000Z"   # a MicroTime: 6 digits
             spec["leaseTransitions"] = i
         add({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
              "metadata": md("lease-%d" % i, NS[i % 4], owner=("v1", "Node", NODES[i], False) if i % 3 == 0 else None),
@@ -725,7 +729,7 @@ def load(c):
     objs = gen()
     for o, st, extra in objs:
         code, body = c.req("POST", path(o, collection=True), o)
-        if code not in (200, 201):
+        if code not in (200, 201, 409):   # 409: loaded before, write the rest again
             fails += 1
             print("FAILED  create %s %s: %d %s" % (o["kind"], o["metadata"]["name"], code, body[:300]))
             continue

@@ -245,6 +245,132 @@ static void test_label_caps(void **state)
 	ks_store_free(s);
 }
 
+/* Lines of out whose text contains needle, sorted, joined: one object's series. */
+static char *lines_with(const char *out, const char *needle)
+{
+	struct buf b;
+	const char *l = out;
+
+	buf_init(&b, 1 << 22);
+	while (l && *l) {
+		const char *e = strchr(l, '\n');
+		size_t n = e ? (size_t)(e - l) : strlen(l);
+		if (memmem(l, n, needle, strlen(needle))) {
+			assert_int_equal(buf_add(&b, l, n), 0);
+			assert_int_equal(buf_addc(&b, '\n'), 0);
+		}
+		l = e ? e + 1 : NULL;
+	}
+	return buf_steal(&b);
+}
+
+/* Issue 17, bad input: fields of the wrong type, a 2 MB annotation, 10,000
+ * labels, quantities that do not parse. Each object is rendered with what
+ * parses (dropped pairs and skipped quantities counted, which the watcher
+ * logs rate-limited), and a good object's series are exactly what they are
+ * in a store without the bad ones. */
+static void test_bad_input(void **state)
+{
+	static const char *const all[] = { "*" };
+	struct ks_store *good = ks_store_new(), *s = ks_store_new();
+	struct ks_opts opts = { 0 };
+	struct ks_label_drops d;
+	struct buf out, big;
+	json_t *p0 = pod("ns", "p0", "n1"), *wrong, *huge = pod("ns", "huge", "n1"), *many = pod("ns", "many", "n1");
+	json_t *badq = pod("ns", "badq", "n1"), *labels = json_object(), *node;
+	char *want, *got;
+
+	(void)state;
+	opts.labels[KS_POD] = (struct ks_allowlist){ all, 1 };
+	opts.annotations[KS_POD] = (struct ks_allowlist){ all, 1 };
+	opts.labels[KS_NODE] = (struct ks_allowlist){ all, 1 };
+	assert_int_equal(ks_store_upsert(good, KS_POD, p0, &opts), 0);
+	assert_int_equal(ks_store_upsert(s, KS_POD, p0, &opts), 0);
+
+	/* wrong types everywhere: rendered from what is usable, nothing dropped */
+	wrong = json_loads("{\"kind\":\"Pod\",\"metadata\":{\"name\":\"wrong\",\"namespace\":\"ns\","
+			   "\"labels\":[\"a\"],\"annotations\":{\"a\":7},\"creationTimestamp\":5,"
+			   "\"ownerReferences\":{\"kind\":\"x\"}},\"spec\":\"not an object\","
+			   "\"status\":{\"phase\":7,\"containerStatuses\":{\"name\":\"c\"},"
+			   "\"conditions\":[1,\"x\",null]}}", 0, NULL);
+	assert_non_null(wrong);
+	assert_int_equal(ks_store_upsert(s, KS_POD, wrong, &opts), 0);
+
+	/* a 2 MB annotation: that pair left out, the others kept */
+	buf_init(&big, 3 << 20);
+	for (int i = 0; i < 2 << 20; i++)
+		assert_int_equal(buf_addc(&big, 'x'), 0);
+	json_object_set_new(json_object_get(huge, "metadata"), "annotations",
+			    json_pack("{s:s, s:s}", "big", buf_cstr(&big), "small", "ok"));
+	buf_fini(&big);
+	assert_int_equal(ks_store_upsert(s, KS_POD, huge, &opts), 0);
+
+	/* 10,000 labels: the first KS_LABELS_MAX in key order kept */
+	for (int i = 0; i < 10000; i++) {
+		char k[16];
+		snprintf(k, sizeof(k), "k%05d", i);
+		json_object_set_new(labels, k, json_string("v"));
+	}
+	json_object_set_new(json_object_get(many, "metadata"), "labels", labels);
+	assert_int_equal(ks_store_upsert(s, KS_POD, many, &opts), 0);
+
+	/* quantities that do not parse: those series skipped and counted */
+	json_object_set_new(json_object_get(json_object_get(json_array_get(
+				    json_object_get(json_object_get(badq, "spec"), "containers"), 0),
+								 "resources"), "requests"),
+			    "cpu", json_string("12x"));
+	assert_int_equal(ks_store_upsert(s, KS_POD, badq, &opts), 0);
+	node = json_loads("{\"kind\":\"Node\",\"metadata\":{\"name\":\"n1\"},\"status\":{"
+			  "\"capacity\":{\"memory\":\"1.2.3\",\"cpu\":\"4\"},\"allocatable\":{\"pods\":[]}}}",
+			  0, NULL);
+	assert_int_equal(ks_store_upsert(s, KS_NODE, node, &opts), 0);
+
+	ks_store_label_drops(s, &d);
+	assert_int_equal(d.value_length, 1);
+	assert_int_equal(d.label_count, 10000 - KS_LABELS_MAX);
+	assert_int_equal(d.bad_quantity, 3); /* "12x", "1.2.3", [] */
+
+	buf_init(&out, 16 << 20);
+	assert_int_equal(ks_store_write(s, NULL, &out), 0);
+	assert_non_null(strstr(buf_cstr(&out), "kube_pod_info{namespace=\"ns\",pod=\"wrong\""));
+	assert_non_null(strstr(buf_cstr(&out), ",annotation_small=\"ok\"} 1\n"));
+	assert_null(strstr(buf_cstr(&out), "annotation_big="));
+	assert_non_null(strstr(buf_cstr(&out), "label_k00063=\"v\""));
+	assert_null(strstr(buf_cstr(&out), "label_k00064="));
+	got = lines_with(buf_cstr(&out), "pod=\"badq\"");
+	assert_non_null(strstr(got, "kube_pod_container_resource_requests{namespace=\"ns\",pod=\"badq\""));
+	assert_non_null(strstr(got, "resource=\"memory\""));
+	assert_null(strstr(got, "resource=\"cpu\""));
+	free(got);
+	got = lines_with(buf_cstr(&out), "{node=\"n1\",resource=\""); /* the node's own */
+	assert_non_null(strstr(got, "kube_node_status_capacity{node=\"n1\",resource=\"cpu\",unit=\"core\"} 4\n"));
+	assert_null(strstr(got, "resource=\"memory\""));
+	assert_null(strstr(got, "resource=\"pods\""));
+	free(got);
+	/* the rest of the store is unaffected: p0 renders as in a store of its own */
+	got = lines_with(buf_cstr(&out), "pod=\"p0\"");
+	buf_reset(&out);
+	assert_int_equal(ks_store_write(good, NULL, &out), 0);
+	want = lines_with(buf_cstr(&out), "pod=\"p0\"");
+	assert_true(strlen(want) > 1000);
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+	buf_reset(&out);
+	assert_int_equal(ks_write_store_metrics(&out, s), 0);
+	assert_non_null(strstr(buf_cstr(&out),
+			       "k8smon_kube_state_values_skipped_total{reason=\"bad_quantity\"} 3\n"));
+	buf_fini(&out);
+	json_decref(p0);
+	json_decref(wrong);
+	json_decref(huge);
+	json_decref(many);
+	json_decref(badq);
+	json_decref(node);
+	ks_store_free(good);
+	ks_store_free(s);
+}
+
 static void test_store_ops(void **state)
 {
 	struct ks_store *s = ks_store_new();
@@ -672,6 +798,7 @@ int main(void)
 		cmocka_unit_test(test_bytes_per_object),
 		cmocka_unit_test(test_cron),
 		cmocka_unit_test(test_label_caps),
+		cmocka_unit_test(test_bad_input),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,7 +16,8 @@ KS_OPT_INT_FAMILY(completions, "spec.completions")
 KS_OPT_INT_FAMILY(deadline, "spec.activeDeadlineSeconds")
 KS_INT_FAMILY(succeeded, "status.succeeded")
 KS_INT_FAMILY(active, "status.active")
-KS_OPT_INT_FAMILY(ready_pods, "status.ready")
+/* KSM prints 0 when status.ready is unset (nil pointer), not nothing. */
+KS_INT_FAMILY(ready_pods, "status.ready")
 
 static const char *const failure_reasons[] = { "BackoffLimitExceeded", "DeadlineExceeded",
 					       "Evicted" };

@@ -193,6 +193,13 @@ bool ks_quantity_value(const json_t *v, double *out);
 bool ks_quantity_milli(const json_t *v, double *out);
 /* Quantity.AsApproximateFloat64(): the nearest double, no rounding up. */
 bool ks_quantity_approx(const json_t *v, double *out);
+/* The same for a family renderer: a value that is present but does not
+ * parse is counted in r->drops->bad_quantity (the API server never serves
+ * one; KSM could not decode the object at all), so the caller leaves its
+ * series out and the rest of the object is rendered. */
+bool ks_render_milli(struct ks_render *r, const json_t *v, double *out);
+bool ks_render_value(struct ks_render *r, const json_t *v, double *out);
+bool ks_render_approx(struct ks_render *r, const json_t *v, double *out);
 
 /* --- label names (labels.c) --- */
 

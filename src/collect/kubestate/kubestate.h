@@ -78,6 +78,7 @@ struct ks_allowlist {
 struct ks_label_drops {
 	uint64_t value_length;  /* value over KS_LABEL_VALUE_MAX */
 	uint64_t label_count;   /* pair past KS_LABELS_MAX */
+	uint64_t bad_quantity;  /* a quantity that does not parse: its series left out */
 };
 
 /* Render options. Borrowed by ks_store_upsert for the call only. An empty

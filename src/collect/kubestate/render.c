@@ -406,3 +406,26 @@ int ks_render_object(enum ks_kind kind, const json_t *obj, const struct ks_opts 
 	off[*k->nfamilies] = (uint32_t)out->len;
 	return r.err;
 }
+
+/* Counts a present value that is not a quantity (see ks_internal.h). */
+static bool counted(struct ks_render *r, const json_t *v, bool ok)
+{
+	if (!ok && v && !json_is_null(v))
+		r->drops->bad_quantity++;
+	return ok;
+}
+
+bool ks_render_milli(struct ks_render *r, const json_t *v, double *out)
+{
+	return counted(r, v, ks_quantity_milli(v, out));
+}
+
+bool ks_render_value(struct ks_render *r, const json_t *v, double *out)
+{
+	return counted(r, v, ks_quantity_value(v, out));
+}
+
+bool ks_render_approx(struct ks_render *r, const json_t *v, double *out)
+{
+	return counted(r, v, ks_quantity_approx(v, out));
+}

@@ -42,7 +42,7 @@ struct ks_store {
 	pthread_rwlock_t lock;
 	struct ks_table t[KS_KIND_COUNT];
 	/* Totals over every upsert (any thread). */
-	_Atomic uint64_t drops_value_length, drops_label_count, render_errors;
+	_Atomic uint64_t drops_value_length, drops_label_count, drops_bad_quantity, render_errors;
 };
 
 /* Output cap for one rendered object, as in ks_render_object(). */
@@ -215,6 +215,7 @@ int ks_store_upsert(struct ks_store *s, enum ks_kind kind, const json_t *obj,
 	rc = ks_render_object(kind, obj, opts, &text, off, &drops);
 	atomic_fetch_add(&s->drops_value_length, drops.value_length);
 	atomic_fetch_add(&s->drops_label_count, drops.label_count);
+	atomic_fetch_add(&s->drops_bad_quantity, drops.bad_quantity);
 	if (rc) {
 		atomic_fetch_add(&s->render_errors, 1);
 		goto out;
@@ -325,6 +326,7 @@ void ks_store_label_drops(struct ks_store *s, struct ks_label_drops *out)
 {
 	out->value_length = atomic_load(&s->drops_value_length);
 	out->label_count = atomic_load(&s->drops_label_count);
+	out->bad_quantity = atomic_load(&s->drops_bad_quantity);
 }
 
 uint64_t ks_store_render_errors(struct ks_store *s)

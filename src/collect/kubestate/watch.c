@@ -40,6 +40,7 @@ struct ks_watcher {
 	atomic_bool settled;
 	struct log_limit render_log;        /* loop thread */
 	struct log_limit labels_log;        /* loop thread */
+	struct log_limit values_log;        /* loop thread */
 };
 
 static void ro_fini(struct ks_render_opts *ro)
@@ -115,6 +116,12 @@ static void on_upsert(struct ks_kind_sub *ks, json_t *obj)
 			    (unsigned long long)(after.value_length - before.value_length),
 			    KS_LABEL_VALUE_MAX,
 			    (unsigned long long)(after.label_count - before.label_count), KS_LABELS_MAX);
+	if (after.bad_quantity != before.bad_quantity)
+		log_limited(&w->values_log, 30000, LOG_WARN, "kube-state",
+			    "%s %s: %llu resource quantities that do not parse; their series are left out "
+			    "(k8smon_kube_state_values_skipped_total)",
+			    ks_kind_resource(ks->kind), name ? name : "?",
+			    (unsigned long long)(after.bad_quantity - before.bad_quantity));
 }
 
 static void changed(struct ks_kind_sub *ks)
