@@ -9,9 +9,10 @@ set -eu
 # Dockerfile's build stage; ca-certificates is the bundle image/rootfs.sh copies).
 BUILD_PKGS="gcc make pkg-config libcurl4-openssl-dev libgnutls28-dev libyaml-dev libjansson-dev
 libmicrohttpd-dev libcmocka-dev zlib1g-dev libpcre2-dev python3 ca-certificates"
+# tzdata: CronJob spec.timeZone (kube_cronjob_next_schedule_time) is read from /usr/share/zoneinfo.
 # skopeo: tests/integration/test_image.sh reads the image archive with it (and
 # the README pushes the image with it).
-PKGS="$BUILD_PKGS openssl curl
+PKGS="$BUILD_PKGS openssl curl tzdata
 prometheus-node-exporter prometheus lua5.1 victoria-metrics python3-yaml util-linux skopeo"
 BUILD_ONLY=0
 [ "${1:-}" = "--build" ] && BUILD_ONLY=1 && PKGS=$BUILD_PKGS
