@@ -789,7 +789,8 @@ static void put32(FILE *f, uint32_t v)
 	assert_int_equal(fwrite(b, 1, 4, f), 4);
 }
 
-/* A TZif v2 file: +1h until `at`, +2h from then on (RFC 8536 layout). */
+/* A TZif v2 file (RFC 8536 layout): +1h until `at`, then +2h, +1h again
+ * from at + 5 days, +2h from at + 10 days. */
 static void write_zone(const char *path, int64_t at)
 {
 	FILE *f = fopen(path, "wb");
@@ -801,12 +802,15 @@ static void write_zone(const char *path, int64_t at)
 	fwrite(zero15, 1, 15, f);
 	put32(f, 0), put32(f, 0), put32(f, 0), put32(f, 0), put32(f, 1), put32(f, 4);
 	put32(f, 3600), fputc(0, f), fputc(0, f), fwrite("ZZ1\0", 1, 4, f);
-	/* v2 header + block: one transition at `at` to type 1 */
+	/* v2 header + block: three transitions */
 	fwrite("TZif2", 1, 5, f);
 	fwrite(zero15, 1, 15, f);
-	put32(f, 0), put32(f, 0), put32(f, 0), put32(f, 1), put32(f, 2), put32(f, 8);
-	put32(f, (uint32_t)((uint64_t)at >> 32)), put32(f, (uint32_t)at);
-	fputc(1, f);
+	put32(f, 0), put32(f, 0), put32(f, 0), put32(f, 3), put32(f, 2), put32(f, 8);
+	for (int i = 0; i < 3; i++) {
+		int64_t t = at + (int64_t)i * 5 * 86400;
+		put32(f, (uint32_t)((uint64_t)t >> 32)), put32(f, (uint32_t)t);
+	}
+	fputc(1, f), fputc(0, f), fputc(1, f);
 	put32(f, 3600), fputc(0, f), fputc(0, f);
 	put32(f, 7200), fputc(1, f), fputc(4, f);
 	fwrite("ZZ1\0ZZ2\0", 1, 8, f);
@@ -833,6 +837,9 @@ static void test_cron_zone(void **state)
 	assert_int_equal(ks_tz_offset(&tz, t0 - 86400 * 365), 3600);
 	assert_int_equal(ks_tz_offset(&tz, change - 1), 3600);
 	assert_int_equal(ks_tz_offset(&tz, change), 7200);
+	assert_int_equal(ks_tz_offset(&tz, change + 5 * 86400 - 1), 7200);
+	assert_int_equal(ks_tz_offset(&tz, change + 5 * 86400), 3600); /* exactly at a transition */
+	assert_int_equal(ks_tz_offset(&tz, change + 10 * 86400), 7200);
 	assert_int_equal(ks_tz_offset(&tz, change + 86400 * 3650), 7200);
 	ks_tz_free(&tz);
 	assert_int_equal(ks_tz_load(dir, "Missing", 7, &tz), KM_ENOENT);
