@@ -851,6 +851,15 @@ static void test_cron_zone(void **state)
 	/* 00:00Z is 01:00 wall: 03:00 wall = 02:00Z */
 	assert_int_equal(ks_cron_next_in(&c, dir, t0, &next), 0);
 	assert_int_equal(next, t0 + 2 * 3600);
+	/* every minute: the next whole minute, whatever the zone */
+	assert_int_equal(ks_cron_parse("* * * * *", NULL, &c), 0);
+	c.non_utc = true;
+	snprintf(c.zone, sizeof(c.zone), "Test");
+	assert_int_equal(ks_cron_next_in(&c, dir, t0 + 30, &next), 0);
+	assert_int_equal(next, t0 + 60);
+	assert_int_equal(ks_cron_parse("0 3 * * *", NULL, &c), 0);
+	c.non_utc = true;
+	snprintf(c.zone, sizeof(c.zone), "Test");
 	/* after the change (+2h): 03:00 wall next day = 01:00Z */
 	assert_int_equal(ks_cron_next_in(&c, dir, t0 + 12 * 3600, &next), 0);
 	assert_int_equal(next, t0 + 86400 + 3600);

@@ -248,12 +248,9 @@ void ks_emit_map_all(struct ks_render *r, const json_t *obj, const char *path,
 {
 	static const char *const star[] = { "*" };
 	static const struct ks_allowlist all = { star, 1 };
-	const json_t *map = ks_json_path(obj, path);
 
-	if (json_object_size(map) == 0)
-		ks_emit(r, 1, NULL); /* KSM: one series even for an empty map */
-	else
-		emit_map(r, map, &all, prefix);
+	/* An absent or empty map still gives its one series (no extra labels). */
+	emit_map(r, ks_json_path(obj, path), &all, prefix);
 }
 
 /* DNS-1123 subdomain: lower-case alphanumerics, '-' and '.', <= 253. */
