@@ -16,12 +16,12 @@ set -u
 T0=$(date +%s)
 TMP=$(mktemp -d /tmp/test_ksm_corpus.XXXXXX)
 SPID="" APID="" KPID=""
-cleanup() {
+cleanup() {  # the agent and KSM first, so they stop against a live server
 	[ -n "$KPID" ] && kill "$KPID" 2>/dev/null
 	[ -n "$APID" ] && kill "$APID" 2>/dev/null
-	[ -n "$SPID" ] && kill "$SPID" 2>/dev/null
 	[ -n "$KPID" ] && wait "$KPID" 2>/dev/null
 	[ -n "$APID" ] && wait "$APID" 2>/dev/null
+	[ -n "$SPID" ] && kill "$SPID" 2>/dev/null
 	[ -n "$SPID" ] && wait "$SPID" 2>/dev/null
 	[ "${KEEP_TMP:-0}" = 1 ] && echo "kept $TMP" || rm -rf "$TMP"
 }
