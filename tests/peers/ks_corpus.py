@@ -391,6 +391,7 @@ def gen():
         {"type": "External", "external": {"metric": {"name": "lag"}, "target": {"type": "AverageValue", "averageValue": "0.5"}}},
         {"type": "ContainerResource", "containerResource": {"name": "cpu", "container": "app",
                                                             "target": {"type": "Utilization", "averageUtilization": 50}}},
+        {"type": "External", "external": {"metric": {"name": "small"}, "target": {"type": "Value", "value": "7.5m"}}},
     ]
     current = {
         "Resource": {"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 93, "averageValue": "1.5"}}},
