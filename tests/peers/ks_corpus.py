@@ -9,6 +9,8 @@ usage: ks_corpus.py load  APIDIR   create every object, then its status (/status
        ks_corpus.py count          print the number of objects per kind (no server)
 
 APIDIR is apiserver.sh's directory (url, ca.crt, admin.crt, admin.key).
+KS_CORPUS_SCALE=N (default 1) adds N-1 copies of every object but the
+namespaces, named <name>-r<i> (for a bigger run by hand; make test uses 1).
 
 Edge cases (issue 17): optional fields missing; every pod phase and container
 state (waiting/running/terminated with their reasons, last states); init and
@@ -20,6 +22,7 @@ status messages and image names (label values cannot hold it: the server
 refuses). Deterministic: the same objects every run.
 Python 3 standard library only.
 """
+import copy
 import hashlib
 import http.client
 import json
@@ -111,6 +114,19 @@ def cond(t, s, reason=None, msg=None):
 
 def gen():
     """[(object, status or None, extra)]; extra: {"ephemeral": [...], "approval": [...]}"""
+    base = gen_base()
+    out = list(base)
+    for r in range(1, int(os.environ.get("KS_CORPUS_SCALE", "1"))):
+        for o, st, extra in base:
+            if o["kind"] == "Namespace":
+                continue
+            o = copy.deepcopy(o)
+            o["metadata"]["name"] += "-r%d" % r
+            out.append((o, st, extra))
+    return out
+
+
+def gen_base():
     out = []
 
     def add(o, status=None, **extra):
