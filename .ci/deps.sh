@@ -9,11 +9,12 @@ set -eu
 # Dockerfile's build stage; ca-certificates is the bundle image/rootfs.sh copies).
 BUILD_PKGS="gcc make pkg-config libcurl4-openssl-dev libgnutls28-dev libyaml-dev libjansson-dev
 libmicrohttpd-dev libcmocka-dev zlib1g-dev libpcre2-dev python3 ca-certificates"
+# tzdata: CronJob spec.timeZone (kube_cronjob_next_schedule_time) is read from /usr/share/zoneinfo.
 # skopeo: tests/integration/test_image.sh reads the image archive with it (and
 # the README pushes the image with it). containerd, runc, the CNI plugins and
 # iptables: the real-kubelet cluster (tests/peers/cluster.sh). iproute2: network
 # namespaces for test_e2e_prometheus.sh and the container network tests.
-PKGS="$BUILD_PKGS openssl curl
+PKGS="$BUILD_PKGS openssl curl tzdata
 prometheus-node-exporter prometheus lua5.1 victoria-metrics python3-yaml util-linux skopeo
 containerd runc containernetworking-plugins iptables iproute2"
 BUILD_ONLY=0

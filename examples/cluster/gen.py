@@ -499,6 +499,85 @@ def build():
                              [("http", 80, "http")], {"app.kubernetes.io/name": "grafana"}))
 
 
+    # ------------------------------------------------------------ KSM's other default kinds
+    # EndpointSlice of the frontend Service (kube_endpointslice_*): two ready pods with
+    # zone hints, one terminating; a named and an unnamed port
+    add("services.yaml", {
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": meta("frontend-x7k2p", "shop", {"kubernetes.io/service-name": "frontend",
+                                                    "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"},
+                         ts=T1, kind="EndpointSlice"),
+        "addressType": "IPv4",
+        "endpoints": [
+            {"addresses": ["10.244.1.10"], "conditions": {"ready": True, "serving": True, "terminating": False},
+             "nodeName": "demo-node-1", "zone": "zone-a",
+             "targetRef": {"kind": "Pod", "name": "frontend-0", "namespace": "shop"},
+             "hints": {"forZones": [{"name": "zone-a"}]}},
+            {"addresses": ["10.244.2.10"], "conditions": {"ready": True, "serving": True, "terminating": False},
+             "nodeName": "demo-node-2", "zone": "zone-b", "hostname": "frontend-1",
+             "hints": {"forZones": [{"name": "zone-b"}, {"name": "zone-c"}]}},
+            {"addresses": ["10.244.3.10"], "conditions": {"ready": False, "serving": False, "terminating": True},
+             "nodeName": "demo-node-3"}],
+        "ports": [{"name": "http", "protocol": "TCP", "port": 8080}, {"name": "", "protocol": "UDP", "port": 53}]})
+    # a Lease held by a controller (kube_lease_*); the renew time has microseconds
+    add("policy.yaml", {
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": meta("demo-controller", "kube-system", ts=T0, kind="Lease",
+                         owner=("v1", "Node", "demo-node-1")),
+        "spec": {"holderIdentity": "demo-node-1_4b8f", "leaseDurationSeconds": 15,
+                 "acquireTime": "2026-11-27T09:15:00.000000Z", "renewTime": "2026-11-28T05:40:01.654321Z",
+                 "leaseTransitions": 2}})
+    add("policy.yaml", {
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": meta("unheld", "batch", ts=T0, kind="Lease"), "spec": {}})
+    # a VolumeAttachment of the postgres volume (kube_volumeattachment_*)
+    add("storage.yaml", {
+        "apiVersion": "storage.k8s.io/v1", "kind": "VolumeAttachment",
+        "metadata": meta("csi-" + hexid("va", "postgres")[:40], labels={"app.kubernetes.io/managed-by": "ebs-csi"},
+                         ts=T1, kind="VolumeAttachment"),
+        "spec": {"attacher": "ebs.csi.aws.com", "nodeName": "demo-node-2",
+                 "source": {"persistentVolumeName": "pvc-" + uid("pv", "postgres")}},
+        "status": {"attached": True, "attachmentMetadata": {"devicePath": "/dev/xvdba"}}})
+    # admission: webhooks and CEL policies that match only example.com/widgets, so they
+    # never get in the way of the other objects (failurePolicy Ignore on the webhooks)
+    rules = [{"apiGroups": ["example.com"], "apiVersions": ["v1"], "operations": ["CREATE"],
+              "resources": ["widgets"], "scope": "*"}]
+    for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
+        pre = "mutate" if kind.startswith("M") else "validate"
+        add("admission.yaml", {
+            "apiVersion": "admissionregistration.k8s.io/v1", "kind": kind,
+            "metadata": meta("demo-" + pre, ts=T0, kind=kind),
+            "webhooks": [
+                {"name": pre + ".widgets.example.com", "admissionReviewVersions": ["v1"], "sideEffects": "None",
+                 "failurePolicy": "Ignore", "rules": rules,
+                 "clientConfig": {"service": {"name": "widget-webhook", "namespace": "shop", "port": 443}}},
+                {"name": pre + "-url.widgets.example.com", "admissionReviewVersions": ["v1"], "sideEffects": "None",
+                 "failurePolicy": "Ignore", "rules": rules,
+                 "clientConfig": {"url": "https://webhook.example.com/" + pre}}]})
+    match = {"resourceRules": [{"apiGroups": ["example.com"], "apiVersions": ["v1"], "operations": ["CREATE"],
+                                "resources": ["widgets"]}]}
+    add("admission.yaml", {
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+        "metadata": meta("widget-limits", ts=T0, kind="ValidatingAdmissionPolicy"),
+        "spec": {"failurePolicy": "Fail", "paramKind": {"apiVersion": "v1", "kind": "ConfigMap"},
+                 "matchConstraints": match,
+                 "validations": [{"expression": "object.metadata.name.size() < 64"}]}})
+    add("admission.yaml", {
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": meta("widget-limits-shop", ts=T0, kind="ValidatingAdmissionPolicyBinding"),
+        "spec": {"policyName": "widget-limits", "validationActions": ["Deny", "Audit"],
+                 "paramRef": {"name": "widget-limits", "namespace": "shop", "parameterNotFoundAction": "Allow"}}})
+    add("admission.yaml", {
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingAdmissionPolicy",
+        "metadata": meta("widget-defaults", ts=T0, kind="MutatingAdmissionPolicy"),
+        "spec": {"failurePolicy": "Ignore", "reinvocationPolicy": "IfNeeded", "matchConstraints": match,
+                 "mutations": [{"patchType": "ApplyConfiguration",
+                                "applyConfiguration": {"expression": "Object{metadata: Object.metadata{labels: {\"defaulted\": \"true\"}}}"}}]}})
+    add("admission.yaml", {
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingAdmissionPolicyBinding",
+        "metadata": meta("widget-defaults", ts=T0, kind="MutatingAdmissionPolicyBinding"),
+        "spec": {"policyName": "widget-defaults"}})
+
 CSR_PEM_B64 = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURSBSRVFVRVNULS0tLS0KTUlIZ01JR0hBZ0VBTUNVeEZEQVNCZ05WQkFNTUMyUmxiVzh0WTJ4cFpXNTBNUTB3Q3dZRFZRUUtEQVJrWlcxdgpNRmt3RXdZSEtvWkl6ajBDQVFZSUtvWkl6ajBEQVFjRFFnQUU4WkEyaEFPdk5MdXBleFBVb2FBN2lWZWM1NjMrCm93TnNTTXN6YkpKdGlOQVZJa3ZJYmEyZUM0bTBBL2psQmhjT3g1VS9uR2IyQ252azg0TEpDOGRlaUtBQU1Bb0cKQ0NxR1NNNDlCQU1DQTBnQU1FVUNJQ3hTVmgrYTVmK2tRUHJRbTNGVVdhTTg4WlFXVENrVTdoMGcxNVptMVkrbwpBaUVBeTNXdnVEbTNiTEhQMG92Yi8wdDlCZTlqOEJhd0VDL0lScXNzQVBDQXlOdz0KLS0tLS1FTkQgQ0VSVElGSUNBVEUgUkVRVUVTVC0tLS0tCg=="
 CERT_PEM_B64 = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJSRENCNndJVUJkZVhMcWs1MmVKTUN2QjU3ZW5GSGM4SWhtVXdDZ1lJS29aSXpqMEVBd0l3SlRFVU1CSUcKQTFVRUF3d0xaR1Z0YnkxamJHbGxiblF4RFRBTEJnTlZCQW9NQkdSbGJXOHdIaGNOTWpZeE1qQTJNREExTmpJMQpXaGNOTXpZeE1qQXpNREExTmpJMVdqQWxNUlF3RWdZRFZRUUREQXRrWlcxdkxXTnNhV1Z1ZERFTk1Bc0dBMVVFCkNnd0VaR1Z0YnpCWk1CTUdCeXFHU000OUFnRUdDQ3FHU000OUF3RUhBMElBQlBHUU5vUURyelM3cVhzVDFLR2cKTzRsWG5PZXQvcU1EYkVqTE0yeVNiWWpRRlNKTHlHMnRuZ3VKdEFQNDVRWVhEc2VWUDV4bTlncDc1UE9DeVF2SApYb2d3Q2dZSUtvWkl6ajBFQXdJRFNBQXdSUUloQVA2TWpGNVFoZVg0K0JXYmRpakF5NElvOUpYVDlmQ25Kbk00CllEK1FtanZLQWlBUkZ5c0lKc1o2Z3JEOEN2cFh5dytZZ3FvNVUvM25aY0RYK04xbWNmakJ1UT09Ci0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K"
 

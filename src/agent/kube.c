@@ -733,7 +733,7 @@ static int write_list_counts(struct agent_kube *k, const struct ks_filter *f, st
 	size_t n = 0;
 
 	for (int i = 0; i < KS_KIND_COUNT; i++) {
-		if (f->kinds && !(f->kinds & (1u << i)))
+		if (f->kinds && !(f->kinds & KS_KIND_BIT(i)))
 			continue;
 		counts[n++] = (struct ks_self_counts){
 			.resource = ks_kind_go_type((enum ks_kind)i),

@@ -469,7 +469,6 @@ static int apply_monitor(struct config *c, const json_t *m, char *err, size_t er
 		if (!c->ks_spec)
 			return KM_ENOMEM;
 		rc = get_str_list(ks, "resources", "spec.kubeState", &c->ks_resources, &present, err, errlen);
-		bool any_families = false;
 		for (size_t i = 0; !rc && i < c->ks_resources.n; i++) {
 			const struct ks_kind_info *ki = ks_kind_by_name(c->ks_resources.v[i]);
 			if (!ki) {
@@ -477,16 +476,6 @@ static int apply_monitor(struct config *c, const json_t *m, char *err, size_t er
 					 c->ks_resources.v[i]);
 				rc = KM_EINVAL;
 			}
-			any_families |= ki && ki->families;
-		}
-		/* A list naming only resources without families (endpointslices)
-		 * would select no kind, and an empty kind mask means all of them. */
-		if (!rc && c->ks_resources.n && !any_families) {
-			snprintf(err, errlen,
-				 "spec.kubeState.resources: k8smon has no kube_* families for \"%.64s\"; list "
-				 "at least one other resource (or disable the kube-state collector)",
-				 c->ks_resources.v[0]);
-			rc = KM_EINVAL;
 		}
 		if (!rc)
 			rc = get_rx_list(ks, "metricAllowlist", "spec.kubeState", &c->ks_allow, err, errlen);

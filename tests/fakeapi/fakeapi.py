@@ -204,6 +204,10 @@ BUILTINS = [
     ("certificates.k8s.io", "v1", "certificatesigningrequests", "CertificateSigningRequest", False, ["csr"], [], True),
     ("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations", "MutatingWebhookConfiguration", False, [], ["api-extensions"], False),
     ("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations", "ValidatingWebhookConfiguration", False, [], ["api-extensions"], False),
+    ("admissionregistration.k8s.io", "v1", "validatingadmissionpolicies", "ValidatingAdmissionPolicy", False, [], ["api-extensions"], True),
+    ("admissionregistration.k8s.io", "v1", "validatingadmissionpolicybindings", "ValidatingAdmissionPolicyBinding", False, [], ["api-extensions"], False),
+    ("admissionregistration.k8s.io", "v1", "mutatingadmissionpolicies", "MutatingAdmissionPolicy", False, [], ["api-extensions"], True),
+    ("admissionregistration.k8s.io", "v1", "mutatingadmissionpolicybindings", "MutatingAdmissionPolicyBinding", False, [], ["api-extensions"], False),
     ("apiregistration.k8s.io", "v1", "apiservices", "APIService", False, [], ["api-extensions"], True),
     ("node.k8s.io", "v1", "runtimeclasses", "RuntimeClass", False, [], [], False),
 ]

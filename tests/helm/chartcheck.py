@@ -56,6 +56,12 @@ EXPECTED_RULES = {  # (apiGroup, resource) -> verbs of the agent's ClusterRole
     ("discovery.k8s.io", "endpointslices"): ["list", "watch"],
     ("certificates.k8s.io", "certificatesigningrequests"): ["list", "watch"],
     ("storage.k8s.io", "storageclasses"): ["list", "watch"],
+    ("storage.k8s.io", "volumeattachments"): ["list", "watch"],
+    ("coordination.k8s.io", "leases"): ["list", "watch"],
+    **{("admissionregistration.k8s.io", r): ["list", "watch"]
+       for r in ["mutatingadmissionpolicies", "mutatingadmissionpolicybindings", "mutatingwebhookconfigurations",
+                 "validatingadmissionpolicies", "validatingadmissionpolicybindings",
+                 "validatingwebhookconfigurations"]},
     ("k8smon.io", "k8smonitors"): ["list", "watch"], ("k8smon.io", "scraperules"): ["list", "watch"],
     ("k8smon.io", "k8smonitors/status"): ["patch"], ("k8smon.io", "scraperules/status"): ["patch"],
     ("authentication.k8s.io", "tokenreviews"): ["create"],
@@ -147,7 +153,7 @@ def check_default(objs, ns):
                   for rule in o["rules"] for r in rule.get("resources", [])),
           "default: no Role or ClusterRole grants Secrets or ConfigMaps")
     res = km["spec"]["kubeState"]["resources"]
-    check(len(res) == 23 and "secrets" not in res and "configmaps" not in res,
+    check(len(res) == 31 and "secrets" not in res and "configmaps" not in res,
           "default K8sMonitor: kubeState.resources = every kind but secrets and configmaps", res)
     check(find(objs, "PodMonitor") is None and find(objs, "VMPodScrape") is None, "PodMonitor / VMPodScrape off by default")
 
@@ -276,7 +282,7 @@ def main():
               and crb5["subjects"] == [{"kind": "ServiceAccount", "name": "k8smon", "namespace": ns}],
               "...bound to the agents' ServiceAccount")
         res5 = find(objs5, "K8sMonitor")["spec"]["kubeState"]["resources"]
-        check(len(res5) == 25 and "secrets" in res5 and "configmaps" in res5, "...and the K8sMonitor asks for them")
+        check(len(res5) == 33 and "secrets" in res5 and "configmaps" in res5, "...and the K8sMonitor asks for them")
         psc5 = find(objs5, "DaemonSet")["spec"]["template"]["spec"]["securityContext"]
         check(psc5.get("runAsUser") == 4242 and psc5.get("runAsGroup") == 4343, "runAsUser / runAsGroup configurable")
         ex = {(o["kind"], o["metadata"]["name"]): o for o in k8syaml.load_objects(os.path.join(ROOT, "examples/kube-state-secrets.yaml"))}

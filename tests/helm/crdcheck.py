@@ -44,10 +44,13 @@ def dur(s):
 
 DUR_PAT = "^([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?$"
 KSM_RES = ['certificatesigningrequests', 'configmaps', 'cronjobs', 'daemonsets', 'deployments',
-           'endpoints', 'endpointslices', 'horizontalpodautoscalers', 'ingresses', 'jobs', 'limitranges',
-           'namespaces', 'networkpolicies', 'nodes', 'persistentvolumeclaims', 'persistentvolumes',
-           'poddisruptionbudgets', 'pods', 'replicasets', 'replicationcontrollers', 'resourcequotas',
-           'secrets', 'services', 'statefulsets', 'storageclasses']
+           'endpoints', 'endpointslices', 'horizontalpodautoscalers', 'ingresses', 'jobs', 'leases',
+           'limitranges', 'mutatingadmissionpolicies', 'mutatingadmissionpolicybindings',
+           'mutatingwebhookconfigurations', 'namespaces', 'networkpolicies', 'nodes',
+           'persistentvolumeclaims', 'persistentvolumes', 'poddisruptionbudgets', 'pods', 'replicasets',
+           'replicationcontrollers', 'resourcequotas', 'secrets', 'services', 'statefulsets',
+           'storageclasses', 'validatingadmissionpolicies', 'validatingadmissionpolicybindings',
+           'validatingwebhookconfigurations', 'volumeattachments']
 
 # Python equivalents of every CEL rule in crds/ (keyed by the rule text). A CRD rule
 # without an entry here fails the "crds" check, so the two cannot drift apart.

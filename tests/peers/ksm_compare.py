@@ -3,7 +3,7 @@
 
 Compares two scrapes of kube-state families (the real kube-state-metrics and
 k8smon's /metrics/kube-state, same API server, same objects): per family the
-set of (labels, value) series must be equal. Differences listed in KNOWN_DIFF
+set of (labels, value) series and the HELP and TYPE texts must be equal. Differences listed in KNOWN_DIFF
 are printed as known; any other fails (exit 1).
 """
 import collections
@@ -14,8 +14,16 @@ SERIES = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})?\s+(\S+)')
 
 
 def load(path):
+    """{family: set of (labels, value)}, the family's ("# HELP", text) and
+    ("# TYPE", text) in the same set: a family that differs only in HELP or
+    TYPE shows up as "differs" with those lines."""
     fam = collections.defaultdict(set)
     for line in open(path):
+        if line.startswith("# HELP ") or line.startswith("# TYPE "):
+            parts = line.rstrip("\n").split(" ", 3)
+            if len(parts) >= 3:
+                fam[parts[2]].add(("# " + parts[1], parts[3] if len(parts) > 3 else ""))
+            continue
         if line.startswith("#") or not line.strip():
             continue
         m = SERIES.match(line)

@@ -18,7 +18,12 @@ KINDS = {"certificatesigningrequests": "certificates.k8s.io", "configmaps": "", 
          "persistentvolumeclaims": "", "persistentvolumes": "",
          "poddisruptionbudgets": "policy", "pods": "", "replicasets": "apps", "replicationcontrollers": "",
          "resourcequotas": "", "secrets": "", "services": "", "statefulsets": "apps",
-         "storageclasses": "storage.k8s.io"}
+         "storageclasses": "storage.k8s.io", "leases": "coordination.k8s.io",
+         "volumeattachments": "storage.k8s.io",
+         **{r: "admissionregistration.k8s.io" for r in [
+             "mutatingadmissionpolicies", "mutatingadmissionpolicybindings", "mutatingwebhookconfigurations",
+             "validatingadmissionpolicies", "validatingadmissionpolicybindings",
+             "validatingwebhookconfigurations"]}}
 
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
 sa = next(d for d in docs if d["kind"] == "DaemonSet")["spec"]["template"]["spec"]["serviceAccountName"]

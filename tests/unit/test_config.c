@@ -11,6 +11,7 @@
 
 #include "config/config.h"
 #include "config/selector.h"
+#include "collect/kubestate/kinds.h"
 
 static struct flags flags;
 
@@ -122,10 +123,6 @@ static void test_invalid_specs(void **state)
 		     "spec.node.netdevExclude: invalid regex (veth: missing closing parenthesis at offset 5");
 	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"kubeState\":{\"resources\":[\"pods\",\"widgets\"]}}}",
 		     "spec.kubeState.resources[1]: unknown resource \"widgets\"");
-	/* Alone it would select no kind, which the empty kind mask reads as all. */
-	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"kubeState\":{\"resources\":[\"endpointslices\"]}}}",
-		     "spec.kubeState.resources: k8smon has no kube_* families for \"endpointslices\"; list at "
-		     "least one other resource (or disable the kube-state collector)");
 	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"kubeState\":{\"metricAllowlist\":[\"kube_pod_.*\",\"[\"]}}}",
 		     "spec.kubeState.metricAllowlist[1]: invalid regex [: missing terminating ] for character class at offset 1");
 	expect_error("{\"metadata\":{},\"spec\":{}}", "metadata.name: required");
@@ -207,17 +204,21 @@ static void test_diff(void **state)
 	config_unref(b);
 }
 
-/* Accepted next to a kind with families, and adds nothing (docs/crds.md). */
+/* Kinds past bit 31 of the kind set are selected on their own (the set was
+ * 32 bits wide before there were 33 kinds). */
 static void test_endpointslices_with_others(void **state)
 {
 	char err[256] = "";
 	struct config *c = build("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"kubeState\":"
-				 "{\"resources\":[\"pods\",\"endpointslices\"]}}}",
+				 "{\"resources\":[\"endpointslices\",\"volumeattachments\"]}}}",
 				 err, sizeof(err));
 
 	(void)state;
 	assert_non_null(c);
 	assert_int_equal(c->ks_resources.n, 2);
+	assert_true(ks_kind_mask(c->ks_resources.v, c->ks_resources.n) ==
+		    (KS_KIND_BIT(KS_ENDPOINTSLICE) | KS_KIND_BIT(KS_VOLUMEATTACHMENT)));
+	assert_true(KS_KIND_BIT(KS_VOLUMEATTACHMENT) > UINT32_MAX);
 	config_unref(c);
 }
 

@@ -192,7 +192,7 @@ static void run_case(const char *json_path)
 	json_array_foreach(json_object_get(filt, "kinds"), i, x) {
 		enum ks_kind kind;
 		assert_int_equal(ks_kind_parse(json_string_value(x), &kind), 0);
-		f.kinds |= 1u << kind;
+		f.kinds |= KS_KIND_BIT(kind);
 	}
 	expected_text = slurp(prom_path);
 	if (json_is_string(json_object_get(filt, "allow")))

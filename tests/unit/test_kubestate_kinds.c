@@ -125,10 +125,21 @@ static void test_table_rows(void **state)
 	assert_string_equal(ks_kind_go_type(KS_POD), "*v1.Pod");
 	assert_int_equal(ks_kind_parse("pvc", &k), 0);
 	assert_int_equal(k, KS_PVC);
-	/* Accepted, but no kind: it must not parse into one. */
-	assert_non_null(ks_kind_by_name("endpointslices"));
-	assert_false(ks_kind_by_name("endpointslices")->families);
-	assert_int_equal(ks_kind_parse("endpointslices", &k), KM_ENOENT);
+	assert_int_equal(ks_kind_parse("endpointslices", &k), 0);
+	assert_int_equal(k, KS_ENDPOINTSLICE);
+	assert_int_equal(ks_kind_parse("validatingadmissionpolicy", &k), 0);
+	assert_int_equal(k, KS_VALIDATINGADMISSIONPOLICY);
+	assert_int_equal(ks_kind_parse("mutatingadmissionpolicy", &k), 0);
+	assert_int_equal(k, KS_MUTATINGADMISSIONPOLICY);
+	assert_int_equal(ks_kind_parse("widgets", &k), KM_ENOENT);
+	/* 33 kinds: the set is 64 bits, the last kind's bit is above 31. */
+	assert_true(KS_KINDS_ALL == (KS_KIND_BIT(KS_KIND_COUNT) - 1));
+	assert_true(KS_KIND_BIT(KS_VOLUMEATTACHMENT) >> 32 != 0);
+	{
+		char *one[] = { "volumeattachments" };
+		assert_true(ks_kind_mask(one, 1) == KS_KIND_BIT(KS_VOLUMEATTACHMENT));
+		assert_true(ks_kind_mask(NULL, 0) == KS_KINDS_ALL);
+	}
 	assert_null(ks_kind_by_name("pod")); /* the resources list takes plurals only */
 }
 

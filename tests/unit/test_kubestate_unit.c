@@ -12,9 +12,11 @@
 #include <string.h>
 #include <cmocka.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include "base/err.h"
 #include "collect/kubestate/ks_cron.h"
+#include "collect/kubestate/tz.h"
 #include "collect/kubestate/ks_internal.h"
 
 static int64_t qv(const char *s, int scale)
@@ -245,6 +247,132 @@ static void test_label_caps(void **state)
 	ks_store_free(s);
 }
 
+/* Lines of out whose text contains needle, sorted, joined: one object's series. */
+static char *lines_with(const char *out, const char *needle)
+{
+	struct buf b;
+	const char *l = out;
+
+	buf_init(&b, 1 << 22);
+	while (l && *l) {
+		const char *e = strchr(l, '\n');
+		size_t n = e ? (size_t)(e - l) : strlen(l);
+		if (memmem(l, n, needle, strlen(needle))) {
+			assert_int_equal(buf_add(&b, l, n), 0);
+			assert_int_equal(buf_addc(&b, '\n'), 0);
+		}
+		l = e ? e + 1 : NULL;
+	}
+	return buf_steal(&b);
+}
+
+/* Issue 17, bad input: fields of the wrong type, a 2 MB annotation, 10,000
+ * labels, quantities that do not parse. Each object is rendered with what
+ * parses (dropped pairs and skipped quantities counted, which the watcher
+ * logs rate-limited), and a good object's series are exactly what they are
+ * in a store without the bad ones. */
+static void test_bad_input(void **state)
+{
+	static const char *const all[] = { "*" };
+	struct ks_store *good = ks_store_new(), *s = ks_store_new();
+	struct ks_opts opts = { 0 };
+	struct ks_label_drops d;
+	struct buf out, big;
+	json_t *p0 = pod("ns", "p0", "n1"), *wrong, *huge = pod("ns", "huge", "n1"), *many = pod("ns", "many", "n1");
+	json_t *badq = pod("ns", "badq", "n1"), *labels = json_object(), *node;
+	char *want, *got;
+
+	(void)state;
+	opts.labels[KS_POD] = (struct ks_allowlist){ all, 1 };
+	opts.annotations[KS_POD] = (struct ks_allowlist){ all, 1 };
+	opts.labels[KS_NODE] = (struct ks_allowlist){ all, 1 };
+	assert_int_equal(ks_store_upsert(good, KS_POD, p0, &opts), 0);
+	assert_int_equal(ks_store_upsert(s, KS_POD, p0, &opts), 0);
+
+	/* wrong types everywhere: rendered from what is usable, nothing dropped */
+	wrong = json_loads("{\"kind\":\"Pod\",\"metadata\":{\"name\":\"wrong\",\"namespace\":\"ns\","
+			   "\"labels\":[\"a\"],\"annotations\":{\"a\":7},\"creationTimestamp\":5,"
+			   "\"ownerReferences\":{\"kind\":\"x\"}},\"spec\":\"not an object\","
+			   "\"status\":{\"phase\":7,\"containerStatuses\":{\"name\":\"c\"},"
+			   "\"conditions\":[1,\"x\",null]}}", 0, NULL);
+	assert_non_null(wrong);
+	assert_int_equal(ks_store_upsert(s, KS_POD, wrong, &opts), 0);
+
+	/* a 2 MB annotation: that pair left out, the others kept */
+	buf_init(&big, 3 << 20);
+	for (int i = 0; i < 2 << 20; i++)
+		assert_int_equal(buf_addc(&big, 'x'), 0);
+	json_object_set_new(json_object_get(huge, "metadata"), "annotations",
+			    json_pack("{s:s, s:s}", "big", buf_cstr(&big), "small", "ok"));
+	buf_fini(&big);
+	assert_int_equal(ks_store_upsert(s, KS_POD, huge, &opts), 0);
+
+	/* 10,000 labels: the first KS_LABELS_MAX in key order kept */
+	for (int i = 0; i < 10000; i++) {
+		char k[16];
+		snprintf(k, sizeof(k), "k%05d", i);
+		json_object_set_new(labels, k, json_string("v"));
+	}
+	json_object_set_new(json_object_get(many, "metadata"), "labels", labels);
+	assert_int_equal(ks_store_upsert(s, KS_POD, many, &opts), 0);
+
+	/* quantities that do not parse: those series skipped and counted */
+	json_object_set_new(json_object_get(json_object_get(json_array_get(
+				    json_object_get(json_object_get(badq, "spec"), "containers"), 0),
+								 "resources"), "requests"),
+			    "cpu", json_string("12x"));
+	assert_int_equal(ks_store_upsert(s, KS_POD, badq, &opts), 0);
+	node = json_loads("{\"kind\":\"Node\",\"metadata\":{\"name\":\"n1\"},\"status\":{"
+			  "\"capacity\":{\"memory\":\"1.2.3\",\"cpu\":\"4\"},\"allocatable\":{\"pods\":[]}}}",
+			  0, NULL);
+	assert_int_equal(ks_store_upsert(s, KS_NODE, node, &opts), 0);
+
+	ks_store_label_drops(s, &d);
+	assert_int_equal(d.value_length, 1);
+	assert_int_equal(d.label_count, 10000 - KS_LABELS_MAX);
+	assert_int_equal(d.bad_quantity, 3); /* "12x", "1.2.3", [] */
+
+	buf_init(&out, 16 << 20);
+	assert_int_equal(ks_store_write(s, NULL, &out), 0);
+	assert_non_null(strstr(buf_cstr(&out), "kube_pod_info{namespace=\"ns\",pod=\"wrong\""));
+	assert_non_null(strstr(buf_cstr(&out), ",annotation_small=\"ok\"} 1\n"));
+	assert_null(strstr(buf_cstr(&out), "annotation_big="));
+	assert_non_null(strstr(buf_cstr(&out), "label_k00063=\"v\""));
+	assert_null(strstr(buf_cstr(&out), "label_k00064="));
+	got = lines_with(buf_cstr(&out), "pod=\"badq\"");
+	assert_non_null(strstr(got, "kube_pod_container_resource_requests{namespace=\"ns\",pod=\"badq\""));
+	assert_non_null(strstr(got, "resource=\"memory\""));
+	assert_null(strstr(got, "resource=\"cpu\""));
+	free(got);
+	got = lines_with(buf_cstr(&out), "{node=\"n1\",resource=\""); /* the node's own */
+	assert_non_null(strstr(got, "kube_node_status_capacity{node=\"n1\",resource=\"cpu\",unit=\"core\"} 4\n"));
+	assert_null(strstr(got, "resource=\"memory\""));
+	assert_null(strstr(got, "resource=\"pods\""));
+	free(got);
+	/* the rest of the store is unaffected: p0 renders as in a store of its own */
+	got = lines_with(buf_cstr(&out), "pod=\"p0\"");
+	buf_reset(&out);
+	assert_int_equal(ks_store_write(good, NULL, &out), 0);
+	want = lines_with(buf_cstr(&out), "pod=\"p0\"");
+	assert_true(strlen(want) > 1000);
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+	buf_reset(&out);
+	assert_int_equal(ks_write_store_metrics(&out, s), 0);
+	assert_non_null(strstr(buf_cstr(&out),
+			       "k8smon_kube_state_values_skipped_total{reason=\"bad_quantity\"} 3\n"));
+	buf_fini(&out);
+	json_decref(p0);
+	json_decref(wrong);
+	json_decref(huge);
+	json_decref(many);
+	json_decref(badq);
+	json_decref(node);
+	ks_store_free(good);
+	ks_store_free(s);
+}
+
 static void test_store_ops(void **state)
 {
 	struct ks_store *s = ks_store_new();
@@ -437,7 +565,7 @@ static void test_store_cursor(void **state)
 	struct ks_filter filters[3] = {
 		{ 0 },
 		{ .exclude_namespaces = excl, .nexclude_namespaces = 1, .metric_deny = deny },
-		{ .kinds = 1u << KS_POD | 1u << KS_NODE },
+		{ .kinds = KS_KIND_BIT(KS_POD) | KS_KIND_BIT(KS_NODE) },
 	};
 	struct buf want, got;
 
@@ -685,11 +813,118 @@ static void test_cron(void **state)
 	assert_int_equal(cron_next("@hourly", "UTC", t0 + 59), t0 + 3600);
 	assert_int_equal(cron_next("@every 90s", NULL, t0), t0 + 90);
 	assert_int_equal(cron_next("@every 100ms", NULL, t0), t0 + 1);
-	/* a real zone other than UTC parses but is not evaluated */
-	if (ks_cron_parse("0 * * * *", "Europe/Berlin", &c) == 0)
-		assert_int_equal(ks_cron_next(&c, t0, &next), KM_EINVAL);
+	/* a zone: the fields are its wall-clock time (test_cron_zone) */
+	assert_int_equal(ks_cron_parse("0 * * * *", "Etc/UTC", &c), 0);
+	assert_false(c.non_utc);
 	assert_int_equal(ks_cron_parse("0 0 31 4 *", NULL, &c), 0); /* April 31 */
 	assert_int_equal(ks_cron_next(&c, t0, &next), KM_ENOENT);
+}
+
+static void put32(FILE *f, uint32_t v)
+{
+	unsigned char b[4] = { v >> 24, v >> 16, v >> 8, v };
+	assert_int_equal(fwrite(b, 1, 4, f), 4);
+}
+
+/* A TZif v2 file (RFC 8536 layout): +1h until `at`, then +2h, +1h again
+ * from at + 5 days, +2h from at + 10 days. */
+static void write_zone(const char *path, int64_t at)
+{
+	FILE *f = fopen(path, "wb");
+	unsigned char zero15[15] = { 0 };
+
+	assert_non_null(f);
+	/* v1 header + block: no transitions, one type, 4 chars */
+	fwrite("TZif2", 1, 5, f);
+	fwrite(zero15, 1, 15, f);
+	put32(f, 0), put32(f, 0), put32(f, 0), put32(f, 0), put32(f, 1), put32(f, 4);
+	put32(f, 3600), fputc(0, f), fputc(0, f), fwrite("ZZ1\0", 1, 4, f);
+	/* v2 header + block: three transitions */
+	fwrite("TZif2", 1, 5, f);
+	fwrite(zero15, 1, 15, f);
+	put32(f, 0), put32(f, 0), put32(f, 0), put32(f, 3), put32(f, 2), put32(f, 8);
+	for (int i = 0; i < 3; i++) {
+		int64_t t = at + (int64_t)i * 5 * 86400;
+		put32(f, (uint32_t)((uint64_t)t >> 32)), put32(f, (uint32_t)t);
+	}
+	fputc(1, f), fputc(0, f), fputc(1, f);
+	put32(f, 3600), fputc(0, f), fputc(0, f);
+	put32(f, 7200), fputc(1, f), fputc(4, f);
+	fwrite("ZZ1\0ZZ2\0", 1, 8, f);
+	fwrite("\nZZ1\n", 1, 5, f);
+	fclose(f);
+}
+
+/* CronJob spec.timeZone: schedules match the zone's wall clock, across an
+ * offset change; a zone file that is missing or not TZif is not evaluated. */
+static void test_cron_zone(void **state)
+{
+	const int64_t t0 = 1704067200;              /* 2024-01-01T00:00:00Z */
+	const int64_t change = t0 + 10 * 3600;      /* +1h -> +2h at 10:00Z */
+	char dir[] = "/tmp/k8smon-tz-XXXXXX", path[256];
+	struct ks_cron c;
+	struct ks_tz tz;
+	int64_t next;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/Test", dir);
+	write_zone(path, change);
+	assert_int_equal(ks_tz_load(dir, "Test", 4, &tz), 0);
+	assert_int_equal(ks_tz_offset(&tz, t0 - 86400 * 365), 3600);
+	assert_int_equal(ks_tz_offset(&tz, change - 1), 3600);
+	assert_int_equal(ks_tz_offset(&tz, change), 7200);
+	assert_int_equal(ks_tz_offset(&tz, change + 5 * 86400 - 1), 7200);
+	assert_int_equal(ks_tz_offset(&tz, change + 5 * 86400), 3600); /* exactly at a transition */
+	assert_int_equal(ks_tz_offset(&tz, change + 10 * 86400), 7200);
+	assert_int_equal(ks_tz_offset(&tz, change + 86400 * 3650), 7200);
+	ks_tz_free(&tz);
+	assert_int_equal(ks_tz_load(dir, "Missing", 7, &tz), KM_ENOENT);
+	assert_int_equal(ks_tz_load(dir, "../etc", 6, &tz), KM_ENOENT);
+
+	assert_int_equal(ks_cron_parse("0 3 * * *", NULL, &c), 0);
+	c.non_utc = true;
+	snprintf(c.zone, sizeof(c.zone), "Test");
+	/* 00:00Z is 01:00 wall: 03:00 wall = 02:00Z */
+	assert_int_equal(ks_cron_next_in(&c, dir, t0, &next), 0);
+	assert_int_equal(next, t0 + 2 * 3600);
+	/* every minute: the next whole minute, whatever the zone */
+	assert_int_equal(ks_cron_parse("* * * * *", NULL, &c), 0);
+	c.non_utc = true;
+	snprintf(c.zone, sizeof(c.zone), "Test");
+	assert_int_equal(ks_cron_next_in(&c, dir, t0 + 30, &next), 0);
+	assert_int_equal(next, t0 + 60);
+	assert_int_equal(ks_cron_parse("0 3 * * *", NULL, &c), 0);
+	c.non_utc = true;
+	snprintf(c.zone, sizeof(c.zone), "Test");
+	/* after the change (+2h): 03:00 wall next day = 01:00Z */
+	assert_int_equal(ks_cron_next_in(&c, dir, t0 + 12 * 3600, &next), 0);
+	assert_int_equal(next, t0 + 86400 + 3600);
+	/* the wall time 11:00 does not exist (10:00Z jumps from 11:00 to 12:00
+	 * wall); "30 11" then runs at the instant the offset before it gives */
+	assert_int_equal(ks_cron_parse("30 11 1 1 *", NULL, &c), 0);
+	c.non_utc = true;
+	snprintf(c.zone, sizeof(c.zone), "Test");
+	assert_int_equal(ks_cron_next_in(&c, dir, t0, &next), 0);
+	assert_true(next > t0 && next <= change + 3600);
+	/* @every ignores the zone */
+	assert_int_equal(ks_cron_parse("@every 1m", NULL, &c), 0);
+	assert_int_equal(ks_cron_next_in(&c, dir, t0, &next), 0);
+	assert_int_equal(next, t0 + 60);
+	/* not TZif: not evaluated */
+	{
+		FILE *f = fopen(path, "wb");
+		assert_non_null(f);
+		fputs("not a zone file at all, long enough to pass the size check..........", f);
+		fclose(f);
+	}
+	assert_int_equal(ks_tz_load(dir, "Test", 4, &tz), KM_EPARSE);
+	assert_int_equal(ks_cron_parse("0 3 * * *", NULL, &c), 0);
+	c.non_utc = true;
+	snprintf(c.zone, sizeof(c.zone), "Test");
+	assert_int_equal(ks_cron_next_in(&c, dir, t0, &next), KM_EINVAL);
+	unlink(path);
+	rmdir(dir);
 }
 
 int main(void)
@@ -709,7 +944,9 @@ int main(void)
 		cmocka_unit_test(test_self_metrics),
 		cmocka_unit_test(test_bytes_per_object),
 		cmocka_unit_test(test_cron),
+		cmocka_unit_test(test_cron_zone),
 		cmocka_unit_test(test_label_caps),
+		cmocka_unit_test(test_bad_input),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

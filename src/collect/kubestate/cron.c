@@ -5,11 +5,12 @@
  * @daily @midnight @hourly and "@every <Go duration>"; an optional
  * "CRON_TZ=<zone> " or "TZ=<zone> " prefix.
  *
- * Time zones: only UTC is evaluated (no zone, "", "UTC", "Etc/UTC", and
- * "Local", which is UTC in KSM's distroless image). Another zone that exists
- * under /usr/share/zoneinfo parses but makes next return KM_EINVAL, so the
- * caller prints no next_schedule_time rather than a wrong one; a zone that
- * does not exist is a parse error, as time.LoadLocation fails. */
+ * Time zones: no zone, "", "UTC", "Etc/UTC" and "Local" (UTC in KSM's
+ * distroless image) are UTC. Another zone under /usr/share/zoneinfo is read
+ * (tz.c) and the fields match its wall-clock time; a wall time that a DST
+ * change skips or repeats maps to one instant by the offset in effect just
+ * before it, which can differ from robfig/cron inside those hours. A zone
+ * that does not exist is a parse error, as time.LoadLocation fails. */
 #include "collect/kubestate/ks_cron.h"
 
 #include <ctype.h>
@@ -21,6 +22,7 @@
 #include <time.h>
 
 #include "base/err.h"
+#include "collect/kubestate/tz.h"
 
 #define STAR (1ull << 63)
 
@@ -260,9 +262,12 @@ int ks_cron_parse(const char *spec, const char *tz, struct ks_cron *c)
 		if (!sp)
 			return KM_EPARSE;
 		if (!utc_zone(eq + 1, (size_t)(sp - eq - 1))) {
-			if (!zone_exists(eq + 1, (size_t)(sp - eq - 1)))
+			size_t zn = (size_t)(sp - eq - 1);
+			if (!zone_exists(eq + 1, zn) || zn >= sizeof(c->zone))
 				return KM_EPARSE;
 			c->non_utc = true;
+			memcpy(c->zone, eq + 1, zn);
+			c->zone[zn] = '\0';
 		}
 		s = sp;
 		while (isspace((unsigned char)*s))
@@ -301,19 +306,15 @@ static bool day_matches(const struct ks_cron *c, const struct tm *t)
 	return dom || dow;
 }
 
-int ks_cron_next(const struct ks_cron *c, int64_t after, int64_t *next)
+/* The first whole minute strictly after `after` whose time of day and date,
+ * read as UTC, match the fields. */
+static int next_wall(const struct ks_cron *c, int64_t after, int64_t *next)
 {
 	int64_t start, day;
 	struct tm t;
 	time_t tt;
 	int year_limit;
 
-	if (c->non_utc)
-		return KM_EINVAL;
-	if (c->every) {
-		*next = after + c->every;
-		return 0;
-	}
 	/* robfig: the first whole minute at or after after+1s that matches. */
 	start = after + 1;
 	start = (start + 59) / 60 * 60 - ((start % 60 < 0) ? 60 : 0);
@@ -345,4 +346,40 @@ int ks_cron_next(const struct ks_cron *c, int64_t after, int64_t *next)
 		}
 	}
 	return KM_ENOENT; /* none within five years: robfig returns time.Time{} */
+}
+
+int ks_cron_next_in(const struct ks_cron *c, const char *zonedir, int64_t after, int64_t *next)
+{
+	struct ks_tz tz;
+	int64_t wall, u;
+	int rc;
+
+	if (c->every) {
+		*next = after + c->every;
+		return 0;
+	}
+	if (!c->non_utc)
+		return next_wall(c, after, next);
+	if (ks_tz_load(zonedir, c->zone, strlen(c->zone), &tz))
+		return KM_EINVAL;
+	/* Search in wall-clock seconds (UTC + offset), map the match back. */
+	wall = after + ks_tz_offset(&tz, after);
+	for (int i = 0; i < 4; i++) {
+		rc = next_wall(c, wall, &wall);
+		if (rc)
+			break;
+		u = wall - ks_tz_offset(&tz, wall - ks_tz_offset(&tz, wall));
+		if (u > after) {
+			*next = u;
+			break;
+		}
+		rc = KM_ENOENT; /* a wall time repeated by a DST change: the next one */
+	}
+	ks_tz_free(&tz);
+	return rc;
+}
+
+int ks_cron_next(const struct ks_cron *c, int64_t after, int64_t *next)
+{
+	return ks_cron_next_in(c, NULL, after, next);
 }

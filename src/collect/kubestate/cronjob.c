@@ -1,6 +1,5 @@
 /* kube_cronjob_* (KSM internal/store/cronjob.go). The schedule is
- * evaluated by cron.c (UTC only: a CronJob with another spec.timeZone gets
- * no next_schedule_time). Reads
+ * evaluated by cron.c, in spec.timeZone when set (tz.c). Reads
  * spec.{schedule,concurrencyPolicy,timeZone,suspend,startingDeadlineSeconds,
  * successfulJobsHistoryLimit,failedJobsHistoryLimit}, status.{active,
  * lastScheduleTime,lastSuccessfulTime}, metadata.resourceVersion. */

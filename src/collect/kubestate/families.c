@@ -2,9 +2,12 @@
  * API locations: kinds.c). */
 #include "collect/kubestate/ks_internal.h"
 
-#define KIND(e, lbl, u, tab) [e] = { lbl, u, NULL, NULL, ks_##tab##_families, &ks_##tab##_nfamilies }
+#define KIND(e, lbl, u, tab) \
+	[e] = { lbl, KS_NS_AUTO, u, NULL, NULL, ks_##tab##_families, &ks_##tab##_nfamilies }
 #define KIND2(e, lbl, xl, xp, tab) \
-	[e] = { lbl, false, xl, xp, ks_##tab##_families, &ks_##tab##_nfamilies }
+	[e] = { lbl, KS_NS_AUTO, false, xl, xp, ks_##tab##_families, &ks_##tab##_nfamilies }
+#define KIND_NS(e, lbl, ns, tab) \
+	[e] = { lbl, ns, false, NULL, NULL, ks_##tab##_families, &ks_##tab##_nfamilies }
 
 const struct ks_kind_def ks_kinds[KS_KIND_COUNT] = {
 	KIND2(KS_CSR, "certificatesigningrequest", "signer_name", "spec.signerName", csr),
@@ -13,10 +16,18 @@ const struct ks_kind_def ks_kinds[KS_KIND_COUNT] = {
 	KIND(KS_DAEMONSET, "daemonset", false, daemonset),
 	KIND(KS_DEPLOYMENT, "deployment", false, deployment),
 	KIND(KS_ENDPOINT, "endpoint", false, endpoint),
+	KIND_NS(KS_ENDPOINTSLICE, "endpointslice", KS_NS_AFTER, endpointslice),
 	KIND(KS_HPA, "horizontalpodautoscaler", false, hpa),
 	KIND(KS_INGRESS, "ingress", false, ingress),
 	KIND(KS_JOB, "job_name", false, job),
+	KIND_NS(KS_LEASE, "lease", KS_NS_NONE, lease),
 	KIND(KS_LIMITRANGE, "limitrange", false, limitrange),
+	KIND_NS(KS_MUTATINGADMISSIONPOLICY, "mutatingadmissionpolicy", KS_NS_FIRST,
+		mutatingadmissionpolicy),
+	KIND_NS(KS_MUTATINGADMISSIONPOLICYBINDING, "mutatingadmissionpolicybinding", KS_NS_FIRST,
+		mutatingadmissionpolicybinding),
+	KIND_NS(KS_MUTATINGWEBHOOKCONFIGURATION, "mutatingwebhookconfiguration", KS_NS_FIRST,
+		mutatingwebhookconfiguration),
 	KIND(KS_NAMESPACE, "namespace", false, namespace),
 	KIND(KS_NETWORKPOLICY, "networkpolicy", false, networkpolicy),
 	KIND(KS_NODE, "node", false, node),
@@ -31,4 +42,11 @@ const struct ks_kind_def ks_kinds[KS_KIND_COUNT] = {
 	KIND(KS_SERVICE, "service", true, service),
 	KIND(KS_STATEFULSET, "statefulset", false, statefulset),
 	KIND(KS_STORAGECLASS, "storageclass", false, storageclass),
+	KIND_NS(KS_VALIDATINGADMISSIONPOLICY, "validatingadmissionpolicy", KS_NS_FIRST,
+		validatingadmissionpolicy),
+	KIND_NS(KS_VALIDATINGADMISSIONPOLICYBINDING, "validatingadmissionpolicybinding",
+		KS_NS_FIRST, validatingadmissionpolicybinding),
+	KIND_NS(KS_VALIDATINGWEBHOOKCONFIGURATION, "validatingwebhookconfiguration", KS_NS_FIRST,
+		validatingwebhookconfiguration),
+	KIND_NS(KS_VOLUMEATTACHMENT, "volumeattachment", KS_NS_AUTO, volumeattachment),
 };

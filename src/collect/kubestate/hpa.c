@@ -51,13 +51,13 @@ static void target_metric(struct ks_render *r, const json_t *o, const char *list
 		if (!s)
 			continue;
 		t = json_object_get(s, which);
-		if (ks_quantity_milli(json_object_get(t, "value"), &v))
+		if (ks_render_milli(r, json_object_get(t, "value"), &v))
 			ks_emit(r, v, "metric_name", name, "metric_target_type", "value", "container",
 				container, NULL);
 		if (ks_int(t, "averageUtilization", &v))
 			ks_emit(r, v, "metric_name", name, "metric_target_type", "utilization",
 				"container", container, NULL);
-		if (ks_quantity_milli(json_object_get(t, "averageValue"), &v))
+		if (ks_render_milli(r, json_object_get(t, "averageValue"), &v))
 			ks_emit(r, v, "metric_name", name, "metric_target_type", "average",
 				"container", container, NULL);
 	}
@@ -77,7 +77,7 @@ static void tolerance(struct ks_render *r, const json_t *o, const char *path)
 {
 	double v;
 
-	if (ks_quantity_approx(ks_json_path(o, path), &v))
+	if (ks_render_approx(r, ks_json_path(o, path), &v))
 		ks_emit(r, v, NULL);
 }
 

@@ -16,7 +16,8 @@ KS_OPT_INT_FAMILY(completions, "spec.completions")
 KS_OPT_INT_FAMILY(deadline, "spec.activeDeadlineSeconds")
 KS_INT_FAMILY(succeeded, "status.succeeded")
 KS_INT_FAMILY(active, "status.active")
-KS_OPT_INT_FAMILY(ready_pods, "status.ready")
+/* KSM prints 0 when status.ready is unset (nil pointer), not nothing. */
+KS_INT_FAMILY(ready_pods, "status.ready")
 
 static const char *const failure_reasons[] = { "BackoffLimitExceeded", "DeadlineExceeded",
 					       "Evicted" };
@@ -68,6 +69,19 @@ static void complete(struct ks_render *r, const json_t *o)
 static void failed(struct ks_render *r, const json_t *o)
 {
 	condition(r, o, "Failed");
+}
+
+/* One series per Suspended condition: 1 when True, else 0 (KSM reads the
+ * condition, not spec.suspend). */
+static void suspended(struct ks_render *r, const json_t *o)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach(ks_json_path(o, "status.conditions"), i, c) {
+		if (strcmp(ks_str(c, "type"), "Suspended") == 0)
+			ks_emit(r, strcmp(ks_str(c, "status"), "True") == 0 ? 1 : 0, NULL);
+	}
 }
 
 static void time_at(struct ks_render *r, const json_t *o, const char *path)
@@ -124,6 +138,8 @@ const struct ks_family ks_job_families[] = {
 	{ "kube_job_status_completion_time",
 	  "[STABLE] CompletionTime represents time when the job was completed.", G,
 	  completion_time },
+	{ "kube_job_status_suspended", "The number of pods which reached Phase Suspended.", G,
+	  suspended },
 	{ "kube_job_owner", "[STABLE] Information about the Job's owner.", G, owner },
 };
 const size_t ks_job_nfamilies = KS_NFAM(ks_job_families);

@@ -20,11 +20,23 @@ const struct ks_kind_info ks_kind_table[KS_KIND_NAMES] = {
 	KIND(KS_DAEMONSET, "daemonsets", "DaemonSet", "*v1.DaemonSet", "apps", "v1", true),
 	KIND(KS_DEPLOYMENT, "deployments", "Deployment", "*v1.Deployment", "apps", "v1", true),
 	KIND(KS_ENDPOINT, "endpoints", "Endpoints", "*v1.Endpoints", "", "v1", true),
+	KIND(KS_ENDPOINTSLICE, "endpointslices", "EndpointSlice", "*v1.EndpointSlice",
+	     "discovery.k8s.io", "v1", true),
 	KIND(KS_HPA, "horizontalpodautoscalers", "HorizontalPodAutoscaler",
 	     "*v2.HorizontalPodAutoscaler", "autoscaling", "v2", true),
 	KIND(KS_INGRESS, "ingresses", "Ingress", "*v1.Ingress", "networking.k8s.io", "v1", true),
 	KIND(KS_JOB, "jobs", "Job", "*v1.Job", "batch", "v1", true),
+	KIND(KS_LEASE, "leases", "Lease", "*v1.Lease", "coordination.k8s.io", "v1", true),
 	KIND(KS_LIMITRANGE, "limitranges", "LimitRange", "*v1.LimitRange", "", "v1", true),
+	CLUSTER_KIND(KS_MUTATINGADMISSIONPOLICY, "mutatingadmissionpolicies",
+		     "MutatingAdmissionPolicy", "*v1.MutatingAdmissionPolicy",
+		     "admissionregistration.k8s.io", "v1"),
+	CLUSTER_KIND(KS_MUTATINGADMISSIONPOLICYBINDING, "mutatingadmissionpolicybindings",
+		     "MutatingAdmissionPolicyBinding", "*v1.MutatingAdmissionPolicyBinding",
+		     "admissionregistration.k8s.io", "v1"),
+	CLUSTER_KIND(KS_MUTATINGWEBHOOKCONFIGURATION, "mutatingwebhookconfigurations",
+		     "MutatingWebhookConfiguration", "*v1.MutatingWebhookConfiguration",
+		     "admissionregistration.k8s.io", "v1"),
 	CLUSTER_KIND(KS_NAMESPACE, "namespaces", "Namespace", "*v1.Namespace", "", "v1"),
 	KIND(KS_NETWORKPOLICY, "networkpolicies", "NetworkPolicy", "*v1.NetworkPolicy",
 	     "networking.k8s.io", "v1", true),
@@ -47,8 +59,17 @@ const struct ks_kind_info ks_kind_table[KS_KIND_NAMES] = {
 	     true),
 	CLUSTER_KIND(KS_STORAGECLASS, "storageclasses", "StorageClass", "*v1.StorageClass",
 		     "storage.k8s.io", "v1"),
-	KIND(KS_KIND_COUNT, "endpointslices", "EndpointSlice", "*v1.EndpointSlice",
-	     "discovery.k8s.io", "v1", false),
+	CLUSTER_KIND(KS_VALIDATINGADMISSIONPOLICY, "validatingadmissionpolicies",
+		     "ValidatingAdmissionPolicy", "*v1.ValidatingAdmissionPolicy",
+		     "admissionregistration.k8s.io", "v1"),
+	CLUSTER_KIND(KS_VALIDATINGADMISSIONPOLICYBINDING, "validatingadmissionpolicybindings",
+		     "ValidatingAdmissionPolicyBinding", "*v1.ValidatingAdmissionPolicyBinding",
+		     "admissionregistration.k8s.io", "v1"),
+	CLUSTER_KIND(KS_VALIDATINGWEBHOOKCONFIGURATION, "validatingwebhookconfigurations",
+		     "ValidatingWebhookConfiguration", "*v1.ValidatingWebhookConfiguration",
+		     "admissionregistration.k8s.io", "v1"),
+	CLUSTER_KIND(KS_VOLUMEATTACHMENT, "volumeattachments", "VolumeAttachment",
+		     "*v1.VolumeAttachment", "storage.k8s.io", "v1"),
 };
 
 const struct ks_kind_info *ks_kind_by_name(const char *name)
@@ -109,6 +130,14 @@ int ks_kind_parse(const char *s, enum ks_kind *out)
 		*out = KS_STORAGECLASS;
 		return 0;
 	}
+	if (strcmp(s, "mutatingadmissionpolicy") == 0) {
+		*out = KS_MUTATINGADMISSIONPOLICY;
+		return 0;
+	}
+	if (strcmp(s, "validatingadmissionpolicy") == 0) {
+		*out = KS_VALIDATINGADMISSIONPOLICY;
+		return 0;
+	}
 	if (strcmp(s, "csr") == 0) {
 		*out = KS_CSR;
 		return 0;
@@ -121,16 +150,16 @@ int ks_kind_parse(const char *s, enum ks_kind *out)
 	return KM_ENOENT;
 }
 
-unsigned ks_kind_mask(char *const *names, size_t n)
+ks_kind_set ks_kind_mask(char *const *names, size_t n)
 {
-	unsigned mask = 0;
+	ks_kind_set mask = 0;
 
 	if (!n)
 		return KS_KINDS_ALL;
 	for (size_t i = 0; i < n; i++) {
 		enum ks_kind kind;
 		if (ks_kind_parse(names[i], &kind) == 0)
-			mask |= 1u << kind;
+			mask |= KS_KIND_BIT(kind);
 	}
 	return mask;
 }

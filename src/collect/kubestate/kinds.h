@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kube/resource.h"
 
@@ -20,10 +21,15 @@ enum ks_kind {
 	KS_DAEMONSET,
 	KS_DEPLOYMENT,
 	KS_ENDPOINT,
+	KS_ENDPOINTSLICE,
 	KS_HPA,
 	KS_INGRESS,
 	KS_JOB,
+	KS_LEASE,
 	KS_LIMITRANGE,
+	KS_MUTATINGADMISSIONPOLICY,
+	KS_MUTATINGADMISSIONPOLICYBINDING,
+	KS_MUTATINGWEBHOOKCONFIGURATION,
 	KS_NAMESPACE,
 	KS_NETWORKPOLICY,
 	KS_NODE,
@@ -38,10 +44,18 @@ enum ks_kind {
 	KS_SERVICE,
 	KS_STATEFULSET,
 	KS_STORAGECLASS,
+	KS_VALIDATINGADMISSIONPOLICY,
+	KS_VALIDATINGADMISSIONPOLICYBINDING,
+	KS_VALIDATINGWEBHOOKCONFIGURATION,
+	KS_VOLUMEATTACHMENT,
 	KS_KIND_COUNT
 };
 
-#define KS_KINDS_ALL ((1u << KS_KIND_COUNT) - 1)
+/* A set of kinds: bit i is kind i. 64 bits: there are more than 32 kinds. */
+typedef uint64_t ks_kind_set;
+#define KS_KIND_BIT(k) ((ks_kind_set)1 << (k))
+#define KS_KINDS_ALL (KS_KIND_BIT(KS_KIND_COUNT) - 1)
+_Static_assert(KS_KIND_COUNT < 64, "ks_kind_set holds every kind");
 
 struct ks_kind_info {
 	const char *name;         /* in spec.kubeState.resources (KSM --resources): "pods" */
@@ -51,10 +65,10 @@ struct ks_kind_info {
 	bool families;            /* false: accepted (KSM names it), renders nothing yet */
 };
 
-/* Entries [0, KS_KIND_COUNT) are the kinds in enum order; after them come
- * the names accepted without families (endpointslices: KSM's default list
- * names it, k8smon has no kube_endpointslice_* families). */
-#define KS_KIND_NAMES (KS_KIND_COUNT + 1)
+/* Entries [0, KS_KIND_COUNT) are the kinds in enum order; after them would
+ * come names accepted without families (none today: every resource of KSM's
+ * default list has its families). */
+#define KS_KIND_NAMES KS_KIND_COUNT
 extern const struct ks_kind_info ks_kind_table[KS_KIND_NAMES];
 
 /* The entry named name (exact spec.kubeState.resources spelling), or NULL. */
@@ -70,11 +84,11 @@ const char *ks_kind_name(enum ks_kind kind);
 const char *ks_kind_go_type(enum ks_kind kind);
 /* Looks up a kind with families by resource plural ("pods"), singular
  * ("pod") or Kind ("Pod"); returns 0 or KM_ENOENT (also for a name without
- * families, such as "endpointslices"). */
+ * families). */
 int ks_kind_parse(const char *s, enum ks_kind *out);
 bool ks_kind_namespaced(enum ks_kind kind);
-/* The kinds a spec.kubeState.resources list selects, as (1u << kind) bits:
- * every kind for an empty list; names without families add nothing. */
-unsigned ks_kind_mask(char *const *names, size_t n);
+/* The kinds a spec.kubeState.resources list selects, as KS_KIND_BIT(kind)
+ * bits: every kind for an empty list; names without families add nothing. */
+ks_kind_set ks_kind_mask(char *const *names, size_t n);
 
 #endif

@@ -34,9 +34,19 @@ struct ks_family {
 	ks_family_fn fn;
 };
 
+/* Where KSM puts the namespace among a kind's default labels. */
+enum ks_ns_label {
+	KS_NS_AUTO,  /* namespace="..." first for namespaced kinds, none otherwise */
+	KS_NS_FIRST, /* namespace first even for cluster-scoped kinds (then ""):
+		      * webhook configurations, admission policies */
+	KS_NS_AFTER, /* after the name label (endpointslice="a",namespace="b") */
+	KS_NS_NONE,  /* none: the families place it themselves (lease) */
+};
+
 /* How a kind renders; its names and API location are in kinds.c. */
 struct ks_kind_def {
 	const char *label;     /* default label carrying metadata.name */
+	enum ks_ns_label ns;   /* where namespace="..." goes */
 	bool uid;              /* default labels end with uid (pods) */
 	const char *extra_label; /* a further default label after the name, or NULL */
 	const char *extra_path;  /* ... and the field it carries (CSR: spec.signerName) */
@@ -74,6 +84,15 @@ KS_DECLARE_KIND(resourcequota);
 KS_DECLARE_KIND(secret);
 KS_DECLARE_KIND(service);
 KS_DECLARE_KIND(statefulset);
+KS_DECLARE_KIND(endpointslice);
+KS_DECLARE_KIND(lease);
+KS_DECLARE_KIND(mutatingadmissionpolicy);
+KS_DECLARE_KIND(mutatingadmissionpolicybinding);
+KS_DECLARE_KIND(mutatingwebhookconfiguration);
+KS_DECLARE_KIND(validatingadmissionpolicy);
+KS_DECLARE_KIND(validatingadmissionpolicybinding);
+KS_DECLARE_KIND(validatingwebhookconfiguration);
+KS_DECLARE_KIND(volumeattachment);
 
 #define KS_HELP_LABELS "[STABLE] Kubernetes labels converted to Prometheus labels."
 #define KS_HELP_LABELS_ALPHA "Kubernetes labels converted to Prometheus labels."
@@ -117,6 +136,11 @@ void ks_emit_owners(struct ks_render *r, const json_t *obj, bool with_controller
 /* kube_<kind>_labels / _annotations per the allowlist (labels.c). */
 void ks_emit_labels(struct ks_render *r, const json_t *obj);
 void ks_emit_annotations(struct ks_render *r, const json_t *obj);
+/* One series with every key of the string map at path as <prefix>_<key>
+ * (KSM kubeMapToPrometheusLabels: no allowlist), also when the map is
+ * absent (then no extra labels). */
+void ks_emit_map_all(struct ks_render *r, const json_t *obj, const char *path,
+		     const char *prefix);
 /* Timestamp series: metadata.<field> as unix seconds, when set and non-zero. */
 void ks_emit_created(struct ks_render *r, const json_t *obj);
 void ks_emit_deletion(struct ks_render *r, const json_t *obj);
@@ -169,6 +193,13 @@ bool ks_quantity_value(const json_t *v, double *out);
 bool ks_quantity_milli(const json_t *v, double *out);
 /* Quantity.AsApproximateFloat64(): the nearest double, no rounding up. */
 bool ks_quantity_approx(const json_t *v, double *out);
+/* The same for a family renderer: a value that is present but does not
+ * parse is counted in r->drops->bad_quantity (the API server never serves
+ * one; KSM could not decode the object at all), so the caller leaves its
+ * series out and the rest of the object is rendered. */
+bool ks_render_milli(struct ks_render *r, const json_t *v, double *out);
+bool ks_render_value(struct ks_render *r, const json_t *v, double *out);
+bool ks_render_approx(struct ks_render *r, const json_t *v, double *out);
 
 /* --- label names (labels.c) --- */
 

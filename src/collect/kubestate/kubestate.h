@@ -78,6 +78,7 @@ struct ks_allowlist {
 struct ks_label_drops {
 	uint64_t value_length;  /* value over KS_LABEL_VALUE_MAX */
 	uint64_t label_count;   /* pair past KS_LABELS_MAX */
+	uint64_t bad_quantity;  /* a quantity that does not parse: its series left out */
 };
 
 /* Render options. Borrowed by ks_store_upsert for the call only. An empty
@@ -91,7 +92,7 @@ struct ks_opts {
 /* Scrape-time filters. All members borrowed; NULL filter = everything.
  * namespaces: include list (empty = all); exclude_namespaces: deny list.
  * Both apply to namespaced kinds only (KSM lists cluster-scoped kinds
- * unfiltered). kinds: bitmask of (1u << enum ks_kind); 0 means all.
+ * unfiltered). kinds: bitmask of KS_KIND_BIT(enum ks_kind); 0 means all.
  * metric_allow/metric_deny: anchored regexes on the family name (KSM
  * --metric-allowlist/--metric-denylist); a denied family prints nothing,
  * not even HELP/TYPE. */
@@ -100,7 +101,7 @@ struct ks_filter {
 	size_t nnamespaces;
 	const char *const *exclude_namespaces;
 	size_t nexclude_namespaces;
-	uint32_t kinds;
+	ks_kind_set kinds;
 	const struct rx *metric_allow;
 	const struct rx *metric_deny;
 };

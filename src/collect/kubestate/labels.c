@@ -243,6 +243,16 @@ void ks_emit_annotations(struct ks_render *r, const json_t *obj)
 		 "annotation");
 }
 
+void ks_emit_map_all(struct ks_render *r, const json_t *obj, const char *path,
+		     const char *prefix)
+{
+	static const char *const star[] = { "*" };
+	static const struct ks_allowlist all = { star, 1 };
+
+	/* An absent or empty map still gives its one series (no extra labels). */
+	emit_map(r, ks_json_path(obj, path), &all, prefix);
+}
+
 /* DNS-1123 subdomain: lower-case alphanumerics, '-' and '.', <= 253. */
 static bool dns_subdomain(const char *s, size_t n)
 {

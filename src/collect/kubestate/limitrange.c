@@ -21,7 +21,7 @@ static void limits(struct ks_render *r, const json_t *o)
 			json_object_foreach(json_object_get(l, constraints[c]), res, q) {
 				double v;
 
-				if (ks_quantity_milli(q, &v))
+				if (ks_render_milli(r, q, &v))
 					ks_emit(r, v, "resource", res, "type", ks_str(l, "type"),
 						"constraint", constraints[c], NULL);
 			}

@@ -73,7 +73,7 @@ static void resources(struct ks_render *r, const json_t *n, const char *path)
 			unit = "byte";
 		else if (strcmp(name, "pods") == 0 || ks_res_is_extended(name))
 			unit = "integer";
-		if (!unit || !ks_quantity_milli(q, &v))
+		if (!unit || !ks_render_milli(r, q, &v))
 			continue;
 		buf_init(&san, 4096);
 		if (ks_sanitize(&san, name) && !r->err)

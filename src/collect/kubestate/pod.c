@@ -82,9 +82,9 @@ static void resources(struct ks_render *r, const json_t *p, const char *list, co
 
 			if (strcmp(name, "cpu") == 0) {
 				unit = "core";
-				ok = ks_quantity_milli(q, &v);
+				ok = ks_render_milli(r, q, &v);
 			} else {
-				ok = ks_quantity_value(q, &v);
+				ok = ks_render_value(r, q, &v);
 				if (strcmp(name, "memory") == 0 || strcmp(name, "storage") == 0 ||
 				    strcmp(name, "ephemeral-storage") == 0 ||
 				    strncmp(name, "hugepages-", 10) == 0 ||
@@ -469,7 +469,7 @@ static void overhead(struct ks_render *r, const json_t *p, const char *name)
 
 	if (!q)
 		return;
-	if (strcmp(name, "cpu") == 0 ? ks_quantity_milli(q, &v) : ks_quantity_value(q, &v))
+	if (strcmp(name, "cpu") == 0 ? ks_render_milli(r, q, &v) : ks_render_value(r, q, &v))
 		ks_emit(r, v, NULL);
 }
 

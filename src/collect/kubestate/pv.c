@@ -27,7 +27,7 @@ static void capacity(struct ks_render *r, const json_t *o)
 {
 	double v = 0;
 
-	ks_quantity_value(ks_json_path(o, "spec.capacity.storage"), &v);
+	ks_render_value(r, ks_json_path(o, "spec.capacity.storage"), &v);
 	ks_emit(r, v, NULL);
 }
 

@@ -32,7 +32,7 @@ static void storage(struct ks_render *r, const json_t *o)
 {
 	double v;
 
-	if (ks_quantity_value(ks_json_path(o, "spec.resources.requests.storage"), &v))
+	if (ks_render_value(r, ks_json_path(o, "spec.resources.requests.storage"), &v))
 		ks_emit(r, v, NULL);
 }
 

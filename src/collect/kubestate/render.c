@@ -330,7 +330,7 @@ static int render_base(enum ks_kind kind, const struct ks_kind_def *k, const jso
 	const char *ns = ks_str(obj, "metadata.namespace");
 	int rc = 0;
 
-	if (ks_kind_namespaced(kind)) {
+	if (k->ns == KS_NS_FIRST || (k->ns == KS_NS_AUTO && ks_kind_namespaced(kind))) {
 		rc = buf_adds(b, "namespace=\"");
 		if (!rc)
 			rc = expo_escape_label(b, ns, strlen(ns));
@@ -343,6 +343,13 @@ static int render_base(enum ks_kind kind, const struct ks_kind_def *k, const jso
 		rc = expo_escape_label(b, name, strlen(name));
 	if (!rc)
 		rc = buf_addc(b, '"');
+	if (!rc && k->ns == KS_NS_AFTER) {
+		rc = buf_adds(b, ",namespace=\"");
+		if (!rc)
+			rc = expo_escape_label(b, ns, strlen(ns));
+		if (!rc)
+			rc = buf_addc(b, '"');
+	}
 	if (!rc && k->extra_label) {
 		const char *v = ks_str(obj, k->extra_path);
 		rc = buf_printf(b, ",%s=\"", k->extra_label);
@@ -398,4 +405,27 @@ int ks_render_object(enum ks_kind kind, const json_t *obj, const struct ks_opts 
 	}
 	off[*k->nfamilies] = (uint32_t)out->len;
 	return r.err;
+}
+
+/* Counts a present value that is not a quantity (see ks_internal.h). */
+static bool counted(struct ks_render *r, const json_t *v, bool ok)
+{
+	if (!ok && v && !json_is_null(v))
+		r->drops->bad_quantity++;
+	return ok;
+}
+
+bool ks_render_milli(struct ks_render *r, const json_t *v, double *out)
+{
+	return counted(r, v, ks_quantity_milli(v, out));
+}
+
+bool ks_render_value(struct ks_render *r, const json_t *v, double *out)
+{
+	return counted(r, v, ks_quantity_value(v, out));
+}
+
+bool ks_render_approx(struct ks_render *r, const json_t *v, double *out)
+{
+	return counted(r, v, ks_quantity_approx(v, out));
 }

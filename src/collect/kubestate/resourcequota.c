@@ -10,7 +10,7 @@ static void entries(struct ks_render *r, const json_t *o, const char *path, cons
 	double v;
 
 	json_object_foreach((json_t *)ks_json_path(o, path), name, q) {
-		if (ks_quantity_milli(q, &v))
+		if (ks_render_milli(r, q, &v))
 			ks_emit(r, v, "resource", name, "type", type, NULL);
 	}
 }

@@ -90,6 +90,18 @@ int ks_write_store_metrics(struct buf *out, struct ks_store *s)
 			rc = expo_sample(out, "k8smon_kube_state_labels_dropped_total", &lc, 1,
 					 (double)d.label_count);
 	}
+	if (!rc) {
+		struct ks_label_drops d;
+		struct label_pair lq = { "reason", "bad_quantity" };
+
+		ks_store_label_drops(s, &d);
+		rc = expo_family(out, "k8smon_kube_state_values_skipped_total",
+				 "Series left out because a field of the object did not parse: bad_quantity = a resource quantity that is not one (the API server never serves such an object).",
+				 EXPO_COUNTER);
+		if (!rc)
+			rc = expo_sample(out, "k8smon_kube_state_values_skipped_total", &lq, 1,
+					 (double)d.bad_quantity);
+	}
 	if (!rc)
 		rc = expo_family(out, "k8smon_kube_state_render_errors_total",
 				 "Objects that could not be rendered (over a size cap, out of memory); their previous rendering is served.",

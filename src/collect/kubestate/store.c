@@ -42,7 +42,7 @@ struct ks_store {
 	pthread_rwlock_t lock;
 	struct ks_table t[KS_KIND_COUNT];
 	/* Totals over every upsert (any thread). */
-	_Atomic uint64_t drops_value_length, drops_label_count, render_errors;
+	_Atomic uint64_t drops_value_length, drops_label_count, drops_bad_quantity, render_errors;
 };
 
 /* Output cap for one rendered object, as in ks_render_object(). */
@@ -236,6 +236,7 @@ int ks_store_upsert(struct ks_store *s, enum ks_kind kind, const json_t *obj,
 	rc = ks_render_object(kind, obj, opts, &text, off, &drops);
 	atomic_fetch_add(&s->drops_value_length, drops.value_length);
 	atomic_fetch_add(&s->drops_label_count, drops.label_count);
+	atomic_fetch_add(&s->drops_bad_quantity, drops.bad_quantity);
 	if (rc) {
 		atomic_fetch_add(&s->render_errors, 1);
 		goto out;
@@ -346,6 +347,7 @@ void ks_store_label_drops(struct ks_store *s, struct ks_label_drops *out)
 {
 	out->value_length = atomic_load(&s->drops_value_length);
 	out->label_count = atomic_load(&s->drops_label_count);
+	out->bad_quantity = atomic_load(&s->drops_bad_quantity);
 }
 
 uint64_t ks_store_render_errors(struct ks_store *s)
@@ -492,7 +494,7 @@ int ks_store_write(struct ks_store *s, const struct ks_filter *f, struct buf *ou
 		return KM_EINVAL;
 	pthread_rwlock_rdlock(&s->lock);
 	for (int k = 0; k < KS_KIND_COUNT && !rc; k++) {
-		if (f && f->kinds && !(f->kinds & (1u << k)))
+		if (f && f->kinds && !(f->kinds & KS_KIND_BIT(k)))
 			continue;
 		rc = write_kind(s, (enum ks_kind)k, f, out);
 	}
@@ -580,7 +582,7 @@ static int snapshot(struct ks_store *s, const struct ks_filter *f, struct ks_cur
 		return KM_ENOMEM;
 	pthread_rwlock_rdlock(&s->lock);
 	for (int k = 0; k < KS_KIND_COUNT; k++)
-		if (!f || !f->kinds || (f->kinds & (1u << k)))
+		if (!f || !f->kinds || (f->kinds & KS_KIND_BIT(k)))
 			total += s->t[k].count;
 	sn->objs = total ? malloc(total * sizeof(*sn->objs)) : NULL;
 	if (total && !sn->objs) {
@@ -591,7 +593,7 @@ static int snapshot(struct ks_store *s, const struct ks_filter *f, struct ks_cur
 	for (int k = 0; k < KS_KIND_COUNT; k++) {
 		struct ks_table *t = &s->t[k];
 		sn->start[k] = n;
-		if (f && f->kinds && !(f->kinds & (1u << k)))
+		if (f && f->kinds && !(f->kinds & KS_KIND_BIT(k)))
 			continue;
 		for (size_t b = 0; b < t->nbuckets; b++) {
 			/* Chains are about one object long: fetching the heads

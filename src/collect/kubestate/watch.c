@@ -30,8 +30,8 @@ struct ks_watcher {
 	struct ks_store *ks;
 	void (*on_change)(enum ks_kind kind, void *arg);
 	void *arg;
-	unsigned kinds_on;                  /* subscribed kinds (1u << ks_kind); loop thread */
-	unsigned kinds_wanted;              /* what the cycle in effect selects; loop thread */
+	ks_kind_set kinds_on;               /* subscribed kinds (KS_KIND_BIT); loop thread */
+	ks_kind_set kinds_wanted;           /* what the cycle in effect selects; loop thread */
 	uint64_t retry_timer;               /* subscribing failed; loop thread */
 	uint64_t check_timer;               /* readiness re-check; loop thread */
 	struct ks_render_opts ro;           /* loop thread */
@@ -40,6 +40,7 @@ struct ks_watcher {
 	atomic_bool settled;
 	struct log_limit render_log;        /* loop thread */
 	struct log_limit labels_log;        /* loop thread */
+	struct log_limit values_log;        /* loop thread */
 };
 
 static void ro_fini(struct ks_render_opts *ro)
@@ -115,6 +116,12 @@ static void on_upsert(struct ks_kind_sub *ks, json_t *obj)
 			    (unsigned long long)(after.value_length - before.value_length),
 			    KS_LABEL_VALUE_MAX,
 			    (unsigned long long)(after.label_count - before.label_count), KS_LABELS_MAX);
+	if (after.bad_quantity != before.bad_quantity)
+		log_limited(&w->values_log, 30000, LOG_WARN, "kube-state",
+			    "%s %s: %llu resource quantities that do not parse; their series are left out "
+			    "(k8smon_kube_state_values_skipped_total)",
+			    ks_kind_resource(ks->kind), name ? name : "?",
+			    (unsigned long long)(after.bad_quantity - before.bad_quantity));
 }
 
 static void changed(struct ks_kind_sub *ks)
@@ -160,7 +167,7 @@ static void ready_update(struct ks_watcher *w)
 		struct ks_kind_sub *ks = &w->kinds[i];
 		bool skip;
 
-		if (!(w->kinds_on & (1u << i)) || kube_sub_synced(ks->sub))
+		if (!(w->kinds_on & KS_KIND_BIT(i)) || kube_sub_synced(ks->sub))
 			continue;
 		skip = kube_sub_forbidden(ks->sub) || kube_sub_absent(ks->sub);
 		if (skip && !ks->skipped)
@@ -199,9 +206,9 @@ static json_t *(*trim_of(enum ks_kind kind))(const json_t *)
 
 /* Subscribes the kinds of mask that are off and cancels those on that
  * mask lacks. KM_ENOMEM when a subscription failed (the others stand). */
-static int set_kinds(struct ks_watcher *w, unsigned mask)
+static int set_kinds(struct ks_watcher *w, ks_kind_set mask)
 {
-	unsigned drop = w->kinds_on & ~mask;
+	ks_kind_set drop = w->kinds_on & ~mask;
 	int rc = 0;
 
 	w->kinds_on &= ~drop;
@@ -209,13 +216,13 @@ static int set_kinds(struct ks_watcher *w, unsigned mask)
 	for (int i = 0; i < KS_KIND_COUNT; i++) {
 		struct ks_kind_sub *ks = &w->kinds[i];
 
-		if (drop & (1u << i)) {
+		if (drop & KS_KIND_BIT(i)) {
 			kube_sub_cancel(ks->sub);
 			ks->sub = NULL;
 			ks->skipped = false;
 			/* No stale series: the next term starts from a fresh list. */
 			ks_store_clear_kind(w->ks, (enum ks_kind)i);
-		} else if ((mask & (1u << i)) && !(w->kinds_on & (1u << i))) {
+		} else if ((mask & KS_KIND_BIT(i)) && !(w->kinds_on & KS_KIND_BIT(i))) {
 			struct kube_informer_key key = { .res = *ks_kind_api((enum ks_kind)i) };
 			struct kube_reflector_cbs cbs = { cb_add, cb_update, cb_delete, cb_synced, ks };
 
@@ -223,7 +230,7 @@ static int set_kinds(struct ks_watcher *w, unsigned mask)
 			ks->kind = (enum ks_kind)i;
 			ks->sub = kube_informer_subscribe(w->reg, &key, &cbs, trim_of((enum ks_kind)i));
 			if (ks->sub)
-				w->kinds_on |= 1u << i;
+				w->kinds_on |= KS_KIND_BIT(i);
 			else
 				rc = KM_ENOMEM;
 		}
@@ -245,7 +252,7 @@ static bool allowlist_same(const struct config *a, const struct config *b)
 }
 
 /* Kinds the configuration selects (kubeState.resources; empty = all). */
-static unsigned wanted_kinds(const struct cycle *c)
+static ks_kind_set wanted_kinds(const struct cycle *c)
 {
 	if (!c->leader || !(c->cfg->collectors & COLLECTOR_KUBE_STATE))
 		return 0;
@@ -265,7 +272,7 @@ static void retry(void *arg)
 
 void ks_watcher_apply(struct ks_watcher *w, const struct cycle *c)
 {
-	unsigned want = wanted_kinds(c), before = w->kinds_on;
+	ks_kind_set want = wanted_kinds(c), before = w->kinds_on;
 	bool relabel = w->ro.cfg && !allowlist_same(w->ro.cfg, c->cfg);
 
 	if (relabel || !w->ro.cfg) {
@@ -277,7 +284,7 @@ void ks_watcher_apply(struct ks_watcher *w, const struct cycle *c)
 	/* Kinds kept across an allowlist change are rendered again. */
 	if (relabel && (before & want)) {
 		for (int i = 0; i < KS_KIND_COUNT; i++)
-			if (before & want & (1u << i))
+			if (before & want & KS_KIND_BIT(i))
 				kube_sub_relist(w->kinds[i].sub);
 		log_info("kube-state", "label allowlist changed: relisting to re-render");
 	}
@@ -337,7 +344,7 @@ uint64_t ks_watcher_list_ok(struct ks_watcher *w, enum ks_kind kind)
 
 struct kube_store *ks_watcher_store(struct ks_watcher *w, enum ks_kind kind)
 {
-	struct kube_sub *s = (w->kinds_on & (1u << kind)) ? w->kinds[kind].sub : NULL;
+	struct kube_sub *s = (w->kinds_on & KS_KIND_BIT(kind)) ? w->kinds[kind].sub : NULL;
 
 	return s && kube_sub_synced(s) ? kube_sub_store(s) : NULL;
 }
