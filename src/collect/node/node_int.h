@@ -264,6 +264,19 @@ int node_netclass_parse_num(const char *s, size_t n, double *out);
  * file ("" for absent keys). */
 void node_udev_parse(const char *data, size_t len, char val[NODE_UDEV_N][NODE_UDEV_VAL_MAX]);
 
+/* sockstat/sockstat6 lines (ipv6: the sockstat6 file, which has no
+ * "sockets: used" line); names go through ctx->nc->seen so a protocol
+ * repeated across or within the files is written once. */
+int node_sockstat_parse(struct node_ctx *ctx, const char *data, size_t len, bool ipv6);
+int node_softnet_parse(struct node_ctx *ctx, const char *data, size_t len); /* softnet_stat */
+int node_arp_parse(struct node_ctx *ctx, const char *data, size_t len);     /* net/arp */
+/* Sums of the tx_queue and rx_queue columns of net/udp or net/udp6. */
+int node_udp_queues_parse(const char *data, size_t len, double *tx, double *rx);
+/* node_nf_conntrack_stat_* sums over the CPU lines of net/stat/nf_conntrack,
+ * in the order conntrack.c writes them. */
+#define CT_STAT_N 8
+int node_conntrack_stat_parse(const char *data, size_t len, double sum[CT_STAT_N]);
+
 /* Writes a family with one unlabelled sample. */
 int node_write1(struct buf *out, const char *name, const char *help, enum expo_type type,
 		double v);
@@ -286,6 +299,11 @@ int node_timex(struct node_ctx *ctx);
 int node_os(struct node_ctx *ctx);
 int node_netstat(struct node_ctx *ctx);
 int node_conntrack(struct node_ctx *ctx);
+int node_sockstat(struct node_ctx *ctx);
+int node_softnet(struct node_ctx *ctx);
+int node_entropy(struct node_ctx *ctx);
+int node_arp(struct node_ctx *ctx);
+int node_udp_queues(struct node_ctx *ctx);
 
 /* Default filters (node-exporter upstream HEAD, fully anchored by rx). */
 #define NODE_DEF_MOUNT_EXCLUDE \
