@@ -295,9 +295,9 @@ int node_collect(struct node_collector *nc, const struct node_opts *opts, struct
 			collect_stats_record(stats, sname, res[i].seconds, res[i].ok);
 		}
 	}
-	rc = write_build_info(out);
+	rc = write_meta(out, res);
 	if (!rc)
-		rc = write_meta(out, res);
+		rc = write_build_info(out);
 	fdcache_sweep(&nc->fds);
 	for (size_t i = 0; i < NODE_RXC_N; i++)
 		rxcache_sweep(&nc->rxc[i]);
