@@ -30,7 +30,6 @@ VOLATILE = {
     "node_timex_offset_seconds", "node_timex_frequency_adjustment_ratio",
     "node_timex_maxerror_seconds", "node_timex_estimated_error_seconds",
     "node_exporter_build_info",      # our version, not node_exporter's
-    "node_textfile_mtime_seconds",   # compared by series; values below
     # Sockets the scrapers themselves open and close (HTTP connections).
     "node_sockstat_TCP_alloc", "node_sockstat_TCP_inuse", "node_sockstat_TCP_mem",
     "node_sockstat_TCP_mem_bytes", "node_sockstat_TCP_tw", "node_sockstat_TCP_orphan",

@@ -38,6 +38,7 @@ static const struct node_sub node_subs[] = {
 	{ .name = "sockstat", .fn = node_sockstat },
 	{ .name = "softnet", .fn = node_softnet },
 	{ .name = "stat", .fn = node_stat },
+	{ .name = "textfile", .fn = node_textfile },
 	{ .name = "time", .fn = node_time },
 	{ .name = "timex", .fn = node_timex },
 	{ .name = "udp_queues", .fn = node_udp_queues },
@@ -269,6 +270,7 @@ int node_collect(struct node_collector *nc, const struct node_opts *opts, struct
 	ctx.diskstats_exclude = rx_or(opts->diskstats_exclude, nc->def_disk_exclude);
 	ctx.vmstat_fields = rx_or(opts->vmstat_fields, nc->def_vmstat_fields);
 	ctx.netstat_fields = rx_or(opts->netstat_fields, nc->def_netstat_fields);
+	ctx.textfile_dir = opts->textfile_dir;
 
 	pthread_mutex_lock(&nc->mu);
 	for (size_t i = 0; i < NSUBS; i++) {

@@ -30,6 +30,10 @@ struct node_opts {
 	const struct rx *netclass_exclude;    /* default: none */
 	const struct rx *vmstat_fields;       /* default ^(oom_kill|pgpg|pswp|pg.*fault).* */
 	const struct rx *netstat_fields;      /* default: node-exporter's field list */
+	/* Borrowed; node-exporter's --collector.textfile.directory (a
+	 * directory or a glob); NULL or "": none (textfile reports only
+	 * node_textfile_scrape_error 0, as node-exporter). */
+	const char *textfile_dir;
 	/* Borrowed; sub-collector names to run (e.g. "cpu|meminfo"); NULL runs all. */
 	const struct rx *collectors;
 };

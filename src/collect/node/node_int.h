@@ -189,6 +189,7 @@ struct node_collector {
 	size_t rows_alloc;       /* bytes allocated */
 	struct log_limit *limits; /* owned; one per sub-collector */
 	struct node_seen seen;   /* names written by the running sub-collector */
+	struct log_limit textfile_limit; /* per-file textfile problems */
 };
 
 /* Options with every default filled in, plus the output. */
@@ -203,6 +204,7 @@ struct node_ctx {
 	const struct rx *diskstats_exclude;
 	const struct rx *vmstat_fields;
 	const struct rx *netstat_fields;
+	const char *textfile_dir;            /* may be NULL */
 };
 
 /* Makes nc->rows hold at least bytes bytes (contents kept). */
@@ -304,6 +306,7 @@ int node_softnet(struct node_ctx *ctx);
 int node_entropy(struct node_ctx *ctx);
 int node_arp(struct node_ctx *ctx);
 int node_udp_queues(struct node_ctx *ctx);
+int node_textfile(struct node_ctx *ctx);
 
 /* Default filters (node-exporter upstream HEAD, fully anchored by rx). */
 #define NODE_DEF_MOUNT_EXCLUDE \
