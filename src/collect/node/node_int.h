@@ -259,8 +259,8 @@ int node_psi_total(const char *data, size_t len, const char *kind, double *out);
 int node_netclass_parse_num(const char *s, size_t n, double *out);
 
 /* udev properties for node_disk_info (ID_PATH, ID_WWN, ID_MODEL,
- * ID_SERIAL_SHORT, ID_REVISION, SCSI_IDENT_SERIAL), longer values cut. */
-#define NODE_UDEV_N 6
+ * ID_SERIAL_SHORT, ID_REVISION, SCSI_IDENT_SERIAL, ID_SERIAL), longer values cut. */
+#define NODE_UDEV_N 7
 #define NODE_UDEV_VAL_MAX 128
 /* Fills val from the "E:KEY=value" lines of a run/udev/data/b<maj>:<min>
  * file ("" for absent keys). */
