@@ -80,10 +80,22 @@ struct tf_state {
 	size_t nraw, raw_alloc;
 	struct tf_ffam *ffam;
 	size_t nffam, ffam_alloc;
-	bool bad;              /* a rejected line or a timestamp */
+	bool bad;              /* a rejected line */
+	bool bad_ts;           /* a sample with a timestamp */
 	int rc;                /* allocation failure or cap */
 	struct buf tmp;
+	struct buf problems;   /* "; path: reason" per problem, logged once per scrape */
 };
+
+/* Notes one problem for the scrape's log line (cut when the cap is hit). */
+static void problem(struct tf_state *st, const char *path, const char *why)
+{
+	if (st->problems.len)
+		buf_adds(&st->problems, "; ");
+	buf_adds(&st->problems, path);
+	buf_adds(&st->problems, ": ");
+	buf_adds(&st->problems, why);
+}
 
 static void file_reset(struct tf_state *st)
 {
@@ -96,7 +108,7 @@ static void file_reset(struct tf_state *st)
 		free(st->ffam[i].help);
 	}
 	st->nraw = st->nffam = 0;
-	st->bad = false;
+	st->bad = st->bad_ts = false;
 }
 
 static void state_free(struct tf_state *st)
@@ -114,6 +126,7 @@ static void state_free(struct tf_state *st)
 		free(st->s[i].series);
 	free(st->s);
 	buf_fini(&st->tmp);
+	buf_fini(&st->problems);
 }
 
 static bool is_suffix_family(enum expo_ftype t)
@@ -161,7 +174,7 @@ static int on_sample(void *ctx, const struct expo_sample_ev *ev)
 	int rc;
 
 	if (ev->has_ts) {
-		st->bad = true;
+		st->bad_ts = true;
 		return 0;
 	}
 	/* expfmt: outside histograms and summaries a sample belongs to the
@@ -471,17 +484,15 @@ static int read_file(struct node_ctx *ctx, struct tf_state *st, const char *dir,
 		return 0;
 	rc = procfile_read(&ctx->nc->pf2, dir, name, &data, &len);
 	if (rc) {
-		log_limited(&ctx->nc->textfile_limit, 60000, LOG_WARN, "node",
-			    "textfile %s: %s", path, km_strerror(rc));
+		problem(st, path, km_strerror(rc));
 		return 0;
 	}
 	rc = expo_parse_buffer(NULL, &cb, data, len, NULL);
 	if (rc == KM_ENOMEM)
 		return rc;
-	if (rc || st->bad) {
-		log_limited(&ctx->nc->textfile_limit, 60000, LOG_WARN, "node",
-			    "textfile %s: %s, file skipped", path,
-			    rc ? km_strerror(rc) : "malformed line or sample timestamp");
+	if (rc || st->bad || st->bad_ts) {
+		problem(st, path, rc ? km_strerror(rc) : st->bad ? "malformed line, file skipped" :
+			"sample timestamps are not supported, file skipped");
 		return 0;
 	}
 	if (stat(path, &sb) != 0)
@@ -549,8 +560,7 @@ static int collect_dir(struct node_ctx *ctx, struct tf_state *st, const char *di
 
 	if (rc) {
 		*errored = true;
-		log_limited(&ctx->nc->textfile_limit, 60000, LOG_WARN, "node",
-			    "textfile directory %s: %s", dir, km_strerror(rc));
+		problem(st, dir, km_strerror(rc));
 		rc = rc == KM_ENOMEM ? rc : 0;
 	}
 	for (size_t i = 0; !rc && i < n; i++) {
@@ -572,9 +582,7 @@ static int collect_dir(struct node_ctx *ctx, struct tf_state *st, const char *di
 			break;
 		if (conflict) {
 			*errored = true;
-			log_limited(&ctx->nc->textfile_limit, 60000, LOG_WARN, "node",
-				    "textfile %s: HELP differs from an earlier file's, family dropped",
-				    path);
+			problem(st, path, "HELP differs from an earlier file's, family dropped");
 		}
 		rc = VEC_RESERVE(*mt, *mt_alloc, *nmt + 1, 16, TF_FILES_MAX);
 		if (rc)
@@ -608,6 +616,7 @@ int node_textfile(struct node_ctx *ctx)
 
 	memset(&st, 0, sizeof(st));
 	buf_init(&st.tmp, 1u << 20);
+	buf_init(&st.problems, 4096);
 	file_reset(&st);
 	if (ctx->textfile_dir && *ctx->textfile_dir) {
 		/* As node-exporter: a glob, or the path itself when it matches
@@ -641,6 +650,9 @@ int node_textfile(struct node_ctx *ctx)
 		rc = node_write1(ctx->out, "node_textfile_scrape_error",
 				 "1 if there was an error opening or reading a file, 0 otherwise",
 				 EXPO_GAUGE, errored ? 1 : 0);
+	if (st.problems.len)
+		log_limited(&ctx->nc->textfile_limit, 60000, LOG_WARN, "node", "textfile: %s",
+			    buf_cstr(&st.problems));
 	for (size_t i = 0; i < nmt; i++)
 		free(mt[i].path);
 	free(mt);
