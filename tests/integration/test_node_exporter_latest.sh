@@ -30,8 +30,9 @@ if [ ! -x "$NE" ] || [ ! -d "$SRC/collector/fixtures" ]; then
 	echo "FAIL: need $NE and $SRC (tests/peers/build.sh node_exporter)"
 	exit 1
 fi
-if [ ! -x bin/k8smon ]; then
-	echo "FAIL: need bin/k8smon (make)"
+BIN=${K8SMON_BIN:-bin/k8smon}
+if [ ! -x "$BIN" ]; then
+	echo "FAIL: need $BIN (make)"
 	exit 1
 fi
 free_port() {
@@ -113,7 +114,7 @@ KP=$(free_port)
 "$NE" --web.listen-address=127.0.0.1:$NP --collector.textfile.directory="$TF" \
 	>"$TMP/ne.log" 2>&1 &
 PIDS="$PIDS $!"
-./bin/k8smon -httpListenAddr=127.0.0.1:$KP -collector.textfile.directory="$TF" \
+"$BIN" -httpListenAddr=127.0.0.1:$KP -collector.textfile.directory="$TF" \
 	>"$TMP/k8smon.log" 2>&1 &
 PIDS="$PIDS $!"
 wait_up "http://127.0.0.1:$NP/metrics" && wait_up "http://127.0.0.1:$KP/metrics/node" || exit 1
@@ -144,7 +145,7 @@ KP2=$(free_port)
 	--path.rootfs="$FX/root" --path.udev.data="$FX/root/run/udev/data" \
 	--no-collector.arp.netlink --no-collector.netdev.netlink >"$TMP/ne-fx.log" 2>&1 &
 PIDS="$PIDS $!"
-./bin/k8smon -httpListenAddr=127.0.0.1:$KP2 -path.procfs="$FX/proc" -path.sysfs="$FX/sys" \
+"$BIN" -httpListenAddr=127.0.0.1:$KP2 -path.procfs="$FX/proc" -path.sysfs="$FX/sys" \
 	-path.rootfs="$FX/root" >"$TMP/k8smon-fx.log" 2>&1 &
 PIDS="$PIDS $!"
 wait_up "http://127.0.0.1:$NP2/metrics" && wait_up "http://127.0.0.1:$KP2/metrics/node" || exit 1
