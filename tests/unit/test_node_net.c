@@ -199,6 +199,18 @@ static void test_textfile(void **state)
 	assert_int_equal(node_success(out, "textfile"), 1);
 	free(out);
 
+	/* A family another collector writes: skipped, the exposition keeps
+	 * one HELP for it, the error is set. */
+	snprintf(path, sizeof(path), "%s/f.prom", dir);
+	node_write_file(path, "node_load1 42\n");
+	out = node_run(*state, &o, "^(textfile|loadavg)$");
+	assert_null(strstr(out, "node_load1 42"));
+	assert_non_null(strstr(out, "# HELP node_load1 "));
+	assert_null(strstr(strstr(out, "# HELP node_load1 ") + 1, "# HELP node_load1 "));
+	want_line(out, "node_textfile_scrape_error 1");
+	free(out);
+	unlink(path);
+
 	/* Only good files: no error. */
 	snprintf(path, sizeof(path), "%s/c.prom", dir);
 	unlink(path);

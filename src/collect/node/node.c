@@ -19,7 +19,7 @@ struct node_sub {
 	int (*fn)(struct node_ctx *ctx);
 };
 
-/* Alphabetical, as node-exporter lists its collectors. */
+/* Alphabetical, as node-exporter lists its collectors (textfile last). */
 static const struct node_sub node_subs[] = {
 	{ .name = "arp", .fn = node_arp },
 	{ .name = "conntrack", .fn = node_conntrack },
@@ -38,12 +38,13 @@ static const struct node_sub node_subs[] = {
 	{ .name = "sockstat", .fn = node_sockstat },
 	{ .name = "softnet", .fn = node_softnet },
 	{ .name = "stat", .fn = node_stat },
-	{ .name = "textfile", .fn = node_textfile },
 	{ .name = "time", .fn = node_time },
 	{ .name = "timex", .fn = node_timex },
 	{ .name = "udp_queues", .fn = node_udp_queues },
 	{ .name = "uname", .fn = node_uname },
 	{ .name = "vmstat", .fn = node_vmstat },
+	/* Last: it leaves out a family another collector already wrote. */
+	{ .name = "textfile", .fn = node_textfile },
 };
 
 #define NSUBS (sizeof(node_subs) / sizeof(node_subs[0]))
@@ -271,6 +272,7 @@ int node_collect(struct node_collector *nc, const struct node_opts *opts, struct
 	ctx.vmstat_fields = rx_or(opts->vmstat_fields, nc->def_vmstat_fields);
 	ctx.netstat_fields = rx_or(opts->netstat_fields, nc->def_netstat_fields);
 	ctx.textfile_dir = opts->textfile_dir;
+	ctx.out_start = start;
 
 	pthread_mutex_lock(&nc->mu);
 	for (size_t i = 0; i < NSUBS; i++) {

@@ -205,6 +205,7 @@ struct node_ctx {
 	const struct rx *vmstat_fields;
 	const struct rx *netstat_fields;
 	const char *textfile_dir;            /* may be NULL */
+	size_t out_start;                    /* out->len when node_collect began */
 };
 
 /* Makes nc->rows hold at least bytes bytes (contents kept). */

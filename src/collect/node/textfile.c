@@ -15,6 +15,7 @@
  *  - in the 0.0.4 text format a counter's "x_total" sample under "# TYPE x
  *    counter" is an untyped family of its own (expfmt's rule);
  *  - no directory configured: only node_textfile_scrape_error 0.
+ * A family another collector already wrote is skipped and sets the error.
  * Known difference: a label written with an empty value ("a=\"\"") is
  * dropped by our parser (a Prometheus label with an empty value does not
  * exist) where node-exporter prints it. Histograms and summaries are passed
@@ -421,7 +422,32 @@ static enum expo_type out_type(enum expo_ftype t)
 	}
 }
 
-static int write_families(struct node_ctx *ctx, struct tf_state *st)
+/* True when out, from its start, already holds "# HELP name " or
+ * "# TYPE name " at the start of a line. */
+static bool family_written(const struct buf *out, size_t from, const char *name)
+{
+	static const char *const pre[2] = { "# HELP ", "# TYPE " };
+	size_t nl = strlen(name);
+
+	for (int k = 0; k < 2; k++) {
+		const char *p = out->data ? out->data + from : NULL;
+		const char *end = out->data ? out->data + out->len : NULL;
+
+		while (p && p < end) {
+			const char *hit = memmem(p, (size_t)(end - p), pre[k], 7);
+
+			if (!hit)
+				break;
+			if ((hit == out->data || hit[-1] == '\n') && (size_t)(end - hit) > 7 + nl &&
+			    memcmp(hit + 7, name, nl) == 0 && hit[7 + nl] == ' ')
+				return true;
+			p = hit + 7;
+		}
+	}
+	return false;
+}
+
+static int write_families(struct node_ctx *ctx, struct tf_state *st, bool *errored)
 {
 	struct buf *out = ctx->out;
 	size_t i = 0;
@@ -444,9 +470,15 @@ static int write_families(struct node_ctx *ctx, struct tf_state *st)
 				break;
 			help = buf_cstr(&st->tmp);
 		}
-		/* A family name clashing with one of ours is skipped: two HELP
-		 * blocks would break the whole exposition. */
-		if (strncmp(g->name, "node_textfile_", 14) == 0) {
+		/* A family another collector wrote (or node_textfile_*) is
+		 * skipped, logged and counted as an error: two HELP blocks
+		 * would break the whole exposition. (node-exporter's registry
+		 * merges such samples when HELP, TYPE and labels agree and
+		 * drops them otherwise; we always drop them.) */
+		if (strncmp(g->name, "node_textfile_", 14) == 0 ||
+		    family_written(out, ctx->out_start, g->name)) {
+			*errored = true;
+			problem(st, g->name, "family written by another collector, skipped");
 			while (i < st->ns && st->s[i].fam == f)
 				i++;
 			continue;
@@ -635,7 +667,7 @@ int node_textfile(struct node_ctx *ctx)
 		}
 	}
 	if (!rc)
-		rc = write_families(ctx, &st);
+		rc = write_families(ctx, &st, &errored);
 	if (!rc && nmt) {
 		qsort(mt, nmt, sizeof(*mt), cmp_mtime);
 		rc = expo_family(ctx->out, "node_textfile_mtime_seconds",
