@@ -76,8 +76,13 @@ static void test_good(void **state)
 		"node_entropy_pool_size_bits 4096",
 		"node_nf_conntrack_stat_found 7",
 		"node_nf_conntrack_stat_search_restart 16",
+		"# TYPE node_schedstat_running_seconds_total counter",
+		"node_schedstat_running_seconds_total{cpu=\"0\"} 2.045936778163039e+06",
+		"node_schedstat_waiting_seconds_total{cpu=\"1\"} 364107.263788241",
+		"node_schedstat_timeslices_total{cpu=\"1\"} 5145567945",
 	};
-	char *out = node_run(*state, NULL, "^(sockstat|softnet|arp|udp_queues|entropy|conntrack)$");
+	char *out = node_run(*state, NULL,
+			     "^(sockstat|softnet|arp|udp_queues|entropy|conntrack|schedstat)$");
 
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
 		want_line(out, lines[i]);
@@ -90,7 +95,9 @@ static void test_good(void **state)
 	}
 	/* sockets_used is IPv4 only; "memory" only where the file has it. */
 	assert_null(strstr(out, "node_sockstat_TCP_memory"));
-	for (const char *c = "sockstat\0softnet\0arp\0udp_queues\0entropy\0conntrack\0"; *c;
+	/* A "cpuN" line with too few numbers is skipped, as procfs does. */
+	assert_null(strstr(out, "cpu=\"2\""));
+	for (const char *c = "sockstat\0softnet\0arp\0udp_queues\0entropy\0conntrack\0schedstat\0"; *c;
 	     c += strlen(c) + 1)
 		assert_int_equal(node_success(out, c), 1);
 	free(out);
@@ -105,6 +112,8 @@ static void test_bad(void **state)
 		"udp_queues", /* tx_queue "0000zz15" */
 		"entropy",    /* entropy_avail "garbage" */
 		"conntrack",  /* net/stat/nf_conntrack with five columns */
+		"schedstat",  /* missing */
+		"bonding",    /* sys: bond0 listed, its bonding/slaves missing */
 	};
 	struct collect_stats *st = collect_stats_new();
 	struct node_opts o = { 0 };
@@ -134,6 +143,7 @@ static void test_bad(void **state)
 	assert_null(strstr(buf_cstr(&b), "node_udp_queues"));
 	assert_null(strstr(buf_cstr(&b), "node_entropy_"));
 	assert_null(strstr(buf_cstr(&b), "node_nf_conntrack_entries"));
+	assert_null(strstr(buf_cstr(&b), "node_bonding_"));
 	/* The others still report, the build info is there. */
 	assert_int_equal(node_success(buf_cstr(&b), "uname"), 1);
 	assert_int_equal(node_success(buf_cstr(&b), "netclass"), 1);

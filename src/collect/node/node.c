@@ -22,6 +22,7 @@ struct node_sub {
 /* Alphabetical, as node-exporter lists its collectors (textfile last). */
 static const struct node_sub node_subs[] = {
 	{ .name = "arp", .fn = node_arp },
+	{ .name = "bonding", .fn = node_bonding },
 	{ .name = "conntrack", .fn = node_conntrack },
 	{ .name = "cpu", .fn = node_cpu },
 	{ .name = "diskstats", .fn = node_diskstats },
@@ -35,6 +36,7 @@ static const struct node_sub node_subs[] = {
 	{ .name = "netstat", .fn = node_netstat },
 	{ .name = "os", .fn = node_os },
 	{ .name = "pressure", .fn = node_pressure },
+	{ .name = "schedstat", .fn = node_schedstat },
 	{ .name = "sockstat", .fn = node_sockstat },
 	{ .name = "softnet", .fn = node_softnet },
 	{ .name = "stat", .fn = node_stat },

@@ -278,6 +278,7 @@ int node_udp_queues_parse(const char *data, size_t len, double *tx, double *rx);
 /* node_nf_conntrack_stat_* sums over the CPU lines of net/stat/nf_conntrack,
  * in the order conntrack.c writes them. */
 #define CT_STAT_N 8
+int node_schedstat_parse(struct node_ctx *ctx, const char *data, size_t len); /* schedstat */
 int node_conntrack_stat_parse(const char *data, size_t len, double sum[CT_STAT_N]);
 
 /* Writes a family with one unlabelled sample. */
@@ -308,6 +309,8 @@ int node_entropy(struct node_ctx *ctx);
 int node_arp(struct node_ctx *ctx);
 int node_udp_queues(struct node_ctx *ctx);
 int node_textfile(struct node_ctx *ctx);
+int node_schedstat(struct node_ctx *ctx);
+int node_bonding(struct node_ctx *ctx);
 
 /* Default filters (node-exporter upstream HEAD, fully anchored by rx). */
 #define NODE_DEF_MOUNT_EXCLUDE \
