@@ -40,6 +40,7 @@ static const struct node_sub node_subs[] = {
 	{ .name = "sockstat", .fn = node_sockstat },
 	{ .name = "softnet", .fn = node_softnet },
 	{ .name = "stat", .fn = node_stat },
+	{ .name = "thermal_zone", .fn = node_thermal_zone },
 	{ .name = "time", .fn = node_time },
 	{ .name = "timex", .fn = node_timex },
 	{ .name = "udp_queues", .fn = node_udp_queues },

@@ -311,6 +311,7 @@ int node_udp_queues(struct node_ctx *ctx);
 int node_textfile(struct node_ctx *ctx);
 int node_schedstat(struct node_ctx *ctx);
 int node_bonding(struct node_ctx *ctx);
+int node_thermal_zone(struct node_ctx *ctx);
 
 /* Default filters (node-exporter upstream HEAD, fully anchored by rx). */
 #define NODE_DEF_MOUNT_EXCLUDE \
