@@ -25,6 +25,7 @@ static const struct node_sub node_subs[] = {
 	{ .name = "bonding", .fn = node_bonding },
 	{ .name = "conntrack", .fn = node_conntrack },
 	{ .name = "cpu", .fn = node_cpu },
+	{ .name = "cpufreq", .fn = node_cpufreq },
 	{ .name = "diskstats", .fn = node_diskstats },
 	{ .name = "entropy", .fn = node_entropy },
 	{ .name = "filefd", .fn = node_filefd },

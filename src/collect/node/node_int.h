@@ -312,6 +312,7 @@ int node_textfile(struct node_ctx *ctx);
 int node_schedstat(struct node_ctx *ctx);
 int node_bonding(struct node_ctx *ctx);
 int node_thermal_zone(struct node_ctx *ctx);
+int node_cpufreq(struct node_ctx *ctx);
 
 /* Default filters (node-exporter upstream HEAD, fully anchored by rx). */
 #define NODE_DEF_MOUNT_EXCLUDE \
