@@ -224,6 +224,8 @@ int node_parse_double_field(const char **p, const char *end, double *out);
 /* Reads <procfs>/rel and parses its first n whitespace-separated numbers
  * into v; all of them or an error (nothing partial). */
 int node_read_numbers(struct node_ctx *ctx, const char *rel, double *v, size_t n);
+/* The first number of base/rel (any tree: sysfs, procfs). */
+int node_read_numbers_at(struct node_ctx *ctx, const char *base, const char *rel, double *v);
 
 /* The first n whitespace-separated numbers of data (loadavg, file-nr,
  * nf_conntrack_*); all of them or an error. */
@@ -313,6 +315,8 @@ int node_schedstat(struct node_ctx *ctx);
 int node_bonding(struct node_ctx *ctx);
 int node_thermal_zone(struct node_ctx *ctx);
 int node_cpufreq(struct node_ctx *ctx);
+/* Thermal throttle counters of the cpu collector (called by node_cpu). */
+int node_cpu_throttle(struct node_ctx *ctx);
 
 /* Default filters (node-exporter upstream HEAD, fully anchored by rx). */
 #define NODE_DEF_MOUNT_EXCLUDE \
