@@ -134,7 +134,7 @@ static int read_cpu(struct node_ctx *ctx, const char *cpu, struct cf_row *r)
 		if (i == 0)
 			memcpy(r->available, s, sizeof(r->available));
 		else if (i == 2)
-			snprintf(r->governor, sizeof(r->governor), "%s", s);
+			snprintf(r->governor, sizeof(r->governor), "%.63s", s);
 	}
 	return 0;
 }
