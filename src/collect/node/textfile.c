@@ -453,7 +453,8 @@ static int write_families(struct node_ctx *ctx, struct tf_state *st, bool *error
 	size_t i = 0;
 	int rc = 0;
 
-	qsort(st->s, st->ns, sizeof(*st->s), cmp_sample);
+	if (st->ns)
+		qsort(st->s, st->ns, sizeof(*st->s), cmp_sample);
 	for (size_t f = 0; f < st->nfam && !rc; f++) {
 		struct tf_family *g = &st->fam[f];
 		const char *help = g->help;
