@@ -1,8 +1,11 @@
 #!/bin/sh
 # Node collector benchmark: CPU seconds per 1000 scrapes and peak RSS (VmHWM)
-# of k8smon /metrics/node vs Debian's node-exporter limited to the same
-# collectors, in the same run, as ratios. Writes the "## Node collector"
-# section of BENCHMARKS.md (other sections are left alone).
+# of k8smon /metrics/node vs node-exporter limited to the same collectors, in
+# the same run, as ratios. Default peer: Debian's node-exporter 1.5.0, written
+# to the "## Node collector" section of BENCHMARKS.md; PEER=latest: the
+# node_exporter release pinned in tests/peers/versions (built by
+# tests/peers/build.sh), written to "## Node collector vs node_exporter <v>".
+# Other sections are left alone.
 #
 # Fairness: both servers run at the same time on the same host, are warmed up
 # with the same number of scrapes, and are scraped by the same client (one
@@ -23,8 +26,17 @@ WARMUP=${WARMUP:-50}
 GZIP=${GZIP:-0}
 K8SMON=${K8SMON:-bin/k8smon}
 NE=/usr/bin/prometheus-node-exporter
+NE_NAME="node-exporter 1.5.0"
+TITLE="Node collector"
+if [ "${PEER:-}" = latest ]; then
+	VER=$(awk '$1 == "node_exporter" { print $2 }' tests/peers/versions)
+	NE=${K8SMON_PEERS:-$HOME/.cache/k8smon-peers}/node_exporter-$VER/bin/node_exporter
+	NE_NAME="node_exporter $VER"
+	TITLE="Node collector vs node_exporter $VER"
+fi
 [ -x "$NE" ] && [ -x "$K8SMON" ] || { echo "need $NE and $K8SMON"; exit 1; }
-COLLECTORS="cpu meminfo loadavg filesystem netdev netclass diskstats stat vmstat pressure filefd uname time timex os netstat conntrack"
+# Every collector k8smon has (node_exporter names), textfile without a directory.
+COLLECTORS="arp bonding conntrack cpu cpufreq diskstats entropy filefd filesystem loadavg meminfo netclass netdev netstat os pressure schedstat sockstat softnet stat textfile thermal_zone time timex udp_queues uname vmstat"
 NEARGS="--collector.disable-defaults"
 for c in $COLLECTORS; do NEARGS="$NEARGS --collector.$c"; done
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -36,7 +48,7 @@ KPID=$!
 NPID=$!
 trap 'kill $KPID $NPID 2>/dev/null' EXIT
 OUT=$(mktemp)
-python3 - "$N" "$ROUNDS" "$WARMUP" "$GZIP" "$KPID" "$KP" /metrics/node "$NPID" "$NP" /metrics <<'PY' >"$OUT"
+python3 - "$N" "$ROUNDS" "$WARMUP" "$GZIP" "$KPID" "$KP" /metrics/node "$NPID" "$NP" /metrics "$NE_NAME" <<'PY' >"$OUT"
 import http.client, os, statistics, sys, time
 n, rounds, warmup, gz = (int(x) for x in sys.argv[1:5])
 hz = os.sysconf("SC_CLK_TCK")
@@ -96,14 +108,14 @@ for s in srv.values():
 k, e = srv["k8smon"], srv["ne"]
 rng = lambda s: f"{min(s['cpu']):.2f}–{max(s['cpu']):.2f}"
 print(f"| k8smon /metrics/node | {k['med']:.3f} ({rng(k)}) | {k['hwm']/1024:.1f} | {k['idle']/1024:.1f} | {k['size']} |")
-print(f"| node-exporter 1.5.0 (same collectors) | {e['med']:.3f} ({rng(e)}) | {e['hwm']/1024:.1f} | {e['idle']/1024:.1f} | {e['size']} |")
+print(f"| {sys.argv[11]} (same collectors) | {e['med']:.3f} ({rng(e)}) | {e['hwm']/1024:.1f} | {e['idle']/1024:.1f} | {e['size']} |")
 print(f"reconnects: k8smon {k['reconnects']}, node-exporter {e['reconnects']}", file=sys.stderr)
 print(f"| ratio k8smon / node-exporter | {statistics.median(ratios):.3f} | {k['hwm']/e['hwm']:.3f} | {k['idle']/e['idle']:.3f} | |")
 PY
 ROWS=$(cat "$OUT"); rm -f "$OUT"
 ENC=identity; [ "$GZIP" = 1 ] && ENC=gzip
 SECTION=$(cat <<EOT
-## Node collector
+## $TITLE
 
 \`bench/node.sh\` ($(date -u +%Y-%m-%d), $(nproc) CPUs, same run): both servers up
 together, $WARMUP warm-up scrapes each, then $ROUNDS alternating rounds of N=$N scrapes
@@ -111,8 +123,9 @@ per server over one keep-alive connection each (same Python client, Accept-Encod
 $ENC). CPU = utime+stime of the server process per 1000 scrapes, median of the rounds
 (min–max in brackets); the CPU ratio is the median of the per-round ratios. Peak RSS =
 VmHWM at the end; RSS after 1 scrape = VmRSS before the warm-up.
-node-exporter runs with \`--collector.disable-defaults\` plus: $COLLECTORS.
-Targets (issue): CPU ratio ≤ 0.100, peak RSS ratio ≤ 0.250.
+$NE_NAME runs with \`--collector.disable-defaults\` plus: $COLLECTORS.
+Targets (issues 1, 18): CPU ratio ≤ 0.100 vs 1.5.0 and ≤ 0.08 vs the latest release,
+peak RSS ratio ≤ 0.250.
 
 | server | CPU s / 1000 scrapes | peak RSS MiB | RSS after 1 scrape MiB | body bytes |
 |---|---|---|---|---|
@@ -120,12 +133,12 @@ $ROWS
 EOT
 )
 if [ "${NO_WRITE:-0}" != 1 ]; then
-python3 - "$SECTION" <<'PY'
+python3 - "$SECTION" "$TITLE" <<'PY'
 import re, sys, os
 sec = sys.argv[1].rstrip() + "\n"
 path = "BENCHMARKS.md"
 text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
-pat = re.compile(r"^## Node collector\n.*?(?=^## |\Z)", re.S | re.M)
+pat = re.compile(r"^## " + re.escape(sys.argv[2]) + r"\n.*?(?=^## |\Z)", re.S | re.M)
 if pat.search(text):
     text = pat.sub(lambda m: sec + "\n", text, count=1)
 else:

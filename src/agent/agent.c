@@ -146,6 +146,7 @@ static int write_node(struct agent *a, const struct config *c, struct buf *out)
 		.netdev_exclude = c->netdev_exclude,
 		/* kube-prometheus excludes the same devices from netclass as from netdev. */
 		.netclass_exclude = c->netdev_exclude,
+		.textfile_dir = a->flags->textfile_dir,
 	};
 
 	if (!(c->collectors & COLLECTOR_NODE))

@@ -48,6 +48,9 @@ static const struct flag_def defs[] = {
 	{ "path.procfs", F_STR, OFF(procfs), "/proc", "procfs mountpoint" },
 	{ "path.sysfs", F_STR, OFF(sysfs), "/sys", "sysfs mountpoint" },
 	{ "path.rootfs", F_STR, OFF(rootfs), "/", "rootfs mountpoint" },
+	{ "collector.textfile.directory", F_STR, OFF(textfile_dir), "",
+	  "Directory (or glob) of *.prom files for the node textfile collector, as node-exporter's "
+	  "--collector.textfile.directory; empty: none" },
 	{ "loggerLevel", F_LEVEL, OFF(log_level), "INFO", "Minimum log level: DEBUG, INFO, WARN, ERROR, FATAL" },
 	{ "loggerFormat", F_FORMAT, OFF(log_format), "logfmt", "Log format: logfmt or json" },
 	{ "tls", F_BOOL, OFF(tls), "false", "Serve HTTPS on httpListenAddr" },

@@ -45,6 +45,7 @@ struct flags {
 	char *procfs;
 	char *sysfs;
 	char *rootfs;
+	char *textfile_dir;   /* node textfile collector directory or glob; "" none */
 	char *log_level;
 	char *log_format;
 	bool tls;

@@ -161,5 +161,7 @@ int node_cpu(struct node_ctx *ctx)
 
 	if (!rc)
 		rc = node_cpu_parse(ctx, data, len);
+	if (!rc)
+		rc = node_cpu_throttle(ctx);
 	return rc;
 }

@@ -65,10 +65,10 @@ struct disk_row {
 };
 
 /* udev properties node_disk_info uses. */
-enum { U_PATH, U_WWN, U_MODEL, U_SERIAL, U_REVISION, U_SCSI_SERIAL, NUDEV };
+enum { U_PATH, U_WWN, U_MODEL, U_SERIAL, U_REVISION, U_SCSI_SERIAL, U_ID_SERIAL, NUDEV };
 static const char *const udev_keys[NUDEV] = { "ID_PATH", "ID_WWN", "ID_MODEL",
 					      "ID_SERIAL_SHORT", "ID_REVISION",
-					      "SCSI_IDENT_SERIAL" };
+					      "SCSI_IDENT_SERIAL", "ID_SERIAL" };
 
 #define UDEV_VAL_MAX NODE_UDEV_VAL_MAX
 _Static_assert(NUDEV == NODE_UDEV_N, "udev key count");
@@ -135,15 +135,21 @@ static int write_info(struct node_ctx *ctx, const struct disk_row *rows, size_t 
 		const char *serial;
 
 		read_udev(ctx, &rows[i], val);
-		serial = val[U_SERIAL][0] ? val[U_SERIAL] : val[U_SCSI_SERIAL];
+		/* node-exporter v1.12: SCSI_IDENT_SERIAL, else ID_SERIAL_SHORT,
+		 * else ID_SERIAL (virtio disks have only that). */
+		serial = val[U_SCSI_SERIAL][0] ? val[U_SCSI_SERIAL] :
+			 val[U_SERIAL][0] ? val[U_SERIAL] : val[U_ID_SERIAL];
 		snprintf(maj, sizeof(maj), "%llu", (unsigned long long)rows[i].major);
 		snprintf(min, sizeof(min), "%llu", (unsigned long long)rows[i].minor);
-		rot[0] = '\0';
+		/* node-exporter v1.12: "1" for a rotational device, "0" for
+		 * anything else, including an unreadable or absent file. */
+		snprintf(rot, sizeof(rot), "0");
 		snprintf(rel, sizeof(rel), "block/%s/queue/rotational", rows[i].dev);
 		if (procfile_read(&ctx->nc->pf2, ctx->sysfs, rel, &data, &len) == 0) {
-			while (len > 0 && data[len - 1] == '\n')
-				len--;
-			snprintf(rot, sizeof(rot), "%.*s", (int)(len < 16 ? len : 16), data);
+			double r;
+
+			if (node_parse_numbers(data, len, &r, 1) == 0 && r == 1)
+				snprintf(rot, sizeof(rot), "1");
 		}
 		struct label_pair l[9] = {
 			{ "device", rows[i].dev }, { "major", maj }, { "minor", min },

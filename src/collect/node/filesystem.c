@@ -8,7 +8,8 @@
  * Labels follow upstream >= v1.8 (device, device_error, fstype, mountpoint);
  * node_filesystem_mount_info (>= v1.9) is exported too. When statfs fails,
  * only device_error (1, with the error text as label) and readonly are
- * exported for that mount (>= v1.7 behaviour).
+ * exported for that mount (>= v1.7 behaviour; mount_info left out too, as
+ * v1.12 does).
  *
  * Known gap: node-exporter marks a mount whose statfs() hangs (dead NFS) as
  * stuck and skips it on later scrapes; here a hanging statfs blocks this
@@ -266,6 +267,9 @@ int node_filesystem_parse(struct node_ctx *ctx, char *data, size_t len)
 		struct label_pair l[4] = { { "device", rows[i].dev }, { "major", rows[i].maj },
 					   { "minor", rows[i].min }, { "mountpoint", rows[i].mp } };
 
+		/* node-exporter v1.12 writes it only for mounts statfs() read. */
+		if (rows[i].err[0])
+			continue;
 		rc = expo_sample(ctx->out, "node_filesystem_mount_info", l, 4, 1);
 	}
 	return rc;

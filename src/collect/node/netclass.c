@@ -110,6 +110,20 @@ static int read_attr(struct node_ctx *ctx, const struct nc_row *r, const char *f
 	return 0;
 }
 
+/* node-exporter's adminstate label (v1.10+): IFF_UP of the flags
+ * attribute, "unknown" when flags could not be read. */
+static const char *admin_state(const struct nc_row *r)
+{
+	for (size_t a = 0; a < NATTRS; a++) {
+		if (strcmp(nc_attrs[a].file, "flags") != 0)
+			continue;
+		if (!((r->have >> a) & 1u))
+			return "unknown";
+		return ((uint64_t)r->v[a] & 1u) ? "up" : "down";
+	}
+	return "unknown";
+}
+
 static int cmp_row(const void *a, const void *b)
 {
 	return strcmp(((const struct nc_row *)a)->dev, ((const struct nc_row *)b)->dev);
@@ -215,8 +229,9 @@ int node_netclass(struct node_ctx *ctx)
 				 "Non-numeric data from /sys/class/net/<iface>, value is always 1.",
 				 EXPO_GAUGE);
 	for (size_t i = 0; !rc && i < n; i++) {
-		struct label_pair l[6] = {
+		struct label_pair l[7] = {
 			{ "address", rows[i].s[S_ADDRESS] },
+			{ "adminstate", admin_state(&rows[i]) },
 			{ "broadcast", rows[i].s[S_BROADCAST] },
 			{ "device", rows[i].dev },
 			{ "duplex", rows[i].s[S_DUPLEX] },
@@ -224,7 +239,7 @@ int node_netclass(struct node_ctx *ctx)
 			{ "operstate", rows[i].s[S_OPERSTATE] },
 		};
 
-		rc = expo_sample(ctx->out, "node_network_info", l, 6, 1);
+		rc = expo_sample(ctx->out, "node_network_info", l, 7, 1);
 	}
 	for (size_t a = 0; !rc && a < NATTRS; a++) {
 		char name[64], help[80];

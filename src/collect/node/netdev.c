@@ -1,7 +1,10 @@
 /* netdev: node_network_<key>_total counters per device from
  * <procfs>/net/dev. node-exporter reads the same numbers over netlink by
  * default (the kernel folds its stats64 fields into these columns the same
- * way); receive_nohandler exists only over netlink and is not exported.
+ * way). receive_nohandler is not in net/dev: it is read from
+ * <sysfs>/class/net/<dev>/statistics/rx_nohandler (the same rtnl_link_stats64
+ * field netlink returns; 0 when the file is absent, as netlink's zeroed
+ * field for devices that never count it).
  * No device is excluded by default upstream (lo is exported). */
 #include "collect/node/node_int.h"
 
@@ -12,19 +15,43 @@
 #include "base/parse.h"
 
 #define NETDEV_COLS 16
+/* Columns of a row: net/dev's, then receive_nohandler. */
+#define NETDEV_NOHANDLER NETDEV_COLS
+#define NETDEV_KEYS (NETDEV_COLS + 1)
 #define IFNAME_MAX 64
 
-static const char *const netdev_keys[NETDEV_COLS] = {
+static const char *const netdev_keys[NETDEV_KEYS] = {
 	"receive_bytes", "receive_packets", "receive_errs", "receive_drop",
 	"receive_fifo", "receive_frame", "receive_compressed", "receive_multicast",
 	"transmit_bytes", "transmit_packets", "transmit_errs", "transmit_drop",
 	"transmit_fifo", "transmit_colls", "transmit_carrier", "transmit_compressed",
+	"receive_nohandler",
 };
 
 struct netdev_row {
 	char dev[IFNAME_MAX];
-	double v[NETDEV_COLS];
+	double v[NETDEV_KEYS];
 };
+
+/* rx_nohandler of dev from sysfs into *v (0 when absent or unreadable:
+ * a device without the counter must not fail the whole collector). A
+ * present but malformed file fails it. */
+static int read_nohandler(struct node_ctx *ctx, const char *dev, double *v)
+{
+	char rel[128];
+	const char *data;
+	size_t len;
+	int rc;
+
+	*v = 0;
+	rc = snprintf(rel, sizeof(rel), "class/net/%s/statistics/rx_nohandler", dev);
+	if (rc < 0 || (size_t)rc >= sizeof(rel))
+		return KM_EPARSE;
+	rc = procfile_read(&ctx->nc->pf2, ctx->sysfs, rel, &data, &len);
+	if (rc)
+		return 0;
+	return node_parse_numbers(data, len, v, 1);
+}
 
 int node_netdev_parse(struct node_ctx *ctx, const char *data, size_t len)
 {
@@ -67,13 +94,16 @@ int node_netdev_parse(struct node_ctx *ctx, const char *data, size_t len)
 			if (rc)
 				return rc;
 		}
+		rc = read_nohandler(ctx, rows[n].dev, &rows[n].v[NETDEV_NOHANDLER]);
+		if (rc)
+			return rc;
 		n++;
 	}
 	/* node-exporter prints no family without samples. */
 	if (n == 0)
 		return 0;
 	rows = nc->rows;
-	for (int i = 0; i < NETDEV_COLS; i++) {
+	for (int i = 0; i < NETDEV_KEYS; i++) {
 		char mname[64], help[64];
 
 		snprintf(mname, sizeof(mname), "node_network_%s_total", netdev_keys[i]);

@@ -19,11 +19,15 @@ struct node_sub {
 	int (*fn)(struct node_ctx *ctx);
 };
 
-/* Alphabetical, as node-exporter lists its collectors. */
+/* Alphabetical, as node-exporter lists its collectors (textfile last). */
 static const struct node_sub node_subs[] = {
+	{ .name = "arp", .fn = node_arp },
+	{ .name = "bonding", .fn = node_bonding },
 	{ .name = "conntrack", .fn = node_conntrack },
 	{ .name = "cpu", .fn = node_cpu },
+	{ .name = "cpufreq", .fn = node_cpufreq },
 	{ .name = "diskstats", .fn = node_diskstats },
+	{ .name = "entropy", .fn = node_entropy },
 	{ .name = "filefd", .fn = node_filefd },
 	{ .name = "filesystem", .fn = node_filesystem },
 	{ .name = "loadavg", .fn = node_loadavg },
@@ -33,11 +37,18 @@ static const struct node_sub node_subs[] = {
 	{ .name = "netstat", .fn = node_netstat },
 	{ .name = "os", .fn = node_os },
 	{ .name = "pressure", .fn = node_pressure },
+	{ .name = "schedstat", .fn = node_schedstat },
+	{ .name = "sockstat", .fn = node_sockstat },
+	{ .name = "softnet", .fn = node_softnet },
 	{ .name = "stat", .fn = node_stat },
+	{ .name = "thermal_zone", .fn = node_thermal_zone },
 	{ .name = "time", .fn = node_time },
 	{ .name = "timex", .fn = node_timex },
+	{ .name = "udp_queues", .fn = node_udp_queues },
 	{ .name = "uname", .fn = node_uname },
 	{ .name = "vmstat", .fn = node_vmstat },
+	/* Last: it leaves out a family another collector already wrote. */
+	{ .name = "textfile", .fn = node_textfile },
 };
 
 #define NSUBS (sizeof(node_subs) / sizeof(node_subs[0]))
@@ -159,6 +170,53 @@ static const struct rx *rx_or(const struct rx *r, const struct rx *def)
 	return r ? r : def;
 }
 
+#ifndef K8SMON_VERSION
+#define K8SMON_VERSION "dev"
+#endif
+
+#if defined(__x86_64__)
+#define NODE_GOARCH "amd64"
+#elif defined(__aarch64__)
+#define NODE_GOARCH "arm64"
+#elif defined(__i386__)
+#define NODE_GOARCH "386"
+#elif defined(__arm__)
+#define NODE_GOARCH "arm"
+#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define NODE_GOARCH "ppc64le"
+#elif defined(__s390x__)
+#define NODE_GOARCH "s390x"
+#elif defined(__riscv) && __riscv_xlen == 64
+#define NODE_GOARCH "riscv64"
+#else
+#define NODE_GOARCH "unknown"
+#endif
+
+/* node_exporter_build_info, which node-exporter registers outside its
+ * collectors and dashboards use to list instances (node-mixin's "USE
+ * Method / Node" fills its instance dropdown from it). Same label names;
+ * version is k8smon's, goarch in Go's spelling, goversion empty (no Go). */
+static int write_build_info(struct buf *out)
+{
+	static const char *const name = "node_exporter_build_info";
+	const struct label_pair l[] = {
+		{ "branch", "" },
+		{ "goarch", NODE_GOARCH },
+		{ "goos", "linux" },
+		{ "goversion", "" },
+		{ "revision", "unknown" },
+		{ "tags", "unknown" },
+		{ "version", K8SMON_VERSION },
+	};
+	int rc = expo_family(out, name,
+			     "A metric with a constant '1' value labeled by version, revision, branch, goversion from which node_exporter was built, and the goos and goarch for the build.",
+			     EXPO_GAUGE);
+
+	if (!rc)
+		rc = expo_sample(out, name, l, sizeof(l) / sizeof(l[0]), 1);
+	return rc;
+}
+
 struct sub_result {
 	double seconds;
 	bool ran;
@@ -217,6 +275,8 @@ int node_collect(struct node_collector *nc, const struct node_opts *opts, struct
 	ctx.diskstats_exclude = rx_or(opts->diskstats_exclude, nc->def_disk_exclude);
 	ctx.vmstat_fields = rx_or(opts->vmstat_fields, nc->def_vmstat_fields);
 	ctx.netstat_fields = rx_or(opts->netstat_fields, nc->def_netstat_fields);
+	ctx.textfile_dir = opts->textfile_dir;
+	ctx.out_start = start;
 
 	pthread_mutex_lock(&nc->mu);
 	for (size_t i = 0; i < NSUBS; i++) {
@@ -244,6 +304,8 @@ int node_collect(struct node_collector *nc, const struct node_opts *opts, struct
 		}
 	}
 	rc = write_meta(out, res);
+	if (!rc)
+		rc = write_build_info(out);
 	fdcache_sweep(&nc->fds);
 	for (size_t i = 0; i < NODE_RXC_N; i++)
 		rxcache_sweep(&nc->rxc[i]);

@@ -7,10 +7,13 @@
  * Options are passed per call so a new configuration applies on the next
  * scrape without rebuilding the collector.
  *
- * Sub-collectors carry node-exporter's collector names: cpu, meminfo, loadavg,
- * filesystem, netdev, netclass, diskstats, stat, vmstat, pressure, filefd,
- * uname, time, timex, os, netstat, conntrack. Where node-exporter versions
- * differ, current upstream behaviour is followed (docs: node_cadvisor.md A). */
+ * Sub-collectors carry node-exporter's collector names: arp, conntrack, cpu,
+ * diskstats, entropy, filefd, filesystem, loadavg, meminfo, netclass, netdev,
+ * netstat, os, pressure, sockstat, softnet, stat, textfile, time, timex,
+ * udp_queues, uname, vmstat; node_exporter_build_info is written as
+ * node-exporter registers it, outside the collectors. Where node-exporter
+ * versions differ, the release pinned in tests/peers/versions is followed
+ * (tests/integration/test_node_exporter_latest.sh compares with it). */
 #ifndef K8SMON_COLLECT_NODE_H
 #define K8SMON_COLLECT_NODE_H
 
@@ -30,6 +33,10 @@ struct node_opts {
 	const struct rx *netclass_exclude;    /* default: none */
 	const struct rx *vmstat_fields;       /* default ^(oom_kill|pgpg|pswp|pg.*fault).* */
 	const struct rx *netstat_fields;      /* default: node-exporter's field list */
+	/* Borrowed; node-exporter's --collector.textfile.directory (a
+	 * directory or a glob); NULL or "": none (textfile reports only
+	 * node_textfile_scrape_error 0, as node-exporter). */
+	const char *textfile_dir;
 	/* Borrowed; sub-collector names to run (e.g. "cpu|meminfo"); NULL runs all. */
 	const struct rx *collectors;
 };

@@ -189,6 +189,7 @@ struct node_collector {
 	size_t rows_alloc;       /* bytes allocated */
 	struct log_limit *limits; /* owned; one per sub-collector */
 	struct node_seen seen;   /* names written by the running sub-collector */
+	struct log_limit textfile_limit; /* per-file textfile problems */
 };
 
 /* Options with every default filled in, plus the output. */
@@ -203,6 +204,8 @@ struct node_ctx {
 	const struct rx *diskstats_exclude;
 	const struct rx *vmstat_fields;
 	const struct rx *netstat_fields;
+	const char *textfile_dir;            /* may be NULL */
+	size_t out_start;                    /* out->len when node_collect began */
 };
 
 /* Makes nc->rows hold at least bytes bytes (contents kept). */
@@ -221,6 +224,8 @@ int node_parse_double_field(const char **p, const char *end, double *out);
 /* Reads <procfs>/rel and parses its first n whitespace-separated numbers
  * into v; all of them or an error (nothing partial). */
 int node_read_numbers(struct node_ctx *ctx, const char *rel, double *v, size_t n);
+/* The first number of base/rel (any tree: sysfs, procfs). */
+int node_read_numbers_at(struct node_ctx *ctx, const char *base, const char *rel, double *v);
 
 /* The first n whitespace-separated numbers of data (loadavg, file-nr,
  * nf_conntrack_*); all of them or an error. */
@@ -257,12 +262,26 @@ int node_psi_total(const char *data, size_t len, const char *kind, double *out);
 int node_netclass_parse_num(const char *s, size_t n, double *out);
 
 /* udev properties for node_disk_info (ID_PATH, ID_WWN, ID_MODEL,
- * ID_SERIAL_SHORT, ID_REVISION, SCSI_IDENT_SERIAL), longer values cut. */
-#define NODE_UDEV_N 6
+ * ID_SERIAL_SHORT, ID_REVISION, SCSI_IDENT_SERIAL, ID_SERIAL), longer values cut. */
+#define NODE_UDEV_N 7
 #define NODE_UDEV_VAL_MAX 128
 /* Fills val from the "E:KEY=value" lines of a run/udev/data/b<maj>:<min>
  * file ("" for absent keys). */
 void node_udev_parse(const char *data, size_t len, char val[NODE_UDEV_N][NODE_UDEV_VAL_MAX]);
+
+/* sockstat/sockstat6 lines (ipv6: the sockstat6 file, which has no
+ * "sockets: used" line); names go through ctx->nc->seen so a protocol
+ * repeated across or within the files is written once. */
+int node_sockstat_parse(struct node_ctx *ctx, const char *data, size_t len, bool ipv6);
+int node_softnet_parse(struct node_ctx *ctx, const char *data, size_t len); /* softnet_stat */
+int node_arp_parse(struct node_ctx *ctx, const char *data, size_t len);     /* net/arp */
+/* Sums of the tx_queue and rx_queue columns of net/udp or net/udp6. */
+int node_udp_queues_parse(const char *data, size_t len, double *tx, double *rx);
+/* node_nf_conntrack_stat_* sums over the CPU lines of net/stat/nf_conntrack,
+ * in the order conntrack.c writes them. */
+#define CT_STAT_N 8
+int node_schedstat_parse(struct node_ctx *ctx, const char *data, size_t len); /* schedstat */
+int node_conntrack_stat_parse(const char *data, size_t len, double sum[CT_STAT_N]);
 
 /* Writes a family with one unlabelled sample. */
 int node_write1(struct buf *out, const char *name, const char *help, enum expo_type type,
@@ -286,6 +305,18 @@ int node_timex(struct node_ctx *ctx);
 int node_os(struct node_ctx *ctx);
 int node_netstat(struct node_ctx *ctx);
 int node_conntrack(struct node_ctx *ctx);
+int node_sockstat(struct node_ctx *ctx);
+int node_softnet(struct node_ctx *ctx);
+int node_entropy(struct node_ctx *ctx);
+int node_arp(struct node_ctx *ctx);
+int node_udp_queues(struct node_ctx *ctx);
+int node_textfile(struct node_ctx *ctx);
+int node_schedstat(struct node_ctx *ctx);
+int node_bonding(struct node_ctx *ctx);
+int node_thermal_zone(struct node_ctx *ctx);
+int node_cpufreq(struct node_ctx *ctx);
+/* Thermal throttle counters of the cpu collector (called by node_cpu). */
+int node_cpu_throttle(struct node_ctx *ctx);
 
 /* Default filters (node-exporter upstream HEAD, fully anchored by rx). */
 #define NODE_DEF_MOUNT_EXCLUDE \

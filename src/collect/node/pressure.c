@@ -53,7 +53,9 @@ int node_psi_total(const char *data, size_t len, const char *kind, double *out)
 			rc = parse_u64(f + 6, flen - 6, &us);
 			if (rc)
 				return rc;
-			*out = (double)us / 1e6;
+			/* Divided twice, as node-exporter does: the last bit can differ
+			 * from one division by 1e6. */
+			*out = (double)us / 1000.0 / 1000.0;
 			return 0;
 		}
 		return KM_EPARSE;

@@ -323,6 +323,17 @@ int node_parse_numbers(const char *data, size_t len, double *v, size_t n)
 	return rc;
 }
 
+int node_read_numbers_at(struct node_ctx *ctx, const char *base, const char *rel, double *v)
+{
+	const char *data = NULL;
+	size_t len;
+	int rc = procfile_read(&ctx->nc->pf, base, rel, &data, &len);
+
+	if (!rc)
+		rc = node_parse_numbers(data, len, v, 1);
+	return rc;
+}
+
 int node_read_numbers(struct node_ctx *ctx, const char *rel, double *v, size_t n)
 {
 	const char *data = NULL;
