@@ -11,11 +11,12 @@ BUILD_PKGS="gcc make pkg-config libcurl4-openssl-dev libgnutls28-dev libyaml-dev
 libmicrohttpd-dev libcmocka-dev zlib1g-dev libpcre2-dev libsnappy-dev python3 ca-certificates"
 # libsnappy-dev: snappy-c.h for remote write (libsnappy1v5 is dlopen()ed, src/dl/snappy.h).
 # protobuf-compiler: tests/unit/test_remotewrite.c checks the WriteRequest
-# encoder against `protoc --decode_raw`.
+# encoder against `protoc --decode_raw`; python3-snappy: tests/lib/rw_receiver.py
+# decodes pushed bodies independently of libsnappy's C++ API.
 # skopeo: tests/integration/test_image.sh reads the image archive with it (and
 # the README pushes the image with it).
 PKGS="$BUILD_PKGS openssl curl
-prometheus-node-exporter prometheus lua5.1 victoria-metrics python3-yaml util-linux skopeo protobuf-compiler"
+prometheus-node-exporter prometheus lua5.1 victoria-metrics python3-yaml util-linux skopeo protobuf-compiler python3-snappy"
 BUILD_ONLY=0
 [ "${1:-}" = "--build" ] && BUILD_ONLY=1 && PKGS=$BUILD_PKGS
 [ -n "${K8SMON_EXTRA_PKGS:-}" ] && PKGS="$PKGS $K8SMON_EXTRA_PKGS"

@@ -318,6 +318,10 @@ void rw_stop(struct rw *rw)
 		pthread_cond_broadcast(&rw->cond);
 		pthread_mutex_unlock(&rw->lock);
 		pthread_join(rw->thread, NULL);
+		/* Each cycle queued its blocks before this line: with what is
+		 * left in the queues, it accounts for every sample (tests use it). */
+		log_info("remotewrite", "stopped after %llu cycles (%llu blocks)",
+			 (unsigned long long)atomic_load(&rw->cycles), (unsigned long long)atomic_load(&rw->blocks));
 	}
 	for (size_t i = 0; i < rw->nd; i++) {
 		rw_sender_stop(rw->d[i].s);
