@@ -12,8 +12,9 @@
 #      damaged ones (counted as corrupt) and whatever is still queued -- no
 #      sample lost, none twice (raw timestamps from /api/v1/export);
 #      Prometheus, up throughout, holds every block;
-#   3. a receiver answering 400: blocks dropped and counted, not retried;
-#      one that hangs: the send times out, is retried, and then delivered.
+#   3. a receiver answering 400 or 413: blocks dropped and counted, not retried;
+#      one answering garbage: retried; one that hangs: the send times out, is
+#      retried, and then delivered.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/common.sh
@@ -60,7 +61,7 @@ start_agent() {
 		-remoteWrite.sendTimeout=5s >"$1" 2>&1 &
 	AGENT_PID=$!
 	PIDS="$PIDS $AGENT_PID"
-	i=0; while ! grep -q 'listening on' "$1" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	i=0; while ! grep -q 'listening on' "$1" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 	APORT=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$1" | head -1)
 	[ -n "$APORT" ]
 }
@@ -163,10 +164,11 @@ poll 10 test -s "$TMP/recv.port" || bail "rw_receiver.py starts"
 RP=$(cat "$TMP/recv.port")
 "$AGENT" -httpListenAddr=127.0.0.1:0 -nodeName=$NODE -promscrape.kubernetes.interval=1s \
 	-remoteWrite.url=http://127.0.0.1:$RP/400 -remoteWrite.url=http://127.0.0.1:$RP/hang \
+	-remoteWrite.url=http://127.0.0.1:$RP/413 -remoteWrite.url=http://127.0.0.1:$RP/garbage \
 	-remoteWrite.sendTimeout=2s -remoteWrite.retryMinInterval=200ms >"$TMP/agent3.log" 2>&1 &
 AGENT_PID=$!
 PIDS="$PIDS $AGENT_PID"
-i=0; while ! grep -q 'listening on' "$TMP/agent3.log" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+i=0; while ! grep -q 'listening on' "$TMP/agent3.log" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 APORT=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$TMP/agent3.log" | head -1)
 U400="http://127.0.0.1:$RP/400"
 UH="http://127.0.0.1:$RP/hang"
@@ -175,7 +177,15 @@ check "400: blocks dropped and counted (rejected >= 3)" poll 30 ge "k8smon_remot
 check "400: nothing retried, nothing left queued" sh -c \
 	"[ \"\$(curl -sf http://127.0.0.1:$APORT/metrics/self | awk '\$1 == \"k8smon_remotewrite_retries_total{url=\\\"$U400\\\"}\" { print \$2 }')\" = 0 ]"
 check "400: one rate-limited log line names the status and the body" sh -c \
-	"[ \$(grep -c 'rejected a block' '$TMP/agent3.log') = 1 ] && grep -q 'HTTP 400: bad series' '$TMP/agent3.log'"
+	"[ \$(grep -c '$U400 rejected a block' '$TMP/agent3.log') = 1 ] && grep -q 'HTTP 400: bad series' '$TMP/agent3.log'"
+U413="http://127.0.0.1:$RP/413"
+UG="http://127.0.0.1:$RP/garbage"
+check "413: dropped and counted like 400" poll 30 ge "k8smon_remotewrite_blocks_dropped_total{reason=\"rejected\",url=\"$U413\"}" 2
+check "garbage answer: a transport error, retried, nothing counted as sent or dropped" sh -c \
+	"curl -sf http://127.0.0.1:$APORT/metrics/self >'$TMP/self3.txt' &&
+	 grep -q 'k8smon_remotewrite_blocks_sent_total{url=\"$UG\"} 0' '$TMP/self3.txt' &&
+	 grep -q 'k8smon_remotewrite_blocks_dropped_total{reason=\"rejected\",url=\"$UG\"} 0' '$TMP/self3.txt' &&
+	 ! grep -q 'k8smon_remotewrite_retries_total{url=\"$UG\"} 0' '$TMP/self3.txt'"
 check "hang: the send times out (2 s) and is retried" poll 30 ge "k8smon_remotewrite_retries_total{url=\"$UH\"}" 1
 check "hang: then blocks are delivered" poll 30 ge "k8smon_remotewrite_blocks_sent_total{url=\"$UH\"}" 2
 check "hang: the receiver's queue is independent of the 400 one (blocks still dropped there meanwhile)" \

@@ -8,6 +8,9 @@ an implementation independent of the agent's libsnappy) into a protobuf whose
 first field is WriteRequest.timeseries; then, by path:
   /ok      204
   /400     400 "bad series" (the agent must drop the block, not retry)
+  /413     413 "too large" (dropped, like any 4xx but 429)
+  /garbage not HTTP: "garbage" and the connection closed (a transport error:
+           the agent retries)
   /hang    the first request is held for 30 s without an answer (the agent's
            -remoteWrite.sendTimeout must fire); later ones 204
 GET /stats: JSON {path: {"requests": n, "bad": n, "bytes": n}}; "bad" counts
@@ -71,9 +74,14 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(30)
             self.close_connection = True
             return
-        if self.path == "/400":
-            msg = b"bad series\n"
-            self.send_response(400)
+        if self.path == "/garbage":
+            self.wfile.write(b"garbage\r\n\r\n")
+            self.close_connection = True
+            return
+        if self.path in ("/400", "/413"):
+            code = int(self.path[1:])
+            msg = b"bad series\n" if code == 400 else b"too large\n"
+            self.send_response(code)
             self.send_header("Content-Length", str(len(msg)))
             self.end_headers()
             self.wfile.write(msg)
