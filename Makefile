@@ -4,7 +4,8 @@
 #   make asan     unit tests (with the 5000-step configuration state
 #                 machine), 1000 live reconfigurations, the reflector
 #                 convergence run, the kube TLS checks and the combined
-#                 K8sMonitor changes of test_config_cycle.sh, all under ASan+UBSan
+#                 K8sMonitor changes of test_config_cycle.sh and the remote
+#                 write run of test_remote_write.sh, all under ASan+UBSan
 #   make demo     simulated cluster with k8smon running against it
 #   make run      host mode on :9420
 #   make image    container image as an OCI archive, build/k8smon-image.tar,
@@ -128,6 +129,7 @@ asan: deps
 	@K8SMON_ASAN=1 sh tests/integration/test_kube_reflector.sh
 	@K8SMON_ASAN=1 sh tests/integration/test_kube_tls.sh
 	@K8SMON_BIN=build-asan/k8smon sh tests/integration/test_config_cycle.sh
+	@K8SMON_BIN=build-asan/k8smon sh tests/integration/test_remote_write.sh
 
 demo: deps bin/k8smon
 	@./tests/demo/demo.sh

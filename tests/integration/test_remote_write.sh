@@ -15,14 +15,19 @@
 #   3. a receiver answering 400 or 413: blocks dropped and counted, not retried;
 #      one answering garbage: retried; one that hangs: the send times out, is
 #      retried, and then delivered.
+#   4. Kubernetes mode (fake API server with examples/cluster, this agent the
+#      kube-state emitter): kube_* series arrive with job="kube-state-metrics"
+#      and application target series (up) with their own job and the node label;
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/common.sh
+. tests/lib/fakeapi.sh
 TMP=$(mktemp -d /tmp/k8smon-rw.XXXXXX)
 PIDS=""
+FAKEAPI_PID=""
 cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
-	for p in $PIDS; do
+	for p in $PIDS $FAKEAPI_PID; do kill "$p" 2>/dev/null; done
+	for p in $PIDS $FAKEAPI_PID; do
 		i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 		kill -9 "$p" 2>/dev/null
 	done
@@ -192,4 +197,19 @@ check "hang: the receiver's queue is independent of the 400 one (blocks still dr
 	ge "k8smon_remotewrite_blocks_dropped_total{reason=\"rejected\",url=\"$U400\"}" 3
 check "every request had the remote-write 1.0 headers and a body that python-snappy decodes" sh -c \
 	"curl -sf http://127.0.0.1:$RP/stats | /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin); assert s[\"/400\"][\"requests\"] >= 3 and s[\"/hang\"][\"requests\"] >= 2; assert all(v[\"bad\"] == 0 for v in s.values())'"
+
+# --- 4. Kubernetes mode: kube-state and application sections
+fakeapi_start "$TMP/api" --load crds --load examples/cluster || bail "fake API server"
+KNODE=demo-node-1
+"$AGENT" -promscrape.kubernetes -kubeconfig="$KUBECONFIG" -nodeName=$KNODE -leaderElection=false \
+	-httpListenAddr=127.0.0.1:0 -promscrape.kubernetes.interval=1s -remoteWrite.url=$VMURL \
+	-remoteWrite.label=cluster=rw-kube >"$TMP/agent4.log" 2>&1 &
+PIDS="$PIDS $!"
+KS='job="kube-state-metrics",cluster="rw-kube"'
+check "kubernetes mode: kube_pod_info{$KS} in victoria-metrics" poll 60 has vmq "kube_pod_info{$KS}"
+check "kubernetes mode: kube-state series carry no agent instance label" sh -c \
+	"curl -sf http://127.0.0.1:$VMP/api/v1/query --data-urlencode 'query=count(kube_pod_info{$KS,instance!=\"\"})' | grep -q '\"result\":\[\]'"
+check "kubernetes mode: node_load1 with instance=$KNODE" poll 30 has vmq "node_load1{job=\"node-exporter\",instance=\"$KNODE\",cluster=\"rw-kube\"}"
+check "kubernetes mode: application targets' up series with their own job and node=$KNODE" \
+	poll 60 has vmq "up{node=\"$KNODE\",cluster=\"rw-kube\",job!~\"node-exporter|kubelet|k8smon|kube-state-metrics\"}"
 finish
