@@ -29,11 +29,75 @@ struct rw_encoder {
 	void *ctx;
 	uint64_t samples, rejected;
 	char exported[LABELS_NAME_MAX + 16];
+	/* The labels every sample of the section gets (target labels, then
+	 * external ones over them, and "__name__" whose value is set per
+	 * sample), sorted by name: merged with the sample's own sorted labels
+	 * in one pass. */
+	struct rw_over {
+		const char *name, *value;
+		size_t value_len;
+		bool ext;
+	} over[RW_MAX_LABELS];
+	size_t nover, name_at;
 };
+
+static int put_series(struct rw_encoder *e, size_t n, const struct expo_sample_ev *s);
+static int on_sample_slow(struct rw_encoder *e, const struct expo_sample_ev *s);
+
+/* The common case without copying: the sample's labels and the section's
+ * merged by name. 1 when a target label collides with a sample label under
+ * honor = false (the sample's moves to exported_<name>: slow path). */
+static int merge(struct rw_encoder *e, const struct expo_sample_ev *s, size_t *np)
+{
+	size_t i = 0, j = 0, n = 0, ne = labels_count(s->labels);
+
+	e->over[e->name_at].value = s->name;
+	e->over[e->name_at].value_len = s->name_len;
+	while (i < ne || j < e->nover) {
+		struct label_ref r = { 0 };
+		int c;
+
+		if (i < ne)
+			r = labels_at(s->labels, i);
+		c = i == ne ? 1 : j == e->nover ? -1 : strcmp(r.name, e->over[j].name);
+		if (c == 0 && !e->over[j].ext && !e->t->honor)
+			return 1;
+		if (n == RW_MAX_LABELS)
+			return KM_ETOOBIG;
+		if (c < 0 || (c == 0 && !e->over[j].ext)) {
+			/* the sample's own (honored on a tie with a target label) */
+			e->pairs[n++] = (struct rw_label){ r.name, r.name_len, r.value, r.value_len };
+			i++;
+			j += c == 0;
+		} else {
+			e->pairs[n++] = (struct rw_label){ e->over[j].name, strlen(e->over[j].name),
+							    e->over[j].value, e->over[j].value_len };
+			j++;
+			i += c == 0;
+		}
+	}
+	*np = n;
+	return 0;
+}
 
 static int on_sample(void *ctx, const struct expo_sample_ev *s)
 {
 	struct rw_encoder *e = ctx;
+	size_t nfast;
+	int m = merge(e, s, &nfast);
+
+	if (m == KM_ETOOBIG) {
+		e->rejected++;
+		return 0;
+	}
+	if (m == 0)
+		return put_series(e, nfast, s);
+	return on_sample_slow(e, s);
+}
+
+/* Target labels replacing the sample's own: through a label set. */
+static int on_sample_slow(struct rw_encoder *e, const struct expo_sample_ev *s)
+{
 	const struct rw_target *t = e->t;
 	size_t n, it = 0;
 	struct label_ref r;
@@ -66,7 +130,13 @@ static int on_sample(void *ctx, const struct expo_sample_ev *s)
 	n = 0;
 	while (labels_next(&e->ls, &it, &r) && n < RW_MAX_LABELS)
 		e->pairs[n++] = (struct rw_label){ r.name, r.name_len, r.value, r.value_len };
-	rc = rw_pb_series(&e->pb, e->pairs, n, s->value, s->has_ts ? s->ts_ms : e->ts_ms);
+	return put_series(e, n, s);
+}
+
+static int put_series(struct rw_encoder *e, size_t n, const struct expo_sample_ev *s)
+{
+	int rc = rw_pb_series(&e->pb, e->pairs, n, s->value, s->has_ts ? s->ts_ms : e->ts_ms);
+
 	if (rc)
 		return rc;
 	e->samples++;
@@ -122,9 +192,38 @@ void rw_encoder_free(struct rw_encoder *e)
 
 void rw_encoder_begin(struct rw_encoder *e, const struct rw_target *t, int64_t ts_ms)
 {
+	size_t n = 0;
+
 	expo_parser_reset(e->parser);
 	e->t = t;
 	e->ts_ms = ts_ms;
+	for (size_t i = 0; i < t->n && n < RW_MAX_LABELS; i++)
+		e->over[n++] = (struct rw_over){ t->labels[i].name, t->labels[i].value, strlen(t->labels[i].value), false };
+	for (size_t i = 0; i < e->next; i++) {
+		size_t k = 0;
+
+		while (k < n && strcmp(e->over[k].name, e->ext[i].name) != 0)
+			k++;
+		if (k == n && n == RW_MAX_LABELS)
+			break;
+		if (k == n)
+			n++;
+		e->over[k] = (struct rw_over){ e->ext[i].name, e->ext[i].value, strlen(e->ext[i].value), true };
+	}
+	if (n < RW_MAX_LABELS)
+		e->over[n++] = (struct rw_over){ "__name__", "", 0, true };
+	/* insertion sort: a handful of entries */
+	for (size_t i = 1; i < n; i++)
+		for (size_t k = i; k > 0 && strcmp(e->over[k - 1].name, e->over[k].name) > 0; k--) {
+			struct rw_over tmp = e->over[k];
+
+			e->over[k] = e->over[k - 1];
+			e->over[k - 1] = tmp;
+		}
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(e->over[i].name, "__name__") == 0)
+			e->name_at = i;
+	e->nover = n;
 }
 
 int rw_encoder_feed(struct rw_encoder *e, const char *text, size_t n)
