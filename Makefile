@@ -64,7 +64,7 @@ LIBK8SMON_LIBS = $(LDLIBS_HOT) $(LDLIBS_COLD) $(LDLIBS)
 BUILD   ?= build
 SRCS    := $(shell find src -name '*.c' | sort)
 OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
-# Code that only Kubernetes mode runs. bin/k8smon is linked with host-mode
+# Code that only Kubernetes mode (or remote write) runs. bin/k8smon is linked with host-mode
 # code first and this (then the libraries only it calls) last, so in host
 # mode its pages stay cold: the kernel maps file pages in 64 KiB windows
 # around each one touched (fault-around), so code interleaved with the hot
@@ -72,7 +72,7 @@ OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
 # collector"). A file in the wrong list costs memory, never correctness.
 # (scrape/labels.c is not: the node collector checks names with it.)
 COLD_SRCS := $(filter-out src/scrape/labels.c,\
-	       $(filter src/kube/% src/scrape/% src/collect/kubestate/% src/dl/%,$(SRCS))) \
+	       $(filter src/kube/% src/scrape/% src/collect/kubestate/% src/dl/% src/remotewrite/%,$(SRCS))) \
 	     src/agent/kube.c src/collect/container/podmap.c
 HOT_OBJS  := $(filter-out $(COLD_SRCS:%.c=$(BUILD)/%.o),$(OBJS))
 COLD_OBJS := $(filter $(COLD_SRCS:%.c=$(BUILD)/%.o),$(OBJS))
