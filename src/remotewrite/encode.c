@@ -13,6 +13,10 @@
  * far below it; this is the backstop for huge label values). */
 #define RW_PB_CAP (256u << 20)
 #define RW_MAX_LABELS 128
+/* A block is also closed at this many uncompressed bytes (vmagent's
+ * -remoteWrite.maxBlockSize default), whatever its series count: long label
+ * values cannot make a block the queue refuses (queue.h RW_BLOCK_MAX). */
+#define RW_BLOCK_BYTES (8u << 20)
 
 struct rw_encoder {
 	struct expo_parser *parser;
@@ -140,7 +144,7 @@ static int put_series(struct rw_encoder *e, size_t n, const struct expo_sample_e
 	if (rc)
 		return rc;
 	e->samples++;
-	if (++e->series >= e->max_series)
+	if (++e->series >= e->max_series || e->pb.len >= RW_BLOCK_BYTES)
 		return rw_encoder_flush(e);
 	return 0;
 }

@@ -17,7 +17,7 @@
  * Samples without a timestamp get the cycle's; those with one keep it.
  *
  * A WriteRequest is handed to the flush callback when it reaches
- * max_series series (and at rw_encoder_flush), uncompressed; the callback
+ * max_series series or 8 MiB (and at rw_encoder_flush), uncompressed; the callback
  * compresses and queues it. Not thread-safe: one encoder per collector
  * thread. */
 #ifndef K8SMON_REMOTEWRITE_ENCODE_H

@@ -63,40 +63,56 @@ static int read_token(const char *path, char *dst, size_t n)
 	while (r && (dst[r - 1] == '\n' || dst[r - 1] == '\r' || dst[r - 1] == ' '))
 		r--;
 	dst[r] = '\0';
-	return r ? 0 : KM_EINVAL;
+	/* A line break inside would start a header of the file's choosing. */
+	if (!r || memchr(dst, '\n', r) || memchr(dst, '\r', r))
+		return KM_EINVAL;
+	return 0;
 }
 
 enum outcome { SENT, RETRY, DROP };
 
+/* Appends s to *h; false (list freed, *h NULL) when out of memory. */
+static bool header(struct curl_slist **h, const char *s)
+{
+	struct curl_slist *n = curl_slist_append(*h, s);
+
+	if (!n) {
+		curl_slist_free_all(*h);
+		*h = NULL;
+		return false;
+	}
+	*h = n;
+	return true;
+}
+
 /* One POST of s->block. */
 static enum outcome post(struct rw_sender *s, CURL *c, long *status, char *why, size_t whylen)
 {
-	struct curl_slist *h = NULL, *h2;
+	struct curl_slist *h = NULL;
 	char auth[TOKEN_MAX + 32], token[TOKEN_MAX];
 	enum outcome o = RETRY;
+	bool ok;
 	CURLcode cc;
 
 	*status = 0;
 	buf_reset(&s->resp);
-	h = curl_slist_append(h, "Content-Encoding: snappy");
-	if (h && (h2 = curl_slist_append(h, "Content-Type: application/x-protobuf")))
-		h = h2;
-	if (h && (h2 = curl_slist_append(h, "X-Prometheus-Remote-Write-Version: 0.1.0")))
-		h = h2;
-	if (h && (h2 = curl_slist_append(h, "User-Agent: k8smon/" K8SMON_VERSION)))
-		h = h2;
-	if (h && s->token_file) {
+	/* "Expect:" off: libcurl would wait up to 1 s for a 100 Continue
+	 * before bodies over 1 MiB, which not every receiver sends. */
+	ok = header(&h, "Content-Encoding: snappy") && header(&h, "Content-Type: application/x-protobuf") &&
+	     header(&h, "X-Prometheus-Remote-Write-Version: 0.1.0") &&
+	     header(&h, "User-Agent: k8smon/" K8SMON_VERSION) && header(&h, "Expect:");
+	if (ok && s->token_file) {
 		if (read_token(s->token_file, token, sizeof(token))) {
-			snprintf(why, whylen, "cannot read -remoteWrite.bearerTokenFile=%s", s->token_file);
+			snprintf(why, whylen, "cannot read -remoteWrite.bearerTokenFile=%s (empty, unreadable or not one line)",
+				 s->token_file);
 			goto out;
 		}
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-		if ((h2 = curl_slist_append(h, auth)))
-			h = h2;
+		ok = header(&h, auth);
 		memset(token, 0, sizeof(token));
 		memset(auth, 0, sizeof(auth));
 	}
-	if (!h) {
+	if (!ok) {
 		snprintf(why, whylen, "out of memory");
 		goto out;
 	}
@@ -104,6 +120,7 @@ static enum outcome post(struct rw_sender *s, CURL *c, long *status, char *why, 
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, s->block.data);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)s->block.len);
 	cc = curl_easy_perform(c);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
 	if (cc != CURLE_OK) {
 		snprintf(why, whylen, "%s", atomic_load(&s->stop) ? "stopped" : curl_easy_strerror(cc));
 		goto out;
