@@ -13,6 +13,7 @@
 #      sample lost, none twice (raw timestamps from /api/v1/export);
 #      Prometheus, up throughout, holds every block;
 #   3. a receiver answering 400 or 413: blocks dropped and counted, not retried;
+#      one that wants the bearer token of -remoteWrite.bearerTokenFile gets it;
 #      one answering garbage: retried; one that hangs: the send times out, is
 #      retried, and then delivered.
 #   4. Kubernetes mode (fake API server with examples/cluster, this agent the
@@ -167,9 +168,11 @@ check "prometheus (up throughout) holds every block of both runs ($((B1 + B2 - P
 PIDS="$PIDS $!"
 poll 10 test -s "$TMP/recv.port" || bail "rw_receiver.py starts"
 RP=$(cat "$TMP/recv.port")
+printf 'secret-token\n' >"$TMP/token"
 "$AGENT" -httpListenAddr=127.0.0.1:0 -nodeName=$NODE -promscrape.kubernetes.interval=1s \
 	-remoteWrite.url=http://127.0.0.1:$RP/400 -remoteWrite.url=http://127.0.0.1:$RP/hang \
 	-remoteWrite.url=http://127.0.0.1:$RP/413 -remoteWrite.url=http://127.0.0.1:$RP/garbage \
+	-remoteWrite.url=http://127.0.0.1:$RP/auth -remoteWrite.bearerTokenFile="$TMP/token" \
 	-remoteWrite.sendTimeout=2s -remoteWrite.retryMinInterval=200ms >"$TMP/agent3.log" 2>&1 &
 AGENT_PID=$!
 PIDS="$PIDS $AGENT_PID"
@@ -191,6 +194,11 @@ check "garbage answer: a transport error, retried, nothing counted as sent or dr
 	 grep -q 'k8smon_remotewrite_blocks_sent_total{url=\"$UG\"} 0' '$TMP/self3.txt' &&
 	 grep -q 'k8smon_remotewrite_blocks_dropped_total{reason=\"rejected\",url=\"$UG\"} 0' '$TMP/self3.txt' &&
 	 ! grep -q 'k8smon_remotewrite_retries_total{url=\"$UG\"} 0' '$TMP/self3.txt'"
+UA="http://127.0.0.1:$RP/auth"
+check "bearer token from -remoteWrite.bearerTokenFile: accepted, nothing rejected" sh -c \
+	"ge() { v=\$(curl -sf http://127.0.0.1:$APORT/metrics/self | awk -v m=\"\$1\" '\$1 == m { print \$2 }'); [ -n \"\$v\" ] && [ \"\$v\" -ge \$2 ]; }
+	 n=0; until ge 'k8smon_remotewrite_blocks_sent_total{url=\"$UA\"}' 2 || [ \$n -gt 150 ]; do sleep 0.2; n=\$((n + 1)); done
+	 ge 'k8smon_remotewrite_blocks_sent_total{url=\"$UA\"}' 2 && ! ge 'k8smon_remotewrite_blocks_dropped_total{reason=\"rejected\",url=\"$UA\"}' 1"
 check "hang: the send times out (2 s) and is retried" poll 30 ge "k8smon_remotewrite_retries_total{url=\"$UH\"}" 1
 check "hang: then blocks are delivered" poll 30 ge "k8smon_remotewrite_blocks_sent_total{url=\"$UH\"}" 2
 check "hang: the receiver's queue is independent of the 400 one (blocks still dropped there meanwhile)" \

@@ -11,6 +11,7 @@ first field is WriteRequest.timeseries; then, by path:
   /413     413 "too large" (dropped, like any 4xx but 429)
   /garbage not HTTP: "garbage" and the connection closed (a transport error:
            the agent retries)
+  /auth    401 unless "Authorization: Bearer secret-token", then 204
   /hang    the first request is held for 30 s without an answer (the agent's
            -remoteWrite.sendTimeout must fire); later ones 204
 GET /stats: JSON {path: {"requests": n, "bad": n, "bytes": n}}; "bad" counts
@@ -77,6 +78,11 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/garbage":
             self.wfile.write(b"garbage\r\n\r\n")
             self.close_connection = True
+            return
+        if self.path == "/auth" and self.headers.get("Authorization") != "Bearer secret-token":
+            self.send_response(401)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
             return
         if self.path in ("/400", "/413"):
             code = int(self.path[1:])
