@@ -212,7 +212,8 @@ KNODE=demo-node-1
 "$AGENT" -promscrape.kubernetes -kubeconfig="$KUBECONFIG" -nodeName=$KNODE -leaderElection=false \
 	-httpListenAddr=127.0.0.1:0 -promscrape.kubernetes.interval=1s -remoteWrite.url=$VMURL \
 	-remoteWrite.label=cluster=rw-kube >"$TMP/agent4.log" 2>&1 &
-PIDS="$PIDS $!"
+AGENT4_PID=$!
+PIDS="$PIDS $AGENT4_PID"
 KS='job="kube-state-metrics",cluster="rw-kube"'
 check "kubernetes mode: kube_pod_info{$KS} in victoria-metrics" poll 60 has vmq "kube_pod_info{$KS}"
 check "kubernetes mode: kube-state series carry no agent instance label" sh -c \
@@ -220,4 +221,10 @@ check "kubernetes mode: kube-state series carry no agent instance label" sh -c \
 check "kubernetes mode: node_load1 with instance=$KNODE" poll 30 has vmq "node_load1{job=\"node-exporter\",instance=\"$KNODE\",cluster=\"rw-kube\"}"
 check "kubernetes mode: application targets' up series with their own job and node=$KNODE" \
 	poll 60 has vmq "up{node=\"$KNODE\",cluster=\"rw-kube\",job!~\"node-exporter|kubelet|k8smon|kube-state-metrics\"}"
+# every agent stops cleanly (senders mid-retry, a hanging POST) with no sanitizer
+# report (K8SMON_BIN=build-asan/k8smon: make asan)
+stop_agent && AGENT_PID=$AGENT4_PID && stop_agent
+check "agents 3 and 4 exit on SIGTERM while sends are pending" [ $? = 0 ]
+check "no sanitizer report or crash in any agent log" sh -c \
+	"! grep -lE 'AddressSanitizer|LeakSanitizer|runtime error|Segmentation' '$TMP'/agent*.log"
 finish
