@@ -164,7 +164,7 @@ int flags_parse_size(const char *s, int64_t *out)
 		if (parse_i64(s, n - k, &v) || v <= 0 || v > (1LL << 50) / units[i].mul)
 			return KM_EINVAL;
 		v *= units[i].mul;
-		if (v < (1LL << 20))
+		if (v < (64LL << 10))
 			return KM_EINVAL;
 		*out = v;
 		return 0;
@@ -268,7 +268,7 @@ static int set_value(struct flags *f, const struct flag_def *d, const char *v, c
 	}
 	case F_SIZE:
 		if (flags_parse_size(v, (int64_t *)field)) {
-			snprintf(err, errlen, "not a size in bytes (e.g. 1073741824, 500MB, 1GiB; at least 1MiB)");
+			snprintf(err, errlen, "not a size in bytes (e.g. 1073741824, 500MB, 1GiB; at least 64KiB)");
 			return KM_EINVAL;
 		}
 		return 0;

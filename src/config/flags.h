@@ -82,7 +82,7 @@ void flags_fini(struct flags *f);
 /* Parse "node,container,..." into COLLECTOR_* bits; KM_EINVAL names the bad one in err. */
 int flags_parse_collectors(const char *s, unsigned *out, char *err, size_t errlen);
 /* Parse a byte size: digits with an optional B, KB/MB/GB/TB (powers of 1000) or
- * KiB/MiB/GiB/TiB (1024) suffix, as vmagent's size flags; at least 1MiB. */
+ * KiB/MiB/GiB/TiB (1024) suffix, as vmagent's size flags; at least 64KiB. */
 int flags_parse_size(const char *s, int64_t *out);
 /* Render collector bits as "node,container" into dst. */
 void flags_format_collectors(unsigned bits, char *dst, size_t n);

@@ -12,6 +12,9 @@
 #      damaged ones (counted as corrupt) and whatever is still queued -- no
 #      sample lost, none twice (raw timestamps from /api/v1/export);
 #      Prometheus, up throughout, holds every block;
+#   2b. the same with -remoteWrite.maxDiskUsagePerURL too small for the outage:
+#      VictoriaMetrics holds exactly the blocks made minus those counted as
+#      dropped for the cap, and what is missing is the oldest part of the outage;
 #   3. a receiver answering 400 or 413: blocks dropped and counted, not retried;
 #      one that wants the bearer token of -remoteWrite.bearerTokenFile gets it;
 #      one answering garbage: retried; one that hangs: the send times out, is
@@ -89,6 +92,7 @@ poll() { # poll SECONDS CMD...
 	return 1
 }
 
+ge() { v=$(selfv "$1"); [ -n "$v" ] && [ "${v%.*}" -ge "$2" ]; }
 start_vm || bail "victoria-metrics starts"
 "$PROMETHEUS_BIN/prometheus" --config.file=/dev/null --storage.tsdb.path="$TMP/prom" \
 	--web.listen-address=127.0.0.1:$PP --web.enable-remote-write-receiver --log.level=error >"$TMP/prom.log" 2>&1 &
@@ -163,6 +167,53 @@ PC=$(pq "count_over_time(node_load1{$SEL}[30m])" | val)
 PLEFT=$(ls "$TMP/queue" | while read -r d; do [ "$TMP/queue/$d" = "$VMQ" ] || ls "$TMP/queue/$d"; done | grep -c '\.blk$')
 check "prometheus (up throughout) holds every block of both runs ($((B1 + B2 - PLEFT)), has $PC)" [ "$PC" = "$((B1 + B2 - PLEFT))" ]
 
+# --- 2b. a cap too small for the outage: only the oldest blocks go, counted exactly
+CSEL='job="node-exporter",instance="'$NODE'",cluster="rw-cap"'
+"$AGENT" -httpListenAddr=127.0.0.1:0 -nodeName=$NODE -promscrape.kubernetes.interval=1s \
+	-remoteWrite.url=$VMURL -remoteWrite.label=cluster=rw-cap -remoteWrite.tmpDataPath="$TMP/queue5" \
+	-remoteWrite.maxDiskUsagePerURL=96KiB -remoteWrite.retryMinInterval=200ms >"$TMP/agent5.log" 2>&1 &
+AGENT_PID=$!
+PIDS="$PIDS $AGENT_PID"
+i=0; while ! grep -q 'listening on' "$TMP/agent5.log" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+APORT=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$TMP/agent5.log" | head -1)
+check "cap run: node_load1{$CSEL} arrives" poll 30 has vmq "node_load1{$CSEL}"
+T_OUT=$(($(date +%s%3N)))
+kill "$VM_PID"; wait "$VM_PID" 2>/dev/null
+OVF="k8smon_remotewrite_blocks_dropped_total{reason=\"overflow\",url=\"$VMURL\"}"
+check "cap run: the queue reaches its 96 KiB cap and the oldest blocks are dropped" poll 60 ge "$OVF" 3
+sleep 3
+start_vm || bail "victoria-metrics restarts (cap run)"
+check "cap run: the queue drains" poll 120 drained
+OV=$(selfv "$OVF")
+QB=$(selfv "k8smon_remotewrite_queue_bytes{url=\"$VMURL\"}")
+stop_agent || bail "cap-run agent stops"
+B5=$(sed -n 's/.*stopped after [0-9]* cycles (\([0-9]*\) blocks).*/\1/p' "$TMP/agent5.log")
+LEFT5=$(find "$TMP/queue5" -name '*.blk' | wc -l)
+EXPECT5=$((B5 - OV - LEFT5))
+cap_counts() {
+	curl -sf "http://127.0.0.1:$VMP/api/v1/export" --data-urlencode "match[]=node_load1{$CSEL}" >"$TMP/export5.json" &&
+	/usr/bin/python3 - "$TMP/export5.json" "$T_OUT" >"$TMP/export5.txt" <<'PY'
+import json, sys
+ts = []
+for line in open(sys.argv[1]):
+    if line.strip():
+        ts += json.loads(line)["timestamps"]
+ts.sort()
+t_out = int(sys.argv[2])
+gaps = [(a, b) for a, b in zip(ts, ts[1:]) if b - a > 1500]
+# one gap, opening at the outage: what was lost is its oldest part
+oldest = len(gaps) == 1 and gaps[0][0] <= t_out + 1000
+print(len(ts), len(set(ts)), len(gaps), "yes" if oldest else "no")
+PY
+}
+cap_is() { cap_counts && read -r GOT UNIQ NGAPS OLDEST <"$TMP/export5.txt" && [ "$GOT" = "$1" ]; }
+poll 20 cap_is "$EXPECT5"
+read -r GOT UNIQ NGAPS OLDEST <"$TMP/export5.txt"
+echo "     # cap run: $B5 blocks, $OV dropped for the cap, $LEFT5 left; expected $EXPECT5, victoria-metrics has $GOT ($UNIQ distinct, $NGAPS gap(s))"
+check "cap run: victoria-metrics holds every block but the $OV dropped ($EXPECT5)" [ "$GOT" = "$EXPECT5" ]
+check "cap run: none twice" [ "$GOT" = "$UNIQ" ]
+check "cap run: the dropped blocks are the oldest of the outage (one gap, opening at the outage)" [ "$OLDEST" = yes ]
+
 # --- 3. a receiver that answers 400, one that hangs
 /usr/bin/python3 tests/lib/rw_receiver.py "$TMP/recv.port" >"$TMP/recv.log" 2>&1 &
 PIDS="$PIDS $!"
@@ -180,7 +231,6 @@ i=0; while ! grep -q 'listening on' "$TMP/agent3.log" 2>/dev/null && [ $i -lt 10
 APORT=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$TMP/agent3.log" | head -1)
 U400="http://127.0.0.1:$RP/400"
 UH="http://127.0.0.1:$RP/hang"
-ge() { v=$(selfv "$1"); [ -n "$v" ] && [ "${v%.*}" -ge "$2" ]; }
 check "400: blocks dropped and counted (rejected >= 3)" poll 30 ge "k8smon_remotewrite_blocks_dropped_total{reason=\"rejected\",url=\"$U400\"}" 3
 check "400: nothing retried, nothing left queued" sh -c \
 	"[ \"\$(curl -sf http://127.0.0.1:$APORT/metrics/self | awk '\$1 == \"k8smon_remotewrite_retries_total{url=\\\"$U400\\\"}\" { print \$2 }')\" = 0 ]"

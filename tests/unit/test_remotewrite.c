@@ -370,7 +370,9 @@ static void test_flags_helpers(void **state)
 	assert_int_equal(v, 500000000);
 	assert_int_equal(flags_parse_size("2097152", &v), 0);
 	assert_int_equal(v, 2097152);
-	assert_int_equal(flags_parse_size("1KB", &v), KM_EINVAL);   /* under 1MiB */
+	assert_int_equal(flags_parse_size("64KiB", &v), 0);
+	assert_int_equal(v, 65536);
+	assert_int_equal(flags_parse_size("65535", &v), KM_EINVAL);   /* under 64KiB */
 	assert_int_equal(flags_parse_size("12XB", &v), KM_EINVAL);
 	assert_int_equal(flags_parse_size("-5MB", &v), KM_EINVAL);
 	assert_int_equal(rw_label_check("cluster=prod", err, sizeof(err)), 0);
