@@ -18,7 +18,7 @@
 #   3. a receiver answering 400 or 413: blocks dropped and counted, not retried;
 #      one that wants the bearer token of -remoteWrite.bearerTokenFile gets it;
 #      one answering garbage: retried; one that hangs: the send times out, is
-#      retried, and then delivered.
+#      retried, and then delivered; https verified with -remoteWrite.tlsCAFile.
 #   4. Kubernetes mode (fake API server with examples/cluster, this agent the
 #      kube-state emitter): kube_* series arrive with job="kube-state-metrics"
 #      and application target series (up) with their own job and the node label;
@@ -227,6 +227,7 @@ printf 'secret-token\n' >"$TMP/token"
 	-remoteWrite.sendTimeout=2s -remoteWrite.retryMinInterval=200ms >"$TMP/agent3.log" 2>&1 &
 AGENT_PID=$!
 PIDS="$PIDS $AGENT_PID"
+AGENT3_PID=$AGENT_PID
 i=0; while ! grep -q 'listening on' "$TMP/agent3.log" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 APORT=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$TMP/agent3.log" | head -1)
 U400="http://127.0.0.1:$RP/400"
@@ -256,6 +257,34 @@ check "hang: the receiver's queue is independent of the 400 one (blocks still dr
 check "every request had the remote-write 1.0 headers and a body that python-snappy decodes" sh -c \
 	"curl -sf http://127.0.0.1:$RP/stats | /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin); assert s[\"/400\"][\"requests\"] >= 3 and s[\"/hang\"][\"requests\"] >= 2; assert all(v[\"bad\"] == 0 for v in s.values())'"
 
+# --- 3b. https with -remoteWrite.tlsCAFile: verified against that CA only
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=rw-test-ca -keyout "$TMP/ca.key" \
+	-out "$TMP/ca.pem" >/dev/null 2>&1 &&
+openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout "$TMP/srv.key" -out "$TMP/srv.csr" >/dev/null 2>&1 &&
+printf 'subjectAltName=IP:127.0.0.1\n' >"$TMP/san.ext" &&
+openssl x509 -req -in "$TMP/srv.csr" -CA "$TMP/ca.pem" -CAkey "$TMP/ca.key" -CAcreateserial -days 1 \
+	-extfile "$TMP/san.ext" -out "$TMP/srv.pem" >/dev/null 2>&1 || bail "openssl: test CA and server certificate"
+/usr/bin/python3 tests/lib/rw_receiver.py "$TMP/tls.port" "$TMP/srv.pem" "$TMP/srv.key" >"$TMP/tls.log" 2>&1 &
+PIDS="$PIDS $!"
+poll 10 test -s "$TMP/tls.port" || bail "rw_receiver.py (https) starts"
+TP=$(cat "$TMP/tls.port")
+UT="https://127.0.0.1:$TP/ok"
+UTH="https://localhost:$TP/ok"
+"$AGENT" -httpListenAddr=127.0.0.1:0 -nodeName=$NODE -promscrape.kubernetes.interval=1s \
+	-remoteWrite.url=$UT -remoteWrite.url=$UTH -remoteWrite.tlsCAFile="$TMP/ca.pem" \
+	-remoteWrite.retryMinInterval=200ms >"$TMP/agent6.log" 2>&1 &
+AGENT_PID=$!
+PIDS="$PIDS $AGENT_PID"
+i=0; while ! grep -q 'listening on' "$TMP/agent6.log" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+APORT=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$TMP/agent6.log" | head -1)
+check "https: the receiver's certificate verifies against -remoteWrite.tlsCAFile, blocks delivered" \
+	poll 30 ge "k8smon_remotewrite_blocks_sent_total{url=\"$UT\"}" 2
+check "https: a name the certificate does not carry (localhost) fails verification: retried, never sent" sh -c \
+	"curl -sf http://127.0.0.1:$APORT/metrics/self >'$TMP/self6.txt' &&
+	 grep -q 'k8smon_remotewrite_blocks_sent_total{url=\"$UTH\"} 0' '$TMP/self6.txt' &&
+	 ! grep -q 'k8smon_remotewrite_retries_total{url=\"$UTH\"} 0' '$TMP/self6.txt'"
+stop_agent || fail "https agent stops"
+
 # --- 4. Kubernetes mode: kube-state and application sections
 fakeapi_start "$TMP/api" --load crds --load examples/cluster || bail "fake API server"
 KNODE=demo-node-1
@@ -273,7 +302,7 @@ check "kubernetes mode: application targets' up series with their own job and no
 	poll 60 has vmq "up{node=\"$KNODE\",cluster=\"rw-kube\",job!~\"node-exporter|kubelet|k8smon|kube-state-metrics\"}"
 # every agent stops cleanly (senders mid-retry, a hanging POST) with no sanitizer
 # report (K8SMON_BIN=build-asan/k8smon: make asan)
-stop_agent && AGENT_PID=$AGENT4_PID && stop_agent
+AGENT_PID=$AGENT3_PID && stop_agent && AGENT_PID=$AGENT4_PID && stop_agent
 check "agents 3 and 4 exit on SIGTERM while sends are pending" [ $? = 0 ]
 check "no sanitizer report or crash in any agent log" sh -c \
 	"! grep -lE 'AddressSanitizer|LeakSanitizer|runtime error|Segmentation' '$TMP'/agent*.log"

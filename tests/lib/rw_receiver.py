@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """A misbehaving Prometheus remote-write receiver for tests (stdlib + Debian python3-snappy).
 
-  rw_receiver.py PORTFILE
-Listens on a free loopback port (written to PORTFILE). Every POST is checked
+  rw_receiver.py PORTFILE [CERT KEY]
+Listens on a free loopback port (written to PORTFILE); HTTPS with CERT/KEY. Every POST is checked
 for the remote-write 1.0 headers and a body that snappy-decodes (python-snappy,
 an implementation independent of the agent's libsnappy) into a protobuf whose
 first field is WriteRequest.timeseries; then, by path:
@@ -100,6 +100,11 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True
+    if len(sys.argv) == 4:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     with open(sys.argv[1] + ".tmp", "w") as f:
         f.write(str(srv.server_address[1]))
     import os
