@@ -5,7 +5,8 @@
 #   make asan     unit tests (with the 5000-step configuration state
 #                 machine), 1000 live reconfigurations, the reflector
 #                 convergence run, the kube TLS checks and the combined
-#                 K8sMonitor changes of test_config_cycle.sh, all under ASan+UBSan
+#                 K8sMonitor changes of test_config_cycle.sh and the remote
+#                 write run of test_remote_write.sh, all under ASan+UBSan
 #   make test-cluster  only the real single-node cluster tier (test_real_kubelet.sh)
 #   make demo     simulated cluster with k8smon running against it
 #   make run      host mode on :9420
@@ -65,7 +66,7 @@ LIBK8SMON_LIBS = $(LDLIBS_HOT) $(LDLIBS_COLD) $(LDLIBS)
 BUILD   ?= build
 SRCS    := $(shell find src -name '*.c' | sort)
 OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
-# Code that only Kubernetes mode runs. bin/k8smon is linked with host-mode
+# Code that only Kubernetes mode (or remote write) runs. bin/k8smon is linked with host-mode
 # code first and this (then the libraries only it calls) last, so in host
 # mode its pages stay cold: the kernel maps file pages in 64 KiB windows
 # around each one touched (fault-around), so code interleaved with the hot
@@ -73,7 +74,7 @@ OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
 # collector"). A file in the wrong list costs memory, never correctness.
 # (scrape/labels.c is not: the node collector checks names with it.)
 COLD_SRCS := $(filter-out src/scrape/labels.c,\
-	       $(filter src/kube/% src/scrape/% src/collect/kubestate/% src/dl/%,$(SRCS))) \
+	       $(filter src/kube/% src/scrape/% src/collect/kubestate/% src/dl/% src/remotewrite/%,$(SRCS))) \
 	     src/agent/kube.c src/collect/container/podmap.c
 HOT_OBJS  := $(filter-out $(COLD_SRCS:%.c=$(BUILD)/%.o),$(OBJS))
 COLD_OBJS := $(filter $(COLD_SRCS:%.c=$(BUILD)/%.o),$(OBJS))
@@ -150,6 +151,7 @@ asan: deps
 	@K8SMON_ASAN=1 sh tests/integration/test_kube_reflector.sh
 	@K8SMON_ASAN=1 sh tests/integration/test_kube_tls.sh
 	@K8SMON_BIN=build-asan/k8smon sh tests/integration/test_config_cycle.sh
+	@K8SMON_BIN=build-asan/k8smon sh tests/integration/test_remote_write.sh
 
 demo: deps bin/k8smon
 	@./tests/demo/demo.sh

@@ -8,6 +8,8 @@
 #   the dynamic loader and exactly the shared libraries the agent loads: the
 #     ones BIN is linked against and, in Kubernetes mode, libcurl (dlopen()ed
 #     by src/dl/curl.c under the SONAME of src/dl/curl.h) with everything it
+#     is linked against, and, with -remoteWrite.url, libsnappy (dlopen()ed by
+#     src/dl/snappy.c under DL_SNAPPY_SONAME) with libstdc++ and the rest it
 #     is linked against; each at the path ldd resolves it to, so the loader
 #     finds it in its default directories without an ld.so.cache
 #   /etc/ssl/certs/ca-certificates.crt  (libcurl's default CA bundle on Debian)
@@ -27,6 +29,11 @@ SONAME=$(sed -n 's/^#define DL_CURL_SONAME "\(.*\)"$/\1/p' "$ROOT/src/dl/curl.h"
 CURL=$(ldconfig -p | awk -v s="$SONAME" '$1 == s && /x86-64|x86_64|aarch64|AArch64/ { print $NF; exit }')
 [ -n "$CURL" ] || CURL=$(ldconfig -p | awk -v s="$SONAME" '$1 == s { print $NF; exit }')
 [ -n "$CURL" ] || { echo "rootfs: $SONAME not found by ldconfig -p (apt-get install libcurl4)" >&2; exit 1; }
+SNAPPY_SONAME=$(sed -n 's/^#define DL_SNAPPY_SONAME "\(.*\)"$/\1/p' "$ROOT/src/dl/snappy.h")
+[ -n "$SNAPPY_SONAME" ] || { echo "rootfs: DL_SNAPPY_SONAME not found in src/dl/snappy.h" >&2; exit 1; }
+SNAPPY=$(ldconfig -p | awk -v s="$SNAPPY_SONAME" '$1 == s && /x86-64|x86_64|aarch64|AArch64/ { print $NF; exit }')
+[ -n "$SNAPPY" ] || SNAPPY=$(ldconfig -p | awk -v s="$SNAPPY_SONAME" '$1 == s { print $NF; exit }')
+[ -n "$SNAPPY" ] || { echo "rootfs: $SNAPPY_SONAME not found by ldconfig -p (apt-get install libsnappy1v5)" >&2; exit 1; }
 
 # libs FILE: the absolute paths ldd resolves FILE's libraries (and the loader)
 # to; fails on a library ldd cannot find.
@@ -41,7 +48,8 @@ libs() {
 # (Separate assignments: a failing `libs` stops the script, in a pipeline it would not.)
 BIN_LIBS=$(libs "$BIN")
 CURL_LIBS=$(libs "$CURL")
-LIBS=$(printf '%s\n' $BIN_LIBS "$CURL" $CURL_LIBS | sort -u)
+SNAPPY_LIBS=$(libs "$SNAPPY")
+LIBS=$(printf '%s\n' $BIN_LIBS "$CURL" $CURL_LIBS "$SNAPPY" $SNAPPY_LIBS | sort -u)
 
 rm -rf "$DEST"
 mkdir -p "$DEST/usr/bin" "$DEST/etc/ssl/certs" "$DEST/proc" "$DEST/sys" "$DEST/dev" "$DEST/tmp"

@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "config/flags.h"
 #include "dl/curl.h"
+#include "dl/snappy.h"
 
 int main(int argc, char **argv)
 {
@@ -23,6 +24,7 @@ int main(int argc, char **argv)
 	enum log_format fmt = LOG_FMT_LOGFMT;
 	sigset_t set;
 	int sig = 0;
+	bool need_curl;
 
 	/* Not dumpable, first thing: /proc/<pid>/environ, /root (and with it
 	 * the mounted service-account token), /mem, /fd and ptrace become
@@ -68,12 +70,20 @@ int main(int argc, char **argv)
 	 * missing libcurl is a startup error, like a bad flag. Before any
 	 * thread starts: the table is written once and libcurl's global init
 	 * is not thread-safe. */
-	if (f.kubernetes && dl_curl_load(err, sizeof(err)) != 0) {
+	need_curl = f.kubernetes || f.rw_urls.n;
+	if (need_curl && dl_curl_load(err, sizeof(err)) != 0) {
 		fprintf(stderr, "k8smon: %s\n", err);
 		flags_fini(&f);
 		return 2;
 	}
-	if (f.kubernetes && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	/* Remote write compresses with snappy (C++: libstdc++ comes with it),
+	 * loaded only when pushing. */
+	if (f.rw_urls.n && dl_snappy_load(err, sizeof(err)) != 0) {
+		fprintf(stderr, "k8smon: %s\n", err);
+		flags_fini(&f);
+		return 2;
+	}
+	if (need_curl && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "k8smon: cannot initialise libcurl\n");
 		flags_fini(&f);
 		return 1;
@@ -82,7 +92,7 @@ int main(int argc, char **argv)
 	if (!a) {
 		fprintf(stderr, "k8smon: %s\n", err);
 		flags_fini(&f);
-		if (f.kubernetes)
+		if (need_curl)
 			curl_global_cleanup();
 		return 2;
 	}
@@ -90,7 +100,7 @@ int main(int argc, char **argv)
 	log_info("main", "received %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	agent_stop(a);
 	flags_fini(&f);
-	if (f.kubernetes)
+	if (need_curl)
 		curl_global_cleanup();
 	return 0;
 }

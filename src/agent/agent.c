@@ -17,10 +17,12 @@
 #include "collect/stats.h"
 #include "config/config.h"
 #include "dl/curl.h"
+#include "dl/snappy.h"
 #include "expo/writer.h"
 #include "http/auth.h"
 #include "http/server.h"
 #include "http/tls.h"
+#include "remotewrite/rw.h"
 #include "scrape/scrape.h"
 
 /* Response size caps per endpoint: a runaway collector fails its endpoint
@@ -42,6 +44,7 @@ struct agent {
 	struct http_server *_Atomic http; /* set once the server runs: a request may come first */
 	struct http_auth *auth;          /* NULL unless -http.auth=kubernetes */
 	struct agent_kube *kube;         /* NULL in host mode */
+	struct rw *_Atomic rw;           /* NULL without -remoteWrite.url; set once started */
 	struct agent_kube_hooks hooks;
 	atomic_bool ready;
 	/* Responses failed over -http.maxSeries, by endpoint; the log limit is
@@ -211,6 +214,8 @@ static int write_self(struct agent *a, const struct config *c, struct buf *out)
 		rc = http_server_write_metrics(atomic_load(&a->http), out);
 	if (!rc && a->kube)
 		rc = agent_kube_write_self(a->kube, out);
+	if (!rc && atomic_load(&a->rw))
+		rc = rw_write_metrics(atomic_load(&a->rw), out);
 	if (!rc)
 		rc = process_metrics_write(a->flags->procfs, out);
 	return rc;
@@ -455,6 +460,74 @@ static int h_config(void *ctx, const char *path, struct http_reply *r)
 	return rc;
 }
 
+/* Remote write reads exactly what the endpoints serve: the handler's body,
+ * then its stream drained block by block (kube-state and apps can be
+ * hundreds of MB; never held whole). */
+static int rw_render(void *ctx, enum rw_source src, rw_sink_fn sink, void *sink_ctx)
+{
+	static const enum endpoint eps[RW_SRC_N] = {
+		[RW_SRC_NODE] = EP_NODE, [RW_SRC_CADVISOR] = EP_CADVISOR, [RW_SRC_KUBE_STATE] = EP_KUBE_STATE,
+		[RW_SRC_APPS] = EP_APPS, [RW_SRC_SELF] = EP_SELF,
+	};
+	struct http_reply r = { .status = 200 };
+	struct buf chunk;
+	int rc;
+
+	buf_init(&r.body, HTTP_BODY_MAX);
+	buf_init(&chunk, HTTP_BODY_MAX);
+	rc = serve_metrics(ctx, eps[src], &r);
+	if (!rc && r.status != 200)
+		rc = KM_ETOOBIG; /* over -http.maxSeries: counted and logged there */
+	if (!rc && r.body.len)
+		rc = sink(sink_ctx, r.body.data, r.body.len);
+	while (!rc && r.stream.fn) {
+		int k;
+
+		buf_reset(&chunk);
+		k = r.stream.fn(r.stream.ctx, &chunk, HTTP_STREAM_BLOCK);
+		if (k < 0) {
+			rc = k;
+			break;
+		}
+		if (chunk.len)
+			rc = sink(sink_ctx, chunk.data, chunk.len);
+		if (k == HTTP_PRODUCE_DONE)
+			break;
+	}
+	if (r.stream.free)
+		r.stream.free(r.stream.ctx);
+	buf_fini(&chunk);
+	buf_fini(&r.body);
+	return rc;
+}
+
+static int start_remote_write(struct agent *a, char *err, size_t errlen)
+{
+	const struct flags *f = a->flags;
+	struct rw *rw;
+	struct rw_opts o = {
+		.urls = f->rw_urls.v, .nurls = f->rw_urls.n,
+		.labels = f->rw_labels.v, .nlabels = f->rw_labels.n,
+		.bearer_token_file = f->rw_bearer_token_file, .ca_file = f->rw_tls_ca_file,
+		.tmp_data_path = f->rw_tmp_data_path, .max_disk_per_url = (uint64_t)f->rw_max_disk_per_url,
+		.interval_ms = f->interval_ms, .send_timeout_ms = f->rw_send_timeout_ms,
+		.retry_min_ms = f->rw_retry_min_ms, .node_name = f->node_name,
+		.render = rw_render, .render_ctx = a,
+	};
+
+	if (!f->rw_urls.n)
+		return 0;
+	if (!dl_curl_loaded() || !dl_snappy_loaded()) {
+		snprintf(err, errlen, "internal error: libcurl or libsnappy not loaded before agent_start() with -remoteWrite.url");
+		return KM_EINVAL;
+	}
+	rw = rw_start(&o, err, errlen);
+	if (!rw)
+		return KM_EINVAL;
+	atomic_store(&a->rw, rw);
+	return 0;
+}
+
 struct agent *agent_start(const struct flags *f, char *err, size_t errlen)
 {
 	struct agent *a = NULL;
@@ -561,6 +634,8 @@ struct agent *agent_start(const struct flags *f, char *err, size_t errlen)
 		if (a->auth)
 			http_auth_set_client(a->auth, agent_kube_client(a->kube));
 	}
+	if (start_remote_write(a, err, errlen))
+		goto fail;
 	log_info("agent", "listening on %s (port %u), mode=%s, node=%s", f->listen_addr,
 		 http_server_port(a->http), f->kubernetes ? "kubernetes" : "host", f->node_name);
 	return a;
@@ -573,7 +648,9 @@ void agent_stop(struct agent *a)
 {
 	if (!a)
 		return;
-	/* HTTP first: no handler may run while the collectors go away. */
+	/* Remote write first: its cycle renders through the handlers. */
+	rw_stop(atomic_load(&a->rw));
+	/* HTTP next: no handler may run while the collectors go away. */
 	http_server_stop(a->http);
 	agent_kube_stop(a->kube);
 	/* After the loop stopped: reviews in flight completed there. */

@@ -9,8 +9,10 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/parse.h"
+#include "remotewrite/rw.h"
 
-enum flag_type { F_BOOL, F_STR, F_DURATION, F_LIST, F_COLLECTORS, F_INT, F_COUNT, F_LEVEL, F_FORMAT };
+enum flag_type { F_BOOL, F_STR, F_DURATION, F_LIST, F_COLLECTORS, F_INT, F_COUNT, F_LEVEL, F_FORMAT,
+		 F_MULTI /* repeatable: each occurrence appends one entry */, F_SIZE /* bytes, KB/MiB/... suffixes */ };
 
 struct flag_def {
 	const char *name;
@@ -76,6 +78,25 @@ static const struct flag_def defs[] = {
 	{ "promscrape.allowLoopback", F_BOOL, OFF(scrape_allow_loopback), "false",
 	  "Let application targets be loopback addresses (127.0.0.0/8, ::1, localhost); the default of "
 	  "K8sMonitor spec.scrape.allowLoopback. For tests and single-host setups" },
+	{ "remoteWrite.url", F_MULTI, OFF(rw_urls), "",
+	  "Prometheus remote write 1.0 endpoint to push everything collected to, at every interval "
+	  "(e.g. http://victoria-metrics:8428/api/v1/write); repeatable, each URL has its own queue" },
+	{ "remoteWrite.label", F_MULTI, OFF(rw_labels), "",
+	  "External label name=value added to every pushed series (wins over the series' own); repeatable" },
+	{ "remoteWrite.bearerTokenFile", F_STR, OFF(rw_bearer_token_file), "",
+	  "File with a bearer token for every -remoteWrite.url (re-read per request)" },
+	{ "remoteWrite.tlsCAFile", F_STR, OFF(rw_tls_ca_file), "",
+	  "CA bundle to verify https -remoteWrite.url servers (default: the system bundle)" },
+	{ "remoteWrite.tmpDataPath", F_STR, OFF(rw_tmp_data_path), "",
+	  "Directory of the persistent per-URL queues (sent after a restart); empty: queues in memory, "
+	  "capped at 64MiB each and lost on restart" },
+	{ "remoteWrite.maxDiskUsagePerURL", F_SIZE, OFF(rw_max_disk_per_url), "1GiB",
+	  "Cap of each URL's queue; over it the oldest blocks are dropped (counted in "
+	  "k8smon_remotewrite_blocks_dropped_total{reason=\"overflow\"})" },
+	{ "remoteWrite.sendTimeout", F_DURATION, OFF(rw_send_timeout_ms), "1m",
+	  "Timeout of one push; a push that times out is retried" },
+	{ "remoteWrite.retryMinInterval", F_DURATION, OFF(rw_retry_min_ms), "1s",
+	  "First retry delay after a failed push; doubles (jittered) up to 1m" },
 };
 
 #define NDEFS (sizeof(defs) / sizeof(defs[0]))
@@ -131,6 +152,35 @@ void flags_format_collectors(unsigned bits, char *dst, size_t n)
 			pos += (size_t)w;
 		}
 	}
+}
+
+int flags_parse_size(const char *s, int64_t *out)
+{
+	static const struct {
+		const char *sfx;
+		int64_t mul;
+	} units[] = {
+		{ "KiB", 1LL << 10 }, { "MiB", 1LL << 20 }, { "GiB", 1LL << 30 }, { "TiB", 1LL << 40 },
+		{ "KB", 1000LL }, { "MB", 1000000LL }, { "GB", 1000000000LL }, { "TB", 1000000000000LL },
+		{ "B", 1 }, { "", 1 },
+	};
+	size_t n = strlen(s);
+
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		size_t k = strlen(units[i].sfx);
+		int64_t v;
+
+		if (n <= k || strcmp(s + n - k, units[i].sfx) != 0)
+			continue;
+		if (parse_i64(s, n - k, &v) || v <= 0 || v > (1LL << 50) / units[i].mul)
+			return KM_EINVAL;
+		v *= units[i].mul;
+		if (v < (64LL << 10))
+			return KM_EINVAL;
+		*out = v;
+		return 0;
+	}
+	return KM_EINVAL;
 }
 
 static void list_clear(struct str_list *l)
@@ -210,6 +260,29 @@ static int set_value(struct flags *f, const struct flag_def *d, const char *v, c
 	}
 	case F_COLLECTORS:
 		return flags_parse_collectors(v, (unsigned *)field, err, errlen);
+	case F_MULTI: {
+		struct str_list *l = (struct str_list *)field;
+
+		if (!n)
+			return 0;
+		if (l->n == FLAGS_LIST_MAX) {
+			snprintf(err, errlen, "given more than %d times", FLAGS_LIST_MAX);
+			return KM_ETOOBIG;
+		}
+		l->v[l->n] = strdup(v);
+		if (!l->v[l->n]) {
+			snprintf(err, errlen, "out of memory");
+			return KM_ENOMEM;
+		}
+		l->n++;
+		return 0;
+	}
+	case F_SIZE:
+		if (flags_parse_size(v, (int64_t *)field)) {
+			snprintf(err, errlen, "not a size in bytes (e.g. 1073741824, 500MB, 1GiB; at least 64KiB)");
+			return KM_EINVAL;
+		}
+		return 0;
 	case F_LIST:
 		return list_parse((struct str_list *)field, v, err, errlen);
 	case F_LEVEL: {
@@ -324,6 +397,27 @@ const char *flags_version(void)
 	return K8SMON_VERSION;
 }
 
+static int check_remote_write(const struct flags *f, char *err, size_t errlen)
+{
+	char why[200];
+
+	for (size_t i = 0; i < f->rw_urls.n; i++) {
+		const char *u = f->rw_urls.v[i];
+
+		if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) {
+			snprintf(err, errlen, "invalid value \"%.128s\" for flag -remoteWrite.url: want an http:// or https:// URL", u);
+			return KM_EINVAL;
+		}
+	}
+	for (size_t i = 0; i < f->rw_labels.n; i++) {
+		if (rw_label_check(f->rw_labels.v[i], why, sizeof(why))) {
+			snprintf(err, errlen, "invalid value \"%.128s\" for flag -remoteWrite.label: %s", f->rw_labels.v[i], why);
+			return KM_EINVAL;
+		}
+	}
+	return 0;
+}
+
 enum flags_result flags_parse(struct flags *f, int argc, char **argv, FILE *out,
 			      char *err, size_t errlen)
 {
@@ -412,6 +506,8 @@ enum flags_result flags_parse(struct flags *f, int argc, char **argv, FILE *out,
 		snprintf(err, errlen, "flag -http.auth=kubernetes needs -promscrape.kubernetes (host mode has no API server)");
 		return FLAGS_EXIT_USAGE;
 	}
+	if (check_remote_write(f, err, errlen))
+		return FLAGS_EXIT_USAGE;
 	if (f->renew_deadline_ms >= f->lease_duration_ms) {
 		snprintf(err, errlen, "flag -leaderElection.renewDeadline must be shorter than -leaderElection.leaseDuration");
 		return FLAGS_EXIT_USAGE;
@@ -437,6 +533,7 @@ void flags_fini(struct flags *f)
 			*(char **)field = NULL;
 			break;
 		case F_LIST:
+		case F_MULTI:
 			list_clear((struct str_list *)field);
 			break;
 		default:

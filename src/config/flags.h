@@ -58,6 +58,15 @@ struct flags {
 	int64_t http_timeout_ms;
 	char *http_auth;             /* "none" or "kubernetes" */
 	bool scrape_allow_loopback;  /* default of K8sMonitor spec.scrape.allowLoopback */
+	/* Remote write (src/remotewrite/rw.h); repeatable flags append. */
+	struct str_list rw_urls;
+	struct str_list rw_labels;   /* "name=value" */
+	char *rw_bearer_token_file;
+	char *rw_tls_ca_file;
+	char *rw_tmp_data_path;
+	int64_t rw_max_disk_per_url; /* bytes */
+	int64_t rw_send_timeout_ms;
+	int64_t rw_retry_min_ms;
 };
 
 /* Largest value of a count flag (-http.maxSeries). */
@@ -79,6 +88,9 @@ enum flags_result flags_parse(struct flags *f, int argc, char **argv, FILE *out,
 void flags_fini(struct flags *f);
 /* Parse "node,container,..." into COLLECTOR_* bits; KM_EINVAL names the bad one in err. */
 int flags_parse_collectors(const char *s, unsigned *out, char *err, size_t errlen);
+/* Parse a byte size: digits with an optional B, KB/MB/GB/TB (powers of 1000) or
+ * KiB/MiB/GiB/TiB (1024) suffix, as vmagent's size flags; at least 64KiB. */
+int flags_parse_size(const char *s, int64_t *out);
 /* Render collector bits as "node,container" into dst. */
 void flags_format_collectors(unsigned bits, char *dst, size_t n);
 

@@ -26,6 +26,7 @@ static const struct {
 	SYM("curl_easy_setopt", easy_setopt),
 	SYM("curl_easy_getinfo", easy_getinfo),
 	SYM("curl_easy_pause", easy_pause),
+	SYM("curl_easy_perform", easy_perform),
 	SYM("curl_easy_strerror", easy_strerror),
 	SYM("curl_multi_init", multi_init),
 	SYM("curl_multi_cleanup", multi_cleanup),

@@ -1,6 +1,7 @@
 /* libcurl, loaded with dlopen() when the configuration needs it instead of
- * linked. Only Kubernetes mode talks HTTP as a client (API server, scrape
- * targets, TokenReview); host mode never does, and merely linking libcurl
+ * linked. Only Kubernetes mode and remote write talk HTTP as a client (API
+ * server, scrape targets, TokenReview, -remoteWrite.url); host mode without
+ * remote write never does, and merely linking libcurl
  * maps and relocates it and 19 more libraries (OpenSSL, krb5, LDAP, libssh2,
  * nghttp2, ...) at every start: about 3 MiB of resident memory for nothing
  * (BENCHMARKS.md "## Node collector").
@@ -43,6 +44,7 @@ struct dl_curl {
 	CURLcode (*easy_setopt)(CURL *curl, CURLoption option, ...);
 	CURLcode (*easy_getinfo)(CURL *curl, CURLINFO info, ...);
 	CURLcode (*easy_pause)(CURL *curl, int bitmask);
+	CURLcode (*easy_perform)(CURL *curl);
 	const char *(*easy_strerror)(CURLcode code);
 	CURLM *(*multi_init)(void);
 	CURLMcode (*multi_cleanup)(CURLM *multi);
@@ -85,6 +87,7 @@ bool dl_curl_loaded(void);
 #define curl_easy_setopt         dl_curl.easy_setopt
 #define curl_easy_getinfo        dl_curl.easy_getinfo
 #define curl_easy_pause          dl_curl.easy_pause
+#define curl_easy_perform        dl_curl.easy_perform
 #define curl_easy_strerror       dl_curl.easy_strerror
 #define curl_multi_init          dl_curl.multi_init
 #define curl_multi_cleanup       dl_curl.multi_cleanup

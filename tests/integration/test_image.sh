@@ -16,7 +16,8 @@
 #     `k8smon -version` prints the host binary's version, host mode serves
 #     node_ families on /metrics and /metrics/node, and Kubernetes mode (the
 #     dlopen()ed libcurl and OpenSSL) syncs with the fake API server over TLS,
-#     verified with the image's CA bundle, and serves kube_pod_info; every shared library in the image is mapped
+#     verified with the image's CA bundle, and serves kube_pod_info; with a
+#     -remoteWrite.url (the dlopen()ed libsnappy) every shared library in the image is mapped
 #     by that process (the image holds exactly what the agent loads).
 # Needs root (chroot, mount); anything missing fails, nothing is skipped.
 set -u
@@ -179,8 +180,11 @@ mkdir -p "$R/k8s" && grep -v 'certificate-authority' "$KUBECONFIG" >"$R/k8s/kube
 	{ fail "kubeconfig for the image"; finish; }
 PORT=$(free_port)
 U=http://127.0.0.1:$PORT
+# With a remote-write URL (nothing listens there: blocks just queue in memory),
+# so that the dlopen()ed libsnappy and its libstdc++ are mapped too.
 in_image -- /usr/bin/k8smon -promscrape.kubernetes -promscrape.allowLoopback -kubeconfig=/k8s/kubeconfig \
-	-nodeName=demo-node-1 -httpListenAddr=127.0.0.1:$PORT -leaderElection=false >"$TMP/kube.log" 2>&1 &
+	-nodeName=demo-node-1 -httpListenAddr=127.0.0.1:$PORT -leaderElection=false \
+	-remoteWrite.url=http://127.0.0.1:9/api/v1/write >"$TMP/kube.log" 2>&1 &
 PID=$!
 if wait_http "$U/healthz" 20 && until_ms 30000 "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $U/readyz)\" = 200 ]" >/dev/null; then
 	ok "Kubernetes mode in the image: ready (API synced through libcurl over TLS verified with the image's CA bundle)"
@@ -197,7 +201,7 @@ if wait_http "$U/healthz" 20 && until_ms 30000 "[ \"\$(curl -s -o /dev/null -w '
 	else
 		fail "libraries in the image that the agent does not map: $unused"
 	fi
-	check "libcurl.so.4 and libssl.so.3 among them" sh -c "grep -qx libcurl.so.4 '$TMP/mapped-libs' && grep -qx 'libssl.so.[0-9]*' '$TMP/mapped-libs'"
+	check "libcurl.so.4, libssl.so.3 and libsnappy.so.1 among them" sh -c "grep -qx libcurl.so.4 '$TMP/mapped-libs' && grep -qx 'libssl.so.[0-9]*' '$TMP/mapped-libs' && grep -qx libsnappy.so.1 '$TMP/mapped-libs'"
 else
 	fail "Kubernetes mode in the image did not become ready"; tail -20 "$TMP/kube.log"
 fi

@@ -1,0 +1,414 @@
+#include "remotewrite/rw.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "dl/snappy.h"
+#include "expo/writer.h"
+#include "remotewrite/encode.h"
+#include "remotewrite/queue.h"
+#include "remotewrite/sender.h"
+#include "scrape/labels.h"
+
+#define RW_URLS_MAX 16
+#define RW_LABELS_MAX 32
+#define URL_LABEL_MAX 512
+
+struct dest {
+	char url[URL_LABEL_MAX];   /* redacted: the url label */
+	struct rw_queue *q;
+	struct rw_sender *s;
+};
+
+struct rw {
+	struct dest d[RW_URLS_MAX];
+	size_t nd;
+	struct label_pair ext[RW_LABELS_MAX];
+	char *ext_mem[RW_LABELS_MAX];   /* owned "name\0value" */
+	size_t next;
+	struct label_pair tl[RW_SRC_N][4];
+	struct rw_target targets[RW_SRC_N];
+	char *node;                     /* owned */
+	int64_t interval_ms;
+	rw_render_fn render;
+	void *render_ctx;
+	struct rw_encoder *enc;
+	struct buf z;                   /* compressed block */
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop;
+	_Atomic uint64_t cycles, cycle_errors, samples, rejected, blocks;
+	_Atomic uint64_t last_cycle_us;
+	struct log_limit cycle_log;
+};
+
+static const char *const src_names[RW_SRC_N] = { "node", "cadvisor", "kube-state", "apps", "self" };
+
+int rw_label_check(const char *kv, char *err, size_t errlen)
+{
+	const char *eq = strchr(kv, '=');
+
+	if (!eq || eq == kv) {
+		snprintf(err, errlen, "want name=value");
+		return KM_EINVAL;
+	}
+	if (!label_name_valid(kv, (size_t)(eq - kv)) || (eq - kv == 8 && strncmp(kv, "__name__", 8) == 0)) {
+		snprintf(err, errlen, "\"%.*s\" is not a valid label name", (int)(eq - kv > 64 ? 64 : eq - kv), kv);
+		return KM_EINVAL;
+	}
+	if (!eq[1]) {
+		snprintf(err, errlen, "empty value (a label with an empty value does not exist)");
+		return KM_EINVAL;
+	}
+	return 0;
+}
+
+void rw_url_redact(const char *url, char *dst, size_t n)
+{
+	const char *scheme = strstr(url, "://");
+	const char *host = scheme ? scheme + 3 : url;
+	size_t hostlen = strcspn(host, "/?#");
+	const char *at = memchr(host, '@', hostlen);
+	const char *rest = at ? at + 1 : host;
+
+	snprintf(dst, n, "%.*s%.*s", (int)(host - url), url, (int)strcspn(rest, "?#"), rest);
+}
+
+/* Compresses one WriteRequest and queues it for every destination. */
+static int on_block(void *ctx, const char *pb, size_t len, size_t series)
+{
+	struct rw *rw = ctx;
+	size_t zlen = dl_snappy.max_compressed_length(len);
+	int rc;
+
+	(void)series;
+	buf_reset(&rw->z);
+	rc = buf_reserve(&rw->z, zlen);
+	if (rc)
+		return rc;
+	if (dl_snappy.compress(pb, len, rw->z.data, &zlen) != SNAPPY_OK)
+		return KM_EIO;
+	rw->z.len = zlen;
+	atomic_fetch_add(&rw->blocks, 1);
+	for (size_t i = 0; i < rw->nd; i++) {
+		/* Over the cap or a full disk: counted by the queue; the other
+		 * destinations still get the block. */
+		rc = rw_queue_push(rw->d[i].q, rw->z.data, rw->z.len);
+		if (rc == KM_ENOMEM)
+			return rc;
+	}
+	return 0;
+}
+
+static int sink(void *ctx, const char *text, size_t n)
+{
+	return rw_encoder_feed(ctx, text, n);
+}
+
+static void cycle(struct rw *rw)
+{
+	int64_t t0 = clock_mono_ns(), ts = clock_wall_ms();
+	int rc = 0;
+
+	for (int s = 0; s < RW_SRC_N; s++) {
+		int e;
+
+		rw_encoder_begin(rw->enc, &rw->targets[s], ts);
+		e = rw->render(rw->render_ctx, (enum rw_source)s, sink, rw->enc);
+		if (!e)
+			e = rw_encoder_end(rw->enc);
+		else
+			rw_encoder_end(rw->enc);
+		if (e) {
+			rc = e;
+			log_limited(&rw->cycle_log, 60000, LOG_WARN, "remotewrite",
+				    "section %s not sent this cycle: %s", src_names[s], km_strerror(e));
+		}
+	}
+	if (rw_encoder_flush(rw->enc))
+		rc = KM_EIO;
+	atomic_store(&rw->samples, rw_encoder_samples(rw->enc));
+	atomic_store(&rw->rejected, rw_encoder_rejected(rw->enc));
+	atomic_fetch_add(&rw->cycles, 1);
+	if (rc)
+		atomic_fetch_add(&rw->cycle_errors, 1);
+	atomic_store(&rw->last_cycle_us, (uint64_t)((clock_mono_ns() - t0) / 1000));
+}
+
+static void *run(void *arg)
+{
+	struct rw *rw = arg;
+	int64_t next = clock_mono_ms();
+
+	pthread_mutex_lock(&rw->lock);
+	while (!rw->stop) {
+		int64_t now = clock_mono_ms();
+
+		if (now >= next) {
+			pthread_mutex_unlock(&rw->lock);
+			cycle(rw);
+			pthread_mutex_lock(&rw->lock);
+			/* On the grid; a cycle longer than the interval skips ticks. */
+			next += rw->interval_ms;
+			now = clock_mono_ms();
+			if (next <= now)
+				next += ((now - next) / rw->interval_ms + 1) * rw->interval_ms;
+			continue;
+		} else {
+			struct timespec ts;
+			int64_t wait = next - now;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += (time_t)(wait / 1000);
+			ts.tv_nsec += (long)(wait % 1000) * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&rw->cond, &rw->lock, &ts);
+		}
+	}
+	pthread_mutex_unlock(&rw->lock);
+	return NULL;
+}
+
+static int add_ext(struct rw *rw, const char *kv)
+{
+	char *m = strdup(kv);
+	char *eq;
+
+	if (!m)
+		return KM_ENOMEM;
+	eq = strchr(m, '=');
+	*eq = '\0';
+	rw->ext_mem[rw->next] = m;
+	rw->ext[rw->next++] = (struct label_pair){ m, eq + 1 };
+	return 0;
+}
+
+/* The labels of the chart's PodMonitor endpoints (helm/k8smon/templates/podmonitor.yaml). */
+static void set_targets(struct rw *rw)
+{
+	const char *n = rw->node;
+	struct label_pair (*t)[4] = rw->tl;
+
+	t[RW_SRC_NODE][0] = (struct label_pair){ "job", "node-exporter" };
+	t[RW_SRC_NODE][1] = (struct label_pair){ "instance", n };
+	t[RW_SRC_NODE][2] = (struct label_pair){ "node", n };
+	rw->targets[RW_SRC_NODE] = (struct rw_target){ t[RW_SRC_NODE], 3, false };
+	t[RW_SRC_CADVISOR][0] = (struct label_pair){ "job", "kubelet" };
+	t[RW_SRC_CADVISOR][1] = (struct label_pair){ "metrics_path", "/metrics/cadvisor" };
+	t[RW_SRC_CADVISOR][2] = (struct label_pair){ "instance", n };
+	t[RW_SRC_CADVISOR][3] = (struct label_pair){ "node", n };
+	rw->targets[RW_SRC_CADVISOR] = (struct rw_target){ t[RW_SRC_CADVISOR], 4, true };
+	/* The chart drops the agent pod's own labels here: cluster-level
+	 * series must not change with the leader. */
+	t[RW_SRC_KUBE_STATE][0] = (struct label_pair){ "job", "kube-state-metrics" };
+	rw->targets[RW_SRC_KUBE_STATE] = (struct rw_target){ t[RW_SRC_KUBE_STATE], 1, true };
+	/* job and instance come with the samples (target labels). */
+	t[RW_SRC_APPS][0] = (struct label_pair){ "node", n };
+	rw->targets[RW_SRC_APPS] = (struct rw_target){ t[RW_SRC_APPS], 1, true };
+	t[RW_SRC_SELF][0] = (struct label_pair){ "job", "k8smon" };
+	t[RW_SRC_SELF][1] = (struct label_pair){ "instance", n };
+	t[RW_SRC_SELF][2] = (struct label_pair){ "node", n };
+	rw->targets[RW_SRC_SELF] = (struct rw_target){ t[RW_SRC_SELF], 3, false };
+}
+
+/* tmpDataPath/<FNV-1a of the URL>: stable across restarts for one URL. */
+static void queue_dir(const char *base, const char *url, char *dst, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (const char *p = url; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	snprintf(dst, n, "%s/%016" PRIx64, base, h);
+}
+
+struct rw *rw_start(const struct rw_opts *o, char *err, size_t errlen)
+{
+	struct rw *rw;
+	char why[300], dir[1100];
+
+	if (o->nurls > RW_URLS_MAX || o->nlabels > RW_LABELS_MAX) {
+		snprintf(err, errlen, "at most %d -remoteWrite.url and %d -remoteWrite.label", RW_URLS_MAX, RW_LABELS_MAX);
+		return NULL;
+	}
+	rw = calloc(1, sizeof(*rw));
+	if (!rw) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&rw->lock, NULL);
+	pthread_cond_init(&rw->cond, NULL);
+	buf_init(&rw->z, 128u << 20);
+	rw->interval_ms = o->interval_ms;
+	rw->render = o->render;
+	rw->render_ctx = o->render_ctx;
+	rw->node = strdup(o->node_name);
+	if (!rw->node)
+		goto oom;
+	for (size_t i = 0; i < o->nlabels; i++)
+		if (add_ext(rw, o->labels[i]))
+			goto oom;
+	set_targets(rw);
+	rw->enc = rw_encoder_new(RW_BLOCK_SERIES, rw->ext, rw->next, on_block, rw);
+	if (!rw->enc)
+		goto oom;
+	if (o->tmp_data_path[0] && mkdir(o->tmp_data_path, 0700) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "-remoteWrite.tmpDataPath=%s: %s", o->tmp_data_path, strerror(errno));
+		goto fail;
+	}
+	for (size_t i = 0; i < o->nurls; i++) {
+		struct dest *d = &rw->d[rw->nd];
+
+		rw_url_redact(o->urls[i], d->url, sizeof(d->url));
+		dir[0] = '\0';
+		if (o->tmp_data_path[0])
+			queue_dir(o->tmp_data_path, o->urls[i], dir, sizeof(dir));
+		d->q = rw_queue_open(dir, o->max_disk_per_url, why, sizeof(why));
+		if (!d->q) {
+			snprintf(err, errlen, "-remoteWrite.tmpDataPath: queue of %s: %s", d->url, why);
+			goto fail;
+		}
+		rw->nd++;
+		d->s = rw_sender_start(&(struct rw_sender_opts){
+			.url = o->urls[i], .bearer_token_file = o->bearer_token_file, .ca_file = o->ca_file,
+			.send_timeout_ms = o->send_timeout_ms, .retry_min_ms = o->retry_min_ms, .q = d->q,
+		}, why, sizeof(why));
+		if (!d->s) {
+			snprintf(err, errlen, "-remoteWrite.url=%s: %s", d->url, why);
+			goto fail;
+		}
+		if (dir[0])
+			log_info("remotewrite", "%s: queue in %s", d->url, dir);
+	}
+	if (pthread_create(&rw->thread, NULL, run, rw) != 0) {
+		snprintf(err, errlen, "cannot start the remote-write thread");
+		goto fail;
+	}
+	rw->started = true;
+	return rw;
+oom:
+	snprintf(err, errlen, "out of memory");
+fail:
+	rw_stop(rw);
+	return NULL;
+}
+
+void rw_stop(struct rw *rw)
+{
+	if (!rw)
+		return;
+	if (rw->started) {
+		pthread_mutex_lock(&rw->lock);
+		rw->stop = true;
+		pthread_cond_broadcast(&rw->cond);
+		pthread_mutex_unlock(&rw->lock);
+		pthread_join(rw->thread, NULL);
+		/* Each cycle queued its blocks before this line: with what is
+		 * left in the queues, it accounts for every sample (tests use it). */
+		log_info("remotewrite", "stopped after %llu cycles (%llu blocks)",
+			 (unsigned long long)atomic_load(&rw->cycles), (unsigned long long)atomic_load(&rw->blocks));
+	}
+	for (size_t i = 0; i < rw->nd; i++) {
+		rw_sender_stop(rw->d[i].s);
+		rw_queue_close(rw->d[i].q);
+	}
+	rw_encoder_free(rw->enc);
+	for (size_t i = 0; i < rw->next; i++)
+		free(rw->ext_mem[i]);
+	free(rw->node);
+	buf_fini(&rw->z);
+	pthread_cond_destroy(&rw->cond);
+	pthread_mutex_destroy(&rw->lock);
+	free(rw);
+}
+
+#define FAM(name, help, type) do { if (!rc) rc = expo_family(out, name, help, type); } while (0)
+
+int rw_write_metrics(struct rw *rw, struct buf *out)
+{
+	struct rw_queue_stats qs[RW_URLS_MAX];
+	struct rw_sender_stats ss[RW_URLS_MAX];
+	int rc = 0;
+
+	for (size_t i = 0; i < rw->nd; i++) {
+		rw_queue_stats(rw->d[i].q, &qs[i]);
+		rw_sender_stats(rw->d[i].s, &ss[i]);
+	}
+#define PER_URL(name, help, type, expr) do { \
+		FAM(name, help, type); \
+		for (size_t i = 0; !rc && i < rw->nd; i++) { \
+			struct label_pair l = { "url", rw->d[i].url }; \
+			rc = expo_sample(out, name, &l, 1, (double)(expr)); \
+		} } while (0)
+	PER_URL("k8smon_remotewrite_queue_bytes", "Bytes of blocks queued for the destination (on disk with -remoteWrite.tmpDataPath).",
+		EXPO_GAUGE, qs[i].bytes);
+	PER_URL("k8smon_remotewrite_queue_blocks", "Blocks (compressed WriteRequests) queued for the destination.",
+		EXPO_GAUGE, qs[i].blocks);
+	PER_URL("k8smon_remotewrite_blocks_sent_total", "Blocks the destination accepted (2xx).", EXPO_COUNTER,
+		ss[i].blocks_sent);
+	PER_URL("k8smon_remotewrite_bytes_sent_total", "Compressed bytes the destination accepted.", EXPO_COUNTER,
+		ss[i].bytes_sent);
+	PER_URL("k8smon_remotewrite_retries_total",
+		"Send attempts that failed and will be retried (429, 5xx, connection error, timeout).", EXPO_COUNTER,
+		ss[i].retries);
+	FAM("k8smon_remotewrite_blocks_dropped_total",
+	    "Blocks dropped without being sent: rejected (a 4xx other than 429), overflow (oldest dropped at -remoteWrite.maxDiskUsagePerURL), "
+	    "corrupt (damaged queue file), io (queue file not writable or readable).", EXPO_COUNTER);
+	for (size_t i = 0; !rc && i < rw->nd; i++) {
+		static const char *const reasons[] = { "rejected", "overflow", "corrupt", "io" };
+		uint64_t v[] = { ss[i].dropped_rejected, qs[i].dropped_overflow, qs[i].dropped_corrupt, qs[i].dropped_io };
+
+		for (int r = 0; !rc && r < 4; r++) {
+			struct label_pair l[2] = { { "reason", reasons[r] }, { "url", rw->d[i].url } };
+
+			rc = expo_sample(out, "k8smon_remotewrite_blocks_dropped_total", l, 2, (double)v[r]);
+		}
+	}
+	FAM("k8smon_remotewrite_send_duration_seconds", "Wall time of send attempts.", EXPO_SUMMARY);
+	for (size_t i = 0; !rc && i < rw->nd; i++) {
+		struct label_pair l = { "url", rw->d[i].url };
+
+		rc = expo_sample(out, "k8smon_remotewrite_send_duration_seconds_sum", &l, 1, ss[i].duration_sum_s);
+		if (!rc)
+			rc = expo_sample(out, "k8smon_remotewrite_send_duration_seconds_count", &l, 1, (double)ss[i].requests);
+	}
+	PER_URL("k8smon_remotewrite_last_error_timestamp_seconds", "Unix time of the last failed send attempt; 0: none.",
+		EXPO_GAUGE, ss[i].last_error_s);
+	PER_URL("k8smon_remotewrite_last_success_timestamp_seconds", "Unix time of the last accepted block; 0: none.",
+		EXPO_GAUGE, ss[i].last_success_s);
+#undef PER_URL
+	FAM("k8smon_remotewrite_samples_total", "Samples encoded for remote write (each queued for every destination).", EXPO_COUNTER);
+	if (!rc)
+		rc = expo_sample(out, "k8smon_remotewrite_samples_total", NULL, 0, (double)atomic_load(&rw->samples));
+	FAM("k8smon_remotewrite_blocks_total", "Blocks made (each queued for every destination).", EXPO_COUNTER);
+	if (!rc)
+		rc = expo_sample(out, "k8smon_remotewrite_blocks_total", NULL, 0, (double)atomic_load(&rw->blocks));
+	FAM("k8smon_remotewrite_cycles_total", "Collection cycles for remote write (one per interval).", EXPO_COUNTER);
+	if (!rc)
+		rc = expo_sample(out, "k8smon_remotewrite_cycles_total", NULL, 0, (double)atomic_load(&rw->cycles));
+	FAM("k8smon_remotewrite_cycle_errors_total", "Cycles in which a section could not be rendered or encoded (logged).", EXPO_COUNTER);
+	if (!rc)
+		rc = expo_sample(out, "k8smon_remotewrite_cycle_errors_total", NULL, 0, (double)atomic_load(&rw->cycle_errors));
+	FAM("k8smon_remotewrite_rejected_lines_total", "Exposition lines the encoder could not parse or label (not sent).", EXPO_COUNTER);
+	if (!rc)
+		rc = expo_sample(out, "k8smon_remotewrite_rejected_lines_total", NULL, 0, (double)atomic_load(&rw->rejected));
+	FAM("k8smon_remotewrite_last_cycle_seconds", "Time the last cycle took to render, encode, compress and queue.", EXPO_GAUGE);
+	if (!rc)
+		rc = expo_sample(out, "k8smon_remotewrite_last_cycle_seconds", NULL, 0, (double)atomic_load(&rw->last_cycle_us) / 1e6);
+	return rc;
+}

@@ -1,0 +1,116 @@
+#!/usr/bin/python3
+"""A misbehaving Prometheus remote-write receiver for tests (stdlib + Debian python3-snappy).
+
+  rw_receiver.py PORTFILE [CERT KEY]
+Listens on a free loopback port (written to PORTFILE); HTTPS with CERT/KEY. Every POST is checked
+for the remote-write 1.0 headers and a body that snappy-decodes (python-snappy,
+an implementation independent of the agent's libsnappy) into a protobuf whose
+first field is WriteRequest.timeseries; then, by path:
+  /ok      204
+  /400     400 "bad series" (the agent must drop the block, not retry)
+  /413     413 "too large" (dropped, like any 4xx but 429)
+  /garbage not HTTP: "garbage" and the connection closed (a transport error:
+           the agent retries)
+  /auth    401 unless "Authorization: Bearer secret-token", then 204
+  /hang    the first request is held for 30 s without an answer (the agent's
+           -remoteWrite.sendTimeout must fire); later ones 204
+GET /stats: JSON {path: {"requests": n, "bad": n, "bytes": n}}; "bad" counts
+requests whose headers or body were wrong.
+"""
+import json
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import snappy
+
+LOCK = threading.Lock()
+STATS = {}
+HUNG = set()
+
+
+def valid(headers, body):
+    if headers.get("Content-Encoding") != "snappy":
+        return False
+    if headers.get("Content-Type") != "application/x-protobuf":
+        return False
+    if headers.get("X-Prometheus-Remote-Write-Version") != "0.1.0":
+        return False
+    try:
+        raw = snappy.uncompress(body)
+    except Exception:  # noqa: BLE001 - any decode failure is a bad body
+        return False
+    return len(raw) > 2 and raw[0] == 0x0A
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        with LOCK:
+            body = json.dumps(STATS).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(n)
+        ok = valid(self.headers, body)
+        with LOCK:
+            s = STATS.setdefault(self.path, {"requests": 0, "bad": 0, "bytes": 0})
+            s["requests"] += 1
+            s["bytes"] += n
+            if not ok:
+                s["bad"] += 1
+            hang = self.path == "/hang" and self.path not in HUNG
+            if hang:
+                HUNG.add(self.path)
+        if hang:
+            time.sleep(30)
+            self.close_connection = True
+            return
+        if self.path == "/garbage":
+            self.wfile.write(b"garbage\r\n\r\n")
+            self.close_connection = True
+            return
+        if self.path == "/auth" and self.headers.get("Authorization") != "Bearer secret-token":
+            self.send_response(401)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if self.path in ("/400", "/413"):
+            code = int(self.path[1:])
+            msg = b"bad series\n" if code == 400 else b"too large\n"
+            self.send_response(code)
+            self.send_header("Content-Length", str(len(msg)))
+            self.end_headers()
+            self.wfile.write(msg)
+            return
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+def main():
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    if len(sys.argv) == 4:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    with open(sys.argv[1] + ".tmp", "w") as f:
+        f.write(str(srv.server_address[1]))
+    import os
+    os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

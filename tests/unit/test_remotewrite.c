@@ -1,0 +1,436 @@
+/* Remote write: the WriteRequest encoder checked against an independent
+ * decoder (protoc --decode_raw, Debian protobuf-compiler), the snappy layer
+ * by round trip, the exposition -> series labelling rules, the block file
+ * check, and the queue's cap, order, restart and corruption handling. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+#include "config/flags.h"
+#include "dl/snappy.h"
+#include "remotewrite/block.h"
+#include "remotewrite/encode.h"
+#include "remotewrite/pb.h"
+#include "remotewrite/queue.h"
+#include "remotewrite/rw.h"
+
+/* protoc --decode_raw of p[0..n) into out (a missing protoc fails the test). */
+static void decode_raw(const char *p, size_t n, struct buf *out)
+{
+	char in[] = "/tmp/k8smon-rw-pb.XXXXXX";
+	char cmd[256], chunk[4096];
+	int fd = mkstemp(in);
+	FILE *f;
+	size_t r;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, p, n), (ssize_t)n);
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "protoc --decode_raw < %s", in);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	while ((r = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		assert_int_equal(buf_add(out, chunk, r), 0);
+	assert_int_equal(pclose(f), 0);
+	unlink(in);
+}
+
+#define L(n, v) { n, sizeof(n) - 1, v, sizeof(v) - 1 }
+
+static void test_pb_matches_protoc(void **state)
+{
+	struct rw_label a[] = { L("__name__", "up"), L("job", "node-exporter") };
+	struct rw_label b[] = { L("__name__", "x"), L("le", "") };
+	struct buf pb, txt;
+
+	(void)state;
+	buf_init(&pb, 1 << 20);
+	buf_init(&txt, 1 << 20);
+	assert_int_equal(rw_pb_series(&pb, a, 2, 1.5, 1700000000123LL), 0);
+	/* a negative timestamp is a 10-byte varint; -1.0 a negative double */
+	assert_int_equal(rw_pb_series(&pb, b, 2, -1.0, -5), 0);
+	decode_raw(pb.data, pb.len, &txt);
+	assert_string_equal(buf_cstr(&txt),
+			    "1 {\n"
+			    "  1 {\n    1: \"__name__\"\n    2: \"up\"\n  }\n"
+			    "  1 {\n    1: \"job\"\n    2: \"node-exporter\"\n  }\n"
+			    "  2 {\n    1: 0x3ff8000000000000\n    2: 1700000000123\n  }\n"
+			    "}\n"
+			    "1 {\n"
+			    "  1 {\n    1: \"__name__\"\n    2: \"x\"\n  }\n"
+			    "  1 {\n    1: \"le\"\n    2: \"\"\n  }\n"
+			    "  2 {\n    1: 0xbff0000000000000\n    2: 18446744073709551611\n  }\n"
+			    "}\n");
+	buf_fini(&pb);
+	buf_fini(&txt);
+}
+
+static void test_pb_long_strings_and_cap(void **state)
+{
+	char big[300];
+	struct rw_label a[1];
+	struct buf pb, txt;
+
+	(void)state;
+	memset(big, 'v', sizeof(big));
+	/* 300 bytes: a two-byte length varint */
+	a[0] = (struct rw_label){ "__name__", 8, big, sizeof(big) };
+	buf_init(&pb, 1 << 20);
+	buf_init(&txt, 1 << 20);
+	assert_int_equal(rw_pb_series(&pb, a, 1, 0, 0), 0);
+	decode_raw(pb.data, pb.len, &txt);
+	assert_non_null(strstr(buf_cstr(&txt), "vvvvvvvvvv\"\n  }\n  2 {\n    1: 0x0000000000000000\n    2: 0\n  }\n}\n"));
+	/* over the cap: error, buffer unchanged */
+	pb.cap = pb.len + 10;
+	{
+		size_t before = pb.len;
+
+		assert_int_equal(rw_pb_series(&pb, a, 1, 0, 0), KM_ETOOBIG);
+		assert_int_equal(pb.len, before);
+	}
+	buf_fini(&pb);
+	buf_fini(&txt);
+}
+
+static void test_snappy_round_trip(void **state)
+{
+	char err[256], in[20000], out[20000];
+	size_t zn, un = sizeof(out);
+	char *z;
+
+	(void)state;
+	assert_int_equal(dl_snappy_load(err, sizeof(err)), 0);
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = (char)("node_cpu_seconds_total"[i % 22] + (i / 1000));
+	zn = dl_snappy.max_compressed_length(sizeof(in));
+	z = malloc(zn);
+	assert_non_null(z);
+	assert_int_equal(dl_snappy.compress(in, sizeof(in), z, &zn), SNAPPY_OK);
+	assert_true(zn < sizeof(in) / 4);
+	assert_int_equal(dl_snappy.uncompress(z, zn, out, &un), SNAPPY_OK);
+	assert_int_equal(un, sizeof(in));
+	assert_memory_equal(in, out, sizeof(in));
+	free(z);
+}
+
+struct captured {
+	struct buf pb;
+	int calls;
+	size_t series;
+};
+
+static int capture(void *ctx, const char *pb, size_t len, size_t series)
+{
+	struct captured *c = ctx;
+
+	c->calls++;
+	c->series += series;
+	return buf_add(&c->pb, pb, len);
+}
+
+static void test_encoder_labels(void **state)
+{
+	struct label_pair ext[] = { { "cluster", "prod" } };
+	struct label_pair tl[] = { { "job", "node-exporter" }, { "instance", "n1" } };
+	struct rw_target plain = { tl, 2, false }, honor = { tl, 2, true };
+	struct captured c = { .calls = 0 };
+	struct rw_encoder *e;
+	struct buf txt;
+	const char *text = "# TYPE a gauge\na{job=\"mine\",cluster=\"dev\"} 1\nb 2 1234\nbad line\n";
+	const char *t;
+
+	(void)state;
+	buf_init(&c.pb, 1 << 20);
+	buf_init(&txt, 1 << 20);
+	e = rw_encoder_new(100, ext, 1, capture, &c);
+	assert_non_null(e);
+	rw_encoder_begin(e, &plain, 5000);
+	assert_int_equal(rw_encoder_feed(e, text, strlen(text)), 0);
+	assert_int_equal(rw_encoder_end(e), 0);
+	rw_encoder_begin(e, &honor, 6000);
+	assert_int_equal(rw_encoder_feed(e, text, strlen(text)), 0);
+	assert_int_equal(rw_encoder_end(e), 0);
+	assert_int_equal(c.calls, 0);
+	assert_int_equal(rw_encoder_flush(e), 0);
+	assert_int_equal(c.calls, 1);
+	assert_int_equal(c.series, 4);
+	assert_int_equal(rw_encoder_samples(e), 4);
+	assert_int_equal(rw_encoder_rejected(e), 2);
+	decode_raw(c.pb.data, c.pb.len, &txt);
+	t = buf_cstr(&txt);
+	/* plain: the target's job wins, the sample's is exported_job; the
+	 * external label wins over the sample's cluster; sorted, __name__ first */
+	assert_non_null(strstr(t, "1 {\n  1 {\n    1: \"__name__\"\n    2: \"a\"\n  }\n"
+				  "  1 {\n    1: \"cluster\"\n    2: \"prod\"\n  }\n"
+				  "  1 {\n    1: \"exported_job\"\n    2: \"mine\"\n  }\n"
+				  "  1 {\n    1: \"instance\"\n    2: \"n1\"\n  }\n"
+				  "  1 {\n    1: \"job\"\n    2: \"node-exporter\"\n  }\n"
+				  "  2 {\n    1: 0x3ff0000000000000\n    2: 5000\n  }\n}\n"));
+	/* an explicit timestamp is kept */
+	assert_non_null(strstr(t, "    2: \"b\"\n  }\n  1 {\n    1: \"cluster\"\n    2: \"prod\"\n  }\n"
+				  "  1 {\n    1: \"instance\"\n    2: \"n1\"\n  }\n"
+				  "  1 {\n    1: \"job\"\n    2: \"node-exporter\"\n  }\n"
+				  "  2 {\n    1: 0x4000000000000000\n    2: 1234\n  }\n"));
+	/* honor: the sample's job stays, no exported_ */
+	assert_non_null(strstr(t, "  1 {\n    1: \"cluster\"\n    2: \"prod\"\n  }\n"
+				  "  1 {\n    1: \"instance\"\n    2: \"n1\"\n  }\n"
+				  "  1 {\n    1: \"job\"\n    2: \"mine\"\n  }\n"
+				  "  2 {\n    1: 0x3ff0000000000000\n    2: 6000\n  }\n"));
+	rw_encoder_free(e);
+	buf_fini(&c.pb);
+	buf_fini(&txt);
+}
+
+static void test_encoder_splits_blocks(void **state)
+{
+	struct label_pair tl[] = { { "job", "j" } };
+	struct rw_target t = { tl, 1, false };
+	struct captured c = { .calls = 0 };
+	struct rw_encoder *e;
+	struct buf text;
+
+	(void)state;
+	buf_init(&c.pb, 1 << 24);
+	buf_init(&text, 1 << 20);
+	for (int i = 0; i < 25; i++)
+		assert_int_equal(buf_printf(&text, "m{i=\"%d\"} %d\n", i, i), 0);
+	e = rw_encoder_new(10, NULL, 0, capture, &c);
+	assert_non_null(e);
+	rw_encoder_begin(e, &t, 1);
+	assert_int_equal(rw_encoder_feed(e, text.data, text.len), 0);
+	assert_int_equal(rw_encoder_end(e), 0);
+	assert_int_equal(c.calls, 2);
+	assert_int_equal(rw_encoder_flush(e), 0);
+	assert_int_equal(c.calls, 3);
+	assert_int_equal(c.series, 25);
+	rw_encoder_free(e);
+	buf_fini(&c.pb);
+	buf_fini(&text);
+}
+
+static void test_block_verify(void **state)
+{
+	char img[RW_BLOCK_HDR + 5];
+	size_t len;
+
+	(void)state;
+	memcpy(img + RW_BLOCK_HDR, "hello", 5);
+	rw_block_header((unsigned char *)img, img + RW_BLOCK_HDR, 5);
+	assert_int_equal(rw_block_check_header((unsigned char *)img, &len), 0);
+	assert_int_equal(len, 5);
+	assert_int_equal(rw_block_verify(img, sizeof(img)), 0);
+	assert_int_equal(rw_block_verify(img, sizeof(img) - 1), KM_EPARSE);
+	img[RW_BLOCK_HDR + 2] ^= 1;
+	assert_int_equal(rw_block_verify(img, sizeof(img)), KM_EPARSE);
+	img[RW_BLOCK_HDR + 2] ^= 1;
+	img[0] = 'X';
+	assert_int_equal(rw_block_verify(img, sizeof(img)), KM_EPARSE);
+}
+
+static char qdir[] = "/tmp/k8smon-rw-q.XXXXXX";
+
+static void front_is(struct rw_queue *q, const char *want, uint64_t *seq)
+{
+	struct buf b;
+
+	buf_init(&b, 1 << 20);
+	assert_int_equal(rw_queue_front(q, &b, seq), 0);
+	assert_string_equal(buf_cstr(&b), want);
+	buf_fini(&b);
+}
+
+static void corrupt_file(const char *dir, uint64_t seq, long off)
+{
+	char path[512];
+	FILE *f;
+	int ch;
+
+	snprintf(path, sizeof(path), "%s/%016llx.blk", dir, (unsigned long long)seq);
+	f = fopen(path, "r+");
+	assert_non_null(f);
+	fseek(f, off, SEEK_SET);
+	ch = fgetc(f);
+	fseek(f, off, SEEK_SET);
+	fputc(ch ^ 0x55, f);
+	fclose(f);
+}
+
+static void test_queue_disk(void **state)
+{
+	char err[256], cmd[600];
+	struct rw_queue_stats st;
+	struct rw_queue *q;
+	uint64_t seq;
+	struct buf b;
+
+	(void)state;
+	assert_non_null(mkdtemp(qdir));
+	q = rw_queue_open(qdir, 1 << 20, err, sizeof(err));
+	assert_non_null(q);
+	assert_int_equal(rw_queue_push(q, "one", 3), 0);
+	assert_int_equal(rw_queue_push(q, "two", 3), 0);
+	assert_int_equal(rw_queue_push(q, "three", 5), 0);
+	assert_int_equal(rw_queue_push(q, "four", 4), 0);
+	rw_queue_stats(q, &st);
+	assert_int_equal(st.blocks, 4);
+	assert_int_equal(st.bytes, 4 * RW_BLOCK_HDR + 15);
+	front_is(q, "one", &seq);
+	rw_queue_pop(q, seq);
+	rw_queue_close(q);
+
+	/* restart: the rest, in order; a damaged header (block 1) and payload
+	 * (block 2) are skipped and counted, a .tmp leftover removed */
+	corrupt_file(qdir, 1, 0);
+	corrupt_file(qdir, 2, RW_BLOCK_HDR + 1);
+	snprintf(cmd, sizeof(cmd), "touch %s/0000000000000009.tmp", qdir);
+	assert_int_equal(system(cmd), 0);
+	q = rw_queue_open(qdir, 1 << 20, err, sizeof(err));
+	assert_non_null(q);
+	rw_queue_stats(q, &st);
+	assert_int_equal(st.dropped_corrupt, 1);
+	assert_int_equal(st.blocks, 2);
+	front_is(q, "four", &seq);
+	assert_int_equal(seq, 3);
+	rw_queue_stats(q, &st);
+	assert_int_equal(st.dropped_corrupt, 2);
+	assert_int_equal(st.blocks, 1);
+	/* new blocks continue after the highest sequence */
+	assert_int_equal(rw_queue_push(q, "five", 4), 0);
+	rw_queue_pop(q, seq);
+	front_is(q, "five", &seq);
+	assert_int_equal(seq, 4);
+	rw_queue_pop(q, seq);
+	buf_init(&b, 64);
+	assert_int_equal(rw_queue_front(q, &b, &seq), KM_ENOENT);
+	buf_fini(&b);
+	rw_queue_close(q);
+	snprintf(cmd, sizeof(cmd), "test -z \"$(ls %s)\" && rm -r %s", qdir, qdir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_queue_cap_drops_oldest(void **state)
+{
+	char err[256], blk[1000];
+	struct rw_queue_stats st;
+	struct rw_queue *q;
+	uint64_t seq;
+
+	(void)state;
+	memset(blk, 'a', sizeof(blk));
+	/* memory queue, room for 5 blocks of 1000 bytes */
+	q = rw_queue_open(NULL, 5000, err, sizeof(err));
+	assert_non_null(q);
+	for (int i = 0; i < 8; i++) {
+		blk[0] = (char)('0' + i);
+		assert_int_equal(rw_queue_push(q, blk, sizeof(blk)), 0);
+	}
+	rw_queue_stats(q, &st);
+	assert_int_equal(st.blocks, 5);
+	assert_int_equal(st.dropped_overflow, 3);
+	{
+		struct buf b;
+
+		buf_init(&b, 1 << 20);
+		assert_int_equal(rw_queue_front(q, &b, &seq), 0);
+		assert_int_equal(b.data[0], '3');
+		buf_fini(&b);
+	}
+	/* a block larger than the cap alone: refused, counted */
+	{
+		char *huge = calloc(1, 6000);
+
+		assert_non_null(huge);
+		assert_int_equal(rw_queue_push(q, huge, 6000), KM_ETOOBIG);
+		free(huge);
+	}
+	rw_queue_stats(q, &st);
+	assert_int_equal(st.dropped_overflow, 4);
+	assert_int_equal(st.blocks, 5);
+	rw_queue_close(q);
+}
+
+static void test_flags_helpers(void **state)
+{
+	char err[200], url[200];
+	int64_t v;
+
+	(void)state;
+	assert_int_equal(flags_parse_size("1GiB", &v), 0);
+	assert_int_equal(v, 1LL << 30);
+	assert_int_equal(flags_parse_size("500MB", &v), 0);
+	assert_int_equal(v, 500000000);
+	assert_int_equal(flags_parse_size("2097152", &v), 0);
+	assert_int_equal(v, 2097152);
+	assert_int_equal(flags_parse_size("64KiB", &v), 0);
+	assert_int_equal(v, 65536);
+	assert_int_equal(flags_parse_size("65535", &v), KM_EINVAL);   /* under 64KiB */
+	assert_int_equal(flags_parse_size("12XB", &v), KM_EINVAL);
+	assert_int_equal(flags_parse_size("-5MB", &v), KM_EINVAL);
+	assert_int_equal(rw_label_check("cluster=prod", err, sizeof(err)), 0);
+	assert_int_equal(rw_label_check("cluster", err, sizeof(err)), KM_EINVAL);
+	assert_int_equal(rw_label_check("1x=a", err, sizeof(err)), KM_EINVAL);
+	assert_int_equal(rw_label_check("__name__=a", err, sizeof(err)), KM_EINVAL);
+	assert_int_equal(rw_label_check("a=", err, sizeof(err)), KM_EINVAL);
+	rw_url_redact("https://user:secret@vm:8428/api/v1/write?token=x", url, sizeof(url));
+	assert_string_equal(url, "https://vm:8428/api/v1/write");
+	rw_url_redact("http://vm/write", url, sizeof(url));
+	assert_string_equal(url, "http://vm/write");
+}
+
+static void test_flags_remote_write(void **state)
+{
+	char err[300];
+	struct flags f;
+	char *ok[] = { "k8smon", "-remoteWrite.url=http://a/w", "--remoteWrite.url", "https://b/w",
+		       "-remoteWrite.label=cluster=x", "-remoteWrite.label=env=y", "-remoteWrite.maxDiskUsagePerURL=2MiB" };
+	char *bad_url[] = { "k8smon", "-remoteWrite.url=ftp://a" };
+	char *bad_label[] = { "k8smon", "-remoteWrite.label=9=x" };
+	FILE *devnull = fopen("/dev/null", "w");
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(flags_parse(&f, 7, ok, devnull, err, sizeof(err)), FLAGS_RUN);
+	assert_int_equal(f.rw_urls.n, 2);
+	assert_string_equal(f.rw_urls.v[1], "https://b/w");
+	assert_int_equal(f.rw_labels.n, 2);
+	assert_string_equal(f.rw_labels.v[1], "env=y");
+	assert_int_equal(f.rw_max_disk_per_url, 2 << 20);
+	assert_int_equal(f.rw_send_timeout_ms, 60000);
+	flags_fini(&f);
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(flags_parse(&f, 2, bad_url, devnull, err, sizeof(err)), FLAGS_EXIT_USAGE);
+	assert_non_null(strstr(err, "-remoteWrite.url"));
+	flags_fini(&f);
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(flags_parse(&f, 2, bad_label, devnull, err, sizeof(err)), FLAGS_EXIT_USAGE);
+	assert_non_null(strstr(err, "-remoteWrite.label"));
+	flags_fini(&f);
+	fclose(devnull);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pb_matches_protoc),
+		cmocka_unit_test(test_pb_long_strings_and_cap),
+		cmocka_unit_test(test_snappy_round_trip),
+		cmocka_unit_test(test_encoder_labels),
+		cmocka_unit_test(test_encoder_splits_blocks),
+		cmocka_unit_test(test_block_verify),
+		cmocka_unit_test(test_queue_disk),
+		cmocka_unit_test(test_queue_cap_drops_oldest),
+		cmocka_unit_test(test_flags_helpers),
+		cmocka_unit_test(test_flags_remote_write),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
