@@ -35,6 +35,7 @@ const char *km_strerror(int err)
 	case KM_EAGAIN: return "try again";
 	case KM_EACCES: return "permission denied";
 	case KM_EEXPIRED: return "expired";
+	case KM_ENODATA: return "no data";
 	}
 	return "unknown error";
 }

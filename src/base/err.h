@@ -19,6 +19,7 @@ enum {
 	KM_EAGAIN = -11,   /* try again later */
 	KM_EACCES = -12,   /* permission denied */
 	KM_EEXPIRED = -13, /* resourceVersion too old (410) */
+	KM_ENODATA = -14,  /* nothing to report here (a node subsystem absent) */
 };
 
 /* The KM_* code for a failed system call's errno (ENOENT/ENOTDIR ->

@@ -112,7 +112,6 @@ static void test_bad(void **state)
 		"udp_queues", /* tx_queue "0000zz15" */
 		"entropy",    /* entropy_avail "garbage" */
 		"conntrack",  /* net/stat/nf_conntrack with five columns */
-		"schedstat",  /* missing */
 		"bonding",    /* sys: bond0 listed, its bonding/slaves missing */
 	};
 	struct collect_stats *st = collect_stats_new();
@@ -136,6 +135,10 @@ static void test_bad(void **state)
 		if (!strstr(buf_cstr(&sb), key))
 			fail_msg("collector %s: failure not counted", failing[i]);
 	}
+	/* A missing /proc/schedstat is node_exporter's ErrNoData: success 0,
+	 * but no error to count (nor a k8smon self-alert). */
+	assert_int_equal(node_success(buf_cstr(&b), "schedstat"), 0);
+	assert_null(strstr(buf_cstr(&sb), "k8smon_collector_errors_total{collector=\"node.schedstat\"} 1"));
 	/* Nothing partial: the lines before the bad ones are gone. */
 	assert_null(strstr(buf_cstr(&b), "node_sockstat_"));
 	assert_null(strstr(buf_cstr(&b), "node_softnet_"));

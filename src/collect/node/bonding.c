@@ -3,8 +3,8 @@
  * slaves their slaves, and a slave is active when
  * <master>/lower_<slave>/bonding_slave/mii_status (older kernels:
  * slave_<slave>/...) reads "up". As node-exporter: no bonding_masters (the
- * module is not loaded) fails the collector (no data), and so does any
- * other file that cannot be read. */
+ * module is not loaded) is no data (KM_ENODATA: success 0, not an error);
+ * any other file that cannot be read fails the collector. */
 #include "collect/node/node_int.h"
 
 #include <stdio.h>
@@ -78,7 +78,7 @@ int node_bonding(struct node_ctx *ctx)
 
 	rc = read_list(ctx, "class/net/bonding_masters", masters, &mlen);
 	if (rc)
-		return rc;
+		return rc == KM_ENOENT ? KM_ENODATA : rc;
 	mp = masters;
 	while (parse_field(&mp, masters + mlen, &mf, &mfl)) {
 		char rel[BOND_NAME_MAX + 32], master[BOND_NAME_MAX];

@@ -283,6 +283,7 @@ int node_collect(struct node_collector *nc, const struct node_opts *opts, struct
 		const struct node_sub *s = &node_subs[i];
 		size_t mark = out->len;
 		int64_t t0;
+		bool nodata;
 
 		if (opts->collectors && !rx_match(opts->collectors, s->name, strlen(s->name)))
 			continue;
@@ -291,16 +292,21 @@ int node_collect(struct node_collector *nc, const struct node_opts *opts, struct
 		res[i].seconds = (double)(clock_mono_ns() - t0) / 1e9;
 		res[i].ran = true;
 		res[i].ok = rc == 0;
+		/* KM_ENODATA is node_exporter's ErrNoData: the subsystem is
+		 * absent here (no bonding, no /proc/schedstat). success stays 0
+		 * as there, but it is not a failure to count or alert on. */
+		nodata = rc == KM_ENODATA;
 		if (rc) {
 			/* Never a partial family: drop everything this one wrote. */
 			buf_truncate(out, mark);
-			log_limited(&nc->limits[i], 60000, LOG_WARN, "node",
-				    "collector %s failed: %s (last file %s)", s->name,
-				    km_strerror(rc), nc->pf.path);
+			log_limited(&nc->limits[i], 60000, nodata ? LOG_DEBUG : LOG_WARN, "node",
+				    "collector %s %s: %s (last file %s)", s->name,
+				    nodata ? "returned no data" : "failed", km_strerror(rc),
+				    nc->pf.path);
 		}
 		if (stats) {
 			snprintf(sname, sizeof(sname), "node.%s", s->name);
-			collect_stats_record(stats, sname, res[i].seconds, res[i].ok);
+			collect_stats_record(stats, sname, res[i].seconds, res[i].ok || nodata);
 		}
 	}
 	rc = write_meta(out, res);

@@ -93,6 +93,8 @@ int node_schedstat(struct node_ctx *ctx)
 	size_t len;
 	int rc = procfile_read(&ctx->nc->pf, ctx->procfs, "schedstat", &data, &len);
 
+	if (rc == KM_ENOENT)
+		return KM_ENODATA; /* a kernel without CONFIG_SCHEDSTATS, as node-exporter */
 	if (!rc)
 		rc = node_schedstat_parse(ctx, data, len);
 	return rc;

@@ -93,7 +93,7 @@ int node_udp_queues(struct node_ctx *ctx)
 		have[i] = true;
 	}
 	if (!have[0] && !have[1])
-		return KM_ENOENT;
+		return KM_ENODATA;
 	rc = expo_family(ctx->out, name,
 			 "Number of allocated memory in the kernel for UDP datagrams in bytes.",
 			 EXPO_GAUGE);
