@@ -33,7 +33,7 @@ struct rw_encoder {
 	void *ctx;
 	uint64_t samples, rejected;
 	char exported[LABELS_NAME_MAX + 16];
-	/* The labels every sample of the section gets (target labels, then
+	/* The labels given to every sample of the section (target labels, then
 	 * external ones over them, and "__name__" whose value is set per
 	 * sample), sorted by name: merged with the sample's own sorted labels
 	 * in one pass. */
