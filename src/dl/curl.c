@@ -1,24 +1,14 @@
 #include "dl/curl.h"
 
-#include <dlfcn.h>
-#include <stdio.h>
 #include <string.h>
 
-#include "base/err.h"
-
-_Static_assert(sizeof(void *) == sizeof(void (*)(void)), "dlsym results are stored as function pointers");
+#include "dl/dl.h"
 
 struct dl_curl dl_curl;
 
-/* Symbol name -> slot in the table. The slots are function pointers of
- * different types; dlsym() returns void *, whose bytes are copied into the
- * slot (POSIX requires void * and function pointers to convert losslessly;
- * the assertion above checks the sizes match). */
+/* Symbol name -> slot in the table (dl/dl.h). */
 #define SYM(name, field) { name, offsetof(struct dl_curl, field) }
-static const struct {
-	const char *name;
-	size_t off;
-} syms[] = {
+static const struct dl_sym syms[] = {
 	SYM("curl_global_init", global_init),
 	SYM("curl_global_cleanup", global_cleanup),
 	SYM("curl_easy_init", easy_init),
@@ -45,41 +35,16 @@ static const struct {
 int dl_curl_load(char *err, size_t errlen)
 {
 	struct dl_curl t;
-	const char *why;
-	int rc = 0;
+	int rc;
 
 	if (dl_curl.handle)
 		return 0;
 	memset(&t, 0, sizeof(t));
-	/* RTLD_NOW: a missing symbol of libcurl's own dependencies fails here,
-	 * at startup, not at the first request. RTLD_LOCAL: nothing else
-	 * resolves against it. */
-	t.handle = dlopen(DL_CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
-	if (!t.handle) {
-		why = dlerror();
-		snprintf(err, errlen, "cannot load %s (Kubernetes mode needs libcurl, Debian package libcurl4): %s",
-			 DL_CURL_SONAME, why ? why : "unknown error");
-		rc = KM_ENOENT;
-		goto out;
-	}
-	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
-		void *p;
-
-		dlerror();
-		p = dlsym(t.handle, syms[i].name);
-		if (!p) {
-			why = dlerror();
-			snprintf(err, errlen, "%s has no %s (libcurl 7.68 or newer needed): %s",
-				 DL_CURL_SONAME, syms[i].name, why ? why : "symbol is NULL");
-			rc = KM_EINVAL;
-			goto out;
-		}
-		memcpy((char *)&t + syms[i].off, &p, sizeof(p));
-	}
-	dl_curl = t;
-out:
-	if (rc && t.handle)
-		dlclose(t.handle);
+	rc = dl_load(DL_CURL_SONAME,
+		     "Kubernetes mode needs libcurl 7.68 or newer, Debian package libcurl4", syms,
+		     sizeof(syms) / sizeof(syms[0]), &t, &t.handle, err, errlen);
+	if (!rc)
+		dl_curl = t;
 	return rc;
 }
 
