@@ -9,12 +9,32 @@ check() { # check "description" command...
 	if "$@" >/dev/null 2>&1; then ok "$desc"; else fail "$desc"; fi
 }
 finish() {
+	rm -f "${TMPDIR:-/tmp}/k8smon-ports.$$"
 	if [ "$FAILS" -ne 0 ]; then echo "$FAILS check(s) failed"; exit 1; fi
 	echo "all checks passed"
 }
-# A free TCP port on loopback.
+# A free TCP port on loopback: free now, and never one this script was already handed: the kernel may
+# give the same ephemeral port to two bind(0) calls once the first is closed,
+# and two servers of one test on one port is a test bug (seen in test_scrape).
 free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+	python3 - "${TMPDIR:-/tmp}/k8smon-ports.$$" <<'PY'
+import socket, sys
+path = sys.argv[1]
+try:
+    used = set(open(path).read().split())
+except OSError:
+    used = set()
+for _ in range(1000):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = str(s.getsockname()[1])
+    s.close()
+    if port not in used:
+        break
+with open(path, "a") as f:
+    f.write(port + "\n")
+print(port)
+PY
 }
 # Wait until URL answers (any status), up to $2 seconds (default 10).
 # Bounds below 60 s are raised to 60 s (also in until_ms): on 2 loaded cores a
