@@ -34,15 +34,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-# wait_for SECONDS CMD...: a readiness bound, not a timing assertion.
-wait_for() {
-	n=$(($1 * 5)); shift
-	while [ "$n" -gt 0 ]; do
-		"$@" >/dev/null 2>&1 && return 0
-		n=$((n - 1)); sleep 0.2
-	done
-	return 1
-}
 
 if ! tests/peers/build.sh --env kubernetes etcd helm prometheus-operator-crds kube-state-metrics >"$TMP/peers.env" 2>"$TMP/peers.err"; then
 	fail "tests/peers/build.sh kubernetes etcd helm prometheus-operator-crds kube-state-metrics (the real peers) build"

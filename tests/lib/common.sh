@@ -36,6 +36,16 @@ with open(path, "a") as f:
 print(port)
 PY
 }
+# wait_for SECONDS CMD...: run CMD (quietly) until it succeeds, up to SECONDS; a
+# readiness bound for slow starts (real API servers, clusters), not a timing assertion.
+wait_for() {
+	n=$(($1 * 5)); shift
+	while [ "$n" -gt 0 ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		n=$((n - 1)); sleep 0.2
+	done
+	return 1
+}
 # Wait until URL answers (any status), up to $2 seconds (default 10).
 # Bounds below 60 s are raised to 60 s (also in until_ms): on 2 loaded cores a
 # start or a reconfiguration can take seconds; a test asserts that something
