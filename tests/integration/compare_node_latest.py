@@ -17,8 +17,12 @@ EXPLAINED lists accepted differences, one per line: "<family> <reason>"
 has and k8smon does not are printed as a list (not an error).
 Exit status 1 on any unexplained mismatch.
 """
+import os
 import re
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare_node import parse  # noqa: E402  (one exposition parser for both comparisons)
 
 # Values that are a moment in time, or follow the scrapers themselves.
 VOLATILE = {
@@ -49,30 +53,6 @@ DRIFT = {
     "node_filesystem_free_bytes": (0.001, 64 * 1024 * 1024),
     "node_filesystem_files_free": (0.001, 1000),
 }
-
-LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)$')
-LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-
-
-def parse(path):
-    help_, type_, series = {}, {}, {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if line.startswith("# HELP "):
-                name, _, text = line[7:].partition(" ")
-                help_[name] = text
-            elif line.startswith("# TYPE "):
-                name, _, t = line[7:].partition(" ")
-                type_[name] = t
-            elif line and not line.startswith("#"):
-                m = LINE.match(line)
-                if not m:
-                    raise SystemExit(f"{path}: bad line {line!r}")
-                labels = tuple(sorted(LABEL.findall(m.group(3) or "")))
-                series.setdefault(m.group(1), {})[labels] = float(m.group(4))
-    return help_, type_, series
-
 
 def family_of(name, types):
     for suffix in ("_bucket", "_sum", "_count"):
