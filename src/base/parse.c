@@ -26,6 +26,32 @@ int parse_u64(const char *s, size_t n, uint64_t *out)
 	return 0;
 }
 
+int parse_hex_u64(const char *s, size_t n, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (n == 0)
+		return KM_EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		unsigned d;
+
+		if (c >= '0' && c <= '9')
+			d = (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			d = (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			d = (unsigned)(c - 'A' + 10);
+		else
+			return KM_EINVAL;
+		if (v > (UINT64_MAX >> 4))
+			return KM_ERANGE;
+		v = v << 4 | d;
+	}
+	*out = v;
+	return 0;
+}
+
 int parse_i64(const char *s, size_t n, int64_t *out)
 {
 	bool neg = false;

@@ -10,6 +10,8 @@
 
 int parse_u64(const char *s, size_t n, uint64_t *out);
 int parse_i64(const char *s, size_t n, int64_t *out);
+/* Hexadecimal digits only (no "0x"), either case, as /proc prints them. */
+int parse_hex_u64(const char *s, size_t n, uint64_t *out);
 /* Decimal or exponent floats, plus NaN, +Inf, -Inf, Inf (any case). */
 int parse_double(const char *s, size_t n, double *out);
 /* "true/false/1/0/yes/no" (case-insensitive). */

@@ -69,6 +69,15 @@ static void test_parse_numbers(void **state)
 	assert_int_equal(u, 12345);
 	assert_int_equal(parse_u64("18446744073709551615", 20, &u), 0);
 	assert_int_equal(parse_u64("18446744073709551616", 20, &u), KM_ERANGE);
+	assert_int_equal(parse_hex_u64("00000A1f", 8, &u), 0);
+	assert_true(u == 0xa1f);
+	assert_int_equal(parse_hex_u64("ffffffffffffffff", 16, &u), 0);
+	assert_true(u == UINT64_MAX);
+	assert_int_equal(parse_hex_u64("10000000000000000", 17, &u), KM_ERANGE);
+	assert_int_equal(parse_hex_u64("0000000000000000001", 19, &u), 0); /* leading zeros */
+	assert_true(u == 1);
+	assert_int_equal(parse_hex_u64("12g", 3, &u), KM_EINVAL);
+	assert_int_equal(parse_hex_u64("", 0, &u), KM_EINVAL);
 	assert_int_equal(parse_u64("", 0, &u), KM_EINVAL);
 	assert_int_equal(parse_u64("12a", 3, &u), KM_EINVAL);
 	assert_int_equal(parse_u64("-1", 2, &u), KM_EINVAL);

@@ -10,28 +10,15 @@
 #include "base/err.h"
 #include "base/parse.h"
 
+/* A hex field of /proc as a sample value. */
 static int hex_u64(const char *s, size_t n, double *out)
 {
-	uint64_t v = 0;
+	uint64_t v;
+	int rc = parse_hex_u64(s, n, &v);
 
-	if (n == 0 || n > 16)
-		return KM_EPARSE;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		unsigned d;
-
-		if (c >= '0' && c <= '9')
-			d = (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			d = (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			d = (unsigned)(c - 'A' + 10);
-		else
-			return KM_EPARSE;
-		v = v * 16 + d;
-	}
-	*out = (double)v;
-	return 0;
+	if (!rc)
+		*out = (double)v;
+	return rc;
 }
 
 int node_udp_queues_parse(const char *data, size_t len, double *tx, double *rx)
