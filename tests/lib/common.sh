@@ -2,15 +2,18 @@
 # ok/fail print one line per check; finish exits non-zero if any check failed.
 
 FAILS=0
+FAILED=""
 ok() { echo "ok   - $*"; }
-fail() { echo "FAIL - $*"; FAILS=$((FAILS + 1)); }
+# The failed checks are listed again by finish: CI shows the tail of a log.
+fail() { echo "FAIL - $*"; FAILS=$((FAILS + 1)); FAILED="$FAILED
+    failed: $*"; }
 check() { # check "description" command...
 	desc=$1; shift
 	if "$@" >/dev/null 2>&1; then ok "$desc"; else fail "$desc"; fi
 }
 finish() {
 	rm -f "${TMPDIR:-/tmp}/k8smon-ports.$$"
-	if [ "$FAILS" -ne 0 ]; then echo "$FAILS check(s) failed"; exit 1; fi
+	if [ "$FAILS" -ne 0 ]; then echo "$FAILS check(s) failed:$FAILED"; exit 1; fi
 	echo "all checks passed"
 }
 # A free TCP port on loopback: free now, and never one this script was already handed: the kernel may
