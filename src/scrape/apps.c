@@ -291,6 +291,12 @@ int scrape_mgr_write_self(struct scrape_mgr *m, struct buf *out)
 		rc = expo_sample(out, "k8smon_scrape_samples_dropped_total", l, 1, (double)atomic_load(&m->lname_drops));
 	}
 	if (!rc)
+		rc = expo_family(out, "k8smon_scrape_slice_pauses_total",
+				 "Transfers of targets with metricRelabelings paused because the scrape loop's time slice "
+				 "was used up (discovery and other targets ran first).", EXPO_COUNTER);
+	if (!rc)
+		rc = expo_sample(out, "k8smon_scrape_slice_pauses_total", NULL, 0, (double)atomic_load(&m->slice_pauses));
+	if (!rc)
 		rc = expo_family(out, "k8smon_scrape_targets_refused",
 				 "Targets not scraped by policy: reason address (loopback, link-local, node or API server "
 				 "address) or target_limit (spec.scrape.maxTargets / maxTargetsPerNamespace).", EXPO_GAUGE);

@@ -540,6 +540,7 @@ static bool slice_used_up(struct tstate *s)
 	s->paused = true;
 	s->next_paused = m->paused;
 	m->paused = s;
+	atomic_fetch_add(&m->slice_pauses, 1);
 	return true;
 }
 

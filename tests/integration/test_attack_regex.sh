@@ -89,13 +89,16 @@ put "$(pod newpod $P_OK)"
 # Discovery shares the scrape thread with the attacked scrapes; time slices
 # keep it within about a slice plus a 1 KiB chunk of CPU (~0.1-1.0 s measured
 # at load average 10-17 on 2 CPUs; 6.5-7.8 s without the slices, 99 s before
-# any of this). 3 s is the bound: a deliberate latency check (within_ms, not
-# floored), the only guard of the time slices (make mutate).
-if ms=$(within_ms 3000 "curl -s $U/api/v1/targets | grep -q '127.0.0.1:$P_OK'"); then
-	ok "a new annotated pod becomes a target while under attack (in $ms ms; limit 3 s)"
+# any of this). No latency bound here (speed lives in bench/): the discovery is
+# polled with the usual floor and its time printed, and the slices themselves are
+# asserted through their counter (make mutate breaks slice_used_up).
+if ms=$(until_ms 20000 "curl -s $U/api/v1/targets | grep -q '127.0.0.1:$P_OK'"); then
+	ok "a new annotated pod becomes a target while under attack (in $ms ms)"
 else
-	fail "a new annotated pod becomes a target while under attack (within 3 s)"
+	fail "a new annotated pod becomes a target while under attack"
 fi
+check "the attacked transfers were paused for the loop's time slices (k8smon_scrape_slice_pauses_total > 0)" sh -c \
+	"curl -s --max-time 5 $U/metrics/self | awk '/^k8smon_scrape_slice_pauses_total /{n = \$2} END {exit !(n > 0)}'"
 check "the new pod's target is scraped (up 1)" until_ms 15000 \
 	"curl -s $U/metrics/apps | grep -q '^up{.*pod=\"newpod\"} 1'"
 check "/metrics is served while under attack" sh -c "curl -sf --max-time 5 $U/metrics >$TMP/metrics.txt && grep -q '^k8smon_build_info' $TMP/metrics.txt"

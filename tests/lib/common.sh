@@ -68,13 +68,6 @@ wait_http() {
 until_ms() {
 	limit=$1; shift
 	[ "$limit" -lt 60000 ] && limit=60000
-	within_ms "$limit" "$@"
-}
-# within_ms MS CMD: until_ms without the 60 s floor. Only for the few checks
-# whose point is a latency bound far from the failure case (each says so
-# where it is used; docs/testing.md "No timing in tests").
-within_ms() {
-	limit=$1; shift
 	start=$(date +%s%N)
 	while :; do
 		if sh -c "$*" >/dev/null 2>&1; then
