@@ -47,6 +47,9 @@ import time
 import urllib.error
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from freeport import free_port  # noqa: E402
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FAKEAPI = os.path.join(ROOT, "tests", "fakeapi", "fakeapi.py")
 ENDPOINTS = ["/metrics", "/metrics/node", "/metrics/kube-state", "/metrics/cadvisor",
@@ -60,14 +63,6 @@ FINAL_SPEC = {
     "excludeNamespaces": ["chaos-x"],
     "kubeState": {"labelsAllowlist": {"nodes": [FLAP_LABEL]}},
 }
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def log(*a):

@@ -12,9 +12,7 @@ PEERS_ENV=$(tests/peers/build.sh --env node_exporter) || { echo "FAIL: tests/pee
 eval "$PEERS_ENV"
 NE=$NODE_EXPORTER_BIN/node_exporter
 [ -x "$K8SMON_BIN" ] || { echo "FAIL: $K8SMON_BIN not built"; exit 1; }
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+. tests/lib/ports.sh
 TMP=$(mktemp -d)
 KP=$(free_port)
 NP=$(free_port)
@@ -26,6 +24,7 @@ cleanup() {
 	kill "$KPID" "$NPID" 2>/dev/null
 	wait "$KPID" "$NPID" 2>/dev/null
 	rm -rf "$TMP"
+	free_port_cleanup
 }
 trap cleanup EXIT
 # Both up: polled, bounded at 60 s (a loaded machine starts slowly).

@@ -39,9 +39,7 @@ if [ ! -x "$BIN" ]; then
 	echo "FAIL: need $BIN (make)"
 	exit 1
 fi
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+. tests/lib/ports.sh
 TMP=$(mktemp -d)
 PIDS=""
 cleanup() {
@@ -49,6 +47,7 @@ cleanup() {
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	for p in $PIDS; do wait "$p" 2>/dev/null; done
 	rm -rf "$TMP"
+	free_port_cleanup
 }
 trap cleanup EXIT
 wait_up() {

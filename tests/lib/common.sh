@@ -12,33 +12,11 @@ check() { # check "description" command...
 	if "$@" >/dev/null 2>&1; then ok "$desc"; else fail "$desc"; fi
 }
 finish() {
-	rm -f "${TMPDIR:-/tmp}/k8smon-ports.$$"
+	free_port_cleanup
 	if [ "$FAILS" -ne 0 ]; then echo "$FAILS check(s) failed:$FAILED"; exit 1; fi
 	echo "all checks passed"
 }
-# A free TCP port on loopback: free now, and never one this script was already handed: the kernel may
-# give the same ephemeral port to two bind(0) calls once the first is closed,
-# and two servers of one test on one port is a test bug (seen in test_scrape).
-free_port() {
-	python3 - "${TMPDIR:-/tmp}/k8smon-ports.$$" <<'PY'
-import socket, sys
-path = sys.argv[1]
-try:
-    used = set(open(path).read().split())
-except OSError:
-    used = set()
-for _ in range(1000):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = str(s.getsockname()[1])
-    s.close()
-    if port not in used:
-        break
-with open(path, "a") as f:
-    f.write(port + "\n")
-print(port)
-PY
-}
+. tests/lib/ports.sh
 # wait_for SECONDS CMD...: run CMD (quietly) until it succeeds, up to SECONDS; a
 # readiness bound for slow starts (real API servers, clusters), not a timing assertion.
 wait_for() {

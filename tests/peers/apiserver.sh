@@ -42,9 +42,7 @@ die() { echo "$*" >"$DIR/failed"; echo "apiserver.sh: $*" >&2; exit 1; }
 	eval "$("$HERE/build.sh" --env kubernetes etcd)" || die "peers kubernetes/etcd not built (tests/peers/build.sh)"
 [ -x "$KUBERNETES_BIN/kube-apiserver" ] && [ -x "$ETCD_BIN/etcd" ] || die "kube-apiserver or etcd missing"
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
+. "$HERE/../lib/ports.sh"
 
 EPID="" APID=""
 # kube-apiserver first (its graceful shutdown wants etcd), then etcd; SIGKILL
@@ -61,6 +59,7 @@ stop() {
 	trap - EXIT INT TERM
 	halt "$APID"
 	halt "$EPID"
+	free_port_cleanup
 	exit 0
 }
 trap stop EXIT INT TERM

@@ -127,6 +127,7 @@ teardown() {
 stop() {
 	trap - EXIT INT TERM
 	teardown
+	free_port_cleanup
 	[ -f "$DIR/failed" ] && exit 1
 	exit 0
 }
@@ -247,9 +248,7 @@ for t in "$DIR"/images/*.tar; do
 done
 
 # ---- kubelet (cgroupfs; cgroup v1 allowed: CI machines may still be v1/hybrid)
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
+. "$HERE/../lib/ports.sh"
 NODEIP=$(ip -4 route get 1.1.1.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p')
 [ -n "$NODEIP" ] || NODEIP=127.0.0.1
 mkdir -p "$DIR/kubelet" "$DIR/pod-logs"
