@@ -91,8 +91,10 @@ static int get_rx(const json_t *obj, const char *key, const char *path, struct r
 }
 
 /* Validates each regex of the list obj[key] (for a field-path message), then
- * compiles their alternation into one anchored regex, as kube-state-metrics
- * joins --metric-allowlist entries. */
+ * compiles their alternation into one regex with search semantics: KSM
+ * v2.20's pkg/allowdenylist matches each entry anywhere in the family name
+ * (regexp2 MatchString, no anchors), so "kube_pod_status_ready" also selects
+ * kube_pod_status_ready_time; ^...$ selects one family. */
 static int get_rx_list(const json_t *obj, const char *key, const char *path, struct rx **out,
 		       char *err, size_t errlen)
 {
@@ -122,7 +124,7 @@ static int get_rx_list(const json_t *obj, const char *key, const char *path, str
 			rc = KM_EINVAL;
 			goto out;
 		}
-		one = rx_new(json_string_value(v), why, sizeof(why));
+		one = rx_new_search(json_string_value(v), why, sizeof(why));
 		if (!one) {
 			snprintf(err, errlen, "%s.%s[%zu]: %s", path, key, i, why);
 			rc = KM_EINVAL;
@@ -135,7 +137,7 @@ static int get_rx_list(const json_t *obj, const char *key, const char *path, str
 			goto out;
 		}
 	}
-	*out = rx_new(buf_cstr(&joined), why, sizeof(why));
+	*out = rx_new_search(buf_cstr(&joined), why, sizeof(why));
 	if (!*out) {
 		snprintf(err, errlen, "%s.%s: %s", path, key, why);
 		rc = KM_EINVAL;

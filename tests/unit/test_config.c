@@ -11,6 +11,7 @@
 
 #include "config/config.h"
 #include "config/selector.h"
+#include "base/rx.h"
 #include "collect/kubestate/kinds.h"
 
 static struct flags flags;
@@ -319,12 +320,44 @@ static void test_config_json_sources(void **state)
 	json_decref(disc);
 }
 
+/* KSM v2.20's pkg/allowdenylist matches each entry anywhere in the family
+ * name (no ^...$ added): the lists select what KSM's flags select. */
+static bool rx_has(const struct rx *r, const char *s)
+{
+	return rx_match(r, s, strlen(s));
+}
+
+static void test_metric_lists_unanchored(void **state)
+{
+	char err[256];
+	struct config *c = build("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"kubeState\":{\"metricAllowlist\":"
+				 "[\"kube_pod_status_ready\",\"^kube_node_info$\",\"deploy\"]}}}", err, sizeof(err));
+
+	(void)state;
+	assert_non_null(c);
+	assert_non_null(c->ks_allow);
+	assert_true(rx_has(c->ks_allow, "kube_pod_status_ready"));
+	assert_true(rx_has(c->ks_allow, "kube_pod_status_ready_time"));
+	assert_true(rx_has(c->ks_allow, "kube_deployment_created"));
+	assert_true(rx_has(c->ks_allow, "kube_node_info"));
+	assert_false(rx_has(c->ks_allow, "kube_node_infos"));
+	assert_false(rx_has(c->ks_allow, "kube_pod_info"));
+	config_unref(c);
+	c = build("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"kubeState\":{\"metricDenylist\":[\"_created\"]}}}",
+		  err, sizeof(err));
+	assert_non_null(c);
+	assert_true(rx_has(c->ks_deny, "kube_pod_created"));
+	assert_false(rx_has(c->ks_deny, "kube_pod_info"));
+	config_unref(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_flags_only),
 		cmocka_unit_test(test_monitor_overrides),
 		cmocka_unit_test(test_invalid_specs),
+		cmocka_unit_test(test_metric_lists_unanchored),
 		cmocka_unit_test(test_scrape_policy),
 		cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_endpointslices_with_others),
