@@ -8,6 +8,7 @@
 
 #include "base/err.h"
 #include "base/parse.h"
+#include "collect/kubestate/crs.h"
 #include "collect/kubestate/kinds.h"
 #include "config/selector.h"
 
@@ -347,7 +348,7 @@ static int get_allowlist(const json_t *ks, const char *field, json_t **out, char
 static int apply_monitor(struct config *c, const json_t *m, char *err, size_t errlen)
 {
 	const json_t *spec = json_object_get(m, "spec");
-	json_t *ks, *node, *v;
+	json_t *ks, *node, *v, *crs;
 	const char *name = json_string_value(json_object_get(json_object_get(m, "metadata"), "name"));
 	bool present;
 	int rc;
@@ -495,6 +496,13 @@ static int apply_monitor(struct config *c, const json_t *m, char *err, size_t er
 					   errlen);
 		if (rc)
 			return rc;
+		crs = json_object_get(c->ks_spec, "customResourceState");
+		if (crs && !json_is_null(crs)) {
+			c->ks_crs = crs_compile(crs, "spec.kubeState.customResourceState", err, errlen, &rc);
+			if (!c->ks_crs)
+				return rc;
+			c->ks_crs_spec = json_incref(crs);
+		}
 	}
 	return 0;
 }
@@ -561,6 +569,8 @@ void config_unref(struct config *c)
 	rx_free(c->netdev_exclude);
 	json_decref(c->ks_labels_allowlist);
 	json_decref(c->ks_annotations_allowlist);
+	crs_free(c->ks_crs);
+	json_decref(c->ks_crs_spec);
 	json_decref(c->node_spec);
 	json_decref(c->ks_spec);
 	json_decref(c->from);
