@@ -1069,7 +1069,6 @@ const char *crs_family_name(const struct crs_config *c, size_t res, size_t f)
 int crs_write_header(const struct crs_config *c, size_t res, size_t f, struct buf *out)
 {
 	const struct crs_family *fam = &c->res[res].fams[f];
-	static const char *const types[] = { "gauge", "stateset", "info" };
 	size_t start = out->len;
 	int rc = buf_printf(out, "# HELP %s ", fam->name);
 
@@ -1077,7 +1076,9 @@ int crs_write_header(const struct crs_config *c, size_t res, size_t f, struct bu
 	for (const char *p = fam->help; !rc && *p; p++)
 		rc = *p == '\\' ? buf_adds(out, "\\\\") : *p == '\n' ? buf_adds(out, "\\n") : buf_addc(out, *p);
 	if (!rc)
-		rc = buf_printf(out, "\n# TYPE %s %s\n", fam->name, types[fam->type]);
+		/* KSM's SanitizeHeaders: info and stateset are OpenMetrics types;
+		 * the text format (all /metrics/kube-state serves) says gauge. */
+		rc = buf_printf(out, "\n# TYPE %s gauge\n", fam->name);
 	if (rc)
 		buf_truncate(out, start);
 	return rc;

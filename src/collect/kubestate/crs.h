@@ -23,8 +23,9 @@
  *
  * Series: name = prefix "_" metric name; labels sorted by name:
  * customresource_group/_version/_kind, commonLabels, labelsFromPath (values
- * printed as Go's %v prints them) and the per-type labels; TYPE gauge, info
- * or stateset; HELP as configured. A value that cannot be converted leaves
+ * printed as Go's %v prints them) and the per-type labels; HELP as
+ * configured; TYPE gauge for all three types (what KSM prints in the text
+ * format: info and stateset exist only in OpenMetrics). A value that cannot be converted leaves
  * that series out and is counted (KSM logs it at errorLogV).
  *
  * Ownership: every json_t passed in is borrowed for the call only; a
