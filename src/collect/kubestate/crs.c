@@ -199,7 +199,7 @@ static int compile_family(const json_t *res, const struct crs_res *r, const json
 	const char *name = opt_str(m, "name"), *pre;
 	char *type = NULL, w[600];
 	struct buf nb;
-	int rc;
+	int rc, rwhere_len;
 
 	buf_init(&nb, 1024);
 	if (!*name) {
@@ -258,17 +258,21 @@ static int compile_family(const json_t *res, const struct crs_res *r, const json
 	}
 	/* KSM: the resource's commonLabels, then the GVK labels, then the
 	 * metric's own (which may override them). */
-	snprintf(w, sizeof(w), "%.400s.commonLabels", where);
+	/* the resource's own fields are named at the resource ("...resources[0]") */
+	rwhere_len = strrchr(where, '.') ? (int)(strrchr(where, '.') - where) : (int)strlen(where);
+	snprintf(w, sizeof(w), "%.*s.commonLabels", rwhere_len > 400 ? 400 : rwhere_len, where);
 	rc = merge_common(f->common, json_object_get(res, "commonLabels"), w, err, errlen);
 	if (!rc && (json_object_set_new(f->common, "customresource_group", json_string(r->group)) ||
 		    json_object_set_new(f->common, "customresource_version", json_string(r->version)) ||
 		    json_object_set_new(f->common, "customresource_kind", json_string(r->kind))))
 		rc = KM_ENOMEM;
+	snprintf(w, sizeof(w), "%.400s.commonLabels", where);
 	if (!rc)
 		rc = merge_common(f->common, json_object_get(m, "commonLabels"), w, err, errlen);
-	snprintf(w, sizeof(w), "%.400s.labelsFromPath", where);
+	snprintf(w, sizeof(w), "%.*s.labelsFromPath", rwhere_len > 400 ? 400 : rwhere_len, where);
 	if (!rc)
 		rc = merge_paths(f->base_from, json_object_get(res, "labelsFromPath"), w, err, errlen);
+	snprintf(w, sizeof(w), "%.400s.labelsFromPath", where);
 	if (!rc)
 		rc = merge_paths(f->base_from, json_object_get(m, "labelsFromPath"), w, err, errlen);
 	snprintf(w, sizeof(w), "%.400s.each.%s.labelsFromPath", where, type);
@@ -447,6 +451,10 @@ static bool go_parse_float(const char *s, double *out)
 	/* strtod also takes "nan(...)" and "infinity" which Go takes too
 	 * (case-insensitive); "nan(...)" Go refuses. */
 	if (strchr(s, '('))
+		return false;
+	/* Go takes a hex mantissa only with a p exponent ("0x1p-2"); strtod
+	 * also takes "0x10" */
+	if ((strchr(s, 'x') || strchr(s, 'X')) && !strchr(s, 'p') && !strchr(s, 'P'))
 		return false;
 	errno = 0;
 	*out = strtod(s, &end);

@@ -349,7 +349,10 @@ static void crs_apply(struct ks_watcher *w, const struct cycle *c)
 	}
 	w->ncrs = 0;
 	json_decref(w->crs_spec);
-	w->crs_spec = spec ? json_incref((json_t *)spec) : NULL;
+	/* a copy of its own: the cycle's config may be freed on another thread */
+	w->crs_spec = spec ? json_deep_copy(spec) : NULL;
+	if (spec && !w->crs_spec)
+		cfg = NULL; /* out of memory: nothing watched; the next change retries */
 	crs_store_set_config(w->crs, cfg);
 	for (size_t i = 0; cfg && i < crs_nresources(cfg); i++) {
 		struct crs_resource_info ri;
