@@ -32,8 +32,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-if ! tests/peers/build.sh --env kubernetes etcd kube-state-metrics >"$TMP/peers.env" 2>"$TMP/peers.err"; then
-	fail "tests/peers/build.sh kubernetes etcd kube-state-metrics (the real peers) build"
+if ! tests/peers/build.sh --env kubernetes etcd kube-state-metrics helm >"$TMP/peers.env" 2>"$TMP/peers.err"; then
+	fail "tests/peers/build.sh kubernetes etcd kube-state-metrics helm (the real peers) build"
 	tail -n 30 "$TMP/peers.err"
 	finish
 fi
@@ -71,6 +71,28 @@ monitor() { # monitor FILE: K8sMonitor crs with FILE's spec
 monitor tests/peers/crs/config.yaml >"$TMP/kmon.out" 2>&1
 check "K8sMonitor with kubeState.customResourceState accepted by the server (CRD schema)" test $? -eq 0 ||
 	cat "$TMP/kmon.out"
+
+# The chart's way: kubeState.customResourceState.{config,rules} rendered by the real
+# helm; the server accepts the K8sMonitor (dry run) and the ClusterRole grants the CRs.
+{
+	printf 'kubeState:\n  customResourceState:\n'
+	printf '    rules: [{apiGroups: [test.k8smon.io], resources: [widgets, gizmoes], verbs: [list, watch]}]\n'
+	printf '    config:\n'
+	sed -n '/^spec:/,$p' tests/peers/crs/config.yaml | tail -n +2 | sed 's/^/    /'
+} >"$TMP/values.yaml"
+"$HELM_BIN/helm" template k8smon helm/k8smon -f "$TMP/values.yaml" >"$TMP/chart.yaml" 2>"$TMP/chart.err"
+check "chart renders with kubeState.customResourceState.{config,rules}" test $? -eq 0 || cat "$TMP/chart.err"
+python3 - "$TMP/chart.yaml" >"$TMP/chart.kmon.yaml" <<'PY'
+import sys
+docs = open(sys.argv[1]).read().split("\n---\n")
+print("\n---\n".join(d for d in docs if "kind: K8sMonitor" in d or "kube-state-crs" in d))
+PY
+$K apply --dry-run=server -f "$TMP/chart.kmon.yaml" >"$TMP/chart.apply" 2>&1
+check "...the server accepts its K8sMonitor and ClusterRole (dry run)" test $? -eq 0 || cat "$TMP/chart.apply"
+check "...the ClusterRole k8smon-kube-state-crs grants list/watch on widgets, bound to the agents" sh -c \
+	"grep -q 'clusterrole.rbac.authorization.k8s.io/k8smon-kube-state-crs created (server dry run)' $TMP/chart.apply &&
+	grep -q 'clusterrolebinding.rbac.authorization.k8s.io/k8smon-kube-state-crs created (server dry run)' $TMP/chart.apply &&
+	grep -A8 '^rules:' $TMP/chart.kmon.yaml | grep -q widgets"
 
 PORT=$(free_port)
 "${K8SMON_BIN:-./bin/k8smon}" -promscrape.kubernetes -kubeconfig="$TMP/api/admin.kubeconfig" -nodeName=cn-0 \
