@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "config/selector.h"
 #include "base/rx.h"
+#include "collect/kubestate/crs.h"
 #include "collect/kubestate/kinds.h"
 
 static struct flags flags;
@@ -351,6 +352,34 @@ static void test_metric_lists_unanchored(void **state)
 	config_unref(c);
 }
 
+/* kubeState.customResourceState: compiled with the config, errors named by
+ * field path (the K8sMonitor then gets InvalidSpec and the last good
+ * config stays), shown as given in /config's effective kubeState. */
+static void test_custom_resource_state(void **state)
+{
+	char err[512];
+	struct crs_resource_info ri;
+	struct config *c = build("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"kubeState\":{\"customResourceState\":"
+				 "{\"resources\":[{\"groupVersionKind\":{\"group\":\"e.io\",\"version\":\"v1\",\"kind\":\"Policy\"},"
+				 "\"metrics\":[{\"name\":\"n\",\"each\":{\"type\":\"Info\",\"info\":{}}}]}]}}}}", err, sizeof(err));
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(crs_nresources(c->ks_crs), 1);
+	crs_resource(c->ks_crs, 0, &ri);
+	assert_string_equal(ri.plural, "policies");
+	assert_string_equal(crs_family_name(c->ks_crs, 0, 0), "kube_customresource_n");
+	assert_non_null(json_object_get(c->ks_crs_spec, "resources"));
+	config_unref(c);
+	c = build("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"kubeState\":{}}}", err, sizeof(err));
+	assert_non_null(c);
+	assert_null(c->ks_crs);
+	config_unref(c);
+	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"kubeState\":{\"customResourceState\":{\"resources\":[{"
+		     "\"groupVersionKind\":{\"version\":\"v1\",\"kind\":\"W\"},\"metrics\":[{\"name\":\"n\",\"each\":{\"type\":\"Counter\"}}]}]}}}}",
+		     "spec.kubeState.customResourceState.resources[0].metrics[0].each.type: unknown metric type \"Counter\" (Gauge, StateSet or Info)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -358,6 +387,7 @@ int main(void)
 		cmocka_unit_test(test_monitor_overrides),
 		cmocka_unit_test(test_invalid_specs),
 		cmocka_unit_test(test_metric_lists_unanchored),
+		cmocka_unit_test(test_custom_resource_state),
 		cmocka_unit_test(test_scrape_policy),
 		cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_endpointslices_with_others),
