@@ -903,11 +903,6 @@ static void gauge(struct crs_out *o, const json_t *v, const json_t *base)
 				continue;
 			}
 			labels = json_object();
-			if (labels && *f->label_from_key && json_object_get(labels, f->label_from_key)) {
-				o->skipped++;
-				json_decref(labels);
-				continue;
-			}
 			if (labels && *key && *f->label_from_key &&
 			    json_object_set_new(labels, f->label_from_key, json_string(key)))
 				o->err = KM_ENOMEM;
