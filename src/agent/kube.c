@@ -801,7 +801,7 @@ int agent_kube_write_self(struct agent_kube *k, struct buf *out)
 		rc = ks_write_store_metrics(out, k->ks);
 	if (!rc)
 		rc = expo_family(out, "k8smon_kube_state_custom_resource_values_skipped_total",
-				 "Custom resource state series left out because the value at valueFrom did not convert to a number (kubeState.customResourceState; KSM logs these).",
+				 "Custom resource state series left out because their value is absent (without nilIsZero) or does not convert to a number (kubeState.customResourceState; KSM logs these).",
 				 EXPO_COUNTER);
 	if (!rc)
 		rc = expo_sample(out, "k8smon_kube_state_custom_resource_values_skipped_total", NULL, 0,

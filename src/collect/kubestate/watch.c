@@ -299,8 +299,8 @@ static void crs_upsert(void *arg, json_t *obj)
 			    km_strerror(rc));
 	else if (crs_store_skipped(w->crs) != before)
 		log_limited(&w->crs_log, 30000, LOG_WARN, "kube-state",
-			    "custom resource %s: %llu values that do not convert to a number; their series are "
-			    "left out (k8smon_kube_state_custom_resource_values_skipped_total)",
+			    "custom resource %s: %llu values absent or not convertible to a number; their series "
+			    "are left out (k8smon_kube_state_custom_resource_values_skipped_total)",
 			    name ? name : "?", (unsigned long long)(crs_store_skipped(w->crs) - before));
 }
 
