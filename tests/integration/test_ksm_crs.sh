@@ -4,7 +4,8 @@
 # Widget, a cluster-scoped Gizmo with an irregular plural) and CRs covering the
 # edge cases (numbers, strings, booleans, quantities, percentages, timestamps,
 # wrong types, missing fields, maps, lists, list lookups, negative indexes,
-# unicode and escaped label values) in a real kube-apiserver. KSM runs with
+# unicode and escaped label values, 10,000 labels, a 200 KiB annotation) in a
+# real kube-apiserver. KSM runs with
 # --custom-resource-state-only --custom-resource-state-config-file=
 # tests/peers/crs/config.yaml; k8smon (leader) gets the same config's spec as
 # K8sMonitor spec.kubeState.customResourceState. Every custom resource family
@@ -56,6 +57,22 @@ $K apply -f crds/ -f tests/peers/crs/crds.yaml >"$TMP/crd.out" 2>&1 &&
 check "CRDs installed (k8smon's, Widget, Gizmo)" test $? -eq 0
 $K apply -f tests/peers/crs/objects.yaml >"$TMP/objects.out" 2>&1
 check "test CRs accepted by the server" test $? -eq 0 || cat "$TMP/objects.out"
+# Bad input the server accepts: 10,000 labels (copied by the info family's
+# "label_*") and a 200 KiB annotation (copied by Gizmo's "*"): exported as KSM
+# exports them, the other objects unaffected. kubectl create: apply would also
+# store the object in an annotation, past the 256 KiB limit.
+python3 - >"$TMP/big.json" <<'PY'
+import json
+labels = {"k%05d" % i: "v%d" % i for i in range(10000)}
+print(json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+    {"apiVersion": "test.k8smon.io/v1", "kind": "Widget",
+     "metadata": {"name": "many-labels", "namespace": "crs-a", "labels": labels}, "spec": {"replicas": 1}},
+    {"apiVersion": "test.k8smon.io/v1alpha1", "kind": "Gizmo",
+     "metadata": {"name": "big-annotation", "annotations": {"big": "x" * (200 << 10)}}, "spec": {"size": "1"}}]}))
+PY
+$K create -f "$TMP/big.json" >"$TMP/big.out" 2>&1
+check "a Widget with 10,000 labels and a Gizmo with a 200 KiB annotation accepted by the server" test $? -eq 0 ||
+	cat "$TMP/big.out"
 $K create namespace k8smon >/dev/null 2>&1
 
 # The K8sMonitor: config.yaml's spec (indented under kubeState.customResourceState).
@@ -138,6 +155,9 @@ check "...values as KSM converts them: 3, Gi, true-ish strings, timestamps, perc
 	grep -q '^kube_customresource_last_update{.*name=\"full\".*} 1.71455883e+09\$' $TMP/ours.loaded.crs &&
 	grep -q '^kube_customresource_memory_bytes{.*name=\"numbers\".*} 0.5\$' $TMP/ours.loaded.crs &&
 	grep -q '^kube_customresource_replicas{.*name=\"numbers\".*} 1e+21\$' $TMP/ours.loaded.crs"
+check "...10,000 labels on one info series and the 200 KiB annotation as a label, as KSM" sh -c "
+	grep '^kube_customresource_info{.*name=\"many-labels\"' $TMP/ours.loaded.crs | grep -o 'label_k[0-9]*=' | wc -l | grep -qx 10000 &&
+	grep '^gizmo_size{big=\"' $TMP/ours.loaded.crs | cut -d'\"' -f2 | tr -d '\n' | wc -c | grep -qx 204800"
 check "...wrong types and unparsable values left out (no replicas series of wrong-types), and counted" sh -c "
 	! grep -q '^kube_customresource_replicas{.*name=\"wrong-types\"' $TMP/ours.loaded.crs &&
 	curl -s $B/metrics | grep -q '^k8smon_kube_state_custom_resource_values_skipped_total [1-9]'"
