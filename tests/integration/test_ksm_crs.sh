@@ -11,7 +11,8 @@
 # K8sMonitor spec.kubeState.customResourceState. Every custom resource family
 # (series, HELP, TYPE) must be equal but for tests/peers/ksm_crs_known_diff.txt.
 # Then updates and deletes, both converge, compared again; then an invalid
-# config: InvalidSpec naming the field, the series in effect kept.
+# config: InvalidSpec naming the field, the series in effect kept; a valid change
+# applies live.
 # No namespace filter on either side: KSM v2.20 with --namespaces-denylist cannot
 # list a cluster-scoped CR at all (it sends a metadata.namespace field selector,
 # which the server refuses for them), k8smon lists them.
@@ -186,6 +187,12 @@ check "each.type Histogram: InvalidSpec naming spec.kubeState.customResourceStat
 	"$K get kmon crs -o wide --no-headers | grep -q 'False *InvalidSpec.*spec.kubeState.customResourceState.resources\\[0\\].metrics\\[10\\].each.type: unknown metric type'"
 compare kept; rc=$?
 check "...and the last good config stays in effect (still = KSM)" test $rc -eq 0
+# A valid change applies live: the Gizmo families renamed, the old name gone.
+sed 's/metricNamePrefix: gizmo$/metricNamePrefix: gizmo2/' tests/peers/crs/config.yaml >"$TMP/renamed.yaml"
+monitor "$TMP/renamed.yaml" >/dev/null 2>&1
+check "a valid config change applies live (gizmo2_size replaces gizmo_size, widgets kept)" wait_for 60 sh -c \
+	"curl -s $B/metrics/kube-state >$TMP/ours.renamed && grep -q '^gizmo2_size{' $TMP/ours.renamed &&
+	! grep -q 'gizmo_size' $TMP/ours.renamed && grep -q '^kube_customresource_replicas{' $TMP/ours.renamed"
 check "agent still running" kill -0 "$APID"
 if grep -E 'level=(error|fatal)' "$TMP/agent.log" | grep -v 'rejected: spec.kubeState.customResourceState' >/dev/null; then
 	fail "agent logged errors"; grep -E 'level=(error|fatal)' "$TMP/agent.log" | head -5 | sed 's/^/    /'
