@@ -18,6 +18,7 @@
 #include "base/log.h"
 #include "collect/container/podmap.h"
 #include "collect/kubestate/kubestate.h"
+#include "collect/kubestate/crs.h"
 #include "collect/kubestate/watch.h"
 #include "config/crstatus.h"
 #include "config/cycle.h"
@@ -751,6 +752,8 @@ int agent_kube_write_kube_state(struct agent_kube *k, const struct config *c, st
 	if (!ks_filter_of(k, c, &f))
 		return 0;
 	rc = ks_store_write(k->ks, &f, out);
+	if (!rc)
+		rc = crs_store_write(ks_watcher_crs(k->ksw), &f, out);
 	return rc ? rc : write_list_counts(k, &f, out);
 }
 
@@ -796,6 +799,13 @@ int agent_kube_write_self(struct agent_kube *k, struct buf *out)
 	/* Store size: the memory figure of the kube-state benchmark. */
 	if (!rc)
 		rc = ks_write_store_metrics(out, k->ks);
+	if (!rc)
+		rc = expo_family(out, "k8smon_kube_state_custom_resource_values_skipped_total",
+				 "Custom resource state series left out because their value is absent (without nilIsZero) or does not convert to a number (kubeState.customResourceState; KSM logs these).",
+				 EXPO_COUNTER);
+	if (!rc)
+		rc = expo_sample(out, "k8smon_kube_state_custom_resource_values_skipped_total", NULL, 0,
+				 (double)crs_store_skipped(ks_watcher_crs(k->ksw)));
 	return rc;
 }
 
@@ -825,8 +835,11 @@ int agent_kube_kube_state_open(struct agent_kube *k, const struct config *c,
 	st->ks = k->ks;
 	st->f = f;
 	ks_cursor_init(&st->cur);
-	buf_init(&st->tail, 1u << 20);
-	rc = write_list_counts(k, &f, &st->tail);
+	/* custom resources are few: rendered whole at open, sent after the store */
+	buf_init(&st->tail, 256u << 20);
+	rc = crs_store_write(ks_watcher_crs(k->ksw), &f, &st->tail);
+	if (!rc)
+		rc = write_list_counts(k, &f, &st->tail);
 	if (rc) {
 		agent_kube_kube_state_close(st);
 		return rc;

@@ -8,6 +8,7 @@
 
 #include "base/err.h"
 #include "base/parse.h"
+#include "collect/kubestate/crs.h"
 #include "collect/kubestate/kinds.h"
 #include "config/selector.h"
 
@@ -91,8 +92,10 @@ static int get_rx(const json_t *obj, const char *key, const char *path, struct r
 }
 
 /* Validates each regex of the list obj[key] (for a field-path message), then
- * compiles their alternation into one anchored regex, as kube-state-metrics
- * joins --metric-allowlist entries. */
+ * compiles their alternation into one regex with search semantics: KSM
+ * v2.20's pkg/allowdenylist matches each entry anywhere in the family name
+ * (regexp2 MatchString, no anchors), so "kube_pod_status_ready" also selects
+ * kube_pod_status_ready_time; ^...$ selects one family. */
 static int get_rx_list(const json_t *obj, const char *key, const char *path, struct rx **out,
 		       char *err, size_t errlen)
 {
@@ -122,7 +125,7 @@ static int get_rx_list(const json_t *obj, const char *key, const char *path, str
 			rc = KM_EINVAL;
 			goto out;
 		}
-		one = rx_new(json_string_value(v), why, sizeof(why));
+		one = rx_new_search(json_string_value(v), why, sizeof(why));
 		if (!one) {
 			snprintf(err, errlen, "%s.%s[%zu]: %s", path, key, i, why);
 			rc = KM_EINVAL;
@@ -135,7 +138,7 @@ static int get_rx_list(const json_t *obj, const char *key, const char *path, str
 			goto out;
 		}
 	}
-	*out = rx_new(buf_cstr(&joined), why, sizeof(why));
+	*out = rx_new_search(buf_cstr(&joined), why, sizeof(why));
 	if (!*out) {
 		snprintf(err, errlen, "%s.%s: %s", path, key, why);
 		rc = KM_EINVAL;
@@ -345,7 +348,7 @@ static int get_allowlist(const json_t *ks, const char *field, json_t **out, char
 static int apply_monitor(struct config *c, const json_t *m, char *err, size_t errlen)
 {
 	const json_t *spec = json_object_get(m, "spec");
-	json_t *ks, *node, *v;
+	json_t *ks, *node, *v, *crs;
 	const char *name = json_string_value(json_object_get(json_object_get(m, "metadata"), "name"));
 	bool present;
 	int rc;
@@ -493,6 +496,13 @@ static int apply_monitor(struct config *c, const json_t *m, char *err, size_t er
 					   errlen);
 		if (rc)
 			return rc;
+		crs = json_object_get(c->ks_spec, "customResourceState");
+		if (crs && !json_is_null(crs)) {
+			c->ks_crs = crs_compile(crs, "spec.kubeState.customResourceState", err, errlen, &rc);
+			if (!c->ks_crs)
+				return rc;
+			c->ks_crs_spec = json_incref(crs);
+		}
 	}
 	return 0;
 }
@@ -559,6 +569,8 @@ void config_unref(struct config *c)
 	rx_free(c->netdev_exclude);
 	json_decref(c->ks_labels_allowlist);
 	json_decref(c->ks_annotations_allowlist);
+	crs_free(c->ks_crs);
+	json_decref(c->ks_crs_spec);
 	json_decref(c->node_spec);
 	json_decref(c->ks_spec);
 	json_decref(c->from);

@@ -20,6 +20,8 @@
 
 #define CONFIG_RX_MAX 32  /* regexes in one allow/deny list */
 
+struct crs_config;
+
 struct config {
 	_Atomic int refs;
 	unsigned collectors;          /* COLLECTOR_* bits */
@@ -39,6 +41,11 @@ struct config {
 	struct rx *ks_deny;             /* owned; NULL = none */
 	json_t *ks_labels_allowlist;    /* owned ref; {"pods": ["app", ...]} or NULL */
 	json_t *ks_annotations_allowlist; /* owned ref; same shape, or NULL */
+	/* kubeState.customResourceState (KSM's CustomResourceStateMetrics spec):
+	 * compiled (owned, immutable; NULL = none) and as given (owned ref, for
+	 * telling whether a new cycle changed it). */
+	struct crs_config *ks_crs;
+	json_t *ks_crs_spec;
 	/* spec.scrape: what application scraping may reach, and its budgets
 	 * (flags and scrape_policy_default() for what the monitor leaves out). */
 	struct scrape_policy scrape;

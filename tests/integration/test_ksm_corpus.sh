@@ -7,6 +7,9 @@
 # HELP and TYPE must be equal but for tests/peers/ksm_known_diff.txt
 # (tests/peers/ksm_compare.py). Then a round of updates and deletes
 # (ks_corpus.py churn): once both have converged, the same comparison again.
+# Then metricDenylist and metricAllowlist against KSM's --metric-denylist and
+# --metric-allowlist with the same regexes, and an invalid regex (InvalidSpec,
+# last good list kept).
 # The agent's own election Lease lives in k8smon, the API server's identity
 # Leases in kube-system: both namespaces are left out on both sides, so no
 # renewing Lease makes the two scrapes differ by when they were taken.
@@ -124,8 +127,49 @@ compare churned; rc=$?
 sed 's/^/    /' "$TMP/cmp.churned"
 check "after updates and deletes, once converged: /metrics/kube-state = real kube-state-metrics" test $rc -eq 0
 check "the churn is visible (a churned label, a deleted pod gone)" sh -c "grep -q 'label_churn=\"round-1\"' $TMP/ours.churned && [ \$(grep -c '^kube_pod_info{' $TMP/ours.churned) -lt $NPODS ]"
+
+# metricDenylist / metricAllowlist as KSM's --metric-denylist / --metric-allowlist
+# (issue 17 item 2): the same regexes on both sides, KSM restarted with the flag,
+# the K8sMonitor patched live. The entries are chosen where anchoring would
+# matter: "kube_pod_status_ready" also selects kube_pod_status_ready_time in
+# KSM (pkg/allowdenylist matches anywhere), "secret" selects every kube_secret_*.
+# restart_ksm FLAG: KSM again with the corpus flags plus FLAG.
+restart_ksm() {
+	kill "$KPID" 2>/dev/null; wait "$KPID" 2>/dev/null
+	KPORT=$(free_port); KTPORT=$(free_port)
+	"$KUBE_STATE_METRICS_BIN/kube-state-metrics" --kubeconfig="$TMP/api/admin.kubeconfig" \
+		--host=127.0.0.1 --port="$KPORT" --telemetry-host=127.0.0.1 --telemetry-port="$KTPORT" \
+		--metric-labels-allowlist="$FLAGS" --metric-annotations-allowlist="$FLAGS" \
+		--namespaces-denylist=k8smon,kube-system --resources="$RES" "$1" >"$TMP/ksm.$2.log" 2>&1 &
+	KPID=$!
+}
+DENY='kube_pod_status_ready,^kube_node_,secret,_created$,^kube_(job|cronjob)_.*(time|timestamp)'
+restart_ksm "--metric-denylist=$DENY" deny
+$K patch kmon corpus --type=merge -p "{\"spec\":{\"kubeState\":{\"metricDenylist\":[$(echo "$DENY" | sed 's/[^,]*/"&"/g')]}}}" >/dev/null
+check "metricDenylist patched into the K8sMonitor (server accepted it)" test $? -eq 0
+compare deny; rc=$?
+sed 's/^/    /' "$TMP/cmp.deny"
+check "metricDenylist $DENY = KSM --metric-denylist: same families, same series" test $rc -eq 0
+check "...and it left out kube_pod_status_ready_time, kube_secret_info, kube_pod_created, kept kube_pod_info" sh -c \
+	"! grep -q -e ' kube_pod_status_ready_time ' -e ' kube_secret_info ' -e ' kube_pod_created ' -e ' kube_node_' $TMP/ours.deny && grep -q '^kube_pod_info{' $TMP/ours.deny"
+ALLOW_RX='kube_pod_status,^kube_deployment_spec_replicas$,namespace_'
+restart_ksm "--metric-allowlist=$ALLOW_RX" allow
+$K patch kmon corpus --type=json -p "[{\"op\":\"remove\",\"path\":\"/spec/kubeState/metricDenylist\"},{\"op\":\"add\",\"path\":\"/spec/kubeState/metricAllowlist\",\"value\":[$(echo "$ALLOW_RX" | sed 's/[^,]*/"&"/g')]}]" >/dev/null
+check "metricAllowlist patched into the K8sMonitor (server accepted it)" test $? -eq 0
+compare allow; rc=$?
+sed 's/^/    /' "$TMP/cmp.allow"
+check "metricAllowlist $ALLOW_RX = KSM --metric-allowlist: same families, same series" test $rc -eq 0
+check "...kube_pod_status_phase, kube_deployment_spec_replicas, kube_namespace_status_phase there; kube_pod_info, kube_deployment_spec_paused not" sh -c \
+	"grep -q '^kube_pod_status_phase{' $TMP/ours.allow && grep -q '^kube_deployment_spec_replicas{' $TMP/ours.allow && grep -q '^kube_namespace_status_phase{' $TMP/ours.allow && ! grep -q -e ' kube_pod_info ' -e ' kube_deployment_spec_paused ' $TMP/ours.allow"
+# A regex that does not compile: InvalidSpec naming the field, the allowlist in effect kept.
+$K patch kmon corpus --type=merge -p '{"spec":{"kubeState":{"metricAllowlist":["kube_pod_("]}}}' >/dev/null
+check "metricAllowlist [kube_pod_(]: InvalidSpec naming spec.kubeState.metricAllowlist[0]" wait_for 60 sh -c \
+	"$K get kmon corpus -o wide --no-headers | grep -q 'False *InvalidSpec.*spec.kubeState.metricAllowlist\\[0\\]: invalid regex kube_pod_('"
+compare allow_kept; rc=$?
+check "...and the last good allowlist stays in effect (still = KSM --metric-allowlist)" test $rc -eq 0
 check "agent still running" kill -0 "$APID"
-if grep -E 'level=(error|fatal)' "$TMP/agent.log" >/dev/null; then
+# The one expected error: the invalid metricAllowlist above, rejected.
+if grep -E 'level=(error|fatal)' "$TMP/agent.log" | grep -v 'rejected: spec.kubeState.metricAllowlist\[0\]: invalid regex' >/dev/null; then
 	fail "agent logged errors"; grep -E 'level=(error|fatal)' "$TMP/agent.log" | head -5 | sed 's/^/    /'
 else
 	ok "agent logged no errors"

@@ -11,6 +11,8 @@
 
 #include "config/config.h"
 #include "config/selector.h"
+#include "base/rx.h"
+#include "collect/kubestate/crs.h"
 #include "collect/kubestate/kinds.h"
 
 static struct flags flags;
@@ -319,12 +321,73 @@ static void test_config_json_sources(void **state)
 	json_decref(disc);
 }
 
+/* KSM v2.20's pkg/allowdenylist matches each entry anywhere in the family
+ * name (no ^...$ added): the lists select what KSM's flags select. */
+static bool rx_has(const struct rx *r, const char *s)
+{
+	return rx_match(r, s, strlen(s));
+}
+
+static void test_metric_lists_unanchored(void **state)
+{
+	char err[256];
+	struct config *c = build("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"kubeState\":{\"metricAllowlist\":"
+				 "[\"kube_pod_status_ready\",\"^kube_node_info$\",\"deploy\"]}}}", err, sizeof(err));
+
+	(void)state;
+	assert_non_null(c);
+	assert_non_null(c->ks_allow);
+	assert_true(rx_has(c->ks_allow, "kube_pod_status_ready"));
+	assert_true(rx_has(c->ks_allow, "kube_pod_status_ready_time"));
+	assert_true(rx_has(c->ks_allow, "kube_deployment_created"));
+	assert_true(rx_has(c->ks_allow, "kube_node_info"));
+	assert_false(rx_has(c->ks_allow, "kube_node_infos"));
+	assert_false(rx_has(c->ks_allow, "kube_pod_info"));
+	config_unref(c);
+	c = build("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"kubeState\":{\"metricDenylist\":[\"_created\"]}}}",
+		  err, sizeof(err));
+	assert_non_null(c);
+	assert_true(rx_has(c->ks_deny, "kube_pod_created"));
+	assert_false(rx_has(c->ks_deny, "kube_pod_info"));
+	config_unref(c);
+}
+
+/* kubeState.customResourceState: compiled with the config, errors named by
+ * field path (the K8sMonitor then gets InvalidSpec and the last good
+ * config stays), shown as given in /config's effective kubeState. */
+static void test_custom_resource_state(void **state)
+{
+	char err[512];
+	struct crs_resource_info ri;
+	struct config *c = build("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"kubeState\":{\"customResourceState\":"
+				 "{\"resources\":[{\"groupVersionKind\":{\"group\":\"e.io\",\"version\":\"v1\",\"kind\":\"Policy\"},"
+				 "\"metrics\":[{\"name\":\"n\",\"each\":{\"type\":\"Info\",\"info\":{}}}]}]}}}}", err, sizeof(err));
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(crs_nresources(c->ks_crs), 1);
+	crs_resource(c->ks_crs, 0, &ri);
+	assert_string_equal(ri.plural, "policies");
+	assert_string_equal(crs_family_name(c->ks_crs, 0, 0), "kube_customresource_n");
+	assert_non_null(json_object_get(c->ks_crs_spec, "resources"));
+	config_unref(c);
+	c = build("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"kubeState\":{}}}", err, sizeof(err));
+	assert_non_null(c);
+	assert_null(c->ks_crs);
+	config_unref(c);
+	expect_error("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"kubeState\":{\"customResourceState\":{\"resources\":[{"
+		     "\"groupVersionKind\":{\"version\":\"v1\",\"kind\":\"W\"},\"metrics\":[{\"name\":\"n\",\"each\":{\"type\":\"Counter\"}}]}]}}}}",
+		     "spec.kubeState.customResourceState.resources[0].metrics[0].each.type: unknown metric type \"Counter\" (Gauge, StateSet or Info)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_flags_only),
 		cmocka_unit_test(test_monitor_overrides),
 		cmocka_unit_test(test_invalid_specs),
+		cmocka_unit_test(test_metric_lists_unanchored),
+		cmocka_unit_test(test_custom_resource_state),
 		cmocka_unit_test(test_scrape_policy),
 		cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_endpointslices_with_others),

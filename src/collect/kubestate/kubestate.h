@@ -93,8 +93,9 @@ struct ks_opts {
  * namespaces: include list (empty = all); exclude_namespaces: deny list.
  * Both apply to namespaced kinds only (KSM lists cluster-scoped kinds
  * unfiltered). kinds: bitmask of KS_KIND_BIT(enum ks_kind); 0 means all.
- * metric_allow/metric_deny: anchored regexes on the family name (KSM
- * --metric-allowlist/--metric-denylist); a denied family prints nothing,
+ * metric_allow/metric_deny: regexes that match anywhere in the family name,
+ * as KSM's --metric-allowlist/--metric-denylist do (unanchored: ^...$ for
+ * one family); a denied family prints nothing,
  * not even HELP/TYPE. */
 struct ks_filter {
 	const char *const *namespaces;

@@ -6,6 +6,7 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "collect/kubestate/crs.h"
 
 
 /* Label and annotation allowlists derived from one configuration. */
@@ -22,6 +23,13 @@ struct ks_kind_sub {
 	struct kube_sub *sub;
 	bool skipped;                       /* 403/404 logged; loop thread */
 	_Atomic uint64_t list_ok;
+};
+
+/* One configured custom resource (kubeState.customResourceState). */
+struct ks_crs_sub {
+	struct ks_watcher *w;
+	size_t res;
+	struct kube_sub *sub;
 };
 
 struct ks_watcher {
@@ -41,6 +49,13 @@ struct ks_watcher {
 	struct log_limit render_log;        /* loop thread */
 	struct log_limit labels_log;        /* loop thread */
 	struct log_limit values_log;        /* loop thread */
+	/* custom resources: the store (owned), the spec its subscriptions
+	 * follow (owned ref, NULL = none) and one subscription per resource */
+	struct crs_store *crs;
+	json_t *crs_spec;
+	struct ks_crs_sub crs_subs[CRS_RESOURCES_MAX];
+	size_t ncrs;
+	struct log_limit crs_log;           /* loop thread */
 };
 
 static void ro_fini(struct ks_render_opts *ro)
@@ -270,10 +285,102 @@ static void retry(void *arg)
 	}
 }
 
+static void crs_upsert(void *arg, json_t *obj)
+{
+	struct ks_crs_sub *cs = arg;
+	struct ks_watcher *w = cs->w;
+	uint64_t before = crs_store_skipped(w->crs);
+	const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+	int rc = crs_store_upsert(w->crs, cs->res, obj);
+
+	if (rc)
+		log_limited(&w->crs_log, 30000, LOG_WARN, "kube-state",
+			    "custom resource %s: cannot render (previous rendering kept): %s", name ? name : "?",
+			    km_strerror(rc));
+	else if (crs_store_skipped(w->crs) != before)
+		log_limited(&w->crs_log, 30000, LOG_WARN, "kube-state",
+			    "custom resource %s: %llu values absent or not convertible to a number; their series "
+			    "are left out (k8smon_kube_state_custom_resource_values_skipped_total)",
+			    name ? name : "?", (unsigned long long)(crs_store_skipped(w->crs) - before));
+}
+
+static void crs_cb_add(json_t *obj, void *arg)
+{
+	crs_upsert(arg, obj);
+}
+
+static void crs_cb_update(json_t *old_obj, json_t *new_obj, void *arg)
+{
+	(void)old_obj;
+	crs_upsert(arg, new_obj);
+}
+
+static void crs_cb_delete(json_t *obj, void *arg)
+{
+	struct ks_crs_sub *cs = arg;
+	json_t *md = json_object_get(obj, "metadata");
+
+	crs_store_delete(cs->w->crs, cs->res, json_string_value(json_object_get(md, "namespace")),
+			 json_string_value(json_object_get(md, "name")));
+}
+
+static void crs_cb_synced(void *arg)
+{
+	(void)arg;
+}
+
+/* Follows kubeState.customResourceState: when the spec (or whether this
+ * agent renders kube-state at all) changed, every custom resource
+ * subscription is cancelled, the store starts over with the new
+ * configuration and each configured resource is listed and watched. A
+ * CRD that is not installed (404) or not granted (403) simply has no
+ * series; the informer keeps retrying. */
+static void crs_apply(struct ks_watcher *w, const struct cycle *c)
+{
+	bool on = c->leader && (c->cfg->collectors & COLLECTOR_KUBE_STATE) && c->cfg->ks_crs;
+	const json_t *spec = on ? c->cfg->ks_crs_spec : NULL;
+	struct crs_config *cfg = on ? c->cfg->ks_crs : NULL;
+
+	if (!w->crs || json_same(spec, w->crs_spec))
+		return;
+	for (size_t i = 0; i < w->ncrs; i++) {
+		kube_sub_cancel(w->crs_subs[i].sub);
+		w->crs_subs[i].sub = NULL;
+	}
+	w->ncrs = 0;
+	json_decref(w->crs_spec);
+	/* a copy of its own: the cycle's config may be freed on another thread */
+	w->crs_spec = spec ? json_deep_copy(spec) : NULL;
+	if (spec && !w->crs_spec)
+		cfg = NULL; /* out of memory: nothing watched; the next change retries */
+	crs_store_set_config(w->crs, cfg);
+	for (size_t i = 0; cfg && i < crs_nresources(cfg); i++) {
+		struct crs_resource_info ri;
+		struct ks_crs_sub *cs = &w->crs_subs[w->ncrs];
+		struct kube_informer_key key;
+		struct kube_reflector_cbs cbs = { crs_cb_add, crs_cb_update, crs_cb_delete, crs_cb_synced, cs };
+
+		crs_resource(cfg, i, &ri);
+		key = (struct kube_informer_key){ .res = { ri.group, ri.version, ri.plural, false } };
+		cs->w = w;
+		cs->res = i;
+		cs->sub = kube_informer_subscribe(w->reg, &key, &cbs, ks_trim_other);
+		if (!cs->sub) {
+			log_error("kube-state", "cannot watch custom resource %s: out of memory", ri.plural);
+			continue;
+		}
+		w->ncrs++;
+		log_info("kube-state", "watching custom resource %s.%s/%s (%s) for %zu families", ri.plural,
+			 ri.group, ri.version, ri.kind, ri.nfamilies);
+	}
+}
+
 void ks_watcher_apply(struct ks_watcher *w, const struct cycle *c)
 {
 	ks_kind_set want = wanted_kinds(c), before = w->kinds_on;
 	bool relabel = w->ro.cfg && !allowlist_same(w->ro.cfg, c->cfg);
+
+	crs_apply(w, c);
 
 	if (relabel || !w->ro.cfg) {
 		ro_fini(&w->ro);
@@ -314,6 +421,11 @@ struct ks_watcher *ks_watcher_new(struct kube_informers *reg, struct kube_loop *
 	w->ks = ks;
 	w->on_change = on_change;
 	w->arg = arg;
+	w->crs = crs_store_new();
+	if (!w->crs) {
+		free(w);
+		return NULL;
+	}
 	atomic_store(&w->settled, true); /* nothing to wait for yet */
 	return w;
 }
@@ -324,6 +436,8 @@ void ks_watcher_free(struct ks_watcher *w)
 		return;
 	/* The loop is stopped: the registry frees the subscriptions. */
 	ro_fini(&w->ro);
+	crs_store_free(w->crs);
+	json_decref(w->crs_spec);
 	free(w);
 }
 
@@ -347,4 +461,9 @@ struct kube_store *ks_watcher_store(struct ks_watcher *w, enum ks_kind kind)
 	struct kube_sub *s = (w->kinds_on & KS_KIND_BIT(kind)) ? w->kinds[kind].sub : NULL;
 
 	return s && kube_sub_synced(s) ? kube_sub_store(s) : NULL;
+}
+
+struct crs_store *ks_watcher_crs(struct ks_watcher *w)
+{
+	return w ? w->crs : NULL;
 }

@@ -45,6 +45,10 @@ uint64_t ks_watcher_list_ok(struct ks_watcher *w, enum ks_kind kind);
  * (loop thread; borrowed until the next apply). */
 struct kube_store *ks_watcher_store(struct ks_watcher *w, enum ks_kind kind);
 
+/* The store of custom resources (kubeState.customResourceState), owned by
+ * the watcher: written by the loop thread, read by any (crs_store_write). */
+struct crs_store *ks_watcher_crs(struct ks_watcher *w);
+
 /* trim.c: what the kube-state informers keep of a node (identity and
  * labels), a pod (identity, plus what discovery reads for pods annotated
  * <prefix>/scrape) and any other object (its resourceVersion: the compact
