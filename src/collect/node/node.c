@@ -31,6 +31,7 @@ static const struct node_sub node_subs[] = {
 	{ .name = "filefd", .fn = node_filefd },
 	{ .name = "filesystem", .fn = node_filesystem },
 	{ .name = "loadavg", .fn = node_loadavg },
+	{ .name = "mdadm", .fn = node_mdadm },
 	{ .name = "meminfo", .fn = node_meminfo },
 	{ .name = "netclass", .fn = node_netclass },
 	{ .name = "netdev", .fn = node_netdev },

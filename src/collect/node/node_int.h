@@ -282,6 +282,9 @@ int node_udp_queues_parse(const char *data, size_t len, double *tx, double *rx);
 #define CT_STAT_N 8
 int node_schedstat_parse(struct node_ctx *ctx, const char *data, size_t len); /* schedstat */
 int node_conntrack_stat_parse(const char *data, size_t len, double sum[CT_STAT_N]);
+/* mdstat: the node_md_{blocks,blocks_synced,disks,disks_required,state}
+ * families (node_mdadm adds the sysfs ones). */
+int node_mdadm_parse(struct node_ctx *ctx, const char *data, size_t len);
 
 /* Writes a family with one unlabelled sample. */
 int node_write1(struct buf *out, const char *name, const char *help, enum expo_type type,
@@ -315,6 +318,7 @@ int node_schedstat(struct node_ctx *ctx);
 int node_bonding(struct node_ctx *ctx);
 int node_thermal_zone(struct node_ctx *ctx);
 int node_cpufreq(struct node_ctx *ctx);
+int node_mdadm(struct node_ctx *ctx);
 /* Thermal throttle counters of the cpu collector (called by node_cpu). */
 int node_cpu_throttle(struct node_ctx *ctx);
 
