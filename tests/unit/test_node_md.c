@@ -103,6 +103,11 @@ static const char good_mdstat[] =
 	"      7813735424 blocks super 1.2 level 6, 512k chunk, algorithm 2 [4/3] [U_UU]\n"
 	"      bitmap: 0/30 pages [0KB], 65536KB chunk\n"
 	"\n"
+	"md5 : active raid5 sda[0] sdb[1] sdc[2]\n"
+	"      200 blocks super 1.2 level 5, 64k chunk, algorithm 2 [3/3] [UUU]\n"
+	"      bitmap: 1/1 pages [4KB], 65536KB chunk\n"
+	"      [==>..]  resync = 10.0% (20/200) finish=1.0min speed=100K/sec\n"
+	"\n"
 	"md9 : active raid1 sdc2[2] sdd2[3] sdb2[1] sda2[0] sde[4](F) sdf[5](F) sdg[6](S)\n"
 	"      523968 blocks super 1.2 [4/4] [UUUU]\n"
 	"      resync=DELAYED\n"
@@ -186,6 +191,8 @@ static void test_good(void **state)
 		"node_md_disks{device=\"md7\",state=\"active\"} 3",
 		"node_md_disks_required{device=\"md7\"} 4",
 		"node_md_state{device=\"md7\",state=\"active\"} 1",
+		"node_md_blocks_synced{device=\"md5\"} 20",
+		"node_md_state{device=\"md5\",state=\"resync\"} 1",
 		"node_md_blocks_synced{device=\"md9\"} 0",
 		"node_md_disks{device=\"md9\",state=\"failed\"} 2",
 		"node_md_state{device=\"md9\",state=\"resync\"} 1",
