@@ -1,4 +1,4 @@
-/* mdadm collector (node_md_*), on trees written into a temp directory:
+/* mdadm (node_md_*) and hwmon (node_hwmon_*) collectors, on trees written into a temp directory:
  *  - good: an mdstat with the shapes node_exporter v1.12.1's fixture has
  *    (raid1 recovering, raid6 with a bitmap line, resync=DELAYED, raid0,
  *    linear, inactive, "(auto-read-only)") and a sysfs md with a reshape
@@ -8,7 +8,9 @@
  *  - bad: truncated and garbage mdstat, an unreadable sysfs attribute:
  *    mdadm fails alone (success 0, counted, nothing partial), loadavg in
  *    the same scrape still reports; no mdstat at all is "no data" (success
- *    0, not counted as an error). */
+ *    0, not counted as an error);
+ *  - hwmon: names, units, HELP, labels, chip de-duplication, unparsable
+ *    values skipped; no class/hwmon is no data. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -302,6 +304,89 @@ static void test_bad(void **state)
 		       "md0 : active raid1 sda[0]\n      100 blocks [2/2] [UU]\n\n\n", false);
 }
 
+static char *run_hwmon(const struct tree *t)
+{
+	struct node_collector *nc = node_collector_new();
+	struct node_opts o = { 0 };
+	char *s;
+
+	assert_non_null(nc);
+	o.procfs = t->proc;
+	o.sysfs = t->sys;
+	o.rootfs = t->root;
+	s = node_run(nc, &o, "^(hwmon|loadavg)$");
+	node_collector_free(nc);
+	return s;
+}
+
+/* hwmon: family names, units, HELP and labels per node_exporter's rules;
+ * two chips with the same name told apart by their directory; values that
+ * do not parse skipped without failing the collector. */
+static void test_hwmon(void **state)
+{
+	static const char *const lines[] = {
+		"# HELP node_hwmon_temp_celsius Hardware monitor for temperature (input)",
+		"node_hwmon_temp_celsius{chip=\"coretemp_hwmon0\",sensor=\"temp1\"} 45",
+		"node_hwmon_temp_celsius{chip=\"coretemp_hwmon1\",sensor=\"temp1\"} 50",
+		"# HELP node_hwmon_temp_max_celsius Hardware monitor for temperature (max)",
+		"node_hwmon_temp_max_celsius{chip=\"coretemp_hwmon0\",sensor=\"temp1\"} 80",
+		"node_hwmon_temp_crit_alarm_celsius{chip=\"coretemp_hwmon0\",sensor=\"temp1\"} 0",
+		"node_hwmon_sensor_label{chip=\"coretemp_hwmon0\",label=\"Core 0\",sensor=\"temp1\"} 1",
+		"node_hwmon_chip_names{chip=\"coretemp_hwmon0\",chip_name=\"coretemp\"} 1",
+		"node_hwmon_fan_rpm{chip=\"coretemp_hwmon0\",sensor=\"fan1\"} 1200",
+		"node_hwmon_in_volts{chip=\"coretemp_hwmon0\",sensor=\"in0\"} 1.5",
+		"# TYPE node_hwmon_energy_joule_total counter",
+		"node_hwmon_energy_joule_total{chip=\"coretemp_hwmon0\",sensor=\"energy1\"} 2",
+		"node_hwmon_beep_enabled{chip=\"coretemp_hwmon0\",sensor=\"beep_enable0\"} 1",
+		"node_hwmon_update_interval_seconds{chip=\"coretemp_hwmon0\",sensor=\"update_interval0\"} 1",
+		"node_hwmon_pwm{chip=\"coretemp_hwmon0\",sensor=\"pwm1\"} 128",
+		"node_hwmon_chip_names{chip=\"acpitz\",chip_name=\"acpitz\"} 1",
+	};
+	struct tree *t = *state;
+	char *out;
+
+	put(t, "proc/loadavg", "0.1 0.2 0.3 1/100 42\n");
+	put(t, "sys/class/hwmon/hwmon0/name", "coretemp\n");
+	put(t, "sys/class/hwmon/hwmon0/temp1_input", "45000\n");
+	put(t, "sys/class/hwmon/hwmon0/temp1_label", "Core 0\n");
+	put(t, "sys/class/hwmon/hwmon0/temp01_max", "80000\n");
+	put(t, "sys/class/hwmon/hwmon0/temp1_crit_alarm", "0\n");
+	put(t, "sys/class/hwmon/hwmon0/temp2_input", "garbage\n");
+	put(t, "sys/class/hwmon/hwmon0/fan1_input", "1200\n");
+	put(t, "sys/class/hwmon/hwmon0/in0_input", "1500\n");
+	put(t, "sys/class/hwmon/hwmon0/energy1_input", "2000000\n");
+	put(t, "sys/class/hwmon/hwmon0/beep_enable", "1\n");
+	put(t, "sys/class/hwmon/hwmon0/update_interval", "1000\n");
+	put(t, "sys/class/hwmon/hwmon0/pwm1", "128\n");
+	put(t, "sys/class/hwmon/hwmon0/uevent", "X=1\n");
+	put(t, "sys/class/hwmon/hwmon1/name", "coretemp\n");
+	put(t, "sys/class/hwmon/hwmon1/temp1_input", "50000\n");
+	put(t, "sys/class/hwmon/hwmon2/name", "acpitz\n");
+	out = run_hwmon(t);
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		want_line(out, lines[i]);
+	want_line(out, "node_scrape_collector_success{collector=\"hwmon\"} 1");
+	want_line(out, "node_scrape_collector_success{collector=\"loadavg\"} 1");
+	/* temp2_input "garbage" is skipped, not a failure. */
+	assert_null(strstr(out, "sensor=\"temp2\""));
+	assert_null(strstr(out, "uevent"));
+	free(out);
+}
+
+static void test_hwmon_none(void **state)
+{
+	char *out;
+
+	put(*state, "proc/loadavg", "0.1 0.2 0.3 1/100 42\n");
+	out = run_hwmon(*state);
+
+	/* No class/hwmon (containers, most VMs): no data, loadavg unaffected. */
+	assert_int_equal(node_success(out, "hwmon"), 0);
+	assert_int_equal(node_success(out, "loadavg"), 1);
+	assert_null(strstr(out, "node_hwmon_"));
+	free(out);
+}
+
 static void test_no_mdstat(void **state)
 {
 	/* No md driver: no data, not an error (node_exporter's ErrNoData). */
@@ -314,6 +399,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_good, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_mdstat, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hwmon, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hwmon_none, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

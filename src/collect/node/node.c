@@ -30,6 +30,7 @@ static const struct node_sub node_subs[] = {
 	{ .name = "entropy", .fn = node_entropy },
 	{ .name = "filefd", .fn = node_filefd },
 	{ .name = "filesystem", .fn = node_filesystem },
+	{ .name = "hwmon", .fn = node_hwmon },
 	{ .name = "loadavg", .fn = node_loadavg },
 	{ .name = "mdadm", .fn = node_mdadm },
 	{ .name = "meminfo", .fn = node_meminfo },

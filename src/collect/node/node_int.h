@@ -319,6 +319,7 @@ int node_bonding(struct node_ctx *ctx);
 int node_thermal_zone(struct node_ctx *ctx);
 int node_cpufreq(struct node_ctx *ctx);
 int node_mdadm(struct node_ctx *ctx);
+int node_hwmon(struct node_ctx *ctx);
 /* Thermal throttle counters of the cpu collector (called by node_cpu). */
 int node_cpu_throttle(struct node_ctx *ctx);
 
