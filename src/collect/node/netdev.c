@@ -82,6 +82,9 @@ int node_netdev_parse(struct node_ctx *ctx, const char *data, size_t len)
 			return KM_EPARSE;
 		if (ctx->netdev_exclude && node_rx_match(&ctx->nc->rxc[RXC_NETDEV], ctx->netdev_exclude, name, nlen))
 			continue;
+		if (ctx->netdev_include &&
+		    !node_rx_match(&ctx->nc->rxc[RXC_NETDEV_INC], ctx->netdev_include, name, nlen))
+			continue;
 		rc = node_rows_reserve(nc, (n + 1) * sizeof(*rows));
 		if (rc)
 			return rc;

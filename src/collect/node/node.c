@@ -55,6 +55,26 @@ static const struct node_sub node_subs[] = {
 
 #define NSUBS (sizeof(node_subs) / sizeof(node_subs[0]))
 
+_Static_assert(NSUBS <= 64, "node_opts.disabled has one bit per sub-collector");
+
+size_t node_sub_count(void)
+{
+	return NSUBS;
+}
+
+const char *node_sub_name(size_t i)
+{
+	return i < NSUBS ? node_subs[i].name : NULL;
+}
+
+int node_sub_index(const char *name)
+{
+	for (size_t i = 0; i < NSUBS; i++)
+		if (strcmp(node_subs[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
 static struct rx *compile_default(const char *pattern)
 {
 	char err[256];
@@ -273,6 +293,8 @@ int node_collect(struct node_collector *nc, const struct node_opts *opts, struct
 	ctx.mount_points_exclude = rx_or(opts->mount_points_exclude, nc->def_mount_exclude);
 	ctx.fs_types_exclude = rx_or(opts->fs_types_exclude, nc->def_fstype_exclude);
 	ctx.netdev_exclude = opts->netdev_exclude;
+	ctx.netdev_include = opts->netdev_include;
+	ctx.diskstats_include = opts->diskstats_include;
 	ctx.netclass_exclude = opts->netclass_exclude;
 	ctx.diskstats_exclude = rx_or(opts->diskstats_exclude, nc->def_disk_exclude);
 	ctx.vmstat_fields = rx_or(opts->vmstat_fields, nc->def_vmstat_fields);
@@ -288,6 +310,8 @@ int node_collect(struct node_collector *nc, const struct node_opts *opts, struct
 		bool nodata;
 
 		if (opts->collectors && !rx_match(opts->collectors, s->name, strlen(s->name)))
+			continue;
+		if (opts->disabled & (1ull << i))
 			continue;
 		t0 = clock_mono_ns();
 		rc = s->fn(&ctx);

@@ -103,7 +103,7 @@ struct rxcache {
 };
 
 enum { RXC_MOUNT, RXC_FSTYPE, RXC_NETDEV, RXC_NETCLASS, RXC_DISK, RXC_VMSTAT, RXC_NETSTAT,
-       NODE_RXC_N };
+       RXC_NETDEV_INC, RXC_DISK_INC, NODE_RXC_N };
 
 /* rx_match(rx, s, n) through cache c (one cache per filter slot: the same
  * slot always holds search-semantics node filters). */
@@ -202,6 +202,8 @@ struct node_ctx {
 	const struct rx *netdev_exclude;     /* may be NULL: nothing excluded */
 	const struct rx *netclass_exclude;   /* may be NULL: nothing excluded */
 	const struct rx *diskstats_exclude;
+	const struct rx *diskstats_include;  /* may be NULL; given: exclude unused */
+	const struct rx *netdev_include;     /* may be NULL: every device */
 	const struct rx *vmstat_fields;
 	const struct rx *netstat_fields;
 	const char *textfile_dir;            /* may be NULL */
