@@ -153,6 +153,7 @@ static int write_node(struct agent *a, const struct config *c, struct buf *out)
 		.diskstats_exclude = c->diskstats_exclude,
 		.diskstats_include = c->diskstats_include,
 		.disabled = c->node_disabled,
+		.mount_timeout_ms = a->flags->mount_timeout_ms,
 		.textfile_dir = a->flags->textfile_dir,
 	};
 

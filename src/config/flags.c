@@ -60,6 +60,10 @@ static const struct flag_def defs[] = {
 	  "empty: its default; a K8sMonitor's spec.node.mountPointsExclude wins)" },
 	{ "collector.filesystem.fs-types-exclude", F_STR, OFF(fs_types_exclude), "",
 	  "Regexp of filesystem types to exclude (empty: node_exporter's default; spec.node.fsTypesExclude wins)" },
+	{ "collector.filesystem.mount-timeout", F_DURATION, OFF(mount_timeout_ms), "5s",
+	  "How long a statfs() may take before the mount point is reported as stuck "
+	  "(node_filesystem_device_error with device_error=\"mountpoint timeout\") and skipped until "
+	  "the call returns; network and FUSE filesystems only (node_exporter's flag)" },
 	{ "collector.netdev.device-exclude", F_STR, OFF(netdev_device_exclude), "",
 	  "Regexp of network devices to exclude from netdev and netclass (spec.node.netdevExclude wins)" },
 	{ "collector.netdev.device-include", F_STR, OFF(netdev_device_include), "",

@@ -58,6 +58,7 @@ struct flags {
 	 * for the node sub-collectors: bit i is node_sub_name(i), the last flag
 	 * for a name wins. */
 	uint64_t node_on, node_off;
+	int64_t mount_timeout_ms;    /* -collector.filesystem.mount-timeout */
 	bool node_disable_defaults;
 	char *log_level;
 	char *log_format;

@@ -253,6 +253,7 @@ static void test_node_flags(void **state)
 	expect_usage("-collector.filesystem.mount-points-exclude=[", "mount-points-exclude");
 	expect_usage("-collector.nosuch", "unknown flag -collector.nosuch");
 	expect_usage("-no-collector.cpu=maybe", "not a boolean");
+	expect_usage("-collector.filesystem.mount-timeout=5", "-collector.filesystem.mount-timeout");
 	{
 		char *argv3[] = { "k8smon", "-collector.diskstats.device-include=a",
 				  "-collector.diskstats.device-exclude=b" };

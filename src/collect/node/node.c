@@ -117,7 +117,9 @@ struct node_collector *node_collector_new(void)
 	nc->def_vmstat_fields = compile_default(NODE_DEF_VMSTAT_FIELDS);
 	nc->def_netstat_fields = compile_default(NODE_DEF_NETSTAT_FIELDS);
 	nc->limits = calloc(NSUBS, sizeof(*nc->limits));
-	if (!nc->def_mount_exclude || !nc->def_fstype_exclude || !nc->def_disk_exclude ||
+	nc->stuck = stuck_set_new();
+	nc->statfs_fn = statfs;
+	if (!nc->stuck || !nc->def_mount_exclude || !nc->def_fstype_exclude || !nc->def_disk_exclude ||
 	    !nc->def_vmstat_fields || !nc->def_netstat_fields || !nc->limits) {
 		node_collector_free(nc);
 		return NULL;
@@ -143,6 +145,7 @@ void node_collector_free(struct node_collector *nc)
 	free(nc->cpu_new);
 	free(nc->rows);
 	free(nc->limits);
+	stuck_set_unref(nc->stuck);
 	pthread_mutex_destroy(&nc->mu);
 	free(nc);
 }
@@ -300,6 +303,7 @@ int node_collect(struct node_collector *nc, const struct node_opts *opts, struct
 	ctx.vmstat_fields = rx_or(opts->vmstat_fields, nc->def_vmstat_fields);
 	ctx.netstat_fields = rx_or(opts->netstat_fields, nc->def_netstat_fields);
 	ctx.textfile_dir = opts->textfile_dir;
+	ctx.mount_timeout_ms = opts->mount_timeout_ms > 0 ? opts->mount_timeout_ms : 5000;
 	ctx.out_start = start;
 
 	pthread_mutex_lock(&nc->mu);

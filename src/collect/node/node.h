@@ -46,6 +46,11 @@ struct node_opts {
 	const char *textfile_dir;
 	/* Borrowed; sub-collector names to run (e.g. "cpu|meminfo"); NULL runs all. */
 	const struct rx *collectors;
+	/* node_exporter's --collector.filesystem.mount-timeout: how long a
+	 * statfs() may take before the mount is reported as stuck
+	 * (device_error "mountpoint timeout") and skipped until the call
+	 * returns. 0: 5 s. */
+	int64_t mount_timeout_ms;
 	/* Sub-collectors switched off, bit i for node_sub_name(i)
 	 * (-no-collector.<name>, -collector.disable-defaults). */
 	uint64_t disabled;

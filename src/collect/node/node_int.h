@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/statfs.h>
 
 #include "base/buf.h"
 #include "base/log.h"
@@ -166,6 +167,26 @@ void node_seen_reset(struct node_seen *s);
  * KM_ETOOBIG past NODE_SEEN_MAX names (the sub-collector fails). */
 int node_seen_add(struct node_seen *s, const char *name);
 
+/* statfs() as the filesystem collector calls it (tests inject a hanging one). */
+typedef int (*node_statfs_fn)(const char *path, struct statfs *st);
+
+/* Mount points whose statfs() timed out and has not returned yet; shared
+ * (reference counted) by the collector and the threads still blocked. */
+struct stuck_set;
+struct stuck_set *stuck_set_new(void);
+void stuck_set_unref(struct stuck_set *s);
+bool stuck_set_has(struct stuck_set *s, const char *mp);
+size_t stuck_set_count(struct stuck_set *s);
+/* True for filesystem types whose statfs() answers from memory (called
+ * directly, without a thread). */
+bool node_statfs_direct(const char *fstype);
+/* fn(path) on a detached thread, waiting at most timeout_ms: 0 with *st and
+ * *err (the call's errno, 0 on success) when it returned in time;
+ * KM_ETIMEDOUT after marking mp stuck (the mark goes when the call returns);
+ * KM_ENOMEM/KM_EINVAL. */
+int node_statfs_timed(node_statfs_fn fn, struct stuck_set *stuck, const char *path,
+		      const char *mp, int64_t timeout_ms, struct statfs *st, int *err);
+
 /* State owned by one collector; everything is guarded by mu. */
 struct node_collector {
 	pthread_mutex_t mu;
@@ -190,6 +211,9 @@ struct node_collector {
 	struct log_limit *limits; /* owned; one per sub-collector */
 	struct node_seen seen;   /* names written by the running sub-collector */
 	struct log_limit textfile_limit; /* per-file textfile problems */
+	struct stuck_set *stuck;  /* counted reference: mounts whose statfs hangs */
+	node_statfs_fn statfs_fn; /* statfs, or a test's */
+	struct log_limit stuck_limit;   /* "mount point timed out" lines */
 };
 
 /* Options with every default filled in, plus the output. */
@@ -207,6 +231,7 @@ struct node_ctx {
 	const struct rx *vmstat_fields;
 	const struct rx *netstat_fields;
 	const char *textfile_dir;            /* may be NULL */
+	int64_t mount_timeout_ms;            /* statfs() wait before a mount is stuck */
 	size_t out_start;                    /* out->len when node_collect began */
 };
 
