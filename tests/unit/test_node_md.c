@@ -10,7 +10,9 @@
  *    the same scrape still reports; no mdstat at all is "no data" (success
  *    0, not counted as an error);
  *  - hwmon: names, units, HELP, labels, chip de-duplication, unparsable
- *    values skipped; no class/hwmon is no data. */
+ *    values skipped; no class/hwmon is no data;
+ *  - powersupplyclass: units, base-0 integers, info labels; a value that
+ *    does not parse fails it alone. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -387,6 +389,74 @@ static void test_hwmon_none(void **state)
 	free(out);
 }
 
+static char *run_ps(const struct tree *t, struct collect_stats *st)
+{
+	struct node_collector *nc = node_collector_new();
+	struct node_opts o = { 0 };
+	struct buf b;
+	char err[128];
+	char *s;
+
+	assert_non_null(nc);
+	o.procfs = t->proc;
+	o.sysfs = t->sys;
+	o.rootfs = t->root;
+	o.collectors = rx_new("^(powersupplyclass|loadavg)$", err, sizeof(err));
+	assert_non_null(o.collectors);
+	buf_init(&b, NODE_TEST_CAP);
+	assert_int_equal(node_collect(nc, &o, &b, st), 0);
+	rx_free((struct rx *)o.collectors);
+	node_collector_free(nc);
+	s = buf_steal(&b);
+	return s ? s : strdup("");
+}
+
+/* powersupplyclass: units per attribute, Go's base-0 integers, the info
+ * labels; a value that does not parse fails the collector alone. */
+static void test_powersupply(void **state)
+{
+	struct tree *t = *state;
+	struct collect_stats *st = collect_stats_new();
+	struct buf sb;
+	char *out;
+
+	assert_non_null(st);
+	put(t, "proc/loadavg", "0.1 0.2 0.3 1/100 42\n");
+	put(t, "sys/class/power_supply/BAT0/capacity", "81\n");
+	put(t, "sys/class/power_supply/BAT0/energy_now", "36580000\n");
+	put(t, "sys/class/power_supply/BAT0/temp", "305\n");
+	put(t, "sys/class/power_supply/BAT0/voltage_now", "0x10\n");
+	put(t, "sys/class/power_supply/BAT0/cycle_count", "010\n");
+	put(t, "sys/class/power_supply/BAT0/status", "Discharging\n");
+	put(t, "sys/class/power_supply/BAT0/type", "Battery\n");
+	put(t, "sys/class/power_supply/BAT0/uevent", "POWER_SUPPLY_NAME=BAT0\n");
+	put(t, "sys/class/power_supply/AC/online", "0\n");
+	put(t, "sys/class/power_supply/AC/type", "Mains\n");
+	out = run_ps(t, NULL);
+	want_line(out, "# HELP node_power_supply_capacity capacity value of /sys/class/power_supply/<power_supply>.");
+	want_line(out, "node_power_supply_capacity{power_supply=\"BAT0\"} 81");
+	want_line(out, "node_power_supply_energy_watthour{power_supply=\"BAT0\"} 36.58");
+	want_line(out, "node_power_supply_temp_celsius{power_supply=\"BAT0\"} 30.5");
+	want_line(out, "node_power_supply_voltage_volt{power_supply=\"BAT0\"} 1.6e-05");
+	want_line(out, "node_power_supply_cyclecount{power_supply=\"BAT0\"} 8");
+	want_line(out, "node_power_supply_online{power_supply=\"AC\"} 0");
+	want_line(out, "node_power_supply_info{power_supply=\"AC\",type=\"Mains\"} 1");
+	want_line(out, "node_power_supply_info{power_supply=\"BAT0\",status=\"Discharging\",type=\"Battery\"} 1");
+	assert_int_equal(node_success(out, "powersupplyclass"), 1);
+	free(out);
+	put(t, "sys/class/power_supply/AC/online", "1x\n");
+	out = run_ps(t, st);
+	buf_init(&sb, 1 << 20);
+	assert_int_equal(collect_stats_write(st, &sb), 0);
+	assert_int_equal(node_success(out, "powersupplyclass"), 0);
+	assert_null(strstr(out, "node_power_supply_"));
+	assert_non_null(strstr(buf_cstr(&sb), "k8smon_collector_errors_total{collector=\"node.powersupplyclass\"} 1\n"));
+	assert_int_equal(node_success(out, "loadavg"), 1);
+	free(out);
+	buf_fini(&sb);
+	collect_stats_free(st);
+}
+
 static void test_no_mdstat(void **state)
 {
 	/* No md driver: no data, not an error (node_exporter's ErrNoData). */
@@ -401,6 +471,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_mdstat, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hwmon, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hwmon_none, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_powersupply, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -38,6 +38,7 @@ static const struct node_sub node_subs[] = {
 	{ .name = "netdev", .fn = node_netdev },
 	{ .name = "netstat", .fn = node_netstat },
 	{ .name = "os", .fn = node_os },
+	{ .name = "powersupplyclass", .fn = node_powersupply },
 	{ .name = "pressure", .fn = node_pressure },
 	{ .name = "schedstat", .fn = node_schedstat },
 	{ .name = "sockstat", .fn = node_sockstat },

@@ -9,7 +9,7 @@
  *
  * Sub-collectors carry node-exporter's collector names: arp, conntrack, cpu,
  * diskstats, entropy, filefd, filesystem, hwmon, loadavg, meminfo, netclass, netdev,
- * mdadm, netstat, os, pressure, sockstat, softnet, stat, textfile, time, timex,
+ * mdadm, netstat, os, powersupplyclass, pressure, sockstat, softnet, stat, textfile, time, timex,
  * udp_queues, uname, vmstat; node_exporter_build_info is written as
  * node-exporter registers it, outside the collectors. Where node-exporter
  * versions differ, the release pinned in tests/peers/versions is followed

@@ -347,6 +347,9 @@ int node_thermal_zone(struct node_ctx *ctx);
 int node_cpufreq(struct node_ctx *ctx);
 int node_mdadm(struct node_ctx *ctx);
 int node_hwmon(struct node_ctx *ctx);
+int node_powersupply(struct node_ctx *ctx);
+/* strconv.ParseInt(s, 0, 64) of a NUL-terminated string, as a double. */
+int node_go_parse_int0(const char *s, double *out);
 /* Thermal throttle counters of the cpu collector (called by node_cpu). */
 int node_cpu_throttle(struct node_ctx *ctx);
 
