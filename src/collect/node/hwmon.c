@@ -81,6 +81,17 @@ struct hw_state {
 	size_t nrows, cap_rows;
 };
 
+/* src into dst (cap bytes), cut to fit. */
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 static const char *const sensor_types[] = { "vrm", "beep_enable", "update_interval", "in",
 					    "cpu", "fan", "pwm", "temp", "curr", "power",
 					    "energy", "humidity", "intrusion", "freq", NULL };
@@ -218,8 +229,8 @@ static int add_value_file(struct hw_state *s, const char *sensor, const char *pr
 			s->cap_props = nc;
 		}
 		p = &s->props[s->nprops++];
-		snprintf(p->sensor, sizeof(p->sensor), "%s", sensor);
-		snprintf(p->prop, sizeof(p->prop), "%s", prop);
+		copy_str(p->sensor, sizeof(p->sensor), sensor);
+		copy_str(p->prop, sizeof(p->prop), prop);
 	}
 	memcpy(p->value, b, strlen(b) + 1);
 	return 0;
@@ -281,10 +292,10 @@ static int add_row(struct hw_state *s, const char *chip, const char *sensor, con
 	if (!r)
 		return KM_ENOMEM;
 	r->kind = HW_SENSOR;
-	snprintf(r->fam, sizeof(r->fam), "%s", fam);
-	snprintf(r->help, sizeof(r->help), "%s", help);
-	snprintf(r->chip, sizeof(r->chip), "%s", chip);
-	snprintf(r->sensor, sizeof(r->sensor), "%s", sensor);
+	copy_str(r->fam, sizeof(r->fam), fam);
+	copy_str(r->help, sizeof(r->help), help);
+	copy_str(r->chip, sizeof(r->chip), chip);
+	copy_str(r->sensor, sizeof(r->sensor), sensor);
 	r->counter = counter;
 	r->v = v;
 	return 0;
@@ -405,9 +416,9 @@ static int write_sensor(struct hw_state *s, const char *chip, size_t from, size_
 		r->kind = HW_LABEL;
 		snprintf(r->fam, sizeof(r->fam), "node_hwmon_sensor_label");
 		snprintf(r->help, sizeof(r->help), "Label for given chip and sensor");
-		snprintf(r->chip, sizeof(r->chip), "%s", chip);
-		snprintf(r->sensor, sizeof(r->sensor), "%s", sensor);
-		snprintf(r->label, sizeof(r->label), "%s", label);
+		copy_str(r->chip, sizeof(r->chip), chip);
+		copy_str(r->sensor, sizeof(r->sensor), sensor);
+		copy_str(r->label, sizeof(r->label), label);
 		r->v = 1;
 	}
 	if (strcmp(type, "beep_enable") == 0)
@@ -470,8 +481,8 @@ static int update_chip(struct hw_state *s, const struct hw_chip *c, const char *
 			snprintf(r->fam, sizeof(r->fam), "node_hwmon_chip_names");
 			snprintf(r->help, sizeof(r->help),
 				 "Annotation metric for human-readable chip names");
-			snprintf(r->chip, sizeof(r->chip), "%s", chip);
-			snprintf(r->label, sizeof(r->label), "%s", cn);
+			copy_str(r->chip, sizeof(r->chip), chip);
+			copy_str(r->label, sizeof(r->label), cn);
 			r->v = 1;
 		}
 	}
@@ -511,7 +522,7 @@ static bool chip_base(const char *dir, char *dst, size_t cap)
 		if (*type && *name)
 			return snprintf(dst, cap, "%s_%s", type, name) < (int)cap;
 		if (*name) {
-			snprintf(dst, cap, "%s", name);
+			copy_str(dst, cap, name);
 			return true;
 		}
 	}
@@ -621,8 +632,8 @@ static int list_chips(const char *top, struct hw_chip **out, size_t *n)
 		memset(c, 0, sizeof(*c));
 		if (!chip_base(p, c->base, sizeof(c->base)))
 			continue;
-		snprintf(c->dir, sizeof(c->dir), "%s", p);
-		snprintf(c->entry, sizeof(c->entry), "%s", de->d_name);
+		copy_str(c->dir, sizeof(c->dir), p);
+		copy_str(c->entry, sizeof(c->entry), de->d_name);
 		if (snprintf(p, sizeof(p), "%s/name", c->dir) < (int)sizeof(p) &&
 		    read128(p, raw) == 0) {
 			char *b = raw, *e = raw + strlen(raw);
@@ -631,7 +642,7 @@ static int list_chips(const char *top, struct hw_chip **out, size_t *n)
 				b++;
 			while (e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
 				*--e = '\0';
-			snprintf(c->name_file, sizeof(c->name_file), "%s", b);
+			copy_str(c->name_file, sizeof(c->name_file), b);
 		}
 		(*n)++;
 	}
@@ -668,7 +679,7 @@ int node_hwmon(struct node_ctx *ctx)
 			same++;
 			same_name += strcmp(chips[j].name_file, chips[i].name_file) == 0;
 		}
-		snprintf(chip, sizeof(chip), "%s", chips[i].base);
+		copy_str(chip, sizeof(chip), chips[i].base);
 		if (same > 1) {
 			clean_name(chips[i].name_file, strlen(chips[i].name_file), suffix,
 				   sizeof(suffix));

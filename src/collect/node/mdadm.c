@@ -52,6 +52,17 @@ struct span {
 	size_t n;
 };
 
+/* src into dst (cap bytes), cut to fit. */
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 static bool is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
@@ -713,7 +724,7 @@ static int list_arrays(struct node_ctx *ctx, char (**names)[MD_NAME_MAX], size_t
 			*names = t;
 			cap = nc;
 		}
-		snprintf((*names)[*n], MD_NAME_MAX, "%s", de->d_name);
+		copy_str((*names)[*n], MD_NAME_MAX, de->d_name);
 		(*n)++;
 	}
 	closedir(d);
