@@ -89,9 +89,15 @@ int node_meminfo_parse(struct node_ctx *ctx, const char *data, size_t len)
 		}
 		if (!exported(key))
 			continue;
-		snprintf(name, sizeof(name), "node_memory_%s%s", key, bytes ? "_bytes" : "");
-		snprintf(help, sizeof(help), "Memory information field %s%s.", key,
-			 bytes ? "_bytes" : "");
+		{
+			const struct node_span sfx = bytes ? NS("_bytes") : NS("");
+			const struct node_span nm[] = { NS("node_memory_"), NSS(key), sfx };
+			const struct node_span hp[] = { NS("Memory information field "), NSS(key), sfx,
+							NS(".") };
+
+			node_cat(name, sizeof(name), nm, 3);
+			node_cat(help, sizeof(help), hp, 4);
+		}
 		rc = node_seen_add(&ctx->nc->seen, name);
 		if (rc < 0)
 			return rc;

@@ -336,7 +336,7 @@ int node_collect(struct node_collector *nc, const struct node_opts *opts, struct
 				    nc->pf.path);
 		}
 		if (stats) {
-			snprintf(sname, sizeof(sname), "node.%s", s->name);
+			node_cat(sname, sizeof(sname), (const struct node_span[]){ NS("node."), NSS(s->name) }, 2);
 			collect_stats_record(stats, sname, res[i].seconds, res[i].ok || nodata);
 		}
 	}

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/statfs.h>
 
 #include "base/buf.h"
@@ -312,6 +313,20 @@ int node_conntrack_stat_parse(const char *data, size_t len, double sum[CT_STAT_N
 /* mdstat: the node_md_{blocks,blocks_synced,disks,disks_required,state}
  * families (node_mdadm adds the sysfs ones). */
 int node_mdadm_parse(struct node_ctx *ctx, const char *data, size_t len);
+
+/* A piece of text for node_cat(); NS("literal") and NSS(string) make one. */
+struct node_span {
+	const char *p;
+	size_t n;
+};
+#define NS(lit) ((struct node_span){ (lit), sizeof(lit) - 1 })
+#define NSS(s) ((struct node_span){ (s), strlen(s) })
+
+/* dst = the n pieces concatenated, NUL-terminated, cut at cap - 1 bytes;
+ * returns the length before cutting (>= cap: it was cut). Builds the
+ * metric names and HELP texts of per-field families every scrape, where
+ * snprintf() cost a fifth of the node collector's user CPU. */
+size_t node_cat(char *dst, size_t cap, const struct node_span *s, size_t n);
 
 /* Writes a family with one unlabelled sample. */
 int node_write1(struct buf *out, const char *name, const char *help, enum expo_type type,
