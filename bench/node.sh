@@ -36,7 +36,7 @@ if [ "${PEER:-}" = latest ]; then
 fi
 [ -x "$NE" ] && [ -x "$K8SMON" ] || { echo "need $NE and $K8SMON"; exit 1; }
 # Every collector k8smon has (node_exporter names), textfile without a directory.
-COLLECTORS="arp bonding conntrack cpu cpufreq diskstats entropy filefd filesystem loadavg meminfo netclass netdev netstat os pressure schedstat sockstat softnet stat textfile thermal_zone time timex udp_queues uname vmstat"
+COLLECTORS="arp bonding conntrack cpu cpufreq diskstats entropy filefd filesystem hwmon loadavg mdadm meminfo netclass netdev netstat os powersupplyclass pressure schedstat sockstat softnet stat textfile thermal_zone time timex udp_queues uname vmstat"
 NEARGS="--collector.disable-defaults"
 for c in $COLLECTORS; do NEARGS="$NEARGS --collector.$c"; done
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

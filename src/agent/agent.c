@@ -149,6 +149,11 @@ static int write_node(struct agent *a, const struct config *c, struct buf *out)
 		.netdev_exclude = c->netdev_exclude,
 		/* kube-prometheus excludes the same devices from netclass as from netdev. */
 		.netclass_exclude = c->netdev_exclude,
+		.netdev_include = c->netdev_include,
+		.diskstats_exclude = c->diskstats_exclude,
+		.diskstats_include = c->diskstats_include,
+		.disabled = c->node_disabled,
+		.mount_timeout_ms = a->flags->mount_timeout_ms,
 		.textfile_dir = a->flags->textfile_dir,
 	};
 

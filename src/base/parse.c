@@ -91,17 +91,20 @@ int parse_double(const char *s, size_t n, double *out)
 	/* strtod accepts hex floats and leading spaces; Prometheus does not. */
 	if (tmp[0] == ' ' || tmp[0] == '\t' || strchr(tmp, 'x') || strchr(tmp, 'X'))
 		return KM_EINVAL;
-	if (strcasecmp(tmp, "nan") == 0) {
-		*out = NAN;
-		return 0;
-	}
-	if (strcasecmp(tmp, "+inf") == 0 || strcasecmp(tmp, "inf") == 0) {
-		*out = INFINITY;
-		return 0;
-	}
-	if (strcasecmp(tmp, "-inf") == 0) {
-		*out = -INFINITY;
-		return 0;
+	/* The names start with a letter or a sign; most input is digits. */
+	if (!(tmp[0] >= '0' && tmp[0] <= '9')) {
+		if (strcasecmp(tmp, "nan") == 0) {
+			*out = NAN;
+			return 0;
+		}
+		if (strcasecmp(tmp, "+inf") == 0 || strcasecmp(tmp, "inf") == 0) {
+			*out = INFINITY;
+			return 0;
+		}
+		if (strcasecmp(tmp, "-inf") == 0) {
+			*out = -INFINITY;
+			return 0;
+		}
 	}
 	errno = 0;
 	v = strtod(tmp, &end);

@@ -10,6 +10,7 @@
 #include "base/parse.h"
 #include "collect/kubestate/crs.h"
 #include "collect/kubestate/kinds.h"
+#include "collect/node/node.h"
 #include "config/selector.h"
 
 static bool list_has(const struct str_list *l, const char *s)
@@ -83,6 +84,8 @@ static int get_rx(const json_t *obj, const char *key, const char *path, struct r
 		snprintf(err, errlen, "%s.%s: must be a string (a regular expression)", path, key);
 		return KM_EINVAL;
 	}
+	/* The monitor's field replaces the flag's filter. */
+	rx_free(*out);
 	*out = rx_new_search(json_string_value(v), why, sizeof(why));
 	if (!*out) {
 		snprintf(err, errlen, "%s.%s: %s", path, key, why);
@@ -459,6 +462,8 @@ static int apply_monitor(struct config *c, const json_t *m, char *err, size_t er
 			rc = get_rx(node, "fsTypesExclude", "spec.node", &c->fs_types_exclude, err, errlen);
 		if (!rc)
 			rc = get_rx(node, "netdevExclude", "spec.node", &c->netdev_exclude, err, errlen);
+		if (!rc)
+			rc = get_rx(node, "diskstatsExclude", "spec.node", &c->diskstats_exclude, err, errlen);
 		if (rc)
 			return rc;
 	}
@@ -507,6 +512,50 @@ static int apply_monitor(struct config *c, const json_t *m, char *err, size_t er
 	return 0;
 }
 
+/* One filter flag compiled (search semantics); "" leaves *out NULL. */
+static int flag_rx(const char *v, const char *name, struct rx **out, char *err, size_t errlen)
+{
+	char why[256];
+
+	if (!v || !v[0])
+		return 0;
+	*out = rx_new_search(v, why, sizeof(why));
+	if (!*out) {
+		snprintf(err, errlen, "-%s: %s", name, why);
+		return KM_EINVAL;
+	}
+	return 0;
+}
+
+/* The node collector's filters and switches from node_exporter's flags;
+ * a K8sMonitor's spec.node fields then replace the filters they name. */
+static int node_from_flags(struct config *c, const struct flags *f, char *err, size_t errlen)
+{
+	uint64_t all = node_sub_count() >= 64 ? ~0ull : (1ull << node_sub_count()) - 1;
+	int rc = flag_rx(f->fs_mount_points_exclude, "collector.filesystem.mount-points-exclude",
+			 &c->mount_points_exclude, err, errlen);
+
+	if (!rc)
+		rc = flag_rx(f->fs_types_exclude, "collector.filesystem.fs-types-exclude",
+			     &c->fs_types_exclude, err, errlen);
+	if (!rc)
+		rc = flag_rx(f->netdev_device_exclude, "collector.netdev.device-exclude",
+			     &c->netdev_exclude, err, errlen);
+	if (!rc)
+		rc = flag_rx(f->netdev_device_include, "collector.netdev.device-include",
+			     &c->netdev_include, err, errlen);
+	if (!rc)
+		rc = flag_rx(f->diskstats_device_exclude, "collector.diskstats.device-exclude",
+			     &c->diskstats_exclude, err, errlen);
+	if (!rc)
+		rc = flag_rx(f->diskstats_device_include, "collector.diskstats.device-include",
+			     &c->diskstats_include, err, errlen);
+	/* As node_exporter: -collector.disable-defaults turns off every
+	 * collector not explicitly enabled; -no-collector.<name> wins. */
+	c->node_disabled = (f->node_disable_defaults ? all & ~f->node_on : 0) | f->node_off;
+	return rc;
+}
+
 struct config *config_build(const struct flags *f, const json_t *monitor, char *err, size_t errlen)
 {
 	struct config *c = calloc(1, sizeof(*c));
@@ -525,6 +574,10 @@ struct config *config_build(const struct flags *f, const json_t *monitor, char *
 	if (!c->source || !c->from || list_copy(&c->namespaces, &f->namespaces) ||
 	    list_copy(&c->exclude_namespaces, &f->exclude_namespaces))
 		goto nomem;
+	if (node_from_flags(c, f, err, errlen)) {
+		config_unref(c);
+		return NULL;
+	}
 	if (monitor) {
 		int rc = apply_monitor(c, monitor, err, errlen);
 		if (rc == KM_ENOMEM)
@@ -567,6 +620,9 @@ void config_unref(struct config *c)
 	rx_free(c->mount_points_exclude);
 	rx_free(c->fs_types_exclude);
 	rx_free(c->netdev_exclude);
+	rx_free(c->diskstats_exclude);
+	rx_free(c->netdev_include);
+	rx_free(c->diskstats_include);
 	json_decref(c->ks_labels_allowlist);
 	json_decref(c->ks_annotations_allowlist);
 	crs_free(c->ks_crs);

@@ -35,6 +35,11 @@ struct config {
 	struct rx *mount_points_exclude;
 	struct rx *fs_types_exclude;
 	struct rx *netdev_exclude;
+	struct rx *diskstats_exclude;
+	/* From the flags only (no K8sMonitor field): */
+	struct rx *netdev_include;
+	struct rx *diskstats_include;
+	uint64_t node_disabled;       /* node_opts.disabled */
 	/* kube-state filters */
 	struct str_list ks_resources;   /* empty = all */
 	struct rx *ks_allow;            /* owned; the allowlist joined into one regex; NULL = all */

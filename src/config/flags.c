@@ -9,6 +9,8 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/parse.h"
+#include "base/rx.h"
+#include "collect/node/node.h"
 #include "remotewrite/rw.h"
 
 enum flag_type { F_BOOL, F_STR, F_DURATION, F_LIST, F_COLLECTORS, F_INT, F_COUNT, F_LEVEL, F_FORMAT,
@@ -53,6 +55,24 @@ static const struct flag_def defs[] = {
 	{ "collector.textfile.directory", F_STR, OFF(textfile_dir), "",
 	  "Directory (or glob) of *.prom files for the node textfile collector, as node-exporter's "
 	  "--collector.textfile.directory; empty: none" },
+	{ "collector.filesystem.mount-points-exclude", F_STR, OFF(fs_mount_points_exclude), "",
+	  "Regexp of mount points to exclude from the node filesystem collector (node_exporter's flag; "
+	  "empty: its default; a K8sMonitor's spec.node.mountPointsExclude wins)" },
+	{ "collector.filesystem.fs-types-exclude", F_STR, OFF(fs_types_exclude), "",
+	  "Regexp of filesystem types to exclude (empty: node_exporter's default; spec.node.fsTypesExclude wins)" },
+	{ "collector.filesystem.mount-timeout", F_DURATION, OFF(mount_timeout_ms), "5s",
+	  "How long a statfs() may take before the mount point is reported as stuck "
+	  "(node_filesystem_device_error with device_error=\"mountpoint timeout\") and skipped until "
+	  "the call returns; network and FUSE filesystems only (node_exporter's flag)" },
+	{ "collector.netdev.device-exclude", F_STR, OFF(netdev_device_exclude), "",
+	  "Regexp of network devices to exclude from netdev and netclass (spec.node.netdevExclude wins)" },
+	{ "collector.netdev.device-include", F_STR, OFF(netdev_device_include), "",
+	  "Regexp of network devices to include (mutually exclusive to device-exclude)" },
+	{ "collector.diskstats.device-exclude", F_STR, OFF(diskstats_device_exclude), "",
+	  "Regexp of block devices to exclude from diskstats (empty: node_exporter's default; "
+	  "spec.node.diskstatsExclude wins)" },
+	{ "collector.diskstats.device-include", F_STR, OFF(diskstats_device_include), "",
+	  "Regexp of block devices to include (the default exclude then does not apply)" },
 	{ "loggerLevel", F_LEVEL, OFF(log_level), "INFO", "Minimum log level: DEBUG, INFO, WARN, ERROR, FATAL" },
 	{ "loggerFormat", F_FORMAT, OFF(log_format), "logfmt", "Log format: logfmt or json" },
 	{ "tls", F_BOOL, OFF(tls), "false", "Serve HTTPS on httpListenAddr" },
@@ -328,6 +348,10 @@ static void usage(FILE *out)
 			fprintf(out, " (default \"%s\")", defs[i].def);
 		fputc('\n', out);
 	}
+	fprintf(out, "  -collector.<name>[=false], -no-collector.<name>\n    \tSwitch a node sub-collector on or off, as node_exporter (");
+	for (size_t i = 0; i < node_sub_count(); i++)
+		fprintf(out, "%s%s", i ? ", " : "", node_sub_name(i));
+	fprintf(out, ")\n  -collector.disable-defaults\n    \tOnly the node sub-collectors enabled with -collector.<name> run\n");
 	fprintf(out, "  -version\n    \tPrint the version and exit\n");
 }
 
@@ -418,6 +442,91 @@ static int check_remote_write(const struct flags *f, char *err, size_t errlen)
 	return 0;
 }
 
+/* node_exporter's -collector.<name>[=bool], -no-collector.<name> and
+ * -collector.disable-defaults. KM_ENOENT: not such a flag (the caller
+ * reports an unknown flag); another error has its message in err. */
+static int node_collector_flag(struct flags *f, const char *name, size_t nlen, const char *val,
+			       char *err, size_t errlen)
+{
+	char sub[64];
+	bool on = true, neg = false;
+	int idx;
+
+	if (nlen > 13 && strncmp(name, "no-collector.", 13) == 0) {
+		neg = true;
+		name += 13;
+		nlen -= 13;
+	} else if (nlen > 10 && strncmp(name, "collector.", 10) == 0) {
+		name += 10;
+		nlen -= 10;
+	} else {
+		return KM_ENOENT;
+	}
+	if (nlen >= sizeof(sub))
+		return KM_ENOENT;
+	memcpy(sub, name, nlen);
+	sub[nlen] = '\0';
+	if (val && parse_bool(val, strlen(val), &on)) {
+		snprintf(err, errlen, "invalid value \"%.64s\" for flag -%s%s: not a boolean (true or false)",
+			 val, neg ? "no-collector." : "collector.", sub);
+		return KM_EINVAL;
+	}
+	if (neg)
+		on = !on;
+	if (!neg && strcmp(sub, "disable-defaults") == 0) {
+		f->node_disable_defaults = on;
+		return 0;
+	}
+	idx = node_sub_index(sub);
+	if (idx < 0)
+		return KM_ENOENT;
+	if (on) {
+		f->node_on |= 1ull << idx;
+		f->node_off &= ~(1ull << idx);
+	} else {
+		f->node_off |= 1ull << idx;
+		f->node_on &= ~(1ull << idx);
+	}
+	return 0;
+}
+
+/* The filter flags compile (search semantics, as Go's regexp.MatchString)
+ * and the include/exclude pairs node_exporter refuses together. */
+static int check_node_filters(const struct flags *f, char *err, size_t errlen)
+{
+	static const char *const names[] = {
+		"collector.filesystem.mount-points-exclude", "collector.filesystem.fs-types-exclude",
+		"collector.netdev.device-exclude", "collector.netdev.device-include",
+		"collector.diskstats.device-exclude", "collector.diskstats.device-include",
+	};
+	const char *const vals[] = { f->fs_mount_points_exclude, f->fs_types_exclude,
+				     f->netdev_device_exclude, f->netdev_device_include,
+				     f->diskstats_device_exclude, f->diskstats_device_include };
+	char why[200];
+
+	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+		struct rx *r;
+
+		if (!vals[i] || !vals[i][0])
+			continue;
+		r = rx_new_search(vals[i], why, sizeof(why));
+		if (!r) {
+			snprintf(err, errlen, "invalid value \"%.128s\" for flag -%s: %s", vals[i], names[i], why);
+			return KM_EINVAL;
+		}
+		rx_free(r);
+	}
+	if (f->netdev_device_exclude[0] && f->netdev_device_include[0]) {
+		snprintf(err, errlen, "flags -collector.netdev.device-exclude and -collector.netdev.device-include are mutually exclusive");
+		return KM_EINVAL;
+	}
+	if (f->diskstats_device_exclude[0] && f->diskstats_device_include[0]) {
+		snprintf(err, errlen, "flags -collector.diskstats.device-exclude and -collector.diskstats.device-include are mutually exclusive");
+		return KM_EINVAL;
+	}
+	return 0;
+}
+
 enum flags_result flags_parse(struct flags *f, int argc, char **argv, FILE *out,
 			      char *err, size_t errlen)
 {
@@ -468,6 +577,14 @@ enum flags_result flags_parse(struct flags *f, int argc, char **argv, FILE *out,
 		}
 		d = find_def(name, nlen);
 		if (!d) {
+			int nrc = node_collector_flag(f, name, nlen, eq ? eq + 1 : NULL, err, errlen);
+
+			if (nrc == 0)
+				continue;
+			if (nrc != KM_ENOENT)
+				return FLAGS_EXIT_USAGE;
+		}
+		if (!d) {
 			suggest(name, nlen, why, sizeof(why));
 			snprintf(err, errlen, "unknown flag -%.*s%s (see -help for the list)", (int)(nlen > 80 ? 80 : nlen),
 				 name, why);
@@ -507,6 +624,8 @@ enum flags_result flags_parse(struct flags *f, int argc, char **argv, FILE *out,
 		return FLAGS_EXIT_USAGE;
 	}
 	if (check_remote_write(f, err, errlen))
+		return FLAGS_EXIT_USAGE;
+	if (check_node_filters(f, err, errlen))
 		return FLAGS_EXIT_USAGE;
 	if (f->renew_deadline_ms >= f->lease_duration_ms) {
 		snprintf(err, errlen, "flag -leaderElection.renewDeadline must be shorter than -leaderElection.leaseDuration");

@@ -46,6 +46,20 @@ struct flags {
 	char *sysfs;
 	char *rootfs;
 	char *textfile_dir;   /* node textfile collector directory or glob; "" none */
+	/* node_exporter's filter flags (regexes, search semantics; "" = the
+	 * node collector's default), validated by flags_parse(). */
+	char *fs_mount_points_exclude;
+	char *fs_types_exclude;
+	char *netdev_device_exclude;
+	char *netdev_device_include;
+	char *diskstats_device_exclude;
+	char *diskstats_device_include;
+	/* -collector.<name> / -no-collector.<name> / -collector.disable-defaults
+	 * for the node sub-collectors: bit i is node_sub_name(i), the last flag
+	 * for a name wins. */
+	uint64_t node_on, node_off;
+	int64_t mount_timeout_ms;    /* -collector.filesystem.mount-timeout */
+	bool node_disable_defaults;
 	char *log_level;
 	char *log_format;
 	bool tls;

@@ -158,7 +158,11 @@ for fam in node_sockstat_TCP_inuse node_softnet_processed_total node_udp_queues 
 	node_arp_entries node_nf_conntrack_stat_found node_entropy_available_bits \
 	node_schedstat_running_seconds_total node_bonding_active node_thermal_zone_temp \
 	node_cooling_device_cur_state node_cpu_scaling_governor node_cpu_scaling_frequency_max_hertz \
-	node_cpu_core_throttles_total node_cpu_package_throttles_total; do
+	node_cpu_core_throttles_total node_cpu_package_throttles_total \
+	node_md_disks node_md_state node_md_blocks_synced node_md_raid_disks node_md_degraded \
+	node_hwmon_temp_celsius node_hwmon_chip_names node_hwmon_sensor_label node_hwmon_fan_rpm \
+	node_hwmon_in_volts node_hwmon_freq_freq_mhz node_hwmon_pwm_enable \
+	node_power_supply_info node_power_supply_online node_power_supply_energy_watthour; do
 	grep -q "^$fam" "$TMP/fixtures.ours" || { echo "FAIL: fixtures: no $fam"; fail=1; }
 done
 [ $fail -eq 0 ] && echo "node_exporter $VER side by side: ok"

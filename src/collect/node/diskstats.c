@@ -189,7 +189,9 @@ int node_diskstats_parse(struct node_ctx *ctx, const char *data, size_t len)
 			return rc;
 		if (!parse_field(&lp, lend, &f, &flen) || flen >= DISK_NAME_MAX)
 			return KM_EPARSE;
-		if (node_rx_match(&ctx->nc->rxc[RXC_DISK], ctx->diskstats_exclude, f, flen))
+		if (ctx->diskstats_include
+			    ? !node_rx_match(&ctx->nc->rxc[RXC_DISK_INC], ctx->diskstats_include, f, flen)
+			    : node_rx_match(&ctx->nc->rxc[RXC_DISK], ctx->diskstats_exclude, f, flen))
 			continue;
 		rc = node_rows_reserve(nc, (n + 1) * sizeof(*r));
 		if (rc)

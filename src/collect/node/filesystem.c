@@ -11,9 +11,11 @@
  * exported for that mount (>= v1.7 behaviour; mount_info left out too, as
  * v1.12 does).
  *
- * Known gap: node-exporter marks a mount whose statfs() hangs (dead NFS) as
- * stuck and skips it on later scrapes; here a hanging statfs blocks this
- * scrape. */
+ * A statfs() that hangs (dead NFS server, hung FUSE daemon) is waited for
+ * at most ctx->mount_timeout_ms (node_exporter's mount-timeout, 5 s): the
+ * mount is then reported with device_error "mountpoint timeout" (value 1,
+ * readonly 0, as node_exporter reports a stuck mount), logged, and skipped
+ * without a new statfs() until the blocked call returns (statfs_timed.c). */
 #include "collect/node/node_int.h"
 
 #include <ctype.h>
@@ -167,6 +169,36 @@ static int write_family(struct node_ctx *ctx, const struct fs_row *rows, size_t 
 	return rc;
 }
 
+/* statfs() of one mount: *e is its errno (0: st filled); a stuck mount
+ * gets r->err "mountpoint timeout" and *e 0 with st unused. */
+static int fs_stat(struct node_ctx *ctx, const char *path, struct fs_row *r, struct statfs *st,
+		   int *e)
+{
+	struct node_collector *nc = ctx->nc;
+	int rc;
+
+	*e = 0;
+	if (node_statfs_direct(r->fstype)) {
+		if (nc->statfs_fn(path, st) != 0)
+			*e = errno;
+		return 0;
+	}
+	if (stuck_set_has(nc->stuck, r->mp)) {
+		snprintf(r->err, sizeof(r->err), "mountpoint timeout");
+		return 0;
+	}
+	rc = node_statfs_timed(nc->statfs_fn, nc->stuck, path, r->mp, ctx->mount_timeout_ms, st, e);
+	if (rc == KM_ETIMEDOUT) {
+		log_limited(&nc->stuck_limit, 60000, LOG_WARN, "node",
+			    "filesystem: statfs(%s) did not return within %lld ms: mount point %s "
+			    "reported as stuck (device_error \"mountpoint timeout\") until it answers",
+			    path, (long long)ctx->mount_timeout_ms, r->mp);
+		snprintf(r->err, sizeof(r->err), "mountpoint timeout");
+		return 0;
+	}
+	return rc;
+}
+
 int node_filesystem_parse(struct node_ctx *ctx, char *data, size_t len)
 {
 	struct node_collector *nc = ctx->nc;
@@ -182,6 +214,7 @@ int node_filesystem_parse(struct node_ctx *ctx, char *data, size_t len)
 		const char *mnt_opts, *super_opts;
 		struct fs_row r;
 		struct statfs st;
+		int e;
 
 		if (!nl)
 			nl = end;
@@ -208,8 +241,13 @@ int node_filesystem_parse(struct node_ctx *ctx, char *data, size_t len)
 		rc = node_path_join(path, sizeof(path), ctx->rootfs, r.mp);
 		if (rc)
 			return rc;
-		if (statfs(path, &st) != 0) {
-			error_text(errno, r.err, sizeof(r.err));
+		rc = fs_stat(ctx, path, &r, &st, &e);
+		if (rc)
+			return rc;
+		if (e) {
+			error_text(e, r.err, sizeof(r.err));
+		} else if (r.err[0]) {
+			r.ro = false;
 		} else {
 			double bs = (double)st.f_bsize;
 

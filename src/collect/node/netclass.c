@@ -249,8 +249,12 @@ int node_netclass(struct node_ctx *ctx)
 			any |= (rows[i].have >> a) & 1u;
 		if (!any)
 			continue;
-		snprintf(name, sizeof(name), "node_network_%s", nc_attrs[a].metric);
-		snprintf(help, sizeof(help), "Network device property: %s", nc_attrs[a].metric);
+		node_cat(name, sizeof(name),
+			 (const struct node_span[]){ NS("node_network_"), NSS(nc_attrs[a].metric) }, 2);
+		node_cat(help, sizeof(help),
+			 (const struct node_span[]){ NS("Network device property: "),
+						     NSS(nc_attrs[a].metric) },
+			 2);
 		rc = expo_family(ctx->out, name, help, nc_attrs[a].type);
 		for (size_t i = 0; !rc && i < n; i++) {
 			struct label_pair l = { "device", rows[i].dev };

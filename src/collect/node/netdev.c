@@ -82,6 +82,9 @@ int node_netdev_parse(struct node_ctx *ctx, const char *data, size_t len)
 			return KM_EPARSE;
 		if (ctx->netdev_exclude && node_rx_match(&ctx->nc->rxc[RXC_NETDEV], ctx->netdev_exclude, name, nlen))
 			continue;
+		if (ctx->netdev_include &&
+		    !node_rx_match(&ctx->nc->rxc[RXC_NETDEV_INC], ctx->netdev_include, name, nlen))
+			continue;
 		rc = node_rows_reserve(nc, (n + 1) * sizeof(*rows));
 		if (rc)
 			return rc;
@@ -106,8 +109,14 @@ int node_netdev_parse(struct node_ctx *ctx, const char *data, size_t len)
 	for (int i = 0; i < NETDEV_KEYS; i++) {
 		char mname[64], help[64];
 
-		snprintf(mname, sizeof(mname), "node_network_%s_total", netdev_keys[i]);
-		snprintf(help, sizeof(help), "Network device statistic %s.", netdev_keys[i]);
+		node_cat(mname, sizeof(mname),
+			 (const struct node_span[]){ NS("node_network_"), NSS(netdev_keys[i]),
+						     NS("_total") },
+			 3);
+		node_cat(help, sizeof(help),
+			 (const struct node_span[]){ NS("Network device statistic "),
+						     NSS(netdev_keys[i]), NS(".") },
+			 3);
 		rc = expo_family(ctx->out, mname, help, EXPO_COUNTER);
 		for (size_t r = 0; !rc && r < n; r++) {
 			struct label_pair l = { "device", rows[r].dev };

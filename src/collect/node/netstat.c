@@ -37,7 +37,7 @@ static int emit(struct node_ctx *ctx, const char *proto, size_t plen, const char
 	rc = parse_double(val, vlen, &v);
 	if (rc)
 		return rc;
-	snprintf(name, sizeof(name), "node_netstat_%s", key);
+	node_cat(name, sizeof(name), (const struct node_span[]){ NS("node_netstat_"), NSS(key) }, 2);
 	/* The filter may pass any field text (".*_InErrors"); a name that is
 	 * not a metric name would break the whole exposition. */
 	if (!metric_name_valid(name, strlen(name)))
@@ -45,7 +45,10 @@ static int emit(struct node_ctx *ctx, const char *proto, size_t plen, const char
 	rc = node_seen_add(&ctx->nc->seen, name);
 	if (rc)
 		return rc < 0 ? rc : 0;
-	snprintf(help, sizeof(help), "Statistic %.*s%.*s.", (int)plen, proto, (int)flen, field);
+	node_cat(help, sizeof(help),
+		 (const struct node_span[]){ NS("Statistic "), { proto, plen }, { field, flen },
+					     NS(".") },
+		 4);
 	return node_write1(ctx->out, name, help, EXPO_UNTYPED, v);
 }
 

@@ -30,12 +30,15 @@ static const struct node_sub node_subs[] = {
 	{ .name = "entropy", .fn = node_entropy },
 	{ .name = "filefd", .fn = node_filefd },
 	{ .name = "filesystem", .fn = node_filesystem },
+	{ .name = "hwmon", .fn = node_hwmon },
 	{ .name = "loadavg", .fn = node_loadavg },
+	{ .name = "mdadm", .fn = node_mdadm },
 	{ .name = "meminfo", .fn = node_meminfo },
 	{ .name = "netclass", .fn = node_netclass },
 	{ .name = "netdev", .fn = node_netdev },
 	{ .name = "netstat", .fn = node_netstat },
 	{ .name = "os", .fn = node_os },
+	{ .name = "powersupplyclass", .fn = node_powersupply },
 	{ .name = "pressure", .fn = node_pressure },
 	{ .name = "schedstat", .fn = node_schedstat },
 	{ .name = "sockstat", .fn = node_sockstat },
@@ -52,6 +55,26 @@ static const struct node_sub node_subs[] = {
 };
 
 #define NSUBS (sizeof(node_subs) / sizeof(node_subs[0]))
+
+_Static_assert(NSUBS <= 64, "node_opts.disabled has one bit per sub-collector");
+
+size_t node_sub_count(void)
+{
+	return NSUBS;
+}
+
+const char *node_sub_name(size_t i)
+{
+	return i < NSUBS ? node_subs[i].name : NULL;
+}
+
+int node_sub_index(const char *name)
+{
+	for (size_t i = 0; i < NSUBS; i++)
+		if (strcmp(node_subs[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
 
 static struct rx *compile_default(const char *pattern)
 {
@@ -95,7 +118,9 @@ struct node_collector *node_collector_new(void)
 	nc->def_vmstat_fields = compile_default(NODE_DEF_VMSTAT_FIELDS);
 	nc->def_netstat_fields = compile_default(NODE_DEF_NETSTAT_FIELDS);
 	nc->limits = calloc(NSUBS, sizeof(*nc->limits));
-	if (!nc->def_mount_exclude || !nc->def_fstype_exclude || !nc->def_disk_exclude ||
+	nc->stuck = stuck_set_new();
+	nc->statfs_fn = statfs;
+	if (!nc->stuck || !nc->def_mount_exclude || !nc->def_fstype_exclude || !nc->def_disk_exclude ||
 	    !nc->def_vmstat_fields || !nc->def_netstat_fields || !nc->limits) {
 		node_collector_free(nc);
 		return NULL;
@@ -121,6 +146,7 @@ void node_collector_free(struct node_collector *nc)
 	free(nc->cpu_new);
 	free(nc->rows);
 	free(nc->limits);
+	stuck_set_unref(nc->stuck);
 	pthread_mutex_destroy(&nc->mu);
 	free(nc);
 }
@@ -271,11 +297,14 @@ int node_collect(struct node_collector *nc, const struct node_opts *opts, struct
 	ctx.mount_points_exclude = rx_or(opts->mount_points_exclude, nc->def_mount_exclude);
 	ctx.fs_types_exclude = rx_or(opts->fs_types_exclude, nc->def_fstype_exclude);
 	ctx.netdev_exclude = opts->netdev_exclude;
+	ctx.netdev_include = opts->netdev_include;
+	ctx.diskstats_include = opts->diskstats_include;
 	ctx.netclass_exclude = opts->netclass_exclude;
 	ctx.diskstats_exclude = rx_or(opts->diskstats_exclude, nc->def_disk_exclude);
 	ctx.vmstat_fields = rx_or(opts->vmstat_fields, nc->def_vmstat_fields);
 	ctx.netstat_fields = rx_or(opts->netstat_fields, nc->def_netstat_fields);
 	ctx.textfile_dir = opts->textfile_dir;
+	ctx.mount_timeout_ms = opts->mount_timeout_ms > 0 ? opts->mount_timeout_ms : 5000;
 	ctx.out_start = start;
 
 	pthread_mutex_lock(&nc->mu);
@@ -286,6 +315,8 @@ int node_collect(struct node_collector *nc, const struct node_opts *opts, struct
 		bool nodata;
 
 		if (opts->collectors && !rx_match(opts->collectors, s->name, strlen(s->name)))
+			continue;
+		if (opts->disabled & (1ull << i))
 			continue;
 		t0 = clock_mono_ns();
 		rc = s->fn(&ctx);
@@ -305,7 +336,7 @@ int node_collect(struct node_collector *nc, const struct node_opts *opts, struct
 				    nc->pf.path);
 		}
 		if (stats) {
-			snprintf(sname, sizeof(sname), "node.%s", s->name);
+			node_cat(sname, sizeof(sname), (const struct node_span[]){ NS("node."), NSS(s->name) }, 2);
 			collect_stats_record(stats, sname, res[i].seconds, res[i].ok || nodata);
 		}
 	}

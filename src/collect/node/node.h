@@ -8,14 +8,17 @@
  * scrape without rebuilding the collector.
  *
  * Sub-collectors carry node-exporter's collector names: arp, conntrack, cpu,
- * diskstats, entropy, filefd, filesystem, loadavg, meminfo, netclass, netdev,
- * netstat, os, pressure, sockstat, softnet, stat, textfile, time, timex,
+ * diskstats, entropy, filefd, filesystem, hwmon, loadavg, meminfo, netclass, netdev,
+ * mdadm, netstat, os, powersupplyclass, pressure, sockstat, softnet, stat, textfile, time, timex,
  * udp_queues, uname, vmstat; node_exporter_build_info is written as
  * node-exporter registers it, outside the collectors. Where node-exporter
  * versions differ, the release pinned in tests/peers/versions is followed
  * (tests/integration/test_node_exporter_latest.sh compares with it). */
 #ifndef K8SMON_COLLECT_NODE_H
 #define K8SMON_COLLECT_NODE_H
+
+#include <stddef.h>
+#include <stdint.h>
 
 #include "base/buf.h"
 #include "base/rx.h"
@@ -29,7 +32,11 @@ struct node_opts {
 	const struct rx *mount_points_exclude;
 	const struct rx *fs_types_exclude;
 	const struct rx *netdev_exclude;      /* default: none (lo is exported) */
+	const struct rx *netdev_include;      /* default: none (every device) */
 	const struct rx *diskstats_exclude;
+	/* Given: diskstats keeps only the matching devices and the default
+	 * exclude does not apply (as node_exporter's device-include). */
+	const struct rx *diskstats_include;
 	const struct rx *netclass_exclude;    /* default: none */
 	const struct rx *vmstat_fields;       /* default ^(oom_kill|pgpg|pswp|pg.*fault).* */
 	const struct rx *netstat_fields;      /* default: node-exporter's field list */
@@ -39,7 +46,22 @@ struct node_opts {
 	const char *textfile_dir;
 	/* Borrowed; sub-collector names to run (e.g. "cpu|meminfo"); NULL runs all. */
 	const struct rx *collectors;
+	/* node_exporter's --collector.filesystem.mount-timeout: how long a
+	 * statfs() may take before the mount is reported as stuck
+	 * (device_error "mountpoint timeout") and skipped until the call
+	 * returns. 0: 5 s. */
+	int64_t mount_timeout_ms;
+	/* Sub-collectors switched off, bit i for node_sub_name(i)
+	 * (-no-collector.<name>, -collector.disable-defaults). */
+	uint64_t disabled;
 };
+
+/* The sub-collectors, in the order node_collect() runs them: how many,
+ * the name of the i-th (static string), and the index of a name (-1 when
+ * there is no such sub-collector). At most 64. */
+size_t node_sub_count(void);
+const char *node_sub_name(size_t i);
+int node_sub_index(const char *name);
 
 struct node_collector;
 

@@ -28,6 +28,23 @@ void procfile_fini(struct procfile *pf)
 	buf_fini(&pf->b);
 }
 
+size_t node_cat(char *dst, size_t cap, const struct node_span *s, size_t n)
+{
+	size_t len = 0, w = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t k = s[i].n;
+
+		if (w + k >= cap)
+			k = cap - 1 - w;
+		memcpy(dst + w, s[i].p, k);
+		w += k;
+		len += s[i].n;
+	}
+	dst[w] = '\0';
+	return len;
+}
+
 int node_path_join(char *dst, size_t dstlen, const char *base, const char *rel)
 {
 	size_t bl = strlen(base);

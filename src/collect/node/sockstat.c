@@ -27,14 +27,18 @@ static int ss_write(struct node_ctx *ctx, const char *proto, size_t plen, const 
 	char name[128], help[128];
 	int n;
 
-	n = snprintf(name, sizeof(name), "node_sockstat_%.*s_%s", (int)plen, proto, key);
-	if (n < 0 || (size_t)n >= sizeof(name))
+	if (node_cat(name, sizeof(name),
+		     (const struct node_span[]){ NS("node_sockstat_"), { proto, plen }, NS("_"),
+						 NSS(key) },
+		     4) >= sizeof(name))
 		return KM_EPARSE;
 	if (strcmp(key, "used") == 0)
-		snprintf(help, sizeof(help), "Number of IPv4 sockets in use.");
+		node_cat(help, sizeof(help), (const struct node_span[]){ NS("Number of IPv4 sockets in use.") }, 1);
 	else
-		snprintf(help, sizeof(help), "Number of %.*s sockets in state %s.", (int)plen,
-			 proto, key);
+		node_cat(help, sizeof(help),
+			 (const struct node_span[]){ NS("Number of "), { proto, plen },
+						     NS(" sockets in state "), NSS(key), NS(".") },
+			 5);
 	/* A repeated protocol line must not repeat a family. */
 	n = node_seen_add(&ctx->nc->seen, name);
 	if (n)

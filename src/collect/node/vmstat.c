@@ -33,7 +33,7 @@ int node_vmstat_parse(struct node_ctx *ctx, const char *data, size_t len)
 			return KM_EPARSE;
 		if (!node_rx_match(&ctx->nc->rxc[RXC_VMSTAT], ctx->vmstat_fields, f, flen))
 			continue;
-		snprintf(name, sizeof(name), "node_vmstat_%.*s", (int)flen, f);
+		node_cat(name, sizeof(name), (const struct node_span[]){ NS("node_vmstat_"), { f, flen } }, 2);
 		/* The filter may pass any field text ("pg.*fault"); a name that
 		 * is not a metric name would break the whole exposition. */
 		if (!metric_name_valid(name, strlen(name)))
@@ -43,7 +43,10 @@ int node_vmstat_parse(struct node_ctx *ctx, const char *data, size_t len)
 			return rc;
 		if (rc)
 			continue;
-		snprintf(help, sizeof(help), "/proc/vmstat information field %.*s.", (int)flen, f);
+		node_cat(help, sizeof(help),
+			 (const struct node_span[]){ NS("/proc/vmstat information field "), { f, flen },
+						     NS(".") },
+			 3);
 		rc = node_write1(ctx->out, name, help, EXPO_UNTYPED, v);
 		if (rc)
 			return rc;
