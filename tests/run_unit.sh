@@ -6,6 +6,7 @@
 set -u
 cd "$(dirname "$0")/.."
 fail=0
+failed=""
 log=$(mktemp)
 skips=$(mktemp)
 trap 'rm -f "$log" "$skips"' EXIT
@@ -13,10 +14,12 @@ for t in "$@"; do
 	"$t" >"$log" 2>&1
 	rc=$?
 	cat "$log"
-	[ $rc -eq 0 ] || { echo "FAIL: $t" >&2; fail=1; }
+	[ $rc -eq 0 ] || { echo "FAIL: $t" >&2; fail=1; failed="$failed ${t##*/}"; }
 	sed -n 's/^\[  SKIPPED \] \([A-Za-z_][A-Za-z0-9_]*\)$/\1/p' "$log" | sort -u |
 		while read -r name; do printf 'unit/%s/%s\tcmocka skip()\n' "${t##*/}" "$name"; done >>"$skips"
 done
 . tests/lib/skip_summary.sh
 skip_summary "$skips" unit || fail=1
+# Again at the end: a log is often read from its tail.
+[ -z "$failed" ] || echo "unit: failed:$failed" >&2
 exit $fail
