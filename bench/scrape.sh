@@ -21,7 +21,8 @@
 #   N=1000 S=1000 INTERVAL=30 DURATION=120 PERF= bench/scrape.sh
 # Scale knobs for a small machine: N, S, INTERVAL (the CPU per sample does
 # not depend on them much; RSS grows with N*S). MODES="pull push" (default)
-# or one of them. PERF=pull|push: a CPU profile of that k8smon (in $LOGS).
+# or one of them. PERF="pull push" (or one): a CPU profile of that k8smon
+# over the window, perf-MODE.log in $LOGS.
 # VMAGENT=path overrides the peer-cache binary. (The interval and scrape
 # timeout are the same for every agent.)
 set -eu
@@ -126,7 +127,6 @@ for m in $MODES; do
 	wait_http "http://127.0.0.1:$port/healthz" 20 || { echo "k8smon ($m) did not start:"; tail "$TMP/k8smon-$m.log"; exit 1; }
 done
 wait_http "http://127.0.0.1:$VP/metrics" 20 || { echo "vmagent did not start:"; tail "$TMP/vmagent.log"; exit 1; }
-"$VMAGENT" -version >"$TMP/vmagent-version.out" 2>&1 || true
 
 # Sum of the values of every series whose line starts with the given text.
 kmet() { eval "port=\$port_$1"; curl -s "http://127.0.0.1:$port/metrics/self" | awk -v m="$2" 'index($0, m) == 1 {s += $NF} END {printf "%.0f\n", s}'; }
@@ -187,24 +187,33 @@ case " $MODES " in *" pull "*)
 esac
 snap >"$TMP/snap0.out"
 if [ -n "$PERF" ]; then
-	eval "ppid=\${pid_$PERF:-}"
-	[ -n "$ppid" ] || { echo "PERF=$PERF: not one of MODES ($MODES)"; exit 1; }
-	perf record -F 499 -g -p "$ppid" -o "$TMP/perf.data" -- sleep "$DUR" >/dev/null 2>&1 || sleep "$DUR"
-	perf report -i "$TMP/perf.data" --no-children --percent-limit 0.5 --stdio >"$TMP/perf.log" 2>/dev/null || true
+	# One perf per profiled mode, over the window; reports in $LOGS.
+	PERFP=""
+	for m in $PERF; do
+		eval "ppid=\${pid_$m:-}"
+		[ -n "$ppid" ] || { echo "PERF=$m: not one of MODES ($MODES)"; exit 1; }
+		perf record -F 499 -g -p "$ppid" -o "$TMP/perf-$m.data" -- sleep "$DUR" >/dev/null 2>&1 &
+		PERFP="$PERFP $!"
+	done
+	sleep "$DUR"
+	for p in $PERFP; do wait "$p" || true; done
+	for m in $PERF; do
+		perf report -i "$TMP/perf-$m.data" --no-children --percent-limit 0.5 --stdio -g none \
+			>"$TMP/perf-$m.log" 2>/dev/null || true
+	done
 else
 	sleep "$DUR"
 fi
 snap >"$TMP/snap1.out"
-python3 - "$TMP" "$N" "$S" "$IV" "$DUR" "$(getconf CLK_TCK)" "$MODES" <<'PY'
+python3 - "$TMP" "$N" "$S" "$IV" "$DUR" "$(getconf CLK_TCK)" "$MODES" "$VMV ($VMAGENT)" <<'PY'
 import sys
 tmp, n, s, iv, dur, hz, modes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6]), sys.argv[7].split()
 def load(f):
     return {k: float(v or 0) for k, v in (l.split(" ", 1) if " " in l else (l, "0") for l in open(f).read().split("\n") if l)}
 a, b = load(tmp + "/snap0.out"), load(tmp + "/snap1.out")
 d = lambda k: b[k] - a[k]
-ver = open(tmp + "/vmagent-version.out").read().strip()
 print("%d targets x %d series, interval %ss, window %ss; vmagent %s; target server %.2f CPU-s"
-      % (n, s, iv, dur, ver, d("targets.cpu") / hz))
+      % (n, s, iv, dur, sys.argv[8], d("targets.cpu") / hz))
 print("%-13s %8s %12s %8s %14s %8s %8s %12s %10s %4s %6s" % ("agent", "scrapes", "samples", "cpu_s", "samples/cpu_s",
       "rss_MiB", "hwm_MiB", "rw_samples", "rw_MB", "up", "errors"))
 rate = {}
