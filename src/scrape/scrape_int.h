@@ -111,7 +111,7 @@ struct tstate {
 	size_t acct;                /* bytes of out counted in m->inflight_bytes */
 	uint64_t *hashes;           /* series of this scrape */
 	size_t nh, caph;
-	uint64_t *prev;             /* sorted series of the last scrape */
+	uint64_t *prev;             /* series of the last scrape, in its order */
 	size_t nprev;
 	/* results (guarded by m->lock) */
 	enum scrape_health health;

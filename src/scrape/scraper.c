@@ -684,6 +684,33 @@ static uint64_t count_added(const uint64_t *cur, size_t n, const uint64_t *prev,
 	return added;
 }
 
+/* scrape_series_added: distinct series of this scrape (s->hashes, in
+ * scrape order) not in the last one (s->prev, in its scrape order). A
+ * target usually exposes the same series in the same order every time:
+ * then one comparison answers, no sort. Otherwise both are sorted and
+ * merged; this scrape's array is sorted on a copy so that it keeps its
+ * order for the next comparison (without memory for the copy it is sorted
+ * in place, and the next scrape takes this path again). */
+static uint64_t series_added(struct tstate *s)
+{
+	size_t n = s->nh;
+	uint64_t *cur, added;
+
+	if (n == s->nprev && (!n || memcmp(s->hashes, s->prev, n * sizeof(*s->hashes)) == 0))
+		return 0;
+	sort_u64(s->prev, s->nprev); /* replaced by this scrape's after the call */
+	cur = n ? malloc(n * sizeof(*cur)) : NULL;
+	if (!cur) {
+		sort_u64(s->hashes, n);
+		return count_added(s->hashes, n, s->prev, s->nprev);
+	}
+	memcpy(cur, s->hashes, n * sizeof(*cur));
+	sort_u64(cur, n);
+	added = count_added(cur, n, s->prev, s->nprev);
+	free(cur);
+	return added;
+}
+
 static void classify(struct tstate *s, CURLcode res)
 {
 	long code = 0;
@@ -767,8 +794,7 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 			atomic_fetch_add(&m->kept_bytes, len);
 			nb->splice = s->splice;
 			s->out_hint = len;
-			sort_u64(s->hashes, s->nh);
-			added = count_added(s->hashes, s->nh, s->prev, s->nprev);
+			added = series_added(s);
 			/* This scrape's series become the reference for the next;
 			 * the next scrape's array is allocated when it starts. */
 			free(s->prev);
