@@ -62,7 +62,7 @@ int buf_reserve(struct buf *b, size_t extra)
 	return 0;
 }
 
-int buf_add(struct buf *b, const void *p, size_t n)
+int buf_add_slow(struct buf *b, const void *p, size_t n)
 {
 	int rc = buf_reserve(b, n);
 
@@ -73,16 +73,6 @@ int buf_add(struct buf *b, const void *p, size_t n)
 	b->len += n;
 	b->data[b->len] = '\0';
 	return 0;
-}
-
-int buf_adds(struct buf *b, const char *s)
-{
-	return buf_add(b, s, strlen(s));
-}
-
-int buf_addc(struct buf *b, char c)
-{
-	return buf_add(b, &c, 1);
 }
 
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap)

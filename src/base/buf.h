@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 struct buf {
 	char *data;   /* owned; NULL until the first append */
@@ -28,9 +29,41 @@ void buf_truncate(struct buf *b, size_t len);
 /* Make room for at least extra more bytes. */
 int buf_reserve(struct buf *b, size_t extra);
 
-int buf_add(struct buf *b, const void *p, size_t n);
-int buf_adds(struct buf *b, const char *s);
-int buf_addc(struct buf *b, char c);
+/* Appends (same contract as the rest: KM_ETOOBIG past the cap, KM_ENOMEM,
+ * buffer unchanged on failure). The common case, room already allocated,
+ * is inline: rendering calls these several times per sample and the call
+ * and reserve check were about a tenth of the scrape loop's CPU
+ * (bench/scrape.sh, BENCHMARKS.md). */
+int buf_add_slow(struct buf *b, const void *p, size_t n);
+
+static inline int buf_add(struct buf *b, const void *p, size_t n)
+{
+	/* alloc <= cap + 1, so len + n < alloc is also within the cap. */
+	if (n < b->alloc - b->len) {
+		if (n) /* p may be NULL then */
+			memcpy(b->data + b->len, p, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+		return 0;
+	}
+	return buf_add_slow(b, p, n);
+}
+
+static inline int buf_adds(struct buf *b, const char *s)
+{
+	return buf_add(b, s, strlen(s));
+}
+
+static inline int buf_addc(struct buf *b, char c)
+{
+	if (b->len + 1 < b->alloc) {
+		b->data[b->len++] = c;
+		b->data[b->len] = '\0';
+		return 0;
+	}
+	return buf_add_slow(b, &c, 1);
+}
+
 int buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap)

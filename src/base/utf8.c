@@ -66,8 +66,15 @@ bool utf8_valid(const char *s, size_t n)
 
 	while (i < n) {
 		uint32_t cp;
-		size_t len = utf8_decode(p + i, n - i, &cp);
+		size_t len;
 
+		/* ASCII runs without a decode call: label values are mostly
+		 * ASCII and this runs on every one of every scrape. */
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		len = utf8_decode(p + i, n - i, &cp);
 		if (!len)
 			return false;
 		i += len;

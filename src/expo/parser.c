@@ -299,6 +299,25 @@ static int go_float(char *t, size_t n, double *out)
 
 	if (n == 0)
 		return KM_EINVAL;
+	{
+		/* Integers of up to 15 digits, most values (counts), are exact
+		 * as doubles: converted here, without the 5 memchr, the case
+		 * compares and strtod below (bench/scrape.sh: a few per cent of
+		 * a scrape). Anything else takes the general path. */
+		size_t k = t[0] == '-' || t[0] == '+';
+		uint64_t u = 0;
+
+		if (n - k >= 1 && n - k <= 15) {
+			size_t j = k;
+
+			while (j < n && t[j] >= '0' && t[j] <= '9')
+				u = u * 10 + (uint64_t)(t[j++] - '0');
+			if (j == n) {
+				*out = t[0] == '-' ? -(double)u : (double)u;
+				return 0;
+			}
+		}
+	}
 	if (n == 3 && strncasecmp(t, "nan", 3) == 0) {
 		*out = NAN;
 		return 0;

@@ -106,11 +106,12 @@ struct tstate {
 	char refused[256];          /* why the target is not scraped (refuse != NONE) */
 	bool honor;                 /* honorLabels, as the policy allows it */
 	bool force_ns;              /* namespace label is the rule's: scraped never wins */
+	uint64_t tl_mask;           /* name_bit() of every target label name (scraper.c) */
 	uint64_t sample_limit;      /* effective, per scrape; 0 = none */
 	size_t acct;                /* bytes of out counted in m->inflight_bytes */
 	uint64_t *hashes;           /* series of this scrape */
 	size_t nh, caph;
-	uint64_t *prev;             /* sorted series of the last scrape */
+	uint64_t *prev;             /* series of the last scrape, in its order */
 	size_t nprev;
 	/* results (guarded by m->lock) */
 	enum scrape_health health;

@@ -88,9 +88,30 @@ static void set_fail(struct tstate *s, enum scrape_err e, const char *fmt, ...)
 
 /* ---- per-sample path --------------------------------------------------- */
 
-static const char *target_has(const struct tlabels *tl, const char *name)
+/* One bit per label name from its length and end bytes: a sample label
+ * whose bit is not in the scrape's tl_mask cannot be a target label, so
+ * most sample labels skip the strcmp against every target label. */
+static uint64_t name_bit(const char *name, size_t len)
 {
-	return tl_get(tl, name);
+	if (!len)
+		return 1;
+	return 1ull << ((len * 7 + (unsigned char)name[0] + (unsigned char)name[len - 1] * 3) & 63);
+}
+
+static uint64_t target_mask(const struct tlabels *tl)
+{
+	uint64_t m = 0;
+
+	for (size_t i = 0; i < tl->n; i++)
+		m |= name_bit(tl->v[i].name, strlen(tl->v[i].name));
+	return m;
+}
+
+static const char *target_has(const struct tstate *s, const char *name, size_t len)
+{
+	if (!(s->tl_mask & name_bit(name, len)))
+		return NULL;
+	return tl_get(&s->t->d->labels, name);
 }
 
 static int add_hash(struct tstate *s, uint64_t h)
@@ -129,7 +150,7 @@ static int render(struct tstate *s, const char *name, const struct labels *ls, d
 	if ((rc = buf_adds(b, name)) || (rc = buf_addc(b, '{')))
 		goto fail;
 	while (labels_next(ls, &it, &ref)) {
-		bool clash = target_has(tl, ref.name) != NULL;
+		bool clash = target_has(s, ref.name, ref.name_len) != NULL;
 		if (!first && (rc = buf_addc(b, ',')))
 			goto fail;
 		first = false;
@@ -283,7 +304,7 @@ static bool labels_within_limits(struct tstate *s, const char *name, const struc
 		return false;
 	while (labels_next(ls, &it, &ref)) {
 		size_t nlen = ref.name_len;
-		if (!s->honor && target_has(tl, ref.name))
+		if (!s->honor && target_has(s, ref.name, ref.name_len))
 			nlen += strlen("exported_");
 		if (!label_ok(s, name, ref.name, ref.name_len, nlen, ref.value_len))
 			return false;
@@ -612,11 +633,39 @@ static void schedule(struct tstate *s)
 	s->timer = kube_loop_timer(s->m->loop, s->next_ms - now, on_timer, s);
 }
 
-static int cmp_u64(const void *a, const void *b)
+/* Heapsort of a scrape's series hashes: O(n log n) whatever a target
+ * sends, no allocation, and no comparison callback (qsort's was a few per
+ * cent of the scrape loop). */
+static void sift_down(uint64_t *v, size_t i, size_t n)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	uint64_t x = v[i];
 
-	return x < y ? -1 : x > y;
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= n)
+			break;
+		if (c + 1 < n && v[c + 1] > v[c])
+			c++;
+		if (v[c] <= x)
+			break;
+		v[i] = v[c];
+		i = c;
+	}
+	v[i] = x;
+}
+
+static void sort_u64(uint64_t *v, size_t n)
+{
+	for (size_t i = n / 2; i-- > 0;)
+		sift_down(v, i, n);
+	for (size_t end = n; end > 1; end--) {
+		uint64_t t = v[0];
+
+		v[0] = v[end - 1];
+		v[end - 1] = t;
+		sift_down(v, 0, end - 1);
+	}
 }
 
 /* Series of this scrape not present in the previous one (both sorted). */
@@ -633,6 +682,33 @@ static uint64_t count_added(const uint64_t *cur, size_t n, const uint64_t *prev,
 		if (j >= np || prev[j] != cur[i])
 			added++;
 	}
+	return added;
+}
+
+/* scrape_series_added: distinct series of this scrape (s->hashes, in
+ * scrape order) not in the last one (s->prev, in its scrape order). A
+ * target usually exposes the same series in the same order every time:
+ * then one comparison answers, no sort. Otherwise both are sorted and
+ * merged; this scrape's array is sorted on a copy so that it keeps its
+ * order for the next comparison (without memory for the copy it is sorted
+ * in place, and the next scrape takes this path again). */
+static uint64_t series_added(struct tstate *s)
+{
+	size_t n = s->nh;
+	uint64_t *cur, added;
+
+	if (n == s->nprev && (!n || memcmp(s->hashes, s->prev, n * sizeof(*s->hashes)) == 0))
+		return 0;
+	sort_u64(s->prev, s->nprev); /* replaced by this scrape's after the call */
+	cur = n ? malloc(n * sizeof(*cur)) : NULL;
+	if (!cur) {
+		sort_u64(s->hashes, n);
+		return count_added(s->hashes, n, s->prev, s->nprev);
+	}
+	memcpy(cur, s->hashes, n * sizeof(*cur));
+	sort_u64(cur, n);
+	added = count_added(cur, n, s->prev, s->nprev);
+	free(cur);
 	return added;
 }
 
@@ -719,8 +795,7 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 			atomic_fetch_add(&m->kept_bytes, len);
 			nb->splice = s->splice;
 			s->out_hint = len;
-			qsort(s->hashes, s->nh, sizeof(*s->hashes), cmp_u64);
-			added = count_added(s->hashes, s->nh, s->prev, s->nprev);
+			added = series_added(s);
 			/* This scrape's series become the reference for the next;
 			 * the next scrape's array is allocated when it starts. */
 			free(s->prev);
@@ -817,6 +892,7 @@ static void on_timer(void *arg)
 	s->honor = want_honor(s->m, s->t);
 	s->force_ns = want_force_ns(s->m, s->t);
 	s->splice = !s->honor && s->tlabels_text[0];
+	s->tl_mask = target_mask(&s->t->d->labels);
 	curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, (long)s->timeout_ms);
 	curl_easy_setopt(s->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)s->timeout_ms);
 	s->start_ns = clock_mono_ns();

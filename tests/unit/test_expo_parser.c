@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -505,6 +506,49 @@ static void test_round_trip(void **state)
 	buf_fini(&b);
 }
 
+/* Integer literals (the parser's fast path up to 15 digits) parse to the
+ * same double, bit for bit, as strtod; longer ones and malformed ones take
+ * the general path. */
+static int int_sample(void *ctx, const struct expo_sample_ev *s)
+{
+	double *got = ctx;
+
+	*got = s->value;
+	return 0;
+}
+
+static void test_integer_values(void **state)
+{
+	static const char *const ok[] = {
+		"0", "-0", "+0", "7", "+12", "-12", "007", "999999999999999", "-999999999999999",
+		"1000000000000000", "9007199254740993", "18446744073709551617", "123456789012345678901234",
+	};
+	static const char *const bad[] = { "-", "+", "12a", "1_000", "--1", "0x10", "1.2.3", "+-1" };
+	struct expo_parser_cb cb = { .sample = int_sample };
+	struct expo_parse_stats st;
+	char line[64];
+	double got;
+
+	(void)state;
+	cb.ctx = &got;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		double want = strtod(ok[i], NULL);
+		int n = snprintf(line, sizeof(line), "m %s\n", ok[i]);
+
+		got = 42;
+		assert_int_equal(expo_parse_buffer(NULL, &cb, line, (size_t)n, &st), 0);
+		assert_int_equal(st.samples, 1);
+		assert_memory_equal(&want, &got, sizeof(double));
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int n = snprintf(line, sizeof(line), "m %s\n", bad[i]);
+
+		assert_int_equal(expo_parse_buffer(NULL, &cb, line, (size_t)n, &st), 0);
+		assert_int_equal(st.samples, 0);
+		assert_int_equal(st.errors, 1);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -516,6 +560,7 @@ int main(void)
 		cmocka_unit_test(test_chunk_splits),
 		cmocka_unit_test(test_abort_and_reuse),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_integer_values),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

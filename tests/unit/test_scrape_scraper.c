@@ -392,6 +392,21 @@ static bool wait_line(struct fix *f, const char *prefix, const char *name, int p
 	return ok;
 }
 
+/* Whether the output the last wait_line() matched also holds the line. */
+static bool in_last(struct fix *f, const char *prefix, const char *name, int port, const char *suffix)
+{
+	char *t = tl(name, port, true), *want = NULL;
+	bool ok;
+
+	assert_true(asprintf(&want, "%s%s%s", prefix, t, suffix) > 0);
+	ok = strstr(buf_cstr(&f->out), want) != NULL;
+	if (!ok)
+		print_error("no \"%s\" in:\n%s\n", want, buf_cstr(&f->out));
+	free(want);
+	free(t);
+	return ok;
+}
+
 /* ---- tests ------------------------------------------------------------------ */
 
 static const char clash_body[] =
@@ -448,6 +463,23 @@ static void test_synthetic_series(void **state)
 	srv_set(&f->srv, 2, NULL, "a 1\nb 2\nc 3\ndrop_me 3\n");
 	assert_true(wait_line(f, "scrape_series_added{", "syn", p, " 1\n"));
 	assert_true(wait_line(f, "c{", "syn", p, " 3\n"));
+	/* Same series in another order: none added (counted by set, not by
+	 * position); then two replaced and the rest reordered: two added.
+	 * Each count is read from the same output as the first sample of the
+	 * scrape that produced it (new values mark it). */
+	srv_set(&f->srv, 2, NULL, "c 30\na 10\nb 20\n");
+	assert_true(wait_line(f, "a{", "syn", p, " 10\n"));
+	assert_true(in_last(f, "scrape_series_added{", "syn", p, " 0\n"));
+	srv_set(&f->srv, 2, NULL, "e 5\nb 2\nd 4\nc 3\n");
+	assert_true(wait_line(f, "e{", "syn", p, " 5\n"));
+	assert_true(in_last(f, "scrape_series_added{", "syn", p, " 2\n"));
+	/* The same order again: none; as many series, one of them new: one. */
+	srv_set(&f->srv, 2, NULL, "e 6\nb 2\nd 4\nc 3\n");
+	assert_true(wait_line(f, "e{", "syn", p, " 6\n"));
+	assert_true(in_last(f, "scrape_series_added{", "syn", p, " 0\n"));
+	srv_set(&f->srv, 2, NULL, "f 7\nb 2\nd 4\nc 3\n");
+	assert_true(wait_line(f, "f{", "syn", p, " 7\n"));
+	assert_true(in_last(f, "scrape_series_added{", "syn", p, " 1\n"));
 }
 
 /* sampleLimit counts samples after metricRelabelings; one sample over it
