@@ -87,11 +87,16 @@ static void read_cpu_spec(struct cg_reader *r, int dirfd, struct cg_stats *st)
 static void read_memory(struct cg_reader *r, int dirfd, bool is_root, struct cg_stats *st)
 {
 	uint64_t anon = 0, file = 0, mapped = 0, inactive = 0, usage = 0, v;
+	uint64_t active = 0, pgfault = 0, pgmajfault = 0, kernel = 0;
 	struct cg_kv kv[] = {
 		{ "anon", &anon, false },
 		{ "file", &file, false },
 		{ "file_mapped", &mapped, false },
 		{ "inactive_file", &inactive, false },
+		{ "active_file", &active, false },
+		{ "pgfault", &pgfault, false },
+		{ "pgmajfault", &pgmajfault, false },
+		{ "kernel", &kernel, false },
 	};
 	size_t len;
 	int err;
@@ -100,6 +105,13 @@ static void read_memory(struct cg_reader *r, int dirfd, bool is_root, struct cg_
 	if (cg_read_u64(r, dirfd, "memory.max", true, &v) == 0) {
 		st->mem_limit = v > (1ull << 62) ? 0 : v;
 		st->have |= CGS_MEM_LIMIT;
+		/* absent files are 0, "max" is over 2^62 and so 0, as in cAdvisor */
+		v = 0;
+		(void)cg_read_u64(r, dirfd, "memory.min", true, &v);
+		st->mem_reservation = v > (1ull << 62) ? 0 : v;
+		v = 0;
+		(void)cg_read_u64(r, dirfd, "memory.swap.max", true, &v);
+		st->swap_limit = v > (1ull << 62) ? 0 : v;
 	}
 	if (!is_root) {
 		err = cg_read_u64(r, dirfd, "memory.current", false, &usage);
@@ -108,7 +120,7 @@ static void read_memory(struct cg_reader *r, int dirfd, bool is_root, struct cg_
 	}
 	if (cg_read_file(r, dirfd, "memory.stat", &len) != 0)
 		return;
-	if (cg_parse_kv(r->buf, len, kv, 4) != 0 || !kv[0].found || !kv[1].found) {
+	if (cg_parse_kv(r->buf, len, kv, sizeof(kv) / sizeof(kv[0])) != 0 || !kv[0].found || !kv[1].found) {
 		r->malformed++;
 		return;
 	}
@@ -119,6 +131,11 @@ static void read_memory(struct cg_reader *r, int dirfd, bool is_root, struct cg_
 	st->rss = anon;
 	st->cache = file;
 	st->mapped_file = mapped;
+	st->inactive_file = inactive;
+	st->active_file = active;
+	st->pgfault = pgfault;
+	st->pgmajfault = pgmajfault;
+	st->kernel_usage = kernel;
 	st->have |= CGS_MEM | CGS_MEM_MAX | CGS_MEM_SWAP | CGS_MEM_FAILCNT;
 	st->mem_max_usage = cg_read_u64(r, dirfd, "memory.peak", false, &v) == 0 ? v : 0;
 	st->swap = cg_read_u64(r, dirfd, "memory.swap.current", false, &v) == 0 ? v : 0;

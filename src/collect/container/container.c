@@ -15,6 +15,7 @@
 #include "collect/container/cgread.h"
 #include "collect/container/cgroup.h"
 #include "collect/container/family.h"
+#include "collect/container/machine.h"
 
 struct devname {
 	uint32_t major;
@@ -189,6 +190,7 @@ static int read_row(struct container_collector *cc, const struct cg_layout *l,
 	int err = KM_OK;
 	int procs_fd;
 	uint64_t pid = 1;
+	bool has_pid;
 	size_t ios0 = cc->rd.nios;
 
 	for (int c = 0; c < CG_C_COUNT; c++) {
@@ -218,7 +220,18 @@ static int read_row(struct container_collector *cc, const struct cg_layout *l,
 	if (!is_root)
 		cg_read_start(procs_fd, l->mode == CG_V2 ? "cgroup.events" : "cgroup.clone_children",
 			      btime, &row->st);
-	if (is_root || (cc->sandbox[i] && cg_first_pid(&cc->rd, procs_fd, &pid) == 0)) {
+	/* cAdvisor counts the processes of the cpu controller's cgroup.procs */
+	(void)cg_read_procs(&cc->rd, l->mode != CG_V2 && fds[CG_C_CPU] >= 0 ? fds[CG_C_CPU] : procs_fd,
+			    o->procfs, &row->st);
+	/* A container's root process (the kubelet's cAdvisor knows its pid from
+	 * the runtime; the first of cgroup.procs is the oldest, the init), or
+	 * pid 1 for "/": its network (sandboxes only) and its ulimits. */
+	has_pid = is_root;
+	if (!is_root && (n->kind == CG_K_CONTAINER || n->kind == CG_K_HOSTCTR))
+		has_pid = cg_first_pid(&cc->rd, procs_fd, &pid) == 0;
+	if (has_pid)
+		(void)cg_read_ulimit(&cc->rd, o->procfs, pid, &row->st);
+	if (has_pid && (is_root || cc->sandbox[i])) {
 		err = cg_read_netdev(&cc->rd, o->procfs, pid, (uint32_t)i);
 		if (err == KM_ENOENT || err == KM_EPARSE || err == KM_EIO)
 			err = KM_OK;  /* process exited or odd netns: no network rows */
@@ -334,17 +347,13 @@ static int read_all(struct container_collector *cc, const struct cg_layout *l,
 	return KM_OK;
 }
 
-static int collect_locked(struct container_collector *cc, const struct container_opts *o,
-			  struct buf *out, bool *failed)
+/* The cgroup part: walk, label, read, write the container_* families. */
+static int collect_cgroups(struct container_collector *cc, const struct container_opts *o,
+			   struct buf *out, int64_t ts, bool *failed)
 {
 	struct cg_layout l;
-	int64_t ts = o->now_ms ? o->now_ms : clock_wall_ms();
 	int err;
 
-	cg_reader_reset(&cc->rd);
-	err = ctr_rows_reset(&cc->rows);
-	if (err)
-		return err;
 	if (cg_layout_open(&l, o->sysfs) != 0) {
 		*failed = true;
 		return ctr_write_families(out, &cc->rows, &cc->rd, ts, true);
@@ -367,6 +376,24 @@ static int collect_locked(struct container_collector *cc, const struct container
 	err = ctr_write_families(out, &cc->rows, &cc->rd, ts, *failed);
 out_close:
 	cg_layout_close(&l);
+	return err;
+}
+
+static int collect_locked(struct container_collector *cc, const struct container_opts *o,
+			  struct buf *out, bool *failed)
+{
+	struct machine_paths mp = { o->procfs, o->sysfs, o->rootfs ? o->rootfs : "/" };
+	int64_t ts = o->now_ms ? o->now_ms : clock_wall_ms();
+	int err;
+
+	cg_reader_reset(&cc->rd);
+	err = ctr_rows_reset(&cc->rows);
+	if (!err)
+		err = machine_write_version(out, &cc->rd, &mp);
+	if (!err)
+		err = collect_cgroups(cc, o, out, ts, failed);
+	if (!err)
+		err = machine_write(out, &cc->rd, &mp);
 	return err;
 }
 

@@ -22,6 +22,10 @@
  * /default and /k8s.io); containers get `id` and `name` (= container ID) only,
  * and no network rows except "/".
  *
+ * Before the container_* families: cadvisor_version_info; after them the
+ * machine_* families (machine.h), as the kubelet serves them on the same
+ * endpoint.
+ *
  * Thread-safe: scrapes are serialised by a mutex inside the collector; the
  * pod map has its own lock and may be updated concurrently. */
 #ifndef K8SMON_COLLECT_CONTAINER_H
@@ -36,6 +40,7 @@
 struct container_opts {
 	const char *procfs;     /* borrowed; "/proc" */
 	const char *sysfs;      /* borrowed; "/sys" (cgroups at <sysfs>/fs/cgroup) */
+	const char *rootfs;     /* borrowed; the host's "/" (machine-id, os-release); NULL = "/" */
 	struct podmap *podmap;  /* borrowed; NULL selects host mode */
 	int64_t now_ms;         /* sample timestamp; 0 = wall clock (tests pin it) */
 };

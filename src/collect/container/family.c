@@ -77,11 +77,17 @@ enum fam_val {
 	FV_LAST_SEEN, FV_MEM_CACHE, FV_MEM_FAILCNT, FV_MEM_MAPPED, FV_MEM_MAX, FV_MEM_RSS,
 	FV_MEM_SWAP, FV_MEM_USAGE, FV_MEM_WS, FV_OOM, FV_SPEC_CPU_PERIOD, FV_SPEC_CPU_QUOTA,
 	FV_SPEC_CPU_SHARES, FV_SPEC_MEM_LIMIT, FV_START, FV_THREADS, FV_THREADS_MAX,
+	FV_LOAD, FV_HEALTH, FV_FDS, FV_PROCESSES, FV_SOCKETS, FV_MEM_KERNEL, FV_MEM_ACTIVE_FILE,
+	FV_MEM_INACTIVE_FILE, FV_SPEC_MEM_RES, FV_SPEC_MEM_SWAP, FV_ULIMIT_NOFILE,
 	FV_IO_RBYTES, FV_IO_READS, FV_IO_WBYTES, FV_IO_WRITES,
 	FV_NET_0,  /* + index into cg_netif.v */
 };
 
-enum fam_kind { FK_ROW, FK_IO, FK_NET };
+/* FK_ROW: one sample per row (cpu="total" on the CPU usage family,
+ * ulimit="max_open_files" on the ulimit one); FK_TASKS: five per row, one per
+ * task state; FK_MEMFAIL: four per row, {pgfault,pgmajfault} x
+ * {container,hierarchy}; FK_IO/FK_NET: one per device/interface. */
+enum fam_kind { FK_ROW, FK_TASKS, FK_MEMFAIL, FK_IO, FK_NET };
 
 struct fam {
 	const char *name;
@@ -99,20 +105,28 @@ static const struct fam fams[] = {
 	{ "container_cpu_cfs_periods_total", "Number of elapsed enforcement period intervals.", C, FK_ROW, FV_CFS_PERIODS, true },
 	{ "container_cpu_cfs_throttled_periods_total", "Number of throttled period intervals.", C, FK_ROW, FV_CFS_THR_PERIODS, true },
 	{ "container_cpu_cfs_throttled_seconds_total", "Total time duration the container has been throttled.", C, FK_ROW, FV_CFS_THR_SECS, true },
+	{ "container_cpu_load_average_10s", "Value of container cpu load average over the last 10 seconds.", G, FK_ROW, FV_LOAD, true },
+	{ "container_cpu_load_d_average_10s", "Value of container cpu load.d average over the last 10 seconds.", G, FK_ROW, FV_LOAD, true },
 	{ "container_cpu_system_seconds_total", "Cumulative system cpu time consumed in seconds.", C, FK_ROW, FV_CPU_SYS, true },
 	{ "container_cpu_usage_seconds_total", "Cumulative cpu time consumed in seconds.", C, FK_ROW, FV_CPU_USAGE, true },
 	{ "container_cpu_user_seconds_total", "Cumulative user cpu time consumed in seconds.", C, FK_ROW, FV_CPU_USER, true },
+	{ "container_file_descriptors", "Number of open file descriptors for the container.", G, FK_ROW, FV_FDS, true },
 	{ "container_fs_reads_bytes_total", "Cumulative count of bytes read", C, FK_IO, FV_IO_RBYTES, true },
 	{ "container_fs_reads_total", "Cumulative count of reads completed", C, FK_IO, FV_IO_READS, true },
 	{ "container_fs_writes_bytes_total", "Cumulative count of bytes written", C, FK_IO, FV_IO_WBYTES, true },
 	{ "container_fs_writes_total", "Cumulative count of writes completed", C, FK_IO, FV_IO_WRITES, true },
+	{ "container_health_state", "The result of the container's health check", G, FK_ROW, FV_HEALTH, true },
 	{ "container_last_seen", "Last time a container was seen by the exporter", G, FK_ROW, FV_LAST_SEEN, true },
 	{ "container_memory_cache", "Number of bytes of page cache memory.", G, FK_ROW, FV_MEM_CACHE, true },
 	{ "container_memory_failcnt", "Number of memory usage hits limits", C, FK_ROW, FV_MEM_FAILCNT, true },
+	{ "container_memory_failures_total", "Cumulative count of memory allocation failures.", C, FK_MEMFAIL, 0, true },
+	{ "container_memory_kernel_usage", "Size of kernel memory allocated in bytes.", G, FK_ROW, FV_MEM_KERNEL, true },
 	{ "container_memory_mapped_file", "Size of memory mapped files in bytes.", G, FK_ROW, FV_MEM_MAPPED, true },
 	{ "container_memory_max_usage_bytes", "Maximum memory usage recorded in bytes", G, FK_ROW, FV_MEM_MAX, true },
 	{ "container_memory_rss", "Size of RSS in bytes.", G, FK_ROW, FV_MEM_RSS, true },
 	{ "container_memory_swap", "Container swap usage in bytes.", G, FK_ROW, FV_MEM_SWAP, true },
+	{ "container_memory_total_active_file_bytes", "Current total active file in bytes.", G, FK_ROW, FV_MEM_ACTIVE_FILE, true },
+	{ "container_memory_total_inactive_file_bytes", "Current total inactive file in bytes.", G, FK_ROW, FV_MEM_INACTIVE_FILE, true },
 	{ "container_memory_usage_bytes", "Current memory usage in bytes, including all memory regardless of when it was accessed", G, FK_ROW, FV_MEM_USAGE, true },
 	{ "container_memory_working_set_bytes", "Current working set in bytes.", G, FK_ROW, FV_MEM_WS, true },
 	{ "container_network_receive_bytes_total", "Cumulative count of bytes received", C, FK_NET, FV_NET_0 + 0, true },
@@ -124,13 +138,19 @@ static const struct fam fams[] = {
 	{ "container_network_transmit_packets_dropped_total", "Cumulative count of packets dropped while transmitting", C, FK_NET, FV_NET_0 + 7, true },
 	{ "container_network_transmit_packets_total", "Cumulative count of packets transmitted", C, FK_NET, FV_NET_0 + 5, true },
 	{ "container_oom_events_total", "Count of out of memory events observed for the container", C, FK_ROW, FV_OOM, true },
+	{ "container_processes", "Number of processes running inside the container.", G, FK_ROW, FV_PROCESSES, true },
+	{ "container_sockets", "Number of open sockets for the container.", G, FK_ROW, FV_SOCKETS, true },
 	{ "container_spec_cpu_period", "CPU period of the container.", G, FK_ROW, FV_SPEC_CPU_PERIOD, false },
 	{ "container_spec_cpu_quota", "CPU quota of the container.", G, FK_ROW, FV_SPEC_CPU_QUOTA, false },
 	{ "container_spec_cpu_shares", "CPU share of the container.", G, FK_ROW, FV_SPEC_CPU_SHARES, false },
 	{ "container_spec_memory_limit_bytes", "Memory limit for the container.", G, FK_ROW, FV_SPEC_MEM_LIMIT, false },
+	{ "container_spec_memory_reservation_limit_bytes", "Memory reservation limit for the container.", G, FK_ROW, FV_SPEC_MEM_RES, false },
+	{ "container_spec_memory_swap_limit_bytes", "Memory swap limit for the container.", G, FK_ROW, FV_SPEC_MEM_SWAP, false },
 	{ "container_start_time_seconds", "Start time of the container since unix epoch in seconds.", G, FK_ROW, FV_START, false },
+	{ "container_tasks_state", "Number of tasks in given state", G, FK_TASKS, 0, true },
 	{ "container_threads", "Number of threads running inside the container", G, FK_ROW, FV_THREADS, true },
 	{ "container_threads_max", "Maximum number of threads allowed inside the container, infinity if value is zero", G, FK_ROW, FV_THREADS_MAX, true },
+	{ "container_ulimits_soft", "Soft ulimit values for the container root process. Unlimited if -1, except priority and nice", G, FK_ROW, FV_ULIMIT_NOFILE, true },
 };
 #undef C
 #undef G
@@ -163,8 +183,23 @@ static bool row_value(const struct cg_stats *s, int val, int64_t ts_ms, double *
 	case FV_SPEC_CPU_SHARES: *v = (double)s->shares; return h & CGS_CPU_SPEC;
 	case FV_SPEC_MEM_LIMIT: *v = (double)s->mem_limit; return h & CGS_MEM_LIMIT;
 	case FV_START: *v = (double)s->start_time; return h & CGS_START;
-	case FV_THREADS: *v = (double)s->threads; return h & CGS_PIDS;
-	case FV_THREADS_MAX: *v = (double)s->threads_max; return h & CGS_PIDS;
+	/* cAdvisor has process stats (zero when unread) for every cgroup */
+	case FV_THREADS: *v = (double)s->threads; return true;
+	case FV_THREADS_MAX: *v = (double)s->threads_max; return true;
+	case FV_PROCESSES: *v = (double)s->processes; return true;
+	case FV_FDS: *v = (double)s->fds; return true;
+	case FV_SOCKETS: *v = (double)s->sockets; return true;
+	case FV_ULIMIT_NOFILE: *v = (double)s->nofile_soft; return h & CGS_ULIMIT;
+	/* The kubelet never starts cAdvisor's netlink load reader, so its load
+	 * averages are 0 on every row, and a CRI container has no Docker health
+	 * check (cAdvisor: -1). Written as the kubelet serves them. */
+	case FV_LOAD: *v = 0; return true;
+	case FV_HEALTH: *v = -1; return true;
+	case FV_MEM_KERNEL: *v = (double)s->kernel_usage; return h & CGS_MEM;
+	case FV_MEM_ACTIVE_FILE: *v = (double)s->active_file; return h & CGS_MEM;
+	case FV_MEM_INACTIVE_FILE: *v = (double)s->inactive_file; return h & CGS_MEM;
+	case FV_SPEC_MEM_RES: *v = (double)s->mem_reservation; return h & CGS_MEM_LIMIT;
+	case FV_SPEC_MEM_SWAP: *v = (double)s->swap_limit; return h & CGS_MEM_LIMIT;
 	default: return false;
 	}
 }
@@ -216,15 +251,24 @@ static struct expo_span row_span(const struct ctr_rows *rows, const struct ctr_r
 				   row->pre[to] - 1 - row->pre[from] };
 }
 
-/* Writes one sample of row with the base labels and, when xname is set, the
- * extra label xname=xval slotted at its alphabetical place (before base
- * label xat). Writes the family header before its first sample. */
+/* An extra label of a sample, slotted before base label `at`. */
+struct extra {
+	const char *name;
+	const char *val;
+	int at;
+};
+
+/* Writes one sample of row with the base labels and the extras x[0..nx)
+ * (at most 2, in label order) at their alphabetical places. Writes the
+ * family header before its first sample. */
 static int sample(struct buf *out, const struct fam *f, bool *started, struct ctr_rows *rows,
-		  const struct ctr_row *row, const char *xname, const char *xval, int xat,
-		  double v, int64_t ts_ms)
+		  const struct ctr_row *row, const struct extra *x, size_t nx, double v,
+		  int64_t ts_ms)
 {
-	struct expo_span sp[3];
+	struct expo_span sp[5];
 	size_t n = 0;
+	size_t ends[2];
+	int from = 0;
 	int err;
 
 	if (!*started) {
@@ -233,19 +277,26 @@ static int sample(struct buf *out, const struct fam *f, bool *started, struct ct
 			return err;
 		*started = true;
 	}
-	if (!xname) {
-		sp[n++] = row_span(rows, row, 0, CL_COUNT);
-	} else {
-		struct label_pair x = { xname, xval };
+	buf_reset(&rows->extra);
+	for (size_t i = 0; i < nx; i++) {
+		struct label_pair lp = { x[i].name, x[i].val };
 
-		buf_reset(&rows->extra);
-		err = expo_label_pairs(&rows->extra, &x, 1);
+		err = expo_label_pairs(&rows->extra, &lp, 1);
 		if (err)
 			return err;
-		sp[n++] = row_span(rows, row, 0, xat);
-		sp[n++] = (struct expo_span){ rows->extra.data, rows->extra.len };
-		sp[n++] = row_span(rows, row, xat, CL_COUNT);
+		ends[i] = rows->extra.len;
 	}
+	/* spans are taken after the buffer is final (it may move while growing) */
+	for (size_t i = 0; i < nx; i++) {
+		size_t start = i ? ends[i - 1] : 0;
+
+		if (from < x[i].at)
+			sp[n++] = row_span(rows, row, from, x[i].at);
+		sp[n++] = (struct expo_span){ rows->extra.data + start, ends[i] - start };
+		from = x[i].at;
+	}
+	if (from < CL_COUNT || n == 0)
+		sp[n++] = row_span(rows, row, from, CL_COUNT);
 	return expo_sample_spans(out, f->name, sp, n, v, f->ts ? ts_ms : -1);
 }
 
@@ -259,44 +310,87 @@ static int extra_at(const char *name)
 	return i;
 }
 
+/* In label-value order, as the kubelet's registry sorts a family's rows. */
+static const char *const task_states[] = { "iowaiting", "running", "sleeping", "stopped",
+					   "uninterruptible" };
+
+static int write_row_family(struct buf *out, const struct fam *f, bool *started,
+			    struct ctr_rows *rows, size_t i, int64_t ts_ms)
+{
+	const struct ctr_row *row = &rows->v[i];
+	const struct cg_stats *st = &row->st;
+	struct extra x[2];
+	int err = KM_OK;
+	double v;
+
+	switch (f->kind) {
+	case FK_TASKS:
+		/* cAdvisor fills task states only from its netlink load reader,
+		 * which the kubelet never starts: 0 in every state. */
+		x[0] = (struct extra){ "state", NULL, CL_COUNT };
+		for (size_t k = 0; k < sizeof(task_states) / sizeof(task_states[0]) && !err; k++) {
+			x[0].val = task_states[k];
+			err = sample(out, f, started, rows, row, x, 1, 0, ts_ms);
+		}
+		return err;
+	case FK_MEMFAIL:
+		if (!(st->have & CGS_MEM))
+			return KM_OK;
+		x[0] = (struct extra){ "failure_type", NULL, extra_at("failure_type") };
+		x[1] = (struct extra){ "scope", NULL, CL_COUNT };
+		for (int k = 0; k < 4 && !err; k++) {
+			x[0].val = k < 2 ? "pgfault" : "pgmajfault";
+			x[1].val = k % 2 ? "hierarchy" : "container";
+			err = sample(out, f, started, rows, row, x, 2,
+				     (double)(k < 2 ? st->pgfault : st->pgmajfault), ts_ms);
+		}
+		return err;
+	default:
+		if (!row_value(st, f->val, ts_ms, &v))
+			return KM_OK;
+		if (f->val == FV_CPU_USAGE) {
+			x[0] = (struct extra){ "cpu", "total", extra_at("cpu") };
+			return sample(out, f, started, rows, row, x, 1, v, ts_ms);
+		}
+		if (f->val == FV_ULIMIT_NOFILE) {
+			x[0] = (struct extra){ "ulimit", "max_open_files", CL_COUNT };
+			return sample(out, f, started, rows, row, x, 1, v, ts_ms);
+		}
+		return sample(out, f, started, rows, row, NULL, 0, v, ts_ms);
+	}
+}
+
 static int write_family(struct buf *out, const struct fam *f, struct ctr_rows *rows,
 			const struct cg_reader *r, int64_t ts_ms)
 {
 	bool started = false;
 	int err = KM_OK;
 
-	if (f->kind == FK_ROW) {
-		bool cpu = f->val == FV_CPU_USAGE;
-		int at = extra_at("cpu");
-
-		for (size_t i = 0; i < rows->n && !err; i++) {
-			double v;
-
-			if (!row_value(&rows->v[i].st, f->val, ts_ms, &v))
-				continue;
-			err = sample(out, f, &started, rows, &rows->v[i], cpu ? "cpu" : NULL, "total",
-				     at, v, ts_ms);
-		}
-	} else if (f->kind == FK_IO) {
-		int at = extra_at("device");
+	if (f->kind == FK_IO) {
+		struct extra x = { "device", NULL, extra_at("device") };
 
 		for (size_t i = 0; i < r->nios && !err; i++) {
 			const struct cg_io *io = &r->ios[i];
 
 			if (!io->dev[0])
 				continue;
-			err = sample(out, f, &started, rows, &rows->v[io->row], "device", io->dev, at,
+			x.val = io->dev;
+			err = sample(out, f, &started, rows, &rows->v[io->row], &x, 1,
 				     io_value(io, f->val), ts_ms);
 		}
-	} else {
-		int at = extra_at("interface");
+	} else if (f->kind == FK_NET) {
+		struct extra x = { "interface", NULL, extra_at("interface") };
 
 		for (size_t i = 0; i < r->nnets && !err; i++) {
 			const struct cg_netif *ni = &r->nets[i];
 
-			err = sample(out, f, &started, rows, &rows->v[ni->row], "interface", ni->name,
-				     at, (double)ni->v[f->val - FV_NET_0], ts_ms);
+			x.val = ni->name;
+			err = sample(out, f, &started, rows, &rows->v[ni->row], &x, 1,
+				     (double)ni->v[f->val - FV_NET_0], ts_ms);
 		}
+	} else {
+		for (size_t i = 0; i < rows->n && !err; i++)
+			err = write_row_family(out, f, &started, rows, i, ts_ms);
 	}
 	return err;
 }
