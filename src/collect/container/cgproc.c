@@ -4,6 +4,7 @@
  * or QoS cgroup holds none, so its figures are 0), every entry of each
  * /proc/<pid>/fd, and among them those whose link reads "socket:[inode]". */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,10 +20,11 @@
 #define NOFILE_KEY "Max open files"
 
 /* Counts the entries of <procfs>/<pid>/fd into *fds and the sockets among
- * them into *socks. A process gone (or not ours to look into) counts 0, as
- * cAdvisor skips a listing that fails. */
+ * them into *socks. A process gone, or not ours to look into (the kernel
+ * lists another UID's fds only to CAP_SYS_PTRACE; *denied is bumped), counts
+ * 0, as cAdvisor skips a listing that fails. */
 static void count_fds(const char *procfs, const char *pid, size_t pidn, uint64_t *fds,
-		      uint64_t *socks)
+		      uint64_t *socks, unsigned *denied)
 {
 	char path[512];
 	char dents[FD_DENTS_BUF];
@@ -31,8 +33,11 @@ static void count_fds(const char *procfs, const char *pid, size_t pidn, uint64_t
 	if (snprintf(path, sizeof(path), "%s/%.*s/fd", procfs, (int)pidn, pid) >= (int)sizeof(path))
 		return;
 	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
+	if (dfd < 0) {
+		if (errno == EACCES || errno == EPERM)
+			(*denied)++;
 		return;
+	}
 	for (;;) {
 		ssize_t got = getdents64(dfd, dents, sizeof(dents));
 
@@ -84,7 +89,7 @@ int cg_read_procs(struct cg_reader *r, int dirfd, const char *procfs, struct cg_
 			r->malformed++;
 		} else {
 			st->processes++;
-			count_fds(procfs, f, fn, &st->fds, &st->sockets);
+			count_fds(procfs, f, fn, &st->fds, &st->sockets, &r->denied);
 		}
 		p = memchr(p, '\n', (size_t)(end - p));
 		if (!p)

@@ -103,6 +103,9 @@ struct cg_reader {
 	char *buf;              /* owned, reused for every file */
 	size_t alloc;
 	unsigned malformed;     /* malformed files seen since the last reset */
+	unsigned denied;        /* /proc/<pid>/fd listings refused (EACCES/EPERM:
+				 * another UID's process without CAP_SYS_PTRACE)
+				 * since the last reset */
 	unsigned missing;       /* files found absent (KM_ENOENT), ever; a reader
 				 * compares it before and after a cgroup to know
 				 * whether to check that the cgroup still exists */
@@ -171,8 +174,8 @@ int cg_first_pid(struct cg_reader *r, int dirfd, uint64_t *pid);
 int cg_read_netdev(struct cg_reader *r, const char *procfs, uint64_t pid, uint32_t row);
 /* Fills processes, fds and sockets of st (CGS_PROCS) from dirfd's
  * cgroup.procs and <procfs>/<pid>/fd. A process that exits meanwhile is
- * skipped. KM_ENOENT when cgroup.procs is absent; KM_ENOMEM never (no
- * allocation). */
+ * skipped; a listing the kernel refuses counts 0 and bumps r->denied.
+ * KM_ENOENT when cgroup.procs is absent; never allocates. */
 int cg_read_procs(struct cg_reader *r, int dirfd, const char *procfs, struct cg_stats *st);
 /* Soft "Max open files" of <procfs>/<pid>/limits into st (CGS_ULIMIT). */
 int cg_read_ulimit(struct cg_reader *r, const char *procfs, uint64_t pid, struct cg_stats *st);

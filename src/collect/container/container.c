@@ -35,6 +35,7 @@ struct container_collector {
 	size_t ndevs;
 	size_t capdevs;
 	struct log_limit lim;    /* malformed-file warnings */
+	struct log_limit lim_fd; /* refused fd listings */
 };
 
 struct container_collector *container_collector_new(void)
@@ -373,6 +374,13 @@ static int collect_cgroups(struct container_collector *cc, const struct containe
 	if (cc->rd.malformed)
 		log_limited(&cc->lim, 60000, LOG_WARN, "container",
 			    "%u malformed cgroup/proc files in the last scrape", cc->rd.malformed);
+	/* Not a scrape error: the kubelet's cAdvisor also reports 0 for fd
+	 * tables it cannot list; but say why the figures are 0. */
+	if (cc->rd.denied)
+		log_limited(&cc->lim_fd, 600000, LOG_WARN, "container",
+			    "%u processes' /proc/<pid>/fd not readable (no CAP_SYS_PTRACE): "
+			    "container_file_descriptors and container_sockets count 0 for them "
+			    "(chart: processFdStats=true)", cc->rd.denied);
 	err = ctr_write_families(out, &cc->rows, &cc->rd, ts, *failed);
 out_close:
 	cg_layout_close(&l);
