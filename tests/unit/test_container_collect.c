@@ -669,7 +669,38 @@ static void test_v2_process_memory(void **state)
 	assert_int_equal(fx_write(f->root, "sys/fs/cgroup" POD1 "/cri-containerd-" APP ".scope/memory.min", "67108864\n"), 0);
 	assert_int_equal(fx_write(f->root, "sys/fs/cgroup" POD1 "/cri-containerd-" APP ".scope/memory.swap.max", "max\n"), 0);
 	assert_int_equal(fx_write(f->root, "sys/fs/cgroup" POD1 "/cri-containerd-" SIDE ".scope/memory.swap.max", "1048576\n"), 0);
+	assert_int_equal(fx_write(f->root, "sys/fs/cgroup" POD1 "/cri-containerd-" APP ".scope/cpu.pressure",
+		"some avg10=0.00 avg60=0.00 avg300=0.00 total=1500000\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=250000\n"), 0);
+	assert_int_equal(fx_write(f->root, "sys/fs/cgroup" POD1 "/cri-containerd-" APP ".scope/memory.pressure",
+		"some avg10=1.00 avg60=0.50 avg300=0.10 total=42\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=7\n"), 0);
 	run(f, false);
+	/* pressure (v2): total= in microseconds; "some" waiting, "full" stalled;
+	 * no io.pressure -> 0; "/" has none of these files -> 0 */
+	HAS(f, "container_pressure_cpu_waiting_seconds_total{" APPL "} 1.5" TS);
+	HAS(f, "container_pressure_cpu_stalled_seconds_total{" APPL "} 0.25" TS);
+	HAS(f, "container_pressure_memory_waiting_seconds_total{" APPL "} 4.2e-05" TS);
+	HAS(f, "container_pressure_memory_stalled_seconds_total{" APPL "} 7e-06" TS);
+	HAS(f, "container_pressure_io_waiting_seconds_total{" APPL "} 0" TS);
+	HAS(f, "container_pressure_io_stalled_seconds_total{" ROOTL "} 0" TS);
+	/* every family once, in name order (client_golang's order) */
+	{
+		const char *p = buf_cstr(&f->out);
+		char prev[128] = "";
+
+		while ((p = strstr(p, "# TYPE ")) != NULL) {
+			char cur[128];
+			size_t n;
+
+			p += 7;
+			n = strcspn(p, " ");
+			assert_true(n < sizeof(cur));
+			memcpy(cur, p, n);
+			cur[n] = '\0';
+			if (strcmp(prev, cur) >= 0)
+				fail_msg("family %s after %s", cur, prev);
+			memcpy(prev, cur, n + 1);
+		}
+	}
 	/* APP: 2 processes, 3 + 3 fds, 1 + 2 sockets; ulimit of 4300 (first) */
 	HAS(f, "container_processes{" APPL "} 2" TS);
 	HAS(f, "container_file_descriptors{" APPL "} 6" TS);
@@ -738,7 +769,22 @@ static void test_v1_process_memory(void **state)
 	/* absent soft limit / memsw (no swap accounting) -> 0 */
 	HAS(f, "container_spec_memory_swap_limit_bytes{" DSBL "} 0");
 	HAS(f, "container_spec_memory_reservation_limit_bytes{" DSBL "} 0");
+	LACKS(f, "container_pressure_");  /* the kubelet serves pressure on v2 only */
 	HAS(f, "container_scrape_error 0");
+}
+
+/* A pressure file without total= is malformed: scrape error, rest kept. */
+static void test_malformed_psi(void **state)
+{
+	struct fx *f = *state;
+
+	build_v2(f);
+	assert_int_equal(fx_write(f->root, "sys/fs/cgroup" POD1 "/cri-containerd-" APP ".scope/io.pressure",
+		"some avg10=0.00 avg60=0.00\n"), 0);
+	run(f, false);
+	HAS(f, "container_scrape_error 1");
+	HAS(f, "container_pressure_io_waiting_seconds_total{" APPL "} 0" TS);
+	HAS(f, "container_cpu_usage_seconds_total{" APPL_CPU "} 2.5" TS);
 }
 
 static void test_no_cgroups(void **state)
@@ -825,6 +871,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_machine, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_v2_process_memory, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_v1_process_memory, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_psi, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_out_too_small, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests_name("container_collect", tests, NULL, NULL);

@@ -32,7 +32,12 @@ enum {
 	CGS_PIDS = 1u << 11,       /* threads, threads_max */
 	CGS_PROCS = 1u << 12,      /* processes, fds, sockets */
 	CGS_ULIMIT = 1u << 13,     /* nofile_soft */
+	CGS_PSI = 1u << 14,        /* psi_us (cgroup v2 only, 0 where a file is absent) */
 };
+
+/* Pressure totals of cpu/memory/io.pressure, "some" and "full" lines. */
+enum { PSI_CPU_SOME = 0, PSI_CPU_FULL, PSI_MEM_SOME, PSI_MEM_FULL, PSI_IO_SOME, PSI_IO_FULL,
+       PSI_COUNT };
 
 struct cg_stats {
 	unsigned have;          /* CGS_* bits */
@@ -80,6 +85,7 @@ struct cg_stats {
 	uint64_t fds;
 	uint64_t sockets;
 	int64_t nofile_soft;    /* CGS_ULIMIT: "Max open files" soft limit, -1 = unlimited */
+	uint64_t psi_us[PSI_COUNT]; /* CGS_PSI: total= of each line, microseconds */
 };
 
 struct cg_netif {

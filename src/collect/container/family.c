@@ -79,6 +79,8 @@ enum fam_val {
 	FV_SPEC_CPU_SHARES, FV_SPEC_MEM_LIMIT, FV_START, FV_THREADS, FV_THREADS_MAX,
 	FV_LOAD, FV_HEALTH, FV_FDS, FV_PROCESSES, FV_SOCKETS, FV_MEM_KERNEL, FV_MEM_ACTIVE_FILE,
 	FV_MEM_INACTIVE_FILE, FV_SPEC_MEM_RES, FV_SPEC_MEM_SWAP, FV_ULIMIT_NOFILE,
+	FV_PSI_0,  /* + PSI_* index */
+	FV_PSI_LAST = FV_PSI_0 + PSI_COUNT - 1,
 	FV_IO_RBYTES, FV_IO_READS, FV_IO_WBYTES, FV_IO_WRITES,
 	FV_NET_0,  /* + index into cg_netif.v */
 };
@@ -87,7 +89,7 @@ enum fam_val {
  * ulimit="max_open_files" on the ulimit one); FK_TASKS: five per row, one per
  * task state; FK_MEMFAIL: four per row, {pgfault,pgmajfault} x
  * {container,hierarchy}; FK_IO/FK_NET: one per device/interface. */
-enum fam_kind { FK_ROW, FK_TASKS, FK_MEMFAIL, FK_IO, FK_NET };
+enum fam_kind { FK_ROW, FK_TASKS, FK_MEMFAIL, FK_IO, FK_NET, FK_SCRAPE_ERROR };
 
 struct fam {
 	const char *name;
@@ -138,7 +140,14 @@ static const struct fam fams[] = {
 	{ "container_network_transmit_packets_dropped_total", "Cumulative count of packets dropped while transmitting", C, FK_NET, FV_NET_0 + 7, true },
 	{ "container_network_transmit_packets_total", "Cumulative count of packets transmitted", C, FK_NET, FV_NET_0 + 5, true },
 	{ "container_oom_events_total", "Count of out of memory events observed for the container", C, FK_ROW, FV_OOM, true },
+	{ "container_pressure_cpu_stalled_seconds_total", "Total time duration no tasks in the container could make progress due to CPU congestion.", C, FK_ROW, FV_PSI_0 + PSI_CPU_FULL, true },
+	{ "container_pressure_cpu_waiting_seconds_total", "Total time duration tasks in the container have waited due to CPU congestion.", C, FK_ROW, FV_PSI_0 + PSI_CPU_SOME, true },
+	{ "container_pressure_io_stalled_seconds_total", "Total time duration no tasks in the container could make progress due to IO congestion.", C, FK_ROW, FV_PSI_0 + PSI_IO_FULL, true },
+	{ "container_pressure_io_waiting_seconds_total", "Total time duration tasks in the container have waited due to IO congestion.", C, FK_ROW, FV_PSI_0 + PSI_IO_SOME, true },
+	{ "container_pressure_memory_stalled_seconds_total", "Total time duration no tasks in the container could make progress due to memory congestion.", C, FK_ROW, FV_PSI_0 + PSI_MEM_FULL, true },
+	{ "container_pressure_memory_waiting_seconds_total", "Total time duration tasks in the container have waited due to memory congestion.", C, FK_ROW, FV_PSI_0 + PSI_MEM_SOME, true },
 	{ "container_processes", "Number of processes running inside the container.", G, FK_ROW, FV_PROCESSES, true },
+	{ "container_scrape_error", "1 if there was an error while getting container metrics, 0 otherwise", G, FK_SCRAPE_ERROR, 0, false },
 	{ "container_sockets", "Number of open sockets for the container.", G, FK_ROW, FV_SOCKETS, true },
 	{ "container_spec_cpu_period", "CPU period of the container.", G, FK_ROW, FV_SPEC_CPU_PERIOD, false },
 	{ "container_spec_cpu_quota", "CPU quota of the container.", G, FK_ROW, FV_SPEC_CPU_QUOTA, false },
@@ -200,7 +209,12 @@ static bool row_value(const struct cg_stats *s, int val, int64_t ts_ms, double *
 	case FV_MEM_INACTIVE_FILE: *v = (double)s->inactive_file; return h & CGS_MEM;
 	case FV_SPEC_MEM_RES: *v = (double)s->mem_reservation; return h & CGS_MEM_LIMIT;
 	case FV_SPEC_MEM_SWAP: *v = (double)s->swap_limit; return h & CGS_MEM_LIMIT;
-	default: return false;
+	default:
+		if (val >= FV_PSI_0 && val <= FV_PSI_LAST) {
+			*v = (double)s->psi_us[val - FV_PSI_0] / 1e6;
+			return h & CGS_PSI;
+		}
+		return false;
 	}
 }
 
@@ -401,16 +415,13 @@ int ctr_write_families(struct buf *out, struct ctr_rows *rows, const struct cg_r
 	int err = render_rows(rows);
 
 	for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]) && !err; i++) {
-		err = write_family(out, &fams[i], rows, r, ts_ms);
-		if (!err && strcmp(fams[i].name, "container_oom_events_total") == 0) {
-			/* container_scrape_error sorts right after it */
-			err = expo_family(out, "container_scrape_error",
-					  "1 if there was an error while getting container metrics, 0 otherwise",
-					  EXPO_GAUGE);
-			if (!err)
-				err = expo_sample(out, "container_scrape_error", NULL, 0,
-						  scrape_error ? 1 : 0);
+		if (fams[i].kind != FK_SCRAPE_ERROR) {
+			err = write_family(out, &fams[i], rows, r, ts_ms);
+			continue;
 		}
+		err = expo_family(out, fams[i].name, fams[i].help, EXPO_GAUGE);
+		if (!err)
+			err = expo_sample(out, fams[i].name, NULL, 0, scrape_error ? 1 : 0);
 	}
 	return err;
 }
