@@ -37,9 +37,10 @@ static int read_line(struct cg_reader *r, const char *base, const char *rel, cha
 	size_t len;
 	size_t n;
 	const char *s;
+	size_t bl = strlen(base);
 
 	out[0] = '\0';
-	if (snprintf(path, sizeof(path), "%s%s%s", base, base[strlen(base) - 1] == '/' ? "" : "/",
+	if (snprintf(path, sizeof(path), "%s%s%s", base, bl && base[bl - 1] == '/' ? "" : "/",
 		     rel) >= (int)sizeof(path) ||
 	    cg_read_file(r, AT_FDCWD, path, &len) != 0)
 		return KM_ENOENT;
