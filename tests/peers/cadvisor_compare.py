@@ -4,8 +4,9 @@ for the pod cgroups of a real node (test_real_kubelet.sh).
 
   cadvisor_compare.py KUBELET.txt OURS.txt KNOWN_DIFF.txt
 
-Scope: rows whose id is under /kubepods, and the machine_* and
-cadvisor_version_info rows. Scrape OURS after KUBELET.
+Scope: rows whose id is under /kubepods, the container_fs_* rows of "/" (the
+host filesystems), and the machine_* and cadvisor_version_info rows. Scrape
+OURS after KUBELET.
   - families: each family the kubelet has and we do not (or the reverse) must
     be listed in KNOWN_DIFF.txt as "kubelet-only NAME" / "ours-only NAME";
   - rows, in every family both have: the same label sets (id, container, pod,
@@ -15,6 +16,7 @@ cadvisor_version_info rows. Scrape OURS after KUBELET.
     tell us);
   - values: container_spec_*, machine_*, cadvisor_version_info and the
     families whose value a pause/idle container keeps (processes, ulimits,
+    a host filesystem's size and inode count,
     task states, health, load averages; fds and sockets of the test's own
     pause containers) equal; container_cpu_usage_seconds_total
     of ours >= the kubelet's (a counter, and cAdvisor's value is older).
@@ -33,7 +35,8 @@ LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 # container keeps between the two scrapes).
 EQUAL = {"container_processes", "container_ulimits_soft", "container_tasks_state",
          "container_health_state", "container_cpu_load_average_10s",
-         "container_cpu_load_d_average_10s", "cadvisor_version_info"}
+         "container_cpu_load_d_average_10s", "cadvisor_version_info",
+         "container_fs_limit_bytes", "container_fs_inodes_total"}
 # Equal on the test's own pods (pause processes that open nothing between the
 # two scrapes); the agent's own container opens a socket per scrape.
 EQUAL_IDLE = {"container_file_descriptors", "container_sockets"}
@@ -47,7 +50,8 @@ def parse(path):
             continue
         labels = dict(LABEL.findall(m.group(2) or ""))
         machine = m.group(1).startswith("machine_") or m.group(1) == "cadvisor_version_info"
-        if not machine and not labels.get("id", "").startswith("/kubepods"):
+        rootfs = m.group(1).startswith("container_fs_") and labels.get("id") == "/"
+        if not machine and not rootfs and not labels.get("id", "").startswith("/kubepods"):
             continue
         fams.setdefault(m.group(1), []).append((labels, float(m.group(3))))
     return fams

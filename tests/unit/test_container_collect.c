@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -787,6 +788,85 @@ static void test_malformed_psi(void **state)
 	HAS(f, "container_cpu_usage_seconds_total{" APPL_CPU "} 2.5" TS);
 }
 
+/* The "/" row's host filesystems: mount selection as cAdvisor's (bind mounts,
+ * tmpfs by mount point, pseudo and transient mounts out), statfs values and
+ * /proc/diskstats columns by hand. */
+static void test_root_filesystems(void **state)
+{
+	struct fx *f = *state;
+	struct statvfs sv;
+	char want[512];
+
+	build_v2(f);
+	assert_int_equal(fx_write(f->root, "proc/1/mountinfo",
+		"21 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n"
+		"22 21 254:0 /var/lib/x /mnt/bind rw - ext4 /dev/vda rw\n"
+		"23 21 0:23 / /dev/shm rw - tmpfs tmpfs rw\n"
+		"24 21 0:27 / /dev/shm rw shared:2 master:1 - tmpfs shm rw\n"
+		"25 21 0:5 / /proc rw - proc proc rw\n"
+		"26 21 0:40 / /var/lib/kubelet/pods/u/volumes/x rw - tmpfs tmpfs rw\n"
+		"27 21 8:17 / /data\\040disk rw - xfs /dev/sdb1 rw\n"
+		"28 21 0:50 / /mnt/nfs rw - nfs4 srv:/x rw\n"
+		"29 21 259:1 / /fast rw - ext4 /dev/nvme0n1p1 rw\n"
+		"30 21 0:60 / /gone rw - ext4 /dev/sdz rw\n"), 0);
+	assert_int_equal(fx_write(f->root, "proc/diskstats",
+		" 254       0 vda 100 2 300 40 50 6 700 80 0 90 1000\n"
+		"   8      17 sdb1 11 12 13 14 15 16 17 18 19 20 21\n"
+		" 259       1 nvme0n1p1 9 9 9 9 9 9 9 9 9 9 9\n"), 0);
+	assert_int_equal(fx_mkdir(f->root, "dev/shm"), 0);
+	assert_int_equal(fx_mkdir(f->root, "data disk"), 0);
+	assert_int_equal(fx_mkdir(f->root, "fast"), 0);
+	assert_int_equal(fx_mkdir(f->root, "mnt/bind"), 0);
+	run(f, false);
+	/* every mount point lives on the test's own filesystem */
+	assert_int_equal(statvfs(f->root, &sv), 0);
+#define RFS(dev) "{container=\"\",device=\"" dev "\",id=\"/\",image=\"\",name=\"\",namespace=\"\",pod=\"\"}"
+	snprintf(want, sizeof(want), "container_fs_limit_bytes" RFS("/dev/vda") " %llu" TS,
+		 (unsigned long long)sv.f_blocks * sv.f_frsize);
+	HAS(f, want);
+	snprintf(want, sizeof(want), "container_fs_inodes_total" RFS("/dev/shm") " %llu" TS,
+		 (unsigned long long)sv.f_files);
+	HAS(f, want);
+	LACKS(f, "device=\"/data disk\"");  /* sdb1 is the device label */
+	snprintf(want, sizeof(want), "container_fs_limit_bytes" RFS("/dev/sdb1") " %llu" TS,
+		 (unsigned long long)sv.f_blocks * sv.f_frsize);
+	HAS(f, want);
+	HAS(f, "container_fs_reads_total" RFS("/dev/vda") " 100" TS);
+	HAS(f, "container_fs_reads_merged_total" RFS("/dev/vda") " 2" TS);
+	HAS(f, "container_fs_sector_reads_total" RFS("/dev/vda") " 300" TS);
+	HAS(f, "container_fs_read_seconds_total" RFS("/dev/vda") " 4e-08" TS);  /* ms / 1e9 */
+	HAS(f, "container_fs_writes_total" RFS("/dev/vda") " 50" TS);
+	HAS(f, "container_fs_writes_merged_total" RFS("/dev/vda") " 6" TS);
+	HAS(f, "container_fs_sector_writes_total" RFS("/dev/vda") " 700" TS);
+	HAS(f, "container_fs_write_seconds_total" RFS("/dev/vda") " 8e-08" TS);
+	HAS(f, "container_fs_io_current" RFS("/dev/vda") " 0" TS);
+	HAS(f, "container_fs_io_time_seconds_total" RFS("/dev/vda") " 9e-08" TS);
+	HAS(f, "container_fs_io_time_weighted_seconds_total" RFS("/dev/vda") " 1e-06" TS);
+	HAS(f, "container_fs_reads_total" RFS("/dev/sdb1") " 11" TS);
+	HAS(f, "container_fs_io_time_weighted_seconds_total" RFS("/dev/sdb1") " 2.1e-08" TS);
+	/* nvme is not a name cAdvisor reads diskstats for; tmpfs has none */
+	HAS(f, "container_fs_reads_total" RFS("/dev/nvme0n1p1") " 0" TS);
+	HAS(f, "container_fs_reads_total" RFS("/dev/shm") " 0" TS);
+	/* one /dev/shm (the later mount), no bind, pseudo, transient, nfs or
+	 * unreachable (statfs fails) filesystem */
+	{
+		const char *p = buf_cstr(&f->out);
+		int n = 0;
+
+		for (p = strstr(p, "container_fs_limit_bytes{"); p; p = strstr(p + 1, "container_fs_limit_bytes{"))
+			n++;
+		assert_int_equal(n, 4);  /* vda, shm, "data disk" (sdb1), nvme0n1p1 */
+	}
+	LACKS(f, "device=\"/mnt/bind\"");
+	LACKS(f, "device=\"proc\"");
+	LACKS(f, "volumes/x");
+	LACKS(f, "srv:/x");
+	LACKS(f, "/dev/sdz");
+	/* container rows have no filesystem rows */
+	LACKS(f, "container_fs_usage_bytes{container=\"app\"");
+#undef RFS
+}
+
 static void test_no_cgroups(void **state)
 {
 	struct fx *f = *state;
@@ -872,6 +952,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_v2_process_memory, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_v1_process_memory, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_psi, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_root_filesystems, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_out_too_small, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests_name("container_collect", tests, NULL, NULL);

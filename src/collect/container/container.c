@@ -16,6 +16,7 @@
 #include "collect/container/cgroup.h"
 #include "collect/container/family.h"
 #include "collect/container/machine.h"
+#include "collect/container/rootfs.h"
 
 struct devname {
 	uint32_t major;
@@ -36,6 +37,7 @@ struct container_collector {
 	size_t capdevs;
 	struct log_limit lim;    /* malformed-file warnings */
 	struct log_limit lim_fd; /* refused fd listings */
+	struct rootfs fs;        /* host filesystems of the "/" row */
 };
 
 struct container_collector *container_collector_new(void)
@@ -51,6 +53,7 @@ struct container_collector *container_collector_new(void)
 	cg_walk_init(&cc->walk);
 	cg_reader_init(&cc->rd);
 	ctr_rows_init(&cc->rows);
+	rootfs_init(&cc->fs);
 	return cc;
 }
 
@@ -61,6 +64,7 @@ void container_collector_free(struct container_collector *cc)
 	cg_walk_fini(&cc->walk);
 	cg_reader_fini(&cc->rd);
 	ctr_rows_fini(&cc->rows);
+	rootfs_fini(&cc->fs);
 	free(cc->sandbox);
 	free(cc->gone);
 	free(cc->devs);
@@ -357,7 +361,7 @@ static int collect_cgroups(struct container_collector *cc, const struct containe
 
 	if (cg_layout_open(&l, o->sysfs) != 0) {
 		*failed = true;
-		return ctr_write_families(out, &cc->rows, &cc->rd, ts, true);
+		return ctr_write_families(out, &cc->rows, &cc->rd, NULL, ts, true);
 	}
 	err = cg_walk_run(&cc->walk, &l, o->podmap == NULL);
 	if (err)
@@ -370,6 +374,12 @@ static int collect_cgroups(struct container_collector *cc, const struct containe
 	if (err)
 		goto out_close;
 	name_devices(cc, o->sysfs);
+	/* no mount table: the "/" row has no filesystem rows (not an error
+	 * of the cgroup scrape) */
+	err = rootfs_read(&cc->fs, &cc->rd, o->procfs, o->rootfs ? o->rootfs : "/");
+	if (err == KM_ENOMEM)
+		goto out_close;
+	err = KM_OK;
 	*failed = cc->rd.malformed > 0 || cc->walk.truncated;
 	if (cc->rd.malformed)
 		log_limited(&cc->lim, 60000, LOG_WARN, "container",
@@ -381,7 +391,7 @@ static int collect_cgroups(struct container_collector *cc, const struct containe
 			    "%u processes' /proc/<pid>/fd not readable (no CAP_SYS_PTRACE): "
 			    "container_file_descriptors and container_sockets count 0 for them "
 			    "(chart: processFdStats=true)", cc->rd.denied);
-	err = ctr_write_families(out, &cc->rows, &cc->rd, ts, *failed);
+	err = ctr_write_families(out, &cc->rows, &cc->rd, &cc->fs, ts, *failed);
 out_close:
 	cg_layout_close(&l);
 	return err;
