@@ -674,7 +674,10 @@ static void test_v2_process_memory(void **state)
 		"some avg10=0.00 avg60=0.00 avg300=0.00 total=1500000\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=250000\n"), 0);
 	assert_int_equal(fx_write(f->root, "sys/fs/cgroup" POD1 "/cri-containerd-" APP ".scope/memory.pressure",
 		"some avg10=1.00 avg60=0.50 avg300=0.10 total=42\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=7\n"), 0);
+	assert_int_equal(fx_mtime(f->root, "sys/fs/cgroup", 1500000000), 0);
 	run(f, false);
+	/* "/": the hierarchy root's mtime (boot time 1000 is earlier) */
+	HAS(f, "container_start_time_seconds{" ROOTL "} 1500000000");
 	/* pressure (v2): total= in microseconds; "some" waiting, "full" stalled;
 	 * no io.pressure -> 0; "/" has none of these files -> 0 */
 	HAS(f, "container_pressure_cpu_waiting_seconds_total{" APPL "} 1.5" TS);

@@ -222,9 +222,9 @@ static int read_row(struct container_collector *cc, const struct cg_layout *l,
 	}
 	if (err)
 		goto out_close;
-	if (!is_root)
-		cg_read_start(procs_fd, l->mode == CG_V2 ? "cgroup.events" : "cgroup.clone_children",
-			      btime, &row->st);
+	/* "/" too: cAdvisor's lowest mtime of the hierarchy root, floored at boot */
+	cg_read_start(procs_fd, l->mode == CG_V2 ? "cgroup.events" : "cgroup.clone_children",
+		      btime, &row->st);
 	/* cAdvisor counts the processes of the cpu controller's cgroup.procs */
 	(void)cg_read_procs(&cc->rd, l->mode != CG_V2 && fds[CG_C_CPU] >= 0 ? fds[CG_C_CPU] : procs_fd,
 			    o->procfs, &row->st);
