@@ -170,51 +170,44 @@ static int gauge(struct buf *out, const char *name, const char *help,
 int machine_write(struct buf *out, struct cg_reader *r, const struct machine_paths *p)
 {
 	struct machine_info m;
+	struct label_pair l[3] = { { "boot_id", m.boot_id }, { "machine_id", m.machine_id },
+				   { "system_uuid", m.system_uuid } };
+	struct label_pair nvm[4] = { l[0], l[1], { "mode", "app_direct_mode" }, l[2] };
 	int err;
 
 	read_info(r, p, &m);
-	{
-		struct label_pair l[3] = { { "boot_id", m.boot_id },
-					   { "machine_id", m.machine_id },
-					   { "system_uuid", m.system_uuid } };
-		struct label_pair nvm[4] = { l[0], l[1], { "mode", "app_direct_mode" }, l[2] };
-
-		err = gauge(out, "machine_cpu_books", "Number of CPU books.", l, 3, 0);
-		if (!err)
-			err = gauge(out, "machine_cpu_cores", "Number of logical CPU cores.", l, 3,
-				    (double)m.cores);
-		if (!err)
-			err = gauge(out, "machine_cpu_drawers", "Number of CPU drawers.", l, 3, 0);
-		if (!err)
-			err = gauge(out, "machine_cpu_physical_cores", "Number of physical CPU cores.",
-				    l, 3, (double)m.physical_cores);
-		if (!err)
-			err = gauge(out, "machine_cpu_sockets", "Number of CPU sockets.", l, 3,
-				    (double)m.sockets);
-		if (!err)
-			err = gauge(out, "machine_memory_bytes",
-				    "Amount of memory installed on the machine.", l, 3,
-				    (double)m.mem_bytes);
-		if (!err)
-			err = gauge(out, "machine_nvm_avg_power_budget_watts", "NVM power budget.", l,
-				    3, 0);
-		if (!err)
-			err = gauge(out, "machine_nvm_capacity",
-				    "NVM capacity value labeled by NVM mode (memory mode or app direct mode).",
-				    nvm, 4, 0);
-		if (!err) {
-			nvm[2].value = "memory_mode";
-			err = expo_sample(out, "machine_nvm_capacity", nvm, 4, 0);
-		}
-		if (!err)
-			err = gauge(out, "machine_scrape_error",
-				    "1 if there was an error while getting machine metrics, 0 otherwise.",
-				    NULL, 0, m.error ? 1 : 0);
-		if (!err)
-			err = gauge(out, "machine_swap_bytes",
-				    "Amount of swap memory available on the machine.", l, 3,
-				    (double)m.swap_bytes);
+	err = gauge(out, "machine_cpu_books", "Number of CPU books.", l, 3, 0);
+	if (!err)
+		err = gauge(out, "machine_cpu_cores", "Number of logical CPU cores.", l, 3,
+			    (double)m.cores);
+	if (!err)
+		err = gauge(out, "machine_cpu_drawers", "Number of CPU drawers.", l, 3, 0);
+	if (!err)
+		err = gauge(out, "machine_cpu_physical_cores", "Number of physical CPU cores.", l, 3,
+			    (double)m.physical_cores);
+	if (!err)
+		err = gauge(out, "machine_cpu_sockets", "Number of CPU sockets.", l, 3,
+			    (double)m.sockets);
+	if (!err)
+		err = gauge(out, "machine_memory_bytes", "Amount of memory installed on the machine.",
+			    l, 3, (double)m.mem_bytes);
+	if (!err)
+		err = gauge(out, "machine_nvm_avg_power_budget_watts", "NVM power budget.", l, 3, 0);
+	if (!err)
+		err = gauge(out, "machine_nvm_capacity",
+			    "NVM capacity value labeled by NVM mode (memory mode or app direct mode).",
+			    nvm, 4, 0);
+	if (!err) {
+		nvm[2].value = "memory_mode";
+		err = expo_sample(out, "machine_nvm_capacity", nvm, 4, 0);
 	}
+	if (!err)
+		err = gauge(out, "machine_scrape_error",
+			    "1 if there was an error while getting machine metrics, 0 otherwise.",
+			    NULL, 0, m.error ? 1 : 0);
+	if (!err)
+		err = gauge(out, "machine_swap_bytes", "Amount of swap memory available on the machine.",
+			    l, 3, (double)m.swap_bytes);
 	return err;
 }
 

@@ -114,19 +114,7 @@ static void add_mount(struct rootfs *fs, const char *p, const char *le)
 		return;
 	memcpy(type, f[0], fn[0]);
 	type[fn[0]] = '\0';
-	{
-		const char *colon = memchr(f[2], ':', fn[2]);
-		uint64_t a;
-		uint64_t b;
-
-		if (!colon || parse_u64(f[2], (size_t)(colon - f[2]), &a) != 0 ||
-		    parse_u64(colon + 1, fn[2] - (size_t)(colon + 1 - f[2]), &b) != 0 ||
-		    a > UINT32_MAX || b > UINT32_MAX)
-			return;
-		maj = (uint32_t)a;
-		min = (uint32_t)b;
-	}
-	if (transient_mount(mnt))
+	if (cg_parse_majmin(f[2], fn[2], &maj, &min) != 0 || transient_mount(mnt))
 		return;
 	if (strcmp(type, "tmpfs") == 0) {
 		snprintf(key, sizeof(key), "%s", mnt);
