@@ -53,6 +53,10 @@ static const struct flag_def defs[] = {
 	{ "collector.textfile.directory", F_STR, OFF(textfile_dir), "",
 	  "Directory (or glob) of *.prom files for the node textfile collector, as node-exporter's "
 	  "--collector.textfile.directory; empty: none" },
+	{ "container.sandboxImage", F_STR, OFF(sandbox_image), "",
+	  "The runtime's sandbox (pause) image, e.g. registry.k8s.io/pause:3.10: the image label "
+	  "of the sandbox rows of /metrics/cadvisor, which the kubelet gets from the runtime and "
+	  "the API does not name; empty: image=\"\"" },
 	{ "loggerLevel", F_LEVEL, OFF(log_level), "INFO", "Minimum log level: DEBUG, INFO, WARN, ERROR, FATAL" },
 	{ "loggerFormat", F_FORMAT, OFF(log_format), "logfmt", "Log format: logfmt or json" },
 	{ "tls", F_BOOL, OFF(tls), "false", "Serve HTTPS on httpListenAddr" },

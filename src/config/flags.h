@@ -46,6 +46,7 @@ struct flags {
 	char *sysfs;
 	char *rootfs;
 	char *textfile_dir;   /* node textfile collector directory or glob; "" none */
+	char *sandbox_image;  /* image label of sandbox (pause) rows; "" as the API gives none */
 	char *log_level;
 	char *log_format;
 	bool tls;

@@ -873,6 +873,25 @@ static void test_root_filesystems(void **state)
 #undef RFS
 }
 
+/* -container.sandboxImage labels the sandbox rows, and only them. */
+static void test_sandbox_image(void **state)
+{
+	struct fx *f = *state;
+	struct container_opts o = {
+		.procfs = f->proc, .sysfs = f->sys, .rootfs = f->root, .podmap = f->pm,
+		.sandbox_image = "registry.k8s.io/pause:3.10", .now_ms = NOW_MS,
+	};
+
+	build_v2(f);
+	buf_reset(&f->out);
+	assert_int_equal(container_collect(f->cc, &o, &f->out, NULL), 0);
+	HAS(f, "container_cpu_usage_seconds_total{container=\"\",cpu=\"total\",id=\"" POD1 "/cri-containerd-" SB1 ".scope\",image=\"registry.k8s.io/pause:3.10\",name=\"" SB1 "\",namespace=\"default\",pod=\"web\"} 0.001" TS);
+	HAS(f, "container_cpu_usage_seconds_total{" APPL_CPU "} 2.5" TS);
+	/* the pod row and an unknown pod's sandbox (no pod, so not known as one) */
+	HAS(f, "container_cpu_usage_seconds_total{container=\"\",cpu=\"total\",id=\"" POD1 "\",image=\"\",name=\"\",namespace=\"default\",pod=\"web\"} 2.5" TS);
+	HAS(f, "container_cpu_usage_seconds_total{container=\"\",cpu=\"total\",id=\"" POD3 "/cri-containerd-" SB3 ".scope\",image=\"\",name=\"" SB3 "\",namespace=\"\",pod=\"\"} 2e-05" TS);
+}
+
 static void test_no_cgroups(void **state)
 {
 	struct fx *f = *state;
@@ -959,6 +978,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_v1_process_memory, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_psi, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_root_filesystems, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_sandbox_image, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_out_too_small, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests_name("container_collect", tests, NULL, NULL);

@@ -87,7 +87,7 @@ static int set_k8s_name(struct ctr_rows *rows, struct ctr_row *row, const char *
 /* Labels of a container row whose pod p is known. Sets *sandbox when the
  * container is not one the pod reports. */
 static int label_pod_ctr(struct ctr_rows *rows, struct ctr_row *row, const struct cg_node *n,
-			 const struct podmap_pod *p, bool *sandbox)
+			 const struct podmap_pod *p, const char *sandbox_image, bool *sandbox)
 {
 	const struct podmap_ctr *c = podmap_pod_ctr(p, n->cid);
 	enum cg_runtime rt = n->rt != CG_RT_UNKNOWN ? n->rt : c ? c->rt : p->rt;
@@ -111,6 +111,8 @@ static int label_pod_ctr(struct ctr_rows *rows, struct ctr_row *row, const struc
 	*sandbox = true;
 	err = ctr_row_set(rows, row, CL_CONTAINER, k8s_name ? "POD" : "");
 	if (!err)
+		err = ctr_row_set(rows, row, CL_IMAGE, sandbox_image);
+	if (!err)
 		err = k8s_name ? set_k8s_name(rows, row, "POD", p, 0)
 			       : ctr_row_set(rows, row, CL_NAME, n->cid);
 	return err;
@@ -118,7 +120,7 @@ static int label_pod_ctr(struct ctr_rows *rows, struct ctr_row *row, const struc
 
 /* Fills the labels of node n into a new row (pod map read-locked by caller). */
 static int label_node(struct container_collector *cc, const struct cg_node *n,
-		      const struct podmap *pm, bool *sandbox)
+		      const struct podmap *pm, const char *sandbox_image, bool *sandbox)
 {
 	struct ctr_row *row = ctr_rows_add(&cc->rows);
 	const struct podmap_pod *p = NULL;
@@ -137,14 +139,14 @@ static int label_node(struct container_collector *cc, const struct cg_node *n,
 		if (!err)
 			err = ctr_row_set(&cc->rows, row, CL_POD, p->name);
 	} else if (n->kind == CG_K_CONTAINER && p) {
-		err = label_pod_ctr(&cc->rows, row, n, p, sandbox);
+		err = label_pod_ctr(&cc->rows, row, n, p, sandbox_image, sandbox);
 	} else if (n->kind == CG_K_CONTAINER || n->kind == CG_K_HOSTCTR) {
 		err = ctr_row_set(&cc->rows, row, CL_NAME, n->cid);
 	}
 	return err;
 }
 
-static int label_all(struct container_collector *cc, struct podmap *pm)
+static int label_all(struct container_collector *cc, struct podmap *pm, const char *sandbox_image)
 {
 	int err = KM_OK;
 
@@ -164,7 +166,7 @@ static int label_all(struct container_collector *cc, struct podmap *pm)
 	if (pm)
 		podmap_rdlock(pm);
 	for (size_t i = 0; i < cc->walk.n && !err; i++)
-		err = label_node(cc, &cc->walk.nodes[i], pm, &cc->sandbox[i]);
+		err = label_node(cc, &cc->walk.nodes[i], pm, sandbox_image, &cc->sandbox[i]);
 	if (pm)
 		podmap_unlock(pm);
 	return err;
@@ -367,7 +369,7 @@ static int collect_cgroups(struct container_collector *cc, const struct containe
 	if (err)
 		goto out_close;
 	cg_walk_sort(&cc->walk);
-	err = label_all(cc, o->podmap);
+	err = label_all(cc, o->podmap, o->sandbox_image ? o->sandbox_image : "");
 	if (err)
 		goto out_close;
 	err = read_all(cc, &l, o);

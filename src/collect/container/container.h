@@ -7,7 +7,8 @@
  * kubepods root, the QoS classes, each pod cgroup (container="", pod and
  * namespace set when the pod is known) and each container cgroup under it.
  * A container whose ID the pod map does not list is the pod's sandbox: its
- * row has container="" (containerd) or "POD" (CRI-O, docker), image "" and
+ * row has container="" (containerd) or "POD" (CRI-O, docker), image
+ * opts->sandbox_image (the kubelet asks the runtime; the API does not say) and
  * the pod's network counters, which appear on no other container row.
  *
  * Unknown pods: a pod cgroup whose UID is not (yet) in the pod map is still
@@ -42,6 +43,7 @@ struct container_opts {
 	const char *sysfs;      /* borrowed; "/sys" (cgroups at <sysfs>/fs/cgroup) */
 	const char *rootfs;     /* borrowed; the host's "/" (machine-id, os-release); NULL = "/" */
 	struct podmap *podmap;  /* borrowed; NULL selects host mode */
+	const char *sandbox_image; /* borrowed; image label of sandbox rows; NULL or "" = "" */
 	int64_t now_ms;         /* sample timestamp; 0 = wall clock (tests pin it) */
 };
 
