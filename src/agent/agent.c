@@ -165,8 +165,8 @@ static int write_node(struct agent *a, const struct config *c, struct buf *out)
 static int write_container(struct agent *a, const struct config *c, struct buf *out)
 {
 	struct container_opts o = {
-		.procfs = a->flags->procfs, .sysfs = a->flags->sysfs,
-		.podmap = agent_kube_podmap(a->kube),
+		.procfs = a->flags->procfs, .sysfs = a->flags->sysfs, .rootfs = a->flags->rootfs,
+		.podmap = agent_kube_podmap(a->kube), .sandbox_image = a->flags->sandbox_image,
 	};
 
 	if (!(c->collectors & COLLECTOR_CONTAINER))

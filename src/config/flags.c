@@ -73,6 +73,10 @@ static const struct flag_def defs[] = {
 	  "spec.node.diskstatsExclude wins)" },
 	{ "collector.diskstats.device-include", F_STR, OFF(diskstats_device_include), "",
 	  "Regexp of block devices to include (the default exclude then does not apply)" },
+	{ "container.sandboxImage", F_STR, OFF(sandbox_image), "",
+	  "The runtime's sandbox (pause) image, e.g. registry.k8s.io/pause:3.10: the image label "
+	  "of the sandbox rows of /metrics/cadvisor, which the kubelet gets from the runtime and "
+	  "the API does not name; empty: image=\"\"" },
 	{ "loggerLevel", F_LEVEL, OFF(log_level), "INFO", "Minimum log level: DEBUG, INFO, WARN, ERROR, FATAL" },
 	{ "loggerFormat", F_FORMAT, OFF(log_format), "logfmt", "Log format: logfmt or json" },
 	{ "tls", F_BOOL, OFF(tls), "false", "Serve HTTPS on httpListenAddr" },

@@ -60,6 +60,7 @@ struct flags {
 	uint64_t node_on, node_off;
 	int64_t mount_timeout_ms;    /* -collector.filesystem.mount-timeout */
 	bool node_disable_defaults;
+	char *sandbox_image;  /* image label of sandbox (pause) rows; "" as the API gives none */
 	char *log_level;
 	char *log_format;
 	bool tls;

@@ -49,7 +49,20 @@ CADVISOR_NOTES = {
     "container_oom_events_total": "from memory.events / memory.oom_control (cAdvisor: /dev/kmsg, resets)",
     "container_spec_cpu_shares": "v2: cAdvisor's linear weight->shares conversion",
     "container_scrape_error": "",
+    "container_cpu_load_average_10s": "0, as the kubelet (it never starts cAdvisor's load reader)",
+    "container_cpu_load_d_average_10s": "0, as the kubelet (it never starts cAdvisor's load reader)",
+    "container_tasks_state": "0 in every state, as the kubelet (no load reader)",
+    "container_health_state": "-1 (no Docker health check for CRI containers), as the kubelet",
+    "container_file_descriptors": "other users' processes count only with the chart's processFdStats (CAP_SYS_PTRACE)",
+    "container_sockets": "other users' processes count only with the chart's processFdStats (CAP_SYS_PTRACE)",
+    "container_ulimits_soft": "containers and \"/\": the root process's nofile soft limit",
 }
+for _n in ("cpu_stalled", "cpu_waiting", "io_stalled", "io_waiting", "memory_stalled", "memory_waiting"):
+    CADVISOR_NOTES["container_pressure_%s_seconds_total" % _n] = "cgroup v2 only (kubelet 1.34+); not on a v1 host"
+for _n in ("inodes_free", "inodes_total", "limit_bytes", "usage_bytes", "io_current", "io_time_seconds_total",
+           "io_time_weighted_seconds_total", "read_seconds_total", "reads_merged_total", "sector_reads_total",
+           "sector_writes_total", "write_seconds_total", "writes_merged_total"):
+    CADVISOR_NOTES["container_fs_" + _n] = "id=\"/\" only: one row per host filesystem (src/collect/container/rootfs.h)"
 
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "../.."))
@@ -57,6 +70,10 @@ UNSEEN_NOTE = {
     "FK_IO": "per block device; only once the container did disk I/O (none in this run; unit-tested)",
     "FK_NET": "per interface; needs a process of the pod (hostPID in a cluster); not in this run",
     "FK_ROW": "not in this run",
+    "FK_TASKS": "not in this run",
+    "FK_MEMFAIL": "not in this run",
+    "FK_FS": "id=\"/\" only; no host filesystem in this run",
+    "FK_SCRAPE_ERROR": "",
 }
 
 
@@ -75,7 +92,9 @@ def add_unseen_cadvisor(fams, order):
     for name, help_, typ, kind in defined_cadvisor_families():
         if name in fams:
             continue
-        labels = {"container", "id", "image", "name", "namespace", "pod"} | {"FK_IO": {"device"}, "FK_NET": {"interface"}}.get(kind, set())
+        labels = {"container", "id", "image", "name", "namespace", "pod"} | {
+            "FK_IO": {"device"}, "FK_NET": {"interface"}, "FK_FS": {"device"}, "FK_TASKS": {"state"},
+            "FK_MEMFAIL": {"failure_type", "scope"}}.get(kind, set())
         fams[name] = {"help": help_, "type": typ, "labels": labels, "n": 0, "unseen": UNSEEN_NOTE[kind]}
         order.append(name)
 

@@ -285,6 +285,16 @@ def main():
         check(len(res5) == 33 and "secrets" in res5 and "configmaps" in res5, "...and the K8sMonitor asks for them")
         psc5 = find(objs5, "DaemonSet")["spec"]["template"]["spec"]["securityContext"]
         check(psc5.get("runAsUser") == 4242 and psc5.get("runAsGroup") == 4343, "runAsUser / runAsGroup configurable")
+        ds6 = find(objects(render.render_chart(CHART, "k8smon", ns, ["processFdStats=true",
+                                                                     "sandboxImage=registry.k8s.io/pause:3.10"]), tmp), "DaemonSet")
+        check("-container.sandboxImage=registry.k8s.io/pause:3.10" in ds6["spec"]["template"]["spec"]["containers"][0]["args"]
+              and not any(a.startswith("-container.sandboxImage") for a in find(objs, "DaemonSet")["spec"]["template"]["spec"]["containers"][0]["args"]),
+              "sandboxImage: -container.sandboxImage only when set")
+        psc6 = ds6["spec"]["template"]["spec"]["securityContext"]
+        cap6 = ds6["spec"]["template"]["spec"]["containers"][0]["securityContext"]["capabilities"]
+        check(psc6.get("runAsUser") == 0 and psc6.get("runAsNonRoot") is False
+              and cap6 == {"drop": ["ALL"], "add": ["SYS_PTRACE"]},
+              "processFdStats=true: root with SYS_PTRACE only (other processes' /proc/<pid>/fd)")
         ex = {(o["kind"], o["metadata"]["name"]): o for o in k8syaml.load_objects(os.path.join(ROOT, "examples/kube-state-secrets.yaml"))}
         check(sorted(ex) == [("ClusterRole", "k8smon-kube-state-secrets"), ("ClusterRoleBinding", "k8smon-kube-state-secrets")]
               and flat_rules(ex[("ClusterRole", "k8smon-kube-state-secrets")]) == flat_rules(cr5)

@@ -205,6 +205,8 @@ def call(ctx, defines, cmd, piped, has_piped):
         return vals[1] if truthy(vals[1]) else vals[0]
     if fn == "not":
         return not truthy(vals[0])
+    if fn == "or":  # Go templates: the first truthy argument, else the last
+        return next((v for v in vals if truthy(v)), vals[-1])
     if len(a) == 1 and not has_piped:
         return value(ctx, fn)
     raise TemplateError("unsupported function %r" % fn)

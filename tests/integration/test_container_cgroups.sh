@@ -7,6 +7,11 @@
 #   - container_cpu_usage_seconds_total grows by the CPU the burner used
 #     (utime+stime from /proc/<pid>/stat), within 10 %;
 #   - memory usage / working set / rss of the hog reflect what it allocated;
+#   - the hog's processes, fds and sockets (three socket pairs it holds) are what
+#     /proc/<pid>/fd shows, its nofile soft limit (777, set by itself) is
+#     container_ulimits_soft, its pgfault and kernel memory are its cgroup files,
+#     its memory spec (reservation, swap limit) what the test wrote, a pod
+#     row counts no process of its own, machine_cpu_cores/memory_bytes are /proc's;
 #   - labels come from the pod map and the sandbox row carries the network of its own
 #     network namespace (another user's process), read as root and again as user 65534
 #     with every capability dropped (what the Helm chart runs).
@@ -100,6 +105,11 @@ for c in $CTRLS; do
 	done
 	[ -f "$base/$POD/$HOG/memory.limit_in_bytes" ] && echo 1073741824 > "$base/$POD/$HOG/memory.limit_in_bytes"
 	[ -f "$base/$POD/$HOG/memory.max" ] && echo 1073741824 > "$base/$POD/$HOG/memory.max"
+	# memory spec: cAdvisor's reservation (v1 soft limit, v2 memory.min) and swap limit
+	[ -f "$base/$POD/$HOG/memory.soft_limit_in_bytes" ] && echo 268435456 > "$base/$POD/$HOG/memory.soft_limit_in_bytes"
+	[ -f "$base/$POD/$HOG/memory.min" ] && echo 67108864 > "$base/$POD/$HOG/memory.min"
+	[ -f "$base/$POD/$HOG/memory.memsw.limit_in_bytes" ] && echo 2147483648 > "$base/$POD/$HOG/memory.memsw.limit_in_bytes"
+	[ -f "$base/$POD/$HOG/memory.swap.max" ] && echo 2147483648 > "$base/$POD/$HOG/memory.swap.max"
 	[ -f "$base/$POD/$BURN/cpu.cfs_quota_us" ] && echo 200000 > "$base/$POD/$BURN/cpu.cfs_quota_us"
 done
 
@@ -129,9 +139,13 @@ PF=$(procs_files $BURN | tr '\n' ' ') sh -c 'for f in $PF; do echo $$ > $f; done
 BURN_PID=$!
 PIDS="$PIDS $BURN_PID"
 PF=$(procs_files $HOG | tr '\n' ' ') READY="$TMP/hog.ready" CACHEFILE="$TMP/hog.cache" python3 -c '
-import os, time
+import os, resource, socket, time
 for f in os.environ["PF"].split():
     open(f, "w").write(str(os.getpid()))
+# what container_ulimits_soft and container_sockets must see: a soft nofile
+# limit of 777 and three socket pairs (6 sockets) held open
+resource.setrlimit(resource.RLIMIT_NOFILE, (777, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+socks = [socket.socketpair() for _ in range(3)]
 b = b"x" * (128 << 20)
 # 32 MiB of page cache charged to this cgroup (written, synced, read back):
 # inactive file pages, which the working set must not count.
@@ -246,7 +260,8 @@ if [ $NETNS = 1 ]; then
 	grep -qF "$SBNET" "$TMP/out2" || fail "no eth0 counters of the sandbox's network namespace (root)"
 	# The chart runs the agent as user 65534 with every capability dropped: the same
 	# scrape, by an unprivileged user, must still read the sandbox's /proc/<pid>/net/dev
-	# and the cgroup files (nothing the collector reads needs root or CAP_SYS_PTRACE).
+	# and the cgroup files (nothing the collector reads needs root or CAP_SYS_PTRACE,
+	# except other users' /proc/<pid>/fd for the fd and socket counts).
 	chmod 755 "$TMP"
 	setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs \
 		"$TMP/driver" /proc "$TMP/sys" "$TMP/pod.json" > "$TMP/out3" || fail "driver failed as user 65534"
@@ -256,8 +271,65 @@ if [ $NETNS = 1 ]; then
 			fail "user 65534 without capabilities: $m series differ from root's"
 	done
 	grep -q "^container_scrape_error 0" "$TMP/out3" || fail "scrape error as user 65534"
+	# root's hog: its fd table is not listable without CAP_SYS_PTRACE -> 0, as cAdvisor
+	grep -q "^container_file_descriptors{container=\"hog\".*} 0 " "$TMP/out3" ||
+		fail "user 65534: the hog's fds should count 0 (kernel refuses the listing)"
 	echo "ok: sandbox network namespace read as root and as user 65534 with no capabilities"
 else
 	skip_part container_cgroups:netns "sandbox in its own network namespace (needs unshare, setpriv, ip and veth): the unprivileged scrape is not checked"
 fi
+# ---- process figures, memory extras and spec, machine facts of the same scrape
+# (the hog is idle: what it has open and its fault counters stay put)
+hog_fds=$(ls "/proc/$HOG_PID/fd" | wc -l)
+hog_socks=$(for f in /proc/$HOG_PID/fd/*; do readlink "$f"; done | grep -c '^socket:')
+"$TMP/driver" /proc "$TMP/sys" "$TMP/pod.json" > "$TMP/out4" || fail "driver failed"
+if [ $MODE = v2 ]; then
+	cg_pgfault=$(awk '$1 == "pgfault" { print $2 }' "$MEMCG/memory.stat")
+	cg_kernel=$(awk '$1 == "kernel" { print $2 }' "$MEMCG/memory.stat")
+	want_res=$(cat "$MEMCG/memory.min")
+	want_swap=$(cat "$MEMCG/memory.swap.max" 2>/dev/null || echo 0)
+else
+	cg_pgfault=$(awk '$1 == "pgfault" { print $2 }' "$MEMCG/memory.stat")
+	cg_kernel=$(cat "$MEMCG/memory.kmem.usage_in_bytes" 2>/dev/null || echo 0)
+	want_res=$(cat "$MEMCG/memory.soft_limit_in_bytes")
+	want_swap=$(cat "$MEMCG/memory.memsw.limit_in_bytes" 2>/dev/null || echo 0)
+fi
+[ "$want_swap" = max ] && want_swap=0
+row() { # <metric> <container> [extra label match]: value
+	grep "^$1{container=\"$2\"${3:-}" "$TMP/out4" | head -1 | awk '{ print $2 }'
+}
+pf=$(grep "^container_memory_failures_total{container=\"hog\",failure_type=\"pgfault\"" "$TMP/out4" | grep 'scope="container"' | awk '{ print $2 }')
+python3 - <<PY || fail "process / memory / spec figures"
+want = {
+    "hog processes": ("$(row container_processes hog)", 1),
+    "hog fds (ls /proc/pid/fd)": ("$(row container_file_descriptors hog)", $hog_fds),
+    "hog sockets (readlink socket:)": ("$(row container_sockets hog)", $hog_socks),
+    "hog ulimit nofile soft": ("$(row container_ulimits_soft hog)", 777),
+    "burner processes": ("$(row container_processes burner)", 1),
+    "pod row processes (none of its own)": ("$(row container_processes "" ',id="/'"$POD"'"')", 0),
+    "hog reservation": ("$(row container_spec_memory_reservation_limit_bytes hog)", $want_res),
+    "hog swap limit": ("$(row container_spec_memory_swap_limit_bytes hog)", $want_swap),
+}
+slack = {"hog pgfault": ("$pf", $cg_pgfault, 64), "hog kernel memory": ("$(row container_memory_kernel_usage hog)", $cg_kernel, 1 << 20)}
+bad = []
+for name, (got, exp) in want.items():
+    print("%s: %s (want %s)" % (name, got, exp))
+    if got == "" or float(got) != exp:
+        bad.append(name)
+for name, (got, exp, sl) in slack.items():
+    print("%s: %s (cgroup file %s)" % (name, got, exp))
+    if got == "" or abs(float(got) - exp) > sl:
+        bad.append(name)
+if $hog_socks != 6 or float("$pf" or 0) < 32768:
+    bad.append("fixture: 6 sockets held, >= 32768 faults for 128 MiB")
+print("failed:", bad) if bad else None
+raise SystemExit(1 if bad else 0)
+PY
+ncpu=$(grep -c '^processor' /proc/cpuinfo)
+memb=$(awk '/^MemTotal:/ { printf "%.0f", $2 * 1024 }' /proc/meminfo)
+grep -q "^machine_cpu_cores{.*} $ncpu\$" "$TMP/out4" || fail "machine_cpu_cores is not $ncpu"
+grep -q "^machine_memory_bytes{.*} $memb\$" "$TMP/out4" || fail "machine_memory_bytes is not $memb"
+grep -q "^machine_scrape_error 0" "$TMP/out4" || fail "machine_scrape_error"
+grep -q "^container_tasks_state{container=\"hog\".*state=\"running\"} 0 " "$TMP/out4" || fail "tasks_state row"
+echo "ok: processes, fds ($hog_fds), sockets ($hog_socks), ulimits, memory failures/kernel, spec reservation/swap, machine_*"
 echo "ok: test_container_cgroups ($MODE)"

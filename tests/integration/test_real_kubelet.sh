@@ -4,7 +4,9 @@
 #
 # Starts tests/peers/cluster.sh (etcd, kube-apiserver, controller-manager,
 # scheduler, kubelet on containerd + runc, cgroupfs driver), deploys k8smon as
-# its own DaemonSet rendered from helm/k8smon (image built here from
+# its own DaemonSet rendered from helm/k8smon (processFdStats=true, so that
+# fd and socket counts cover every container; sandboxImage = cluster.sh's
+# sandbox image, as a user sets their runtime's; image built here from
 # $K8SMON_BIN, imported into containerd), creates pods and checks on the
 # agent's /metrics/cadvisor, against what the kubelet reports in pod status:
 #   - the chart as it is (auth on: a scraper token via TokenReview/SubjectAccessReview, 401 without);
@@ -90,7 +92,7 @@ check "image $K8SMON_IMAGE_TAR imports as $IMAGE_REF" sh -c \
 PORT=$(free_port)
 "$HELM_BIN/helm" template k8smon helm/k8smon -n monitoring --include-crds \
 	--set image.repository="${IMAGE_REF%:*}" --set image.tag="${IMAGE_REF##*:}" --set image.pullPolicy=Never \
-	--set port="$PORT" >"$TMP/k8smon.yaml" ||
+	--set port="$PORT" --set processFdStats=true --set sandboxImage=k8smon.local/pause:1 >"$TMP/k8smon.yaml" ||
 	{ echo "FAIL - helm template"; FAILS=1; exit 1; }
 $K create namespace monitoring >/dev/null
 $K create namespace cltest >/dev/null

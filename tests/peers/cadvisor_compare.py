@@ -4,7 +4,9 @@ for the pod cgroups of a real node (test_real_kubelet.sh).
 
   cadvisor_compare.py KUBELET.txt OURS.txt KNOWN_DIFF.txt
 
-Scope: rows whose id is under /kubepods. Scrape OURS after KUBELET.
+Scope: rows whose id is under /kubepods, the container_fs_* rows of "/" (the
+host filesystems), and the machine_* and cadvisor_version_info rows. Scrape
+OURS after KUBELET.
   - families: each family the kubelet has and we do not (or the reverse) must
     be listed in KNOWN_DIFF.txt as "kubelet-only NAME" / "ours-only NAME";
   - rows, in every family both have: the same label sets (id, container, pod,
@@ -12,8 +14,12 @@ Scope: rows whose id is under /kubepods. Scrape OURS after KUBELET.
     them); the one accepted difference is "sandbox-image" (the kubelet
     labels a pod's sandbox row with the sandbox image, which the API does not
     tell us);
-  - values: container_spec_* equal; container_cpu_usage_seconds_total of ours
-    >= the kubelet's (a counter, and cAdvisor's value is older).
+  - values: container_spec_*, machine_*, cadvisor_version_info and the
+    families whose value a pause/idle container keeps (processes, ulimits,
+    a host filesystem's size and inode count,
+    task states, health, load averages; fds and sockets of the test's own
+    pause containers) equal; container_cpu_usage_seconds_total
+    of ours >= the kubelet's (a counter, and cAdvisor's value is older).
 Prints every difference not in KNOWN_DIFF.txt and exits 1, or prints a
 summary and exits 0. Known entries that no longer occur are printed as stale
 (and fail: the list must say what is true).
@@ -21,8 +27,19 @@ summary and exits 0. Known entries that no longer occur are printed as stale
 import re
 import sys
 
-ROW = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)\{(.*)\} (\S+)(?: \d+)?$')
+ROW = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)(?: \d+)?$')
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+# Families whose values must be equal (static facts, or what an idle pause
+# container keeps between the two scrapes).
+EQUAL = {"container_processes", "container_ulimits_soft", "container_tasks_state",
+         "container_health_state", "container_cpu_load_average_10s",
+         "container_cpu_load_d_average_10s", "cadvisor_version_info",
+         "container_fs_limit_bytes", "container_fs_inodes_total"}
+# Equal on the test's own pods (pause processes that open nothing between the
+# two scrapes); the agent's own container opens a socket per scrape.
+EQUAL_IDLE = {"container_file_descriptors", "container_sockets"}
 
 
 def parse(path):
@@ -31,8 +48,10 @@ def parse(path):
         m = ROW.match(line.rstrip("\n"))
         if not m:
             continue
-        labels = dict(LABEL.findall(m.group(2)))
-        if not labels.get("id", "").startswith("/kubepods"):
+        labels = dict(LABEL.findall(m.group(2) or ""))
+        machine = m.group(1).startswith("machine_") or m.group(1) == "cadvisor_version_info"
+        rootfs = m.group(1).startswith("container_fs_") and labels.get("id") == "/"
+        if not machine and not rootfs and not labels.get("id", "").startswith("/kubepods"):
             continue
         fams.setdefault(m.group(1), []).append((labels, float(m.group(3))))
     return fams
@@ -82,7 +101,8 @@ def main():
                     diff("sandbox-image")
                 else:
                     bad.append(f"{f} sandbox {kl['id']}: image {ol.get('image')!r}, kubelet {kl.get('image')!r}")
-            if f.startswith("container_spec_") and kv != ov:
+            idle = f in EQUAL_IDLE and kl.get("namespace") == "cltest"
+            if (f.startswith(("container_spec_", "machine_")) or f in EQUAL or idle) and kv != ov:
                 bad.append(f"{f}{dict(r)}: {ov}, kubelet {kv}")
             if f == "container_cpu_usage_seconds_total" and ov < kv - 1e-9:
                 bad.append(f"{f}{dict(r)}: {ov} < kubelet's earlier {kv}")

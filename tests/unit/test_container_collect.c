@@ -7,6 +7,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <sys/statvfs.h>
+#include <unistd.h>
+
 #include <jansson.h>
 
 #include "base/err.h"
@@ -106,6 +109,17 @@ static int fx_setup(void **state)
 		" face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n"
 		"    lo: 5 1 0 0 0 0 0 0 5 1 0 0 0 0 0 0\n"
 		"  eth0: 7000 70 0 1 0 0 0 0 8000 80 0 2 0 0 0 0\n"), 0);
+	/* machine facts: 2 sockets x 2 cores; cAdvisor counts distinct "core id"
+	 * values (0 and 1) as the physical cores, not per socket */
+	assert_int_equal(fx_write(f->root, "proc/cpuinfo",
+		"processor\t: 0\nphysical id\t: 0\ncore id\t\t: 0\n\n"
+		"processor\t: 1\nphysical id\t: 0\ncore id\t\t: 1\n\n"
+		"processor\t: 2\nphysical id\t: 1\ncore id\t\t: 0\n\n"
+		"processor\t: 3\nphysical id\t: 1\ncore id\t\t: 1\n"), 0);
+	assert_int_equal(fx_write(f->root, "proc/sys/kernel/random/boot_id", "b00t\n"), 0);
+	assert_int_equal(fx_write(f->root, "proc/sys/kernel/osrelease", "6.1.0-test\n"), 0);
+	assert_int_equal(fx_write(f->root, "etc/machine-id", "m4ch1ne\n"), 0);
+	assert_int_equal(fx_write(f->root, "usr/lib/os-release", "NAME=\"X\"\nPRETTY_NAME=\"Test OS 1\"\n"), 0);
 	assert_int_equal(fx_write(f->root, "sys/dev/block/8:0/uevent", "MAJOR=8\nMINOR=0\nDEVNAME=sda\nDEVTYPE=disk\n"), 0);
 	assert_int_equal(fx_write(f->root, "sys/dev/block/7:0/uevent", "MAJOR=7\nMINOR=0\nDEVNAME=loop0\n"), 0);
 	*state = f;
@@ -137,7 +151,8 @@ static void add_pod(struct fx *f, const char *js)
 static void run(struct fx *f, bool host)
 {
 	struct container_opts o = {
-		.procfs = f->proc, .sysfs = f->sys, .podmap = host ? NULL : f->pm, .now_ms = NOW_MS,
+		.procfs = f->proc, .sysfs = f->sys, .rootfs = f->root, .podmap = host ? NULL : f->pm,
+		.now_ms = NOW_MS,
 	};
 
 	buf_reset(&f->out);
@@ -609,20 +624,321 @@ static void test_steady_state_no_alloc(void **state)
 #endif
 }
 
+/* A symlink rel (under the fixture root) pointing at target. */
+static void fx_link(struct fx *f, const char *rel, const char *target)
+{
+	char p[1024];
+
+	snprintf(p, sizeof(p), "%s/%s", f->root, rel);
+	assert_int_equal(symlink(target, p), 0);
+}
+
+/* fd tables and limits of the processes in build_v2's APP (4300, 4301) and of
+ * pid 1: 4300 has 3 fds, 1 a socket; 4301 has 3, 2 sockets. */
+static void build_procs(struct fx *f)
+{
+	assert_int_equal(fx_mkdir(f->root, "proc/4300/fd"), 0);
+	assert_int_equal(fx_mkdir(f->root, "proc/4301/fd"), 0);
+	fx_link(f, "proc/4300/fd/0", "/dev/null");
+	fx_link(f, "proc/4300/fd/1", "pipe:[7]");
+	fx_link(f, "proc/4300/fd/2", "socket:[100]");
+	fx_link(f, "proc/4301/fd/0", "/dev/null");
+	fx_link(f, "proc/4301/fd/1", "socket:[200]");
+	fx_link(f, "proc/4301/fd/2", "socket:[201]");
+	assert_int_equal(fx_write(f->root, "proc/4300/limits",
+		"Limit                     Soft Limit           Hard Limit           Units     \n"
+		"Max cpu time              unlimited            unlimited            seconds   \n"
+		"Max open files            1024                 524288               files     \n"), 0);
+	assert_int_equal(fx_write(f->root, "proc/1/limits",
+		"Limit                     Soft Limit           Hard Limit           Units     \n"
+		"Max open files            unlimited            unlimited            files     \n"), 0);
+}
+
+#define SIDEL "container=\"side\",id=\"" POD1 "/cri-containerd-" SIDE ".scope\",image=\"busybox\",name=\"" SIDE "\",namespace=\"default\",pod=\"web\""
+#define POD1L "container=\"\",id=\"" POD1 "\",image=\"\",name=\"\",namespace=\"default\",pod=\"web\""
+#define ROOTL "container=\"\",id=\"/\",image=\"\",name=\"\",namespace=\"\",pod=\"\""
+
+static void test_v2_process_memory(void **state)
+{
+	struct fx *f = *state;
+
+	build_v2(f);
+	build_procs(f);
+	assert_int_equal(fx_write(f->root, "sys/fs/cgroup" POD1 "/cri-containerd-" APP ".scope/memory.stat",
+		"anon 52428800\nfile 41943040\nkernel 12288\nfile_mapped 1048576\n"
+		"active_file 10485760\ninactive_file 20971520\npgfault 1234\npgmajfault 5\n"), 0);
+	assert_int_equal(fx_write(f->root, "sys/fs/cgroup" POD1 "/cri-containerd-" APP ".scope/memory.min", "67108864\n"), 0);
+	assert_int_equal(fx_write(f->root, "sys/fs/cgroup" POD1 "/cri-containerd-" APP ".scope/memory.swap.max", "max\n"), 0);
+	assert_int_equal(fx_write(f->root, "sys/fs/cgroup" POD1 "/cri-containerd-" SIDE ".scope/memory.swap.max", "1048576\n"), 0);
+	assert_int_equal(fx_write(f->root, "sys/fs/cgroup" POD1 "/cri-containerd-" APP ".scope/cpu.pressure",
+		"some avg10=0.00 avg60=0.00 avg300=0.00 total=1500000\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=250000\n"), 0);
+	assert_int_equal(fx_write(f->root, "sys/fs/cgroup" POD1 "/cri-containerd-" APP ".scope/memory.pressure",
+		"some avg10=1.00 avg60=0.50 avg300=0.10 total=42\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=7\n"), 0);
+	assert_int_equal(fx_mtime(f->root, "sys/fs/cgroup", 1500000000), 0);
+	run(f, false);
+	/* "/": the hierarchy root's mtime (boot time 1000 is earlier) */
+	HAS(f, "container_start_time_seconds{" ROOTL "} 1500000000");
+	/* pressure (v2): total= in microseconds; "some" waiting, "full" stalled;
+	 * no io.pressure -> 0; "/" has none of these files -> 0 */
+	HAS(f, "container_pressure_cpu_waiting_seconds_total{" APPL "} 1.5" TS);
+	HAS(f, "container_pressure_cpu_stalled_seconds_total{" APPL "} 0.25" TS);
+	HAS(f, "container_pressure_memory_waiting_seconds_total{" APPL "} 4.2e-05" TS);
+	HAS(f, "container_pressure_memory_stalled_seconds_total{" APPL "} 7e-06" TS);
+	HAS(f, "container_pressure_io_waiting_seconds_total{" APPL "} 0" TS);
+	HAS(f, "container_pressure_io_stalled_seconds_total{" ROOTL "} 0" TS);
+	/* every family once, in name order (client_golang's order) */
+	{
+		const char *p = buf_cstr(&f->out);
+		char prev[128] = "";
+
+		while ((p = strstr(p, "# TYPE ")) != NULL) {
+			char cur[128];
+			size_t n;
+
+			p += 7;
+			n = strcspn(p, " ");
+			assert_true(n < sizeof(cur));
+			memcpy(cur, p, n);
+			cur[n] = '\0';
+			if (strcmp(prev, cur) >= 0)
+				fail_msg("family %s after %s", cur, prev);
+			memcpy(prev, cur, n + 1);
+		}
+	}
+	/* APP: 2 processes, 3 + 3 fds, 1 + 2 sockets; ulimit of 4300 (first) */
+	HAS(f, "container_processes{" APPL "} 2" TS);
+	HAS(f, "container_file_descriptors{" APPL "} 6" TS);
+	HAS(f, "container_sockets{" APPL "} 3" TS);
+	HAS(f, "container_ulimits_soft{" APPL ",ulimit=\"max_open_files\"} 1024" TS);
+	/* side: its pid 4400 has no /proc entry: counted, nothing open, no ulimit */
+	HAS(f, "container_processes{" SIDEL "} 1" TS);
+	HAS(f, "container_file_descriptors{" SIDEL "} 0" TS);
+	LACKS(f, "container_ulimits_soft{" SIDEL);
+	/* the pod cgroup holds no process itself; no root process, no ulimit */
+	HAS(f, "container_processes{" POD1L "} 0" TS);
+	HAS(f, "container_threads{" POD1L "} 5" TS);
+	LACKS(f, "container_ulimits_soft{" POD1L);
+	/* "/": pid 1, unlimited -> -1 */
+	HAS(f, "container_processes{" ROOTL "} 1" TS);
+	HAS(f, "container_ulimits_soft{" ROOTL ",ulimit=\"max_open_files\"} -1" TS);
+	/* memory.stat extras */
+	HAS(f, "container_memory_kernel_usage{" APPL "} 12288" TS);
+	HAS(f, "container_memory_total_active_file_bytes{" APPL "} 10485760" TS);
+	HAS(f, "container_memory_total_inactive_file_bytes{" APPL "} 20971520" TS);
+	HAS(f, "container_memory_failures_total{container=\"app\",failure_type=\"pgfault\",id=\"" POD1 "/cri-containerd-" APP ".scope\",image=\"docker.io/library/nginx:1.25\",name=\"" APP "\",namespace=\"default\",pod=\"web\",scope=\"container\"} 1234" TS);
+	HAS(f, "container_memory_failures_total{container=\"app\",failure_type=\"pgfault\",id=\"" POD1 "/cri-containerd-" APP ".scope\",image=\"docker.io/library/nginx:1.25\",name=\"" APP "\",namespace=\"default\",pod=\"web\",scope=\"hierarchy\"} 1234" TS);
+	HAS(f, "container_memory_failures_total{container=\"app\",failure_type=\"pgmajfault\",id=\"" POD1 "/cri-containerd-" APP ".scope\",image=\"docker.io/library/nginx:1.25\",name=\"" APP "\",namespace=\"default\",pod=\"web\",scope=\"container\"} 5" TS);
+	/* spec: memory.min, memory.swap.max ("max" -> 0; absent -> 0) */
+	HAS(f, "container_spec_memory_reservation_limit_bytes{" APPL "} 67108864");
+	HAS(f, "container_spec_memory_swap_limit_bytes{" APPL "} 0");
+	HAS(f, "container_spec_memory_swap_limit_bytes{" SIDEL "} 1048576");
+	HAS(f, "container_spec_memory_reservation_limit_bytes{" SIDEL "} 0");
+	LACKS(f, "container_spec_memory_swap_limit_bytes{" ROOTL);
+	/* what the kubelet serves without a load reader or health checks */
+	HAS(f, "container_tasks_state{" APPL ",state=\"sleeping\"} 0" TS);
+	HAS(f, "container_tasks_state{" APPL ",state=\"iowaiting\"} 0" TS);
+	HAS(f, "container_cpu_load_average_10s{" APPL "} 0" TS);
+	HAS(f, "container_health_state{" APPL "} -1" TS);
+	HAS(f, "container_scrape_error 0");
+}
+
+static void test_v1_process_memory(void **state)
+{
+	struct fx *f = *state;
+
+	build_v1_docker(f, "cpu,cpuacct", "cpu,cpuacct");
+	build_procs(f);
+	v1_file(f, "cpu,cpuacct", DPOD "/" APP, "cgroup.procs", "4300\n4301\n");
+	v1_file(f, "memory", DPOD "/" APP, "memory.stat",
+		"cache 1\nrss 2\nmapped_file 3\nswap 4\ninactive_file 5\nactive_file 6\npgfault 70\npgmajfault 8\n"
+		"total_cache 4194304\ntotal_rss 5242880\ntotal_mapped_file 65536\ntotal_swap 4096\n"
+		"total_inactive_file 2097152\ntotal_active_file 1048576\ntotal_pgfault 900\ntotal_pgmajfault 90\n");
+	v1_file(f, "memory", DPOD "/" APP, "memory.kmem.usage_in_bytes", "245760\n");
+	v1_file(f, "memory", DPOD "/" APP, "memory.soft_limit_in_bytes", "33554432\n");
+	v1_file(f, "memory", DPOD "/" APP, "memory.memsw.limit_in_bytes", "536870912\n");
+	run(f, false);
+	/* cAdvisor: processes of the cpu controller's cgroup.procs */
+	HAS(f, "container_processes{" DAPPL "} 2" TS);
+	HAS(f, "container_file_descriptors{" DAPPL "} 6" TS);
+	HAS(f, "container_sockets{" DAPPL "} 3" TS);
+	HAS(f, "container_ulimits_soft{" DAPPL ",ulimit=\"max_open_files\"} 1024" TS);
+	HAS(f, "container_memory_kernel_usage{" DAPPL "} 245760" TS);
+	HAS(f, "container_memory_total_active_file_bytes{" DAPPL "} 1048576" TS);
+	HAS(f, "container_memory_total_inactive_file_bytes{" DAPPL "} 2097152" TS);
+	/* the cgroup's own pgfault for both scopes, as cAdvisor reports it */
+	HAS(f, "container_memory_failures_total{container=\"coredns\",failure_type=\"pgfault\",id=\"" DPOD "/" APP "\",image=\"coredns:1.11\",name=\"k8s_coredns_dns_kube-system_" UID1 "_2\",namespace=\"kube-system\",pod=\"dns\",scope=\"hierarchy\"} 70" TS);
+	HAS(f, "container_memory_failures_total{container=\"coredns\",failure_type=\"pgmajfault\",id=\"" DPOD "/" APP "\",image=\"coredns:1.11\",name=\"k8s_coredns_dns_kube-system_" UID1 "_2\",namespace=\"kube-system\",pod=\"dns\",scope=\"container\"} 8" TS);
+	HAS(f, "container_spec_memory_reservation_limit_bytes{" DAPPL "} 33554432");
+	HAS(f, "container_spec_memory_swap_limit_bytes{" DAPPL "} 536870912");
+	/* absent soft limit / memsw (no swap accounting) -> 0 */
+	HAS(f, "container_spec_memory_swap_limit_bytes{" DSBL "} 0");
+	HAS(f, "container_spec_memory_reservation_limit_bytes{" DSBL "} 0");
+	LACKS(f, "container_pressure_");  /* the kubelet serves pressure on v2 only */
+	HAS(f, "container_scrape_error 0");
+}
+
+/* A pressure file without total= is malformed: scrape error, rest kept. */
+static void test_malformed_psi(void **state)
+{
+	struct fx *f = *state;
+
+	build_v2(f);
+	assert_int_equal(fx_write(f->root, "sys/fs/cgroup" POD1 "/cri-containerd-" APP ".scope/io.pressure",
+		"some avg10=0.00 avg60=0.00\n"), 0);
+	run(f, false);
+	HAS(f, "container_scrape_error 1");
+	HAS(f, "container_pressure_io_waiting_seconds_total{" APPL "} 0" TS);
+	HAS(f, "container_cpu_usage_seconds_total{" APPL_CPU "} 2.5" TS);
+}
+
+/* The "/" row's host filesystems: mount selection as cAdvisor's (bind mounts,
+ * tmpfs by mount point, pseudo and transient mounts out), statfs values and
+ * /proc/diskstats columns by hand. */
+static void test_root_filesystems(void **state)
+{
+	struct fx *f = *state;
+	struct statvfs sv;
+	char want[512];
+
+	build_v2(f);
+	assert_int_equal(fx_write(f->root, "proc/1/mountinfo",
+		"21 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n"
+		"22 21 254:0 /var/lib/x /mnt/bind rw - ext4 /dev/vda rw\n"
+		"23 21 0:23 / /dev/shm rw - tmpfs tmpfs rw\n"
+		"24 21 0:27 / /dev/shm rw shared:2 master:1 - tmpfs shm rw\n"
+		"25 21 0:5 / /proc rw - proc proc rw\n"
+		"26 21 0:40 / /var/lib/kubelet/pods/u/volumes/x rw - tmpfs tmpfs rw\n"
+		"27 21 8:17 / /data\\040disk rw - xfs /dev/sdb1 rw\n"
+		"28 21 0:50 / /mnt/nfs rw - nfs4 srv:/x rw\n"
+		"29 21 259:1 / /fast rw - ext4 /dev/nvme0n1p1 rw\n"
+		"30 21 0:60 / /gone rw - ext4 /dev/sdz rw\n"), 0);
+	assert_int_equal(fx_write(f->root, "proc/diskstats",
+		" 254       0 vda 100 2 300 40 50 6 700 80 0 90 1000\n"
+		"   8      17 sdb1 11 12 13 14 15 16 17 18 19 20 21\n"
+		/* not a disk name cAdvisor reads, though of /dev/shm's major:minor */
+		"   0      27 vdq-x 5 5 5 5 5 5 5 5 5 5 5\n"
+		" 259       1 nvme0n1p1 9 9 9 9 9 9 9 9 9 9 9\n"), 0);
+	assert_int_equal(fx_mkdir(f->root, "dev/shm"), 0);
+	assert_int_equal(fx_mkdir(f->root, "data disk"), 0);
+	assert_int_equal(fx_mkdir(f->root, "fast"), 0);
+	/* no mnt/bind here: were the bind mount taken for /dev/vda, its statfs
+	 * would fail and /dev/vda would be missing */
+	run(f, false);
+	/* every mount point lives on the test's own filesystem */
+	assert_int_equal(statvfs(f->root, &sv), 0);
+#define RFS(dev) "{container=\"\",device=\"" dev "\",id=\"/\",image=\"\",name=\"\",namespace=\"\",pod=\"\"}"
+	snprintf(want, sizeof(want), "container_fs_limit_bytes" RFS("/dev/vda") " %llu" TS,
+		 (unsigned long long)sv.f_blocks * sv.f_frsize);
+	HAS(f, want);
+	snprintf(want, sizeof(want), "container_fs_inodes_total" RFS("/dev/shm") " %llu" TS,
+		 (unsigned long long)sv.f_files);
+	HAS(f, want);
+	LACKS(f, "device=\"/data disk\"");  /* sdb1 is the device label */
+	snprintf(want, sizeof(want), "container_fs_limit_bytes" RFS("/dev/sdb1") " %llu" TS,
+		 (unsigned long long)sv.f_blocks * sv.f_frsize);
+	HAS(f, want);
+	HAS(f, "container_fs_reads_total" RFS("/dev/vda") " 100" TS);
+	HAS(f, "container_fs_reads_merged_total" RFS("/dev/vda") " 2" TS);
+	HAS(f, "container_fs_sector_reads_total" RFS("/dev/vda") " 300" TS);
+	HAS(f, "container_fs_read_seconds_total" RFS("/dev/vda") " 4e-08" TS);  /* ms / 1e9 */
+	HAS(f, "container_fs_writes_total" RFS("/dev/vda") " 50" TS);
+	HAS(f, "container_fs_writes_merged_total" RFS("/dev/vda") " 6" TS);
+	HAS(f, "container_fs_sector_writes_total" RFS("/dev/vda") " 700" TS);
+	HAS(f, "container_fs_write_seconds_total" RFS("/dev/vda") " 8e-08" TS);
+	HAS(f, "container_fs_io_current" RFS("/dev/vda") " 0" TS);
+	HAS(f, "container_fs_io_time_seconds_total" RFS("/dev/vda") " 9e-08" TS);
+	HAS(f, "container_fs_io_time_weighted_seconds_total" RFS("/dev/vda") " 1e-06" TS);
+	HAS(f, "container_fs_reads_total" RFS("/dev/sdb1") " 11" TS);
+	HAS(f, "container_fs_io_time_weighted_seconds_total" RFS("/dev/sdb1") " 2.1e-08" TS);
+	/* nvme is not a name cAdvisor reads diskstats for; tmpfs has none */
+	HAS(f, "container_fs_reads_total" RFS("/dev/nvme0n1p1") " 0" TS);
+	HAS(f, "container_fs_reads_total" RFS("/dev/shm") " 0" TS);
+	/* one /dev/shm (the later mount), no bind, pseudo, transient, nfs or
+	 * unreachable (statfs fails) filesystem */
+	{
+		const char *p = buf_cstr(&f->out);
+		int n = 0;
+
+		for (p = strstr(p, "container_fs_limit_bytes{"); p; p = strstr(p + 1, "container_fs_limit_bytes{"))
+			n++;
+		assert_int_equal(n, 4);  /* vda, shm, "data disk" (sdb1), nvme0n1p1 */
+	}
+	LACKS(f, "device=\"/mnt/bind\"");
+	LACKS(f, "device=\"proc\"");
+	LACKS(f, "volumes/x");
+	LACKS(f, "srv:/x");
+	LACKS(f, "/dev/sdz");
+	/* container rows have no filesystem rows */
+	LACKS(f, "container_fs_usage_bytes{container=\"app\"");
+#undef RFS
+}
+
+/* -container.sandboxImage labels the sandbox rows, and only them. */
+static void test_sandbox_image(void **state)
+{
+	struct fx *f = *state;
+	struct container_opts o = {
+		.procfs = f->proc, .sysfs = f->sys, .rootfs = f->root, .podmap = f->pm,
+		.sandbox_image = "registry.k8s.io/pause:3.10", .now_ms = NOW_MS,
+	};
+
+	build_v2(f);
+	buf_reset(&f->out);
+	assert_int_equal(container_collect(f->cc, &o, &f->out, NULL), 0);
+	HAS(f, "container_cpu_usage_seconds_total{container=\"\",cpu=\"total\",id=\"" POD1 "/cri-containerd-" SB1 ".scope\",image=\"registry.k8s.io/pause:3.10\",name=\"" SB1 "\",namespace=\"default\",pod=\"web\"} 0.001" TS);
+	HAS(f, "container_cpu_usage_seconds_total{" APPL_CPU "} 2.5" TS);
+	/* the pod row and an unknown pod's sandbox (no pod, so not known as one) */
+	HAS(f, "container_cpu_usage_seconds_total{container=\"\",cpu=\"total\",id=\"" POD1 "\",image=\"\",name=\"\",namespace=\"default\",pod=\"web\"} 2.5" TS);
+	HAS(f, "container_cpu_usage_seconds_total{container=\"\",cpu=\"total\",id=\"" POD3 "/cri-containerd-" SB3 ".scope\",image=\"\",name=\"" SB3 "\",namespace=\"\",pod=\"\"} 2e-05" TS);
+}
+
 static void test_no_cgroups(void **state)
 {
 	struct fx *f = *state;
-	struct collect_stats *st = collect_stats_new();
-	struct container_opts o = { .procfs = f->proc, .sysfs = f->sys, .podmap = NULL, .now_ms = NOW_MS };
-	struct buf b;
 
-	assert_non_null(st);
-	buf_init(&b, 1 << 20);
-	assert_int_equal(container_collect(f->cc, &o, &b, st), 0);
-	assert_string_equal(buf_cstr(&b), "# HELP container_scrape_error 1 if there was an error while getting container metrics, 0 otherwise\n"
-			    "# TYPE container_scrape_error gauge\ncontainer_scrape_error 1\n");
-	buf_fini(&b);
-	collect_stats_free(st);
+	run(f, true);
+	HAS(f, "# TYPE container_scrape_error gauge");
+	HAS(f, "container_scrape_error 1");
+	LACKS(f, "container_cpu");
+	/* the machine facts do not depend on cgroups */
+	HAS(f, "machine_scrape_error 0");
+	HAS(f, "machine_cpu_cores{boot_id=\"b00t\",machine_id=\"m4ch1ne\",system_uuid=\"m4ch1ne\"} 4");
+}
+
+/* machine_* and cadvisor_version_info, values from the fixture by hand. */
+static void test_machine(void **state)
+{
+	struct fx *f = *state;
+	const char *out;
+	char path[700];
+
+#define ML "{boot_id=\"b00t\",machine_id=\"m4ch1ne\",system_uuid=\"uuid-1\"}"
+	assert_int_equal(fx_write(f->root, "sys/class/dmi/id/product_uuid", "uuid-1\n"), 0);
+	build_v2(f);
+	run(f, false);
+	HAS(f, "cadvisor_version_info{cadvisorRevision=\"\",cadvisorVersion=\"\",dockerVersion=\"\",kernelVersion=\"6.1.0-test\",osVersion=\"Test OS 1\"} 1");
+	HAS(f, "machine_cpu_cores" ML " 4");
+	HAS(f, "machine_cpu_physical_cores" ML " 2");
+	HAS(f, "machine_cpu_sockets" ML " 2");
+	HAS(f, "machine_cpu_books" ML " 0");
+	HAS(f, "machine_cpu_drawers" ML " 0");
+	HAS(f, "machine_memory_bytes" ML " 102400");     /* MemTotal 100 kB */
+	HAS(f, "machine_swap_bytes" ML " 2097152");      /* SwapTotal 2048 kB */
+	HAS(f, "machine_nvm_capacity{boot_id=\"b00t\",machine_id=\"m4ch1ne\",mode=\"memory_mode\",system_uuid=\"uuid-1\"} 0");
+	HAS(f, "machine_nvm_capacity{boot_id=\"b00t\",machine_id=\"m4ch1ne\",mode=\"app_direct_mode\",system_uuid=\"uuid-1\"} 0");
+	HAS(f, "machine_scrape_error 0");
+#undef ML
+	/* families in name order: version first, machine after every container_* */
+	out = buf_cstr(&f->out);
+	assert_true(strstr(out, "cadvisor_version_info") < strstr(out, "container_cpu"));
+	assert_true(strstr(out, "container_ulimits_soft") < strstr(out, "machine_cpu_books"));
+	/* no cpuinfo: a machine scrape error; memory still read */
+	snprintf(path, sizeof(path), "%s/cpuinfo", f->proc);
+	assert_int_equal(unlink(path), 0);
+	run(f, false);
+	HAS(f, "machine_scrape_error 1");
+	HAS(f, "machine_memory_bytes{boot_id=\"b00t\",machine_id=\"m4ch1ne\",system_uuid=\"uuid-1\"} 102400");
+	HAS(f, "container_scrape_error 0");
 }
 
 /* A too-small output buffer fails cleanly and rolls back. */
@@ -657,6 +973,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_malformed_io_v1, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_steady_state_no_alloc, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_no_cgroups, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_machine, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_v2_process_memory, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_v1_process_memory, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_psi, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_root_filesystems, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_sandbox_image, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_out_too_small, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests_name("container_collect", tests, NULL, NULL);

@@ -34,6 +34,7 @@ void cg_reader_reset(struct cg_reader *r)
 	r->nnets = 0;
 	r->nios = 0;
 	r->malformed = 0;
+	r->denied = 0;
 }
 
 static int grow(struct cg_reader *r, size_t want)

@@ -30,7 +30,14 @@ enum {
 	CGS_OOM = 1u << 9,         /* oom_kills */
 	CGS_START = 1u << 10,      /* start_time */
 	CGS_PIDS = 1u << 11,       /* threads, threads_max */
+	CGS_PROCS = 1u << 12,      /* processes, fds, sockets */
+	CGS_ULIMIT = 1u << 13,     /* nofile_soft */
+	CGS_PSI = 1u << 14,        /* psi_us (cgroup v2 only, 0 where a file is absent) */
 };
+
+/* Pressure totals of cpu/memory/io.pressure, "some" and "full" lines. */
+enum { PSI_CPU_SOME = 0, PSI_CPU_FULL, PSI_MEM_SOME, PSI_MEM_FULL, PSI_IO_SOME, PSI_IO_FULL,
+       PSI_COUNT };
 
 struct cg_stats {
 	unsigned have;          /* CGS_* bits */
@@ -52,10 +59,33 @@ struct cg_stats {
 	uint64_t swap;
 	uint64_t failcnt;
 	uint64_t mem_limit;     /* 0 = unlimited (cAdvisor: values > 2^62 -> 0) */
+	/* With CGS_MEM_LIMIT (cAdvisor's memory spec): v1 soft_limit_in_bytes
+	 * and memsw.limit_in_bytes, v2 memory.min and memory.swap.max; an
+	 * absent file is 0, as is anything > 2^62. */
+	uint64_t mem_reservation;
+	uint64_t swap_limit;
+	/* With CGS_MEM: memory.stat's pgfault/pgmajfault (the cgroup's own on
+	 * v1, where cAdvisor reports that one value for both of its scopes),
+	 * total_active_file/total_inactive_file (v1) or active_file/
+	 * inactive_file (v2), and the kernel memory (v1
+	 * memory.kmem.usage_in_bytes, v2 memory.stat kernel). */
+	uint64_t pgfault;
+	uint64_t pgmajfault;
+	uint64_t active_file;
+	uint64_t inactive_file;
+	uint64_t kernel_usage;
 	uint64_t oom_kills;
 	int64_t start_time;     /* unix seconds */
 	uint64_t threads;
 	uint64_t threads_max;   /* 0 = unlimited */
+	/* CGS_PROCS: over the pids of the cgroup's own cgroup.procs (not its
+	 * descendants'), as cAdvisor counts: processes, entries of each
+	 * /proc/<pid>/fd, and those that link to "socket:[...]". */
+	uint64_t processes;
+	uint64_t fds;
+	uint64_t sockets;
+	int64_t nofile_soft;    /* CGS_ULIMIT: "Max open files" soft limit, -1 = unlimited */
+	uint64_t psi_us[PSI_COUNT]; /* CGS_PSI: total= of each line, microseconds */
 };
 
 struct cg_netif {
@@ -79,6 +109,9 @@ struct cg_reader {
 	char *buf;              /* owned, reused for every file */
 	size_t alloc;
 	unsigned malformed;     /* malformed files seen since the last reset */
+	unsigned denied;        /* /proc/<pid>/fd listings refused (EACCES/EPERM:
+				 * another UID's process without CAP_SYS_PTRACE)
+				 * since the last reset */
 	unsigned missing;       /* files found absent (KM_ENOENT), ever; a reader
 				 * compares it before and after a cgroup to know
 				 * whether to check that the cgroup still exists */
@@ -145,6 +178,13 @@ int cg_first_pid(struct cg_reader *r, int dirfd, uint64_t *pid);
 /* Appends the interfaces of <procfs>/<pid>/net/dev to r->nets for row,
  * skipping lo*, veth*, docker*, nerdctl* as cAdvisor does. */
 int cg_read_netdev(struct cg_reader *r, const char *procfs, uint64_t pid, uint32_t row);
+/* Fills processes, fds and sockets of st (CGS_PROCS) from dirfd's
+ * cgroup.procs and <procfs>/<pid>/fd. A process that exits meanwhile is
+ * skipped; a listing the kernel refuses counts 0 and bumps r->denied.
+ * KM_ENOENT when cgroup.procs is absent; never allocates. */
+int cg_read_procs(struct cg_reader *r, int dirfd, const char *procfs, struct cg_stats *st);
+/* Soft "Max open files" of <procfs>/<pid>/limits into st (CGS_ULIMIT). */
+int cg_read_ulimit(struct cg_reader *r, const char *procfs, uint64_t pid, struct cg_stats *st);
 /* SwapTotal - SwapFree from <procfs>/meminfo, in bytes. */
 int cg_read_meminfo_swap(struct cg_reader *r, const char *procfs, uint64_t *swap);
 /* btime from <procfs>/stat. */

@@ -90,13 +90,15 @@ static void read_cpu(struct cg_reader *r, int fd, struct cg_stats *st)
  * every kernel since 5.16), the local value otherwise. */
 static void read_memory(struct cg_reader *r, int fd, struct cg_stats *st)
 {
-	uint64_t v[10] = { 0 };
+	uint64_t v[14] = { 0 };
 	struct cg_kv kv[] = {
 		{ "total_rss", &v[0], false },         { "rss", &v[1], false },
 		{ "total_cache", &v[2], false },       { "cache", &v[3], false },
 		{ "total_mapped_file", &v[4], false }, { "mapped_file", &v[5], false },
 		{ "total_swap", &v[6], false },        { "swap", &v[7], false },
 		{ "total_inactive_file", &v[8], false }, { "inactive_file", &v[9], false },
+		{ "total_active_file", &v[10], false }, { "pgfault", &v[11], false },
+		{ "pgmajfault", &v[12], false },
 	};
 	uint64_t usage;
 	uint64_t hier = 1;
@@ -109,6 +111,13 @@ static void read_memory(struct cg_reader *r, int fd, struct cg_stats *st)
 	if (cg_read_u64(r, fd, "memory.limit_in_bytes", false, &x) == 0) {
 		st->mem_limit = x > (1ull << 62) ? 0 : x;
 		st->have |= CGS_MEM_LIMIT;
+		/* cAdvisor reads an absent file as 0 (memsw without swap accounting) */
+		x = 0;
+		(void)cg_read_u64(r, fd, "memory.soft_limit_in_bytes", false, &x);
+		st->mem_reservation = x > (1ull << 62) ? 0 : x;
+		x = 0;
+		(void)cg_read_u64(r, fd, "memory.memsw.limit_in_bytes", false, &x);
+		st->swap_limit = x > (1ull << 62) ? 0 : x;
 	}
 	if (cg_read_u64(r, fd, "memory.usage_in_bytes", false, &usage) != 0)
 		return;
@@ -116,7 +125,7 @@ static void read_memory(struct cg_reader *r, int fd, struct cg_stats *st)
 	h = hier ? 0 : 1;  /* index offset: total_* or local */
 	if (cg_read_file(r, fd, "memory.stat", &len) != 0)
 		return;
-	if (cg_parse_kv(r->buf, len, kv, 10) != 0 || !kv[0 + h].found || !kv[2 + h].found) {
+	if (cg_parse_kv(r->buf, len, kv, sizeof(kv) / sizeof(kv[0])) != 0 || !kv[0 + h].found || !kv[2 + h].found) {
 		r->malformed++;
 		return;
 	}
@@ -126,6 +135,11 @@ static void read_memory(struct cg_reader *r, int fd, struct cg_stats *st)
 	st->mapped_file = v[4 + h];
 	st->swap = v[6 + h];
 	st->working_set = usage > v[8] ? usage - v[8] : 0;
+	st->inactive_file = v[8];
+	st->active_file = v[10];
+	st->pgfault = v[11];
+	st->pgmajfault = v[12];
+	st->kernel_usage = cg_read_u64(r, fd, "memory.kmem.usage_in_bytes", false, &x) == 0 ? x : 0;
 	st->have |= CGS_MEM | CGS_MEM_SWAP;
 	if (cg_read_u64(r, fd, "memory.max_usage_in_bytes", false, &x) == 0) {
 		st->mem_max_usage = x;

@@ -87,11 +87,16 @@ static void read_cpu_spec(struct cg_reader *r, int dirfd, struct cg_stats *st)
 static void read_memory(struct cg_reader *r, int dirfd, bool is_root, struct cg_stats *st)
 {
 	uint64_t anon = 0, file = 0, mapped = 0, inactive = 0, usage = 0, v;
+	uint64_t active = 0, pgfault = 0, pgmajfault = 0, kernel = 0;
 	struct cg_kv kv[] = {
 		{ "anon", &anon, false },
 		{ "file", &file, false },
 		{ "file_mapped", &mapped, false },
 		{ "inactive_file", &inactive, false },
+		{ "active_file", &active, false },
+		{ "pgfault", &pgfault, false },
+		{ "pgmajfault", &pgmajfault, false },
+		{ "kernel", &kernel, false },
 	};
 	size_t len;
 	int err;
@@ -100,6 +105,13 @@ static void read_memory(struct cg_reader *r, int dirfd, bool is_root, struct cg_
 	if (cg_read_u64(r, dirfd, "memory.max", true, &v) == 0) {
 		st->mem_limit = v > (1ull << 62) ? 0 : v;
 		st->have |= CGS_MEM_LIMIT;
+		/* absent files are 0, "max" is over 2^62 and so 0, as in cAdvisor */
+		v = 0;
+		(void)cg_read_u64(r, dirfd, "memory.min", true, &v);
+		st->mem_reservation = v > (1ull << 62) ? 0 : v;
+		v = 0;
+		(void)cg_read_u64(r, dirfd, "memory.swap.max", true, &v);
+		st->swap_limit = v > (1ull << 62) ? 0 : v;
 	}
 	if (!is_root) {
 		err = cg_read_u64(r, dirfd, "memory.current", false, &usage);
@@ -108,7 +120,7 @@ static void read_memory(struct cg_reader *r, int dirfd, bool is_root, struct cg_
 	}
 	if (cg_read_file(r, dirfd, "memory.stat", &len) != 0)
 		return;
-	if (cg_parse_kv(r->buf, len, kv, 4) != 0 || !kv[0].found || !kv[1].found) {
+	if (cg_parse_kv(r->buf, len, kv, sizeof(kv) / sizeof(kv[0])) != 0 || !kv[0].found || !kv[1].found) {
 		r->malformed++;
 		return;
 	}
@@ -119,6 +131,11 @@ static void read_memory(struct cg_reader *r, int dirfd, bool is_root, struct cg_
 	st->rss = anon;
 	st->cache = file;
 	st->mapped_file = mapped;
+	st->inactive_file = inactive;
+	st->active_file = active;
+	st->pgfault = pgfault;
+	st->pgmajfault = pgmajfault;
+	st->kernel_usage = kernel;
 	st->have |= CGS_MEM | CGS_MEM_MAX | CGS_MEM_SWAP | CGS_MEM_FAILCNT;
 	st->mem_max_usage = cg_read_u64(r, dirfd, "memory.peak", false, &v) == 0 ? v : 0;
 	st->swap = cg_read_u64(r, dirfd, "memory.swap.current", false, &v) == 0 ? v : 0;
@@ -157,6 +174,46 @@ static void read_pids(struct cg_reader *r, int dirfd, struct cg_stats *st)
 	st->have |= CGS_PIDS;
 }
 
+/* "some avg10=.. avg60=.. avg300=.. total=N" and the same for "full": the
+ * totals into out[0] (some) and out[1] (full). A line without total= (or a
+ * malformed one) counts as malformed; an absent file leaves 0, as cAdvisor
+ * reports pressure it cannot read. */
+static void read_psi(struct cg_reader *r, int dirfd, const char *name, uint64_t out[2])
+{
+	size_t len;
+	const char *p;
+	const char *end;
+
+	if (cg_read_file(r, dirfd, name, &len) != 0)
+		return;
+	p = r->buf;
+	end = r->buf + len;
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *le = eol ? eol : end;
+		const char *f;
+		size_t fn;
+		int slot = -1;
+
+		if (parse_field(&p, le, &f, &fn)) {
+			if (fn == 4 && memcmp(f, "some", 4) == 0)
+				slot = 0;
+			else if (fn == 4 && memcmp(f, "full", 4) == 0)
+				slot = 1;
+		}
+		while (slot >= 0 && parse_field(&p, le, &f, &fn)) {
+			if (fn > 6 && memcmp(f, "total=", 6) == 0) {
+				if (parse_u64(f + 6, fn - 6, &out[slot]) != 0)
+					r->malformed++;
+				slot = -1;
+			}
+		}
+		if (slot >= 0)
+			r->malformed++;  /* some/full without total= */
+		p = eol ? eol + 1 : end;
+	}
+}
+
 int cgv2_read(struct cg_reader *r, int dirfd, bool is_root, struct cg_stats *st)
 {
 	unsigned missing0 = r->missing;
@@ -167,6 +224,14 @@ int cgv2_read(struct cg_reader *r, int dirfd, bool is_root, struct cg_stats *st)
 	read_memory(r, dirfd, is_root, st);
 	read_events(r, dirfd, st);
 	read_pids(r, dirfd, st);
+	/* The kubelet (1.34+) has cAdvisor export pressure on cgroup v2 for
+	 * every cgroup, 0 where it has no *.pressure file (the root). */
+	if (!is_root) {
+		read_psi(r, dirfd, "cpu.pressure", &st->psi_us[PSI_CPU_SOME]);
+		read_psi(r, dirfd, "memory.pressure", &st->psi_us[PSI_MEM_SOME]);
+		read_psi(r, dirfd, "io.pressure", &st->psi_us[PSI_IO_SOME]);
+	}
+	st->have |= CGS_PSI;
 	/* Files of a removed cgroup read as absent; when none was, every value
 	 * above was read from the live cgroup. */
 	if (!is_root && r->missing != missing0 && cgroup_gone(dirfd))

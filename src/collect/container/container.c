@@ -15,6 +15,8 @@
 #include "collect/container/cgread.h"
 #include "collect/container/cgroup.h"
 #include "collect/container/family.h"
+#include "collect/container/machine.h"
+#include "collect/container/rootfs.h"
 
 struct devname {
 	uint32_t major;
@@ -34,6 +36,8 @@ struct container_collector {
 	size_t ndevs;
 	size_t capdevs;
 	struct log_limit lim;    /* malformed-file warnings */
+	struct log_limit lim_fd; /* refused fd listings */
+	struct rootfs fs;        /* host filesystems of the "/" row */
 };
 
 struct container_collector *container_collector_new(void)
@@ -49,6 +53,7 @@ struct container_collector *container_collector_new(void)
 	cg_walk_init(&cc->walk);
 	cg_reader_init(&cc->rd);
 	ctr_rows_init(&cc->rows);
+	rootfs_init(&cc->fs);
 	return cc;
 }
 
@@ -59,6 +64,7 @@ void container_collector_free(struct container_collector *cc)
 	cg_walk_fini(&cc->walk);
 	cg_reader_fini(&cc->rd);
 	ctr_rows_fini(&cc->rows);
+	rootfs_fini(&cc->fs);
 	free(cc->sandbox);
 	free(cc->gone);
 	free(cc->devs);
@@ -81,7 +87,7 @@ static int set_k8s_name(struct ctr_rows *rows, struct ctr_row *row, const char *
 /* Labels of a container row whose pod p is known. Sets *sandbox when the
  * container is not one the pod reports. */
 static int label_pod_ctr(struct ctr_rows *rows, struct ctr_row *row, const struct cg_node *n,
-			 const struct podmap_pod *p, bool *sandbox)
+			 const struct podmap_pod *p, const char *sandbox_image, bool *sandbox)
 {
 	const struct podmap_ctr *c = podmap_pod_ctr(p, n->cid);
 	enum cg_runtime rt = n->rt != CG_RT_UNKNOWN ? n->rt : c ? c->rt : p->rt;
@@ -105,6 +111,8 @@ static int label_pod_ctr(struct ctr_rows *rows, struct ctr_row *row, const struc
 	*sandbox = true;
 	err = ctr_row_set(rows, row, CL_CONTAINER, k8s_name ? "POD" : "");
 	if (!err)
+		err = ctr_row_set(rows, row, CL_IMAGE, sandbox_image);
+	if (!err)
 		err = k8s_name ? set_k8s_name(rows, row, "POD", p, 0)
 			       : ctr_row_set(rows, row, CL_NAME, n->cid);
 	return err;
@@ -112,7 +120,7 @@ static int label_pod_ctr(struct ctr_rows *rows, struct ctr_row *row, const struc
 
 /* Fills the labels of node n into a new row (pod map read-locked by caller). */
 static int label_node(struct container_collector *cc, const struct cg_node *n,
-		      const struct podmap *pm, bool *sandbox)
+		      const struct podmap *pm, const char *sandbox_image, bool *sandbox)
 {
 	struct ctr_row *row = ctr_rows_add(&cc->rows);
 	const struct podmap_pod *p = NULL;
@@ -131,14 +139,14 @@ static int label_node(struct container_collector *cc, const struct cg_node *n,
 		if (!err)
 			err = ctr_row_set(&cc->rows, row, CL_POD, p->name);
 	} else if (n->kind == CG_K_CONTAINER && p) {
-		err = label_pod_ctr(&cc->rows, row, n, p, sandbox);
+		err = label_pod_ctr(&cc->rows, row, n, p, sandbox_image, sandbox);
 	} else if (n->kind == CG_K_CONTAINER || n->kind == CG_K_HOSTCTR) {
 		err = ctr_row_set(&cc->rows, row, CL_NAME, n->cid);
 	}
 	return err;
 }
 
-static int label_all(struct container_collector *cc, struct podmap *pm)
+static int label_all(struct container_collector *cc, struct podmap *pm, const char *sandbox_image)
 {
 	int err = KM_OK;
 
@@ -158,7 +166,7 @@ static int label_all(struct container_collector *cc, struct podmap *pm)
 	if (pm)
 		podmap_rdlock(pm);
 	for (size_t i = 0; i < cc->walk.n && !err; i++)
-		err = label_node(cc, &cc->walk.nodes[i], pm, &cc->sandbox[i]);
+		err = label_node(cc, &cc->walk.nodes[i], pm, sandbox_image, &cc->sandbox[i]);
 	if (pm)
 		podmap_unlock(pm);
 	return err;
@@ -189,6 +197,7 @@ static int read_row(struct container_collector *cc, const struct cg_layout *l,
 	int err = KM_OK;
 	int procs_fd;
 	uint64_t pid = 1;
+	bool has_pid;
 	size_t ios0 = cc->rd.nios;
 
 	for (int c = 0; c < CG_C_COUNT; c++) {
@@ -215,10 +224,21 @@ static int read_row(struct container_collector *cc, const struct cg_layout *l,
 	}
 	if (err)
 		goto out_close;
-	if (!is_root)
-		cg_read_start(procs_fd, l->mode == CG_V2 ? "cgroup.events" : "cgroup.clone_children",
-			      btime, &row->st);
-	if (is_root || (cc->sandbox[i] && cg_first_pid(&cc->rd, procs_fd, &pid) == 0)) {
+	/* "/" too: cAdvisor's lowest mtime of the hierarchy root, floored at boot */
+	cg_read_start(procs_fd, l->mode == CG_V2 ? "cgroup.events" : "cgroup.clone_children",
+		      btime, &row->st);
+	/* cAdvisor counts the processes of the cpu controller's cgroup.procs */
+	(void)cg_read_procs(&cc->rd, l->mode != CG_V2 && fds[CG_C_CPU] >= 0 ? fds[CG_C_CPU] : procs_fd,
+			    o->procfs, &row->st);
+	/* A container's root process (the kubelet's cAdvisor knows its pid from
+	 * the runtime; the first of cgroup.procs is the oldest, the init), or
+	 * pid 1 for "/": its network (sandboxes only) and its ulimits. */
+	has_pid = is_root;
+	if (!is_root && (n->kind == CG_K_CONTAINER || n->kind == CG_K_HOSTCTR))
+		has_pid = cg_first_pid(&cc->rd, procs_fd, &pid) == 0;
+	if (has_pid)
+		(void)cg_read_ulimit(&cc->rd, o->procfs, pid, &row->st);
+	if (has_pid && (is_root || cc->sandbox[i])) {
 		err = cg_read_netdev(&cc->rd, o->procfs, pid, (uint32_t)i);
 		if (err == KM_ENOENT || err == KM_EPARSE || err == KM_EIO)
 			err = KM_OK;  /* process exited or odd netns: no network rows */
@@ -334,39 +354,66 @@ static int read_all(struct container_collector *cc, const struct cg_layout *l,
 	return KM_OK;
 }
 
-static int collect_locked(struct container_collector *cc, const struct container_opts *o,
-			  struct buf *out, bool *failed)
+/* The cgroup part: walk, label, read, write the container_* families. */
+static int collect_cgroups(struct container_collector *cc, const struct container_opts *o,
+			   struct buf *out, int64_t ts, bool *failed)
 {
 	struct cg_layout l;
-	int64_t ts = o->now_ms ? o->now_ms : clock_wall_ms();
 	int err;
 
-	cg_reader_reset(&cc->rd);
-	err = ctr_rows_reset(&cc->rows);
-	if (err)
-		return err;
 	if (cg_layout_open(&l, o->sysfs) != 0) {
 		*failed = true;
-		return ctr_write_families(out, &cc->rows, &cc->rd, ts, true);
+		return ctr_write_families(out, &cc->rows, &cc->rd, NULL, ts, true);
 	}
 	err = cg_walk_run(&cc->walk, &l, o->podmap == NULL);
 	if (err)
 		goto out_close;
 	cg_walk_sort(&cc->walk);
-	err = label_all(cc, o->podmap);
+	err = label_all(cc, o->podmap, o->sandbox_image ? o->sandbox_image : "");
 	if (err)
 		goto out_close;
 	err = read_all(cc, &l, o);
 	if (err)
 		goto out_close;
 	name_devices(cc, o->sysfs);
+	/* no mount table: the "/" row has no filesystem rows (not an error
+	 * of the cgroup scrape) */
+	err = rootfs_read(&cc->fs, &cc->rd, o->procfs, o->rootfs ? o->rootfs : "/");
+	if (err == KM_ENOMEM)
+		goto out_close;
+	err = KM_OK;
 	*failed = cc->rd.malformed > 0 || cc->walk.truncated;
 	if (cc->rd.malformed)
 		log_limited(&cc->lim, 60000, LOG_WARN, "container",
 			    "%u malformed cgroup/proc files in the last scrape", cc->rd.malformed);
-	err = ctr_write_families(out, &cc->rows, &cc->rd, ts, *failed);
+	/* Not a scrape error: the kubelet's cAdvisor also reports 0 for fd
+	 * tables it cannot list; but say why the figures are 0. */
+	if (cc->rd.denied)
+		log_limited(&cc->lim_fd, 600000, LOG_WARN, "container",
+			    "%u processes' /proc/<pid>/fd not readable (no CAP_SYS_PTRACE): "
+			    "container_file_descriptors and container_sockets count 0 for them "
+			    "(chart: processFdStats=true)", cc->rd.denied);
+	err = ctr_write_families(out, &cc->rows, &cc->rd, &cc->fs, ts, *failed);
 out_close:
 	cg_layout_close(&l);
+	return err;
+}
+
+static int collect_locked(struct container_collector *cc, const struct container_opts *o,
+			  struct buf *out, bool *failed)
+{
+	struct machine_paths mp = { o->procfs, o->sysfs, o->rootfs ? o->rootfs : "/" };
+	int64_t ts = o->now_ms ? o->now_ms : clock_wall_ms();
+	int err;
+
+	cg_reader_reset(&cc->rd);
+	err = ctr_rows_reset(&cc->rows);
+	if (!err)
+		err = machine_write_version(out, &cc->rd, &mp);
+	if (!err)
+		err = collect_cgroups(cc, o, out, ts, failed);
+	if (!err)
+		err = machine_write(out, &cc->rd, &mp);
 	return err;
 }
 

@@ -7,7 +7,8 @@
  * kubepods root, the QoS classes, each pod cgroup (container="", pod and
  * namespace set when the pod is known) and each container cgroup under it.
  * A container whose ID the pod map does not list is the pod's sandbox: its
- * row has container="" (containerd) or "POD" (CRI-O, docker), image "" and
+ * row has container="" (containerd) or "POD" (CRI-O, docker), image
+ * opts->sandbox_image (the kubelet asks the runtime; the API does not say) and
  * the pod's network counters, which appear on no other container row.
  *
  * Unknown pods: a pod cgroup whose UID is not (yet) in the pod map is still
@@ -21,6 +22,10 @@
  * cri-containerd-/crio- scopes, /machine.slice/libpod-<id>.scope, containerd's
  * /default and /k8s.io); containers get `id` and `name` (= container ID) only,
  * and no network rows except "/".
+ *
+ * Before the container_* families: cadvisor_version_info; after them the
+ * machine_* families (machine.h), as the kubelet serves them on the same
+ * endpoint.
  *
  * Thread-safe: scrapes are serialised by a mutex inside the collector; the
  * pod map has its own lock and may be updated concurrently. */
@@ -36,7 +41,9 @@
 struct container_opts {
 	const char *procfs;     /* borrowed; "/proc" */
 	const char *sysfs;      /* borrowed; "/sys" (cgroups at <sysfs>/fs/cgroup) */
+	const char *rootfs;     /* borrowed; the host's "/" (machine-id, os-release); NULL = "/" */
 	struct podmap *podmap;  /* borrowed; NULL selects host mode */
+	const char *sandbox_image; /* borrowed; image label of sandbox rows; NULL or "" = "" */
 	int64_t now_ms;         /* sample timestamp; 0 = wall clock (tests pin it) */
 };
 

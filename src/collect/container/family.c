@@ -7,6 +7,7 @@
 #include "base/err.h"
 #include "base/vec.h"
 #include "expo/writer.h"
+#include "collect/container/rootfs.h"
 
 #define CTR_STRS_CAP (64u << 20)
 
@@ -77,11 +78,23 @@ enum fam_val {
 	FV_LAST_SEEN, FV_MEM_CACHE, FV_MEM_FAILCNT, FV_MEM_MAPPED, FV_MEM_MAX, FV_MEM_RSS,
 	FV_MEM_SWAP, FV_MEM_USAGE, FV_MEM_WS, FV_OOM, FV_SPEC_CPU_PERIOD, FV_SPEC_CPU_QUOTA,
 	FV_SPEC_CPU_SHARES, FV_SPEC_MEM_LIMIT, FV_START, FV_THREADS, FV_THREADS_MAX,
+	FV_LOAD, FV_HEALTH, FV_FDS, FV_PROCESSES, FV_SOCKETS, FV_MEM_KERNEL, FV_MEM_ACTIVE_FILE,
+	FV_MEM_INACTIVE_FILE, FV_SPEC_MEM_RES, FV_SPEC_MEM_SWAP, FV_ULIMIT_NOFILE,
+	FV_PSI_0,  /* + PSI_* index */
+	FV_PSI_LAST = FV_PSI_0 + PSI_COUNT - 1,
 	FV_IO_RBYTES, FV_IO_READS, FV_IO_WBYTES, FV_IO_WRITES,
 	FV_NET_0,  /* + index into cg_netif.v */
 };
 
-enum fam_kind { FK_ROW, FK_IO, FK_NET };
+/* FK_ROW: one sample per row (cpu="total" on the CPU usage family,
+ * ulimit="max_open_files" on the ulimit one); FK_TASKS: five per row, one per
+ * task state; FK_MEMFAIL: four per row, {pgfault,pgmajfault} x
+ * {container,hierarchy}; FK_IO/FK_NET: one per device/interface. */
+enum fam_kind { FK_ROW, FK_TASKS, FK_MEMFAIL, FK_IO, FK_NET, FK_FS, FK_SCRAPE_ERROR };
+
+/* Values of the "/" row's filesystems (FK_FS, and FK_IO families that have
+ * them too); FSV_DS_0 + DS_* are /proc/diskstats columns. */
+enum { FSV_NONE = -1, FSV_INODES_FREE = 0, FSV_INODES, FSV_LIMIT, FSV_USAGE, FSV_DS_0 };
 
 struct fam {
 	const char *name;
@@ -90,47 +103,82 @@ struct fam {
 	enum fam_kind kind;
 	int val;            /* enum fam_val */
 	bool ts;            /* carries the stats timestamp */
+	int fsv;            /* FSV_*: the "/" row's per-filesystem value, or FSV_NONE */
 };
 
 #define C EXPO_COUNTER
 #define G EXPO_GAUGE
 /* In name order, as client_golang sorts them. */
 static const struct fam fams[] = {
-	{ "container_cpu_cfs_periods_total", "Number of elapsed enforcement period intervals.", C, FK_ROW, FV_CFS_PERIODS, true },
-	{ "container_cpu_cfs_throttled_periods_total", "Number of throttled period intervals.", C, FK_ROW, FV_CFS_THR_PERIODS, true },
-	{ "container_cpu_cfs_throttled_seconds_total", "Total time duration the container has been throttled.", C, FK_ROW, FV_CFS_THR_SECS, true },
-	{ "container_cpu_system_seconds_total", "Cumulative system cpu time consumed in seconds.", C, FK_ROW, FV_CPU_SYS, true },
-	{ "container_cpu_usage_seconds_total", "Cumulative cpu time consumed in seconds.", C, FK_ROW, FV_CPU_USAGE, true },
-	{ "container_cpu_user_seconds_total", "Cumulative user cpu time consumed in seconds.", C, FK_ROW, FV_CPU_USER, true },
-	{ "container_fs_reads_bytes_total", "Cumulative count of bytes read", C, FK_IO, FV_IO_RBYTES, true },
-	{ "container_fs_reads_total", "Cumulative count of reads completed", C, FK_IO, FV_IO_READS, true },
-	{ "container_fs_writes_bytes_total", "Cumulative count of bytes written", C, FK_IO, FV_IO_WBYTES, true },
-	{ "container_fs_writes_total", "Cumulative count of writes completed", C, FK_IO, FV_IO_WRITES, true },
-	{ "container_last_seen", "Last time a container was seen by the exporter", G, FK_ROW, FV_LAST_SEEN, true },
-	{ "container_memory_cache", "Number of bytes of page cache memory.", G, FK_ROW, FV_MEM_CACHE, true },
-	{ "container_memory_failcnt", "Number of memory usage hits limits", C, FK_ROW, FV_MEM_FAILCNT, true },
-	{ "container_memory_mapped_file", "Size of memory mapped files in bytes.", G, FK_ROW, FV_MEM_MAPPED, true },
-	{ "container_memory_max_usage_bytes", "Maximum memory usage recorded in bytes", G, FK_ROW, FV_MEM_MAX, true },
-	{ "container_memory_rss", "Size of RSS in bytes.", G, FK_ROW, FV_MEM_RSS, true },
-	{ "container_memory_swap", "Container swap usage in bytes.", G, FK_ROW, FV_MEM_SWAP, true },
-	{ "container_memory_usage_bytes", "Current memory usage in bytes, including all memory regardless of when it was accessed", G, FK_ROW, FV_MEM_USAGE, true },
-	{ "container_memory_working_set_bytes", "Current working set in bytes.", G, FK_ROW, FV_MEM_WS, true },
-	{ "container_network_receive_bytes_total", "Cumulative count of bytes received", C, FK_NET, FV_NET_0 + 0, true },
-	{ "container_network_receive_errors_total", "Cumulative count of errors encountered while receiving", C, FK_NET, FV_NET_0 + 2, true },
-	{ "container_network_receive_packets_dropped_total", "Cumulative count of packets dropped while receiving", C, FK_NET, FV_NET_0 + 3, true },
-	{ "container_network_receive_packets_total", "Cumulative count of packets received", C, FK_NET, FV_NET_0 + 1, true },
-	{ "container_network_transmit_bytes_total", "Cumulative count of bytes transmitted", C, FK_NET, FV_NET_0 + 4, true },
-	{ "container_network_transmit_errors_total", "Cumulative count of errors encountered while transmitting", C, FK_NET, FV_NET_0 + 6, true },
-	{ "container_network_transmit_packets_dropped_total", "Cumulative count of packets dropped while transmitting", C, FK_NET, FV_NET_0 + 7, true },
-	{ "container_network_transmit_packets_total", "Cumulative count of packets transmitted", C, FK_NET, FV_NET_0 + 5, true },
-	{ "container_oom_events_total", "Count of out of memory events observed for the container", C, FK_ROW, FV_OOM, true },
-	{ "container_spec_cpu_period", "CPU period of the container.", G, FK_ROW, FV_SPEC_CPU_PERIOD, false },
-	{ "container_spec_cpu_quota", "CPU quota of the container.", G, FK_ROW, FV_SPEC_CPU_QUOTA, false },
-	{ "container_spec_cpu_shares", "CPU share of the container.", G, FK_ROW, FV_SPEC_CPU_SHARES, false },
-	{ "container_spec_memory_limit_bytes", "Memory limit for the container.", G, FK_ROW, FV_SPEC_MEM_LIMIT, false },
-	{ "container_start_time_seconds", "Start time of the container since unix epoch in seconds.", G, FK_ROW, FV_START, false },
-	{ "container_threads", "Number of threads running inside the container", G, FK_ROW, FV_THREADS, true },
-	{ "container_threads_max", "Maximum number of threads allowed inside the container, infinity if value is zero", G, FK_ROW, FV_THREADS_MAX, true },
+	{ "container_cpu_cfs_periods_total", "Number of elapsed enforcement period intervals.", C, FK_ROW, FV_CFS_PERIODS, true, FSV_NONE },
+	{ "container_cpu_cfs_throttled_periods_total", "Number of throttled period intervals.", C, FK_ROW, FV_CFS_THR_PERIODS, true, FSV_NONE },
+	{ "container_cpu_cfs_throttled_seconds_total", "Total time duration the container has been throttled.", C, FK_ROW, FV_CFS_THR_SECS, true, FSV_NONE },
+	{ "container_cpu_load_average_10s", "Value of container cpu load average over the last 10 seconds.", G, FK_ROW, FV_LOAD, true, FSV_NONE },
+	{ "container_cpu_load_d_average_10s", "Value of container cpu load.d average over the last 10 seconds.", G, FK_ROW, FV_LOAD, true, FSV_NONE },
+	{ "container_cpu_system_seconds_total", "Cumulative system cpu time consumed in seconds.", C, FK_ROW, FV_CPU_SYS, true, FSV_NONE },
+	{ "container_cpu_usage_seconds_total", "Cumulative cpu time consumed in seconds.", C, FK_ROW, FV_CPU_USAGE, true, FSV_NONE },
+	{ "container_cpu_user_seconds_total", "Cumulative user cpu time consumed in seconds.", C, FK_ROW, FV_CPU_USER, true, FSV_NONE },
+	{ "container_file_descriptors", "Number of open file descriptors for the container.", G, FK_ROW, FV_FDS, true, FSV_NONE },
+	{ "container_fs_inodes_free", "Number of available Inodes", G, FK_FS, 0, true, FSV_INODES_FREE },
+	{ "container_fs_inodes_total", "Number of Inodes", G, FK_FS, 0, true, FSV_INODES },
+	{ "container_fs_io_current", "Number of I/Os currently in progress", G, FK_FS, 0, true, FSV_DS_0 + DS_IO_NOW },
+	{ "container_fs_io_time_seconds_total", "Cumulative count of seconds spent doing I/Os", C, FK_FS, 0, true, FSV_DS_0 + DS_IO_MS },
+	{ "container_fs_io_time_weighted_seconds_total", "Cumulative weighted I/O time in seconds", C, FK_FS, 0, true, FSV_DS_0 + DS_IO_WEIGHTED_MS },
+	{ "container_fs_limit_bytes", "Number of bytes that can be consumed by the container on this filesystem.", G, FK_FS, 0, true, FSV_LIMIT },
+	{ "container_fs_read_seconds_total", "Cumulative count of seconds spent reading", C, FK_FS, 0, true, FSV_DS_0 + DS_READ_MS },
+	{ "container_fs_reads_bytes_total", "Cumulative count of bytes read", C, FK_IO, FV_IO_RBYTES, true, FSV_NONE },
+	{ "container_fs_reads_merged_total", "Cumulative count of reads merged", C, FK_FS, 0, true, FSV_DS_0 + DS_READS_MERGED },
+	{ "container_fs_reads_total", "Cumulative count of reads completed", C, FK_IO, FV_IO_READS, true, FSV_DS_0 + DS_READS },
+	{ "container_fs_sector_reads_total", "Cumulative count of sector reads completed", C, FK_FS, 0, true, FSV_DS_0 + DS_SECTORS_READ },
+	{ "container_fs_sector_writes_total", "Cumulative count of sector writes completed", C, FK_FS, 0, true, FSV_DS_0 + DS_SECTORS_WRITTEN },
+	{ "container_fs_usage_bytes", "Number of bytes that are consumed by the container on this filesystem.", G, FK_FS, 0, true, FSV_USAGE },
+	{ "container_fs_write_seconds_total", "Cumulative count of seconds spent writing", C, FK_FS, 0, true, FSV_DS_0 + DS_WRITE_MS },
+	{ "container_fs_writes_bytes_total", "Cumulative count of bytes written", C, FK_IO, FV_IO_WBYTES, true, FSV_NONE },
+	{ "container_fs_writes_merged_total", "Cumulative count of writes merged", C, FK_FS, 0, true, FSV_DS_0 + DS_WRITES_MERGED },
+	{ "container_fs_writes_total", "Cumulative count of writes completed", C, FK_IO, FV_IO_WRITES, true, FSV_DS_0 + DS_WRITES },
+	{ "container_health_state", "The result of the container's health check", G, FK_ROW, FV_HEALTH, true, FSV_NONE },
+	{ "container_last_seen", "Last time a container was seen by the exporter", G, FK_ROW, FV_LAST_SEEN, true, FSV_NONE },
+	{ "container_memory_cache", "Number of bytes of page cache memory.", G, FK_ROW, FV_MEM_CACHE, true, FSV_NONE },
+	{ "container_memory_failcnt", "Number of memory usage hits limits", C, FK_ROW, FV_MEM_FAILCNT, true, FSV_NONE },
+	{ "container_memory_failures_total", "Cumulative count of memory allocation failures.", C, FK_MEMFAIL, 0, true, FSV_NONE },
+	{ "container_memory_kernel_usage", "Size of kernel memory allocated in bytes.", G, FK_ROW, FV_MEM_KERNEL, true, FSV_NONE },
+	{ "container_memory_mapped_file", "Size of memory mapped files in bytes.", G, FK_ROW, FV_MEM_MAPPED, true, FSV_NONE },
+	{ "container_memory_max_usage_bytes", "Maximum memory usage recorded in bytes", G, FK_ROW, FV_MEM_MAX, true, FSV_NONE },
+	{ "container_memory_rss", "Size of RSS in bytes.", G, FK_ROW, FV_MEM_RSS, true, FSV_NONE },
+	{ "container_memory_swap", "Container swap usage in bytes.", G, FK_ROW, FV_MEM_SWAP, true, FSV_NONE },
+	{ "container_memory_total_active_file_bytes", "Current total active file in bytes.", G, FK_ROW, FV_MEM_ACTIVE_FILE, true, FSV_NONE },
+	{ "container_memory_total_inactive_file_bytes", "Current total inactive file in bytes.", G, FK_ROW, FV_MEM_INACTIVE_FILE, true, FSV_NONE },
+	{ "container_memory_usage_bytes", "Current memory usage in bytes, including all memory regardless of when it was accessed", G, FK_ROW, FV_MEM_USAGE, true, FSV_NONE },
+	{ "container_memory_working_set_bytes", "Current working set in bytes.", G, FK_ROW, FV_MEM_WS, true, FSV_NONE },
+	{ "container_network_receive_bytes_total", "Cumulative count of bytes received", C, FK_NET, FV_NET_0 + 0, true, FSV_NONE },
+	{ "container_network_receive_errors_total", "Cumulative count of errors encountered while receiving", C, FK_NET, FV_NET_0 + 2, true, FSV_NONE },
+	{ "container_network_receive_packets_dropped_total", "Cumulative count of packets dropped while receiving", C, FK_NET, FV_NET_0 + 3, true, FSV_NONE },
+	{ "container_network_receive_packets_total", "Cumulative count of packets received", C, FK_NET, FV_NET_0 + 1, true, FSV_NONE },
+	{ "container_network_transmit_bytes_total", "Cumulative count of bytes transmitted", C, FK_NET, FV_NET_0 + 4, true, FSV_NONE },
+	{ "container_network_transmit_errors_total", "Cumulative count of errors encountered while transmitting", C, FK_NET, FV_NET_0 + 6, true, FSV_NONE },
+	{ "container_network_transmit_packets_dropped_total", "Cumulative count of packets dropped while transmitting", C, FK_NET, FV_NET_0 + 7, true, FSV_NONE },
+	{ "container_network_transmit_packets_total", "Cumulative count of packets transmitted", C, FK_NET, FV_NET_0 + 5, true, FSV_NONE },
+	{ "container_oom_events_total", "Count of out of memory events observed for the container", C, FK_ROW, FV_OOM, true, FSV_NONE },
+	{ "container_pressure_cpu_stalled_seconds_total", "Total time duration no tasks in the container could make progress due to CPU congestion.", C, FK_ROW, FV_PSI_0 + PSI_CPU_FULL, true, FSV_NONE },
+	{ "container_pressure_cpu_waiting_seconds_total", "Total time duration tasks in the container have waited due to CPU congestion.", C, FK_ROW, FV_PSI_0 + PSI_CPU_SOME, true, FSV_NONE },
+	{ "container_pressure_io_stalled_seconds_total", "Total time duration no tasks in the container could make progress due to IO congestion.", C, FK_ROW, FV_PSI_0 + PSI_IO_FULL, true, FSV_NONE },
+	{ "container_pressure_io_waiting_seconds_total", "Total time duration tasks in the container have waited due to IO congestion.", C, FK_ROW, FV_PSI_0 + PSI_IO_SOME, true, FSV_NONE },
+	{ "container_pressure_memory_stalled_seconds_total", "Total time duration no tasks in the container could make progress due to memory congestion.", C, FK_ROW, FV_PSI_0 + PSI_MEM_FULL, true, FSV_NONE },
+	{ "container_pressure_memory_waiting_seconds_total", "Total time duration tasks in the container have waited due to memory congestion.", C, FK_ROW, FV_PSI_0 + PSI_MEM_SOME, true, FSV_NONE },
+	{ "container_processes", "Number of processes running inside the container.", G, FK_ROW, FV_PROCESSES, true, FSV_NONE },
+	{ "container_scrape_error", "1 if there was an error while getting container metrics, 0 otherwise", G, FK_SCRAPE_ERROR, 0, false, FSV_NONE },
+	{ "container_sockets", "Number of open sockets for the container.", G, FK_ROW, FV_SOCKETS, true, FSV_NONE },
+	{ "container_spec_cpu_period", "CPU period of the container.", G, FK_ROW, FV_SPEC_CPU_PERIOD, false, FSV_NONE },
+	{ "container_spec_cpu_quota", "CPU quota of the container.", G, FK_ROW, FV_SPEC_CPU_QUOTA, false, FSV_NONE },
+	{ "container_spec_cpu_shares", "CPU share of the container.", G, FK_ROW, FV_SPEC_CPU_SHARES, false, FSV_NONE },
+	{ "container_spec_memory_limit_bytes", "Memory limit for the container.", G, FK_ROW, FV_SPEC_MEM_LIMIT, false, FSV_NONE },
+	{ "container_spec_memory_reservation_limit_bytes", "Memory reservation limit for the container.", G, FK_ROW, FV_SPEC_MEM_RES, false, FSV_NONE },
+	{ "container_spec_memory_swap_limit_bytes", "Memory swap limit for the container.", G, FK_ROW, FV_SPEC_MEM_SWAP, false, FSV_NONE },
+	{ "container_start_time_seconds", "Start time of the container since unix epoch in seconds.", G, FK_ROW, FV_START, false, FSV_NONE },
+	{ "container_tasks_state", "Number of tasks in given state", G, FK_TASKS, 0, true, FSV_NONE },
+	{ "container_threads", "Number of threads running inside the container", G, FK_ROW, FV_THREADS, true, FSV_NONE },
+	{ "container_threads_max", "Maximum number of threads allowed inside the container, infinity if value is zero", G, FK_ROW, FV_THREADS_MAX, true, FSV_NONE },
+	{ "container_ulimits_soft", "Soft ulimit values for the container root process. Unlimited if -1, except priority and nice", G, FK_ROW, FV_ULIMIT_NOFILE, true, FSV_NONE },
 };
 #undef C
 #undef G
@@ -163,9 +211,29 @@ static bool row_value(const struct cg_stats *s, int val, int64_t ts_ms, double *
 	case FV_SPEC_CPU_SHARES: *v = (double)s->shares; return h & CGS_CPU_SPEC;
 	case FV_SPEC_MEM_LIMIT: *v = (double)s->mem_limit; return h & CGS_MEM_LIMIT;
 	case FV_START: *v = (double)s->start_time; return h & CGS_START;
-	case FV_THREADS: *v = (double)s->threads; return h & CGS_PIDS;
-	case FV_THREADS_MAX: *v = (double)s->threads_max; return h & CGS_PIDS;
-	default: return false;
+	/* cAdvisor has process stats (zero when unread) for every cgroup */
+	case FV_THREADS: *v = (double)s->threads; return true;
+	case FV_THREADS_MAX: *v = (double)s->threads_max; return true;
+	case FV_PROCESSES: *v = (double)s->processes; return true;
+	case FV_FDS: *v = (double)s->fds; return true;
+	case FV_SOCKETS: *v = (double)s->sockets; return true;
+	case FV_ULIMIT_NOFILE: *v = (double)s->nofile_soft; return h & CGS_ULIMIT;
+	/* The kubelet never starts cAdvisor's netlink load reader, so its load
+	 * averages are 0 on every row, and a CRI container has no Docker health
+	 * check (cAdvisor: -1). Written as the kubelet serves them. */
+	case FV_LOAD: *v = 0; return true;
+	case FV_HEALTH: *v = -1; return true;
+	case FV_MEM_KERNEL: *v = (double)s->kernel_usage; return h & CGS_MEM;
+	case FV_MEM_ACTIVE_FILE: *v = (double)s->active_file; return h & CGS_MEM;
+	case FV_MEM_INACTIVE_FILE: *v = (double)s->inactive_file; return h & CGS_MEM;
+	case FV_SPEC_MEM_RES: *v = (double)s->mem_reservation; return h & CGS_MEM_LIMIT;
+	case FV_SPEC_MEM_SWAP: *v = (double)s->swap_limit; return h & CGS_MEM_LIMIT;
+	default:
+		if (val >= FV_PSI_0 && val <= FV_PSI_LAST) {
+			*v = (double)s->psi_us[val - FV_PSI_0] / 1e6;
+			return h & CGS_PSI;
+		}
+		return false;
 	}
 }
 
@@ -216,15 +284,24 @@ static struct expo_span row_span(const struct ctr_rows *rows, const struct ctr_r
 				   row->pre[to] - 1 - row->pre[from] };
 }
 
-/* Writes one sample of row with the base labels and, when xname is set, the
- * extra label xname=xval slotted at its alphabetical place (before base
- * label xat). Writes the family header before its first sample. */
+/* An extra label of a sample, slotted before base label `at`. */
+struct extra {
+	const char *name;
+	const char *val;
+	int at;
+};
+
+/* Writes one sample of row with the base labels and the extras x[0..nx)
+ * (at most 2, in label order) at their alphabetical places. Writes the
+ * family header before its first sample. */
 static int sample(struct buf *out, const struct fam *f, bool *started, struct ctr_rows *rows,
-		  const struct ctr_row *row, const char *xname, const char *xval, int xat,
-		  double v, int64_t ts_ms)
+		  const struct ctr_row *row, const struct extra *x, size_t nx, double v,
+		  int64_t ts_ms)
 {
-	struct expo_span sp[3];
+	struct expo_span sp[5];
 	size_t n = 0;
+	size_t ends[2];
+	int from = 0;
 	int err;
 
 	if (!*started) {
@@ -233,19 +310,26 @@ static int sample(struct buf *out, const struct fam *f, bool *started, struct ct
 			return err;
 		*started = true;
 	}
-	if (!xname) {
-		sp[n++] = row_span(rows, row, 0, CL_COUNT);
-	} else {
-		struct label_pair x = { xname, xval };
+	buf_reset(&rows->extra);
+	for (size_t i = 0; i < nx; i++) {
+		struct label_pair lp = { x[i].name, x[i].val };
 
-		buf_reset(&rows->extra);
-		err = expo_label_pairs(&rows->extra, &x, 1);
+		err = expo_label_pairs(&rows->extra, &lp, 1);
 		if (err)
 			return err;
-		sp[n++] = row_span(rows, row, 0, xat);
-		sp[n++] = (struct expo_span){ rows->extra.data, rows->extra.len };
-		sp[n++] = row_span(rows, row, xat, CL_COUNT);
+		ends[i] = rows->extra.len;
 	}
+	/* spans are taken after the buffer is final (it may move while growing) */
+	for (size_t i = 0; i < nx; i++) {
+		size_t start = i ? ends[i - 1] : 0;
+
+		if (from < x[i].at)
+			sp[n++] = row_span(rows, row, from, x[i].at);
+		sp[n++] = (struct expo_span){ rows->extra.data + start, ends[i] - start };
+		from = x[i].at;
+	}
+	if (from < CL_COUNT || n == 0)
+		sp[n++] = row_span(rows, row, from, CL_COUNT);
 	return expo_sample_spans(out, f->name, sp, n, v, f->ts ? ts_ms : -1);
 }
 
@@ -259,64 +343,160 @@ static int extra_at(const char *name)
 	return i;
 }
 
-static int write_family(struct buf *out, const struct fam *f, struct ctr_rows *rows,
-			const struct cg_reader *r, int64_t ts_ms)
+/* In label-value order, as the kubelet's registry sorts a family's rows. */
+static const char *const task_states[] = { "iowaiting", "running", "sleeping", "stopped",
+					   "uninterruptible" };
+
+static int write_row_family(struct buf *out, const struct fam *f, bool *started,
+			    struct ctr_rows *rows, size_t i, int64_t ts_ms)
 {
-	bool started = false;
+	const struct ctr_row *row = &rows->v[i];
+	const struct cg_stats *st = &row->st;
+	struct extra x[2];
+	int err = KM_OK;
+	double v;
+
+	switch (f->kind) {
+	case FK_TASKS:
+		/* cAdvisor fills task states only from its netlink load reader,
+		 * which the kubelet never starts: 0 in every state. */
+		x[0] = (struct extra){ "state", NULL, CL_COUNT };
+		for (size_t k = 0; k < sizeof(task_states) / sizeof(task_states[0]) && !err; k++) {
+			x[0].val = task_states[k];
+			err = sample(out, f, started, rows, row, x, 1, 0, ts_ms);
+		}
+		return err;
+	case FK_MEMFAIL:
+		if (!(st->have & CGS_MEM))
+			return KM_OK;
+		x[0] = (struct extra){ "failure_type", NULL, extra_at("failure_type") };
+		x[1] = (struct extra){ "scope", NULL, CL_COUNT };
+		for (int k = 0; k < 4 && !err; k++) {
+			x[0].val = k < 2 ? "pgfault" : "pgmajfault";
+			x[1].val = k % 2 ? "hierarchy" : "container";
+			err = sample(out, f, started, rows, row, x, 2,
+				     (double)(k < 2 ? st->pgfault : st->pgmajfault), ts_ms);
+		}
+		return err;
+	default:
+		if (!row_value(st, f->val, ts_ms, &v))
+			return KM_OK;
+		if (f->val == FV_CPU_USAGE) {
+			x[0] = (struct extra){ "cpu", "total", extra_at("cpu") };
+			return sample(out, f, started, rows, row, x, 1, v, ts_ms);
+		}
+		if (f->val == FV_ULIMIT_NOFILE) {
+			x[0] = (struct extra){ "ulimit", "max_open_files", CL_COUNT };
+			return sample(out, f, started, rows, row, x, 1, v, ts_ms);
+		}
+		return sample(out, f, started, rows, row, NULL, 0, v, ts_ms);
+	}
+}
+
+static double fs_value(const struct rootfs_entry *e, int fsv)
+{
+	switch (fsv) {
+	case FSV_INODES_FREE: return (double)e->inodes_free;
+	case FSV_INODES: return (double)e->inodes;
+	case FSV_LIMIT: return (double)e->limit;
+	case FSV_USAGE: return (double)e->usage;
+	default:
+		break;
+	}
+	fsv -= FSV_DS_0;
+	/* cAdvisor divides diskstats' milliseconds by 1e9 as if nanoseconds */
+	if (fsv == DS_READ_MS || fsv == DS_WRITE_MS || fsv == DS_IO_MS || fsv == DS_IO_WEIGHTED_MS)
+		return (double)e->ds[fsv] / 1e9;
+	return (double)e->ds[fsv];
+}
+
+/* The "/" row's filesystems (row 0 is "/" whenever the walk had a root). */
+static const struct ctr_row *fs_row(const struct ctr_rows *rows, const struct rootfs *fs)
+{
+	if (!fs || fs->n == 0 || rows->n == 0 || strcmp(ctr_row_get(rows, &rows->v[0], CL_ID), "/"))
+		return NULL;
+	return &rows->v[0];
+}
+
+/* True when the "/" row has a filesystem of this device label: its
+ * diskstats rows replace the cgroup io rows of the same device. */
+static bool fs_has_dev(const struct rootfs *fs, const char *dev)
+{
+	for (size_t i = 0; i < fs->n; i++)
+		if (strcmp(fs->v[i].dev, dev) == 0)
+			return true;
+	return false;
+}
+
+static int write_fs_rows(struct buf *out, const struct fam *f, bool *started,
+			 struct ctr_rows *rows, const struct rootfs *fs, int64_t ts_ms)
+{
+	const struct ctr_row *root = fs_row(rows, fs);
+	struct extra x = { "device", NULL, extra_at("device") };
 	int err = KM_OK;
 
-	if (f->kind == FK_ROW) {
-		bool cpu = f->val == FV_CPU_USAGE;
-		int at = extra_at("cpu");
+	for (size_t i = 0; root && i < fs->n && !err; i++) {
+		x.val = fs->v[i].dev;
+		err = sample(out, f, started, rows, root, &x, 1, fs_value(&fs->v[i], f->fsv), ts_ms);
+	}
+	return err;
+}
 
-		for (size_t i = 0; i < rows->n && !err; i++) {
-			double v;
+static int write_family(struct buf *out, const struct fam *f, struct ctr_rows *rows,
+			const struct cg_reader *r, const struct rootfs *fs, int64_t ts_ms)
+{
+	bool started = false;
+	bool root_fs = fs_row(rows, fs) != NULL;
+	int err = KM_OK;
 
-			if (!row_value(&rows->v[i].st, f->val, ts_ms, &v))
-				continue;
-			err = sample(out, f, &started, rows, &rows->v[i], cpu ? "cpu" : NULL, "total",
-				     at, v, ts_ms);
-		}
+	if (f->kind == FK_FS) {
+		err = write_fs_rows(out, f, &started, rows, fs, ts_ms);
 	} else if (f->kind == FK_IO) {
-		int at = extra_at("device");
+		struct extra x = { "device", NULL, extra_at("device") };
 
 		for (size_t i = 0; i < r->nios && !err; i++) {
 			const struct cg_io *io = &r->ios[i];
 
 			if (!io->dev[0])
 				continue;
-			err = sample(out, f, &started, rows, &rows->v[io->row], "device", io->dev, at,
+			if (f->fsv != FSV_NONE && root_fs && io->row == 0 && fs_has_dev(fs, io->dev))
+				continue;
+			x.val = io->dev;
+			err = sample(out, f, &started, rows, &rows->v[io->row], &x, 1,
 				     io_value(io, f->val), ts_ms);
 		}
-	} else {
-		int at = extra_at("interface");
+		if (!err && f->fsv != FSV_NONE)
+			err = write_fs_rows(out, f, &started, rows, fs, ts_ms);
+	} else if (f->kind == FK_NET) {
+		struct extra x = { "interface", NULL, extra_at("interface") };
 
 		for (size_t i = 0; i < r->nnets && !err; i++) {
 			const struct cg_netif *ni = &r->nets[i];
 
-			err = sample(out, f, &started, rows, &rows->v[ni->row], "interface", ni->name,
-				     at, (double)ni->v[f->val - FV_NET_0], ts_ms);
+			x.val = ni->name;
+			err = sample(out, f, &started, rows, &rows->v[ni->row], &x, 1,
+				     (double)ni->v[f->val - FV_NET_0], ts_ms);
 		}
+	} else {
+		for (size_t i = 0; i < rows->n && !err; i++)
+			err = write_row_family(out, f, &started, rows, i, ts_ms);
 	}
 	return err;
 }
 
 int ctr_write_families(struct buf *out, struct ctr_rows *rows, const struct cg_reader *r,
-		       int64_t ts_ms, bool scrape_error)
+		       const struct rootfs *fs, int64_t ts_ms, bool scrape_error)
 {
 	int err = render_rows(rows);
 
 	for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]) && !err; i++) {
-		err = write_family(out, &fams[i], rows, r, ts_ms);
-		if (!err && strcmp(fams[i].name, "container_oom_events_total") == 0) {
-			/* container_scrape_error sorts right after it */
-			err = expo_family(out, "container_scrape_error",
-					  "1 if there was an error while getting container metrics, 0 otherwise",
-					  EXPO_GAUGE);
-			if (!err)
-				err = expo_sample(out, "container_scrape_error", NULL, 0,
-						  scrape_error ? 1 : 0);
+		if (fams[i].kind != FK_SCRAPE_ERROR) {
+			err = write_family(out, &fams[i], rows, r, fs, ts_ms);
+			continue;
 		}
+		err = expo_family(out, fams[i].name, fams[i].help, EXPO_GAUGE);
+		if (!err)
+			err = expo_sample(out, fams[i].name, NULL, 0, scrape_error ? 1 : 0);
 	}
 	return err;
 }

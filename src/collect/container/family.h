@@ -15,6 +15,7 @@
 
 #include "base/buf.h"
 #include "collect/container/cgread.h"
+#include "collect/container/rootfs.h"
 
 enum ctr_label { CL_CONTAINER = 0, CL_ID, CL_IMAGE, CL_NAME, CL_NAMESPACE, CL_POD, CL_COUNT };
 
@@ -51,10 +52,11 @@ int ctr_row_set(struct ctr_rows *rows, struct ctr_row *row, enum ctr_label l, co
 const char *ctr_row_get(const struct ctr_rows *rows, const struct ctr_row *row, enum ctr_label l);
 
 /* Writes every family. r->nets / r->ios index rows; ios with dev[0] == '\0'
- * are skipped. ts_ms is the sample timestamp; last_seen is ts_ms / 1000.
+ * are skipped. fs (may be NULL) holds the host filesystems of row 0 when
+ * that row is "/". ts_ms is the sample timestamp; last_seen is ts_ms / 1000.
  * scrape_error feeds container_scrape_error. Renders each row's labels into
  * rows->pre (and uses rows->extra) first. */
 int ctr_write_families(struct buf *out, struct ctr_rows *rows, const struct cg_reader *r,
-		       int64_t ts_ms, bool scrape_error);
+		       const struct rootfs *fs, int64_t ts_ms, bool scrape_error);
 
 #endif
