@@ -504,16 +504,18 @@ static int rw_render(void *ctx, enum rw_source src, rw_sink_fn sink, void *sink_
 static int start_remote_write(struct agent *a, char *err, size_t errlen)
 {
 	const struct flags *f = a->flags;
+	struct rw_dest *d = NULL;
+	char (*hdr)[RW_HEADERS_MAX] = NULL;
 	struct rw *rw;
 	struct rw_opts o = {
-		.urls = f->rw_urls.v, .nurls = f->rw_urls.n,
+		.ndests = f->rw_urls.n,
 		.labels = f->rw_labels.v, .nlabels = f->rw_labels.n,
-		.bearer_token_file = f->rw_bearer_token_file, .ca_file = f->rw_tls_ca_file,
 		.tmp_data_path = f->rw_tmp_data_path, .max_disk_per_url = (uint64_t)f->rw_max_disk_per_url,
 		.interval_ms = f->interval_ms, .send_timeout_ms = f->rw_send_timeout_ms,
 		.retry_min_ms = f->rw_retry_min_ms, .node_name = f->node_name,
 		.render = rw_render, .render_ctx = a,
 	};
+	int rc = KM_EINVAL;
 
 	if (!f->rw_urls.n)
 		return 0;
@@ -521,11 +523,26 @@ static int start_remote_write(struct agent *a, char *err, size_t errlen)
 		snprintf(err, errlen, "internal error: libcurl or libsnappy not loaded before agent_start() with -remoteWrite.url");
 		return KM_EINVAL;
 	}
+	d = calloc(f->rw_urls.n, sizeof(*d));
+	hdr = calloc(f->rw_urls.n, sizeof(*hdr));
+	if (!d || !hdr) {
+		snprintf(err, errlen, "out of memory");
+		rc = KM_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < f->rw_urls.n; i++)
+		if (flags_rw_dest(f, i, &d[i], hdr[i], sizeof(hdr[i]), err, errlen))
+			goto out;
+	o.dests = d;
 	rw = rw_start(&o, err, errlen);
 	if (!rw)
-		return KM_EINVAL;
+		goto out;
 	atomic_store(&a->rw, rw);
-	return 0;
+	rc = 0;
+out:
+	free(d);
+	free(hdr);
+	return rc;
 }
 
 struct agent *agent_start(const struct flags *f, char *err, size_t errlen)
