@@ -17,6 +17,8 @@
 #include "base/err.h"
 #include "config/flags.h"
 #include "dl/snappy.h"
+#include "dl/zstd.h"
+#include "remotewrite/dest.h"
 #include "remotewrite/block.h"
 #include "remotewrite/encode.h"
 #include "remotewrite/pb.h"
@@ -417,6 +419,146 @@ static void test_flags_remote_write(void **state)
 	fclose(devnull);
 }
 
+static void test_headers_parse(void **state)
+{
+	char out[RW_HEADERS_MAX], err[200];
+	size_t n;
+
+	(void)state;
+	assert_int_equal(rw_headers_parse("X-Scope-OrgID: team-a^^ Foo :bar baz ", out, sizeof(out), &n, err, sizeof(err)), 0);
+	assert_int_equal(n, sizeof("X-Scope-OrgID: team-a") + sizeof("Foo: bar baz"));
+	assert_string_equal(out, "X-Scope-OrgID: team-a");
+	assert_string_equal(out + sizeof("X-Scope-OrgID: team-a"), "Foo: bar baz");
+	/* A value may hold ':' and '^' alone. */
+	assert_int_equal(rw_headers_parse("A:http://x^y", out, sizeof(out), &n, err, sizeof(err)), 0);
+	assert_string_equal(out, "A: http://x^y");
+	assert_int_equal(rw_headers_parse("", out, sizeof(out), &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(rw_headers_parse("novalue", out, sizeof(out), &n, err, sizeof(err)), KM_EINVAL);
+	assert_non_null(strstr(err, "Name:value"));
+	assert_int_equal(rw_headers_parse("A:1^^:2", out, sizeof(out), &n, err, sizeof(err)), KM_EINVAL);
+	assert_int_equal(n, 0);
+	assert_int_equal(rw_headers_parse("Bad Name:1", out, sizeof(out), &n, err, sizeof(err)), KM_EINVAL);
+	assert_int_equal(rw_headers_parse("A:1\r\nEvil: x", out, sizeof(out), &n, err, sizeof(err)), KM_EINVAL);
+	assert_non_null(strstr(err, "line break"));
+	assert_int_equal(rw_headers_parse("content-encoding:gzip", out, sizeof(out), &n, err, sizeof(err)), KM_EINVAL);
+	assert_non_null(strstr(err, "Content-Encoding"));
+	assert_int_equal(rw_headers_parse("A:12345678", out, 10, &n, err, sizeof(err)), KM_EINVAL);
+}
+
+static void test_dest_check_copy_equal(void **state)
+{
+	struct rw_dest a = { .url = "https://vm/w", .basic_user = "u", .basic_password = "p", .headers = "A: 1",
+			     .headers_len = 5, .proto = RW_PROTO_VM }, b, c;
+	char err[200];
+	enum rw_proto p;
+
+	(void)state;
+	assert_int_equal(rw_dest_check(&a, err, sizeof(err)), 0);
+	assert_int_equal(rw_dest_copy(&b, &a), 0);
+	assert_true(rw_dest_equal(&a, &b));
+	assert_ptr_not_equal(b.headers, a.headers);
+	assert_int_equal(rw_dest_copy(&c, &b), 0);
+	c.headers[3] = '2';
+	assert_false(rw_dest_equal(&b, &c));
+	rw_dest_fini(&c);
+	assert_int_equal(rw_dest_copy(&c, &b), 0);
+	c.insecure_skip_verify = true;
+	assert_false(rw_dest_equal(&b, &c));
+	rw_dest_fini(&c);
+	rw_dest_fini(&b);
+	assert_null(b.url);
+
+	a.bearer_token = "t";
+	assert_int_equal(rw_dest_check(&a, err, sizeof(err)), KM_EINVAL);
+	assert_non_null(strstr(err, "choose one"));
+	a.bearer_token = NULL;
+	a.basic_user = NULL;
+	assert_int_equal(rw_dest_check(&a, err, sizeof(err)), KM_EINVAL);
+	assert_non_null(strstr(err, "without a username"));
+	a.basic_password = NULL;
+	a.cert_file = "c.pem";
+	assert_int_equal(rw_dest_check(&a, err, sizeof(err)), KM_EINVAL);
+	a.key_file = "k.pem";
+	assert_int_equal(rw_dest_check(&a, err, sizeof(err)), 0);
+	a.url = "ftp://x";
+	assert_int_equal(rw_dest_check(&a, err, sizeof(err)), KM_EINVAL);
+	assert_int_equal(rw_proto_parse("victoriametrics", &p), 0);
+	assert_int_equal(p, RW_PROTO_VM);
+	assert_int_equal(rw_proto_parse("", &p), 0);
+	assert_int_equal(p, RW_PROTO_AUTO);
+	assert_int_equal(rw_proto_parse("vm", &p), KM_EINVAL);
+}
+
+static void test_flags_per_url(void **state)
+{
+	char err[300], hdr[RW_HEADERS_MAX];
+	struct flags f;
+	struct rw_dest d;
+	char *ok[] = { "k8smon", "-remoteWrite.url=http://a/w", "-remoteWrite.url=https://b/w",
+		       "-remoteWrite.basicAuth.username=alice", "-remoteWrite.basicAuth.username=",
+		       "-remoteWrite.tlsCAFile=/ca.pem",
+		       "-remoteWrite.headers=X-A:1^^X-B:2", "-remoteWrite.headers=",
+		       "-remoteWrite.forcePromProto=", "-remoteWrite.forcePromProto=true",
+		       "-remoteWrite.tlsServerName=b.example" };
+	char *bad_count[] = { "k8smon", "-remoteWrite.url=http://a/w", "-remoteWrite.url=http://b/w",
+			      "-remoteWrite.url=http://c/w", "-remoteWrite.tlsCAFile=a", "-remoteWrite.tlsCAFile=b" };
+	char *bad_hdr[] = { "k8smon", "-remoteWrite.url=http://a/w", "-remoteWrite.headers=Host:x" };
+	char *bad_both[] = { "k8smon", "-remoteWrite.url=http://a/w", "-remoteWrite.bearerTokenFile=/t",
+			     "-remoteWrite.basicAuth.username=u" };
+	char *bad_proto[] = { "k8smon", "-remoteWrite.url=http://a/w", "-remoteWrite.forceVMProto=true",
+			      "-remoteWrite.forcePromProto=true" };
+	FILE *devnull = fopen("/dev/null", "w");
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(flags_parse(&f, 11, ok, devnull, err, sizeof(err)), FLAGS_RUN);
+	assert_int_equal(flags_rw_dest(&f, 0, &d, hdr, sizeof(hdr), err, sizeof(err)), 0);
+	assert_string_equal(d.basic_user, "alice");
+	assert_string_equal(d.ca_file, "/ca.pem");            /* one value: every URL */
+	assert_string_equal(d.server_name, "b.example");
+	assert_int_equal(d.headers_len, sizeof("X-A: 1") + sizeof("X-B: 2"));
+	assert_int_equal(d.proto, RW_PROTO_AUTO);
+	assert_int_equal(flags_rw_dest(&f, 1, &d, hdr, sizeof(hdr), err, sizeof(err)), 0);
+	assert_string_equal(d.basic_user, "");                /* an empty value keeps its place */
+	assert_string_equal(d.ca_file, "/ca.pem");
+	assert_int_equal(d.headers_len, 0);
+	assert_int_equal(d.proto, RW_PROTO_PROMETHEUS);
+	flags_fini(&f);
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(flags_parse(&f, 6, bad_count, devnull, err, sizeof(err)), FLAGS_EXIT_USAGE);
+	assert_non_null(strstr(err, "-remoteWrite.tlsCAFile given 2 times for 3"));
+	flags_fini(&f);
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(flags_parse(&f, 3, bad_hdr, devnull, err, sizeof(err)), FLAGS_EXIT_USAGE);
+	assert_non_null(strstr(err, "-remoteWrite.headers"));
+	flags_fini(&f);
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(flags_parse(&f, 4, bad_both, devnull, err, sizeof(err)), FLAGS_EXIT_USAGE);
+	assert_non_null(strstr(err, "choose one"));
+	flags_fini(&f);
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(flags_parse(&f, 4, bad_proto, devnull, err, sizeof(err)), FLAGS_EXIT_USAGE);
+	assert_non_null(strstr(err, "forcePromProto both"));
+	flags_fini(&f);
+	fclose(devnull);
+}
+
+static void test_zstd_round_trip(void **state)
+{
+	char err[200], z[256], back[64];
+	const char msg[] = "a WriteRequest-sized message, a WriteRequest-sized message";
+	size_t n;
+
+	(void)state;
+	assert_int_equal(dl_zstd_load(err, sizeof(err)), 0);
+	n = dl_zstd.compress(z, sizeof(z), msg, sizeof(msg), 1);
+	assert_false(dl_zstd.is_error(n));
+	assert_int_equal(dl_zstd.frame_content_size(z, n), sizeof(msg));
+	assert_int_equal(dl_zstd.decompress(back, sizeof(back), z, n), sizeof(msg));
+	assert_memory_equal(back, msg, sizeof(msg));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -430,6 +572,10 @@ int main(void)
 		cmocka_unit_test(test_queue_cap_drops_oldest),
 		cmocka_unit_test(test_flags_helpers),
 		cmocka_unit_test(test_flags_remote_write),
+		cmocka_unit_test(test_headers_parse),
+		cmocka_unit_test(test_dest_check_copy_equal),
+		cmocka_unit_test(test_flags_per_url),
+		cmocka_unit_test(test_zstd_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
