@@ -16,6 +16,7 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "config/flags.h"
+#include "dl/curl.h"
 #include "dl/snappy.h"
 #include "dl/zstd.h"
 #include "remotewrite/dest.h"
@@ -559,6 +560,110 @@ static void test_zstd_round_trip(void **state)
 	assert_memory_equal(back, msg, sizeof(msg));
 }
 
+static int fixed_render(void *ctx, enum rw_source src, rw_sink_fn sink, void *sink_ctx)
+{
+	static const char text[] = "# TYPE up gauge\nup 1\n";
+
+	(void)ctx;
+	return src == RW_SRC_SELF ? sink(sink_ctx, text, sizeof(text) - 1) : 0;
+}
+
+/* The value of one sample line of rw_write_metrics' output; -1 when absent. */
+static double metric(struct rw *rw, const char *line_start)
+{
+	struct buf out;
+	const char *p;
+	double v = -1;
+
+	buf_init(&out, 1 << 20);
+	assert_int_equal(rw_write_metrics(rw, &out), 0);
+	p = strstr(buf_cstr(&out), line_start);
+	if (p)
+		v = strtod(p + strlen(line_start), NULL);
+	buf_fini(&out);
+	return v;
+}
+
+static void wait_blocks(struct rw *rw, const char *url_line, double at_least)
+{
+	for (int i = 0; i < 500 && metric(rw, url_line) < at_least; i++)
+		usleep(20000);
+	assert_true(metric(rw, url_line) >= at_least);
+}
+
+/* Live reconfiguration (rw_set_dests): a URL that stays keeps its queue when
+ * its settings change, a removed one disappears, one added back finds its
+ * queue on disk. The receivers are a closed port: nothing is ever sent. */
+static void test_set_dests_keeps_queues(void **state)
+{
+	char err[300], dir[] = "/tmp/k8smon-rw-live.XXXXXX";
+	struct rw_dest a = { .url = "http://127.0.0.1:1/a" }, b = { .url = "http://127.0.0.1:1/b" };
+	struct rw_dest two[2];
+	struct rw *rw;
+	double qa;
+
+	(void)state;
+	assert_int_equal(dl_curl_load(err, sizeof(err)), 0);
+	assert_int_equal(dl_snappy_load(err, sizeof(err)), 0);
+	assert_non_null(mkdtemp(dir));
+	rw = rw_start(&(struct rw_opts){ .dests = &a, .ndests = 1, .tmp_data_path = dir, .max_disk_per_url = 1 << 20,
+				       .interval_ms = 50, .send_timeout_ms = 1000, .retry_min_ms = 60000,
+				       .node_name = "n", .render = fixed_render }, err, sizeof(err));
+	assert_non_null(rw);
+	wait_blocks(rw, "k8smon_remotewrite_queue_blocks{url=\"http://127.0.0.1:1/a\"} ", 3);
+	/* Same URL, new settings: a new sender, the same queue. */
+	a.headers = "X-A: 1";
+	a.headers_len = sizeof("X-A: 1");
+	two[0] = a;
+	two[1] = b;
+	qa = metric(rw, "k8smon_remotewrite_queue_blocks{url=\"http://127.0.0.1:1/a\"} ");
+	assert_int_equal(rw_set_dests(rw, two, 2, err, sizeof(err)), 0);
+	assert_true(metric(rw, "k8smon_remotewrite_queue_blocks{url=\"http://127.0.0.1:1/a\"} ") >= qa);
+	wait_blocks(rw, "k8smon_remotewrite_queue_blocks{url=\"http://127.0.0.1:1/b\"} ", 2);
+	/* a removed: gone from the metrics; b keeps going. */
+	assert_int_equal(rw_set_dests(rw, &b, 1, err, sizeof(err)), 0);
+	assert_true(metric(rw, "k8smon_remotewrite_queue_blocks{url=\"http://127.0.0.1:1/a\"} ") < 0);
+	qa = metric(rw, "k8smon_remotewrite_queue_blocks{url=\"http://127.0.0.1:1/b\"} ");
+	wait_blocks(rw, "k8smon_remotewrite_queue_blocks{url=\"http://127.0.0.1:1/b\"} ", qa + 1);
+	/* a back: its blocks on disk are queued again. */
+	two[0] = b;
+	two[1] = a;
+	assert_int_equal(rw_set_dests(rw, two, 2, err, sizeof(err)), 0);
+	assert_true(metric(rw, "k8smon_remotewrite_queue_blocks{url=\"http://127.0.0.1:1/a\"} ") >= 3);
+	/* A destination whose queue cannot be opened (a file where its
+	 * directory goes, <path>/<FNV-1a of the URL>) is left out with the
+	 * reason; the others stay. */
+	{
+		struct rw_dest c = { .url = "http://127.0.0.1:1/c" };
+		uint64_t h = 1469598103934665603ull;
+		char qpath[300];
+		FILE *f;
+
+		for (const char *p = c.url; *p; p++)
+			h = (h ^ (unsigned char)*p) * 1099511628211ull;
+		snprintf(qpath, sizeof(qpath), "%s/%016llx", dir, (unsigned long long)h);
+		f = fopen(qpath, "w");
+		assert_non_null(f);
+		fclose(f);
+		two[1] = c;
+		assert_int_equal(rw_set_dests(rw, two, 2, err, sizeof(err)), KM_EIO);
+		assert_non_null(strstr(err, "http://127.0.0.1:1/c"));
+		assert_true(metric(rw, "k8smon_remotewrite_queue_blocks{url=\"http://127.0.0.1:1/b\"} ") >= 0);
+		assert_true(metric(rw, "k8smon_remotewrite_queue_blocks{url=\"http://127.0.0.1:1/c\"} ") < 0);
+		/* a, not listed this time, is gone again. */
+		assert_true(metric(rw, "k8smon_remotewrite_queue_blocks{url=\"http://127.0.0.1:1/a\"} ") < 0);
+	}
+	assert_int_equal(rw_set_dests(rw, NULL, 0, err, sizeof(err)), 0);
+	assert_true(metric(rw, "k8smon_remotewrite_queue_blocks{") < 0);
+	rw_stop(rw);
+	{
+		char cmd[200];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		assert_int_equal(system(cmd), 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -576,6 +681,7 @@ int main(void)
 		cmocka_unit_test(test_dest_check_copy_equal),
 		cmocka_unit_test(test_flags_per_url),
 		cmocka_unit_test(test_zstd_round_trip),
+		cmocka_unit_test(test_set_dests_keeps_queues),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
