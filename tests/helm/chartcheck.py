@@ -342,6 +342,13 @@ def main():
         check(not any(a.startswith("-remoteWrite.") for a in ds0["containers"][0]["args"])
               and not any(v["name"].startswith("rw-") for v in ds0["volumes"]),
               "remoteWrite: no destinations (default), no flags and no volumes")
+        check(find(objs, "Role", "k8smon-remote-write-secrets") is None, "remoteWrite.secretNames empty (default): no Secret access")
+        o7 = objects(render.render_chart(CHART, "k8smon", ns, [], {"remoteWrite": {"secretNames": ["vm-auth", "vm-tls"]}}), tmp)
+        r7, b7 = find(o7, "Role", "k8smon-remote-write-secrets"), find(o7, "RoleBinding", "k8smon-remote-write-secrets")
+        check(r7 is not None and r7["metadata"]["namespace"] == ns
+              and r7["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["vm-auth", "vm-tls"], "verbs": ["get"]}]
+              and b7 is not None and b7["subjects"] == [{"kind": "ServiceAccount", "name": "k8smon", "namespace": ns}],
+              "remoteWrite.secretNames: a Role with get on exactly those Secrets, bound to the agents")
         check_remote_write(objects(render.render_chart(CHART, "k8smon", ns, [], RW_VALUES), tmp), False)
         check_remote_write(objects(render.render_chart(CHART, "k8smon", ns, ["remoteWrite.queue.hostPath=/var/lib/k8smon/rw"],
                                                        RW_VALUES), tmp), True)
