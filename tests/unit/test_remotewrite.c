@@ -15,6 +15,7 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "config/config.h"
 #include "config/flags.h"
 #include "dl/curl.h"
 #include "dl/snappy.h"
@@ -664,6 +665,47 @@ static void test_set_dests_keeps_queues(void **state)
 	}
 }
 
+/* K8sMonitor spec.remoteWrite: each bad entry is refused with its field path. */
+static void test_monitor_remote_write_check(void **state)
+{
+	static const struct {
+		const char *json, *want;
+	} cases[] = {
+		{ "[{\"url\":\"https://a/w\",\"basicAuth\":{\"username\":{\"name\":\"s\",\"key\":\"u\"},"
+		  "\"password\":{\"name\":\"s\",\"key\":\"p\"}},\"tlsConfig\":{\"ca\":{\"name\":\"t\",\"key\":\"ca\"}},"
+		  "\"headers\":{\"X-A\":\"1\"},\"protocol\":\"victoriametrics\"},{\"url\":\"http://b/w\"}]", NULL },
+		{ "[{\"url\":\"ftp://a\"}]", "spec.remoteWrite[0].url" },
+		{ "[{\"url\":\"http://a\"},{\"url\":\"http://a\"}]", "spec.remoteWrite[1].url: also in spec.remoteWrite[0]" },
+		{ "[{\"url\":\"http://a\",\"protocol\":\"influx\"}]", "spec.remoteWrite[0].protocol" },
+		{ "[{\"url\":\"http://a\",\"bearerTokenSecret\":{\"name\":\"s\"}}]", "spec.remoteWrite[0].bearerTokenSecret" },
+		{ "[{\"url\":\"http://a\",\"bearerTokenSecret\":{\"name\":\"s\",\"key\":\"t\"},\"basicAuth\":{\"username\":"
+		  "{\"name\":\"s\",\"key\":\"u\"},\"password\":{\"name\":\"s\",\"key\":\"p\"}}}]", "exclusive" },
+		{ "[{\"url\":\"http://a\",\"basicAuth\":{\"username\":{\"name\":\"s\",\"key\":\"u\"}}}]", "spec.remoteWrite[0].basicAuth" },
+		{ "[{\"url\":\"https://a\",\"tlsConfig\":{\"cert\":{\"name\":\"c\",\"key\":\"k\"}}}]", "spec.remoteWrite[0].tlsConfig: cert and keySecret" },
+		{ "[{\"url\":\"http://a\",\"headers\":{\"Host\":\"x\"}}]", "spec.remoteWrite[0].headers: header Host" },
+		{ "[{\"url\":\"http://a\",\"headers\":{\"X-A\":\"1^^X-B:2\"}}]", "spec.remoteWrite[0].headers.X-A" },
+		{ "[{\"url\":\"http://a\",\"headers\":{\"X-A\":\"1\\r\\nEvil: 1\"}}]", "line break" },
+		{ "{\"url\":\"http://a\"}", "spec.remoteWrite: want a list" },
+	};
+	char err[300];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *v = json_loads(cases[i].json, 0, NULL);
+
+		assert_non_null(v);
+		err[0] = '\0';
+		if (!cases[i].want) {
+			assert_int_equal(config_check_remote_write(v, err, sizeof(err)), 0);
+		} else {
+			assert_int_equal(config_check_remote_write(v, err, sizeof(err)), KM_EINVAL);
+			if (!strstr(err, cases[i].want))
+				fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err, cases[i].want);
+		}
+		json_decref(v);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -682,6 +724,7 @@ int main(void)
 		cmocka_unit_test(test_flags_per_url),
 		cmocka_unit_test(test_zstd_round_trip),
 		cmocka_unit_test(test_set_dests_keeps_queues),
+		cmocka_unit_test(test_monitor_remote_write_check),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
