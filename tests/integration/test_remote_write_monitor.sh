@@ -126,6 +126,7 @@ kubectl -n rwmon create secret generic rw-auth --from-literal=user=alice --from-
 	--dry-run=client -o yaml | kubectl apply -f - >/dev/null 2>&1 || bail "restore Secret rw-auth"
 monitor "  - url: $R/basic
     basicAuth: {username: {name: rw-auth, key: user}, password: {name: rw-auth, key: pass}}
+    headers: {X-Scope-OrgID: team-a, X-Extra: 'a:b'}
   - url: $R/nosecret
     bearerTokenSecret: {name: does-not-exist, key: token}" || bail "kubectl apply (missing Secret)"
 check "missing Secret: the destination is not started, with the reason logged" poll 30 sh -c \
