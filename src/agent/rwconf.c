@@ -211,6 +211,17 @@ static void build_and_apply(struct rwconf *r)
 		return;
 	}
 	rc = r->apply(d, n, false, r->arg, err, sizeof(err));
+	if (rc && rc != KM_EIO) {
+		/* Nothing applied (e.g. libsnappy missing): tried again at the
+		 * next reading. */
+		log_error("remotewrite", "spec.remoteWrite: %s", err);
+		for (i = 0; i < n; i++)
+			rw_dest_fini(&d[i]);
+		free(d);
+		return;
+	}
+	/* KM_EIO: the destinations whose queue could not open are left out,
+	 * the others run. */
 	if (rc)
 		log_error("remotewrite", "spec.remoteWrite: %s", err);
 	else

@@ -130,6 +130,14 @@ static void cycle(struct rw *rw)
 {
 	int64_t t0 = clock_mono_ns(), ts = clock_wall_ms();
 	int rc = 0;
+	size_t nd;
+
+	/* No destination (a K8sMonitor removed them all): nothing to render. */
+	pthread_mutex_lock(&rw->dests_lock);
+	nd = rw->nd;
+	pthread_mutex_unlock(&rw->dests_lock);
+	if (!nd)
+		return;
 
 	for (int s = 0; s < RW_SRC_N; s++) {
 		int e;
