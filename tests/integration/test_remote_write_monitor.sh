@@ -57,11 +57,13 @@ kubectl create namespace rwmon >/dev/null || bail "namespace rwmon"
 kubectl -n rwmon create secret generic rw-auth --from-literal=user=alice --from-literal=pass=s3cret >/dev/null ||
 	bail "Secret rw-auth"
 APORT=$(free_port)
+AGENT_PID=""
 POD_NAMESPACE=rwmon "$AGENT" -promscrape.kubernetes -kubeconfig="$KUBECONFIG" -nodeName=demo-node-1 \
 	-leaderElection=false -httpListenAddr=127.0.0.1:$APORT -promscrape.kubernetes.interval=1s \
 	-remoteWrite.url=$R/flagdest -remoteWrite.tmpDataPath="$TMP/queue" -remoteWrite.retryMinInterval=200ms \
 	-remoteWrite.sendTimeout=5s >"$TMP/agent.log" 2>&1 &
-PIDS="$PIDS $!"
+AGENT_PID=$!
+PIDS="$PIDS $AGENT_PID"
 wait_http "http://127.0.0.1:$APORT/healthz" 30 || bail "agent starts"
 
 # --- 1. flags
@@ -142,5 +144,9 @@ check "no spec.remoteWrite: the flag destination is back" poll 30 ge "k8smon_rem
 check "... and the monitor's are gone" absent "k8smon_remotewrite_queue_blocks{url=\"$R/basic\"}"
 check "every body decoded at the receivers" sh -c \
 	"curl -sf $R/stats | /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin); assert all(v[\"bad\"] == 0 for v in s.values())'"
+# stopped before the last check: LeakSanitizer reports at exit
+kill "$AGENT_PID"
+i=0; while kill -0 "$AGENT_PID" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+check "the agent exits on SIGTERM (Secret reads and senders stopped)" sh -c "! kill -0 $AGENT_PID 2>/dev/null"
 check "no sanitizer report or crash" sh -c "! grep -E 'AddressSanitizer|LeakSanitizer|runtime error|Segmentation' '$TMP/agent.log'"
 finish
