@@ -657,6 +657,20 @@ static void test_set_dests_keeps_queues(void **state)
 	assert_int_equal(rw_set_dests(rw, NULL, 0, err, sizeof(err)), 0);
 	assert_true(metric(rw, "k8smon_remotewrite_queue_blocks{") < 0);
 	rw_stop(rw);
+	/* In memory (no tmpDataPath) the queue is the same object, not files
+	 * read again: a changed destination must keep it. */
+	a.headers = NULL;
+	a.headers_len = 0;
+	rw = rw_start(&(struct rw_opts){ .dests = &a, .ndests = 1, .tmp_data_path = "", .max_disk_per_url = 1 << 20,
+				       .interval_ms = 50, .send_timeout_ms = 1000, .retry_min_ms = 60000,
+				       .node_name = "n", .render = fixed_render }, err, sizeof(err));
+	assert_non_null(rw);
+	wait_blocks(rw, "k8smon_remotewrite_queue_blocks{url=\"http://127.0.0.1:1/a\"} ", 3);
+	qa = metric(rw, "k8smon_remotewrite_queue_blocks{url=\"http://127.0.0.1:1/a\"} ");
+	a.proto = RW_PROTO_PROMETHEUS;
+	assert_int_equal(rw_set_dests(rw, &a, 1, err, sizeof(err)), 0);
+	assert_true(metric(rw, "k8smon_remotewrite_queue_blocks{url=\"http://127.0.0.1:1/a\"} ") >= qa);
+	rw_stop(rw);
 	{
 		char cmd[200];
 
