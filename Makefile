@@ -75,7 +75,7 @@ OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
 # (scrape/labels.c is not: the node collector checks names with it.)
 COLD_SRCS := $(filter-out src/scrape/labels.c,\
 	       $(filter src/kube/% src/scrape/% src/collect/kubestate/% src/dl/% src/remotewrite/%,$(SRCS))) \
-	     src/agent/kube.c src/collect/container/podmap.c
+	     src/agent/kube.c src/agent/rwconf.c src/collect/container/podmap.c
 HOT_OBJS  := $(filter-out $(COLD_SRCS:%.c=$(BUILD)/%.o),$(OBJS))
 COLD_OBJS := $(filter $(COLD_SRCS:%.c=$(BUILD)/%.o),$(OBJS))
 TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
@@ -152,6 +152,8 @@ asan: deps
 	@K8SMON_ASAN=1 sh tests/integration/test_kube_tls.sh
 	@K8SMON_BIN=build-asan/k8smon sh tests/integration/test_config_cycle.sh
 	@K8SMON_BIN=build-asan/k8smon sh tests/integration/test_remote_write.sh
+	@K8SMON_BIN=build-asan/k8smon sh tests/integration/test_remote_write_auth.sh
+	@K8SMON_BIN=build-asan/k8smon sh tests/integration/test_remote_write_monitor.sh
 
 demo: deps bin/k8smon
 	@./tests/demo/demo.sh

@@ -8,11 +8,12 @@ set -eu
 # `deps.sh --build`: only what building bin/k8smon and the image needs (the
 # Dockerfile's build stage; ca-certificates is the bundle image/rootfs.sh copies).
 BUILD_PKGS="gcc make pkg-config libcurl4-openssl-dev libgnutls28-dev libyaml-dev libjansson-dev
-libmicrohttpd-dev libcmocka-dev zlib1g-dev libpcre2-dev libsnappy-dev python3 ca-certificates"
-# libsnappy-dev: snappy-c.h for remote write (libsnappy1v5 is dlopen()ed, src/dl/snappy.h).
+libmicrohttpd-dev libcmocka-dev zlib1g-dev libpcre2-dev libsnappy-dev libzstd-dev python3 ca-certificates"
+# libsnappy-dev: snappy-c.h for remote write (libsnappy1v5 is dlopen()ed, src/dl/snappy.h);
+# libzstd-dev: zstd.h for the VictoriaMetrics protocol (libzstd1 dlopen()ed, src/dl/zstd.h).
 # protobuf-compiler: tests/unit/test_remotewrite.c checks the WriteRequest
 # encoder against `protoc --decode_raw`; python3-snappy: tests/lib/rw_receiver.py
-# decodes pushed bodies independently of libsnappy's C++ API.
+# decodes pushed bodies independently of libsnappy's C++ API (python3-zstandard: of libzstd).
 # tzdata: CronJob spec.timeZone (kube_cronjob_next_schedule_time) is read from /usr/share/zoneinfo.
 # skopeo: tests/integration/test_image.sh reads the image archive with it (and
 # the README pushes the image with it). containerd, runc, the CNI plugins and
@@ -20,7 +21,7 @@ libmicrohttpd-dev libcmocka-dev zlib1g-dev libpcre2-dev libsnappy-dev python3 ca
 # namespaces for test_e2e_prometheus.sh and the container network tests.
 PKGS="$BUILD_PKGS openssl curl tzdata
 prometheus-node-exporter prometheus lua5.1 victoria-metrics python3-yaml util-linux skopeo
-protobuf-compiler python3-snappy containerd runc containernetworking-plugins iptables iproute2"
+protobuf-compiler python3-snappy python3-zstandard containerd runc containernetworking-plugins iptables iproute2"
 BUILD_ONLY=0
 [ "${1:-}" = "--build" ] && BUILD_ONLY=1 && PKGS=$BUILD_PKGS
 [ -n "${K8SMON_EXTRA_PKGS:-}" ] && PKGS="$PKGS $K8SMON_EXTRA_PKGS"

@@ -13,6 +13,7 @@
 #include "config/flags.h"
 #include "dl/curl.h"
 #include "dl/snappy.h"
+#include "dl/zstd.h"
 
 int main(int argc, char **argv)
 {
@@ -93,6 +94,14 @@ int main(int argc, char **argv)
 		flags_fini(&f);
 		return 2;
 	}
+	/* In Kubernetes mode a K8sMonitor may add destinations later: loaded
+	 * now (threads start next), a missing library only fails that spec. */
+	if (f.kubernetes && !f.rw_urls.n && dl_snappy_load(err, sizeof(err)) != 0)
+		fprintf(stderr, "k8smon: %s; K8sMonitor spec.remoteWrite will not work\n", err);
+	/* zstd only for receivers that speak VictoriaMetrics' variant: without
+	 * it every destination gets the Prometheus protocol (snappy). */
+	if ((f.rw_urls.n || f.kubernetes) && dl_zstd_load(err, sizeof(err)) != 0)
+		fprintf(stderr, "k8smon: %s; remote write uses snappy only\n", err);
 	if (need_curl && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "k8smon: cannot initialise libcurl\n");
 		flags_fini(&f);

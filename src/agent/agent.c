@@ -44,7 +44,9 @@ struct agent {
 	struct http_server *_Atomic http; /* set once the server runs: a request may come first */
 	struct http_auth *auth;          /* NULL unless -http.auth=kubernetes */
 	struct agent_kube *kube;         /* NULL in host mode */
-	struct rw *_Atomic rw;           /* NULL without -remoteWrite.url; set once started */
+	struct rw *_Atomic rw;           /* NULL until a destination is configured; set once started */
+	pthread_mutex_t rw_lock;         /* starting and reconfiguring rw vs agent_stop */
+	bool rw_closed;                  /* under rw_lock: agent_stop began */
 	struct agent_kube_hooks hooks;
 	atomic_bool ready;
 	/* Responses failed over -http.maxSeries, by endpoint; the log limit is
@@ -506,24 +508,31 @@ static int rw_render(void *ctx, enum rw_source src, rw_sink_fn sink, void *sink_
 	return rc;
 }
 
-static int start_remote_write(struct agent *a, char *err, size_t errlen)
+/* Replaces the remote-write destinations (starting remote write at the
+ * first one); under rw_lock, so agent_stop cannot race a start. */
+static int rw_apply_locked(struct agent *a, const struct rw_dest *d, size_t n, char *err, size_t errlen)
 {
 	const struct flags *f = a->flags;
-	struct rw *rw;
+	struct rw *rw = atomic_load(&a->rw);
 	struct rw_opts o = {
-		.urls = f->rw_urls.v, .nurls = f->rw_urls.n,
+		.dests = d, .ndests = n,
 		.labels = f->rw_labels.v, .nlabels = f->rw_labels.n,
-		.bearer_token_file = f->rw_bearer_token_file, .ca_file = f->rw_tls_ca_file,
 		.tmp_data_path = f->rw_tmp_data_path, .max_disk_per_url = (uint64_t)f->rw_max_disk_per_url,
 		.interval_ms = f->interval_ms, .send_timeout_ms = f->rw_send_timeout_ms,
 		.retry_min_ms = f->rw_retry_min_ms, .node_name = f->node_name,
 		.render = rw_render, .render_ctx = a,
 	};
 
-	if (!f->rw_urls.n)
+	if (a->rw_closed) {
+		snprintf(err, errlen, "the agent is stopping");
+		return KM_EAGAIN;
+	}
+	if (rw)
+		return rw_set_dests(rw, d, n, err, errlen);
+	if (!n)
 		return 0;
 	if (!dl_curl_loaded() || !dl_snappy_loaded()) {
-		snprintf(err, errlen, "internal error: libcurl or libsnappy not loaded before agent_start() with -remoteWrite.url");
+		snprintf(err, errlen, "remote write needs libsnappy (Debian libsnappy1v5), which could not be loaded at start-up");
 		return KM_EINVAL;
 	}
 	rw = rw_start(&o, err, errlen);
@@ -531,6 +540,57 @@ static int start_remote_write(struct agent *a, char *err, size_t errlen)
 		return KM_EINVAL;
 	atomic_store(&a->rw, rw);
 	return 0;
+}
+
+/* The destinations of the -remoteWrite.* flags, applied. */
+static int rw_apply_flags_locked(struct agent *a, char *err, size_t errlen)
+{
+	const struct flags *f = a->flags;
+	struct rw_dest *d = NULL;
+	char (*hdr)[RW_HEADERS_MAX] = NULL;
+	int rc = KM_EINVAL;
+
+	if (!f->rw_urls.n)
+		return rw_apply_locked(a, NULL, 0, err, errlen);
+	d = calloc(f->rw_urls.n, sizeof(*d));
+	hdr = calloc(f->rw_urls.n, sizeof(*hdr));
+	if (!d || !hdr) {
+		snprintf(err, errlen, "out of memory");
+		rc = KM_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < f->rw_urls.n; i++)
+		if (flags_rw_dest(f, i, &d[i], hdr[i], sizeof(hdr[i]), err, errlen))
+			goto out;
+	rc = rw_apply_locked(a, d, f->rw_urls.n, err, errlen);
+out:
+	free(d);
+	free(hdr);
+	return rc;
+}
+
+/* K8sMonitor spec.remoteWrite (agent/rwconf.h), on the Kubernetes loop. */
+static int hook_rw_apply(const struct rw_dest *d, size_t n, bool from_flags, void *arg, char *err, size_t errlen)
+{
+	struct agent *a = arg;
+	int rc;
+
+	pthread_mutex_lock(&a->rw_lock);
+	rc = from_flags ? rw_apply_flags_locked(a, err, errlen) : rw_apply_locked(a, d, n, err, errlen);
+	pthread_mutex_unlock(&a->rw_lock);
+	return rc;
+}
+
+static int start_remote_write(struct agent *a, char *err, size_t errlen)
+{
+	int rc;
+
+	if (!a->flags->rw_urls.n)
+		return 0;
+	pthread_mutex_lock(&a->rw_lock);
+	rc = rw_apply_flags_locked(a, err, errlen);
+	pthread_mutex_unlock(&a->rw_lock);
+	return rc;
 }
 
 struct agent *agent_start(const struct flags *f, char *err, size_t errlen)
@@ -553,6 +613,7 @@ struct agent *agent_start(const struct flags *f, char *err, size_t errlen)
 	}
 	a->flags = f;
 	pthread_mutex_init(&a->cfg_lock, NULL);
+	pthread_mutex_init(&a->rw_lock, NULL);
 	pthread_mutex_init(&a->series_log_lock, NULL);
 	a->cfg = config_from_flags(f, err, errlen);
 	if (!a->cfg)
@@ -629,7 +690,7 @@ struct agent *agent_start(const struct flags *f, char *err, size_t errlen)
 		goto fail;
 	}
 	if (f->kubernetes) {
-		a->hooks = (struct agent_kube_hooks){ hook_config_swap, hook_config, a };
+		a->hooks = (struct agent_kube_hooks){ hook_config_swap, hook_config, a, hook_rw_apply };
 		a->kube = agent_kube_start(f, &a->hooks, why, sizeof(why));
 		if (!a->kube) {
 			/* Name the flag only when it was given (kube/conn.h). */
@@ -653,7 +714,11 @@ void agent_stop(struct agent *a)
 {
 	if (!a)
 		return;
-	/* Remote write first: its cycle renders through the handlers. */
+	/* Remote write first: its cycle renders through the handlers. Closed
+	 * under the lock: a K8sMonitor cannot start it again meanwhile. */
+	pthread_mutex_lock(&a->rw_lock);
+	a->rw_closed = true;
+	pthread_mutex_unlock(&a->rw_lock);
 	rw_stop(atomic_load(&a->rw));
 	/* HTTP next: no handler may run while the collectors go away. */
 	http_server_stop(a->http);
@@ -666,6 +731,7 @@ void agent_stop(struct agent *a)
 	config_unref(a->cfg);
 	pthread_mutex_destroy(&a->cfg_lock);
 	pthread_mutex_destroy(&a->series_log_lock);
+	pthread_mutex_destroy(&a->rw_lock);
 	free(a);
 }
 

@@ -51,6 +51,7 @@ struct agent_kube {
 	struct kube_conn conn;
 	struct kube_loop *loop;
 	struct kube_client *client;
+	struct rwconf *rwc;             /* spec.remoteWrite (loop thread); NULL without hooks->rw_apply */
 	struct kube_informers *informers;
 	/* Subscriptions of the wiring (loop thread). */
 	struct kube_sub *monitors;
@@ -289,6 +290,8 @@ static void rebuild(void *arg)
 		scrape_apply(k, c);
 		ks_watcher_apply(k->ksw, c);
 		all_nodes_apply(k, c);
+		if (k->rwc)
+			rwconf_set(k->rwc, c->cfg->remote_write);
 		status_kick(k, STATUS_DELAY_MS);
 	}
 	/* Last: the parts above compare with old. */
@@ -532,6 +535,17 @@ struct agent_kube *agent_kube_start(const struct flags *f, const struct agent_ku
 	k->podmap = podmap_new();
 	k->ksw = k->ks && k->informers ? ks_watcher_new(k->informers, k->loop, k->ks, ks_changed, k) : NULL;
 	k->status = status_writer_new(k->client, k->loop, status_sync, k);
+	if (hooks->rw_apply) {
+		/* The Secrets of spec.remoteWrite live in the agents' own namespace. */
+		const char *ns = getenv("POD_NAMESPACE");
+
+		k->rwc = rwconf_new(k->client, k->loop, ns && ns[0] ? ns : kube_client_namespace(k->client),
+				    hooks->rw_apply, hooks->arg);
+		if (!k->rwc) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+	}
 	{
 		struct config *c = hooks->get_config(hooks->arg);
 		struct scrape_opts so = {
@@ -588,6 +602,7 @@ static void stop_on_loop(void *arg)
 	struct agent_kube *k = arg;
 
 	status_writer_stop(k->status);
+	rwconf_stop(k->rwc);
 	kube_sub_cancel(k->monitors);
 	kube_sub_cancel(k->self_node);
 	kube_sub_cancel(k->node_pods);
@@ -614,6 +629,7 @@ void agent_kube_stop(struct agent_kube *k)
 	 * the registry frees every remaining informer and subscription. */
 	kube_informers_free(k->informers);
 	ks_watcher_free(k->ksw);
+	rwconf_free(k->rwc);
 	status_writer_free(k->status);
 	kube_leader_free(k->leader_el);
 	kube_client_free(k->client);

@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "agent/rwconf.h"
 #include "base/buf.h"
 #include "config/config.h"
 #include "config/flags.h"
@@ -37,6 +38,8 @@ struct agent_kube_hooks {
 	agent_config_swap_fn on_config;
 	agent_config_fn get_config;
 	void *arg;
+	/* K8sMonitor spec.remoteWrite (agent/rwconf.h), loop thread; NULL: ignored. */
+	rwconf_apply_fn rw_apply;
 };
 
 /* Connects (kubeconfig or in-cluster) and starts the loop and reflectors.

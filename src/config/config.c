@@ -12,6 +12,7 @@
 #include "collect/kubestate/kinds.h"
 #include "collect/node/node.h"
 #include "config/selector.h"
+#include "remotewrite/dest.h"
 
 static bool list_has(const struct str_list *l, const char *s)
 {
@@ -160,6 +161,121 @@ static int from_set(struct config *c, const json_t *spec, const char *field, con
 	if (!v || json_is_null(v))
 		return 0;
 	return json_object_set_new(c->from, part, json_string(c->source)) ? KM_ENOMEM : 0;
+}
+
+/* A Secret reference {name, key} at path.field, when present. */
+static int check_secret_ref(const json_t *o, const char *field, const char *path, char *err, size_t errlen)
+{
+	const json_t *v = json_object_get(o, field);
+	const char *name, *key;
+
+	if (!v)
+		return 0;
+	name = json_string_value(json_object_get(v, "name"));
+	key = json_string_value(json_object_get(v, "key"));
+	if (!json_is_object(v) || !name || !name[0] || strlen(name) > 253 || !key || !key[0] || strlen(key) > 253) {
+		snprintf(err, errlen, "%s.%s: want {name, key} of a Secret", path, field);
+		return KM_EINVAL;
+	}
+	return 0;
+}
+
+static int check_rw_entry(const json_t *e, const char *path, char *err, size_t errlen)
+{
+	char hdr[RW_HEADERS_MAX], why[200], line[1400];
+	const json_t *tls = json_object_get(e, "tlsConfig"), *basic = json_object_get(e, "basicAuth");
+	const json_t *h = json_object_get(e, "headers"), *hv;
+	const char *url = json_string_value(json_object_get(e, "url")), *proto, *hk;
+	enum rw_proto p;
+	size_t n;
+	int rc;
+
+	if (!json_is_object(e) || !url || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
+	    strlen(url) > 2048 || strpbrk(url, " \r\n")) {
+		snprintf(err, errlen, "%s.url: want an http:// or https:// URL", path);
+		return KM_EINVAL;
+	}
+	proto = json_string_value(json_object_get(e, "protocol"));
+	if (json_object_get(e, "protocol") && (!proto || rw_proto_parse(proto, &p))) {
+		snprintf(err, errlen, "%s.protocol: want auto, prometheus or victoriametrics", path);
+		return KM_EINVAL;
+	}
+	if ((rc = check_secret_ref(e, "bearerTokenSecret", path, err, errlen)))
+		return rc;
+	if (basic) {
+		char bp[128];
+
+		snprintf(bp, sizeof(bp), "%s.basicAuth", path);
+		if (!json_object_get(basic, "username") || !json_object_get(basic, "password")) {
+			snprintf(err, errlen, "%s: want username and password Secret references", bp);
+			return KM_EINVAL;
+		}
+		if ((rc = check_secret_ref(basic, "username", bp, err, errlen)) ||
+		    (rc = check_secret_ref(basic, "password", bp, err, errlen)))
+			return rc;
+		if (json_object_get(e, "bearerTokenSecret")) {
+			snprintf(err, errlen, "%s: bearerTokenSecret and basicAuth are exclusive", path);
+			return KM_EINVAL;
+		}
+	}
+	if (tls) {
+		char tp[128];
+
+		snprintf(tp, sizeof(tp), "%s.tlsConfig", path);
+		if ((rc = check_secret_ref(tls, "ca", tp, err, errlen)) || (rc = check_secret_ref(tls, "cert", tp, err, errlen)) ||
+		    (rc = check_secret_ref(tls, "keySecret", tp, err, errlen)))
+			return rc;
+		if (!json_object_get(tls, "cert") != !json_object_get(tls, "keySecret")) {
+			snprintf(err, errlen, "%s: cert and keySecret go together", tp);
+			return KM_EINVAL;
+		}
+	}
+	if (h && !json_is_object(h)) {
+		snprintf(err, errlen, "%s.headers: want an object of name: value", path);
+		return KM_EINVAL;
+	}
+	json_object_foreach((json_t *)h, hk, hv) {
+		const char *val = json_string_value(hv);
+
+		/* One header at a time: "^^" inside a value would split it. */
+		if (!val || strstr(val, "^^") || strstr(hk, "^^")) {
+			snprintf(err, errlen, "%s.headers.%.64s: want a string without \"^^\"", path, hk);
+			return KM_EINVAL;
+		}
+		snprintf(line, sizeof(line), "%s:%s", hk, val);
+		if (rw_headers_parse(line, hdr, sizeof(hdr), &n, why, sizeof(why))) {
+			snprintf(err, errlen, "%s.headers: %s", path, why);
+			return KM_EINVAL;
+		}
+	}
+	return 0;
+}
+
+int config_check_remote_write(const json_t *v, char *err, size_t errlen)
+{
+	char path[64];
+	size_t i, j;
+	const json_t *e;
+
+	if (!json_is_array(v) || json_array_size(v) > 16) {
+		snprintf(err, errlen, "spec.remoteWrite: want a list of at most 16 destinations");
+		return KM_EINVAL;
+	}
+	json_array_foreach(v, i, e) {
+		int rc;
+
+		snprintf(path, sizeof(path), "spec.remoteWrite[%zu]", i);
+		if ((rc = check_rw_entry(e, path, err, errlen)))
+			return rc;
+		for (j = 0; j < i; j++) {
+			if (strcmp(json_string_value(json_object_get(json_array_get(v, j), "url")),
+				   json_string_value(json_object_get(e, "url"))) == 0) {
+				snprintf(err, errlen, "%s.url: also in spec.remoteWrite[%zu]", path, j);
+				return KM_EINVAL;
+			}
+		}
+	}
+	return 0;
 }
 
 static int scrape_bool(const json_t *o, const char *key, bool *out, char *err, size_t errlen)
@@ -424,8 +540,19 @@ static int apply_monitor(struct config *c, const json_t *m, char *err, size_t er
 		rc = from_set(c, spec, "scrape", "scrape");
 	if (!rc)
 		rc = config_parse_scrape(json_object_get(spec, "scrape"), &c->scrape, err, errlen);
+	if (!rc)
+		rc = from_set(c, spec, "remoteWrite", "remoteWrite");
 	if (rc)
 		return rc;
+	v = json_object_get(spec, "remoteWrite");
+	if (v && !json_is_null(v)) {
+		rc = config_check_remote_write(v, err, errlen);
+		if (rc)
+			return rc;
+		c->remote_write = json_deep_copy(v);
+		if (!c->remote_write)
+			return KM_ENOMEM;
+	}
 	v = json_object_get(spec, "nodeSelector");
 	if (v && !json_is_null(v)) {
 		struct selector *sel = selector_compile(v, "spec.nodeSelector", err, errlen);
@@ -566,9 +693,9 @@ struct config *config_build(const struct flags *f, const json_t *monitor, char *
 	c->collectors = f->collectors;
 	c->interval_ms = f->interval_ms;
 	c->source = strdup("flags");
-	c->from = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "collectors", "flags", "interval", "flags",
+	c->from = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "collectors", "flags", "interval", "flags",
 			    "namespaces", "flags", "excludeNamespaces", "flags", "nodeSelector", "flags",
-			    "node", "flags", "kubeState", "flags", "scrape", "flags");
+			    "node", "flags", "kubeState", "flags", "scrape", "flags", "remoteWrite", "flags");
 	scrape_policy_default(&c->scrape);
 	c->scrape.allow_loopback = f->scrape_allow_loopback;
 	if (!c->source || !c->from || list_copy(&c->namespaces, &f->namespaces) ||
@@ -630,6 +757,7 @@ void config_unref(struct config *c)
 	json_decref(c->node_spec);
 	json_decref(c->ks_spec);
 	json_decref(c->from);
+	json_decref(c->remote_write);
 	free(c->source);
 	free(c);
 }
@@ -694,7 +822,7 @@ void config_diff(const struct config *a, const struct config *b, char *out, size
 		return;
 	out[0] = '\0';
 	if (!a || !b) {
-		diff_add(out, outlen, &len, "collectors,interval,namespaces,excludeNamespaces,node,kubeState,scrape");
+		diff_add(out, outlen, &len, "collectors,interval,namespaces,excludeNamespaces,node,kubeState,scrape,remoteWrite");
 		return;
 	}
 	/* What an operator compares with the edit just made: old and new
@@ -735,6 +863,8 @@ void config_diff(const struct config *a, const struct config *b, char *out, size
 		diff_add(out, outlen, &len, "%skubeState", len ? ", " : "");
 	if (memcmp(&a->scrape, &b->scrape, sizeof(a->scrape)) != 0)
 		diff_add(out, outlen, &len, "%sscrape", len ? ", " : "");
+	if (!json_same(a->remote_write, b->remote_write))
+		diff_add(out, outlen, &len, "%sremoteWrite", len ? ", " : "");
 }
 
 bool config_namespace_allowed(const struct config *c, const char *ns)
@@ -781,6 +911,10 @@ int config_write_json(const struct config *c, const struct flags *f, const json_
 	if (!root)
 		goto out;
 	if (discovery && json_object_set(root, "discovery", (json_t *)discovery))
+		goto out;
+	/* Secret references only: the Secrets' values are never in the configuration. */
+	if (json_object_set_new(json_object_get(root, "effective"), "remoteWrite",
+				c->remote_write ? json_deep_copy(c->remote_write) : json_null()))
 		goto out;
 	if (json_object_set_new(json_object_get(root, "effective"), "scrape", config_scrape_json(&c->scrape)))
 		goto out;

@@ -60,6 +60,9 @@ struct config {
 	json_t *node_spec;
 	json_t *ks_spec;
 	json_t *from;
+	/* spec.remoteWrite as given, checked by config_check_remote_write (owned
+	 * ref); NULL: absent, the -remoteWrite.* flags apply. */
+	json_t *remote_write;
 };
 
 /* Builds a configuration from the flags plus, when monitor is not NULL, the
@@ -83,6 +86,12 @@ bool config_namespace_allowed(const struct config *c, const char *ns);
 /* Parses a K8sMonitor spec.scrape object (borrowed) over p; a field-path
  * message in err on the first invalid field (KM_EINVAL). */
 int config_parse_scrape(const json_t *v, struct scrape_policy *p, char *err, size_t errlen);
+/* Checks a K8sMonitor spec.remoteWrite list (borrowed): every entry has an
+ * http(s) url (no two alike), Secret references {name, key}, a known
+ * protocol, headers that rw_headers_parse takes, no bearer token with basic
+ * auth, a client certificate with its key. KM_EINVAL with a field path
+ * ("spec.remoteWrite[1].headers: ...") in err. */
+int config_check_remote_write(const json_t *v, char *err, size_t errlen);
 /* The policy as /config shows it (new reference; NULL on ENOMEM). */
 json_t *config_scrape_json(const struct scrape_policy *p);
 

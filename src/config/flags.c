@@ -14,7 +14,8 @@
 #include "remotewrite/rw.h"
 
 enum flag_type { F_BOOL, F_STR, F_DURATION, F_LIST, F_COLLECTORS, F_INT, F_COUNT, F_LEVEL, F_FORMAT,
-		 F_MULTI /* repeatable: each occurrence appends one entry */, F_SIZE /* bytes, KB/MiB/... suffixes */ };
+		 F_MULTI /* repeatable: each occurrence appends one entry */, F_SIZE /* bytes, KB/MiB/... suffixes */,
+		 F_PERURL /* per -remoteWrite.url: like F_MULTI, an empty value also takes its place */ };
 
 struct flag_def {
 	const char *name;
@@ -107,10 +108,27 @@ static const struct flag_def defs[] = {
 	  "(e.g. http://victoria-metrics:8428/api/v1/write); repeatable, each URL has its own queue" },
 	{ "remoteWrite.label", F_MULTI, OFF(rw_labels), "",
 	  "External label name=value added to every pushed series (wins over the series' own); repeatable" },
-	{ "remoteWrite.bearerTokenFile", F_STR, OFF(rw_bearer_token_file), "",
-	  "File with a bearer token for every -remoteWrite.url (re-read per request)" },
-	{ "remoteWrite.tlsCAFile", F_STR, OFF(rw_tls_ca_file), "",
-	  "CA bundle to verify https -remoteWrite.url servers (default: the system bundle)" },
+	{ "remoteWrite.bearerTokenFile", F_PERURL, OFF(rw_bearer_token_file), "",
+	  "File with a bearer token (re-read per request); per URL: the i-th for the i-th -remoteWrite.url, one for all" },
+	{ "remoteWrite.basicAuth.username", F_PERURL, OFF(rw_basic_user), "",
+	  "Basic auth username; per URL as -remoteWrite.bearerTokenFile" },
+	{ "remoteWrite.basicAuth.passwordFile", F_PERURL, OFF(rw_basic_password_file), "",
+	  "File with the basic auth password (re-read per request); per URL" },
+	{ "remoteWrite.tlsCAFile", F_PERURL, OFF(rw_tls_ca_file), "",
+	  "CA bundle to verify https -remoteWrite.url servers (default: the system bundle); per URL" },
+	{ "remoteWrite.tlsCertFile", F_PERURL, OFF(rw_tls_cert_file), "",
+	  "Client certificate (PEM) for https -remoteWrite.url servers, with -remoteWrite.tlsKeyFile; per URL" },
+	{ "remoteWrite.tlsKeyFile", F_PERURL, OFF(rw_tls_key_file), "", "Key of -remoteWrite.tlsCertFile; per URL" },
+	{ "remoteWrite.tlsInsecureSkipVerify", F_PERURL, OFF(rw_tls_insecure), "",
+	  "true: do not verify the server certificate; per URL" },
+	{ "remoteWrite.tlsServerName", F_PERURL, OFF(rw_tls_server_name), "",
+	  "Name to verify the server certificate against (and send as SNI) instead of the URL's host; per URL" },
+	{ "remoteWrite.headers", F_PERURL, OFF(rw_headers), "",
+	  "Custom HTTP headers 'Name1:value1^^Name2:value2'; per URL" },
+	{ "remoteWrite.forceVMProto", F_PERURL, OFF(rw_force_vm_proto), "",
+	  "true: always send zstd (VictoriaMetrics remote-write protocol) without asking the receiver; per URL" },
+	{ "remoteWrite.forcePromProto", F_PERURL, OFF(rw_force_prom_proto), "",
+	  "true: always send snappy (Prometheus remote-write protocol) without asking the receiver; per URL" },
 	{ "remoteWrite.tmpDataPath", F_STR, OFF(rw_tmp_data_path), "",
 	  "Directory of the persistent per-URL queues (sent after a restart); empty: queues in memory, "
 	  "capped at 64MiB each and lost on restart" },
@@ -284,10 +302,11 @@ static int set_value(struct flags *f, const struct flag_def *d, const char *v, c
 	}
 	case F_COLLECTORS:
 		return flags_parse_collectors(v, (unsigned *)field, err, errlen);
-	case F_MULTI: {
+	case F_MULTI:
+	case F_PERURL: {
 		struct str_list *l = (struct str_list *)field;
 
-		if (!n)
+		if (!n && d->type == F_MULTI)
 			return 0;
 		if (l->n == FLAGS_LIST_MAX) {
 			snprintf(err, errlen, "given more than %d times", FLAGS_LIST_MAX);
@@ -425,10 +444,100 @@ const char *flags_version(void)
 	return K8SMON_VERSION;
 }
 
+/* vmagent's per-URL indexing: the i-th value, or the only one. */
+static const char *per_url(const struct str_list *l, size_t i)
+{
+	if (i < l->n)
+		return l->v[i];
+	return l->n == 1 ? l->v[0] : "";
+}
+
+static const struct {
+	const char *name;
+	size_t off;
+} per_url_flags[] = {
+	{ "remoteWrite.bearerTokenFile", OFF(rw_bearer_token_file) },
+	{ "remoteWrite.basicAuth.username", OFF(rw_basic_user) },
+	{ "remoteWrite.basicAuth.passwordFile", OFF(rw_basic_password_file) },
+	{ "remoteWrite.tlsCAFile", OFF(rw_tls_ca_file) },
+	{ "remoteWrite.tlsCertFile", OFF(rw_tls_cert_file) },
+	{ "remoteWrite.tlsKeyFile", OFF(rw_tls_key_file) },
+	{ "remoteWrite.tlsInsecureSkipVerify", OFF(rw_tls_insecure) },
+	{ "remoteWrite.tlsServerName", OFF(rw_tls_server_name) },
+	{ "remoteWrite.headers", OFF(rw_headers) },
+	{ "remoteWrite.forceVMProto", OFF(rw_force_vm_proto) },
+	{ "remoteWrite.forcePromProto", OFF(rw_force_prom_proto) },
+};
+
+static int url_bool(const struct str_list *l, size_t i, const char *flag, bool *out, char *err, size_t errlen)
+{
+	const char *v = per_url(l, i);
+
+	*out = false;
+	if (!v[0])
+		return 0;
+	if (parse_bool(v, strlen(v), out)) {
+		snprintf(err, errlen, "invalid value \"%.64s\" for flag -%s: not a boolean (true or false)", v, flag);
+		return KM_EINVAL;
+	}
+	return 0;
+}
+
+int flags_rw_dest(const struct flags *f, size_t i, struct rw_dest *d, char *hdr, size_t hdrcap, char *err, size_t errlen)
+{
+	char why[300];
+	bool vm, prom;
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	d->url = f->rw_urls.v[i];
+#define STR(field, list) d->field = (char *)per_url(&f->list, i);
+	STR(bearer_token_file, rw_bearer_token_file)
+	STR(basic_user, rw_basic_user)
+	STR(basic_password_file, rw_basic_password_file)
+	STR(ca_file, rw_tls_ca_file)
+	STR(cert_file, rw_tls_cert_file)
+	STR(key_file, rw_tls_key_file)
+	STR(server_name, rw_tls_server_name)
+#undef STR
+	rc = url_bool(&f->rw_tls_insecure, i, "remoteWrite.tlsInsecureSkipVerify", &d->insecure_skip_verify, err, errlen);
+	if (!rc)
+		rc = url_bool(&f->rw_force_vm_proto, i, "remoteWrite.forceVMProto", &vm, err, errlen);
+	if (!rc)
+		rc = url_bool(&f->rw_force_prom_proto, i, "remoteWrite.forcePromProto", &prom, err, errlen);
+	if (rc)
+		return rc;
+	if (vm && prom) {
+		snprintf(err, errlen, "-remoteWrite.forceVMProto and -remoteWrite.forcePromProto both true for %.128s", d->url);
+		return KM_EINVAL;
+	}
+	d->proto = vm ? RW_PROTO_VM : prom ? RW_PROTO_PROMETHEUS : RW_PROTO_AUTO;
+	if (rw_headers_parse(per_url(&f->rw_headers, i), hdr, hdrcap, &d->headers_len, why, sizeof(why))) {
+		snprintf(err, errlen, "invalid value for flag -remoteWrite.headers: %s", why);
+		return KM_EINVAL;
+	}
+	d->headers = d->headers_len ? hdr : NULL;
+	if (rw_dest_check(d, why, sizeof(why))) {
+		snprintf(err, errlen, "-remoteWrite.url=%.128s: %s", d->url, why);
+		return KM_EINVAL;
+	}
+	return 0;
+}
+
 static int check_remote_write(const struct flags *f, char *err, size_t errlen)
 {
-	char why[200];
+	char why[200], hdr[RW_HEADERS_MAX];
+	struct rw_dest d;
 
+	for (size_t k = 0; k < sizeof(per_url_flags) / sizeof(per_url_flags[0]); k++) {
+		const struct str_list *l = (const struct str_list *)((const char *)f + per_url_flags[k].off);
+
+		if (l->n > 1 && l->n != f->rw_urls.n) {
+			snprintf(err, errlen, "-%s given %zu times for %zu -remoteWrite.url: give it once (for every URL) "
+				 "or once per URL, in the same order", per_url_flags[k].name, l->n, f->rw_urls.n);
+			return KM_EINVAL;
+		}
+	}
 	for (size_t i = 0; i < f->rw_urls.n; i++) {
 		const char *u = f->rw_urls.v[i];
 
@@ -436,6 +545,8 @@ static int check_remote_write(const struct flags *f, char *err, size_t errlen)
 			snprintf(err, errlen, "invalid value \"%.128s\" for flag -remoteWrite.url: want an http:// or https:// URL", u);
 			return KM_EINVAL;
 		}
+		if (flags_rw_dest(f, i, &d, hdr, sizeof(hdr), err, errlen))
+			return KM_EINVAL;
 	}
 	for (size_t i = 0; i < f->rw_labels.n; i++) {
 		if (rw_label_check(f->rw_labels.v[i], why, sizeof(why))) {
@@ -537,6 +648,8 @@ enum flags_result flags_parse(struct flags *f, int argc, char **argv, FILE *out,
 	char why[256];
 
 	for (size_t i = 0; i < NDEFS; i++) {
+		if (defs[i].type == F_PERURL)
+			continue;   /* none given: no entry */
 		if (set_value(f, &defs[i], defs[i].def, why, sizeof(why))) {
 			snprintf(err, errlen, "internal: bad default for -%s: %s", defs[i].name, why);
 			return FLAGS_EXIT_USAGE;
@@ -657,6 +770,7 @@ void flags_fini(struct flags *f)
 			break;
 		case F_LIST:
 		case F_MULTI:
+		case F_PERURL:
 			list_clear((struct str_list *)field);
 			break;
 		default:

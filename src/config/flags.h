@@ -76,8 +76,19 @@ struct flags {
 	/* Remote write (src/remotewrite/rw.h); repeatable flags append. */
 	struct str_list rw_urls;
 	struct str_list rw_labels;   /* "name=value" */
-	char *rw_bearer_token_file;
-	char *rw_tls_ca_file;
+	/* Per-URL (vmagent's indexing): the i-th value for the i-th URL, one
+	 * value for every URL, or none. */
+	struct str_list rw_bearer_token_file;
+	struct str_list rw_basic_user;
+	struct str_list rw_basic_password_file;
+	struct str_list rw_tls_ca_file;
+	struct str_list rw_tls_cert_file;
+	struct str_list rw_tls_key_file;
+	struct str_list rw_tls_insecure;      /* "true"/"false" */
+	struct str_list rw_tls_server_name;
+	struct str_list rw_headers;           /* "k1:v1^^k2:v2" */
+	struct str_list rw_force_vm_proto;    /* "true"/"false" */
+	struct str_list rw_force_prom_proto;  /* "true"/"false" */
 	char *rw_tmp_data_path;
 	int64_t rw_max_disk_per_url; /* bytes */
 	int64_t rw_send_timeout_ms;
@@ -108,5 +119,12 @@ int flags_parse_collectors(const char *s, unsigned *out, char *err, size_t errle
 int flags_parse_size(const char *s, int64_t *out);
 /* Render collector bits as "node,container" into dst. */
 void flags_format_collectors(unsigned bits, char *dst, size_t n);
+
+/* The settings of the i-th -remoteWrite.url from the per-URL flags into *d,
+ * whose strings are borrowed from f (do not rw_dest_fini it); the parsed
+ * headers go to hdr (hdrcap bytes, RW_HEADERS_MAX is enough). KM_EINVAL
+ * with the flag and the reason in err. */
+struct rw_dest;
+int flags_rw_dest(const struct flags *f, size_t i, struct rw_dest *d, char *hdr, size_t hdrcap, char *err, size_t errlen);
 
 #endif

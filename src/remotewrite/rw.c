@@ -26,14 +26,19 @@
 #define URL_LABEL_MAX 512
 
 struct dest {
+	struct rw_dest cfg;        /* owned */
 	char url[URL_LABEL_MAX];   /* redacted: the url label */
 	struct rw_queue *q;
 	struct rw_sender *s;
 };
 
 struct rw {
+	pthread_mutex_t dests_lock;     /* guards d, nd: the collector pushes while a reconfiguration swaps */
 	struct dest d[RW_URLS_MAX];
 	size_t nd;
+	char *tmp_data_path;            /* owned; "" memory queues */
+	uint64_t max_disk_per_url;
+	int64_t send_timeout_ms, retry_min_ms;
 	struct label_pair ext[RW_LABELS_MAX];
 	char *ext_mem[RW_LABELS_MAX];   /* owned "name\0value" */
 	size_t next;
@@ -103,14 +108,17 @@ static int on_block(void *ctx, const char *pb, size_t len, size_t series)
 		return KM_EIO;
 	rw->z.len = zlen;
 	atomic_fetch_add(&rw->blocks, 1);
+	pthread_mutex_lock(&rw->dests_lock);
 	for (size_t i = 0; i < rw->nd; i++) {
 		/* Over the cap or a full disk: counted by the queue; the other
 		 * destinations still get the block. */
 		rc = rw_queue_push(rw->d[i].q, rw->z.data, rw->z.len);
 		if (rc == KM_ENOMEM)
-			return rc;
+			break;
+		rc = 0;
 	}
-	return 0;
+	pthread_mutex_unlock(&rw->dests_lock);
+	return rc;
 }
 
 static int sink(void *ctx, const char *text, size_t n)
@@ -122,6 +130,14 @@ static void cycle(struct rw *rw)
 {
 	int64_t t0 = clock_mono_ns(), ts = clock_wall_ms();
 	int rc = 0;
+	size_t nd;
+
+	/* No destination (a K8sMonitor removed them all): nothing to render. */
+	pthread_mutex_lock(&rw->dests_lock);
+	nd = rw->nd;
+	pthread_mutex_unlock(&rw->dests_lock);
+	if (!nd)
+		return;
 
 	for (int s = 0; s < RW_SRC_N; s++) {
 		int e;
@@ -237,12 +253,134 @@ static void queue_dir(const char *base, const char *url, char *dst, size_t n)
 	snprintf(dst, n, "%s/%016" PRIx64, base, h);
 }
 
+/* Opens the queue and starts the sender of cfg into *d. */
+static int dest_open(struct rw *rw, struct dest *d, const struct rw_dest *cfg, char *err, size_t errlen)
+{
+	char why[300], dir[1100];
+
+	memset(d, 0, sizeof(*d));
+	if (rw_dest_copy(&d->cfg, cfg)) {
+		snprintf(err, errlen, "out of memory");
+		return KM_ENOMEM;
+	}
+	rw_url_redact(cfg->url, d->url, sizeof(d->url));
+	dir[0] = '\0';
+	if (rw->tmp_data_path[0])
+		queue_dir(rw->tmp_data_path, cfg->url, dir, sizeof(dir));
+	d->q = rw_queue_open(dir, rw->max_disk_per_url, why, sizeof(why));
+	if (!d->q) {
+		snprintf(err, errlen, "-remoteWrite.tmpDataPath: queue of %s: %s", d->url, why);
+		rw_dest_fini(&d->cfg);
+		return KM_EIO;
+	}
+	d->s = rw_sender_start(&(struct rw_sender_opts){
+		.dest = cfg, .send_timeout_ms = rw->send_timeout_ms, .retry_min_ms = rw->retry_min_ms, .q = d->q,
+	}, why, sizeof(why));
+	if (!d->s) {
+		snprintf(err, errlen, "remote write to %s: %s", d->url, why);
+		rw_queue_close(d->q);
+		rw_dest_fini(&d->cfg);
+		return KM_ENOMEM;
+	}
+	if (dir[0])
+		log_info("remotewrite", "%s: queue in %s", d->url, dir);
+	return 0;
+}
+
+static void dest_close(struct dest *d)
+{
+	rw_sender_stop(d->s);
+	rw_queue_close(d->q);
+	rw_dest_fini(&d->cfg);
+	memset(d, 0, sizeof(*d));
+}
+
+/* The same destination with new settings: the queue stays, the sender is
+ * replaced (an in-flight POST is aborted; its block stays first). */
+static int dest_update(struct rw *rw, struct dest *d, const struct rw_dest *cfg, char *err, size_t errlen)
+{
+	struct rw_dest copy;
+	struct rw_sender *s;
+	char why[300];
+
+	if (rw_dest_copy(&copy, cfg)) {
+		snprintf(err, errlen, "out of memory");
+		return KM_ENOMEM;
+	}
+	rw_sender_stop(d->s);
+	d->s = NULL;
+	s = rw_sender_start(&(struct rw_sender_opts){
+		.dest = cfg, .send_timeout_ms = rw->send_timeout_ms, .retry_min_ms = rw->retry_min_ms, .q = d->q,
+	}, why, sizeof(why));
+	if (!s) {
+		snprintf(err, errlen, "remote write to %s: %s", d->url, why);
+		rw_dest_fini(&copy);
+		return KM_ENOMEM;
+	}
+	d->s = s;
+	rw_dest_fini(&d->cfg);
+	d->cfg = copy;
+	return 0;
+}
+
+int rw_set_dests(struct rw *rw, const struct rw_dest *dests, size_t n, char *err, size_t errlen)
+{
+	struct dest next[RW_URLS_MAX];
+	bool kept[RW_URLS_MAX] = { false };
+	size_t nn = 0;
+	int rc = 0, e;
+	char later[300];   /* errors after the first, which err keeps */
+
+	if (n > RW_URLS_MAX) {
+		snprintf(err, errlen, "at most %d remote-write destinations", RW_URLS_MAX);
+		return KM_EINVAL;
+	}
+	pthread_mutex_lock(&rw->dests_lock);
+	for (size_t j = 0; j < n; j++) {
+		size_t i = 0;
+
+		while (i < rw->nd && (kept[i] || strcmp(rw->d[i].cfg.url, dests[j].url) != 0))
+			i++;
+		if (i < rw->nd) {
+			kept[i] = true;
+			e = rw_dest_equal(&rw->d[i].cfg, &dests[j]) ? 0 :
+			    dest_update(rw, &rw->d[i], &dests[j], rc ? later : err, rc ? sizeof(later) : errlen);
+			if (e && !rc)
+				rc = e;
+			if (!rw->d[i].s) {
+				/* No sender: the queue closes (its files stay on disk). */
+				dest_close(&rw->d[i]);
+				continue;
+			}
+			next[nn++] = rw->d[i];
+			continue;
+		}
+		e = dest_open(rw, &next[nn], &dests[j], rc ? later : err, rc ? sizeof(later) : errlen);
+		if (e) {
+			if (!rc)
+				rc = e;
+			continue;
+		}
+		log_info("remotewrite", "%s: destination added", next[nn].url);
+		nn++;
+	}
+	for (size_t i = 0; i < rw->nd; i++) {
+		if (!kept[i]) {
+			log_info("remotewrite", "%s: destination removed", rw->d[i].url);
+			dest_close(&rw->d[i]);
+		}
+	}
+	memcpy(rw->d, next, nn * sizeof(next[0]));
+	rw->nd = nn;
+	pthread_mutex_unlock(&rw->dests_lock);
+	return rc;
+}
+
 struct rw *rw_start(const struct rw_opts *o, char *err, size_t errlen)
 {
 	struct rw *rw;
-	char why[300], dir[1100];
 
-	if (o->nurls > RW_URLS_MAX || o->nlabels > RW_LABELS_MAX) {
+	if (o->ndests > RW_URLS_MAX || o->nlabels > RW_LABELS_MAX) {
 		snprintf(err, errlen, "at most %d -remoteWrite.url and %d -remoteWrite.label", RW_URLS_MAX, RW_LABELS_MAX);
 		return NULL;
 	}
@@ -252,13 +390,18 @@ struct rw *rw_start(const struct rw_opts *o, char *err, size_t errlen)
 		return NULL;
 	}
 	pthread_mutex_init(&rw->lock, NULL);
+	pthread_mutex_init(&rw->dests_lock, NULL);
 	pthread_cond_init(&rw->cond, NULL);
 	buf_init(&rw->z, 128u << 20);
 	rw->interval_ms = o->interval_ms;
 	rw->render = o->render;
 	rw->render_ctx = o->render_ctx;
+	rw->max_disk_per_url = o->max_disk_per_url;
+	rw->send_timeout_ms = o->send_timeout_ms;
+	rw->retry_min_ms = o->retry_min_ms;
 	rw->node = strdup(o->node_name);
-	if (!rw->node)
+	rw->tmp_data_path = strdup(o->tmp_data_path);
+	if (!rw->node || !rw->tmp_data_path)
 		goto oom;
 	for (size_t i = 0; i < o->nlabels; i++)
 		if (add_ext(rw, o->labels[i]))
@@ -271,30 +414,9 @@ struct rw *rw_start(const struct rw_opts *o, char *err, size_t errlen)
 		snprintf(err, errlen, "-remoteWrite.tmpDataPath=%s: %s", o->tmp_data_path, strerror(errno));
 		goto fail;
 	}
-	for (size_t i = 0; i < o->nurls; i++) {
-		struct dest *d = &rw->d[rw->nd];
-
-		rw_url_redact(o->urls[i], d->url, sizeof(d->url));
-		dir[0] = '\0';
-		if (o->tmp_data_path[0])
-			queue_dir(o->tmp_data_path, o->urls[i], dir, sizeof(dir));
-		d->q = rw_queue_open(dir, o->max_disk_per_url, why, sizeof(why));
-		if (!d->q) {
-			snprintf(err, errlen, "-remoteWrite.tmpDataPath: queue of %s: %s", d->url, why);
-			goto fail;
-		}
-		rw->nd++;
-		d->s = rw_sender_start(&(struct rw_sender_opts){
-			.url = o->urls[i], .bearer_token_file = o->bearer_token_file, .ca_file = o->ca_file,
-			.send_timeout_ms = o->send_timeout_ms, .retry_min_ms = o->retry_min_ms, .q = d->q,
-		}, why, sizeof(why));
-		if (!d->s) {
-			snprintf(err, errlen, "-remoteWrite.url=%s: %s", d->url, why);
-			goto fail;
-		}
-		if (dir[0])
-			log_info("remotewrite", "%s: queue in %s", d->url, dir);
-	}
+	/* At start-up every destination must work: a flag error stops the agent. */
+	if (rw_set_dests(rw, o->dests, o->ndests, err, errlen))
+		goto fail;
 	if (pthread_create(&rw->thread, NULL, run, rw) != 0) {
 		snprintf(err, errlen, "cannot start the remote-write thread");
 		goto fail;
@@ -323,16 +445,16 @@ void rw_stop(struct rw *rw)
 		log_info("remotewrite", "stopped after %llu cycles (%llu blocks)",
 			 (unsigned long long)atomic_load(&rw->cycles), (unsigned long long)atomic_load(&rw->blocks));
 	}
-	for (size_t i = 0; i < rw->nd; i++) {
-		rw_sender_stop(rw->d[i].s);
-		rw_queue_close(rw->d[i].q);
-	}
+	for (size_t i = 0; i < rw->nd; i++)
+		dest_close(&rw->d[i]);
 	rw_encoder_free(rw->enc);
 	for (size_t i = 0; i < rw->next; i++)
 		free(rw->ext_mem[i]);
 	free(rw->node);
+	free(rw->tmp_data_path);
 	buf_fini(&rw->z);
 	pthread_cond_destroy(&rw->cond);
+	pthread_mutex_destroy(&rw->dests_lock);
 	pthread_mutex_destroy(&rw->lock);
 	free(rw);
 }
@@ -345,6 +467,8 @@ int rw_write_metrics(struct rw *rw, struct buf *out)
 	struct rw_sender_stats ss[RW_URLS_MAX];
 	int rc = 0;
 
+	/* Held to the end: the url labels are the destinations'. */
+	pthread_mutex_lock(&rw->dests_lock);
 	for (size_t i = 0; i < rw->nd; i++) {
 		rw_queue_stats(rw->d[i].q, &qs[i]);
 		rw_sender_stats(rw->d[i].s, &ss[i]);
@@ -391,7 +515,11 @@ int rw_write_metrics(struct rw *rw, struct buf *out)
 		EXPO_GAUGE, ss[i].last_error_s);
 	PER_URL("k8smon_remotewrite_last_success_timestamp_seconds", "Unix time of the last accepted block; 0: none.",
 		EXPO_GAUGE, ss[i].last_success_s);
+	PER_URL("k8smon_remotewrite_vm_protocol",
+		"1: blocks go out zstd-compressed (VictoriaMetrics remote-write protocol); 0: snappy (Prometheus).",
+		EXPO_GAUGE, ss[i].vm_proto ? 1 : 0);
 #undef PER_URL
+	pthread_mutex_unlock(&rw->dests_lock);
 	FAM("k8smon_remotewrite_samples_total", "Samples encoded for remote write (each queued for every destination).", EXPO_COUNTER);
 	if (!rc)
 		rc = expo_sample(out, "k8smon_remotewrite_samples_total", NULL, 0, (double)atomic_load(&rw->samples));

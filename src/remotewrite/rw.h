@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "remotewrite/dest.h"
 
 /* Series per block: vmagent's default -remoteWrite.maxRowsPerBlock. */
 #define RW_BLOCK_SERIES 10000
@@ -32,12 +33,10 @@ typedef int (*rw_sink_fn)(void *sink_ctx, const char *text, size_t n);
 typedef int (*rw_render_fn)(void *ctx, enum rw_source src, rw_sink_fn sink, void *sink_ctx);
 
 struct rw_opts {
-	char *const *urls;              /* borrowed during rw_start */
-	size_t nurls;
+	const struct rw_dest *dests;    /* borrowed during rw_start; checked (rw_dest_check) */
+	size_t ndests;
 	char *const *labels;            /* "name=value" external labels, validated */
 	size_t nlabels;
-	const char *bearer_token_file;  /* "" none */
-	const char *ca_file;            /* "" system bundle */
 	const char *tmp_data_path;      /* "" memory queues */
 	uint64_t max_disk_per_url;
 	int64_t interval_ms;
@@ -56,6 +55,16 @@ struct rw *rw_start(const struct rw_opts *o, char *err, size_t errlen);
 /* Stops the collector, then the senders (in-flight POSTs aborted; queued
  * blocks stay on disk for the next start). */
 void rw_stop(struct rw *rw);
+/* Replaces the set of destinations live (a K8sMonitor changed, or the
+ * Secrets it names). A destination's identity is its URL: one whose URL
+ * stays keeps its queue (what is queued is still sent, by a new sender when
+ * its settings changed); a new URL gets a queue (its directory under
+ * tmpDataPath, so blocks queued for that URL before a restart are sent); a
+ * URL no longer listed has its sender stopped and its queue closed (on
+ * disk the files stay, and are sent if the URL comes back). A destination
+ * whose queue cannot be opened is left out, with the reason in err
+ * (KM_EIO); the others are applied. Thread-safe. */
+int rw_set_dests(struct rw *rw, const struct rw_dest *dests, size_t n, char *err, size_t errlen);
 /* k8smon_remotewrite_* self-metrics. Thread-safe. */
 int rw_write_metrics(struct rw *rw, struct buf *out);
 

@@ -10,6 +10,15 @@
  * the receiver will never take this block, so it is dropped, counted, and
  * logged at most once a minute with the status and the start of the body.
  *
+ * Protocol (dest.h rw_proto): blocks are queued snappy-compressed; for a
+ * receiver speaking VictoriaMetrics' variant (asked once per sender with
+ * GET url?get_vm_proto_version=1, as vmagent does) each block is
+ * re-compressed with zstd when sent (Content-Encoding: zstd). A 415 to a
+ * zstd POST switches the sender to snappy and resends at once.
+ *
+ * Auth, TLS and custom headers: dest.h; token and password files are
+ * re-read per request.
+ *
  * Blocking libcurl easy transfers on the sender's own thread rather than
  * the Kubernetes I/O loop: host mode has no loop, and one destination that
  * hangs must not delay the API watches. libcurl is loaded by main
@@ -21,12 +30,11 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "remotewrite/dest.h"
 #include "remotewrite/queue.h"
 
 struct rw_sender_opts {
-	const char *url;               /* copied */
-	const char *bearer_token_file; /* copied; NULL/"": none; re-read per request */
-	const char *ca_file;           /* copied; NULL/"": system bundle */
+	const struct rw_dest *dest;    /* copied */
 	int64_t send_timeout_ms;
 	int64_t retry_min_ms;
 	struct rw_queue *q;            /* borrowed; outlives the sender */
@@ -41,6 +49,7 @@ struct rw_sender_stats {
 	double duration_sum_s;       /* wall time of those POSTs */
 	double last_error_s;         /* unix time of the last failed attempt; 0: none */
 	double last_success_s;
+	bool vm_proto;               /* sending zstd (VictoriaMetrics protocol) */
 };
 
 struct rw_sender;

@@ -222,6 +222,54 @@ def check_options(objs):
           "k8smonitor.create=false and leaderElection.enabled=false drop the K8sMonitor and the Role")
 
 
+RW_VALUES = {"remoteWrite": {
+    "destinations": [
+        {"url": "http://vm.monitoring:8428/api/v1/write", "bearerTokenSecret": {"name": "vm-token", "key": "token"},
+         "headers": "X-Scope-OrgID:team-a", "forceVMProto": True},
+        {"url": "https://prom.example/api/v1/write",
+         "basicAuth": {"username": "k8smon", "passwordSecret": {"name": "prom-basic", "key": "pw"}},
+         "tls": {"caSecret": {"name": "prom-ca", "key": "ca.crt"}, "certSecret": {"name": "cli", "key": "tls.crt"},
+                 "keySecret": {"name": "cli", "key": "tls.key"}, "serverName": "prom.internal"}},
+    ],
+    "labels": ["cluster=prod"]}}
+
+
+def check_remote_write(objs, hostpath):
+    pod = find(objs, "DaemonSet")["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    args = c["args"]
+    vols = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+    per_url = ["url", "bearerTokenFile", "basicAuth.username", "basicAuth.passwordFile", "tlsCAFile", "tlsCertFile",
+               "tlsKeyFile", "tlsInsecureSkipVerify", "tlsServerName", "headers", "forceVMProto", "forcePromProto"]
+    counts = {f: sum(1 for a in args if a.startswith("-remoteWrite.%s=" % f)) for f in per_url}
+    check(set(counts.values()) == {2}, "remoteWrite: every per-URL flag once per destination (vmagent's indexing)", counts)
+    vals = lambda f: [a.split("=", 1)[1] for a in args if a.startswith("-remoteWrite.%s=" % f)]  # noqa: E731
+    check(vals("url") == ["http://vm.monitoring:8428/api/v1/write", "https://prom.example/api/v1/write"]
+          and vals("bearerTokenFile") == ["/etc/k8smon/remote-write/0/bearer/token", ""]
+          and vals("basicAuth.username") == ["", "k8smon"]
+          and vals("basicAuth.passwordFile") == ["", "/etc/k8smon/remote-write/1/basic/password"]
+          and vals("tlsCAFile") == ["", "/etc/k8smon/remote-write/1/ca/ca.crt"]
+          and vals("tlsServerName") == ["", "prom.internal"] and vals("headers") == ["X-Scope-OrgID:team-a", ""]
+          and vals("forceVMProto") == ["true", "false"] and vals("label") == ["cluster=prod"],
+          "remoteWrite: each destination's values in its place", args)
+    ok = True
+    for name, secret, key, path in (("rw-0-bearer", "vm-token", "token", "/etc/k8smon/remote-write/0/bearer"),
+                                    ("rw-1-basic", "prom-basic", "pw", "/etc/k8smon/remote-write/1/basic"),
+                                    ("rw-1-ca", "prom-ca", "ca.crt", "/etc/k8smon/remote-write/1/ca"),
+                                    ("rw-1-cert", "cli", "tls.crt", "/etc/k8smon/remote-write/1/cert"),
+                                    ("rw-1-key", "cli", "tls.key", "/etc/k8smon/remote-write/1/key")):
+        v = vols.get(name, {}).get("secret", {})
+        ok = ok and v.get("secretName") == secret and v.get("items", [{}])[0].get("key") == key and mounts.get(name) == path
+    check(ok and "rw-0-ca" not in vols, "remoteWrite: each Secret mounted for its destination only, where its flag points")
+    q = vols.get("rw-queue", {})
+    want = "hostPath" if hostpath else "emptyDir"
+    check(want in q and mounts.get("rw-queue") == "/var/lib/k8smon/remotewrite"
+          and "-remoteWrite.tmpDataPath=/var/lib/k8smon/remotewrite" in args
+          and (not hostpath or q["hostPath"] == {"path": "/var/lib/k8smon/rw", "type": "DirectoryOrCreate"}),
+          "remoteWrite: queue volume %s mounted at -remoteWrite.tmpDataPath" % want, q)
+
+
 def main():
     ns = "k8smon"
     with tempfile.TemporaryDirectory() as tmp:
@@ -300,6 +348,20 @@ def main():
               and flat_rules(ex[("ClusterRole", "k8smon-kube-state-secrets")]) == flat_rules(cr5)
               and ex[("ClusterRoleBinding", "k8smon-kube-state-secrets")]["subjects"] == crb5["subjects"],
               "examples/kube-state-secrets.yaml is the chart's opt-in ClusterRole and binding")
+        ds0 = find(objs, "DaemonSet")["spec"]["template"]["spec"]
+        check(not any(a.startswith("-remoteWrite.") for a in ds0["containers"][0]["args"])
+              and not any(v["name"].startswith("rw-") for v in ds0["volumes"]),
+              "remoteWrite: no destinations (default), no flags and no volumes")
+        check(find(objs, "Role", "k8smon-remote-write-secrets") is None, "remoteWrite.secretNames empty (default): no Secret access")
+        o7 = objects(render.render_chart(CHART, "k8smon", ns, [], {"remoteWrite": {"secretNames": ["vm-auth", "vm-tls"]}}), tmp)
+        r7, b7 = find(o7, "Role", "k8smon-remote-write-secrets"), find(o7, "RoleBinding", "k8smon-remote-write-secrets")
+        check(r7 is not None and r7["metadata"]["namespace"] == ns
+              and r7["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["vm-auth", "vm-tls"], "verbs": ["get"]}]
+              and b7 is not None and b7["subjects"] == [{"kind": "ServiceAccount", "name": "k8smon", "namespace": ns}],
+              "remoteWrite.secretNames: a Role with get on exactly those Secrets, bound to the agents")
+        check_remote_write(objects(render.render_chart(CHART, "k8smon", ns, [], RW_VALUES), tmp), False)
+        check_remote_write(objects(render.render_chart(CHART, "k8smon", ns, ["remoteWrite.queue.hostPath=/var/lib/k8smon/rw"],
+                                                       RW_VALUES), tmp), True)
     return 1 if FAILS else 0
 
 

@@ -82,6 +82,10 @@ CEL = {
         lambda s: s.get("action", "replace") != "hashmod" or s.get("modulus", 0) > 0,
     "!(self.action in ['labeldrop', 'labelkeep']) || (!has(self.sourceLabels) && !has(self.targetLabel))":
         lambda s: s.get("action", "replace") not in ("labeldrop", "labelkeep") or ("sourceLabels" not in s and "targetLabel" not in s),
+    "!(has(self.bearerTokenSecret) && has(self.basicAuth))":
+        lambda s: not ("bearerTokenSecret" in s and "basicAuth" in s),
+    "has(self.cert) == has(self.keySecret)":
+        lambda s: ("cert" in s) == ("keySecret" in s),
     "!(self.action in ['keepequal', 'dropequal']) || (!has(self.regex) && !has(self.replacement))":
         lambda s: s.get("action", "replace") not in ("keepequal", "dropequal") or ("regex" not in s and "replacement" not in s),
 }

@@ -4,6 +4,9 @@
 Supported: {{ .Values.a.b }}, {{ .Release.Name }}, {{ .Release.Namespace }},
 {{ .Chart.Name / .Version / .AppVersion }}, string literals, {{- / -}} whitespace
 trimming, {{/* comments */}}, {{ if X }} / {{ if not X }} / {{ else }} / {{ end }},
+{{ range $i, $v := X }} / {{ range $v := X }} over a list (. is the element inside, as
+in helm; $v.a.b, $i and $.Values... are readable; a key an element leaves out is
+empty, as in helm),
 {{ define "n" }} + {{ include "n" . }}, {{ toYaml X }}, and the pipeline functions
 nindent N, indent N, quote, default V. A missing value is an error (helm would print
 "<no value>" or nothing), so typos in templates fail the test.
@@ -68,6 +71,10 @@ def parse(tokens, defines, i=0, stop=("end",)):
                 other, i, kw = parse(tokens, defines, i + 1, ("end",))
             nodes.append(("if", expr[2:].strip(), then, other))
             i += 1
+        elif word == "range":
+            body, i, _kw = parse(tokens, defines, i + 1, ("end",))
+            nodes.append(("range", expr[5:].strip(), body))
+            i += 1
         elif word == "define":
             name = json.loads(expr.split(None, 1)[1])
             body, i, _kw = parse(tokens, defines, i + 1, ("end",))
@@ -109,11 +116,32 @@ def args_of(s):
     return re.findall(r'"(?:[^"\\]|\\.)*"|\S+', s)
 
 
+# Variables of the enclosing ranges, innermost last: {"$": root, "$i": 0, "$v": {...}}.
+VARS = [{}]
+
+
 def value(ctx, a):
     if a.startswith('"'):
         return json.loads(a)
+    if a.startswith("$"):
+        name, _dot, rest = a.partition(".")
+        for scope in reversed(VARS):
+            if name in scope:
+                if not rest:
+                    return scope[name]
+                try:
+                    return lookup(scope[name], rest)
+                except TemplateError:
+                    return None  # a range element's optional key, as in helm
+        raise TemplateError("undefined variable %s" % name)
     if a == ".":
         return ctx
+    if a.startswith(".") and len(VARS) > 1:
+        # Inside a range, as in helm: an element leaves out what it does not use.
+        try:
+            return lookup(ctx, a)
+        except TemplateError:
+            return None
     if a.startswith("."):
         return lookup(ctx, a)
     if re.fullmatch(r"-?[0-9]+", a):
@@ -229,6 +257,24 @@ def render_nodes(nodes, ctx, defines):
             out.append(to_str(evaluate(ctx, defines, n[1])))
         elif n[0] == "if":
             out.append(render_nodes(n[2] if truthy(evaluate(ctx, defines, n[1])) else n[3], ctx, defines))
+        elif n[0] == "range":
+            m = re.fullmatch(r"(?:(\$\w+)\s*,\s*)?(?:(\$\w+)\s*:=\s*)?(.+)", n[1])
+            items = evaluate(ctx, defines, m.group(3))
+            if items in (None, ""):
+                items = []
+            if not isinstance(items, list):
+                raise TemplateError("range over a non-list: %s" % n[1])
+            for idx, item in enumerate(items):
+                scope = {}
+                if m.group(1):
+                    scope[m.group(1)] = idx
+                if m.group(2):
+                    scope[m.group(2)] = item
+                VARS.append(scope)
+                try:
+                    out.append(render_nodes(n[2], item, defines))
+                finally:
+                    VARS.pop()
     return "".join(out)
 
 
@@ -242,14 +288,25 @@ def set_value(values, assignment):
     cur[parts[-1]] = k8syaml._scalar(raw)
 
 
-def render_chart(chart, name="k8smon", namespace="k8smon", sets=()):
-    """-> list of (template file name, rendered text), CRDs first as ('crds/<f>', text)."""
+def merge(dst, src):
+    for k, v in src.items():
+        if isinstance(v, dict) and isinstance(dst.get(k), dict):
+            merge(dst[k], v)
+        else:
+            dst[k] = v
+
+
+def render_chart(chart, name="k8smon", namespace="k8smon", sets=(), values_over=None):
+    """-> list of (template file name, rendered text), CRDs first as ('crds/<f>', text).
+    values_over: a dict merged over values.yaml (for lists, which --set cannot give)."""
     values = k8syaml.parse_yaml(open(os.path.join(chart, "values.yaml")).read())
+    merge(values, values_over or {})
     for s in sets:
         set_value(values, s)
     meta = k8syaml.parse_yaml(open(os.path.join(chart, "Chart.yaml")).read())
     ctx = {"Values": values, "Release": {"Name": name, "Namespace": namespace, "Service": "Helm"},
            "Chart": {"Name": meta["name"], "Version": meta["version"], "AppVersion": meta["appVersion"]}}
+    VARS[0] = {"$": ctx}
     tdir = os.path.join(chart, "templates")
     defines, docs = {}, []
     files = sorted(os.listdir(tdir))

@@ -5,7 +5,9 @@
 # every second to both real receivers (two URLs, two disk queues):
 #   1. the pushed series carry the scrape-job labels of the chart's PodMonitor
 #      (node-exporter / kubelet / k8smon, instance = node) and the external label;
-#   2. outage: VictoriaMetrics is stopped for ~20 s; during it the agent is
+#   2. outage: VictoriaMetrics is stopped for RW_OUTAGE_S seconds (default 60:
+#      dozens of sends and several backoff doublings; RW_OUTAGE_S=600 for the
+#      issue's full 10 minutes); during it the agent is
 #      restarted and two of the queued block files are damaged (one header, one
 #      payload); after VictoriaMetrics comes back, the node_load1 samples it
 #      holds are exactly the blocks the two agent runs made, minus the two
@@ -119,7 +121,9 @@ VMQ=$(sed -n "s|.*msg=\"$VMURL: queue in \(.*\)\"|\1|p" "$TMP/agent1.log")
 [ -d "$VMQ" ] || bail "agent logged its VictoriaMetrics queue directory"
 kill "$VM_PID"; wait "$VM_PID" 2>/dev/null
 ok "victoria-metrics stopped (outage starts)"
-sleep 8
+OUTAGE=${RW_OUTAGE_S:-60}
+[ "$OUTAGE" -ge 10 ] 2>/dev/null || bail "RW_OUTAGE_S=$OUTAGE: want a whole number of seconds >= 10"
+sleep $((OUTAGE * 2 / 5))
 stop_agent || bail "agent 1 stops"
 B1=$(sed -n 's/.*stopped after [0-9]* cycles (\([0-9]*\) blocks).*/\1/p' "$TMP/agent1.log")
 NQ=$(ls "$VMQ" | grep -c '\.blk$')
@@ -132,9 +136,9 @@ printf 'X' | dd of="$VMQ/$F3" bs=1 seek=20 conv=notrunc 2>/dev/null
 start_agent "$TMP/agent2.log" || bail "agent 2 starts"
 check "agent 2: the damaged header is found at start, deleted and counted" poll 10 sh -c \
 	"curl -sf http://127.0.0.1:$APORT/metrics/self | grep -q 'k8smon_remotewrite_blocks_dropped_total{reason=\"corrupt\",url=\"$VMURL\"} 1'"
-sleep 10
+sleep $((OUTAGE - OUTAGE * 2 / 5 - 2))
 start_vm || bail "victoria-metrics restarts"
-ok "victoria-metrics restarted after ~20 s"
+ok "victoria-metrics restarted after ~$OUTAGE s"
 drained() { [ "$(selfv "k8smon_remotewrite_queue_blocks{url=\"$VMURL\"}")" = 0 ]; }
 check "agent 2 drains its queue to victoria-metrics" poll 120 drained
 check "the damaged payload is found when read, skipped and counted (corrupt = 2)" \

@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """A misbehaving Prometheus remote-write receiver for tests (stdlib + Debian python3-snappy).
 
-  rw_receiver.py PORTFILE [CERT KEY]
-Listens on a free loopback port (written to PORTFILE); HTTPS with CERT/KEY. Every POST is checked
+  rw_receiver.py PORTFILE [CERT KEY [CLIENT_CA]]
+Listens on a free loopback port, or $RW_RECEIVER_PORT (written to PORTFILE); HTTPS with CERT/KEY, and
+with CLIENT_CA a client certificate signed by it is required. Every POST is checked
 for the remote-write 1.0 headers and a body that snappy-decodes (python-snappy,
-an implementation independent of the agent's libsnappy) into a protobuf whose
+an implementation independent of the agent's libsnappy), or zstd-decodes
+(python3-zstandard) with Content-Encoding: zstd, into a protobuf whose
 first field is WriteRequest.timeseries; then, by path:
   /ok      204
   /400     400 "bad series" (the agent must drop the block, not retry)
@@ -14,9 +16,16 @@ first field is WriteRequest.timeseries; then, by path:
   /auth    401 unless "Authorization: Bearer secret-token", then 204
   /hang    the first request is held for 30 s without an answer (the agent's
            -remoteWrite.sendTimeout must fire); later ones 204
-GET /stats: JSON {path: {"requests": n, "bad": n, "bytes": n}}; "bad" counts
-requests whose headers or body were wrong.
+  /basic   401 unless basic auth alice:s3cret and X-Scope-OrgID: team-a and
+           X-Extra: a:b (custom headers), then 204
+  /vm...   GET ?get_vm_proto_version=1 answers "1" (VictoriaMetrics' handshake);
+           elsewhere the handshake gets 400
+  /vm415   like /vm but a zstd body gets 415 (a receiver that claims zstd and
+           does not take it); snappy 204
+GET /stats: JSON {path: {"requests": n, "bad": n, "bytes": n, "zstd": n, "host": last Host}}; "bad" counts
+requests whose headers or body were wrong, "zstd" the zstd-encoded ones.
 """
+import base64
 import json
 import sys
 import threading
@@ -31,14 +40,19 @@ HUNG = set()
 
 
 def valid(headers, body):
-    if headers.get("Content-Encoding") != "snappy":
+    enc = headers.get("Content-Encoding")
+    if enc not in ("snappy", "zstd"):
         return False
     if headers.get("Content-Type") != "application/x-protobuf":
         return False
     if headers.get("X-Prometheus-Remote-Write-Version") != "0.1.0":
         return False
     try:
-        raw = snappy.uncompress(body)
+        if enc == "zstd":
+            import zstandard
+            raw = zstandard.ZstdDecompressor().decompress(body)
+        else:
+            raw = snappy.uncompress(body)
     except Exception:  # noqa: BLE001 - any decode failure is a bad body
         return False
     return len(raw) > 2 and raw[0] == 0x0A
@@ -51,6 +65,14 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self):
+        if "get_vm_proto_version=" in self.path:
+            vm = self.path.startswith("/vm")
+            body = b"1" if vm else b"unsupported"
+            self.send_response(200 if vm else 400)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         with LOCK:
             body = json.dumps(STATS).encode()
         self.send_response(200)
@@ -63,8 +85,11 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(n)
         ok = valid(self.headers, body)
         with LOCK:
-            s = STATS.setdefault(self.path, {"requests": 0, "bad": 0, "bytes": 0})
+            s = STATS.setdefault(self.path, {"requests": 0, "bad": 0, "bytes": 0, "zstd": 0})
             s["requests"] += 1
+            s["host"] = self.headers.get("Host", "")
+            if self.headers.get("Content-Encoding") == "zstd":
+                s["zstd"] += 1
             s["bytes"] += n
             if not ok:
                 s["bad"] += 1
@@ -84,6 +109,19 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
+        want_basic = "Basic " + base64.b64encode(b"alice:s3cret").decode()
+        if self.path == "/basic" and (self.headers.get("Authorization") != want_basic or
+                                      self.headers.get("X-Scope-OrgID") != "team-a" or
+                                      self.headers.get("X-Extra") != "a:b"):
+            self.send_response(401)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if self.path == "/vm415" and self.headers.get("Content-Encoding") == "zstd":
+            self.send_response(415)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if self.path in ("/400", "/413"):
             code = int(self.path[1:])
             msg = b"bad series\n" if code == 400 else b"too large\n"
@@ -98,12 +136,16 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    import os
+    srv = ThreadingHTTPServer(("127.0.0.1", int(os.environ.get("RW_RECEIVER_PORT", "0"))), Handler)
     srv.daemon_threads = True
-    if len(sys.argv) == 4:
+    if len(sys.argv) >= 4:
         import ssl
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+        if len(sys.argv) == 5:
+            ctx.load_verify_locations(sys.argv[4])
+            ctx.verify_mode = ssl.CERT_REQUIRED
         srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     with open(sys.argv[1] + ".tmp", "w") as f:
         f.write(str(srv.server_address[1]))

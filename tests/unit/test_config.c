@@ -194,7 +194,7 @@ static void test_diff(void **state)
 	config_diff(a, a, what, sizeof(what));
 	assert_string_equal(what, "");
 	config_diff(NULL, a, what, sizeof(what));
-	assert_string_equal(what, "collectors,interval,namespaces,excludeNamespaces,node,kubeState,scrape");
+	assert_string_equal(what, "collectors,interval,namespaces,excludeNamespaces,node,kubeState,scrape,remoteWrite");
 	config_diff(a, b, what, 12); /* truncated, terminated */
 	assert_string_equal(what, "collectors ");
 	config_unref(b);

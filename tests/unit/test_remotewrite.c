@@ -15,8 +15,12 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "config/config.h"
 #include "config/flags.h"
+#include "dl/curl.h"
 #include "dl/snappy.h"
+#include "dl/zstd.h"
+#include "remotewrite/dest.h"
 #include "remotewrite/block.h"
 #include "remotewrite/encode.h"
 #include "remotewrite/pb.h"
@@ -417,6 +421,305 @@ static void test_flags_remote_write(void **state)
 	fclose(devnull);
 }
 
+static void test_headers_parse(void **state)
+{
+	char out[RW_HEADERS_MAX], err[200];
+	size_t n;
+
+	(void)state;
+	assert_int_equal(rw_headers_parse("X-Scope-OrgID: team-a^^ Foo :bar baz ", out, sizeof(out), &n, err, sizeof(err)), 0);
+	assert_int_equal(n, sizeof("X-Scope-OrgID: team-a") + sizeof("Foo: bar baz"));
+	assert_string_equal(out, "X-Scope-OrgID: team-a");
+	assert_string_equal(out + sizeof("X-Scope-OrgID: team-a"), "Foo: bar baz");
+	/* A value may hold ':' and '^' alone. */
+	assert_int_equal(rw_headers_parse("A:http://x^y", out, sizeof(out), &n, err, sizeof(err)), 0);
+	assert_string_equal(out, "A: http://x^y");
+	assert_int_equal(rw_headers_parse("", out, sizeof(out), &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(rw_headers_parse("novalue", out, sizeof(out), &n, err, sizeof(err)), KM_EINVAL);
+	assert_non_null(strstr(err, "Name:value"));
+	assert_int_equal(rw_headers_parse("A:1^^:2", out, sizeof(out), &n, err, sizeof(err)), KM_EINVAL);
+	assert_int_equal(n, 0);
+	assert_int_equal(rw_headers_parse("Bad Name:1", out, sizeof(out), &n, err, sizeof(err)), KM_EINVAL);
+	assert_int_equal(rw_headers_parse("A:1\r\nEvil: x", out, sizeof(out), &n, err, sizeof(err)), KM_EINVAL);
+	assert_non_null(strstr(err, "line break"));
+	assert_int_equal(rw_headers_parse("content-encoding:gzip", out, sizeof(out), &n, err, sizeof(err)), KM_EINVAL);
+	assert_non_null(strstr(err, "Content-Encoding"));
+	assert_int_equal(rw_headers_parse("A:12345678", out, 10, &n, err, sizeof(err)), KM_EINVAL);
+}
+
+static void test_dest_check_copy_equal(void **state)
+{
+	struct rw_dest a = { .url = "https://vm/w", .basic_user = "u", .basic_password = "p", .headers = "A: 1",
+			     .headers_len = 5, .proto = RW_PROTO_VM }, b, c;
+	char err[200];
+	enum rw_proto p;
+
+	(void)state;
+	assert_int_equal(rw_dest_check(&a, err, sizeof(err)), 0);
+	assert_int_equal(rw_dest_copy(&b, &a), 0);
+	assert_true(rw_dest_equal(&a, &b));
+	assert_ptr_not_equal(b.headers, a.headers);
+	assert_int_equal(rw_dest_copy(&c, &b), 0);
+	c.headers[3] = '2';
+	assert_false(rw_dest_equal(&b, &c));
+	rw_dest_fini(&c);
+	assert_int_equal(rw_dest_copy(&c, &b), 0);
+	c.insecure_skip_verify = true;
+	assert_false(rw_dest_equal(&b, &c));
+	rw_dest_fini(&c);
+	rw_dest_fini(&b);
+	assert_null(b.url);
+
+	a.bearer_token = "t";
+	assert_int_equal(rw_dest_check(&a, err, sizeof(err)), KM_EINVAL);
+	assert_non_null(strstr(err, "choose one"));
+	a.bearer_token = NULL;
+	a.basic_user = NULL;
+	assert_int_equal(rw_dest_check(&a, err, sizeof(err)), KM_EINVAL);
+	assert_non_null(strstr(err, "without a username"));
+	a.basic_password = NULL;
+	a.cert_file = "c.pem";
+	assert_int_equal(rw_dest_check(&a, err, sizeof(err)), KM_EINVAL);
+	a.key_file = "k.pem";
+	assert_int_equal(rw_dest_check(&a, err, sizeof(err)), 0);
+	a.url = "ftp://x";
+	assert_int_equal(rw_dest_check(&a, err, sizeof(err)), KM_EINVAL);
+	assert_int_equal(rw_proto_parse("victoriametrics", &p), 0);
+	assert_int_equal(p, RW_PROTO_VM);
+	assert_int_equal(rw_proto_parse("", &p), 0);
+	assert_int_equal(p, RW_PROTO_AUTO);
+	assert_int_equal(rw_proto_parse("vm", &p), KM_EINVAL);
+}
+
+static void test_flags_per_url(void **state)
+{
+	char err[300], hdr[RW_HEADERS_MAX];
+	struct flags f;
+	struct rw_dest d;
+	char *ok[] = { "k8smon", "-remoteWrite.url=http://a/w", "-remoteWrite.url=https://b/w",
+		       "-remoteWrite.basicAuth.username=alice", "-remoteWrite.basicAuth.username=",
+		       "-remoteWrite.tlsCAFile=/ca.pem",
+		       "-remoteWrite.headers=X-A:1^^X-B:2", "-remoteWrite.headers=",
+		       "-remoteWrite.forcePromProto=", "-remoteWrite.forcePromProto=true",
+		       "-remoteWrite.tlsServerName=b.example" };
+	char *bad_count[] = { "k8smon", "-remoteWrite.url=http://a/w", "-remoteWrite.url=http://b/w",
+			      "-remoteWrite.url=http://c/w", "-remoteWrite.tlsCAFile=a", "-remoteWrite.tlsCAFile=b" };
+	char *bad_hdr[] = { "k8smon", "-remoteWrite.url=http://a/w", "-remoteWrite.headers=Host:x" };
+	char *bad_both[] = { "k8smon", "-remoteWrite.url=http://a/w", "-remoteWrite.bearerTokenFile=/t",
+			     "-remoteWrite.basicAuth.username=u" };
+	char *bad_proto[] = { "k8smon", "-remoteWrite.url=http://a/w", "-remoteWrite.forceVMProto=true",
+			      "-remoteWrite.forcePromProto=true" };
+	FILE *devnull = fopen("/dev/null", "w");
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(flags_parse(&f, 11, ok, devnull, err, sizeof(err)), FLAGS_RUN);
+	assert_int_equal(flags_rw_dest(&f, 0, &d, hdr, sizeof(hdr), err, sizeof(err)), 0);
+	assert_string_equal(d.basic_user, "alice");
+	assert_string_equal(d.ca_file, "/ca.pem");            /* one value: every URL */
+	assert_string_equal(d.server_name, "b.example");
+	assert_int_equal(d.headers_len, sizeof("X-A: 1") + sizeof("X-B: 2"));
+	assert_int_equal(d.proto, RW_PROTO_AUTO);
+	assert_int_equal(flags_rw_dest(&f, 1, &d, hdr, sizeof(hdr), err, sizeof(err)), 0);
+	assert_string_equal(d.basic_user, "");                /* an empty value keeps its place */
+	assert_string_equal(d.ca_file, "/ca.pem");
+	assert_int_equal(d.headers_len, 0);
+	assert_int_equal(d.proto, RW_PROTO_PROMETHEUS);
+	flags_fini(&f);
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(flags_parse(&f, 6, bad_count, devnull, err, sizeof(err)), FLAGS_EXIT_USAGE);
+	assert_non_null(strstr(err, "-remoteWrite.tlsCAFile given 2 times for 3"));
+	flags_fini(&f);
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(flags_parse(&f, 3, bad_hdr, devnull, err, sizeof(err)), FLAGS_EXIT_USAGE);
+	assert_non_null(strstr(err, "-remoteWrite.headers"));
+	flags_fini(&f);
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(flags_parse(&f, 4, bad_both, devnull, err, sizeof(err)), FLAGS_EXIT_USAGE);
+	assert_non_null(strstr(err, "choose one"));
+	flags_fini(&f);
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(flags_parse(&f, 4, bad_proto, devnull, err, sizeof(err)), FLAGS_EXIT_USAGE);
+	assert_non_null(strstr(err, "forcePromProto both"));
+	flags_fini(&f);
+	fclose(devnull);
+}
+
+static void test_zstd_round_trip(void **state)
+{
+	char err[200], z[256], back[64];
+	const char msg[] = "a WriteRequest-sized message, a WriteRequest-sized message";
+	size_t n;
+
+	(void)state;
+	assert_int_equal(dl_zstd_load(err, sizeof(err)), 0);
+	n = dl_zstd.compress(z, sizeof(z), msg, sizeof(msg), 1);
+	assert_false(dl_zstd.is_error(n));
+	assert_int_equal(dl_zstd.frame_content_size(z, n), sizeof(msg));
+	assert_int_equal(dl_zstd.decompress(back, sizeof(back), z, n), sizeof(msg));
+	assert_memory_equal(back, msg, sizeof(msg));
+}
+
+static int fixed_render(void *ctx, enum rw_source src, rw_sink_fn sink, void *sink_ctx)
+{
+	static const char text[] = "# TYPE up gauge\nup 1\n";
+
+	(void)ctx;
+	return src == RW_SRC_SELF ? sink(sink_ctx, text, sizeof(text) - 1) : 0;
+}
+
+/* The value of one sample line of rw_write_metrics' output; -1 when absent. */
+static double metric(struct rw *rw, const char *line_start)
+{
+	struct buf out;
+	const char *p;
+	double v = -1;
+
+	buf_init(&out, 1 << 20);
+	assert_int_equal(rw_write_metrics(rw, &out), 0);
+	p = strstr(buf_cstr(&out), line_start);
+	if (p)
+		v = strtod(p + strlen(line_start), NULL);
+	buf_fini(&out);
+	return v;
+}
+
+static void wait_blocks(struct rw *rw, const char *url_line, double at_least)
+{
+	for (int i = 0; i < 500 && metric(rw, url_line) < at_least; i++)
+		usleep(20000);
+	assert_true(metric(rw, url_line) >= at_least);
+}
+
+/* Live reconfiguration (rw_set_dests): a URL that stays keeps its queue when
+ * its settings change, a removed one disappears, one added back finds its
+ * queue on disk. The receivers are a closed port: nothing is ever sent. */
+static void test_set_dests_keeps_queues(void **state)
+{
+	char err[300], dir[] = "/tmp/k8smon-rw-live.XXXXXX";
+	struct rw_dest a = { .url = "http://127.0.0.1:1/a" }, b = { .url = "http://127.0.0.1:1/b" };
+	struct rw_dest two[2];
+	struct rw *rw;
+	double qa;
+
+	(void)state;
+	assert_int_equal(dl_curl_load(err, sizeof(err)), 0);
+	assert_int_equal(dl_snappy_load(err, sizeof(err)), 0);
+	assert_non_null(mkdtemp(dir));
+	rw = rw_start(&(struct rw_opts){ .dests = &a, .ndests = 1, .tmp_data_path = dir, .max_disk_per_url = 1 << 20,
+				       .interval_ms = 50, .send_timeout_ms = 1000, .retry_min_ms = 60000,
+				       .node_name = "n", .render = fixed_render }, err, sizeof(err));
+	assert_non_null(rw);
+	wait_blocks(rw, "k8smon_remotewrite_queue_blocks{url=\"http://127.0.0.1:1/a\"} ", 3);
+	/* Same URL, new settings: a new sender, the same queue. */
+	a.headers = "X-A: 1";
+	a.headers_len = sizeof("X-A: 1");
+	two[0] = a;
+	two[1] = b;
+	qa = metric(rw, "k8smon_remotewrite_queue_blocks{url=\"http://127.0.0.1:1/a\"} ");
+	assert_int_equal(rw_set_dests(rw, two, 2, err, sizeof(err)), 0);
+	assert_true(metric(rw, "k8smon_remotewrite_queue_blocks{url=\"http://127.0.0.1:1/a\"} ") >= qa);
+	wait_blocks(rw, "k8smon_remotewrite_queue_blocks{url=\"http://127.0.0.1:1/b\"} ", 2);
+	/* a removed: gone from the metrics; b keeps going. */
+	assert_int_equal(rw_set_dests(rw, &b, 1, err, sizeof(err)), 0);
+	assert_true(metric(rw, "k8smon_remotewrite_queue_blocks{url=\"http://127.0.0.1:1/a\"} ") < 0);
+	qa = metric(rw, "k8smon_remotewrite_queue_blocks{url=\"http://127.0.0.1:1/b\"} ");
+	wait_blocks(rw, "k8smon_remotewrite_queue_blocks{url=\"http://127.0.0.1:1/b\"} ", qa + 1);
+	/* a back: its blocks on disk are queued again. */
+	two[0] = b;
+	two[1] = a;
+	assert_int_equal(rw_set_dests(rw, two, 2, err, sizeof(err)), 0);
+	assert_true(metric(rw, "k8smon_remotewrite_queue_blocks{url=\"http://127.0.0.1:1/a\"} ") >= 3);
+	/* A destination whose queue cannot be opened (a file where its
+	 * directory goes, <path>/<FNV-1a of the URL>) is left out with the
+	 * reason; the others stay. */
+	{
+		struct rw_dest c = { .url = "http://127.0.0.1:1/c" };
+		uint64_t h = 1469598103934665603ull;
+		char qpath[300];
+		FILE *f;
+
+		for (const char *p = c.url; *p; p++)
+			h = (h ^ (unsigned char)*p) * 1099511628211ull;
+		snprintf(qpath, sizeof(qpath), "%s/%016llx", dir, (unsigned long long)h);
+		f = fopen(qpath, "w");
+		assert_non_null(f);
+		fclose(f);
+		two[1] = c;
+		assert_int_equal(rw_set_dests(rw, two, 2, err, sizeof(err)), KM_EIO);
+		assert_non_null(strstr(err, "http://127.0.0.1:1/c"));
+		assert_true(metric(rw, "k8smon_remotewrite_queue_blocks{url=\"http://127.0.0.1:1/b\"} ") >= 0);
+		assert_true(metric(rw, "k8smon_remotewrite_queue_blocks{url=\"http://127.0.0.1:1/c\"} ") < 0);
+		/* a, not listed this time, is gone again. */
+		assert_true(metric(rw, "k8smon_remotewrite_queue_blocks{url=\"http://127.0.0.1:1/a\"} ") < 0);
+	}
+	assert_int_equal(rw_set_dests(rw, NULL, 0, err, sizeof(err)), 0);
+	assert_true(metric(rw, "k8smon_remotewrite_queue_blocks{") < 0);
+	rw_stop(rw);
+	/* In memory (no tmpDataPath) the queue is the same object, not files
+	 * read again: a changed destination must keep it. */
+	a.headers = NULL;
+	a.headers_len = 0;
+	rw = rw_start(&(struct rw_opts){ .dests = &a, .ndests = 1, .tmp_data_path = "", .max_disk_per_url = 1 << 20,
+				       .interval_ms = 50, .send_timeout_ms = 1000, .retry_min_ms = 60000,
+				       .node_name = "n", .render = fixed_render }, err, sizeof(err));
+	assert_non_null(rw);
+	wait_blocks(rw, "k8smon_remotewrite_queue_blocks{url=\"http://127.0.0.1:1/a\"} ", 3);
+	qa = metric(rw, "k8smon_remotewrite_queue_blocks{url=\"http://127.0.0.1:1/a\"} ");
+	a.proto = RW_PROTO_PROMETHEUS;
+	assert_int_equal(rw_set_dests(rw, &a, 1, err, sizeof(err)), 0);
+	assert_true(metric(rw, "k8smon_remotewrite_queue_blocks{url=\"http://127.0.0.1:1/a\"} ") >= qa);
+	rw_stop(rw);
+	{
+		char cmd[200];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		assert_int_equal(system(cmd), 0);
+	}
+}
+
+/* K8sMonitor spec.remoteWrite: each bad entry is refused with its field path. */
+static void test_monitor_remote_write_check(void **state)
+{
+	static const struct {
+		const char *json, *want;
+	} cases[] = {
+		{ "[{\"url\":\"https://a/w\",\"basicAuth\":{\"username\":{\"name\":\"s\",\"key\":\"u\"},"
+		  "\"password\":{\"name\":\"s\",\"key\":\"p\"}},\"tlsConfig\":{\"ca\":{\"name\":\"t\",\"key\":\"ca\"}},"
+		  "\"headers\":{\"X-A\":\"1\"},\"protocol\":\"victoriametrics\"},{\"url\":\"http://b/w\"}]", NULL },
+		{ "[{\"url\":\"ftp://a\"}]", "spec.remoteWrite[0].url" },
+		{ "[{\"url\":\"http://a\"},{\"url\":\"http://a\"}]", "spec.remoteWrite[1].url: also in spec.remoteWrite[0]" },
+		{ "[{\"url\":\"http://a\",\"protocol\":\"influx\"}]", "spec.remoteWrite[0].protocol" },
+		{ "[{\"url\":\"http://a\",\"bearerTokenSecret\":{\"name\":\"s\"}}]", "spec.remoteWrite[0].bearerTokenSecret" },
+		{ "[{\"url\":\"http://a\",\"bearerTokenSecret\":{\"name\":\"s\",\"key\":\"t\"},\"basicAuth\":{\"username\":"
+		  "{\"name\":\"s\",\"key\":\"u\"},\"password\":{\"name\":\"s\",\"key\":\"p\"}}}]", "exclusive" },
+		{ "[{\"url\":\"http://a\",\"basicAuth\":{\"username\":{\"name\":\"s\",\"key\":\"u\"}}}]", "spec.remoteWrite[0].basicAuth" },
+		{ "[{\"url\":\"https://a\",\"tlsConfig\":{\"cert\":{\"name\":\"c\",\"key\":\"k\"}}}]", "spec.remoteWrite[0].tlsConfig: cert and keySecret" },
+		{ "[{\"url\":\"http://a\",\"headers\":{\"Host\":\"x\"}}]", "spec.remoteWrite[0].headers: header Host" },
+		{ "[{\"url\":\"http://a\",\"headers\":{\"X-A\":\"1^^X-B:2\"}}]", "spec.remoteWrite[0].headers.X-A" },
+		{ "[{\"url\":\"http://a\",\"headers\":{\"X-A\":\"1\\r\\nEvil: 1\"}}]", "line break" },
+		{ "{\"url\":\"http://a\"}", "spec.remoteWrite: want a list" },
+	};
+	char err[300];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *v = json_loads(cases[i].json, 0, NULL);
+
+		assert_non_null(v);
+		err[0] = '\0';
+		if (!cases[i].want) {
+			assert_int_equal(config_check_remote_write(v, err, sizeof(err)), 0);
+		} else {
+			assert_int_equal(config_check_remote_write(v, err, sizeof(err)), KM_EINVAL);
+			if (!strstr(err, cases[i].want))
+				fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err, cases[i].want);
+		}
+		json_decref(v);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -430,6 +733,12 @@ int main(void)
 		cmocka_unit_test(test_queue_cap_drops_oldest),
 		cmocka_unit_test(test_flags_helpers),
 		cmocka_unit_test(test_flags_remote_write),
+		cmocka_unit_test(test_headers_parse),
+		cmocka_unit_test(test_dest_check_copy_equal),
+		cmocka_unit_test(test_flags_per_url),
+		cmocka_unit_test(test_zstd_round_trip),
+		cmocka_unit_test(test_set_dests_keeps_queues),
+		cmocka_unit_test(test_monitor_remote_write_check),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
