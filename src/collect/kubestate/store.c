@@ -5,9 +5,10 @@
  *   struct ks_obj | uint32_t off[nfamilies + 1] | key | text
  * text = the object's escaped default labels (0..off[0]) followed by one
  * segment per family: off[i]..off[i+1] is family i's lines, each stored
- * without its "name{default-labels" prefix (ks_render_object). A scrape
- * writes all objects' lines of one family contiguously, putting the prefix
- * back, without re-rendering anything. */
+ * without its "name{default-labels" prefix (ks_render_object) and coded
+ * (textcode.h: label names and "\"} " as one or two bytes, a third less
+ * memory). A scrape writes all objects' lines of one family contiguously,
+ * putting the prefix back and decoding, without re-rendering anything. */
 #include "collect/kubestate/ks_internal.h"
 
 #include <pthread.h>
@@ -17,6 +18,7 @@
 
 #include "base/err.h"
 #include "base/hash.h"
+#include "collect/kubestate/textcode.h"
 
 struct ks_obj {
 	struct ks_obj *next;
@@ -41,6 +43,7 @@ struct ks_table {
 struct ks_store {
 	pthread_rwlock_t lock;
 	struct ks_table t[KS_KIND_COUNT];
+	struct ks_tc_dict dict; /* label names of the coded segments */
 	/* Totals over every upsert (any thread). */
 	_Atomic uint64_t drops_value_length, drops_label_count, drops_bad_quantity, render_errors;
 };
@@ -119,6 +122,11 @@ struct ks_store *ks_store_new(void)
 		free(s);
 		return NULL;
 	}
+	if (ks_tc_dict_init(&s->dict)) {
+		pthread_rwlock_destroy(&s->lock);
+		free(s);
+		return NULL;
+	}
 	return s;
 }
 
@@ -146,6 +154,7 @@ void ks_store_free(struct ks_store *s)
 		free(s->t[k].buckets);
 	}
 	pthread_rwlock_destroy(&s->lock);
+	ks_tc_dict_fini(&s->dict);
 	free(s);
 }
 
@@ -206,11 +215,30 @@ static int grow(struct ks_table *t)
 	return 0;
 }
 
+/* Codes each family segment of text into out (the default labels, the
+ * prefix of every line, stay plain) and moves off[] to the coded text. */
+static int encode_segments(struct ks_store *s, const struct buf *text, uint32_t *off,
+			   size_t nfam, struct buf *out)
+{
+	uint32_t from = off[0];
+	int rc = buf_add(out, text->data ? text->data : "", off[0]);
+
+	for (size_t i = 0; i < nfam && !rc; i++) {
+		uint32_t to = off[i + 1];
+		off[i] = (uint32_t)out->len;
+		if (to > from)
+			rc = ks_tc_encode(&s->dict, text->data + from, to - from, out);
+		from = to;
+	}
+	off[nfam] = (uint32_t)out->len;
+	return rc;
+}
+
 int ks_store_upsert(struct ks_store *s, enum ks_kind kind, const json_t *obj,
 		    const struct ks_opts *opts)
 {
 	size_t nfam, nslen, size;
-	struct buf key, text;
+	struct buf key, text, coded;
 	uint32_t *off = NULL;
 	struct ks_obj *o = NULL, **pp;
 	struct ks_label_drops drops = { 0 };
@@ -222,6 +250,7 @@ int ks_store_upsert(struct ks_store *s, enum ks_kind kind, const json_t *obj,
 	nfam = obj_nfam(kind);
 	buf_init(&key, 4096);
 	buf_init(&text, KS_RENDER_CAP);
+	buf_init(&coded, 2 * KS_RENDER_CAP);
 	rc = make_key(&key, kind, ks_str(obj, "metadata.namespace"), ks_str(obj, "metadata.name"),
 		      &nslen);
 	if (rc)
@@ -241,7 +270,10 @@ int ks_store_upsert(struct ks_store *s, enum ks_kind kind, const json_t *obj,
 		atomic_fetch_add(&s->render_errors, 1);
 		goto out;
 	}
-	size = sizeof(*o) + sizeof(uint32_t) * (nfam + 1) + key.len + 1 + text.len;
+	rc = encode_segments(s, &text, off, nfam, &coded);
+	if (rc)
+		goto out;
+	size = sizeof(*o) + sizeof(uint32_t) * (nfam + 1) + key.len + 1 + coded.len;
 	o = malloc(size);
 	if (!o) {
 		rc = KM_ENOMEM;
@@ -251,12 +283,12 @@ int ks_store_upsert(struct ks_store *s, enum ks_kind kind, const json_t *obj,
 	o->hash = hash32(buf_cstr(&key), key.len);
 	o->keylen = (uint32_t)key.len;
 	o->nslen = (uint32_t)nslen;
-	o->textlen = (uint32_t)text.len;
+	o->textlen = (uint32_t)coded.len;
 	atomic_init(&o->refs, 1);
 	memcpy(obj_off(o), off, sizeof(uint32_t) * (nfam + 1));
 	memcpy(obj_key(o, kind), buf_cstr(&key), key.len + 1);
-	if (text.len)
-		memcpy(obj_text(o, kind), text.data, text.len);
+	if (coded.len)
+		memcpy(obj_text(o, kind), coded.data, coded.len);
 
 	t = &s->t[kind];
 	pthread_rwlock_wrlock(&s->lock);
@@ -287,6 +319,7 @@ out:
 	free(off);
 	buf_fini(&key);
 	buf_fini(&text);
+	buf_fini(&coded);
 	return rc;
 }
 
@@ -406,24 +439,24 @@ static bool family_enabled(const struct ks_filter *f, const char *name)
  * one step up front. */
 #define KS_SEGMENT_RESERVE_MAX (256u << 10)
 
-/* Appends text[from..to) (whole lines) with "name{" and the default labels
- * text[0..baselen) in front of each line. One reservation per segment, then
- * plain copies: this loop is the whole cost of a scrape. */
-static int write_segment(struct buf *out, const char *name, const char *text, uint32_t baselen,
-			 uint32_t from, uint32_t to)
+/* Appends text[from..to) (whole coded lines) decoded, with "name{" and the
+ * default labels text[0..baselen) in front of each line. This loop is the
+ * whole cost of a scrape. */
+static int write_segment(struct buf *out, const struct ks_tc_names *nm, const char *name,
+			 const char *text, uint32_t baselen, uint32_t from, uint32_t to)
 {
 	size_t namelen = strlen(name), len = (size_t)(to - from), per = namelen + 1 + baselen;
-	size_t need = len + len / 4 * per, pos;
+	size_t need = 2 * len + len / 4 * per, pos;
 	const char *p = text + from, *end = text + to;
 	int rc;
 
 	if (len == 0)
 		return 0;
-	/* A rendered line is at least "} 1\n", so len / 4 lines at most:
-	 * reserving for that bound spares counting the lines with a memchr
-	 * pass over the (cache-cold) segment. The loop still checks the room
-	 * per line, so memory safety does not rest on that bound; a huge
-	 * segment, or one whose bound passes the cap, grows line by line. */
+	/* A coded line decodes to about 1.5 times its bytes and is at least
+	 * "} 1\n": reserving for that up front spares most growth checks
+	 * failing below. Each line still checks its room (its worst case
+	 * first, its exact decoded length when that does not fit), so memory
+	 * safety does not rest on this estimate. */
 	if (need <= KS_SEGMENT_RESERVE_MAX) {
 		rc = buf_reserve(out, need);
 		if (rc && rc != KM_ETOOBIG)
@@ -434,11 +467,14 @@ static int write_segment(struct buf *out, const char *name, const char *text, ui
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
 		char *w;
-		if (out->alloc - pos <= per + n) {
-			out->len = pos;
-			rc = buf_reserve(out, per + n);
-			if (rc)
-				return rc;
+		if (out->alloc - pos <= per + n * KS_TC_EXPAND_MAX) {
+			size_t exact = per + ks_tc_decoded_len(nm, p, n);
+			if (out->alloc - pos <= exact) {
+				out->len = pos;
+				rc = buf_reserve(out, exact);
+				if (rc)
+					return rc;
+			}
 		}
 		w = out->data + pos;
 		memcpy(w, name, namelen);
@@ -446,8 +482,7 @@ static int write_segment(struct buf *out, const char *name, const char *text, ui
 		*w++ = '{';
 		memcpy(w, text, baselen);
 		w += baselen;
-		memcpy(w, p, n);
-		pos += per + n;
+		pos += per + ks_tc_decode(nm, p, n, w);
 		p += n;
 	}
 	out->len = pos;
@@ -477,7 +512,8 @@ static int write_kind(struct ks_store *s, enum ks_kind kind, const struct ks_fil
 			for (struct ks_obj *o = t->buckets[b]; o && !rc; o = o->next) {
 				uint32_t *off = obj_off(o);
 				if (off[i + 1] > off[i] && visible(f, kind, o))
-					rc = write_segment(out, fam->name, obj_text(o, kind), off[0],
+					rc = write_segment(out, &s->dict.names, fam->name,
+							   obj_text(o, kind), off[0],
 							   off[i], off[i + 1]);
 			}
 		}
@@ -529,6 +565,9 @@ struct ks_snap {
 	 * terminated reasons, labels without an allowlist); a family pass over
 	 * 100k objects only to find nothing costs as much as one that writes. */
 	uint64_t used[KS_KIND_COUNT];
+	/* The store's code names when the snapshot was taken: every pinned
+	 * object was coded with these, and the cursor may outlive the store. */
+	struct ks_tc_names names;
 };
 
 /* Marks the families in which o has lines. */
@@ -611,6 +650,7 @@ static int snapshot(struct ks_store *s, const struct ks_filter *f, struct ks_cur
 		}
 	}
 	sn->start[KS_KIND_COUNT] = n;
+	ks_tc_names_copy(&s->dict, &sn->names);
 	pthread_rwlock_unlock(&s->lock);
 	c->snap = sn;
 	return 0;
@@ -690,8 +730,8 @@ int ks_store_write_next(struct ks_store *s, struct ks_cursor *c, const struct ks
 				continue;
 			if (out->len - mark >= budget)
 				return KS_WRITE_MORE;
-			rc = write_segment(out, fam->name, e->text, e->baselen, off[c->family],
-					   off[c->family + 1]);
+			rc = write_segment(out, &sn->names, fam->name, e->text, e->baselen,
+					   off[c->family], off[c->family + 1]);
 			if (rc)
 				goto fail;
 		}

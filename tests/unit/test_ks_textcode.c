@@ -1,0 +1,213 @@
+/* The kube-state store's line code (src/collect/kubestate/textcode.c):
+ * lossless on any bytes (code look-alikes, names at and past the limits, a
+ * full name table, "\"} " and ",x=\"" inside values), line ends preserved,
+ * a third smaller on real lines; and through the store: an object's
+ * exposition is what ks_render_object renders, byte for byte. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "base/err.h"
+#include "collect/kubestate/ks_internal.h"
+#include "collect/kubestate/textcode.h"
+
+static size_t count_nl(const char *p, size_t n)
+{
+	size_t c = 0;
+
+	for (size_t i = 0; i < n; i++)
+		c += p[i] == '\n';
+	return c;
+}
+
+/* Codes in[0..n), checks decode == in and the line count; returns the coded
+ * length. */
+static size_t roundtrip(struct ks_tc_dict *d, const char *in, size_t n)
+{
+	struct buf out;
+	struct ks_tc_names nm;
+	char *dec;
+	size_t len, got;
+
+	buf_init(&out, 1u << 20);
+	assert_int_equal(ks_tc_encode(d, in, n, &out), 0);
+	ks_tc_names_copy(d, &nm);
+	len = ks_tc_decoded_len(&nm, out.data ? out.data : "", out.len);
+	assert_int_equal(len, n);
+	dec = malloc(len + 1);
+	assert_non_null(dec);
+	got = ks_tc_decode(&nm, out.data ? out.data : "", out.len, dec);
+	assert_int_equal(got, n);
+	assert_memory_equal(dec, in, n);
+	/* a name byte is never '\n': memchr still finds the line ends */
+	assert_int_equal(count_nl(out.data ? out.data : "", out.len), count_nl(in, n));
+	free(dec);
+	got = out.len;
+	buf_fini(&out);
+	return got;
+}
+
+#define RT(d, s) roundtrip(d, s, sizeof(s) - 1)
+
+static void test_roundtrip(void **state)
+{
+	struct ks_tc_dict d;
+	char name62[80], name63[80], bytes[256];
+
+	(void)state;
+	assert_int_equal(ks_tc_dict_init(&d), 0);
+	RT(&d, "");
+	RT(&d, "} 1\n");
+	RT(&d, ",container=\"app\",resource=\"cpu\",unit=\"core\"} 0.1\n");
+	/* look-alikes inside a value (escaped quotes as the renderer writes them) */
+	RT(&d, ",a=\"x\\\",b=\\\"y\\\"} \",c=\"\"} 1\n,a=\"\"} 0\n");
+	/* raw code bytes and NUL in values */
+	roundtrip(&d, ",a=\"\x01\x02\x03\x00\x01\"} 1\n", 16);
+	/* not names: empty, no quote, cut at the end, a '"' or ',' at the end */
+	RT(&d, ",=\"x\"} 1\n,a=x} 1\n,bad-name=\"v\"} 1\n,abc=");
+	RT(&d, "\"");
+	RT(&d, ",");
+	RT(&d, "\",");
+	RT(&d, "\"}");
+	/* names at and past KS_TC_NAME_MAX */
+	memset(name62, 'n', 62);
+	memcpy(name62 + 62, "=\"v\"} 1\n", 9);
+	memset(name63, 'm', 63);
+	memcpy(name63 + 63, "=\"v\"} 1\n", 9);
+	assert_true(RT(&d, ",x=\"v\"} 1\n") < 10);
+	/* no leading ',': not a label, only the "\"} " is coded */
+	assert_int_equal(roundtrip(&d, name62, strlen(name62)), strlen(name62) - 2);
+	{
+		char line[90];
+		line[0] = ',';
+		memcpy(line + 1, name62, strlen(name62) + 1);
+		assert_true(roundtrip(&d, line, strlen(line)) < strlen(line) - 60);
+		memcpy(line + 1, name63, strlen(name63) + 1);
+		assert_true(roundtrip(&d, line, strlen(line)) >= strlen(line) - 3); /* plain */
+	}
+	/* every byte value */
+	for (int i = 0; i < 256; i++)
+		bytes[i] = (char)i;
+	roundtrip(&d, bytes, sizeof(bytes));
+	ks_tc_dict_fini(&d);
+}
+
+/* Past KS_TC_NAMES names the rest stay plain, and all still round-trip;
+ * names 6 and 7 sit on both sides of the byte '\n'. */
+static void test_table_full(void **state)
+{
+	struct ks_tc_dict d;
+	char line[64];
+
+	(void)state;
+	assert_int_equal(ks_tc_dict_init(&d), 0);
+	for (int i = 0; i < 300; i++) {
+		int n = snprintf(line, sizeof(line), ",label_%d=\"v\"} 1\n", i);
+		size_t coded = roundtrip(&d, line, (size_t)n);
+		if (i < KS_TC_NAMES)
+			assert_int_equal(coded, 2 + 1 + 1 + 2); /* code, v, close, "1\n" */
+		else
+			assert_int_equal(coded, (size_t)n - 2); /* only "\"} " coded */
+	}
+	/* the first names still decode after the table filled */
+	assert_int_equal(RT(&d, ",label_0=\"v\",label_6=\"w\",label_7=\"x\"} 1\n"), 12);
+	ks_tc_dict_fini(&d);
+}
+
+/* Real lines (a pod's container families): at least 30% smaller. */
+static void test_saves(void **state)
+{
+	static const char seg[] =
+		",container=\"app\",node=\"node-00074\",resource=\"cpu\",unit=\"core\"} 0.1\n"
+		",container=\"app\",node=\"node-00074\",resource=\"memory\",unit=\"byte\"} 1.34217728e+08\n"
+		",container=\"sidecar\",node=\"node-00074\",resource=\"cpu\",unit=\"core\"} 0.05\n"
+		",container=\"sidecar\",node=\"node-00074\",resource=\"memory\",unit=\"byte\"} 6.7108864e+07\n"
+		",key=\"node.kubernetes.io/not-ready\",operator=\"Exists\",effect=\"NoExecute\",toleration_seconds=\"300\"} 1\n"
+		",condition=\"true\"} 1\n,condition=\"false\"} 0\n,condition=\"unknown\"} 0\n";
+	struct ks_tc_dict d;
+	size_t coded;
+
+	(void)state;
+	assert_int_equal(ks_tc_dict_init(&d), 0);
+	coded = RT(&d, seg);
+	print_message("[ memory   ] coded %zu of %zu bytes (%.0f%%)\n", coded, sizeof(seg) - 1,
+		      100.0 * (double)coded / (double)(sizeof(seg) - 1));
+	assert_true(coded * 10 <= (sizeof(seg) - 1) * 7);
+	ks_tc_dict_fini(&d);
+}
+
+/* Through the store: every line ks_render_object renders for a pod whose
+ * container name holds code look-alikes is in ks_store_write's output, and
+ * the output has no other series lines. */
+static void test_store_output(void **state)
+{
+	const char *js =
+		"{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"uid\":\"u\"},"
+		"\"spec\":{\"nodeName\":\"n1\",\"containers\":[{\"name\":\"c\\u0001\\u0002\\u0003\\\"},x=\\\"y\","
+		"\"image\":\"img\",\"resources\":{\"requests\":{\"cpu\":\"100m\"}}}]},"
+		"\"status\":{\"phase\":\"Running\",\"containerStatuses\":[{\"name\":\"c\\u0001\\u0002\\u0003\\\"},x=\\\"y\","
+		"\"image\":\"img\",\"ready\":true,\"restartCount\":3,\"state\":{\"running\":{}}}]}}";
+	json_error_t err;
+	json_t *obj = json_loads(js, 0, &err);
+	struct ks_store *s = ks_store_new();
+	const struct ks_kind_def *k = &ks_kinds[KS_POD];
+	size_t nfam = *k->nfamilies, lines = 0, series = 0;
+	uint32_t *off = calloc(nfam + 1, sizeof(*off));
+	struct buf text, out;
+
+	(void)state;
+	assert_non_null(obj);
+	assert_non_null(s);
+	assert_non_null(off);
+	buf_init(&text, 1u << 20);
+	buf_init(&out, 1u << 24);
+	assert_int_equal(ks_render_object(KS_POD, obj, NULL, &text, off, NULL), 0);
+	assert_int_equal(ks_store_upsert(s, KS_POD, obj, NULL), 0);
+	assert_int_equal(ks_store_write(s, NULL, &out), 0);
+	for (size_t i = 0; i < nfam; i++) {
+		const char *p = text.data + off[i], *end = text.data + off[i + 1];
+		while (p < end) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			char want[4096];
+			int n;
+			assert_non_null(nl);
+			n = snprintf(want, sizeof(want), "\n%s{%.*s%.*s", k->families[i].name,
+				     (int)off[0], text.data, (int)(nl - p + 1), p);
+			assert_true(n > 0 && (size_t)n < sizeof(want));
+			if (!strstr(out.data, want))
+				fail_msg("missing line: %s", want + 1);
+			lines++;
+			p = nl + 1;
+		}
+	}
+	for (const char *p = out.data; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		series += *p != '#';
+		p = nl ? nl + 1 : NULL;
+	}
+	assert_true(lines > 10);
+	assert_int_equal(series, lines);
+	/* the look-alike container name went through the code */
+	assert_non_null(strstr(out.data, "container=\"c\x01\x02\x03\\\"},x=\\\"y\""));
+	buf_fini(&text);
+	buf_fini(&out);
+	free(off);
+	json_decref(obj);
+	ks_store_free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_table_full),
+		cmocka_unit_test(test_saves),
+		cmocka_unit_test(test_store_output),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
