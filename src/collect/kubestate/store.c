@@ -2,7 +2,9 @@
  * "namespace/name" (or "name" for cluster-scoped kinds).
  *
  * An object is one allocation:
- *   struct ks_obj | uint32_t off[nfamilies + 1] | key | text
+ *   struct ks_obj | off[nfamilies + 1] | key | text
+ * off[] is uint16_t when the text is shorter than 64 KiB (nearly every
+ * object: 94 bytes less per pod), else uint32_t (ks_obj.wide).
  * text = the object's escaped default labels (0..off[0]) followed by one
  * segment per family: off[i]..off[i+1] is family i's lines, each stored
  * without its "name{default-labels" prefix (ks_render_object) and coded
@@ -35,6 +37,7 @@ struct ks_obj {
 	uint32_t keylen;  /* bytes of key, without NUL */
 	uint32_t nslen;   /* bytes of the namespace prefix of key (0: none) */
 	uint32_t textlen;
+	bool wide;        /* off[] entries are uint32_t, not uint16_t */
 	/* References: 1 for the table while the object is stored, +1 per
 	 * streaming cursor whose snapshot holds it (ks_cursor). An object is
 	 * immutable once stored, so a snapshot needs no lock to read it. */
@@ -97,9 +100,29 @@ struct ks_store {
  * on the load of off[]; two thirds of a 100k-pod scrape). */
 #define KS_PREFETCH 8
 
-static uint32_t *obj_off(struct ks_obj *o)
+static const unsigned char *obj_off(const struct ks_obj *o)
 {
-	return (uint32_t *)(o + 1);
+	return (const unsigned char *)(o + 1);
+}
+
+static size_t off_width(const struct ks_obj *o)
+{
+	return o->wide ? sizeof(uint32_t) : sizeof(uint16_t);
+}
+
+/* off[i]: where family i's segment starts in the text (off[0]: the
+ * length of the default labels; off[nfamilies]: the text's end). */
+static uint32_t off_at(const struct ks_obj *o, size_t i)
+{
+	if (o->wide) {
+		uint32_t v;
+		memcpy(&v, obj_off(o) + i * sizeof(v), sizeof(v));
+		return v;
+	} else {
+		uint16_t v;
+		memcpy(&v, obj_off(o) + i * sizeof(v), sizeof(v));
+		return v;
+	}
 }
 
 static size_t obj_nfam(enum ks_kind kind)
@@ -109,7 +132,7 @@ static size_t obj_nfam(enum ks_kind kind)
 
 static char *obj_key(struct ks_obj *o, enum ks_kind kind)
 {
-	return (char *)(obj_off(o) + obj_nfam(kind) + 1);
+	return (char *)(o + 1) + off_width(o) * (obj_nfam(kind) + 1);
 }
 
 static char *obj_text(struct ks_obj *o, enum ks_kind kind)
@@ -119,14 +142,14 @@ static char *obj_text(struct ks_obj *o, enum ks_kind kind)
 
 static size_t obj_size(const struct ks_obj *o, enum ks_kind kind)
 {
-	return sizeof(*o) + sizeof(uint32_t) * (obj_nfam(kind) + 1) + o->keylen + 1 + o->textlen;
+	return sizeof(*o) + off_width(o) * (obj_nfam(kind) + 1) + o->keylen + 1 + o->textlen;
 }
 
 static struct ks_seg *seg_of(struct ks_obj *o, enum ks_kind kind, size_t family)
 {
 	struct ks_seg *g;
 
-	memcpy(&g, obj_text(o, kind) + obj_off(o)[family], sizeof(g));
+	memcpy(&g, obj_text(o, kind) + off_at(o, family), sizeof(g));
 	return g;
 }
 
@@ -483,6 +506,7 @@ int ks_store_upsert(struct ks_store *s, enum ks_kind kind, const json_t *obj,
 	size_t nfam, nslen, size;
 	struct buf key, text, coded;
 	uint64_t shared = 0;
+	bool wide;
 	uint32_t *off = NULL;
 	struct ks_obj *o = NULL, **pp;
 	struct ks_label_drops drops = { 0 };
@@ -517,7 +541,9 @@ int ks_store_upsert(struct ks_store *s, enum ks_kind kind, const json_t *obj,
 	rc = encode_segments(s, kind, &text, off, nfam, &coded, &shared);
 	if (rc)
 		goto out;
-	size = sizeof(*o) + sizeof(uint32_t) * (nfam + 1) + key.len + 1 + coded.len;
+	wide = coded.len > UINT16_MAX;
+	size = sizeof(*o) + (wide ? sizeof(uint32_t) : sizeof(uint16_t)) * (nfam + 1) + key.len +
+	       1 + coded.len;
 	o = malloc(size);
 	if (!o) {
 		release_shared(s->pool, coded.data, off, shared);
@@ -530,8 +556,17 @@ int ks_store_upsert(struct ks_store *s, enum ks_kind kind, const json_t *obj,
 	o->keylen = (uint32_t)key.len;
 	o->nslen = (uint32_t)nslen;
 	o->textlen = (uint32_t)coded.len;
+	o->wide = wide;
 	atomic_init(&o->refs, 1);
-	memcpy(obj_off(o), off, sizeof(uint32_t) * (nfam + 1));
+	for (size_t i = 0; i <= nfam; i++) {
+		unsigned char *w = (unsigned char *)(o + 1);
+		if (wide) {
+			memcpy(w + i * sizeof(uint32_t), &off[i], sizeof(uint32_t));
+		} else {
+			uint16_t v = (uint16_t)off[i];
+			memcpy(w + i * sizeof(v), &v, sizeof(v));
+		}
+	}
 	memcpy(obj_key(o, kind), buf_cstr(&key), key.len + 1);
 	if (coded.len)
 		memcpy(obj_text(o, kind), coded.data, coded.len);
@@ -688,14 +723,14 @@ static bool family_enabled(const struct ks_filter *f, const char *name)
 static const char *segment(struct ks_obj *o, uint64_t shared, const char *text, size_t family,
 			   size_t *len)
 {
-	const uint32_t *off = obj_off(o);
+	uint32_t from = off_at(o, family);
 	struct ks_seg *g;
 
 	if (family >= 64 || !(shared >> family & 1)) {
-		*len = off[family + 1] - off[family];
-		return text + off[family];
+		*len = off_at(o, family + 1) - from;
+		return text + from;
 	}
-	memcpy(&g, text + off[family], sizeof(g));
+	memcpy(&g, text + from, sizeof(g));
 	*len = g->len;
 	return seg_bytes(g);
 }
@@ -775,14 +810,13 @@ static int write_kind(struct ks_store *s, enum ks_kind kind, const struct ks_fil
 		rc = expo_family(out, fam->name, fam->help, fam->type);
 		for (size_t b = 0; b < t->nbuckets && !rc; b++) {
 			for (struct ks_obj *o = t->buckets[b]; o && !rc; o = o->next) {
-				uint32_t *off = obj_off(o);
 				const char *seg;
 				size_t len;
-				if (off[i + 1] <= off[i] || !visible(f, kind, o))
+				if (off_at(o, i + 1) <= off_at(o, i) || !visible(f, kind, o))
 					continue;
 				seg = segment(o, o->shared, obj_text(o, kind), i, &len);
 				rc = write_segment(out, &s->dict.names, fam->name,
-						   obj_text(o, kind), off[0], seg, len);
+						   obj_text(o, kind), off_at(o, 0), seg, len);
 			}
 		}
 	}
@@ -844,11 +878,10 @@ struct ks_snap {
 static uint64_t families_used(struct ks_obj *o, enum ks_kind kind)
 {
 	size_t nfam = obj_nfam(kind);
-	const uint32_t *off = obj_off(o);
 	uint64_t used = 0;
 
 	for (size_t i = 0; i < nfam && i < 64; i++)
-		if (off[i + 1] > off[i])
+		if (off_at(o, i + 1) > off_at(o, i))
 			used |= 1ull << i;
 	return used;
 }
@@ -919,7 +952,7 @@ static int snapshot(struct ks_store *s, const struct ks_filter *f, struct ks_cur
 				atomic_fetch_add_explicit(&o->refs, 1, memory_order_relaxed);
 				sn->used[k] |= families_used(o, (enum ks_kind)k);
 				sn->objs[n++] = (struct ks_snap_obj){ o, obj_text(o, (enum ks_kind)k),
-								      o->shared, obj_off(o)[0] };
+								      o->shared, off_at(o, 0) };
 			}
 		}
 	}
@@ -938,13 +971,14 @@ static inline __attribute__((always_inline)) void
 prefetch_ahead(const struct ks_snap_obj *objs, size_t n, size_t i, size_t family)
 {
 	if (i + 2 * KS_PREFETCH < n)
-		__builtin_prefetch(obj_off(objs[i + 2 * KS_PREFETCH].o) + family);
+		__builtin_prefetch(obj_off(objs[i + 2 * KS_PREFETCH].o) +
+				   family * sizeof(uint16_t));
 	if (i + KS_PREFETCH < n) {
 		const struct ks_snap_obj *e = &objs[i + KS_PREFETCH];
-		const uint32_t *off = obj_off(e->o);
-		if (off[family + 1] > off[family]) {
+		uint32_t from = off_at(e->o, family);
+		if (off_at(e->o, family + 1) > from) {
 			__builtin_prefetch(e->text);
-			__builtin_prefetch(e->text + off[family]);
+			__builtin_prefetch(e->text + from);
 		}
 	}
 }
@@ -1000,11 +1034,10 @@ int ks_store_write_next(struct ks_store *s, struct ks_cursor *c, const struct ks
 			c->index = n; /* HELP/TYPE only, as for a family without series */
 		for (; c->index < n; c->index++) {
 			const struct ks_snap_obj *e = &sn->objs[from + c->index];
-			uint32_t *off = obj_off(e->o);
 			const char *seg;
 			size_t len;
 			prefetch_ahead(sn->objs + from, n, c->index, c->family);
-			if (off[c->family + 1] <= off[c->family])
+			if (off_at(e->o, c->family + 1) <= off_at(e->o, c->family))
 				continue;
 			if (out->len - mark >= budget)
 				return KS_WRITE_MORE;
