@@ -62,6 +62,15 @@ int main(int argc, char **argv)
 	 * (about 0.3 MiB of peak RSS, bench/node.sh). Before threads start. */
 	if (!f.kubernetes)
 		mallopt(M_ARENA_MAX, 1);
+	/* Kubernetes mode: blocks of 256 KiB and up (LIST page bodies, a
+	 * kube-state scrape's snapshot of 32 B per object, 4 MiB at 100k
+	 * pods) always come from mmap and go back to the system when freed.
+	 * glibc's default raises its threshold past any mmap'd block freed,
+	 * after which they come from a thread's arena and stay resident:
+	 * bench/kube_state.sh at 100k pods, RSS after 6 scrapes 254 -> 239
+	 * MiB (BENCHMARKS.md, kube-state collector). */
+	else
+		mallopt(M_MMAP_THRESHOLD, 256 << 10);
 
 	/* Only Kubernetes mode uses libcurl (API client, TokenReview, app
 	 * scraper, all on the kube loop), so only it loads the library (and
