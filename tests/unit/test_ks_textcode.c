@@ -70,7 +70,10 @@ static void test_roundtrip(void **state)
 	/* look-alikes inside a value (escaped quotes as the renderer writes them) */
 	RT(&d, ",a=\"x\\\",b=\\\"y\\\"} \",c=\"\"} 1\n,a=\"\"} 0\n");
 	/* raw code bytes and NUL in values */
-	roundtrip(&d, ",a=\"\x01\x02\x03\x00\x01\"} 1\n", 16);
+	{
+		static const char raw[] = ",a=\"\x01\x02\x03\x00\x01\"} 1\n";
+		roundtrip(&d, raw, sizeof(raw) - 1);
+	}
 	/* not names: empty, no quote, cut at the end, a '"' or ',' at the end */
 	RT(&d, ",=\"x\"} 1\n,a=x} 1\n,bad-name=\"v\"} 1\n,abc=");
 	RT(&d, "\"");
