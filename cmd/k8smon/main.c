@@ -64,13 +64,15 @@ int main(int argc, char **argv)
 	if (!f.kubernetes)
 		mallopt(M_ARENA_MAX, 1);
 	/* Kubernetes mode keeps every application target's last scrape as one
-	 * block (tens of KiB to MiB), replaced at each scrape: from the heap,
-	 * the freed blocks left holes that stayed resident (1,000 targets x
-	 * 1,000 series: 157-177 MiB of RSS for 78 MiB of samples). At 64 KiB
-	 * and up each block is a mapping of its own, returned whole when
-	 * freed (118 MiB, same CPU; bench/scrape.sh, BENCHMARKS.md). Fixed,
-	 * not glibc's sliding threshold, which rises to the block size after
-	 * the first free and puts them back on the heap. */
+	 * block (tens of KiB to MiB), replaced at each scrape, and allocates
+	 * large transient blocks (LIST page bodies, a kube-state scrape's
+	 * snapshot: 4 MiB at 100k pods). From the heap, freed blocks left holes
+	 * that stayed resident (1,000 targets x 1,000 series: 157-177 MiB of RSS
+	 * for 78 MiB of samples; kube-state at 100k pods grew 15 MiB over six
+	 * scrapes). At 64 KiB and up each block is a mapping of its own,
+	 * returned whole when freed (bench/scrape.sh, bench/kube_state.sh,
+	 * BENCHMARKS.md). Fixed, not glibc's sliding threshold, which rises to
+	 * the block size after the first free and puts them back on the heap. */
 	else
 		mallopt(M_MMAP_THRESHOLD, 64 << 10);
 
