@@ -118,8 +118,10 @@ for i in range(n):
             done = done and at
         if done:
             break
-        if time.monotonic() - t0 > 10:
-            print(f"change {i} not visible after 10 s", file=sys.stderr)
+        # A correctness bound, not a latency one (latency is what this prints):
+        # under ASan on a loaded 2-core machine a change has taken over 10 s.
+        if time.monotonic() - t0 > 60:
+            print(f"change {i} not visible after 60 s", file=sys.stderr)
             sys.exit(1)
         time.sleep(0.002)
     lat.append((time.monotonic() - t0) * 1000)
