@@ -10,7 +10,7 @@
 #     by src/dl/curl.c under the SONAME of src/dl/curl.h) with everything it
 #     is linked against, and, with -remoteWrite.url, libsnappy (dlopen()ed by
 #     src/dl/snappy.c under DL_SNAPPY_SONAME) with libstdc++ and the rest it
-#     is linked against; each at the path ldd resolves it to, so the loader
+#     is linked against, and libzstd (src/dl/zstd.c); each at the path ldd resolves it to, so the loader
 #     finds it in its default directories without an ld.so.cache
 #   /etc/ssl/certs/ca-certificates.crt  (libcurl's default CA bundle on Debian)
 #   /etc/passwd, /etc/group (root and nobody/nogroup 65534), /etc/nsswitch.conf
@@ -24,16 +24,22 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CA=/etc/ssl/certs/ca-certificates.crt
 [ -x "$BIN" ] || { echo "rootfs: $BIN: no such executable (make bin/k8smon)" >&2; exit 1; }
 [ -r "$CA" ] || { echo "rootfs: $CA missing (apt-get install ca-certificates)" >&2; exit 1; }
-SONAME=$(sed -n 's/^#define DL_CURL_SONAME "\(.*\)"$/\1/p' "$ROOT/src/dl/curl.h")
-[ -n "$SONAME" ] || { echo "rootfs: DL_CURL_SONAME not found in src/dl/curl.h" >&2; exit 1; }
-CURL=$(ldconfig -p | awk -v s="$SONAME" '$1 == s && /x86-64|x86_64|aarch64|AArch64/ { print $NF; exit }')
-[ -n "$CURL" ] || CURL=$(ldconfig -p | awk -v s="$SONAME" '$1 == s { print $NF; exit }')
-[ -n "$CURL" ] || { echo "rootfs: $SONAME not found by ldconfig -p (apt-get install libcurl4)" >&2; exit 1; }
-SNAPPY_SONAME=$(sed -n 's/^#define DL_SNAPPY_SONAME "\(.*\)"$/\1/p' "$ROOT/src/dl/snappy.h")
-[ -n "$SNAPPY_SONAME" ] || { echo "rootfs: DL_SNAPPY_SONAME not found in src/dl/snappy.h" >&2; exit 1; }
-SNAPPY=$(ldconfig -p | awk -v s="$SNAPPY_SONAME" '$1 == s && /x86-64|x86_64|aarch64|AArch64/ { print $NF; exit }')
-[ -n "$SNAPPY" ] || SNAPPY=$(ldconfig -p | awk -v s="$SNAPPY_SONAME" '$1 == s { print $NF; exit }')
-[ -n "$SNAPPY" ] || { echo "rootfs: $SNAPPY_SONAME not found by ldconfig -p (apt-get install libsnappy1v5)" >&2; exit 1; }
+# dlopened HEADER MACRO PACKAGE: the path ldconfig gives the SONAME that
+# MACRO (in src/dl/HEADER) names, the host's architecture first.
+dlopened() {
+	so=$(sed -n "s/^#define $2 \"\(.*\)\"\$/\1/p" "$ROOT/src/dl/$1")
+	[ -n "$so" ] || { echo "rootfs: $2 not found in src/dl/$1" >&2; return 1; }
+	path=$(ldconfig -p | awk -v s="$so" '$1 == s && /x86-64|x86_64|aarch64|AArch64/ { print $NF; exit }')
+	[ -n "$path" ] || path=$(ldconfig -p | awk -v s="$so" '$1 == s { print $NF; exit }')
+	[ -n "$path" ] || { echo "rootfs: $so not found by ldconfig -p (apt-get install $3)" >&2; return 1; }
+	echo "$path"
+}
+CURL=$(dlopened curl.h DL_CURL_SONAME libcurl4)
+SNAPPY=$(dlopened snappy.h DL_SNAPPY_SONAME libsnappy1v5)
+# libzstd (VictoriaMetrics' remote-write protocol, src/dl/zstd.c) is also one
+# of libcurl's own libraries on Debian; named here so that the image does not
+# depend on that.
+ZSTD=$(dlopened zstd.h DL_ZSTD_SONAME libzstd1)
 
 # libs FILE: the absolute paths ldd resolves FILE's libraries (and the loader)
 # to; fails on a library ldd cannot find.
@@ -49,7 +55,7 @@ libs() {
 BIN_LIBS=$(libs "$BIN")
 CURL_LIBS=$(libs "$CURL")
 SNAPPY_LIBS=$(libs "$SNAPPY")
-LIBS=$(printf '%s\n' $BIN_LIBS "$CURL" $CURL_LIBS "$SNAPPY" $SNAPPY_LIBS | sort -u)
+LIBS=$(printf '%s\n' $BIN_LIBS "$CURL" $CURL_LIBS "$SNAPPY" "$ZSTD" $SNAPPY_LIBS | sort -u)
 
 rm -rf "$DEST"
 mkdir -p "$DEST/usr/bin" "$DEST/etc/ssl/certs" "$DEST/proc" "$DEST/sys" "$DEST/dev" "$DEST/tmp"
