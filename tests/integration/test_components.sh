@@ -138,4 +138,17 @@ printf 'token-three\n' >"$TMP/server-token"
 check "wrong token: kubelet up 0" until_ms 60000 "curl -s $U/metrics/kubelet | grep -q '^up{$KL,metrics_path=\"/metrics\".*} 0\$'"
 check "the API server, same token, also answers 401: up 0" until_ms 60000 \
 	"curl -s $U/metrics/apiserver | grep -q '^up{.*job=\"apiserver\".*} 0\$'"
+
+# spec.components, live (nginx style: new jobs built whole and swapped): a
+# K8sMonitor keeps the kubelet alone, then goes away (back to the flags).
+printf 'token-three\n' >"$TMP/agent-token"
+fake_ctl POST /objects '{"apiVersion":"k8smon.io/v1alpha1","kind":"K8sMonitor","metadata":{"name":"comp","uid":"comp-uid","generation":1,"creationTimestamp":"2026-01-01T00:00:00Z"},"spec":{"components":{"enabled":["kubelet"],"dropLists":false}}}' >/dev/null
+check "K8sMonitor spec.components.enabled [kubelet]: the other jobs leave /metrics/components" until_ms 60000 \
+	"curl -s $U/metrics/components >$TMP/c2.txt && grep -q '^up{.*job=\"kubelet\"' $TMP/c2.txt && ! grep -q 'job=\"kube-dns\"' $TMP/c2.txt && ! grep -q 'job=\"apiserver\"' $TMP/c2.txt"
+check "spec.components.dropLists false: kubelet_runtime_operations kept" until_ms 60000 \
+	"curl -s $U/metrics/kubelet | grep -q '^kubelet_runtime_operations{'"
+check "the change is logged as a components change" grep -q 'changed: .*components' "$TMP/agent.log"
+fake_ctl DELETE "/objects?resource=k8smonitors&name=comp" >/dev/null
+check "K8sMonitor deleted: the flags' jobs are back" until_ms 60000 \
+	"curl -s $U/metrics/components | grep -q 'job=\"kube-dns\"'"
 finish
