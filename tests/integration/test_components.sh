@@ -114,6 +114,14 @@ check "kube-proxy's partial samples are not served" sh -c "! curl -s $U/metrics/
 check "a failing component is logged with its URL and reason" sh -c \
 	"grep -q 'level=warn subsystem=scrape msg=\"http[s]*://127.0.0.1:[0-9]*/metrics: ' $TMP/agent.log"
 check "failure lines are rate-limited (similar lines suppressed)" until_ms 60000 "grep -q 'similar lines suppressed' $TMP/agent.log"
+check "self-metrics: the 403 counted in k8smon_components_scrape_errors_total{reason=\"http_status\"}" sh -c \
+	"curl -s $U/metrics/self | grep -q '^k8smon_components_scrape_errors_total{reason=\"http_status\"} [1-9]'"
+check "self-metrics: the 1M series counted as sample_limit" sh -c \
+	"curl -s $U/metrics/self | grep -q '^k8smon_components_scrape_errors_total{reason=\"sample_limit\"} [1-9]'"
+check "self-metrics: application scraping's own counters untouched" sh -c \
+	"curl -s $U/metrics/self | grep -q '^k8smon_scrape_errors_total{reason=\"http_status\"} 0\$'"
+check "self-metrics: component targets by health" sh -c \
+	"curl -s $U/metrics/self | grep -q '^k8smon_components_scrape_targets{health=\"down\"} [1-9]'"
 check "kubelet still up 1 meanwhile" sh -c "curl -s $U/metrics/kubelet | grep -q '^up{$KL,metrics_path=\"/metrics\".*} 1\$'"
 check "node collector still served" sh -c "curl -s $U/metrics/node | grep -q '^node_cpu_seconds_total'"
 
