@@ -70,7 +70,8 @@ A=$(free_port); U=http://127.0.0.1:$A
 	-components.kubelet.port=$P_KUBELET -components.kube-scheduler.port=$P_SCHED \
 	-components.kube-controller-manager.port=$P_CM -components.kube-proxy.port=$P_PROXY \
 	-components.coredns.port=$P_DNS >"$TMP/agent.log" 2>&1 &
-PIDS="$PIDS $!"
+AGENT=$!
+PIDS="$PIDS $AGENT"
 wait_http "$U/healthz" || { fail "agent did not start"; finish; }
 
 KL="endpoint=\"https-metrics\",instance=\"127.0.0.1:$P_KUBELET\",job=\"kubelet\""
@@ -159,4 +160,9 @@ check "the change is logged as a components change" grep -q 'changed: .*componen
 fake_ctl DELETE "/objects?resource=k8smonitors&name=comp" >/dev/null
 check "K8sMonitor deleted: the flags' jobs are back" until_ms 60000 \
 	"curl -s $U/metrics/components | grep -q 'job=\"kube-dns\"'"
+# A clean stop; under ASan (make asan: K8SMON_BIN=build-asan/k8smon) no
+# sanitizer report, leaks included.
+kill "$AGENT"; wait "$AGENT"; rc=$?
+check "agent stops cleanly on SIGTERM (exit $rc)" test "$rc" -eq 0
+check "no sanitizer report in the agent's log" sh -c "! grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error' $TMP/agent.log"
 finish
