@@ -77,6 +77,10 @@ wait_http "$U/healthz" || { fail "agent did not start"; finish; }
 KL="endpoint=\"https-metrics\",instance=\"127.0.0.1:$P_KUBELET\",job=\"kubelet\""
 check "kubelet /metrics scraped with kube-prometheus labels" until_ms 60000 \
 	"curl -s $U/metrics/kubelet | grep -qF 'kubelet_running_pods{$KL,metrics_path=\"/metrics\",namespace=\"kube-system\",node=\"n1\",service=\"kubelet\"} 7'"
+# Each path is a target of its own, first scraped at its own offset within
+# the interval: wait for all three before looking at them.
+check "all three kubelet paths scraped" until_ms 60000 \
+	"test \$(curl -s $U/metrics/kubelet | grep -c '^up{$KL,') -eq 3"
 check "kubelet_volume_stats_* kept with its own namespace (honorLabels)" sh -c \
 	"curl -s $U/metrics/kubelet | grep -qF 'kubelet_volume_stats_used_bytes{namespace=\"app\",persistentvolumeclaim=\"data\",$KL,metrics_path=\"/metrics\",node=\"n1\",service=\"kubelet\"} 1024'"
 check "kubelet /metrics/probes with metrics_path" sh -c \
@@ -87,7 +91,7 @@ check "kubelet's /metrics/cadvisor is not scraped by default" sh -c \
 	"! grep -q ' /metrics/cadvisor ' $TMP/requests.log"
 check "kube-prometheus drop list: kubelet_runtime_operations dropped" sh -c \
 	"! curl -s $U/metrics/kubelet | grep -q '^kubelet_runtime_operations'"
-check "up 1 per kubelet metrics_path" sh -c \
+check "up 1 per kubelet metrics_path" until_ms 60000 \
 	"test \$(curl -s $U/metrics/kubelet | grep -c '^up{$KL,metrics_path=\"/metrics[a-z/]*\",namespace=\"kube-system\",node=\"n1\",service=\"kubelet\"} 1\$') -eq 3"
 check "scrape_samples_scraped for kubelet /metrics is 3 (before the drop list)" sh -c \
 	"curl -s $U/metrics/kubelet | grep -q '^scrape_samples_scraped{$KL,metrics_path=\"/metrics\",.*} 3\$'"
