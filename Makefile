@@ -74,7 +74,7 @@ OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
 # collector"). A file in the wrong list costs memory, never correctness.
 # (scrape/labels.c is not: the node collector checks names with it.)
 COLD_SRCS := $(filter-out src/scrape/labels.c,\
-	       $(filter src/kube/% src/scrape/% src/collect/kubestate/% src/dl/% src/remotewrite/%,$(SRCS))) \
+	       $(filter src/kube/% src/scrape/% src/collect/kubestate/% src/collect/components/% src/dl/% src/remotewrite/%,$(SRCS))) \
 	     src/agent/kube.c src/agent/rwconf.c src/collect/container/podmap.c
 HOT_OBJS  := $(filter-out $(COLD_SRCS:%.c=$(BUILD)/%.o),$(OBJS))
 COLD_OBJS := $(filter $(COLD_SRCS:%.c=$(BUILD)/%.o),$(OBJS))
@@ -154,6 +154,7 @@ asan: deps
 	@K8SMON_BIN=build-asan/k8smon sh tests/integration/test_remote_write.sh
 	@K8SMON_BIN=build-asan/k8smon sh tests/integration/test_remote_write_auth.sh
 	@K8SMON_BIN=build-asan/k8smon sh tests/integration/test_remote_write_monitor.sh
+	@K8SMON_BIN=build-asan/k8smon sh tests/integration/test_components.sh
 
 demo: deps bin/k8smon
 	@./tests/demo/demo.sh

@@ -12,13 +12,13 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "base/token.h"
 #include "dl/curl.h"
 #include "dl/snappy.h"
 #include "dl/zstd.h"
 #include "remotewrite/rw.h"
 
 #define RETRY_MAX_MS 60000
-#define TOKEN_MAX 16384
 #define RESP_KEEP 256   /* bytes of an error response kept for the log */
 
 struct rw_sender {
@@ -60,26 +60,6 @@ static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 	return atomic_load(&s->stop) ? 1 : 0;
 }
 
-/* The bearer token, re-read per request so a rotated token is used at once
- * (projected service-account tokens rotate hourly). */
-static int read_token(const char *path, char *dst, size_t n)
-{
-	FILE *f = fopen(path, "re");
-	size_t r;
-
-	if (!f)
-		return KM_EIO;
-	r = fread(dst, 1, n - 1, f);
-	fclose(f);
-	while (r && (dst[r - 1] == '\n' || dst[r - 1] == '\r' || dst[r - 1] == ' '))
-		r--;
-	dst[r] = '\0';
-	/* A line break inside would start a header of the file's choosing. */
-	if (!r || memchr(dst, '\n', r) || memchr(dst, '\r', r))
-		return KM_EINVAL;
-	return 0;
-}
-
 enum outcome { SENT, RETRY, DROP };
 
 /* Appends s to *h; false (list freed, *h NULL) when out of memory. */
@@ -96,10 +76,10 @@ static bool header(struct curl_slist **h, const char *s)
 	return true;
 }
 
-/* Reads a one-line secret file into dst (see read_token). */
+/* Reads a one-line secret file into dst (see token_read). */
 static int secret_file(const char *what, const char *path, char *dst, size_t n, char *why, size_t whylen)
 {
-	if (read_token(path, dst, n)) {
+	if (token_read(path, dst, n)) {
 		snprintf(why, whylen, "cannot read %s %s (empty, unreadable or not one line)", what, path);
 		return KM_EIO;
 	}

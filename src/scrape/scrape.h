@@ -71,6 +71,9 @@ struct scrape_opts {
 	const char *api_server;
 	/* Initial policy (copied); NULL = scrape_policy_default(). */
 	const struct scrape_policy *policy;
+	/* Prefix of the self-metric families (copied); NULL = "k8smon_scrape"
+	 * (a second manager needs its own: "k8smon_components_scrape"). */
+	const char *self_prefix;
 };
 
 struct scrape_mgr;
@@ -109,6 +112,24 @@ struct scrape_settings {
  * stopping (nothing applied). */
 int scrape_mgr_apply(struct scrape_mgr *m, const struct scrape_settings *s);
 
+/* Targets known without discovery (the built-in component jobs,
+ * src/collect/components/): each with the rule that carries its job's
+ * limits, metric relabelings and authentication. */
+struct scrape_static {
+	struct scrape_rule *rule;   /* reference */
+	struct disc_target *d;      /* owned; labels are final (no relabeling) */
+};
+
+/* Any thread: replaces the static targets by v (n entries). The manager
+ * takes v (malloc'd), its rule references and disc_targets in every case,
+ * also on error. Applied in call order on the scrape loop, next to the
+ * discovered targets: those with the same identity keep their state.
+ * 0, KM_EINVAL (m NULL), KM_ENOMEM or KM_EAGAIN (loop stopping). */
+int scrape_mgr_set_static(struct scrape_mgr *m, struct scrape_static *v, size_t n);
+/* Frees v (n entries) and what it holds (for callers that fail before
+ * handing it over). NULL is ok. */
+void scrape_static_free(struct scrape_static *v, size_t n);
+
 /* Any thread: an object of a role was added/changed or deleted (borrowed;
  * the manager takes its own reference). Applied in call order. */
 void scrape_mgr_upsert(struct scrape_mgr *m, enum scrape_role role, json_t *obj);
@@ -142,6 +163,9 @@ int scrape_mgr_write_apps(struct scrape_mgr *m, struct buf *out);
 #define SCRAPE_APPS_MORE 1
 struct scrape_apps_cursor;
 int scrape_apps_open(struct scrape_mgr *m, struct scrape_apps_cursor **c);
+/* The same, only the targets whose rule name starts with rule_prefix
+ * (NULL or "" = every target): the per-component paths. */
+int scrape_apps_open_for(struct scrape_mgr *m, const char *rule_prefix, struct scrape_apps_cursor **c);
 int scrape_apps_next(struct scrape_apps_cursor *c, struct buf *out, size_t budget);
 void scrape_apps_close(struct scrape_apps_cursor *c);
 /* Prometheus /api/v1/targets JSON, redacted: no discoveredLabels, and
@@ -150,7 +174,7 @@ int scrape_mgr_write_targets(struct scrape_mgr *m, struct buf *out);
 /* The same; full = with discoveredLabels and whole errors (/targets, for
  * the operator only: docs/security.md). */
 int scrape_mgr_write_targets_view(struct scrape_mgr *m, bool full, struct buf *out);
-/* k8smon_scrape_* self-metrics. */
+/* k8smon_scrape_* self-metrics (scrape_opts.self_prefix). */
 int scrape_mgr_write_self(struct scrape_mgr *m, struct buf *out);
 /* Number of targets the rule ns/name currently has on this agent. */
 size_t scrape_mgr_rule_targets(struct scrape_mgr *m, const char *ns, const char *name);

@@ -85,6 +85,7 @@ struct tstate {
 	struct buf out;             /* samples being rendered, after a blob header */
 	size_t out_hint;            /* rendered bytes of the last good scrape */
 	struct buf scratch;
+	struct curl_slist *hdrs;    /* this scrape's headers when its rule has a token, else NULL */
 	char *tlabels_text;         /* target labels rendered 'a="b",c="d"' */
 	size_t body_bytes;
 	uint64_t n_scraped, n_post;
@@ -149,6 +150,7 @@ struct scrape_mgr {
 	struct kube_loop *api_loop; /* the informers' loop (borrowed) */
 	struct kube_informers *informers;
 	char *node_name;
+	char *self_prefix;          /* of the self-metric families */
 	size_t body_max;
 	pthread_mutex_t lock;
 	/* The settings in effect (scrape_mgr_apply): loop thread only. */
@@ -169,6 +171,9 @@ struct scrape_mgr {
 	uint64_t recompute_timer;
 	bool stopping;
 	struct tset set;            /* loop thread writes; readers lock */
+	/* Targets given whole (scrape_mgr_set_static): loop thread only. */
+	struct scrape_static *statics;
+	size_t nstatics;
 	struct curl_slist *headers;
 	long conn_cache;            /* CURLMOPT_MAXCONNECTS set (loop thread) */
 	struct scrape_policy policy; /* loop thread */
