@@ -48,7 +48,8 @@ Control API (plain HTTP on 127.0.0.1:--control-port):
   GET  /requests                          -> {"count": {"COMPONENT PATH STATUS": n}, "log": [last 200]}
   POST /requests/reset
   POST /fault {"component": C | "*", "mode": M, ...}     mode, until the next fault on C:
-       ok        serve the fixture (default)
+       ok        serve the fixture (default); with "set": {"metric_name": value, ...} every
+                 sample of those names gets that value (labels and the rest as recorded)
        down      the listener is closed (connection refused); "ok" opens it again on
                  the same port
        slow      the reply never comes (the connection hangs until the mode changes or
@@ -196,6 +197,24 @@ def fixture(a, comp, path):
     return body, ctype
 
 
+def override(body, values):
+    """The fixture with the value of every sample of the named metrics replaced (the
+    recorded series and labels stay): a component in a state the recording did not
+    catch, e.g. a full volume or a crowded kubelet."""
+    out = []
+    for line in body.split(b"\n"):
+        if line and not line.startswith(b"#"):
+            end = line.find(b"{")
+            sp = line.find(b" ")
+            name = line[:end if 0 <= end < sp else sp].decode()
+            if name in values:
+                close = line.rfind(b"}")
+                head = line[:close + 1] if close > 0 else line[:sp]
+                line = head + b" " + str(values[name]).encode()
+        out.append(line)
+    return b"\n".join(out)
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fakecomp"
@@ -297,8 +316,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.reply(404, b"404 page not found\n", "text/plain; charset=utf-8")
             st.record(comp, path, 404, "no fixture")
             return
+        if m.get("set"):
+            body = override(body, m["set"])
         self.reply(200, body, ctype)
-        st.record(comp, path, 200)
+        st.record(comp, path, 200, "set" if m.get("set") else "")
 
     def stream(self, comp, path, m):
         """Large bodies are written in chunks, never held whole in memory."""

@@ -11,7 +11,8 @@
 #   kube-scheduler, kube-controller-manager, kube-apiserver, etcd: a real single-node
 #     cluster (tests/peers/cluster.sh with K8SMON_CLUSTER_SERVE=1) running a pod with a
 #     failing readiness probe and a local PersistentVolume (so that the kubelet has
-#     kubelet_volume_stats_* and prober series);
+#     kubelet_volume_stats_* and prober series), and an APIService whose Service does
+#     not exist (503s: apiserver_request_total{code="503"}, aggregator_unavailable_apiservice);
 #   kube-proxy (iptables mode) in a network namespace of its own, so that it does not
 #     program the host's iptables; it reaches the API server through relay.py;
 #   CoreDNS with the kubernetes plugin against the same API server, after a few
@@ -88,6 +89,25 @@ until kget /metrics | grep -q '^kubelet_volume_stats_capacity_bytes{' &&
 	kget /metrics/probes | grep -q '^prober_probe_total{'; do
 	i=$((i + 1)); [ $i -gt 300 ] && { echo "record.sh: no kubelet_volume_stats / prober series after 300 s" >&2; $K get pod,pvc -A >&2; exit 1; }
 	sleep 1
+done
+
+# An aggregated API whose Service does not exist: the API server answers its requests
+# with 503 (apiserver_request_total{code="503"}, the SLO burn-rate rules' errors) and
+# reports it in aggregator_unavailable_apiservice.
+$K apply -f - >/dev/null <<EOF
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {name: v1.broken.k8smon.test}
+spec:
+  group: broken.k8smon.test
+  version: v1
+  groupPriorityMinimum: 1000
+  versionPriority: 15
+  insecureSkipTLSVerify: true
+  service: {name: nothing, namespace: default, port: 443}
+EOF
+for _ in 1 2 3 4 5; do
+	$K get --raw /apis/broken.k8smon.test/v1/widgets >/dev/null 2>&1 || true
 done
 
 save() { # component name url [curl args...]
