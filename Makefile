@@ -74,7 +74,7 @@ OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
 # collector"). A file in the wrong list costs memory, never correctness.
 # (scrape/labels.c is not: the node collector checks names with it.)
 COLD_SRCS := $(filter-out src/scrape/labels.c,\
-	       $(filter src/kube/% src/scrape/% src/collect/kubestate/% src/dl/% src/remotewrite/%,$(SRCS))) \
+	       $(filter src/kube/% src/scrape/% src/collect/kubestate/% src/collect/components/% src/dl/% src/remotewrite/%,$(SRCS))) \
 	     src/agent/kube.c src/collect/container/podmap.c
 HOT_OBJS  := $(filter-out $(COLD_SRCS:%.c=$(BUILD)/%.o),$(OBJS))
 COLD_OBJS := $(filter $(COLD_SRCS:%.c=$(BUILD)/%.o),$(OBJS))

@@ -24,15 +24,21 @@
 #include "http/tls.h"
 #include "remotewrite/rw.h"
 #include "scrape/scrape.h"
+#include "collect/components/components.h"
 
 /* Response size caps per endpoint: a runaway collector fails its endpoint
  * with a 500 and a log line instead of exhausting memory. */
 #define CAP_NODE (32u << 20)
 #define CAP_SELF (4u << 20)
 
-enum endpoint { EP_ALL, EP_NODE, EP_CADVISOR, EP_KUBE_STATE, EP_APPS, EP_SELF, EP_N };
+/* EP_COMP_FIRST + enum comp_id: one path per built-in component job. */
+enum endpoint { EP_ALL, EP_NODE, EP_CADVISOR, EP_KUBE_STATE, EP_APPS, EP_SELF, EP_COMPONENTS, EP_COMP_FIRST,
+		EP_N = EP_COMP_FIRST + COMP_COUNT };
 static const char *const ep_paths[EP_N] = { "/metrics", "/metrics/node", "/metrics/cadvisor",
-					    "/metrics/kube-state", "/metrics/apps", "/metrics/self" };
+					    "/metrics/kube-state", "/metrics/apps", "/metrics/self",
+					    "/metrics/components", "/metrics/kubelet", "/metrics/apiserver",
+					    "/metrics/kube-scheduler", "/metrics/kube-controller-manager",
+					    "/metrics/kube-proxy", "/metrics/coredns", "/metrics/etcd" };
 
 struct agent {
 	const struct flags *flags;
@@ -52,7 +58,7 @@ struct agent {
 	_Atomic uint64_t series_over[EP_N];
 	pthread_mutex_t series_log_lock;
 	struct log_limit series_log;
-	struct http_route routes[13];
+	struct http_route routes[13 + 1 + COMP_COUNT];
 	size_t nroutes;
 };
 
@@ -238,6 +244,7 @@ struct metrics_stream {
 	struct config *c;
 	struct agent_ks_stream *ks;     /* NULL: none, or written */
 	struct scrape_apps_cursor *apps; /* NULL: none, or written */
+	struct scrape_apps_cursor *comps; /* component jobs; NULL: none, or written */
 	struct buf tail;
 	struct series_count sc;  /* series sent so far, body included */
 };
@@ -268,7 +275,17 @@ static int metrics_produce(void *ctx, struct buf *out, size_t budget)
 			m->apps = NULL;
 		}
 	}
-	if (!m->ks && !m->apps) {
+	if (!m->ks && !m->apps && m->comps && out->len < budget) {
+		int k = scrape_apps_next(m->comps, out, budget - out->len);
+
+		if (k < 0)
+			return k;
+		if (k == SCRAPE_APPS_DONE) {
+			scrape_apps_close(m->comps);
+			m->comps = NULL;
+		}
+	}
+	if (!m->ks && !m->apps && !m->comps) {
 		int e = buf_add(out, buf_cstr(&m->tail), m->tail.len);
 
 		if (e)
@@ -291,6 +308,7 @@ static void metrics_stream_free(void *ctx)
 
 	agent_kube_kube_state_close(m->ks);
 	scrape_apps_close(m->apps);
+	scrape_apps_close(m->comps);
 	buf_fini(&m->tail);
 	config_unref(m->c);
 	free(m);
@@ -321,7 +339,8 @@ static int serve_metrics(struct agent *a, enum endpoint ep, struct http_reply *r
 	struct config *c = agent_config(a);
 	struct metrics_stream *m = NULL;
 	struct agent_ks_stream *ks = NULL;
-	struct scrape_apps_cursor *apps = NULL;
+	struct scrape_apps_cursor *apps = NULL, *comps = NULL;
+	bool comp_ep = ep == EP_ALL || ep == EP_COMPONENTS || ep >= EP_COMP_FIRST;
 	struct buf *out = &r->body;
 	int rc = 0;
 
@@ -347,6 +366,17 @@ static int serve_metrics(struct agent *a, enum endpoint ep, struct http_reply *r
 		apps = NULL;
 		out = &m->tail;
 	}
+	/* The built-in component jobs: all of them, or one component. */
+	if (!rc && a->kube && comp_ep &&
+	    !(rc = agent_kube_components_open(a->kube, ep >= EP_COMP_FIRST ?
+					      comp_rule_prefix((enum comp_id)(ep - EP_COMP_FIRST)) : NULL, &comps)) &&
+	    comps && !m)
+		rc = metrics_stream_new(a, ep, c, &m);
+	if (m) {
+		m->comps = comps;
+		comps = NULL;
+		out = &m->tail;
+	}
 	if (!rc && (ep == EP_ALL || ep == EP_SELF))
 		rc = write_self(a, c, out);
 	if (m && !rc) {
@@ -370,6 +400,7 @@ static int serve_metrics(struct agent *a, enum endpoint ep, struct http_reply *r
 	}
 	agent_kube_kube_state_close(ks);
 	scrape_apps_close(apps);
+	scrape_apps_close(comps);
 	if (m)
 		metrics_stream_free(m);
 	else
@@ -387,6 +418,27 @@ METRICS_HANDLER(h_cadvisor, EP_CADVISOR)
 METRICS_HANDLER(h_kube_state, EP_KUBE_STATE)
 METRICS_HANDLER(h_apps, EP_APPS)
 METRICS_HANDLER(h_self, EP_SELF)
+METRICS_HANDLER(h_components, EP_COMPONENTS)
+
+/* /metrics/kubelet, /metrics/apiserver, ...: the route's path names the
+ * component. */
+static int h_component(void *ctx, const char *path, struct http_reply *r)
+{
+	for (int i = EP_COMP_FIRST; i < EP_N; i++)
+		if (strcmp(path, ep_paths[i]) == 0)
+			return serve_metrics(ctx, (enum endpoint)i, r);
+	return KM_EINVAL;
+}
+
+static const char *const comp_help[COMP_COUNT] = {
+	"this node's kubelet (job=\"kubelet\", each metrics_path)",
+	"the API server (job=\"apiserver\"); empty unless this agent leads",
+	"kube-scheduler on a control-plane node (job=\"kube-scheduler\")",
+	"kube-controller-manager on a control-plane node (job=\"kube-controller-manager\")",
+	"kube-proxy of this node (job=\"kube-proxy\")",
+	"CoreDNS pods of this node (job=\"kube-dns\")",
+	"etcd on a control-plane node (job=\"etcd\"; needs -components.etcd.certFile)",
+};
 
 /* The landing page, as node-exporter and kube-state-metrics serve one:
  * every route with its line, from the route table itself. */
@@ -572,6 +624,11 @@ struct agent *agent_start(const struct flags *f, char *err, size_t errlen)
 					      "samples scraped from the targets of ScrapeRules, with up and scrape_*" };
 	a->routes[n++] = (struct http_route){ "/metrics/self", h_self, a,
 					      "k8smon_* self-metrics and process_*" };
+	a->routes[n++] = (struct http_route){ "/metrics/components", h_components, a,
+					      "every built-in component job below (kube-prometheus job labels), with up and scrape_*" };
+	for (int i = 0; i < COMP_COUNT; i++)
+		a->routes[n++] = (struct http_route){ ep_paths[EP_COMP_FIRST + i], h_component, a,
+						      comp_help[i] };
 	a->routes[n++] = (struct http_route){ "/healthz", h_healthz, a, "liveness" };
 	a->routes[n++] = (struct http_route){ "/readyz", h_readyz, a,
 					      "readiness: 200 once the initial lists are synced" };

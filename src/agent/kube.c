@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "collect/components/components.h"
 #include "collect/container/podmap.h"
 #include "collect/kubestate/kubestate.h"
 #include "collect/kubestate/watch.h"
@@ -43,6 +44,13 @@ static const struct kube_resource monitor_res = { "k8smon.io", "v1alpha1", "k8sm
 static const struct kube_resource rule_res = { "k8smon.io", "v1alpha1", "scraperules", true };
 static const struct kube_resource node_res = { "", "v1", "nodes", false };
 static const struct kube_resource pod_res = { "", "v1", "pods", true };
+static const struct kube_resource slice_res = { "discovery.k8s.io", "v1", "endpointslices", true };
+
+/* Endpoints of the API server a leader lists (more are ignored). */
+#define COMP_APISERVERS_MAX 16
+/* Cap of a component's response: an API server's /metrics runs to tens
+ * of MB on large clusters (applications keep SCRAPE_BODY_MAX_DEFAULT). */
+#define COMP_BODY_MAX (64u << 20)
 
 struct agent_kube {
 	const struct flags *flags;
@@ -58,6 +66,13 @@ struct agent_kube {
 	struct kube_sub *scrape_rules;
 	struct kube_sub *all_nodes;     /* leader: nodes for monitor status */
 	struct scrape_mgr *scrape;
+	/* Built-in component jobs (src/collect/components/): their own scrape
+	 * manager, fed static targets whenever this node, its pods, the API
+	 * server's endpoints or leadership change (loop thread). */
+	struct scrape_mgr *comp;
+	struct comp_jobs *comp_jobs;
+	struct kube_sub *api_slices;    /* leader: EndpointSlices of default/kubernetes */
+	bool comp_posted;
 	struct podmap *podmap;
 	struct kube_leader *leader_el;
 	struct ks_store *ks;
@@ -85,6 +100,7 @@ static void status_kick(struct agent_kube *k, int64_t delay_ms)
 /* --- the configuration cycle ---------------------------------------------- */
 
 static void rebuild(void *arg);
+static void comp_kick(struct agent_kube *k);
 
 /* Any input changed: rebuild once at the top of the loop (never inside a
  * reflector callback, where subscribers may not start or stop watches). */
@@ -290,11 +306,190 @@ static void rebuild(void *arg)
 		all_nodes_apply(k, c);
 		status_kick(k, STATUS_DELAY_MS);
 	}
+	comp_kick(k); /* leadership moves the API server job */
 	/* Last: the parts above compare with old. */
 	if (old) {
 		cycle_unref(old); /* the loop's reference */
 		cycle_unref(old); /* the published one */
 	}
+}
+
+/* --- component jobs (loop thread) ------------------------------------------ */
+
+static void comp_refresh(void *arg);
+
+/* Coalesces a burst of changes (a relist, pod churn) into one refresh. */
+static void comp_kick(struct agent_kube *k)
+{
+	if (!k->comp || k->comp_posted || atomic_load(&k->stopping))
+		return;
+	if (kube_loop_post(k->loop, comp_refresh, k) == 0)
+		k->comp_posted = true;
+}
+
+static void comp_obj(json_t *obj, void *arg)
+{
+	(void)obj;
+	comp_kick(arg);
+}
+
+static void comp_obj_update(json_t *old_obj, json_t *new_obj, void *arg)
+{
+	(void)old_obj;
+	(void)new_obj;
+	comp_kick(arg);
+}
+
+static void comp_synced(void *arg)
+{
+	comp_kick(arg);
+}
+
+/* "host:port" of the kubeconfig / in-cluster server URL. */
+static void server_hostport(const char *url, char *dst, size_t n)
+{
+	const char *h = strstr(url, "://");
+	size_t len;
+
+	const char *host_end;
+
+	h = h ? h + 3 : url;
+	len = strcspn(h, "/");
+	/* A port follows the host: after the ']' of an IPv6 literal. */
+	host_end = memchr(h, ']', len);
+	host_end = host_end ? host_end : h;
+	if (memchr(host_end, ':', len - (size_t)(host_end - h)))
+		snprintf(dst, n, "%.*s", (int)len, h);
+	else
+		snprintf(dst, n, "%.*s:443", (int)len, h);
+}
+
+/* The ready endpoints of default/kubernetes on its "https" port, as
+ * "ip:port" into eps (at most max of size COMP_EP_LEN). */
+#define COMP_EP_LEN 64
+static size_t apiserver_endpoints(json_t *slices, char (*eps)[COMP_EP_LEN], size_t max)
+{
+	const char *key;
+	json_t *sl;
+	size_t n = 0;
+
+	json_object_foreach(slices, key, sl) {
+		json_int_t port = 0;
+		size_t i;
+		json_t *v;
+
+		json_array_foreach(json_object_get(sl, "ports"), i, v) {
+			const char *name = json_string_value(json_object_get(v, "name"));
+			if (name && strcmp(name, "https") == 0)
+				port = json_integer_value(json_object_get(v, "port"));
+		}
+		if (port <= 0 || port > 65535)
+			continue;
+		json_array_foreach(json_object_get(sl, "endpoints"), i, v) {
+			const json_t *ready = json_object_get(json_object_get(v, "conditions"), "ready");
+			const char *ip = json_string_value(json_array_get(json_object_get(v, "addresses"), 0));
+			if (!ip || json_is_false(ready) || n == max || strlen(ip) > 45)
+				continue;
+			snprintf(eps[n++], COMP_EP_LEN, strchr(ip, ':') ? "[%s]:%d" : "%s:%d", ip, (int)port);
+		}
+	}
+	return n;
+}
+
+/* The leader watches the API server's EndpointSlices; others do not. */
+static void comp_watch_apiserver(struct agent_kube *k, bool leader)
+{
+	if (leader && !k->api_slices && (comp_jobs_enabled(k->comp_jobs) & COMP_BIT(COMP_APISERVER))) {
+		struct kube_informer_key key = { .res = slice_res, .namespace = "default",
+						 .label_selector = "kubernetes.io/service-name=kubernetes" };
+		struct kube_reflector_cbs cbs = { comp_obj, comp_obj_update, comp_obj, comp_synced, k };
+
+		k->api_slices = kube_informer_subscribe(k->informers, &key, &cbs, NULL);
+		if (!k->api_slices)
+			log_error("components", "cannot watch the API server's endpoints: out of memory");
+	} else if (!leader && k->api_slices) {
+		kube_sub_cancel(k->api_slices);
+		k->api_slices = NULL;
+	}
+}
+
+/* Rebuilds this node's component targets from what the watches hold now
+ * and hands them to the component scraper (targets that stay keep their
+ * state there). */
+static void comp_refresh(void *arg)
+{
+	struct agent_kube *k = arg;
+	char ip[64], eps[COMP_APISERVERS_MAX][COMP_EP_LEN];
+	const char *epv[COMP_APISERVERS_MAX];
+	struct comp_env env = { .node_name = k->flags->node_name };
+	struct scrape_static *v = NULL;
+	json_t *node = NULL, *pods, *slices = NULL;
+	size_t n = 0;
+	int rc;
+
+	k->comp_posted = false;
+	if (atomic_load(&k->stopping))
+		return;
+	env.leader = atomic_load(&k->leader);
+	comp_watch_apiserver(k, env.leader);
+	if (kube_sub_store(k->self_node))
+		node = kube_store_get(kube_sub_store(k->self_node), k->flags->node_name);
+	comp_node_facts(node, ip, sizeof(ip), &env.control_plane);
+	json_decref(node);
+	if (!ip[0] && getenv("NODE_IP"))
+		snprintf(ip, sizeof(ip), "%s", getenv("NODE_IP"));
+	env.node_ip = ip;
+	pods = kube_sub_store(k->node_pods) ? kube_store_snapshot(kube_sub_store(k->node_pods)) : NULL;
+	env.pods = pods;
+	if (env.leader) {
+		slices = k->api_slices && kube_sub_store(k->api_slices) ?
+			 kube_store_snapshot(kube_sub_store(k->api_slices)) : NULL;
+		env.napiservers = slices ? apiserver_endpoints(slices, eps, COMP_APISERVERS_MAX) : 0;
+		/* No EndpointSlice (an API server that serves none, a test
+		 * setup): the server this agent talks to. */
+		if (!env.napiservers)
+			server_hostport(kube_client_server(k->client), eps[env.napiservers++], COMP_EP_LEN);
+		for (size_t i = 0; i < env.napiservers; i++)
+			epv[i] = eps[i];
+		env.apiservers = epv;
+	}
+	rc = comp_jobs_targets(k->comp_jobs, &env, &v, &n);
+	json_decref(pods);
+	json_decref(slices);
+	if (!rc)
+		rc = scrape_mgr_set_static(k->comp, v, n);
+	if (rc && rc != KM_EAGAIN)
+		log_error("components", "component targets not updated: %s", km_strerror(rc));
+}
+
+static struct comp_jobs *comp_jobs_from_flags(const struct flags *f, char *err, size_t errlen)
+{
+	struct comp_opts o = {
+		.token_file = f->comp_token_file,
+		.ca_file = f->comp_ca_file,
+		.drop_lists = f->comp_drop_lists,
+		.kubelet_address = f->comp_kubelet_address,
+		.kubelet_port = (int)f->comp_kubelet_port,
+		.kubelet_insecure = f->comp_kubelet_insecure,
+		.kubelet_cadvisor = f->comp_kubelet_cadvisor,
+		.control_plane_address = f->comp_control_plane_address,
+		.scheduler_port = (int)f->comp_scheduler_port,
+		.scheduler_insecure = f->comp_scheduler_insecure,
+		.controller_manager_port = (int)f->comp_cm_port,
+		.controller_manager_insecure = f->comp_cm_insecure,
+		.proxy_address = f->comp_proxy_address,
+		.proxy_port = (int)f->comp_proxy_port,
+		.coredns_port = (int)f->comp_coredns_port,
+		.etcd_port = (int)f->comp_etcd_port,
+		.etcd_cert_file = f->comp_etcd_cert_file,
+		.etcd_key_file = f->comp_etcd_key_file,
+		.etcd_ca_file = f->comp_etcd_ca_file,
+		.interval_ms = f->interval_ms,
+	};
+
+	if (comp_parse_list(f->components, &o.enabled, err, errlen))
+		return NULL;
+	return comp_jobs_new(&o, err, errlen);
 }
 
 /* --- informer callbacks (loop thread) -------------------------------------- */
@@ -303,6 +498,7 @@ static void input_add(json_t *obj, void *arg)
 {
 	(void)obj;
 	cycle_kick(arg);
+	comp_kick(arg);
 	status_kick(arg, STATUS_DELAY_MS);
 }
 
@@ -315,6 +511,7 @@ static void input_update(json_t *old_obj, json_t *new_obj, void *arg)
 static void input_synced(void *arg)
 {
 	cycle_kick(arg);
+	comp_kick(arg);
 	status_kick(arg, STATUS_DELAY_MS);
 }
 
@@ -326,6 +523,7 @@ static void pod_add(json_t *obj, void *arg)
 	if (rc)
 		log_warn("container", "cannot map pod %s: %s", kube_obj_name(obj) ?: "?", km_strerror(rc));
 	scrape_mgr_upsert(k->scrape, ROLE_POD, obj);
+	comp_kick(k);
 	status_kick(k, STATUS_SLOW_DELAY_MS);
 }
 
@@ -341,6 +539,7 @@ static void pod_delete(json_t *obj, void *arg)
 
 	podmap_delete(k->podmap, kube_obj_namespace(obj), kube_obj_name(obj));
 	scrape_mgr_delete(k->scrape, ROLE_POD, obj);
+	comp_kick(k);
 	status_kick(k, STATUS_SLOW_DELAY_MS);
 }
 
@@ -496,7 +695,7 @@ static void start_on_loop(void *arg)
 	k->scrape_rules = subscribe(k, rule_res, NULL, in_cbs);
 	/* The scrape manager exists (scrape_mgr_new) before pods feed it. */
 	k->node_pods = subscribe(k, pod_res, psel,
-				 (struct kube_reflector_cbs){ pod_add, pod_update, pod_delete, NULL, k });
+				 (struct kube_reflector_cbs){ pod_add, pod_update, pod_delete, comp_synced, k });
 	s->rc = k->self_node && k->monitors && k->scrape_rules && k->node_pods ? 0 : KM_ENOMEM;
 	if (!s->rc)
 		rebuild(k); /* the first cycle: the flags until the monitors are listed */
@@ -540,6 +739,33 @@ struct agent_kube *agent_kube_start(const struct flags *f, const struct agent_ku
 		};
 		config_unref(c);
 		k->scrape = k->informers ? scrape_mgr_new(k->loop, &so) : NULL;
+	}
+	k->comp_jobs = comp_jobs_from_flags(f, err, errlen);
+	if (!k->comp_jobs)
+		goto fail;
+	if (comp_jobs_enabled(k->comp_jobs)) {
+		/* Components are the agent's own, not a tenant's: their
+		 * addresses (loopback, the node's, the API server's) are what
+		 * they are for; kubelet and kube-proxy keep their labels as in
+		 * kube-prometheus (honorLabels); one component may export
+		 * SCRAPE_MAX_SAMPLE_LIMIT series. */
+		struct scrape_policy cp;
+		struct scrape_opts co = { .node_name = f->node_name, .interval_ms = f->interval_ms,
+					  .body_max = COMP_BODY_MAX, .enabled = true, .policy = &cp };
+
+		scrape_policy_default(&cp);
+		cp.allow_loopback = cp.allow_link_local = cp.allow_node_addresses = cp.allow_api_server = true;
+		cp.builtin_rule = false;
+		cp.max_targets = cp.max_targets_per_namespace = 0;
+		cp.default_sample_limit = cp.max_sample_limit = SCRAPE_MAX_SAMPLE_LIMIT;
+		cp.ncross = cp.nhonor = 1;
+		snprintf(cp.cross_ns[0], sizeof(cp.cross_ns[0]), "*");
+		snprintf(cp.honor_ns[0], sizeof(cp.honor_ns[0]), "*");
+		k->comp = scrape_mgr_new(k->loop, &co);
+		if (!k->comp) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
 	}
 	if (!k->informers || !k->ks || !k->podmap || !k->ksw || !k->status || !k->scrape) {
 		snprintf(err, errlen, "out of memory");
@@ -592,7 +818,8 @@ static void stop_on_loop(void *arg)
 	kube_sub_cancel(k->node_pods);
 	kube_sub_cancel(k->scrape_rules);
 	kube_sub_cancel(k->all_nodes);
-	k->monitors = k->self_node = k->node_pods = k->scrape_rules = k->all_nodes = NULL;
+	kube_sub_cancel(k->api_slices);
+	k->monitors = k->self_node = k->node_pods = k->scrape_rules = k->all_nodes = k->api_slices = NULL;
 }
 
 void agent_kube_stop(struct agent_kube *k)
@@ -605,8 +832,10 @@ void agent_kube_stop(struct agent_kube *k)
 		kube_leader_stop(k->leader_el);
 	if (k->loop)
 		kube_loop_call(k->loop, stop_on_loop, k);
-	if (k->loop)
+	if (k->loop) {
 		scrape_mgr_free(k->scrape); /* needs the running loop */
+		scrape_mgr_free(k->comp);
+	}
 	if (k->loop)
 		kube_loop_stop(k->loop);
 	/* After the stop: aborted writes still call the status writer back;
@@ -619,6 +848,7 @@ void agent_kube_stop(struct agent_kube *k)
 	kube_loop_free(k->loop);
 	ks_store_free(k->ks);
 	podmap_free(k->podmap);
+	comp_jobs_unref(k->comp_jobs);
 	cycle_unref(k->cycle);
 	cycle_unref(k->pub);
 	pthread_mutex_destroy(&k->pub_lock);
@@ -683,6 +913,12 @@ json_t *agent_kube_discovery_json(struct agent_kube *k)
 		json_object_set_new(v, "k8sMonitors", json_deep_copy(c->monitors_view));
 	cycle_unref(c);
 	return v;
+}
+
+int agent_kube_components_open(struct agent_kube *k, const char *prefix, struct scrape_apps_cursor **c)
+{
+	*c = NULL;
+	return k->comp ? scrape_apps_open_for(k->comp, prefix, c) : 0;
 }
 
 int agent_kube_write_targets(struct agent_kube *k, struct buf *out)

@@ -73,6 +73,11 @@ void agent_kube_kube_state_close(struct agent_ks_stream *st);
 struct scrape_apps_cursor;
 int agent_kube_apps_open(struct agent_kube *k, struct scrape_apps_cursor **c);
 int agent_kube_write_targets(struct agent_kube *k, struct buf *out);
+/* A cursor over the built-in component jobs' samples with up and
+ * scrape_* (docs/components.md): every component, or those whose rule
+ * name starts with prefix (comp_rule_prefix()). *c NULL when none is
+ * enabled. */
+int agent_kube_components_open(struct agent_kube *k, const char *prefix, struct scrape_apps_cursor **c);
 /* For /config: {"from": ..., "scrapeRules": [{"source": "ScrapeRule/ns/name",
  * "state", "inEffect": {...}, "error"}]}; new reference, NULL before the
  * ScrapeRules were first listed (or without k). Any thread. */

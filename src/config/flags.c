@@ -9,6 +9,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/parse.h"
+#include "collect/components/components.h"
 #include "remotewrite/rw.h"
 
 enum flag_type { F_BOOL, F_STR, F_DURATION, F_LIST, F_COLLECTORS, F_INT, F_COUNT, F_LEVEL, F_FORMAT,
@@ -78,6 +79,44 @@ static const struct flag_def defs[] = {
 	{ "promscrape.allowLoopback", F_BOOL, OFF(scrape_allow_loopback), "false",
 	  "Let application targets be loopback addresses (127.0.0.0/8, ::1, localhost); the default of "
 	  "K8sMonitor spec.scrape.allowLoopback. For tests and single-host setups" },
+	{ "components", F_STR, OFF(components),
+	  "kubelet,apiserver,kube-scheduler,kube-controller-manager,kube-proxy,coredns,etcd",
+	  "Built-in component jobs (docs/components.md): kubelet, apiserver (leader only), kube-scheduler, "
+	  "kube-controller-manager, etcd (control-plane nodes only; etcd needs -components.etcd.certFile), "
+	  "kube-proxy (where its pod runs), coredns (its pods on this node); empty: none" },
+	{ "components.tokenFile", F_STR, OFF(comp_token_file), "",
+	  "Bearer token sent to HTTPS components, re-read at every scrape "
+	  "(default: the service-account token)" },
+	{ "components.caFile", F_STR, OFF(comp_ca_file), "",
+	  "CA bundle the HTTPS components are verified against (default: the service-account ca.crt)" },
+	{ "components.dropLists", F_BOOL, OFF(comp_drop_lists), "true",
+	  "Apply kube-prometheus's metricRelabelings drop lists (deprecated, high-cardinality families)" },
+	{ "components.kubelet.address", F_STR, OFF(comp_kubelet_address), "",
+	  "Kubelet host (default: this node's InternalIP, else $NODE_IP)" },
+	{ "components.kubelet.port", F_INT, OFF(comp_kubelet_port), "10250", "Kubelet HTTPS port" },
+	{ "components.kubelet.insecureSkipVerify", F_BOOL, OFF(comp_kubelet_insecure), "false",
+	  "Do not verify the kubelet's serving certificate (kubelets with self-signed certificates, "
+	  "as kube-prometheus configures)" },
+	{ "components.kubelet.cadvisor", F_BOOL, OFF(comp_kubelet_cadvisor), "false",
+	  "Also scrape the kubelet's /metrics/cadvisor (k8smon's own /metrics/cadvisor is the default)" },
+	{ "components.controlPlaneAddress", F_STR, OFF(comp_control_plane_address), "",
+	  "Host where kube-scheduler, kube-controller-manager and etcd listen (default 127.0.0.1)" },
+	{ "components.kube-scheduler.port", F_INT, OFF(comp_scheduler_port), "10259", "kube-scheduler HTTPS port" },
+	{ "components.kube-scheduler.insecureSkipVerify", F_BOOL, OFF(comp_scheduler_insecure), "false",
+	  "Do not verify kube-scheduler's (usually self-signed) certificate" },
+	{ "components.kube-controller-manager.port", F_INT, OFF(comp_cm_port), "10257",
+	  "kube-controller-manager HTTPS port" },
+	{ "components.kube-controller-manager.insecureSkipVerify", F_BOOL, OFF(comp_cm_insecure), "false",
+	  "Do not verify kube-controller-manager's (usually self-signed) certificate" },
+	{ "components.kube-proxy.address", F_STR, OFF(comp_proxy_address), "",
+	  "kube-proxy metrics host (default 127.0.0.1, scraped where a kube-proxy pod runs; set: always)" },
+	{ "components.kube-proxy.port", F_INT, OFF(comp_proxy_port), "10249", "kube-proxy metrics port (HTTP)" },
+	{ "components.coredns.port", F_INT, OFF(comp_coredns_port), "9153", "CoreDNS metrics port (HTTP)" },
+	{ "components.etcd.port", F_INT, OFF(comp_etcd_port), "2379", "etcd client port (HTTPS)" },
+	{ "components.etcd.certFile", F_STR, OFF(comp_etcd_cert_file), "",
+	  "etcd client certificate (e.g. a hostPath mount of /etc/kubernetes/pki/etcd/healthcheck-client.crt)" },
+	{ "components.etcd.keyFile", F_STR, OFF(comp_etcd_key_file), "", "etcd client key" },
+	{ "components.etcd.caFile", F_STR, OFF(comp_etcd_ca_file), "", "etcd CA (default: the service-account ca.crt)" },
 	{ "remoteWrite.url", F_MULTI, OFF(rw_urls), "",
 	  "Prometheus remote write 1.0 endpoint to push everything collected to, at every interval "
 	  "(e.g. http://victoria-metrics:8428/api/v1/write); repeatable, each URL has its own queue" },
@@ -508,6 +547,24 @@ enum flags_result flags_parse(struct flags *f, int argc, char **argv, FILE *out,
 	}
 	if (check_remote_write(f, err, errlen))
 		return FLAGS_EXIT_USAGE;
+	{
+		unsigned bits;
+		if (comp_parse_list(f->components, &bits, why, sizeof(why))) {
+			snprintf(err, errlen, "invalid value \"%.128s\" for flag -components: %s", f->components, why);
+			return FLAGS_EXIT_USAGE;
+		}
+	}
+	{
+		const int64_t ports[] = { f->comp_kubelet_port, f->comp_scheduler_port, f->comp_cm_port,
+					  f->comp_proxy_port, f->comp_coredns_port, f->comp_etcd_port };
+		for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
+			if (ports[i] < 1 || ports[i] > 65535) {
+				snprintf(err, errlen, "flag -components.*.port: %lld is not a port (1-65535)",
+					 (long long)ports[i]);
+				return FLAGS_EXIT_USAGE;
+			}
+		}
+	}
 	if (f->renew_deadline_ms >= f->lease_duration_ms) {
 		snprintf(err, errlen, "flag -leaderElection.renewDeadline must be shorter than -leaderElection.leaseDuration");
 		return FLAGS_EXIT_USAGE;

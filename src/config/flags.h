@@ -58,6 +58,27 @@ struct flags {
 	int64_t http_timeout_ms;
 	char *http_auth;             /* "none" or "kubernetes" */
 	bool scrape_allow_loopback;  /* default of K8sMonitor spec.scrape.allowLoopback */
+	/* Built-in component jobs (src/collect/components/, docs/components.md). */
+	char *components;            /* "kubelet,apiserver,..." (checked by flags_parse) */
+	char *comp_token_file;
+	char *comp_ca_file;
+	bool comp_drop_lists;
+	char *comp_kubelet_address;
+	int64_t comp_kubelet_port;
+	bool comp_kubelet_insecure;
+	bool comp_kubelet_cadvisor;
+	char *comp_control_plane_address;
+	int64_t comp_scheduler_port;
+	bool comp_scheduler_insecure;
+	int64_t comp_cm_port;
+	bool comp_cm_insecure;
+	char *comp_proxy_address;
+	int64_t comp_proxy_port;
+	int64_t comp_coredns_port;
+	int64_t comp_etcd_port;
+	char *comp_etcd_cert_file;
+	char *comp_etcd_key_file;
+	char *comp_etcd_ca_file;
 	/* Remote write (src/remotewrite/rw.h); repeatable flags append. */
 	struct str_list rw_urls;
 	struct str_list rw_labels;   /* "name=value" */

@@ -11,10 +11,10 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "base/token.h"
 #include "dl/curl.h"
 
 #define RETRY_MAX_MS 60000
-#define TOKEN_MAX 16384
 #define RESP_KEEP 256   /* bytes of an error response kept for the log */
 
 struct rw_sender {
@@ -47,26 +47,6 @@ static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 
 	(void)dt, (void)dn, (void)ut, (void)un;
 	return atomic_load(&s->stop) ? 1 : 0;
-}
-
-/* The bearer token, re-read per request so a rotated token is used at once
- * (projected service-account tokens rotate hourly). */
-static int read_token(const char *path, char *dst, size_t n)
-{
-	FILE *f = fopen(path, "re");
-	size_t r;
-
-	if (!f)
-		return KM_EIO;
-	r = fread(dst, 1, n - 1, f);
-	fclose(f);
-	while (r && (dst[r - 1] == '\n' || dst[r - 1] == '\r' || dst[r - 1] == ' '))
-		r--;
-	dst[r] = '\0';
-	/* A line break inside would start a header of the file's choosing. */
-	if (!r || memchr(dst, '\n', r) || memchr(dst, '\r', r))
-		return KM_EINVAL;
-	return 0;
 }
 
 enum outcome { SENT, RETRY, DROP };
@@ -102,7 +82,7 @@ static enum outcome post(struct rw_sender *s, CURL *c, long *status, char *why, 
 	     header(&h, "X-Prometheus-Remote-Write-Version: 0.1.0") &&
 	     header(&h, "User-Agent: k8smon/" K8SMON_VERSION) && header(&h, "Expect:");
 	if (ok && s->token_file) {
-		if (read_token(s->token_file, token, sizeof(token))) {
+		if (token_read(s->token_file, token, sizeof(token))) {
 			snprintf(why, whylen, "cannot read -remoteWrite.bearerTokenFile=%s (empty, unreadable or not one line)",
 				 s->token_file);
 			goto out;

@@ -151,6 +151,12 @@ void scrape_apps_close(struct scrape_apps_cursor *c)
 
 int scrape_apps_open(struct scrape_mgr *m, struct scrape_apps_cursor **cp)
 {
+	return scrape_apps_open_for(m, NULL, cp);
+}
+
+int scrape_apps_open_for(struct scrape_mgr *m, const char *prefix, struct scrape_apps_cursor **cp)
+{
+	size_t plen = prefix ? strlen(prefix) : 0;
 	struct scrape_apps_cursor *c;
 	int rc = 0;
 
@@ -167,7 +173,7 @@ int scrape_apps_open(struct scrape_mgr *m, struct scrape_apps_cursor **cp)
 	for (size_t i = 0; !rc && i < m->set.n; i++) {
 		struct tstate *s = m->set.v[i]->state;
 		struct snap *v = &c->v[c->n];
-		if (!s)
+		if (!s || (plen && strncmp(m->set.v[i]->rule->name, prefix, plen) != 0))
 			continue;
 		/* Labels text is immutable for the target's life; copied because
 		 * the target may go away once the lock is released. */

@@ -48,6 +48,10 @@ static void rule_free(struct scrape_rule *r)
 	free(r->scheme);
 	rule_relabel_free(r->relabel);
 	rule_relabel_free(r->metric_relabel);
+	free(r->auth.bearer_token_file);
+	free(r->auth.ca_file);
+	free(r->auth.cert_file);
+	free(r->auth.key_file);
 	free(r);
 }
 

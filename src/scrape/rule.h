@@ -40,6 +40,15 @@ enum scrape_role {
 /* Prometheus' default scrape timeout, capped by the interval. */
 #define RULE_DEFAULT_TIMEOUT_MS 10000
 
+/* How a scrape authenticates: set only on the rules of the built-in
+ * component jobs (src/collect/components/); ScrapeRules have none. */
+struct scrape_auth {
+	char *bearer_token_file;    /* owned; read at every scrape (tokens rotate); NULL = none */
+	char *ca_file;              /* owned; NULL = the system bundle */
+	char *cert_file, *key_file; /* owned; TLS client certificate, or NULL */
+	bool insecure_skip_verify;  /* the server's certificate is not verified */
+};
+
 struct scrape_rule {
 	_Atomic int refs;
 	char *namespace;            /* "" for the built-in rule */
@@ -71,6 +80,7 @@ struct scrape_rule {
 	bool honor_labels;
 	struct relabel_cfg *relabel;        /* NULL = none */
 	struct relabel_cfg *metric_relabel; /* NULL = none */
+	struct scrape_auth auth;
 };
 
 /* Compiles a ScrapeRule object (borrowed). NULL with a field-path message in

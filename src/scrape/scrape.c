@@ -100,6 +100,93 @@ static int emit(struct disc_target *d, void *arg)
 	return 0;
 }
 
+static void kick(struct scrape_mgr *m);
+
+static struct disc_target *disc_target_dup(const struct disc_target *d)
+{
+	struct disc_target *x = calloc(1, sizeof(*x));
+
+	if (!x)
+		return NULL;
+	tl_init(&x->discovered);
+	tl_init(&x->labels);
+	x->url = strdup(d->url);
+	x->interval_ms = d->interval_ms;
+	x->timeout_ms = d->timeout_ms;
+	x->refused = d->refused ? strdup(d->refused) : NULL;
+	if (!x->url || (d->refused && !x->refused) || tl_copy(&x->discovered, &d->discovered) ||
+	    tl_copy(&x->labels, &d->labels)) {
+		disc_target_free(x);
+		return NULL;
+	}
+	return x;
+}
+
+/* The static targets join the discovered ones at every recompute (copies:
+ * the set owns its targets). */
+static void emit_statics(struct scrape_mgr *m, struct collect *c)
+{
+	for (size_t i = 0; i < m->nstatics; i++) {
+		struct disc_target *d = disc_target_dup(m->statics[i].d);
+		c->rule = m->statics[i].rule;
+		if (!d || emit(d, c)) {
+			disc_target_free(d);
+			c->rc = KM_ENOMEM;
+			return;
+		}
+	}
+}
+
+void scrape_static_free(struct scrape_static *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		scrape_rule_unref(v[i].rule);
+		disc_target_free(v[i].d);
+	}
+	free(v);
+}
+
+struct static_msg {
+	struct scrape_mgr *m;
+	struct scrape_static *v;
+	size_t n;
+};
+
+static void static_on_loop(void *arg)
+{
+	struct static_msg *x = arg;
+	struct scrape_mgr *m = x->m;
+
+	scrape_static_free(m->statics, m->nstatics);
+	m->statics = x->v;
+	m->nstatics = x->n;
+	free(x);
+	kick(m);
+}
+
+int scrape_mgr_set_static(struct scrape_mgr *m, struct scrape_static *v, size_t n)
+{
+	struct static_msg *x;
+	int rc;
+
+	if (!m) {
+		scrape_static_free(v, n);
+		return KM_EINVAL;
+	}
+	x = malloc(sizeof(*x));
+	if (!x) {
+		scrape_static_free(v, n);
+		return KM_ENOMEM;
+	}
+	*x = (struct static_msg){ m, v, n };
+	rc = kube_loop_post(m->loop, static_on_loop, x);
+	if (rc) {
+		scrape_static_free(v, n);
+		free(x);
+	}
+	return rc;
+}
+
 /* The rules in effect: every ScrapeRule, then the built-in one unless the
  * policy turned it off. *owned is to be freed by the caller. */
 static size_t active_rules(struct scrape_mgr *m, struct scrape_rule ***owned)
@@ -253,6 +340,8 @@ static void recompute(void *arg)
 			}
 		}
 	}
+	if (atomic_load(&m->enabled))
+		emit_statics(m, &c);
 	atomic_store(&m->builtin_skipped, c.skipped);
 	pthread_mutex_lock(&m->lock);
 	if (tset_update(&m->set, c.v, c.n, &cbs, &added, &removed, &retuned))
@@ -665,6 +754,7 @@ void scrape_mgr_free(struct scrape_mgr *m)
 		scrape_rule_unref(m->rules[i]);
 	free(m->rules);
 	scrape_rule_unref(m->builtin);
+	scrape_static_free(m->statics, m->nstatics);
 	for (int r = 0; r < WATCH_COUNT; r++)
 		json_decref(m->objs[r]);
 	curl_slist_free_all(m->headers);

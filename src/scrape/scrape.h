@@ -109,6 +109,24 @@ struct scrape_settings {
  * stopping (nothing applied). */
 int scrape_mgr_apply(struct scrape_mgr *m, const struct scrape_settings *s);
 
+/* Targets known without discovery (the built-in component jobs,
+ * src/collect/components/): each with the rule that carries its job's
+ * limits, metric relabelings and authentication. */
+struct scrape_static {
+	struct scrape_rule *rule;   /* reference */
+	struct disc_target *d;      /* owned; labels are final (no relabeling) */
+};
+
+/* Any thread: replaces the static targets by v (n entries). The manager
+ * takes v (malloc'd), its rule references and disc_targets in every case,
+ * also on error. Applied in call order on the scrape loop, next to the
+ * discovered targets: those with the same identity keep their state.
+ * 0, KM_EINVAL (m NULL), KM_ENOMEM or KM_EAGAIN (loop stopping). */
+int scrape_mgr_set_static(struct scrape_mgr *m, struct scrape_static *v, size_t n);
+/* Frees v (n entries) and what it holds (for callers that fail before
+ * handing it over). NULL is ok. */
+void scrape_static_free(struct scrape_static *v, size_t n);
+
 /* Any thread: an object of a role was added/changed or deleted (borrowed;
  * the manager takes its own reference). Applied in call order. */
 void scrape_mgr_upsert(struct scrape_mgr *m, enum scrape_role role, json_t *obj);
@@ -142,6 +160,9 @@ int scrape_mgr_write_apps(struct scrape_mgr *m, struct buf *out);
 #define SCRAPE_APPS_MORE 1
 struct scrape_apps_cursor;
 int scrape_apps_open(struct scrape_mgr *m, struct scrape_apps_cursor **c);
+/* The same, only the targets whose rule name starts with rule_prefix
+ * (NULL or "" = every target): the per-component paths. */
+int scrape_apps_open_for(struct scrape_mgr *m, const char *rule_prefix, struct scrape_apps_cursor **c);
 int scrape_apps_next(struct scrape_apps_cursor *c, struct buf *out, size_t budget);
 void scrape_apps_close(struct scrape_apps_cursor *c);
 /* Prometheus /api/v1/targets JSON, redacted: no discoveredLabels, and

@@ -85,6 +85,7 @@ struct tstate {
 	struct buf out;             /* samples being rendered, after a blob header */
 	size_t out_hint;            /* rendered bytes of the last good scrape */
 	struct buf scratch;
+	struct curl_slist *hdrs;    /* this scrape's headers when its rule has a token, else NULL */
 	char *tlabels_text;         /* target labels rendered 'a="b",c="d"' */
 	size_t body_bytes;
 	uint64_t n_scraped, n_post;
@@ -168,6 +169,9 @@ struct scrape_mgr {
 	uint64_t recompute_timer;
 	bool stopping;
 	struct tset set;            /* loop thread writes; readers lock */
+	/* Targets given whole (scrape_mgr_set_static): loop thread only. */
+	struct scrape_static *statics;
+	size_t nstatics;
 	struct curl_slist *headers;
 	long conn_cache;            /* CURLMOPT_MAXCONNECTS set (loop thread) */
 	struct scrape_policy policy; /* loop thread */

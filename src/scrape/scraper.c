@@ -14,6 +14,8 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/hash.h"
+#include "base/log.h"
+#include "base/token.h"
 #include "base/vec.h"
 #include "expo/writer.h"
 #include "kube/loop.h"
@@ -769,6 +771,58 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 	schedule(s);
 }
 
+/* The TLS settings and bearer token of this scrape's rule (component
+ * jobs). The token file is read at every scrape: a projected
+ * service-account token rotates, and a token read once would expire. An
+ * unreadable token is logged (rate-limited) and the request goes without
+ * one, so the component's 401 marks the target down with its reason. */
+static int apply_auth(struct tstate *s)
+{
+	const struct scrape_auth *a = &s->rule->auth;
+	char token[TOKEN_MAX], line[TOKEN_MAX + 32];
+	struct curl_slist *h = NULL, *n;
+	CURL *e = s->easy;
+	int rc = 0;
+
+	curl_slist_free_all(s->hdrs);
+	s->hdrs = NULL;
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->m->headers);
+	if (!a->bearer_token_file && !a->ca_file && !a->cert_file && !a->insecure_skip_verify)
+		return 0;
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, a->insecure_skip_verify ? 0L : 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, a->insecure_skip_verify ? 0L : 2L);
+	if (a->ca_file)
+		curl_easy_setopt(e, CURLOPT_CAINFO, a->ca_file);
+	if (a->cert_file && a->key_file) {
+		curl_easy_setopt(e, CURLOPT_SSLCERT, a->cert_file);
+		curl_easy_setopt(e, CURLOPT_SSLKEY, a->key_file);
+	}
+	if (!a->bearer_token_file)
+		return 0;
+	if (token_read(a->bearer_token_file, token, sizeof(token))) {
+		log_limited(&s->m->scrape_log, 60000, LOG_WARN, "scrape",
+			    "cannot read the bearer token file %s (empty, unreadable or not one line): "
+			    "scraping %s without a token", a->bearer_token_file, s->t->d->url);
+		return 0;
+	}
+	snprintf(line, sizeof(line), "Authorization: Bearer %s", token);
+	for (const struct curl_slist *i = s->m->headers; !rc && i; i = i->next) {
+		n = curl_slist_append(h, i->data);
+		rc = n ? 0 : KM_ENOMEM;
+		h = n ? n : h;
+	}
+	n = rc ? NULL : curl_slist_append(h, line);
+	memset(token, 0, sizeof(token));
+	memset(line, 0, sizeof(line));
+	if (!n) {
+		curl_slist_free_all(h);
+		return KM_ENOMEM;
+	}
+	s->hdrs = n;
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->hdrs);
+	return 0;
+}
+
 static void on_timer(void *arg)
 {
 	struct tstate *s = arg;
@@ -816,6 +870,12 @@ static void on_timer(void *arg)
 	s->honor = want_honor(s->m, s->t);
 	s->force_ns = want_force_ns(s->m, s->t);
 	s->splice = !s->honor && s->tlabels_text[0];
+	if (apply_auth(s)) {
+		scrape_rule_unref(s->rule);
+		s->rule = NULL;
+		schedule(s);
+		return;
+	}
 	curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, (long)s->timeout_ms);
 	curl_easy_setopt(s->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)s->timeout_ms);
 	s->start_ns = clock_mono_ns();
@@ -993,6 +1053,7 @@ void tstate_stop(struct target *t, void *arg)
 		unlink_paused(s->m, s);
 	if (s->easy)
 		curl_easy_cleanup(s->easy);
+	curl_slist_free_all(s->hdrs);
 	scrape_rule_unref(s->rule);
 	atomic_fetch_sub(&s->m->inflight_bytes, s->acct);
 	if (s->samples)
