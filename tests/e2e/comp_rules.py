@@ -11,8 +11,8 @@ the component jobs, fed ONLY by series the agent served:
 
 Phases (tests/integration/test_component_rules.sh scrapes them, each after the
 agent's own `up` showed the state): healthy, kubelet-down (fakecomp's kubelet
-refuses connections), apiserver-gone (the default/kubernetes endpoints have no
-address), volume-full (the kubelet reports kubelet_volume_stats_available_bytes 1),
+refuses connections), apiserver-gone (the API server refuses the Lease renewals:
+the agent stops leading and nobody serves the apiserver job), volume-full (the kubelet reports kubelet_volume_stats_available_bytes 1),
 crowded (the kubelet reports kubelet_running_pods 109 on a node with 110 pods of
 capacity).
 
@@ -41,7 +41,8 @@ import yaml
 # growth: None = counters stay at the served value; "steady": every
 # apiserver_request_total series with a 2xx/3xx/4xx code and every SLI histogram series grows
 # 10/min (requests all fast: each bucket grows with _count); "storm": steady, and
-# each 5xx apiserver_request_total series of a read (GET/LIST) grows 100/min.
+# each 5xx apiserver_request_total series of a read (GET/LIST) grows 10000/min (the
+# errors outweigh the steady requests of every other read series).
 SCENARIOS = {
     "KubeletDown": {
         "phases": [("healthy", 20, None), ("kubelet-down", 40, None)],
@@ -117,7 +118,7 @@ def growth(scenario, name, labels):
         return 0
     if name == "apiserver_request_total":
         if labels.get("code", "").startswith("5"):
-            return 100 if scenario == "storm" and labels.get("verb") in ("GET", "LIST") else 0
+            return 10000 if scenario == "storm" and labels.get("verb") in ("GET", "LIST") else 0
         return 10
     if name.startswith("apiserver_request_sli_duration_seconds_"):
         return 0 if name.endswith("_sum") else 10

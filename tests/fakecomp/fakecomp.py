@@ -6,7 +6,7 @@ Usage
 -----
   fakecomp.py --state-dir DIR [--fixtures DIR] [--host 127.0.0.1]
               [--api-url URL --api-ca FILE (--api-token TOK | --api-cert F --api-key F)]
-              [--node NAME] [--port-COMPONENT N ...] [--control-port N]
+              [--node NAME] [--port-COMPONENT N ...] [--control-port N] [--ca-from DIR]
 
 One listener per component, each on its own port (0 = a free one), as in a cluster:
 
@@ -38,8 +38,8 @@ Replies as the components reply:
     path with '/' -> '_' ("metrics", "metrics_probes", ...), with the recorded
     Content-Type from <file>.ctype when present; gzip when the client accepts it.
 
-State dir (created): ca.crt/ca.key (serving CA for every HTTPS listener; SANs 127.0.0.1,
-::1, localhost, --host), etcd-client-ca.crt/.key and etcd-client.crt/.key (a client
+State dir (created): ca.crt/ca.key (serving CA for every HTTPS listener, or a copy of
+--ca-from's ca.crt; server certificate SANs 127.0.0.1, ::1, localhost, --host), etcd-client-ca.crt/.key and etcd-client.crt/.key (a client
 certificate etcd accepts), server.json {"host", "control_url", "ca", "etcd_client_cert",
 "etcd_client_key", "ports": {component: port}, "pid"}. Prints "READY <control_url>".
 
@@ -288,6 +288,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             m = dict(st.modes[comp])
             gen = st.gen[comp]
         mode = m["mode"]
+        if mode == "down":
+            # a connection kept alive from before the fault: a dead process answers
+            # nothing (the listener is closed already, new connections are refused)
+            st.record(comp, path, 0, "down")
+            self.close_connection = True
+            try:
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            except OSError:
+                pass
+            return
         if mode == "slow":
             st.record(comp, path, 0, "hung")
             end = time.time() + float(m.get("seconds", 3600))
@@ -479,12 +489,22 @@ def main():
     p.add_argument("--api-cert")
     p.add_argument("--api-key")
     p.add_argument("--control-port", type=int, default=0)
+    p.add_argument("--ca-from", help="directory with ca.crt/ca.key to sign the serving certificate with "
+                   "(e.g. the fake API server's state dir); default: a CA of its own")
     for c in COMPONENTS:
         p.add_argument("--port-" + c, type=int, default=0, dest="port_" + c.replace("-", "_"))
     a = p.parse_args()
     os.makedirs(a.state_dir, exist_ok=True)
     d = a.state_dir
-    ca = make_ca(d, "ca", "fakecomp-ca")
+    if a.ca_from:
+        # serve with a certificate of the cluster CA (the fake API server's): the
+        # agent verifies every component, the API server included, against one CA
+        ca = (os.path.join(a.ca_from, "ca.crt"), os.path.join(a.ca_from, "ca.key"))
+        if not os.path.exists(os.path.join(d, "ca.crt")):
+            with open(ca[0], "rb") as f, open(os.path.join(d, "ca.crt"), "wb") as g:
+                g.write(f.read())
+    else:
+        ca = make_ca(d, "ca", "fakecomp-ca")
     sans = "DNS:localhost,IP:127.0.0.1,IP:::1"
     if a.host not in ("127.0.0.1", "::1", "localhost"):
         sans += (",IP:" if a.host.replace(".", "").replace(":", "").isalnum() and any(ch.isdigit() for ch in a.host) else ",DNS:") + a.host

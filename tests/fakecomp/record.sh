@@ -137,7 +137,7 @@ unshare --net sh -c '
 		--conntrack-max-per-core=0 --conntrack-tcp-timeout-established=0 \
 		--conntrack-tcp-timeout-close-wait=0 --v=1 >"$6/kube-proxy.log" 2>&1 & P=$!
 	i=0
-	until curl -s http://127.0.0.1:10249/metrics | grep -q "^kubeproxy_sync_proxy_rules_duration_seconds_count [1-9]"; do
+	until curl -s http://127.0.0.1:10249/metrics | grep -q "^kubeproxy_sync_proxy_rules_duration_seconds_count.* [1-9]"; do
 		i=$((i + 1)); [ $i -gt 120 ] && { echo "record.sh: kube-proxy did not sync in 120 s" >&2; tail -5 "$6/kube-proxy.log" >&2; kill $P $R; exit 1; }
 		sleep 1
 	done

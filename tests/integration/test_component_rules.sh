@@ -4,8 +4,8 @@
 # rules they need), unchanged (examples/prometheus/rules), fed ONLY by what the agent
 # serves: the agent runs its component jobs against tests/fakecomp (recorded real
 # components) and the fake API server; its /metrics/components and /metrics/kube-state
-# are scraped in each phase of the scenarios (healthy, kubelet down, no API server
-# endpoint, a full volume, a crowded kubelet), each scrape taken once the agent's own
+# are scraped in each phase of the scenarios (healthy, kubelet down, a full volume, a
+# crowded kubelet, the API server refusing the Lease renewals so that no agent leads), each scrape taken once the agent's own
 # `up` / series show the phase; tests/e2e/comp_rules.py turns the scrapes into unit
 # tests (gauges and `up` as served, counters growing per scenario), which
 #   - promtool test rules (Prometheus peer, tests/peers/versions), and
@@ -18,15 +18,22 @@ cd "$(dirname "$0")/../.."
 . tests/lib/fakeapi.sh
 . tests/lib/comp_env.sh
 TMP=$(mktemp -d)
-trap 'comp_stop; rm -rf "$TMP"' EXIT
+trap 'comp_stop; [ -n "${KEEP:-}" ] && echo "kept $TMP" || rm -rf "$TMP"' EXIT
 [ -x bin/k8smon ] || make -j2 >/dev/null || { fail "make"; finish; }
 eval "$(tests/peers/build.sh --env prometheus vmalert)" || { fail "peers prometheus/vmalert do not build (tests/peers/build.sh prometheus vmalert)"; finish; }
 PROMTOOL=$PROMETHEUS_BIN/promtool
 VMTOOL=$VMALERT_BIN/vmalert-tool
-comp_start "$TMP" -promscrape.kubernetes.interval=2s || { fail "test bed did not start"; finish; }
+# shellcheck disable=SC2086
+comp_start "$TMP" -promscrape.kubernetes.interval=2s -leaderElection.leaseDuration=6s \
+	-leaderElection.renewDeadline=4s -leaderElection.retryPeriod=1s ${COMP_AGENT_FLAGS:-} || { fail "test bed did not start"; finish; }
 
+# (the apiserver's up has no metrics_path: kube-prometheus adds it to the kubelet's only)
 upq() {
-	printf 'curl -s %s/metrics/components | grep "^up{" | grep "job=\\"%s\\"" | grep "metrics_path=\\"%s\\"" | grep -q "} %s\$"' "$U" "$1" "$2" "$3"
+	if [ "$1" = apiserver ]; then
+		printf 'curl -s %s/metrics/components | grep "^up{" | grep "job=\\"apiserver\\"" | grep -q "} %s\$"' "$U" "$3"
+	else
+		printf 'curl -s %s/metrics/components | grep "^up{" | grep "job=\\"%s\\"" | grep "metrics_path=\\"%s\\"" | grep -q "} %s\$"' "$U" "$1" "$2" "$3"
+	fi
 }
 # phase NAME CONDITION: once CONDITION (a shell command) holds, scrape the agent into
 # TMP/phases/NAME (kube-state with the job label the chart's scrape gives it)
@@ -46,10 +53,11 @@ phase volume-full "$(upq kubelet /metrics 1) && curl -s $U/metrics/kubelet | gre
 fc_fault '{"component":"kubelet","mode":"ok","set":{"kubelet_running_pods":109}}'
 phase crowded "curl -s $U/metrics/kubelet | grep -q '^kubelet_running_pods{.*} 109\$'"
 fc_fault '{"component":"kubelet","mode":"ok"}'
-# the API server's endpoints go away: the leader has no apiserver target left
-fake_ctl DELETE "/objects?resource=endpointslices&group=discovery.k8s.io&namespace=default&name=kubernetes" >/dev/null
-fake_ctl DELETE "/objects?resource=endpoints&namespace=default&name=kubernetes" >/dev/null
-phase apiserver-gone "! curl -s $U/metrics/components | grep -q '^up{.*job=\"apiserver\"'"
+# the API server answers the Lease renewals with 503: the agent stops leading, and
+# no agent serves the apiserver job (the leader's alone) -- what a cluster whose API
+# server is gone looks like through k8smon
+fake_ctl POST /fault '{"action":"fail","count":1000000,"code":503,"path":"leases"}' >/dev/null
+phase apiserver-gone "curl -s $U/metrics/self | grep -q '^k8smon_leader{[^}]*} 0' && ! curl -s $U/metrics/components | grep -q '^up{.*job=\"apiserver\"'"
 check "the healthy scrape has the inputs: kubelet_volume_stats_*, kubelet_running_pods, kubelet_node_name, apiserver_request_total" sh -c \
 	"for m in kubelet_volume_stats_available_bytes kubelet_volume_stats_capacity_bytes kubelet_volume_stats_used_bytes kubelet_running_pods kubelet_node_name apiserver_request_total apiserver_request_sli_duration_seconds_bucket; do grep -q \"^\$m{\" '$TMP/phases/healthy/components.prom' || { echo \$m; exit 1; }; done"
 

@@ -23,13 +23,19 @@ TMP=$(mktemp -d)
 trap 'comp_stop; rm -rf "$TMP"' EXIT
 [ -x bin/k8smon ] || make -j2 >/dev/null || { fail "make"; finish; }
 FX=tests/fakecomp/fixtures
-comp_start "$TMP" -promscrape.kubernetes.interval=2s || { fail "test bed did not start"; finish; }
+# shellcheck disable=SC2086
+comp_start "$TMP" -promscrape.kubernetes.interval=2s ${COMP_AGENT_FLAGS:-} || { fail "test bed did not start"; finish; }
 ok "fakeapi + fakecomp + agent started"
 
 # upq JOB METRICS_PATH VALUE: a shell command (for until_ms) true once the agent's up
 # for that job and path reads VALUE
+# (the apiserver's up has no metrics_path: kube-prometheus adds it to the kubelet's only)
 upq() {
-	printf 'curl -s %s/metrics/components | grep "^up{" | grep "job=\\"%s\\"" | grep "metrics_path=\\"%s\\"" | grep -q "} %s\$"' "$U" "$1" "$2" "$3"
+	if [ "$1" = apiserver ]; then
+		printf 'curl -s %s/metrics/components | grep "^up{" | grep "job=\\"apiserver\\"" | grep -q "} %s\$"' "$U" "$3"
+	else
+		printf 'curl -s %s/metrics/components | grep "^up{" | grep "job=\\"%s\\"" | grep "metrics_path=\\"%s\\"" | grep -q "} %s\$"' "$U" "$1" "$2" "$3"
+	fi
 }
 JOBS="kubelet:/metrics kubelet:/metrics/probes kubelet:/metrics/resource apiserver:/metrics kube-scheduler:/metrics kube-controller-manager:/metrics kube-proxy:/metrics kube-dns:/metrics etcd:/metrics"
 for jp in $JOBS; do
@@ -47,20 +53,25 @@ want = {
                               "endpoint": "https-metrics", "node": "k8smon-node", "instance": "127.0.0.1:%d" % ports["kubelet"]},
     ("apiserver", "/metrics"): {"job": "apiserver", "namespace": "default", "service": "kubernetes",
                                 "endpoint": "https", "instance": "127.0.0.1:%d" % ports["kube-apiserver"]},
-    ("kube-scheduler", "/metrics"): {"job": "kube-scheduler", "namespace": "kube-system", "service": "kube-scheduler",
+    # kube-prometheus's kubeadm platform: Services <component>-prometheus-discovery
+    ("kube-scheduler", "/metrics"): {"job": "kube-scheduler", "namespace": "kube-system",
+                                     "service": "kube-scheduler-prometheus-discovery",
                                      "endpoint": "https-metrics", "instance": "127.0.0.1:%d" % ports["kube-scheduler"]},
     ("kube-controller-manager", "/metrics"): {"job": "kube-controller-manager", "namespace": "kube-system",
-                                              "service": "kube-controller-manager", "endpoint": "https-metrics",
+                                              "service": "kube-controller-manager-prometheus-discovery",
+                                              "endpoint": "https-metrics",
                                               "instance": "127.0.0.1:%d" % ports["kube-controller-manager"]},
     ("kube-dns", "/metrics"): {"job": "kube-dns", "namespace": "kube-system", "service": "kube-dns",
-                               "endpoint": "metrics", "instance": "127.0.0.1:%d" % ports["coredns"]},
+                               "endpoint": "metrics", "pod": "coredns-1", "instance": "127.0.0.1:%d" % ports["coredns"]},
+    # the kube-proxy PodMonitor: instance = the node's name
+    ("kube-proxy", "/metrics"): {"job": "kube-proxy", "namespace": "kube-system", "instance": "k8smon-node"},
 }
 bad = 0
 ups = {}
 for line in open(sys.argv[1]):
     if line.startswith("up{"):
         labels = dict(re.findall(r'([a-zA-Z_]\w*)="([^"]*)"', line))
-        ups[(labels.get("job"), labels.get("metrics_path"))] = labels
+        ups[(labels.get("job"), labels.get("metrics_path", "/metrics"))] = labels
 for k, w in want.items():
     got = ups.get(k)
     if got is None:
@@ -130,10 +141,12 @@ check "grant withdrawn: fakecomp saw the agent's 403s" sh -c "curl -s $FC_CTL/re
 fake_ctl POST /auth '{"rules": [{"user": "system:serviceaccount:k8smon:k8smon", "allowed": true}], "default_allowed": false}' >/dev/null
 check "grant restored: kubelet up 1" until_ms 60000 "$(upq kubelet /metrics 1)"
 
-# errors SELF_FILE: sum of k8smon_scrape_errors_total in it
-errors() { awk '/^k8smon_scrape_errors_total\{/ {s += $NF} END {print s + 0}' "$1"; }
+# errors SELF_FILE: the failed scrapes counted in it (k8smon_scrape_errors_total and any
+# component-job error counter, k8smon_component*_errors_total)
+ERRX='^k8smon_(scrape|component[a-z_]*)_errors_total[{ ]'
+errors() { grep -E "$ERRX" "$1" | awk '{s += $NF} END {print s + 0}'; }
 upline() { # job metrics_path value
-	curl -s "$U/metrics/components" | grep '^up{' | grep "job=\"$1\"" | grep "metrics_path=\"$2\"" | grep -q "} $3\$"
+	sh -c "$(upq "$1" "$2" "$3")"
 }
 # fault COMPONENT JOB MODE [extra json]: up 0, errors counted, a log line, others unaffected, recovery
 fault_case() {
@@ -148,9 +161,9 @@ fault_case() {
 	fi
 	# a few more failed scrapes, for the error count and the log rate limit
 	e0=$(errors "$TMP/self.before")
-	until_ms 90000 "curl -s $U/metrics/self >'$TMP/self.after'; [ \$(awk '/^k8smon_scrape_errors_total\\{/ {s += \$NF} END {print s + 0}' '$TMP/self.after') -ge $((e0 + 3)) ]" >/dev/null
+	until_ms 90000 "curl -s $U/metrics/self >'$TMP/self.after'; [ \$(grep -E '$ERRX' '$TMP/self.after' | awk '{s += \$NF} END {print s + 0}') -ge $((e0 + 3)) ]" >/dev/null
 	e1=$(errors "$TMP/self.after")
-	if [ "$e1" -ge $((e0 + 3)) ]; then ok "$mode on $comp: k8smon_scrape_errors_total +$((e1 - e0)) ($(diff "$TMP/self.before" "$TMP/self.after" | grep '^>.*k8smon_scrape_errors_total' | sed 's/^> //' | tr '\n' ' '))"
+	if [ "$e1" -ge $((e0 + 3)) ]; then ok "$mode on $comp: k8smon_scrape_errors_total +$((e1 - e0)) ($(diff "$TMP/self.before" "$TMP/self.after" | grep -E '^> k8smon_(scrape|component)' | sed 's/^> //' | tr '\n' ' '))"
 	else fail "$mode on $comp: k8smon_scrape_errors_total $e0 -> $e1"; fi
 	lines1=$(grep -c "127.0.0.1:$(fc_port "$comp")" "$TMP/k8smon.log")
 	if [ "$lines1" -gt "$lines0" ] && [ $((lines1 - lines0)) -lt $((e1 - e0)) ]; then

@@ -28,7 +28,7 @@ comp_start() {
 	  "rules": [{"user": "system:serviceaccount:k8smon:k8smon", "allowed": true}],
 	  "default_allowed": false}' >/dev/null || return 1
 	printf tok-agent >"$cdir/sa/token"
-	python3 tests/fakecomp/fakecomp.py --state-dir "$cdir/fc" --node k8smon-node --api-url "$API_URL" \
+	python3 tests/fakecomp/fakecomp.py --state-dir "$cdir/fc" --fixtures "${FAKECOMP_FIXTURES:-tests/fakecomp/fixtures}" --node k8smon-node --ca-from "$cdir/api" --api-url "$API_URL" \
 		--api-ca "$cdir/api/ca.crt" --api-token "$atok" >"$cdir/fakecomp.out" 2>"$cdir/fakecomp.log" &
 	FAKECOMP_PID=$!
 	wait_for 60 grep -q '^READY' "$cdir/fakecomp.out" || { echo "fakecomp did not start:"; cat "$cdir/fakecomp.log"; return 1; }
@@ -36,7 +36,7 @@ comp_start() {
 	FC_JSON=$cdir/fc/server.json
 	apiport=$(fc_port kube-apiserver)
 	fake_ctl POST /objects "$(cat <<EOF
-{"items": [
+[
  {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "k8smon-node",
    "labels": {"kubernetes.io/hostname": "k8smon-node", "node-role.kubernetes.io/control-plane": ""}},
   "status": {"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}, {"type": "Hostname", "address": "k8smon-node"}],
@@ -61,9 +61,10 @@ comp_start() {
   "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "rec-local", "volumeName": "rec-pv",
    "resources": {"requests": {"storage": "1Gi"}}},
   "status": {"phase": "Bound", "accessModes": ["ReadWriteOnce"], "capacity": {"storage": "1Gi"}}}
-]}
+]
 EOF
-)" >/dev/null || return 1
+)" >"$cdir/objects.out"
+	grep -q '"loaded"' "$cdir/objects.out" || { echo "fake API server refused the objects:"; cat "$cdir/objects.out"; return 1; }
 	port=$(free_port)
 	U=http://127.0.0.1:$port
 	./bin/k8smon -promscrape.kubernetes -promscrape.allowLoopback -kubeconfig="$KUBECONFIG" -nodeName=k8smon-node \
