@@ -20,7 +20,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib/fakeapi.sh
 . tests/lib/comp_env.sh
 TMP=$(mktemp -d)
-trap 'comp_stop; rm -rf "$TMP"' EXIT
+trap 'comp_stop; [ -n "${KEEP:-}" ] && echo "kept $TMP" || rm -rf "$TMP"' EXIT
 [ -x bin/k8smon ] || make -j2 >/dev/null || { fail "make"; finish; }
 FX=tests/fakecomp/fixtures
 # shellcheck disable=SC2086
