@@ -101,6 +101,7 @@ static void status_kick(struct agent_kube *k, int64_t delay_ms)
 
 static void rebuild(void *arg);
 static void comp_kick(struct agent_kube *k);
+static void comp_apply(struct agent_kube *k, const struct cycle *old, const struct cycle *c);
 
 /* Any input changed: rebuild once at the top of the loop (never inside a
  * reflector callback, where subscribers may not start or stop watches). */
@@ -302,6 +303,7 @@ static void rebuild(void *arg)
 		if (ch & CYCLE_CONFIG)
 			k->hooks->on_config(c->cfg, k->hooks->arg);
 		scrape_apply(k, c);
+		comp_apply(k, old, c);
 		ks_watcher_apply(k->ksw, c);
 		all_nodes_apply(k, c);
 		status_kick(k, STATUS_DELAY_MS);
@@ -396,10 +398,13 @@ static size_t apiserver_endpoints(json_t *slices, char (*eps)[COMP_EP_LEN], size
 	return n;
 }
 
-/* The leader watches the API server's EndpointSlices; others do not. */
+/* The leader watches the API server's EndpointSlices while its job runs;
+ * others do not. */
 static void comp_watch_apiserver(struct agent_kube *k, bool leader)
 {
-	if (leader && !k->api_slices && (comp_jobs_enabled(k->comp_jobs) & COMP_BIT(COMP_APISERVER))) {
+	bool want = leader && (comp_jobs_enabled(k->comp_jobs) & COMP_BIT(COMP_APISERVER));
+
+	if (want && !k->api_slices) {
 		struct kube_informer_key key = { .res = slice_res, .namespace = "default",
 						 .label_selector = "kubernetes.io/service-name=kubernetes" };
 		struct kube_reflector_cbs cbs = { comp_obj, comp_obj_update, comp_obj, comp_synced, k };
@@ -407,7 +412,7 @@ static void comp_watch_apiserver(struct agent_kube *k, bool leader)
 		k->api_slices = kube_informer_subscribe(k->informers, &key, &cbs, NULL);
 		if (!k->api_slices)
 			log_error("components", "cannot watch the API server's endpoints: out of memory");
-	} else if (!leader && k->api_slices) {
+	} else if (!want && k->api_slices) {
 		kube_sub_cancel(k->api_slices);
 		k->api_slices = NULL;
 	}
@@ -462,16 +467,19 @@ static void comp_refresh(void *arg)
 		log_error("components", "component targets not updated: %s", km_strerror(rc));
 }
 
-static struct comp_jobs *comp_jobs_from_flags(const struct flags *f, char *err, size_t errlen)
+/* The jobs of a configuration: what a K8sMonitor may set (spec.components,
+ * spec.interval) from c, the rest from the flags. */
+static struct comp_jobs *comp_jobs_from(const struct flags *f, const struct config *c, char *err, size_t errlen)
 {
 	struct comp_opts o = {
+		.enabled = c->components,
 		.token_file = f->comp_token_file,
 		.ca_file = f->comp_ca_file,
-		.drop_lists = f->comp_drop_lists,
+		.drop_lists = c->comp_drop_lists,
 		.kubelet_address = f->comp_kubelet_address,
 		.kubelet_port = (int)f->comp_kubelet_port,
-		.kubelet_insecure = f->comp_kubelet_insecure,
-		.kubelet_cadvisor = f->comp_kubelet_cadvisor,
+		.kubelet_insecure = c->comp_kubelet_insecure,
+		.kubelet_cadvisor = c->comp_kubelet_cadvisor,
 		.control_plane_address = f->comp_control_plane_address,
 		.scheduler_port = (int)f->comp_scheduler_port,
 		.scheduler_insecure = f->comp_scheduler_insecure,
@@ -484,12 +492,29 @@ static struct comp_jobs *comp_jobs_from_flags(const struct flags *f, char *err, 
 		.etcd_cert_file = f->comp_etcd_cert_file,
 		.etcd_key_file = f->comp_etcd_key_file,
 		.etcd_ca_file = f->comp_etcd_ca_file,
-		.interval_ms = f->interval_ms,
+		.interval_ms = c->interval_ms,
 	};
 
-	if (comp_parse_list(f->components, &o.enabled, err, errlen))
-		return NULL;
 	return comp_jobs_new(&o, err, errlen);
+}
+
+/* A new configuration: new jobs when what they are built from changed,
+ * built whole and swapped (the old ones stay on error). */
+static void comp_apply(struct agent_kube *k, const struct cycle *old, const struct cycle *c)
+{
+	struct comp_jobs *j;
+	char err[256];
+
+	if (old && config_components_equal(old->cfg, c->cfg) && old->cfg->interval_ms == c->cfg->interval_ms)
+		return;
+	j = comp_jobs_from(k->flags, c->cfg, err, sizeof(err));
+	if (!j) {
+		log_error("components", "component jobs not changed: %s", err);
+		return;
+	}
+	comp_jobs_unref(k->comp_jobs);
+	k->comp_jobs = j;
+	comp_kick(k);
 }
 
 /* --- informer callbacks (loop thread) -------------------------------------- */
@@ -740,10 +765,7 @@ struct agent_kube *agent_kube_start(const struct flags *f, const struct agent_ku
 		config_unref(c);
 		k->scrape = k->informers ? scrape_mgr_new(k->loop, &so) : NULL;
 	}
-	k->comp_jobs = comp_jobs_from_flags(f, err, errlen);
-	if (!k->comp_jobs)
-		goto fail;
-	if (comp_jobs_enabled(k->comp_jobs)) {
+	{
 		/* Components are the agent's own, not a tenant's: their
 		 * addresses (loopback, the node's, the API server's) are what
 		 * they are for; kubelet and kube-proxy keep their labels as in

@@ -8,6 +8,7 @@
 
 #include "base/err.h"
 #include "base/parse.h"
+#include "collect/components/components.h"
 #include "collect/kubestate/kinds.h"
 #include "config/selector.h"
 
@@ -342,6 +343,65 @@ static int get_allowlist(const json_t *ks, const char *field, json_t **out, char
 	*out = json_deep_copy(v);
 	return *out ? 0 : KM_ENOMEM;
 }
+/* spec.components over the flags' values in c: absent fields keep them. */
+static int get_bool(const json_t *obj, const char *key, const char *path, bool *out, char *err, size_t errlen)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_boolean(v)) {
+		snprintf(err, errlen, "%s.%s: must be a boolean", path, key);
+		return KM_EINVAL;
+	}
+	*out = json_is_true(v);
+	return 0;
+}
+
+static int parse_components(const json_t *v, struct config *c, char *err, size_t errlen)
+{
+	const json_t *en, *kl, *e;
+	size_t i;
+	int rc;
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_object(v)) {
+		snprintf(err, errlen, "spec.components: must be an object");
+		return KM_EINVAL;
+	}
+	en = json_object_get(v, "enabled");
+	if (en && !json_is_null(en)) {
+		if (!json_is_array(en)) {
+			snprintf(err, errlen, "spec.components.enabled: must be a list");
+			return KM_EINVAL;
+		}
+		c->components = 0;
+		json_array_foreach(en, i, e) {
+			const char *s = json_string_value(e);
+			enum comp_id id;
+			if (!s || comp_parse(s, strlen(s), &id)) {
+				snprintf(err, errlen, "spec.components.enabled[%zu]: %s", i,
+					 s ? "not one of kubelet, apiserver, kube-scheduler, kube-controller-manager, "
+					     "kube-proxy, coredns, etcd" : "must be a string");
+				return KM_EINVAL;
+			}
+			c->components |= COMP_BIT(id);
+		}
+	}
+	if ((rc = get_bool(v, "dropLists", "spec.components", &c->comp_drop_lists, err, errlen)))
+		return rc;
+	kl = json_object_get(v, "kubelet");
+	if (kl && !json_is_null(kl) && !json_is_object(kl)) {
+		snprintf(err, errlen, "spec.components.kubelet: must be an object");
+		return KM_EINVAL;
+	}
+	if ((rc = get_bool(kl, "insecureSkipVerify", "spec.components.kubelet", &c->comp_kubelet_insecure, err,
+			   errlen)))
+		return rc;
+	return get_bool(kl, "cadvisor", "spec.components.kubelet", &c->comp_kubelet_cadvisor, err, errlen);
+}
+
 static int apply_monitor(struct config *c, const json_t *m, char *err, size_t errlen)
 {
 	const json_t *spec = json_object_get(m, "spec");
@@ -401,6 +461,9 @@ static int apply_monitor(struct config *c, const json_t *m, char *err, size_t er
 		}
 		c->interval_ms = ms;
 	}
+	rc = parse_components(json_object_get(spec, "components"), c, err, errlen);
+	if (rc)
+		return rc;
 	rc = from_set(c, spec, "collectors", "collectors");
 	if (!rc)
 		rc = from_set(c, spec, "interval", "interval");
@@ -416,6 +479,8 @@ static int apply_monitor(struct config *c, const json_t *m, char *err, size_t er
 		rc = from_set(c, spec, "kubeState", "kubeState");
 	if (!rc)
 		rc = from_set(c, spec, "scrape", "scrape");
+	if (!rc)
+		rc = from_set(c, spec, "components", "components");
 	if (!rc)
 		rc = config_parse_scrape(json_object_get(spec, "scrape"), &c->scrape, err, errlen);
 	if (rc)
@@ -507,9 +572,17 @@ struct config *config_build(const struct flags *f, const json_t *monitor, char *
 	c->collectors = f->collectors;
 	c->interval_ms = f->interval_ms;
 	c->source = strdup("flags");
-	c->from = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "collectors", "flags", "interval", "flags",
+	c->from = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "collectors", "flags", "interval", "flags",
 			    "namespaces", "flags", "excludeNamespaces", "flags", "nodeSelector", "flags",
-			    "node", "flags", "kubeState", "flags", "scrape", "flags");
+			    "node", "flags", "kubeState", "flags", "scrape", "flags", "components", "flags");
+	/* Checked by flags_parse; a list it let through parses here too. */
+	if (comp_parse_list(f->components ? f->components : "", &c->components, err, errlen)) {
+		config_unref(c);
+		return NULL;
+	}
+	c->comp_drop_lists = f->comp_drop_lists;
+	c->comp_kubelet_insecure = f->comp_kubelet_insecure;
+	c->comp_kubelet_cadvisor = f->comp_kubelet_cadvisor;
 	scrape_policy_default(&c->scrape);
 	c->scrape.allow_loopback = f->scrape_allow_loopback;
 	if (!c->source || !c->from || list_copy(&c->namespaces, &f->namespaces) ||
@@ -626,7 +699,7 @@ void config_diff(const struct config *a, const struct config *b, char *out, size
 		return;
 	out[0] = '\0';
 	if (!a || !b) {
-		diff_add(out, outlen, &len, "collectors,interval,namespaces,excludeNamespaces,node,kubeState,scrape");
+		diff_add(out, outlen, &len, "collectors,interval,namespaces,excludeNamespaces,node,kubeState,scrape,components");
 		return;
 	}
 	/* What an operator compares with the edit just made: old and new
@@ -667,6 +740,15 @@ void config_diff(const struct config *a, const struct config *b, char *out, size
 		diff_add(out, outlen, &len, "%skubeState", len ? ", " : "");
 	if (memcmp(&a->scrape, &b->scrape, sizeof(a->scrape)) != 0)
 		diff_add(out, outlen, &len, "%sscrape", len ? ", " : "");
+	if (!config_components_equal(a, b))
+		diff_add(out, outlen, &len, "%scomponents", len ? ", " : "");
+}
+
+bool config_components_equal(const struct config *a, const struct config *b)
+{
+	return a->components == b->components && a->comp_drop_lists == b->comp_drop_lists &&
+	       a->comp_kubelet_insecure == b->comp_kubelet_insecure &&
+	       a->comp_kubelet_cadvisor == b->comp_kubelet_cadvisor;
 }
 
 bool config_namespace_allowed(const struct config *c, const char *ns)

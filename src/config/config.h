@@ -42,6 +42,12 @@ struct config {
 	/* spec.scrape: what application scraping may reach, and its budgets
 	 * (flags and scrape_policy_default() for what the monitor leaves out). */
 	struct scrape_policy scrape;
+	/* spec.components (docs/components.md), else the -components* flags:
+	 * which component jobs run and the options a monitor may change. */
+	unsigned components;            /* COMP_BIT()s of collect/components */
+	bool comp_drop_lists;
+	bool comp_kubelet_insecure;
+	bool comp_kubelet_cadvisor;
 	/* For /config: the node and kubeState options as given (owned, NULL =
 	 * defaults), and where each part of the configuration came from:
 	 * {"collectors": "flags" | "K8sMonitor/<name>", "interval": ..., ...}. */
@@ -66,6 +72,8 @@ void config_unref(struct config *c);
  * separated ("collectors,interval"; "" when none), for the log line of a
  * reconfiguration. Either may be NULL (everything differs). */
 void config_diff(const struct config *a, const struct config *b, char *out, size_t outlen);
+/* Whether a and b ask for the same component jobs (spec.components). */
+bool config_components_equal(const struct config *a, const struct config *b);
 /* Whether namespace ns passes the include/exclude filters. */
 bool config_namespace_allowed(const struct config *c, const char *ns);
 /* Parses a K8sMonitor spec.scrape object (borrowed) over p; a field-path

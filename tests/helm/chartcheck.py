@@ -66,6 +66,7 @@ EXPECTED_RULES = {  # (apiGroup, resource) -> verbs of the agent's ClusterRole
     ("k8smon.io", "k8smonitors/status"): ["patch"], ("k8smon.io", "scraperules/status"): ["patch"],
     ("authentication.k8s.io", "tokenreviews"): ["create"],
     ("authorization.k8s.io", "subjectaccessreviews"): ["create"],
+    ("", "nodes/metrics"): ["get"],  # component jobs: the kubelet (docs/components.md)
 }
 
 
@@ -132,6 +133,9 @@ def check_default(objs, ns):
           {k: v for k, v in got.items() if EXPECTED_RULES.get(k) != v} or sorted(set(EXPECTED_RULES) - set(got)))
     check(all("*" not in r.get("verbs", []) + r.get("resources", []) + r.get("apiGroups", []) for r in cr["rules"]),
           "ClusterRole: no wildcards")
+    check([r for r in cr["rules"] if "nonResourceURLs" in r] == [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}],
+          "ClusterRole: get /metrics (component jobs: API server, scheduler, controller-manager), no other URL")
+    check(not any("nodes/proxy" in r.get("resources", []) for r in cr["rules"]), "ClusterRole: no nodes/proxy")
     mr = find(objs, "ClusterRole", "k8smon-metrics-reader")
     check(mr and mr["rules"] == [{"nonResourceURLs": ["/metrics", "/metrics/*"], "verbs": ["get"]}],
           "metrics-reader ClusterRole: get /metrics, /metrics/*")
@@ -202,7 +206,7 @@ def check_options(objs):
           "tls.enabled: -tls flags, HTTPS probes, Secret mounted")
     check("dnsPolicy" not in pod and pod["hostNetwork"] is False, "hostNetwork=false drops ClusterFirstWithHostNet")
     want = {"/metrics/node": "node-exporter", "/metrics/cadvisor": "kubelet", "/metrics/kube-state": "kube-state-metrics",
-            "/metrics/apps": None, "/metrics/self": "k8smon"}
+            "/metrics/apps": None, "/metrics/components": None, "/metrics/self": "k8smon"}
     for kind, relkey in (("PodMonitor", "relabelings"), ("VMPodScrape", "relabelConfigs")):
         m = find(objs, kind)
         if not check(m is not None, "%s rendered when enabled" % kind):
@@ -216,6 +220,10 @@ def check_options(objs):
                   "%s %s: job %s, port http-metrics" % (kind, path, job or "(from targets)"))
         check(eps["/metrics/cadvisor"].get("honorTimestamps") is False and eps["/metrics/cadvisor"].get("honorLabels") is True,
               "%s: cadvisor endpoint honorTimestamps false, honorLabels true" % kind)
+        comp = eps.get("/metrics/components", {})
+        check(comp.get("honorLabels") is True and {"action": "labeldrop", "regex": "(pod|namespace|container|endpoint|service|node)"}
+              in comp.get(relkey, []),
+              "%s: components endpoint keeps the series' kube-prometheus labels (honorLabels, the pod's dropped)" % kind)
         check(m["spec"]["selector"]["matchLabels"] == find(objs, "DaemonSet")["spec"]["selector"]["matchLabels"],
               "%s selects the agent pods" % kind)
     check(find(objs, "K8sMonitor") is None and find(objs, "Role") is None,

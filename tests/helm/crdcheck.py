@@ -408,6 +408,8 @@ BAD = [  # (kind, spec, what the validator must report)
     ("K8sMonitor", {"nodeSelector": {"matchExpressions": [{"key": "a", "operator": "In"}]}}, "CEL rule failed"),
     ("K8sMonitor", {"scrape": {"defaultSampleLimit": 300000, "maxSampleLimit": 200000}}, "CEL rule failed"),
     ("K8sMonitor", {"scrape": {"allowLoopback": "yes"}}, "boolean"),
+    ("K8sMonitor", {"components": {"enabled": ["kubelet", "scheduler"]}}, "not in"),
+    ("K8sMonitor", {"components": {"kubelet": {"insecure": True}}}, "unknown field"),
     ("ScrapeRule", {"role": "pods"}, "not in"),
     ("ScrapeRule", {"interval": "10s", "scrapeTimeout": "30s"}, "CEL rule failed"),
     ("ScrapeRule", {"sampleLimit": -1}, "out of bounds"),

@@ -194,8 +194,13 @@ check "the DaemonSet's token is refused ConfigMaps (list/watch)" sh -c "
 	$KUBECTL --kubeconfig=$TMP/agent.kubeconfig get configmaps -A 2>&1 | grep -q Forbidden"
 
 PORT=$(free_port)
+# The component jobs (docs/components.md) read the token and CA from the
+# service-account paths in a pod; here the same TokenRequest token and the
+# server's CA from files.
+printf '%s\n' "$TOKEN" >"$TMP/sa-token"
 "${K8SMON_BIN:-./bin/k8smon}" -promscrape.kubernetes -kubeconfig="$TMP/agent.kubeconfig" -nodeName=demo-node-1 \
 	-httpListenAddr=127.0.0.1:$PORT -leaderElection.namespace=k8smon -http.auth=kubernetes \
+	-components.tokenFile="$TMP/sa-token" -components.caFile="$TMP/api/ca.crt" \
 	>"$TMP/agent.log" 2>&1 &
 APID=$!
 B="http://127.0.0.1:$PORT"
@@ -211,6 +216,28 @@ check "/metrics/kube-state: kube_node_info for the 3 nodes, a deployment, a name
 check "scraper auth (real TokenReview + SubjectAccessReview): no token -> 401" sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $B/metrics/kube-state)\" = 401 ]"
 check "scraper auth: the agent's own token (no metrics-reader binding) -> 403" sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer $TOKEN' $B/metrics/kube-state)\" = 403 ]"
 check "scraper auth: k8smon-scraper token -> 200" sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -H '$AUTH' $B/metrics/self)\" = 200 ]"
+# The API server job (issue 19): the leader scrapes the real server's /metrics
+# at the default/kubernetes EndpointSlice's address with the chart's
+# ServiceAccount token (nonResourceURL /metrics, RBAC checked by the real
+# authorizer and counted by rbac_used.py below) and kube-prometheus's labels.
+APIEP=$($K get endpointslices -n default -l kubernetes.io/service-name=kubernetes \
+	-o jsonpath='{.items[0].endpoints[0].addresses[0]}:{.items[0].ports[?(@.name=="https")].port}' 2>/dev/null)
+# This server advertises 127.0.0.1, which Endpoints/EndpointSlices may not
+# hold (loopback is invalid there): it publishes none, and the agent falls
+# back to the server it talks to (docs/components.md).
+[ -n "${APIEP%:}" ] || APIEP=$(sed 's|^https://||; s|/.*||' "$TMP/api/url")
+check "the API server job's endpoint: $APIEP" sh -c "echo '$APIEP' | grep -Eq '^[0-9.]+:[0-9]+\$'"
+APIL="endpoint=\"https\",instance=\"$APIEP\",job=\"apiserver\",namespace=\"default\",service=\"kubernetes\""
+wait_for 60 sh -c "curl -s -H '$AUTH' $B/metrics/apiserver | grep -q '^apiserver_request_total{.*$APIL}'"
+curl -s -H "$AUTH" "$B/metrics/apiserver" >"$TMP/apis" 2>/dev/null
+check "/metrics/apiserver: apiserver_request_total with job/instance/namespace/service/endpoint as kube-prometheus" \
+	grep -q "^apiserver_request_total{.*$APIL}" "$TMP/apis"
+check "/metrics/apiserver: up 1 and scrape_samples_scraped > 0 for the API server job" sh -c \
+	"grep -qx 'up{$APIL} 1' $TMP/apis && grep '^scrape_samples_scraped{$APIL}' $TMP/apis | awk '{exit !(\$2 > 0)}'"
+check "/metrics/apiserver: kube-prometheus drop list applied (apiserver_request_duration_seconds_bucket le=\"0.6\" dropped, le=\"1\" kept)" sh -c \
+	"grep -q '^apiserver_request_duration_seconds_bucket{.*le=\"1\"' $TMP/apis && ! grep -q '^apiserver_request_duration_seconds_bucket{.*le=\"0.6\"' $TMP/apis"
+check "/metrics/components holds the API server job; /metrics/kubelet does not" sh -c \
+	"curl -s -H '$AUTH' $B/metrics/components | grep -q '^up{$APIL}' && ! curl -s -H '$AUTH' $B/metrics/kubelet | grep -q 'job=\"apiserver\"'"
 
 # status on the chart's default K8sMonitor and on the example rules
 for f in examples/scraperule-*.yaml; do $K apply -f "$f" >/dev/null 2>&1 || fail "apply $f"; done

@@ -88,9 +88,17 @@ check "image $K8SMON_IMAGE_TAR imports as $IMAGE_REF" sh -c \
 
 # ---- k8smon as the chart's DaemonSet
 PORT=$(free_port)
+# The kubelet's port (cluster.sh picks a free one) and its address: it
+# listens on 127.0.0.1 only, with a self-signed serving certificate (no
+# serverTLSBootstrap), as many kubelets do: insecureSkipVerify as
+# kube-prometheus sets it. Its authentication and authorization are real
+# (webhook: TokenReview + SubjectAccessReview nodes/metrics for the chart's
+# ServiceAccount).
+KPORT=$(awk '/^port:/ {print $2}' "$TMP/c/kubelet/config.yaml")
 "$HELM_BIN/helm" template k8smon helm/k8smon -n monitoring --include-crds \
 	--set image.repository="${IMAGE_REF%:*}" --set image.tag="${IMAGE_REF##*:}" --set image.pullPolicy=Never \
-	--set port="$PORT" >"$TMP/k8smon.yaml" ||
+	--set port="$PORT" --set components.kubelet.address=127.0.0.1 --set components.kubelet.port="$KPORT" \
+	--set components.kubelet.insecureSkipVerify=true >"$TMP/k8smon.yaml" ||
 	{ echo "FAIL - helm template"; FAILS=1; exit 1; }
 $K create namespace monitoring >/dev/null
 $K create namespace cltest >/dev/null
@@ -148,9 +156,35 @@ done
 cat "$TMP/check.out"
 check "cadvisor rows match the kubelet's pods and cgroups" grep -q '^all rows match' "$TMP/check.out"
 
+# The kubelet component job (docs/components.md), in-cluster: the agent's
+# projected token, the chart's RBAC (nodes/metrics) checked by the real
+# kubelet's webhook authorizer, kube-prometheus's labels.
+# instance is the node's InternalIP (the kubelet Service's endpoint), although
+# the agent connects to 127.0.0.1 here.
+NIP=$($K get node k8smon-node -o jsonpath='{.status.addresses[?(@.type=="InternalIP")].address}')
+KL="endpoint=\"https-metrics\",instance=\"$NIP:$KPORT\",job=\"kubelet\""
+KSCRAPE="http://127.0.0.1:$PORT/metrics/kubelet"
+i=0
+until curl -sf -H @"$HDR" "$KSCRAPE" >"$TMP/kubelet-job.txt" && grep -q '^kubelet_running_pods{' "$TMP/kubelet-job.txt"; do
+	i=$((i + 1)); [ $i -gt 60 ] && break
+	sleep 1
+done
+check "/metrics/kubelet: kubelet_running_pods from the real kubelet with job, instance, metrics_path, node" \
+	grep -q "^kubelet_running_pods{$KL,metrics_path=\"/metrics\",namespace=\"kube-system\",node=\"k8smon-node\",service=\"kubelet\"} [1-9]" "$TMP/kubelet-job.txt"
+check "/metrics/kubelet: up 1 for /metrics, /metrics/probes, /metrics/resource (token accepted by the kubelet)" sh -c \
+	"[ \$(grep -c '^up{$KL,metrics_path=\"/metrics[a-z/]*\",namespace=\"kube-system\",node=\"k8smon-node\",service=\"kubelet\"} 1\$' $TMP/kubelet-job.txt) -eq 3 ]"
+check "/metrics/kubelet: the kubelet's /metrics/resource (node_cpu_usage_seconds_total)" \
+	grep -q "^node_cpu_usage_seconds_total{$KL,metrics_path=\"/metrics/resource\"" "$TMP/kubelet-job.txt"
+# kubelet_volume_stats_* exist only for mounted PersistentVolumeClaims (this
+# cluster has no storage provisioner): absent, and nothing else claims them.
+check "/metrics/kubelet: no kubelet_volume_stats_* without a PVC" sh -c "! grep -q '^kubelet_volume_stats_' $TMP/kubelet-job.txt"
+# cluster.sh runs kube-scheduler and kube-controller-manager with
+# --secure-port=0 (no metrics port) and no control-plane label: no target.
+check "/metrics/kube-scheduler, /metrics/kube-controller-manager: no target on this node (no serving port, no control-plane label)" sh -c \
+	"! curl -sf -H @$HDR http://127.0.0.1:$PORT/metrics/components | grep -q 'job=\"kube-\(scheduler\|controller-manager\)\"'"
+
 # The kubelet's own /metrics/cadvisor (its embedded cAdvisor, told where this
 # containerd is) over the same cgroups: ours is scraped right after it.
-KPORT=$(awk '/^port:/ {print $2}' "$TMP/c/kubelet/config.yaml")
 A="$TMP/c/api"
 i=0
 while :; do

@@ -31,8 +31,10 @@ static json_t *J(const char *s)
 static struct comp_jobs *jobs(unsigned enabled, bool cadvisor)
 {
 	char err[256] = "";
+	/* Unset string options are "" as the flags give them. */
 	struct comp_opts o = { .enabled = enabled, .drop_lists = true, .kubelet_cadvisor = cadvisor,
-			       .etcd_cert_file = "/c.crt", .etcd_key_file = "/c.key" };
+			       .etcd_cert_file = "/c.crt", .etcd_key_file = "/c.key", .kubelet_address = "",
+			       .control_plane_address = "", .proxy_address = "", .token_file = "", .ca_file = "" };
 	struct comp_jobs *j = comp_jobs_new(&o, err, sizeof(err));
 
 	if (!j)

@@ -11,6 +11,7 @@
 
 #include "config/config.h"
 #include "config/selector.h"
+#include "collect/components/components.h"
 #include "collect/kubestate/kinds.h"
 
 static struct flags flags;
@@ -45,6 +46,43 @@ static struct config *build(const char *json, char *err, size_t errlen)
 	c = config_build(&flags, m, err, errlen);
 	json_decref(m);
 	return c;
+}
+
+/* spec.components over the -components flags: absent fields keep them,
+ * bad ones are rejected with their path, a change shows in the diff. */
+static void test_components(void **state)
+{
+	char err[256], what[256];
+	struct config *f = config_build(&flags, NULL, err, sizeof(err));
+	struct config *c;
+
+	(void)state;
+	assert_non_null(f);
+	assert_int_equal(f->components, COMP_ALL);
+	assert_true(f->comp_drop_lists);
+	assert_false(f->comp_kubelet_insecure);
+	c = build("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"components\":{\"enabled\":[\"kubelet\",\"coredns\"],"
+		  "\"kubelet\":{\"insecureSkipVerify\":true}}}}", err, sizeof(err));
+	assert_non_null(c);
+	assert_int_equal(c->components, COMP_BIT(COMP_KUBELET) | COMP_BIT(COMP_COREDNS));
+	assert_true(c->comp_kubelet_insecure);
+	assert_true(c->comp_drop_lists); /* absent: the flag's */
+	assert_false(config_components_equal(f, c));
+	config_diff(f, c, what, sizeof(what));
+	assert_non_null(strstr(what, "components"));
+	assert_string_equal(json_string_value(json_object_get(c->from, "components")), "K8sMonitor/m");
+	config_unref(c);
+	c = build("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"components\":{\"enabled\":[]}}}", err, sizeof(err));
+	assert_non_null(c);
+	assert_int_equal(c->components, 0);
+	config_unref(c);
+	assert_null(build("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"components\":{\"enabled\":[\"scheduler\"]}}}",
+			  err, sizeof(err)));
+	assert_non_null(strstr(err, "spec.components.enabled[0]: not one of"));
+	assert_null(build("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"components\":{\"dropLists\":\"no\"}}}", err,
+			  sizeof(err)));
+	assert_string_equal(err, "spec.components.dropLists: must be a boolean");
+	config_unref(f);
 }
 
 static void test_flags_only(void **state)
@@ -192,7 +230,7 @@ static void test_diff(void **state)
 	config_diff(a, a, what, sizeof(what));
 	assert_string_equal(what, "");
 	config_diff(NULL, a, what, sizeof(what));
-	assert_string_equal(what, "collectors,interval,namespaces,excludeNamespaces,node,kubeState,scrape");
+	assert_string_equal(what, "collectors,interval,namespaces,excludeNamespaces,node,kubeState,scrape,components");
 	config_diff(a, b, what, 12); /* truncated, terminated */
 	assert_string_equal(what, "collectors ");
 	config_unref(b);
@@ -331,6 +369,7 @@ int main(void)
 		cmocka_unit_test(test_reconfigure_many),
 		cmocka_unit_test(test_selector),
 		cmocka_unit_test(test_config_json_sources),
+		cmocka_unit_test(test_components),
 	};
 	return cmocka_run_group_tests_name("config", tests, setup, teardown);
 }

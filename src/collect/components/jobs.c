@@ -145,11 +145,11 @@ static struct scrape_rule *compile_rule(enum comp_id id, const char *path, const
 	}
 	/* kube-prometheus sets honorLabels on the kubelet (its cAdvisor and
 	 * probe series carry their own namespace/pod) and on kube-proxy. */
-	obj = json_pack("{s:{s:s,s:s},s:{s:s,s:b,s:o*}}", "metadata", "namespace", d->namespace, "name", name, "spec",
+	obj = json_pack_ex(&jerr, 0, "{s:{s:s,s:s},s:{s:s,s:b,s:o*}}", "metadata", "namespace", d->namespace, "name", name, "spec",
 			"role", "pod", "honorLabels", id == COMP_KUBELET || id == COMP_PROXY, "metricRelabelings",
 			mr);
 	if (!obj) {
-		snprintf(err, errlen, "out of memory");
+		snprintf(err, errlen, "components.%s: %s", d->name, jerr.text);
 		return NULL;
 	}
 	r = scrape_rule_compile(obj, err, errlen);
@@ -178,13 +178,14 @@ static int compile_job(struct comp_jobs *j, enum comp_id id, const struct comp_o
 	}
 	/* Control-plane components and kube-proxy listen on loopback by
 	 * default (kubeadm); the agent runs in the host network. */
+	const char *host = NULL;
+
 	cj->explicit_address = addr[id] && addr[id][0];
 	if (cj->explicit_address)
-		cj->address = strdup(addr[id]);
+		host = addr[id];
 	else if (id == COMP_SCHEDULER || id == COMP_CONTROLLER_MANAGER || id == COMP_ETCD || id == COMP_PROXY)
-		cj->address = strdup("127.0.0.1");
-	if ((addr[id] || id == COMP_SCHEDULER || id == COMP_CONTROLLER_MANAGER || id == COMP_ETCD ||
-	     id == COMP_PROXY) && !cj->address) {
+		host = "127.0.0.1";
+	if (host && !(cj->address = strdup(host))) {
 		snprintf(err, errlen, "out of memory");
 		return KM_ENOMEM;
 	}
