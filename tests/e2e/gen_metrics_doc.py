@@ -247,6 +247,8 @@ def main():
             n[0] += 1
         for (job, mp), (fams, n) in sorted(per.items()):
             w("| `%s` | `%s` | %d | %d |" % (job, mp, len(fams), n[0]))
+            served |= fams
+        served |= inputs_doc.names_in(comp)
     w("")
     w(inputs_doc.section(inputs_doc.rows(a.dir))[0])
     w("")
@@ -313,8 +315,8 @@ def main():
         w("| %s | %s | %s | %s | %s |" % (g, r["alert"], r.get("for", "0s"), r.get("labels", {}).get("severity", ""), fire))
     w("")
     w("Scenario alerts that must fire (checked): %s." % ", ".join(sorted(expectations.SCENARIO_ALERTS)))
-    w("Alerts with missing inputs need the component's own `/metrics` (kube-apiserver, kubelet, scheduler,")
-    w("controller-manager) or node-exporter collectors k8smon does not implement (textfile, mdadm, systemd, bonding).")
+    w("Alerts with missing inputs need a name the component jobs did not serve (see \"Rule and dashboard inputs\")")
+    w("or node-exporter collectors k8smon does not implement (textfile, mdadm, systemd, bonding).")
     with open(a.out, "w") as f:
         f.write("\n".join(out) + "\n")
     print("wrote %s (%d families)" % (a.out, len(served)))

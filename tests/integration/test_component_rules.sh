@@ -24,7 +24,7 @@ eval "$(tests/peers/build.sh --env prometheus vmalert)" || { fail "peers prometh
 PROMTOOL=$PROMETHEUS_BIN/promtool
 VMTOOL=$VMALERT_BIN/vmalert-tool
 # shellcheck disable=SC2086
-comp_start "$TMP" -promscrape.kubernetes.interval=2s -leaderElection.leaseDuration=6s \
+comp_start "$TMP" -promscrape.kubernetes.interval=5s -leaderElection.leaseDuration=6s \
 	-leaderElection.renewDeadline=4s -leaderElection.retryPeriod=1s ${COMP_AGENT_FLAGS:-} || { fail "test bed did not start"; finish; }
 
 # (the apiserver's up has no metrics_path: kube-prometheus adds it to the kubelet's only)
