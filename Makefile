@@ -152,6 +152,7 @@ asan: deps
 	@K8SMON_ASAN=1 sh tests/integration/test_kube_tls.sh
 	@K8SMON_BIN=build-asan/k8smon sh tests/integration/test_config_cycle.sh
 	@K8SMON_BIN=build-asan/k8smon sh tests/integration/test_remote_write.sh
+	@K8SMON_BIN=build-asan/k8smon sh tests/integration/test_components.sh
 
 demo: deps bin/k8smon
 	@./tests/demo/demo.sh

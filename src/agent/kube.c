@@ -773,7 +773,8 @@ struct agent_kube *agent_kube_start(const struct flags *f, const struct agent_ku
 		 * SCRAPE_MAX_SAMPLE_LIMIT series. */
 		struct scrape_policy cp;
 		struct scrape_opts co = { .node_name = f->node_name, .interval_ms = f->interval_ms,
-					  .body_max = COMP_BODY_MAX, .enabled = true, .policy = &cp };
+					  .body_max = COMP_BODY_MAX, .enabled = true, .policy = &cp,
+					  .self_prefix = "k8smon_components_scrape" };
 
 		scrape_policy_default(&cp);
 		cp.allow_loopback = cp.allow_link_local = cp.allow_node_addresses = cp.allow_api_server = true;
@@ -1051,6 +1052,8 @@ int agent_kube_write_self(struct agent_kube *k, struct buf *out)
 		rc = write_cycle_metrics(k, out);
 	if (!rc)
 		rc = scrape_mgr_write_self(k->scrape, out);
+	if (!rc)
+		rc = scrape_mgr_write_self(k->comp, out);
 	/* Store size: the memory figure of the kube-state benchmark. */
 	if (!rc)
 		rc = ks_write_store_metrics(out, k->ks);

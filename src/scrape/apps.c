@@ -244,14 +244,49 @@ int scrape_mgr_write_apps(struct scrape_mgr *m, struct buf *out)
 	return rc;
 }
 
+/* The self-metric family names of one manager: its prefix ("k8smon_scrape",
+ * or the component jobs' "k8smon_components_scrape") and each suffix. */
+struct self_names {
+	char builtin_skipped_targets[96];
+	char discovery_errors_total[96];
+	char errors_total[96];
+	char memory_budget_bytes[96];
+	char memory_bytes[96];
+	char parse_errors_total[96];
+	char rules_restricted[96];
+	char samples_dropped_total[96];
+	char samples_total[96];
+	char targets[96];
+	char targets_refused[96];
+	char scrapes_total[96];
+};
+
+static void self_names_init(struct self_names *nm, const char *prefix)
+{
+	snprintf(nm->builtin_skipped_targets, sizeof(nm->builtin_skipped_targets), "%s_builtin_skipped_targets", prefix);
+	snprintf(nm->discovery_errors_total, sizeof(nm->discovery_errors_total), "%s_discovery_errors_total", prefix);
+	snprintf(nm->errors_total, sizeof(nm->errors_total), "%s_errors_total", prefix);
+	snprintf(nm->memory_budget_bytes, sizeof(nm->memory_budget_bytes), "%s_memory_budget_bytes", prefix);
+	snprintf(nm->memory_bytes, sizeof(nm->memory_bytes), "%s_memory_bytes", prefix);
+	snprintf(nm->parse_errors_total, sizeof(nm->parse_errors_total), "%s_parse_errors_total", prefix);
+	snprintf(nm->rules_restricted, sizeof(nm->rules_restricted), "%s_rules_restricted", prefix);
+	snprintf(nm->samples_dropped_total, sizeof(nm->samples_dropped_total), "%s_samples_dropped_total", prefix);
+	snprintf(nm->samples_total, sizeof(nm->samples_total), "%s_samples_total", prefix);
+	snprintf(nm->targets, sizeof(nm->targets), "%s_targets", prefix);
+	snprintf(nm->targets_refused, sizeof(nm->targets_refused), "%s_targets_refused", prefix);
+	snprintf(nm->scrapes_total, sizeof(nm->scrapes_total), "%ss_total", prefix);
+}
+
 int scrape_mgr_write_self(struct scrape_mgr *m, struct buf *out)
 {
+	struct self_names nm;
 	uint64_t by_health[HEALTH__COUNT] = { 0 }, refused[3] = { 0 };
 	struct label_pair l[1];
 	int rc;
 
 	if (!m)
 		return 0;
+	self_names_init(&nm, m->self_prefix);
 	pthread_mutex_lock(&m->lock);
 	for (size_t i = 0; i < m->set.n; i++) {
 		struct tstate *s = m->set.v[i]->state;
@@ -260,90 +295,90 @@ int scrape_mgr_write_self(struct scrape_mgr *m, struct buf *out)
 			refused[s->refuse]++;
 	}
 	pthread_mutex_unlock(&m->lock);
-	rc = expo_family(out, "k8smon_scrape_targets", "Application scrape targets of this agent by health of the last scrape.", EXPO_GAUGE);
+	rc = expo_family(out, nm.targets, "Application scrape targets of this agent by health of the last scrape.", EXPO_GAUGE);
 	for (int h = 0; !rc && h < HEALTH__COUNT; h++) {
 		l[0] = (struct label_pair){ "health", scrape_health_name((enum scrape_health)h) };
-		rc = expo_sample(out, "k8smon_scrape_targets", l, 1, (double)by_health[h]);
+		rc = expo_sample(out, nm.targets, l, 1, (double)by_health[h]);
 	}
 	if (!rc)
-		rc = expo_family(out, "k8smon_scrape_errors_total", "Failed application scrapes by reason.", EXPO_COUNTER);
+		rc = expo_family(out, nm.errors_total, "Failed application scrapes by reason.", EXPO_COUNTER);
 	for (int e = 0; !rc && e < SERR__COUNT; e++) {
 		l[0] = (struct label_pair){ "reason", scrape_err_name((enum scrape_err)e) };
-		rc = expo_sample(out, "k8smon_scrape_errors_total", l, 1, (double)atomic_load(&m->errors[e]));
+		rc = expo_sample(out, nm.errors_total, l, 1, (double)atomic_load(&m->errors[e]));
 	}
 	if (!rc)
-		rc = expo_family(out, "k8smon_scrapes_total", "Application scrapes finished (successful or not).", EXPO_COUNTER);
+		rc = expo_family(out, nm.scrapes_total, "Application scrapes finished (successful or not).", EXPO_COUNTER);
 	if (!rc)
-		rc = expo_sample(out, "k8smon_scrapes_total", NULL, 0, (double)atomic_load(&m->scrapes));
+		rc = expo_sample(out, nm.scrapes_total, NULL, 0, (double)atomic_load(&m->scrapes));
 	if (!rc)
-		rc = expo_family(out, "k8smon_scrape_samples_total", "Samples kept from successful application scrapes.", EXPO_COUNTER);
+		rc = expo_family(out, nm.samples_total, "Samples kept from successful application scrapes.", EXPO_COUNTER);
 	if (!rc)
-		rc = expo_sample(out, "k8smon_scrape_samples_total", NULL, 0, (double)atomic_load(&m->samples));
+		rc = expo_sample(out, nm.samples_total, NULL, 0, (double)atomic_load(&m->samples));
 	if (!rc)
-		rc = expo_family(out, "k8smon_scrape_samples_dropped_total",
+		rc = expo_family(out, nm.samples_dropped_total,
 				 "Scraped samples dropped, by reason: label_limit = over the label caps (count, name or value length) after metricRelabelings.",
 				 EXPO_COUNTER);
 	if (!rc) {
 		l[0] = (struct label_pair){ "reason", "label_limit" };
-		rc = expo_sample(out, "k8smon_scrape_samples_dropped_total", l, 1,
+		rc = expo_sample(out, nm.samples_dropped_total, l, 1,
 				 (double)atomic_load(&m->label_drops));
 	}
 	if (!rc) {
 		l[0] = (struct label_pair){ "reason", "invalid_metric_name" };
-		rc = expo_sample(out, "k8smon_scrape_samples_dropped_total", l, 1, (double)atomic_load(&m->name_drops));
+		rc = expo_sample(out, nm.samples_dropped_total, l, 1, (double)atomic_load(&m->name_drops));
 	}
 	if (!rc) {
 		l[0] = (struct label_pair){ "reason", "invalid_label_name" };
-		rc = expo_sample(out, "k8smon_scrape_samples_dropped_total", l, 1, (double)atomic_load(&m->lname_drops));
+		rc = expo_sample(out, nm.samples_dropped_total, l, 1, (double)atomic_load(&m->lname_drops));
 	}
 	if (!rc)
-		rc = expo_family(out, "k8smon_scrape_targets_refused",
+		rc = expo_family(out, nm.targets_refused,
 				 "Targets not scraped by policy: reason address (loopback, link-local, node or API server "
 				 "address) or target_limit (spec.scrape.maxTargets / maxTargetsPerNamespace).", EXPO_GAUGE);
 	for (int k = 1; !rc && k <= 2; k++) {
 		l[0] = (struct label_pair){ "reason", k == 1 ? "address" : "target_limit" };
-		rc = expo_sample(out, "k8smon_scrape_targets_refused", l, 1, (double)refused[k]);
+		rc = expo_sample(out, nm.targets_refused, l, 1, (double)refused[k]);
 	}
 	if (!rc)
-		rc = expo_family(out, "k8smon_scrape_memory_bytes",
+		rc = expo_family(out, nm.memory_bytes,
 				 "Bytes of rendered application samples kept (last good scrape per target) or being scraped.",
 				 EXPO_GAUGE);
 	if (!rc)
-		rc = expo_sample(out, "k8smon_scrape_memory_bytes", NULL, 0,
+		rc = expo_sample(out, nm.memory_bytes, NULL, 0,
 				 (double)(atomic_load(&m->kept_bytes) + atomic_load(&m->inflight_bytes)));
 	if (!rc)
-		rc = expo_family(out, "k8smon_scrape_memory_budget_bytes",
+		rc = expo_family(out, nm.memory_budget_bytes,
 				 "K8sMonitor spec.scrape.memoryBudget (0 = none); a scrape that would pass it fails (memory_budget).",
 				 EXPO_GAUGE);
 	if (!rc)
-		rc = expo_sample(out, "k8smon_scrape_memory_budget_bytes", NULL, 0, (double)atomic_load(&m->memory_budget));
+		rc = expo_sample(out, nm.memory_budget_bytes, NULL, 0, (double)atomic_load(&m->memory_budget));
 	if (!rc)
-		rc = expo_family(out, "k8smon_scrape_rules_restricted",
+		rc = expo_family(out, nm.rules_restricted,
 				 "ScrapeRules held to their own namespace by policy: reason namespace (namespaceSelector or "
 				 "role node without spec.scrape.crossNamespaceRules), honor_labels (honorLabels without "
 				 "spec.scrape.honorLabelsNamespaces).", EXPO_GAUGE);
 	if (!rc) {
 		l[0] = (struct label_pair){ "reason", "namespace" };
-		rc = expo_sample(out, "k8smon_scrape_rules_restricted", l, 1, (double)atomic_load(&m->rules_confined));
+		rc = expo_sample(out, nm.rules_restricted, l, 1, (double)atomic_load(&m->rules_confined));
 	}
 	if (!rc) {
 		l[0] = (struct label_pair){ "reason", "honor_labels" };
-		rc = expo_sample(out, "k8smon_scrape_rules_restricted", l, 1, (double)atomic_load(&m->honor_denied));
+		rc = expo_sample(out, nm.rules_restricted, l, 1, (double)atomic_load(&m->honor_denied));
 	}
 	if (!rc)
-		rc = expo_family(out, "k8smon_scrape_builtin_skipped_targets",
+		rc = expo_family(out, nm.builtin_skipped_targets,
 				 "Targets of the built-in annotation rule not scraped because a ScrapeRule scrapes the same pod.",
 				 EXPO_GAUGE);
 	if (!rc)
-		rc = expo_sample(out, "k8smon_scrape_builtin_skipped_targets", NULL, 0,
+		rc = expo_sample(out, nm.builtin_skipped_targets, NULL, 0,
 				 (double)atomic_load(&m->builtin_skipped));
 	if (!rc)
-		rc = expo_family(out, "k8smon_scrape_parse_errors_total", "Rejected exposition lines in failed scrapes.", EXPO_COUNTER);
+		rc = expo_family(out, nm.parse_errors_total, "Rejected exposition lines in failed scrapes.", EXPO_COUNTER);
 	if (!rc)
-		rc = expo_sample(out, "k8smon_scrape_parse_errors_total", NULL, 0, (double)atomic_load(&m->parse_errors));
+		rc = expo_sample(out, nm.parse_errors_total, NULL, 0, (double)atomic_load(&m->parse_errors));
 	if (!rc)
-		rc = expo_family(out, "k8smon_scrape_discovery_errors_total", "Objects skipped because of an invalid scrape annotation.", EXPO_COUNTER);
+		rc = expo_family(out, nm.discovery_errors_total, "Objects skipped because of an invalid scrape annotation.", EXPO_COUNTER);
 	if (!rc)
-		rc = expo_sample(out, "k8smon_scrape_discovery_errors_total", NULL, 0, (double)atomic_load(&m->discovery_errors));
+		rc = expo_sample(out, nm.discovery_errors_total, NULL, 0, (double)atomic_load(&m->discovery_errors));
 	return rc;
 }

@@ -671,6 +671,7 @@ struct scrape_mgr *scrape_mgr_new(struct kube_loop *api_loop, const struct scrap
 	m->loop = kube_loop_new();
 	m->informers = o->informers;
 	m->node_name = strdup(o->node_name ? o->node_name : "");
+	m->self_prefix = strdup(o->self_prefix ? o->self_prefix : "k8smon_scrape");
 	m->body_max = o->body_max ? o->body_max : SCRAPE_BODY_MAX_DEFAULT;
 	m->interval_ms = o->interval_ms > 0 ? o->interval_ms : 15000;
 	m->leader = o->leader;
@@ -713,7 +714,7 @@ struct scrape_mgr *scrape_mgr_new(struct kube_loop *api_loop, const struct scrap
 			return NULL;
 		}
 	}
-	if (!m->loop || !m->node_name || !m->builtin || !m->headers || kube_loop_start(m->loop)) {
+	if (!m->loop || !m->node_name || !m->self_prefix || !m->builtin || !m->headers || kube_loop_start(m->loop)) {
 		scrape_mgr_free(m);
 		return NULL;
 	}
@@ -760,6 +761,7 @@ void scrape_mgr_free(struct scrape_mgr *m)
 	curl_slist_free_all(m->headers);
 	pthread_mutex_destroy(&m->lock);
 	free(m->node_name);
+	free(m->self_prefix);
 	free(m);
 }
 

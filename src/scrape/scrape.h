@@ -71,6 +71,9 @@ struct scrape_opts {
 	const char *api_server;
 	/* Initial policy (copied); NULL = scrape_policy_default(). */
 	const struct scrape_policy *policy;
+	/* Prefix of the self-metric families (copied); NULL = "k8smon_scrape"
+	 * (a second manager needs its own: "k8smon_components_scrape"). */
+	const char *self_prefix;
 };
 
 struct scrape_mgr;
@@ -171,7 +174,7 @@ int scrape_mgr_write_targets(struct scrape_mgr *m, struct buf *out);
 /* The same; full = with discoveredLabels and whole errors (/targets, for
  * the operator only: docs/security.md). */
 int scrape_mgr_write_targets_view(struct scrape_mgr *m, bool full, struct buf *out);
-/* k8smon_scrape_* self-metrics. */
+/* k8smon_scrape_* self-metrics (scrape_opts.self_prefix). */
 int scrape_mgr_write_self(struct scrape_mgr *m, struct buf *out);
 /* Number of targets the rule ns/name currently has on this agent. */
 size_t scrape_mgr_rule_targets(struct scrape_mgr *m, const char *ns, const char *name);

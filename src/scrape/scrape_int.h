@@ -149,6 +149,7 @@ struct scrape_mgr {
 	struct kube_loop *api_loop; /* the informers' loop (borrowed) */
 	struct kube_informers *informers;
 	char *node_name;
+	char *self_prefix;          /* of the self-metric families */
 	size_t body_max;
 	pthread_mutex_t lock;
 	/* The settings in effect (scrape_mgr_apply): loop thread only. */

@@ -70,7 +70,8 @@ A=$(free_port); U=http://127.0.0.1:$A
 	-components.kubelet.port=$P_KUBELET -components.kube-scheduler.port=$P_SCHED \
 	-components.kube-controller-manager.port=$P_CM -components.kube-proxy.port=$P_PROXY \
 	-components.coredns.port=$P_DNS >"$TMP/agent.log" 2>&1 &
-PIDS="$PIDS $!"
+AGENT=$!
+PIDS="$PIDS $AGENT"
 wait_http "$U/healthz" || { fail "agent did not start"; finish; }
 
 KL="endpoint=\"https-metrics\",instance=\"127.0.0.1:$P_KUBELET\",job=\"kubelet\""
@@ -114,6 +115,14 @@ check "kube-proxy's partial samples are not served" sh -c "! curl -s $U/metrics/
 check "a failing component is logged with its URL and reason" sh -c \
 	"grep -q 'level=warn subsystem=scrape msg=\"http[s]*://127.0.0.1:[0-9]*/metrics: ' $TMP/agent.log"
 check "failure lines are rate-limited (similar lines suppressed)" until_ms 60000 "grep -q 'similar lines suppressed' $TMP/agent.log"
+check "self-metrics: the 403 counted in k8smon_components_scrape_errors_total{reason=\"http_status\"}" sh -c \
+	"curl -s $U/metrics/self | grep -q '^k8smon_components_scrape_errors_total{reason=\"http_status\"} [1-9]'"
+check "self-metrics: the 1M series counted as sample_limit" sh -c \
+	"curl -s $U/metrics/self | grep -q '^k8smon_components_scrape_errors_total{reason=\"sample_limit\"} [1-9]'"
+check "self-metrics: application scraping's own counters untouched" sh -c \
+	"curl -s $U/metrics/self | grep -q '^k8smon_scrape_errors_total{reason=\"http_status\"} 0\$'"
+check "self-metrics: component targets by health" sh -c \
+	"curl -s $U/metrics/self | grep -q '^k8smon_components_scrape_targets{health=\"down\"} [1-9]'"
 check "kubelet still up 1 meanwhile" sh -c "curl -s $U/metrics/kubelet | grep -q '^up{$KL,metrics_path=\"/metrics\".*} 1\$'"
 check "node collector still served" sh -c "curl -s $U/metrics/node | grep -q '^node_cpu_seconds_total'"
 
@@ -151,4 +160,9 @@ check "the change is logged as a components change" grep -q 'changed: .*componen
 fake_ctl DELETE "/objects?resource=k8smonitors&name=comp" >/dev/null
 check "K8sMonitor deleted: the flags' jobs are back" until_ms 60000 \
 	"curl -s $U/metrics/components | grep -q 'job=\"kube-dns\"'"
+# A clean stop; under ASan (make asan: K8SMON_BIN=build-asan/k8smon) no
+# sanitizer report, leaks included.
+kill "$AGENT"; wait "$AGENT"; rc=$?
+check "agent stops cleanly on SIGTERM (exit $rc)" test "$rc" -eq 0
+check "no sanitizer report in the agent's log" sh -c "! grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error' $TMP/agent.log"
 finish
