@@ -61,6 +61,14 @@ phase apiserver-gone "curl -s $U/metrics/self | grep -q '^k8smon_leader{[^}]*} 0
 check "the healthy scrape has the inputs: kubelet_volume_stats_*, kubelet_running_pods, kubelet_node_name, apiserver_request_total" sh -c \
 	"for m in kubelet_volume_stats_available_bytes kubelet_volume_stats_capacity_bytes kubelet_volume_stats_used_bytes kubelet_running_pods kubelet_node_name apiserver_request_total apiserver_request_sli_duration_seconds_bucket; do grep -q \"^\$m{\" '$TMP/phases/healthy/components.prom' || { echo \$m; exit 1; }; done"
 
+# apiserver:burnrate* (verb read) adds the slow cluster-scope reads from the le="30" bucket,
+# and the namespace-scope ones from le="5": without either series the read burn rate is
+# empty and KubeAPIErrorBudgetBurn can never fire. (kube-prometheus's own apiserver drop
+# list removes le="30"; kube-prometheus-stack put it back in 2025.)
+for b in 'scope="cluster"[^}]*le="30"' 'scope="namespace"[^}]*le="5"' 'scope="resource"[^}]*le="1"'; do
+	check "the read burn-rate input apiserver_request_sli_duration_seconds_bucket{$b} is served" \
+		grep -Eq "^apiserver_request_sli_duration_seconds_bucket\{[^}]*$b" "$TMP/phases/healthy/components.prom"
+done
 python3 tests/e2e/shorten_rules.py --for 0 examples/prometheus/rules "$TMP/rules" >/dev/null || { fail "shorten_rules.py"; finish; }
 python3 tests/e2e/comp_rules.py "$TMP/phases" "$TMP/prom" --rules "$TMP/rules" >"$TMP/prom.list" || { fail "comp_rules.py"; finish; }
 python3 tests/e2e/comp_rules.py "$TMP/phases" "$TMP/vm" --rules "$TMP/rules" --vm >"$TMP/vm.list" || { fail "comp_rules.py --vm"; finish; }
