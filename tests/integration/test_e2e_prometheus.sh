@@ -218,7 +218,7 @@ cp "$TMP/rules.json" "$TMP/alerts.json" "$TMP/doc/" 2>/dev/null
 (
 	. tests/lib/comp_env.sh
 	trap 'comp_stop' EXIT
-	comp_start "$TMP/comp" -promscrape.kubernetes.interval=2s >"$TMP/comp.err" 2>&1 || exit 1
+	comp_start "$TMP/comp" -promscrape.kubernetes.interval=5s >"$TMP/comp.err" 2>&1 || exit 1
 	# every job's up 1 (kubelet: 3 paths), then one scrape
 	i=0
 	until [ "$(curl -s "$U/metrics/components" | grep -c '^up{.*} 1$')" -ge 9 ]; do
