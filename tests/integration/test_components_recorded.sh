@@ -12,8 +12,8 @@
 #   - each fault (down, slow, 401, 403, garbage, 1M series, huge body) turns that
 #     job's up to 0, counts the failure in k8smon_components_scrape_errors_total of
 #     /metrics/self, logs a line naming the target (never more lines than failures;
-#     the limiter's "N similar lines suppressed" seen), while every other job stays up 1 and kube-state keeps serving;
-#     back to normal, the job is up 1 again.
+#     the limiter's "N similar lines suppressed" seen), while every other job
+#     stays up 1 and kube-state keeps serving; back to normal, the job is up 1 again.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/common.sh
