@@ -98,11 +98,12 @@ def rows(dirpath, fixtures=FIXTURES):
                 reason = ("the component serves it; kube-prometheus's default drop list for this job removes it, "
                           "and so does k8smon (-components.dropLists=false keeps it)")
             elif comp in ("node-exporter",):
-                reason = "node_exporter collector k8smon does not implement (see /metrics/node)"
+                reason = ("not in this run: a node_exporter collector k8smon does not implement, or nothing of "
+                          "the kind on the e2e host (see /metrics/node)")
             elif comp in ("ksm", "ksm-self"):
                 reason = "kube-state-metrics family not served (see /metrics/kube-state)"
             elif comp == "cadvisor":
-                reason = "cAdvisor family not served (see /metrics/cadvisor)"
+                reason = "cAdvisor family not in this run (see /metrics/cadvisor)"
             else:
                 reason = "not emitted by the recorded %s (tests/fakecomp/fixtures)" % comp
         out.append((metric, comp, alerts, records, mixin, vm, ok, reason))
