@@ -15,6 +15,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import expectations  # noqa: E402
+import inputs_doc  # noqa: E402
 
 ENDPOINTS = [
     ("node", "/metrics/node", "node-exporter", "node_exporter"),
@@ -239,6 +240,39 @@ def main():
             labels = ",".join(sorted(f["labels"]))
             w("| `%s` | %s | %s | %s | %s |" % (name, f["type"], labels, compat(key, name, f), us))
 
+    # component jobs (issue 19): one row per job and path, then every rule / panel input
+    comp = os.path.join(a.dir, "components.prom")
+    if os.path.exists(comp):
+        w("")
+        w("## `/metrics/components` (jobs `kubelet`, `apiserver`, `kube-scheduler`, `kube-controller-manager`, `kube-proxy`, `kube-dns`, `etcd`)")
+        w("")
+        w("The component jobs (docs/components.md), each also on its own path (`/metrics/kubelet`, `/metrics/apiserver`,")
+        w("...), with the labels kube-prometheus's ServiceMonitors give them: scrape with `honor_labels: true`.")
+        w("Families and samples as served in this run by an agent scraping `tests/fakecomp` (recorded real")
+        w("components, `tests/fakecomp/fixtures/SOURCES`), after kube-prometheus's default drop lists.")
+        w("")
+        w("| job | metrics_path | families | samples |")
+        w("|---|---|---|---|")
+        per = {}
+        for line in open(comp):
+            if line.startswith("#") or not line.strip():
+                continue
+            job = re.search(r'[{,]job="([^"]*)"', line)
+            mp = re.search(r'[{,]metrics_path="([^"]*)"', line)
+            name = re.match(r"[a-zA-Z_:][a-zA-Z0-9_:]*", line).group(0)
+            k = (job.group(1) if job else "?", mp.group(1) if mp else "/metrics")
+            fams, n = per.setdefault(k, (set(), [0]))
+            fams.add(re.sub(r"_(bucket|sum|count)$", "", name))
+            n[0] += 1
+        for (job, mp), (fams, n) in sorted(per.items()):
+            w("| `%s` | `%s` | %d | %d |" % (job, mp, len(fams), n[0]))
+            served |= fams
+        served |= inputs_doc.names_in(comp)
+    w("")
+    w(inputs_doc.section(inputs_doc.rows(a.dir))[0])
+    w("")
+    w("\n".join(inputs_doc.section(inputs_doc.rows(a.dir))[2:]))
+
     # recording rules
     rr = json.load(open(os.path.join(a.dir, "rules.json")))
     w("")
@@ -300,8 +334,8 @@ def main():
         w("| %s | %s | %s | %s | %s |" % (g, r["alert"], r.get("for", "0s"), r.get("labels", {}).get("severity", ""), fire))
     w("")
     w("Scenario alerts that must fire (checked): %s." % ", ".join(sorted(expectations.SCENARIO_ALERTS)))
-    w("Alerts with missing inputs need the component's own `/metrics` (kube-apiserver, kubelet, scheduler,")
-    w("controller-manager) or node-exporter collectors k8smon does not implement (textfile, mdadm, systemd, bonding).")
+    w("Alerts with missing inputs need a name the component jobs did not serve (see \"Rule and dashboard inputs\")")
+    w("or node-exporter collectors k8smon does not implement (textfile, mdadm, systemd, bonding).")
     with open(a.out, "w") as f:
         f.write("\n".join(out) + "\n")
     print("wrote %s (%d families)" % (a.out, len(served)))

@@ -212,6 +212,21 @@ section "docs"
 mkdir -p "$TMP/doc"
 for e in node cadvisor kube-state apps self; do curl -s "http://$AGENT/metrics/$e" >"$TMP/doc/$e.prom"; done
 cp "$TMP/rules.json" "$TMP/alerts.json" "$TMP/doc/" 2>/dev/null
+# the component jobs' output: a second agent against tests/fakecomp (recorded real
+# components; tests/lib/comp_env.sh), in a subshell so that this test's fake API server
+# variables stay as they are
+(
+	. tests/lib/comp_env.sh
+	trap 'comp_stop' EXIT
+	comp_start "$TMP/comp" -promscrape.kubernetes.interval=5s >"$TMP/comp.err" 2>&1 || exit 1
+	# every job's up 1 (kubelet: 3 paths), then one scrape
+	i=0
+	until [ "$(curl -s "$U/metrics/components" | grep -c '^up{.*} 1$')" -ge 9 ]; do
+		i=$((i + 1)); [ $i -gt 600 ] && exit 1
+		sleep 0.1
+	done
+	curl -s "$U/metrics/components" >"$TMP/doc/components.prom"
+) && ok "component jobs scraped for the docs" || { fail "component jobs (tests/lib/comp_env.sh) not all up"; cat "$TMP/comp.err"; }
 if [ -n "${E2E_WRITE_DOC:-}" ]; then
 	check "docs/metrics.md generated" python3 tests/e2e/gen_metrics_doc.py "$TMP/doc" --rules "$TMP/rules" --out docs/metrics.md
 fi
@@ -227,6 +242,19 @@ for e in ("kube-state", "self"):
                 missing.add(line.split()[2])
 print(" ".join(sorted(missing)))
 sys.exit(1 if missing else 0)
+PY
+check "docs/metrics.md: every rule/panel input's served yes/no is this run's (host-independent rows; tests/e2e/inputs_doc.py)" python3 - "$TMP/doc" <<'PY'
+import re, sys
+sys.path.insert(0, "tests/e2e")
+import inputs_doc
+doc = {m: v for m, v in re.findall(r"^\| `([a-zA-Z_:][a-zA-Z0-9_:]*)` \| [^|]* \| \d+ \| \d+ \| \d+ \| \d+ \| (yes|no) \|", open("docs/metrics.md").read(), re.M)}
+# node-exporter and cAdvisor names depend on the host (ARP entries, devices, PSI, ...):
+# only the rows a run reproduces exactly are compared
+bad = [(r[0], doc.get(r[0]), r[6]) for r in inputs_doc.rows(sys.argv[1])
+       if r[1] not in ("node-exporter", "cadvisor") and doc.get(r[0]) != ("yes" if r[6] else "no")]
+for b in bad[:20]:
+    print("%s: doc says %s, served now: %s" % b)
+sys.exit(1 if bad else 0)
 PY
 
 # --- VictoriaMetrics

@@ -185,13 +185,27 @@ contexts:
 current-context: kubelet
 EOF
 
-# ---- controller-manager and scheduler (admin identity; no serving port)
+# ---- controller-manager and scheduler (admin identity; no serving port unless
+# K8SMON_CLUSTER_SERVE=1: then each serves /metrics on a free loopback port,
+# written to DIR/kcm.port and DIR/scheduler.port, with the delegated TokenReview /
+# SubjectAccessReview of a real control plane; tests/fakecomp/record.sh uses it)
+KCM_SERVE="--secure-port=0" SCH_SERVE="--secure-port=0"
+if [ "${K8SMON_CLUSTER_SERVE:-0}" = 1 ]; then
+	for c in kcm scheduler; do
+		python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' >"$DIR/$c.port"
+		mkdir -p "$DIR/$c-certs"
+	done
+	KCM_SERVE="--secure-port=$(cat "$DIR/kcm.port") --bind-address=127.0.0.1 --cert-dir=$DIR/kcm-certs --authentication-kubeconfig=$KC --authorization-kubeconfig=$KC"
+	SCH_SERVE="--secure-port=$(cat "$DIR/scheduler.port") --bind-address=127.0.0.1 --cert-dir=$DIR/scheduler-certs --authentication-kubeconfig=$KC --authorization-kubeconfig=$KC"
+fi
+# shellcheck disable=SC2086
 "$KUBERNETES_NODE_BIN/kube-controller-manager" --kubeconfig="$KC" \
 	--service-account-private-key-file="$DIR/api/sa.key" --root-ca-file="$DIR/api/ca.crt" \
-	--leader-elect=false --secure-port=0 --controllers='*' --v=1 >"$DIR/kcm.log" 2>&1 8>&- &
+	--leader-elect=false $KCM_SERVE --controllers='*' --v=1 >"$DIR/kcm.log" 2>&1 8>&- &
 KCMPID=$!
+# shellcheck disable=SC2086
 "$KUBERNETES_NODE_BIN/kube-scheduler" --kubeconfig="$KC" --leader-elect=false \
-	--secure-port=0 --v=1 >"$DIR/scheduler.log" 2>&1 8>&- &
+	$SCH_SERVE --v=1 >"$DIR/scheduler.log" 2>&1 8>&- &
 SCHPID=$!
 
 # ---- containerd (its own root, state and socket under DIR)

@@ -83,6 +83,11 @@ static const char kubelet_cadvisor[] =
 	"\"pod\",\"namespace\"]},{\"action\":\"drop\",\"regex\":\"(container_blkio_device_usage_total);.+\",\"so"
 	"urceLabels\":[\"__name__\",\"container\"]}]";
 
+/* One deliberate difference: le="30" is kept. kube-prometheus's regex
+ * drops it, but its own read burn-rate rules take the slow cluster-scope
+ * reads from apiserver_request_sli_duration_seconds_bucket{le="30"}, so
+ * KubeAPIErrorBudgetBurn could never fire (test_component_rules.sh);
+ * kube-prometheus-stack removed 30 from the same regex (helm-charts #5516). */
 static const char apiserver_metrics[] =
 	"[{\"action\":\"drop\",\"regex\":\"kubelet_(pod_worker_latency_microseconds|pod_start_latency_micr"
 	"oseconds|cgroup_manager_latency_microseconds|pod_worker_start_latency_microseconds|pleg_re"
@@ -154,7 +159,7 @@ static const char apiserver_metrics[] =
 	"\":\"apiserver_admission_step_admission_latencies_seconds_.*\",\"sourceLabels\":[\"__name__\"]},{"
 	"\"action\":\"drop\",\"regex\":\"(apiserver_request|apiserver_request_sli|etcd_request)_duration_s"
 	"econds_bucket;(0.15|0.25|0.3|0.35|0.4|0.45|0.6|0.7|0.8|0.9|1.25|1.5|1.75|2.5|3|3.5|4.5|6|7"
-	"|8|9|15|25|30|50)\",\"sourceLabels\":[\"__name__\",\"le\"]},{\"action\":\"drop\",\"regex\":\"apiserver_r"
+	"|8|9|15|25|50)\",\"sourceLabels\":[\"__name__\",\"le\"]},{\"action\":\"drop\",\"regex\":\"apiserver_r"
 	"equest_body_size_bytes_bucket;(150000|350000|550000|650000|850000|950000|(1\\\\.15|1\\\\.35|1\\"
 	"\\.55|1\\\\.65|1\\\\.85|1\\\\.95|2\\\\.15|2\\\\.35|2\\\\.55|2\\\\.65|2\\\\.85|2\\\\.95)e\\\\+06)\",\"sourceLabels"
 	"\":[\"__name__\",\"le\"]}]";
