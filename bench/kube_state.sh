@@ -7,7 +7,10 @@
 # tests/peers/build.sh) with the same resources, one after the other against the
 # same server. bench/kube_state_cmp.py measures both the same way and prints a
 # table with the ratios: time to the first complete scrape, RSS then and after
-# the scrapes, CPU per full scrape (plain and gzip), bytes per scrape.
+# the scrapes, CPU per full scrape (plain and gzip), bytes per scrape, and the
+# series: object families per family (any whose count differs is printed) and
+# the kube_state_metrics_* self families apart (KSM's from its telemetry port,
+# k8smon's from /metrics/kube-state).
 # BENCHMARKS.md's "## kube-state collector" section is written from it by hand.
 #   NODES=5000 PODS=100000 SCRAPES=3 [K8SMON=bin/k8smon] [ONLY=k8smon|ksm] bench/kube_state.sh
 set -eu

@@ -14,9 +14,19 @@ counts from its exec) and measured the same way:
   scrape CPU              utime+stime of the exporter around one full scrape,
                           average of SCRAPES, plain and with Accept-Encoding: gzip
   RSS after the scrapes   VmRSS / VmHWM after them
+  series                  counted per family in the last plain scrape (the
+                          synced state; the first complete scrape may still
+                          lack kinds KSM has not finished listing)
 The two never run at once (2 shared CPUs: they would measure each other).
+
+Like with like: KSM serves its own kube_state_metrics_* families (list/watch
+counters, shard gauges) on its telemetry port, k8smon on /metrics/kube-state
+(tests/peers/ksm_known_diff.txt). The series rows count the object families
+and the self families apart, KSM's self families from its telemetry port;
+every object family whose series count differs between the two is printed.
 """
 import http.client
+import collections
 import json
 import os
 import re
@@ -49,7 +59,21 @@ def get(port, path, gzip=False):
     return r.status, body
 
 
-def measure(name, argv, port, path, pods, scrapes, log):
+SELF = b"kube_state_metrics_"
+FAMILY = re.compile(rb"^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]", re.M)
+
+
+def families(body):
+    """{family: series count} of an exposition body (comment lines do not
+    match FAMILY)."""
+    return collections.Counter(m.group(1) for m in FAMILY.finditer(body))
+
+
+def self_series(fams):
+    return sum(n for f, n in fams.items() if f.startswith(SELF))
+
+
+def measure(name, argv, port, path, pods, scrapes, log, telemetry=None):
     with open(log, "wb") as lf:
         t0 = time.time()
         proc = subprocess.Popen(argv, stdout=lf, stderr=subprocess.STDOUT)
@@ -87,12 +111,28 @@ def measure(name, argv, port, path, pods, scrapes, log):
                 if code != 200:
                     sys.exit(f"{name}: {path} answers HTTP {code}: {b[:200]!r}")
                 size = len(b)
+                if not gz:
+                    last = b
                 del b
             key = "gz" if gz else "plain"
             res[key + "_cpu"] = sum(cpus) / len(cpus)
             res[key + "_wall"] = sum(walls) / len(walls)
             res[key + "_bytes"] = size
         res["rss2"], res["hwm2"] = status(pid, "VmRSS"), status(pid, "VmHWM")
+        fams = families(last)
+        del last
+        res["fams"] = {f.decode(): n for f, n in fams.items() if not f.startswith(SELF)}
+        res["series_obj"] = sum(res["fams"].values())
+        res["series_self"] = self_series(fams)
+        res["self_fams"] = {f.decode(): n for f, n in fams.items() if f.startswith(SELF)}
+        if telemetry:
+            # KSM's self families are on its telemetry port
+            code, t = get(telemetry, "/metrics")
+            if code != 200:
+                sys.exit(f"{name}: telemetry /metrics answers HTTP {code}")
+            tf = families(t)
+            res["series_self"] = self_series(tf)
+            res["self_fams"] = {f.decode(): n for f, n in tf.items() if f.startswith(SELF)}
         if name == "k8smon":
             _, s = get(port, "/metrics/self")
             m = re.search(rb"^k8smon_kube_state_store_bytes (\S+)", s, re.M)
@@ -163,7 +203,7 @@ def main():
             # whole scrape's cost
             "--server-write-timeout=30m",
             "--resources=" + ",".join(kinds)], kp, "/metrics", pods, scrapes,
-            os.path.join(out, "ksm.log"))
+            os.path.join(out, "ksm.log"), telemetry=tp)
         save()
     a, b = runs.get("k8smon"), runs.get("ksm")
 
@@ -191,7 +231,19 @@ def main():
     row("full scrape wall, gzip", "gz_wall", 1, "{:.3f}", " s")
     row("bytes per scrape, plain", "plain_bytes", M, "{:.1f}", " MiB")
     row("bytes per scrape, gzip", "gz_bytes", M, "{:.1f}", " MiB")
-    row("series", "series")
+    row("series in the first complete scrape (all)", "series")
+    row("series after the scrapes: object families", "series_obj")
+    row("series after the scrapes: kube_state_metrics_* (KSM: telemetry port)", "series_self")
+    if a and b:
+        fa, fb = a["fams"], b["fams"]
+        diff = sorted(f for f in set(fa) | set(fb) if fa.get(f, 0) != fb.get(f, 0))
+        for f in diff:
+            print(f"object family {f}: k8smon {fa.get(f, 0)} series, KSM {fb.get(f, 0)}")
+        if not diff:
+            print(f"object families: the same {len(fa)} families, the same series count in each")
+        for who, r in (("k8smon /metrics/kube-state", a), ("KSM telemetry port", b)):
+            print(f"self families, {who}: " + ", ".join(
+                f"{f[len(SELF):]} {n}" for f, n in sorted(r["self_fams"].items())))
     if a and "store" in a:
         print(f"k8smon kube-state store: {a['store'] / M:.1f} MiB = {a['store'] / nobj:.0f} B/object")
 
