@@ -27,7 +27,7 @@ P_OK=$(free_port)
 SPECS=""; for p in $PORTS; do SPECS="$SPECS $p:backtrack:$NS_"; done
 python3 tests/scrape/targets.py $SPECS $P_OK:ok:3 >"$TMP/targets.out" 2>&1 &
 PIDS="$PIDS $!"
-i=0; until grep -q READY "$TMP/targets.out" || [ $i -gt 100 ]; do sleep 0.1; i=$((i+1)); done
+wait_for 60 grep -q READY "$TMP/targets.out"
 
 pod() { # pod NAME PORT
 	printf '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"%s","namespace":"atk","uid":"%s-uid","labels":{"app":"%s"},"annotations":{"victoriametrics.com/scrape":"true","victoriametrics.com/port":"%s","victoriametrics.com/interval":"30s","victoriametrics.com/timeout":"30s","bt":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaab"}},"spec":{"nodeName":"n1","containers":[{"name":"main","image":"x","ports":[{"containerPort":%s}]}]},"status":{"phase":"Running","podIP":"127.0.0.1"}}' \

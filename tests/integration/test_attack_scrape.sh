@@ -26,7 +26,7 @@ python3 tests/scrape/attack.py $P_OK:ok $P_OK2:ok $P_SINK:sink $P_SEC:secret $P_
 	"$P_R1:redirect:http://169.254.169.254/latest/meta-data/" "$P_R2:redirect:http://${NODEIP:-192.0.2.1}:$P_SINK/node" \
 	"$P_R3:redirect:http://127.0.0.1:$P_SINK/loopback" $P_MIL:million $P_BIG:big:12000 >"$TMP/attack.out" 2>&1 &
 PIDS="$PIDS $!"
-i=0; until grep -q READY "$TMP/attack.out" || [ $i -gt 100 ]; do sleep 0.1; i=$((i+1)); done
+wait_for 60 grep -q READY "$TMP/attack.out"
 
 # Tokens: "reader" holds only the chart's metrics-reader role plus what
 # Kubernetes' default system:discovery role gives every authenticated user

@@ -96,8 +96,7 @@ AGENT=127.0.0.1:$APORT
 	-httpListenAddr=$AGENT $SYSFS_FLAG >"$TMP/k8smon.log" 2>&1 &
 PIDS="$PIDS $!"
 wait_http "http://$AGENT/healthz" 10 || { cat "$TMP/k8smon.log"; bail "agent did not start"; }
-i=0; until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$AGENT/readyz")" = 200 ] || [ $i -gt 100 ]; do
-	sleep 0.1; i=$((i + 1)); done
+wait_for 60 sh -c "test \"\$(curl -s -o /dev/null -w '%{http_code}' http://$AGENT/readyz)\" = 200"
 check "agent ready (initial lists synced)" test "$(curl -s -o /dev/null -w '%{http_code}' "http://$AGENT/readyz")" = 200
 if [ $CGROUPS = 1 ]; then
 	check "agent serves container_* for the fake pods" sh -c \

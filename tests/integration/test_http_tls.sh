@@ -35,7 +35,7 @@ U=https://127.0.0.1:$PORT
 $BIN -httpListenAddr=127.0.0.1:$PORT -tls -tlsCertFile="$TMP/tls.crt" -tlsKeyFile="$TMP/tls.key" \
 	-loggerLevel=INFO >"$TMP/k8smon.log" 2>&1 &
 PID=$!
-i=0; until curl -s -o /dev/null --cacert "$TMP/one.crt" "$U/healthz" || [ $i -gt 100 ]; do sleep 0.1; i=$((i + 1)); done
+wait_for 60 curl -s -o /dev/null --cacert "$TMP/one.crt" "$U/healthz"
 curl -s -o /dev/null --cacert "$TMP/one.crt" "$U/healthz" || { fail "agent did not start"; cat "$TMP/k8smon.log"; finish; }
 
 check "HTTPS scrape verified with --cacert" sh -c "curl -sf --cacert '$TMP/one.crt' $U/metrics/node | grep -q '^node_load1 '"

@@ -46,8 +46,7 @@ if openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=k8smon-lazy" \
 	$BIN -httpListenAddr=127.0.0.1:$PORT -tls -tlsCertFile="$TMP/tls.crt" -tlsKeyFile="$TMP/tls.key" \
 		>"$TMP/tls.log" 2>&1 &
 	PID=$!
-	i=0; until curl -s -o /dev/null --cacert "$TMP/tls.crt" "https://127.0.0.1:$PORT/healthz" || [ $i -gt 100 ]; do
-		sleep 0.1; i=$((i + 1)); done
+	wait_for 60 curl -s -o /dev/null --cacert "$TMP/tls.crt" "https://127.0.0.1:$PORT/healthz"
 	check "host mode -tls serves HTTPS" sh -c "curl -sf --cacert '$TMP/tls.crt' https://127.0.0.1:$PORT/metrics/node | grep -q '^node_load1 '"
 	if maps_has "$PID" 'libcurl[.-]\|lib\(crypto\|ssl\)\.so'; then
 		fail "host mode with -tls maps libcurl or OpenSSL"
@@ -75,8 +74,7 @@ $BIN -promscrape.kubernetes -promscrape.allowLoopback -kubeconfig="$KUBECONFIG" 
 	-httpListenAddr=127.0.0.1:$PORT -leaderElection=false >"$TMP/kube.log" 2>&1 &
 PID=$!
 wait_http "$U/healthz" || { fail "Kubernetes mode did not start"; cat "$TMP/kube.log"; finish; }
-i=0; until [ "$(curl -s -o /dev/null -w '%{http_code}' "$U/readyz")" = 200 ] || [ $i -gt 100 ]; do
-	sleep 0.1; i=$((i + 1)); done
+wait_for 60 sh -c "test \"\$(curl -s -o /dev/null -w '%{http_code}' $U/readyz)\" = 200"
 check "Kubernetes mode ready (API synced through libcurl)" \
 	sh -c "test \"\$(curl -s -o /dev/null -w '%{http_code}' $U/readyz)\" = 200"
 check "Kubernetes mode serves kube_pod_info" sh -c "curl -sf $U/metrics/kube-state | grep -q '^kube_pod_info{'"

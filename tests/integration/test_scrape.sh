@@ -21,7 +21,7 @@ python3 tests/scrape/targets.py --tls-cert "$TMP/c.pem" --tls-key "$TMP/k.pem" \
 	$P_OK:ok:3 $P_OK2:ok:5 $P_N2:ok:2 $P_PROM:ok:1 $P_SLOW:slow $P_END:endless $P_GARB:garbage \
 	$P_MIL:million $P_CLASH:clash $P_UTF:badutf8 $P_TLS:tls $P_REDIR:redirect $P_GZ:gzip >"$TMP/targets.out" 2>&1 &
 PIDS="$PIDS $!"
-i=0; until grep -q READY "$TMP/targets.out" || [ $i -gt 100 ]; do sleep 0.1; i=$((i+1)); done
+wait_for 60 grep -q READY "$TMP/targets.out"
 
 # pod NS NAME NODE PORT [annotation-prefix] [extra-annotations-json]
 pod() {

@@ -20,7 +20,7 @@ fakeapi_start "$TMP" --load crds || { fail "fake API server"; finish; }
 P_EP=$(free_port); P_ES=$(free_port); P_SVC=$(free_port); P_ING=$(free_port); P_PLAIN=$(free_port)
 python3 tests/scrape/targets.py $P_EP:ok:2 $P_ES:ok:3 $P_SVC:ok:4 $P_ING:ok:5 $P_PLAIN:ok:1 >"$TMP/targets.out" 2>&1 &
 PIDS="$PIDS $!"
-i=0; until grep -q READY "$TMP/targets.out" || [ $i -gt 100 ]; do sleep 0.1; i=$((i+1)); done
+wait_for 60 grep -q READY "$TMP/targets.out"
 put() { fake_ctl POST /objects "$1" >/dev/null; }
 
 # Backing pods (not annotated: only the endpoint roles find them), one per

@@ -21,7 +21,7 @@ fakeapi_start "$TMP" --load crds || { fail "fake API server"; finish; }
 P_V=$(free_port); P_P=$(free_port)
 python3 tests/scrape/targets.py $P_V:ok:3 $P_P:ok:2 >"$TMP/targets.out" 2>&1 &
 PIDS="$PIDS $!"
-i=0; until grep -q READY "$TMP/targets.out" || [ $i -gt 100 ]; do sleep 0.1; i=$((i + 1)); done
+wait_for 60 grep -q READY "$TMP/targets.out"
 
 # pod NAME PORT PREFIX: a running pod on node n1 at 127.0.0.1, scrape-annotated with PREFIX.
 pod() {
