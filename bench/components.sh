@@ -18,7 +18,9 @@
 # seconds, RSS sampled every second (mean = steady, max = peak) and VmHWM.
 # Prints figures and k8smon/vmagent ratios; BENCHMARKS.md's "Component jobs vs
 # vmagent" section is written from them by hand.
-#   INTERVAL=30 DURATION=240 WARMUP=60 [K8SMON=bin/k8smon] [VMAGENT=...] bench/components.sh
+# K8SMON_FLAGS adds agent flags (K8SMON_FLAGS=-components= : the agent's cost
+# without any component job, the base the jobs add to).
+#   INTERVAL=30 DURATION=240 WARMUP=60 [K8SMON_FLAGS=...] [VMAGENT=...] bench/components.sh
 set -eu
 cd "$(dirname "$0")/.."
 INTERVAL=${INTERVAL:-30}
@@ -40,7 +42,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 comp_start "$DIR" -promscrape.kubernetes.interval=${INTERVAL}s -promscrape.kubernetes.collectors=app \
-	-components.kubelet.cadvisor -loggerLevel=INFO
+	-components.kubelet.cadvisor -loggerLevel=INFO ${K8SMON_FLAGS:-}
 # Null remote-write sink: reads and counts each request, answers 204.
 SINKPORT=$(free_port)
 python3 - "$SINKPORT" "$DIR/sink.count" <<'PY' >"$DIR/sink.log" 2>&1 &
@@ -145,6 +147,17 @@ for name, p in (("k8smon", kpid), ("vmagent", vpid)):
     row[name] = (c, sum(rss[p]) / len(rss[p]), max(rss[p]), status(p, "VmHWM"))
     print(f"{name:8} CPU {c:7.2f} s ({100 * c / el:5.2f}% of a core)  RSS mean {row[name][1] / M:6.1f} MiB"
           f"  max {row[name][2] / M:6.1f} MiB  VmHWM {row[name][3] / M:6.1f} MiB")
+# What delivery costs the agent: CPU per gzip read of /metrics/components (after
+# the window, so that it is not counted twice), and the size of the body.
+reads = 3
+g0 = cpu(kpid)
+for _ in range(reads):
+    r = urllib.request.urlopen(urllib.request.Request(ku + "/metrics/components",
+                                                      headers={"Accept-Encoding": "gzip"}), timeout=60)
+    gz = r.read()
+gcpu = (cpu(kpid) - g0) / reads
+print(f"k8smon gzip read of /metrics/components: CPU {gcpu:.3f} s, {len(gz) / 1024:.0f} KiB gzip, "
+      f"{len(body) / 1024:.0f} KiB plain")
 k, v = row["k8smon"], row["vmagent"]
 print(f"ratio k8smon/vmagent: CPU {k[0] / v[0]:.2f}, RSS mean {k[1] / v[1]:.2f}, RSS max {k[2] / v[2]:.2f}, VmHWM {k[3] / v[3]:.2f}")
 PY
