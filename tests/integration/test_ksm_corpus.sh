@@ -16,6 +16,7 @@
 # No skip: if the peers cannot be built, this test fails.
 set -u
 . tests/lib/common.sh
+. tests/lib/realapi.sh
 T0=$(date +%s)
 TMP=$(mktemp -d /tmp/test_ksm_corpus.XXXXXX)
 SPID="" APID="" KPID=""
@@ -31,22 +32,10 @@ cleanup() {  # the agent and KSM first, so they stop against a live server
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-if ! tests/peers/build.sh --env kubernetes etcd kube-state-metrics >"$TMP/peers.env" 2>"$TMP/peers.err"; then
-	fail "tests/peers/build.sh kubernetes etcd kube-state-metrics (the real peers) build"
-	tail -n 30 "$TMP/peers.err"
-	finish
-fi
-. "$TMP/peers.env"
+real_peers kubernetes etcd kube-state-metrics
 K="$KUBERNETES_BIN/kubectl --kubeconfig=$TMP/api/admin.kubeconfig --cache-dir=$TMP/cache"
 
-sh tests/peers/apiserver.sh "$TMP/api" 2>"$TMP/apiserver.err" &
-SPID=$!
-wait_for 180 sh -c "[ -f '$TMP/api/ready' ] || [ -f '$TMP/api/failed' ]"
-if [ ! -f "$TMP/api/ready" ]; then
-	fail "real etcd + kube-apiserver start: $(cat "$TMP/api/failed" 2>/dev/null)"
-	tail -n 20 "$TMP/apiserver.err" "$TMP/api/apiserver.log" 2>/dev/null
-	finish
-fi
+real_apiserver_start
 ok "real kube-apiserver ready at $(cat "$TMP/api/url")"
 
 python3 tests/peers/ks_corpus.py load "$TMP/api" >"$TMP/load" 2>&1; rc=$?

@@ -19,6 +19,7 @@
 # No skip: if the peers cannot be built, this test fails.
 set -u
 . tests/lib/common.sh
+. tests/lib/realapi.sh
 T0=$(date +%s)
 TMP=$(mktemp -d /tmp/test_ksm_crs.XXXXXX)
 SPID="" APID="" KPID=""
@@ -34,22 +35,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-if ! tests/peers/build.sh --env kubernetes etcd kube-state-metrics helm >"$TMP/peers.env" 2>"$TMP/peers.err"; then
-	fail "tests/peers/build.sh kubernetes etcd kube-state-metrics helm (the real peers) build"
-	tail -n 30 "$TMP/peers.err"
-	finish
-fi
-. "$TMP/peers.env"
+real_peers kubernetes etcd kube-state-metrics helm
 K="$KUBERNETES_BIN/kubectl --kubeconfig=$TMP/api/admin.kubeconfig --cache-dir=$TMP/cache"
 
-sh tests/peers/apiserver.sh "$TMP/api" 2>"$TMP/apiserver.err" &
-SPID=$!
-wait_for 180 sh -c "[ -f '$TMP/api/ready' ] || [ -f '$TMP/api/failed' ]"
-if [ ! -f "$TMP/api/ready" ]; then
-	fail "real etcd + kube-apiserver start: $(cat "$TMP/api/failed" 2>/dev/null)"
-	tail -n 20 "$TMP/apiserver.err" "$TMP/api/apiserver.log" 2>/dev/null
-	finish
-fi
+real_apiserver_start
 ok "real kube-apiserver ready at $(cat "$TMP/api/url")"
 
 $K apply -f crds/ -f tests/peers/crs/crds.yaml >"$TMP/crd.out" 2>&1 &&

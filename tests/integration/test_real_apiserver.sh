@@ -21,6 +21,7 @@
 # No skip: if the peers cannot be built, this test fails.
 set -u
 . tests/lib/common.sh
+. tests/lib/realapi.sh
 T0=$(date +%s)
 TMP=$(mktemp -d /tmp/test_real_apiserver.XXXXXX)
 SPID="" APID="" KPID=""
@@ -35,24 +36,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-if ! tests/peers/build.sh --env kubernetes etcd helm prometheus-operator-crds kube-state-metrics >"$TMP/peers.env" 2>"$TMP/peers.err"; then
-	fail "tests/peers/build.sh kubernetes etcd helm prometheus-operator-crds kube-state-metrics (the real peers) build"
-	tail -n 30 "$TMP/peers.err"
-	finish
-fi
-. "$TMP/peers.env"
+real_peers kubernetes etcd helm prometheus-operator-crds kube-state-metrics
 KUBECTL="$KUBERNETES_BIN/kubectl"
 HELM="$HELM_BIN/helm"
 ok "peers: $("$KUBERNETES_BIN/kube-apiserver" --version 2>&1), etcd $("$ETCD_BIN/etcd" --version 2>&1 | sed -n 's/^etcd Version: //p'), helm $("$HELM" version --short 2>&1)"
 
-sh tests/peers/apiserver.sh "$TMP/api" 2>"$TMP/apiserver.err" &
-SPID=$!
-wait_for 180 sh -c "[ -f '$TMP/api/ready' ] || [ -f '$TMP/api/failed' ]"
-if [ ! -f "$TMP/api/ready" ]; then
-	fail "real etcd + kube-apiserver start: $(cat "$TMP/api/failed" 2>/dev/null)"
-	tail -n 20 "$TMP/apiserver.err" "$TMP/api/apiserver.log" 2>/dev/null
-	finish
-fi
+real_apiserver_start
 ok "real kube-apiserver ready at $(cat "$TMP/api/url") (RBAC, service-account issuer)"
 K="$KUBECTL --kubeconfig=$TMP/api/admin.kubeconfig --cache-dir=$TMP/cache"
 

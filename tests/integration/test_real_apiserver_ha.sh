@@ -31,6 +31,7 @@
 # No skip: if the peers cannot be built, this test fails.
 set -u
 . tests/lib/common.sh
+. tests/lib/realapi.sh
 T0=$(date +%s)
 TMP=$(mktemp -d /tmp/test_real_apiserver_ha.XXXXXX)
 SPID="" PPID_="" A1="" A2=""
@@ -43,22 +44,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-if ! tests/peers/build.sh --env kubernetes etcd helm >"$TMP/peers.env" 2>"$TMP/peers.err"; then
-	fail "tests/peers/build.sh kubernetes etcd helm (the real peers) build"
-	tail -n 30 "$TMP/peers.err"
-	finish
-fi
-. "$TMP/peers.env"
+real_peers kubernetes etcd helm
 KUBECTL="$KUBERNETES_BIN/kubectl"
 
-APISERVER_ARGS='--watch-cache-sizes=pods#0' sh tests/peers/apiserver.sh "$TMP/api" 2>"$TMP/apiserver.err" &
-SPID=$!
-wait_for 180 sh -c "[ -f '$TMP/api/ready' ] || [ -f '$TMP/api/failed' ]"
-if [ ! -f "$TMP/api/ready" ]; then
-	fail "real etcd + kube-apiserver start: $(cat "$TMP/api/failed" 2>/dev/null)"
-	tail -n 20 "$TMP/apiserver.err" "$TMP/api/apiserver.log" 2>/dev/null
-	finish
-fi
+APISERVER_ARGS='--watch-cache-sizes=pods#0' real_apiserver_start
 URL=$(cat "$TMP/api/url")
 ETCD=$(cat "$TMP/api/etcd_url")
 ok "real kube-apiserver $("$KUBERNETES_BIN/kube-apiserver" --version 2>&1 | sed 's/^Kubernetes //') ready at $URL (pods not in the watch cache), etcd $("$ETCD_BIN/etcd" --version 2>&1 | sed -n 's/^etcd Version: //p') at $ETCD"
