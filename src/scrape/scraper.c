@@ -1098,6 +1098,11 @@ int tstate_start(struct scrape_mgr *m, struct target *t, const char *limit_msg)
 	 * connection needs no lookup; pod addresses are IP literals anyway. */
 	curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "k8smon/" K8SMON_VERSION);
+	/* HTTP/1.1 also over TLS, as Prometheus and vmagent scrape: libcurl
+	 * would negotiate HTTP/2 with servers that offer it (the API server,
+	 * the kubelet), and a paused HTTP/2 stream (time slices, below) was
+	 * seen to stall until the scrape timed out. */
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	/* metricRelabelings may cost milliseconds per sample: small reads keep
 	 * a chunk's work (parsed between two slice checks) to a few dozen
 	 * samples. Gzip'd bodies still arrive in 16 KiB decoded pieces. */
