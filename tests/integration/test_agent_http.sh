@@ -50,12 +50,14 @@ if command -v promtool >/dev/null; then
 	# cAdvisor's container_memory_failcnt is a counter without _total: its name.
 	# node_exporter's entropy collector names its gauges *_bits: its names.
 	# The kubelet's cadvisor_version_info has camelCase label names (kernelVersion ...) and
-	# its container_cpu_load_d_average_10s reads as an abbreviated unit ("d"): its names.
+	# its container_cpu_load_d_average_10s reads as an abbreviated unit ("d"), and its
+	# container_fs_inodes_total is a gauge: its names.
 	grep -Ev "^node_(memory|netstat|vmstat)_[A-Za-z0-9_]* metric names should be written in 'snake_case' not 'camelCase'$" \
 		"$TMP/promtool.out" | grep -Ev '^container_memory_failcnt counter metrics should have "_total" suffix$' |
 		grep -Ev '^node_entropy_(available|pool_size)_bits use base unit "bytes" instead of "bits"$' |
 		grep -Ev "^cadvisor_version_info label names should be written in 'snake_case' not 'camelCase'$" |
-		grep -Ev '^container_cpu_load_d_average_10s metric names should not contain abbreviated units$' >"$TMP/promtool.problems"
+		grep -Ev '^container_cpu_load_d_average_10s metric names should not contain abbreviated units$' |
+		grep -Ev '^container_fs_inodes_total non-counter metrics should not have "_total" suffix$' >"$TMP/promtool.problems"
 	if [ -s "$TMP/promtool.problems" ]; then
 		fail "promtool check metrics: $(head -5 "$TMP/promtool.problems")"
 	else
