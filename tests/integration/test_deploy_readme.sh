@@ -295,7 +295,8 @@ assert sorted(d["kind"] for d in docs) == ["PodMonitor", "VMPodScrape"]
 cm = "configMapName" in sys.argv[2]
 for d in docs:
     eps = d["spec"]["podMetricsEndpoints"]
-    assert len(eps) == 5
+    assert sorted(e["path"] for e in eps) == sorted("/metrics/" + p for p in
+        ("node", "cadvisor", "kube-state", "apps", "components", "self")), eps
     for e in eps:
         t = e["tlsConfig"]
         assert e["scheme"] == "https"
