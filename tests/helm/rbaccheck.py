@@ -90,6 +90,11 @@ def code_needs(root):
                           ("subjectaccessreviews", "authorization.k8s.io")):
         if f'.resource = "{plural}"' in auth:
             need[(group, plural)] = {"create"}
+    # The kubelet component job: the kubelet authorizes the agent's token with
+    # a SubjectAccessReview for get on nodes/metrics (its /metrics* paths).
+    jobs = os.path.join(root, "src/collect/components/jobs.c")
+    if os.path.exists(jobs) and re.search(r'\[COMP_KUBELET\] = \{[^}]*"/metrics', open(jobs).read()):
+        need.setdefault(("", "nodes/metrics"), set()).add("get")
     return need
 
 
