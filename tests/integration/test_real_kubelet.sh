@@ -167,11 +167,9 @@ check "cadvisor rows match the kubelet's pods and cgroups" grep -q '^all rows ma
 NIP=$($K get node k8smon-node -o jsonpath='{.status.addresses[?(@.type=="InternalIP")].address}')
 KL="endpoint=\"https-metrics\",instance=\"$NIP:$KPORT\",job=\"kubelet\""
 KSCRAPE="http://127.0.0.1:$PORT/metrics/kubelet"
-i=0
-until curl -sf -H @"$HDR" "$KSCRAPE" >"$TMP/kubelet-job.txt" && grep -q '^kubelet_running_pods{' "$TMP/kubelet-job.txt"; do
-	i=$((i + 1)); [ $i -gt 60 ] && break
-	sleep 1
-done
+# Each kubelet path has its own first-scrape offset: wait for all three.
+wait_for 120 sh -c "curl -sf -H @'$HDR' '$KSCRAPE' >'$TMP/kubelet-job.txt' && grep -q '^kubelet_running_pods{' '$TMP/kubelet-job.txt' &&
+	[ \$(grep -c '^up{.*job=\"kubelet\"' '$TMP/kubelet-job.txt') -ge 3 ]"
 check "/metrics/kubelet: kubelet_running_pods from the real kubelet with job, instance, metrics_path, node" \
 	grep -q "^kubelet_running_pods{$KL,metrics_path=\"/metrics\",namespace=\"kube-system\",node=\"k8smon-node\",service=\"kubelet\"} [1-9]" "$TMP/kubelet-job.txt"
 check "/metrics/kubelet: up 1 for /metrics, /metrics/probes, /metrics/resource (token accepted by the kubelet)" sh -c \
