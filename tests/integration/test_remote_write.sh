@@ -27,16 +27,14 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/common.sh
+. tests/lib/realapi.sh
 . tests/lib/fakeapi.sh
 TMP=$(mktemp -d /tmp/k8smon-rw.XXXXXX)
 PIDS=""
 FAKEAPI_PID=""
 cleanup() {
-	for p in $PIDS $FAKEAPI_PID; do kill "$p" 2>/dev/null; done
-	for p in $PIDS $FAKEAPI_PID; do
-		i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-		kill -9 "$p" 2>/dev/null
-	done
+	# shellcheck disable=SC2086
+	stop_pids $PIDS $FAKEAPI_PID
 	[ -n "${KEEP:-}" ] && echo "kept $TMP" || rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -45,9 +43,7 @@ bail() { fail "$*"; finish; }
 
 AGENT=${K8SMON_BIN:-./bin/k8smon}
 [ -x "$AGENT" ] || make -s bin/k8smon >/dev/null || bail "make bin/k8smon"
-tests/peers/build.sh --env victoria-metrics prometheus >"$TMP/peers.env" 2>"$TMP/peers.err" ||
-	{ tail -n 20 "$TMP/peers.err"; bail "tests/peers/build.sh victoria-metrics prometheus"; }
-. "$TMP/peers.env"
+real_peers victoria-metrics prometheus
 command -v protoc >/dev/null || true
 /usr/bin/python3 -c 'import snappy' 2>/dev/null || bail "python3-snappy (Debian) for tests/lib/rw_receiver.py: ./.ci/deps.sh"
 

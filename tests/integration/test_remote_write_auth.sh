@@ -20,15 +20,13 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/common.sh
+. tests/lib/realapi.sh
 TMP=$(mktemp -d /tmp/k8smon-rwa.XXXXXX)
 PIDS=""
 MNT=""
 cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
-	for p in $PIDS; do
-		i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-		kill -9 "$p" 2>/dev/null
-	done
+	# shellcheck disable=SC2086
+	stop_pids $PIDS
 	[ -n "$MNT" ] && umount "$MNT" 2>/dev/null
 	[ -n "${KEEP:-}" ] && echo "kept $TMP" || rm -rf "$TMP"
 }
@@ -38,9 +36,7 @@ bail() { fail "$*"; finish; }
 
 AGENT=${K8SMON_BIN:-./bin/k8smon}
 [ -x "$AGENT" ] || make -s bin/k8smon >/dev/null || bail "make bin/k8smon"
-tests/peers/build.sh --env victoria-metrics prometheus >"$TMP/peers.env" 2>"$TMP/peers.err" ||
-	{ tail -n 20 "$TMP/peers.err"; bail "tests/peers/build.sh victoria-metrics prometheus"; }
-. "$TMP/peers.env"
+real_peers victoria-metrics prometheus
 /usr/bin/python3 -c 'import snappy, zstandard' 2>/dev/null ||
 	bail "python3-snappy and python3-zstandard (Debian) for tests/lib/rw_receiver.py: ./.ci/deps.sh"
 

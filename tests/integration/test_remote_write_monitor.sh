@@ -20,11 +20,8 @@ TMP=$(mktemp -d /tmp/k8smon-rwm.XXXXXX)
 PIDS=""
 FAKEAPI_PID=""
 cleanup() {
-	for p in $PIDS $FAKEAPI_PID; do kill "$p" 2>/dev/null; done
-	for p in $PIDS $FAKEAPI_PID; do
-		i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-		kill -9 "$p" 2>/dev/null
-	done
+	# shellcheck disable=SC2086
+	stop_pids $PIDS $FAKEAPI_PID
 	[ -n "${KEEP:-}" ] && echo "kept $TMP" || rm -rf "$TMP"
 }
 trap cleanup EXIT

@@ -17,6 +17,15 @@ finish() {
 	echo "all checks passed"
 }
 . tests/lib/ports.sh
+# stop_pids PID...: SIGTERM, up to 5 s to exit, then SIGKILL.
+stop_pids() {
+	for p in "$@"; do kill "$p" 2>/dev/null; done
+	for p in "$@"; do
+		i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+		kill -9 "$p" 2>/dev/null
+	done
+	return 0
+}
 # wait_for SECONDS CMD...: run CMD (quietly) until it succeeds, up to SECONDS; a
 # readiness bound for slow starts (real API servers, clusters), not a timing assertion.
 wait_for() {
