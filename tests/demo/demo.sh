@@ -105,6 +105,9 @@ k8smon demo is running (Ctrl-C stops it).
                     http://127.0.0.1:$PORT/metrics/kube-state
                     http://127.0.0.1:$PORT/metrics/apps
                     http://127.0.0.1:$PORT/metrics/self
+                    http://127.0.0.1:$PORT/metrics/components   (kubelet, API server, CoreDNS, ...
+                        jobs: up 0 here, this simulated cluster runs none of them;
+                        tests/fakecomp replays recorded real ones, docs/components.md)
                     http://127.0.0.1:$PORT/config
   example apps      frontend 127.0.0.1:$P1, checkout 127.0.0.1:$P2, grafana 127.0.0.1:$P3
 $CGNOTE
