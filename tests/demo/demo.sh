@@ -6,9 +6,14 @@
 # kubelet does for their pods when run as root on cgroup v2 (tests/demo/demo_cgroups.py;
 # otherwise says why /metrics/cadvisor has only the node's rows), runs k8smon against
 # it and prints where to look. Ctrl-C stops everything and removes the cgroups and the
-# kubeconfig (which would point at a dead server).
+# kubeconfig (which would point at a dead server). The component jobs scrape
+# tests/fakecomp (recorded real kubelet, API server, scheduler, controller-manager,
+# kube-proxy, CoreDNS, etcd): demo-node-1 is a control-plane node in the demo.
 set -u
 cd "$(dirname "$0")/../.."
+. tests/lib/common.sh
+. tests/lib/fakeapi.sh
+. tests/lib/comp_env.sh
 # K8SMON_DEMO_PORT / K8SMON_DEMO_STATE: another port / state directory (tests, a second demo)
 STATE=${K8SMON_DEMO_STATE:-.demo}
 case $STATE in /*) ;; *) STATE=$PWD/$STATE ;; esac
@@ -29,7 +34,7 @@ cleanup() {
 	[ -n "$CGROOT" ] && python3 tests/demo/demo_cgroups.py cleanup $CGROOT
 	# Nothing left pointing at the stopped server; the logs stay.
 	rm -f "$STATE/kubeconfig"
-	rm -rf "$STATE/sys" "$STATE/api"
+	rm -rf "$STATE/sys" "$STATE/api" "$STATE/fc" "$STATE/sa"
 	exit 0
 }
 trap cleanup INT TERM EXIT
@@ -53,7 +58,11 @@ P1=$(cat "$STATE/frontend.port") P2=$(cat "$STATE/checkout.port") P3=$(cat "$STA
 # examples/cluster names ports 18081-18083 for the three apps (annotations, containerPort)
 mkdir -p "$STATE/cluster"
 for f in examples/cluster/*.yaml; do
-	sed -e "s/\b18081\b/$P1/g" -e "s/\b18082\b/$P2/g" -e "s/\b18083\b/$P3/g" "$f" >"$STATE/cluster/${f##*/}"
+	# demo-node-1 is a control-plane node and its CoreDNS pod (10.244.0.123) answers on
+	# loopback, so that the component jobs find tests/fakecomp's recorded components
+	sed -e "s/\b18081\b/$P1/g" -e "s/\b18082\b/$P2/g" -e "s/\b18083\b/$P3/g" \
+		-e 's/^\(    \)kubernetes.io\/hostname: demo-node-1$/&\n\1node-role.kubernetes.io\/control-plane: '"''"'/' \
+		-e 's/\b10\.244\.0\.123\b/127.0.0.1/g' "$f" >"$STATE/cluster/${f##*/}"
 done
 
 python3 tests/fakeapi/fakeapi.py --port 0 --state-dir "$STATE/api" \
@@ -66,6 +75,20 @@ until grep -q '^READY' "$STATE/fakeapi.out" 2>/dev/null; do
 done
 API=$(sed -n 's/^READY //p' "$STATE/fakeapi.out")
 export KUBECONFIG="$STATE/kubeconfig"
+API_URL=$API CONTROL=$API/_fake
+
+# Recorded real components (kubelet, API server, scheduler, controller-manager,
+# kube-proxy, CoreDNS, etcd) for the component jobs: tests/fakecomp.
+if fakecomp_start "$STATE" demo-node-1 >"$STATE/fakecomp.err" 2>&1 &&
+	fake_ctl POST /objects "[$(fakecomp_apiserver_objects)]" | grep -q '"loaded"'; then
+	PIDS="$PIDS $FAKECOMP_PID"
+	COMPFLAGS=$(fakecomp_flags "$STATE")
+	COMPNOTE="jobs: tests/fakecomp replays recorded real components (docs/components.md)"
+else
+	[ -n "${FAKECOMP_PID:-}" ] && PIDS="$PIDS $FAKECOMP_PID"
+	COMPFLAGS=""
+	COMPNOTE="jobs: none here, fakecomp did not start: $(tail -1 "$STATE/fakecomp.err")"
+fi
 
 for f in examples/k8smonitor.yaml examples/scraperule-*.yaml; do
 	[ -f "$f" ] && kubectl apply -f "$f" >>"$STATE/kubectl.log" 2>&1
@@ -87,7 +110,7 @@ fi
 
 ./bin/k8smon -promscrape.kubernetes -promscrape.allowLoopback -kubeconfig="$KUBECONFIG" -nodeName=demo-node-1 \
 	-httpListenAddr=127.0.0.1:$PORT -leaderElection.namespace=default -path.sysfs="$SYSFS" \
-	>"$STATE/k8smon.log" 2>&1 &
+	$COMPFLAGS >"$STATE/k8smon.log" 2>&1 &
 K8SMON=$!
 sleep 2
 if ! kill -0 $K8SMON 2>/dev/null; then
@@ -106,8 +129,7 @@ k8smon demo is running (Ctrl-C stops it).
                     http://127.0.0.1:$PORT/metrics/apps
                     http://127.0.0.1:$PORT/metrics/self
                     http://127.0.0.1:$PORT/metrics/components   (kubelet, API server, CoreDNS, ...
-                        jobs: up 0 here, this simulated cluster runs none of them;
-                        tests/fakecomp replays recorded real ones, docs/components.md)
+                        $COMPNOTE)
                     http://127.0.0.1:$PORT/config
   example apps      frontend 127.0.0.1:$P1, checkout 127.0.0.1:$P2, grafana 127.0.0.1:$P3
 $CGNOTE

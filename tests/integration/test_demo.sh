@@ -11,6 +11,7 @@
 #     row per app container with its pod; not as root the demo says why there are none;
 #   - README's InvalidSpec example is what the binary says for a metricAllowlist regex
 #     that does not compile (the CRD, which the fake enforces, cannot catch it);
+#   - the component jobs all up against tests/fakecomp (recorded real components);
 #   - after Ctrl-C no kubeconfig points at the dead server and the demo's cgroups are gone.
 set -u
 cd "$(dirname "$0")/../.."
@@ -73,8 +74,8 @@ while time.time() < deadline and p.poll() is None:
 time.sleep(1)
 out.seek(0); text = out.read()
 check(p.poll() is None, "make demo is running", text[-800:])
-for ep in ("/metrics", "/metrics/node", "/metrics/cadvisor", "/metrics/kube-state", "/metrics/apps", "/metrics/self", "/config"):
-    check("http://127.0.0.1:%s%s\n" % (port, ep) in text, "prints the URL %s" % ep)
+for ep in ("/metrics", "/metrics/node", "/metrics/cadvisor", "/metrics/kube-state", "/metrics/apps", "/metrics/self", "/metrics/components", "/config"):
+    check(re.search(r"http://127\.0\.0\.1:%s%s\s" % (port, re.escape(ep)), text) is not None, "prints the URL %s" % ep)
 check(re.search(r"k8smonitor\.k8smon\.io/default\s+True\s+Accepted\s+4", text) is not None,
       "prints kubectl get kmon,sr -A: the example K8sMonitor Accepted with 4 collectors", text[-800:])
 check(len(re.findall(r"scraperule\.k8smon\.io/", text)) >= 3, "prints the example ScrapeRules (kubectl get kmon,sr -A)")
@@ -101,6 +102,15 @@ for app in apps:
     check(wait_until(lambda: up(app)), "app %s mentioned in README.md is scraped: up 1 and its samples in /metrics/apps" % app,
           get("/metrics/apps")[1][-600:])
 logs = text + open(os.path.join(state, "apps.log")).read()
+# the component jobs scrape tests/fakecomp's recorded components: every job up
+jobs = ("apiserver", "etcd", "kube-controller-manager", "kube-dns", "kube-proxy", "kube-scheduler", "kubelet")
+def comp_up():
+    b = get("/metrics/components")[1]
+    return all(re.search(r'^up\{[^}]*job="%s"[^}]*\} 1$' % j, b, re.M) for j in jobs) and \
+        not re.search(r'^up\{.*\} 0$', b, re.M)
+check(wait_until(comp_up, 90), "/metrics/components: every component job (%s) up 1 from the recorded components" % ", ".join(jobs),
+      "\n".join(l for l in get("/metrics/components")[1].splitlines() if l.startswith("up{")))
+check("recorded real components" in text, "says the component jobs replay recorded components", text[-800:])
 check("Traceback" not in logs, "no Python traceback from the demo or its apps", logs[-600:])
 # cgroups: rows per app container as root, else the reason printed
 cad = get("/metrics/cadvisor")[1]

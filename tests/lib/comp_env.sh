@@ -18,22 +18,65 @@
 # point at fakecomp's kube-apiserver; PVC default/rec-data (the recorded kubelet's
 # volume). The agent's component token ("tok-agent", in DIR/sa/token) belongs to
 # system:serviceaccount:k8smon:k8smon, which the fake API server allows.
-comp_start() {
-	cdir=$1; shift
+# fakecomp_start DIR NODE: the agent's component token (tok-agent, DIR/sa/token) known to
+# the fake API server already running (fakeapi.sh's CONTROL, API_URL, KUBECONFIG), and
+# fakecomp serving the recorded components for NODE with that server's CA. Sets
+# FAKECOMP_PID, FC_CTL, FC_JSON. Shared with make demo.
+fakecomp_start() {
+	cdir=$1; fnode=$2
 	mkdir -p "$cdir/sa"
-	fakeapi_start "$cdir" --load crds || return 1
 	atok=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$cdir/api/server.json")
 	fake_ctl POST /auth '{"users": {"tok-agent": {"username": "system:serviceaccount:k8smon:k8smon",
 	  "groups": ["system:serviceaccounts", "system:serviceaccounts:k8smon", "system:authenticated"]}},
 	  "rules": [{"user": "system:serviceaccount:k8smon:k8smon", "allowed": true}],
 	  "default_allowed": false}' >/dev/null || return 1
 	printf tok-agent >"$cdir/sa/token"
-	python3 tests/fakecomp/fakecomp.py --state-dir "$cdir/fc" --fixtures "${FAKECOMP_FIXTURES:-tests/fakecomp/fixtures}" --node k8smon-node --ca-from "$cdir/api" --api-url "$API_URL" \
+	python3 tests/fakecomp/fakecomp.py --state-dir "$cdir/fc" --fixtures "${FAKECOMP_FIXTURES:-tests/fakecomp/fixtures}" --node "$fnode" --ca-from "$cdir/api" --api-url "$API_URL" \
 		--api-ca "$cdir/api/ca.crt" --api-token "$atok" >"$cdir/fakecomp.out" 2>"$cdir/fakecomp.log" &
 	FAKECOMP_PID=$!
 	wait_for 60 grep -q '^READY' "$cdir/fakecomp.out" || { echo "fakecomp did not start:"; cat "$cdir/fakecomp.log"; return 1; }
 	FC_CTL=$(sed -n 's/^READY //p' "$cdir/fakecomp.out")
 	FC_JSON=$cdir/fc/server.json
+}
+# fakecomp_apiserver_objects: the default/kubernetes Endpoints and EndpointSlice (JSON
+# list items, comma-separated) pointing at fakecomp's kube-apiserver.
+fakecomp_apiserver_objects() {
+	apiport=$(fc_port kube-apiserver)
+	cat <<EOF
+ {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "kubernetes", "namespace": "default"},
+  "subsets": [{"addresses": [{"ip": "127.0.0.1"}], "ports": [{"name": "https", "port": $apiport, "protocol": "TCP"}]}]},
+ {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "metadata": {"name": "kubernetes", "namespace": "default",
+   "labels": {"kubernetes.io/service-name": "kubernetes"}},
+  "addressType": "IPv4", "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": true}}],
+  "ports": [{"name": "https", "port": $apiport, "protocol": "TCP"}]}
+EOF
+}
+# fakecomp_flags DIR: the agent flags (one per line, no spaces) that point every
+# component job at fakecomp on loopback.
+fakecomp_flags() {
+	cdir=$1
+	cat <<EOF
+-components=kubelet,apiserver,kube-scheduler,kube-controller-manager,kube-proxy,coredns,etcd
+-components.tokenFile=$cdir/sa/token
+-components.caFile=$cdir/fc/ca.crt
+-components.kubelet.address=127.0.0.1
+-components.kubelet.port=$(fc_port kubelet)
+-components.controlPlaneAddress=127.0.0.1
+-components.kube-scheduler.port=$(fc_port kube-scheduler)
+-components.kube-controller-manager.port=$(fc_port kube-controller-manager)
+-components.kube-proxy.address=127.0.0.1
+-components.kube-proxy.port=$(fc_port kube-proxy)
+-components.coredns.port=$(fc_port coredns)
+-components.etcd.port=$(fc_port etcd)
+-components.etcd.certFile=$cdir/fc/etcd-client.crt
+-components.etcd.keyFile=$cdir/fc/etcd-client.key
+-components.etcd.caFile=$cdir/fc/ca.crt
+EOF
+}
+comp_start() {
+	cdir=$1; shift
+	fakeapi_start "$cdir" --load crds || return 1
+	fakecomp_start "$cdir" k8smon-node || return 1
 	apiport=$(fc_port kube-apiserver)
 	fake_ctl POST /objects "$(cat <<EOF
 [
@@ -51,12 +94,7 @@ comp_start() {
  {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kubernetes", "namespace": "default",
    "labels": {"component": "apiserver", "provider": "kubernetes"}},
   "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": $apiport}]}},
- {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "kubernetes", "namespace": "default"},
-  "subsets": [{"addresses": [{"ip": "127.0.0.1"}], "ports": [{"name": "https", "port": $apiport, "protocol": "TCP"}]}]},
- {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "metadata": {"name": "kubernetes", "namespace": "default",
-   "labels": {"kubernetes.io/service-name": "kubernetes"}},
-  "addressType": "IPv4", "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": true}}],
-  "ports": [{"name": "https", "port": $apiport, "protocol": "TCP"}]},
+$(fakecomp_apiserver_objects),
  {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "rec-data", "namespace": "default"},
   "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "rec-local", "volumeName": "rec-pv",
    "resources": {"requests": {"storage": "1Gi"}}},
@@ -67,18 +105,10 @@ EOF
 	grep -q '"loaded"' "$cdir/objects.out" || { echo "fake API server refused the objects:"; cat "$cdir/objects.out"; return 1; }
 	port=$(free_port)
 	U=http://127.0.0.1:$port
+	# shellcheck disable=SC2046 # fakecomp_flags: one flag per line, no spaces
 	./bin/k8smon -promscrape.kubernetes -promscrape.allowLoopback -kubeconfig="$KUBECONFIG" -nodeName=k8smon-node \
 		-httpListenAddr=127.0.0.1:$port -leaderElection.namespace=default -loggerLevel=DEBUG \
-		-components=kubelet,apiserver,kube-scheduler,kube-controller-manager,kube-proxy,coredns,etcd \
-		-components.tokenFile="$cdir/sa/token" -components.caFile="$cdir/fc/ca.crt" \
-		-components.kubelet.address=127.0.0.1 -components.kubelet.port="$(fc_port kubelet)" \
-		-components.controlPlaneAddress=127.0.0.1 \
-		-components.kube-scheduler.port="$(fc_port kube-scheduler)" \
-		-components.kube-controller-manager.port="$(fc_port kube-controller-manager)" \
-		-components.kube-proxy.address=127.0.0.1 -components.kube-proxy.port="$(fc_port kube-proxy)" \
-		-components.coredns.port="$(fc_port coredns)" \
-		-components.etcd.port="$(fc_port etcd)" -components.etcd.certFile="$cdir/fc/etcd-client.crt" \
-		-components.etcd.keyFile="$cdir/fc/etcd-client.key" -components.etcd.caFile="$cdir/fc/ca.crt" \
+		$(fakecomp_flags "$cdir") \
 		"$@" >"$cdir/k8smon.log" 2>&1 &
 	AGENT_PID=$!
 	wait_http "$U/healthz" || { echo "agent did not start:"; tail -20 "$cdir/k8smon.log"; return 1; }
