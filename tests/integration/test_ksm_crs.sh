@@ -20,20 +20,7 @@
 set -u
 . tests/lib/common.sh
 . tests/lib/realapi.sh
-T0=$(date +%s)
-TMP=$(mktemp -d /tmp/test_ksm_crs.XXXXXX)
-SPID="" APID="" KPID=""
-cleanup() {
-	[ -n "$KPID" ] && kill "$KPID" 2>/dev/null
-	[ -n "$APID" ] && kill "$APID" 2>/dev/null
-	[ -n "$KPID" ] && wait "$KPID" 2>/dev/null
-	[ -n "$APID" ] && wait "$APID" 2>/dev/null
-	[ -n "$SPID" ] && kill "$SPID" 2>/dev/null
-	[ -n "$SPID" ] && wait "$SPID" 2>/dev/null
-	[ "${KEEP_TMP:-0}" = 1 ] && echo "kept $TMP" || rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+real_tier_init test_ksm_crs
 
 real_peers kubernetes etcd kube-state-metrics helm
 K="$KUBERNETES_BIN/kubectl --kubeconfig=$TMP/api/admin.kubeconfig --cache-dir=$TMP/cache"

@@ -22,19 +22,7 @@
 set -u
 . tests/lib/common.sh
 . tests/lib/realapi.sh
-T0=$(date +%s)
-TMP=$(mktemp -d /tmp/test_real_apiserver.XXXXXX)
-SPID="" APID="" KPID=""
-cleanup() {
-	[ -n "$KPID" ] && kill "$KPID" 2>/dev/null
-	[ -n "$APID" ] && kill "$APID" 2>/dev/null
-	[ -n "$SPID" ] && kill "$SPID" 2>/dev/null
-	[ -n "$APID" ] && wait "$APID" 2>/dev/null
-	[ -n "$SPID" ] && wait "$SPID" 2>/dev/null
-	[ "${KEEP_TMP:-0}" = 1 ] && echo "kept $TMP" || rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+real_tier_init test_real_apiserver
 
 real_peers kubernetes etcd helm prometheus-operator-crds kube-state-metrics
 KUBECTL="$KUBERNETES_BIN/kubectl"

@@ -1,4 +1,22 @@
-# The real-server tier's set-up (POSIX sh), after tests/lib/common.sh, with $TMP set.
+# The real-server tier's set-up (POSIX sh), after tests/lib/common.sh.
+
+# real_tier_init NAME: T0, a fresh $TMP (/tmp/NAME.XXXXXX, kept with KEEP_TMP=1) and
+# the exit trap that stops the agent (APID) and kube-state-metrics (KPID) first, so
+# that they stop against a live server, then the server (SPID).
+real_tier_init() {
+	T0=$(date +%s)
+	TMP=$(mktemp -d "/tmp/$1.XXXXXX")
+	SPID="" APID="" KPID=""
+	trap real_tier_cleanup EXIT
+	trap 'exit 1' INT TERM
+}
+real_tier_cleanup() {
+	for p in $KPID $APID; do kill "$p" 2>/dev/null; done
+	for p in $KPID $APID; do wait "$p" 2>/dev/null; done
+	[ -n "$SPID" ] && kill "$SPID" 2>/dev/null
+	[ -n "$SPID" ] && wait "$SPID" 2>/dev/null
+	[ "${KEEP_TMP:-0}" = 1 ] && echo "kept $TMP" || rm -rf "$TMP"
+}
 
 # real_peers PEER...: the pinned real peers (tests/peers/build.sh, a no-op once
 # cached), their paths (KUBERNETES_BIN, ETCD_BIN, ...) loaded into this shell. A
