@@ -25,9 +25,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = "build-mutate"
 
 
+KEYS = ("file", "from", "to", "test")
+
+
 def load(path):
+    """Entries are separated by "---"; a "file:" line also starts a new entry, so that
+    two entries a union merge joined without a separator stay two. An entry with a
+    repeated, unknown or missing key is an error (it would silently test nothing)."""
     muts, cur = [], {}
-    for line in open(path):
+    for n, line in enumerate(open(path), 1):
         line = line.rstrip("\n")
         if line.startswith("#") or not line.strip():
             continue
@@ -37,11 +43,22 @@ def load(path):
             cur = {}
             continue
         key, _, val = line.partition(":")
+        key = key.strip()
+        if key == "file" and cur:
+            muts.append(cur)
+            cur = {}
+        if key not in KEYS or key in cur:
+            raise ValueError(f"{path}:{n}: {'repeated' if key in cur else 'unknown'} key {key!r}")
         val = val[1:] if val.startswith(" ") else val
         # from/to may span lines: "\n" in the value is a newline.
-        cur[key.strip()] = val.replace("\\n", "\n").replace("\\t", "\t")
+        cur[key] = val.replace("\\n", "\n").replace("\\t", "\t")
+        cur["line"] = n
     if cur:
         muts.append(cur)
+    for m in muts:
+        missing = [k for k in KEYS if k not in m]
+        if missing:
+            raise ValueError(f"{path}:{m['line']}: entry without {', '.join(missing)}")
     return muts
 
 
