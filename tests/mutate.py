@@ -55,10 +55,14 @@ def load(path):
         cur["line"] = n
     if cur:
         muts.append(cur)
+    seen = set()
     for m in muts:
         missing = [k for k in KEYS if k not in m]
         if missing:
             raise ValueError(f"{path}:{m['line']}: entry without {', '.join(missing)}")
+        if (m["file"], m["from"], m["to"], m["test"]) in seen:
+            raise ValueError(f"{path}:{m['line']}: the same mutation twice (a merge?)")
+        seen.add((m["file"], m["from"], m["to"], m["test"]))
     return muts
 
 
