@@ -132,7 +132,10 @@ static char *scrape(struct node_collector *nc, const struct tree *t)
 	o.procfs = t->proc;
 	o.sysfs = t->root;
 	o.rootfs = t->root;
-	o.mount_timeout_ms = 50;
+	/* Long enough for the mounts that answer (their statfs runs on a thread that
+	 * a loaded machine under ASan can start late: 50 ms failed there), short
+	 * enough for the hung one to cost little. */
+	o.mount_timeout_ms = 1000;
 	return node_run(nc, &o, "^(filesystem|loadavg)$");
 }
 
