@@ -269,7 +269,9 @@ int dbus_parse_msg(const unsigned char *data, size_t len, size_t *need, int *typ
 	blen = get32(data + 4, be);
 	*serial = get32(data + 8, be);
 	flen = get32(data + 12, be);
-	if (*serial == 0 || flen > DBUS_FIELDS_MAX || blen > DBUS_MSG_MAX)
+	if (*serial == 0)
+		return KM_EPARSE;
+	if (flen > DBUS_FIELDS_MAX || blen > DBUS_MSG_MAX)
 		return KM_ETOOBIG;
 	hdr_end = pad_to(16 + (size_t)flen, 8);
 	total = hdr_end + blen;
@@ -462,7 +464,8 @@ int dbus_open(struct dbus_conn *c, const char *path, bool abstract, bool hello,
 	if (plen + (abstract ? 1 : 0) >= sizeof(sa.sun_path))
 		return KM_EINVAL;
 	memcpy(sa.sun_path + (abstract ? 1 : 0), path, plen);
-	alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen + (abstract ? 1 : 1));
+	/* A path counts its NUL; an abstract name its leading NUL instead. */
+	alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen + 1);
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (c->fd < 0)
 		return km_from_errno(errno);

@@ -446,7 +446,7 @@ static int sd_connect(struct sd_scrape *s, int64_t deadline)
 	const char *env = getenv("DBUS_SYSTEM_BUS_ADDRESS");
 	char path[PATH_MAX];
 	bool abstract = false;
-	int rc;
+	int rc, bus_rc;
 
 	if (!s->ctx->opts->systemd_private) {
 		if (env && *env)
@@ -458,6 +458,13 @@ static int sd_connect(struct sd_scrape *s, int64_t deadline)
 			rc = dbus_open(&s->conn, path, abstract, true, deadline);
 		if (!rc || geteuid() != 0)
 			return rc;
+		bus_rc = rc;
+		/* The fallback is systemd's private socket; when it fails too,
+		 * the bus's error is the one worth reporting. */
+		rc = node_path_join(path, sizeof(path), s->ctx->rootfs, "run/systemd/private");
+		if (!rc)
+			rc = dbus_open(&s->conn, path, false, false, deadline);
+		return rc ? bus_rc : 0;
 	}
 	rc = node_path_join(path, sizeof(path), s->ctx->rootfs, "run/systemd/private");
 	if (!rc)
