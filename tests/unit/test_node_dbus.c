@@ -270,6 +270,7 @@ static void test_malformed(void **state)
 	BAD(msg[16] = 6, KM_EPARSE);                    /* reply serial field tagged DESTINATION (s) */
 	BAD(msg[16] = 9, KM_EPARSE);                    /* unix fds, never negotiated */
 	BAD(msg[18] = 's', KM_EPARSE);                  /* reply serial typed s */
+	BAD(msg[18] = 'i', KM_EPARSE);                  /* reply serial typed i (same size as u) */
 	BAD(msg[1] = 3, KM_EPARSE);                     /* an error without an error name */
 	BAD(msg[30] = 'x', KM_EPARSE);                  /* SIGNATURE "v" without its NUL */
 #undef BAD
