@@ -401,6 +401,7 @@ static void test_address(void **state)
 	assert_string_equal(p, "/a,b");
 	assert_int_equal(node_systemd_parse_address("tcp:host=a", p, sizeof(p), &abs), KM_EINVAL);
 	assert_int_equal(node_systemd_parse_address("unix:path=/a%zz", p, sizeof(p), &abs), KM_EINVAL);
+	assert_int_equal(node_systemd_parse_address("unix:path=/a%:0", p, sizeof(p), &abs), KM_EINVAL);
 	assert_int_equal(node_systemd_parse_address("unix:path=/0123456789", p, 8, &abs), KM_ETOOBIG);
 }
 

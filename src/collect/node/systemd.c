@@ -31,6 +31,7 @@
  * Every call shares one deadline of SD_TIMEOUT_MS per scrape. */
 #include "collect/node/node_int.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,7 +227,9 @@ static int cmp_unit(const void *a, const void *b)
 	return strcmp(((const struct sd_unit *)a)->name, ((const struct sd_unit *)b)->name);
 }
 
-/* A u32 or u64 property into *dst with bit; absent: left out. */
+/* A u32 or u64 property into *dst with bit; absent: left out. For the
+ * tasks counters UINT64_MAX means "no value" and is left out too (compared
+ * before the conversion: near 2^64 doubles do not tell values apart). */
 static int num_prop(struct sd_scrape *s, struct sd_unit *u, const char *type, const char *prop,
 		    char want, double *dst, unsigned bit, bool *found)
 {
@@ -235,7 +238,8 @@ static int num_prop(struct sd_scrape *s, struct sd_unit *u, const char *type, co
 
 	if (!rc && *found) {
 		*dst = (double)v.u;
-		u->has |= bit;
+		if (!((bit & (HAS_TASKS_CUR | HAS_TASKS_MAX)) && v.u == UINT64_MAX))
+			u->has |= bit;
 	}
 	return rc;
 }
@@ -268,14 +272,9 @@ static int unit_details(struct sd_scrape *s, struct sd_unit *u, bool timers)
 	if (!rc && svc && o->systemd_task_metrics) {
 		rc = num_prop(s, u, "Service", "TasksCurrent", 't', &u->tasks_cur, HAS_TASKS_CUR,
 			      &found);
-		/* UINT64_MAX means "no value": upstream leaves it out. */
-		if (u->tasks_cur >= 18446744073709551615.0)
-			u->has &= ~(unsigned)HAS_TASKS_CUR;
 		if (!rc)
 			rc = num_prop(s, u, "Service", "TasksMax", 't', &u->tasks_max, HAS_TASKS_MAX,
 				      &found);
-		if (u->tasks_max >= 18446744073709551615.0)
-			u->has &= ~(unsigned)HAS_TASKS_MAX;
 	}
 	if (!rc && timers && has_suffix(u->name, ".timer")) {
 		rc = num_prop(s, u, "Timer", "LastTriggerUSec", 't', &u->trigger, HAS_TRIGGER, &found);
@@ -387,6 +386,17 @@ static int write_summary(struct sd_scrape *s)
 	return rc;
 }
 
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* An address entry of DBUS_SYSTEM_BUS_ADDRESS ("unix:path=/x,guid=..;..."):
  * the first unix path= or abstract= value, %XX decoded. */
 int node_systemd_parse_address(const char *addr, char *path, size_t cap, bool *abstract)
@@ -418,9 +428,9 @@ int node_systemd_parse_address(const char *addr, char *path, size_t cap, bool *a
 					if (ch == '%') {
 						if (ke - val < 3)
 							return KM_EINVAL;
-						hi = val[1] >= 'a' ? val[1] - 'a' + 10 : val[1] >= 'A' ? val[1] - 'A' + 10 : val[1] - '0';
-						lo = val[2] >= 'a' ? val[2] - 'a' + 10 : val[2] >= 'A' ? val[2] - 'A' + 10 : val[2] - '0';
-						if (hi < 0 || hi > 15 || lo < 0 || lo > 15)
+						hi = hexval(val[1]);
+						lo = hexval(val[2]);
+						if (hi < 0 || lo < 0)
 							return KM_EINVAL;
 						ch = (char)(hi << 4 | lo);
 						val += 2;
