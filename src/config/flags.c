@@ -438,7 +438,7 @@ static void usage(FILE *out)
 	fprintf(out, "  -collector.<name>[=false], -no-collector.<name>\n    \tSwitch a node sub-collector on or off, as node_exporter (");
 	for (size_t i = 0; i < node_sub_count(); i++)
 		fprintf(out, "%s%s", i ? ", " : "", node_sub_name(i));
-	fprintf(out, ")\n  -collector.disable-defaults\n    \tOnly the node sub-collectors enabled with -collector.<name> run\n");
+	fprintf(out, "; systemd is off unless enabled, as in node_exporter)\n  -collector.disable-defaults\n    \tOnly the node sub-collectors enabled with -collector.<name> run\n");
 	fprintf(out, "  -version\n    \tPrint the version and exit\n");
 }
 
