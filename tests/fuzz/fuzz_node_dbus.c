@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/err.h"
 #include "collect/node/dbus.h"
 #include "collect/node/node_int.h"
 #include "fuzz/fuzz.h"
