@@ -12,7 +12,8 @@
 #     proves both are anchored as node_exporter anchors them;
 #  3. without -collector.systemd no node_systemd_* and no systemd collector;
 #  4. a bus that answers garbage (malformed messages), a manager answering a
-#     property with the wrong type, and no bus at all: systemd's
+#     property with the wrong type, a socket that never answers (the 4 s
+#     D-Bus deadline) and no bus at all: systemd's
 #     node_scrape_collector_success is 0, k8smon_collector_errors_total
 #     counts it, the other collectors still report, the agent stays up.
 set -u
@@ -163,6 +164,10 @@ PIDS="$PIDS $!"
 wait_for 30 grep -q ready "$TMP/garbage.log" || { fail "garbage server did not start"; finish; }
 bad "unix:path=$TMP/garbage.sock" garbage
 bad "unix:path=$TMP/no-such-bus" nobus
+$PY tests/systemd/fake_systemd.py --hang "$TMP/hang.sock" >"$TMP/hang-srv.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_for 30 grep -q ready "$TMP/hang-srv.log" || { fail "hanging server did not start"; finish; }
+bad "unix:path=$TMP/hang.sock" hang
 stop_pids $FAKE
 start_fake "$TMP/fake-badtype.log" FAKE_SYSTEMD_BADTYPE=1
 bad "$ADDR" badtype

@@ -9,6 +9,8 @@
                                  EXTERNAL and answer every message with a
                                  malformed one (no bus: the agent connects
                                  to it directly)
+  fake_systemd.py --hang PATH    listen on PATH and never answer (the
+                                 agent's D-Bus deadline ends each scrape)
 
 The manager implements what node_exporter's systemd collector (and ours)
 reads: Manager.ListUnits, the Manager properties Version, Virtualization and
@@ -180,8 +182,25 @@ def garbage(path):
             c.close()
 
 
+def hang(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(64)
+    print("ready", flush=True)
+    conns = []
+    while True:
+        c, _ = srv.accept()
+        conns.append(c)  # kept open, never read: the client waits for "OK"
+
+
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--garbage":
+    if len(sys.argv) == 3 and sys.argv[1] == "--hang":
+        hang(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "--garbage":
         garbage(sys.argv[2])
     elif len(sys.argv) == 2:
         serve_bus(sys.argv[1])
