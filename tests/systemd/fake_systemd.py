@@ -9,6 +9,9 @@
                                  EXTERNAL and answer every message with a
                                  malformed one (no bus: the agent connects
                                  to it directly)
+  fake_systemd.py --private ADDRESS
+                                 the same manager peer to peer on ADDRESS
+                                 (as systemd's /run/systemd/private)
   fake_systemd.py --hang PATH    listen on PATH and never answer (the
                                  agent's D-Bus deadline ends each scrape)
 
@@ -81,14 +84,14 @@ def escape(name):
     return "".join(out)
 
 
-def serve_bus(address):
+def serve_bus(address, private=False):
     import dbus
+    import dbus.server
     import dbus.service
     from dbus.mainloop.glib import DBusGMainLoop
     from gi.repository import GLib
 
     DBusGMainLoop(set_as_default=True)
-    bus = dbus.bus.BusConnection(address)
     by_path = {escape(u[0]): u for u in UNITS}
     wrap = {"s": dbus.String, "u": dbus.UInt32, "t": dbus.UInt64}
 
@@ -127,9 +130,20 @@ def serve_bus(address):
             t, v = props[prop]
             return wrap[t](v, variant_level=1)
 
-    name = dbus.service.BusName("org.freedesktop.systemd1", bus)
-    Manager(name, "/org/freedesktop/systemd1")
-    Units(bus, "/org/freedesktop/systemd1/unit")
+    if private:
+        # systemd's private socket: peer to peer, no bus daemon, no Hello;
+        # every connection gets its own manager objects.
+        class Private(dbus.server.Server):
+            def connection_added(self, conn):
+                Manager(conn, "/org/freedesktop/systemd1")
+                Units(conn, "/org/freedesktop/systemd1/unit")
+
+        server = Private(address)  # noqa: F841 (kept alive by the main loop)
+    else:
+        bus = dbus.bus.BusConnection(address)
+        name = dbus.service.BusName("org.freedesktop.systemd1", bus)
+        Manager(name, "/org/freedesktop/systemd1")
+        Units(bus, "/org/freedesktop/systemd1/unit")
     print("ready", flush=True)
     GLib.MainLoop().run()
 
@@ -198,7 +212,9 @@ def hang(path):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--hang":
+    if len(sys.argv) == 3 and sys.argv[1] == "--private":
+        serve_bus(sys.argv[2], private=True)
+    elif len(sys.argv) == 3 and sys.argv[1] == "--hang":
         hang(sys.argv[2])
     elif len(sys.argv) == 3 and sys.argv[1] == "--garbage":
         garbage(sys.argv[2])
