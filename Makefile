@@ -155,6 +155,7 @@ asan: deps
 	@K8SMON_BIN=build-asan/k8smon sh tests/integration/test_remote_write_auth.sh
 	@K8SMON_BIN=build-asan/k8smon sh tests/integration/test_remote_write_monitor.sh
 	@K8SMON_BIN=build-asan/k8smon sh tests/integration/test_components.sh
+	@K8SMON_BIN=build-asan/k8smon sh tests/integration/test_node_systemd.sh
 
 demo: deps bin/k8smon
 	@./tests/demo/demo.sh

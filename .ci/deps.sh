@@ -19,9 +19,12 @@ libmicrohttpd-dev libcmocka-dev zlib1g-dev libpcre2-dev libsnappy-dev libzstd-de
 # the README pushes the image with it). containerd, runc, the CNI plugins and
 # iptables: the real-kubelet cluster (tests/peers/cluster.sh). iproute2: network
 # namespaces for test_e2e_prometheus.sh and the container network tests.
+# dbus (dbus-daemon), python3-dbus and python3-gi: test_node_systemd.sh runs a
+# fake systemd manager (tests/systemd/fake_systemd.py) on a private bus.
 PKGS="$BUILD_PKGS openssl curl tzdata
 prometheus-node-exporter prometheus lua5.1 victoria-metrics python3-yaml util-linux skopeo
-protobuf-compiler python3-snappy python3-zstandard containerd runc containernetworking-plugins iptables iproute2"
+protobuf-compiler python3-snappy python3-zstandard containerd runc containernetworking-plugins iptables iproute2
+dbus python3-dbus python3-gi"
 BUILD_ONLY=0
 [ "${1:-}" = "--build" ] && BUILD_ONLY=1 && PKGS=$BUILD_PKGS
 [ -n "${K8SMON_EXTRA_PKGS:-}" ] && PKGS="$PKGS $K8SMON_EXTRA_PKGS"

@@ -719,6 +719,23 @@ static int flag_rx(const char *v, const char *name, struct rx **out, char *err, 
 	return 0;
 }
 
+/* A node filter flag compiled whatever its value (NULL flag: none);
+ * anchored: fully anchored, as node_exporter's ^(?:%s)$. */
+static int flag_rx_always(const char *v, bool anchored, const char *name, struct rx **out,
+			  char *err, size_t errlen)
+{
+	char why[256];
+
+	if (!v)
+		return 0;
+	*out = anchored ? rx_new(v, why, sizeof(why)) : rx_new_search(v, why, sizeof(why));
+	if (!*out) {
+		snprintf(err, errlen, "-%s: %s", name, why);
+		return KM_EINVAL;
+	}
+	return 0;
+}
+
 /* The node collector's filters and switches from node_exporter's flags;
  * a K8sMonitor's spec.node fields then replace the filters they name. */
 static int node_from_flags(struct config *c, const struct flags *f, char *err, size_t errlen)
@@ -742,9 +759,34 @@ static int node_from_flags(struct config *c, const struct flags *f, char *err, s
 	if (!rc)
 		rc = flag_rx(f->diskstats_device_include, "collector.diskstats.device-include",
 			     &c->diskstats_include, err, errlen);
+	if (!rc)
+		rc = flag_rx(f->hwmon_chip_include, "collector.hwmon.chip-include",
+			     &c->hwmon_chip_include, err, errlen);
+	if (!rc)
+		rc = flag_rx(f->hwmon_chip_exclude, "collector.hwmon.chip-exclude",
+			     &c->hwmon_chip_exclude, err, errlen);
+	if (!rc)
+		rc = flag_rx(f->hwmon_sensor_include, "collector.hwmon.sensor-include",
+			     &c->hwmon_sensor_include, err, errlen);
+	if (!rc)
+		rc = flag_rx(f->hwmon_sensor_exclude, "collector.hwmon.sensor-exclude",
+			     &c->hwmon_sensor_exclude, err, errlen);
+	/* "" is a regex too here: Go's regexp.MustCompile("") matches every
+	 * supply, and ^(?:)$ no unit name. */
+	if (!rc)
+		rc = flag_rx_always(f->powersupply_ignored, false, "collector.powersupply.ignored-supplies",
+				    &c->powersupply_ignored, err, errlen);
+	if (!rc)
+		rc = flag_rx_always(f->systemd_unit_include, true, "collector.systemd.unit-include",
+				    &c->systemd_unit_include, err, errlen);
+	if (!rc)
+		rc = flag_rx_always(f->systemd_unit_exclude, true, "collector.systemd.unit-exclude",
+				    &c->systemd_unit_exclude, err, errlen);
 	/* As node_exporter: -collector.disable-defaults turns off every
-	 * collector not explicitly enabled; -no-collector.<name> wins. */
+	 * collector not explicitly enabled; -no-collector.<name> wins;
+	 * off-by-default collectors (systemd) run when -collector.<name>. */
 	c->node_disabled = (f->node_disable_defaults ? all & ~f->node_on : 0) | f->node_off;
+	c->node_enabled = f->node_on & ~f->node_off;
 	return rc;
 }
 
@@ -823,6 +865,13 @@ void config_unref(struct config *c)
 	rx_free(c->diskstats_exclude);
 	rx_free(c->netdev_include);
 	rx_free(c->diskstats_include);
+	rx_free(c->hwmon_chip_include);
+	rx_free(c->hwmon_chip_exclude);
+	rx_free(c->hwmon_sensor_include);
+	rx_free(c->hwmon_sensor_exclude);
+	rx_free(c->powersupply_ignored);
+	rx_free(c->systemd_unit_include);
+	rx_free(c->systemd_unit_exclude);
 	json_decref(c->ks_labels_allowlist);
 	json_decref(c->ks_annotations_allowlist);
 	crs_free(c->ks_crs);

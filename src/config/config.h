@@ -40,6 +40,14 @@ struct config {
 	struct rx *netdev_include;
 	struct rx *diskstats_include;
 	uint64_t node_disabled;       /* node_opts.disabled */
+	uint64_t node_enabled;        /* node_opts.enabled */
+	struct rx *hwmon_chip_include;  /* owned; NULL = none */
+	struct rx *hwmon_chip_exclude;
+	struct rx *hwmon_sensor_include;
+	struct rx *hwmon_sensor_exclude;
+	struct rx *powersupply_ignored; /* owned; compiled even when "" (matches all, as Go) */
+	struct rx *systemd_unit_include; /* owned; anchored */
+	struct rx *systemd_unit_exclude;
 	/* kube-state filters */
 	struct str_list ks_resources;   /* empty = all */
 	struct rx *ks_allow;            /* owned; the allowlist joined into one regex; NULL = all */

@@ -75,6 +75,31 @@ static const struct flag_def defs[] = {
 	  "spec.node.diskstatsExclude wins)" },
 	{ "collector.diskstats.device-include", F_STR, OFF(diskstats_device_include), "",
 	  "Regexp of block devices to include (the default exclude then does not apply)" },
+	{ "collector.hwmon.chip-include", F_STR, OFF(hwmon_chip_include), "",
+	  "Regexp of hwmon chips (the chip label) to include (node_exporter's flag; search semantics)" },
+	{ "collector.hwmon.chip-exclude", F_STR, OFF(hwmon_chip_exclude), "",
+	  "Regexp of hwmon chips (the chip label) to exclude" },
+	{ "collector.hwmon.sensor-include", F_STR, OFF(hwmon_sensor_include), "",
+	  "Regexp of hwmon sensors to include, matched on \"<chip>;<sensor>\" (e.g. platform_coretemp_0;temp1)" },
+	{ "collector.hwmon.sensor-exclude", F_STR, OFF(hwmon_sensor_exclude), "",
+	  "Regexp of hwmon sensors to exclude, matched on \"<chip>;<sensor>\"" },
+	{ "collector.powersupply.ignored-supplies", F_STR, OFF(powersupply_ignored), "^$",
+	  "Regexp of power supplies to ignore for the powersupplyclass collector" },
+	{ "collector.systemd.unit-include", F_STR, OFF(systemd_unit_include), ".+",
+	  "Regexp of systemd units to include (anchored); units must match it and not the exclude "
+	  "(the systemd collector is off by default: -collector.systemd)" },
+	{ "collector.systemd.unit-exclude", F_STR, OFF(systemd_unit_exclude),
+	  ".+\\.(automount|device|mount|scope|slice)",
+	  "Regexp of systemd units to exclude (anchored)" },
+	{ "collector.systemd.enable-task-metrics", F_BOOL, OFF(systemd_task_metrics), "false",
+	  "Adds node_systemd_unit_tasks_current and node_systemd_unit_tasks_max for service units" },
+	{ "collector.systemd.enable-restarts-metrics", F_BOOL, OFF(systemd_restarts_metrics), "false",
+	  "Adds node_systemd_service_restart_total for service units" },
+	{ "collector.systemd.enable-start-time-metrics", F_BOOL, OFF(systemd_start_time_metrics), "false",
+	  "Adds node_systemd_unit_start_time_seconds" },
+	{ "collector.systemd.private", F_BOOL, OFF(systemd_private), "false",
+	  "Talk to systemd on its private socket <path.rootfs>/run/systemd/private only (root), "
+	  "not the system bus" },
 	{ "container.sandboxImage", F_STR, OFF(sandbox_image), "",
 	  "The runtime's sandbox (pause) image, e.g. registry.k8s.io/pause:3.10: the image label "
 	  "of the sandbox rows of /metrics/cadvisor, which the kubelet gets from the runtime and "
@@ -413,7 +438,7 @@ static void usage(FILE *out)
 	fprintf(out, "  -collector.<name>[=false], -no-collector.<name>\n    \tSwitch a node sub-collector on or off, as node_exporter (");
 	for (size_t i = 0; i < node_sub_count(); i++)
 		fprintf(out, "%s%s", i ? ", " : "", node_sub_name(i));
-	fprintf(out, ")\n  -collector.disable-defaults\n    \tOnly the node sub-collectors enabled with -collector.<name> run\n");
+	fprintf(out, "; systemd is off unless enabled, as in node_exporter)\n  -collector.disable-defaults\n    \tOnly the node sub-collectors enabled with -collector.<name> run\n");
 	fprintf(out, "  -version\n    \tPrint the version and exit\n");
 }
 
@@ -652,10 +677,18 @@ static int check_node_filters(const struct flags *f, char *err, size_t errlen)
 		"collector.filesystem.mount-points-exclude", "collector.filesystem.fs-types-exclude",
 		"collector.netdev.device-exclude", "collector.netdev.device-include",
 		"collector.diskstats.device-exclude", "collector.diskstats.device-include",
+		"collector.hwmon.chip-include", "collector.hwmon.chip-exclude",
+		"collector.hwmon.sensor-include", "collector.hwmon.sensor-exclude",
+		"collector.powersupply.ignored-supplies",
+		"collector.systemd.unit-include", "collector.systemd.unit-exclude",
 	};
 	const char *const vals[] = { f->fs_mount_points_exclude, f->fs_types_exclude,
 				     f->netdev_device_exclude, f->netdev_device_include,
-				     f->diskstats_device_exclude, f->diskstats_device_include };
+				     f->diskstats_device_exclude, f->diskstats_device_include,
+				     f->hwmon_chip_include, f->hwmon_chip_exclude,
+				     f->hwmon_sensor_include, f->hwmon_sensor_exclude,
+				     f->powersupply_ignored,
+				     f->systemd_unit_include, f->systemd_unit_exclude };
 	char why[200];
 
 	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {

@@ -54,6 +54,18 @@ struct flags {
 	char *netdev_device_include;
 	char *diskstats_device_exclude;
 	char *diskstats_device_include;
+	char *hwmon_chip_include;      /* "" none */
+	char *hwmon_chip_exclude;
+	char *hwmon_sensor_include;
+	char *hwmon_sensor_exclude;
+	char *powersupply_ignored;     /* default "^$" */
+	/* systemd collector: anchored regexes (node_exporter's ^(?:...)$) */
+	char *systemd_unit_include;
+	char *systemd_unit_exclude;
+	bool systemd_task_metrics;
+	bool systemd_restarts_metrics;
+	bool systemd_start_time_metrics;
+	bool systemd_private;
 	/* -collector.<name> / -no-collector.<name> / -collector.disable-defaults
 	 * for the node sub-collectors: bit i is node_sub_name(i), the last flag
 	 * for a name wins. */

@@ -335,7 +335,7 @@ def main():
     w("")
     w("Scenario alerts that must fire (checked): %s." % ", ".join(sorted(expectations.SCENARIO_ALERTS)))
     w("Alerts with missing inputs need a name the component jobs did not serve (see \"Rule and dashboard inputs\")")
-    w("or node-exporter collectors k8smon does not implement (textfile, mdadm, systemd, bonding).")
+    w("or node-exporter collectors k8smon does not run by default (systemd: `-collector.systemd`) or that find nothing on the host (mdadm, bonding).")
     with open(a.out, "w") as f:
         f.write("\n".join(out) + "\n")
     print("wrote %s (%d families)" % (a.out, len(served)))

@@ -23,6 +23,7 @@ int fuzz_node_stat(const uint8_t *data, size_t size);
 int fuzz_node_kv(const uint8_t *data, size_t size);
 int fuzz_node_tables(const uint8_t *data, size_t size);
 int fuzz_node_mountinfo(const uint8_t *data, size_t size);
+int fuzz_node_dbus(const uint8_t *data, size_t size);
 int fuzz_cgroup_v2(const uint8_t *data, size_t size);
 int fuzz_cgroup_v1(const uint8_t *data, size_t size);
 int fuzz_cgroup_proc(const uint8_t *data, size_t size);

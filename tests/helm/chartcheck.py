@@ -342,7 +342,11 @@ def main():
         psc5 = find(objs5, "DaemonSet")["spec"]["template"]["spec"]["securityContext"]
         check(psc5.get("runAsUser") == 4242 and psc5.get("runAsGroup") == 4343, "runAsUser / runAsGroup configurable")
         ds6 = find(objects(render.render_chart(CHART, "k8smon", ns, ["processFdStats=true",
-                                                                     "sandboxImage=registry.k8s.io/pause:3.10"]), tmp), "DaemonSet")
+                                                                     "sandboxImage=registry.k8s.io/pause:3.10",
+                                                                     "systemdCollector=true"]), tmp), "DaemonSet")
+        check("-collector.systemd" in ds6["spec"]["template"]["spec"]["containers"][0]["args"]
+              and "-collector.systemd" not in find(objs, "DaemonSet")["spec"]["template"]["spec"]["containers"][0]["args"],
+              "systemdCollector: -collector.systemd only when true (off by default, as node_exporter)")
         check("-container.sandboxImage=registry.k8s.io/pause:3.10" in ds6["spec"]["template"]["spec"]["containers"][0]["args"]
               and not any(a.startswith("-container.sandboxImage") for a in find(objs, "DaemonSet")["spec"]["template"]["spec"]["containers"][0]["args"]),
               "sandboxImage: -container.sandboxImage only when set")

@@ -264,6 +264,69 @@ static void test_node_flags(void **state)
 	}
 }
 
+/* The systemd collector is off unless -collector.systemd; its unit filters
+ * default to node_exporter's and are fully anchored (^(?:...)$); the
+ * hwmon/powersupply filters compile and refuse bad regexes. */
+static void test_systemd_flags(void **state)
+{
+	int sd = node_sub_index("systemd");
+	struct flags f;
+	struct config *c;
+	char err[512];
+
+	(void)state;
+	assert_true(sd >= 0);
+	assert_true(node_sub_default_off() & (1ull << sd));
+	{
+		char *argv[] = { "k8smon" };
+
+		assert_int_equal(parse(&f, err, sizeof(err), 1, argv), FLAGS_RUN);
+		c = config_from_flags(&f, err, sizeof(err));
+		assert_non_null(c);
+		assert_false(c->node_enabled & (1ull << sd));
+		assert_string_equal(rx_pattern(c->systemd_unit_exclude),
+				    ".+\\.(automount|device|mount|scope|slice)");
+		assert_true(rx_match(c->systemd_unit_exclude, "home.mount", 10));
+		/* anchored: a search would find "home.mount" inside */
+		assert_false(rx_match(c->systemd_unit_exclude, "home.mount.service", 18));
+		assert_true(rx_match(c->systemd_unit_include, "ssh.service", 11));
+		assert_false(rx_match(c->systemd_unit_include, "", 0));
+		assert_false(rx_match(c->powersupply_ignored, "BAT0", 4));
+		assert_null(c->hwmon_chip_include);
+		config_unref(c);
+		flags_fini(&f);
+	}
+	{
+		char *argv[] = { "k8smon", "-collector.systemd", "-collector.systemd.unit-include=ssh",
+				 "-collector.hwmon.chip-exclude=^acpi" };
+
+		assert_int_equal(parse(&f, err, sizeof(err), 4, argv), FLAGS_RUN);
+		c = config_from_flags(&f, err, sizeof(err));
+		assert_non_null(c);
+		assert_true(c->node_enabled & (1ull << sd));
+		assert_false(c->node_disabled & (1ull << sd));
+		assert_false(rx_match(c->systemd_unit_include, "ssh.service", 11));
+		assert_true(rx_match(c->hwmon_chip_exclude, "acpitz", 6));
+		config_unref(c);
+		flags_fini(&f);
+	}
+	{
+		char *argv[] = { "k8smon", "-collector.systemd", "-no-collector.systemd" };
+
+		assert_int_equal(parse(&f, err, sizeof(err), 3, argv), FLAGS_RUN);
+		c = config_from_flags(&f, err, sizeof(err));
+		assert_non_null(c);
+		assert_false(c->node_enabled & (1ull << sd));
+		config_unref(c);
+		flags_fini(&f);
+	}
+	expect_usage("-collector.systemd.unit-include=(", "-collector.systemd.unit-include");
+	expect_usage("-collector.systemd.unit-exclude=a(?=b)", "-collector.systemd.unit-exclude");
+	expect_usage("-collector.hwmon.sensor-exclude=[", "-collector.hwmon.sensor-exclude");
+	expect_usage("-collector.powersupply.ignored-supplies=(", "ignored-supplies");
+	expect_usage("-collector.systemd.private=maybe", "collector.systemd.private");
+}
+
 static void test_listen_addr(void **state)
 {
 	char host[64];
@@ -303,6 +366,7 @@ int main(void)
 		cmocka_unit_test(test_help_version),
 		cmocka_unit_test(test_config_from_flags),
 		cmocka_unit_test(test_node_flags),
+		cmocka_unit_test(test_systemd_flags),
 		cmocka_unit_test(test_listen_addr),
 		cmocka_unit_test(test_gzip_accept),
 	};

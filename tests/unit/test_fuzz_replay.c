@@ -22,6 +22,7 @@
 #include "fuzz/fuzz_kube_watch.c"
 #include "fuzz/fuzz_kubeconfig.c"
 #include "fuzz/fuzz_labels.c"
+#include "fuzz/fuzz_node_dbus.c"
 #include "fuzz/fuzz_node_kv.c"
 #include "fuzz/fuzz_node_mountinfo.c"
 #include "fuzz/fuzz_node_stat.c"
@@ -52,6 +53,7 @@ static const struct target targets[] = {
 	{ "node_kv", fuzz_node_kv },
 	{ "node_tables", fuzz_node_tables },
 	{ "node_mountinfo", fuzz_node_mountinfo },
+	{ "node_dbus", fuzz_node_dbus },
 	{ "cgroup_v2", fuzz_cgroup_v2 },
 	{ "cgroup_v1", fuzz_cgroup_v1 },
 	{ "cgroup_proc", fuzz_cgroup_proc },

@@ -20,8 +20,13 @@
  * floats are skipped.
  *
  * No class/hwmon: KM_ENODATA. A chip directory that cannot be listed fails
- * the collector (node_exporter: lastErr). Not implemented: the
- * --collector.hwmon.{chip,sensor}-{include,exclude} flags. */
+ * the collector (node_exporter: lastErr).
+ *
+ * Filters (node_exporter's --collector.hwmon.{chip,sensor}-{include,exclude},
+ * search semantics, both of a pair allowed: ignored when the exclude matches
+ * or the include does not): chips on the final (de-duplicated) chip label,
+ * sensors on "<chip label>;<sensor>" (e.g. "platform_coretemp_0;temp1"); a
+ * filtered sensor loses every family, node_hwmon_chip_names stays. */
 #include "collect/node/node_int.h"
 
 #include <dirent.h>
@@ -79,6 +84,7 @@ struct hw_state {
 	size_t nprops, cap_props;
 	struct hw_row *rows;
 	size_t nrows, cap_rows;
+	const struct node_opts *opts; /* borrowed; NULL: no filters */
 };
 
 /* src into dst (cap bytes), cut to fit. */
@@ -451,6 +457,24 @@ static int cmp_prop(const void *a, const void *b)
 	return c ? c : strcmp(x->prop, y->prop);
 }
 
+/* node_exporter's deviceFilter.ignored(). */
+static bool hw_ignored(const struct rx *exclude, const struct rx *include, const char *name)
+{
+	size_t n = strlen(name);
+
+	return (exclude && rx_match(exclude, name, n)) || (include && !rx_match(include, name, n));
+}
+
+static bool sensor_ignored(const struct hw_state *s, const char *chip, const char *sensor)
+{
+	char key[HW_CHIP_MAX + HW_PROP_MAX + 2];
+
+	if (!s->opts || (!s->opts->hwmon_sensor_exclude && !s->opts->hwmon_sensor_include))
+		return false;
+	snprintf(key, sizeof(key), "%s;%s", chip, sensor);
+	return hw_ignored(s->opts->hwmon_sensor_exclude, s->opts->hwmon_sensor_include, key);
+}
+
 /* Upstream's updateHwmon() for one chip. */
 static int update_chip(struct hw_state *s, const struct hw_chip *c, const char *chip)
 {
@@ -493,7 +517,8 @@ static int update_chip(struct hw_state *s, const struct hw_chip *c, const char *
 
 		while (j < s->nprops && strcmp(s->props[j].sensor, s->props[i].sensor) == 0)
 			j++;
-		rc = write_sensor(s, chip, i, j);
+		if (!sensor_ignored(s, chip, s->props[i].sensor))
+			rc = write_sensor(s, chip, i, j);
 		i = j;
 	}
 	return rc;
@@ -660,7 +685,7 @@ static int list_chips(const char *top, struct hw_chip **out, size_t *n)
 
 int node_hwmon(struct node_ctx *ctx)
 {
-	struct hw_state s = { 0 };
+	struct hw_state s = { .opts = ctx->opts };
 	struct hw_chip *chips = NULL;
 	char top[PATH_MAX];
 	size_t n = 0;
@@ -688,6 +713,8 @@ int node_hwmon(struct node_ctx *ctx)
 					   sizeof(suffix));
 			snprintf(chip, sizeof(chip), "%s_%s", chips[i].base, suffix);
 		}
+		if (s.opts && hw_ignored(s.opts->hwmon_chip_exclude, s.opts->hwmon_chip_include, chip))
+			continue;
 		rc = update_chip(&s, &chips[i], chip);
 		/* A chip that cannot be listed: the others still report, the
 		 * collector fails (upstream returns the last error). */

@@ -17,6 +17,7 @@
 struct node_sub {
 	const char *name;               /* node-exporter's collector name */
 	int (*fn)(struct node_ctx *ctx);
+	bool off_by_default;            /* node_exporter's defaultDisabled */
 };
 
 /* Alphabetical, as node-exporter lists its collectors (textfile last). */
@@ -44,6 +45,7 @@ static const struct node_sub node_subs[] = {
 	{ .name = "sockstat", .fn = node_sockstat },
 	{ .name = "softnet", .fn = node_softnet },
 	{ .name = "stat", .fn = node_stat },
+	{ .name = "systemd", .fn = node_systemd, .off_by_default = true },
 	{ .name = "thermal_zone", .fn = node_thermal_zone },
 	{ .name = "time", .fn = node_time },
 	{ .name = "timex", .fn = node_timex },
@@ -66,6 +68,16 @@ size_t node_sub_count(void)
 const char *node_sub_name(size_t i)
 {
 	return i < NSUBS ? node_subs[i].name : NULL;
+}
+
+uint64_t node_sub_default_off(void)
+{
+	uint64_t m = 0;
+
+	for (size_t i = 0; i < NSUBS; i++)
+		if (node_subs[i].off_by_default)
+			m |= 1ull << i;
+	return m;
 }
 
 int node_sub_index(const char *name)
@@ -306,6 +318,7 @@ int node_collect(struct node_collector *nc, const struct node_opts *opts, struct
 	ctx.textfile_dir = opts->textfile_dir;
 	ctx.mount_timeout_ms = opts->mount_timeout_ms > 0 ? opts->mount_timeout_ms : 5000;
 	ctx.out_start = start;
+	ctx.opts = opts;
 
 	pthread_mutex_lock(&nc->mu);
 	for (size_t i = 0; i < NSUBS; i++) {
@@ -317,6 +330,8 @@ int node_collect(struct node_collector *nc, const struct node_opts *opts, struct
 		if (opts->collectors && !rx_match(opts->collectors, s->name, strlen(s->name)))
 			continue;
 		if (opts->disabled & (1ull << i))
+			continue;
+		if (s->off_by_default && !(opts->enabled & (1ull << i)))
 			continue;
 		t0 = clock_mono_ns();
 		rc = s->fn(&ctx);

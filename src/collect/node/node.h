@@ -9,7 +9,7 @@
  *
  * Sub-collectors carry node-exporter's collector names: arp, conntrack, cpu,
  * diskstats, entropy, filefd, filesystem, hwmon, loadavg, meminfo, netclass, netdev,
- * mdadm, netstat, os, powersupplyclass, pressure, sockstat, softnet, stat, textfile, time, timex,
+ * mdadm, netstat, os, powersupplyclass, pressure, sockstat, softnet, stat, systemd (off by default), textfile, time, timex,
  * udp_queues, uname, vmstat; node_exporter_build_info is written as
  * node-exporter registers it, outside the collectors. Where node-exporter
  * versions differ, the release pinned in tests/peers/versions is followed
@@ -54,6 +54,27 @@ struct node_opts {
 	/* Sub-collectors switched off, bit i for node_sub_name(i)
 	 * (-no-collector.<name>, -collector.disable-defaults). */
 	uint64_t disabled;
+	/* Off-by-default sub-collectors switched on (-collector.systemd), bit i
+	 * for node_sub_name(i); disabled still wins. */
+	uint64_t enabled;
+	/* hwmon: node_exporter's --collector.hwmon.chip-include/-exclude (on
+	 * the chip label) and sensor-include/-exclude (on "<chip>;<sensor>");
+	 * search semantics; NULL: none. */
+	const struct rx *hwmon_chip_include;
+	const struct rx *hwmon_chip_exclude;
+	const struct rx *hwmon_sensor_include;
+	const struct rx *hwmon_sensor_exclude;
+	/* powersupplyclass: --collector.powersupply.ignored-supplies (search
+	 * semantics); NULL: upstream's ^$, which ignores nothing. */
+	const struct rx *powersupply_ignored;
+	/* systemd (off by default): --collector.systemd.unit-include/-exclude,
+	 * fully anchored; NULL include: ".+", NULL exclude: upstream's default. */
+	const struct rx *systemd_unit_include;
+	const struct rx *systemd_unit_exclude;
+	bool systemd_private;             /* only systemd's private socket */
+	bool systemd_task_metrics;        /* --collector.systemd.enable-task-metrics */
+	bool systemd_restarts_metrics;    /* ...enable-restarts-metrics */
+	bool systemd_start_time_metrics;  /* ...enable-start-time-metrics */
 };
 
 /* The sub-collectors, in the order node_collect() runs them: how many,
@@ -62,6 +83,9 @@ struct node_opts {
 size_t node_sub_count(void);
 const char *node_sub_name(size_t i);
 int node_sub_index(const char *name);
+/* Bit i set: node_sub_name(i) runs only when node_opts.enabled has it
+ * (systemd, as node_exporter's defaultDisabled collectors). */
+uint64_t node_sub_default_off(void);
 
 struct node_collector;
 

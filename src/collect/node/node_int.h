@@ -234,6 +234,7 @@ struct node_ctx {
 	const char *textfile_dir;            /* may be NULL */
 	int64_t mount_timeout_ms;            /* statfs() wait before a mount is stuck */
 	size_t out_start;                    /* out->len when node_collect began */
+	const struct node_opts *opts;        /* the options as given (newer collectors read theirs here) */
 };
 
 /* Makes nc->rows hold at least bytes bytes (contents kept). */
@@ -363,6 +364,12 @@ int node_cpufreq(struct node_ctx *ctx);
 int node_mdadm(struct node_ctx *ctx);
 int node_hwmon(struct node_ctx *ctx);
 int node_powersupply(struct node_ctx *ctx);
+int node_systemd(struct node_ctx *ctx);
+/* systemd helpers (systemd.c), exposed for tests: the version number as
+ * upstream's getSystemdVersion() finds it (*ok false: none), and the first
+ * unix path= / abstract= of a D-Bus address list into path. */
+double node_systemd_parse_version(const char *v, size_t n, bool *ok);
+int node_systemd_parse_address(const char *addr, char *path, size_t cap, bool *abstract);
 /* strconv.ParseInt(s, 0, 64) of a NUL-terminated string, as a double. */
 int node_go_parse_int0(const char *s, double *out);
 /* Thermal throttle counters of the cpu collector (called by node_cpu). */

@@ -11,9 +11,9 @@
  *    metric name with HELP "<name> value of /sys/class/power_supply/
  *    <power_supply>."; the text attributes become labels of
  *    node_power_supply_info (empty ones left out).
- * No class/power_supply: KM_ENODATA. Not implemented: the
- * --collector.powersupply.ignored-supplies flag (its default ignores
- * nothing). */
+ * No class/power_supply: KM_ENODATA. --collector.powersupply.ignored-supplies
+ * (search semantics; default ^$, which ignores nothing) drops the supplies
+ * whose directory name matches before any of their files is read. */
 #include "collect/node/node_int.h"
 
 #include <dirent.h>
@@ -309,6 +309,9 @@ int node_powersupply(struct node_ctx *ctx)
 
 		if (de->d_name[0] == '.' &&
 		    (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
+			continue;
+		if (ctx->opts && ctx->opts->powersupply_ignored &&
+		    rx_match(ctx->opts->powersupply_ignored, de->d_name, strlen(de->d_name)))
 			continue;
 		if (strlen(de->d_name) >= PS_NAME_MAX || n == PS_MAX) {
 			rc = KM_ETOOBIG;

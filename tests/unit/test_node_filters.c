@@ -1,0 +1,254 @@
+/* node_exporter's hwmon and powersupplyclass filter flags, on sysfs trees
+ * written into a temp directory:
+ *  - --collector.hwmon.chip-include/-exclude match the final chip label
+ *    (after de-duplication: "coretemp_hwmon1", not "coretemp"), with search
+ *    semantics; both of a pair at once: excluded, or not included, is out;
+ *    node_hwmon_chip_names goes with its chip;
+ *  - --collector.hwmon.sensor-include/-exclude match "<chip>;<sensor>": a
+ *    filtered sensor loses every family (value, label), the chip and its
+ *    other sensors stay;
+ *  - --collector.powersupply.ignored-supplies drops the matching supplies
+ *    before their files are read (an ignored supply with an unparsable
+ *    value no longer fails the collector). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "node_test.h"
+
+struct tree {
+	char root[64];
+	char proc[128], sys[128];
+};
+
+static int mkdirs(const char *path)
+{
+	char p[512];
+
+	snprintf(p, sizeof(p), "%s", path);
+	for (char *s = p + 1; *s; s++)
+		if (*s == '/') {
+			*s = '\0';
+			mkdir(p, 0755);
+			*s = '/';
+		}
+	return mkdir(p, 0755) == 0 || access(p, F_OK) == 0 ? 0 : -1;
+}
+
+static void put(const struct tree *t, const char *rel, const char *text)
+{
+	char path[512], dir[512];
+	char *slash;
+
+	snprintf(path, sizeof(path), "%s/%s", t->root, rel);
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	*slash = '\0';
+	assert_int_equal(mkdirs(dir), 0);
+	node_write_file(path, text);
+}
+
+static int setup(void **state)
+{
+	struct tree *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -1;
+	snprintf(t->root, sizeof(t->root), "/tmp/k8smon-filt-XXXXXX");
+	if (!mkdtemp(t->root))
+		return -1;
+	snprintf(t->proc, sizeof(t->proc), "%s/proc", t->root);
+	snprintf(t->sys, sizeof(t->sys), "%s/sys", t->root);
+	mkdir(t->proc, 0755);
+	mkdir(t->sys, 0755);
+	put(t, "proc/loadavg", "0.1 0.2 0.3 1/100 42\n");
+	/* two chips named coretemp (labels coretemp_hwmon0/1) and acpitz */
+	put(t, "sys/class/hwmon/hwmon0/name", "coretemp\n");
+	put(t, "sys/class/hwmon/hwmon0/temp1_input", "45000\n");
+	put(t, "sys/class/hwmon/hwmon0/temp1_label", "Core 0\n");
+	put(t, "sys/class/hwmon/hwmon0/temp2_input", "46000\n");
+	put(t, "sys/class/hwmon/hwmon0/fan1_input", "1200\n");
+	put(t, "sys/class/hwmon/hwmon1/name", "coretemp\n");
+	put(t, "sys/class/hwmon/hwmon1/temp1_input", "50000\n");
+	put(t, "sys/class/hwmon/hwmon2/name", "acpitz\n");
+	put(t, "sys/class/hwmon/hwmon2/temp1_input", "30000\n");
+	put(t, "sys/class/power_supply/AC/online", "1\n");
+	put(t, "sys/class/power_supply/AC/type", "Mains\n");
+	put(t, "sys/class/power_supply/BAT0/capacity", "81\n");
+	put(t, "sys/class/power_supply/BAT0/type", "Battery\n");
+	put(t, "sys/class/power_supply/BAT1/capacity", "garbage\n");
+	*state = t;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct tree *t = *state;
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", t->root);
+	if (system(cmd) != 0)
+		return -1;
+	free(t);
+	return 0;
+}
+
+static struct rx *rx(const char *p)
+{
+	char err[128];
+	struct rx *r = p ? rx_new_search(p, err, sizeof(err)) : NULL;
+
+	if (p && !r)
+		fail_msg("regex %s: %s", p, err);
+	return r;
+}
+
+/* hwmon (and loadavg) with the four filters (NULL: unset). */
+static char *run_hwmon(const struct tree *t, const char *ci, const char *ce, const char *si,
+		       const char *se)
+{
+	struct node_collector *nc = node_collector_new();
+	struct node_opts o = { 0 };
+	char *s;
+
+	assert_non_null(nc);
+	o.procfs = t->proc;
+	o.sysfs = t->sys;
+	o.rootfs = t->root;
+	o.hwmon_chip_include = rx(ci);
+	o.hwmon_chip_exclude = rx(ce);
+	o.hwmon_sensor_include = rx(si);
+	o.hwmon_sensor_exclude = rx(se);
+	s = node_run(nc, &o, "^(hwmon|loadavg)$");
+	rx_free((struct rx *)o.hwmon_chip_include);
+	rx_free((struct rx *)o.hwmon_chip_exclude);
+	rx_free((struct rx *)o.hwmon_sensor_include);
+	rx_free((struct rx *)o.hwmon_sensor_exclude);
+	node_collector_free(nc);
+	assert_int_equal(node_success(s, "hwmon"), 1);
+	return s;
+}
+
+#define T0 "node_hwmon_temp_celsius{chip=\"coretemp_hwmon0\",sensor=\"temp1\"} 45\n"
+#define T0B "node_hwmon_temp_celsius{chip=\"coretemp_hwmon0\",sensor=\"temp2\"} 46\n"
+#define T1 "node_hwmon_temp_celsius{chip=\"coretemp_hwmon1\",sensor=\"temp1\"} 50\n"
+#define TA "node_hwmon_temp_celsius{chip=\"acpitz\",sensor=\"temp1\"} 30\n"
+#define N1 "node_hwmon_chip_names{chip=\"coretemp_hwmon1\",chip_name=\"coretemp\"} 1\n"
+#define L0 "node_hwmon_sensor_label{chip=\"coretemp_hwmon0\",label=\"Core 0\",sensor=\"temp1\"} 1\n"
+#define F0 "node_hwmon_fan_rpm{chip=\"coretemp_hwmon0\",sensor=\"fan1\"} 1200\n"
+
+static void test_hwmon_chips(void **state)
+{
+	struct tree *t = *state;
+	char *out;
+
+	out = run_hwmon(t, NULL, NULL, NULL, NULL);
+	assert_non_null(strstr(out, T0));
+	assert_non_null(strstr(out, T1));
+	assert_non_null(strstr(out, TA));
+	free(out);
+
+	/* the de-duplicated label, searched: "hwmon1" is inside coretemp_hwmon1 */
+	out = run_hwmon(t, NULL, "hwmon1", NULL, NULL);
+	assert_non_null(strstr(out, T0));
+	assert_null(strstr(out, T1));
+	assert_null(strstr(out, N1));
+	assert_non_null(strstr(out, TA));
+	free(out);
+
+	out = run_hwmon(t, "^coretemp", NULL, NULL, NULL);
+	assert_non_null(strstr(out, T0));
+	assert_non_null(strstr(out, T1));
+	assert_null(strstr(out, "chip=\"acpitz\""));
+	free(out);
+
+	/* both: included and not excluded */
+	out = run_hwmon(t, "coretemp", "_hwmon0$", NULL, NULL);
+	assert_null(strstr(out, T0));
+	assert_non_null(strstr(out, T1));
+	assert_null(strstr(out, TA));
+	free(out);
+}
+
+static void test_hwmon_sensors(void **state)
+{
+	struct tree *t = *state;
+	char *out;
+
+	out = run_hwmon(t, NULL, NULL, NULL, "^coretemp_hwmon0;temp1$");
+	assert_null(strstr(out, T0));
+	assert_null(strstr(out, L0));
+	assert_non_null(strstr(out, T0B));
+	assert_non_null(strstr(out, F0));
+	assert_non_null(strstr(out, T1));
+	assert_non_null(strstr(out, "node_hwmon_chip_names{chip=\"coretemp_hwmon0\",chip_name=\"coretemp\"} 1\n"));
+	free(out);
+
+	/* include on the sensor part only: every chip keeps its temp1 */
+	out = run_hwmon(t, NULL, NULL, ";temp1$", NULL);
+	assert_non_null(strstr(out, T0));
+	assert_non_null(strstr(out, T1));
+	assert_non_null(strstr(out, TA));
+	assert_null(strstr(out, T0B));
+	assert_null(strstr(out, F0));
+	free(out);
+}
+
+static char *run_ps(const struct tree *t, const char *ignored, int want_success)
+{
+	struct node_collector *nc = node_collector_new();
+	struct node_opts o = { 0 };
+	char *s;
+
+	assert_non_null(nc);
+	o.procfs = t->proc;
+	o.sysfs = t->sys;
+	o.rootfs = t->root;
+	o.powersupply_ignored = rx(ignored);
+	s = node_run(nc, &o, "^(powersupplyclass|loadavg)$");
+	rx_free((struct rx *)o.powersupply_ignored);
+	node_collector_free(nc);
+	assert_int_equal(node_success(s, "powersupplyclass"), want_success);
+	assert_int_equal(node_success(s, "loadavg"), 1);
+	return s;
+}
+
+static void test_powersupply_ignored(void **state)
+{
+	struct tree *t = *state;
+	char *out;
+
+	/* upstream's default ^$ ignores nothing: BAT1's garbage fails it */
+	out = run_ps(t, "^$", 0);
+	assert_null(strstr(out, "node_power_supply_"));
+	free(out);
+
+	out = run_ps(t, "BAT1", 1);
+	assert_non_null(strstr(out, "node_power_supply_capacity{power_supply=\"BAT0\"} 81\n"));
+	assert_non_null(strstr(out, "node_power_supply_online{power_supply=\"AC\"} 1\n"));
+	assert_null(strstr(out, "BAT1"));
+	free(out);
+
+	/* search semantics: "BAT" ignores both batteries, AC stays */
+	out = run_ps(t, "BAT", 1);
+	assert_null(strstr(out, "power_supply=\"BAT"));
+	assert_non_null(strstr(out, "node_power_supply_online{power_supply=\"AC\"} 1\n"));
+	free(out);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_hwmon_chips, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hwmon_sensors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_powersupply_ignored, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
