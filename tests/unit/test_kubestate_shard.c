@@ -246,6 +246,12 @@ static void test_config_parse(void **state)
 	c = config_build(&f, NULL, err, sizeof(err));
 	assert_int_equal(c->ks_pod_sharding, KS_SHARD_LEADER);
 	config_unref(c);
+	m = mon(json_pack("{s:{s:s}}", "kubeState", "podSharding", "node"));
+	c = config_build(&f, m, err, sizeof(err));
+	assert_non_null(c);
+	assert_int_equal(c->ks_pod_sharding, KS_SHARD_NODE);
+	config_unref(c);
+	json_decref(m);
 	flags_fini(&f);
 	memset(&f, 0, sizeof(f));
 	assert_int_equal(flags_parse(&f, 4, argv, devnull, err, sizeof(err)), FLAGS_RUN);
