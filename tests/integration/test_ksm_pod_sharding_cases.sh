@@ -9,7 +9,8 @@
 #   - a pod with no node comes from the leader, and once scheduled from its node's agent;
 #   - B's pod not Ready: the leader takes demo-node-2 over, and gives it back;
 #   - two Ready agent pods on one node: the smaller name emits (logged once by both);
-#   - a live switch to leader mode and back through a K8sMonitor.
+#   - a live switch to leader mode and back through a K8sMonitor, a bad value refused;
+#   - an agent whose -nodeName has no Node object.
 # The >= 20 agent churn test is tests/integration/test_ksm_sharding.sh.
 set -u
 . tests/lib/common.sh
@@ -147,4 +148,12 @@ check "live switch back to node: B emits its node's pods again" \
 	until_ms 30000 "curl -s 127.0.0.1:$P_B/metrics/kube-state | grep -q '^kube_pod_info{namespace=\"default\",pod=\"pending\"'"
 check "live switch back to node: A no longer emits demo-node-2's pods" \
 	until_ms 30000 "! curl -s 127.0.0.1:$P_A/metrics/kube-state | grep -q '^kube_pod_info{namespace=\"default\",pod=\"pending\"'"
+
+# An agent whose -nodeName names no Node: said once, and it emits nothing.
+start G ghost-node k8smon-ghost -kubeState.podSharding=node
+check "an agent on a node with no Node object: logged once" \
+	until_ms 30000 "test \$(grep -c 'no Node named ghost-node' $TMP/G.log) -eq 1"
+check "... and it is not among its node's pods: logged once" \
+	until_ms 30000 "test \$(grep -c 'pod default/k8smon-ghost is not among node ghost-node' $TMP/G.log) -eq 1"
+check "... and it emits no series" sh -c "! curl -s 127.0.0.1:$P_G/metrics/kube-state | grep -q '^kube_'"
 finish
