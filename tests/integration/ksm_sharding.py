@@ -3,6 +3,9 @@
 tests/integration/test_ksm_sharding.sh; Python 3 stdlib only).
 
 usage: ksm_sharding.py BIN WORKDIR
+       ksm_sharding.py compare REFERENCE_URL AGENT_URL...   (one sample, JSON; used by
+                                                           test_ksm_sharding_real.sh)
+       ksm_sharding.py manifests FILE N   (the real-server case's objects, for load_cluster.py)
 
 One fake API server (tests/fakeapi/fakeapi.py), AGENTS k8smon processes (each
 -nodeName node-NN, its own port, POD_NAME=k8smon-node-NN, leader election on:
@@ -53,7 +56,8 @@ import time
 import urllib.error
 import urllib.request
 
-BIN, WORK = sys.argv[1], sys.argv[2]
+BIN, WORK = (sys.argv[1], sys.argv[2]) if len(sys.argv) > 2 and sys.argv[1] not in ("compare", "manifests") \
+    else ("", "")
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 N_AGENTS = int(os.environ.get("KSM_SHARD_AGENTS", "20"))
 PODS_PER_NODE = int(os.environ.get("KSM_SHARD_PODS", "4"))
@@ -208,8 +212,10 @@ def pod(ns, name, node_name, ready=True, labels=None, init=False):
 
 
 def agent_pod(name, node_name, ready):
-    return pod(NS_AGENT, name, node_name, ready=ready,
-               labels={"app.kubernetes.io/name": "k8smon", "app.kubernetes.io/instance": "k8smon"})
+    p = pod(NS_AGENT, name, node_name, ready=ready,
+            labels={"app.kubernetes.io/name": "k8smon", "app.kubernetes.io/instance": "k8smon"})
+    p["spec"]["serviceAccountName"] = "k8smon"  # the chart's account (no "default" one on a bare server)
+    return p
 
 
 def node_name(i):
@@ -218,8 +224,15 @@ def node_name(i):
 
 # --------------------------------------------------------------------------- agents
 
-HAS_SHARD_FLAG = b"podSharding" in subprocess.run([BIN, "-help"], capture_output=True).stdout + \
-    subprocess.run([BIN, "-help"], capture_output=True).stderr
+
+def has_shard_flag():
+    if not BIN:
+        return False
+    r = subprocess.run([BIN, "-help"], capture_output=True)
+    return b"podSharding" in r.stdout + r.stderr
+
+
+HAS_SHARD_FLAG = has_shard_flag()
 MODE = os.environ.get("KSM_SHARD_MODE", "node" if HAS_SHARD_FLAG else "leader")
 
 
@@ -570,7 +583,45 @@ def wait_until(secs, fn):
 # --------------------------------------------------------------------------- scenario
 
 
+class Url:
+    """An agent known only by its URL (compare mode)."""
+
+    def __init__(self, url):
+        self.url = self.pod_name = url
+
+    fetch = Agent.fetch
+
+
+def compare_main(ref_url, urls):
+    """compare REF URL...: one sample; prints {"clean", "summary", "series", "pods": {url: [ns/pod]}};
+    exit 0 when the union equals the reference and no series is served twice."""
+    both = scrape_all([Url(ref_url)] + [Url(u) for u in urls])
+    c = Compare(both[0][1] or {}, both[1:])
+    pods = {}
+    for a, s in both[1:]:
+        pods[a.url] = sorted({"%s/%s" % po for po in map(pod_of, s or {}) if po})
+    print(json.dumps({"clean": c.clean() and c.n > 0, "summary": c.summary(), "series": c.n, "pods": pods}))
+    return 0 if c.clean() and c.n > 0 else 1
+
+
+def manifests_main(path, n):
+    """manifests FILE N: the small real-server cluster (N nodes with an agent pod each, 2 pods
+    per node, a pending pod, a pod on a node with no agent) as YAML for tests/peers/load_cluster.py."""
+    objs = [namespace(NS_WORK), node("node-noagent")]
+    for i in range(1, n + 1):
+        objs += [node(node_name(i)), agent_pod("k8smon-" + node_name(i), node_name(i), True)]
+        objs += [pod(NS_WORK, "w-%02d-%d" % (i, j), node_name(i), init=j == 0) for j in range(2)]
+    objs += [pod(NS_WORK, "pending-0", ""), pod(NS_WORK, "on-noagent", "node-noagent")]
+    with open(path, "w") as f:
+        f.write("\n---\n".join(json.dumps(o) for o in objs) + "\n")
+    return 0
+
+
 def main():
+    if len(sys.argv) > 2 and sys.argv[1] == "compare":
+        return compare_main(sys.argv[2], sys.argv[3:])
+    if len(sys.argv) > 3 and sys.argv[1] == "manifests":
+        return manifests_main(sys.argv[2], int(sys.argv[3]))
     os.makedirs(WORK, exist_ok=True)
     if not HAS_SHARD_FLAG:
         print("NOTE: %s has no -kubeState.podSharding: every agent runs today's behaviour "
