@@ -371,7 +371,8 @@ class Compare:
 
     def summary(self):
         def few(xs):
-            return "; ".join(sorted(xs)[:4]) + (" ..." if len(xs) > 4 else "")
+            return "; ".join(x if len(x) < 120 else x[:117] + "..." for x in sorted(xs)[:3]) + \
+                (" ..." if len(xs) > 3 else "")
         parts = []
         for name, xs in (("missing", self.missing), ("extra", self.extra), ("served twice", self.dup),
                          ("value differs", self.diff)):
@@ -571,6 +572,13 @@ def report(name, r):
         print("#     ... %d more pods (transitions.json)" % (len(rows) - 12))
 
 
+def count_lines(agent, text):
+    """Lines of agent's log (since its last start) that contain text."""
+    log = agent.log_text()
+    log = log[log.rfind("=== start "):]
+    return sum(1 for ln in log.splitlines() if text in ln)
+
+
 def wait_until(secs, fn):
     deadline = time.time() + secs
     while time.time() < deadline:
@@ -658,9 +666,7 @@ def run(cl, results):
         cl.pods[(NS_WORK, "pending-%d" % j)] = ""
     # Bad input: a node with no agent, and a node name no Node object has.
     objs.append(pod(NS_WORK, "on-noagent", "node-noagent"))
-    objs.append(pod(NS_WORK, "on-ghost", "ghost-node"))
     cl.pods[(NS_WORK, "on-noagent")] = "node-noagent"
-    cl.pods[(NS_WORK, "on-ghost")] = "ghost-node"
     objs.append({"apiVersion": "apps/v1", "kind": "Deployment",
                  "metadata": {"name": "web", "namespace": NS_WORK, "creationTimestamp": T0, "generation": 1},
                  "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
@@ -715,6 +721,12 @@ def run(cl, results):
     cl.add_agent(n_new)
     c, both = cl.settle("after churn")
     cl.check_owners("after churn", both)
+    if MODE == "node":
+        ld = cl.leader()
+        line = "node node-noagent has no Ready agent pod (selector app.kubernetes.io/name=k8smon): " \
+            "the leader emits its pods"
+        if ld:
+            check(count_lines(ld, line) == 1, "the leader logs once: '%s' (%d times)" % (line, count_lines(ld, line)))
 
     # --- bad input: spec.nodeName changed in place (only the fake lets this through)
     fk.put(pod(NS_WORK, "w-07-0", node_name(8), init=True))
@@ -730,6 +742,16 @@ def run(cl, results):
         served = [k for k in (both[[a for a, _ in both].index(dup)][1] or {}) if k.startswith("kube_pod_")] \
             if both else ["?"]
         check(not served, "the second agent on node-03 (larger pod name) serves no pod series")
+    if MODE == "node":
+        time.sleep(1)  # more coverage evaluations: still one line each
+        line = "pod k8smon-node-03-dup: agent k8smon-node-03 emits node node-03's pods, this one none"
+        check(count_lines(dup, line) == 1, "the second agent logs once: '%s' (%d times)" % (line, count_lines(dup, line)))
+        line = "node node-03 has 2 Ready agent pods (k8smon-node-03, k8smon-node-03-dup): k8smon-node-03 emits " \
+            "its pods, the others none"
+        for a in (cl.agents["k8smon-node-03"], cl.leader()):
+            if a:
+                check(count_lines(a, line) == 1, "%s logs once: '%s' (%d times)" % (a.pod_name, line,
+                                                                                   count_lines(a, line)))
     cl.agents.pop(dup.pod_name)
     dup.kill(signal.SIGTERM)
     fk.delete("pods", NS_AGENT, dup.pod_name)
@@ -783,6 +805,13 @@ def run(cl, results):
     report("agent restart (SIGTERM %s, its pod Ready false, restart, Ready true)" % victim.pod_name, r)
     check(r["last_sample_clean"], "agent restart: the last sample has no gap and no overlap")
     cl.check_owners("after the agent restart", both)
+
+    # --- bad input: a pod bound to a node that has no Node object (deleted, or never
+    # registered: the pod garbage collector removes such pods only after a while)
+    fk.put(pod(NS_WORK, "on-ghost", "ghost-node"))
+    cl.pods[(NS_WORK, "on-ghost")] = "ghost-node"
+    c, both = cl.settle("a pod on node ghost-node, which has no Node object")
+    cl.check_owners("a pod on a node with no Node object", both)
 
 
 if __name__ == "__main__":
