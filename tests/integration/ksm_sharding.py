@@ -42,7 +42,8 @@ Checks (each an ok/FAIL line):
 Environment knobs (bigger runs): KSM_SHARD_AGENTS (20), KSM_SHARD_PODS (4 per
 node), KSM_SHARD_MODE (node, or leader; default node when the binary has
 -kubeState.podSharding, else leader and the node mode is reported as not
-verified), KSM_SHARD_SAMPLE_S (0.2), KSM_SHARD_LEASE_S (5).
+verified), KSM_SHARD_SAMPLE_S (0.2), KSM_SHARD_LEASE_S (5), KSM_SHARD_KEEP_GOING (0: stop
+at the first phase that does not settle).
 """
 
 import json
@@ -69,6 +70,12 @@ SELF_PREFIXES = ("kube_state_metrics_", "k8smon_")
 # Series whose value legitimately differs between two scrapes of the same state.
 VOLATILE = ("kube_lease_renew_time",)
 SETTLE_S = 90  # bound for "the agents have caught up", not a timing assertion
+# A phase that never settles stops the run (each further phase would wait SETTLE_S for nothing).
+KEEP_GOING = os.environ.get("KSM_SHARD_KEEP_GOING", "0") == "1"
+
+
+class Abort(Exception):
+    pass
 
 FAILS = []
 
@@ -438,6 +445,8 @@ class Cluster:
                     return c, both
             time.sleep(0.5)
         fail("%s: union != reference after %d s: %s" % (what, SETTLE_S, c.summary() if c else "no sample"))
+        if not KEEP_GOING:
+            raise Abort()
         return c, None
 
     def check_owners(self, what, both):
@@ -640,6 +649,8 @@ def main():
     results = {"mode": MODE, "agents": N_AGENTS, "pods_per_node": PODS_PER_NODE}
     try:
         run(cl, results)
+    except Abort:
+        fail("stopped after the first phase that did not settle (KSM_SHARD_KEEP_GOING=1 runs the rest)")
     finally:
         cl.stop()
         with open(os.path.join(WORK, "transitions.json"), "w") as f:

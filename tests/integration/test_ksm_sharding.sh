@@ -7,7 +7,8 @@
 # The driver (tests/integration/ksm_sharding.py) stands in for the kubelet: it
 # writes the agents' own Pods and their Ready condition.
 # Knobs: KSM_SHARD_AGENTS (20), KSM_SHARD_PODS (pods per node, 4),
-# KSM_SHARD_MODE (node|leader), KSM_SHARD_SAMPLE_S (0.2), KSM_SHARD_LEASE_S (5);
+# KSM_SHARD_MODE (node|leader), KSM_SHARD_SAMPLE_S (0.2), KSM_SHARD_LEASE_S (5),
+# KSM_SHARD_KEEP_GOING (1: do not stop at the first phase that does not settle);
 # K8SMON_KEEP_TMP=1 keeps the work dir (logs, transitions.json).
 set -u
 cd "$(dirname "$0")/../.."
