@@ -35,6 +35,7 @@ Checks (each an ok/FAIL line):
     limit; the rest must still be equal), two Ready agent pods on one node (one
     emits; the log lines once), spec.nodeName changed in place (the fake allows
     it; the real server does not);
+  * node mode switched live to leader mode by a K8sMonitor and back (deleted);
   * a leader hand-over (kill -9 of the Lease holder) and an agent restart,
     sampled every SAMPLE_S: per pod, how long some of its series were missing
     from the union (gap) and how long some were served twice (overlap).
@@ -157,8 +158,13 @@ class Fake:
             q += "&name=" + name
         return self.req("GET", "/objects?" + q)["items"]
 
-    def delete(self, resource, ns, name):
-        return self.req("DELETE", "/objects?resource=%s&namespace=%s&name=%s" % (resource, ns, name))
+    def delete(self, resource, ns, name, group=None):
+        q = "resource=%s&name=%s" % (resource, name)
+        if ns:
+            q += "&namespace=" + ns
+        if group:
+            q += "&group=" + group
+        return self.req("DELETE", "/objects?" + q)
 
     def stop(self):
         self.proc.kill()
@@ -460,9 +466,10 @@ class Cluster:
             raise Abort()
         return c, None
 
-    def check_owners(self, what, both):
+    def check_owners(self, what, both, mode=None):
         """Node mode: each pod's series come from its node's Ready agent (smallest pod name),
         the rest from the leader; leader mode: everything from the leader."""
+        mode = mode or MODE
         if both is None:
             return
         leader = self.leader()
@@ -491,14 +498,14 @@ class Cluster:
                 p = self.fake.get("pods", ns, name)
                 nd = p[0]["spec"].get("nodeName", "") if p else ""
             want = leader
-            if MODE == "node" and nd in ready:
+            if mode == "node" and nd in ready:
                 want = self.agents[ready[nd]]
             if who != {want}:
                 wrong.append("pod %s/%s on %r from %s, want %s" % (
                     ns, name, nd, ",".join(sorted(x.pod_name for x in who)), want.pod_name))
         check(not wrong, "%s: every series from the agent that owns it (%s mode)%s" % (
-            what, MODE, "" if not wrong else ": " + "; ".join(sorted(wrong)[:5])))
-        if MODE == "node":
+            what, mode, "" if not wrong else ": " + "; ".join(sorted(wrong)[:5])))
+        if mode == "node":
             emitted = {a.pod_name: a.self_value("k8smon_kube_state_pods_emitted") for a in self.agents.values()}
             missing = [n for n, v in emitted.items() if v is None]
             if check(not missing, "%s: every agent serves k8smon_kube_state_pods_emitted" % what):
@@ -827,6 +834,31 @@ def run(cl, results):
     report("agent restart (SIGTERM %s, its pod Ready false, restart, Ready true)" % victim.pod_name, r)
     check(r["last_sample_clean"], "agent restart: the last sample has no gap and no overlap")
     cl.check_owners("after the agent restart", both)
+
+    # --- live switch: a K8sMonitor sets podSharding=leader on every agent; deleting it
+    # returns to the flag (node)
+    if MODE == "node":
+        kmon = {"apiVersion": "k8smon.io/v1alpha1", "kind": "K8sMonitor",
+                "metadata": {"name": "sharding", "creationTimestamp": T0, "generation": 1},
+                "spec": {"collectors": ["kube-state"], "kubeState": {"podSharding": "leader"}}}
+        smp = Sampler(cl)
+        smp.start()
+        time.sleep(1)
+        fk.put(kmon)
+        c, both = cl.settle("live switch to leader mode (K8sMonitor spec.kubeState.podSharding)")
+        cl.check_owners("live switch to leader mode", both, mode="leader")
+        modes = {a.pod_name: a.self_value('k8smon_kube_state_pod_shard{mode="leader"') for a in cl.agents.values()}
+        bad = sorted(n for n, v in modes.items() if v != 1)
+        check(not bad, "every agent reports k8smon_kube_state_pod_shard{mode=\"leader\"} 1%s" % (
+            "" if not bad else " (not: %s)" % ", ".join(bad[:5])))
+        fk.delete("k8smonitors", None, "sharding", group="k8smon.io")
+        c, both = cl.settle("K8sMonitor deleted: back to node mode (the flag)")
+        cl.check_owners("back to node mode", both, mode="node")
+        time.sleep(1)
+        r = smp.finish()
+        results["switch"] = r
+        report("live switch node -> leader -> node (K8sMonitor created, deleted)", r)
+        check(r["last_sample_clean"], "live switch: the last sample has no gap and no overlap")
 
     # --- bad input: a pod bound to a node that has no Node object (deleted, or never
     # registered: the pod garbage collector removes such pods only after a while)
