@@ -35,6 +35,7 @@ Checks (each an ok/FAIL line):
     limit; the rest must still be equal), two Ready agent pods on one node (one
     emits; the log lines once), spec.nodeName changed in place (the fake allows
     it; the real server does not);
+  * a node renamed (Node, its pods and its agent replaced under a new name);
   * node mode switched live to leader mode by a K8sMonitor and back (deleted);
   * a leader hand-over (kill -9 of the Lease holder) and an agent restart,
     sampled every SAMPLE_S: per pod, how long some of its series were missing
@@ -834,6 +835,26 @@ def run(cl, results):
     report("agent restart (SIGTERM %s, its pod Ready false, restart, Ready true)" % victim.pod_name, r)
     check(r["last_sample_clean"], "agent restart: the last sample has no gap and no overlap")
     cl.check_owners("after the agent restart", both)
+
+    # --- a node renamed: Node node-07 goes with its pods (the pod garbage collector),
+    # its agent stops and its pod goes; node-07r registers, gets an agent and pods
+    gone = cl.agents.pop("k8smon-node-07")
+    gone.kill(signal.SIGTERM)
+    fk.delete("pods", NS_AGENT, gone.pod_name)
+    for (ns, name), nd in list(cl.pods.items()):
+        if nd == node_name(7):
+            fk.delete("pods", ns, name)
+            cl.pods.pop((ns, name))
+    fk.delete("nodes", None, node_name(7))
+    fk.put([node("node-07r")] + [pod(NS_WORK, "r-07-%d" % j, "node-07r") for j in range(2)])
+    cl.pods.update({(NS_WORK, "r-07-%d" % j): "node-07r" for j in range(2)})
+    a = Agent(fk, "node-07r", "k8smon-node-07r")
+    cl.agents[a.pod_name] = a
+    a.start()
+    wait_until(SETTLE_S, a.healthy)
+    fk.put(agent_pod(a.pod_name, a.node, True))
+    c, both = cl.settle("node-07 renamed node-07r (Node, pods and agent replaced)")
+    cl.check_owners("node renamed", both)
 
     # --- live switch: a K8sMonitor sets podSharding=leader on every agent; deleting it
     # returns to the flag (node)
