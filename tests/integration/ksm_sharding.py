@@ -662,8 +662,9 @@ def main():
     if not HAS_SHARD_FLAG:
         print("NOTE: %s has no -kubeState.podSharding: every agent runs today's behaviour "
               "(the leader emits every pod); node mode NOT verified" % BIN)
-    print("mode %s, %d agents, %d pods per node, sampling every %.2f s, lease %d s" % (
-        MODE, N_AGENTS, PODS_PER_NODE, SAMPLE_S, LEASE_S), flush=True)
+    print("mode %s, %d agents, %d pods per node, sampling every %.2f s, lease %d s; this script stands in "
+          "for the kubelet: it writes the agents' Pods and their Ready condition" % (
+              MODE, N_AGENTS, PODS_PER_NODE, SAMPLE_S, LEASE_S), flush=True)
     cl = Cluster()
     results = {"mode": MODE, "agents": N_AGENTS, "pods_per_node": PODS_PER_NODE}
     try:
