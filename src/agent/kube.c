@@ -20,6 +20,7 @@
 #include "collect/container/podmap.h"
 #include "collect/kubestate/kubestate.h"
 #include "collect/kubestate/crs.h"
+#include "collect/kubestate/shard.h"
 #include "collect/kubestate/watch.h"
 #include "config/crstatus.h"
 #include "config/cycle.h"
@@ -552,6 +553,7 @@ static void pod_add(json_t *obj, void *arg)
 	if (rc)
 		log_warn("container", "cannot map pod %s: %s", kube_obj_name(obj) ?: "?", km_strerror(rc));
 	scrape_mgr_upsert(k->scrape, ROLE_POD, obj);
+	ks_watcher_node_pod(k->ksw, obj, false);
 	comp_kick(k);
 	status_kick(k, STATUS_SLOW_DELAY_MS);
 }
@@ -568,8 +570,17 @@ static void pod_delete(json_t *obj, void *arg)
 
 	podmap_delete(k->podmap, kube_obj_namespace(obj), kube_obj_name(obj));
 	scrape_mgr_delete(k->scrape, ROLE_POD, obj);
+	ks_watcher_node_pod(k->ksw, obj, true);
 	comp_kick(k);
 	status_kick(k, STATUS_SLOW_DELAY_MS);
+}
+
+static void node_pods_synced(void *arg)
+{
+	struct agent_kube *k = arg;
+
+	ks_watcher_node_pod(k->ksw, NULL, false);
+	comp_synced(k);
 }
 
 /* Node and pod counts move monitor and ScrapeRule status. */
@@ -703,6 +714,14 @@ static struct kube_sub *subscribe(struct agent_kube *k, struct kube_resource res
 	return kube_informer_subscribe(k->informers, &key, &cbs, NULL);
 }
 
+/* The agents' namespace: $POD_NAMESPACE, else the service account's. */
+static const char *own_namespace(struct agent_kube *k)
+{
+	const char *ns = getenv("POD_NAMESPACE");
+
+	return ns && ns[0] ? ns : kube_client_namespace(k->client);
+}
+
 /* Subscriptions are made on the loop thread (agent_kube_start calls this
  * through kube_loop_call). */
 struct start_ctx {
@@ -724,8 +743,12 @@ static void start_on_loop(void *arg)
 	k->scrape_rules = subscribe(k, rule_res, NULL, in_cbs);
 	/* The scrape manager exists (scrape_mgr_new) before pods feed it. */
 	k->node_pods = subscribe(k, pod_res, psel,
-				 (struct kube_reflector_cbs){ pod_add, pod_update, pod_delete, comp_synced, k });
+				 (struct kube_reflector_cbs){ pod_add, pod_update, pod_delete, node_pods_synced, k });
 	s->rc = k->self_node && k->monitors && k->scrape_rules && k->node_pods ? 0 : KM_ENOMEM;
+	/* Per-node pod state reads the same watch (before the first cycle). */
+	if (!s->rc)
+		s->rc = ks_watcher_set_identity(k->ksw, k->node_pods, k->flags->node_name, k->flags->pod_name,
+						own_namespace(k), k->flags->ks_agent_selector);
 	if (!s->rc)
 		rebuild(k); /* the first cycle: the flags until the monitors are listed */
 	s->rc = s->rc ? s->rc : k->cycle ? 0 : KM_ENOMEM;
@@ -819,7 +842,7 @@ struct agent_kube *agent_kube_start(const struct flags *f, const struct agent_ku
 		goto fail;
 	}
 	{
-		const char *pod = getenv("POD_NAME");
+		const char *pod = f->pod_name;
 		struct kube_leader_opts lo = {
 			.namespace = f->lease_namespace[0] ? f->lease_namespace : kube_client_namespace(k->client),
 			.name = f->lease_name,
@@ -983,12 +1006,34 @@ struct podmap *agent_kube_podmap(struct agent_kube *k)
 
 /* --- /metrics/kube-state ---------------------------------------------------- */
 
-/* The filter of c; false when there is nothing to write (collector off,
- * not the leader, or the initial lists not all applied: exactly one
- * emitter, and only a complete set). */
-static bool ks_filter_of(struct agent_kube *k, const struct config *c, struct ks_filter *f)
+/* What this agent emits now (docs/kube-state-sharding.md): the decision
+ * table of collect/kubestate/shard.c, each part only once complete. */
+static struct ks_emit emit_of(struct agent_kube *k, const struct config *c)
 {
-	if (!(c->collectors & COLLECTOR_KUBE_STATE) || !atomic_load(&k->leader) || !ks_watcher_ready(k->ksw))
+	struct ks_emit e = { false, false, false };
+
+	if (!(c->collectors & COLLECTOR_KUBE_STATE))
+		return e;
+	e = ks_shard_emit((enum ks_pod_sharding)c->ks_pod_sharding, atomic_load(&k->leader),
+			  (enum ks_shard_self)ks_watcher_self_state(k->ksw));
+	if (!ks_watcher_ready(k->ksw))
+		e.others = e.leader_pods = false;
+	if (!ks_watcher_node_ready(k->ksw))
+		e.own_pods = false;
+	return e;
+}
+
+/* The filter of c; false when there is nothing to write (collector off,
+ * neither the leader nor its node's pod emitter, or the initial lists not
+ * all applied: exactly one emitter, and only a complete set). *others:
+ * the leader's part (every kind, custom resources, list counts). */
+static bool ks_filter_of(struct agent_kube *k, const struct config *c, struct ks_filter *f, bool *others)
+{
+	struct ks_emit e = emit_of(k, c);
+	ks_kind_set kinds;
+
+	*others = e.others;
+	if (!e.others && !e.leader_pods && !e.own_pods)
 		return false;
 	*f = (struct ks_filter){
 		.namespaces = (const char *const *)c->namespaces.v,
@@ -998,7 +1043,16 @@ static bool ks_filter_of(struct agent_kube *k, const struct config *c, struct ks
 		.metric_allow = c->ks_allow,
 		.metric_deny = c->ks_deny,
 	};
-	f->kinds = ks_kind_mask(c->ks_resources.v, c->ks_resources.n);
+	kinds = ks_kind_mask(c->ks_resources.v, c->ks_resources.n);
+	if (!e.others) {
+		kinds &= KS_KIND_BIT(KS_POD);
+		if (!kinds)
+			return false;
+	}
+	f->kinds = kinds;
+	f->srcs = (e.others ? KS_SRC_LEADER : 0) |
+		  (e.leader_pods ? KS_SRC_LEADER | KS_SRC_UNCOVERED | KS_SRC_UNSCHED : 0) |
+		  (e.own_pods ? KS_SRC_NODE : 0);
 	return true;
 }
 
@@ -1022,14 +1076,15 @@ static int write_list_counts(struct agent_kube *k, const struct ks_filter *f, st
 int agent_kube_write_kube_state(struct agent_kube *k, const struct config *c, struct buf *out)
 {
 	struct ks_filter f;
+	bool others;
 	int rc;
 
-	if (!ks_filter_of(k, c, &f))
+	if (!ks_filter_of(k, c, &f, &others))
 		return 0;
 	rc = ks_store_write(k->ks, &f, out);
-	if (!rc)
+	if (!rc && others)
 		rc = crs_store_write(ks_watcher_crs(k->ksw), &f, out);
-	return rc ? rc : write_list_counts(k, &f, out);
+	return rc || !others ? rc : write_list_counts(k, &f, out);
 }
 
 /* Cycle counters: a status write by the leader must move none of the
@@ -1060,6 +1115,45 @@ static int write_cycle_metrics(struct agent_kube *k, struct buf *out)
 	return rc;
 }
 
+/* k8smon_kube_state_pod_shard, _pods_emitted, _uncovered_nodes
+ * (docs/kube-state-sharding.md). */
+static int write_shard_metrics(struct agent_kube *k, struct buf *out)
+{
+	struct config *c = k->hooks->get_config(k->hooks->arg);
+	bool leader = atomic_load(&k->leader), others;
+	struct label_pair l[2] = {
+		{ "mode", ks_shard_mode_name((enum ks_pod_sharding)c->ks_pod_sharding) },
+		{ "role", leader ? "leader" : "node" },
+	};
+	struct ks_filter f;
+	size_t pods = 0, watched, unwatched;
+	int rc;
+
+	if (ks_filter_of(k, c, &f, &others) && (!f.kinds || (f.kinds & KS_KIND_BIT(KS_POD))))
+		pods = ks_store_count_src(k->ks, KS_POD, f.srcs);
+	config_unref(c);
+	ks_watcher_uncovered(k->ksw, &watched, &unwatched);
+	rc = expo_family(out, "k8smon_kube_state_pod_shard",
+			 "Who emits the kube_pod_* families (kubeState.podSharding) and this agent's role.",
+			 EXPO_GAUGE);
+	if (!rc)
+		rc = expo_sample(out, "k8smon_kube_state_pod_shard", l, 2, 1);
+	if (!rc)
+		rc = expo_family(out, "k8smon_kube_state_pods_emitted",
+				 "Pods whose families this agent emits now (before namespace filters).", EXPO_GAUGE);
+	if (!rc)
+		rc = expo_sample(out, "k8smon_kube_state_pods_emitted", NULL, 0, (double)pods);
+	if (!rc)
+		rc = expo_family(out, "k8smon_kube_state_uncovered_nodes",
+				 "Leader, podSharding=node: nodes without a Ready agent pod whose pods it watches "
+				 "(watched=true) or leaves out over the cap (watched=false).", EXPO_GAUGE);
+	for (int i = 0; !rc && i < 2; i++) {
+		struct label_pair w = { "watched", i ? "false" : "true" };
+		rc = expo_sample(out, "k8smon_kube_state_uncovered_nodes", &w, 1, (double)(i ? unwatched : watched));
+	}
+	return rc;
+}
+
 int agent_kube_write_self(struct agent_kube *k, struct buf *out)
 {
 	/* k8smon_leader comes with the client's metrics (the elector registers it). */
@@ -1076,6 +1170,8 @@ int agent_kube_write_self(struct agent_kube *k, struct buf *out)
 	/* Store size: the memory figure of the kube-state benchmark. */
 	if (!rc)
 		rc = ks_write_store_metrics(out, k->ks);
+	if (!rc)
+		rc = write_shard_metrics(k, out);
 	if (!rc)
 		rc = expo_family(out, "k8smon_kube_state_custom_resource_values_skipped_total",
 				 "Custom resource state series left out because their value is absent (without nilIsZero) or does not convert to a number (kubeState.customResourceState; KSM logs these).",
@@ -1101,10 +1197,11 @@ int agent_kube_kube_state_open(struct agent_kube *k, const struct config *c,
 {
 	struct agent_ks_stream *st;
 	struct ks_filter f;
+	bool others;
 	int rc;
 
 	*out = NULL;
-	if (!ks_filter_of(k, c, &f))
+	if (!ks_filter_of(k, c, &f, &others))
 		return 0;
 	st = calloc(1, sizeof(*st));
 	if (!st)
@@ -1114,8 +1211,8 @@ int agent_kube_kube_state_open(struct agent_kube *k, const struct config *c,
 	ks_cursor_init(&st->cur);
 	/* custom resources are few: rendered whole at open, sent after the store */
 	buf_init(&st->tail, 256u << 20);
-	rc = crs_store_write(ks_watcher_crs(k->ksw), &f, &st->tail);
-	if (!rc)
+	rc = others ? crs_store_write(ks_watcher_crs(k->ksw), &f, &st->tail) : 0;
+	if (!rc && others)
 		rc = write_list_counts(k, &f, &st->tail);
 	if (rc) {
 		agent_kube_kube_state_close(st);

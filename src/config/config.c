@@ -11,6 +11,7 @@
 #include "collect/kubestate/crs.h"
 #include "collect/components/components.h"
 #include "collect/kubestate/kinds.h"
+#include "collect/kubestate/shard.h"
 #include "collect/node/node.h"
 #include "config/selector.h"
 #include "remotewrite/dest.h"
@@ -430,6 +431,22 @@ json_t *config_scrape_json(const struct scrape_policy *p)
 }
 
 
+/* spec.kubeState.podSharding (absent: the flag's value stays). */
+static int get_pod_sharding(const json_t *ks, int *out, char *err, size_t errlen)
+{
+	const json_t *v = json_object_get(ks, "podSharding");
+	enum ks_pod_sharding m;
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v) || ks_shard_parse_mode(json_string_value(v), &m)) {
+		snprintf(err, errlen, "spec.kubeState.podSharding: must be \"node\" or \"leader\"");
+		return KM_EINVAL;
+	}
+	*out = (int)m;
+	return 0;
+}
+
 /* spec.kubeState.<field>: a map of resource to key names (KSM's
  * --metric-labels-allowlist / --metric-annotations-allowlist); *out gets a
  * deep copy, or stays NULL when absent. */
@@ -693,6 +710,9 @@ static int apply_monitor(struct config *c, const json_t *m, char *err, size_t er
 					   errlen);
 		if (rc)
 			return rc;
+		rc = get_pod_sharding(ks, &c->ks_pod_sharding, err, errlen);
+		if (rc)
+			return rc;
 		crs = json_object_get(c->ks_spec, "customResourceState");
 		if (crs && !json_is_null(crs)) {
 			c->ks_crs = crs_compile(crs, "spec.kubeState.customResourceState", err, errlen, &rc);
@@ -765,6 +785,13 @@ struct config *config_build(const struct flags *f, const json_t *monitor, char *
 	if (comp_parse_list(f->components ? f->components : "", &c->components, err, errlen)) {
 		config_unref(c);
 		return NULL;
+	}
+	{
+		enum ks_pod_sharding m = KS_SHARD_LEADER;
+
+		/* Checked by flags_parse; NULL in tests that fill flags by hand. */
+		if (f->ks_pod_sharding && ks_shard_parse_mode(f->ks_pod_sharding, &m) == 0)
+			c->ks_pod_sharding = (int)m;
 	}
 	c->comp_drop_lists = f->comp_drop_lists;
 	c->comp_kubelet_insecure = f->comp_kubelet_insecure;
@@ -999,6 +1026,9 @@ int config_write_json(const struct config *c, const struct flags *f, const json_
 				c->remote_write ? json_deep_copy(c->remote_write) : json_null()))
 		goto out;
 	if (json_object_set_new(json_object_get(root, "effective"), "scrape", config_scrape_json(&c->scrape)))
+		goto out;
+	if (json_object_set_new(json_object_get(root, "effective"), "kubeStatePodSharding",
+				json_string(ks_shard_mode_name((enum ks_pod_sharding)c->ks_pod_sharding))))
 		goto out;
 	text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
 	if (!text)

@@ -51,6 +51,9 @@ struct config {
 	 * telling whether a new cycle changed it). */
 	struct crs_config *ks_crs;
 	json_t *ks_crs_spec;
+	/* kubeState.podSharding, else -kubeState.podSharding: enum
+	 * ks_pod_sharding (collect/kubestate/shard.h; 0 = leader). */
+	int ks_pod_sharding;
 	/* spec.scrape: what application scraping may reach, and its budgets
 	 * (flags and scrape_policy_default() for what the monitor leaves out). */
 	struct scrape_policy scrape;

@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/parse.h"
 #include "base/rx.h"
+#include "collect/kubestate/shard.h"
 #include "collect/node/node.h"
 #include "collect/components/components.h"
 #include "remotewrite/rw.h"
@@ -43,6 +44,16 @@ static const struct flag_def defs[] = {
 	{ "kubeconfig", F_STR, OFF(kubeconfig), "",
 	  "Path to a kubeconfig for out-of-cluster access (default: in-cluster, else $KUBECONFIG)" },
 	{ "nodeName", F_STR, OFF(node_name), "", "The node this agent serves (default: $NODE_NAME, else the hostname)" },
+	{ "podName", F_STR, OFF(pod_name), "",
+	  "This agent's own Pod (default: $POD_NAME): its Lease identity, and how it finds itself "
+	  "among its node's agent pods (-kubeState.podSharding=node)" },
+	{ "kubeState.podSharding", F_STR, OFF(ks_pod_sharding), "leader",
+	  "Who emits the kube_pod_* families: leader (the Lease holder, every pod) or node (each agent "
+	  "its node's pods, the leader pods with no node or no agent; docs/kube-state-sharding.md); "
+	  "a K8sMonitor's spec.kubeState.podSharding wins" },
+	{ "kubeState.agentSelector", F_STR, OFF(ks_agent_selector), "app.kubernetes.io/name=k8smon",
+	  "Label selector (key=value terms, comma-separated) of the agents' own Pods in their namespace: "
+	  "a node is covered by -kubeState.podSharding=node when one of them is Ready there" },
 	{ "leaderElection", F_BOOL, OFF(leader_election), "true",
 	  "Elect one leader through a Lease; false: this instance always serves kube-state" },
 	{ "leaderElection.namespace", F_STR, OFF(lease_namespace), "",
@@ -446,6 +457,11 @@ static int apply_env_defaults(struct flags *f, char *err, size_t errlen)
 		if (set_named(f, "nodeName", v, err, errlen))
 			return KM_EINVAL;
 	}
+	if (!f->pod_name[0]) {
+		v = getenv("POD_NAME");
+		if (v && v[0] && set_named(f, "podName", v, err, errlen))
+			return KM_EINVAL;
+	}
 	if (!f->lease_namespace[0]) {
 		v = getenv("POD_NAMESPACE");
 		if (v && v[0] && set_named(f, "leaderElection.namespace", v, err, errlen))
@@ -781,6 +797,22 @@ enum flags_result flags_parse(struct flags *f, int argc, char **argv, FILE *out,
 	}
 	if (check_remote_write(f, err, errlen))
 		return FLAGS_EXIT_USAGE;
+	{
+		enum ks_pod_sharding m;
+		json_t *sel;
+
+		if (ks_shard_parse_mode(f->ks_pod_sharding, &m)) {
+			snprintf(err, errlen, "invalid value \"%.64s\" for flag -kubeState.podSharding: want node or leader",
+				 f->ks_pod_sharding);
+			return FLAGS_EXIT_USAGE;
+		}
+		if (ks_shard_selector_parse(f->ks_agent_selector, &sel, why, sizeof(why))) {
+			snprintf(err, errlen, "invalid value \"%.128s\" for flag -kubeState.agentSelector: %s",
+				 f->ks_agent_selector, why);
+			return FLAGS_EXIT_USAGE;
+		}
+		json_decref(sel);
+	}
 	if (check_node_filters(f, err, errlen))
 		return FLAGS_EXIT_USAGE;
 	{

@@ -36,6 +36,12 @@ struct flags {
 	char *listen_addr;
 	char *kubeconfig;
 	char *node_name;
+	char *pod_name;              /* -podName, else $POD_NAME; "" outside a cluster */
+	/* Per-node pod state (docs/kube-state-sharding.md): "node" or
+	 * "leader" (checked by flags_parse), and the agents' label selector
+	 * (equality terms, checked by flags_parse). */
+	char *ks_pod_sharding;
+	char *ks_agent_selector;
 	bool leader_election;
 	char *lease_namespace;
 	char *lease_name;

@@ -103,6 +103,9 @@ struct ks_filter {
 	const char *const *exclude_namespaces;
 	size_t nexclude_namespaces;
 	ks_kind_set kinds;
+	/* KS_SRC_* bits: only objects some of these watches hold (0: any);
+	 * per-node pod state (docs/kube-state-sharding.md). */
+	unsigned srcs;
 	const struct rx *metric_allow;
 	const struct rx *metric_deny;
 };
@@ -125,6 +128,28 @@ int ks_store_upsert(struct ks_store *s, enum ks_kind kind, const json_t *obj,
 /* Removes the object; ns is ignored (may be NULL) for cluster-scoped kinds.
  * Returns 0 or KM_ENOENT when it was not stored. */
 int ks_store_delete(struct ks_store *s, enum ks_kind kind, const char *ns, const char *name);
+
+/* Sources: which watch delivered an object (docs/kube-state-sharding.md).
+ * The leader's kind watches are KS_SRC_LEADER (ks_store_upsert's), this
+ * node's pod watch KS_SRC_NODE, the leader's watches of uncovered nodes
+ * KS_SRC_UNCOVERED and of pods with no node KS_SRC_UNSCHED. An object remembers every source that
+ * upserted it; ks_store_delete_src drops one source and removes the
+ * object when none is left, so two independent watches (a pod being
+ * scheduled leaves the leader's unscheduled watch and enters a node's)
+ * cannot delete what the other still holds. */
+#define KS_SRC_LEADER 1u
+#define KS_SRC_NODE 2u
+#define KS_SRC_UNCOVERED 4u
+#define KS_SRC_UNSCHED 8u
+#define KS_SRC_ALL 0xffu
+int ks_store_upsert_src(struct ks_store *s, enum ks_kind kind, const json_t *obj,
+			const struct ks_opts *opts, unsigned src);
+int ks_store_delete_src(struct ks_store *s, enum ks_kind kind, const char *ns, const char *name,
+			unsigned src);
+/* Drops src from every object of kind, removing those left with none. */
+int ks_store_clear_src(struct ks_store *s, enum ks_kind kind, unsigned src);
+/* Objects of kind that one of the srcs bits holds. */
+size_t ks_store_count_src(struct ks_store *s, enum ks_kind kind, unsigned srcs);
 /* Removes every object of kind (a relist starts over); returns 0. */
 int ks_store_clear_kind(struct ks_store *s, enum ks_kind kind);
 /* Number of objects of kind currently stored. */

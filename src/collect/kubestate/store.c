@@ -38,6 +38,10 @@ struct ks_obj {
 	uint32_t nslen;   /* bytes of the namespace prefix of key (0: none) */
 	uint32_t textlen;
 	bool wide;        /* off[] entries are uint32_t, not uint16_t */
+	/* KS_SRC_* bits: the watches that hold the object (written under the
+	 * write lock, read under a lock; a pod delivered by two watches, e.g.
+	 * while it is being scheduled, stays until the last one deletes it). */
+	uint8_t srcs;
 	/* References: 1 for the table while the object is stored, +1 per
 	 * streaming cursor whose snapshot holds it (ks_cursor). An object is
 	 * immutable once stored, so a snapshot needs no lock to read it. */
@@ -503,6 +507,12 @@ static int encode_segments(struct ks_store *s, enum ks_kind kind, const struct b
 int ks_store_upsert(struct ks_store *s, enum ks_kind kind, const json_t *obj,
 		    const struct ks_opts *opts)
 {
+	return ks_store_upsert_src(s, kind, obj, opts, KS_SRC_LEADER);
+}
+
+int ks_store_upsert_src(struct ks_store *s, enum ks_kind kind, const json_t *obj,
+			const struct ks_opts *opts, unsigned src)
+{
 	size_t nfam, nslen, size;
 	struct buf key, text, coded;
 	uint64_t shared = 0;
@@ -557,6 +567,7 @@ int ks_store_upsert(struct ks_store *s, enum ks_kind kind, const json_t *obj,
 	o->nslen = (uint32_t)nslen;
 	o->textlen = (uint32_t)coded.len;
 	o->wide = wide;
+	o->srcs = (uint8_t)src;
 	atomic_init(&o->refs, 1);
 	for (size_t i = 0; i <= nfam; i++) {
 		unsigned char *w = (unsigned char *)(o + 1);
@@ -584,6 +595,7 @@ int ks_store_upsert(struct ks_store *s, enum ks_kind kind, const json_t *obj,
 	if (*pp) {
 		struct ks_obj *old = *pp;
 		o->next = old->next;
+		o->srcs |= old->srcs;
 		t->bytes -= obj_size(old, kind);
 		t->count--;
 		*pp = o;
@@ -606,7 +618,14 @@ out:
 
 int ks_store_delete(struct ks_store *s, enum ks_kind kind, const char *ns, const char *name)
 {
+	return ks_store_delete_src(s, kind, ns, name, KS_SRC_ALL);
+}
+
+int ks_store_delete_src(struct ks_store *s, enum ks_kind kind, const char *ns, const char *name,
+			unsigned src)
+{
 	struct ks_obj **pp, *o = NULL;
+	bool held = false;
 	struct ks_table *t;
 	struct buf key;
 	size_t nslen;
@@ -621,14 +640,17 @@ int ks_store_delete(struct ks_store *s, enum ks_kind kind, const char *ns, const
 	t = &s->t[kind];
 	pthread_rwlock_wrlock(&s->lock);
 	pp = find_slot(t, kind, buf_cstr(&key), key.len, hash32(buf_cstr(&key), key.len));
-	if (pp && *pp) {
+	if (pp && *pp && ((*pp)->srcs & ~src)) {
+		(*pp)->srcs &= (uint8_t)~src; /* another watch still holds it */
+		held = true;
+	} else if (pp && *pp) {
 		o = *pp;
 		*pp = o->next;
 		t->count--;
 		t->bytes -= obj_size(o, kind);
 	}
 	pthread_rwlock_unlock(&s->lock);
-	rc = o ? 0 : KM_ENOENT;
+	rc = o || held ? 0 : KM_ENOENT;
 	obj_unref(o, kind, s->pool);
 out:
 	buf_fini(&key);
@@ -643,6 +665,51 @@ int ks_store_clear_kind(struct ks_store *s, enum ks_kind kind)
 	table_clear(&s->t[kind], kind, s->pool);
 	pthread_rwlock_unlock(&s->lock);
 	return 0;
+}
+
+int ks_store_clear_src(struct ks_store *s, enum ks_kind kind, unsigned src)
+{
+	struct ks_table *t;
+
+	if (!s || kind >= KS_KIND_COUNT)
+		return KM_EINVAL;
+	t = &s->t[kind];
+	pthread_rwlock_wrlock(&s->lock);
+	for (size_t b = 0; b < t->nbuckets; b++) {
+		struct ks_obj **pp = &t->buckets[b];
+
+		while (*pp) {
+			struct ks_obj *o = *pp;
+
+			o->srcs &= (uint8_t)~src;
+			if (o->srcs) {
+				pp = &o->next;
+				continue;
+			}
+			*pp = o->next;
+			t->count--;
+			t->bytes -= obj_size(o, kind);
+			obj_unref(o, kind, s->pool);
+		}
+	}
+	pthread_rwlock_unlock(&s->lock);
+	return 0;
+}
+
+size_t ks_store_count_src(struct ks_store *s, enum ks_kind kind, unsigned srcs)
+{
+	struct ks_table *t;
+	size_t n = 0;
+
+	if (!s || kind >= KS_KIND_COUNT)
+		return 0;
+	t = &s->t[kind];
+	pthread_rwlock_rdlock(&s->lock);
+	for (size_t b = 0; b < t->nbuckets; b++)
+		for (struct ks_obj *o = t->buckets[b]; o; o = o->next)
+			n += (o->srcs & srcs) != 0;
+	pthread_rwlock_unlock(&s->lock);
+	return n;
 }
 
 size_t ks_store_count(struct ks_store *s, enum ks_kind kind)
@@ -699,6 +766,8 @@ static bool visible(const struct ks_filter *f, enum ks_kind kind, struct ks_obj 
 	/* Cluster-scoped kinds, Namespace included, are not filtered: KSM's
 	 * --namespaces / --namespaces-denylist select where namespaced objects
 	 * are listed, and kube_namespace_* keeps every namespace. */
+	if (f && f->srcs && !(o->srcs & f->srcs))
+		return false;
 	if (!f || !ks_kind_namespaced(kind))
 		return true;
 	ns = obj_key(o, kind);

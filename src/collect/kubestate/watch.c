@@ -7,6 +7,8 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "collect/kubestate/crs.h"
+#include "collect/kubestate/shard.h"
+#include "config/selector.h"
 
 
 /* Label and annotation allowlists derived from one configuration. */
@@ -24,6 +26,19 @@ struct ks_kind_sub {
 	bool skipped;                       /* 403/404 logged; loop thread */
 	_Atomic uint64_t list_ok;
 };
+
+/* A pod watch of per-node pod state (docs/kube-state-sharding.md): the
+ * leader's unscheduled pods (node "") or one uncovered node's pods,
+ * tagged src in the store. */
+struct ks_pod_sub {
+	struct ks_watcher *w;
+	unsigned src;
+	struct kube_sub *sub;
+	char node[256];
+};
+
+/* Distinct anomalies logged once each (keys); bounded. */
+#define KS_SHARD_LOGGED_MAX 4096
 
 /* One configured custom resource (kubeState.customResourceState). */
 struct ks_crs_sub {
@@ -56,6 +71,23 @@ struct ks_watcher {
 	struct ks_crs_sub crs_subs[CRS_RESOURCES_MAX];
 	size_t ncrs;
 	struct log_limit crs_log;           /* loop thread */
+	/* Per-node pod state (loop thread unless atomic). The identity is
+	 * borrowed (ks_watcher_set_identity). */
+	struct kube_sub *node_pods;         /* this node's pods (agent/kube.c's) */
+	const char *node_name, *pod_name, *ns;
+	struct selector *agent_sel;         /* owned; NULL: every pod */
+	const char *agent_sel_str;
+	bool node_feed;                     /* NODE-tagged pods kept from node_pods */
+	bool shard_leader;                  /* the leader's node-mode watches run */
+	struct ks_pod_sub unsched;
+	struct ks_pod_sub uncov[KS_SHARD_NODE_WATCH_MAX];
+	struct kube_sub *agents;            /* leader: the agent pods */
+	struct kube_sub *nodes;             /* leader: every Node (names) */
+	uint64_t cov_timer;
+	json_t *logged;                     /* anomaly key -> true */
+	atomic_int self_state;              /* enum ks_shard_self */
+	atomic_bool node_ready;
+	_Atomic size_t uncovered_watched, uncovered_unwatched;
 };
 
 static void ro_fini(struct ks_render_opts *ro)
@@ -109,15 +141,18 @@ static int ro_build(struct ks_render_opts *ro, struct config *c)
 	return rc;
 }
 
-static void on_upsert(struct ks_kind_sub *ks, json_t *obj)
+/* Renders obj into the store as held by watch src, logging (rate
+ * limited) what rendering left out. */
+static void upsert_src(struct ks_watcher *w, enum ks_kind kind, json_t *obj, unsigned src)
 {
-	struct ks_watcher *w = ks->w;
 	struct ks_label_drops before, after;
 	const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+	struct ks_kind_sub one = { .w = w, .kind = kind };
+	struct ks_kind_sub *ks = &one;
 	int rc;
 
 	ks_store_label_drops(w->ks, &before);
-	rc = ks_store_upsert(w->ks, ks->kind, obj, &w->ro.opts);
+	rc = ks_store_upsert_src(w->ks, kind, obj, &w->ro.opts, src);
 	ks_store_label_drops(w->ks, &after);
 	if (rc)
 		log_limited(&w->render_log, 30000, LOG_WARN, "kube-state",
@@ -137,6 +172,11 @@ static void on_upsert(struct ks_kind_sub *ks, json_t *obj)
 			    "(k8smon_kube_state_values_skipped_total)",
 			    ks_kind_resource(ks->kind), name ? name : "?",
 			    (unsigned long long)(after.bad_quantity - before.bad_quantity));
+}
+
+static void on_upsert(struct ks_kind_sub *ks, json_t *obj)
+{
+	upsert_src(ks->w, ks->kind, obj, KS_SRC_LEADER);
 }
 
 static void changed(struct ks_kind_sub *ks)
@@ -162,8 +202,8 @@ static void cb_delete(json_t *obj, void *arg)
 	struct ks_kind_sub *ks = arg;
 	json_t *md = json_object_get(obj, "metadata");
 
-	ks_store_delete(ks->w->ks, ks->kind, json_string_value(json_object_get(md, "namespace")),
-			json_string_value(json_object_get(md, "name")));
+	ks_store_delete_src(ks->w->ks, ks->kind, json_string_value(json_object_get(md, "namespace")),
+			    json_string_value(json_object_get(md, "name")), KS_SRC_LEADER);
 	changed(ks);
 }
 
@@ -176,7 +216,7 @@ static void ready_check(void *arg);
 
 static void ready_update(struct ks_watcher *w)
 {
-	bool all = w->kinds_on != 0;
+	bool all = w->kinds_on != 0 || w->shard_leader;
 
 	for (int i = 0; i < KS_KIND_COUNT; i++) {
 		struct ks_kind_sub *ks = &w->kinds[i];
@@ -191,9 +231,11 @@ static void ready_update(struct ks_watcher *w)
 		ks->skipped = skip;
 		all &= skip;
 	}
+	if (w->shard_leader)
+		all &= w->unsched.sub && (kube_sub_synced(w->unsched.sub) || kube_sub_forbidden(w->unsched.sub));
 	atomic_store(&w->ready, all);
-	atomic_store(&w->settled, all || !w->kinds_on);
-	if (!all && w->kinds_on && !w->check_timer)
+	atomic_store(&w->settled, all || !(w->kinds_on || w->shard_leader));
+	if (!all && (w->kinds_on || w->shard_leader) && !w->check_timer)
 		w->check_timer = kube_loop_timer(w->loop, 1000, ready_check, w);
 }
 
@@ -235,8 +277,9 @@ static int set_kinds(struct ks_watcher *w, ks_kind_set mask)
 			kube_sub_cancel(ks->sub);
 			ks->sub = NULL;
 			ks->skipped = false;
-			/* No stale series: the next term starts from a fresh list. */
-			ks_store_clear_kind(w->ks, (enum ks_kind)i);
+			/* No stale series: the next term starts from a fresh list
+			 * (pods other watches hold stay: per-node pod state). */
+			ks_store_clear_src(w->ks, (enum ks_kind)i, KS_SRC_LEADER);
 		} else if ((mask & KS_KIND_BIT(i)) && !(w->kinds_on & KS_KIND_BIT(i))) {
 			struct kube_informer_key key = { .res = *ks_kind_api((enum ks_kind)i) };
 			struct kube_reflector_cbs cbs = { cb_add, cb_update, cb_delete, cb_synced, ks };
@@ -269,9 +312,23 @@ static bool allowlist_same(const struct config *a, const struct config *b)
 /* Kinds the configuration selects (kubeState.resources; empty = all). */
 static ks_kind_set wanted_kinds(const struct cycle *c)
 {
+	ks_kind_set m;
+
 	if (!c->leader || !(c->cfg->collectors & COLLECTOR_KUBE_STATE))
 		return 0;
-	return ks_kind_mask(c->cfg->ks_resources.v, c->cfg->ks_resources.n);
+	m = ks_kind_mask(c->cfg->ks_resources.v, c->cfg->ks_resources.n);
+	/* node mode: the leader's pods come from the watches of per-node pod
+	 * state, never from a cluster-wide pod watch */
+	if (c->cfg->ks_pod_sharding == KS_SHARD_NODE)
+		m &= ~KS_KIND_BIT(KS_POD);
+	return m;
+}
+
+/* Whether c asks for pod families at all. */
+static bool pods_wanted(const struct cycle *c)
+{
+	return (c->cfg->collectors & COLLECTOR_KUBE_STATE) &&
+	       (ks_kind_mask(c->cfg->ks_resources.v, c->cfg->ks_resources.n) & KS_KIND_BIT(KS_POD));
 }
 
 static void retry(void *arg)
@@ -375,10 +432,14 @@ static void crs_apply(struct ks_watcher *w, const struct cycle *c)
 	}
 }
 
+static void node_feed_set(struct ks_watcher *w, bool on, bool rerender);
+static void shard_leader_set(struct ks_watcher *w, bool on);
+
 void ks_watcher_apply(struct ks_watcher *w, const struct cycle *c)
 {
 	ks_kind_set want = wanted_kinds(c), before = w->kinds_on;
 	bool relabel = w->ro.cfg && !allowlist_same(w->ro.cfg, c->cfg);
+	bool node_mode = c->cfg->ks_pod_sharding == KS_SHARD_NODE && pods_wanted(c);
 
 	crs_apply(w, c);
 
@@ -386,6 +447,16 @@ void ks_watcher_apply(struct ks_watcher *w, const struct cycle *c)
 		ro_fini(&w->ro);
 		if (ro_build(&w->ro, c->cfg))
 			log_error("kube-state", "out of memory building label allowlists");
+	}
+	/* Per-node pod state: every agent keeps its node's pods, the leader
+	 * watches unscheduled pods and uncovered nodes. */
+	node_feed_set(w, node_mode && w->node_pods, relabel);
+	shard_leader_set(w, node_mode && c->leader && w->node_pods);
+	if (relabel && w->shard_leader) {
+		kube_sub_relist(w->unsched.sub);
+		for (size_t i = 0; i < KS_SHARD_NODE_WATCH_MAX; i++)
+			if (w->uncov[i].sub)
+				kube_sub_relist(w->uncov[i].sub);
 	}
 	w->kinds_wanted = want;
 	/* Kinds kept across an allowlist change are rendered again. */
@@ -395,8 +466,10 @@ void ks_watcher_apply(struct ks_watcher *w, const struct cycle *c)
 				kube_sub_relist(w->kinds[i].sub);
 		log_info("kube-state", "label allowlist changed: relisting to re-render");
 	}
-	if (want == before)
+	if (want == before) {
+		ready_update(w);
 		return;
+	}
 	if (set_kinds(w, want) && !w->retry_timer) {
 		log_error("kube-state", "cannot start watches: out of memory; retrying in 1 s");
 		w->retry_timer = kube_loop_timer(w->loop, 1000, retry, w);
@@ -427,6 +500,7 @@ struct ks_watcher *ks_watcher_new(struct kube_informers *reg, struct kube_loop *
 		return NULL;
 	}
 	atomic_store(&w->settled, true); /* nothing to wait for yet */
+	atomic_init(&w->self_state, KS_SELF_NONE);
 	return w;
 }
 
@@ -436,6 +510,8 @@ void ks_watcher_free(struct ks_watcher *w)
 		return;
 	/* The loop is stopped: the registry frees the subscriptions. */
 	ro_fini(&w->ro);
+	selector_free(w->agent_sel);
+	json_decref(w->logged);
 	crs_store_free(w->crs);
 	json_decref(w->crs_spec);
 	free(w);
@@ -466,4 +542,417 @@ struct kube_store *ks_watcher_store(struct ks_watcher *w, enum ks_kind kind)
 struct crs_store *ks_watcher_crs(struct ks_watcher *w)
 {
 	return w ? w->crs : NULL;
+}
+
+/* --- per-node pod state (docs/kube-state-sharding.md) ---------------------- */
+
+/* Logs line once per key (anomalies: each is said once, not per event). */
+static void log_once(struct ks_watcher *w, const char *key, const char *line)
+{
+	if (!w->logged)
+		w->logged = json_object();
+	if (!w->logged || json_object_get(w->logged, key))
+		return;
+	if (json_object_size(w->logged) >= KS_SHARD_LOGGED_MAX)
+		json_object_clear(w->logged);
+	json_object_set_new(w->logged, key, json_true());
+	log_warn("kube-state", "%s", line);
+}
+
+static void cov_run(void *arg);
+
+/* Coverage is re-evaluated once per burst of events, never inside the
+ * callback that brought one (subscriptions change there). */
+static void cov_kick(struct ks_watcher *w)
+{
+	if (!w->cov_timer && (w->node_feed || w->shard_leader))
+		w->cov_timer = kube_loop_timer(w->loop, 100, cov_run, w);
+}
+
+static void pod_cb_add(json_t *obj, void *arg)
+{
+	struct ks_pod_sub *ps = arg;
+
+	upsert_src(ps->w, KS_POD, obj, ps->src);
+}
+
+static void pod_cb_update(json_t *old_obj, json_t *new_obj, void *arg)
+{
+	(void)old_obj;
+	pod_cb_add(new_obj, arg);
+}
+
+static void pod_cb_delete(json_t *obj, void *arg)
+{
+	struct ks_pod_sub *ps = arg;
+	json_t *md = json_object_get(obj, "metadata");
+
+	ks_store_delete_src(ps->w->ks, KS_POD, json_string_value(json_object_get(md, "namespace")),
+			    json_string_value(json_object_get(md, "name")), ps->src);
+}
+
+static void pod_cb_synced(void *arg)
+{
+	struct ks_pod_sub *ps = arg;
+
+	if (ps->src == KS_SRC_UNSCHED) {
+		atomic_fetch_add(&ps->w->kinds[KS_POD].list_ok, 1);
+		ready_update(ps->w);
+	}
+}
+
+static int pod_sub_start(struct ks_watcher *w, struct ks_pod_sub *ps, const char *node, unsigned src)
+{
+	char fsel[300];
+	struct kube_informer_key key = { .res = *ks_kind_api(KS_POD), .field_selector = fsel };
+	struct kube_reflector_cbs cbs = { pod_cb_add, pod_cb_update, pod_cb_delete, pod_cb_synced, ps };
+
+	if (strlen(node) >= sizeof(ps->node))
+		return KM_EINVAL;
+	snprintf(ps->node, sizeof(ps->node), "%s", node);
+	snprintf(fsel, sizeof(fsel), "spec.nodeName=%s", node);
+	ps->w = w;
+	ps->src = src;
+	ps->sub = kube_informer_subscribe(w->reg, &key, &cbs, ks_trim_pod);
+	return ps->sub ? 0 : KM_ENOMEM;
+}
+
+/* Ends a pod watch and drops what it alone held. */
+static void pod_sub_stop(struct ks_watcher *w, struct ks_pod_sub *ps)
+{
+	json_t *snap = ps->sub && kube_sub_store(ps->sub) ? kube_store_snapshot(kube_sub_store(ps->sub)) : NULL;
+	const char *key;
+	json_t *v;
+
+	if (!ps->sub)
+		return;
+	kube_sub_cancel(ps->sub);
+	ps->sub = NULL;
+	if (ps->src == KS_SRC_UNSCHED || !snap) {
+		/* unscheduled pods: the only watch with its tag; a node watch
+		 * without a snapshot (out of memory): every node's pods relisted */
+		ks_store_clear_src(w->ks, KS_POD, ps->src);
+		for (size_t i = 0; ps->src != KS_SRC_UNSCHED && i < KS_SHARD_NODE_WATCH_MAX; i++)
+			if (w->uncov[i].sub)
+				kube_sub_relist(w->uncov[i].sub);
+	} else {
+		json_object_foreach(snap, key, v) {
+			const char *slash = strchr(key, '/');
+			char ns[256];
+
+			if (!slash || (size_t)(slash - key) >= sizeof(ns))
+				continue;
+			memcpy(ns, key, (size_t)(slash - key));
+			ns[slash - key] = '\0';
+			ks_store_delete_src(w->ks, KS_POD, ns, slash + 1, ps->src);
+		}
+	}
+	json_decref(snap);
+	ps->node[0] = '\0';
+}
+
+/* What the leader keeps of an agent pod: what coverage reads. */
+static json_t *trim_agent(const json_t *obj)
+{
+	const json_t *md = json_object_get(obj, "metadata");
+	json_t *conds = json_array(), *c;
+	size_t i;
+	json_t *out = json_pack("{s:{s:O?, s:O?, s:O?, s:O?, s:O?}, s:{s:O?}, s:{s:o}}",
+				"metadata", "name", json_object_get(md, "name"), "namespace",
+				json_object_get(md, "namespace"), "labels", json_object_get(md, "labels"),
+				"deletionTimestamp", json_object_get(md, "deletionTimestamp"), "resourceVersion",
+				json_object_get(md, "resourceVersion"), "spec", "nodeName",
+				json_object_get(json_object_get(obj, "spec"), "nodeName"), "status", "conditions",
+				conds ? conds : json_array());
+
+	json_array_foreach(json_object_get(json_object_get(obj, "status"), "conditions"), i, c) {
+		const char *t = json_string_value(json_object_get(c, "type"));
+		if (out && conds && t && strcmp(t, "Ready") == 0)
+			json_array_append_new(conds, json_pack("{s:s, s:O?}", "type", "Ready", "status",
+							       json_object_get(c, "status")));
+	}
+	return out;
+}
+
+static void agents_cb(json_t *obj, void *arg)
+{
+	(void)obj;
+	cov_kick(arg);
+}
+
+static void agents_cb_update(json_t *old_obj, json_t *new_obj, void *arg)
+{
+	(void)old_obj;
+	cov_kick(arg);
+	(void)new_obj;
+}
+
+static void agents_cb_synced(void *arg)
+{
+	cov_kick(arg);
+}
+
+/* The leader's node-mode watches on or off. */
+static void shard_leader_set(struct ks_watcher *w, bool on)
+{
+	if (on == w->shard_leader)
+		return;
+	if (on) {
+		struct kube_informer_key ak = { .res = *ks_kind_api(KS_POD), .namespace = w->ns,
+						.label_selector = w->agent_sel_str };
+		struct kube_informer_key nk = { .res = *ks_kind_api(KS_NODE) };
+		struct kube_reflector_cbs cbs = { agents_cb, agents_cb_update, agents_cb, agents_cb_synced, w };
+
+		w->shard_leader = true;
+		if (pod_sub_start(w, &w->unsched, "", KS_SRC_UNSCHED))
+			log_error("kube-state", "cannot watch unscheduled pods: out of memory");
+		w->agents = kube_informer_subscribe(w->reg, &ak, &cbs, trim_agent);
+		w->nodes = kube_informer_subscribe(w->reg, &nk, &cbs, ks_trim_node);
+		if (!w->agents || !w->nodes)
+			log_error("kube-state", "cannot watch the agents' pods or the nodes: out of memory; "
+				  "the leader emits no uncovered node's pods");
+		log_info("kube-state", "pod sharding by node: the leader emits pods with no node and pods of "
+			 "nodes without a Ready agent (selector %s in %s)",
+			 w->agent_sel_str && w->agent_sel_str[0] ? w->agent_sel_str : "(all pods)", w->ns);
+		cov_kick(w);
+		return;
+	}
+	pod_sub_stop(w, &w->unsched);
+	for (size_t i = 0; i < KS_SHARD_NODE_WATCH_MAX; i++)
+		pod_sub_stop(w, &w->uncov[i]);
+	kube_sub_cancel(w->agents);
+	kube_sub_cancel(w->nodes);
+	w->agents = w->nodes = NULL;
+	w->shard_leader = false;
+	atomic_store(&w->uncovered_watched, 0);
+	atomic_store(&w->uncovered_unwatched, 0);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Logs once each node with more than one Ready agent. */
+static void log_dups(struct ks_watcher *w, json_t *dups)
+{
+	const char *node;
+	json_t *names;
+
+	json_object_foreach(dups, node, names) {
+		char key[600], line[900], list[512];
+		size_t len = 0, i;
+		json_t *n;
+
+		list[0] = '\0';
+		json_array_foreach(names, i, n) {
+			int k = snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "", json_string_value(n));
+			if (k < 0 || (size_t)k >= sizeof(list) - len)
+				break;
+			len += (size_t)k;
+		}
+		snprintf(key, sizeof(key), "dup/%s/%s", node, list);
+		snprintf(line, sizeof(line), "node %s has %zu Ready agent pods (%s): %s emits its pods, the others none",
+			 node, json_array_size(names), list, json_string_value(json_array_get(names, 0)));
+		log_once(w, key, line);
+	}
+}
+
+/* This agent: who emits its node's pods. */
+static void cov_node(struct ks_watcher *w)
+{
+	json_t *snap = kube_sub_store(w->node_pods) ? kube_store_snapshot(kube_sub_store(w->node_pods)) : NULL;
+	json_t *dups = NULL, *cov = snap ? ks_shard_coverage(snap, w->ns, w->agent_sel, &dups) : NULL;
+	const char *emitter = cov ? json_string_value(json_object_get(cov, w->node_name)) : NULL;
+	enum ks_shard_self st = ks_shard_self_state(emitter, w->pod_name);
+	char key[600], line[900];
+
+	if (!cov && snap) {
+		json_decref(snap);
+		return; /* out of memory: the state in effect stays */
+	}
+	atomic_store(&w->self_state, (int)st);
+	atomic_store(&w->node_ready, w->node_feed && kube_sub_synced(w->node_pods));
+	log_dups(w, dups);
+	if (st == KS_SELF_OTHER) {
+		snprintf(key, sizeof(key), "other/%s", emitter);
+		snprintf(line, sizeof(line), "pod %s: agent %s emits node %s's pods, this one none", w->pod_name,
+			 emitter, w->node_name);
+		log_once(w, key, line);
+	}
+	if (w->pod_name[0] && kube_sub_synced(w->node_pods)) {
+		snprintf(key, sizeof(key), "%s/%s", w->ns, w->pod_name);
+		if (snap && !json_object_get(snap, key)) {
+			snprintf(line, sizeof(line), "pod %s/%s is not among node %s's pods (check -nodeName and "
+				 "-podName): the leader counts that node as covered only by an agent pod on it",
+				 w->ns, w->pod_name, w->node_name);
+			log_once(w, "self-missing", line);
+		}
+	}
+	json_decref(dups);
+	json_decref(cov);
+	json_decref(snap);
+}
+
+/* The leader: watch the uncovered nodes' pods, up to the cap. */
+static void cov_leader(struct ks_watcher *w)
+{
+	json_t *agents, *nodes, *cov, *dups = NULL, *a;
+	const char **unc = NULL;
+	const char *key;
+	size_t n = 0, want;
+	char lkey[600], line[900];
+
+	if (!kube_sub_synced(w->agents) || !kube_sub_synced(w->nodes))
+		return; /* a partial view would call every node uncovered */
+	agents = kube_store_snapshot(kube_sub_store(w->agents));
+	nodes = kube_store_snapshot(kube_sub_store(w->nodes));
+	cov = agents ? ks_shard_coverage(agents, w->ns, w->agent_sel, &dups) : NULL;
+	unc = nodes ? calloc(json_object_size(nodes) + 1, sizeof(*unc)) : NULL;
+	if (!cov || !unc)
+		goto out; /* out of memory: the watches in effect stay */
+	log_dups(w, dups);
+	json_object_foreach(cov, key, a) {
+		if (!json_object_get(nodes, key)) {
+			snprintf(lkey, sizeof(lkey), "nonode/%s", key);
+			snprintf(line, sizeof(line), "agent pod %s runs on node %s, which has no Node object: "
+				 "it emits that node's pods", json_string_value(a), key);
+			log_once(w, lkey, line);
+		}
+	}
+	json_object_foreach(nodes, key, a)
+		if (!json_object_get(cov, key))
+			unc[n++] = key;
+	qsort(unc, n, sizeof(*unc), cmp_str);
+	want = n < KS_SHARD_NODE_WATCH_MAX ? n : KS_SHARD_NODE_WATCH_MAX;
+	/* Stop the watches of nodes now covered (or past the cap). */
+	for (size_t i = 0; i < KS_SHARD_NODE_WATCH_MAX; i++) {
+		struct ks_pod_sub *ps = &w->uncov[i];
+		bool keep = false;
+
+		for (size_t j = 0; ps->sub && j < want && !keep; j++)
+			keep = strcmp(ps->node, unc[j]) == 0;
+		if (ps->sub && !keep) {
+			log_info("kube-state", "node %s is covered by an agent: the leader no longer emits its pods",
+				 ps->node);
+			pod_sub_stop(w, ps);
+		}
+	}
+	for (size_t j = 0; j < want; j++) {
+		size_t i, free_slot = KS_SHARD_NODE_WATCH_MAX;
+
+		for (i = 0; i < KS_SHARD_NODE_WATCH_MAX; i++) {
+			if (w->uncov[i].sub && strcmp(w->uncov[i].node, unc[j]) == 0)
+				break;
+			if (!w->uncov[i].sub && free_slot == KS_SHARD_NODE_WATCH_MAX)
+				free_slot = i;
+		}
+		if (i < KS_SHARD_NODE_WATCH_MAX || free_slot == KS_SHARD_NODE_WATCH_MAX)
+			continue;
+		snprintf(lkey, sizeof(lkey), "uncovered/%s", unc[j]);
+		snprintf(line, sizeof(line), "node %s has no Ready agent pod (selector %s): the leader emits its pods",
+			 unc[j], w->agent_sel_str && w->agent_sel_str[0] ? w->agent_sel_str : "(all)");
+		log_once(w, lkey, line);
+		if (pod_sub_start(w, &w->uncov[free_slot], unc[j], KS_SRC_UNCOVERED))
+			log_error("kube-state", "cannot watch node %s's pods: %s", unc[j], "out of memory");
+	}
+	if (n > want) {
+		snprintf(line, sizeof(line), "%zu nodes have no Ready agent pod: the leader emits the pods of %d of "
+			 "them (first by name), the other %zu have no pod series; use kubeState.podSharding=leader "
+			 "when agents run on few nodes", n, KS_SHARD_NODE_WATCH_MAX, n - want);
+		snprintf(lkey, sizeof(lkey), "overcap/%zu", n);
+		log_once(w, lkey, line);
+	}
+	atomic_store(&w->uncovered_watched, want);
+	atomic_store(&w->uncovered_unwatched, n - want);
+out:
+	free(unc);
+	json_decref(dups);
+	json_decref(cov);
+	json_decref(agents);
+	json_decref(nodes);
+}
+
+static void cov_run(void *arg)
+{
+	struct ks_watcher *w = arg;
+
+	w->cov_timer = 0;
+	if (w->node_feed)
+		cov_node(w);
+	if (w->shard_leader)
+		cov_leader(w);
+}
+
+/* Keeps (or drops) this node's pods as NODE-tagged store objects. */
+static void node_feed_set(struct ks_watcher *w, bool on, bool rerender)
+{
+	json_t *snap, *pod;
+	const char *key;
+
+	if (!on) {
+		if (w->node_feed)
+			ks_store_clear_src(w->ks, KS_POD, KS_SRC_NODE);
+		w->node_feed = false;
+		atomic_store(&w->node_ready, false);
+		return;
+	}
+	if (w->node_feed && !rerender)
+		return;
+	w->node_feed = true;
+	snap = kube_sub_store(w->node_pods) ? kube_store_snapshot(kube_sub_store(w->node_pods)) : NULL;
+	json_object_foreach(snap, key, pod)
+		upsert_src(w, KS_POD, pod, KS_SRC_NODE);
+	json_decref(snap);
+	cov_kick(w);
+}
+
+int ks_watcher_set_identity(struct ks_watcher *w, struct kube_sub *node_pods, const char *node,
+			    const char *pod, const char *ns, const char *selector)
+{
+	char err[256];
+	json_t *map;
+	int rc;
+
+	w->node_pods = node_pods;
+	w->node_name = node;
+	w->pod_name = pod ? pod : "";
+	w->ns = ns;
+	w->agent_sel_str = selector;
+	rc = ks_shard_selector_parse(selector, &map, err, sizeof(err));
+	if (rc)
+		return rc;
+	w->agent_sel = selector_compile(map, "-kubeState.agentSelector", err, sizeof(err));
+	json_decref(map);
+	return w->agent_sel ? 0 : KM_EINVAL;
+}
+
+void ks_watcher_node_pod(struct ks_watcher *w, json_t *obj, bool deleted)
+{
+	if (obj && w->node_feed) {
+		json_t *md = json_object_get(obj, "metadata");
+
+		if (deleted)
+			ks_store_delete_src(w->ks, KS_POD, json_string_value(json_object_get(md, "namespace")),
+					    json_string_value(json_object_get(md, "name")), KS_SRC_NODE);
+		else
+			upsert_src(w, KS_POD, obj, KS_SRC_NODE);
+	}
+	cov_kick(w);
+}
+
+int ks_watcher_self_state(struct ks_watcher *w)
+{
+	return atomic_load(&w->self_state);
+}
+
+bool ks_watcher_node_ready(struct ks_watcher *w)
+{
+	return atomic_load(&w->node_ready);
+}
+
+void ks_watcher_uncovered(struct ks_watcher *w, size_t *watched, size_t *unwatched)
+{
+	*watched = atomic_load(&w->uncovered_watched);
+	*unwatched = atomic_load(&w->uncovered_unwatched);
 }

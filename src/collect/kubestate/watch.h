@@ -45,6 +45,27 @@ uint64_t ks_watcher_list_ok(struct ks_watcher *w, enum ks_kind kind);
  * (loop thread; borrowed until the next apply). */
 struct kube_store *ks_watcher_store(struct ks_watcher *w, enum ks_kind kind);
 
+/* Per-node pod state (kubeState.podSharding, docs/kube-state-sharding.md).
+ *
+ * Identity: node_pods is agent/kube.c's subscription to this node's pods
+ * (whole objects), node/pod/ns this agent's node, Pod name ("" none) and
+ * namespace, selector the -kubeState.agentSelector string (checked by
+ * flags_parse); all borrowed, they must outlive the watcher. Call once,
+ * before the first apply. KM_EINVAL / KM_ENOMEM: the selector. */
+#define KS_SHARD_NODE_WATCH_MAX 64
+int ks_watcher_set_identity(struct ks_watcher *w, struct kube_sub *node_pods, const char *node,
+			    const char *pod, const char *ns, const char *selector);
+/* This node's pod watch delivered obj (deleted: a delete) or synced
+ * (obj NULL): keeps the NODE-tagged pods and re-evaluates which agent
+ * emits this node's pods. Loop thread. */
+void ks_watcher_node_pod(struct ks_watcher *w, json_t *obj, bool deleted);
+/* enum ks_shard_self of this agent (any thread). */
+int ks_watcher_self_state(struct ks_watcher *w);
+/* This node's pods are all in the store (node mode, node watch synced). */
+bool ks_watcher_node_ready(struct ks_watcher *w);
+/* Leader, node mode: uncovered nodes watched / left out (over the cap). */
+void ks_watcher_uncovered(struct ks_watcher *w, size_t *watched, size_t *unwatched);
+
 /* The store of custom resources (kubeState.customResourceState), owned by
  * the watcher: written by the loop thread, read by any (crs_store_write). */
 struct crs_store *ks_watcher_crs(struct ks_watcher *w);
