@@ -74,10 +74,11 @@ def self_series(fams):
 
 
 def measure(name, argv, port, path, pods, scrapes, log, telemetry=None, done=None, env=None,
-            self_metrics=("k8smon_kube_state_store_bytes",)):
+            self_metrics=("k8smon_kube_state_store_bytes",), poll=1.0):
     """done(code, body, port): the state is complete (default: at least pods
     kube_pod_info series); self_metrics: k8smon /metrics/self values kept
-    (first sample of each, by name with its labels)."""
+    (first sample of each, by name with its labels); poll: seconds between
+    two scrapes until complete (each costs the process a scrape)."""
     if done is None:
         def done(code, body, _port):
             return code == 200 and body.count(b"\nkube_pod_info{") >= pods
@@ -101,7 +102,7 @@ def measure(name, argv, port, path, pods, scrapes, log, telemetry=None, done=Non
                     break
             except OSError:
                 pass
-            time.sleep(1)
+            time.sleep(poll)
         res["first"] = time.time() - t0
         res["first_cpu"] = cpu(pid)
         res["polls"] = polls
@@ -349,7 +350,7 @@ def shard_main(args):
             runs[f"agent:node:{n}"] = measure(
                 "k8smon", k8smon_argv(port, node, "node", True), port, "/metrics/kube-state", 0,
                 agent_scrapes, os.path.join(out, f"agent-node-{n}.log"), done=pods_done(n),
-                env=agent_env(node), self_metrics=extra)
+                env=agent_env(node), self_metrics=extra, poll=0.1)
             save()
 
         def follower(code, _body, port):
@@ -362,7 +363,7 @@ def shard_main(args):
         runs[f"agent:leader:{n}"] = measure(
             "k8smon", k8smon_argv(port, node, "leader", True), port, "/metrics/kube-state", 0,
             agent_scrapes, os.path.join(out, f"agent-leader-{n}.log"), done=follower,
-            env=agent_env(node), self_metrics=extra)
+            env=agent_env(node), self_metrics=extra, poll=0.1)
         save()
         if ksm != "none":
             kp, tp = free_port(), free_port()
@@ -370,7 +371,7 @@ def shard_main(args):
                 ksm, f"--kubeconfig={kc}", "--host=127.0.0.1", f"--port={kp}",
                 "--telemetry-host=127.0.0.1", f"--telemetry-port={tp}", "--enable-gzip-encoding",
                 f"--node={node}", "--resources=pods"], kp, "/metrics", 0, agent_scrapes,
-                os.path.join(out, f"ksm-{n}.log"), telemetry=tp, done=pods_done(n))
+                os.path.join(out, f"ksm-{n}.log"), telemetry=tp, done=pods_done(n), poll=0.1)
             save()
     print_shard(runs, total, unscheduled, nodes, sizes, scrapes, agent_scrapes)
 
