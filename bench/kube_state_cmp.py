@@ -35,6 +35,15 @@ import sys
 import time
 
 HZ = os.sysconf("SC_CLK_TCK")
+KSM_KINDS = ("certificatesigningrequests configmaps cronjobs daemonsets deployments "
+             "endpoints endpointslices horizontalpodautoscalers ingresses jobs leases "
+             "limitranges mutatingadmissionpolicies mutatingadmissionpolicybindings "
+             "mutatingwebhookconfigurations namespaces networkpolicies nodes "
+             "persistentvolumeclaims persistentvolumes poddisruptionbudgets pods "
+             "replicasets replicationcontrollers resourcequotas secrets services "
+             "statefulsets storageclasses validatingadmissionpolicies "
+             "validatingadmissionpolicybindings validatingwebhookconfigurations "
+             "volumeattachments").split()
 M = 1024 * 1024
 
 
@@ -198,15 +207,7 @@ def main():
         # The same resources as k8smon's default (every kind KSM knows plus
         # endpoints): the static server answers the kinds without objects
         # with empty lists, so both watch the same 33 resources.
-        kinds = ("certificatesigningrequests configmaps cronjobs daemonsets deployments "
-                 "endpoints endpointslices horizontalpodautoscalers ingresses jobs leases "
-                 "limitranges mutatingadmissionpolicies mutatingadmissionpolicybindings "
-                 "mutatingwebhookconfigurations namespaces networkpolicies nodes "
-                 "persistentvolumeclaims persistentvolumes poddisruptionbudgets pods "
-                 "replicasets replicationcontrollers resourcequotas secrets services "
-                 "statefulsets storageclasses validatingadmissionpolicies "
-                 "validatingadmissionpolicybindings validatingwebhookconfigurations "
-                 "volumeattachments").split()
+        kinds = KSM_KINDS
         runs["ksm"] = measure("ksm", [
             ksm, f"--kubeconfig={kc}", "--host=127.0.0.1", f"--port={kp}",
             "--telemetry-host=127.0.0.1", f"--telemetry-port={tp}", "--enable-gzip-encoding",
@@ -340,6 +341,32 @@ def shard_main(args):
             env=agent_env(leader_node), self_metrics=extra)
         runs[f"leader:{mode}"]["want_pods"] = want
         save()
+    # KSM's counterpart of the node-mode leader (its DaemonSet mode needs two
+    # more instances): every kind but pods, and the pods with no node
+    if ksm != "none":
+        counts = collections.Counter(line[:line.index(b"\t")].decode().split("/")[-1]
+                                     for line in open(cluster, "rb"))
+        created = {"nodes": b"kube_node_created", "namespaces": b"kube_namespace_created",
+                   "deployments": b"kube_deployment_created",
+                   "replicasets": b"kube_replicaset_created", "daemonsets": b"kube_daemonset_created"}
+
+        def rest_done(code, body, _port):
+            return code == 200 and all(count_info(body, f) == counts[r] for r, f in created.items())
+        kp, tp = free_port(), free_port()
+        runs["ksm:rest"] = measure("ksm", [
+            ksm, f"--kubeconfig={kc}", "--host=127.0.0.1", f"--port={kp}",
+            "--telemetry-host=127.0.0.1", f"--telemetry-port={tp}", "--enable-gzip-encoding",
+            "--server-write-timeout=30m", "--resources=" + ",".join(k for k in KSM_KINDS if k != "pods")],
+            kp, "/metrics", 0, scrapes, os.path.join(out, "ksm-rest.log"), telemetry=tp, done=rest_done)
+        save()
+        kp, tp = free_port(), free_port()
+        runs["ksm:unscheduled"] = measure("ksm", [
+            ksm, f"--kubeconfig={kc}", "--host=127.0.0.1", f"--port={kp}",
+            "--telemetry-host=127.0.0.1", f"--telemetry-port={tp}", "--enable-gzip-encoding",
+            "--resources=pods", "--track-unscheduled-pods"], kp, "/metrics", 0, agent_scrapes,
+            os.path.join(out, "ksm-unscheduled.log"), telemetry=tp, done=pods_done(unscheduled),
+            poll=0.1)
+        save()
     # 2. per-agent cost: node-0000i holds sizes[i] pods (kube_state_gen.py --node-pods)
     for i, n in enumerate(sizes):
         node = "node-%05d" % i
@@ -413,8 +440,20 @@ def print_shard(runs, total, unscheduled, nodes, sizes, scrapes, agent_scrapes):
     print(f"cluster: {nodes} nodes, {total} pods ({unscheduled} with no node), one Ready agent "
           f"pod per node; scrape averages of {scrapes} (leader) and {agent_scrapes} (agents)")
     print("\nThe leader (the Lease holder, also node-00000's agent)")
-    table(["podSharding=leader", "podSharding=node"], ["leader:leader", "leader:node"], rows,
+    a, b = runs.get("ksm:rest"), runs.get("ksm:unscheduled")
+    if a and b:
+        runs["ksm:sum"] = {k: a[k] + b[k] for k in a if k in b and isinstance(a[k], (int, float))
+                           and not k.startswith("load") and k != "first"}
+        runs["ksm:sum"]["first"] = max(a["first"], b["first"])
+    table(["podSharding=leader", "podSharding=node", "KSM: every kind but pods",
+           "KSM: --resources=pods --track-unscheduled-pods", "KSM: the two"],
+          ["leader:leader", "leader:node", "ksm:rest", "ksm:unscheduled", "ksm:sum"], rows,
           (1, 0, "node / leader"))
+    r = runs.get("leader:node"), runs.get("ksm:sum")
+    if all(r):
+        print("k8smon node-mode leader / KSM's two: " + ", ".join(
+            f"{k} {r[0][k] / r[1][k]:.3f}" for k in ("rss2", "hwm2", "plain_cpu", "gz_cpu",
+                                                      "plain_bytes", "series_obj") if r[1].get(k)))
     for n in sizes:
         print(f"\nOne node agent, {n} pods on its node (k8smon: a follower)")
         table(["k8smon, podSharding=node", "k8smon, podSharding=leader (no pod state)",
