@@ -23,7 +23,12 @@
 # per size a node agent (elects, stays a follower) in node mode, the same agent
 # in leader mode (today's agent, no pod state) and kube-state-metrics in its
 # DaemonSet mode (--node=<node> --resources=pods), AGENT_SCRAPES scrapes each.
-#   SHARD=1 NODES=5000 PODS=100000 SIZES=20,110,250 PENDING=100 AGENT_SCRAPES=100 bench/kube_state.sh
+# With KSM, its counterpart of the node-mode leader too: one instance with every
+# kind but pods, one with --resources=pods --track-unscheduled-pods.
+# UNCOVERED=K: the agent pods of the last K nodes are not Ready (the leader
+# emits those nodes' pods); ONLY=leader|agents runs one half.
+#   SHARD=1 NODES=5000 PODS=100000 SIZES=20,110,250 PENDING=100 AGENT_SCRAPES=100 \
+#     [UNCOVERED=0] [ONLY=leader|agents] bench/kube_state.sh
 set -eu
 cd "$(dirname "$0")/.."
 NODES=${NODES:-5000}
@@ -42,9 +47,10 @@ fi
 SIZES=${SIZES:-20,110,250}
 PENDING=${PENDING:-100}
 if [ "${SHARD:-0}" = 1 ]; then
-	CL="$DIR/cluster-$NODES-$PODS-shard-$SIZES-$PENDING.jsonl"
+	UNCOVERED=${UNCOVERED:-0}
+	CL="$DIR/cluster-$NODES-$PODS-shard-$SIZES-$PENDING-$UNCOVERED.jsonl"
 	[ -s "$CL" ] || python3 bench/kube_state_gen.py "$CL" --nodes "$NODES" --pods "$PODS" \
-		--agents k8smon --node-pods "$SIZES" --pending "$PENDING"
+		--agents k8smon --node-pods "$SIZES" --pending "$PENDING" --agents-not-ready "$UNCOVERED"
 	LEASE="--lease-holder bench-leader"
 else
 	CL="$DIR/cluster-$NODES-$PODS.jsonl"
@@ -71,7 +77,7 @@ current-context: bench
 KC
 if [ "${SHARD:-0}" = 1 ]; then
 	python3 bench/kube_state_cmp.py shard "$CL" "$DIR/kubeconfig" "$BIN" "${KSM:-none}" \
-		"$SCRAPES" "${AGENT_SCRAPES:-100}" "$DIR" "$SIZES"
+		"$SCRAPES" "${AGENT_SCRAPES:-100}" "$DIR" "$SIZES" "${ONLY:-}"
 else
 	python3 bench/kube_state_cmp.py "$CL" "$DIR/kubeconfig" "$BIN" "${KSM:-none}" "$PODS" "$SCRAPES" "$DIR" "${ONLY:-}"
 fi

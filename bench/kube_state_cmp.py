@@ -279,6 +279,19 @@ def cluster_pods(cluster):
     return sum(per.values()), per, per.pop("", 0), nodes
 
 
+def uncovered_nodes(cluster):
+    """Nodes whose agent pod (kube_state_gen.py --agents) is not Ready."""
+    out = set()
+    with open(cluster, "rb") as f:
+        for line in f:
+            if line.startswith(b"v1/pods\t") and b'"uid":"agent-uid-' in line:
+                p = json.loads(line.split(b"\t", 1)[1])
+                if not any(c["type"] == "Ready" and c["status"] == "True"
+                           for c in p["status"]["conditions"]):
+                    out.add(p["spec"]["nodeName"])
+    return out
+
+
 def has_flag(binary, flag):
     r = subprocess.run([binary, "-help"], capture_output=True)
     return flag.encode() in r.stdout + r.stderr
@@ -293,10 +306,12 @@ def shard_main(args):
     and =node (every node has a Ready agent pod), then per node size one node
     agent in node mode, the same agent in leader mode (a follower: the agent
     without pod state) and kube-state-metrics --node=<node> --resources=pods."""
-    cluster, kc, k8smon, ksm, scrapes, agent_scrapes, out, sizes = args
+    cluster, kc, k8smon, ksm, scrapes, agent_scrapes, out, sizes = args[:8]
+    only = args[8] if len(args) > 8 else ""
     scrapes, agent_scrapes = int(scrapes), int(agent_scrapes)
     sizes = [int(x) for x in sizes.split(",") if x]
     total, per_node, unscheduled, nodes = cluster_pods(cluster)
+    uncovered = uncovered_nodes(cluster)
     sharding = has_flag(k8smon, "kubeState.podSharding")
     runs = {}
     saved = os.path.join(out, "result-shard.json")
@@ -328,11 +343,13 @@ def shard_main(args):
              "k8smon_kube_state_uncovered_nodes", "k8smon_leader")
     leader_node = "node-00000"
     # 1. the leader (no election: it is the Lease holder), itself the agent of node-00000
-    for mode in ("leader", "node"):
+    for mode in ("leader", "node") if only in ("", "leader") else ():
         if mode == "node" and not sharding:
             print(f"{k8smon} has no -kubeState.podSharding: node mode not measured", file=sys.stderr)
             break
-        want = total if mode == "leader" else unscheduled + per_node[leader_node]
+        # node mode: the pods with no node, its own node's, the uncovered nodes'
+        want = total if mode == "leader" else \
+            unscheduled + sum(per_node[x] for x in uncovered | {leader_node})
         port = free_port()
         runs[f"leader:{mode}"] = measure(
             "k8smon", k8smon_argv(port, leader_node, mode, False), port, "/metrics/kube-state", 0,
@@ -343,7 +360,7 @@ def shard_main(args):
         save()
     # KSM's counterpart of the node-mode leader (its DaemonSet mode needs two
     # more instances): every kind but pods, and the pods with no node
-    if ksm != "none":
+    if ksm != "none" and only in ("", "leader"):
         counts = collections.Counter(line[:line.index(b"\t")].decode().split("/")[-1]
                                      for line in open(cluster, "rb"))
         created = {"nodes": b"kube_node_created", "namespaces": b"kube_namespace_created",
@@ -368,7 +385,7 @@ def shard_main(args):
             poll=0.1)
         save()
     # 2. per-agent cost: node-0000i holds sizes[i] pods (kube_state_gen.py --node-pods)
-    for i, n in enumerate(sizes):
+    for i, n in enumerate(sizes if only in ("", "agents") else ()):
         node = "node-%05d" % i
         if per_node[node] != n:
             sys.exit(f"{cluster}: {node} has {per_node[node]} pods, not {n} (--node-pods)")
@@ -400,10 +417,10 @@ def shard_main(args):
                 f"--node={node}", "--resources=pods"], kp, "/metrics", 0, agent_scrapes,
                 os.path.join(out, f"ksm-{n}.log"), telemetry=tp, done=pods_done(n), poll=0.1)
             save()
-    print_shard(runs, total, unscheduled, nodes, sizes, scrapes, agent_scrapes)
+    print_shard(runs, total, unscheduled, nodes, uncovered, sizes, scrapes, agent_scrapes)
 
 
-def print_shard(runs, total, unscheduled, nodes, sizes, scrapes, agent_scrapes):
+def print_shard(runs, total, unscheduled, nodes, uncovered, sizes, scrapes, agent_scrapes):
     def val(r, key, scale):
         return r[key] / scale if r and r.get(key) is not None else None
 
@@ -433,28 +450,32 @@ def print_shard(runs, total, unscheduled, nodes, sizes, scrapes, agent_scrapes):
         ("bytes per scrape, gzip", "gz_bytes", 1, "{:,.0f}", ""),
         ("series (after the scrapes, object families)", "series_obj", 1, "{:,.0f}", ""),
         ("k8smon_kube_state_pods_emitted", "k8smon_kube_state_pods_emitted", 1, "{:,.0f}", ""),
+        ("k8smon_kube_state_uncovered_nodes (first sample)", "k8smon_kube_state_uncovered_nodes", 1,
+         "{:,.0f}", ""),
         ("kube-state store", "store", M, "{:.1f}", " MiB"),
         ("load average at the start of the run", "load_start", 1, "{:.1f}", ""),
         ("load average at the end of the run", "load_end", 1, "{:.1f}", ""),
     ]
-    print(f"cluster: {nodes} nodes, {total} pods ({unscheduled} with no node), one Ready agent "
-          f"pod per node; scrape averages of {scrapes} (leader) and {agent_scrapes} (agents)")
+    print(f"cluster: {nodes} nodes, {total} pods ({unscheduled} with no node), an agent pod per "
+          f"node, {len(uncovered)} of them not Ready (uncovered nodes); scrape averages of "
+          f"{scrapes} (leader) and {agent_scrapes} (agents)")
     print("\nThe leader (the Lease holder, also node-00000's agent)")
     a, b = runs.get("ksm:rest"), runs.get("ksm:unscheduled")
     if a and b:
         runs["ksm:sum"] = {k: a[k] + b[k] for k in a if k in b and isinstance(a[k], (int, float))
                            and not k.startswith("load") and k != "first"}
         runs["ksm:sum"]["first"] = max(a["first"], b["first"])
-    table(["podSharding=leader", "podSharding=node", "KSM: every kind but pods",
+    if "leader:leader" in runs:
+        table(["podSharding=leader", "podSharding=node", "KSM: every kind but pods",
            "KSM: --resources=pods --track-unscheduled-pods", "KSM: the two"],
-          ["leader:leader", "leader:node", "ksm:rest", "ksm:unscheduled", "ksm:sum"], rows,
-          (1, 0, "node / leader"))
+              ["leader:leader", "leader:node", "ksm:rest", "ksm:unscheduled", "ksm:sum"], rows,
+              (1, 0, "node / leader"))
     r = runs.get("leader:node"), runs.get("ksm:sum")
     if all(r):
         print("k8smon node-mode leader / KSM's two: " + ", ".join(
             f"{k} {r[0][k] / r[1][k]:.3f}" for k in ("rss2", "hwm2", "plain_cpu", "gz_cpu",
                                                       "plain_bytes", "series_obj") if r[1].get(k)))
-    for n in sizes:
+    for n in sizes if any(k.startswith("agent:") for k in runs) else ():
         print(f"\nOne node agent, {n} pods on its node (k8smon: a follower)")
         table(["k8smon, podSharding=node", "k8smon, podSharding=leader (no pod state)",
                "KSM --node --resources=pods"], [f"agent:node:{n}", f"agent:leader:{n}", f"ksm:{n}"],

@@ -19,6 +19,8 @@ Pods go round-robin over the nodes, except:
                      node-00001 B, ...: the per-agent cost at those sizes; the
                      other pods go round-robin over the remaining nodes
   --pending K        the last K pods have no node (Pending, Unschedulable)
+  --agents-not-ready K  the agent pods of the last K nodes are not Ready (crash
+                     looping): those nodes are uncovered
 Deterministic: the same arguments give the same file.
 """
 import argparse
@@ -191,11 +193,12 @@ def daemonset(ns, nodes):
     }
 
 
-def agent_pod(ns, i, node_name):
-    """The k8smon agent pod on node_name, Ready, as the chart's DaemonSet makes it."""
+def agent_pod(ns, i, node_name, ready=True):
+    """The k8smon agent pod on node_name, Ready (or crash looping), as the
+    chart's DaemonSet makes it."""
     name = "k8smon-" + node_name
     img = "ghcr.io/k8smon/k8smon:0.1.0"
-    return {
+    p = {
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": name, "namespace": ns, "uid": "agent-uid-%08d" % i,
                      "resourceVersion": "1", "creationTimestamp": TS,
@@ -227,6 +230,15 @@ def agent_pod(ns, i, node_name):
                                           "state": {"running": {"startedAt": TS}},
                                           "lastState": {}}]},
     }
+    if not ready:
+        st = p["status"]
+        for c in st["conditions"]:
+            if c["type"] in ("Ready", "ContainersReady"):
+                c.update(status="False", reason="ContainersNotReady")
+        cs = st["containerStatuses"][0]
+        cs.update(ready=False, started=False, restartCount=7,
+                  state={"waiting": {"reason": "CrashLoopBackOff"}})
+    return p
 
 
 def placement(a):
@@ -265,6 +277,7 @@ def main():
     ap.add_argument("--agents", default="")
     ap.add_argument("--node-pods", default="")
     ap.add_argument("--pending", type=int, default=0)
+    ap.add_argument("--agents-not-ready", type=int, default=0)
     a = ap.parse_args()
     random.seed(1)
     where = placement(a)
@@ -293,7 +306,8 @@ def main():
         made += n
     if a.agents:
         out["apps/v1/daemonsets"] = [daemonset(a.agents, a.nodes)]
-        out["v1/pods"] += [agent_pod(a.agents, i, "node-%05d" % i) for i in range(a.nodes)]
+        out["v1/pods"] += [agent_pod(a.agents, i, "node-%05d" % i, i < a.nodes - a.agents_not_ready)
+                           for i in range(a.nodes)]
         out["v1/namespaces"].append(namespace(0))
         out["v1/namespaces"][-1]["metadata"].update(
             name=a.agents, uid="ns-uid-" + a.agents,
