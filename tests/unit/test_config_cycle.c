@@ -21,6 +21,7 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "collect/kubestate/shard.h"
 #include "collect/kubestate/watch.h"
 #include "config/crstatus.h"
 #include "config/cycle.h"
@@ -332,6 +333,7 @@ struct mmodel {
 	int zone;             /* nodeSelector zone: 0 none, 1 "a", 2 "b" */
 	bool allow_pods;      /* kubeState.labelsAllowlist {pods: [app]} */
 	int resources;        /* kubeState.resources: 0 all, 1 [pods], 2 [pods, nodes] */
+	int sharding;         /* kubeState.podSharding: 0 absent (flag: leader), 1 leader, 2 node */
 	json_t *obj;
 	/* last accepted version, kept across invalid edits (same uid) */
 	bool has_good;
@@ -368,6 +370,9 @@ struct sm {
 	 * kube-state's: the informer widens) while rule t/r0 exists. */
 	struct kube_sub *status_nodes;
 	struct kube_sub *scrape_services;
+	/* agent/kube.c's watch of this node's pods, which per-node pod state
+	 * reads (ks_watcher_set_identity) */
+	struct kube_sub *node_pods;
 };
 
 static unsigned rnd(struct sm *s, unsigned n)
@@ -387,9 +392,12 @@ static void mon_build_obj(struct sm *s, struct mmodel *m)
 	snprintf(ts, sizeof(ts), "2026-01-%02dT%02d:%02d:%02dZ", 1 + m->ts / 86400, (m->ts / 3600) % 24, (m->ts / 60) % 60, m->ts % 60);
 	if (!m->valid) {
 		/* One of the ways a spec is wrong. */
-		switch (rnd(s, 3)) {
+		switch (rnd(s, 4)) {
 		case 0:
 			json_object_set_new(spec, "interval", json_string("bogus"));
+			break;
+		case 3:
+			json_object_set_new(spec, "kubeState", json_pack("{s:s}", "podSharding", "sideways"));
 			break;
 		case 1:
 			json_object_set_new(spec, "collectors", json_pack("[s]", "nope"));
@@ -417,8 +425,10 @@ static void mon_build_obj(struct sm *s, struct mmodel *m)
 		if (m->zone)
 			json_object_set_new(spec, "nodeSelector",
 					    json_pack("{s:{s:s}}", "matchLabels", "zone", m->zone == 1 ? "a" : "b"));
-		if (m->allow_pods || m->resources) {
+		if (m->allow_pods || m->resources || m->sharding) {
 			json_t *ks = json_object();
+			if (m->sharding)
+				json_object_set_new(ks, "podSharding", json_string(m->sharding == 2 ? "node" : "leader"));
 			if (m->allow_pods)
 				json_object_set_new(ks, "labelsAllowlist", json_pack("{s:[s]}", "pods", "app"));
 			if (m->resources)
@@ -441,6 +451,7 @@ static void mon_randomize(struct sm *s, struct mmodel *m)
 	m->zone = rnd(s, 2) ? 0 : 1 + (int)rnd(s, 2);
 	m->allow_pods = rnd(s, 2);
 	m->resources = (int)rnd(s, 3);
+	m->sharding = (int)rnd(s, 3);
 }
 
 static void mmodel_free_good(struct mmodel *m)
@@ -628,12 +639,24 @@ static void check_step(struct sm *s, int step)
 	int ks_res = w ? w->resources : 0;
 	bool ks_nodes = ks_on && ks_res != 1, ks_services = ks_on && ks_res == 0;
 	size_t want_nodes = ks_nodes || s->leader, want_services = ks_services || s->rule[0].present;
+	/* podSharding=node (every selection here has pods): no cluster-wide
+	 * pod watch; the leader watches unscheduled pods and the agents' pods
+	 * (nodes: shared with the status reader; uncovered nodes: none, the
+	 * API server is dead so nothing is ever listed). */
+	int want_mode = w && w->sharding == 2 ? KS_SHARD_NODE : KS_SHARD_LEADER;
+	bool node_mode = want_mode == KS_SHARD_NODE && (want_coll & COLLECTOR_KUBE_STATE);
+	bool shard_leader = node_mode && s->leader;
+	size_t want_pods = (ks_on && !node_mode) + 2 * shard_leader + 1;
 
+	if (cfg->ks_pod_sharding != want_mode)
+		fail_msg("step %d (seed %u): podSharding %d, model %d", step, s->seed, cfg->ks_pod_sharding, want_mode);
 	if (ks_on)
 		want_inf = ks_res == 0 ? KS_KIND_COUNT : (size_t)ks_res;
+	if (shard_leader)
+		want_inf += 1;  /* - cluster-wide pods + unscheduled + agents */
 	/* The extra readers share kube-state's informers where it has one. */
-	want_inf += (s->leader && !ks_nodes) + (s->rule[0].present && !ks_services);
-	if (cc.informers != want_inf || cc.pods != (size_t)ks_on || cc.nodes != want_nodes ||
+	want_inf += (s->leader && !ks_nodes) + (s->rule[0].present && !ks_services) + 1 /* node pods */;
+	if (cc.informers != want_inf || cc.pods != want_pods || cc.nodes != want_nodes ||
 	    cc.services != want_services)
 		fail_msg("step %d (seed %u): %zu informers (pods %zu, nodes %zu, services %zu), model %zu (%d %zu %zu)",
 			 step, s->seed, cc.informers, cc.pods, cc.nodes, cc.services, want_inf, ks_on, want_nodes,
@@ -698,6 +721,17 @@ static void sm_step(struct sm *s, int step)
 	check_step(s, step);
 }
 
+static void watch_node_pods(void *arg)
+{
+	struct sm *s = arg;
+	struct kube_informer_key key = { .res = { "", "v1", "pods", true }, .field_selector = "spec.nodeName=n1" };
+	struct kube_reflector_cbs cbs = { 0 };
+
+	s->node_pods = kube_informer_subscribe(s->reg, &key, &cbs, NULL);
+	assert_int_equal(ks_watcher_set_identity(s->ksw, s->node_pods, "n1", "k8smon-n1", "monitoring",
+						 "app.kubernetes.io/name=k8smon"), 0);
+}
+
 static void sm_init(struct sm *s, unsigned seed)
 {
 	struct kube_conn conn = { 0 };
@@ -718,6 +752,8 @@ static void sm_init(struct sm *s, unsigned seed)
 	s->ksw = ks_watcher_new(s->reg, s->loop, s->ks, NULL, NULL);
 	assert_non_null(s->ksw);
 	assert_int_equal(kube_loop_start(s->loop), 0);
+	kube_loop_call(s->loop, watch_node_pods, s);
+	assert_non_null(s->node_pods);
 }
 
 static void cancel_extra(void *arg)
@@ -726,6 +762,7 @@ static void cancel_extra(void *arg)
 
 	kube_sub_cancel(s->status_nodes);
 	kube_sub_cancel(s->scrape_services);
+	kube_sub_cancel(s->node_pods);
 }
 
 static void sm_fini(struct sm *s)

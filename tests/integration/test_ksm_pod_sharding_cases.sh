@@ -1,0 +1,150 @@
+#!/bin/sh
+# kubeState.podSharding=node, case by case (docs/kube-state-sharding.md), against
+# the fake API server loaded with examples/cluster: two agents in node mode (A
+# leads, on demo-node-1; B on demo-node-2) next to a reference agent in leader
+# mode with its own Lease. After each event, the union of A's and B's
+# /metrics/kube-state equals the reference's series for series, with no series
+# from both, and each one emits the share the rule gives it:
+#   - demo-node-3 has no agent pod: the leader emits its pods (logged once);
+#   - a pod with no node comes from the leader, and once scheduled from its node's agent;
+#   - B's pod not Ready: the leader takes demo-node-2 over, and gives it back;
+#   - two Ready agent pods on one node: the smaller name emits (logged once by both);
+#   - a live switch to leader mode and back through a K8sMonitor.
+# The >= 20 agent churn test is tests/integration/test_ksm_sharding.sh.
+set -u
+. tests/lib/common.sh
+. tests/lib/fakeapi.sh
+BIN=${K8SMON_BIN:-./bin/k8smon}
+TMP=$(mktemp -d)
+PIDS=""
+trap 'kill $PIDS 2>/dev/null; kill $FAKEAPI_PID 2>/dev/null; rm -rf "$TMP"' EXIT
+[ -x "$BIN" ] || make -s bin/k8smon >/dev/null 2>&1 || { fail "make bin/k8smon"; finish; }
+fakeapi_start "$TMP" --load crds --load examples/cluster || { fail "fake API server"; finish; }
+
+# agentpod NAME NODE READY: an agent pod as the chart labels it, in default.
+agentpod() {
+	printf '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"%s","namespace":"default","labels":{"app.kubernetes.io/name":"k8smon"}},"spec":{"nodeName":"%s","containers":[{"name":"k8smon","image":"k8smon:dev"}]},"status":{"phase":"Running","conditions":[{"type":"Ready","status":"%s"}]}}' "$1" "$2" "$3"
+}
+# plainpod NAME [NODE]
+plainpod() {
+	printf '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"%s","namespace":"default"},"spec":{"nodeName":"%s","containers":[{"name":"c","image":"busybox:1.36"}]},"status":{"phase":"Pending"}}' "$1" "${2:-}"
+}
+fake_ctl POST /objects "$(agentpod k8smon-a demo-node-1 True)" >/dev/null
+fake_ctl POST /objects "$(agentpod k8smon-b demo-node-2 True)" >/dev/null
+fake_ctl POST /objects "$(plainpod pending)" >/dev/null
+
+# start NAME NODE POD ARGS...: an agent with only the kube-state collector.
+start() {
+	name=$1 node=$2 pod=$3; shift 3
+	port=$(free_port)
+	"$BIN" -promscrape.kubernetes -kubeconfig="$KUBECONFIG" -nodeName="$node" -podName="$pod" \
+		-httpListenAddr=127.0.0.1:$port -leaderElection.namespace=default \
+		-promscrape.kubernetes.collectors=kube-state "$@" >"$TMP/$name.log" 2>&1 &
+	PIDS="$PIDS $!"
+	eval "P_$name=$port"
+	wait_http "http://127.0.0.1:$port/healthz" || { fail "agent $name did not start"; cat "$TMP/$name.log"; finish; }
+}
+start A demo-node-1 k8smon-a -kubeState.podSharding=node
+check "A holds the Lease" until_ms 20000 "curl -s 127.0.0.1:$P_A/metrics/self | grep -q '^k8smon_leader{lease=\"default/k8smon\"} 1'"
+start B demo-node-2 k8smon-b -kubeState.podSharding=node
+# The reference: always leader (no Lease), its own kube-state settings from the flags.
+start R demo-node-1 ref -leaderElection=false
+
+# compare: fetch all three, then union(A, B) == R and no sample line from both.
+compare() {
+	for n in A B R; do
+		eval "p=\$P_$n"
+		curl -sf "127.0.0.1:$p/metrics/kube-state" | grep -v '^#' | grep -v '^kube_state_metrics_' | sort >"$TMP/ks.$n" || return 1
+	done
+	sort "$TMP/ks.A" "$TMP/ks.B" >"$TMP/union"
+	[ -s "$TMP/ks.R" ] && cmp -s "$TMP/union" "$TMP/ks.R" && [ -z "$(sort "$TMP/ks.A" "$TMP/ks.B" | uniq -d)" ]
+}
+# pods N: kube_pod_info lines of agent N's last fetch
+pods() { grep -c '^kube_pod_info{' "$TMP/ks.$1"; }
+has_pod() { grep -q "^kube_pod_info{namespace=\"default\",pod=\"$2\"" "$TMP/ks.$1"; }
+# poll SECS CMD: until CMD (evaluated here, so it may call compare) holds;
+# a generous bound, the watches are polled, not waited for.
+poll() {
+	secs=$1; shift
+	i=0
+	until eval "$*"; do
+		i=$((i + 1))
+		[ $i -gt $((secs * 10)) ] && return 1
+		sleep 0.1
+	done
+}
+settle() { poll 60 compare; }
+
+check "union of A and B equals the leader-mode reference" settle
+check "A (leader) emits demo-node-1's pods (5 + its agent pod), demo-node-3's and the unscheduled one" test "$(pods A)" -eq 8
+check "B emits demo-node-2's pods (7 + its agent pod)" test "$(pods B)" -eq 8
+check "the pod with no node comes from the leader" has_pod A pending
+check "demo-node-3 without an agent: logged once by the leader" \
+	test "$(grep -c 'node demo-node-3 has no Ready agent pod' "$TMP/A.log")" -eq 1
+curl -s "127.0.0.1:$P_B/metrics/self" >"$TMP/selfB"
+check "B: k8smon_kube_state_pod_shard{mode=node,role=node} 1" grep -q '^k8smon_kube_state_pod_shard{mode="node",role="node"} 1' "$TMP/selfB"
+check "B: k8smon_kube_state_pods_emitted 8" grep -q '^k8smon_kube_state_pods_emitted 8$' "$TMP/selfB"
+check "B writes no other kind and no kube_state_metrics_* series" \
+	sh -c "! curl -s 127.0.0.1:$P_B/metrics/kube-state | grep -v '^#' | grep -qv '^kube_pod_'"
+curl -s "127.0.0.1:$P_A/metrics/self" >"$TMP/selfA"
+check "A: one uncovered node watched" grep -q '^k8smon_kube_state_uncovered_nodes{watched="true"} 1' "$TMP/selfA"
+
+# The unscheduled pod is bound to demo-node-2: it moves from A to B.
+fake_ctl POST /objects "$(plainpod pending demo-node-2)" >/dev/null
+check "after scheduling: union equals the reference" settle
+check "after scheduling: B emits it, A not" sh -c "grep -q 'pod=\"pending\"' $TMP/ks.B && ! grep -q 'pod=\"pending\"' $TMP/ks.A"
+
+# B's pod not Ready: demo-node-2 is uncovered, the leader emits it; back again.
+fake_ctl POST /objects "$(agentpod k8smon-b demo-node-2 False)" >/dev/null
+check "B not Ready: the leader emits demo-node-2's pods, B none" \
+	poll 60 "compare && test \$(grep -c '^kube_pod_info' $TMP/ks.B) -eq 0"
+fake_ctl POST /objects "$(agentpod k8smon-b demo-node-2 True)" >/dev/null
+check "B Ready again: B emits demo-node-2's pods, the leader drops them" \
+	poll 60 "compare && test \$(grep -c '^kube_pod_info' $TMP/ks.B) -gt 0"
+check "the hand-back is logged by the leader" grep -q 'node demo-node-2 is covered by an agent' "$TMP/A.log"
+
+# Two Ready agent pods on demo-node-2: k8smon-0 (no process behind it) is the
+# smaller name, so B stops and nobody emits demo-node-2's pods: that is the rule.
+fake_ctl POST /objects "$(agentpod k8smon-0 demo-node-2 True)" >/dev/null
+check "two agents on one node: the smaller name is the emitter, B stops" \
+	poll 60 "compare; test \$(grep -c '^kube_pod_info' $TMP/ks.B) -eq 0"
+check "two agents on one node: logged once by B" \
+	until_ms 10000 "test \$(grep -c 'node demo-node-2 has 2 Ready agent pods (k8smon-0, k8smon-b): k8smon-0 emits' $TMP/B.log) -eq 1"
+check "two agents on one node: B says who emits instead" grep -q 'pod k8smon-b: agent k8smon-0 emits' "$TMP/B.log"
+fake_ctl DELETE "/objects?resource=pods&namespace=default&name=k8smon-0" >/dev/null
+check "the second agent gone: union equals the reference again" settle
+
+# Live switch through a K8sMonitor (the reference picks it up too: it is
+# always leader, so in leader mode it stays complete).
+kubectl apply -f - >/dev/null <<Y
+apiVersion: k8smon.io/v1alpha1
+kind: K8sMonitor
+metadata: {name: shard}
+spec: {collectors: [kube-state], kubeState: {podSharding: leader}}
+Y
+check "live switch to leader: A emits every pod, B none" \
+	poll 60 "compare && test \$(grep -c '^kube_pod_info' $TMP/ks.B) -eq 0 && test \$(grep -c '^kube_pod_info' $TMP/ks.A) -eq \$(grep -c '^kube_pod_info' $TMP/ks.R)"
+# The CRD's enum refuses a bad value at the API server; one that gets past
+# it (an older CRD; the fake's bulk upsert skips validation) is refused by
+# the agent, which keeps the running mode.
+check "the CRD refuses podSharding: nodes" sh -c "! kubectl apply -f - >/dev/null 2>&1 <<Y
+apiVersion: k8smon.io/v1alpha1
+kind: K8sMonitor
+metadata: {name: shard}
+spec: {collectors: [kube-state], kubeState: {podSharding: nodes}}
+Y"
+fake_ctl POST /objects '{"apiVersion":"k8smon.io/v1alpha1","kind":"K8sMonitor","metadata":{"name":"shard","generation":5},"spec":{"collectors":["kube-state"],"kubeState":{"podSharding":"nodes"}}}' >"$TMP/post.out"
+check "a bad podSharding is refused (leader mode stays)" \
+	until_ms 30000 "grep -q 'spec.kubeState.podSharding: must be' $TMP/A.log"
+check "after the refusal: A still emits every pod" poll 10 "compare && test \$(grep -c '^kube_pod_info' $TMP/ks.B) -eq 0"
+kubectl apply -f - >/dev/null 2>&1 <<Y
+apiVersion: k8smon.io/v1alpha1
+kind: K8sMonitor
+metadata: {name: shard}
+spec: {collectors: [kube-state], kubeState: {podSharding: node}}
+Y
+check "live switch back to node: B emits its node's pods again" \
+	until_ms 30000 "curl -s 127.0.0.1:$P_B/metrics/kube-state | grep -q '^kube_pod_info{namespace=\"default\",pod=\"pending\"'"
+check "live switch back to node: A no longer emits demo-node-2's pods" \
+	until_ms 30000 "! curl -s 127.0.0.1:$P_A/metrics/kube-state | grep -q '^kube_pod_info{namespace=\"default\",pod=\"pending\"'"
+finish
