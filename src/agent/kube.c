@@ -87,6 +87,7 @@ struct agent_kube {
 	pthread_mutex_t pub_lock;
 	struct cycle *pub;
 	bool rebuild_posted;            /* loop thread */
+	bool no_node_logged;            /* loop thread: this node's Node is missing, said */
 	atomic_bool leader;             /* set by the elector's callbacks */
 	atomic_bool stopping;
 	_Atomic uint64_t cycles;        /* cycles built */
@@ -280,6 +281,12 @@ static void rebuild(void *arg)
 	rules = snapshot_if_synced(k->scrape_rules);
 	if (kube_sub_store(k->self_node))
 		node = kube_store_get(kube_sub_store(k->self_node), k->flags->node_name);
+	/* Said once per absence: an agent whose -nodeName names no Node. */
+	if (!node && kube_sub_synced(k->self_node) && !k->no_node_logged)
+		log_warn("kube", "no Node named %s (-nodeName, else $NODE_NAME): K8sMonitor nodeSelectors "
+			 "see no labels, and with kubeState.podSharding=node this agent's pods are only those "
+			 "bound to that name", k->flags->node_name);
+	k->no_node_logged = !node && kube_sub_synced(k->self_node);
 	in = (struct cycle_inputs){ .flags = k->flags, .monitors = monitors, .node = node,
 				    .rules = rules, .leader = atomic_load(&k->leader) };
 	rc = cycle_build(old, &in, &c, err, sizeof(err));

@@ -9,7 +9,10 @@
 #   - a pod with no node comes from the leader, and once scheduled from its node's agent;
 #   - B's pod not Ready: the leader takes demo-node-2 over, and gives it back;
 #   - two Ready agent pods on one node: the smaller name emits (logged once by both);
-#   - a live switch to leader mode and back through a K8sMonitor.
+#   - a live switch to leader mode and back through a K8sMonitor, a bad value refused;
+#   - an agent whose -nodeName has no Node object;
+#   - remote write: A and B push their shares to a real victoria-metrics, whose
+#     union has every pod.
 # The >= 20 agent churn test is tests/integration/test_ksm_sharding.sh.
 set -u
 . tests/lib/common.sh
@@ -17,7 +20,7 @@ set -u
 BIN=${K8SMON_BIN:-./bin/k8smon}
 TMP=$(mktemp -d)
 PIDS=""
-trap 'kill $PIDS 2>/dev/null; kill $FAKEAPI_PID 2>/dev/null; rm -rf "$TMP"' EXIT
+trap 'kill $PIDS 2>/dev/null; kill $FAKEAPI_PID 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"' EXIT
 [ -x "$BIN" ] || make -s bin/k8smon >/dev/null 2>&1 || { fail "make bin/k8smon"; finish; }
 fakeapi_start "$TMP" --load crds --load examples/cluster || { fail "fake API server"; finish; }
 
@@ -28,6 +31,20 @@ agentpod() {
 # plainpod NAME [NODE]
 plainpod() {
 	printf '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"%s","namespace":"default"},"spec":{"nodeName":"%s","containers":[{"name":"c","image":"busybox:1.36"}]},"status":{"phase":"Pending"}}' "$1" "${2:-}"
+}
+# Remote write: A and B push what they serve to a real victoria-metrics.
+. tests/lib/realapi.sh
+real_peers victoria-metrics
+VMP=$(free_port)
+"$VICTORIA_METRICS_BIN/victoria-metrics" -httpListenAddr=127.0.0.1:$VMP -storageDataPath="$TMP/vm" \
+	-search.latencyOffset=0 -search.disableCache -loggerLevel=ERROR >"$TMP/vm.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_http "http://127.0.0.1:$VMP/health" 30 || { fail "victoria-metrics starts"; finish; }
+RW="-remoteWrite.url=http://127.0.0.1:$VMP/api/v1/write -promscrape.kubernetes.interval=1s"
+# vmcount QUERY: the value of count(QUERY) in victoria-metrics, "" when none
+vmcount() {
+	curl -sf "http://127.0.0.1:$VMP/api/v1/query" --data-urlencode "query=count($1)" |
+		/usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "")'
 }
 fake_ctl POST /objects "$(agentpod k8smon-a demo-node-1 True)" >/dev/null
 fake_ctl POST /objects "$(agentpod k8smon-b demo-node-2 True)" >/dev/null
@@ -44,9 +61,9 @@ start() {
 	eval "P_$name=$port"
 	wait_http "http://127.0.0.1:$port/healthz" || { fail "agent $name did not start"; cat "$TMP/$name.log"; finish; }
 }
-start A demo-node-1 k8smon-a -kubeState.podSharding=node
+start A demo-node-1 k8smon-a -kubeState.podSharding=node $RW
 check "A holds the Lease" until_ms 20000 "curl -s 127.0.0.1:$P_A/metrics/self | grep -q '^k8smon_leader{lease=\"default/k8smon\"} 1'"
-start B demo-node-2 k8smon-b -kubeState.podSharding=node
+start B demo-node-2 k8smon-b -kubeState.podSharding=node $RW
 # The reference: always leader (no Lease), its own kube-state settings from the flags.
 start R demo-node-1 ref -leaderElection=false
 
@@ -88,6 +105,13 @@ check "B writes no other kind and no kube_state_metrics_* series" \
 	sh -c "! curl -s 127.0.0.1:$P_B/metrics/kube-state | grep -v '^#' | grep -qv '^kube_pod_'"
 curl -s "127.0.0.1:$P_A/metrics/self" >"$TMP/selfA"
 check "A: one uncovered node watched" grep -q '^k8smon_kube_state_uncovered_nodes{watched="true"} 1' "$TMP/selfA"
+# Each agent pushes its own share: the union in victoria-metrics is every pod;
+# demo-node-2's pods can only have come from B.
+NPODS=$(grep -c '^kube_pod_info{' "$TMP/ks.R")
+check "remote write: victoria-metrics has kube_pod_info of every pod ($NPODS)" \
+	poll 60 "test \"\$(vmcount 'kube_pod_info{job=\"kube-state-metrics\"}')\" = $NPODS"
+check "remote write: B pushed demo-node-2's pods (8)" \
+	poll 30 "test \"\$(vmcount 'kube_pod_info{node=\"demo-node-2\"}')\" = 8"
 
 # The unscheduled pod is bound to demo-node-2: it moves from A to B.
 fake_ctl POST /objects "$(plainpod pending demo-node-2)" >/dev/null
@@ -147,4 +171,12 @@ check "live switch back to node: B emits its node's pods again" \
 	until_ms 30000 "curl -s 127.0.0.1:$P_B/metrics/kube-state | grep -q '^kube_pod_info{namespace=\"default\",pod=\"pending\"'"
 check "live switch back to node: A no longer emits demo-node-2's pods" \
 	until_ms 30000 "! curl -s 127.0.0.1:$P_A/metrics/kube-state | grep -q '^kube_pod_info{namespace=\"default\",pod=\"pending\"'"
+
+# An agent whose -nodeName names no Node: said once, and it emits nothing.
+start G ghost-node k8smon-ghost -kubeState.podSharding=node
+check "an agent on a node with no Node object: logged once" \
+	until_ms 30000 "test \$(grep -c 'no Node named ghost-node' $TMP/G.log) -eq 1"
+check "... and it is not among its node's pods: logged once" \
+	until_ms 30000 "test \$(grep -c 'pod default/k8smon-ghost is not among node ghost-node' $TMP/G.log) -eq 1"
+check "... and it emits no series" sh -c "! curl -s 127.0.0.1:$P_G/metrics/kube-state | grep -q '^kube_'"
 finish

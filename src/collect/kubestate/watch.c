@@ -147,8 +147,6 @@ static void upsert_src(struct ks_watcher *w, enum ks_kind kind, json_t *obj, uns
 {
 	struct ks_label_drops before, after;
 	const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
-	struct ks_kind_sub one = { .w = w, .kind = kind };
-	struct ks_kind_sub *ks = &one;
 	int rc;
 
 	ks_store_label_drops(w->ks, &before);
@@ -157,12 +155,12 @@ static void upsert_src(struct ks_watcher *w, enum ks_kind kind, json_t *obj, uns
 	if (rc)
 		log_limited(&w->render_log, 30000, LOG_WARN, "kube-state",
 			    "cannot render %s %s (previous rendering kept): %s",
-			    ks_kind_resource(ks->kind), name ? name : "?", km_strerror(rc));
+			    ks_kind_resource(kind), name ? name : "?", km_strerror(rc));
 	if (after.value_length != before.value_length || after.label_count != before.label_count)
 		log_limited(&w->labels_log, 30000, LOG_WARN, "kube-state",
 			    "%s %s: %llu allow-listed labels/annotations over %d bytes and %llu past %d "
 			    "per series left out of kube_*_labels/_annotations",
-			    ks_kind_resource(ks->kind), name ? name : "?",
+			    ks_kind_resource(kind), name ? name : "?",
 			    (unsigned long long)(after.value_length - before.value_length),
 			    KS_LABEL_VALUE_MAX,
 			    (unsigned long long)(after.label_count - before.label_count), KS_LABELS_MAX);
@@ -170,7 +168,7 @@ static void upsert_src(struct ks_watcher *w, enum ks_kind kind, json_t *obj, uns
 		log_limited(&w->values_log, 30000, LOG_WARN, "kube-state",
 			    "%s %s: %llu resource quantities that do not parse; their series are left out "
 			    "(k8smon_kube_state_values_skipped_total)",
-			    ks_kind_resource(ks->kind), name ? name : "?",
+			    ks_kind_resource(kind), name ? name : "?",
 			    (unsigned long long)(after.bad_quantity - before.bad_quantity));
 }
 
@@ -683,8 +681,8 @@ static void agents_cb(json_t *obj, void *arg)
 static void agents_cb_update(json_t *old_obj, json_t *new_obj, void *arg)
 {
 	(void)old_obj;
-	cov_kick(arg);
 	(void)new_obj;
+	cov_kick(arg);
 }
 
 static void agents_cb_synced(void *arg)
