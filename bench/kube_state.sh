@@ -13,6 +13,22 @@
 # k8smon's from /metrics/kube-state).
 # BENCHMARKS.md's "## kube-state collector" section is written from it by hand.
 #   NODES=5000 PODS=100000 SCRAPES=3 [K8SMON=bin/k8smon] [ONLY=k8smon|ksm] bench/kube_state.sh
+#
+# SHARD=1: -kubeState.podSharding (issue 21, BENCHMARKS.md "## kube-state
+# sharding"). The cluster gets a Ready k8smon agent pod on every node (namespace
+# k8smon, label app.kubernetes.io/name=k8smon), PENDING pods with no node, and
+# node-00000, node-00001, ... hold exactly SIZES pods; the server answers the
+# Lease as held by another instance. Measured one after the other: the leader
+# (no election, the agent of node-00000) in podSharding=leader and =node; then
+# per size a node agent (elects, stays a follower) in node mode, the same agent
+# in leader mode (today's agent, no pod state) and kube-state-metrics in its
+# DaemonSet mode (--node=<node> --resources=pods), AGENT_SCRAPES scrapes each.
+# With KSM, its counterpart of the node-mode leader too: one instance with every
+# kind but pods, one with --resources=pods --track-unscheduled-pods.
+# UNCOVERED=K: the agent pods of the last K nodes are not Ready (the leader
+# emits those nodes' pods); ONLY=leader|agents runs one half.
+#   SHARD=1 NODES=5000 PODS=100000 SIZES=20,110,250 PENDING=100 AGENT_SCRAPES=100 \
+#     [UNCOVERED=0] [ONLY=leader|agents] bench/kube_state.sh
 set -eu
 cd "$(dirname "$0")/.."
 NODES=${NODES:-5000}
@@ -28,10 +44,22 @@ if [ -z "$KSM" ] && [ "${ONLY:-}" != k8smon ]; then
 	. "$DIR/peers.env"
 	KSM=$KUBE_STATE_METRICS_BIN/kube-state-metrics
 fi
-CL="$DIR/cluster-$NODES-$PODS.jsonl"
-[ -s "$CL" ] || python3 bench/kube_state_gen.py "$CL" --nodes "$NODES" --pods "$PODS"
+SIZES=${SIZES:-20,110,250}
+PENDING=${PENDING:-100}
+if [ "${SHARD:-0}" = 1 ]; then
+	UNCOVERED=${UNCOVERED:-0}
+	CL="$DIR/cluster-$NODES-$PODS-shard-$SIZES-$PENDING-$UNCOVERED.jsonl"
+	[ -s "$CL" ] || python3 bench/kube_state_gen.py "$CL" --nodes "$NODES" --pods "$PODS" \
+		--agents k8smon --node-pods "$SIZES" --pending "$PENDING" --agents-not-ready "$UNCOVERED"
+	LEASE="--lease-holder bench-leader"
+else
+	CL="$DIR/cluster-$NODES-$PODS.jsonl"
+	[ -s "$CL" ] || python3 bench/kube_state_gen.py "$CL" --nodes "$NODES" --pods "$PODS"
+	LEASE=
+fi
 AP=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-python3 bench/kube_state_api.py "$CL" "$AP" >"$DIR/api.out" 2>"$DIR/api.err" &
+# shellcheck disable=SC2086 # LEASE is two words or none
+python3 bench/kube_state_api.py "$CL" "$AP" $LEASE >"$DIR/api.out" 2>"$DIR/api.err" &
 APID=$!
 trap 'kill $APID 2>/dev/null || true' EXIT
 i=0
@@ -47,4 +75,9 @@ users: [{name: bench, user: {token: bench}}]
 contexts: [{name: bench, context: {cluster: bench, user: bench}}]
 current-context: bench
 KC
-python3 bench/kube_state_cmp.py "$CL" "$DIR/kubeconfig" "$BIN" "${KSM:-none}" "$PODS" "$SCRAPES" "$DIR" "${ONLY:-}"
+if [ "${SHARD:-0}" = 1 ]; then
+	python3 bench/kube_state_cmp.py shard "$CL" "$DIR/kubeconfig" "$BIN" "${KSM:-none}" \
+		"$SCRAPES" "${AGENT_SCRAPES:-100}" "$DIR" "$SIZES" "${ONLY:-}"
+else
+	python3 bench/kube_state_cmp.py "$CL" "$DIR/kubeconfig" "$BIN" "${KSM:-none}" "$PODS" "$SCRAPES" "$DIR" "${ONLY:-}"
+fi

@@ -3,6 +3,7 @@
 
   kube_state_gen.py OUT.json [--nodes 5000] [--pods 100000] [--namespaces 200]
                              [--pods-per-deployment 10] [--rs-per-deployment 2]
+                             [--agents NAMESPACE] [--node-pods 20,110,250] [--pending 0]
 
 OUT is JSON lines, one object per line, "<group>/<version>/<resource>\t<object>":
 what the static list server (kube_state_api.py) serves without parsing (so
@@ -10,9 +11,20 @@ it starts in seconds with 100,000 pods). Objects look like what a real API serve
 workload (Deployment -> ReplicaSet -> Pod with two containers, requests and
 limits, four pod conditions, ownerReferences, labels, podIPs); managedFields
 are left out (k8smon never reads them; they only inflate the JSON).
+Pods go round-robin over the nodes, except:
+  --agents NS        a k8smon DaemonSet in NS: one Ready agent pod per node,
+                     "k8smon-<node>", label app.kubernetes.io/name=k8smon (the
+                     chart's), in addition to --pods (for -kubeState.podSharding)
+  --node-pods A,B,.. node-00000 holds exactly A pods (its agent pod included),
+                     node-00001 B, ...: the per-agent cost at those sizes; the
+                     other pods go round-robin over the remaining nodes
+  --pending K        the last K pods have no node (Pending, Unschedulable)
+  --agents-not-ready K  the agent pods of the last K nodes are not Ready (crash
+                     looping): those nodes are uncovered
 Deterministic: the same arguments give the same file.
 """
 import argparse
+import collections
 import json
 import random
 import zlib
@@ -25,7 +37,7 @@ def h(*parts):
     return zlib.crc32("/".join(str(p) for p in parts).encode())
 
 
-def node(i):
+def node(i, max_pods=110):
     name = "node-%05d" % i
     return {
         "apiVersion": "v1", "kind": "Node",
@@ -40,9 +52,9 @@ def node(i):
                  "podCIDRs": ["10.%d.%d.0/24" % (i // 256, i % 256)],
                  "providerID": "aws:///zone-%d/i-%012x" % (i % 3, i)},
         "status": {
-            "capacity": {"cpu": "8", "memory": "32475008Ki", "pods": "110",
+            "capacity": {"cpu": "8", "memory": "32475008Ki", "pods": str(max_pods),
                          "ephemeral-storage": "104845292Ki", "hugepages-2Mi": "0"},
-            "allocatable": {"cpu": "7910m", "memory": "31734784Ki", "pods": "110",
+            "allocatable": {"cpu": "7910m", "memory": "31734784Ki", "pods": str(max_pods),
                             "ephemeral-storage": "96625420948", "hugepages-2Mi": "0"},
             "conditions": [
                 {"type": t, "status": "False", "reason": "Kubelet" + r,
@@ -153,6 +165,102 @@ def pod(ns, dep, rs, j, node_name, ip):
     }
 
 
+def pending(p):
+    """p (from pod()) as the scheduler leaves a pod it cannot place."""
+    p["spec"].pop("nodeName")
+    st = p["status"]
+    for k in ("hostIP", "podIP", "podIPs", "startTime", "containerStatuses"):
+        st.pop(k)
+    st["phase"] = "Pending"
+    st["conditions"] = [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                         "message": "0/5000 nodes are available: 5000 Insufficient cpu.",
+                         "lastTransitionTime": TS}]
+    return p
+
+
+def daemonset(ns, nodes):
+    labels = {"app.kubernetes.io/name": "k8smon", "app.kubernetes.io/instance": "k8smon"}
+    return {
+        "apiVersion": "apps/v1", "kind": "DaemonSet",
+        "metadata": {"name": "k8smon", "namespace": ns, "uid": "ds-k8smon", "resourceVersion": "1",
+                     "generation": 1, "creationTimestamp": TS, "labels": labels},
+        "spec": {"selector": {"matchLabels": labels},
+                 "updateStrategy": {"type": "RollingUpdate",
+                                    "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}},
+        "status": {"currentNumberScheduled": nodes, "desiredNumberScheduled": nodes,
+                   "numberAvailable": nodes, "numberMisscheduled": 0, "numberReady": nodes,
+                   "observedGeneration": 1, "updatedNumberScheduled": nodes},
+    }
+
+
+def agent_pod(ns, i, node_name, ready=True):
+    """The k8smon agent pod on node_name, Ready (or crash looping), as the
+    chart's DaemonSet makes it."""
+    name = "k8smon-" + node_name
+    img = "ghcr.io/k8smon/k8smon:0.1.0"
+    p = {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns, "uid": "agent-uid-%08d" % i,
+                     "resourceVersion": "1", "creationTimestamp": TS,
+                     "labels": {"app.kubernetes.io/name": "k8smon",
+                                "app.kubernetes.io/instance": "k8smon",
+                                "controller-revision-hash": "6b7d9c8f5d",
+                                "pod-template-generation": "1"},
+                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet",
+                                          "name": "k8smon", "uid": "ds-k8smon",
+                                          "controller": True, "blockOwnerDeletion": True}]},
+        "spec": {"containers": [{"name": "k8smon", "image": img,
+                                 "ports": [{"containerPort": 8429, "protocol": "TCP"}],
+                                 "resources": {"requests": {"cpu": "50m", "memory": "64Mi"},
+                                               "limits": {"memory": "256Mi"}},
+                                 "imagePullPolicy": "IfNotPresent"}],
+                 "nodeName": node_name, "restartPolicy": "Always",
+                 "serviceAccountName": "k8smon", "schedulerName": "default-scheduler",
+                 "hostNetwork": True, "dnsPolicy": "ClusterFirstWithHostNet", "priority": 0,
+                 "tolerations": [{"operator": "Exists"}]},
+        "status": {"phase": "Running", "qosClass": "Burstable", "hostIP": node_ip(node_name),
+                   "podIP": node_ip(node_name), "podIPs": [{"ip": node_ip(node_name)}],
+                   "startTime": TS,
+                   "conditions": [{"type": t, "status": "True", "lastTransitionTime": TS}
+                                  for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")],
+                   "containerStatuses": [{"name": "k8smon", "image": img,
+                                          "imageID": img + "@sha256:" + "cd" * 32,
+                                          "containerID": "containerd://%064x" % (i + 1),
+                                          "ready": True, "started": True, "restartCount": 0,
+                                          "state": {"running": {"startedAt": TS}},
+                                          "lastState": {}}]},
+    }
+    if not ready:
+        st = p["status"]
+        for c in st["conditions"]:
+            if c["type"] in ("Ready", "ContainersReady"):
+                c.update(status="False", reason="ContainersNotReady")
+        cs = st["containerStatuses"][0]
+        cs.update(ready=False, started=False, restartCount=7,
+                  state={"waiting": {"reason": "CrashLoopBackOff"}})
+    return p
+
+
+def placement(a):
+    """The node name of each of the a.pods workload pods ("" = pending)."""
+    fixed = [int(x) for x in a.node_pods.split(",") if x] if a.node_pods else []
+    agent = 1 if a.agents else 0
+    if len(fixed) >= a.nodes or any(n < agent for n in fixed):
+        raise SystemExit("--node-pods: one count per node, fewer than --nodes, each >= its agent pod")
+    out = []
+    for i, n in enumerate(fixed):
+        out += ["node-%05d" % i] * (n - agent)
+    rest = a.nodes - len(fixed)
+    scheduled = a.pods - a.pending
+    k = 0
+    while len(out) < scheduled:
+        out.append("node-%05d" % (len(fixed) + k % rest) if fixed else "node-%05d" % (k % a.nodes))
+        k += 1
+    if len(out) > scheduled:
+        raise SystemExit("--node-pods: more pods on the fixed nodes than --pods - --pending")
+    return out + [""] * a.pending
+
+
 def node_ip(node_name):
     i = int(node_name.split("-")[1])
     return "192.168.%d.%d" % (i // 250, i % 250 + 1)
@@ -166,9 +274,17 @@ def main():
     ap.add_argument("--namespaces", type=int, default=200)
     ap.add_argument("--pods-per-deployment", type=int, default=10)
     ap.add_argument("--rs-per-deployment", type=int, default=2)
+    ap.add_argument("--agents", default="")
+    ap.add_argument("--node-pods", default="")
+    ap.add_argument("--pending", type=int, default=0)
+    ap.add_argument("--agents-not-ready", type=int, default=0)
     a = ap.parse_args()
     random.seed(1)
-    out = {"v1/nodes": [node(i) for i in range(a.nodes)],
+    where = placement(a)
+    per_node = collections.Counter(where)
+    if a.agents:
+        per_node.update("node-%05d" % i for i in range(a.nodes))
+    out = {"v1/nodes": [node(i, max(110, per_node["node-%05d" % i])) for i in range(a.nodes)],
            "v1/namespaces": [namespace(i) for i in range(a.namespaces)],
            "apps/v1/deployments": [], "apps/v1/replicasets": [], "v1/pods": []}
     ndep = max(1, a.pods // a.pods_per_deployment)
@@ -184,9 +300,18 @@ def main():
             out["apps/v1/replicasets"].append(rs)
         for j in range(n):
             k = made + j
-            out["v1/pods"].append(pod(ns, dep, rs_name, j, "node-%05d" % (k % a.nodes),
-                                      "10.%d.%d.%d" % (k // 65536 % 256, k // 256 % 256, k % 256)))
+            p = pod(ns, dep, rs_name, j, where[k] or "node-00000",
+                    "10.%d.%d.%d" % (k // 65536 % 256, k // 256 % 256, k % 256))
+            out["v1/pods"].append(p if where[k] else pending(p))
         made += n
+    if a.agents:
+        out["apps/v1/daemonsets"] = [daemonset(a.agents, a.nodes)]
+        out["v1/pods"] += [agent_pod(a.agents, i, "node-%05d" % i, i < a.nodes - a.agents_not_ready)
+                           for i in range(a.nodes)]
+        out["v1/namespaces"].append(namespace(0))
+        out["v1/namespaces"][-1]["metadata"].update(
+            name=a.agents, uid="ns-uid-" + a.agents,
+            labels={"kubernetes.io/metadata.name": a.agents})
     with open(a.out, "w") as f:
         for key, items in out.items():
             for o in items:
