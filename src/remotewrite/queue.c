@@ -226,6 +226,17 @@ void rw_queue_close(struct rw_queue *q)
 	free(q);
 }
 
+void rw_queue_set_cap(struct rw_queue *q, uint64_t max_bytes)
+{
+	pthread_mutex_lock(&q->lock);
+	q->max_bytes = !q->dir && max_bytes > RW_QUEUE_MEM_MAX ? RW_QUEUE_MEM_MAX : max_bytes;
+	while (q->n && q->st.bytes > q->max_bytes) {
+		drop_at(q, 0);
+		q->st.dropped_overflow++;
+	}
+	pthread_mutex_unlock(&q->lock);
+}
+
 /* Writes one block file (no lock needed: its name is new). */
 static int write_file(const struct rw_queue *q, uint64_t seq, const char *p, size_t n)
 {

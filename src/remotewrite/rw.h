@@ -25,7 +25,8 @@
 #define RW_BLOCK_SERIES 10000
 
 /* The agent's sections, each with the labels of its scrape job. */
-enum rw_source { RW_SRC_NODE, RW_SRC_CADVISOR, RW_SRC_KUBE_STATE, RW_SRC_APPS, RW_SRC_SELF, RW_SRC_N };
+enum rw_source { RW_SRC_NODE, RW_SRC_CADVISOR, RW_SRC_KUBE_STATE, RW_SRC_APPS, RW_SRC_COMPONENTS, RW_SRC_SELF,
+		 RW_SRC_N };
 
 /* Receives the text of a section piece by piece. */
 typedef int (*rw_sink_fn)(void *sink_ctx, const char *text, size_t n);
