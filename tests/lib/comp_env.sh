@@ -67,7 +67,7 @@ EOF
 	grep -q '"loaded"' "$cdir/objects.out" || { echo "fake API server refused the objects:"; cat "$cdir/objects.out"; return 1; }
 	port=$(free_port)
 	U=http://127.0.0.1:$port
-	./bin/k8smon -promscrape.kubernetes -promscrape.allowLoopback -kubeconfig="$KUBECONFIG" -nodeName=k8smon-node \
+	"${K8SMON_BIN:-./bin/k8smon}" -promscrape.kubernetes -promscrape.allowLoopback -kubeconfig="$KUBECONFIG" -nodeName=k8smon-node \
 		-httpListenAddr=127.0.0.1:$port -leaderElection.namespace=default -loggerLevel=DEBUG \
 		-components=kubelet,apiserver,kube-scheduler,kube-controller-manager,kube-proxy,coredns,etcd \
 		-components.tokenFile="$cdir/sa/token" -components.caFile="$cdir/fc/ca.crt" \
