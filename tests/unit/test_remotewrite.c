@@ -798,8 +798,18 @@ static void test_monitor_remote_write_check(void **state)
 		{ "[{\"url\":\"http://a\",\"headers\":{\"X-A\":\"1^^X-B:2\"}}]", "spec.remoteWrite[0].headers.X-A" },
 		{ "[{\"url\":\"http://a\",\"headers\":{\"X-A\":\"1\\r\\nEvil: 1\"}}]", "line break" },
 		{ "{\"url\":\"http://a\"}", "spec.remoteWrite: want a list" },
+		{ "[{\"url\":\"http://a\",\"maxDiskUsage\":\"2GiB\",\"sendTimeout\":\"30s\","
+		  "\"externalLabels\":{\"tenant\":\"a\"}}]", NULL },
+		{ "[{\"url\":\"http://a\",\"maxDiskUsage\":\"1KiB\"}]", "spec.remoteWrite[0].maxDiskUsage" },
+		{ "[{\"url\":\"http://a\",\"maxDiskUsage\":1000000}]", "spec.remoteWrite[0].maxDiskUsage" },
+		{ "[{\"url\":\"http://a\",\"sendTimeout\":\"soon\"}]", "spec.remoteWrite[0].sendTimeout" },
+		{ "[{\"url\":\"http://a\",\"externalLabels\":{\"9x\":\"a\"}}]", "spec.remoteWrite[0].externalLabels.9x" },
+		{ "[{\"url\":\"http://a\",\"externalLabels\":{\"x\":\"\"}}]", "spec.remoteWrite[0].externalLabels.x" },
+		{ "[{\"url\":\"http://a\",\"externalLabels\":{\"x\":1}}]", "want a string" },
 	};
 	char err[300];
+	struct rw_dest d = { 0 };
+	json_t *e;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -816,6 +826,17 @@ static void test_monitor_remote_write_check(void **state)
 		}
 		json_decref(v);
 	}
+	/* What the agent applies from an entry (agent/rwconf.c). */
+	e = json_loads("{\"url\":\"http://a\",\"maxDiskUsage\":\"2MiB\",\"sendTimeout\":\"1m30s\","
+		       "\"externalLabels\":{\"tenant\":\"a\",\"dc\":\"eu\"}}", 0, NULL);
+	assert_non_null(e);
+	assert_int_equal(config_rw_dest_opts(e, "x", &d, err, sizeof(err)), 0);
+	assert_int_equal(d.max_disk, 2 << 20);
+	assert_int_equal(d.send_timeout_ms, 90000);
+	assert_int_equal(d.labels_len, sizeof("tenant=a") + sizeof("dc=eu"));
+	assert_memory_equal(d.labels, "tenant=a\0dc=eu", d.labels_len);
+	rw_dest_fini(&d);
+	json_decref(e);
 }
 
 int main(void)
