@@ -22,8 +22,10 @@ first field is WriteRequest.timeseries; then, by path:
            elsewhere the handshake gets 400
   /vm415   like /vm but a zstd body gets 415 (a receiver that claims zstd and
            does not take it); snappy 204
-GET /stats: JSON {path: {"requests": n, "bad": n, "bytes": n, "zstd": n, "host": last Host}}; "bad" counts
-requests whose headers or body were wrong, "zstd" the zstd-encoded ones.
+GET /stats: JSON {path: {"requests": n, "bad": n, "bytes": n, "zstd": n, "host": last Host,
+"common": [...]}}; "bad" counts requests whose headers or body were wrong, "zstd" the zstd-encoded
+ones, "common" the "name=value" labels every series of the last valid body carried (decoded here
+with a protobuf reader of its own).
 """
 import base64
 import json
@@ -37,6 +39,61 @@ import snappy
 LOCK = threading.Lock()
 STATS = {}
 HUNG = set()
+
+
+def varint(b, i):
+    v = shift = 0
+    while True:
+        c = b[i]
+        i += 1
+        v |= (c & 0x7F) << shift
+        shift += 7
+        if c < 0x80:
+            return v, i
+
+
+def fields(b):
+    """(field number, bytes) of the length-delimited fields of message b; others skipped."""
+    i = 0
+    while i < len(b):
+        key, i = varint(b, i)
+        wt = key & 7
+        if wt == 2:
+            n, i = varint(b, i)
+            yield key >> 3, b[i:i + n]
+            i += n
+        elif wt == 0:
+            _, i = varint(b, i)
+        elif wt == 1:
+            i += 8
+        elif wt == 5:
+            i += 4
+        else:
+            raise ValueError("wire type %d" % wt)
+
+
+def common_labels(raw):
+    common = None
+    for f, ts in fields(raw):
+        if f != 1:
+            continue
+        labels = set()
+        for g, lab in fields(ts):
+            if g == 1:
+                kv = dict(fields(lab))
+                labels.add(kv.get(1, b"").decode() + "=" + kv.get(2, b"").decode())
+        common = labels if common is None else common & labels
+    return sorted(common or ())
+
+
+def decode(headers, body):
+    try:
+        if headers.get("Content-Encoding") == "zstd":
+            import zstandard
+            return zstandard.ZstdDecompressor().decompress(body)
+        return snappy.uncompress(body)
+    except Exception:  # noqa: BLE001
+        return b""
 
 
 def valid(headers, body):
@@ -93,6 +150,11 @@ class Handler(BaseHTTPRequestHandler):
             s["bytes"] += n
             if not ok:
                 s["bad"] += 1
+            else:
+                try:
+                    s["common"] = common_labels(decode(self.headers, body))
+                except (ValueError, IndexError, UnicodeDecodeError):
+                    s["bad"] += 1
             hang = self.path == "/hang" and self.path not in HUNG
             if hang:
                 HUNG.add(self.path)
