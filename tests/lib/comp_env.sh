@@ -8,6 +8,7 @@
 #                                     URL), FC_JSON (its server.json), AGENT_PID,
 #                                     FAKECOMP_PID (and fakeapi.sh's variables)
 #   comp_stop                         stops the three (their pids only)
+#   ($FAKECOMP_ARGS: extra fakecomp.py options, e.g. --fresh-timestamps)
 #   fc_fault JSON                     POST JSON to fakecomp's /fault
 #   fc_port COMPONENT                 the port fakecomp serves COMPONENT on
 #   comp_scrape PATH                  curl the agent's PATH
@@ -28,7 +29,7 @@ comp_start() {
 	  "rules": [{"user": "system:serviceaccount:k8smon:k8smon", "allowed": true}],
 	  "default_allowed": false}' >/dev/null || return 1
 	printf tok-agent >"$cdir/sa/token"
-	python3 tests/fakecomp/fakecomp.py --state-dir "$cdir/fc" --fixtures "${FAKECOMP_FIXTURES:-tests/fakecomp/fixtures}" --node k8smon-node --ca-from "$cdir/api" --api-url "$API_URL" \
+	python3 tests/fakecomp/fakecomp.py ${FAKECOMP_ARGS:-} --state-dir "$cdir/fc" --fixtures "${FAKECOMP_FIXTURES:-tests/fakecomp/fixtures}" --node k8smon-node --ca-from "$cdir/api" --api-url "$API_URL" \
 		--api-ca "$cdir/api/ca.crt" --api-token "$atok" >"$cdir/fakecomp.out" 2>"$cdir/fakecomp.log" &
 	FAKECOMP_PID=$!
 	wait_for 60 grep -q '^READY' "$cdir/fakecomp.out" || { echo "fakecomp did not start:"; cat "$cdir/fakecomp.log"; return 1; }
