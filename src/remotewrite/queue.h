@@ -19,7 +19,9 @@
  *
  * When a push would go over the cap, the oldest blocks are dropped first
  * (counted) -- also one being sent at that moment, whose later pop is then
- * a no-op.
+ * a no-op: that one is counted only if its send does not succeed (the next
+ * rw_queue_front comes without its pop), so that dropped_overflow is
+ * exactly the blocks that were never delivered.
  *
  * Thread-safe: one producer (the collector) and one consumer (the sender). */
 #ifndef K8SMON_REMOTEWRITE_QUEUE_H

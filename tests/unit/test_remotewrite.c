@@ -360,6 +360,38 @@ static void test_queue_cap_drops_oldest(void **state)
 	rw_queue_stats(q, &st);
 	assert_int_equal(st.dropped_overflow, 4);
 	assert_int_equal(st.blocks, 5);
+	/* The block being sent ('3', picked above) dropped for the cap: not a
+	 * loss when its send then succeeds (its pop)... */
+	blk[0] = '8';
+	assert_int_equal(rw_queue_push(q, blk, sizeof(blk)), 0);
+	rw_queue_stats(q, &st);
+	assert_int_equal(st.dropped_overflow, 4);
+	rw_queue_pop(q, seq);
+	rw_queue_stats(q, &st);
+	assert_int_equal(st.dropped_overflow, 4);
+	/* ... a loss, counted, when it is abandoned (the next pick without a pop) */
+	{
+		struct buf b;
+		uint64_t first;
+
+		buf_init(&b, 1 << 20);
+		assert_int_equal(rw_queue_front(q, &b, &first), 0);
+		assert_int_equal(b.data[0], '4');
+		blk[0] = '9';
+		assert_int_equal(rw_queue_push(q, blk, sizeof(blk)), 0);
+		rw_queue_stats(q, &st);
+		assert_int_equal(st.dropped_overflow, 4);
+		assert_int_equal(rw_queue_front(q, &b, &seq), 0);
+		assert_int_equal(b.data[0], '5');
+		rw_queue_stats(q, &st);
+		assert_int_equal(st.dropped_overflow, 5);
+		/* the abandoned one's late pop changes nothing */
+		rw_queue_pop(q, first);
+		rw_queue_stats(q, &st);
+		assert_int_equal(st.dropped_overflow, 5);
+		assert_int_equal(st.blocks, 5);
+		buf_fini(&b);
+	}
 	rw_queue_close(q);
 }
 
