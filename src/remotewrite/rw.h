@@ -53,8 +53,9 @@ struct rw;
 /* NULL with one line in err (a queue directory that cannot be created or
  * read, no memory, no thread). */
 struct rw *rw_start(const struct rw_opts *o, char *err, size_t errlen);
-/* Stops the collector, then the senders (in-flight POSTs aborted; queued
- * blocks stay on disk for the next start). */
+/* Stops the collector, then the senders (in-flight POSTs aborted, after
+ * up to 5 s for the answer to a body already sent whole; queued blocks
+ * stay on disk for the next start). */
 void rw_stop(struct rw *rw);
 /* Replaces the set of destinations live (a K8sMonitor changed, or the
  * Secrets it names). A destination's identity is its URL: one whose URL

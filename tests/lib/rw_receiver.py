@@ -18,6 +18,8 @@ first field is WriteRequest.timeseries; then, by path:
            -remoteWrite.sendTimeout must fire); later ones 204
   /basic   401 unless basic auth alice:s3cret and X-Scope-OrgID: team-a and
            X-Extra: a:b (custom headers), then 204
+  /429, /503  the first 3 requests answer 429 "slow down" / 503 "unavailable" (the
+           agent must retry them, not drop), later ones 204
   /vm...   GET ?get_vm_proto_version=1 answers "1" (VictoriaMetrics' handshake);
            elsewhere the handshake gets 400
   /vm415   like /vm but a zstd body gets 415 (a receiver that claims zstd and
@@ -155,12 +157,20 @@ class Handler(BaseHTTPRequestHandler):
                     s["common"] = common_labels(decode(self.headers, body))
                 except (ValueError, IndexError, UnicodeDecodeError):
                     s["bad"] += 1
+            busy = self.path in ("/429", "/503") and s["requests"] <= 3
             hang = self.path == "/hang" and self.path not in HUNG
             if hang:
                 HUNG.add(self.path)
         if hang:
             time.sleep(30)
             self.close_connection = True
+            return
+        if busy:
+            msg = b"slow down\n" if self.path == "/429" else b"unavailable\n"
+            self.send_response(int(self.path[1:]))
+            self.send_header("Content-Length", str(len(msg)))
+            self.end_headers()
+            self.wfile.write(msg)
             return
         if self.path == "/garbage":
             self.wfile.write(b"garbage\r\n\r\n")
