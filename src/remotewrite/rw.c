@@ -168,9 +168,34 @@ static void groups_free(struct rw *rw)
 	rw->ng = 0;
 }
 
+/* True when the groups are exactly the label sets of the destinations
+ * (dests_lock held): a reconfiguration that changed no labels (a Secret
+ * re-read, a new cap) keeps the encoders. */
+static bool groups_current(const struct rw *rw)
+{
+	bool used[RW_URLS_MAX] = { false };
+
+	for (size_t i = 0; i < rw->nd; i++) {
+		const struct rw_dest *c = &rw->d[i].cfg;
+		size_t k = 0;
+
+		while (k < rw->ng && !labels_eq(rw->g[k].labels, rw->g[k].labels_len, c->labels, c->labels_len))
+			k++;
+		if (k == rw->ng)
+			return false;
+		used[k] = true;
+	}
+	for (size_t k = 0; k < rw->ng; k++)
+		if (!used[k])
+			return false;
+	return rw->ng > 0;
+}
+
 /* One group per distinct label set of the destinations (dests_lock held). */
 static int groups_build(struct rw *rw)
 {
+	if (groups_current(rw))
+		return 0;
 	groups_free(rw);
 	for (size_t i = 0; i < rw->nd; i++) {
 		const struct rw_dest *c = &rw->d[i].cfg;

@@ -25,7 +25,8 @@
 #      retried, and then delivered; https verified with -remoteWrite.tlsCAFile.
 #   4. Kubernetes mode (fake API server with examples/cluster, this agent the
 #      kube-state emitter): kube_* series arrive with job="kube-state-metrics"
-#      and application target series (up) with their own job and the node label;
+#      and application target series (up) with their own job and the node label,
+#      in victoria-metrics and in Prometheus;
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/common.sh
@@ -298,7 +299,7 @@ stop_agent || fail "https agent stops"
 fakeapi_start "$TMP/api" --load crds --load examples/cluster || bail "fake API server"
 KNODE=demo-node-1
 "$AGENT" -promscrape.kubernetes -kubeconfig="$KUBECONFIG" -nodeName=$KNODE -leaderElection=false \
-	-httpListenAddr=127.0.0.1:0 -promscrape.kubernetes.interval=1s -remoteWrite.url=$VMURL \
+	-httpListenAddr=127.0.0.1:0 -promscrape.kubernetes.interval=1s -remoteWrite.url=$VMURL -remoteWrite.url=$PURL \
 	-remoteWrite.label=cluster=rw-kube >"$TMP/agent4.log" 2>&1 &
 AGENT4_PID=$!
 PIDS="$PIDS $AGENT4_PID"
@@ -309,6 +310,9 @@ check "kubernetes mode: kube-state series carry no agent instance label" sh -c \
 check "kubernetes mode: node_load1 with instance=$KNODE" poll 30 has vmq "node_load1{job=\"node-exporter\",instance=\"$KNODE\",cluster=\"rw-kube\"}"
 check "kubernetes mode: application targets' up series with their own job and node=$KNODE" \
 	poll 60 has vmq "up{node=\"$KNODE\",cluster=\"rw-kube\",job!~\"node-exporter|kubelet|k8smon|kube-state-metrics\"}"
+check "kubernetes mode, prometheus: kube_pod_info{$KS}" poll 60 has pq "kube_pod_info{$KS}"
+check "kubernetes mode, prometheus: application targets' up series with their own job and node=$KNODE" \
+	poll 60 has pq "up{node=\"$KNODE\",cluster=\"rw-kube\",job!~\"node-exporter|kubelet|k8smon|kube-state-metrics\"}"
 # every agent stops cleanly (senders mid-retry, a hanging POST) with no sanitizer
 # report (K8SMON_BIN=build-asan/k8smon: make asan)
 AGENT_PID=$AGENT3_PID && stop_agent && AGENT_PID=$AGENT4_PID && stop_agent

@@ -201,4 +201,10 @@ check "vmalert over victoria-metrics records the same" until_ms 120000 "python3 
 python3 "$TMP/rules_check.py" "$VM" $JOBS
 check "no block dropped" sh -c "! grep '^k8smon_remotewrite_blocks_dropped_total{' '$TMP/self.prom' | grep -q ' [1-9]'"
 check "agent log has no remote-write error" sh -c "! grep 'subsystem=remotewrite' '$TMP/k8smon.log' | grep -q 'level=error'"
+# stopped here (LeakSanitizer reports at exit: K8SMON_BIN=build-asan/k8smon, make asan)
+kill "$AGENT_PID"
+i=0; while kill -0 "$AGENT_PID" 2>/dev/null && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done
+check "the agent exits on SIGTERM" sh -c "! kill -0 $AGENT_PID 2>/dev/null"
+AGENT_PID=""
+check "no sanitizer report or crash" sh -c "! grep -E 'AddressSanitizer|LeakSanitizer|runtime error|Segmentation' '$TMP/k8smon.log'"
 finish
