@@ -538,7 +538,7 @@ static int rw_render(void *ctx, enum rw_source src, rw_sink_fn sink, void *sink_
 {
 	static const enum endpoint eps[RW_SRC_N] = {
 		[RW_SRC_NODE] = EP_NODE, [RW_SRC_CADVISOR] = EP_CADVISOR, [RW_SRC_KUBE_STATE] = EP_KUBE_STATE,
-		[RW_SRC_APPS] = EP_APPS, [RW_SRC_SELF] = EP_SELF,
+		[RW_SRC_APPS] = EP_APPS, [RW_SRC_COMPONENTS] = EP_COMPONENTS, [RW_SRC_SELF] = EP_SELF,
 	};
 	struct http_reply r = { .status = 200 };
 	struct buf chunk;
@@ -612,24 +612,27 @@ static int rw_apply_flags_locked(struct agent *a, char *err, size_t errlen)
 	const struct flags *f = a->flags;
 	struct rw_dest *d = NULL;
 	char (*hdr)[RW_HEADERS_MAX] = NULL;
+	char (*lbl)[RW_DEST_LABELS_MAX] = NULL;
 	int rc = KM_EINVAL;
 
 	if (!f->rw_urls.n)
 		return rw_apply_locked(a, NULL, 0, err, errlen);
 	d = calloc(f->rw_urls.n, sizeof(*d));
 	hdr = calloc(f->rw_urls.n, sizeof(*hdr));
-	if (!d || !hdr) {
+	lbl = calloc(f->rw_urls.n, sizeof(*lbl));
+	if (!d || !hdr || !lbl) {
 		snprintf(err, errlen, "out of memory");
 		rc = KM_ENOMEM;
 		goto out;
 	}
 	for (size_t i = 0; i < f->rw_urls.n; i++)
-		if (flags_rw_dest(f, i, &d[i], hdr[i], sizeof(hdr[i]), err, errlen))
+		if (flags_rw_dest(f, i, &d[i], hdr[i], sizeof(hdr[i]), lbl[i], sizeof(lbl[i]), err, errlen))
 			goto out;
 	rc = rw_apply_locked(a, d, f->rw_urls.n, err, errlen);
 out:
 	free(d);
 	free(hdr);
+	free(lbl);
 	return rc;
 }
 

@@ -7,6 +7,7 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "config/config.h"
 #include "kube/b64.h"
 #include "kube/client.h"
 #include "kube/loop.h"
@@ -147,7 +148,7 @@ static int build_one(struct rwconf *r, const json_t *e, struct rw_dest *d, char 
 			d->headers_len += n;
 		}
 	}
-	if (rw_dest_check(d, why, whylen))
+	if (config_rw_dest_opts(e, "spec.remoteWrite[]", d, why, whylen) || rw_dest_check(d, why, whylen))
 		goto fail;
 	return 0;
 nomem:

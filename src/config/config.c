@@ -13,6 +13,7 @@
 #include "collect/kubestate/kinds.h"
 #include "collect/kubestate/shard.h"
 #include "collect/node/node.h"
+#include "config/flags.h"
 #include "config/selector.h"
 #include "remotewrite/dest.h"
 
@@ -236,6 +237,8 @@ static int check_rw_entry(const json_t *e, const char *path, char *err, size_t e
 		snprintf(err, errlen, "%s.headers: want an object of name: value", path);
 		return KM_EINVAL;
 	}
+	if ((rc = config_rw_dest_opts(e, path, NULL, err, errlen)))
+		return rc;
 	json_object_foreach((json_t *)h, hk, hv) {
 		const char *val = json_string_value(hv);
 
@@ -249,6 +252,53 @@ static int check_rw_entry(const json_t *e, const char *path, char *err, size_t e
 			snprintf(err, errlen, "%s.headers: %s", path, why);
 			return KM_EINVAL;
 		}
+	}
+	return 0;
+}
+
+int config_rw_dest_opts(const json_t *e, const char *path, struct rw_dest *d, char *err, size_t errlen)
+{
+	const json_t *disk = json_object_get(e, "maxDiskUsage"), *to = json_object_get(e, "sendTimeout");
+	const json_t *l = json_object_get(e, "externalLabels"), *lv;
+	char lbl[RW_DEST_LABELS_MAX], why[300];
+	uint64_t bytes = 0;
+	int64_t ms = 0;
+	size_t n = 0;
+	const char *lk;
+
+	if (disk && (!json_is_string(disk) || flags_rw_size(json_string_value(disk), &bytes, why, sizeof(why)))) {
+		snprintf(err, errlen, "%s.maxDiskUsage: want a size (e.g. 500MB, 2GiB; at least 64KiB)", path);
+		return KM_EINVAL;
+	}
+	if (to && (!json_is_string(to) || flags_rw_timeout(json_string_value(to), &ms, why, sizeof(why)))) {
+		snprintf(err, errlen, "%s.sendTimeout: want a duration above 0 (e.g. 30s)", path);
+		return KM_EINVAL;
+	}
+	if (l && (!json_is_object(l) || json_object_size(l) > 32)) {
+		snprintf(err, errlen, "%s.externalLabels: want an object of at most 32 name: value", path);
+		return KM_EINVAL;
+	}
+	json_object_foreach((json_t *)l, lk, lv) {
+		const char *val = json_string_value(lv);
+
+		if (!val || rw_dest_label_add(lk, strlen(lk), val, json_string_length(lv), lbl, sizeof(lbl), &n, why,
+					      sizeof(why))) {
+			snprintf(err, errlen, "%s.externalLabels.%.64s: %s", path, lk, val ? why : "want a string");
+			return KM_EINVAL;
+		}
+	}
+	if (!d)
+		return 0;
+	d->max_disk = bytes;
+	d->send_timeout_ms = ms;
+	if (n) {
+		d->labels = malloc(n);
+		if (!d->labels) {
+			snprintf(err, errlen, "out of memory");
+			return KM_ENOMEM;
+		}
+		memcpy(d->labels, lbl, n);
+		d->labels_len = n;
 	}
 	return 0;
 }

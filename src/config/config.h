@@ -111,6 +111,12 @@ int config_parse_scrape(const json_t *v, struct scrape_policy *p, char *err, siz
  * auth, a client certificate with its key. KM_EINVAL with a field path
  * ("spec.remoteWrite[1].headers: ...") in err. */
 int config_check_remote_write(const json_t *v, char *err, size_t errlen);
+/* The per-destination options of spec.remoteWrite entry e (borrowed):
+ * maxDiskUsage, sendTimeout, externalLabels, checked (KM_EINVAL naming
+ * path.field in err) and, when d is not NULL, set into it (d->labels a new
+ * allocation owned by d; KM_ENOMEM). */
+struct rw_dest;
+int config_rw_dest_opts(const json_t *e, const char *path, struct rw_dest *d, char *err, size_t errlen);
 /* The policy as /config shows it (new reference; NULL on ENOMEM). */
 json_t *config_scrape_json(const struct scrape_policy *p);
 

@@ -207,11 +207,13 @@ static const struct flag_def defs[] = {
 	{ "remoteWrite.tmpDataPath", F_STR, OFF(rw_tmp_data_path), "",
 	  "Directory of the persistent per-URL queues (sent after a restart); empty: queues in memory, "
 	  "capped at 64MiB each and lost on restart" },
-	{ "remoteWrite.maxDiskUsagePerURL", F_SIZE, OFF(rw_max_disk_per_url), "1GiB",
-	  "Cap of each URL's queue; over it the oldest blocks are dropped (counted in "
-	  "k8smon_remotewrite_blocks_dropped_total{reason=\"overflow\"})" },
-	{ "remoteWrite.sendTimeout", F_DURATION, OFF(rw_send_timeout_ms), "1m",
-	  "Timeout of one push; a push that times out is retried" },
+	{ "remoteWrite.maxDiskUsagePerURL", F_PERURL, OFF(rw_max_disk), "",
+	  "Cap of each URL's queue (default 1GiB); over it the oldest blocks are dropped (counted in "
+	  "k8smon_remotewrite_blocks_dropped_total{reason=\"overflow\"}); per URL" },
+	{ "remoteWrite.sendTimeout", F_PERURL, OFF(rw_send_timeout), "",
+	  "Timeout of one push (default 1m); a push that times out is retried; per URL" },
+	{ "remoteWrite.urlLabels", F_PERURL, OFF(rw_url_labels), "",
+	  "External labels 'name1=value1,name2=value2' for this URL only (win over -remoteWrite.label); per URL" },
 	{ "remoteWrite.retryMinInterval", F_DURATION, OFF(rw_retry_min_ms), "1s",
 	  "First retry delay after a failed push; doubles (jittered) up to 1m" },
 };
@@ -547,6 +549,9 @@ static const struct {
 	{ "remoteWrite.headers", OFF(rw_headers) },
 	{ "remoteWrite.forceVMProto", OFF(rw_force_vm_proto) },
 	{ "remoteWrite.forcePromProto", OFF(rw_force_prom_proto) },
+	{ "remoteWrite.maxDiskUsagePerURL", OFF(rw_max_disk) },
+	{ "remoteWrite.sendTimeout", OFF(rw_send_timeout) },
+	{ "remoteWrite.urlLabels", OFF(rw_url_labels) },
 };
 
 static int url_bool(const struct str_list *l, size_t i, const char *flag, bool *out, char *err, size_t errlen)
@@ -563,7 +568,36 @@ static int url_bool(const struct str_list *l, size_t i, const char *flag, bool *
 	return 0;
 }
 
-int flags_rw_dest(const struct flags *f, size_t i, struct rw_dest *d, char *hdr, size_t hdrcap, char *err, size_t errlen)
+int flags_rw_size(const char *v, uint64_t *out, char *err, size_t errlen)
+{
+	int64_t b;
+
+	*out = 0;
+	if (!v[0])
+		return 0;
+	if (flags_parse_size(v, &b)) {
+		snprintf(err, errlen, "invalid value \"%.64s\" for flag -remoteWrite.maxDiskUsagePerURL: "
+			 "not a size in bytes (e.g. 1073741824, 500MB, 1GiB; at least 64KiB)", v);
+		return KM_EINVAL;
+	}
+	*out = (uint64_t)b;
+	return 0;
+}
+
+int flags_rw_timeout(const char *v, int64_t *out, char *err, size_t errlen)
+{
+	*out = 0;
+	if (!v[0])
+		return 0;
+	if (parse_duration_ms(v, strlen(v), out) || *out <= 0) {
+		snprintf(err, errlen, "invalid value \"%.64s\" for flag -remoteWrite.sendTimeout: want a duration above 0 (e.g. 30s, 1m)", v);
+		return KM_EINVAL;
+	}
+	return 0;
+}
+
+int flags_rw_dest(const struct flags *f, size_t i, struct rw_dest *d, char *hdr, size_t hdrcap, char *lbl, size_t lblcap,
+		  char *err, size_t errlen)
 {
 	char why[300];
 	bool vm, prom;
@@ -597,6 +631,14 @@ int flags_rw_dest(const struct flags *f, size_t i, struct rw_dest *d, char *hdr,
 		return KM_EINVAL;
 	}
 	d->headers = d->headers_len ? hdr : NULL;
+	if (flags_rw_size(per_url(&f->rw_max_disk, i), &d->max_disk, err, errlen) ||
+	    flags_rw_timeout(per_url(&f->rw_send_timeout, i), &d->send_timeout_ms, err, errlen))
+		return KM_EINVAL;
+	if (rw_dest_labels_parse(per_url(&f->rw_url_labels, i), lbl, lblcap, &d->labels_len, why, sizeof(why))) {
+		snprintf(err, errlen, "invalid value for flag -remoteWrite.urlLabels: %s", why);
+		return KM_EINVAL;
+	}
+	d->labels = d->labels_len ? lbl : NULL;
 	if (rw_dest_check(d, why, sizeof(why))) {
 		snprintf(err, errlen, "-remoteWrite.url=%.128s: %s", d->url, why);
 		return KM_EINVAL;
@@ -604,10 +646,19 @@ int flags_rw_dest(const struct flags *f, size_t i, struct rw_dest *d, char *hdr,
 	return 0;
 }
 
-static int check_remote_write(const struct flags *f, char *err, size_t errlen)
+static int check_remote_write(struct flags *f, char *err, size_t errlen)
 {
-	char why[200], hdr[RW_HEADERS_MAX];
+	char why[200], hdr[RW_HEADERS_MAX], lbl[RW_DEST_LABELS_MAX];
 	struct rw_dest d;
+	uint64_t disk;
+	int64_t timeout;
+
+	/* The value for all (given once), also the K8sMonitor destinations' default. */
+	if (flags_rw_size(f->rw_max_disk.n == 1 ? f->rw_max_disk.v[0] : "", &disk, err, errlen) ||
+	    flags_rw_timeout(f->rw_send_timeout.n == 1 ? f->rw_send_timeout.v[0] : "", &timeout, err, errlen))
+		return KM_EINVAL;
+	f->rw_max_disk_per_url = disk ? (int64_t)disk : RW_DEFAULT_MAX_DISK;
+	f->rw_send_timeout_ms = timeout ? timeout : RW_DEFAULT_SEND_TIMEOUT_MS;
 
 	for (size_t k = 0; k < sizeof(per_url_flags) / sizeof(per_url_flags[0]); k++) {
 		const struct str_list *l = (const struct str_list *)((const char *)f + per_url_flags[k].off);
@@ -625,7 +676,7 @@ static int check_remote_write(const struct flags *f, char *err, size_t errlen)
 			snprintf(err, errlen, "invalid value \"%.128s\" for flag -remoteWrite.url: want an http:// or https:// URL", u);
 			return KM_EINVAL;
 		}
-		if (flags_rw_dest(f, i, &d, hdr, sizeof(hdr), err, errlen))
+		if (flags_rw_dest(f, i, &d, hdr, sizeof(hdr), lbl, sizeof(lbl), err, errlen))
 			return KM_EINVAL;
 	}
 	for (size_t i = 0; i < f->rw_labels.n; i++) {

@@ -129,6 +129,12 @@ struct flags {
 	struct str_list rw_force_vm_proto;    /* "true"/"false" */
 	struct str_list rw_force_prom_proto;  /* "true"/"false" */
 	char *rw_tmp_data_path;
+	struct str_list rw_url_labels;        /* "name=value,..." per URL */
+	struct str_list rw_max_disk;          /* sizes, per URL */
+	struct str_list rw_send_timeout;      /* durations, per URL */
+	/* -remoteWrite.maxDiskUsagePerURL and -remoteWrite.sendTimeout when
+	 * given once (else the defaults): for K8sMonitor destinations without
+	 * their own. */
 	int64_t rw_max_disk_per_url; /* bytes */
 	int64_t rw_send_timeout_ms;
 	int64_t rw_retry_min_ms;
@@ -161,9 +167,15 @@ void flags_format_collectors(unsigned bits, char *dst, size_t n);
 
 /* The settings of the i-th -remoteWrite.url from the per-URL flags into *d,
  * whose strings are borrowed from f (do not rw_dest_fini it); the parsed
- * headers go to hdr (hdrcap bytes, RW_HEADERS_MAX is enough). KM_EINVAL
- * with the flag and the reason in err. */
+ * headers go to hdr (hdrcap bytes, RW_HEADERS_MAX is enough), the URL's own
+ * labels to lbl (RW_DEST_LABELS_MAX). KM_EINVAL with the flag and the
+ * reason in err. */
 struct rw_dest;
-int flags_rw_dest(const struct flags *f, size_t i, struct rw_dest *d, char *hdr, size_t hdrcap, char *err, size_t errlen);
+int flags_rw_dest(const struct flags *f, size_t i, struct rw_dest *d, char *hdr, size_t hdrcap, char *lbl, size_t lblcap,
+		  char *err, size_t errlen);
+/* One -remoteWrite.maxDiskUsagePerURL / -remoteWrite.sendTimeout value
+ * ("" gives 0: the default). KM_EINVAL with the flag and reason in err. */
+int flags_rw_size(const char *v, uint64_t *out, char *err, size_t errlen);
+int flags_rw_timeout(const char *v, int64_t *out, char *err, size_t errlen);
 
 #endif

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "base/err.h"
+#include "remotewrite/rw.h"
 
 /* RFC 9110 token characters. */
 static bool tchar(unsigned char c)
@@ -144,6 +145,17 @@ int rw_dest_check(const struct rw_dest *d, char *err, size_t errlen)
 		snprintf(err, errlen, "basic auth and a bearer token both set: choose one");
 		return KM_EINVAL;
 	}
+	for (size_t at = 0; at < d->labels_len;) {
+		const char *kv = d->labels + at;
+		const char *end = memchr(kv, '\0', d->labels_len - at);
+		char why[200];
+
+		if (!end || rw_label_check(kv, why, sizeof(why))) {
+			snprintf(err, errlen, "label \"%.64s\": %s", end ? kv : "", end ? why : "not NUL-terminated");
+			return KM_EINVAL;
+		}
+		at += (size_t)(end - kv) + 1;
+	}
 	if (set(d->basic_user) && strpbrk(d->basic_user, ":\r\n")) {
 		snprintf(err, errlen, "basic auth username with ':' or a line break");
 		return KM_EINVAL;
@@ -180,8 +192,19 @@ int rw_dest_copy(struct rw_dest *dst, const struct rw_dest *src)
 			rc = KM_ENOMEM;
 		}
 	}
+	if (!rc && src->labels_len) {
+		dst->labels = malloc(src->labels_len);
+		if (dst->labels) {
+			memcpy(dst->labels, src->labels, src->labels_len);
+			dst->labels_len = src->labels_len;
+		} else {
+			rc = KM_ENOMEM;
+		}
+	}
 	dst->insecure_skip_verify = src->insecure_skip_verify;
 	dst->proto = src->proto;
+	dst->max_disk = src->max_disk;
+	dst->send_timeout_ms = src->send_timeout_ms;
 	if (rc)
 		rw_dest_fini(dst);
 	return rc;
@@ -205,6 +228,7 @@ void rw_dest_fini(struct rw_dest *d)
 	STR_FIELDS(FREE)
 #undef FREE
 	free(d->headers);
+	free(d->labels);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -219,5 +243,72 @@ bool rw_dest_equal(const struct rw_dest *a, const struct rw_dest *b)
 	STR_FIELDS(EQ)
 #undef EQ
 	return a->insecure_skip_verify == b->insecure_skip_verify && a->proto == b->proto &&
+	       a->send_timeout_ms == b->send_timeout_ms &&
 	       a->headers_len == b->headers_len && (!a->headers_len || memcmp(a->headers, b->headers, a->headers_len) == 0);
+}
+
+bool rw_dest_same_queue(const struct rw_dest *a, const struct rw_dest *b)
+{
+	return a->max_disk == b->max_disk && a->labels_len == b->labels_len &&
+	       (!a->labels_len || memcmp(a->labels, b->labels, a->labels_len) == 0);
+}
+
+int rw_dest_label_add(const char *name, size_t nlen, const char *value, size_t vlen, char *out, size_t outcap,
+		      size_t *outlen, char *err, size_t errlen)
+{
+	char kv[512], why[200];
+	size_t at = 0;
+
+	if (nlen + 1 + vlen >= sizeof(kv)) {
+		snprintf(err, errlen, "label %.*s: longer than %zu bytes", (int)(nlen > 64 ? 64 : nlen), name, sizeof(kv) - 1);
+		return KM_EINVAL;
+	}
+	memcpy(kv, name, nlen);
+	kv[nlen] = '=';
+	memcpy(kv + nlen + 1, value, vlen);
+	kv[nlen + 1 + vlen] = '\0';
+	if (memchr(value, '\0', vlen) || rw_label_check(kv, why, sizeof(why))) {
+		snprintf(err, errlen, "label \"%.64s\": %s", kv, memchr(value, '\0', vlen) ? "NUL in the value" : why);
+		return KM_EINVAL;
+	}
+	/* A later one of the same name replaces the earlier: removed first. */
+	while (at < *outlen) {
+		size_t len = strlen(out + at) + 1;
+
+		if (strncmp(out + at, kv, nlen + 1) == 0) {
+			memmove(out + at, out + at + len, *outlen - at - len);
+			*outlen -= len;
+			continue;
+		}
+		at += len;
+	}
+	if (*outlen + nlen + vlen + 2 > outcap) {
+		snprintf(err, errlen, "labels longer than %zu bytes", outcap);
+		return KM_EINVAL;
+	}
+	memcpy(out + *outlen, kv, nlen + vlen + 2);
+	*outlen += nlen + vlen + 2;
+	return 0;
+}
+
+int rw_dest_labels_parse(const char *spec, char *out, size_t outcap, size_t *outlen, char *err, size_t errlen)
+{
+	const char *p = spec;
+
+	*outlen = 0;
+	while (*p) {
+		size_t len = strcspn(p, ",");
+		const char *eq = memchr(p, '=', len);
+
+		if (!eq || eq == p) {
+			snprintf(err, errlen, "\"%.*s\": want name=value", (int)(len > 64 ? 64 : len), p);
+			return KM_EINVAL;
+		}
+		if (rw_dest_label_add(p, (size_t)(eq - p), eq + 1, len - (size_t)(eq - p) - 1, out, outcap, outlen, err, errlen))
+			return KM_EINVAL;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
 }

@@ -10,8 +10,12 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define RW_HEADERS_MAX 4096   /* bytes of all custom headers of one destination */
+#define RW_DEST_LABELS_MAX 1024 /* bytes of one destination's own external labels */
+#define RW_DEFAULT_MAX_DISK (1ll << 30)        /* -remoteWrite.maxDiskUsagePerURL */
+#define RW_DEFAULT_SEND_TIMEOUT_MS 60000ll      /* -remoteWrite.sendTimeout */
 
 /* auto: ask the receiver (GET url?get_vm_proto_version=1, VictoriaMetrics
  * answers "1") and use zstd when it says so; prometheus: snappy always;
@@ -35,6 +39,15 @@ struct rw_dest {
 	char *headers;
 	size_t headers_len;
 	enum rw_proto proto;
+	/* Queue and timeout of this destination alone (0: the -remoteWrite.*
+	 * value for all, rw_opts). */
+	uint64_t max_disk;
+	int64_t send_timeout_ms;
+	/* This destination's own external labels, "name=value\0..."
+	 * (labels_len bytes), set after -remoteWrite.label and winning over
+	 * it: series sent here carry them, other destinations' do not. */
+	char *labels;
+	size_t labels_len;
 };
 
 /* Parses vmagent's -remoteWrite.headers syntax, "Name1:value1^^Name2:value2"
@@ -45,6 +58,15 @@ struct rw_dest {
  * Content-Length, X-Prometheus-Remote-Write-Version, Host), over
  * RW_HEADERS_MAX. "" gives no headers. */
 int rw_headers_parse(const char *spec, char *out, size_t outcap, size_t *outlen, char *err, size_t errlen);
+
+/* Appends one external label to "name=value\0..." in out (*outlen bytes),
+ * replacing an earlier one of the same name. KM_EINVAL with the reason
+ * (rw_label_check's rules, or over outcap). */
+int rw_dest_label_add(const char *name, size_t nlen, const char *value, size_t vlen, char *out, size_t outcap,
+		      size_t *outlen, char *err, size_t errlen);
+/* Parses "name1=value1,name2=value2" (the per-URL -remoteWrite.urlLabels;
+ * a value cannot contain ',') into out as rw_dest_label_add. "" gives none. */
+int rw_dest_labels_parse(const char *spec, char *out, size_t outcap, size_t *outlen, char *err, size_t errlen);
 
 /* Parses "prometheus", "victoriametrics" or "auto" ("" = auto). */
 int rw_proto_parse(const char *s, enum rw_proto *out);
@@ -59,7 +81,10 @@ int rw_dest_check(const struct rw_dest *d, char *err, size_t errlen);
 int rw_dest_copy(struct rw_dest *dst, const struct rw_dest *src);
 void rw_dest_fini(struct rw_dest *d);
 /* True when a and b would push identically (same URL, auth, TLS, headers,
- * protocol): a reconfiguration keeps that destination's sender. */
+ * protocol, send timeout): a reconfiguration keeps that destination's
+ * sender. The queue cap and labels are compared by rw_dest_same_queue. */
 bool rw_dest_equal(const struct rw_dest *a, const struct rw_dest *b);
+/* True when a and b have the same queue cap and labels (byte for byte). */
+bool rw_dest_same_queue(const struct rw_dest *a, const struct rw_dest *b);
 
 #endif

@@ -34,8 +34,26 @@ struct rw_queue {
 	size_t n, alloc;
 	uint64_t next_seq;
 	bool woken;
+	/* The block the consumer is sending (picked by rw_queue_front). When
+	 * the cap drops it meanwhile, it is counted only once its fate is
+	 * known: delivered (its pop) is not a drop; abandoned (the next
+	 * front without its pop) is. The count stays exact. */
+	uint64_t inflight;
+	bool has_inflight, inflight_dropped;
 	struct rw_queue_stats st;
 };
+
+static void drop_at(struct rw_queue *q, size_t i);
+
+/* Drops the oldest block for the cap (lock held). */
+static void drop_oldest(struct rw_queue *q)
+{
+	if (q->has_inflight && q->e[0].seq == q->inflight)
+		q->inflight_dropped = true;
+	else
+		q->st.dropped_overflow++;
+	drop_at(q, 0);
+}
 
 static void block_path(const struct rw_queue *q, uint64_t seq, const char *ext, char *dst, size_t n)
 {
@@ -204,8 +222,7 @@ struct rw_queue *rw_queue_open(const char *dir, uint64_t max_bytes, char *err, s
 		goto fail;
 	/* A cap lowered since the last run applies at once. */
 	while (q->n && q->st.bytes > q->max_bytes) {
-		drop_at(q, 0);
-		q->st.dropped_overflow++;
+		drop_oldest(q);
 	}
 	return q;
 fail:
@@ -224,6 +241,16 @@ void rw_queue_close(struct rw_queue *q)
 	pthread_cond_destroy(&q->cond);
 	pthread_mutex_destroy(&q->lock);
 	free(q);
+}
+
+void rw_queue_set_cap(struct rw_queue *q, uint64_t max_bytes)
+{
+	pthread_mutex_lock(&q->lock);
+	q->max_bytes = !q->dir && max_bytes > RW_QUEUE_MEM_MAX ? RW_QUEUE_MEM_MAX : max_bytes;
+	while (q->n && q->st.bytes > q->max_bytes) {
+		drop_oldest(q);
+	}
+	pthread_mutex_unlock(&q->lock);
 }
 
 /* Writes one block file (no lock needed: its name is new). */
@@ -279,8 +306,7 @@ int rw_queue_push(struct rw_queue *q, const char *p, size_t n)
 	pthread_mutex_lock(&q->lock);
 	seq = q->next_seq++;
 	while (q->n && q->st.bytes + size > q->max_bytes) {
-		drop_at(q, 0);
-		q->st.dropped_overflow++;
+		drop_oldest(q);
 	}
 	pthread_mutex_unlock(&q->lock);
 	/* The file is written outside the lock (the sender keeps sending);
@@ -370,13 +396,22 @@ int rw_queue_front(struct rw_queue *q, struct buf *out, uint64_t *seq)
 
 		buf_reset(out);
 		pthread_mutex_lock(&q->lock);
+		/* The previous pick was dropped for the cap and not sent. */
+		if (q->inflight_dropped)
+			q->st.dropped_overflow++;
+		q->inflight_dropped = false;
+		q->has_inflight = false;
 		if (!q->n) {
 			pthread_mutex_unlock(&q->lock);
 			return KM_ENOENT;
 		}
 		e = q->e[0];
+		q->inflight = e.seq;
+		q->has_inflight = true;
 		if (!q->dir) {
 			rc = buf_add(out, e.data, e.size);
+			if (rc)
+				q->has_inflight = false;
 			pthread_mutex_unlock(&q->lock);
 			if (!rc)
 				*seq = e.seq;
@@ -391,9 +426,12 @@ int rw_queue_front(struct rw_queue *q, struct buf *out, uint64_t *seq)
 			*seq = e.seq;
 			return 0;
 		}
-		if (rc == KM_ENOMEM)
-			return rc;
 		pthread_mutex_lock(&q->lock);
+		if (rc == KM_ENOMEM) {
+			q->has_inflight = false;
+			pthread_mutex_unlock(&q->lock);
+			return rc;
+		}
 		if (q->n && q->e[0].seq == e.seq) {
 			if (rc == KM_EPARSE) {
 				q->st.dropped_corrupt++;
@@ -404,6 +442,7 @@ int rw_queue_front(struct rw_queue *q, struct buf *out, uint64_t *seq)
 				log_warn("remotewrite", "queue block %016" PRIx64 " in %s cannot be read: dropped",
 					 e.seq, q->dir);
 			}
+			q->has_inflight = false;
 			drop_at(q, 0);
 		}
 		pthread_mutex_unlock(&q->lock);
@@ -413,6 +452,12 @@ int rw_queue_front(struct rw_queue *q, struct buf *out, uint64_t *seq)
 void rw_queue_pop(struct rw_queue *q, uint64_t seq)
 {
 	pthread_mutex_lock(&q->lock);
+	/* Sent (or rejected, counted by the sender): a cap drop meanwhile
+	 * is no loss. */
+	if (q->has_inflight && q->inflight == seq) {
+		q->has_inflight = false;
+		q->inflight_dropped = false;
+	}
 	if (q->n && q->e[0].seq == seq)
 		drop_at(q, 0);
 	pthread_mutex_unlock(&q->lock);

@@ -19,7 +19,9 @@
  *
  * When a push would go over the cap, the oldest blocks are dropped first
  * (counted) -- also one being sent at that moment, whose later pop is then
- * a no-op.
+ * a no-op: that one is counted only if its send does not succeed (the next
+ * rw_queue_front comes without its pop), so that dropped_overflow is
+ * exactly the blocks that were never delivered.
  *
  * Thread-safe: one producer (the collector) and one consumer (the sender). */
 #ifndef K8SMON_REMOTEWRITE_QUEUE_H
@@ -47,6 +49,9 @@ struct rw_queue_stats {
  * in err when dir cannot be created or read, or on allocation failure. */
 struct rw_queue *rw_queue_open(const char *dir, uint64_t max_bytes, char *err, size_t errlen);
 void rw_queue_close(struct rw_queue *q);
+/* Changes the cap (a reconfiguration); a lower one drops the oldest blocks
+ * over it at once, counted as overflow. */
+void rw_queue_set_cap(struct rw_queue *q, uint64_t max_bytes);
 
 /* Appends a copy of block p[0..n) (a compressed WriteRequest). Drops the
  * oldest blocks to make room. KM_ETOOBIG when the block alone is over the

@@ -32,10 +32,28 @@ struct dest {
 	struct rw_sender *s;
 };
 
+/* The destinations with one set of own labels (rw_dest.labels) share one
+ * encoding: each group has its encoder (global external labels, then the
+ * group's), fed the same rendered text. Most setups have one group. Owned
+ * by the collector thread; rebuilt there when the destinations changed. */
+struct group {
+	struct rw *rw;
+	char *labels;                   /* owned copy of the rw_dest.labels: the key */
+	size_t labels_len;
+	char *mem;                      /* owned: the same, split into "name\0value\0" for ext */
+	struct label_pair ext[RW_LABELS_MAX * 2];
+	size_t next;
+	struct rw_encoder *enc;
+};
+
 struct rw {
 	pthread_mutex_t dests_lock;     /* guards d, nd: the collector pushes while a reconfiguration swaps */
 	struct dest d[RW_URLS_MAX];
 	size_t nd;
+	_Atomic uint64_t dests_gen;     /* bumped by rw_set_dests: the groups are rebuilt */
+	uint64_t groups_gen;            /* collector thread: the gen the groups were built for */
+	struct group g[RW_URLS_MAX];    /* collector thread */
+	size_t ng;
 	char *tmp_data_path;            /* owned; "" memory queues */
 	uint64_t max_disk_per_url;
 	int64_t send_timeout_ms, retry_min_ms;
@@ -48,7 +66,6 @@ struct rw {
 	int64_t interval_ms;
 	rw_render_fn render;
 	void *render_ctx;
-	struct rw_encoder *enc;
 	struct buf z;                   /* compressed block */
 	pthread_t thread;
 	bool started;
@@ -60,7 +77,7 @@ struct rw {
 	struct log_limit cycle_log;
 };
 
-static const char *const src_names[RW_SRC_N] = { "node", "cadvisor", "kube-state", "apps", "self" };
+static const char *const src_names[RW_SRC_N] = { "node", "cadvisor", "kube-state", "apps", "components", "self" };
 
 int rw_label_check(const char *kv, char *err, size_t errlen)
 {
@@ -92,10 +109,17 @@ void rw_url_redact(const char *url, char *dst, size_t n)
 	snprintf(dst, n, "%.*s%.*s", (int)(host - url), url, (int)strcspn(rest, "?#"), rest);
 }
 
-/* Compresses one WriteRequest and queues it for every destination. */
+static bool labels_eq(const char *a, size_t alen, const char *b, size_t blen)
+{
+	return alen == blen && (!alen || memcmp(a, b, alen) == 0);
+}
+
+/* Compresses one WriteRequest of group ctx and queues it for every
+ * destination with that group's labels. */
 static int on_block(void *ctx, const char *pb, size_t len, size_t series)
 {
-	struct rw *rw = ctx;
+	struct group *g = ctx;
+	struct rw *rw = g->rw;
 	size_t zlen = dl_snappy.max_compressed_length(len);
 	int rc;
 
@@ -110,6 +134,8 @@ static int on_block(void *ctx, const char *pb, size_t len, size_t series)
 	atomic_fetch_add(&rw->blocks, 1);
 	pthread_mutex_lock(&rw->dests_lock);
 	for (size_t i = 0; i < rw->nd; i++) {
+		if (!labels_eq(rw->d[i].cfg.labels, rw->d[i].cfg.labels_len, g->labels, g->labels_len))
+			continue;
 		/* Over the cap or a full disk: counted by the queue; the other
 		 * destinations still get the block. */
 		rc = rw_queue_push(rw->d[i].q, rw->z.data, rw->z.len);
@@ -121,43 +147,156 @@ static int on_block(void *ctx, const char *pb, size_t len, size_t series)
 	return rc;
 }
 
+/* The rendered text goes to every group's encoder. */
 static int sink(void *ctx, const char *text, size_t n)
 {
-	return rw_encoder_feed(ctx, text, n);
+	struct rw *rw = ctx;
+	int rc = 0;
+
+	for (size_t i = 0; i < rw->ng && !rc; i++)
+		rc = rw_encoder_feed(rw->g[i].enc, text, n);
+	return rc;
+}
+
+static void groups_free(struct rw *rw)
+{
+	for (size_t i = 0; i < rw->ng; i++) {
+		rw_encoder_free(rw->g[i].enc);
+		free(rw->g[i].labels);
+		free(rw->g[i].mem);
+	}
+	rw->ng = 0;
+}
+
+/* True when the groups are exactly the label sets of the destinations
+ * (dests_lock held): a reconfiguration that changed no labels (a Secret
+ * re-read, a new cap) keeps the encoders. */
+static bool groups_current(const struct rw *rw)
+{
+	bool used[RW_URLS_MAX] = { false };
+
+	for (size_t i = 0; i < rw->nd; i++) {
+		const struct rw_dest *c = &rw->d[i].cfg;
+		size_t k = 0;
+
+		while (k < rw->ng && !labels_eq(rw->g[k].labels, rw->g[k].labels_len, c->labels, c->labels_len))
+			k++;
+		if (k == rw->ng)
+			return false;
+		used[k] = true;
+	}
+	for (size_t k = 0; k < rw->ng; k++)
+		if (!used[k])
+			return false;
+	return rw->ng > 0;
+}
+
+/* One group per distinct label set of the destinations (dests_lock held). */
+static int groups_build(struct rw *rw)
+{
+	if (groups_current(rw))
+		return 0;
+	groups_free(rw);
+	for (size_t i = 0; i < rw->nd; i++) {
+		const struct rw_dest *c = &rw->d[i].cfg;
+		struct group *g;
+		size_t k = 0;
+
+		while (k < rw->ng && !labels_eq(rw->g[k].labels, rw->g[k].labels_len, c->labels, c->labels_len))
+			k++;
+		if (k < rw->ng)
+			continue;
+		g = &rw->g[rw->ng];
+		memset(g, 0, sizeof(*g));
+		g->rw = rw;
+		if (c->labels_len) {
+			g->labels = malloc(c->labels_len);
+			g->mem = malloc(c->labels_len);
+			if (!g->labels || !g->mem) {
+				free(g->labels);
+				free(g->mem);
+				goto oom;
+			}
+			memcpy(g->labels, c->labels, c->labels_len);
+			memcpy(g->mem, c->labels, c->labels_len);
+			g->labels_len = c->labels_len;
+		}
+		/* Global labels first: the encoder lets a later one of the same
+		 * name win, so the destination's own override them. */
+		memcpy(g->ext, rw->ext, rw->next * sizeof(rw->ext[0]));
+		g->next = rw->next;
+		for (size_t at = 0; at < g->labels_len && g->next < RW_LABELS_MAX * 2;) {
+			char *kv = g->mem + at;
+			size_t l = strlen(kv);
+			char *eq = strchr(kv, '=');
+
+			/* "name=value" (rw_dest_check): split in the group's own copy */
+			at += l + 1;
+			if (!eq)
+				continue;
+			*eq = '\0';
+			g->ext[g->next++] = (struct label_pair){ kv, eq + 1 };
+		}
+		g->enc = rw_encoder_new(RW_BLOCK_SERIES, g->ext, g->next, on_block, g);
+		if (!g->enc) {
+			free(g->labels);
+			free(g->mem);
+			goto oom;
+		}
+		rw->ng++;
+	}
+	return 0;
+oom:
+	groups_free(rw);
+	return KM_ENOMEM;
 }
 
 static void cycle(struct rw *rw)
 {
 	int64_t t0 = clock_mono_ns(), ts = clock_wall_ms();
+	uint64_t gen = atomic_load(&rw->dests_gen), samples0, rejected0;
 	int rc = 0;
 	size_t nd;
 
 	/* No destination (a K8sMonitor removed them all): nothing to render. */
 	pthread_mutex_lock(&rw->dests_lock);
 	nd = rw->nd;
+	if (nd && (gen != rw->groups_gen || !rw->ng)) {
+		rc = groups_build(rw);
+		rw->groups_gen = gen;
+	}
 	pthread_mutex_unlock(&rw->dests_lock);
-	if (!nd)
+	if (!nd || !rw->ng) {
+		if (rc)
+			log_limited(&rw->cycle_log, 60000, LOG_WARN, "remotewrite", "cycle skipped: out of memory");
 		return;
-
+	}
+	/* Every group encodes the same samples: the first one counts them. */
+	samples0 = rw_encoder_samples(rw->g[0].enc);
+	rejected0 = rw_encoder_rejected(rw->g[0].enc);
 	for (int s = 0; s < RW_SRC_N; s++) {
 		int e;
 
-		rw_encoder_begin(rw->enc, &rw->targets[s], ts);
-		e = rw->render(rw->render_ctx, (enum rw_source)s, sink, rw->enc);
-		if (!e)
-			e = rw_encoder_end(rw->enc);
-		else
-			rw_encoder_end(rw->enc);
+		for (size_t i = 0; i < rw->ng; i++)
+			rw_encoder_begin(rw->g[i].enc, &rw->targets[s], ts);
+		e = rw->render(rw->render_ctx, (enum rw_source)s, sink, rw);
+		for (size_t i = 0; i < rw->ng; i++) {
+			int ee = rw_encoder_end(rw->g[i].enc);
+
+			if (!e)
+				e = ee;
+		}
 		if (e) {
 			rc = e;
 			log_limited(&rw->cycle_log, 60000, LOG_WARN, "remotewrite",
 				    "section %s not sent this cycle: %s", src_names[s], km_strerror(e));
 		}
 	}
-	if (rw_encoder_flush(rw->enc))
-		rc = KM_EIO;
-	atomic_store(&rw->samples, rw_encoder_samples(rw->enc));
-	atomic_store(&rw->rejected, rw_encoder_rejected(rw->enc));
+	for (size_t i = 0; i < rw->ng; i++)
+		if (rw_encoder_flush(rw->g[i].enc))
+			rc = KM_EIO;
+	atomic_fetch_add(&rw->samples, rw_encoder_samples(rw->g[0].enc) - samples0);
+	atomic_fetch_add(&rw->rejected, rw_encoder_rejected(rw->g[0].enc) - rejected0);
 	atomic_fetch_add(&rw->cycles, 1);
 	if (rc)
 		atomic_fetch_add(&rw->cycle_errors, 1);
@@ -237,6 +376,11 @@ static void set_targets(struct rw *rw)
 	/* job and instance come with the samples (target labels). */
 	t[RW_SRC_APPS][0] = (struct label_pair){ "node", n };
 	rw->targets[RW_SRC_APPS] = (struct rw_target){ t[RW_SRC_APPS], 1, true };
+	/* The component jobs' samples already carry kube-prometheus's labels
+	 * (job, instance, node, metrics_path, ...), exactly as
+	 * /metrics/components serves them: nothing added. A node label on the
+	 * API server's (leader-only) series would change with the leader. */
+	rw->targets[RW_SRC_COMPONENTS] = (struct rw_target){ NULL, 0, true };
 	t[RW_SRC_SELF][0] = (struct label_pair){ "job", "k8smon" };
 	t[RW_SRC_SELF][1] = (struct label_pair){ "instance", n };
 	t[RW_SRC_SELF][2] = (struct label_pair){ "node", n };
@@ -267,14 +411,15 @@ static int dest_open(struct rw *rw, struct dest *d, const struct rw_dest *cfg, c
 	dir[0] = '\0';
 	if (rw->tmp_data_path[0])
 		queue_dir(rw->tmp_data_path, cfg->url, dir, sizeof(dir));
-	d->q = rw_queue_open(dir, rw->max_disk_per_url, why, sizeof(why));
+	d->q = rw_queue_open(dir, cfg->max_disk ? cfg->max_disk : rw->max_disk_per_url, why, sizeof(why));
 	if (!d->q) {
 		snprintf(err, errlen, "-remoteWrite.tmpDataPath: queue of %s: %s", d->url, why);
 		rw_dest_fini(&d->cfg);
 		return KM_EIO;
 	}
 	d->s = rw_sender_start(&(struct rw_sender_opts){
-		.dest = cfg, .send_timeout_ms = rw->send_timeout_ms, .retry_min_ms = rw->retry_min_ms, .q = d->q,
+		.dest = cfg, .send_timeout_ms = cfg->send_timeout_ms ? cfg->send_timeout_ms : rw->send_timeout_ms,
+		.retry_min_ms = rw->retry_min_ms, .q = d->q,
 	}, why, sizeof(why));
 	if (!d->s) {
 		snprintf(err, errlen, "remote write to %s: %s", d->url, why);
@@ -310,7 +455,8 @@ static int dest_update(struct rw *rw, struct dest *d, const struct rw_dest *cfg,
 	rw_sender_stop(d->s);
 	d->s = NULL;
 	s = rw_sender_start(&(struct rw_sender_opts){
-		.dest = cfg, .send_timeout_ms = rw->send_timeout_ms, .retry_min_ms = rw->retry_min_ms, .q = d->q,
+		.dest = cfg, .send_timeout_ms = cfg->send_timeout_ms ? cfg->send_timeout_ms : rw->send_timeout_ms,
+		.retry_min_ms = rw->retry_min_ms, .q = d->q,
 	}, why, sizeof(why));
 	if (!s) {
 		snprintf(err, errlen, "remote write to %s: %s", d->url, why);
@@ -320,6 +466,26 @@ static int dest_update(struct rw *rw, struct dest *d, const struct rw_dest *cfg,
 	d->s = s;
 	rw_dest_fini(&d->cfg);
 	d->cfg = copy;
+	return 0;
+}
+
+/* The same destination with a new queue cap or own labels: the sender
+ * stays; a lower cap drops the oldest blocks over it at once (counted). */
+static int dest_requeue(struct rw *rw, struct dest *d, const struct rw_dest *cfg, char *err, size_t errlen)
+{
+	if (!rw_dest_same_queue(&d->cfg, cfg)) {
+		struct rw_dest copy;
+
+		if (rw_dest_copy(&copy, cfg)) {
+			snprintf(err, errlen, "out of memory");
+			return KM_ENOMEM;
+		}
+		/* The sender borrows nothing of cfg's strings after its start
+		 * (sender.h), so the old copy can go. */
+		rw_dest_fini(&d->cfg);
+		d->cfg = copy;
+	}
+	rw_queue_set_cap(d->q, cfg->max_disk ? cfg->max_disk : rw->max_disk_per_url);
 	return 0;
 }
 
@@ -345,6 +511,8 @@ int rw_set_dests(struct rw *rw, const struct rw_dest *dests, size_t n, char *err
 			kept[i] = true;
 			e = rw_dest_equal(&rw->d[i].cfg, &dests[j]) ? 0 :
 			    dest_update(rw, &rw->d[i], &dests[j], rc ? later : err, rc ? sizeof(later) : errlen);
+			if (!e && rw->d[i].s)
+				e = dest_requeue(rw, &rw->d[i], &dests[j], rc ? later : err, rc ? sizeof(later) : errlen);
 			if (e && !rc)
 				rc = e;
 			if (!rw->d[i].s) {
@@ -372,6 +540,7 @@ int rw_set_dests(struct rw *rw, const struct rw_dest *dests, size_t n, char *err
 	}
 	memcpy(rw->d, next, nn * sizeof(next[0]));
 	rw->nd = nn;
+	atomic_fetch_add(&rw->dests_gen, 1);
 	pthread_mutex_unlock(&rw->dests_lock);
 	return rc;
 }
@@ -407,9 +576,6 @@ struct rw *rw_start(const struct rw_opts *o, char *err, size_t errlen)
 		if (add_ext(rw, o->labels[i]))
 			goto oom;
 	set_targets(rw);
-	rw->enc = rw_encoder_new(RW_BLOCK_SERIES, rw->ext, rw->next, on_block, rw);
-	if (!rw->enc)
-		goto oom;
 	if (o->tmp_data_path[0] && mkdir(o->tmp_data_path, 0700) != 0 && errno != EEXIST) {
 		snprintf(err, errlen, "-remoteWrite.tmpDataPath=%s: %s", o->tmp_data_path, strerror(errno));
 		goto fail;
@@ -447,7 +613,7 @@ void rw_stop(struct rw *rw)
 	}
 	for (size_t i = 0; i < rw->nd; i++)
 		dest_close(&rw->d[i]);
-	rw_encoder_free(rw->enc);
+	groups_free(rw);
 	for (size_t i = 0; i < rw->next; i++)
 		free(rw->ext_mem[i]);
 	free(rw->node);
@@ -523,7 +689,7 @@ int rw_write_metrics(struct rw *rw, struct buf *out)
 	FAM("k8smon_remotewrite_samples_total", "Samples encoded for remote write (each queued for every destination).", EXPO_COUNTER);
 	if (!rc)
 		rc = expo_sample(out, "k8smon_remotewrite_samples_total", NULL, 0, (double)atomic_load(&rw->samples));
-	FAM("k8smon_remotewrite_blocks_total", "Blocks made (each queued for every destination).", EXPO_COUNTER);
+	FAM("k8smon_remotewrite_blocks_total", "Blocks made (each queued for every destination with the block's own labels; one per label set).", EXPO_COUNTER);
 	if (!rc)
 		rc = expo_sample(out, "k8smon_remotewrite_blocks_total", NULL, 0, (double)atomic_load(&rw->blocks));
 	FAM("k8smon_remotewrite_cycles_total", "Collection cycles for remote write (one per interval).", EXPO_COUNTER);

@@ -25,7 +25,8 @@
 #define RW_BLOCK_SERIES 10000
 
 /* The agent's sections, each with the labels of its scrape job. */
-enum rw_source { RW_SRC_NODE, RW_SRC_CADVISOR, RW_SRC_KUBE_STATE, RW_SRC_APPS, RW_SRC_SELF, RW_SRC_N };
+enum rw_source { RW_SRC_NODE, RW_SRC_CADVISOR, RW_SRC_KUBE_STATE, RW_SRC_APPS, RW_SRC_COMPONENTS, RW_SRC_SELF,
+		 RW_SRC_N };
 
 /* Receives the text of a section piece by piece. */
 typedef int (*rw_sink_fn)(void *sink_ctx, const char *text, size_t n);
@@ -52,8 +53,9 @@ struct rw;
 /* NULL with one line in err (a queue directory that cannot be created or
  * read, no memory, no thread). */
 struct rw *rw_start(const struct rw_opts *o, char *err, size_t errlen);
-/* Stops the collector, then the senders (in-flight POSTs aborted; queued
- * blocks stay on disk for the next start). */
+/* Stops the collector, then the senders (in-flight POSTs aborted, after
+ * up to 5 s for the answer to a body already sent whole; queued blocks
+ * stay on disk for the next start). */
 void rw_stop(struct rw *rw);
 /* Replaces the set of destinations live (a K8sMonitor changed, or the
  * Secrets it names). A destination's identity is its URL: one whose URL

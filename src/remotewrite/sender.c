@@ -35,6 +35,7 @@ struct rw_sender {
 	pthread_t thread;
 	bool started;
 	atomic_bool stop;
+	_Atomic int64_t stop_ns;       /* clock_mono_ns() of rw_sender_stop */
 	pthread_mutex_t lock;          /* guards st */
 	struct rw_sender_stats st;
 	struct backoff bo;
@@ -52,12 +53,23 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ctx)
 	return n;
 }
 
+/* How long a stop waits for the answer to a block already uploaded whole. */
+#define STOP_GRACE_NS (5ll * 1000000000ll)
+
+/* A stop aborts the transfer, except that a block the receiver already has
+ * whole gets up to STOP_GRACE_NS for its answer: aborted there, the receiver
+ * may have stored it while the block stays queued, and it would be sent
+ * again after the restart (twice in the receiver). */
 static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
 	struct rw_sender *s = ctx;
 
-	(void)dt, (void)dn, (void)ut, (void)un;
-	return atomic_load(&s->stop) ? 1 : 0;
+	(void)dt, (void)dn;
+	if (!atomic_load(&s->stop))
+		return 0;
+	if (ut > 0 && un >= ut && clock_mono_ns() - atomic_load(&s->stop_ns) < STOP_GRACE_NS)
+		return 0;
+	return 1;
 }
 
 enum outcome { SENT, RETRY, DROP };
@@ -505,6 +517,7 @@ void rw_sender_stop(struct rw_sender *s)
 {
 	if (!s)
 		return;
+	atomic_store(&s->stop_ns, clock_mono_ns());
 	atomic_store(&s->stop, true);
 	rw_queue_wake(s->q);
 	pthread_join(s->thread, NULL);

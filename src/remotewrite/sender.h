@@ -56,7 +56,9 @@ struct rw_sender;
 
 /* Starts the thread. NULL with a line in err on failure. */
 struct rw_sender *rw_sender_start(const struct rw_sender_opts *o, char *err, size_t errlen);
-/* Stops it (an in-flight POST is aborted; its block stays queued). */
+/* Stops it (an in-flight POST is aborted, its block staying queued; one
+ * whose body went out whole gets up to 5 s for its answer first, so that a
+ * block the receiver stored is not sent again after a restart). */
 void rw_sender_stop(struct rw_sender *s);
 void rw_sender_stats(struct rw_sender *s, struct rw_sender_stats *out);
 

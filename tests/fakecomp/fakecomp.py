@@ -66,6 +66,7 @@ import gzip
 import http.server
 import json
 import os
+import re
 import signal
 import socket
 import socketserver
@@ -215,6 +216,17 @@ def override(body, values):
     return b"\n".join(out)
 
 
+TS = re.compile(rb"^([^#].*[ \t])([0-9]{13})$", re.M)
+
+
+def fresh(body):
+    """The fixture with every explicit sample timestamp set to now: the recorded
+    ones are as old as the recording, which a remote-write receiver refuses (out of
+    bounds), while a live kubelet stamps /metrics/resource with its latest stats."""
+    now = str(int(time.time() * 1000)).encode()
+    return TS.sub(lambda m: m.group(1) + now, body)
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fakecomp"
@@ -328,6 +340,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         if m.get("set"):
             body = override(body, m["set"])
+        if st.a.fresh_timestamps:
+            body = fresh(body)
         self.reply(200, body, ctype)
         st.record(comp, path, 200, "set" if m.get("set") else "")
 
@@ -483,6 +497,8 @@ def main():
     p.add_argument("--fixtures", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures"))
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--node", default="k8smon-node", help="node name in the kubelet's SubjectAccessReview")
+    p.add_argument("--fresh-timestamps", action="store_true",
+                   help="serve explicit sample timestamps as the current time (remote-write tests)")
     p.add_argument("--api-url")
     p.add_argument("--api-ca")
     p.add_argument("--api-token")

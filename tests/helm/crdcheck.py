@@ -76,6 +76,8 @@ CEL = {
     "!has(self.interval) || !has(self.scrapeTimeout) || !self.interval.matches('%s') || !self.scrapeTimeout.matches('%s') || duration(self.scrapeTimeout) <= duration(self.interval)" % (DUR_PAT, DUR_PAT):
         lambda s: ("interval" not in s or "scrapeTimeout" not in s or not re.search(DUR_PAT, s["interval"])
                    or not re.search(DUR_PAT, s["scrapeTimeout"]) or dur(s["scrapeTimeout"]) <= dur(s["interval"])),
+    "self.all(k, k.matches('^[a-zA-Z_][a-zA-Z0-9_]*$') && k != '__name__')":
+        lambda s: all(re.search(r"^[a-zA-Z_][a-zA-Z0-9_]*$", k) and k != "__name__" for k in s),
     "!(self.action in ['replace', 'hashmod', 'lowercase', 'uppercase', 'keepequal', 'dropequal']) || (has(self.targetLabel) && size(self.targetLabel) > 0)":
         lambda s: s.get("action", "replace") not in ('replace', 'hashmod', 'lowercase', 'uppercase', 'keepequal', 'dropequal') or bool(s.get("targetLabel")),
     "self.action != 'hashmod' || (has(self.modulus) && self.modulus > 0)":
@@ -414,6 +416,8 @@ BAD = [  # (kind, spec, what the validator must report)
     ("K8sMonitor", {"scrape": {"allowLoopback": "yes"}}, "boolean"),
     ("K8sMonitor", {"components": {"enabled": ["kubelet", "scheduler"]}}, "not in"),
     ("K8sMonitor", {"components": {"kubelet": {"insecure": True}}}, "unknown field"),
+    ("K8sMonitor", {"remoteWrite": [{"url": "http://a/w", "externalLabels": {"9x": "a"}}]}, "CEL rule failed"),
+    ("K8sMonitor", {"remoteWrite": [{"url": "http://a/w", "maxDiskUsage": "1 GiB"}]}, "does not match"),
     ("ScrapeRule", {"role": "pods"}, "not in"),
     ("ScrapeRule", {"interval": "10s", "scrapeTimeout": "30s"}, "CEL rule failed"),
     ("ScrapeRule", {"sampleLimit": -1}, "out of bounds"),

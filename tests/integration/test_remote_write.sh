@@ -18,12 +18,15 @@
 #      VictoriaMetrics holds exactly the blocks made minus those counted as
 #      dropped for the cap, and what is missing is the oldest part of the outage;
 #   3. a receiver answering 400 or 413: blocks dropped and counted, not retried;
+#      one answering 429 or 503 (three times, then 204): retried, nothing dropped,
+#      then delivered;
 #      one that wants the bearer token of -remoteWrite.bearerTokenFile gets it;
 #      one answering garbage: retried; one that hangs: the send times out, is
 #      retried, and then delivered; https verified with -remoteWrite.tlsCAFile.
 #   4. Kubernetes mode (fake API server with examples/cluster, this agent the
 #      kube-state emitter): kube_* series arrive with job="kube-state-metrics"
-#      and application target series (up) with their own job and the node label;
+#      and application target series (up) with their own job and the node label,
+#      in victoria-metrics and in Prometheus;
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/common.sh
@@ -223,7 +226,8 @@ printf 'secret-token\n' >"$TMP/token"
 "$AGENT" -httpListenAddr=127.0.0.1:0 -nodeName=$NODE -promscrape.kubernetes.interval=1s \
 	-remoteWrite.url=http://127.0.0.1:$RP/400 -remoteWrite.url=http://127.0.0.1:$RP/hang \
 	-remoteWrite.url=http://127.0.0.1:$RP/413 -remoteWrite.url=http://127.0.0.1:$RP/garbage \
-	-remoteWrite.url=http://127.0.0.1:$RP/auth -remoteWrite.bearerTokenFile="$TMP/token" \
+	-remoteWrite.url=http://127.0.0.1:$RP/auth -remoteWrite.url=http://127.0.0.1:$RP/429 \
+	-remoteWrite.url=http://127.0.0.1:$RP/503 -remoteWrite.bearerTokenFile="$TMP/token" \
 	-remoteWrite.sendTimeout=2s -remoteWrite.retryMinInterval=200ms >"$TMP/agent3.log" 2>&1 &
 AGENT_PID=$!
 PIDS="$PIDS $AGENT_PID"
@@ -250,6 +254,12 @@ check "bearer token from -remoteWrite.bearerTokenFile: accepted, nothing rejecte
 	"ge() { v=\$(curl -sf http://127.0.0.1:$APORT/metrics/self | awk -v m=\"\$1\" '\$1 == m { print \$2 }'); [ -n \"\$v\" ] && [ \"\$v\" -ge \$2 ]; }
 	 n=0; until ge 'k8smon_remotewrite_blocks_sent_total{url=\"$UA\"}' 2 || [ \$n -gt 150 ]; do sleep 0.2; n=\$((n + 1)); done
 	 ge 'k8smon_remotewrite_blocks_sent_total{url=\"$UA\"}' 2 && ! ge 'k8smon_remotewrite_blocks_dropped_total{reason=\"rejected\",url=\"$UA\"}' 1"
+for code in 429 503; do
+	UB="http://127.0.0.1:$RP/$code"
+	check "$code (three times): retried, then delivered" poll 60 ge "k8smon_remotewrite_blocks_sent_total{url=\"$UB\"}" 2
+	check "$code: the refusals counted as retries (>= 3)" ge "k8smon_remotewrite_retries_total{url=\"$UB\"}" 3
+	check "$code: nothing dropped" [ "$(selfv "k8smon_remotewrite_blocks_dropped_total{reason=\"rejected\",url=\"$UB\"}")" = 0 ]
+done
 check "hang: the send times out (2 s) and is retried" poll 30 ge "k8smon_remotewrite_retries_total{url=\"$UH\"}" 1
 check "hang: then blocks are delivered" poll 30 ge "k8smon_remotewrite_blocks_sent_total{url=\"$UH\"}" 2
 check "hang: the receiver's queue is independent of the 400 one (blocks still dropped there meanwhile)" \
@@ -289,7 +299,7 @@ stop_agent || fail "https agent stops"
 fakeapi_start "$TMP/api" --load crds --load examples/cluster || bail "fake API server"
 KNODE=demo-node-1
 "$AGENT" -promscrape.kubernetes -kubeconfig="$KUBECONFIG" -nodeName=$KNODE -leaderElection=false \
-	-httpListenAddr=127.0.0.1:0 -promscrape.kubernetes.interval=1s -remoteWrite.url=$VMURL \
+	-httpListenAddr=127.0.0.1:0 -promscrape.kubernetes.interval=1s -remoteWrite.url=$VMURL -remoteWrite.url=$PURL \
 	-remoteWrite.label=cluster=rw-kube >"$TMP/agent4.log" 2>&1 &
 AGENT4_PID=$!
 PIDS="$PIDS $AGENT4_PID"
@@ -300,6 +310,9 @@ check "kubernetes mode: kube-state series carry no agent instance label" sh -c \
 check "kubernetes mode: node_load1 with instance=$KNODE" poll 30 has vmq "node_load1{job=\"node-exporter\",instance=\"$KNODE\",cluster=\"rw-kube\"}"
 check "kubernetes mode: application targets' up series with their own job and node=$KNODE" \
 	poll 60 has vmq "up{node=\"$KNODE\",cluster=\"rw-kube\",job!~\"node-exporter|kubelet|k8smon|kube-state-metrics\"}"
+check "kubernetes mode, prometheus: kube_pod_info{$KS}" poll 60 has pq "kube_pod_info{$KS}"
+check "kubernetes mode, prometheus: application targets' up series with their own job and node=$KNODE" \
+	poll 60 has pq "up{node=\"$KNODE\",cluster=\"rw-kube\",job!~\"node-exporter|kubelet|k8smon|kube-state-metrics\"}"
 # every agent stops cleanly (senders mid-retry, a hanging POST) with no sanitizer
 # report (K8SMON_BIN=build-asan/k8smon: make asan)
 AGENT_PID=$AGENT3_PID && stop_agent && AGENT_PID=$AGENT4_PID && stop_agent

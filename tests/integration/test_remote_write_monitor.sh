@@ -8,6 +8,10 @@
 #      queues blocks; the monitor changes that destination's settings and swaps another
 #      one; the queue is kept (never smaller across the change), and once the receiver
 #      comes up every queued block is delivered;
+#   3b. per-destination options, live: externalLabels on one destination reach
+#      every series sent there and no other destination's; a maxDiskUsage of 64KiB
+#      on a down destination caps its queue (oldest dropped, counted) while another
+#      down destination without it keeps every block;
 #   4. a Secret rotated (password changed) is read again (every 60 s) and used:
 #      the receiver refuses it, the drops are counted;
 #   5. a destination whose Secret does not exist is not started (logged), the others run;
@@ -113,6 +117,39 @@ S=$(selfv "k8smon_remotewrite_blocks_sent_total{url=\"$UD\"}")
 check "live change: every block queued before the change was delivered ($S >= $Q1)" [ "${S%.*}" -ge "$Q1" ]
 check "live change: sent with the new settings (protocol: prometheus, so snappy although the receiver would take zstd)" sh -c \
 	"curl -sf http://127.0.0.1:$DEAD/stats | /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin)[\"/ok\"]; assert s[\"requests\"] >= 1 and s[\"bad\"] == 0 and s[\"zstd\"] == 0'"
+
+# --- 3b. per-destination externalLabels and maxDiskUsage, live
+DOWN1=http://127.0.0.1:$(free_port)/ok
+DOWN2=http://127.0.0.1:$(free_port)/ok
+monitor "  - url: $R/basic
+    basicAuth: {username: {name: rw-auth, key: user}, password: {name: rw-auth, key: pass}}
+    headers: {X-Scope-OrgID: team-a, X-Extra: 'a:b'}
+  - url: $R/labeled
+    externalLabels: {tenant: t1, node: overridden}
+  - url: $DOWN1
+    maxDiskUsage: 64KiB
+  - url: $DOWN2" || bail "kubectl apply (per-destination options)"
+labels_of() { # labels_of PATH: the labels every series of PATH's last body carried
+	curl -sf "$R/stats" | /usr/bin/python3 -c "import json,sys; print(' '.join(json.load(sys.stdin).get('$1', {}).get('common', [])))"
+}
+check "externalLabels: the destination receives" poll 30 ge "k8smon_remotewrite_blocks_sent_total{url=\"$R/labeled\"}" 2
+SB=$(selfv "k8smon_remotewrite_blocks_sent_total{url=\"$R/basic\"}")
+poll 30 ge "k8smon_remotewrite_blocks_sent_total{url=\"$R/basic\"}" $((${SB%.*} + 2))
+L1=$(labels_of /labeled)
+L2=$(labels_of /basic)
+echo "   common labels at /labeled: $L1"
+echo "   common labels at /basic: $L2"
+check "externalLabels: every series sent there carries tenant=t1 and the overridden node" \
+	sh -c "echo ' $L1 ' | grep -q ' tenant=t1 ' && echo ' $L1 ' | grep -q ' node=overridden '"
+check "externalLabels: not on another destination's series" sh -c "! echo ' $L2 ' | grep -q 'tenant='"
+check "maxDiskUsage 64KiB: the down destination drops its oldest blocks, counted" \
+	poll 120 ge "k8smon_remotewrite_blocks_dropped_total{reason=\"overflow\",url=\"$DOWN1\"}" 1
+QB=$(selfv "k8smon_remotewrite_queue_bytes{url=\"$DOWN1\"}")
+check "maxDiskUsage 64KiB: its queue stays under the cap ($QB bytes)" [ "${QB%.*}" -le 65536 ]
+check "maxDiskUsage: the other down destination (default cap) dropped nothing" \
+	is "k8smon_remotewrite_blocks_dropped_total{reason=\"overflow\",url=\"$DOWN2\"}" 0
+QB2=$(selfv "k8smon_remotewrite_queue_bytes{url=\"$DOWN2\"}")
+check "maxDiskUsage: ... and holds more than the capped one ($QB2 bytes)" [ "${QB2%.*}" -gt "${QB%.*}" ]
 
 # --- 4. the Secret rotated
 kubectl -n rwmon create secret generic rw-auth --from-literal=user=alice --from-literal=pass=wrong \

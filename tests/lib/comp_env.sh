@@ -8,6 +8,7 @@
 #                                     URL), FC_JSON (its server.json), AGENT_PID,
 #                                     FAKECOMP_PID (and fakeapi.sh's variables)
 #   comp_stop                         stops the three (their pids only)
+#   ($FAKECOMP_ARGS: extra fakecomp.py options, e.g. --fresh-timestamps)
 #   fc_fault JSON                     POST JSON to fakecomp's /fault
 #   fc_port COMPONENT                 the port fakecomp serves COMPONENT on
 #   comp_scrape PATH                  curl the agent's PATH
@@ -31,7 +32,7 @@ fakecomp_start() {
 	  "rules": [{"user": "system:serviceaccount:k8smon:k8smon", "allowed": true}],
 	  "default_allowed": false}' >/dev/null || return 1
 	printf tok-agent >"$cdir/sa/token"
-	python3 tests/fakecomp/fakecomp.py --state-dir "$cdir/fc" --fixtures "${FAKECOMP_FIXTURES:-tests/fakecomp/fixtures}" --node "$fnode" --ca-from "$cdir/api" --api-url "$API_URL" \
+	python3 tests/fakecomp/fakecomp.py ${FAKECOMP_ARGS:-} --state-dir "$cdir/fc" --fixtures "${FAKECOMP_FIXTURES:-tests/fakecomp/fixtures}" --node "$fnode" --ca-from "$cdir/api" --api-url "$API_URL" \
 		--api-ca "$cdir/api/ca.crt" --api-token "$atok" >"$cdir/fakecomp.out" 2>"$cdir/fakecomp.log" &
 	FAKECOMP_PID=$!
 	wait_for 60 grep -q '^READY' "$cdir/fakecomp.out" || { echo "fakecomp did not start:"; cat "$cdir/fakecomp.log"; return 1; }
@@ -106,7 +107,7 @@ EOF
 	port=$(free_port)
 	U=http://127.0.0.1:$port
 	# shellcheck disable=SC2046 # fakecomp_flags: one flag per line, no spaces
-	./bin/k8smon -promscrape.kubernetes -promscrape.allowLoopback -kubeconfig="$KUBECONFIG" -nodeName=k8smon-node \
+	"${K8SMON_BIN:-./bin/k8smon}" -promscrape.kubernetes -promscrape.allowLoopback -kubeconfig="$KUBECONFIG" -nodeName=k8smon-node \
 		-httpListenAddr=127.0.0.1:$port -leaderElection.namespace=default -loggerLevel=DEBUG \
 		$(fakecomp_flags "$cdir") \
 		"$@" >"$cdir/k8smon.log" 2>&1 &

@@ -18,12 +18,16 @@ first field is WriteRequest.timeseries; then, by path:
            -remoteWrite.sendTimeout must fire); later ones 204
   /basic   401 unless basic auth alice:s3cret and X-Scope-OrgID: team-a and
            X-Extra: a:b (custom headers), then 204
+  /429, /503  the first 3 requests answer 429 "slow down" / 503 "unavailable" (the
+           agent must retry them, not drop), later ones 204
   /vm...   GET ?get_vm_proto_version=1 answers "1" (VictoriaMetrics' handshake);
            elsewhere the handshake gets 400
   /vm415   like /vm but a zstd body gets 415 (a receiver that claims zstd and
            does not take it); snappy 204
-GET /stats: JSON {path: {"requests": n, "bad": n, "bytes": n, "zstd": n, "host": last Host}}; "bad" counts
-requests whose headers or body were wrong, "zstd" the zstd-encoded ones.
+GET /stats: JSON {path: {"requests": n, "bad": n, "bytes": n, "zstd": n, "host": last Host,
+"common": [...]}}; "bad" counts requests whose headers or body were wrong, "zstd" the zstd-encoded
+ones, "common" the "name=value" labels every series of the last valid body carried (decoded here
+with a protobuf reader of its own).
 """
 import base64
 import json
@@ -37,6 +41,61 @@ import snappy
 LOCK = threading.Lock()
 STATS = {}
 HUNG = set()
+
+
+def varint(b, i):
+    v = shift = 0
+    while True:
+        c = b[i]
+        i += 1
+        v |= (c & 0x7F) << shift
+        shift += 7
+        if c < 0x80:
+            return v, i
+
+
+def fields(b):
+    """(field number, bytes) of the length-delimited fields of message b; others skipped."""
+    i = 0
+    while i < len(b):
+        key, i = varint(b, i)
+        wt = key & 7
+        if wt == 2:
+            n, i = varint(b, i)
+            yield key >> 3, b[i:i + n]
+            i += n
+        elif wt == 0:
+            _, i = varint(b, i)
+        elif wt == 1:
+            i += 8
+        elif wt == 5:
+            i += 4
+        else:
+            raise ValueError("wire type %d" % wt)
+
+
+def common_labels(raw):
+    common = None
+    for f, ts in fields(raw):
+        if f != 1:
+            continue
+        labels = set()
+        for g, lab in fields(ts):
+            if g == 1:
+                kv = dict(fields(lab))
+                labels.add(kv.get(1, b"").decode() + "=" + kv.get(2, b"").decode())
+        common = labels if common is None else common & labels
+    return sorted(common or ())
+
+
+def decode(headers, body):
+    try:
+        if headers.get("Content-Encoding") == "zstd":
+            import zstandard
+            return zstandard.ZstdDecompressor().decompress(body)
+        return snappy.uncompress(body)
+    except Exception:  # noqa: BLE001
+        return b""
 
 
 def valid(headers, body):
@@ -93,12 +152,25 @@ class Handler(BaseHTTPRequestHandler):
             s["bytes"] += n
             if not ok:
                 s["bad"] += 1
+            else:
+                try:
+                    s["common"] = common_labels(decode(self.headers, body))
+                except (ValueError, IndexError, UnicodeDecodeError):
+                    s["bad"] += 1
+            busy = self.path in ("/429", "/503") and s["requests"] <= 3
             hang = self.path == "/hang" and self.path not in HUNG
             if hang:
                 HUNG.add(self.path)
         if hang:
             time.sleep(30)
             self.close_connection = True
+            return
+        if busy:
+            msg = b"slow down\n" if self.path == "/429" else b"unavailable\n"
+            self.send_response(int(self.path[1:]))
+            self.send_header("Content-Length", str(len(msg)))
+            self.end_headers()
+            self.wfile.write(msg)
             return
         if self.path == "/garbage":
             self.wfile.write(b"garbage\r\n\r\n")

@@ -4,6 +4,7 @@
  * check, and the queue's cap, order, restart and corruption handling. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -359,6 +360,38 @@ static void test_queue_cap_drops_oldest(void **state)
 	rw_queue_stats(q, &st);
 	assert_int_equal(st.dropped_overflow, 4);
 	assert_int_equal(st.blocks, 5);
+	/* The block being sent ('3', picked above) dropped for the cap: not a
+	 * loss when its send then succeeds (its pop)... */
+	blk[0] = '8';
+	assert_int_equal(rw_queue_push(q, blk, sizeof(blk)), 0);
+	rw_queue_stats(q, &st);
+	assert_int_equal(st.dropped_overflow, 4);
+	rw_queue_pop(q, seq);
+	rw_queue_stats(q, &st);
+	assert_int_equal(st.dropped_overflow, 4);
+	/* ... a loss, counted, when it is abandoned (the next pick without a pop) */
+	{
+		struct buf b;
+		uint64_t first;
+
+		buf_init(&b, 1 << 20);
+		assert_int_equal(rw_queue_front(q, &b, &first), 0);
+		assert_int_equal(b.data[0], '4');
+		blk[0] = '9';
+		assert_int_equal(rw_queue_push(q, blk, sizeof(blk)), 0);
+		rw_queue_stats(q, &st);
+		assert_int_equal(st.dropped_overflow, 4);
+		assert_int_equal(rw_queue_front(q, &b, &seq), 0);
+		assert_int_equal(b.data[0], '5');
+		rw_queue_stats(q, &st);
+		assert_int_equal(st.dropped_overflow, 5);
+		/* the abandoned one's late pop changes nothing */
+		rw_queue_pop(q, first);
+		rw_queue_stats(q, &st);
+		assert_int_equal(st.dropped_overflow, 5);
+		assert_int_equal(st.blocks, 5);
+		buf_fini(&b);
+	}
 	rw_queue_close(q);
 }
 
@@ -494,7 +527,7 @@ static void test_dest_check_copy_equal(void **state)
 
 static void test_flags_per_url(void **state)
 {
-	char err[300], hdr[RW_HEADERS_MAX];
+	char err[300], hdr[RW_HEADERS_MAX], lbl[RW_DEST_LABELS_MAX];
 	struct flags f;
 	struct rw_dest d;
 	char *ok[] = { "k8smon", "-remoteWrite.url=http://a/w", "-remoteWrite.url=https://b/w",
@@ -502,7 +535,12 @@ static void test_flags_per_url(void **state)
 		       "-remoteWrite.tlsCAFile=/ca.pem",
 		       "-remoteWrite.headers=X-A:1^^X-B:2", "-remoteWrite.headers=",
 		       "-remoteWrite.forcePromProto=", "-remoteWrite.forcePromProto=true",
-		       "-remoteWrite.tlsServerName=b.example" };
+		       "-remoteWrite.tlsServerName=b.example",
+		       "-remoteWrite.maxDiskUsagePerURL=2MiB", "-remoteWrite.maxDiskUsagePerURL=",
+		       "-remoteWrite.sendTimeout=", "-remoteWrite.sendTimeout=7s",
+		       "-remoteWrite.urlLabels=dc=eu,team=a,dc=us", "-remoteWrite.urlLabels=" };
+	char *bad_lbl[] = { "k8smon", "-remoteWrite.url=http://a/w", "-remoteWrite.urlLabels=9x=1" };
+	char *bad_size[] = { "k8smon", "-remoteWrite.url=http://a/w", "-remoteWrite.maxDiskUsagePerURL=1KiB" };
 	char *bad_count[] = { "k8smon", "-remoteWrite.url=http://a/w", "-remoteWrite.url=http://b/w",
 			      "-remoteWrite.url=http://c/w", "-remoteWrite.tlsCAFile=a", "-remoteWrite.tlsCAFile=b" };
 	char *bad_hdr[] = { "k8smon", "-remoteWrite.url=http://a/w", "-remoteWrite.headers=Host:x" };
@@ -514,18 +552,37 @@ static void test_flags_per_url(void **state)
 
 	(void)state;
 	memset(&f, 0, sizeof(f));
-	assert_int_equal(flags_parse(&f, 11, ok, devnull, err, sizeof(err)), FLAGS_RUN);
-	assert_int_equal(flags_rw_dest(&f, 0, &d, hdr, sizeof(hdr), err, sizeof(err)), 0);
+	assert_int_equal(flags_parse(&f, 17, ok, devnull, err, sizeof(err)), FLAGS_RUN);
+	/* given per URL: no value for all, so K8sMonitor destinations get the defaults */
+	assert_int_equal(f.rw_max_disk_per_url, 1 << 30);
+	assert_int_equal(f.rw_send_timeout_ms, 60000);
+	assert_int_equal(flags_rw_dest(&f, 0, &d, hdr, sizeof(hdr), lbl, sizeof(lbl), err, sizeof(err)), 0);
+	assert_int_equal(d.max_disk, 2 << 20);
+	assert_int_equal(d.send_timeout_ms, 0);               /* empty: the default */
+	/* a later label of the same name replaces the earlier */
+	assert_int_equal(d.labels_len, sizeof("team=a") + sizeof("dc=us"));
+	assert_memory_equal(d.labels, "team=a\0dc=us", d.labels_len);
 	assert_string_equal(d.basic_user, "alice");
 	assert_string_equal(d.ca_file, "/ca.pem");            /* one value: every URL */
 	assert_string_equal(d.server_name, "b.example");
 	assert_int_equal(d.headers_len, sizeof("X-A: 1") + sizeof("X-B: 2"));
 	assert_int_equal(d.proto, RW_PROTO_AUTO);
-	assert_int_equal(flags_rw_dest(&f, 1, &d, hdr, sizeof(hdr), err, sizeof(err)), 0);
+	assert_int_equal(flags_rw_dest(&f, 1, &d, hdr, sizeof(hdr), lbl, sizeof(lbl), err, sizeof(err)), 0);
 	assert_string_equal(d.basic_user, "");                /* an empty value keeps its place */
 	assert_string_equal(d.ca_file, "/ca.pem");
 	assert_int_equal(d.headers_len, 0);
 	assert_int_equal(d.proto, RW_PROTO_PROMETHEUS);
+	assert_int_equal(d.max_disk, 0);
+	assert_int_equal(d.send_timeout_ms, 7000);
+	assert_int_equal(d.labels_len, 0);
+	flags_fini(&f);
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(flags_parse(&f, 3, bad_lbl, devnull, err, sizeof(err)), FLAGS_EXIT_USAGE);
+	assert_non_null(strstr(err, "-remoteWrite.urlLabels"));
+	flags_fini(&f);
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(flags_parse(&f, 3, bad_size, devnull, err, sizeof(err)), FLAGS_EXIT_USAGE);
+	assert_non_null(strstr(err, "-remoteWrite.maxDiskUsagePerURL"));
 	flags_fini(&f);
 	memset(&f, 0, sizeof(f));
 	assert_int_equal(flags_parse(&f, 6, bad_count, devnull, err, sizeof(err)), FLAGS_EXIT_USAGE);
@@ -590,6 +647,79 @@ static void wait_blocks(struct rw *rw, const char *url_line, double at_least)
 	for (int i = 0; i < 500 && metric(rw, url_line) < at_least; i++)
 		usleep(20000);
 	assert_true(metric(rw, url_line) >= at_least);
+}
+
+/* The first queued block of url under dir, uncompressed, into out. */
+static size_t first_block(const char *dir, const char *url, char *out, size_t cap)
+{
+	uint64_t h = 1469598103934665603ull;
+	char qpath[300], err[200];
+	struct rw_queue *q;
+	struct buf z;
+	uint64_t seq;
+	size_t n = cap;
+
+	for (const char *p = url; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	snprintf(qpath, sizeof(qpath), "%s/%016llx", dir, (unsigned long long)h);
+	q = rw_queue_open(qpath, 1 << 20, err, sizeof(err));
+	assert_non_null(q);
+	buf_init(&z, 1 << 20);
+	assert_int_equal(rw_queue_front(q, &z, &seq), 0);
+	assert_int_equal(dl_snappy.uncompress(z.data, z.len, out, &n), SNAPPY_OK);
+	buf_fini(&z);
+	rw_queue_close(q);
+	return n;
+}
+
+static bool has(const char *p, size_t n, const char *s)
+{
+	return memmem(p, n, s, strlen(s)) != NULL;
+}
+
+/* Per-destination options: each URL's own labels reach only its blocks
+ * (one encoding per label set; the global label everywhere, overridden by
+ * the destination's), and its own queue cap, lowered live, drops that
+ * queue's oldest blocks at once, counted, leaving the other queue alone. */
+static void test_dest_labels_and_cap(void **state)
+{
+	char err[300], dir[] = "/tmp/k8smon-rw-dest.XXXXXX", pb[4096];
+	char *ext[] = { "cluster=c1", "dc=global" };
+	struct rw_dest d[2] = { { .url = "http://127.0.0.1:1/a", .labels = "dc=eu\0team=t1", .labels_len = 14 },
+				{ .url = "http://127.0.0.1:1/b" } };
+	struct rw *rw;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(dl_curl_load(err, sizeof(err)), 0);
+	assert_int_equal(dl_snappy_load(err, sizeof(err)), 0);
+	assert_non_null(mkdtemp(dir));
+	rw = rw_start(&(struct rw_opts){ .dests = d, .ndests = 2, .labels = ext, .nlabels = 2, .tmp_data_path = dir,
+				       .max_disk_per_url = 1 << 20, .interval_ms = 30, .send_timeout_ms = 1000,
+				       .retry_min_ms = 60000, .node_name = "n", .render = fixed_render }, err, sizeof(err));
+	assert_non_null(rw);
+	wait_blocks(rw, "k8smon_remotewrite_queue_blocks{url=\"http://127.0.0.1:1/a\"} ", 6);
+	wait_blocks(rw, "k8smon_remotewrite_queue_blocks{url=\"http://127.0.0.1:1/b\"} ", 6);
+	/* Lower a's cap live (its labels stay): its oldest go, counted; b keeps all. */
+	d[0].max_disk = 200;
+	assert_int_equal(rw_set_dests(rw, d, 2, err, sizeof(err)), 0);
+	assert_true(metric(rw, "k8smon_remotewrite_queue_bytes{url=\"http://127.0.0.1:1/a\"} ") <= 200);
+	assert_true(metric(rw, "k8smon_remotewrite_blocks_dropped_total{reason=\"overflow\",url=\"http://127.0.0.1:1/a\"} ") >= 3);
+	assert_true(metric(rw, "k8smon_remotewrite_blocks_dropped_total{reason=\"overflow\",url=\"http://127.0.0.1:1/b\"} ") == 0);
+	assert_true(metric(rw, "k8smon_remotewrite_queue_blocks{url=\"http://127.0.0.1:1/b\"} ") >= 6);
+	rw_stop(rw);
+	n = first_block(dir, "http://127.0.0.1:1/a", pb, sizeof(pb));
+	assert_true(has(pb, n, "team") && has(pb, n, "t1") && has(pb, n, "eu") && has(pb, n, "c1"));
+	assert_false(has(pb, n, "global"));     /* the destination's dc wins */
+	n = first_block(dir, "http://127.0.0.1:1/b", pb, sizeof(pb));
+	assert_true(has(pb, n, "global") && has(pb, n, "c1"));
+	assert_false(has(pb, n, "team") || has(pb, n, "eu"));
+	{
+		char cmd[200];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		assert_int_equal(system(cmd), 0);
+	}
 }
 
 /* Live reconfiguration (rw_set_dests): a URL that stays keeps its queue when
@@ -700,8 +830,18 @@ static void test_monitor_remote_write_check(void **state)
 		{ "[{\"url\":\"http://a\",\"headers\":{\"X-A\":\"1^^X-B:2\"}}]", "spec.remoteWrite[0].headers.X-A" },
 		{ "[{\"url\":\"http://a\",\"headers\":{\"X-A\":\"1\\r\\nEvil: 1\"}}]", "line break" },
 		{ "{\"url\":\"http://a\"}", "spec.remoteWrite: want a list" },
+		{ "[{\"url\":\"http://a\",\"maxDiskUsage\":\"2GiB\",\"sendTimeout\":\"30s\","
+		  "\"externalLabels\":{\"tenant\":\"a\"}}]", NULL },
+		{ "[{\"url\":\"http://a\",\"maxDiskUsage\":\"1KiB\"}]", "spec.remoteWrite[0].maxDiskUsage" },
+		{ "[{\"url\":\"http://a\",\"maxDiskUsage\":1000000}]", "spec.remoteWrite[0].maxDiskUsage" },
+		{ "[{\"url\":\"http://a\",\"sendTimeout\":\"soon\"}]", "spec.remoteWrite[0].sendTimeout" },
+		{ "[{\"url\":\"http://a\",\"externalLabels\":{\"9x\":\"a\"}}]", "spec.remoteWrite[0].externalLabels.9x" },
+		{ "[{\"url\":\"http://a\",\"externalLabels\":{\"x\":\"\"}}]", "spec.remoteWrite[0].externalLabels.x" },
+		{ "[{\"url\":\"http://a\",\"externalLabels\":{\"x\":1}}]", "want a string" },
 	};
 	char err[300];
+	struct rw_dest d = { 0 };
+	json_t *e;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -718,6 +858,17 @@ static void test_monitor_remote_write_check(void **state)
 		}
 		json_decref(v);
 	}
+	/* What the agent applies from an entry (agent/rwconf.c). */
+	e = json_loads("{\"url\":\"http://a\",\"maxDiskUsage\":\"2MiB\",\"sendTimeout\":\"1m30s\","
+		       "\"externalLabels\":{\"tenant\":\"a\",\"dc\":\"eu\"}}", 0, NULL);
+	assert_non_null(e);
+	assert_int_equal(config_rw_dest_opts(e, "x", &d, err, sizeof(err)), 0);
+	assert_int_equal(d.max_disk, 2 << 20);
+	assert_int_equal(d.send_timeout_ms, 90000);
+	assert_int_equal(d.labels_len, sizeof("tenant=a") + sizeof("dc=eu"));
+	assert_memory_equal(d.labels, "tenant=a\0dc=eu", d.labels_len);
+	rw_dest_fini(&d);
+	json_decref(e);
 }
 
 int main(void)
@@ -738,6 +889,7 @@ int main(void)
 		cmocka_unit_test(test_flags_per_url),
 		cmocka_unit_test(test_zstd_round_trip),
 		cmocka_unit_test(test_set_dests_keeps_queues),
+		cmocka_unit_test(test_dest_labels_and_cap),
 		cmocka_unit_test(test_monitor_remote_write_check),
 	};
 
