@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "dl/snappy.h"
 #include "expo/writer.h"
+#include "remotewrite/chunks.h"
 #include "remotewrite/encode.h"
 #include "remotewrite/queue.h"
 #include "remotewrite/sender.h"
@@ -48,7 +49,10 @@ struct rw {
 	int64_t interval_ms;
 	rw_render_fn render;
 	void *render_ctx;
+	rw_collect_fn collect;
 	struct rw_encoder *enc;
+	struct rw_packer pack;          /* application blocks (opts.collect) */
+	uint64_t pushed_samples;        /* from the packer's chunks (collector thread) */
 	struct buf z;                   /* compressed block */
 	pthread_t thread;
 	bool started;
@@ -92,6 +96,27 @@ void rw_url_redact(const char *url, char *dst, size_t n)
 	snprintf(dst, n, "%.*s%.*s", (int)(host - url), url, (int)strcspn(rest, "?#"), rest);
 }
 
+/* Queues one compressed block for every destination. */
+static int on_zblock(void *ctx, const char *z, size_t zlen, size_t series)
+{
+	struct rw *rw = ctx;
+	int rc = 0;
+
+	(void)series;
+	atomic_fetch_add(&rw->blocks, 1);
+	pthread_mutex_lock(&rw->dests_lock);
+	for (size_t i = 0; i < rw->nd; i++) {
+		/* Over the cap or a full disk: counted by the queue; the other
+		 * destinations still get the block. */
+		rc = rw_queue_push(rw->d[i].q, z, zlen);
+		if (rc == KM_ENOMEM)
+			break;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&rw->dests_lock);
+	return rc;
+}
+
 /* Compresses one WriteRequest and queues it for every destination. */
 static int on_block(void *ctx, const char *pb, size_t len, size_t series)
 {
@@ -99,7 +124,6 @@ static int on_block(void *ctx, const char *pb, size_t len, size_t series)
 	size_t zlen = dl_snappy.max_compressed_length(len);
 	int rc;
 
-	(void)series;
 	buf_reset(&rw->z);
 	rc = buf_reserve(&rw->z, zlen);
 	if (rc)
@@ -107,18 +131,32 @@ static int on_block(void *ctx, const char *pb, size_t len, size_t series)
 	if (dl_snappy.compress(pb, len, rw->z.data, &zlen) != SNAPPY_OK)
 		return KM_EIO;
 	rw->z.len = zlen;
-	atomic_fetch_add(&rw->blocks, 1);
-	pthread_mutex_lock(&rw->dests_lock);
-	for (size_t i = 0; i < rw->nd; i++) {
-		/* Over the cap or a full disk: counted by the queue; the other
-		 * destinations still get the block. */
-		rc = rw_queue_push(rw->d[i].q, rw->z.data, rw->z.len);
-		if (rc == KM_ENOMEM)
-			break;
-		rc = 0;
-	}
-	pthread_mutex_unlock(&rw->dests_lock);
+	return on_zblock(rw, rw->z.data, rw->z.len, series);
+}
+
+/* One target's encoded scrape: its chunks join the block being packed. */
+static int on_chunks(void *ctx, struct rw_chunks *k)
+{
+	struct rw *rw = ctx;
+	struct rw_chunk_ref ch;
+	size_t off = 0;
+	int rc = 0;
+
+	while (!rc && rw_chunks_next(k, &off, &ch))
+		rc = rw_packer_add(&rw->pack, &ch);
+	if (!rc)
+		rw->pushed_samples += k->series;
+	rw_chunks_unref(k);
 	return rc;
+}
+
+/* The application section from the scrapes' chunks (opts.collect). */
+static int collect_apps(struct rw *rw)
+{
+	int rc = rw->collect(rw->render_ctx, rw->ext, rw->next, rw->node, on_chunks, rw);
+	int e = rw_packer_flush(&rw->pack);
+
+	return rc ? rc : e;
 }
 
 static int sink(void *ctx, const char *text, size_t n)
@@ -142,6 +180,15 @@ static void cycle(struct rw *rw)
 	for (int s = 0; s < RW_SRC_N; s++) {
 		int e;
 
+		if (s == RW_SRC_APPS && rw->collect) {
+			e = collect_apps(rw);
+			if (e) {
+				rc = e;
+				log_limited(&rw->cycle_log, 60000, LOG_WARN, "remotewrite",
+					    "section %s not sent this cycle: %s", src_names[s], km_strerror(e));
+			}
+			continue;
+		}
 		rw_encoder_begin(rw->enc, &rw->targets[s], ts);
 		e = rw->render(rw->render_ctx, (enum rw_source)s, sink, rw->enc);
 		if (!e)
@@ -156,7 +203,7 @@ static void cycle(struct rw *rw)
 	}
 	if (rw_encoder_flush(rw->enc))
 		rc = KM_EIO;
-	atomic_store(&rw->samples, rw_encoder_samples(rw->enc));
+	atomic_store(&rw->samples, rw_encoder_samples(rw->enc) + rw->pushed_samples);
 	atomic_store(&rw->rejected, rw_encoder_rejected(rw->enc));
 	atomic_fetch_add(&rw->cycles, 1);
 	if (rc)
@@ -396,6 +443,8 @@ struct rw *rw_start(const struct rw_opts *o, char *err, size_t errlen)
 	rw->interval_ms = o->interval_ms;
 	rw->render = o->render;
 	rw->render_ctx = o->render_ctx;
+	rw->collect = o->collect;
+	rw_packer_init(&rw->pack, RW_BLOCK_SERIES, RW_BLOCK_BYTES, on_zblock, rw);
 	rw->max_disk_per_url = o->max_disk_per_url;
 	rw->send_timeout_ms = o->send_timeout_ms;
 	rw->retry_min_ms = o->retry_min_ms;
@@ -417,6 +466,10 @@ struct rw *rw_start(const struct rw_opts *o, char *err, size_t errlen)
 	/* At start-up every destination must work: a flag error stops the agent. */
 	if (rw_set_dests(rw, o->dests, o->ndests, err, errlen))
 		goto fail;
+	/* Scrapes from now on encode their samples: the first cycle has
+	 * what finished before it. */
+	if (rw->collect && rw->collect(rw->render_ctx, rw->ext, rw->next, rw->node, NULL, NULL))
+		goto oom;
 	if (pthread_create(&rw->thread, NULL, run, rw) != 0) {
 		snprintf(err, errlen, "cannot start the remote-write thread");
 		goto fail;
@@ -448,6 +501,7 @@ void rw_stop(struct rw *rw)
 	for (size_t i = 0; i < rw->nd; i++)
 		dest_close(&rw->d[i]);
 	rw_encoder_free(rw->enc);
+	rw_packer_fini(&rw->pack);
 	for (size_t i = 0; i < rw->next; i++)
 		free(rw->ext_mem[i]);
 	free(rw->node);
