@@ -141,9 +141,9 @@ skip:
 	return 0;
 }
 
-static void synthetic(struct tstate *s, const char *name, double v, int *rc)
+static void synthetic(struct rw_chunker *ck, const struct tlabels *tl, const struct scrape_push *p,
+		      const char *name, double v, int64_t ts, int *rc)
 {
-	const struct tlabels *tl = &s->t->d->labels;
 	struct rw_label pairs[PUSH_MAX_LABELS + 1];
 	size_t n = 0;
 
@@ -152,25 +152,35 @@ static void synthetic(struct tstate *s, const char *name, double v, int *rc)
 	for (size_t i = 0; i < tl->n && n < PUSH_MAX_LABELS; i++)
 		pairs[n++] = (struct rw_label){ tl->v[i].name, strlen(tl->v[i].name), tl->v[i].value,
 						 strlen(tl->v[i].value) };
-	if (finish_labels(s->push, pairs, &n, name))
+	if (finish_labels(p, pairs, &n, name))
 		return;
-	*rc = rw_chunker_series(&s->ck, pairs, n, v, s->scrape_ms);
+	*rc = rw_chunker_series(ck, pairs, n, v, ts);
+}
+
+/* The five series /metrics/apps writes after a target's samples. */
+static int synthetic_all(struct rw_chunker *ck, const struct tlabels *tl, const struct scrape_push *p, int64_t ts,
+			 bool up, double duration, uint64_t scraped, uint64_t post, uint64_t added)
+{
+	int rc = 0;
+
+	synthetic(ck, tl, p, "up", up ? 1 : 0, ts, &rc);
+	synthetic(ck, tl, p, "scrape_duration_seconds", duration, ts, &rc);
+	synthetic(ck, tl, p, "scrape_samples_scraped", (double)scraped, ts, &rc);
+	synthetic(ck, tl, p, "scrape_samples_post_metric_relabeling", (double)post, ts, &rc);
+	synthetic(ck, tl, p, "scrape_series_added", (double)added, ts, &rc);
+	return rc;
 }
 
 void push_end(struct tstate *s, bool up, double duration, uint64_t scraped, uint64_t post, uint64_t added)
 {
 	struct rw_chunks *k, *old;
-	int rc = 0;
+	int rc;
 
 	if (!s->push)
 		return;
 	if (!up)
 		rw_chunker_reset(&s->ck); /* a failed scrape's samples are not sent */
-	synthetic(s, "up", up ? 1 : 0, &rc);
-	synthetic(s, "scrape_duration_seconds", duration, &rc);
-	synthetic(s, "scrape_samples_scraped", (double)scraped, &rc);
-	synthetic(s, "scrape_samples_post_metric_relabeling", (double)post, &rc);
-	synthetic(s, "scrape_series_added", (double)added, &rc);
+	rc = synthetic_all(&s->ck, &s->t->d->labels, s->push, s->scrape_ms, up, duration, scraped, post, added);
 	k = rc ? NULL : rw_chunker_take(&s->ck, &rc);
 	rw_chunker_fini(&s->ck);
 	buf_fini(&s->pxn);
@@ -239,24 +249,36 @@ void scrape_push_free(struct scrape_mgr *m)
 
 int scrape_mgr_push_collect(struct scrape_mgr *m, scrape_push_fn fn, void *ctx)
 {
+	const struct scrape_push *p = m ? atomic_load(&m->push) : NULL;
+	int64_t now = clock_wall_ms();
 	struct rw_chunks **v = NULL;
+	struct rw_chunker ck;
 	size_t n = 0;
 	int rc = 0;
 
-	if (!m || !atomic_load(&m->push))
+	if (!p)
 		return 0;
 	pthread_mutex_lock(&m->lock);
 	if (m->set.n && !(v = calloc(m->set.n, sizeof(*v))))
 		rc = KM_ENOMEM;
+	rw_chunker_init(&ck);
 	for (size_t i = 0; !rc && i < m->set.n; i++) {
 		struct tstate *s = m->set.v[i]->state;
 
 		if (s && s->pushed) {
 			v[n++] = s->pushed; /* the reference moves: each scrape is sent once */
 			s->pushed = NULL;
+		} else if (s && s->refuse != REFUSE_NONE) {
+			/* Never scraped (policy, target limit): down at every
+			 * collection, as /metrics/apps shows it. */
+			rc = synthetic_all(&ck, &m->set.v[i]->d->labels, p, now, false, s->last_duration, 0, 0, 0);
+			if (!rc && !(v[n] = rw_chunker_take(&ck, &rc)))
+				break;
+			n += !rc;
 		}
 	}
 	pthread_mutex_unlock(&m->lock);
+	rw_chunker_fini(&ck);
 	for (size_t i = 0; i < n; i++) {
 		if (!rc)
 			rc = fn(ctx, v[i]);

@@ -192,7 +192,7 @@ static void test_chunks_pack(void **state)
 			struct rw_label l[3] = { { "__name__", 8, "m", 1 }, { "i", 1, v, 0 },
 						 { "t", 1, t ? "b" : "a", 1 } };
 
-			l[1].value_len = (size_t)snprintf(v, sizeof(v), "%d-%0*d", i, 20 + i % 30, 0);
+			l[1].value_len = (size_t)snprintf(v, sizeof(v), "%d-%0*d", i, i % 10, 0);
 			assert_int_equal(rw_chunker_series(&ck, l, 3, i * 0.5, 1700000000000 + i), 0);
 			assert_int_equal(rw_pb_series(&want, l, 3, i * 0.5, 1700000000000 + i), 0);
 		}
