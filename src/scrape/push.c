@@ -70,17 +70,136 @@ static int finish_labels(const struct scrape_push *p, struct rw_label *v, size_t
 	return 0;
 }
 
+/* A label every series of the scrape gets, unless a sample label of the
+ * same name wins (kind decides): built once per scrape, sorted, so that a
+ * series' labels are the sample's and these merged in one pass. */
+enum over_kind { OVER_TARGET, OVER_NODE, OVER_EXT, OVER_NAME };
+struct push_over {
+	struct rw_label l;
+	enum over_kind kind;
+};
+
+static void over_free(struct tstate *s)
+{
+	free(s->over);
+	s->over = NULL;
+	s->nover = 0;
+}
+
+/* The target labels a spliced or honorLabels series gets, node, the
+ * external labels over them, __name__; sorted. */
+static int over_build(struct tstate *s)
+{
+	const struct tlabels *tl = &s->t->d->labels;
+	const struct scrape_push *p = s->push;
+	size_t n = 0, cap = tl->n + p->next + 2;
+	struct push_over *v = calloc(cap, sizeof(*v));
+	bool has_node = false;
+
+	if (!v)
+		return KM_ENOMEM;
+	for (size_t i = 0; i < tl->n; i++) {
+		v[n] = (struct push_over){ { tl->v[i].name, strlen(tl->v[i].name), tl->v[i].value,
+					     strlen(tl->v[i].value) }, OVER_TARGET };
+		has_node |= name_is(&v[n].l, "node", 4);
+		n++;
+	}
+	if (!has_node && p->node[0])
+		v[n++] = (struct push_over){ { "node", 4, p->node, strlen(p->node) }, OVER_NODE };
+	for (size_t e = 0; e < p->next; e++) {
+		size_t k = 0;
+
+		while (k < n && !name_is(&v[k].l, p->ext[e].name, p->ext[e].name_len))
+			k++;
+		v[k] = (struct push_over){ p->ext[e], OVER_EXT };
+		n += k == n;
+	}
+	v[n++] = (struct push_over){ { "__name__", 8, "", 0 }, OVER_NAME };
+	for (size_t i = 1; i < n; i++)
+		for (size_t k = i; k > 0 && name_cmp(&v[k - 1].l, &v[k].l) > 0; k--) {
+			struct push_over t = v[k];
+
+			v[k] = v[k - 1];
+			v[k - 1] = t;
+		}
+	s->over = v;
+	s->nover = n;
+	return 0;
+}
+
+/* The usual case in one pass: the sample's sorted labels merged with the
+ * scrape's. 1 when a sample label must be renamed exported_<name> (its
+ * place in the order changes): the caller takes the general path. */
+static int merge(const struct tstate *s, const char *name, const struct labels *ls, struct rw_label *pairs,
+		 size_t *np)
+{
+	size_t i = 0, j = 0, n = 0, ns = labels_count(ls);
+	struct label_ref r = { 0 };
+	bool have = false;
+
+	while (i < ns || j < s->nover) {
+		const struct push_over *o = j < s->nover ? &s->over[j] : NULL;
+		int c;
+
+		if (i < ns && !have) {
+			r = labels_at(ls, i);
+			have = true;
+		}
+		if (n == PUSH_MAX_LABELS)
+			return KM_ETOOBIG;
+		if (!o) {
+			c = -1;
+		} else if (i == ns) {
+			c = 1;
+		} else {
+			struct rw_label sl = { r.name, r.name_len, NULL, 0 };
+
+			c = name_cmp(&sl, &o->l);
+		}
+		if (c < 0) {
+			pairs[n++] = (struct rw_label){ r.name, r.name_len, r.value, r.value_len };
+			i++;
+			have = false;
+		} else if (c > 0) {
+			pairs[n] = o->l;
+			if (o->kind == OVER_NAME) {
+				pairs[n].value = name;
+				pairs[n].value_len = strlen(name);
+			}
+			n++;
+			j++;
+		} else if (o->kind == OVER_EXT) {
+			pairs[n++] = o->l; /* external labels win */
+			i++, j++;
+			have = false;
+		} else if (o->kind == OVER_NODE ||
+			   (s->honor && !(s->force_ns && r.name_len == 9 && memcmp(r.name, "namespace", 9) == 0))) {
+			/* the sample's wins: over node, and over a target label under honorLabels */
+			pairs[n++] = (struct rw_label){ r.name, r.name_len, r.value, r.value_len };
+			i++, j++;
+			have = false;
+		} else {
+			return 1;
+		}
+	}
+	*np = n;
+	return 0;
+}
+
 void push_begin(struct tstate *s)
 {
 	/* what an earlier scrape left (none when it ended) */
 	rw_chunker_fini(&s->ck);
 	buf_fini(&s->pxn);
+	over_free(s);
 	s->push = atomic_load(&s->m->push);
 	if (!s->push)
 		return;
 	rw_chunker_init(&s->ck);
 	buf_init(&s->pxn, 1u << 20);
 	s->scrape_ms = clock_wall_ms();
+	/* Without it every series takes the general path (same bytes). */
+	(void)over_build(s);
 }
 
 /* Labels as render() writes them: the sample's (a clash with a target label
@@ -97,6 +216,14 @@ int push_series(struct tstate *s, const char *name, const struct labels *ls, dou
 
 	if (!s->push)
 		return 0;
+	if (s->over) {
+		rc = merge(s, name, ls, pairs, &n);
+		if (rc == 0)
+			return rw_chunker_series(&s->ck, pairs, n, v, has_ts ? ts : s->scrape_ms);
+		if (rc < 0)
+			return 0; /* too many labels: not sent, as before */
+		n = 0;
+	}
 	/* exported_ names are built in pxn: room for all first, so the
 	 * pointers taken into it stay valid */
 	while (labels_next(ls, &it, &ref))
@@ -184,6 +311,7 @@ void push_end(struct tstate *s, bool up, double duration, uint64_t scraped, uint
 	k = rc ? NULL : rw_chunker_take(&s->ck, &rc);
 	rw_chunker_fini(&s->ck);
 	buf_fini(&s->pxn);
+	over_free(s);
 	s->push = NULL;
 	if (!k)
 		return; /* out of memory: this scrape is not pushed */
@@ -198,6 +326,7 @@ void push_fini(struct tstate *s)
 {
 	rw_chunker_fini(&s->ck);
 	buf_fini(&s->pxn);
+	over_free(s);
 	rw_chunks_unref(s->pushed);
 	s->pushed = NULL;
 }

@@ -128,6 +128,8 @@ struct tstate {
 	const struct scrape_push *push; /* the manager's, or NULL: not encoding */
 	struct rw_chunker ck;
 	struct buf pxn;             /* exported_<name> label names of one series */
+	struct push_over *over;     /* this scrape's target-level labels, sorted (push.c); owned */
+	size_t nover;
 	int64_t scrape_ms;          /* wall time the scrape started */
 	/* results (guarded by m->lock) */
 	enum scrape_health health;
