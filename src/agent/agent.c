@@ -572,6 +572,20 @@ static int rw_render(void *ctx, enum rw_source src, rw_sink_fn sink, void *sink_
 	return rc;
 }
 
+/* The application samples come encoded from the scrapes (scrape/push.c)
+ * instead of rendered and parsed back: rw_collect_fn. */
+static int rw_collect(void *ctx, const struct label_pair *ext, size_t next, const char *node,
+		      rw_chunks_fn fn, void *fn_ctx)
+{
+	struct agent *a = ctx;
+	struct scrape_mgr *m = agent_kube_scrape(a->kube);
+	int rc = scrape_mgr_set_push(m, ext, next, node);
+
+	if (rc || !fn)
+		return rc;
+	return scrape_mgr_push_collect(m, fn, fn_ctx);
+}
+
 /* Replaces the remote-write destinations (starting remote write at the
  * first one); under rw_lock, so agent_stop cannot race a start. */
 static int rw_apply_locked(struct agent *a, const struct rw_dest *d, size_t n, char *err, size_t errlen)
@@ -584,7 +598,7 @@ static int rw_apply_locked(struct agent *a, const struct rw_dest *d, size_t n, c
 		.tmp_data_path = f->rw_tmp_data_path, .max_disk_per_url = (uint64_t)f->rw_max_disk_per_url,
 		.interval_ms = f->interval_ms, .send_timeout_ms = f->rw_send_timeout_ms,
 		.retry_min_ms = f->rw_retry_min_ms, .node_name = f->node_name,
-		.render = rw_render, .render_ctx = a,
+		.render = rw_render, .render_ctx = a, .collect = rw_collect,
 	};
 
 	if (a->rw_closed) {

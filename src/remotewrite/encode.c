@@ -13,10 +13,6 @@
  * far below it; this is the backstop for huge label values). */
 #define RW_PB_CAP (256u << 20)
 #define RW_MAX_LABELS 128
-/* A block is also closed at this many uncompressed bytes (vmagent's
- * -remoteWrite.maxBlockSize default), whatever its series count: long label
- * values cannot make a block the queue refuses (queue.h RW_BLOCK_MAX). */
-#define RW_BLOCK_BYTES (8u << 20)
 
 struct rw_encoder {
 	struct expo_parser *parser;

@@ -31,6 +31,11 @@
 
 struct rw_encoder;
 
+/* A block is also closed at this many uncompressed bytes (vmagent's
+ * -remoteWrite.maxBlockSize default), whatever its series count: long label
+ * values cannot make a block the queue refuses (queue.h RW_BLOCK_MAX). */
+#define RW_BLOCK_BYTES (8u << 20)
+
 /* Receives a complete WriteRequest (borrowed for the call). Returning
  * non-zero stops the encoding and is returned by feed/end/flush. */
 typedef int (*rw_flush_fn)(void *ctx, const char *pb, size_t len, size_t series);

@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "dl/snappy.h"
 #include "expo/writer.h"
+#include "remotewrite/chunks.h"
 #include "remotewrite/encode.h"
 #include "remotewrite/queue.h"
 #include "remotewrite/sender.h"
@@ -66,6 +67,10 @@ struct rw {
 	int64_t interval_ms;
 	rw_render_fn render;
 	void *render_ctx;
+	rw_collect_fn collect;
+	struct rw_packer pack;          /* application blocks (opts.collect) */
+	uint64_t pushed_samples;        /* from the packer's chunks (collector thread) */
+	bool sink_labeled_only;         /* collector thread: see sink() */
 	struct buf z;                   /* compressed block */
 	pthread_t thread;
 	bool started;
@@ -114,6 +119,31 @@ static bool labels_eq(const char *a, size_t alen, const char *b, size_t blen)
 	return alen == blen && (!alen || memcmp(a, b, alen) == 0);
 }
 
+/* Queues one compressed block for every destination whose own labels are
+ * labels[0..labels_len). */
+static int queue_block(struct rw *rw, const char *labels, size_t labels_len, const char *z, size_t zlen)
+{
+	bool queued = false;
+	int rc = 0;
+
+	pthread_mutex_lock(&rw->dests_lock);
+	for (size_t i = 0; i < rw->nd; i++) {
+		if (!labels_eq(rw->d[i].cfg.labels, rw->d[i].cfg.labels_len, labels, labels_len))
+			continue;
+		queued = true;
+		/* Over the cap or a full disk: counted by the queue; the other
+		 * destinations still get the block. */
+		rc = rw_queue_push(rw->d[i].q, z, zlen);
+		if (rc == KM_ENOMEM)
+			break;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&rw->dests_lock);
+	if (queued)
+		atomic_fetch_add(&rw->blocks, 1);
+	return rc;
+}
+
 /* Compresses one WriteRequest of group ctx and queues it for every
  * destination with that group's labels. */
 static int on_block(void *ctx, const char *pb, size_t len, size_t series)
@@ -131,30 +161,58 @@ static int on_block(void *ctx, const char *pb, size_t len, size_t series)
 	if (dl_snappy.compress(pb, len, rw->z.data, &zlen) != SNAPPY_OK)
 		return KM_EIO;
 	rw->z.len = zlen;
-	atomic_fetch_add(&rw->blocks, 1);
-	pthread_mutex_lock(&rw->dests_lock);
-	for (size_t i = 0; i < rw->nd; i++) {
-		if (!labels_eq(rw->d[i].cfg.labels, rw->d[i].cfg.labels_len, g->labels, g->labels_len))
-			continue;
-		/* Over the cap or a full disk: counted by the queue; the other
-		 * destinations still get the block. */
-		rc = rw_queue_push(rw->d[i].q, rw->z.data, rw->z.len);
-		if (rc == KM_ENOMEM)
-			break;
-		rc = 0;
-	}
-	pthread_mutex_unlock(&rw->dests_lock);
+	return queue_block(rw, g->labels, g->labels_len, rw->z.data, rw->z.len);
+}
+
+/* A block packed from the scrapes' chunks: they carry the global labels
+ * only, so it goes to the destinations without labels of their own. */
+static int on_zblock(void *ctx, const char *z, size_t zlen, size_t series)
+{
+	(void)series;
+	return queue_block(ctx, NULL, 0, z, zlen);
+}
+
+/* One target's encoded scrape: its chunks join the block being packed. */
+static int on_chunks(void *ctx, struct rw_chunks *k)
+{
+	struct rw *rw = ctx;
+	struct rw_chunk_ref ch;
+	size_t off = 0;
+	int rc = 0;
+
+	while (!rc && rw_chunks_next(k, &off, &ch))
+		rc = rw_packer_add(&rw->pack, &ch);
+	if (!rc)
+		rw->pushed_samples += k->series;
+	rw_chunks_unref(k);
 	return rc;
 }
 
-/* The rendered text goes to every group's encoder. */
+/* The application section from the scrapes' chunks (opts.collect). */
+static int collect_apps(struct rw *rw)
+{
+	int rc = rw->collect(rw->render_ctx, rw->ext, rw->next, rw->node, on_chunks, rw);
+	int e = rw_packer_flush(&rw->pack);
+
+	return rc ? rc : e;
+}
+
+/* A group fed the rendered text: all of them, but for the application
+ * section with scrapes encoded at the scrape (collect_apps) only those with
+ * labels of their own, which the chunks cannot carry. */
+static bool group_fed(const struct rw *rw, const struct group *g)
+{
+	return !rw->sink_labeled_only || g->labels_len;
+}
+
 static int sink(void *ctx, const char *text, size_t n)
 {
 	struct rw *rw = ctx;
 	int rc = 0;
 
 	for (size_t i = 0; i < rw->ng && !rc; i++)
-		rc = rw_encoder_feed(rw->g[i].enc, text, n);
+		if (group_fed(rw, &rw->g[i]))
+			rc = rw_encoder_feed(rw->g[i].enc, text, n);
 	return rc;
 }
 
@@ -255,6 +313,7 @@ static void cycle(struct rw *rw)
 {
 	int64_t t0 = clock_mono_ns(), ts = clock_wall_ms();
 	uint64_t gen = atomic_load(&rw->dests_gen), samples0, rejected0;
+	struct group *cg = NULL;
 	int rc = 0;
 	size_t nd;
 
@@ -271,21 +330,43 @@ static void cycle(struct rw *rw)
 			log_limited(&rw->cycle_log, 60000, LOG_WARN, "remotewrite", "cycle skipped: out of memory");
 		return;
 	}
-	/* Every group encodes the same samples: the first one counts them. */
-	samples0 = rw_encoder_samples(rw->g[0].enc);
-	rejected0 = rw_encoder_rejected(rw->g[0].enc);
+	/* Every group encodes the same samples: one counts them, the group
+	 * without labels of its own when there is one (with opts.collect its
+	 * application samples are the packed chunks'). */
+	for (size_t i = 0; i < rw->ng; i++)
+		if (!rw->g[i].labels_len)
+			cg = &rw->g[i];
+	if (!cg || !rw->collect)
+		cg = &rw->g[0];
+	samples0 = rw_encoder_samples(cg->enc) + (cg->labels_len ? 0 : rw->pushed_samples);
+	rejected0 = rw_encoder_rejected(cg->enc);
 	for (int s = 0; s < RW_SRC_N; s++) {
-		int e;
+		bool fed = false;
+		int e = 0;
 
+		rw->sink_labeled_only = s == RW_SRC_APPS && rw->collect;
+		/* Called even with no destination to pack for: it hands over
+		 * (and frees) what the scrapes encoded since the last cycle. */
+		if (rw->sink_labeled_only)
+			e = collect_apps(rw);
 		for (size_t i = 0; i < rw->ng; i++)
-			rw_encoder_begin(rw->g[i].enc, &rw->targets[s], ts);
-		e = rw->render(rw->render_ctx, (enum rw_source)s, sink, rw);
+			if (group_fed(rw, &rw->g[i])) {
+				rw_encoder_begin(rw->g[i].enc, &rw->targets[s], ts);
+				fed = true;
+			}
+		if (fed) {
+			int er = rw->render(rw->render_ctx, (enum rw_source)s, sink, rw);
+
+			if (!e)
+				e = er;
+		}
 		for (size_t i = 0; i < rw->ng; i++) {
-			int ee = rw_encoder_end(rw->g[i].enc);
+			int ee = group_fed(rw, &rw->g[i]) ? rw_encoder_end(rw->g[i].enc) : 0;
 
 			if (!e)
 				e = ee;
 		}
+		rw->sink_labeled_only = false;
 		if (e) {
 			rc = e;
 			log_limited(&rw->cycle_log, 60000, LOG_WARN, "remotewrite",
@@ -295,8 +376,8 @@ static void cycle(struct rw *rw)
 	for (size_t i = 0; i < rw->ng; i++)
 		if (rw_encoder_flush(rw->g[i].enc))
 			rc = KM_EIO;
-	atomic_fetch_add(&rw->samples, rw_encoder_samples(rw->g[0].enc) - samples0);
-	atomic_fetch_add(&rw->rejected, rw_encoder_rejected(rw->g[0].enc) - rejected0);
+	atomic_fetch_add(&rw->samples, rw_encoder_samples(cg->enc) + (cg->labels_len ? 0 : rw->pushed_samples) - samples0);
+	atomic_fetch_add(&rw->rejected, rw_encoder_rejected(cg->enc) - rejected0);
 	atomic_fetch_add(&rw->cycles, 1);
 	if (rc)
 		atomic_fetch_add(&rw->cycle_errors, 1);
@@ -565,6 +646,8 @@ struct rw *rw_start(const struct rw_opts *o, char *err, size_t errlen)
 	rw->interval_ms = o->interval_ms;
 	rw->render = o->render;
 	rw->render_ctx = o->render_ctx;
+	rw->collect = o->collect;
+	rw_packer_init(&rw->pack, RW_BLOCK_SERIES, RW_BLOCK_BYTES, on_zblock, rw);
 	rw->max_disk_per_url = o->max_disk_per_url;
 	rw->send_timeout_ms = o->send_timeout_ms;
 	rw->retry_min_ms = o->retry_min_ms;
@@ -583,6 +666,10 @@ struct rw *rw_start(const struct rw_opts *o, char *err, size_t errlen)
 	/* At start-up every destination must work: a flag error stops the agent. */
 	if (rw_set_dests(rw, o->dests, o->ndests, err, errlen))
 		goto fail;
+	/* Scrapes from now on encode their samples: the first cycle has
+	 * what finished before it. */
+	if (rw->collect && rw->collect(rw->render_ctx, rw->ext, rw->next, rw->node, NULL, NULL))
+		goto oom;
 	if (pthread_create(&rw->thread, NULL, run, rw) != 0) {
 		snprintf(err, errlen, "cannot start the remote-write thread");
 		goto fail;
@@ -614,6 +701,7 @@ void rw_stop(struct rw *rw)
 	for (size_t i = 0; i < rw->nd; i++)
 		dest_close(&rw->d[i]);
 	groups_free(rw);
+	rw_packer_fini(&rw->pack);
 	for (size_t i = 0; i < rw->next; i++)
 		free(rw->ext_mem[i]);
 	free(rw->node);

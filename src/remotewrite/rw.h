@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "base/label.h"
 #include "remotewrite/dest.h"
 
 /* Series per block: vmagent's default -remoteWrite.maxRowsPerBlock. */
@@ -33,6 +34,17 @@ typedef int (*rw_sink_fn)(void *sink_ctx, const char *text, size_t n);
 /* Renders section src into sink; called on the collector thread. */
 typedef int (*rw_render_fn)(void *ctx, enum rw_source src, rw_sink_fn sink, void *sink_ctx);
 
+/* Takes one reference to a target's encoded series (remotewrite/chunks.h). */
+struct rw_chunks;
+typedef int (*rw_chunks_fn)(void *fn_ctx, struct rw_chunks *k);
+/* The application samples, encoded at the scrape: arms the encoding with
+ * the external labels and the node name (every call; the first one counts)
+ * and, with fn, hands fn each target's series not sent yet
+ * (scrape_mgr_push_collect). Called on the collector thread, and once from
+ * rw_start with fn NULL. */
+typedef int (*rw_collect_fn)(void *ctx, const struct label_pair *ext, size_t next, const char *node,
+			     rw_chunks_fn fn, void *fn_ctx);
+
 struct rw_opts {
 	const struct rw_dest *dests;    /* borrowed during rw_start; checked (rw_dest_check) */
 	size_t ndests;
@@ -46,6 +58,10 @@ struct rw_opts {
 	const char *node_name;          /* instance / node labels */
 	rw_render_fn render;
 	void *render_ctx;               /* borrowed; outlives rw */
+	/* When set, RW_SRC_APPS comes from it instead of render: each scrape
+	 * sent once, with its own timestamp, in blocks concatenated from
+	 * the scrape's compressed chunks. Context: render_ctx. */
+	rw_collect_fn collect;
 };
 
 struct rw;

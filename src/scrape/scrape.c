@@ -759,6 +759,7 @@ void scrape_mgr_free(struct scrape_mgr *m)
 	for (int r = 0; r < WATCH_COUNT; r++)
 		json_decref(m->objs[r]);
 	curl_slist_free_all(m->headers);
+	scrape_push_free(m);
 	pthread_mutex_destroy(&m->lock);
 	free(m->node_name);
 	free(m->self_prefix);

@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "base/label.h"
 #include "scrape/policy.h"
 #include "scrape/rule.h"
 
@@ -168,6 +169,25 @@ int scrape_apps_open(struct scrape_mgr *m, struct scrape_apps_cursor **c);
 int scrape_apps_open_for(struct scrape_mgr *m, const char *rule_prefix, struct scrape_apps_cursor **c);
 int scrape_apps_next(struct scrape_apps_cursor *c, struct buf *out, size_t budget);
 void scrape_apps_close(struct scrape_apps_cursor *c);
+/* Remote write of the application samples, encoded at the scrape
+ * (scrape/push.c, remotewrite/chunks.h). Once set, every scrape also
+ * encodes its samples and its five synthetic series (the labels
+ * /metrics/apps gives them, plus node unless a sample or target label has
+ * one, plus the external labels ext over all; timestamps: the sample's, or
+ * the scrape's start) into snappy chunks kept with its result until
+ * scrape_mgr_push_collect takes them. ext ("name" / "value" pairs) and
+ * node are copied. Any thread; a second call changes nothing (the values
+ * come from flags). 0 or KM_ENOMEM. */
+int scrape_mgr_set_push(struct scrape_mgr *m, const struct label_pair *ext, size_t next, const char *node);
+/* Hands fn each target's chunks not handed over yet, in target order (one
+ * per completed scrape since the last call; a target scraped twice in
+ * between gives its latest). The reference is fn's to drop
+ * (rw_chunks_unref) whatever it returns; fn's first non-zero return stops
+ * the walk (the chunks not handed over are dropped) and is returned. Any
+ * thread; NULL m is ok. */
+struct rw_chunks;
+typedef int (*scrape_push_fn)(void *ctx, struct rw_chunks *k);
+int scrape_mgr_push_collect(struct scrape_mgr *m, scrape_push_fn fn, void *ctx);
 /* Prometheus /api/v1/targets JSON, redacted: no discoveredLabels, and
  * lastError without the parts that quote a response. */
 int scrape_mgr_write_targets(struct scrape_mgr *m, struct buf *out);

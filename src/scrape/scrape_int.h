@@ -16,6 +16,7 @@
 #include "dl/curl.h"
 #include "expo/parser.h"
 #include "kube/store.h"
+#include "remotewrite/chunks.h"
 #include "scrape/policy.h"
 #include "scrape/scrape.h"
 #include "scrape/target.h"
@@ -68,6 +69,15 @@ struct pslot {
 /* Pooled parsers kept at most (more are freed when returned). */
 #define PSLOT_POOL_MAX 64
 
+/* What remote write adds to every series of the manager's targets
+ * (scrape_mgr_set_push): immutable once published. */
+struct scrape_push {
+	struct rw_label ext[32];   /* owned strings (mem) */
+	size_t next;
+	char *node;                /* owned */
+	char *mem[32];
+};
+
 /* Per-target scrape state (scraper.c). */
 struct tstate {
 	struct scrape_mgr *m;
@@ -114,6 +124,13 @@ struct tstate {
 	size_t nh, caph;
 	uint64_t *prev;             /* series of the last scrape, in its order */
 	size_t nprev;
+	/* remote write (push.c): during a scrape, loop thread */
+	const struct scrape_push *push; /* the manager's, or NULL: not encoding */
+	struct rw_chunker ck;
+	struct buf pxn;             /* exported_<name> label names of one series */
+	struct push_over *over;     /* this scrape's target-level labels, sorted (push.c); owned */
+	size_t nover;
+	int64_t scrape_ms;          /* wall time the scrape started */
 	/* results (guarded by m->lock) */
 	enum scrape_health health;
 	char last_error[256];
@@ -122,6 +139,7 @@ struct tstate {
 	double last_duration;
 	uint64_t r_scraped, r_post, r_added;
 	struct blob *samples;       /* NULL when down */
+	struct rw_chunks *pushed;   /* encoded last scrape, not collected yet; NULL: none */
 };
 
 /* Prometheus 2.x's Accept header for scrapes (scrape/scrape.go). */
@@ -201,6 +219,7 @@ struct scrape_mgr {
 	_Atomic uint64_t rules_confined; /* rules denied a namespaceSelector/role beyond their namespace */
 	_Atomic uint64_t honor_denied;   /* rules whose honorLabels the policy ignores */
 	_Atomic uint64_t builtin_skipped; /* built-in targets left to a ScrapeRule (last recompute) */
+	_Atomic(struct scrape_push *) push; /* set once (scrape_mgr_set_push), freed with m */
 	struct log_limit scrape_log;   /* loop thread */
 	struct log_limit drop_log;     /* loop thread */
 };
@@ -219,6 +238,18 @@ void tstate_retune(struct target *t, const struct disc_target *prev, void *arg);
 /* Frees the idle parsers (loop thread, at stop). */
 void pslot_pool_free(struct scrape_mgr *m);
 const char *scrape_err_name(enum scrape_err e);
+
+/* push.c, loop thread. At the start of a scrape: encoding or not. */
+void push_begin(struct tstate *s);
+/* One rendered sample (render's arguments): encoded too. */
+int push_series(struct tstate *s, const char *name, const struct labels *ls, double v, bool has_ts, int64_t ts);
+/* At the end of a scrape: the synthetic series, then the result goes to
+ * s->pushed (under m->lock, taken here). up: the scrape succeeded. */
+void push_end(struct tstate *s, bool up, double duration, uint64_t scraped, uint64_t post, uint64_t added);
+/* Frees what s holds for remote write (tstate_stop). */
+void push_fini(struct tstate *s);
+/* Frees m->push (scrape_mgr_free). */
+void scrape_push_free(struct scrape_mgr *m);
 const char *scrape_health_name(enum scrape_health h);
 
 #endif

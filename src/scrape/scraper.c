@@ -196,6 +196,9 @@ static int render(struct tstate *s, const char *name, const struct labels *ls, d
 	 * samples without one get none, i.e. the time /metrics/apps is read. */
 	if ((rc = expo_value(b, v, has_ts ? ts : -1)))
 		goto fail;
+	/* remote write: the same series, encoded once here (push.c) */
+	if ((rc = push_series(s, name, ls, v, has_ts, ts)))
+		goto fail;
 	return 0;
 fail:
 	buf_truncate(b, start);
@@ -758,6 +761,7 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 	struct blob *nb = NULL, *old;
 	uint64_t added = 0;
 	long code = 0;
+	double duration;
 
 	(void)easy;
 	s->busy = false;
@@ -824,13 +828,15 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 		/* A failed target's series go stale (disappear), as in Prometheus. */
 		s->nprev = 0;
 	}
+	duration = (double)(clock_mono_ns() - s->start_ns) / 1e9;
+	push_end(s, !s->failed, duration, s->failed ? 0 : s->n_scraped, s->failed ? 0 : s->n_post, added);
 	pthread_mutex_lock(&m->lock);
 	old = s->samples;
 	s->samples = nb;
 	s->health = s->failed ? HEALTH_DOWN : HEALTH_UP;
 	snprintf(s->last_error, sizeof(s->last_error), "%s", s->failed ? s->fail_msg : "");
 	s->last_error_pub = s->failed ? s->fail_pub : 0;
-	s->last_duration = (double)(clock_mono_ns() - s->start_ns) / 1e9;
+	s->last_duration = duration;
 	s->r_scraped = s->failed ? 0 : s->n_scraped;
 	s->r_post = s->failed ? 0 : s->n_post;
 	s->r_added = added;
@@ -967,6 +973,7 @@ static void on_timer(void *arg)
 		return;
 	}
 	s->busy = true;
+	push_begin(s);
 }
 
 /* ---- lifecycle ------------------------------------------------------------- */
@@ -1141,6 +1148,7 @@ void tstate_stop(struct target *t, void *arg)
 	if (s->samples)
 		atomic_fetch_sub(&s->m->kept_bytes, s->samples->len);
 	pslot_put(s->m, s);
+	push_fini(s);
 	buf_fini(&s->out);
 	buf_fini(&s->scratch);
 	free(s->tlabels_text);

@@ -23,6 +23,7 @@
 #include "dl/zstd.h"
 #include "remotewrite/dest.h"
 #include "remotewrite/block.h"
+#include "remotewrite/chunks.h"
 #include "remotewrite/encode.h"
 #include "remotewrite/pb.h"
 #include "remotewrite/queue.h"
@@ -125,6 +126,103 @@ static void test_snappy_round_trip(void **state)
 	assert_int_equal(un, sizeof(in));
 	assert_memory_equal(in, out, sizeof(in));
 	free(z);
+}
+
+
+/* Chunks concatenated behind one length preamble are one snappy block:
+ * blocks packed from several scrapes' chunks decode to exactly the series
+ * encoded, in order, and each block keeps to the series and byte limits. */
+struct unpacked {
+	struct buf pb;
+	int blocks;
+	size_t max_series, max_raw;
+};
+
+static int unpack(void *ctx, const char *z, size_t zlen, size_t series)
+{
+	struct unpacked *u = ctx;
+	size_t n = 0, before = u->pb.len;
+	size_t nseries = 0;
+
+	assert_int_equal(dl_snappy.uncompressed_length(z, zlen, &n), SNAPPY_OK);
+	assert_int_equal(buf_reserve(&u->pb, n), 0);
+	assert_int_equal(dl_snappy.uncompress(z, zlen, u->pb.data + u->pb.len, &n), SNAPPY_OK);
+	u->pb.len += n;
+	assert_true(n <= u->max_raw);
+	assert_true(series <= u->max_series);
+	/* the block is a WriteRequest of exactly that many series */
+	for (const unsigned char *p = (unsigned char *)u->pb.data + before; p < (unsigned char *)u->pb.data + u->pb.len;) {
+		size_t len = 0;
+		int sh = 0;
+
+		assert_int_equal(*p++, 0x0a);
+		while (*p & 0x80) {
+			len |= (size_t)(*p++ & 0x7f) << sh;
+			sh += 7;
+		}
+		len |= (size_t)*p++ << sh;
+		p += len;
+		nseries++;
+	}
+	assert_int_equal(nseries, series);
+	u->blocks++;
+	return 0;
+}
+
+static void test_chunks_pack(void **state)
+{
+	struct rw_chunker ck;
+	struct rw_chunks *k[3];
+	struct unpacked u = { .max_series = 2500, .max_raw = 300000 };
+	struct rw_packer pk;
+	struct buf want;
+	char err[256], v[64];
+	int rc;
+
+	(void)state;
+	assert_int_equal(dl_snappy_load(err, sizeof(err)), 0);
+	buf_init(&want, 64 << 20);
+	buf_init(&u.pb, 64 << 20);
+	rw_chunker_init(&ck);
+	/* three "scrapes": 2,500 series (several chunks by count and size),
+	 * none, and 7 */
+	for (int t = 0; t < 3; t++) {
+		int n = t == 0 ? 2500 : t == 1 ? 0 : 7;
+
+		for (int i = 0; i < n; i++) {
+			struct rw_label l[3] = { { "__name__", 8, "m", 1 }, { "i", 1, v, 0 },
+						 { "t", 1, t ? "b" : "a", 1 } };
+
+			l[1].value_len = (size_t)snprintf(v, sizeof(v), "%d-%0*d", i, i % 10, 0);
+			assert_int_equal(rw_chunker_series(&ck, l, 3, i * 0.5, 1700000000000 + i), 0);
+			assert_int_equal(rw_pb_series(&want, l, 3, i * 0.5, 1700000000000 + i), 0);
+		}
+		k[t] = rw_chunker_take(&ck, &rc);
+		assert_non_null(k[t]);
+		assert_int_equal(k[t]->series, (uint64_t)n);
+	}
+	assert_true(k[0]->n >= 3);
+	assert_int_equal(k[1]->n, 0);
+	rw_packer_init(&pk, u.max_series, u.max_raw, unpack, &u);
+	for (int t = 0; t < 3; t++) {
+		struct rw_chunk_ref ch;
+		size_t off = 0;
+
+		while (rw_chunks_next(k[t], &off, &ch)) {
+			assert_true(ch.series <= RW_CHUNK_SERIES);
+			assert_int_equal(rw_packer_add(&pk, &ch), 0);
+		}
+		rw_chunks_unref(k[t]);
+	}
+	assert_int_equal(rw_packer_flush(&pk), 0);
+	assert_int_equal(rw_packer_flush(&pk), 0); /* nothing pending: no block */
+	assert_true(u.blocks >= 2);
+	assert_int_equal(u.pb.len, want.len);
+	assert_memory_equal(u.pb.data, want.data, want.len);
+	rw_packer_fini(&pk);
+	rw_chunker_fini(&ck);
+	buf_fini(&want);
+	buf_fini(&u.pb);
 }
 
 struct captured {
@@ -877,6 +975,7 @@ int main(void)
 		cmocka_unit_test(test_pb_matches_protoc),
 		cmocka_unit_test(test_pb_long_strings_and_cap),
 		cmocka_unit_test(test_snappy_round_trip),
+		cmocka_unit_test(test_chunks_pack),
 		cmocka_unit_test(test_encoder_labels),
 		cmocka_unit_test(test_encoder_splits_blocks),
 		cmocka_unit_test(test_block_verify),

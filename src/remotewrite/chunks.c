@@ -1,0 +1,227 @@
+#include "remotewrite/chunks.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "dl/snappy.h"
+
+#define CHUNK_HDR 12
+/* One scrape's chunks at most: the scrape's own output cap is far below. */
+#define CHUNKS_CAP (1u << 30)
+#define PACK_CAP (64u << 20)
+
+static void put_u32(char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (char)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const char *p)
+{
+	const unsigned char *u = (const unsigned char *)p;
+
+	return (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 | (uint32_t)u[3] << 24;
+}
+
+void rw_chunker_init(struct rw_chunker *c)
+{
+	memset(c, 0, sizeof(*c));
+	buf_init(&c->pb, RW_CHUNK_RAW + (1u << 20));
+	buf_init(&c->out, CHUNKS_CAP);
+}
+
+void rw_chunker_fini(struct rw_chunker *c)
+{
+	buf_fini(&c->pb);
+	buf_fini(&c->out);
+}
+
+void rw_chunker_reset(struct rw_chunker *c)
+{
+	buf_reset(&c->pb);
+	buf_reset(&c->out);
+	c->pb_series = 0;
+	c->n = 0;
+	c->series = 0;
+}
+
+/* The pending protobuf becomes one chunk at the end of out. */
+static int close_chunk(struct rw_chunker *c)
+{
+	size_t at, zlen, pre = 0, rawlen = 0;
+	char *z;
+	int rc;
+
+	if (!c->pb_series)
+		return 0;
+	if (!c->out.len) {
+		/* room for struct rw_chunks in front: the output becomes it */
+		if ((rc = buf_reserve(&c->out, offsetof(struct rw_chunks, data))))
+			return rc;
+		memset(c->out.data, 0, offsetof(struct rw_chunks, data));
+		c->out.len = offsetof(struct rw_chunks, data);
+	}
+	zlen = dl_snappy.max_compressed_length(c->pb.len);
+	if ((rc = buf_reserve(&c->out, CHUNK_HDR + zlen)))
+		return rc;
+	if (c->out.len + CHUNK_HDR + zlen > c->out.cap)
+		return KM_ETOOBIG;
+	at = c->out.len;
+	z = c->out.data + at + CHUNK_HDR;
+	if (dl_snappy.compress(c->pb.data, c->pb.len, z, &zlen) != SNAPPY_OK)
+		return KM_EIO;
+	/* Drop snappy's preamble (the varint of the uncompressed length):
+	 * the packer writes one for the whole block. */
+	for (; pre < zlen && pre < 5; pre++) {
+		rawlen |= (size_t)((unsigned char)z[pre] & 0x7f) << (7 * pre);
+		if (!((unsigned char)z[pre] & 0x80))
+			break;
+	}
+	if (pre >= zlen || rawlen != c->pb.len)
+		return KM_EIO;
+	pre++;
+	memmove(z, z + pre, zlen - pre);
+	zlen -= pre;
+	put_u32(c->out.data + at, (uint32_t)zlen);
+	put_u32(c->out.data + at + 4, (uint32_t)c->pb.len);
+	put_u32(c->out.data + at + 8, (uint32_t)c->pb_series);
+	c->out.len = at + CHUNK_HDR + zlen;
+	c->n++;
+	c->series += c->pb_series;
+	buf_reset(&c->pb);
+	c->pb_series = 0;
+	return 0;
+}
+
+int rw_chunker_series(struct rw_chunker *c, const struct rw_label *labels, size_t n,
+		      double value, int64_t ts_ms)
+{
+	int rc = rw_pb_series(&c->pb, labels, n, value, ts_ms);
+
+	if (rc)
+		return rc;
+	c->pb_series++;
+	if (c->pb.len >= RW_CHUNK_RAW || c->pb_series >= RW_CHUNK_SERIES)
+		return close_chunk(c);
+	return 0;
+}
+
+struct rw_chunks *rw_chunker_take(struct rw_chunker *c, int *rc)
+{
+	struct rw_chunks *k;
+	size_t len;
+
+	*rc = close_chunk(c);
+	if (*rc)
+		goto fail;
+	if (!c->out.len) {
+		k = calloc(1, sizeof(*k));
+		if (!k) {
+			*rc = KM_ENOMEM;
+			goto fail;
+		}
+		atomic_store(&k->refs, 1);
+		return k;
+	}
+	len = c->out.len;
+	k = (struct rw_chunks *)buf_steal(&c->out);
+	/* shrunk to size, not copied */
+	{
+		struct rw_chunks *s = realloc(k, len);
+
+		if (s)
+			k = s;
+	}
+	atomic_store(&k->refs, 1);
+	k->n = c->n;
+	k->series = c->series;
+	k->len = len - offsetof(struct rw_chunks, data);
+	rw_chunker_reset(c);
+	/* Between scrapes nothing is held: the protobuf buffer goes too. */
+	buf_fini(&c->pb);
+	return k;
+fail:
+	rw_chunker_reset(c);
+	return NULL;
+}
+
+void rw_chunks_unref(struct rw_chunks *k)
+{
+	if (k && atomic_fetch_sub(&k->refs, 1) == 1)
+		free(k);
+}
+
+int rw_chunks_next(const struct rw_chunks *k, size_t *off, struct rw_chunk_ref *ch)
+{
+	const char *p;
+
+	if (!k || *off + CHUNK_HDR > k->len)
+		return 0;
+	p = k->data + *off;
+	ch->zlen = get_u32(p);
+	ch->raw = get_u32(p + 4);
+	ch->series = get_u32(p + 8);
+	ch->z = p + CHUNK_HDR;
+	*off += CHUNK_HDR + ch->zlen;
+	return 1;
+}
+
+void rw_packer_init(struct rw_packer *p, size_t max_series, size_t max_raw, rw_block_fn flush, void *ctx)
+{
+	memset(p, 0, sizeof(*p));
+	buf_init(&p->z, PACK_CAP);
+	p->max_series = max_series ? max_series : 1;
+	p->max_raw = max_raw;
+	p->flush = flush;
+	p->ctx = ctx;
+}
+
+void rw_packer_fini(struct rw_packer *p)
+{
+	buf_fini(&p->z);
+}
+
+int rw_packer_flush(struct rw_packer *p)
+{
+	char pre[RW_PACK_PREAMBLE], *q = pre;
+	size_t v = p->raw, n;
+	int rc;
+
+	if (!p->series)
+		return 0;
+	while (v >= 0x80) {
+		*q++ = (char)(v | 0x80);
+		v >>= 7;
+	}
+	*q++ = (char)v;
+	n = (size_t)(q - pre);
+	/* The preamble goes right before the streams, in the room left. */
+	memcpy(p->z.data + RW_PACK_PREAMBLE - n, pre, n);
+	rc = p->flush(p->ctx, p->z.data + RW_PACK_PREAMBLE - n, p->z.len - (RW_PACK_PREAMBLE - n), p->series);
+	buf_reset(&p->z);
+	p->raw = 0;
+	p->series = 0;
+	return rc;
+}
+
+int rw_packer_add(struct rw_packer *p, const struct rw_chunk_ref *ch)
+{
+	int rc;
+
+	if (p->series && (p->series + ch->series > p->max_series || p->raw + ch->raw > p->max_raw) &&
+	    (rc = rw_packer_flush(p)))
+		return rc;
+	if (!p->z.len) {
+		if ((rc = buf_reserve(&p->z, RW_PACK_PREAMBLE)))
+			return rc;
+		memset(p->z.data, 0, RW_PACK_PREAMBLE);
+		p->z.len = RW_PACK_PREAMBLE;
+	}
+	if ((rc = buf_add(&p->z, ch->z, ch->zlen)))
+		return rc;
+	p->raw += ch->raw;
+	p->series += ch->series;
+	return 0;
+}

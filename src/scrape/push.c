@@ -1,0 +1,419 @@
+/* Remote write of the application samples, encoded at the scrape: each
+ * sample the scraper renders for /metrics/apps is also encoded, with the
+ * labels that text would get once /metrics/apps splices the target labels
+ * in and the remote-write collector adds node and the external labels
+ * (remotewrite/encode.h). The collector only concatenates the chunks
+ * (remotewrite/chunks.h); it used to render /metrics/apps and parse it
+ * back every interval (BENCHMARKS.md, issue 20 item 4). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/err.h"
+#include "scrape/scrape_int.h"
+
+/* remotewrite/encode.c's limit: a series with more labels is not sent. */
+#define PUSH_MAX_LABELS 128
+
+static bool name_is(const struct rw_label *l, const char *name, size_t len)
+{
+	return l->name_len == len && memcmp(l->name, name, len) == 0;
+}
+
+static int name_cmp(const struct rw_label *a, const struct rw_label *b)
+{
+	size_t n = a->name_len < b->name_len ? a->name_len : b->name_len;
+	int c = memcmp(a->name, b->name, n);
+
+	if (c)
+		return c;
+	return a->name_len < b->name_len ? -1 : a->name_len > b->name_len;
+}
+
+/* The target-level labels after the series' own v[0, n): node unless
+ * present, the external labels over everything, __name__; then sorted.
+ * KM_ETOOBIG: too many labels (the series is not sent, as before). */
+static int finish_labels(const struct scrape_push *p, struct rw_label *v, size_t *np, const char *name)
+{
+	size_t n = *np, nl = strlen(p->node);
+	bool has_node = false;
+
+	for (size_t i = 0; i < n && !has_node; i++)
+		has_node = name_is(&v[i], "node", 4);
+	if (!has_node && nl) {
+		if (n == PUSH_MAX_LABELS)
+			return KM_ETOOBIG;
+		v[n++] = (struct rw_label){ "node", 4, p->node, nl };
+	}
+	for (size_t e = 0; e < p->next; e++) {
+		size_t k = 0;
+
+		while (k < n && !name_is(&v[k], p->ext[e].name, p->ext[e].name_len))
+			k++;
+		if (k == n && n == PUSH_MAX_LABELS)
+			return KM_ETOOBIG;
+		v[k] = p->ext[e];
+		n += k == n;
+	}
+	if (n == PUSH_MAX_LABELS)
+		return KM_ETOOBIG;
+	v[n++] = (struct rw_label){ "__name__", 8, name, strlen(name) };
+	/* insertion sort: a series has a handful of labels */
+	for (size_t i = 1; i < n; i++)
+		for (size_t k = i; k > 0 && name_cmp(&v[k - 1], &v[k]) > 0; k--) {
+			struct rw_label t = v[k];
+
+			v[k] = v[k - 1];
+			v[k - 1] = t;
+		}
+	*np = n;
+	return 0;
+}
+
+/* A label every series of the scrape gets, unless a sample label of the
+ * same name wins (kind decides): built once per scrape, sorted, so that a
+ * series' labels are the sample's and these merged in one pass. */
+enum over_kind { OVER_TARGET, OVER_NODE, OVER_EXT, OVER_NAME };
+struct push_over {
+	struct rw_label l;
+	enum over_kind kind;
+};
+
+static void over_free(struct tstate *s)
+{
+	free(s->over);
+	s->over = NULL;
+	s->nover = 0;
+}
+
+/* The target labels a spliced or honorLabels series gets, node, the
+ * external labels over them, __name__; sorted. */
+static int over_build(struct tstate *s)
+{
+	const struct tlabels *tl = &s->t->d->labels;
+	const struct scrape_push *p = s->push;
+	size_t n = 0, cap = tl->n + p->next + 2;
+	struct push_over *v = calloc(cap, sizeof(*v));
+	bool has_node = false;
+
+	if (!v)
+		return KM_ENOMEM;
+	for (size_t i = 0; i < tl->n; i++) {
+		v[n] = (struct push_over){ { tl->v[i].name, strlen(tl->v[i].name), tl->v[i].value,
+					     strlen(tl->v[i].value) }, OVER_TARGET };
+		has_node |= name_is(&v[n].l, "node", 4);
+		n++;
+	}
+	if (!has_node && p->node[0])
+		v[n++] = (struct push_over){ { "node", 4, p->node, strlen(p->node) }, OVER_NODE };
+	for (size_t e = 0; e < p->next; e++) {
+		size_t k = 0;
+
+		while (k < n && !name_is(&v[k].l, p->ext[e].name, p->ext[e].name_len))
+			k++;
+		v[k] = (struct push_over){ p->ext[e], OVER_EXT };
+		n += k == n;
+	}
+	v[n++] = (struct push_over){ { "__name__", 8, "", 0 }, OVER_NAME };
+	for (size_t i = 1; i < n; i++)
+		for (size_t k = i; k > 0 && name_cmp(&v[k - 1].l, &v[k].l) > 0; k--) {
+			struct push_over t = v[k];
+
+			v[k] = v[k - 1];
+			v[k - 1] = t;
+		}
+	s->over = v;
+	s->nover = n;
+	return 0;
+}
+
+/* The usual case in one pass: the sample's sorted labels merged with the
+ * scrape's. 1 when a sample label must be renamed exported_<name> (its
+ * place in the order changes): the caller takes the general path. */
+static int merge(const struct tstate *s, const char *name, const struct labels *ls, struct rw_label *pairs,
+		 size_t *np)
+{
+	size_t i = 0, j = 0, n = 0, ns = labels_count(ls);
+	struct label_ref r = { 0 };
+	bool have = false;
+
+	while (i < ns || j < s->nover) {
+		const struct push_over *o = j < s->nover ? &s->over[j] : NULL;
+		int c;
+
+		if (i < ns && !have) {
+			r = labels_at(ls, i);
+			have = true;
+		}
+		if (n == PUSH_MAX_LABELS)
+			return KM_ETOOBIG;
+		if (!o) {
+			c = -1;
+		} else if (i == ns) {
+			c = 1;
+		} else {
+			struct rw_label sl = { r.name, r.name_len, NULL, 0 };
+
+			c = name_cmp(&sl, &o->l);
+		}
+		if (c < 0) {
+			pairs[n++] = (struct rw_label){ r.name, r.name_len, r.value, r.value_len };
+			i++;
+			have = false;
+		} else if (c > 0) {
+			pairs[n] = o->l;
+			if (o->kind == OVER_NAME) {
+				pairs[n].value = name;
+				pairs[n].value_len = strlen(name);
+			}
+			n++;
+			j++;
+		} else if (o->kind == OVER_EXT) {
+			pairs[n++] = o->l; /* external labels win */
+			i++, j++;
+			have = false;
+		} else if (o->kind == OVER_NODE ||
+			   (s->honor && !(s->force_ns && r.name_len == 9 && memcmp(r.name, "namespace", 9) == 0))) {
+			/* the sample's wins: over node, and over a target label under honorLabels */
+			pairs[n++] = (struct rw_label){ r.name, r.name_len, r.value, r.value_len };
+			i++, j++;
+			have = false;
+		} else {
+			return 1;
+		}
+	}
+	*np = n;
+	return 0;
+}
+
+void push_begin(struct tstate *s)
+{
+	/* what an earlier scrape left (none when it ended) */
+	rw_chunker_fini(&s->ck);
+	buf_fini(&s->pxn);
+	over_free(s);
+	s->push = atomic_load(&s->m->push);
+	if (!s->push)
+		return;
+	rw_chunker_init(&s->ck);
+	buf_init(&s->pxn, 1u << 20);
+	s->scrape_ms = clock_wall_ms();
+	/* Without it every series takes the general path (same bytes). */
+	(void)over_build(s);
+}
+
+/* Labels as render() writes them: the sample's (a clash with a target label
+ * renamed exported_<name> unless honorLabels keeps the sample's), then the
+ * target labels (all when spliced; with honorLabels those the sample lacks,
+ * namespace always when the rule owns it). */
+int push_series(struct tstate *s, const char *name, const struct labels *ls, double v, bool has_ts, int64_t ts)
+{
+	const struct tlabels *tl = &s->t->d->labels;
+	struct rw_label pairs[PUSH_MAX_LABELS + 1];
+	struct label_ref ref;
+	size_t n = 0, it = 0, room = 0;
+	int rc;
+
+	if (!s->push)
+		return 0;
+	if (s->over) {
+		rc = merge(s, name, ls, pairs, &n);
+		if (rc == 0)
+			return rw_chunker_series(&s->ck, pairs, n, v, has_ts ? ts : s->scrape_ms);
+		if (rc < 0)
+			return 0; /* too many labels: not sent, as before */
+		n = 0;
+	}
+	/* exported_ names are built in pxn: room for all first, so the
+	 * pointers taken into it stay valid */
+	while (labels_next(ls, &it, &ref))
+		room += tl_get(tl, ref.name) ? 9 + ref.name_len + 1 : 0;
+	if (room && (rc = buf_reserve(&s->pxn, room)))
+		return rc;
+	it = 0;
+	while (labels_next(ls, &it, &ref)) {
+		bool clash = tl_get(tl, ref.name) != NULL;
+		bool ns = ref.name_len == 9 && memcmp(ref.name, "namespace", 9) == 0;
+
+		if (n == PUSH_MAX_LABELS)
+			goto skip;
+		if (clash && (!s->honor || (s->force_ns && ns))) {
+			const char *at = s->pxn.data + s->pxn.len;
+
+			buf_add(&s->pxn, "exported_", 9);
+			buf_add(&s->pxn, ref.name, ref.name_len);
+			pairs[n++] = (struct rw_label){ at, 9 + ref.name_len, ref.value, ref.value_len };
+		} else {
+			pairs[n++] = (struct rw_label){ ref.name, ref.name_len, ref.value, ref.value_len };
+		}
+	}
+	for (size_t i = 0; i < tl->n; i++) {
+		if (!s->splice && !s->honor)
+			break;
+		if (s->honor && labels_get(ls, tl->v[i].name) &&
+		    !(s->force_ns && strcmp(tl->v[i].name, "namespace") == 0))
+			continue;
+		if (n == PUSH_MAX_LABELS)
+			goto skip;
+		pairs[n++] = (struct rw_label){ tl->v[i].name, strlen(tl->v[i].name), tl->v[i].value,
+						 strlen(tl->v[i].value) };
+	}
+	if (finish_labels(s->push, pairs, &n, name))
+		goto skip;
+	rc = rw_chunker_series(&s->ck, pairs, n, v, has_ts ? ts : s->scrape_ms);
+	buf_reset(&s->pxn);
+	return rc;
+skip:
+	buf_reset(&s->pxn);
+	return 0;
+}
+
+static void synthetic(struct rw_chunker *ck, const struct tlabels *tl, const struct scrape_push *p,
+		      const char *name, double v, int64_t ts, int *rc)
+{
+	struct rw_label pairs[PUSH_MAX_LABELS + 1];
+	size_t n = 0;
+
+	if (*rc)
+		return;
+	for (size_t i = 0; i < tl->n && n < PUSH_MAX_LABELS; i++)
+		pairs[n++] = (struct rw_label){ tl->v[i].name, strlen(tl->v[i].name), tl->v[i].value,
+						 strlen(tl->v[i].value) };
+	if (finish_labels(p, pairs, &n, name))
+		return;
+	*rc = rw_chunker_series(ck, pairs, n, v, ts);
+}
+
+/* The five series /metrics/apps writes after a target's samples. */
+static int synthetic_all(struct rw_chunker *ck, const struct tlabels *tl, const struct scrape_push *p, int64_t ts,
+			 bool up, double duration, uint64_t scraped, uint64_t post, uint64_t added)
+{
+	int rc = 0;
+
+	synthetic(ck, tl, p, "up", up ? 1 : 0, ts, &rc);
+	synthetic(ck, tl, p, "scrape_duration_seconds", duration, ts, &rc);
+	synthetic(ck, tl, p, "scrape_samples_scraped", (double)scraped, ts, &rc);
+	synthetic(ck, tl, p, "scrape_samples_post_metric_relabeling", (double)post, ts, &rc);
+	synthetic(ck, tl, p, "scrape_series_added", (double)added, ts, &rc);
+	return rc;
+}
+
+void push_end(struct tstate *s, bool up, double duration, uint64_t scraped, uint64_t post, uint64_t added)
+{
+	struct rw_chunks *k, *old;
+	int rc;
+
+	if (!s->push)
+		return;
+	if (!up)
+		rw_chunker_reset(&s->ck); /* a failed scrape's samples are not sent */
+	rc = synthetic_all(&s->ck, &s->t->d->labels, s->push, s->scrape_ms, up, duration, scraped, post, added);
+	k = rc ? NULL : rw_chunker_take(&s->ck, &rc);
+	rw_chunker_fini(&s->ck);
+	buf_fini(&s->pxn);
+	over_free(s);
+	s->push = NULL;
+	if (!k)
+		return; /* out of memory: this scrape is not pushed */
+	pthread_mutex_lock(&s->m->lock);
+	old = s->pushed;
+	s->pushed = k;
+	pthread_mutex_unlock(&s->m->lock);
+	rw_chunks_unref(old);
+}
+
+void push_fini(struct tstate *s)
+{
+	rw_chunker_fini(&s->ck);
+	buf_fini(&s->pxn);
+	over_free(s);
+	rw_chunks_unref(s->pushed);
+	s->pushed = NULL;
+}
+
+static void push_free(struct scrape_push *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->next; i++)
+		free(p->mem[i]);
+	free(p->node);
+	free(p);
+}
+
+int scrape_mgr_set_push(struct scrape_mgr *m, const struct label_pair *ext, size_t next, const char *node)
+{
+	struct scrape_push *p, *none = NULL;
+
+	if (!m || atomic_load(&m->push))
+		return 0;
+	if (next > sizeof(p->ext) / sizeof(p->ext[0]))
+		return KM_EINVAL;
+	p = calloc(1, sizeof(*p));
+	if (!p || !(p->node = strdup(node ? node : "")))
+		goto oom;
+	for (size_t i = 0; i < next; i++) {
+		size_t nl = strlen(ext[i].name), vl = strlen(ext[i].value);
+
+		if (!(p->mem[i] = malloc(nl + vl + 2)))
+			goto oom;
+		memcpy(p->mem[i], ext[i].name, nl + 1);
+		memcpy(p->mem[i] + nl + 1, ext[i].value, vl + 1);
+		p->ext[i] = (struct rw_label){ p->mem[i], nl, p->mem[i] + nl + 1, vl };
+		p->next++;
+	}
+	if (!atomic_compare_exchange_strong(&m->push, &none, p))
+		push_free(p); /* another thread set it first: the same flags */
+	return 0;
+oom:
+	push_free(p);
+	return KM_ENOMEM;
+}
+
+void scrape_push_free(struct scrape_mgr *m)
+{
+	push_free(atomic_load(&m->push));
+	atomic_store(&m->push, NULL);
+}
+
+int scrape_mgr_push_collect(struct scrape_mgr *m, scrape_push_fn fn, void *ctx)
+{
+	const struct scrape_push *p = m ? atomic_load(&m->push) : NULL;
+	int64_t now = clock_wall_ms();
+	struct rw_chunks **v = NULL;
+	struct rw_chunker ck;
+	size_t n = 0;
+	int rc = 0;
+
+	if (!p)
+		return 0;
+	pthread_mutex_lock(&m->lock);
+	if (m->set.n && !(v = calloc(m->set.n, sizeof(*v))))
+		rc = KM_ENOMEM;
+	rw_chunker_init(&ck);
+	for (size_t i = 0; !rc && i < m->set.n; i++) {
+		struct tstate *s = m->set.v[i]->state;
+
+		if (s && s->pushed) {
+			v[n++] = s->pushed; /* the reference moves: each scrape is sent once */
+			s->pushed = NULL;
+		} else if (s && s->refuse != REFUSE_NONE) {
+			/* Never scraped (policy, target limit): down at every
+			 * collection, as /metrics/apps shows it. */
+			rc = synthetic_all(&ck, &m->set.v[i]->d->labels, p, now, false, s->last_duration, 0, 0, 0);
+			if (!rc && !(v[n] = rw_chunker_take(&ck, &rc)))
+				break;
+			n += !rc;
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+	rw_chunker_fini(&ck);
+	for (size_t i = 0; i < n; i++) {
+		if (!rc)
+			rc = fn(ctx, v[i]);
+		else
+			rw_chunks_unref(v[i]);
+	}
+	free(v);
+	return rc;
+}
