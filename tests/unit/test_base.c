@@ -291,6 +291,34 @@ static void test_rx_limit(void **state)
 	rx_free(r);
 }
 
+/* A pattern is interpreted for its first RX_JIT_AFTER - 1 matches (the
+ * node collector's filters never get further, so PCRE2's JIT compiler is
+ * not mapped) and JIT-compiled from the RX_JIT_AFTER-th on (this CI's
+ * x86-64 Debian has the JIT): same answers, the same match limit. */
+static void test_rx_jit_warmup(void **state)
+{
+	char err[256], s[64];
+	struct rx *r = rx_new("(a+)+", err, sizeof(err));
+	uint64_t hits;
+
+	(void)state;
+	assert_non_null(r);
+	for (unsigned i = 0; i + 1 < RX_JIT_AFTER; i++)
+		assert_true(rx_match(r, "aaa", 3));
+	assert_false(rx_jit_used(r));
+	assert_false(rx_match(r, "aab", 3));
+	assert_true(rx_jit_used(r));
+	assert_true(rx_match(r, "aaa", 3));
+	assert_false(rx_match(r, "aab", 3));
+	memset(s, 'a', 40);
+	s[40] = 'b';
+	hits = rx_limit_hits();
+	assert_false(rx_match(r, s, 41));
+	assert_int_equal(rx_limit_hits(), hits + 1);
+	assert_true(rx_match(r, s, 40));
+	rx_free(r);
+}
+
 static void test_backoff(void **state)
 {
 	struct backoff bo;
@@ -441,6 +469,7 @@ int main(void)
 		cmocka_unit_test(test_rx_re2_rejects),
 		cmocka_unit_test(test_rx_re2_accepts),
 		cmocka_unit_test(test_rx_limit),
+		cmocka_unit_test(test_rx_jit_warmup),
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_hash_fnv1a),
 		cmocka_unit_test(test_utf8_decode_put),
