@@ -47,6 +47,67 @@ static void test_fd_kept_and_fresh(void **state)
 	assert_int_equal(fc.nopen, 0);
 }
 
+/* Lines of path read to EOF with read() (the reference procfile must equal). */
+static size_t lines_full(const char *path)
+{
+	static char big[1 << 20];
+	size_t len = 0, lines = 0;
+	FILE *f = fopen(path, "r");
+
+	assert_non_null(f);
+	len = fread(big, 1, sizeof(big), f);
+	fclose(f);
+	for (size_t i = 0; i < len; i++)
+		lines += big[i] == '\n';
+	return lines;
+}
+
+static size_t lines_of(const char *data, size_t len)
+{
+	size_t lines = 0;
+
+	for (size_t i = 0; i < len; i++)
+		lines += data[i] == '\n';
+	return lines;
+}
+
+/* Files read with a single read() when it came back short (single_open
+ * files, /proc/sys, short-record seq_files) are still whole, and a procfs
+ * file outside that list is read to EOF: /proc/self/smaps (a record per
+ * mapping, several pages) comes back short from its first read of each
+ * page and must not stop there. Read twice: the second read goes through
+ * the kept descriptor and the grown buffer. */
+static void test_one_read_whole(void **state)
+{
+	static const char *const rels[] = { "meminfo", "stat", "net/dev", "net/snmp", "vmstat",
+					    "sys/kernel/random/poolsize", "self/smaps" };
+	struct fdcache fc;
+	struct procfile pf;
+	const char *data;
+	size_t len;
+
+	(void)state;
+	fdcache_init(&fc, 16);
+	procfile_init(&pf, &fc);
+	for (size_t r = 0; r < 2; r++) {
+		for (size_t i = 0; i < sizeof(rels) / sizeof(rels[0]); i++) {
+			char path[64];
+			size_t want;
+
+			snprintf(path, sizeof(path), "/proc/%s", rels[i]);
+			assert_int_equal(procfile_read(&pf, "/proc", rels[i], &data, &len), 0);
+			want = lines_full(path);
+			if (lines_of(data, len) != want)
+				fail_msg("%s: %zu lines, read() to EOF gives %zu", path, lines_of(data, len),
+					 want);
+			assert_true(len > 0 && data[len - 1] == '\n');
+		}
+	}
+	assert_true(lines_full("/proc/self/smaps") > 200); /* several pages: the check bites */
+	procfile_fini(&pf);
+	fdcache_fini(&fc);
+}
+
 static void test_regular_file_not_kept(void **state)
 {
 	char dir[] = "/tmp/k8smon-fdc-XXXXXX";
@@ -212,6 +273,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fd_kept_and_fresh),
+		cmocka_unit_test(test_one_read_whole),
 		cmocka_unit_test(test_regular_file_not_kept),
 		cmocka_unit_test(test_cap_tag_sweep),
 		cmocka_unit_test(test_disabled_cache),

@@ -40,7 +40,7 @@ struct fdcache_ent {
 	uint32_t hash;         /* hash of path */
 	uint32_t gen;          /* scrape generation of the last use */
 	int fd;                /* open fd, FDC_CLOSED or FDC_NOCACHE */
-	bool sysfs;            /* fd is a sysfs attribute: one read returns it all */
+	int16_t one_read;      /* read_all()'s rule for a kept fd: -1, or see procfile.c */
 };
 
 enum { FDC_CLOSED = -1, FDC_NOCACHE = -2 };

@@ -173,30 +173,78 @@ static struct fdcache_ent *fdcache_get(struct fdcache *fc, const char *path)
 	e->hash = h;
 	e->tag = 0;
 	e->fd = FDC_CLOSED;
-	e->sysfs = false;
+	e->one_read = -1;
 	fc->nused++;
 out:
 	e->gen = fc->gen;
 	return e;
 }
 
+/* procfs files (relative to the procfs root) whose first read can be known
+ * to hold the whole file, which saves the read() that would only return 0:
+ * for /proc/sys, udp, snmp6 or netstat that read costs 4-10 us (the kernel
+ * runs the handler or walks the socket table again), ~60 us a scrape.
+ * rec 0: rendered whole by one show() (single_open(), proc_create_single(),
+ * the /proc/sys handlers): a read shorter than asked is everything.
+ * rec > 0: a seq_file of records at most rec bytes long; seq_file ends a
+ * read early only when the next record does not fit in its buffer of at
+ * least a page, so a short read of at most 4096 - rec bytes ended at EOF.
+ * mountinfo (unbounded lines), mdstat and the rest are read to EOF. */
+static const struct {
+	const char *rel;
+	int16_t rec;
+} one_read_files[] = {
+	{ "stat", 0 },
+	{ "meminfo", 0 },
+	{ "loadavg", 0 },
+	{ "pressure/cpu", 0 },
+	{ "pressure/io", 0 },
+	{ "pressure/memory", 0 },
+	{ "pressure/irq", 0 },
+	{ "net/netstat", 0 },
+	{ "net/snmp", 0 },
+	{ "net/snmp6", 0 },
+	{ "net/sockstat", 0 },
+	{ "net/sockstat6", 0 },
+	{ "vmstat", 128 },               /* "name value" */
+	{ "diskstats", 1024 },           /* 20 numbers and a disk name */
+	{ "net/dev", 1024 },             /* 16 numbers and an interface name */
+	{ "net/udp", 1024 },             /* padded to 128 bytes */
+	{ "net/udp6", 1024 },
+	{ "net/arp", 1024 },
+	{ "net/softnet_stat", 1024 },    /* 13 hex numbers per CPU */
+	{ "net/stat/nf_conntrack", 1024 },
+};
+
+static int16_t one_read_rule(const char *rel)
+{
+	while (*rel == '/')
+		rel++;
+	if (strncmp(rel, "sys/", 4) == 0)
+		return 0;
+	for (size_t i = 0; i < sizeof(one_read_files) / sizeof(one_read_files[0]); i++)
+		if (strcmp(rel, one_read_files[i].rel) == 0)
+			return one_read_files[i].rec;
+	return -1;
+}
+
 /* True when fd is on a filesystem whose files are regenerated per read;
- * *sysfs tells whether it is sysfs. */
-static bool fd_is_virtual(int fd, bool *sysfs)
+ * *one_read is read_all()'s rule for it: 0 for a sysfs attribute (rendered
+ * by one show() into at most a page), procfs files by rel (above). */
+static bool fd_is_virtual(int fd, const char *rel, int16_t *one_read)
 {
 	struct statfs sf;
 
 	if (fstatfs(fd, &sf) != 0)
 		return false;
-	*sysfs = sf.f_type == SYSFS_MAGIC;
+	*one_read = sf.f_type == SYSFS_MAGIC ? 0 : sf.f_type == PROC_SUPER_MAGIC ? one_read_rule(rel) : -1;
 	return sf.f_type == PROC_SUPER_MAGIC || sf.f_type == SYSFS_MAGIC;
 }
 
 /* Reads fd from offset 0 to EOF into pf->b; on failure *err is the errno.
- * one_shot: a short read is the whole file (a sysfs attribute is rendered
- * by one show() into at most a page and returned by the first read of 4 KiB
- * or more), which saves the read() that would only return 0. */
-static int read_all(struct procfile *pf, int fd, bool one_shot, int *err)
+ * one_read >= 0: a first read shorter than asked (and, for one_read > 0,
+ * at most 4096 - one_read bytes) is the whole file; see one_read_files. */
+static int read_all(struct procfile *pf, int fd, int one_read, int *err)
 {
 	off_t off = 0;
 	int rc;
@@ -224,7 +272,8 @@ static int read_all(struct procfile *pf, int fd, bool one_shot, int *err)
 		off += n;
 		pf->b.len += (size_t)n;
 		pf->b.data[pf->b.len] = '\0';
-		if (one_shot && off == n && (size_t)n < want)
+		if (one_read >= 0 && off == n && (size_t)n < want &&
+		    (one_read == 0 || (size_t)n + (size_t)one_read <= 4096))
 			break;
 	}
 	if (!pf->b.data) {
@@ -263,7 +312,7 @@ int procfile_read_tag(struct procfile *pf, const char *base, const char *rel, ui
 		e->fd = FDC_CLOSED;
 	}
 	if (e && e->fd >= 0) {
-		rc = read_all(pf, e->fd, e->sysfs, &err);
+		rc = read_all(pf, e->fd, e->one_read, &err);
 		if (!rc || !stale_errno(err))
 			goto done;
 		close(e->fd);
@@ -278,7 +327,7 @@ int procfile_read_tag(struct procfile *pf, const char *base, const char *rel, ui
 	/* Decide once per path whether its descriptor is worth keeping; when
 	 * the cache is full the path stays FDC_CLOSED and is tried again. */
 	if (e && e->fd == FDC_CLOSED && pf->fc->nopen < pf->fc->max_open) {
-		if (fd_is_virtual(fd, &e->sysfs)) {
+		if (fd_is_virtual(fd, rel, &e->one_read)) {
 			e->fd = fd;
 			e->tag = tag;
 			pf->fc->nopen++;
@@ -287,7 +336,7 @@ int procfile_read_tag(struct procfile *pf, const char *base, const char *rel, ui
 			e->fd = FDC_NOCACHE;
 		}
 	}
-	rc = read_all(pf, e && e->fd >= 0 ? e->fd : fd, e && e->fd >= 0 && e->sysfs, &err);
+	rc = read_all(pf, e && e->fd >= 0 ? e->fd : fd, e && e->fd >= 0 ? e->one_read : -1, &err);
 done:
 	if (!rc) {
 		*data = pf->b.data;
