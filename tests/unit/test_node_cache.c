@@ -1,6 +1,8 @@
 /* Node collector caches: the procfs/sysfs descriptor cache behind
  * procfile_read() (fresh content through kept descriptors, regular files
  * never kept, tags, caps, sweeps) and the per-filter regex decision cache. */
+#include <errno.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -104,6 +107,52 @@ static void test_one_read_whole(void **state)
 		}
 	}
 	assert_true(lines_full("/proc/self/smaps") > 200); /* several pages: the check bites */
+	procfile_fini(&pf);
+	fdcache_fini(&fc);
+}
+
+/* mountinfo through a kept descriptor is answered from a copy while the
+ * kernel reports no mount table change, and read again after one: a tmpfs
+ * mounted (in a private mount namespace of this test, as root) shows up at
+ * the next read, and its unmount too. Every NODE_MOUNTS_MAX_AGE reads it is
+ * read anyway (content equal). */
+static void test_mountinfo_change_seen(void **state)
+{
+	char dir[] = "/tmp/k8smon-mnt-XXXXXX";
+	struct fdcache fc;
+	struct procfile pf;
+	const char *data;
+	size_t len;
+	char *before;
+
+	(void)state;
+	/* CI runs as root; elsewhere this fails loudly rather than skip. */
+	if (unshare(CLONE_NEWNS) != 0)
+		fail_msg("unshare(CLONE_NEWNS): %s (run the unit tests as root)", strerror(errno));
+	assert_int_equal(mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	assert_non_null(mkdtemp(dir));
+	fdcache_init(&fc, 8);
+	procfile_init(&pf, &fc);
+	assert_int_equal(procfile_read(&pf, "/proc", "self/mountinfo", &data, &len), 0);
+	assert_null(strstr(data, dir));
+	before = strdup(data);
+	assert_non_null(before);
+	for (int i = 0; i < 2 * NODE_MOUNTS_MAX_AGE + 3; i++) {
+		assert_int_equal(procfile_read(&pf, "/proc", "self/mountinfo", &data, &len), 0);
+		assert_string_equal(data, before);
+	}
+	assert_int_equal(fc.nopen, 1);
+	assert_int_equal(mount("k8smon-test", dir, "tmpfs", 0, "size=64k"), 0);
+	assert_int_equal(procfile_read(&pf, "/proc", "self/mountinfo", &data, &len), 0);
+	assert_non_null(strstr(data, dir));
+	assert_int_equal(procfile_read(&pf, "/proc", "self/mountinfo", &data, &len), 0);
+	assert_non_null(strstr(data, dir));
+	assert_int_equal(umount(dir), 0);
+	assert_int_equal(procfile_read(&pf, "/proc", "self/mountinfo", &data, &len), 0);
+	assert_null(strstr(data, dir));
+	assert_string_equal(data, before);
+	free(before);
+	rmdir(dir);
 	procfile_fini(&pf);
 	fdcache_fini(&fc);
 }
@@ -274,6 +323,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fd_kept_and_fresh),
 		cmocka_unit_test(test_one_read_whole),
+		cmocka_unit_test(test_mountinfo_change_seen),
 		cmocka_unit_test(test_regular_file_not_kept),
 		cmocka_unit_test(test_cap_tag_sweep),
 		cmocka_unit_test(test_disabled_cache),
