@@ -23,6 +23,23 @@ const char *expo_type_name(enum expo_type type)
 	return "untyped";
 }
 
+/* True when none of the 8 bytes in w needs a look: all ASCII, none NUL,
+ * '\\', '\n' or (quote) '"'. Word-at-a-time zero-byte test: (x - 0x01..)
+ * & ~x & 0x80.. is non-zero exactly when x has a zero byte. */
+static inline bool clean8(uint64_t w, bool quote)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t bs = w ^ (ones * '\\'), nl = w ^ (ones * '\n'), q = w ^ (ones * '"');
+	uint64_t bad = w & highs;
+
+	bad |= (w - ones) & ~w & highs;
+	bad |= (bs - ones) & ~bs & highs;
+	bad |= (nl - ones) & ~nl & highs;
+	if (quote)
+		bad |= (q - ones) & ~q & highs;
+	return bad == 0;
+}
+
 /* Copies clean runs in bulk and escapes only what must be escaped. A byte
  * that does not start a valid UTF-8 sequence becomes U+FFFD: values taken
  * from files (mount points, interface names, os-release, udev) may hold
@@ -40,7 +57,18 @@ static int escape(struct buf *b, const char *v, size_t n, bool quote)
 		while (i + run < n) {
 			uint32_t cp;
 			size_t k;
+			uint64_t w;
 
+			/* HELP texts and label values are mostly plain ASCII:
+			 * skip it 8 bytes at a time (~12 % of a node scrape's
+			 * instructions went to this loop byte by byte). */
+			if (n - i - run >= 8) {
+				memcpy(&w, u + i + run, 8);
+				if (clean8(w, quote)) {
+					run += 8;
+					continue;
+				}
+			}
 			if (u[i + run] < 0x80) {
 				/* Compared inline, not with strchr(): this runs for
 				 * every byte of every label value. NUL stops the run

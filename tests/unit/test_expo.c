@@ -93,6 +93,64 @@ static void test_invalid_utf8_replaced(void **state)
 	buf_fini(&b);
 }
 
+/* The escape loop skips plain ASCII 8 bytes at a time: every special byte
+ * at every position of values 1-24 bytes long (inside, across and after
+ * the 8-byte words) is still seen, in label values and in HELP ('"' is
+ * escaped in label values only). */
+static void test_escape_every_position(void **state)
+{
+	static const struct {
+		const char *in;       /* the byte(s) put at the position */
+		const char *label;    /* expected in a label value */
+		const char *help;     /* expected in HELP */
+	} sp[] = {
+		{ "\\", "\\\\", "\\\\" }, { "\n", "\\n", "\\n" }, { "\"", "\\\"", "\"" },
+		{ "\xff", "\xef\xbf\xbd", "\xef\xbf\xbd" }, { "\xc3\xa9", "\xc3\xa9", "\xc3\xa9" },
+		{ "\x80", "\xef\xbf\xbd", "\xef\xbf\xbd" },
+	};
+	struct buf b, want;
+	char in[40];
+
+	(void)state;
+	buf_init(&b, 4096);
+	buf_init(&want, 4096);
+	for (size_t k = 0; k < sizeof(sp) / sizeof(sp[0]); k++) {
+		for (size_t len = 1; len <= 24; len++) {
+			for (size_t pos = 0; pos < len; pos++) {
+				size_t sl = strlen(sp[k].in), n = 0;
+
+				for (size_t j = 0; j < pos; j++)
+					in[n++] = 'a' + (char)(j % 26);
+				memcpy(in + n, sp[k].in, sl);
+				n += sl;
+				for (size_t j = pos + 1; j < len; j++)
+					in[n++] = 'A' + (char)(j % 26);
+				in[n] = '\0';
+				for (int help = 0; help < 2; help++) {
+					buf_reset(&b);
+					buf_reset(&want);
+					if (help)
+						assert_int_equal(expo_family(&b, "m", in, EXPO_GAUGE), 0);
+					else
+						assert_int_equal(expo_escape_label(&b, in, n), 0);
+					if (help)
+						assert_int_equal(buf_adds(&want, "# HELP m "), 0);
+					assert_int_equal(buf_add(&want, in, pos), 0);
+					assert_int_equal(buf_adds(&want, help ? sp[k].help : sp[k].label), 0);
+					assert_int_equal(buf_add(&want, in + pos + sl, n - pos - sl), 0);
+					if (help)
+						assert_int_equal(buf_adds(&want, "\n# TYPE m gauge\n"), 0);
+					if (b.len != want.len || memcmp(b.data, want.data, b.len) != 0)
+						fail_msg("special %zu at %zu of %zu (%s): got %.*s", k, pos, len,
+							 help ? "HELP" : "label", (int)b.len, b.data);
+				}
+			}
+		}
+	}
+	buf_fini(&want);
+	buf_fini(&b);
+}
+
 static void test_types(void **state)
 {
 	(void)state;
@@ -166,6 +224,7 @@ int main(void)
 		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_family_and_escaping),
 		cmocka_unit_test(test_invalid_utf8_replaced),
+		cmocka_unit_test(test_escape_every_position),
 		cmocka_unit_test(test_types),
 		cmocka_unit_test(test_cap_rolls_back),
 		cmocka_unit_test(test_sample_spans),
