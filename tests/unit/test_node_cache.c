@@ -142,6 +142,10 @@ static void test_mountinfo_change_seen(void **state)
 		assert_string_equal(data, before);
 	}
 	assert_int_equal(fc.nopen, 1);
+	/* 1 + 35 reads: read, 16 copies, read, 16 copies, read, 1 copy. */
+	for (size_t i = 0; i < fc.nslots; i++)
+		if (fc.ent[i].path && strstr(fc.ent[i].path, "mountinfo"))
+			assert_int_equal(fc.ent[i].keep_age, 1);
 	assert_int_equal(mount("k8smon-test", dir, "tmpfs", 0, "size=64k"), 0);
 	assert_int_equal(procfile_read(&pf, "/proc", "self/mountinfo", &data, &len), 0);
 	assert_non_null(strstr(data, dir));

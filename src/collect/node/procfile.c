@@ -310,10 +310,13 @@ static int read_all(struct procfile *pf, int fd, int one_read, int *err)
 static bool mounts_unchanged(struct fdcache_ent *e)
 {
 	struct pollfd p = { .fd = e->fd, .events = POLLPRI };
+	int n;
 
 	if (!e->keep || e->keep_age >= NODE_MOUNTS_MAX_AGE)
 		return false;
-	if (poll(&p, 1, 0) != 1 || (p.revents & (POLLPRI | POLLERR | POLLNVAL)))
+	/* 0: none of POLLPRI, POLLERR, POLLHUP, POLLNVAL is set. */
+	n = poll(&p, 1, 0);
+	if (n < 0 || (n > 0 && (p.revents & (POLLPRI | POLLERR | POLLHUP | POLLNVAL))))
 		return false;
 	e->keep_age++;
 	return true;
