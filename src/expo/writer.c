@@ -202,6 +202,55 @@ static size_t fmt_fixed_short(char *dst, double v)
 	return 0;
 }
 
+/* The same search for 1e-22 < |v| < 1e-4 (collector durations in seconds,
+ * 26 of the ~35 values a node scrape formatted through snprintf and
+ * strtod): the fewest fraction digits k (up to 22, where 10^k is still an
+ * exact double) whose m / 10^k is v, written in Go's e-notation like the
+ * %.15e path below ("5.5803e-05"). Returns 0 when it does not apply. */
+static size_t fmt_exp_small(char *dst, double v)
+{
+	static const double p10[] = { 1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+				      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+				      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
+	double a = fabs(v);
+	char digits[24];
+	size_t n = 0, nd = 0;
+
+	if (!(a > 1e-22 && a < 1e-4))
+		return 0;
+	for (int k = 1; k < 23; k++) {
+		double scaled = a * p10[k];
+		uint64_t m;
+		int x;
+
+		if (scaled >= 1e15)
+			return 0;
+		m = (uint64_t)(scaled + 0.5);
+		if (m == 0 || (double)m / p10[k] != a)
+			continue;
+		for (; m; m /= 10)
+			digits[nd++] = (char)('0' + m % 10);
+		x = k - ((int)nd - 1); /* v = d.ddd * 10^-x */
+		if (v < 0)
+			dst[n++] = '-';
+		dst[n++] = digits[--nd];
+		if (nd)
+			dst[n++] = '.';
+		while (nd)
+			dst[n++] = digits[--nd];
+		dst[n++] = 'e';
+		dst[n++] = '-';
+		if (x >= 10)
+			dst[n++] = (char)('0' + x / 10);
+		else
+			dst[n++] = '0';
+		dst[n++] = (char)('0' + x % 10);
+		dst[n] = '\0';
+		return n;
+	}
+	return 0;
+}
+
 size_t expo_fmt_double(char *dst, double v)
 {
 	char tmp[EXPO_DOUBLE_MAX];
@@ -219,6 +268,8 @@ size_t expo_fmt_double(char *dst, double v)
 		return fmt_int(dst, (int64_t)v);
 
 	n = fmt_fixed_short(dst, v);
+	if (!n)
+		n = fmt_exp_small(dst, v);
 	if (n)
 		return n;
 	/* Shortest round trip: 15 significant digits are exact for any decimal

@@ -1,10 +1,13 @@
 /* Golden cases for the exposition writer: escaping, number formatting,
  * family headers, rollback on cap. */
+#include <inttypes.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -45,6 +48,68 @@ static void test_numbers(void **state)
 	check_num(4.560939, "4.560939");
 	check_num(-0.25, "-0.25");
 	check_num(1.0 / 3.0, "0.3333333333333333");
+}
+
+/* Reference for |v| < 1e-4: the shortest printf %e mantissa that reads
+ * back as v (trailing zeros dropped), in Go's layout (two exponent digits
+ * at least). */
+static void ref_small(char *out, size_t cap, double v)
+{
+	char tmp[64], *e, *m_end;
+
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, v);
+		if (strtod(tmp, NULL) == v)
+			break;
+	}
+	e = strchr(tmp, 'e');
+	m_end = e;
+	while (m_end[-1] == '0')
+		m_end--;
+	if (m_end[-1] == '.')
+		m_end--;
+	snprintf(out, cap, "%.*se%c%02d", (int)(m_end - tmp), tmp, e[1], abs(atoi(e + 2)));
+}
+
+/* Small values (collector durations) have a printf-free path: the same
+ * strings as the reference for ns / 1e9 over 1 ns .. 100 us, and for
+ * 200000 pseudo-random values between 1e-22 and 1e-4, either sign. */
+static void test_numbers_small(void **state)
+{
+	char got[EXPO_DOUBLE_MAX], want[64];
+	uint64_t x = 88172645463325252ull;
+
+	(void)state;
+	for (int64_t ns = 1; ns < 100000; ns += 1 + ns / 512) {
+		double v = (double)ns / 1e9;
+
+		if (v >= 1e-4)
+			break;
+		expo_fmt_double(got, v);
+		ref_small(want, sizeof(want), v);
+		if (strcmp(got, want) != 0)
+			fail_msg("%" PRId64 " ns: got %s, want %s", ns, got, want);
+	}
+	for (int i = 0; i < 200000; i++) {
+		double v;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		/* mantissa in [1,10), exponent -22..-5, a few short decimals */
+		v = (1.0 + (double)(x >> 11) / 9007199254740992.0 * 9.0);
+		if (i % 3 == 0)
+			v = (double)(int64_t)(v * 1e4) / 1e4;
+		v /= pow(10, 5 + (int)(x % 18));
+		if (i & 1)
+			v = -v;
+		if (!(fabs(v) < 1e-4))
+			continue;
+		expo_fmt_double(got, v);
+		ref_small(want, sizeof(want), v);
+		if (strcmp(got, want) != 0)
+			fail_msg("%.17g: got %s, want %s", v, got, want);
+	}
 }
 
 static void test_family_and_escaping(void **state)
@@ -222,6 +287,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_numbers),
+		cmocka_unit_test(test_numbers_small),
 		cmocka_unit_test(test_family_and_escaping),
 		cmocka_unit_test(test_invalid_utf8_replaced),
 		cmocka_unit_test(test_escape_every_position),
