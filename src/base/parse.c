@@ -86,6 +86,25 @@ int parse_double(const char *s, size_t n, double *out)
 
 	if (n == 0 || n >= sizeof(tmp))
 		return KM_EINVAL;
+	/* Plain digits, at most 15 (below 2^53): the integer is the exact
+	 * double strtod would return. Most procfs and sysfs numbers are such;
+	 * strtod was ~9 % of a node scrape's instructions. */
+	if (n <= 15) {
+		uint64_t u = 0;
+		size_t i;
+
+		for (i = 0; i < n; i++) {
+			unsigned d = (unsigned)(unsigned char)s[i] - '0';
+
+			if (d > 9)
+				break;
+			u = u * 10 + d;
+		}
+		if (i == n) {
+			*out = (double)u;
+			return 0;
+		}
+	}
 	memcpy(tmp, s, n);
 	tmp[n] = '\0';
 	/* strtod accepts hex floats and leading spaces; Prometheus does not. */

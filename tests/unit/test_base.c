@@ -96,6 +96,24 @@ static void test_parse_numbers(void **state)
 	assert_int_equal(parse_double("0x10", 4, &d), KM_EINVAL);
 	assert_int_equal(parse_double("1.5 ", 4, &d), KM_EINVAL);
 	assert_int_equal(parse_double("", 0, &d), KM_EINVAL);
+	/* Digit strings (the integer fast path up to 15 digits, strtod from
+	 * 16) give strtod's double; only n bytes are read. */
+	{
+		static const char *const ints[] = { "0", "7", "000123", "4294967296", "999999999999999",
+						    "123456789012345", "1000000000000000",
+						    "9007199254740993", "18446744073709551616" };
+		char *end;
+
+		for (size_t k = 0; k < sizeof(ints) / sizeof(ints[0]); k++) {
+			assert_int_equal(parse_double(ints[k], strlen(ints[k]), &d), 0);
+			assert_true(d == strtod(ints[k], &end));
+		}
+		assert_int_equal(parse_double("12345", 3, &d), 0);
+		assert_true(d == 123);
+		assert_int_equal(parse_double("12 ", 3, &d), KM_EINVAL);
+		assert_int_equal(parse_double("-12", 3, &d), 0);
+		assert_true(d == -12);
+	}
 	assert_int_equal(parse_bool("TRUE", 4, &bo), 0);
 	assert_true(bo);
 	assert_int_equal(parse_bool("0", 1, &bo), 0);
