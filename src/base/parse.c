@@ -210,6 +210,10 @@ int parse_double_str(const char *s, double *out)
 	return parse_double(s, strlen(s), out);
 }
 
+/* Bytes that end a field: one table load per byte instead of three
+ * compares (parse_field was the node collector's top function). */
+static const bool field_end[256] = { [' '] = true, ['\t'] = true, ['\n'] = true };
+
 bool parse_field(const char **p, const char *end, const char **field, size_t *len)
 {
 	const char *q = *p;
@@ -219,7 +223,7 @@ bool parse_field(const char **p, const char *end, const char **field, size_t *le
 	if (q >= end || *q == '\n')
 		return false;
 	*field = q;
-	while (q < end && *q != ' ' && *q != '\t' && *q != '\n')
+	while (q < end && !field_end[(unsigned char)*q])
 		q++;
 	*len = (size_t)(q - *field);
 	*p = q;
