@@ -99,7 +99,11 @@ static void test_one_read_whole(void **state)
 			snprintf(path, sizeof(path), "/proc/%s", rels[i]);
 			assert_int_equal(procfile_read(&pf, "/proc", rels[i], &data, &len), 0);
 			want = lines_full(path);
-			if (lines_of(data, len) != want)
+			/* smaps changes with our own allocations between the two
+			 * reads (a mapping more or less, 25 lines); stopping at
+			 * the first short read would give a page, ~80 lines. */
+			if (strcmp(rels[i], "self/smaps") == 0 ? lines_of(data, len) < want / 2
+							     : lines_of(data, len) != want)
 				fail_msg("%s: %zu lines, read() to EOF gives %zu", path, lines_of(data, len),
 					 want);
 			assert_true(len > 0 && data[len - 1] == '\n');
