@@ -54,7 +54,10 @@ LDLIBS  := $(SAN) -pthread -Wl,--as-needed -lm -ldl
 DEPS_OK := $(shell pkg-config --exists $(PKGS) $(PKGS_STATIC_HOT) $(PKGS_STATIC_COLD) $(PKGS_CFLAGS_ONLY) cmocka 2>/dev/null && echo yes)
 ifeq ($(DEPS_OK),yes)
 CFLAGS  += $(shell pkg-config --cflags $(PKGS) $(PKGS_STATIC_HOT) $(PKGS_STATIC_COLD) $(PKGS_CFLAGS_ONLY))
-LDLIBS_HOT  := -Wl,-Bstatic $(shell pkg-config --libs $(PKGS_STATIC_HOT)) -Wl,-Bdynamic
+# jansson is given twice: config_from_flags() builds the /config JSON at
+# every start, so the members it pulls (pack, object, dump) go with the hot
+# code; the second mention, after the cold objects, resolves the rest.
+LDLIBS_HOT  := -Wl,-Bstatic $(shell pkg-config --libs $(PKGS_STATIC_HOT) jansson) -Wl,-Bdynamic
 LDLIBS_COLD := -Wl,-Bstatic $(shell pkg-config --libs $(PKGS_STATIC_COLD)) -Wl,-Bdynamic
 LDLIBS  += $(shell pkg-config --libs $(PKGS))
 endif
@@ -72,8 +75,10 @@ OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
 # around each one touched (fault-around), so code interleaved with the hot
 # code is resident even when never run (~0.1 MiB; BENCHMARKS.md "## Node
 # collector"). A file in the wrong list costs memory, never correctness.
-# (scrape/labels.c is not: the node collector checks names with it.)
-COLD_SRCS := $(filter-out src/scrape/labels.c,\
+# (scrape/labels.c is not: the node collector checks names with it; nor
+# scrape/policy.c and collect/components/jobs.c, whose defaults and list
+# parser config_from_flags() calls at every start, host mode too.)
+COLD_SRCS := $(filter-out src/scrape/labels.c src/scrape/policy.c src/collect/components/jobs.c,\
 	       $(filter src/kube/% src/scrape/% src/collect/kubestate/% src/collect/components/% src/dl/% src/remotewrite/%,$(SRCS))) \
 	     src/agent/kube.c src/agent/rwconf.c src/collect/container/podmap.c
 HOT_OBJS  := $(filter-out $(COLD_SRCS:%.c=$(BUILD)/%.o),$(OBJS))

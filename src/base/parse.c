@@ -86,6 +86,25 @@ int parse_double(const char *s, size_t n, double *out)
 
 	if (n == 0 || n >= sizeof(tmp))
 		return KM_EINVAL;
+	/* Plain digits, at most 15 (below 2^53): the integer is the exact
+	 * double strtod would return. Most procfs and sysfs numbers are such;
+	 * strtod was ~9 % of a node scrape's instructions. */
+	if (n <= 15) {
+		uint64_t u = 0;
+		size_t i;
+
+		for (i = 0; i < n; i++) {
+			unsigned d = (unsigned)(unsigned char)s[i] - '0';
+
+			if (d > 9)
+				break;
+			u = u * 10 + d;
+		}
+		if (i == n) {
+			*out = (double)u;
+			return 0;
+		}
+	}
 	memcpy(tmp, s, n);
 	tmp[n] = '\0';
 	/* strtod accepts hex floats and leading spaces; Prometheus does not. */
@@ -191,6 +210,10 @@ int parse_double_str(const char *s, double *out)
 	return parse_double(s, strlen(s), out);
 }
 
+/* Bytes that end a field: one table load per byte instead of three
+ * compares (parse_field was the node collector's top function). */
+static const bool field_end[256] = { [' '] = true, ['\t'] = true, ['\n'] = true };
+
 bool parse_field(const char **p, const char *end, const char **field, size_t *len)
 {
 	const char *q = *p;
@@ -200,7 +223,7 @@ bool parse_field(const char **p, const char *end, const char **field, size_t *le
 	if (q >= end || *q == '\n')
 		return false;
 	*field = q;
-	while (q < end && *q != ' ' && *q != '\t' && *q != '\n')
+	while (q < end && !field_end[(unsigned char)*q])
 		q++;
 	*len = (size_t)(q - *field);
 	*p = q;

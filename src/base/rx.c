@@ -10,10 +10,15 @@
 #include "base/clock.h"
 #include "base/log.h"
 
+static void jit_publish(struct rx *r);
+
 struct rx {
-	pcre2_code *code;
+	pcre2_code *code;          /* interpreted; owned */
 	pcre2_match_context *mctx; /* the limits; read-only once built */
-	bool jit;
+	/* A JIT-compiled copy of code, published once RX_JIT_AFTER matches
+	 * have run (NULL before, and when the JIT is unavailable); owned. */
+	_Atomic(pcre2_code *) jitted;
+	_Atomic unsigned uses;     /* matches so far, until jitted is set */
 	char *pattern;
 };
 
@@ -30,7 +35,7 @@ uint64_t rx_limit_hits(void)
 
 bool rx_jit_used(const struct rx *r)
 {
-	return r->jit;
+	return atomic_load_explicit(&((struct rx *)r)->jitted, memory_order_acquire) != NULL;
 }
 
 /* ---- RE2 syntax check ------------------------------------------------------ */
@@ -290,9 +295,12 @@ static struct rx *rx_compile(const char *pattern, bool anchored, char *err, size
 	}
 	pcre2_set_match_limit(r->mctx, RX_MATCH_LIMIT);
 	pcre2_set_depth_limit(r->mctx, RX_DEPTH_LIMIT);
-	/* Without the JIT (no executable memory allowed, unsupported CPU) the
-	 * interpreter runs under the same limits. */
-	r->jit = pcre2_jit_compile(r->code, PCRE2_JIT_COMPLETE) == 0;
+	/* Relabel regexes (anchored) come from ScrapeRules, where a hostile
+	 * pattern meets the match limit per sample: JIT-compiled right away
+	 * (a limit hit costs ~8x more interpreted). Search-semantics filters
+	 * wait for RX_JIT_AFTER matches (rx.h). */
+	if (anchored)
+		jit_publish(r);
 	free(re2);
 	free(wrapped);
 	return r;
@@ -318,6 +326,7 @@ void rx_free(struct rx *r)
 	if (!r)
 		return;
 	pcre2_match_context_free(r->mctx);
+	pcre2_code_free(atomic_load(&r->jitted));
 	pcre2_code_free(r->code);
 	free(r->pattern);
 	free(r);
@@ -347,11 +356,44 @@ static void limit_hit(const struct rx *r, size_t n)
 		 r->pattern, RX_MATCH_LIMIT, n, (unsigned long long)more);
 }
 
+/* JIT-compiles a copy of r's pattern and publishes it. Without the JIT (no
+ * executable memory allowed, unsupported CPU) the interpreter keeps running
+ * under the same limits. */
+static void jit_publish(struct rx *r)
+{
+	pcre2_code *c = pcre2_code_copy(r->code);
+
+	if (!c)
+		return;
+	if (pcre2_jit_compile(c, PCRE2_JIT_COMPLETE) != 0) {
+		pcre2_code_free(c);
+		return;
+	}
+	atomic_store_explicit(&r->jitted, c, memory_order_release);
+}
+
+/* The code to match with: the JIT copy once published. The match that
+ * brings the count to RX_JIT_AFTER compiles it (fetch_add gives that count
+ * to exactly one thread); the others keep interpreting meanwhile. The
+ * struct is const for callers, its warm-up fields are atomics. */
+static const pcre2_code *code_for(const struct rx *cr)
+{
+	struct rx *r = (struct rx *)cr;
+	pcre2_code *j = atomic_load_explicit(&r->jitted, memory_order_acquire);
+
+	if (j)
+		return j;
+	if (atomic_fetch_add_explicit(&r->uses, 1, memory_order_relaxed) + 1 == RX_JIT_AFTER)
+		jit_publish(r);
+	j = atomic_load_explicit(&r->jitted, memory_order_acquire);
+	return j ? j : r->code;
+}
+
 /* pcre2_match under the limits; a limit hit is a non-match. */
 static int match(const struct rx *r, const char *s, size_t n, pcre2_match_data *md)
 {
 	/* Invalid UTF-8 in the subject is a non-match, never a crash. */
-	int rc = pcre2_match(r->code, (PCRE2_SPTR)s, n, 0, 0, md, r->mctx);
+	int rc = pcre2_match(code_for(r), (PCRE2_SPTR)s, n, 0, 0, md, r->mctx);
 
 	switch (rc) {
 	case PCRE2_ERROR_MATCHLIMIT:

@@ -10,15 +10,22 @@
  *    lookaround, atomic groups, possessive quantifiers, recursion,
  *    conditionals, \C, callouts, verbs, comments, other PCRE-only escapes and
  *    flags), with a message naming the construct;
- *  - JIT-compile (interpreter fallback when the JIT is unavailable);
+ *  - JIT-compile (interpreter when the JIT is unavailable): rx_new()
+ *    patterns (relabelings, which ScrapeRule authors write) at compile
+ *    time; rx_new_search() filters once they have been matched
+ *    RX_JIT_AFTER times, interpreted before that: the node collector's
+ *    filters answer from a decision cache and match each name once, and
+ *    compiling them mapped PCRE2's JIT compiler (~0.2 MiB of RSS) for no
+ *    gain;
  *  - cap every match at RX_MATCH_LIMIT backtracking steps (and, for the
  *    interpreter, RX_DEPTH_LIMIT nested backtracking frames). A match that
  *    hits a cap is a non-match, counted in rx_limit_hits()
  *    (k8smon_regex_limit_hits_total) and logged at most every
  *    RX_LIMIT_LOG_MS.
  *
- * A compiled struct rx is immutable and may be shared between threads (each
- * match uses its own match data). */
+ * A compiled struct rx may be shared between threads (each match uses its
+ * own match data); its only mutable state is the warm-up count and the
+ * JIT-compiled copy, both atomic. */
 #ifndef K8SMON_BASE_RX_H
 #define K8SMON_BASE_RX_H
 
@@ -31,6 +38,10 @@
  * (BENCHMARKS.md "Regular expressions"; PCRE2's default of 10M cost
  * ~130 ms); ordinary relabel patterns need a few hundred steps at most. */
 #define RX_MATCH_LIMIT 100000u
+/* Matches of an rx_new_search() pattern after which it is JIT-compiled.
+ * Above the number of distinct names a node filter sees in its first
+ * scrape (vmstat ~180, netstat ~300 fields). */
+#define RX_JIT_AFTER 1024u
 /* Nested backtracking frames per match (interpreter only). */
 #define RX_DEPTH_LIMIT 10000u
 /* At most one log line per this interval about limit hits (process-wide). */
@@ -61,8 +72,9 @@ bool rx_match_groups(const struct rx *r, const char *s, size_t n, long *ovec, si
 
 /* Matches of every struct rx in the process that hit a limit (any thread). */
 uint64_t rx_limit_hits(void);
-/* True when patterns are JIT-compiled on this machine (the last compile
- * succeeded in JIT-compiling its pattern); for tests and the log. */
+/* True once r has been JIT-compiled (rx_new() at once, rx_new_search()
+ * after RX_JIT_AFTER matches, where the JIT is available); for tests and
+ * the log. */
 bool rx_jit_used(const struct rx *r);
 
 #endif

@@ -23,6 +23,23 @@ const char *expo_type_name(enum expo_type type)
 	return "untyped";
 }
 
+/* True when none of the 8 bytes in w needs a look: all ASCII, none NUL,
+ * '\\', '\n' or (quote) '"'. Word-at-a-time zero-byte test: (x - 0x01..)
+ * & ~x & 0x80.. is non-zero exactly when x has a zero byte. */
+static inline bool clean8(uint64_t w, bool quote)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t bs = w ^ (ones * '\\'), nl = w ^ (ones * '\n'), q = w ^ (ones * '"');
+	uint64_t bad = w & highs;
+
+	bad |= (w - ones) & ~w & highs;
+	bad |= (bs - ones) & ~bs & highs;
+	bad |= (nl - ones) & ~nl & highs;
+	if (quote)
+		bad |= (q - ones) & ~q & highs;
+	return bad == 0;
+}
+
 /* Copies clean runs in bulk and escapes only what must be escaped. A byte
  * that does not start a valid UTF-8 sequence becomes U+FFFD: values taken
  * from files (mount points, interface names, os-release, udev) may hold
@@ -40,7 +57,18 @@ static int escape(struct buf *b, const char *v, size_t n, bool quote)
 		while (i + run < n) {
 			uint32_t cp;
 			size_t k;
+			uint64_t w;
 
+			/* HELP texts and label values are mostly plain ASCII:
+			 * skip it 8 bytes at a time (~12 % of a node scrape's
+			 * instructions went to this loop byte by byte). */
+			if (n - i - run >= 8) {
+				memcpy(&w, u + i + run, 8);
+				if (clean8(w, quote)) {
+					run += 8;
+					continue;
+				}
+			}
 			if (u[i + run] < 0x80) {
 				/* Compared inline, not with strchr(): this runs for
 				 * every byte of every label value. NUL stops the run
@@ -174,6 +202,55 @@ static size_t fmt_fixed_short(char *dst, double v)
 	return 0;
 }
 
+/* The same search for 1e-22 < |v| < 1e-4 (collector durations in seconds,
+ * 26 of the ~35 values a node scrape formatted through snprintf and
+ * strtod): the fewest fraction digits k (up to 22, where 10^k is still an
+ * exact double) whose m / 10^k is v, written in Go's e-notation like the
+ * %.15e path below ("5.5803e-05"). Returns 0 when it does not apply. */
+static size_t fmt_exp_small(char *dst, double v)
+{
+	static const double p10[] = { 1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+				      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+				      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
+	double a = fabs(v);
+	char digits[24];
+	size_t n = 0, nd = 0;
+
+	if (!(a > 1e-22 && a < 1e-4))
+		return 0;
+	for (int k = 1; k < 23; k++) {
+		double scaled = a * p10[k];
+		uint64_t m;
+		int x;
+
+		if (scaled >= 1e15)
+			return 0;
+		m = (uint64_t)(scaled + 0.5);
+		if (m == 0 || (double)m / p10[k] != a)
+			continue;
+		for (; m; m /= 10)
+			digits[nd++] = (char)('0' + m % 10);
+		x = k - ((int)nd - 1); /* v = d.ddd * 10^-x */
+		if (v < 0)
+			dst[n++] = '-';
+		dst[n++] = digits[--nd];
+		if (nd)
+			dst[n++] = '.';
+		while (nd)
+			dst[n++] = digits[--nd];
+		dst[n++] = 'e';
+		dst[n++] = '-';
+		if (x >= 10)
+			dst[n++] = (char)('0' + x / 10);
+		else
+			dst[n++] = '0';
+		dst[n++] = (char)('0' + x % 10);
+		dst[n] = '\0';
+		return n;
+	}
+	return 0;
+}
+
 size_t expo_fmt_double(char *dst, double v)
 {
 	char tmp[EXPO_DOUBLE_MAX];
@@ -191,6 +268,8 @@ size_t expo_fmt_double(char *dst, double v)
 		return fmt_int(dst, (int64_t)v);
 
 	n = fmt_fixed_short(dst, v);
+	if (!n)
+		n = fmt_exp_small(dst, v);
 	if (n)
 		return n;
 	/* Shortest round trip: 15 significant digits are exact for any decimal

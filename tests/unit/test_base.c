@@ -96,6 +96,24 @@ static void test_parse_numbers(void **state)
 	assert_int_equal(parse_double("0x10", 4, &d), KM_EINVAL);
 	assert_int_equal(parse_double("1.5 ", 4, &d), KM_EINVAL);
 	assert_int_equal(parse_double("", 0, &d), KM_EINVAL);
+	/* Digit strings (the integer fast path up to 15 digits, strtod from
+	 * 16) give strtod's double; only n bytes are read. */
+	{
+		static const char *const ints[] = { "0", "7", "000123", "4294967296", "999999999999999",
+						    "123456789012345", "1000000000000000",
+						    "9007199254740993", "18446744073709551616" };
+		char *end;
+
+		for (size_t k = 0; k < sizeof(ints) / sizeof(ints[0]); k++) {
+			assert_int_equal(parse_double(ints[k], strlen(ints[k]), &d), 0);
+			assert_true(d == strtod(ints[k], &end));
+		}
+		assert_int_equal(parse_double("12345", 3, &d), 0);
+		assert_true(d == 123);
+		assert_int_equal(parse_double("12 ", 3, &d), KM_EINVAL);
+		assert_int_equal(parse_double("-12", 3, &d), 0);
+		assert_true(d == -12);
+	}
 	assert_int_equal(parse_bool("TRUE", 4, &bo), 0);
 	assert_true(bo);
 	assert_int_equal(parse_bool("0", 1, &bo), 0);
@@ -291,6 +309,39 @@ static void test_rx_limit(void **state)
 	rx_free(r);
 }
 
+/* A search-semantics filter is interpreted for its first RX_JIT_AFTER - 1
+ * matches (the node collector's filters never get further, so PCRE2's JIT
+ * compiler is not mapped) and JIT-compiled from the RX_JIT_AFTER-th on
+ * (this CI's x86-64 Debian has the JIT): same answers, the same match
+ * limit. A relabel regex (rx_new) is JIT-compiled at once. */
+static void test_rx_jit_warmup(void **state)
+{
+	char err[256], s[64];
+	struct rx *r = rx_new("(a+)+", err, sizeof(err));
+	uint64_t hits;
+
+	(void)state;
+	assert_non_null(r);
+	assert_true(rx_jit_used(r));
+	rx_free(r);
+	r = rx_new_search("^(a+)+$", err, sizeof(err));
+	assert_non_null(r);
+	for (unsigned i = 0; i + 1 < RX_JIT_AFTER; i++)
+		assert_true(rx_match(r, "aaa", 3));
+	assert_false(rx_jit_used(r));
+	assert_false(rx_match(r, "aab", 3));
+	assert_true(rx_jit_used(r));
+	assert_true(rx_match(r, "aaa", 3));
+	assert_false(rx_match(r, "aab", 3));
+	memset(s, 'a', 40);
+	s[40] = 'b';
+	hits = rx_limit_hits();
+	assert_false(rx_match(r, s, 41));
+	assert_int_equal(rx_limit_hits(), hits + 1);
+	assert_true(rx_match(r, s, 40));
+	rx_free(r);
+}
+
 static void test_backoff(void **state)
 {
 	struct backoff bo;
@@ -441,6 +492,7 @@ int main(void)
 		cmocka_unit_test(test_rx_re2_rejects),
 		cmocka_unit_test(test_rx_re2_accepts),
 		cmocka_unit_test(test_rx_limit),
+		cmocka_unit_test(test_rx_jit_warmup),
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_hash_fnv1a),
 		cmocka_unit_test(test_utf8_decode_put),

@@ -1,10 +1,13 @@
 /* Golden cases for the exposition writer: escaping, number formatting,
  * family headers, rollback on cap. */
+#include <inttypes.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -45,6 +48,68 @@ static void test_numbers(void **state)
 	check_num(4.560939, "4.560939");
 	check_num(-0.25, "-0.25");
 	check_num(1.0 / 3.0, "0.3333333333333333");
+}
+
+/* Reference for |v| < 1e-4: the shortest printf %e mantissa that reads
+ * back as v (trailing zeros dropped), in Go's layout (two exponent digits
+ * at least). */
+static void ref_small(char *out, size_t cap, double v)
+{
+	char tmp[64], *e, *m_end;
+
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, v);
+		if (strtod(tmp, NULL) == v)
+			break;
+	}
+	e = strchr(tmp, 'e');
+	m_end = e;
+	while (m_end[-1] == '0')
+		m_end--;
+	if (m_end[-1] == '.')
+		m_end--;
+	snprintf(out, cap, "%.*se%c%02d", (int)(m_end - tmp), tmp, e[1], abs(atoi(e + 2)));
+}
+
+/* Small values (collector durations) have a printf-free path: the same
+ * strings as the reference for ns / 1e9 over 1 ns .. 100 us, and for
+ * 200000 pseudo-random values between 1e-22 and 1e-4, either sign. */
+static void test_numbers_small(void **state)
+{
+	char got[EXPO_DOUBLE_MAX], want[64];
+	uint64_t x = 88172645463325252ull;
+
+	(void)state;
+	for (int64_t ns = 1; ns < 100000; ns += 1 + ns / 512) {
+		double v = (double)ns / 1e9;
+
+		if (v >= 1e-4)
+			break;
+		expo_fmt_double(got, v);
+		ref_small(want, sizeof(want), v);
+		if (strcmp(got, want) != 0)
+			fail_msg("%" PRId64 " ns: got %s, want %s", ns, got, want);
+	}
+	for (int i = 0; i < 200000; i++) {
+		double v;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		/* mantissa in [1,10), exponent -22..-5, a few short decimals */
+		v = (1.0 + (double)(x >> 11) / 9007199254740992.0 * 9.0);
+		if (i % 3 == 0)
+			v = (double)(int64_t)(v * 1e4) / 1e4;
+		v /= pow(10, 5 + (int)(x % 18));
+		if (i & 1)
+			v = -v;
+		if (!(fabs(v) < 1e-4))
+			continue;
+		expo_fmt_double(got, v);
+		ref_small(want, sizeof(want), v);
+		if (strcmp(got, want) != 0)
+			fail_msg("%.17g: got %s, want %s", v, got, want);
+	}
 }
 
 static void test_family_and_escaping(void **state)
@@ -90,6 +155,64 @@ static void test_invalid_utf8_replaced(void **state)
 	assert_int_equal(expo_escape_label(&b, "a\0b\"\\\n", 6), 0);
 	assert_int_equal(b.len, 11);
 	assert_memory_equal(b.data, "a\xef\xbf\xbd" "b\\\"\\\\\\n", 11);
+	buf_fini(&b);
+}
+
+/* The escape loop skips plain ASCII 8 bytes at a time: every special byte
+ * at every position of values 1-24 bytes long (inside, across and after
+ * the 8-byte words) is still seen, in label values and in HELP ('"' is
+ * escaped in label values only). */
+static void test_escape_every_position(void **state)
+{
+	static const struct {
+		const char *in;       /* the byte(s) put at the position */
+		const char *label;    /* expected in a label value */
+		const char *help;     /* expected in HELP */
+	} sp[] = {
+		{ "\\", "\\\\", "\\\\" }, { "\n", "\\n", "\\n" }, { "\"", "\\\"", "\"" },
+		{ "\xff", "\xef\xbf\xbd", "\xef\xbf\xbd" }, { "\xc3\xa9", "\xc3\xa9", "\xc3\xa9" },
+		{ "\x80", "\xef\xbf\xbd", "\xef\xbf\xbd" },
+	};
+	struct buf b, want;
+	char in[40];
+
+	(void)state;
+	buf_init(&b, 4096);
+	buf_init(&want, 4096);
+	for (size_t k = 0; k < sizeof(sp) / sizeof(sp[0]); k++) {
+		for (size_t len = 1; len <= 24; len++) {
+			for (size_t pos = 0; pos < len; pos++) {
+				size_t sl = strlen(sp[k].in), n = 0;
+
+				for (size_t j = 0; j < pos; j++)
+					in[n++] = 'a' + (char)(j % 26);
+				memcpy(in + n, sp[k].in, sl);
+				n += sl;
+				for (size_t j = pos + 1; j < len; j++)
+					in[n++] = 'A' + (char)(j % 26);
+				in[n] = '\0';
+				for (int help = 0; help < 2; help++) {
+					buf_reset(&b);
+					buf_reset(&want);
+					if (help)
+						assert_int_equal(expo_family(&b, "m", in, EXPO_GAUGE), 0);
+					else
+						assert_int_equal(expo_escape_label(&b, in, n), 0);
+					if (help)
+						assert_int_equal(buf_adds(&want, "# HELP m "), 0);
+					assert_int_equal(buf_add(&want, in, pos), 0);
+					assert_int_equal(buf_adds(&want, help ? sp[k].help : sp[k].label), 0);
+					assert_int_equal(buf_add(&want, in + pos + sl, n - pos - sl), 0);
+					if (help)
+						assert_int_equal(buf_adds(&want, "\n# TYPE m gauge\n"), 0);
+					if (b.len != want.len || memcmp(b.data, want.data, b.len) != 0)
+						fail_msg("special %zu at %zu of %zu (%s): got %.*s", k, pos, len,
+							 help ? "HELP" : "label", (int)b.len, b.data);
+				}
+			}
+		}
+	}
+	buf_fini(&want);
 	buf_fini(&b);
 }
 
@@ -164,8 +287,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_numbers),
+		cmocka_unit_test(test_numbers_small),
 		cmocka_unit_test(test_family_and_escaping),
 		cmocka_unit_test(test_invalid_utf8_replaced),
+		cmocka_unit_test(test_escape_every_position),
 		cmocka_unit_test(test_types),
 		cmocka_unit_test(test_cap_rolls_back),
 		cmocka_unit_test(test_sample_spans),

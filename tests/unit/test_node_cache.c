@@ -1,6 +1,8 @@
 /* Node collector caches: the procfs/sysfs descriptor cache behind
  * procfile_read() (fresh content through kept descriptors, regular files
  * never kept, tags, caps, sweeps) and the per-filter regex decision cache. */
+#include <errno.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -45,6 +48,120 @@ static void test_fd_kept_and_fresh(void **state)
 	procfile_fini(&pf);
 	fdcache_fini(&fc);
 	assert_int_equal(fc.nopen, 0);
+}
+
+/* Lines of path read to EOF with read() (the reference procfile must equal). */
+static size_t lines_full(const char *path)
+{
+	size_t lines = 0;
+	FILE *f = fopen(path, "r");
+	int c;
+
+	assert_non_null(f);
+	while ((c = getc(f)) != EOF)
+		lines += c == '\n';
+	fclose(f);
+	return lines;
+}
+
+static size_t lines_of(const char *data, size_t len)
+{
+	size_t lines = 0;
+
+	for (size_t i = 0; i < len; i++)
+		lines += data[i] == '\n';
+	return lines;
+}
+
+/* Files read with a single read() when it came back short (single_open
+ * files, /proc/sys, short-record seq_files) are still whole, and a procfs
+ * file outside that list is read to EOF: /proc/self/smaps (a record per
+ * mapping, several pages) comes back short from its first read of each
+ * page and must not stop there. Read twice: the second read goes through
+ * the kept descriptor and the grown buffer. */
+static void test_one_read_whole(void **state)
+{
+	static const char *const rels[] = { "meminfo", "stat", "net/dev", "net/snmp", "vmstat",
+					    "sys/kernel/random/poolsize", "self/smaps" };
+	struct fdcache fc;
+	struct procfile pf;
+	const char *data;
+	size_t len;
+
+	(void)state;
+	fdcache_init(&fc, 16);
+	procfile_init(&pf, &fc);
+	for (size_t r = 0; r < 2; r++) {
+		for (size_t i = 0; i < sizeof(rels) / sizeof(rels[0]); i++) {
+			char path[64];
+			size_t want;
+
+			snprintf(path, sizeof(path), "/proc/%s", rels[i]);
+			assert_int_equal(procfile_read(&pf, "/proc", rels[i], &data, &len), 0);
+			want = lines_full(path);
+			/* smaps changes with our own allocations between the two
+			 * reads (a mapping more or less, 25 lines); stopping at
+			 * the first short read would give a page, ~80 lines. */
+			if (strcmp(rels[i], "self/smaps") == 0 ? lines_of(data, len) < want / 2
+							     : lines_of(data, len) != want)
+				fail_msg("%s: %zu lines, read() to EOF gives %zu", path, lines_of(data, len),
+					 want);
+			assert_true(len > 0 && data[len - 1] == '\n');
+		}
+	}
+	assert_true(lines_full("/proc/self/smaps") > 200); /* several pages: the check bites */
+	procfile_fini(&pf);
+	fdcache_fini(&fc);
+}
+
+/* mountinfo through a kept descriptor is answered from a copy while the
+ * kernel reports no mount table change, and read again after one: a tmpfs
+ * mounted (in a private mount namespace of this test, as root) shows up at
+ * the next read, and its unmount too. Every NODE_MOUNTS_MAX_AGE reads it is
+ * read anyway (content equal). */
+static void test_mountinfo_change_seen(void **state)
+{
+	char dir[] = "/tmp/k8smon-mnt-XXXXXX";
+	struct fdcache fc;
+	struct procfile pf;
+	const char *data;
+	size_t len;
+	char *before;
+
+	(void)state;
+	/* CI runs as root; elsewhere this fails loudly rather than skip. */
+	if (unshare(CLONE_NEWNS) != 0)
+		fail_msg("unshare(CLONE_NEWNS): %s (run the unit tests as root)", strerror(errno));
+	assert_int_equal(mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	assert_non_null(mkdtemp(dir));
+	fdcache_init(&fc, 8);
+	procfile_init(&pf, &fc);
+	assert_int_equal(procfile_read(&pf, "/proc", "self/mountinfo", &data, &len), 0);
+	assert_null(strstr(data, dir));
+	before = strdup(data);
+	assert_non_null(before);
+	for (int i = 0; i < 2 * NODE_MOUNTS_MAX_AGE + 3; i++) {
+		assert_int_equal(procfile_read(&pf, "/proc", "self/mountinfo", &data, &len), 0);
+		assert_string_equal(data, before);
+	}
+	assert_int_equal(fc.nopen, 1);
+	/* 1 + 35 reads: read, 16 copies, read, 16 copies, read, 1 copy. */
+	for (size_t i = 0; i < fc.nslots; i++)
+		if (fc.ent[i].path && strstr(fc.ent[i].path, "mountinfo"))
+			assert_int_equal(fc.ent[i].keep_age, 1);
+	assert_int_equal(mount("k8smon-test", dir, "tmpfs", 0, "size=64k"), 0);
+	assert_int_equal(procfile_read(&pf, "/proc", "self/mountinfo", &data, &len), 0);
+	assert_non_null(strstr(data, dir));
+	assert_int_equal(procfile_read(&pf, "/proc", "self/mountinfo", &data, &len), 0);
+	assert_non_null(strstr(data, dir));
+	assert_int_equal(umount(dir), 0);
+	assert_int_equal(procfile_read(&pf, "/proc", "self/mountinfo", &data, &len), 0);
+	assert_null(strstr(data, dir));
+	assert_string_equal(data, before);
+	free(before);
+	rmdir(dir);
+	procfile_fini(&pf);
+	fdcache_fini(&fc);
 }
 
 static void test_regular_file_not_kept(void **state)
@@ -212,6 +329,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fd_kept_and_fresh),
+		cmocka_unit_test(test_one_read_whole),
+		cmocka_unit_test(test_mountinfo_change_seen),
 		cmocka_unit_test(test_regular_file_not_kept),
 		cmocka_unit_test(test_cap_tag_sweep),
 		cmocka_unit_test(test_disabled_cache),

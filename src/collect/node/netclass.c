@@ -97,7 +97,10 @@ static int read_attr(struct node_ctx *ctx, const struct nc_row *r, const char *f
 	size_t len;
 	int rc;
 
-	snprintf(rel, sizeof(rel), "class/net/%s/%s", r->dev, file);
+	/* Built without snprintf: ~90 attributes a scrape, snprintf was 5 %
+	 * of the node collector's instructions. */
+	node_cat(rel, sizeof(rel), (const struct node_span[]){ NS("class/net/"), NSS(r->dev), NS("/"), NSS(file) },
+		 4);
 	/* Tagged with the device directory's inode: a cached descriptor of a
 	 * renamed interface is never read under its old name. */
 	rc = procfile_read_tag(&ctx->nc->pf2, ctx->sysfs, rel, r->ino, &data, &len);

@@ -40,8 +40,17 @@ struct fdcache_ent {
 	uint32_t hash;         /* hash of path */
 	uint32_t gen;          /* scrape generation of the last use */
 	int fd;                /* open fd, FDC_CLOSED or FDC_NOCACHE */
-	bool sysfs;            /* fd is a sysfs attribute: one read returns it all */
+	int16_t one_read;      /* read_all()'s rule for a kept fd: -1, or see procfile.c */
+	uint8_t keep_age;      /* reads answered from keep since the last real read */
+	bool mounts;           /* a mountinfo file: poll() tells when it changed */
+	char *keep;            /* owned; mountinfo as last read through fd, or NULL */
+	size_t keep_len;       /* bytes in keep */
 };
+
+/* A kept mountinfo is read again at least every this many scrapes, even when
+ * poll() reports no mount table change (a kernel or sandbox whose poll()
+ * says nothing costs at most this much staleness). */
+#define NODE_MOUNTS_MAX_AGE 16
 
 enum { FDC_CLOSED = -1, FDC_NOCACHE = -2 };
 

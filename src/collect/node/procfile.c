@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,12 +71,23 @@ void fdcache_init(struct fdcache *fc, size_t max_open)
 	fc->max_open = max_open;
 }
 
-static void ent_release(struct fdcache *fc, struct fdcache_ent *e)
+/* Closes e's descriptor (the kept mountinfo copy belongs to it). */
+static void ent_close(struct fdcache *fc, struct fdcache_ent *e)
 {
 	if (e->fd >= 0) {
 		close(e->fd);
 		fc->nopen--;
 	}
+	e->fd = FDC_CLOSED;
+	free(e->keep);
+	e->keep = NULL;
+	e->keep_len = 0;
+	e->keep_age = 0;
+}
+
+static void ent_release(struct fdcache *fc, struct fdcache_ent *e)
+{
+	ent_close(fc, e);
 	free(e->path);
 	e->path = NULL;
 }
@@ -173,30 +185,82 @@ static struct fdcache_ent *fdcache_get(struct fdcache *fc, const char *path)
 	e->hash = h;
 	e->tag = 0;
 	e->fd = FDC_CLOSED;
-	e->sysfs = false;
+	e->one_read = -1;
+	e->mounts = false;
+	e->keep = NULL;
+	e->keep_len = 0;
+	e->keep_age = 0;
 	fc->nused++;
 out:
 	e->gen = fc->gen;
 	return e;
 }
 
+/* procfs files (relative to the procfs root) whose first read can be known
+ * to hold the whole file, which saves the read() that would only return 0:
+ * for /proc/sys, udp, snmp6 or netstat that read costs 4-10 us (the kernel
+ * runs the handler or walks the socket table again), ~60 us a scrape.
+ * rec 0: rendered whole by one show() (single_open(), proc_create_single(),
+ * the /proc/sys handlers): a read shorter than asked is everything.
+ * rec > 0: a seq_file of records at most rec bytes long; seq_file ends a
+ * read early only when the next record does not fit in its buffer of at
+ * least a page, so a short read of at most 4096 - rec bytes ended at EOF.
+ * mountinfo (unbounded lines), mdstat and the rest are read to EOF. */
+static const struct {
+	const char *rel;
+	int16_t rec;
+} one_read_files[] = {
+	{ "stat", 0 },
+	{ "meminfo", 0 },
+	{ "loadavg", 0 },
+	{ "pressure/cpu", 0 },
+	{ "pressure/io", 0 },
+	{ "pressure/memory", 0 },
+	{ "pressure/irq", 0 },
+	{ "net/netstat", 0 },
+	{ "net/snmp", 0 },
+	{ "net/snmp6", 0 },
+	{ "net/sockstat", 0 },
+	{ "net/sockstat6", 0 },
+	{ "vmstat", 64 },                /* "name value": names under 40 bytes */
+	{ "diskstats", 1024 },           /* 20 numbers and a disk name */
+	{ "net/dev", 1024 },             /* 16 numbers and an interface name */
+	{ "net/udp", 1024 },             /* padded to 128 bytes */
+	{ "net/udp6", 1024 },
+	{ "net/arp", 1024 },
+	{ "net/softnet_stat", 1024 },    /* 13 hex numbers per CPU */
+	{ "net/stat/nf_conntrack", 1024 },
+};
+
+static int16_t one_read_rule(const char *rel)
+{
+	while (*rel == '/')
+		rel++;
+	if (strncmp(rel, "sys/", 4) == 0)
+		return 0;
+	for (size_t i = 0; i < sizeof(one_read_files) / sizeof(one_read_files[0]); i++)
+		if (strcmp(rel, one_read_files[i].rel) == 0)
+			return one_read_files[i].rec;
+	return -1;
+}
+
 /* True when fd is on a filesystem whose files are regenerated per read;
- * *sysfs tells whether it is sysfs. */
-static bool fd_is_virtual(int fd, bool *sysfs)
+ * *one_read is read_all()'s rule for it: 0 for a sysfs attribute (rendered
+ * by one show() into at most a page), procfs files by rel (above). */
+static bool fd_is_virtual(int fd, const char *rel, int16_t *one_read)
 {
 	struct statfs sf;
 
 	if (fstatfs(fd, &sf) != 0)
 		return false;
-	*sysfs = sf.f_type == SYSFS_MAGIC;
+	*one_read = sf.f_type == SYSFS_MAGIC ? 0 : sf.f_type == PROC_SUPER_MAGIC ? one_read_rule(rel) : -1;
 	return sf.f_type == PROC_SUPER_MAGIC || sf.f_type == SYSFS_MAGIC;
 }
 
 /* Reads fd from offset 0 to EOF into pf->b; on failure *err is the errno.
- * one_shot: a short read is the whole file (a sysfs attribute is rendered
- * by one show() into at most a page and returned by the first read of 4 KiB
- * or more), which saves the read() that would only return 0. */
-static int read_all(struct procfile *pf, int fd, bool one_shot, int *err)
+ * one_read >= 0: a first read shorter than asked (and, for one_read > 0,
+ * at most 4096 - one_read bytes) is the whole file; see one_read_files. */
+static int read_all(struct procfile *pf, int fd, int one_read, int *err)
 {
 	off_t off = 0;
 	int rc;
@@ -224,7 +288,8 @@ static int read_all(struct procfile *pf, int fd, bool one_shot, int *err)
 		off += n;
 		pf->b.len += (size_t)n;
 		pf->b.data[pf->b.len] = '\0';
-		if (one_shot && off == n && (size_t)n < want)
+		if (one_read >= 0 && off == n && (size_t)n < want &&
+		    (one_read == 0 || (size_t)n + (size_t)one_read <= 4096))
 			break;
 	}
 	if (!pf->b.data) {
@@ -234,6 +299,58 @@ static int read_all(struct procfile *pf, int fd, bool one_shot, int *err)
 		pf->b.data[0] = '\0';
 	}
 	return 0;
+}
+
+/* True when e's kept copy of a mountinfo still holds: the kernel flags a
+ * mountinfo descriptor with POLLPRI|POLLERR once after every change of its
+ * mount namespace's table since open or the last poll() (proc(5), what
+ * libmount watches), so an unflagged descriptor would read what keep holds.
+ * Reading mountinfo costs ~40 us a scrape here (a path per mount), hundreds
+ * on nodes with many pod volumes; node_exporter reads it every scrape. */
+static bool mounts_unchanged(struct fdcache_ent *e)
+{
+	struct pollfd p = { .fd = e->fd, .events = POLLPRI };
+	int n;
+
+	if (!e->keep || e->keep_age >= NODE_MOUNTS_MAX_AGE)
+		return false;
+	/* 0: none of POLLPRI, POLLERR, POLLHUP, POLLNVAL is set. */
+	n = poll(&p, 1, 0);
+	if (n < 0 || (n > 0 && (p.revents & (POLLPRI | POLLERR | POLLHUP | POLLNVAL))))
+		return false;
+	e->keep_age++;
+	return true;
+}
+
+/* Keeps a copy of what was just read through e's descriptor (a mountinfo);
+ * without memory the next scrape reads again. */
+static void mounts_keep(struct fdcache_ent *e, const struct buf *b)
+{
+	char *k = realloc(e->keep, b->len + 1);
+
+	if (!k) {
+		free(e->keep);
+		e->keep = NULL;
+		return;
+	}
+	memcpy(k, b->data, b->len + 1);
+	e->keep = k;
+	e->keep_len = b->len;
+	e->keep_age = 0;
+}
+
+/* pf->b = e's kept mountinfo (the caller parses it in place). */
+static int mounts_copy(struct procfile *pf, const struct fdcache_ent *e)
+{
+	buf_reset(&pf->b);
+	return buf_add(&pf->b, e->keep, e->keep_len);
+}
+
+static bool is_mountinfo(const char *rel)
+{
+	size_t n = strlen(rel);
+
+	return n >= 9 && strcmp(rel + n - 9, "mountinfo") == 0;
 }
 
 /* Errors meaning the descriptor no longer denotes a live file. */
@@ -258,17 +375,19 @@ int procfile_read_tag(struct procfile *pf, const char *base, const char *rel, ui
 		e = fdcache_get(pf->fc, pf->path);
 	if (e && e->fd >= 0 && e->tag != tag) {
 		/* The name now denotes another object: never read the old one. */
-		close(e->fd);
-		pf->fc->nopen--;
-		e->fd = FDC_CLOSED;
+		ent_close(pf->fc, e);
 	}
 	if (e && e->fd >= 0) {
-		rc = read_all(pf, e->fd, e->sysfs, &err);
+		if (e->mounts && mounts_unchanged(e)) {
+			rc = mounts_copy(pf, e);
+			goto done;
+		}
+		rc = read_all(pf, e->fd, e->one_read, &err);
+		if (!rc && e->mounts)
+			mounts_keep(e, &pf->b);
 		if (!rc || !stale_errno(err))
 			goto done;
-		close(e->fd);
-		pf->fc->nopen--;
-		e->fd = FDC_CLOSED;
+		ent_close(pf->fc, e);
 	}
 	fd = open(pf->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -278,16 +397,19 @@ int procfile_read_tag(struct procfile *pf, const char *base, const char *rel, ui
 	/* Decide once per path whether its descriptor is worth keeping; when
 	 * the cache is full the path stays FDC_CLOSED and is tried again. */
 	if (e && e->fd == FDC_CLOSED && pf->fc->nopen < pf->fc->max_open) {
-		if (fd_is_virtual(fd, &e->sysfs)) {
+		if (fd_is_virtual(fd, rel, &e->one_read)) {
 			e->fd = fd;
 			e->tag = tag;
+			e->mounts = e->one_read < 0 && is_mountinfo(rel);
 			pf->fc->nopen++;
 			fd = -1; /* now owned by the cache */
 		} else {
 			e->fd = FDC_NOCACHE;
 		}
 	}
-	rc = read_all(pf, e && e->fd >= 0 ? e->fd : fd, e && e->fd >= 0 && e->sysfs, &err);
+	rc = read_all(pf, e && e->fd >= 0 ? e->fd : fd, e && e->fd >= 0 ? e->one_read : -1, &err);
+	if (!rc && e && e->fd >= 0 && e->mounts)
+		mounts_keep(e, &pf->b);
 done:
 	if (!rc) {
 		*data = pf->b.data;
