@@ -147,8 +147,8 @@ static int render_name(struct tstate *s, const char *name, size_t len)
  * per run, then the pairs (clashes with target labels renamed exported_
  * unless honorLabels; with honorLabels the target labels the sample does
  * not set are added) and the value. */
-static int render(struct tstate *s, const char *name, const struct labels *ls, double v, bool has_ts,
-		  int64_t ts)
+static int render(struct tstate *s, const char *name, const struct labels *ls, const char *pairs,
+		  size_t pairs_len, double v, bool has_ts, int64_t ts)
 {
 	const struct tlabels *tl = &s->t->d->labels;
 	struct buf *b = &s->out;
@@ -159,6 +159,20 @@ static int render(struct tstate *s, const char *name, const struct labels *ls, d
 
 	if ((rc = render_name(s, name, strlen(name))) || (rc = blob_sample_open(b, &mark)))
 		goto fail;
+	/* The scraped text is already the rendering of ls (the parser says
+	 * so): copied whole unless a label must be renamed exported_. */
+	while (pairs && labels_next(ls, &it, &ref)) {
+		if (target_has(s, ref.name, ref.name_len) &&
+		    (!s->honor || (s->force_ns && is_ns(ref.name, ref.name_len))))
+			pairs = NULL;
+	}
+	it = 0;
+	if (pairs) {
+		if ((rc = buf_add(b, pairs, pairs_len)))
+			goto fail;
+		first = pairs_len == 0;
+		it = labels_count(ls); /* all of ls written */
+	}
 	while (labels_next(ls, &it, &ref)) {
 		bool clash = target_has(s, ref.name, ref.name_len) != NULL;
 		if (!first && (rc = buf_addc(b, ',')))
@@ -400,7 +414,8 @@ static int on_sample(void *ctx, const struct expo_sample_ev *ev)
 	 * declared one belongs to the old name. */
 	rc = strcmp(name, ev->name) == 0 ? render_meta(s, ev) : 0;
 	if (!rc)
-		rc = render(s, name, ls, ev->value, ev->has_ts, ev->ts_ms);
+		rc = render(s, name, ls, ls == ev->labels ? ev->pairs : NULL, ev->pairs_len, ev->value, ev->has_ts,
+			    ev->ts_ms);
 	if (rc == KM_ETOOBIG)
 		set_fail(s, SERR_OUTPUT_TOO_LARGE, "rendered samples exceed %zu bytes", s->out.cap);
 	if (!rc && s->out.len > s->acct) {

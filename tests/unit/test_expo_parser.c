@@ -549,6 +549,64 @@ static void test_integer_values(void **state)
 	}
 }
 
+/* pairs: the scraped text between the braces is offered for copying only
+ * when it is exactly what the writer makes of the parsed labels. */
+struct pairs_seen {
+	bool got;
+	char text[128]; /* pairs, or "(null)" */
+	char rendered[128]; /* the writer's rendering of the labels */
+};
+
+static int pairs_sample(void *ctx, const struct expo_sample_ev *s)
+{
+	struct pairs_seen *ps = ctx;
+	struct label_ref ref;
+	struct buf b;
+	size_t it = 0;
+
+	ps->got = true;
+	snprintf(ps->text, sizeof(ps->text), "%.*s", s->pairs ? (int)s->pairs_len : 6,
+		 s->pairs ? s->pairs : "(null)");
+	buf_init(&b, 1 << 12);
+	while (labels_next(s->labels, &it, &ref)) {
+		assert_int_equal(buf_printf(&b, "%s%s=\"", it > 1 ? "," : "", ref.name), 0);
+		assert_int_equal(expo_escape_label(&b, ref.value, ref.value_len), 0);
+		assert_int_equal(buf_addc(&b, '"'), 0);
+	}
+	snprintf(ps->rendered, sizeof(ps->rendered), "%s", buf_cstr(&b));
+	buf_fini(&b);
+	return 0;
+}
+
+static void test_pairs(void **state)
+{
+	static const char *const canon[] = {
+		"m 1", "m{} 1", "m{a=\"1\"} 1", "m{a=\"1\",ab=\"x\\\"y\\n\\\\z\"} 1", "m{a=\"1\",b=\"\xc3\xa9\"} 2 17",
+	};
+	static const char *const other[] = {
+		"m{b=\"1\",a=\"2\"} 1", "m{ab=\"1\",a=\"2\"} 1", "m{a=\"1\", b=\"2\"} 1", "m{a =\"1\"} 1",
+		"m{a= \"1\"} 1", "m{ a=\"1\"} 1", "m{a=\"1\" } 1", "m{a=\"1\",} 1", "m{a=\"\",b=\"2\"} 1",
+		"m{ } 1",
+	};
+	struct pairs_seen ps;
+	struct expo_parser_cb cb = { .sample = pairs_sample, .ctx = &ps };
+	struct expo_parse_stats st;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(canon) / sizeof(canon[0]); i++) {
+		memset(&ps, 0, sizeof(ps));
+		assert_int_equal(expo_parse_buffer(NULL, &cb, canon[i], strlen(canon[i]), &st), 0);
+		assert_true(ps.got);
+		assert_string_equal(ps.text, ps.rendered);
+	}
+	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+		memset(&ps, 0, sizeof(ps));
+		assert_int_equal(expo_parse_buffer(NULL, &cb, other[i], strlen(other[i]), &st), 0);
+		assert_true(ps.got);
+		assert_string_equal(ps.text, "(null)");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -561,6 +619,7 @@ int main(void)
 		cmocka_unit_test(test_abort_and_reuse),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_integer_values),
+		cmocka_unit_test(test_pairs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
