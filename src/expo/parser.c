@@ -48,6 +48,11 @@ struct expo_parser {
 			      * be caught) */
 	struct buf scratch;  /* unescaped label value / HELP text */
 	struct buf name;     /* NUL-terminated metric name of the current sample */
+	/* The family of the last sample (name above), while no comment line
+	 * or new family since can have changed what that name resolves to:
+	 * a family's samples come in runs, so most samples skip the lookup. */
+	struct family *last_fam;
+	bool last_created, last_valid;
 	struct family *fams; /* owned */
 	size_t nfams, fams_alloc;
 	uint32_t *slots;     /* owned hash table of family index + 1 (0 = empty) */
@@ -160,6 +165,7 @@ void expo_parser_reset(struct expo_parser *p)
 	labels_reset(&p->lbls);
 	buf_reset(&p->arena);
 	p->nfams = 0;
+	p->last_valid = false;
 	if (p->slots)
 		memset(p->slots, 0, p->nslots * sizeof(*p->slots));
 }
@@ -210,6 +216,7 @@ static struct family *fam_add(struct expo_parser *p, const char *s, size_t n)
 	struct family *f;
 	size_t off = p->arena.len, i;
 
+	p->last_valid = false; /* the table may move */
 	if (p->nfams >= p->opts.max_families)
 		return NULL;
 	if (VEC_RESERVE(p->fams, p->fams_alloc, p->nfams + 1, 64, p->opts.max_families))
@@ -421,6 +428,7 @@ static int parse_comment(struct expo_parser *p, const char *s, size_t n, enum ex
 	enum { K_HELP, K_TYPE, K_UNIT } k;
 	int rc;
 
+	p->last_valid = false; /* metadata may change what a name resolves to */
 	ke = token_end(s, n, i);
 	if (om && ke - kw == 3 && memcmp(s + kw, "EOF", 3) == 0 && skip_blanks(s, n, ke) == n) {
 		p->eof = true;
@@ -781,12 +789,21 @@ static int parse_sample(struct expo_parser *p, char *s, size_t n, enum expo_perr
 		*why = EXPO_E_SYNTAX;
 		return KM_EPARSE;
 	}
-	buf_reset(&p->name);
-	if (buf_add(&p->name, s + ns, ne - ns)) {
-		*why = EXPO_E_LINE_TOO_LONG;
-		return KM_EPARSE;
+	if (p->last_valid && p->name.len == ne - ns && memcmp(p->name.data, s + ns, ne - ns) == 0) {
+		f = p->last_fam;
+		created = p->last_created;
+	} else {
+		p->last_valid = false;
+		buf_reset(&p->name);
+		if (buf_add(&p->name, s + ns, ne - ns)) {
+			*why = EXPO_E_LINE_TOO_LONG;
+			return KM_EPARSE;
+		}
+		f = resolve_family(p, s + ns, ne - ns, &created);
+		p->last_fam = f;
+		p->last_created = created;
+		p->last_valid = true;
 	}
-	f = resolve_family(p, s + ns, ne - ns, &created);
 	ev.name = buf_cstr(&p->name);
 	ev.name_len = ne - ns;
 	ev.labels = &p->lbls;

@@ -607,6 +607,42 @@ static void test_pairs(void **state)
 	}
 }
 
+/* A name's family is looked up again after metadata: the same sample name
+ * belongs to another family once a TYPE declares its base. */
+struct fam_seen {
+	int n;
+	char fam[2][16];
+	enum expo_ftype type[2];
+};
+
+static int fam_sample(void *ctx, const struct expo_sample_ev *s)
+{
+	struct fam_seen *fs = ctx;
+
+	if (fs->n < 2) {
+		snprintf(fs->fam[fs->n], sizeof(fs->fam[0]), "%s", s->family);
+		fs->type[fs->n] = s->type;
+	}
+	fs->n++;
+	return 0;
+}
+
+static void test_family_after_metadata(void **state)
+{
+	static const char doc[] = "# HELP m h\nm_sum 1\n# TYPE m summary\nm_sum 2\n";
+	struct fam_seen fs = { 0 };
+	struct expo_parser_cb cb = { .sample = fam_sample, .ctx = &fs };
+	struct expo_parse_stats st;
+
+	(void)state;
+	assert_int_equal(expo_parse_buffer(NULL, &cb, doc, strlen(doc), &st), 0);
+	assert_int_equal(fs.n, 2);
+	assert_string_equal(fs.fam[0], "m_sum");
+	assert_int_equal(fs.type[0], EXPO_FT_UNTYPED);
+	assert_string_equal(fs.fam[1], "m");
+	assert_int_equal(fs.type[1], EXPO_FT_SUMMARY);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -620,6 +656,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_integer_values),
 		cmocka_unit_test(test_pairs),
+		cmocka_unit_test(test_family_after_metadata),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
