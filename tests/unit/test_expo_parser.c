@@ -607,8 +607,9 @@ static void test_pairs(void **state)
 	}
 }
 
-/* A name's family is looked up again after metadata: the same sample name
- * belongs to another family once a TYPE declares its base. */
+/* A name's family is looked up again after metadata (the same sample name
+ * belongs to another family once a TYPE declares its base) and for every
+ * other name. */
 struct fam_seen {
 	int n;
 	char fam[2][16];
@@ -641,6 +642,12 @@ static void test_family_after_metadata(void **state)
 	assert_int_equal(fs.type[0], EXPO_FT_UNTYPED);
 	assert_string_equal(fs.fam[1], "m");
 	assert_int_equal(fs.type[1], EXPO_FT_SUMMARY);
+	/* A name of the same length is another name. */
+	memset(&fs, 0, sizeof(fs));
+	assert_int_equal(expo_parse_buffer(NULL, &cb, "# TYPE a counter\na 1\nb 2\n", 25, &st), 0);
+	assert_int_equal(fs.n, 2);
+	assert_string_equal(fs.fam[1], "b");
+	assert_int_equal(fs.type[1], EXPO_FT_UNTYPED);
 }
 
 int main(void)
