@@ -48,6 +48,11 @@ struct expo_parser {
 			      * be caught) */
 	struct buf scratch;  /* unescaped label value / HELP text */
 	struct buf name;     /* NUL-terminated metric name of the current sample */
+	/* The family of the last sample (name above), while no comment line
+	 * or new family since can have changed what that name resolves to:
+	 * a family's samples come in runs, so most samples skip the lookup. */
+	struct family *last_fam;
+	bool last_created, last_valid;
 	struct family *fams; /* owned */
 	size_t nfams, fams_alloc;
 	uint32_t *slots;     /* owned hash table of family index + 1 (0 = empty) */
@@ -160,6 +165,7 @@ void expo_parser_reset(struct expo_parser *p)
 	labels_reset(&p->lbls);
 	buf_reset(&p->arena);
 	p->nfams = 0;
+	p->last_valid = false;
 	if (p->slots)
 		memset(p->slots, 0, p->nslots * sizeof(*p->slots));
 }
@@ -210,6 +216,7 @@ static struct family *fam_add(struct expo_parser *p, const char *s, size_t n)
 	struct family *f;
 	size_t off = p->arena.len, i;
 
+	p->last_valid = false; /* the table may move */
 	if (p->nfams >= p->opts.max_families)
 		return NULL;
 	if (VEC_RESERVE(p->fams, p->fams_alloc, p->nfams + 1, 64, p->opts.max_families))
@@ -421,6 +428,7 @@ static int parse_comment(struct expo_parser *p, const char *s, size_t n, enum ex
 	enum { K_HELP, K_TYPE, K_UNIT } k;
 	int rc;
 
+	p->last_valid = false; /* metadata may change what a name resolves to */
 	ke = token_end(s, n, i);
 	if (om && ke - kw == 3 && memcmp(s + kw, "EOF", 3) == 0 && skip_blanks(s, n, ke) == n) {
 		p->eof = true;
@@ -506,6 +514,14 @@ static int parse_comment(struct expo_parser *p, const char *s, size_t n, enum ex
 	return 0;
 }
 
+/* Byte order of label names, as struct labels sorts them. */
+static int order_bytes(const char *a, size_t an, const char *b, size_t bn)
+{
+	int c = memcmp(a, b, an < bn ? an : bn);
+
+	return c ? c : an < bn ? -1 : an > bn ? 1 : 0;
+}
+
 /* Reads a quoted label value starting after the opening quote at s[*i];
  * leaves the unescaped bytes in p->scratch and *i after the closing quote. */
 static int label_value(struct expo_parser *p, const char *s, size_t n, size_t *i,
@@ -563,19 +579,26 @@ nomem:
 	return KM_EPARSE;
 }
 
-/* "{" already consumed at s[*i - 1]; fills p->lbls. */
+/* "{" already consumed at s[*i - 1]; fills p->lbls. *canon: the text
+ * between the braces is what a writer makes of p->lbls (see pairs in
+ * parser.h): no blanks, names in ascending order, no empty value, no
+ * trailing comma. Escapes need no check: \\ \" \n are the only ones
+ * accepted and the only ones a writer makes. */
 static int parse_labels(struct expo_parser *p, const char *s, size_t n, size_t *pi,
-			enum expo_perr *why)
+			bool *canon, enum expo_perr *why)
 {
 	size_t i = *pi;
 	size_t count = 0;
+	bool c = true;
 	int rc;
 
 	for (;;) {
-		size_t ns, ne;
+		size_t ns, ne, b = i;
 
 		i = skip_blanks(s, n, i);
+		c = c && i == b;
 		if (i < n && s[i] == '}') {
+			c = c && count == 0; /* "{}" yes, "{a="1",}" no */
 			i++;
 			break;
 		}
@@ -604,10 +627,13 @@ static int parse_labels(struct expo_parser *p, const char *s, size_t n, size_t *
 			*why = EXPO_E_LABEL_SYNTAX;
 			return KM_EPARSE;
 		}
+		c = c && i == ne + 1; /* name="value" */
 		i++;
 		rc = label_value(p, s, n, &i, why);
 		if (rc)
 			return rc;
+		c = c && p->scratch.len && (!count || order_bytes(s + p->seen[2 * count - 2], p->seen[2 * count - 1],
+								   s + ns, ne - ns) < 0);
 		for (size_t k = 0; k < count; k++) {
 			if (p->seen[2 * k + 1] == ne - ns &&
 			    memcmp(s + p->seen[2 * k], s + ns, ne - ns) == 0) {
@@ -627,7 +653,9 @@ static int parse_labels(struct expo_parser *p, const char *s, size_t n, size_t *
 			*why = rc == KM_ETOOBIG ? EXPO_E_TOO_MANY_LABELS : EXPO_E_SYNTAX;
 			return rc == KM_ENOMEM ? KM_ENOMEM : KM_EPARSE;
 		}
+		b = i;
 		i = skip_blanks(s, n, i);
+		c = c && i == b;
 		if (i < n && s[i] == ',') {
 			i++;
 			continue;
@@ -640,6 +668,7 @@ static int parse_labels(struct expo_parser *p, const char *s, size_t n, size_t *
 		return KM_EPARSE;
 	}
 	*pi = i;
+	*canon = c;
 	return 0;
 }
 
@@ -707,11 +736,18 @@ static int parse_sample(struct expo_parser *p, char *s, size_t n, enum expo_perr
 		return KM_EPARSE;
 	}
 	labels_reset(&p->lbls);
+	memset(&ev, 0, sizeof(ev));
+	ev.pairs = "";
 	if (i < n && s[i] == '{') {
+		size_t open = i + 1;
+		bool canon;
+
 		i++;
-		rc = parse_labels(p, s, n, &i, why);
+		rc = parse_labels(p, s, n, &i, &canon, why);
 		if (rc)
 			return rc;
+		ev.pairs = canon ? s + open : NULL;
+		ev.pairs_len = canon ? i - 1 - open : 0;
 	}
 	vs = skip_blanks(s, n, i);
 	if (vs == i && i < n) {
@@ -724,7 +760,6 @@ static int parse_sample(struct expo_parser *p, char *s, size_t n, enum expo_perr
 		*why = EXPO_E_SYNTAX; /* missing value */
 		return KM_EPARSE;
 	}
-	memset(&ev, 0, sizeof(ev));
 	if (go_float(s + vs, ve - vs, &ev.value)) {
 		*why = EXPO_E_VALUE;
 		return KM_EPARSE;
@@ -754,12 +789,21 @@ static int parse_sample(struct expo_parser *p, char *s, size_t n, enum expo_perr
 		*why = EXPO_E_SYNTAX;
 		return KM_EPARSE;
 	}
-	buf_reset(&p->name);
-	if (buf_add(&p->name, s + ns, ne - ns)) {
-		*why = EXPO_E_LINE_TOO_LONG;
-		return KM_EPARSE;
+	if (p->last_valid && p->name.len == ne - ns && memcmp(p->name.data, s + ns, ne - ns) == 0) {
+		f = p->last_fam;
+		created = p->last_created;
+	} else {
+		p->last_valid = false;
+		buf_reset(&p->name);
+		if (buf_add(&p->name, s + ns, ne - ns)) {
+			*why = EXPO_E_LINE_TOO_LONG;
+			return KM_EPARSE;
+		}
+		f = resolve_family(p, s + ns, ne - ns, &created);
+		p->last_fam = f;
+		p->last_created = created;
+		p->last_valid = true;
 	}
-	f = resolve_family(p, s + ns, ne - ns, &created);
 	ev.name = buf_cstr(&p->name);
 	ev.name_len = ne - ns;
 	ev.labels = &p->lbls;

@@ -99,6 +99,13 @@ struct expo_sample_ev {
 	const char *name;          /* metric name as written, NUL-terminated */
 	size_t name_len;
 	const struct labels *labels; /* parsed labels (no __name__), sorted */
+	/* The text between the braces as written (not NUL-terminated;
+	 * "" without braces) when it is exactly how a writer renders labels
+	 * (name="escaped value" sorted by name, joined by ',': no blanks, no
+	 * empty value, no trailing comma), so it may be copied instead of
+	 * re-escaped; else NULL. */
+	const char *pairs;
+	size_t pairs_len;
 	double value;
 	bool has_ts;
 	int64_t ts_ms;             /* valid when has_ts */

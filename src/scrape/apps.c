@@ -9,6 +9,7 @@
 
 #include "base/err.h"
 #include "expo/writer.h"
+#include "scrape/blob.h"
 #include "scrape/scrape_int.h"
 
 struct snap {
@@ -27,6 +28,7 @@ struct scrape_apps_cursor {
 	size_t n;
 	size_t i;                   /* target being written */
 	size_t off;                 /* bytes of v[i].samples already written */
+	size_t name, name_len;      /* offset and length in v[i].samples of the samples' name */
 	json_t *seen;               /* HELP/TYPE keys written (owned) */
 };
 
@@ -57,66 +59,51 @@ static int write_meta(struct buf *out, const char *line, size_t len, json_t *see
 	return buf_add(out, line, len);
 }
 
-/* One sample line of a spliced blob: the target labels tl go before the
- * last '}' of the line, after a ',' unless the line has no sample labels.
- * Values and timestamps never contain a '}'. */
-static int write_spliced(struct buf *out, const char *p, const char *next, const char *tl, size_t tlen)
+/* One sample of a blob as a line (scrape/blob.h): name, pairs, the
+ * target labels tl when the blob is spliced, value. */
+static int write_sample(struct buf *out, const char *name, size_t nlen, const struct blob_rec *r, bool splice,
+			const char *tl, size_t tlen)
 {
-	const char *q;
-	int rc;
+	int rc = buf_add(out, name, nlen);
 
-	for (q = next - 1; q > p && *q != '}'; q--)
-		;
-	if (q == p) /* not a rendered series line: never happens */
-		return buf_add(out, p, (size_t)(next - p));
-	rc = buf_add(out, p, (size_t)(q - p));
-	if (!rc && q[-1] != '{')
-		rc = buf_addc(out, ',');
-	if (!rc)
-		rc = buf_add(out, tl, tlen);
-	if (!rc)
-		rc = buf_add(out, q, (size_t)(next - q));
-	return rc;
+	if (rc)
+		return rc;
+	if (splice) {
+		if ((rc = buf_addc(out, '{')) || (rc = buf_add(out, r->a, r->alen)) ||
+		    (r->alen && (rc = buf_addc(out, ','))) || (rc = buf_add(out, tl, tlen)) ||
+		    (rc = buf_addc(out, '}')))
+			return rc;
+	} else if (r->alen) {
+		if ((rc = buf_addc(out, '{')) || (rc = buf_add(out, r->a, r->alen)) || (rc = buf_addc(out, '}')))
+			return rc;
+	}
+	return buf_add(out, r->v, r->vlen);
 }
 
-/* Writes the blob of one target (see struct blob) from *off on, whole lines,
- * until the blob ends or out reaches limit bytes; *off is advanced. */
-static int write_blob(struct buf *out, const struct snap *s, size_t *off, json_t *seen, size_t limit)
+/* Writes the blob of one target from c->off on, whole lines, until the
+ * blob ends or out reaches limit bytes; c->off and the name the samples
+ * are under (c->name, c->name_len) are advanced. */
+static int write_blob(struct buf *out, struct scrape_apps_cursor *c, const struct snap *s, size_t limit)
 {
 	const struct blob *b = s->samples;
-	const char *p = b->data + *off, *end = b->data + b->len;
+	const char *p = b->data + c->off, *end = b->data + b->len;
 	size_t tlen = strlen(s->labels);
+	struct blob_rec r;
 	int rc = 0;
 
 	while (!rc && p < end && out->len < limit) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *next = nl ? nl + 1 : end;
-		if (*p == '#') {
-			rc = write_meta(out, p, (size_t)(next - p), seen);
-		} else if (b->splice) {
-			rc = write_spliced(out, p, next, s->labels, tlen);
+		if (!blob_next(&p, end, &r))
+			return KM_EINVAL; /* never: the scraper wrote it */
+		if (r.kind == BLOB_REC_META) {
+			rc = write_meta(out, r.a, r.alen, c->seen);
+		} else if (r.kind == BLOB_REC_NAME) {
+			c->name = (size_t)(r.a - b->data);
+			c->name_len = r.alen;
 		} else {
-			/* The run of sample lines up to the next metadata, or
-			 * to the first line end past the room left. The search
-			 * for metadata stops at the room: searching the rest of
-			 * a large blob on every block made a response cost
-			 * quadratic in the blob size. */
-			size_t room = limit - out->len, left = (size_t)(end - p);
-			const char *m = memmem(p, left < room + 1 ? left : room + 1, "\n#", 2);
-
-			if (m) {
-				next = m + 1;
-			} else if (left <= room) {
-				next = end;
-			} else {
-				const char *e = memchr(p + room - 1, '\n', left - (room - 1));
-				next = e ? e + 1 : end;
-			}
-			rc = buf_add(out, p, (size_t)(next - p));
+			rc = write_sample(out, b->data + c->name, c->name_len, &r, b->splice, s->labels, tlen);
 		}
-		p = next;
 	}
-	*off = (size_t)(p - b->data);
+	c->off = (size_t)(p - b->data);
 	return rc;
 }
 
@@ -210,7 +197,7 @@ int scrape_apps_next(struct scrape_apps_cursor *c, struct buf *out, size_t budge
 		struct snap *s = &c->v[c->i];
 
 		if (s->samples && c->off < s->samples->len) {
-			if ((rc = write_blob(out, s, &c->off, c->seen, limit)))
+			if ((rc = write_blob(out, c, s, limit)))
 				break;
 			if (c->off < s->samples->len)
 				continue; /* out is full */
@@ -222,6 +209,7 @@ int scrape_apps_next(struct scrape_apps_cursor *c, struct buf *out, size_t budge
 		s->samples = NULL;
 		c->i++;
 		c->off = 0;
+		c->name = c->name_len = 0;
 	}
 	if (rc) {
 		buf_truncate(out, start);

@@ -41,11 +41,10 @@ enum scrape_err {
 	SERR__COUNT
 };
 
-/* Rendered samples of one successful scrape. With splice, every sample line
- * is "name{sample labels} value [ts]" and the target's labels are inserted
- * before that last '}' when the blob is written (apps.c). Lines starting
- * with '#' are the families' HELP/TYPE, rendered before a family's first
- * sample; apps.c writes each only once per response. */
+/* Samples of one successful scrape, in the stored form of scrape/blob.h.
+ * With splice the target's labels are added to every sample when the blob
+ * is written (apps.c); HELP/TYPE lines come before a family's first sample
+ * and apps.c writes each only once per response. */
 struct blob {
 	_Atomic int refs;
 	bool splice;
@@ -120,10 +119,7 @@ struct tstate {
 	uint64_t tl_mask;           /* name_bit() of every target label name (scraper.c) */
 	uint64_t sample_limit;      /* effective, per scrape; 0 = none */
 	size_t acct;                /* bytes of out counted in m->inflight_bytes */
-	uint64_t *hashes;           /* series of this scrape */
-	size_t nh, caph;
-	uint64_t *prev;             /* series of the last scrape, in its order */
-	size_t nprev;
+	size_t name_off, name_len;  /* name of the last BLOB_NAME record in out; 0 = none */
 	/* remote write (push.c): during a scrape, loop thread */
 	const struct scrape_push *push; /* the manager's, or NULL: not encoding */
 	struct rw_chunker ck;

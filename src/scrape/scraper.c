@@ -19,6 +19,7 @@
 #include "base/vec.h"
 #include "expo/writer.h"
 #include "kube/loop.h"
+#include "scrape/blob.h"
 #include "scrape/relabel.h"
 #include "scrape/scrape_int.h"
 
@@ -116,18 +117,6 @@ static const char *target_has(const struct tstate *s, const char *name, size_t l
 	return tl_get(&s->t->d->labels, name);
 }
 
-static int add_hash(struct tstate *s, uint64_t h)
-{
-	/* First growth: room for as many series as the last scrape. Bounded
-	 * by s->out: every series is at least one byte of it. */
-	int rc = VEC_RESERVE(s->hashes, s->caph, s->nh + 1, s->nprev + s->nprev / 8 + 64, VEC_UNBOUNDED);
-
-	if (rc)
-		return rc;
-	s->hashes[s->nh++] = h;
-	return 0;
-}
-
 static bool want_honor(const struct scrape_mgr *m, const struct target *t);
 static bool want_force_ns(const struct scrape_mgr *m, const struct target *t);
 
@@ -138,19 +127,52 @@ static bool is_ns(const char *name, size_t len)
 	return len == 9 && memcmp(name, "namespace", 9) == 0;
 }
 
-static int render(struct tstate *s, const char *name, const struct labels *ls, double v, bool has_ts,
-		  int64_t ts)
+/* A BLOB_NAME record unless the samples before were of the same name
+ * (s->name_off: where that name is in s->out). */
+static int render_name(struct tstate *s, const char *name, size_t len)
+{
+	struct buf *b = &s->out;
+	int rc;
+
+	if (s->name_off && s->name_len == len && memcmp(b->data + s->name_off, name, len) == 0)
+		return 0;
+	if ((rc = blob_put_name(b, name, len)))
+		return rc;
+	s->name_off = b->len - len;
+	s->name_len = len;
+	return 0;
+}
+
+/* One sample as a record of the stored form (scrape/blob.h): the name once
+ * per run, then the pairs (clashes with target labels renamed exported_
+ * unless honorLabels; with honorLabels the target labels the sample does
+ * not set are added) and the value. */
+static int render(struct tstate *s, const char *name, const struct labels *ls, const char *pairs,
+		  size_t pairs_len, double v, bool has_ts, int64_t ts)
 {
 	const struct tlabels *tl = &s->t->d->labels;
 	struct buf *b = &s->out;
-	size_t start = b->len, it = 0;
+	size_t start = b->len, it = 0, mark;
 	struct label_ref ref;
 	bool first = true;
-	size_t hend;
 	int rc;
 
-	if ((rc = buf_adds(b, name)) || (rc = buf_addc(b, '{')))
+	if ((rc = render_name(s, name, strlen(name))) || (rc = blob_sample_open(b, &mark)))
 		goto fail;
+	/* The scraped text is already the rendering of ls (the parser says
+	 * so): copied whole unless a label must be renamed exported_. */
+	while (pairs && labels_next(ls, &it, &ref)) {
+		if (target_has(s, ref.name, ref.name_len) &&
+		    (!s->honor || (s->force_ns && is_ns(ref.name, ref.name_len))))
+			pairs = NULL;
+	}
+	it = 0;
+	if (pairs) {
+		if ((rc = buf_add(b, pairs, pairs_len)))
+			goto fail;
+		first = pairs_len == 0;
+		it = labels_count(ls); /* all of ls written */
+	}
 	while (labels_next(ls, &it, &ref)) {
 		bool clash = target_has(s, ref.name, ref.name_len) != NULL;
 		if (!first && (rc = buf_addc(b, ',')))
@@ -163,38 +185,23 @@ static int render(struct tstate *s, const char *name, const struct labels *ls, d
 		    (rc = expo_escape_label(b, ref.value, ref.value_len)) || (rc = buf_addc(b, '"')))
 			goto fail;
 	}
-	/* The series identity within the target: the target labels added
-	 * below are a function of the target and of these sample labels. */
-	hend = b->len;
-	if (s->splice) {
-		/* "name{sample labels}": apps.c splices the target labels in
-		 * before the '}' when it writes the blob, so they are stored
-		 * once per target instead of once per series. */
-		if ((rc = buf_addc(b, '}')))
+	/* With splicing apps.c adds the target labels when it writes the
+	 * blob, so they are stored once per target instead of once per
+	 * series. */
+	for (size_t i = 0; !s->splice && s->honor && i < tl->n; i++) {
+		if (labels_get(ls, tl->v[i].name) && !(s->force_ns && strcmp(tl->v[i].name, "namespace") == 0))
+			continue; /* honorLabels: the scraped value wins */
+		if ((!first && (rc = buf_addc(b, ','))) || (rc = buf_adds(b, tl->v[i].name)) ||
+		    (rc = buf_add(b, "=\"", 2)) ||
+		    (rc = expo_escape_label(b, tl->v[i].value, strlen(tl->v[i].value))) ||
+		    (rc = buf_addc(b, '"')))
 			goto fail;
-	} else {
-		/* honorLabels, or a target without labels (then nothing is
-		 * added here). */
-		for (size_t i = 0; s->honor && i < tl->n; i++) {
-			if (labels_get(ls, tl->v[i].name) && !(s->force_ns && strcmp(tl->v[i].name, "namespace") == 0))
-				continue; /* honorLabels: the scraped value wins */
-			if ((!first && (rc = buf_addc(b, ','))) || (rc = buf_adds(b, tl->v[i].name)) ||
-			    (rc = buf_add(b, "=\"", 2)) ||
-			    (rc = expo_escape_label(b, tl->v[i].value, strlen(tl->v[i].value))) ||
-			    (rc = buf_addc(b, '"')))
-				goto fail;
-			first = false;
-		}
-		if (first)
-			buf_truncate(b, b->len - 1); /* no labels at all: drop the '{' */
-		else if ((rc = buf_addc(b, '}')))
-			goto fail;
+		first = false;
 	}
-	if ((rc = add_hash(s, hash64(b->data + start, hend - start))))
-		goto fail;
 	/* Scraped timestamps are kept (honor_timestamps, Prometheus' default);
 	 * samples without one get none, i.e. the time /metrics/apps is read. */
-	if ((rc = expo_value(b, v, has_ts ? ts : -1)))
+	if ((rc = blob_sample_pairs_end(b, mark)) || (rc = expo_value(b, v, has_ts ? ts : -1)) ||
+	    (rc = blob_sample_close(b, mark)))
 		goto fail;
 	/* remote write: the same series, encoded once here (push.c) */
 	if ((rc = push_series(s, name, ls, v, has_ts, ts)))
@@ -202,6 +209,8 @@ static int render(struct tstate *s, const char *name, const struct labels *ls, d
 	return 0;
 fail:
 	buf_truncate(b, start);
+	if (s->name_off >= start)
+		s->name_off = 0; /* the name record went with the sample */
 	return rc;
 }
 
@@ -408,7 +417,8 @@ static int on_sample(void *ctx, const struct expo_sample_ev *ev)
 	 * declared one belongs to the old name. */
 	rc = strcmp(name, ev->name) == 0 ? render_meta(s, ev) : 0;
 	if (!rc)
-		rc = render(s, name, ls, ev->value, ev->has_ts, ev->ts_ms);
+		rc = render(s, name, ls, ls == ev->labels ? ev->pairs : NULL, ev->pairs_len, ev->value, ev->has_ts,
+			    ev->ts_ms);
 	if (rc == KM_ETOOBIG)
 		set_fail(s, SERR_OUTPUT_TOO_LARGE, "rendered samples exceed %zu bytes", s->out.cap);
 	if (!rc && s->out.len > s->acct) {
@@ -638,85 +648,6 @@ static void schedule(struct tstate *s)
 	s->timer = kube_loop_timer(s->m->loop, s->next_ms - now, on_timer, s);
 }
 
-/* Heapsort of a scrape's series hashes: O(n log n) whatever a target
- * sends, no allocation, and no comparison callback (qsort's was a few per
- * cent of the scrape loop). */
-static void sift_down(uint64_t *v, size_t i, size_t n)
-{
-	uint64_t x = v[i];
-
-	for (;;) {
-		size_t c = 2 * i + 1;
-
-		if (c >= n)
-			break;
-		if (c + 1 < n && v[c + 1] > v[c])
-			c++;
-		if (v[c] <= x)
-			break;
-		v[i] = v[c];
-		i = c;
-	}
-	v[i] = x;
-}
-
-static void sort_u64(uint64_t *v, size_t n)
-{
-	for (size_t i = n / 2; i-- > 0;)
-		sift_down(v, i, n);
-	for (size_t end = n; end > 1; end--) {
-		uint64_t t = v[0];
-
-		v[0] = v[end - 1];
-		v[end - 1] = t;
-		sift_down(v, 0, end - 1);
-	}
-}
-
-/* Series of this scrape not present in the previous one (both sorted). */
-static uint64_t count_added(const uint64_t *cur, size_t n, const uint64_t *prev, size_t np)
-{
-	uint64_t added = 0;
-	size_t j = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (i && cur[i] == cur[i - 1])
-			continue;
-		while (j < np && prev[j] < cur[i])
-			j++;
-		if (j >= np || prev[j] != cur[i])
-			added++;
-	}
-	return added;
-}
-
-/* scrape_series_added: distinct series of this scrape (s->hashes, in
- * scrape order) not in the last one (s->prev, in its scrape order). A
- * target usually exposes the same series in the same order every time:
- * then one comparison answers, no sort. Otherwise both are sorted and
- * merged; this scrape's array is sorted on a copy so that it keeps its
- * order for the next comparison (without memory for the copy it is sorted
- * in place, and the next scrape takes this path again). */
-static uint64_t series_added(struct tstate *s)
-{
-	size_t n = s->nh;
-	uint64_t *cur, added;
-
-	if (n == s->nprev && (!n || memcmp(s->hashes, s->prev, n * sizeof(*s->hashes)) == 0))
-		return 0;
-	sort_u64(s->prev, s->nprev); /* replaced by this scrape's after the call */
-	cur = n ? malloc(n * sizeof(*cur)) : NULL;
-	if (!cur) {
-		sort_u64(s->hashes, n);
-		return count_added(s->hashes, n, s->prev, s->nprev);
-	}
-	memcpy(cur, s->hashes, n * sizeof(*cur));
-	sort_u64(cur, n);
-	added = count_added(cur, n, s->prev, s->nprev);
-	free(cur);
-	return added;
-}
-
 static void classify(struct tstate *s, CURLcode res)
 {
 	long code = 0;
@@ -801,14 +732,10 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 			atomic_fetch_add(&m->kept_bytes, len);
 			nb->splice = s->splice;
 			s->out_hint = len;
-			added = series_added(s);
-			/* This scrape's series become the reference for the next;
-			 * the next scrape's array is allocated when it starts. */
-			free(s->prev);
-			s->prev = s->hashes;
-			s->nprev = s->nh;
-			s->hashes = NULL;
-			s->caph = 0;
+			/* Against the last good scrape's blob: none after a
+			 * failure, whose series went stale. */
+			added = blob_series_added(s->samples ? s->samples->data : NULL,
+						  s->samples ? s->samples->len : 0, nb->data, len);
 			atomic_fetch_add(&m->samples, s->n_post);
 		}
 	}
@@ -825,8 +752,6 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 		if (s->fail == SERR_PARSE && s->ps)
 			atomic_fetch_add(&m->parse_errors, expo_parser_stats(s->ps->p)->errors);
 		log_limited(&m->scrape_log, 10000, LOG_WARN, "scrape", "%s: %s", s->t->d->url, s->fail_msg);
-		/* A failed target's series go stale (disappear), as in Prometheus. */
-		s->nprev = 0;
 	}
 	duration = (double)(clock_mono_ns() - s->start_ns) / 1e9;
 	push_end(s, !s->failed, duration, s->failed ? 0 : s->n_scraped, s->failed ? 0 : s->n_post, added);
@@ -934,7 +859,7 @@ static void on_timer(void *arg)
 	s->cpu_ns = 0;
 	s->cpu_tick = 0;
 	s->meta_set = false;
-	s->nh = 0;
+	s->name_off = 0;
 	/* Sized from the last scrape: one allocation, no regrowth copies. The
 	 * parser comes from the pool at the first body bytes (on_write), once
 	 * the Content-Type is known. */
@@ -1152,8 +1077,6 @@ void tstate_stop(struct target *t, void *arg)
 	buf_fini(&s->out);
 	buf_fini(&s->scratch);
 	free(s->tlabels_text);
-	free(s->hashes);
-	free(s->prev);
 	/* The view for readers is rebuilt under the lock by the caller, so no
 	 * reader can still see s once the set is updated. */
 	blob_unref(s->samples);

@@ -549,6 +549,107 @@ static void test_integer_values(void **state)
 	}
 }
 
+/* pairs: the scraped text between the braces is offered for copying only
+ * when it is exactly what the writer makes of the parsed labels. */
+struct pairs_seen {
+	bool got;
+	char text[128]; /* pairs, or "(null)" */
+	char rendered[128]; /* the writer's rendering of the labels */
+};
+
+static int pairs_sample(void *ctx, const struct expo_sample_ev *s)
+{
+	struct pairs_seen *ps = ctx;
+	struct label_ref ref;
+	struct buf b;
+	size_t it = 0;
+
+	ps->got = true;
+	snprintf(ps->text, sizeof(ps->text), "%.*s", s->pairs ? (int)s->pairs_len : 6,
+		 s->pairs ? s->pairs : "(null)");
+	buf_init(&b, 1 << 12);
+	while (labels_next(s->labels, &it, &ref)) {
+		assert_int_equal(buf_printf(&b, "%s%s=\"", it > 1 ? "," : "", ref.name), 0);
+		assert_int_equal(expo_escape_label(&b, ref.value, ref.value_len), 0);
+		assert_int_equal(buf_addc(&b, '"'), 0);
+	}
+	snprintf(ps->rendered, sizeof(ps->rendered), "%s", buf_cstr(&b));
+	buf_fini(&b);
+	return 0;
+}
+
+static void test_pairs(void **state)
+{
+	static const char *const canon[] = {
+		"m 1", "m{} 1", "m{a=\"1\"} 1", "m{a=\"1\",ab=\"x\\\"y\\n\\\\z\"} 1", "m{a=\"1\",b=\"\xc3\xa9\"} 2 17",
+	};
+	static const char *const other[] = {
+		"m{b=\"1\",a=\"2\"} 1", "m{ab=\"1\",a=\"2\"} 1", "m{a=\"1\", b=\"2\"} 1", "m{a =\"1\"} 1",
+		"m{a= \"1\"} 1", "m{ a=\"1\"} 1", "m{a=\"1\" } 1", "m{a=\"1\",} 1", "m{a=\"\",b=\"2\"} 1",
+		"m{ } 1",
+	};
+	struct pairs_seen ps;
+	struct expo_parser_cb cb = { .sample = pairs_sample, .ctx = &ps };
+	struct expo_parse_stats st;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(canon) / sizeof(canon[0]); i++) {
+		memset(&ps, 0, sizeof(ps));
+		assert_int_equal(expo_parse_buffer(NULL, &cb, canon[i], strlen(canon[i]), &st), 0);
+		assert_true(ps.got);
+		assert_string_equal(ps.text, ps.rendered);
+	}
+	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+		memset(&ps, 0, sizeof(ps));
+		assert_int_equal(expo_parse_buffer(NULL, &cb, other[i], strlen(other[i]), &st), 0);
+		assert_true(ps.got);
+		assert_string_equal(ps.text, "(null)");
+	}
+}
+
+/* A name's family is looked up again after metadata (the same sample name
+ * belongs to another family once a TYPE declares its base) and for every
+ * other name. */
+struct fam_seen {
+	int n;
+	char fam[2][16];
+	enum expo_ftype type[2];
+};
+
+static int fam_sample(void *ctx, const struct expo_sample_ev *s)
+{
+	struct fam_seen *fs = ctx;
+
+	if (fs->n < 2) {
+		snprintf(fs->fam[fs->n], sizeof(fs->fam[0]), "%s", s->family);
+		fs->type[fs->n] = s->type;
+	}
+	fs->n++;
+	return 0;
+}
+
+static void test_family_after_metadata(void **state)
+{
+	static const char doc[] = "# HELP m h\nm_sum 1\n# TYPE m summary\nm_sum 2\n";
+	struct fam_seen fs = { 0 };
+	struct expo_parser_cb cb = { .sample = fam_sample, .ctx = &fs };
+	struct expo_parse_stats st;
+
+	(void)state;
+	assert_int_equal(expo_parse_buffer(NULL, &cb, doc, strlen(doc), &st), 0);
+	assert_int_equal(fs.n, 2);
+	assert_string_equal(fs.fam[0], "m_sum");
+	assert_int_equal(fs.type[0], EXPO_FT_UNTYPED);
+	assert_string_equal(fs.fam[1], "m");
+	assert_int_equal(fs.type[1], EXPO_FT_SUMMARY);
+	/* A name of the same length is another name. */
+	memset(&fs, 0, sizeof(fs));
+	assert_int_equal(expo_parse_buffer(NULL, &cb, "# TYPE a counter\na 1\nb 2\n", 25, &st), 0);
+	assert_int_equal(fs.n, 2);
+	assert_string_equal(fs.fam[1], "b");
+	assert_int_equal(fs.type[1], EXPO_FT_UNTYPED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -561,6 +662,8 @@ int main(void)
 		cmocka_unit_test(test_abort_and_reuse),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_integer_values),
+		cmocka_unit_test(test_pairs),
+		cmocka_unit_test(test_family_after_metadata),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,109 @@
+/* The stored form of one target's scraped samples (a blob's data): written
+ * by the scraper as it parses, read by /metrics/apps (apps.c) and compared
+ * with the previous scrape's for scrape_series_added.
+ *
+ * A sequence of records:
+ *  - a metadata line, text: "# HELP ...\n" or "# TYPE ...\n" (first byte '#');
+ *  - BLOB_NAME, u16 length, the metric name: the name of the samples that
+ *    follow, written once per run of samples of one name (a family's
+ *    samples come in runs), not on every line;
+ *  - BLOB_SAMPLE, u24 length, the label pairs as written between the braces
+ *    ('a="x",b="y"', possibly empty), u8 length, the value text as
+ *    expo_value() writes it (" 1 [ts]\n").
+ * Lengths are little-endian. A line is name ['{' pairs [target labels] '}']
+ * value: with splicing (struct blob) the braces are always written and the
+ * target labels go in before the '}'; without, the braces only around
+ * non-empty pairs. The series of a sample, for series_added, is its name and
+ * pairs. Pure functions over borrowed bytes. */
+#ifndef K8SMON_SCRAPE_BLOB_H
+#define K8SMON_SCRAPE_BLOB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "base/buf.h"
+
+#define BLOB_NAME 0x01
+#define BLOB_SAMPLE 0x02
+#define BLOB_NAME_MAX 0xffffu
+#define BLOB_PAIRS_MAX 0xffffffu
+#define BLOB_VALUE_MAX 0xffu
+
+enum blob_kind { BLOB_REC_META = 0, BLOB_REC_NAME, BLOB_REC_SAMPLE };
+
+/* One record, pointing into the blob. META: a = the line with its '\n'.
+ * NAME: a = the name. SAMPLE: a = the pairs, v = the value text. */
+struct blob_rec {
+	enum blob_kind kind;
+	const char *a, *v;
+	size_t alen, vlen;
+};
+
+/* Reads the record at *p (p < end), advances *p past it. False when the
+ * bytes are not a whole record (never for a blob written by blob_put_*). */
+static inline bool blob_next(const char **p, const char *end, struct blob_rec *r)
+{
+	const unsigned char *q = (const unsigned char *)*p;
+	size_t left = (size_t)(end - *p);
+
+	if (q[0] == BLOB_SAMPLE) {
+		if (left < 5)
+			return false;
+		r->alen = (size_t)q[1] | (size_t)q[2] << 8 | (size_t)q[3] << 16;
+		if (left - 5 < r->alen)
+			return false;
+		r->a = *p + 4;
+		r->vlen = q[4 + r->alen];
+		if (left - 5 - r->alen < r->vlen)
+			return false;
+		r->v = r->a + r->alen + 1;
+		r->kind = BLOB_REC_SAMPLE;
+		*p = r->v + r->vlen;
+		return true;
+	}
+	if (q[0] == BLOB_NAME) {
+		if (left < 3)
+			return false;
+		r->alen = (size_t)q[1] | (size_t)q[2] << 8;
+		if (left - 3 < r->alen)
+			return false;
+		r->a = *p + 3;
+		r->kind = BLOB_REC_NAME;
+		*p = r->a + r->alen;
+		return true;
+	}
+	{
+		const char *nl = memchr(*p, '\n', left);
+		if (q[0] != '#' || !nl)
+			return false;
+		r->kind = BLOB_REC_META;
+		r->a = *p;
+		r->alen = (size_t)(nl + 1 - *p);
+		*p = nl + 1;
+		return true;
+	}
+}
+
+/* Appends a BLOB_NAME record. 0, KM_ETOOBIG (name over BLOB_NAME_MAX or
+ * b's cap) or KM_ENOMEM. */
+int blob_put_name(struct buf *b, const char *name, size_t len);
+
+/* A sample record is written in three steps around the caller's own
+ * appends: blob_sample_open() (returns the offset to pass on), the pairs,
+ * blob_sample_pairs_end(), the value text, blob_sample_close(). On an error
+ * the caller truncates b to where it started. 0, KM_ETOOBIG (pairs over
+ * BLOB_PAIRS_MAX, value over BLOB_VALUE_MAX, or b's cap) or KM_ENOMEM. */
+int blob_sample_open(struct buf *b, size_t *mark);
+int blob_sample_pairs_end(struct buf *b, size_t mark);
+int blob_sample_close(struct buf *b, size_t mark);
+
+/* Distinct series of cur (blob data, n bytes) not in prev (pn bytes; NULL
+ * or 0 bytes: no previous scrape). The usual case, the same series in the
+ * same order, is one pass without allocation; otherwise both sides are
+ * hashed and sorted (temporary arrays; on allocation failure the result is
+ * the number of cur's samples, every one counted as new). */
+uint64_t blob_series_added(const char *prev, size_t pn, const char *cur, size_t n);
+
+#endif
