@@ -820,6 +820,82 @@ static void test_dest_labels_and_cap(void **state)
 	}
 }
 
+/* Application samples encoded at the scrape (opts.collect): the chunks carry
+ * the global labels only, so they go to the destinations without labels of
+ * their own; a destination with its own labels gets the application section
+ * rendered and encoded with them ("from_text"), never the chunks. */
+struct fake_scrapes {
+	struct rw_chunker ck;
+	int collects;
+};
+
+static int apps_render(void *ctx, enum rw_source src, rw_sink_fn sink, void *sink_ctx)
+{
+	static const char text[] = "from_text 1\n";
+
+	(void)ctx;
+	return src == RW_SRC_APPS ? sink(sink_ctx, text, sizeof(text) - 1) : 0;
+}
+
+static int apps_collect(void *ctx, const struct label_pair *ext, size_t next, const char *node,
+			rw_chunks_fn fn, void *fn_ctx)
+{
+	struct fake_scrapes *f = ctx;
+	struct rw_label l[2] = { { "__name__", 8, "from_chunks", 11 }, { "cluster", 7, "c1", 2 } };
+	struct rw_chunks *k;
+	int rc;
+
+	(void)ext;
+	(void)next;
+	(void)node;
+	if (!fn)
+		return 0; /* rw_start: encoding switched on */
+	f->collects++;
+	if ((rc = rw_chunker_series(&f->ck, l, 2, 1.0, 1700000000000)))
+		return rc;
+	k = rw_chunker_take(&f->ck, &rc);
+	return k ? fn(fn_ctx, k) : rc;
+}
+
+static void test_dest_labels_with_collect(void **state)
+{
+	char err[300], dir[] = "/tmp/k8smon-rw-coll.XXXXXX", pb[4096];
+	char *ext[] = { "cluster=c1" };
+	struct rw_dest d[2] = { { .url = "http://127.0.0.1:1/a", .labels = "team=t1", .labels_len = 8 },
+				{ .url = "http://127.0.0.1:1/b" } };
+	struct fake_scrapes f = { .collects = 0 };
+	struct rw *rw;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(dl_curl_load(err, sizeof(err)), 0);
+	assert_int_equal(dl_snappy_load(err, sizeof(err)), 0);
+	assert_non_null(mkdtemp(dir));
+	rw_chunker_init(&f.ck);
+	rw = rw_start(&(struct rw_opts){ .dests = d, .ndests = 2, .labels = ext, .nlabels = 1, .tmp_data_path = dir,
+				       .max_disk_per_url = 1 << 20, .interval_ms = 30, .send_timeout_ms = 1000,
+				       .retry_min_ms = 60000, .node_name = "n", .render = apps_render,
+				       .render_ctx = &f, .collect = apps_collect }, err, sizeof(err));
+	assert_non_null(rw);
+	wait_blocks(rw, "k8smon_remotewrite_queue_blocks{url=\"http://127.0.0.1:1/a\"} ", 3);
+	wait_blocks(rw, "k8smon_remotewrite_queue_blocks{url=\"http://127.0.0.1:1/b\"} ", 3);
+	rw_stop(rw);
+	assert_true(f.collects >= 3);
+	n = first_block(dir, "http://127.0.0.1:1/a", pb, sizeof(pb));
+	assert_true(has(pb, n, "from_text") && has(pb, n, "team") && has(pb, n, "c1"));
+	assert_false(has(pb, n, "from_chunks"));
+	n = first_block(dir, "http://127.0.0.1:1/b", pb, sizeof(pb));
+	assert_true(has(pb, n, "from_chunks") && has(pb, n, "c1"));
+	assert_false(has(pb, n, "from_text") || has(pb, n, "team"));
+	rw_chunker_fini(&f.ck);
+	{
+		char cmd[200];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		assert_int_equal(system(cmd), 0);
+	}
+}
+
 /* Live reconfiguration (rw_set_dests): a URL that stays keeps its queue when
  * its settings change, a removed one disappears, one added back finds its
  * queue on disk. The receivers are a closed port: nothing is ever sent. */
@@ -989,6 +1065,7 @@ int main(void)
 		cmocka_unit_test(test_zstd_round_trip),
 		cmocka_unit_test(test_set_dests_keeps_queues),
 		cmocka_unit_test(test_dest_labels_and_cap),
+		cmocka_unit_test(test_dest_labels_with_collect),
 		cmocka_unit_test(test_monitor_remote_write_check),
 	};
 
