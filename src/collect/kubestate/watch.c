@@ -88,6 +88,7 @@ struct ks_watcher {
 	struct ks_pod_sub wide;
 	json_t *uncov_set;
 	uint64_t shard_retry_timer;         /* a leader watch could not start */
+	ks_subscribe_fn subscribe;          /* kube_informer_subscribe; tests fail it */
 	struct kube_sub *agents;            /* leader: the agent pods */
 	struct kube_sub *nodes;             /* leader: every Node (names) */
 	uint64_t cov_timer;
@@ -507,6 +508,7 @@ struct ks_watcher *ks_watcher_new(struct kube_informers *reg, struct kube_loop *
 	atomic_store(&w->settled, true); /* nothing to wait for yet */
 	atomic_init(&w->self_state, KS_SELF_NONE);
 	w->uncov_cap = KS_SHARD_NODE_WATCH_MAX;
+	w->subscribe = kube_informer_subscribe;
 	return w;
 }
 
@@ -663,7 +665,7 @@ static int pod_sub_start(struct ks_watcher *w, struct ks_pod_sub *ps, const char
 	ps->w = w;
 	ps->src = src;
 	ps->relisting = false;
-	ps->sub = kube_informer_subscribe(w->reg, &key, &cbs, ks_trim_pod);
+	ps->sub = w->subscribe(w->reg, &key, &cbs, ks_trim_pod);
 	return ps->sub ? 0 : KM_ENOMEM;
 }
 
@@ -768,9 +770,9 @@ static int shard_leader_fill(struct ks_watcher *w)
 		rc = KM_ENOMEM;
 	}
 	if (!w->agents)
-		w->agents = kube_informer_subscribe(w->reg, &ak, &cbs, trim_agent);
+		w->agents = w->subscribe(w->reg, &ak, &cbs, trim_agent);
 	if (!w->nodes)
-		w->nodes = kube_informer_subscribe(w->reg, &nk, &cbs, ks_trim_node);
+		w->nodes = w->subscribe(w->reg, &nk, &cbs, ks_trim_node);
 	if (!w->agents || !w->nodes) {
 		log_error("kube-state", "cannot watch the agents' pods or the nodes: out of memory; "
 			  "retrying in 1 s (until then the leader emits no uncovered node's pods)");
@@ -1115,6 +1117,11 @@ int ks_watcher_self_state(struct ks_watcher *w)
 bool ks_watcher_node_ready(struct ks_watcher *w)
 {
 	return atomic_load(&w->node_ready);
+}
+
+void ks_watcher_set_subscribe(struct ks_watcher *w, ks_subscribe_fn fn)
+{
+	w->subscribe = fn ? fn : kube_informer_subscribe;
 }
 
 void ks_watcher_set_uncovered_cap(struct ks_watcher *w, size_t cap)
