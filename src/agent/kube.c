@@ -1155,7 +1155,8 @@ static int write_shard_metrics(struct agent_kube *k, struct buf *out)
 	if (!rc)
 		rc = expo_family(out, "k8smon_kube_state_uncovered_nodes",
 				 "Leader, podSharding=node: nodes without a Ready agent pod whose pods it watches "
-				 "(watched=true) or leaves out over the cap (watched=false).", EXPO_GAUGE);
+				 "(watched=true; past the per-node watch cap through one cluster-wide watch); "
+				 "watched=false is always 0.", EXPO_GAUGE);
 	for (int i = 0; !rc && i < 2; i++) {
 		struct label_pair w = { "watched", i ? "false" : "true" };
 		rc = expo_sample(out, "k8smon_kube_state_uncovered_nodes", &w, 1, (double)(i ? unwatched : watched));
