@@ -757,6 +757,8 @@ static void start_on_loop(void *arg)
 		s->rc = ks_watcher_set_identity(k->ksw, k->node_pods, k->flags->node_name, k->flags->pod_name,
 						own_namespace(k), k->flags->ks_agent_selector);
 	if (!s->rc)
+		ks_watcher_set_uncovered_cap(k->ksw, (size_t)k->flags->ks_uncovered_watches);
+	if (!s->rc)
 		rebuild(k); /* the first cycle: the flags until the monitors are listed */
 	s->rc = s->rc ? s->rc : k->cycle ? 0 : KM_ENOMEM;
 }
@@ -1058,7 +1060,7 @@ static bool ks_filter_of(struct agent_kube *k, const struct config *c, struct ks
 	}
 	f->kinds = kinds;
 	f->srcs = (e.others ? KS_SRC_LEADER : 0) |
-		  (e.leader_pods ? KS_SRC_LEADER | KS_SRC_UNCOVERED | KS_SRC_UNSCHED : 0) |
+		  (e.leader_pods ? KS_SRC_LEADER | KS_SRC_UNCOVERED | KS_SRC_UNSCHED | KS_SRC_WIDE : 0) |
 		  (e.own_pods ? KS_SRC_NODE : 0);
 	return true;
 }
@@ -1153,7 +1155,8 @@ static int write_shard_metrics(struct agent_kube *k, struct buf *out)
 	if (!rc)
 		rc = expo_family(out, "k8smon_kube_state_uncovered_nodes",
 				 "Leader, podSharding=node: nodes without a Ready agent pod whose pods it watches "
-				 "(watched=true) or leaves out over the cap (watched=false).", EXPO_GAUGE);
+				 "(watched=true; past the per-node watch cap through one cluster-wide watch); "
+				 "watched=false is always 0.", EXPO_GAUGE);
 	for (int i = 0; !rc && i < 2; i++) {
 		struct label_pair w = { "watched", i ? "false" : "true" };
 		rc = expo_sample(out, "k8smon_kube_state_uncovered_nodes", &w, 1, (double)(i ? unwatched : watched));

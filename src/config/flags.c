@@ -54,6 +54,10 @@ static const struct flag_def defs[] = {
 	{ "kubeState.agentSelector", F_STR, OFF(ks_agent_selector), "app.kubernetes.io/name=k8smon",
 	  "Label selector (key=value terms, comma-separated) of the agents' own Pods in their namespace: "
 	  "a node is covered by -kubeState.podSharding=node when one of them is Ready there" },
+	{ "kubeState.uncoveredNodeWatches", F_INT, OFF(ks_uncovered_watches), "64",
+	  "Leader, -kubeState.podSharding=node: watches of single uncovered nodes (1-64) before it "
+	  "switches to one cluster-wide pod watch kept to those nodes' pods (back at half); a tuning "
+	  "and testing knob" },
 	{ "leaderElection", F_BOOL, OFF(leader_election), "true",
 	  "Elect one leader through a Lease; false: this instance always serves kube-state" },
 	{ "leaderElection.namespace", F_STR, OFF(lease_namespace), "",
@@ -896,6 +900,11 @@ enum flags_result flags_parse(struct flags *f, int argc, char **argv, FILE *out,
 			return FLAGS_EXIT_USAGE;
 		}
 		json_decref(sel);
+		if (f->ks_uncovered_watches < 1 || f->ks_uncovered_watches > 64) {
+			snprintf(err, errlen, "invalid value %lld for flag -kubeState.uncoveredNodeWatches: want 1 to 64",
+				 (long long)f->ks_uncovered_watches);
+			return FLAGS_EXIT_USAGE;
+		}
 	}
 	if (check_node_filters(f, err, errlen))
 		return FLAGS_EXIT_USAGE;

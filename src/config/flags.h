@@ -42,6 +42,7 @@ struct flags {
 	 * (equality terms, checked by flags_parse). */
 	char *ks_pod_sharding;
 	char *ks_agent_selector;
+	int64_t ks_uncovered_watches;   /* leader node watches before the wide one */
 	bool leader_election;
 	char *lease_namespace;
 	char *lease_name;

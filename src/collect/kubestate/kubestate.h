@@ -132,7 +132,9 @@ int ks_store_delete(struct ks_store *s, enum ks_kind kind, const char *ns, const
 /* Sources: which watch delivered an object (docs/kube-state-sharding.md).
  * The leader's kind watches are KS_SRC_LEADER (ks_store_upsert's), this
  * node's pod watch KS_SRC_NODE, the leader's watches of uncovered nodes
- * KS_SRC_UNCOVERED and of pods with no node KS_SRC_UNSCHED. An object remembers every source that
+ * KS_SRC_UNCOVERED and of pods with no node KS_SRC_UNSCHED; past the cap of
+ * node watches its one cluster-wide pod watch, filtered to the uncovered
+ * nodes' pods, is KS_SRC_WIDE. An object remembers every source that
  * upserted it; ks_store_delete_src drops one source and removes the
  * object when none is left, so two independent watches (a pod being
  * scheduled leaves the leader's unscheduled watch and enters a node's)
@@ -141,6 +143,7 @@ int ks_store_delete(struct ks_store *s, enum ks_kind kind, const char *ns, const
 #define KS_SRC_NODE 2u
 #define KS_SRC_UNCOVERED 4u
 #define KS_SRC_UNSCHED 8u
+#define KS_SRC_WIDE 16u
 #define KS_SRC_ALL 0xffu
 int ks_store_upsert_src(struct ks_store *s, enum ks_kind kind, const json_t *obj,
 			const struct ks_opts *opts, unsigned src);

@@ -34,6 +34,7 @@ struct ks_pod_sub {
 	struct ks_watcher *w;
 	unsigned src;
 	struct kube_sub *sub;
+	bool relisting;                     /* wide: a replay of stored forms asked for a LIST */
 	char node[256];
 };
 
@@ -81,6 +82,13 @@ struct ks_watcher {
 	bool shard_leader;                  /* the leader's node-mode watches run */
 	struct ks_pod_sub unsched;
 	struct ks_pod_sub uncov[KS_SHARD_NODE_WATCH_MAX];
+	size_t uncov_cap;                   /* per-node watches before the wide one */
+	/* Past the cap: one cluster-wide pod watch, kept only for the pods of
+	 * uncov_set (node name -> true, owned) */
+	struct ks_pod_sub wide;
+	json_t *uncov_set;
+	uint64_t shard_retry_timer;         /* a leader watch could not start */
+	ks_subscribe_fn subscribe;          /* kube_informer_subscribe; tests fail it */
 	struct kube_sub *agents;            /* leader: the agent pods */
 	struct kube_sub *nodes;             /* leader: every Node (names) */
 	uint64_t cov_timer;
@@ -499,6 +507,8 @@ struct ks_watcher *ks_watcher_new(struct kube_informers *reg, struct kube_loop *
 	}
 	atomic_store(&w->settled, true); /* nothing to wait for yet */
 	atomic_init(&w->self_state, KS_SELF_NONE);
+	w->uncov_cap = KS_SHARD_NODE_WATCH_MAX;
+	w->subscribe = kube_informer_subscribe;
 	return w;
 }
 
@@ -510,6 +520,7 @@ void ks_watcher_free(struct ks_watcher *w)
 	ro_fini(&w->ro);
 	selector_free(w->agent_sel);
 	json_decref(w->logged);
+	json_decref(w->uncov_set);
 	crs_store_free(w->crs);
 	json_decref(w->crs_spec);
 	free(w);
@@ -596,14 +607,56 @@ static void pod_cb_synced(void *arg)
 	if (ps->src == KS_SRC_UNSCHED) {
 		atomic_fetch_add(&ps->w->kinds[KS_POD].list_ok, 1);
 		ready_update(ps->w);
+	} else {
+		ps->relisting = false;
+		cov_kick(ps->w); /* a hand-over between node and wide watches waits for it */
 	}
+}
+
+/* The wide watch keeps a pod only while its node is uncovered (pods with
+ * no node are the unscheduled watch's): covered nodes' pods are decoded
+ * and dropped, never rendered. */
+static bool wide_keeps(const struct ks_watcher *w, const json_t *pod)
+{
+	const char *node = json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName"));
+
+	return node && node[0] && w->uncov_set && json_object_get(w->uncov_set, node);
+}
+
+static void wide_cb_add(json_t *obj, void *arg)
+{
+	struct ks_pod_sub *ps = arg;
+	json_t *md = json_object_get(obj, "metadata");
+
+	if (!json_is_object(json_object_get(obj, "spec"))) {
+		/* a replay of what the informer stores (resourceVersions only:
+		 * ks_trim_pod) when it outlived the previous wide watch: the
+		 * node is unknown, so the pods come again from a LIST */
+		if (!ps->relisting)
+			kube_sub_relist(ps->sub);
+		ps->relisting = true;
+		return;
+	}
+	if (wide_keeps(ps->w, obj))
+		upsert_src(ps->w, KS_POD, obj, KS_SRC_WIDE);
+	else /* its node got an agent, or the pod moved: no longer ours */
+		ks_store_delete_src(ps->w->ks, KS_POD, json_string_value(json_object_get(md, "namespace")),
+				    json_string_value(json_object_get(md, "name")), KS_SRC_WIDE);
+}
+
+static void wide_cb_update(json_t *old_obj, json_t *new_obj, void *arg)
+{
+	(void)old_obj;
+	wide_cb_add(new_obj, arg);
 }
 
 static int pod_sub_start(struct ks_watcher *w, struct ks_pod_sub *ps, const char *node, unsigned src)
 {
 	char fsel[300];
-	struct kube_informer_key key = { .res = *ks_kind_api(KS_POD), .field_selector = fsel };
-	struct kube_reflector_cbs cbs = { pod_cb_add, pod_cb_update, pod_cb_delete, pod_cb_synced, ps };
+	bool wide = src == KS_SRC_WIDE;
+	struct kube_informer_key key = { .res = *ks_kind_api(KS_POD), .field_selector = wide ? NULL : fsel };
+	struct kube_reflector_cbs cbs = { wide ? wide_cb_add : pod_cb_add, wide ? wide_cb_update : pod_cb_update,
+					  pod_cb_delete, pod_cb_synced, ps };
 
 	if (strlen(node) >= sizeof(ps->node))
 		return KM_EINVAL;
@@ -611,7 +664,8 @@ static int pod_sub_start(struct ks_watcher *w, struct ks_pod_sub *ps, const char
 	snprintf(fsel, sizeof(fsel), "spec.nodeName=%s", node);
 	ps->w = w;
 	ps->src = src;
-	ps->sub = kube_informer_subscribe(w->reg, &key, &cbs, ks_trim_pod);
+	ps->relisting = false;
+	ps->sub = w->subscribe(w->reg, &key, &cbs, ks_trim_pod);
 	return ps->sub ? 0 : KM_ENOMEM;
 }
 
@@ -626,11 +680,12 @@ static void pod_sub_stop(struct ks_watcher *w, struct ks_pod_sub *ps)
 		return;
 	kube_sub_cancel(ps->sub);
 	ps->sub = NULL;
-	if (ps->src == KS_SRC_UNSCHED || !snap) {
-		/* unscheduled pods: the only watch with its tag; a node watch
-		 * without a snapshot (out of memory): every node's pods relisted */
+	if (ps->src != KS_SRC_UNCOVERED || !snap) {
+		/* unscheduled and wide pods: the only watch with its tag; a node
+		 * watch without a snapshot (out of memory): every node's pods
+		 * relisted */
 		ks_store_clear_src(w->ks, KS_POD, ps->src);
-		for (size_t i = 0; ps->src != KS_SRC_UNSCHED && i < KS_SHARD_NODE_WATCH_MAX; i++)
+		for (size_t i = 0; ps->src == KS_SRC_UNCOVERED && i < KS_SHARD_NODE_WATCH_MAX; i++)
 			if (w->uncov[i].sub)
 				kube_sub_relist(w->uncov[i].sub);
 	} else {
@@ -690,25 +745,64 @@ static void agents_cb_synced(void *arg)
 	cov_kick(arg);
 }
 
+static void shard_retry(void *arg);
+
+/* A leader watch that could not start is tried again in 1 s (as the kind
+ * watches are): output must not stop for good on one failed allocation. */
+static void shard_retry_arm(struct ks_watcher *w)
+{
+	if (!w->shard_retry_timer && w->shard_leader)
+		w->shard_retry_timer = kube_loop_timer(w->loop, 1000, shard_retry, w);
+}
+
+/* Starts whichever of the leader's fixed watches (unscheduled pods, agent
+ * pods, nodes) is not running. KM_ENOMEM when one still is not. */
+static int shard_leader_fill(struct ks_watcher *w)
+{
+	struct kube_informer_key ak = { .res = *ks_kind_api(KS_POD), .namespace = w->ns,
+					.label_selector = w->agent_sel_str };
+	struct kube_informer_key nk = { .res = *ks_kind_api(KS_NODE) };
+	struct kube_reflector_cbs cbs = { agents_cb, agents_cb_update, agents_cb, agents_cb_synced, w };
+	int rc = 0;
+
+	if (!w->unsched.sub && pod_sub_start(w, &w->unsched, "", KS_SRC_UNSCHED)) {
+		log_error("kube-state", "cannot watch unscheduled pods: out of memory; retrying in 1 s");
+		rc = KM_ENOMEM;
+	}
+	if (!w->agents)
+		w->agents = w->subscribe(w->reg, &ak, &cbs, trim_agent);
+	if (!w->nodes)
+		w->nodes = w->subscribe(w->reg, &nk, &cbs, ks_trim_node);
+	if (!w->agents || !w->nodes) {
+		log_error("kube-state", "cannot watch the agents' pods or the nodes: out of memory; "
+			  "retrying in 1 s (until then the leader emits no uncovered node's pods)");
+		rc = KM_ENOMEM;
+	}
+	ready_update(w);
+	return rc;
+}
+
+static void shard_retry(void *arg)
+{
+	struct ks_watcher *w = arg;
+
+	w->shard_retry_timer = 0;
+	if (!w->shard_leader)
+		return;
+	if (shard_leader_fill(w))
+		shard_retry_arm(w);
+	cov_kick(w); /* node watches that failed are started by the coverage pass */
+}
+
 /* The leader's node-mode watches on or off. */
 static void shard_leader_set(struct ks_watcher *w, bool on)
 {
 	if (on == w->shard_leader)
 		return;
 	if (on) {
-		struct kube_informer_key ak = { .res = *ks_kind_api(KS_POD), .namespace = w->ns,
-						.label_selector = w->agent_sel_str };
-		struct kube_informer_key nk = { .res = *ks_kind_api(KS_NODE) };
-		struct kube_reflector_cbs cbs = { agents_cb, agents_cb_update, agents_cb, agents_cb_synced, w };
-
 		w->shard_leader = true;
-		if (pod_sub_start(w, &w->unsched, "", KS_SRC_UNSCHED))
-			log_error("kube-state", "cannot watch unscheduled pods: out of memory");
-		w->agents = kube_informer_subscribe(w->reg, &ak, &cbs, trim_agent);
-		w->nodes = kube_informer_subscribe(w->reg, &nk, &cbs, ks_trim_node);
-		if (!w->agents || !w->nodes)
-			log_error("kube-state", "cannot watch the agents' pods or the nodes: out of memory; "
-				  "the leader emits no uncovered node's pods");
+		if (shard_leader_fill(w))
+			shard_retry_arm(w);
 		log_info("kube-state", "pod sharding by node: the leader emits pods with no node and pods of "
 			 "nodes without a Ready agent (selector %s in %s)",
 			 w->agent_sel_str && w->agent_sel_str[0] ? w->agent_sel_str : "(all pods)", w->ns);
@@ -718,10 +812,16 @@ static void shard_leader_set(struct ks_watcher *w, bool on)
 	pod_sub_stop(w, &w->unsched);
 	for (size_t i = 0; i < KS_SHARD_NODE_WATCH_MAX; i++)
 		pod_sub_stop(w, &w->uncov[i]);
+	pod_sub_stop(w, &w->wide);
+	json_decref(w->uncov_set);
+	w->uncov_set = NULL;
 	kube_sub_cancel(w->agents);
 	kube_sub_cancel(w->nodes);
 	w->agents = w->nodes = NULL;
 	w->shard_leader = false;
+	if (w->shard_retry_timer)
+		kube_loop_timer_cancel(w->loop, w->shard_retry_timer);
+	w->shard_retry_timer = 0;
 	atomic_store(&w->uncovered_watched, 0);
 	atomic_store(&w->uncovered_unwatched, 0);
 }
@@ -792,16 +892,94 @@ static void cov_node(struct ks_watcher *w)
 	json_decref(snap);
 }
 
+/* Makes the per-node watches those of unc[0..n): stops the others (logged
+ * as covered when covered), starts the missing ones. 0 when all run and
+ * listed, KM_EAGAIN while some list, KM_ENOMEM when one could not start. */
+static int node_watches(struct ks_watcher *w, const char **unc, size_t n, bool covered)
+{
+	int rc = 0;
+	char lkey[600], line[900];
+
+	for (size_t i = 0; i < KS_SHARD_NODE_WATCH_MAX; i++) {
+		struct ks_pod_sub *ps = &w->uncov[i];
+		bool keep = false;
+
+		for (size_t j = 0; ps->sub && j < n && !keep; j++)
+			keep = strcmp(ps->node, unc[j]) == 0;
+		if (ps->sub && !keep) {
+			if (covered)
+				log_info("kube-state", "node %s is covered by an agent: the leader no longer emits "
+					 "its pods", ps->node);
+			pod_sub_stop(w, ps);
+		}
+	}
+	for (size_t j = 0; j < n; j++) {
+		size_t i, free_slot = KS_SHARD_NODE_WATCH_MAX;
+
+		for (i = 0; i < KS_SHARD_NODE_WATCH_MAX; i++) {
+			if (w->uncov[i].sub && strcmp(w->uncov[i].node, unc[j]) == 0)
+				break;
+			if (!w->uncov[i].sub && free_slot == KS_SHARD_NODE_WATCH_MAX)
+				free_slot = i;
+		}
+		if (i < KS_SHARD_NODE_WATCH_MAX) {
+			if (!kube_sub_synced(w->uncov[i].sub) && !rc)
+				rc = KM_EAGAIN;
+			continue;
+		}
+		if (free_slot == KS_SHARD_NODE_WATCH_MAX) {
+			rc = KM_ENOMEM; /* n is never over the slots: not reached */
+			continue;
+		}
+		snprintf(lkey, sizeof(lkey), "uncovered/%s", unc[j]);
+		snprintf(line, sizeof(line), "node %s has no Ready agent pod (selector %s): the leader emits its pods",
+			 unc[j], w->agent_sel_str && w->agent_sel_str[0] ? w->agent_sel_str : "(all)");
+		log_once(w, lkey, line);
+		if (pod_sub_start(w, &w->uncov[free_slot], unc[j], KS_SRC_UNCOVERED)) {
+			log_error("kube-state", "cannot watch node %s's pods: out of memory; retrying in 1 s", unc[j]);
+			rc = KM_ENOMEM;
+		} else if (!rc) {
+			rc = KM_EAGAIN;
+		}
+	}
+	return rc;
+}
+
+/* The wide watch's filter becomes unc[0..n). Its informer keeps only
+ * resourceVersions (ks_trim_pod), so the pods are filtered anew from a
+ * fresh LIST: a node that lost its agent has a gap, one that got one an
+ * overlap, of that LIST. KM_ENOMEM: the previous set stays. */
+static int wide_set(struct ks_watcher *w, const char **unc, size_t n)
+{
+	json_t *set = json_object();
+
+	for (size_t i = 0; set && i < n; i++)
+		if (json_object_set_new(set, unc[i], json_true())) {
+			json_decref(set);
+			set = NULL;
+		}
+	if (!set)
+		return KM_ENOMEM;
+	if (w->uncov_set && json_equal(set, w->uncov_set)) {
+		json_decref(set);
+		return 0;
+	}
+	json_decref(w->uncov_set);
+	w->uncov_set = set;
+	kube_sub_relist(w->wide.sub);
+	return 0;
+}
+
 /* The leader: watch the uncovered nodes' pods, up to the cap. */
 static void cov_leader(struct ks_watcher *w)
 {
 	json_t *agents, *nodes, *cov, *dups = NULL, *a;
 	const char **unc = NULL;
 	const char *key;
-	size_t n = 0, want;
+	size_t n = 0;
 	char lkey[600], line[900];
 
-	if (!kube_sub_synced(w->agents) || !kube_sub_synced(w->nodes))
+	if (!w->agents || !w->nodes || !kube_sub_synced(w->agents) || !kube_sub_synced(w->nodes))
 		return; /* a partial view would call every node uncovered */
 	agents = kube_store_snapshot(kube_sub_store(w->agents));
 	nodes = kube_store_snapshot(kube_sub_store(w->nodes));
@@ -822,47 +1000,39 @@ static void cov_leader(struct ks_watcher *w)
 		if (!json_object_get(cov, key))
 			unc[n++] = key;
 	qsort(unc, n, sizeof(*unc), cmp_str);
-	want = n < KS_SHARD_NODE_WATCH_MAX ? n : KS_SHARD_NODE_WATCH_MAX;
-	/* Stop the watches of nodes now covered (or past the cap). */
-	for (size_t i = 0; i < KS_SHARD_NODE_WATCH_MAX; i++) {
-		struct ks_pod_sub *ps = &w->uncov[i];
-		bool keep = false;
-
-		for (size_t j = 0; ps->sub && j < want && !keep; j++)
-			keep = strcmp(ps->node, unc[j]) == 0;
-		if (ps->sub && !keep) {
-			log_info("kube-state", "node %s is covered by an agent: the leader no longer emits its pods",
-				 ps->node);
-			pod_sub_stop(w, ps);
+	if (!w->wide.sub && n > w->uncov_cap) {
+		log_info("kube-state", "%zu nodes have no Ready agent pod (over %zu): the leader watches every pod "
+			 "and keeps those of these nodes", n, w->uncov_cap);
+		if (pod_sub_start(w, &w->wide, "", KS_SRC_WIDE)) {
+			log_error("kube-state", "cannot watch every pod: out of memory; retrying in 1 s");
+			shard_retry_arm(w);
 		}
 	}
-	for (size_t j = 0; j < want; j++) {
-		size_t i, free_slot = KS_SHARD_NODE_WATCH_MAX;
+	if (w->wide.sub && wide_set(w, unc, n))
+		shard_retry_arm(w); /* the previous set filters until then */
+	if (!w->wide.sub) {
+		if (node_watches(w, unc, n < w->uncov_cap ? n : w->uncov_cap, true) == KM_ENOMEM || n > w->uncov_cap)
+			shard_retry_arm(w);
+	} else if (n <= w->uncov_cap / 2) {
+		/* Back to node watches (hysteresis: not at cap, so a count
+		 * around it does not flap); the wide watch goes once they
+		 * all listed, so no pod misses a sample. */
+		int rc = node_watches(w, unc, n, true);
 
-		for (i = 0; i < KS_SHARD_NODE_WATCH_MAX; i++) {
-			if (w->uncov[i].sub && strcmp(w->uncov[i].node, unc[j]) == 0)
-				break;
-			if (!w->uncov[i].sub && free_slot == KS_SHARD_NODE_WATCH_MAX)
-				free_slot = i;
+		if (rc == 0) {
+			log_info("kube-state", "%zu nodes have no Ready agent pod: the leader is back to one watch "
+				 "per node", n);
+			pod_sub_stop(w, &w->wide);
+			json_decref(w->uncov_set);
+			w->uncov_set = NULL;
+		} else if (rc != KM_EAGAIN) {
+			shard_retry_arm(w);
 		}
-		if (i < KS_SHARD_NODE_WATCH_MAX || free_slot == KS_SHARD_NODE_WATCH_MAX)
-			continue;
-		snprintf(lkey, sizeof(lkey), "uncovered/%s", unc[j]);
-		snprintf(line, sizeof(line), "node %s has no Ready agent pod (selector %s): the leader emits its pods",
-			 unc[j], w->agent_sel_str && w->agent_sel_str[0] ? w->agent_sel_str : "(all)");
-		log_once(w, lkey, line);
-		if (pod_sub_start(w, &w->uncov[free_slot], unc[j], KS_SRC_UNCOVERED))
-			log_error("kube-state", "cannot watch node %s's pods: %s", unc[j], "out of memory");
+	} else if (kube_sub_synced(w->wide.sub)) {
+		node_watches(w, unc, 0, false); /* the wide watch holds them all now */
 	}
-	if (n > want) {
-		snprintf(line, sizeof(line), "%zu nodes have no Ready agent pod: the leader emits the pods of %d of "
-			 "them (first by name), the other %zu have no pod series; use kubeState.podSharding=leader "
-			 "when agents run on few nodes", n, KS_SHARD_NODE_WATCH_MAX, n - want);
-		snprintf(lkey, sizeof(lkey), "overcap/%zu", n);
-		log_once(w, lkey, line);
-	}
-	atomic_store(&w->uncovered_watched, want);
-	atomic_store(&w->uncovered_unwatched, n - want);
+	atomic_store(&w->uncovered_watched, n);
+	atomic_store(&w->uncovered_unwatched, 0);
 out:
 	free(unc);
 	json_decref(dups);
@@ -947,6 +1117,16 @@ int ks_watcher_self_state(struct ks_watcher *w)
 bool ks_watcher_node_ready(struct ks_watcher *w)
 {
 	return atomic_load(&w->node_ready);
+}
+
+void ks_watcher_set_subscribe(struct ks_watcher *w, ks_subscribe_fn fn)
+{
+	w->subscribe = fn ? fn : kube_informer_subscribe;
+}
+
+void ks_watcher_set_uncovered_cap(struct ks_watcher *w, size_t cap)
+{
+	w->uncov_cap = cap < 1 ? 1 : cap > KS_SHARD_NODE_WATCH_MAX ? KS_SHARD_NODE_WATCH_MAX : cap;
 }
 
 void ks_watcher_uncovered(struct ks_watcher *w, size_t *watched, size_t *unwatched)

@@ -63,8 +63,20 @@ void ks_watcher_node_pod(struct ks_watcher *w, json_t *obj, bool deleted);
 int ks_watcher_self_state(struct ks_watcher *w);
 /* This node's pods are all in the store (node mode, node watch synced). */
 bool ks_watcher_node_ready(struct ks_watcher *w);
-/* Leader, node mode: uncovered nodes watched / left out (over the cap). */
+/* Leader, node mode: uncovered nodes whose pods it emits / left out
+ * (always 0 since the cluster-wide fallback; kept for the metric). */
 void ks_watcher_uncovered(struct ks_watcher *w, size_t *watched, size_t *unwatched);
+/* Leader, node mode: at most cap (1..KS_SHARD_NODE_WATCH_MAX, default the
+ * maximum) per-node watches of uncovered nodes; past it one cluster-wide
+ * pod watch filtered to those nodes, back to per-node watches at cap/2
+ * (-kubeState.uncoveredNodeWatches). Call before the first apply. */
+void ks_watcher_set_uncovered_cap(struct ks_watcher *w, size_t cap);
+/* How the leader's node-mode watches subscribe (NULL: kube_informer_subscribe):
+ * unit tests pass one that fails, to check that a failed watch is retried
+ * every 1 s. Loop thread, or before the loop runs. */
+typedef struct kube_sub *(*ks_subscribe_fn)(struct kube_informers *reg, const struct kube_informer_key *key,
+					    const struct kube_reflector_cbs *cbs, json_t *(*trim)(const json_t *obj));
+void ks_watcher_set_subscribe(struct ks_watcher *w, ks_subscribe_fn fn);
 
 /* The store of custom resources (kubeState.customResourceState), owned by
  * the watcher: written by the loop thread, read by any (crs_store_write). */
