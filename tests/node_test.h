@@ -118,4 +118,75 @@ static inline void node_write_file(const char *path, const char *text)
 	fclose(f);
 }
 
+/* A throw-away root under /tmp with proc/ and sys/ (cmocka state of the
+ * sysfs/procfs fixture tests): node_tree_new, files by node_put,
+ * node_tree_free removes it all. */
+struct node_tree {
+	char root[64];
+	char proc[128], sys[128];
+};
+
+static inline int node_mkdirs(const char *path)
+{
+	char p[512];
+
+	snprintf(p, sizeof(p), "%s", path);
+	for (char *s = p + 1; *s; s++)
+		if (*s == '/') {
+			*s = '\0';
+			mkdir(p, 0755);
+			*s = '/';
+		}
+	return mkdir(p, 0755) == 0 || access(p, F_OK) == 0 ? 0 : -1;
+}
+
+/* Writes text to root/rel, creating the directories. */
+static inline void node_put(const struct node_tree *t, const char *rel, const char *text)
+{
+	char path[512], dir[512];
+	char *slash;
+
+	snprintf(path, sizeof(path), "%s/%s", t->root, rel);
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	*slash = '\0';
+	assert_int_equal(node_mkdirs(dir), 0);
+	node_write_file(path, text);
+}
+
+/* NULL on failure; tag names the directory (/tmp/k8smon-TAG-XXXXXX). */
+static inline struct node_tree *node_tree_new(const char *tag)
+{
+	struct node_tree *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	snprintf(t->root, sizeof(t->root), "/tmp/k8smon-%s-XXXXXX", tag);
+	if (!mkdtemp(t->root)) {
+		free(t);
+		return NULL;
+	}
+	snprintf(t->proc, sizeof(t->proc), "%s/proc", t->root);
+	snprintf(t->sys, sizeof(t->sys), "%s/sys", t->root);
+	mkdir(t->proc, 0755);
+	mkdir(t->sys, 0755);
+	return t;
+}
+
+static inline int node_tree_free(struct node_tree *t)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", t->root);
+	if (system(cmd) != 0)
+		return -1;
+	free(t);
+	return 0;
+}
+
+static inline int node_tree_teardown(void **state)
+{
+	return node_tree_free(*state);
+}
+
 #endif

@@ -22,80 +22,29 @@
 
 #include "node_test.h"
 
-struct tree {
-	char root[64];
-	char proc[128], sys[128];
-};
-
-static int mkdirs(const char *path)
-{
-	char p[512];
-
-	snprintf(p, sizeof(p), "%s", path);
-	for (char *s = p + 1; *s; s++)
-		if (*s == '/') {
-			*s = '\0';
-			mkdir(p, 0755);
-			*s = '/';
-		}
-	return mkdir(p, 0755) == 0 || access(p, F_OK) == 0 ? 0 : -1;
-}
-
-static void put(const struct tree *t, const char *rel, const char *text)
-{
-	char path[512], dir[512];
-	char *slash;
-
-	snprintf(path, sizeof(path), "%s/%s", t->root, rel);
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	*slash = '\0';
-	assert_int_equal(mkdirs(dir), 0);
-	node_write_file(path, text);
-}
-
 static int setup(void **state)
 {
-	struct tree *t = calloc(1, sizeof(*t));
+	struct node_tree *t = node_tree_new("filt");
 
 	if (!t)
 		return -1;
-	snprintf(t->root, sizeof(t->root), "/tmp/k8smon-filt-XXXXXX");
-	if (!mkdtemp(t->root))
-		return -1;
-	snprintf(t->proc, sizeof(t->proc), "%s/proc", t->root);
-	snprintf(t->sys, sizeof(t->sys), "%s/sys", t->root);
-	mkdir(t->proc, 0755);
-	mkdir(t->sys, 0755);
-	put(t, "proc/loadavg", "0.1 0.2 0.3 1/100 42\n");
+	node_put(t, "proc/loadavg", "0.1 0.2 0.3 1/100 42\n");
 	/* two chips named coretemp (labels coretemp_hwmon0/1) and acpitz */
-	put(t, "sys/class/hwmon/hwmon0/name", "coretemp\n");
-	put(t, "sys/class/hwmon/hwmon0/temp1_input", "45000\n");
-	put(t, "sys/class/hwmon/hwmon0/temp1_label", "Core 0\n");
-	put(t, "sys/class/hwmon/hwmon0/temp2_input", "46000\n");
-	put(t, "sys/class/hwmon/hwmon0/fan1_input", "1200\n");
-	put(t, "sys/class/hwmon/hwmon1/name", "coretemp\n");
-	put(t, "sys/class/hwmon/hwmon1/temp1_input", "50000\n");
-	put(t, "sys/class/hwmon/hwmon2/name", "acpitz\n");
-	put(t, "sys/class/hwmon/hwmon2/temp1_input", "30000\n");
-	put(t, "sys/class/power_supply/AC/online", "1\n");
-	put(t, "sys/class/power_supply/AC/type", "Mains\n");
-	put(t, "sys/class/power_supply/BAT0/capacity", "81\n");
-	put(t, "sys/class/power_supply/BAT0/type", "Battery\n");
-	put(t, "sys/class/power_supply/BAT1/capacity", "garbage\n");
+	node_put(t, "sys/class/hwmon/hwmon0/name", "coretemp\n");
+	node_put(t, "sys/class/hwmon/hwmon0/temp1_input", "45000\n");
+	node_put(t, "sys/class/hwmon/hwmon0/temp1_label", "Core 0\n");
+	node_put(t, "sys/class/hwmon/hwmon0/temp2_input", "46000\n");
+	node_put(t, "sys/class/hwmon/hwmon0/fan1_input", "1200\n");
+	node_put(t, "sys/class/hwmon/hwmon1/name", "coretemp\n");
+	node_put(t, "sys/class/hwmon/hwmon1/temp1_input", "50000\n");
+	node_put(t, "sys/class/hwmon/hwmon2/name", "acpitz\n");
+	node_put(t, "sys/class/hwmon/hwmon2/temp1_input", "30000\n");
+	node_put(t, "sys/class/power_supply/AC/online", "1\n");
+	node_put(t, "sys/class/power_supply/AC/type", "Mains\n");
+	node_put(t, "sys/class/power_supply/BAT0/capacity", "81\n");
+	node_put(t, "sys/class/power_supply/BAT0/type", "Battery\n");
+	node_put(t, "sys/class/power_supply/BAT1/capacity", "garbage\n");
 	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct tree *t = *state;
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", t->root);
-	if (system(cmd) != 0)
-		return -1;
-	free(t);
 	return 0;
 }
 
@@ -110,7 +59,7 @@ static struct rx *rx(const char *p)
 }
 
 /* hwmon (and loadavg) with the four filters (NULL: unset). */
-static char *run_hwmon(const struct tree *t, const char *ci, const char *ce, const char *si,
+static char *run_hwmon(const struct node_tree *t, const char *ci, const char *ce, const char *si,
 		       const char *se)
 {
 	struct node_collector *nc = node_collector_new();
@@ -145,7 +94,7 @@ static char *run_hwmon(const struct tree *t, const char *ci, const char *ce, con
 
 static void test_hwmon_chips(void **state)
 {
-	struct tree *t = *state;
+	struct node_tree *t = *state;
 	char *out;
 
 	out = run_hwmon(t, NULL, NULL, NULL, NULL);
@@ -178,7 +127,7 @@ static void test_hwmon_chips(void **state)
 
 static void test_hwmon_sensors(void **state)
 {
-	struct tree *t = *state;
+	struct node_tree *t = *state;
 	char *out;
 
 	out = run_hwmon(t, NULL, NULL, NULL, "^coretemp_hwmon0;temp1$");
@@ -200,7 +149,7 @@ static void test_hwmon_sensors(void **state)
 	free(out);
 }
 
-static char *run_ps(const struct tree *t, const char *ignored, int want_success)
+static char *run_ps(const struct node_tree *t, const char *ignored, int want_success)
 {
 	struct node_collector *nc = node_collector_new();
 	struct node_opts o = { 0 };
@@ -221,7 +170,7 @@ static char *run_ps(const struct tree *t, const char *ignored, int want_success)
 
 static void test_powersupply_ignored(void **state)
 {
-	struct tree *t = *state;
+	struct node_tree *t = *state;
 	char *out;
 
 	/* upstream's default ^$ ignores nothing: BAT1's garbage fails it */
@@ -245,9 +194,9 @@ static void test_powersupply_ignored(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_hwmon_chips, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hwmon_sensors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_powersupply_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hwmon_chips, setup, node_tree_teardown),
+		cmocka_unit_test_setup_teardown(test_hwmon_sensors, setup, node_tree_teardown),
+		cmocka_unit_test_setup_teardown(test_powersupply_ignored, setup, node_tree_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,64 +26,13 @@
 #include "node_test.h"
 #include "collect/stats.h"
 
-struct tree {
-	char root[64];
-	char proc[128], sys[128];
-};
-
-static int mkdirs(const char *path)
-{
-	char p[512];
-
-	snprintf(p, sizeof(p), "%s", path);
-	for (char *s = p + 1; *s; s++)
-		if (*s == '/') {
-			*s = '\0';
-			mkdir(p, 0755);
-			*s = '/';
-		}
-	return mkdir(p, 0755) == 0 || access(p, F_OK) == 0 ? 0 : -1;
-}
-
-static void put(const struct tree *t, const char *rel, const char *text)
-{
-	char path[512], dir[512];
-	char *slash;
-
-	snprintf(path, sizeof(path), "%s/%s", t->root, rel);
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	*slash = '\0';
-	assert_int_equal(mkdirs(dir), 0);
-	node_write_file(path, text);
-}
-
 static int setup(void **state)
 {
-	struct tree *t = calloc(1, sizeof(*t));
+	struct node_tree *t = node_tree_new("md");
 
 	if (!t)
 		return -1;
-	snprintf(t->root, sizeof(t->root), "/tmp/k8smon-md-XXXXXX");
-	if (!mkdtemp(t->root))
-		return -1;
-	snprintf(t->proc, sizeof(t->proc), "%s/proc", t->root);
-	snprintf(t->sys, sizeof(t->sys), "%s/sys", t->root);
-	mkdir(t->proc, 0755);
-	mkdir(t->sys, 0755);
 	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct tree *t = *state;
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", t->root);
-	if (system(cmd) != 0)
-		return -1;
-	free(t);
 	return 0;
 }
 
@@ -135,7 +84,7 @@ static const char good_mdstat[] =
 	"\n"
 	"unused devices: <none>\n";
 
-static void put_sys_md(const struct tree *t, const char *md, const char *level,
+static void put_sys_md(const struct node_tree *t, const char *md, const char *level,
 		       const char *raid_disks, const char *degraded)
 {
 	static const char *const files[][2] = {
@@ -148,17 +97,17 @@ static void put_sys_md(const struct tree *t, const char *md, const char *level,
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		snprintf(rel, sizeof(rel), "sys/block/%s/md/%s", md, files[i][0]);
-		put(t, rel, files[i][1]);
+		node_put(t, rel, files[i][1]);
 	}
 	snprintf(rel, sizeof(rel), "sys/block/%s/md/level", md);
-	put(t, rel, level);
+	node_put(t, rel, level);
 	snprintf(rel, sizeof(rel), "sys/block/%s/md/raid_disks", md);
-	put(t, rel, raid_disks);
+	node_put(t, rel, raid_disks);
 	snprintf(rel, sizeof(rel), "sys/block/%s/md/degraded", md);
-	put(t, rel, degraded);
+	node_put(t, rel, degraded);
 }
 
-static char *run(const struct tree *t, struct collect_stats *st)
+static char *run(const struct node_tree *t, struct collect_stats *st)
 {
 	struct node_collector *nc = node_collector_new();
 	struct node_opts o = { 0 };
@@ -218,17 +167,17 @@ static void test_good(void **state)
 		"node_md_degraded{device=\"md2\"} 0",
 		"node_scrape_collector_success{collector=\"mdadm\"} 1",
 	};
-	struct tree *t = *state;
+	struct node_tree *t = *state;
 	char *out;
 
-	put(t, "proc/mdstat", good_mdstat);
-	put(t, "proc/loadavg", "0.1 0.2 0.3 1/100 42\n");
+	node_put(t, "proc/mdstat", good_mdstat);
+	node_put(t, "proc/loadavg", "0.1 0.2 0.3 1/100 42\n");
 	put_sys_md(t, "md0", "raid1\n", "2\n", "1\n");
 	/* Reshaping: "current (previous)". Degraded of a raid0 is not read. */
 	put_sys_md(t, "md1", "raid5\n", "5 (4)\n", "0\n");
 	put_sys_md(t, "md2", "raid0\n", "garbage\n", "9\n");
 	/* Not an array: no md/ directory. */
-	put(t, "sys/block/mdx/size", "0\n");
+	node_put(t, "sys/block/mdx/size", "0\n");
 	out = run(t, NULL);
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
 		want_line(out, lines[i]);
@@ -239,7 +188,7 @@ static void test_good(void **state)
 	free(out);
 }
 
-static void expect_failure(struct tree *t, const char *what, const char *mdstat, bool nodata)
+static void expect_failure(struct node_tree *t, const char *what, const char *mdstat, bool nodata)
 {
 	struct collect_stats *st = collect_stats_new();
 	struct buf sb;
@@ -248,8 +197,8 @@ static void expect_failure(struct tree *t, const char *what, const char *mdstat,
 
 	assert_non_null(st);
 	if (mdstat)
-		put(t, "proc/mdstat", mdstat);
-	put(t, "proc/loadavg", "0.1 0.2 0.3 1/100 42\n");
+		node_put(t, "proc/mdstat", mdstat);
+	node_put(t, "proc/loadavg", "0.1 0.2 0.3 1/100 42\n");
 	out = run(t, st);
 	buf_init(&sb, 1 << 20);
 	assert_int_equal(collect_stats_write(st, &sb), 0);
@@ -290,7 +239,7 @@ static void test_bad(void **state)
 		  "md0 : active raid1 sda[3000000000]\n      100 blocks [2/2] [UU]\n\n\n" },
 		{ "one-letter personality", "Personalities : [raid1] x\n" },
 	};
-	struct tree *t = *state;
+	struct node_tree *t = *state;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		expect_failure(t, cases[i].what, cases[i].mdstat, false);
@@ -306,7 +255,7 @@ static void test_bad(void **state)
 		       "md0 : active raid1 sda[0]\n      100 blocks [2/2] [UU]\n\n\n", false);
 }
 
-static char *run_hwmon(const struct tree *t)
+static char *run_hwmon(const struct node_tree *t)
 {
 	struct node_collector *nc = node_collector_new();
 	struct node_opts o = { 0 };
@@ -344,26 +293,26 @@ static void test_hwmon(void **state)
 		"node_hwmon_pwm{chip=\"coretemp_hwmon0\",sensor=\"pwm1\"} 128",
 		"node_hwmon_chip_names{chip=\"acpitz\",chip_name=\"acpitz\"} 1",
 	};
-	struct tree *t = *state;
+	struct node_tree *t = *state;
 	char *out;
 
-	put(t, "proc/loadavg", "0.1 0.2 0.3 1/100 42\n");
-	put(t, "sys/class/hwmon/hwmon0/name", "coretemp\n");
-	put(t, "sys/class/hwmon/hwmon0/temp1_input", "45000\n");
-	put(t, "sys/class/hwmon/hwmon0/temp1_label", "Core 0\n");
-	put(t, "sys/class/hwmon/hwmon0/temp01_max", "80000\n");
-	put(t, "sys/class/hwmon/hwmon0/temp1_crit_alarm", "0\n");
-	put(t, "sys/class/hwmon/hwmon0/temp2_input", "garbage\n");
-	put(t, "sys/class/hwmon/hwmon0/fan1_input", "1200\n");
-	put(t, "sys/class/hwmon/hwmon0/in0_input", "1500\n");
-	put(t, "sys/class/hwmon/hwmon0/energy1_input", "2000000\n");
-	put(t, "sys/class/hwmon/hwmon0/beep_enable", "1\n");
-	put(t, "sys/class/hwmon/hwmon0/update_interval", "1000\n");
-	put(t, "sys/class/hwmon/hwmon0/pwm1", "128\n");
-	put(t, "sys/class/hwmon/hwmon0/uevent", "X=1\n");
-	put(t, "sys/class/hwmon/hwmon1/name", "coretemp\n");
-	put(t, "sys/class/hwmon/hwmon1/temp1_input", "50000\n");
-	put(t, "sys/class/hwmon/hwmon2/name", "acpitz\n");
+	node_put(t, "proc/loadavg", "0.1 0.2 0.3 1/100 42\n");
+	node_put(t, "sys/class/hwmon/hwmon0/name", "coretemp\n");
+	node_put(t, "sys/class/hwmon/hwmon0/temp1_input", "45000\n");
+	node_put(t, "sys/class/hwmon/hwmon0/temp1_label", "Core 0\n");
+	node_put(t, "sys/class/hwmon/hwmon0/temp01_max", "80000\n");
+	node_put(t, "sys/class/hwmon/hwmon0/temp1_crit_alarm", "0\n");
+	node_put(t, "sys/class/hwmon/hwmon0/temp2_input", "garbage\n");
+	node_put(t, "sys/class/hwmon/hwmon0/fan1_input", "1200\n");
+	node_put(t, "sys/class/hwmon/hwmon0/in0_input", "1500\n");
+	node_put(t, "sys/class/hwmon/hwmon0/energy1_input", "2000000\n");
+	node_put(t, "sys/class/hwmon/hwmon0/beep_enable", "1\n");
+	node_put(t, "sys/class/hwmon/hwmon0/update_interval", "1000\n");
+	node_put(t, "sys/class/hwmon/hwmon0/pwm1", "128\n");
+	node_put(t, "sys/class/hwmon/hwmon0/uevent", "X=1\n");
+	node_put(t, "sys/class/hwmon/hwmon1/name", "coretemp\n");
+	node_put(t, "sys/class/hwmon/hwmon1/temp1_input", "50000\n");
+	node_put(t, "sys/class/hwmon/hwmon2/name", "acpitz\n");
 	out = run_hwmon(t);
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
 		want_line(out, lines[i]);
@@ -379,7 +328,7 @@ static void test_hwmon_none(void **state)
 {
 	char *out;
 
-	put(*state, "proc/loadavg", "0.1 0.2 0.3 1/100 42\n");
+	node_put(*state, "proc/loadavg", "0.1 0.2 0.3 1/100 42\n");
 	out = run_hwmon(*state);
 
 	/* No class/hwmon (containers, most VMs): no data, loadavg unaffected. */
@@ -389,7 +338,7 @@ static void test_hwmon_none(void **state)
 	free(out);
 }
 
-static char *run_ps(const struct tree *t, struct collect_stats *st)
+static char *run_ps(const struct node_tree *t, struct collect_stats *st)
 {
 	struct node_collector *nc = node_collector_new();
 	struct node_opts o = { 0 };
@@ -415,23 +364,23 @@ static char *run_ps(const struct tree *t, struct collect_stats *st)
  * labels; a value that does not parse fails the collector alone. */
 static void test_powersupply(void **state)
 {
-	struct tree *t = *state;
+	struct node_tree *t = *state;
 	struct collect_stats *st = collect_stats_new();
 	struct buf sb;
 	char *out;
 
 	assert_non_null(st);
-	put(t, "proc/loadavg", "0.1 0.2 0.3 1/100 42\n");
-	put(t, "sys/class/power_supply/BAT0/capacity", "81\n");
-	put(t, "sys/class/power_supply/BAT0/energy_now", "36580000\n");
-	put(t, "sys/class/power_supply/BAT0/temp", "305\n");
-	put(t, "sys/class/power_supply/BAT0/voltage_now", "0x10\n");
-	put(t, "sys/class/power_supply/BAT0/cycle_count", "010\n");
-	put(t, "sys/class/power_supply/BAT0/status", "Discharging\n");
-	put(t, "sys/class/power_supply/BAT0/type", "Battery\n");
-	put(t, "sys/class/power_supply/BAT0/uevent", "POWER_SUPPLY_NAME=BAT0\n");
-	put(t, "sys/class/power_supply/AC/online", "0\n");
-	put(t, "sys/class/power_supply/AC/type", "Mains\n");
+	node_put(t, "proc/loadavg", "0.1 0.2 0.3 1/100 42\n");
+	node_put(t, "sys/class/power_supply/BAT0/capacity", "81\n");
+	node_put(t, "sys/class/power_supply/BAT0/energy_now", "36580000\n");
+	node_put(t, "sys/class/power_supply/BAT0/temp", "305\n");
+	node_put(t, "sys/class/power_supply/BAT0/voltage_now", "0x10\n");
+	node_put(t, "sys/class/power_supply/BAT0/cycle_count", "010\n");
+	node_put(t, "sys/class/power_supply/BAT0/status", "Discharging\n");
+	node_put(t, "sys/class/power_supply/BAT0/type", "Battery\n");
+	node_put(t, "sys/class/power_supply/BAT0/uevent", "POWER_SUPPLY_NAME=BAT0\n");
+	node_put(t, "sys/class/power_supply/AC/online", "0\n");
+	node_put(t, "sys/class/power_supply/AC/type", "Mains\n");
 	out = run_ps(t, NULL);
 	want_line(out, "# HELP node_power_supply_capacity capacity value of /sys/class/power_supply/<power_supply>.");
 	want_line(out, "node_power_supply_capacity{power_supply=\"BAT0\"} 81");
@@ -444,7 +393,7 @@ static void test_powersupply(void **state)
 	want_line(out, "node_power_supply_info{power_supply=\"BAT0\",status=\"Discharging\",type=\"Battery\"} 1");
 	assert_int_equal(node_success(out, "powersupplyclass"), 1);
 	free(out);
-	put(t, "sys/class/power_supply/AC/online", "1x\n");
+	node_put(t, "sys/class/power_supply/AC/online", "1x\n");
 	out = run_ps(t, st);
 	buf_init(&sb, 1 << 20);
 	assert_int_equal(collect_stats_write(st, &sb), 0);
@@ -466,12 +415,12 @@ static void test_no_mdstat(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_good, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_no_mdstat, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hwmon, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hwmon_none, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_powersupply, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_good, setup, node_tree_teardown),
+		cmocka_unit_test_setup_teardown(test_bad, setup, node_tree_teardown),
+		cmocka_unit_test_setup_teardown(test_no_mdstat, setup, node_tree_teardown),
+		cmocka_unit_test_setup_teardown(test_hwmon, setup, node_tree_teardown),
+		cmocka_unit_test_setup_teardown(test_hwmon_none, setup, node_tree_teardown),
+		cmocka_unit_test_setup_teardown(test_powersupply, setup, node_tree_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
