@@ -38,7 +38,7 @@ ok "real kube-apiserver ready at $URL"
 $K apply -f crds/ >"$TMP/setup" 2>&1 &&
 	$K wait --for=condition=Established --timeout=60s crd/k8smonitors.k8smon.io crd/scraperules.k8smon.io >>"$TMP/setup" 2>&1 &&
 	$K create namespace k8smon >>"$TMP/setup" 2>&1 &&
-	"$HELM_BIN/helm" template k8smon helm/k8smon --namespace k8smon >"$TMP/chart.yaml" 2>>"$TMP/setup" &&
+	"$HELM_BIN/helm" template k8smon helm/k8smon --namespace k8smon --set kubeState.podSharding= >"$TMP/chart.yaml" 2>>"$TMP/setup" &&
 	$K apply -f "$TMP/chart.yaml" >>"$TMP/setup" 2>&1 &&
 	mkdir -p "$TMP/objs" && python3 tests/integration/ksm_sharding.py manifests "$TMP/objs/cluster.yaml" $N &&
 	python3 tests/peers/load_cluster.py "$KUBERNETES_BIN/kubectl" "$TMP/api/admin.kubeconfig" "$TMP/objs" >>"$TMP/setup" 2>&1
@@ -47,20 +47,7 @@ TOKEN=$($K create token k8smon -n k8smon --duration=1h 2>>"$TMP/setup")
 check "the chart, $N nodes with a Ready agent pod each, their pods, a pending pod and a pod on a node with no agent loaded" \
 	sh -c "[ $rc -eq 0 ] && [ -n '$TOKEN' ]"
 [ $rc -eq 0 ] || { sed 's/^/    /' "$TMP/setup"; finish; }
-cat >"$TMP/agent.kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: real
-  cluster: {server: "$URL", certificate-authority: "$TMP/api/ca.crt"}
-users:
-- name: k8smon
-  user: {token: "$TOKEN"}
-contexts:
-- name: k8smon
-  context: {cluster: real, user: k8smon, namespace: k8smon}
-current-context: k8smon
-EOF
+real_token_kubeconfig "$URL" >"$TMP/agent.kubeconfig"
 
 # The fact behind delete + recreate in test_ksm_sharding.sh.
 $K -n work patch pod w-01-0 --type=merge -p '{"spec":{"nodeName":"node-02"}}' >"$TMP/move.out" 2>&1

@@ -141,20 +141,7 @@ TOKEN=$($K create token k8smon -n k8smon --duration=1h 2>"$TMP/tok.err")
 check "kubectl create token k8smon (TokenRequest with the SA issuer)" test -n "$TOKEN"
 SCRAPER=$($K create token k8smon-scraper -n k8smon --duration=1h 2>/dev/null)
 check "kubectl create token k8smon-scraper" test -n "$SCRAPER"
-cat >"$TMP/agent.kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: real
-  cluster: {server: "$(cat "$TMP/api/url")", certificate-authority: "$TMP/api/ca.crt"}
-users:
-- name: k8smon
-  user: {token: "$TOKEN"}
-contexts:
-- name: k8smon
-  context: {cluster: real, user: k8smon, namespace: k8smon}
-current-context: k8smon
-EOF
+real_token_kubeconfig "$(cat "$TMP/api/url")" >"$TMP/agent.kubeconfig"
 check "the SA may list pods cluster-wide, may not create deployments" sh -c "
 	$KUBECTL --kubeconfig=$TMP/agent.kubeconfig auth can-i list pods -A | grep -qx yes &&
 	$KUBECTL --kubeconfig=$TMP/agent.kubeconfig auth can-i create deployments -n default | grep -qx no"

@@ -63,22 +63,7 @@ $K apply -f crds/ >"$TMP/setup" 2>&1 &&
 TOKEN=$($K create token k8smon -n k8smon --duration=1h 2>>"$TMP/setup")
 check "CRDs, the chart (helm template, default values) and examples/cluster applied; a token of the chart's ServiceAccount" sh -c "[ $rc -eq 0 ] && [ -n '$TOKEN' ]"
 [ $rc -eq 0 ] || sed 's/^/    /' "$TMP/setup"
-kubeconfig() { # SERVER_URL
-	cat <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: real
-  cluster: {server: "$1", certificate-authority: "$TMP/api/ca.crt"}
-users:
-- name: k8smon
-  user: {token: "$TOKEN"}
-contexts:
-- name: k8smon
-  context: {cluster: real, user: k8smon, namespace: k8smon}
-current-context: k8smon
-EOF
-}
+kubeconfig() { real_token_kubeconfig "$1"; }
 kubeconfig "$URL" >"$TMP/direct.kubeconfig"
 
 # self METRIC PORT: the value of one k8smon self-metric series (first match), 0 if absent.

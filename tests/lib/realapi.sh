@@ -43,3 +43,23 @@ real_apiserver_start() {
 		finish
 	fi
 }
+
+# real_token_kubeconfig SERVER_URL: prints a kubeconfig for SERVER_URL (CA
+# $TMP/api/ca.crt) with bearer token $TOKEN and namespace k8smon: the agent as
+# a ServiceAccount of the chart.
+real_token_kubeconfig() {
+	cat <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: real
+  cluster: {server: "$1", certificate-authority: "$TMP/api/ca.crt"}
+users:
+- name: k8smon
+  user: {token: "$TOKEN"}
+contexts:
+- name: k8smon
+  context: {cluster: real, user: k8smon, namespace: k8smon}
+current-context: k8smon
+EOF
+}

@@ -70,12 +70,12 @@ static void test_emit_table(void **state)
 		{ KS_SHARD_NODE, true, KS_SELF_EMITTER, true, true, true },
 		{ KS_SHARD_NODE, true, KS_SELF_OTHER, true, true, false },
 		{ KS_SHARD_NODE, true, KS_SELF_NONE, true, true, false },
-		{ KS_SHARD_NODE, true, KS_SELF_NO_POD, true, true, true },
+		{ KS_SHARD_NODE, true, KS_SELF_NO_POD, true, true, false },
 		/* node mode, other agents: their node's pods only, and only as its emitter */
 		{ KS_SHARD_NODE, false, KS_SELF_EMITTER, false, false, true },
 		{ KS_SHARD_NODE, false, KS_SELF_OTHER, false, false, false },
 		{ KS_SHARD_NODE, false, KS_SELF_NONE, false, false, false },
-		{ KS_SHARD_NODE, false, KS_SELF_NO_POD, false, false, true },
+		{ KS_SHARD_NODE, false, KS_SELF_NO_POD, false, false, false },
 	};
 
 	(void)state;

@@ -208,6 +208,9 @@ struct ks_emit ks_shard_emit(enum ks_pod_sharding mode, bool leader, enum ks_sha
 	struct ks_emit e = { .others = leader, .leader_pods = leader, .own_pods = false };
 
 	if (mode == KS_SHARD_NODE)
-		e.own_pods = self == KS_SELF_EMITTER || self == KS_SELF_NO_POD;
+		/* Only an agent that finds its own pod Ready as the node's emitter:
+		 * without a pod name (outside a cluster, a hand-made DaemonSet) the
+		 * leader counts the node as uncovered and emits its pods. */
+		e.own_pods = self == KS_SELF_EMITTER;
 	return e;
 }

@@ -34,7 +34,7 @@ enum ks_shard_self {
 	KS_SELF_EMITTER,   /* its pod is the node's emitter */
 	KS_SELF_OTHER,     /* another Ready agent pod is (smaller name) */
 	KS_SELF_NONE,      /* no agent pod of the node is Ready (its own neither) */
-	KS_SELF_NO_POD,    /* no pod name (outside a cluster): emits its node's pods */
+	KS_SELF_NO_POD,    /* no pod name (outside a cluster): emits none; the leader covers the node */
 };
 
 /* Whether pod is an agent pod that covers its node: in namespace ns, its
