@@ -84,7 +84,7 @@ while True:
         print("error", e, file=sys.stderr, flush=True)
     time.sleep(0.2)
 PY
-WPID=$!; PIDS="$PIDS $WPID"
+WPID=$!; PIDS="$PIDS $WPID"; WSTART=$(date +%s)
 
 check "attacking targets discovered" until_ms 20000 "test \$(curl -s $U/api/v1/targets | grep -o '\"pod\":\"bt[0-9]*\"' | sort -u | wc -l) -eq $NT"
 # The attack is under way once the attacked transfers are paused for the loop's
@@ -107,6 +107,10 @@ check "the new pod's target is scraped (up 1)" until_ms 120000 \
 	"curl -s $U/metrics/apps | grep -q '^up{.*pod=\"newpod\"} 1'"
 check "/metrics is served while under attack" sh -c "curl -sf --max-time 5 $U/metrics >$TMP/metrics.txt && grep -q '^k8smon_build_info' $TMP/metrics.txt"
 sleep 5
+# The Lease is watched for at least 20 s (5 lease durations, 20 retry
+# periods) whatever the attack's pace: a fast run once ended it after ~10 s,
+# too few renewals for the check below to mean anything.
+while [ $(($(date +%s) - WSTART)) -lt 20 ]; do sleep 1; done
 curl -s --max-time 5 $U/metrics/self >"$TMP/self.txt"
 curl -s --max-time 5 $U/api/v1/targets >"$TMP/targets.json"
 kill $WPID 2>/dev/null
