@@ -17,6 +17,7 @@
 set -u
 . tests/lib/common.sh
 . tests/lib/fakeapi.sh
+. tests/lib/podshard.sh
 BIN=${K8SMON_BIN:-./bin/k8smon}
 TMP=$(mktemp -d)
 PIDS=""
@@ -24,14 +25,6 @@ trap 'kill $PIDS 2>/dev/null; kill $FAKEAPI_PID 2>/dev/null; wait 2>/dev/null; r
 [ -x "$BIN" ] || make -s bin/k8smon >/dev/null 2>&1 || { fail "make bin/k8smon"; finish; }
 fakeapi_start "$TMP" --load crds --load examples/cluster || { fail "fake API server"; finish; }
 
-# agentpod NAME NODE READY: an agent pod as the chart labels it, in default.
-agentpod() {
-	printf '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"%s","namespace":"default","labels":{"app.kubernetes.io/name":"k8smon"}},"spec":{"nodeName":"%s","containers":[{"name":"k8smon","image":"k8smon:dev"}]},"status":{"phase":"Running","conditions":[{"type":"Ready","status":"%s"}]}}' "$1" "$2" "$3"
-}
-# plainpod NAME [NODE]
-plainpod() {
-	printf '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"%s","namespace":"default"},"spec":{"nodeName":"%s","containers":[{"name":"c","image":"busybox:1.36"}]},"status":{"phase":"Pending"}}' "$1" "${2:-}"
-}
 # Remote write: A and B push what they serve to a real victoria-metrics.
 . tests/lib/realapi.sh
 real_peers victoria-metrics
@@ -46,51 +39,15 @@ vmcount() {
 	curl -sf "http://127.0.0.1:$VMP/api/v1/query" --data-urlencode "query=count($1)" |
 		/usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "")'
 }
-fake_ctl POST /objects "$(agentpod k8smon-a demo-node-1 True)" >/dev/null
-fake_ctl POST /objects "$(agentpod k8smon-b demo-node-2 True)" >/dev/null
-fake_ctl POST /objects "$(plainpod pending)" >/dev/null
+fake_ctl POST /objects "$(fake_agentpod k8smon-a demo-node-1 True)" >/dev/null
+fake_ctl POST /objects "$(fake_agentpod k8smon-b demo-node-2 True)" >/dev/null
+fake_ctl POST /objects "$(fake_plainpod pending "" Pending)" >/dev/null
 
-# start NAME NODE POD ARGS...: an agent with only the kube-state collector.
-start() {
-	name=$1 node=$2 pod=$3; shift 3
-	port=$(free_port)
-	"$BIN" -promscrape.kubernetes -kubeconfig="$KUBECONFIG" -nodeName="$node" -podName="$pod" \
-		-httpListenAddr=127.0.0.1:$port -leaderElection.namespace=default \
-		-promscrape.kubernetes.collectors=kube-state "$@" >"$TMP/$name.log" 2>&1 &
-	PIDS="$PIDS $!"
-	eval "P_$name=$port"
-	wait_http "http://127.0.0.1:$port/healthz" || { fail "agent $name did not start"; cat "$TMP/$name.log"; finish; }
-}
-start A demo-node-1 k8smon-a -kubeState.podSharding=node $RW
+shard_agent A demo-node-1 k8smon-a -kubeState.podSharding=node $RW
 check "A holds the Lease" until_ms 20000 "curl -s 127.0.0.1:$P_A/metrics/self | grep -q '^k8smon_leader{lease=\"default/k8smon\"} 1'"
-start B demo-node-2 k8smon-b -kubeState.podSharding=node $RW
+shard_agent B demo-node-2 k8smon-b -kubeState.podSharding=node $RW
 # The reference: always leader (no Lease), its own kube-state settings from the flags.
-start R demo-node-1 ref -leaderElection=false
-
-# compare: fetch all three, then union(A, B) == R and no sample line from both.
-compare() {
-	for n in A B R; do
-		eval "p=\$P_$n"
-		curl -sf "127.0.0.1:$p/metrics/kube-state" | grep -v '^#' | grep -v '^kube_state_metrics_' | sort >"$TMP/ks.$n" || return 1
-	done
-	sort "$TMP/ks.A" "$TMP/ks.B" >"$TMP/union"
-	[ -s "$TMP/ks.R" ] && cmp -s "$TMP/union" "$TMP/ks.R" && [ -z "$(sort "$TMP/ks.A" "$TMP/ks.B" | uniq -d)" ]
-}
-# pods N: kube_pod_info lines of agent N's last fetch
-pods() { grep -c '^kube_pod_info{' "$TMP/ks.$1"; }
-has_pod() { grep -q "^kube_pod_info{namespace=\"default\",pod=\"$2\"" "$TMP/ks.$1"; }
-# poll SECS CMD: until CMD (evaluated here, so it may call compare) holds;
-# a generous bound, the watches are polled, not waited for.
-poll() {
-	secs=$1; shift
-	i=0
-	until eval "$*"; do
-		i=$((i + 1))
-		[ $i -gt $((secs * 10)) ] && return 1
-		sleep 0.1
-	done
-}
-settle() { poll 60 compare; }
+shard_agent R demo-node-1 ref -leaderElection=false
 
 check "union of A and B equals the leader-mode reference" settle
 check "A (leader) emits demo-node-1's pods (5 + its agent pod), demo-node-3's and the unscheduled one" test "$(pods A)" -eq 8
@@ -114,22 +71,22 @@ check "remote write: B pushed demo-node-2's pods (8)" \
 	poll 30 "test \"\$(vmcount 'kube_pod_info{node=\"demo-node-2\"}')\" = 8"
 
 # The unscheduled pod is bound to demo-node-2: it moves from A to B.
-fake_ctl POST /objects "$(plainpod pending demo-node-2)" >/dev/null
+fake_ctl POST /objects "$(fake_plainpod pending demo-node-2 Pending)" >/dev/null
 check "after scheduling: union equals the reference" settle
 check "after scheduling: B emits it, A not" sh -c "grep -q 'pod=\"pending\"' $TMP/ks.B && ! grep -q 'pod=\"pending\"' $TMP/ks.A"
 
 # B's pod not Ready: demo-node-2 is uncovered, the leader emits it; back again.
-fake_ctl POST /objects "$(agentpod k8smon-b demo-node-2 False)" >/dev/null
+fake_ctl POST /objects "$(fake_agentpod k8smon-b demo-node-2 False)" >/dev/null
 check "B not Ready: the leader emits demo-node-2's pods, B none" \
 	poll 60 "compare && test \$(grep -c '^kube_pod_info' $TMP/ks.B) -eq 0"
-fake_ctl POST /objects "$(agentpod k8smon-b demo-node-2 True)" >/dev/null
+fake_ctl POST /objects "$(fake_agentpod k8smon-b demo-node-2 True)" >/dev/null
 check "B Ready again: B emits demo-node-2's pods, the leader drops them" \
 	poll 60 "compare && test \$(grep -c '^kube_pod_info' $TMP/ks.B) -gt 0"
 check "the hand-back is logged by the leader" grep -q 'node demo-node-2 is covered by an agent' "$TMP/A.log"
 
 # Two Ready agent pods on demo-node-2: k8smon-0 (no process behind it) is the
 # smaller name, so B stops and nobody emits demo-node-2's pods: that is the rule.
-fake_ctl POST /objects "$(agentpod k8smon-0 demo-node-2 True)" >/dev/null
+fake_ctl POST /objects "$(fake_agentpod k8smon-0 demo-node-2 True)" >/dev/null
 check "two agents on one node: the smaller name is the emitter, B stops" \
 	poll 60 "compare; test \$(grep -c '^kube_pod_info' $TMP/ks.B) -eq 0"
 check "two agents on one node: logged once by B" \
@@ -173,7 +130,7 @@ check "live switch back to node: A no longer emits demo-node-2's pods" \
 	until_ms 30000 "! curl -s 127.0.0.1:$P_A/metrics/kube-state | grep -q '^kube_pod_info{namespace=\"default\",pod=\"pending\"'"
 
 # An agent whose -nodeName names no Node: said once, and it emits nothing.
-start G ghost-node k8smon-ghost -kubeState.podSharding=node
+shard_agent G ghost-node k8smon-ghost -kubeState.podSharding=node
 check "an agent on a node with no Node object: logged once" \
 	until_ms 30000 "test \$(grep -c 'no Node named ghost-node' $TMP/G.log) -eq 1"
 check "... and it is not among its node's pods: logged once" \

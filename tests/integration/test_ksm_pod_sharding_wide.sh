@@ -15,6 +15,7 @@
 set -u
 . tests/lib/common.sh
 . tests/lib/fakeapi.sh
+. tests/lib/podshard.sh
 BIN=${K8SMON_BIN:-./bin/k8smon}
 TMP=$(mktemp -d)
 PIDS=""
@@ -22,63 +23,22 @@ trap 'kill $PIDS 2>/dev/null; kill $FAKEAPI_PID 2>/dev/null; wait 2>/dev/null; [
 [ -x "$BIN" ] || make -s bin/k8smon >/dev/null 2>&1 || { fail "make bin/k8smon"; finish; }
 fakeapi_start "$TMP" --load crds --load examples/cluster || { fail "fake API server"; finish; }
 
-# agentpod NAME NODE READY: an agent pod as the chart labels it, in default.
-agentpod() {
-	printf '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"%s","namespace":"default","labels":{"app.kubernetes.io/name":"k8smon"}},"spec":{"nodeName":"%s","containers":[{"name":"k8smon","image":"k8smon:dev"}]},"status":{"phase":"Running","conditions":[{"type":"Ready","status":"%s"}]}}' "$1" "$2" "$3"
-}
-# plainpod NAME NODE
-plainpod() {
-	printf '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"%s","namespace":"default"},"spec":{"nodeName":"%s","containers":[{"name":"c","image":"busybox:1.36"}]},"status":{"phase":"Running"}}' "$1" "$2"
-}
 node() {
 	printf '{"apiVersion":"v1","kind":"Node","metadata":{"name":"%s","labels":{"kubernetes.io/hostname":"%s"}},"status":{"conditions":[{"type":"Ready","status":"True"}]}}' "$1" "$1"
 }
 for x in x1 x2 x3; do
 	fake_ctl POST /objects "$(node $x)" >/dev/null
-	fake_ctl POST /objects "$(plainpod pod-$x $x)" >/dev/null
+	fake_ctl POST /objects "$(fake_plainpod pod-$x $x Running)" >/dev/null
 done
-fake_ctl POST /objects "$(agentpod k8smon-a demo-node-1 True)" >/dev/null
-fake_ctl POST /objects "$(agentpod k8smon-b demo-node-2 True)" >/dev/null
+fake_ctl POST /objects "$(fake_agentpod k8smon-a demo-node-1 True)" >/dev/null
+fake_ctl POST /objects "$(fake_agentpod k8smon-b demo-node-2 True)" >/dev/null
 
-# start NAME NODE POD ARGS...: an agent with only the kube-state collector.
-start() {
-	name=$1 node=$2 pod=$3; shift 3
-	port=$(free_port)
-	"$BIN" -promscrape.kubernetes -kubeconfig="$KUBECONFIG" -nodeName="$node" -podName="$pod" \
-		-httpListenAddr=127.0.0.1:$port -leaderElection.namespace=default \
-		-promscrape.kubernetes.collectors=kube-state "$@" >"$TMP/$name.log" 2>&1 &
-	PIDS="$PIDS $!"
-	eval "P_$name=$port"
-	wait_http "http://127.0.0.1:$port/healthz" || { fail "agent $name did not start"; cat "$TMP/$name.log"; finish; }
-}
 check "a cap over 64 is refused with its reason" \
 	sh -c "$BIN -kubeState.uncoveredNodeWatches=65 -httpListenAddr=127.0.0.1:0 2>&1 | grep -q 'uncoveredNodeWatches: want 1 to 64'"
-start A demo-node-1 k8smon-a -kubeState.podSharding=node -kubeState.uncoveredNodeWatches=2
+shard_agent A demo-node-1 k8smon-a -kubeState.podSharding=node -kubeState.uncoveredNodeWatches=2
 check "A holds the Lease" until_ms 20000 "curl -s 127.0.0.1:$P_A/metrics/self | grep -q '^k8smon_leader{lease=\"default/k8smon\"} 1'"
-start B demo-node-2 k8smon-b -kubeState.podSharding=node -kubeState.uncoveredNodeWatches=2
-start R demo-node-1 ref -leaderElection=false
-
-# compare: fetch all three, then union(A, B) == R and no sample line from both.
-compare() {
-	for n in A B R; do
-		eval "p=\$P_$n"
-		curl -sf "127.0.0.1:$p/metrics/kube-state" | grep -v '^#' | grep -v '^kube_state_metrics_' | sort >"$TMP/ks.$n" || return 1
-	done
-	sort "$TMP/ks.A" "$TMP/ks.B" >"$TMP/union"
-	[ -s "$TMP/ks.R" ] && cmp -s "$TMP/union" "$TMP/ks.R" && [ -z "$(sort "$TMP/ks.A" "$TMP/ks.B" | uniq -d)" ]
-}
-pods() { grep -c '^kube_pod_info{' "$TMP/ks.$1"; }
-has_pod() { grep -q "^kube_pod_info{namespace=\"default\",pod=\"$2\"" "$TMP/ks.$1"; }
-poll() {
-	secs=$1; shift
-	i=0
-	until eval "$*"; do
-		i=$((i + 1))
-		[ $i -gt $((secs * 10)) ] && return 1
-		sleep 0.1
-	done
-}
-settle() { poll 60 compare; }
+shard_agent B demo-node-2 k8smon-b -kubeState.podSharding=node -kubeState.uncoveredNodeWatches=2
+shard_agent R demo-node-1 ref -leaderElection=false
 
 check "4 uncovered nodes over a cap of 2: union of A and B equals the reference" settle
 check "... the leader says it switched to one cluster-wide pod watch" \
@@ -89,14 +49,14 @@ check "... B emits demo-node-2's pods (7 + its agent pod), A none of them" \
 check "... k8smon_kube_state_uncovered_nodes: 4 emitted, none left out" \
 	sh -c "curl -s 127.0.0.1:$P_A/metrics/self >$TMP/selfA; grep -q '^k8smon_kube_state_uncovered_nodes{watched=\"true\"} 4' $TMP/selfA && grep -q '^k8smon_kube_state_uncovered_nodes{watched=\"false\"} 0' $TMP/selfA"
 
-fake_ctl POST /objects "$(plainpod late-x2 x2)" >/dev/null
+fake_ctl POST /objects "$(fake_plainpod late-x2 x2 Running)" >/dev/null
 check "a pod created on an uncovered node while wide: union equals the reference" settle
 check "... A emits it" has_pod A late-x2
 
-fake_ctl POST /objects "$(agentpod k8smon-b demo-node-2 False)" >/dev/null
+fake_ctl POST /objects "$(fake_agentpod k8smon-b demo-node-2 False)" >/dev/null
 check "B not Ready (5 uncovered): the leader emits demo-node-2's pods, B none" \
 	poll 60 "compare && test \$(pods B) -eq 0"
-fake_ctl POST /objects "$(agentpod k8smon-b demo-node-2 True)" >/dev/null
+fake_ctl POST /objects "$(fake_agentpod k8smon-b demo-node-2 True)" >/dev/null
 check "B Ready again: B emits demo-node-2's pods, the leader's wide watch drops them" \
 	poll 60 "compare && test \$(pods B) -eq 8"
 
@@ -114,7 +74,7 @@ check "after the way back: union equals the reference" settle
 # Over the cap again: the wide watch returns.
 for x in x1 x2 x3; do
 	fake_ctl POST /objects "$(node $x)" >/dev/null
-	fake_ctl POST /objects "$(plainpod pod-$x $x)" >/dev/null
+	fake_ctl POST /objects "$(fake_plainpod pod-$x $x Running)" >/dev/null
 done
 check "over the cap again: union equals the reference" settle
 check "... wide again (logged twice in all)" \

@@ -11,6 +11,7 @@
 set -u
 . tests/lib/common.sh
 . tests/lib/realapi.sh
+. tests/lib/podshard.sh
 TMP=$(mktemp -d /tmp/test_real_apiserver_podshard.XXXXXX)
 SPID="" PIDS=""
 cleanup() {
@@ -66,49 +67,22 @@ spec: {containers: [{name: c, image: "busybox:1.36"}]}
 EOF
 check "a pod with no node" test $? -eq 0
 
-start() { # NAME NODE POD ARGS...
-	name=$1 node=$2 pod=$3; shift 3
-	port=$(free_port)
-	"$BIN" -promscrape.kubernetes -kubeconfig="$TMP/agent.kubeconfig" -nodeName="$node" -podName="$pod" \
-		-httpListenAddr=127.0.0.1:$port -leaderElection.namespace=k8smon \
-		-promscrape.kubernetes.collectors=kube-state "$@" >"$TMP/$name.log" 2>&1 &
-	PIDS="$PIDS $!"
-	eval "P_$name=$port"
-	wait_http "http://127.0.0.1:$port/healthz" || { fail "agent $name did not start"; cat "$TMP/$name.log"; finish; }
-}
-start A demo-node-1 k8smon-a -kubeState.podSharding=node
+SHARD_KUBECONFIG=$TMP/agent.kubeconfig SHARD_LEASE_NS=k8smon
+shard_agent A demo-node-1 k8smon-a -kubeState.podSharding=node
 check "A holds the Lease" until_ms 60000 "curl -s 127.0.0.1:$P_A/metrics/self | grep -q '^k8smon_leader{lease=\"k8smon/k8smon\"} 1'"
-start B demo-node-2 k8smon-b -kubeState.podSharding=node
-start R demo-node-1 ref -leaderElection=false
+shard_agent B demo-node-2 k8smon-b -kubeState.podSharding=node
+shard_agent R demo-node-1 ref -leaderElection=false
 
-compare() {
-	for n in A B R; do
-		eval "p=\$P_$n"
-		curl -sf "127.0.0.1:$p/metrics/kube-state" | grep -v '^#' | grep -v '^kube_state_metrics_' | sort >"$TMP/ks.$n" || return 1
-	done
-	sort "$TMP/ks.A" "$TMP/ks.B" >"$TMP/union"
-	[ -s "$TMP/ks.R" ] && cmp -s "$TMP/union" "$TMP/ks.R" && [ -z "$(sort "$TMP/ks.A" "$TMP/ks.B" | uniq -d)" ]
-}
-poll() { # SECS CMD: until CMD (evaluated here) holds
-	secs=$1; shift
-	i=0
-	until eval "$*"; do
-		i=$((i + 1))
-		[ $i -gt $((secs * 10)) ] && return 1
-		sleep 0.1
-	done
-}
-npod() { grep -c '^kube_pod_info{' "$TMP/ks.$1"; }
 check "union of A and B equals the leader-mode reference (real server)" poll 90 compare
-check "B emits demo-node-2's pods only" sh -c "[ $(npod B) -gt 0 ] && ! grep '^kube_pod_info{' $TMP/ks.B | grep -qv 'node=\"demo-node-2\"'"
+check "B emits demo-node-2's pods only" sh -c "[ $(pods B) -gt 0 ] && ! grep '^kube_pod_info{' $TMP/ks.B | grep -qv 'node=\"demo-node-2\"'"
 check "the pod with no node comes from the leader (spec.nodeName= on the real server)" \
 	grep -q '^kube_pod_info{namespace="default",pod="unscheduled"' "$TMP/ks.A"
 check "demo-node-3 has no agent: the leader emits its pods" \
 	sh -c "grep '^kube_pod_info{' $TMP/ks.A | grep -q 'node=\"demo-node-3\"'"
 check "B writes only pod families" sh -c "! grep -qv '^kube_pod_' $TMP/ks.B"
 ready k8smon-b False
-check "B not Ready: the leader takes demo-node-2 over, B emits nothing" poll 60 "compare && [ \$(npod B) -eq 0 ]"
+check "B not Ready: the leader takes demo-node-2 over, B emits nothing" poll 60 "compare && [ \$(pods B) -eq 0 ]"
 ready k8smon-b True
-check "B Ready again: B emits demo-node-2's pods, the leader drops them" poll 60 "compare && [ \$(npod B) -gt 0 ]"
+check "B Ready again: B emits demo-node-2's pods, the leader drops them" poll 60 "compare && [ \$(pods B) -gt 0 ]"
 if [ "${FAILED:-0}" != 0 ]; then tail -n 20 "$TMP/A.log" "$TMP/B.log"; fi
 finish
