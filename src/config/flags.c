@@ -538,26 +538,6 @@ static const char *per_url(const struct str_list *l, size_t i)
 	return l->n == 1 ? l->v[0] : "";
 }
 
-static const struct {
-	const char *name;
-	size_t off;
-} per_url_flags[] = {
-	{ "remoteWrite.bearerTokenFile", OFF(rw_bearer_token_file) },
-	{ "remoteWrite.basicAuth.username", OFF(rw_basic_user) },
-	{ "remoteWrite.basicAuth.passwordFile", OFF(rw_basic_password_file) },
-	{ "remoteWrite.tlsCAFile", OFF(rw_tls_ca_file) },
-	{ "remoteWrite.tlsCertFile", OFF(rw_tls_cert_file) },
-	{ "remoteWrite.tlsKeyFile", OFF(rw_tls_key_file) },
-	{ "remoteWrite.tlsInsecureSkipVerify", OFF(rw_tls_insecure) },
-	{ "remoteWrite.tlsServerName", OFF(rw_tls_server_name) },
-	{ "remoteWrite.headers", OFF(rw_headers) },
-	{ "remoteWrite.forceVMProto", OFF(rw_force_vm_proto) },
-	{ "remoteWrite.forcePromProto", OFF(rw_force_prom_proto) },
-	{ "remoteWrite.maxDiskUsagePerURL", OFF(rw_max_disk) },
-	{ "remoteWrite.sendTimeout", OFF(rw_send_timeout) },
-	{ "remoteWrite.urlLabels", OFF(rw_url_labels) },
-};
-
 static int url_bool(const struct str_list *l, size_t i, const char *flag, bool *out, char *err, size_t errlen)
 {
 	const char *v = per_url(l, i);
@@ -664,12 +644,15 @@ static int check_remote_write(struct flags *f, char *err, size_t errlen)
 	f->rw_max_disk_per_url = disk ? (int64_t)disk : RW_DEFAULT_MAX_DISK;
 	f->rw_send_timeout_ms = timeout ? timeout : RW_DEFAULT_SEND_TIMEOUT_MS;
 
-	for (size_t k = 0; k < sizeof(per_url_flags) / sizeof(per_url_flags[0]); k++) {
-		const struct str_list *l = (const struct str_list *)((const char *)f + per_url_flags[k].off);
+	/* Every per-URL flag of the table: a new one is checked too. */
+	for (size_t k = 0; k < NDEFS; k++) {
+		const struct str_list *l = (const struct str_list *)((const char *)f + defs[k].off);
 
+		if (defs[k].type != F_PERURL)
+			continue;
 		if (l->n > 1 && l->n != f->rw_urls.n) {
 			snprintf(err, errlen, "-%s given %zu times for %zu -remoteWrite.url: give it once (for every URL) "
-				 "or once per URL, in the same order", per_url_flags[k].name, l->n, f->rw_urls.n);
+				 "or once per URL, in the same order", defs[k].name, l->n, f->rw_urls.n);
 			return KM_EINVAL;
 		}
 	}
@@ -753,23 +736,24 @@ static int check_node_filters(const struct flags *f, char *err, size_t errlen)
 		"collector.powersupply.ignored-supplies",
 		"collector.systemd.unit-include", "collector.systemd.unit-exclude",
 	};
-	const char *const vals[] = { f->fs_mount_points_exclude, f->fs_types_exclude,
-				     f->netdev_device_exclude, f->netdev_device_include,
-				     f->diskstats_device_exclude, f->diskstats_device_include,
-				     f->hwmon_chip_include, f->hwmon_chip_exclude,
-				     f->hwmon_sensor_include, f->hwmon_sensor_exclude,
-				     f->powersupply_ignored,
-				     f->systemd_unit_include, f->systemd_unit_exclude };
 	char why[200];
 
-	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+	/* The values through the flag table (each name's field), so that a
+	 * name and its value cannot drift apart. */
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const struct flag_def *d = find_def(names[i], strlen(names[i]));
+		const char *v = d ? *(char *const *)((const char *)f + d->off) : NULL;
 		struct rx *r;
 
-		if (!vals[i] || !vals[i][0])
+		if (!d) {
+			snprintf(err, errlen, "internal: no flag -%s", names[i]);
+			return KM_EINVAL;
+		}
+		if (!v || !v[0])
 			continue;
-		r = rx_new_search(vals[i], why, sizeof(why));
+		r = rx_new_search(v, why, sizeof(why));
 		if (!r) {
-			snprintf(err, errlen, "invalid value \"%.128s\" for flag -%s: %s", vals[i], names[i], why);
+			snprintf(err, errlen, "invalid value \"%.128s\" for flag -%s: %s", v, names[i], why);
 			return KM_EINVAL;
 		}
 		rx_free(r);
