@@ -32,6 +32,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib/common.sh
 . tests/lib/realapi.sh
 . tests/lib/fakeapi.sh
+. tests/lib/rw.sh
 TMP=$(mktemp -d /tmp/k8smon-rw.XXXXXX)
 PIDS=""
 FAKEAPI_PID=""
@@ -56,63 +57,26 @@ PP=$(free_port)
 VMURL=http://127.0.0.1:$VMP/api/v1/write
 PURL=http://127.0.0.1:$PP/api/v1/write
 
-start_vm() {
-	"$VICTORIA_METRICS_BIN/victoria-metrics" -httpListenAddr=127.0.0.1:$VMP -storageDataPath="$TMP/vm" \
-		-search.latencyOffset=0 -search.disableCache -loggerLevel=ERROR >>"$TMP/vm.log" 2>&1 &
-	VM_PID=$!
-	PIDS="$PIDS $VM_PID"
-	wait_http "http://127.0.0.1:$VMP/health" 30
-}
 # agent LOG: host mode, 1 s interval, both real receivers, disk queues
 start_agent() {
-	"$AGENT" -httpListenAddr=127.0.0.1:0 -nodeName=$NODE -promscrape.kubernetes.interval=1s \
-		-remoteWrite.url=$VMURL -remoteWrite.url=$PURL -remoteWrite.label=cluster=rw-e2e \
-		-remoteWrite.tmpDataPath="$TMP/queue" -remoteWrite.retryMinInterval=200ms \
-		-remoteWrite.sendTimeout=5s >"$1" 2>&1 &
-	AGENT_PID=$!
-	PIDS="$PIDS $AGENT_PID"
-	i=0; while ! grep -q 'listening on' "$1" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-	APORT=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$1" | head -1)
-	[ -n "$APORT" ]
+	rw_agent_start "$1" -remoteWrite.url=$VMURL -remoteWrite.url=$PURL -remoteWrite.label=cluster=rw-e2e \
+		-remoteWrite.tmpDataPath="$TMP/queue" -remoteWrite.retryMinInterval=200ms -remoteWrite.sendTimeout=5s
 }
-stop_agent() {
-	kill "$AGENT_PID"
-	i=0; while kill -0 "$AGENT_PID" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-	! kill -0 "$AGENT_PID" 2>/dev/null
-}
-self() { curl -sf "http://127.0.0.1:$APORT/metrics/self"; }
-# metric value from /metrics/self: selfv NAME_WITH_LABELS
-selfv() { self | awk -v m="$1" '$1 == m { print $2 }'; }
-vmq() { curl -sf "http://127.0.0.1:$VMP/api/v1/query" --data-urlencode "query=$1"; }
-pq() { curl -sf "http://127.0.0.1:$PP/api/v1/query" --data-urlencode "query=$1"; }
-# the first value of a query result, "" when none
-val() { /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "")'; }
-poll() { # poll SECONDS CMD...
-	n=$(( $1 * 5 )); shift
-	while [ $n -gt 0 ]; do "$@" >/dev/null 2>&1 && return 0; n=$((n - 1)); sleep 0.2; done
-	return 1
-}
-
-ge() { v=$(selfv "$1"); [ -n "$v" ] && [ "${v%.*}" -ge "$2" ]; }
-start_vm || bail "victoria-metrics starts"
-"$PROMETHEUS_BIN/prometheus" --config.file=/dev/null --storage.tsdb.path="$TMP/prom" \
-	--web.listen-address=127.0.0.1:$PP --web.enable-remote-write-receiver --log.level=error >"$TMP/prom.log" 2>&1 &
-PIDS="$PIDS $!"
-wait_http "http://127.0.0.1:$PP/-/ready" 30 || bail "prometheus starts"
+rw_vm_start || bail "victoria-metrics starts"
+rw_prom_start /dev/null || bail "prometheus starts"
 start_agent "$TMP/agent1.log" || bail "agent starts"
 
 # --- 1. labels
 SEL='job="node-exporter",instance="'$NODE'",node="'$NODE'",cluster="rw-e2e"'
-has() { [ -n "$($1 "$2" | val)" ]; }
-check "victoria-metrics: node_load1{$SEL}" poll 30 has vmq "node_load1{$SEL}"
-check "prometheus: node_load1{$SEL}" poll 30 has pq "node_load1{$SEL}"
+check "victoria-metrics: node_load1{$SEL}" wait_for 30 has vmq "node_load1{$SEL}"
+check "prometheus: node_load1{$SEL}" wait_for 30 has pq "node_load1{$SEL}"
 check "victoria-metrics: node_cpu_seconds_total has mode and cpu labels with the job labels" \
-	poll 10 has vmq "node_cpu_seconds_total{$SEL,mode=\"idle\",cpu=\"0\"}"
+	wait_for 10 has vmq "node_cpu_seconds_total{$SEL,mode=\"idle\",cpu=\"0\"}"
 check "victoria-metrics: container_* with job=kubelet, metrics_path=/metrics/cadvisor" \
-	poll 10 has vmq 'count(container_cpu_usage_seconds_total{job="kubelet",metrics_path="/metrics/cadvisor",instance="'$NODE'",cluster="rw-e2e"})'
+	wait_for 10 has vmq 'count(container_cpu_usage_seconds_total{job="kubelet",metrics_path="/metrics/cadvisor",instance="'$NODE'",cluster="rw-e2e"})'
 check "prometheus: k8smon self-metrics with job=k8smon" \
-	poll 10 has pq 'k8smon_build_info{job="k8smon",instance="'$NODE'",cluster="rw-e2e",mode="host"}'
-check "no series without the external label" poll 10 sh -c \
+	wait_for 10 has pq 'k8smon_build_info{job="k8smon",instance="'$NODE'",cluster="rw-e2e",mode="host"}'
+check "no series without the external label" wait_for 10 sh -c \
 	"[ \"\$(curl -sf http://127.0.0.1:$VMP/api/v1/query --data-urlencode 'query=count({__name__=~\"node_.+\",cluster!=\"rw-e2e\"})' | grep -c '\"result\":\[\]')\" = 1 ]"
 
 # --- 2. outage with an agent restart and damaged queue files
@@ -133,13 +97,13 @@ F3=$(ls "$VMQ" | grep '\.blk$' | sort | sed -n 3p)
 printf 'XXXX' | dd of="$VMQ/$F2" bs=1 seek=0 conv=notrunc 2>/dev/null
 printf 'X' | dd of="$VMQ/$F3" bs=1 seek=20 conv=notrunc 2>/dev/null
 start_agent "$TMP/agent2.log" || bail "agent 2 starts"
-check "agent 2: the damaged header is found at start, deleted and counted" poll 10 sh -c \
+check "agent 2: the damaged header is found at start, deleted and counted" wait_for 10 sh -c \
 	"curl -sf http://127.0.0.1:$APORT/metrics/self | grep -q 'k8smon_remotewrite_blocks_dropped_total{reason=\"corrupt\",url=\"$VMURL\"} 1'"
 sleep $((OUTAGE - OUTAGE * 2 / 5 - 2))
-start_vm || bail "victoria-metrics restarts"
+rw_vm_start || bail "victoria-metrics restarts"
 ok "victoria-metrics restarted after ~$OUTAGE s"
 drained() { [ "$(selfv "k8smon_remotewrite_queue_blocks{url=\"$VMURL\"}")" = 0 ]; }
-check "agent 2 drains its queue to victoria-metrics" poll 120 drained
+check "agent 2 drains its queue to victoria-metrics" wait_for 120 drained
 check "the damaged payload is found when read, skipped and counted (corrupt = 2)" \
 	[ "$(selfv "k8smon_remotewrite_blocks_dropped_total{reason=\"corrupt\",url=\"$VMURL\"}")" = 2 ]
 sleep 3
@@ -161,7 +125,7 @@ print(len(ts), len(set(ts)))
 PY
 }
 export_is() { export_counts && read -r GOT UNIQ <"$TMP/export.txt" && [ "$GOT" = "$1" ]; }
-poll 20 export_is "$EXPECT"
+wait_for 20 export_is "$EXPECT"
 read -r GOT UNIQ <"$TMP/export.txt"
 echo "     # blocks: run 1 $B1, run 2 $B2, damaged 2, left queued $LEFT; expected $EXPECT samples; victoria-metrics has $GOT ($UNIQ distinct timestamps)"
 check "victoria-metrics holds every node_load1 sample of both runs but the 2 damaged blocks ($EXPECT)" [ "$GOT" = "$EXPECT" ]
@@ -172,21 +136,17 @@ check "prometheus (up throughout) holds every block of both runs ($((B1 + B2 - P
 
 # --- 2b. a cap too small for the outage: only the oldest blocks go, counted exactly
 CSEL='job="node-exporter",instance="'$NODE'",cluster="rw-cap"'
-"$AGENT" -httpListenAddr=127.0.0.1:0 -nodeName=$NODE -promscrape.kubernetes.interval=1s \
-	-remoteWrite.url=$VMURL -remoteWrite.label=cluster=rw-cap -remoteWrite.tmpDataPath="$TMP/queue5" \
-	-remoteWrite.maxDiskUsagePerURL=96KiB -remoteWrite.retryMinInterval=200ms >"$TMP/agent5.log" 2>&1 &
-AGENT_PID=$!
-PIDS="$PIDS $AGENT_PID"
-i=0; while ! grep -q 'listening on' "$TMP/agent5.log" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-APORT=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$TMP/agent5.log" | head -1)
-check "cap run: node_load1{$CSEL} arrives" poll 30 has vmq "node_load1{$CSEL}"
+rw_agent_start "$TMP/agent5.log" -remoteWrite.url=$VMURL -remoteWrite.label=cluster=rw-cap \
+	-remoteWrite.tmpDataPath="$TMP/queue5" -remoteWrite.maxDiskUsagePerURL=96KiB \
+	-remoteWrite.retryMinInterval=200ms || bail "cap-run agent starts"
+check "cap run: node_load1{$CSEL} arrives" wait_for 30 has vmq "node_load1{$CSEL}"
 T_OUT=$(($(date +%s%3N)))
 kill "$VM_PID"; wait "$VM_PID" 2>/dev/null
 OVF="k8smon_remotewrite_blocks_dropped_total{reason=\"overflow\",url=\"$VMURL\"}"
-check "cap run: the queue reaches its 96 KiB cap and the oldest blocks are dropped" poll 60 ge "$OVF" 3
+check "cap run: the queue reaches its 96 KiB cap and the oldest blocks are dropped" wait_for 60 ge "$OVF" 3
 sleep 3
-start_vm || bail "victoria-metrics restarts (cap run)"
-check "cap run: the queue drains" poll 120 drained
+rw_vm_start || bail "victoria-metrics restarts (cap run)"
+check "cap run: the queue drains" wait_for 120 drained
 OV=$(selfv "$OVF")
 QB=$(selfv "k8smon_remotewrite_queue_bytes{url=\"$VMURL\"}")
 stop_agent || bail "cap-run agent stops"
@@ -210,7 +170,7 @@ print(len(ts), len(set(ts)), len(gaps), "yes" if oldest else "no")
 PY
 }
 cap_is() { cap_counts && read -r GOT UNIQ NGAPS OLDEST <"$TMP/export5.txt" && [ "$GOT" = "$1" ]; }
-poll 20 cap_is "$EXPECT5"
+wait_for 20 cap_is "$EXPECT5"
 read -r GOT UNIQ NGAPS OLDEST <"$TMP/export5.txt"
 echo "     # cap run: $B5 blocks, $OV dropped for the cap, $LEFT5 left; expected $EXPECT5, victoria-metrics has $GOT ($UNIQ distinct, $NGAPS gap(s))"
 check "cap run: victoria-metrics holds every block but the $OV dropped ($EXPECT5)" [ "$GOT" = "$EXPECT5" ]
@@ -218,32 +178,24 @@ check "cap run: none twice" [ "$GOT" = "$UNIQ" ]
 check "cap run: the dropped blocks are the oldest of the outage (one gap, opening at the outage)" [ "$OLDEST" = yes ]
 
 # --- 3. a receiver that answers 400, one that hangs
-/usr/bin/python3 tests/lib/rw_receiver.py "$TMP/recv.port" >"$TMP/recv.log" 2>&1 &
-PIDS="$PIDS $!"
-poll 10 test -s "$TMP/recv.port" || bail "rw_receiver.py starts"
-RP=$(cat "$TMP/recv.port")
+rw_receiver_start recv RP || bail "rw_receiver.py starts"
 printf 'secret-token\n' >"$TMP/token"
-"$AGENT" -httpListenAddr=127.0.0.1:0 -nodeName=$NODE -promscrape.kubernetes.interval=1s \
-	-remoteWrite.url=http://127.0.0.1:$RP/400 -remoteWrite.url=http://127.0.0.1:$RP/hang \
+rw_agent_start "$TMP/agent3.log" -remoteWrite.url=http://127.0.0.1:$RP/400 -remoteWrite.url=http://127.0.0.1:$RP/hang \
 	-remoteWrite.url=http://127.0.0.1:$RP/413 -remoteWrite.url=http://127.0.0.1:$RP/garbage \
 	-remoteWrite.url=http://127.0.0.1:$RP/auth -remoteWrite.url=http://127.0.0.1:$RP/429 \
 	-remoteWrite.url=http://127.0.0.1:$RP/503 -remoteWrite.bearerTokenFile="$TMP/token" \
-	-remoteWrite.sendTimeout=2s -remoteWrite.retryMinInterval=200ms >"$TMP/agent3.log" 2>&1 &
-AGENT_PID=$!
-PIDS="$PIDS $AGENT_PID"
+	-remoteWrite.sendTimeout=2s -remoteWrite.retryMinInterval=200ms || bail "agent 3 starts"
 AGENT3_PID=$AGENT_PID
-i=0; while ! grep -q 'listening on' "$TMP/agent3.log" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-APORT=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$TMP/agent3.log" | head -1)
 U400="http://127.0.0.1:$RP/400"
 UH="http://127.0.0.1:$RP/hang"
-check "400: blocks dropped and counted (rejected >= 3)" poll 30 ge "k8smon_remotewrite_blocks_dropped_total{reason=\"rejected\",url=\"$U400\"}" 3
+check "400: blocks dropped and counted (rejected >= 3)" wait_for 30 ge "k8smon_remotewrite_blocks_dropped_total{reason=\"rejected\",url=\"$U400\"}" 3
 check "400: nothing retried, nothing left queued" sh -c \
 	"[ \"\$(curl -sf http://127.0.0.1:$APORT/metrics/self | awk '\$1 == \"k8smon_remotewrite_retries_total{url=\\\"$U400\\\"}\" { print \$2 }')\" = 0 ]"
 check "400: one rate-limited log line names the status and the body" sh -c \
 	"[ \$(grep -c '$U400 rejected a block' '$TMP/agent3.log') = 1 ] && grep -q 'HTTP 400: bad series' '$TMP/agent3.log'"
 U413="http://127.0.0.1:$RP/413"
 UG="http://127.0.0.1:$RP/garbage"
-check "413: dropped and counted like 400" poll 30 ge "k8smon_remotewrite_blocks_dropped_total{reason=\"rejected\",url=\"$U413\"}" 2
+check "413: dropped and counted like 400" wait_for 30 ge "k8smon_remotewrite_blocks_dropped_total{reason=\"rejected\",url=\"$U413\"}" 2
 check "garbage answer: a transport error, retried, nothing counted as sent or dropped" sh -c \
 	"curl -sf http://127.0.0.1:$APORT/metrics/self >'$TMP/self3.txt' &&
 	 grep -q 'k8smon_remotewrite_blocks_sent_total{url=\"$UG\"} 0' '$TMP/self3.txt' &&
@@ -256,12 +208,12 @@ check "bearer token from -remoteWrite.bearerTokenFile: accepted, nothing rejecte
 	 ge 'k8smon_remotewrite_blocks_sent_total{url=\"$UA\"}' 2 && ! ge 'k8smon_remotewrite_blocks_dropped_total{reason=\"rejected\",url=\"$UA\"}' 1"
 for code in 429 503; do
 	UB="http://127.0.0.1:$RP/$code"
-	check "$code (three times): retried, then delivered" poll 60 ge "k8smon_remotewrite_blocks_sent_total{url=\"$UB\"}" 2
+	check "$code (three times): retried, then delivered" wait_for 60 ge "k8smon_remotewrite_blocks_sent_total{url=\"$UB\"}" 2
 	check "$code: the refusals counted as retries (>= 3)" ge "k8smon_remotewrite_retries_total{url=\"$UB\"}" 3
 	check "$code: nothing dropped" [ "$(selfv "k8smon_remotewrite_blocks_dropped_total{reason=\"rejected\",url=\"$UB\"}")" = 0 ]
 done
-check "hang: the send times out (2 s) and is retried" poll 30 ge "k8smon_remotewrite_retries_total{url=\"$UH\"}" 1
-check "hang: then blocks are delivered" poll 30 ge "k8smon_remotewrite_blocks_sent_total{url=\"$UH\"}" 2
+check "hang: the send times out (2 s) and is retried" wait_for 30 ge "k8smon_remotewrite_retries_total{url=\"$UH\"}" 1
+check "hang: then blocks are delivered" wait_for 30 ge "k8smon_remotewrite_blocks_sent_total{url=\"$UH\"}" 2
 check "hang: the receiver's queue is independent of the 400 one (blocks still dropped there meanwhile)" \
 	ge "k8smon_remotewrite_blocks_dropped_total{reason=\"rejected\",url=\"$U400\"}" 3
 check "every request had the remote-write 1.0 headers and a body that python-snappy decodes" sh -c \
@@ -274,21 +226,13 @@ openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout "$TMP/srv.key" -
 printf 'subjectAltName=IP:127.0.0.1\n' >"$TMP/san.ext" &&
 openssl x509 -req -in "$TMP/srv.csr" -CA "$TMP/ca.pem" -CAkey "$TMP/ca.key" -CAcreateserial -days 1 \
 	-extfile "$TMP/san.ext" -out "$TMP/srv.pem" >/dev/null 2>&1 || bail "openssl: test CA and server certificate"
-/usr/bin/python3 tests/lib/rw_receiver.py "$TMP/tls.port" "$TMP/srv.pem" "$TMP/srv.key" >"$TMP/tls.log" 2>&1 &
-PIDS="$PIDS $!"
-poll 10 test -s "$TMP/tls.port" || bail "rw_receiver.py (https) starts"
-TP=$(cat "$TMP/tls.port")
+rw_receiver_start tls TP "$TMP/srv.pem" "$TMP/srv.key" || bail "rw_receiver.py (https) starts"
 UT="https://127.0.0.1:$TP/ok"
 UTH="https://localhost:$TP/ok"
-"$AGENT" -httpListenAddr=127.0.0.1:0 -nodeName=$NODE -promscrape.kubernetes.interval=1s \
-	-remoteWrite.url=$UT -remoteWrite.url=$UTH -remoteWrite.tlsCAFile="$TMP/ca.pem" \
-	-remoteWrite.retryMinInterval=200ms >"$TMP/agent6.log" 2>&1 &
-AGENT_PID=$!
-PIDS="$PIDS $AGENT_PID"
-i=0; while ! grep -q 'listening on' "$TMP/agent6.log" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-APORT=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$TMP/agent6.log" | head -1)
+rw_agent_start "$TMP/agent6.log" -remoteWrite.url=$UT -remoteWrite.url=$UTH -remoteWrite.tlsCAFile="$TMP/ca.pem" \
+	-remoteWrite.retryMinInterval=200ms || bail "https agent starts"
 check "https: the receiver's certificate verifies against -remoteWrite.tlsCAFile, blocks delivered" \
-	poll 30 ge "k8smon_remotewrite_blocks_sent_total{url=\"$UT\"}" 2
+	wait_for 30 ge "k8smon_remotewrite_blocks_sent_total{url=\"$UT\"}" 2
 check "https: a name the certificate does not carry (localhost) fails verification: retried, never sent" sh -c \
 	"curl -sf http://127.0.0.1:$APORT/metrics/self >'$TMP/self6.txt' &&
 	 grep -q 'k8smon_remotewrite_blocks_sent_total{url=\"$UTH\"} 0' '$TMP/self6.txt' &&
@@ -304,15 +248,15 @@ KNODE=demo-node-1
 AGENT4_PID=$!
 PIDS="$PIDS $AGENT4_PID"
 KS='job="kube-state-metrics",cluster="rw-kube"'
-check "kubernetes mode: kube_pod_info{$KS} in victoria-metrics" poll 60 has vmq "kube_pod_info{$KS}"
+check "kubernetes mode: kube_pod_info{$KS} in victoria-metrics" wait_for 60 has vmq "kube_pod_info{$KS}"
 check "kubernetes mode: kube-state series carry no agent instance label" sh -c \
 	"curl -sf http://127.0.0.1:$VMP/api/v1/query --data-urlencode 'query=count(kube_pod_info{$KS,instance!=\"\"})' | grep -q '\"result\":\[\]'"
-check "kubernetes mode: node_load1 with instance=$KNODE" poll 30 has vmq "node_load1{job=\"node-exporter\",instance=\"$KNODE\",cluster=\"rw-kube\"}"
+check "kubernetes mode: node_load1 with instance=$KNODE" wait_for 30 has vmq "node_load1{job=\"node-exporter\",instance=\"$KNODE\",cluster=\"rw-kube\"}"
 check "kubernetes mode: application targets' up series with their own job and node=$KNODE" \
-	poll 60 has vmq "up{node=\"$KNODE\",cluster=\"rw-kube\",job!~\"node-exporter|kubelet|k8smon|kube-state-metrics\"}"
-check "kubernetes mode, prometheus: kube_pod_info{$KS}" poll 60 has pq "kube_pod_info{$KS}"
+	wait_for 60 has vmq "up{node=\"$KNODE\",cluster=\"rw-kube\",job!~\"node-exporter|kubelet|k8smon|kube-state-metrics\"}"
+check "kubernetes mode, prometheus: kube_pod_info{$KS}" wait_for 60 has pq "kube_pod_info{$KS}"
 check "kubernetes mode, prometheus: application targets' up series with their own job and node=$KNODE" \
-	poll 60 has pq "up{node=\"$KNODE\",cluster=\"rw-kube\",job!~\"node-exporter|kubelet|k8smon|kube-state-metrics\"}"
+	wait_for 60 has pq "up{node=\"$KNODE\",cluster=\"rw-kube\",job!~\"node-exporter|kubelet|k8smon|kube-state-metrics\"}"
 # every agent stops cleanly (senders mid-retry, a hanging POST) with no sanitizer
 # report (K8SMON_BIN=build-asan/k8smon: make asan)
 AGENT_PID=$AGENT3_PID && stop_agent && AGENT_PID=$AGENT4_PID && stop_agent

@@ -21,6 +21,7 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/common.sh
 . tests/lib/realapi.sh
+. tests/lib/rw.sh
 TMP=$(mktemp -d /tmp/k8smon-rwa.XXXXXX)
 PIDS=""
 MNT=""
@@ -50,47 +51,15 @@ AGENT_PID=""
 # start_agent LOG ARGS...: host mode, 1 s interval
 start_agent() {
 	log=$1; shift
-	"$AGENT" -httpListenAddr=127.0.0.1:0 -nodeName=$NODE -promscrape.kubernetes.interval=1s \
-		-remoteWrite.retryMinInterval=200ms -remoteWrite.sendTimeout=5s "$@" >"$log" 2>&1 &
-	AGENT_PID=$!
-	PIDS="$PIDS $AGENT_PID"
-	i=0; while ! grep -q 'listening on' "$log" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-	APORT=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$log" | head -1)
-	[ -n "$APORT" ]
-}
-stop_agent() {
-	kill "$AGENT_PID"
-	i=0; while kill -0 "$AGENT_PID" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-	! kill -0 "$AGENT_PID" 2>/dev/null
-}
-selfv() { curl -sf "http://127.0.0.1:$APORT/metrics/self" | awk -v m="$1" '$1 == m { print $2 }'; }
-ge() { v=$(selfv "$1"); [ -n "$v" ] && [ "${v%.*}" -ge "$2" ]; }
-is() { [ "$(selfv "$1")" = "$2" ]; }
-vmq() { curl -sf "http://127.0.0.1:$VMP/api/v1/query" --data-urlencode "query=$1"; }
-pq() { curl -sf "http://127.0.0.1:$PP/api/v1/query" --data-urlencode "query=$1"; }
-val() { /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "")'; }
-has() { [ -n "$($1 "$2" | val)" ]; }
-poll() { # poll SECONDS CMD...
-	n=$(( $1 * 5 )); shift
-	while [ $n -gt 0 ]; do "$@" >/dev/null 2>&1 && return 0; n=$((n - 1)); sleep 0.2; done
-	return 1
+	rw_agent_start "$log" -remoteWrite.retryMinInterval=200ms -remoteWrite.sendTimeout=5s "$@"
 }
 stats() { curl -sf "http://127.0.0.1:$1/stats"; }
 # stat PORT PATH FIELD
 stat() { stats "$1" | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin).get('$2', {}).get('$3', 0))"; }
 
-"$VICTORIA_METRICS_BIN/victoria-metrics" -httpListenAddr=127.0.0.1:$VMP -storageDataPath="$TMP/vm" \
-	-search.latencyOffset=0 -search.disableCache -loggerLevel=ERROR >"$TMP/vm.log" 2>&1 &
-PIDS="$PIDS $!"
-wait_http "http://127.0.0.1:$VMP/health" 30 || bail "victoria-metrics starts"
-"$PROMETHEUS_BIN/prometheus" --config.file=/dev/null --storage.tsdb.path="$TMP/prom" \
-	--web.listen-address=127.0.0.1:$PP --web.enable-remote-write-receiver --log.level=error >"$TMP/prom.log" 2>&1 &
-PIDS="$PIDS $!"
-wait_http "http://127.0.0.1:$PP/-/ready" 30 || bail "prometheus starts"
-/usr/bin/python3 tests/lib/rw_receiver.py "$TMP/recv.port" >"$TMP/recv.log" 2>&1 &
-PIDS="$PIDS $!"
-poll 10 test -s "$TMP/recv.port" || bail "rw_receiver.py starts"
-RP=$(cat "$TMP/recv.port")
+rw_vm_start || bail "victoria-metrics starts"
+rw_prom_start /dev/null || bail "prometheus starts"
+rw_receiver_start recv RP || bail "rw_receiver.py starts"
 
 # --- 1. protocol per receiver
 U415=http://127.0.0.1:$RP/vm415
@@ -99,10 +68,10 @@ start_agent "$TMP/agent1.log" -remoteWrite.url=$VMURL -remoteWrite.url=$PURL -re
 	-remoteWrite.url=$UF -remoteWrite.forceVMProto= -remoteWrite.forceVMProto= -remoteWrite.forceVMProto= \
 	-remoteWrite.forceVMProto=true -remoteWrite.label=cluster=rwa || bail "agent 1 starts"
 SEL='job="node-exporter",instance="'$NODE'",cluster="rwa"'
-check "victoria-metrics: node_load1{$SEL} arrives" poll 30 has vmq "node_load1{$SEL}"
-check "prometheus: node_load1{$SEL} arrives" poll 30 has pq "node_load1{$SEL}"
+check "victoria-metrics: node_load1{$SEL} arrives" wait_for 30 has vmq "node_load1{$SEL}"
+check "prometheus: node_load1{$SEL} arrives" wait_for 30 has pq "node_load1{$SEL}"
 check "victoria-metrics answered the handshake: zstd (k8smon_remotewrite_vm_protocol 1)" \
-	poll 10 is "k8smon_remotewrite_vm_protocol{url=\"$VMURL\"}" 1
+	wait_for 10 is "k8smon_remotewrite_vm_protocol{url=\"$VMURL\"}" 1
 check "prometheus did not: snappy (k8smon_remotewrite_vm_protocol 0)" is "k8smon_remotewrite_vm_protocol{url=\"$PURL\"}" 0
 check "the agent logged which protocol each receiver speaks" sh -c \
 	"grep -q '$VMURL speaks the VictoriaMetrics remote-write protocol (zstd)' '$TMP/agent1.log' &&
@@ -126,9 +95,9 @@ check "-remoteWrite.forceVMProto=true (4th URL only): zstd without a handshake, 
 NCPU=$(grep -c '^cpu[0-9]' /proc/stat)
 RULE='count without (cpu, mode) (node_cpu_seconds_total{job="node-exporter",mode="idle",cluster="rwa"})'
 check "kube-prometheus instance:node_num_cpu:sum on pushed data = $NCPU CPUs (victoria-metrics)" \
-	poll 20 sh -c "[ \"\$(curl -sf http://127.0.0.1:$VMP/api/v1/query --data-urlencode 'query=$RULE' | /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin)[\"data\"][\"result\"]; print(r[0][\"value\"][1] if len(r) == 1 else \"\")')\" = $NCPU ]"
+	wait_for 20 sh -c "[ \"\$(curl -sf http://127.0.0.1:$VMP/api/v1/query --data-urlencode 'query=$RULE' | /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin)[\"data\"][\"result\"]; print(r[0][\"value\"][1] if len(r) == 1 else \"\")')\" = $NCPU ]"
 check "the same rule in prometheus" \
-	poll 20 sh -c "[ \"\$(curl -sf http://127.0.0.1:$PP/api/v1/query --data-urlencode 'query=$RULE' | /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin)[\"data\"][\"result\"]; print(r[0][\"value\"][1] if len(r) == 1 else \"\")')\" = $NCPU ]"
+	wait_for 20 sh -c "[ \"\$(curl -sf http://127.0.0.1:$PP/api/v1/query --data-urlencode 'query=$RULE' | /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin)[\"data\"][\"result\"]; print(r[0][\"value\"][1] if len(r) == 1 else \"\")')\" = $NCPU ]"
 stop_agent || fail "agent 1 stops"
 
 # --- 3. per-URL basic auth and headers; client certificate; server name
@@ -140,13 +109,13 @@ start_agent "$TMP/agent2.log" -remoteWrite.url=$UB -remoteWrite.url=$UO \
 	-remoteWrite.basicAuth.passwordFile="$TMP/pw" -remoteWrite.basicAuth.passwordFile= \
 	'-remoteWrite.headers=X-Scope-OrgID: team-a^^X-Extra:a:b' -remoteWrite.headers= || bail "agent 2 starts"
 check "basic auth from -remoteWrite.basicAuth.passwordFile and custom headers: accepted" \
-	poll 30 ge "k8smon_remotewrite_blocks_sent_total{url=\"$UB\"}" 2
+	wait_for 30 ge "k8smon_remotewrite_blocks_sent_total{url=\"$UB\"}" 2
 check "... nothing rejected" is "k8smon_remotewrite_blocks_dropped_total{reason=\"rejected\",url=\"$UB\"}" 0
 check "the second URL's empty per-URL values: no auth there (it would be 401 at /basic, 204 at /plain)" \
-	poll 10 ge "k8smon_remotewrite_blocks_sent_total{url=\"$UO\"}" 2
+	wait_for 10 ge "k8smon_remotewrite_blocks_sent_total{url=\"$UO\"}" 2
 printf 'wrong\n' >"$TMP/pw"
 check "a rotated (wrong) password file is used at once: 401, dropped and counted" \
-	poll 20 ge "k8smon_remotewrite_blocks_dropped_total{reason=\"rejected\",url=\"$UB\"}" 1
+	wait_for 20 ge "k8smon_remotewrite_blocks_dropped_total{reason=\"rejected\",url=\"$UB\"}" 1
 stop_agent || fail "agent 2 stops"
 
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=rwa-ca -keyout "$TMP/ca.key" -out "$TMP/ca.pem" >/dev/null 2>&1 &&
@@ -157,10 +126,8 @@ openssl x509 -req -in "$TMP/srv.csr" -CA "$TMP/ca.pem" -CAkey "$TMP/ca.key" -CAc
 openssl req -newkey rsa:2048 -nodes -subj /CN=k8smon -keyout "$TMP/cli.key" -out "$TMP/cli.csr" >/dev/null 2>&1 &&
 openssl x509 -req -in "$TMP/cli.csr" -CA "$TMP/ca.pem" -CAkey "$TMP/ca.key" -CAcreateserial -days 1 \
 	-out "$TMP/cli.pem" >/dev/null 2>&1 || bail "openssl: test CA, server and client certificates"
-/usr/bin/python3 tests/lib/rw_receiver.py "$TMP/tls.port" "$TMP/srv.pem" "$TMP/srv.key" "$TMP/ca.pem" >"$TMP/tls.log" 2>&1 &
-PIDS="$PIDS $!"
-poll 10 test -s "$TMP/tls.port" || bail "rw_receiver.py (https, client certificates required) starts"
-TP=$(cat "$TMP/tls.port")
+rw_receiver_start tls TP "$TMP/srv.pem" "$TMP/srv.key" "$TMP/ca.pem" ||
+	bail "rw_receiver.py (https, client certificates required) starts"
 UC=https://127.0.0.1:$TP/ok
 UN=https://127.0.0.1:$TP/nocert
 UI=https://127.0.0.1:$TP/insecure
@@ -169,7 +136,7 @@ start_agent "$TMP/agent3.log" -remoteWrite.url=$UC -remoteWrite.url=$UN -remoteW
 	-remoteWrite.tlsCertFile="$TMP/cli.pem" -remoteWrite.tlsCertFile= -remoteWrite.tlsCertFile="$TMP/cli.pem" \
 	-remoteWrite.tlsKeyFile="$TMP/cli.key" -remoteWrite.tlsKeyFile= -remoteWrite.tlsKeyFile="$TMP/cli.key" || bail "agent 3 starts"
 check "client certificate + -remoteWrite.tlsServerName=rw.example (the URL says 127.0.0.1): verified, delivered" \
-	poll 30 ge "k8smon_remotewrite_blocks_sent_total{url=\"$UC\"}" 2
+	wait_for 30 ge "k8smon_remotewrite_blocks_sent_total{url=\"$UC\"}" 2
 check "the receiver saw the real host in Host: and every body decoded" sh -c \
 	"curl -sfk --cert '$TMP/cli.pem' --key '$TMP/cli.key' https://127.0.0.1:$TP/stats | /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin); assert s[\"/ok\"][\"requests\"] >= 2 and s[\"/ok\"][\"bad\"] == 0 and s[\"/ok\"][\"host\"] == \"127.0.0.1:$TP\"'"
 check "without a client certificate (2nd URL): the TLS handshake fails, retried, never sent" sh -c \
@@ -180,7 +147,7 @@ stop_agent || fail "agent 3 stops"
 start_agent "$TMP/agent3b.log" -remoteWrite.url=$UI -remoteWrite.tlsInsecureSkipVerify=true \
 	-remoteWrite.tlsCertFile="$TMP/cli.pem" -remoteWrite.tlsKeyFile="$TMP/cli.key" || bail "agent 3b starts"
 check "-remoteWrite.tlsInsecureSkipVerify=true: an unverifiable server (no CA, wrong name) is accepted" \
-	poll 30 ge "k8smon_remotewrite_blocks_sent_total{url=\"$UI\"}" 2
+	wait_for 30 ge "k8smon_remotewrite_blocks_sent_total{url=\"$UI\"}" 2
 stop_agent || fail "agent 3b stops"
 
 # --- 4. a full disk
@@ -192,19 +159,19 @@ UD=http://127.0.0.1:$DEAD/ok
 start_agent "$TMP/agent4.log" -remoteWrite.url=$UD -remoteWrite.tmpDataPath="$MNT" \
 	-remoteWrite.maxDiskUsagePerURL=64MiB || bail "agent 4 starts"
 IO="k8smon_remotewrite_blocks_dropped_total{reason=\"io\",url=\"$UD\"}"
-check "full disk: blocks that cannot be written are counted (reason=\"io\")" poll 120 ge "$IO" 2
+check "full disk: blocks that cannot be written are counted (reason=\"io\")" wait_for 120 ge "$IO" 2
 check "full disk: the agent keeps serving /metrics/self" curl -sf "http://127.0.0.1:$APORT/metrics/self" -o /dev/null
 QB=$(selfv "k8smon_remotewrite_queue_blocks{url=\"$UD\"}")
 check "full disk: what was queued before the disk filled stays queued ($QB blocks)" [ "${QB:-0}" -ge 2 ]
 RW_RECEIVER_PORT=$DEAD /usr/bin/python3 tests/lib/rw_receiver.py "$TMP/late.port" >"$TMP/late.log" 2>&1 &
 PIDS="$PIDS $!"
-poll 10 test -s "$TMP/late.port" || bail "rw_receiver.py on the agent's dead port starts"
-check "full disk: once the receiver is up, the queue drains" poll 120 is "k8smon_remotewrite_queue_blocks{url=\"$UD\"}" 0
+wait_for 10 test -s "$TMP/late.port" || bail "rw_receiver.py on the agent's dead port starts"
+check "full disk: once the receiver is up, the queue drains" wait_for 120 is "k8smon_remotewrite_queue_blocks{url=\"$UD\"}" 0
 IO1=$(selfv "$IO")
 S1=$(selfv "k8smon_remotewrite_blocks_sent_total{url=\"$UD\"}")
 check "full disk: every queued block was delivered ($S1 >= $QB)" [ "${S1%.*}" -ge "$QB" ]
 check "full disk: with room again, new blocks queue and are sent (3 more)" \
-	poll 30 ge "k8smon_remotewrite_blocks_sent_total{url=\"$UD\"}" $((${S1%.*} + 3))
+	wait_for 30 ge "k8smon_remotewrite_blocks_sent_total{url=\"$UD\"}" $((${S1%.*} + 3))
 check "full disk: and none is dropped for io any more ($IO1)" is "$IO" "$IO1"
 check "full disk: every body decoded at the receiver" sh -c \
 	"curl -sf http://127.0.0.1:$DEAD/stats | /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin); assert s[\"/ok\"][\"requests\"] >= 3 and s[\"/ok\"][\"bad\"] == 0'"

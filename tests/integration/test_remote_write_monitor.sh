@@ -20,6 +20,7 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/common.sh
 . tests/lib/fakeapi.sh
+. tests/lib/rw.sh
 TMP=$(mktemp -d /tmp/k8smon-rwm.XXXXXX)
 PIDS=""
 FAKEAPI_PID=""
@@ -35,20 +36,9 @@ AGENT=${K8SMON_BIN:-./bin/k8smon}
 [ -x "$AGENT" ] || make -s bin/k8smon >/dev/null || bail "make bin/k8smon"
 /usr/bin/python3 -c 'import snappy, zstandard' 2>/dev/null ||
 	bail "python3-snappy and python3-zstandard (Debian) for tests/lib/rw_receiver.py: ./.ci/deps.sh"
-poll() { # poll SECONDS CMD...
-	n=$(( $1 * 5 )); shift
-	while [ $n -gt 0 ]; do "$@" >/dev/null 2>&1 && return 0; n=$((n - 1)); sleep 0.2; done
-	return 1
-}
-selfv() { curl -sf "http://127.0.0.1:$APORT/metrics/self" | awk -v m="$1" '$1 == m { print $2 }'; }
-ge() { v=$(selfv "$1"); [ -n "$v" ] && [ "${v%.*}" -ge "$2" ]; }
-is() { [ "$(selfv "$1")" = "$2" ]; }
 absent() { [ -z "$(selfv "$1")" ]; }
 
-/usr/bin/python3 tests/lib/rw_receiver.py "$TMP/recv.port" >"$TMP/recv.log" 2>&1 &
-PIDS="$PIDS $!"
-poll 10 test -s "$TMP/recv.port" || bail "rw_receiver.py starts"
-RP=$(cat "$TMP/recv.port")
+rw_receiver_start recv RP || bail "rw_receiver.py starts"
 R=http://127.0.0.1:$RP
 DEAD=$(free_port)
 UD=http://127.0.0.1:$DEAD/ok
@@ -68,7 +58,7 @@ PIDS="$PIDS $AGENT_PID"
 wait_http "http://127.0.0.1:$APORT/healthz" 30 || bail "agent starts"
 
 # --- 1. flags
-check "flags: -remoteWrite.url receives" poll 30 ge "k8smon_remotewrite_blocks_sent_total{url=\"$R/flagdest\"}" 2
+check "flags: -remoteWrite.url receives" wait_for 30 ge "k8smon_remotewrite_blocks_sent_total{url=\"$R/flagdest\"}" 2
 
 # --- 2. the monitor replaces the flags
 monitor() { # monitor YAML-of-the-remoteWrite-list
@@ -87,10 +77,10 @@ monitor "  - url: $R/basic
     headers: {X-Scope-OrgID: team-a, X-Extra: 'a:b'}
   - url: $UD
   - url: $R/swap1" || bail "kubectl apply K8sMonitor with spec.remoteWrite"
-check "monitor: basic auth from the Secret and the headers accepted" poll 30 ge "k8smon_remotewrite_blocks_sent_total{url=\"$R/basic\"}" 2
+check "monitor: basic auth from the Secret and the headers accepted" wait_for 30 ge "k8smon_remotewrite_blocks_sent_total{url=\"$R/basic\"}" 2
 check "monitor: nothing rejected there" is "k8smon_remotewrite_blocks_dropped_total{reason=\"rejected\",url=\"$R/basic\"}" 0
 check "monitor: the flag destination is replaced (gone from the self-metrics)" absent "k8smon_remotewrite_queue_blocks{url=\"$R/flagdest\"}"
-check "monitor: the receiver is down for $UD: blocks queue" poll 30 ge "k8smon_remotewrite_queue_blocks{url=\"$UD\"}" 3
+check "monitor: the receiver is down for $UD: blocks queue" wait_for 30 ge "k8smon_remotewrite_queue_blocks{url=\"$UD\"}" 3
 check "the applied destinations are logged" grep -q 'spec.remoteWrite applied: 3 destination(s)' "$TMP/agent.log"
 
 # --- 3. live change of the down destination's settings, another swapped: queue kept
@@ -111,8 +101,8 @@ Q1=$(selfv "k8smon_remotewrite_queue_blocks{url=\"$UD\"}")
 check "live change: the changed destination kept its queue ($Q0 blocks before, $Q1 after)" [ "${Q1:-0}" -ge "$Q0" ]
 RW_RECEIVER_PORT=$DEAD /usr/bin/python3 tests/lib/rw_receiver.py "$TMP/late.port" >"$TMP/late.log" 2>&1 &
 PIDS="$PIDS $!"
-poll 10 test -s "$TMP/late.port" || bail "receiver on the down destination's port starts"
-check "live change: once its receiver is up, the queue drains" poll 120 is "k8smon_remotewrite_queue_blocks{url=\"$UD\"}" 0
+wait_for 10 test -s "$TMP/late.port" || bail "receiver on the down destination's port starts"
+check "live change: once its receiver is up, the queue drains" wait_for 120 is "k8smon_remotewrite_queue_blocks{url=\"$UD\"}" 0
 S=$(selfv "k8smon_remotewrite_blocks_sent_total{url=\"$UD\"}")
 check "live change: every block queued before the change was delivered ($S >= $Q1)" [ "${S%.*}" -ge "$Q1" ]
 check "live change: sent with the new settings (protocol: prometheus, so snappy although the receiver would take zstd)" sh -c \
@@ -132,9 +122,9 @@ monitor "  - url: $R/basic
 labels_of() { # labels_of PATH: the labels every series of PATH's last body carried
 	curl -sf "$R/stats" | /usr/bin/python3 -c "import json,sys; print(' '.join(json.load(sys.stdin).get('$1', {}).get('common', [])))"
 }
-check "externalLabels: the destination receives" poll 30 ge "k8smon_remotewrite_blocks_sent_total{url=\"$R/labeled\"}" 2
+check "externalLabels: the destination receives" wait_for 30 ge "k8smon_remotewrite_blocks_sent_total{url=\"$R/labeled\"}" 2
 SB=$(selfv "k8smon_remotewrite_blocks_sent_total{url=\"$R/basic\"}")
-poll 30 ge "k8smon_remotewrite_blocks_sent_total{url=\"$R/basic\"}" $((${SB%.*} + 2))
+wait_for 30 ge "k8smon_remotewrite_blocks_sent_total{url=\"$R/basic\"}" $((${SB%.*} + 2))
 L1=$(labels_of /labeled)
 L2=$(labels_of /basic)
 echo "   common labels at /labeled: $L1"
@@ -143,7 +133,7 @@ check "externalLabels: every series sent there carries tenant=t1 and the overrid
 	sh -c "echo ' $L1 ' | grep -q ' tenant=t1 ' && echo ' $L1 ' | grep -q ' node=overridden '"
 check "externalLabels: not on another destination's series" sh -c "! echo ' $L2 ' | grep -q 'tenant='"
 check "maxDiskUsage 64KiB: the down destination drops its oldest blocks, counted" \
-	poll 120 ge "k8smon_remotewrite_blocks_dropped_total{reason=\"overflow\",url=\"$DOWN1\"}" 1
+	wait_for 120 ge "k8smon_remotewrite_blocks_dropped_total{reason=\"overflow\",url=\"$DOWN1\"}" 1
 QB=$(selfv "k8smon_remotewrite_queue_bytes{url=\"$DOWN1\"}")
 check "maxDiskUsage 64KiB: its queue stays under the cap ($QB bytes)" [ "${QB%.*}" -le 65536 ]
 check "maxDiskUsage: the other down destination (default cap) dropped nothing" \
@@ -155,7 +145,7 @@ check "maxDiskUsage: ... and holds more than the capped one ($QB2 bytes)" [ "${Q
 kubectl -n rwmon create secret generic rw-auth --from-literal=user=alice --from-literal=pass=wrong \
 	--dry-run=client -o yaml | kubectl apply -f - >/dev/null 2>&1 || bail "rotate Secret rw-auth"
 check "rotated Secret: read again within 60 s, the new (wrong) password is sent and refused, counted" \
-	poll 100 ge "k8smon_remotewrite_blocks_dropped_total{reason=\"rejected\",url=\"$R/basic\"}" 1
+	wait_for 100 ge "k8smon_remotewrite_blocks_dropped_total{reason=\"rejected\",url=\"$R/basic\"}" 1
 
 # --- 5. a missing Secret: that destination is not started, the others run
 kubectl -n rwmon create secret generic rw-auth --from-literal=user=alice --from-literal=pass=s3cret \
@@ -165,16 +155,16 @@ monitor "  - url: $R/basic
     headers: {X-Scope-OrgID: team-a, X-Extra: 'a:b'}
   - url: $R/nosecret
     bearerTokenSecret: {name: does-not-exist, key: token}" || bail "kubectl apply (missing Secret)"
-check "missing Secret: the destination is not started, with the reason logged" poll 30 sh -c \
+check "missing Secret: the destination is not started, with the reason logged" wait_for 30 sh -c \
 	"grep -q 'spec.remoteWrite\[1\]: Secret rwmon/does-not-exist.*(not started)' '$TMP/agent.log'"
 check "missing Secret: not in the self-metrics" absent "k8smon_remotewrite_queue_blocks{url=\"$R/nosecret\"}"
 SB=$(selfv "k8smon_remotewrite_blocks_sent_total{url=\"$R/basic\"}")
 check "missing Secret: the other destination still runs (sends again with the restored password)" \
-	poll 30 ge "k8smon_remotewrite_blocks_sent_total{url=\"$R/basic\"}" $((${SB%.*} + 2))
+	wait_for 30 ge "k8smon_remotewrite_blocks_sent_total{url=\"$R/basic\"}" $((${SB%.*} + 2))
 
 # --- 6. spec.remoteWrite removed: the flags again
 kubectl patch kmon default --type=json -p '[{"op":"remove","path":"/spec/remoteWrite"}]' >/dev/null || bail "kubectl patch (remove)"
-check "no spec.remoteWrite: the flag destination is back" poll 30 ge "k8smon_remotewrite_blocks_sent_total{url=\"$R/flagdest\"}" 1
+check "no spec.remoteWrite: the flag destination is back" wait_for 30 ge "k8smon_remotewrite_blocks_sent_total{url=\"$R/flagdest\"}" 1
 check "... and the monitor's are gone" absent "k8smon_remotewrite_queue_blocks{url=\"$R/basic\"}"
 check "every body decoded at the receivers" sh -c \
 	"curl -sf $R/stats | /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin); assert all(v[\"bad\"] == 0 for v in s.values())'"
