@@ -74,6 +74,8 @@ when TLS is on -- and, with --control-port, as plain HTTP on 127.0.0.1:<control-
                                                  Retry-After, default 1)
      {"action":"stall", "seconds":S, "count":N, "path":..., "method":..., "watch":..}
                                                  next N matching requests sleep S before serving
+                                                 (both: "query":{"fieldSelector":"..."} matches
+                                                 only requests with those exact parameters)
      {"action":"drop_watches", "abort":false, "resource":"pods"}  end open watches now
                                                  (abort=true: RST/close without final chunk)
      {"action":"garbage", "line":"not json", "resource":..}  write a garbage line into watches
@@ -1408,10 +1410,12 @@ class Server(object):
         return self.default_allowed, "no rule matched" if not self.default_allowed else ""
 
     # ---- faults
-    def take_fault(self, method, path, is_watch):
+    def take_fault(self, method, path, is_watch, q=None):
         with self.flock:
             for f in self.faults:
                 if f.get("path") and f["path"] not in path:
+                    continue
+                if any((q or {}).get(k) != v for k, v in (f.get("query") or {}).items()):
                     continue
                 if f.get("method") and f["method"].upper() != method:
                     continue
@@ -1707,7 +1711,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise ApiError(401, "Unauthorized", "Unauthorized")
         if user:
             self._user = user["username"]
-        f = app.take_fault(method, path, is_watch)
+        f = app.take_fault(method, path, is_watch, q)
         if f is not None:
             if f["action"] == "stall":
                 time.sleep(float(f.get("seconds", 1)))

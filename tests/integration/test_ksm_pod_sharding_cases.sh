@@ -27,12 +27,9 @@ fakeapi_start "$TMP" --load crds --load examples/cluster || { fail "fake API ser
 
 # Remote write: A and B push what they serve to a real victoria-metrics.
 . tests/lib/realapi.sh
+. tests/lib/rw.sh
 real_peers victoria-metrics
-VMP=$(free_port)
-"$VICTORIA_METRICS_BIN/victoria-metrics" -httpListenAddr=127.0.0.1:$VMP -storageDataPath="$TMP/vm" \
-	-search.latencyOffset=0 -search.disableCache -loggerLevel=ERROR >"$TMP/vm.log" 2>&1 &
-PIDS="$PIDS $!"
-wait_http "http://127.0.0.1:$VMP/health" 30 || { fail "victoria-metrics starts"; finish; }
+rw_vm_start || { fail "victoria-metrics starts"; finish; }
 RW="-remoteWrite.url=http://127.0.0.1:$VMP/api/v1/write -promscrape.kubernetes.interval=1s"
 # vmcount QUERY: the value of count(QUERY) in victoria-metrics, "" when none
 vmcount() {
@@ -94,6 +91,31 @@ check "two agents on one node: logged once by B" \
 check "two agents on one node: B says who emits instead" grep -q 'pod k8smon-b: agent k8smon-0 emits' "$TMP/B.log"
 fake_ctl DELETE "/objects?resource=pods&namespace=default&name=k8smon-0" >/dev/null
 check "the second agent gone: union equals the reference again" settle
+
+# A node watch of the leader stopped while its LIST is in flight: B not Ready,
+# the leader watches demo-node-2; a labels allowlist change makes it list that
+# node's pods again (a new reflector, empty until the list is in) and the fake
+# holds that LIST (the monitor leaves podSharding to each agent's flag: the
+# reference stays in leader mode); B Ready meanwhile: the leader drops every
+# pod the stopped watch gave it, not only those of the new, still empty, list.
+fake_ctl POST /objects "$(fake_agentpod k8smon-b demo-node-2 False)" >/dev/null
+check "B not Ready again: the leader emits demo-node-2's pods" poll 60 "compare && test \$(pods B) -eq 0"
+fake_ctl POST /fault '{"action":"stall","seconds":300,"count":1,"method":"GET","watch":false,"query":{"fieldSelector":"spec.nodeName=demo-node-2"}}' >/dev/null
+kubectl apply -f - >/dev/null 2>&1 <<Y
+apiVersion: k8smon.io/v1alpha1
+kind: K8sMonitor
+metadata: {name: shard}
+spec: {collectors: [kube-state], kubeState: {labelsAllowlist: {pods: [app]}}}
+Y
+# faults_taken: no injected fault is pending (the stalled request came)
+faults_taken() { fake_ctl GET /state | python3 -c 'import json,sys; sys.exit(1 if json.load(sys.stdin)["faults"] else 0)'; }
+check "an allowlist change: the leader lists demo-node-2's pods again, and that LIST hangs" poll 60 faults_taken
+fake_ctl POST /objects "$(fake_agentpod k8smon-b demo-node-2 True)" >/dev/null
+check "B Ready mid-list: the leader stops its demo-node-2 watch (logged)" \
+	poll 60 "test \$(grep -c 'node demo-node-2 is covered by an agent' $TMP/A.log) -ge 2"
+check "... and emits none of demo-node-2's pods: union equals the reference, none twice" \
+	poll 60 "compare && test \$(pods B) -gt 0"
+fake_ctl POST /fault '{"action":"clear"}' >/dev/null
 
 # Live switch through a K8sMonitor (the reference picks it up too: it is
 # always leader, so in leader mode it stays complete).

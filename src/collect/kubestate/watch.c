@@ -35,6 +35,11 @@ struct ks_pod_sub {
 	unsigned src;
 	struct kube_sub *sub;
 	bool relisting;                     /* wide: a replay of stored forms asked for a LIST */
+	/* An uncovered node's watch: the "ns/name" keys of the pods it put in
+	 * the store (owned), what stopping it takes out again. Not the
+	 * informer's store: while a relist runs that is a new, empty one. */
+	json_t *held;
+	bool held_lost;                     /* a key could not be kept (out of memory) */
 	char node[256];
 };
 
@@ -521,6 +526,8 @@ void ks_watcher_free(struct ks_watcher *w)
 	selector_free(w->agent_sel);
 	json_decref(w->logged);
 	json_decref(w->uncov_set);
+	for (size_t i = 0; i < KS_SHARD_NODE_WATCH_MAX; i++)
+		json_decref(w->uncov[i].held);
 	crs_store_free(w->crs);
 	json_decref(w->crs_spec);
 	free(w);
@@ -578,11 +585,29 @@ static void cov_kick(struct ks_watcher *w)
 		w->cov_timer = kube_loop_timer(w->loop, 100, cov_run, w);
 }
 
+/* "ns/name" of pod into key; false when it does not fit or has no name. */
+static bool pod_key(const json_t *pod, char *key, size_t cap)
+{
+	const json_t *md = json_object_get(pod, "metadata");
+	const char *ns = json_string_value(json_object_get(md, "namespace"));
+	const char *name = json_string_value(json_object_get(md, "name"));
+	int n = ns && name ? snprintf(key, cap, "%s/%s", ns, name) : -1;
+
+	return n > 0 && (size_t)n < cap;
+}
+
 static void pod_cb_add(json_t *obj, void *arg)
 {
 	struct ks_pod_sub *ps = arg;
+	char key[600];
 
 	upsert_src(ps->w, KS_POD, obj, ps->src);
+	if (ps->src != KS_SRC_UNCOVERED)
+		return;
+	if (!ps->held)
+		ps->held = json_object();
+	if (!ps->held || !pod_key(obj, key, sizeof(key)) || json_object_set_new(ps->held, key, json_true()))
+		ps->held_lost = true;
 }
 
 static void pod_cb_update(json_t *old_obj, json_t *new_obj, void *arg)
@@ -595,7 +620,10 @@ static void pod_cb_delete(json_t *obj, void *arg)
 {
 	struct ks_pod_sub *ps = arg;
 	json_t *md = json_object_get(obj, "metadata");
+	char key[600];
 
+	if (ps->held && pod_key(obj, key, sizeof(key)))
+		json_object_del(ps->held, key);
 	ks_store_delete_src(ps->w->ks, KS_POD, json_string_value(json_object_get(md, "namespace")),
 			    json_string_value(json_object_get(md, "name")), ps->src);
 }
@@ -672,24 +700,27 @@ static int pod_sub_start(struct ks_watcher *w, struct ks_pod_sub *ps, const char
 /* Ends a pod watch and drops what it alone held. */
 static void pod_sub_stop(struct ks_watcher *w, struct ks_pod_sub *ps)
 {
-	json_t *snap = ps->sub && kube_sub_store(ps->sub) ? kube_store_snapshot(kube_sub_store(ps->sub)) : NULL;
+	json_t *held = ps->held;
 	const char *key;
 	json_t *v;
 
-	if (!ps->sub)
+	ps->held = NULL;
+	if (!ps->sub) {
+		json_decref(held);
 		return;
+	}
 	kube_sub_cancel(ps->sub);
 	ps->sub = NULL;
-	if (ps->src != KS_SRC_UNCOVERED || !snap) {
+	if (ps->src != KS_SRC_UNCOVERED || ps->held_lost) {
 		/* unscheduled and wide pods: the only watch with its tag; a node
-		 * watch without a snapshot (out of memory): every node's pods
+		 * watch that lost a key (out of memory): every node's pods
 		 * relisted */
 		ks_store_clear_src(w->ks, KS_POD, ps->src);
 		for (size_t i = 0; ps->src == KS_SRC_UNCOVERED && i < KS_SHARD_NODE_WATCH_MAX; i++)
 			if (w->uncov[i].sub)
 				kube_sub_relist(w->uncov[i].sub);
 	} else {
-		json_object_foreach(snap, key, v) {
+		json_object_foreach(held, key, v) {
 			const char *slash = strchr(key, '/');
 			char ns[256];
 
@@ -700,7 +731,8 @@ static void pod_sub_stop(struct ks_watcher *w, struct ks_pod_sub *ps)
 			ks_store_delete_src(w->ks, KS_POD, ns, slash + 1, ps->src);
 		}
 	}
-	json_decref(snap);
+	json_decref(held);
+	ps->held_lost = false;
 	ps->node[0] = '\0';
 }
 
