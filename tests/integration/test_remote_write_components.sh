@@ -26,6 +26,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib/fakeapi.sh
 . tests/lib/comp_env.sh
 . tests/lib/realapi.sh
+. tests/lib/rw.sh
 TMP=$(mktemp -d /tmp/k8smon-rwcomp.XXXXXX)
 VM_PID="" PROM_PID="" VMALERT_PID=""
 cleanup() {
@@ -39,13 +40,8 @@ bail() { fail "$*"; finish; }
 [ -x bin/k8smon ] || make -s bin/k8smon >/dev/null || bail "make bin/k8smon"
 real_peers victoria-metrics prometheus vmalert
 
-VMP=$(free_port)
+rw_vm_start -search.maxSeries=1000000 -search.maxUniqueTimeseries=1000000 || bail "victoria-metrics did not start"
 VM=http://127.0.0.1:$VMP
-"$VICTORIA_METRICS_BIN/victoria-metrics" -httpListenAddr=127.0.0.1:$VMP -storageDataPath="$TMP/vm" \
-	-search.latencyOffset=0 -search.disableCache -search.maxSeries=1000000 -search.maxUniqueTimeseries=1000000 \
-	-loggerLevel=ERROR >"$TMP/vm.log" 2>&1 &
-VM_PID=$!
-wait_http "$VM/health" 30 || bail "victoria-metrics did not start"
 # kube-prometheus' recording rules as Prometheus rule files (the PrometheusRule specs)
 mkdir -p "$TMP/rules"
 python3 - "$TMP/rules" examples/prometheus/rules/*-prometheusRule.yaml <<'PY' || bail "rules extracted"
@@ -58,13 +54,9 @@ for path in sys.argv[2:]:
             groups.append({"name": g["name"], "interval": "2s", "rules": rules})
     yaml.safe_dump({"groups": groups}, open(os.path.join(sys.argv[1], os.path.basename(path)), "w"))
 PY
-PP=$(free_port)
-PROM=http://127.0.0.1:$PP
 printf 'global: {evaluation_interval: 2s}\nrule_files: ["%s/rules/*.yaml"]\n' "$TMP" >"$TMP/prometheus.yml"
-"$PROMETHEUS_BIN/prometheus" --config.file="$TMP/prometheus.yml" --storage.tsdb.path="$TMP/prom" \
-	--web.listen-address=127.0.0.1:$PP --web.enable-remote-write-receiver --log.level=error >"$TMP/prom.log" 2>&1 &
-PROM_PID=$!
-wait_http "$PROM/-/ready" 30 || bail "prometheus did not start"
+rw_prom_start "$TMP/prometheus.yml" || bail "prometheus did not start"
+PROM=http://127.0.0.1:$PP
 "$VMALERT_BIN/vmalert" "-rule=$TMP/rules/*.yaml" -datasource.url="$VM" -remoteWrite.url="$VM" \
 	-notifier.url=http://127.0.0.1:9/ -evaluationInterval=2s -httpListenAddr=127.0.0.1:$(free_port) \
 	-loggerLevel=ERROR >"$TMP/vmalert.log" 2>&1 &
