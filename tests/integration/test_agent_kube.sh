@@ -122,9 +122,9 @@ check "the API server refuses interval \"15\" (422 naming spec.interval)" sh -c 
 fake_ctl POST /fault '{"action":"cr_validation","enabled":false}' >/dev/null
 kubectl patch kmon e2e --type=merge -p '{"spec":{"interval":"15","collectors":["node"]}}' >/dev/null
 fake_ctl POST /fault '{"action":"cr_validation","enabled":true}' >/dev/null
-sleep 1
+# the refusal logged first (the agent has seen the bad spec), then what it serves
+check "invalid spec logged with the field path" wait_for 60 grep -q 'spec.interval: \\"15\\" is not a duration' "$TMP/k8smon.log"
 check "invalid spec keeps the last good configuration" sh -c "curl -s $U/metrics | grep -q '^kube_pod_info{' && ! curl -s $U/metrics | grep -q '^container_'"
-check "invalid spec logged with the field path" grep -q 'spec.interval: \\"15\\" is not a duration' "$TMP/k8smon.log"
 check "kubectl get kmon: Ready=False InvalidSpec with the field message" until_true 5 "kubectl get kmon e2e -o wide --no-headers | grep -q 'False *InvalidSpec.*spec.interval: \"15\" is not a duration'"
 check "kstatus Stalled=True when invalid" sh -c "kubectl get kmon e2e -o jsonpath='{.status.conditions[?(@.type==\"Stalled\")].status}' | grep -qx True"
 [ -n "$LUA" ] && check "invalid, as written by the agent: Argo CD Degraded, kstatus Failed" test "$(health e2e)" = "Degraded Failed"

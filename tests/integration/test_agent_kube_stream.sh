@@ -138,12 +138,13 @@ kill $TPID 2>/dev/null
 wait $TPID 2>/dev/null
 TPID=""
 
-# A slow scraper (about 10 s for the body) while a quarter of the pods are
-# deleted: the scrape sees the snapshot of its start.
-RATE=$(( $(wc -c <"$TMP/ks.id") / 10 ))
+# A slow scraper (about 30 s for the body) while a quarter of the pods are
+# deleted: the scrape sees the snapshot of its start. The deletes wait for its
+# first bytes (the snapshot is taken), not for a fixed time.
+RATE=$(( $(wc -c <"$TMP/ks.id") / 30 ))
 curl -s --limit-rate "$RATE" "$U/metrics/kube-state" >"$TMP/slow" &
 SLOW=$!
-sleep 1
+wait_for 60 test -s "$TMP/slow" || fail "the slow scrape got no first bytes"
 fake_ctl DELETE '/objects?resource=pods&namespace=ns1' >/dev/null
 fake_ctl DELETE '/objects?resource=pods&namespace=ns2' >/dev/null
 fake_ctl DELETE '/objects?resource=pods&namespace=ns3' >/dev/null

@@ -160,15 +160,21 @@ gen2=$(k get kmon default -o 'jsonpath={.metadata.generation}')
 [ "$gen2" = "$gen1" ] && ok "status change keeps generation" || bad "status change keeps generation ($gen1 -> $gen2)"
 
 # --- watch ----------------------------------------------------------------------
-timeout 8 "$KUBECTL" --cache-dir "$TMP/cache" get kmon -w >"$TMP/watch.out" 2>&1 &
+timeout 90 "$KUBECTL" --cache-dir "$TMP/cache" get kmon -w >"$TMP/watch.out" 2>&1 &
 WPID=$!
 PIDS="$PIDS $WPID"
-timeout 8 "$KUBECTL" --cache-dir "$TMP/cache" get pods -n apps -w --output-watch-events >"$TMP/watchpods.out" 2>&1 &
-PIDS="$PIDS $!"
-sleep 1.5
+timeout 90 "$KUBECTL" --cache-dir "$TMP/cache" get pods -n apps -w --output-watch-events >"$TMP/watchpods.out" 2>&1 &
+WPID2=$!
+PIDS="$PIDS $WPID2"
+# Both watches have listed (their first rows are out) before anything changes:
+# a kubectl that starts slowly on a loaded machine would list the change instead.
+for _ in $(seq 1 300); do
+	grep -q '^default ' "$TMP/watch.out" && grep -q 'ADDED *db-1' "$TMP/watchpods.out" && break
+	sleep 0.2
+done
 kstatus '{"status":{"conditions":[{"type":"Ready","status":"False","reason":"Degraded"}]}}' >/dev/null 2>&1
 k delete pod db-1 -n apps >"$TMP/del.out" 2>&1
-for _ in $(seq 1 40); do
+for _ in $(seq 1 300); do
 	grep -q Degraded "$TMP/watch.out" && grep -q 'DELETED *db-1' "$TMP/watchpods.out" && break
 	sleep 0.2
 done
@@ -177,7 +183,7 @@ grep -q 'default *False *Degraded' "$TMP/watch.out" && ok "kubectl get -w sees t
 grep -q 'deleted' "$TMP/del.out" && ok "kubectl delete (with wait)" || bad "kubectl delete (with wait)" "$TMP/del.out"
 grep -q 'DELETED *db-1' "$TMP/watchpods.out" && ok "kubectl get -w sees DELETED" ||
 	bad "kubectl get -w sees DELETED" "$TMP/watchpods.out"
-kill "$WPID" 2>/dev/null
+kill "$WPID" "$WPID2" 2>/dev/null
 check "deleted pod is gone" k get pods -n apps -o name
 grep -q db-1 "$TMP/out" && bad "deleted pod is gone" "$TMP/out" || ok "list no longer has the pod"
 k get pod db-1 -n apps >"$TMP/out" 2>&1 && bad "get deleted pod -> NotFound" "$TMP/out" ||
