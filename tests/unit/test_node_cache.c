@@ -291,6 +291,35 @@ static void test_rx_cache_follows_filter(void **state)
 	rx_free(b);
 }
 
+/* The filter's pattern is compared with the cache's once per scrape (not
+ * per name): a cache left with another filter's decisions at the same
+ * address (freed and reused between scrapes) is emptied by the first match
+ * after the sweep, so no stale decision is answered. */
+static void test_rx_cache_pattern_checked_each_scrape(void **state)
+{
+	char err[128];
+	struct rx *a = rx_new_search("^eth", err, sizeof(err));
+	struct rxcache c;
+
+	(void)state;
+	assert_non_null(a);
+	memset(&c, 0, sizeof(c));
+	assert_true(node_rx_match(&c, a, "eth0", 4));
+	assert_true(node_rx_match(&c, a, "eth1", 4));
+	rxcache_sweep(&c);
+	/* What the cache would hold had it been built for "^lo$" at a's address. */
+	c.pattern[0] = 'X';
+	for (size_t i = 0; i < c.nslots; i++)
+		if (c.ent[i].s)
+			c.ent[i].match = false;
+	assert_true(node_rx_match(&c, a, "eth0", 4));
+	assert_string_equal(c.pattern, rx_pattern(a));
+	assert_int_equal(c.nused, 1);
+	assert_true(node_rx_match(&c, a, "eth1", 4));
+	rxcache_fini(&c);
+	rx_free(a);
+}
+
 /* Generations are kept in 8 bits: across 300 sweeps (past the wrap) a name
  * asked every scrape stays cached and one asked once is dropped; a name too
  * long to remember is still matched correctly. */
@@ -336,6 +365,7 @@ int main(void)
 		cmocka_unit_test(test_disabled_cache),
 		cmocka_unit_test(test_rx_cache_follows_filter),
 		cmocka_unit_test(test_rx_cache_generation_wrap_long_name),
+		cmocka_unit_test(test_rx_cache_pattern_checked_each_scrape),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

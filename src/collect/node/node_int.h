@@ -111,6 +111,10 @@ struct rxcache {
 	size_t nslots;         /* power of two, 0 until the first insert */
 	size_t nused;
 	uint32_t gen;
+	bool checked;          /* rx's pattern compared since the last sweep: a
+				* filter cannot be freed and its address reused
+				* during one scrape (the scrape holds the config),
+				* so one strcmp per scrape, not one per name */
 };
 
 enum { RXC_MOUNT, RXC_FSTYPE, RXC_NETDEV, RXC_NETCLASS, RXC_DISK, RXC_VMSTAT, RXC_NETSTAT,

@@ -23,6 +23,7 @@ void rxcache_fini(struct rxcache *c)
 	free(c->pattern);
 	c->pattern = NULL;
 	c->rx = NULL;
+	c->checked = false;
 }
 
 /* Slot holding s, or the free slot where it would go (table not empty). */
@@ -71,15 +72,21 @@ static int rebuild(struct rxcache *c, size_t nslots, bool drop_stale)
 /* Points c at rx, emptying it when rx is not the filter it was built for. */
 static bool bind_filter(struct rxcache *c, const struct rx *rx)
 {
-	const char *pat = rx_pattern(rx);
+	const char *pat;
 
-	if (c->rx == rx && c->pattern && strcmp(c->pattern, pat) == 0)
+	if (c->rx == rx && c->checked)
 		return true;
+	pat = rx_pattern(rx);
+	if (c->rx == rx && c->pattern && strcmp(c->pattern, pat) == 0) {
+		c->checked = true;
+		return true;
+	}
 	rxcache_fini(c);
 	c->pattern = strdup(pat);
 	if (!c->pattern)
 		return false;
 	c->rx = rx;
+	c->checked = true;
 	return true;
 }
 
@@ -125,4 +132,5 @@ void rxcache_sweep(struct rxcache *c)
 	if (stale)
 		rebuild(c, c->nslots, true);
 	c->gen++;
+	c->checked = false;
 }
