@@ -134,7 +134,7 @@ static int cmp_row(const void *a, const void *b)
 
 static int list_devices(struct node_ctx *ctx, size_t *count)
 {
-	char dir[PATH_MAX], path[PATH_MAX];
+	char dir[PATH_MAX];
 	struct dirent *de;
 	struct stat st;
 	DIR *d = NULL;
@@ -156,8 +156,7 @@ static int list_devices(struct node_ctx *ctx, size_t *count)
 		if (de->d_name[0] == '.' || nl >= NC_NAME_MAX)
 			continue;
 		/* Skip bonding_masters and other plain files. */
-		if (node_path_join(path, sizeof(path), dir, de->d_name) ||
-		    stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+		if (fstatat(dirfd(d), de->d_name, &st, 0) != 0 || !S_ISDIR(st.st_mode))
 			continue;
 		if (ctx->netclass_exclude && node_rx_match(&ctx->nc->rxc[RXC_NETCLASS], ctx->netclass_exclude,
 							 de->d_name, nl))

@@ -151,6 +151,14 @@ int procfile_read(struct procfile *pf, const char *base, const char *rel,
  * descriptor. */
 int procfile_read_tag(struct procfile *pf, const char *base, const char *rel, uint64_t tag,
 		      const char **data, size_t *len);
+/* procfile_read(pf, base, rel) for a file that is also at_rel under the
+ * open directory dirfd (borrowed; e.g. the listing of base/devices/system/cpu
+ * being read): when the file must be opened (first read, or absent, as
+ * thermal_throttle is on VMs and AMD CPUs) the kernel walks only at_rel,
+ * ~1.5 us instead of ~4.6 us for a sysfs path from the root. The cache key
+ * and the log path stay base/rel. */
+int procfile_read_at(struct procfile *pf, int dirfd, const char *at_rel, const char *base,
+		     const char *rel, const char **data, size_t *len);
 /* Joins base and rel into dst (dstlen bytes) with exactly one '/' between. */
 int node_path_join(char *dst, size_t dstlen, const char *base, const char *rel);
 

@@ -359,8 +359,9 @@ static bool stale_errno(int e)
 	return e == ENODEV || e == ESTALE || e == EBADF || e == ENOENT || e == ENXIO;
 }
 
-int procfile_read_tag(struct procfile *pf, const char *base, const char *rel, uint64_t tag,
-		      const char **data, size_t *len)
+/* procfile_read_tag(), opening at_rel under dirfd when dirfd >= 0. */
+static int read_path(struct procfile *pf, int dirfd, const char *at_rel, const char *base,
+		     const char *rel, uint64_t tag, const char **data, size_t *len)
 {
 	struct fdcache_ent *e = NULL;
 	int fd = -1;
@@ -389,7 +390,7 @@ int procfile_read_tag(struct procfile *pf, const char *base, const char *rel, ui
 			goto done;
 		ent_close(pf->fc, e);
 	}
-	fd = open(pf->path, O_RDONLY | O_CLOEXEC);
+	fd = dirfd >= 0 ? openat(dirfd, at_rel, O_RDONLY | O_CLOEXEC) : open(pf->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = km_from_errno(errno);
 		goto out;
@@ -421,10 +422,22 @@ out:
 	return rc;
 }
 
+int procfile_read_tag(struct procfile *pf, const char *base, const char *rel, uint64_t tag,
+		      const char **data, size_t *len)
+{
+	return read_path(pf, -1, NULL, base, rel, tag, data, len);
+}
+
 int procfile_read(struct procfile *pf, const char *base, const char *rel,
 		  const char **data, size_t *len)
 {
-	return procfile_read_tag(pf, base, rel, 0, data, len);
+	return read_path(pf, -1, NULL, base, rel, 0, data, len);
+}
+
+int procfile_read_at(struct procfile *pf, int dirfd, const char *at_rel, const char *base,
+		     const char *rel, const char **data, size_t *len)
+{
+	return read_path(pf, dirfd, at_rel, base, rel, 0, data, len);
 }
 
 bool node_next_line(const char **p, const char *end, const char **line, size_t *len)
