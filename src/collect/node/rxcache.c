@@ -82,12 +82,18 @@ static bool bind_filter(struct rxcache *c, const struct rx *rx)
 		return true;
 	}
 	rxcache_fini(c);
+	c->epoch = c->epoch + 1 ? c->epoch + 1 : 1;
 	c->pattern = strdup(pat);
 	if (!c->pattern)
 		return false;
 	c->rx = rx;
 	c->checked = true;
 	return true;
+}
+
+uint32_t rxcache_bind(struct rxcache *c, const struct rx *rx)
+{
+	return bind_filter(c, rx) ? c->epoch : 0;
 }
 
 bool node_rx_match(struct rxcache *c, const struct rx *rx, const char *s, size_t n)
