@@ -415,7 +415,10 @@ static int read_path(struct procfile *pf, int dirfd, const char *at_rel, const c
 			goto done;
 		ent_close(pf->fc, e);
 	}
-	fd = dirfd >= 0 ? openat(dirfd, at_rel, O_RDONLY | O_CLOEXEC) : open(pf->path, O_RDONLY | O_CLOEXEC);
+	if (dirfd >= 0)
+		fd = openat(dirfd, at_rel, O_RDONLY | O_CLOEXEC);
+	else
+		fd = open(pf->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = km_from_errno(errno);
 		goto out;
