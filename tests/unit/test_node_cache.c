@@ -253,6 +253,68 @@ static void test_disabled_cache(void **state)
 	fdcache_fini(&fc);
 }
 
+/* A per-scrape file (/proc/stat, read by the cpu and stat collectors) is
+ * read once per fdcache generation: later reads in the same scrape get the
+ * first one's bytes, the first read after a sweep (the next scrape) sees the
+ * file as it is now, through a kept procfs descriptor and for a regular file
+ * (a -path.procfs tree) alike; plain procfile_read() is never answered from
+ * the copy. */
+static void test_read_scrape_once_per_generation(void **state)
+{
+	char dir[] = "/tmp/k8smon-scrape-XXXXXX", path[64];
+	struct fdcache fc;
+	struct procfile pf;
+	const char *data;
+	size_t len;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/stat", dir);
+	fdcache_init(&fc, 8);
+	procfile_init(&pf, &fc);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("ctxt 1\n", f);
+	fclose(f);
+	assert_int_equal(procfile_read_scrape(&pf, dir, "stat", &data, &len), 0);
+	assert_string_equal(data, "ctxt 1\n");
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("ctxt 22\n", f);
+	fclose(f);
+	/* Same scrape: the first read's snapshot. */
+	assert_int_equal(procfile_read_scrape(&pf, dir, "stat", &data, &len), 0);
+	assert_string_equal(data, "ctxt 1\n");
+	assert_int_equal(len, 7);
+	/* A plain read is never answered from the copy. */
+	assert_int_equal(procfile_read(&pf, dir, "stat", &data, &len), 0);
+	assert_string_equal(data, "ctxt 22\n");
+	fdcache_sweep(&fc);
+	assert_int_equal(procfile_read_scrape(&pf, dir, "stat", &data, &len), 0);
+	assert_string_equal(data, "ctxt 22\n");
+	/* The live file through a kept descriptor: the second read of a scrape
+	 * equals the first byte for byte (a fresh /proc/self/stat would not:
+	 * its utime moves), the next scrape reads again. */
+	for (int scrape = 0; scrape < 3; scrape++) {
+		char *first;
+
+		assert_int_equal(procfile_read_scrape(&pf, "/proc", "self/stat", &data, &len), 0);
+		first = strndup(data, len);
+		assert_non_null(first);
+		for (volatile long i = 0; i < 20000000; i++)
+			;
+		assert_int_equal(procfile_read_scrape(&pf, "/proc", "self/stat", &data, &len), 0);
+		assert_string_equal(data, first);
+		free(first);
+		fdcache_sweep(&fc);
+	}
+	unlink(path);
+	rmdir(dir);
+	procfile_fini(&pf);
+	fdcache_fini(&fc);
+}
+
 static void test_rx_cache_follows_filter(void **state)
 {
 	char err[128];
@@ -289,6 +351,35 @@ static void test_rx_cache_follows_filter(void **state)
 	rxcache_fini(&c);
 	rx_free(a);
 	rx_free(b);
+}
+
+/* The filter's pattern is compared with the cache's once per scrape (not
+ * per name): a cache left with another filter's decisions at the same
+ * address (freed and reused between scrapes) is emptied by the first match
+ * after the sweep, so no stale decision is answered. */
+static void test_rx_cache_pattern_checked_each_scrape(void **state)
+{
+	char err[128];
+	struct rx *a = rx_new_search("^eth", err, sizeof(err));
+	struct rxcache c;
+
+	(void)state;
+	assert_non_null(a);
+	memset(&c, 0, sizeof(c));
+	assert_true(node_rx_match(&c, a, "eth0", 4));
+	assert_true(node_rx_match(&c, a, "eth1", 4));
+	rxcache_sweep(&c);
+	/* What the cache would hold had it been built for "^lo$" at a's address. */
+	c.pattern[0] = 'X';
+	for (size_t i = 0; i < c.nslots; i++)
+		if (c.ent[i].s)
+			c.ent[i].match = false;
+	assert_true(node_rx_match(&c, a, "eth0", 4));
+	assert_string_equal(c.pattern, rx_pattern(a));
+	assert_int_equal(c.nused, 1);
+	assert_true(node_rx_match(&c, a, "eth1", 4));
+	rxcache_fini(&c);
+	rx_free(a);
 }
 
 /* Generations are kept in 8 bits: across 300 sweeps (past the wrap) a name
@@ -336,6 +427,8 @@ int main(void)
 		cmocka_unit_test(test_disabled_cache),
 		cmocka_unit_test(test_rx_cache_follows_filter),
 		cmocka_unit_test(test_rx_cache_generation_wrap_long_name),
+		cmocka_unit_test(test_rx_cache_pattern_checked_each_scrape),
+		cmocka_unit_test(test_read_scrape_once_per_generation),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -191,12 +191,66 @@ static void test_powersupply_ignored(void **state)
 	free(out);
 }
 
+/* netstat's filter decisions are remembered per header line position and
+ * reused only while the line is byte for byte the same and the filter is
+ * the same: a header whose fields moved, a new filter, and a header line
+ * added in front are each decided afresh (never the previous line's or
+ * filter's decisions), across scrapes of one collector. */
+static void test_netstat_header_decisions(void **state)
+{
+	struct node_tree *t = *state;
+	struct node_collector *nc = node_collector_new();
+	struct node_opts o = { .procfs = t->proc, .sysfs = t->sys, .rootfs = t->root };
+	struct rx *only_foo = rx("^TcpExt_Foo$");
+	const char *lo = "node_netstat_TcpExt_ListenOverflows";
+	char *out;
+
+	assert_non_null(nc);
+	node_put(t, "proc/net/snmp", "Udp: InDatagrams IgnoredMulti\nUdp: 5 6\n");
+	node_put(t, "proc/net/netstat", "TcpExt: ListenOverflows Foo\nTcpExt: 1 2\n");
+	for (int i = 0; i < 2; i++) {
+		out = node_body(node_run(nc, &o, "netstat"));
+		assert_non_null(strstr(out, "\nnode_netstat_TcpExt_ListenOverflows 1\n"));
+		assert_non_null(strstr(out, "\nnode_netstat_Udp_InDatagrams 5\n"));
+		assert_null(strstr(out, "Foo"));
+		assert_null(strstr(out, "IgnoredMulti"));
+		free(out);
+	}
+	/* The same fields in another order. */
+	node_put(t, "proc/net/netstat", "TcpExt: Foo ListenOverflows\nTcpExt: 2 1\n");
+	out = node_body(node_run(nc, &o, "netstat"));
+	assert_non_null(strstr(out, "\nnode_netstat_TcpExt_ListenOverflows 1\n"));
+	assert_null(strstr(out, "Foo"));
+	free(out);
+	/* Another filter over the same lines. */
+	o.netstat_fields = only_foo;
+	out = node_body(node_run(nc, &o, "netstat"));
+	assert_non_null(strstr(out, "\nnode_netstat_TcpExt_Foo 2\n"));
+	assert_null(strstr(out, lo));
+	assert_null(strstr(out, "Udp"));
+	free(out);
+	/* Back to the default filter; a line added in front shifts positions. */
+	o.netstat_fields = NULL;
+	node_put(t, "proc/net/netstat",
+		 "IpExt: InOctets Bar\nIpExt: 7 8\nTcpExt: Foo ListenOverflows\nTcpExt: 2 1\n");
+	out = node_body(node_run(nc, &o, "netstat"));
+	assert_non_null(strstr(out, "\nnode_netstat_IpExt_InOctets 7\n"));
+	assert_non_null(strstr(out, "\nnode_netstat_TcpExt_ListenOverflows 1\n"));
+	assert_non_null(strstr(out, "\nnode_netstat_Udp_InDatagrams 5\n"));
+	assert_null(strstr(out, "Foo"));
+	assert_null(strstr(out, "Bar"));
+	free(out);
+	node_collector_free(nc);
+	rx_free(only_foo);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_hwmon_chips, setup, node_tree_teardown),
 		cmocka_unit_test_setup_teardown(test_hwmon_sensors, setup, node_tree_teardown),
 		cmocka_unit_test_setup_teardown(test_powersupply_ignored, setup, node_tree_teardown),
+		cmocka_unit_test_setup_teardown(test_netstat_header_decisions, setup, node_tree_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -157,7 +157,7 @@ int node_cpu(struct node_ctx *ctx)
 {
 	const char *data;
 	size_t len;
-	int rc = procfile_read(&ctx->nc->pf, ctx->procfs, "stat", &data, &len);
+	int rc = procfile_read_scrape(&ctx->nc->pf, ctx->procfs, "stat", &data, &len);
 
 	if (!rc)
 		rc = node_cpu_parse(ctx, data, len);

@@ -23,14 +23,21 @@ struct thr_ent {
 /* Most packages plus cores kept (bounded by the CPU count). */
 #define THR_MAX (2 * NODE_CPU_MAX)
 
-static int read_u64(struct node_ctx *ctx, const char *cpu, const char *file, uint64_t *v)
+/* cpu/file, opened relative to dirfd (the open devices/system/cpu). */
+static int read_u64(struct node_ctx *ctx, int dirfd, const char *cpu, const char *file,
+		    uint64_t *v)
 {
 	char rel[128];
+	const char *data;
+	size_t len;
 	double d;
 	int rc;
 
 	snprintf(rel, sizeof(rel), "devices/system/cpu/%.32s/%s", cpu, file);
-	rc = node_read_numbers_at(ctx, ctx->sysfs, rel, &d);
+	rc = procfile_read_at(&ctx->nc->pf, dirfd, rel + sizeof("devices/system/cpu/") - 1,
+			      ctx->sysfs, rel, &data, &len);
+	if (!rc)
+		rc = node_parse_numbers(data, len, &d, 1);
 	if (!rc && d < 0)
 		rc = KM_ERANGE;
 	if (!rc)
@@ -103,21 +110,23 @@ int node_cpu_throttle(struct node_ctx *ctx)
 	if (!d)
 		return 0;
 	while ((de = readdir(d)) != NULL) {
+		const char *cpu = de->d_name;
 		uint64_t pkg, core, count;
+		int fd = dirfd(d);
 
-		if (strncmp(de->d_name, "cpu", 3) != 0 || de->d_name[3] < '0' || de->d_name[3] > '9')
+		if (strncmp(cpu, "cpu", 3) != 0 || cpu[3] < '0' || cpu[3] > '9')
 			continue;
-		if (read_u64(ctx, de->d_name, "topology/physical_package_id", &pkg) ||
-		    read_u64(ctx, de->d_name, "topology/core_id", &core))
+		if (read_u64(ctx, fd, cpu, "topology/physical_package_id", &pkg) ||
+		    read_u64(ctx, fd, cpu, "topology/core_id", &core))
 			continue;
 		if (!find(co, nco, pkg, core) &&
-		    !read_u64(ctx, de->d_name, "thermal_throttle/core_throttle_count", &count)) {
+		    !read_u64(ctx, fd, cpu, "thermal_throttle/core_throttle_count", &count)) {
 			rc = add(&co, &nco, &aco, pkg, core, count);
 			if (rc)
 				break;
 		}
 		if (!find(pk, npk, pkg, 0) &&
-		    !read_u64(ctx, de->d_name, "thermal_throttle/package_throttle_count", &count)) {
+		    !read_u64(ctx, fd, cpu, "thermal_throttle/package_throttle_count", &count)) {
 			rc = add(&pk, &npk, &apk, pkg, 0, count);
 			if (rc)
 				break;

@@ -240,12 +240,13 @@ int node_cpufreq(struct node_ctx *ctx)
 		seen++;
 		if (cpu_listed(offline, (unsigned)cpu))
 			continue;
-		if (snprintf(path, sizeof(path), "%s/%.32s/cpufreq", dir, de->d_name) >=
-		    (int)sizeof(path)) {
+		if (snprintf(path, sizeof(path), "%.32s/cpufreq", de->d_name) >= (int)sizeof(path)) {
 			rc = KM_EINVAL;
 			break;
 		}
-		if (stat(path, &st) != 0) {
+		/* Relative to the listing: a VM's absent cpufreq costs a
+		 * two-step walk, not one from the root per CPU. */
+		if (fstatat(dirfd(d), path, &st, 0) != 0) {
 			if (errno == ENOENT)
 				continue;
 			rc = km_from_errno(errno);

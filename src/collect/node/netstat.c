@@ -6,6 +6,7 @@
 #include "collect/node/node_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/err.h"
@@ -14,8 +15,10 @@
 
 #define NS_NAME_MAX 128
 
+/* Writes proto_field = val when the filter selects it; *sel (may be NULL)
+ * is the decision. known: the caller knows the field is selected. */
 static int emit(struct node_ctx *ctx, const char *proto, size_t plen, const char *field,
-		size_t flen, const char *val, size_t vlen)
+		size_t flen, const char *val, size_t vlen, bool known, bool *sel)
 {
 	char key[NS_NAME_MAX], name[NS_NAME_MAX + 16], help[NS_NAME_MAX + 16];
 	size_t n = plen + 1 + flen;
@@ -32,8 +35,10 @@ static int emit(struct node_ctx *ctx, const char *proto, size_t plen, const char
 	key[plen] = '_';
 	memcpy(key + plen + 1, field, flen);
 	key[n] = '\0';
-	if (!node_rx_match(&ctx->nc->rxc[RXC_NETSTAT], ctx->netstat_fields, key, n))
+	if (!known && !node_rx_match(&ctx->nc->rxc[RXC_NETSTAT], ctx->netstat_fields, key, n))
 		return 0;
+	if (sel)
+		*sel = true;
 	rc = parse_double(val, vlen, &v);
 	if (rc)
 		return rc;
@@ -52,10 +57,62 @@ static int emit(struct node_ctx *ctx, const char *proto, size_t plen, const char
 	return node_write1(ctx->out, name, help, EXPO_UNTYPED, v);
 }
 
+/* The decisions for header line hl of this scrape's next position: an
+ * entry whose decisions are valid (*valid) or one emptied to record them
+ * in; NULL past NODE_NS_LINES or without memory (decide name by name). */
+static struct ns_line *line_decisions(struct node_ctx *ctx, const char *hl, size_t hlen,
+				      bool *valid)
+{
+	struct node_collector *nc = ctx->nc;
+	uint32_t epoch = rxcache_bind(&nc->rxc[RXC_NETSTAT], ctx->netstat_fields);
+	struct ns_line *l;
+	size_t fields = 1;
+
+	*valid = false;
+	if (!epoch || nc->ns_next >= NODE_NS_LINES)
+		return NULL;
+	l = &nc->ns_lines[nc->ns_next++];
+	if (l->hdr && l->epoch == epoch && l->len == hlen && memcmp(l->hdr, hl, hlen) == 0) {
+		*valid = true;
+		return l;
+	}
+	/* Every field is preceded by a blank or starts the line. */
+	for (size_t i = 0; i < hlen; i++)
+		fields += hl[i] == ' ' || hl[i] == '\t';
+	free(l->hdr);
+	free(l->match);
+	*l = (struct ns_line){ 0 };
+	l->hdr = malloc(hlen + 1);
+	l->match = calloc(fields, 1);
+	if (!l->hdr || !l->match) {
+		free(l->hdr);
+		free(l->match);
+		*l = (struct ns_line){ 0 };
+		return NULL;
+	}
+	memcpy(l->hdr, hl, hlen);
+	l->hdr[hlen] = '\0';
+	l->n = fields;
+	l->epoch = epoch;
+	return l;
+}
+
+/* Forgets l's decisions (its line was not parsed to the end). */
+static void line_drop(struct ns_line *l)
+{
+	if (l) {
+		free(l->hdr);
+		l->hdr = NULL;
+		l->len = 0;
+	}
+}
+
 int node_netstat_pairs_parse(struct node_ctx *ctx, const char *data, size_t len)
 {
 	const char *p, *end, *hl, *vl;
 	size_t hlen, vlen;
+	struct ns_line *dl;
+	bool valid;
 	int rc;
 
 	p = data;
@@ -74,18 +131,32 @@ int node_netstat_pairs_parse(struct node_ctx *ctx, const char *data, size_t len)
 		    hflen != vflen || hf[hflen - 1] != ':' || memcmp(hf, vf, hflen) != 0)
 			return KM_EPARSE;
 		plen = hflen - 1;
-		for (;;) {
+		dl = line_decisions(ctx, hl, hlen, &valid);
+		for (size_t k = 0;; k++) {
 			bool hn = parse_field(&hp, hend, &hf, &hflen);
 			bool vn = parse_field(&vp, vend, &vf, &vflen);
+			bool sel = false;
 
-			if (hn != vn)
+			if (hn != vn || (dl && k >= dl->n)) {
+				line_drop(dl);
 				return KM_EPARSE;
+			}
 			if (!hn)
 				break;
-			rc = emit(ctx, vl, plen, hf, hflen, vf, vflen);
-			if (rc)
+			if (valid && !dl->match[k])
+				continue;
+			rc = emit(ctx, vl, plen, hf, hflen, vf, vflen, valid, &sel);
+			if (rc) {
+				if (!valid)
+					line_drop(dl);
 				return rc;
+			}
+			if (dl && !valid)
+				dl->match[k] = sel;
 		}
+		/* Recorded in full: valid from the next scrape on. */
+		if (dl && !valid)
+			dl->len = hlen;
 	}
 	return 0;
 }
@@ -110,7 +181,7 @@ int node_netstat_snmp6_parse(struct node_ctx *ctx, const char *data, size_t len)
 		if (!six)
 			continue;
 		plen = (size_t)(six - k) + 1;
-		rc = emit(ctx, k, plen, k + plen, klen - plen, v, vlen);
+		rc = emit(ctx, k, plen, k + plen, klen - plen, v, vlen, false, NULL);
 		if (rc)
 			return rc;
 	}
@@ -146,6 +217,7 @@ int node_netstat(struct node_ctx *ctx)
 	int rc;
 
 	node_seen_reset(&ctx->nc->seen);
+	ctx->nc->ns_next = 0;
 	rc = pairs(ctx, "net/netstat");
 	if (!rc)
 		rc = pairs(ctx, "net/snmp");

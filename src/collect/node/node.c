@@ -154,6 +154,10 @@ void node_collector_free(struct node_collector *nc)
 	fdcache_fini(&nc->fds);
 	for (size_t i = 0; i < NODE_RXC_N; i++)
 		rxcache_fini(&nc->rxc[i]);
+	for (size_t i = 0; i < NODE_NS_LINES; i++) {
+		free(nc->ns_lines[i].hdr);
+		free(nc->ns_lines[i].match);
+	}
 	free(nc->cpu);
 	free(nc->cpu_new);
 	free(nc->rows);

@@ -190,6 +190,7 @@ static struct fdcache_ent *fdcache_get(struct fdcache *fc, const char *path)
 	e->keep = NULL;
 	e->keep_len = 0;
 	e->keep_age = 0;
+	e->keep_gen = 0;
 	fc->nused++;
 out:
 	e->gen = fc->gen;
@@ -359,8 +360,29 @@ static bool stale_errno(int e)
 	return e == ENODEV || e == ESTALE || e == EBADF || e == ENOENT || e == ENXIO;
 }
 
-int procfile_read_tag(struct procfile *pf, const char *base, const char *rel, uint64_t tag,
-		      const char **data, size_t *len)
+/* A per-scrape file's bytes, kept with the generation they were read in;
+ * without memory the next read of this scrape reads the file again. */
+static void scrape_keep(struct fdcache *fc, struct fdcache_ent *e, const struct buf *b)
+{
+	char *k = realloc(e->keep, b->len + 1);
+
+	if (!k) {
+		free(e->keep);
+		e->keep = NULL;
+		e->keep_len = 0;
+		return;
+	}
+	memcpy(k, b->data, b->len + 1);
+	e->keep = k;
+	e->keep_len = b->len;
+	e->keep_gen = fc->gen;
+}
+
+/* procfile_read_tag(), opening at_rel under dirfd when dirfd >= 0; with
+ * per_scrape, see procfile_read_scrape(). */
+static int read_path(struct procfile *pf, int dirfd, const char *at_rel, const char *base,
+		     const char *rel, uint64_t tag, bool per_scrape, const char **data,
+		     size_t *len)
 {
 	struct fdcache_ent *e = NULL;
 	int fd = -1;
@@ -373,6 +395,10 @@ int procfile_read_tag(struct procfile *pf, const char *base, const char *rel, ui
 		goto out;
 	if (pf->fc)
 		e = fdcache_get(pf->fc, pf->path);
+	if (e && per_scrape && e->keep && e->keep_gen == pf->fc->gen) {
+		rc = buf_add(&pf->b, e->keep, e->keep_len);
+		goto out_data;
+	}
 	if (e && e->fd >= 0 && e->tag != tag) {
 		/* The name now denotes another object: never read the old one. */
 		ent_close(pf->fc, e);
@@ -389,7 +415,10 @@ int procfile_read_tag(struct procfile *pf, const char *base, const char *rel, ui
 			goto done;
 		ent_close(pf->fc, e);
 	}
-	fd = open(pf->path, O_RDONLY | O_CLOEXEC);
+	if (dirfd >= 0)
+		fd = openat(dirfd, at_rel, O_RDONLY | O_CLOEXEC);
+	else
+		fd = open(pf->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = km_from_errno(errno);
 		goto out;
@@ -411,6 +440,9 @@ int procfile_read_tag(struct procfile *pf, const char *base, const char *rel, ui
 	if (!rc && e && e->fd >= 0 && e->mounts)
 		mounts_keep(e, &pf->b);
 done:
+	if (!rc && e && per_scrape)
+		scrape_keep(pf->fc, e, &pf->b);
+out_data:
 	if (!rc) {
 		*data = pf->b.data;
 		*len = pf->b.len;
@@ -421,10 +453,28 @@ out:
 	return rc;
 }
 
+int procfile_read_tag(struct procfile *pf, const char *base, const char *rel, uint64_t tag,
+		      const char **data, size_t *len)
+{
+	return read_path(pf, -1, NULL, base, rel, tag, false, data, len);
+}
+
 int procfile_read(struct procfile *pf, const char *base, const char *rel,
 		  const char **data, size_t *len)
 {
-	return procfile_read_tag(pf, base, rel, 0, data, len);
+	return read_path(pf, -1, NULL, base, rel, 0, false, data, len);
+}
+
+int procfile_read_at(struct procfile *pf, int dirfd, const char *at_rel, const char *base,
+		     const char *rel, const char **data, size_t *len)
+{
+	return read_path(pf, dirfd, at_rel, base, rel, 0, false, data, len);
+}
+
+int procfile_read_scrape(struct procfile *pf, const char *base, const char *rel,
+			 const char **data, size_t *len)
+{
+	return read_path(pf, -1, NULL, base, rel, 0, true, data, len);
 }
 
 bool node_next_line(const char **p, const char *end, const char **line, size_t *len)

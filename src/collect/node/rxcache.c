@@ -23,6 +23,7 @@ void rxcache_fini(struct rxcache *c)
 	free(c->pattern);
 	c->pattern = NULL;
 	c->rx = NULL;
+	c->checked = false;
 }
 
 /* Slot holding s, or the free slot where it would go (table not empty). */
@@ -71,16 +72,28 @@ static int rebuild(struct rxcache *c, size_t nslots, bool drop_stale)
 /* Points c at rx, emptying it when rx is not the filter it was built for. */
 static bool bind_filter(struct rxcache *c, const struct rx *rx)
 {
-	const char *pat = rx_pattern(rx);
+	const char *pat;
 
-	if (c->rx == rx && c->pattern && strcmp(c->pattern, pat) == 0)
+	if (c->rx == rx && c->checked)
 		return true;
+	pat = rx_pattern(rx);
+	if (c->rx == rx && c->pattern && strcmp(c->pattern, pat) == 0) {
+		c->checked = true;
+		return true;
+	}
 	rxcache_fini(c);
+	c->epoch = c->epoch + 1 ? c->epoch + 1 : 1;
 	c->pattern = strdup(pat);
 	if (!c->pattern)
 		return false;
 	c->rx = rx;
+	c->checked = true;
 	return true;
+}
+
+uint32_t rxcache_bind(struct rxcache *c, const struct rx *rx)
+{
+	return bind_filter(c, rx) ? c->epoch : 0;
 }
 
 bool node_rx_match(struct rxcache *c, const struct rx *rx, const char *s, size_t n)
@@ -125,4 +138,5 @@ void rxcache_sweep(struct rxcache *c)
 	if (stale)
 		rebuild(c, c->nslots, true);
 	c->gen++;
+	c->checked = false;
 }

@@ -62,7 +62,7 @@ int node_stat(struct node_ctx *ctx)
 {
 	const char *data;
 	size_t len;
-	int rc = procfile_read(&ctx->nc->pf, ctx->procfs, "stat", &data, &len);
+	int rc = procfile_read_scrape(&ctx->nc->pf, ctx->procfs, "stat", &data, &len);
 
 	if (!rc)
 		rc = node_stat_parse(ctx, data, len);
