@@ -186,6 +186,17 @@ static int merge(const struct tstate *s, const char *name, const struct labels *
 	return 0;
 }
 
+bool push_keep_text(const struct tstate *s)
+{
+	int64_t read = atomic_load(&s->m->apps_read_ms), idle = SCRAPE_APPS_IDLE_MS;
+
+	if (!atomic_load(&s->m->push) || s->m->policy.keep_apps_text)
+		return true;
+	if (s->t->d->interval_ms > idle / 3)
+		idle = 3 * s->t->d->interval_ms;
+	return read && clock_mono_ms() - read <= idle;
+}
+
 void push_begin(struct tstate *s)
 {
 	/* what an earlier scrape left (none when it ended) */
@@ -318,6 +329,11 @@ void push_end(struct tstate *s, bool up, double duration, uint64_t scraped, uint
 	pthread_mutex_lock(&s->m->lock);
 	old = s->pushed;
 	s->pushed = k;
+	/* Push only: the chunks are what the scrape keeps until collected,
+	 * so they count in k8smon_scrape_memory_bytes and the budget. */
+	atomic_fetch_sub(&s->m->kept_bytes, s->pushed_acct);
+	s->pushed_acct = s->text ? 0 : k->len;
+	atomic_fetch_add(&s->m->kept_bytes, s->pushed_acct);
 	pthread_mutex_unlock(&s->m->lock);
 	rw_chunks_unref(old);
 }
@@ -327,6 +343,8 @@ void push_fini(struct tstate *s)
 	rw_chunker_fini(&s->ck);
 	buf_fini(&s->pxn);
 	over_free(s);
+	atomic_fetch_sub(&s->m->kept_bytes, s->pushed_acct);
+	s->pushed_acct = 0;
 	rw_chunks_unref(s->pushed);
 	s->pushed = NULL;
 }
@@ -397,6 +415,8 @@ int scrape_mgr_push_collect(struct scrape_mgr *m, scrape_push_fn fn, void *ctx)
 		if (s && s->pushed) {
 			v[n++] = s->pushed; /* the reference moves: each scrape is sent once */
 			s->pushed = NULL;
+			atomic_fetch_sub(&m->kept_bytes, s->pushed_acct);
+			s->pushed_acct = 0;
 		} else if (s && s->refuse != REFUSE_NONE) {
 			/* Never scraped (policy, target limit): down at every
 			 * collection, as /metrics/apps shows it. */
