@@ -187,6 +187,11 @@ int scrape_mgr_set_push(struct scrape_mgr *m, const struct label_pair *ext, size
  * needs (docs/remote-write.md). A read after an idle spell gets each
  * target's samples from its next scrape on (up and scrape_* at once). */
 #define SCRAPE_APPS_IDLE_MS (5 * 60 * 1000)
+/* Any thread: whether something other than /metrics/apps readers needs
+ * the text (a remote-write destination with labels of its own, which is
+ * fed rendered /metrics/apps); from the next scrape of each target. NULL m
+ * is ok. */
+void scrape_mgr_set_text_wanted(struct scrape_mgr *m, bool wanted);
 /* Hands fn each target's chunks not handed over yet, in target order (one
  * per completed scrape since the last call; a target scraped twice in
  * between gives its latest). The reference is fn's to drop

@@ -225,6 +225,7 @@ struct scrape_mgr {
 	_Atomic uint64_t builtin_skipped; /* built-in targets left to a ScrapeRule (last recompute) */
 	_Atomic(struct scrape_push *) push; /* set once (scrape_mgr_set_push), freed with m */
 	_Atomic int64_t apps_read_ms;  /* monotonic time /metrics/apps was last opened; 0 = never */
+	atomic_bool text_wanted;       /* scrape_mgr_set_text_wanted */
 	struct log_limit scrape_log;   /* loop thread */
 	struct log_limit drop_log;     /* loop thread */
 };

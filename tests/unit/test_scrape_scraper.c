@@ -1293,7 +1293,7 @@ static bool has_sample(struct fix *f, const char *name, int port, const char *va
  * every scrape is still pushed; scrape_series_added is exact from ids to
  * ids (same order, other order, new series), from ids to text once a
  * reader comes (text from the next scrape on), and from text to ids once
- * the reader is gone. */
+ * the reader is gone; a destination that needs the text keeps it. */
 static void test_push_only(void **state)
 {
 	struct fix *f = *state;
@@ -1352,6 +1352,14 @@ static void test_push_only(void **state)
 	apps(f);
 	assert_true(has_sample(f, "up", port, "1"));
 	assert_false(has_sample(f, "d", port, "4"));
+	/* a remote-write destination with labels of its own needs the text:
+	 * kept with no reader (a scrape that started before may not have) */
+	scrape_mgr_set_text_wanted(f->m, true);
+	atomic_store(&f->m->apps_read_ms, 0);
+	assert_true(next_push(f, &p));
+	assert_true(next_push(f, &p));
+	apps(f);
+	assert_true(has_sample(f, "d", port, "4"));
 	buf_fini(&p.pb);
 }
 
