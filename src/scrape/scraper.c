@@ -810,7 +810,7 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 			s->out_hint = len;
 			/* Against the last good scrape's blob: none after a
 			 * failure, whose series went stale. */
-  			added = 0 ? added_vs_ids(s, nb) :
+			added = s->ids_last ? added_vs_ids(s, nb) :
 				blob_series_added(s->samples ? s->samples->data : NULL,
 						  s->samples ? s->samples->len : 0, nb->data, len);
 			atomic_fetch_add(&m->samples, s->n_post);
