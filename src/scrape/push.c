@@ -23,7 +23,13 @@ static bool name_is(const struct rw_label *l, const char *name, size_t len)
 static int name_cmp(const struct rw_label *a, const struct rw_label *b)
 {
 	size_t n = a->name_len < b->name_len ? a->name_len : b->name_len;
-	int c = memcmp(a->name, b->name, n);
+	int c;
+
+	/* Most label names differ in their first byte: no memcmp call (it
+	 * was ~5 % of a push-only scrape's CPU, BENCHMARKS.md). */
+	if (n && a->name[0] != b->name[0])
+		return (unsigned char)a->name[0] < (unsigned char)b->name[0] ? -1 : 1;
+	c = memcmp(a->name, b->name, n);
 
 	if (c)
 		return c;
