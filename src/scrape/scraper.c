@@ -740,7 +740,6 @@ static uint64_t keep_ids(struct tstate *s)
 
 	if (!cur)
 		free(raw);
-
 	if (from_blob)
 		prev = series_ids_of_blob(s->samples->data, s->samples->len, &np);
 	if (!cur && nc)
