@@ -1363,6 +1363,69 @@ static void test_push_only(void **state)
 	buf_fini(&p.pb);
 }
 
+/* The fixture's policy with memory budget budget, applied with its rules. */
+static void apply_budget(struct fix *f, uint64_t budget)
+{
+	struct scrape_policy pol;
+	struct scrape_settings st = { .enabled = true, .leader = true, .interval_ms = 1000,
+				      .rules = f->rules, .nrules = f->nrules, .policy = &pol };
+
+	scrape_policy_default(&pol);
+	pol.allow_loopback = true;
+	pol.allow_node_addresses = true;
+	pol.builtin_rule = false;
+	pol.default_sample_limit = pol.max_sample_limit = 0;
+	pol.memory_budget = budget;
+	assert_int_equal(scrape_mgr_apply(f->m, &st), 0);
+}
+
+/* Push only keeps the limits: a scrape over its sampleLimit, or one whose
+ * encoded samples would pass the memory budget, fails (up 0 pushed, no
+ * sample, lastError in /api/v1/targets); with the budget lifted the same
+ * target is pushed whole again. */
+static void test_push_only_limits(void **state)
+{
+	struct fix *f = *state;
+	static const struct label_pair ext[] = { { "cluster", "c1" } };
+	struct scrape_rule *r[1] = { rule("lim", "\"sampleLimit\":100") };
+	struct pushed p = { .targets = 0 };
+	struct buf body;
+	double v = 0;
+	char err[256];
+	int port = f->srv.port[5];
+
+	assert_int_equal(dl_snappy_load(err, sizeof(err)), 0);
+	assert_int_equal(scrape_mgr_set_push(f->m, ext, 1, "n1"), 0);
+	buf_init(&p.pb, 64 << 20);
+	buf_init(&body, 1 << 20);
+	for (int i = 0; i < 200; i++)
+		assert_int_equal(buf_printf(&body, "s{i=\"%d\"} %d\n", i, i), 0);
+	srv_set(&f->srv, 5, NULL, buf_cstr(&body));
+	set_rules(f, r, 1);
+	put_pod(f, "lim", port, false);
+	assert_true(next_push(f, &p));
+	assert_true(pb_value(&p.pb, "up", &v) && v == 0);
+	assert_false(pb_value(&p.pb, "s", &v));
+	assert_true(wait_for(f, targets, "sample limit exceeded (100)", false));
+	/* the memory budget: 200 ids and their encoding are over 1 KiB */
+	scrape_rule_unref(f->rules[0]);
+	f->rules[0] = rule("lim", "");
+	apply_budget(f, 1024);
+	assert_true(wait_for(f, targets, "memory budget exceeded", false));
+	assert_true(next_push(f, &p));
+	assert_true(pb_value(&p.pb, "up", &v) && v == 0);
+	assert_false(pb_value(&p.pb, "s", &v));
+	/* lifted: every sample pushed again */
+	apply_budget(f, 0);
+	do
+		assert_true(next_push(f, &p));
+	while (!pb_value(&p.pb, "up", &v) || v != 1);
+	assert_true(pb_value(&p.pb, "scrape_samples_scraped", &v) && v == 200);
+	assert_true(pb_value(&p.pb, "s", &v));
+	buf_fini(&body);
+	buf_fini(&p.pb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1382,6 +1445,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_push_matches_text, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_down_target, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_push_only_limits, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
