@@ -612,10 +612,17 @@ static int rw_apply_locked(struct agent *a, const struct rw_dest *d, size_t n, c
 		.render = rw_render, .render_ctx = a, .collect = rw_collect,
 	};
 
+	bool labeled = false;
+
 	if (a->rw_closed) {
 		snprintf(err, errlen, "the agent is stopping");
 		return KM_EAGAIN;
 	}
+	/* A destination with labels of its own gets the application section
+	 * rendered from /metrics/apps (rw.c): the scrapes keep their text. */
+	for (size_t i = 0; i < n; i++)
+		labeled |= d[i].labels_len > 0;
+	scrape_mgr_set_text_wanted(agent_kube_scrape(a->kube), labeled);
 	if (rw)
 		return rw_set_dests(rw, d, n, err, errlen);
 	if (!n)

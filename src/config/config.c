@@ -433,6 +433,7 @@ int config_parse_scrape(const json_t *v, struct scrape_policy *p, char *err, siz
 	    (rc = scrape_bool(v, "allowNodeAddresses", &p->allow_node_addresses, err, errlen)) ||
 	    (rc = scrape_bool(v, "allowAPIServer", &p->allow_api_server, err, errlen)) ||
 	    (rc = scrape_bool(v, "builtinRule", &p->builtin_rule, err, errlen)) ||
+	    (rc = scrape_bool(v, "keepAppsText", &p->keep_apps_text, err, errlen)) ||
 	    (rc = scrape_ns_list(v, "crossNamespaceRules", p->cross_ns, &p->ncross, err, errlen)) ||
 	    (rc = scrape_ns_list(v, "honorLabelsNamespaces", p->honor_ns, &p->nhonor, err, errlen)) ||
 	    (rc = scrape_count(v, "defaultSampleLimit", 100000000, &p->default_sample_limit, err, errlen)) ||
@@ -467,10 +468,10 @@ static json_t *ns_list_json(const char (*v)[SCRAPE_POLICY_NS_LEN], size_t n)
 
 json_t *config_scrape_json(const struct scrape_policy *p)
 {
-	return json_pack("{s:b, s:b, s:b, s:b, s:b, s:o, s:o, s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:b, s:b, s:b, s:b, s:b, s:b, s:o, s:o, s:I, s:I, s:I, s:I, s:I}",
 			 "allowLoopback", p->allow_loopback, "allowLinkLocal", p->allow_link_local,
 			 "allowNodeAddresses", p->allow_node_addresses, "allowAPIServer", p->allow_api_server,
-			 "builtinRule", p->builtin_rule,
+			 "builtinRule", p->builtin_rule, "keepAppsText", p->keep_apps_text,
 			 "crossNamespaceRules", ns_list_json(p->cross_ns, p->ncross),
 			 "honorLabelsNamespaces", ns_list_json(p->honor_ns, p->nhonor),
 			 "defaultSampleLimit", (json_int_t)p->default_sample_limit,

@@ -98,7 +98,13 @@ static int close_chunk(struct rw_chunker *c)
 int rw_chunker_series(struct rw_chunker *c, const struct rw_label *labels, size_t n,
 		      double value, int64_t ts_ms)
 {
-	int rc = rw_pb_series(&c->pb, labels, n, value, ts_ms);
+	return rw_chunker_series_enc(c, labels, NULL, n, value, ts_ms);
+}
+
+int rw_chunker_series_enc(struct rw_chunker *c, const struct rw_label *labels, const struct rw_label_enc *enc,
+			  size_t n, double value, int64_t ts_ms)
+{
+	int rc = rw_pb_series_enc(&c->pb, labels, enc, n, value, ts_ms);
 
 	if (rc)
 		return rc;

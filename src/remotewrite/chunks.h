@@ -61,6 +61,9 @@ void rw_chunker_reset(struct rw_chunker *c);
  * with nothing added. */
 int rw_chunker_series(struct rw_chunker *c, const struct rw_label *labels, size_t n,
 		      double value, int64_t ts_ms);
+/* The same with labels pre-encoded (rw_pb_series_enc; enc may be NULL). */
+int rw_chunker_series_enc(struct rw_chunker *c, const struct rw_label *labels, const struct rw_label_enc *enc,
+			  size_t n, double value, int64_t ts_ms);
 /* The chunks added since the last take (the caller owns the reference;
  * rw_chunks_unref), or NULL with *rc set (KM_ENOMEM, KM_EIO). The chunker
  * is empty afterwards. With nothing added: an rw_chunks of no chunk. */

@@ -57,8 +57,34 @@ static char *put_bytes(char *p, int key, const char *s, size_t n)
 	return p + n;
 }
 
+int rw_pb_label(struct buf *out, const struct rw_label *l)
+{
+	size_t len = field_len(label_len(l));
+	char *p;
+	int rc = buf_reserve(out, len);
+
+	if (rc)
+		return rc;
+	if (out->len + len > out->cap)
+		return KM_ETOOBIG;
+	p = out->data + out->len;
+	*p++ = KEY_TS_LABELS;
+	p = put_varint(p, label_len(l));
+	p = put_bytes(p, KEY_TS_LABELS, l->name, l->name_len);
+	p = put_bytes(p, KEY_SAMPLES, l->value, l->value_len);
+	out->len = (size_t)(p - out->data);
+	out->data[out->len] = '\0';
+	return 0;
+}
+
 int rw_pb_series(struct buf *out, const struct rw_label *labels, size_t n,
 		 double value, int64_t ts_ms)
+{
+	return rw_pb_series_enc(out, labels, NULL, n, value, ts_ms);
+}
+
+int rw_pb_series_enc(struct buf *out, const struct rw_label *labels, const struct rw_label_enc *enc, size_t n,
+		     double value, int64_t ts_ms)
 {
 	size_t ts_len = field_len(sample_len(ts_ms));
 	size_t total;
@@ -67,7 +93,7 @@ int rw_pb_series(struct buf *out, const struct rw_label *labels, size_t n,
 	int rc;
 
 	for (size_t i = 0; i < n; i++)
-		ts_len += field_len(label_len(&labels[i]));
+		ts_len += enc && enc[i].p ? enc[i].len : field_len(label_len(&labels[i]));
 	total = field_len(ts_len);
 	rc = buf_reserve(out, total);
 	if (rc)
@@ -78,6 +104,11 @@ int rw_pb_series(struct buf *out, const struct rw_label *labels, size_t n,
 	*p++ = KEY_TS_LABELS;
 	p = put_varint(p, ts_len);
 	for (size_t i = 0; i < n; i++) {
+		if (enc && enc[i].p) {
+			memcpy(p, enc[i].p, enc[i].len);
+			p += enc[i].len;
+			continue;
+		}
 		*p++ = KEY_TS_LABELS;
 		p = put_varint(p, label_len(&labels[i]));
 		p = put_bytes(p, KEY_TS_LABELS, labels[i].name, labels[i].name_len);

@@ -38,4 +38,21 @@ struct rw_label {
 int rw_pb_series(struct buf *out, const struct rw_label *labels, size_t n,
 		 double value, int64_t ts_ms);
 
+/* A label already encoded as its TimeSeries.labels field (rw_pb_label):
+ * labels the same for every series of a scrape are encoded once and
+ * copied. */
+struct rw_label_enc {
+	const char *p;      /* borrowed; NULL: encode the rw_label */
+	size_t len;
+};
+
+/* rw_pb_series with enc[i], when enc and enc[i].p are set, written for
+ * labels[i] as is (it must be rw_pb_label of labels[i]). */
+int rw_pb_series_enc(struct buf *out, const struct rw_label *labels, const struct rw_label_enc *enc, size_t n,
+		     double value, int64_t ts_ms);
+
+/* Appends l as a TimeSeries.labels field (what rw_pb_series writes for
+ * it). 0, or KM_ETOOBIG/KM_ENOMEM with out unchanged. */
+int rw_pb_label(struct buf *out, const struct rw_label *l);
+
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "expo/writer.h"
 #include "scrape/blob.h"
@@ -150,6 +151,8 @@ int scrape_apps_open_for(struct scrape_mgr *m, const char *prefix, struct scrape
 	*cp = NULL;
 	if (!m || !atomic_load(&m->enabled))
 		return 0;
+	/* a reader: scrapes keep text for it (push_keep_text) */
+	atomic_store(&m->apps_read_ms, clock_mono_ms());
 	if (!(c = calloc(1, sizeof(*c))) || !(c->seen = json_object())) {
 		free(c);
 		return KM_ENOMEM;

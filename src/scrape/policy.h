@@ -34,6 +34,9 @@ struct scrape_policy {
 	uint32_t max_targets;          /* per agent; 0 = none */
 	uint32_t max_targets_per_namespace; /* per agent and namespace; 0 = none */
 	uint64_t memory_budget;        /* bytes of rendered samples kept + in flight; 0 = none */
+	/* Keep every target's samples as text for /metrics/apps even while
+	 * remote write is on and nobody reads it (scrape.h SCRAPE_APPS_IDLE_MS). */
+	bool keep_apps_text;
 	/* Namespaces whose ScrapeRules may select other namespaces (and role
 	 * node, and keep discovered namespace labels), and whose rules may set
 	 * honorLabels. "*" = every namespace. */

@@ -179,6 +179,19 @@ void scrape_apps_close(struct scrape_apps_cursor *c);
  * node are copied. Any thread; a second call changes nothing (the values
  * come from flags). 0 or KM_ENOMEM. */
 int scrape_mgr_set_push(struct scrape_mgr *m, const struct label_pair *ext, size_t next, const char *node);
+/* Push only: once remote write is on, a scrape keeps its samples as text
+ * for /metrics/apps only while /metrics/apps has been opened (a read of it)
+ * within this long, or within 3 of the target's intervals if that is
+ * longer, or when K8sMonitor spec.scrape.keepAppsText says so; otherwise
+ * it keeps only the encoded chunks and the series ids scrape_series_added
+ * needs (docs/remote-write.md). A read after an idle spell gets each
+ * target's samples from its next scrape on (up and scrape_* at once). */
+#define SCRAPE_APPS_IDLE_MS (5 * 60 * 1000)
+/* Any thread: whether something other than /metrics/apps readers needs
+ * the text (a remote-write destination with labels of its own, which is
+ * fed rendered /metrics/apps); from the next scrape of each target. NULL m
+ * is ok. */
+void scrape_mgr_set_text_wanted(struct scrape_mgr *m, bool wanted);
 /* Hands fn each target's chunks not handed over yet, in target order (one
  * per completed scrape since the last call; a target scraped twice in
  * between gives its latest). The reference is fn's to drop

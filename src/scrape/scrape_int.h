@@ -136,6 +136,14 @@ struct tstate {
 	uint64_t r_scraped, r_post, r_added;
 	struct blob *samples;       /* NULL when down */
 	struct rw_chunks *pushed;   /* encoded last scrape, not collected yet; NULL: none */
+	size_t pushed_acct;         /* bytes of pushed counted in m->kept_bytes (push only) */
+	/* Push only (push_keep_text false when the scrape starts): no text is
+	 * rendered for /metrics/apps, and the series identities
+	 * (scrape/series.h) stand in for the blob in scrape_series_added. */
+	bool text;                  /* this scrape keeps its samples as text */
+	struct buf ids;             /* u64 ids of this scrape's samples, in order */
+	uint64_t *ids_last;         /* of the last good push-only scrape (owned), or NULL */
+	size_t nids_last;
 };
 
 /* Prometheus 2.x's Accept header for scrapes (scrape/scrape.go). */
@@ -216,6 +224,8 @@ struct scrape_mgr {
 	_Atomic uint64_t honor_denied;   /* rules whose honorLabels the policy ignores */
 	_Atomic uint64_t builtin_skipped; /* built-in targets left to a ScrapeRule (last recompute) */
 	_Atomic(struct scrape_push *) push; /* set once (scrape_mgr_set_push), freed with m */
+	_Atomic int64_t apps_read_ms;  /* monotonic time /metrics/apps was last opened; 0 = never */
+	atomic_bool text_wanted;       /* scrape_mgr_set_text_wanted */
 	struct log_limit scrape_log;   /* loop thread */
 	struct log_limit drop_log;     /* loop thread */
 };
@@ -235,7 +245,12 @@ void tstate_retune(struct target *t, const struct disc_target *prev, void *arg);
 void pslot_pool_free(struct scrape_mgr *m);
 const char *scrape_err_name(enum scrape_err e);
 
-/* push.c, loop thread. At the start of a scrape: encoding or not. */
+/* push.c, loop thread. Whether a scrape starting now keeps its samples as
+ * text for /metrics/apps: always without remote write or with
+ * spec.scrape.keepAppsText, else while /metrics/apps has been read within
+ * SCRAPE_APPS_IDLE_MS (or 3 of the target's intervals, if longer). */
+bool push_keep_text(const struct tstate *s);
+/* At the start of a scrape: encoding or not. */
 void push_begin(struct tstate *s);
 /* One rendered sample (render's arguments): encoded too. */
 int push_series(struct tstate *s, const char *name, const struct labels *ls, double v, bool has_ts, int64_t ts);

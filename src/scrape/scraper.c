@@ -22,12 +22,15 @@
 #include "scrape/blob.h"
 #include "scrape/relabel.h"
 #include "scrape/scrape_int.h"
+#include "scrape/series.h"
 
 /* Rendered output may exceed the body by the target labels on each line. */
 #define OUT_FACTOR 4
 /* s->out starts with room for the blob header, so that a good scrape's
  * rendering becomes its blob without a copy. */
 #define BLOB_HDR offsetof(struct blob, data)
+/* s->out of a push-only scrape holds one sample's pairs at a time. */
+#define BLOB_PAIRS_HINT 4096
 
 static const struct blob blob_hdr_zero;
 
@@ -157,7 +160,7 @@ static int render(struct tstate *s, const char *name, const struct labels *ls, c
 	bool first = true;
 	int rc;
 
-	if ((rc = render_name(s, name, strlen(name))) || (rc = blob_sample_open(b, &mark)))
+	if ((s->text && (rc = render_name(s, name, strlen(name)))) || (rc = blob_sample_open(b, &mark)))
 		goto fail;
 	/* The scraped text is already the rendering of ls (the parser says
 	 * so): copied whole unless a label must be renamed exported_. */
@@ -200,9 +203,18 @@ static int render(struct tstate *s, const char *name, const struct labels *ls, c
 	}
 	/* Scraped timestamps are kept (honor_timestamps, Prometheus' default);
 	 * samples without one get none, i.e. the time /metrics/apps is read. */
-	if ((rc = blob_sample_pairs_end(b, mark)) || (rc = expo_value(b, v, has_ts ? ts : -1)) ||
-	    (rc = blob_sample_close(b, mark)))
+	if ((rc = blob_sample_pairs_end(b, mark)))
 		goto fail;
+	if (!s->text) {
+		/* Push only: the series' id instead of its text (scrape/series.h). */
+		uint64_t id = series_id(name, strlen(name), b->data + mark + 4, b->len - mark - 5);
+
+		buf_truncate(b, start);
+		if ((rc = buf_add(&s->ids, &id, sizeof(id))))
+			goto fail;
+	} else if ((rc = expo_value(b, v, has_ts ? ts : -1)) || (rc = blob_sample_close(b, mark))) {
+		goto fail;
+	}
 	/* remote write: the same series, encoded once here (push.c) */
 	if ((rc = push_series(s, name, ls, v, has_ts, ts)))
 		goto fail;
@@ -345,6 +357,15 @@ static bool within_cpu_budget(struct tstate *s)
 	return false;
 }
 
+/* Bytes this scrape holds so far, for the memory budget: its text, or
+ * when push only its series ids and encoded chunks. */
+static size_t held(const struct tstate *s)
+{
+	if (s->text)
+		return s->out.len;
+	return s->ids.len + s->ck.out.len + s->ck.pb.len;
+}
+
 static int on_sample(void *ctx, const struct expo_sample_ev *ev)
 {
 	struct tstate *s = ((struct pslot *)ctx)->s;
@@ -415,21 +436,21 @@ static int on_sample(void *ctx, const struct expo_sample_ev *ev)
 	}
 	/* A family renamed by metricRelabelings keeps no metadata: the
 	 * declared one belongs to the old name. */
-	rc = strcmp(name, ev->name) == 0 ? render_meta(s, ev) : 0;
+	rc = s->text && strcmp(name, ev->name) == 0 ? render_meta(s, ev) : 0;
 	if (!rc)
 		rc = render(s, name, ls, ls == ev->labels ? ev->pairs : NULL, ev->pairs_len, ev->value, ev->has_ts,
 			    ev->ts_ms);
 	if (rc == KM_ETOOBIG)
 		set_fail(s, SERR_OUTPUT_TOO_LARGE, "rendered samples exceed %zu bytes", s->out.cap);
-	if (!rc && s->out.len > s->acct) {
+	if (!rc && held(s) > s->acct) {
 		struct scrape_mgr *m = s->m;
-		uint64_t budget = m->policy.memory_budget, grown = s->out.len - s->acct;
+		uint64_t budget = m->policy.memory_budget, grown = held(s) - s->acct;
 		uint64_t used = atomic_load(&m->kept_bytes) + atomic_load(&m->inflight_bytes) + grown;
 		/* Checked before the line counts: the budget is never passed,
 		 * the aborted scrape's last line is freed with it. */
 		if (!budget || used <= budget) {
 			atomic_fetch_add(&m->inflight_bytes, grown);
-			s->acct = s->out.len;
+			s->acct = held(s);
 		} else {
 			set_fail(s, SERR_MEMORY_BUDGET,
 				 "memory budget exceeded: %llu bytes of scraped samples kept or in flight on this agent, "
@@ -685,6 +706,57 @@ static void classify(struct tstate *s, CURLcode res)
 	}
 }
 
+/* The ids of the last push-only scrape, freed. */
+static void drop_ids(struct tstate *s)
+{
+	atomic_fetch_sub(&s->m->kept_bytes, s->nids_last * sizeof(uint64_t));
+	free(s->ids_last);
+	s->ids_last = NULL;
+	s->nids_last = 0;
+}
+
+/* scrape_series_added of a text scrape (blob nb) after a push-only one. */
+static uint64_t added_vs_ids(const struct tstate *s, const struct blob *nb)
+{
+	size_t nc;
+	uint64_t *cur = series_ids_of_blob(nb->data, nb->len, &nc), added;
+
+	if (!cur)
+		return nc; /* none, or out of memory: all new */
+	added = series_ids_added(s->ids_last, s->nids_last, cur, nc);
+	free(cur);
+	return added;
+}
+
+/* A push-only scrape ended well: its scrape_series_added against the last
+ * good scrape (ids or blob), and its ids kept in place of both. */
+static uint64_t keep_ids(struct tstate *s)
+{
+	size_t nc = s->ids.len / sizeof(uint64_t), np = s->nids_last;
+	char *raw = buf_steal(&s->ids);
+	/* shrunk to size: the buffer grew by doubling */
+	uint64_t *cur = raw && nc ? realloc(raw, nc * sizeof(*cur)) : NULL, *prev = s->ids_last, added;
+	bool from_blob = !prev && s->samples;
+
+	if (!cur)
+		free(raw);
+	if (from_blob)
+		prev = series_ids_of_blob(s->samples->data, s->samples->len, &np);
+	if (!cur && nc)
+		added = nc; /* out of memory: all new, none kept */
+	else if (from_blob && !prev && np)
+		added = nc;
+	else
+		added = series_ids_added(prev, np, cur, nc);
+	if (from_blob)
+		free(prev);
+	drop_ids(s);
+	s->ids_last = cur;
+	s->nids_last = cur ? nc : 0;
+	atomic_fetch_add(&s->m->kept_bytes, s->nids_last * sizeof(uint64_t));
+	return added;
+}
+
 static void on_done(CURL *easy, CURLcode res, void *arg)
 {
 	struct tstate *s = arg;
@@ -718,7 +790,10 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 		classify(s, res);
 	}
 	atomic_fetch_add(&m->scrapes, 1);
-	if (!s->failed) {
+	if (!s->failed && !s->text) {
+		added = keep_ids(s);
+		atomic_fetch_add(&m->samples, s->n_post);
+	} else if (!s->failed) {
 		/* The rendering becomes the blob: shrunk to size, not copied. */
 		size_t len = s->out.len - BLOB_HDR;
 		char *raw = buf_steal(&s->out);
@@ -734,7 +809,8 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 			s->out_hint = len;
 			/* Against the last good scrape's blob: none after a
 			 * failure, whose series went stale. */
-			added = blob_series_added(s->samples ? s->samples->data : NULL,
+			added = s->ids_last ? added_vs_ids(s, nb) :
+				blob_series_added(s->samples ? s->samples->data : NULL,
 						  s->samples ? s->samples->len : 0, nb->data, len);
 			atomic_fetch_add(&m->samples, s->n_post);
 		}
@@ -755,6 +831,8 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 	}
 	duration = (double)(clock_mono_ns() - s->start_ns) / 1e9;
 	push_end(s, !s->failed, duration, s->failed ? 0 : s->n_scraped, s->failed ? 0 : s->n_post, added);
+	if (s->failed || s->text)
+		drop_ids(s); /* gone stale, or the blob stands for them now */
 	pthread_mutex_lock(&m->lock);
 	old = s->samples;
 	s->samples = nb;
@@ -770,9 +848,10 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 		atomic_fetch_sub(&m->kept_bytes, old->len);
 	blob_unref(old);
 	pslot_put(m, s);
-	/* Between scrapes a target holds its blob only (a failed scrape's
-	 * partial rendering is freed). */
+	/* Between scrapes a target holds its blob or ids only (a failed
+	 * scrape's partial rendering is freed). */
 	buf_fini(&s->out);
+	buf_fini(&s->ids);
 	scrape_rule_unref(s->rule);
 	s->rule = NULL;
 	schedule(s);
@@ -864,7 +943,11 @@ static void on_timer(void *arg)
 	 * parser comes from the pool at the first body bytes (on_write), once
 	 * the Content-Type is known. */
 	buf_fini(&s->out);
-	if (buf_reserve(&s->out, BLOB_HDR + s->out_hint + s->out_hint / 8) ||
+	buf_fini(&s->ids);
+	s->text = push_keep_text(s);
+	if (!s->text && s->nids_last)
+		(void)buf_reserve(&s->ids, (s->nids_last + s->nids_last / 8 + 1) * sizeof(uint64_t));
+	if (buf_reserve(&s->out, BLOB_HDR + (s->text ? s->out_hint + s->out_hint / 8 : BLOB_PAIRS_HINT)) ||
 	    buf_add(&s->out, &blob_hdr_zero, BLOB_HDR)) {
 		schedule(s);
 		return;
@@ -984,6 +1067,8 @@ int tstate_start(struct scrape_mgr *m, struct target *t, const char *limit_msg)
 	s->m = m;
 	s->t = t;
 	buf_init(&s->out, m->body_max * OUT_FACTOR);
+	/* 8 bytes a sample, a sample at least 2 bytes of body */
+	buf_init(&s->ids, m->body_max * OUT_FACTOR);
 	buf_init(&s->scratch, LABELS_NAME_MAX + 1);
 	s->tlabels_text = render_target_labels(&t->d->labels);
 	s->honor = want_honor(m, t);
@@ -1074,6 +1159,8 @@ void tstate_stop(struct target *t, void *arg)
 		atomic_fetch_sub(&s->m->kept_bytes, s->samples->len);
 	pslot_put(s->m, s);
 	push_fini(s);
+	drop_ids(s);
+	buf_fini(&s->ids);
 	buf_fini(&s->out);
 	buf_fini(&s->scratch);
 	free(s->tlabels_text);

@@ -200,13 +200,16 @@ static void test_scrape_policy(void **state)
 	assert_true(c->scrape.builtin_rule);
 	assert_int_equal(c->scrape.default_sample_limit, SCRAPE_DEFAULT_SAMPLE_LIMIT);
 	assert_int_equal(c->scrape.memory_budget, SCRAPE_MEMORY_BUDGET);
+	assert_false(c->scrape.keep_apps_text);
 	config_unref(c);
 	c = build("{\"metadata\":{\"name\":\"m\"},\"spec\":{\"scrape\":{\"allowLoopback\":true,\"builtinRule\":false,"
+		  "\"keepAppsText\":true,"
 		  "\"crossNamespaceRules\":[\"monitoring\"],\"honorLabelsNamespaces\":[\"*\"],\"memoryBudget\":\"3Mi\","
 		  "\"maxSampleLimit\":0,\"defaultSampleLimit\":0,\"maxTargetsPerNamespace\":7}}}", err, sizeof(err));
 	assert_non_null(c);
 	assert_true(c->scrape.allow_loopback);
 	assert_false(c->scrape.builtin_rule);
+	assert_true(c->scrape.keep_apps_text);
 	assert_true(scrape_policy_cross_ns(&c->scrape, "monitoring"));
 	assert_false(scrape_policy_cross_ns(&c->scrape, "shop"));
 	assert_true(scrape_policy_honor(&c->scrape, "shop"));

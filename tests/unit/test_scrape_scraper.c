@@ -28,6 +28,8 @@
 #include "kube/loop.h"
 #include "scrape/rule.h"
 #include "scrape/scrape.h"
+/* push-only test: the time /metrics/apps was last read, set back */
+#include "scrape/scrape_int.h"
 
 #define NT 8                    /* targets served by the test server */
 #define BODY_MAX (64 << 10)     /* the manager's body cap in this test */
@@ -1197,6 +1199,237 @@ static void test_push_down_target(void **state)
 	buf_fini(&p.pb);
 }
 
+/* The value of the series named name in a WriteRequest; false when absent. */
+static bool pb_value(const struct buf *pb, const char *name, double *v)
+{
+	const unsigned char *p = (const unsigned char *)pb->data, *end = p + pb->len;
+	size_t nl = strlen(name);
+
+	while (p < end) {
+		const unsigned char *ts, *ts_end;
+		bool match = false;
+		double val = 0;
+		size_t len;
+
+		assert_int_equal(*p++, 0x0a);
+		len = (size_t)varint(&p);
+		ts_end = p + len;
+		ts = p;
+		p = ts_end;
+		while (ts < ts_end) {
+			unsigned char key = *ts++;
+			const unsigned char *f = ts, *f_end;
+			size_t flen = (size_t)varint(&f);
+
+			f_end = f + flen;
+			if (key == 0x0a) {
+				/* Label: 1 name, 2 value */
+				const unsigned char *q = f;
+				size_t n;
+
+				assert_int_equal(*q++, 0x0a);
+				n = (size_t)varint(&q);
+				if (n == 8 && memcmp(q, "__name__", 8) == 0) {
+					q += n;
+					assert_int_equal(*q++, 0x12);
+					n = (size_t)varint(&q);
+					match = n == nl && memcmp(q, name, nl) == 0;
+				}
+			} else if (key == 0x12) {
+				assert_int_equal(*f, 0x09);
+				memcpy(&val, f + 1, 8);
+			}
+			ts = f_end;
+		}
+		if (match) {
+			*v = val;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Collects until one scrape of the one target was pushed (p->pb its
+ * series): without reading /metrics/apps. */
+static bool next_push(struct fix *f, struct pushed *p)
+{
+	int64_t end = clock_mono_ms() + 60000;
+
+	while (clock_mono_ms() < end) {
+		p->targets = 0;
+		assert_int_equal(scrape_mgr_push_collect(f->m, on_pushed, p), 0);
+		if (p->targets == 1)
+			return true;
+		assert_int_equal(p->targets, 0);
+		usleep(20 * 1000);
+	}
+	return false;
+}
+
+static double pushed_added(const struct pushed *p)
+{
+	double v = -1;
+
+	assert_true(pb_value(&p->pb, "scrape_series_added", &v));
+	return v;
+}
+
+/* Whether the last /metrics/apps output holds the sample line
+ * name{<target labels>} value of target po. */
+static bool has_sample(struct fix *f, const char *name, int port, const char *value)
+{
+	char *t = tl("po", port, true), *want = NULL;
+	bool ok;
+
+	assert_true(asprintf(&want, "%s{%s %s\n", name, t, value) > 0);
+	ok = strstr(buf_cstr(&f->out), want) != NULL;
+	free(want);
+	free(t);
+	return ok;
+}
+
+/* Push only: with remote write on and no /metrics/apps reader, a scrape
+ * keeps no text (a first read shows up and scrape_* but no sample) while
+ * every scrape is still pushed; scrape_series_added is exact from ids to
+ * ids (same order, other order, new series), from ids to text once a
+ * reader comes (text from the next scrape on), and from text to ids once
+ * the reader is gone; a destination that needs the text keeps it. */
+static void test_push_only(void **state)
+{
+	struct fix *f = *state;
+	static const struct label_pair ext[] = { { "cluster", "c1" } };
+	struct scrape_rule *r[1] = { rule("po", "") };
+	struct pushed p = { .targets = 0 };
+	double v = 0;
+	char err[256];
+	int port = f->srv.port[4];
+
+	assert_int_equal(dl_snappy_load(err, sizeof(err)), 0);
+	assert_int_equal(scrape_mgr_set_push(f->m, ext, 1, "n1"), 0);
+	buf_init(&p.pb, 64 << 20);
+	srv_set(&f->srv, 4, NULL, "a 1\nb{x=\"1\"} 2\n");
+	set_rules(f, r, 1);
+	put_pod(f, "po", port, false);
+	/* ids, no previous scrape: both series new; then the same: none */
+	assert_true(next_push(f, &p));
+	assert_true(pb_value(&p.pb, "a", &v) && v == 1);
+	assert_true(pb_value(&p.pb, "b", &v) && v == 2);
+	assert_true(pb_value(&p.pb, "up", &v) && v == 1);
+	assert_true(pushed_added(&p) == 2);
+	assert_true(next_push(f, &p));
+	assert_true(pushed_added(&p) == 0);
+	/* ids to ids, reordered, one new */
+	srv_set(&f->srv, 4, NULL, "b{x=\"1\"} 2\na 1\nc 3\n");
+	do
+		assert_true(next_push(f, &p));
+	while (!pb_value(&p.pb, "c", &v));
+	assert_true(pushed_added(&p) == 1);
+	/* no text was kept: a first read has the target's up, not its samples */
+	apps(f);
+	assert_true(has_sample(f, "up", port, "1"));
+	assert_false(has_sample(f, "c", port, "3"));
+	assert_false(has_sample(f, "a", port, "1"));
+	/* the read brings the text back from the next scrape: ids to text */
+	assert_true(wait_line(f, "c{", "po", port, " 3\n"));
+	assert_true(in_last(f, "scrape_series_added{", "po", port, " 0\n"));
+	assert_true(in_last(f, "a{", "po", port, " 1\n"));
+	assert_true(next_push(f, &p));
+	assert_true(pb_value(&p.pb, "c", &v) && v == 3);
+	/* text to ids: the reader goes away (as 5 minutes without a read do)
+	 * just after a text scrape; the next one, with b gone and d new, is
+	 * pushed with d as its only new series */
+	assert_true(wait_line(f, "c{", "po", port, " 3\n"));
+	srv_set(&f->srv, 4, NULL, "a 1\nc 3\nd 4\n");
+	atomic_store(&f->m->apps_read_ms, 0);
+	/* the text scrape's chunks, if not collected yet */
+	assert_int_equal(scrape_mgr_push_collect(f->m, on_pushed, &p), 0);
+	do
+		assert_true(next_push(f, &p));
+	while (!pb_value(&p.pb, "d", &v));
+	assert_true(pushed_added(&p) == 1);
+	assert_true(pb_value(&p.pb, "a", &v) && v == 1);
+	assert_false(pb_value(&p.pb, "b", &v));
+	apps(f);
+	assert_true(has_sample(f, "up", port, "1"));
+	assert_false(has_sample(f, "d", port, "4"));
+	/* a remote-write destination with labels of its own needs the text:
+	 * kept with no reader (a scrape that started before may not have) */
+	scrape_mgr_set_text_wanted(f->m, true);
+	atomic_store(&f->m->apps_read_ms, 0);
+	assert_true(next_push(f, &p));
+	assert_true(next_push(f, &p));
+	apps(f);
+	assert_true(has_sample(f, "d", port, "4"));
+	buf_fini(&p.pb);
+}
+
+/* The fixture's policy with memory budget budget, applied with its rules. */
+static void apply_budget(struct fix *f, uint64_t budget)
+{
+	struct scrape_policy pol;
+	struct scrape_settings st = { .enabled = true, .leader = true, .interval_ms = 1000,
+				      .rules = f->rules, .nrules = f->nrules, .policy = &pol };
+
+	scrape_policy_default(&pol);
+	pol.allow_loopback = true;
+	pol.allow_node_addresses = true;
+	pol.builtin_rule = false;
+	pol.default_sample_limit = pol.max_sample_limit = 0;
+	pol.memory_budget = budget;
+	assert_int_equal(scrape_mgr_apply(f->m, &st), 0);
+}
+
+/* Push only keeps the limits: a scrape over its sampleLimit, or one whose
+ * encoded samples would pass the memory budget, fails (up 0 pushed, no
+ * sample, lastError in /api/v1/targets); with the budget lifted the same
+ * target is pushed whole again. */
+static void test_push_only_limits(void **state)
+{
+	struct fix *f = *state;
+	static const struct label_pair ext[] = { { "cluster", "c1" } };
+	struct scrape_rule *r[1] = { rule("lim", "\"sampleLimit\":100") };
+	struct pushed p = { .targets = 0 };
+	struct buf body;
+	double v = 0;
+	char err[256];
+	int port = f->srv.port[5];
+
+	assert_int_equal(dl_snappy_load(err, sizeof(err)), 0);
+	assert_int_equal(scrape_mgr_set_push(f->m, ext, 1, "n1"), 0);
+	buf_init(&p.pb, 64 << 20);
+	buf_init(&body, 1 << 20);
+	for (int i = 0; i < 200; i++)
+		assert_int_equal(buf_printf(&body, "s{i=\"%d\"} %d\n", i, i), 0);
+	srv_set(&f->srv, 5, NULL, buf_cstr(&body));
+	set_rules(f, r, 1);
+	put_pod(f, "lim", port, false);
+	assert_true(next_push(f, &p));
+	assert_true(pb_value(&p.pb, "up", &v) && v == 0);
+	assert_false(pb_value(&p.pb, "s", &v));
+	assert_true(wait_for(f, targets, "sample limit exceeded (100)", false));
+	/* the memory budget: 200 ids and their encoding are over 1 KiB */
+	scrape_rule_unref(f->rules[0]);
+	f->rules[0] = rule("lim", "");
+	apply_budget(f, 1024);
+	assert_true(wait_for(f, targets, "memory budget exceeded", false));
+	/* every scrape over it, not every other one (a scrape that kept its
+	 * samples would count them against the next only) */
+	for (int i = 0; i < 3; i++) {
+		assert_true(next_push(f, &p));
+		assert_true(pb_value(&p.pb, "up", &v) && v == 0);
+		assert_false(pb_value(&p.pb, "s", &v));
+	}
+	/* lifted: every sample pushed again */
+	apply_budget(f, 0);
+	do
+		assert_true(next_push(f, &p));
+	while (!pb_value(&p.pb, "up", &v) || v != 1);
+	assert_true(pb_value(&p.pb, "scrape_samples_scraped", &v) && v == 200);
+	assert_true(pb_value(&p.pb, "s", &v));
+	buf_fini(&body);
+	buf_fini(&p.pb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1215,6 +1448,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_identity_kept_across_interval, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_matches_text, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_down_target, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_push_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_push_only_limits, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,104 @@
+/* Series ids of push-only scrapes (scrape/series.h): an id is a function
+ * of the name and the pairs (boundaries included), a blob's ids are those
+ * of its samples in order under their names, and scrape_series_added from
+ * ids matches the set semantics of blob_series_added: same order, other
+ * order, new, gone, duplicates, no previous scrape. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "base/buf.h"
+#include "scrape/blob.h"
+#include "scrape/series.h"
+
+static uint64_t id(const char *name, const char *pairs)
+{
+	return series_id(name, strlen(name), pairs, strlen(pairs));
+}
+
+static void test_id(void **state)
+{
+	(void)state;
+	assert_true(id("m", "a=\"1\"") == id("m", "a=\"1\""));
+	/* the boundary between name and pairs counts */
+	assert_true(id("ab", "c") != id("a", "bc"));
+	assert_true(id("m", "") != id("m_", ""));
+	assert_true(id("m", "a=\"1\"") != id("m", "a=\"2\""));
+	/* every byte of a long label text counts, the tail too */
+	assert_true(id("m", "abcdefgh12345678x") != id("m", "abcdefgh12345678y"));
+	assert_true(id("m", "abcdefgx12345678x") != id("m", "abcdefgh12345678x"));
+}
+
+static void put(struct buf *b, const char *pairs)
+{
+	size_t mark;
+
+	assert_int_equal(blob_sample_open(b, &mark), 0);
+	assert_int_equal(buf_adds(b, pairs), 0);
+	assert_int_equal(blob_sample_pairs_end(b, mark), 0);
+	assert_int_equal(buf_adds(b, " 1\n"), 0);
+	assert_int_equal(blob_sample_close(b, mark), 0);
+}
+
+static void test_ids_of_blob(void **state)
+{
+	struct buf b;
+	uint64_t *v;
+	size_t n;
+
+	(void)state;
+	buf_init(&b, 1 << 20);
+	assert_null(series_ids_of_blob(b.data, 0, &n));
+	assert_int_equal(n, 0);
+	assert_int_equal(buf_adds(&b, "# TYPE m counter\n"), 0);
+	assert_int_equal(blob_put_name(&b, "m", 1), 0);
+	put(&b, "a=\"1\"");
+	put(&b, "a=\"2\"");
+	assert_int_equal(blob_put_name(&b, "g", 1), 0);
+	put(&b, "");
+	v = series_ids_of_blob(b.data, b.len, &n);
+	assert_non_null(v);
+	assert_int_equal(n, 3);
+	assert_true(v[0] == id("m", "a=\"1\""));
+	assert_true(v[1] == id("m", "a=\"2\""));
+	assert_true(v[2] == id("g", ""));
+	free(v);
+	buf_fini(&b);
+}
+
+static void test_added(void **state)
+{
+	const uint64_t p[] = { 5, 3, 9 };
+	const uint64_t same[] = { 5, 3, 9 };
+	const uint64_t moved[] = { 9, 5, 3 };
+	const uint64_t one_new[] = { 3, 7, 9, 5 };
+	const uint64_t dup_new[] = { 8, 8, 3 };
+	const uint64_t fewer[] = { 9 };
+
+	(void)state;
+	assert_int_equal(series_ids_added(p, 3, same, 3), 0);
+	assert_int_equal(series_ids_added(p, 3, moved, 3), 0);
+	assert_int_equal(series_ids_added(p, 3, one_new, 4), 1);
+	assert_int_equal(series_ids_added(p, 3, dup_new, 3), 1);
+	assert_int_equal(series_ids_added(p, 3, fewer, 1), 0);
+	assert_int_equal(series_ids_added(NULL, 0, p, 3), 3);
+	assert_int_equal(series_ids_added(NULL, 0, dup_new, 3), 2);
+	assert_int_equal(series_ids_added(p, 3, NULL, 0), 0);
+	/* the caller's arrays are left as they were */
+	assert_true(p[0] == 5 && moved[0] == 9);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_id),
+		cmocka_unit_test(test_ids_of_blob),
+		cmocka_unit_test(test_added),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
