@@ -77,8 +77,13 @@ OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
 # collector"). A file in the wrong list costs memory, never correctness.
 # (scrape/labels.c is not: the node collector checks names with it; nor
 # scrape/policy.c and collect/components/jobs.c, whose defaults and list
-# parser config_from_flags() calls at every start, host mode too.)
-COLD_SRCS := $(filter-out src/scrape/labels.c src/scrape/policy.c src/collect/components/jobs.c,\
+# parser config_from_flags() calls at every start, host mode too; nor
+# collect/kubestate/shard.c, whose -kubeState.podSharding and agentSelector
+# parsers flags_parse() and config_from_flags() call at every start: cold, it
+# kept a 64 KiB window of Kubernetes-only code resident, BENCHMARKS.md
+# "Node collector: issue 18 RSS regression".)
+COLD_SRCS := $(filter-out src/scrape/labels.c src/scrape/policy.c src/collect/components/jobs.c \
+	         src/collect/kubestate/shard.c,\
 	       $(filter src/kube/% src/scrape/% src/collect/kubestate/% src/collect/components/% src/dl/% src/remotewrite/%,$(SRCS))) \
 	     src/agent/kube.c src/agent/rwconf.c src/collect/container/podmap.c
 HOT_OBJS  := $(filter-out $(COLD_SRCS:%.c=$(BUILD)/%.o),$(OBJS))

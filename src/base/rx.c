@@ -242,7 +242,8 @@ static const char *re2_check(const char *p, char *out, size_t *off)
 
 /* ---- compile ----------------------------------------------------------------- */
 
-static struct rx *rx_compile(const char *pattern, bool anchored, char *err, size_t errlen)
+static struct rx *rx_compile(const char *pattern, bool anchored, bool jit_now, char *err,
+			     size_t errlen)
 {
 	struct rx *r = NULL;
 	char *re2 = NULL, *wrapped = NULL;
@@ -295,11 +296,11 @@ static struct rx *rx_compile(const char *pattern, bool anchored, char *err, size
 	}
 	pcre2_set_match_limit(r->mctx, RX_MATCH_LIMIT);
 	pcre2_set_depth_limit(r->mctx, RX_DEPTH_LIMIT);
-	/* Relabel regexes (anchored) come from ScrapeRules, where a hostile
-	 * pattern meets the match limit per sample: JIT-compiled right away
-	 * (a limit hit costs ~8x more interpreted). Search-semantics filters
-	 * wait for RX_JIT_AFTER matches (rx.h). */
-	if (anchored)
+	/* Relabel regexes come from ScrapeRules, where a hostile pattern
+	 * meets the match limit per sample: JIT-compiled right away (a limit
+	 * hit costs ~8x more interpreted). Filters wait for RX_JIT_AFTER
+	 * matches (rx.h). */
+	if (jit_now)
 		jit_publish(r);
 	free(re2);
 	free(wrapped);
@@ -313,12 +314,17 @@ fail:
 
 struct rx *rx_new(const char *pattern, char *err, size_t errlen)
 {
-	return rx_compile(pattern, true, err, errlen);
+	return rx_compile(pattern, true, true, err, errlen);
+}
+
+struct rx *rx_new_filter(const char *pattern, char *err, size_t errlen)
+{
+	return rx_compile(pattern, true, false, err, errlen);
 }
 
 struct rx *rx_new_search(const char *pattern, char *err, size_t errlen)
 {
-	return rx_compile(pattern, false, err, errlen);
+	return rx_compile(pattern, false, false, err, errlen);
 }
 
 void rx_free(struct rx *r)

@@ -12,8 +12,8 @@
  *    flags), with a message naming the construct;
  *  - JIT-compile (interpreter when the JIT is unavailable): rx_new()
  *    patterns (relabelings, which ScrapeRule authors write) at compile
- *    time; rx_new_search() filters once they have been matched
- *    RX_JIT_AFTER times, interpreted before that: the node collector's
+ *    time; rx_new_filter() and rx_new_search() filters once they have been
+ *    matched RX_JIT_AFTER times, interpreted before that: the node collector's
  *    filters answer from a decision cache and match each name once, and
  *    compiling them mapped PCRE2's JIT compiler (~0.2 MiB of RSS) for no
  *    gain;
@@ -52,6 +52,12 @@ struct rx;
 /* Compile pattern, fully anchored (Prometheus relabel semantics); returns
  * NULL on error with a message in err (errlen bytes). */
 struct rx *rx_new(const char *pattern, char *err, size_t errlen);
+/* Compile pattern fully anchored as rx_new() does, JIT-compiled only after
+ * RX_JIT_AFTER matches as rx_new_search() is: for node_exporter's anchored
+ * filters (systemd's ^(?:%s)$ unit filters), which host mode compiles at
+ * every start from their defaults whether the collector runs or not; an
+ * rx_new() there maps PCRE2's JIT compiler (~0.2 MiB of RSS). */
+struct rx *rx_new_filter(const char *pattern, char *err, size_t errlen);
 /* Compile pattern with search semantics: matches if it matches anywhere, as
  * Go's regexp.MatchString does (node-exporter's include/exclude filters). */
 struct rx *rx_new_search(const char *pattern, char *err, size_t errlen);
@@ -72,9 +78,9 @@ bool rx_match_groups(const struct rx *r, const char *s, size_t n, long *ovec, si
 
 /* Matches of every struct rx in the process that hit a limit (any thread). */
 uint64_t rx_limit_hits(void);
-/* True once r has been JIT-compiled (rx_new() at once, rx_new_search()
- * after RX_JIT_AFTER matches, where the JIT is available); for tests and
- * the log. */
+/* True once r has been JIT-compiled (rx_new() at once, rx_new_filter() and
+ * rx_new_search() after RX_JIT_AFTER matches, where the JIT is available);
+ * for tests and the log. */
 bool rx_jit_used(const struct rx *r);
 
 #endif

@@ -799,7 +799,10 @@ static int flag_rx_always(const char *v, bool anchored, const char *name, struct
 
 	if (!v)
 		return 0;
-	*out = anchored ? rx_new(v, why, sizeof(why)) : rx_new_search(v, why, sizeof(why));
+	/* Never rx_new(): its JIT compile at start would map PCRE2's JIT
+	 * compiler in host mode, where systemd's filters are built from their
+	 * defaults even with the collector off. */
+	*out = anchored ? rx_new_filter(v, why, sizeof(why)) : rx_new_search(v, why, sizeof(why));
 	if (!*out) {
 		snprintf(err, errlen, "-%s: %s", name, why);
 		return KM_EINVAL;

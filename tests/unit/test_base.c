@@ -340,6 +340,22 @@ static void test_rx_jit_warmup(void **state)
 	assert_int_equal(rx_limit_hits(), hits + 1);
 	assert_true(rx_match(r, s, 40));
 	rx_free(r);
+	/* An anchored node filter (systemd's unit filters, compiled at every
+	 * start in host mode): anchored as rx_new(), JIT-compiled only at its
+	 * RX_JIT_AFTER-th match, as a search filter. */
+	r = rx_new_filter("a+\\.service", err, sizeof(err));
+	assert_non_null(r);
+	assert_false(rx_jit_used(r));
+	assert_false(rx_match(r, "xaa.service", 11));
+	assert_false(rx_match(r, "aa.services", 11));
+	for (unsigned i = 2; i + 1 < RX_JIT_AFTER; i++)
+		assert_true(rx_match(r, "aa.service", 10));
+	assert_false(rx_jit_used(r));
+	assert_false(rx_match(r, "xaa.service", 11));
+	assert_true(rx_jit_used(r));
+	assert_true(rx_match(r, "aa.service", 10));
+	assert_false(rx_match(r, "aa.services", 11));
+	rx_free(r);
 }
 
 static void test_backoff(void **state)

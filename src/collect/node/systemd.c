@@ -555,8 +555,10 @@ static int sd_filter(struct sd_scrape *s)
 	const struct rx *exc = o->systemd_unit_exclude;
 	char err[128];
 
+	/* Built and freed per scrape (options filled without the flags):
+	 * interpreted, a JIT compile would cost more than it saves. */
 	if (!exc) {
-		def = rx_new(SD_DEF_EXCLUDE, err, sizeof(err));
+		def = rx_new_filter(SD_DEF_EXCLUDE, err, sizeof(err));
 		if (!def)
 			return KM_ENOMEM;
 		exc = def;
