@@ -77,6 +77,7 @@ cc $CF -Itests -o "$TMP/driver" tests/container/driver.c "$LIB" $LD ||
 	{ echo "FAIL - driver does not build"; exit 1; }
 
 CRIO_SOCK=/var/run/crio/crio.sock
+MADE_CRIO_DIR=""   # the test made /var/run/crio: removed at the end
 PIDS=""      # the processes of the current layout
 SVC=""       # cAdvisor and the runtime stand-in of the current layout
 TREES=""     # the current layout's cgroup roots (relative to each hierarchy)
@@ -103,6 +104,7 @@ stop_layout() {
 }
 cleanup() {
 	stop_layout
+	[ -n "$MADE_CRIO_DIR" ] && rmdir "$(dirname "$CRIO_SOCK")" 2>/dev/null
 	if [ "$FAILS" -ne 0 ] || [ -n "${KEEP:-}" ]; then echo "logs kept in $TMP"; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
@@ -118,6 +120,10 @@ for c in $CTRLS; do
 	done
 done
 [ -e "$CRIO_SOCK" ] && { echo "FAIL - $CRIO_SOCK exists: a CRI-O runs here"; exit 1; }
+if [ ! -d "$(dirname "$CRIO_SOCK")" ]; then
+	mkdir -p "$(dirname "$CRIO_SOCK")" || { echo "FAIL - cannot create $(dirname "$CRIO_SOCK")"; exit 1; }
+	MADE_CRIO_DIR=1
+fi
 
 hexid() { od -An -tx1 -N32 /dev/urandom | tr -d ' \n'; }
 uuid() { python3 -c 'import uuid; print(uuid.uuid4())'; }
@@ -246,7 +252,6 @@ json.dump(peer, open(d + "/peer-pods.json", "w"))
 json.dump(runtime, open(d + "/runtime.json", "w"))
 PY
 	if [ "$rt" = crio ]; then
-		mkdir -p "$(dirname "$CRIO_SOCK")"
 		python3 tests/peers/fake_crio.py "$CRIO_SOCK" "$D/runtime.json" 2>"$D/runtime.log" &
 		SVC=$!
 		wait_for 60 test -S "$CRIO_SOCK" || { fail "$L: fake CRI-O did not listen"; return; }
@@ -304,4 +309,6 @@ for layout in "containerd cgroupfs" "containerd systemd" "crio cgroupfs" "crio s
 	run_layout $layout
 	stop_layout
 done
+LEFT=$(ls -d $CG/*/kubepods $CG/*/kubepods.slice 2>/dev/null | tr '\n' ' ')
+check "teardown: no kubepods cgroup left (${LEFT:-none})" test -z "$LEFT"
 finish
