@@ -25,7 +25,8 @@
 # test's own rows (namespace cltest) within drift: counters not behind
 # cAdvisor's, CPU seconds ahead by no more than the time between the two
 # samples allows, memory gauges and threads within 5 % or 8 MiB (--drift);
-# nothing allowed beyond tests/peers/cadvisor_known_diff.txt.
+# nothing allowed beyond tests/peers/cadvisor_layouts_known_diff.txt (its
+# crio-* entries for the CRI-O layouts only; each entry must still be seen).
 # Also asserted directly, so that an empty comparison cannot pass: both sides
 # have the burner's CPU row with the labels the runtime implies (CRI-O: name
 # k8s_<ctr>_<pod>_<ns>_<uid>_<attempt>, sandbox container="POD"; containerd:
@@ -34,7 +35,8 @@
 # The runtimes' APIs that cAdvisor asks are stand-ins answering for the
 # containers made here: tests/peers/fake_crio.py (CRI-O's /info and
 # /containers/<id> on /var/run/crio/crio.sock, the path cAdvisor's client has
-# fixed) and `cadvisor-peer fake-containerd` (containerd's containers, tasks
+# fixed, each container with a storage root whose diff/ holds 1 MiB and a log
+# file, as CRI-O's overlay storage has them) and `cadvisor-peer fake-containerd` (containerd's containers, tasks
 # and version gRPC services). The cgroups, processes and cAdvisor are real.
 #
 # cgroup v1 only. This host (and the CI machine, a Debian VM not booted with
@@ -217,7 +219,7 @@ time.sleep(600)
 	# What the API says (our side) and what the runtime says (cAdvisor's side).
 	python3 - "$rt" "$D" "$UA" "$UB" "$SBA" "$BURN" "$HOG" "$SBB" "$SLP" \
 		"$PSBA" "$PBURN" "$PHOG" "$PSBB" "$PSLP" <<'PY' || { fail "$L: test data"; return; }
-import json, sys
+import json, os, sys
 rt, d, ua, ub, sba, burn, hog, sbb, slp = sys.argv[1:10]
 psba, pburn, phog, psbb, pslp = map(int, sys.argv[10:15])
 scheme = "cri-o" if rt == "crio" else "containerd"
@@ -237,11 +239,19 @@ for name, uid, ctrs, sb, sbpid in pods:
     for c, i, img, pid in ctrs + [("POD", sb, pause, sbpid)]:
         sandbox = c == "POD"
         if rt == "crio":
-            # CRI-O's infra container carries io.kubernetes.container.name=POD
+            # CRI-O's infra container carries io.kubernetes.container.name=POD.
+            # root: the container's overlay mount in CRI-O's storage, whose
+            # diff/ (the writable layer) cAdvisor measures; log_path: its log file.
+            layer = "%s/storage/overlay/%s-layer" % (d, i[:12])
+            os.makedirs(layer + "/diff/tmp", exist_ok=True)
+            open(layer + "/diff/tmp/data", "wb").write(b"w" * (1 << 20))
+            os.makedirs("%s/logs" % d, exist_ok=True)
+            open("%s/logs/%s.log" % (d, i[:12]), "wb").write(b"l" * 4096)
             runtime[i] = {"name": "k8s_%s_%s_cltest_%s_0" % (c, name, uid), "pid": pid, "image": img,
                           "created_time": 0, "labels": dict(podl, **{"io.kubernetes.container.name": c}),
                           "annotations": {"io.kubernetes.container.restartCount": "0"},
-                          "log_path": "", "root": "", "ip_addresses": []}
+                          "log_path": "%s/logs/%s.log" % (d, i[:12]), "root": layer + "/merged",
+                          "ip_addresses": ["10.88.0.%d" % (len(runtime) + 2)]}
         else:
             labels = dict(podl, **{"io.cri-containerd.kind": "sandbox" if sandbox else "container"})
             if not sandbox:
@@ -278,11 +288,16 @@ PY
 	wait_for 120 sh -c "curl -sf '$URL' >'$D/cadvisor.txt' && grep -qF '$BURNROW' '$D/cadvisor.txt' &&
 		grep -qF 'id=\"$PODB/$(ctr "$SLP")\"' '$D/cadvisor.txt'" ||
 		{ fail "$L: cAdvisor has no row for the burner after 120 s ($(tail -2 "$D/cadvisor.log"))"; return; }
+	if [ "$rt" = crio ]; then
+		cp tests/peers/cadvisor_layouts_known_diff.txt "$D/known.txt"
+	else
+		grep -v '^crio-' tests/peers/cadvisor_layouts_known_diff.txt >"$D/known.txt"
+	fi
 	i=0
 	while :; do
 		curl -sf "$URL" >"$D/cadvisor.txt"
 		K8SMON_SANDBOX_IMAGE=registry.k8s.io/pause:3.10 "$TMP/driver" /proc /sys "$D/pods.json" >"$D/ours.txt" 2>"$D/driver.err"
-		python3 tests/peers/cadvisor_compare.py "$D/cadvisor.txt" "$D/ours.txt" tests/peers/cadvisor_known_diff.txt \
+		python3 tests/peers/cadvisor_compare.py "$D/cadvisor.txt" "$D/ours.txt" "$D/known.txt" \
 			--drift cltest >"$D/compare.out" 2>&1 && break
 		i=$((i + 1)); [ $i -ge 10 ] && break
 		sleep 2
