@@ -2,7 +2,9 @@
  * file (one Pod object or {"items":[...]}), runs N scrapes and prints the last
  * exposition on stdout.
  *
- * usage: driver <procfs> <sysfs> <pods.json|-> [scrapes] */
+ * usage: driver <procfs> <sysfs> <pods.json|-> [scrapes]
+ * K8SMON_SANDBOX_IMAGE in the environment: the image label of sandbox rows
+ * (-container.sandboxImage). */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,7 +64,8 @@ int main(int argc, char **argv)
 			goto out_free;
 	}
 	for (uint64_t i = 0; i < n && !err; i++) {
-		struct container_opts o = { .procfs = argv[1], .sysfs = argv[2], .podmap = pm };
+		struct container_opts o = { .procfs = argv[1], .sysfs = argv[2], .podmap = pm,
+					    .sandbox_image = getenv("K8SMON_SANDBOX_IMAGE") };
 
 		buf_reset(&out);
 		err = container_collect(cc, &o, &out, NULL);

@@ -2,7 +2,7 @@
 # Builds the pinned real peers (tests/peers/versions) from the Go module proxy
 # into a cache outside the clone and prints where each one is.
 #
-#   tests/peers/build.sh                 the peers `make test` needs (kubernetes kubernetes-node etcd helm prometheus-operator-crds victoriametrics-operator-crds kube-state-metrics node_exporter)
+#   tests/peers/build.sh                 the peers `make test` needs (kubernetes kubernetes-node etcd helm prometheus-operator-crds victoriametrics-operator-crds kube-state-metrics node_exporter cadvisor)
 #   tests/peers/build.sh all             every peer in tests/peers/versions
 #   tests/peers/build.sh NAME...         those peers
 #   tests/peers/build.sh --env NAME...   build, then print NAME_BIN=<dir> lines for eval
@@ -24,7 +24,7 @@ VERSIONS="$HERE/versions"
 CACHE="${K8SMON_PEERS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/k8smon-peers}"
 # Bump when the way a peer is built changes, so cached builds are redone.
 BUILD_REV=2
-DEFAULT_PEERS="kubernetes kubernetes-node etcd helm prometheus-operator-crds victoriametrics-operator-crds kube-state-metrics node_exporter"
+DEFAULT_PEERS="kubernetes kubernetes-node etcd helm prometheus-operator-crds victoriametrics-operator-crds kube-state-metrics node_exporter cadvisor"
 
 env_out=0
 if [ "${1:-}" = "--env" ]; then env_out=1; shift; fi
@@ -60,6 +60,12 @@ build_one() { # name version module pkgs
 	name=$1 version=$2 module=$3 pkgs=$4
 	dir="$CACHE/$name-$version"
 	stamp="$module $version $pkgs $BUILD_REV"
+	case "$pkgs" in
+	local:*) # our own main package: a change to its source rebuilds it
+		src="$HERE/${pkgs#local:}"; src=${src%%=*}
+		[ -d "$src" ] || { echo "peers: $src missing" >&2; return 1; }
+		stamp="$stamp $(cat "$src"/*.go | sha256sum | cut -c1-16)" ;;
+	esac
 	if [ -f "$dir/.built" ] && [ "$(cat "$dir/.built")" = "$stamp" ]; then
 		return 0
 	fi
@@ -91,6 +97,20 @@ build_one() { # name version module pkgs
 			rm -rf "$dir/bin"; mv "$dir/bin.tmp" "$dir/bin"
 			end=$(date +%s); echo $((end - start)) > "$dir/build-seconds"
 			echo "$stamp" > "$dir/.built"
+			exit 0 ;;
+		esac
+		case "$pkgs" in
+		local:*) # tests/peers/<dir>/*.go built against $module@$version; the
+			# other modules it imports at the versions $module requires (-mod=mod)
+			p=${pkgs#local:}; b=${p#*=}; p=${p%%=*}
+			cp "$HERE/$p"/*.go "$work/" || exit 1
+			"$GO" get "$module@$version" >&2 || exit 1
+			echo "peers:   go build tests/peers/$p -> $b" >&2
+			CGO_ENABLED=0 "$GO" build -mod=mod -ldflags="-s -w" -o "$dir/bin.tmp/$b" . >&2 || exit 1
+			rm -rf "$dir/bin"; mv "$dir/bin.tmp" "$dir/bin"
+			end=$(date +%s); echo $((end - start)) > "$dir/build-seconds"
+			echo "$stamp" > "$dir/.built"
+			echo "peers: built $name $version in $((end - start))s" >&2
 			exit 0 ;;
 		esac
 		gets=""

@@ -2,7 +2,7 @@
 """Compares k8smon's /metrics/cadvisor with the kubelet's (its embedded cAdvisor)
 for the pod cgroups of a real node (test_real_kubelet.sh).
 
-  cadvisor_compare.py KUBELET.txt OURS.txt KNOWN_DIFF.txt
+  cadvisor_compare.py KUBELET.txt OURS.txt KNOWN_DIFF.txt [--drift NAMESPACE]
 
 Scope: rows whose id is under /kubepods, the container_fs_* rows of "/" (the
 host filesystems), and the machine_* and cadvisor_version_info rows. Scrape
@@ -11,15 +11,23 @@ OURS after KUBELET.
     be listed in KNOWN_DIFF.txt as "kubelet-only NAME" / "ours-only NAME";
   - rows, in every family both have: the same label sets (id, container, pod,
     namespace, name, image, and interface/device/... where the family has
-    them); the one accepted difference is "sandbox-image" (the kubelet
+    them); the accepted differences are "sandbox-image" (the kubelet
     labels a pod's sandbox row with the sandbox image, which the API does not
-    tell us);
+    tell us) and "crio-container-fs" (container_fs_* rows of CRI-O
+    containers that only cAdvisor has: it measures the container's writable
+    layer and log file, which CRI-O's info API names), each only when listed;
   - values: container_spec_*, machine_*, cadvisor_version_info and the
     families whose value a pause/idle container keeps (processes, ulimits,
     a host filesystem's size and inode count,
     task states, health, load averages; fds and sockets of the test's own
     pause containers) equal; container_cpu_usage_seconds_total
     of ours >= the kubelet's (a counter, and cAdvisor's value is older).
+With --drift NAMESPACE, the rows of that namespace (a test's own pods, whose
+processes it controls) are also held to the drift two scrapes of the same
+cgroups allow: every counter (a _total family) of ours >= cAdvisor's; CPU
+seconds ahead by at most the time between the two samples (their
+timestamps) times machine_cpu_cores, plus 0.5 s; memory gauges
+(container_memory_*) and container_threads within 5 % or 8 MiB.
 Prints every difference not in KNOWN_DIFF.txt and exits 1, or prints a
 summary and exits 0. Known entries that no longer occur are printed as stale
 (and fail: the list must say what is true).
@@ -27,7 +35,9 @@ summary and exits 0. Known entries that no longer occur are printed as stale
 import re
 import sys
 
-ROW = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)(?: \d+)?$')
+ROW = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)(?: (\d+))?$')
+# A CRI-O container's cgroup name (cgroupfs or systemd driver).
+CRIO_CTR = re.compile(r'^crio-[0-9a-f]{64}(\.scope)?$')
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
@@ -53,7 +63,8 @@ def parse(path):
         rootfs = m.group(1).startswith("container_fs_") and labels.get("id") == "/"
         if not machine and not rootfs and not labels.get("id", "").startswith("/kubepods"):
             continue
-        fams.setdefault(m.group(1), []).append((labels, float(m.group(3))))
+        ts = int(m.group(4)) if m.group(4) else None
+        fams.setdefault(m.group(1), []).append((labels, float(m.group(3)), ts))
     return fams
 
 
@@ -67,8 +78,33 @@ def key(labels):
                         if not (k == "image" and is_sandbox(labels))))
 
 
+def drift(f, kv, kts, ov, ots, ncpu):
+    """Why ours (ov at ots ms) cannot follow cAdvisor's kv (at kts ms) on the
+    same cgroup, or None."""
+    if f.endswith("_total"):
+        if ov < kv - 1e-9:
+            return "a counter behind cAdvisor's earlier sample"
+        if f.startswith("container_cpu_") and f.endswith("seconds_total") and "cfs" not in f:
+            if kts is None or ots is None:
+                return "no sample timestamp"
+            allowed = max(0.0, (ots - kts) / 1000.0) * ncpu + 0.5
+            if ov - kv > allowed:
+                return f"ahead by {ov - kv:.3f} s of CPU, more than {allowed:.3f} s"
+    elif f.startswith("container_memory_") or f == "container_threads":
+        if abs(ov - kv) > max(8 << 20 if f.startswith("container_memory_") else 0, 0.05 * max(ov, kv)):
+            return "more than 5 % (or 8 MiB) apart"
+    return None
+
+
 def main():
+    drift_ns = None
+    if len(sys.argv) == 6 and sys.argv[4] == "--drift":
+        drift_ns = sys.argv[5]
+    elif len(sys.argv) != 4:
+        print(__doc__, file=sys.stderr)
+        return 2
     kub, ours = parse(sys.argv[1]), parse(sys.argv[2])
+    ncpu = max([v for _lb, v, _ts in kub.get("machine_cpu_cores", [])] or [1])
     known = set()
     for line in open(sys.argv[3]):
         line = line.split("#", 1)[0].strip()
@@ -85,16 +121,19 @@ def main():
         diff(f"kubelet-only {f}")
     for f in sorted(set(ours) - set(kub)):
         diff(f"ours-only {f}")
-    nrows = 0
+    nrows = ndrift = 0
     for f in sorted(set(kub) & set(ours)):
-        k = {key(lb): (lb, v) for lb, v in kub[f]}
-        o = {key(lb): (lb, v) for lb, v in ours[f]}
+        k = {key(lb): (lb, v, ts) for lb, v, ts in kub[f]}
+        o = {key(lb): (lb, v, ts) for lb, v, ts in ours[f]}
         for r in sorted(set(k) - set(o)):
-            bad.append(f"row {f}{dict(r)} only in the kubelet's")
+            if f.startswith("container_fs_") and CRIO_CTR.match(k[r][0].get("id", "").rsplit("/", 1)[-1]):
+                diff("crio-container-fs")
+            else:
+                bad.append(f"row {f}{dict(r)} only in the kubelet's")
         for r in sorted(set(o) - set(k)):
             bad.append(f"row {f}{dict(r)} only in ours")
         for r in set(k) & set(o):
-            (kl, kv), (ol, ov) = k[r], o[r]
+            (kl, kv, kts), (ol, ov, ots) = k[r], o[r]
             nrows += 1
             if is_sandbox(kl) and kl.get("image") != ol.get("image"):
                 if ol.get("image") == "" and kl.get("image"):
@@ -106,14 +145,23 @@ def main():
                 bad.append(f"{f}{dict(r)}: {ov}, kubelet {kv}")
             if f == "container_cpu_usage_seconds_total" and ov < kv - 1e-9:
                 bad.append(f"{f}{dict(r)}: {ov} < kubelet's earlier {kv}")
+            if drift_ns is not None and kl.get("namespace") == drift_ns:
+                ndrift += 1
+                why = drift(f, kv, kts, ov, ots, ncpu)
+                if why:
+                    bad.append(f"{f}{dict(r)}: {ov}, cAdvisor {kv}: {why}")
     for s in sorted(known - seen):
         bad.append(f"stale known difference (no longer seen): {s}")
     for b in bad:
         print("diff:", b)
     if bad:
         return 1
-    print(f"cadvisor match: {len(set(kub) & set(ours))} common families, {nrows} rows equal; "
-          f"{len(seen)} known differences ({len(known)} listed)")
+    if drift_ns is not None and ndrift == 0:
+        print(f"diff: no row of namespace {drift_ns} to hold to drift")
+        return 1
+    print(f"cadvisor match: {len(set(kub) & set(ours))} common families, {nrows} rows equal"
+          + (f" ({ndrift} of namespace {drift_ns} within drift)" if drift_ns is not None else "")
+          + f"; {len(seen)} known differences ({len(known)} listed)")
     return 0
 
 

@@ -213,7 +213,7 @@ static void v2_cg(struct fx *f, const char *rel, const char *cpustat, const char
 	assert_int_equal(fx_mtime(f->root, p, 1600000000), 0);
 }
 
-#define V2STAT "usage_usec 2500000\nuser_usec 1500000\nsystem_usec 1000000\nnr_periods 100\nnr_throttled 7\nthrottled_usec 350000\n"
+#define V2STAT "usage_usec 2500000\nuser_usec 1500000\nsystem_usec 1000000\nnr_periods 100\nnr_throttled 7\nthrottled_usec 350000\nnr_bursts 3\nburst_usec 250000\n"
 #define V2MEM "anon 52428800\nfile 41943040\nkernel 0\nfile_mapped 1048576\ninactive_file 20971520\n"
 #define POD1 "/kubepods.slice/kubepods-pod" UID1S ".slice"
 #define POD2 "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" UID2S ".slice"
@@ -275,6 +275,8 @@ static void test_v2_systemd_containerd(void **state)
 	HAS(f, "container_cpu_cfs_periods_total{" APPL "} 100" TS);
 	HAS(f, "container_cpu_cfs_throttled_periods_total{" APPL "} 7" TS);
 	HAS(f, "container_cpu_cfs_throttled_seconds_total{" APPL "} 0.35" TS);
+	HAS(f, "container_cpu_cfs_burst_periods_total{" APPL "} 3" TS);
+	HAS(f, "container_cpu_cfs_burst_seconds_total{" APPL "} 0.25" TS);
 	HAS(f, "container_memory_usage_bytes{" APPL "} 104857600" TS);
 	HAS(f, "container_memory_working_set_bytes{" APPL "} 83886080" TS);
 	HAS(f, "container_memory_rss{" APPL "} 52428800" TS);
@@ -409,7 +411,7 @@ static void v1_cg(struct fx *f, const char *cpu, const char *cpuacct, const char
 	v1_file(f, cpu, rel, "cpu.shares", "512\n");
 	v1_file(f, cpu, rel, "cpu.cfs_period_us", "100000\n");
 	v1_file(f, cpu, rel, "cpu.cfs_quota_us", quota);
-	v1_file(f, cpu, rel, "cpu.stat", "nr_periods 40\nnr_throttled 4\nthrottled_time 2000000000\n");
+	v1_file(f, cpu, rel, "cpu.stat", "nr_periods 40\nnr_throttled 4\nthrottled_time 2000000000\nnr_bursts 5\nburst_time 1000000000\n");
 	v1_file(f, cpuacct, rel, "cgroup.procs", procs);
 	v1_file(f, cpuacct, rel, "cpuacct.usage", usage_ns);
 	v1_file(f, cpuacct, rel, "cpuacct.stat", "user 150\nsystem 50\n");
@@ -459,6 +461,9 @@ static void check_v1_docker(struct fx *f)
 	HAS(f, "container_cpu_cfs_periods_total{" DAPPL "} 40" TS);
 	HAS(f, "container_cpu_cfs_throttled_periods_total{" DAPPL "} 4" TS);
 	HAS(f, "container_cpu_cfs_throttled_seconds_total{" DAPPL "} 2" TS);
+	/* cAdvisor's v1 reader ignores nr_bursts and burst_time */
+	HAS(f, "container_cpu_cfs_burst_periods_total{" DAPPL "} 0" TS);
+	HAS(f, "container_cpu_cfs_burst_seconds_total{" DAPPL "} 0" TS);
 	HAS(f, "container_spec_cpu_quota{" DAPPL "} 25000");
 	HAS(f, "container_spec_cpu_period{" DAPPL "} 100000");
 	HAS(f, "container_spec_cpu_shares{" DAPPL "} 512");
@@ -516,7 +521,8 @@ static void test_v1_systemd_crio(void **state)
 	v1_cg(f, "cpu,cpuacct", "cpu,cpuacct", "/kubepods.slice/kubepods-besteffort.slice", "1\n", "-1\n", "9223372036854771712\n", "");
 	v1_cg(f, "cpu,cpuacct", "cpu,cpuacct", CPOD, "1\n", "-1\n", "9223372036854771712\n", "");
 	v1_cg(f, "cpu,cpuacct", "cpu,cpuacct", CPOD "/crio-" SB1 ".scope", "1000\n", "-1\n", "9223372036854771712\n", "4242\n");
-	v1_cg(f, "cpu,cpuacct", "cpu,cpuacct", CPOD "/crio-conmon-" SB1 ".scope", "1000\n", "-1\n", "9223372036854771712\n", "4243\n");
+	v1_cg(f, "cpu,cpuacct", "cpu,cpuacct", CPOD "/crio-conmon-" SB1 ".scope", "2000000000\n", "-1\n", "9223372036854771712\n", "4243\n");
+	v1_cg(f, "cpu,cpuacct", "cpu,cpuacct", CPOD "/var-lib-x.mount", "1000\n", "-1\n", "9223372036854771712\n", "");
 	v1_cg(f, "cpu,cpuacct", "cpu,cpuacct", CPOD "/crio-" APP ".scope", "1500000000\n", "-1\n", "9223372036854771712\n", "4300\n");
 	add_pod(f, "{\"metadata\":{\"uid\":\"" UID2 "\",\"namespace\":\"ns1\",\"name\":\"job-x\"},"
 		"\"status\":{\"containerStatuses\":[{\"name\":\"work\",\"containerID\":\"cri-o://" APP "\",\"image\":\"quay.io/w:1\",\"restartCount\":0}]}}");
@@ -524,7 +530,11 @@ static void test_v1_systemd_crio(void **state)
 	HAS(f, "container_cpu_usage_seconds_total{container=\"work\",cpu=\"total\",id=\"" CPOD "/crio-" APP ".scope\",image=\"quay.io/w:1\",name=\"k8s_work_job-x_ns1_" UID2 "_0\",namespace=\"ns1\",pod=\"job-x\"} 1.5" TS);
 	HAS(f, "container_network_transmit_bytes_total{container=\"POD\",id=\"" CPOD "/crio-" SB1 ".scope\",image=\"\",interface=\"eth0\",name=\"k8s_POD_job-x_ns1_" UID2 "_0\",namespace=\"ns1\",pod=\"job-x\"} 8000" TS);
 	HAS(f, "container_spec_memory_limit_bytes{container=\"work\",id=\"" CPOD "/crio-" APP ".scope\",image=\"quay.io/w:1\",name=\"k8s_work_job-x_ns1_" UID2 "_0\",namespace=\"ns1\",pod=\"job-x\"} 0");
-	LACKS(f, "crio-conmon");
+	/* conmon: a raw cgroup to cAdvisor (its CRI-O factory declines it), a row
+	 * with only its id and no process limits; systemd's .mount units are not rows */
+	HAS(f, "container_cpu_usage_seconds_total{container=\"\",cpu=\"total\",id=\"" CPOD "/crio-conmon-" SB1 ".scope\",image=\"\",name=\"\",namespace=\"\",pod=\"\"} 2" TS);
+	LACKS(f, "container_ulimits_soft{container=\"\",id=\"" CPOD "/crio-conmon-");
+	LACKS(f, ".mount");
 	HAS(f, "container_scrape_error 0");
 }
 

@@ -47,6 +47,8 @@ struct cg_stats {
 	uint64_t nr_periods;
 	uint64_t nr_throttled;
 	uint64_t throttled_ns;
+	uint64_t nr_bursts;     /* v2 only: cAdvisor's v1 reader leaves both 0 */
+	uint64_t burst_ns;
 	int64_t quota_us;       /* 0 = no quota */
 	uint64_t period_us;
 	uint64_t shares;

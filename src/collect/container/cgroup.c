@@ -406,7 +406,12 @@ static bool classify_child(enum cg_kind parent, const char *name, struct cg_node
 		return cg_name_pod_uid(name, tmp->uid);
 	case CG_K_POD:
 		tmp->kind = CG_K_CONTAINER;
-		return cg_name_container(name, tmp->cid, &tmp->rt);
+		if (cg_name_container(name, tmp->cid, &tmp->rt))
+			return true;
+		/* cAdvisor's raw factory takes every cgroup under the kubelet's
+		 * root that no runtime claims, except systemd's .mount units */
+		tmp->kind = CG_K_RAW;
+		return !ends_with(name, strlen(name), ".mount");
 	case CG_K_ROOT:  /* host runtime parents: children are containers */
 		tmp->kind = CG_K_HOSTCTR;
 		return cg_name_container(name, tmp->cid, &tmp->rt);

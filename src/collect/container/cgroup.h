@@ -52,6 +52,8 @@ enum cg_kind {
 	CG_K_POD,        /* a pod cgroup, uid set */
 	CG_K_CONTAINER,  /* a container under a pod, uid + cid + runtime set */
 	CG_K_HOSTCTR,    /* a runtime container outside kubepods (host mode), cid set */
+	CG_K_RAW,        /* another cgroup under a pod (CRI-O's crio-conmon-<id>): a row
+			  * with only its id, as cAdvisor's raw handler reports it */
 };
 
 enum cg_runtime { CG_RT_UNKNOWN = 0, CG_RT_CONTAINERD, CG_RT_CRIO, CG_RT_DOCKER, CG_RT_PODMAN };

@@ -78,6 +78,9 @@ static void read_cpu(struct cg_reader *r, int fd, struct cg_stats *st)
 		r->malformed++;
 		return;
 	}
+	/* nr_bursts and burst_time are not read: cAdvisor's v1 reader (the
+	 * opencontainers/cgroups fs CpuGroup) ignores them, so its burst
+	 * families say 0 on v1 whatever the kernel counts. */
 	if (kv[0].found && kv[1].found && kv[2].found) {
 		st->nr_periods = periods;
 		st->nr_throttled = thr;

@@ -20,16 +20,18 @@ static bool cgroup_gone(int dirfd)
 static void read_cpu(struct cg_reader *r, int dirfd, struct cg_stats *st)
 {
 	uint64_t usage = 0, user = 0, sys = 0, periods = 0, thr = 0, thr_us = 0;
+	uint64_t bursts = 0, burst_us = 0;
 	struct cg_kv kv[] = {
 		{ "usage_usec", &usage, false },   { "user_usec", &user, false },
 		{ "system_usec", &sys, false },    { "nr_periods", &periods, false },
 		{ "nr_throttled", &thr, false },   { "throttled_usec", &thr_us, false },
+		{ "nr_bursts", &bursts, false },   { "burst_usec", &burst_us, false },
 	};
 	size_t len;
 
 	if (cg_read_file(r, dirfd, "cpu.stat", &len) != 0)
 		return;
-	if (cg_parse_kv(r->buf, len, kv, 6) != 0 || !kv[0].found) {
+	if (cg_parse_kv(r->buf, len, kv, sizeof(kv) / sizeof(kv[0])) != 0 || !kv[0].found) {
 		r->malformed++;
 		return;
 	}
@@ -44,6 +46,9 @@ static void read_cpu(struct cg_reader *r, int dirfd, struct cg_stats *st)
 		st->nr_periods = periods;
 		st->nr_throttled = thr;
 		st->throttled_ns = thr_us * 1000;
+		/* absent before Linux 5.14: 0, as cAdvisor reports them then */
+		st->nr_bursts = bursts;
+		st->burst_ns = burst_us * 1000;
 		st->have |= CGS_CPU_CFS;
 	}
 }

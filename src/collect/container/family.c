@@ -74,7 +74,8 @@ const char *ctr_row_get(const struct ctr_rows *rows, const struct ctr_row *row, 
 
 /* Families whose value is one number per row. */
 enum fam_val {
-	FV_CFS_PERIODS, FV_CFS_THR_PERIODS, FV_CFS_THR_SECS, FV_CPU_SYS, FV_CPU_USAGE, FV_CPU_USER,
+	FV_CFS_PERIODS, FV_CFS_THR_PERIODS, FV_CFS_THR_SECS, FV_CFS_BURST_PERIODS, FV_CFS_BURST_SECS,
+	FV_CPU_SYS, FV_CPU_USAGE, FV_CPU_USER,
 	FV_LAST_SEEN, FV_MEM_CACHE, FV_MEM_FAILCNT, FV_MEM_MAPPED, FV_MEM_MAX, FV_MEM_RSS,
 	FV_MEM_SWAP, FV_MEM_USAGE, FV_MEM_WS, FV_OOM, FV_SPEC_CPU_PERIOD, FV_SPEC_CPU_QUOTA,
 	FV_SPEC_CPU_SHARES, FV_SPEC_MEM_LIMIT, FV_START, FV_THREADS, FV_THREADS_MAX,
@@ -110,6 +111,8 @@ struct fam {
 #define G EXPO_GAUGE
 /* In name order, as client_golang sorts them. */
 static const struct fam fams[] = {
+	{ "container_cpu_cfs_burst_periods_total", "Number of periods when burst occurs.", C, FK_ROW, FV_CFS_BURST_PERIODS, true, FSV_NONE },
+	{ "container_cpu_cfs_burst_seconds_total", "Total time duration the container has been bursted.", C, FK_ROW, FV_CFS_BURST_SECS, true, FSV_NONE },
 	{ "container_cpu_cfs_periods_total", "Number of elapsed enforcement period intervals.", C, FK_ROW, FV_CFS_PERIODS, true, FSV_NONE },
 	{ "container_cpu_cfs_throttled_periods_total", "Number of throttled period intervals.", C, FK_ROW, FV_CFS_THR_PERIODS, true, FSV_NONE },
 	{ "container_cpu_cfs_throttled_seconds_total", "Total time duration the container has been throttled.", C, FK_ROW, FV_CFS_THR_SECS, true, FSV_NONE },
@@ -193,6 +196,8 @@ static bool row_value(const struct cg_stats *s, int val, int64_t ts_ms, double *
 	case FV_CFS_PERIODS: *v = (double)s->nr_periods; return cfs;
 	case FV_CFS_THR_PERIODS: *v = (double)s->nr_throttled; return cfs;
 	case FV_CFS_THR_SECS: *v = (double)s->throttled_ns / 1e9; return cfs;
+	case FV_CFS_BURST_PERIODS: *v = (double)s->nr_bursts; return cfs;
+	case FV_CFS_BURST_SECS: *v = (double)s->burst_ns / 1e9; return cfs;
 	case FV_CPU_SYS: *v = (double)s->system_ns / 1e9; return h & CGS_CPU_USER_SYS;
 	case FV_CPU_USER: *v = (double)s->user_ns / 1e9; return h & CGS_CPU_USER_SYS;
 	case FV_CPU_USAGE: *v = (double)s->usage_ns / 1e9; return (h & CGS_CPU_USAGE) && s->usage_ns;
