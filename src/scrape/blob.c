@@ -4,6 +4,7 @@
 
 #include "base/err.h"
 #include "base/hash.h"
+#include "scrape/series.h"
 
 int blob_put_name(struct buf *b, const char *name, size_t len)
 {
@@ -73,40 +74,6 @@ static bool walk_next(struct walk *w, struct blob_rec *r)
 	return false;
 }
 
-/* In-place heapsort: no callback per comparison (qsort's cost was a tenth
- * of the scrape loop's CPU when every scrape sorted). */
-static void sift_down(uint64_t *v, size_t i, size_t n)
-{
-	uint64_t x = v[i];
-
-	for (;;) {
-		size_t c = 2 * i + 1;
-
-		if (c >= n)
-			break;
-		if (c + 1 < n && v[c + 1] > v[c])
-			c++;
-		if (v[c] <= x)
-			break;
-		v[i] = v[c];
-		i = c;
-	}
-	v[i] = x;
-}
-
-static void sort_u64(uint64_t *v, size_t n)
-{
-	for (size_t i = n / 2; i-- > 0;)
-		sift_down(v, i, n);
-	for (size_t end = n; end > 1; end--) {
-		uint64_t t = v[0];
-
-		v[0] = v[end - 1];
-		v[end - 1] = t;
-		sift_down(v, 0, end - 1);
-	}
-}
-
 /* Series of cur not in prev (both sorted), each distinct one once. */
 static uint64_t count_added(const uint64_t *cur, size_t n, const uint64_t *prev, size_t np)
 {
@@ -153,7 +120,7 @@ static uint64_t *series_hashes(const char *p, size_t len, size_t *n)
 		uint64_t h = hash64_add(hash64(w.name, w.name_len), "", 1);
 		v[k++] = hash64_add(h, r.a, r.alen);
 	}
-	sort_u64(v, k);
+	series_sort_ids(v, k);
 	return v;
 }
 

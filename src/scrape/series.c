@@ -68,7 +68,8 @@ uint64_t *series_ids_of_blob(const char *data, size_t len, size_t *n)
 	return v;
 }
 
-/* In-place heapsort: no callback per comparison. */
+/* In-place heapsort: no callback per comparison (qsort's cost was a tenth
+ * of the scrape loop's CPU when every scrape sorted). */
 static void sift_down(uint64_t *v, size_t i, size_t n)
 {
 	uint64_t x = v[i];
@@ -88,7 +89,7 @@ static void sift_down(uint64_t *v, size_t i, size_t n)
 	v[i] = x;
 }
 
-static void sort_ids(uint64_t *v, size_t n)
+void series_sort_ids(uint64_t *v, size_t n)
 {
 	for (size_t i = n / 2; i-- > 0;)
 		sift_down(v, i, n);
@@ -115,10 +116,10 @@ uint64_t series_ids_added(const uint64_t *prev, size_t np, const uint64_t *cur, 
 	if (!(b = malloc(nc * sizeof(*b))) || (np && !(a = malloc(np * sizeof(*a)))))
 		goto out;
 	memcpy(b, cur, nc * sizeof(*b));
-	sort_ids(b, nc);
+	series_sort_ids(b, nc);
 	if (np) {
 		memcpy(a, prev, np * sizeof(*a));
-		sort_ids(a, np);
+		series_sort_ids(a, np);
 	}
 	added = 0;
 	for (size_t i = 0; i < nc; i++) {

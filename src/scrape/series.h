@@ -19,6 +19,9 @@ uint64_t series_id(const char *name, size_t nlen, const char *pairs, size_t plen
  * NULL with *n the sample count on allocation failure. */
 uint64_t *series_ids_of_blob(const char *data, size_t len, size_t *n);
 
+/* Sorts v (n ids) ascending, in place; no allocation. */
+void series_sort_ids(uint64_t *v, size_t n);
+
 /* Distinct ids of cur (nc) not in prev (np; prev may be NULL). The same ids
  * in the same order (the usual case) is one memcmp; otherwise both are
  * sorted in temporary copies (on allocation failure every one of cur
