@@ -85,7 +85,8 @@ OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
 COLD_SRCS := $(filter-out src/scrape/labels.c src/scrape/policy.c src/collect/components/jobs.c \
 	         src/collect/kubestate/shard.c,\
 	       $(filter src/kube/% src/scrape/% src/collect/kubestate/% src/collect/components/% src/dl/% src/remotewrite/%,$(SRCS))) \
-	     src/agent/kube.c src/agent/rwconf.c src/collect/container/podmap.c
+	     src/agent/kube.c src/agent/rwconf.c src/collect/container/podmap.c \
+	     src/collect/container/crio.c
 HOT_OBJS  := $(filter-out $(COLD_SRCS:%.c=$(BUILD)/%.o),$(OBJS))
 COLD_OBJS := $(filter $(COLD_SRCS:%.c=$(BUILD)/%.o),$(OBJS))
 TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))

@@ -187,6 +187,7 @@ static int write_container(struct agent *a, const struct config *c, struct buf *
 	struct container_opts o = {
 		.procfs = a->flags->procfs, .sysfs = a->flags->sysfs, .rootfs = a->flags->rootfs,
 		.podmap = agent_kube_podmap(a->kube), .sandbox_image = a->flags->sandbox_image,
+		.crio_socket = a->flags->crio_socket,
 	};
 
 	if (!(c->collectors & COLLECTOR_CONTAINER))

@@ -119,6 +119,11 @@ static const struct flag_def defs[] = {
 	  "The runtime's sandbox (pause) image, e.g. registry.k8s.io/pause:3.10: the image label "
 	  "of the sandbox rows of /metrics/cadvisor, which the kubelet gets from the runtime and "
 	  "the API does not name; empty: image=\"\"" },
+	{ "container.crioSocket", F_STR, OFF(crio_socket), "/var/run/crio/crio.sock",
+	  "CRI-O's socket as seen by the agent (the chart: the host's under -path.rootfs): asked "
+	  "for CRI-O containers' writable layer and log file, whose usage gives their own "
+	  "container_fs_* rows on /metrics/cadvisor as cAdvisor's CRI-O handler reports them "
+	  "(Kubernetes mode); empty: not asked, no such rows" },
 	{ "loggerLevel", F_LEVEL, OFF(log_level), "INFO", "Minimum log level: DEBUG, INFO, WARN, ERROR, FATAL" },
 	{ "loggerFormat", F_FORMAT, OFF(log_format), "logfmt", "Log format: logfmt or json" },
 	{ "tls", F_BOOL, OFF(tls), "false", "Serve HTTPS on httpListenAddr" },

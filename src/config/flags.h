@@ -80,6 +80,7 @@ struct flags {
 	int64_t mount_timeout_ms;    /* -collector.filesystem.mount-timeout */
 	bool node_disable_defaults;
 	char *sandbox_image;  /* image label of sandbox (pause) rows; "" as the API gives none */
+	char *crio_socket;    /* CRI-O's socket for CRI-O containers' fs rows; "" none */
 	char *log_level;
 	char *log_format;
 	bool tls;

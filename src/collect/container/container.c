@@ -14,6 +14,7 @@
 #include "base/vec.h"
 #include "collect/container/cgread.h"
 #include "collect/container/cgroup.h"
+#include "collect/container/crio.h"
 #include "collect/container/family.h"
 #include "collect/container/machine.h"
 #include "collect/container/rootfs.h"
@@ -38,6 +39,9 @@ struct container_collector {
 	struct log_limit lim;    /* malformed-file warnings */
 	struct log_limit lim_fd; /* refused fd listings */
 	struct rootfs fs;        /* host filesystems of the "/" row */
+	struct crio_fs *crio;    /* owned; CRI-O containers' layers, NULL until
+				  * a scrape names a socket */
+	bool crio_failed;        /* crio_fs_new() failed: not retried */
 };
 
 struct container_collector *container_collector_new(void)
@@ -65,6 +69,7 @@ void container_collector_free(struct container_collector *cc)
 	cg_reader_fini(&cc->rd);
 	ctr_rows_fini(&cc->rows);
 	rootfs_fini(&cc->fs);
+	crio_fs_free(cc->crio);
 	free(cc->sandbox);
 	free(cc->gone);
 	free(cc->devs);
@@ -93,6 +98,8 @@ static int label_pod_ctr(struct ctr_rows *rows, struct ctr_row *row, const struc
 	enum cg_runtime rt = n->rt != CG_RT_UNKNOWN ? n->rt : c ? c->rt : p->rt;
 	bool k8s_name = rt == CG_RT_CRIO || rt == CG_RT_DOCKER;
 	int err;
+
+	row->crio = rt == CG_RT_CRIO;
 
 	err = ctr_row_set(rows, row, CL_NAMESPACE, p->ns);
 	if (!err)
@@ -141,6 +148,7 @@ static int label_node(struct container_collector *cc, const struct cg_node *n,
 	} else if (n->kind == CG_K_CONTAINER && p) {
 		err = label_pod_ctr(&cc->rows, row, n, p, sandbox_image, sandbox);
 	} else if (n->kind == CG_K_CONTAINER || n->kind == CG_K_HOSTCTR) {
+		row->crio = n->rt == CG_RT_CRIO;
 		err = ctr_row_set(&cc->rows, row, CL_NAME, n->cid);
 	}
 	return err;
@@ -326,15 +334,46 @@ static void compact_rows(struct container_collector *cc, const bool *gone)
 	cc->rows.n = w;
 }
 
+/* The CRI-O tracker for this scrape, created at the first scrape that names
+ * a socket; NULL when there is none. */
+static struct crio_fs *crio_tracker(struct container_collector *cc, const struct container_opts *o)
+{
+	if (!cc->crio && !cc->crio_failed && o->crio_socket && o->crio_socket[0]) {
+		cc->crio = crio_fs_new(o->crio_socket, o->rootfs, 0);
+		if (!cc->crio) {
+			cc->crio_failed = true;
+			log_warn("container", "out of memory for the CRI-O filesystem tracker: CRI-O "
+				 "containers have no container_fs_* rows");
+		}
+	}
+	return cc->crio;
+}
+
+/* Row i's writable-layer figures, for a CRI-O container: cAdvisor's CRI-O
+ * handler returns a sandbox's stats before its filesystem ones when the
+ * sandbox has no network interface (nets0: r->nnets before the row). */
+static void read_crio(struct container_collector *cc, struct crio_fs *crio, size_t i, size_t nets0)
+{
+	struct ctr_row *row = &cc->rows.v[i];
+	const struct cg_node *n = &cc->walk.nodes[i];
+
+	if (!crio || !row->crio || (cc->sandbox[i] && cc->rd.nnets == nets0))
+		return;
+	row->has_cfs = crio_fs_get(crio, n->cid, &row->cfs);
+}
+
 /* Reads every row and removes those whose cgroup vanished. */
 static int read_all(struct container_collector *cc, const struct cg_layout *l,
 		    const struct container_opts *o)
 {
+	struct crio_fs *crio = crio_tracker(cc, o);
 	bool *gone = cc->gone;
 	int64_t btime = 0;
 	size_t ngone = 0;
 
 	(void)cg_read_btime(&cc->rd, o->procfs, &btime);
+	if (crio)
+		crio_fs_begin(crio);
 	for (size_t i = 0; i < cc->rows.n; i++) {
 		size_t nets0 = cc->rd.nnets;
 		size_t ios0 = cc->rd.nios;
@@ -347,8 +386,12 @@ static int read_all(struct container_collector *cc, const struct cg_layout *l,
 			ngone++;
 		} else if (err && err != KM_ENOENT) {
 			return err;
+		} else {
+			read_crio(cc, crio, i, nets0);
 		}
 	}
+	if (crio)
+		crio_fs_end(crio);
 	if (ngone)
 		compact_rows(cc, gone);
 	return KM_OK;
@@ -415,6 +458,16 @@ static int collect_locked(struct container_collector *cc, const struct container
 	if (!err)
 		err = machine_write(out, &cc->rd, &mp);
 	return err;
+}
+
+int container_collect_settle(struct container_collector *cc, int64_t timeout_ms)
+{
+	struct crio_fs *crio;
+
+	pthread_mutex_lock(&cc->mu);
+	crio = cc->crio;
+	pthread_mutex_unlock(&cc->mu);
+	return crio ? crio_fs_settle(crio, timeout_ms) : KM_OK;
 }
 
 int container_collect(struct container_collector *cc, const struct container_opts *opts,

@@ -433,8 +433,44 @@ static bool fs_has_dev(const struct rootfs *fs, const char *dev)
 	return false;
 }
 
+/* A CRI-O container's row of family f: cAdvisor's CRI-O handler fills only
+ * the usage, inodes and limit of its FsStats; the free inodes and the
+ * diskstats counters stay 0. */
+static double crio_value(const struct ctr_row *row, const struct rootfs_entry *e, int fsv)
+{
+	switch (fsv) {
+	case FSV_INODES: return (double)row->cfs.inodes;
+	case FSV_LIMIT: return (double)e->limit;
+	case FSV_USAGE: return (double)row->cfs.bytes;
+	default: return 0;
+	}
+}
+
+/* The host filesystem holding a CRI-O container's writable layer. */
+static const struct rootfs_entry *crio_fs_entry(const struct rootfs *fs, const struct ctr_row *row)
+{
+	for (size_t i = 0; fs && i < fs->n; i++)
+		if (fs->v[i].major == row->cfs.major && fs->v[i].minor == row->cfs.minor)
+			return &fs->v[i];
+	return NULL;
+}
+
+/* True when row ri has a cgroup io row of device dev in r (NULL: none). */
+static bool io_has_dev(const struct cg_reader *r, size_t ri, const char *dev)
+{
+	for (size_t i = 0; r && i < r->nios; i++)
+		if (r->ios[i].row == ri && strcmp(r->ios[i].dev, dev) == 0)
+			return true;
+	return false;
+}
+
+/* The filesystem rows of family f: "/"'s, then the CRI-O containers'. r:
+ * the cgroup io rows already written in f (NULL: none); a CRI-O row of the
+ * same device as one of them is left out, as the kubelet's registry drops
+ * the second series of a label set (the cgroup one comes first). */
 static int write_fs_rows(struct buf *out, const struct fam *f, bool *started,
-			 struct ctr_rows *rows, const struct rootfs *fs, int64_t ts_ms)
+			 struct ctr_rows *rows, const struct rootfs *fs, const struct cg_reader *r,
+			 int64_t ts_ms)
 {
 	const struct ctr_row *root = fs_row(rows, fs);
 	struct extra x = { "device", NULL, extra_at("device") };
@@ -443,6 +479,15 @@ static int write_fs_rows(struct buf *out, const struct fam *f, bool *started,
 	for (size_t i = 0; root && i < fs->n && !err; i++) {
 		x.val = fs->v[i].dev;
 		err = sample(out, f, started, rows, root, &x, 1, fs_value(&fs->v[i], f->fsv), ts_ms);
+	}
+	for (size_t i = 0; i < rows->n && !err; i++) {
+		const struct ctr_row *row = &rows->v[i];
+		const struct rootfs_entry *e = row->has_cfs ? crio_fs_entry(fs, row) : NULL;
+
+		if (!e || io_has_dev(r, i, e->dev))
+			continue;
+		x.val = e->dev;
+		err = sample(out, f, started, rows, row, &x, 1, crio_value(row, e, f->fsv), ts_ms);
 	}
 	return err;
 }
@@ -455,7 +500,7 @@ static int write_family(struct buf *out, const struct fam *f, struct ctr_rows *r
 	int err = KM_OK;
 
 	if (f->kind == FK_FS) {
-		err = write_fs_rows(out, f, &started, rows, fs, ts_ms);
+		err = write_fs_rows(out, f, &started, rows, fs, NULL, ts_ms);
 	} else if (f->kind == FK_IO) {
 		struct extra x = { "device", NULL, extra_at("device") };
 
@@ -471,7 +516,7 @@ static int write_family(struct buf *out, const struct fam *f, struct ctr_rows *r
 				     io_value(io, f->val), ts_ms);
 		}
 		if (!err && f->fsv != FSV_NONE)
-			err = write_fs_rows(out, f, &started, rows, fs, ts_ms);
+			err = write_fs_rows(out, f, &started, rows, fs, r, ts_ms);
 	} else if (f->kind == FK_NET) {
 		struct extra x = { "interface", NULL, extra_at("interface") };
 

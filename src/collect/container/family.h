@@ -15,6 +15,7 @@
 
 #include "base/buf.h"
 #include "collect/container/cgread.h"
+#include "collect/container/crio.h"
 #include "collect/container/rootfs.h"
 
 enum ctr_label { CL_CONTAINER = 0, CL_ID, CL_IMAGE, CL_NAME, CL_NAMESPACE, CL_POD, CL_COUNT };
@@ -26,6 +27,9 @@ struct ctr_row {
 	 * the end (as if a comma followed the last label). */
 	uint32_t pre[CL_COUNT + 1];
 	struct cg_stats st;
+	bool crio;               /* a CRI-O container (not a pod or conmon cgroup) */
+	bool has_cfs;            /* cfs holds its writable layer's figures */
+	struct crio_fs_usage cfs;
 };
 
 /* Rows of one scrape; reused across scrapes. */
@@ -53,7 +57,9 @@ const char *ctr_row_get(const struct ctr_rows *rows, const struct ctr_row *row, 
 
 /* Writes every family. r->nets / r->ios index rows; ios with dev[0] == '\0'
  * are skipped. fs (may be NULL) holds the host filesystems of row 0 when
- * that row is "/". ts_ms is the sample timestamp; last_seen is ts_ms / 1000.
+ * that row is "/", and names the device of the rows with has_cfs (their
+ * container_fs_* rows, device the filesystem of cfs's major:minor; none
+ * when fs has no such filesystem, as cAdvisor). ts_ms is the sample timestamp; last_seen is ts_ms / 1000.
  * scrape_error feeds container_scrape_error. Renders each row's labels into
  * rows->pre (and uses rows->extra) first. */
 int ctr_write_families(struct buf *out, struct ctr_rows *rows, const struct cg_reader *r,
