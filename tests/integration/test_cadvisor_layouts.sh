@@ -35,8 +35,11 @@
 # The runtimes' APIs that cAdvisor asks are stand-ins answering for the
 # containers made here: tests/peers/fake_crio.py (CRI-O's /info and
 # /containers/<id> on /var/run/crio/crio.sock, the path cAdvisor's client has
-# fixed, each container with a storage root whose diff/ holds 1 MiB and a log
-# file, as CRI-O's overlay storage has them) and `cadvisor-peer fake-containerd` (containerd's containers, tasks
+# fixed, each container with a storage root whose diff/ holds k MiB, k small
+# files, a hard link, a symlink and k nested directories, and a log file, as
+# CRI-O's overlay storage has them; our collector asks the same socket
+# (K8SMON_CRIO_SOCKET), so the container_fs_* rows of CRI-O containers are
+# compared too: the same rows and usage, inodes and limit equal) and `cadvisor-peer fake-containerd` (containerd's containers, tasks
 # and version gRPC services). The cgroups, processes and cAdvisor are real.
 #
 # cgroup v1 only. This host (and the CI machine, a Debian VM not booted with
@@ -127,6 +130,20 @@ if [ ! -d "$(dirname "$CRIO_SOCK")" ]; then
 	MADE_CRIO_DIR=1
 fi
 
+# fsdev DIR: cAdvisor's device label of the filesystem holding DIR (the
+# mount source of its major:minor in the host's mount table).
+fsdev() {
+	python3 - "$1" <<'PY'
+import os, sys
+st = os.stat(sys.argv[1])
+want = "%d:%d" % (os.major(st.st_dev), os.minor(st.st_dev))
+for line in open("/proc/1/mountinfo"):
+    f = line.split()
+    if f[2] == want:
+        print(f[f.index("-") + 2])
+        break
+PY
+}
 hexid() { od -An -tx1 -N32 /dev/urandom | tr -d ' \n'; }
 uuid() { python3 -c 'import uuid; print(uuid.uuid4())'; }
 
@@ -242,16 +259,27 @@ for name, uid, ctrs, sb, sbpid in pods:
             # CRI-O's infra container carries io.kubernetes.container.name=POD.
             # root: the container's overlay mount in CRI-O's storage, whose
             # diff/ (the writable layer) cAdvisor measures; log_path: its log file.
+            # Each container's layer differs (size, depth, a hard link
+            # counted once, a symlink, an empty file), so a wrong walk shows.
+            k = len(runtime) + 1
             layer = "%s/storage/overlay/%s-layer" % (d, i[:12])
-            os.makedirs(layer + "/diff/tmp", exist_ok=True)
-            open(layer + "/diff/tmp/data", "wb").write(b"w" * (1 << 20))
+            os.makedirs(layer + "/merged", exist_ok=True)
+            os.makedirs(layer + "/diff/tmp/a/b" + "/c" * k, exist_ok=True)
+            open(layer + "/diff/tmp/data", "wb").write(b"w" * (k << 20))
+            os.link(layer + "/diff/tmp/data", layer + "/diff/tmp/a/data.link")
+            os.symlink("/etc/hostname", layer + "/diff/tmp/a/b/hostname")
+            open(layer + "/diff/tmp/a/b/empty", "wb").close()
+            for n in range(k):
+                open("%s/diff/tmp/a/f%d" % (layer, n), "wb").write(b"f" * (5000 * (n + 1)))
             os.makedirs("%s/logs" % d, exist_ok=True)
-            open("%s/logs/%s.log" % (d, i[:12]), "wb").write(b"l" * 4096)
+            open("%s/logs/%s.log" % (d, i[:12]), "wb").write(b"l" * (4096 * k + 100))
             runtime[i] = {"name": "k8s_%s_%s_cltest_%s_0" % (c, name, uid), "pid": pid, "image": img,
-                          "created_time": 0, "labels": dict(podl, **{"io.kubernetes.container.name": c}),
+                          "image_ref": img, "created_time": 0,
+                          "labels": dict(podl, **{"io.kubernetes.container.name": c}),
                           "annotations": {"io.kubernetes.container.restartCount": "0"},
+                          "crio_annotations": {}, "sandbox": sb,
                           "log_path": "%s/logs/%s.log" % (d, i[:12]), "root": layer + "/merged",
-                          "ip_addresses": ["10.88.0.%d" % (len(runtime) + 2)]}
+                          "ip_addresses": ["10.88.0.%d" % (len(runtime) + 2)], "host_network": False}
         else:
             labels = dict(podl, **{"io.cri-containerd.kind": "sandbox" if sandbox else "container"})
             if not sandbox:
@@ -261,8 +289,10 @@ json.dump({"items": api}, open(d + "/pods.json", "w"))
 json.dump(peer, open(d + "/peer-pods.json", "w"))
 json.dump(runtime, open(d + "/runtime.json", "w"))
 PY
+	OURSOCK=""
 	if [ "$rt" = crio ]; then
-		python3 tests/peers/fake_crio.py "$CRIO_SOCK" "$D/runtime.json" 2>"$D/runtime.log" &
+		OURSOCK=$CRIO_SOCK
+		CRIO_CGROUP_DRIVER=$drv python3 tests/peers/fake_crio.py "$CRIO_SOCK" "$D/runtime.json" 2>"$D/runtime.log" &
 		SVC=$!
 		wait_for 60 test -S "$CRIO_SOCK" || { fail "$L: fake CRI-O did not listen"; return; }
 		CTRD=$D/none.sock
@@ -296,7 +326,8 @@ PY
 	i=0
 	while :; do
 		curl -sf "$URL" >"$D/cadvisor.txt"
-		K8SMON_SANDBOX_IMAGE=registry.k8s.io/pause:3.10 "$TMP/driver" /proc /sys "$D/pods.json" >"$D/ours.txt" 2>"$D/driver.err"
+		K8SMON_SANDBOX_IMAGE=registry.k8s.io/pause:3.10 K8SMON_CRIO_SOCKET=$OURSOCK \
+			"$TMP/driver" /proc /sys "$D/pods.json" >"$D/ours.txt" 2>"$D/driver.err"
 		python3 tests/peers/cadvisor_compare.py "$D/cadvisor.txt" "$D/ours.txt" "$D/known.txt" \
 			--drift cltest >"$D/compare.out" 2>&1 && break
 		i=$((i + 1)); [ $i -ge 10 ] && break
@@ -312,6 +343,16 @@ PY
 		"grep -q '^container_memory_usage_bytes{container=\"\",id=\"$PODB\",image=\"\",name=\"\",namespace=\"cltest\",pod=\"idle\"}' '$D/cadvisor.txt' &&
 		 grep -q '^container_memory_usage_bytes{container=\"\",id=\"$PODB\",image=\"\",name=\"\",namespace=\"cltest\",pod=\"idle\"}' '$D/ours.txt'"
 	if [ "$rt" = crio ]; then
+		# The burner's writable layer (1 MiB, a file of 5000 bytes, a hard
+		# link, a symlink, an empty file; log 4196 bytes): the same row and
+		# value on both sides, and more than the 1 MiB.
+		FSROW="container_fs_usage_bytes{container=\"burner\",device=\"$(fsdev "$D")\",id=\"$PODA/$(ctr "$BURN")\",image=\"docker.io/library/busybox:1.36\",name=\"$NAME\",namespace=\"cltest\",pod=\"web\"}"
+		check "$L: the burner's writable layer row, same value on both sides ($(grep -F "$FSROW" "$D/ours.txt" | cut -d' ' -f2))" sh -c \
+			"k=\$(grep -F '$FSROW' '$D/cadvisor.txt' | cut -d' ' -f2); o=\$(grep -F '$FSROW' '$D/ours.txt' | cut -d' ' -f2);
+			 [ -n \"\$o\" ] && [ -n \"\$k\" ] && python3 -c 'import sys; a, b = map(float, sys.argv[1:]); sys.exit(not (a == b and a > 1 << 20))' \"\$k\" \"\$o\""
+		check "$L: no writable layer row for the sandbox without a network interface ($PODB), on both sides" sh -c \
+			"! grep -q '^container_fs_usage_bytes{.*id=\"$PODB/$(ctr "$SBB")\"' '$D/cadvisor.txt' &&
+			 ! grep -q '^container_fs_usage_bytes{.*id=\"$PODB/$(ctr "$SBB")\"' '$D/ours.txt'"
 		check "$L: the conmon cgroups are rows without pod labels on both sides" sh -c \
 			"grep -q '^container_memory_usage_bytes{container=\"\",id=\"$PODA/$(conmon "$BURN")\",image=\"\",name=\"\",namespace=\"\",pod=\"\"}' '$D/cadvisor.txt' &&
 			 grep -q '^container_memory_usage_bytes{container=\"\",id=\"$PODA/$(conmon "$BURN")\",image=\"\",name=\"\",namespace=\"\",pod=\"\"}' '$D/ours.txt'"

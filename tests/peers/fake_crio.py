@@ -4,11 +4,12 @@ reads) on a unix socket, for the containers a test made itself.
 
   fake_crio.py SOCKET CONTAINERS.json
 
-GET /info -> {"storage_driver", "storage_root", "storage_image"};
+GET /info -> CRI-O's CrioInfo (pkg/types: storage_driver, storage_image,
+storage_root, cgroup_driver, default_id_mappings);
 GET /containers/<id> -> the object CONTAINERS.json has under <id> (CRI-O's
-ContainerInfo fields: name, pid, image, created_time, labels, annotations,
-log_path, root, ip_addresses), 404 with a text body for any other id, as
-CRI-O answers. cAdvisor's client dials a fixed path (/var/run/crio/crio.sock);
+ContainerInfo fields: name, pid, image, image_ref, created_time, labels,
+annotations, crio_annotations, log_path, root, sandbox, ip_addresses,
+host_network), 404 with CRI-O's text body for any other id. cAdvisor's client dials a fixed path (/var/run/crio/crio.sock);
 the test points SOCKET there. Removes SOCKET on SIGTERM.
 """
 import json
@@ -21,8 +22,10 @@ from http.server import BaseHTTPRequestHandler
 SOCK, DATA = sys.argv[1], sys.argv[2]
 with open(DATA) as f:
     CONTAINERS = json.load(f)
-INFO = {"storage_driver": "overlay", "storage_root": "/var/lib/containers/storage",
-        "storage_image": ""}
+FULL = [{"container_id": 0, "host_id": 0, "size": 4294967295}]
+INFO = {"storage_driver": "overlay", "storage_image": "", "storage_root": "/var/lib/containers/storage",
+        "cgroup_driver": os.environ.get("CRIO_CGROUP_DRIVER", "cgroupfs"),
+        "default_id_mappings": {"uids": FULL, "gids": FULL}}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -48,8 +51,9 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path.startswith("/containers/") and self.path[12:] in CONTAINERS:
             self.reply(200, json.dumps(CONTAINERS[self.path[12:]]))
         else:
-            self.reply(404, "can't find the container with id %s" % self.path.rsplit("/", 1)[-1],
-                       "text/plain")
+            # Go's http.Error: text/plain, the message and a newline
+            self.reply(404, "can't find the container with id %s\n" % self.path.rsplit("/", 1)[-1],
+                       "text/plain; charset=utf-8")
 
 
 class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
