@@ -7,7 +7,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -15,7 +17,9 @@
 #include "base/err.h"
 #include "collect/container/container.h"
 #include "collect/container/podmap.h"
+#include "container/fake_crio.h"
 #include "container/fixture.h"
+#include "dl/curl.h"
 
 /* Allocation counter for test_steady_state_no_alloc: glibc lets a program
  * replace malloc, calloc, realloc and free (its own reallocarray, strdup,
@@ -512,10 +516,8 @@ static void test_hybrid(void **state)
 
 #define CPOD "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" UID2S ".slice"
 
-static void test_v1_systemd_crio(void **state)
+static void build_v1_crio(struct fx *f)
 {
-	struct fx *f = *state;
-
 	v1_cg(f, "cpu,cpuacct", "cpu,cpuacct", "", "1\n", "-1\n", "9223372036854771712\n", "1\n");
 	v1_cg(f, "cpu,cpuacct", "cpu,cpuacct", "/kubepods.slice", "1\n", "-1\n", "9223372036854771712\n", "");
 	v1_cg(f, "cpu,cpuacct", "cpu,cpuacct", "/kubepods.slice/kubepods-besteffort.slice", "1\n", "-1\n", "9223372036854771712\n", "");
@@ -526,6 +528,13 @@ static void test_v1_systemd_crio(void **state)
 	v1_cg(f, "cpu,cpuacct", "cpu,cpuacct", CPOD "/crio-" APP ".scope", "1500000000\n", "-1\n", "9223372036854771712\n", "4300\n");
 	add_pod(f, "{\"metadata\":{\"uid\":\"" UID2 "\",\"namespace\":\"ns1\",\"name\":\"job-x\"},"
 		"\"status\":{\"containerStatuses\":[{\"name\":\"work\",\"containerID\":\"cri-o://" APP "\",\"image\":\"quay.io/w:1\",\"restartCount\":0}]}}");
+}
+
+static void test_v1_systemd_crio(void **state)
+{
+	struct fx *f = *state;
+
+	build_v1_crio(f);
 	run(f, false);
 	HAS(f, "container_cpu_usage_seconds_total{container=\"work\",cpu=\"total\",id=\"" CPOD "/crio-" APP ".scope\",image=\"quay.io/w:1\",name=\"k8s_work_job-x_ns1_" UID2 "_0\",namespace=\"ns1\",pod=\"job-x\"} 1.5" TS);
 	HAS(f, "container_network_transmit_bytes_total{container=\"POD\",id=\"" CPOD "/crio-" SB1 ".scope\",image=\"\",interface=\"eth0\",name=\"k8s_POD_job-x_ns1_" UID2 "_0\",namespace=\"ns1\",pod=\"job-x\"} 8000" TS);
@@ -536,6 +545,130 @@ static void test_v1_systemd_crio(void **state)
 	LACKS(f, "container_ulimits_soft{container=\"\",id=\"" CPOD "/crio-conmon-");
 	LACKS(f, ".mount");
 	HAS(f, "container_scrape_error 0");
+}
+
+/* Removes the "/" row's container_fs_* lines (the test's real filesystem,
+ * which other processes use) from b. */
+static void drop_root_fs(struct buf *b)
+{
+	size_t w = 0;
+
+	for (size_t r = 0; r < b->len;) {
+		const char *nl = memchr(b->data + r, '\n', b->len - r);
+		size_t n = nl ? (size_t)(nl - (b->data + r)) + 1 : b->len - r;
+		bool root_fs = strncmp(b->data + r, "container_fs_", 13) == 0 &&
+			       memmem(b->data + r, n, ",id=\"/\",", 8) != NULL;
+
+		if (!root_fs) {
+			memmove(b->data + w, b->data + r, n);
+			w += n;
+		}
+		r += n;
+	}
+	buf_truncate(b, w);
+}
+
+/* One scrape by cc with CRI-O's socket sock, into f->out. */
+static void run_crio(struct fx *f, struct container_collector *cc, const char *sock)
+{
+	struct container_opts o = {
+		.procfs = f->proc, .sysfs = f->sys, .rootfs = f->root, .podmap = f->pm,
+		.now_ms = NOW_MS, .crio_socket = sock,
+	};
+
+	buf_reset(&f->out);
+	assert_int_equal(container_collect(cc, &o, &f->out, NULL), 0);
+}
+
+#define CWORK "{container=\"work\",device=\"/dev/sda\",id=\"" CPOD "/crio-" APP ".scope\",image=\"quay.io/w:1\",name=\"k8s_work_job-x_ns1_" UID2 "_0\",namespace=\"ns1\",pod=\"job-x\"}"
+#define CPODL "{container=\"POD\",device=\"/dev/sda\",id=\"" CPOD "/crio-" SB1 ".scope\",image=\"\",name=\"k8s_POD_job-x_ns1_" UID2 "_0\",namespace=\"ns1\",pod=\"job-x\"}"
+
+/* CRI-O containers' own container_fs_* rows: CRI-O (a fake on a socket)
+ * names the writable layer and log under rootfs; the rows carry the device
+ * of the layer's filesystem and its size, the layer's bytes + the log's and
+ * the layer's inodes (lstat sums here), 0 for the rest; a cgroup io row of
+ * the same device wins over the 0 one (one series per label set). A CRI-O
+ * that answers garbage changes nothing else in the exposition. */
+static void test_crio_fs_rows(void **state)
+{
+	struct fx *f = *state;
+	struct container_collector *good = container_collector_new();
+	struct fake_crio bad_fc = { .ctr_mode = FC_GARBAGE };
+	struct fake_crio good_fc = { 0 };
+	struct buf base;
+	struct stat st;
+	struct statvfs sv;
+	char p[1200];
+	char sock[700];
+	char want[1024];
+	uint64_t bytes = 0;
+	char why[256];
+
+	assert_non_null(good);
+	assert_int_equal(dl_curl_load(why, sizeof(why)), 0);
+	build_v1_crio(f);
+	assert_int_equal(stat(f->root, &st), 0);
+	snprintf(want, sizeof(want), "21 1 %u:%u / / rw - ext4 /dev/sda rw\n", major(st.st_dev), minor(st.st_dev));
+	assert_int_equal(fx_write(f->root, "proc/1/mountinfo", want), 0);
+	assert_int_equal(fx_write(f->root, "layer/diff/usr/data", "0123456789abcdef\n"), 0);
+	assert_int_equal(fx_write(f->root, "layer/ctr.log", "a log line\n"), 0);
+	assert_int_equal(fx_mkdir(f->root, "layer/merged"), 0);
+	for (int i = 0; i < 4; i++) {
+		static const char *const rel[] = { "layer/diff", "layer/diff/usr", "layer/diff/usr/data", "layer/ctr.log" };
+
+		snprintf(p, sizeof(p), "%s/%s", f->root, rel[i]);
+		assert_int_equal(lstat(p, &st), 0);
+		bytes += (uint64_t)st.st_blocks * 512;
+	}
+	assert_int_equal(statvfs(f->root, &sv), 0);
+
+	run(f, false);
+	buf_init(&base, 16 << 20);
+	assert_int_equal(buf_add(&base, f->out.data, f->out.len), 0);
+
+	/* garbage from CRI-O: the same exposition as without CRI-O */
+	snprintf(sock, sizeof(sock), "%s/bad.sock", f->root);
+	snprintf(bad_fc.root, sizeof(bad_fc.root), "/layer/merged");
+	assert_int_equal(fc_start(&bad_fc, sock), 0);
+	run_crio(f, f->cc, sock);
+	assert_int_equal(container_collect_settle(f->cc, 60000), KM_OK);
+	run_crio(f, f->cc, sock);
+	/* (the host filesystem's own free inodes and blocks move meanwhile) */
+	drop_root_fs(&base);
+	drop_root_fs(&f->out);
+	assert_string_equal(buf_cstr(&f->out), buf_cstr(&base));
+	assert_true(atomic_load(&bad_fc.requests) >= 2);
+
+	/* CRI-O answering: the rows, for the app and the sandbox (it has eth0) */
+	snprintf(sock, sizeof(sock), "%s/good.sock", f->root);
+	snprintf(good_fc.root, sizeof(good_fc.root), "/layer/merged");
+	snprintf(good_fc.log, sizeof(good_fc.log), "/layer/ctr.log");
+	assert_int_equal(fc_start(&good_fc, sock), 0);
+	run_crio(f, good, sock);
+	LACKS(f, "container_fs_usage_bytes{container=\"work\"");  /* not measured yet */
+	assert_int_equal(container_collect_settle(good, 60000), KM_OK);
+	run_crio(f, good, sock);
+	snprintf(want, sizeof(want), "container_fs_usage_bytes" CWORK " %llu" TS, (unsigned long long)bytes);
+	HAS(f, want);
+	snprintf(want, sizeof(want), "container_fs_usage_bytes" CPODL " %llu" TS, (unsigned long long)bytes);
+	HAS(f, want);
+	HAS(f, "container_fs_inodes_total" CWORK " 3" TS);
+	HAS(f, "container_fs_inodes_free" CWORK " 0" TS);
+	snprintf(want, sizeof(want), "container_fs_limit_bytes" CWORK " %llu" TS,
+		 (unsigned long long)sv.f_blocks * sv.f_frsize);
+	HAS(f, want);
+	HAS(f, "container_fs_io_time_weighted_seconds_total" CWORK " 0" TS);
+	HAS(f, "container_fs_reads_merged_total" CWORK " 0" TS);
+	/* the cgroup's blkio row of /dev/sda, not a second 0 one */
+	HAS(f, "container_fs_reads_total" CWORK " 3" TS);
+	LACKS(f, "container_fs_reads_total" CWORK " 0" TS);
+	/* no filesystem rows for the conmon cgroup or the pod */
+	LACKS(f, "container_fs_usage_bytes{container=\"\",device=\"/dev/sda\",id=\"" CPOD);
+
+	fc_stop(&bad_fc);
+	fc_stop(&good_fc);
+	container_collector_free(good);
+	buf_fini(&base);
 }
 
 /* Malformed files drop their families for that cgroup and raise
@@ -978,6 +1111,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_v1_cgroupfs_docker, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_hybrid, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_v1_systemd_crio, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_crio_fs_rows, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_and_missing, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_io, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_io_v1, fx_setup, fx_teardown),

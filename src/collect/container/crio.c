@@ -193,7 +193,8 @@ static int crio_get(struct crio_fs *c, const char *path, json_t **out, char *why
 		return KM_ETOOBIG;
 	}
 	if (rc != CURLE_OK) {
-		snprintf(why, whyn, "GET %.80s: %.160s", path, c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+		snprintf(why, whyn, "GET %.60s on %.60s: %.120s", path, c->socket,
+			 c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
 		return rc == CURLE_OPERATION_TIMEDOUT ? KM_ETIMEDOUT : KM_EIO;
 	}
 	curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
