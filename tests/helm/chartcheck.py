@@ -355,6 +355,16 @@ def main():
         check(psc6.get("runAsUser") == 0 and psc6.get("runAsNonRoot") is False
               and cap6 == {"drop": ["ALL"], "add": ["SYS_PTRACE"]},
               "processFdStats=true: root with SYS_PTRACE only (other processes' /proc/<pid>/fd)")
+        ds7 = find(objects(render.render_chart(CHART, "k8smon", ns, ["crioFsStats=true"]), tmp), "DaemonSet")
+        psc7 = ds7["spec"]["template"]["spec"]["securityContext"]
+        cap7 = ds7["spec"]["template"]["spec"]["containers"][0]["securityContext"]["capabilities"]
+        check(psc7.get("runAsUser") == 0 and psc7.get("runAsNonRoot") is False
+              and cap7 == {"drop": ["ALL"], "add": ["DAC_READ_SEARCH"]}
+              and "-container.crioSocket=/host/root/run/crio/crio.sock" in ds7["spec"]["template"]["spec"]["containers"][0]["args"],
+              "crioFsStats=true: the host's CRI-O socket, root with DAC_READ_SEARCH only (CRI-O layers)")
+        check("-container.crioSocket=" in find(objs, "DaemonSet")["spec"]["template"]["spec"]["containers"][0]["args"]
+              and "add" not in find(objs, "DaemonSet")["spec"]["template"]["spec"]["containers"][0]["securityContext"]["capabilities"],
+              "crioFsStats off (default): CRI-O not asked, no capability added")
         ex = {(o["kind"], o["metadata"]["name"]): o for o in k8syaml.load_objects(os.path.join(ROOT, "examples/kube-state-secrets.yaml"))}
         check(sorted(ex) == [("ClusterRole", "k8smon-kube-state-secrets"), ("ClusterRoleBinding", "k8smon-kube-state-secrets")]
               and flat_rules(ex[("ClusterRole", "k8smon-kube-state-secrets")]) == flat_rules(cr5)
