@@ -608,7 +608,11 @@ static void test_crio_fs_rows(void **state)
 	assert_int_equal(dl_curl_load(why, sizeof(why)), 0);
 	build_v1_crio(f);
 	assert_int_equal(stat(f->root, &st), 0);
-	snprintf(want, sizeof(want), "21 1 %u:%u / / rw - ext4 /dev/sda rw\n", major(st.st_dev), minor(st.st_dev));
+	/* first a filesystem of the same major, another minor: not the layer's */
+	snprintf(want, sizeof(want), "20 1 %u:%u / /other rw - ext4 /dev/sdq rw\n"
+		 "21 1 %u:%u / / rw - ext4 /dev/sda rw\n", major(st.st_dev), minor(st.st_dev) + 1,
+		 major(st.st_dev), minor(st.st_dev));
+	assert_int_equal(fx_mkdir(f->root, "other"), 0);
 	assert_int_equal(fx_write(f->root, "proc/1/mountinfo", want), 0);
 	assert_int_equal(fx_write(f->root, "layer/diff/usr/data", "0123456789abcdef\n"), 0);
 	assert_int_equal(fx_write(f->root, "layer/ctr.log", "a log line\n"), 0);
@@ -662,6 +666,7 @@ static void test_crio_fs_rows(void **state)
 	/* the cgroup's blkio row of /dev/sda, not a second 0 one */
 	HAS(f, "container_fs_reads_total" CWORK " 3" TS);
 	LACKS(f, "container_fs_reads_total" CWORK " 0" TS);
+	LACKS(f, "container_fs_usage_bytes{container=\"work\",device=\"/dev/sdq\"");
 	/* no filesystem rows for the conmon cgroup or the pod */
 	LACKS(f, "container_fs_usage_bytes{container=\"\",device=\"/dev/sda\",id=\"" CPOD);
 
