@@ -162,10 +162,12 @@ static inline int fc_start(struct fake_crio *fc, const char *path)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 
-	if (strlen(path) >= sizeof(a.sun_path) || strlen(path) >= sizeof(fc->path))
+	size_t n = strlen(path);
+
+	if (n >= sizeof(a.sun_path) || n >= sizeof(fc->path))
 		return -1;
-	snprintf(fc->path, sizeof(fc->path), "%s", path);
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	memcpy(fc->path, path, n + 1);
+	memcpy(a.sun_path, path, n + 1);
 	if (!fc->driver)
 		fc->driver = "overlay";
 	fc->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
