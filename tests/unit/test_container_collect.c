@@ -17,6 +17,7 @@
 #include "base/err.h"
 #include "collect/container/container.h"
 #include "collect/container/podmap.h"
+#include "collect/stats.h"
 #include "container/fake_crio.h"
 #include "container/fixture.h"
 #include "dl/curl.h"
@@ -569,7 +570,8 @@ static void drop_root_fs(struct buf *b)
 }
 
 /* One scrape by cc with CRI-O's socket sock, into f->out. */
-static void run_crio(struct fx *f, struct container_collector *cc, const char *sock)
+static void run_crio(struct fx *f, struct container_collector *cc, const char *sock,
+		     struct collect_stats *st)
 {
 	struct container_opts o = {
 		.procfs = f->proc, .sysfs = f->sys, .rootfs = f->root, .podmap = f->pm,
@@ -577,7 +579,7 @@ static void run_crio(struct fx *f, struct container_collector *cc, const char *s
 	};
 
 	buf_reset(&f->out);
-	assert_int_equal(container_collect(cc, &o, &f->out, NULL), 0);
+	assert_int_equal(container_collect(cc, &o, &f->out, st), 0);
 }
 
 #define CWORK "{container=\"work\",device=\"/dev/sda\",id=\"" CPOD "/crio-" APP ".scope\",image=\"quay.io/w:1\",name=\"k8s_work_job-x_ns1_" UID2 "_0\",namespace=\"ns1\",pod=\"job-x\"}"
@@ -596,7 +598,9 @@ static void test_crio_fs_rows(void **state)
 	struct fake_crio bad_fc = { .ctr_mode = FC_GARBAGE };
 	struct fake_crio good_fc = { 0 };
 	struct buf base;
-	struct stat st;
+	struct buf self;
+	struct collect_stats *st = collect_stats_new();
+	struct stat sb;
 	struct statvfs sv;
 	char p[1200];
 	char sock[700];
@@ -605,13 +609,15 @@ static void test_crio_fs_rows(void **state)
 	char why[256];
 
 	assert_non_null(good);
+	assert_non_null(st);
+	buf_init(&self, 1 << 20);
 	assert_int_equal(dl_curl_load(why, sizeof(why)), 0);
 	build_v1_crio(f);
-	assert_int_equal(stat(f->root, &st), 0);
+	assert_int_equal(stat(f->root, &sb), 0);
 	/* first a filesystem of the same major, another minor: not the layer's */
 	snprintf(want, sizeof(want), "20 1 %u:%u / /other rw - ext4 /dev/sdq rw\n"
-		 "21 1 %u:%u / / rw - ext4 /dev/sda rw\n", major(st.st_dev), minor(st.st_dev) + 1,
-		 major(st.st_dev), minor(st.st_dev));
+		 "21 1 %u:%u / / rw - ext4 /dev/sda rw\n", major(sb.st_dev), minor(sb.st_dev) + 1,
+		 major(sb.st_dev), minor(sb.st_dev));
 	assert_int_equal(fx_mkdir(f->root, "other"), 0);
 	assert_int_equal(fx_write(f->root, "proc/1/mountinfo", want), 0);
 	assert_int_equal(fx_write(f->root, "layer/diff/usr/data", "0123456789abcdef\n"), 0);
@@ -621,8 +627,8 @@ static void test_crio_fs_rows(void **state)
 		static const char *const rel[] = { "layer/diff", "layer/diff/usr", "layer/diff/usr/data", "layer/ctr.log" };
 
 		snprintf(p, sizeof(p), "%s/%s", f->root, rel[i]);
-		assert_int_equal(lstat(p, &st), 0);
-		bytes += (uint64_t)st.st_blocks * 512;
+		assert_int_equal(lstat(p, &sb), 0);
+		bytes += (uint64_t)sb.st_blocks * 512;
 	}
 	assert_int_equal(statvfs(f->root, &sv), 0);
 
@@ -634,9 +640,14 @@ static void test_crio_fs_rows(void **state)
 	snprintf(sock, sizeof(sock), "%s/bad.sock", f->root);
 	snprintf(bad_fc.root, sizeof(bad_fc.root), "/layer/merged");
 	assert_int_equal(fc_start(&bad_fc, sock), 0);
-	run_crio(f, f->cc, sock);
+	run_crio(f, f->cc, sock, NULL);
 	assert_int_equal(container_collect_settle(f->cc, 60000), KM_OK);
-	run_crio(f, f->cc, sock);
+	run_crio(f, f->cc, sock, st);
+	/* the failure is counted: a failed container.crio run in the self metrics */
+	assert_int_equal(collect_stats_write(st, &self), 0);
+	assert_non_null(strstr(buf_cstr(&self), "k8smon_collector_errors_total{collector=\"container.crio\"} 1\n"));
+	assert_non_null(strstr(buf_cstr(&self), "k8smon_collector_errors_total{collector=\"container\"} 0\n"));
+	run_crio(f, f->cc, sock, NULL);
 	/* (the host filesystem's own free inodes and blocks move meanwhile) */
 	drop_root_fs(&base);
 	drop_root_fs(&f->out);
@@ -648,10 +659,13 @@ static void test_crio_fs_rows(void **state)
 	snprintf(good_fc.root, sizeof(good_fc.root), "/layer/merged");
 	snprintf(good_fc.log, sizeof(good_fc.log), "/layer/ctr.log");
 	assert_int_equal(fc_start(&good_fc, sock), 0);
-	run_crio(f, good, sock);
+	run_crio(f, good, sock, st);
 	LACKS(f, "container_fs_usage_bytes{container=\"work\"");  /* not measured yet */
 	assert_int_equal(container_collect_settle(good, 60000), KM_OK);
-	run_crio(f, good, sock);
+	run_crio(f, good, sock, st);
+	buf_reset(&self);
+	assert_int_equal(collect_stats_write(st, &self), 0);
+	assert_non_null(strstr(buf_cstr(&self), "k8smon_collector_success{collector=\"container.crio\"} 1\n"));
 	snprintf(want, sizeof(want), "container_fs_usage_bytes" CWORK " %llu" TS, (unsigned long long)bytes);
 	HAS(f, want);
 	snprintf(want, sizeof(want), "container_fs_usage_bytes" CPODL " %llu" TS, (unsigned long long)bytes);
@@ -673,6 +687,8 @@ static void test_crio_fs_rows(void **state)
 	fc_stop(&bad_fc);
 	fc_stop(&good_fc);
 	container_collector_free(good);
+	collect_stats_free(st);
+	buf_fini(&self);
 	buf_fini(&base);
 }
 

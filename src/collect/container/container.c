@@ -42,6 +42,7 @@ struct container_collector {
 	struct crio_fs *crio;    /* owned; CRI-O containers' layers, NULL until
 				  * a scrape names a socket */
 	bool crio_failed;        /* crio_fs_new() failed: not retried */
+	uint64_t crio_errors;    /* the tracker's failures at the previous scrape */
 };
 
 struct container_collector *container_collector_new(void)
@@ -480,6 +481,15 @@ int container_collect(struct container_collector *cc, const struct container_opt
 
 	pthread_mutex_lock(&cc->mu);
 	err = collect_locked(cc, opts, out, &failed);
+	if (cc->crio && stats && crio_fs_started(cc->crio)) {
+		/* the CRI-O tracker's health: a failed "run" when it failed since
+		 * the previous scrape; its duration: the last round (walk) */
+		uint64_t e = crio_fs_errors(cc->crio);
+
+		collect_stats_record(stats, "container.crio", crio_fs_last_round_s(cc->crio),
+				     e == cc->crio_errors);
+		cc->crio_errors = e;
+	}
 	pthread_mutex_unlock(&cc->mu);
 	if (err)
 		buf_truncate(out, len0);

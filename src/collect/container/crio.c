@@ -63,6 +63,7 @@ struct crio_fs {
 	size_t cap;
 	uint64_t gen;           /* scrape generation */
 	uint64_t errors;
+	int64_t last_round_ns;  /* duration of the last finished round */
 	struct log_limit lim;
 	/* the thread's own state, never touched under the lock by others */
 	enum crio_driver driver;
@@ -540,6 +541,7 @@ static void *worker(void *arg)
 		struct crio_fs_usage u;
 		char why[256] = "";
 		int err = KM_OK;
+		int64_t t0;
 
 		if (!e) {
 			wait_for(c, wait_ms);
@@ -554,11 +556,13 @@ static void *worker(void *arg)
 				err = KM_ENOMEM;
 		}
 		pthread_mutex_unlock(&c->mu);
+		t0 = clock_mono_ns();
 		if (!err)
 			err = round_one(c, id, &diff, &log, &u, why, sizeof(why));
 		else
 			snprintf(why, sizeof(why), "out of memory");
 		pthread_mutex_lock(&c->mu);
+		c->last_round_ns = clock_mono_ns() - t0;
 		store(c, id, diff, log, err, &u, why);
 	}
 	pthread_mutex_unlock(&c->mu);
@@ -670,6 +674,26 @@ int crio_fs_settle(struct crio_fs *c, int64_t timeout_ms)
 	}
 	pthread_mutex_unlock(&c->mu);
 	return err;
+}
+
+bool crio_fs_started(struct crio_fs *c)
+{
+	bool s;
+
+	pthread_mutex_lock(&c->mu);
+	s = c->started;
+	pthread_mutex_unlock(&c->mu);
+	return s;
+}
+
+double crio_fs_last_round_s(struct crio_fs *c)
+{
+	int64_t ns;
+
+	pthread_mutex_lock(&c->mu);
+	ns = c->last_round_ns;
+	pthread_mutex_unlock(&c->mu);
+	return (double)ns / 1e9;
 }
 
 uint64_t crio_fs_errors(struct crio_fs *c)

@@ -27,8 +27,9 @@
  *             named for two scrapes are forgotten.
  *
  * Bad answers (no socket, refused, timeout, non-200, garbage or oversized
- * JSON, missing fields) and failed walks are counted (crio_fs_errors()) and
- * logged at most once per 10 minutes; the container has no fs rows until a
+ * JSON, missing fields) and failed walks are counted (crio_fs_errors(); the
+ * collector turns them into k8smon_collector_*{collector="container.crio"})
+ * and logged at most once per 10 minutes; the container has no fs rows until a
  * round succeeds. At most CRIO_MAX_CTRS containers are tracked.
  *
  * Needs libcurl loaded (dl_curl_load(): Kubernetes mode or remote write);
@@ -82,5 +83,9 @@ void crio_fs_end(struct crio_fs *c);
 int crio_fs_settle(struct crio_fs *c, int64_t timeout_ms);
 /* Failed rounds so far (requests and walks). */
 uint64_t crio_fs_errors(struct crio_fs *c);
+/* True once the thread runs (a CRI-O container was named, libcurl loaded). */
+bool crio_fs_started(struct crio_fs *c);
+/* Seconds the last finished round took (requests and walk), 0 before one. */
+double crio_fs_last_round_s(struct crio_fs *c);
 
 #endif
