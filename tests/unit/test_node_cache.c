@@ -416,6 +416,45 @@ static void test_rx_cache_generation_wrap_long_name(void **state)
 	free(long_name);
 }
 
+/* node_fmt_u64() writes what snprintf("%llu") writes, for the edges of
+ * every digit count, UINT64_MAX and pseudo-random values, and cuts as
+ * snprintf cuts (leading digits kept, length before the cut returned). */
+static void test_fmt_u64_like_snprintf(void **state)
+{
+	char got[24], want[24];
+	uint64_t x = 0x9e3779b97f4a7c15u;
+	uint64_t p10 = 1;
+
+	(void)state;
+	for (int d = 0; d < 20; d++, p10 *= 10) {
+		const uint64_t vals[3] = { p10 - 1, p10, p10 + 1 };
+
+		for (int k = 0; k < 3; k++) {
+			size_t n = node_fmt_u64(got, sizeof(got), vals[k]);
+
+			snprintf(want, sizeof(want), "%llu", (unsigned long long)vals[k]);
+			assert_string_equal(got, want);
+			assert_int_equal(n, strlen(want));
+		}
+	}
+	assert_int_equal(node_fmt_u64(got, sizeof(got), UINT64_MAX), 20);
+	assert_string_equal(got, "18446744073709551615");
+	for (int i = 0; i < 100000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		node_fmt_u64(got, sizeof(got), x >> (i % 64));
+		snprintf(want, sizeof(want), "%llu", (unsigned long long)(x >> (i % 64)));
+		assert_string_equal(got, want);
+	}
+	for (size_t cap = 1; cap <= 6; cap++) {
+		int wn = snprintf(want, cap, "%llu", 12345ull);
+
+		assert_int_equal(node_fmt_u64(got, cap, 12345), (size_t)wn);
+		assert_string_equal(got, want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -429,6 +468,7 @@ int main(void)
 		cmocka_unit_test(test_rx_cache_generation_wrap_long_name),
 		cmocka_unit_test(test_rx_cache_pattern_checked_each_scrape),
 		cmocka_unit_test(test_read_scrape_once_per_generation),
+		cmocka_unit_test(test_fmt_u64_like_snprintf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

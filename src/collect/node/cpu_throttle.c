@@ -33,7 +33,10 @@ static int read_u64(struct node_ctx *ctx, int dirfd, const char *cpu, const char
 	double d;
 	int rc;
 
-	snprintf(rel, sizeof(rel), "devices/system/cpu/%.32s/%s", cpu, file);
+	node_cat(rel, sizeof(rel),
+		 (const struct node_span[]){ NS("devices/system/cpu/"), { cpu, strnlen(cpu, 32) },
+					     NS("/"), NSS(file) },
+		 4);
 	rc = procfile_read_at(&ctx->nc->pf, dirfd, rel + sizeof("devices/system/cpu/") - 1,
 			      ctx->sysfs, rel, &data, &len);
 	if (!rc)
@@ -78,7 +81,7 @@ static int write_throttles(struct node_ctx *ctx, const struct thr_ent *pk, size_
 	for (size_t i = 0; !rc && i < npk; i++) {
 		struct label_pair l = { "package", ps };
 
-		snprintf(ps, sizeof(ps), "%llu", (unsigned long long)pk[i].pkg);
+		node_fmt_u64(ps, sizeof(ps), pk[i].pkg);
 		rc = expo_sample(ctx->out, "node_cpu_package_throttles_total", &l, 1, pk[i].count);
 	}
 	if (!rc && nco)
@@ -87,8 +90,8 @@ static int write_throttles(struct node_ctx *ctx, const struct thr_ent *pk, size_
 	for (size_t i = 0; !rc && i < nco; i++) {
 		struct label_pair l[2] = { { "core", cs }, { "package", ps } };
 
-		snprintf(ps, sizeof(ps), "%llu", (unsigned long long)co[i].pkg);
-		snprintf(cs, sizeof(cs), "%llu", (unsigned long long)co[i].core);
+		node_fmt_u64(ps, sizeof(ps), co[i].pkg);
+		node_fmt_u64(cs, sizeof(cs), co[i].core);
 		rc = expo_sample(ctx->out, "node_cpu_core_throttles_total", l, 2, co[i].count);
 	}
 	return rc;

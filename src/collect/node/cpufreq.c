@@ -59,7 +59,9 @@ static int cf_read(struct node_ctx *ctx, const char *cpu, const char *file, char
 	size_t len;
 	int rc;
 
-	snprintf(rel, sizeof(rel), "devices/system/cpu/%s/cpufreq/%s", cpu, file);
+	node_cat(rel, sizeof(rel),
+		 (const struct node_span[]){ NS("devices/system/cpu/"), NSS(cpu), NS("/cpufreq/"), NSS(file) },
+		 4);
 	rc = procfile_read(&ctx->nc->pf, ctx->sysfs, rel, &data, &len);
 	if (rc)
 		return rc;
@@ -240,7 +242,10 @@ int node_cpufreq(struct node_ctx *ctx)
 		seen++;
 		if (cpu_listed(offline, (unsigned)cpu))
 			continue;
-		if (snprintf(path, sizeof(path), "%.32s/cpufreq", de->d_name) >= (int)sizeof(path)) {
+		if (node_cat(path, sizeof(path),
+			     (const struct node_span[]){ { de->d_name, strnlen(de->d_name, 32) },
+							 NS("/cpufreq") },
+			     2) >= sizeof(path)) {
 			rc = KM_EINVAL;
 			break;
 		}

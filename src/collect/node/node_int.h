@@ -383,6 +383,12 @@ struct node_span {
  * snprintf() cost a fifth of the node collector's user CPU. */
 size_t node_cat(char *dst, size_t cap, const struct node_span *s, size_t n);
 
+/* dst = v in decimal, NUL-terminated, cut at cap - 1 bytes (cap >= 1);
+ * returns the length before cutting. The CPU, package, core and device
+ * number labels and paths, ~50 a scrape on 2 CPUs and growing with the
+ * CPU count: snprintf() was 4 % of the instructions of a scrape. */
+size_t node_fmt_u64(char *dst, size_t cap, uint64_t v);
+
 /* Writes a family with one unlabelled sample. */
 int node_write1(struct buf *out, const char *name, const char *help, enum expo_type type,
 		double v);

@@ -46,6 +46,22 @@ size_t node_cat(char *dst, size_t cap, const struct node_span *s, size_t n)
 	return len;
 }
 
+size_t node_fmt_u64(char *dst, size_t cap, uint64_t v)
+{
+	char tmp[20]; /* UINT64_MAX has 20 digits */
+	size_t n = 0, w;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	w = n < cap ? n : cap - 1;
+	for (size_t i = 0; i < w; i++)
+		dst[i] = tmp[n - 1 - i];
+	dst[w] = '\0';
+	return n;
+}
+
 int node_path_join(char *dst, size_t dstlen, const char *base, const char *rel)
 {
 	size_t bl = strlen(base);
