@@ -2,6 +2,7 @@
  * procfile_read() (fresh content through kept descriptors, regular files
  * never kept, tags, caps, sweeps) and the per-filter regex decision cache. */
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -416,6 +417,66 @@ static void test_rx_cache_generation_wrap_long_name(void **state)
 	free(long_name);
 }
 
+static size_t absent_entries(const struct fdcache *fc)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < fc->nslots; i++)
+		n += fc->ent[i].path && fc->ent[i].fd == FDC_ABSENT;
+	return n;
+}
+
+/* procfile_read_boot(): on procfs an absent file is remembered and answered
+ * without looking again (shown with /proc/self/fd/N, a procfs file the test
+ * can make appear: still "absent" afterwards), until a sweep drops the
+ * unused entry; in a plain directory an absent file is looked for at every
+ * read and seen once it appears; a present file reads as usual. */
+static void test_boot_file_absent(void **state)
+{
+	char dir[] = "/tmp/k8smon-fdc-XXXXXX";
+	char path[64];
+	struct fdcache fc;
+	struct procfile pf;
+	const char *data;
+	size_t len;
+	FILE *f;
+	int fd;
+
+	(void)state;
+	fdcache_init(&fc, 8);
+	procfile_init(&pf, &fc);
+	assert_int_equal(fcntl(500, F_GETFD), -1);
+	assert_int_equal(procfile_read_boot(&pf, "/proc", "self/fd/500", &data, &len), KM_ENOENT);
+	assert_int_equal(absent_entries(&fc), 1);
+	fd = open("/proc/loadavg", O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(dup2(fd, 500), 500);
+	assert_int_equal(procfile_read_boot(&pf, "/proc", "self/fd/500", &data, &len), KM_ENOENT);
+	assert_int_equal(procfile_read_boot(&pf, "/proc", "loadavg", &data, &len), 0);
+	assert_true(len > 0);
+	fdcache_sweep(&fc);
+	fdcache_sweep(&fc);
+	assert_int_equal(absent_entries(&fc), 0);
+	assert_int_equal(procfile_read_boot(&pf, "/proc", "self/fd/500", &data, &len), 0);
+	close(500);
+	close(fd);
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(procfile_read_boot(&pf, dir, "schedstat", &data, &len), KM_ENOENT);
+	assert_int_equal(absent_entries(&fc), 0);
+	snprintf(path, sizeof(path), "%s/schedstat", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("version 15\n", f);
+	fclose(f);
+	assert_int_equal(procfile_read_boot(&pf, dir, "schedstat", &data, &len), 0);
+	assert_string_equal(data, "version 15\n");
+	unlink(path);
+	rmdir(dir);
+	procfile_fini(&pf);
+	fdcache_fini(&fc);
+}
+
 /* node_fmt_u64() writes what snprintf("%llu") writes, for the edges of
  * every digit count, UINT64_MAX and pseudo-random values, and cuts as
  * snprintf cuts (leading digits kept, length before the cut returned). */
@@ -469,6 +530,7 @@ int main(void)
 		cmocka_unit_test(test_rx_cache_pattern_checked_each_scrape),
 		cmocka_unit_test(test_read_scrape_once_per_generation),
 		cmocka_unit_test(test_fmt_u64_like_snprintf),
+		cmocka_unit_test(test_boot_file_absent),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
