@@ -3,6 +3,7 @@
  * never kept, tags, caps, sweeps) and the per-filter regex decision cache. */
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 #include "base/err.h"
 #include "base/rx.h"
 #include "collect/node/node_int.h"
+#include "node_test.h"
 
 static void test_fd_kept_and_fresh(void **state)
 {
@@ -477,6 +479,110 @@ static void test_boot_file_absent(void **state)
 	fdcache_fini(&fc);
 }
 
+/* thermal_throttle absence is remembered only for a real sysfs: in a copy
+ * (here a temp tree) a CPU without the files gets them later and the next
+ * scrape has the counters; on this host's /sys absence is remembered
+ * exactly when no CPU has the directory. */
+static void test_throttle_absence(void **state)
+{
+	struct node_collector *nc = node_collector_new();
+	struct node_tree *t = node_tree_new("thr");
+	struct node_opts o = { 0 };
+	char *out;
+	glob_t g;
+	bool none;
+
+	(void)state;
+	assert_non_null(nc);
+	assert_non_null(t);
+	node_put(t, "proc/stat", "cpu  1 0 1 100 0 0 0 0 0 0\ncpu0 1 0 1 100 0 0 0 0 0 0\n");
+	node_put(t, "sys/devices/system/cpu/cpu0/topology/physical_package_id", "0\n");
+	node_put(t, "sys/devices/system/cpu/cpu0/topology/core_id", "0\n");
+	o.procfs = t->proc;
+	o.sysfs = t->sys;
+	for (int i = 0; i < 2; i++) {
+		out = node_run(nc, &o, "cpu");
+		assert_null(strstr(out, "node_cpu_core_throttles_total"));
+		free(out);
+	}
+	assert_null(nc->thr_absent_sysfs);
+	node_put(t, "sys/devices/system/cpu/cpu0/thermal_throttle/core_throttle_count", "5\n");
+	node_put(t, "sys/devices/system/cpu/cpu0/thermal_throttle/package_throttle_count", "7\n");
+	out = node_run(nc, &o, "cpu");
+	assert_non_null(strstr(out, "node_cpu_core_throttles_total{core=\"0\",package=\"0\"} 5\n"));
+	assert_non_null(strstr(out, "node_cpu_package_throttles_total{package=\"0\"} 7\n"));
+	free(out);
+
+	o.procfs = "/proc";
+	o.sysfs = "/sys";
+	none = glob("/sys/devices/system/cpu/cpu[0-9]*/thermal_throttle", 0, NULL, &g) != 0;
+	if (!none)
+		globfree(&g);
+	for (int i = 0; i < 2; i++) {
+		out = node_run(nc, &o, "cpu");
+		assert_true(none == (strstr(out, "node_cpu_package_throttles_total") == NULL));
+		free(out);
+		assert_true(none == (nc->thr_absent_sysfs != NULL));
+	}
+	node_collector_free(nc);
+	assert_int_equal(node_tree_free(t), 0);
+}
+
+static size_t kept_dirs(const struct node_collector *nc)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < NODE_KEPT_DIRS; i++)
+		n += nc->dirs[i].path != NULL;
+	return n;
+}
+
+/* Kept directory descriptors: /sys/class/net is kept and rewound (a device
+ * created after the first scrape is listed: test_node_netclass_rename.sh),
+ * and released by the first scrape that does not list it; a directory
+ * that is not on sysfs is reopened every scrape, so one replaced by
+ * another (renamed over) is listed anew. */
+static void test_kept_dirs(void **state)
+{
+	struct node_collector *nc = node_collector_new();
+	struct node_tree *t = node_tree_new("kdir");
+	struct node_opts o = { 0 };
+	char from[256], to[256];
+	char *out;
+
+	(void)state;
+	assert_non_null(nc);
+	assert_non_null(t);
+	o.sysfs = "/sys";
+	for (int i = 0; i < 2; i++) {
+		out = node_run(nc, &o, "netclass");
+		assert_non_null(strstr(out, "node_network_iface_id{device=\"lo\"} 1\n"));
+		free(out);
+		assert_int_equal(kept_dirs(nc), 1);
+	}
+	free(node_run(nc, &o, "loadavg"));
+	assert_int_equal(kept_dirs(nc), 0);
+
+	node_put(t, "sys/class/net/eth0/ifindex", "2\n");
+	o.sysfs = t->sys;
+	out = node_run(nc, &o, "netclass");
+	assert_non_null(strstr(out, "node_network_iface_id{device=\"eth0\"} 2\n"));
+	free(out);
+	assert_int_equal(kept_dirs(nc), 0);
+	node_put(t, "sys/class/net.new/eth9/ifindex", "9\n");
+	snprintf(from, sizeof(from), "%s/class/net", t->sys);
+	snprintf(to, sizeof(to), "%s/class/net.old", t->sys);
+	assert_int_equal(rename(from, to), 0);
+	snprintf(to, sizeof(to), "%s/class/net.new", t->sys);
+	assert_int_equal(rename(to, from), 0);
+	out = node_run(nc, &o, "netclass");
+	assert_non_null(strstr(out, "node_network_iface_id{device=\"eth9\"} 9\n"));
+	assert_null(strstr(out, "eth0"));
+	free(out);
+	node_collector_free(nc);
+	assert_int_equal(node_tree_free(t), 0);
+}
+
 /* node_fmt_u64() writes what snprintf("%llu") writes, for the edges of
  * every digit count, UINT64_MAX and pseudo-random values, and cuts as
  * snprintf cuts (leading digits kept, length before the cut returned). */
@@ -531,6 +637,8 @@ int main(void)
 		cmocka_unit_test(test_read_scrape_once_per_generation),
 		cmocka_unit_test(test_fmt_u64_like_snprintf),
 		cmocka_unit_test(test_boot_file_absent),
+		cmocka_unit_test(test_throttle_absence),
+		cmocka_unit_test(test_kept_dirs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

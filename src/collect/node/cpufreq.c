@@ -202,7 +202,7 @@ static int write_rows(struct node_ctx *ctx, const struct cf_row *rows, size_t n)
 int node_cpufreq(struct node_ctx *ctx)
 {
 	struct node_collector *nc = ctx->nc;
-	char dir[PATH_MAX], offline[1024], path[PATH_MAX];
+	char offline[1024], path[PATH_MAX];
 	struct cf_row *rows;
 	struct dirent *de;
 	size_t n = 0, seen = 0;
@@ -222,12 +222,9 @@ int node_cpufreq(struct node_ctx *ctx)
 	offline[len] = '\0';
 	if (!range_valid(offline))
 		return KM_EPARSE;
-	rc = node_path_join(dir, sizeof(dir), ctx->sysfs, "devices/system/cpu");
-	if (rc)
-		return rc;
-	d = opendir(dir);
+	d = node_dir_open(nc, ctx->sysfs, "devices/system/cpu", NULL);
 	if (!d)
-		return km_from_errno(errno);
+		return errno == ENAMETOOLONG ? KM_EINVAL : km_from_errno(errno);
 	while ((de = readdir(d)) != NULL) {
 		char *end;
 		unsigned long cpu;
@@ -269,7 +266,7 @@ int node_cpufreq(struct node_ctx *ctx)
 			break;
 		n++;
 	}
-	closedir(d);
+	node_dir_close(nc, d);
 	if (rc)
 		return rc;
 	/* node-exporter: no CPU directory at all is "no cpufreq files". */

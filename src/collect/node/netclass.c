@@ -6,13 +6,12 @@
 #include "collect/node/node_int.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
-#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 
 #include "base/err.h"
 #include "base/parse.h"
@@ -143,21 +142,16 @@ static int cmp_row(const void *a, const void *b)
 
 static int list_devices(struct node_ctx *ctx, size_t *count)
 {
-	char dir[PATH_MAX];
 	struct dirent *de;
-	struct statfs sf;
 	struct stat st;
-	bool on_sysfs;
-	DIR *d = NULL;
+	bool on_sysfs = false;
+	DIR *d;
 	size_t n = 0;
 	int rc;
 
-	rc = node_path_join(dir, sizeof(dir), ctx->sysfs, "class/net");
-	if (rc)
-		goto out;
-	d = opendir(dir);
+	d = node_dir_open(ctx->nc, ctx->sysfs, "class/net", &on_sysfs);
 	if (!d) {
-		rc = KM_ENOENT;
+		rc = errno == ENAMETOOLONG ? KM_EINVAL : KM_ENOENT;
 		goto out;
 	}
 	/* On sysfs a class/net entry is a kernfs link to its device's
@@ -167,7 +161,7 @@ static int list_devices(struct node_ctx *ctx, size_t *count)
 	 * it to /sys/devices/.../net/<dev> (~3.7 us a device, 0.4 ms a scrape
 	 * with 100 veth devices). Other trees keep following the link, which
 	 * skips a dangling one. */
-	on_sysfs = fstatfs(dirfd(d), &sf) == 0 && sf.f_type == SYSFS_MAGIC;
+	rc = 0;
 	while ((de = readdir(d)) != NULL) {
 		struct nc_row *r;
 		size_t nl = strlen(de->d_name);
@@ -183,17 +177,15 @@ static int list_devices(struct node_ctx *ctx, size_t *count)
 			continue;
 		rc = node_rows_reserve(ctx->nc, (n + 1) * sizeof(*r));
 		if (rc)
-			goto out;
+			break;
 		r = (struct nc_row *)ctx->nc->rows + n;
 		memcpy(r->dev, de->d_name, nl + 1);
 		r->ino = (uint64_t)st.st_ino;
 		r->on_sysfs = on_sysfs;
 		n++;
 	}
-	rc = 0;
+	node_dir_close(ctx->nc, d);
 out:
-	if (d)
-		closedir(d);
 	*count = n;
 	return rc;
 }

@@ -9,6 +9,7 @@
 #ifndef K8SMON_COLLECT_NODE_INT_H
 #define K8SMON_COLLECT_NODE_INT_H
 
+#include <dirent.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -187,6 +188,21 @@ int procfile_read_scrape(struct procfile *pf, const char *base, const char *rel,
  * fixture tree) an absent file is looked for at every read. */
 int procfile_read_boot(struct procfile *pf, const char *base, const char *rel,
 		       const char **data, size_t *len);
+/* opendir(base/rel), or a kept descriptor of it rewound to the start: a
+ * directory on sysfs that exists for the kernel's whole life and is listed
+ * every scrape (devices/system/cpu twice, class/net) is opened once, which
+ * saves open, fstat, close and the path walk (~3.5 us a listing). A kept
+ * directory takes the sysfs mounted at base to be the one the agent
+ * started with, as kept attribute descriptors do. on_sysfs (may be NULL)
+ * is set to whether the directory is on sysfs. NULL with errno when the
+ * directory cannot be opened. Pair every success with node_dir_close(). */
+DIR *node_dir_open(struct node_collector *nc, const char *base, const char *rel, bool *on_sysfs);
+/* Ends a listing from node_dir_open(): closes d unless it is kept. */
+void node_dir_close(struct node_collector *nc, DIR *d);
+/* Closes kept directories not opened since the last fd cache sweep (a
+ * collector turned off); call before fdcache_sweep(). */
+void node_dirs_sweep(struct node_collector *nc);
+void node_dirs_fini(struct node_collector *nc);
 /* Joins base and rel into dst (dstlen bytes) with exactly one '/' between. */
 int node_path_join(char *dst, size_t dstlen, const char *base, const char *rel);
 
@@ -253,6 +269,16 @@ struct ns_line {
  * 6.x kernels); later lines are decided name by name. */
 #define NODE_NS_LINES 16
 
+/* Directories whose descriptor is kept between scrapes (node_dir_open()). */
+#define NODE_KEPT_DIRS 4
+
+struct node_kept_dir {
+	char *path;            /* owned; NULL marks a free slot */
+	DIR *d;                /* owned */
+	uint32_t gen;          /* fd cache generation of the last open */
+	bool busy;             /* between node_dir_open() and node_dir_close() */
+};
+
 /* State owned by one collector; everything is guarded by mu. */
 struct node_collector {
 	pthread_mutex_t mu;
@@ -263,6 +289,8 @@ struct node_collector {
 	struct rx *def_vmstat_fields;
 	struct rx *def_netstat_fields;
 	struct fdcache fds;      /* procfs/sysfs descriptors kept between scrapes */
+	struct node_kept_dir dirs[NODE_KEPT_DIRS]; /* listings kept between scrapes */
+	char *thr_absent_sysfs;  /* owned; sysfs seen without thermal_throttle (cpu_throttle.c) */
 	struct rxcache rxc[NODE_RXC_N]; /* filter decisions per name, by RXC_* slot */
 	struct procfile pf;      /* main read buffer */
 	struct procfile pf2;     /* second buffer for reads nested in a parse */
