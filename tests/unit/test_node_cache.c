@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -583,6 +584,52 @@ static void test_kept_dirs(void **state)
 	assert_int_equal(node_tree_free(t), 0);
 }
 
+/* node_os keeps its families while stat() shows the same os-release: a
+ * file rewritten in place with the same size (new content, mtime set
+ * back), a file replaced by rename, and /etc/os-release removed (the
+ * fallback /usr/lib/os-release) are each seen at the next scrape. */
+static void test_os_release_cache(void **state)
+{
+	struct node_collector *nc = node_collector_new();
+	struct node_tree *t = node_tree_new("osr");
+	struct node_opts o = { 0 };
+	char path[256], tmp[256];
+	struct timespec ts[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+	char *out;
+
+	(void)state;
+	assert_non_null(nc);
+	assert_non_null(t);
+	o.rootfs = t->root;
+	snprintf(path, sizeof(path), "%s/etc/os-release", t->root);
+	node_put(t, "etc/os-release", "ID=aaa\nVERSION_ID=1.0\n");
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+	node_put(t, "usr/lib/os-release", "ID=lib\nVERSION_ID=3\n");
+	for (int i = 0; i < 2; i++) {
+		out = node_run(nc, &o, "os");
+		assert_non_null(strstr(out, "node_os_version{id=\"aaa\",id_like=\"\",name=\"\"} 1\n"));
+		free(out);
+	}
+	assert_non_null(nc->os.text);
+	node_put(t, "etc/os-release", "ID=bbb\nVERSION_ID=2.0\n");
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+	out = node_run(nc, &o, "os");
+	assert_non_null(strstr(out, "node_os_version{id=\"bbb\",id_like=\"\",name=\"\"} 2\n"));
+	free(out);
+	snprintf(tmp, sizeof(tmp), "%s/etc/os-release.new", t->root);
+	node_put(t, "etc/os-release.new", "ID=ccc\nVERSION_ID=2.0\n");
+	assert_int_equal(rename(tmp, path), 0);
+	out = node_run(nc, &o, "os");
+	assert_non_null(strstr(out, "id=\"ccc\""));
+	free(out);
+	assert_int_equal(unlink(path), 0);
+	out = node_run(nc, &o, "os");
+	assert_non_null(strstr(out, "node_os_version{id=\"lib\",id_like=\"\",name=\"\"} 3\n"));
+	free(out);
+	node_collector_free(nc);
+	assert_int_equal(node_tree_free(t), 0);
+}
+
 /* node_fmt_u64() writes what snprintf("%llu") writes, for the edges of
  * every digit count, UINT64_MAX and pseudo-random values, and cuts as
  * snprintf cuts (leading digits kept, length before the cut returned). */
@@ -639,6 +686,7 @@ int main(void)
 		cmocka_unit_test(test_boot_file_absent),
 		cmocka_unit_test(test_throttle_absence),
 		cmocka_unit_test(test_kept_dirs),
+		cmocka_unit_test(test_os_release_cache),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -153,6 +153,8 @@ void node_collector_free(struct node_collector *nc)
 	procfile_fini(&nc->pf2);
 	node_dirs_fini(nc);
 	free(nc->thr_absent_sysfs);
+	free(nc->os.text);
+	free(nc->os.path);
 	fdcache_fini(&nc->fds);
 	for (size_t i = 0; i < NODE_RXC_N; i++)
 		rxcache_fini(&nc->rxc[i]);

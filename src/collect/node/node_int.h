@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/statfs.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "base/buf.h"
 #include "base/log.h"
@@ -269,6 +271,18 @@ struct ns_line {
  * 6.x kernels); later lines are decided name by name. */
 #define NODE_NS_LINES 16
 
+/* node_os's families as last written, and the os-release file they came
+ * from (os.c). */
+struct node_os_cache {
+	char *text;            /* owned; NULL: nothing kept */
+	size_t len;
+	char *path;            /* owned; the file text was written from */
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+};
+
 /* Directories whose descriptor is kept between scrapes (node_dir_open()). */
 #define NODE_KEPT_DIRS 4
 
@@ -291,6 +305,7 @@ struct node_collector {
 	struct fdcache fds;      /* procfs/sysfs descriptors kept between scrapes */
 	struct node_kept_dir dirs[NODE_KEPT_DIRS]; /* listings kept between scrapes */
 	char *thr_absent_sysfs;  /* owned; sysfs seen without thermal_throttle (cpu_throttle.c) */
+	struct node_os_cache os; /* os-release families (os.c) */
 	struct rxcache rxc[NODE_RXC_N]; /* filter decisions per name, by RXC_* slot */
 	struct procfile pf;      /* main read buffer */
 	struct procfile pf2;     /* second buffer for reads nested in a parse */
