@@ -60,6 +60,22 @@ mk a0 || fail "re-create a0"
 ic=$(cat /sys/class/net/a0/ifindex)
 scrape
 [ "$(id a0)" = "$ic" ] || fail "re-created a0 has ifindex $(id a0), want $ic"
+# On sysfs carrier_changes is the sum of carrier_up_count and
+# carrier_down_count (net-sysfs.c since 4.16) and k8smon adds them instead of
+# reading the file: after carrier flaps the sum must equal the kernel's file.
+ip link add f0 type veth peer name pf0 2>/dev/null || ip link add f0 type dummy 2>/dev/null ||
+	fail "cannot create a veth or dummy device"
+ip link set f0 up || fail "f0 up"
+flap() { # dummy takes carrier writes; a veth follows its peer
+	{ echo 0 >/sys/class/net/f0/carrier && echo 1 >/sys/class/net/f0/carrier; } 2>/dev/null ||
+		{ ip link set pf0 up && ip link set pf0 down && ip link set pf0 up; } 2>/dev/null
+}
+flap && flap || fail "cannot flap f0's carrier"
+scrape
+want=$(cat /sys/class/net/f0/carrier_changes) down=$(cat /sys/class/net/f0/carrier_down_count)
+[ "$down" -ge 2 ] || fail "carrier_down_count is $down after two flaps"
+got=$(sed -n 's/^node_network_carrier_changes_total{device="f0"} //p' "$TMP/m")
+[ "$got" = "$want" ] || fail "f0 carrier_changes_total $got, the kernel's file says $want"
 kill "$KPID"
 echo "netclass follows renamed and re-created devices: ok"
 INNER

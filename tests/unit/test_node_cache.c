@@ -2,6 +2,8 @@
  * procfile_read() (fresh content through kept descriptors, regular files
  * never kept, tags, caps, sweeps) and the per-filter regex decision cache. */
 #include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,12 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "base/err.h"
 #include "base/rx.h"
 #include "collect/node/node_int.h"
+#include "node_test.h"
 
 static void test_fd_kept_and_fresh(void **state)
 {
@@ -416,6 +420,255 @@ static void test_rx_cache_generation_wrap_long_name(void **state)
 	free(long_name);
 }
 
+static size_t absent_entries(const struct fdcache *fc)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < fc->nslots; i++)
+		n += fc->ent[i].path && fc->ent[i].fd == FDC_ABSENT;
+	return n;
+}
+
+/* procfile_read_boot(): on procfs an absent file is remembered and answered
+ * without looking again (shown with /proc/self/fd/N, a procfs file the test
+ * can make appear: still "absent" afterwards), until a sweep drops the
+ * unused entry; in a plain directory an absent file is looked for at every
+ * read and seen once it appears; a present file reads as usual. */
+static void test_boot_file_absent(void **state)
+{
+	char dir[] = "/tmp/k8smon-fdc-XXXXXX";
+	char path[64];
+	struct fdcache fc;
+	struct procfile pf;
+	const char *data;
+	size_t len;
+	FILE *f;
+	int fd;
+
+	(void)state;
+	fdcache_init(&fc, 8);
+	procfile_init(&pf, &fc);
+	assert_int_equal(fcntl(500, F_GETFD), -1);
+	assert_int_equal(procfile_read_boot(&pf, "/proc", "self/fd/500", &data, &len), KM_ENOENT);
+	assert_int_equal(absent_entries(&fc), 1);
+	fd = open("/proc/loadavg", O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(dup2(fd, 500), 500);
+	assert_int_equal(procfile_read_boot(&pf, "/proc", "self/fd/500", &data, &len), KM_ENOENT);
+	assert_int_equal(procfile_read_boot(&pf, "/proc", "loadavg", &data, &len), 0);
+	assert_true(len > 0);
+	fdcache_sweep(&fc);
+	fdcache_sweep(&fc);
+	assert_int_equal(absent_entries(&fc), 0);
+	assert_int_equal(procfile_read_boot(&pf, "/proc", "self/fd/500", &data, &len), 0);
+	close(500);
+	close(fd);
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(procfile_read_boot(&pf, dir, "schedstat", &data, &len), KM_ENOENT);
+	assert_int_equal(absent_entries(&fc), 0);
+	snprintf(path, sizeof(path), "%s/schedstat", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("version 15\n", f);
+	fclose(f);
+	assert_int_equal(procfile_read_boot(&pf, dir, "schedstat", &data, &len), 0);
+	assert_string_equal(data, "version 15\n");
+	unlink(path);
+	rmdir(dir);
+	procfile_fini(&pf);
+	fdcache_fini(&fc);
+}
+
+/* thermal_throttle absence is remembered only for a real sysfs: in a copy
+ * (here a temp tree) a CPU without the files gets them later and the next
+ * scrape has the counters; on this host's /sys absence is remembered
+ * exactly when no CPU has the directory. */
+static void test_throttle_absence(void **state)
+{
+	struct node_collector *nc = node_collector_new();
+	struct node_tree *t = node_tree_new("thr");
+	struct node_opts o = { 0 };
+	char *out;
+	glob_t g;
+	bool none;
+
+	(void)state;
+	assert_non_null(nc);
+	assert_non_null(t);
+	node_put(t, "proc/stat", "cpu  1 0 1 100 0 0 0 0 0 0\ncpu0 1 0 1 100 0 0 0 0 0 0\n");
+	node_put(t, "sys/devices/system/cpu/cpu0/topology/physical_package_id", "0\n");
+	node_put(t, "sys/devices/system/cpu/cpu0/topology/core_id", "0\n");
+	o.procfs = t->proc;
+	o.sysfs = t->sys;
+	for (int i = 0; i < 2; i++) {
+		out = node_run(nc, &o, "cpu");
+		assert_null(strstr(out, "node_cpu_core_throttles_total"));
+		free(out);
+	}
+	assert_null(nc->thr_absent_sysfs);
+	node_put(t, "sys/devices/system/cpu/cpu0/thermal_throttle/core_throttle_count", "5\n");
+	node_put(t, "sys/devices/system/cpu/cpu0/thermal_throttle/package_throttle_count", "7\n");
+	out = node_run(nc, &o, "cpu");
+	assert_non_null(strstr(out, "node_cpu_core_throttles_total{core=\"0\",package=\"0\"} 5\n"));
+	assert_non_null(strstr(out, "node_cpu_package_throttles_total{package=\"0\"} 7\n"));
+	free(out);
+
+	o.procfs = "/proc";
+	o.sysfs = "/sys";
+	none = glob("/sys/devices/system/cpu/cpu[0-9]*/thermal_throttle", 0, NULL, &g) != 0;
+	if (!none)
+		globfree(&g);
+	for (int i = 0; i < 2; i++) {
+		out = node_run(nc, &o, "cpu");
+		assert_true(none == (strstr(out, "node_cpu_package_throttles_total") == NULL));
+		free(out);
+		assert_true(none == (nc->thr_absent_sysfs != NULL));
+	}
+	node_collector_free(nc);
+	assert_int_equal(node_tree_free(t), 0);
+}
+
+static size_t kept_dirs(const struct node_collector *nc)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < NODE_KEPT_DIRS; i++)
+		n += nc->dirs[i].path != NULL;
+	return n;
+}
+
+/* Kept directory descriptors: /sys/class/net is kept and rewound (a device
+ * created after the first scrape is listed: test_node_netclass_rename.sh),
+ * and released by the first scrape that does not list it; a directory
+ * that is not on sysfs is reopened every scrape, so one replaced by
+ * another (renamed over) is listed anew. */
+static void test_kept_dirs(void **state)
+{
+	struct node_collector *nc = node_collector_new();
+	struct node_tree *t = node_tree_new("kdir");
+	struct node_opts o = { 0 };
+	char from[256], to[256];
+	char *out;
+
+	(void)state;
+	assert_non_null(nc);
+	assert_non_null(t);
+	o.sysfs = "/sys";
+	for (int i = 0; i < 2; i++) {
+		out = node_run(nc, &o, "netclass");
+		assert_non_null(strstr(out, "node_network_iface_id{device=\"lo\"} 1\n"));
+		free(out);
+		assert_int_equal(kept_dirs(nc), 1);
+	}
+	free(node_run(nc, &o, "loadavg"));
+	assert_int_equal(kept_dirs(nc), 0);
+
+	node_put(t, "sys/class/net/eth0/ifindex", "2\n");
+	o.sysfs = t->sys;
+	out = node_run(nc, &o, "netclass");
+	assert_non_null(strstr(out, "node_network_iface_id{device=\"eth0\"} 2\n"));
+	free(out);
+	assert_int_equal(kept_dirs(nc), 0);
+	node_put(t, "sys/class/net.new/eth9/ifindex", "9\n");
+	snprintf(from, sizeof(from), "%s/class/net", t->sys);
+	snprintf(to, sizeof(to), "%s/class/net.old", t->sys);
+	assert_int_equal(rename(from, to), 0);
+	snprintf(to, sizeof(to), "%s/class/net.new", t->sys);
+	assert_int_equal(rename(to, from), 0);
+	out = node_run(nc, &o, "netclass");
+	assert_non_null(strstr(out, "node_network_iface_id{device=\"eth9\"} 9\n"));
+	assert_null(strstr(out, "eth0"));
+	free(out);
+	node_collector_free(nc);
+	assert_int_equal(node_tree_free(t), 0);
+}
+
+/* node_os keeps its families while stat() shows the same os-release: a
+ * file rewritten in place with the same size (new content, mtime set
+ * back), a file replaced by rename, and /etc/os-release removed (the
+ * fallback /usr/lib/os-release) are each seen at the next scrape. */
+static void test_os_release_cache(void **state)
+{
+	struct node_collector *nc = node_collector_new();
+	struct node_tree *t = node_tree_new("osr");
+	struct node_opts o = { 0 };
+	char path[256], tmp[256];
+	struct timespec ts[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+	char *out;
+
+	(void)state;
+	assert_non_null(nc);
+	assert_non_null(t);
+	o.rootfs = t->root;
+	snprintf(path, sizeof(path), "%s/etc/os-release", t->root);
+	node_put(t, "etc/os-release", "ID=aaa\nVERSION_ID=1.0\n");
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+	node_put(t, "usr/lib/os-release", "ID=lib\nVERSION_ID=3\n");
+	for (int i = 0; i < 2; i++) {
+		out = node_run(nc, &o, "os");
+		assert_non_null(strstr(out, "node_os_version{id=\"aaa\",id_like=\"\",name=\"\"} 1\n"));
+		free(out);
+	}
+	assert_non_null(nc->os.text);
+	node_put(t, "etc/os-release", "ID=bbb\nVERSION_ID=2.0\n");
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+	out = node_run(nc, &o, "os");
+	assert_non_null(strstr(out, "node_os_version{id=\"bbb\",id_like=\"\",name=\"\"} 2\n"));
+	free(out);
+	snprintf(tmp, sizeof(tmp), "%s/etc/os-release.new", t->root);
+	node_put(t, "etc/os-release.new", "ID=ccc\nVERSION_ID=2.0\n");
+	assert_int_equal(rename(tmp, path), 0);
+	out = node_run(nc, &o, "os");
+	assert_non_null(strstr(out, "id=\"ccc\""));
+	free(out);
+	assert_int_equal(unlink(path), 0);
+	out = node_run(nc, &o, "os");
+	assert_non_null(strstr(out, "node_os_version{id=\"lib\",id_like=\"\",name=\"\"} 3\n"));
+	free(out);
+	node_collector_free(nc);
+	assert_int_equal(node_tree_free(t), 0);
+}
+
+/* node_fmt_u64() writes what snprintf("%llu") writes, for the edges of
+ * every digit count, UINT64_MAX and pseudo-random values, and cuts as
+ * snprintf cuts (leading digits kept, length before the cut returned). */
+static void test_fmt_u64_like_snprintf(void **state)
+{
+	char got[24], want[24];
+	uint64_t x = 0x9e3779b97f4a7c15u;
+	uint64_t p10 = 1;
+
+	(void)state;
+	for (int d = 0; d < 20; d++, p10 *= 10) {
+		const uint64_t vals[3] = { p10 - 1, p10, p10 + 1 };
+
+		for (int k = 0; k < 3; k++) {
+			size_t n = node_fmt_u64(got, sizeof(got), vals[k]);
+
+			snprintf(want, sizeof(want), "%llu", (unsigned long long)vals[k]);
+			assert_string_equal(got, want);
+			assert_int_equal(n, strlen(want));
+		}
+	}
+	assert_int_equal(node_fmt_u64(got, sizeof(got), UINT64_MAX), 20);
+	assert_string_equal(got, "18446744073709551615");
+	for (int i = 0; i < 100000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		node_fmt_u64(got, sizeof(got), x >> (i % 64));
+		snprintf(want, sizeof(want), "%llu", (unsigned long long)(x >> (i % 64)));
+		assert_string_equal(got, want);
+	}
+	for (size_t cap = 1; cap <= 6; cap++) {
+		int wn = snprintf(want, cap, "%llu", 12345ull);
+
+		assert_int_equal(node_fmt_u64(got, cap, 12345), (size_t)wn);
+		assert_string_equal(got, want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -429,6 +682,11 @@ int main(void)
 		cmocka_unit_test(test_rx_cache_generation_wrap_long_name),
 		cmocka_unit_test(test_rx_cache_pattern_checked_each_scrape),
 		cmocka_unit_test(test_read_scrape_once_per_generation),
+		cmocka_unit_test(test_fmt_u64_like_snprintf),
+		cmocka_unit_test(test_boot_file_absent),
+		cmocka_unit_test(test_throttle_absence),
+		cmocka_unit_test(test_kept_dirs),
+		cmocka_unit_test(test_os_release_cache),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

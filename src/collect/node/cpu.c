@@ -127,7 +127,7 @@ int node_cpu_parse(struct node_ctx *ctx, const char *data, size_t len)
 	for (size_t i = 0; !rc && i < nc->ncpu; i++) {
 		if (!nc->cpu[i].present)
 			continue;
-		snprintf(id, sizeof(id), "%zu", i);
+		node_fmt_u64(id, sizeof(id), i);
 		for (int m = 0; !rc && m < 8; m++) {
 			l[1].value = cpu_modes[m];
 			rc = expo_sample(ctx->out, "node_cpu_seconds_total", l, 2, nc->cpu[i].v[m]);
@@ -140,7 +140,7 @@ int node_cpu_parse(struct node_ctx *ctx, const char *data, size_t len)
 	for (size_t i = 0; !rc && i < nc->ncpu; i++) {
 		if (!nc->cpu[i].present)
 			continue;
-		snprintf(id, sizeof(id), "%zu", i);
+		node_fmt_u64(id, sizeof(id), i);
 		l[1].value = "user";
 		rc = expo_sample(ctx->out, "node_cpu_guest_seconds_total", l, 2,
 				 nc->cpu[i].v[CPU_GUEST]);

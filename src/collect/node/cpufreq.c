@@ -59,7 +59,9 @@ static int cf_read(struct node_ctx *ctx, const char *cpu, const char *file, char
 	size_t len;
 	int rc;
 
-	snprintf(rel, sizeof(rel), "devices/system/cpu/%s/cpufreq/%s", cpu, file);
+	node_cat(rel, sizeof(rel),
+		 (const struct node_span[]){ NS("devices/system/cpu/"), NSS(cpu), NS("/cpufreq/"), NSS(file) },
+		 4);
 	rc = procfile_read(&ctx->nc->pf, ctx->sysfs, rel, &data, &len);
 	if (rc)
 		return rc;
@@ -200,7 +202,7 @@ static int write_rows(struct node_ctx *ctx, const struct cf_row *rows, size_t n)
 int node_cpufreq(struct node_ctx *ctx)
 {
 	struct node_collector *nc = ctx->nc;
-	char dir[PATH_MAX], offline[1024], path[PATH_MAX];
+	char offline[1024], path[PATH_MAX];
 	struct cf_row *rows;
 	struct dirent *de;
 	size_t n = 0, seen = 0;
@@ -220,12 +222,9 @@ int node_cpufreq(struct node_ctx *ctx)
 	offline[len] = '\0';
 	if (!range_valid(offline))
 		return KM_EPARSE;
-	rc = node_path_join(dir, sizeof(dir), ctx->sysfs, "devices/system/cpu");
-	if (rc)
-		return rc;
-	d = opendir(dir);
+	d = node_dir_open(nc, ctx->sysfs, "devices/system/cpu", NULL);
 	if (!d)
-		return km_from_errno(errno);
+		return errno == ENAMETOOLONG ? KM_EINVAL : km_from_errno(errno);
 	while ((de = readdir(d)) != NULL) {
 		char *end;
 		unsigned long cpu;
@@ -240,7 +239,10 @@ int node_cpufreq(struct node_ctx *ctx)
 		seen++;
 		if (cpu_listed(offline, (unsigned)cpu))
 			continue;
-		if (snprintf(path, sizeof(path), "%.32s/cpufreq", de->d_name) >= (int)sizeof(path)) {
+		if (node_cat(path, sizeof(path),
+			     (const struct node_span[]){ { de->d_name, strnlen(de->d_name, 32) },
+							 NS("/cpufreq") },
+			     2) >= sizeof(path)) {
 			rc = KM_EINVAL;
 			break;
 		}
@@ -264,7 +266,7 @@ int node_cpufreq(struct node_ctx *ctx)
 			break;
 		n++;
 	}
-	closedir(d);
+	node_dir_close(nc, d);
 	if (rc)
 		return rc;
 	/* node-exporter: no CPU directory at all is "no cpufreq files". */

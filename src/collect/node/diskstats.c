@@ -80,8 +80,12 @@ static void read_udev(struct node_ctx *ctx, const struct disk_row *r,
 	const char *data;
 	size_t len;
 
-	snprintf(rel, sizeof(rel), "run/udev/data/b%llu:%llu", (unsigned long long)r->major,
-		 (unsigned long long)r->minor);
+	char maj[24], min[24];
+
+	node_fmt_u64(maj, sizeof(maj), r->major);
+	node_fmt_u64(min, sizeof(min), r->minor);
+	node_cat(rel, sizeof(rel),
+		 (const struct node_span[]){ NS("run/udev/data/b"), NSS(maj), NS(":"), NSS(min) }, 4);
 	/* Without udev the labels stay empty, as in node-exporter. */
 	if (procfile_read(&ctx->nc->pf2, ctx->rootfs, rel, &data, &len) != 0) {
 		data = "";
@@ -139,17 +143,18 @@ static int write_info(struct node_ctx *ctx, const struct disk_row *rows, size_t 
 		 * else ID_SERIAL (virtio disks have only that). */
 		serial = val[U_SCSI_SERIAL][0] ? val[U_SCSI_SERIAL] :
 			 val[U_SERIAL][0] ? val[U_SERIAL] : val[U_ID_SERIAL];
-		snprintf(maj, sizeof(maj), "%llu", (unsigned long long)rows[i].major);
-		snprintf(min, sizeof(min), "%llu", (unsigned long long)rows[i].minor);
+		node_fmt_u64(maj, sizeof(maj), rows[i].major);
+		node_fmt_u64(min, sizeof(min), rows[i].minor);
 		/* node-exporter v1.12: "1" for a rotational device, "0" for
 		 * anything else, including an unreadable or absent file. */
-		snprintf(rot, sizeof(rot), "0");
-		snprintf(rel, sizeof(rel), "block/%s/queue/rotational", rows[i].dev);
+		memcpy(rot, "0", 2);
+		node_cat(rel, sizeof(rel),
+			 (const struct node_span[]){ NS("block/"), NSS(rows[i].dev), NS("/queue/rotational") }, 3);
 		if (procfile_read(&ctx->nc->pf2, ctx->sysfs, rel, &data, &len) == 0) {
 			double r;
 
 			if (node_parse_numbers(data, len, &r, 1) == 0 && r == 1)
-				snprintf(rot, sizeof(rot), "1");
+				memcpy(rot, "1", 2);
 		}
 		struct label_pair l[9] = {
 			{ "device", rows[i].dev }, { "major", maj }, { "minor", min },

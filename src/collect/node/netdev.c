@@ -44,8 +44,10 @@ static int read_nohandler(struct node_ctx *ctx, const char *dev, double *v)
 	int rc;
 
 	*v = 0;
-	rc = snprintf(rel, sizeof(rel), "class/net/%s/statistics/rx_nohandler", dev);
-	if (rc < 0 || (size_t)rc >= sizeof(rel))
+	if (node_cat(rel, sizeof(rel),
+		     (const struct node_span[]){ NS("class/net/"), NSS(dev),
+						 NS("/statistics/rx_nohandler") },
+		     3) >= sizeof(rel))
 		return KM_EPARSE;
 	rc = procfile_read(&ctx->nc->pf2, ctx->sysfs, rel, &data, &len);
 	if (rc)

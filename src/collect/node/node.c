@@ -151,6 +151,10 @@ void node_collector_free(struct node_collector *nc)
 	rx_free(nc->def_netstat_fields);
 	procfile_fini(&nc->pf);
 	procfile_fini(&nc->pf2);
+	node_dirs_fini(nc);
+	free(nc->thr_absent_sysfs);
+	free(nc->os.text);
+	free(nc->os.path);
 	fdcache_fini(&nc->fds);
 	for (size_t i = 0; i < NODE_RXC_N; i++)
 		rxcache_fini(&nc->rxc[i]);
@@ -362,6 +366,7 @@ int node_collect(struct node_collector *nc, const struct node_opts *opts, struct
 	rc = write_meta(out, res);
 	if (!rc)
 		rc = write_build_info(out);
+	node_dirs_sweep(nc);
 	fdcache_sweep(&nc->fds);
 	for (size_t i = 0; i < NODE_RXC_N; i++)
 		rxcache_sweep(&nc->rxc[i]);

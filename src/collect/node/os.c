@@ -2,6 +2,10 @@
  * back to <rootfs>/usr/lib/os-release (os-release(5)). */
 #include "collect/node/node_int.h"
 
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -113,15 +117,78 @@ int node_os_parse(struct node_ctx *ctx, const char *data, size_t len)
 	return rc;
 }
 
+/* The families as written from the file identified by st at path. */
+static bool os_cached(const struct node_os_cache *c, const char *path, const struct stat *st)
+{
+	return c->text && c->path && strcmp(c->path, path) == 0 && c->dev == st->st_dev &&
+	       c->ino == st->st_ino && c->size == st->st_size &&
+	       c->mtime.tv_sec == st->st_mtim.tv_sec && c->mtime.tv_nsec == st->st_mtim.tv_nsec &&
+	       c->ctime.tv_sec == st->st_ctim.tv_sec && c->ctime.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+/* Keeps what was written from path (st taken before the read: a file
+ * changed in between differs from it at the next scrape and is read
+ * again). Without memory the next scrape reads the file. */
+static void os_keep(struct node_os_cache *c, const char *path, const struct stat *st,
+		    const char *text, size_t len)
+{
+	char *t = realloc(c->text, len ? len : 1);
+
+	if (!t) {
+		free(c->text);
+		c->text = NULL;
+		return;
+	}
+	c->text = t;
+	if (!c->path || strcmp(c->path, path) != 0) {
+		free(c->path);
+		c->path = strdup(path);
+		if (!c->path) {
+			free(c->text);
+			c->text = NULL;
+			return;
+		}
+	}
+	memcpy(t, text, len);
+	c->len = len;
+	c->dev = st->st_dev;
+	c->ino = st->st_ino;
+	c->size = st->st_size;
+	c->mtime = st->st_mtim;
+	c->ctime = st->st_ctim;
+}
+
+/* os-release changes with an OS upgrade, not between scrapes: the families
+ * are written again from a copy while stat() shows the same file (device,
+ * inode, size, mtime, ctime), as node_exporter re-parses only on a new
+ * mtime. One stat instead of open, read and close (~3 us a scrape). */
 int node_os(struct node_ctx *ctx)
 {
+	static const char *const rels[2] = { "etc/os-release", "usr/lib/os-release" };
+	struct node_os_cache *c = &ctx->nc->os;
+	char path[PATH_MAX];
 	const char *data;
-	size_t len;
-	int rc = procfile_read(&ctx->nc->pf, ctx->rootfs, "etc/os-release", &data, &len);
+	struct stat st;
+	size_t len, mark;
+	int rc = KM_ENOENT;
 
-	if (rc == KM_ENOENT)
-		rc = procfile_read(&ctx->nc->pf, ctx->rootfs, "usr/lib/os-release", &data, &len);
+	for (int i = 0; i < 2 && rc == KM_ENOENT; i++) {
+		rc = node_path_join(path, sizeof(path), ctx->rootfs, rels[i]);
+		if (rc)
+			return rc;
+		if (stat(path, &st) != 0) {
+			rc = km_from_errno(errno);
+			continue;
+		}
+		if (os_cached(c, path, &st))
+			return buf_add(ctx->out, c->text, c->len);
+		rc = procfile_read(&ctx->nc->pf, ctx->rootfs, rels[i], &data, &len);
+	}
+	if (rc)
+		return rc;
+	mark = ctx->out->len;
+	rc = node_os_parse(ctx, data, len);
 	if (!rc)
-		rc = node_os_parse(ctx, data, len);
+		os_keep(c, path, &st, ctx->out->data + mark, ctx->out->len - mark);
 	return rc;
 }

@@ -75,7 +75,9 @@ int node_pressure(struct node_ctx *ctx)
 
 		/* Consecutive entries share a file: read it once. */
 		if (!loaded || strcmp(loaded, m->file) != 0) {
-			rc = procfile_read(&ctx->nc->pf, ctx->procfs, m->file, &data, &len);
+			/* irq: created by psi_proc_init() or never. */
+			rc = m->optional ? procfile_read_boot(&ctx->nc->pf, ctx->procfs, m->file, &data, &len) :
+					   procfile_read(&ctx->nc->pf, ctx->procfs, m->file, &data, &len);
 			if (rc && m->optional)
 				break;
 			if (rc)

@@ -46,6 +46,22 @@ size_t node_cat(char *dst, size_t cap, const struct node_span *s, size_t n)
 	return len;
 }
 
+size_t node_fmt_u64(char *dst, size_t cap, uint64_t v)
+{
+	char tmp[20]; /* UINT64_MAX has 20 digits */
+	size_t n = 0, w;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	w = n < cap ? n : cap - 1;
+	for (size_t i = 0; i < w; i++)
+		dst[i] = tmp[n - 1 - i];
+	dst[w] = '\0';
+	return n;
+}
+
 int node_path_join(char *dst, size_t dstlen, const char *base, const char *rel)
 {
 	size_t bl = strlen(base);
@@ -378,11 +394,21 @@ static void scrape_keep(struct fdcache *fc, struct fdcache_ent *e, const struct 
 	e->keep_gen = fc->gen;
 }
 
+/* True when base is the root of a procfs mount (checked once per path, at
+ * the ENOENT that may make a boot-time file's absence permanent). */
+static bool base_is_procfs(const char *base)
+{
+	struct statfs sf;
+
+	return statfs(base, &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC;
+}
+
 /* procfile_read_tag(), opening at_rel under dirfd when dirfd >= 0; with
- * per_scrape, see procfile_read_scrape(). */
+ * per_scrape, see procfile_read_scrape(); with boot_only, see
+ * procfile_read_boot(). */
 static int read_path(struct procfile *pf, int dirfd, const char *at_rel, const char *base,
-		     const char *rel, uint64_t tag, bool per_scrape, const char **data,
-		     size_t *len)
+		     const char *rel, uint64_t tag, bool per_scrape, bool boot_only,
+		     const char **data, size_t *len)
 {
 	struct fdcache_ent *e = NULL;
 	int fd = -1;
@@ -395,6 +421,10 @@ static int read_path(struct procfile *pf, int dirfd, const char *at_rel, const c
 		goto out;
 	if (pf->fc)
 		e = fdcache_get(pf->fc, pf->path);
+	if (e && e->fd == FDC_ABSENT) {
+		rc = KM_ENOENT;
+		goto out;
+	}
 	if (e && per_scrape && e->keep && e->keep_gen == pf->fc->gen) {
 		rc = buf_add(&pf->b, e->keep, e->keep_len);
 		goto out_data;
@@ -421,6 +451,8 @@ static int read_path(struct procfile *pf, int dirfd, const char *at_rel, const c
 		fd = open(pf->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = km_from_errno(errno);
+		if (rc == KM_ENOENT && e && boot_only && base_is_procfs(base))
+			e->fd = FDC_ABSENT;
 		goto out;
 	}
 	/* Decide once per path whether its descriptor is worth keeping; when
@@ -456,25 +488,31 @@ out:
 int procfile_read_tag(struct procfile *pf, const char *base, const char *rel, uint64_t tag,
 		      const char **data, size_t *len)
 {
-	return read_path(pf, -1, NULL, base, rel, tag, false, data, len);
+	return read_path(pf, -1, NULL, base, rel, tag, false, false, data, len);
 }
 
 int procfile_read(struct procfile *pf, const char *base, const char *rel,
 		  const char **data, size_t *len)
 {
-	return read_path(pf, -1, NULL, base, rel, 0, false, data, len);
+	return read_path(pf, -1, NULL, base, rel, 0, false, false, data, len);
 }
 
 int procfile_read_at(struct procfile *pf, int dirfd, const char *at_rel, const char *base,
 		     const char *rel, const char **data, size_t *len)
 {
-	return read_path(pf, dirfd, at_rel, base, rel, 0, false, data, len);
+	return read_path(pf, dirfd, at_rel, base, rel, 0, false, false, data, len);
 }
 
 int procfile_read_scrape(struct procfile *pf, const char *base, const char *rel,
 			 const char **data, size_t *len)
 {
-	return read_path(pf, -1, NULL, base, rel, 0, true, data, len);
+	return read_path(pf, -1, NULL, base, rel, 0, true, false, data, len);
+}
+
+int procfile_read_boot(struct procfile *pf, const char *base, const char *rel,
+		       const char **data, size_t *len)
+{
+	return read_path(pf, -1, NULL, base, rel, 0, false, true, data, len);
 }
 
 bool node_next_line(const char **p, const char *end, const char **line, size_t *len)

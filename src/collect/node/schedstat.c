@@ -91,7 +91,7 @@ int node_schedstat(struct node_ctx *ctx)
 {
 	const char *data;
 	size_t len;
-	int rc = procfile_read(&ctx->nc->pf, ctx->procfs, "schedstat", &data, &len);
+	int rc = procfile_read_boot(&ctx->nc->pf, ctx->procfs, "schedstat", &data, &len);
 
 	if (rc == KM_ENOENT)
 		return KM_ENODATA; /* a kernel without CONFIG_SCHEDSTATS, as node-exporter */

@@ -130,7 +130,7 @@ int node_softnet_parse(struct node_ctx *ctx, const char *data, size_t len)
 			char cpu[16];
 			struct label_pair l = { "cpu", cpu };
 
-			snprintf(cpu, sizeof(cpu), "%u", (unsigned)rows[r].cpu);
+			node_fmt_u64(cpu, sizeof(cpu), rows[r].cpu);
 			rc = expo_sample(ctx->out, sn_fam[i].name, &l, 1, rows[r].v[i]);
 		}
 		if (rc)

@@ -20,7 +20,8 @@ static int clocksource(struct node_ctx *ctx, const char *file, const char *name,
 	int rc;
 
 	/* node-exporter reads clocksource0 only (device="0"). */
-	snprintf(rel, sizeof(rel), "devices/system/clocksource/clocksource0/%s", file);
+	node_cat(rel, sizeof(rel),
+		 (const struct node_span[]){ NS("devices/system/clocksource/clocksource0/"), NSS(file) }, 2);
 	rc = procfile_read(&ctx->nc->pf, ctx->sysfs, rel, &data, &len);
 	if (rc == KM_ENOENT)
 		return 0;
@@ -33,7 +34,7 @@ static int clocksource(struct node_ctx *ctx, const char *file, const char *name,
 		char cs[64];
 		struct label_pair l[2] = { { "clocksource", cs }, { "device", "0" } };
 
-		snprintf(cs, sizeof(cs), "%.*s", (int)(flen < 63 ? flen : 63), f);
+		node_cat(cs, sizeof(cs), (const struct node_span[]){ { f, flen } }, 1);
 		rc = expo_sample(ctx->out, name, l, 2, 1);
 	}
 	return rc;
