@@ -29,9 +29,9 @@ int dfl_init(struct dfl *d)
 {
 	memset(d, 0, sizeof(*d));
 	d->syms = malloc(DFL_BLOCK_SYMS * sizeof(*d->syms));
-	d->prev = malloc(DFL_LINE_MAX);
-	d->pend = malloc(DFL_LINE_MAX);
-	if (!d->syms || !d->prev || !d->pend) {
+	d->win = malloc(DFL_WIN);
+	d->head = calloc((size_t)1 << DFL_HASH_BITS, sizeof(*d->head));
+	if (!d->syms || !d->win || !d->head) {
 		dfl_fini(d);
 		return KM_ENOMEM;
 	}
@@ -41,8 +41,8 @@ int dfl_init(struct dfl *d)
 void dfl_fini(struct dfl *d)
 {
 	free(d->syms);
-	free(d->prev);
-	free(d->pend);
+	free(d->win);
+	free(d->head);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -399,13 +399,56 @@ static inline size_t common(const uint8_t *a, const uint8_t *b, size_t max)
 	return m;
 }
 
-/* Codes cur[0..n) given that the pn bytes before it are prev: runs common
- * to both become matches at distance pn - j + i; after a difference both
- * sides skip to the next delimiter (the same byte) and compare again. */
-static int code_line(struct dfl *d, const uint8_t *cur, size_t n, const uint8_t *prev, size_t pn,
-		     struct buf *out)
+static inline uint32_t hash4(const uint8_t *p)
 {
-	size_t i = 0, j = 0, lit = 0;
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return (v * 2654435761u) >> (32 - DFL_HASH_BITS);
+}
+
+/* Codes win[a..b), which the line before did not give: a match wherever a
+ * token start (a, or a byte after a delimiter) repeats an earlier token
+ * start within reach, literals otherwise. */
+static int code_rest(struct dfl *d, size_t a, size_t b, struct buf *out)
+{
+	const uint8_t *w = d->win;
+	size_t i = a, lit = a;
+	int rc;
+
+	while (i + MIN_MATCH <= b) {
+		if (i == a || delim[w[i - 1]]) {
+			uint32_t h = hash4(w + i), cand = d->head[h];
+			uint32_t at = (uint32_t)(d->base + i) + 1, dist = at - cand;
+
+			d->head[h] = at;
+			if (cand && dist <= MAX_DIST && dist <= i) {
+				size_t m = common(w + i, w + i - dist, b - i);
+				if (m >= MIN_MATCH) {
+					rc = add_literals(d, w + lit, i - lit, out);
+					if (!rc)
+						rc = add_match(d, m, dist, out);
+					if (rc)
+						return rc;
+					i += m;
+					lit = i;
+					continue;
+				}
+			}
+		}
+		i++;
+	}
+	return add_literals(d, w + lit, b - lit, out);
+}
+
+/* Codes the line win[c..c+n) against the line before it (d->pstart, when
+ * d->has_prev): runs common to both become matches at the distance between
+ * them; after a difference both sides skip to the next delimiter (the same
+ * byte) and compare again. */
+static int code_line(struct dfl *d, size_t c, size_t n, struct buf *out)
+{
+	const uint8_t *cur = d->win + c, *prev = d->win + d->pstart;
+	size_t i = 0, j = 0, lit = 0, pn = d->has_prev ? c - d->pstart : 0;
 	int rc;
 
 	if (pn + n > MAX_DIST)
@@ -419,7 +462,7 @@ static int code_line(struct dfl *d, const uint8_t *cur, size_t n, const uint8_t 
 		const uint8_t *q;
 
 		if (m >= MIN_MATCH) {
-			rc = add_literals(d, cur + lit, i - lit, out);
+			rc = code_rest(d, c + lit, c + i, out);
 			if (!rc)
 				rc = add_match(d, m, (unsigned)(pn - j + i), out);
 			if (rc)
@@ -441,113 +484,77 @@ static int code_line(struct dfl *d, const uint8_t *cur, size_t n, const uint8_t 
 			break;
 		j = (size_t)(q - prev);
 	}
-	return add_literals(d, cur + lit, n - lit, out);
+	rc = code_rest(d, c + lit, c + n, out);
+	if (rc)
+		return rc;
+	d->pstart = c;
+	d->has_prev = true;
+	return 0;
 }
 
-/* Codes every complete line of p[0..n) (against the line before each) and
- * returns how many bytes that took; the line before the rest becomes
- * d->prev. */
-static int code_lines(struct dfl *d, const uint8_t *p, size_t n, size_t *used, struct buf *out)
+/* Drops all but the last 32 KiB coded (deflate's reach) from the window. */
+static void slide(struct dfl *d)
 {
-	const uint8_t *prev = (const uint8_t *)d->prev, *s = p, *end = p + n;
-	size_t pn = d->prev_len;
+	size_t keep = d->pos > MAX_DIST ? d->pos - MAX_DIST : 0;
+
+	if (!keep)
+		return;
+	memmove(d->win, d->win + keep, d->wlen - keep);
+	d->wlen -= keep;
+	d->pos -= keep;
+	if (d->pstart < keep)
+		d->has_prev = false;
+	else
+		d->pstart -= keep;
+	d->base += keep;
+}
+
+/* Codes every complete line in the window; an incomplete one longer than
+ * DFL_LINE_MAX (or any, with finish) is coded as it is. */
+static int code_window(struct dfl *d, bool finish, struct buf *out)
+{
 	int rc;
 
 	for (;;) {
-		const uint8_t *nl = memchr(s, '\n', (size_t)(end - s));
-		size_t len;
+		const uint8_t *nl = memchr(d->win + d->pos, '\n', d->wlen - d->pos);
+		size_t len = nl ? (size_t)(nl + 1 - (d->win + d->pos)) : d->wlen - d->pos;
 
-		if (!nl)
-			break;
-		len = (size_t)(nl + 1 - s);
-		rc = code_line(d, s, len, prev, pn, out);
+		if (!len || (!nl && !finish && len <= DFL_LINE_MAX))
+			return 0;
+		rc = code_line(d, d->pos, len, out);
 		if (rc)
 			return rc;
-		prev = s;
-		pn = len;
-		s = nl + 1;
+		d->pos += len;
 	}
-	if (prev != (const uint8_t *)d->prev) {
-		if (pn <= DFL_LINE_MAX) {
-			memcpy(d->prev, prev, pn);
-			d->prev_len = pn;
-		} else {
-			d->prev_len = 0;
-		}
-	}
-	*used = (size_t)(s - p);
-	return 0;
-}
-
-/* Codes the incomplete line kept from the last write. */
-static int code_pend(struct dfl *d, struct buf *out)
-{
-	char *t;
-	int rc = code_line(d, (const uint8_t *)d->pend, d->pend_len, (const uint8_t *)d->prev,
-			   d->prev_len, out);
-
-	if (rc)
-		return rc;
-	/* It is now the line before the next: swap the two buffers. */
-	t = d->prev;
-	d->prev = d->pend;
-	d->pend = t;
-	d->prev_len = d->pend_len;
-	d->pend_len = 0;
-	return 0;
 }
 
 int dfl_write(struct dfl *d, const char *in, size_t n, bool finish, struct buf *out)
 {
-	const uint8_t *p = (const uint8_t *)in;
-	size_t used;
 	int rc;
 
 	if (d->done)
 		return KM_EINVAL;
-	if (!n)
-		p = (const uint8_t *)"";
-	if (d->pend_len) {
-		const uint8_t *nl = memchr(p, '\n', n);
-		size_t take = nl ? (size_t)(nl + 1 - p) : n;
+	while (n) {
+		size_t k;
 
-		if (d->pend_len + take > DFL_LINE_MAX) {
-			/* Too long to match: literals, and nothing to match
-			 * the next bytes against. */
-			rc = add_literals(d, (const uint8_t *)d->pend, d->pend_len, out);
-			if (rc)
-				return rc;
-			d->pend_len = 0;
-			d->prev_len = 0;
-		} else {
-			memcpy(d->pend + d->pend_len, p, take);
-			d->pend_len += take;
-			p += take;
-			n -= take;
-			if (nl || finish) {
-				rc = code_pend(d, out);
-				if (rc)
-					return rc;
-			}
-		}
-	}
-	rc = code_lines(d, p, n, &used, out);
-	if (rc)
-		return rc;
-	p += used;
-	n -= used;
-	if (n && (finish || n > DFL_LINE_MAX)) {
-		rc = code_line(d, p, n, (const uint8_t *)d->prev, d->prev_len, out);
+		if (d->wlen == DFL_WIN)
+			slide(d);
+		k = DFL_WIN - d->wlen;
+		if (k > n)
+			k = n;
+		memcpy(d->win + d->wlen, in, k);
+		d->wlen += k;
+		in += k;
+		n -= k;
+		rc = code_window(d, false, out);
 		if (rc)
 			return rc;
-		d->prev_len = 0;
-	} else if (n) {
-		memcpy(d->pend, p, n);
-		d->pend_len = n;
 	}
 	if (!finish)
 		return 0;
-	rc = emit_block(d, true, out);
+	rc = code_window(d, true, out);
+	if (!rc)
+		rc = emit_block(d, true, out);
 	if (rc)
 		return rc;
 	d->done = true;

@@ -5,9 +5,11 @@
  * label values and the sample value. Instead of zlib's hash search over a
  * sliding window, each line is coded against the line before it: common
  * runs become back-references at the distance between the two lines,
- * re-aligned after a difference at the next label delimiter, the rest are
- * literals. Symbols are Huffman-coded per block with codes built from their
- * counts (dynamic blocks). The output is a plain raw deflate stream that any
+ * re-aligned after a difference at the next label delimiter. What differs
+ * is searched, at token starts only (after a delimiter), in a one-entry
+ * hash table of earlier token starts (a label value seen some lines
+ * before); the rest are literals. Symbols are Huffman-coded per block with
+ * codes built from their counts (dynamic blocks). The output is a plain raw deflate stream that any
  * inflater decodes; only the choice of matches is ours. */
 #ifndef K8SMON_HTTP_DEFLATE_LINE_H
 #define K8SMON_HTTP_DEFLATE_LINE_H
@@ -18,9 +20,13 @@
 
 #include "base/buf.h"
 
-/* Longest line matched against its neighbour; a longer one (rare in
- * exposition text) is coded as literals. Keeps every distance <= 32 KiB. */
+/* Longest line kept whole in the window; a longer one (rare in exposition
+ * text) is coded in pieces. */
 #define DFL_LINE_MAX (16u << 10)
+/* The window: the last 32 KiB coded (deflate's reach), the incomplete line
+ * and new input; slid by a copy when full. */
+#define DFL_WIN (128u << 10)
+#define DFL_HASH_BITS 14
 /* Symbols buffered per block: 16 Ki symbols cover ~3,000 typical sample
  * lines, enough for the block's code tables (~100 bytes) to be noise. */
 #define DFL_BLOCK_SYMS (16u << 10)
@@ -36,10 +42,13 @@ struct dfl_sym {
 struct dfl {
 	struct dfl_sym *syms; /* the current block's symbols (DFL_BLOCK_SYMS) */
 	size_t nsyms;
-	char *prev;           /* copy of the last complete line (DFL_LINE_MAX) */
-	size_t prev_len;      /* 0: no line to match against */
-	char *pend;           /* an incomplete line carried to the next write */
-	size_t pend_len;
+	uint8_t *win;         /* DFL_WIN bytes of the stream */
+	size_t wlen;          /* bytes in win */
+	size_t pos;           /* win[0..pos) coded */
+	size_t pstart;        /* the last coded line starts at win[pstart] */
+	bool has_prev;        /* false: no line to match against */
+	uint64_t base;        /* stream offset of win[0] */
+	uint32_t *head;       /* token hash -> stream offset + 1 (1 << DFL_HASH_BITS) */
 	uint64_t bits;        /* bits written but not yet a whole byte */
 	unsigned nbits;
 	bool done;            /* the final block was written */
