@@ -6,6 +6,7 @@
 #include <zlib.h>
 
 #include "base/err.h"
+#include "http/crc32.h"
 
 /* Member header (RFC 1952 2.3): deflate, no name, no mtime, OS unknown. */
 static const char gz_head[10] = {0x1f, (char)0x8b, 8, 0, 0, 0, 0, 0, 0, (char)0xff};
@@ -50,7 +51,6 @@ int gzip_stream_init(struct gzip_stream *g)
 	memset(g, 0, sizeof(*g));
 	if (dfl_init(&g->d))
 		return KM_ENOMEM;
-	g->crc = (uint32_t)crc32(0, Z_NULL, 0);
 	g->init = true;
 	return 0;
 }
@@ -75,7 +75,7 @@ int gzip_stream_write(struct gzip_stream *g, const char *in, size_t n, bool fini
 		g->head = true;
 	}
 	if (n) {
-		g->crc = (uint32_t)crc32_z(g->crc, (const Bytef *)in, n);
+		g->crc = crc32_gzip(g->crc, in, n);
 		g->size += (uint32_t)n;
 	}
 	rc = dfl_write(&g->d, in, n, finish, out);
