@@ -211,27 +211,44 @@ static void test_long_lines(void **state)
 		round_trip(b.data + before, b.len - before);
 	}
 	round_trip(b.data, b.len);
+	/* A line whose part in common with the line before starts 29,500
+	 * bytes in: that match would be 33,502 bytes back, past deflate's
+	 * reach, though the two lines together are under 40 KiB. */
+	buf_reset(&b);
+	assert_int_equal(buf_addc(&b, 'P'), 0);
+	for (int r = 0; r < 2; r++) {
+		assert_int_equal(buf_addc(&b, ','), 0);
+		for (size_t k = 0; k < 4000; k++)
+			assert_int_equal(buf_addc(&b, (char)('a' + k * 7 % 26)), 0);
+		assert_int_equal(buf_addc(&b, '\n'), 0);
+		for (size_t k = 0; r == 0 && k < 29500; k++)
+			assert_int_equal(buf_addc(&b, 'Q'), 0);
+	}
+	round_trip(b.data, b.len);
 	buf_fini(&b);
 }
 
-/* Symbol counts in Fibonacci proportions make a Huffman tree deeper than
- * deflate's 15 bits: the code lengths must be limited. */
+/* Symbol counts in Fibonacci proportions make the deepest Huffman trees:
+ * 18 letters with counts 1, 2, 3, 5, ..., 4181 (10,944 bytes, one block)
+ * and the end-of-block code (count 1) need codes 18 bits long, over
+ * deflate's 15, so the code lengths must be limited. */
 static void test_deep_huffman_tree(void **state)
 {
-	uint32_t fib[21] = { 1, 1 };
+	uint32_t fib[18] = { 1, 2 };
 	size_t n = 0, k = 0;
 	char *in;
 
 	(void)state;
 	rnd_state = 5;
-	for (int i = 2; i < 21; i++)
+	for (int i = 2; i < 18; i++)
 		fib[i] = fib[i - 1] + fib[i - 2];
-	for (int i = 0; i < 21; i++)
+	for (int i = 0; i < 18; i++)
 		n += fib[i];
+	assert_true(n < DFL_BLOCK_SYMS);
 	in = malloc(n);
 	assert_non_null(in);
 	/* Letters only: no delimiter, no newline, so literals throughout. */
-	for (int i = 0; i < 21; i++)
+	for (int i = 0; i < 18; i++)
 		for (uint32_t c = 0; c < fib[i]; c++)
 			in[k++] = (char)('A' + i);
 	for (size_t i = n - 1; i > 0; i--) {
