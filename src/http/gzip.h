@@ -4,8 +4,8 @@
  * A streamed body (gzip_stream_*: /metrics/apps and the other streamed
  * sections, tens to hundreds of MB of lines that repeat the line before)
  * goes through the line-oriented writer of http/deflate_line.h in a gzip
- * wrapper (RFC 1952), CRC by http/crc32.h: about a third of zlib's CPU for
- * the same size on /metrics/apps, 1.2-1.5x its size on component text
+ * wrapper (RFC 1952), CRC by http/crc32.h: about half zlib's CPU for the
+ * same size on /metrics/apps, 1.2-1.5x its size on component text
  * (BENCHMARKS.md, issue 20 item 4). */
 #ifndef K8SMON_HTTP_GZIP_H
 #define K8SMON_HTTP_GZIP_H
