@@ -9,8 +9,9 @@
  * is searched, at token starts only (after a delimiter), in a one-entry
  * hash table of earlier token starts (a label value seen some lines
  * before); the rest are literals. Symbols are Huffman-coded per block with
- * codes built from their counts (dynamic blocks). The output is a plain raw deflate stream that any
- * inflater decodes; only the choice of matches is ours. */
+ * codes built from their counts (dynamic blocks). The output is a plain
+ * raw deflate stream that any inflater decodes; only the choice of matches
+ * is ours. */
 #ifndef K8SMON_HTTP_DEFLATE_LINE_H
 #define K8SMON_HTTP_DEFLATE_LINE_H
 
