@@ -337,7 +337,13 @@ static struct MHD_Response *stream_response(struct http_server *s, const char *u
 	buf_init(&reply->body, HTTP_BODY_MAX);
 	buf_init(&st->raw, HTTP_BODY_MAX);
 	buf_init(&st->out, HTTP_BODY_MAX);
-	st->gz = gz && gzip_stream_init(&st->gzs) == 0;
+	/* No compressor (out of memory): no response, rather than identity
+	 * bytes under the Content-Encoding: gzip the caller sets. */
+	if (gz && gzip_stream_init(&st->gzs)) {
+		stream_free(st);
+		return NULL;
+	}
+	st->gz = gz;
 	/* block_size is advisory for chunked bodies: libmicrohttpd reads
 	 * into the connection's write buffer (HTTP_CONN_MEMORY). */
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 << 10, stream_read, st, stream_free);

@@ -86,6 +86,27 @@ check "TYPE before the family's first sample" sh -c "awk '/^# TYPE app_requests_
 # promtool parses with expfmt, which rejects a second HELP/TYPE or a TYPE after
 # samples ("error while linting"); its only lint is the synthetic series' missing HELP.
 check "promtool check metrics parses /metrics/apps" sh -c "! promtool check metrics <$TMP/apps.txt 2>&1 | grep -v ' no help text\$' | grep -q ."
+# Read with gzip, /metrics/apps is one gzip member (the streamed response's
+# line deflate writer, src/http/deflate_line.c): Python's zlib (one member,
+# nothing after it), gzip and curl --compressed decode it to the text of an
+# identity read taken back to back (a scrape may land between the two:
+# retried).
+cat >"$TMP/gz_same.sh" <<EOF
+curl -s -D "$TMP/gz.h" -H 'Accept-Encoding: gzip' $U1/metrics/apps >"$TMP/apps.gz" &&
+curl -s $U1/metrics/apps >"$TMP/apps.id" &&
+grep -qi '^content-encoding: gzip' "$TMP/gz.h" &&
+python3 -c "
+import sys, zlib
+z = open(sys.argv[1], 'rb').read()
+d = zlib.decompressobj(31)
+t = d.decompress(z)
+sys.exit(0 if d.eof and not d.unused_data and t == open(sys.argv[2], 'rb').read() else 1)" "$TMP/apps.gz" "$TMP/apps.id"
+EOF
+check "gzip read: one member, decoded = the identity read" until_true 5000 "sh $TMP/gz_same.sh"
+check "gzip read: gzip -t accepts it" sh -c "gzip -t <$TMP/apps.gz"
+check "curl --compressed decodes /metrics/apps" sh -c "curl -s --compressed $U1/metrics/apps | grep -c '^app_requests_total{.*pod=\"s1-' | grep -qx 9"
+gzip -dc <"$TMP/apps.gz" >"$TMP/apps.gzt"
+check "promtool check metrics parses the gzip read" sh -c "! promtool check metrics <$TMP/apps.gzt 2>&1 | grep -v ' no help text\$' | grep -q ."
 fake_ctl DELETE "/objects?resource=pods&namespace=shard" >/dev/null
 
 # Built-in rule covers prometheus.io too; a ScrapeRule takes the pods it
