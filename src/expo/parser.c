@@ -295,12 +295,11 @@ static void line_error(struct expo_parser *p, enum expo_perr e, const char *s, s
  * exponents, no "_" separators; "NaN" unsigned; [+-]Inf/Infinity in any
  * case; a finite literal that overflows is an error. t[n] must be writable
  * (it is NUL-terminated temporarily for strtod). */
-static int go_float(char *t, size_t n, double *out)
+static int go_float(const char *t, size_t n, struct buf *tmp, double *out)
 {
 	const char *w = t;
 	size_t wn = n;
 	bool neg = false;
-	char save;
 	char *end;
 	double v;
 
@@ -345,11 +344,13 @@ static int go_float(char *t, size_t n, double *out)
 	/* Only digits may start the mantissa (strtod would take "nan(..)"). */
 	if (wn == 0 || !((w[0] >= '0' && w[0] <= '9') || w[0] == '.'))
 		return KM_EINVAL;
-	save = t[n];
-	t[n] = '\0';
-	v = strtod(t, &end);
-	t[n] = save;
-	if (end != t + n || isnan(v))
+	/* strtod needs a terminated copy: the line may be the caller's
+	 * (const) chunk, parsed in place. */
+	buf_reset(tmp);
+	if (buf_add(tmp, t, n))
+		return KM_EINVAL;
+	v = strtod(tmp->data, &end);
+	if (end != tmp->data + n || isnan(v))
 		return KM_EINVAL;
 	if (isinf(v))
 		return KM_ERANGE;
@@ -719,7 +720,7 @@ static struct family *resolve_family(struct expo_parser *p, const char *s, size_
 	return f;
 }
 
-static int parse_sample(struct expo_parser *p, char *s, size_t n, enum expo_perr *why)
+static int parse_sample(struct expo_parser *p, const char *s, size_t n, enum expo_perr *why)
 {
 	bool om = p->opts.format == EXPO_FMT_OPENMETRICS;
 	struct expo_sample_ev ev;
@@ -760,7 +761,7 @@ static int parse_sample(struct expo_parser *p, char *s, size_t n, enum expo_perr
 		*why = EXPO_E_SYNTAX; /* missing value */
 		return KM_EPARSE;
 	}
-	if (go_float(s + vs, ve - vs, &ev.value)) {
+	if (go_float(s + vs, ve - vs, &p->scratch, &ev.value)) {
 		*why = EXPO_E_VALUE;
 		return KM_EPARSE;
 	}
@@ -771,7 +772,7 @@ static int parse_sample(struct expo_parser *p, char *s, size_t n, enum expo_perr
 		if (om) {
 			double ts;
 
-			if (go_float(s + i, te - i, &ts) || !isfinite(ts) ||
+			if (go_float(s + i, te - i, &p->scratch, &ts) || !isfinite(ts) ||
 			    fabs(ts * 1000.0) >= 9.2e18) {
 				*why = EXPO_E_TIMESTAMP;
 				return KM_EPARSE;
@@ -829,8 +830,9 @@ static int parse_sample(struct expo_parser *p, char *s, size_t n, enum expo_perr
 	return 0;
 }
 
-/* One complete line s[0..n) (no "\n"); s[n] is writable. */
-static int parse_line(struct expo_parser *p, char *s, size_t n)
+/* One complete line s[0..n) (no "\n"), borrowed: the parser's copy or
+ * the caller's chunk. */
+static int parse_line(struct expo_parser *p, const char *s, size_t n)
 {
 	enum expo_perr why = EXPO_E_SYNTAX;
 	size_t i;
@@ -865,6 +867,16 @@ int expo_parser_feed(struct expo_parser *p, const char *data, size_t n)
 		const char *nl = memchr(data, '\n', n);
 		size_t take = nl ? (size_t)(nl - data) : n;
 
+		if (nl && !p->len && !p->overflow && take <= p->opts.max_line) {
+			/* The whole line is in this chunk (most are): parsed
+			 * where it lies, not copied first (a memmove per line). */
+			p->line_no++;
+			if ((rc = parse_line(p, data, take)))
+				return rc;
+			data += take + 1;
+			n -= take + 1;
+			continue;
+		}
 		if (!p->overflow) {
 			if (take > p->opts.max_line - p->len) {
 				p->overflow = true;
