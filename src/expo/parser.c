@@ -518,7 +518,11 @@ static int parse_comment(struct expo_parser *p, const char *s, size_t n, enum ex
 /* Byte order of label names, as struct labels sorts them. */
 static int order_bytes(const char *a, size_t an, const char *b, size_t bn)
 {
-	int c = memcmp(a, b, an < bn ? an : bn);
+	int c;
+
+	if (an && bn && a[0] != b[0]) /* the usual case, without a call */
+		return (unsigned char)a[0] < (unsigned char)b[0] ? -1 : 1;
+	c = memcmp(a, b, an < bn ? an : bn);
 
 	return c ? c : an < bn ? -1 : an > bn ? 1 : 0;
 }
