@@ -80,6 +80,50 @@ static void test_pb_matches_protoc(void **state)
 	buf_fini(&txt);
 }
 
+/* Pre-encoded labels (rw_pb_series_enc): side by side in memory they are
+ * copied as one run, a label between them that the series does not have
+ * is not; the bytes are always rw_pb_series' for the same labels. */
+static void test_pb_enc_runs(void **state)
+{
+	const struct rw_label all[4] = { { "a", 1, "1", 1 }, { "b", 1, "2", 1 }, { "c", 1, "3", 1 },
+					 { "d", 1, "4", 1 } };
+	struct buf pre, got, want;
+	size_t off[5];
+
+	(void)state;
+	buf_init(&pre, 1 << 20);
+	buf_init(&got, 1 << 20);
+	buf_init(&want, 1 << 20);
+	for (size_t i = 0; i < 4; i++) {
+		off[i] = pre.len;
+		assert_int_equal(rw_pb_label(&pre, &all[i]), 0);
+	}
+	off[4] = pre.len;
+	/* {a, c, d} with a, c, d pre-encoded: a and c are not side by side
+	 * (b lies between), c and d are; then {a, b} with b written here */
+	{
+		const struct rw_label l[3] = { all[0], all[2], all[3] };
+		const struct rw_label_enc e[3] = { { pre.data + off[0], off[1] - off[0] },
+						   { pre.data + off[2], off[3] - off[2] },
+						   { pre.data + off[3], off[4] - off[3] } };
+
+		assert_int_equal(rw_pb_series_enc(&got, l, e, 3, 1.5, 1700000000000), 0);
+		assert_int_equal(rw_pb_series(&want, l, 3, 1.5, 1700000000000), 0);
+	}
+	{
+		const struct rw_label l[2] = { all[0], all[1] };
+		const struct rw_label_enc e[2] = { { pre.data + off[0], off[1] - off[0] }, { NULL, 0 } };
+
+		assert_int_equal(rw_pb_series_enc(&got, l, e, 2, 2.5, 1700000000001), 0);
+		assert_int_equal(rw_pb_series(&want, l, 2, 2.5, 1700000000001), 0);
+	}
+	assert_int_equal(got.len, want.len);
+	assert_memory_equal(got.data, want.data, want.len);
+	buf_fini(&pre);
+	buf_fini(&got);
+	buf_fini(&want);
+}
+
 static void test_pb_long_strings_and_cap(void **state)
 {
 	char big[300];
@@ -1115,6 +1159,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pb_matches_protoc),
 		cmocka_unit_test(test_pb_long_strings_and_cap),
+		cmocka_unit_test(test_pb_enc_runs),
 		cmocka_unit_test(test_snappy_round_trip),
 		cmocka_unit_test(test_chunks_pack),
 		cmocka_unit_test(test_chunks_scratch_reuse),
