@@ -29,48 +29,46 @@ static void scratch_init(struct rw_scratch *sc)
 {
 	buf_init(&sc->pb, RW_CHUNK_RAW + (1u << 20));
 	buf_init(&sc->z, CHUNKS_CAP);
+	buf_init(&sc->out, CHUNKS_CAP);
 }
 
 void rw_scratch_fini(struct rw_scratch *sc)
 {
 	buf_fini(&sc->pb);
 	buf_fini(&sc->z);
+	buf_fini(&sc->out);
 }
 
 void rw_chunker_init(struct rw_chunker *c)
 {
 	memset(c, 0, sizeof(*c));
 	scratch_init(&c->sc);
-	buf_init(&c->out, CHUNKS_CAP);
 }
 
 void rw_chunker_fini(struct rw_chunker *c)
 {
 	rw_scratch_fini(&c->sc);
-	buf_fini(&c->out);
 }
 
 void rw_chunker_adopt(struct rw_chunker *c, struct rw_scratch *sc)
 {
 	rw_scratch_fini(&c->sc);
 	c->sc = *sc;
-	buf_reset(&c->sc.pb);
-	c->pb_series = 0;
 	scratch_init(sc);
+	rw_chunker_reset(c);
 }
 
 void rw_chunker_release(struct rw_chunker *c, struct rw_scratch *sc)
 {
+	rw_chunker_reset(c);
 	*sc = c->sc;
-	buf_reset(&sc->pb);
-	c->pb_series = 0;
 	scratch_init(&c->sc);
 }
 
 void rw_chunker_reset(struct rw_chunker *c)
 {
 	buf_reset(&c->sc.pb);
-	buf_reset(&c->out);
+	buf_reset(&c->sc.out);
 	c->pb_series = 0;
 	c->n = 0;
 	c->series = 0;
@@ -88,12 +86,12 @@ static int close_chunk(struct rw_chunker *c)
 
 	if (!c->pb_series)
 		return 0;
-	if (!c->out.len) {
-		/* room for struct rw_chunks in front: the output becomes it */
-		if ((rc = buf_reserve(&c->out, offsetof(struct rw_chunks, data))))
+	if (!c->sc.out.len) {
+		/* room for struct rw_chunks in front: take copies it all out */
+		if ((rc = buf_reserve(&c->sc.out, offsetof(struct rw_chunks, data))))
 			return rc;
-		memset(c->out.data, 0, offsetof(struct rw_chunks, data));
-		c->out.len = offsetof(struct rw_chunks, data);
+		memset(c->sc.out.data, 0, offsetof(struct rw_chunks, data));
+		c->sc.out.len = offsetof(struct rw_chunks, data);
 	}
 	zlen = dl_snappy.max_compressed_length(pb->len);
 	buf_reset(zb);
@@ -115,10 +113,10 @@ static int close_chunk(struct rw_chunker *c)
 	put_u32(hdr, (uint32_t)zlen);
 	put_u32(hdr + 4, (uint32_t)pb->len);
 	put_u32(hdr + 8, (uint32_t)c->pb_series);
-	if ((rc = buf_reserve(&c->out, CHUNK_HDR + zlen)))
+	if ((rc = buf_reserve(&c->sc.out, CHUNK_HDR + zlen)))
 		return rc;
-	buf_add(&c->out, hdr, CHUNK_HDR);
-	buf_add(&c->out, zb->data + pre, zlen);
+	buf_add(&c->sc.out, hdr, CHUNK_HDR);
+	buf_add(&c->sc.out, zb->data + pre, zlen);
 	c->n++;
 	c->series += c->pb_series;
 	buf_reset(pb);
@@ -153,7 +151,7 @@ struct rw_chunks *rw_chunker_take(struct rw_chunker *c, int *rc)
 	*rc = close_chunk(c);
 	if (*rc)
 		goto fail;
-	if (!c->out.len) {
+	if (!c->sc.out.len) {
 		k = calloc(1, sizeof(*k));
 		if (!k) {
 			*rc = KM_ENOMEM;
@@ -162,15 +160,15 @@ struct rw_chunks *rw_chunker_take(struct rw_chunker *c, int *rc)
 		atomic_store(&k->refs, 1);
 		return k;
 	}
-	len = c->out.len;
-	k = (struct rw_chunks *)buf_steal(&c->out);
-	/* shrunk to size, not copied */
-	{
-		struct rw_chunks *s = realloc(k, len);
-
-		if (s)
-			k = s;
+	/* Copied out at its size: the buffer it was built in stays with
+	 * the scratch (grown once, not at every scrape). */
+	len = c->sc.out.len;
+	k = malloc(len);
+	if (!k) {
+		*rc = KM_ENOMEM;
+		goto fail;
 	}
+	memcpy(k, c->sc.out.data, len);
 	atomic_store(&k->refs, 1);
 	k->n = c->n;
 	k->series = c->series;

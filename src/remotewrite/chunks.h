@@ -41,8 +41,9 @@ struct rw_chunks {
 	char data[];
 };
 
-/* The working memory of a chunker (its pending protobuf and snappy's
- * output before it is copied into the chunk list), ~200 KiB once grown:
+/* The working memory of a chunker (its pending protobuf, snappy's output
+ * before it is copied into the chunk list, the chunk list being built),
+ * ~250 KiB once grown:
  * handed from one chunker to the next (rw_chunker_release/adopt) so that
  * scrapes do not map and fault it in again each time (kernel page faults
  * were ~7 % of a push-only scrape's CPU, BENCHMARKS.md). Owned by whoever
@@ -50,6 +51,7 @@ struct rw_chunks {
 struct rw_scratch {
 	struct buf pb;           /* series not yet compressed */
 	struct buf z;            /* one chunk as snappy writes it */
+	struct buf out;          /* rw_chunks header + chunks so far */
 };
 
 void rw_scratch_fini(struct rw_scratch *sc);
@@ -60,18 +62,17 @@ void rw_scratch_fini(struct rw_scratch *sc);
 struct rw_chunker {
 	struct rw_scratch sc;
 	size_t pb_series;
-	struct buf out;          /* rw_chunks header + chunks so far, grown to their size */
-	size_t n;
+	size_t n;                /* chunks in sc.out */
 	uint64_t series;
 };
 
 void rw_chunker_init(struct rw_chunker *c);
 void rw_chunker_fini(struct rw_chunker *c);
-/* Moves sc's memory into c (nothing pending in c: fresh from init or
- * take), leaving sc empty; c's own scratch memory is freed. */
+/* Moves sc's memory into c, leaving sc empty; c's own scratch memory
+ * and whatever it had not taken are dropped. */
 void rw_chunker_adopt(struct rw_chunker *c, struct rw_scratch *sc);
-/* Moves c's scratch memory (nothing pending in it: after take) to sc,
- * which must be empty; c keeps its chunk list. */
+/* Moves c's scratch memory to sc, which must be empty; whatever c had
+ * not taken (series, chunks) is dropped. */
 void rw_chunker_release(struct rw_chunker *c, struct rw_scratch *sc);
 /* Drops everything added since the last take. */
 void rw_chunker_reset(struct rw_chunker *c);
