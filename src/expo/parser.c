@@ -293,8 +293,8 @@ static void line_error(struct expo_parser *p, enum expo_perr e, const char *s, s
 
 /* Go's strconv.ParseFloat as Prometheus' textparse uses it: no hex, no "p"
  * exponents, no "_" separators; "NaN" unsigned; [+-]Inf/Infinity in any
- * case; a finite literal that overflows is an error. t[n] must be writable
- * (it is NUL-terminated temporarily for strtod). */
+ * case; a finite literal that overflows is an error. tmp: where strtod's
+ * NUL-terminated copy goes when the fast path does not decide. */
 static int go_float(const char *t, size_t n, struct buf *tmp, double *out)
 {
 	const char *w = t;

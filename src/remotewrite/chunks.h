@@ -43,11 +43,11 @@ struct rw_chunks {
 
 /* The working memory of a chunker (its pending protobuf, snappy's output
  * before it is copied into the chunk list, the chunk list being built),
- * ~250 KiB once grown:
- * handed from one chunker to the next (rw_chunker_release/adopt) so that
- * scrapes do not map and fault it in again each time (kernel page faults
- * were ~7 % of a push-only scrape's CPU, BENCHMARKS.md). Owned by whoever
- * holds it; zeroed is empty; rw_scratch_fini frees it. */
+ * ~250 KiB once grown: handed from one chunker to the next
+ * (rw_chunker_release/adopt) so that scrapes do not map and fault it in
+ * again each time (kernel memory management was 14 % of a push-only
+ * scrape's CPU, BENCHMARKS.md "Push CPU"). Owned by whoever holds it; a
+ * zeroed one is empty (release may fill it, fini frees it). */
 struct rw_scratch {
 	struct buf pb;           /* series not yet compressed */
 	struct buf z;            /* one chunk as snappy writes it */
