@@ -293,14 +293,13 @@ static void line_error(struct expo_parser *p, enum expo_perr e, const char *s, s
 
 /* Go's strconv.ParseFloat as Prometheus' textparse uses it: no hex, no "p"
  * exponents, no "_" separators; "NaN" unsigned; [+-]Inf/Infinity in any
- * case; a finite literal that overflows is an error. t[n] must be writable
- * (it is NUL-terminated temporarily for strtod). */
-static int go_float(char *t, size_t n, double *out)
+ * case; a finite literal that overflows is an error. tmp: where strtod's
+ * NUL-terminated copy goes when the fast path does not decide. */
+static int go_float(const char *t, size_t n, struct buf *tmp, double *out)
 {
 	const char *w = t;
 	size_t wn = n;
 	bool neg = false;
-	char save;
 	char *end;
 	double v;
 
@@ -345,11 +344,13 @@ static int go_float(char *t, size_t n, double *out)
 	/* Only digits may start the mantissa (strtod would take "nan(..)"). */
 	if (wn == 0 || !((w[0] >= '0' && w[0] <= '9') || w[0] == '.'))
 		return KM_EINVAL;
-	save = t[n];
-	t[n] = '\0';
-	v = strtod(t, &end);
-	t[n] = save;
-	if (end != t + n || isnan(v))
+	/* strtod needs a terminated copy: the line may be the caller's
+	 * (const) chunk, parsed in place. */
+	buf_reset(tmp);
+	if (buf_add(tmp, t, n))
+		return KM_EINVAL;
+	v = strtod(tmp->data, &end);
+	if (end != tmp->data + n || isnan(v))
 		return KM_EINVAL;
 	if (isinf(v))
 		return KM_ERANGE;
@@ -517,18 +518,41 @@ static int parse_comment(struct expo_parser *p, const char *s, size_t n, enum ex
 /* Byte order of label names, as struct labels sorts them. */
 static int order_bytes(const char *a, size_t an, const char *b, size_t bn)
 {
-	int c = memcmp(a, b, an < bn ? an : bn);
+	int c;
+
+	if (an && bn && a[0] != b[0]) /* the usual case, without a call */
+		return (unsigned char)a[0] < (unsigned char)b[0] ? -1 : 1;
+	c = memcmp(a, b, an < bn ? an : bn);
 
 	return c ? c : an < bn ? -1 : an > bn ? 1 : 0;
 }
 
 /* Reads a quoted label value starting after the opening quote at s[*i];
- * leaves the unescaped bytes in p->scratch and *i after the closing quote. */
+ * *v, *vn: the unescaped bytes (the line's own when it has no escape,
+ * else p->scratch's); *i after the closing quote. */
 static int label_value(struct expo_parser *p, const char *s, size_t n, size_t *i,
-		       enum expo_perr *why)
+		       const char **v, size_t *vn, enum expo_perr *why)
 {
 	size_t j = *i;
+	unsigned char odd = 0;
 
+	/* Most values are plain ASCII without escapes: borrowed from the
+	 * line, with no copy and no separate NUL and UTF-8 pass. */
+	while (j < n && s[j] != '"' && s[j] != '\\') {
+		odd |= (unsigned char)s[j] >= 0x80 || s[j] == '\0';
+		j++;
+	}
+	if (j < n && s[j] == '"' && !odd) {
+		if (j - *i > LABELS_VALUE_MAX) {
+			*why = EXPO_E_LABEL_TOO_LONG;
+			return KM_EPARSE;
+		}
+		*v = s + *i;
+		*vn = j - *i;
+		*i = j + 1;
+		return 0;
+	}
+	j = *i;
 	buf_reset(&p->scratch);
 	for (;;) {
 		size_t run = j;
@@ -572,6 +596,8 @@ static int label_value(struct expo_parser *p, const char *s, size_t n, size_t *i
 		*why = EXPO_E_UTF8;
 		return KM_EPARSE;
 	}
+	*v = buf_cstr(&p->scratch);
+	*vn = p->scratch.len;
 	*i = j + 1;
 	return 0;
 nomem:
@@ -593,7 +619,8 @@ static int parse_labels(struct expo_parser *p, const char *s, size_t n, size_t *
 	int rc;
 
 	for (;;) {
-		size_t ns, ne, b = i;
+		size_t ns, ne, b = i, vn;
+		const char *v;
 
 		i = skip_blanks(s, n, i);
 		c = c && i == b;
@@ -629,10 +656,10 @@ static int parse_labels(struct expo_parser *p, const char *s, size_t n, size_t *
 		}
 		c = c && i == ne + 1; /* name="value" */
 		i++;
-		rc = label_value(p, s, n, &i, why);
+		rc = label_value(p, s, n, &i, &v, &vn, why);
 		if (rc)
 			return rc;
-		c = c && p->scratch.len && (!count || order_bytes(s + p->seen[2 * count - 2], p->seen[2 * count - 1],
+		c = c && vn && (!count || order_bytes(s + p->seen[2 * count - 2], p->seen[2 * count - 1],
 								   s + ns, ne - ns) < 0);
 		for (size_t k = 0; k < count; k++) {
 			if (p->seen[2 * k + 1] == ne - ns &&
@@ -648,7 +675,7 @@ static int parse_labels(struct expo_parser *p, const char *s, size_t n, size_t *
 		p->seen[2 * count] = ns;
 		p->seen[2 * count + 1] = ne - ns;
 		count++;
-		rc = labels_setn(&p->lbls, s + ns, ne - ns, buf_cstr(&p->scratch), p->scratch.len);
+		rc = labels_setn(&p->lbls, s + ns, ne - ns, v, vn);
 		if (rc) {
 			*why = rc == KM_ETOOBIG ? EXPO_E_TOO_MANY_LABELS : EXPO_E_SYNTAX;
 			return rc == KM_ENOMEM ? KM_ENOMEM : KM_EPARSE;
@@ -719,7 +746,7 @@ static struct family *resolve_family(struct expo_parser *p, const char *s, size_
 	return f;
 }
 
-static int parse_sample(struct expo_parser *p, char *s, size_t n, enum expo_perr *why)
+static int parse_sample(struct expo_parser *p, const char *s, size_t n, enum expo_perr *why)
 {
 	bool om = p->opts.format == EXPO_FMT_OPENMETRICS;
 	struct expo_sample_ev ev;
@@ -760,7 +787,7 @@ static int parse_sample(struct expo_parser *p, char *s, size_t n, enum expo_perr
 		*why = EXPO_E_SYNTAX; /* missing value */
 		return KM_EPARSE;
 	}
-	if (go_float(s + vs, ve - vs, &ev.value)) {
+	if (go_float(s + vs, ve - vs, &p->scratch, &ev.value)) {
 		*why = EXPO_E_VALUE;
 		return KM_EPARSE;
 	}
@@ -771,7 +798,7 @@ static int parse_sample(struct expo_parser *p, char *s, size_t n, enum expo_perr
 		if (om) {
 			double ts;
 
-			if (go_float(s + i, te - i, &ts) || !isfinite(ts) ||
+			if (go_float(s + i, te - i, &p->scratch, &ts) || !isfinite(ts) ||
 			    fabs(ts * 1000.0) >= 9.2e18) {
 				*why = EXPO_E_TIMESTAMP;
 				return KM_EPARSE;
@@ -829,8 +856,9 @@ static int parse_sample(struct expo_parser *p, char *s, size_t n, enum expo_perr
 	return 0;
 }
 
-/* One complete line s[0..n) (no "\n"); s[n] is writable. */
-static int parse_line(struct expo_parser *p, char *s, size_t n)
+/* One complete line s[0..n) (no "\n"), borrowed: the parser's copy or
+ * the caller's chunk. */
+static int parse_line(struct expo_parser *p, const char *s, size_t n)
 {
 	enum expo_perr why = EXPO_E_SYNTAX;
 	size_t i;
@@ -865,6 +893,16 @@ int expo_parser_feed(struct expo_parser *p, const char *data, size_t n)
 		const char *nl = memchr(data, '\n', n);
 		size_t take = nl ? (size_t)(nl - data) : n;
 
+		if (nl && !p->len && !p->overflow && take <= p->opts.max_line) {
+			/* The whole line is in this chunk (most are): parsed
+			 * where it lies, not copied first (a memmove per line). */
+			p->line_no++;
+			if ((rc = parse_line(p, data, take)))
+				return rc;
+			data += take + 1;
+			n -= take + 1;
+			continue;
+		}
 		if (!p->overflow) {
 			if (take > p->opts.max_line - p->len) {
 				p->overflow = true;

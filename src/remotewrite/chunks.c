@@ -25,72 +25,101 @@ static uint32_t get_u32(const char *p)
 	return (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 | (uint32_t)u[3] << 24;
 }
 
+static void scratch_init(struct rw_scratch *sc)
+{
+	buf_init(&sc->pb, RW_CHUNK_RAW + (1u << 20));
+	buf_init(&sc->z, CHUNKS_CAP);
+	buf_init(&sc->out, CHUNKS_CAP);
+}
+
+void rw_scratch_fini(struct rw_scratch *sc)
+{
+	buf_fini(&sc->pb);
+	buf_fini(&sc->z);
+	buf_fini(&sc->out);
+}
+
 void rw_chunker_init(struct rw_chunker *c)
 {
 	memset(c, 0, sizeof(*c));
-	buf_init(&c->pb, RW_CHUNK_RAW + (1u << 20));
-	buf_init(&c->out, CHUNKS_CAP);
+	scratch_init(&c->sc);
 }
 
 void rw_chunker_fini(struct rw_chunker *c)
 {
-	buf_fini(&c->pb);
-	buf_fini(&c->out);
+	rw_scratch_fini(&c->sc);
+}
+
+void rw_chunker_adopt(struct rw_chunker *c, struct rw_scratch *sc)
+{
+	rw_scratch_fini(&c->sc);
+	c->sc = *sc;
+	scratch_init(sc);
+	rw_chunker_reset(c);
+}
+
+void rw_chunker_release(struct rw_chunker *c, struct rw_scratch *sc)
+{
+	rw_chunker_reset(c);
+	*sc = c->sc;
+	scratch_init(&c->sc);
 }
 
 void rw_chunker_reset(struct rw_chunker *c)
 {
-	buf_reset(&c->pb);
-	buf_reset(&c->out);
+	buf_reset(&c->sc.pb);
+	buf_reset(&c->sc.out);
 	c->pb_series = 0;
 	c->n = 0;
 	c->series = 0;
 }
 
-/* The pending protobuf becomes one chunk at the end of out. */
+/* The pending protobuf becomes one chunk at the end of out: compressed in
+ * the scratch, then copied, so that out grows to the chunks' size instead
+ * of by a worst-case reservation per chunk. */
 static int close_chunk(struct rw_chunker *c)
 {
-	size_t at, zlen, pre = 0, rawlen = 0;
-	char *z;
+	struct buf *pb = &c->sc.pb, *zb = &c->sc.z;
+	size_t zlen, pre = 0, rawlen = 0;
+	char hdr[CHUNK_HDR];
 	int rc;
 
 	if (!c->pb_series)
 		return 0;
-	if (!c->out.len) {
-		/* room for struct rw_chunks in front: the output becomes it */
-		if ((rc = buf_reserve(&c->out, offsetof(struct rw_chunks, data))))
+	if (!c->sc.out.len) {
+		/* room for struct rw_chunks in front: take copies it all out */
+		if ((rc = buf_reserve(&c->sc.out, offsetof(struct rw_chunks, data))))
 			return rc;
-		memset(c->out.data, 0, offsetof(struct rw_chunks, data));
-		c->out.len = offsetof(struct rw_chunks, data);
+		memset(c->sc.out.data, 0, offsetof(struct rw_chunks, data));
+		c->sc.out.len = offsetof(struct rw_chunks, data);
 	}
-	zlen = dl_snappy.max_compressed_length(c->pb.len);
-	if ((rc = buf_reserve(&c->out, CHUNK_HDR + zlen)))
+	zlen = dl_snappy.max_compressed_length(pb->len);
+	buf_reset(zb);
+	if ((rc = buf_reserve(zb, zlen)))
 		return rc;
-	if (c->out.len + CHUNK_HDR + zlen > c->out.cap)
-		return KM_ETOOBIG;
-	at = c->out.len;
-	z = c->out.data + at + CHUNK_HDR;
-	if (dl_snappy.compress(c->pb.data, c->pb.len, z, &zlen) != SNAPPY_OK)
+	if (dl_snappy.compress(pb->data, pb->len, zb->data, &zlen) != SNAPPY_OK)
 		return KM_EIO;
 	/* Drop snappy's preamble (the varint of the uncompressed length):
 	 * the packer writes one for the whole block. */
 	for (; pre < zlen && pre < 5; pre++) {
-		rawlen |= (size_t)((unsigned char)z[pre] & 0x7f) << (7 * pre);
-		if (!((unsigned char)z[pre] & 0x80))
+		rawlen |= (size_t)((unsigned char)zb->data[pre] & 0x7f) << (7 * pre);
+		if (!((unsigned char)zb->data[pre] & 0x80))
 			break;
 	}
-	if (pre >= zlen || rawlen != c->pb.len)
+	if (pre >= zlen || rawlen != pb->len)
 		return KM_EIO;
 	pre++;
-	memmove(z, z + pre, zlen - pre);
 	zlen -= pre;
-	put_u32(c->out.data + at, (uint32_t)zlen);
-	put_u32(c->out.data + at + 4, (uint32_t)c->pb.len);
-	put_u32(c->out.data + at + 8, (uint32_t)c->pb_series);
-	c->out.len = at + CHUNK_HDR + zlen;
+	put_u32(hdr, (uint32_t)zlen);
+	put_u32(hdr + 4, (uint32_t)pb->len);
+	put_u32(hdr + 8, (uint32_t)c->pb_series);
+	if ((rc = buf_reserve(&c->sc.out, CHUNK_HDR + zlen)))
+		return rc;
+	buf_add(&c->sc.out, hdr, CHUNK_HDR);
+	buf_add(&c->sc.out, zb->data + pre, zlen);
 	c->n++;
 	c->series += c->pb_series;
-	buf_reset(&c->pb);
+	buf_reset(pb);
 	c->pb_series = 0;
 	return 0;
 }
@@ -104,12 +133,12 @@ int rw_chunker_series(struct rw_chunker *c, const struct rw_label *labels, size_
 int rw_chunker_series_enc(struct rw_chunker *c, const struct rw_label *labels, const struct rw_label_enc *enc,
 			  size_t n, double value, int64_t ts_ms)
 {
-	int rc = rw_pb_series_enc(&c->pb, labels, enc, n, value, ts_ms);
+	int rc = rw_pb_series_enc(&c->sc.pb, labels, enc, n, value, ts_ms);
 
 	if (rc)
 		return rc;
 	c->pb_series++;
-	if (c->pb.len >= RW_CHUNK_RAW || c->pb_series >= RW_CHUNK_SERIES)
+	if (c->sc.pb.len >= RW_CHUNK_RAW || c->pb_series >= RW_CHUNK_SERIES)
 		return close_chunk(c);
 	return 0;
 }
@@ -122,7 +151,7 @@ struct rw_chunks *rw_chunker_take(struct rw_chunker *c, int *rc)
 	*rc = close_chunk(c);
 	if (*rc)
 		goto fail;
-	if (!c->out.len) {
+	if (!c->sc.out.len) {
 		k = calloc(1, sizeof(*k));
 		if (!k) {
 			*rc = KM_ENOMEM;
@@ -131,22 +160,20 @@ struct rw_chunks *rw_chunker_take(struct rw_chunker *c, int *rc)
 		atomic_store(&k->refs, 1);
 		return k;
 	}
-	len = c->out.len;
-	k = (struct rw_chunks *)buf_steal(&c->out);
-	/* shrunk to size, not copied */
-	{
-		struct rw_chunks *s = realloc(k, len);
-
-		if (s)
-			k = s;
+	/* Copied out at its size: the buffer it was built in stays with
+	 * the scratch (grown once, not at every scrape). */
+	len = c->sc.out.len;
+	k = malloc(len);
+	if (!k) {
+		*rc = KM_ENOMEM;
+		goto fail;
 	}
+	memcpy(k, c->sc.out.data, len);
 	atomic_store(&k->refs, 1);
 	k->n = c->n;
 	k->series = c->series;
 	k->len = len - offsetof(struct rw_chunks, data);
 	rw_chunker_reset(c);
-	/* Between scrapes nothing is held: the protobuf buffer goes too. */
-	buf_fini(&c->pb);
 	return k;
 fail:
 	rw_chunker_reset(c);

@@ -41,19 +41,39 @@ struct rw_chunks {
 	char data[];
 };
 
-/* Builds one rw_chunks. Needs libsnappy loaded (dl/snappy.h). Not
- * thread-safe; holds ~RW_CHUNK_RAW of protobuf plus the compressed chunks
- * while it builds. */
-struct rw_chunker {
+/* The working memory of a chunker (its pending protobuf, snappy's output
+ * before it is copied into the chunk list, the chunk list being built),
+ * ~250 KiB once grown: handed from one chunker to the next
+ * (rw_chunker_release/adopt) so that scrapes do not map and fault it in
+ * again each time (kernel memory management was 14 % of a push-only
+ * scrape's CPU, BENCHMARKS.md "Push CPU"). Owned by whoever holds it; a
+ * zeroed one is empty (release may fill it, fini frees it). */
+struct rw_scratch {
 	struct buf pb;           /* series not yet compressed */
-	size_t pb_series;
+	struct buf z;            /* one chunk as snappy writes it */
 	struct buf out;          /* rw_chunks header + chunks so far */
-	size_t n;
+};
+
+void rw_scratch_fini(struct rw_scratch *sc);
+
+/* Builds one rw_chunks. Needs libsnappy loaded (dl/snappy.h). Not
+ * thread-safe; holds ~RW_CHUNK_RAW of protobuf and as much snappy output
+ * as scratch, plus the compressed chunks while it builds. */
+struct rw_chunker {
+	struct rw_scratch sc;
+	size_t pb_series;
+	size_t n;                /* chunks in sc.out */
 	uint64_t series;
 };
 
 void rw_chunker_init(struct rw_chunker *c);
 void rw_chunker_fini(struct rw_chunker *c);
+/* Moves sc's memory into c, leaving sc empty; c's own scratch memory
+ * and whatever it had not taken are dropped. */
+void rw_chunker_adopt(struct rw_chunker *c, struct rw_scratch *sc);
+/* Moves c's scratch memory to sc, which must be empty; whatever c had
+ * not taken (series, chunks) is dropped. */
+void rw_chunker_release(struct rw_chunker *c, struct rw_scratch *sc);
 /* Drops everything added since the last take. */
 void rw_chunker_reset(struct rw_chunker *c);
 /* Adds one series with one sample; labels sorted by name, "__name__"
@@ -66,7 +86,9 @@ int rw_chunker_series_enc(struct rw_chunker *c, const struct rw_label *labels, c
 			  size_t n, double value, int64_t ts_ms);
 /* The chunks added since the last take (the caller owns the reference;
  * rw_chunks_unref), or NULL with *rc set (KM_ENOMEM, KM_EIO). The chunker
- * is empty afterwards. With nothing added: an rw_chunks of no chunk. */
+ * is empty afterwards but keeps its scratch memory (for the next series,
+ * rw_chunker_release, or fini). With nothing added: an rw_chunks of no
+ * chunk. */
 struct rw_chunks *rw_chunker_take(struct rw_chunker *c, int *rc);
 
 void rw_chunks_unref(struct rw_chunks *k);

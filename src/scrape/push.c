@@ -256,6 +256,8 @@ void push_begin(struct tstate *s)
 	if (!s->push)
 		return;
 	rw_chunker_init(&s->ck);
+	if (s->m->nckpool)
+		rw_chunker_adopt(&s->ck, &s->m->ckpool[--s->m->nckpool]);
 	buf_init(&s->pxn, 1u << 20);
 	s->scrape_ms = clock_wall_ms();
 	/* Without it every series takes the general path (same bytes). */
@@ -370,6 +372,8 @@ void push_end(struct tstate *s, bool up, double duration, uint64_t scraped, uint
 		rw_chunker_reset(&s->ck); /* a failed scrape's samples are not sent */
 	rc = synthetic_all(&s->ck, &s->t->d->labels, s->push, s->scrape_ms, up, duration, scraped, post, added);
 	k = rc ? NULL : rw_chunker_take(&s->ck, &rc);
+	if (k && s->m->nckpool < PUSH_SCRATCH_POOL_MAX)
+		rw_chunker_release(&s->ck, &s->m->ckpool[s->m->nckpool++]);
 	rw_chunker_fini(&s->ck);
 	buf_fini(&s->pxn);
 	over_free(s);
@@ -397,6 +401,12 @@ void push_fini(struct tstate *s)
 	s->pushed_acct = 0;
 	rw_chunks_unref(s->pushed);
 	s->pushed = NULL;
+}
+
+void push_pool_free(struct scrape_mgr *m)
+{
+	while (m->nckpool)
+		rw_scratch_fini(&m->ckpool[--m->nckpool]);
 }
 
 static void push_free(struct scrape_push *p)

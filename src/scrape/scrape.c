@@ -738,6 +738,7 @@ static void stop_on_loop(void *arg)
 	tset_fini(&m->set, tstate_stop, m);
 	pthread_mutex_unlock(&m->lock);
 	pslot_pool_free(m);
+	push_pool_free(m);
 }
 
 void scrape_mgr_free(struct scrape_mgr *m)

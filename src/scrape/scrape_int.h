@@ -67,6 +67,9 @@ struct pslot {
 
 /* Pooled parsers kept at most (more are freed when returned). */
 #define PSLOT_POOL_MAX 64
+/* Remote-write scratch kept at most (~200 KiB each once grown): more
+ * scrapes in flight at once than this allocate their own. */
+#define PUSH_SCRATCH_POOL_MAX 16
 
 /* What remote write adds to every series of the manager's targets
  * (scrape_mgr_set_push): immutable once published. */
@@ -204,6 +207,10 @@ struct scrape_mgr {
 	struct addr_set api_addrs;   /* set at creation */
 	struct pslot *pool;         /* idle parsers (loop thread) */
 	size_t npool;
+	/* Idle remote-write scratch (push.c; loop thread): lent to each
+	 * scrape in flight, as the parsers are. */
+	struct rw_scratch ckpool[PUSH_SCRATCH_POOL_MAX];
+	size_t nckpool;
 	/* counters (atomic, any thread reads) */
 	_Atomic uint64_t errors[SERR__COUNT];
 	_Atomic uint64_t scrapes, samples, discovery_errors, parse_errors;
@@ -252,6 +259,8 @@ const char *scrape_err_name(enum scrape_err e);
 bool push_keep_text(const struct tstate *s);
 /* At the start of a scrape: encoding or not. */
 void push_begin(struct tstate *s);
+/* Frees the idle scratch pool (at stop, after every target's). */
+void push_pool_free(struct scrape_mgr *m);
 /* One rendered sample (render's arguments): encoded too. */
 int push_series(struct tstate *s, const char *name, const struct labels *ls, double v, bool has_ts, int64_t ts);
 /* At the end of a scrape: the synthetic series, then the result goes to

@@ -363,7 +363,7 @@ static size_t held(const struct tstate *s)
 {
 	if (s->text)
 		return s->out.len;
-	return s->ids.len + s->ck.out.len + s->ck.pb.len;
+	return s->ids.len + s->ck.sc.out.len + s->ck.sc.pb.len;
 }
 
 static int on_sample(void *ctx, const struct expo_sample_ev *ev)

@@ -357,6 +357,15 @@ static void test_caps(void **state)
 	st = parse(EXPO_FMT_TEXT, "m{a=\"1\",b=\"2\",c=\"3\"} 1\nm{a=\"1\",b=\"2\"} 1\n", 41, &c, 0, 2);
 	assert_int_equal(st.err[EXPO_E_TOO_MANY_LABELS], 1);
 	assert_int_equal(st.samples, 1);
+	/* A NUL or invalid UTF-8 in a value without escapes (the borrowed
+	 * fast path) is rejected as in an escaped one; valid UTF-8 is kept. */
+	{
+		static const char odd[] = "m{a=\"x\0y\"} 1\nm{a=\"x\xff\"} 1\nm{a=\"\xc3\xa9\"} 2\n";
+
+		st = parse(EXPO_FMT_TEXT, odd, sizeof(odd) - 1, &c, 0, 0);
+	}
+	assert_int_equal(st.err[EXPO_E_UTF8], 2);
+	assert_int_equal(st.samples, 1);
 	/* Label value length cap (4096 bytes; escapes count once). */
 	p = doc;
 	p = put(p, "m{a=\"");

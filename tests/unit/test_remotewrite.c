@@ -80,6 +80,50 @@ static void test_pb_matches_protoc(void **state)
 	buf_fini(&txt);
 }
 
+/* Pre-encoded labels (rw_pb_series_enc): side by side in memory they are
+ * copied as one run, a label between them that the series does not have
+ * is not; the bytes are always rw_pb_series' for the same labels. */
+static void test_pb_enc_runs(void **state)
+{
+	const struct rw_label all[4] = { { "a", 1, "1", 1 }, { "b", 1, "2", 1 }, { "c", 1, "3", 1 },
+					 { "d", 1, "4", 1 } };
+	struct buf pre, got, want;
+	size_t off[5];
+
+	(void)state;
+	buf_init(&pre, 1 << 20);
+	buf_init(&got, 1 << 20);
+	buf_init(&want, 1 << 20);
+	for (size_t i = 0; i < 4; i++) {
+		off[i] = pre.len;
+		assert_int_equal(rw_pb_label(&pre, &all[i]), 0);
+	}
+	off[4] = pre.len;
+	/* {a, c, d} with a, c, d pre-encoded: a and c are not side by side
+	 * (b lies between), c and d are; then {a, b} with b written here */
+	{
+		const struct rw_label l[3] = { all[0], all[2], all[3] };
+		const struct rw_label_enc e[3] = { { pre.data + off[0], off[1] - off[0] },
+						   { pre.data + off[2], off[3] - off[2] },
+						   { pre.data + off[3], off[4] - off[3] } };
+
+		assert_int_equal(rw_pb_series_enc(&got, l, e, 3, 1.5, 1700000000000), 0);
+		assert_int_equal(rw_pb_series(&want, l, 3, 1.5, 1700000000000), 0);
+	}
+	{
+		const struct rw_label l[2] = { all[0], all[1] };
+		const struct rw_label_enc e[2] = { { pre.data + off[0], off[1] - off[0] }, { NULL, 0 } };
+
+		assert_int_equal(rw_pb_series_enc(&got, l, e, 2, 2.5, 1700000000001), 0);
+		assert_int_equal(rw_pb_series(&want, l, 2, 2.5, 1700000000001), 0);
+	}
+	assert_int_equal(got.len, want.len);
+	assert_memory_equal(got.data, want.data, want.len);
+	buf_fini(&pre);
+	buf_fini(&got);
+	buf_fini(&want);
+}
+
 static void test_pb_long_strings_and_cap(void **state)
 {
 	char big[300];
@@ -221,6 +265,71 @@ static void test_chunks_pack(void **state)
 	assert_memory_equal(u.pb.data, want.data, want.len);
 	rw_packer_fini(&pk);
 	rw_chunker_fini(&ck);
+	buf_fini(&want);
+	buf_fini(&u.pb);
+}
+
+/* Scratch handed from one chunker to the next (the scrape manager's pool):
+ * the next chunker's chunks hold only its own series, whatever the first
+ * left pending, and the scratch handed on is empty. */
+static void test_chunks_scratch_reuse(void **state)
+{
+	struct rw_chunker a, b;
+	struct rw_scratch sc = { 0 };
+	struct rw_chunks *k;
+	struct unpacked u = { .max_series = 2500, .max_raw = 300000 };
+	struct rw_packer pk;
+	struct rw_chunk_ref ch;
+	struct buf want;
+	size_t off = 0;
+	char err[256], v[64];
+	int rc;
+
+	(void)state;
+	assert_int_equal(dl_snappy_load(err, sizeof(err)), 0);
+	buf_init(&want, 64 << 20);
+	buf_init(&u.pb, 64 << 20);
+	rw_chunker_init(&a);
+	for (int i = 0; i < 2003; i++) {
+		struct rw_label l[2] = { { "__name__", 8, "m", 1 }, { "i", 1, v, 0 } };
+
+		l[1].value_len = (size_t)snprintf(v, sizeof(v), "a%d", i);
+		assert_int_equal(rw_chunker_series(&a, l, 2, 1.0, 1700000000000), 0);
+		if (i == 1999) {
+			k = rw_chunker_take(&a, &rc);
+			assert_non_null(k);
+			rw_chunks_unref(k);
+		}
+	}
+	/* three series pending in a's scratch: dropped on release */
+	assert_true(a.sc.pb.len > 0);
+	rw_chunker_release(&a, &sc);
+	assert_true(sc.pb.alloc > 0);
+	assert_int_equal(sc.pb.len, 0);
+	rw_chunker_fini(&a);
+	rw_chunker_init(&b);
+	rw_chunker_adopt(&b, &sc);
+	assert_null(sc.pb.data);
+	for (int i = 0; i < 7; i++) {
+		struct rw_label l[2] = { { "__name__", 8, "m", 1 }, { "i", 1, v, 0 } };
+
+		l[1].value_len = (size_t)snprintf(v, sizeof(v), "b%d", i);
+		assert_int_equal(rw_chunker_series(&b, l, 2, 2.0, 1700000000001), 0);
+		assert_int_equal(rw_pb_series(&want, l, 2, 2.0, 1700000000001), 0);
+	}
+	k = rw_chunker_take(&b, &rc);
+	assert_non_null(k);
+	assert_int_equal(k->series, 7);
+	rw_packer_init(&pk, u.max_series, u.max_raw, unpack, &u);
+	while (rw_chunks_next(k, &off, &ch))
+		assert_int_equal(rw_packer_add(&pk, &ch), 0);
+	assert_int_equal(rw_packer_flush(&pk), 0);
+	assert_int_equal(u.pb.len, want.len);
+	assert_memory_equal(u.pb.data, want.data, want.len);
+	rw_chunks_unref(k);
+	rw_packer_fini(&pk);
+	rw_chunker_fini(&b);
+	rw_scratch_fini(&sc);
 	buf_fini(&want);
 	buf_fini(&u.pb);
 }
@@ -1050,8 +1159,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pb_matches_protoc),
 		cmocka_unit_test(test_pb_long_strings_and_cap),
+		cmocka_unit_test(test_pb_enc_runs),
 		cmocka_unit_test(test_snappy_round_trip),
 		cmocka_unit_test(test_chunks_pack),
+		cmocka_unit_test(test_chunks_scratch_reuse),
 		cmocka_unit_test(test_encoder_labels),
 		cmocka_unit_test(test_encoder_splits_blocks),
 		cmocka_unit_test(test_block_verify),

@@ -1294,6 +1294,46 @@ static bool has_sample(struct fix *f, const char *name, int port, const char *va
  * ids (same order, other order, new series), from ids to text once a
  * reader comes (text from the next scrape on), and from text to ids once
  * the reader is gone; a destination that needs the text keeps it. */
+/* The remote-write scratch pool seen from the loop thread: how many idle,
+ * whether the last one kept its grown memory, and whether a scrape is in
+ * flight (it holds a scratch then). */
+struct pool_view {
+	struct scrape_mgr *m;
+	size_t idle;
+	bool grown, in_flight;
+};
+
+static void pool_on_loop(void *arg)
+{
+	struct pool_view *q = arg;
+
+	q->idle = q->m->nckpool;
+	q->grown = q->idle && q->m->ckpool[q->idle - 1].pb.alloc > 0;
+	q->in_flight = false;
+	for (size_t i = 0; i < q->m->set.n; i++) {
+		const struct tstate *s = q->m->set.v[i]->state;
+
+		q->in_flight |= s && s->push != NULL;
+	}
+}
+
+/* Between two scrapes of one target, its scratch waits in the pool, grown:
+ * the next scrape takes it instead of mapping a new one. */
+static void assert_scratch_pooled(struct fix *f)
+{
+	struct pool_view q = { .m = f->m };
+
+	for (int tries = 0; tries < 500; tries++) {
+		assert_int_equal(kube_loop_call(f->loop, pool_on_loop, &q), 0);
+		if (!q.in_flight)
+			break;
+		usleep(10000);
+	}
+	assert_false(q.in_flight);
+	assert_int_equal(q.idle, 1);
+	assert_true(q.grown);
+}
+
 static void test_push_only(void **state)
 {
 	struct fix *f = *state;
@@ -1318,6 +1358,7 @@ static void test_push_only(void **state)
 	assert_true(pushed_added(&p) == 2);
 	assert_true(next_push(f, &p));
 	assert_true(pushed_added(&p) == 0);
+	assert_scratch_pooled(f);
 	/* ids to ids, reordered, one new */
 	srv_set(&f->srv, 4, NULL, "b{x=\"1\"} 2\na 1\nc 3\n");
 	do
