@@ -445,6 +445,9 @@ oom:
 
 void scrape_push_free(struct scrape_mgr *m)
 {
+	/* markers of removed targets no cycle took */
+	rw_chunks_unref(m->stale_gone);
+	m->stale_gone = NULL;
 	push_free(atomic_load(&m->push));
 	atomic_store(&m->push, NULL);
 }
