@@ -361,7 +361,7 @@ static int synthetic_all(struct rw_chunker *ck, const struct tlabels *tl, const 
 
 void push_end(struct tstate *s, bool up, double duration, uint64_t scraped, uint64_t post, uint64_t added)
 {
-	struct rw_chunks *k, *old;
+	struct rw_chunks *k, *old, *mk;
 	int rc;
 
 	if (!s->push)
@@ -378,10 +378,12 @@ void push_end(struct tstate *s, bool up, double duration, uint64_t scraped, uint
 		stale_fini(s); /* out of memory: this scrape is not pushed, nor compared */
 		return;
 	}
+	/* before the lock: decoding the last scrape, when needed, takes time */
+	mk = stale_after_scrape(s, k, up);
 	pthread_mutex_lock(&s->m->lock);
 	old = s->pushed;
 	s->pushed = k;
-	stale_after_scrape(s, k, up);
+	stale_pend(s, mk);
 	/* Push only: the chunks are what the scrape keeps until collected,
 	 * so they count in k8smon_scrape_memory_bytes and the budget (once:
 	 * in stale_acct when kept for staleness markers). */

@@ -236,7 +236,6 @@ struct scrape_mgr {
 	atomic_bool text_wanted;       /* scrape_mgr_set_text_wanted */
 	atomic_bool no_stale;          /* scrape_mgr_set_stale_markers(false) */
 	struct rw_chunks *stale_gone;  /* markers of removed targets, not collected (m->lock) */
-	_Atomic uint64_t stale_sent;   /* staleness markers made */
 	struct log_limit scrape_log;   /* loop thread */
 	struct log_limit drop_log;     /* loop thread */
 };
@@ -272,9 +271,13 @@ void push_end(struct tstate *s, bool up, double duration, uint64_t scraped, uint
 void push_fini(struct tstate *s);
 
 /* stale.c, loop thread. At push_end, with the scrape's chunks k (a
- * reference is taken) and up: the markers for what vanished since the
- * last scrape go to s->stale_pending (the caller holds m->lock). */
-void stale_after_scrape(struct tstate *s, struct rw_chunks *k, bool up);
+ * reference is taken, kept until the next scrape ends) and up: the
+ * markers for what vanished since the last scrape (the caller's), or
+ * NULL. Decodes only when something vanished; no lock needed. */
+struct rw_chunks *stale_after_scrape(struct tstate *s, struct rw_chunks *k, bool up);
+/* Queues markers mk (taken over; NULL is ok) on s->stale_pending for the
+ * next collection; the caller holds m->lock. */
+void stale_pend(struct tstate *s, struct rw_chunks *mk);
 /* The target goes away (tstate_stop, m->lock held; not at shutdown): its
  * uncollected chunks and markers for every series of its last scrape go
  * to m->stale_gone. Then frees the stale state of s. */

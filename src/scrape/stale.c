@@ -70,26 +70,29 @@ static struct rw_chunks *markers(struct tstate *s, const struct rw_chunks *cur, 
 	if (rc)
 		log_limited(&s->m->drop_log, 60000, LOG_WARN, "scrape", "%s: staleness markers not made: %s",
 			    s->t->d->url, km_strerror(rc));
-	if (mk)
-		atomic_fetch_add(&s->m->stale_sent, mk->series);
 	return mk;
 }
 
-void stale_after_scrape(struct tstate *s, struct rw_chunks *k, bool up)
+struct rw_chunks *stale_after_scrape(struct tstate *s, struct rw_chunks *k, bool up)
 {
 	struct rw_chunks *mk = NULL;
 
 	if (atomic_load(&s->m->no_stale)) {
 		set_prev(s, NULL, 0);
-		return;
+		return NULL;
 	}
 	/* Good scrape: the scrape_series_added comparison said whether a
 	 * series vanished. Failed: everything but up and scrape_* did, if
 	 * the last scrape had more. */
 	if (s->stale_prev && k && (up ? s->vanished : s->stale_prev->series > k->series))
 		mk = markers(s, k, s->scrape_ms);
-	append(s->m, &s->stale_pending, mk);
 	set_prev(s, k, s->scrape_ms);
+	return mk;
+}
+
+void stale_pend(struct tstate *s, struct rw_chunks *mk)
+{
+	append(s->m, &s->stale_pending, mk);
 }
 
 void stale_gone(struct tstate *s)
