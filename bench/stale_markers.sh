@@ -14,5 +14,5 @@ FLAGS=$(printf 'k8smon-print-flags:\n\t@echo "$(CFLAGS)"; echo "$(LIBK8SMON_LIBS
 CF=$(echo "$FLAGS" | sed -n 1p | sed "s/-DK8SMON_VERSION=[^ ]*//")
 LD=$(echo "$FLAGS" | sed -n 2p)
 # shellcheck disable=SC2086
-cc $CF -Wno-declaration-after-statement -o "$TMP/bench" bench/stale_markers.c build/libk8smon.a $LD
+cc $CF -o "$TMP/bench" bench/stale_markers.c build/libk8smon.a $LD
 for n in $SIZES; do "$TMP/bench" "$n"; done
