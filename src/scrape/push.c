@@ -479,8 +479,12 @@ int scrape_mgr_push_collect(struct scrape_mgr *m, scrape_push_fn fn, void *ctx)
 		struct tstate *s = m->set.v[i]->state;
 
 		if (s && (s->pushed || s->stale_pending)) {
+			/* The markers first: they are as old as the scrape or
+			 * older (a series marked by a scrape the cycle missed may
+			 * be back in this one), and a receiver such as Prometheus
+			 * drops a sample older than one already appended. */
 			struct rw_chunks *both = s->pushed && s->stale_pending ?
-				rw_chunks_cat(s->pushed, s->stale_pending, &rc) : NULL;
+				rw_chunks_cat(s->stale_pending, s->pushed, &rc) : NULL;
 
 			rc = 0;
 			/* the references move: each scrape and marker is sent once */
@@ -489,10 +493,10 @@ int scrape_mgr_push_collect(struct scrape_mgr *m, scrape_push_fn fn, void *ctx)
 				rw_chunks_unref(s->stale_pending);
 				v[n++] = both;
 			} else {
-				if (s->pushed)
-					v[n++] = s->pushed;
 				if (s->stale_pending)
 					v[n++] = s->stale_pending;
+				if (s->pushed)
+					v[n++] = s->pushed;
 			}
 			s->pushed = NULL;
 			s->stale_pending = NULL;

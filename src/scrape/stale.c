@@ -100,11 +100,12 @@ void stale_gone(struct tstate *s)
 	struct scrape_mgr *m = s->m;
 
 	if (!m->stopping && !atomic_load(&m->no_stale) && s->stale_prev) {
-		/* what the cycle has not taken yet goes first, then the markers */
-		append(m, &m->stale_gone, s->pushed);
-		s->pushed = NULL;
+		/* what the cycle has not taken yet goes first, oldest first
+		 * (as in scrape_mgr_push_collect), then the new markers */
 		append(m, &m->stale_gone, s->stale_pending);
 		s->stale_pending = NULL;
+		append(m, &m->stale_gone, s->pushed);
+		s->pushed = NULL;
 		append(m, &m->stale_gone, markers(s, NULL, clock_wall_ms()));
 	}
 	stale_fini(s);
