@@ -166,6 +166,7 @@ asan: deps
 	@K8SMON_BIN=build-asan/k8smon sh tests/integration/test_remote_write_auth.sh
 	@K8SMON_BIN=build-asan/k8smon sh tests/integration/test_remote_write_monitor.sh
 	@K8SMON_BIN=build-asan/k8smon sh tests/integration/test_remote_write_components.sh
+	@K8SMON_BIN=build-asan/k8smon sh tests/integration/test_remote_write_stale.sh
 	@K8SMON_BIN=build-asan/k8smon sh tests/integration/test_components.sh
 	@K8SMON_BIN=build-asan/k8smon sh tests/integration/test_node_systemd.sh
 

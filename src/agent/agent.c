@@ -605,8 +605,10 @@ static int rw_collect(void *ctx, const struct label_pair *ext, size_t next, cons
 {
 	struct agent *a = ctx;
 	struct scrape_mgr *m = agent_kube_scrape(a->kube);
-	int rc = scrape_mgr_set_push(m, ext, next, node);
+	int rc;
 
+	scrape_mgr_set_stale_markers(m, !a->flags->no_stale_markers);
+	rc = scrape_mgr_set_push(m, ext, next, node);
 	if (rc || !fn)
 		return rc;
 	return scrape_mgr_push_collect(m, fn, fn_ctx);

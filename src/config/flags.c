@@ -149,6 +149,9 @@ static const struct flag_def defs[] = {
 	{ "promscrape.allowLoopback", F_BOOL, OFF(scrape_allow_loopback), "false",
 	  "Let application targets be loopback addresses (127.0.0.0/8, ::1, localhost); the default of "
 	  "K8sMonitor spec.scrape.allowLoopback. For tests and single-host setups" },
+	{ "promscrape.noStaleMarkers", F_BOOL, OFF(no_stale_markers), "false",
+	  "Send no staleness markers (Prometheus' StaleNaN) by remote write for application series that "
+	  "vanish, targets whose scrape fails and removed targets (as vmagent's flag)" },
 	{ "components", F_STR, OFF(components),
 	  "kubelet,apiserver,kube-scheduler,kube-controller-manager,kube-proxy,coredns,etcd",
 	  "Built-in component jobs (docs/components.md): kubelet, apiserver (leader only), kube-scheduler, "

@@ -93,6 +93,7 @@ struct flags {
 	int64_t http_timeout_ms;
 	char *http_auth;             /* "none" or "kubernetes" */
 	bool scrape_allow_loopback;  /* default of K8sMonitor spec.scrape.allowLoopback */
+	bool no_stale_markers;       /* remote write: no StaleNaN for vanished application series */
 	/* Built-in component jobs (src/collect/components/, docs/components.md). */
 	char *components;            /* "kubelet,apiserver,..." (checked by flags_parse) */
 	char *comp_token_file;

@@ -186,6 +186,34 @@ void rw_chunks_unref(struct rw_chunks *k)
 		free(k);
 }
 
+struct rw_chunks *rw_chunks_ref(struct rw_chunks *k)
+{
+	if (k)
+		atomic_fetch_add(&k->refs, 1);
+	return k;
+}
+
+struct rw_chunks *rw_chunks_cat(const struct rw_chunks *a, const struct rw_chunks *b, int *rc)
+{
+	size_t la = a ? a->len : 0, lb = b ? b->len : 0;
+	struct rw_chunks *k;
+
+	*rc = 0;
+	if (la > CHUNKS_CAP || lb > CHUNKS_CAP || !(k = malloc(offsetof(struct rw_chunks, data) + la + lb + 1))) {
+		*rc = KM_ENOMEM;
+		return NULL;
+	}
+	atomic_store(&k->refs, 1);
+	k->n = (a ? a->n : 0) + (b ? b->n : 0);
+	k->series = (a ? a->series : 0) + (b ? b->series : 0);
+	k->len = la + lb;
+	if (la)
+		memcpy(k->data, a->data, la);
+	if (lb)
+		memcpy(k->data + la, b->data, lb);
+	return k;
+}
+
 int rw_chunks_next(const struct rw_chunks *k, size_t *off, struct rw_chunk_ref *ch)
 {
 	const char *p;

@@ -92,6 +92,11 @@ int rw_chunker_series_enc(struct rw_chunker *c, const struct rw_label *labels, c
 struct rw_chunks *rw_chunker_take(struct rw_chunker *c, int *rc);
 
 void rw_chunks_unref(struct rw_chunks *k);
+/* One more reference to k (which may be NULL); returns k. */
+struct rw_chunks *rw_chunks_ref(struct rw_chunks *k);
+/* A new rw_chunks holding a's chunks then b's (copied; either may be
+ * NULL), or NULL with *rc KM_ENOMEM. a and b are left as they are. */
+struct rw_chunks *rw_chunks_cat(const struct rw_chunks *a, const struct rw_chunks *b, int *rc);
 
 /* One chunk of k, read with rw_chunks_next from *off = 0. */
 struct rw_chunk_ref {

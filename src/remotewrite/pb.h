@@ -6,9 +6,10 @@
  * straight from borrowed strings into one capped buffer, with no per-series
  * allocation, no generated code, no .proto build step and no runtime
  * library in the image. protobuf-c would build a message tree per series
- * (allocations per label) only to serialise it once. Decoding is never
- * needed (the receiver decodes); the unit test checks the bytes against an
- * independent decoder (protoc --decode_raw).
+ * (allocations per label) only to serialise it once. Decoding is needed
+ * only to read a scrape's label fields back for staleness markers
+ * (stale.h); the unit test checks the bytes against an independent decoder
+ * (protoc --decode_raw).
  *
  * Schema (prometheus/prompb types.proto, remote.proto):
  *   WriteRequest { repeated TimeSeries timeseries = 1; }

@@ -126,11 +126,19 @@ static uint64_t *series_hashes(const char *p, size_t len, size_t *n)
 
 uint64_t blob_series_added(const char *prev, size_t pn, const char *cur, size_t n)
 {
+	uint64_t removed;
+
+	return blob_series_diff(prev, pn, cur, n, &removed);
+}
+
+uint64_t blob_series_diff(const char *prev, size_t pn, const char *cur, size_t n, uint64_t *removed)
+{
 	struct walk a = { prev, prev ? prev + pn : NULL, NULL, 0 }, b = { cur, cur + n, NULL, 0 };
 	struct blob_rec ra, rb;
 	uint64_t *hp = NULL, *hc, added;
 	size_t np = 0, nc;
 
+	*removed = 0;
 	for (;;) {
 		bool more_a = prev && walk_next(&a, &ra), more_b = walk_next(&b, &rb);
 
@@ -142,8 +150,9 @@ uint64_t blob_series_added(const char *prev, size_t pn, const char *cur, size_t 
 			break;
 	}
 	/* Not the same series in the same order: compare as sets. */
+	*removed = prev && pn ? 1 : 0; /* until counted */
 	hc = series_hashes(cur, n, &nc);
-	if (!hc)
+	if (!hc && nc)
 		return nc;
 	if (prev) {
 		hp = series_hashes(prev, pn, &np);
@@ -153,6 +162,7 @@ uint64_t blob_series_added(const char *prev, size_t pn, const char *cur, size_t 
 		}
 	}
 	added = count_added(hc, nc, hp, np);
+	*removed = count_added(hp, np, hc, nc);
 	free(hc);
 	free(hp);
 	return added;

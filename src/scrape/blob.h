@@ -105,5 +105,9 @@ int blob_sample_close(struct buf *b, size_t mark);
  * hashed and sorted (temporary arrays; on allocation failure the result is
  * the number of cur's samples, every one counted as new). */
 uint64_t blob_series_added(const char *prev, size_t pn, const char *cur, size_t n);
+/* The same, with *removed set to the distinct series of prev not in cur
+ * (for staleness markers): 0 in the usual case, at no cost; 1 when it
+ * cannot be known (allocation failure). */
+uint64_t blob_series_diff(const char *prev, size_t pn, const char *cur, size_t n, uint64_t *removed);
 
 #endif

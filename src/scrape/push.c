@@ -363,7 +363,7 @@ static int synthetic_all(struct rw_chunker *ck, const struct tlabels *tl, const 
 
 void push_end(struct tstate *s, bool up, double duration, uint64_t scraped, uint64_t post, uint64_t added)
 {
-	struct rw_chunks *k, *old;
+	struct rw_chunks *k, *old, *mk;
 	int rc;
 
 	if (!s->push)
@@ -378,15 +378,21 @@ void push_end(struct tstate *s, bool up, double duration, uint64_t scraped, uint
 	buf_fini(&s->pxn);
 	over_free(s);
 	s->push = NULL;
-	if (!k)
-		return; /* out of memory: this scrape is not pushed */
+	if (!k) {
+		stale_fini(s); /* out of memory: this scrape is not pushed, nor compared */
+		return;
+	}
+	/* before the lock: decoding the last scrape, when needed, takes time */
+	mk = stale_after_scrape(s, k, up);
 	pthread_mutex_lock(&s->m->lock);
 	old = s->pushed;
 	s->pushed = k;
+	stale_pend(s, mk);
 	/* Push only: the chunks are what the scrape keeps until collected,
-	 * so they count in k8smon_scrape_memory_bytes and the budget. */
+	 * so they count in k8smon_scrape_memory_bytes and the budget (once:
+	 * in stale_acct when kept for staleness markers). */
 	atomic_fetch_sub(&s->m->kept_bytes, s->pushed_acct);
-	s->pushed_acct = s->text ? 0 : k->len;
+	s->pushed_acct = s->text || s->stale_prev == k ? 0 : k->len;
 	atomic_fetch_add(&s->m->kept_bytes, s->pushed_acct);
 	pthread_mutex_unlock(&s->m->lock);
 	rw_chunks_unref(old);
@@ -401,6 +407,7 @@ void push_fini(struct tstate *s)
 	s->pushed_acct = 0;
 	rw_chunks_unref(s->pushed);
 	s->pushed = NULL;
+	stale_fini(s);
 }
 
 void push_pool_free(struct scrape_mgr *m)
@@ -450,6 +457,9 @@ oom:
 
 void scrape_push_free(struct scrape_mgr *m)
 {
+	/* markers of removed targets no cycle took */
+	rw_chunks_unref(m->stale_gone);
+	m->stale_gone = NULL;
 	push_free(atomic_load(&m->push));
 	atomic_store(&m->push, NULL);
 }
@@ -466,15 +476,40 @@ int scrape_mgr_push_collect(struct scrape_mgr *m, scrape_push_fn fn, void *ctx)
 	if (!p)
 		return 0;
 	pthread_mutex_lock(&m->lock);
-	if (m->set.n && !(v = calloc(m->set.n, sizeof(*v))))
+	/* room for a target's chunks and its markers apart (if joining them
+	 * fails), and the removed targets' markers */
+	if (!(v = calloc(2 * m->set.n + 1, sizeof(*v))))
 		rc = KM_ENOMEM;
+	if (!rc && m->stale_gone) {
+		v[n++] = m->stale_gone;
+		m->stale_gone = NULL;
+	}
 	rw_chunker_init(&ck);
 	for (size_t i = 0; !rc && i < m->set.n; i++) {
 		struct tstate *s = m->set.v[i]->state;
 
-		if (s && s->pushed) {
-			v[n++] = s->pushed; /* the reference moves: each scrape is sent once */
+		if (s && (s->pushed || s->stale_pending)) {
+			/* The markers first: they are as old as the scrape or
+			 * older (a series marked by a scrape the cycle missed may
+			 * be back in this one), and a receiver such as Prometheus
+			 * drops a sample older than one already appended. */
+			struct rw_chunks *both = s->pushed && s->stale_pending ?
+				rw_chunks_cat(s->stale_pending, s->pushed, &rc) : NULL;
+
+			rc = 0;
+			/* the references move: each scrape and marker is sent once */
+			if (both) {
+				rw_chunks_unref(s->pushed);
+				rw_chunks_unref(s->stale_pending);
+				v[n++] = both;
+			} else {
+				if (s->stale_pending)
+					v[n++] = s->stale_pending;
+				if (s->pushed)
+					v[n++] = s->pushed;
+			}
 			s->pushed = NULL;
+			s->stale_pending = NULL;
 			atomic_fetch_sub(&m->kept_bytes, s->pushed_acct);
 			s->pushed_acct = 0;
 		} else if (s && s->refuse != REFUSE_NONE) {

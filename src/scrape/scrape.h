@@ -192,12 +192,21 @@ int scrape_mgr_set_push(struct scrape_mgr *m, const struct label_pair *ext, size
  * fed rendered /metrics/apps); from the next scrape of each target. NULL m
  * is ok. */
 void scrape_mgr_set_text_wanted(struct scrape_mgr *m, bool wanted);
+/* Any thread: whether remote write gets staleness markers (Prometheus'
+ * StaleNaN) for the series a target stops exposing, all of its series
+ * when a scrape fails (but up) and when the target goes away
+ * (-promscrape.noStaleMarkers turns them off). On by default; from the
+ * next scrape end. NULL m is ok. */
+void scrape_mgr_set_stale_markers(struct scrape_mgr *m, bool on);
 /* Hands fn each target's chunks not handed over yet, in target order (one
  * per completed scrape since the last call; a target scraped twice in
  * between gives its latest). The reference is fn's to drop
  * (rw_chunks_unref) whatever it returns; fn's first non-zero return stops
  * the walk (the chunks not handed over are dropped) and is returned. Any
- * thread; NULL m is ok. */
+ * thread; NULL m is ok. With staleness markers on (the default), a
+ * target's chunks include, after its scrape's, the markers for the series
+ * that vanished since its last scrape; the markers of removed targets come
+ * as chunks of their own (scrape/stale.c). */
 struct rw_chunks;
 typedef int (*scrape_push_fn)(void *ctx, struct rw_chunks *k);
 int scrape_mgr_push_collect(struct scrape_mgr *m, scrape_push_fn fn, void *ctx);

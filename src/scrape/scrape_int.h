@@ -140,6 +140,14 @@ struct tstate {
 	struct blob *samples;       /* NULL when down */
 	struct rw_chunks *pushed;   /* encoded last scrape, not collected yet; NULL: none */
 	size_t pushed_acct;         /* bytes of pushed counted in m->kept_bytes (push only) */
+	/* Staleness markers (stale.c): the last scrape's chunks (a reference
+	 * shared with pushed), kept until the next scrape ends, and the
+	 * markers not collected yet. */
+	struct rw_chunks *stale_prev;
+	int64_t stale_prev_ms;      /* its scrape_ms */
+	size_t stale_acct;          /* bytes of stale_prev counted in m->kept_bytes */
+	struct rw_chunks *stale_pending;
+	bool vanished;              /* loop thread: a series of the last good scrape is not in this one */
 	/* Push only (push_keep_text false when the scrape starts): no text is
 	 * rendered for /metrics/apps, and the series identities
 	 * (scrape/series.h) stand in for the blob in scrape_series_added. */
@@ -233,6 +241,8 @@ struct scrape_mgr {
 	_Atomic(struct scrape_push *) push; /* set once (scrape_mgr_set_push), freed with m */
 	_Atomic int64_t apps_read_ms;  /* monotonic time /metrics/apps was last opened; 0 = never */
 	atomic_bool text_wanted;       /* scrape_mgr_set_text_wanted */
+	atomic_bool no_stale;          /* scrape_mgr_set_stale_markers(false) */
+	struct rw_chunks *stale_gone;  /* markers of removed targets, not collected (m->lock) */
 	struct log_limit scrape_log;   /* loop thread */
 	struct log_limit drop_log;     /* loop thread */
 };
@@ -268,6 +278,21 @@ int push_series(struct tstate *s, const char *name, const struct labels *ls, dou
 void push_end(struct tstate *s, bool up, double duration, uint64_t scraped, uint64_t post, uint64_t added);
 /* Frees what s holds for remote write (tstate_stop). */
 void push_fini(struct tstate *s);
+
+/* stale.c, loop thread. At push_end, with the scrape's chunks k (a
+ * reference is taken, kept until the next scrape ends) and up: the
+ * markers for what vanished since the last scrape (the caller's), or
+ * NULL. Decodes only when something vanished; no lock needed. */
+struct rw_chunks *stale_after_scrape(struct tstate *s, struct rw_chunks *k, bool up);
+/* Queues markers mk (taken over; NULL is ok) on s->stale_pending for the
+ * next collection; the caller holds m->lock. */
+void stale_pend(struct tstate *s, struct rw_chunks *mk);
+/* The target goes away (tstate_stop, m->lock held; not at shutdown): its
+ * uncollected chunks and markers for every series of its last scrape go
+ * to m->stale_gone. Then frees the stale state of s. */
+void stale_gone(struct tstate *s);
+/* Frees the stale state of s. */
+void stale_fini(struct tstate *s);
 /* Frees m->push (scrape_mgr_free). */
 void scrape_push_free(struct scrape_mgr *m);
 const char *scrape_health_name(enum scrape_health h);

@@ -716,15 +716,16 @@ static void drop_ids(struct tstate *s)
 }
 
 /* scrape_series_added of a text scrape (blob nb) after a push-only one. */
-static uint64_t added_vs_ids(const struct tstate *s, const struct blob *nb)
+static uint64_t added_vs_ids(struct tstate *s, const struct blob *nb)
 {
 	size_t nc;
-	uint64_t *cur = series_ids_of_blob(nb->data, nb->len, &nc), added;
+	uint64_t *cur = series_ids_of_blob(nb->data, nb->len, &nc), added, removed = 0;
 
 	if (!cur)
 		return nc; /* none, or out of memory: all new */
-	added = series_ids_added(s->ids_last, s->nids_last, cur, nc);
+	added = series_ids_diff(s->ids_last, s->nids_last, cur, nc, &removed);
 	free(cur);
+	s->vanished = removed > 0;
 	return added;
 }
 
@@ -735,7 +736,7 @@ static uint64_t keep_ids(struct tstate *s)
 	size_t nc = s->ids.len / sizeof(uint64_t), np = s->nids_last;
 	char *raw = buf_steal(&s->ids);
 	/* shrunk to size: the buffer grew by doubling */
-	uint64_t *cur = raw && nc ? realloc(raw, nc * sizeof(*cur)) : NULL, *prev = s->ids_last, added;
+	uint64_t *cur = raw && nc ? realloc(raw, nc * sizeof(*cur)) : NULL, *prev = s->ids_last, added, removed = 1;
 	bool from_blob = !prev && s->samples;
 
 	if (!cur)
@@ -747,7 +748,8 @@ static uint64_t keep_ids(struct tstate *s)
 	else if (from_blob && !prev && np)
 		added = nc;
 	else
-		added = series_ids_added(prev, np, cur, nc);
+		added = series_ids_diff(prev, np, cur, nc, &removed);
+	s->vanished = removed > 0;
 	if (from_blob)
 		free(prev);
 	drop_ids(s);
@@ -762,7 +764,7 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 	struct tstate *s = arg;
 	struct scrape_mgr *m = s->m;
 	struct blob *nb = NULL, *old;
-	uint64_t added = 0;
+	uint64_t added = 0, removed = 0;
 	long code = 0;
 	double duration;
 
@@ -790,6 +792,7 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 		classify(s, res);
 	}
 	atomic_fetch_add(&m->scrapes, 1);
+	s->vanished = false;
 	if (!s->failed && !s->text) {
 		added = keep_ids(s);
 		atomic_fetch_add(&m->samples, s->n_post);
@@ -810,8 +813,9 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 			/* Against the last good scrape's blob: none after a
 			 * failure, whose series went stale. */
 			added = s->ids_last ? added_vs_ids(s, nb) :
-				blob_series_added(s->samples ? s->samples->data : NULL,
-						  s->samples ? s->samples->len : 0, nb->data, len);
+				blob_series_diff(s->samples ? s->samples->data : NULL,
+						 s->samples ? s->samples->len : 0, nb->data, len, &removed);
+			s->vanished |= removed > 0;
 			atomic_fetch_add(&m->samples, s->n_post);
 		}
 	}
@@ -1158,6 +1162,7 @@ void tstate_stop(struct target *t, void *arg)
 	if (s->samples)
 		atomic_fetch_sub(&s->m->kept_bytes, s->samples->len);
 	pslot_put(s->m, s);
+	stale_gone(s);
 	push_fini(s);
 	drop_ids(s);
 	buf_fini(&s->ids);

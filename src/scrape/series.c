@@ -104,13 +104,22 @@ void series_sort_ids(uint64_t *v, size_t n)
 
 uint64_t series_ids_added(const uint64_t *prev, size_t np, const uint64_t *cur, size_t nc)
 {
+	uint64_t removed;
+
+	return series_ids_diff(prev, np, cur, nc, &removed);
+}
+
+uint64_t series_ids_diff(const uint64_t *prev, size_t np, const uint64_t *cur, size_t nc, uint64_t *removed)
+{
 	uint64_t *a = NULL, *b = NULL, added = nc;
 	size_t j = 0;
 
+	*removed = 0;
 	if (!prev)
 		np = 0;
 	if (np == nc && (!nc || memcmp(prev, cur, nc * sizeof(*cur)) == 0))
 		return 0;
+	*removed = np ? 1 : 0; /* until counted */
 	if (!nc)
 		return 0;
 	if (!(b = malloc(nc * sizeof(*b))) || (np && !(a = malloc(np * sizeof(*a)))))
@@ -129,6 +138,16 @@ uint64_t series_ids_added(const uint64_t *prev, size_t np, const uint64_t *cur, 
 			j++;
 		if (j >= np || a[j] != b[i])
 			added++;
+	}
+	*removed = 0;
+	j = 0;
+	for (size_t i = 0; i < np; i++) {
+		if (i && a[i] == a[i - 1])
+			continue;
+		while (j < nc && b[j] < a[i])
+			j++;
+		if (j >= nc || b[j] != a[i])
+			(*removed)++;
 	}
 out:
 	free(a);

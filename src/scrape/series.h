@@ -27,5 +27,9 @@ void series_sort_ids(uint64_t *v, size_t n);
  * sorted in temporary copies (on allocation failure every one of cur
  * counts as new). */
 uint64_t series_ids_added(const uint64_t *prev, size_t np, const uint64_t *cur, size_t nc);
+/* The same, with *removed set to the distinct ids of prev not in cur (for
+ * staleness markers): 0 in the usual case, at no cost; 1 when it cannot
+ * be known (allocation failure), so that the caller looks closer. */
+uint64_t series_ids_diff(const uint64_t *prev, size_t np, const uint64_t *cur, size_t nc, uint64_t *removed);
 
 #endif

@@ -135,12 +135,46 @@ static void test_series_added(void **state)
 	assert_int_equal(added(split1, 2, split2, 2), 1);  /* name and pairs kept apart */
 }
 
+static uint64_t removed(const char *const *prev, size_t np, const char *const *cur, size_t nc)
+{
+	struct buf a, b;
+	uint64_t n = 42;
+
+	build(&a, prev, np);
+	build(&b, cur, nc);
+	(void)blob_series_diff(np ? a.data : NULL, a.len, b.data, b.len, &n);
+	buf_fini(&a);
+	buf_fini(&b);
+	return n;
+}
+
+/* Series of the last scrape not in this one, for staleness markers. */
+static void test_series_removed(void **state)
+{
+	const char *const base[] = { "# TYPE a counter", "=a", "k=\"1\"", "k=\"2\"", "=b", "k=\"1\"" };
+	const char *const same[] = { "=a", "k=\"1\"", "k=\"2\"", "=b", "k=\"1\"" };
+	const char *const reordered[] = { "=b", "k=\"1\"", "=a", "k=\"2\"", "k=\"1\"" };
+	const char *const one_new[] = { "=a", "k=\"1\"", "k=\"3\"", "=b", "k=\"1\"" };
+	const char *const renamed[] = { "=a", "k=\"1\"", "k=\"2\"", "=c", "k=\"1\"" };
+	const char *const none[] = { "# TYPE a counter" };
+
+	(void)state;
+	assert_int_equal(removed(base, 6, same, 5), 0);
+	assert_int_equal(removed(base, 6, reordered, 5), 0);
+	assert_int_equal(removed(base, 6, one_new, 5), 1); /* k="2" replaced */
+	assert_int_equal(removed(base, 6, renamed, 5), 1); /* b gone */
+	assert_int_equal(removed(base, 6, base, 3), 2);    /* fewer */
+	assert_int_equal(removed(base, 6, none, 1), 3);    /* all gone */
+	assert_int_equal(removed(NULL, 0, base, 6), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_records_round_trip),
 		cmocka_unit_test(test_caps),
 		cmocka_unit_test(test_series_added),
+		cmocka_unit_test(test_series_removed),
 	};
 	return cmocka_run_group_tests_name("scrape_blob", tests, NULL, NULL);
 }

@@ -25,6 +25,7 @@
 #include "dl/snappy.h"
 #include "remotewrite/chunks.h"
 #include "remotewrite/encode.h"
+#include "remotewrite/stale.h"
 #include "kube/loop.h"
 #include "scrape/rule.h"
 #include "scrape/scrape.h"
@@ -1258,7 +1259,9 @@ static bool next_push(struct fix *f, struct pushed *p)
 	while (clock_mono_ms() < end) {
 		p->targets = 0;
 		assert_int_equal(scrape_mgr_push_collect(f->m, on_pushed, p), 0);
-		if (p->targets == 1)
+		/* 2: a removed target's staleness markers, handed over first
+		 * (a rule change re-creates its targets) */
+		if (p->targets == 1 || p->targets == 2)
 			return true;
 		assert_int_equal(p->targets, 0);
 		usleep(20 * 1000);
@@ -1389,7 +1392,8 @@ static void test_push_only(void **state)
 	while (!pb_value(&p.pb, "d", &v));
 	assert_true(pushed_added(&p) == 1);
 	assert_true(pb_value(&p.pb, "a", &v) && v == 1);
-	assert_false(pb_value(&p.pb, "b", &v));
+	/* b vanished across the switch: a staleness marker, no value */
+	assert_true(pb_value(&p.pb, "b", &v) && rw_is_stale_nan(v));
 	apps(f);
 	assert_true(has_sample(f, "up", port, "1"));
 	assert_false(has_sample(f, "d", port, "4"));
@@ -1401,6 +1405,237 @@ static void test_push_only(void **state)
 	assert_true(next_push(f, &p));
 	apps(f);
 	assert_true(has_sample(f, "d", port, "4"));
+	buf_fini(&p.pb);
+}
+
+/* One series of a WriteRequest, found by name. */
+struct pb_hit {
+	size_t count;               /* series of that name */
+	char labels[1024];          /* label fields of the last one */
+	size_t labels_len;
+	double v;
+	int64_t ts;
+};
+
+/* Every series named name in pb (h->count 0: none); and the number of
+ * staleness markers in pb, returned. */
+static size_t pb_find(const struct buf *pb, const char *name, struct pb_hit *h)
+{
+	const unsigned char *p = (const unsigned char *)pb->data, *end = p + pb->len;
+	size_t nl = name ? strlen(name) : 0, stale = 0;
+
+	memset(h, 0, sizeof(*h));
+	while (p < end) {
+		const unsigned char *ts, *ts_end, *lab = NULL, *lab_end = NULL;
+		bool match = false;
+		double val = 0;
+		int64_t t = 0;
+		size_t len;
+
+		assert_int_equal(*p++, 0x0a);
+		len = (size_t)varint(&p);
+		ts_end = p + len;
+		ts = p;
+		p = ts_end;
+		while (ts < ts_end) {
+			const unsigned char *start = ts, *f;
+			unsigned char key = *ts++;
+			size_t flen;
+
+			f = ts;
+			flen = (size_t)varint(&f);
+			ts = f + flen;
+			if (key == 0x0a) {
+				const unsigned char *q = f;
+				size_t n;
+
+				lab = lab ? lab : start;
+				lab_end = ts;
+				assert_int_equal(*q++, 0x0a);
+				n = (size_t)varint(&q);
+				if (n == 8 && memcmp(q, "__name__", 8) == 0) {
+					q += n;
+					assert_int_equal(*q++, 0x12);
+					n = (size_t)varint(&q);
+					match = name && n == nl && memcmp(q, name, nl) == 0;
+				}
+			} else if (key == 0x12) {
+				const unsigned char *q = f + 9;
+
+				assert_int_equal(*f, 0x09);
+				memcpy(&val, f + 1, 8);
+				assert_int_equal(*q++, 0x10);
+				t = (int64_t)varint(&q);
+			}
+		}
+		stale += rw_is_stale_nan(val);
+		if (match) {
+			h->count++;
+			h->v = val;
+			h->ts = t;
+			h->labels_len = (size_t)(lab_end - lab);
+			assert_true(h->labels_len <= sizeof(h->labels));
+			memcpy(h->labels, lab, h->labels_len);
+		}
+	}
+	return stale;
+}
+
+/* Pushes until one whose series named name satisfy ok (or a minute). */
+static bool push_until(struct fix *f, struct pushed *p, const char *name, bool (*ok)(const struct pb_hit *))
+{
+	struct pb_hit h;
+
+	for (int i = 0; i < 200; i++) {
+		if (!next_push(f, p))
+			return false;
+		(void)pb_find(&p->pb, name, &h);
+		if (ok(&h))
+			return true;
+	}
+	return false;
+}
+
+static bool hit_stale(const struct pb_hit *h)
+{
+	return h->count && rw_is_stale_nan(h->v);
+}
+
+static bool hit_live(const struct pb_hit *h)
+{
+	return h->count && !rw_is_stale_nan(h->v);
+}
+
+static bool hit_down(const struct pb_hit *h)
+{
+	return h->count && h->v == 0;
+}
+
+/* Staleness markers in remote write, on target i (text: /metrics/apps has
+ * a reader, the blob path; else push only, the ids path):
+ *  - b vanishes: exactly one marker, with the labels b was pushed with
+ *    (target labels, exported_pod for its clash, node, the external
+ *    label), at the scrape's time; never again after;
+ *  - the scrape fails: markers for a (not for up, sent as 0), none at the
+ *    next failure, none at recovery;
+ *  - the target is removed: markers for a, up and scrape_*. */
+static void stale_flow(struct fix *f, const char *name, int i, bool text)
+{
+	struct scrape_rule *r[1] = { rule(name, "") };
+	struct pushed p = { .targets = 0 };
+	struct pb_hit b, h, up;
+	int port = f->srv.port[i];
+	size_t st;
+
+	scrape_mgr_set_text_wanted(f->m, text);
+	buf_init(&p.pb, 64 << 20);
+	srv_set(&f->srv, i, NULL, "a 1\nb{pod=\"evil\",x=\"1\"} 2\n");
+	set_rules(f, r, 1);
+	put_pod(f, name, port, false);
+	assert_true(push_until(f, &p, "b", hit_live));
+	assert_true(push_until(f, &p, "b", hit_live)); /* a scrape after a scrape: nothing vanished */
+	assert_int_equal(pb_find(&p.pb, "b", &b), 0);
+	assert_non_null(memmem(b.labels, b.labels_len, "exported_pod", 12));
+	assert_non_null(memmem(b.labels, b.labels_len, "\x12\x02" "c1", 4));
+	assert_non_null(memmem(b.labels, b.labels_len, "\x12\x02n1", 4));
+	assert_non_null(memmem(b.labels, b.labels_len, name, strlen(name)));
+	if (text)
+		assert_true(wait_line(f, "b{exported_pod=\"evil\",x=\"1\",", name, port, " 2\n"));
+	/* b vanishes */
+	srv_set(&f->srv, i, NULL, "a 1\n");
+	assert_true(push_until(f, &p, "b", hit_stale));
+	st = pb_find(&p.pb, "b", &h);
+	assert_int_equal(st, 1);
+	assert_int_equal(h.count, 1);
+	assert_int_equal(h.labels_len, b.labels_len);
+	assert_memory_equal(h.labels, b.labels, b.labels_len);
+	(void)pb_find(&p.pb, "a", &up);
+	assert_true(up.count == 1 && up.v == 1);
+	assert_true(h.ts == up.ts && h.ts > b.ts);
+	for (int k = 0; k < 2; k++) {
+		assert_true(next_push(f, &p));
+		assert_int_equal(pb_find(&p.pb, "b", &h), 0);
+		assert_int_equal(h.count, 0);
+	}
+	/* the scrape fails: a goes stale with up 0 */
+	srv_set(&f->srv, i, NULL, "a 1\nbad{ 2\n");
+	assert_true(push_until(f, &p, "up", hit_down));
+	assert_int_equal(pb_find(&p.pb, "a", &h), 1);
+	assert_true(hit_stale(&h));
+	(void)pb_find(&p.pb, "up", &up);
+	assert_true(h.ts == up.ts);
+	assert_true(next_push(f, &p));
+	assert_int_equal(pb_find(&p.pb, "a", &h), 0);
+	assert_int_equal(h.count, 0);
+	/* recovery: a again, no marker */
+	srv_set(&f->srv, i, NULL, "a 1\n");
+	assert_true(push_until(f, &p, "a", hit_live));
+	assert_int_equal(pb_find(&p.pb, "up", &up), 0);
+	assert_true(up.v == 1);
+	assert_true(next_push(f, &p));
+	assert_int_equal(pb_find(&p.pb, "a", &h), 0);
+	/* the target goes away: a, up and the four scrape_* series */
+	put_pod(f, name, port, true);
+	assert_true(push_until(f, &p, "up", hit_stale));
+	assert_int_equal(pb_find(&p.pb, "a", &h), 6);
+	assert_true(hit_stale(&h));
+	(void)pb_find(&p.pb, "scrape_series_added", &h);
+	assert_true(hit_stale(&h) && h.ts > up.ts);
+	for (int k = 0; k < 20; k++) {
+		p.targets = 0;
+		assert_int_equal(scrape_mgr_push_collect(f->m, on_pushed, &p), 0);
+		assert_int_equal(p.targets, 0);
+		usleep(50 * 1000);
+	}
+	buf_fini(&p.pb);
+}
+
+static void test_push_stale(void **state)
+{
+	struct fix *f = *state;
+	static const struct label_pair ext[] = { { "cluster", "c1" } };
+	char err[256];
+
+	assert_int_equal(dl_snappy_load(err, sizeof(err)), 0);
+	assert_int_equal(scrape_mgr_set_push(f->m, ext, 1, "n1"), 0);
+	stale_flow(f, "stp", 6, false);
+	stale_flow(f, "stt", 7, true);
+}
+
+/* scrape_mgr_set_stale_markers(false), -promscrape.noStaleMarkers: a
+ * vanished series and a removed target send no marker. */
+static void test_push_no_stale(void **state)
+{
+	struct fix *f = *state;
+	static const struct label_pair ext[] = { { "cluster", "c1" } };
+	struct scrape_rule *r[1] = { rule("ns", "") };
+	struct pushed p = { .targets = 0 };
+	struct pb_hit h;
+	char err[256];
+	int port = f->srv.port[6];
+
+	assert_int_equal(dl_snappy_load(err, sizeof(err)), 0);
+	assert_int_equal(scrape_mgr_set_push(f->m, ext, 1, "n1"), 0);
+	scrape_mgr_set_stale_markers(f->m, false);
+	buf_init(&p.pb, 64 << 20);
+	srv_set(&f->srv, 6, NULL, "a 1\nb 2\n");
+	set_rules(f, r, 1);
+	put_pod(f, "ns", port, false);
+	assert_true(push_until(f, &p, "b", hit_live));
+	srv_set(&f->srv, 6, NULL, "a 1\n");
+	for (int k = 0; k < 4; k++) {
+		assert_true(next_push(f, &p));
+		assert_int_equal(pb_find(&p.pb, "b", &h), 0);
+	}
+	put_pod(f, "ns", port, true);
+	for (int k = 0; k < 40; k++) {
+		p.targets = 0;
+		assert_int_equal(scrape_mgr_push_collect(f->m, on_pushed, &p), 0);
+		assert_true(p.targets <= 1);
+		if (p.targets)
+			assert_int_equal(pb_find(&p.pb, NULL, &h), 0);
+		usleep(50 * 1000);
+	}
 	buf_fini(&p.pb);
 }
 
@@ -1491,6 +1726,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_push_down_target, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_only_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_push_stale, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_push_no_stale, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

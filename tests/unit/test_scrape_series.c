@@ -92,12 +92,38 @@ static void test_added(void **state)
 	assert_true(p[0] == 5 && moved[0] == 9);
 }
 
+/* The removed count staleness markers start from: none while the same
+ * series come back in any order, each vanished distinct one once. */
+static void test_removed(void **state)
+{
+	const uint64_t p[] = { 5, 3, 9, 3 };
+	const uint64_t moved[] = { 9, 5, 3 };
+	const uint64_t one_gone[] = { 9, 3, 7 };
+	const uint64_t two_gone[] = { 3 };
+	uint64_t removed = 42;
+
+	(void)state;
+	assert_int_equal(series_ids_diff(p, 4, p, 4, &removed), 0);
+	assert_int_equal(removed, 0);
+	assert_int_equal(series_ids_diff(p, 4, moved, 3, &removed), 0);
+	assert_int_equal(removed, 0);
+	assert_int_equal(series_ids_diff(p, 4, one_gone, 3, &removed), 1);
+	assert_int_equal(removed, 1);
+	assert_int_equal(series_ids_diff(p, 4, two_gone, 1, &removed), 0);
+	assert_int_equal(removed, 2);
+	assert_int_equal(series_ids_diff(NULL, 0, p, 4, &removed), 3);
+	assert_int_equal(removed, 0);
+	assert_int_equal(series_ids_diff(p, 4, NULL, 0, &removed), 0);
+	assert_true(removed > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_id),
 		cmocka_unit_test(test_ids_of_blob),
 		cmocka_unit_test(test_added),
+		cmocka_unit_test(test_removed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

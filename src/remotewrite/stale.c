@@ -1,0 +1,223 @@
+#include "remotewrite/stale.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+#include "base/hash.h"
+#include "dl/snappy.h"
+
+bool rw_is_stale_nan(double v)
+{
+	uint64_t bits;
+
+	memcpy(&bits, &v, sizeof(bits));
+	return bits == RW_STALE_NAN_BITS;
+}
+
+/* One series of a decoded chunk: its label fields and its sample's time. */
+struct stale_series {
+	const char *labels;
+	size_t len;
+	int64_t ts;
+};
+
+typedef int (*series_fn)(void *ctx, const struct stale_series *s);
+
+static int get_varint(const unsigned char **p, const unsigned char *end, uint64_t *v)
+{
+	*v = 0;
+	for (int sh = 0; sh < 64; sh += 7) {
+		if (*p >= end)
+			return KM_EIO;
+		*v |= (uint64_t)(**p & 0x7f) << sh;
+		if (!(*(*p)++ & 0x80))
+			return 0;
+	}
+	return KM_EIO;
+}
+
+/* The label fields (contiguous and first, as pb.c writes them) and the
+ * sample time of one TimeSeries message. */
+static int parse_series(const unsigned char *p, const unsigned char *end, struct stale_series *s)
+{
+	const unsigned char *lab = NULL, *lab_end = NULL;
+	uint64_t len, v;
+
+	s->ts = 0;
+	while (p < end) {
+		const unsigned char *start = p, *f;
+		unsigned char key = *p++;
+
+		if (get_varint(&p, end, &len) || len > (uint64_t)(end - p))
+			return KM_EIO;
+		f = p;
+		p += len;
+		if (key == 0x0a) {
+			if (lab && lab_end != start)
+				return KM_EIO; /* labels after the sample: not ours */
+			if (!lab)
+				lab = start;
+			lab_end = p;
+		} else if (key == 0x12) {
+			/* Sample { double value = 1; int64 timestamp = 2; } */
+			while (f < p) {
+				unsigned char k = *f++;
+
+				if (k == 0x09 && p - f >= 8) {
+					f += 8;
+				} else if (k == 0x10 && !get_varint(&f, p, &v)) {
+					s->ts = (int64_t)v;
+				} else {
+					return KM_EIO;
+				}
+			}
+		} else {
+			return KM_EIO;
+		}
+	}
+	s->labels = (const char *)lab;
+	s->len = lab ? (size_t)(lab_end - lab) : 0;
+	return 0;
+}
+
+/* Calls fn for each series of k, in order. */
+static int each_series(const struct rw_chunks *k, series_fn fn, void *ctx)
+{
+	struct rw_chunk_ref ch;
+	struct buf in, raw;
+	size_t off = 0;
+	int rc = 0;
+
+	buf_init(&in, 64u << 20);
+	buf_init(&raw, 64u << 20);
+	while (!rc && rw_chunks_next(k, &off, &ch)) {
+		char pre[10];
+		size_t n = 0, v = ch.raw, outlen;
+		const unsigned char *p, *end;
+
+		/* the chunk's element stream behind its own preamble: a
+		 * snappy block (chunks.h) */
+		do {
+			pre[n++] = (char)(v >= 0x80 ? (v & 0x7f) | 0x80 : v);
+			v >>= 7;
+		} while (v);
+		buf_reset(&in);
+		buf_reset(&raw);
+		if ((rc = buf_add(&in, pre, n)) || (rc = buf_add(&in, ch.z, ch.zlen)) ||
+		    (rc = buf_reserve(&raw, ch.raw + 1)))
+			break;
+		outlen = ch.raw;
+		if (dl_snappy.uncompress(in.data, in.len, raw.data, &outlen) != SNAPPY_OK || outlen != ch.raw) {
+			rc = KM_EIO;
+			break;
+		}
+		p = (const unsigned char *)raw.data;
+		end = p + outlen;
+		while (!rc && p < end) {
+			struct stale_series s;
+			uint64_t len;
+
+			if (*p++ != 0x0a || get_varint(&p, end, &len) || len > (uint64_t)(end - p)) {
+				rc = KM_EIO;
+				break;
+			}
+			rc = parse_series(p, p + len, &s);
+			if (!rc)
+				rc = fn(ctx, &s);
+			p += len;
+		}
+	}
+	buf_fini(&in);
+	buf_fini(&raw);
+	return rc;
+}
+
+static uint64_t labels_hash(const struct stale_series *s)
+{
+	return hash64(s->labels, s->len);
+}
+
+struct hashes {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+static int add_hash(void *ctx, const struct stale_series *s)
+{
+	struct hashes *h = ctx;
+
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? 2 * h->cap : 1024;
+		uint64_t *v = realloc(h->v, cap * sizeof(*v));
+
+		if (!v)
+			return KM_ENOMEM;
+		h->v = v;
+		h->cap = cap;
+	}
+	h->v[h->n++] = labels_hash(s);
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+struct marking {
+	const struct hashes *cur;
+	int64_t prev_ms, ts;
+	struct rw_chunker ck;
+};
+
+static int mark(void *ctx, const struct stale_series *s)
+{
+	struct marking *m = ctx;
+	struct rw_label none = { "", 0, "", 0 };
+	struct rw_label_enc enc = { s->labels, s->len };
+	uint64_t h, bits = RW_STALE_NAN_BITS;
+	double nan;
+
+	if (s->ts != m->prev_ms || !s->labels)
+		return 0;
+	h = labels_hash(s);
+	if (m->cur->n && bsearch(&h, m->cur->v, m->cur->n, sizeof(h), cmp_u64))
+		return 0;
+	memcpy(&nan, &bits, sizeof(nan));
+	/* the series' label fields copied as one pre-encoded "label" */
+	return rw_chunker_series_enc(&m->ck, &none, &enc, 1, nan, m->ts);
+}
+
+struct rw_chunks *rw_stale_markers(const struct rw_chunks *prev, int64_t prev_ms, const struct rw_chunks *cur,
+				   int64_t ts, int *rc)
+{
+	struct hashes h = { NULL, 0, 0 };
+	struct marking m;
+	struct rw_chunks *k = NULL;
+
+	*rc = 0;
+	if (!prev || !prev->series)
+		return NULL;
+	m.cur = &h;
+	m.prev_ms = prev_ms;
+	m.ts = ts;
+	rw_chunker_init(&m.ck);
+	if (cur && (*rc = each_series(cur, add_hash, &h)))
+		goto out;
+	if (h.n)
+		qsort(h.v, h.n, sizeof(*h.v), cmp_u64);
+	if ((*rc = each_series(prev, mark, &m)))
+		goto out;
+	if (!m.ck.series && !m.ck.pb_series)
+		goto out; /* nothing vanished */
+	k = rw_chunker_take(&m.ck, rc);
+out:
+	rw_chunker_fini(&m.ck);
+	free(h.v);
+	return k;
+}

@@ -1,0 +1,229 @@
+/* Staleness markers from encoded chunks (remotewrite/stale.h): which
+ * series of the last scrape get one, with which labels, value and time. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+#include "dl/snappy.h"
+#include "remotewrite/chunks.h"
+#include "remotewrite/pb.h"
+#include "remotewrite/stale.h"
+
+/* Chunks of series named names[i] (labels job="j", x=<i>), at ts[i]. */
+static struct rw_chunks *chunks(const char *const *names, const int64_t *ts, size_t n)
+{
+	struct rw_chunker c;
+	struct rw_chunks *k;
+	int rc;
+
+	rw_chunker_init(&c);
+	for (size_t i = 0; i < n; i++) {
+		struct rw_label l[3] = {
+			{ "__name__", 8, names[i], strlen(names[i]) },
+			{ "job", 3, "j", 1 },
+			{ "x", 1, names[i], strlen(names[i]) },
+		};
+
+		assert_int_equal(rw_chunker_series(&c, l, 3, 1.5, ts[i]), 0);
+	}
+	k = rw_chunker_take(&c, &rc);
+	assert_int_equal(rc, 0);
+	assert_non_null(k);
+	rw_chunker_fini(&c);
+	return k;
+}
+
+/* The WriteRequest of k, decoded back to bytes. */
+static void decode(const struct rw_chunks *k, struct buf *pb)
+{
+	struct rw_chunk_ref ch;
+	size_t off = 0;
+
+	buf_reset(pb);
+	while (rw_chunks_next(k, &off, &ch)) {
+		char in[1 << 16];
+		size_t n = 0, v = ch.raw, out = ch.raw;
+
+		do {
+			in[n++] = (char)(v >= 0x80 ? (v & 0x7f) | 0x80 : v);
+			v >>= 7;
+		} while (v);
+		assert_true(n + ch.zlen <= sizeof(in));
+		memcpy(in + n, ch.z, ch.zlen);
+		assert_int_equal(buf_reserve(pb, ch.raw), 0);
+		assert_int_equal(dl_snappy.uncompress(in, n + ch.zlen, pb->data + pb->len, &out), SNAPPY_OK);
+		pb->len += out;
+	}
+}
+
+/* The bytes rw_pb_series writes for series name with value v at ts. */
+static void expect(struct buf *b, const char *name, double v, int64_t ts)
+{
+	struct rw_label l[3] = {
+		{ "__name__", 8, name, strlen(name) },
+		{ "job", 3, "j", 1 },
+		{ "x", 1, name, strlen(name) },
+	};
+
+	assert_int_equal(rw_pb_series(b, l, 3, v, ts), 0);
+}
+
+static double stale_nan(void)
+{
+	uint64_t bits = RW_STALE_NAN_BITS;
+	double d;
+
+	memcpy(&d, &bits, sizeof(d));
+	return d;
+}
+
+static int setup(void **state)
+{
+	char err[256];
+
+	(void)state;
+	return dl_snappy_load(err, sizeof(err));
+}
+
+/* b vanished: exactly one marker, b's labels, StaleNaN, at the new time;
+ * d (own timestamp) gets none; a and c are still there. */
+static void test_vanished(void **state)
+{
+	const char *const prev_n[] = { "a", "b", "c", "d" };
+	const int64_t prev_ts[] = { 1000, 1000, 1000, 500 };
+	const char *const cur_n[] = { "c", "a" };
+	const int64_t cur_ts[] = { 2000, 2000 };
+	struct rw_chunks *prev = chunks(prev_n, prev_ts, 4), *cur = chunks(cur_n, cur_ts, 2), *mk;
+	struct buf got, want;
+	int rc = 1;
+
+	(void)state;
+	buf_init(&got, 1 << 20);
+	buf_init(&want, 1 << 20);
+	mk = rw_stale_markers(prev, 1000, cur, 2000, &rc);
+	assert_int_equal(rc, 0);
+	assert_non_null(mk);
+	assert_int_equal(mk->series, 1);
+	decode(mk, &got);
+	expect(&want, "b", stale_nan(), 2000);
+	assert_int_equal(got.len, want.len);
+	assert_memory_equal(got.data, want.data, want.len);
+	assert_true(rw_is_stale_nan(stale_nan()));
+	assert_false(rw_is_stale_nan(__builtin_nan("")));
+	rw_chunks_unref(mk);
+	rw_chunks_unref(prev);
+	rw_chunks_unref(cur);
+	buf_fini(&got);
+	buf_fini(&want);
+}
+
+/* Nothing vanished (same series, other order): no chunks, no error. */
+static void test_nothing_vanished(void **state)
+{
+	const char *const prev_n[] = { "a", "b" };
+	const char *const cur_n[] = { "b", "a", "new" };
+	const int64_t ts[] = { 1000, 1000, 1000 };
+	struct rw_chunks *prev = chunks(prev_n, ts, 2), *cur = chunks(cur_n, ts, 3);
+	int rc = 1;
+
+	(void)state;
+	assert_null(rw_stale_markers(prev, 1000, cur, 2000, &rc));
+	assert_int_equal(rc, 0);
+	rw_chunks_unref(prev);
+	rw_chunks_unref(cur);
+}
+
+/* No current scrape (target removed): every series at the scrape's time,
+ * in order, across chunk boundaries (RW_CHUNK_SERIES). */
+static void test_all_gone(void **state)
+{
+	enum { N = 2 * RW_CHUNK_SERIES + 7 };
+	const char **names = calloc(N, sizeof(*names));
+	int64_t *ts = calloc(N, sizeof(*ts));
+	char (*mem)[16] = calloc(N, sizeof(*mem));
+	struct rw_chunks *prev, *mk;
+	struct buf got, want;
+	int rc = 1;
+
+	(void)state;
+	assert_non_null(names);
+	assert_non_null(ts);
+	assert_non_null(mem);
+	buf_init(&got, 64 << 20);
+	buf_init(&want, 64 << 20);
+	for (int i = 0; i < N; i++) {
+		snprintf(mem[i], sizeof(mem[i]), "s%d", i);
+		names[i] = mem[i];
+		ts[i] = 1000;
+	}
+	prev = chunks(names, ts, N);
+	assert_true(prev->n > 2);
+	mk = rw_stale_markers(prev, 1000, NULL, 1001, &rc);
+	assert_int_equal(rc, 0);
+	assert_non_null(mk);
+	assert_int_equal(mk->series, N);
+	decode(mk, &got);
+	for (int i = 0; i < N; i++)
+		expect(&want, names[i], stale_nan(), 1001);
+	assert_int_equal(got.len, want.len);
+	assert_memory_equal(got.data, want.data, want.len);
+	rw_chunks_unref(mk);
+	rw_chunks_unref(prev);
+	buf_fini(&got);
+	buf_fini(&want);
+	free(names);
+	free(ts);
+	free(mem);
+}
+
+/* rw_chunks_cat: a's chunks then b's, decoding to both WriteRequests. */
+static void test_cat(void **state)
+{
+	const char *const an[] = { "a" }, *const bn[] = { "b", "c" };
+	const int64_t ts[] = { 7, 7 };
+	struct rw_chunks *a = chunks(an, ts, 1), *b = chunks(bn, ts, 2), *c;
+	struct buf got, want;
+	int rc = 1;
+
+	(void)state;
+	buf_init(&got, 1 << 20);
+	buf_init(&want, 1 << 20);
+	c = rw_chunks_cat(a, b, &rc);
+	assert_int_equal(rc, 0);
+	assert_int_equal(c->series, 3);
+	assert_int_equal(c->n, 2);
+	decode(c, &got);
+	expect(&want, "a", 1.5, 7);
+	expect(&want, "b", 1.5, 7);
+	expect(&want, "c", 1.5, 7);
+	assert_int_equal(got.len, want.len);
+	assert_memory_equal(got.data, want.data, want.len);
+	rw_chunks_unref(c);
+	c = rw_chunks_cat(NULL, b, &rc);
+	assert_int_equal(c->series, 2);
+	rw_chunks_unref(c);
+	rw_chunks_unref(a);
+	rw_chunks_unref(b);
+	buf_fini(&got);
+	buf_fini(&want);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_vanished),
+		cmocka_unit_test(test_nothing_vanished),
+		cmocka_unit_test(test_all_gone),
+		cmocka_unit_test(test_cat),
+	};
+
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
