@@ -74,23 +74,6 @@ static bool walk_next(struct walk *w, struct blob_rec *r)
 	return false;
 }
 
-/* Series of cur not in prev (both sorted), each distinct one once. */
-static uint64_t count_added(const uint64_t *cur, size_t n, const uint64_t *prev, size_t np)
-{
-	uint64_t added = 0;
-	size_t j = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (i && cur[i] == cur[i - 1])
-			continue;
-		while (j < np && prev[j] < cur[i])
-			j++;
-		if (j >= np || prev[j] != cur[i])
-			added++;
-	}
-	return added;
-}
-
 static size_t count_samples(const char *p, size_t n)
 {
 	struct walk w = { p, p + n, NULL, 0 };
@@ -161,8 +144,8 @@ uint64_t blob_series_diff(const char *prev, size_t pn, const char *cur, size_t n
 			return nc;
 		}
 	}
-	added = count_added(hc, nc, hp, np);
-	*removed = count_added(hp, np, hc, nc);
+	added = series_count_new(hc, nc, hp, np);
+	*removed = series_count_new(hp, np, hc, nc);
 	free(hc);
 	free(hp);
 	return added;

@@ -102,6 +102,22 @@ void series_sort_ids(uint64_t *v, size_t n)
 	}
 }
 
+uint64_t series_count_new(const uint64_t *cur, size_t n, const uint64_t *prev, size_t np)
+{
+	uint64_t added = 0;
+	size_t j = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (i && cur[i] == cur[i - 1])
+			continue;
+		while (j < np && prev[j] < cur[i])
+			j++;
+		if (j >= np || prev[j] != cur[i])
+			added++;
+	}
+	return added;
+}
+
 uint64_t series_ids_added(const uint64_t *prev, size_t np, const uint64_t *cur, size_t nc)
 {
 	uint64_t removed;
@@ -112,7 +128,6 @@ uint64_t series_ids_added(const uint64_t *prev, size_t np, const uint64_t *cur, 
 uint64_t series_ids_diff(const uint64_t *prev, size_t np, const uint64_t *cur, size_t nc, uint64_t *removed)
 {
 	uint64_t *a = NULL, *b = NULL, added = nc;
-	size_t j = 0;
 
 	*removed = 0;
 	if (!prev)
@@ -130,25 +145,8 @@ uint64_t series_ids_diff(const uint64_t *prev, size_t np, const uint64_t *cur, s
 		memcpy(a, prev, np * sizeof(*a));
 		series_sort_ids(a, np);
 	}
-	added = 0;
-	for (size_t i = 0; i < nc; i++) {
-		if (i && b[i] == b[i - 1])
-			continue;
-		while (j < np && a[j] < b[i])
-			j++;
-		if (j >= np || a[j] != b[i])
-			added++;
-	}
-	*removed = 0;
-	j = 0;
-	for (size_t i = 0; i < np; i++) {
-		if (i && a[i] == a[i - 1])
-			continue;
-		while (j < nc && b[j] < a[i])
-			j++;
-		if (j >= nc || b[j] != a[i])
-			(*removed)++;
-	}
+	added = series_count_new(b, nc, a, np);
+	*removed = series_count_new(a, np, b, nc);
 out:
 	free(a);
 	free(b);

@@ -22,6 +22,10 @@ uint64_t *series_ids_of_blob(const char *data, size_t len, size_t *n);
 /* Sorts v (n ids) ascending, in place; no allocation. */
 void series_sort_ids(uint64_t *v, size_t n);
 
+/* Distinct ids of cur (sorted, n) not in prev (sorted, np; may be NULL
+ * when np is 0): one merge pass. */
+uint64_t series_count_new(const uint64_t *cur, size_t n, const uint64_t *prev, size_t np);
+
 /* Distinct ids of cur (nc) not in prev (np; prev may be NULL). The same ids
  * in the same order (the usual case) is one memcmp; otherwise both are
  * sorted in temporary copies (on allocation failure every one of cur
