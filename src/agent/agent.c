@@ -627,6 +627,7 @@ static int rw_apply_locked(struct agent *a, const struct rw_dest *d, size_t n, c
 		.interval_ms = f->interval_ms, .send_timeout_ms = f->rw_send_timeout_ms,
 		.retry_min_ms = f->rw_retry_min_ms, .node_name = f->node_name,
 		.render = rw_render, .render_ctx = a, .collect = rw_collect,
+		.no_stale_markers = f->no_stale_markers,
 	};
 
 	bool labeled = false;

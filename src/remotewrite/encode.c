@@ -7,6 +7,7 @@
 #include "base/err.h"
 #include "expo/parser.h"
 #include "remotewrite/pb.h"
+#include "remotewrite/stale.h"
 #include "scrape/labels.h"
 
 /* One uncompressed WriteRequest at most (a block of max_series series is
@@ -27,6 +28,7 @@ struct rw_encoder {
 	int64_t ts_ms;
 	rw_flush_fn flush;
 	void *ctx;
+	struct rw_track *track;          /* borrowed for one endpoint; NULL: none */
 	uint64_t samples, rejected;
 	char exported[LABELS_NAME_MAX + 16];
 	/* The labels given to every sample of the section (target labels, then
@@ -133,12 +135,42 @@ static int on_sample_slow(struct rw_encoder *e, const struct expo_sample_ev *s)
 	return put_series(e, n, s);
 }
 
+/* Hands the label fields of the series just written at pb[at..] to the
+ * tracker: they are read back from our own bytes (rw_pb_series: key,
+ * length, the label fields, then the sample), not encoded twice. */
+static void track_series(struct rw_encoder *e, size_t at, int64_t ts)
+{
+	const unsigned char *p = (const unsigned char *)e->pb.data + at;
+	const unsigned char *end = (const unsigned char *)e->pb.data + e->pb.len, *lab;
+
+	p++;
+	while (*p++ & 0x80)
+		;
+	lab = p;
+	while (p < end && *p == 0x0a) {
+		uint64_t len = 0;
+		int sh = 0;
+
+		p++;
+		do {
+			len |= (uint64_t)(*p & 0x7f) << sh;
+			sh += 7;
+		} while (*p++ & 0x80);
+		p += len;
+	}
+	rw_track_add(e->track, (const char *)lab, (size_t)(p - lab), ts, e->ts_ms);
+}
+
 static int put_series(struct rw_encoder *e, size_t n, const struct expo_sample_ev *s)
 {
-	int rc = rw_pb_series(&e->pb, e->pairs, n, s->value, s->has_ts ? s->ts_ms : e->ts_ms);
+	size_t at = e->pb.len;
+	int64_t ts = s->has_ts ? s->ts_ms : e->ts_ms;
+	int rc = rw_pb_series(&e->pb, e->pairs, n, s->value, ts);
 
 	if (rc)
 		return rc;
+	if (e->track)
+		track_series(e, at, ts);
 	e->samples++;
 	if (++e->series >= e->max_series || e->pb.len >= RW_BLOCK_BYTES)
 		return rw_encoder_flush(e);
@@ -226,6 +258,11 @@ void rw_encoder_begin(struct rw_encoder *e, const struct rw_target *t, int64_t t
 	e->nover = n;
 }
 
+void rw_encoder_track(struct rw_encoder *e, struct rw_track *t)
+{
+	e->track = t;
+}
+
 int rw_encoder_feed(struct rw_encoder *e, const char *text, size_t n)
 {
 	return expo_parser_feed(e->parser, text, n);
@@ -236,6 +273,7 @@ int rw_encoder_end(struct rw_encoder *e)
 	int rc = expo_parser_finish(e->parser);
 
 	e->t = NULL;
+	e->track = NULL;
 	return rc;
 }
 

@@ -54,6 +54,11 @@ void rw_encoder_free(struct rw_encoder *e);
 void rw_encoder_begin(struct rw_encoder *e, const struct rw_target *t, int64_t ts_ms);
 int rw_encoder_feed(struct rw_encoder *e, const char *text, size_t n);
 int rw_encoder_end(struct rw_encoder *e);
+/* Tracks the series of the endpoint begun (rw_encoder_begin) in t
+ * (remotewrite/stale.h rw_track_add), until rw_encoder_end; NULL: none.
+ * t is borrowed until then. */
+struct rw_track;
+void rw_encoder_track(struct rw_encoder *e, struct rw_track *t);
 /* Hands over what is pending (nothing when empty). */
 int rw_encoder_flush(struct rw_encoder *e);
 /* Samples encoded and lines the parser rejected, since new. */

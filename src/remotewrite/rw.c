@@ -20,6 +20,7 @@
 #include "remotewrite/encode.h"
 #include "remotewrite/queue.h"
 #include "remotewrite/sender.h"
+#include "remotewrite/stale.h"
 #include "scrape/labels.h"
 
 #define RW_URLS_MAX 16
@@ -45,6 +46,11 @@ struct group {
 	struct label_pair ext[RW_LABELS_MAX * 2];
 	size_t next;
 	struct rw_encoder *enc;
+	/* Staleness markers of the rendered sections: the series each
+	 * pushed last cycle, with this group's labels, and the blocks the
+	 * markers are packed into (queued for this group's destinations). */
+	struct rw_track track[RW_SRC_N];
+	struct rw_packer mpack;
 };
 
 struct rw {
@@ -71,6 +77,7 @@ struct rw {
 	struct rw_packer pack;          /* application blocks (opts.collect) */
 	uint64_t pushed_samples;        /* from the packer's chunks (collector thread) */
 	bool sink_labeled_only;         /* collector thread: see sink() */
+	bool stale;                     /* markers for the rendered sections (!opts.no_stale_markers) */
 	struct buf z;                   /* compressed block */
 	pthread_t thread;
 	bool started;
@@ -79,6 +86,7 @@ struct rw {
 	bool stop;
 	_Atomic uint64_t cycles, cycle_errors, samples, rejected, blocks;
 	_Atomic uint64_t last_cycle_us;
+	_Atomic uint64_t stale_markers[RW_SRC_N];
 	struct log_limit cycle_log;
 };
 
@@ -205,6 +213,15 @@ static bool group_fed(const struct rw *rw, const struct group *g)
 	return !rw->sink_labeled_only || g->labels_len;
 }
 
+/* A block of markers of group ctx: for the destinations with its labels. */
+static int on_mblock(void *ctx, const char *z, size_t zlen, size_t series)
+{
+	struct group *g = ctx;
+
+	(void)series;
+	return queue_block(g->rw, g->labels, g->labels_len, z, zlen);
+}
+
 static int sink(void *ctx, const char *text, size_t n)
 {
 	struct rw *rw = ctx;
@@ -219,6 +236,9 @@ static int sink(void *ctx, const char *text, size_t n)
 static void groups_free(struct rw *rw)
 {
 	for (size_t i = 0; i < rw->ng; i++) {
+		for (int s = 0; s < RW_SRC_N; s++)
+			rw_track_fini(&rw->g[i].track[s]);
+		rw_packer_fini(&rw->g[i].mpack);
 		rw_encoder_free(rw->g[i].enc);
 		free(rw->g[i].labels);
 		free(rw->g[i].mem);
@@ -301,12 +321,41 @@ static int groups_build(struct rw *rw)
 			free(g->mem);
 			goto oom;
 		}
+		/* A new group (its destinations' labels changed) has no last
+		 * cycle: series the old one pushed get no marker. */
+		for (int s = 0; s < RW_SRC_N; s++)
+			rw_track_init(&g->track[s]);
+		rw_packer_init(&g->mpack, RW_BLOCK_SERIES, RW_BLOCK_BYTES, on_mblock, g);
 		rw->ng++;
 	}
 	return 0;
 oom:
 	groups_free(rw);
 	return KM_ENOMEM;
+}
+
+/* Ends section src of group g: the markers of its series that vanished
+ * (or were not pushed because the section failed) go to the group's
+ * marker blocks; counted once, for the group that counts samples (cg). */
+static void stale_end(struct rw *rw, struct group *g, const struct group *cg, enum rw_source src, int64_t ts)
+{
+	struct rw_chunk_ref ch;
+	struct rw_chunks *mk;
+	size_t off = 0;
+	uint64_t n;
+	int rc;
+
+	mk = rw_track_end(&g->track[src], ts, &n, &rc);
+	while (!rc && mk && rw_chunks_next(mk, &off, &ch))
+		rc = rw_packer_add(&g->mpack, &ch);
+	rw_chunks_unref(mk);
+	if (rc) {
+		log_limited(&rw->cycle_log, 60000, LOG_WARN, "remotewrite", "section %s: staleness markers lost: %s",
+			    src_names[src], km_strerror(rc));
+		return;
+	}
+	if (g == cg)
+		atomic_fetch_add(&rw->stale_markers[src], n);
 }
 
 static void cycle(struct rw *rw)
@@ -341,6 +390,7 @@ static void cycle(struct rw *rw)
 	samples0 = rw_encoder_samples(cg->enc) + (cg->labels_len ? 0 : rw->pushed_samples);
 	rejected0 = rw_encoder_rejected(cg->enc);
 	for (int s = 0; s < RW_SRC_N; s++) {
+		const struct group *mcg;
 		bool fed = false;
 		int e = 0;
 
@@ -352,6 +402,10 @@ static void cycle(struct rw *rw)
 		for (size_t i = 0; i < rw->ng; i++)
 			if (group_fed(rw, &rw->g[i])) {
 				rw_encoder_begin(rw->g[i].enc, &rw->targets[s], ts);
+				if (rw->stale) {
+					rw_track_begin(&rw->g[i].track[s]);
+					rw_encoder_track(rw->g[i].enc, &rw->g[i].track[s]);
+				}
 				fed = true;
 			}
 		if (fed) {
@@ -360,11 +414,19 @@ static void cycle(struct rw *rw)
 			if (!e)
 				e = er;
 		}
+		/* markers counted for one group: cg, or one that is fed when
+		 * cg is not (the application section of labeled groups) */
+		mcg = cg;
+		for (size_t i = rw->ng; !group_fed(rw, mcg) && i-- > 0;)
+			if (group_fed(rw, &rw->g[i]))
+				mcg = &rw->g[i];
 		for (size_t i = 0; i < rw->ng; i++) {
 			int ee = group_fed(rw, &rw->g[i]) ? rw_encoder_end(rw->g[i].enc) : 0;
 
 			if (!e)
 				e = ee;
+			if (rw->stale && group_fed(rw, &rw->g[i]))
+				stale_end(rw, &rw->g[i], mcg, (enum rw_source)s, ts);
 		}
 		rw->sink_labeled_only = false;
 		if (e) {
@@ -374,7 +436,7 @@ static void cycle(struct rw *rw)
 		}
 	}
 	for (size_t i = 0; i < rw->ng; i++)
-		if (rw_encoder_flush(rw->g[i].enc))
+		if (rw_encoder_flush(rw->g[i].enc) || rw_packer_flush(&rw->g[i].mpack))
 			rc = KM_EIO;
 	atomic_fetch_add(&rw->samples, rw_encoder_samples(cg->enc) + (cg->labels_len ? 0 : rw->pushed_samples) - samples0);
 	atomic_fetch_add(&rw->rejected, rw_encoder_rejected(cg->enc) - rejected0);
@@ -647,6 +709,7 @@ struct rw *rw_start(const struct rw_opts *o, char *err, size_t errlen)
 	rw->render = o->render;
 	rw->render_ctx = o->render_ctx;
 	rw->collect = o->collect;
+	rw->stale = !o->no_stale_markers;
 	rw_packer_init(&rw->pack, RW_BLOCK_SERIES, RW_BLOCK_BYTES, on_zblock, rw);
 	rw->max_disk_per_url = o->max_disk_per_url;
 	rw->send_timeout_ms = o->send_timeout_ms;
@@ -777,6 +840,15 @@ int rw_write_metrics(struct rw *rw, struct buf *out)
 	FAM("k8smon_remotewrite_samples_total", "Samples encoded for remote write (each queued for every destination).", EXPO_COUNTER);
 	if (!rc)
 		rc = expo_sample(out, "k8smon_remotewrite_samples_total", NULL, 0, (double)atomic_load(&rw->samples));
+	FAM("k8smon_remotewrite_stale_markers_total",
+	    "Staleness markers made for series of a rendered section that its last cycle pushed and this one did not "
+	    "(apps: those of destinations with labels of their own; the scrapes' markers are not counted here).", EXPO_COUNTER);
+	for (int s = 0; !rc && s < RW_SRC_N; s++) {
+		struct label_pair l = { "source", src_names[s] };
+
+		rc = expo_sample(out, "k8smon_remotewrite_stale_markers_total", &l, 1,
+				 (double)atomic_load(&rw->stale_markers[s]));
+	}
 	FAM("k8smon_remotewrite_blocks_total", "Blocks made (each queued for every destination with the block's own labels; one per label set).", EXPO_COUNTER);
 	if (!rc)
 		rc = expo_sample(out, "k8smon_remotewrite_blocks_total", NULL, 0, (double)atomic_load(&rw->blocks));

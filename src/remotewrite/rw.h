@@ -15,6 +15,7 @@
 #ifndef K8SMON_REMOTEWRITE_RW_H
 #define K8SMON_REMOTEWRITE_RW_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,6 +63,10 @@ struct rw_opts {
 	 * sent once, with its own timestamp, in blocks concatenated from
 	 * the scrape's compressed chunks. Context: render_ctx. */
 	rw_collect_fn collect;
+	/* -promscrape.noStaleMarkers: the rendered sections get no staleness
+	 * markers (remotewrite/stale.h rw_track; the application targets'
+	 * are the scrapes', scrape_mgr_set_stale_markers). */
+	bool no_stale_markers;
 };
 
 struct rw;

@@ -221,3 +221,122 @@ out:
 	free(h.v);
 	return k;
 }
+
+void rw_track_init(struct rw_track *t)
+{
+	memset(t, 0, sizeof(*t));
+	rw_chunker_init(&t->ck);
+}
+
+void rw_track_reset(struct rw_track *t)
+{
+	rw_chunks_unref(t->last);
+	t->last = NULL;
+	t->nprev = 0;
+}
+
+void rw_track_fini(struct rw_track *t)
+{
+	rw_track_reset(t);
+	rw_chunker_fini(&t->ck);
+	free(t->cur);
+	free(t->prev);
+	memset(t, 0, sizeof(*t));
+}
+
+void rw_track_begin(struct rw_track *t)
+{
+	rw_chunker_reset(&t->ck);
+	t->ncur = 0;
+	t->err = 0;
+}
+
+void rw_track_add(struct rw_track *t, const char *labels, size_t len, int64_t ts, int64_t cycle_ms)
+{
+	struct rw_label none = { "", 0, "", 0 };
+	struct rw_label_enc enc = { labels, len };
+
+	if (t->err || ts != cycle_ms)
+		return;
+	if (t->ncur == t->capcur) {
+		size_t cap = t->capcur ? 2 * t->capcur : 256;
+		uint64_t *v = realloc(t->cur, cap * sizeof(*v));
+
+		if (!v) {
+			t->err = KM_ENOMEM;
+			return;
+		}
+		t->cur = v;
+		t->capcur = cap;
+	}
+	/* the value is not needed for a marker: 0 compresses best */
+	t->err = rw_chunker_series_enc(&t->ck, &none, &enc, 1, 0.0, ts);
+	if (!t->err)
+		t->cur[t->ncur++] = hash64(labels, len);
+}
+
+/* Whether some hash of prev (sorted here) is missing from cur (sorted in
+ * scratch): the exact test is rw_stale_markers'; this one only spares it
+ * when the series are the same in another order. */
+static int any_missing(uint64_t *prev, size_t nprev, const uint64_t *cur, size_t ncur, bool *missing)
+{
+	uint64_t *c = NULL;
+	size_t j = 0;
+
+	*missing = false;
+	if (ncur) {
+		c = malloc(ncur * sizeof(*c));
+		if (!c)
+			return KM_ENOMEM;
+		memcpy(c, cur, ncur * sizeof(*c));
+		qsort(c, ncur, sizeof(*c), cmp_u64);
+	}
+	qsort(prev, nprev, sizeof(*prev), cmp_u64);
+	for (size_t i = 0; i < nprev && !*missing; i++) {
+		while (j < ncur && c[j] < prev[i])
+			j++;
+		*missing = j == ncur || c[j] != prev[i];
+	}
+	free(c);
+	return 0;
+}
+
+struct rw_chunks *rw_track_end(struct rw_track *t, int64_t ts, uint64_t *n, int *rc)
+{
+	struct rw_chunks *cur = NULL, *mk = NULL;
+	bool missing = false;
+	uint64_t *swap;
+	size_t cap;
+
+	*n = 0;
+	*rc = 0;
+	if (!t->err)
+		cur = rw_chunker_take(&t->ck, &t->err);
+	if (t->err) {
+		/* Not knowing this cycle's series, the next cycle could not
+		 * tell which vanished: it starts over. */
+		*rc = t->err;
+		rw_chunker_reset(&t->ck);
+		rw_track_reset(t);
+		return NULL;
+	}
+	if (t->nprev && (t->ncur != t->nprev || memcmp(t->cur, t->prev, t->ncur * sizeof(*t->cur)) != 0))
+		*rc = any_missing(t->prev, t->nprev, t->cur, t->ncur, &missing);
+	if (!*rc && missing) {
+		mk = rw_stale_markers(t->last, t->last_ms, cur, ts, rc);
+		if (mk)
+			*n = mk->series;
+	}
+	rw_chunks_unref(t->last);
+	t->last = cur;
+	t->last_ms = ts;
+	swap = t->prev;
+	t->prev = t->cur;
+	t->cur = swap;
+	cap = t->capprev;
+	t->capprev = t->capcur;
+	t->capcur = cap;
+	t->nprev = t->ncur;
+	t->ncur = 0;
+	return mk;
+}

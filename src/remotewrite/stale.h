@@ -31,4 +31,44 @@ bool rw_is_stale_nan(double v);
 struct rw_chunks *rw_stale_markers(const struct rw_chunks *prev, int64_t prev_ms, const struct rw_chunks *cur,
 				   int64_t ts, int *rc);
 
+/* The series a rendered section (node, cadvisor, kube-state, ...) pushed at
+ * each remote-write cycle, to mark the ones that vanished since the last
+ * (rw.c; docs/remote-write.md "Staleness markers"). Per section and label
+ * group of destinations, on the collector thread. It keeps the label-field
+ * hash of every series pushed, in push order (8 bytes a series), and the
+ * series themselves compressed (rw_chunks, ~18 bytes a series) to recover
+ * the label sets of those that vanish: a cycle with the same series in the
+ * same order costs one memcmp of the hashes; only when some are missing are
+ * the hashes sorted and, when one is really gone, the kept chunks decoded
+ * (rw_stale_markers). */
+struct rw_track {
+	struct rw_chunker ck;    /* this cycle's series */
+	uint64_t *cur, *prev;    /* label-field hashes, push order */
+	size_t ncur, nprev, capcur, capprev;
+	struct rw_chunks *last;  /* the last cycle's series (owned reference) */
+	int64_t last_ms;
+	int err;                 /* this cycle could not be tracked (no memory) */
+};
+
+void rw_track_init(struct rw_track *t);
+void rw_track_fini(struct rw_track *t);
+/* Starts a cycle of the section. */
+void rw_track_begin(struct rw_track *t);
+/* One series pushed this cycle: its TimeSeries.labels fields, as pushed,
+ * and its sample time; one with a timestamp of its own (ts != the cycle's
+ * cycle_ms) is not tracked, as in Prometheus. Never fails: a series that
+ * cannot be kept (no memory) makes this cycle untracked (rw_track_end). */
+void rw_track_add(struct rw_track *t, const char *labels, size_t len, int64_t ts, int64_t cycle_ms);
+/* Ends the cycle at ts: markers at ts (a new rw_chunks the caller owns,
+ * with *n the marker count) for the last cycle's series not pushed in this
+ * one, or NULL (*rc 0: none; else KM_ENOMEM / KM_EIO, markers lost). A
+ * section that failed is ended the same way: what it pushed before the
+ * error counts as this cycle's series, the rest of the last cycle's are
+ * marked (all of them for a section that pushed nothing), and nothing is
+ * marked twice. An untracked cycle marks nothing and the next one has
+ * nothing to compare with. */
+struct rw_chunks *rw_track_end(struct rw_track *t, int64_t ts, uint64_t *n, int *rc);
+/* Forgets the last cycle (markers turned off): its series get no marker. */
+void rw_track_reset(struct rw_track *t);
+
 #endif
