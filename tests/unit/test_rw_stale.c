@@ -13,7 +13,9 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "dl/snappy.h"
+#include "expo/writer.h"
 #include "remotewrite/chunks.h"
+#include "remotewrite/encode.h"
 #include "remotewrite/pb.h"
 #include "remotewrite/stale.h"
 
@@ -216,6 +218,139 @@ static void test_cat(void **state)
 	buf_fini(&want);
 }
 
+/* The rendered sections (rw_track through the encoder, as rw.c drives
+ * it): a cadvisor section whose text loses a container row between
+ * cycles. */
+static const struct label_pair cad_labels[] = {
+	{ "job", "kubelet" }, { "metrics_path", "/metrics/cadvisor" }, { "instance", "n1" }, { "node", "n1" },
+};
+static const struct rw_target cad = { cad_labels, 4, true };
+static const struct label_pair ext_labels[] = { { "cluster", "c1" } };
+
+static int drop_block(void *ctx, const char *pb, size_t len, size_t series)
+{
+	(void)ctx;
+	(void)pb;
+	(void)len;
+	(void)series;
+	return 0;
+}
+
+/* One cycle of the section: text encoded at ts; the markers (NULL: none)
+ * and their count. */
+static struct rw_chunks *cycle(struct rw_encoder *e, struct rw_track *t, const char *text, int64_t ts, uint64_t *n)
+{
+	struct rw_chunks *mk;
+	int rc = 1;
+
+	rw_encoder_begin(e, &cad, ts);
+	rw_track_begin(t);
+	rw_encoder_track(e, t);
+	assert_int_equal(rw_encoder_feed(e, text, strlen(text)), 0);
+	assert_int_equal(rw_encoder_end(e), 0);
+	mk = rw_track_end(t, ts, n, &rc);
+	assert_int_equal(rc, 0);
+	assert_int_equal(mk ? mk->series : 0, *n);
+	return mk;
+}
+
+/* The bytes of container_cpu_usage_seconds_total{container=c,pod=p} as the
+ * cadvisor section pushes it (target and external labels, sorted). */
+static void expect_cad(struct buf *b, const char *c, const char *p, double v, int64_t ts)
+{
+	struct rw_label l[8] = {
+		{ "__name__", 8, "container_cpu_usage_seconds_total", 33 },
+		{ "cluster", 7, "c1", 2 },
+		{ "container", 9, c, strlen(c) },
+		{ "instance", 8, "n1", 2 },
+		{ "job", 3, "kubelet", 7 },
+		{ "metrics_path", 12, "/metrics/cadvisor", 17 },
+		{ "node", 4, "n1", 2 },
+		{ "pod", 3, p, strlen(p) },
+	};
+
+	assert_int_equal(rw_pb_series(b, l, 8, v, ts), 0);
+}
+
+#define ROW_A "container_cpu_usage_seconds_total{container=\"a\",pod=\"p1\"} 3\n"
+#define ROW_B "container_cpu_usage_seconds_total{container=\"b\",pod=\"p2\"} 4\n"
+/* a sample with a timestamp of its own: never tracked */
+#define ROW_TS "container_cpu_usage_seconds_total{container=\"t\",pod=\"p3\"} 5 1234\n"
+#define HEAD "# TYPE container_cpu_usage_seconds_total counter\n"
+
+/* A container row vanishing: exactly one marker, with the labels it was
+ * pushed with, StaleNaN, at the new cycle's time; the row with its own
+ * timestamp vanishing gets none. The same series (also reordered): none. */
+static void test_track_vanished(void **state)
+{
+	struct rw_encoder *e = rw_encoder_new(100, ext_labels, 1, drop_block, NULL);
+	struct rw_chunks *mk;
+	struct rw_track t;
+	struct buf got, want;
+	uint64_t n = 9;
+
+	(void)state;
+	assert_non_null(e);
+	rw_track_init(&t);
+	buf_init(&got, 1 << 20);
+	buf_init(&want, 1 << 20);
+	assert_null(cycle(e, &t, HEAD ROW_A ROW_B ROW_TS, 1000, &n));
+	assert_int_equal(n, 0);
+	assert_null(cycle(e, &t, HEAD ROW_A ROW_B ROW_TS, 2000, &n));
+	assert_null(cycle(e, &t, HEAD ROW_B ROW_A, 3000, &n));
+	mk = cycle(e, &t, HEAD ROW_A, 4000, &n);
+	assert_non_null(mk);
+	assert_int_equal(n, 1);
+	decode(mk, &got);
+	expect_cad(&want, "b", "p2", stale_nan(), 4000);
+	assert_int_equal(got.len, want.len);
+	assert_memory_equal(got.data, want.data, want.len);
+	rw_chunks_unref(mk);
+	assert_null(cycle(e, &t, HEAD ROW_A, 5000, &n));
+	assert_int_equal(n, 0);
+	buf_fini(&got);
+	buf_fini(&want);
+	rw_track_fini(&t);
+	rw_encoder_free(e);
+}
+
+/* A section turned off or failing before it pushed anything (empty text):
+ * markers for all its series, once; back on, none. */
+static void test_track_section_off(void **state)
+{
+	struct rw_encoder *e = rw_encoder_new(100, ext_labels, 1, drop_block, NULL);
+	struct rw_chunks *mk;
+	struct rw_track t;
+	struct buf got, want;
+	uint64_t n = 0;
+
+	(void)state;
+	assert_non_null(e);
+	rw_track_init(&t);
+	buf_init(&got, 1 << 20);
+	buf_init(&want, 1 << 20);
+	assert_null(cycle(e, &t, HEAD ROW_A ROW_B, 1000, &n));
+	mk = cycle(e, &t, "", 2000, &n);
+	assert_non_null(mk);
+	assert_int_equal(n, 2);
+	decode(mk, &got);
+	expect_cad(&want, "a", "p1", stale_nan(), 2000);
+	expect_cad(&want, "b", "p2", stale_nan(), 2000);
+	assert_int_equal(got.len, want.len);
+	assert_memory_equal(got.data, want.data, want.len);
+	rw_chunks_unref(mk);
+	assert_null(cycle(e, &t, "", 3000, &n));
+	assert_null(cycle(e, &t, HEAD ROW_A ROW_B, 4000, &n));
+	/* forgotten (markers turned off, destinations' labels changed): none */
+	rw_track_reset(&t);
+	assert_null(cycle(e, &t, "", 5000, &n));
+	assert_int_equal(n, 0);
+	buf_fini(&got);
+	buf_fini(&want);
+	rw_track_fini(&t);
+	rw_encoder_free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -223,6 +358,8 @@ int main(void)
 		cmocka_unit_test(test_nothing_vanished),
 		cmocka_unit_test(test_all_gone),
 		cmocka_unit_test(test_cat),
+		cmocka_unit_test(test_track_vanished),
+		cmocka_unit_test(test_track_section_off),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
