@@ -1005,6 +1005,101 @@ static void test_dest_labels_with_collect(void **state)
 	}
 }
 
+/* Staleness markers of a rendered section through the whole cycle: a
+ * cadvisor row rendered only at the first cycle gets exactly one marker
+ * (counted once, whatever the label groups), queued for both destinations
+ * (the one with labels of its own gets its own marker, with its label);
+ * with no_stale_markers none is made. */
+static int vanish_render(void *ctx, enum rw_source src, rw_sink_fn sink, void *sink_ctx)
+{
+	static const char a[] = "container_cpu_usage_seconds_total{container=\"a\"} 1\n";
+	static const char b[] = "container_cpu_usage_seconds_total{container=\"gone\"} 1\n";
+	int *calls = ctx;
+	int rc;
+
+	if (src != RW_SRC_CADVISOR)
+		return 0;
+	rc = sink(sink_ctx, a, sizeof(a) - 1);
+	if (!rc && (*calls)++ == 0)
+		rc = sink(sink_ctx, b, sizeof(b) - 1);
+	return rc;
+}
+
+/* Blocks of url under dir holding a StaleNaN sample value (and, if
+ * label set, that string). */
+static int stale_blocks(const char *dir, const char *url, const char *label)
+{
+	static const char nan[] = { 0x09, 0x02, 0, 0, 0, 0, 0, (char)0xf0, 0x7f };
+	uint64_t h = 1469598103934665603ull, seq;
+	char qpath[300], err[200];
+	struct rw_queue *q;
+	struct buf z;
+	int found = 0;
+
+	for (const char *p = url; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	snprintf(qpath, sizeof(qpath), "%s/%016llx", dir, (unsigned long long)h);
+	q = rw_queue_open(qpath, 1 << 20, err, sizeof(err));
+	assert_non_null(q);
+	buf_init(&z, 1 << 20);
+	while (rw_queue_front(q, &z, &seq) == 0 && z.len) {
+		char pb[8192];
+		size_t n = sizeof(pb);
+
+		assert_int_equal(dl_snappy.uncompress(z.data, z.len, pb, &n), SNAPPY_OK);
+		if (memmem(pb, n, nan, sizeof(nan))) {
+			found++;
+			assert_true(has(pb, n, "gone") && has(pb, n, "kubelet") && has(pb, n, "c1"));
+			assert_false(has(pb, n, "container_cpu_usage_seconds_total{"));
+			if (label)
+				assert_true(has(pb, n, label));
+		}
+		rw_queue_pop(q, seq);
+		buf_reset(&z);
+	}
+	buf_fini(&z);
+	rw_queue_close(q);
+	return found;
+}
+
+static void run_vanish(bool no_stale, double want)
+{
+	char err[300], dir[] = "/tmp/k8smon-rw-stale.XXXXXX", cmd[200];
+	char *ext[] = { "cluster=c1" };
+	struct rw_dest d[2] = { { .url = "http://127.0.0.1:1/a", .labels = "team=t1", .labels_len = 8 },
+				{ .url = "http://127.0.0.1:1/b" } };
+	struct rw *rw;
+	int calls = 0;
+
+	assert_int_equal(dl_curl_load(err, sizeof(err)), 0);
+	assert_int_equal(dl_snappy_load(err, sizeof(err)), 0);
+	assert_non_null(mkdtemp(dir));
+	rw = rw_start(&(struct rw_opts){ .dests = d, .ndests = 2, .labels = ext, .nlabels = 1, .tmp_data_path = dir,
+				       .max_disk_per_url = 1 << 20, .interval_ms = 30, .send_timeout_ms = 1000,
+				       .retry_min_ms = 60000, .node_name = "n", .render = vanish_render,
+				       .render_ctx = &calls, .no_stale_markers = no_stale }, err, sizeof(err));
+	assert_non_null(rw);
+	for (int i = 0; i < 500 && metric(rw, "\nk8smon_remotewrite_cycles_total ") < 4; i++)
+		usleep(20000);
+	assert_true(metric(rw, "\nk8smon_remotewrite_cycles_total ") >= 4);
+	/* after the second cycle nothing changes: the count is final */
+	assert_true(metric(rw, "k8smon_remotewrite_stale_markers_total{source=\"cadvisor\"} ") == want);
+	assert_true(metric(rw, "k8smon_remotewrite_stale_markers_total{source=\"node\"} ") == 0);
+	assert_true(metric(rw, "k8smon_remotewrite_stale_markers_total{source=\"apps\"} ") == 0);
+	rw_stop(rw);
+	assert_int_equal(stale_blocks(dir, "http://127.0.0.1:1/a", "t1"), (int)want);
+	assert_int_equal(stale_blocks(dir, "http://127.0.0.1:1/b", NULL), (int)want);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_rendered_stale(void **state)
+{
+	(void)state;
+	run_vanish(false, 1);
+	run_vanish(true, 0);
+}
+
 /* Live reconfiguration (rw_set_dests): a URL that stays keeps its queue when
  * its settings change, a removed one disappears, one added back finds its
  * queue on disk. The receivers are a closed port: nothing is ever sent. */
@@ -1177,6 +1272,7 @@ int main(void)
 		cmocka_unit_test(test_set_dests_keeps_queues),
 		cmocka_unit_test(test_dest_labels_and_cap),
 		cmocka_unit_test(test_dest_labels_with_collect),
+		cmocka_unit_test(test_rendered_stale),
 		cmocka_unit_test(test_monitor_remote_write_check),
 	};
 
