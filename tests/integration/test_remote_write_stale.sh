@@ -12,7 +12,10 @@
 #      A's demo_keep goes on; victoria-metrics' raw export holds exactly one
 #      marker (NaN) for A's demo_gone, never a second one;
 #   2. both pods are deleted: A's up and demo_keep end, B's are still
-#      returned.
+#      returned; the rendered kube-state section (both agents lead, no
+#      election) ends A's kube_pod_info of the pod too, B's is still
+#      returned, and A counts its markers in
+#      k8smon_remotewrite_stale_markers_total{source="kube-state"}.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/common.sh
@@ -66,7 +69,7 @@ fake_ctl POST /objects "$(pod stale-b sb-node "$PB")" >/dev/null
 agent() { # agent NODE CLUSTER LOG [ARGS]
 	node=$1 cl=$2 log=$3; shift 3
 	"$AGENT" -promscrape.kubernetes -promscrape.allowLoopback -kubeconfig="$KUBECONFIG" -nodeName="$node" \
-		-leaderElection=false -httpListenAddr=127.0.0.1:0 -promscrape.kubernetes.collectors=app \
+		-leaderElection=false -httpListenAddr=127.0.0.1:0 -promscrape.kubernetes.collectors=app,kube-state \
 		-promscrape.kubernetes.interval=1s -remoteWrite.url="http://127.0.0.1:$VMP/api/v1/write" \
 		-remoteWrite.url="http://127.0.0.1:$PP/api/v1/write" -remoteWrite.label=cluster="$cl" "$@" >"$log" 2>&1 &
 	PIDS="$PIDS $!"
@@ -79,6 +82,12 @@ none() { [ -z "$($1 "$2" | val)" ]; }
 for q in vmq pq; do
 	for cl in stale-a stale-b; do
 		check "$q: demo_gone{cluster=\"$cl\"} arrives" wait_for 60 has $q "demo_gone{cluster=\"$cl\"}"
+	done
+done
+for q in vmq pq; do
+	for cl in stale-a stale-b; do
+		check "$q: kube_pod_info{cluster=\"$cl\",pod=\"stale-a\"} arrives" \
+			wait_for 60 has $q "kube_pod_info{cluster=\"$cl\",pod=\"stale-a\"}"
 	done
 done
 # a few more scrapes with demo_gone, then it vanishes from both targets
@@ -116,8 +125,23 @@ for q in pq vmq; do
 	check "$q: A's pod deleted: its scrape_series_added ends" wait_for 60 none $q 'scrape_series_added{cluster="stale-a",pod="stale-a"}'
 done
 for q in pq vmq; do
-	check "$q: without markers, B's up is still returned" has $q 'up{cluster="stale-b",pod="stale-b"}'
+	check "$q: A's pod deleted: its kube_pod_info (kube-state section) ends" \
+		wait_for 60 none $q 'kube_pod_info{cluster="stale-a",pod="stale-a"}'
 done
+for q in pq vmq; do
+	check "$q: without markers, B's up is still returned" has $q 'up{cluster="stale-b",pod="stale-b"}'
+	check "$q: without markers, B's kube_pod_info of the deleted pod is still returned" \
+		has $q 'kube_pod_info{cluster="stale-b",pod="stale-a"}'
+done
+ks_markers() { # LOG: that agent's k8smon_remotewrite_stale_markers_total{source="kube-state"}
+	port=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$1" | head -1)
+	curl -sf "http://127.0.0.1:$port/metrics/self" |
+		awk '$1 == "k8smon_remotewrite_stale_markers_total{source=\"kube-state\"}" { print $2 }'
+}
+MA=$(ks_markers "$TMP/agent-a.log"); MB=$(ks_markers "$TMP/agent-b.log")
+echo "kube-state markers counted: A $MA, B $MB"
+check "A counts its kube-state markers" [ "${MA:-0}" -ge 1 ]
+check "B (-promscrape.noStaleMarkers) makes none" [ "$MB" = 0 ]
 check "no sanitizer report or crash in the agents' logs" sh -c \
 	"! grep -lE 'AddressSanitizer|LeakSanitizer|runtime error|Segmentation' '$TMP'/agent*.log"
 finish
