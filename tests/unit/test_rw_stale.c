@@ -296,6 +296,9 @@ static void test_track_vanished(void **state)
 	buf_init(&want, 1 << 20);
 	assert_null(cycle(e, &t, HEAD ROW_A ROW_B ROW_TS, 1000, &n));
 	assert_int_equal(n, 0);
+	/* the row with its own timestamp is not kept */
+	assert_int_equal(t.nprev, 2);
+	assert_int_equal(t.last->series, 2);
 	assert_null(cycle(e, &t, HEAD ROW_A ROW_B ROW_TS, 2000, &n));
 	assert_null(cycle(e, &t, HEAD ROW_B ROW_A, 3000, &n));
 	mk = cycle(e, &t, HEAD ROW_A, 4000, &n);
