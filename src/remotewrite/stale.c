@@ -249,30 +249,104 @@ void rw_track_begin(struct rw_track *t)
 	rw_chunker_reset(&t->ck);
 	t->ncur = 0;
 	t->err = 0;
+	t->diverged = false;
+}
+
+/* A hash of the label fields for this set only (never stored or shown,
+ * unlike base/hash.h's FNV-1a, which is part of behaviour): eight bytes
+ * at a time, because it runs over every series of every section at every
+ * cycle; FNV-1a's byte at a time was most of the tracking's cost. */
+static uint64_t fast_hash(const char *p, size_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+
+	for (; n >= 8; p += 8, n -= 8) {
+		uint64_t w;
+
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	if (n) {
+		uint64_t w = 0;
+
+		memcpy(&w, p, n);
+		h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+	}
+	h ^= h >> 29;
+	h *= 0xff51afd7ed558ccdull;
+	return h ^ (h >> 32);
+}
+
+static int grow(struct rw_track *t)
+{
+	size_t cap = t->capcur ? 2 * t->capcur : 256;
+	uint64_t *v = realloc(t->cur, cap * sizeof(*v));
+
+	if (!v)
+		return KM_ENOMEM;
+	t->cur = v;
+	t->capcur = cap;
+	return 0;
+}
+
+struct replay {
+	struct rw_track *t;
+	size_t left;
+	int64_t ts;
+};
+
+static int replay_one(void *ctx, const struct stale_series *s)
+{
+	struct replay *r = ctx;
+	struct rw_label none = { "", 0, "", 0 };
+	struct rw_label_enc enc = { s->labels, s->len };
+
+	if (!r->left)
+		return 0;
+	r->left--;
+	return rw_chunker_series_enc(&r->t->ck, &none, &enc, 1, 0.0, r->ts);
+}
+
+/* This cycle stopped following the last one at series ncur: from here on
+ * its series are kept as chunks of their own, the ncur before copied from
+ * the last cycle's (the same label sets in the same order). */
+static int diverge(struct rw_track *t, int64_t cycle_ms)
+{
+	struct replay r = { t, t->ncur, cycle_ms };
+
+	t->diverged = true;
+	while (t->capcur < t->ncur)
+		if (grow(t))
+			return KM_ENOMEM;
+	if (t->ncur)
+		memcpy(t->cur, t->prev, t->ncur * sizeof(*t->cur));
+	return t->ncur ? each_series(t->last, replay_one, &r) : 0;
 }
 
 void rw_track_add(struct rw_track *t, const char *labels, size_t len, int64_t ts, int64_t cycle_ms)
 {
 	struct rw_label none = { "", 0, "", 0 };
 	struct rw_label_enc enc = { labels, len };
+	uint64_t h;
 
 	if (t->err || ts != cycle_ms)
 		return;
-	if (t->ncur == t->capcur) {
-		size_t cap = t->capcur ? 2 * t->capcur : 256;
-		uint64_t *v = realloc(t->cur, cap * sizeof(*v));
-
-		if (!v) {
-			t->err = KM_ENOMEM;
-			return;
-		}
-		t->cur = v;
-		t->capcur = cap;
+	h = fast_hash(labels, len);
+	/* The usual case: the series of the last cycle again, in order.
+	 * Nothing is kept: the last cycle's chunks still hold them. */
+	if (!t->diverged && t->ncur < t->nprev && t->prev[t->ncur] == h) {
+		t->ncur++;
+		return;
 	}
+	if (!t->diverged && (t->err = diverge(t, cycle_ms)))
+		return;
+	if (t->ncur == t->capcur && (t->err = grow(t)))
+		return;
 	/* the value is not needed for a marker: 0 compresses best */
 	t->err = rw_chunker_series_enc(&t->ck, &none, &enc, 1, 0.0, ts);
 	if (!t->err)
-		t->cur[t->ncur++] = hash64(labels, len);
+		t->cur[t->ncur++] = h;
 }
 
 /* Whether some hash of prev (sorted here) is missing from cur (sorted in
@@ -310,17 +384,27 @@ struct rw_chunks *rw_track_end(struct rw_track *t, int64_t ts, uint64_t *n, int 
 
 	*n = 0;
 	*rc = 0;
+	/* The same series as the last cycle, in order: the last cycle's
+	 * chunks (and their time) stand for this one. */
+	if (!t->err && !t->diverged && t->ncur == t->nprev && t->last)
+		return NULL;
+	/* the last cycle's series but fewer (its tail vanished) */
+	if (!t->err && !t->diverged)
+		t->err = diverge(t, ts);
 	if (!t->err)
 		cur = rw_chunker_take(&t->ck, &t->err);
+	/* The chunker's memory (as much as the chunks) is not kept between
+	 * cycles: only a cycle that changed needs it. */
+	rw_chunker_fini(&t->ck);
+	rw_chunker_init(&t->ck);
 	if (t->err) {
 		/* Not knowing this cycle's series, the next cycle could not
 		 * tell which vanished: it starts over. */
 		*rc = t->err;
-		rw_chunker_reset(&t->ck);
 		rw_track_reset(t);
 		return NULL;
 	}
-	if (t->nprev && (t->ncur != t->nprev || memcmp(t->cur, t->prev, t->ncur * sizeof(*t->cur)) != 0))
+	if (t->nprev)
 		*rc = any_missing(t->prev, t->nprev, t->cur, t->ncur, &missing);
 	if (!*rc && missing) {
 		mk = rw_stale_markers(t->last, t->last_ms, cur, ts, rc);

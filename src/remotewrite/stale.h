@@ -34,13 +34,15 @@ struct rw_chunks *rw_stale_markers(const struct rw_chunks *prev, int64_t prev_ms
 /* The series a rendered section (node, cadvisor, kube-state, ...) pushed at
  * each remote-write cycle, to mark the ones that vanished since the last
  * (rw.c; docs/remote-write.md "Staleness markers"). Per section and label
- * group of destinations, on the collector thread. It keeps the label-field
- * hash of every series pushed, in push order (8 bytes a series), and the
- * series themselves compressed (rw_chunks, ~18 bytes a series) to recover
- * the label sets of those that vanish: a cycle with the same series in the
- * same order costs one memcmp of the hashes; only when some are missing are
- * the hashes sorted and, when one is really gone, the kept chunks decoded
- * (rw_stale_markers). */
+ * group of destinations, on the collector thread. It keeps a hash of the
+ * label fields of every series pushed, in push order (8 bytes a series),
+ * and the series themselves compressed (rw_chunks, ~24 bytes a series) to
+ * recover the label sets of those that vanish. A cycle with the same
+ * series in the same order costs one hash and compare a series and keeps
+ * the last cycle's chunks; a cycle that differs chunks its series (the
+ * ones before the first difference copied from the last chunks), and only
+ * when a hash of the last cycle is missing are the hashes sorted and, when
+ * one is really gone, the chunks decoded (rw_stale_markers). */
 struct rw_track {
 	struct rw_chunker ck;    /* this cycle's series */
 	uint64_t *cur, *prev;    /* label-field hashes, push order */
@@ -48,6 +50,7 @@ struct rw_track {
 	struct rw_chunks *last;  /* the last cycle's series (owned reference) */
 	int64_t last_ms;
 	int err;                 /* this cycle could not be tracked (no memory) */
+	bool diverged;           /* this cycle left the last one's order: its series are chunked */
 };
 
 void rw_track_init(struct rw_track *t);

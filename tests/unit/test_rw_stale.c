@@ -354,6 +354,48 @@ static void test_track_section_off(void **state)
 	rw_encoder_free(e);
 }
 
+/* The same series in order keep the last chunks; a cycle losing its tail
+ * copies the head from them: the marker of a series kept that way across
+ * cycles still has its exact labels. */
+static void test_track_prefix(void **state)
+{
+	struct rw_encoder *e = rw_encoder_new(100, ext_labels, 1, drop_block, NULL);
+	struct rw_chunks *mk, *kept;
+	struct rw_track t;
+	struct buf got, want;
+	uint64_t n = 0;
+
+	(void)state;
+	assert_non_null(e);
+	rw_track_init(&t);
+	buf_init(&got, 1 << 20);
+	buf_init(&want, 1 << 20);
+	assert_null(cycle(e, &t, HEAD ROW_A ROW_B, 1000, &n));
+	kept = t.last;
+	assert_null(cycle(e, &t, HEAD ROW_A ROW_B, 2000, &n));
+	assert_ptr_equal(t.last, kept); /* nothing chunked again */
+	mk = cycle(e, &t, HEAD ROW_A, 3000, &n);
+	assert_int_equal(n, 1);
+	decode(mk, &got);
+	expect_cad(&want, "b", "p2", stale_nan(), 3000);
+	assert_int_equal(got.len, want.len);
+	assert_memory_equal(got.data, want.data, want.len);
+	rw_chunks_unref(mk);
+	assert_null(cycle(e, &t, HEAD ROW_A, 4000, &n));
+	mk = cycle(e, &t, "", 5000, &n);
+	assert_int_equal(n, 1);
+	decode(mk, &got);
+	buf_reset(&want);
+	expect_cad(&want, "a", "p1", stale_nan(), 5000);
+	assert_int_equal(got.len, want.len);
+	assert_memory_equal(got.data, want.data, want.len);
+	rw_chunks_unref(mk);
+	buf_fini(&got);
+	buf_fini(&want);
+	rw_track_fini(&t);
+	rw_encoder_free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -363,6 +405,7 @@ int main(void)
 		cmocka_unit_test(test_cat),
 		cmocka_unit_test(test_track_vanished),
 		cmocka_unit_test(test_track_section_off),
+		cmocka_unit_test(test_track_prefix),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
