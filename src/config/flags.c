@@ -151,7 +151,8 @@ static const struct flag_def defs[] = {
 	  "K8sMonitor spec.scrape.allowLoopback. For tests and single-host setups" },
 	{ "promscrape.noStaleMarkers", F_BOOL, OFF(no_stale_markers), "false",
 	  "Send no staleness markers (Prometheus' StaleNaN) by remote write for application series that "
-	  "vanish, targets whose scrape fails and removed targets (as vmagent's flag)" },
+	  "vanish, targets whose scrape fails, removed targets, nor for series of the rendered sections "
+	  "(node, cadvisor, kube-state, ...) that vanish between cycles (as vmagent's flag)" },
 	{ "components", F_STR, OFF(components),
 	  "kubelet,apiserver,kube-scheduler,kube-controller-manager,kube-proxy,coredns,etcd",
 	  "Built-in component jobs (docs/components.md): kubelet, apiserver (leader only), kube-scheduler, "
