@@ -6,9 +6,11 @@
  * series there instead of showing its last value for the lookback window.
  * The series of two scrapes are compared by their encoded label fields
  * (TimeSeries.labels, sorted by name, so the same set is the same bytes):
- * no id or text of the scrape is needed, and nothing here runs unless the
- * caller saw that something vanished (scrape/stale.c). Pure functions;
- * needs libsnappy loaded (dl/snappy.h). */
+ * no id or text of the scrape is needed, and rw_stale_markers runs only
+ * when the caller saw that something vanished (scrape/stale.c, rw_track).
+ * rw_stale_markers is a pure function; an rw_track is the state of one
+ * rendered section (below), used by one thread. Needs libsnappy loaded
+ * (dl/snappy.h). */
 #ifndef K8SMON_REMOTEWRITE_STALE_H
 #define K8SMON_REMOTEWRITE_STALE_H
 
