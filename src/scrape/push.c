@@ -210,7 +210,12 @@ static int merge(const struct tstate *s, const char *name, const struct label_re
 			}
 			n++;
 			j++;
-		} else if (o->kind == OVER_EXT) {
+		} else if (o->kind == OVER_EXT && (!tl_getn(&s->t->d->labels, r.name, r.name_len) ||
+						   (s->honor && !(s->force_ns && r.name_len == 9 &&
+								  memcmp(r.name, "namespace", 9) == 0)))) {
+			/* An external label wins, unless the sample's clashes
+			 * with a target label it replaced: that one is kept,
+			 * renamed exported_ (the general path). */
 			enc[n] = o->enc;
 			pairs[n++] = o->l; /* external labels win */
 			i++, j++;
