@@ -41,7 +41,15 @@ struct expo_parser {
 	bool overflow;       /* current line passed max_line: skipping to "\n" */
 	bool eof;            /* OpenMetrics "# EOF" seen */
 	int abort_rc;        /* callback's non-zero return, sticky until reset */
-	struct labels lbls;
+	struct labels lbls;  /* built only when build_set (expo_parser_label_set) */
+	bool skip_set;       /* the callback wants the slices only */
+	struct label_ref *refs; /* owned, max_labels: the current sample's labels
+				 * as slices of the line (or of vals), sorted */
+	size_t nrefs;
+	size_t *voff;        /* owned, max_labels: offset in vals of an
+			      * unescaped value, SIZE_MAX when it lies in the line */
+	struct buf vals;     /* the current sample's unescaped values (scratch
+			      * is reused by the value and timestamp) */
 	size_t *seen;        /* owned, max_labels * 2: offsets/lengths of the
 			      * current line's label names (an empty value
 			      * leaves no trace in lbls, duplicates must still
@@ -126,14 +134,19 @@ struct expo_parser *expo_parser_new(const struct expo_parser_opts *opts,
 	p->cb = *cb;
 	p->line = malloc(p->opts.max_line + 1);
 	p->seen = calloc(p->opts.max_labels * 2, sizeof(*p->seen));
-	if (!p->line || !p->seen) {
+	p->refs = calloc(p->opts.max_labels, sizeof(*p->refs));
+	p->voff = calloc(p->opts.max_labels, sizeof(*p->voff));
+	if (!p->line || !p->seen || !p->refs || !p->voff) {
 		free(p->line);
 		free(p->seen);
+		free(p->refs);
+		free(p->voff);
 		free(p);
 		return NULL;
 	}
 	labels_init(&p->lbls, p->opts.max_labels);
 	buf_init(&p->scratch, p->opts.max_line + 1);
+	buf_init(&p->vals, p->opts.max_line + 1);
 	buf_init(&p->name, p->opts.max_line + 1);
 	buf_init(&p->arena, FAMILY_ARENA_CAP);
 	return p;
@@ -145,8 +158,11 @@ void expo_parser_free(struct expo_parser *p)
 		return;
 	free(p->line);
 	free(p->seen);
+	free(p->refs);
+	free(p->voff);
 	labels_fini(&p->lbls);
 	buf_fini(&p->scratch);
+	buf_fini(&p->vals);
 	buf_fini(&p->name);
 	buf_fini(&p->arena);
 	free(p->fams);
@@ -168,6 +184,11 @@ void expo_parser_reset(struct expo_parser *p)
 	p->last_valid = false;
 	if (p->slots)
 		memset(p->slots, 0, p->nslots * sizeof(*p->slots));
+}
+
+void expo_parser_label_set(struct expo_parser *p, bool build)
+{
+	p->skip_set = !build;
 }
 
 const struct expo_parse_stats *expo_parser_stats(const struct expo_parser *p)
@@ -675,7 +696,22 @@ static int parse_labels(struct expo_parser *p, const char *s, size_t n, size_t *
 		p->seen[2 * count] = ns;
 		p->seen[2 * count + 1] = ne - ns;
 		count++;
-		rc = labels_setn(&p->lbls, s + ns, ne - ns, v, vn);
+		if (vn) { /* an empty value is no label (labels_setn) */
+			p->refs[p->nrefs] = (struct label_ref){ s + ns, ne - ns, v, vn };
+			p->voff[p->nrefs] = SIZE_MAX;
+			if (v == p->scratch.data) {
+				/* unescaped: scratch is reused, vals keeps it
+				 * for the sample (its pointer is set at the end,
+				 * vals may move as it grows) */
+				p->voff[p->nrefs] = p->vals.len;
+				if (buf_add(&p->vals, v, vn)) {
+					*why = EXPO_E_LINE_TOO_LONG;
+					return KM_EPARSE;
+				}
+			}
+			p->nrefs++;
+		}
+		rc = p->skip_set ? 0 : labels_setn(&p->lbls, s + ns, ne - ns, v, vn);
 		if (rc) {
 			*why = rc == KM_ETOOBIG ? EXPO_E_TOO_MANY_LABELS : EXPO_E_SYNTAX;
 			return rc == KM_ENOMEM ? KM_ENOMEM : KM_EPARSE;
@@ -693,6 +729,21 @@ static int parse_labels(struct expo_parser *p, const char *s, size_t n, size_t *
 		}
 		*why = EXPO_E_LABEL_SYNTAX;
 		return KM_EPARSE;
+	}
+	for (size_t k = 0; k < p->nrefs; k++) {
+		if (p->voff[k] != SIZE_MAX)
+			p->refs[k].value = p->vals.data + p->voff[k];
+	}
+	/* Written in order (the usual case, always when canonical): no sort;
+	 * else insertion sort, a sample has a handful of labels. */
+	for (size_t k = 1; !c && k < p->nrefs; k++) {
+		for (size_t j = k; j > 0 && order_bytes(p->refs[j - 1].name, p->refs[j - 1].name_len,
+							 p->refs[j].name, p->refs[j].name_len) > 0; j--) {
+			struct label_ref r = p->refs[j];
+
+			p->refs[j] = p->refs[j - 1];
+			p->refs[j - 1] = r;
+		}
 	}
 	*pi = i;
 	*canon = c;
@@ -763,6 +814,8 @@ static int parse_sample(struct expo_parser *p, const char *s, size_t n, enum exp
 		return KM_EPARSE;
 	}
 	labels_reset(&p->lbls);
+	p->nrefs = 0;
+	buf_reset(&p->vals);
 	memset(&ev, 0, sizeof(ev));
 	ev.pairs = "";
 	if (i < n && s[i] == '{') {
@@ -833,7 +886,9 @@ static int parse_sample(struct expo_parser *p, const char *s, size_t n, enum exp
 	}
 	ev.name = buf_cstr(&p->name);
 	ev.name_len = ne - ns;
-	ev.labels = &p->lbls;
+	ev.labels = p->skip_set ? NULL : &p->lbls;
+	ev.refs = p->refs;
+	ev.nrefs = p->nrefs;
 	ev.is_created = om && created;
 	ev.family = ev.name;
 	ev.type = EXPO_FT_UNTYPED;

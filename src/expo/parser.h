@@ -98,7 +98,13 @@ enum expo_perr {
 struct expo_sample_ev {
 	const char *name;          /* metric name as written, NUL-terminated */
 	size_t name_len;
-	const struct labels *labels; /* parsed labels (no __name__), sorted */
+	const struct labels *labels; /* parsed labels (no __name__), sorted;
+				      * NULL after expo_parser_label_set(p, false) */
+	/* The same labels as slices of the line (or of the parser's copy of
+	 * an unescaped value): sorted by name, values unescaped, no empty
+	 * value; NOT NUL-terminated. Always set. */
+	const struct label_ref *refs;
+	size_t nrefs;
 	/* The text between the braces as written (not NUL-terminated;
 	 * "" without braces) when it is exactly how a writer renders labels
 	 * (name="escaped value" sorted by name, joined by ',': no blanks, no
@@ -163,6 +169,11 @@ int expo_parser_feed(struct expo_parser *p, const char *data, size_t n);
 /* End of input: parses a last line without "\n" and checks # EOF. Same
  * returns as feed. */
 int expo_parser_finish(struct expo_parser *p);
+
+/* Whether samples come with a struct labels (true, the default) or only
+ * with the slices (ev->refs), which costs no copy: a consumer that needs no
+ * label set (no relabeling) turns it off. Kept across expo_parser_reset. */
+void expo_parser_label_set(struct expo_parser *p, bool build);
 
 /* Counters of the current document (since new/reset); borrowed. */
 const struct expo_parse_stats *expo_parser_stats(const struct expo_parser *p);

@@ -170,10 +170,10 @@ static int over_build(struct tstate *s)
 /* The usual case in one pass: the sample's sorted labels merged with the
  * scrape's. 1 when a sample label must be renamed exported_<name> (its
  * place in the order changes): the caller takes the general path. */
-static int merge(const struct tstate *s, const char *name, const struct labels *ls, struct rw_label *pairs,
-		 struct rw_label_enc *enc, size_t *np)
+static int merge(const struct tstate *s, const char *name, const struct label_ref *lv, size_t ns,
+		 struct rw_label *pairs, struct rw_label_enc *enc, size_t *np)
 {
-	size_t i = 0, j = 0, n = 0, ns = labels_count(ls);
+	size_t i = 0, j = 0, n = 0;
 	struct label_ref r = { 0 };
 	bool have = false;
 
@@ -182,7 +182,7 @@ static int merge(const struct tstate *s, const char *name, const struct labels *
 		int c;
 
 		if (i < ns && !have) {
-			r = labels_at(ls, i);
+			r = lv[i];
 			have = true;
 		}
 		if (n == PUSH_MAX_LABELS)
@@ -210,7 +210,12 @@ static int merge(const struct tstate *s, const char *name, const struct labels *
 			}
 			n++;
 			j++;
-		} else if (o->kind == OVER_EXT) {
+		} else if (o->kind == OVER_EXT && (!tl_getn(&s->t->d->labels, r.name, r.name_len) ||
+						   (s->honor && !(s->force_ns && r.name_len == 9 &&
+								  memcmp(r.name, "namespace", 9) == 0)))) {
+			/* An external label wins, unless the sample's clashes
+			 * with a target label it replaced: that one is kept,
+			 * renamed exported_ (the general path). */
 			enc[n] = o->enc;
 			pairs[n++] = o->l; /* external labels win */
 			i++, j++;
@@ -268,19 +273,30 @@ void push_begin(struct tstate *s)
  * renamed exported_<name> unless honorLabels keeps the sample's), then the
  * target labels (all when spliced; with honorLabels those the sample lacks,
  * namespace always when the rule owns it). */
-int push_series(struct tstate *s, const char *name, const struct labels *ls, double v, bool has_ts, int64_t ts)
+bool refs_has(const struct label_ref *lv, size_t ln, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (size_t i = 0; i < ln; i++) {
+		if (lv[i].name_len == len && memcmp(lv[i].name, name, len) == 0)
+			return true;
+	}
+	return false;
+}
+
+int push_series(struct tstate *s, const char *name, const struct label_ref *lv, size_t ln, double v, bool has_ts,
+		int64_t ts)
 {
 	const struct tlabels *tl = &s->t->d->labels;
 	struct rw_label pairs[PUSH_MAX_LABELS + 1];
 	struct rw_label_enc enc[PUSH_MAX_LABELS + 1];
-	struct label_ref ref;
-	size_t n = 0, it = 0, room = 0;
+	size_t n = 0, room = 0;
 	int rc;
 
 	if (!s->push)
 		return 0;
 	if (s->over) {
-		rc = merge(s, name, ls, pairs, enc, &n);
+		rc = merge(s, name, lv, ln, pairs, enc, &n);
 		if (rc == 0)
 			return rw_chunker_series_enc(&s->ck, pairs, enc, n, v, has_ts ? ts : s->scrape_ms);
 		if (rc < 0)
@@ -289,13 +305,13 @@ int push_series(struct tstate *s, const char *name, const struct labels *ls, dou
 	}
 	/* exported_ names are built in pxn: room for all first, so the
 	 * pointers taken into it stay valid */
-	while (labels_next(ls, &it, &ref))
-		room += tl_get(tl, ref.name) ? 9 + ref.name_len + 1 : 0;
+	for (size_t i = 0; i < ln; i++)
+		room += tl_getn(tl, lv[i].name, lv[i].name_len) ? 9 + lv[i].name_len + 1 : 0;
 	if (room && (rc = buf_reserve(&s->pxn, room)))
 		return rc;
-	it = 0;
-	while (labels_next(ls, &it, &ref)) {
-		bool clash = tl_get(tl, ref.name) != NULL;
+	for (size_t i = 0; i < ln; i++) {
+		const struct label_ref ref = lv[i];
+		bool clash = tl_getn(tl, ref.name, ref.name_len) != NULL;
 		bool ns = ref.name_len == 9 && memcmp(ref.name, "namespace", 9) == 0;
 
 		if (n == PUSH_MAX_LABELS)
@@ -313,7 +329,7 @@ int push_series(struct tstate *s, const char *name, const struct labels *ls, dou
 	for (size_t i = 0; i < tl->n; i++) {
 		if (!s->splice && !s->honor)
 			break;
-		if (s->honor && labels_get(ls, tl->v[i].name) &&
+		if (s->honor && refs_has(lv, ln, tl->v[i].name) &&
 		    !(s->force_ns && strcmp(tl->v[i].name, "namespace") == 0))
 			continue;
 		if (n == PUSH_MAX_LABELS)

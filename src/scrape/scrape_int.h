@@ -272,7 +272,12 @@ void push_begin(struct tstate *s);
 /* Frees the idle scratch pool (at stop, after every target's). */
 void push_pool_free(struct scrape_mgr *m);
 /* One rendered sample (render's arguments): encoded too. */
-int push_series(struct tstate *s, const char *name, const struct labels *ls, double v, bool has_ts, int64_t ts);
+/* lv[0, ln): the sample's labels, sorted, no empty value, not
+ * NUL-terminated (the parser's slices or a label set's pairs). */
+int push_series(struct tstate *s, const char *name, const struct label_ref *lv, size_t ln, double v, bool has_ts,
+		int64_t ts);
+/* Whether lv[0, ln) has a label called name (NUL-terminated). */
+bool refs_has(const struct label_ref *lv, size_t ln, const char *name);
 /* At the end of a scrape: the synthetic series, then the result goes to
  * s->pushed (under m->lock, taken here). up: the scrape succeeded. */
 void push_end(struct tstate *s, bool up, double duration, uint64_t scraped, uint64_t post, uint64_t added);

@@ -117,7 +117,7 @@ static const char *target_has(const struct tstate *s, const char *name, size_t l
 {
 	if (!(s->tl_mask & name_bit(name, len)))
 		return NULL;
-	return tl_get(&s->t->d->labels, name);
+	return tl_getn(&s->t->d->labels, name, len);
 }
 
 static bool want_honor(const struct scrape_mgr *m, const struct target *t);
@@ -150,13 +150,12 @@ static int render_name(struct tstate *s, const char *name, size_t len)
  * per run, then the pairs (clashes with target labels renamed exported_
  * unless honorLabels; with honorLabels the target labels the sample does
  * not set are added) and the value. */
-static int render(struct tstate *s, const char *name, const struct labels *ls, const char *pairs,
+static int render(struct tstate *s, const char *name, const struct label_ref *lv, size_t ln, const char *pairs,
 		  size_t pairs_len, double v, bool has_ts, int64_t ts)
 {
 	const struct tlabels *tl = &s->t->d->labels;
 	struct buf *b = &s->out;
 	size_t start = b->len, it = 0, mark;
-	struct label_ref ref;
 	bool first = true;
 	int rc;
 
@@ -164,19 +163,19 @@ static int render(struct tstate *s, const char *name, const struct labels *ls, c
 		goto fail;
 	/* The scraped text is already the rendering of ls (the parser says
 	 * so): copied whole unless a label must be renamed exported_. */
-	while (pairs && labels_next(ls, &it, &ref)) {
-		if (target_has(s, ref.name, ref.name_len) &&
-		    (!s->honor || (s->force_ns && is_ns(ref.name, ref.name_len))))
+	for (size_t i = 0; pairs && i < ln; i++) {
+		if (target_has(s, lv[i].name, lv[i].name_len) &&
+		    (!s->honor || (s->force_ns && is_ns(lv[i].name, lv[i].name_len))))
 			pairs = NULL;
 	}
-	it = 0;
 	if (pairs) {
 		if ((rc = buf_add(b, pairs, pairs_len)))
 			goto fail;
 		first = pairs_len == 0;
-		it = labels_count(ls); /* all of ls written */
+		it = ln; /* all of lv written */
 	}
-	while (labels_next(ls, &it, &ref)) {
+	for (; it < ln; it++) {
+		const struct label_ref ref = lv[it];
 		bool clash = target_has(s, ref.name, ref.name_len) != NULL;
 		if (!first && (rc = buf_addc(b, ',')))
 			goto fail;
@@ -192,7 +191,7 @@ static int render(struct tstate *s, const char *name, const struct labels *ls, c
 	 * blob, so they are stored once per target instead of once per
 	 * series. */
 	for (size_t i = 0; !s->splice && s->honor && i < tl->n; i++) {
-		if (labels_get(ls, tl->v[i].name) && !(s->force_ns && strcmp(tl->v[i].name, "namespace") == 0))
+		if (refs_has(lv, ln, tl->v[i].name) && !(s->force_ns && strcmp(tl->v[i].name, "namespace") == 0))
 			continue; /* honorLabels: the scraped value wins */
 		if ((!first && (rc = buf_addc(b, ','))) || (rc = buf_adds(b, tl->v[i].name)) ||
 		    (rc = buf_add(b, "=\"", 2)) ||
@@ -216,7 +215,7 @@ static int render(struct tstate *s, const char *name, const struct labels *ls, c
 		goto fail;
 	}
 	/* remote write: the same series, encoded once here (push.c) */
-	if ((rc = push_series(s, name, ls, v, has_ts, ts)))
+	if ((rc = push_series(s, name, lv, ln, v, has_ts, ts)))
 		goto fail;
 	return 0;
 fail:
@@ -372,6 +371,11 @@ static int on_sample(void *ctx, const struct expo_sample_ev *ev)
 	const struct scrape_rule *r = s->rule;
 	const struct labels *ls = ev->labels;
 	const char *name = ev->name;
+	/* the labels rendered and pushed: the parser's slices, or the label
+	 * set's pairs when one is built (relabeling, label limits) */
+	struct label_ref lvbuf[LABELS_MAX_DEFAULT + 1]; /* ml's cap, above the parser's */
+	const struct label_ref *lv = ev->refs;
+	size_t ln = ev->nrefs;
 	struct labels ml;
 	int rc;
 
@@ -437,8 +441,16 @@ static int on_sample(void *ctx, const struct expo_sample_ev *ev)
 	/* A family renamed by metricRelabelings keeps no metadata: the
 	 * declared one belongs to the old name. */
 	rc = s->text && strcmp(name, ev->name) == 0 ? render_meta(s, ev) : 0;
+	if (ls) {
+		ln = 0;
+		while (ln < sizeof(lvbuf) / sizeof(lvbuf[0]) && ln < labels_count(ls)) {
+			lvbuf[ln] = labels_at(ls, ln);
+			ln++;
+		}
+		lv = lvbuf;
+	}
 	if (!rc)
-		rc = render(s, name, ls, ls == ev->labels ? ev->pairs : NULL, ev->pairs_len, ev->value, ev->has_ts,
+		rc = render(s, name, lv, ln, ls == ev->labels ? ev->pairs : NULL, ev->pairs_len, ev->value, ev->has_ts,
 			    ev->ts_ms);
 	if (rc == KM_ETOOBIG)
 		set_fail(s, SERR_OUTPUT_TOO_LARGE, "rendered samples exceed %zu bytes", s->out.cap);
@@ -633,6 +645,11 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *arg)
 			set_fail(s, SERR_OTHER, "out of memory");
 			return 0;
 		}
+		/* A label set per sample only for what needs one: relabeling
+		 * and the label limits; the rest reads the parser's slices. */
+		expo_parser_label_set(s->ps->p, s->rule->metric_relabel || s->rule->label_limit ||
+							s->rule->label_name_length_limit ||
+							s->rule->label_value_length_limit);
 	}
 	/* Only the time inside this callback is the scrape's: between chunks
 	 * the loop serves other targets. */

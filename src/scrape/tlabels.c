@@ -92,6 +92,15 @@ const char *tl_get(const struct tlabels *l, const char *name)
 	return NULL;
 }
 
+const char *tl_getn(const struct tlabels *l, const char *name, size_t len)
+{
+	/* strncmp stops at the stored name's NUL: no read past a shorter one */
+	for (size_t i = 0; i < l->n; i++)
+		if (strncmp(l->v[i].name, name, len) == 0 && l->v[i].name[len] == '\0')
+			return l->v[i].value;
+	return NULL;
+}
+
 static int cmp_label(const void *a, const void *b)
 {
 	return strcmp(((const struct label_pair *)a)->name, ((const struct label_pair *)b)->name);

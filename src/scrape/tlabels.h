@@ -31,6 +31,8 @@ int tl_setn(struct tlabels *l, const char *name, const char *value, size_t vlen)
 void tl_del(struct tlabels *l, const char *name);
 /* The value of name (borrowed) or NULL. */
 const char *tl_get(const struct tlabels *l, const char *name);
+/* The same for a name of len bytes, not NUL-terminated (without a NUL in it). */
+const char *tl_getn(const struct tlabels *l, const char *name, size_t len);
 /* Sorts by name (Prometheus label order). */
 void tl_sort(struct tlabels *l);
 /* Removes every label whose name starts with "__" (after relabeling). */

@@ -616,6 +616,126 @@ static void test_pairs(void **state)
 	}
 }
 
+/* The slices (ev->refs) are the label set's pairs, in its order, byte for
+ * byte, whether or not the set is built: randomized lines (seeded) with
+ * labels in any order, empty values, escapes, UTF-8, blanks and trailing
+ * commas, fed in random chunks (lines parsed in place and copied). */
+struct slice_seen {
+	struct buf out;
+	bool set; /* this parser builds the label set */
+	int samples;
+};
+
+static int slice_sample(void *ctx, const struct expo_sample_ev *s)
+{
+	struct slice_seen *ss = ctx;
+
+	ss->samples++;
+	assert_true(ss->set == (s->labels != NULL));
+	if (s->labels) {
+		assert_int_equal(labels_count(s->labels), s->nrefs);
+		for (size_t i = 0; i < s->nrefs; i++) {
+			struct label_ref r = labels_at(s->labels, i);
+
+			assert_int_equal(r.name_len, s->refs[i].name_len);
+			assert_memory_equal(r.name, s->refs[i].name, r.name_len);
+			assert_int_equal(r.value_len, s->refs[i].value_len);
+			assert_memory_equal(r.value, s->refs[i].value, r.value_len);
+		}
+	}
+	assert_int_equal(buf_printf(&ss->out, "%s|", s->name), 0);
+	for (size_t i = 0; i < s->nrefs; i++) {
+		assert_true(s->refs[i].value_len > 0);
+		assert_true(i == 0 || memcmp(s->refs[i - 1].name, s->refs[i].name,
+					     s->refs[i - 1].name_len < s->refs[i].name_len ?
+					     s->refs[i - 1].name_len : s->refs[i].name_len) <= 0);
+		assert_int_equal(buf_add(&ss->out, s->refs[i].name, s->refs[i].name_len), 0);
+		assert_int_equal(buf_addc(&ss->out, '\x01'), 0);
+		assert_int_equal(buf_add(&ss->out, s->refs[i].value, s->refs[i].value_len), 0);
+		assert_int_equal(buf_addc(&ss->out, '\x02'), 0);
+	}
+	return buf_addc(&ss->out, '\n');
+}
+
+static uint64_t rnd(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+static void random_doc(struct buf *b, uint64_t *seed, int lines)
+{
+	static const char *const names[] = { "a", "ab", "b", "job", "instance", "namespace", "node", "pod", "x", "z_" };
+	static const char *const vals[] = { "", "1", "v", "a\\\"b", "back\\\\slash", "nl\\nx", "\xc3\xa9t\xc3\xa9",
+					    "long-value-0123456789-0123456789-0123456789", "}{,=" };
+
+	for (int l = 0; l < lines; l++) {
+		int nl = (int)(rnd(seed) % 7);
+
+		bool braces = nl || rnd(seed) % 2;
+
+		assert_int_equal(buf_printf(b, "m%d%s", (int)(rnd(seed) % 3), braces ? "{" : ""), 0);
+		for (int k = 0; k < nl; k++) {
+			const char *sep = rnd(seed) % 8 ? "" : " ";
+
+			assert_int_equal(buf_printf(b, "%s%s%s=%s\"%s\"", k ? "," : "", sep,
+						    names[rnd(seed) % (sizeof(names) / sizeof(names[0]))], sep,
+						    vals[rnd(seed) % (sizeof(vals) / sizeof(vals[0]))]), 0);
+		}
+		if (nl && rnd(seed) % 8 == 0)
+			assert_int_equal(buf_addc(b, ','), 0);
+		if (braces)
+			assert_int_equal(buf_addc(b, '}'), 0);
+		assert_int_equal(buf_printf(b, " %d\n", l), 0);
+	}
+}
+
+static void parse_chunks(struct slice_seen *ss, const struct buf *doc, uint64_t seed)
+{
+	struct expo_parser_cb cb = { .sample = slice_sample, .ctx = ss };
+	struct expo_parser *p = expo_parser_new(NULL, &cb);
+	size_t off = 0;
+
+	assert_non_null(p);
+	expo_parser_label_set(p, ss->set);
+	while (off < doc->len) {
+		size_t n = 1 + rnd(&seed) % 300;
+
+		if (n > doc->len - off)
+			n = doc->len - off;
+		assert_int_equal(expo_parser_feed(p, doc->data + off, n), 0);
+		off += n;
+	}
+	assert_int_equal(expo_parser_finish(p), 0);
+	expo_parser_free(p);
+}
+
+static void test_slices_match_set(void **state)
+{
+	(void)state;
+	for (uint64_t seed = 1; seed <= 20; seed++) {
+		struct slice_seen with = { .set = true }, without = { .set = false };
+		uint64_t x = seed * 0x9e3779b97f4a7c15ull;
+		struct buf doc;
+
+		buf_init(&doc, 1 << 22);
+		buf_init(&with.out, 1 << 22);
+		buf_init(&without.out, 1 << 22);
+		random_doc(&doc, &x, 400);
+		parse_chunks(&with, &doc, seed);
+		parse_chunks(&without, &doc, seed + 1000);
+		assert_true(with.samples > 100); /* most lines are samples (duplicates are not) */
+		assert_int_equal(with.samples, without.samples);
+		assert_int_equal(with.out.len, without.out.len);
+		assert_memory_equal(with.out.data, without.out.data, with.out.len);
+		buf_fini(&doc);
+		buf_fini(&with.out);
+		buf_fini(&without.out);
+	}
+}
+
 /* A name's family is looked up again after metadata (the same sample name
  * belongs to another family once a TYPE declares its base) and for every
  * other name. */
@@ -673,6 +793,7 @@ int main(void)
 		cmocka_unit_test(test_integer_values),
 		cmocka_unit_test(test_pairs),
 		cmocka_unit_test(test_family_after_metadata),
+		cmocka_unit_test(test_slices_match_set),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1105,7 +1105,8 @@ static const char push_body[] =
 /* One target under rule rname: what the scrape encoded is byte for byte
  * what the collector made before, by rendering /metrics/apps and parsing
  * it back (remotewrite/encode.h) with the scrape's time as the cycle's. */
-static void push_equiv(struct fix *f, const char *rname, const char *extra, int i)
+static void push_equiv_body(struct fix *f, const char *rname, const char *extra, int i, const char *body,
+			    size_t samples, struct buf *text)
 {
 	static const struct label_pair ext[] = { { "cluster", "c1" }, { "pod", "ext-wins" } };
 	struct label_pair node = { "node", "n1" };
@@ -1118,7 +1119,7 @@ static void push_equiv(struct fix *f, const char *rname, const char *extra, int 
 
 	buf_init(&p.pb, 64 << 20);
 	buf_init(&old, 64 << 20);
-	srv_set(&f->srv, i, NULL, push_body);
+	srv_set(&f->srv, i, NULL, body);
 	set_rules(f, r, 1);
 	put_pod(f, rname, port, false);
 	assert_true(wait_line(f, "up{", rname, port, " 1\n"));
@@ -1145,17 +1146,26 @@ static void push_equiv(struct fix *f, const char *rname, const char *extra, int 
 		assert_int_equal(rw_encoder_end(e), 0);
 		assert_int_equal(rw_encoder_flush(e), 0);
 		assert_int_equal(rw_encoder_rejected(e), 0);
-		assert_int_equal(rw_encoder_samples(e), 10);
+		assert_int_equal(rw_encoder_samples(e), samples + 5); /* and up, scrape_* */
 		rw_encoder_free(e);
 		same = true;
 	}
 	assert_true(same);
 	assert_int_equal(p.pb.len, old.len);
 	assert_memory_equal(p.pb.data, old.data, old.len);
+	if (text) {
+		buf_reset(text);
+		assert_int_equal(buf_add(text, f->out.data, f->out.len), 0);
+	}
 	put_pod(f, rname, port, true);
 	assert_true(wait_for(f, apps, "up{", true));
 	buf_fini(&p.pb);
 	buf_fini(&old);
+}
+
+static void push_equiv(struct fix *f, const char *rname, const char *extra, int i)
+{
+	push_equiv_body(f, rname, extra, i, push_body, 5, NULL);
 }
 
 static void test_push_matches_text(void **state)
@@ -1168,6 +1178,145 @@ static void test_push_matches_text(void **state)
 	assert_int_equal(scrape_mgr_set_push(f->m, ext, 2, "n1"), 0);
 	push_equiv(f, "plain", "", 0);
 	push_equiv(f, "honor", "\"honorLabels\":true", 1);
+}
+
+/* The sample lines of /metrics/apps text (those of the m0..m2 series) with
+ * the target's own strings (rule name, port) replaced, joined. */
+static void sample_lines(const struct buf *text, const char *rname, int port, struct buf *out)
+{
+	char portstr[16];
+	const char *p = text->data, *end = text->data + text->len;
+
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	buf_reset(out);
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+
+		if (p[0] == 'm') {
+			for (size_t k = 0; k < len;) {
+				if (k + strlen(rname) <= len && memcmp(p + k, rname, strlen(rname)) == 0) {
+					assert_int_equal(buf_adds(out, "R"), 0);
+					k += strlen(rname);
+				} else if (k + strlen(portstr) <= len && memcmp(p + k, portstr, strlen(portstr)) == 0) {
+					assert_int_equal(buf_adds(out, "P"), 0);
+					k += strlen(portstr);
+				} else {
+					assert_int_equal(buf_addc(out, p[k]), 0);
+					k++;
+				}
+			}
+		}
+		p += len;
+	}
+}
+
+static uint64_t xs(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* Random samples (seeded): labels named like the target's or a prefix of
+ * one, in any order, with escapes, UTF-8 and empty values; one "i" label
+ * numbers the series so that none repeats. */
+static size_t random_body(struct buf *b, uint64_t seed)
+{
+	static const char *const names[] = { "a", "c", "co", "container", "instance", "inst", "job", "jo",
+					     "namespace", "na", "node", "no", "pod", "po", "q", "z" };
+	static const char *const vals[] = { "", "1", "v", "a\\\"b", "back\\\\slash", "nl\\nx", "\xc3\xa9t\xc3\xa9",
+					    "}{,=", "long-value-0123456789-0123456789" };
+	enum { NN = sizeof(names) / sizeof(names[0]), NV = sizeof(vals) / sizeof(vals[0]), LINES = 200 };
+	uint64_t x = seed * 0x9e3779b97f4a7c15ull;
+
+	buf_reset(b);
+	for (int l = 0; l < LINES; l++) {
+		const char *pick[NN];
+		size_t np = 0, at;
+
+		for (size_t k = 0; k < NN; k++)
+			if (xs(&x) % 4 == 0)
+				pick[np++] = names[k];
+		for (size_t k = np; k > 1; k--) { /* shuffled: any order */
+			size_t j = xs(&x) % k;
+			const char *tmp = pick[k - 1];
+
+			pick[k - 1] = pick[j];
+			pick[j] = tmp;
+		}
+		at = xs(&x) % (np + 1);
+		assert_int_equal(buf_printf(b, "m%d{", (int)(xs(&x) % 3)), 0);
+		for (size_t k = 0; k <= np; k++) {
+			if (k == at)
+				assert_int_equal(buf_printf(b, "%si=\"%d\"", k ? "," : "", l), 0);
+			if (k < np)
+				assert_int_equal(buf_printf(b, "%s%s=\"%s\"", k || at == 0 ? "," : "", pick[k],
+							    vals[xs(&x) % NV]), 0);
+		}
+		assert_int_equal(buf_printf(b, "} %d\n", l), 0);
+	}
+	return LINES;
+}
+
+/* The parser's slices and the label set give the same bytes, pushed and
+ * rendered: targets whose rule has a label limit (a label set per sample)
+ * and targets without (slices only), on random samples, with and without
+ * honorLabels; each push is also checked against the text re-encoded. */
+static void test_push_slices_match_set(void **state)
+{
+	struct fix *f = *state;
+	static const struct label_pair ext[] = { { "cluster", "c1" }, { "pod", "ext-wins" } };
+	struct buf body, t_fast, t_set, l_fast, l_set;
+	char err[256];
+
+	assert_int_equal(dl_snappy_load(err, sizeof(err)), 0);
+	assert_int_equal(scrape_mgr_set_push(f->m, ext, 2, "n1"), 0);
+	buf_init(&body, 1 << 20);
+	buf_init(&t_fast, 64 << 20);
+	buf_init(&t_set, 64 << 20);
+	buf_init(&l_fast, 64 << 20);
+	buf_init(&l_set, 64 << 20);
+	for (uint64_t seed = 1; seed <= 2; seed++) {
+		const char *honor = seed == 2 ? "\"honorLabels\":true," : "";
+		char fast_extra[64], set_extra[64];
+		size_t n = random_body(&body, seed);
+
+		snprintf(fast_extra, sizeof(fast_extra), "%s\"sampleLimit\":100000", honor);
+		snprintf(set_extra, sizeof(set_extra), "%s\"labelLimit\":1000", honor);
+		push_equiv_body(f, "sfast", fast_extra, 0, buf_cstr(&body), n, &t_fast);
+		push_equiv_body(f, "slset", set_extra, 1, buf_cstr(&body), n, &t_set);
+		sample_lines(&t_fast, "sfast", f->srv.port[0], &l_fast);
+		sample_lines(&t_set, "slset", f->srv.port[1], &l_set);
+		assert_true(l_fast.len > 1000);
+		assert_int_equal(l_fast.len, l_set.len);
+		assert_memory_equal(l_fast.data, l_set.data, l_set.len);
+	}
+	buf_fini(&body);
+	buf_fini(&t_fast);
+	buf_fini(&t_set);
+	buf_fini(&l_fast);
+	buf_fini(&l_set);
+}
+
+/* A target label looked up by a slice (not NUL-terminated): the whole
+ * name, never a prefix of a longer one, nor a longer name. */
+static void test_tl_getn(void **state)
+{
+	static const char line[] = "containerX=\"1\",co=\"2\"";
+	struct tlabels tl;
+
+	(void)state;
+	tl_init(&tl);
+	assert_int_equal(tl_set(&tl, "container", "c"), 0);
+	assert_int_equal(tl_set(&tl, "instance", "i"), 0);
+	assert_string_equal(tl_getn(&tl, line, 9), "c");
+	assert_null(tl_getn(&tl, line, 10));
+	assert_null(tl_getn(&tl, line + 15, 2));
+	assert_null(tl_getn(&tl, "in", 2));
+	assert_string_equal(tl_getn(&tl, "instance", 8), "i");
+	tl_fini(&tl);
 }
 
 /* A failed scrape is pushed as its synthetic series only (up 0), and each
@@ -1723,6 +1872,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_apps_cursor_long_run, setup_big, teardown),
 		cmocka_unit_test_setup_teardown(test_identity_kept_across_interval, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_matches_text, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_push_slices_match_set, setup, teardown),
+		cmocka_unit_test(test_tl_getn),
 		cmocka_unit_test_setup_teardown(test_push_down_target, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_only_limits, setup, teardown),
