@@ -21,19 +21,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib/common.sh
 . tests/lib/fakeapi.sh
 . tests/lib/rw.sh
-TMP=$(mktemp -d /tmp/k8smon-rwm.XXXXXX)
-PIDS=""
-FAKEAPI_PID=""
-cleanup() {
-	# shellcheck disable=SC2086
-	stop_pids $PIDS $FAKEAPI_PID
-	[ -n "${KEEP:-}" ] && echo "kept $TMP" || rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-bail() { fail "$*"; finish; }
-AGENT=${K8SMON_BIN:-./bin/k8smon}
-[ -x "$AGENT" ] || make -s bin/k8smon >/dev/null || bail "make bin/k8smon"
+rw_test_init rwm
 /usr/bin/python3 -c 'import snappy, zstandard' 2>/dev/null ||
 	bail "python3-snappy and python3-zstandard (Debian) for tests/lib/rw_receiver.py: ./.ci/deps.sh"
 absent() { [ -z "$(selfv "$1")" ]; }

@@ -3,6 +3,27 @@
 # receivers, the agent in host mode, and reading what arrived. Uses the
 # caller's TMP and AGENT (the binary); each process started is added to PIDS.
 
+# rw_test_init NAME: the common set-up of a remote-write test: TMP (a fresh
+# /tmp/k8smon-NAME.XXXXXX, kept with KEEP=1), PIDS and FAKEAPI_PID (stopped
+# at exit, then the caller's cleanup_extra if it defines one), bail, and AGENT
+# (K8SMON_BIN or ./bin/k8smon, built when missing).
+rw_test_init() {
+	TMP=$(mktemp -d "/tmp/k8smon-$1.XXXXXX")
+	PIDS=""
+	FAKEAPI_PID=""
+	trap rw_test_cleanup EXIT
+	trap 'exit 130' INT TERM
+	AGENT=${K8SMON_BIN:-./bin/k8smon}
+	[ -x "$AGENT" ] || make -s bin/k8smon >/dev/null || bail "make bin/k8smon"
+}
+rw_test_cleanup() {
+	# shellcheck disable=SC2086
+	stop_pids $PIDS $FAKEAPI_PID
+	command -v cleanup_extra >/dev/null && cleanup_extra
+	[ -n "${KEEP:-}" ] && echo "kept $TMP" || rm -rf "$TMP"
+}
+bail() { fail "$*"; finish; }
+
 # rw_vm_start [ARGS...]: the real victoria-metrics on 127.0.0.1:$VMP (a free
 # port chosen the first time; a restart keeps it and its data in $TMP/vm, log
 # appended to $TMP/vm.log), its pid in VM_PID; 1 when it does not answer.
