@@ -278,80 +278,101 @@ static void expect_cad(struct buf *b, const char *c, const char *p, double v, in
 #define ROW_TS "container_cpu_usage_seconds_total{container=\"t\",pod=\"p3\"} 5 1234\n"
 #define HEAD "# TYPE container_cpu_usage_seconds_total counter\n"
 
+/* The tracking tests' encoder, tracker and decode buffers. */
+struct tfix {
+	struct rw_encoder *e;
+	struct rw_track t;
+	struct buf got, want;
+	uint64_t n;
+};
+
+static int tfix_setup(void **state)
+{
+	struct tfix *f = calloc(1, sizeof(*f));
+
+	if (!f || !(f->e = rw_encoder_new(100, ext_labels, 1, drop_block, NULL))) {
+		free(f);
+		return -1;
+	}
+	rw_track_init(&f->t);
+	buf_init(&f->got, 1 << 20);
+	buf_init(&f->want, 1 << 20);
+	*state = f;
+	return 0;
+}
+
+static int tfix_teardown(void **state)
+{
+	struct tfix *f = *state;
+
+	buf_fini(&f->got);
+	buf_fini(&f->want);
+	rw_track_fini(&f->t);
+	rw_encoder_free(f->e);
+	free(f);
+	return 0;
+}
+
+static struct rw_chunks *tcycle(struct tfix *f, const char *text, int64_t ts)
+{
+	return cycle(f->e, &f->t, text, ts, &f->n);
+}
+
+/* mk holds exactly the markers f->want was filled with; mk is released. */
+static void assert_markers(struct tfix *f, struct rw_chunks *mk)
+{
+	assert_non_null(mk);
+	buf_reset(&f->got);
+	decode(mk, &f->got);
+	assert_int_equal(f->got.len, f->want.len);
+	assert_memory_equal(f->got.data, f->want.data, f->want.len);
+	rw_chunks_unref(mk);
+	buf_reset(&f->want);
+}
+
 /* A container row vanishing: exactly one marker, with the labels it was
  * pushed with, StaleNaN, at the new cycle's time; the row with its own
  * timestamp vanishing gets none. The same series (also reordered): none. */
 static void test_track_vanished(void **state)
 {
-	struct rw_encoder *e = rw_encoder_new(100, ext_labels, 1, drop_block, NULL);
+	struct tfix *f = *state;
 	struct rw_chunks *mk;
-	struct rw_track t;
-	struct buf got, want;
-	uint64_t n = 9;
 
-	(void)state;
-	assert_non_null(e);
-	rw_track_init(&t);
-	buf_init(&got, 1 << 20);
-	buf_init(&want, 1 << 20);
-	assert_null(cycle(e, &t, HEAD ROW_A ROW_B ROW_TS, 1000, &n));
-	assert_int_equal(n, 0);
+	f->n = 9;
+	assert_null(tcycle(f, HEAD ROW_A ROW_B ROW_TS, 1000));
+	assert_int_equal(f->n, 0);
 	/* the row with its own timestamp is not kept */
-	assert_int_equal(t.nprev, 2);
-	assert_int_equal(t.last->series, 2);
-	assert_null(cycle(e, &t, HEAD ROW_A ROW_B ROW_TS, 2000, &n));
-	assert_null(cycle(e, &t, HEAD ROW_B ROW_A, 3000, &n));
-	mk = cycle(e, &t, HEAD ROW_A, 4000, &n);
-	assert_non_null(mk);
-	assert_int_equal(n, 1);
-	decode(mk, &got);
-	expect_cad(&want, "b", "p2", stale_nan(), 4000);
-	assert_int_equal(got.len, want.len);
-	assert_memory_equal(got.data, want.data, want.len);
-	rw_chunks_unref(mk);
-	assert_null(cycle(e, &t, HEAD ROW_A, 5000, &n));
-	assert_int_equal(n, 0);
-	buf_fini(&got);
-	buf_fini(&want);
-	rw_track_fini(&t);
-	rw_encoder_free(e);
+	assert_int_equal(f->t.nprev, 2);
+	assert_int_equal(f->t.last->series, 2);
+	assert_null(tcycle(f, HEAD ROW_A ROW_B ROW_TS, 2000));
+	assert_null(tcycle(f, HEAD ROW_B ROW_A, 3000));
+	mk = tcycle(f, HEAD ROW_A, 4000);
+	assert_int_equal(f->n, 1);
+	expect_cad(&f->want, "b", "p2", stale_nan(), 4000);
+	assert_markers(f, mk);
+	assert_null(tcycle(f, HEAD ROW_A, 5000));
+	assert_int_equal(f->n, 0);
 }
 
 /* A section turned off or failing before it pushed anything (empty text):
  * markers for all its series, once; back on, none. */
 static void test_track_section_off(void **state)
 {
-	struct rw_encoder *e = rw_encoder_new(100, ext_labels, 1, drop_block, NULL);
+	struct tfix *f = *state;
 	struct rw_chunks *mk;
-	struct rw_track t;
-	struct buf got, want;
-	uint64_t n = 0;
 
-	(void)state;
-	assert_non_null(e);
-	rw_track_init(&t);
-	buf_init(&got, 1 << 20);
-	buf_init(&want, 1 << 20);
-	assert_null(cycle(e, &t, HEAD ROW_A ROW_B, 1000, &n));
-	mk = cycle(e, &t, "", 2000, &n);
-	assert_non_null(mk);
-	assert_int_equal(n, 2);
-	decode(mk, &got);
-	expect_cad(&want, "a", "p1", stale_nan(), 2000);
-	expect_cad(&want, "b", "p2", stale_nan(), 2000);
-	assert_int_equal(got.len, want.len);
-	assert_memory_equal(got.data, want.data, want.len);
-	rw_chunks_unref(mk);
-	assert_null(cycle(e, &t, "", 3000, &n));
-	assert_null(cycle(e, &t, HEAD ROW_A ROW_B, 4000, &n));
+	assert_null(tcycle(f, HEAD ROW_A ROW_B, 1000));
+	mk = tcycle(f, "", 2000);
+	assert_int_equal(f->n, 2);
+	expect_cad(&f->want, "a", "p1", stale_nan(), 2000);
+	expect_cad(&f->want, "b", "p2", stale_nan(), 2000);
+	assert_markers(f, mk);
+	assert_null(tcycle(f, "", 3000));
+	assert_null(tcycle(f, HEAD ROW_A ROW_B, 4000));
 	/* forgotten (markers turned off, destinations' labels changed): none */
-	rw_track_reset(&t);
-	assert_null(cycle(e, &t, "", 5000, &n));
-	assert_int_equal(n, 0);
-	buf_fini(&got);
-	buf_fini(&want);
-	rw_track_fini(&t);
-	rw_encoder_free(e);
+	rw_track_reset(&f->t);
+	assert_null(tcycle(f, "", 5000));
+	assert_int_equal(f->n, 0);
 }
 
 /* The same series in order keep the last chunks; a cycle losing its tail
@@ -359,41 +380,22 @@ static void test_track_section_off(void **state)
  * cycles still has its exact labels. */
 static void test_track_prefix(void **state)
 {
-	struct rw_encoder *e = rw_encoder_new(100, ext_labels, 1, drop_block, NULL);
+	struct tfix *f = *state;
 	struct rw_chunks *mk, *kept;
-	struct rw_track t;
-	struct buf got, want;
-	uint64_t n = 0;
 
-	(void)state;
-	assert_non_null(e);
-	rw_track_init(&t);
-	buf_init(&got, 1 << 20);
-	buf_init(&want, 1 << 20);
-	assert_null(cycle(e, &t, HEAD ROW_A ROW_B, 1000, &n));
-	kept = t.last;
-	assert_null(cycle(e, &t, HEAD ROW_A ROW_B, 2000, &n));
-	assert_ptr_equal(t.last, kept); /* nothing chunked again */
-	mk = cycle(e, &t, HEAD ROW_A, 3000, &n);
-	assert_int_equal(n, 1);
-	decode(mk, &got);
-	expect_cad(&want, "b", "p2", stale_nan(), 3000);
-	assert_int_equal(got.len, want.len);
-	assert_memory_equal(got.data, want.data, want.len);
-	rw_chunks_unref(mk);
-	assert_null(cycle(e, &t, HEAD ROW_A, 4000, &n));
-	mk = cycle(e, &t, "", 5000, &n);
-	assert_int_equal(n, 1);
-	decode(mk, &got);
-	buf_reset(&want);
-	expect_cad(&want, "a", "p1", stale_nan(), 5000);
-	assert_int_equal(got.len, want.len);
-	assert_memory_equal(got.data, want.data, want.len);
-	rw_chunks_unref(mk);
-	buf_fini(&got);
-	buf_fini(&want);
-	rw_track_fini(&t);
-	rw_encoder_free(e);
+	assert_null(tcycle(f, HEAD ROW_A ROW_B, 1000));
+	kept = f->t.last;
+	assert_null(tcycle(f, HEAD ROW_A ROW_B, 2000));
+	assert_ptr_equal(f->t.last, kept); /* nothing chunked again */
+	mk = tcycle(f, HEAD ROW_A, 3000);
+	assert_int_equal(f->n, 1);
+	expect_cad(&f->want, "b", "p2", stale_nan(), 3000);
+	assert_markers(f, mk);
+	assert_null(tcycle(f, HEAD ROW_A, 4000));
+	mk = tcycle(f, "", 5000);
+	assert_int_equal(f->n, 1);
+	expect_cad(&f->want, "a", "p1", stale_nan(), 5000);
+	assert_markers(f, mk);
 }
 
 int main(void)
@@ -403,9 +405,9 @@ int main(void)
 		cmocka_unit_test(test_nothing_vanished),
 		cmocka_unit_test(test_all_gone),
 		cmocka_unit_test(test_cat),
-		cmocka_unit_test(test_track_vanished),
-		cmocka_unit_test(test_track_section_off),
-		cmocka_unit_test(test_track_prefix),
+		cmocka_unit_test_setup_teardown(test_track_vanished, tfix_setup, tfix_teardown),
+		cmocka_unit_test_setup_teardown(test_track_section_off, tfix_setup, tfix_teardown),
+		cmocka_unit_test_setup_teardown(test_track_prefix, tfix_setup, tfix_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
