@@ -10,13 +10,9 @@ PODS=${PODS:-100}
 CTRS=${CTRS:-3}
 N=${N:-200}
 
-make -s build/libk8smon.a >/dev/null
 TMP=$(mktemp -d /dev/shm/k8smon-ctr-bench.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT INT TERM
-FLAGS=$(printf 'k8smon-print-flags:\n\t@echo "$(CFLAGS)"; echo "$(LIBK8SMON_LIBS)"\n' |
-	make -s -f Makefile -f - k8smon-print-flags)
-CF=$(echo "$FLAGS" | sed -n 1p | sed "s/-DK8SMON_VERSION=[^ ]*//")
-LD=$(echo "$FLAGS" | sed -n 2p)
+. bench/cflags.sh
 # shellcheck disable=SC2086
 cc $CF -Itests -o "$TMP/driver" tests/container/driver.c build/libk8smon.a $LD
 

@@ -30,7 +30,6 @@ eval "$(tests/peers/build.sh --env kubernetes kubernetes-node)"
 export KUBERNETES_BIN KUBERNETES_NODE_BIN
 command -v go >/dev/null || { echo "go (for go tool pprof) missing" >&2; exit 1; }
 
-make -s build/libk8smon.a >/dev/null
 TMP=$(mktemp -d /tmp/k8smon-ctr-kbench.XXXXXX)
 CPID=""
 cleanup() {
@@ -39,10 +38,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-FLAGS=$(printf 'k8smon-print-flags:\n\t@echo "$(CFLAGS)"; echo "$(LIBK8SMON_LIBS)"\n' |
-	make -s -f Makefile -f - k8smon-print-flags)
-CF=$(echo "$FLAGS" | sed -n 1p | sed "s/-DK8SMON_VERSION=[^ ]*//")
-LD=$(echo "$FLAGS" | sed -n 2p)
+. bench/cflags.sh
 # shellcheck disable=SC2086
 cc $CF -Itests -o "$TMP/driver" tests/container/driver.c build/libk8smon.a $LD
 

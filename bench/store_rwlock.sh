@@ -14,13 +14,9 @@ READERS=${READERS:-4}
 SECS=${SECONDS_RUN:-10}
 ROUNDS=${ROUNDS:-3}
 BEFORE=${BEFORE:-$(git log -1 --format=%H -S PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP -- src/collect/kubestate/store.c)^}
-make -s build/libk8smon.a >/dev/null
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT INT TERM
-FLAGS=$(printf 'k8smon-print-flags:\n\t@echo "$(CFLAGS)"; echo "$(LIBK8SMON_LIBS)"\n' |
-	make -s -f Makefile -f - k8smon-print-flags)
-CF=$(echo "$FLAGS" | sed -n 1p | sed "s/-DK8SMON_VERSION=[^ ]*//")
-LD=$(echo "$FLAGS" | sed -n 2p)
+. bench/cflags.sh
 mkdir -p "$TMP/src/collect/kubestate"
 git show "$BEFORE:src/collect/kubestate/store.c" >"$TMP/src/collect/kubestate/store.c"
 # store.o first: the archive's own store.o is then never pulled in.
