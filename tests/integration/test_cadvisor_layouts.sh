@@ -120,6 +120,48 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
+# The comparison's host-mount rule on made-up scrapes (the layouts below hit
+# it only when another process mounts something at the wrong moment): a host
+# tmpfs mounted when cAdvisor started and gone at our scrape is left out and
+# printed; a difference on a device mounted throughout, or in a container's
+# row on the vanished device, still fails.
+M=$TMP/mrule
+mkdir -p "$M"
+printf '/dev/vda1 / ext4 rw 0 0\ntmpfs /tmp/other\\040test/full tmpfs rw 0 0\n' >"$M/start"
+printf '/dev/vda1 / ext4 rw 0 0\n' >"$M/end"
+: >"$M/known"
+HOSTL='container="",id="/",image="",name="",namespace="",pod=""'
+PODL='container="c",id="/kubepods/podx/y",image="i",name="y",namespace="cltest",pod="p"'
+{
+	echo 'machine_cpu_cores 2'
+	echo "container_fs_limit_bytes{$HOSTL,device=\"/dev/vda1\"} 1e+10"
+	echo "container_fs_limit_bytes{$PODL,device=\"/tmp/other test/full\"} 1.048576e+06"
+} >"$M/ours"
+{ cat "$M/ours"; echo "container_fs_limit_bytes{$HOSTL,device=\"/tmp/other test/full\"} 1.048576e+06"; } >"$M/cadv"
+grep -v 'device="/dev/vda1"' "$M/ours" >"$M/ours-novda"
+grep -v 'pod="p"' "$M/ours" >"$M/ours-nopod"
+# mrule CADVISOR OURS [--host-mounts]: the comparison's output in $M/out
+mrule() {
+	if [ $# -eq 3 ]; then
+		python3 tests/peers/cadvisor_compare.py "$M/$1" "$M/$2" "$M/known" \
+			--host-mounts "$M/start" "$M/end" >"$M/out" 2>&1
+	else
+		python3 tests/peers/cadvisor_compare.py "$M/$1" "$M/$2" "$M/known" >"$M/out" 2>&1
+	fi
+}
+if mrule cadv ours --host-mounts && grep -q '^ignored (cAdvisor): container_fs_limit_bytes{id="/",device=./tmp/other test/full.}' "$M/out"
+then ok "host-mount rule: a host tmpfs gone before our scrape is left out and printed"
+else fail "host-mount rule: a host tmpfs gone before our scrape is not left out: $(cat "$M/out")"; fi
+if mrule cadv ours || ! grep -q '^diff: row container_fs_limit_bytes' "$M/out"; then
+	fail "host-mount rule: without --host-mounts the vanished tmpfs's row is not a difference (the rule checks nothing): $(cat "$M/out")"
+else ok "host-mount rule: without --host-mounts the vanished tmpfs's row differs"; fi
+if mrule cadv ours-novda --host-mounts || ! grep -q '^diff: row container_fs_limit_bytes.*/dev/vda1' "$M/out"; then
+	fail "host-mount rule: a row of a device mounted throughout, missing in ours, is not a difference: $(cat "$M/out")"
+else ok "host-mount rule: a device mounted throughout is still compared"; fi
+if mrule cadv ours-nopod --host-mounts || ! grep -q "^diff: row container_fs_limit_bytes.*'pod': 'p'" "$M/out"; then
+	fail "host-mount rule: a container's row on the vanished device, missing in ours, is not a difference: $(cat "$M/out")"
+else ok "host-mount rule: a container's row on the vanished device is still compared"; fi
+
 # The host's kubepods trees belong to whoever holds the cluster lock.
 mkdir -p /run/lock
 exec 8>/run/lock/k8smon-cluster.lock
