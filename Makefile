@@ -15,19 +15,25 @@
 
 CC      ?= gcc
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-# PKGS are linked; libcurl only gives its headers: it is loaded with dlopen()
-# in Kubernetes mode (src/dl/curl.h), so host mode never maps it.
+# PKGS are linked; libcurl and GnuTLS only give their headers: they are
+# loaded with dlopen() when needed (src/dl/curl.h: Kubernetes mode;
+# src/dl/gnutls.h: HTTPS, bearer-token keys, hashmod), so host mode never maps
+# them. libmicrohttpd is linked from its Debian archive (LGPL-2.1: allowed
+# with the source and this Makefile to relink, docs/DESIGN.md): its shared
+# library needs libgnutls.so.30, which maps nine libraries, ~2.3 MiB resident
+# (BENCHMARKS.md "Node collector: issue 18, fourth pass").
 # PKGS_STATIC (permissive licences: zlib, MIT) are linked from their Debian
 # .a archives: a shared library costs ~50-80 KiB of RSS just by being mapped
 # (headers, relocated data, the text around its constructor), and libyaml and
-# jansson are never called in host mode. LGPL libraries (GnuTLS,
-# libmicrohttpd, glibc) and PCRE2 stay shared: PCRE2's archive brings its
+# jansson are never called in host mode. GnuTLS and glibc stay shared
+# (GnuTLS loaded on demand, above), and PCRE2: PCRE2's archive brings its
 # JIT compiler and Unicode tables into our text and measured worse
 # (BENCHMARKS.md "## Node collector").
-PKGS    := libmicrohttpd libpcre2-8 gnutls
+PKGS    := libpcre2-8
+PKGS_STATIC_MHD := libmicrohttpd
 PKGS_STATIC_HOT  := zlib
 PKGS_STATIC_COLD := jansson yaml-0.1
-PKGS_CFLAGS_ONLY := libcurl
+PKGS_CFLAGS_ONLY := libcurl gnutls
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wvla -Wformat=2
 OPT     ?= -O2 -g
 # SAN: sanitizer flags (make asan sets them); added to compile and link.
@@ -51,13 +57,15 @@ LDLIBS_HOT  :=
 LDLIBS_COLD :=
 LDLIBS  := $(SAN) -pthread -Wl,--as-needed -lm -ldl
 
-DEPS_OK := $(shell pkg-config --exists $(PKGS) $(PKGS_STATIC_HOT) $(PKGS_STATIC_COLD) $(PKGS_CFLAGS_ONLY) cmocka 2>/dev/null && echo yes)
+DEPS_OK := $(shell pkg-config --exists $(PKGS) $(PKGS_STATIC_MHD) $(PKGS_STATIC_HOT) $(PKGS_STATIC_COLD) $(PKGS_CFLAGS_ONLY) cmocka 2>/dev/null && echo yes)
 ifeq ($(DEPS_OK),yes)
-CFLAGS  += $(shell pkg-config --cflags $(PKGS) $(PKGS_STATIC_HOT) $(PKGS_STATIC_COLD) $(PKGS_CFLAGS_ONLY))
+CFLAGS  += $(shell pkg-config --cflags $(PKGS) $(PKGS_STATIC_MHD) $(PKGS_STATIC_HOT) $(PKGS_STATIC_COLD) $(PKGS_CFLAGS_ONLY))
 # jansson is given twice: config_from_flags() builds the /config JSON at
 # every start, so the members it pulls (pack, object, dump) go with the hot
 # code; the second mention, after the cold objects, resolves the rest.
-LDLIBS_HOT  := -Wl,-Bstatic $(shell pkg-config --libs $(PKGS_STATIC_HOT) jansson) -Wl,-Bdynamic
+# libmicrohttpd by name: pkg-config --libs would add -lgnutls, which
+# src/dl/gnutls.c stands in for.
+LDLIBS_HOT  := -Wl,-Bstatic -lmicrohttpd $(shell pkg-config --libs $(PKGS_STATIC_HOT) jansson) -Wl,-Bdynamic
 LDLIBS_COLD := -Wl,-Bstatic $(shell pkg-config --libs $(PKGS_STATIC_COLD)) -Wl,-Bdynamic
 LDLIBS  += $(shell pkg-config --libs $(PKGS))
 endif
@@ -81,9 +89,10 @@ OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
 # collect/kubestate/shard.c, whose -kubeState.podSharding and agentSelector
 # parsers flags_parse() and config_from_flags() call at every start: cold, it
 # kept a 64 KiB window of Kubernetes-only code resident, BENCHMARKS.md
-# "Node collector: issue 18 RSS regression".)
+# "Node collector: issue 18 RSS regression"; nor dl/gnutls.c, whose
+# gnutls_global_init() libmicrohttpd's constructor calls at every start.)
 COLD_SRCS := $(filter-out src/scrape/labels.c src/scrape/policy.c src/collect/components/jobs.c \
-	         src/collect/kubestate/shard.c,\
+	         src/collect/kubestate/shard.c src/dl/gnutls.c,\
 	       $(filter src/kube/% src/scrape/% src/collect/kubestate/% src/collect/components/% src/dl/% src/remotewrite/%,$(SRCS))) \
 	     src/agent/kube.c src/agent/rwconf.c src/collect/container/podmap.c \
 	     src/collect/container/crio.c

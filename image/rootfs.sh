@@ -10,7 +10,9 @@
 #     by src/dl/curl.c under the SONAME of src/dl/curl.h) with everything it
 #     is linked against, and, with -remoteWrite.url, libsnappy (dlopen()ed by
 #     src/dl/snappy.c under DL_SNAPPY_SONAME) with libstdc++ and the rest it
-#     is linked against, and libzstd (src/dl/zstd.c); each at the path ldd resolves it to, so the loader
+#     is linked against, and libzstd (src/dl/zstd.c), and, with -tls, bearer
+#     tokens or hashmod, libgnutls (src/dl/gnutls.c, DL_GNUTLS_SONAME) with
+#     everything it is linked against; each at the path ldd resolves it to, so the loader
 #     finds it in its default directories without an ld.so.cache
 #   /etc/ssl/certs/ca-certificates.crt  (libcurl's default CA bundle on Debian)
 #   /etc/passwd, /etc/group (root and nobody/nogroup 65534), /etc/nsswitch.conf
@@ -40,6 +42,7 @@ SNAPPY=$(dlopened snappy.h DL_SNAPPY_SONAME libsnappy1v5)
 # of libcurl's own libraries on Debian; named here so that the image does not
 # depend on that.
 ZSTD=$(dlopened zstd.h DL_ZSTD_SONAME libzstd1)
+GNUTLS=$(dlopened gnutls.h DL_GNUTLS_SONAME libgnutls30)
 
 # libs FILE: the absolute paths ldd resolves FILE's libraries (and the loader)
 # to; fails on a library ldd cannot find.
@@ -55,7 +58,8 @@ libs() {
 BIN_LIBS=$(libs "$BIN")
 CURL_LIBS=$(libs "$CURL")
 SNAPPY_LIBS=$(libs "$SNAPPY")
-LIBS=$(printf '%s\n' $BIN_LIBS "$CURL" $CURL_LIBS "$SNAPPY" "$ZSTD" $SNAPPY_LIBS | sort -u)
+GNUTLS_LIBS=$(libs "$GNUTLS")
+LIBS=$(printf '%s\n' $BIN_LIBS "$CURL" $CURL_LIBS "$SNAPPY" "$ZSTD" $SNAPPY_LIBS "$GNUTLS" $GNUTLS_LIBS | sort -u)
 
 rm -rf "$DEST"
 mkdir -p "$DEST/usr/bin" "$DEST/etc/ssl/certs" "$DEST/proc" "$DEST/sys" "$DEST/dev" "$DEST/tmp"

@@ -118,9 +118,9 @@ void auth_cache_key(const uint8_t salt[16], const char *token, size_t toklen, co
 	gnutls_hash_hd_t h = NULL;
 	static const uint8_t zero = 0;
 
-	/* GnuTLS, not OpenSSL: libmicrohttpd has it loaded and initialised
-	 * anyway, while libcrypto would be mapped only for this (dl/curl.h).
-	 * Only allocation failure makes SHA-256 fail. The all-zero key is then
+	/* GnuTLS, loaded at the first key (dl/gnutls.h), rather than a second
+	 * crypto library. Only allocation failure or a GnuTLS that cannot be
+	 * loaded makes SHA-256 fail. The all-zero key is then
 	 * returned, and the cache refuses to store or find it (key_usable):
 	 * such requests are reviewed every time instead of sharing a slot. */
 	if (gnutls_hash_get_len(GNUTLS_DIG_SHA256) != HTTP_AUTH_KEY_LEN ||

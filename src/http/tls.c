@@ -16,10 +16,23 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "dl/gnutls.h"
 
 bool tls_supported(void)
 {
 	return MHD_is_feature_supported(MHD_FEATURE_TLS) == MHD_YES;
+}
+
+/* GnuTLS is loaded at the first -tls use (dl/gnutls.h); a host without it
+ * gets one line naming the library instead of a failed certificate parse. */
+static int gnutls_present(char *err, size_t errlen)
+{
+	char why[256];
+
+	if (!dl_gnutls_load(why, sizeof(why)))
+		return 0;
+	snprintf(err, errlen, "-tls: %s", why);
+	return KM_ENOENT;
 }
 
 static void id_from_stat(const struct stat *st, struct tls_file_id *id)
@@ -157,7 +170,9 @@ int tls_pair_load(struct tls_pair *p, const char *cert_file, const char *key_fil
 	int rc;
 
 	memset(p, 0, sizeof(*p));
-	rc = read_pem("-tlsCertFile", cert_file, &p->cert_pem, &p->cert_id, err, errlen);
+	rc = gnutls_present(err, errlen);
+	if (!rc)
+		rc = read_pem("-tlsCertFile", cert_file, &p->cert_pem, &p->cert_id, err, errlen);
 	if (!rc)
 		rc = read_pem("-tlsKeyFile", key_file, &p->key_pem, &p->key_id, err, errlen);
 	if (!rc)

@@ -50,7 +50,8 @@ bool tls_supported(void);
 /* Reads both files and checks that the certificate parses, the key parses
  * (unencrypted) and the key belongs to the certificate. On failure returns a
  * negative KM_* code and one line in err naming the flag (-tlsCertFile or
- * -tlsKeyFile) and the file; p is then left empty. p must be zeroed or
+ * -tlsKeyFile) and the file (or "-tls: cannot load libgnutls.so.30 ..."
+ * where GnuTLS cannot be loaded); p is then left empty. p must be zeroed or
  * finalised before. */
 int tls_pair_load(struct tls_pair *p, const char *cert_file, const char *key_file,
 		  char *err, size_t errlen);

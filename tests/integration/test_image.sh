@@ -18,7 +18,8 @@
 #     dlopen()ed libcurl and OpenSSL) syncs with the fake API server over TLS,
 #     verified with the image's CA bundle, and serves kube_pod_info; with a
 #     -remoteWrite.url (the dlopen()ed libsnappy) every shared library in the image is mapped
-#     by that process (the image holds exactly what the agent loads).
+#     by that process or by host mode with -tls (the dlopen()ed GnuTLS), which
+#     serves HTTPS (the image holds exactly what the agent loads).
 # Needs root (chroot, mount); anything missing fails, nothing is skipped.
 set -u
 . tests/lib/common.sh
@@ -170,6 +171,28 @@ else
 fi
 stop
 
+# --- host mode with -tls inside the image (the dlopen()ed GnuTLS) ------------------------
+: >"$TMP/mapped-tls"
+mkdir -p "$R/tls"
+if openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=k8smon-image" \
+	-addext "subjectAltName=IP:127.0.0.1" -keyout "$R/tls/tls.key" -out "$R/tls/tls.crt" >/dev/null 2>&1 &&
+	chmod 0644 "$R/tls/tls.key"; then
+	PORT=$(free_port)
+	in_image -- /usr/bin/k8smon -httpListenAddr=127.0.0.1:$PORT -tls -tlsCertFile=/tls/tls.crt \
+		-tlsKeyFile=/tls/tls.key >"$TMP/tls.log" 2>&1 &
+	PID=$!
+	if wait_for 20 curl -sf -o /dev/null --cacert "$R/tls/tls.crt" "https://127.0.0.1:$PORT/healthz"; then
+		check "host mode -tls in the image: HTTPS /metrics/node has node_load1" sh -c \
+			"curl -sf --cacert '$R/tls/tls.crt' https://127.0.0.1:$PORT/metrics/node | grep -q '^node_load1 '"
+		awk '$6 ~ /\.so/ { n = split($6, p, "/"); print p[n] }' "/proc/$PID/maps" | sort -u >"$TMP/mapped-tls"
+	else
+		fail "host mode -tls did not serve HTTPS in the image"; cat "$TMP/tls.log"
+	fi
+	stop
+else
+	fail "openssl could not make a certificate"
+fi
+
 # --- Kubernetes mode inside the image (dlopen()ed libcurl) ----------------------------------
 fakeapi_start "$TMP/api" --load crds --load examples/cluster || { fail "fake API server"; finish; }
 # The kubeconfig names no CA: libcurl verifies the server with its default
@@ -194,14 +217,17 @@ if wait_http "$U/healthz" 20 && until_ms 30000 "[ \"\$(curl -s -o /dev/null -w '
 	# Every library in the image is mapped: none is there for nothing. (One
 	# missing could not be mapped, and the agent would not have got here.)
 	(cd "$R" && find . -name '*.so*' -type f | sed 's|.*/||' | sort) >"$TMP/image-libs"
-	awk '$6 ~ /\.so/ { n = split($6, p, "/"); print p[n] }' "/proc/$PID/maps" | sort -u >"$TMP/mapped-libs"
+	# GnuTLS is loaded by -tls (bearer-token keys and hashmod too): the
+	# libraries the -tls run above mapped count as used.
+	{ awk '$6 ~ /\.so/ { n = split($6, p, "/"); print p[n] }' "/proc/$PID/maps"; cat "$TMP/mapped-tls"; } |
+		sort -u >"$TMP/mapped-libs"
 	unused=$(comm -23 "$TMP/image-libs" "$TMP/mapped-libs" | tr '\n' ' ')
 	if [ -z "$unused" ] && [ -s "$TMP/image-libs" ]; then
-		ok "all $(wc -l <"$TMP/image-libs") libraries of the image are mapped in Kubernetes mode"
+		ok "all $(wc -l <"$TMP/image-libs") libraries of the image are mapped in Kubernetes mode or with -tls"
 	else
 		fail "libraries in the image that the agent does not map: $unused"
 	fi
-	check "libcurl.so.4, libssl.so.3 and libsnappy.so.1 among them" sh -c "grep -qx libcurl.so.4 '$TMP/mapped-libs' && grep -qx 'libssl.so.[0-9]*' '$TMP/mapped-libs' && grep -qx libsnappy.so.1 '$TMP/mapped-libs'"
+	check "libcurl.so.4, libssl.so.3, libsnappy.so.1 and libgnutls.so.30 among them" sh -c "grep -qx libcurl.so.4 '$TMP/mapped-libs' && grep -qx 'libssl.so.[0-9]*' '$TMP/mapped-libs' && grep -qx libsnappy.so.1 '$TMP/mapped-libs' && grep -qx libgnutls.so.30 '$TMP/mapped-tls'"
 else
 	fail "Kubernetes mode in the image did not become ready"; tail -20 "$TMP/kube.log"
 fi

@@ -2,8 +2,10 @@
 # Libraries mapped per mode (/proc/PID/maps): host mode, also with -tls, maps
 # neither libcurl nor OpenSSL nor a JIT-compiled regex (anonymous executable
 # memory; libcurl is loaded with dlopen() only in Kubernetes mode,
-# src/dl/curl.h; certificate checks and hashes use the GnuTLS that
-# libmicrohttpd loads anyway), and still serves; Kubernetes mode
+# src/dl/curl.h), and still serves; host mode without -tls maps no GnuTLS
+# (libmicrohttpd is linked from its archive, GnuTLS loaded at first use,
+# src/dl/gnutls.h), with -tls it does; without a loadable GnuTLS, -tls exits 2
+# with one line naming the library and plain host mode serves; Kubernetes mode
 # against the fake API server maps libcurl (and OpenSSL through it) and
 # works (ready, kube-state served, an API-backed scrape of /metrics/apps).
 # Without a loadable libcurl, Kubernetes mode exits 2 with one line naming
@@ -36,8 +38,15 @@ if maps_has "$PID" 'lib\(crypto\|ssl\)\.so'; then fail "host mode maps OpenSSL";
 # PKGS_STATIC_*): a shared copy would cost ~0.2 MiB of RSS just by being mapped.
 if maps_has "$PID" 'lib\(z\|jansson\|yaml-0\)\.so'; then fail "host mode maps a shared zlib, jansson or libyaml"
 else ok "host mode: zlib, jansson, libyaml linked in (no shared mapping)"; fi
-maps_has "$PID" 'libmicrohttpd\.so' && ok "host mode: libmicrohttpd mapped (sanity of the check)" ||
-	fail "libmicrohttpd not seen in /proc/$PID/maps: the check looks at the wrong process"
+maps_has "$PID" 'libpcre2-8\.so' && ok "host mode: libpcre2-8 mapped (sanity of the check)" ||
+	fail "libpcre2-8 not seen in /proc/$PID/maps: the check looks at the wrong process"
+# GnuTLS and the eight libraries it needs were ~2.3 MiB of host mode's 5.7 MiB
+# peak RSS (BENCHMARKS.md "Node collector: issue 18, fourth pass").
+if maps_has "$PID" 'lib\(gnutls\|p11-kit\|nettle\|hogweed\|gmp\|tasn1\|unistring\|idn2\)\.so'; then
+	fail "host mode maps GnuTLS or one of its libraries: $(awk '{print $6}' "/proc/$PID/maps" | grep -o 'lib[a-z0-9-]*\.so' | sort -u | tr '\n' ' ')"
+else ok "host mode: no GnuTLS mapping (libgnutls, p11-kit, nettle, gmp, ...)"; fi
+if maps_has "$PID" 'libmicrohttpd\.so'; then fail "host mode maps a shared libmicrohttpd (it needs libgnutls)"
+else ok "host mode: libmicrohttpd linked in (no shared mapping)"; fi
 # PCRE2's JIT writes its code to anonymous executable memory: none in host
 # mode, whose regexes (node filters, compiled at every start from their
 # defaults) are interpreted until they have matched RX_JIT_AFTER times
@@ -63,7 +72,32 @@ if openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=k8smon-lazy" \
 	else
 		ok "host mode with -tls: no libcurl/libcrypto/libssl mapping"
 	fi
+	if maps_has "$PID" 'libgnutls\.so\.30'; then ok "host mode with -tls: libgnutls.so.30 loaded"
+	else fail "host mode with -tls serves HTTPS without libgnutls mapped: the check looks at the wrong process"; fi
 	stop
+	# Without a loadable GnuTLS: -tls refused with one line, plain host mode
+	# unaffected (private mount namespace hiding the library).
+	LIBGNUTLS=$(ldconfig -p 2>/dev/null | awk '$1 == "libgnutls.so.30" && /x86-64|x32|64bit/ {print $NF; exit}')
+	[ -n "$LIBGNUTLS" ] || LIBGNUTLS=$(ldconfig -p 2>/dev/null | awk '$1 == "libgnutls.so.30" {print $NF; exit}')
+	if [ -n "$LIBGNUTLS" ] && unshare -m sh -c "mount --bind /dev/null '$LIBGNUTLS'" 2>/dev/null; then
+		unshare -m sh -c "mount --bind /dev/null '$LIBGNUTLS' && exec $BIN -httpListenAddr=127.0.0.1:$(free_port) \
+			-tls -tlsCertFile='$TMP/tls.crt' -tlsKeyFile='$TMP/tls.key'" >"$TMP/nognutls.out" 2>&1
+		rc=$?
+		check "no loadable GnuTLS: -tls exits 2" test $rc -eq 2
+		check "no loadable GnuTLS: one line naming libgnutls.so.30" sh -c \
+			"test \$(wc -l <'$TMP/nognutls.out') -eq 1 && grep -q '^k8smon: .*cannot load libgnutls.so.30' '$TMP/nognutls.out'" ||
+			cat "$TMP/nognutls.out"
+		PORT=$(free_port)
+		unshare -m sh -c "mount --bind /dev/null '$LIBGNUTLS' && exec $BIN -httpListenAddr=127.0.0.1:$PORT" \
+			>"$TMP/nognutls-host.log" 2>&1 &
+		PID=$!
+		wait_http "http://127.0.0.1:$PORT/healthz"
+		check "no loadable GnuTLS: host mode still serves /metrics/node" \
+			sh -c "curl -sf http://127.0.0.1:$PORT/metrics/node | grep -q '^node_load1 '"
+		stop
+	else
+		fail "no libgnutls.so.30 in ldconfig -p or unshare -m not permitted: the GnuTLS-missing case not checked"
+	fi
 	# A mismatched pair is still refused at startup (GnuTLS check).
 	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=other" \
 		-keyout "$TMP/other.key" -out "$TMP/other.crt" >/dev/null 2>&1

@@ -3,6 +3,7 @@
 for the pod cgroups of a real node (test_real_kubelet.sh).
 
   cadvisor_compare.py KUBELET.txt OURS.txt KNOWN_DIFF.txt [--drift NAMESPACE]
+                      [--host-mounts START END]
 
 Scope: rows whose id is under /kubepods, the container_fs_* rows of "/" (the
 host filesystems), and the machine_* and cadvisor_version_info rows. Scrape
@@ -30,6 +31,13 @@ seconds ahead by at most the time between the two samples (their
 timestamps) times machine_cpu_cores, plus 0.5 s; memory gauges
 (container_memory_*) and container_threads within 5 % or 8 MiB;
 container_fs_usage_bytes equal (a test's layers and logs are static).
+With --host-mounts START END (two copies of /proc/mounts, taken before
+cAdvisor started and after OURS was scraped), the container_fs_* rows of id
+"/" whose device is not a mount source or mount point in both copies are
+left out of the comparison on both sides and printed as "ignored": a host
+mount that another process made or removed mid-test is in one side's list
+only (cAdvisor reads the host's filesystems at its start). Rows of any other
+id (the test's own containers) are never left out.
 Prints every difference not in KNOWN_DIFF.txt and exits 1, or prints a
 summary and exits 0. Known entries that no longer occur are printed as stale
 (and fail: the list must say what is true).
@@ -70,6 +78,35 @@ def parse(path):
     return fams
 
 
+def mount_names(path):
+    """Mount sources and mount points of a /proc/mounts copy (octal escapes
+    such as \\040 decoded, as cAdvisor's device labels have them)."""
+    names = set()
+    for line in open(path):
+        f = line.split()
+        for x in f[:2]:
+            names.add(re.sub(r'\\([0-7]{3})', lambda m: chr(int(m.group(1), 8)), x))
+    return names
+
+
+def drop_unstable_mounts(fams, stable, side):
+    """Removes the id="/" container_fs_* rows whose device is not in stable;
+    returns the lines printed for them."""
+    out = []
+    for f in fams:
+        if not f.startswith("container_fs_"):
+            continue
+        keep = []
+        for lb, v, ts in fams[f]:
+            if lb.get("id") == "/" and lb.get("device") not in stable:
+                out.append(f"ignored ({side}): {f}{{id=\"/\",device={lb.get('device')!r}}}: "
+                           "not mounted both before cAdvisor started and after the scrape")
+            else:
+                keep.append((lb, v, ts))
+        fams[f] = keep
+    return out
+
+
 def is_sandbox(labels):
     return labels.get("container") == "" and labels.get("name", "") != ""
 
@@ -103,13 +140,26 @@ def drift(f, kv, kts, ov, ots, ncpu):
 
 
 def main():
-    drift_ns = None
-    if len(sys.argv) == 6 and sys.argv[4] == "--drift":
-        drift_ns = sys.argv[5]
-    elif len(sys.argv) != 4:
+    drift_ns = mounts = None
+    args = sys.argv[4:]
+    while args:
+        if args[0] == "--drift" and len(args) >= 2:
+            drift_ns, args = args[1], args[2:]
+        elif args[0] == "--host-mounts" and len(args) >= 3:
+            mounts, args = (args[1], args[2]), args[3:]
+        else:
+            break
+    if len(sys.argv) < 4 or args:
         print(__doc__, file=sys.stderr)
         return 2
     kub, ours = parse(sys.argv[1]), parse(sys.argv[2])
+    if mounts is not None:
+        stable = mount_names(mounts[0]) & mount_names(mounts[1])
+        for line in drop_unstable_mounts(kub, stable, "cAdvisor") + drop_unstable_mounts(ours, stable, "ours"):
+            print(line)
+        for fams in (kub, ours):
+            for f in [f for f in fams if not fams[f]]:
+                del fams[f]
     ncpu = max([v for _lb, v, _ts in kub.get("machine_cpu_cores", [])] or [1])
     known = set()
     for line in open(sys.argv[3]):

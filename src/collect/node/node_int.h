@@ -179,6 +179,17 @@ int procfile_read_at(struct procfile *pf, int dirfd, const char *at_rel, const c
  * kernel time a scrape, more with many CPUs). The next scrape reads again. */
 int procfile_read_scrape(struct procfile *pf, const char *base, const char *rel,
 			 const char **data, size_t *len);
+/* Whether base/rel is held open by the fd cache: a procfs/sysfs file the
+ * kernel generates at each read, not a copy (a fixture tree). Marks the
+ * descriptor used in this scrape, so that a collector which decides from
+ * other files that it need not read it keeps it open. */
+bool procfile_kept(struct procfile *pf, const char *base, const char *rel);
+/* The bytes procfile_read_scrape() read from base/rel in the current scrape,
+ * for a decision another collector takes from the same snapshot; KM_ENOENT
+ * when there are none (not read this scrape, no cache). *data is borrowed
+ * until the next read of base/rel or the next sweep. Reads nothing. */
+int procfile_peek_scrape(struct procfile *pf, const char *base, const char *rel,
+			 const char **data, size_t *len);
 /* procfile_read() of a procfs file the kernel creates at boot or never
  * (proc_create() in an initcall, under a config option), such as
  * /proc/schedstat (proc_schedstat_init(), CONFIG_SCHEDSTATS) and

@@ -515,6 +515,39 @@ int procfile_read_boot(struct procfile *pf, const char *base, const char *rel,
 	return read_path(pf, -1, NULL, base, rel, 0, false, true, data, len);
 }
 
+/* Entry of base/rel if the cache has it (never inserted), NULL otherwise. */
+static struct fdcache_ent *ent_lookup(struct procfile *pf, const char *base, const char *rel)
+{
+	struct fdcache_ent *e;
+
+	if (!pf->fc || node_path_join(pf->path, sizeof(pf->path), base, rel))
+		return NULL;
+	e = slot_find(pf->fc, pf->path, hash32_str(pf->path));
+	return e && e->path ? e : NULL;
+}
+
+bool procfile_kept(struct procfile *pf, const char *base, const char *rel)
+{
+	struct fdcache_ent *e = ent_lookup(pf, base, rel);
+
+	if (!e || e->fd < 0)
+		return false;
+	e->gen = pf->fc->gen; /* still wanted: not closed by this scrape's sweep */
+	return true;
+}
+
+int procfile_peek_scrape(struct procfile *pf, const char *base, const char *rel,
+			 const char **data, size_t *len)
+{
+	const struct fdcache_ent *e = ent_lookup(pf, base, rel);
+
+	if (!e || !e->keep || e->keep_gen != pf->fc->gen)
+		return KM_ENOENT;
+	*data = e->keep;
+	*len = e->keep_len;
+	return 0;
+}
+
 bool node_next_line(const char **p, const char *end, const char **line, size_t *len)
 {
 	const char *s = *p, *nl;

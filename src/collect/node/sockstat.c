@@ -137,7 +137,9 @@ int node_sockstat(struct node_ctx *ctx)
 
 	node_seen_reset(&ctx->nc->seen);
 	for (int i = 0; i < 2; i++) {
-		rc = procfile_read(&ctx->nc->pf, ctx->procfs, files[i], &data, &len);
+		/* Per scrape: udp_queues, which runs next, takes its "UDP: inuse"
+		 * counts from these bytes (procfile_peek_scrape()). */
+		rc = procfile_read_scrape(&ctx->nc->pf, ctx->procfs, files[i], &data, &len);
 		if (rc == KM_ENOENT)
 			continue;
 		if (!rc)
