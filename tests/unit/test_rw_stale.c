@@ -317,6 +317,29 @@ static void test_track_vanished(void **state)
 	rw_encoder_free(e);
 }
 
+/* A row whose own timestamp falls on the cycle's millisecond (a cAdvisor
+ * row collected in the cycle's first millisecond) is not tracked either:
+ * the next cycle, at another millisecond, makes no marker for it (which
+ * would be older than its own next sample). */
+#define ROW_TS2000 "container_cpu_usage_seconds_total{container=\"t\",pod=\"p3\"} 5 2000\n"
+#define ROW_TS3001 "container_cpu_usage_seconds_total{container=\"t\",pod=\"p3\"} 6 3001\n"
+static void test_track_own_ts_on_cycle(void **state)
+{
+	struct rw_encoder *e = rw_encoder_new(100, ext_labels, 1, drop_block, NULL);
+	struct rw_track t;
+	uint64_t n = 9;
+
+	(void)state;
+	assert_non_null(e);
+	rw_track_init(&t);
+	assert_null(cycle(e, &t, HEAD ROW_A ROW_TS2000, 2000, &n));
+	assert_int_equal(t.nprev, 1);
+	assert_null(cycle(e, &t, HEAD ROW_A ROW_TS3001, 3000, &n));
+	assert_int_equal(n, 0);
+	rw_track_fini(&t);
+	rw_encoder_free(e);
+}
+
 /* A section turned off or failing before it pushed anything (empty text):
  * markers for all its series, once; back on, none. */
 static void test_track_section_off(void **state)
@@ -404,6 +427,7 @@ int main(void)
 		cmocka_unit_test(test_all_gone),
 		cmocka_unit_test(test_cat),
 		cmocka_unit_test(test_track_vanished),
+		cmocka_unit_test(test_track_own_ts_on_cycle),
 		cmocka_unit_test(test_track_section_off),
 		cmocka_unit_test(test_track_prefix),
 	};
