@@ -110,6 +110,17 @@ static void test_edges(void **state)
 			in[k] = (char)("abcdefg"[k % 7]);
 		round_trip(in, n);
 	}
+	/* one match of each length around the copy element's limit of 64
+	 * (a copy of 65..67 is split 60 + the rest, 68 and more by 64s) */
+	for (size_t len = 60; len <= 140; len++) {
+		for (size_t k = 0; k < 256; k++)
+			in[k] = (char)rnd();
+		memcpy(in + 256, in, len);
+		in[256 + len] = (char)(in[len] ^ 0x55);
+		for (size_t k = 257 + len; k < 400; k++)
+			in[k] = (char)rnd();
+		round_trip(in, 400);
+	}
 	free(in);
 }
 
