@@ -28,6 +28,8 @@ static const struct dl_sym syms[] = {
 	SYM("curl_multi_timeout", multi_timeout),
 	SYM("curl_multi_info_read", multi_info_read),
 	SYM("curl_multi_setopt", multi_setopt),
+	SYM("curl_multi_socket_action", multi_socket_action),
+	SYM("curl_multi_assign", multi_assign),
 	SYM("curl_slist_append", slist_append),
 	SYM("curl_slist_free_all", slist_free_all),
 };

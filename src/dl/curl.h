@@ -56,6 +56,8 @@ struct dl_curl {
 	CURLMcode (*multi_timeout)(CURLM *multi, long *ms);
 	CURLMsg *(*multi_info_read)(CURLM *multi, int *left);
 	CURLMcode (*multi_setopt)(CURLM *multi, CURLMoption option, ...);
+	CURLMcode (*multi_socket_action)(CURLM *multi, curl_socket_t s, int ev_bitmask, int *running);
+	CURLMcode (*multi_assign)(CURLM *multi, curl_socket_t s, void *sockp);
 	struct curl_slist *(*slist_append)(struct curl_slist *list, const char *s);
 	void (*slist_free_all)(struct curl_slist *list);
 };
@@ -99,6 +101,8 @@ bool dl_curl_loaded(void);
 #define curl_multi_timeout       dl_curl.multi_timeout
 #define curl_multi_info_read     dl_curl.multi_info_read
 #define curl_multi_setopt        dl_curl.multi_setopt
+#define curl_multi_socket_action dl_curl.multi_socket_action
+#define curl_multi_assign        dl_curl.multi_assign
 #define curl_slist_append        dl_curl.slist_append
 #define curl_slist_free_all      dl_curl.slist_free_all
 #endif

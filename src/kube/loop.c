@@ -1,9 +1,14 @@
 #include "kube/loop.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "base/clock.h"
 #include "base/err.h"
@@ -31,8 +36,19 @@ struct xfer {
 	void *arg;
 };
 
+/* Events taken per epoll_wait: more ready sockets wait for the next call. */
+#define LOOP_EVENTS 64
+
 struct kube_loop {
 	CURLM *multi;
+	/* libcurl's socket interface (CURLMOPT_SOCKETFUNCTION): a wakeup
+	 * services only the sockets epoll reports ready, where
+	 * curl_multi_perform visited every transfer in flight. The eventfd is
+	 * in the set to wake the thread from others (posts, stop). libcurl's
+	 * own deadlines are read with curl_multi_timeout at every wakeup
+	 * rather than kept from CURLMOPT_TIMERFUNCTION: that callback reports
+	 * only changes, and one missed change would stall a transfer. */
+	int epfd, evfd;
 	pthread_t thread;
 	bool started, joined;
 	atomic_bool stopping;
@@ -50,20 +66,83 @@ struct kube_loop {
 	struct xfer *xfers;
 };
 
+/* CURLMOPT_SOCKETFUNCTION: mirrors what libcurl wants to wait for on s
+ * into the epoll set. socketp is non-NULL once s is in the set (libcurl
+ * forgets it at CURL_POLL_REMOVE, so a reused descriptor starts afresh). */
+static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	struct kube_loop *l = userp;
+	struct epoll_event ev = { .data.fd = s };
+
+	(void)easy;
+	if (what == CURL_POLL_REMOVE) {
+		/* The descriptor may already be closed: EBADF/ENOENT are fine,
+		 * a closed descriptor leaves the set by itself. */
+		epoll_ctl(l->epfd, EPOLL_CTL_DEL, s, NULL);
+		return 0;
+	}
+	if (what & CURL_POLL_IN)
+		ev.events |= EPOLLIN;
+	if (what & CURL_POLL_OUT)
+		ev.events |= EPOLLOUT;
+	if (socketp) {
+		if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, s, &ev) == 0)
+			return 0;
+		if (errno != ENOENT)
+			goto fail;
+	}
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, s, &ev) != 0 &&
+	    (errno != EEXIST || epoll_ctl(l->epfd, EPOLL_CTL_MOD, s, &ev) != 0))
+		goto fail;
+	if (!socketp)
+		curl_multi_assign(l->multi, s, l);
+	return 0;
+fail:
+	/* libcurl fails the transfer on -1: better than never waking for it. */
+	log_warn("kube", "loop: cannot watch socket %d: %s", (int)s, strerror(errno));
+	return -1;
+}
+
 struct kube_loop *kube_loop_new(void)
 {
 	struct kube_loop *l = calloc(1, sizeof(*l));
+	struct epoll_event ev = { .events = EPOLLIN };
 
 	if (!l)
 		return NULL;
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	l->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	ev.data.fd = l->evfd;
+	if (l->epfd < 0 || l->evfd < 0 || epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->evfd, &ev) != 0)
+		goto fail;
 	l->multi = curl_multi_init();
-	if (!l->multi) {
-		free(l);
-		return NULL;
+	if (!l->multi)
+		goto fail;
+	if (curl_multi_setopt(l->multi, CURLMOPT_SOCKETFUNCTION, on_socket) != CURLM_OK ||
+	    curl_multi_setopt(l->multi, CURLMOPT_SOCKETDATA, l) != CURLM_OK) {
+		curl_multi_cleanup(l->multi);
+		goto fail;
 	}
 	pthread_mutex_init(&l->mu, NULL);
 	l->next_timer_id = 1;
 	return l;
+fail:
+	if (l->epfd >= 0)
+		close(l->epfd);
+	if (l->evfd >= 0)
+		close(l->evfd);
+	free(l);
+	return NULL;
+}
+
+/* Wakes the loop thread from any thread (posts, stop). */
+static void wake(struct kube_loop *l)
+{
+	uint64_t one = 1;
+
+	/* EAGAIN: the counter is already non-zero, the thread will wake. */
+	if (write(l->evfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("kube", "loop: wakeup: %s", strerror(errno));
 }
 
 CURLM *kube_loop_multi(struct kube_loop *l)
@@ -97,7 +176,7 @@ int kube_loop_post(struct kube_loop *l, kube_loop_fn fn, void *arg)
 		l->head = p;
 	l->tail = p;
 	pthread_mutex_unlock(&l->mu);
-	curl_multi_wakeup(l->multi);
+	wake(l);
 	return 0;
 }
 
@@ -285,27 +364,61 @@ static void finish_transfers(struct kube_loop *l)
 	}
 }
 
+/* Lets libcurl act on its deadlines when due (connects, timeouts, handles
+ * just added or unpaused), then hands finished transfers to their owners. */
+static void curl_timeout(struct kube_loop *l)
+{
+	long ms = -1;
+	int running;
+
+	curl_multi_timeout(l->multi, &ms);
+	if (ms != 0)
+		return;
+	curl_multi_socket_action(l->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	finish_transfers(l);
+}
+
 static void *loop_main(void *arg)
 {
 	struct kube_loop *l = arg;
-	int running = 0;
+	struct epoll_event ev[LOOP_EVENTS];
 
 	while (!atomic_load(&l->stopping)) {
-		long curl_ms = -1;
 		int64_t wait;
+		long curl_ms = -1;
+		int n;
 
 		run_posts(l);
-		curl_multi_perform(l->multi, &running);
-		finish_transfers(l);
+		curl_timeout(l);
 		wait = run_timers(l, 1000);
+		/* A timer may have added a transfer: libcurl's deadline again. */
 		curl_multi_timeout(l->multi, &curl_ms);
 		if (curl_ms >= 0 && curl_ms < wait)
 			wait = curl_ms;
 		if (atomic_load(&l->stopping))
 			break;
-		/* Sleeps on the sockets, the wakeup pipe and the timeout; a
-		 * post from another thread interrupts it. */
-		curl_multi_poll(l->multi, NULL, 0, (int)wait, NULL);
+		/* Sleeps on the sockets, the eventfd and the timeout; a post
+		 * from another thread interrupts it. */
+		n = epoll_wait(l->epfd, ev, LOOP_EVENTS, (int)wait);
+		for (int i = 0; i < n; i++) {
+			int mask = 0, running;
+
+			if (ev[i].data.fd == l->evfd) {
+				uint64_t v;
+
+				if (read(l->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+					log_warn("kube", "loop: wakeup read: %s", strerror(errno));
+				continue;
+			}
+			if (ev[i].events & (EPOLLIN | EPOLLHUP))
+				mask |= CURL_CSELECT_IN;
+			if (ev[i].events & EPOLLOUT)
+				mask |= CURL_CSELECT_OUT;
+			if (ev[i].events & EPOLLERR)
+				mask |= CURL_CSELECT_ERR;
+			curl_multi_socket_action(l->multi, ev[i].data.fd, mask, &running);
+		}
+		finish_transfers(l);
 	}
 	/* Shutdown: drain posts (owners may be waiting in kube_loop_call),
 	 * then abort whatever is still in flight so owners free it. */
@@ -341,7 +454,7 @@ void kube_loop_stop(struct kube_loop *l)
 	if (!l || !l->started || l->joined)
 		return;
 	atomic_store(&l->stopping, true);
-	curl_multi_wakeup(l->multi);
+	wake(l);
 	pthread_join(l->thread, NULL);
 	l->joined = true;
 }
@@ -369,6 +482,8 @@ void kube_loop_free(struct kube_loop *l)
 		free(x);
 	}
 	curl_multi_cleanup(l->multi);
+	close(l->epfd);
+	close(l->evfd);
 	free(l->timers);
 	pthread_mutex_destroy(&l->mu);
 	free(l);

@@ -1,6 +1,8 @@
 /* The I/O loop: one thread owning one libcurl multi handle (DESIGN.md §5).
  * Every API request, watch, Lease renewal and (later) application scrape is an
- * easy handle on it; timers drive backoff and periodic work.
+ * easy handle on it; timers drive backoff and periodic work. The loop drives
+ * the multi handle through libcurl's socket interface (epoll over the sockets
+ * libcurl names), so a wakeup costs the ready transfers only.
  *
  * Threads:
  *  - kube_loop_post() / kube_loop_call() / kube_loop_stop() may be called from
@@ -65,7 +67,8 @@ uint64_t kube_loop_timer(struct kube_loop *l, int64_t delay_ms, kube_loop_fn fn,
 /* Cancels a pending timer (no-op for 0, fired or unknown ids). */
 void kube_loop_timer_cancel(struct kube_loop *l, uint64_t id);
 
-/* The multi handle, for callers that need multi-level options. */
+/* The multi handle, for callers that need multi-level options. The loop owns
+ * CURLMOPT_SOCKETFUNCTION and CURLMOPT_SOCKETDATA: do not set them. */
 CURLM *kube_loop_multi(struct kube_loop *l);
 
 #endif

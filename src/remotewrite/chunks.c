@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "base/err.h"
-#include "dl/snappy.h"
+#include "remotewrite/snappy.h"
 
 #define CHUNK_HDR 12
 /* One scrape's chunks at most: the scrape's own output cap is far below. */
@@ -80,7 +80,7 @@ void rw_chunker_reset(struct rw_chunker *c)
 static int close_chunk(struct rw_chunker *c)
 {
 	struct buf *pb = &c->sc.pb, *zb = &c->sc.z;
-	size_t zlen, pre = 0, rawlen = 0;
+	size_t zlen;
 	char hdr[CHUNK_HDR];
 	int rc;
 
@@ -93,30 +93,18 @@ static int close_chunk(struct rw_chunker *c)
 		memset(c->sc.out.data, 0, offsetof(struct rw_chunks, data));
 		c->sc.out.len = offsetof(struct rw_chunks, data);
 	}
-	zlen = dl_snappy.max_compressed_length(pb->len);
 	buf_reset(zb);
-	if ((rc = buf_reserve(zb, zlen)))
+	if ((rc = buf_reserve(zb, rw_snappy_max(pb->len))))
 		return rc;
-	if (dl_snappy.compress(pb->data, pb->len, zb->data, &zlen) != SNAPPY_OK)
-		return KM_EIO;
-	/* Drop snappy's preamble (the varint of the uncompressed length):
-	 * the packer writes one for the whole block. */
-	for (; pre < zlen && pre < 5; pre++) {
-		rawlen |= (size_t)((unsigned char)zb->data[pre] & 0x7f) << (7 * pre);
-		if (!((unsigned char)zb->data[pre] & 0x80))
-			break;
-	}
-	if (pre >= zlen || rawlen != pb->len)
-		return KM_EIO;
-	pre++;
-	zlen -= pre;
+	/* No preamble: the packer writes one for the whole block. */
+	zlen = rw_snappy_elements(pb->data, pb->len, zb->data);
 	put_u32(hdr, (uint32_t)zlen);
 	put_u32(hdr + 4, (uint32_t)pb->len);
 	put_u32(hdr + 8, (uint32_t)c->pb_series);
 	if ((rc = buf_reserve(&c->sc.out, CHUNK_HDR + zlen)))
 		return rc;
 	buf_add(&c->sc.out, hdr, CHUNK_HDR);
-	buf_add(&c->sc.out, zb->data + pre, zlen);
+	buf_add(&c->sc.out, zb->data, zlen);
 	c->n++;
 	c->series += c->pb_series;
 	buf_reset(pb);

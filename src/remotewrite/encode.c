@@ -169,7 +169,11 @@ static int put_series(struct rw_encoder *e, size_t n, const struct expo_sample_e
 
 	if (rc)
 		return rc;
-	if (e->track)
+	/* A sample with a timestamp of its own is never tracked, also when
+	 * that timestamp happens to be the cycle's millisecond (cAdvisor rows
+	 * carry their collection time): tracked in one cycle and not the next,
+	 * it would get a marker older than its next sample. */
+	if (e->track && !s->has_ts)
 		track_series(e, at, ts);
 	e->samples++;
 	if (++e->series >= e->max_series || e->pb.len >= RW_BLOCK_BYTES)

@@ -14,12 +14,12 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
-#include "dl/snappy.h"
 #include "expo/writer.h"
 #include "remotewrite/chunks.h"
 #include "remotewrite/encode.h"
 #include "remotewrite/queue.h"
 #include "remotewrite/sender.h"
+#include "remotewrite/snappy.h"
 #include "remotewrite/stale.h"
 #include "scrape/labels.h"
 
@@ -158,17 +158,14 @@ static int on_block(void *ctx, const char *pb, size_t len, size_t series)
 {
 	struct group *g = ctx;
 	struct rw *rw = g->rw;
-	size_t zlen = dl_snappy.max_compressed_length(len);
 	int rc;
 
 	(void)series;
 	buf_reset(&rw->z);
-	rc = buf_reserve(&rw->z, zlen);
+	rc = buf_reserve(&rw->z, rw_snappy_max(len));
 	if (rc)
 		return rc;
-	if (dl_snappy.compress(pb, len, rw->z.data, &zlen) != SNAPPY_OK)
-		return KM_EIO;
-	rw->z.len = zlen;
+	rw->z.len = rw_snappy_compress(pb, len, rw->z.data);
 	return queue_block(rw, g->labels, g->labels_len, rw->z.data, rw->z.len);
 }
 

@@ -354,6 +354,23 @@ static void test_track_vanished(void **state)
 	assert_int_equal(f->n, 0);
 }
 
+/* A row whose own timestamp falls on the cycle's millisecond (a cAdvisor
+ * row collected in the cycle's first millisecond) is not tracked either:
+ * the next cycle, at another millisecond, makes no marker for it (which
+ * would be older than its own next sample). */
+#define ROW_TS2000 "container_cpu_usage_seconds_total{container=\"t\",pod=\"p3\"} 5 2000\n"
+#define ROW_TS3001 "container_cpu_usage_seconds_total{container=\"t\",pod=\"p3\"} 6 3001\n"
+static void test_track_own_ts_on_cycle(void **state)
+{
+	struct tfix *f = *state;
+
+	f->n = 9;
+	assert_null(tcycle(f, HEAD ROW_A ROW_TS2000, 2000));
+	assert_int_equal(f->t.nprev, 1);
+	assert_null(tcycle(f, HEAD ROW_A ROW_TS3001, 3000));
+	assert_int_equal(f->n, 0);
+}
+
 /* A section turned off or failing before it pushed anything (empty text):
  * markers for all its series, once; back on, none. */
 static void test_track_section_off(void **state)
@@ -406,6 +423,7 @@ int main(void)
 		cmocka_unit_test(test_all_gone),
 		cmocka_unit_test(test_cat),
 		cmocka_unit_test_setup_teardown(test_track_vanished, tfix_setup, tfix_teardown),
+		cmocka_unit_test_setup_teardown(test_track_own_ts_on_cycle, tfix_setup, tfix_teardown),
 		cmocka_unit_test_setup_teardown(test_track_section_off, tfix_setup, tfix_teardown),
 		cmocka_unit_test_setup_teardown(test_track_prefix, tfix_setup, tfix_teardown),
 	};
