@@ -60,8 +60,8 @@ void rw_track_fini(struct rw_track *t);
 /* Starts a cycle of the section. */
 void rw_track_begin(struct rw_track *t);
 /* One series pushed this cycle: its TimeSeries.labels fields, as pushed,
- * and its sample time; one with a timestamp of its own (ts != the cycle's
- * cycle_ms) is not tracked, as in Prometheus. Never fails: a series that
+ * and its sample time (the cycle's, cycle_ms). The caller leaves out samples
+ * with a timestamp of their own: not tracked, as in Prometheus. Never fails: a series that
  * cannot be kept (no memory) makes this cycle untracked (rw_track_end). */
 void rw_track_add(struct rw_track *t, const char *labels, size_t len, int64_t ts, int64_t cycle_ms);
 /* Ends the cycle at ts: markers at ts (a new rw_chunks the caller owns,
