@@ -829,6 +829,8 @@ static int parse_sample(struct expo_parser *p, const char *s, size_t n, enum exp
 		ev.pairs = canon ? s + open : NULL;
 		ev.pairs_len = canon ? i - 1 - open : 0;
 	}
+	ev.series = s + ns;
+	ev.series_len = i - ns;
 	vs = skip_blanks(s, n, i);
 	if (vs == i && i < n) {
 		*why = EXPO_E_SYNTAX; /* "}" glued to the value is fine, "x}y" not */

@@ -92,6 +92,12 @@ static void set_fail(struct tstate *s, enum scrape_err e, const char *fmt, ...)
 	}
 }
 
+void scrape_mgr_set_series_cache(struct scrape_mgr *m, bool on)
+{
+	if (m)
+		atomic_store(&m->no_scache, !on);
+}
+
 /* ---- per-sample path --------------------------------------------------- */
 
 /* One bit per label name from its length and end bytes: a sample label
@@ -150,15 +156,47 @@ static int render_name(struct tstate *s, const char *name, size_t len)
  * per run, then the pairs (clashes with target labels renamed exported_
  * unless honorLabels; with honorLabels the target labels the sample does
  * not set are added) and the value. */
+/* Push only, the series cache (scrape/scache.h): when the sample's series
+ * text (series, NULL when relabeled) is the one at its position in the
+ * last good scrape, its id is that scrape's and nothing is rendered. 1: not
+ * in the cache, the caller renders the pairs; h is the hash to record. */
+static int cached_id(struct tstate *s, const char *series, size_t series_len, uint64_t *h)
+{
+	size_t k = s->ids.len / sizeof(uint64_t);
+	int rc;
+
+	if (!s->sc.on)
+		return 1;
+	if (!series) {
+		scache_end(&s->sc); /* out of step from here: nothing kept */
+		return 1;
+	}
+	*h = scache_hash(series, series_len);
+	if (k >= s->nids_last || !scache_hit(&s->sc, k, *h))
+		return 1;
+	if ((rc = buf_add(&s->ids, &s->ids_last[k], sizeof(uint64_t))))
+		return rc;
+	scache_add(&s->sc, *h);
+	return 0;
+}
+
 static int render(struct tstate *s, const char *name, const struct label_ref *lv, size_t ln, const char *pairs,
-		  size_t pairs_len, double v, bool has_ts, int64_t ts)
+		  size_t pairs_len, const char *series, size_t series_len, double v, bool has_ts, int64_t ts)
 {
 	const struct tlabels *tl = &s->t->d->labels;
 	struct buf *b = &s->out;
 	size_t start = b->len, it = 0, mark;
 	bool first = true;
+	uint64_t h = 0;
 	int rc;
 
+	if (!s->text) {
+		rc = cached_id(s, series, series_len, &h);
+		if (rc == 0)
+			return push_series(s, name, lv, ln, v, has_ts, ts);
+		if (rc < 0)
+			return rc;
+	}
 	if ((s->text && (rc = render_name(s, name, strlen(name)))) || (rc = blob_sample_open(b, &mark)))
 		goto fail;
 	/* The scraped text is already the rendering of ls (the parser says
@@ -211,6 +249,7 @@ static int render(struct tstate *s, const char *name, const struct label_ref *lv
 		buf_truncate(b, start);
 		if ((rc = buf_add(&s->ids, &id, sizeof(id))))
 			goto fail;
+		scache_add(&s->sc, h);
 	} else if ((rc = expo_value(b, v, has_ts ? ts : -1)) || (rc = blob_sample_close(b, mark))) {
 		goto fail;
 	}
@@ -362,7 +401,7 @@ static size_t held(const struct tstate *s)
 {
 	if (s->text)
 		return s->out.len;
-	return s->ids.len + s->ck.sc.out.len + s->ck.sc.pb.len;
+	return s->ids.len + scache_cur_bytes(&s->sc) + s->ck.sc.out.len + s->ck.sc.pb.len;
 }
 
 static int on_sample(void *ctx, const struct expo_sample_ev *ev)
@@ -450,8 +489,8 @@ static int on_sample(void *ctx, const struct expo_sample_ev *ev)
 		lv = lvbuf;
 	}
 	if (!rc)
-		rc = render(s, name, lv, ln, ls == ev->labels ? ev->pairs : NULL, ev->pairs_len, ev->value, ev->has_ts,
-			    ev->ts_ms);
+		rc = render(s, name, lv, ln, ls == ev->labels ? ev->pairs : NULL, ev->pairs_len,
+			    ls == ev->labels ? ev->series : NULL, ev->series_len, ev->value, ev->has_ts, ev->ts_ms);
 	if (rc == KM_ETOOBIG)
 		set_fail(s, SERR_OUTPUT_TOO_LARGE, "rendered samples exceed %zu bytes", s->out.cap);
 	if (!rc && held(s) > s->acct) {
@@ -726,7 +765,8 @@ static void classify(struct tstate *s, CURLcode res)
 /* The ids of the last push-only scrape, freed. */
 static void drop_ids(struct tstate *s)
 {
-	atomic_fetch_sub(&s->m->kept_bytes, s->nids_last * sizeof(uint64_t));
+	atomic_fetch_sub(&s->m->kept_bytes, s->nids_last * sizeof(uint64_t) + scache_kept_bytes(&s->sc));
+	scache_forget(&s->sc); /* it stands beside the ids */
 	free(s->ids_last);
 	s->ids_last = NULL;
 	s->nids_last = 0;
@@ -772,7 +812,8 @@ static uint64_t keep_ids(struct tstate *s)
 	drop_ids(s);
 	s->ids_last = cur;
 	s->nids_last = cur ? nc : 0;
-	atomic_fetch_add(&s->m->kept_bytes, s->nids_last * sizeof(uint64_t));
+	scache_commit(&s->sc, s->nids_last);
+	atomic_fetch_add(&s->m->kept_bytes, s->nids_last * sizeof(uint64_t) + scache_kept_bytes(&s->sc));
 	return added;
 }
 
@@ -873,6 +914,7 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 	 * scrape's partial rendering is freed). */
 	buf_fini(&s->out);
 	buf_fini(&s->ids);
+	scache_end(&s->sc);
 	scrape_rule_unref(s->rule);
 	s->rule = NULL;
 	schedule(s);
@@ -1003,6 +1045,16 @@ static void on_timer(void *arg)
 	}
 	s->busy = true;
 	push_begin(s);
+	{
+		/* The series cache stands for the rendered pairs only where
+		 * nothing but the series text and the context decides them. */
+		const struct scrape_rule *r = s->rule;
+		bool on = !s->text && !r->metric_relabel && !r->label_limit && !r->label_name_length_limit &&
+			  !r->label_value_length_limit && !atomic_load(&s->m->no_scache);
+
+		scache_begin(&s->sc, on, scache_ctx(&s->t->d->labels, s->honor, s->force_ns, s->splice),
+			     s->nids_last);
+	}
 }
 
 /* ---- lifecycle ------------------------------------------------------------- */
@@ -1182,6 +1234,7 @@ void tstate_stop(struct target *t, void *arg)
 	stale_gone(s);
 	push_fini(s);
 	drop_ids(s);
+	scache_fini(&s->sc);
 	buf_fini(&s->ids);
 	buf_fini(&s->out);
 	buf_fini(&s->scratch);
