@@ -177,6 +177,7 @@ static int cached_id(struct tstate *s, const char *series, size_t series_len, ui
 	if ((rc = buf_add(&s->ids, &s->ids_last[k], sizeof(uint64_t))))
 		return rc;
 	scache_add(&s->sc, *h);
+	s->n_hits++;
 	return 0;
 }
 
@@ -851,6 +852,7 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 	}
 	atomic_fetch_add(&m->scrapes, 1);
 	s->vanished = false;
+	atomic_fetch_add(&m->scache_hits, s->n_hits);
 	if (!s->failed && !s->text) {
 		added = keep_ids(s);
 		atomic_fetch_add(&m->samples, s->n_post);
@@ -997,7 +999,7 @@ static void on_timer(void *arg)
 			lim = p->max_sample_limit;
 		s->sample_limit = lim;
 	}
-	s->n_scraped = s->n_post = s->n_label_drops = 0;
+	s->n_scraped = s->n_post = s->n_label_drops = s->n_hits = 0;
 	s->cpu_ns = 0;
 	s->cpu_tick = 0;
 	s->meta_set = false;
