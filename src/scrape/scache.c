@@ -1,25 +1,26 @@
 #include "scrape/scache.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "scrape/series.h"
 
 void scache_forget(struct scache *c)
 {
-	free(c->last);
-	c->last = NULL;
-	c->nlast = 0;
+	free(c->v);
+	c->v = NULL;
+	c->cap = c->nlast = c->n = 0;
+	c->on = false;
 }
 
 void scache_end(struct scache *c)
 {
-	buf_fini(&c->cur);
-	c->on = false;
+	if (c->on)
+		scache_forget(c);
 }
 
 void scache_fini(struct scache *c)
 {
-	scache_end(c);
 	scache_forget(c);
 }
 
@@ -36,14 +37,11 @@ uint64_t scache_ctx(const struct tlabels *tl, bool honor, bool force_ns, bool sp
 	return h;
 }
 
-void scache_begin(struct scache *c, bool on, uint64_t ctx, size_t hint)
+void scache_begin(struct scache *c, bool on, uint64_t ctx)
 {
-	buf_fini(&c->cur);
-	buf_init(&c->cur, (size_t)SCACHE_MAX_SERIES * sizeof(uint64_t));
 	c->ctx = ctx;
+	c->n = 0;
 	c->on = on;
-	if (on && hint && hint <= SCACHE_MAX_SERIES)
-		(void)buf_reserve(&c->cur, (hint + hint / 8 + 1) * sizeof(uint64_t));
 }
 
 uint64_t scache_hash(const char *series, size_t len)
@@ -53,30 +51,40 @@ uint64_t scache_hash(const char *series, size_t len)
 
 void scache_add(struct scache *c, uint64_t h)
 {
-	if (c->on && buf_add(&c->cur, &h, sizeof(h)))
-		c->on = false;
+	if (!c->on)
+		return;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 1024;
+		uint64_t *v;
+
+		if (cap > SCACHE_MAX_SERIES)
+			cap = SCACHE_MAX_SERIES;
+		if (c->n == cap || !(v = realloc(c->v, cap * sizeof(*v)))) {
+			scache_forget(c);
+			return;
+		}
+		c->v = v;
+		c->cap = cap;
+	}
+	c->v[c->n++] = h;
 }
 
 void scache_commit(struct scache *c, size_t n)
 {
-	size_t nc = c->cur.len / sizeof(uint64_t);
-	char *raw;
-	uint64_t *v;
-
-	scache_forget(c);
-	if (!c->on || nc != n || !n) {
-		scache_end(c);
+	if (!c->on || c->n != n || !n) {
+		scache_forget(c);
 		return;
 	}
-	/* shrunk to size: the buffer grew by doubling */
-	raw = buf_steal(&c->cur);
-	v = raw ? realloc(raw, n * sizeof(*v)) : NULL;
-	if (!v) {
-		free(raw);
-	} else {
-		c->last = v;
-		c->nlast = n;
-		c->ctx_last = c->ctx;
+	c->nlast = n;
+	c->ctx_last = c->ctx;
+	c->on = false;
+	/* A target that shrank gives the rest back. */
+	if (c->cap > 2 * n + 1024) {
+		uint64_t *v = realloc(c->v, n * sizeof(*v));
+
+		if (v) {
+			c->v = v;
+			c->cap = n;
+		}
 	}
-	scache_end(c);
 }

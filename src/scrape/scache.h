@@ -16,13 +16,15 @@
  * the other's id. The pushed bytes are always encoded from the parsed
  * labels, so they are the same with or without the cache.
  *
- * 8 bytes a series while kept (counted by the caller in
+ * One array, updated in place: the hash of position k is read (lookup)
+ * before this scrape's hash is written there, so a scrape needs no second
+ * array. 8 bytes a series (counted by the caller in
  * k8smon_scrape_memory_bytes and the memory budget), at most
- * SCACHE_MAX_SERIES per target. A scrape builds its hashes apart (cur) and
- * they replace the kept ones only when it ends well (scache_commit), so an
- * aborted scrape leaves nothing half-updated to be trusted.
+ * SCACHE_MAX_SERIES per target. Whatever does not end in scache_commit (a
+ * failed or aborted scrape, one that stopped recording) forgets the array:
+ * no half-updated entry is trusted.
  *
- * Ownership: the cache owns both arrays; not thread-safe (loop thread). */
+ * Ownership: the cache owns its array; not thread-safe (loop thread). */
 #ifndef K8SMON_SCRAPE_SCACHE_H
 #define K8SMON_SCRAPE_SCACHE_H
 
@@ -30,17 +32,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "base/buf.h"
 #include "scrape/tlabels.h"
 
 /* Series of one target the cache keeps at most (32 MiB of hashes). */
 #define SCACHE_MAX_SERIES (4u << 20)
 
 struct scache {
-	struct buf cur;          /* this scrape's hashes, in sample order */
-	uint64_t *last;          /* the last good scrape's (owned), or NULL */
-	size_t nlast;
-	uint64_t ctx_last;       /* context last was built under */
+	uint64_t *v;             /* owned; [0, n) this scrape's, [n, nlast) the last good one's */
+	size_t cap;              /* entries allocated */
+	size_t nlast;            /* entries of the last good scrape; 0: none */
+	size_t n;                /* entries this scrape recorded */
+	uint64_t ctx_last;       /* context the last good scrape ran under */
 	uint64_t ctx;            /* this scrape's */
 	bool on;                 /* this scrape looks up and records */
 };
@@ -52,49 +54,42 @@ void scache_fini(struct scache *c);
  * whether the namespace label is forced, splicing. */
 uint64_t scache_ctx(const struct tlabels *tl, bool honor, bool force_ns, bool splice);
 
-/* Starts a scrape: on says whether it may use the cache at all (push only,
- * no metricRelabelings, no label limits, not turned off), ctx its context;
- * hint the number of samples expected (room reserved, best effort). */
-void scache_begin(struct scache *c, bool on, uint64_t ctx, size_t hint);
+/* Starts a scrape: on says whether it may use the cache (push only, no
+ * metricRelabelings, not turned off), ctx its context. */
+void scache_begin(struct scache *c, bool on, uint64_t ctx);
 
 /* The hash of a series text. */
 uint64_t scache_hash(const char *series, size_t len);
 
-/* Whether the sample at position k (0-based, among the samples this scrape
- * keeps) has the series text whose hash is h at the same position of the
- * last good scrape, under the same context. */
-static inline bool scache_hit(const struct scache *c, size_t k, uint64_t h)
+/* Whether the next sample of this scrape (position c->n) has the series
+ * text whose hash is h at the same position of the last good scrape,
+ * under the same context. */
+static inline bool scache_hit(const struct scache *c, uint64_t h)
 {
-	return c->on && k < c->nlast && c->last[k] == h && c->ctx == c->ctx_last;
+	return c->on && c->n < c->nlast && c->v[c->n] == h && c->ctx == c->ctx_last;
 }
 
 /* Records h for the next sample of this scrape. Out of memory or past
- * SCACHE_MAX_SERIES the scrape stops recording (and looking up): its
- * hashes will not be kept, nothing fails. */
+ * SCACHE_MAX_SERIES the scrape stops recording (and looking up): nothing
+ * will be kept, nothing fails. */
 void scache_add(struct scache *c, uint64_t h);
 
-/* The scrape ended well with n samples kept: its hashes replace the kept
- * ones when it recorded all n of them, else none is kept. Frees this
- * scrape's buffer. */
+/* The scrape ended well with n samples kept: its hashes are kept when it
+ * recorded all n of them, else the cache forgets. Stops recording. */
 void scache_commit(struct scache *c, size_t n);
 
-/* Forgets the kept hashes (the ids they stand beside are gone: a failed
- * scrape, a text scrape, out of memory). */
+/* Forgets everything (the ids the hashes stand beside are gone: a failed
+ * scrape, a text scrape, out of memory); stops recording. */
 void scache_forget(struct scache *c);
 
-/* The scrape is over (whatever its end): its own hashes, if not
- * committed, are freed and it stops recording. */
+/* The scrape is over: one still recording (not committed) forgets, its
+ * entries are half this scrape's. */
 void scache_end(struct scache *c);
 
-/* Bytes kept between scrapes; bytes of the scrape in flight. */
-static inline size_t scache_kept_bytes(const struct scache *c)
+/* Bytes the cache holds. */
+static inline size_t scache_bytes(const struct scache *c)
 {
-	return c->nlast * sizeof(uint64_t);
-}
-
-static inline size_t scache_cur_bytes(const struct scache *c)
-{
-	return c->cur.len;
+	return c->cap * sizeof(uint64_t);
 }
 
 #endif

@@ -157,6 +157,7 @@ struct tstate {
 	uint64_t *ids_last;         /* of the last good push-only scrape (owned), or NULL */
 	size_t nids_last;
 	struct scache sc;           /* series text hashes beside ids_last (scrape/scache.h) */
+	size_t sc_acct;             /* bytes of sc counted in m->kept_bytes */
 	uint64_t n_hits;            /* samples of this scrape whose id came from sc */
 };
 

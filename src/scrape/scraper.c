@@ -157,9 +157,11 @@ static int render_name(struct tstate *s, const char *name, size_t len)
  * unless honorLabels; with honorLabels the target labels the sample does
  * not set are added) and the value. */
 /* Push only, the series cache (scrape/scache.h): when the sample's series
- * text (series, NULL when relabeled) is the one at its position in the
- * last good scrape, its id is that scrape's and nothing is rendered. 1: not
- * in the cache, the caller renders the pairs; h is the hash to record. */
+ * text is the one at its position in the last good scrape, its id is that
+ * scrape's and nothing is rendered (the cache is on only without
+ * metricRelabelings: series is the text of name and lv). 1: not in the
+ * cache, the caller renders the pairs; h is the hash to record. The cache
+ * holds as many hashes as ids_last holds ids (keep_ids, drop_ids). */
 static int cached_id(struct tstate *s, const char *series, size_t series_len, uint64_t *h)
 {
 	size_t k = s->ids.len / sizeof(uint64_t);
@@ -167,12 +169,8 @@ static int cached_id(struct tstate *s, const char *series, size_t series_len, ui
 
 	if (!s->sc.on)
 		return 1;
-	if (!series) {
-		scache_end(&s->sc); /* out of step from here: nothing kept */
-		return 1;
-	}
 	*h = scache_hash(series, series_len);
-	if (k >= s->nids_last || !scache_hit(&s->sc, k, *h))
+	if (!scache_hit(&s->sc, *h)) /* at position s->sc.n == k */
 		return 1;
 	if ((rc = buf_add(&s->ids, &s->ids_last[k], sizeof(uint64_t))))
 		return rc;
@@ -402,7 +400,9 @@ static size_t held(const struct tstate *s)
 {
 	if (s->text)
 		return s->out.len;
-	return s->ids.len + scache_cur_bytes(&s->sc) + s->ck.sc.out.len + s->ck.sc.pb.len;
+	size_t grown = scache_bytes(&s->sc) > s->sc_acct ? scache_bytes(&s->sc) - s->sc_acct : 0;
+
+	return s->ids.len + grown + s->ck.sc.out.len + s->ck.sc.pb.len;
 }
 
 static int on_sample(void *ctx, const struct expo_sample_ev *ev)
@@ -766,7 +766,8 @@ static void classify(struct tstate *s, CURLcode res)
 /* The ids of the last push-only scrape, freed. */
 static void drop_ids(struct tstate *s)
 {
-	atomic_fetch_sub(&s->m->kept_bytes, s->nids_last * sizeof(uint64_t) + scache_kept_bytes(&s->sc));
+	atomic_fetch_sub(&s->m->kept_bytes, s->nids_last * sizeof(uint64_t) + s->sc_acct);
+	s->sc_acct = 0;
 	scache_forget(&s->sc); /* it stands beside the ids */
 	free(s->ids_last);
 	s->ids_last = NULL;
@@ -810,11 +811,14 @@ static uint64_t keep_ids(struct tstate *s)
 	s->vanished = removed > 0;
 	if (from_blob)
 		free(prev);
-	drop_ids(s);
+	/* drop_ids without the cache, which becomes this scrape's */
+	atomic_fetch_sub(&s->m->kept_bytes, s->nids_last * sizeof(uint64_t) + s->sc_acct);
+	free(s->ids_last);
 	s->ids_last = cur;
 	s->nids_last = cur ? nc : 0;
 	scache_commit(&s->sc, s->nids_last);
-	atomic_fetch_add(&s->m->kept_bytes, s->nids_last * sizeof(uint64_t) + scache_kept_bytes(&s->sc));
+	s->sc_acct = scache_bytes(&s->sc);
+	atomic_fetch_add(&s->m->kept_bytes, s->nids_last * sizeof(uint64_t) + s->sc_acct);
 	return added;
 }
 
@@ -916,7 +920,11 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 	 * scrape's partial rendering is freed). */
 	buf_fini(&s->out);
 	buf_fini(&s->ids);
-	scache_end(&s->sc);
+	if (s->sc.on) { /* neither kept nor dropped with the ids: half this scrape's */
+		atomic_fetch_sub(&m->kept_bytes, s->sc_acct);
+		s->sc_acct = 0;
+		scache_end(&s->sc);
+	}
 	scrape_rule_unref(s->rule);
 	s->rule = NULL;
 	schedule(s);
@@ -1049,13 +1057,11 @@ static void on_timer(void *arg)
 	push_begin(s);
 	{
 		/* The series cache stands for the rendered pairs only where
-		 * nothing but the series text and the context decides them. */
-		const struct scrape_rule *r = s->rule;
-		bool on = !s->text && !r->metric_relabel && !r->label_limit && !r->label_name_length_limit &&
-			  !r->label_value_length_limit && !atomic_load(&s->m->no_scache);
+		 * nothing but the series text and the context decides them:
+		 * not after metricRelabelings. */
+		bool on = !s->text && !s->rule->metric_relabel && !atomic_load(&s->m->no_scache);
 
-		scache_begin(&s->sc, on, scache_ctx(&s->t->d->labels, s->honor, s->force_ns, s->splice),
-			     s->nids_last);
+		scache_begin(&s->sc, on, scache_ctx(&s->t->d->labels, s->honor, s->force_ns, s->splice));
 	}
 }
 

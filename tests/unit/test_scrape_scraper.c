@@ -2193,6 +2193,36 @@ static void sc_run(struct fix *f, int i, uint64_t seed, struct buf *sig, bool co
 	buf_fini(&cur);
 }
 
+/* metricRelabelings: the cache stays off (a relabeled sample is not its
+ * series text), every scrape pushes the relabeled series. */
+static void sc_relabeled(struct fix *f)
+{
+	struct scrape_rule *r[1] = { rule("scr", "\"metricRelabelings\":[{\"targetLabel\":\"a\",\"replacement\":\"R\"}]") };
+	struct pushed p = { .targets = 0 };
+	uint64_t hits = atomic_load(&f->m->scache_hits);
+	struct buf sig;
+	size_t markers, live;
+	int port = f->srv.port[1];
+
+	buf_init(&p.pb, 64 << 20);
+	buf_init(&sig, 1 << 20);
+	srv_set(&f->srv, 1, NULL, "m{a=\"1\"} 1\nm{a=\"2\",b=\"x\"} 2\n");
+	set_rules(f, r, 1);
+	put_pod(f, "scr", port, false);
+	for (int k = 0; k < 3; k++) {
+		assert_true(next_push(f, &p));
+		sc_sig(&p.pb, &sig, &markers, &live);
+		assert_int_equal(live, 2);
+		assert_int_equal(markers, 0);
+		assert_non_null(memmem(sig.data, sig.len, "\x0a\x01" "a\x12\x01R", 6));
+		assert_null(memmem(sig.data, sig.len, "\x0a\x01" "a\x12\x01" "1", 6));
+	}
+	assert_true(atomic_load(&f->m->scache_hits) == hits);
+	put_pod(f, "scr", port, true);
+	buf_fini(&p.pb);
+	buf_fini(&sig);
+}
+
 /* The series cache changes nothing pushed: the same random sequence of
  * expositions (values changed, series added, removed, moved, a label value
  * one byte off, labels reordered or an empty one added, TYPE/HELP,
@@ -2219,6 +2249,7 @@ static void test_push_series_cache(void **state)
 	/* and it was used: at least the repeated scrapes of the 23 steps
 	 * (~60 series each, every one of them in place) */
 	assert_true(atomic_load(&f->m->scache_hits) > SC_STEPS * 60 / 2);
+	sc_relabeled(f);
 	for (int k = 0; k < SC_STEPS; k++)
 		buf_fini(&sig[k]);
 }

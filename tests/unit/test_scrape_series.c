@@ -120,16 +120,17 @@ static void test_removed(void **state)
 
 /* The series cache (scrape/scache.h): a scrape's hashes are looked up
  * position by position once committed, only under the context they were
- * built in; a scrape that did not record every sample, or past the cap,
- * keeps nothing; forget drops them; the context tells target labels,
- * honorLabels, the forced namespace and splicing apart. */
+ * built in; a scrape that did not record every sample, one that ended
+ * without a commit (aborted) or went past the cap keeps nothing; the
+ * context tells target labels, honorLabels, the forced namespace and
+ * splicing apart. */
 static void sc_scrape(struct scache *c, uint64_t ctx, const char *const *text, size_t n, bool *hit)
 {
-	scache_begin(c, true, ctx, n);
+	scache_begin(c, true, ctx);
 	for (size_t k = 0; k < n; k++) {
 		uint64_t h = scache_hash(text[k], strlen(text[k]));
 
-		hit[k] = scache_hit(c, k, h);
+		hit[k] = scache_hit(c, h);
 		scache_add(c, h);
 	}
 }
@@ -158,43 +159,62 @@ static void test_scache(void **state)
 	sc_scrape(&c, ctx, a, 3, hit);
 	assert_false(hit[0] || hit[1] || hit[2]);
 	scache_commit(&c, 3);
-	assert_int_equal(scache_kept_bytes(&c), 3 * sizeof(uint64_t));
-	assert_int_equal(scache_cur_bytes(&c), 0);
+	assert_int_equal(c.nlast, 3);
+	assert_true(scache_bytes(&c) >= 3 * sizeof(uint64_t));
 	/* same position, same text: hit; a byte changed, or a position past
 	 * the last scrape's: miss */
 	sc_scrape(&c, ctx, b, 4, hit);
 	assert_true(hit[0] && !hit[1] && hit[2] && !hit[3]);
-	assert_int_equal(scache_cur_bytes(&c), 4 * sizeof(uint64_t));
 	scache_commit(&c, 4);
 	assert_int_equal(c.nlast, 4);
+	sc_scrape(&c, ctx, b, 4, hit);
+	assert_true(hit[0] && hit[1] && hit[2] && hit[3]);
+	scache_commit(&c, 4);
 	/* another context: no hit, even for the same texts */
 	sc_scrape(&c, scache_ctx(&tl2, false, false, true), b, 4, hit);
 	assert_false(hit[0] || hit[1] || hit[2] || hit[3]);
 	/* a scrape that kept a sample it did not record: nothing kept */
 	scache_commit(&c, 5);
 	assert_int_equal(c.nlast, 0);
-	assert_int_equal(scache_kept_bytes(&c), 0);
+	assert_int_equal(scache_bytes(&c), 0);
 	sc_scrape(&c, ctx, a, 3, hit);
 	assert_false(hit[0]);
 	scache_commit(&c, 3);
-	/* an aborted scrape (ended, not committed) leaves the kept ones */
+	/* an aborted scrape (ended, not committed) overwrote some entries:
+	 * nothing kept */
 	sc_scrape(&c, ctx, b, 2, hit);
+	assert_true(hit[0] && !hit[1]);
+	scache_end(&c);
+	assert_int_equal(c.nlast, 0);
+	sc_scrape(&c, ctx, a, 3, hit);
+	assert_false(hit[0] || hit[1] || hit[2]);
+	scache_commit(&c, 3);
+	/* off: no lookup, nothing recorded; what was kept stays */
+	scache_begin(&c, false, ctx);
+	assert_false(scache_hit(&c, scache_hash(a[0], strlen(a[0]))));
+	scache_add(&c, 1);
+	assert_int_equal(c.n, 0);
 	scache_end(&c);
 	assert_int_equal(c.nlast, 3);
-	sc_scrape(&c, ctx, a, 3, hit);
-	assert_true(hit[0] && hit[1] && hit[2]);
-	scache_end(&c);
-	/* off: no lookup, nothing recorded */
-	scache_begin(&c, false, ctx, 3);
-	assert_false(scache_hit(&c, 0, scache_hash(a[0], strlen(a[0]))));
-	scache_add(&c, 1);
-	assert_int_equal(scache_cur_bytes(&c), 0);
-	scache_end(&c);
+	/* a target that shrank gives the memory back */
+	{
+		static const char *t[4096];
+		static bool hits[4096];
+
+		for (size_t k = 0; k < 4096; k++)
+			t[k] = "x";
+		sc_scrape(&c, ctx, t, 4096, hits);
+		scache_commit(&c, 4096);
+		assert_true(scache_bytes(&c) >= 4096 * sizeof(uint64_t));
+		sc_scrape(&c, ctx, a, 3, hit);
+		scache_commit(&c, 3);
+		assert_true(scache_bytes(&c) < 4096 * sizeof(uint64_t));
+	}
 	/* forget */
 	scache_forget(&c);
 	assert_int_equal(c.nlast, 0);
 	/* the cap: one past it and the scrape stops recording */
-	scache_begin(&c, true, ctx, 0);
+	scache_begin(&c, true, ctx);
 	for (size_t k = 0; k <= SCACHE_MAX_SERIES; k++)
 		scache_add(&c, k);
 	assert_false(c.on);
