@@ -1872,6 +1872,7 @@ struct sc_model {
 	struct sc_series s[128];
 	int n;
 	int next_i;                 /* for new series */
+	int bumps;                  /* one-byte changes made */
 	int meta;                   /* 0 none, 1 counter + HELP, 2 gauge + other HELP */
 	bool om, ts, bad;
 };
@@ -1884,7 +1885,7 @@ static void sc_new(struct sc_model *m, struct sc_series *s, uint64_t *x)
 	memset(s, 0, sizeof(*s));
 	s->name = (int)(xs(x) % 3);
 	snprintf(s->ln[0], sizeof(s->ln[0]), "i");
-	snprintf(s->lv[0], sizeof(s->lv[0]), "%d", m->next_i++);
+	snprintf(s->lv[0], sizeof(s->lv[0]), "%03d", m->next_i++);
 	s->nl = 1;
 	for (int k = 0; k < 5 && s->nl < SC_LABELS; k++)
 		if (xs(x) % 2) {
@@ -1986,7 +1987,7 @@ static void sc_mutate(struct sc_model *m, int kind, uint64_t *x)
 		char v[12];
 
 		memcpy(v, s->lv[0], sizeof(v));
-		v[0] = v[0] == 'z' ? '0' : v[0] == '9' ? 'a' : (char)(v[0] + 1);
+		v[0] = (char)('a' + m->bumps++ % 26); /* "012" -> "a12": unique but by chance */
 		if (!sc_taken(m, v))
 			memcpy(s->lv[0], v, sizeof(v));
 		break;
@@ -2193,6 +2194,42 @@ static void sc_run(struct fix *f, int i, uint64_t seed, struct buf *sig, bool co
 	buf_fini(&cur);
 }
 
+/* A text scrape (a /metrics/apps reader) between push-only ones: the
+ * cache went with the ids; the next push-only scrape of the same series
+ * finds nothing new and pushes them all. */
+static void sc_text_between(struct fix *f)
+{
+	struct scrape_rule *r[1] = { rule("sct", "") };
+	struct pushed p = { .targets = 0 };
+	struct buf sig;
+	size_t markers, live;
+	double added = -1;
+	int port = f->srv.port[2];
+
+	buf_init(&p.pb, 64 << 20);
+	buf_init(&sig, 1 << 20);
+	srv_set(&f->srv, 2, NULL, "a 1\nb{x=\"1\"} 2\nc 3\n");
+	set_rules(f, r, 1);
+	put_pod(f, "sct", port, false);
+	assert_true(next_push(f, &p));
+	assert_true(next_push(f, &p)); /* a scrape after a push-only one: the cache in use */
+	assert_true(wait_line(f, "b{x=\"1\",", "sct", port, " 2\n")); /* read: text from the next scrape */
+	atomic_store(&f->m->apps_read_ms, 0);
+	/* the text scrape's chunks, if not collected yet */
+	assert_int_equal(scrape_mgr_push_collect(f->m, on_pushed, &p), 0);
+	for (int k = 0; k < 3; k++) {
+		assert_true(next_push(f, &p));
+		sc_sig(&p.pb, &sig, &markers, &live);
+		assert_int_equal(live, 3);
+		assert_int_equal(markers, 0);
+		assert_true(pb_value(&p.pb, "scrape_series_added", &added));
+		assert_true(added == 0);
+	}
+	put_pod(f, "sct", port, true);
+	buf_fini(&p.pb);
+	buf_fini(&sig);
+}
+
 /* metricRelabelings: the cache stays off (a relabeled sample is not its
  * series text), every scrape pushes the relabeled series. */
 static void sc_relabeled(struct fix *f)
@@ -2250,6 +2287,7 @@ static void test_push_series_cache(void **state)
 	 * (~60 series each, every one of them in place) */
 	assert_true(atomic_load(&f->m->scache_hits) > SC_STEPS * 60 / 2);
 	sc_relabeled(f);
+	sc_text_between(f);
 	for (int k = 0; k < SC_STEPS; k++)
 		buf_fini(&sig[k]);
 }
