@@ -27,7 +27,8 @@ void scache_fini(struct scache *c)
 uint64_t scache_ctx(const struct tlabels *tl, bool honor, bool force_ns, bool splice)
 {
 	/* series_id mixes each pair's lengths in: ("ab","c") != ("a","bc") */
-	uint64_t h = series_id("ctx", 3, "", (size_t)honor | (size_t)force_ns << 1 | (size_t)splice << 2);
+	const char flags[3] = { (char)honor, (char)force_ns, (char)splice };
+	uint64_t h = series_id("ctx", 3, flags, sizeof(flags));
 
 	for (size_t i = 0; i < tl->n; i++) {
 		const char *n = tl->v[i].name, *v = tl->v[i].value;

@@ -248,7 +248,7 @@ static int render(struct tstate *s, const char *name, const struct label_ref *lv
 		buf_truncate(b, start);
 		if ((rc = buf_add(&s->ids, &id, sizeof(id))))
 			goto fail;
-		scache_add(&s->sc, h);
+  
 	} else if ((rc = expo_value(b, v, has_ts ? ts : -1)) || (rc = blob_sample_close(b, mark))) {
 		goto fail;
 	}
