@@ -248,7 +248,7 @@ static int render(struct tstate *s, const char *name, const struct label_ref *lv
 		buf_truncate(b, start);
 		if ((rc = buf_add(&s->ids, &id, sizeof(id))))
 			goto fail;
-  
+		scache_add(&s->sc, h);
 	} else if ((rc = expo_value(b, v, has_ts ? ts : -1)) || (rc = blob_sample_close(b, mark))) {
 		goto fail;
 	}
@@ -816,7 +816,7 @@ static uint64_t keep_ids(struct tstate *s)
 	free(s->ids_last);
 	s->ids_last = cur;
 	s->nids_last = cur ? nc : 0;
-	scache_commit(&s->sc, s->nids_last);
+  	scache_end(&s->sc);
 	s->sc_acct = scache_bytes(&s->sc);
 	atomic_fetch_add(&s->m->kept_bytes, s->nids_last * sizeof(uint64_t) + s->sc_acct);
 	return added;
