@@ -816,7 +816,7 @@ static uint64_t keep_ids(struct tstate *s)
 	free(s->ids_last);
 	s->ids_last = cur;
 	s->nids_last = cur ? nc : 0;
-  	scache_end(&s->sc);
+	scache_commit(&s->sc, s->nids_last);
 	s->sc_acct = scache_bytes(&s->sc);
 	atomic_fetch_add(&s->m->kept_bytes, s->nids_last * sizeof(uint64_t) + s->sc_acct);
 	return added;
