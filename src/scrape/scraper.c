@@ -152,10 +152,6 @@ static int render_name(struct tstate *s, const char *name, size_t len)
 	return 0;
 }
 
-/* One sample as a record of the stored form (scrape/blob.h): the name once
- * per run, then the pairs (clashes with target labels renamed exported_
- * unless honorLabels; with honorLabels the target labels the sample does
- * not set are added) and the value. */
 /* Push only, the series cache (scrape/scache.h): when the sample's series
  * text is the one at its position in the last good scrape, its id is that
  * scrape's and nothing is rendered (the cache is on only without
@@ -179,6 +175,10 @@ static int cached_id(struct tstate *s, const char *series, size_t series_len, ui
 	return 0;
 }
 
+/* One sample as a record of the stored form (scrape/blob.h): the name once
+ * per run, then the pairs (clashes with target labels renamed exported_
+ * unless honorLabels; with honorLabels the target labels the sample does
+ * not set are added) and the value. */
 static int render(struct tstate *s, const char *name, const struct label_ref *lv, size_t ln, const char *pairs,
 		  size_t pairs_len, const char *series, size_t series_len, double v, bool has_ts, int64_t ts)
 {
@@ -398,10 +398,11 @@ static bool within_cpu_budget(struct tstate *s)
  * when push only its series ids and encoded chunks. */
 static size_t held(const struct tstate *s)
 {
-	if (s->text)
-		return s->out.len;
+	/* the cache's growth in this scrape; what it held before is kept_bytes' */
 	size_t grown = scache_bytes(&s->sc) > s->sc_acct ? scache_bytes(&s->sc) - s->sc_acct : 0;
 
+	if (s->text)
+		return s->out.len;
 	return s->ids.len + grown + s->ck.sc.out.len + s->ck.sc.pb.len;
 }
 
