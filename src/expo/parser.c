@@ -290,6 +290,46 @@ static bool is_blank(char c)
 	return c == ' ' || c == '\t';
 }
 
+/* Byte classes of the sample line scans: one table load per byte instead
+ * of a chain of compares, and a name's validity follows from where its run
+ * of name bytes stops (no second pass over it). */
+enum {
+	PC_LABEL = 1,   /* [a-zA-Z0-9_]: label name bytes */
+	PC_METRIC = 2,  /* label name bytes and ':' */
+	PC_DIGIT = 4,   /* [0-9]: no name starts with one */
+	PC_LDELIM = 8,  /* what may end a label name: blank = , } " */
+	PC_VSTOP = 16,  /* what ends a plain label value: " \ NUL, non-ASCII */
+};
+#define PC_L(c) [c] = PC_LABEL | PC_METRIC
+#define PC_D(c) [c] = PC_LABEL | PC_METRIC | PC_DIGIT
+#define PC_HI16(b) [b] = PC_VSTOP, [b + 1] = PC_VSTOP, [b + 2] = PC_VSTOP, [b + 3] = PC_VSTOP, \
+	[b + 4] = PC_VSTOP, [b + 5] = PC_VSTOP, [b + 6] = PC_VSTOP, [b + 7] = PC_VSTOP, [b + 8] = PC_VSTOP, \
+	[b + 9] = PC_VSTOP, [b + 10] = PC_VSTOP, [b + 11] = PC_VSTOP, [b + 12] = PC_VSTOP, [b + 13] = PC_VSTOP, \
+	[b + 14] = PC_VSTOP, [b + 15] = PC_VSTOP
+static const unsigned char pclass[256] = {
+	PC_L('a'), PC_L('b'), PC_L('c'), PC_L('d'), PC_L('e'), PC_L('f'), PC_L('g'), PC_L('h'), PC_L('i'),
+	PC_L('j'), PC_L('k'), PC_L('l'), PC_L('m'), PC_L('n'), PC_L('o'), PC_L('p'), PC_L('q'), PC_L('r'),
+	PC_L('s'), PC_L('t'), PC_L('u'), PC_L('v'), PC_L('w'), PC_L('x'), PC_L('y'), PC_L('z'),
+	PC_L('A'), PC_L('B'), PC_L('C'), PC_L('D'), PC_L('E'), PC_L('F'), PC_L('G'), PC_L('H'), PC_L('I'),
+	PC_L('J'), PC_L('K'), PC_L('L'), PC_L('M'), PC_L('N'), PC_L('O'), PC_L('P'), PC_L('Q'), PC_L('R'),
+	PC_L('S'), PC_L('T'), PC_L('U'), PC_L('V'), PC_L('W'), PC_L('X'), PC_L('Y'), PC_L('Z'),
+	PC_L('_'), PC_D('0'), PC_D('1'), PC_D('2'), PC_D('3'), PC_D('4'), PC_D('5'), PC_D('6'), PC_D('7'),
+	PC_D('8'), PC_D('9'),
+	[':'] = PC_METRIC,
+	[' '] = PC_LDELIM, ['\t'] = PC_LDELIM, ['='] = PC_LDELIM, [','] = PC_LDELIM, ['}'] = PC_LDELIM,
+	['"'] = PC_LDELIM | PC_VSTOP, ['\\'] = PC_VSTOP, [0] = PC_VSTOP,
+	PC_HI16(0x80), PC_HI16(0x90), PC_HI16(0xa0), PC_HI16(0xb0),
+	PC_HI16(0xc0), PC_HI16(0xd0), PC_HI16(0xe0), PC_HI16(0xf0),
+};
+#undef PC_L
+#undef PC_D
+#undef PC_HI16
+
+static unsigned pc(char c)
+{
+	return pclass[(unsigned char)c];
+}
+
 static size_t skip_blanks(const char *s, size_t n, size_t i)
 {
 	while (i < n && is_blank(s[i]))
@@ -555,15 +595,12 @@ static int label_value(struct expo_parser *p, const char *s, size_t n, size_t *i
 		       const char **v, size_t *vn, enum expo_perr *why)
 {
 	size_t j = *i;
-	unsigned char odd = 0;
 
 	/* Most values are plain ASCII without escapes: borrowed from the
 	 * line, with no copy and no separate NUL and UTF-8 pass. */
-	while (j < n && s[j] != '"' && s[j] != '\\') {
-		odd |= (unsigned char)s[j] >= 0x80 || s[j] == '\0';
+	while (j < n && !(pc(s[j]) & PC_VSTOP))
 		j++;
-	}
-	if (j < n && s[j] == '"' && !odd) {
+	if (j < n && s[j] == '"') {
 		if (j - *i > LABELS_VALUE_MAX) {
 			*why = EXPO_E_LABEL_TOO_LONG;
 			return KM_EPARSE;
@@ -642,6 +679,7 @@ static int parse_labels(struct expo_parser *p, const char *s, size_t n, size_t *
 	for (;;) {
 		size_t ns, ne, b = i, vn;
 		const char *v;
+		bool ok;
 
 		i = skip_blanks(s, n, i);
 		c = c && i == b;
@@ -651,16 +689,20 @@ static int parse_labels(struct expo_parser *p, const char *s, size_t n, size_t *
 			break;
 		}
 		ns = i;
-		while (i < n && !is_blank(s[i]) && s[i] != '=' && s[i] != ',' && s[i] != '}' &&
-		       s[i] != '"')
+		while (i < n && (pc(s[i]) & PC_LABEL))
 			i++;
+		ok = i > ns && !(pc(s[ns]) & PC_DIGIT);
+		if (i < n && !(pc(s[i]) & PC_LDELIM)) {
+			ok = false; /* a byte no label name has: to the delimiter */
+			while (i < n && !(pc(s[i]) & PC_LDELIM))
+				i++;
+		}
 		ne = i;
 		if (ne - ns > LABELS_NAME_MAX) {
 			*why = EXPO_E_LABEL_TOO_LONG;
 			return KM_EPARSE;
 		}
-		if (!label_name_valid(s + ns, ne - ns) ||
-		    (ne - ns == 8 && memcmp(s + ns, "__name__", 8) == 0)) {
+		if (!ok || (ne - ns == 8 && memcmp(s + ns, "__name__", 8) == 0)) {
 			*why = ne == ns && (i >= n || s[i] != '=') ? EXPO_E_LABEL_SYNTAX
 								   : EXPO_E_LABEL_NAME;
 			return KM_EPARSE;
@@ -803,13 +845,19 @@ static int parse_sample(struct expo_parser *p, const char *s, size_t n, enum exp
 	struct expo_sample_ev ev;
 	struct family *f;
 	size_t i = skip_blanks(s, n, 0), ns = i, ne, vs, ve;
-	bool created = false;
+	bool created = false, ok;
 	int rc;
 
-	while (i < n && !is_blank(s[i]) && s[i] != '{')
+	while (i < n && (pc(s[i]) & PC_METRIC))
 		i++;
+	ok = i > ns && !(pc(s[ns]) & PC_DIGIT);
+	if (i < n && !is_blank(s[i]) && s[i] != '{') {
+		ok = false; /* a byte no metric name has: to the token's end */
+		while (i < n && !is_blank(s[i]) && s[i] != '{')
+			i++;
+	}
 	ne = i;
-	if (!metric_name_valid(s + ns, ne - ns)) {
+	if (!ok) {
 		*why = EXPO_E_METRIC_NAME;
 		return KM_EPARSE;
 	}
@@ -829,6 +877,8 @@ static int parse_sample(struct expo_parser *p, const char *s, size_t n, enum exp
 		ev.pairs = canon ? s + open : NULL;
 		ev.pairs_len = canon ? i - 1 - open : 0;
 	}
+	ev.series = s + ns;
+	ev.series_len = i - ns;
 	vs = skip_blanks(s, n, i);
 	if (vs == i && i < n) {
 		*why = EXPO_E_SYNTAX; /* "}" glued to the value is fine, "x}y" not */

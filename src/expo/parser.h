@@ -112,6 +112,12 @@ struct expo_sample_ev {
 	 * re-escaped; else NULL. */
 	const char *pairs;
 	size_t pairs_len;
+	/* The series as written: the line from the metric name through the
+	 * closing brace (the name alone without braces), not NUL-terminated.
+	 * The same bytes always parse to the same name, refs and pairs; the
+	 * family fields below may still differ (TYPE/HELP lines in between). */
+	const char *series;
+	size_t series_len;
 	double value;
 	bool has_ts;
 	int64_t ts_ms;             /* valid when has_ts */

@@ -198,6 +198,11 @@ void scrape_mgr_set_text_wanted(struct scrape_mgr *m, bool wanted);
  * (-promscrape.noStaleMarkers turns them off). On by default; from the
  * next scrape end. NULL m is ok. */
 void scrape_mgr_set_stale_markers(struct scrape_mgr *m, bool on);
+/* Any thread: whether push-only scrapes take a series' id from the last
+ * scrape when its series text is the same at the same position
+ * (scrape/scache.h). On by default; off is for tests and comparisons (the
+ * output is the same). From the next scrape start. NULL m is ok. */
+void scrape_mgr_set_series_cache(struct scrape_mgr *m, bool on);
 /* Hands fn each target's chunks not handed over yet, in target order (one
  * per completed scrape since the last call; a target scraped twice in
  * between gives its latest). The reference is fn's to drop

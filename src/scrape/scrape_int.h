@@ -18,6 +18,7 @@
 #include "kube/store.h"
 #include "remotewrite/chunks.h"
 #include "scrape/policy.h"
+#include "scrape/scache.h"
 #include "scrape/scrape.h"
 #include "scrape/target.h"
 
@@ -155,6 +156,9 @@ struct tstate {
 	struct buf ids;             /* u64 ids of this scrape's samples, in order */
 	uint64_t *ids_last;         /* of the last good push-only scrape (owned), or NULL */
 	size_t nids_last;
+	struct scache sc;           /* series text hashes beside ids_last (scrape/scache.h) */
+	size_t sc_acct;             /* bytes of sc counted in m->kept_bytes */
+	uint64_t n_hits;            /* samples of this scrape whose id came from sc */
 };
 
 /* Prometheus 2.x's Accept header for scrapes (scrape/scrape.go). */
@@ -242,6 +246,8 @@ struct scrape_mgr {
 	_Atomic int64_t apps_read_ms;  /* monotonic time /metrics/apps was last opened; 0 = never */
 	atomic_bool text_wanted;       /* scrape_mgr_set_text_wanted */
 	atomic_bool no_stale;          /* scrape_mgr_set_stale_markers(false) */
+	atomic_bool no_scache;         /* scrape_mgr_set_series_cache(false) */
+	_Atomic uint64_t scache_hits;  /* samples whose id came from the series cache (for tests) */
 	struct rw_chunks *stale_gone;  /* markers of removed targets, not collected (m->lock) */
 	struct log_limit scrape_log;   /* loop thread */
 	struct log_limit drop_log;     /* loop thread */

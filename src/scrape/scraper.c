@@ -92,6 +92,12 @@ static void set_fail(struct tstate *s, enum scrape_err e, const char *fmt, ...)
 	}
 }
 
+void scrape_mgr_set_series_cache(struct scrape_mgr *m, bool on)
+{
+	if (m)
+		atomic_store(&m->no_scache, !on);
+}
+
 /* ---- per-sample path --------------------------------------------------- */
 
 /* One bit per label name from its length and end bytes: a sample label
@@ -146,19 +152,50 @@ static int render_name(struct tstate *s, const char *name, size_t len)
 	return 0;
 }
 
+/* Push only, the series cache (scrape/scache.h): when the sample's series
+ * text is the one at its position in the last good scrape, its id is that
+ * scrape's and nothing is rendered (the cache is on only without
+ * metricRelabelings: series is the text of name and lv). 1: not in the
+ * cache, the caller renders the pairs; h is the hash to record. The cache
+ * holds as many hashes as ids_last holds ids (keep_ids, drop_ids). */
+static int cached_id(struct tstate *s, const char *series, size_t series_len, uint64_t *h)
+{
+	size_t k = s->ids.len / sizeof(uint64_t);
+	int rc;
+
+	if (!s->sc.on)
+		return 1;
+	*h = scache_hash(series, series_len);
+	if (!scache_hit(&s->sc, *h)) /* at position s->sc.n == k */
+		return 1;
+	if ((rc = buf_add(&s->ids, &s->ids_last[k], sizeof(uint64_t))))
+		return rc;
+	scache_add(&s->sc, *h);
+	s->n_hits++;
+	return 0;
+}
+
 /* One sample as a record of the stored form (scrape/blob.h): the name once
  * per run, then the pairs (clashes with target labels renamed exported_
  * unless honorLabels; with honorLabels the target labels the sample does
  * not set are added) and the value. */
 static int render(struct tstate *s, const char *name, const struct label_ref *lv, size_t ln, const char *pairs,
-		  size_t pairs_len, double v, bool has_ts, int64_t ts)
+		  size_t pairs_len, const char *series, size_t series_len, double v, bool has_ts, int64_t ts)
 {
 	const struct tlabels *tl = &s->t->d->labels;
 	struct buf *b = &s->out;
 	size_t start = b->len, it = 0, mark;
 	bool first = true;
+	uint64_t h = 0;
 	int rc;
 
+	if (!s->text) {
+		rc = cached_id(s, series, series_len, &h);
+		if (rc == 0)
+			return push_series(s, name, lv, ln, v, has_ts, ts);
+		if (rc < 0)
+			return rc;
+	}
 	if ((s->text && (rc = render_name(s, name, strlen(name)))) || (rc = blob_sample_open(b, &mark)))
 		goto fail;
 	/* The scraped text is already the rendering of ls (the parser says
@@ -211,6 +248,7 @@ static int render(struct tstate *s, const char *name, const struct label_ref *lv
 		buf_truncate(b, start);
 		if ((rc = buf_add(&s->ids, &id, sizeof(id))))
 			goto fail;
+		scache_add(&s->sc, h);
 	} else if ((rc = expo_value(b, v, has_ts ? ts : -1)) || (rc = blob_sample_close(b, mark))) {
 		goto fail;
 	}
@@ -360,9 +398,12 @@ static bool within_cpu_budget(struct tstate *s)
  * when push only its series ids and encoded chunks. */
 static size_t held(const struct tstate *s)
 {
+	/* the cache's growth in this scrape; what it held before is kept_bytes' */
+	size_t grown = scache_bytes(&s->sc) > s->sc_acct ? scache_bytes(&s->sc) - s->sc_acct : 0;
+
 	if (s->text)
 		return s->out.len;
-	return s->ids.len + s->ck.sc.out.len + s->ck.sc.pb.len;
+	return s->ids.len + grown + s->ck.sc.out.len + s->ck.sc.pb.len;
 }
 
 static int on_sample(void *ctx, const struct expo_sample_ev *ev)
@@ -450,8 +491,8 @@ static int on_sample(void *ctx, const struct expo_sample_ev *ev)
 		lv = lvbuf;
 	}
 	if (!rc)
-		rc = render(s, name, lv, ln, ls == ev->labels ? ev->pairs : NULL, ev->pairs_len, ev->value, ev->has_ts,
-			    ev->ts_ms);
+		rc = render(s, name, lv, ln, ls == ev->labels ? ev->pairs : NULL, ev->pairs_len,
+			    ls == ev->labels ? ev->series : NULL, ev->series_len, ev->value, ev->has_ts, ev->ts_ms);
 	if (rc == KM_ETOOBIG)
 		set_fail(s, SERR_OUTPUT_TOO_LARGE, "rendered samples exceed %zu bytes", s->out.cap);
 	if (!rc && held(s) > s->acct) {
@@ -731,7 +772,9 @@ static void classify(struct tstate *s, CURLcode res)
 /* The ids of the last push-only scrape, freed. */
 static void drop_ids(struct tstate *s)
 {
-	atomic_fetch_sub(&s->m->kept_bytes, s->nids_last * sizeof(uint64_t));
+	atomic_fetch_sub(&s->m->kept_bytes, s->nids_last * sizeof(uint64_t) + s->sc_acct);
+	s->sc_acct = 0;
+	scache_forget(&s->sc); /* it stands beside the ids */
 	free(s->ids_last);
 	s->ids_last = NULL;
 	s->nids_last = 0;
@@ -774,10 +817,14 @@ static uint64_t keep_ids(struct tstate *s)
 	s->vanished = removed > 0;
 	if (from_blob)
 		free(prev);
-	drop_ids(s);
+	/* drop_ids without the cache, which becomes this scrape's */
+	atomic_fetch_sub(&s->m->kept_bytes, s->nids_last * sizeof(uint64_t) + s->sc_acct);
+	free(s->ids_last);
 	s->ids_last = cur;
 	s->nids_last = cur ? nc : 0;
-	atomic_fetch_add(&s->m->kept_bytes, s->nids_last * sizeof(uint64_t));
+	scache_commit(&s->sc, s->nids_last);
+	s->sc_acct = scache_bytes(&s->sc);
+	atomic_fetch_add(&s->m->kept_bytes, s->nids_last * sizeof(uint64_t) + s->sc_acct);
 	return added;
 }
 
@@ -815,6 +862,7 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 	}
 	atomic_fetch_add(&m->scrapes, 1);
 	s->vanished = false;
+	atomic_fetch_add(&m->scache_hits, s->n_hits);
 	if (!s->failed && !s->text) {
 		added = keep_ids(s);
 		atomic_fetch_add(&m->samples, s->n_post);
@@ -878,6 +926,11 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 	 * scrape's partial rendering is freed). */
 	buf_fini(&s->out);
 	buf_fini(&s->ids);
+	if (s->sc.on) { /* neither kept nor dropped with the ids: half this scrape's */
+		atomic_fetch_sub(&m->kept_bytes, s->sc_acct);
+		s->sc_acct = 0;
+		scache_end(&s->sc);
+	}
 	scrape_rule_unref(s->rule);
 	s->rule = NULL;
 	schedule(s);
@@ -960,7 +1013,7 @@ static void on_timer(void *arg)
 			lim = p->max_sample_limit;
 		s->sample_limit = lim;
 	}
-	s->n_scraped = s->n_post = s->n_label_drops = 0;
+	s->n_scraped = s->n_post = s->n_label_drops = s->n_hits = 0;
 	s->cpu_ns = 0;
 	s->cpu_tick = 0;
 	s->meta_set = false;
@@ -1008,6 +1061,14 @@ static void on_timer(void *arg)
 	}
 	s->busy = true;
 	push_begin(s);
+	{
+		/* The series cache stands for the rendered pairs only where
+		 * nothing but the series text and the context decides them:
+		 * not after metricRelabelings. */
+		bool on = !s->text && !s->rule->metric_relabel && !atomic_load(&s->m->no_scache);
+
+		scache_begin(&s->sc, on, scache_ctx(&s->t->d->labels, s->honor, s->force_ns, s->splice));
+	}
 }
 
 /* ---- lifecycle ------------------------------------------------------------- */
@@ -1189,6 +1250,7 @@ void tstate_stop(struct target *t, void *arg)
 	stale_gone(s);
 	push_fini(s);
 	drop_ids(s);
+	scache_fini(&s->sc);
 	buf_fini(&s->ids);
 	buf_fini(&s->out);
 	buf_fini(&s->scratch);

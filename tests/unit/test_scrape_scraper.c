@@ -1855,6 +1855,443 @@ static void test_push_only_limits(void **state)
 	buf_fini(&p.pb);
 }
 
+/* ---- series cache (scrape/scache.h) ---------------------------------------- */
+
+/* A series of the randomized bodies below: name m<name>, its labels in
+ * the order written (a value "" is no label), a unique "i". */
+#define SC_LABELS 5
+struct sc_series {
+	int name;
+	int nl;
+	char ln[SC_LABELS][12];
+	char lv[SC_LABELS][12];
+	int v;
+};
+
+struct sc_model {
+	struct sc_series s[128];
+	int n;
+	int next_i;                 /* for new series */
+	int bumps;                  /* one-byte changes made */
+	int meta;                   /* 0 none, 1 counter + HELP, 2 gauge + other HELP */
+	bool om, ts, bad;
+};
+
+static void sc_new(struct sc_model *m, struct sc_series *s, uint64_t *x)
+{
+	static const char *const names[] = { "a", "b", "pod", "namespace", "z" };
+	static const char *const vals[] = { "", "v", "w\\\"q", "x\\\\y", "\xc3\xa9" };
+
+	memset(s, 0, sizeof(*s));
+	s->name = (int)(xs(x) % 3);
+	snprintf(s->ln[0], sizeof(s->ln[0]), "i");
+	snprintf(s->lv[0], sizeof(s->lv[0]), "%03d", m->next_i++);
+	s->nl = 1;
+	for (int k = 0; k < 5 && s->nl < SC_LABELS; k++)
+		if (xs(x) % 2) {
+			snprintf(s->ln[s->nl], sizeof(s->ln[0]), "%s", names[k]);
+			snprintf(s->lv[s->nl], sizeof(s->lv[0]), "%s", vals[xs(x) % 5]);
+			s->nl++;
+		}
+	s->v = (int)(xs(x) % 1000);
+}
+
+/* The identity of a series: name and its non-empty labels, sorted. */
+static void sc_key(const struct sc_series *s, char *out, size_t cap)
+{
+	int ord[SC_LABELS];
+	size_t len;
+
+	for (int k = 0; k < s->nl; k++)
+		ord[k] = k;
+	for (int k = 1; k < s->nl; k++)
+		for (int j = k; j > 0 && strcmp(s->ln[ord[j - 1]], s->ln[ord[j]]) > 0; j--) {
+			int t = ord[j];
+
+			ord[j] = ord[j - 1];
+			ord[j - 1] = t;
+		}
+	len = (size_t)snprintf(out, cap, "m%d", s->name);
+	for (int k = 0; k < s->nl; k++)
+		if (s->lv[ord[k]][0])
+			len += (size_t)snprintf(out + len, cap - len, "|%s=%s", s->ln[ord[k]], s->lv[ord[k]]);
+}
+
+/* Series of a whose identity b lacks (b may be NULL: none). The "i"
+ * label keeps them distinct. */
+static int sc_minus(const struct sc_model *a, const struct sc_model *b)
+{
+	int n = 0;
+
+	for (int i = 0; i < a->n; i++) {
+		char ka[256], kb[256];
+		bool found = false;
+
+		sc_key(&a->s[i], ka, sizeof(ka));
+		for (int j = 0; b && j < b->n && !found; j++) {
+			sc_key(&b->s[j], kb, sizeof(kb));
+			found = strcmp(ka, kb) == 0;
+		}
+		n += !found;
+	}
+	return n;
+}
+
+/* Whether some series of m has the "i" value v. */
+static bool sc_taken(const struct sc_model *m, const char *v)
+{
+	for (int i = 0; i < m->n; i++)
+		if (strcmp(m->s[i].lv[0], v) == 0)
+			return true;
+	return false;
+}
+
+/* One random change of the exposition: values, a series added, removed or
+ * moved, a label value one byte off, labels reordered or an empty one
+ * added (same identity, other text), TYPE/HELP, OpenMetrics, timestamps,
+ * a scrape that fails halfway. */
+static void sc_mutate(struct sc_model *m, int kind, uint64_t *x)
+{
+	int k = m->n ? (int)(xs(x) % (uint64_t)m->n) : 0;
+	struct sc_series *s = &m->s[k];
+
+	m->bad = false;
+	switch (kind) {
+	case 0:
+		for (int i = 0; i < m->n; i++)
+			m->s[i].v = (int)(xs(x) % 1000);
+		break;
+	case 1:
+		if (m->n < (int)(sizeof(m->s) / sizeof(m->s[0]))) {
+			memmove(&m->s[k + 1], &m->s[k], (size_t)(m->n - k) * sizeof(m->s[0]));
+			sc_new(m, &m->s[k], x);
+			m->n++;
+		}
+		break;
+	case 2:
+		if (m->n > 1) {
+			memmove(&m->s[k], &m->s[k + 1], (size_t)(m->n - k - 1) * sizeof(m->s[0]));
+			m->n--;
+		}
+		break;
+	case 3:
+		if (k + 1 < m->n) {
+			struct sc_series t = m->s[k];
+
+			m->s[k] = m->s[k + 1];
+			m->s[k + 1] = t;
+		}
+		break;
+	case 4: {
+		/* one byte of the unique label: another series at the same place */
+		char v[12];
+
+		memcpy(v, s->lv[0], sizeof(v));
+		v[0] = (char)('a' + m->bumps++ % 26); /* "012" -> "a12": unique but by chance */
+		if (!sc_taken(m, v))
+			memcpy(s->lv[0], v, sizeof(v));
+		break;
+	}
+	case 5:
+		if (s->nl > 1) {
+			char n0[12], v0[12];
+
+			memcpy(n0, s->ln[0], sizeof(n0));
+			memcpy(v0, s->lv[0], sizeof(v0));
+			memmove(s->ln[0], s->ln[1], (size_t)(s->nl - 1) * sizeof(s->ln[0]));
+			memmove(s->lv[0], s->lv[1], (size_t)(s->nl - 1) * sizeof(s->lv[0]));
+			memcpy(s->ln[s->nl - 1], n0, sizeof(n0));
+			memcpy(s->lv[s->nl - 1], v0, sizeof(v0));
+		}
+		break;
+	case 6:
+		if (s->nl < SC_LABELS) {
+			snprintf(s->ln[s->nl], sizeof(s->ln[0]), "e");
+			s->lv[s->nl][0] = 0;
+			s->nl++;
+		}
+		break;
+	case 7:
+		m->meta = (m->meta + 1) % 3;
+		break;
+	case 8:
+		m->om = !m->om;
+		break;
+	case 9:
+		m->ts = !m->ts;
+		break;
+	default:
+		m->bad = true;
+		break;
+	}
+}
+
+/* The exposition of m at step k: sc_step k first, padded so that the body
+ * spans several of libcurl's reads (lines split across chunks). */
+static void sc_body(const struct sc_model *m, int k, struct buf *b)
+{
+	bool meta_done[3] = { false, false, false };
+
+	buf_reset(b);
+	assert_int_equal(buf_printf(b, "sc_step %d\n", k), 0);
+	for (int i = 0; i < m->n; i++) {
+		const struct sc_series *s = &m->s[i];
+
+		/* once per family: a second TYPE would fail the scrape */
+		if (m->meta && !meta_done[s->name] && (meta_done[s->name] = true))
+			assert_int_equal(buf_printf(b, "# HELP m%d help %d\n# TYPE m%d %s\n", s->name, m->meta,
+						    s->name, m->meta == 1 && !m->om ? "counter" : "gauge"), 0);
+		assert_int_equal(buf_printf(b, "m%d{", s->name), 0);
+		for (int l = 0; l < s->nl; l++)
+			assert_int_equal(buf_printf(b, "%s%s=\"%s\"", l ? "," : "", s->ln[l], s->lv[l]), 0);
+		assert_int_equal(buf_printf(b, "} %d", s->v), 0);
+		if (m->ts)
+			assert_int_equal(buf_printf(b, m->om ? " 1700000000.%03d" : " 1700000000%03d", i), 0);
+		assert_int_equal(buf_printf(b, "\n# %0200d\n", 0), 0); /* a comment, to pad */
+		if (m->bad && i == m->n / 2)
+			assert_int_equal(buf_adds(b, "bad{ 2\n"), 0);
+	}
+	if (m->om)
+		assert_int_equal(buf_adds(b, "# EOF\n"), 0);
+}
+
+/* What a push shows of the samples (not up nor scrape_*), in order: each
+ * series' label fields and value, timestamps left out (the scrape's time
+ * differs between runs); the staleness markers counted apart. */
+static void sc_sig(const struct buf *pb, struct buf *sig, size_t *markers, size_t *live)
+{
+	const unsigned char *p = (const unsigned char *)pb->data, *end = p + pb->len;
+
+	buf_reset(sig);
+	*markers = *live = 0;
+	while (p < end) {
+		const unsigned char *ts, *ts_end, *lab = NULL, *lab_end = NULL;
+		bool synthetic = false;
+		double val = 0;
+		size_t len;
+
+		assert_int_equal(*p++, 0x0a);
+		len = (size_t)varint(&p);
+		ts = p;
+		ts_end = p + len;
+		p = ts_end;
+		while (ts < ts_end) {
+			const unsigned char *start = ts, *f;
+			unsigned char key = *ts++;
+			size_t flen;
+
+			f = ts;
+			flen = (size_t)varint(&f);
+			ts = f + flen;
+			if (key == 0x0a) {
+				const unsigned char *q = f;
+				size_t n;
+
+				lab = lab ? lab : start;
+				lab_end = ts;
+				assert_int_equal(*q++, 0x0a);
+				n = (size_t)varint(&q);
+				if (n == 8 && memcmp(q, "__name__", 8) == 0) {
+					q += n + 1;
+					n = (size_t)varint(&q);
+					synthetic = (n == 2 && memcmp(q, "up", 2) == 0) ||
+						    (n > 7 && memcmp(q, "scrape_", 7) == 0);
+				}
+			} else if (key == 0x12) {
+				memcpy(&val, f + 1, 8);
+			}
+		}
+		if (synthetic)
+			continue;
+		if (rw_is_stale_nan(val))
+			(*markers)++;
+		else
+			(*live)++;
+		assert_int_equal(buf_add(sig, lab, (size_t)(lab_end - lab)), 0);
+		assert_int_equal(buf_add(sig, &val, sizeof(val)), 0);
+	}
+}
+
+#define SC_KINDS 11
+#define SC_STEPS (2 * SC_KINDS + 1)
+
+/* One run of the random sequence (seed) on target i: every step's push
+ * checked against the model (series added, markers, samples); its
+ * signatures stored in sig[k] (first run) or compared with them. */
+static void sc_run(struct fix *f, int i, uint64_t seed, struct buf *sig, bool compare)
+{
+	struct scrape_rule *r[1] = { rule("sc", "") };
+	struct pushed p = { .targets = 0 };
+	struct sc_model m = { .n = 0 }, prev = { .n = 0 };
+	bool prev_up = false;       /* the last scrape was good: prev holds its series */
+	struct buf body, cur;
+	uint64_t x = seed;
+	int port = f->srv.port[i];
+
+	buf_init(&p.pb, 64 << 20);
+	buf_init(&body, BODY_MAX);
+	buf_init(&cur, 1 << 20);
+	int kinds[SC_KINDS];
+
+	/* every kind of change twice, in a random order */
+	for (int k = 0; k < SC_KINDS; k++)
+		kinds[k] = k;
+	for (int k = SC_KINDS; k > 1; k--) {
+		int j = (int)(xs(&x) % (uint64_t)k), t = kinds[k - 1];
+
+		kinds[k - 1] = kinds[j];
+		kinds[j] = t;
+	}
+	for (int k = 0; k < 60; k++)
+		sc_new(&m, &m.s[m.n++], &x);
+	set_rules(f, r, 1);
+	for (int k = 0; k < SC_STEPS; k++) {
+		size_t markers, live;
+		double v = -1, added = -1;
+
+		if (k)
+			sc_mutate(&m, kinds[(k - 1) % SC_KINDS], &x);
+		sc_body(&m, k, &body);
+		srv_set(&f->srv, i, m.om ? "application/openmetrics-text; version=1.0.0; charset=utf-8" :
+				   "text/plain; version=0.0.4", buf_cstr(&body));
+		if (!k)
+			put_pod_at(f, "sc", port, "1s", false);
+		for (;;) {
+			assert_true(next_push(f, &p));
+			if (m.bad ? pb_value(&p.pb, "up", &v) && v == 0 : pb_value(&p.pb, "sc_step", &v) && v == k)
+				break;
+		}
+		sc_sig(&p.pb, &cur, &markers, &live);
+		/* Markers only for samples that came without a timestamp, as
+		 * Prometheus writes them (sc_step never has one). */
+		if (m.bad) {
+			/* the failed scrape: every sample of the last good one
+			 * marked, none pushed */
+			assert_int_equal(live, 0);
+			assert_int_equal(markers, prev_up ? (prev.ts ? 0 : prev.n) + 1 : 0);
+		} else {
+			/* sc_step is in both scrapes, or new with the others */
+			assert_true(pb_value(&p.pb, "scrape_series_added", &added));
+			assert_int_equal((int)added, prev_up ? sc_minus(&m, &prev) : sc_minus(&m, NULL) + 1);
+			assert_int_equal(markers, prev_up && !prev.ts ? sc_minus(&prev, &m) : 0);
+			assert_int_equal(live, m.n + 1);
+		}
+		if (compare) {
+			assert_int_equal(cur.len, sig[k].len);
+			assert_memory_equal(cur.data, sig[k].data, cur.len);
+		} else {
+			buf_reset(&sig[k]);
+			assert_int_equal(buf_add(&sig[k], cur.data, cur.len), 0);
+		}
+		prev = m;
+		prev_up = !m.bad; /* a failed scrape's series went stale */
+		m.bad = false;
+	}
+	put_pod(f, "sc", port, true);
+	assert_true(push_until(f, &p, "up", hit_stale));
+	buf_fini(&p.pb);
+	buf_fini(&body);
+	buf_fini(&cur);
+}
+
+/* A text scrape (a /metrics/apps reader) between push-only ones: the
+ * cache went with the ids; the next push-only scrape of the same series
+ * finds nothing new and pushes them all. */
+static void sc_text_between(struct fix *f)
+{
+	struct scrape_rule *r[1] = { rule("sct", "") };
+	struct pushed p = { .targets = 0 };
+	struct buf sig;
+	size_t markers, live;
+	double added = -1;
+	int port = f->srv.port[2];
+
+	buf_init(&p.pb, 64 << 20);
+	buf_init(&sig, 1 << 20);
+	srv_set(&f->srv, 2, NULL, "a 1\nb{x=\"1\"} 2\nc 3\n");
+	set_rules(f, r, 1);
+	put_pod(f, "sct", port, false);
+	assert_true(next_push(f, &p));
+	assert_true(next_push(f, &p)); /* a scrape after a push-only one: the cache in use */
+	assert_true(wait_line(f, "b{x=\"1\",", "sct", port, " 2\n")); /* read: text from the next scrape */
+	atomic_store(&f->m->apps_read_ms, 0);
+	/* the text scrape's chunks, if not collected yet */
+	assert_int_equal(scrape_mgr_push_collect(f->m, on_pushed, &p), 0);
+	for (int k = 0; k < 3; k++) {
+		assert_true(next_push(f, &p));
+		sc_sig(&p.pb, &sig, &markers, &live);
+		assert_int_equal(live, 3);
+		assert_int_equal(markers, 0);
+		assert_true(pb_value(&p.pb, "scrape_series_added", &added));
+		assert_true(added == 0);
+	}
+	put_pod(f, "sct", port, true);
+	buf_fini(&p.pb);
+	buf_fini(&sig);
+}
+
+/* metricRelabelings: the cache stays off (a relabeled sample is not its
+ * series text), every scrape pushes the relabeled series. */
+static void sc_relabeled(struct fix *f)
+{
+	struct scrape_rule *r[1] = { rule("scr", "\"metricRelabelings\":[{\"targetLabel\":\"a\",\"replacement\":\"R\"}]") };
+	struct pushed p = { .targets = 0 };
+	uint64_t hits = atomic_load(&f->m->scache_hits);
+	struct buf sig;
+	size_t markers, live;
+	int port = f->srv.port[1];
+
+	buf_init(&p.pb, 64 << 20);
+	buf_init(&sig, 1 << 20);
+	srv_set(&f->srv, 1, NULL, "m{a=\"1\"} 1\nm{a=\"2\",b=\"x\"} 2\n");
+	set_rules(f, r, 1);
+	put_pod(f, "scr", port, false);
+	for (int k = 0; k < 3; k++) {
+		assert_true(next_push(f, &p));
+		sc_sig(&p.pb, &sig, &markers, &live);
+		assert_int_equal(live, 2);
+		assert_int_equal(markers, 0);
+		assert_non_null(memmem(sig.data, sig.len, "\x0a\x01" "a\x12\x01R", 6));
+		assert_null(memmem(sig.data, sig.len, "\x0a\x01" "a\x12\x01" "1", 6));
+	}
+	assert_true(atomic_load(&f->m->scache_hits) == hits);
+	put_pod(f, "scr", port, true);
+	buf_fini(&p.pb);
+	buf_fini(&sig);
+}
+
+/* The series cache changes nothing pushed: the same random sequence of
+ * expositions (values changed, series added, removed, moved, a label value
+ * one byte off, labels reordered or an empty one added, TYPE/HELP,
+ * OpenMetrics, timestamps, scrapes failing halfway) on the same target,
+ * first with the cache off, then on: every step's samples and markers
+ * (labels and values) byte for byte the same, and both runs' series added
+ * and markers as the model says. */
+static void test_push_series_cache(void **state)
+{
+	struct fix *f = *state;
+	static const struct label_pair ext[] = { { "cluster", "c1" } };
+	struct buf sig[SC_STEPS];
+	char err[256];
+
+	assert_int_equal(dl_snappy_load(err, sizeof(err)), 0);
+	assert_int_equal(scrape_mgr_set_push(f->m, ext, 1, "n1"), 0);
+	for (int k = 0; k < SC_STEPS; k++)
+		buf_init(&sig[k], 1 << 20);
+	scrape_mgr_set_series_cache(f->m, false);
+	sc_run(f, 0, 0x9e3779b97f4a7c15ull, sig, false);
+	assert_int_equal(atomic_load(&f->m->scache_hits), 0);
+	scrape_mgr_set_series_cache(f->m, true);
+	sc_run(f, 0, 0x9e3779b97f4a7c15ull, sig, true);
+	/* and it was used: at least the repeated scrapes of the 23 steps
+	 * (~60 series each, every one of them in place) */
+	assert_true(atomic_load(&f->m->scache_hits) > SC_STEPS * 60 / 2);
+	sc_relabeled(f);
+	sc_text_between(f);
+	for (int k = 0; k < SC_STEPS; k++)
+		buf_fini(&sig[k]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1879,7 +2316,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_push_only_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_stale, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_no_stale, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_push_series_cache, setup, teardown),
 	};
 
+	/* TEST_FILTER=test_push_series_cache: one test while working on it */
+	if (getenv("TEST_FILTER"))
+		cmocka_set_test_filter(getenv("TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

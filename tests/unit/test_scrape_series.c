@@ -13,6 +13,7 @@
 
 #include "base/buf.h"
 #include "scrape/blob.h"
+#include "scrape/scache.h"
 #include "scrape/series.h"
 
 static uint64_t id(const char *name, const char *pairs)
@@ -117,6 +118,113 @@ static void test_removed(void **state)
 	assert_true(removed > 0);
 }
 
+/* The series cache (scrape/scache.h): a scrape's hashes are looked up
+ * position by position once committed, only under the context they were
+ * built in; a scrape that did not record every sample, one that ended
+ * without a commit (aborted) or went past the cap keeps nothing; the
+ * context tells target labels, honorLabels, the forced namespace and
+ * splicing apart. */
+static void sc_scrape(struct scache *c, uint64_t ctx, const char *const *text, size_t n, bool *hit)
+{
+	scache_begin(c, true, ctx);
+	for (size_t k = 0; k < n; k++) {
+		uint64_t h = scache_hash(text[k], strlen(text[k]));
+
+		hit[k] = scache_hit(c, h);
+		scache_add(c, h);
+	}
+}
+
+static void test_scache(void **state)
+{
+	static const char *const a[] = { "m{a=\"1\"}", "m{a=\"2\"}", "n" };
+	static const char *const b[] = { "m{a=\"1\"}", "m{a=\"3\"}", "n", "o" };
+	struct scache c = { 0 };
+	struct tlabels tl, tl2;
+	bool hit[4];
+	uint64_t ctx;
+
+	(void)state;
+	tl_init(&tl);
+	tl_init(&tl2);
+	assert_int_equal(tl_set(&tl, "job", "j"), 0);
+	assert_int_equal(tl_set(&tl2, "job", "k"), 0);
+	ctx = scache_ctx(&tl, false, false, true);
+	assert_true(ctx == scache_ctx(&tl, false, false, true));
+	assert_true(ctx != scache_ctx(&tl2, false, false, true));
+	assert_true(ctx != scache_ctx(&tl, true, false, true));
+	assert_true(ctx != scache_ctx(&tl, false, true, true));
+	assert_true(ctx != scache_ctx(&tl, false, false, false));
+	/* nothing kept yet */
+	sc_scrape(&c, ctx, a, 3, hit);
+	assert_false(hit[0] || hit[1] || hit[2]);
+	scache_commit(&c, 3);
+	assert_int_equal(c.nlast, 3);
+	assert_true(scache_bytes(&c) >= 3 * sizeof(uint64_t));
+	/* same position, same text: hit; a byte changed, or a position past
+	 * the last scrape's: miss */
+	sc_scrape(&c, ctx, b, 4, hit);
+	assert_true(hit[0] && !hit[1] && hit[2] && !hit[3]);
+	scache_commit(&c, 4);
+	assert_int_equal(c.nlast, 4);
+	sc_scrape(&c, ctx, b, 4, hit);
+	assert_true(hit[0] && hit[1] && hit[2] && hit[3]);
+	scache_commit(&c, 4);
+	/* another context: no hit, even for the same texts */
+	sc_scrape(&c, scache_ctx(&tl2, false, false, true), b, 4, hit);
+	assert_false(hit[0] || hit[1] || hit[2] || hit[3]);
+	/* a scrape that kept a sample it did not record: nothing kept */
+	scache_commit(&c, 5);
+	assert_int_equal(c.nlast, 0);
+	assert_int_equal(scache_bytes(&c), 0);
+	sc_scrape(&c, ctx, a, 3, hit);
+	assert_false(hit[0]);
+	scache_commit(&c, 3);
+	/* an aborted scrape (ended, not committed) overwrote some entries:
+	 * nothing kept */
+	sc_scrape(&c, ctx, b, 2, hit);
+	assert_true(hit[0] && !hit[1]);
+	scache_end(&c);
+	assert_int_equal(c.nlast, 0);
+	sc_scrape(&c, ctx, a, 3, hit);
+	assert_false(hit[0] || hit[1] || hit[2]);
+	scache_commit(&c, 3);
+	/* off: no lookup, nothing recorded; what was kept stays */
+	scache_begin(&c, false, ctx);
+	assert_false(scache_hit(&c, scache_hash(a[0], strlen(a[0]))));
+	scache_add(&c, 1);
+	assert_int_equal(c.n, 0);
+	scache_end(&c);
+	assert_int_equal(c.nlast, 3);
+	/* a target that shrank gives the memory back */
+	{
+		static const char *t[4096];
+		static bool hits[4096];
+
+		for (size_t k = 0; k < 4096; k++)
+			t[k] = "x";
+		sc_scrape(&c, ctx, t, 4096, hits);
+		scache_commit(&c, 4096);
+		assert_true(scache_bytes(&c) >= 4096 * sizeof(uint64_t));
+		sc_scrape(&c, ctx, a, 3, hit);
+		scache_commit(&c, 3);
+		assert_true(scache_bytes(&c) < 4096 * sizeof(uint64_t));
+	}
+	/* forget */
+	scache_forget(&c);
+	assert_int_equal(c.nlast, 0);
+	/* the cap: one past it and the scrape stops recording */
+	scache_begin(&c, true, ctx);
+	for (size_t k = 0; k <= SCACHE_MAX_SERIES; k++)
+		scache_add(&c, k);
+	assert_false(c.on);
+	scache_commit(&c, SCACHE_MAX_SERIES + 1);
+	assert_int_equal(c.nlast, 0);
+	scache_fini(&c);
+	tl_fini(&tl);
+	tl_fini(&tl2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -124,6 +232,7 @@ int main(void)
 		cmocka_unit_test(test_ids_of_blob),
 		cmocka_unit_test(test_added),
 		cmocka_unit_test(test_removed),
+		cmocka_unit_test(test_scache),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
