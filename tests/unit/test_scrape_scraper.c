@@ -1566,6 +1566,65 @@ struct pb_hit {
 	int64_t ts;
 };
 
+/* One TimeSeries of a WriteRequest, decoded from *p (advanced past it):
+ * its label fields as pushed, its name, its sample's value and time. */
+struct pb_series {
+	const unsigned char *lab, *lab_end;
+	const unsigned char *name;
+	size_t name_len;
+	double v;
+	int64_t ts;
+};
+
+static void pb_series_next(const unsigned char **p, struct pb_series *o)
+{
+	const unsigned char *ts, *ts_end;
+	size_t len;
+
+	memset(o, 0, sizeof(*o));
+	assert_int_equal(*(*p)++, 0x0a);
+	len = (size_t)varint(p);
+	ts = *p;
+	ts_end = *p + len;
+	*p = ts_end;
+	while (ts < ts_end) {
+		const unsigned char *start = ts, *f;
+		unsigned char key = *ts++;
+		size_t flen;
+
+		f = ts;
+		flen = (size_t)varint(&f);
+		ts = f + flen;
+		if (key == 0x0a) {
+			const unsigned char *q = f;
+			size_t n;
+
+			o->lab = o->lab ? o->lab : start;
+			o->lab_end = ts;
+			assert_int_equal(*q++, 0x0a);
+			n = (size_t)varint(&q);
+			if (n == 8 && memcmp(q, "__name__", 8) == 0) {
+				q += n;
+				assert_int_equal(*q++, 0x12);
+				o->name_len = (size_t)varint(&q);
+				o->name = q;
+			}
+		} else if (key == 0x12) {
+			const unsigned char *q = f + 9;
+
+			assert_int_equal(*f, 0x09);
+			memcpy(&o->v, f + 1, 8);
+			assert_int_equal(*q++, 0x10);
+			o->ts = (int64_t)varint(&q);
+		}
+	}
+}
+
+static bool pb_named(const struct pb_series *s, const char *name, size_t len)
+{
+	return s->name && s->name_len == len && memcmp(s->name, name, len) == 0;
+}
+
 /* Every series named name in pb (h->count 0: none); and the number of
  * staleness markers in pb, returned. */
 static size_t pb_find(const struct buf *pb, const char *name, struct pb_hit *h)
@@ -1575,56 +1634,17 @@ static size_t pb_find(const struct buf *pb, const char *name, struct pb_hit *h)
 
 	memset(h, 0, sizeof(*h));
 	while (p < end) {
-		const unsigned char *ts, *ts_end, *lab = NULL, *lab_end = NULL;
-		bool match = false;
-		double val = 0;
-		int64_t t = 0;
-		size_t len;
+		struct pb_series s;
 
-		assert_int_equal(*p++, 0x0a);
-		len = (size_t)varint(&p);
-		ts_end = p + len;
-		ts = p;
-		p = ts_end;
-		while (ts < ts_end) {
-			const unsigned char *start = ts, *f;
-			unsigned char key = *ts++;
-			size_t flen;
-
-			f = ts;
-			flen = (size_t)varint(&f);
-			ts = f + flen;
-			if (key == 0x0a) {
-				const unsigned char *q = f;
-				size_t n;
-
-				lab = lab ? lab : start;
-				lab_end = ts;
-				assert_int_equal(*q++, 0x0a);
-				n = (size_t)varint(&q);
-				if (n == 8 && memcmp(q, "__name__", 8) == 0) {
-					q += n;
-					assert_int_equal(*q++, 0x12);
-					n = (size_t)varint(&q);
-					match = name && n == nl && memcmp(q, name, nl) == 0;
-				}
-			} else if (key == 0x12) {
-				const unsigned char *q = f + 9;
-
-				assert_int_equal(*f, 0x09);
-				memcpy(&val, f + 1, 8);
-				assert_int_equal(*q++, 0x10);
-				t = (int64_t)varint(&q);
-			}
-		}
-		stale += rw_is_stale_nan(val);
-		if (match) {
+		pb_series_next(&p, &s);
+		stale += rw_is_stale_nan(s.v);
+		if (name && pb_named(&s, name, nl)) {
 			h->count++;
-			h->v = val;
-			h->ts = t;
-			h->labels_len = (size_t)(lab_end - lab);
+			h->v = s.v;
+			h->ts = s.ts;
+			h->labels_len = (size_t)(s.lab_end - s.lab);
 			assert_true(h->labels_len <= sizeof(h->labels));
-			memcpy(h->labels, lab, h->labels_len);
+			memcpy(h->labels, s.lab, h->labels_len);
 		}
 	}
 	return stale;
@@ -2065,50 +2085,17 @@ static void sc_sig(const struct buf *pb, struct buf *sig, size_t *markers, size_
 	buf_reset(sig);
 	*markers = *live = 0;
 	while (p < end) {
-		const unsigned char *ts, *ts_end, *lab = NULL, *lab_end = NULL;
-		bool synthetic = false;
-		double val = 0;
-		size_t len;
+		struct pb_series s;
 
-		assert_int_equal(*p++, 0x0a);
-		len = (size_t)varint(&p);
-		ts = p;
-		ts_end = p + len;
-		p = ts_end;
-		while (ts < ts_end) {
-			const unsigned char *start = ts, *f;
-			unsigned char key = *ts++;
-			size_t flen;
-
-			f = ts;
-			flen = (size_t)varint(&f);
-			ts = f + flen;
-			if (key == 0x0a) {
-				const unsigned char *q = f;
-				size_t n;
-
-				lab = lab ? lab : start;
-				lab_end = ts;
-				assert_int_equal(*q++, 0x0a);
-				n = (size_t)varint(&q);
-				if (n == 8 && memcmp(q, "__name__", 8) == 0) {
-					q += n + 1;
-					n = (size_t)varint(&q);
-					synthetic = (n == 2 && memcmp(q, "up", 2) == 0) ||
-						    (n > 7 && memcmp(q, "scrape_", 7) == 0);
-				}
-			} else if (key == 0x12) {
-				memcpy(&val, f + 1, 8);
-			}
-		}
-		if (synthetic)
+		pb_series_next(&p, &s);
+		if (pb_named(&s, "up", 2) || (s.name && s.name_len > 7 && memcmp(s.name, "scrape_", 7) == 0))
 			continue;
-		if (rw_is_stale_nan(val))
+		if (rw_is_stale_nan(s.v))
 			(*markers)++;
 		else
 			(*live)++;
-		assert_int_equal(buf_add(sig, lab, (size_t)(lab_end - lab)), 0);
-		assert_int_equal(buf_add(sig, &val, sizeof(val)), 0);
+		assert_int_equal(buf_add(sig, s.lab, (size_t)(s.lab_end - s.lab)), 0);
+		assert_int_equal(buf_add(sig, &s.v, sizeof(s.v)), 0);
 	}
 }
 

@@ -481,14 +481,16 @@ int container_collect(struct container_collector *cc, const struct container_opt
 
 	pthread_mutex_lock(&cc->mu);
 	err = collect_locked(cc, opts, out, &failed);
-	if (cc->crio && stats && crio_fs_started(cc->crio)) {
+	if (cc->crio && stats) {
 		/* the CRI-O tracker's health: a failed "run" when it failed since
 		 * the previous scrape; its duration: the last round (walk) */
-		uint64_t e = crio_fs_errors(cc->crio);
+		struct crio_fs_health h;
 
-		collect_stats_record(stats, "container.crio", crio_fs_last_round_s(cc->crio),
-				     e == cc->crio_errors);
-		cc->crio_errors = e;
+		crio_fs_health(cc->crio, &h);
+		if (h.started) {
+			collect_stats_record(stats, "container.crio", h.last_round_s, h.errors == cc->crio_errors);
+			cc->crio_errors = h.errors;
+		}
 	}
 	pthread_mutex_unlock(&cc->mu);
 	if (err)

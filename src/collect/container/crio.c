@@ -676,32 +676,11 @@ int crio_fs_settle(struct crio_fs *c, int64_t timeout_ms)
 	return err;
 }
 
-bool crio_fs_started(struct crio_fs *c)
+void crio_fs_health(struct crio_fs *c, struct crio_fs_health *h)
 {
-	bool s;
-
 	pthread_mutex_lock(&c->mu);
-	s = c->started;
+	h->started = c->started;
+	h->errors = c->errors;
+	h->last_round_s = (double)c->last_round_ns / 1e9;
 	pthread_mutex_unlock(&c->mu);
-	return s;
-}
-
-double crio_fs_last_round_s(struct crio_fs *c)
-{
-	int64_t ns;
-
-	pthread_mutex_lock(&c->mu);
-	ns = c->last_round_ns;
-	pthread_mutex_unlock(&c->mu);
-	return (double)ns / 1e9;
-}
-
-uint64_t crio_fs_errors(struct crio_fs *c)
-{
-	uint64_t n;
-
-	pthread_mutex_lock(&c->mu);
-	n = c->errors;
-	pthread_mutex_unlock(&c->mu);
-	return n;
 }

@@ -27,7 +27,7 @@
  *             named for two scrapes are forgotten.
  *
  * Bad answers (no socket, refused, timeout, non-200, garbage or oversized
- * JSON, missing fields) and failed walks are counted (crio_fs_errors(); the
+ * JSON, missing fields) and failed walks are counted (crio_fs_health(); the
  * collector turns them into k8smon_collector_*{collector="container.crio"})
  * and logged at most once per 10 minutes; the container has no fs rows until a
  * round succeeds. At most CRIO_MAX_CTRS containers are tracked.
@@ -81,11 +81,12 @@ void crio_fs_end(struct crio_fs *c);
  * passed): for test drivers, which scrape once and print. KM_OK or
  * KM_ETIMEDOUT. */
 int crio_fs_settle(struct crio_fs *c, int64_t timeout_ms);
-/* Failed rounds so far (requests and walks). */
-uint64_t crio_fs_errors(struct crio_fs *c);
-/* True once the thread runs (a CRI-O container was named, libcurl loaded). */
-bool crio_fs_started(struct crio_fs *c);
-/* Seconds the last finished round took (requests and walk), 0 before one. */
-double crio_fs_last_round_s(struct crio_fs *c);
+/* The tracker's health, read at once. */
+struct crio_fs_health {
+	bool started;        /* the thread runs (a CRI-O container was named, libcurl loaded) */
+	uint64_t errors;     /* failed rounds so far (requests and walks) */
+	double last_round_s; /* the last finished round (requests and walk), 0 before one */
+};
+void crio_fs_health(struct crio_fs *c, struct crio_fs_health *h);
 
 #endif
