@@ -28,6 +28,9 @@
 /* Bodies smaller than this are not worth compressing. */
 #define GZIP_MIN_BYTES 1024
 
+/* listen(2) backlog asked for; the kernel lowers it to net.core.somaxconn. */
+#define HTTP_LISTEN_BACKLOG 4096
+
 enum { CLS_2XX, CLS_4XX, CLS_5XX, CLS_N };
 
 /* Why a request was refused before a handler saw it. REJ_MHD: libmicrohttpd
@@ -184,7 +187,11 @@ static int listen_socket(const char *addr, unsigned *bound_port, char *err, size
 		int zero = 0;
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
 	}
-	if (bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, 128) != 0) {
+	/* A backlog as deep as the kernel allows (it caps at net.core.somaxconn,
+	 * as Go's servers ask): with 128, a flood that reconnects whenever it
+	 * is evicted overflows the accept queue, and a scraper whose SYN is
+	 * dropped there waits for its retransmit, a whole second. */
+	if (bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, HTTP_LISTEN_BACKLOG) != 0) {
 		snprintf(err, errlen, "listen tcp %.128s: %s", addr, strerror(errno));
 		close(fd);
 		return -1;
