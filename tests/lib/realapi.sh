@@ -3,14 +3,31 @@
 # real_tier_init NAME: T0, a fresh $TMP (/tmp/NAME.XXXXXX, kept with KEEP_TMP=1) and
 # the exit trap that stops the agent (APID) and kube-state-metrics (KPID) first, so
 # that they stop against a live server, then the server (SPID).
+# kubectl's discovery and HTTP cache goes to $TMP/kubecache (KUBECACHEDIR, also for
+# the python helpers' kubectl): the default ~/.kube/cache is keyed by host_port, and
+# an earlier test's server on the same loopback port would leave its resource list.
 real_tier_init() {
 	T0=$(date +%s)
 	TMP=$(mktemp -d "/tmp/$1.XXXXXX")
+	KUBECACHEDIR="$TMP/kubecache"
+	export KUBECACHEDIR
 	SPID="" APID="" KPID=""
 	trap real_tier_cleanup EXIT
 	trap 'exit 1' INT TERM
 }
+# When a check failed, the tail of every log the test kept in $TMP (the agents',
+# kube-state-metrics') and of the API server's: $TMP is removed, and CI keeps only
+# the test's output.
+real_tier_diag() {
+	[ "${FAILS:-0}" -ne 0 ] || return 0
+	for f in "$TMP"/*.log "$TMP/apiserver.err" "$TMP/api/apiserver.log"; do
+		[ -s "$f" ] || continue
+		echo "---- last lines of $f"
+		tail -n 25 "$f" | cut -c1-400 | sed 's/^/    /'
+	done
+}
 real_tier_cleanup() {
+	real_tier_diag
 	for p in $KPID $APID; do kill "$p" 2>/dev/null; done
 	for p in $KPID $APID; do wait "$p" 2>/dev/null; done
 	[ -n "$SPID" ] && kill "$SPID" 2>/dev/null
@@ -31,12 +48,14 @@ real_peers() {
 }
 
 # real_apiserver_start: a real etcd + kube-apiserver (tests/peers/apiserver.sh,
-# with $APISERVER_ARGS if set) in $TMP/api, its pid in SPID; ready within 180 s
-# or the test fails there.
+# with $APISERVER_ARGS if set) in $TMP/api, its pid in SPID; the test fails there
+# if it is not ready. apiserver.sh gives up by itself (api/failed, with the reason)
+# after its own bounds (certificates, etcd 60 s, kube-apiserver 120 s, each up to
+# 3 tries on a port taken meanwhile): this bound is only for a hung script.
 real_apiserver_start() {
 	sh tests/peers/apiserver.sh "$TMP/api" 2>"$TMP/apiserver.err" &
 	SPID=$!
-	wait_for 180 sh -c "[ -f '$TMP/api/ready' ] || [ -f '$TMP/api/failed' ]"
+	wait_for 900 sh -c "[ -f '$TMP/api/ready' ] || [ -f '$TMP/api/failed' ] || ! kill -0 $SPID"
 	if [ ! -f "$TMP/api/ready" ]; then
 		fail "real etcd + kube-apiserver start: $(cat "$TMP/api/failed" 2>/dev/null)"
 		tail -n 20 "$TMP/apiserver.err" "$TMP/api/apiserver.log" 2>/dev/null
