@@ -15,15 +15,22 @@ real_tier_init() {
 	trap real_tier_cleanup EXIT
 	trap 'exit 1' INT TERM
 }
-# When a check failed, the tail of every log the test kept in $TMP (the agents',
-# kube-state-metrics') and of the API server's: $TMP is removed, and CI keeps only
-# the test's output.
+# When a check failed, the tail of the API server's log and of every log the test
+# kept in $TMP (kube-state-metrics', the agents' last: CI reprints a failed test's
+# last lines): $TMP is removed, and CI keeps only the test's output. The agents' watches
+# cancelled at their SIGTERM ("aborted by an application callback") are left out.
 real_tier_diag() {
 	[ "${FAILS:-0}" -ne 0 ] || return 0
-	for f in "$TMP"/*.log "$TMP/apiserver.err" "$TMP/api/apiserver.log"; do
+	for f in "$TMP/api/apiserver.log" "$TMP/apiserver.err" "$TMP"/*.log; do
+		case "$f" in */agent*.log|*/[A-Z].log) continue ;; esac
 		[ -s "$f" ] || continue
 		echo "---- last lines of $f"
-		tail -n 25 "$f" | cut -c1-400 | sed 's/^/    /'
+		tail -n 10 "$f" | cut -c1-300 | sed 's/^/    /'
+	done
+	for f in "$TMP"/agent*.log "$TMP"/[A-Z].log; do
+		[ -s "$f" ] || continue
+		echo "---- last lines of $f (watches cancelled at shutdown left out)"
+		grep -v 'aborted by an application callback' "$f" | tail -n 25 | cut -c1-300 | sed 's/^/    /'
 	done
 }
 real_tier_cleanup() {
