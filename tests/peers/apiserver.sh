@@ -80,6 +80,7 @@ ossl rsa -in sa.key -pubout -out sa.pub
 # A port from free_port is free when handed out, not when the server binds it: another
 # process (other tests, benchmarks on the same machine) may take it in between. A
 # server that exits on "address already in use" is started again on new ports (3 tries).
+# The probes have a timeout: the process that took the port may never answer.
 port_taken() { # LOG: the server exited because its port was taken
 	grep -q 'address already in use' "$1" 2>/dev/null
 }
@@ -98,7 +99,7 @@ start_etcd() {
 try=1
 start_etcd
 i=0
-until curl -sf "http://127.0.0.1:$EPORT/health" >/dev/null 2>&1; do
+until curl -sf --max-time 5 "http://127.0.0.1:$EPORT/health" >/dev/null 2>&1; do
 	if ! kill -0 "$EPID" 2>/dev/null; then
 		wait "$EPID" 2>/dev/null
 		if [ $try -lt 3 ] && port_taken "$DIR/etcd.log"; then
@@ -174,7 +175,7 @@ EOF
 # (a restart after SIGHUP keeps its port: the clients hold the URL).
 wait_ready() {
 	i=0 try=1
-	until [ "$(curl -s -o /dev/null -w '%{http_code}' --cacert ca.crt --cert admin.crt --key admin.key "$URL/readyz")" = 200 ]; do
+	until [ "$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' --cacert ca.crt --cert admin.crt --key admin.key "$URL/readyz")" = 200 ]; do
 		if ! kill -0 "$APID" 2>/dev/null; then
 			wait "$APID" 2>/dev/null
 			if [ "${1:-}" = first ] && [ $try -lt 3 ] && port_taken "$DIR/apiserver.log"; then
