@@ -38,16 +38,21 @@ $K apply -f crds/ >"$TMP/crd.out" 2>&1; rc=$?
 if [ $rc -eq 0 ] && [ "$(grep -c created "$TMP/crd.out")" -eq 2 ]; then ok "kubectl apply -f crds/: both CRDs accepted (schema + CEL cost budget)"
 else fail "kubectl apply -f crds/"; cat "$TMP/crd.out"; fi
 check "both CRDs Established" $K wait --for=condition=Established --timeout=60s crd/k8smonitors.k8smon.io crd/scraperules.k8smon.io
-check "NamesAccepted: kmon/sr short names" sh -c "$K api-resources --api-group=k8smon.io --no-headers | grep -Eq '^k8smonitors +kmon +k8smon.io/v1alpha1 +false +K8sMonitor' && $K api-resources --api-group=k8smon.io --no-headers | grep -Eq '^scraperules +sr +k8smon.io/v1alpha1 +true +ScrapeRule'"
+# The server's discovery takes a new CRD a moment after Established (another controller).
+NAMES="$K api-resources --api-group=k8smon.io --no-headers | tee /dev/stderr | grep -Eq '^k8smonitors +kmon +k8smon.io/v1alpha1 +false +K8sMonitor' && $K api-resources --api-group=k8smon.io --no-headers | grep -Eq '^scraperules +sr +k8smon.io/v1alpha1 +true +ScrapeRule'"
+wait_for 60 sh -c "$NAMES"
+check "NamesAccepted: kmon/sr short names" sh -c "$NAMES"
 for f in helm/k8smon/crds/*.yaml examples/deploy/01-crd-*.yaml; do
 	$K apply --dry-run=server -f "$f" >"$TMP/crd2.out" 2>&1; rc=$?
 	check "$f: the server takes it over crds/ unchanged" sh -c "[ $rc -eq 0 ] && grep -q 'unchanged\|configured' $TMP/crd2.out"
 done
-# explain answers from the OpenAPI the server publishes for the CRD
+# explain answers from the OpenAPI the server publishes for each CRD, a moment after
+# it is Established (one CRD after the other)
 wait_for 60 sh -c "$K explain k8smonitor.spec.kubeState | grep -q 'kube-state-metrics v2 compatible'"
+wait_for 60 sh -c "$K explain scraperule.spec.relabelings.action | grep -q 'Relabel action'"
 $K explain k8smonitor.spec.kubeState >"$TMP/explain" 2>&1
-check "kubectl explain k8smonitor.spec.kubeState: description and fields" sh -c "grep -q 'kube-state-metrics v2 compatible' $TMP/explain && grep -q 'metricAllowlist' $TMP/explain && grep -q 'labelsAllowlist' $TMP/explain"
-check "kubectl explain scraperule.spec.relabelings.action" sh -c "$K explain scraperule.spec.relabelings.action | grep -q 'Relabel action'"
+check "kubectl explain k8smonitor.spec.kubeState: description and fields" sh -c "cat $TMP/explain; grep -q 'kube-state-metrics v2 compatible' $TMP/explain && grep -q 'metricAllowlist' $TMP/explain && grep -q 'labelsAllowlist' $TMP/explain"
+check "kubectl explain scraperule.spec.relabelings.action" sh -c "$K explain scraperule.spec.relabelings.action 2>&1 | tee /dev/stderr | grep -q 'Relabel action'"
 
 # ---------------------------------------------------------------- CR cases
 python3 tests/peers/cr_cases.py "$KUBECTL" "$TMP/api/admin.kubeconfig" tests/peers/cr_cases.yaml >"$TMP/cases" 2>&1; rc=$?
@@ -108,6 +113,7 @@ $K apply --server-side -f "$PROMETHEUS_OPERATOR_CRDS_BIN/monitoring.coreos.com_p
 	$K wait --for=condition=Established --timeout=60s crd/podmonitors.monitoring.coreos.com >/dev/null 2>&1; rc=$?
 check "Prometheus Operator PodMonitor CRD installed (published YAML)" test $rc -eq 0
 [ $rc -eq 0 ] || cat "$TMP/pm.crd"
+wait_for 60 sh -c "$K api-resources --api-group=monitoring.coreos.com --no-headers | grep -q '^podmonitors '"
 "$HELM" template k8smon helm/k8smon --namespace k8smon --set podMonitor.enabled=true --show-only templates/podmonitor.yaml >"$TMP/pm.yaml" 2>&1
 $K apply --dry-run=server --validate=strict -f "$TMP/pm.yaml" >"$TMP/pm.dry" 2>&1; rc=$?
 check "chart's PodMonitor (podMonitor.enabled=true): kubectl apply --dry-run=server against the real CRD" test $rc -eq 0
@@ -142,9 +148,18 @@ check "kubectl create token k8smon (TokenRequest with the SA issuer)" test -n "$
 SCRAPER=$($K create token k8smon-scraper -n k8smon --duration=1h 2>/dev/null)
 check "kubectl create token k8smon-scraper" test -n "$SCRAPER"
 real_token_kubeconfig "$(cat "$TMP/api/url")" >"$TMP/agent.kubeconfig"
+# The authorizer sees new (Cluster)Roles and bindings through its informers, a moment
+# after kubectl apply returned: the agent starts once each binding of the chart is in
+# effect (else its first requests get a 403, and "RBAC too small" below fails).
+AK="$KUBECTL --kubeconfig=$TMP/agent.kubeconfig"
+wait_for 60 sh -c "$AK auth can-i list pods -A | grep -qx yes && $AK auth can-i create leases -n k8smon | grep -qx yes &&
+	$AK auth can-i update leases/k8smon -n k8smon | grep -qx yes"
 check "the SA may list pods cluster-wide, may not create deployments" sh -c "
-	$KUBECTL --kubeconfig=$TMP/agent.kubeconfig auth can-i list pods -A | grep -qx yes &&
-	$KUBECTL --kubeconfig=$TMP/agent.kubeconfig auth can-i create deployments -n default | grep -qx no"
+	a=\$($AK auth can-i list pods -A 2>&1); b=\$($AK auth can-i create deployments -n default 2>&1)
+	echo \"list pods -A: want yes, seen \$a; create deployments: want no, seen \$b\"; [ \"\$a\" = yes ] && [ \"\$b\" = no ]"
+check "the SA may take its Lease (Role k8smon-leader-election: create leases, update leases/k8smon)" sh -c "
+	a=\$($AK auth can-i create leases -n k8smon 2>&1); b=\$($AK auth can-i update leases/k8smon -n k8smon 2>&1)
+	echo \"create leases: want yes, seen \$a; update leases/k8smon: want yes, seen \$b\"; [ \"\$a\" = yes ] && [ \"\$b\" = yes ]"
 # Least privilege (issue 14): the DaemonSet's token gets 403 on Secrets and
 # ConfigMaps (the chart grants them only with kubeState.secretsAndConfigMaps).
 check "the DaemonSet's token is refused Secrets (list/get/watch, 403 from the real server)" sh -c "
@@ -157,29 +172,42 @@ check "the DaemonSet's token is refused ConfigMaps (list/watch)" sh -c "
 	$KUBECTL --kubeconfig=$TMP/agent.kubeconfig auth can-i watch configmaps -A | grep -qx no &&
 	$KUBECTL --kubeconfig=$TMP/agent.kubeconfig get configmaps -A 2>&1 | grep -q Forbidden"
 
-PORT=$(free_port)
 # The component jobs (docs/components.md) read the token and CA from the
 # service-account paths in a pod; here the same TokenRequest token and the
 # server's CA from files.
 printf '%s\n' "$TOKEN" >"$TMP/sa-token"
 "${K8SMON_BIN:-./bin/k8smon}" -promscrape.kubernetes -kubeconfig="$TMP/agent.kubeconfig" -nodeName=demo-node-1 \
-	-httpListenAddr=127.0.0.1:$PORT -leaderElection.namespace=k8smon -http.auth=kubernetes \
+	-httpListenAddr=127.0.0.1:0 -leaderElection.namespace=k8smon -http.auth=kubernetes \
 	-components.tokenFile="$TMP/sa-token" -components.caFile="$TMP/api/ca.crt" \
 	>"$TMP/agent.log" 2>&1 &
 APID=$!
-B="http://127.0.0.1:$PORT"
+# Port 0: the agent takes a port of the kernel's choice and logs it; a port picked
+# here beforehand could be taken by another process before the agent binds it.
+wait_for 60 sh -c "grep -q 'msg=\"listening on .*(port [0-9]*)' $TMP/agent.log || ! kill -0 $APID"
+PORT=$(sed -n 's/.*msg="listening on .*(port \([0-9]*\)).*/\1/p' "$TMP/agent.log" | head -n 1)
+check "agent started, listening on 127.0.0.1:${PORT:-?}" sh -c "[ -n '$PORT' ] && kill -0 $APID"
+B="http://127.0.0.1:${PORT:-1}"
 AUTH="Authorization: Bearer $SCRAPER"
+# check_code DESC WANT URL [CURL_ARGS...]: the HTTP status of URL is WANT; a failure
+# shows the status and the start of the body seen.
+check_code() {
+	d=$1 w=$2 u=$3; shift 3
+	c=$(curl -s -o "$TMP/code.body" -w '%{http_code}' "$@" "$u")
+	if [ "$c" = "$w" ]; then ok "$d"
+	else fail "$d"; echo "    want HTTP $w, seen $c: $(head -c 300 "$TMP/code.body" | tr '\n' ' ')"; fi
+}
 wait_for 60 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $B/readyz)\" = 200 ]"
-check "agent /readyz 200 against the real server" sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $B/readyz)\" = 200 ]"
-wait_for 60 sh -c "$K get lease -n k8smon k8smon -o jsonpath='{.spec.holderIdentity}' | grep -q ."
-check "agent holds Lease k8smon/k8smon" sh -c "$K get lease -n k8smon k8smon -o jsonpath='{.spec.holderIdentity}' | grep -q ."
+check_code "agent /readyz 200 against the real server" 200 "$B/readyz"
+HOLDER="$K get lease -n k8smon k8smon -o jsonpath='{.spec.holderIdentity}'"
+wait_for 60 sh -c "$HOLDER | grep -q ."
+check "agent holds Lease k8smon/k8smon" sh -c "h=\$($HOLDER 2>&1); echo \"want a holder, seen '\$h'\"; [ -n \"\$h\" ]"
 wait_for 60 sh -c "curl -sf -H '$AUTH' $B/metrics/kube-state | grep -c '^kube_pod_info{' | grep -qx $NPODS"
 curl -s -H "$AUTH" "$B/metrics/kube-state" >"$TMP/ks" 2>/dev/null
-check "/metrics/kube-state: kube_pod_info for each of the $NPODS pods" sh -c "[ \$(grep -c '^kube_pod_info{' $TMP/ks) -eq $NPODS ]"
-check "/metrics/kube-state: kube_node_info for the 3 nodes, a deployment, a namespace" sh -c "[ \$(grep -c '^kube_node_info{' $TMP/ks) -eq 3 ] && grep -q '^kube_deployment_spec_replicas{' $TMP/ks && grep -q '^kube_namespace_status_phase{namespace=\"shop\"' $TMP/ks"
-check "scraper auth (real TokenReview + SubjectAccessReview): no token -> 401" sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $B/metrics/kube-state)\" = 401 ]"
-check "scraper auth: the agent's own token (no metrics-reader binding) -> 403" sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer $TOKEN' $B/metrics/kube-state)\" = 403 ]"
-check "scraper auth: k8smon-scraper token -> 200" sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -H '$AUTH' $B/metrics/self)\" = 200 ]"
+check "/metrics/kube-state: kube_pod_info for each of the $NPODS pods" sh -c "n=\$(grep -c '^kube_pod_info{' $TMP/ks); echo \"want $NPODS, seen \$n\"; [ \$n -eq $NPODS ]"
+check "/metrics/kube-state: kube_node_info for the 3 nodes, a deployment, a namespace" sh -c "grep -E '^kube_(node_info|deployment_spec_replicas|namespace_status_phase)\{' $TMP/ks | head -n 12; [ \$(grep -c '^kube_node_info{' $TMP/ks) -eq 3 ] && grep -q '^kube_deployment_spec_replicas{' $TMP/ks && grep -q '^kube_namespace_status_phase{namespace=\"shop\"' $TMP/ks"
+check_code "scraper auth (real TokenReview + SubjectAccessReview): no token -> 401" 401 "$B/metrics/kube-state"
+check_code "scraper auth: the agent's own token (no metrics-reader binding) -> 403" 403 "$B/metrics/kube-state" -H "Authorization: Bearer $TOKEN"
+check_code "scraper auth: k8smon-scraper token -> 200" 200 "$B/metrics/self" -H "$AUTH"
 # The API server job (issue 19): the leader scrapes the real server's /metrics
 # at the default/kubernetes EndpointSlice's address with the chart's
 # ServiceAccount token (nonResourceURL /metrics, RBAC checked by the real
@@ -192,12 +220,14 @@ APIEP=$($K get endpointslices -n default -l kubernetes.io/service-name=kubernete
 [ -n "${APIEP%:}" ] || APIEP=$(sed 's|^https://||; s|/.*||' "$TMP/api/url")
 check "the API server job's endpoint: $APIEP" sh -c "echo '$APIEP' | grep -Eq '^[0-9.]+:[0-9]+\$'"
 APIL="endpoint=\"https\",instance=\"$APIEP\",job=\"apiserver\",namespace=\"default\",service=\"kubernetes\""
-wait_for 60 sh -c "curl -s -H '$AUTH' $B/metrics/apiserver | grep -q '^apiserver_request_total{.*$APIL}'"
-curl -s -H "$AUTH" "$B/metrics/apiserver" >"$TMP/apis" 2>/dev/null
+# The first scrape comes within an interval (15 s) of the agent's start; one that
+# timed out on a loaded machine (up 0) is retried an interval later. The snapshot
+# checked is the first one with the series and up 1, if any within the bound.
+wait_for 60 sh -c "curl -s -H '$AUTH' $B/metrics/apiserver >$TMP/apis; grep -q '^apiserver_request_total{.*$APIL}' $TMP/apis && grep -qx 'up{$APIL} 1' $TMP/apis"
 check "/metrics/apiserver: apiserver_request_total with job/instance/namespace/service/endpoint as kube-prometheus" \
-	grep -q "^apiserver_request_total{.*$APIL}" "$TMP/apis"
+	sh -c "grep -E '^(up|scrape_[a-z_]+)\{' $TMP/apis | head -n 8; grep -q '^apiserver_request_total{.*$APIL}' $TMP/apis"
 check "/metrics/apiserver: up 1 and scrape_samples_scraped > 0 for the API server job" sh -c \
-	"grep -qx 'up{$APIL} 1' $TMP/apis && grep '^scrape_samples_scraped{$APIL}' $TMP/apis | awk '{exit !(\$2 > 0)}'"
+	"grep -E '^(up|scrape_[a-z_]+)\{' $TMP/apis | head -n 8; grep -qx 'up{$APIL} 1' $TMP/apis && grep '^scrape_samples_scraped{$APIL}' $TMP/apis | awk '{exit !(\$2 > 0)}'"
 check "/metrics/apiserver: kube-prometheus drop list applied (apiserver_request_duration_seconds_bucket le=\"0.6\" dropped, le=\"1\" kept)" sh -c \
 	"grep -q '^apiserver_request_duration_seconds_bucket{.*le=\"1\"' $TMP/apis && ! grep -q '^apiserver_request_duration_seconds_bucket{.*le=\"0.6\"' $TMP/apis"
 check "/metrics/components holds the API server job; /metrics/kubelet does not" sh -c \
@@ -208,12 +238,12 @@ for f in examples/scraperule-*.yaml; do $K apply -f "$f" >/dev/null 2>&1 || fail
 wait_for 60 sh -c "$K get kmon k8smon --no-headers | grep -Eq '^k8smon +True +Accepted +4 '"
 $K get kmon,sr -A -o wide >"$TMP/wide" 2>&1
 sed 's/^/    /' "$TMP/wide"
-check "kubectl get kmon: chart's monitor True Accepted 4 (status written through the real /status)" sh -c "$K get kmon k8smon --no-headers | grep -Eq '^k8smon +True +Accepted +4 '"
+check "kubectl get kmon: chart's monitor True Accepted 4 (status written through the real /status)" sh -c "$K get kmon k8smon -o wide --no-headers 2>&1 | tee /dev/stderr | grep -Eq '^k8smon +True +Accepted +4 '"
 check "kmon status.observedGeneration = metadata.generation" sh -c "[ \"\$($K get kmon k8smon -o jsonpath='{.status.observedGeneration}')\" = \"\$($K get kmon k8smon -o jsonpath='{.metadata.generation}')\" ]"
 check "kmon -o wide: Nodes and Message columns" sh -c "$K get kmon k8smon -o wide | head -1 | grep -q 'NODES' && $K get kmon k8smon -o wide --no-headers | grep -q 'Accepted'"
 NSR=$(ls examples/scraperule-*.yaml | wc -l)
 wait_for 60 sh -c "[ \$($K get sr -A --no-headers | grep -Ec ' (True|False) ') -eq $NSR ]"
-check "every example ScrapeRule has a Ready column written by the agent" sh -c "[ \$($K get sr -A --no-headers | grep -Ec ' (True|False) ') -eq $NSR ]"
+check "every example ScrapeRule has a Ready column written by the agent" sh -c "$K get sr -A -o wide 2>&1; [ \$($K get sr -A --no-headers | grep -Ec ' (True|False) ') -eq $NSR ]"
 check "ScrapeRule status.conditions survive the server's schema (not pruned)" sh -c "$K get sr -A -o jsonpath='{range .items[*]}{.status.conditions[0].type}{\" \"}{.status.conditions[0].lastTransitionTime}{\"\\n\"}{end}' | grep -Eq '^Ready [0-9]{4}-'"
 # an invalid edit the schema cannot catch (bad regex) -> InvalidSpec written by the agent
 $K apply -f - >/dev/null 2>&1 <<'EOF'
@@ -224,7 +254,7 @@ spec:
   relabelings: [{sourceLabels: [a], regex: "(foo", action: keep}]
 EOF
 wait_for 60 sh -c "$K get sr -n shop badregex --no-headers | grep -q InvalidSpec"
-check "ScrapeRule with a bad regex: the agent writes False InvalidSpec, message names the field" sh -c "$K get sr -n shop badregex -o wide --no-headers | grep -q 'False *InvalidSpec' && $K get sr -n shop badregex -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].message}' | grep -q 'spec.relabelings\[0\].regex'"
+check "ScrapeRule with a bad regex: the agent writes False InvalidSpec, message names the field" sh -c "$K get sr -n shop badregex -o wide --no-headers 2>&1 | tee /dev/stderr | grep -q 'False *InvalidSpec' && $K get sr -n shop badregex -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].message}' | grep -q 'spec.relabelings\[0\].regex'"
 
 # ---------------------------------------------------------------- side by side with kube-state-metrics
 # The real kube-state-metrics over the same server and objects: every family's
@@ -241,15 +271,24 @@ check "the chart's K8sMonitor names its kube-state resources ($KRES)" test -n "$
 # as its flags: kube_*_labels / kube_*_annotations (key sanitising, "*") compared too.
 $K patch kmon k8smon --type=merge -p '{"spec":{"kubeState":{"labelsAllowlist":{"pods":["*"],"namespaces":["*"]},"annotationsAllowlist":{"pods":["*"],"deployments":["*"],"storageclasses":["*"]}}}}' >/dev/null 2>&1
 wait_for 60 sh -c "curl -sf -H '$AUTH' $B/metrics/kube-state | grep -q '^kube_deployment_annotations{.*annotation_'"
-check "annotationsAllowlist applied live on the real server: kube_deployment_annotations has annotation_*" sh -c "curl -sf -H '$AUTH' $B/metrics/kube-state | grep -q '^kube_deployment_annotations{.*annotation_deployment_kubernetes_io_revision=\"2\"'"
-KPORT=$(free_port); KTPORT=$(free_port)
-"$KUBE_STATE_METRICS_BIN/kube-state-metrics" --kubeconfig="$TMP/api/admin.kubeconfig" \
-	--host=127.0.0.1 --port="$KPORT" --telemetry-host=127.0.0.1 --telemetry-port="$KTPORT" \
-	--metric-labels-allowlist='pods=[*],namespaces=[*]' \
-	--metric-annotations-allowlist='pods=[*],deployments=[*],storageclasses=[*]' \
-	--namespaces-denylist=kube-node-lease --resources="$KRES" >"$TMP/ksm.log" 2>&1 &  # = the chart's K8sMonitor excludeNamespaces
-KPID=$!
-wait_for 60 sh -c "curl -sf http://127.0.0.1:$KPORT/metrics | grep -c '^kube_pod_info{' | grep -qx $NPODS"
+check "annotationsAllowlist applied live on the real server: kube_deployment_annotations has annotation_*" sh -c "curl -sf -H '$AUTH' $B/metrics/kube-state | grep '^kube_deployment_annotations{' | tee /dev/stderr | grep -q 'annotation_deployment_kubernetes_io_revision=\"2\"'"
+# Its ports come from free_port: free when picked, maybe taken by another process
+# before it binds them; it then exits ("address already in use") and gets new ones.
+for t in 1 2 3; do
+	KPORT=$(free_port); KTPORT=$(free_port)
+	"$KUBE_STATE_METRICS_BIN/kube-state-metrics" --kubeconfig="$TMP/api/admin.kubeconfig" \
+		--host=127.0.0.1 --port="$KPORT" --telemetry-host=127.0.0.1 --telemetry-port="$KTPORT" \
+		--metric-labels-allowlist='pods=[*],namespaces=[*]' \
+		--metric-annotations-allowlist='pods=[*],deployments=[*],storageclasses=[*]' \
+		--namespaces-denylist=kube-node-lease --resources="$KRES" >"$TMP/ksm.log" 2>&1 &  # = the chart's K8sMonitor excludeNamespaces
+	KPID=$!
+	wait_for 60 sh -c "curl -sf http://127.0.0.1:$KPORT/metrics | grep -c '^kube_pod_info{' | grep -qx $NPODS || ! kill -0 $KPID"
+	kill -0 "$KPID" 2>/dev/null && break
+	wait "$KPID" 2>/dev/null; KPID=""
+	grep -q 'address already in use' "$TMP/ksm.log" || break
+	echo "    kube-state-metrics: port $KPORT or $KTPORT was taken meanwhile: new ports"
+done
+check "kube-state-metrics running (port $KPORT)" sh -c "tail -n 5 $TMP/ksm.log; [ -n '$KPID' ] && kill -0 $KPID"
 # Leases renew while we look (the agent's own, the API server's identity leases), so
 # kube_lease_renew_time may move between the two scrapes (the agent renews every
 # 2 s): both are read at once, and a bounded retry (a loaded CI machine needed more
@@ -276,9 +315,17 @@ check "k8smon_kube_requests_total present" grep -q '^k8smon_kube_requests_total{
 # The one tolerated 403: kube-state kinds the chart's ClusterRole does not grant
 # AND its default K8sMonitor does not select (logged once as "cannot be listed (403: RBAC)").
 ALLOWED=$(python3 tests/peers/rbac_kinds.py "$TMP/chart.yaml")
-grep -E '403|[Ff]orbidden' "$TMP/agent.log" >"$TMP/403" 2>/dev/null
-A=${ALLOWED:-no-kind-tolerated}
-UNEXPECTED=$(grep -v -E "resource=($A) list failed: 403 |($A) cannot be listed \(403: RBAC\)" "$TMP/403" 2>/dev/null | head -5)
+# The filter itself, on lines of the agent's formats: a 403 status counts (but for a
+# tolerated kind), the digits 403 of a timestamp or a port do not.
+cat >"$TMP/403.fixture" <<'EOF'
+ts=2026-12-06T20:33:00.403Z level=info subsystem=agent msg="listening on 127.0.0.1:40312 (port 40312), mode=kubernetes"
+ts=2026-12-06T20:33:00.404Z level=warn subsystem=kube msg="resource=secrets list failed: 403 Forbidden (check RBAC): secrets is forbidden"
+ts=2026-12-06T20:33:00.405Z level=warn subsystem=kube msg="resource=pods list failed: 403 Forbidden (check RBAC): pods is forbidden"
+EOF
+F=$(real_unexpected_403 "$TMP/403.fixture" "secrets|configmaps")
+if [ "$F" = "$(sed -n 3p "$TMP/403.fixture")" ]; then ok "the log's 403 filter: a 403 status counts, a tolerated kind's does not, a timestamp's .403Z or a port does not"
+else fail "the log's 403 filter"; echo "    want only the pods line of $TMP/403.fixture, seen:"; echo "$F" | sed 's/^/    /'; fi
+UNEXPECTED=$(real_unexpected_403 "$TMP/agent.log" "$ALLOWED" | head -5)
 if [ -z "$UNEXPECTED" ] && { [ "$N403" -eq 0 ] || [ -n "$ALLOWED" ]; }; then
 	ok "no 403 from the real server (RBAC of the chart is enough; counter $N403, tolerated kinds: ${ALLOWED:-none})"
 else
@@ -289,8 +336,8 @@ check "agent still running" kill -0 "$APID"
 # a real server refuses a Lease update without resourceVersion (422).
 kill "$APID"; wait "$APID" 2>/dev/null; APID=""
 check "after SIGTERM the Lease is released (holderIdentity empty), no 'release failed'" sh -c "
-	[ -z \"\$($K get lease -n k8smon k8smon -o jsonpath='{.spec.holderIdentity}')\" ] && ! grep -q 'release failed' $TMP/agent.log"
-grep 'release failed' "$TMP/agent.log" | sed 's/^/    /'
+	h=\$($HOLDER 2>&1); echo \"want holder '', seen '\$h'\"; grep 'release failed' $TMP/agent.log
+	[ -z \"\$h\" ] && ! grep -q 'release failed' $TMP/agent.log"
 
 # ---------------------------------------------------------------- RBAC: nothing unused
 # Every request the agent made in this run (its User-Agent, the chart's ServiceAccount),

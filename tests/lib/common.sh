@@ -7,9 +7,13 @@ ok() { echo "ok   - $*"; }
 # The failed checks are listed again by finish: CI shows the tail of a log.
 fail() { echo "FAIL - $*"; FAILS=$((FAILS + 1)); FAILED="$FAILED
     failed: $*"; }
+# A failed check prints the last lines its command wrote (stdout and stderr, "    | "):
+# a command that says what it saw (want/seen) makes the failure diagnosable from the log.
 check() { # check "description" command...
 	desc=$1; shift
-	if "$@" >/dev/null 2>&1; then ok "$desc"; else fail "$desc"; fi
+	_ck="${TMPDIR:-/tmp}/k8smon-check.$$"
+	if "$@" >"$_ck" 2>&1; then ok "$desc"; else fail "$desc"; tail -n 15 "$_ck" | cut -c1-300 | sed 's/^/    | /'; fi
+	rm -f "$_ck"
 }
 finish() {
 	free_port_cleanup

@@ -77,21 +77,44 @@ ossl x509 -req -in admin.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out admin
 ossl genrsa -out sa.key 2048
 ossl rsa -in sa.key -pubout -out sa.pub
 
+# A port from free_port is free when handed out, not when the server binds it: another
+# process (other tests, benchmarks on the same machine) may take it in between. A
+# server that exits on "address already in use" is started again on new ports (3 tries).
+# The probes have a timeout: the process that took the port may never answer.
+port_taken() { # LOG: the server exited because its port was taken
+	grep -q 'address already in use' "$1" 2>/dev/null
+}
+
 # ---- etcd
-EPORT=$(free_port); PPORT=$(free_port)
-"$ETCD_BIN/etcd" --name k8smon-test --data-dir "$DIR/etcd" \
-	--listen-client-urls "http://127.0.0.1:$EPORT" --advertise-client-urls "http://127.0.0.1:$EPORT" \
-	--listen-peer-urls "http://127.0.0.1:$PPORT" --initial-advertise-peer-urls "http://127.0.0.1:$PPORT" \
-	--initial-cluster "k8smon-test=http://127.0.0.1:$PPORT" --unsafe-no-fsync \
-	--listen-metrics-urls "" >"$DIR/etcd.log" 2>&1 &
-EPID=$!
-echo "http://127.0.0.1:$EPORT" >"$DIR/etcd_url"
+start_etcd() {
+	EPORT=$(free_port); PPORT=$(free_port)
+	rm -rf "$DIR/etcd"
+	"$ETCD_BIN/etcd" --name k8smon-test --data-dir "$DIR/etcd" \
+		--listen-client-urls "http://127.0.0.1:$EPORT" --advertise-client-urls "http://127.0.0.1:$EPORT" \
+		--listen-peer-urls "http://127.0.0.1:$PPORT" --initial-advertise-peer-urls "http://127.0.0.1:$PPORT" \
+		--initial-cluster "k8smon-test=http://127.0.0.1:$PPORT" --unsafe-no-fsync \
+		--listen-metrics-urls "" >"$DIR/etcd.log" 2>&1 &
+	EPID=$!
+}
+try=1
+start_etcd
 i=0
-until curl -sf "http://127.0.0.1:$EPORT/health" >/dev/null 2>&1; do
-	kill -0 "$EPID" 2>/dev/null || die "etcd exited: $(tail -3 "$DIR/etcd.log")"
+until curl -sf --max-time 5 "http://127.0.0.1:$EPORT/health" >/dev/null 2>&1; do
+	if ! kill -0 "$EPID" 2>/dev/null; then
+		wait "$EPID" 2>/dev/null
+		if [ $try -lt 3 ] && port_taken "$DIR/etcd.log"; then
+			echo "apiserver.sh: etcd's port $EPORT or $PPORT was taken meanwhile: new ports" >&2
+			mv "$DIR/etcd.log" "$DIR/etcd.log.$try"
+			try=$((try + 1)); i=0
+			start_etcd
+			continue
+		fi
+		die "etcd exited: $(tail -3 "$DIR/etcd.log")"
+	fi
 	i=$((i + 1)); [ $i -gt 600 ] && die "etcd not healthy after 60 s"
 	sleep 0.1
 done
+echo "http://127.0.0.1:$EPORT" >"$DIR/etcd_url"
 
 # ---- kube-apiserver
 APORT=$(free_port)
@@ -123,10 +146,11 @@ start_apiserver() {
 		--v=1 >>"$DIR/apiserver.log" 2>&1 &
 	APID=$!
 }
-start_apiserver
-URL="https://127.0.0.1:$APORT"
-echo "$URL" >"$DIR/url"
-cat >"$DIR/admin.kubeconfig" <<EOF
+# url and admin.kubeconfig for APORT
+write_url() {
+	URL="https://127.0.0.1:$APORT"
+	echo "$URL" >"$DIR/url"
+	cat >"$DIR/admin.kubeconfig" <<EOF
 apiVersion: v1
 kind: Config
 clusters:
@@ -144,17 +168,34 @@ contexts:
   context: {cluster: real, user: admin}
 current-context: admin
 EOF
+}
 # Ready = /readyz answers 200 (etcd reachable, post-start hooks done: bootstrap
 # RBAC roles, the default namespaces, the priority-and-fairness configuration).
+# wait_ready first: the first start, which moves to a new port if its port was taken
+# (a restart after SIGHUP keeps its port: the clients hold the URL).
 wait_ready() {
-	i=0
-	until [ "$(curl -s -o /dev/null -w '%{http_code}' --cacert ca.crt --cert admin.crt --key admin.key "$URL/readyz")" = 200 ]; do
-		kill -0 "$APID" 2>/dev/null || die "kube-apiserver exited: $(tail -5 "$DIR/apiserver.log")"
+	i=0 try=1
+	until [ "$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' --cacert ca.crt --cert admin.crt --key admin.key "$URL/readyz")" = 200 ]; do
+		if ! kill -0 "$APID" 2>/dev/null; then
+			wait "$APID" 2>/dev/null
+			if [ "${1:-}" = first ] && [ $try -lt 3 ] && port_taken "$DIR/apiserver.log"; then
+				echo "apiserver.sh: kube-apiserver's port $APORT was taken meanwhile: a new port" >&2
+				mv "$DIR/apiserver.log" "$DIR/apiserver.log.$try"
+				try=$((try + 1)); i=0
+				APORT=$(free_port)
+				write_url
+				start_apiserver
+				continue
+			fi
+			die "kube-apiserver exited: $(tail -5 "$DIR/apiserver.log")"
+		fi
 		i=$((i + 1)); [ $i -gt 1200 ] && die "kube-apiserver not ready after 120 s: $(tail -5 "$DIR/apiserver.log")"
 		sleep 0.1
 	done
 }
-wait_ready
+write_url
+start_apiserver
+wait_ready first
 echo "$URL" >"$DIR/ready"
 echo "apiserver.sh: ready at $URL (kubeconfig $DIR/admin.kubeconfig)" >&2
 RESTART=0 RESTARTS=0
