@@ -45,12 +45,66 @@ static inline bool clean8(uint64_t w, bool quote)
  * from files (mount points, interface names, os-release, udev) may hold
  * any bytes, and one invalid label value makes Prometheus reject the whole
  * scrape. */
+static inline uint64_t load64(const unsigned char *p)
+{
+	uint64_t w;
+
+	memcpy(&w, p, 8);
+	return w;
+}
+
+static inline uint64_t load32(const unsigned char *p)
+{
+	uint32_t w;
+
+	memcpy(&w, p, 4);
+	return w;
+}
+
+static inline uint64_t load16(const unsigned char *p)
+{
+	uint16_t w;
+
+	memcpy(&w, p, 2);
+	return w;
+}
+
+/* True when no byte of u[0..n) needs a look (see clean8). Every byte is
+ * tested by whole words: the last word overlaps the one before it, and a
+ * string under 8 bytes is loaded as two overlapping halves padded with
+ * blanks. Most HELP texts and label values are short and plain, and the
+ * byte loop below cost ~10 instructions a byte for what is left after the
+ * last whole word (label values such as "cpu0" are nothing but that). */
+static bool all_clean(const unsigned char *u, size_t n, bool quote)
+{
+	const uint64_t blanks = 0x2020202020202020ull;
+	uint64_t w;
+
+	if (n >= 8) {
+		for (size_t i = 0; i + 8 < n; i += 8)
+			if (!clean8(load64(u + i), quote))
+				return false;
+		return clean8(load64(u + n - 8), quote);
+	}
+	if (n >= 4)
+		w = load32(u) | load32(u + n - 4) << 32;
+	else if (n >= 2)
+		w = load16(u) | load16(u + n - 2) << 16 | (blanks << 32);
+	else if (n == 1)
+		w = u[0] | (blanks << 8);
+	else
+		return true;
+	return clean8(w, quote);
+}
+
 static int escape(struct buf *b, const char *v, size_t n, bool quote)
 {
 	const unsigned char *u = (const unsigned char *)v;
 	size_t i = 0;
 	int rc;
 
+	if (all_clean(u, n, quote))
+		return buf_add(b, v, n);
 	while (i < n) {
 		size_t run = 0;
 
