@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -215,71 +214,17 @@ int parse_double_str(const char *s, double *out)
  * compares (parse_field was the node collector's top function). */
 static const bool field_end[256] = { [' '] = true, ['\t'] = true, ['\n'] = true };
 
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define FIELD_WORDS 1
-#define ONES 0x0101010101010101ull
-#define LOWS 0x7f7f7f7f7f7f7f7full
-#define HIGHS 0x8080808080808080ull
-
-/* High bit of each byte of w that differs from c (exact per byte: no
- * borrow between bytes, unlike the zero-byte test). */
-static inline uint64_t byte_ne(uint64_t w, unsigned char c)
-{
-	uint64_t x = w ^ (ONES * c);
-
-	return (((x & LOWS) + LOWS) | x) & HIGHS;
-}
-
-/* Index of the first byte whose high bit is set in m (m != 0). */
-static inline size_t first_byte(uint64_t m)
-{
-	return (size_t)__builtin_ctzll(m) / 8;
-}
-#endif
-
 bool parse_field(const char **p, const char *end, const char **field, size_t *len)
 {
 	const char *q = *p;
 
-	/* 8 bytes at a time while a whole word is left: node fields average
-	 * ~7 bytes and snmp6 pads names with ~20 blanks; byte by byte this
-	 * was ~15 % of a node scrape's user-space instructions. */
-#ifdef FIELD_WORDS
-	while (end - q >= 8) {
-		uint64_t w, m;
-
-		memcpy(&w, q, 8);
-		m = byte_ne(w, ' ') & byte_ne(w, '\t');
-		if (m) {
-			q += first_byte(m);
-			break;
-		}
-		q += 8;
-	}
-#endif
 	while (q < end && (*q == ' ' || *q == '\t'))
 		q++;
 	if (q >= end || *q == '\n')
 		return false;
 	*field = q;
-#ifdef FIELD_WORDS
-	while (end - q >= 8) {
-		uint64_t w, m;
-
-		memcpy(&w, q, 8);
-		m = ~(byte_ne(w, ' ') & byte_ne(w, '\t') & byte_ne(w, '\n')) & HIGHS;
-		if (m) {
-			q += first_byte(m);
-			goto done;
-		}
-		q += 8;
-	}
-#endif
 	while (q < end && !field_end[(unsigned char)*q])
 		q++;
-#ifdef FIELD_WORDS
-done:
-#endif
 	*len = (size_t)(q - *field);
 	*p = q;
 	return true;
