@@ -117,7 +117,17 @@ void fdcache_fini(struct fdcache *fc)
 			ent_release(fc, &fc->ent[i]);
 	free(fc->ent);
 	fc->ent = NULL;
-	fc->nslots = fc->nused = fc->nopen = 0;
+	fc->nslots = fc->nused = fc->nopen = fc->nlive = 0;
+	seqpred_fini(&fc->seq);
+}
+
+/* Marks e used in this generation. */
+static void ent_touch(struct fdcache *fc, struct fdcache_ent *e)
+{
+	if (e->gen != fc->gen) {
+		e->gen = fc->gen;
+		fc->nlive++;
+	}
 }
 
 /* Slot of path, or the free slot where it would go (NULL: no table). */
@@ -145,6 +155,7 @@ static int table_rebuild(struct fdcache *fc, size_t nslots, bool drop_stale)
 	ne = calloc(nslots, sizeof(*ne));
 	if (!ne)
 		return KM_ENOMEM;
+	seqpred_forget(&fc->seq);
 	fc->ent = ne;
 	fc->nslots = nslots;
 	fc->nused = 0;
@@ -167,25 +178,30 @@ static int table_rebuild(struct fdcache *fc, size_t nslots, bool drop_stale)
 
 void fdcache_sweep(struct fdcache *fc)
 {
-	bool stale = false;
-
-	for (size_t i = 0; i < fc->nslots && !stale; i++)
-		stale = fc->ent[i].path && fc->ent[i].gen != fc->gen;
-	/* On allocation failure the stale entries simply stay one more round. */
-	if (stale)
+	/* Counted, not searched for (a scan of every slot per scrape). On
+	 * allocation failure the stale entries simply stay one more round. */
+	if (fc->nlive < fc->nused)
 		table_rebuild(fc, fc->nslots, true);
 	fc->gen++;
+	fc->nlive = 0;
+	seqpred_restart(&fc->seq);
 }
 
 /* Entry for path, created if absent (fd FDC_CLOSED); NULL when the cache is
  * disabled, full or out of memory (the caller then opens and closes). */
 static struct fdcache_ent *fdcache_get(struct fdcache *fc, const char *path)
 {
-	uint32_t h = hash32_str(path);
+	size_t guess = seqpred_guess(&fc->seq);
 	struct fdcache_ent *e;
+	uint32_t h;
 
 	if (!fc->max_open)
 		return NULL;
+	if (guess < fc->nslots && fc->ent[guess].path && strcmp(fc->ent[guess].path, path) == 0) {
+		e = &fc->ent[guess];
+		goto out;
+	}
+	h = hash32_str(path);
 	e = slot_find(fc, path, h);
 	if (e && e->path)
 		goto out;
@@ -209,9 +225,11 @@ static struct fdcache_ent *fdcache_get(struct fdcache *fc, const char *path)
 	e->keep_len = 0;
 	e->keep_age = 0;
 	e->keep_gen = 0;
+	e->gen = fc->gen - 1; /* counted live below */
 	fc->nused++;
 out:
-	e->gen = fc->gen;
+	ent_touch(fc, e);
+	seqpred_note(&fc->seq, (size_t)(e - fc->ent));
 	return e;
 }
 
@@ -547,7 +565,7 @@ bool procfile_kept(struct procfile *pf, const char *base, const char *rel)
 
 	if (!e || e->fd < 0)
 		return false;
-	e->gen = pf->fc->gen; /* still wanted: not closed by this scrape's sweep */
+	ent_touch(pf->fc, e); /* still wanted: not closed by this scrape's sweep */
 	return true;
 }
 
