@@ -362,6 +362,56 @@ size_t expo_fmt_double(char *dst, double v)
 				prec - 1 - exp10 > 0 ? prec - 1 - exp10 : 0, v);
 }
 
+/* Appends n bytes of p at *w (space checked by the caller). */
+static inline char *put(char *w, const char *p, size_t n)
+{
+	memcpy(w, p, n);
+	return w + n;
+}
+
+int expo_family_sample(struct buf *b, const char *name, const char *help, enum expo_type type,
+		       double v)
+{
+	const char *tn = expo_type_name(type);
+	size_t nl = strlen(name), hl = help ? strlen(help) : 0, tl = strlen(tn), vl, need;
+	char num[EXPO_DOUBLE_MAX];
+	char *w;
+	int rc;
+
+	/* ~200 of a node scrape's ~250 families: the pieces written once
+	 * with one space check, not ~12 appends each measuring its string
+	 * again. A HELP text to escape or a buffer to grow takes the general
+	 * path. */
+	vl = expo_fmt_double(num, v);
+	need = (help ? 7 + nl + 1 + hl + 1 : 0) + 7 + nl + 1 + tl + 1 + nl + 1 + vl + 1;
+	if (need < b->alloc - b->len && (!help || all_clean((const unsigned char *)help, hl, false))) {
+		w = b->data + b->len;
+		if (help) {
+			w = put(w, "# HELP ", 7);
+			w = put(w, name, nl);
+			*w++ = ' ';
+			w = put(w, help, hl);
+			*w++ = '\n';
+		}
+		w = put(w, "# TYPE ", 7);
+		w = put(w, name, nl);
+		*w++ = ' ';
+		w = put(w, tn, tl);
+		*w++ = '\n';
+		w = put(w, name, nl);
+		*w++ = ' ';
+		w = put(w, num, vl);
+		*w++ = '\n';
+		*w = '\0';
+		b->len += need;
+		return 0;
+	}
+	rc = expo_family(b, name, help, type);
+	if (!rc)
+		rc = expo_sample(b, name, NULL, 0, v);
+	return rc;
+}
+
 int expo_label_pairs(struct buf *b, const struct label_pair *labels, size_t nlabels)
 {
 	size_t mark = b->len;

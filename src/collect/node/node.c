@@ -199,11 +199,7 @@ int node_seen_add(struct node_seen *s, const char *name)
 int node_write1(struct buf *out, const char *name, const char *help, enum expo_type type,
 		double v)
 {
-	int rc = expo_family(out, name, help, type);
-
-	if (!rc)
-		rc = expo_sample(out, name, NULL, 0, v);
-	return rc;
+	return expo_family_sample(out, name, help, type, v);
 }
 
 static const char *or_default(const char *s, const char *def)
