@@ -474,6 +474,35 @@ static void test_fdcache_order_guess(void **state)
 	fdcache_fini(&fc);
 }
 
+/* The names a sub-collector wrote: every distinct name is new once, then
+ * seen, including names that differ in one byte anywhere (first, middle of
+ * a word, the bytes after the last whole word) and in length only. */
+static void test_seen_names(void **state)
+{
+	static struct node_seen seen;
+	char names[400][48];
+	size_t n = 0;
+
+	(void)state;
+	for (size_t len = 1; len <= 40 && n < 400; len += 3) {
+		for (size_t pos = 0; pos < len && n < 400; pos += 2) {
+			memset(names[n], 'a', len);
+			names[n][len] = '\0';
+			names[n][pos] = 'b';
+			n++;
+		}
+	}
+	node_seen_reset(&seen);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(node_seen_add(&seen, names[i]), 0);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(node_seen_add(&seen, names[i]), 1);
+	node_seen_reset(&seen);
+	assert_int_equal(node_seen_add(&seen, "aaaaaaaaa"), 0);
+	assert_int_equal(node_seen_add(&seen, "aaaaaaaa"), 0);
+	assert_int_equal(node_seen_add(&seen, "aaaaaaaa"), 1);
+}
+
 /* Generations are kept in 8 bits: across 300 sweeps (past the wrap) a name
  * asked every scrape stays cached and one asked once is dropped; a name too
  * long to remember is still matched correctly. */
@@ -890,6 +919,7 @@ int main(void)
 		cmocka_unit_test(test_mountinfo_change_seen),
 		cmocka_unit_test(test_regular_file_not_kept),
 		cmocka_unit_test(test_cap_tag_sweep),
+		cmocka_unit_test(test_seen_names),
 		cmocka_unit_test(test_rx_cache_order_guess),
 		cmocka_unit_test(test_fdcache_order_guess),
 		cmocka_unit_test(test_disabled_cache),

@@ -270,7 +270,7 @@ struct cpu_times {
 #define NODE_SEEN_MAX 1024
 
 struct node_seen {
-	uint64_t h[NODE_SEEN_MAX]; /* FNV-1a 64 of each name */
+	uint64_t h[NODE_SEEN_MAX]; /* name_hash() of each name (node.c) */
 	size_t n;
 };
 
