@@ -161,6 +161,7 @@ void node_collector_free(struct node_collector *nc)
 	for (size_t i = 0; i < NODE_NS_LINES; i++) {
 		free(nc->ns_lines[i].hdr);
 		free(nc->ns_lines[i].match);
+		free(nc->ns_lines[i].fld);
 	}
 	free(nc->cpu);
 	free(nc->cpu_new);

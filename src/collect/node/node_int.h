@@ -307,7 +307,13 @@ struct ns_line {
 	char *hdr;             /* owned copy of the header line; NULL: empty */
 	size_t len;
 	uint8_t *match;        /* owned; per field: 1 selected, 0 not */
-	size_t n;              /* fields in hdr (entries of match) */
+	size_t n;              /* fields in hdr, at most (entries of match) */
+	struct ns_field {      /* owned, n entries; field k of hdr (after the
+				* "Proto:" one): offset and length, so that an
+				* identical header line is not split again */
+		uint32_t off, len;
+	} *fld;
+	size_t nf;             /* fields recorded in fld */
 	uint32_t epoch;        /* rxcache_bind() epoch of the decisions */
 };
 
