@@ -45,12 +45,66 @@ static inline bool clean8(uint64_t w, bool quote)
  * from files (mount points, interface names, os-release, udev) may hold
  * any bytes, and one invalid label value makes Prometheus reject the whole
  * scrape. */
+static inline uint64_t load64(const unsigned char *p)
+{
+	uint64_t w;
+
+	memcpy(&w, p, 8);
+	return w;
+}
+
+static inline uint64_t load32(const unsigned char *p)
+{
+	uint32_t w;
+
+	memcpy(&w, p, 4);
+	return w;
+}
+
+static inline uint64_t load16(const unsigned char *p)
+{
+	uint16_t w;
+
+	memcpy(&w, p, 2);
+	return w;
+}
+
+/* True when no byte of u[0..n) needs a look (see clean8). Every byte is
+ * tested by whole words: the last word overlaps the one before it, and a
+ * string under 8 bytes is loaded as two overlapping halves padded with
+ * blanks. Most HELP texts and label values are short and plain, and the
+ * byte loop below cost ~10 instructions a byte for what is left after the
+ * last whole word (label values such as "cpu0" are nothing but that). */
+static bool all_clean(const unsigned char *u, size_t n, bool quote)
+{
+	const uint64_t blanks = 0x2020202020202020ull;
+	uint64_t w;
+
+	if (n >= 8) {
+		for (size_t i = 0; i + 8 < n; i += 8)
+			if (!clean8(load64(u + i), quote))
+				return false;
+		return clean8(load64(u + n - 8), quote);
+	}
+	if (n >= 4)
+		w = load32(u) | load32(u + n - 4) << 32;
+	else if (n >= 2)
+		w = load16(u) | load16(u + n - 2) << 16 | (blanks << 32);
+	else if (n == 1)
+		w = u[0] | (blanks << 8);
+	else
+		return true;
+	return clean8(w, quote);
+}
+
 static int escape(struct buf *b, const char *v, size_t n, bool quote)
 {
 	const unsigned char *u = (const unsigned char *)v;
 	size_t i = 0;
 	int rc;
 
+	if (all_clean(u, n, quote))
+		return buf_add(b, v, n);
 	while (i < n) {
 		size_t run = 0;
 
@@ -306,6 +360,56 @@ size_t expo_fmt_double(char *dst, double v)
 	}
 	return (size_t)snprintf(dst, EXPO_DOUBLE_MAX, "%.*f",
 				prec - 1 - exp10 > 0 ? prec - 1 - exp10 : 0, v);
+}
+
+/* Appends n bytes of p at *w (space checked by the caller). */
+static inline char *put(char *w, const char *p, size_t n)
+{
+	memcpy(w, p, n);
+	return w + n;
+}
+
+int expo_family_sample(struct buf *b, const char *name, const char *help, enum expo_type type,
+		       double v)
+{
+	const char *tn = expo_type_name(type);
+	size_t nl = strlen(name), hl = help ? strlen(help) : 0, tl = strlen(tn), vl, need;
+	char num[EXPO_DOUBLE_MAX];
+	char *w;
+	int rc;
+
+	/* ~200 of a node scrape's ~250 families: the pieces written once
+	 * with one space check, not ~12 appends each measuring its string
+	 * again. A HELP text to escape or a buffer to grow takes the general
+	 * path. */
+	vl = expo_fmt_double(num, v);
+	need = (help ? 7 + nl + 1 + hl + 1 : 0) + 7 + nl + 1 + tl + 1 + nl + 1 + vl + 1;
+	if (need < b->alloc - b->len && (!help || all_clean((const unsigned char *)help, hl, false))) {
+		w = b->data + b->len;
+		if (help) {
+			w = put(w, "# HELP ", 7);
+			w = put(w, name, nl);
+			*w++ = ' ';
+			w = put(w, help, hl);
+			*w++ = '\n';
+		}
+		w = put(w, "# TYPE ", 7);
+		w = put(w, name, nl);
+		*w++ = ' ';
+		w = put(w, tn, tl);
+		*w++ = '\n';
+		w = put(w, name, nl);
+		*w++ = ' ';
+		w = put(w, num, vl);
+		*w++ = '\n';
+		*w = '\0';
+		b->len += need;
+		return 0;
+	}
+	rc = expo_family(b, name, help, type);
+	if (!rc)
+		rc = expo_sample(b, name, NULL, 0, v);
+	return rc;
 }
 
 int expo_label_pairs(struct buf *b, const struct label_pair *labels, size_t nlabels)

@@ -26,6 +26,12 @@ enum expo_type { EXPO_COUNTER, EXPO_GAUGE, EXPO_UNTYPED, EXPO_HISTOGRAM, EXPO_SU
  * only (a scraped family that declared no HELP). */
 int expo_family(struct buf *b, const char *name, const char *help, enum expo_type type);
 /* Writes "name{l1="v1",...} value\n" (no braces when nlabels is 0). */
+/* expo_family(b, name, help, type) then expo_sample(b, name, NULL, 0, v):
+ * the same bytes, return code and rollback, written in one piece when they
+ * fit in b's allocation (a family of one unlabelled sample, most node
+ * families). */
+int expo_family_sample(struct buf *b, const char *name, const char *help, enum expo_type type,
+		       double v);
 int expo_sample(struct buf *b, const char *name, const struct label_pair *labels,
 		size_t nlabels, double value);
 /* The same with a millisecond timestamp. */

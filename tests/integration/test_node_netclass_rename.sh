@@ -7,6 +7,7 @@
 # are scraped; then a0 -> c0 and b0 -> a0: the next scrape must give a0 b0's
 # ifindex and c0 a0's (a descriptor kept for a0/ifindex must not answer for
 # the old a0); then a0 is deleted and a new a0 created: its own ifindex.
+# Attributes the kernel refuses for a down device are left out exactly then.
 set -u
 cd "$(dirname "$0")/../.."
 BIN=${K8SMON_BIN:-bin/k8smon}
@@ -76,6 +77,39 @@ want=$(cat /sys/class/net/f0/carrier_changes) down=$(cat /sys/class/net/f0/carri
 [ "$down" -ge 2 ] || fail "carrier_down_count is $down after two flaps"
 got=$(sed -n 's/^node_network_carrier_changes_total{device="f0"} //p' "$TMP/m")
 [ "$got" = "$want" ] || fail "f0 carrier_changes_total $got, the kernel's file says $want"
+# carrier, dormant, speed and duplex are not read for a device whose flags
+# say down (the kernel refuses them while it is not running): every device,
+# down, up and down again, must have exactly the series the kernel's files
+# give at that moment.
+refused() {
+	for dev in $(ls /sys/class/net); do
+		for a in carrier dormant speed; do
+			m=$a
+			[ "$a" = speed ] && m=speed_bytes
+			got=$(sed -n "s/^node_network_$m{device=\"$dev\"} //p" "$TMP/m")
+			if k=$(cat "/sys/class/net/$dev/$a" 2>/dev/null); then
+				[ "$a" = speed ] && k=$((k * 125000))
+				[ "$got" = "$k" ] || fail "$1: $dev $a is $k, exported '$got'"
+			else
+				[ -z "$got" ] || fail "$1: the kernel refuses $dev $a, exported $got"
+			fi
+		done
+		kd=$(cat "/sys/class/net/$dev/duplex" 2>/dev/null)
+		gd=$(sed -n "s/^node_network_info{.*device=\"$dev\",duplex=\"\([^\"]*\)\".*/\1/p" "$TMP/m")
+		[ "$gd" = "$kd" ] || fail "$1: $dev duplex is '$kd', exported '$gd'"
+	done
+}
+mk d0 || fail "create d0"
+scrape
+refused "d0 down"
+ip link set d0 up || fail "d0 up"
+scrape
+[ -n "$(sed -n 's/^node_network_dormant{device="d0"} //p' "$TMP/m")" ] || fail "d0 up: no dormant"
+refused "d0 up"
+ip link set d0 down || fail "d0 down"
+scrape
+refused "d0 down again"
+[ -z "$(sed -n 's/^node_network_dormant{device="d0"} //p' "$TMP/m")" ] || fail "d0 down: dormant exported"
 kill "$KPID"
 echo "netclass follows renamed and re-created devices: ok"
 INNER

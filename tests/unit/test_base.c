@@ -57,6 +57,71 @@ static void test_buf_growth(void **state)
 	buf_fini(&b);
 }
 
+/* The byte-at-a-time definition parse_field must agree with. */
+static bool ref_field(const char **p, const char *end, const char **field, size_t *len)
+{
+	const char *q = *p;
+
+	while (q < end && (*q == ' ' || *q == '\t'))
+		q++;
+	if (q >= end || *q == '\n')
+		return false;
+	*field = q;
+	while (q < end && *q != ' ' && *q != '\t' && *q != '\n')
+		q++;
+	*len = (size_t)(q - *field);
+	*p = q;
+	return true;
+}
+
+/* parse_field against its definition: fields and blank runs of 0-20 bytes,
+ * bytes near the delimiters (\r, \v, NUL, 0x80, 0xa0, 0x09 + 0x80) and an
+ * end anywhere (a faster scan, such as by words, must give the same). */
+static void test_parse_field_reference(void **state)
+{
+	static const char pool[] = { ' ', ' ', '\t', '\n', 'a', '7', '\r', '\v', '\0', (char)0x80,
+				     (char)0xa0, (char)0x89, (char)0x8a, '!' };
+	char s[64];
+	uint32_t x = 12345;
+
+	(void)state;
+	for (int iter = 0; iter < 200000; iter++) {
+		size_t n = 0, cut;
+
+		while (n < sizeof(s)) {
+			size_t run;
+
+			x = x * 1103515245u + 12345u;
+			run = (x >> 16) % 21;
+			x = x * 1103515245u + 12345u;
+			for (size_t k = 0; k < run && n < sizeof(s); k++) {
+				x = x * 1103515245u + 12345u;
+				s[n++] = (x >> 20) % 4 ? pool[(x >> 16) % sizeof(pool)] : ((x >> 24) & 1 ? ' ' : 'b');
+			}
+		}
+		x = x * 1103515245u + 12345u;
+		cut = (x >> 16) % (sizeof(s) + 1);
+		{
+			const char *p1 = s, *p2 = s, *end = s + cut, *f1 = NULL, *f2 = NULL;
+			size_t l1 = 0, l2 = 0;
+
+			for (;;) {
+				bool r1 = parse_field(&p1, end, &f1, &l1);
+				bool r2 = ref_field(&p2, end, &f2, &l2);
+
+				assert_int_equal(r1, r2);
+				if (!r1)
+					break;
+				assert_ptr_equal(f1, f2);
+				assert_int_equal(l1, l2);
+				assert_ptr_equal(p1, p2);
+				if (p1 < end && *p1 == '\n')
+					p1++, p2++;
+			}
+		}
+	}
+}
+
 static void test_parse_numbers(void **state)
 {
 	uint64_t u;
@@ -503,6 +568,7 @@ int main(void)
 		cmocka_unit_test(test_buf_cap),
 		cmocka_unit_test(test_buf_growth),
 		cmocka_unit_test(test_parse_numbers),
+		cmocka_unit_test(test_parse_field_reference),
 		cmocka_unit_test(test_parse_duration),
 		cmocka_unit_test(test_rx_anchored),
 		cmocka_unit_test(test_rx_re2_rejects),

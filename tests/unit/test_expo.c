@@ -162,6 +162,50 @@ static void test_invalid_utf8_replaced(void **state)
  * at every position of values 1-24 bytes long (inside, across and after
  * the 8-byte words) is still seen, in label values and in HELP ('"' is
  * escaped in label values only). */
+/* expo_family_sample() writes what expo_family() then expo_sample() with no
+ * labels write, with the same return code, whether the pieces fit the
+ * buffer's allocation (one-piece path) or not (growth, or a cap that stops
+ * the HELP, TYPE or sample line). */
+static void test_family_sample_same(void **state)
+{
+	static const char *const helps[] = { NULL, "", "Plain help.", "Two\nlines \\ here.",
+					     "Quote \" ok", "Bad \xff byte", "x" };
+	static const char *const names[] = { "m", "node_memory_MemTotal_bytes",
+					     "node_netstat_TcpExt_SyncookiesSent" };
+	static const double vals[] = { 0, 1, -3, 1024.5, 21.868000000000002, 1.5e-7, 1e300, NAN, INFINITY };
+	static const enum expo_type types[] = { EXPO_GAUGE, EXPO_COUNTER, EXPO_UNTYPED };
+
+	(void)state;
+	for (size_t h = 0; h < sizeof(helps) / sizeof(helps[0]); h++)
+	for (size_t n = 0; n < sizeof(names) / sizeof(names[0]); n++)
+	for (size_t v = 0; v < sizeof(vals) / sizeof(vals[0]); v++)
+	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++)
+	for (size_t cap = 8; cap <= 160; cap += 8) {
+		for (int pre = 0; pre < 2; pre++) {
+			struct buf a, b;
+			int ra, rb;
+
+			buf_init(&a, cap);
+			buf_init(&b, cap);
+			assert_int_equal(buf_adds(&a, "x\n"), 0);
+			assert_int_equal(buf_adds(&b, "x\n"), 0);
+			if (pre) { /* room allocated up front, as for a node body */
+				assert_int_equal(buf_reserve(&a, cap - 4), 0);
+				assert_int_equal(buf_reserve(&b, cap - 4), 0);
+			}
+			ra = expo_family(&a, names[n], helps[h], types[t]);
+			if (!ra)
+				ra = expo_sample(&a, names[n], NULL, 0, vals[v]);
+			rb = expo_family_sample(&b, names[n], helps[h], types[t], vals[v]);
+			assert_int_equal(rb, ra);
+			assert_int_equal(b.len, a.len);
+			assert_memory_equal(b.data, a.data, a.len + 1);
+			buf_fini(&a);
+			buf_fini(&b);
+		}
+	}
+}
+
 static void test_escape_every_position(void **state)
 {
 	static const struct {
@@ -291,6 +335,7 @@ int main(void)
 		cmocka_unit_test(test_family_and_escaping),
 		cmocka_unit_test(test_invalid_utf8_replaced),
 		cmocka_unit_test(test_escape_every_position),
+		cmocka_unit_test(test_family_sample_same),
 		cmocka_unit_test(test_types),
 		cmocka_unit_test(test_cap_rolls_back),
 		cmocka_unit_test(test_sample_spans),

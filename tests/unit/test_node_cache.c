@@ -392,6 +392,117 @@ static void test_rx_cache_pattern_checked_each_scrape(void **state)
 	rx_free(a);
 }
 
+/* Lookups are first tried at the slot the same lookup found last scrape
+ * (struct seqpred): a name asked in another order, or another name at a
+ * remembered position, still gets its own decision, and a name asked twice
+ * in a scrape while another is not asked at all is still swept. */
+static void test_rx_cache_order_guess(void **state)
+{
+	char err[128];
+	struct rx *a = rx_new_search("^eth", err, sizeof(err));
+	struct rxcache c;
+
+	(void)state;
+	assert_non_null(a);
+	memset(&c, 0, sizeof(c));
+	for (int round = 0; round < 3; round++) {
+		struct rxcache_ent *ent;
+
+		assert_true(node_rx_match(&c, a, "eth0", 4));
+		assert_false(node_rx_match(&c, a, "lo", 2));
+		assert_true(node_rx_match(&c, a, "eth1", 4));
+		ent = c.ent;
+		rxcache_sweep(&c);
+		assert_ptr_equal(c.ent, ent); /* all used: the table is kept */
+	}
+	/* Reversed, and a new name where eth0 was asked. */
+	assert_true(node_rx_match(&c, a, "eth1", 4));
+	assert_false(node_rx_match(&c, a, "lo", 2));
+	assert_false(node_rx_match(&c, a, "wlan0", 5));
+	assert_true(node_rx_match(&c, a, "eth0", 4));
+	assert_false(node_rx_match(&c, a, "lo", 2));
+	rxcache_sweep(&c);
+	assert_int_equal(c.nused, 4);
+	/* lo as often as there are names, nothing else: the other three go
+	 * at the next sweep (each name counts once). */
+	for (int i = 0; i < 4; i++)
+		assert_false(node_rx_match(&c, a, "lo", 2));
+	rxcache_sweep(&c);
+	assert_int_equal(c.nused, 1);
+	assert_true(node_rx_match(&c, a, "eth0", 4));
+	rxcache_fini(&c);
+	rx_free(a);
+}
+
+/* The descriptor cache's lookups likewise: files read in another order
+ * each get their own content, and an entry used twice in a scrape does not
+ * keep an unused one from being closed. */
+static void test_fdcache_order_guess(void **state)
+{
+	struct fdcache fc;
+	struct procfile pf;
+	const char *data;
+	size_t len;
+
+	(void)state;
+	fdcache_init(&fc, 8);
+	procfile_init(&pf, &fc);
+	for (int round = 0; round < 3; round++) {
+		struct fdcache_ent *ent;
+
+		assert_int_equal(procfile_read(&pf, "/proc", "version", &data, &len), 0);
+		assert_non_null(strstr(data, "Linux"));
+		assert_int_equal(procfile_read(&pf, "/proc", "loadavg", &data, &len), 0);
+		assert_null(strstr(data, "Linux"));
+		ent = fc.ent;
+		fdcache_sweep(&fc);
+		assert_ptr_equal(fc.ent, ent); /* all used: the table is kept */
+	}
+	assert_int_equal(procfile_read(&pf, "/proc", "loadavg", &data, &len), 0);
+	assert_null(strstr(data, "Linux"));
+	assert_non_null(strchr(data, '/')); /* "1.00 0.50 0.25 2/150 1234" */
+	assert_int_equal(procfile_read(&pf, "/proc", "version", &data, &len), 0);
+	assert_non_null(strstr(data, "Linux"));
+	fdcache_sweep(&fc);
+	assert_int_equal(fc.nused, 2);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(procfile_read(&pf, "/proc", "version", &data, &len), 0);
+	fdcache_sweep(&fc);
+	assert_int_equal(fc.nused, 1); /* loadavg closed */
+	assert_int_equal(fc.nopen, 1);
+	procfile_fini(&pf);
+	fdcache_fini(&fc);
+}
+
+/* The names a sub-collector wrote: every distinct name is new once, then
+ * seen, including names that differ in one byte anywhere (first, middle of
+ * a word, the bytes after the last whole word) and in length only. */
+static void test_seen_names(void **state)
+{
+	static struct node_seen seen;
+	char names[400][48];
+	size_t n = 0;
+
+	(void)state;
+	for (size_t len = 1; len <= 40 && n < 400; len += 3) {
+		for (size_t pos = 0; pos < len && n < 400; pos += 2) {
+			memset(names[n], 'a', len);
+			names[n][len] = '\0';
+			names[n][pos] = 'b';
+			n++;
+		}
+	}
+	node_seen_reset(&seen);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(node_seen_add(&seen, names[i]), 0);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(node_seen_add(&seen, names[i]), 1);
+	node_seen_reset(&seen);
+	assert_int_equal(node_seen_add(&seen, "aaaaaaaaa"), 0);
+	assert_int_equal(node_seen_add(&seen, "aaaaaaaa"), 0);
+	assert_int_equal(node_seen_add(&seen, "aaaaaaaa"), 1);
+}
+
 /* Generations are kept in 8 bits: across 300 sweeps (past the wrap) a name
  * asked every scrape stays cached and one asked once is dropped; a name too
  * long to remember is still matched correctly. */
@@ -808,6 +919,9 @@ int main(void)
 		cmocka_unit_test(test_mountinfo_change_seen),
 		cmocka_unit_test(test_regular_file_not_kept),
 		cmocka_unit_test(test_cap_tag_sweep),
+		cmocka_unit_test(test_seen_names),
+		cmocka_unit_test(test_rx_cache_order_guess),
+		cmocka_unit_test(test_fdcache_order_guess),
 		cmocka_unit_test(test_disabled_cache),
 		cmocka_unit_test(test_rx_cache_follows_filter),
 		cmocka_unit_test(test_rx_cache_generation_wrap_long_name),

@@ -84,6 +84,30 @@ static void test_bad_tree(void **state)
 	collect_stats_free(st);
 }
 
+/* collect_stats_record() tries the slot after the last recorded name
+ * first: names recorded in another order, or one name twice in a row,
+ * still count for themselves. */
+static void test_stats_order(void **state)
+{
+	static const char *const seq[] = { "a", "b", "c", "c", "a", "b", "a", "a", "b" };
+	struct collect_stats *st = collect_stats_new();
+	struct buf sb;
+
+	(void)state;
+	assert_non_null(st);
+	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++)
+		assert_int_equal(collect_stats_record(st, seq[i], 0.5, seq[i][0] != 'c'), 0);
+	buf_init(&sb, 1 << 20);
+	assert_int_equal(collect_stats_write(st, &sb), 0);
+	assert_non_null(strstr(buf_cstr(&sb), "k8smon_collector_runs_total{collector=\"a\"} 4\n"));
+	assert_non_null(strstr(buf_cstr(&sb), "k8smon_collector_runs_total{collector=\"b\"} 3\n"));
+	assert_non_null(strstr(buf_cstr(&sb), "k8smon_collector_runs_total{collector=\"c\"} 2\n"));
+	assert_non_null(strstr(buf_cstr(&sb), "k8smon_collector_errors_total{collector=\"c\"} 2\n"));
+	assert_non_null(strstr(buf_cstr(&sb), "k8smon_collector_errors_total{collector=\"a\"} 0\n"));
+	buf_fini(&sb);
+	collect_stats_free(st);
+}
+
 static void test_missing_procfs(void **state)
 {
 	struct node_opts o = { 0 };
@@ -131,6 +155,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_bad_tree, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_procfs, setup, teardown),
+		cmocka_unit_test(test_stats_order),
 		cmocka_unit_test_setup_teardown(test_output_too_small, setup, teardown),
 	};
 

@@ -216,6 +216,30 @@ static void test_netstat_header_decisions(void **state)
 		assert_null(strstr(out, "IgnoredMulti"));
 		free(out);
 	}
+	/* The same header with new values: fields taken from the recorded
+	 * positions, values from this read. */
+	node_put(t, "proc/net/netstat", "TcpExt: ListenOverflows Foo\nTcpExt: 31 42\n");
+	out = node_run(nc, &o, "netstat");
+	assert_non_null(strstr(out, "\nnode_netstat_TcpExt_ListenOverflows 31\n"));
+	assert_non_null(strstr(out, "# HELP node_netstat_TcpExt_ListenOverflows Statistic TcpExtListenOverflows.\n"));
+	assert_null(strstr(out, "Foo"));
+	assert_non_null(strstr(out, "node_scrape_collector_success{collector=\"netstat\"} 1\n"));
+	free(out);
+	/* A value too few or too many under a recorded header fails. */
+	node_put(t, "proc/net/netstat", "TcpExt: ListenOverflows Foo\nTcpExt: 31\n");
+	out = node_run(nc, &o, "netstat");
+	assert_non_null(strstr(out, "node_scrape_collector_success{collector=\"netstat\"} 0\n"));
+	free(out);
+	node_put(t, "proc/net/netstat", "TcpExt: ListenOverflows Foo\nTcpExt: 1 2\n");
+	free(node_run(nc, &o, "netstat"));
+	free(node_run(nc, &o, "netstat"));
+	node_put(t, "proc/net/netstat", "TcpExt: ListenOverflows Foo\nTcpExt: 31 42 53\n");
+	out = node_run(nc, &o, "netstat");
+	assert_non_null(strstr(out, "node_scrape_collector_success{collector=\"netstat\"} 0\n"));
+	free(out);
+	/* Recorded again (a failed line is forgotten). */
+	node_put(t, "proc/net/netstat", "TcpExt: ListenOverflows Foo\nTcpExt: 1 2\n");
+	free(node_run(nc, &o, "netstat"));
 	/* The same fields in another order. */
 	node_put(t, "proc/net/netstat", "TcpExt: Foo ListenOverflows\nTcpExt: 2 1\n");
 	out = node_body(node_run(nc, &o, "netstat"));

@@ -37,6 +37,34 @@
 /* One path the fd cache knows: an open descriptor, or a note that the file
  * is not on procfs/sysfs (regular files are reopened on every read, so a
  * replaced file such as os-release is seen). */
+/* The slots a hash table's lookups found during the last scrape, in order.
+ * A scrape looks up the same names in the same order (the same files, the
+ * same vmstat and netstat fields), so the n-th lookup of this scrape is first
+ * compared with the n-th slot of the last: a hit costs one compare instead
+ * of hashing the name byte by byte (FNV-1a: a multiply per byte, ~45-byte
+ * paths) and probing. A guess is only a guess: the caller compares the
+ * slot's key with the name and hashes as before when it differs. The
+ * slots are forgotten whenever the table is rebuilt (slots move). */
+struct seqpred {
+	uint32_t *slot;        /* owned; slot of each lookup of the last scrape */
+	size_t len;            /* slots recorded */
+	size_t cap;            /* allocated */
+	size_t pos;            /* lookups so far in this scrape */
+};
+
+/* At most this many lookups a scrape are recorded (the rest hash). */
+#define SEQPRED_MAX 16384
+
+/* The slot the next lookup found in the last scrape, or SIZE_MAX. */
+size_t seqpred_guess(const struct seqpred *sp);
+/* Records that the next lookup found slot (without memory: not recorded). */
+void seqpred_note(struct seqpred *sp, size_t slot);
+/* A new scrape: the next lookup is the first. */
+void seqpred_restart(struct seqpred *sp);
+/* Slots moved: nothing recorded holds. */
+void seqpred_forget(struct seqpred *sp);
+void seqpred_fini(struct seqpred *sp);
+
 struct fdcache_ent {
 	char *path;            /* owned; NULL marks a free slot */
 	uint64_t tag;          /* caller's identity of the file (0: none) */
@@ -75,6 +103,9 @@ struct fdcache {
 	size_t nopen;            /* descriptors held */
 	size_t max_open;         /* cap on nopen (0 disables caching) */
 	uint32_t gen;            /* current scrape generation */
+	size_t nlive;            /* entries used in the current generation: the
+				  * sweep has nothing to drop when all are */
+	struct seqpred seq;      /* lookup order of the last scrape */
 };
 
 /* Empty cache keeping at most max_open descriptors. No allocation. */
@@ -117,9 +148,11 @@ struct rxcache {
 	struct rxcache_ent *ent; /* owned; open addressing, nslots entries */
 	size_t nslots;         /* power of two, 0 until the first insert */
 	size_t nused;
+	size_t nlive;          /* entries used in the current generation */
 	uint32_t gen;
 	uint32_t epoch;        /* changes whenever the cache is emptied for
 				* another filter (0: never bound) */
+	struct seqpred seq;    /* lookup order of the last scrape */
 	bool checked;          /* rx's pattern compared since the last sweep: a
 				* filter cannot be freed and its address reused
 				* during one scrape (the scrape holds the config),
@@ -237,7 +270,7 @@ struct cpu_times {
 #define NODE_SEEN_MAX 1024
 
 struct node_seen {
-	uint64_t h[NODE_SEEN_MAX]; /* FNV-1a 64 of each name */
+	uint64_t h[NODE_SEEN_MAX]; /* name_hash() of each name (node.c) */
 	size_t n;
 };
 
@@ -274,7 +307,13 @@ struct ns_line {
 	char *hdr;             /* owned copy of the header line; NULL: empty */
 	size_t len;
 	uint8_t *match;        /* owned; per field: 1 selected, 0 not */
-	size_t n;              /* fields in hdr (entries of match) */
+	size_t n;              /* fields in hdr, at most (entries of match) */
+	struct ns_field {      /* owned, n entries; field k of hdr (after the
+				* "Proto:" one): offset and length, so that an
+				* identical header line is not split again */
+		uint32_t off, len;
+	} *fld;
+	size_t nf;             /* fields recorded in fld */
 	uint32_t epoch;        /* rxcache_bind() epoch of the decisions */
 };
 

@@ -14,11 +14,13 @@ static void clear_entries(struct rxcache *c)
 		free(c->ent[i].s);
 	free(c->ent);
 	c->ent = NULL;
-	c->nslots = c->nused = 0;
+	c->nslots = c->nused = c->nlive = 0;
+	seqpred_forget(&c->seq);
 }
 
 void rxcache_fini(struct rxcache *c)
 {
+	seqpred_fini(&c->seq);
 	clear_entries(c);
 	free(c->pattern);
 	c->pattern = NULL;
@@ -51,6 +53,7 @@ static int rebuild(struct rxcache *c, size_t nslots, bool drop_stale)
 		c->ent = old;
 		return -1;
 	}
+	seqpred_forget(&c->seq);
 	c->nslots = nslots;
 	c->nused = 0;
 	for (size_t i = 0; i < oldn; i++) {
@@ -98,19 +101,25 @@ uint32_t rxcache_bind(struct rxcache *c, const struct rx *rx)
 
 bool node_rx_match(struct rxcache *c, const struct rx *rx, const char *s, size_t n)
 {
-	uint32_t h = hash32(s, n);
 	struct rxcache_ent *e;
+	size_t guess;
+	uint32_t h;
 	char *copy;
 	bool m;
 
 	if (n > NODE_RXCACHE_NAME_MAX || !bind_filter(c, rx))
 		return rx_match(rx, s, n);
+	guess = seqpred_guess(&c->seq);
+	if (guess < c->nslots) {
+		e = &c->ent[guess];
+		if (e->s && e->n == n && memcmp(e->s, s, n) == 0)
+			goto hit;
+	}
+	h = hash32(s, n);
 	if (c->nslots) {
 		e = slot_find(c, s, n, h);
-		if (e->s) {
-			e->gen = (uint8_t)c->gen;
-			return e->match;
-		}
+		if (e->s)
+			goto hit;
 	}
 	m = rx_match(rx, s, n);
 	/* Load factor at most 1/2; a full cache just stops remembering. */
@@ -126,17 +135,26 @@ bool node_rx_match(struct rxcache *c, const struct rx *rx, const char *s, size_t
 	e = slot_find(c, s, n, h);
 	*e = (struct rxcache_ent){ .s = copy, .n = (uint16_t)n, .hash = h, .gen = (uint8_t)c->gen, .match = m };
 	c->nused++;
+	c->nlive++;
+	seqpred_note(&c->seq, (size_t)(e - c->ent));
 	return m;
+hit:
+	if (e->gen != (uint8_t)c->gen) {
+		e->gen = (uint8_t)c->gen;
+		c->nlive++;
+	}
+	seqpred_note(&c->seq, (size_t)(e - c->ent));
+	return e->match;
 }
 
 void rxcache_sweep(struct rxcache *c)
 {
-	bool stale = false;
-
-	for (size_t i = 0; i < c->nslots && !stale; i++)
-		stale = c->ent[i].s && c->ent[i].gen != (uint8_t)c->gen;
-	if (stale)
+	/* Counted, not searched for: a scan of every slot of the nine tables
+	 * was 1.2 % of a node scrape's cycles. */
+	if (c->nlive < c->nused)
 		rebuild(c, c->nslots, true);
 	c->gen++;
+	c->nlive = 0;
 	c->checked = false;
+	seqpred_restart(&c->seq);
 }
