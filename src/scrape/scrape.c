@@ -752,6 +752,11 @@ void scrape_mgr_free(struct scrape_mgr *m)
 		kube_loop_stop(m->loop);
 		kube_loop_free(m->loop);
 	}
+	/* After every easy handle using them (tstate_stop): a cache still
+	 * in use would refuse to go. */
+	for (size_t i = 0; i < SCRAPE_CONN_CACHES; i++)
+		if (m->conn_caches[i])
+			curl_share_cleanup(m->conn_caches[i]);
 	for (size_t i = 0; i < m->nrules; i++)
 		scrape_rule_unref(m->rules[i]);
 	free(m->rules);

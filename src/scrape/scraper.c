@@ -1143,11 +1143,36 @@ bool tstate_stale(const struct scrape_mgr *m, const struct target *t, const char
 	return s->honor != want_honor(m, t) || s->force_ns != want_force_ns(m, t);
 }
 
+/* The connection cache for the next target started (scrape_int.h
+ * SCRAPE_CONN_CACHES): dealt round robin, so that the caches hold about as
+ * many targets each, whatever the targets' identities. NULL when a new
+ * cache cannot be made. Owned by m. */
+static CURLSH *conn_cache(struct scrape_mgr *m)
+{
+	size_t i = m->next_conn_cache % SCRAPE_CONN_CACHES;
+	CURLSH *sh = m->conn_caches[i];
+
+	if (!sh) {
+		sh = curl_share_init();
+		if (!sh)
+			return NULL;
+		/* No lock functions: every user is on the scrape loop thread. */
+		if (curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK) {
+			curl_share_cleanup(sh);
+			return NULL;
+		}
+		m->conn_caches[i] = sh;
+	}
+	m->next_conn_cache = i + 1;
+	return sh;
+}
+
 int tstate_start(struct scrape_mgr *m, struct target *t, const char *limit_msg)
 {
 	struct tstate *s = calloc(1, sizeof(*s));
 	int64_t iv = t->d->interval_ms;
 	CURL *e = NULL;
+	CURLSH *share;
 
 	if (!s)
 		return KM_ENOMEM;
@@ -1177,7 +1202,8 @@ int tstate_start(struct scrape_mgr *m, struct target *t, const char *limit_msg)
 		return 0;
 	}
 	s->easy = e = curl_easy_init();
-	if (!s->tlabels_text || !e) {
+	share = conn_cache(m);
+	if (!s->tlabels_text || !e || !share) {
 		buf_fini(&s->out);
 		free(s->tlabels_text);
 		if (e)
@@ -1185,6 +1211,7 @@ int tstate_start(struct scrape_mgr *m, struct target *t, const char *limit_msg)
 		free(s);
 		return KM_ENOMEM;
 	}
+	curl_easy_setopt(e, CURLOPT_SHARE, share);
 	curl_easy_setopt(e, CURLOPT_URL, t->d->url);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
