@@ -2420,7 +2420,8 @@ static void test_idle_connection_left_to_its_target(void **state)
 {
 	struct fix *f = *state;
 	int pa = f->srv.port[0], pb = f->srv.port[1];
-	unsigned first;
+	unsigned first, eof;
+	bool seen;
 	struct scrape_rule *rl[2] = { rule("ia", "\"interval\":\"4s\""), rule("ib", "") };
 
 	pthread_mutex_lock(&f->srv.mu);
@@ -2437,12 +2438,13 @@ static void test_idle_connection_left_to_its_target(void **state)
 	assert_true(srv_wait(&f->srv, &f->srv.reqs[0], 3));
 	pthread_mutex_lock(&f->srv.mu);
 	first = f->srv.first_ref[0];
-	assert_true(f->srv.eof_seen[0]);
-	if (f->srv.eof_ref[0] < first + 3)
-		fail_msg("target 0's closed connection was closed by the client %u of target 1's "
-			 "requests after target 0's first (its own next scrape is ~4 later)",
-			 f->srv.eof_ref[0] - first);
+	eof = f->srv.eof_ref[0];
+	seen = f->srv.eof_seen[0];
 	pthread_mutex_unlock(&f->srv.mu);
+	assert_true(seen);
+	if (eof < first + 3)
+		fail_msg("target 0's closed connection was closed by the client %u of target 1's "
+			 "requests after target 0's first (its own next scrape is ~4 later)", eof - first);
 	assert_true(wait_line(f, "up{", "ia", pa, " 1\n"));
 	assert_true(in_last(f, "a{", "ia", pa, " 1\n"));
 	assert_int_equal(srv_count(&f->srv, &f->srv.accepts[1]), 1);
