@@ -72,8 +72,8 @@ struct pslot {
  * scrapes in flight at once than this allocate their own. */
 #define PUSH_SCRATCH_POOL_MAX 16
 
-/* libcurl connection caches the targets are dealt out to, round robin
- * (scraper.c). libcurl 7.88, at a transfer's start, at most once a second
+/* libcurl connection caches the targets are spread over, each new target
+ * to the one with the fewest (scraper.c). libcurl 7.88, at a transfer's start, at most once a second
  * per cache, checks every idle connection of the transfer's cache for a
  * close by its peer with a poll() each, and at every transfer's end walks
  * the whole cache again (connect-only bookkeeping): with one cache for
@@ -99,6 +99,7 @@ struct tstate {
 	struct scrape_mgr *m;
 	struct target *t;
 	CURL *easy;
+	int conn_cache;             /* index in m->conn_caches while easy uses it, else -1 */
 	uint64_t timer;
 	bool busy;
 	int64_t next_ms;            /* monotonic time of the next scrape */
@@ -229,7 +230,7 @@ struct scrape_mgr {
 	/* Loop thread; each made at first use, owned, freed after the loop
 	 * (the easy handles using them are gone by then). */
 	CURLSH *conn_caches[SCRAPE_CONN_CACHES];
-	size_t next_conn_cache;     /* the next target's, modulo the count */
+	unsigned conn_users[SCRAPE_CONN_CACHES]; /* targets using each */
 	struct scrape_policy policy; /* loop thread */
 	struct addr_set node_addrs;  /* loop thread; refreshed by recompute */
 	int64_t node_addrs_ms;       /* monotonic time of the last refresh; 0 = never */
