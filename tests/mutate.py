@@ -13,7 +13,8 @@ on Ctrl-C). Mutations live in tests/mutations.txt:
     test: unit test_config_cycle          (or: sh tests/integration/x.sh)
     ---
 
-`unit NAME` runs build-mutate/tests/NAME; any other test line runs in sh with
+`unit NAME` runs build-mutate/tests/NAME (`unit NAME TEST`: with
+TEST_FILTER=TEST, for a binary that reads it); any other test line runs in sh with
 K8SMON_BIN=build-mutate/k8smon and K8SMON_LIB=build-mutate/libk8smon.a. `make mutate ONLY=substring` runs the
 mutations whose file or test contains the substring.
 """
@@ -87,12 +88,15 @@ def main():
             open(path, "w").write(orig.replace(m["from"], m["to"]))
             test = m["test"]
             if test.startswith("unit "):
-                name = test.split()[1]
+                parts = test.split()
+                name = parts[1]
                 if run(f"make -s BUILD={BUILD} {BUILD}/tests/{name}"):
                     print(f"BUILD  {i}: {m['file']}: mutation does not compile (fix the entry)")
                     survived += 1
                     continue
-                rc = run(f"./{BUILD}/tests/{name}")
+                # `unit NAME TEST`: only that test of the binary (its TEST_FILTER)
+                env = dict(os.environ, TEST_FILTER=parts[2]) if len(parts) > 2 else None
+                rc = run(f"./{BUILD}/tests/{name}", env)
             else:
                 if run(f"make -s BUILD={BUILD} {BUILD}/k8smon {BUILD}/libk8smon.a"):
                     print(f"BUILD  {i}: {m['file']}: mutation does not compile (fix the entry)")

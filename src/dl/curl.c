@@ -30,6 +30,9 @@ static const struct dl_sym syms[] = {
 	SYM("curl_multi_setopt", multi_setopt),
 	SYM("curl_multi_socket_action", multi_socket_action),
 	SYM("curl_multi_assign", multi_assign),
+	SYM("curl_share_init", share_init),
+	SYM("curl_share_setopt", share_setopt),
+	SYM("curl_share_cleanup", share_cleanup),
 	SYM("curl_slist_append", slist_append),
 	SYM("curl_slist_free_all", slist_free_all),
 };

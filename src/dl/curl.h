@@ -58,6 +58,9 @@ struct dl_curl {
 	CURLMcode (*multi_setopt)(CURLM *multi, CURLMoption option, ...);
 	CURLMcode (*multi_socket_action)(CURLM *multi, curl_socket_t s, int ev_bitmask, int *running);
 	CURLMcode (*multi_assign)(CURLM *multi, curl_socket_t s, void *sockp);
+	CURLSH *(*share_init)(void);
+	CURLSHcode (*share_setopt)(CURLSH *share, CURLSHoption option, ...);
+	CURLSHcode (*share_cleanup)(CURLSH *share);
 	struct curl_slist *(*slist_append)(struct curl_slist *list, const char *s);
 	void (*slist_free_all)(struct curl_slist *list);
 };
@@ -82,6 +85,7 @@ bool dl_curl_loaded(void);
 #undef curl_easy_setopt
 #undef curl_easy_getinfo
 #undef curl_multi_setopt
+#undef curl_share_setopt
 #define curl_global_init         dl_curl.global_init
 #define curl_global_cleanup      dl_curl.global_cleanup
 #define curl_easy_init           dl_curl.easy_init
@@ -103,6 +107,9 @@ bool dl_curl_loaded(void);
 #define curl_multi_setopt        dl_curl.multi_setopt
 #define curl_multi_socket_action dl_curl.multi_socket_action
 #define curl_multi_assign        dl_curl.multi_assign
+#define curl_share_init          dl_curl.share_init
+#define curl_share_setopt        dl_curl.share_setopt
+#define curl_share_cleanup       dl_curl.share_cleanup
 #define curl_slist_append        dl_curl.slist_append
 #define curl_slist_free_all      dl_curl.slist_free_all
 #endif

@@ -263,10 +263,13 @@ static void apply_limits(struct scrape_mgr *m)
 	json_decref(per_ns);
 }
 
-/* Lets the multi handle keep one idle connection per target (plus the API
- * server's), within half the file descriptor limit: libcurl's default
- * cache (4 x the handles in flight) is far smaller than a target set whose
- * scrapes are spread over the interval, so every scrape would reconnect. */
+/* Lets the connection caches keep one idle connection per target (plus
+ * the API server's), within half the file descriptor limit: libcurl's
+ * default limit (4 x the handles in flight) is far smaller than a target
+ * set whose scrapes are spread over the interval, so every scrape would
+ * reconnect. The limit applies to each of the caches the targets are
+ * spread over (scrape_int.h SCRAPE_CONN_CACHES), which hold about as many
+ * targets each, so it is the overall one divided among them. */
 static void size_conn_cache(struct scrape_mgr *m)
 {
 	struct rlimit rl;
@@ -275,6 +278,7 @@ static void size_conn_cache(struct scrape_mgr *m)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
 	    (rlim_t)want > rl.rlim_cur / 2)
 		want = (long)(rl.rlim_cur / 2);
+	want = (want + SCRAPE_CONN_CACHES - 1) / SCRAPE_CONN_CACHES;
 	if (want == m->conn_cache)
 		return;
 	m->conn_cache = want;
@@ -752,6 +756,11 @@ void scrape_mgr_free(struct scrape_mgr *m)
 		kube_loop_stop(m->loop);
 		kube_loop_free(m->loop);
 	}
+	/* After every easy handle using them (tstate_stop): a cache still
+	 * in use would refuse to go. */
+	for (size_t i = 0; i < SCRAPE_CONN_CACHES; i++)
+		if (m->conn_caches[i])
+			curl_share_cleanup(m->conn_caches[i]);
 	for (size_t i = 0; i < m->nrules; i++)
 		scrape_rule_unref(m->rules[i]);
 	free(m->rules);

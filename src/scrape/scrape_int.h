@@ -72,6 +72,19 @@ struct pslot {
  * scrapes in flight at once than this allocate their own. */
 #define PUSH_SCRATCH_POOL_MAX 16
 
+/* libcurl connection caches the targets are spread over, each new target
+ * to the one with the fewest (scraper.c). libcurl 7.88, at a transfer's start, at most once a second
+ * per cache, checks every idle connection of the transfer's cache for a
+ * close by its peer with a poll() each, and at every transfer's end walks
+ * the whole cache again (connect-only bookkeeping): with one cache for
+ * 1,000 kept-alive targets that was ~1,000 polls a second, ~17 % of push
+ * mode's CPU (BENCHMARKS.md, h-diag). With the targets spread over this
+ * many caches a sweep visits ~targets/SCRAPE_CONN_CACHES connections. A
+ * cache (a CURLSH with its closure easy handle and a 103-slot hash) costs
+ * ~9 KB, so caches are made when first dealt. A dead connection is still
+ * found before its reuse: libcurl checks the one it is about to reuse. */
+#define SCRAPE_CONN_CACHES 256
+
 /* What remote write adds to every series of the manager's targets
  * (scrape_mgr_set_push): immutable once published. */
 struct scrape_push {
@@ -86,6 +99,7 @@ struct tstate {
 	struct scrape_mgr *m;
 	struct target *t;
 	CURL *easy;
+	int conn_cache;             /* index in m->conn_caches while easy uses it, else -1 */
 	uint64_t timer;
 	bool busy;
 	int64_t next_ms;            /* monotonic time of the next scrape */
@@ -213,6 +227,10 @@ struct scrape_mgr {
 	size_t nstatics;
 	struct curl_slist *headers;
 	long conn_cache;            /* CURLMOPT_MAXCONNECTS set (loop thread) */
+	/* Loop thread; each made at first use, owned, freed after the loop
+	 * (the easy handles using them are gone by then). */
+	CURLSH *conn_caches[SCRAPE_CONN_CACHES];
+	unsigned conn_users[SCRAPE_CONN_CACHES]; /* targets using each */
 	struct scrape_policy policy; /* loop thread */
 	struct addr_set node_addrs;  /* loop thread; refreshed by recompute */
 	int64_t node_addrs_ms;       /* monotonic time of the last refresh; 0 = never */

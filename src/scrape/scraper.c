@@ -1143,6 +1143,34 @@ bool tstate_stale(const struct scrape_mgr *m, const struct target *t, const char
 	return s->honor != want_honor(m, t) || s->force_ns != want_force_ns(m, t);
 }
 
+/* A connection cache for a target being started (scrape_int.h
+ * SCRAPE_CONN_CACHES): the one fewest targets use, so that the caches stay
+ * even as targets come and go, and each cache holds at most the per-cache
+ * limit size_conn_cache sets when the target set fits the overall one.
+ * Its index, or -1 when a new cache cannot be made. The cache is m's. */
+static int conn_cache_take(struct scrape_mgr *m)
+{
+	int best = 0;
+
+	for (int i = 1; i < SCRAPE_CONN_CACHES; i++)
+		if (m->conn_users[i] < m->conn_users[best])
+			best = i;
+	if (!m->conn_caches[best]) {
+		CURLSH *sh = curl_share_init();
+
+		if (!sh)
+			return -1;
+		/* No lock functions: every user is on the scrape loop thread. */
+		if (curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK) {
+			curl_share_cleanup(sh);
+			return -1;
+		}
+		m->conn_caches[best] = sh;
+	}
+	m->conn_users[best]++;
+	return best;
+}
+
 int tstate_start(struct scrape_mgr *m, struct target *t, const char *limit_msg)
 {
 	struct tstate *s = calloc(1, sizeof(*s));
@@ -1177,7 +1205,10 @@ int tstate_start(struct scrape_mgr *m, struct target *t, const char *limit_msg)
 		return 0;
 	}
 	s->easy = e = curl_easy_init();
-	if (!s->tlabels_text || !e) {
+	s->conn_cache = e ? conn_cache_take(m) : -1;
+	if (!s->tlabels_text || !e || s->conn_cache < 0) {
+		if (s->conn_cache >= 0)
+			m->conn_users[s->conn_cache]--;
 		buf_fini(&s->out);
 		free(s->tlabels_text);
 		if (e)
@@ -1185,6 +1216,7 @@ int tstate_start(struct scrape_mgr *m, struct target *t, const char *limit_msg)
 		free(s);
 		return KM_ENOMEM;
 	}
+	curl_easy_setopt(e, CURLOPT_SHARE, m->conn_caches[s->conn_cache]);
 	curl_easy_setopt(e, CURLOPT_URL, t->d->url);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
@@ -1239,8 +1271,12 @@ void tstate_stop(struct target *t, void *arg)
 		kube_loop_remove_easy(s->m->loop, s->easy);
 	if (s->paused)
 		unlink_paused(s->m, s);
-	if (s->easy)
+	if (s->easy) {
 		curl_easy_cleanup(s->easy);
+		/* The cache stays (made again it would cost as much): its
+		 * idle connection of this target goes at its next sweep. */
+		s->m->conn_users[s->conn_cache]--;
+	}
 	curl_slist_free_all(s->hdrs);
 	scrape_rule_unref(s->rule);
 	atomic_fetch_sub(&s->m->inflight_bytes, s->acct);

@@ -35,8 +35,21 @@
 #define NT 8                    /* targets served by the test server */
 #define BODY_MAX (64 << 10)     /* the manager's body cap in this test */
 
+#define NKEPT 16                /* kept-alive connections at once */
+
+/* A connection a keep-alive target kept open (srv.keep). */
+struct kept {
+	int fd;
+	int t;                      /* target index */
+	bool dropped;               /* we half-closed it: waiting for the client's close */
+};
+
 /* Loopback HTTP targets: target i answers every request on port[i] with
- * ctype[i] and body[i] (both replaceable under mu), then closes. */
+ * ctype[i] and body[i] (both replaceable under mu), then closes; with
+ * keep[i], it answers with keep-alive and serves the connection's next
+ * requests too; with drop[i] as well, it half-closes each connection after
+ * its answer (a server whose keep-alive timeout is shorter than the
+ * interval) and records when the client closes its end. */
 struct srv {
 	int lfd[NT];
 	int port[NT];
@@ -45,9 +58,21 @@ struct srv {
 	pthread_mutex_t mu;
 	int stop[2];                /* pipe: a byte stops the thread */
 	pthread_t th;
+	/* under mu */
+	bool keep[NT], drop[NT];
+	unsigned accepts[NT], reqs[NT];
+	int ref;                    /* target counted in first_ref and eof_ref */
+	unsigned first_ref[NT];     /* reqs[ref] at target i's first request */
+	unsigned eof_ref[NT];       /* reqs[ref] when the client first closed a dropped connection of i */
+	bool eof_seen[NT];
+	/* server thread only */
+	struct kept kept[NKEPT];
+	int nkept;
 };
 
-static void serve_one(struct srv *s, int i, int fd)
+/* Reads one request from fd and answers it; false when the client closed
+ * (or sent nothing whole). */
+static bool serve_one(struct srv *s, int i, int fd)
 {
 	char req[4096], head[256];
 	size_t got = 0;
@@ -57,17 +82,19 @@ static void serve_one(struct srv *s, int i, int fd)
 	while (got < sizeof(req) - 1) {
 		ssize_t r = read(fd, req + got, sizeof(req) - 1 - got);
 		if (r <= 0)
-			return;
+			return false;
 		got += (size_t)r;
 		req[got] = 0;
 		if (strstr(req, "\r\n\r\n"))
 			break;
 	}
 	pthread_mutex_lock(&s->mu);
+	if (s->reqs[i]++ == 0)
+		s->first_ref[i] = s->reqs[s->ref];
 	body = strdup(s->body[i]);
 	hl = snprintf(head, sizeof(head),
-		      "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-		      s->ctype[i], strlen(body));
+		      "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: %s\r\n\r\n",
+		      s->ctype[i], strlen(body), s->keep[i] ? "keep-alive" : "close");
 	pthread_mutex_unlock(&s->mu);
 	/* The client may abort mid-body (the cap): MSG_NOSIGNAL, errors ignored. */
 	if (send(fd, head, (size_t)hl, MSG_NOSIGNAL) == hl)
@@ -78,29 +105,87 @@ static void serve_one(struct srv *s, int i, int fd)
 			off += (size_t)w;
 		}
 	free(body);
+	return true;
+}
+
+/* After an answer on fd of target i: keeps it (keep-alive target, room
+ * left; half-closed when dropping), else closes it. */
+static void after_answer(struct srv *s, int i, int fd, bool answered)
+{
+	bool keep, drop;
+
+	pthread_mutex_lock(&s->mu);
+	keep = s->keep[i];
+	drop = s->drop[i];
+	pthread_mutex_unlock(&s->mu);
+	if (!answered || !keep || s->nkept == NKEPT) {
+		close(fd);
+		return;
+	}
+	if (drop)
+		shutdown(fd, SHUT_WR);
+	s->kept[s->nkept++] = (struct kept){ .fd = fd, .t = i, .dropped = drop };
+}
+
+/* A kept connection is readable: the client's next request, or its close. */
+static void on_kept(struct srv *s, int k)
+{
+	struct kept c = s->kept[k];
+	char b[64];
+
+	s->kept[k] = s->kept[--s->nkept];
+	if (c.dropped) {
+		/* Nothing is answered on a half-closed connection: any read
+		 * ends it (the client's close is the read of 0). */
+		if (read(c.fd, b, sizeof(b)) == 0) {
+			pthread_mutex_lock(&s->mu);
+			if (!s->eof_seen[c.t]) {
+				s->eof_seen[c.t] = true;
+				s->eof_ref[c.t] = s->reqs[s->ref];
+			}
+			pthread_mutex_unlock(&s->mu);
+		}
+		close(c.fd);
+		return;
+	}
+	after_answer(s, c.t, c.fd, serve_one(s, c.t, c.fd));
 }
 
 static void *srv_main(void *arg)
 {
 	struct srv *s = arg;
-	struct pollfd p[NT + 1];
+	struct pollfd p[NT + 1 + NKEPT];
 
 	for (int i = 0; i < NT; i++)
 		p[i] = (struct pollfd){ .fd = s->lfd[i], .events = POLLIN };
 	p[NT] = (struct pollfd){ .fd = s->stop[0], .events = POLLIN };
 	for (;;) {
-		if (poll(p, NT + 1, -1) < 0)
+		int nk = s->nkept;
+
+		for (int k = 0; k < nk; k++)
+			p[NT + 1 + k] = (struct pollfd){ .fd = s->kept[k].fd, .events = POLLIN };
+		if (poll(p, (nfds_t)(NT + 1 + nk), -1) < 0)
 			continue;
 		if (p[NT].revents)
-			return NULL;
+			break;
+		/* Kept connections first, from the last (on_kept moves the
+		 * last entry into the one it removes). */
+		for (int k = nk - 1; k >= 0; k--)
+			if (p[NT + 1 + k].revents)
+				on_kept(s, k);
 		for (int i = 0; i < NT; i++) {
 			int fd;
 			if (!(p[i].revents & POLLIN) || (fd = accept(s->lfd[i], NULL, NULL)) < 0)
 				continue;
-			serve_one(s, i, fd);
-			close(fd);
+			pthread_mutex_lock(&s->mu);
+			s->accepts[i]++;
+			pthread_mutex_unlock(&s->mu);
+			after_answer(s, i, fd, serve_one(s, i, fd));
 		}
 	}
+	for (int k = 0; k < s->nkept; k++)
+		close(s->kept[k].fd);
+	return NULL;
 }
 
 static void srv_start(struct srv *s)
@@ -121,6 +206,40 @@ static void srv_start(struct srv *s)
 		s->ctype[i] = "text/plain; version=0.0.4";
 	}
 	assert_int_equal(pthread_create(&s->th, NULL, srv_main, s), 0);
+}
+
+/* Target i keeps its connections alive (and half-closes each after its
+ * answer with drop). */
+static void srv_keep(struct srv *s, int i, bool drop)
+{
+	pthread_mutex_lock(&s->mu);
+	s->keep[i] = true;
+	s->drop[i] = drop;
+	pthread_mutex_unlock(&s->mu);
+}
+
+static unsigned srv_count(struct srv *s, const unsigned *counter)
+{
+	unsigned v;
+
+	pthread_mutex_lock(&s->mu);
+	v = *counter;
+	pthread_mutex_unlock(&s->mu);
+	return v;
+}
+
+/* Waits (up to 60 s, see wait_for) until *counter reaches want. */
+static bool srv_wait(struct srv *s, const unsigned *counter, unsigned want)
+{
+	int64_t end = clock_mono_ms() + 60000;
+
+	while (clock_mono_ms() < end) {
+		if (srv_count(s, counter) >= want)
+			return true;
+		usleep(20 * 1000);
+	}
+	print_error("counter at %u, waited for %u\n", srv_count(s, counter), want);
+	return false;
 }
 
 static void srv_set(struct srv *s, int i, const char *ctype, const char *body)
@@ -2254,6 +2373,83 @@ static void sc_relabeled(struct fix *f)
  * first with the cache off, then on: every step's samples and markers
  * (labels and values) byte for byte the same, and both runs' series added
  * and markers as the model says. */
+/* A kept-alive target's connection is reused from scrape to scrape; one
+ * whose server closes it between scrapes (keep-alive timeout shorter than
+ * the interval) is scraped fine on a new connection each time. */
+static void test_keepalive_reuse_and_close(void **state)
+{
+	struct fix *f = *state;
+	int p = f->srv.port[0];
+	unsigned r;
+
+	struct scrape_rule *rl[1] = { rule("ka", "") };
+
+	srv_set(&f->srv, 0, NULL, "ka 1\n");
+	srv_keep(&f->srv, 0, false);
+	set_rules(f, rl, 1);
+	put_pod(f, "ka", p, false);
+	assert_true(srv_wait(&f->srv, &f->srv.reqs[0], 3));
+	assert_int_equal(srv_count(&f->srv, &f->srv.accepts[0]), 1);
+	assert_true(wait_line(f, "up{", "ka", p, " 1\n"));
+	/* From the next answer on, each connection is closed by the server
+	 * after its answer: every later scrape needs a connection of its own,
+	 * and succeeds. */
+	srv_keep(&f->srv, 0, true);
+	r = srv_count(&f->srv, &f->srv.reqs[0]);
+	srv_set(&f->srv, 0, NULL, "ka 2\n");
+	assert_true(srv_wait(&f->srv, &f->srv.reqs[0], r + 3));
+	assert_true(srv_count(&f->srv, &f->srv.accepts[0]) >= 3);
+	assert_true(wait_line(f, "ka{", "ka", p, " 2\n"));
+	assert_true(in_last(f, "up{", "ka", p, " 1\n"));
+	srv_set(&f->srv, 0, NULL, "ka 3\n");
+	assert_true(wait_line(f, "ka{", "ka", p, " 3\n"));
+	assert_true(in_last(f, "up{", "ka", p, " 1\n"));
+}
+
+/* A target's scrape does not visit another target's idle connection
+ * (scrape_int.h SCRAPE_CONN_CACHES: the two are in different connection
+ * caches). Target 0 (every 4 s) has its connection closed by the server
+ * after each answer; target 1 is scraped every second. With one cache for
+ * both, libcurl's sweep at one of target 1's next scrapes (at most a second
+ * apart) would find target 0's connection closed and close it: at most 2 of
+ * target 1's requests after target 0's first. With a cache each, the
+ * client's end stays open until target 0's own next scrape, 4 s later (about
+ * 4 of target 1's requests), which finds it closed, closes it and scrapes
+ * fine on a new connection. */
+static void test_idle_connection_left_to_its_target(void **state)
+{
+	struct fix *f = *state;
+	int pa = f->srv.port[0], pb = f->srv.port[1];
+	unsigned first, eof;
+	bool seen;
+	struct scrape_rule *rl[2] = { rule("ia", "\"interval\":\"4s\""), rule("ib", "") };
+
+	pthread_mutex_lock(&f->srv.mu);
+	f->srv.ref = 1;
+	pthread_mutex_unlock(&f->srv.mu);
+	srv_set(&f->srv, 0, NULL, "a 1\n");
+	srv_set(&f->srv, 1, NULL, "b 1\n");
+	srv_keep(&f->srv, 0, true);
+	srv_keep(&f->srv, 1, false);
+	set_rules(f, rl, 2);
+	put_pod_at(f, "ia", pa, "4s", false);
+	put_pod(f, "ib", pb, false);
+	assert_true(srv_wait(&f->srv, &f->srv.reqs[0], 2));
+	assert_true(srv_wait(&f->srv, &f->srv.reqs[0], 3));
+	pthread_mutex_lock(&f->srv.mu);
+	first = f->srv.first_ref[0];
+	eof = f->srv.eof_ref[0];
+	seen = f->srv.eof_seen[0];
+	pthread_mutex_unlock(&f->srv.mu);
+	assert_true(seen);
+	if (eof < first + 3)
+		fail_msg("target 0's closed connection was closed by the client %u of target 1's "
+			 "requests after target 0's first (its own next scrape is ~4 later)", eof - first);
+	assert_true(wait_line(f, "up{", "ia", pa, " 1\n"));
+	assert_true(in_last(f, "a{", "ia", pa, " 1\n"));
+	assert_int_equal(srv_count(&f->srv, &f->srv.accepts[1]), 1);
+}
+
 static void test_push_series_cache(void **state)
 {
 	struct fix *f = *state;
@@ -2304,6 +2500,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_push_stale, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_no_stale, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_series_cache, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keepalive_reuse_and_close, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idle_connection_left_to_its_target, setup, teardown),
 	};
 
 	/* TEST_FILTER=test_push_series_cache: one test while working on it */
