@@ -927,7 +927,7 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 	 * scrape's partial rendering is freed). */
 	buf_fini(&s->out);
 	buf_fini(&s->ids);
-	buf_fini(&s->prev_pairs);
+	buf_fini(&s->prev_pairs); /* and the next blob's first sample shares nothing */
 	if (s->sc.on) { /* neither kept nor dropped with the ids: half this scrape's */
 		atomic_fetch_sub(&m->kept_bytes, s->sc_acct);
 		s->sc_acct = 0;
@@ -1025,7 +1025,6 @@ static void on_timer(void *arg)
 	 * the Content-Type is known. */
 	buf_fini(&s->out);
 	buf_fini(&s->ids);
-	buf_reset(&s->prev_pairs); /* a blob's first sample shares nothing (also freed in on_done) */
 	s->text = push_keep_text(s);
 	if (!s->text && s->nids_last)
 		(void)buf_reserve(&s->ids, (s->nids_last + s->nids_last / 8 + 1) * sizeof(uint64_t));
