@@ -30,6 +30,7 @@ struct scrape_apps_cursor {
 	size_t i;                   /* target being written */
 	size_t off;                 /* bytes of v[i].samples already written */
 	size_t name, name_len;      /* offset and length in v[i].samples of the samples' name */
+	struct buf pairs;           /* pairs of the last sample of v[i] written (blob.h front coding) */
 	json_t *seen;               /* HELP/TYPE keys written (owned) */
 };
 
@@ -60,22 +61,22 @@ static int write_meta(struct buf *out, const char *line, size_t len, json_t *see
 	return buf_add(out, line, len);
 }
 
-/* One sample of a blob as a line (scrape/blob.h): name, pairs, the
- * target labels tl when the blob is spliced, value. */
-static int write_sample(struct buf *out, const char *name, size_t nlen, const struct blob_rec *r, bool splice,
-			const char *tl, size_t tlen)
+/* One sample of a blob as a line (scrape/blob.h): name, pairs (pl
+ * bytes), the target labels tl when the blob is spliced, value. */
+static int write_sample(struct buf *out, const char *name, size_t nlen, const char *pairs, size_t pl,
+			const struct blob_rec *r, bool splice, const char *tl, size_t tlen)
 {
 	int rc = buf_add(out, name, nlen);
 
 	if (rc)
 		return rc;
 	if (splice) {
-		if ((rc = buf_addc(out, '{')) || (rc = buf_add(out, r->a, r->alen)) ||
-		    (r->alen && (rc = buf_addc(out, ','))) || (rc = buf_add(out, tl, tlen)) ||
+		if ((rc = buf_addc(out, '{')) || (rc = buf_add(out, pairs, pl)) ||
+		    (pl && (rc = buf_addc(out, ','))) || (rc = buf_add(out, tl, tlen)) ||
 		    (rc = buf_addc(out, '}')))
 			return rc;
-	} else if (r->alen) {
-		if ((rc = buf_addc(out, '{')) || (rc = buf_add(out, r->a, r->alen)) || (rc = buf_addc(out, '}')))
+	} else if (pl) {
+		if ((rc = buf_addc(out, '{')) || (rc = buf_add(out, pairs, pl)) || (rc = buf_addc(out, '}')))
 			return rc;
 	}
 	return buf_add(out, r->v, r->vlen);
@@ -101,7 +102,9 @@ static int write_blob(struct buf *out, struct scrape_apps_cursor *c, const struc
 			c->name = (size_t)(r.a - b->data);
 			c->name_len = r.alen;
 		} else {
-			rc = write_sample(out, b->data + c->name, c->name_len, &r, b->splice, s->labels, tlen);
+			if (!(rc = blob_pairs(&c->pairs, &r)))
+				rc = write_sample(out, b->data + c->name, c->name_len, c->pairs.data, c->pairs.len, &r,
+						  b->splice, s->labels, tlen);
 		}
 	}
 	c->off = (size_t)(p - b->data);
@@ -134,6 +137,7 @@ void scrape_apps_close(struct scrape_apps_cursor *c)
 	}
 	free(c->v);
 	json_decref(c->seen);
+	buf_fini(&c->pairs);
 	free(c);
 }
 
@@ -157,6 +161,7 @@ int scrape_apps_open_for(struct scrape_mgr *m, const char *prefix, struct scrape
 		free(c);
 		return KM_ENOMEM;
 	}
+	buf_init(&c->pairs, BLOB_PAIRS_MAX);
 	pthread_mutex_lock(&m->lock);
 	if (m->set.n && !(c->v = calloc(m->set.n, sizeof(*c->v))))
 		rc = KM_ENOMEM;
@@ -213,6 +218,7 @@ int scrape_apps_next(struct scrape_apps_cursor *c, struct buf *out, size_t budge
 		c->i++;
 		c->off = 0;
 		c->name = c->name_len = 0;
+		buf_reset(&c->pairs);
 	}
 	if (rc) {
 		buf_truncate(out, start);

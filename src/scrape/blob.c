@@ -21,32 +21,56 @@ int blob_put_name(struct buf *b, const char *name, size_t len)
 
 int blob_sample_open(struct buf *b, size_t *mark)
 {
-	static const unsigned char h[4] = { BLOB_SAMPLE, 0, 0, 0 };
+	static const unsigned char h[BLOB_SAMPLE_HDR] = { BLOB_SAMPLE };
 
 	*mark = b->len;
 	return buf_add(b, h, sizeof(h));
 }
 
-int blob_sample_pairs_end(struct buf *b, size_t mark)
+static size_t put_varint(unsigned char *q, size_t v)
 {
-	size_t n = b->len - mark - 4;
-	unsigned char *l = (unsigned char *)b->data + mark + 1;
+	size_t i = 0;
+
+	while (v >= 0x80) {
+		q[i++] = (unsigned char)(v | 0x80);
+		v >>= 7;
+	}
+	q[i++] = (unsigned char)v;
+	return i;
+}
+
+int blob_sample_pairs_end(struct buf *b, size_t mark, struct buf *prev)
+{
+	size_t n, k = 0, h;
+	const char *p = blob_sample_pairs(b, mark, &n);
+	unsigned char *q = (unsigned char *)b->data + mark;
+	int rc;
 
 	if (n > BLOB_PAIRS_MAX)
 		return KM_ETOOBIG;
-	l[0] = (unsigned char)(n & 0xff);
-	l[1] = (unsigned char)((n >> 8) & 0xff);
-	l[2] = (unsigned char)(n >> 16);
+	while (k < n && k < prev->len && p[k] == prev->data[k])
+		k++;
+	/* prev keeps its first k bytes: only the suffix is copied. */
+	buf_truncate(prev, k);
+	if ((rc = buf_add(prev, p + k, n - k)))
+		return rc;
+	h = 1 + put_varint(q + 1, k);
+	h += put_varint(q + h, n - k);
+	memmove(q + h, p + k, n - k);
+	buf_truncate(b, mark + h + n - k);
 	/* The value length, filled in by blob_sample_close. */
 	return buf_addc(b, 0);
 }
 
 int blob_sample_close(struct buf *b, size_t mark)
 {
-	const unsigned char *l = (const unsigned char *)b->data + mark + 1;
-	size_t vpos = mark + 4 + ((size_t)l[0] | (size_t)l[1] << 8 | (size_t)l[2] << 16);
-	size_t n = b->len - vpos - 1;
+	const unsigned char *q = (const unsigned char *)b->data + mark;
+	size_t i = 1, k = 0, sl = 0, vpos, n;
 
+	if (!blob_varint(q, b->len - mark, &i, &k) || !blob_varint(q, b->len - mark, &i, &sl))
+		return KM_EINVAL; /* never: pairs_end wrote it */
+	vpos = mark + i + sl;
+	n = b->len - vpos - 1;
 	if (n > BLOB_VALUE_MAX)
 		return KM_ETOOBIG;
 	b->data[vpos] = (char)n;
@@ -91,19 +115,28 @@ static uint64_t *series_hashes(const char *p, size_t len, size_t *n)
 {
 	struct walk w = { p, p + len, NULL, 0 };
 	struct blob_rec r;
+	struct buf pairs;
 	uint64_t *v;
 	size_t k = 0;
 
 	*n = count_samples(p, len);
 	if (!*n || !(v = malloc(*n * sizeof(*v))))
 		return NULL;
+	buf_init(&pairs, BLOB_PAIRS_MAX);
 	while (walk_next(&w, &r)) {
 		/* The NUL between name and pairs keeps ("ab","c") apart from
 		 * ("a","bc"). */
 		uint64_t h = hash64_add(hash64(w.name, w.name_len), "", 1);
-		v[k++] = hash64_add(h, r.a, r.alen);
+		if (blob_pairs(&pairs, &r)) {
+			free(v);
+			v = NULL;
+			goto out;
+		}
+		v[k++] = hash64_add(h, pairs.data ? pairs.data : "", pairs.len);
 	}
 	series_sort_ids(v, k);
+out:
+	buf_fini(&pairs);
 	return v;
 }
 
@@ -127,7 +160,9 @@ uint64_t blob_series_diff(const char *prev, size_t pn, const char *cur, size_t n
 
 		if (!more_a && !more_b)
 			return 0;
-		if (more_a != more_b || ra.alen != rb.alen || a.name_len != b.name_len ||
+		/* Front-coded alike (blob.h): the same records are the same
+		 * pairs, compared without rebuilding them. */
+		if (more_a != more_b || ra.alen != rb.alen || ra.shared != rb.shared || a.name_len != b.name_len ||
 		    memcmp(ra.a, rb.a, ra.alen) != 0 ||
 		    (a.name != b.name && memcmp(a.name, b.name, a.name_len) != 0))
 			break;

@@ -7,14 +7,23 @@
  *  - BLOB_NAME, u16 length, the metric name: the name of the samples that
  *    follow, written once per run of samples of one name (a family's
  *    samples come in runs), not on every line;
- *  - BLOB_SAMPLE, u24 length, the label pairs as written between the braces
- *    ('a="x",b="y"', possibly empty), u8 length, the value text as
- *    expo_value() writes it (" 1 [ts]\n").
- * Lengths are little-endian. A line is name ['{' pairs [target labels] '}']
- * value: with splicing (struct blob) the braces are always written and the
- * target labels go in before the '}'; without, the braces only around
- * non-empty pairs. The series of a sample, for series_added, is its name and
- * pairs. Pure functions over borrowed bytes. */
+ *  - BLOB_SAMPLE, varint shared, varint length, that many bytes of suffix,
+ *    u8 length, the value text as expo_value() writes it (" 1 [ts]\n").
+ *    The sample's label pairs, as written between the braces
+ *    ('a="x",b="y"', possibly empty), are the first `shared` bytes of the
+ *    previous sample's pairs (in the blob, whatever its name; none before
+ *    the first sample) followed by the suffix: front coding. Consecutive
+ *    samples of an app share most of their text (`path="/api/v1/item12`
+ *    of item123 and item124), and the pairs were ~80% of the stored
+ *    bytes (BENCHMARKS.md, branch h-pullmem).
+ * Lengths are little-endian; a varint is 7 bits a byte, low first, the top
+ * bit set on every byte but the last, at most 4 bytes. `shared` is the
+ * longest common prefix, so the records of two blobs are the same bytes
+ * exactly when their samples' pairs are. A line is name ['{' pairs
+ * [target labels] '}'] value: with splicing (struct blob) the braces are
+ * always written and the target labels go in before the '}'; without, the
+ * braces only around non-empty pairs. The series of a sample, for
+ * series_added, is its name and pairs. Pure functions over borrowed bytes. */
 #ifndef K8SMON_SCRAPE_BLOB_H
 #define K8SMON_SCRAPE_BLOB_H
 
@@ -24,22 +33,44 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/err.h"
 
 #define BLOB_NAME 0x01
 #define BLOB_SAMPLE 0x02
 #define BLOB_NAME_MAX 0xffffu
 #define BLOB_PAIRS_MAX 0xffffffu
 #define BLOB_VALUE_MAX 0xffu
+/* Bytes blob_sample_open() reserves: the tag and two varints. */
+#define BLOB_SAMPLE_HDR 9
 
 enum blob_kind { BLOB_REC_META = 0, BLOB_REC_NAME, BLOB_REC_SAMPLE };
 
 /* One record, pointing into the blob. META: a = the line with its '\n'.
- * NAME: a = the name. SAMPLE: a = the pairs, v = the value text. */
+ * NAME: a = the name. SAMPLE: shared and a = the pairs, front-coded (see
+ * blob_pairs()), v = the value text. */
 struct blob_rec {
 	enum blob_kind kind;
 	const char *a, *v;
 	size_t alen, vlen;
+	size_t shared;
 };
+
+/* A varint of at most 4 bytes at q[*i], q[0, left): false when cut. */
+static inline bool blob_varint(const unsigned char *q, size_t left, size_t *i, size_t *v)
+{
+	size_t x = 0;
+
+	for (unsigned sh = 0; sh < 28; sh += 7) {
+		if (*i >= left)
+			return false;
+		x |= (size_t)(q[*i] & 0x7f) << sh;
+		if (!(q[(*i)++] & 0x80)) {
+			*v = x;
+			return true;
+		}
+	}
+	return false;
+}
 
 /* Reads the record at *p (p < end), advances *p past it. False when the
  * bytes are not a whole record (never for a blob written by blob_put_*). */
@@ -49,14 +80,13 @@ static inline bool blob_next(const char **p, const char *end, struct blob_rec *r
 	size_t left = (size_t)(end - *p);
 
 	if (q[0] == BLOB_SAMPLE) {
-		if (left < 5)
+		size_t i = 1;
+		if (!blob_varint(q, left, &i, &r->shared) || !blob_varint(q, left, &i, &r->alen) ||
+		    left - i <= r->alen)
 			return false;
-		r->alen = (size_t)q[1] | (size_t)q[2] << 8 | (size_t)q[3] << 16;
-		if (left - 5 < r->alen)
-			return false;
-		r->a = *p + 4;
-		r->vlen = q[4 + r->alen];
-		if (left - 5 - r->alen < r->vlen)
+		r->a = *p + i;
+		r->vlen = q[i + r->alen];
+		if (left - i - r->alen - 1 < r->vlen)
 			return false;
 		r->v = r->a + r->alen + 1;
 		r->kind = BLOB_REC_SAMPLE;
@@ -90,13 +120,34 @@ static inline bool blob_next(const char **p, const char *end, struct blob_rec *r
  * b's cap) or KM_ENOMEM. */
 int blob_put_name(struct buf *b, const char *name, size_t len);
 
+/* The pairs of a SAMPLE record r in *pairs, which holds the previous
+ * sample's (empty before a blob's first). 0, KM_EINVAL (r shares more
+ * than there is: not a blob of blob_sample_*), KM_ETOOBIG (pairs' cap;
+ * BLOB_PAIRS_MAX is enough) or KM_ENOMEM. */
+static inline int blob_pairs(struct buf *pairs, const struct blob_rec *r)
+{
+	if (r->shared > pairs->len)
+		return KM_EINVAL;
+	buf_truncate(pairs, r->shared);
+	return buf_add(pairs, r->a, r->alen);
+}
+
 /* A sample record is written in three steps around the caller's own
  * appends: blob_sample_open() (returns the offset to pass on), the pairs,
  * blob_sample_pairs_end(), the value text, blob_sample_close(). On an error
- * the caller truncates b to where it started. 0, KM_ETOOBIG (pairs over
- * BLOB_PAIRS_MAX, value over BLOB_VALUE_MAX, or b's cap) or KM_ENOMEM. */
+ * the caller truncates b to where it started and drops the blob (prev has
+ * moved on). 0, KM_ETOOBIG (pairs over BLOB_PAIRS_MAX, value over
+ * BLOB_VALUE_MAX, or b's or prev's cap) or KM_ENOMEM. */
 int blob_sample_open(struct buf *b, size_t *mark);
-int blob_sample_pairs_end(struct buf *b, size_t mark);
+/* The pairs appended since blob_sample_open(), until pairs_end. */
+static inline const char *blob_sample_pairs(const struct buf *b, size_t mark, size_t *len)
+{
+	*len = b->len - mark - BLOB_SAMPLE_HDR;
+	return b->data + mark + BLOB_SAMPLE_HDR;
+}
+/* prev: the pairs of the blob's previous sample (caller-owned, empty at
+ * the blob's start, cap at least BLOB_PAIRS_MAX), made this sample's. */
+int blob_sample_pairs_end(struct buf *b, size_t mark, struct buf *prev);
 int blob_sample_close(struct buf *b, size_t mark);
 
 /* Distinct series of cur (blob data, n bytes) not in prev (pn bytes; NULL

@@ -138,6 +138,7 @@ struct tstate {
 	uint64_t sample_limit;      /* effective, per scrape; 0 = none */
 	size_t acct;                /* bytes of out counted in m->inflight_bytes */
 	size_t name_off, name_len;  /* name of the last BLOB_NAME record in out; 0 = none */
+	struct buf prev_pairs;      /* pairs of the last sample record in out (blob.h front coding) */
 	/* remote write (push.c): during a scrape, loop thread */
 	const struct scrape_push *push; /* the manager's, or NULL: not encoding */
 	struct rw_chunker ck;

@@ -239,17 +239,18 @@ static int render(struct tstate *s, const char *name, const struct label_ref *lv
 	}
 	/* Scraped timestamps are kept (honor_timestamps, Prometheus' default);
 	 * samples without one get none, i.e. the time /metrics/apps is read. */
-	if ((rc = blob_sample_pairs_end(b, mark)))
-		goto fail;
 	if (!s->text) {
 		/* Push only: the series' id instead of its text (scrape/series.h). */
-		uint64_t id = series_id(name, strlen(name), b->data + mark + 4, b->len - mark - 5);
+		size_t plen;
+		const char *pp = blob_sample_pairs(b, mark, &plen);
+		uint64_t id = series_id(name, strlen(name), pp, plen);
 
 		buf_truncate(b, start);
 		if ((rc = buf_add(&s->ids, &id, sizeof(id))))
 			goto fail;
 		scache_add(&s->sc, h);
-	} else if ((rc = expo_value(b, v, has_ts ? ts : -1)) || (rc = blob_sample_close(b, mark))) {
+	} else if ((rc = blob_sample_pairs_end(b, mark, &s->prev_pairs)) || (rc = expo_value(b, v, has_ts ? ts : -1)) ||
+		   (rc = blob_sample_close(b, mark))) {
 		goto fail;
 	}
 	/* remote write: the same series, encoded once here (push.c) */
@@ -926,6 +927,7 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 	 * scrape's partial rendering is freed). */
 	buf_fini(&s->out);
 	buf_fini(&s->ids);
+	buf_fini(&s->prev_pairs); /* and the next blob's first sample shares nothing */
 	if (s->sc.on) { /* neither kept nor dropped with the ids: half this scrape's */
 		atomic_fetch_sub(&m->kept_bytes, s->sc_acct);
 		s->sc_acct = 0;
@@ -1185,6 +1187,7 @@ int tstate_start(struct scrape_mgr *m, struct target *t, const char *limit_msg)
 	/* 8 bytes a sample, a sample at least 2 bytes of body */
 	buf_init(&s->ids, m->body_max * OUT_FACTOR);
 	buf_init(&s->scratch, LABELS_NAME_MAX + 1);
+	buf_init(&s->prev_pairs, BLOB_PAIRS_MAX);
 	s->tlabels_text = render_target_labels(&t->d->labels);
 	s->honor = want_honor(m, t);
 	s->force_ns = want_force_ns(m, t);
@@ -1290,6 +1293,7 @@ void tstate_stop(struct target *t, void *arg)
 	buf_fini(&s->ids);
 	buf_fini(&s->out);
 	buf_fini(&s->scratch);
+	buf_fini(&s->prev_pairs);
 	free(s->tlabels_text);
 	/* The view for readers is rebuilt under the lock by the caller, so no
 	 * reader can still see s once the set is updated. */

@@ -49,6 +49,7 @@ uint64_t *series_ids_of_blob(const char *data, size_t len, size_t *n)
 {
 	const char *p = data, *end = data + len, *name = NULL;
 	struct blob_rec r;
+	struct buf pairs;
 	size_t nlen = 0, k = 0;
 	uint64_t *v;
 
@@ -57,14 +58,21 @@ uint64_t *series_ids_of_blob(const char *data, size_t len, size_t *n)
 		*n += r.kind == BLOB_REC_SAMPLE;
 	if (!*n || !(v = malloc(*n * sizeof(*v))))
 		return NULL;
+	buf_init(&pairs, BLOB_PAIRS_MAX);
 	for (p = data; p < end && blob_next(&p, end, &r);) {
 		if (r.kind == BLOB_REC_NAME) {
 			name = r.a;
 			nlen = r.alen;
 		} else if (r.kind == BLOB_REC_SAMPLE && k < *n) {
-			v[k++] = series_id(name ? name : "", nlen, r.a, r.alen);
+			if (blob_pairs(&pairs, &r)) { /* out of memory: the caller counts all as new */
+				free(v);
+				v = NULL;
+				break;
+			}
+			v[k++] = series_id(name ? name : "", nlen, pairs.data ? pairs.data : "", pairs.len);
 		}
 	}
+	buf_fini(&pairs);
 	return v;
 }
 

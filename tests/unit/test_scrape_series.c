@@ -34,33 +34,35 @@ static void test_id(void **state)
 	assert_true(id("m", "abcdefgx12345678x") != id("m", "abcdefgh12345678x"));
 }
 
-static void put(struct buf *b, const char *pairs)
+/* One sample record; prev: the blob's last pairs (blob.h front coding). */
+static void put(struct buf *b, struct buf *prev, const char *pairs)
 {
 	size_t mark;
 
 	assert_int_equal(blob_sample_open(b, &mark), 0);
 	assert_int_equal(buf_adds(b, pairs), 0);
-	assert_int_equal(blob_sample_pairs_end(b, mark), 0);
+	assert_int_equal(blob_sample_pairs_end(b, mark, prev), 0);
 	assert_int_equal(buf_adds(b, " 1\n"), 0);
 	assert_int_equal(blob_sample_close(b, mark), 0);
 }
 
 static void test_ids_of_blob(void **state)
 {
-	struct buf b;
+	struct buf b, prev;
 	uint64_t *v;
 	size_t n;
 
 	(void)state;
 	buf_init(&b, 1 << 20);
+	buf_init(&prev, BLOB_PAIRS_MAX);
 	assert_null(series_ids_of_blob(b.data, 0, &n));
 	assert_int_equal(n, 0);
 	assert_int_equal(buf_adds(&b, "# TYPE m counter\n"), 0);
 	assert_int_equal(blob_put_name(&b, "m", 1), 0);
-	put(&b, "a=\"1\"");
-	put(&b, "a=\"2\"");
+	put(&b, &prev, "a=\"1\"");
+	put(&b, &prev, "a=\"2\""); /* stored as 2" after 3 bytes of a="1" */
 	assert_int_equal(blob_put_name(&b, "g", 1), 0);
-	put(&b, "");
+	put(&b, &prev, "");
 	v = series_ids_of_blob(b.data, b.len, &n);
 	assert_non_null(v);
 	assert_int_equal(n, 3);
@@ -69,6 +71,7 @@ static void test_ids_of_blob(void **state)
 	assert_true(v[2] == id("g", ""));
 	free(v);
 	buf_fini(&b);
+	buf_fini(&prev);
 }
 
 static void test_added(void **state)
