@@ -839,7 +839,7 @@ int rw_write_metrics(struct rw *rw, struct buf *out)
 		rc = expo_sample(out, "k8smon_remotewrite_samples_total", NULL, 0, (double)atomic_load(&rw->samples));
 	FAM("k8smon_remotewrite_stale_markers_total",
 	    "Staleness markers made for series of a rendered section that its last cycle pushed and this one did not "
-	    "(apps: those of destinations with labels of their own; the scrapes' markers are not counted here).", EXPO_COUNTER);
+	    "(apps: those of destinations with labels of their own; the scrapes' own: k8smon_scrape_stale_markers_total).", EXPO_COUNTER);
 	for (int s = 0; !rc && s < RW_SRC_N; s++) {
 		struct label_pair l = { "source", src_names[s] };
 

@@ -257,6 +257,7 @@ struct self_names {
 	char targets_refused[96];
 	char scrapes_total[96];
 	char slice_pauses_total[96];
+	char stale_markers_total[96];
 };
 
 static void self_names_init(struct self_names *nm, const char *prefix)
@@ -274,6 +275,7 @@ static void self_names_init(struct self_names *nm, const char *prefix)
 	snprintf(nm->targets_refused, sizeof(nm->targets_refused), "%s_targets_refused", prefix);
 	snprintf(nm->scrapes_total, sizeof(nm->scrapes_total), "%ss_total", prefix);
 	snprintf(nm->slice_pauses_total, sizeof(nm->slice_pauses_total), "%s_slice_pauses_total", prefix);
+	snprintf(nm->stale_markers_total, sizeof(nm->stale_markers_total), "%s_stale_markers_total", prefix);
 }
 
 int scrape_mgr_write_self(struct scrape_mgr *m, struct buf *out)
@@ -336,6 +338,12 @@ int scrape_mgr_write_self(struct scrape_mgr *m, struct buf *out)
 				 "was used up (discovery and other targets ran first).", EXPO_COUNTER);
 	if (!rc)
 		rc = expo_sample(out, nm.slice_pauses_total, NULL, 0, (double)atomic_load(&m->slice_pauses));
+	if (!rc)
+		rc = expo_family(out, nm.stale_markers_total,
+				 "Staleness markers made for remote write: series gone from a target's scrape, every "
+				 "series of a failed scrape, every series of a removed target.", EXPO_COUNTER);
+	if (!rc)
+		rc = expo_sample(out, nm.stale_markers_total, NULL, 0, (double)atomic_load(&m->stale_markers));
 	if (!rc)
 		rc = expo_family(out, nm.targets_refused,
 				 "Targets not scraped by policy: reason address (loopback, link-local, node or API server "

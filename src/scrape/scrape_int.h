@@ -253,6 +253,7 @@ struct scrape_mgr {
 	struct tstate *paused;
 	bool resume_posted;
 	_Atomic uint64_t slice_pauses; /* k8smon_scrape_slice_pauses_total */
+	_Atomic uint64_t stale_markers; /* k8smon_scrape_stale_markers_total (stale.c) */
 	_Atomic uint64_t name_drops;   /* ...{reason="invalid_metric_name"} */
 	_Atomic uint64_t lname_drops;  /* ...{reason="invalid_label_name"} */
 	_Atomic uint64_t kept_bytes;   /* rendered samples held in blobs */

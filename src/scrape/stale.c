@@ -70,6 +70,8 @@ static struct rw_chunks *markers(struct tstate *s, const struct rw_chunks *cur, 
 	if (rc)
 		log_limited(&s->m->drop_log, 60000, LOG_WARN, "scrape", "%s: staleness markers not made: %s",
 			    s->t->d->url, km_strerror(rc));
+	if (mk)
+		atomic_fetch_add(&s->m->stale_markers, mk->series);
 	return mk;
 }
 

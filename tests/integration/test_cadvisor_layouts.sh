@@ -370,6 +370,17 @@ PY
 		grep -qF 'id=\"$PODB/$(ctr "$SLP")\"' '$D/cadvisor.txt'" ||
 		{ fail "$L: cAdvisor has no row for the burner after 120 s ($(tail -2 "$D/cadvisor.log"))"; return; }
 	if [ "$rt" = crio ]; then
+		# cAdvisor measures a CRI-O container's writable layer in a goroutine
+		# its handler starts next to the first housekeeping, which can read
+		# the usage before that walk ends: container_fs_usage_bytes 0 until
+		# the next housekeeping, 10-30 s later (interval 10 s, dynamic up to
+		# 15 s, jitter 1.0). Compare once every container has been measured.
+		wait_for 120 sh -c "curl -sf '$URL' >'$D/cadvisor.txt' &&
+			grep -q '^container_fs_usage_bytes{.*namespace=\"cltest\"' '$D/cadvisor.txt' &&
+			! grep -Eq '^container_fs_usage_bytes\{.*namespace=\"cltest\".*\} 0( |\$)' '$D/cadvisor.txt'" ||
+			{ fail "$L: cAdvisor has not measured every writable layer after 120 s ($(grep '^container_fs_usage_bytes{.*cltest' "$D/cadvisor.txt" | cut -c1-60,300- | head -3))"; return; }
+	fi
+	if [ "$rt" = crio ]; then
 		cp tests/peers/cadvisor_layouts_known_diff.txt "$D/known.txt"
 	else
 		grep -v '^crio-' tests/peers/cadvisor_layouts_known_diff.txt >"$D/known.txt"

@@ -1807,12 +1807,22 @@ static bool hit_down(const struct pb_hit *h)
  *  - the scrape fails: markers for a (not for up, sent as 0), none at the
  *    next failure, none at recovery;
  *  - the target is removed: markers for a, up and scrape_*. */
+/* k8smon_scrape_stale_markers_total now. */
+static double stale_count(struct fix *f)
+{
+	const char *s = strstr(self(f), "\nk8smon_scrape_stale_markers_total ");
+
+	assert_non_null(s);
+	return strtod(s + strlen("\nk8smon_scrape_stale_markers_total "), NULL);
+}
+
 static void stale_flow(struct fix *f, const char *name, int i, bool text)
 {
 	struct scrape_rule *r[1] = { rule(name, "") };
 	struct pushed p = { .targets = 0 };
 	struct pb_hit b, h, up;
 	int port = f->srv.port[i];
+	double made = stale_count(f);
 	size_t st;
 
 	scrape_mgr_set_text_wanted(f->m, text);
@@ -1840,6 +1850,7 @@ static void stale_flow(struct fix *f, const char *name, int i, bool text)
 	(void)pb_find(&p.pb, "a", &up);
 	assert_true(up.count == 1 && up.v == 1);
 	assert_true(h.ts == up.ts && h.ts > b.ts);
+	assert_true(stale_count(f) == made + 1);
 	for (int k = 0; k < 2; k++) {
 		assert_true(next_push(f, &p));
 		assert_int_equal(pb_find(&p.pb, "b", &h), 0);
@@ -1852,6 +1863,7 @@ static void stale_flow(struct fix *f, const char *name, int i, bool text)
 	assert_true(hit_stale(&h));
 	(void)pb_find(&p.pb, "up", &up);
 	assert_true(h.ts == up.ts);
+	assert_true(stale_count(f) == made + 2);
 	assert_true(next_push(f, &p));
 	assert_int_equal(pb_find(&p.pb, "a", &h), 0);
 	assert_int_equal(h.count, 0);
@@ -1869,6 +1881,7 @@ static void stale_flow(struct fix *f, const char *name, int i, bool text)
 	assert_true(hit_stale(&h));
 	(void)pb_find(&p.pb, "scrape_series_added", &h);
 	assert_true(hit_stale(&h) && h.ts > up.ts);
+	assert_true(stale_count(f) == made + 8);
 	for (int k = 0; k < 20; k++) {
 		p.targets = 0;
 		assert_int_equal(scrape_mgr_push_collect(f->m, on_pushed, &p), 0);
@@ -1924,6 +1937,7 @@ static void test_push_no_stale(void **state)
 			assert_int_equal(pb_find(&p.pb, NULL, &h), 0);
 		usleep(50 * 1000);
 	}
+	assert_true(stale_count(f) == 0);
 	buf_fini(&p.pb);
 }
 
