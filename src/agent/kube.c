@@ -1016,17 +1016,23 @@ struct podmap *agent_kube_podmap(struct agent_kube *k)
 /* --- /metrics/kube-state ---------------------------------------------------- */
 
 /* What this agent emits now (docs/kube-state-sharding.md): the decision
- * table of collect/kubestate/shard.c, each part only once complete. */
-static struct ks_emit emit_of(struct agent_kube *k, const struct config *c)
+ * table of collect/kubestate/shard.c, each part only once complete. Not
+ * ready: only the kinds served already (*served; the leader's pods only in
+ * leader mode, where they are a kind of its own). */
+static struct ks_emit emit_of(struct agent_kube *k, const struct config *c, ks_kind_set *served)
 {
 	struct ks_emit e = { false, false, false };
 
+	*served = ~(ks_kind_set)0;
 	if (!(c->collectors & COLLECTOR_KUBE_STATE))
 		return e;
 	e = ks_shard_emit((enum ks_pod_sharding)c->ks_pod_sharding, atomic_load(&k->leader),
 			  (enum ks_shard_self)ks_watcher_self_state(k->ksw));
-	if (!ks_watcher_ready(k->ksw))
-		e.others = e.leader_pods = false;
+	if (!ks_watcher_ready(k->ksw)) {
+		*served = ks_watcher_served(k->ksw);
+		e.others = e.others && (*served & ~KS_KIND_BIT(KS_POD));
+		e.leader_pods = e.leader_pods && (*served & KS_KIND_BIT(KS_POD));
+	}
 	if (!ks_watcher_node_ready(k->ksw))
 		e.own_pods = false;
 	return e;
@@ -1038,8 +1044,8 @@ static struct ks_emit emit_of(struct agent_kube *k, const struct config *c)
  * the leader's part (every kind, custom resources, list counts). */
 static bool ks_filter_of(struct agent_kube *k, const struct config *c, struct ks_filter *f, bool *others)
 {
-	struct ks_emit e = emit_of(k, c);
-	ks_kind_set kinds;
+	ks_kind_set kinds, served;
+	struct ks_emit e = emit_of(k, c, &served);
 
 	*others = e.others;
 	if (!e.others && !e.leader_pods && !e.own_pods)
@@ -1053,11 +1059,12 @@ static bool ks_filter_of(struct agent_kube *k, const struct config *c, struct ks
 		.metric_deny = c->ks_deny,
 	};
 	kinds = ks_kind_mask(c->ks_resources.v, c->ks_resources.n);
-	if (!e.others) {
+	if (!e.others)
 		kinds &= KS_KIND_BIT(KS_POD);
-		if (!kinds)
-			return false;
-	}
+	/* the node's own pods come from its node watch, not from a kind */
+	kinds &= served | (e.own_pods ? KS_KIND_BIT(KS_POD) : 0);
+	if (!kinds)
+		return false; /* (0 would mean every kind) */
 	f->kinds = kinds;
 	f->srcs = (e.others ? KS_SRC_LEADER : 0) |
 		  (e.leader_pods ? KS_SRC_LEADER | KS_SRC_UNCOVERED | KS_SRC_UNSCHED | KS_SRC_WIDE : 0) |

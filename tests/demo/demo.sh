@@ -112,7 +112,15 @@ fi
 	-httpListenAddr=127.0.0.1:$PORT -leaderElection.namespace=default -path.sysfs="$SYSFS" \
 	$COMPFLAGS >"$STATE/k8smon.log" 2>&1 &
 K8SMON=$!
-sleep 2
+# Until the agent has written the example K8sMonitor's status (it does so
+# once it leads, 0.3 s later, or with its first pod list, 5 s later): the
+# table printed below then shows it Accepted. At most 30 s.
+i=0
+while [ $i -lt 60 ] && kill -0 $K8SMON 2>/dev/null &&
+	[ -z "$(kubectl get kmon default -o jsonpath='{.status.observedGeneration}' 2>/dev/null)" ]; do
+	sleep 0.5
+	i=$((i + 1))
+done
 if ! kill -0 $K8SMON 2>/dev/null; then
 	echo "demo: k8smon exited:"; cat "$STATE/k8smon.log"; exit 1
 fi

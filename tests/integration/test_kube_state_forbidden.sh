@@ -55,9 +55,25 @@ fake_ctl POST /requests/reset >/dev/null
 sleep 10
 check "1. and none afterwards ($(count) in 10 s)" test "$(count)" = 0
 
+forbidden() { curl -s $U/metrics/self | sed -n 's/^k8smon_kube_errors_total{resource="secrets",cause="forbidden"} //p'; }
+F0=$(forbidden)
 $K patch k8smonitor k8smon --type=json -p '[{"op": "remove", "path": "/spec/kubeState/resources"}]' >/dev/null 2>&1 ||
 	fail "remove kubeState.resources from the K8sMonitor"
-sleep 3
+# Counted from the first refused LIST of secrets on: the backoff (0.8 s
+# doubling, jittered) then allows at most ~5 LISTs a kind in the 20 s below,
+# however long the change took to apply. Meanwhile, and for 2 s after (the
+# refused kinds are given up on within 1 s), the kinds served before the
+# change must stay served while the new ones list.
+reads=0 gone=0 after=0 i=0
+served() { curl -s $U/metrics/kube-state | grep -q '^kube_namespace_created{namespace="team-a"'; }
+while [ $i -lt 600 ] && [ $after -lt 20 ]; do
+	[ $after -gt 0 ] || [ "$(forbidden)" != "$F0" ] && after=$((after + 1))
+	reads=$((reads + 1))
+	served || gone=$((gone + 1))
+	sleep 0.1
+	i=$((i + 1))
+done
+check "2. kube_namespace_created stays served while the added kinds list ($gone of $reads reads without it)" [ "$gone" = 0 ]
 fake_ctl POST /requests/reset >/dev/null
 check "2. all kinds asked for, secrets/configmaps forbidden: still ready" until_ms 10000 "test \$(curl -s -o /dev/null -w '%{http_code}' $U/readyz) = 200"
 check "2. other kinds served" sh -c "curl -s $U/metrics/kube-state | grep -q '^kube_namespace_created{namespace=\"team-a\"'"

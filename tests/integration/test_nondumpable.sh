@@ -28,10 +28,10 @@ PID=$!
 wait_http "http://127.0.0.1:$PORT/healthz" || { fail "agent did not start as uid $UID_T"; cat "$TMP/log"; finish; }
 $AS env K8SMON_TEST_SECRET=s3cr3t-env sleep 60 &
 CTRL=$!
-sleep 0.2
 
+# (once setpriv, env and sleep have all exec'd: polled)
 check "control: a plain uid-$UID_T process's environ is readable by another uid-$UID_T process" \
-	sh -c "$AS cat /proc/$CTRL/environ | tr '\0' '\n' | grep -q s3cr3t-env"
+	wait_for 10 sh -c "$AS cat /proc/$CTRL/environ | tr '\0' '\n' | grep -q s3cr3t-env"
 check "the agent runs as uid $UID_T" sh -c "grep -q '^Uid:[[:space:]]*$UID_T[[:space:]]' /proc/$PID/status"
 check "agent's /proc/<pid>/environ not readable by another uid-$UID_T process" \
 	sh -c "! $AS cat /proc/$PID/environ >/dev/null 2>&1"

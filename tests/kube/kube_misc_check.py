@@ -220,7 +220,10 @@ def check_leader(kw, fake):
             log("leader: k8smon_leader of the new leader is not 1")
             ok = False
         log("leader: handover after kill -9 took %.1fs (lease 3s, retry 0.5s)" % dt)
-        if dt > 3.0 + 2 * 0.6 + 0.5:
+        # lease 3 s, then a poll (0.5-0.6 s) and the GET+PUT that take
+        # it; the last 3 s are round trips to the fake on a loaded machine
+        # (not a latency check: the point is the lease, not a 15 s default)
+        if dt > 3.0 + 2 * 0.6 + 3.0:
             log("leader: handover slower than the lease duration allows")
             ok = False
         other.quit()

@@ -67,6 +67,10 @@ struct ks_watcher {
 	struct ks_kind_sub kinds[KS_KIND_COUNT];
 	atomic_bool ready;
 	atomic_bool settled;
+	/* Kinds complete in this term: every subscribed kind once all were
+	 * ready; while kinds added later list, those that already were
+	 * (ks_watcher_served). Cleared with the kinds dropped. */
+	_Atomic ks_kind_set served;
 	struct log_limit render_log;        /* loop thread */
 	struct log_limit labels_log;        /* loop thread */
 	struct log_limit values_log;        /* loop thread */
@@ -244,6 +248,7 @@ static void ready_update(struct ks_watcher *w)
 	}
 	if (w->shard_leader)
 		all &= w->unsched.sub && (kube_sub_synced(w->unsched.sub) || kube_sub_forbidden(w->unsched.sub));
+	atomic_store(&w->served, all ? w->kinds_on : atomic_load(&w->served) & w->kinds_on);
 	atomic_store(&w->ready, all);
 	atomic_store(&w->settled, all || !(w->kinds_on || w->shard_leader));
 	if (!all && (w->kinds_on || w->shard_leader) && !w->check_timer)
@@ -541,6 +546,11 @@ bool ks_watcher_ready(struct ks_watcher *w)
 bool ks_watcher_settled(struct ks_watcher *w)
 {
 	return !w || atomic_load(&w->settled);
+}
+
+ks_kind_set ks_watcher_served(struct ks_watcher *w)
+{
+	return w ? atomic_load(&w->served) : 0;
 }
 
 uint64_t ks_watcher_list_ok(struct ks_watcher *w, enum ks_kind kind)

@@ -39,6 +39,11 @@ void ks_watcher_apply(struct ks_watcher *w, const struct cycle *c);
  * applied; settled = nothing subscribed, or ready. Any thread. */
 bool ks_watcher_ready(struct ks_watcher *w);
 bool ks_watcher_settled(struct ks_watcher *w);
+/* While not ready: the kinds whose series are complete all the same, those
+ * of the last ready set still subscribed (kubeState.resources widened: the
+ * kinds served before stay served while the new ones list; nothing after
+ * a new term or a restart). Any thread. */
+ks_kind_set ks_watcher_served(struct ks_watcher *w);
 /* Initial lists applied per kind (kube_state_metrics_list_total). */
 uint64_t ks_watcher_list_ok(struct ks_watcher *w, enum ks_kind kind);
 /* The informer store of a kind while subscribed and synced, else NULL
