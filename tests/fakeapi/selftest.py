@@ -65,6 +65,16 @@ class Client(object):
     def ctl(self, body):
         return self.req("POST", "/_fake/fault", body, token=False)[1]
 
+    def wait_watches(self, n, secs=30):
+        """Until n pod watches are open (a fixed sleep loses events on a loaded machine)."""
+        deadline = time.time() + secs
+        while time.time() < deadline:
+            st, ws, _ = self.req("GET", "/_fake/watches", token=False)
+            if st == 200 and sum(1 for x in ws["watches"] if x["resource"] == "pods") >= n:
+                return True
+            time.sleep(0.05)
+        return False
+
     def watch(self, path, seconds):
         """Collect watch events for up to `seconds`; returns (status, [events or raw lines])."""
         c = self.conn(timeout=seconds + 10)
@@ -204,7 +214,7 @@ def run(c):
                                              "&resourceVersion=" + rv0 + "&timeoutSeconds=2", 5))]
     for t in ths:
         t.start()
-    time.sleep(0.5)
+    c.wait_watches(3)
     c.req("PATCH", "/api/v1/namespaces/t/pods/p01", {"metadata": {"labels": {"app": "zz"}}}, "application/merge-patch+json")
     c.req("PATCH", "/api/v1/namespaces/t/pods/p01", {"metadata": {"labels": {"app": "a1"}}}, "application/merge-patch+json")
     c.req("DELETE", "/api/v1/namespaces/t/pods/p02")
@@ -253,7 +263,7 @@ def run(c):
         res[key] = c.watch(path, secs)
     t = threading.Thread(target=bg2, args=("g", "/api/v1/pods?watch=1&timeoutSeconds=5", 6))
     t.start()
-    time.sleep(0.4)
+    c.wait_watches(1)
     c.ctl({"action": "garbage", "line": "garbage!"})
     time.sleep(0.2)
     r = c.ctl({"action": "drop_watches"})

@@ -138,10 +138,10 @@ kill $TPID 2>/dev/null
 wait $TPID 2>/dev/null
 TPID=""
 
-# A slow scraper (about 30 s for the body) while a quarter of the pods are
+# A slow scraper (about 60 s for the body) while a quarter of the pods are
 # deleted: the scrape sees the snapshot of its start. The deletes wait for its
 # first bytes (the snapshot is taken), not for a fixed time.
-RATE=$(( $(wc -c <"$TMP/ks.id") / 30 ))
+RATE=$(( $(wc -c <"$TMP/ks.id") / 60 ))
 curl -s --limit-rate "$RATE" "$U/metrics/kube-state" >"$TMP/slow" &
 SLOW=$!
 wait_for 60 test -s "$TMP/slow" || fail "the slow scrape got no first bytes"

@@ -91,7 +91,7 @@ sleep 2
 cp "$TMP/two.crt" "$TMP/tls.crt.new" && mv "$TMP/tls.crt.new" "$TMP/tls.crt"
 cp "$TMP/two.key" "$TMP/tls.key.new" && mv "$TMP/tls.key.new" "$TMP/tls.key"
 start=$(date +%s%N); served=""
-while [ $(( ($(date +%s%N) - start) / 1000000 )) -lt 15000 ]; do
+while [ $(( ($(date +%s%N) - start) / 1000000 )) -lt 30000 ]; do
 	served=$(fp_served)
 	[ "$served" = "$(fp_file "$TMP/two.crt")" ] && break
 	sleep 0.1
@@ -99,7 +99,7 @@ done
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 check "new certificate served after rotation (${ms} ms)" test "$served" = "$(fp_file "$TMP/two.crt")"
 # Files are checked every second; the rest is a loaded CI machine's slack.
-check "...within a few seconds" test $ms -le 8000
+check "...within a few seconds" test $ms -le 14000
 wait $KA
 kill $LOOP 2>/dev/null; wait $LOOP 2>/dev/null; LOOP=""
 total=$(grep -c '' "$TMP/codes"); bad=$(grep -vc '^200$' "$TMP/codes")
