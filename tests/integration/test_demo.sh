@@ -17,7 +17,7 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/common.sh
 TMP=$(mktemp -d)
-PORT=$(free_port)
+PORT=$(free_port_low)
 trap '[ -n "${KEEP:-}" ] && echo "kept $TMP" || rm -rf "$TMP"' EXIT
 
 python3 - "$PORT" "$TMP" <<'PY'

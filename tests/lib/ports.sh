@@ -27,3 +27,40 @@ with open(path, "a") as f:
 print(port)
 PY
 }
+# A free TCP port on loopback below the kernel's ephemeral range, for a server
+# that starts long after the port is chosen (make demo builds and loads its
+# cluster first): a port of free_port can meanwhile be given to any bind(0) or
+# outgoing connection on the machine (CI saw the demo's agent refused with
+# "Address already in use"); one below the range is only ever taken on purpose.
+free_port_low() {
+	python3 - "$K8SMON_PORTS_FILE" <<'PY'
+import random, socket, sys
+path = sys.argv[1]
+try:
+    used = set(open(path).read().split())
+except OSError:
+    used = set()
+try:
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except (OSError, ValueError, IndexError):
+    low = 32768
+low = max(low, 22000)
+for _ in range(1000):
+    port = random.randrange(20000, low)
+    if str(port) in used:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    break
+else:
+    sys.exit("free_port_low: no free port below %d" % low)
+with open(path, "a") as f:
+    f.write("%d\n" % port)
+print(port)
+PY
+}
