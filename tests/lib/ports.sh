@@ -7,60 +7,43 @@ free_port_cleanup() { rm -f "$K8SMON_PORTS_FILE"; }
 # A free TCP port on loopback: free now, and never one this script was already handed: the kernel may
 # give the same ephemeral port to two bind(0) calls once the first is closed,
 # and two servers of one test on one port is a test bug (seen in test_scrape).
-free_port() {
-	python3 - "$K8SMON_PORTS_FILE" <<'PY'
-import socket, sys
-path = sys.argv[1]
-try:
-    used = set(open(path).read().split())
-except OSError:
-    used = set()
-for _ in range(1000):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = str(s.getsockname()[1])
-    s.close()
-    if port not in used:
-        break
-with open(path, "a") as f:
-    f.write(port + "\n")
-print(port)
-PY
-}
-# A free TCP port on loopback below the kernel's ephemeral range, for a server
-# that starts long after the port is chosen (make demo builds and loads its
-# cluster first): a port of free_port can meanwhile be given to any bind(0) or
-# outgoing connection on the machine (CI saw the demo's agent refused with
-# "Address already in use"); one below the range is only ever taken on purpose.
-free_port_low() {
-	python3 - "$K8SMON_PORTS_FILE" <<'PY'
+free_port() { _pick_port ephemeral; }
+# The same, below the kernel's ephemeral range, for a server that starts long
+# after the port is chosen (make demo builds and loads its cluster first): a
+# port of free_port can meanwhile be given to any bind(0) or outgoing
+# connection on the machine (CI saw the demo's agent refused with "Address
+# already in use"); one below the range is only ever taken on purpose.
+free_port_low() { _pick_port low; }
+_pick_port() {
+	python3 - "$K8SMON_PORTS_FILE" "$1" <<'PY'
 import random, socket, sys
-path = sys.argv[1]
+path, mode = sys.argv[1], sys.argv[2]
 try:
     used = set(open(path).read().split())
 except OSError:
     used = set()
+low = 32768
 try:
     low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
 except (OSError, ValueError, IndexError):
-    low = 32768
+    pass
 low = max(low, 22000)
 for _ in range(1000):
-    port = random.randrange(20000, low)
-    if str(port) in used:
-        continue
+    want = 0 if mode == "ephemeral" else random.randrange(20000, low)
     s = socket.socket()
     try:
-        s.bind(("127.0.0.1", port))
+        s.bind(("127.0.0.1", want))
+        port = str(s.getsockname()[1])
     except OSError:
         continue
     finally:
         s.close()
-    break
+    if port not in used:
+        break
 else:
-    sys.exit("free_port_low: no free port below %d" % low)
+    sys.exit("free_port: no free port (%s)" % mode)
 with open(path, "a") as f:
-    f.write("%d\n" % port)
+    f.write(port + "\n")
 print(port)
 PY
 }
